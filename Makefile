@@ -1,0 +1,145 @@
+# kyoka — build, test, install. See README.md; `make help` lists the targets.
+#
+# Sources are found by directory, so adding a file needs no Makefile edit:
+#   basic/*.c   -> build/libkyoka-basic.a   (shared helpers)
+#   policy/*.c  -> build/libkyoka-policy.a  (format, signature, anti-rollback, matching)
+#   ledger/*.c  -> build/libkyoka-ledger.a  (when present)
+#   policyctl/*.c -> build/policyctl,  daemon/*.c -> build/kyokad
+#   tests/unit/test-*.c -> build/tests/test-*   (cmocka; each links the libraries)
+#   tests/fuzz/fuzz-*.c -> build/fuzz/fuzz-*    (libFuzzer, clang)
+
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+BUILD    ?= build
+SANITIZE ?=
+
+CC       ?= cc
+PKG_CONFIG ?= pkg-config
+PKGS     := libconfig json-c libcrypto
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+
+WARNINGS := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes \
+            -Wno-unused-parameter -Wpointer-arith -Wvla
+CPPFLAGS += -D_GNU_SOURCE -Ibasic -Ipolicy -Iledger
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 $(WARNINGS) -fstack-protector-strong -fno-strict-aliasing $(PKG_CFLAGS)
+ifeq ($(SANITIZE),1)
+CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all -O1
+LDFLAGS  += -fsanitize=address,undefined
+else
+CPPFLAGS += -D_FORTIFY_SOURCE=2
+endif
+
+BASIC_SRC  := $(wildcard basic/*.c)
+POLICY_SRC := $(wildcard policy/*.c)
+LEDGER_SRC := $(wildcard ledger/*.c)
+CTL_SRC    := $(wildcard policyctl/*.c)
+DAEMON_SRC := $(wildcard daemon/*.c)
+UNIT_SRC   := $(wildcard tests/unit/test-*.c)
+FUZZ_SRC   := $(wildcard tests/fuzz/fuzz-*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+LIB_BASIC  := $(BUILD)/libkyoka-basic.a
+LIB_POLICY := $(BUILD)/libkyoka-policy.a
+LIB_LEDGER := $(if $(LEDGER_SRC),$(BUILD)/libkyoka-ledger.a)
+LIBS       := $(LIB_POLICY) $(LIB_LEDGER) $(LIB_BASIC)
+
+PROGRAMS   := $(BUILD)/policyctl $(if $(DAEMON_SRC),$(BUILD)/kyokad)
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+
+.PHONY: all deps check check-unit check-asan check-integration fuzz bench install clean help
+all: $(PROGRAMS) $(LIBS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB_BASIC): $(call obj,$(BASIC_SRC))
+$(LIB_POLICY): $(call obj,$(POLICY_SRC))
+$(BUILD)/libkyoka-ledger.a: $(call obj,$(LEDGER_SRC))
+$(BUILD)/lib%.a:
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/policyctl: $(call obj,$(CTL_SRC)) $(LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(call obj,$(CTL_SRC)) $(LIBS) $(PKG_LIBS)
+
+$(BUILD)/kyokad: $(call obj,$(DAEMON_SRC)) $(LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(call obj,$(DAEMON_SRC)) $(LIBS) $(PKG_LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIBS) $(PKG_LIBS) -lcmocka
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# --- dependencies ---------------------------------------------------------------------------
+# Everything the build and the tests need, from Debian 12's archive. Idempotent: apt-get runs
+# only when a package is missing.
+DEPS := build-essential pkg-config clang libclang-rt-14-dev openssl \
+        libconfig-dev libjson-c-dev libssl-dev libcmocka-dev python3
+deps:
+	@missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "make deps: installing$$(echo $$missing | sed 's/^/ /')"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; \
+	else echo "make deps: all present"; fi
+
+# --- tests ----------------------------------------------------------------------------------
+# check: the whole suite (README's test command). Unit tests run twice: as built, and under
+# ASan+UBSan in build/asan. Each runner prints a closing "N passed, N failed" line.
+check: deps
+	$(MAKE) all $(UNIT_TESTS)
+	$(MAKE) check-asan
+	tests/run-unit.sh $(BUILD)/tests
+	tests/run-integration.sh $(BUILD)
+	@echo "make check: all suites passed"
+
+check-unit: all $(UNIT_TESTS)
+	tests/run-unit.sh $(BUILD)/tests
+
+check-asan:
+	$(MAKE) BUILD=build/asan SANITIZE=1 $(patsubst $(BUILD)/%,build/asan/%,$(UNIT_TESTS)) build/asan/policyctl
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 tests/run-unit.sh build/asan/tests
+
+check-integration: all
+	tests/run-integration.sh $(BUILD)
+
+# --- fuzzing --------------------------------------------------------------------------------
+# Each target runs for FUZZ_SECONDS from its seed corpus (tests/fuzz/corpus/NAME); new
+# findings land in build/fuzz/findings/NAME and must become unit tests.
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Ibasic -Ipolicy -Iledger $(PKG_CFLAGS)
+FUZZ_BINS    := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
+build/fuzz/%: tests/fuzz/%.c $(BASIC_SRC) $(POLICY_SRC)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(BASIC_SRC) $(POLICY_SRC) $(PKG_LIBS)
+fuzz: deps $(FUZZ_BINS)
+	@for f in $(FUZZ_BINS); do n=$$(basename $$f); \
+		mkdir -p build/fuzz/corpus/$$n build/fuzz/findings/$$n; \
+		echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -artifact_prefix=build/fuzz/findings/$$n/ \
+			build/fuzz/corpus/$$n tests/fuzz/corpus/$$n || exit 1; \
+	done
+
+# --- benchmarks -----------------------------------------------------------------------------
+bench: all
+	bench/run.sh $(BUILD)
+
+# --- installation ---------------------------------------------------------------------------
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin
+	install -m 0755 $(BUILD)/policyctl $(DESTDIR)$(PREFIX)/bin/policyctl
+	$(if $(DAEMON_SRC),install -m 0755 $(BUILD)/kyokad $(DESTDIR)$(PREFIX)/sbin/kyokad)
+	install -d $(DESTDIR)$(PREFIX)/share/doc/kyoka
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/kyoka/
+
+clean:
+	rm -rf build
+
+help:
+	@echo "targets: all deps check check-unit check-asan check-integration fuzz bench install clean"

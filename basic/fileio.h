@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: MIT */
+/* Reading files with a size bound, and replacing files atomically (write, fsync, rename, fsync
+ * of the directory), so that a crash leaves either the old or the new contents, never a mix. */
+#pragma once
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Reads the whole of PATH, at most MAX bytes (-EFBIG beyond). The buffer is NUL-terminated
+ * (the NUL is not counted in *ret_size) so text parsers can use it directly. */
+int read_file_bounded(const char *path, size_t max, char **ret, size_t *ret_size);
+
+/* Same for an already open file descriptor (read from its current position). */
+int read_fd_bounded(int fd, size_t max, char **ret, size_t *ret_size);
+
+/* Writes DATA to PATH atomically with the given mode: a temporary file in the same directory,
+ * fsync, rename over PATH, fsync of the directory. */
+int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode);
+
+/* Creates a new file exclusively (fails with -EEXIST if present), writes and fsyncs it. */
+int write_file_exclusive(const char *path, const void *data, size_t size, mode_t mode);
+
+/* "dir/name" in a new string, or NULL on OOM. */
+char *path_join(const char *dir, const char *name);

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MIT */
+/* What kyoka knows about a device or a network link when it decides: the input to matching,
+ * and the body of a request (the JSON an admin turns into a permit with `policyctl approve`).
+ *
+ * Every string here may come from an attacker-controlled device, so every field has a fixed
+ * bound, and strings are stored sanitised: valid UTF-8 without control characters (anything
+ * else is escaped visibly as \xHH). See identity_sanitize(). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define USB_STRING_MAX 256      /* bytes incl. NUL, after sanitising (a USB string is <= 126 UTF-16 units) */
+#define USB_PATH_MAX 128
+#define USB_INTERFACES_MAX 32   /* interfaces kyoka tracks per device; more is refused as malformed */
+#define NET_NAME_MAX 16         /* IFNAMSIZ */
+#define NET_KIND_MAX 32
+#define NET_PATH_MAX 128
+#define NET_DRIVER_MAX 64
+
+#define USB_CLASS_HID 0x03
+#define USB_CLASS_HUB 0x09
+
+struct usb_interface_class {
+        uint8_t cls;
+        uint8_t subclass;
+        uint8_t protocol;
+};
+
+struct usb_identity {
+        uint16_t vendor;
+        uint16_t product;
+        bool has_serial;                      /* false: the device reports no serial string */
+        char serial[USB_STRING_MAX];
+        char manufacturer[USB_STRING_MAX];
+        char product_name[USB_STRING_MAX];
+        char bus_path[USB_PATH_MAX];          /* kernel name, e.g. "1-2.1" */
+        char id_path[USB_PATH_MAX];           /* udev ID_PATH where known, else "" */
+        struct usb_interface_class device_class; /* from the device descriptor */
+        size_t n_interfaces;
+        struct usb_interface_class interfaces[USB_INTERFACES_MAX]; /* in descriptor order */
+};
+
+struct net_identity {
+        int ifindex;
+        char name[NET_NAME_MAX];
+        bool has_mac;
+        bool mac_is_permanent;                /* false: IFLA_PERM_ADDRESS was missing, this is the current one */
+        uint8_t mac[6];
+        char kind[NET_KIND_MAX];              /* IFLA_INFO_KIND ("veth", "bridge", ...) or "" for hardware */
+        char path[NET_PATH_MAX];              /* parent device's udev ID_PATH or "" */
+        char driver[NET_DRIVER_MAX];
+        bool is_loopback;
+};
+
+/* Copies SRC (LEN bytes, not necessarily NUL-terminated or valid UTF-8) into DST of size
+ * DST_SIZE: valid UTF-8 is kept, control characters, DEL, backslash and invalid bytes become
+ * "\xHH"; the result is truncated at a character boundary to fit. Returns the length written. */
+size_t identity_sanitize(const char *src, size_t len, char *dst, size_t dst_size);
+
+/* "08:06:50" <-> struct usb_interface_class. Parsing accepts exactly two hex digits per part. */
+int usb_interface_class_parse(const char *s, struct usb_interface_class *ret);
+void usb_interface_class_format(const struct usb_interface_class *c, char buf[static 9]);
+
+/* True if every interface of the device has class HID (and there is at least one). */
+bool usb_identity_is_hid_only(const struct usb_identity *id);
+/* True if the device is a hub (device class 09, or its only interfaces are class 09). */
+bool usb_identity_is_hub(const struct usb_identity *id);
+
+/* "aa:bb:cc:dd:ee:ff" <-> bytes. */
+int mac_parse(const char *s, uint8_t ret[static 6]);
+void mac_format(const uint8_t mac[static 6], char buf[static 18]);
+
+/* The request document (docs/request.md): what kyokad emits for a blocked device or link with
+ * `policyctl request`, and what `policyctl approve --request` reads. */
+enum request_type {
+        REQUEST_USB,
+        REQUEST_NETWORK,
+};
+
+struct request {
+        enum request_type type;
+        char hostname[256];
+        char machine_id[33];
+        int64_t time;                         /* when the request was made */
+        struct usb_identity usb;              /* for REQUEST_USB */
+        struct net_identity net;              /* for REQUEST_NETWORK */
+};
+
+/* Serialises a request as pretty JSON (newly allocated, NUL-terminated). */
+int request_to_json(const struct request *req, char **ret);
+
+/* Parses a request; on error returns -EINVAL and, if ret_error is not NULL, a message naming
+ * the offending field (newly allocated). Unknown fields are ignored (forward compatibility),
+ * every known field is bounds- and format-checked. */
+int request_from_json(const char *text, size_t len, struct request *ret, char **ret_error);

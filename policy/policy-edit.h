@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: MIT */
+/* Editing a policy file as text (approve: add an entry; revoke: remove one), keeping the
+ * file's comments and layout, and raising `serial` by one. Every edit is checked by parsing
+ * the result: it must parse, hold exactly one entry more (or less), and carry the new serial;
+ * otherwise the edit falls back to the canonical writer (policy_write) and says so. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "policy.h"
+
+/* Appends ENTRY (a usb entry; its approval.line is ignored) to the `usb` list of TEXT. */
+int policy_edit_add_usb(const char *text, size_t len, const char *source, const struct policy_usb_entry *entry,
+                        char **ret_text, bool *ret_rewritten, struct policy_diag *diag);
+/* Appends ENTRY to the `network` list of TEXT. */
+int policy_edit_add_net(const char *text, size_t len, const char *source, const struct policy_net_entry *entry,
+                        char **ret_text, bool *ret_rewritten, struct policy_diag *diag);
+/* Removes the entry (usb or network) whose permit is PERMIT; -ENOENT if there is none. */
+int policy_edit_remove(const char *text, size_t len, const char *source, const char *permit,
+                       char **ret_text, bool *ret_rewritten, struct policy_diag *diag);

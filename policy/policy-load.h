@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/* The gate between a policy file on disk and a policy in force: read the bytes once, verify
+ * their signature against the trusted keys, parse those same bytes, check that the policy
+ * applies to this host and time, and check anti-rollback. kyokad and `policyctl verify` and
+ * `install` all pass through here, so there is exactly one definition of "acceptable". */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "policy-sign.h"
+#include "policy.h"
+
+enum policy_load_error {
+        LOAD_OK = 0,
+        LOAD_UNREADABLE,              /* the policy or its .sig could not be read */
+        LOAD_NO_KEYS,                 /* no trusted key */
+        LOAD_BAD_SIGNATURE,           /* no trusted key signed these bytes, or the .sig is malformed */
+        LOAD_INVALID,                 /* signed, but not a valid policy (diag says why) */
+        LOAD_EXPIRED,                 /* the policy's valid_until has passed */
+        LOAD_OTHER_HOST,              /* `workstation` names another host */
+        LOAD_ROLLBACK,                /* serial lower than the last accepted */
+        LOAD_SERIAL_REUSED,           /* same serial as the last accepted, other bytes */
+        LOAD_STATE_CORRUPT,           /* the anti-rollback state cannot be read */
+};
+
+struct policy_load_options {
+        const char *policy_path;      /* the policy; its signature is POLICY_PATH.sig */
+        const struct keyring *keys;
+        const char *state_dir;        /* NULL: skip the anti-rollback check */
+        const char *hostname;         /* NULL: skip the workstation check */
+        const char *machine_id;
+        int64_t now;
+};
+
+struct policy_load_result {
+        enum policy_load_error error;
+        int errno_value;              /* negative errno of the failing step, 0 on success */
+        struct policy *policy;        /* owned by the result; NULL unless error == LOAD_OK */
+        const struct trusted_key *signer; /* owned by the keyring */
+        uint8_t sha256[32];           /* of the policy's bytes (valid once they were read) */
+        bool unchanged;               /* same serial and bytes as the last accepted */
+        struct policy_diag diag;
+        char message[512];            /* one line for humans: what was refused and why */
+};
+
+/* Runs the whole gate. Returns 0 if the policy may be enforced, otherwise a negative errno
+ * with RESULT saying which step refused it. RESULT is always initialised; release it with
+ * policy_load_result_done(). Does not commit the anti-rollback state: that is the caller's
+ * decision once the policy is really in force (policy_load_commit). */
+int policy_load(const struct policy_load_options *opts, struct policy_load_result *result);
+int policy_load_commit(const char *state_dir, const struct policy_load_result *result);
+void policy_load_result_done(struct policy_load_result *result);
+const char *policy_load_error_to_string(enum policy_load_error e);

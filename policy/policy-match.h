@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/* Matching: a device's or link's identity and the time -> the decision and its reason.
+ *
+ * Exact identities are found through hash indices built once per policy (USB: vendor, product,
+ * serial; network: permanent MAC, then bus path), so the cost of a decision does not grow with
+ * the policy. Only network entries keyed by kind/name alone are scanned, and there are few.
+ *
+ * Rules (docs/policy.md, "How a decision is made"):
+ *  - an entry whose identity matches and whose window contains NOW decides;
+ *  - its `interfaces` must cover every interface the device presents, or (unlisted =
+ *    "disable") the uncovered ones stay off; otherwise the device is blocked;
+ *  - an entry that matches but is outside its window does not approve: the defaults decide,
+ *    and the reason names the expired / not yet valid permit;
+ *  - no entry: HID-only devices follow defaults.usb_hid, hubs defaults.usb_hub, everything
+ *    else defaults.usb_other; links defaults.network; loopback is always allowed;
+ *  - with no policy at all (P == NULL) the built-in lockdown applies: HID-only and hubs allowed,
+ *    everything else blocked. */
+#pragma once
+
+#include <stdint.h>
+
+#include "identity.h"
+#include "policy.h"
+
+enum policy_verdict {
+        VERDICT_BLOCK = 0,
+        VERDICT_ALLOW,
+        VERDICT_READ_ONLY,            /* allowed, every block device read-only */
+};
+
+enum policy_reason {
+        REASON_PERMIT,                /* an entry approved it */
+        REASON_INTERFACES_NOT_APPROVED, /* an entry matched, but the device has interfaces it does not list */
+        REASON_DEFAULT_HID,
+        REASON_DEFAULT_HUB,
+        REASON_DEFAULT_OTHER,
+        REASON_DEFAULT_NETWORK,
+        REASON_LOCKDOWN_HID,          /* no valid policy: built-in lockdown */
+        REASON_LOCKDOWN_HUB,
+        REASON_LOCKDOWN_OTHER,
+        REASON_LOCKDOWN_NETWORK,
+        REASON_LOOPBACK,
+};
+
+enum policy_window {
+        WINDOW_NONE = 0,              /* no entry matched the identity */
+        WINDOW_OPEN,                  /* the deciding entry is valid now */
+        WINDOW_NOT_YET,               /* an entry matched but its valid_from is in the future */
+        WINDOW_EXPIRED,               /* an entry matched but its valid_until has passed */
+};
+
+struct policy_decision {
+        enum policy_verdict verdict;
+        enum policy_reason reason;
+        enum policy_window window;
+        /* The entry that decided, or (window NOT_YET/EXPIRED) that matched but did not apply. */
+        const struct policy_usb_entry *usb_entry;
+        const struct policy_net_entry *net_entry;
+        /* For USB allow/read-only: bit i set means the device's interface i may be authorised. */
+        uint32_t interface_mask;
+        /* Index of the first device interface not covered by the entry (REASON_INTERFACES_NOT_APPROVED). */
+        int unapproved_interface;
+        /* The next time this decision may change by time alone (an entry's valid_from/valid_until,
+         * the policy's valid_until), or TIME_INFINITY: kyokad arms a timer for it. */
+        int64_t next_change;
+};
+
+/* Builds P's hash indices. Called by the parser; -ENOMEM on failure. */
+int policy_index_build(struct policy *p);
+void policy_index_free(struct policy_index *idx);
+
+/* Decides for a USB device. P may be NULL (lockdown). Never fails. */
+void policy_match_usb(const struct policy *p, const struct usb_identity *id, int64_t now, struct policy_decision *ret);
+
+/* Decides for a network link. P may be NULL (lockdown). Never fails. */
+void policy_match_net(const struct policy *p, const struct net_identity *id, int64_t now, struct policy_decision *ret);
+
+const char *policy_verdict_to_string(enum policy_verdict v);   /* "allow", "read-only", "block" */
+const char *policy_reason_to_string(enum policy_reason r);     /* "permit", "default usb_hid", ... */
+
+/* One line for humans and logs: "permit 許可-2026-017" / "default usb_other (permit X expired
+ * 2026-03-31)" / "permit X does not approve interface 03:01:01". Returns the length. */
+size_t policy_decision_describe(const struct policy_decision *d, const struct usb_identity *usb, char *buf, size_t size);

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/* Ed25519 keys and detached signatures (OpenSSL libcrypto).
+ *
+ * A signature is the raw 64-byte Ed25519 signature over the policy file's exact bytes, kept in
+ * FILE.sig. Keys are PEM (PKCS#8 private, SubjectPublicKeyInfo public), so that
+ *   openssl pkeyutl -sign -inkey admin.key -rawin -in policy.conf -out policy.conf.sig
+ *   openssl pkeyutl -verify -pubin -inkey admin.pub -rawin -in policy.conf -sigfile policy.conf.sig
+ * interoperate with policyctl both ways. A key is named by its fingerprint: the SHA-256 of the
+ * raw 32-byte public key, in hex (the first 16 bytes shown to people). */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SIGNATURE_SIZE 64
+#define KEY_FINGERPRINT_SIZE 32
+#define KEY_FINGERPRINT_HEX (2 * KEY_FINGERPRINT_SIZE + 1)
+#define KEYRING_MAX 256               /* trusted keys read from a directory, at most */
+
+struct signing_key;                   /* a private key */
+struct trusted_key;                   /* a public key and where it came from */
+struct keyring;                       /* the trusted public keys of a directory */
+
+/* Creates PREFIX.key (mode 0600, created exclusively: an existing key is never overwritten,
+ * -EEXIST) and PREFIX.pub (0644). */
+int key_generate(const char *prefix);
+
+int signing_key_load(const char *path, struct signing_key **ret);
+struct signing_key *signing_key_free(struct signing_key *k);
+
+int trusted_key_load(const char *path, struct trusted_key **ret);
+struct trusted_key *trusted_key_free(struct trusted_key *k);
+/* The key's file name (e.g. "admin.pub") and hex fingerprint. */
+const char *trusted_key_name(const struct trusted_key *k);
+const char *trusted_key_fingerprint(const struct trusted_key *k);
+
+/* Signs DATA; writes exactly SIGNATURE_SIZE bytes. */
+int signature_create(const struct signing_key *k, const void *data, size_t size, uint8_t ret[static SIGNATURE_SIZE]);
+
+/* 0 if SIG (SIG_SIZE bytes) is K's signature over DATA; -EBADMSG if it does not match;
+ * -EINVAL if SIG_SIZE is not SIGNATURE_SIZE (truncated or padded). */
+int signature_verify(const struct trusted_key *k, const void *data, size_t size, const uint8_t *sig, size_t sig_size);
+
+/* Loads every "*.pub" in DIR (sorted by name; other files ignored; an unreadable or malformed
+ * .pub is an error, so a broken key is noticed rather than silently skipped). -ENOENT if DIR
+ * holds no key. */
+int keyring_load_dir(const char *dir, struct keyring **ret);
+/* A keyring holding one key (for --key PUB). Takes ownership of K. */
+int keyring_new_single(struct trusted_key *k, struct keyring **ret);
+struct keyring *keyring_free(struct keyring *kr);
+size_t keyring_size(const struct keyring *kr);
+
+/* 0 if any key of KR signed DATA, with *ret_signer set to it (owned by KR); -EBADMSG if none
+ * did; -EINVAL for a signature of the wrong size. */
+int keyring_verify(const struct keyring *kr, const void *data, size_t size, const uint8_t *sig, size_t sig_size,
+                   const struct trusted_key **ret_signer);

@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: MIT */
+/* The policy: the city's written permission in machine form (docs/policy.md).
+ *
+ * This header owns the in-memory model and its parser. Parsing never logs: problems are
+ * collected as "FILE:LINE: FIELD: message" lines in a struct policy_diag. The parser works on a
+ * buffer (the exact bytes whose signature was checked), never re-reads the file, and refuses
+ * libconfig's @include (an included file would not be covered by the signature). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "identity.h"
+
+#define POLICY_FORMAT_VERSION 1
+#define POLICY_FILE_MAX (64u << 20)   /* 64 MiB: ~100k entries with room */
+#define POLICY_STRING_MAX 1024        /* bytes, for free-text fields (label, purpose, ...) */
+
+enum policy_action {
+        POLICY_BLOCK = 0,
+        POLICY_ALLOW = 1,
+};
+
+/* What to do with the interfaces of a matched device that its entry does not list. */
+enum policy_unlisted {
+        UNLISTED_BLOCK_DEVICE = 0,    /* the whole device is blocked (default: a "stick" that is also a keyboard) */
+        UNLISTED_DISABLE,             /* the device is authorised, only the listed interfaces are */
+};
+
+/* The approval fields shared by every entry. Times are seconds since the epoch. */
+struct policy_approval {
+        char *permit;                 /* the permission's reference, unique in the file */
+        char *label;
+        char *approved_by;
+        int64_t approved_on;
+        int64_t valid_from;           /* TIME_NEG_INFINITY when not given */
+        int64_t valid_until;          /* exclusive end; TIME_INFINITY when not given. A date-only
+                                       * value means "through that day": the next local midnight. */
+        char *purpose;
+        char *holder;                 /* may be NULL */
+        /* The dates as written, for display and rewriting (NULL when not given). */
+        char *approved_on_text;
+        char *valid_from_text;
+        char *valid_until_text;
+        unsigned line;                /* where the entry starts in the file */
+};
+
+/* "08:06:50", or with "*" for subclass and/or protocol: "03:*:*". */
+struct policy_interface_pattern {
+        struct usb_interface_class c;
+        bool any_subclass;
+        bool any_protocol;
+};
+
+struct policy_usb_entry {
+        struct policy_approval approval;
+        uint16_t vendor;
+        uint16_t product;
+        char *serial;                 /* "" approves units that report no serial */
+        bool has_interfaces;          /* false: no `interfaces` key, any interface set matches */
+        size_t n_interfaces;
+        struct policy_interface_pattern *interfaces;
+        bool read_only;
+        enum policy_unlisted unlisted;
+};
+
+struct policy_net_entry {
+        struct policy_approval approval;
+        bool has_mac;
+        uint8_t mac[6];
+        char *path;                   /* NULL when not given */
+        char *kind;                   /* NULL when not given */
+        char *name;                   /* fnmatch(3) glob, NULL when not given */
+};
+
+struct policy_index;                  /* hash indices, owned by policy-match.c */
+
+struct policy {
+        char *source;                 /* the name used in messages (usually the file's path) */
+        int version;
+        uint64_t serial;
+        int64_t issued;
+        char *issued_text;
+        char *issuer;
+        char *contract;
+        char *workstation;            /* NULL: any host */
+        int64_t valid_until;          /* TIME_INFINITY when not given; exclusive like an entry's */
+        char *valid_until_text;
+
+        enum policy_action default_usb_hid;
+        enum policy_action default_usb_hub;
+        enum policy_action default_usb_other;
+        enum policy_action default_network;
+
+        size_t n_usb;
+        struct policy_usb_entry *usb;
+        size_t n_net;
+        struct policy_net_entry *net;
+
+        struct policy_index *index;
+};
+
+struct policy_diag {
+        char **messages;              /* in file order; warnings contain ": warning: " */
+        size_t n_messages;
+        size_t n_errors;
+        size_t n_warnings;
+};
+
+void policy_diag_done(struct policy_diag *d);
+
+/* Parses TEXT (LEN bytes; an embedded NUL is an error) as a policy. SOURCE names the file in
+ * messages. On success returns 0 and a policy with its indices built (policy_index_build).
+ * On error returns -EINVAL (format) or -ENOMEM, and DIAG (if not NULL) says why; DIAG also
+ * collects warnings on success. */
+int policy_parse(const char *text, size_t len, const char *source, struct policy **ret, struct policy_diag *diag);
+
+/* Reads PATH (bounded by POLICY_FILE_MAX) and parses it. For checking only: whoever enforces
+ * must verify the signature over the same bytes it parses (see policy-load.h). */
+int policy_parse_file(const char *path, struct policy **ret, struct policy_diag *diag);
+
+struct policy *policy_free(struct policy *p);
+
+static inline void policy_freep(struct policy **p) {
+        if (*p)
+                policy_free(*p);
+}
+
+/* Whether the policy as a whole may be enforced now on this host: -EKEYEXPIRED after its
+ * valid_until, -EXDEV when `workstation` names neither HOSTNAME nor MACHINE_ID (either may be
+ * NULL). 0 otherwise. */
+int policy_check_applicable(const struct policy *p, int64_t now, const char *hostname, const char *machine_id);
+
+/* Writes P as a clean canonical policy file (all fields, no comments), for the cases where a
+ * text edit cannot keep the original layout, and for generated policies. */
+int policy_write(const struct policy *p, char **ret);
+
+/* Lookup by permit reference (linear; for tools, not for the event path). */
+const struct policy_usb_entry *policy_find_usb_permit(const struct policy *p, const char *permit);
+const struct policy_net_entry *policy_find_net_permit(const struct policy *p, const char *permit);
+
+const char *policy_action_to_string(enum policy_action a);
