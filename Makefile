@@ -49,6 +49,9 @@ LIBS       := $(LIB_POLICY) $(LIB_LEDGER) $(LIB_BASIC)
 PROGRAMS   := $(BUILD)/policyctl $(if $(DAEMON_SRC),$(BUILD)/kyokad)
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
+# Keep object files that only a test needs (make would delete them as intermediates).
+.SECONDARY:
+
 .PHONY: all deps check check-unit check-asan check-integration fuzz bench install clean help
 all: $(PROGRAMS) $(LIBS)
 
@@ -79,7 +82,7 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBS)
 # Everything the build and the tests need, from Debian 12's archive. Idempotent: apt-get runs
 # only when a package is missing.
 DEPS := build-essential pkg-config clang libclang-rt-14-dev openssl \
-        libconfig-dev libjson-c-dev libssl-dev libcmocka-dev python3
+        libconfig-dev libjson-c-dev libssl-dev libcmocka-dev python3 tzdata
 deps:
 	@missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
