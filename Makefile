@@ -4,7 +4,8 @@
 #   basic/*.c   -> build/libkyoka-basic.a   (shared helpers)
 #   policy/*.c  -> build/libkyoka-policy.a  (format, signature, anti-rollback, matching)
 #   ledger/*.c  -> build/libkyoka-ledger.a  (when present)
-#   policyctl/*.c -> build/policyctl,  daemon/*.c -> build/kyokad
+#   daemon/*.c  -> build/libkyoka-daemon.a (all but main.c, so tests can link it)
+#   policyctl/*.c -> build/policyctl,  daemon/main.c -> build/kyokad
 #   tests/unit/test-*.c -> build/tests/test-*   (cmocka; each links the libraries)
 #   tests/fuzz/fuzz-*.c -> build/fuzz/fuzz-*    (libFuzzer, clang)
 
@@ -21,7 +22,7 @@ PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 
 WARNINGS := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes \
             -Wno-unused-parameter -Wpointer-arith -Wvla
-CPPFLAGS += -D_GNU_SOURCE -Ibasic -Ipolicy -Iledger
+CPPFLAGS += -D_GNU_SOURCE -Ibasic -Ipolicy -Iledger -Idaemon
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 $(WARNINGS) -fstack-protector-strong -fno-strict-aliasing $(PKG_CFLAGS)
 ifeq ($(SANITIZE),1)
@@ -36,6 +37,7 @@ POLICY_SRC := $(wildcard policy/*.c)
 LEDGER_SRC := $(wildcard ledger/*.c)
 CTL_SRC    := $(wildcard policyctl/*.c)
 DAEMON_SRC := $(wildcard daemon/*.c)
+DAEMON_LIB_SRC := $(filter-out daemon/main.c,$(DAEMON_SRC))
 UNIT_SRC   := $(wildcard tests/unit/test-*.c)
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz-*.c)
 
@@ -44,9 +46,10 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 LIB_BASIC  := $(BUILD)/libkyoka-basic.a
 LIB_POLICY := $(BUILD)/libkyoka-policy.a
 LIB_LEDGER := $(if $(LEDGER_SRC),$(BUILD)/libkyoka-ledger.a)
-LIBS       := $(LIB_POLICY) $(LIB_LEDGER) $(LIB_BASIC)
+LIB_DAEMON := $(if $(DAEMON_LIB_SRC),$(BUILD)/libkyoka-daemon.a)
+LIBS       := $(LIB_DAEMON) $(LIB_POLICY) $(LIB_LEDGER) $(LIB_BASIC)
 
-PROGRAMS   := $(BUILD)/policyctl $(if $(DAEMON_SRC),$(BUILD)/kyokad)
+PROGRAMS   := $(BUILD)/policyctl $(if $(filter daemon/main.c,$(DAEMON_SRC)),$(BUILD)/kyokad)
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 # Keep object files that only a test needs (make would delete them as intermediates).
@@ -62,6 +65,7 @@ $(BUILD)/obj/%.o: %.c
 $(LIB_BASIC): $(call obj,$(BASIC_SRC))
 $(LIB_POLICY): $(call obj,$(POLICY_SRC))
 $(BUILD)/libkyoka-ledger.a: $(call obj,$(LEDGER_SRC))
+$(BUILD)/libkyoka-daemon.a: $(call obj,$(DAEMON_LIB_SRC))
 $(BUILD)/lib%.a:
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
@@ -69,8 +73,8 @@ $(BUILD)/lib%.a:
 $(BUILD)/policyctl: $(call obj,$(CTL_SRC)) $(LIBS)
 	$(CC) $(LDFLAGS) -o $@ $(call obj,$(CTL_SRC)) $(LIBS) $(PKG_LIBS)
 
-$(BUILD)/kyokad: $(call obj,$(DAEMON_SRC)) $(LIBS)
-	$(CC) $(LDFLAGS) -o $@ $(call obj,$(DAEMON_SRC)) $(LIBS) $(PKG_LIBS)
+$(BUILD)/kyokad: $(BUILD)/obj/daemon/main.o $(LIBS)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIBS) $(PKG_LIBS)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBS)
 	@mkdir -p $(dir $@)
@@ -116,11 +120,12 @@ check-integration: all
 # findings land in build/fuzz/findings/NAME and must become unit tests.
 FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
-FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Ibasic -Ipolicy -Iledger $(PKG_CFLAGS)
+FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Ibasic -Ipolicy -Iledger -Idaemon $(PKG_CFLAGS)
+FUZZ_LIB_SRC := $(BASIC_SRC) $(POLICY_SRC) $(LEDGER_SRC) $(DAEMON_LIB_SRC)
 FUZZ_BINS    := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
-build/fuzz/%: tests/fuzz/%.c $(BASIC_SRC) $(POLICY_SRC)
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRC)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(BASIC_SRC) $(POLICY_SRC) $(PKG_LIBS)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_LIB_SRC) $(PKG_LIBS)
 fuzz: deps $(FUZZ_BINS)
 	@for f in $(FUZZ_BINS); do n=$$(basename $$f); \
 		mkdir -p build/fuzz/corpus/$$n build/fuzz/findings/$$n; \
@@ -137,7 +142,7 @@ bench: all
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin
 	install -m 0755 $(BUILD)/policyctl $(DESTDIR)$(PREFIX)/bin/policyctl
-	$(if $(DAEMON_SRC),install -m 0755 $(BUILD)/kyokad $(DESTDIR)$(PREFIX)/sbin/kyokad)
+	$(if $(filter daemon/main.c,$(DAEMON_SRC)),install -m 0755 $(BUILD)/kyokad $(DESTDIR)$(PREFIX)/sbin/kyokad)
 	install -d $(DESTDIR)$(PREFIX)/share/doc/kyoka
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/kyoka/
 
