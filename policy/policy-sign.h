@@ -25,6 +25,9 @@ struct keyring;                       /* the trusted public keys of a directory 
  * -EEXIST) and PREFIX.pub (0644). */
 int key_generate(const char *prefix);
 
+/* Key loaders: -EBADMSG for a file that is not exactly one PEM key of the right kind
+ * (encrypted private keys included: nothing here prompts), -EKEYREJECTED for a key that is
+ * not Ed25519, -EFBIG beyond 64 KiB. */
 int signing_key_load(const char *path, struct signing_key **ret);
 struct signing_key *signing_key_free(struct signing_key *k);
 
@@ -33,6 +36,15 @@ struct trusted_key *trusted_key_free(struct trusted_key *k);
 /* The key's file name (e.g. "admin.pub") and hex fingerprint. */
 const char *trusted_key_name(const struct trusted_key *k);
 const char *trusted_key_fingerprint(const struct trusted_key *k);
+
+static inline void signing_key_freep(struct signing_key **k) {
+        if (*k)
+                signing_key_free(*k);
+}
+static inline void trusted_key_freep(struct trusted_key **k) {
+        if (*k)
+                trusted_key_free(*k);
+}
 
 /* Signs DATA; writes exactly SIGNATURE_SIZE bytes. */
 int signature_create(const struct signing_key *k, const void *data, size_t size, uint8_t ret[static SIGNATURE_SIZE]);
@@ -43,12 +55,18 @@ int signature_verify(const struct trusted_key *k, const void *data, size_t size,
 
 /* Loads every "*.pub" in DIR (sorted by name; other files ignored; an unreadable or malformed
  * .pub is an error, so a broken key is noticed rather than silently skipped). -ENOENT if DIR
- * holds no key. */
+ * holds no key, -E2BIG beyond KEYRING_MAX. */
 int keyring_load_dir(const char *dir, struct keyring **ret);
-/* A keyring holding one key (for --key PUB). Takes ownership of K. */
+/* A keyring holding one key (for --key PUB). Takes ownership of K, also on failure. */
 int keyring_new_single(struct trusted_key *k, struct keyring **ret);
 struct keyring *keyring_free(struct keyring *kr);
 size_t keyring_size(const struct keyring *kr);
+/* Where the keys came from, for messages: the directory, or the single key's path. */
+const char *keyring_source(const struct keyring *kr);
+static inline void keyring_freep(struct keyring **kr) {
+        if (*kr)
+                keyring_free(*kr);
+}
 
 /* 0 if any key of KR signed DATA, with *ret_signer set to it (owned by KR); -EBADMSG if none
  * did; -EINVAL for a signature of the wrong size. */
