@@ -16,7 +16,7 @@ SANITIZE ?=
 
 CC       ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS     := libconfig json-c libcrypto
+PKGS     := libconfig json-c libcrypto libsystemd libudev
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 
@@ -86,7 +86,8 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBS)
 # Everything the build and the tests need, from Debian 12's archive. Idempotent: apt-get runs
 # only when a package is missing.
 DEPS := build-essential pkg-config clang libclang-rt-14-dev openssl \
-        libconfig-dev libjson-c-dev libssl-dev libcmocka-dev python3 tzdata
+        libconfig-dev libjson-c-dev libssl-dev libcmocka-dev libsystemd-dev libudev-dev \
+        python3 tzdata
 deps:
 	@missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \

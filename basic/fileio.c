@@ -54,6 +54,22 @@ int read_fd_bounded(int fd, size_t max, char **ret, size_t *ret_size) {
         return 0;
 }
 
+ssize_t read_fd_prefix(int fd, void *buf, size_t size) {
+        size_t done = 0;
+        while (done < size) {
+                ssize_t k = read(fd, (char *) buf + done, size - done);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                if (k == 0)
+                        break;
+                done += (size_t) k;
+        }
+        return (ssize_t) done;
+}
+
 int read_file_bounded(const char *path, size_t max, char **ret, size_t *ret_size) {
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)

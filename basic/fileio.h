@@ -13,6 +13,10 @@ int read_file_bounded(const char *path, size_t max, char **ret, size_t *ret_size
 /* Same for an already open file descriptor (read from its current position). */
 int read_fd_bounded(int fd, size_t max, char **ret, size_t *ret_size);
 
+/* Reads up to SIZE bytes from FD (until EOF or SIZE), retrying short reads. Returns the count
+ * or a negative errno. For attributes whose tail may be ignored. */
+ssize_t read_fd_prefix(int fd, void *buf, size_t size);
+
 /* Writes DATA to PATH atomically with the given mode: a temporary file in the same directory,
  * fsync, rename over PATH, fsync of the directory. */
 int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode);

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+#include "usb-enforce.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fileio.h"
+#include "macro.h"
+
+static int write_attribute(int dirfd, const char *name, const char *value) {
+        _cleanup_close_ int fd = openat(dirfd, name, O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+        if (fd < 0)
+                return negative_errno();
+        size_t n = strlen(value);
+        ssize_t k = write(fd, value, n);
+        if (k < 0)
+                return negative_errno();
+        return (size_t) k == n ? 0 : -EIO;
+}
+
+int usb_controller_lockdown(int dirfd) {
+        int r = write_attribute(dirfd, "authorized_default", "0");
+        if (r < 0)
+                return r;
+        /* Interfaces of an authorised device then stay off until kyokad names each one; this
+         * is what makes approving only some interfaces of a composite device possible without
+         * a window in which the others bind a driver. */
+        return write_attribute(dirfd, "interface_authorized_default", "0");
+}
+
+int usb_device_authorize(int dirfd, bool authorized) {
+        return write_attribute(dirfd, "authorized", authorized ? "1" : "0");
+}
+
+int usb_device_is_authorized(int dirfd) {
+        char buf[8];
+        _cleanup_close_ int fd = openat(dirfd, "authorized", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return negative_errno();
+        ssize_t n = read_fd_prefix(fd, buf, sizeof buf - 1);
+        if (n < 0)
+                return (int) n;
+        return n > 0 && buf[0] == '1';
+}
+
+int usb_interfaces_authorize(int devices_dirfd, const char *sysname, const struct usb_descriptors *d, uint32_t mask) {
+        int authorised = 0, first_error = 0;
+
+        /* An interface number may have several alternate settings: it is authorised only if
+         * every setting of it is approved, since the host may switch between them. */
+        for (size_t i = 0; i < d->n_interfaces; i++) {
+                const struct usb_interface_desc *in = &d->interfaces[i];
+                bool seen = false, allow = true;
+                for (size_t j = 0; j < d->n_interfaces; j++) {
+                        const struct usb_interface_desc *o = &d->interfaces[j];
+                        if (o->config_value != in->config_value || o->number != in->number)
+                                continue;
+                        if (j < i)
+                                seen = true;
+                        if (!(mask & (1u << j)))
+                                allow = false;
+                }
+                if (seen)
+                        continue;
+
+                char name[64];
+                snprintf(name, sizeof name, "%s:%u.%u", sysname, in->config_value, in->number);
+                _cleanup_close_ int fd = openat(devices_dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (fd < 0) {
+                        /* Not the active configuration: nothing exists to authorise. */
+                        if (errno == ENOENT)
+                                continue;
+                        if (!first_error)
+                                first_error = negative_errno();
+                        continue;
+                }
+                int r = write_attribute(fd, "authorized", allow ? "1" : "0");
+                if (r < 0 && !first_error)
+                        first_error = r;
+                if (r >= 0 && allow)
+                        authorised++;
+        }
+        return first_error ? first_error : authorised;
+}

@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: MIT */
+#include "usb-watch.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "macro.h"
+
+/* Large enough that a plug storm does not overrun the socket; an overrun is still handled
+ * (by re-enumeration), so nothing is decided on stale state. */
+#define MONITOR_BUFFER_SIZE (8 * 1024 * 1024)
+
+struct usb_watch {
+        struct udev *udev;
+        struct udev_monitor *monitor;
+        sd_event_source *source;
+        usb_watch_handler_t handler;
+        usb_watch_overrun_t overrun;
+        void *userdata;
+};
+
+static int on_monitor(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        struct usb_watch *w = userdata;
+
+        /* Drain everything queued: one wake-up per burst, not per event. */
+        for (;;) {
+                errno = 0;
+                struct udev_device *dev = udev_monitor_receive_device(w->monitor);
+                if (!dev) {
+                        if (errno == ENOBUFS) {
+                                log_warning("uevent socket overrun: re-enumerating USB devices");
+                                w->overrun(w->userdata);
+                                continue;
+                        }
+                        break;
+                }
+                const char *action = udev_device_get_action(dev);
+                enum usb_event ev;
+                if (streq_ptr(action, "bind"))
+                        ev = USB_EVENT_BIND;
+                else if (streq_ptr(action, "remove"))
+                        ev = USB_EVENT_REMOVE;
+                else {
+                        /* "add" is too early (authorising then stalls the bus), "change" and
+                         * "unbind" carry nothing new for a decision. */
+                        udev_device_unref(dev);
+                        continue;
+                }
+                w->handler(dev, ev, w->userdata);
+                udev_device_unref(dev);
+        }
+        return 0;
+}
+
+int usb_watch_new(sd_event *e, struct udev *udev, usb_watch_handler_t handler, usb_watch_overrun_t overrun,
+                  void *userdata, struct usb_watch **ret) {
+        _cleanup_free_ struct usb_watch *w = calloc(1, sizeof *w);
+        int r;
+
+        if (!w)
+                return -ENOMEM;
+        w->udev = udev;
+        w->handler = handler;
+        w->overrun = overrun;
+        w->userdata = userdata;
+
+        /* "kernel" events: udev's own ("udev") come only after rules ran, which adds latency
+         * and depends on systemd-udevd running at all. The decision needs only sysfs. */
+        w->monitor = udev_monitor_new_from_netlink(udev, getenv("KYOKA_UDEV_MONITOR") ?: "kernel");
+        if (!w->monitor)
+                return -ENOMEM;
+        r = udev_monitor_filter_add_match_subsystem_devtype(w->monitor, "usb", "usb_device");
+        if (r >= 0)
+                r = udev_monitor_set_receive_buffer_size(w->monitor, MONITOR_BUFFER_SIZE);
+        if (r >= 0)
+                r = udev_monitor_enable_receiving(w->monitor);
+        if (r >= 0)
+                r = sd_event_add_io(e, &w->source, udev_monitor_get_fd(w->monitor), EPOLLIN, on_monitor, w);
+        if (r < 0) {
+                udev_monitor_unref(w->monitor);
+                return r;
+        }
+        *ret = TAKE_PTR(w);
+        return 0;
+}
+
+int usb_watch_enumerate(struct usb_watch *w) {
+        struct udev_enumerate *en = udev_enumerate_new(w->udev);
+        struct udev_list_entry *item;
+        int r;
+
+        if (!en)
+                return -ENOMEM;
+        r = udev_enumerate_add_match_subsystem(en, "usb");
+        if (r >= 0)
+                r = udev_enumerate_add_match_property(en, "DEVTYPE", "usb_device");
+        if (r >= 0)
+                r = udev_enumerate_scan_devices(en);
+        if (r < 0) {
+                udev_enumerate_unref(en);
+                return r;
+        }
+        /* libudev sorts by syspath, so a hub comes before the devices behind it. */
+        udev_list_entry_foreach(item, udev_enumerate_get_list_entry(en)) {
+                struct udev_device *dev = udev_device_new_from_syspath(w->udev, udev_list_entry_get_name(item));
+                if (!dev)
+                        continue;
+                w->handler(dev, USB_EVENT_PRESENT, w->userdata);
+                udev_device_unref(dev);
+        }
+        udev_enumerate_unref(en);
+        return 0;
+}
+
+struct usb_watch *usb_watch_free(struct usb_watch *w) {
+        if (!w)
+                return NULL;
+        sd_event_source_disable_unref(w->source);
+        udev_monitor_unref(w->monitor);
+        return mfree(w);
+}
