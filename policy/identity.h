@@ -55,8 +55,11 @@ struct net_identity {
 };
 
 /* Copies SRC (LEN bytes, not necessarily NUL-terminated or valid UTF-8) into DST of size
- * DST_SIZE: valid UTF-8 is kept, control characters, DEL, backslash and invalid bytes become
- * "\xHH"; the result is truncated at a character boundary to fit. Returns the length written. */
+ * DST_SIZE: valid UTF-8 is kept; control characters (C0, DEL, C1), backslash, the line and
+ * paragraph separators and the bidi overrides/isolates (U+202A-U+202E, U+2066-U+2069), and
+ * invalid bytes (overlong forms, surrogates, > U+10FFFF) become "\xHH" per byte. The result is
+ * truncated at a character boundary to fit (never inside an escape) and always NUL-terminated
+ * when DST_SIZE > 0. Returns the length written (without the NUL). */
 size_t identity_sanitize(const char *src, size_t len, char *dst, size_t dst_size);
 
 /* "08:06:50" <-> struct usb_interface_class. Parsing accepts exactly two hex digits per part. */
@@ -65,7 +68,9 @@ void usb_interface_class_format(const struct usb_interface_class *c, char buf[st
 
 /* True if every interface of the device has class HID (and there is at least one). */
 bool usb_identity_is_hid_only(const struct usb_identity *id);
-/* True if the device is a hub (device class 09, or its only interfaces are class 09). */
+/* True if the device is a hub: every interface it presents is class 09, and it has either the
+ * hub device class or at least one interface. Device class 09 with other interfaces is not a
+ * hub (it would otherwise be admitted whole under defaults.usb_hub). */
 bool usb_identity_is_hub(const struct usb_identity *id);
 
 /* "aa:bb:cc:dd:ee:ff" <-> bytes. */
@@ -91,7 +96,9 @@ struct request {
 /* Serialises a request as pretty JSON (newly allocated, NUL-terminated). */
 int request_to_json(const struct request *req, char **ret);
 
-/* Parses a request; on error returns -EINVAL and, if ret_error is not NULL, a message naming
- * the offending field (newly allocated). Unknown fields are ignored (forward compatibility),
- * every known field is bounds- and format-checked. */
+/* Parses a request (at most 64 KiB); on error returns -EINVAL and, if ret_error is not NULL, a
+ * message naming the offending field (newly allocated; *ret_error is NULL otherwise). Unknown
+ * fields are ignored (forward compatibility), every known field is bounds- and format-checked;
+ * strings must already be in sanitised form and fit their buffer, else they are refused (not
+ * re-escaped or truncated: a changed serial would never match the device again). */
 int request_from_json(const char *text, size_t len, struct request *ret, char **ret_error);

@@ -1,0 +1,712 @@
+/* SPDX-License-Identifier: MIT */
+/* Device and link identities: sanitising the strings a device controls, the small text forms
+ * (interface class triples, MAC addresses), and the request document (docs/request.md).
+ *
+ * Everything here sits on the boundary between a device (or a file someone may have edited)
+ * and the rest of kyoka, so every input is length-bounded and every string that is kept is in
+ * sanitised form: valid UTF-8, nothing that can move a terminal's cursor or fake a line. */
+
+#include "identity.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "macro.h"
+#include "timeutil.h"
+
+#define REQUEST_JSON_MAX (64u << 10)
+#define REQUEST_JSON_DEPTH 8          /* the document nests three levels; deeper is not ours */
+
+DEFINE_CLEANUP(json_object, json_object_put);
+DEFINE_CLEANUP(struct json_tokener, json_tokener_free);
+
+/* Length of the valid UTF-8 sequence starting at S (at most LEN bytes), with its code point,
+ * or 0 if it is not valid: truncated, overlong, a surrogate or beyond U+10FFFF. */
+static size_t utf8_decode(const uint8_t *s, size_t len, uint32_t *ret_cp) {
+        uint32_t cp;
+        size_t n;
+        uint8_t lo = 0x80, hi = 0xbf;   /* allowed range of the second byte (RFC 3629, table 3-7) */
+
+        if (s[0] < 0x80) {
+                *ret_cp = s[0];
+                return 1;
+        }
+        if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+                n = 2;
+                cp = s[0] & 0x1f;
+        } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+                n = 3;
+                cp = s[0] & 0x0f;
+                if (s[0] == 0xe0)
+                        lo = 0xa0;      /* overlong */
+                else if (s[0] == 0xed)
+                        hi = 0x9f;      /* surrogates */
+        } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+                n = 4;
+                cp = s[0] & 0x07;
+                if (s[0] == 0xf0)
+                        lo = 0x90;      /* overlong */
+                else if (s[0] == 0xf4)
+                        hi = 0x8f;      /* > U+10FFFF */
+        } else
+                return 0;               /* continuation byte, C0/C1 (overlong), F5..FF */
+
+        if (len < n || s[1] < lo || s[1] > hi)
+                return 0;
+        cp = (cp << 6) | (s[1] & 0x3f);
+        for (size_t i = 2; i < n; i++) {
+                if ((s[i] & 0xc0) != 0x80)
+                        return 0;
+                cp = (cp << 6) | (s[i] & 0x3f);
+        }
+        *ret_cp = cp;
+        return n;
+}
+
+/* Code points shown escaped although they are valid: C0/C1 controls and DEL would reach a
+ * terminal, the backslash would make an escape ambiguous, and the line separators and bidi
+ * overrides can make a device name look like another one in `policyctl show` and the ledger. */
+static bool codepoint_needs_escape(uint32_t cp) {
+        return cp < 0x20 || cp == 0x7f || cp == '\\' ||
+                (cp >= 0x80 && cp <= 0x9f) ||
+                cp == 0x2028 || cp == 0x2029 ||
+                (cp >= 0x202a && cp <= 0x202e) ||
+                (cp >= 0x2066 && cp <= 0x2069);
+}
+
+size_t identity_sanitize(const char *src, size_t len, char *dst, size_t dst_size) {
+        static const char hex[] = "0123456789abcdef";
+        const uint8_t *s = (const uint8_t *) src;
+        size_t o = 0;
+
+        if (dst_size == 0)
+                return 0;
+        if (!src)
+                len = 0;
+
+        for (size_t i = 0; i < len;) {
+                uint32_t cp;
+                size_t n = utf8_decode(s + i, len - i, &cp);
+                bool escape = n == 0 || codepoint_needs_escape(cp);
+
+                if (n == 0)
+                        n = 1;          /* escape the one bad byte and resynchronise after it */
+
+                /* A whole character or a whole run of escapes fits, or we stop: never half. */
+                size_t need = escape ? 4 * n : n;
+                if (o + need + 1 > dst_size)
+                        break;
+
+                for (size_t k = 0; k < n; k++) {
+                        if (escape) {
+                                dst[o++] = '\\';
+                                dst[o++] = 'x';
+                                dst[o++] = hex[s[i + k] >> 4];
+                                dst[o++] = hex[s[i + k] & 15];
+                        } else
+                                dst[o++] = (char) s[i + k];
+                }
+                i += n;
+        }
+        dst[o] = 0;
+        return o;
+}
+
+static bool is_hex(char c) {
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* Whether S (LEN bytes) is exactly what identity_sanitize() produces from some input: then
+ * sanitising it again is not needed, and must not be done (it would escape the escapes). */
+static bool identity_is_sanitized(const char *s, size_t len) {
+        const uint8_t *u = (const uint8_t *) s;
+
+        for (size_t i = 0; i < len;) {
+                uint32_t cp;
+                size_t n = utf8_decode(u + i, len - i, &cp);
+
+                if (n == 0)
+                        return false;
+                if (cp == '\\') {
+                        if (len - i < 4 || s[i + 1] != 'x' || !is_hex(s[i + 2]) || !is_hex(s[i + 3]))
+                                return false;
+                        i += 4;
+                        continue;
+                }
+                if (codepoint_needs_escape(cp))
+                        return false;
+                i += n;
+        }
+        return true;
+}
+
+static int hexval(char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
+
+/* Exactly two hex digits at S. */
+static int hex_byte(const char *s, uint8_t *ret) {
+        int hi = hexval(s[0]), lo;
+
+        if (hi < 0)
+                return -EINVAL;
+        lo = hexval(s[1]);
+        if (lo < 0)
+                return -EINVAL;
+        *ret = (uint8_t) (hi << 4 | lo);
+        return 0;
+}
+
+/* N two-digit hex groups separated by SEP, and nothing else. */
+static int hex_groups_parse(const char *s, char sep, uint8_t *out, size_t n) {
+        uint8_t tmp[6];
+
+        if (!s || n > ELEMENTSOF(tmp) || strlen(s) != 3 * n - 1)
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++) {
+                if (hex_byte(s + 3 * i, &tmp[i]) < 0)
+                        return -EINVAL;
+                if (i + 1 < n && s[3 * i + 2] != sep)
+                        return -EINVAL;
+        }
+        memcpy(out, tmp, n);
+        return 0;
+}
+
+int usb_interface_class_parse(const char *s, struct usb_interface_class *ret) {
+        uint8_t b[3];
+        int r;
+
+        r = hex_groups_parse(s, ':', b, 3);
+        if (r < 0)
+                return r;
+        *ret = (struct usb_interface_class) { .cls = b[0], .subclass = b[1], .protocol = b[2] };
+        return 0;
+}
+
+void usb_interface_class_format(const struct usb_interface_class *c, char buf[static 9]) {
+        snprintf(buf, 9, "%02x:%02x:%02x", c->cls, c->subclass, c->protocol);
+}
+
+bool usb_identity_is_hid_only(const struct usb_identity *id) {
+        if (id->n_interfaces == 0 || id->n_interfaces > USB_INTERFACES_MAX)
+                return false;
+        for (size_t i = 0; i < id->n_interfaces; i++)
+                if (id->interfaces[i].cls != USB_CLASS_HID)
+                        return false;
+        return true;
+}
+
+/* A hub is a device whose every interface is a hub interface, with either the hub device class
+ * or at least one interface to prove it. Device class 09 alone is not enough when other
+ * interfaces are present: a "hub" that also presents mass storage would otherwise be admitted
+ * whole under defaults.usb_hub. */
+bool usb_identity_is_hub(const struct usb_identity *id) {
+        if (id->n_interfaces > USB_INTERFACES_MAX)
+                return false;
+        if (id->device_class.cls != USB_CLASS_HUB && id->n_interfaces == 0)
+                return false;
+        for (size_t i = 0; i < id->n_interfaces; i++)
+                if (id->interfaces[i].cls != USB_CLASS_HUB)
+                        return false;
+        return true;
+}
+
+int mac_parse(const char *s, uint8_t ret[static 6]) {
+        return hex_groups_parse(s, ':', ret, 6);
+}
+
+void mac_format(const uint8_t mac[static 6], char buf[static 18]) {
+        snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+}
+
+/* ---- request_to_json ------------------------------------------------------------------- */
+
+static int json_add(struct json_object *o, const char *key, struct json_object *v) {
+        if (!v)
+                return -ENOMEM;
+        if (json_object_object_add(o, key, v) < 0) {
+                json_object_put(v);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+/* Adds a fixed-size identity field, bounded by its buffer even if it is not NUL-terminated. */
+static int json_add_string(struct json_object *o, const char *key, const char *s, size_t size) {
+        return json_add(o, key, json_object_new_string_len(s, (int) strnlen(s, size)));
+}
+
+static struct json_object *usb_to_json(const struct usb_identity *id) {
+        _cleanup_(json_object_putp) struct json_object *d = json_object_new_object();
+        struct json_object *ifs;
+        char buf[9];
+
+        if (!d || id->n_interfaces > USB_INTERFACES_MAX)
+                return NULL;
+
+        snprintf(buf, sizeof buf, "%04x", id->vendor);
+        if (json_add(d, "vendor", json_object_new_string(buf)) < 0)
+                return NULL;
+        snprintf(buf, sizeof buf, "%04x", id->product);
+        if (json_add(d, "product", json_object_new_string(buf)) < 0)
+                return NULL;
+        if (id->has_serial) {
+                if (json_add_string(d, "serial", id->serial, sizeof id->serial) < 0)
+                        return NULL;
+        } else if (json_object_object_add(d, "serial", NULL) < 0)
+                return NULL;
+        if (json_add_string(d, "manufacturer", id->manufacturer, sizeof id->manufacturer) < 0 ||
+            json_add_string(d, "product_name", id->product_name, sizeof id->product_name) < 0 ||
+            json_add_string(d, "bus_path", id->bus_path, sizeof id->bus_path) < 0 ||
+            json_add_string(d, "id_path", id->id_path, sizeof id->id_path) < 0)
+                return NULL;
+        usb_interface_class_format(&id->device_class, buf);
+        if (json_add(d, "device_class", json_object_new_string(buf)) < 0)
+                return NULL;
+
+        ifs = json_object_new_array();
+        if (json_add(d, "interfaces", ifs) < 0)
+                return NULL;
+        for (size_t i = 0; i < id->n_interfaces; i++) {
+                _cleanup_(json_object_putp) struct json_object *a = NULL;
+                usb_interface_class_format(&id->interfaces[i], buf);
+                a = json_object_new_string(buf);
+                if (!a || json_object_array_add(ifs, a) < 0)
+                        return NULL;
+                a = NULL;               /* the array owns it now */
+        }
+        return TAKE_PTR(d);
+}
+
+static struct json_object *net_to_json(const struct net_identity *id) {
+        _cleanup_(json_object_putp) struct json_object *d = json_object_new_object();
+        char mac[18];
+
+        if (!d)
+                return NULL;
+        if (json_add(d, "ifindex", json_object_new_int(id->ifindex)) < 0 ||
+            json_add_string(d, "name", id->name, sizeof id->name) < 0)
+                return NULL;
+        if (id->has_mac) {
+                mac_format(id->mac, mac);
+                if (json_add(d, "mac", json_object_new_string(mac)) < 0)
+                        return NULL;
+        } else if (json_object_object_add(d, "mac", NULL) < 0)
+                return NULL;
+        if (json_add(d, "mac_permanent", json_object_new_boolean(id->has_mac && id->mac_is_permanent)) < 0 ||
+            json_add_string(d, "kind", id->kind, sizeof id->kind) < 0 ||
+            json_add_string(d, "path", id->path, sizeof id->path) < 0 ||
+            json_add_string(d, "driver", id->driver, sizeof id->driver) < 0 ||
+            json_add(d, "loopback", json_object_new_boolean(id->is_loopback)) < 0)
+                return NULL;
+        return TAKE_PTR(d);
+}
+
+int request_to_json(const struct request *req, char **ret) {
+        _cleanup_(json_object_putp) struct json_object *root = NULL;
+        struct json_object *host, *device;
+        char when[ISO8601_MAX];
+        const char *s;
+        char *copy;
+        int r;
+
+        if (!req || !ret || (req->type != REQUEST_USB && req->type != REQUEST_NETWORK))
+                return -EINVAL;
+        r = time_format_iso8601(req->time, when, sizeof when);
+        if (r < 0)
+                return r;
+
+        root = json_object_new_object();
+        if (!root)
+                return -ENOMEM;
+        if (json_add(root, "kyoka_request", json_object_new_int(1)) < 0 ||
+            json_add(root, "type", json_object_new_string(req->type == REQUEST_USB ? "usb" : "network")) < 0)
+                return -ENOMEM;
+
+        host = json_object_new_object();
+        if (json_add(root, "host", host) < 0 ||
+            json_add_string(host, "hostname", req->hostname, sizeof req->hostname) < 0)
+                return -ENOMEM;
+        if (req->machine_id[0] != 0) {
+                if (json_add_string(host, "machine_id", req->machine_id, sizeof req->machine_id) < 0)
+                        return -ENOMEM;
+        } else if (json_object_object_add(host, "machine_id", NULL) < 0)
+                return -ENOMEM;
+
+        if (json_add(root, "time", json_object_new_string(when)) < 0)
+                return -ENOMEM;
+
+        device = req->type == REQUEST_USB ? usb_to_json(&req->usb) : net_to_json(&req->net);
+        if (json_add(root, "device", device) < 0)
+                return -ENOMEM;
+
+        /* No slash escaping: paths stay readable. Non-ASCII is written as UTF-8, not \u escapes,
+         * so an admin can read a Japanese manufacturer name in the file. */
+        s = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                 JSON_C_TO_STRING_NOSLASHESCAPE);
+        if (!s)
+                return -ENOMEM;
+        if (asprintf(&copy, "%s\n", s) < 0)
+                return -ENOMEM;
+        *ret = copy;
+        return 0;
+}
+
+/* ---- request_from_json ----------------------------------------------------------------- */
+
+_printf_(2, 3)
+static int fail(char **ret_error, const char *fmt, ...) {
+        va_list ap;
+
+        if (ret_error) {
+                va_start(ap, fmt);
+                if (vasprintf(ret_error, fmt, ap) < 0)
+                        *ret_error = NULL;
+                va_end(ap);
+        }
+        return -EINVAL;
+}
+
+/* A short, safe rendering of a rejected value for the message. */
+static const char *shown(struct json_object *v, char buf[static 48]) {
+        const char *s = json_object_get_type(v) == json_type_string ? json_object_get_string(v)
+                                                                     : json_object_to_json_string(v);
+        size_t len = json_object_get_type(v) == json_type_string ? (size_t) json_object_get_string_len(v)
+                                                                  : strlen(s ?: "");
+
+        identity_sanitize(s, MIN(len, (size_t) 24), buf, 48);
+        return buf;
+}
+
+static const char *json_type_noun(json_type t) {
+        switch (t) {
+        case json_type_null:    return "null";
+        case json_type_boolean: return "a boolean";
+        case json_type_double:  return "a number";
+        case json_type_int:     return "an integer";
+        case json_type_object:  return "an object";
+        case json_type_array:   return "an array";
+        case json_type_string:  return "a string";
+        }
+        return "something else";
+}
+
+/* Looks KEY up in OBJ; PATH is the object's name in messages ("device", "host", or "" for the
+ * top level). Missing is an error when REQUIRED. Returns 1 if found, 0 if absent. */
+static int get_field(struct json_object *obj, const char *path, const char *key, json_type type, bool nullable,
+                     bool required, struct json_object **ret, char **ret_error) {
+        struct json_object *v;
+
+        if (!json_object_object_get_ex(obj, key, &v)) {
+                if (required)
+                        return fail(ret_error, "%s%s%s: missing", path, *path ? "." : "", key);
+                *ret = NULL;
+                return 0;
+        }
+        if (!v) {
+                if (nullable) {
+                        *ret = NULL;
+                        return 1;
+                }
+                return fail(ret_error, "%s%s%s: expected %s, got null", path, *path ? "." : "", key,
+                            json_type_noun(type));
+        }
+        if (json_object_get_type(v) != type)
+                return fail(ret_error, "%s%s%s: expected %s%s, got %s", path, *path ? "." : "", key,
+                            json_type_noun(type), nullable ? " or null" : "", json_type_noun(json_object_get_type(v)));
+        *ret = v;
+        return 1;
+}
+
+/* A string field into a fixed buffer: it must already be in sanitised form (a request is
+ * written by kyokad, which sanitised it; changing it here would make a serial never match
+ * again) and fit, or the request is refused with the field's name. */
+static int get_string(struct json_object *obj, const char *path, const char *key, bool required, bool nullable,
+                      char *buf, size_t size, bool *ret_present, char **ret_error) {
+        struct json_object *v;
+        const char *s;
+        size_t len;
+        int r;
+
+        r = get_field(obj, path, key, json_type_string, nullable, required, &v, ret_error);
+        if (r < 0)
+                return r;
+        if (!v) {
+                buf[0] = 0;
+                if (ret_present)
+                        *ret_present = false;
+                return 0;
+        }
+        s = json_object_get_string(v);
+        len = (size_t) json_object_get_string_len(v);
+        if (len >= size)
+                return fail(ret_error, "%s.%s: too long (%zu bytes, at most %zu)", path, key, len, size - 1);
+        if (!identity_is_sanitized(s, len))
+                return fail(ret_error, "%s.%s: not in sanitised form (control character, invalid UTF-8 or a "
+                            "backslash that is not a \\xHH escape)", path, key);
+        memcpy(buf, s, len);
+        buf[len] = 0;
+        if (ret_present)
+                *ret_present = true;
+        return 0;
+}
+
+static int get_hex16(struct json_object *obj, const char *key, uint16_t *ret, char **ret_error) {
+        struct json_object *v;
+        char b[48];
+        uint8_t x[2];
+        int r;
+
+        r = get_field(obj, "device", key, json_type_string, false, true, &v, ret_error);
+        if (r < 0)
+                return r;
+        const char *s = json_object_get_string(v);
+        if (json_object_get_string_len(v) != 4 || hex_byte(s, &x[0]) < 0 || hex_byte(s + 2, &x[1]) < 0)
+                return fail(ret_error, "device.%s: expected 4 hex digits, got \"%s\"", key, shown(v, b));
+        *ret = (uint16_t) (x[0] << 8 | x[1]);
+        return 0;
+}
+
+static int get_class(struct json_object *v, const char *field, struct usb_interface_class *ret, char **ret_error) {
+        char b[48];
+
+        if (json_object_get_type(v) != json_type_string)
+                return fail(ret_error, "%s: expected a string, got %s", field, json_type_noun(json_object_get_type(v)));
+        if (usb_interface_class_parse(json_object_get_string(v), ret) < 0 ||
+            strlen(json_object_get_string(v)) != (size_t) json_object_get_string_len(v))
+                return fail(ret_error, "%s: expected \"cc:ss:pp\" (hex), got \"%s\"", field, shown(v, b));
+        return 0;
+}
+
+static int get_bool(struct json_object *obj, const char *key, bool *ret, char **ret_error) {
+        struct json_object *v;
+        int r;
+
+        r = get_field(obj, "device", key, json_type_boolean, false, false, &v, ret_error);
+        if (r < 0)
+                return r;
+        *ret = v ? json_object_get_boolean(v) : false;
+        return 0;
+}
+
+static int usb_from_json(struct json_object *d, struct usb_identity *id, char **ret_error) {
+        struct json_object *v, *ifs;
+        int r;
+
+        r = get_hex16(d, "vendor", &id->vendor, ret_error);
+        if (r < 0)
+                return r;
+        r = get_hex16(d, "product", &id->product, ret_error);
+        if (r < 0)
+                return r;
+        /* serial is required and may be null: a missing key must not quietly mean "no serial",
+         * which would approve every unit of the model that reports none. */
+        r = get_string(d, "device", "serial", true, true, id->serial, sizeof id->serial, &id->has_serial, ret_error);
+        if (r < 0)
+                return r;
+        r = get_string(d, "device", "manufacturer", false, false, id->manufacturer, sizeof id->manufacturer, NULL, ret_error);
+        if (r < 0)
+                return r;
+        r = get_string(d, "device", "product_name", false, false, id->product_name, sizeof id->product_name, NULL, ret_error);
+        if (r < 0)
+                return r;
+        r = get_string(d, "device", "bus_path", false, false, id->bus_path, sizeof id->bus_path, NULL, ret_error);
+        if (r < 0)
+                return r;
+        r = get_string(d, "device", "id_path", false, false, id->id_path, sizeof id->id_path, NULL, ret_error);
+        if (r < 0)
+                return r;
+
+        r = get_field(d, "device", "device_class", json_type_string, false, true, &v, ret_error);
+        if (r < 0)
+                return r;
+        r = get_class(v, "device.device_class", &id->device_class, ret_error);
+        if (r < 0)
+                return r;
+
+        r = get_field(d, "device", "interfaces", json_type_array, false, true, &ifs, ret_error);
+        if (r < 0)
+                return r;
+        size_t n = json_object_array_length(ifs);
+        if (n > USB_INTERFACES_MAX)
+                return fail(ret_error, "device.interfaces: %zu interfaces, at most %d", n, USB_INTERFACES_MAX);
+        for (size_t i = 0; i < n; i++) {
+                char field[40];
+
+                snprintf(field, sizeof field, "device.interfaces[%zu]", i);
+                r = get_class(json_object_array_get_idx(ifs, i), field, &id->interfaces[i], ret_error);
+                if (r < 0)
+                        return r;
+        }
+        id->n_interfaces = n;
+        return 0;
+}
+
+static int net_from_json(struct json_object *d, struct net_identity *id, char **ret_error) {
+        struct json_object *v;
+        char mac[18], b[48];
+        int r;
+
+        r = get_field(d, "device", "ifindex", json_type_int, false, true, &v, ret_error);
+        if (r < 0)
+                return r;
+        int64_t ifindex = json_object_get_int64(v);
+        if (ifindex < 1 || ifindex > INT32_MAX)
+                return fail(ret_error, "device.ifindex: expected a positive interface index, got %s", shown(v, b));
+        id->ifindex = (int) ifindex;
+
+        r = get_string(d, "device", "name", true, false, id->name, sizeof id->name, NULL, ret_error);
+        if (r < 0)
+                return r;
+        /* the kernel's own rule (dev_valid_name): these would break logs and paths */
+        if (id->name[0] == 0 || streq(id->name, ".") || streq(id->name, "..") || strpbrk(id->name, "/: \t\n"))
+                return fail(ret_error, "device.name: not a valid interface name");
+
+        r = get_string(d, "device", "mac", true, true, mac, sizeof mac, &id->has_mac, ret_error);
+        if (r < 0) {
+                /* a too long MAC is a format error, say so rather than "too long" */
+                if (json_object_object_get_ex(d, "mac", &v) && v && json_object_get_type(v) == json_type_string) {
+                        if (ret_error)
+                                *ret_error = mfree(*ret_error);
+                        return fail(ret_error, "device.mac: expected \"aa:bb:cc:dd:ee:ff\", got \"%s\"", shown(v, b));
+                }
+                return r;
+        }
+        if (id->has_mac && mac_parse(mac, id->mac) < 0)
+                return fail(ret_error, "device.mac: expected \"aa:bb:cc:dd:ee:ff\", got \"%s\"", mac);
+
+        r = get_bool(d, "mac_permanent", &id->mac_is_permanent, ret_error);
+        if (r < 0)
+                return r;
+        if (!id->has_mac)
+                id->mac_is_permanent = false;
+        r = get_string(d, "device", "kind", false, false, id->kind, sizeof id->kind, NULL, ret_error);
+        if (r < 0)
+                return r;
+        r = get_string(d, "device", "path", false, false, id->path, sizeof id->path, NULL, ret_error);
+        if (r < 0)
+                return r;
+        r = get_string(d, "device", "driver", false, false, id->driver, sizeof id->driver, NULL, ret_error);
+        if (r < 0)
+                return r;
+        return get_bool(d, "loopback", &id->is_loopback, ret_error);
+}
+
+/* "…T…" followed by "Z" or "+HH:MM"/"-HH:MM": a request is read on another machine, often in
+ * another time zone, so a time without an offset would be ambiguous. */
+static bool has_time_and_offset(const char *s, size_t len) {
+        if (!memchr(s, 'T', len))
+                return false;
+        if (len >= 1 && s[len - 1] == 'Z')
+                return true;
+        return len >= 6 && (s[len - 6] == '+' || s[len - 6] == '-') && s[len - 3] == ':';
+}
+
+int request_from_json(const char *text, size_t len, struct request *ret, char **ret_error) {
+        _cleanup_(json_tokener_freep) struct json_tokener *tok = NULL;
+        _cleanup_(json_object_putp) struct json_object *root = NULL;
+        _cleanup_free_ struct request *req = NULL;
+        struct json_object *v, *host, *device;
+        char b[48];
+        int r;
+
+        if (ret_error)
+                *ret_error = NULL;
+        if (!text || !ret)
+                return -EINVAL;
+        if (len > REQUEST_JSON_MAX)
+                return fail(ret_error, "request: too large (%zu bytes, at most %u)", len, REQUEST_JSON_MAX);
+        /* json-c would stop at a NUL and ignore what follows: refuse rather than half-read. */
+        if (memchr(text, 0, len))
+                return fail(ret_error, "request: contains a NUL byte");
+
+        tok = json_tokener_new_ex(REQUEST_JSON_DEPTH);
+        if (!tok)
+                return -ENOMEM;
+        json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+        root = json_tokener_parse_ex(tok, text, (int) len);
+        enum json_tokener_error jerr = json_tokener_get_error(tok);
+        if (jerr == json_tokener_continue)
+                return fail(ret_error, "request: unexpected end of the document");
+        if (jerr != json_tokener_success)
+                return fail(ret_error, "request: not valid JSON at byte %zu: %s", json_tokener_get_parse_end(tok),
+                            json_tokener_error_desc(jerr));
+        for (size_t i = json_tokener_get_parse_end(tok); i < len; i++)
+                if (!strchr(" \t\r\n", text[i]))
+                        return fail(ret_error, "request: trailing data at byte %zu", i);
+        if (!root || json_object_get_type(root) != json_type_object)
+                return fail(ret_error, "request: expected a JSON object");
+
+        /* The request is about 2 KiB: on the heap, so a caller's stack is not our budget. */
+        req = calloc(1, sizeof *req);
+        if (!req)
+                return -ENOMEM;
+
+        r = get_field(root, "", "kyoka_request", json_type_int, false, true, &v, ret_error);
+        if (r < 0)
+                return r;
+        if (json_object_get_int64(v) != 1)
+                return fail(ret_error, "kyoka_request: unsupported version %s (this kyoka reads 1)", shown(v, b));
+
+        r = get_field(root, "", "type", json_type_string, false, true, &v, ret_error);
+        if (r < 0)
+                return r;
+        if (streq(json_object_get_string(v), "usb") && json_object_get_string_len(v) == 3)
+                req->type = REQUEST_USB;
+        else if (streq(json_object_get_string(v), "network") && json_object_get_string_len(v) == 7)
+                req->type = REQUEST_NETWORK;
+        else
+                return fail(ret_error, "type: expected \"usb\" or \"network\", got \"%s\"", shown(v, b));
+
+        r = get_field(root, "", "host", json_type_object, false, true, &host, ret_error);
+        if (r < 0)
+                return r;
+        r = get_string(host, "host", "hostname", true, false, req->hostname, sizeof req->hostname, NULL, ret_error);
+        if (r < 0)
+                return r;
+        r = get_field(host, "host", "machine_id", json_type_string, true, false, &v, ret_error);
+        if (r < 0)
+                return r;
+        if (v) {
+                const char *s = json_object_get_string(v);
+                bool ok = json_object_get_string_len(v) == 32;
+                for (size_t i = 0; ok && i < 32; i++)
+                        ok = (s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f');
+                if (!ok)
+                        return fail(ret_error, "host.machine_id: expected 32 lowercase hex digits, got \"%s\"", shown(v, b));
+                memcpy(req->machine_id, s, 33);
+        }
+
+        r = get_field(root, "", "time", json_type_string, false, true, &v, ret_error);
+        if (r < 0)
+                return r;
+        const char *when = json_object_get_string(v);
+        size_t when_len = (size_t) json_object_get_string_len(v);
+        if (when_len >= ISO8601_MAX || strlen(when) != when_len || !has_time_and_offset(when, when_len) ||
+            time_parse_iso8601(when, &req->time, NULL) < 0)
+                return fail(ret_error, "time: expected an ISO 8601 time with offset (2026-11-22T13:05:09+09:00), "
+                            "got \"%s\"", shown(v, b));
+
+        r = get_field(root, "", "device", json_type_object, false, true, &device, ret_error);
+        if (r < 0)
+                return r;
+        if (req->type == REQUEST_USB)
+                r = usb_from_json(device, &req->usb, ret_error);
+        else
+                r = net_from_json(device, &req->net, ret_error);
+        if (r < 0)
+                return r;
+
+        *ret = *req;
+        return 0;
+}

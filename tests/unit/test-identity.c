@@ -1,0 +1,608 @@
+/* SPDX-License-Identifier: MIT */
+/* identity.c: sanitising device strings, class and MAC text forms, and the request JSON. */
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "identity.h"
+#include "macro.h"
+
+#define SAN(s, size) sanitize_into((s), sizeof(s) - 1, (size))
+
+static char out[512];
+
+static const char *sanitize_into(const char *s, size_t len, size_t size) {
+        assert_true(size <= sizeof out);
+        memset(out, 'Z', sizeof out);
+        size_t n = identity_sanitize(s, len, out, size);
+        if (size > 0) {
+                assert_int_equal(n, strlen(out));
+                assert_true(n < size);
+        }
+        return out;
+}
+
+/* ---- identity_sanitize ---- */
+
+static void test_sanitize_keeps_japanese(void **state) {
+        assert_string_equal(SAN("サンディスク株式会社", 256), "サンディスク株式会社");
+}
+
+static void test_sanitize_keeps_four_byte_utf8(void **state) {
+        assert_string_equal(SAN("\xf0\x9f\x94\x91 key", 256), "\xf0\x9f\x94\x91 key");
+}
+
+static void test_sanitize_escapes_control_characters(void **state) {
+        assert_string_equal(SAN("a\x1b[2Jb\n\x7f", 256), "a\\x1b[2Jb\\x0a\\x7f");
+}
+
+static void test_sanitize_escapes_embedded_nul(void **state) {
+        assert_string_equal(SAN("a\0b", 256), "a\\x00b");
+}
+
+static void test_sanitize_escapes_backslash(void **state) {
+        assert_string_equal(SAN("C:\\x41", 256), "C:\\x5cx41");
+}
+
+static void test_sanitize_escapes_c1_controls(void **state) {
+        /* U+0085 (NEL) and U+009B (CSI) are valid UTF-8 but steer terminals */
+        assert_string_equal(SAN("a\xc2\x85" "b\xc2\x9b", 256), "a\\xc2\\x85b\\xc2\\x9b");
+}
+
+static void test_sanitize_escapes_bidi_override(void **state) {
+        assert_string_equal(SAN("x\xe2\x80\xaey", 256), "x\\xe2\\x80\\xaey");
+}
+
+static void test_sanitize_escapes_invalid_byte_and_resynchronises(void **state) {
+        assert_string_equal(SAN("a\xff\xe3\x81\x82", 256), "a\\xffあ");
+}
+
+static void test_sanitize_escapes_overlong_encoding(void **state) {
+        /* "/" as 2 bytes and as 3 bytes */
+        assert_string_equal(SAN("\xc0\xaf\xe0\x80\xaf", 256), "\\xc0\\xaf\\xe0\\x80\\xaf");
+}
+
+static void test_sanitize_escapes_surrogate(void **state) {
+        assert_string_equal(SAN("\xed\xa0\x80", 256), "\\xed\\xa0\\x80");
+}
+
+static void test_sanitize_escapes_beyond_unicode(void **state) {
+        assert_string_equal(SAN("\xf4\x90\x80\x80", 256), "\\xf4\\x90\\x80\\x80");
+}
+
+static void test_sanitize_escapes_truncated_sequence_at_end(void **state) {
+        assert_string_equal(SAN("ok\xe3\x81", 256), "ok\\xe3\\x81");
+}
+
+static void test_sanitize_truncates_before_a_character_that_does_not_fit(void **state) {
+        /* "あい" is 6 bytes; 5 bytes of room (plus NUL) hold only "あ" */
+        assert_string_equal(SAN("あい", 6), "あ");
+        assert_string_equal(SAN("あい", 7), "あい");
+}
+
+static void test_sanitize_never_splits_an_escape(void **state) {
+        /* "ab" + 4-byte escape needs 7 bytes with the NUL; 6 gives "ab" */
+        assert_string_equal(SAN("ab\n", 6), "ab");
+        assert_string_equal(SAN("ab\n", 7), "ab\\x0a");
+}
+
+static void test_sanitize_never_splits_an_escaped_character(void **state) {
+        /* U+0085 is escaped as two escapes (8 bytes): both or neither */
+        assert_string_equal(SAN("a\xc2\x85", 8), "a");
+        assert_string_equal(SAN("a\xc2\x85", 10), "a\\xc2\\x85");
+}
+
+static void test_sanitize_size_one_gives_empty_string(void **state) {
+        assert_string_equal(SAN("abc", 1), "");
+}
+
+static void test_sanitize_size_zero_writes_nothing(void **state) {
+        char b[2] = { 'Q', 'Q' };
+        assert_int_equal(identity_sanitize("abc", 3, b, 0), 0);
+        assert_int_equal(b[0], 'Q');
+}
+
+static void test_sanitize_null_source_gives_empty_string(void **state) {
+        char b[4] = "xyz";
+        assert_int_equal(identity_sanitize(NULL, 5, b, sizeof b), 0);
+        assert_string_equal(b, "");
+}
+
+static void test_sanitize_stops_at_len_not_at_nul(void **state) {
+        assert_string_equal(sanitize_into("abcdef", 3, 256), "abc");
+}
+
+/* ---- classes, hubs, HID ---- */
+
+static void test_class_parse_accepts_either_case(void **state) {
+        struct usb_interface_class c;
+        assert_int_equal(usb_interface_class_parse("08:06:50", &c), 0);
+        assert_int_equal(c.cls, 8);
+        assert_int_equal(c.subclass, 6);
+        assert_int_equal(c.protocol, 0x50);
+        assert_int_equal(usb_interface_class_parse("FF:aB:0c", &c), 0);
+        assert_int_equal(c.cls, 0xff);
+        assert_int_equal(c.subclass, 0xab);
+}
+
+static void test_class_parse_rejects_malformed(void **state) {
+        static const char *bad[] = { "", "8:6:50", "08:06:5", "08:06:500", "08-06-50", "08:06:5g",
+                                     " 08:06:50", "08:06:50 ", "0806:50:", "+8:06:50" };
+        struct usb_interface_class c = { 1, 2, 3 };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                assert_int_equal(usb_interface_class_parse(bad[i], &c), -EINVAL);
+                assert_int_equal(c.cls, 1);   /* untouched */
+        }
+}
+
+static void test_class_format_is_lowercase(void **state) {
+        char b[9];
+        usb_interface_class_format(&(struct usb_interface_class) { 0xe0, 0x01, 0x0a }, b);
+        assert_string_equal(b, "e0:01:0a");
+}
+
+static struct usb_identity usb_with(uint8_t devclass, size_t n, const uint8_t *classes) {
+        struct usb_identity id = { .device_class = { devclass, 0, 0 }, .n_interfaces = n };
+        for (size_t i = 0; i < n; i++)
+                id.interfaces[i].cls = classes[i];
+        return id;
+}
+
+static void test_hid_only_needs_every_interface_hid(void **state) {
+        struct usb_identity kbd = usb_with(0, 2, (uint8_t[]) { 3, 3 });
+        struct usb_identity combo = usb_with(0, 2, (uint8_t[]) { 8, 3 });
+        struct usb_identity none = usb_with(0, 0, NULL);
+        assert_true(usb_identity_is_hid_only(&kbd));
+        assert_false(usb_identity_is_hid_only(&combo));
+        assert_false(usb_identity_is_hid_only(&none));
+}
+
+static void test_hub_by_device_class_or_interfaces(void **state) {
+        struct usb_identity by_class = usb_with(9, 0, NULL);
+        struct usb_identity by_class_and_if = usb_with(9, 1, (uint8_t[]) { 9 });
+        struct usb_identity by_if = usb_with(0, 1, (uint8_t[]) { 9 });
+        assert_true(usb_identity_is_hub(&by_class));
+        assert_true(usb_identity_is_hub(&by_class_and_if));
+        assert_true(usb_identity_is_hub(&by_if));
+}
+
+static void test_hub_class_with_storage_interface_is_not_a_hub(void **state) {
+        /* would otherwise be admitted whole under defaults.usb_hub */
+        struct usb_identity fake = usb_with(9, 2, (uint8_t[]) { 9, 8 });
+        assert_false(usb_identity_is_hub(&fake));
+}
+
+static void test_no_interfaces_and_no_hub_class_is_not_a_hub(void **state) {
+        struct usb_identity id = usb_with(0, 0, NULL);
+        assert_false(usb_identity_is_hub(&id));
+}
+
+/* ---- MAC ---- */
+
+static void test_mac_parse_accepts_either_case(void **state) {
+        uint8_t m[6];
+        assert_int_equal(mac_parse("52:54:00:AB:cd:Ef", m), 0);
+        assert_memory_equal(m, ((uint8_t[]) { 0x52, 0x54, 0x00, 0xab, 0xcd, 0xef }), 6);
+}
+
+static void test_mac_parse_rejects_malformed(void **state) {
+        static const char *bad[] = { "", "52:54:00:ab:cd", "52:54:00:ab:cd:ef:01", "52-54-00-ab-cd-ef",
+                                     "5254.00ab.cdef", "52:54:00:ab:cd:eg", "52:54:00:ab:cd:e", "2:54:00:ab:cd:ef0" };
+        uint8_t m[6] = { 7, 7, 7, 7, 7, 7 };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                assert_int_equal(mac_parse(bad[i], m), -EINVAL);
+        assert_int_equal(m[0], 7);
+}
+
+static void test_mac_format_is_lowercase(void **state) {
+        char b[18];
+        mac_format((uint8_t[]) { 0x52, 0x54, 0x00, 0xAB, 0xCD, 0xEF }, b);
+        assert_string_equal(b, "52:54:00:ab:cd:ef");
+}
+
+/* ---- request JSON ---- */
+
+static struct request usb_request(void) {
+        struct request r;
+        /* compared with memcmp after the round trip: no stray padding or tail bytes */
+        memset(&r, 0, sizeof r);
+        r.type = REQUEST_USB;
+        r.time = 1795320309; /* 2026-11-22T13:05:09+09:00 */
+        strcpy(r.hostname, "yakusho-pc-12");
+        strcpy(r.machine_id, "0123456789abcdef0123456789abcdef");
+        r.usb.vendor = 0x0781;
+        r.usb.product = 0x5581;
+        r.usb.has_serial = true;
+        r.usb.n_interfaces = 2;
+        r.usb.interfaces[0] = (struct usb_interface_class) { 8, 6, 0x50 };
+        r.usb.interfaces[1] = (struct usb_interface_class) { 3, 1, 1 };
+        strcpy(r.usb.serial, "4C530001231120115142");
+        strcpy(r.usb.manufacturer, "サンディスク株式会社");
+        strcpy(r.usb.product_name, "Ultra \\x1b \"quoted\" /path");
+        strcpy(r.usb.bus_path, "1-2.1");
+        strcpy(r.usb.id_path, "pci-0000:00:14.0-usb-0:2.1");
+        return r;
+}
+
+static struct request net_request(void) {
+        struct request r;
+        memset(&r, 0, sizeof r);
+        r.type = REQUEST_NETWORK;
+        r.time = 1795320309;
+        strcpy(r.hostname, "yakusho-pc-12");
+        r.net.ifindex = 7;
+        r.net.has_mac = r.net.mac_is_permanent = true;
+        memcpy(r.net.mac, (uint8_t[]) { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 }, 6);
+        strcpy(r.net.name, "enx525400123456");
+        strcpy(r.net.path, "pci-0000:00:14.0-usb-0:3:1.0");
+        strcpy(r.net.driver, "cdc_ether");
+        return r;
+}
+
+static void test_request_usb_round_trip(void **state) {
+        struct request in = usb_request(), back;
+        _cleanup_free_ char *json = NULL, *err = NULL;
+
+        assert_int_equal(request_to_json(&in, &json), 0);
+        assert_non_null(strstr(json, "\"vendor\": \"0781\""));
+        assert_non_null(strstr(json, "サンディスク株式会社"));   /* UTF-8, not \u escapes */
+        assert_non_null(strstr(json, "\"time\": \"2026-11-22T13:05:09+09:00\""));
+        assert_non_null(strstr(json, "\"08:06:50\""));
+        assert_int_equal(request_from_json(json, strlen(json), &back, &err), 0);
+        assert_null(err);
+        assert_memory_equal(&in, &back, sizeof in);
+}
+
+static void test_request_usb_without_serial_writes_null(void **state) {
+        struct request in = usb_request(), back;
+        _cleanup_free_ char *json = NULL;
+
+        in.usb.has_serial = false;
+        memset(in.usb.serial, 0, sizeof in.usb.serial);
+        memset(in.machine_id, 0, sizeof in.machine_id);
+        assert_int_equal(request_to_json(&in, &json), 0);
+        assert_non_null(strstr(json, "\"serial\": null"));
+        assert_non_null(strstr(json, "\"machine_id\": null"));
+        assert_int_equal(request_from_json(json, strlen(json), &back, NULL), 0);
+        assert_false(back.usb.has_serial);
+        assert_memory_equal(&in, &back, sizeof in);
+}
+
+static void test_request_network_round_trip(void **state) {
+        struct request in = net_request(), back;
+        _cleanup_free_ char *json = NULL;
+
+        assert_int_equal(request_to_json(&in, &json), 0);
+        assert_non_null(strstr(json, "\"mac\": \"52:54:00:12:34:56\""));
+        assert_non_null(strstr(json, "\"type\": \"network\""));
+        assert_int_equal(request_from_json(json, strlen(json), &back, NULL), 0);
+        assert_memory_equal(&in, &back, sizeof in);
+}
+
+static void test_request_network_without_mac_round_trip(void **state) {
+        struct request in = net_request(), back;
+        _cleanup_free_ char *json = NULL;
+
+        in.net.has_mac = in.net.mac_is_permanent = false;
+        memset(in.net.mac, 0, 6);
+        strcpy(in.net.kind, "wireguard");
+        assert_int_equal(request_to_json(&in, &json), 0);
+        assert_int_equal(request_from_json(json, strlen(json), &back, NULL), 0);
+        assert_memory_equal(&in, &back, sizeof in);
+}
+
+static void test_request_ignores_unknown_fields(void **state) {
+        static const char j[] =
+                "{\"kyoka_request\":1,\"type\":\"usb\",\"future\":[1,2],"
+                "\"host\":{\"hostname\":\"h\",\"extra\":true},\"time\":\"2026-11-22T04:05:09Z\","
+                "\"device\":{\"vendor\":\"0781\",\"product\":\"5581\",\"serial\":\"S\",\"device_class\":\"00:00:00\","
+                "\"interfaces\":[\"08:06:50\"],\"colour\":\"red\"}}";
+        struct request r;
+        assert_int_equal(request_from_json(j, strlen(j), &r, NULL), 0);
+        assert_int_equal(r.usb.vendor, 0x0781);
+        assert_string_equal(r.usb.serial, "S");
+        assert_int_equal(r.time, 1795320309);
+}
+
+/* A minimal valid USB request with one field replaced by FIELD_JSON, e.g. "\"vendor\":\"78x1\"". */
+static char *usb_request_with(const char *host, const char *time, const char *device) {
+        char *j;
+        assert_true(asprintf(&j,
+                             "{\"kyoka_request\":1,\"type\":\"usb\",\"host\":{%s},\"time\":%s,\"device\":{%s}}",
+                             host ?: "\"hostname\":\"h\"", time ?: "\"2026-11-22T13:05:09+09:00\"",
+                             device ?: "\"vendor\":\"0781\",\"product\":\"5581\",\"serial\":\"S\","
+                                       "\"device_class\":\"00:00:00\",\"interfaces\":[\"08:06:50\"]") > 0);
+        return j;
+}
+
+static void assert_refused(const char *json, const char *message) {
+        struct request r;
+        memset(&r, 0x5a, sizeof r);
+        char *err = NULL;
+        assert_int_equal(request_from_json(json, strlen(json), &r, &err), -EINVAL);
+        assert_non_null(err);
+        if (!strstr(err, message))
+                fail_msg("expected \"%s\" in \"%s\"", message, err);
+        assert_int_equal(((uint8_t *) &r)[0], 0x5a);    /* ret untouched */
+        free(err);
+}
+
+static void assert_device_refused(const char *device, const char *message) {
+        _cleanup_free_ char *j = usb_request_with(NULL, NULL, device);
+        assert_refused(j, message);
+}
+
+#define DEV_REST ",\"device_class\":\"00:00:00\",\"interfaces\":[]"
+
+static void test_request_refuses_bad_vendor(void **state) {
+        assert_device_refused("\"vendor\":\"78x1\",\"product\":\"5581\",\"serial\":null" DEV_REST,
+                              "device.vendor: expected 4 hex digits, got \"78x1\"");
+}
+
+static void test_request_refuses_short_product(void **state) {
+        assert_device_refused("\"vendor\":\"0781\",\"product\":\"558\",\"serial\":null" DEV_REST,
+                              "device.product: expected 4 hex digits");
+}
+
+static void test_request_refuses_numeric_vendor(void **state) {
+        assert_device_refused("\"vendor\":781,\"product\":\"5581\",\"serial\":null" DEV_REST,
+                              "device.vendor: expected a string, got an integer");
+}
+
+static void test_request_refuses_missing_serial(void **state) {
+        assert_device_refused("\"vendor\":\"0781\",\"product\":\"5581\"" DEV_REST, "device.serial: missing");
+}
+
+static void test_request_refuses_serial_with_control_character(void **state) {
+        assert_device_refused("\"vendor\":\"0781\",\"product\":\"5581\",\"serial\":\"A\\u001bB\"" DEV_REST,
+                              "device.serial: not in sanitised form");
+}
+
+static void test_request_refuses_serial_with_bare_backslash(void **state) {
+        assert_device_refused("\"vendor\":\"0781\",\"product\":\"5581\",\"serial\":\"A\\\\B\"" DEV_REST,
+                              "device.serial: not in sanitised form");
+}
+
+static void test_request_refuses_serial_with_nul(void **state) {
+        assert_device_refused("\"vendor\":\"0781\",\"product\":\"5581\",\"serial\":\"A\\u0000B\"" DEV_REST,
+                              "device.serial: not in sanitised form");
+}
+
+static void test_request_refuses_too_long_manufacturer(void **state) {
+        char dev[600];
+        char m[300];
+        memset(m, 'a', 256);
+        m[256] = 0;
+        snprintf(dev, sizeof dev, "\"vendor\":\"0781\",\"product\":\"5581\",\"serial\":null,\"manufacturer\":\"%s\"" DEV_REST, m);
+        assert_device_refused(dev, "device.manufacturer: too long (256 bytes, at most 255)");
+}
+
+static void test_request_refuses_bad_interface_class(void **state) {
+        assert_device_refused("\"vendor\":\"0781\",\"product\":\"5581\",\"serial\":null,\"device_class\":\"00:00:00\","
+                              "\"interfaces\":[\"08:06:50\",\"3:1:1\"]",
+                              "device.interfaces[1]: expected \"cc:ss:pp\" (hex), got \"3:1:1\"");
+}
+
+static void test_request_refuses_non_string_interface(void **state) {
+        assert_device_refused("\"vendor\":\"0781\",\"product\":\"5581\",\"serial\":null,\"device_class\":\"00:00:00\","
+                              "\"interfaces\":[8]",
+                              "device.interfaces[0]: expected a string, got an integer");
+}
+
+static void test_request_refuses_too_many_interfaces(void **state) {
+        char dev[1024] = "\"vendor\":\"0781\",\"product\":\"5581\",\"serial\":null,\"device_class\":\"00:00:00\","
+                         "\"interfaces\":[";
+        for (int i = 0; i < 33; i++)
+                strcat(dev, i ? ",\"08:06:50\"" : "\"08:06:50\"");
+        strcat(dev, "]");
+        assert_device_refused(dev, "device.interfaces: 33 interfaces, at most 32");
+}
+
+static void test_request_refuses_bad_device_class(void **state) {
+        assert_device_refused("\"vendor\":\"0781\",\"product\":\"5581\",\"serial\":null,\"device_class\":\"00:00\","
+                              "\"interfaces\":[]", "device.device_class: expected \"cc:ss:pp\"");
+}
+
+static void test_request_refuses_missing_device(void **state) {
+        assert_refused("{\"kyoka_request\":1,\"type\":\"usb\",\"host\":{\"hostname\":\"h\"},"
+                       "\"time\":\"2026-11-22T13:05:09+09:00\"}", "device: missing");
+}
+
+static void test_request_refuses_unknown_type(void **state) {
+        assert_refused("{\"kyoka_request\":1,\"type\":\"bluetooth\"}",
+                       "type: expected \"usb\" or \"network\", got \"bluetooth\"");
+}
+
+static void test_request_refuses_other_version(void **state) {
+        assert_refused("{\"kyoka_request\":2,\"type\":\"usb\"}", "kyoka_request: unsupported version 2");
+}
+
+static void test_request_refuses_missing_version(void **state) {
+        assert_refused("{\"type\":\"usb\"}", "kyoka_request: missing");
+}
+
+static void test_request_refuses_time_without_offset(void **state) {
+        _cleanup_free_ char *j = usb_request_with(NULL, "\"2026-11-22T13:05:09\"", NULL);
+        assert_refused(j, "time: expected an ISO 8601 time with offset");
+}
+
+static void test_request_refuses_impossible_date(void **state) {
+        _cleanup_free_ char *j = usb_request_with(NULL, "\"2026-02-30T13:05:09+09:00\"", NULL);
+        assert_refused(j, "time: expected an ISO 8601 time with offset");
+}
+
+static void test_request_refuses_bad_machine_id(void **state) {
+        _cleanup_free_ char *j = usb_request_with("\"hostname\":\"h\",\"machine_id\":\"XYZ\"", NULL, NULL);
+        assert_refused(j, "host.machine_id: expected 32 lowercase hex digits");
+}
+
+static void test_request_refuses_missing_hostname(void **state) {
+        _cleanup_free_ char *j = usb_request_with("\"machine_id\":null", NULL, NULL);
+        assert_refused(j, "host.hostname: missing");
+}
+
+static void test_request_refuses_invalid_json(void **state) {
+        assert_refused("{\"kyoka_request\":1,", "request: unexpected end of the document");
+        assert_refused("{\"kyoka_request\":1,}", "request: not valid JSON");
+}
+
+static void test_request_refuses_trailing_data(void **state) {
+        _cleanup_free_ char *j = usb_request_with(NULL, NULL, NULL);
+        _cleanup_free_ char *k = NULL;
+        assert_true(asprintf(&k, "%s {}", j) > 0);
+        assert_refused(k, "request: not valid JSON at byte");
+}
+
+static void test_request_refuses_non_object(void **state) {
+        assert_refused("[1,2,3]", "request: expected a JSON object");
+}
+
+static void test_request_refuses_invalid_utf8_in_document(void **state) {
+        assert_refused("{\"kyoka_request\":1,\"type\":\"u\xffsb\"}", "request: not valid JSON");
+}
+
+static void test_request_refuses_embedded_nul(void **state) {
+        static const char j[] = "{\"kyoka_request\":1}\0garbage";
+        struct request r;
+        _cleanup_free_ char *err = NULL;
+        assert_int_equal(request_from_json(j, sizeof j - 1, &r, &err), -EINVAL);
+        assert_string_equal(err, "request: contains a NUL byte");
+}
+
+static void test_request_refuses_deep_nesting(void **state) {
+        char j[256] = "{\"kyoka_request\":1,\"x\":";
+        for (int i = 0; i < 40; i++)
+                strcat(j, "[");
+        assert_refused(j, "request: not valid JSON");
+}
+
+static void test_request_refuses_more_than_64k(void **state) {
+        size_t n = (64u << 10) + 1;
+        _cleanup_free_ char *j = malloc(n + 1);
+        struct request r;
+        _cleanup_free_ char *err = NULL;
+        memset(j, ' ', n);
+        j[n] = 0;
+        assert_int_equal(request_from_json(j, n, &r, &err), -EINVAL);
+        assert_non_null(strstr(err, "request: too large"));
+}
+
+static char *net_request_with(const char *device) {
+        char *j;
+        assert_true(asprintf(&j, "{\"kyoka_request\":1,\"type\":\"network\",\"host\":{\"hostname\":\"h\"},"
+                                 "\"time\":\"2026-11-22T13:05:09+09:00\",\"device\":{%s}}", device) > 0);
+        return j;
+}
+
+static void test_request_refuses_bad_mac(void **state) {
+        _cleanup_free_ char *j = net_request_with("\"ifindex\":3,\"name\":\"eth0\",\"mac\":\"52:54:00:12:34\"");
+        assert_refused(j, "device.mac: expected \"aa:bb:cc:dd:ee:ff\", got \"52:54:00:12:34\"");
+}
+
+static void test_request_refuses_overlong_mac(void **state) {
+        _cleanup_free_ char *j = net_request_with("\"ifindex\":3,\"name\":\"eth0\",\"mac\":\"52:54:00:12:34:56:78:9a\"");
+        assert_refused(j, "device.mac: expected \"aa:bb:cc:dd:ee:ff\"");
+}
+
+static void test_request_refuses_long_interface_name(void **state) {
+        _cleanup_free_ char *j = net_request_with("\"ifindex\":3,\"name\":\"abcdefghijklmnop\",\"mac\":null");
+        assert_refused(j, "device.name: too long (16 bytes, at most 15)");
+}
+
+static void test_request_refuses_interface_name_with_slash(void **state) {
+        _cleanup_free_ char *j = net_request_with("\"ifindex\":3,\"name\":\"a/b\",\"mac\":null");
+        assert_refused(j, "device.name: not a valid interface name");
+}
+
+static void test_request_refuses_zero_ifindex(void **state) {
+        _cleanup_free_ char *j = net_request_with("\"ifindex\":0,\"name\":\"eth0\",\"mac\":null");
+        assert_refused(j, "device.ifindex: expected a positive interface index");
+}
+
+static void test_request_refuses_string_loopback(void **state) {
+        _cleanup_free_ char *j = net_request_with("\"ifindex\":1,\"name\":\"lo\",\"mac\":null,\"loopback\":\"yes\"");
+        assert_refused(j, "device.loopback: expected a boolean, got a string");
+}
+
+int main(void) {
+        /* request times are written in local time with an offset: pin the zone */
+        setenv("TZ", "Asia/Tokyo", 1);
+        tzset();
+
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_sanitize_keeps_japanese),
+                cmocka_unit_test(test_sanitize_keeps_four_byte_utf8),
+                cmocka_unit_test(test_sanitize_escapes_control_characters),
+                cmocka_unit_test(test_sanitize_escapes_embedded_nul),
+                cmocka_unit_test(test_sanitize_escapes_backslash),
+                cmocka_unit_test(test_sanitize_escapes_c1_controls),
+                cmocka_unit_test(test_sanitize_escapes_bidi_override),
+                cmocka_unit_test(test_sanitize_escapes_invalid_byte_and_resynchronises),
+                cmocka_unit_test(test_sanitize_escapes_overlong_encoding),
+                cmocka_unit_test(test_sanitize_escapes_surrogate),
+                cmocka_unit_test(test_sanitize_escapes_beyond_unicode),
+                cmocka_unit_test(test_sanitize_escapes_truncated_sequence_at_end),
+                cmocka_unit_test(test_sanitize_truncates_before_a_character_that_does_not_fit),
+                cmocka_unit_test(test_sanitize_never_splits_an_escape),
+                cmocka_unit_test(test_sanitize_never_splits_an_escaped_character),
+                cmocka_unit_test(test_sanitize_size_one_gives_empty_string),
+                cmocka_unit_test(test_sanitize_size_zero_writes_nothing),
+                cmocka_unit_test(test_sanitize_null_source_gives_empty_string),
+                cmocka_unit_test(test_sanitize_stops_at_len_not_at_nul),
+                cmocka_unit_test(test_class_parse_accepts_either_case),
+                cmocka_unit_test(test_class_parse_rejects_malformed),
+                cmocka_unit_test(test_class_format_is_lowercase),
+                cmocka_unit_test(test_hid_only_needs_every_interface_hid),
+                cmocka_unit_test(test_hub_by_device_class_or_interfaces),
+                cmocka_unit_test(test_hub_class_with_storage_interface_is_not_a_hub),
+                cmocka_unit_test(test_no_interfaces_and_no_hub_class_is_not_a_hub),
+                cmocka_unit_test(test_mac_parse_accepts_either_case),
+                cmocka_unit_test(test_mac_parse_rejects_malformed),
+                cmocka_unit_test(test_mac_format_is_lowercase),
+                cmocka_unit_test(test_request_usb_round_trip),
+                cmocka_unit_test(test_request_usb_without_serial_writes_null),
+                cmocka_unit_test(test_request_network_round_trip),
+                cmocka_unit_test(test_request_network_without_mac_round_trip),
+                cmocka_unit_test(test_request_ignores_unknown_fields),
+                cmocka_unit_test(test_request_refuses_bad_vendor),
+                cmocka_unit_test(test_request_refuses_short_product),
+                cmocka_unit_test(test_request_refuses_numeric_vendor),
+                cmocka_unit_test(test_request_refuses_missing_serial),
+                cmocka_unit_test(test_request_refuses_serial_with_control_character),
+                cmocka_unit_test(test_request_refuses_serial_with_bare_backslash),
+                cmocka_unit_test(test_request_refuses_serial_with_nul),
+                cmocka_unit_test(test_request_refuses_too_long_manufacturer),
+                cmocka_unit_test(test_request_refuses_bad_interface_class),
+                cmocka_unit_test(test_request_refuses_non_string_interface),
+                cmocka_unit_test(test_request_refuses_too_many_interfaces),
+                cmocka_unit_test(test_request_refuses_bad_device_class),
+                cmocka_unit_test(test_request_refuses_missing_device),
+                cmocka_unit_test(test_request_refuses_unknown_type),
+                cmocka_unit_test(test_request_refuses_other_version),
+                cmocka_unit_test(test_request_refuses_missing_version),
+                cmocka_unit_test(test_request_refuses_time_without_offset),
+                cmocka_unit_test(test_request_refuses_impossible_date),
+                cmocka_unit_test(test_request_refuses_bad_machine_id),
+                cmocka_unit_test(test_request_refuses_missing_hostname),
+                cmocka_unit_test(test_request_refuses_invalid_json),
+                cmocka_unit_test(test_request_refuses_trailing_data),
+                cmocka_unit_test(test_request_refuses_non_object),
+                cmocka_unit_test(test_request_refuses_invalid_utf8_in_document),
+                cmocka_unit_test(test_request_refuses_embedded_nul),
+                cmocka_unit_test(test_request_refuses_deep_nesting),
+                cmocka_unit_test(test_request_refuses_more_than_64k),
+                cmocka_unit_test(test_request_refuses_bad_mac),
+                cmocka_unit_test(test_request_refuses_overlong_mac),
+                cmocka_unit_test(test_request_refuses_long_interface_name),
+                cmocka_unit_test(test_request_refuses_interface_name_with_slash),
+                cmocka_unit_test(test_request_refuses_zero_ifindex),
+                cmocka_unit_test(test_request_refuses_string_loopback),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
