@@ -54,8 +54,8 @@ static int on_monitor(sd_event_source *s, int fd, uint32_t revents, void *userda
         return 0;
 }
 
-int usb_watch_new(sd_event *e, struct udev *udev, usb_watch_handler_t handler, usb_watch_overrun_t overrun,
-                  void *userdata, struct usb_watch **ret) {
+int usb_watch_new(sd_event *e, struct udev *udev, const char *source, usb_watch_handler_t handler,
+                  usb_watch_overrun_t overrun, void *userdata, struct usb_watch **ret) {
         _cleanup_free_ struct usb_watch *w = calloc(1, sizeof *w);
         int r;
 
@@ -66,9 +66,7 @@ int usb_watch_new(sd_event *e, struct udev *udev, usb_watch_handler_t handler, u
         w->overrun = overrun;
         w->userdata = userdata;
 
-        /* "kernel" events: udev's own ("udev") come only after rules ran, which adds latency
-         * and depends on systemd-udevd running at all. The decision needs only sysfs. */
-        w->monitor = udev_monitor_new_from_netlink(udev, getenv("KYOKA_UDEV_MONITOR") ?: "kernel");
+        w->monitor = udev_monitor_new_from_netlink(udev, source);
         if (!w->monitor)
                 return -ENOMEM;
         r = udev_monitor_filter_add_match_subsystem_devtype(w->monitor, "usb", "usb_device");

@@ -19,8 +19,10 @@ typedef void (*usb_watch_overrun_t)(void *userdata);
 
 struct usb_watch;
 
-int usb_watch_new(sd_event *e, struct udev *udev, usb_watch_handler_t handler, usb_watch_overrun_t overrun,
-                  void *userdata, struct usb_watch **ret);
+/* SOURCE is "kernel" (uevents straight from the kernel: no dependency on udevd, no delay) or
+ * "udev" (after udev rules ran; what umockdev synthesises in tests). */
+int usb_watch_new(sd_event *e, struct udev *udev, const char *source, usb_watch_handler_t handler,
+                  usb_watch_overrun_t overrun, void *userdata, struct usb_watch **ret);
 /* Calls the handler with USB_EVENT_PRESENT for every usb_device present now, parents first. */
 int usb_watch_enumerate(struct usb_watch *w);
 struct usb_watch *usb_watch_free(struct usb_watch *w);

@@ -1,0 +1,403 @@
+/* SPDX-License-Identifier: MIT */
+/* kyokad's state and loop. The path of a plug: usb-watch.c hands a usb_device to
+ * on_usb_event(); usb_device_decide() reads its identity (usb-identity.c), asks the policy
+ * (policy_match_usb), enforces (usb-enforce.c) and records (record.c). */
+#include "manager.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <systemd/sd-daemon.h>
+
+#include "fileio.h"
+#include "log.h"
+#include "policy-load.h"
+#include "policy-match.h"
+#include "record.h"
+#include "timeutil.h"
+#include "usb-enforce.h"
+#include "usb-identity.h"
+#include "usb-watch.h"
+
+#define SYSPATH_MAX 512
+
+struct usb_device {
+        struct usb_device *next;
+        char syspath[SYSPATH_MAX];
+        char sysname[64];
+        bool identity_ok;
+        struct usb_identity id;
+        struct usb_descriptors desc;
+        bool decided;
+        enum policy_verdict verdict;
+        int64_t next_change;
+};
+
+struct manager {
+        struct manager_config cfg;
+        sd_event *event;
+        struct udev *udev;
+        struct usb_watch *usb;
+        sd_event_source *timer;
+        struct policy *policy;        /* NULL: built-in lockdown */
+        char signer[KEY_FINGERPRINT_HEX + 64];
+        struct usb_device *devices;
+        char hostname[256];
+        char machine_id[33];
+};
+
+static int64_t now_seconds(void) {
+        return (int64_t) time(NULL);
+}
+
+static struct usb_device *usb_device_find(struct manager *m, const char *syspath) {
+        for (struct usb_device *d = m->devices; d; d = d->next)
+                if (streq(d->syspath, syspath))
+                        return d;
+        return NULL;
+}
+
+static void usb_device_forget(struct manager *m, const char *syspath) {
+        for (struct usb_device **p = &m->devices; *p; p = &(*p)->next)
+                if (streq((*p)->syspath, syspath)) {
+                        struct usb_device *d = *p;
+                        *p = d->next;
+                        free(d);
+                        return;
+                }
+}
+
+/* All interfaces of the device, for decisions that approve the device as a whole. */
+static uint32_t all_interfaces(const struct usb_descriptors *desc) {
+        return desc->n_interfaces >= 32 ? UINT32_MAX : (1u << desc->n_interfaces) - 1;
+}
+
+static int usb_device_enforce(struct usb_device *d, const struct policy_decision *dec, enum policy_verdict verdict) {
+        _cleanup_close_ int fd = open(d->syspath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int r;
+
+        if (fd < 0)
+                return negative_errno();
+
+        if (verdict == VERDICT_BLOCK) {
+                r = usb_device_is_authorized(fd);
+                if (r < 0)
+                        return r;
+                return r ? usb_device_authorize(fd, false) : 0;
+        }
+
+        r = usb_device_is_authorized(fd);
+        if (r < 0)
+                return r;
+        if (!r) {
+                r = usb_device_authorize(fd, true);
+                if (r < 0)
+                        return r;
+        }
+        /* Interfaces start unauthorised (interface_authorized_default = 0): name each one. */
+        uint32_t mask = dec->reason == REASON_PERMIT && dec->usb_entry && dec->usb_entry->has_interfaces
+                                ? dec->interface_mask
+                                : all_interfaces(&d->desc);
+        r = usb_interfaces_authorize(fd, d->sysname, &d->desc, mask);
+        if (r < 0) {
+                /* Fail closed: a device whose interfaces could not be set as decided is taken
+                 * off as a whole. */
+                (void) usb_device_authorize(fd, false);
+                return r;
+        }
+        return 0;
+}
+
+static void usb_device_decide(struct manager *m, struct usb_device *d, enum usb_record_event ev) {
+        struct policy_decision dec;
+        char reason[512];
+        int r;
+
+        if (!d->identity_ok) {
+                /* Unreadable or malformed descriptors: nothing to match on, so nothing allowed. */
+                r = usb_device_enforce(d, &(struct policy_decision) { .verdict = VERDICT_BLOCK }, VERDICT_BLOCK);
+                record_usb(ev, &d->id, VERDICT_BLOCK, "descriptors unreadable or malformed", NULL, r);
+                d->decided = true;
+                d->verdict = VERDICT_BLOCK;
+                d->next_change = TIME_INFINITY;
+                return;
+        }
+
+        policy_match_usb(m->policy, &d->id, now_seconds(), &dec);
+        policy_decision_describe(&dec, &d->id, reason, sizeof reason);
+
+        enum policy_verdict verdict = dec.verdict;
+        if (verdict == VERDICT_READ_ONLY) {
+                /* Read-only media need the block layer set read-only before anyone can write;
+                 * until kyokad does that, such a permit cannot be honoured: fail closed. */
+                verdict = VERDICT_BLOCK;
+                strncat(reason, " [read-only access not enforceable yet: blocked]", sizeof reason - strlen(reason) - 1);
+        }
+
+        r = usb_device_enforce(d, &dec, verdict);
+        if (!d->decided || d->verdict != verdict || r < 0 || ev != USB_RECORD_REEVALUATED)
+                record_usb(ev, &d->id, verdict, reason, dec.usb_entry ? dec.usb_entry->approval.permit : NULL, r);
+        d->decided = true;
+        d->verdict = r < 0 ? VERDICT_BLOCK : verdict;
+        d->next_change = dec.next_change;
+}
+
+static void manager_arm_timer(struct manager *m);
+
+static void manager_reevaluate(struct manager *m) {
+        for (struct usb_device *d = m->devices; d; d = d->next)
+                usb_device_decide(m, d, USB_RECORD_REEVALUATED);
+        manager_arm_timer(m);
+}
+
+static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct manager *m = userdata;
+
+        if (m->policy && m->policy->valid_until <= now_seconds()) {
+                record_policy("expired", "the policy in force has expired: built-in lockdown applies");
+                m->policy = policy_free(m->policy);
+        }
+        manager_reevaluate(m);
+        return 0;
+}
+
+/* One timer for the earliest time-window boundary of any present device or of the policy:
+ * decisions change on time, with no polling. */
+static void manager_arm_timer(struct manager *m) {
+        int64_t next = m->policy ? m->policy->valid_until : TIME_INFINITY;
+        int r;
+
+        for (struct usb_device *d = m->devices; d; d = d->next)
+                next = MIN(next, d->next_change);
+
+        if (next == TIME_INFINITY) {
+                if (m->timer)
+                        (void) sd_event_source_set_enabled(m->timer, SD_EVENT_OFF);
+                return;
+        }
+        uint64_t usec = next <= 0 ? 1 : (uint64_t) next * 1000000ULL;
+        if (m->timer) {
+                r = sd_event_source_set_time(m->timer, usec);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(m->timer, SD_EVENT_ONESHOT);
+        } else
+                r = sd_event_add_time(m->event, &m->timer, CLOCK_REALTIME, usec, 0, on_timer, m);
+        if (r < 0)
+                record_fault("timer", r, "Failed to arm the time-window timer: %s", strerror(-r));
+}
+
+static void on_usb_event(struct udev_device *dev, enum usb_event ev, void *userdata) {
+        struct manager *m = userdata;
+        const char *syspath = udev_device_get_syspath(dev), *sysname = udev_device_get_sysname(dev);
+
+        if (!syspath || !sysname || strlen(syspath) >= SYSPATH_MAX || strlen(sysname) >= 64)
+                return;
+
+        if (ev == USB_EVENT_REMOVE) {
+                struct usb_device *d = usb_device_find(m, syspath);
+                if (d)
+                        record_usb(USB_RECORD_REMOVED, &d->id, d->verdict, "removed", NULL, 0);
+                usb_device_forget(m, syspath);
+                manager_arm_timer(m);
+                return;
+        }
+
+        /* A root hub is a controller: keep it closed by default, never decide it away. */
+        if (strncmp(sysname, "usb", 3) == 0) {
+                _cleanup_close_ int fd = open(syspath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                int r = fd < 0 ? negative_errno() : usb_controller_lockdown(fd);
+                if (r < 0)
+                        record_fault("controller-lockdown", r, "Failed to close controller %s: %s", sysname, strerror(-r));
+                return;
+        }
+
+        struct usb_device *d = usb_device_find(m, syspath);
+        bool is_new = !d;
+        if (!d) {
+                d = calloc(1, sizeof *d);
+                if (!d) {
+                        record_fault("oom", -ENOMEM, "Out of memory tracking %s: left as the kernel has it", sysname);
+                        return;
+                }
+                strcpy(d->syspath, syspath);
+                strcpy(d->sysname, sysname);
+                d->next = m->devices;
+                m->devices = d;
+        }
+
+        _cleanup_close_ int fd = open(syspath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int r = fd < 0 ? negative_errno() : usb_identity_read(fd, sysname, &d->id, &d->desc);
+        d->identity_ok = r >= 0;
+        if (r < 0) {
+                identity_sanitize(sysname, strlen(sysname), d->id.bus_path, sizeof d->id.bus_path);
+                record_fault("identity", r, "Failed to read the identity of USB device %s: %s", sysname, strerror(-r));
+        }
+        const char *id_path = udev_device_get_property_value(dev, "ID_PATH");
+        if (id_path)
+                identity_sanitize(id_path, strnlen(id_path, USB_PATH_MAX), d->id.id_path, sizeof d->id.id_path);
+
+        usb_device_decide(m, d, is_new ? USB_RECORD_CONNECTED : USB_RECORD_REEVALUATED);
+        manager_arm_timer(m);
+}
+
+static void on_usb_overrun(void *userdata) {
+        struct manager *m = userdata;
+        int r = usb_watch_enumerate(m->usb);
+        if (r < 0)
+                record_fault("enumerate", r, "Failed to re-enumerate USB devices: %s", strerror(-r));
+}
+
+static void read_host_identity(struct manager *m) {
+        _cleanup_free_ char *id = NULL;
+
+        if (gethostname(m->hostname, sizeof m->hostname - 1) < 0)
+                m->hostname[0] = 0;
+        if (read_file_bounded("/etc/machine-id", 64, &id, NULL) >= 0) {
+                id[strcspn(id, "\n")] = 0;
+                snprintf(m->machine_id, sizeof m->machine_id, "%s", id);
+        }
+}
+
+/* Loads and verifies the policy; on any refusal the policy in force (or the lockdown) stays. */
+static int manager_load_policy(struct manager *m) {
+        _cleanup_free_ char *keys_dir = path_join(m->cfg.config_dir, "keys.d");
+        _cleanup_free_ char *policy_path = path_join(m->cfg.config_dir, "policy.conf");
+        struct keyring *keys = NULL;
+        struct policy_load_result res;
+        int r;
+
+        if (!keys_dir || !policy_path)
+                return -ENOMEM;
+
+        r = keyring_load_dir(keys_dir, &keys);
+        if (r < 0) {
+                record_fault("policy-refused", r, "No usable trusted key in %s: %s; %s stays in force", keys_dir,
+                             strerror(-r), m->policy ? "the last good policy" : "the built-in lockdown");
+                return r;
+        }
+
+        struct policy_load_options opts = {
+                .policy_path = policy_path,
+                .keys = keys,
+                .state_dir = m->cfg.state_dir,
+                .hostname = m->hostname[0] ? m->hostname : NULL,
+                .machine_id = m->machine_id[0] ? m->machine_id : NULL,
+                .now = now_seconds(),
+        };
+        r = policy_load(&opts, &res);
+        if (r < 0) {
+                record_fault("policy-refused", r, "%s; %s stays in force", res.message,
+                             m->policy ? "the last good policy" : "the built-in lockdown");
+                policy_load_result_done(&res);
+                keyring_free(keys);
+                return r;
+        }
+        if (!res.unchanged) {
+                r = policy_load_commit(m->cfg.state_dir, &res);
+                if (r < 0)
+                        record_fault("rollback-state", r, "Failed to record the accepted policy's serial: %s",
+                                     strerror(-r));
+        }
+        snprintf(m->signer, sizeof m->signer, "%s (%.32s)", trusted_key_name(res.signer),
+                 trusted_key_fingerprint(res.signer));
+        policy_free(m->policy);
+        m->policy = TAKE_PTR(res.policy);
+        record_policy("loaded", res.message);
+        policy_load_result_done(&res);
+        keyring_free(keys);
+        return 0;
+}
+
+static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        struct manager *m = userdata;
+
+        (void) sd_notify(false, "RELOADING=1");
+        if (manager_load_policy(m) >= 0)
+                manager_reevaluate(m);
+        (void) sd_notify(false, "READY=1");
+        return 0;
+}
+
+static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        struct manager *m = userdata;
+        (void) sd_notify(false, "STOPPING=1");
+        return sd_event_exit(m->event, 0);
+}
+
+int manager_new(const struct manager_config *cfg, struct manager **ret) {
+        struct manager *m = calloc(1, sizeof *m);
+        int r;
+
+        if (!m)
+                return -ENOMEM;
+        m->cfg = *cfg;
+        r = sd_event_default(&m->event);
+        if (r < 0)
+                goto fail;
+        m->udev = udev_new();
+        if (!m->udev) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        r = sd_event_add_signal(m->event, NULL, SIGTERM | SD_EVENT_SIGNAL_PROCMASK, on_sigterm, m);
+        if (r >= 0)
+                r = sd_event_add_signal(m->event, NULL, SIGINT | SD_EVENT_SIGNAL_PROCMASK, on_sigterm, m);
+        if (r >= 0)
+                r = sd_event_add_signal(m->event, NULL, SIGHUP | SD_EVENT_SIGNAL_PROCMASK, on_sighup, m);
+        if (r >= 0)
+                r = sd_event_set_watchdog(m->event, true);
+        if (r < 0)
+                goto fail;
+        read_host_identity(m);
+        *ret = m;
+        return 0;
+fail:
+        manager_free(m);
+        return r;
+}
+
+int manager_start(struct manager *m) {
+        int r;
+
+        /* Listen first, then enumerate: a device that arrives in between is seen at least once,
+         * and the controllers are closed as part of the enumeration (root hubs come first). */
+        r = usb_watch_new(m->event, m->udev, m->cfg.udev_events, on_usb_event, on_usb_overrun, m, &m->usb);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch USB devices: %m");
+
+        if (manager_load_policy(m) < 0)
+                log_warning("No valid policy: built-in lockdown (HID-only devices and hubs allowed, everything else blocked)");
+
+        r = usb_watch_enumerate(m->usb);
+        if (r < 0)
+                return log_error_errno(r, "Failed to enumerate USB devices: %m");
+        manager_arm_timer(m);
+
+        (void) sd_notifyf(false, "READY=1\nSTATUS=Enforcing %s", m->policy ? "the signed policy" : "the built-in lockdown");
+        log_info("kyokad ready: %s", m->policy ? "policy in force" : "built-in lockdown");
+        return 0;
+}
+
+int manager_run(struct manager *m) {
+        return sd_event_loop(m->event);
+}
+
+struct manager *manager_free(struct manager *m) {
+        if (!m)
+                return NULL;
+        while (m->devices) {
+                struct usb_device *d = m->devices;
+                m->devices = d->next;
+                free(d);
+        }
+        usb_watch_free(m->usb);
+        sd_event_source_disable_unref(m->timer);
+        policy_free(m->policy);
+        udev_unref(m->udev);
+        sd_event_unref(m->event);
+        return mfree(m);
+}
