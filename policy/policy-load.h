@@ -28,7 +28,7 @@ struct policy_load_options {
         const char *policy_path;      /* the policy; its signature is POLICY_PATH.sig */
         const struct keyring *keys;
         const char *state_dir;        /* NULL: skip the anti-rollback check */
-        const char *hostname;         /* NULL: skip the workstation check */
+        const char *hostname;         /* hostname and machine_id both NULL: skip the workstation check */
         const char *machine_id;
         int64_t now;
 };
@@ -49,6 +49,9 @@ struct policy_load_result {
  * policy_load_result_done(). Does not commit the anti-rollback state: that is the caller's
  * decision once the policy is really in force (policy_load_commit). */
 int policy_load(const struct policy_load_options *opts, struct policy_load_result *result);
+/* Records RESULT's serial and hash as the last accepted policy. Checks again first, so the state
+ * never moves back (-ESTALE, -EEXIST, -EBADMSG as rollback_check); 0 without writing when the
+ * policy is unchanged; -EINVAL unless RESULT is LOAD_OK. */
 int policy_load_commit(const char *state_dir, const struct policy_load_result *result);
 void policy_load_result_done(struct policy_load_result *result);
 const char *policy_load_error_to_string(enum policy_load_error e);
