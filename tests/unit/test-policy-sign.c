@@ -237,8 +237,10 @@ static void test_trusted_key_rejects_an_ec_key(void **state) {
         EVP_PKEY_free(ec);
 
         struct trusted_key *k = NULL;
+        ERR_clear_error();
         assert_int_equal(trusted_key_load(path, &k), -EKEYREJECTED);
         assert_null(k);
+        assert_int_equal(ERR_peek_error(), 0);
 }
 
 static void test_trusted_key_rejects_an_rsa_key(void **state) {
@@ -286,6 +288,9 @@ static void test_rejected_key_leaves_no_openssl_errors_behind(void **state) {
 
         ERR_clear_error();
         assert_int_equal(trusted_key_load(path, &k), -EBADMSG);
+        assert_int_equal(ERR_peek_error(), 0);
+        _cleanup_(trusted_key_freep) struct trusted_key *tk = load_trusted(f->prefix);
+        assert_int_equal(signature_verify(tk, "x", 1, (const uint8_t *) junk, 64), -EBADMSG);
         assert_int_equal(ERR_peek_error(), 0);
 }
 
