@@ -97,7 +97,6 @@ int time_parse_iso8601(const char *s, int64_t *ret, bool *ret_date_only) {
 int time_format_iso8601(int64_t t, char *buf, size_t size) {
         time_t tt = (time_t) t;
         struct tm tm;
-        char tz[8];
 
         if (!localtime_r(&tt, &tm))
                 return -EINVAL;
@@ -105,9 +104,9 @@ int time_format_iso8601(int64_t t, char *buf, size_t size) {
         char sign = off < 0 ? '-' : '+';
         if (off < 0)
                 off = -off;
-        snprintf(tz, sizeof tz, "%c%02ld:%02ld", sign, (off / 3600) % 100, (off / 60) % 60);
-        int n = snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d%s", tm.tm_year + 1900, tm.tm_mon + 1,
-                         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, tz);
+        int n = snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d%c%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+                         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, sign, (int) (off / 3600) % 100,
+                         (int) (off / 60) % 60);
         return n < 0 || (size_t) n >= size ? -ENOBUFS : 0;
 }
 
