@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/* kyokad: parse the command line, build the manager, run the loop. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "log.h"
+#include "manager.h"
+
+static void help(void) {
+        printf("Usage: kyokad [OPTIONS]\n\n"
+               "Blocks every USB device the signed policy does not approve.\n\n"
+               "  --config-dir DIR    policy.conf, policy.conf.sig, keys.d/ (default /etc/kyoka)\n"
+               "  --state-dir DIR     anti-rollback state (default /var/lib/kyoka)\n"
+               "  --runtime-dir DIR   control socket (default /run/kyoka)\n"
+               "  --udev-events SRC   kernel (default) or udev (for umockdev tests)\n"
+               "  --debug             log debug messages\n"
+               "  -h, --help          show this help\n");
+}
+
+int main(int argc, char *argv[]) {
+        struct manager_config cfg = {
+                .config_dir = "/etc/kyoka",
+                .state_dir = "/var/lib/kyoka",
+                .runtime_dir = "/run/kyoka",
+                .udev_events = "kernel",
+        };
+        static const struct option options[] = {
+                { "config-dir", required_argument, NULL, 'c' },
+                { "state-dir", required_argument, NULL, 's' },
+                { "runtime-dir", required_argument, NULL, 'r' },
+                { "udev-events", required_argument, NULL, 'u' },
+                { "debug", no_argument, NULL, 'd' },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        struct manager *m = NULL;
+        int c, r;
+
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case 'c': cfg.config_dir = optarg; break;
+                case 's': cfg.state_dir = optarg; break;
+                case 'r': cfg.runtime_dir = optarg; break;
+                case 'u':
+                        if (!streq(optarg, "kernel") && !streq(optarg, "udev")) {
+                                fprintf(stderr, "kyokad: --udev-events must be kernel or udev\n");
+                                return 2;
+                        }
+                        cfg.udev_events = optarg;
+                        break;
+                case 'd': log_set_max_level(LOG_DEBUG); break;
+                case 'h': help(); return 0;
+                default: return 2;
+                }
+        if (optind < argc) {
+                fprintf(stderr, "kyokad: unexpected argument '%s'\n", argv[optind]);
+                return 2;
+        }
+
+        log_setup();
+        r = manager_new(&cfg, &m);
+        if (r < 0) {
+                log_error_errno(r, "Failed to set up: %m");
+                return 1;
+        }
+        r = manager_start(m);
+        if (r >= 0)
+                r = manager_run(m);
+        manager_free(m);
+        return r < 0 ? 1 : 0;
+}
