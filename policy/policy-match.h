@@ -13,8 +13,13 @@
  *    and the reason names the expired / not yet valid permit;
  *  - no entry: HID-only devices follow defaults.usb_hid, hubs defaults.usb_hub, everything
  *    else defaults.usb_other; links defaults.network; loopback is always allowed;
- *  - with no policy at all (P == NULL) the built-in lockdown applies: HID-only and hubs allowed,
- *    everything else blocked. */
+ *  - with no policy at all (P == NULL), or at or after the policy's own valid_until, the
+ *    built-in lockdown applies: HID-only and hubs allowed, everything else blocked;
+ *  - a hub is a device whose every interface is class 09 (usb_identity_is_hub); a device with
+ *    no interfaces that is not a hub counts as "other".
+ * Windows are half-open: valid_from <= NOW < valid_until. Among several entries for the same
+ * identity (renewals) the first in file order whose window contains NOW decides; if none does,
+ * the reason names the one becoming valid soonest, else the one that expired last. */
 #pragma once
 
 #include <stdint.h>

@@ -1,0 +1,804 @@
+/* SPDX-License-Identifier: MIT */
+/* policy-match.c: decisions for USB devices and network links, their reasons and next_change.
+ *
+ * The policies are built in memory and indexed with policy_index_build, so these tests pin the
+ * matching rules independently of the parser (whose own tests cover the text form). */
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "macro.h"
+#include "policy-match.h"
+#include "timeutil.h"
+
+#define DAY 86400
+#define T0 INT64_C(1790000000)        /* 2026-09-21 */
+
+/* ---- building policies by hand ---- */
+
+static struct policy *policy_new(void) {
+        struct policy *p = calloc(1, sizeof *p);
+        assert_non_null(p);
+        p->version = 1;
+        p->serial = 1;
+        p->valid_until = TIME_INFINITY;
+        p->default_usb_hid = POLICY_ALLOW;
+        p->default_usb_hub = POLICY_ALLOW;
+        p->default_usb_other = POLICY_BLOCK;
+        p->default_network = POLICY_BLOCK;
+        return p;
+}
+
+static void test_policy_free(struct policy *p) {
+        if (!p)
+                return;
+        for (size_t i = 0; i < p->n_usb; i++) {
+                free(p->usb[i].approval.permit);
+                free(p->usb[i].serial);
+                free(p->usb[i].interfaces);
+        }
+        for (size_t i = 0; i < p->n_net; i++)
+                free(p->net[i].approval.permit);
+        free(p->usb);
+        free(p->net);
+        policy_index_free(p->index);
+        free(p);
+}
+
+static void test_policy_freep(struct policy **p) {
+        test_policy_free(*p);
+}
+#define _cleanup_policy_ _cleanup_(test_policy_freep)
+
+static struct policy_approval approval(const char *permit, int64_t from, int64_t until) {
+        struct policy_approval a = { .valid_from = from, .valid_until = until };
+        a.permit = strdup(permit);
+        assert_non_null(a.permit);
+        return a;
+}
+
+/* Adds a usb entry; INTERFACES is NULL (no `interfaces` key) or a NULL-terminated list of
+ * patterns like "08:06:50" or "03:*:*". Returns its index (pointers move as the array grows). */
+static size_t add_usb(struct policy *p, const char *permit, uint16_t vendor, uint16_t product, const char *serial,
+                      int64_t from, int64_t until, const char *const *interfaces) {
+        p->usb = realloc(p->usb, (p->n_usb + 1) * sizeof *p->usb);
+        assert_non_null(p->usb);
+        struct policy_usb_entry *e = &p->usb[p->n_usb];
+        *e = (struct policy_usb_entry) {
+                .approval = approval(permit, from, until),
+                .vendor = vendor, .product = product, .serial = strdup(serial),
+        };
+        if (interfaces) {
+                size_t n = 0;
+                while (interfaces[n])
+                        n++;
+                e->has_interfaces = true;
+                e->interfaces = calloc(MAX(n, (size_t) 1), sizeof *e->interfaces);
+                assert_non_null(e->interfaces);
+                for (size_t i = 0; i < n; i++) {
+                        char cls[3], sub[3], proto[3], s[9];
+                        struct policy_interface_pattern *pat = &e->interfaces[i];
+                        /* "03:*:*" as the parser would read it: "*" is a wildcard */
+                        assert_int_equal(sscanf(interfaces[i], "%2[^:]:%2[^:]:%2s", cls, sub, proto), 3);
+                        pat->any_subclass = streq(sub, "*");
+                        pat->any_protocol = streq(proto, "*");
+                        snprintf(s, sizeof s, "%s:%s:%s", cls, pat->any_subclass ? "00" : sub,
+                                 pat->any_protocol ? "00" : proto);
+                        assert_int_equal(usb_interface_class_parse(s, &pat->c), 0);
+                }
+                e->n_interfaces = n;
+        }
+        return p->n_usb++;
+}
+
+static size_t add_net(struct policy *p, const char *permit, const char *mac, const char *path, const char *kind,
+                      const char *name, int64_t from, int64_t until) {
+        p->net = realloc(p->net, (p->n_net + 1) * sizeof *p->net);
+        assert_non_null(p->net);
+        struct policy_net_entry *e = &p->net[p->n_net];
+        *e = (struct policy_net_entry) {
+                .approval = approval(permit, from, until),
+                .path = (char *) path, .kind = (char *) kind, .name = (char *) name,
+        };
+        if (mac) {
+                e->has_mac = true;
+                assert_int_equal(mac_parse(mac, e->mac), 0);
+        }
+        return p->n_net++;
+}
+
+static void build(struct policy *p) {
+        assert_int_equal(policy_index_build(p), 0);
+}
+
+/* ---- devices ---- */
+
+static struct usb_identity usb_dev(uint16_t vendor, uint16_t product, const char *serial, const char *const *interfaces) {
+        struct usb_identity id = { .vendor = vendor, .product = product };
+        if (serial) {
+                id.has_serial = true;
+                strcpy(id.serial, serial);
+        }
+        for (size_t i = 0; interfaces && interfaces[i]; i++)
+                assert_int_equal(usb_interface_class_parse(interfaces[i], &id.interfaces[id.n_interfaces++]), 0);
+        return id;
+}
+
+#define IFS(...) ((const char *const[]) { __VA_ARGS__, NULL })
+#define STICK usb_dev(0x0781, 0x5581, "4C53000123", IFS("08:06:50"))
+#define KEYBOARD usb_dev(0x046d, 0xc31c, NULL, IFS("03:01:01", "03:00:00"))
+
+static struct net_identity net_dev(const char *name, const char *mac, const char *path, const char *kind) {
+        struct net_identity id = { .ifindex = 5 };
+        strcpy(id.name, name);
+        if (mac) {
+                id.has_mac = id.mac_is_permanent = true;
+                assert_int_equal(mac_parse(mac, id.mac), 0);
+        }
+        strcpy(id.path, path ?: "");
+        strcpy(id.kind, kind ?: "");
+        return id;
+}
+
+static struct policy_decision match_usb(const struct policy *p, struct usb_identity id, int64_t now) {
+        struct policy_decision d;
+        memset(&d, 0x5a, sizeof d);
+        policy_match_usb(p, &id, now, &d);
+        return d;
+}
+
+static struct policy_decision match_net(const struct policy *p, struct net_identity id, int64_t now) {
+        struct policy_decision d;
+        memset(&d, 0x5a, sizeof d);
+        policy_match_net(p, &id, now, &d);
+        return d;
+}
+
+static const char *describe(const struct policy_decision *d, struct usb_identity id) {
+        static char buf[512];
+        size_t n = policy_decision_describe(d, &id, buf, sizeof buf);
+        assert_int_equal(n, strlen(buf));
+        return buf;
+}
+
+/* A policy with one permit for STICK, valid [T0, T0 + 100 days). */
+static struct policy *stick_policy(const char *const *interfaces) {
+        struct policy *p = policy_new();
+        add_usb(p, "許可-2026-017", 0x0781, 0x5581, "4C53000123", T0, T0 + 100 * DAY, interfaces);
+        build(p);
+        return p;
+}
+
+/* ---- time windows ---- */
+
+static void test_permit_in_window_allows(void **state) {
+        _cleanup_policy_ struct policy *p = stick_policy(NULL);
+        struct policy_decision d = match_usb(p, STICK, T0 + DAY);
+        assert_int_equal(d.verdict, VERDICT_ALLOW);
+        assert_int_equal(d.reason, REASON_PERMIT);
+        assert_int_equal(d.window, WINDOW_OPEN);
+        assert_ptr_equal(d.usb_entry, &p->usb[0]);
+        assert_null(d.net_entry);
+        assert_int_equal(d.interface_mask, 0x1);
+        assert_int_equal(d.unapproved_interface, -1);
+        assert_string_equal(describe(&d, STICK), "permit 許可-2026-017");
+}
+
+static void test_permit_is_valid_exactly_at_valid_from(void **state) {
+        _cleanup_policy_ struct policy *p = stick_policy(NULL);
+        assert_int_equal(match_usb(p, STICK, T0).verdict, VERDICT_ALLOW);
+}
+
+static void test_permit_before_valid_from_is_not_yet_valid(void **state) {
+        _cleanup_policy_ struct policy *p = stick_policy(NULL);
+        p->usb[0].approval.valid_from_text = (char *) "2026-09-21";
+        struct policy_decision d = match_usb(p, STICK, T0 - 1);
+        assert_int_equal(d.verdict, VERDICT_BLOCK);
+        assert_int_equal(d.reason, REASON_DEFAULT_OTHER);
+        assert_int_equal(d.window, WINDOW_NOT_YET);
+        assert_ptr_equal(d.usb_entry, &p->usb[0]);
+        assert_int_equal(d.interface_mask, 0);
+        assert_string_equal(describe(&d, STICK), "default usb_other (permit 許可-2026-017 not valid before 2026-09-21)");
+}
+
+static void test_permit_one_second_before_valid_until_is_valid(void **state) {
+        _cleanup_policy_ struct policy *p = stick_policy(NULL);
+        assert_int_equal(match_usb(p, STICK, T0 + 100 * DAY - 1).verdict, VERDICT_ALLOW);
+}
+
+static void test_permit_exactly_at_valid_until_is_expired(void **state) {
+        _cleanup_policy_ struct policy *p = stick_policy(NULL);
+        struct policy_decision d = match_usb(p, STICK, T0 + 100 * DAY);
+        assert_int_equal(d.verdict, VERDICT_BLOCK);
+        assert_int_equal(d.reason, REASON_DEFAULT_OTHER);
+        assert_int_equal(d.window, WINDOW_EXPIRED);
+        assert_ptr_equal(d.usb_entry, &p->usb[0]);
+}
+
+static void test_expired_permit_is_named_with_its_written_date(void **state) {
+        _cleanup_policy_ struct policy *p = stick_policy(NULL);
+        p->usb[0].approval.valid_until_text = (char *) "2027-03-31";
+        struct policy_decision d = match_usb(p, STICK, T0 + 200 * DAY);
+        assert_string_equal(describe(&d, STICK), "default usb_other (permit 許可-2026-017 expired 2027-03-31)");
+}
+
+static void test_expired_permit_falls_to_allowing_default(void **state) {
+        _cleanup_policy_ struct policy *p = stick_policy(NULL);
+        p->default_usb_other = POLICY_ALLOW;
+        struct policy_decision d = match_usb(p, STICK, T0 + 200 * DAY);
+        assert_int_equal(d.verdict, VERDICT_ALLOW);
+        assert_int_equal(d.reason, REASON_DEFAULT_OTHER);
+        assert_int_equal(d.window, WINDOW_EXPIRED);
+        assert_int_equal(d.interface_mask, 0x1);
+}
+
+static void test_permit_without_window_is_always_valid(void **state) {
+        _cleanup_policy_ struct policy *p = policy_new();
+        add_usb(p, "P", 0x0781, 0x5581, "4C53000123", TIME_NEG_INFINITY, TIME_INFINITY, NULL);
+        build(p);
+        struct policy_decision d = match_usb(p, STICK, T0);
+        assert_int_equal(d.verdict, VERDICT_ALLOW);
+        assert_int_equal(d.next_change, TIME_INFINITY);
+}
+
+/* ---- identity keys ---- */
+
+static void test_other_serial_is_not_matched(void **state) {
+        _cleanup_policy_ struct policy *p = stick_policy(NULL);
+        struct policy_decision d = match_usb(p, usb_dev(0x0781, 0x5581, "4C53000124", IFS("08:06:50")), T0);
+        assert_int_equal(d.verdict, VERDICT_BLOCK);
+        assert_int_equal(d.window, WINDOW_NONE);
+        assert_null(d.usb_entry);
+        assert_string_equal(describe(&d, STICK), "default usb_other");
+}
+
+static void test_other_product_is_not_matched(void **state) {
+        _cleanup_policy_ struct policy *p = stick_policy(NULL);
+        assert_int_equal(match_usb(p, usb_dev(0x0781, 0x5582, "4C53000123", IFS("08:06:50")), T0).window, WINDOW_NONE);
+}
+
+static void test_empty_serial_entry_approves_device_without_serial(void **state) {
+        _cleanup_policy_ struct policy *p = policy_new();
+        add_usb(p, "P", 0x0781, 0x5581, "", T0, T0 + DAY, NULL);
+        build(p);
+        assert_int_equal(match_usb(p, usb_dev(0x0781, 0x5581, NULL, IFS("08:06:50")), T0).verdict, VERDICT_ALLOW);
+}
+
+static void test_device_without_serial_does_not_match_entry_with_serial(void **state) {
+        _cleanup_policy_ struct policy *p = stick_policy(NULL);
+        assert_int_equal(match_usb(p, usb_dev(0x0781, 0x5581, NULL, IFS("08:06:50")), T0).window, WINDOW_NONE);
+}
+
+/* ---- read-only ---- */
+
+static void test_read_only_entry_gives_read_only(void **state) {
+        _cleanup_policy_ struct policy *p = stick_policy(NULL);
+        p->usb[0].read_only = true;
+        struct policy_decision d = match_usb(p, STICK, T0);
+        assert_int_equal(d.verdict, VERDICT_READ_ONLY);
+        assert_int_equal(d.reason, REASON_PERMIT);
+        assert_string_equal(describe(&d, STICK), "permit 許可-2026-017 (read-only)");
+}
+
+/* ---- interfaces ---- */
+
+static void test_stick_that_is_also_a_keyboard_is_blocked(void **state) {
+        _cleanup_policy_ struct policy *p = stick_policy(IFS("08:06:50"));
+        struct usb_identity id = usb_dev(0x0781, 0x5581, "4C53000123", IFS("08:06:50", "03:01:01"));
+        struct policy_decision d = match_usb(p, id, T0);
+        assert_int_equal(d.verdict, VERDICT_BLOCK);
+        assert_int_equal(d.reason, REASON_INTERFACES_NOT_APPROVED);
+        assert_int_equal(d.window, WINDOW_OPEN);
+        assert_ptr_equal(d.usb_entry, &p->usb[0]);
+        assert_int_equal(d.unapproved_interface, 1);
+        assert_int_equal(d.interface_mask, 0);
+        assert_string_equal(describe(&d, id), "permit 許可-2026-017 does not approve interface 03:01:01");
+}
+
+static void test_read_only_stick_that_is_also_a_keyboard_is_blocked(void **state) {
+        _cleanup_policy_ struct policy *p = stick_policy(IFS("08:06:50"));
+        p->usb[0].read_only = true;
+        struct usb_identity id = usb_dev(0x0781, 0x5581, "4C53000123", IFS("03:01:01", "08:06:50"));
+        struct policy_decision d = match_usb(p, id, T0);
+        assert_int_equal(d.verdict, VERDICT_BLOCK);
+        assert_int_equal(d.unapproved_interface, 0);
+}
+
+static void test_listed_interfaces_in_any_order_are_approved(void **state) {
+        _cleanup_policy_ struct policy *p = stick_policy(IFS("03:01:01", "08:06:50"));
+        struct policy_decision d = match_usb(p, usb_dev(0x0781, 0x5581, "4C53000123", IFS("08:06:50", "03:01:01")), T0);
+        assert_int_equal(d.verdict, VERDICT_ALLOW);
+        assert_int_equal(d.interface_mask, 0x3);
+}
+
+static void test_wildcard_subclass_and_protocol_cover_any(void **state) {
+        _cleanup_policy_ struct policy *p = stick_policy(IFS("08:06:50", "03:*:*"));
+        struct policy_decision d = match_usb(p, usb_dev(0x0781, 0x5581, "4C53000123", IFS("08:06:50", "03:01:02", "03:00:00")), T0);
+        assert_int_equal(d.verdict, VERDICT_ALLOW);
+        assert_int_equal(d.interface_mask, 0x7);
+}
+
+static void test_wildcard_protocol_does_not_cover_other_subclass(void **state) {
+        _cleanup_policy_ struct policy *p = stick_policy(IFS("08:06:*"));
+        struct usb_identity ok = usb_dev(0x0781, 0x5581, "4C53000123", IFS("08:06:62"));
+        struct usb_identity bad = usb_dev(0x0781, 0x5581, "4C53000123", IFS("08:05:50"));
+        assert_int_equal(match_usb(p, ok, T0).verdict, VERDICT_ALLOW);
+        assert_int_equal(match_usb(p, bad, T0).reason, REASON_INTERFACES_NOT_APPROVED);
+}
+
+static void test_wildcard_does_not_cover_other_class(void **state) {
+        _cleanup_policy_ struct policy *p = stick_policy(IFS("08:*:*"));
+        struct policy_decision d = match_usb(p, usb_dev(0x0781, 0x5581, "4C53000123", IFS("02:06:00")), T0);
+        assert_int_equal(d.reason, REASON_INTERFACES_NOT_APPROVED);
+}
+
+static void test_unlisted_disable_authorises_only_listed_interfaces(void **state) {
+        _cleanup_policy_ struct policy *p = stick_policy(IFS("08:06:50"));
+        p->usb[0].unlisted = UNLISTED_DISABLE;
+        struct usb_identity id = usb_dev(0x0781, 0x5581, "4C53000123", IFS("03:01:01", "08:06:50", "e0:01:01"));
+        struct policy_decision d = match_usb(p, id, T0);
+        assert_int_equal(d.verdict, VERDICT_ALLOW);
+        assert_int_equal(d.reason, REASON_PERMIT);
+        assert_int_equal(d.interface_mask, 0x2);
+        assert_int_equal(d.unapproved_interface, 0);
+        assert_string_equal(describe(&d, id), "permit 許可-2026-017 (2 unlisted interfaces disabled, first 03:01:01)");
+}
+
+static void test_unlisted_disable_read_only_keeps_read_only(void **state) {
+        _cleanup_policy_ struct policy *p = stick_policy(IFS("08:06:50"));
+        p->usb[0].unlisted = UNLISTED_DISABLE;
+        p->usb[0].read_only = true;
+        struct usb_identity id = usb_dev(0x0781, 0x5581, "4C53000123", IFS("08:06:50", "03:01:01"));
+        struct policy_decision d = match_usb(p, id, T0);
+        assert_int_equal(d.verdict, VERDICT_READ_ONLY);
+        assert_int_equal(d.interface_mask, 0x1);
+        assert_string_equal(describe(&d, id), "permit 許可-2026-017 (read-only; unlisted interface 03:01:01 disabled)");
+}
+
+static void test_unlisted_disable_with_no_listed_interface_blocks(void **state) {
+        _cleanup_policy_ struct policy *p = stick_policy(IFS("08:06:50"));
+        p->usb[0].unlisted = UNLISTED_DISABLE;
+        struct policy_decision d = match_usb(p, usb_dev(0x0781, 0x5581, "4C53000123", IFS("03:01:01")), T0);
+        assert_int_equal(d.verdict, VERDICT_BLOCK);
+        assert_int_equal(d.reason, REASON_INTERFACES_NOT_APPROVED);
+        assert_int_equal(d.interface_mask, 0);
+}
+
+static void test_entry_without_interfaces_approves_all(void **state) {
+        _cleanup_policy_ struct policy *p = stick_policy(NULL);
+        struct policy_decision d = match_usb(p, usb_dev(0x0781, 0x5581, "4C53000123", IFS("08:06:50", "03:01:01", "ff:00:00")), T0);
+        assert_int_equal(d.verdict, VERDICT_ALLOW);
+        assert_int_equal(d.interface_mask, 0x7);
+}
+
+static void test_mask_covers_all_32_interfaces(void **state) {
+        _cleanup_policy_ struct policy *p = stick_policy(NULL);
+        struct usb_identity id = STICK;
+        id.n_interfaces = USB_INTERFACES_MAX;
+        for (size_t i = 0; i < USB_INTERFACES_MAX; i++)
+                id.interfaces[i] = (struct usb_interface_class) { 8, 6, 0x50 };
+        assert_int_equal(match_usb(p, id, T0).interface_mask, UINT32_MAX);
+}
+
+/* ---- defaults ---- */
+
+static void test_keyboard_follows_default_usb_hid_allow(void **state) {
+        _cleanup_policy_ struct policy *p = stick_policy(NULL);
+        struct policy_decision d = match_usb(p, KEYBOARD, T0);
+        assert_int_equal(d.verdict, VERDICT_ALLOW);
+        assert_int_equal(d.reason, REASON_DEFAULT_HID);
+        assert_int_equal(d.interface_mask, 0x3);
+        assert_string_equal(describe(&d, KEYBOARD), "default usb_hid");
+}
+
+static void test_keyboard_follows_default_usb_hid_block(void **state) {
+        _cleanup_policy_ struct policy *p = stick_policy(NULL);
+        p->default_usb_hid = POLICY_BLOCK;
+        struct policy_decision d = match_usb(p, KEYBOARD, T0);
+        assert_int_equal(d.verdict, VERDICT_BLOCK);
+        assert_int_equal(d.reason, REASON_DEFAULT_HID);
+        assert_int_equal(d.interface_mask, 0);
+}
+
+static void test_keyboard_with_storage_is_not_hid_only(void **state) {
+        _cleanup_policy_ struct policy *p = stick_policy(NULL);
+        struct policy_decision d = match_usb(p, usb_dev(0x1234, 0x5678, NULL, IFS("03:01:01", "08:06:50")), T0);
+        assert_int_equal(d.verdict, VERDICT_BLOCK);
+        assert_int_equal(d.reason, REASON_DEFAULT_OTHER);
+}
+
+static void test_hub_follows_default_usb_hub(void **state) {
+        _cleanup_policy_ struct policy *p = stick_policy(NULL);
+        struct usb_identity hub = usb_dev(0x05e3, 0x0610, NULL, IFS("09:00:00"));
+        hub.device_class.cls = USB_CLASS_HUB;
+        assert_int_equal(match_usb(p, hub, T0).reason, REASON_DEFAULT_HUB);
+        assert_int_equal(match_usb(p, hub, T0).verdict, VERDICT_ALLOW);
+        p->default_usb_hub = POLICY_BLOCK;
+        assert_int_equal(match_usb(p, hub, T0).verdict, VERDICT_BLOCK);
+}
+
+static void test_hub_class_device_with_storage_is_other(void **state) {
+        _cleanup_policy_ struct policy *p = stick_policy(NULL);
+        struct usb_identity fake = usb_dev(0x05e3, 0x0610, NULL, IFS("09:00:00", "08:06:50"));
+        fake.device_class.cls = USB_CLASS_HUB;
+        struct policy_decision d = match_usb(p, fake, T0);
+        assert_int_equal(d.verdict, VERDICT_BLOCK);
+        assert_int_equal(d.reason, REASON_DEFAULT_OTHER);
+}
+
+static void test_device_without_interfaces_is_other(void **state) {
+        _cleanup_policy_ struct policy *p = stick_policy(NULL);
+        struct policy_decision d = match_usb(p, usb_dev(0x1234, 0x5678, NULL, NULL), T0);
+        assert_int_equal(d.verdict, VERDICT_BLOCK);
+        assert_int_equal(d.reason, REASON_DEFAULT_OTHER);
+}
+
+/* ---- lockdown ---- */
+
+static void test_lockdown_allows_keyboard(void **state) {
+        struct policy_decision d = match_usb(NULL, KEYBOARD, T0);
+        assert_int_equal(d.verdict, VERDICT_ALLOW);
+        assert_int_equal(d.reason, REASON_LOCKDOWN_HID);
+        assert_int_equal(d.next_change, TIME_INFINITY);
+}
+
+static void test_lockdown_allows_hub(void **state) {
+        struct usb_identity hub = usb_dev(0x05e3, 0x0610, NULL, NULL);
+        hub.device_class.cls = USB_CLASS_HUB;
+        struct policy_decision d = match_usb(NULL, hub, T0);
+        assert_int_equal(d.verdict, VERDICT_ALLOW);
+        assert_int_equal(d.reason, REASON_LOCKDOWN_HUB);
+}
+
+static void test_lockdown_blocks_stick(void **state) {
+        struct policy_decision d = match_usb(NULL, STICK, T0);
+        assert_int_equal(d.verdict, VERDICT_BLOCK);
+        assert_int_equal(d.reason, REASON_LOCKDOWN_OTHER);
+        assert_null(d.usb_entry);
+        assert_string_equal(describe(&d, STICK), "lockdown: no valid policy");
+}
+
+static void test_lockdown_blocks_network(void **state) {
+        struct policy_decision d = match_net(NULL, net_dev("eth0", "52:54:00:12:34:56", NULL, NULL), T0);
+        assert_int_equal(d.verdict, VERDICT_BLOCK);
+        assert_int_equal(d.reason, REASON_LOCKDOWN_NETWORK);
+}
+
+static void test_policy_at_its_valid_until_is_lockdown(void **state) {
+        _cleanup_policy_ struct policy *p = stick_policy(NULL);
+        p->valid_until = T0 + DAY;
+        assert_int_equal(match_usb(p, STICK, T0 + DAY - 1).reason, REASON_PERMIT);
+        assert_int_equal(match_usb(p, STICK, T0 + DAY).reason, REASON_LOCKDOWN_OTHER);
+}
+
+/* ---- renewals ---- */
+
+/* P1 valid [T0, T0+10d), P2 (the renewal) valid [T0+10d, T0+20d), listed in reverse order. */
+static struct policy *renewal_policy(int64_t gap) {
+        struct policy *p = policy_new();
+        add_usb(p, "P2", 0x0781, 0x5581, "4C53000123", T0 + 10 * DAY + gap, T0 + 20 * DAY, NULL);
+        add_usb(p, "OTHER", 0x0781, 0x5581, "999", T0, T0 + 20 * DAY, NULL);
+        add_usb(p, "P1", 0x0781, 0x5581, "4C53000123", T0, T0 + 10 * DAY, NULL);
+        build(p);
+        return p;
+}
+
+static void test_renewal_first_window_uses_first_permit(void **state) {
+        _cleanup_policy_ struct policy *p = renewal_policy(0);
+        struct policy_decision d = match_usb(p, STICK, T0 + DAY);
+        assert_int_equal(d.verdict, VERDICT_ALLOW);
+        assert_string_equal(d.usb_entry->approval.permit, "P1");
+        assert_int_equal(d.next_change, T0 + 10 * DAY);
+}
+
+static void test_renewal_takes_over_exactly_at_the_boundary(void **state) {
+        _cleanup_policy_ struct policy *p = renewal_policy(0);
+        struct policy_decision d = match_usb(p, STICK, T0 + 10 * DAY);
+        assert_int_equal(d.verdict, VERDICT_ALLOW);
+        assert_string_equal(d.usb_entry->approval.permit, "P2");
+        assert_int_equal(d.next_change, T0 + 20 * DAY);
+}
+
+static void test_renewal_gap_names_the_coming_permit(void **state) {
+        _cleanup_policy_ struct policy *p = renewal_policy(DAY);
+        struct policy_decision d = match_usb(p, STICK, T0 + 10 * DAY);
+        assert_int_equal(d.verdict, VERDICT_BLOCK);
+        assert_int_equal(d.window, WINDOW_NOT_YET);
+        assert_string_equal(d.usb_entry->approval.permit, "P2");
+        assert_int_equal(d.next_change, T0 + 11 * DAY);
+}
+
+static void test_renewal_after_both_names_the_last_expired(void **state) {
+        _cleanup_policy_ struct policy *p = renewal_policy(0);
+        struct policy_decision d = match_usb(p, STICK, T0 + 30 * DAY);
+        assert_int_equal(d.window, WINDOW_EXPIRED);
+        assert_string_equal(d.usb_entry->approval.permit, "P2");
+        assert_int_equal(d.next_change, TIME_INFINITY);
+}
+
+static void test_renewal_before_both_names_the_first(void **state) {
+        _cleanup_policy_ struct policy *p = renewal_policy(0);
+        struct policy_decision d = match_usb(p, STICK, T0 - DAY);
+        assert_int_equal(d.window, WINDOW_NOT_YET);
+        assert_string_equal(d.usb_entry->approval.permit, "P1");
+        assert_int_equal(d.next_change, T0);
+}
+
+static void test_overlapping_entries_first_in_file_decides(void **state) {
+        _cleanup_policy_ struct policy *p = policy_new();
+        add_usb(p, "A", 0x0781, 0x5581, "4C53000123", T0, T0 + 10 * DAY, NULL);
+        add_usb(p, "B", 0x0781, 0x5581, "4C53000123", T0, T0 + 10 * DAY, NULL);
+        p->usb[1].read_only = true;
+        build(p);
+        assert_string_equal(match_usb(p, STICK, T0).usb_entry->approval.permit, "A");
+}
+
+/* ---- next_change ---- */
+
+static void test_next_change_is_policy_end_when_earlier(void **state) {
+        _cleanup_policy_ struct policy *p = stick_policy(NULL);
+        p->valid_until = T0 + 5 * DAY;
+        assert_int_equal(match_usb(p, STICK, T0).next_change, T0 + 5 * DAY);
+}
+
+static void test_next_change_of_default_is_policy_end(void **state) {
+        _cleanup_policy_ struct policy *p = stick_policy(NULL);
+        p->valid_until = T0 + 500 * DAY;
+        assert_int_equal(match_usb(p, KEYBOARD, T0).next_change, T0 + 500 * DAY);
+}
+
+static void test_next_change_of_unmatched_device_without_policy_end_is_infinity(void **state) {
+        _cleanup_policy_ struct policy *p = stick_policy(NULL);
+        assert_int_equal(match_usb(p, KEYBOARD, T0).next_change, TIME_INFINITY);
+}
+
+static void test_next_change_of_not_yet_valid_is_valid_from(void **state) {
+        _cleanup_policy_ struct policy *p = stick_policy(NULL);
+        assert_int_equal(match_usb(p, STICK, T0 - 100).next_change, T0);
+}
+
+static void test_next_change_of_blocked_interfaces_is_valid_until(void **state) {
+        _cleanup_policy_ struct policy *p = stick_policy(IFS("08:06:50"));
+        struct policy_decision d = match_usb(p, usb_dev(0x0781, 0x5581, "4C53000123", IFS("08:06:50", "03:01:01")), T0);
+        assert_int_equal(d.next_change, T0 + 100 * DAY);
+}
+
+/* ---- network ---- */
+
+static struct policy *net_policy(void) {
+        struct policy *p = policy_new();
+        add_net(p, "NET-MAC", "52:54:00:12:34:56", NULL, NULL, NULL, T0, T0 + 10 * DAY);
+        add_net(p, "NET-PATH", NULL, "pci-0000:00:14.0-usb-0:3:1.0", NULL, NULL, T0, T0 + 10 * DAY);
+        add_net(p, "NET-WG", NULL, NULL, "wireguard", "wg*", T0, T0 + 10 * DAY);
+        add_net(p, "NET-MAC-NAME", "52:54:00:aa:bb:cc", NULL, NULL, "eth*", T0, T0 + 10 * DAY);
+        build(p);
+        return p;
+}
+
+static void test_link_matched_by_mac(void **state) {
+        _cleanup_policy_ struct policy *p = net_policy();
+        struct policy_decision d = match_net(p, net_dev("enx525400123456", "52:54:00:12:34:56", NULL, NULL), T0);
+        assert_int_equal(d.verdict, VERDICT_ALLOW);
+        assert_int_equal(d.reason, REASON_PERMIT);
+        assert_ptr_equal(d.net_entry, &p->net[0]);
+        assert_null(d.usb_entry);
+        assert_int_equal(d.next_change, T0 + 10 * DAY);
+}
+
+static void test_link_matched_by_path(void **state) {
+        _cleanup_policy_ struct policy *p = net_policy();
+        struct policy_decision d = match_net(p, net_dev("usb0", "02:00:00:00:00:01", "pci-0000:00:14.0-usb-0:3:1.0", NULL), T0);
+        assert_int_equal(d.verdict, VERDICT_ALLOW);
+        assert_ptr_equal(d.net_entry, &p->net[1]);
+}
+
+static void test_link_matched_by_kind_and_name_glob(void **state) {
+        _cleanup_policy_ struct policy *p = net_policy();
+        struct policy_decision d = match_net(p, net_dev("wg0", NULL, NULL, "wireguard"), T0);
+        assert_int_equal(d.verdict, VERDICT_ALLOW);
+        assert_ptr_equal(d.net_entry, &p->net[2]);
+}
+
+static void test_link_with_right_kind_and_wrong_name_is_not_matched(void **state) {
+        _cleanup_policy_ struct policy *p = net_policy();
+        struct policy_decision d = match_net(p, net_dev("tun0", NULL, NULL, "wireguard"), T0);
+        assert_int_equal(d.verdict, VERDICT_BLOCK);
+        assert_int_equal(d.reason, REASON_DEFAULT_NETWORK);
+        assert_int_equal(d.window, WINDOW_NONE);
+}
+
+static void test_link_with_right_mac_and_wrong_name_is_not_matched(void **state) {
+        _cleanup_policy_ struct policy *p = net_policy();
+        assert_int_equal(match_net(p, net_dev("eth0", "52:54:00:aa:bb:cc", NULL, NULL), T0).verdict, VERDICT_ALLOW);
+        assert_int_equal(match_net(p, net_dev("wlan0", "52:54:00:aa:bb:cc", NULL, NULL), T0).verdict, VERDICT_BLOCK);
+}
+
+static void test_link_with_other_mac_is_not_matched(void **state) {
+        _cleanup_policy_ struct policy *p = net_policy();
+        assert_int_equal(match_net(p, net_dev("eth0", "52:54:00:12:34:57", NULL, NULL), T0).verdict, VERDICT_BLOCK);
+}
+
+static void test_loopback_is_always_allowed(void **state) {
+        _cleanup_policy_ struct policy *p = net_policy();
+        struct net_identity lo = net_dev("lo", NULL, NULL, NULL);
+        lo.is_loopback = true;
+        struct policy_decision d = match_net(p, lo, T0);
+        assert_int_equal(d.verdict, VERDICT_ALLOW);
+        assert_int_equal(d.reason, REASON_LOOPBACK);
+        assert_string_equal(describe(&d, STICK), "loopback");
+        assert_int_equal(match_net(NULL, lo, T0).verdict, VERDICT_ALLOW);
+}
+
+static void test_unmatched_link_follows_default_network_allow(void **state) {
+        _cleanup_policy_ struct policy *p = net_policy();
+        p->default_network = POLICY_ALLOW;
+        struct policy_decision d = match_net(p, net_dev("veth0", NULL, NULL, "veth"), T0);
+        assert_int_equal(d.verdict, VERDICT_ALLOW);
+        assert_int_equal(d.reason, REASON_DEFAULT_NETWORK);
+}
+
+static void test_expired_link_permit_is_named(void **state) {
+        _cleanup_policy_ struct policy *p = net_policy();
+        struct policy_decision d = match_net(p, net_dev("eth0", "52:54:00:12:34:56", NULL, NULL), T0 + 10 * DAY);
+        assert_int_equal(d.verdict, VERDICT_BLOCK);
+        assert_int_equal(d.window, WINDOW_EXPIRED);
+        assert_ptr_equal(d.net_entry, &p->net[0]);
+}
+
+static void test_link_prefers_entry_in_window(void **state) {
+        _cleanup_policy_ struct policy *p = policy_new();
+        add_net(p, "OLD", "52:54:00:12:34:56", NULL, NULL, NULL, T0 - 10 * DAY, T0);
+        add_net(p, "BY-NAME", NULL, NULL, NULL, "eth*", T0 + 5 * DAY, T0 + 10 * DAY);
+        add_net(p, "NEW", NULL, "pci-0000:00:1f.6", NULL, NULL, T0, T0 + 10 * DAY);
+        build(p);
+        struct policy_decision d = match_net(p, net_dev("eth0", "52:54:00:12:34:56", "pci-0000:00:1f.6", NULL), T0);
+        assert_int_equal(d.verdict, VERDICT_ALLOW);
+        assert_string_equal(d.net_entry->approval.permit, "NEW");
+        assert_int_equal(d.next_change, T0 + 5 * DAY);
+}
+
+static void test_link_entry_without_keys_matches_nothing(void **state) {
+        _cleanup_policy_ struct policy *p = policy_new();
+        add_net(p, "EMPTY", NULL, NULL, NULL, NULL, TIME_NEG_INFINITY, TIME_INFINITY);
+        build(p);
+        assert_int_equal(match_net(p, net_dev("eth0", NULL, NULL, NULL), T0).verdict, VERDICT_BLOCK);
+}
+
+/* ---- words and index ---- */
+
+static void test_verdict_and_reason_names(void **state) {
+        assert_string_equal(policy_verdict_to_string(VERDICT_ALLOW), "allow");
+        assert_string_equal(policy_verdict_to_string(VERDICT_READ_ONLY), "read-only");
+        assert_string_equal(policy_verdict_to_string(VERDICT_BLOCK), "block");
+        assert_string_equal(policy_reason_to_string(REASON_DEFAULT_HID), "default usb_hid");
+        assert_string_equal(policy_reason_to_string(REASON_LOOPBACK), "loopback");
+        assert_null(policy_reason_to_string((enum policy_reason) 999));
+}
+
+static void test_describe_truncates_at_character_boundary(void **state) {
+        _cleanup_policy_ struct policy *p = stick_policy(NULL);
+        struct policy_decision d = match_usb(p, STICK, T0);
+        char buf[11];  /* "permit 許" is 10 bytes; "permit 許可" would be 13 */
+        assert_int_equal(policy_decision_describe(&d, &(struct usb_identity) {}, buf, sizeof buf), 10);
+        assert_string_equal(buf, "permit 許");
+        assert_int_equal(policy_decision_describe(&d, NULL, buf, 0), 0);
+}
+
+static void test_index_rebuild_replaces_index(void **state) {
+        _cleanup_policy_ struct policy *p = stick_policy(NULL);
+        build(p);      /* the old index is freed (ASan would see a leak) */
+        assert_int_equal(match_usb(p, STICK, T0).verdict, VERDICT_ALLOW);
+}
+
+static void test_policy_without_index_decides_by_defaults(void **state) {
+        _cleanup_policy_ struct policy *p = stick_policy(NULL);
+        p->index = (policy_index_free(p->index), NULL);
+        assert_int_equal(match_usb(p, STICK, T0).reason, REASON_DEFAULT_OTHER);
+}
+
+static void test_100k_entries_answer_first_middle_last_and_miss(void **state) {
+        _cleanup_policy_ struct policy *p = policy_new();
+        const size_t n = 100000;
+        char serial[32], permit[32];
+
+        p->usb = calloc(n, sizeof *p->usb);
+        assert_non_null(p->usb);
+        for (size_t i = 0; i < n; i++) {
+                snprintf(serial, sizeof serial, "SN%08zu", i);
+                snprintf(permit, sizeof permit, "許可-%zu", i);
+                p->usb[i] = (struct policy_usb_entry) {
+                        .approval = approval(permit, T0, T0 + DAY),
+                        .vendor = (uint16_t) (0x1000 + i % 7), .product = (uint16_t) (i % 13),
+                        .serial = strdup(serial),
+                };
+                p->n_usb++;
+        }
+        build(p);
+
+        static const size_t probe[] = { 0, 50000, 99999 };
+        for (size_t k = 0; k < ELEMENTSOF(probe); k++) {
+                size_t i = probe[k];
+                snprintf(serial, sizeof serial, "SN%08zu", i);
+                struct policy_decision d = match_usb(p, usb_dev((uint16_t) (0x1000 + i % 7), (uint16_t) (i % 13), serial, IFS("08:06:50")), T0);
+                assert_int_equal(d.verdict, VERDICT_ALLOW);
+                assert_ptr_equal(d.usb_entry, &p->usb[i]);
+        }
+        /* right serial, wrong vendor: a miss */
+        struct policy_decision d = match_usb(p, usb_dev(0x1001, 0, "SN00000000", IFS("08:06:50")), T0);
+        assert_int_equal(d.window, WINDOW_NONE);
+}
+
+int main(void) {
+        setenv("TZ", "Asia/Tokyo", 1);
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_permit_in_window_allows),
+                cmocka_unit_test(test_permit_is_valid_exactly_at_valid_from),
+                cmocka_unit_test(test_permit_before_valid_from_is_not_yet_valid),
+                cmocka_unit_test(test_permit_one_second_before_valid_until_is_valid),
+                cmocka_unit_test(test_permit_exactly_at_valid_until_is_expired),
+                cmocka_unit_test(test_expired_permit_is_named_with_its_written_date),
+                cmocka_unit_test(test_expired_permit_falls_to_allowing_default),
+                cmocka_unit_test(test_permit_without_window_is_always_valid),
+                cmocka_unit_test(test_other_serial_is_not_matched),
+                cmocka_unit_test(test_other_product_is_not_matched),
+                cmocka_unit_test(test_empty_serial_entry_approves_device_without_serial),
+                cmocka_unit_test(test_device_without_serial_does_not_match_entry_with_serial),
+                cmocka_unit_test(test_read_only_entry_gives_read_only),
+                cmocka_unit_test(test_stick_that_is_also_a_keyboard_is_blocked),
+                cmocka_unit_test(test_read_only_stick_that_is_also_a_keyboard_is_blocked),
+                cmocka_unit_test(test_listed_interfaces_in_any_order_are_approved),
+                cmocka_unit_test(test_wildcard_subclass_and_protocol_cover_any),
+                cmocka_unit_test(test_wildcard_protocol_does_not_cover_other_subclass),
+                cmocka_unit_test(test_wildcard_does_not_cover_other_class),
+                cmocka_unit_test(test_unlisted_disable_authorises_only_listed_interfaces),
+                cmocka_unit_test(test_unlisted_disable_read_only_keeps_read_only),
+                cmocka_unit_test(test_unlisted_disable_with_no_listed_interface_blocks),
+                cmocka_unit_test(test_entry_without_interfaces_approves_all),
+                cmocka_unit_test(test_mask_covers_all_32_interfaces),
+                cmocka_unit_test(test_keyboard_follows_default_usb_hid_allow),
+                cmocka_unit_test(test_keyboard_follows_default_usb_hid_block),
+                cmocka_unit_test(test_keyboard_with_storage_is_not_hid_only),
+                cmocka_unit_test(test_hub_follows_default_usb_hub),
+                cmocka_unit_test(test_hub_class_device_with_storage_is_other),
+                cmocka_unit_test(test_device_without_interfaces_is_other),
+                cmocka_unit_test(test_lockdown_allows_keyboard),
+                cmocka_unit_test(test_lockdown_allows_hub),
+                cmocka_unit_test(test_lockdown_blocks_stick),
+                cmocka_unit_test(test_lockdown_blocks_network),
+                cmocka_unit_test(test_policy_at_its_valid_until_is_lockdown),
+                cmocka_unit_test(test_renewal_first_window_uses_first_permit),
+                cmocka_unit_test(test_renewal_takes_over_exactly_at_the_boundary),
+                cmocka_unit_test(test_renewal_gap_names_the_coming_permit),
+                cmocka_unit_test(test_renewal_after_both_names_the_last_expired),
+                cmocka_unit_test(test_renewal_before_both_names_the_first),
+                cmocka_unit_test(test_overlapping_entries_first_in_file_decides),
+                cmocka_unit_test(test_next_change_is_policy_end_when_earlier),
+                cmocka_unit_test(test_next_change_of_default_is_policy_end),
+                cmocka_unit_test(test_next_change_of_unmatched_device_without_policy_end_is_infinity),
+                cmocka_unit_test(test_next_change_of_not_yet_valid_is_valid_from),
+                cmocka_unit_test(test_next_change_of_blocked_interfaces_is_valid_until),
+                cmocka_unit_test(test_link_matched_by_mac),
+                cmocka_unit_test(test_link_matched_by_path),
+                cmocka_unit_test(test_link_matched_by_kind_and_name_glob),
+                cmocka_unit_test(test_link_with_right_kind_and_wrong_name_is_not_matched),
+                cmocka_unit_test(test_link_with_right_mac_and_wrong_name_is_not_matched),
+                cmocka_unit_test(test_link_with_other_mac_is_not_matched),
+                cmocka_unit_test(test_loopback_is_always_allowed),
+                cmocka_unit_test(test_unmatched_link_follows_default_network_allow),
+                cmocka_unit_test(test_expired_link_permit_is_named),
+                cmocka_unit_test(test_link_prefers_entry_in_window),
+                cmocka_unit_test(test_link_entry_without_keys_matches_nothing),
+                cmocka_unit_test(test_verdict_and_reason_names),
+                cmocka_unit_test(test_describe_truncates_at_character_boundary),
+                cmocka_unit_test(test_index_rebuild_replaces_index),
+                cmocka_unit_test(test_policy_without_index_decides_by_defaults),
+                cmocka_unit_test(test_100k_entries_answer_first_middle_last_and_miss),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
