@@ -1,0 +1,1143 @@
+/* SPDX-License-Identifier: MIT */
+/* The policy parser: the exact signed bytes -> struct policy, or every problem as
+ * "SOURCE:LINE: FIELD: message" (docs/policy.md, "Messages").
+ *
+ * libconfig does the syntax; everything else is checked here, walking each group in file order
+ * and collecting all problems rather than stopping at the first, so that an admin fixes a file
+ * in one round. Checks that relate entries to each other (duplicate permits, one device in two
+ * overlapping windows) sort pointer copies, so a 100,000-entry policy stays O(n log n). */
+#include "policy.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <libconfig.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "fileio.h"
+#include "macro.h"
+#include "policy-match.h"
+#include "timeutil.h"
+
+#define DIAG_MAX 100                  /* messages kept; more would drown the first ones */
+#define PREFIX_MAX 40                 /* "network[N]" */
+#define FIELD_MAX 128                 /* a prefix, a dot and a key name bounded to 64 */
+#define QUOTE_BYTES 48                /* of a bad value quoted back in a message */
+#define QUOTE_MAX (QUOTE_BYTES * 4 + 8)
+
+static config_t *config_free(config_t *c) {
+        if (c) {
+                config_destroy(c);
+                free(c);
+        }
+        return NULL;
+}
+DEFINE_CLEANUP(config_t, config_free);
+
+struct message {
+        unsigned line;
+        size_t seq;                   /* tie-break: keeps messages of one line in walk order */
+        char *text;
+};
+
+struct parser {
+        const char *source;
+        const char *text;
+        size_t len;
+        struct message *messages;
+        size_t n_messages;
+        size_t n_errors;
+        size_t n_warnings;
+        size_t n_dropped;
+        bool oom;
+};
+
+static void parser_done(struct parser *ps) {
+        for (size_t i = 0; i < ps->n_messages; i++)
+                free(ps->messages[i].text);
+        free(ps->messages);
+}
+
+_printf_(5, 6) static void report(struct parser *ps, bool warning, unsigned line, const char *field, const char *fmt, ...) {
+        _cleanup_free_ char *msg = NULL, *text = NULL;
+        va_list ap;
+
+        if (warning)
+                ps->n_warnings++;
+        else
+                ps->n_errors++;
+        if (ps->n_messages >= DIAG_MAX) {
+                ps->n_dropped++;
+                return;
+        }
+
+        va_start(ap, fmt);
+        int r = vasprintf(&msg, fmt, ap);
+        va_end(ap);
+        if (r < 0) {
+                msg = NULL;
+                ps->oom = true;
+                return;
+        }
+        /* Problems of the whole file (syntax, NUL, @include) concern no single field. */
+        r = asprintf(&text, "%s:%u: %s%s%s%s", ps->source, line, warning ? "warning: " : "",
+                     field ?: "", field ? ": " : "", msg);
+        if (r < 0) {
+                text = NULL;
+                ps->oom = true;
+                return;
+        }
+        if (!ps->messages) {
+                ps->messages = calloc(DIAG_MAX, sizeof(struct message));
+                if (!ps->messages) {
+                        ps->oom = true;
+                        return;
+                }
+        }
+        ps->messages[ps->n_messages] = (struct message) {
+                .line = line,
+                .seq = ps->n_messages,
+                .text = TAKE_PTR(text),
+        };
+        ps->n_messages++;
+}
+
+#define fail_at(ps, line, field, ...) report(ps, false, line, field, __VA_ARGS__)
+#define warn_at(ps, line, field, ...) report(ps, true, line, field, __VA_ARGS__)
+
+/* A bad value quoted back: sanitised (it may be any bytes) and bounded (it may be huge). */
+static const char *quote(const char *s, char buf[static QUOTE_MAX]) {
+        size_t n = strlen(s);
+        bool cut = n > QUOTE_BYTES;
+
+        if (cut) {
+                n = QUOTE_BYTES;
+                while (n > 0 && ((unsigned char) s[n] & 0xc0) == 0x80)
+                        n--;
+        }
+        size_t k = identity_sanitize(s, n, buf, QUOTE_MAX - 4);
+        if (cut)
+                memcpy(buf + k, "...", 4);
+        return buf;
+}
+
+static const char *field_name(char buf[static FIELD_MAX], const char *prefix, const char *key) {
+        if (prefix)
+                snprintf(buf, FIELD_MAX, "%.39s.%.64s", prefix, key);
+        else
+                snprintf(buf, FIELD_MAX, "%.64s", key);
+        return buf;
+}
+
+static unsigned line_of(const config_setting_t *s) {
+        return config_setting_source_line(s);
+}
+
+/* Returns the length of the valid UTF-8 sequence at S (1..4), or 0 if it is not one:
+ * overlong forms, surrogates and code points above U+10FFFF are refused. */
+static size_t utf8_char_len(const unsigned char *s) {
+        if (s[0] < 0x80)
+                return 1;
+        if (s[0] >= 0xc2 && s[0] <= 0xdf)
+                return (s[1] & 0xc0) == 0x80 ? 2 : 0;
+        if (s[0] >= 0xe0 && s[0] <= 0xef) {
+                if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
+                        return 0;
+                if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0))
+                        return 0;
+                return 3;
+        }
+        if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+                if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80)
+                        return 0;
+                if ((s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))
+                        return 0;
+                return 4;
+        }
+        return 0;
+}
+
+static bool utf8_valid(const char *s) {
+        const unsigned char *p = (const unsigned char *) s;
+        while (*p) {
+                size_t n = utf8_char_len(p);
+                if (n == 0)
+                        return false;
+                p += n;
+        }
+        return true;
+}
+
+/* Control characters (C0, DEL, C1) and the Unicode line separators and bidi overrides, which
+ * can make one permit or name look like another in `policyctl show` and the ledger. S is
+ * valid UTF-8. */
+static bool has_control(const char *s) {
+        const unsigned char *p = (const unsigned char *) s;
+        while (*p) {
+                size_t n = utf8_char_len(p);
+                uint32_t cp = n == 1 ? p[0] : n == 2 ? (uint32_t) (p[0] & 0x1f) << 6 | (p[1] & 0x3f)
+                            : n == 3 ? (uint32_t) (p[0] & 0x0f) << 12 | (uint32_t) (p[1] & 0x3f) << 6 | (p[2] & 0x3f)
+                            : 0x10000;
+                if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 ||
+                    (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069))
+                        return true;
+                p += n;
+        }
+        return false;
+}
+
+enum {
+        STR_OPTIONAL = 0,
+        STR_REQUIRED = 1 << 0,        /* must not be empty */
+};
+
+/* Checks a string setting: type, UTF-8, no control characters, the length bound. Returns 0
+ * with *ret pointing into the config, or -EINVAL after reporting why. */
+static int get_string(struct parser *ps, const config_setting_t *s, const char *field, size_t max, unsigned flags,
+                      const char **ret) {
+        char q[QUOTE_MAX];
+
+        if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+                fail_at(ps, line_of(s), field, "expected a string");
+                return -EINVAL;
+        }
+        const char *v = config_setting_get_string(s);
+        if (!utf8_valid(v)) {
+                fail_at(ps, line_of(s), field, "invalid UTF-8: \"%s\"", quote(v, q));
+                return -EINVAL;
+        }
+        if (has_control(v)) {
+                fail_at(ps, line_of(s), field, "contains a control character: \"%s\"", quote(v, q));
+                return -EINVAL;
+        }
+        if (strlen(v) > max) {
+                fail_at(ps, line_of(s), field, "longer than %zu bytes", max);
+                return -EINVAL;
+        }
+        if ((flags & STR_REQUIRED) && v[0] == 0) {
+                fail_at(ps, line_of(s), field, "must not be empty");
+                return -EINVAL;
+        }
+        *ret = v;
+        return 0;
+}
+
+static int dup_string(struct parser *ps, const config_setting_t *s, const char *field, size_t max, unsigned flags,
+                      char **ret) {
+        const char *v;
+        int r = get_string(ps, s, field, max, flags, &v);
+        if (r < 0)
+                return r;
+        char *d = strdup(v);
+        if (!d) {
+                ps->oom = true;
+                return -ENOMEM;
+        }
+        free(*ret);
+        *ret = d;
+        return 0;
+}
+
+/* libconfig 1.5 silently truncates an integer literal without "L" that does not fit 32 bits
+ * (99999999999 reads as 1215752191), so the literal is read again from the source line. */
+static bool int_literal_truncated(struct parser *ps, const config_setting_t *s, int64_t value) {
+        const char *name = config_setting_name(s), *p = ps->text, *end = ps->text + ps->len;
+        size_t name_len = strlen(name);
+
+        for (unsigned line = 1; line < line_of(s) && p; line++) {
+                p = memchr(p, '\n', (size_t) (end - p));
+                if (p)
+                        p++;
+        }
+        if (!p)
+                return false;
+        const char *eol = memchr(p, '\n', (size_t) (end - p)) ?: end;
+
+        for (; p + name_len < eol; p++) {
+                if (memcmp(p, name, name_len) != 0)
+                        continue;
+                const char *q = p + name_len;
+                while (q < eol && (*q == ' ' || *q == '\t'))
+                        q++;
+                if (q >= eol || (*q != '=' && *q != ':'))
+                        continue;
+                q++;
+                while (q < eol && (*q == ' ' || *q == '\t'))
+                        q++;
+                char num[32];
+                size_t n = 0;
+                while (q + n < eol && n < sizeof num - 1 && strchr("+-0123456789abcdefABCDEFxX", q[n]))
+                        n++;
+                memcpy(num, q, n);
+                num[n] = 0;
+                bool hex = n > 2 && num[num[0] == '-' || num[0] == '+'] == '0' &&
+                           (strchr(num, 'x') || strchr(num, 'X'));
+                char *e;
+                errno = 0;
+                long long lit = strtoll(num, &e, hex ? 16 : 10);
+                if (e == num)
+                        return false;
+                return errno == ERANGE || lit != value;
+        }
+        return false;
+}
+
+static int get_int64(struct parser *ps, const config_setting_t *s, const char *field, int64_t *ret) {
+        int t = config_setting_type(s);
+        if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64) {
+                fail_at(ps, line_of(s), field, "expected an integer");
+                return -EINVAL;
+        }
+        int64_t v = config_setting_get_int64(s);
+        if (t == CONFIG_TYPE_INT && int_literal_truncated(ps, s, v)) {
+                fail_at(ps, line_of(s), field, "does not fit a 32-bit integer: write it with an L suffix (42L)");
+                return -EINVAL;
+        }
+        *ret = v;
+        return 0;
+}
+
+/* A date or time; with UNTIL, a date alone means "through that day" (the next local midnight). */
+static int get_time(struct parser *ps, const config_setting_t *s, const char *field, bool until, int64_t *ret,
+                    char **ret_text) {
+        const char *v;
+        char q[QUOTE_MAX];
+        int64_t t;
+        bool date_only;
+
+        int r = get_string(ps, s, field, ISO8601_MAX, STR_OPTIONAL, &v);
+        if (r < 0)
+                return r;
+        if (time_parse_iso8601(v, &t, &date_only) < 0) {
+                fail_at(ps, line_of(s), field, "expected a date \"YYYY-MM-DD\" or a time \"YYYY-MM-DDTHH:MM[:SS][+HH:MM]\", got \"%s\"",
+                      quote(v, q));
+                return -EINVAL;
+        }
+        if (until && date_only)
+                t = time_next_local_midnight(t);
+        char *d = strdup(v);
+        if (!d) {
+                ps->oom = true;
+                return -ENOMEM;
+        }
+        free(*ret_text);
+        *ret_text = d;
+        *ret = t;
+        return 0;
+}
+
+static int get_hex4(struct parser *ps, const config_setting_t *s, const char *field, uint16_t *ret) {
+        const char *v;
+        char q[QUOTE_MAX];
+        int r = get_string(ps, s, field, POLICY_STRING_MAX, STR_OPTIONAL, &v);
+        if (r < 0)
+                return r;
+        if (strlen(v) != 4 || strspn(v, "0123456789abcdefABCDEF") != 4) {
+                fail_at(ps, line_of(s), field, "expected 4 hex digits, got \"%s\"", quote(v, q));
+                return -EINVAL;
+        }
+        *ret = (uint16_t) strtoul(v, NULL, 16);
+        return 0;
+}
+
+/* One of a few words: returns its index in WORDS (NULL-terminated). */
+static int get_word(struct parser *ps, const config_setting_t *s, const char *field, const char *const *words,
+                    const char *expected) {
+        const char *v;
+        char q[QUOTE_MAX];
+        int r = get_string(ps, s, field, POLICY_STRING_MAX, STR_OPTIONAL, &v);
+        if (r < 0)
+                return r;
+        for (int i = 0; words[i]; i++)
+                if (streq(v, words[i]))
+                        return i;
+        fail_at(ps, line_of(s), field, "expected %s, got \"%s\"", expected, quote(v, q));
+        return -EINVAL;
+}
+
+static int hexval(char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
+
+static int hex2(const char *s) {
+        int hi = hexval(s[0]), lo = hi < 0 ? -1 : hexval(s[1]);
+        return hi < 0 || lo < 0 ? -1 : hi << 4 | lo;
+}
+
+/* "CC:SS:PP", where SS and PP may each be "*". */
+static int interface_pattern_parse(const char *s, struct policy_interface_pattern *ret) {
+        struct policy_interface_pattern pat = {};
+        int v;
+
+        if ((v = hex2(s)) < 0 || s[2] != ':')
+                return -EINVAL;
+        pat.c.cls = (uint8_t) v;
+        s += 3;
+        if (s[0] == '*') {
+                pat.any_subclass = true;
+                s += 1;
+        } else {
+                if ((v = hex2(s)) < 0)
+                        return -EINVAL;
+                pat.c.subclass = (uint8_t) v;
+                s += 2;
+        }
+        if (s[0] != ':')
+                return -EINVAL;
+        s++;
+        if (s[0] == '*') {
+                pat.any_protocol = true;
+                s += 1;
+        } else {
+                if ((v = hex2(s)) < 0)
+                        return -EINVAL;
+                pat.c.protocol = (uint8_t) v;
+                s += 2;
+        }
+        if (s[0] != 0)
+                return -EINVAL;
+        *ret = pat;
+        return 0;
+}
+
+static int get_interfaces(struct parser *ps, const config_setting_t *s, const char *field,
+                          struct policy_usb_entry *e) {
+        char f[FIELD_MAX + 16], q[QUOTE_MAX];
+        int r = 0;
+
+        if (config_setting_type(s) != CONFIG_TYPE_ARRAY) {
+                fail_at(ps, line_of(s), field, "expected an array of strings, e.g. [ \"08:06:50\" ]");
+                return -EINVAL;
+        }
+        int n = config_setting_length(s);
+        if (n == 0) {
+                fail_at(ps, line_of(s), field, "empty: list at least one interface, or omit the key");
+                return -EINVAL;
+        }
+        if (n > USB_INTERFACES_MAX) {
+                fail_at(ps, line_of(s), field, "more than %d interfaces", USB_INTERFACES_MAX);
+                return -EINVAL;
+        }
+        e->interfaces = calloc((size_t) n, sizeof(struct policy_interface_pattern));
+        if (!e->interfaces) {
+                ps->oom = true;
+                return -ENOMEM;
+        }
+        for (int i = 0; i < n; i++) {
+                const config_setting_t *el = config_setting_get_elem(s, (unsigned) i);
+                const char *v;
+
+                snprintf(f, sizeof f, "%.127s[%d]", field, i);
+                if (get_string(ps, el, f, POLICY_STRING_MAX, STR_OPTIONAL, &v) < 0) {
+                        r = -EINVAL;
+                        continue;
+                }
+                if (interface_pattern_parse(v, &e->interfaces[i]) < 0) {
+                        fail_at(ps, line_of(el), f,
+                              "expected \"CC:SS:PP\" (2 hex digits each, SS and PP may be \"*\"), got \"%s\"",
+                              quote(v, q));
+                        r = -EINVAL;
+                }
+        }
+        e->n_interfaces = (size_t) n;
+        e->has_interfaces = true;
+        return r;
+}
+
+static bool workstation_valid(const char *s) {
+        size_t n = strlen(s);
+        if (n == 0 || n > 253)
+                return false;
+        /* A hostname (RFC 1123 letters, digits, '-', '.'); a machine-id's 32 hex digits fit too. */
+        return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") == n && s[0] != '-' &&
+               s[0] != '.';
+}
+
+enum key_kind {
+        KEY_PERMIT,
+        KEY_TEXT,                     /* optional free text */
+        KEY_APPROVED_BY,
+        KEY_APPROVED_ON,
+        KEY_VALID_FROM,
+        KEY_VALID_UNTIL,
+        KEY_VENDOR,
+        KEY_PRODUCT,
+        KEY_SERIAL,
+        KEY_INTERFACES,
+        KEY_UNLISTED,
+        KEY_ACCESS,
+        KEY_MAC,
+        KEY_PATH,
+        KEY_KIND,
+        KEY_NAME,
+};
+
+struct key {
+        const char *name;
+        enum key_kind kind;
+        bool required;
+};
+
+static const struct key usb_keys[] = {
+        { "permit", KEY_PERMIT, true },
+        { "vendor", KEY_VENDOR, true },
+        { "product", KEY_PRODUCT, true },
+        { "serial", KEY_SERIAL, true },
+        { "interfaces", KEY_INTERFACES, false },
+        { "unlisted_interfaces", KEY_UNLISTED, false },
+        { "access", KEY_ACCESS, false },
+        { "label", KEY_TEXT, false },
+        { "purpose", KEY_TEXT, false },
+        { "holder", KEY_TEXT, false },
+        { "approved_by", KEY_APPROVED_BY, true },
+        { "approved_on", KEY_APPROVED_ON, true },
+        { "valid_from", KEY_VALID_FROM, false },
+        { "valid_until", KEY_VALID_UNTIL, false },
+        {},
+};
+
+static const struct key net_keys[] = {
+        { "permit", KEY_PERMIT, true },
+        { "mac", KEY_MAC, false },
+        { "path", KEY_PATH, false },
+        { "kind", KEY_KIND, false },
+        { "name", KEY_NAME, false },
+        { "label", KEY_TEXT, false },
+        { "purpose", KEY_TEXT, false },
+        { "holder", KEY_TEXT, false },
+        { "approved_by", KEY_APPROVED_BY, true },
+        { "approved_on", KEY_APPROVED_ON, true },
+        { "valid_from", KEY_VALID_FROM, false },
+        { "valid_until", KEY_VALID_UNTIL, false },
+        {},
+};
+
+static const struct key *key_find(const struct key *keys, const char *name) {
+        for (const struct key *k = keys; k->name; k++)
+                if (streq(k->name, name))
+                        return k;
+        return NULL;
+}
+
+static bool seen_key(const struct key *keys, const bool *seen, const char *name) {
+        return seen[key_find(keys, name) - keys];
+}
+
+static char **text_field(struct policy_approval *a, const char *name) {
+        if (streq(name, "label"))
+                return &a->label;
+        if (streq(name, "purpose"))
+                return &a->purpose;
+        return &a->holder;
+}
+
+/* What the cross-entry checks need to know of an entry, beyond the struct itself. */
+struct entry_state {
+        unsigned permit_line;
+        bool identity_ok;             /* vendor, product and serial parsed */
+        bool window_ok;               /* valid_from/valid_until parsed and consistent */
+};
+
+static const char *const unlisted_words[] = { "block-device", "disable", NULL };
+static const char *const access_words[] = { "read-write", "read-only", NULL };
+
+/* Parses one usb or network entry (a group). USB or NET is the struct to fill. */
+static void parse_entry(struct parser *ps, const config_setting_t *g, const char *prefix, const struct key *keys,
+                        struct policy_usb_entry *usb, struct policy_net_entry *net, struct entry_state *st) {
+        struct policy_approval *a = usb ? &usb->approval : &net->approval;
+        const config_setting_t *unlisted = NULL;
+        bool seen[ELEMENTSOF(usb_keys)] = {};
+        bool ok_from = true, ok_until = true, ok_vendor = false, ok_product = false, ok_serial = false;
+        char f[FIELD_MAX], q[QUOTE_MAX];
+        int r;
+
+        a->line = line_of(g);
+        a->valid_from = TIME_NEG_INFINITY;
+        a->valid_until = TIME_INFINITY;
+
+        for (int i = 0; i < config_setting_length(g); i++) {
+                const config_setting_t *s = config_setting_get_elem(g, (unsigned) i);
+                const char *name = config_setting_name(s);
+                const struct key *k = key_find(keys, name);
+
+                field_name(f, prefix, name);
+                if (!k) {
+                        fail_at(ps, line_of(s), f, "unknown key");
+                        continue;
+                }
+                seen[k - keys] = true;
+
+                switch (k->kind) {
+                case KEY_PERMIT:
+                        if (dup_string(ps, s, f, POLICY_STRING_MAX, STR_REQUIRED, &a->permit) >= 0)
+                                st->permit_line = line_of(s);
+                        break;
+                case KEY_TEXT:
+                        (void) dup_string(ps, s, f, POLICY_STRING_MAX, STR_OPTIONAL, text_field(a, name));
+                        break;
+                case KEY_APPROVED_BY:
+                        (void) dup_string(ps, s, f, POLICY_STRING_MAX, STR_REQUIRED, &a->approved_by);
+                        break;
+                case KEY_APPROVED_ON:
+                        (void) get_time(ps, s, f, false, &a->approved_on, &a->approved_on_text);
+                        break;
+                case KEY_VALID_FROM:
+                        ok_from = get_time(ps, s, f, false, &a->valid_from, &a->valid_from_text) >= 0;
+                        break;
+                case KEY_VALID_UNTIL:
+                        ok_until = get_time(ps, s, f, true, &a->valid_until, &a->valid_until_text) >= 0;
+                        break;
+                case KEY_VENDOR:
+                        ok_vendor = get_hex4(ps, s, f, &usb->vendor) >= 0;
+                        break;
+                case KEY_PRODUCT:
+                        ok_product = get_hex4(ps, s, f, &usb->product) >= 0;
+                        break;
+                case KEY_SERIAL:
+                        ok_serial = dup_string(ps, s, f, USB_STRING_MAX - 1, STR_OPTIONAL, &usb->serial) >= 0;
+                        if (ok_serial && usb->serial[0] == 0)
+                                warn_at(ps, line_of(s), f, "\"\" approves every unit of this model that reports no serial number");
+                        break;
+                case KEY_INTERFACES:
+                        (void) get_interfaces(ps, s, f, usb);
+                        break;
+                case KEY_UNLISTED:
+                        unlisted = s;
+                        r = get_word(ps, s, f, unlisted_words, "\"block-device\" or \"disable\"");
+                        if (r >= 0)
+                                usb->unlisted = r == 0 ? UNLISTED_BLOCK_DEVICE : UNLISTED_DISABLE;
+                        break;
+                case KEY_ACCESS:
+                        r = get_word(ps, s, f, access_words, "\"read-write\" or \"read-only\"");
+                        if (r >= 0)
+                                usb->read_only = r == 1;
+                        break;
+                case KEY_MAC: {
+                        const char *v;
+                        if (get_string(ps, s, f, POLICY_STRING_MAX, STR_OPTIONAL, &v) < 0)
+                                break;
+                        if (mac_parse(v, net->mac) < 0) {
+                                fail_at(ps, line_of(s), f, "expected a MAC address \"aa:bb:cc:dd:ee:ff\", got \"%s\"", quote(v, q));
+                                break;
+                        }
+                        net->has_mac = true;
+                        break;
+                }
+                case KEY_PATH:
+                        (void) dup_string(ps, s, f, NET_PATH_MAX - 1, STR_REQUIRED, &net->path);
+                        break;
+                case KEY_KIND:
+                        (void) dup_string(ps, s, f, NET_KIND_MAX - 1, STR_REQUIRED, &net->kind);
+                        break;
+                case KEY_NAME:
+                        (void) dup_string(ps, s, f, NET_NAME_MAX - 1, STR_REQUIRED, &net->name);
+                        break;
+                }
+        }
+
+        /* Missing keys are reported at the line where the entry starts. */
+        for (const struct key *k = keys; k->name; k++)
+                if (k->required && !seen[k - keys])
+                        fail_at(ps, a->line, field_name(f, prefix, k->name), "missing (required)");
+
+        if (usb) {
+                if (!seen_key(keys, seen, "interfaces"))
+                        warn_at(ps, a->line, field_name(f, prefix, "interfaces"),
+                                "not given: any interface set is approved (a storage device that is also a keyboard would pass)");
+                if (unlisted && !seen_key(keys, seen, "interfaces"))
+                        warn_at(ps, line_of(unlisted), field_name(f, prefix, "unlisted_interfaces"),
+                                "has no effect without interfaces");
+        } else if (!seen_key(keys, seen, "mac") && !seen_key(keys, seen, "path") && !seen_key(keys, seen, "kind") &&
+                   !seen_key(keys, seen, "name"))
+                fail_at(ps, a->line, prefix, "needs at least one of mac, path, kind, name");
+
+        if (ok_from && ok_until && a->valid_from_text && a->valid_until_text && a->valid_from >= a->valid_until) {
+                char q2[QUOTE_MAX];
+                const config_setting_t *s = config_setting_get_member(g, "valid_from");
+                fail_at(ps, line_of(s), field_name(f, prefix, "valid_from"), "\"%s\" is not before valid_until \"%s\"",
+                      quote(a->valid_from_text, q), quote(a->valid_until_text, q2));
+                ok_from = false;
+        }
+
+        st->identity_ok = usb && ok_vendor && ok_product && ok_serial;
+        st->window_ok = ok_from && ok_until;
+}
+
+/* Parses the list KEY ("usb" or "network") into freshly allocated entries. */
+static int parse_list(struct parser *ps, const config_setting_t *list, const char *key, struct policy *p,
+                      struct entry_state **ret_states) {
+        char prefix[PREFIX_MAX];
+        bool is_usb = streq(key, "usb");
+
+        if (config_setting_type(list) != CONFIG_TYPE_LIST) {
+                fail_at(ps, line_of(list), key, "expected a list of groups: %s = ( { ... }, { ... } );", key);
+                return -EINVAL;
+        }
+        size_t n = (size_t) config_setting_length(list);
+        if (n == 0)
+                return 0;
+
+        struct entry_state *states = calloc(n, sizeof(struct entry_state));
+        void *entries = calloc(n, is_usb ? sizeof(struct policy_usb_entry) : sizeof(struct policy_net_entry));
+        if (!states || !entries) {
+                free(states);
+                free(entries);
+                ps->oom = true;
+                return -ENOMEM;
+        }
+        if (is_usb) {
+                p->usb = entries;
+                p->n_usb = n;
+        } else {
+                p->net = entries;
+                p->n_net = n;
+        }
+        *ret_states = states;
+
+        for (size_t i = 0; i < n; i++) {
+                const config_setting_t *g = config_setting_get_elem(list, (unsigned) i);
+
+                snprintf(prefix, sizeof prefix, "%s[%zu]", key, i);
+                if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+                        struct policy_approval *a = is_usb ? &p->usb[i].approval : &p->net[i].approval;
+                        a->line = line_of(g);
+                        a->valid_from = TIME_NEG_INFINITY;
+                        a->valid_until = TIME_INFINITY;
+                        fail_at(ps, line_of(g), prefix, "expected a group { ... }");
+                        continue;
+                }
+                parse_entry(ps, g, prefix, is_usb ? usb_keys : net_keys, is_usb ? &p->usb[i] : NULL,
+                            is_usb ? NULL : &p->net[i], &states[i]);
+        }
+        return 0;
+}
+
+static const char *const action_words[] = { "block", "allow", NULL };
+
+static void parse_defaults(struct parser *ps, const config_setting_t *g, struct policy *p) {
+        char f[FIELD_MAX];
+
+        if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+                fail_at(ps, line_of(g), "defaults", "expected a group { usb_hid = \"allow\"; ... }");
+                return;
+        }
+        for (int i = 0; i < config_setting_length(g); i++) {
+                const config_setting_t *s = config_setting_get_elem(g, (unsigned) i);
+                const char *name = config_setting_name(s);
+                enum policy_action *target;
+
+                field_name(f, "defaults", name);
+                if (streq(name, "usb_hid"))
+                        target = &p->default_usb_hid;
+                else if (streq(name, "usb_hub"))
+                        target = &p->default_usb_hub;
+                else if (streq(name, "usb_other"))
+                        target = &p->default_usb_other;
+                else if (streq(name, "network"))
+                        target = &p->default_network;
+                else {
+                        fail_at(ps, line_of(s), f, "unknown key");
+                        continue;
+                }
+                int r = get_word(ps, s, f, action_words, "\"allow\" or \"block\"");
+                if (r >= 0)
+                        *target = r == 1 ? POLICY_ALLOW : POLICY_BLOCK;
+        }
+}
+
+/* Entries named in cross-entry messages: "usb[3]" or "network[0]". */
+struct entry_ref {
+        const char *permit;
+        const char *list;
+        size_t index;
+        unsigned line;
+        const struct policy_usb_entry *usb;
+};
+
+static int permit_cmp(const void *a, const void *b) {
+        const struct entry_ref *x = a, *y = b;
+        int c = strcmp(x->permit, y->permit);
+        if (c != 0)
+                return c;
+        return x->line < y->line ? -1 : x->line > y->line;
+}
+
+static void check_duplicate_permits(struct parser *ps, const struct policy *p, const struct entry_state *usb_st,
+                                    const struct entry_state *net_st) {
+        _cleanup_free_ struct entry_ref *refs = NULL;
+        size_t n = 0;
+        char f[FIELD_MAX], q[QUOTE_MAX];
+
+        if (p->n_usb + p->n_net == 0)
+                return;
+        refs = calloc(p->n_usb + p->n_net, sizeof(struct entry_ref));
+        if (!refs) {
+                ps->oom = true;
+                return;
+        }
+        for (size_t i = 0; i < p->n_usb; i++)
+                if (p->usb[i].approval.permit)
+                        refs[n++] = (struct entry_ref) { p->usb[i].approval.permit, "usb", i, usb_st[i].permit_line, NULL };
+        for (size_t i = 0; i < p->n_net; i++)
+                if (p->net[i].approval.permit)
+                        refs[n++] = (struct entry_ref) { p->net[i].approval.permit, "network", i, net_st[i].permit_line, NULL };
+        qsort(refs, n, sizeof(struct entry_ref), permit_cmp);
+
+        for (size_t i = 1, first = 0; i < n; i++) {
+                if (!streq(refs[i].permit, refs[first].permit)) {
+                        first = i;
+                        continue;
+                }
+                snprintf(f, sizeof f, "%s[%zu].permit", refs[i].list, refs[i].index);
+                fail_at(ps, refs[i].line, f, "duplicate permit \"%s\" (first at line %u)", quote(refs[i].permit, q),
+                      refs[first].line);
+        }
+}
+
+static int device_cmp(const void *a, const void *b) {
+        const struct entry_ref *x = a, *y = b;
+        const struct policy_usb_entry *u = x->usb, *v = y->usb;
+        if (u->vendor != v->vendor)
+                return u->vendor < v->vendor ? -1 : 1;
+        if (u->product != v->product)
+                return u->product < v->product ? -1 : 1;
+        int c = strcmp(u->serial, v->serial);
+        if (c != 0)
+                return c;
+        if (u->approval.valid_from != v->approval.valid_from)
+                return u->approval.valid_from < v->approval.valid_from ? -1 : 1;
+        return x->line < y->line ? -1 : x->line > y->line;
+}
+
+static bool same_device(const struct policy_usb_entry *u, const struct policy_usb_entry *v) {
+        return u->vendor == v->vendor && u->product == v->product && streq(u->serial, v->serial);
+}
+
+/* Two entries for one device whose windows overlap would make the decision depend on which one
+ * a lookup finds first; an admin renewing a permit gives the new one a later valid_from. */
+static void check_overlapping_devices(struct parser *ps, const struct policy *p, const struct entry_state *st) {
+        _cleanup_free_ struct entry_ref *refs = NULL;
+        size_t n = 0;
+        char f[FIELD_MAX], q[QUOTE_MAX];
+
+        if (p->n_usb < 2)
+                return;
+        refs = calloc(p->n_usb, sizeof(struct entry_ref));
+        if (!refs) {
+                ps->oom = true;
+                return;
+        }
+        for (size_t i = 0; i < p->n_usb; i++)
+                if (st[i].identity_ok && st[i].window_ok)
+                        refs[n++] = (struct entry_ref) { .list = "usb", .index = i, .line = p->usb[i].approval.line,
+                                                         .usb = &p->usb[i] };
+        qsort(refs, n, sizeof(struct entry_ref), device_cmp);
+
+        /* Sorted by valid_from within a device: an entry overlaps an earlier one exactly when it
+         * starts before the latest end seen so far. */
+        for (size_t i = 1, latest = 0; i < n; i++) {
+                if (!same_device(refs[i].usb, refs[latest].usb)) {
+                        latest = i;
+                        continue;
+                }
+                const struct policy_usb_entry *u = refs[i].usb, *l = refs[latest].usb;
+                if (u->approval.valid_from < l->approval.valid_until) {
+                        snprintf(f, sizeof f, "usb[%zu]", refs[i].index);
+                        fail_at(ps, refs[i].line, f,
+                              "device %04x:%04x serial \"%s\" is also approved by usb[%zu] (line %u) for an overlapping time",
+                              u->vendor, u->product, quote(u->serial, q), refs[latest].index, refs[latest].line);
+                }
+                if (u->approval.valid_until > l->approval.valid_until)
+                        latest = i;
+        }
+}
+
+/* Refuses what must never reach libconfig: an embedded NUL (the file would be read only up to
+ * it, while the signature covers all of it) and @include (the included file is not signed). */
+static void prescan(struct parser *ps) {
+        unsigned line = 1;
+        bool nul_seen = false;
+
+        for (size_t i = 0; i < ps->len;) {
+                size_t j = i;
+                while (j < ps->len && strchr(" \t\r\f\v", ps->text[j]) && ps->text[j])
+                        j++;
+                if (ps->len - j >= 8 && memcmp(ps->text + j, "@include", 8) == 0)
+                        fail_at(ps, line, NULL, "@include is refused: an included file would not be covered by the signature");
+                const char *nl = memchr(ps->text + i, '\n', ps->len - i);
+                size_t end = nl ? (size_t) (nl - ps->text) : ps->len;
+                if (!nul_seen && memchr(ps->text + i, 0, end - i)) {
+                        fail_at(ps, line, NULL, "contains a NUL byte");
+                        nul_seen = true;
+                }
+                i = end + 1;
+                line++;
+        }
+}
+
+static void parse_root(struct parser *ps, const config_setting_t *root, struct policy *p,
+                       struct entry_state **usb_st, struct entry_state **net_st) {
+        static const char *const required[] = { "kyoka_policy", "serial", "issued", "issuer", "contract" };
+        char q[QUOTE_MAX];
+
+        for (int i = 0; i < config_setting_length(root); i++) {
+                const config_setting_t *s = config_setting_get_elem(root, (unsigned) i);
+                const char *name = config_setting_name(s);
+                int64_t v;
+
+                if (streq(name, "kyoka_policy")) {
+                        if (get_int64(ps, s, name, &v) < 0)
+                                continue;
+                        if (v != POLICY_FORMAT_VERSION)
+                                fail_at(ps, line_of(s), name, "unsupported format version %" PRId64 " (this kyoka reads %d)",
+                                      v, POLICY_FORMAT_VERSION);
+                        else
+                                p->version = (int) v;
+                } else if (streq(name, "serial")) {
+                        if (get_int64(ps, s, name, &v) < 0)
+                                continue;
+                        if (v <= 0)
+                                fail_at(ps, line_of(s), name, "must be a positive integer, got %" PRId64, v);
+                        else
+                                p->serial = (uint64_t) v;
+                } else if (streq(name, "issued"))
+                        (void) get_time(ps, s, name, false, &p->issued, &p->issued_text);
+                else if (streq(name, "issuer"))
+                        (void) dup_string(ps, s, name, POLICY_STRING_MAX, STR_REQUIRED, &p->issuer);
+                else if (streq(name, "contract"))
+                        (void) dup_string(ps, s, name, POLICY_STRING_MAX, STR_REQUIRED, &p->contract);
+                else if (streq(name, "workstation")) {
+                        const char *w;
+                        if (get_string(ps, s, name, POLICY_STRING_MAX, STR_OPTIONAL, &w) < 0)
+                                continue;
+                        if (!workstation_valid(w)) {
+                                fail_at(ps, line_of(s), name, "expected a hostname or a 32-hex-digit machine-id, got \"%s\"",
+                                      quote(w, q));
+                                continue;
+                        }
+                        free(p->workstation);
+                        p->workstation = strdup(w);
+                        if (!p->workstation)
+                                ps->oom = true;
+                } else if (streq(name, "valid_until"))
+                        (void) get_time(ps, s, name, true, &p->valid_until, &p->valid_until_text);
+                else if (streq(name, "defaults"))
+                        parse_defaults(ps, s, p);
+                else if (streq(name, "usb"))
+                        (void) parse_list(ps, s, name, p, usb_st);
+                else if (streq(name, "network"))
+                        (void) parse_list(ps, s, name, p, net_st);
+                else
+                        fail_at(ps, line_of(s), name, "unknown key");
+        }
+
+        /* The file has no line of its own for a missing header key: line 1 is where it belongs. */
+        for (size_t i = 0; i < ELEMENTSOF(required); i++)
+                if (!config_setting_get_member(root, required[i]))
+                        fail_at(ps, 1, required[i], "missing (required)");
+}
+
+static int msg_cmp(const void *a, const void *b) {
+        const struct message *x = a, *y = b;
+        if (x->line != y->line)
+                return x->line < y->line ? -1 : 1;
+        return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Hands the messages, sorted into file order, on to DIAG (appended). */
+static int diag_take(struct parser *ps, struct policy_diag *diag) {
+        if (!diag || ps->n_messages == 0)
+                return 0;
+        qsort(ps->messages, ps->n_messages, sizeof(struct message), msg_cmp);
+
+        size_t extra = ps->n_dropped > 0;
+        char **m = reallocarray(diag->messages, diag->n_messages + ps->n_messages + extra, sizeof(char *));
+        if (!m)
+                return -ENOMEM;
+        diag->messages = m;
+        for (size_t i = 0; i < ps->n_messages; i++)
+                m[diag->n_messages++] = TAKE_PTR(ps->messages[i].text);
+        if (extra) {
+                if (asprintf(&m[diag->n_messages], "%s: %zu more problems not shown", ps->source, ps->n_dropped) < 0)
+                        return -ENOMEM;
+                diag->n_messages++;
+        }
+        diag->n_errors += ps->n_errors;
+        diag->n_warnings += ps->n_warnings;
+        return 0;
+}
+
+static struct policy *policy_new(const char *source) {
+        struct policy *p = calloc(1, sizeof(struct policy));
+        if (!p)
+                return NULL;
+        p->source = strdup(source);
+        if (!p->source)
+                return mfree(p);
+        p->valid_until = TIME_INFINITY;
+        p->default_usb_hid = POLICY_ALLOW;
+        p->default_usb_hub = POLICY_ALLOW;
+        p->default_usb_other = POLICY_BLOCK;
+        p->default_network = POLICY_BLOCK;
+        return p;
+}
+
+int policy_parse(const char *text, size_t len, const char *source, struct policy **ret, struct policy_diag *diag) {
+        _cleanup_(parser_done) struct parser ps = {
+                .source = source ?: "policy",
+                .text = text,
+                .len = len,
+        };
+        _cleanup_(policy_freep) struct policy *p = NULL;
+        _cleanup_(config_freep) config_t *config = NULL;
+        _cleanup_free_ char *buf = NULL;
+        _cleanup_free_ struct entry_state *usb_st = NULL, *net_st = NULL;
+        int r;
+
+        if (!text && len > 0)
+                return -EINVAL;
+
+        if (len > POLICY_FILE_MAX)
+                fail_at(&ps, 1, NULL, "larger than %u MiB", POLICY_FILE_MAX >> 20);
+        else
+                prescan(&ps);
+        if (ps.n_errors > 0)
+                goto finish;
+
+        /* libconfig wants a NUL-terminated string; the caller's bytes need not have one. */
+        buf = malloc(len + 1);
+        config = calloc(1, sizeof(config_t));
+        p = policy_new(ps.source);
+        if (!buf || !config || !p)
+                return -ENOMEM;
+        memcpy(buf, text, len);
+        buf[len] = 0;
+
+        config_init(config);
+        if (!config_read_string(config, buf)) {
+                fail_at(&ps, (unsigned) MAX(config_error_line(config), 1), NULL, "%s",
+                      config_error_text(config) ?: "syntax error");
+                goto finish;
+        }
+
+        parse_root(&ps, config_root_setting(config), p, &usb_st, &net_st);
+        if (ps.oom)
+                return -ENOMEM;
+        check_duplicate_permits(&ps, p, usb_st, net_st);
+        if (usb_st)
+                check_overlapping_devices(&ps, p, usb_st);
+
+finish:
+        if (ps.oom)
+                return -ENOMEM;
+        r = diag_take(&ps, diag);
+        if (r < 0)
+                return r;
+        if (ps.n_errors > 0)
+                return -EINVAL;
+
+        r = policy_index_build(p);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(p);
+        return 0;
+}
+
+int policy_parse_file(const char *path, struct policy **ret, struct policy_diag *diag) {
+        _cleanup_free_ char *text = NULL;
+        size_t size;
+
+        int r = read_file_bounded(path, POLICY_FILE_MAX, &text, &size);
+        if (r < 0)
+                return r;
+        return policy_parse(text, size, path, ret, diag);
+}
+
+void policy_diag_done(struct policy_diag *d) {
+        if (!d)
+                return;
+        for (size_t i = 0; i < d->n_messages; i++)
+                free(d->messages[i]);
+        free(d->messages);
+        *d = (struct policy_diag) {};
+}
+
+static void approval_done(struct policy_approval *a) {
+        free(a->permit);
+        free(a->label);
+        free(a->approved_by);
+        free(a->purpose);
+        free(a->holder);
+        free(a->approved_on_text);
+        free(a->valid_from_text);
+        free(a->valid_until_text);
+}
+
+struct policy *policy_free(struct policy *p) {
+        if (!p)
+                return NULL;
+        policy_index_free(p->index);
+        for (size_t i = 0; i < p->n_usb; i++) {
+                approval_done(&p->usb[i].approval);
+                free(p->usb[i].serial);
+                free(p->usb[i].interfaces);
+        }
+        free(p->usb);
+        for (size_t i = 0; i < p->n_net; i++) {
+                approval_done(&p->net[i].approval);
+                free(p->net[i].path);
+                free(p->net[i].kind);
+                free(p->net[i].name);
+        }
+        free(p->net);
+        free(p->source);
+        free(p->issued_text);
+        free(p->issuer);
+        free(p->contract);
+        free(p->workstation);
+        free(p->valid_until_text);
+        return mfree(p);
+}
+
+int policy_check_applicable(const struct policy *p, int64_t now, const char *hostname, const char *machine_id) {
+        if (now >= p->valid_until)
+                return -EKEYEXPIRED;
+        /* Host names are case-insensitive, and a machine-id may be written in either case. */
+        if (p->workstation && !(hostname && strcasecmp(p->workstation, hostname) == 0) &&
+            !(machine_id && strcasecmp(p->workstation, machine_id) == 0))
+                return -EXDEV;
+        return 0;
+}
+
+const struct policy_usb_entry *policy_find_usb_permit(const struct policy *p, const char *permit) {
+        for (size_t i = 0; i < p->n_usb; i++)
+                if (streq_ptr(p->usb[i].approval.permit, permit))
+                        return &p->usb[i];
+        return NULL;
+}
+
+const struct policy_net_entry *policy_find_net_permit(const struct policy *p, const char *permit) {
+        for (size_t i = 0; i < p->n_net; i++)
+                if (streq_ptr(p->net[i].approval.permit, permit))
+                        return &p->net[i];
+        return NULL;
+}
+
+const char *policy_action_to_string(enum policy_action a) {
+        switch (a) {
+        case POLICY_ALLOW:
+                return "allow";
+        case POLICY_BLOCK:
+                return "block";
+        }
+        return NULL;
+}

@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: MIT */
+/* The canonical policy file: every field present in the struct, in the order of
+ * docs/policy.md, no comments. policy_parse() reads it back to an equal policy; that round
+ * trip is what `policyctl approve/revoke` rely on when a text edit cannot keep the layout.
+ *
+ * Dates are written as they were read (*_text) so that "2027-03-31" stays a date-only,
+ * through-that-day limit; a time without its text (a generated entry) is written as an exact
+ * local time with its offset, which reads back to the same instant. */
+#include "policy.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "macro.h"
+#include "timeutil.h"
+
+/* libconfig string syntax: '"' and '\' escaped; control bytes as \xHH (a validated policy has
+ * none, but a generated entry must not be able to break the file's structure). */
+static void put_string(FILE *f, const char *s) {
+        fputc('"', f);
+        for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
+                if (*p == '"' || *p == '\\')
+                        fprintf(f, "\\%c", *p);
+                else if (*p < 0x20 || *p == 0x7f)
+                        fprintf(f, "\\x%02x", *p);
+                else
+                        fputc(*p, f);
+        }
+        fputc('"', f);
+}
+
+static void put_key_string(FILE *f, const char *indent, const char *key, const char *value) {
+        if (!value)
+                return;
+        fprintf(f, "%s%s = ", indent, key);
+        put_string(f, value);
+        fputs(";\n", f);
+}
+
+static int put_key_time(FILE *f, const char *indent, const char *key, const char *text, int64_t t) {
+        char buf[ISO8601_MAX];
+
+        if (!text) {
+                if (t == TIME_INFINITY || t == TIME_NEG_INFINITY)
+                        return 0;
+                int r = time_format_iso8601(t, buf, sizeof buf);
+                if (r < 0)
+                        return r;
+                text = buf;
+        }
+        put_key_string(f, indent, key, text);
+        return 0;
+}
+
+static void put_approval_head(FILE *f, const struct policy_approval *a) {
+        put_key_string(f, "        ", "permit", a->permit ?: "");
+}
+
+static int put_approval_tail(FILE *f, const struct policy_approval *a) {
+        static const char in[] = "        ";
+        int r;
+
+        put_key_string(f, in, "label", a->label);
+        put_key_string(f, in, "purpose", a->purpose);
+        put_key_string(f, in, "holder", a->holder);
+        put_key_string(f, in, "approved_by", a->approved_by ?: "");
+        r = put_key_time(f, in, "approved_on", a->approved_on_text, a->approved_on);
+        if (r < 0)
+                return r;
+        r = put_key_time(f, in, "valid_from", a->valid_from_text, a->valid_from);
+        if (r < 0)
+                return r;
+        return put_key_time(f, in, "valid_until", a->valid_until_text, a->valid_until);
+}
+
+static void put_interface(FILE *f, const struct policy_interface_pattern *pat) {
+        fprintf(f, "\"%02x:", pat->c.cls);
+        if (pat->any_subclass)
+                fputs("*:", f);
+        else
+                fprintf(f, "%02x:", pat->c.subclass);
+        if (pat->any_protocol)
+                fputs("*\"", f);
+        else
+                fprintf(f, "%02x\"", pat->c.protocol);
+}
+
+static int put_usb(FILE *f, const struct policy_usb_entry *e) {
+        static const char in[] = "        ";
+        char id[5];
+
+        put_approval_head(f, &e->approval);
+        snprintf(id, sizeof id, "%04x", e->vendor);
+        put_key_string(f, in, "vendor", id);
+        snprintf(id, sizeof id, "%04x", e->product);
+        put_key_string(f, in, "product", id);
+        put_key_string(f, in, "serial", e->serial ?: "");
+        if (e->has_interfaces) {
+                fprintf(f, "%sinterfaces = [ ", in);
+                for (size_t i = 0; i < e->n_interfaces; i++) {
+                        if (i > 0)
+                                fputs(", ", f);
+                        put_interface(f, &e->interfaces[i]);
+                }
+                fputs(" ];\n", f);
+                /* The default is left out, so that the canonical form stays short. */
+                if (e->unlisted == UNLISTED_DISABLE)
+                        put_key_string(f, in, "unlisted_interfaces", "disable");
+        }
+        put_key_string(f, in, "access", e->read_only ? "read-only" : "read-write");
+        return put_approval_tail(f, &e->approval);
+}
+
+static int put_net(FILE *f, const struct policy_net_entry *e) {
+        static const char in[] = "        ";
+
+        put_approval_head(f, &e->approval);
+        if (e->has_mac) {
+                char mac[18];
+                mac_format(e->mac, mac);
+                put_key_string(f, in, "mac", mac);
+        }
+        put_key_string(f, in, "path", e->path);
+        put_key_string(f, in, "kind", e->kind);
+        put_key_string(f, in, "name", e->name);
+        return put_approval_tail(f, &e->approval);
+}
+
+int policy_write(const struct policy *p, char **ret) {
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0;
+        int r = 0;
+
+        FILE *f = open_memstream(&buf, &size);
+        if (!f)
+                return -ENOMEM;
+
+        fprintf(f, "# kyoka policy (docs/policy.md), canonical form\n");
+        fprintf(f, "kyoka_policy = %d;\n", POLICY_FORMAT_VERSION);
+        /* libconfig 1.5 truncates an integer above 2^31-1 unless it carries the L suffix. */
+        fprintf(f, "serial = %" PRIu64 "%s;\n", p->serial, p->serial > INT32_MAX ? "L" : "");
+        r = put_key_time(f, "", "issued", p->issued_text, p->issued);
+        put_key_string(f, "", "issuer", p->issuer ?: "");
+        put_key_string(f, "", "contract", p->contract ?: "");
+        put_key_string(f, "", "workstation", p->workstation);
+        if (r >= 0)
+                r = put_key_time(f, "", "valid_until", p->valid_until_text, p->valid_until);
+
+        fprintf(f, "\ndefaults = {\n        usb_hid = \"%s\";\n        usb_hub = \"%s\";\n"
+                   "        usb_other = \"%s\";\n        network = \"%s\";\n};\n",
+                policy_action_to_string(p->default_usb_hid), policy_action_to_string(p->default_usb_hub),
+                policy_action_to_string(p->default_usb_other), policy_action_to_string(p->default_network));
+
+        if (p->n_usb > 0) {
+                fputs("\nusb = (\n", f);
+                for (size_t i = 0; i < p->n_usb && r >= 0; i++) {
+                        fputs("    {\n", f);
+                        r = put_usb(f, &p->usb[i]);
+                        fputs(i + 1 < p->n_usb ? "    },\n" : "    }\n", f);
+                }
+                fputs(");\n", f);
+        }
+        if (p->n_net > 0) {
+                fputs("\nnetwork = (\n", f);
+                for (size_t i = 0; i < p->n_net && r >= 0; i++) {
+                        fputs("    {\n", f);
+                        r = put_net(f, &p->net[i]);
+                        fputs(i + 1 < p->n_net ? "    },\n" : "    }\n", f);
+                }
+                fputs(");\n", f);
+        }
+
+        bool failed = ferror(f);
+        if (fclose(f) != 0 || failed)
+                return -ENOMEM;
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
