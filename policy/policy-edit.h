@@ -9,6 +9,11 @@
 
 #include "policy.h"
 
+/* S as a libconfig string literal, quotes included: `"` and `\` escaped, newline, tab, CR and
+ * form feed as \n \t \r \f, other control bytes as \xHH, everything else (UTF-8) as is.
+ * Newly allocated; NULL on OOM. */
+char *policy_quote_string(const char *s);
+
 /* Appends ENTRY (a usb entry; its approval.line is ignored) to the `usb` list of TEXT. */
 int policy_edit_add_usb(const char *text, size_t len, const char *source, const struct policy_usb_entry *entry,
                         char **ret_text, bool *ret_rewritten, struct policy_diag *diag);

@@ -1,0 +1,1004 @@
+/* SPDX-License-Identifier: MIT */
+/* Editing a policy as text, so that approve and revoke keep the approver's comments and layout.
+ *
+ * libconfig can write a configuration back, but it drops every comment, and the comments of a
+ * policy are where a city writes why a permit exists. So the edits here work on the bytes: a
+ * small scanner that knows libconfig's lexical rules (strings with escapes, `#`, `//` and
+ * block comments) finds the top-level `serial`, the `usb` and `network` lists, each entry's
+ * braces, its permit and the commas between entries; the edit splices text at those offsets.
+ *
+ * The scanner is not trusted to be right: every result is parsed again with policy_parse and
+ * must carry the new serial and exactly one entry more (or less). If it does not, the edit
+ * falls back to the canonical writer, which loses the comments but not the policy. */
+#include "policy-edit.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "macro.h"
+#include "timeutil.h"
+
+#define SCAN_DEPTH_MAX 64             /* a policy nests three deep; this only bounds the recursion */
+#define INDENT "    "            /* the canonical writer's: entries at one level, fields at two */
+
+/* ---- the scanner ------------------------------------------------------------------------ */
+
+struct element {
+        size_t start, end;            /* '{' .. one past its '}' */
+        bool has_comma;
+        size_t comma;                 /* offset of the ',' that follows the element */
+        size_t first_key;             /* offset of its first setting's name, 0 if none */
+        char *permit;                 /* decoded value of its `permit`, or NULL */
+};
+
+struct list {
+        bool found;
+        size_t open, close;           /* offsets of '(' and ')' */
+        size_t n;
+        struct element *elements;
+};
+
+enum token_type {
+        TOKEN_EOF,
+        TOKEN_WORD,                   /* a name, number or boolean */
+        TOKEN_STRING,
+        TOKEN_PUNCT,
+};
+
+struct token {
+        enum token_type type;
+        size_t start, end;
+        char c;                       /* for TOKEN_PUNCT */
+};
+
+struct scanner {
+        const char *text;
+        size_t len;
+        size_t pos;
+        bool serial_found;
+        size_t serial_start, serial_end;
+        struct list usb, net;
+};
+
+static void list_done(struct list *l) {
+        for (size_t i = 0; i < l->n; i++)
+                free(l->elements[i].permit);
+        l->elements = mfree(l->elements);
+        l->n = 0;
+}
+
+static void scanner_done(struct scanner *sc) {
+        list_done(&sc->usb);
+        list_done(&sc->net);
+}
+
+static bool is_word_char(char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '*' ||
+               c == '.' || c == '+' || c == '-';
+}
+
+/* Skips blanks and comments; -EINVAL for an unterminated block comment. */
+static int skip_blank(struct scanner *sc) {
+        const char *t = sc->text;
+
+        while (sc->pos < sc->len) {
+                char c = t[sc->pos];
+                if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v')
+                        sc->pos++;
+                else if (c == '#' || (c == '/' && sc->pos + 1 < sc->len && t[sc->pos + 1] == '/')) {
+                        const char *nl = memchr(t + sc->pos, '\n', sc->len - sc->pos);
+                        sc->pos = nl ? (size_t) (nl - t) + 1 : sc->len;
+                } else if (c == '/' && sc->pos + 1 < sc->len && t[sc->pos + 1] == '*') {
+                        const char *e = memmem(t + sc->pos + 2, sc->len - sc->pos - 2, "*/", 2);
+                        if (!e)
+                                return -EINVAL;
+                        sc->pos = (size_t) (e - t) + 2;
+                } else
+                        break;
+        }
+        return 0;
+}
+
+static int next_token(struct scanner *sc, struct token *ret) {
+        const char *t = sc->text;
+        int r;
+
+        r = skip_blank(sc);
+        if (r < 0)
+                return r;
+
+        struct token tok = { .start = sc->pos };
+        if (sc->pos >= sc->len) {
+                tok.type = TOKEN_EOF;
+                tok.end = sc->pos;
+                *ret = tok;
+                return 0;
+        }
+
+        char c = t[sc->pos];
+        if (strchr("=:;,()[]{}", c)) {
+                tok.type = TOKEN_PUNCT;
+                tok.c = c;
+                sc->pos++;
+        } else if (c == '"') {
+                sc->pos++;
+                for (;;) {
+                        if (sc->pos >= sc->len)
+                                return -EINVAL;
+                        if (t[sc->pos] == '\\')
+                                sc->pos += 2;
+                        else if (t[sc->pos++] == '"')
+                                break;
+                }
+                if (sc->pos > sc->len)
+                        return -EINVAL;
+                tok.type = TOKEN_STRING;
+        } else if (is_word_char(c)) {
+                while (sc->pos < sc->len && is_word_char(t[sc->pos]))
+                        sc->pos++;
+                tok.type = TOKEN_WORD;
+        } else
+                return -EINVAL; /* @include and anything libconfig would not take either */
+
+        tok.end = sc->pos;
+        *ret = tok;
+        return 0;
+}
+
+static int peek_token(struct scanner *sc, struct token *ret) {
+        size_t saved = sc->pos;
+        int r = next_token(sc, ret);
+        sc->pos = saved;
+        return r;
+}
+
+static bool token_is(const struct token *tok, char c) {
+        return tok->type == TOKEN_PUNCT && tok->c == c;
+}
+
+static bool token_equals(const struct scanner *sc, const struct token *tok, const char *word) {
+        size_t n = strlen(word);
+        return tok->type == TOKEN_WORD && tok->end - tok->start == n && memcmp(sc->text + tok->start, word, n) == 0;
+}
+
+static int hexval(char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
+
+/* Appends the value of the string literal [START, END) (quotes included) to F, undoing the
+ * escapes libconfig knows; an unknown escape stays as written, as libconfig keeps it. */
+static void decode_string(const char *t, size_t start, size_t end, FILE *f) {
+        for (size_t i = start + 1; i + 1 < end; i++) {
+                if (t[i] != '\\' || i + 2 >= end) {
+                        fputc(t[i], f);
+                        continue;
+                }
+                char e = t[++i];
+                switch (e) {
+                case 'n': fputc('\n', f); break;
+                case 'r': fputc('\r', f); break;
+                case 't': fputc('\t', f); break;
+                case 'f': fputc('\f', f); break;
+                case '\\': fputc('\\', f); break;
+                case '"': fputc('"', f); break;
+                case 'x':
+                        if (i + 3 < end && hexval(t[i + 1]) >= 0 && hexval(t[i + 2]) >= 0) {
+                                fputc(hexval(t[i + 1]) << 4 | hexval(t[i + 2]), f);
+                                i += 2;
+                                break;
+                        }
+                        __attribute__((fallthrough));
+                default:
+                        fputc('\\', f);
+                        fputc(e, f);
+                }
+        }
+}
+
+static int parse_value(struct scanner *sc, unsigned depth, char **ret_string);
+
+/* Settings up to (not including) CLOSE ('}', or 0 for the end of the file). At depth 0 it notes
+ * `serial` and the `usb`/`network` lists; inside an entry (OWNER) it notes `permit`. */
+static int parse_settings(struct scanner *sc, unsigned depth, char close, struct element *owner) {
+        struct token tok, name;
+        int r;
+
+        if (depth > SCAN_DEPTH_MAX)
+                return -E2BIG;
+
+        for (;;) {
+                r = peek_token(sc, &tok);
+                if (r < 0)
+                        return r;
+                if (close == 0 ? tok.type == TOKEN_EOF : token_is(&tok, close))
+                        return 0;
+
+                r = next_token(sc, &name);
+                if (r < 0)
+                        return r;
+                if (name.type != TOKEN_WORD)
+                        return -EINVAL;
+                if (owner && owner->first_key == 0)
+                        owner->first_key = name.start;
+                r = next_token(sc, &tok);
+                if (r < 0)
+                        return r;
+                if (!token_is(&tok, '=') && !token_is(&tok, ':'))
+                        return -EINVAL;
+
+                r = peek_token(sc, &tok);
+                if (r < 0)
+                        return r;
+
+                struct list *l = NULL;
+                if (depth == 0 && token_equals(sc, &name, "usb"))
+                        l = &sc->usb;
+                else if (depth == 0 && token_equals(sc, &name, "network"))
+                        l = &sc->net;
+
+                if (l && token_is(&tok, '(')) {
+                        if (l->found)
+                                return -EINVAL;
+                        l->found = true;
+                        l->open = tok.start;
+                        sc->pos = tok.end;
+                        r = 0;
+                        for (bool first = true;; first = false) {
+                                r = peek_token(sc, &tok);
+                                if (r < 0)
+                                        return r;
+                                if (first && token_is(&tok, ')'))
+                                        break;
+
+                                struct element e = { .start = tok.start };
+                                if (!token_is(&tok, '{'))
+                                        return -EINVAL; /* entries are groups */
+                                sc->pos = tok.end;
+                                r = parse_settings(sc, depth + 2, '}', &e);
+                                if (r >= 0)
+                                        r = next_token(sc, &tok);
+                                if (r < 0) {
+                                        free(e.permit);
+                                        return r;
+                                }
+                                e.end = tok.end;
+
+                                struct element *n = reallocarray(l->elements, l->n + 1, sizeof *n);
+                                if (!n) {
+                                        free(e.permit);
+                                        return -ENOMEM;
+                                }
+                                l->elements = n;
+                                l->elements[l->n++] = e;
+
+                                r = next_token(sc, &tok);
+                                if (r < 0)
+                                        return r;
+                                if (token_is(&tok, ',')) {
+                                        l->elements[l->n - 1].has_comma = true;
+                                        l->elements[l->n - 1].comma = tok.start;
+                                        continue;
+                                }
+                                if (!token_is(&tok, ')'))
+                                        return -EINVAL;
+                                sc->pos = tok.start; /* the ')' is consumed below */
+                                break;
+                        }
+                        r = next_token(sc, &tok);
+                        if (r < 0)
+                                return r;
+                        l->close = tok.start;
+                } else if (depth == 0 && token_equals(sc, &name, "serial")) {
+                        if (tok.type != TOKEN_WORD || sc->serial_found)
+                                return -EINVAL;
+                        sc->serial_found = true;
+                        sc->serial_start = tok.start;
+                        sc->serial_end = tok.end;
+                        sc->pos = tok.end;
+                } else if (owner && token_equals(sc, &name, "permit") && tok.type == TOKEN_STRING) {
+                        _cleanup_free_ char *s = NULL;
+                        r = parse_value(sc, depth, &s);
+                        if (r < 0)
+                                return r;
+                        free(owner->permit);
+                        owner->permit = TAKE_PTR(s);
+                } else {
+                        r = parse_value(sc, depth, NULL);
+                        if (r < 0)
+                                return r;
+                }
+
+                /* The terminator is optional in libconfig. */
+                r = peek_token(sc, &tok);
+                if (r < 0)
+                        return r;
+                if (token_is(&tok, ';') || token_is(&tok, ','))
+                        sc->pos = tok.end;
+        }
+}
+
+/* One value: a scalar, (adjacent) strings, a group, a list or an array. With RET_STRING, the
+ * value must be a string and is returned decoded. */
+static int parse_value(struct scanner *sc, unsigned depth, char **ret_string) {
+        struct token tok;
+        int r;
+
+        if (depth > SCAN_DEPTH_MAX)
+                return -E2BIG;
+
+        r = next_token(sc, &tok);
+        if (r < 0)
+                return r;
+
+        if (tok.type == TOKEN_STRING) {
+                _cleanup_free_ char *buf = NULL;
+                size_t size = 0;
+                _cleanup_fclose_ FILE *f = ret_string ? open_memstream(&buf, &size) : NULL;
+                if (ret_string && !f)
+                        return -ENOMEM;
+                for (;;) {
+                        if (f)
+                                decode_string(sc->text, tok.start, tok.end, f);
+                        r = peek_token(sc, &tok);
+                        if (r < 0)
+                                return r;
+                        if (tok.type != TOKEN_STRING)
+                                break;
+                        sc->pos = tok.end;
+                }
+                if (f) {
+                        if (fclose(TAKE_PTR(f)) != 0)
+                                return -ENOMEM;
+                        *ret_string = TAKE_PTR(buf);
+                }
+                return 0;
+        }
+        if (ret_string)
+                return -EINVAL;
+
+        if (tok.type == TOKEN_WORD)
+                return 0;
+        if (token_is(&tok, '{')) {
+                r = parse_settings(sc, depth + 1, '}', NULL);
+                if (r < 0)
+                        return r;
+                r = next_token(sc, &tok);
+                return r < 0 ? r : 0;
+        }
+        if (token_is(&tok, '(') || token_is(&tok, '[')) {
+                char close = tok.c == '(' ? ')' : ']';
+                for (bool first = true;; first = false) {
+                        r = peek_token(sc, &tok);
+                        if (r < 0)
+                                return r;
+                        if (first && token_is(&tok, close)) {
+                                sc->pos = tok.end;
+                                return 0;
+                        }
+                        r = parse_value(sc, depth + 1, NULL);
+                        if (r < 0)
+                                return r;
+                        r = next_token(sc, &tok);
+                        if (r < 0)
+                                return r;
+                        if (token_is(&tok, close))
+                                return 0;
+                        if (!token_is(&tok, ','))
+                                return -EINVAL;
+                }
+        }
+        return -EINVAL;
+}
+
+static int scan(const char *text, size_t len, struct scanner *ret) {
+        struct scanner sc = { .text = text, .len = len };
+        int r;
+
+        r = parse_settings(&sc, 0, 0, NULL);
+        if (r < 0) {
+                scanner_done(&sc);
+                return r;
+        }
+        *ret = sc;
+        return 0;
+}
+
+/* ---- layout helpers ---------------------------------------------------------------------- */
+
+/* If only blanks and comments that end on this line follow POS, the offset just after the
+ * line's newline; otherwise SIZE_MAX. */
+static size_t rest_of_line_blank(const char *t, size_t len, size_t pos) {
+        while (pos < len) {
+                char c = t[pos];
+                if (c == ' ' || c == '\t' || c == '\r')
+                        pos++;
+                else if (c == '\n')
+                        return pos + 1;
+                else if (c == '#' || (c == '/' && pos + 1 < len && t[pos + 1] == '/')) {
+                        const char *nl = memchr(t + pos, '\n', len - pos);
+                        return nl ? (size_t) (nl - t) + 1 : SIZE_MAX;
+                } else if (c == '/' && pos + 1 < len && t[pos + 1] == '*') {
+                        const char *e = memmem(t + pos + 2, len - pos - 2, "*/", 2);
+                        if (!e || memchr(t + pos, '\n', (size_t) (e - (t + pos))))
+                                return SIZE_MAX;
+                        pos = (size_t) (e - t) + 2;
+                } else
+                        return SIZE_MAX;
+        }
+        return SIZE_MAX;
+}
+
+/* True if only blanks precede POS on its line; *ret_line_start is where the line begins. */
+static bool line_start_blank(const char *t, size_t pos, size_t *ret_line_start) {
+        size_t i = pos;
+        while (i > 0 && (t[i - 1] == ' ' || t[i - 1] == '\t'))
+                i--;
+        if (i > 0 && t[i - 1] != '\n')
+                return false;
+        *ret_line_start = i;
+        return true;
+}
+
+/* ---- writing an entry -------------------------------------------------------------------- */
+
+char *policy_quote_string(const char *s) {
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&buf, &size);
+        if (!f)
+                return NULL;
+
+        fputc('"', f);
+        for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
+                switch (*p) {
+                case '"': fputs("\\\"", f); break;
+                case '\\': fputs("\\\\", f); break;
+                case '\n': fputs("\\n", f); break;
+                case '\t': fputs("\\t", f); break;
+                case '\r': fputs("\\r", f); break;
+                case '\f': fputs("\\f", f); break;
+                default:
+                        if (*p < 0x20 || *p == 0x7f)
+                                fprintf(f, "\\x%02x", *p);
+                        else
+                                fputc(*p, f);
+                }
+        }
+        fputc('"', f);
+        if (fclose(f) != 0) {
+                free(buf);
+                return NULL;
+        }
+        return buf;
+}
+
+/* Where an entry's braces and its fields start: the file's own, taken from its last entry. */
+struct layout {
+        const char *brace;
+        const char *field;
+};
+
+static void put_string(FILE *f, const struct layout *lo, const char *key, const char *value) {
+        _cleanup_free_ char *q = NULL;
+
+        if (!value)
+                return;
+        q = policy_quote_string(value);
+        if (!q) {
+                /* Leaves the entry short: the re-parse notices, and the fallback runs. */
+                fputs("\n", f);
+                return;
+        }
+        fprintf(f, "%s%s = %s;\n", lo->field, key, q);
+}
+
+/* A date as written if we have the text, else from the value (an exclusive end written as a
+ * time, which is exact). NULL when the date is not set. */
+static const char *date_text(const char *text, int64_t value, char buf[static ISO8601_MAX]) {
+        if (text)
+                return text;
+        if (value == TIME_INFINITY || value == TIME_NEG_INFINITY)
+                return NULL;
+        if (time_format_iso8601(value, buf, ISO8601_MAX) < 0)
+                return NULL;
+        return buf;
+}
+
+/* The field order is the canonical writer's (docs/policy.md), so edited and rewritten files
+ * read the same. */
+static void put_approval_tail(FILE *f, const struct layout *lo, const struct policy_approval *a) {
+        char b1[ISO8601_MAX], b2[ISO8601_MAX], b3[ISO8601_MAX];
+        const char *on = a->approved_on_text;
+
+        if (!on && time_format_date(a->approved_on, b1, sizeof b1) >= 0)
+                on = b1;
+        put_string(f, lo, "label", a->label);
+        put_string(f, lo, "purpose", a->purpose);
+        put_string(f, lo, "holder", a->holder);
+        put_string(f, lo, "approved_by", a->approved_by);
+        put_string(f, lo, "approved_on", on);
+        put_string(f, lo, "valid_from", date_text(a->valid_from_text, a->valid_from, b2));
+        put_string(f, lo, "valid_until", date_text(a->valid_until_text, a->valid_until, b3));
+        fprintf(f, "%s}", lo->brace);
+}
+
+static void format_pattern(const struct policy_interface_pattern *p, char buf[static 9]) {
+        char sub[3] = "*", proto[3] = "*";
+        if (!p->any_subclass)
+                snprintf(sub, sizeof sub, "%02x", p->c.subclass);
+        if (!p->any_protocol)
+                snprintf(proto, sizeof proto, "%02x", p->c.protocol);
+        snprintf(buf, 9, "%02x:%s:%s", p->c.cls, sub, proto);
+}
+
+/* The entry as a block, without a trailing newline. */
+static int format_usb_entry(const void *entry, const struct layout *lo, char **ret) {
+        const struct policy_usb_entry *e = entry;
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0;
+        _cleanup_fclose_ FILE *f = open_memstream(&buf, &size);
+        char hex[5];
+
+        if (!f)
+                return -ENOMEM;
+
+        fprintf(f, "%s{\n", lo->brace);
+        put_string(f, lo, "permit", e->approval.permit);
+        snprintf(hex, sizeof hex, "%04x", e->vendor);
+        put_string(f, lo, "vendor", hex);
+        snprintf(hex, sizeof hex, "%04x", e->product);
+        put_string(f, lo, "product", hex);
+        put_string(f, lo, "serial", e->serial ? e->serial : "");
+        if (e->has_interfaces) {
+                fprintf(f, "%sinterfaces = [", lo->field);
+                for (size_t i = 0; i < e->n_interfaces; i++) {
+                        char c[9];
+                        format_pattern(&e->interfaces[i], c);
+                        fprintf(f, "%s\"%s\"", i > 0 ? ", " : " ", c);
+                }
+                fprintf(f, "%s];\n", e->n_interfaces > 0 ? " " : "");
+                if (e->unlisted == UNLISTED_DISABLE)
+                        put_string(f, lo, "unlisted_interfaces", "disable");
+        }
+        put_string(f, lo, "access", e->read_only ? "read-only" : "read-write");
+        put_approval_tail(f, lo, &e->approval);
+
+        if (fclose(TAKE_PTR(f)) != 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+static int format_net_entry(const void *entry, const struct layout *lo, char **ret) {
+        const struct policy_net_entry *e = entry;
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0;
+        _cleanup_fclose_ FILE *f = open_memstream(&buf, &size);
+
+        if (!f)
+                return -ENOMEM;
+
+        fprintf(f, "%s{\n", lo->brace);
+        put_string(f, lo, "permit", e->approval.permit);
+        if (e->has_mac) {
+                char mac[18];
+                snprintf(mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x", e->mac[0], e->mac[1], e->mac[2], e->mac[3],
+                         e->mac[4], e->mac[5]);
+                put_string(f, lo, "mac", mac);
+        }
+        put_string(f, lo, "path", e->path);
+        put_string(f, lo, "kind", e->kind);
+        put_string(f, lo, "name", e->name);
+        put_approval_tail(f, lo, &e->approval);
+
+        if (fclose(TAKE_PTR(f)) != 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+/* ---- splicing ---------------------------------------------------------------------------- */
+
+struct edit {
+        size_t offset, remove;
+        char *insert;                 /* owned; may be NULL */
+};
+
+struct edits {
+        struct edit e[6];
+        size_t n;
+};
+
+static void edits_done(struct edits *ed) {
+        for (size_t i = 0; i < ed->n; i++)
+                free(ed->e[i].insert);
+        ed->n = 0;
+}
+
+/* Takes INSERT; NULL for a pure removal. */
+static int edits_add(struct edits *ed, size_t offset, size_t remove, char *insert) {
+        if (ed->n >= ELEMENTSOF(ed->e)) {
+                free(insert);
+                return -E2BIG;
+        }
+        ed->e[ed->n++] = (struct edit) { offset, remove, insert };
+        return 0;
+}
+
+static int edits_add_text(struct edits *ed, size_t offset, size_t remove, const char *s) {
+        char *copy = strdup(s);
+        if (!copy)
+                return -ENOMEM;
+        return edits_add(ed, offset, remove, copy);
+}
+
+static int edit_cmp(const void *a, const void *b) {
+        const struct edit *x = a, *y = b;
+        return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+static int edits_apply(struct edits *ed, const char *text, size_t len, char **ret) {
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0, pos = 0;
+        _cleanup_fclose_ FILE *f = open_memstream(&buf, &size);
+
+        if (!f)
+                return -ENOMEM;
+
+        qsort(ed->e, ed->n, sizeof ed->e[0], edit_cmp);
+        for (size_t i = 0; i < ed->n; i++) {
+                const struct edit *e = &ed->e[i];
+                if (e->offset < pos || e->offset + e->remove > len)
+                        return -EINVAL; /* overlapping edits: a scanner bug, the fallback handles it */
+                fwrite(text + pos, 1, e->offset - pos, f);
+                if (e->insert)
+                        fputs(e->insert, f);
+                pos = e->offset + e->remove;
+        }
+        fwrite(text + pos, 1, len - pos, f);
+
+        if (fclose(TAKE_PTR(f)) != 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+/* Replaces the serial's token by NEW_SERIAL, if the token says what the parser read. */
+static int edit_serial(struct edits *ed, const struct scanner *sc, uint64_t old_serial, uint64_t new_serial) {
+        char token[32], *end;
+
+        if (!sc->serial_found || sc->serial_end - sc->serial_start >= sizeof token)
+                return -EINVAL;
+        memcpy(token, sc->text + sc->serial_start, sc->serial_end - sc->serial_start);
+        token[sc->serial_end - sc->serial_start] = 0;
+
+        bool hex = token[0] == '0' && (token[1] == 'x' || token[1] == 'X');
+        errno = 0;
+        unsigned long long v = strtoull(hex ? token + 2 : token, &end, hex ? 16 : 10);
+        if (errno != 0 || end == token || (*end && strcmp(end, "L") != 0 && strcmp(end, "LL") != 0) ||
+            v != old_serial)
+                return -EINVAL;
+
+        char *s;
+        /* libconfig reads a bare integer beyond 32 bits as 64-bit; "L" says so explicitly. */
+        if (asprintf(&s, "%" PRIu64 "%s", new_serial, new_serial > INT32_MAX ? "L" : "") < 0)
+                return -ENOMEM;
+        return edits_add(ed, sc->serial_start, sc->serial_end - sc->serial_start, s);
+}
+
+/* Blanks from the start of POS's line up to POS, or NULL if something else precedes it. */
+static char *indent_at(const char *t, size_t pos) {
+        size_t ls;
+        if (!line_start_blank(t, pos, &ls))
+                return NULL;
+        return strndup(t + ls, pos - ls);
+}
+
+/* Text for a new list at the end of the file (no list of that name exists yet). */
+static int edit_append_list(struct edits *ed, const char *text, size_t len, const char *name, const char *block) {
+        char *s;
+        bool needs_newline = len > 0 && text[len - 1] != '\n';
+
+        if (asprintf(&s, "%s\n%s = (\n%s\n);\n", needs_newline ? "\n" : "", name, block) < 0)
+                return -ENOMEM;
+        return edits_add(ed, len, 0, s);
+}
+
+typedef int (*format_fn)(const void *entry, const struct layout *lo, char **ret);
+
+/* Adds the new entry after the list's last one (or into the empty list, or a new list). */
+static int edits_for_add(struct edits *ed, const struct scanner *sc, const struct list *l, const char *name,
+                         format_fn format, const void *entry) {
+        _cleanup_free_ char *block = NULL, *brace = NULL, *field = NULL;
+        const char *t = sc->text;
+        struct layout lo = { INDENT, INDENT INDENT };
+        int r;
+
+        /* A new entry takes the last one's indentation, so a file with its own layout keeps it. */
+        const struct element *last = l->found && l->n > 0 ? &l->elements[l->n - 1] : NULL;
+        if (last) {
+                brace = indent_at(t, last->start);
+                field = last->first_key > 0 ? indent_at(t, last->first_key) : NULL;
+                if (brace && field) {
+                        lo.brace = brace;
+                        lo.field = field;
+                }
+        }
+        r = format(entry, &lo, &block);
+        if (r < 0)
+                return r;
+
+        if (!l->found)
+                return edit_append_list(ed, t, sc->len, name, block);
+
+        char *s;
+        if (!last) {
+                size_t ls;
+                /* "(\n)" gets the block on its own lines; "( )" or "()" is opened up. */
+                bool own_line = line_start_blank(t, l->close, &ls) && ls > l->open;
+                if (asprintf(&s, own_line ? "%s\n" : "\n%s\n", block) < 0)
+                        return -ENOMEM;
+                return edits_add(ed, own_line ? ls : l->close, 0, s);
+        }
+
+        if (last->has_comma)
+                return -EINVAL; /* libconfig 1.5 takes no trailing comma: the scan went wrong */
+
+        r = edits_add_text(ed, last->end, 0, ",");
+        if (r < 0)
+                return r;
+
+        /* A comment after the last entry's brace stays with that entry: the new block goes on
+         * the next line. */
+        size_t next = rest_of_line_blank(t, sc->len, last->end);
+        bool own_line = next != SIZE_MAX && next <= l->close;
+        if (asprintf(&s, own_line ? "%s\n" : "\n%s", block) < 0)
+                return -ENOMEM;
+        return edits_add(ed, own_line ? next : last->end, 0, s);
+}
+
+/* Removes element I of L with the comma that separates it from its neighbours; whole lines when
+ * the entry has its lines to itself, so no blank hole is left. Comments above it stay. */
+static int edits_for_remove(struct edits *ed, const struct scanner *sc, const struct list *l, size_t i) {
+        const struct element *e = &l->elements[i];
+        const char *t = sc->text;
+        size_t start = e->start, end = e->has_comma ? e->comma + 1 : e->end, ls;
+        int r;
+
+        if (line_start_blank(t, start, &ls)) {
+                size_t next = rest_of_line_blank(t, sc->len, end);
+                if (next != SIZE_MAX && next <= l->close) {
+                        start = ls;
+                        end = next;
+                }
+        }
+        r = edits_add(ed, start, end - start, NULL);
+        if (r < 0)
+                return r;
+
+        /* The last entry has no comma of its own: the one before it loses its comma. */
+        if (!e->has_comma && i > 0) {
+                const struct element *prev = &l->elements[i - 1];
+                if (!prev->has_comma)
+                        return -EINVAL;
+                r = edits_add(ed, prev->comma, 1, NULL);
+        }
+        return r;
+}
+
+/* ---- checking and the fallback ------------------------------------------------------------ */
+
+enum edit_kind {
+        EDIT_ADD_USB,
+        EDIT_ADD_NET,
+        EDIT_REMOVE,
+};
+
+struct edit_request {
+        enum edit_kind kind;
+        const char *permit;
+        const struct policy_usb_entry *usb;
+        const struct policy_net_entry *net;
+};
+
+static void diag_move(struct policy_diag *dst, struct policy_diag *src) {
+        if (!dst) {
+                policy_diag_done(src);
+        } else {
+                policy_diag_done(dst);
+                *dst = *src;
+        }
+        *src = (struct policy_diag) {};
+}
+
+/* Whether TEXT is OLD with exactly the requested change: it parses, has the new serial and one
+ * entry more (with the new permit and, for USB, the same device) or one less (without it). */
+static int check_result(const char *text, const char *source, const struct policy *old, const struct edit_request *req,
+                        struct policy_diag *diag) {
+        _cleanup_(policy_freep) struct policy *p = NULL;
+        int r;
+
+        r = policy_parse(text, strlen(text), source, &p, diag);
+        if (r < 0)
+                return r;
+
+        if (p->serial != old->serial + 1)
+                return -EBADMSG;
+
+        size_t n_old = old->n_usb + old->n_net, n_new = p->n_usb + p->n_net;
+        switch (req->kind) {
+        case EDIT_ADD_USB: {
+                const struct policy_usb_entry *e = policy_find_usb_permit(p, req->permit);
+                if (n_new != n_old + 1 || p->n_usb != old->n_usb + 1 || !e || e->vendor != req->usb->vendor ||
+                    e->product != req->usb->product || !streq_ptr(e->serial, req->usb->serial ? req->usb->serial : "") ||
+                    e->read_only != req->usb->read_only || e->n_interfaces != req->usb->n_interfaces)
+                        return -EBADMSG;
+                break;
+        }
+        case EDIT_ADD_NET: {
+                const struct policy_net_entry *e = policy_find_net_permit(p, req->permit);
+                if (n_new != n_old + 1 || p->n_net != old->n_net + 1 || !e || e->has_mac != req->net->has_mac ||
+                    (e->has_mac && memcmp(e->mac, req->net->mac, 6) != 0))
+                        return -EBADMSG;
+                break;
+        }
+        case EDIT_REMOVE:
+                if (n_new + 1 != n_old || policy_find_usb_permit(p, req->permit) ||
+                    policy_find_net_permit(p, req->permit))
+                        return -EBADMSG;
+                break;
+        }
+        return 0;
+}
+
+/* The text edit; any failure here only means "use the fallback". */
+static int edit_text(const char *text, size_t len, const struct policy *p, const struct edit_request *req,
+                     char **ret) {
+        _cleanup_(scanner_done) struct scanner sc = {};
+        _cleanup_(edits_done) struct edits ed = {};
+        int r;
+
+        r = scan(text, len, &sc);
+        if (r < 0)
+                return r;
+
+        r = edit_serial(&ed, &sc, p->serial, p->serial + 1);
+        if (r < 0)
+                return r;
+
+        switch (req->kind) {
+        case EDIT_ADD_USB:
+                r = edits_for_add(&ed, &sc, &sc.usb, "usb", format_usb_entry, req->usb);
+                break;
+        case EDIT_ADD_NET:
+                r = edits_for_add(&ed, &sc, &sc.net, "network", format_net_entry, req->net);
+                break;
+        case EDIT_REMOVE:
+                r = -ENOENT;
+                for (struct list *l = &sc.usb; r == -ENOENT && l; l = l == &sc.usb ? &sc.net : NULL)
+                        for (size_t i = 0; i < l->n; i++)
+                                if (streq_ptr(l->elements[i].permit, req->permit)) {
+                                        r = edits_for_remove(&ed, &sc, l, i);
+                                        break;
+                                }
+                break;
+        }
+        if (r < 0)
+                return r;
+
+        return edits_apply(&ed, text, len, ret);
+}
+
+/* P with the change made in memory, written canonically. The copy shares P's strings and the
+ * new entry's: nothing in it is freed but the arrays made here. */
+static int edit_canonical(const struct policy *p, const struct edit_request *req, char **ret) {
+        _cleanup_free_ struct policy_usb_entry *usb = NULL;
+        _cleanup_free_ struct policy_net_entry *net = NULL;
+        struct policy q = *p;
+
+        q.index = NULL;
+        q.serial = p->serial + 1;
+
+        usb = calloc(p->n_usb + 1, sizeof *usb);
+        net = calloc(p->n_net + 1, sizeof *net);
+        if (!usb || !net)
+                return -ENOMEM;
+
+        q.n_usb = q.n_net = 0;
+        for (size_t i = 0; i < p->n_usb; i++)
+                if (req->kind != EDIT_REMOVE || !streq_ptr(p->usb[i].approval.permit, req->permit))
+                        usb[q.n_usb++] = p->usb[i];
+        for (size_t i = 0; i < p->n_net; i++)
+                if (req->kind != EDIT_REMOVE || !streq_ptr(p->net[i].approval.permit, req->permit))
+                        net[q.n_net++] = p->net[i];
+        if (req->kind == EDIT_ADD_USB)
+                usb[q.n_usb++] = *req->usb;
+        if (req->kind == EDIT_ADD_NET)
+                net[q.n_net++] = *req->net;
+        q.usb = usb;
+        q.net = net;
+
+        return policy_write(&q, ret);
+}
+
+static int edit(const char *text, size_t len, const char *source, const struct edit_request *req, char **ret_text,
+                bool *ret_rewritten, struct policy_diag *diag) {
+        _cleanup_(policy_freep) struct policy *p = NULL;
+        _cleanup_free_ char *out = NULL;
+        struct policy_diag d = {};
+        int r;
+
+        if (!req->permit || !*req->permit)
+                return -EINVAL;
+
+        r = policy_parse(text, len, source, &p, &d);
+        if (r < 0) {
+                /* The caller shows why the policy as it stands is invalid. */
+                diag_move(diag, &d);
+                return r;
+        }
+        policy_diag_done(&d);
+
+        bool exists = policy_find_usb_permit(p, req->permit) || policy_find_net_permit(p, req->permit);
+        if (req->kind == EDIT_REMOVE && !exists)
+                return -ENOENT;
+        if (req->kind != EDIT_REMOVE && exists)
+                return -EEXIST;
+        if (p->serial >= INT64_MAX)
+                return -EOVERFLOW;
+
+        bool rewritten = false;
+        r = edit_text(text, len, p, req, &out);
+        if (r >= 0) {
+                r = check_result(out, source, p, req, &d);
+                policy_diag_done(&d);
+        }
+        if (r < 0) {
+                out = mfree(out);
+                r = edit_canonical(p, req, &out);
+                if (r < 0)
+                        return r;
+                rewritten = true;
+                r = check_result(out, source, p, req, &d);
+                if (r < 0) {
+                        /* Even the canonical form does not hold the change: say why, write nothing. */
+                        diag_move(diag, &d);
+                        return r == -EBADMSG ? r : -EBADMSG;
+                }
+                policy_diag_done(&d);
+        }
+
+        *ret_text = TAKE_PTR(out);
+        if (ret_rewritten)
+                *ret_rewritten = rewritten;
+        return 0;
+}
+
+int policy_edit_add_usb(const char *text, size_t len, const char *source, const struct policy_usb_entry *entry,
+                        char **ret_text, bool *ret_rewritten, struct policy_diag *diag) {
+        return edit(text, len, source,
+                    &(struct edit_request) { .kind = EDIT_ADD_USB, .permit = entry->approval.permit, .usb = entry },
+                    ret_text, ret_rewritten, diag);
+}
+
+int policy_edit_add_net(const char *text, size_t len, const char *source, const struct policy_net_entry *entry,
+                        char **ret_text, bool *ret_rewritten, struct policy_diag *diag) {
+        return edit(text, len, source,
+                    &(struct edit_request) { .kind = EDIT_ADD_NET, .permit = entry->approval.permit, .net = entry },
+                    ret_text, ret_rewritten, diag);
+}
+
+int policy_edit_remove(const char *text, size_t len, const char *source, const char *permit, char **ret_text,
+                       bool *ret_rewritten, struct policy_diag *diag) {
+        return edit(text, len, source, &(struct edit_request) { .kind = EDIT_REMOVE, .permit = permit }, ret_text,
+                    ret_rewritten, diag);
+}

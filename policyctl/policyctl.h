@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+/* What the verbs of policyctl share: the global options, the exit codes, the verb entry points,
+ * and a few helpers for messages and input checks. Each verb lives in its own verb-<verb>.c and
+ * returns an exit code; only policyctl prints (the libraries in policy/ return errors). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "macro.h"
+#include "policy.h"
+
+/* Exit codes (docs/policyctl.md). */
+#define EXIT_OK 0
+#define EXIT_REFUSED 1                /* refused or failed: a bad signature, an invalid policy, I/O */
+#define EXIT_USAGE 2                  /* the command line itself is wrong */
+
+#define REQUEST_FILE_MAX (1u << 20)   /* a request is a few KiB; anything near this is not one */
+
+/* Global options, set by main() before the verb runs. */
+extern const char *arg_config_dir;    /* /etc/kyoka */
+extern const char *arg_state_dir;     /* /var/lib/kyoka */
+extern const char *arg_runtime_dir;   /* /run/kyoka */
+
+struct verb {
+        const char *name;
+        int (*run)(int argc, char *argv[]);  /* argv[0] is the verb's name; returns an exit code */
+        const char *summary;
+};
+
+int verb_keygen(int argc, char *argv[]);
+int verb_init(int argc, char *argv[]);
+int verb_check(int argc, char *argv[]);
+int verb_sign(int argc, char *argv[]);
+int verb_verify(int argc, char *argv[]);
+int verb_show(int argc, char *argv[]);
+int verb_approve(int argc, char *argv[]);
+int verb_revoke(int argc, char *argv[]);
+
+/* "policyctl: MESSAGE\n" on stderr. The _errno variant sets errno from R so "%m" works, and
+ * returns R. */
+void log_error(const char *fmt, ...) _printf_(1, 2);
+int log_error_errno(int r, const char *fmt, ...) _printf_(2, 3);
+
+/* "policyctl: out of memory"; returns EXIT_REFUSED. */
+int log_oom(void);
+
+/* Reports a usage error for VERB ("policyctl: VERB: MESSAGE" and where to find help) and returns
+ * EXIT_USAGE. */
+int usage_error(const char *verb, const char *fmt, ...) _printf_(2, 3);
+
+/* The shared getopt error path: handles '?' and ':' from getopt_long (optstring starting with
+ * ':'), returning EXIT_USAGE. */
+int option_error(const char *verb, int c, char *argv[]);
+
+/* Prints a diag's messages, one a line, on stderr (they already carry "FILE:LINE: "). */
+void print_diag(const struct policy_diag *d);
+
+/* Reads a policy file's bytes (bounded by POLICY_FILE_MAX), logging on failure. */
+int read_policy_text(const char *path, char **ret, size_t *ret_size);
+
+/* Replaces the policy file PATH with TEXT atomically, keeping the file's mode; then says what
+ * is left to do (the old signature no longer matches). Logs on failure. */
+int replace_policy_file(const char *path, const char *text, bool rewritten);
+
+/* The serial of the policy TEXT (already known to be valid), for messages; 0 if unknown. */
+uint64_t policy_text_serial(const char *text);
+
+/* Today's local date, "YYYY-MM-DD". */
+int today(char buf[static 16]);
+
+/* True if S is valid UTF-8 without control characters (C0, DEL, C1): what a value given on the
+ * command line must be before it goes into a policy. */
+bool string_is_safe(const char *s);
+
+/* Writes S to F with control characters and invalid UTF-8 shown as \xHH, so that a policy's
+ * strings cannot drive the terminal. */
+void fputs_safe(const char *s, FILE *f);

@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: MIT */
+/* policyctl init: a commented skeleton policy on stdout, the starting point for a city's
+ * approver. Comments are in Japanese and English because the file is read by both the city's
+ * staff and the contractor's administrators. Without --issuer/--contract those fields are left
+ * empty, which `check` refuses: a policy must say who permits and under which contract. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "policy-edit.h"
+#include "policyctl.h"
+
+static void help(void) {
+        printf("Usage: policyctl init [--issuer S] [--contract S] > policy.conf\n"
+               "\n"
+               "Print a commented skeleton policy (serial 1, issued today, safe defaults, no\n"
+               "permits yet). Fill in what --issuer and --contract did not give, then add\n"
+               "permits with 'policyctl approve'.\n"
+               "\n"
+               "Options:\n"
+               "  --issuer S     who issues the permission (the city's department)\n"
+               "  --contract S   the contract the permission belongs to\n"
+               "  -h --help      show this help\n");
+}
+
+int verb_init(int argc, char *argv[]) {
+        static const struct option options[] = {
+                { "issuer", required_argument, NULL, 'i' },
+                { "contract", required_argument, NULL, 'c' },
+                { "help", no_argument, NULL, 'h' },
+                {}
+        };
+        _cleanup_free_ char *issuer = NULL, *contract = NULL;
+        const char *arg_issuer = "", *arg_contract = "";
+        char date[16];
+        int c;
+
+        while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0)
+                switch (c) {
+                case 'i':
+                        arg_issuer = optarg;
+                        break;
+                case 'c':
+                        arg_contract = optarg;
+                        break;
+                case 'h':
+                        help();
+                        return EXIT_OK;
+                default:
+                        return option_error("init", c, argv);
+                }
+        if (optind < argc)
+                return usage_error("init", "unexpected argument '%s'", argv[optind]);
+        if (!string_is_safe(arg_issuer) || strlen(arg_issuer) > POLICY_STRING_MAX)
+                return usage_error("init", "--issuer must be UTF-8 text without control characters, at most %u bytes",
+                                   POLICY_STRING_MAX);
+        if (!string_is_safe(arg_contract) || strlen(arg_contract) > POLICY_STRING_MAX)
+                return usage_error("init", "--contract must be UTF-8 text without control characters, at most %u bytes",
+                                   POLICY_STRING_MAX);
+
+        issuer = policy_quote_string(arg_issuer);
+        contract = policy_quote_string(arg_contract);
+        if (!issuer || !contract || today(date) < 0) {
+                return log_oom();
+        }
+
+        printf("# kyoka 機器接続許可ポリシー / kyoka device policy (docs/policy.md, kyoka-policy(5))\n"
+               "#\n"
+               "# このファイルは、発注者による「事前の書面による許可」を機械で読める形にしたものです。\n"
+               "# 承認者の鍵で署名したものだけが端末で有効になります。\n"
+               "# This file is the city's prior written permission in machine form. A workstation\n"
+               "# enforces it only when it is signed with the approver's key:\n"
+               "#     policyctl check policy.conf\n"
+               "#     policyctl sign --key approver.key policy.conf\n"
+               "\n"
+               "kyoka_policy = 1;\n"
+               "\n"
+               "# 通し番号: 変更のたびに1つ上げます (approve / revoke は自動で上げます)。\n"
+               "# 端末は、最後に受け入れた番号以下のポリシーを拒否します。\n"
+               "# Serial number: raise it with every change (approve and revoke do). A workstation\n"
+               "# refuses a policy whose serial is not greater than the last one it accepted.\n"
+               "serial = 1;\n"
+               "issued = \"%s\";             # 発行日 / date of issue\n"
+               "\n"
+               "# 発行者 (市の担当部署) / issuer: the city's department that grants the permission\n"
+               "issuer = %s;%s\n"
+               "# 契約名・契約番号 / the contract this permission belongs to\n"
+               "contract = %s;%s\n"
+               "\n"
+               "# 特定の端末に限る場合 (ホスト名または machine-id)\n"
+               "# To bind the policy to one workstation (hostname or machine-id):\n"
+               "# workstation = \"kyoka-pc-01\";\n"
+               "# ポリシー全体の有効期限 (その日の終わりまで) / the whole policy ends after this day:\n"
+               "# valid_until = \"2027-03-31\";\n"
+               "\n"
+               "# 許可のない機器の扱い / what happens to what no entry approves\n"
+               "defaults = {\n"
+               "    usb_hid = \"allow\";     # キーボード・マウスのみの機器 / keyboards and mice only\n"
+               "    usb_hub = \"allow\";     # USBハブ / hubs\n"
+               "    usb_other = \"block\";   # その他 (USBメモリ、スマートフォン等) / storage, phones, ...\n"
+               "    network = \"block\";     # ネットワークインターフェース / network interfaces\n"
+               "};\n"
+               "\n"
+               "# 許可されたUSB機器。'policyctl approve' で申請 (request) から追加します。\n"
+               "# Approved USB devices; add them from a request with 'policyctl approve'. An entry:\n"
+               "#   {\n"
+               "#       permit = \"許可-2026-017\";        # 許可番号 / the written permission's reference\n"
+               "#       vendor = \"0781\";\n"
+               "#       product = \"5581\";\n"
+               "#       serial = \"4C530001230101115423\";\n"
+               "#       interfaces = [ \"08:06:50\" ];     # 承認したインターフェース / approved interfaces\n"
+               "#       access = \"read-only\";            # \"read-only\" または \"read-write\"\n"
+               "#       label = \"SanDisk Ultra\";\n"
+               "#       purpose = \"納品データの受け渡し\";\n"
+               "#       holder = \"山田 太郎\";             # 貸与先 / the worker it is issued to\n"
+               "#       approved_by = \"情報政策課 佐藤\";\n"
+               "#       approved_on = \"2026-11-20\";\n"
+               "#       valid_until = \"2027-03-31\";      # その日の終わりまで / through that day\n"
+               "#   }\n"
+               "usb = (\n"
+               ");\n"
+               "\n"
+               "# 許可されたネットワークインターフェース (mac, path, kind, name のいずれかで識別)\n"
+               "# Approved network interfaces, identified by mac, path, kind and/or name.\n"
+               "network = (\n"
+               ");\n",
+               date, issuer, arg_issuer[0] ? "" : "      # 記入してください / fill in", contract,
+               arg_contract[0] ? "" : "    # 記入してください / fill in");
+        return EXIT_OK;
+}

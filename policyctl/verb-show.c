@@ -1,0 +1,356 @@
+/* SPDX-License-Identifier: MIT */
+/* policyctl show [--json] FILE: the policy for people (who may use which device, until when,
+ * on whose approval) or for programs (JSON). This reads the file without checking its
+ * signature, so the output says so; 'verify' says whether it is in force. Every string from
+ * the file is printed with control characters escaped: a policy must not drive the terminal. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "policyctl.h"
+#include "timeutil.h"
+
+static void help(void) {
+        printf("Usage: policyctl show [--json] FILE\n"
+               "\n"
+               "Print a policy: its header, the defaults, and for each permit the device, access,\n"
+               "validity, who approved it and when, holder, label and purpose. The signature is\n"
+               "not checked ('policyctl verify' does that).\n"
+               "\n"
+               "Options:\n"
+               "  --json      print JSON instead of a table\n"
+               "  -h --help   show this help\n");
+}
+
+/* A date as written, or formatted from its value; NULL if not set. */
+static const char *date_or_null(const char *text, int64_t t, char buf[static ISO8601_MAX]) {
+        if (text)
+                return text;
+        if (t == TIME_INFINITY || t == TIME_NEG_INFINITY || time_format_iso8601(t, buf, ISO8601_MAX) < 0)
+                return NULL;
+        return buf;
+}
+
+static void format_pattern(const struct policy_interface_pattern *p, char buf[static 9]) {
+        char sub[3] = "*", proto[3] = "*";
+        if (!p->any_subclass)
+                snprintf(sub, sizeof sub, "%02x", p->c.subclass);
+        if (!p->any_protocol)
+                snprintf(proto, sizeof proto, "%02x", p->c.protocol);
+        snprintf(buf, 9, "%02x:%s:%s", p->c.cls, sub, proto);
+}
+
+/* ---- table ------------------------------------------------------------------------------- */
+
+static void row(const char *name, const char *value) {
+        if (!value)
+                return;
+        printf("  %-12s ", name);
+        fputs_safe(value, stdout);
+        putchar('\n');
+}
+
+static void print_validity(const struct policy_approval *a) {
+        char b1[ISO8601_MAX], b2[ISO8601_MAX];
+        const char *from = date_or_null(a->valid_from_text, a->valid_from, b1);
+        const char *until = date_or_null(a->valid_until_text, a->valid_until, b2);
+
+        printf("  %-12s ", "validity");
+        if (!from && !until)
+                fputs("no limit", stdout);
+        if (from) {
+                fputs("from ", stdout);
+                fputs_safe(from, stdout);
+        }
+        if (until) {
+                fputs(from ? " through " : "through ", stdout);
+                fputs_safe(until, stdout);
+        }
+        putchar('\n');
+}
+
+static void print_approval(const struct policy_approval *a) {
+        char b[ISO8601_MAX];
+        const char *on = date_or_null(a->approved_on_text, a->approved_on, b);
+
+        print_validity(a);
+        printf("  %-12s ", "approved");
+        fputs("by ", stdout);
+        fputs_safe(a->approved_by ? a->approved_by : "?", stdout);
+        fputs(" on ", stdout);
+        fputs_safe(on ? on : "?", stdout);
+        putchar('\n');
+        row("holder", a->holder);
+        row("label", a->label);
+        row("purpose", a->purpose);
+}
+
+static void print_table(const struct policy *p) {
+        char b[ISO8601_MAX];
+        const char *issued = date_or_null(p->issued_text, p->issued, b);
+
+        printf("policy       ");
+        fputs_safe(p->source, stdout);
+        printf(" (signature not checked)\nserial       %" PRIu64 "\n", p->serial);
+        printf("issued       ");
+        fputs_safe(issued ? issued : "?", stdout);
+        printf("\nissuer       ");
+        fputs_safe(p->issuer ? p->issuer : "", stdout);
+        printf("\ncontract     ");
+        fputs_safe(p->contract ? p->contract : "", stdout);
+        printf("\nworkstation  ");
+        fputs_safe(p->workstation ? p->workstation : "any", stdout);
+        printf("\nvalid until  ");
+        fputs_safe(p->valid_until_text ? p->valid_until_text : "no limit", stdout);
+        printf("\ndefaults     usb_hid %s, usb_hub %s, usb_other %s, network %s\n",
+               policy_action_to_string(p->default_usb_hid), policy_action_to_string(p->default_usb_hub),
+               policy_action_to_string(p->default_usb_other), policy_action_to_string(p->default_network));
+
+        for (size_t i = 0; i < p->n_usb; i++) {
+                const struct policy_usb_entry *e = &p->usb[i];
+
+                printf("\npermit       ");
+                fputs_safe(e->approval.permit, stdout);
+                printf("\n  %-12s usb %04x:%04x serial ", "device", e->vendor, e->product);
+                if (e->serial && *e->serial)
+                        fputs_safe(e->serial, stdout);
+                else
+                        fputs("(none: units without a serial number)", stdout);
+                printf("\n  %-12s ", "interfaces");
+                if (!e->has_interfaces)
+                        fputs("any", stdout);
+                for (size_t j = 0; j < e->n_interfaces; j++) {
+                        char c[9];
+                        format_pattern(&e->interfaces[j], c);
+                        printf("%s%s", j > 0 ? " " : "", c);
+                }
+                if (e->has_interfaces && e->unlisted == UNLISTED_DISABLE)
+                        fputs(" (others disabled)", stdout);
+                printf("\n  %-12s %s\n", "access", e->read_only ? "read-only" : "read-write");
+                print_approval(&e->approval);
+        }
+
+        for (size_t i = 0; i < p->n_net; i++) {
+                const struct policy_net_entry *e = &p->net[i];
+
+                printf("\npermit       ");
+                fputs_safe(e->approval.permit, stdout);
+                printf("\n  %-12s network", "device");
+                if (e->has_mac) {
+                        char mac[18];
+                        mac_format(e->mac, mac);
+                        printf(" mac %s", mac);
+                }
+                if (e->path) {
+                        fputs(" path ", stdout);
+                        fputs_safe(e->path, stdout);
+                }
+                if (e->kind) {
+                        fputs(" kind ", stdout);
+                        fputs_safe(e->kind, stdout);
+                }
+                if (e->name) {
+                        fputs(" name ", stdout);
+                        fputs_safe(e->name, stdout);
+                }
+                printf("\n  %-12s %s\n", "access", "allow");
+                print_approval(&e->approval);
+        }
+
+        if (p->n_usb + p->n_net == 0)
+                puts("\n(no permits)");
+}
+
+/* ---- JSON -------------------------------------------------------------------------------- */
+
+static int add_string(struct json_object *o, const char *key, const char *value) {
+        struct json_object *v = value ? json_object_new_string(value) : NULL;
+        if (value && !v)
+                return -ENOMEM;
+        return json_object_object_add(o, key, v) < 0 ? -ENOMEM : 0;
+}
+
+static int add_date(struct json_object *o, const char *key, const char *text, int64_t t) {
+        char b[ISO8601_MAX];
+        return add_string(o, key, date_or_null(text, t, b));
+}
+
+static int add_approval(struct json_object *o, const struct policy_approval *a) {
+        int r = 0;
+        r = r < 0 ? r : add_string(o, "permit", a->permit);
+        r = r < 0 ? r : add_string(o, "label", a->label);
+        r = r < 0 ? r : add_string(o, "purpose", a->purpose);
+        r = r < 0 ? r : add_string(o, "holder", a->holder);
+        r = r < 0 ? r : add_string(o, "approved_by", a->approved_by);
+        r = r < 0 ? r : add_date(o, "approved_on", a->approved_on_text, a->approved_on);
+        r = r < 0 ? r : add_date(o, "valid_from", a->valid_from_text, a->valid_from);
+        r = r < 0 ? r : add_date(o, "valid_until", a->valid_until_text, a->valid_until);
+        return r;
+}
+
+static int usb_to_json(const struct policy_usb_entry *e, struct json_object **ret) {
+        struct json_object *o = json_object_new_object(), *ifs = NULL;
+        char hex[5];
+        int r;
+
+        if (!o)
+                return -ENOMEM;
+        r = add_approval(o, &e->approval);
+        snprintf(hex, sizeof hex, "%04x", e->vendor);
+        r = r < 0 ? r : add_string(o, "vendor", hex);
+        snprintf(hex, sizeof hex, "%04x", e->product);
+        r = r < 0 ? r : add_string(o, "product", hex);
+        r = r < 0 ? r : add_string(o, "serial", e->serial ? e->serial : "");
+        if (r >= 0 && e->has_interfaces) {
+                ifs = json_object_new_array();
+                for (size_t i = 0; ifs && i < e->n_interfaces; i++) {
+                        char c[9];
+                        format_pattern(&e->interfaces[i], c);
+                        if (json_object_array_add(ifs, json_object_new_string(c)) < 0)
+                                r = -ENOMEM;
+                }
+                if (!ifs || json_object_object_add(o, "interfaces", ifs) < 0)
+                        r = -ENOMEM;
+                r = r < 0 ? r
+                          : add_string(o, "unlisted_interfaces",
+                                       e->unlisted == UNLISTED_DISABLE ? "disable" : "block-device");
+        } else if (r >= 0)
+                r = json_object_object_add(o, "interfaces", NULL) < 0 ? -ENOMEM : 0;
+        r = r < 0 ? r : add_string(o, "access", e->read_only ? "read-only" : "read-write");
+        if (r < 0) {
+                json_object_put(o);
+                return r;
+        }
+        *ret = o;
+        return 0;
+}
+
+static int net_to_json(const struct policy_net_entry *e, struct json_object **ret) {
+        struct json_object *o = json_object_new_object();
+        char mac[18];
+        int r;
+
+        if (!o)
+                return -ENOMEM;
+        if (e->has_mac)
+                mac_format(e->mac, mac);
+        r = add_approval(o, &e->approval);
+        r = r < 0 ? r : add_string(o, "mac", e->has_mac ? mac : NULL);
+        r = r < 0 ? r : add_string(o, "path", e->path);
+        r = r < 0 ? r : add_string(o, "kind", e->kind);
+        r = r < 0 ? r : add_string(o, "name", e->name);
+        if (r < 0) {
+                json_object_put(o);
+                return r;
+        }
+        *ret = o;
+        return 0;
+}
+
+static int print_json(const struct policy *p) {
+        struct json_object *root = json_object_new_object(), *defaults = NULL, *usb = NULL, *net = NULL;
+        int r = 0;
+
+        if (!root)
+                return -ENOMEM;
+        r = r < 0 ? r : add_string(root, "source", p->source);
+        if (r >= 0 && json_object_object_add(root, "kyoka_policy", json_object_new_int(p->version)) < 0)
+                r = -ENOMEM;
+        if (r >= 0 && json_object_object_add(root, "serial", json_object_new_uint64(p->serial)) < 0)
+                r = -ENOMEM;
+        r = r < 0 ? r : add_date(root, "issued", p->issued_text, p->issued);
+        r = r < 0 ? r : add_string(root, "issuer", p->issuer);
+        r = r < 0 ? r : add_string(root, "contract", p->contract);
+        r = r < 0 ? r : add_string(root, "workstation", p->workstation);
+        r = r < 0 ? r : add_date(root, "valid_until", p->valid_until_text, p->valid_until);
+
+        defaults = json_object_new_object();
+        if (!defaults || json_object_object_add(root, "defaults", defaults) < 0)
+                r = -ENOMEM;
+        r = r < 0 ? r : add_string(defaults, "usb_hid", policy_action_to_string(p->default_usb_hid));
+        r = r < 0 ? r : add_string(defaults, "usb_hub", policy_action_to_string(p->default_usb_hub));
+        r = r < 0 ? r : add_string(defaults, "usb_other", policy_action_to_string(p->default_usb_other));
+        r = r < 0 ? r : add_string(defaults, "network", policy_action_to_string(p->default_network));
+
+        usb = json_object_new_array();
+        net = json_object_new_array();
+        if (!usb || json_object_object_add(root, "usb", usb) < 0)
+                r = -ENOMEM;
+        if (!net || json_object_object_add(root, "network", net) < 0)
+                r = -ENOMEM;
+        for (size_t i = 0; r >= 0 && i < p->n_usb; i++) {
+                struct json_object *o;
+                r = usb_to_json(&p->usb[i], &o);
+                if (r >= 0 && json_object_array_add(usb, o) < 0)
+                        r = -ENOMEM;
+        }
+        for (size_t i = 0; r >= 0 && i < p->n_net; i++) {
+                struct json_object *o;
+                r = net_to_json(&p->net[i], &o);
+                if (r >= 0 && json_object_array_add(net, o) < 0)
+                        r = -ENOMEM;
+        }
+
+        if (r >= 0) {
+                const char *s = json_object_to_json_string_ext(
+                        root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
+                if (!s)
+                        r = -ENOMEM;
+                else
+                        puts(s);
+        }
+        json_object_put(root);
+        return r;
+}
+
+int verb_show(int argc, char *argv[]) {
+        static const struct option options[] = {
+                { "json", no_argument, NULL, 'j' },
+                { "help", no_argument, NULL, 'h' },
+                {}
+        };
+        _cleanup_(policy_freep) struct policy *p = NULL;
+        _cleanup_free_ char *text = NULL;
+        struct policy_diag diag = {};
+        bool json = false;
+        size_t size;
+        int c, r;
+
+        while ((c = getopt_long(argc, argv, ":hj", options, NULL)) >= 0)
+                switch (c) {
+                case 'j':
+                        json = true;
+                        break;
+                case 'h':
+                        help();
+                        return EXIT_OK;
+                default:
+                        return option_error("show", c, argv);
+                }
+        if (argc - optind != 1)
+                return usage_error("show", "expected one FILE");
+        const char *path = argv[optind];
+
+        if (read_policy_text(path, &text, &size) < 0)
+                return EXIT_REFUSED;
+        r = policy_parse(text, size, path, &p, &diag);
+        if (r < 0) {
+                print_diag(&diag);
+                policy_diag_done(&diag);
+                log_error("%s: not a valid policy (see 'policyctl check')", path);
+                return EXIT_REFUSED;
+        }
+        policy_diag_done(&diag);
+
+        if (json) {
+                r = print_json(p);
+                if (r < 0) {
+                        log_error_errno(r, "cannot format JSON: %m");
+                        return EXIT_REFUSED;
+                }
+        } else
+                print_table(p);
+        return EXIT_OK;
+}
