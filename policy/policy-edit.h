@@ -14,6 +14,11 @@
  * Newly allocated; NULL on OOM. */
 char *policy_quote_string(const char *s);
 
+/* All three return 0 with the edited text in *RET_TEXT (and *RET_REWRITTEN true if the canonical
+ * writer had to be used); -EINVAL if TEXT is not a valid policy (DIAG says why); -EEXIST if an
+ * added permit exists already; -EOVERFLOW if the serial cannot rise; -EBADMSG if not even the
+ * canonical form holds the change (DIAG says why); -ENOMEM. Nothing is printed. */
+
 /* Appends ENTRY (a usb entry; its approval.line is ignored) to the `usb` list of TEXT. */
 int policy_edit_add_usb(const char *text, size_t len, const char *source, const struct policy_usb_entry *entry,
                         char **ret_text, bool *ret_rewritten, struct policy_diag *diag);
@@ -23,3 +28,7 @@ int policy_edit_add_net(const char *text, size_t len, const char *source, const 
 /* Removes the entry (usb or network) whose permit is PERMIT; -ENOENT if there is none. */
 int policy_edit_remove(const char *text, size_t len, const char *source, const char *permit,
                        char **ret_text, bool *ret_rewritten, struct policy_diag *diag);
+
+/* For tests only: every edit takes the canonical fallback, as if the text edit had failed its
+ * check. (No valid policy is known to need the fallback; the path must still work.) */
+extern bool policy_edit_force_fallback;

@@ -1,0 +1,352 @@
+/* SPDX-License-Identifier: MIT */
+/* Text edits of a policy (approve/revoke): comments and layout survive, commas are right, the
+ * serial rises, Japanese text and escapes round-trip, and the canonical fallback works. */
+#include <errno.h>
+#include <string.h>
+
+#include "test-util.h"
+
+#include "policy-edit.h"
+#include "policy.h"
+#include "timeutil.h"
+
+/* libconfig 1.5 leaks the string token it holds when a syntax error hits it; not ours. */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void) {
+        return "leak:strbuf_append\n";
+}
+
+#define HEADER                                                          \
+        "# 木更津市の許可 / the city's permission\n"                    \
+        "kyoka_policy = 1;\n"                                           \
+        "serial = 7;   # raised with every change\n"                    \
+        "issued = \"2026-11-20\";\n"                                    \
+        "issuer = \"木更津市 総務部 情報政策課\";\n"                    \
+        "contract = \"令和8年度 契約第123号\";\n"                       \
+        "defaults = { usb_hid = \"allow\"; network = \"block\"; };\n"
+
+#define ENTRY(permit, serial)                                           \
+        "    {\n"                                                       \
+        "        permit = \"" permit "\";   // the paper's number\n"    \
+        "        vendor = \"0781\";\n"                                  \
+        "        product = \"5581\";\n"                                 \
+        "        serial = \"" serial "\";\n"                            \
+        "        interfaces = [ \"08:06:50\" ];\n"                      \
+        "        approved_by = \"情報政策課 山田\";\n"                  \
+        "        approved_on = \"2026-11-20\";\n"                       \
+        "    }"
+
+static const char three_entries[] =
+        HEADER
+        "\n"
+        "usb = (\n"
+        "    # first /* not a block comment start */\n"
+        ENTRY("A-1", "S1") ",\n"
+        "    /* second,\n       with a comma in a comment */\n"
+        ENTRY("A-2", "S2") ",\n"
+        ENTRY("A-3", "S3") "  # the last one\n"
+        ");\n"
+        "# trailing comment\n";
+
+static struct policy_usb_entry new_usb_entry(const char *permit, const char *label) {
+        static struct policy_interface_pattern ifs[] = { { .c = { 0x08, 0x06, 0x50 } } };
+        struct policy_usb_entry e = {
+                .approval = {
+                        .permit = (char *) permit,
+                        .label = (char *) label,
+                        .approved_by = (char *) "情報政策課 佐藤",
+                        .approved_on_text = (char *) "2026-11-22",
+                        .valid_from = TIME_NEG_INFINITY,
+                        .valid_until_text = (char *) "2027-03-31",
+                        .purpose = (char *) "納品データの受け渡し",
+                },
+                .vendor = 0x0781,
+                .product = 0x5581,
+                .serial = (char *) "4C530001230101115423",
+                .has_interfaces = true,
+                .n_interfaces = 1,
+                .interfaces = ifs,
+                .read_only = true,
+        };
+        assert_int_equal(time_parse_iso8601("2026-11-22", &e.approval.approved_on, NULL), 0);
+        assert_int_equal(time_parse_iso8601("2027-03-31", &e.approval.valid_until, NULL), 0);
+        e.approval.valid_until = time_next_local_midnight(e.approval.valid_until);
+        return e;
+}
+
+/* Parses TEXT, which must be valid, and checks its serial and entry counts. */
+static struct policy *parse_ok(const char *text, uint64_t serial, size_t n_usb, size_t n_net) {
+        struct policy *p = NULL;
+        struct policy_diag d = {};
+        int r = policy_parse(text, strlen(text), "policy.conf", &p, &d);
+        if (r < 0)
+                for (size_t i = 0; i < d.n_messages; i++)
+                        fprintf(stderr, "%s\n", d.messages[i]);
+        policy_diag_done(&d);
+        assert_int_equal(r, 0);
+        assert_int_equal(p->serial, serial);
+        assert_int_equal(p->n_usb, n_usb);
+        assert_int_equal(p->n_net, n_net);
+        return p;
+}
+
+static char *add_usb(const char *text, const struct policy_usb_entry *e, bool expect_rewritten) {
+        char *out = NULL;
+        bool rewritten = !expect_rewritten;
+        struct policy_diag d = {};
+
+        assert_int_equal(policy_edit_add_usb(text, strlen(text), "policy.conf", e, &out, &rewritten, &d), 0);
+        assert_int_equal(rewritten, expect_rewritten);
+        policy_diag_done(&d);
+        return out;
+}
+
+static char *remove_permit(const char *text, const char *permit) {
+        char *out = NULL;
+        bool rewritten = true;
+
+        assert_int_equal(policy_edit_remove(text, strlen(text), "policy.conf", permit, &out, &rewritten, NULL), 0);
+        assert_false(rewritten);
+        return out;
+}
+
+static void test_add_keeps_comments_and_raises_serial(void **state) {
+        struct policy_usb_entry e = new_usb_entry("許可-2026-017", "SanDisk Ultra");
+        _cleanup_free_ char *out = add_usb(three_entries, &e, false);
+        _cleanup_(policy_freep) struct policy *p = parse_ok(out, 8, 4, 0);
+
+        assert_non_null(strstr(out, "# 木更津市の許可 / the city's permission\n"));
+        assert_non_null(strstr(out, "serial = 8;   # raised with every change\n"));
+        assert_non_null(strstr(out, "/* second,\n       with a comma in a comment */\n"));
+        assert_non_null(strstr(out, "// the paper's number"));
+        assert_non_null(strstr(out, "# trailing comment\n"));
+        /* The last entry keeps its own comment; the new one follows on its own lines. */
+        assert_non_null(strstr(out, "    },  # the last one\n    {\n        permit = \"許可-2026-017\";\n"));
+        assert_non_null(strstr(out, "        valid_until = \"2027-03-31\";\n    }\n);\n"));
+
+        const struct policy_usb_entry *n = policy_find_usb_permit(p, "許可-2026-017");
+        assert_non_null(n);
+        assert_true(n->read_only);
+        assert_string_equal(n->approval.label, "SanDisk Ultra");
+        assert_string_equal(n->approval.purpose, "納品データの受け渡し");
+        assert_string_equal(n->approval.valid_until_text, "2027-03-31");
+}
+
+static void test_add_creates_list_when_absent(void **state) {
+        static const char text[] = HEADER "/* no permits yet */ workstation = \"pc-01\";"; /* and no final newline */
+        struct policy_usb_entry e = new_usb_entry("許可-1", "stick");
+        _cleanup_free_ char *out = add_usb(text, &e, false);
+        _cleanup_(policy_freep) struct policy *p = parse_ok(out, 8, 1, 0);
+
+        assert_non_null(strstr(out, "/* no permits yet */ workstation = \"pc-01\";\n\nusb = (\n    {\n        permit = \"許可-1\";\n"));
+        assert_true(strlen(out) > 4 && streq(out + strlen(out) - 4, "\n);\n"));
+}
+
+static void test_add_into_empty_lists(void **state) {
+        static const char *const texts[] = {
+                HEADER "usb = ();\n",
+                HEADER "usb = ( );\n",
+                HEADER "usb = (\n    # nothing approved yet\n);\n",
+                HEADER "usb : ( /* empty */ ) ;\n",
+        };
+        struct policy_usb_entry e = new_usb_entry("許可-1", "stick");
+
+        for (size_t i = 0; i < ELEMENTSOF(texts); i++) {
+                _cleanup_free_ char *out = add_usb(texts[i], &e, false);
+                _cleanup_(policy_freep) struct policy *p = parse_ok(out, 8, 1, 0);
+                assert_non_null(policy_find_usb_permit(p, "許可-1"));
+        }
+        _cleanup_free_ char *out = add_usb(texts[2], &e, false);
+        assert_non_null(strstr(out, "usb = (\n    # nothing approved yet\n    {\n"));
+}
+
+static void test_add_keeps_the_files_indentation(void **state) {
+        static const char text[] = HEADER "usb = (\n\t{\n\t\tpermit = \"A\"; vendor = \"0781\"; product = \"5581\";\n"
+                                          "\t\tserial = \"S\"; interfaces = [ \"08:06:50\" ];\n"
+                                          "\t\tapproved_by = \"X\"; approved_on = \"2026-11-20\";\n\t}\n);\n";
+        struct policy_usb_entry e = new_usb_entry("B", "stick");
+        _cleanup_free_ char *out = add_usb(text, &e, false);
+        _cleanup_(policy_freep) struct policy *p = parse_ok(out, 8, 2, 0);
+
+        assert_non_null(strstr(out, "\t},\n\t{\n\t\tpermit = \"B\";\n"));
+}
+
+static void test_add_network_entry(void **state) {
+        struct policy_net_entry e = {
+                .approval = { .permit = (char *) "許可-NET-1", .approved_by = (char *) "山田",
+                              .approved_on_text = (char *) "2026-11-22", .valid_from = TIME_NEG_INFINITY,
+                              .valid_until = TIME_INFINITY },
+                .has_mac = true,
+                .mac = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 },
+                .path = (char *) "pci-0000:00:1f.6",
+        };
+        _cleanup_free_ char *out = NULL;
+        bool rewritten = true;
+
+        assert_int_equal(policy_edit_add_net(three_entries, strlen(three_entries), "policy.conf", &e, &out, &rewritten,
+                                             NULL),
+                         0);
+        assert_false(rewritten);
+        _cleanup_(policy_freep) struct policy *p = parse_ok(out, 8, 3, 1);
+        assert_non_null(strstr(out, "network = (\n    {\n        permit = \"許可-NET-1\";\n"
+                                    "        mac = \"52:54:00:12:34:56\";\n        path = \"pci-0000:00:1f.6\";\n"));
+        /* `network` inside `defaults` is not the list. */
+        assert_non_null(strstr(out, "defaults = { usb_hid = \"allow\"; network = \"block\"; };\n"));
+}
+
+static void test_japanese_and_escapes_round_trip(void **state) {
+        const char *label = "メモリ \"特急\" C:\\data\\納品 \\x41 'ok'";
+        struct policy_usb_entry e = new_usb_entry("許可-\"2026\"-017", label);
+        _cleanup_free_ char *out = add_usb(three_entries, &e, false);
+        _cleanup_(policy_freep) struct policy *p = parse_ok(out, 8, 4, 0);
+
+        assert_non_null(strstr(out, "label = \"メモリ \\\"特急\\\" C:\\\\data\\\\納品 \\\\x41 'ok'\";"));
+        const struct policy_usb_entry *n = policy_find_usb_permit(p, "許可-\"2026\"-017");
+        assert_non_null(n);
+        assert_string_equal(n->approval.label, label);
+
+        /* The scanner decodes the escaped permit to find the entry again. */
+        _cleanup_free_ char *back = remove_permit(out, "許可-\"2026\"-017");
+        _cleanup_(policy_freep) struct policy *q = parse_ok(back, 9, 3, 0);
+}
+
+static void test_quote_string(void **state) {
+        _cleanup_free_ char *a = policy_quote_string("a\"b\\c\nd\te\x01" "日本");
+        assert_string_equal(a, "\"a\\\"b\\\\c\\nd\\te\\x01日本\"");
+}
+
+static void test_remove_middle_entry_takes_its_comma_and_lines(void **state) {
+        _cleanup_free_ char *out = remove_permit(three_entries, "A-2");
+        _cleanup_(policy_freep) struct policy *p = parse_ok(out, 8, 2, 0);
+
+        assert_null(policy_find_usb_permit(p, "A-2"));
+        assert_null(strstr(out, "S2"));
+        /* The comment above it is kept; no blank hole is left. */
+        assert_non_null(strstr(out, "    /* second,\n       with a comma in a comment */\n" "    {\n        permit = \"A-3\""));
+}
+
+static void test_remove_first_entry(void **state) {
+        _cleanup_free_ char *out = remove_permit(three_entries, "A-1");
+        _cleanup_(policy_freep) struct policy *p = parse_ok(out, 8, 2, 0);
+
+        assert_non_null(strstr(out, "usb = (\n    # first /* not a block comment start */\n    /* second,"));
+}
+
+static void test_remove_last_entry_takes_the_comma_before_it(void **state) {
+        _cleanup_free_ char *out = remove_permit(three_entries, "A-3");
+        _cleanup_(policy_freep) struct policy *p = parse_ok(out, 8, 2, 0);
+
+        assert_non_null(strstr(out, "approved_on = \"2026-11-20\";\n    }\n);\n# trailing comment\n"));
+}
+
+static void test_remove_every_entry_leaves_an_empty_list(void **state) {
+        _cleanup_free_ char *a = remove_permit(three_entries, "A-3");
+        _cleanup_free_ char *b = remove_permit(a, "A-1");
+        _cleanup_free_ char *c = remove_permit(b, "A-2");
+        _cleanup_(policy_freep) struct policy *p = parse_ok(c, 10, 0, 0);
+
+        assert_non_null(strstr(c, "usb = (\n    # first /* not a block comment start */\n"
+                                  "    /* second,\n       with a comma in a comment */\n);\n"));
+}
+
+static void test_one_line_list(void **state) {
+        static const char text[] = HEADER "usb = ( { permit = \"A\"; vendor = \"0781\"; product = \"5581\"; serial = \"S\";"
+                                          " approved_by = \"X\"; approved_on = \"2026-11-20\"; } );\n";
+        struct policy_usb_entry e = new_usb_entry("B", "stick");
+        _cleanup_free_ char *out = add_usb(text, &e, false);
+        _cleanup_(policy_freep) struct policy *p = parse_ok(out, 8, 2, 0);
+        _cleanup_free_ char *back = remove_permit(out, "A");
+        _cleanup_(policy_freep) struct policy *q = parse_ok(back, 9, 1, 0);
+        assert_non_null(policy_find_usb_permit(q, "B"));
+}
+
+static void test_serial_forms(void **state) {
+        static const char *const texts[] = {
+                "kyoka_policy = 1; serial = 0x10; issued = \"2026-11-20\"; issuer = \"a\"; contract = \"b\";\n",
+                "kyoka_policy = 1; serial = 16L; issued = \"2026-11-20\"; issuer = \"a\"; contract = \"b\";\n",
+        };
+        struct policy_usb_entry e = new_usb_entry("B", "stick");
+
+        for (size_t i = 0; i < ELEMENTSOF(texts); i++) {
+                _cleanup_free_ char *out = add_usb(texts[i], &e, false);
+                _cleanup_(policy_freep) struct policy *p = parse_ok(out, 17, 1, 0);
+                assert_non_null(strstr(out, "serial = 17;"));
+        }
+
+        /* Past 2^31-1 libconfig needs the L suffix. */
+        static const char big[] =
+                "kyoka_policy = 1; serial = 2147483647; issued = \"2026-11-20\"; issuer = \"a\"; contract = \"b\";\n";
+        _cleanup_free_ char *out = add_usb(big, &e, false);
+        _cleanup_(policy_freep) struct policy *p = parse_ok(out, 2147483648u, 1, 0);
+        assert_non_null(strstr(out, "serial = 2147483648L;"));
+}
+
+static void test_refusals(void **state) {
+        struct policy_usb_entry e = new_usb_entry("A-2", "dup");
+        struct policy_diag d = {};
+        char *out = NULL;
+        bool rewritten = false;
+
+        assert_int_equal(policy_edit_add_usb(three_entries, strlen(three_entries), "p", &e, &out, &rewritten, NULL),
+                         -EEXIST);
+        assert_int_equal(policy_edit_remove(three_entries, strlen(three_entries), "p", "NOPE", &out, &rewritten, NULL),
+                         -ENOENT);
+
+        static const char broken[] = HEADER "usb = ( { permit = \"A\"; vendor = \"78x1\"; } );\n";
+        assert_int_equal(policy_edit_remove(broken, strlen(broken), "policy.conf", "A", &out, &rewritten, &d), -EINVAL);
+        assert_true(d.n_errors > 0);
+        bool found = false;
+        for (size_t i = 0; i < d.n_messages; i++)
+                found = found || strstr(d.messages[i], "policy.conf:8: usb[0].vendor: expected 4 hex digits");
+        assert_true(found);
+        policy_diag_done(&d);
+        assert_null(out);
+}
+
+static void test_fallback_writes_canonical_form(void **state) {
+        struct policy_usb_entry e = new_usb_entry("許可-2026-017", "SanDisk \"Ultra\"");
+        char *out = NULL;
+        bool rewritten = false;
+
+        policy_edit_force_fallback = true;
+        assert_int_equal(policy_edit_add_usb(three_entries, strlen(three_entries), "p", &e, &out, &rewritten, NULL), 0);
+        assert_true(rewritten);
+        {
+                _cleanup_(policy_freep) struct policy *p = parse_ok(out, 8, 4, 0);
+                assert_string_equal(policy_find_usb_permit(p, "許可-2026-017")->approval.label, "SanDisk \"Ultra\"");
+                assert_null(strstr(out, "# trailing comment"));
+        }
+        char *back = NULL;
+        assert_int_equal(policy_edit_remove(out, strlen(out), "p", "A-2", &back, &rewritten, NULL), 0);
+        assert_true(rewritten);
+        {
+                _cleanup_(policy_freep) struct policy *p = parse_ok(back, 9, 3, 0);
+                assert_null(policy_find_usb_permit(p, "A-2"));
+        }
+        policy_edit_force_fallback = false;
+        free(out);
+        free(back);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_add_keeps_comments_and_raises_serial),
+                cmocka_unit_test(test_add_creates_list_when_absent),
+                cmocka_unit_test(test_add_into_empty_lists),
+                cmocka_unit_test(test_add_keeps_the_files_indentation),
+                cmocka_unit_test(test_add_network_entry),
+                cmocka_unit_test(test_japanese_and_escapes_round_trip),
+                cmocka_unit_test(test_quote_string),
+                cmocka_unit_test(test_remove_middle_entry_takes_its_comma_and_lines),
+                cmocka_unit_test(test_remove_first_entry),
+                cmocka_unit_test(test_remove_last_entry_takes_the_comma_before_it),
+                cmocka_unit_test(test_remove_every_entry_leaves_an_empty_list),
+                cmocka_unit_test(test_one_line_list),
+                cmocka_unit_test(test_serial_forms),
+                cmocka_unit_test(test_refusals),
+                cmocka_unit_test(test_fallback_writes_canonical_form),
+        };
+        /* Dates in the policy are local: fix the zone so the tests do not depend on the host. */
+        setenv("TZ", "Asia/Tokyo", 1);
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
