@@ -243,10 +243,8 @@ int main(int argc, char *argv[]) {
                 }
         }
 
-        if (optind >= argc) {
-                help(stderr);
-                return EXIT_USAGE;
-        }
+        if (optind >= argc)
+                return usage_error(NULL, "no verb given");
 
         const char *name = argv[optind];
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {

@@ -53,6 +53,8 @@ struct approve_args {
         const char *request, *vendor, *product, *serial, *interfaces;
         const char *permit, *by, *from, *until, *label, *purpose, *holder;
         bool read_only;
+        struct policy_interface_pattern patterns[USB_INTERFACES_MAX]; /* parsed --interfaces */
+        size_t n_patterns;
 };
 
 static int parse_hex4(const char *s, uint16_t *ret) {
@@ -157,7 +159,7 @@ static int check_text(const char *option, const char *value, bool required) {
         return 0;
 }
 
-static int check_args(const struct approve_args *a) {
+static int check_args(struct approve_args *a) {
         static const char *const names[] = { "permit", "by", "label", "purpose", "holder" };
         const char *const values[] = { a->permit, a->by, a->label, a->purpose, a->holder };
         int r;
@@ -178,6 +180,15 @@ static int check_args(const struct approve_args *a) {
         if (a->serial && (!string_is_safe(a->serial) || strlen(a->serial) >= USB_STRING_MAX))
                 return usage_error("approve", "--serial must be UTF-8 text without control characters, at most %d bytes",
                                    USB_STRING_MAX - 1);
+        if (a->interfaces) {
+                r = parse_pattern_list(a->interfaces, a->patterns, &a->n_patterns);
+                if (r == -E2BIG)
+                        return usage_error("approve", "--interfaces: more than %d interfaces", USB_INTERFACES_MAX);
+                if (r < 0)
+                        return usage_error("approve", "--interfaces: expected CC:SS:PP[,CC:SS:PP...] (hex; SS and PP "
+                                                      "may be *), got \"%s\"",
+                                           a->interfaces);
+        }
         return 0;
 }
 
@@ -325,13 +336,8 @@ static int approve_usb(const char *path, const char *text, size_t size, const st
         e.serial = id->has_serial ? (char *) id->serial : (char *) "";
 
         if (a->interfaces) {
-                r = parse_pattern_list(a->interfaces, patterns, &n);
-                if (r == -E2BIG)
-                        return usage_error("approve", "--interfaces: more than %d interfaces", USB_INTERFACES_MAX);
-                if (r < 0)
-                        return usage_error("approve", "--interfaces: expected CC:SS:PP[,CC:SS:PP...] (hex; SS and PP "
-                                                      "may be *), got \"%s\"",
-                                           a->interfaces);
+                memcpy(patterns, a->patterns, a->n_patterns * sizeof patterns[0]);
+                n = a->n_patterns;
                 e.has_interfaces = true;
         } else if (a->request) {
                 for (size_t i = 0; i < id->n_interfaces && i < USB_INTERFACES_MAX; i++)

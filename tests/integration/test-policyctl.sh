@@ -1,0 +1,304 @@
+#!/usr/bin/env bash
+# policyctl end to end, as a municipal IT admin uses it: keys, a skeleton, approvals from
+# requests, signatures (checked against openssl(1) both ways), verification with anti-rollback,
+# show, revoke, and the exit codes (0 success, 1 refused, 2 usage). Usage: test-policyctl.sh BUILD
+set -u
+build=$(realpath "${1:?usage: test-policyctl.sh BUILD}")
+P="$build/policyctl"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/kyoka-policyctl.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp" || exit 1
+export TZ=Asia/Tokyo LC_ALL=C.UTF-8
+
+pass=0 fail=0
+# Never the system's directories: every run names its own.
+pc() { "$P" --config-dir "$tmp/etc" --state-dir "$tmp/state" --runtime-dir "$tmp/run" "$@"; }
+# run CMD...: exit status in $rc, output in files out and err.
+run() { rc=0; "$@" >out 2>err || rc=$?; }
+ok() { echo "ok - $1"; pass=$((pass + 1)); }
+not_ok() {
+	echo "not ok - $1${2:+: $2}"
+	sed 's/^/#   out: /' out 2>/dev/null | head -20
+	sed 's/^/#   err: /' err 2>/dev/null | head -20
+	fail=$((fail + 1))
+}
+# expect NAME RC [GREP-PATTERN-IN-STDOUT+STDERR]: the last run's status and output.
+expect() {
+	local name=$1 want=$2 pattern=${3:-}
+	if [ "$rc" -ne "$want" ]; then not_ok "$name" "exit $rc, expected $want"; return 1; fi
+	if [ -n "$pattern" ] && ! cat out err | grep -qF -- "$pattern"; then
+		not_ok "$name" "output lacks: $pattern"; return 1
+	fi
+	ok "$name"
+}
+today=$(date +%F)
+sha256() { sha256sum "$1" | cut -d' ' -f1; }
+serial_of() { sed -n 's/^serial = \([0-9]*\)L*;.*/\1/p' "$1"; }
+
+mkdir -p etc/keys.d state run
+
+# ---- help and usage -------------------------------------------------------------------------
+for verb in keygen init check sign verify show approve revoke; do
+	run pc "$verb" --help
+	expect "$verb --help" 0 "Usage: policyctl $verb"
+done
+run pc --help;    expect "--help lists the verbs" 0 "approve"
+run pc --version; expect "--version" 0 "policyctl (kyoka)"
+
+usage_case() {
+	local name=$1; shift
+	run pc "$@"
+	if [ "$rc" -eq 2 ] && grep -q '^policyctl: ' err; then ok "usage error exits 2: $name"
+	else not_ok "usage error exits 2: $name" "exit $rc"; fi
+}
+usage_case "no verb"
+usage_case "unknown verb" frobnicate
+usage_case "unknown global option" --bogus check x
+usage_case "unknown verb option" show --bogus policy.conf
+usage_case "option without its value" sign policy.conf --key
+usage_case "check without FILE" check
+usage_case "check with two FILEs" check a b
+usage_case "keygen without --out" keygen
+usage_case "sign without --key" sign policy.conf
+usage_case "verify --key and --keys" verify --key a.pub --keys etc/keys.d policy.conf
+usage_case "approve without a device" approve policy.conf --permit P --by B
+usage_case "approve without --permit" approve policy.conf --vendor 0781 --product 5581 --serial S --by B
+usage_case "approve with a malformed vendor" approve policy.conf --vendor 78x1 --product 5581 --serial S --permit P --by B
+usage_case "approve with --request and --vendor" approve policy.conf --request r.json --vendor 0781 --product 5581 --serial S --permit P --by B
+usage_case "approve with a malformed date" approve policy.conf --vendor 0781 --product 5581 --serial S --permit P --by B --until 2027-02-30
+usage_case "approve until a past date" approve policy.conf --vendor 0781 --product 5581 --serial S --permit P --by B --until 2020-01-01
+usage_case "approve with --from after --until" approve policy.conf --vendor 0781 --product 5581 --serial S --permit P --by B --from 2099-02-01 --until 2099-01-01
+usage_case "approve with a control character" approve policy.conf --vendor 0781 --product 5581 --serial S --permit "$(printf 'P\033[2J')" --by B
+usage_case "approve with a malformed interface" approve policy.conf --vendor 0781 --product 5581 --serial S --permit P --by B --interfaces 08:06
+usage_case "revoke without --permit" revoke policy.conf
+
+# ---- keygen ---------------------------------------------------------------------------------
+run pc keygen --out admin
+if [ "$rc" -eq 0 ] && [ "$(stat -c %a admin.key)" = 600 ] && grep -q 'BEGIN PRIVATE KEY' admin.key &&
+	grep -q 'BEGIN PUBLIC KEY' admin.pub; then ok "keygen writes admin.key (0600) and admin.pub"
+else not_ok "keygen writes admin.key (0600) and admin.pub"; fi
+cp admin.key admin.key.orig
+run pc keygen --out admin
+if [ "$rc" -eq 1 ] && cmp -s admin.key admin.key.orig; then ok "keygen refuses to overwrite a key"
+else not_ok "keygen refuses to overwrite a key" "exit $rc"; fi
+run pc keygen --out other; expect "keygen of a second key" 0 "fingerprint"
+
+# ---- init and check -------------------------------------------------------------------------
+pc init > skeleton.conf
+run pc check skeleton.conf
+expect "init without --issuer does not pass check" 1 "skeleton.conf:20: issuer: must not be empty"
+sed -e 's/^issuer = "";/issuer = "木更津市 総務部 情報政策課";/' -e 's/^contract = "";/contract = "令和8年度 契約第123号";/' \
+	skeleton.conf > filled.conf
+run pc check filled.conf; expect "init output passes check once filled in" 0 "filled.conf: valid, serial 1"
+
+run pc init --issuer '木更津市 "総務部"' --contract '令和8年度 契約第123号'
+cp out policy.conf
+if [ "$rc" -eq 0 ] && grep -q '^serial = 1;' policy.conf && grep -q "^issued = \"$today\";" policy.conf &&
+	grep -q '^issuer = "木更津市 \\"総務部\\"";' policy.conf; then ok "init --issuer --contract: serial 1, issued today, escaped"
+else not_ok "init --issuer --contract: serial 1, issued today, escaped"; fi
+run pc check policy.conf; expect "init --issuer --contract passes check" 0 "valid, serial 1"
+# An admin's own comment, to see that edits keep it.
+sed -i 's|^kyoka_policy = 1;|kyoka_policy = 1;   // 2026-11-22 総務部と協議済み|' policy.conf
+
+header='kyoka_policy = 1;
+serial = 3;
+issued = "2026-11-20";
+issuer = "木更津市";
+contract = "契約第123号";'
+malformed() { # NAME BODY EXPECTED-MESSAGE
+	printf '%s\n%s\n' "$header" "$2" > bad.conf
+	run pc check bad.conf
+	if [ "$rc" -eq 1 ] && grep -qxF -- "$3" err; then ok "check: $1"
+	else not_ok "check: $1" "exit $rc, expected exit 1 and: $3"; fi
+}
+malformed "vendor not hex" 'usb = ( {
+  permit = "許可-1";
+  vendor = "78x1"; product = "5581"; serial = "S";
+  approved_by = "山田"; approved_on = "2026-11-20";
+} );' 'bad.conf:8: usb[0].vendor: expected 4 hex digits, got "78x1"'
+malformed "missing approved_by" 'usb = ( {
+  permit = "許可-1"; vendor = "0781"; product = "5581"; serial = "S"; approved_on = "2026-11-20";
+} );' 'bad.conf:6: usb[0].approved_by: missing (required)'
+malformed "unknown key" 'colour = "blue";' 'bad.conf:6: colour: unknown key'
+malformed "valid_from after valid_until" 'usb = ( {
+  permit = "許可-1"; vendor = "0781"; product = "5581"; serial = "S"; approved_by = "山田"; approved_on = "2026-11-20";
+  valid_from = "2027-01-01"; valid_until = "2026-12-31";
+} );' 'bad.conf:8: usb[0].valid_from: "2027-01-01" is not before valid_until "2026-12-31"'
+malformed "duplicate permit" 'usb = ( { permit = "X"; vendor = "0781"; product = "5581"; serial = "S"; approved_by = "A"; approved_on = "2026-02-01"; },
+  { permit = "X"; vendor = "0781"; product = "5582"; serial = "S"; approved_by = "A"; approved_on = "2026-02-01"; } );' \
+	'bad.conf:7: usb[1].permit: duplicate permit "X" (first at line 6)'
+malformed "syntax error" 'usb = ( { permit = "X" ' 'bad.conf:7: syntax error'
+
+printf '%s\n%s\n' "$header" 'usb = ( { permit = "X"; vendor = "0781"; product = "5581"; serial = "S"; approved_by = "A"; approved_on = "2026-02-01"; } );' > warn.conf
+run pc check warn.conf
+expect "check: warnings are printed, exit 0" 0 "warn.conf:6: warning: usb[0].interfaces: not given"
+
+# ---- approve ----------------------------------------------------------------------------------
+# A request as kyokad writes it (docs/request.md).
+cat > stick.json <<'EOF'
+{
+  "kyoka_request": 1,
+  "type": "usb",
+  "host": { "hostname": "kyoka-pc-01", "machine_id": null },
+  "time": "2026-11-22T10:00:00+09:00",
+  "device": {
+    "vendor": "0781",
+    "product": "5581",
+    "serial": "4C530001230101115423",
+    "manufacturer": "SanDisk",
+    "product_name": "Ultra",
+    "bus_path": "1-2",
+    "id_path": "pci-0000:00:14.0-usb-0:2:1.0",
+    "device_class": "00:00:00",
+    "interfaces": [ "08:06:50" ]
+  }
+}
+EOF
+chmod 640 policy.conf
+run pc approve policy.conf --request stick.json --permit 許可-2026-017 --by "情報政策課 山田" \
+	--until 2027-03-31 --read-only --purpose "納品データの受け渡し" --holder "田中 一郎"
+expect "approve from a USB request" 0 "Sign it: policyctl sign" &&
+	{ [ "$(serial_of policy.conf)" = 2 ] && ok "approve raises the serial" || not_ok "approve raises the serial"; }
+if grep -qF '// 2026-11-22 総務部と協議済み' policy.conf && grep -qF '# 通し番号' policy.conf &&
+	grep -qF '#       permit = "許可-2026-017";' policy.conf; then ok "approve keeps the file's comments"
+else not_ok "approve keeps the file's comments"; fi
+[ "$(stat -c %a policy.conf)" = 640 ] && ok "approve keeps the file's mode" || not_ok "approve keeps the file's mode"
+run pc check policy.conf; expect "the approved policy passes check" 0 "1 usb and 0 network"
+
+run pc show --json policy.conf
+if [ "$rc" -eq 0 ] && python3 -c '
+import json, sys
+p = json.load(sys.stdin)
+e = p["usb"][0]
+assert p["serial"] == 2, p["serial"]
+assert e["permit"] == "許可-2026-017" and e["vendor"] == "0781" and e["product"] == "5581"
+assert e["serial"] == "4C530001230101115423" and e["interfaces"] == ["08:06:50"]
+assert e["access"] == "read-only" and e["label"] == "SanDisk Ultra" and e["holder"] == "田中 一郎"
+assert e["approved_by"] == "情報政策課 山田" and e["approved_on"] == sys.argv[1] and e["valid_until"] == "2027-03-31"
+' "$today" < out; then ok "the entry holds the request's identity and interfaces (show --json)"
+else not_ok "the entry holds the request's identity and interfaces (show --json)"; fi
+
+cp policy.conf before-dup.conf
+run pc approve policy.conf --vendor 1234 --product 5678 --serial X --permit 許可-2026-017 --by B
+if [ "$rc" -eq 1 ] && grep -q 'exists already' err && cmp -s policy.conf before-dup.conf; then ok "approve refuses a duplicate permit"
+else not_ok "approve refuses a duplicate permit" "exit $rc"; fi
+
+run pc approve policy.conf --vendor 046d --product c52b --serial "" --permit 許可-2026-018 --by "情報政策課 山田" \
+	--label 'Logitech "Unifying" C:\dongle' --interfaces '03:01:*,03:*:*'
+expect "approve from --vendor/--product/--serial" 0 "serial is now 3"
+run pc approve policy.conf --vendor 0bda --product 8153 --serial 000001 --permit 許可-2026-019 --by "山田"
+expect "approve without --interfaces warns" 0 "warning: no --interfaces"
+
+cat > link.json <<'EOF'
+{
+  "kyoka_request": 1,
+  "type": "network",
+  "host": { "hostname": "kyoka-pc-01", "machine_id": "0123456789abcdef0123456789abcdef" },
+  "time": "2026-11-22T10:05:00+09:00",
+  "device": {
+    "ifindex": 3,
+    "name": "enx00e04c680001",
+    "mac": "00:e0:4c:68:00:01",
+    "mac_permanent": true,
+    "kind": "",
+    "path": "pci-0000:00:14.0-usb-0:3:1.0",
+    "driver": "r8152",
+    "loopback": false
+  }
+}
+EOF
+run pc approve policy.conf --request link.json --permit 許可-2026-020 --by "山田" --from 2026-12-01 --until 2027-03-31
+expect "approve from a network request" 0 "network mac 00:e0:4c:68:00:01"
+
+run pc show --json policy.conf
+if [ "$rc" -eq 0 ] && python3 -c '
+import json, sys
+p = json.load(sys.stdin)
+assert p["serial"] == 5 and len(p["usb"]) == 3 and len(p["network"]) == 1
+u = {e["permit"]: e for e in p["usb"]}
+assert u["許可-2026-018"]["label"] == "Logitech \"Unifying\" C:\\dongle", u["許可-2026-018"]["label"]
+assert u["許可-2026-018"]["serial"] == "" and u["許可-2026-018"]["interfaces"] == ["03:01:*", "03:*:*"]
+assert u["許可-2026-019"]["interfaces"] is None
+n = p["network"][0]
+assert n["mac"] == "00:e0:4c:68:00:01" and n["path"] == "pci-0000:00:14.0-usb-0:3:1.0" and n["kind"] is None
+assert n["valid_from"] == "2026-12-01" and n["label"] == "enx00e04c680001 (r8152)"
+assert p["defaults"]["usb_other"] == "block"
+' < out; then ok "show --json is valid JSON with every entry"
+else not_ok "show --json is valid JSON with every entry"; fi
+
+run pc show policy.conf
+if [ "$rc" -eq 0 ] && grep -q '^permit       許可-2026-017$' out && grep -q 'device       usb 0781:5581 serial 4C530001230101115423' out &&
+	grep -q 'access       read-only' out && grep -q "approved     by 情報政策課 山田 on $today" out &&
+	grep -q 'validity     through 2027-03-31' out && grep -q 'holder       田中 一郎' out &&
+	grep -q 'device       network mac 00:e0:4c:68:00:01 path pci-0000:00:14.0-usb-0:3:1.0' out; then
+	ok "show prints the table"
+else not_ok "show prints the table"; fi
+
+# ---- sign and verify ------------------------------------------------------------------------
+run pc sign --key admin.key policy.conf
+if [ "$rc" -eq 0 ] && [ "$(stat -c %s policy.conf.sig)" = 64 ]; then ok "sign writes a 64-byte policy.conf.sig"
+else not_ok "sign writes a 64-byte policy.conf.sig"; fi
+run pc verify --key admin.pub policy.conf
+expect "verify --key accepts the signature" 0 "policy.conf: good signature by admin.pub (fingerprint"
+cp admin.pub etc/keys.d/
+run pc verify policy.conf; expect "verify uses CONFIG_DIR/keys.d by default" 0 "serial 5"
+run pc verify --keys etc/keys.d policy.conf; expect "verify --keys DIR" 0 "good signature"
+run openssl pkeyutl -verify -pubin -inkey admin.pub -rawin -in policy.conf -sigfile policy.conf.sig
+expect "openssl verifies policyctl's signature" 0 "Signature Verified Successfully"
+
+run pc verify --key other.pub policy.conf
+expect "verify refuses a signature by another key" 1 "signature does not match"
+
+cp policy.conf tampered.conf; cp policy.conf.sig tampered.conf.sig
+# One byte: the 'T' of the tour's permit number becomes another letter.
+python3 -c 'import sys; b = bytearray(open(sys.argv[1], "rb").read()); i = b.index(b"4C53"); b[i] ^= 1; open(sys.argv[1], "wb").write(b)' tampered.conf
+run pc verify --key admin.pub tampered.conf
+expect "one changed byte: verify exits 1, the signature does not match" 1 "the signature does not match"
+head -c 63 policy.conf.sig > short.conf.sig; cp policy.conf short.conf
+run pc verify --key admin.pub short.conf; expect "a truncated signature is refused" 1 "BAD SIGNATURE"
+cp policy.conf unsigned.conf
+run pc verify --key admin.pub unsigned.conf; expect "a missing signature is refused" 1 "not signed"
+
+# openssl the other way, and openssl-made keys in policyctl.
+run openssl pkeyutl -sign -inkey admin.key -rawin -in policy.conf -out policy.conf.sig
+run pc verify --key admin.pub policy.conf; expect "policyctl verifies openssl's signature" 0 "good signature"
+openssl genpkey -algorithm ed25519 -out ossl.key 2>/dev/null && openssl pkey -in ossl.key -pubout -out ossl.pub 2>/dev/null
+cp policy.conf o.conf
+run pc sign --key ossl.key o.conf
+run pc verify --key ossl.pub o.conf; expect "keys from openssl genpkey sign and verify" 0 "good signature by ossl.pub"
+run openssl pkeyutl -verify -pubin -inkey ossl.pub -rawin -in o.conf -sigfile o.conf.sig
+expect "openssl verifies with its own key what policyctl signed" 0 "Signature Verified Successfully"
+
+cp bad.conf unsignable.conf
+run pc sign --key admin.key unsignable.conf
+if [ "$rc" -eq 1 ] && [ ! -e unsignable.conf.sig ] && grep -q 'refusing to sign' err; then ok "sign refuses a policy that does not check"
+else not_ok "sign refuses a policy that does not check" "exit $rc"; fi
+
+# ---- anti-rollback ----------------------------------------------------------------------------
+pc sign --key admin.key policy.conf >/dev/null 2>&1
+# The state as kyokad leaves it after accepting serial 9 (policy-rollback.h).
+printf 'kyoka-policy-state 1\nserial 9\nsha256 %s\n' "$(sha256 filled.conf)" > state/policy.state
+run pc verify --key admin.pub policy.conf
+expect "an older serial is refused when the state dir records a newer one" 1 "not newer than the last accepted policy's serial 9"
+printf 'kyoka-policy-state 1\nserial 5\nsha256 %s\n' "$(sha256 policy.conf)" > state/policy.state
+run pc verify --key admin.pub policy.conf; expect "the same serial with the same bytes is accepted" 0 "the same policy as the last one accepted"
+printf 'kyoka-policy-state 1\nserial 5\nsha256 %s\n' "$(sha256 filled.conf)" > state/policy.state
+run pc verify --key admin.pub policy.conf; expect "the same serial with other bytes is refused" 1 "different contents"
+printf 'kyoka-policy-state 1\nserial 4\nsha256 %s\n' "$(sha256 filled.conf)" > state/policy.state
+run pc verify --key admin.pub policy.conf; expect "a newer serial is accepted" 0 "newer than the last policy accepted"
+rm -f state/policy.state
+
+# ---- revoke -----------------------------------------------------------------------------------
+run pc revoke policy.conf --permit 許可-2026-018
+expect "revoke removes the entry" 0 "serial is now 6"
+run pc check policy.conf; expect "the revoked policy passes check" 0 "2 usb and 1 network"
+if ! grep -q '許可-2026-018' policy.conf && grep -qF '// 2026-11-22 総務部と協議済み' policy.conf; then ok "revoke removes the entry's text, keeps comments"
+else not_ok "revoke removes the entry's text, keeps comments"; fi
+run pc verify --key admin.pub policy.conf; expect "after an edit the old signature no longer matches" 1 "signature does not match"
+run pc revoke policy.conf --permit 許可-2026-020; expect "revoke a network entry" 0 "serial is now 7"
+run pc revoke policy.conf --permit 許可-2026-999; expect "revoke of an unknown permit is refused" 1 "no entry with permit"
+run pc sign --key admin.key policy.conf
+run pc verify --key admin.pub policy.conf; expect "sign again after revoke" 0 "serial 7"
+
+echo "policyctl: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
