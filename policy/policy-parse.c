@@ -8,6 +8,7 @@
  * overlapping windows) sort pointer copies, so a 100,000-entry policy stays O(n log n). */
 #include "policy.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <libconfig.h>
@@ -259,6 +260,8 @@ static bool int_literal_truncated(struct parser *ps, const config_setting_t *s, 
         for (; p + name_len < eol; p++) {
                 if (memcmp(p, name, name_len) != 0)
                         continue;
+                if (p > ps->text && (isalnum((unsigned char) p[-1]) || p[-1] == '_' || p[-1] == '-' || p[-1] == '*'))
+                        continue;
                 const char *q = p + name_len;
                 while (q < eol && (*q == ' ' || *q == '\t'))
                         q++;
@@ -279,7 +282,7 @@ static bool int_literal_truncated(struct parser *ps, const config_setting_t *s, 
                 errno = 0;
                 long long lit = strtoll(num, &e, hex ? 16 : 10);
                 if (e == num)
-                        return false;
+                        continue;
                 return errno == ERANGE || lit != value;
         }
         return false;
