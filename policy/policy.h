@@ -113,7 +113,8 @@ void policy_diag_done(struct policy_diag *d);
 /* Parses TEXT (LEN bytes; an embedded NUL is an error) as a policy. SOURCE names the file in
  * messages. On success returns 0 and a policy with its indices built (policy_index_build).
  * On error returns -EINVAL (format) or -ENOMEM, and DIAG (if not NULL) says why; DIAG also
- * collects warnings on success. */
+ * collects warnings on success. Messages are appended to DIAG in file order (initialise it to
+ * {}; release it with policy_diag_done), at most 100 per call plus one "N more" line. */
 int policy_parse(const char *text, size_t len, const char *source, struct policy **ret, struct policy_diag *diag);
 
 /* Reads PATH (bounded by POLICY_FILE_MAX) and parses it. For checking only: whoever enforces
