@@ -111,7 +111,7 @@ int replace_policy_file(const char *path, const char *text, bool rewritten) {
         if (r < 0)
                 return log_error_errno(r, "%s: cannot write: %m", path);
         if (rewritten)
-                log_error("note: %s was rewritten in canonical form; comments were not kept", path);
+                log_error("note: %s: the file was rewritten in canonical form; comments were not kept", path);
         return 0;
 }
 

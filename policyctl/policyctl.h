@@ -16,7 +16,7 @@
 #define EXIT_REFUSED 1                /* refused or failed: a bad signature, an invalid policy, I/O */
 #define EXIT_USAGE 2                  /* the command line itself is wrong */
 
-#define REQUEST_FILE_MAX (1u << 20)   /* a request is a few KiB; anything near this is not one */
+#define REQUEST_FILE_MAX (64u << 10)  /* docs/request.md: a request is at most 64 KiB */
 
 /* Global options, set by main() before the verb runs. */
 extern const char *arg_config_dir;    /* /etc/kyoka */

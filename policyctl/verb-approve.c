@@ -297,6 +297,10 @@ static int approve_net(const char *path, const char *text, size_t size, const st
         }
         e.path = *id->path ? (char *) id->path : NULL;
         e.kind = *id->kind ? (char *) id->kind : NULL;
+        /* A kind alone would approve every veth or tun on the machine: a virtual link is named
+         * too (docs/request.md). */
+        if (e.kind && !e.has_mac && !e.path && *id->name)
+                e.name = (char *) id->name;
         if (!e.has_mac && !e.path && !e.kind) {
                 log_error("%s: the link %s has no stable identity (no permanent MAC address, no bus path, no kind); "
                           "write its entry by hand (docs/policy.md)",
@@ -309,8 +313,8 @@ static int approve_net(const char *path, const char *text, size_t size, const st
                         return log_oom();
                 e.approval.label = label;
         }
-        if (asprintf(&device, "network%s%s%s%s%s%s", e.has_mac ? " mac " : "", mac, e.path ? " path " : "",
-                     e.path ?: "", e.kind ? " kind " : "", e.kind ?: "") < 0)
+        if (asprintf(&device, "network%s%s%s%s%s%s%s%s", e.has_mac ? " mac " : "", mac, e.path ? " path " : "",
+                     e.path ?: "", e.kind ? " kind " : "", e.kind ?: "", e.name ? " name " : "", e.name ?: "") < 0)
                 return log_oom();
 
         r = policy_edit_add_net(text, size, path, &e, &out, &rewritten, &diag);

@@ -28,6 +28,7 @@ int verb_keygen(int argc, char *argv[]) {
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
+        _cleanup_(trusted_key_freep) struct trusted_key *k = NULL;
         _cleanup_free_ char *pub = NULL;
         const char *prefix = NULL;
         int c, r;
@@ -61,7 +62,6 @@ int verb_keygen(int argc, char *argv[]) {
         if (asprintf(&pub, "%s.pub", prefix) < 0) {
                 return log_oom();
         }
-        struct trusted_key *k = NULL;
         r = trusted_key_load(pub, &k);
         if (r < 0) {
                 log_error_errno(r, "%s: written, but cannot be read back: %m", pub);
@@ -71,6 +71,5 @@ int verb_keygen(int argc, char *argv[]) {
                "%s: public key: install it in %s/keys.d/ on each workstation\n"
                "fingerprint: %s\n",
                prefix, pub, arg_config_dir, trusted_key_fingerprint(k));
-        trusted_key_free(k);
         return EXIT_OK;
 }

@@ -41,7 +41,7 @@ int verb_sign(int argc, char *argv[]) {
         };
         _cleanup_(policy_freep) struct policy *p = NULL;
         _cleanup_free_ char *text = NULL, *sig_path = NULL;
-        struct signing_key *key = NULL;
+        _cleanup_(signing_key_freep) struct signing_key *key = NULL;
         struct policy_diag diag = {};
         uint8_t sig[SIGNATURE_SIZE];
         const char *key_path = NULL;
@@ -92,7 +92,6 @@ int verb_sign(int argc, char *argv[]) {
                 return EXIT_REFUSED;
         }
         r = signature_create(key, text, size, sig);
-        signing_key_free(key);
         if (r < 0) {
                 log_error_errno(r, "%s: cannot sign: %m", path);
                 return EXIT_REFUSED;

@@ -210,6 +210,22 @@ EOF
 run pc approve policy.conf --request link.json --permit 許可-2026-020 --by "山田" --from 2026-12-01 --until 2027-03-31
 expect "approve from a network request" 0 "network mac 00:e0:4c:68:00:01"
 
+# A virtual link: no permanent MAC, no bus path. Its kind alone would approve every veth.
+sed -e 's/"mac_permanent": true/"mac_permanent": false/' -e 's/"kind": ""/"kind": "veth"/' -e 's/"path": "[^"]*"/"path": ""/' \
+	-e 's/"name": "[^"]*"/"name": "veth-build"/' link.json > veth.json
+cp policy.conf before-veth.conf
+run pc approve policy.conf --request veth.json --permit 許可-VETH --by "山田"
+if [ "$rc" -eq 0 ] && grep -q 'kind veth name veth-build' out && grep -q 'name = "veth-build";' policy.conf &&
+	! grep -q 'mac = "00:e0:4c:68:00:01"; *$' <(sed -n '/許可-VETH/,/}/p' policy.conf); then
+	ok "approve of a virtual link keys it by kind and name, not by a changeable MAC"
+else not_ok "approve of a virtual link keys it by kind and name, not by a changeable MAC"; fi
+cp before-veth.conf policy.conf
+sed -e 's/"mac_permanent": true/"mac_permanent": false/' -e 's/"path": "[^"]*"/"path": ""/' link.json > nameless.json
+run pc approve policy.conf --request nameless.json --permit 許可-X --by "山田"
+if [ "$rc" -eq 1 ] && grep -q 'no stable identity' err && cmp -s policy.conf before-veth.conf; then
+	ok "approve refuses a link with no stable identity"
+else not_ok "approve refuses a link with no stable identity" "exit $rc"; fi
+
 run pc show --json policy.conf
 if [ "$rc" -eq 0 ] && python3 -c '
 import json, sys
