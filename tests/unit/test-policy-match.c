@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* policy-match.c: decisions for USB devices and network links, their reasons and next_change.
  *
- * The policies are built in memory and indexed with policy_index_build, so these tests pin the
- * matching rules independently of the parser (whose own tests cover the text form). */
+ * Policies are written as policy text and parsed (policy_parse builds the indices), so the
+ * tests read like the files an approver writes. A few policies the parser rightly refuses
+ * (overlapping windows, a link entry without keys) and the 100,000-entry one are built in
+ * memory, to pin what matching does with them all the same. */
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,13 +14,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "macro.h"
 #include "policy-match.h"
+#include "policy.h"
 #include "timeutil.h"
 
 #define DAY 86400
-#define T0 INT64_C(1790000000)        /* 2026-09-21 */
+#define T0 INT64_C(1789948800)        /* 2026-09-21T00:00:00Z */
 
 /* ---- building policies by hand ---- */
 
@@ -113,6 +117,76 @@ static size_t add_net(struct policy *p, const char *permit, const char *mac, con
         return p->n_net++;
 }
 
+/* T as policy text, "2026-09-21T00:00:00Z" (rotating buffers: several per format call). */
+static const char *at(int64_t t) {
+        static char bufs[8][32];
+        static unsigned k;
+        char *b = bufs[k++ % ELEMENTSOF(bufs)];
+        time_t tt = (time_t) t;
+        struct tm tm;
+        assert_non_null(gmtime_r(&tt, &tm));
+        assert_true(strftime(b, sizeof bufs[0], "%Y-%m-%dT%H:%M:%SZ", &tm) > 0);
+        return b;
+}
+
+/* A formatted string that lives until the test program ends (tests are short). */
+_printf_(1, 2)
+static const char *t_printf(const char *format, ...) {
+        static char bufs[4][1024];
+        static unsigned k;
+        char *b = bufs[k++ % ELEMENTSOF(bufs)];
+        va_list ap;
+        va_start(ap, format);
+        int n = vsnprintf(b, sizeof bufs[0], format, ap);
+        va_end(ap);
+        assert_true(n >= 0 && (size_t) n < sizeof bufs[0]);
+        return b;
+}
+
+/* Parses a policy: the header, then BODY (printf-style: defaults, usb, network, ...). */
+_printf_(1, 2)
+static struct policy *parse(const char *body_format, ...) {
+        _cleanup_free_ char *body = NULL, *text = NULL;
+        struct policy_diag diag = {};
+        struct policy *p = NULL;
+        va_list ap;
+
+        va_start(ap, body_format);
+        assert_true(vasprintf(&body, body_format, ap) >= 0);
+        va_end(ap);
+        assert_true(asprintf(&text,
+                             "kyoka_policy = 1;\n"
+                             "serial = 1;\n"
+                             "issued = \"2026-01-05T09:00+09:00\";\n"
+                             "issuer = \"木更津市 総務部 情報政策課\";\n"
+                             "contract = \"令和8年度 契約第123号\";\n"
+                             "%s\n", body) >= 0);
+        int r = policy_parse(text, strlen(text), "test.conf", &p, &diag);
+        if (r < 0) {
+                for (size_t i = 0; i < diag.n_messages; i++)
+                        print_error("%s\n", diag.messages[i]);
+                print_error("in:\n%s", text);
+        }
+        policy_diag_done(&diag);
+        assert_int_equal(r, 0);
+        return p;
+}
+
+#define DEFAULTS(hid, hub, other, net) \
+        "defaults = { usb_hid = \"" hid "\"; usb_hub = \"" hub "\"; usb_other = \"" other "\"; network = \"" net "\"; };\n"
+#define SAFE_DEFAULTS DEFAULTS("allow", "allow", "block", "block")
+
+/* One usb entry for the stick 0781:5581 "4C53000123"; EXTRA adds keys (interfaces, access, ...). */
+#define STICK_ENTRY(permit, from, until, extra) \
+        "{ permit = \"" permit "\"; vendor = \"0781\"; product = \"5581\"; serial = \"4C53000123\";\n" \
+        "  approved_by = \"情報政策課 山田 太郎\"; approved_on = \"2026-01-05\";\n" \
+        "  valid_from = \"" from "\"; valid_until = \"" until "\"; " extra " }"
+
+static void policy_freep_(struct policy **p) {
+        policy_free(*p);
+}
+#define _cleanup_parsed_ _cleanup_(policy_freep_)
+
 static void build(struct policy *p) {
         assert_int_equal(policy_index_build(p), 0);
 }
@@ -167,18 +241,24 @@ static const char *describe(const struct policy_decision *d, struct usb_identity
         return buf;
 }
 
-/* A policy with one permit for STICK, valid [T0, T0 + 100 days). */
-static struct policy *stick_policy(const char *const *interfaces) {
-        struct policy *p = policy_new();
-        add_usb(p, "許可-2026-017", 0x0781, 0x5581, "4C53000123", T0, T0 + 100 * DAY, interfaces);
-        build(p);
-        return p;
+/* A policy with DEFAULTS and one permit for STICK, valid [T0, T0 + 100 days), with EXTRA keys. */
+static struct policy *stick_policy_with(const char *defaults, const char *extra) {
+        return parse("%s"
+                     "usb = ( { permit = \"許可-2026-017\"; vendor = \"0781\"; product = \"5581\"; serial = \"4C53000123\";\n"
+                     "          approved_by = \"情報政策課 山田 太郎\"; approved_on = \"2026-01-05\";\n"
+                     "          valid_from = \"%s\"; valid_until = \"%s\";\n"
+                     "          %s } );\n",
+                     defaults, at(T0), at(T0 + 100 * DAY), extra);
+}
+
+static struct policy *stick_policy(const char *extra) {
+        return stick_policy_with(SAFE_DEFAULTS, extra);
 }
 
 /* ---- time windows ---- */
 
 static void test_permit_in_window_allows(void **state) {
-        _cleanup_policy_ struct policy *p = stick_policy(NULL);
+        _cleanup_parsed_ struct policy *p = stick_policy("");
         struct policy_decision d = match_usb(p, STICK, T0 + DAY);
         assert_int_equal(d.verdict, VERDICT_ALLOW);
         assert_int_equal(d.reason, REASON_PERMIT);
@@ -191,29 +271,29 @@ static void test_permit_in_window_allows(void **state) {
 }
 
 static void test_permit_is_valid_exactly_at_valid_from(void **state) {
-        _cleanup_policy_ struct policy *p = stick_policy(NULL);
+        _cleanup_parsed_ struct policy *p = stick_policy("");
         assert_int_equal(match_usb(p, STICK, T0).verdict, VERDICT_ALLOW);
 }
 
 static void test_permit_before_valid_from_is_not_yet_valid(void **state) {
-        _cleanup_policy_ struct policy *p = stick_policy(NULL);
-        p->usb[0].approval.valid_from_text = (char *) "2026-09-21";
+        _cleanup_parsed_ struct policy *p = stick_policy("");
         struct policy_decision d = match_usb(p, STICK, T0 - 1);
         assert_int_equal(d.verdict, VERDICT_BLOCK);
         assert_int_equal(d.reason, REASON_DEFAULT_OTHER);
         assert_int_equal(d.window, WINDOW_NOT_YET);
         assert_ptr_equal(d.usb_entry, &p->usb[0]);
         assert_int_equal(d.interface_mask, 0);
-        assert_string_equal(describe(&d, STICK), "default usb_other (permit 許可-2026-017 not valid before 2026-09-21)");
+        assert_string_equal(describe(&d, STICK),
+                            "default usb_other (permit 許可-2026-017 not valid before 2026-09-21T00:00:00Z)");
 }
 
 static void test_permit_one_second_before_valid_until_is_valid(void **state) {
-        _cleanup_policy_ struct policy *p = stick_policy(NULL);
+        _cleanup_parsed_ struct policy *p = stick_policy("");
         assert_int_equal(match_usb(p, STICK, T0 + 100 * DAY - 1).verdict, VERDICT_ALLOW);
 }
 
 static void test_permit_exactly_at_valid_until_is_expired(void **state) {
-        _cleanup_policy_ struct policy *p = stick_policy(NULL);
+        _cleanup_parsed_ struct policy *p = stick_policy("");
         struct policy_decision d = match_usb(p, STICK, T0 + 100 * DAY);
         assert_int_equal(d.verdict, VERDICT_BLOCK);
         assert_int_equal(d.reason, REASON_DEFAULT_OTHER);
@@ -221,16 +301,26 @@ static void test_permit_exactly_at_valid_until_is_expired(void **state) {
         assert_ptr_equal(d.usb_entry, &p->usb[0]);
 }
 
-static void test_expired_permit_is_named_with_its_written_date(void **state) {
-        _cleanup_policy_ struct policy *p = stick_policy(NULL);
-        p->usb[0].approval.valid_until_text = (char *) "2027-03-31";
-        struct policy_decision d = match_usb(p, STICK, T0 + 200 * DAY);
-        assert_string_equal(describe(&d, STICK), "default usb_other (permit 許可-2026-017 expired 2027-03-31)");
+static void test_date_only_valid_until_lasts_through_that_day(void **state) {
+        /* TZ is Asia/Tokyo: "2027-03-31" ends at 2027-04-01T00:00+09:00 */
+        _cleanup_parsed_ struct policy *p = parse(SAFE_DEFAULTS "usb = ( " STICK_ENTRY("P", "2026-11-21", "2027-03-31", "") " );");
+        int64_t end;
+        assert_int_equal(time_parse_iso8601("2027-04-01T00:00:00+09:00", &end, NULL), 0);
+        assert_int_equal(match_usb(p, STICK, end - 1).verdict, VERDICT_ALLOW);
+        struct policy_decision d = match_usb(p, STICK, end);
+        assert_int_equal(d.verdict, VERDICT_BLOCK);
+        assert_string_equal(describe(&d, STICK), "default usb_other (permit P expired 2027-03-31)");
+}
+
+static void test_date_only_valid_from_is_named_as_written(void **state) {
+        _cleanup_parsed_ struct policy *p = parse(SAFE_DEFAULTS "usb = ( " STICK_ENTRY("X", "2026-12-01", "2027-03-31", "") " );");
+        struct policy_decision d = match_usb(p, STICK, T0);
+        assert_string_equal(describe(&d, STICK), "default usb_other (permit X not valid before 2026-12-01)");
+        assert_int_equal(d.next_change, p->usb[0].approval.valid_from);
 }
 
 static void test_expired_permit_falls_to_allowing_default(void **state) {
-        _cleanup_policy_ struct policy *p = stick_policy(NULL);
-        p->default_usb_other = POLICY_ALLOW;
+        _cleanup_parsed_ struct policy *p = stick_policy_with(DEFAULTS("allow", "allow", "allow", "block"), "");
         struct policy_decision d = match_usb(p, STICK, T0 + 200 * DAY);
         assert_int_equal(d.verdict, VERDICT_ALLOW);
         assert_int_equal(d.reason, REASON_DEFAULT_OTHER);
@@ -239,9 +329,9 @@ static void test_expired_permit_falls_to_allowing_default(void **state) {
 }
 
 static void test_permit_without_window_is_always_valid(void **state) {
-        _cleanup_policy_ struct policy *p = policy_new();
-        add_usb(p, "P", 0x0781, 0x5581, "4C53000123", TIME_NEG_INFINITY, TIME_INFINITY, NULL);
-        build(p);
+        _cleanup_parsed_ struct policy *p = parse(SAFE_DEFAULTS
+                "usb = ( { permit = \"P\"; vendor = \"0781\"; product = \"5581\"; serial = \"4C53000123\";\n"
+                "          approved_by = \"a\"; approved_on = \"2026-01-05\"; } );");
         struct policy_decision d = match_usb(p, STICK, T0);
         assert_int_equal(d.verdict, VERDICT_ALLOW);
         assert_int_equal(d.next_change, TIME_INFINITY);
@@ -250,7 +340,7 @@ static void test_permit_without_window_is_always_valid(void **state) {
 /* ---- identity keys ---- */
 
 static void test_other_serial_is_not_matched(void **state) {
-        _cleanup_policy_ struct policy *p = stick_policy(NULL);
+        _cleanup_parsed_ struct policy *p = stick_policy("");
         struct policy_decision d = match_usb(p, usb_dev(0x0781, 0x5581, "4C53000124", IFS("08:06:50")), T0);
         assert_int_equal(d.verdict, VERDICT_BLOCK);
         assert_int_equal(d.window, WINDOW_NONE);
@@ -259,27 +349,37 @@ static void test_other_serial_is_not_matched(void **state) {
 }
 
 static void test_other_product_is_not_matched(void **state) {
-        _cleanup_policy_ struct policy *p = stick_policy(NULL);
+        _cleanup_parsed_ struct policy *p = stick_policy("");
         assert_int_equal(match_usb(p, usb_dev(0x0781, 0x5582, "4C53000123", IFS("08:06:50")), T0).window, WINDOW_NONE);
 }
 
 static void test_empty_serial_entry_approves_device_without_serial(void **state) {
-        _cleanup_policy_ struct policy *p = policy_new();
-        add_usb(p, "P", 0x0781, 0x5581, "", T0, T0 + DAY, NULL);
-        build(p);
+        _cleanup_parsed_ struct policy *p = parse(SAFE_DEFAULTS
+                "usb = ( { permit = \"P\"; vendor = \"0781\"; product = \"5581\"; serial = \"\";\n"
+                "          approved_by = \"a\"; approved_on = \"2026-01-05\"; } );");
         assert_int_equal(match_usb(p, usb_dev(0x0781, 0x5581, NULL, IFS("08:06:50")), T0).verdict, VERDICT_ALLOW);
 }
 
 static void test_device_without_serial_does_not_match_entry_with_serial(void **state) {
-        _cleanup_policy_ struct policy *p = stick_policy(NULL);
+        _cleanup_parsed_ struct policy *p = stick_policy("");
         assert_int_equal(match_usb(p, usb_dev(0x0781, 0x5581, NULL, IFS("08:06:50")), T0).window, WINDOW_NONE);
+}
+
+static void test_sanitised_serial_with_escape_matches(void **state) {
+        /* the device reported "AB<ESC>C"; kyokad stores it sanitised, the policy holds that form */
+        _cleanup_parsed_ struct policy *p = parse(SAFE_DEFAULTS
+                "usb = ( { permit = \"P\"; vendor = \"0781\"; product = \"5581\"; serial = \"AB\\\\x1bC\";\n"
+                "          approved_by = \"a\"; approved_on = \"2026-01-05\"; } );");
+        struct usb_identity id = usb_dev(0x0781, 0x5581, NULL, IFS("08:06:50"));
+        id.has_serial = true;
+        identity_sanitize("AB\x1b" "C", 4, id.serial, sizeof id.serial);
+        assert_int_equal(match_usb(p, id, T0).verdict, VERDICT_ALLOW);
 }
 
 /* ---- read-only ---- */
 
 static void test_read_only_entry_gives_read_only(void **state) {
-        _cleanup_policy_ struct policy *p = stick_policy(NULL);
-        p->usb[0].read_only = true;
+        _cleanup_parsed_ struct policy *p = stick_policy("access = \"read-only\";");
         struct policy_decision d = match_usb(p, STICK, T0);
         assert_int_equal(d.verdict, VERDICT_READ_ONLY);
         assert_int_equal(d.reason, REASON_PERMIT);
@@ -289,7 +389,7 @@ static void test_read_only_entry_gives_read_only(void **state) {
 /* ---- interfaces ---- */
 
 static void test_stick_that_is_also_a_keyboard_is_blocked(void **state) {
-        _cleanup_policy_ struct policy *p = stick_policy(IFS("08:06:50"));
+        _cleanup_parsed_ struct policy *p = stick_policy("interfaces = [ \"08:06:50\" ];");
         struct usb_identity id = usb_dev(0x0781, 0x5581, "4C53000123", IFS("08:06:50", "03:01:01"));
         struct policy_decision d = match_usb(p, id, T0);
         assert_int_equal(d.verdict, VERDICT_BLOCK);
@@ -302,8 +402,7 @@ static void test_stick_that_is_also_a_keyboard_is_blocked(void **state) {
 }
 
 static void test_read_only_stick_that_is_also_a_keyboard_is_blocked(void **state) {
-        _cleanup_policy_ struct policy *p = stick_policy(IFS("08:06:50"));
-        p->usb[0].read_only = true;
+        _cleanup_parsed_ struct policy *p = stick_policy("interfaces = [ \"08:06:50\" ]; access = \"read-only\";");
         struct usb_identity id = usb_dev(0x0781, 0x5581, "4C53000123", IFS("03:01:01", "08:06:50"));
         struct policy_decision d = match_usb(p, id, T0);
         assert_int_equal(d.verdict, VERDICT_BLOCK);
@@ -311,21 +410,21 @@ static void test_read_only_stick_that_is_also_a_keyboard_is_blocked(void **state
 }
 
 static void test_listed_interfaces_in_any_order_are_approved(void **state) {
-        _cleanup_policy_ struct policy *p = stick_policy(IFS("03:01:01", "08:06:50"));
+        _cleanup_parsed_ struct policy *p = stick_policy("interfaces = [ \"03:01:01\", \"08:06:50\" ];");
         struct policy_decision d = match_usb(p, usb_dev(0x0781, 0x5581, "4C53000123", IFS("08:06:50", "03:01:01")), T0);
         assert_int_equal(d.verdict, VERDICT_ALLOW);
         assert_int_equal(d.interface_mask, 0x3);
 }
 
 static void test_wildcard_subclass_and_protocol_cover_any(void **state) {
-        _cleanup_policy_ struct policy *p = stick_policy(IFS("08:06:50", "03:*:*"));
+        _cleanup_parsed_ struct policy *p = stick_policy("interfaces = [ \"08:06:50\", \"03:*:*\" ];");
         struct policy_decision d = match_usb(p, usb_dev(0x0781, 0x5581, "4C53000123", IFS("08:06:50", "03:01:02", "03:00:00")), T0);
         assert_int_equal(d.verdict, VERDICT_ALLOW);
         assert_int_equal(d.interface_mask, 0x7);
 }
 
 static void test_wildcard_protocol_does_not_cover_other_subclass(void **state) {
-        _cleanup_policy_ struct policy *p = stick_policy(IFS("08:06:*"));
+        _cleanup_parsed_ struct policy *p = stick_policy("interfaces = [ \"08:06:*\" ];");
         struct usb_identity ok = usb_dev(0x0781, 0x5581, "4C53000123", IFS("08:06:62"));
         struct usb_identity bad = usb_dev(0x0781, 0x5581, "4C53000123", IFS("08:05:50"));
         assert_int_equal(match_usb(p, ok, T0).verdict, VERDICT_ALLOW);
@@ -333,14 +432,13 @@ static void test_wildcard_protocol_does_not_cover_other_subclass(void **state) {
 }
 
 static void test_wildcard_does_not_cover_other_class(void **state) {
-        _cleanup_policy_ struct policy *p = stick_policy(IFS("08:*:*"));
+        _cleanup_parsed_ struct policy *p = stick_policy("interfaces = [ \"08:*:*\" ];");
         struct policy_decision d = match_usb(p, usb_dev(0x0781, 0x5581, "4C53000123", IFS("02:06:00")), T0);
         assert_int_equal(d.reason, REASON_INTERFACES_NOT_APPROVED);
 }
 
 static void test_unlisted_disable_authorises_only_listed_interfaces(void **state) {
-        _cleanup_policy_ struct policy *p = stick_policy(IFS("08:06:50"));
-        p->usb[0].unlisted = UNLISTED_DISABLE;
+        _cleanup_parsed_ struct policy *p = stick_policy("interfaces = [ \"08:06:50\" ]; unlisted_interfaces = \"disable\";");
         struct usb_identity id = usb_dev(0x0781, 0x5581, "4C53000123", IFS("03:01:01", "08:06:50", "e0:01:01"));
         struct policy_decision d = match_usb(p, id, T0);
         assert_int_equal(d.verdict, VERDICT_ALLOW);
@@ -351,9 +449,8 @@ static void test_unlisted_disable_authorises_only_listed_interfaces(void **state
 }
 
 static void test_unlisted_disable_read_only_keeps_read_only(void **state) {
-        _cleanup_policy_ struct policy *p = stick_policy(IFS("08:06:50"));
-        p->usb[0].unlisted = UNLISTED_DISABLE;
-        p->usb[0].read_only = true;
+        _cleanup_parsed_ struct policy *p = stick_policy("interfaces = [ \"08:06:50\" ]; unlisted_interfaces = \"disable\";"
+                                                         " access = \"read-only\";");
         struct usb_identity id = usb_dev(0x0781, 0x5581, "4C53000123", IFS("08:06:50", "03:01:01"));
         struct policy_decision d = match_usb(p, id, T0);
         assert_int_equal(d.verdict, VERDICT_READ_ONLY);
@@ -362,8 +459,7 @@ static void test_unlisted_disable_read_only_keeps_read_only(void **state) {
 }
 
 static void test_unlisted_disable_with_no_listed_interface_blocks(void **state) {
-        _cleanup_policy_ struct policy *p = stick_policy(IFS("08:06:50"));
-        p->usb[0].unlisted = UNLISTED_DISABLE;
+        _cleanup_parsed_ struct policy *p = stick_policy("interfaces = [ \"08:06:50\" ]; unlisted_interfaces = \"disable\";");
         struct policy_decision d = match_usb(p, usb_dev(0x0781, 0x5581, "4C53000123", IFS("03:01:01")), T0);
         assert_int_equal(d.verdict, VERDICT_BLOCK);
         assert_int_equal(d.reason, REASON_INTERFACES_NOT_APPROVED);
@@ -371,14 +467,14 @@ static void test_unlisted_disable_with_no_listed_interface_blocks(void **state) 
 }
 
 static void test_entry_without_interfaces_approves_all(void **state) {
-        _cleanup_policy_ struct policy *p = stick_policy(NULL);
+        _cleanup_parsed_ struct policy *p = stick_policy("");
         struct policy_decision d = match_usb(p, usb_dev(0x0781, 0x5581, "4C53000123", IFS("08:06:50", "03:01:01", "ff:00:00")), T0);
         assert_int_equal(d.verdict, VERDICT_ALLOW);
         assert_int_equal(d.interface_mask, 0x7);
 }
 
 static void test_mask_covers_all_32_interfaces(void **state) {
-        _cleanup_policy_ struct policy *p = stick_policy(NULL);
+        _cleanup_parsed_ struct policy *p = stick_policy("");
         struct usb_identity id = STICK;
         id.n_interfaces = USB_INTERFACES_MAX;
         for (size_t i = 0; i < USB_INTERFACES_MAX; i++)
@@ -389,7 +485,7 @@ static void test_mask_covers_all_32_interfaces(void **state) {
 /* ---- defaults ---- */
 
 static void test_keyboard_follows_default_usb_hid_allow(void **state) {
-        _cleanup_policy_ struct policy *p = stick_policy(NULL);
+        _cleanup_parsed_ struct policy *p = stick_policy("");
         struct policy_decision d = match_usb(p, KEYBOARD, T0);
         assert_int_equal(d.verdict, VERDICT_ALLOW);
         assert_int_equal(d.reason, REASON_DEFAULT_HID);
@@ -398,8 +494,7 @@ static void test_keyboard_follows_default_usb_hid_allow(void **state) {
 }
 
 static void test_keyboard_follows_default_usb_hid_block(void **state) {
-        _cleanup_policy_ struct policy *p = stick_policy(NULL);
-        p->default_usb_hid = POLICY_BLOCK;
+        _cleanup_parsed_ struct policy *p = stick_policy_with(DEFAULTS("block", "allow", "block", "block"), "");
         struct policy_decision d = match_usb(p, KEYBOARD, T0);
         assert_int_equal(d.verdict, VERDICT_BLOCK);
         assert_int_equal(d.reason, REASON_DEFAULT_HID);
@@ -407,24 +502,30 @@ static void test_keyboard_follows_default_usb_hid_block(void **state) {
 }
 
 static void test_keyboard_with_storage_is_not_hid_only(void **state) {
-        _cleanup_policy_ struct policy *p = stick_policy(NULL);
+        _cleanup_parsed_ struct policy *p = stick_policy("");
         struct policy_decision d = match_usb(p, usb_dev(0x1234, 0x5678, NULL, IFS("03:01:01", "08:06:50")), T0);
         assert_int_equal(d.verdict, VERDICT_BLOCK);
         assert_int_equal(d.reason, REASON_DEFAULT_OTHER);
 }
 
-static void test_hub_follows_default_usb_hub(void **state) {
-        _cleanup_policy_ struct policy *p = stick_policy(NULL);
+static void test_hub_follows_default_usb_hub_allow(void **state) {
+        _cleanup_parsed_ struct policy *p = stick_policy("");
         struct usb_identity hub = usb_dev(0x05e3, 0x0610, NULL, IFS("09:00:00"));
         hub.device_class.cls = USB_CLASS_HUB;
-        assert_int_equal(match_usb(p, hub, T0).reason, REASON_DEFAULT_HUB);
-        assert_int_equal(match_usb(p, hub, T0).verdict, VERDICT_ALLOW);
-        p->default_usb_hub = POLICY_BLOCK;
+        struct policy_decision d = match_usb(p, hub, T0);
+        assert_int_equal(d.reason, REASON_DEFAULT_HUB);
+        assert_int_equal(d.verdict, VERDICT_ALLOW);
+}
+
+static void test_hub_follows_default_usb_hub_block(void **state) {
+        _cleanup_parsed_ struct policy *p = stick_policy_with(DEFAULTS("allow", "block", "block", "block"), "");
+        struct usb_identity hub = usb_dev(0x05e3, 0x0610, NULL, IFS("09:00:00"));
+        hub.device_class.cls = USB_CLASS_HUB;
         assert_int_equal(match_usb(p, hub, T0).verdict, VERDICT_BLOCK);
 }
 
 static void test_hub_class_device_with_storage_is_other(void **state) {
-        _cleanup_policy_ struct policy *p = stick_policy(NULL);
+        _cleanup_parsed_ struct policy *p = stick_policy("");
         struct usb_identity fake = usb_dev(0x05e3, 0x0610, NULL, IFS("09:00:00", "08:06:50"));
         fake.device_class.cls = USB_CLASS_HUB;
         struct policy_decision d = match_usb(p, fake, T0);
@@ -433,7 +534,7 @@ static void test_hub_class_device_with_storage_is_other(void **state) {
 }
 
 static void test_device_without_interfaces_is_other(void **state) {
-        _cleanup_policy_ struct policy *p = stick_policy(NULL);
+        _cleanup_parsed_ struct policy *p = stick_policy("");
         struct policy_decision d = match_usb(p, usb_dev(0x1234, 0x5678, NULL, NULL), T0);
         assert_int_equal(d.verdict, VERDICT_BLOCK);
         assert_int_equal(d.reason, REASON_DEFAULT_OTHER);
@@ -471,26 +572,31 @@ static void test_lockdown_blocks_network(void **state) {
 }
 
 static void test_policy_at_its_valid_until_is_lockdown(void **state) {
-        _cleanup_policy_ struct policy *p = stick_policy(NULL);
-        p->valid_until = T0 + DAY;
+        _cleanup_parsed_ struct policy *p = stick_policy_with(
+                t_printf("valid_until = \"%s\";\n" SAFE_DEFAULTS, at(T0 + DAY)), "");
         assert_int_equal(match_usb(p, STICK, T0 + DAY - 1).reason, REASON_PERMIT);
         assert_int_equal(match_usb(p, STICK, T0 + DAY).reason, REASON_LOCKDOWN_OTHER);
 }
 
 /* ---- renewals ---- */
 
-/* P1 valid [T0, T0+10d), P2 (the renewal) valid [T0+10d, T0+20d), listed in reverse order. */
+/* P1 valid [T0, T0+10d), P2 (the renewal) valid [T0+10d+GAP, T0+20d), listed in reverse order,
+ * with another unit of the same model between them. */
 static struct policy *renewal_policy(int64_t gap) {
-        struct policy *p = policy_new();
-        add_usb(p, "P2", 0x0781, 0x5581, "4C53000123", T0 + 10 * DAY + gap, T0 + 20 * DAY, NULL);
-        add_usb(p, "OTHER", 0x0781, 0x5581, "999", T0, T0 + 20 * DAY, NULL);
-        add_usb(p, "P1", 0x0781, 0x5581, "4C53000123", T0, T0 + 10 * DAY, NULL);
-        build(p);
-        return p;
+        return parse(SAFE_DEFAULTS
+                     "usb = (\n"
+                     "  { permit = \"P2\"; vendor = \"0781\"; product = \"5581\"; serial = \"4C53000123\";\n"
+                     "    approved_by = \"a\"; approved_on = \"2026-01-05\"; valid_from = \"%s\"; valid_until = \"%s\"; },\n"
+                     "  { permit = \"OTHER\"; vendor = \"0781\"; product = \"5581\"; serial = \"999\";\n"
+                     "    approved_by = \"a\"; approved_on = \"2026-01-05\"; valid_from = \"%s\"; valid_until = \"%s\"; },\n"
+                     "  { permit = \"P1\"; vendor = \"0781\"; product = \"5581\"; serial = \"4C53000123\";\n"
+                     "    approved_by = \"a\"; approved_on = \"2026-01-05\"; valid_from = \"%s\"; valid_until = \"%s\"; }\n"
+                     ");",
+                     at(T0 + 10 * DAY + gap), at(T0 + 20 * DAY), at(T0), at(T0 + 20 * DAY), at(T0), at(T0 + 10 * DAY));
 }
 
 static void test_renewal_first_window_uses_first_permit(void **state) {
-        _cleanup_policy_ struct policy *p = renewal_policy(0);
+        _cleanup_parsed_ struct policy *p = renewal_policy(0);
         struct policy_decision d = match_usb(p, STICK, T0 + DAY);
         assert_int_equal(d.verdict, VERDICT_ALLOW);
         assert_string_equal(d.usb_entry->approval.permit, "P1");
@@ -498,7 +604,7 @@ static void test_renewal_first_window_uses_first_permit(void **state) {
 }
 
 static void test_renewal_takes_over_exactly_at_the_boundary(void **state) {
-        _cleanup_policy_ struct policy *p = renewal_policy(0);
+        _cleanup_parsed_ struct policy *p = renewal_policy(0);
         struct policy_decision d = match_usb(p, STICK, T0 + 10 * DAY);
         assert_int_equal(d.verdict, VERDICT_ALLOW);
         assert_string_equal(d.usb_entry->approval.permit, "P2");
@@ -506,7 +612,7 @@ static void test_renewal_takes_over_exactly_at_the_boundary(void **state) {
 }
 
 static void test_renewal_gap_names_the_coming_permit(void **state) {
-        _cleanup_policy_ struct policy *p = renewal_policy(DAY);
+        _cleanup_parsed_ struct policy *p = renewal_policy(DAY);
         struct policy_decision d = match_usb(p, STICK, T0 + 10 * DAY);
         assert_int_equal(d.verdict, VERDICT_BLOCK);
         assert_int_equal(d.window, WINDOW_NOT_YET);
@@ -515,7 +621,7 @@ static void test_renewal_gap_names_the_coming_permit(void **state) {
 }
 
 static void test_renewal_after_both_names_the_last_expired(void **state) {
-        _cleanup_policy_ struct policy *p = renewal_policy(0);
+        _cleanup_parsed_ struct policy *p = renewal_policy(0);
         struct policy_decision d = match_usb(p, STICK, T0 + 30 * DAY);
         assert_int_equal(d.window, WINDOW_EXPIRED);
         assert_string_equal(d.usb_entry->approval.permit, "P2");
@@ -523,7 +629,7 @@ static void test_renewal_after_both_names_the_last_expired(void **state) {
 }
 
 static void test_renewal_before_both_names_the_first(void **state) {
-        _cleanup_policy_ struct policy *p = renewal_policy(0);
+        _cleanup_parsed_ struct policy *p = renewal_policy(0);
         struct policy_decision d = match_usb(p, STICK, T0 - DAY);
         assert_int_equal(d.window, WINDOW_NOT_YET);
         assert_string_equal(d.usb_entry->approval.permit, "P1");
@@ -531,6 +637,7 @@ static void test_renewal_before_both_names_the_first(void **state) {
 }
 
 static void test_overlapping_entries_first_in_file_decides(void **state) {
+        /* the parser refuses overlaps; matching must still be deterministic for a hand-built policy */
         _cleanup_policy_ struct policy *p = policy_new();
         add_usb(p, "A", 0x0781, 0x5581, "4C53000123", T0, T0 + 10 * DAY, NULL);
         add_usb(p, "B", 0x0781, 0x5581, "4C53000123", T0, T0 + 10 * DAY, NULL);
@@ -542,90 +649,103 @@ static void test_overlapping_entries_first_in_file_decides(void **state) {
 /* ---- next_change ---- */
 
 static void test_next_change_is_policy_end_when_earlier(void **state) {
-        _cleanup_policy_ struct policy *p = stick_policy(NULL);
-        p->valid_until = T0 + 5 * DAY;
+        _cleanup_parsed_ struct policy *p = stick_policy_with(t_printf("valid_until = \"%s\";\n" SAFE_DEFAULTS, at(T0 + 5 * DAY)), "");
         assert_int_equal(match_usb(p, STICK, T0).next_change, T0 + 5 * DAY);
 }
 
 static void test_next_change_of_default_is_policy_end(void **state) {
-        _cleanup_policy_ struct policy *p = stick_policy(NULL);
-        p->valid_until = T0 + 500 * DAY;
+        _cleanup_parsed_ struct policy *p = stick_policy_with(t_printf("valid_until = \"%s\";\n" SAFE_DEFAULTS, at(T0 + 500 * DAY)), "");
         assert_int_equal(match_usb(p, KEYBOARD, T0).next_change, T0 + 500 * DAY);
 }
 
 static void test_next_change_of_unmatched_device_without_policy_end_is_infinity(void **state) {
-        _cleanup_policy_ struct policy *p = stick_policy(NULL);
+        _cleanup_parsed_ struct policy *p = stick_policy("");
         assert_int_equal(match_usb(p, KEYBOARD, T0).next_change, TIME_INFINITY);
 }
 
 static void test_next_change_of_not_yet_valid_is_valid_from(void **state) {
-        _cleanup_policy_ struct policy *p = stick_policy(NULL);
+        _cleanup_parsed_ struct policy *p = stick_policy("");
         assert_int_equal(match_usb(p, STICK, T0 - 100).next_change, T0);
 }
 
 static void test_next_change_of_blocked_interfaces_is_valid_until(void **state) {
-        _cleanup_policy_ struct policy *p = stick_policy(IFS("08:06:50"));
+        _cleanup_parsed_ struct policy *p = stick_policy("interfaces = [ \"08:06:50\" ];");
         struct policy_decision d = match_usb(p, usb_dev(0x0781, 0x5581, "4C53000123", IFS("08:06:50", "03:01:01")), T0);
         assert_int_equal(d.next_change, T0 + 100 * DAY);
 }
 
 /* ---- network ---- */
 
+#define NET_ENTRY(permit, keys) \
+        "{ permit = \"" permit "\"; " keys " approved_by = \"a\"; approved_on = \"2026-01-05\"; " \
+        "valid_from = \"2026-09-21T00:00:00Z\"; valid_until = \"2026-10-01T00:00:00Z\"; }"  /* [T0, T0+10d) */
+
+static struct policy *net_policy_with(const char *defaults) {
+        return parse("%s"
+                     "network = (\n"
+                     NET_ENTRY("NET-MAC", "mac = \"52:54:00:12:34:56\";") ",\n"
+                     NET_ENTRY("NET-PATH", "path = \"pci-0000:00:14.0-usb-0:3:1.0\";") ",\n"
+                     NET_ENTRY("NET-WG", "kind = \"wireguard\"; name = \"wg*\";") ",\n"
+                     NET_ENTRY("NET-MAC-NAME", "mac = \"52:54:00:AA:bb:cc\"; name = \"eth*\";") "\n"
+                     ");", defaults);
+}
+
 static struct policy *net_policy(void) {
-        struct policy *p = policy_new();
-        add_net(p, "NET-MAC", "52:54:00:12:34:56", NULL, NULL, NULL, T0, T0 + 10 * DAY);
-        add_net(p, "NET-PATH", NULL, "pci-0000:00:14.0-usb-0:3:1.0", NULL, NULL, T0, T0 + 10 * DAY);
-        add_net(p, "NET-WG", NULL, NULL, "wireguard", "wg*", T0, T0 + 10 * DAY);
-        add_net(p, "NET-MAC-NAME", "52:54:00:aa:bb:cc", NULL, NULL, "eth*", T0, T0 + 10 * DAY);
-        build(p);
-        return p;
+        return net_policy_with(SAFE_DEFAULTS);
 }
 
 static void test_link_matched_by_mac(void **state) {
-        _cleanup_policy_ struct policy *p = net_policy();
+        _cleanup_parsed_ struct policy *p = net_policy();
         struct policy_decision d = match_net(p, net_dev("enx525400123456", "52:54:00:12:34:56", NULL, NULL), T0);
         assert_int_equal(d.verdict, VERDICT_ALLOW);
         assert_int_equal(d.reason, REASON_PERMIT);
         assert_ptr_equal(d.net_entry, &p->net[0]);
         assert_null(d.usb_entry);
         assert_int_equal(d.next_change, T0 + 10 * DAY);
+        assert_string_equal(describe(&d, STICK), "permit NET-MAC");
 }
 
 static void test_link_matched_by_path(void **state) {
-        _cleanup_policy_ struct policy *p = net_policy();
+        _cleanup_parsed_ struct policy *p = net_policy();
         struct policy_decision d = match_net(p, net_dev("usb0", "02:00:00:00:00:01", "pci-0000:00:14.0-usb-0:3:1.0", NULL), T0);
         assert_int_equal(d.verdict, VERDICT_ALLOW);
         assert_ptr_equal(d.net_entry, &p->net[1]);
 }
 
 static void test_link_matched_by_kind_and_name_glob(void **state) {
-        _cleanup_policy_ struct policy *p = net_policy();
+        _cleanup_parsed_ struct policy *p = net_policy();
         struct policy_decision d = match_net(p, net_dev("wg0", NULL, NULL, "wireguard"), T0);
         assert_int_equal(d.verdict, VERDICT_ALLOW);
         assert_ptr_equal(d.net_entry, &p->net[2]);
 }
 
 static void test_link_with_right_kind_and_wrong_name_is_not_matched(void **state) {
-        _cleanup_policy_ struct policy *p = net_policy();
+        _cleanup_parsed_ struct policy *p = net_policy();
         struct policy_decision d = match_net(p, net_dev("tun0", NULL, NULL, "wireguard"), T0);
         assert_int_equal(d.verdict, VERDICT_BLOCK);
         assert_int_equal(d.reason, REASON_DEFAULT_NETWORK);
         assert_int_equal(d.window, WINDOW_NONE);
+        assert_string_equal(describe(&d, STICK), "default network");
+}
+
+static void test_link_with_right_name_and_wrong_kind_is_not_matched(void **state) {
+        _cleanup_parsed_ struct policy *p = net_policy();
+        assert_int_equal(match_net(p, net_dev("wg0", NULL, NULL, "tun"), T0).verdict, VERDICT_BLOCK);
 }
 
 static void test_link_with_right_mac_and_wrong_name_is_not_matched(void **state) {
-        _cleanup_policy_ struct policy *p = net_policy();
+        _cleanup_parsed_ struct policy *p = net_policy();
         assert_int_equal(match_net(p, net_dev("eth0", "52:54:00:aa:bb:cc", NULL, NULL), T0).verdict, VERDICT_ALLOW);
         assert_int_equal(match_net(p, net_dev("wlan0", "52:54:00:aa:bb:cc", NULL, NULL), T0).verdict, VERDICT_BLOCK);
 }
 
 static void test_link_with_other_mac_is_not_matched(void **state) {
-        _cleanup_policy_ struct policy *p = net_policy();
+        _cleanup_parsed_ struct policy *p = net_policy();
         assert_int_equal(match_net(p, net_dev("eth0", "52:54:00:12:34:57", NULL, NULL), T0).verdict, VERDICT_BLOCK);
 }
 
 static void test_loopback_is_always_allowed(void **state) {
-        _cleanup_policy_ struct policy *p = net_policy();
+        _cleanup_parsed_ struct policy *p = net_policy();
         struct net_identity lo = net_dev("lo", NULL, NULL, NULL);
         lo.is_loopback = true;
         struct policy_decision d = match_net(p, lo, T0);
@@ -636,27 +756,32 @@ static void test_loopback_is_always_allowed(void **state) {
 }
 
 static void test_unmatched_link_follows_default_network_allow(void **state) {
-        _cleanup_policy_ struct policy *p = net_policy();
-        p->default_network = POLICY_ALLOW;
+        _cleanup_parsed_ struct policy *p = net_policy_with(DEFAULTS("allow", "allow", "block", "allow"));
         struct policy_decision d = match_net(p, net_dev("veth0", NULL, NULL, "veth"), T0);
         assert_int_equal(d.verdict, VERDICT_ALLOW);
         assert_int_equal(d.reason, REASON_DEFAULT_NETWORK);
 }
 
 static void test_expired_link_permit_is_named(void **state) {
-        _cleanup_policy_ struct policy *p = net_policy();
+        _cleanup_parsed_ struct policy *p = net_policy();
         struct policy_decision d = match_net(p, net_dev("eth0", "52:54:00:12:34:56", NULL, NULL), T0 + 10 * DAY);
         assert_int_equal(d.verdict, VERDICT_BLOCK);
         assert_int_equal(d.window, WINDOW_EXPIRED);
         assert_ptr_equal(d.net_entry, &p->net[0]);
+        assert_string_equal(describe(&d, STICK), "default network (permit NET-MAC expired 2026-10-01T00:00:00Z)");
 }
 
 static void test_link_prefers_entry_in_window(void **state) {
-        _cleanup_policy_ struct policy *p = policy_new();
-        add_net(p, "OLD", "52:54:00:12:34:56", NULL, NULL, NULL, T0 - 10 * DAY, T0);
-        add_net(p, "BY-NAME", NULL, NULL, NULL, "eth*", T0 + 5 * DAY, T0 + 10 * DAY);
-        add_net(p, "NEW", NULL, "pci-0000:00:1f.6", NULL, NULL, T0, T0 + 10 * DAY);
-        build(p);
+        _cleanup_parsed_ struct policy *p = parse(SAFE_DEFAULTS
+                "network = (\n"
+                "  { permit = \"OLD\"; mac = \"52:54:00:12:34:56\"; approved_by = \"a\"; approved_on = \"2026-01-05\";\n"
+                "    valid_from = \"%s\"; valid_until = \"%s\"; },\n"
+                "  { permit = \"BY-NAME\"; name = \"eth*\"; approved_by = \"a\"; approved_on = \"2026-01-05\";\n"
+                "    valid_from = \"%s\"; valid_until = \"%s\"; },\n"
+                "  { permit = \"NEW\"; path = \"pci-0000:00:1f.6\"; approved_by = \"a\"; approved_on = \"2026-01-05\";\n"
+                "    valid_from = \"%s\"; valid_until = \"%s\"; }\n"
+                ");",
+                at(T0 - 10 * DAY), at(T0), at(T0 + 5 * DAY), at(T0 + 10 * DAY), at(T0), at(T0 + 10 * DAY));
         struct policy_decision d = match_net(p, net_dev("eth0", "52:54:00:12:34:56", "pci-0000:00:1f.6", NULL), T0);
         assert_int_equal(d.verdict, VERDICT_ALLOW);
         assert_string_equal(d.net_entry->approval.permit, "NEW");
@@ -664,6 +789,7 @@ static void test_link_prefers_entry_in_window(void **state) {
 }
 
 static void test_link_entry_without_keys_matches_nothing(void **state) {
+        /* the parser refuses such an entry; matching must not read it as "any link" */
         _cleanup_policy_ struct policy *p = policy_new();
         add_net(p, "EMPTY", NULL, NULL, NULL, NULL, TIME_NEG_INFINITY, TIME_INFINITY);
         build(p);
@@ -682,7 +808,7 @@ static void test_verdict_and_reason_names(void **state) {
 }
 
 static void test_describe_truncates_at_character_boundary(void **state) {
-        _cleanup_policy_ struct policy *p = stick_policy(NULL);
+        _cleanup_parsed_ struct policy *p = stick_policy("");
         struct policy_decision d = match_usb(p, STICK, T0);
         char buf[11];  /* "permit 許" is 10 bytes; "permit 許可" would be 13 */
         assert_int_equal(policy_decision_describe(&d, &(struct usb_identity) {}, buf, sizeof buf), 10);
@@ -691,13 +817,13 @@ static void test_describe_truncates_at_character_boundary(void **state) {
 }
 
 static void test_index_rebuild_replaces_index(void **state) {
-        _cleanup_policy_ struct policy *p = stick_policy(NULL);
+        _cleanup_parsed_ struct policy *p = stick_policy("");
         build(p);      /* the old index is freed (ASan would see a leak) */
         assert_int_equal(match_usb(p, STICK, T0).verdict, VERDICT_ALLOW);
 }
 
 static void test_policy_without_index_decides_by_defaults(void **state) {
-        _cleanup_policy_ struct policy *p = stick_policy(NULL);
+        _cleanup_parsed_ struct policy *p = stick_policy("");
         p->index = (policy_index_free(p->index), NULL);
         assert_int_equal(match_usb(p, STICK, T0).reason, REASON_DEFAULT_OTHER);
 }
@@ -742,13 +868,15 @@ int main(void) {
                 cmocka_unit_test(test_permit_before_valid_from_is_not_yet_valid),
                 cmocka_unit_test(test_permit_one_second_before_valid_until_is_valid),
                 cmocka_unit_test(test_permit_exactly_at_valid_until_is_expired),
-                cmocka_unit_test(test_expired_permit_is_named_with_its_written_date),
+                cmocka_unit_test(test_date_only_valid_until_lasts_through_that_day),
+                cmocka_unit_test(test_date_only_valid_from_is_named_as_written),
                 cmocka_unit_test(test_expired_permit_falls_to_allowing_default),
                 cmocka_unit_test(test_permit_without_window_is_always_valid),
                 cmocka_unit_test(test_other_serial_is_not_matched),
                 cmocka_unit_test(test_other_product_is_not_matched),
                 cmocka_unit_test(test_empty_serial_entry_approves_device_without_serial),
                 cmocka_unit_test(test_device_without_serial_does_not_match_entry_with_serial),
+                cmocka_unit_test(test_sanitised_serial_with_escape_matches),
                 cmocka_unit_test(test_read_only_entry_gives_read_only),
                 cmocka_unit_test(test_stick_that_is_also_a_keyboard_is_blocked),
                 cmocka_unit_test(test_read_only_stick_that_is_also_a_keyboard_is_blocked),
@@ -764,7 +892,8 @@ int main(void) {
                 cmocka_unit_test(test_keyboard_follows_default_usb_hid_allow),
                 cmocka_unit_test(test_keyboard_follows_default_usb_hid_block),
                 cmocka_unit_test(test_keyboard_with_storage_is_not_hid_only),
-                cmocka_unit_test(test_hub_follows_default_usb_hub),
+                cmocka_unit_test(test_hub_follows_default_usb_hub_allow),
+                cmocka_unit_test(test_hub_follows_default_usb_hub_block),
                 cmocka_unit_test(test_hub_class_device_with_storage_is_other),
                 cmocka_unit_test(test_device_without_interfaces_is_other),
                 cmocka_unit_test(test_lockdown_allows_keyboard),
@@ -787,6 +916,7 @@ int main(void) {
                 cmocka_unit_test(test_link_matched_by_path),
                 cmocka_unit_test(test_link_matched_by_kind_and_name_glob),
                 cmocka_unit_test(test_link_with_right_kind_and_wrong_name_is_not_matched),
+                cmocka_unit_test(test_link_with_right_name_and_wrong_kind_is_not_matched),
                 cmocka_unit_test(test_link_with_right_mac_and_wrong_name_is_not_matched),
                 cmocka_unit_test(test_link_with_other_mac_is_not_matched),
                 cmocka_unit_test(test_loopback_is_always_allowed),
