@@ -39,7 +39,7 @@ struct element {
 struct list {
         bool found;
         size_t open, close;           /* offsets of '(' and ')' */
-        size_t n;
+        size_t n, allocated;
         struct element *elements;
 };
 
@@ -69,7 +69,7 @@ static void list_done(struct list *l) {
         for (size_t i = 0; i < l->n; i++)
                 free(l->elements[i].permit);
         l->elements = mfree(l->elements);
-        l->n = 0;
+        l->n = l->allocated = 0;
 }
 
 static void scanner_done(struct scanner *sc) {
@@ -274,12 +274,17 @@ static int parse_settings(struct scanner *sc, unsigned depth, char close, struct
                                 }
                                 e.end = tok.end;
 
-                                struct element *n = reallocarray(l->elements, l->n + 1, sizeof *n);
-                                if (!n) {
-                                        free(e.permit);
-                                        return -ENOMEM;
+                                if (l->n == l->allocated) {
+                                        /* Doubling: a policy may hold 100,000 entries. */
+                                        size_t a = l->allocated ? 2 * l->allocated : 16;
+                                        struct element *n = reallocarray(l->elements, a, sizeof *n);
+                                        if (!n) {
+                                                free(e.permit);
+                                                return -ENOMEM;
+                                        }
+                                        l->elements = n;
+                                        l->allocated = a;
                                 }
-                                l->elements = n;
                                 l->elements[l->n++] = e;
 
                                 r = next_token(sc, &tok);
