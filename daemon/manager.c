@@ -71,11 +71,6 @@ static void usb_device_forget(struct manager *m, const char *syspath) {
                 }
 }
 
-/* All interfaces of the device, for decisions that approve the device as a whole. */
-static uint32_t all_interfaces(const struct usb_descriptors *desc) {
-        return desc->n_interfaces >= 32 ? UINT32_MAX : (1u << desc->n_interfaces) - 1;
-}
-
 static int usb_device_enforce(struct usb_device *d, const struct policy_decision *dec, enum policy_verdict verdict) {
         _cleanup_close_ int fd = open(d->syspath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         int r;
@@ -99,10 +94,7 @@ static int usb_device_enforce(struct usb_device *d, const struct policy_decision
                         return r;
         }
         /* Interfaces start unauthorised (interface_authorized_default = 0): name each one. */
-        uint32_t mask = dec->reason == REASON_PERMIT && dec->usb_entry && dec->usb_entry->has_interfaces
-                                ? dec->interface_mask
-                                : all_interfaces(&d->desc);
-        r = usb_interfaces_authorize(fd, d->sysname, &d->desc, mask);
+        r = usb_interfaces_authorize(fd, d->sysname, &d->desc, dec->interface_mask);
         if (r < 0) {
                 /* Fail closed: a device whose interfaces could not be set as decided is taken
                  * off as a whole. */
