@@ -24,7 +24,7 @@
 bool policy_edit_force_fallback = false;
 
 #define SCAN_DEPTH_MAX 64             /* a policy nests three deep; this only bounds the recursion */
-#define INDENT "    "            /* the canonical writer's: entries at one level, fields at two */
+#define INDENT "    "                 /* the canonical writer's: entries at one level, fields at two */
 
 /* ---- the scanner ------------------------------------------------------------------------ */
 
