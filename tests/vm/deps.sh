@@ -1,0 +1,24 @@
+#!/bin/sh
+# Installs what the real-kernel harness needs on the host, from Debian 12's archive.
+# Idempotent: apt-get runs only when a package is missing (dpkg-query first), and
+# `apt-get update` only when an install is needed.
+set -eu
+
+PKGS="qemu-system-x86 busybox-static cpio kmod iproute2 gzip python3 apt dpkg"
+
+missing=
+for p in $PKGS; do
+        dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' \
+                || missing="$missing $p"
+done
+
+if [ -z "$missing" ]; then
+        echo "tests/vm/deps.sh: all present"
+        exit 0
+fi
+
+echo "tests/vm/deps.sh: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing
