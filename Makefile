@@ -58,6 +58,9 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 .PHONY: all deps check check-unit check-asan check-integration fuzz bench install clean help
 all: $(PROGRAMS) $(LIBS)
 
+# Tests find their fixtures wherever they are run from.
+$(BUILD)/obj/tests/%.o: CPPFLAGS += -DTEST_DATA_DIR='"$(CURDIR)/tests/data"'
+
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
