@@ -27,3 +27,18 @@ void record_usb(enum usb_record_event ev, const struct usb_identity *id, enum po
 void record_policy(const char *what, const char *message);
 
 void record_fault(const char *what, int error, const char *format, ...) _printf_(3, 4);
+
+/* Every record is also handed, as a JSON object with the journal entry's fields (lowercase,
+ * without KYOKA_: "event", "subject", "bus_path", "decision", ..., plus "message", "message_id",
+ * "priority" and "time"), to one listener: the control socket's watchers. The object is
+ * borrowed for the duration of the call. NULL removes the listener. */
+struct json_object;
+typedef void (*record_listener_t)(struct json_object *record, void *userdata);
+void record_set_listener(record_listener_t listener, void *userdata);
+
+/* The last RECORD_FAULTS_KEPT fault records, oldest first, as a new JSON array (NULL on OOM):
+ * `policyctl status` shows them. */
+#define RECORD_FAULTS_KEPT 20
+struct json_object *record_recent_faults(void);
+/* Drops the faults kept in memory (at exit, so that leak checkers see a clean heap). */
+void record_forget_faults(void);
