@@ -1,0 +1,300 @@
+/* SPDX-License-Identifier: MIT */
+/* Messages of the control socket (control-message.h). A client's message is untrusted input:
+ * it is bounded before it gets here, must be exactly one JSON object, and only the fields a
+ * command needs are read. */
+#include "control-message.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <string.h>
+
+#include "macro.h"
+#include "timeutil.h"
+
+DEFINE_CLEANUP(json_object, json_object_put);
+DEFINE_CLEANUP(struct json_tokener, json_tokener_free);
+
+#define CONTROL_JSON_DEPTH 8          /* commands are flat: anything deeper is garbage */
+
+static const char *const cmd_names[] = {
+        [CONTROL_STATUS] = "status",
+        [CONTROL_LIST] = "list",
+        [CONTROL_REQUEST] = "request",
+        [CONTROL_RELOAD] = "reload",
+        [CONTROL_WATCH] = "watch",
+};
+
+const char *control_cmd_to_string(enum control_cmd cmd) {
+        return (unsigned) cmd < ELEMENTSOF(cmd_names) ? cmd_names[cmd] : NULL;
+}
+
+enum control_access control_cmd_access(enum control_cmd cmd) {
+        /* Nothing a client says can allow or block a device; reload only makes kyokad read the
+         * signed files again, but it is still an admin's act (it is logged as one). */
+        return cmd == CONTROL_RELOAD ? ACCESS_ADMIN : ACCESS_READ;
+}
+
+static bool in_group(gid_t want, gid_t gid, const gid_t *groups, size_t n_groups) {
+        if (want == (gid_t) -1)
+                return false;
+        if (gid == want)
+                return true;
+        for (size_t i = 0; i < n_groups; i++)
+                if (groups[i] == want)
+                        return true;
+        return false;
+}
+
+enum control_access control_peer_access(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups,
+                                        gid_t read_gid, gid_t admin_gid) {
+        if (uid == 0 || in_group(admin_gid, gid, groups, n_groups))
+                return ACCESS_ADMIN;
+        if (in_group(read_gid, gid, groups, n_groups))
+                return ACCESS_READ;
+        return ACCESS_NONE;
+}
+
+int control_command_parse(const char *buf, size_t len, struct control_command *ret, const char **ret_error) {
+        _cleanup_(json_tokener_freep) struct json_tokener *tok = NULL;
+        _cleanup_(json_object_putp) struct json_object *o = NULL;
+        struct json_object *v;
+        struct control_command c = {};
+        size_t i;
+
+        *ret_error = "not a JSON object with a \"cmd\"";
+        if (len == 0 || len > CONTROL_MESSAGE_MAX || memchr(buf, 0, len))
+                return -EBADMSG;
+        tok = json_tokener_new_ex(CONTROL_JSON_DEPTH);
+        if (!tok) {
+                *ret_error = "out of memory";
+                return -ENOMEM;
+        }
+        o = json_tokener_parse_ex(tok, buf, (int) len);
+        if (!o || json_tokener_get_error(tok) != json_tokener_success || json_tokener_get_parse_end(tok) != len ||
+            !json_object_is_type(o, json_type_object))
+                return -EBADMSG;
+        if (!json_object_object_get_ex(o, "cmd", &v) || !json_object_is_type(v, json_type_string))
+                return -EBADMSG;
+
+        const char *name = json_object_get_string(v);
+        for (i = 0; i < ELEMENTSOF(cmd_names); i++)
+                if (streq(name, cmd_names[i]))
+                        break;
+        if (i == ELEMENTSOF(cmd_names)) {
+                *ret_error = "unknown command";
+                return -EOPNOTSUPP;
+        }
+        c.cmd = (enum control_cmd) i;
+
+        if (c.cmd == CONTROL_REQUEST) {
+                *ret_error = "\"device\" must be a bus path such as \"1-2\" or a serial (1 to 255 bytes)";
+                if (!json_object_object_get_ex(o, "device", &v) || !json_object_is_type(v, json_type_string))
+                        return -EINVAL;
+                const char *s = json_object_get_string(v);
+                size_t n = (size_t) json_object_get_string_len(v);
+                if (n == 0 || n >= sizeof c.device || strlen(s) != n)
+                        return -EINVAL;
+                memcpy(c.device, s, n + 1);
+        }
+
+        *ret = c;
+        *ret_error = NULL;
+        return 0;
+}
+
+struct json_object *control_error_new(const char *message) {
+        _cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
+
+        if (!o || json_object_object_add(o, "ok", json_object_new_boolean(false)) < 0 ||
+            json_object_object_add(o, "error", json_object_new_string(message)) < 0)
+                return NULL;
+        return TAKE_PTR(o);
+}
+
+struct json_object *control_ok_new(void) {
+        _cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
+
+        if (!o || json_object_object_add(o, "ok", json_object_new_boolean(true)) < 0)
+                return NULL;
+        return TAKE_PTR(o);
+}
+
+int control_message_serialize(struct json_object *o, const char **ret, size_t *ret_len) {
+        size_t n;
+        const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
+                                                          &n);
+        if (!s)
+                return -ENOMEM;
+        if (n > CONTROL_REPLY_MAX)
+                return -EMSGSIZE;
+        *ret = s;
+        *ret_len = n;
+        return 0;
+}
+
+/* Adds KEY: a string, or null for NULL. Fails only on OOM. */
+static int add_string(struct json_object *o, const char *key, const char *s) {
+        struct json_object *v = NULL;
+        if (s) {
+                v = json_object_new_string(s);
+                if (!v)
+                        return -ENOMEM;
+        }
+        if (json_object_object_add(o, key, v) < 0) {
+                json_object_put(v);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static int add_value(struct json_object *o, const char *key, struct json_object *v) {
+        if (!v)
+                return -ENOMEM;
+        if (json_object_object_add(o, key, v) < 0) {
+                json_object_put(v);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static int add_time(struct json_object *o, const char *key, int64_t t) {
+        char buf[ISO8601_MAX];
+
+        if (t == TIME_INFINITY || t == TIME_NEG_INFINITY || time_format_iso8601(t, buf, sizeof buf) < 0)
+                return add_string(o, key, NULL);
+        return add_string(o, key, buf);
+}
+
+struct json_object *control_device_to_json(const struct manager_device_info *d) {
+        _cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
+        const struct usb_identity *id = d->id;
+        char buf[9];
+
+        if (!o || add_string(o, "device", d->name) < 0 || add_string(o, "bus_path", id->bus_path) < 0 ||
+            add_string(o, "id_path", id->id_path) < 0)
+                return NULL;
+        snprintf(buf, sizeof buf, "%04x", id->vendor);
+        if (add_string(o, "vendor", buf) < 0)
+                return NULL;
+        snprintf(buf, sizeof buf, "%04x", id->product);
+        if (add_string(o, "product", buf) < 0 || add_string(o, "serial", id->has_serial ? id->serial : NULL) < 0 ||
+            add_string(o, "manufacturer", id->manufacturer) < 0 || add_string(o, "product_name", id->product_name) < 0)
+                return NULL;
+        usb_interface_class_format(&id->device_class, buf);
+        if (add_string(o, "device_class", buf) < 0)
+                return NULL;
+
+        struct json_object *ifs = json_object_new_array();
+        if (add_value(o, "interfaces", ifs) < 0)
+                return NULL;
+        for (size_t i = 0; i < MIN(id->n_interfaces, (size_t) USB_INTERFACES_MAX); i++) {
+                usb_interface_class_format(&id->interfaces[i], buf);
+                struct json_object *s = json_object_new_string(buf);
+                if (!s || json_object_array_add(ifs, s) < 0) {
+                        json_object_put(s);
+                        return NULL;
+                }
+        }
+
+        if (add_value(o, "identity_ok", json_object_new_boolean(d->identity_ok)) < 0 ||
+            add_value(o, "decided", json_object_new_boolean(d->decided)) < 0 ||
+            /* Until it is decided a device is blocked: that is what the kernel holds. */
+            add_string(o, "verdict", policy_verdict_to_string(d->decided ? d->verdict : VERDICT_BLOCK)) < 0 ||
+            add_string(o, "reason", d->decided ? d->reason : "not decided yet") < 0 ||
+            add_string(o, "permit", d->permit && d->permit[0] ? d->permit : NULL) < 0)
+                return NULL;
+        return TAKE_PTR(o);
+}
+
+bool control_device_matches(const struct manager_device_info *d, const char *arg) {
+        if (streq(d->name, arg))
+                return true;
+        return d->identity_ok && d->id->has_serial && d->id->serial[0] && streq(d->id->serial, arg);
+}
+
+struct json_object *control_policy_to_json(const struct manager_policy_info *info) {
+        _cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
+        const struct policy *p = info->policy;
+
+        if (!o)
+                return NULL;
+        if (!p) {
+                if (add_string(o, "state", "lockdown") < 0 ||
+                    add_string(o, "description",
+                               "no valid policy: built-in lockdown (HID-only devices and hubs allowed, everything "
+                               "else blocked)") < 0)
+                        return NULL;
+        } else {
+                struct json_object *signer = json_object_new_object(), *entries = json_object_new_object();
+                if (add_value(o, "signer", signer) < 0 || add_value(o, "entries", entries) < 0)
+                        return NULL;
+                if (add_string(o, "state", "enforcing") < 0 ||
+                    add_value(o, "serial", json_object_new_uint64(p->serial)) < 0 ||
+                    add_string(o, "issued", p->issued_text) < 0 || add_string(o, "issuer", p->issuer) < 0 ||
+                    add_string(o, "contract", p->contract) < 0 || add_string(o, "workstation", p->workstation) < 0 ||
+                    add_string(o, "valid_until", p->valid_until_text) < 0 ||
+                    add_time(o, "valid_until_time", p->valid_until) < 0 ||
+                    add_string(signer, "key", info->signer_name) < 0 ||
+                    add_string(signer, "fingerprint", info->signer_fingerprint) < 0 ||
+                    add_value(entries, "usb", json_object_new_uint64(p->n_usb)) < 0 ||
+                    add_value(entries, "network", json_object_new_uint64(p->n_net)) < 0 ||
+                    add_time(o, "loaded_at", info->loaded_at) < 0 ||
+                    add_string(o, "source", info->fallback ? "accepted-copy" : "config") < 0)
+                        return NULL;
+        }
+
+        struct json_object *last = json_object_new_object();
+        if (add_value(o, "last_load", last) < 0 || add_value(last, "ok", json_object_new_boolean(info->load_ok)) < 0 ||
+            add_string(last, "message", info->load_message) < 0)
+                return NULL;
+        return TAKE_PTR(o);
+}
+
+static const char *get_string(struct json_object *o, const char *key) {
+        struct json_object *v;
+        if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+                return NULL;
+        return json_object_get_string(v);
+}
+
+struct json_object *control_devices_diff(struct json_object *before, struct json_object *after) {
+        _cleanup_(json_object_putp) struct json_object *a = json_object_new_array();
+        size_t n_before = json_object_array_length(before), n_after = json_object_array_length(after);
+
+        if (!a)
+                return NULL;
+        for (size_t i = 0; i < n_after; i++) {
+                struct json_object *d = json_object_array_get_idx(after, i);
+                const char *name = get_string(d, "device"), *was = NULL, *now = get_string(d, "verdict");
+                if (!name || !now)
+                        continue;
+                for (size_t j = 0; j < n_before && !was; j++) {
+                        struct json_object *b = json_object_array_get_idx(before, j);
+                        if (streq_ptr(get_string(b, "device"), name))
+                                was = get_string(b, "verdict");
+                }
+
+                _cleanup_(json_object_putp) struct json_object *c = json_object_new_object();
+                if (!c)
+                        return NULL;
+                /* The identity and decision fields of the device as it is now, then the change. */
+                static const char *const keys[] = { "device", "vendor", "product", "serial", "manufacturer",
+                                                    "product_name", "reason", "permit" };
+                for (size_t k = 0; k < ELEMENTSOF(keys); k++) {
+                        struct json_object *v = NULL;
+                        (void) json_object_object_get_ex(d, keys[k], &v);
+                        if (json_object_object_add(c, keys[k], json_object_get(v)) < 0) {
+                                json_object_put(v);
+                                return NULL;
+                        }
+                }
+                if (add_string(c, "before", was) < 0 || add_string(c, "after", now) < 0 ||
+                    add_value(c, "changed", json_object_new_boolean(!streq_ptr(was, now))) < 0)
+                        return NULL;
+                if (json_object_array_add(a, c) < 0)
+                        return NULL;
+                c = NULL;
+        }
+        return TAKE_PTR(a);
+}

@@ -1,0 +1,569 @@
+/* SPDX-License-Identifier: MIT */
+/* The control socket (control.h): accepting clients, checking who they are, answering their
+ * commands, and fanning records out to watchers.
+ *
+ * Fail closed and never wait: every socket is non-blocking, a message that does not fit is an
+ * error, and a client we cannot write to at once (a watcher that stopped reading) is dropped
+ * rather than queued for. Dropped clients are freed from a deferred event, never in the middle
+ * of a handler that may still be using them (a reload sends records to watchers while it runs). */
+#include "control.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "control-message.h"
+#include "fileio.h"
+#include "identity.h"
+#include "log.h"
+#include "macro.h"
+#include "record.h"
+
+#ifndef SO_PEERGROUPS
+#define SO_PEERGROUPS 59              /* Linux 4.13 */
+#endif
+
+#define PEER_GROUPS_MAX 65536         /* NGROUPS_MAX of the kernel */
+
+DEFINE_CLEANUP(json_object, json_object_put);
+
+struct client {
+        struct client *next;
+        struct control *control;
+        int fd;
+        sd_event_source *source;
+        uid_t uid;
+        pid_t pid;
+        enum control_access access;
+        bool watching;
+        bool dead;                    /* dropped: freed by on_reap */
+};
+
+struct control {
+        struct manager *manager;
+        sd_event *event;
+        int fd;
+        char *path;
+        sd_event_source *source;
+        sd_event_source *reaper;
+        struct client *clients;
+        size_t n_clients;
+        gid_t read_gid;               /* (gid_t) -1: the group does not exist */
+        gid_t admin_gid;
+        char *buf;                    /* one incoming message, CONTROL_MESSAGE_MAX + 1 */
+};
+
+static gid_t lookup_group(const char *name) {
+        struct group *gr = getgrnam(name);
+        return gr ? gr->gr_gid : (gid_t) -1;
+}
+
+static void client_drop(struct client *cl) {
+        if (cl->dead)
+                return;
+        cl->dead = true;
+        cl->watching = false;
+        (void) sd_event_source_set_enabled(cl->source, SD_EVENT_OFF);
+        (void) sd_event_source_set_enabled(cl->control->reaper, SD_EVENT_ONESHOT);
+}
+
+static void client_free(struct client *cl) {
+        sd_event_source_disable_unref(cl->source);
+        if (cl->fd >= 0)
+                (void) close(cl->fd);
+        free(cl);
+}
+
+static int on_reap(sd_event_source *s, void *userdata) {
+        struct control *c = userdata;
+
+        for (struct client **p = &c->clients; *p;) {
+                struct client *cl = *p;
+                if (!cl->dead) {
+                        p = &cl->next;
+                        continue;
+                }
+                *p = cl->next;
+                c->n_clients--;
+                client_free(cl);
+        }
+        return 0;
+}
+
+/* Sends one message; a client that cannot take it now is dropped (never waited for). */
+static int client_send(struct client *cl, struct json_object *o) {
+        const char *s;
+        size_t n;
+        int r;
+
+        if (cl->dead)
+                return -ECONNRESET;
+        if (!o) {
+                client_drop(cl);
+                return -ENOMEM;
+        }
+        r = control_message_serialize(o, &s, &n);
+        if (r == -EMSGSIZE) {
+                _cleanup_(json_object_putp) struct json_object *e = control_error_new("reply too large");
+                if (e && control_message_serialize(e, &s, &n) >= 0)
+                        (void) send(cl->fd, s, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+        }
+        if (r >= 0 && send(cl->fd, s, n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+                r = negative_errno();
+        if (r < 0) {
+                log_debug("control: dropping client pid %d: %s", (int) cl->pid, strerror(-r));
+                client_drop(cl);
+        }
+        return r;
+}
+
+static int client_send_error(struct client *cl, const char *message) {
+        _cleanup_(json_object_putp) struct json_object *e = control_error_new(message);
+        return client_send(cl, e);
+}
+
+static void on_record(struct json_object *record, void *userdata) {
+        struct control *c = userdata;
+
+        for (struct client *cl = c->clients; cl; cl = cl->next)
+                if (cl->watching)
+                        (void) client_send(cl, record);
+}
+
+static struct json_object *devices_json(struct control *c, size_t *ret_allowed, size_t *ret_blocked) {
+        _cleanup_(json_object_putp) struct json_object *a = json_object_new_array();
+        struct manager_device_info d;
+        const void *cursor = NULL;
+        size_t allowed = 0, blocked = 0;
+
+        if (!a)
+                return NULL;
+        while (manager_next_device(c->manager, &cursor, &d)) {
+                struct json_object *o = control_device_to_json(&d);
+                if (!o || json_object_array_add(a, o) < 0) {
+                        json_object_put(o);
+                        return NULL;
+                }
+                if (d.decided && d.verdict != VERDICT_BLOCK)
+                        allowed++;
+                else
+                        blocked++;
+        }
+        if (ret_allowed)
+                *ret_allowed = allowed;
+        if (ret_blocked)
+                *ret_blocked = blocked;
+        return TAKE_PTR(a);
+}
+
+static int add(struct json_object *o, const char *key, struct json_object *v) {
+        if (!v)
+                return -ENOMEM;
+        if (json_object_object_add(o, key, v) < 0) {
+                json_object_put(v);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static struct json_object *reply_status(struct control *c) {
+        _cleanup_(json_object_putp) struct json_object *o = control_ok_new();
+        struct manager_policy_info info;
+        const char *hostname, *machine_id;
+        size_t allowed, blocked;
+
+        manager_get_policy_info(c->manager, &info);
+        manager_get_host(c->manager, &hostname, &machine_id);
+        _cleanup_(json_object_putp) struct json_object *devices = devices_json(c, &allowed, &blocked);
+        struct json_object *counts = json_object_new_object(), *host = json_object_new_object();
+        if (!o || !devices || add(o, "devices", counts) < 0 || add(o, "host", host) < 0 ||
+            add(counts, "present", json_object_new_uint64(allowed + blocked)) < 0 ||
+            add(counts, "allowed", json_object_new_uint64(allowed)) < 0 ||
+            add(counts, "blocked", json_object_new_uint64(blocked)) < 0 ||
+            add(host, "hostname", json_object_new_string(hostname)) < 0 ||
+            add(host, "machine_id", machine_id[0] ? json_object_new_string(machine_id) : json_object_new_null()) < 0 ||
+            add(o, "policy", control_policy_to_json(&info)) < 0 || add(o, "faults", record_recent_faults()) < 0)
+                return NULL;
+        return TAKE_PTR(o);
+}
+
+static struct json_object *reply_list(struct control *c) {
+        _cleanup_(json_object_putp) struct json_object *o = control_ok_new();
+
+        if (!o || add(o, "devices", devices_json(c, NULL, NULL)) < 0)
+                return NULL;
+        return TAKE_PTR(o);
+}
+
+static struct json_object *reply_request(struct control *c, const char *arg) {
+        _cleanup_(json_object_putp) struct json_object *o = NULL, *req_json = NULL;
+        _cleanup_free_ char *text = NULL;
+        struct manager_device_info d, found = {};
+        const void *cursor = NULL;
+        const char *hostname, *machine_id;
+        size_t n = 0;
+
+        while (manager_next_device(c->manager, &cursor, &d))
+                if (control_device_matches(&d, arg)) {
+                        /* A kernel name is unique; a serial may not be (two units of a cheap
+                         * model): then the bus path must say which. */
+                        if (streq(d.name, arg)) {
+                                found = d;
+                                n = 1;
+                                break;
+                        }
+                        found = d;
+                        n++;
+                }
+        if (n == 0)
+                return control_error_new("no present USB device has that bus path or serial");
+        if (n > 1)
+                return control_error_new("several present devices have that serial: name one by its bus path");
+        if (!found.identity_ok)
+                return control_error_new("the device's descriptors could not be read: there is no identity to request");
+
+        struct request *req = calloc(1, sizeof *req);
+        if (!req)
+                return NULL;
+        manager_get_host(c->manager, &hostname, &machine_id);
+        req->type = REQUEST_USB;
+        snprintf(req->hostname, sizeof req->hostname, "%s", hostname);
+        snprintf(req->machine_id, sizeof req->machine_id, "%s", machine_id);
+        req->time = (int64_t) time(NULL);
+        req->usb = *found.id;
+        int r = request_to_json(req, &text);
+        free(req);
+        if (r < 0)
+                return r == -ENOMEM ? NULL : control_error_new("cannot write a request for this device");
+
+        /* Embedded as an object: the client writes it out as a request file. */
+        req_json = json_tokener_parse(text);
+        o = control_ok_new();
+        if (!o || add(o, "request", TAKE_PTR(req_json)) < 0 ||
+            add(o, "device", json_object_new_string(found.name)) < 0 ||
+            add(o, "verdict", json_object_new_string(policy_verdict_to_string(found.verdict))) < 0)
+                return NULL;
+        return TAKE_PTR(o);
+}
+
+static struct json_object *reply_reload(struct control *c, struct client *cl) {
+        _cleanup_(json_object_putp) struct json_object *before = NULL, *after = NULL, *o = NULL;
+        struct manager_policy_info info;
+        int r;
+
+        log_notice("control: reload requested by uid %u (pid %d)", (unsigned) cl->uid, (int) cl->pid);
+        before = devices_json(c, NULL, NULL);
+        if (!before)
+                return NULL;
+        r = manager_reload(c->manager);
+        after = devices_json(c, NULL, NULL);
+        manager_get_policy_info(c->manager, &info);
+
+        /* "ok" is whether CONFIG_DIR's policy was accepted; devices may change either way (a
+         * fallback to the accepted copy), so the changes always come along. */
+        o = r >= 0 && info.load_ok ? control_ok_new() : control_error_new(info.load_message);
+        if (!o || !after || add(o, "message", json_object_new_string(info.load_message)) < 0 ||
+            add(o, "policy", control_policy_to_json(&info)) < 0 ||
+            add(o, "changes", control_devices_diff(before, after)) < 0)
+                return NULL;
+        return TAKE_PTR(o);
+}
+
+static struct json_object *reply_watch(void) {
+        _cleanup_(json_object_putp) struct json_object *o = control_ok_new();
+
+        if (!o || add(o, "watching", json_object_new_boolean(true)) < 0)
+                return NULL;
+        return TAKE_PTR(o);
+}
+
+static void client_handle(struct client *cl, const char *buf, size_t len) {
+        struct control *c = cl->control;
+        _cleanup_(json_object_putp) struct json_object *reply = NULL;
+        struct control_command cmd;
+        const char *error;
+        int r;
+
+        r = control_command_parse(buf, len, &cmd, &error);
+        if (r < 0) {
+                (void) client_send_error(cl, error);
+                if (r == -EBADMSG || r == -ENOMEM)
+                        client_drop(cl);
+                return;
+        }
+        if (control_cmd_access(cmd.cmd) > cl->access) {
+                log_notice("control: refused %s from uid %u (pid %d): needs root or group " CONTROL_GROUP_ADMIN,
+                           control_cmd_to_string(cmd.cmd), (unsigned) cl->uid, (int) cl->pid);
+                (void) client_send_error(cl, "permission denied: needs root or group " CONTROL_GROUP_ADMIN);
+                return;
+        }
+
+        switch (cmd.cmd) {
+        case CONTROL_STATUS:
+                reply = reply_status(c);
+                break;
+        case CONTROL_LIST:
+                reply = reply_list(c);
+                break;
+        case CONTROL_REQUEST:
+                reply = reply_request(c, cmd.device);
+                break;
+        case CONTROL_RELOAD:
+                reply = reply_reload(c, cl);
+                break;
+        case CONTROL_WATCH:
+                reply = reply_watch();
+                break;
+        }
+        if (!reply) {
+                (void) client_send_error(cl, "out of memory");
+                client_drop(cl);
+                return;
+        }
+        /* Watching starts after the reply, so the reply is the first message the watcher sees. */
+        if (client_send(cl, reply) >= 0 && cmd.cmd == CONTROL_WATCH)
+                cl->watching = true;
+}
+
+static int on_client(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        struct client *cl = userdata;
+        struct control *c = cl->control;
+
+        if (cl->dead)
+                return 0;
+        if (revents & EPOLLIN) {
+                /* MSG_TRUNC: the real length of a message larger than the buffer. */
+                ssize_t n = recv(fd, c->buf, CONTROL_MESSAGE_MAX + 1, MSG_DONTWAIT | MSG_TRUNC);
+                if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                        return 0;
+                if (n <= 0) {
+                        client_drop(cl);
+                        return 0;
+                }
+                if ((size_t) n > CONTROL_MESSAGE_MAX) {
+                        (void) client_send_error(cl, "message too large");
+                        client_drop(cl);
+                        return 0;
+                }
+                client_handle(cl, c->buf, (size_t) n);
+                return 0;
+        }
+        if (revents & (EPOLLHUP | EPOLLERR))
+                client_drop(cl);
+        return 0;
+}
+
+/* The peer's supplementary groups as the kernel had them at connect() (SO_PEERGROUPS, Linux
+ * 4.13+), else from the group database for the peer's uid (getgrouplist). Never from
+ * /proc/PID/status: the PID may be reused by another process by the time we read it. */
+static int peer_groups(int fd, uid_t uid, gid_t gid, gid_t **ret, size_t *ret_n) {
+        _cleanup_free_ gid_t *groups = NULL;
+        socklen_t len = 64 * sizeof(gid_t);
+
+        for (;;) {
+                gid_t *p = realloc(groups, len);
+                if (!p)
+                        return -ENOMEM;
+                groups = p;
+                if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) >= 0) {
+                        *ret_n = len / sizeof(gid_t);
+                        *ret = TAKE_PTR(groups);
+                        return 0;
+                }
+                if (errno != ERANGE || len > PEER_GROUPS_MAX * sizeof(gid_t))
+                        break;
+                /* ERANGE: len now holds the size needed. */
+        }
+        if (errno != ENOPROTOOPT)
+                return negative_errno();
+
+        struct passwd *pw = getpwuid(uid);
+        if (!pw)
+                return -ESRCH;
+        int n = 64;
+        for (;;) {
+                gid_t *p = realloc(groups, (size_t) n * sizeof(gid_t));
+                if (!p)
+                        return -ENOMEM;
+                groups = p;
+                int want = n;
+                if (getgrouplist(pw->pw_name, gid, groups, &want) >= 0) {
+                        *ret_n = (size_t) want;
+                        *ret = TAKE_PTR(groups);
+                        return 0;
+                }
+                if (want <= n || want > PEER_GROUPS_MAX)
+                        return -E2BIG;
+                n = want;
+        }
+}
+
+static void refuse(int fd, const char *message) {
+        _cleanup_(json_object_putp) struct json_object *e = control_error_new(message);
+        const char *s;
+        size_t n;
+
+        if (e && control_message_serialize(e, &s, &n) >= 0)
+                (void) send(fd, s, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        struct control *c = userdata;
+        _cleanup_close_ int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        _cleanup_free_ gid_t *groups = NULL;
+        struct ucred cred;
+        socklen_t len = sizeof cred;
+        size_t n_groups = 0;
+        int r;
+
+        if (cfd < 0)
+                return 0;
+        if (c->n_clients >= CONTROL_CLIENTS_MAX) {
+                refuse(cfd, "too many clients");
+                return 0;
+        }
+        if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+                log_warning_errno(errno, "control: cannot read a client's credentials: %m");
+                return 0;
+        }
+        r = peer_groups(cfd, cred.uid, cred.gid, &groups, &n_groups);
+        if (r < 0)
+                log_notice("control: cannot read the groups of uid %u (pid %d): %s; judging by its primary group",
+                           (unsigned) cred.uid, (int) cred.pid, strerror(-r));
+
+        enum control_access access = control_peer_access(cred.uid, cred.gid, groups, n_groups, c->read_gid, c->admin_gid);
+        if (access == ACCESS_NONE) {
+                log_notice("control: refused uid %u gid %u (pid %d): not root, not in group " CONTROL_GROUP_READ
+                           " or " CONTROL_GROUP_ADMIN,
+                           (unsigned) cred.uid, (unsigned) cred.gid, (int) cred.pid);
+                refuse(cfd, "permission denied: needs root, group " CONTROL_GROUP_READ " or " CONTROL_GROUP_ADMIN);
+                return 0;
+        }
+
+        /* Replies can be large (a list of many devices): allow one whole in the send buffer. */
+        int sndbuf = 2 * CONTROL_REPLY_MAX;
+        if (setsockopt(cfd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof sndbuf) < 0)
+                (void) setsockopt(cfd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+
+        struct client *cl = calloc(1, sizeof *cl);
+        if (!cl) {
+                refuse(cfd, "out of memory");
+                return 0;
+        }
+        *cl = (struct client) { .control = c, .fd = cfd, .uid = cred.uid, .pid = cred.pid, .access = access };
+        r = sd_event_add_io(c->event, &cl->source, cfd, EPOLLIN, on_client, cl);
+        if (r < 0) {
+                free(cl);
+                refuse(cfd, "out of resources");
+                return 0;
+        }
+        TAKE_FD(cfd);
+        cl->next = c->clients;
+        c->clients = cl;
+        c->n_clients++;
+        return 0;
+}
+
+int control_new(struct manager *m, sd_event *event, const char *runtime_dir, struct control **ret) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct control *c;
+        int r;
+
+        c = calloc(1, sizeof *c);
+        if (!c)
+                return -ENOMEM;
+        *c = (struct control) { .manager = m, .event = sd_event_ref(event), .fd = -EBADF };
+        c->path = path_join(runtime_dir, CONTROL_SOCKET_NAME);
+        c->buf = malloc(CONTROL_MESSAGE_MAX + 1);
+        if (!c->path || !c->buf) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        if (strlen(c->path) >= sizeof sa.sun_path) {
+                r = -ENAMETOOLONG;
+                goto fail;
+        }
+        strcpy(sa.sun_path, c->path);
+
+        if (mkdir(runtime_dir, 0755) < 0 && errno != EEXIST) {
+                r = negative_errno();
+                goto fail;
+        }
+
+        /* Resolved once: a group created later counts after a restart (sysusers creates them
+         * before kyokad first starts). */
+        c->read_gid = lookup_group(CONTROL_GROUP_READ);
+        c->admin_gid = lookup_group(CONTROL_GROUP_ADMIN);
+
+        c->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (c->fd < 0) {
+                r = negative_errno();
+                goto fail;
+        }
+        (void) unlink(c->path); /* a stale socket of an earlier run */
+
+        /* Born 0600, then opened to the group: never reachable by others in between. */
+        mode_t old = umask(0077);
+        r = bind(c->fd, (struct sockaddr *) &sa, sizeof sa);
+        umask(old);
+        if (r < 0) {
+                r = negative_errno();
+                goto fail;
+        }
+        if (c->read_gid != (gid_t) -1) {
+                if (chown(c->path, geteuid(), c->read_gid) < 0 || chmod(c->path, 0660) < 0)
+                        log_warning_errno(errno, "control: cannot give %s to group " CONTROL_GROUP_READ
+                                          ": %m; it stays root-only", c->path);
+        }
+        if (listen(c->fd, 16) < 0) {
+                r = negative_errno();
+                goto fail;
+        }
+
+        r = sd_event_add_io(event, &c->source, c->fd, EPOLLIN, on_accept, c);
+        if (r >= 0)
+                r = sd_event_add_defer(event, &c->reaper, on_reap, c);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(c->reaper, SD_EVENT_OFF);
+        if (r < 0)
+                goto fail;
+
+        record_set_listener(on_record, c);
+        log_info("control socket %s (group %s)", c->path,
+                 c->read_gid != (gid_t) -1 ? CONTROL_GROUP_READ : "none: root only");
+        *ret = c;
+        return 0;
+fail:
+        control_free(c);
+        return r;
+}
+
+struct control *control_free(struct control *c) {
+        if (!c)
+                return NULL;
+        record_set_listener(NULL, NULL);
+        while (c->clients) {
+                struct client *cl = c->clients;
+                c->clients = cl->next;
+                client_free(cl);
+        }
+        sd_event_source_disable_unref(c->source);
+        sd_event_source_disable_unref(c->reaper);
+        if (c->fd >= 0) {
+                (void) close(c->fd);
+                (void) unlink(c->path);
+        }
+        sd_event_unref(c->event);
+        free(c->path);
+        free(c->buf);
+        return mfree(c);
+}
