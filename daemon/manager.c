@@ -13,10 +13,12 @@
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
 
+#include "control.h"
 #include "fileio.h"
 #include "log.h"
 #include "policy-load.h"
 #include "policy-match.h"
+#include "policy-store.h"
 #include "record.h"
 #include "timeutil.h"
 #include "usb-enforce.h"
@@ -35,6 +37,8 @@ struct usb_device {
         bool decided;
         enum policy_verdict verdict;
         int64_t next_change;
+        char reason[512];             /* of the last decision, for `policyctl list` */
+        char permit[POLICY_STRING_MAX];
 };
 
 struct manager {
@@ -48,6 +52,14 @@ struct manager {
         struct usb_device *devices;
         char hostname[256];
         char machine_id[33];
+        /* For the control socket. */
+        struct control *control;
+        char signer_name[256];
+        char signer_fingerprint[KEY_FINGERPRINT_HEX];
+        int64_t loaded_at;
+        bool fallback;                /* the policy in force came from the accepted copy */
+        bool load_ok;                 /* the last load (start, SIGHUP, reload) was accepted */
+        char load_message[512];       /* what the last load said */
 };
 
 static int64_t now_seconds(void) {
@@ -113,6 +125,8 @@ static void usb_device_decide(struct manager *m, struct usb_device *d, enum usb_
                 /* Unreadable or malformed descriptors: nothing to match on, so nothing allowed. */
                 r = usb_device_enforce(d, &(struct policy_decision) { .verdict = VERDICT_BLOCK }, VERDICT_BLOCK);
                 record_usb(ev, &d->id, VERDICT_BLOCK, "descriptors unreadable or malformed", NULL, r);
+                snprintf(d->reason, sizeof d->reason, "descriptors unreadable or malformed");
+                d->permit[0] = 0;
                 d->decided = true;
                 d->verdict = VERDICT_BLOCK;
                 d->next_change = TIME_INFINITY;
@@ -136,6 +150,10 @@ static void usb_device_decide(struct manager *m, struct usb_device *d, enum usb_
         d->decided = true;
         d->verdict = r < 0 ? VERDICT_BLOCK : verdict;
         d->next_change = dec.next_change;
+        snprintf(d->reason, sizeof d->reason, "%s%s%s", reason, r < 0 ? ": enforcement failed: " : "",
+                 r < 0 ? strerror(-r) : "");
+        snprintf(d->permit, sizeof d->permit, "%s",
+                 dec.reason == REASON_PERMIT && dec.usb_entry ? dec.usb_entry->approval.permit : "");
 }
 
 static void manager_arm_timer(struct manager *m);
@@ -266,7 +284,10 @@ static int manager_load_policy(struct manager *m) {
                 return -ENOMEM;
 
         r = keyring_load_dir(keys_dir, &keys);
+        m->load_ok = r >= 0;
         if (r < 0) {
+                snprintf(m->load_message, sizeof m->load_message, "No usable trusted key in %s: %s", keys_dir,
+                         strerror(-r));
                 record_fault("policy-refused", r, "No usable trusted key in %s: %s; %s stays in force", keys_dir,
                              strerror(-r), m->policy ? "the last good policy" : "the built-in lockdown");
                 return r;
@@ -280,7 +301,10 @@ static int manager_load_policy(struct manager *m) {
                 .machine_id = m->machine_id[0] ? m->machine_id : NULL,
                 .now = now_seconds(),
         };
-        r = policy_load(&opts, &res);
+        bool fallback = false;
+        r = policy_store_load(&opts, m->cfg.state_dir, &res, &fallback);
+        m->load_ok = r >= 0 && !fallback;
+        snprintf(m->load_message, sizeof m->load_message, "%s", res.message);
         if (r < 0) {
                 record_fault("policy-refused", r, "%s; %s stays in force", res.message,
                              m->policy ? "the last good policy" : "the built-in lockdown");
@@ -294,6 +318,16 @@ static int manager_load_policy(struct manager *m) {
                         record_fault("rollback-state", r, "Failed to record the accepted policy's serial: %s",
                                      strerror(-r));
         }
+        if (r >= 0 && !fallback) {
+                r = policy_store_save(m->cfg.state_dir, policy_path, keys, &res);
+                if (r < 0)
+                        record_fault("policy-copy", r, "Failed to keep a copy of the accepted policy in %s: %s",
+                                     m->cfg.state_dir, strerror(-r));
+        }
+        snprintf(m->signer_name, sizeof m->signer_name, "%s", trusted_key_name(res.signer));
+        snprintf(m->signer_fingerprint, sizeof m->signer_fingerprint, "%s", trusted_key_fingerprint(res.signer));
+        m->loaded_at = now_seconds();
+        m->fallback = fallback;
         snprintf(m->signer, sizeof m->signer, "%s (%.32s)", trusted_key_name(res.signer),
                  trusted_key_fingerprint(res.signer));
         policy_free(m->policy);
@@ -307,11 +341,19 @@ static int manager_load_policy(struct manager *m) {
 static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         struct manager *m = userdata;
 
+        (void) manager_reload(m);
+        return 0;
+}
+
+int manager_reload(struct manager *m) {
+        int r;
+
         (void) sd_notify(false, "RELOADING=1");
-        if (manager_load_policy(m) >= 0)
+        r = manager_load_policy(m);
+        if (r >= 0)
                 manager_reevaluate(m);
         (void) sd_notify(false, "READY=1");
-        return 0;
+        return r;
 }
 
 static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
@@ -369,6 +411,13 @@ int manager_start(struct manager *m) {
                 return log_error_errno(r, "Failed to enumerate USB devices: %m");
         manager_arm_timer(m);
 
+        /* The control socket is for reading and asking to reload: enforcement never depends
+         * on it, so kyokad enforces without it rather than not at all. */
+        r = control_new(m, m->event, m->cfg.runtime_dir, &m->control);
+        if (r < 0)
+                record_fault("control-socket", r, "Failed to create the control socket in %s: %s",
+                             m->cfg.runtime_dir, strerror(-r));
+
         (void) sd_notifyf(false, "READY=1\nSTATUS=Enforcing %s", m->policy ? "the signed policy" : "the built-in lockdown");
         log_info("kyokad ready: %s", m->policy ? "policy in force" : "built-in lockdown");
         return 0;
@@ -386,10 +435,49 @@ struct manager *manager_free(struct manager *m) {
                 m->devices = d->next;
                 free(d);
         }
+        control_free(m->control);
+        record_forget_faults();
         usb_watch_free(m->usb);
         sd_event_source_disable_unref(m->timer);
         policy_free(m->policy);
         udev_unref(m->udev);
         sd_event_unref(m->event);
         return mfree(m);
+}
+
+/* ---- for the control socket ---------------------------------------------------------------- */
+
+void manager_get_policy_info(const struct manager *m, struct manager_policy_info *ret) {
+        *ret = (struct manager_policy_info) {
+                .policy = m->policy,
+                .signer_name = m->policy ? m->signer_name : NULL,
+                .signer_fingerprint = m->policy ? m->signer_fingerprint : NULL,
+                .loaded_at = m->policy ? m->loaded_at : 0,
+                .fallback = m->policy && m->fallback,
+                .load_ok = m->load_ok,
+                .load_message = m->load_message,
+        };
+}
+
+bool manager_next_device(const struct manager *m, const void **cursor, struct manager_device_info *ret) {
+        const struct usb_device *d = *cursor ? ((const struct usb_device *) *cursor)->next : m->devices;
+
+        if (!d)
+                return false;
+        *ret = (struct manager_device_info) {
+                .name = d->sysname,
+                .id = &d->id,
+                .identity_ok = d->identity_ok,
+                .decided = d->decided,
+                .verdict = d->verdict,
+                .reason = d->reason,
+                .permit = d->permit,
+        };
+        *cursor = d;
+        return true;
+}
+
+void manager_get_host(const struct manager *m, const char **ret_hostname, const char **ret_machine_id) {
+        *ret_hostname = m->hostname;
+        *ret_machine_id = m->machine_id;
 }

@@ -4,6 +4,12 @@
  * events to decisions (policy_match_*) and decisions to enforcement (usb-enforce). */
 #pragma once
 
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "identity.h"
+#include "policy-match.h"
+
 struct manager_config {
         const char *config_dir;       /* policy.conf, policy.conf.sig, keys.d/ */
         const char *state_dir;        /* anti-rollback state, later the ledger */
@@ -18,3 +24,32 @@ int manager_new(const struct manager_config *cfg, struct manager **ret);
 int manager_start(struct manager *m);
 int manager_run(struct manager *m);
 struct manager *manager_free(struct manager *m);
+/* Loads the policy again and re-evaluates every present device (what SIGHUP does). Returns 0,
+ * or the negative errno of the refusal: the policy in force stays. manager_get_policy_info()
+ * says what the load said. */
+int manager_reload(struct manager *m);
+
+/* ---- What the control socket (control.c) reads; pointers are valid until the loop runs on. */
+struct manager_policy_info {
+        const struct policy *policy;  /* NULL: the built-in lockdown */
+        const char *signer_name;      /* the trusted key's file name */
+        const char *signer_fingerprint;
+        int64_t loaded_at;
+        bool fallback;                /* in force from the accepted copy: CONFIG_DIR's was refused */
+        bool load_ok;                 /* the last load accepted CONFIG_DIR's policy */
+        const char *load_message;     /* what the last load said (acceptance or refusal) */
+};
+void manager_get_policy_info(const struct manager *m, struct manager_policy_info *ret);
+
+struct manager_device_info {
+        const char *name;             /* the kernel's name, "1-2.1" */
+        const struct usb_identity *id;
+        bool identity_ok;             /* false: descriptors unreadable, blocked */
+        bool decided;
+        enum policy_verdict verdict;  /* what is enforced */
+        const char *reason;
+        const char *permit;           /* "" unless a permit decided */
+};
+/* Present devices, one per call: *CURSOR starts NULL; false after the last one. */
+bool manager_next_device(const struct manager *m, const void **cursor, struct manager_device_info *ret);
+void manager_get_host(const struct manager *m, const char **ret_hostname, const char **ret_machine_id);
