@@ -83,6 +83,16 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBS) $(PKG_LIBS) -lcmocka
 
+# tests/integration/*.c -> $(BUILD)/tests/integration/NAME: helpers of the integration tests
+# (umockdev testbeds), linked with libumockdev and GLib rather than with kyoka's libraries.
+INTEGRATION_PKGS := umockdev-1.0 glib-2.0 gobject-2.0
+INTEGRATION_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/integration/%,$(wildcard tests/integration/*.c))
+all: $(INTEGRATION_BINS)
+$(BUILD)/tests/integration/%: tests/integration/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(shell $(PKG_CONFIG) --cflags $(INTEGRATION_PKGS)) $(LDFLAGS) -o $@ $< \
+		$(shell $(PKG_CONFIG) --libs $(INTEGRATION_PKGS))
+
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
 # --- dependencies ---------------------------------------------------------------------------
@@ -90,6 +100,7 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBS)
 # only when a package is missing.
 DEPS := build-essential pkg-config clang libclang-rt-14-dev openssl \
         libconfig-dev libjson-c-dev libssl-dev libcmocka-dev libsystemd-dev libudev-dev \
+        umockdev libumockdev-dev \
         python3 tzdata
 deps:
 	@missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; done); \
