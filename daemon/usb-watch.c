@@ -2,6 +2,7 @@
 #include "usb-watch.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -100,14 +101,22 @@ int usb_watch_enumerate(struct usb_watch *w) {
                 udev_enumerate_unref(en);
                 return r;
         }
-        /* libudev sorts by syspath, so a hub comes before the devices behind it. */
-        udev_list_entry_foreach(item, udev_enumerate_get_list_entry(en)) {
-                struct udev_device *dev = udev_device_new_from_syspath(w->udev, udev_list_entry_get_name(item));
-                if (!dev)
-                        continue;
-                w->handler(dev, USB_EVENT_PRESENT, w->userdata);
-                udev_device_unref(dev);
-        }
+        /* libudev sorts by syspath, so a hub comes before the devices behind it; but usb2 comes
+         * after every device of usb1. Root hubs (controllers) get a pass of their own, first, so
+         * that every controller is closed before any device is decided. */
+        for (int pass = 0; pass < 2; pass++)
+                udev_list_entry_foreach(item, udev_enumerate_get_list_entry(en)) {
+                        const char *syspath = udev_list_entry_get_name(item);
+                        const char *slash = strrchr(syspath, '/');
+                        bool root_hub = slash && strncmp(slash + 1, "usb", 3) == 0;
+                        if (root_hub != (pass == 0))
+                                continue;
+                        struct udev_device *dev = udev_device_new_from_syspath(w->udev, syspath);
+                        if (!dev)
+                                continue;
+                        w->handler(dev, USB_EVENT_PRESENT, w->userdata);
+                        udev_device_unref(dev);
+                }
         udev_enumerate_unref(en);
         return 0;
 }

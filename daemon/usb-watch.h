@@ -23,6 +23,7 @@ struct usb_watch;
  * "udev" (after udev rules ran; what umockdev synthesises in tests). */
 int usb_watch_new(sd_event *e, struct udev *udev, const char *source, usb_watch_handler_t handler,
                   usb_watch_overrun_t overrun, void *userdata, struct usb_watch **ret);
-/* Calls the handler with USB_EVENT_PRESENT for every usb_device present now, parents first. */
+/* Calls the handler with USB_EVENT_PRESENT for every usb_device present now: all root hubs
+ * (controllers) first, then the other devices, parents before children. */
 int usb_watch_enumerate(struct usb_watch *w);
 struct usb_watch *usb_watch_free(struct usb_watch *w);

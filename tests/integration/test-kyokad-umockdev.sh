@@ -473,6 +473,24 @@ t_policy_expiry() {
                 case_end
 }
 
+t_controllers_closed_before_any_decision() {
+        # Regression: the enumeration closed each controller only when it reached it in syspath
+        # order, so usb2 stayed open while the devices of usb1 were being decided. The stick's
+        # descriptors are a FIFO here: kyokad stops on it, and usb2 must be closed by then.
+        local fifo seen
+        case_begin order "stick $STICK $SERIAL_A 0 0" &&
+                fifo=$sys$STICK/descriptors seen=$dir/usb2-while-deciding &&
+                rm "$fifo" && mkfifo "$fifo" &&
+                policy "$dir/config/policy.conf" 1 allow "$POLICY_A" &&
+                start_kyokad_async &&
+                timeout "$TIMEOUT" bash -c 'exec 3>"$1"; cat "$2" >"$3"; printf "%s" "$4" | xxd -r -p >&3' _ \
+                        "$fifo" "$sys$HC2/authorized_default" "$seen" "$D_STICK" &&
+                wait_log "kyokad ready" &&
+                { [ "$(cat "$seen")" = 0 ] || { echo "# usb2 authorized_default was '$(cat "$seen")' while usb1's stick was decided"; false; }; } &&
+                expect_attr $STICK/authorized 1 &&
+                case_end
+}
+
 t_recorded_devices() {
         # umockdev-record trees of QEMU's usb-storage (serial KYOKA-STICK-1), usb-kbd and usb-mtp,
         # recorded unauthorised on a real kernel (tests/vm/record-fixtures.py): no interface
@@ -518,6 +536,7 @@ run_case "time window: allowed at valid_from, taken off at valid_until" t_time_w
 run_case "hub allowed, the devices behind it decided each" t_hub
 run_case "malformed descriptors and a hostile serial are blocked, logged safely" t_hostile_device_data
 run_case "policy expiry while running: lockdown" t_policy_expiry
+run_case "every controller is closed before any device is decided" t_controllers_closed_before_any_decision
 
 echo "kyokad-umockdev: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
