@@ -13,6 +13,7 @@ console makes each USB plug about 1 s slower. QEMU is started with PR_SET_PDEATH
 killed on every exit path, so a failing test cannot leak it. Logs: build/vm/logs/<name>-<time>/.
 """
 
+import atexit
 import base64
 import ctypes
 import itertools
@@ -40,8 +41,6 @@ def _kill_all():
     for vm in list(_live):
         vm.kill()
 
-
-import atexit  # noqa: E402
 
 atexit.register(_kill_all)
 
