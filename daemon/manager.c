@@ -106,13 +106,17 @@ static int usb_device_enforce(struct usb_device *d, const struct policy_decision
                         return r;
         }
         /* Interfaces start unauthorised (interface_authorized_default = 0): name each one. */
-        r = usb_interfaces_authorize(fd, d->sysname, &d->desc, dec->interface_mask);
+        int probe_error = 0;
+        r = usb_interfaces_authorize(fd, d->sysname, &d->desc, dec->interface_mask, &probe_error);
         if (r < 0) {
                 /* Fail closed: a device whose interfaces could not be set as decided is taken
                  * off as a whole. */
                 (void) usb_device_authorize(fd, false);
                 return r;
         }
+        if (probe_error < 0)
+                record_fault("driver-bind", probe_error, "USB device %s is authorised but a driver could not be bound: %s",
+                             d->sysname, strerror(-probe_error));
         return 0;
 }
 

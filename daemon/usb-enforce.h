@@ -20,9 +20,14 @@ int usb_device_authorize(int dirfd, bool authorized);
 /* Reads the device's `authorized`: 1, 0, or a negative errno. */
 int usb_device_is_authorized(int dirfd);
 
+#define USB_DRIVERS_PROBE "/sys/bus/usb/drivers_probe"
+
 /* For an authorised device: writes 1 to the `authorized` of every interface of its active
- * configuration that MASK approves (bit i = interface descriptor i of D), 0 to the others.
- * Interfaces are the directories SYSNAME:CONFIG.NUMBER beside the device. Returns the number
- * of interfaces authorised, or a negative errno (the first failure; the others are still tried,
- * so a failure can only leave interfaces off). */
-int usb_interfaces_authorize(int devices_dirfd, const char *sysname, const struct usb_descriptors *d, uint32_t mask);
+ * configuration that MASK approves (bit i = interface descriptor i of D), 0 to the others, and
+ * asks the bus to bind a driver to each approved one. Interfaces are the directories
+ * SYSNAME:CONFIG.NUMBER inside the device's directory DEVICE_DIRFD. Returns the number of
+ * interfaces authorised, or a negative errno (the first failure; the others are still tried,
+ * so a failure can only leave interfaces off). A failure to bind a driver is not a failure to
+ * enforce: it is reported in *PROBE_ERROR (if not NULL) and the count is still returned. */
+int usb_interfaces_authorize(int device_dirfd, const char *sysname, const struct usb_descriptors *d, uint32_t mask,
+                             int *probe_error);
