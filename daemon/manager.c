@@ -37,7 +37,7 @@ struct usb_device {
         bool decided;
         enum policy_verdict verdict;
         int64_t next_change;
-        char reason[512];             /* of the last decision, for `policyctl list` */
+        char reason[640];             /* of the last decision (+ an enforcement error), for `policyctl list` */
         char permit[POLICY_STRING_MAX];
 };
 
