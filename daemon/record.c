@@ -156,6 +156,80 @@ void record_usb(enum usb_record_event ev, const struct usb_identity *id, enum po
         record_json_emit(o, false);
 }
 
+static const char *net_event_name(enum net_record_event ev) {
+        switch (ev) {
+        case NET_RECORD_APPEARED: return "appeared";
+        case NET_RECORD_REEVALUATED: return "re-evaluated";
+        case NET_RECORD_VIOLATION: return "violation";
+        case NET_RECORD_REMOVED: return "removed";
+        }
+        return "?";
+}
+
+void record_net(enum net_record_event ev, const struct net_identity *id, enum policy_verdict verdict,
+                const char *reason, const char *permit, int result) {
+        const char *decision = policy_verdict_to_string(verdict);
+        const char *message_id = ev == NET_RECORD_REMOVED ? KYOKA_MESSAGE_NET_REMOVED :
+                                 ev == NET_RECORD_VIOLATION ? KYOKA_MESSAGE_NET_VIOLATION :
+                                 KYOKA_MESSAGE_NET_DECISION;
+        const char *what = ev == NET_RECORD_REMOVED ? "removed" :
+                           ev == NET_RECORD_VIOLATION ? "set up while blocked: set down again" : decision;
+        int priority = result < 0 ? LOG_ERR : ev == NET_RECORD_VIOLATION ? LOG_WARNING :
+                       verdict == VERDICT_BLOCK ? LOG_NOTICE : LOG_INFO;
+        bool permanent = id->has_mac && id->mac_is_permanent;
+        char mac[18] = "", message[1024];
+
+        if (id->has_mac)
+                mac_format(id->mac, mac);
+        /* Strings were sanitised when read: no control characters reach the journal. */
+        snprintf(message, sizeof message, "Network link %d \"%s\" %s%s kind \"%s\" path \"%s\": %s (%s)%s%s",
+                 id->ifindex, id->name, mac[0] ? mac : "no MAC", id->has_mac && !permanent ? " (not permanent)" : "",
+                 id->kind, id->path, what, reason, result < 0 ? ": enforcement failed: " : "",
+                 result < 0 ? strerror(-result) : "");
+        sd_journal_send("MESSAGE=%s", message,
+                        "MESSAGE_ID=%s", message_id,
+                        "PRIORITY=%i", priority,
+                        "KYOKA_EVENT=%s", net_event_name(ev),
+                        "KYOKA_SUBJECT=network",
+                        "KYOKA_IFINDEX=%d", id->ifindex,
+                        "KYOKA_IFNAME=%s", id->name,
+                        "KYOKA_MAC=%s", mac,
+                        "KYOKA_MAC_PERMANENT=%s", permanent ? "yes" : "no",
+                        "KYOKA_KIND=%s", id->kind,
+                        "KYOKA_PATH=%s", id->path,
+                        "KYOKA_DRIVER=%s", id->driver,
+                        "KYOKA_DECISION=%s", decision,
+                        "KYOKA_REASON=%s", reason,
+                        "KYOKA_PERMIT=%s", permit ?: "",
+                        "KYOKA_RESULT=%s", result < 0 ? "failed" : "done",
+                        result < 0 ? "ERRNO=%i" : NULL, -result,
+                        NULL);
+        log_full_errno(result < 0 ? LOG_ERR : ev == NET_RECORD_VIOLATION ? LOG_WARNING : LOG_INFO, result,
+                       "net %s ifindex=%d name=%s mac=%s%s kind=%s path=%s driver=%s: %s (%s)%s", net_event_name(ev),
+                       id->ifindex, id->name, mac[0] ? mac : "-", id->has_mac && !permanent ? "(current)" : "",
+                       id->kind[0] ? id->kind : "-", id->path[0] ? id->path : "-", id->driver[0] ? id->driver : "-",
+                       ev == NET_RECORD_VIOLATION ? "violation" : decision, reason,
+                       result < 0 ? ": ENFORCEMENT FAILED: %m" : "");
+
+        struct json_object *o = record_json_new(message_id, priority, net_event_name(ev), "network", message);
+        if (o) {
+                json_object_object_add(o, "ifindex", json_object_new_int(id->ifindex));
+                json_object_object_add(o, "ifname", json_object_new_string(id->name));
+                json_object_object_add(o, "mac", json_object_new_string(mac));
+                json_object_object_add(o, "mac_permanent", json_object_new_boolean(permanent));
+                json_object_object_add(o, "kind", json_object_new_string(id->kind));
+                json_object_object_add(o, "path", json_object_new_string(id->path));
+                json_object_object_add(o, "driver", json_object_new_string(id->driver));
+                json_object_object_add(o, "decision", json_object_new_string(decision));
+                json_object_object_add(o, "reason", json_object_new_string(reason));
+                json_object_object_add(o, "permit", json_object_new_string(permit ?: ""));
+                json_object_object_add(o, "result", json_object_new_string(result < 0 ? "failed" : "done"));
+                if (result < 0)
+                        json_object_object_add(o, "errno", json_object_new_int(-result));
+        }
+        record_json_emit(o, false);
+}
+
 void record_policy(const char *what, const char *message) {
         sd_journal_send("MESSAGE=%s", message, "MESSAGE_ID=%s", KYOKA_MESSAGE_POLICY, "PRIORITY=%i", LOG_NOTICE,
                         "KYOKA_EVENT=%s", what, "KYOKA_SUBJECT=policy", NULL);

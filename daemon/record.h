@@ -11,6 +11,9 @@
 /* journalctl MESSAGE_ID=... selects one kind of event. */
 #define KYOKA_MESSAGE_USB_DECISION "6b796f6b6101000000000000000000a1"
 #define KYOKA_MESSAGE_USB_REMOVED  "6b796f6b6101000000000000000000a2"
+#define KYOKA_MESSAGE_NET_DECISION "6b796f6b6101000000000000000000c1"
+#define KYOKA_MESSAGE_NET_REMOVED  "6b796f6b6101000000000000000000c2"
+#define KYOKA_MESSAGE_NET_VIOLATION "6b796f6b6101000000000000000000c3"
 #define KYOKA_MESSAGE_POLICY       "6b796f6b6101000000000000000000b1"
 #define KYOKA_MESSAGE_FAULT        "6b796f6b6101000000000000000000f1"
 
@@ -22,6 +25,17 @@ enum usb_record_event {
 
 /* RESULT: 0 if enforcement succeeded, else the negative errno of the failure (a fault too). */
 void record_usb(enum usb_record_event ev, const struct usb_identity *id, enum policy_verdict verdict,
+                const char *reason, const char *permit, int result);
+
+enum net_record_event {
+        NET_RECORD_APPEARED,          /* first decision for a link (also for links present at start) */
+        NET_RECORD_REEVALUATED,       /* decision again: policy change, time boundary, identity change */
+        NET_RECORD_VIOLATION,         /* a blocked link was set up: set down again */
+        NET_RECORD_REMOVED,
+};
+
+/* As record_usb, for a network link. */
+void record_net(enum net_record_event ev, const struct net_identity *id, enum policy_verdict verdict,
                 const char *reason, const char *permit, int result);
 
 void record_policy(const char *what, const char *message);

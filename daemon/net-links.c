@@ -1,0 +1,401 @@
+/* SPDX-License-Identifier: MIT */
+/* The path of a link: net-watch.c hands an RTM_NEWLINK to on_link(); a blocked link that is up
+ * is set down before anything else; a new link, or one whose identity changed (a rename, a new
+ * MAC), is decided: identity (net-identity.c), policy_match_net, enforcement (net-enforce.c),
+ * record (record_net); the firewall set (net-firewall.c) follows every change of the approved
+ * links. */
+#include "net-links.h"
+
+#include <errno.h>
+#include <libudev.h>
+#include <net/if.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "macro.h"
+#include "net-enforce.h"
+#include "net-firewall.h"
+#include "net-identity.h"
+#include "net-watch.h"
+#include "record.h"
+#include "timeutil.h"
+
+/* Links kyokad tracks at most; beyond, a new link is kept down without being tracked, so an
+ * attacker creating links cannot make kyokad grow without bound. */
+#define NET_LINKS_MAX 4096
+#define REASON_MAX 512
+
+struct net_link {
+        struct net_link *next;
+        struct net_identity id;
+        unsigned flags;
+        bool seen;                    /* present in the latest dump (sweep after an overrun) */
+        bool grandfathered;           /* present at start without a valid policy: left as it was */
+        bool decided;
+        enum policy_verdict verdict;
+        int64_t next_change;
+        uint64_t violations;
+        bool egress;                  /* an egress drop chain exists for it, on device egress_name */
+        char egress_name[NET_NAME_MAX];
+        char reason[REASON_MAX];
+        char permit[POLICY_STRING_MAX];
+};
+
+struct net {
+        const struct policy *policy;
+        struct net_watch *watch;
+        struct net_enforce *enforce;
+        struct net_firewall *firewall;
+        struct udev *udev;
+        struct net_link *links;
+        size_t n_links;
+        bool starting;                /* deciding the links present at start */
+        bool firewall_dirty;          /* the set of approved links changed since the last apply */
+        int64_t next_change;          /* as last reported to the manager */
+        net_timer_changed_t changed;
+        void *userdata;
+};
+
+static int64_t now_seconds(void) {
+        return (int64_t) time(NULL);
+}
+
+static struct net_link *link_find(struct net *n, int ifindex) {
+        for (struct net_link *l = n->links; l; l = l->next)
+                if (l->id.ifindex == ifindex)
+                        return l;
+        return NULL;
+}
+
+static void link_forget(struct net *n, struct net_link *gone) {
+        for (struct net_link **p = &n->links; *p; p = &(*p)->next)
+                if (*p == gone) {
+                        *p = gone->next;
+                        free(gone);
+                        n->n_links--;
+                        return;
+                }
+}
+
+/* The identity: rtnetlink's fields, plus the parent device from sysfs and udev. */
+static void link_identity(struct net *n, const struct net_link_info *info, const struct net_identity *old,
+                          struct net_identity *ret) {
+        struct net_identity id;
+        const char *id_path = NULL;
+        int r;
+
+        net_identity_from_info(info, &id);
+        if (old && strncmp(old->name, id.name, sizeof id.name) == 0) {
+                /* The parent of a link never changes; only udev's ID_PATH may arrive later,
+                 * with udev's rename. Not re-reading sysfs keeps an up/down loop cheap. */
+                memcpy(id.path, old->path, sizeof id.path);
+                memcpy(id.driver, old->driver, sizeof id.driver);
+                *ret = id;
+                return;
+        }
+        struct udev_device *dev = n->udev ? udev_device_new_from_subsystem_sysname(n->udev, "net", id.name) : NULL;
+        if (dev)
+                id_path = udev_device_get_property_value(dev, "ID_PATH");
+        r = net_identity_read_parent("/sys", id_path, &id);
+        if (r < 0 && r != -ENOENT && r != -ESTALE)
+                log_debug("Parent device of link %d (%s) unreadable: %s", id.ifindex, id.name, strerror(-r));
+        udev_device_unref(dev);
+        *ret = id;
+}
+
+/* l->flags is left as the last message said: the message our own "down" causes updates it.
+ * Messages queued before it may still show the link up; they are the same attempt. */
+static int link_set_down(struct net *n, struct net_link *l) {
+        int r = net_enforce_set_down(n->enforce, l->id.ifindex);
+        return r == -ENODEV ? 0 : r;  /* gone: nothing left to keep down */
+}
+
+/* A blocked link's egress chain (raw frames): added when it is blocked, moved when it is
+ * renamed, removed when it is approved or gone. */
+static void link_egress_sync(struct net *n, struct net_link *l, bool gone) {
+        _cleanup_free_ char *error = NULL;
+        bool want = !gone && l->decided && l->verdict == VERDICT_BLOCK && !l->id.is_loopback;
+        int r;
+
+        if (!n->firewall)
+                return;
+        if (!want) {
+                if (l->egress)
+                        (void) net_firewall_unblock_egress(n->firewall, l->id.ifindex);
+                l->egress = false;
+                return;
+        }
+        if (l->egress && strncmp(l->egress_name, l->id.name, sizeof l->egress_name) == 0)
+                return;
+        r = net_firewall_block_egress(n->firewall, l->id.ifindex, l->id.name, l->egress, &error);
+        if (r < 0) {
+                record_fault("network-firewall", r, "Failed to add the egress drop chain of link %d (%s): %s; "
+                             "it is still kept down and its IP traffic dropped", l->id.ifindex, l->id.name,
+                             error ?: strerror(-r));
+                l->egress = false;
+                return;
+        }
+        l->egress = true;
+        memcpy(l->egress_name, l->id.name, sizeof l->egress_name);
+}
+
+static void link_decide(struct net *n, struct net_link *l, enum net_record_event ev) {
+        struct policy_decision dec = { .next_change = TIME_INFINITY };
+        char reason[REASON_MAX];
+        int r = 0;
+
+        if (l->grandfathered && !n->policy) {
+                dec.verdict = VERDICT_ALLOW;
+                snprintf(reason, sizeof reason, "present at start with no valid policy: left as it was");
+        } else {
+                /* Once a policy has been in force, the links present at start follow it. */
+                l->grandfathered = false;
+                policy_match_net(n->policy, &l->id, now_seconds(), &dec);
+                policy_decision_describe(&dec, NULL, reason, sizeof reason);
+        }
+        enum policy_verdict verdict = dec.verdict == VERDICT_BLOCK ? VERDICT_BLOCK : VERDICT_ALLOW;
+
+        if (verdict == VERDICT_BLOCK && (l->flags & IFF_UP))
+                r = link_set_down(n, l);
+        if (!l->decided || l->verdict != verdict)
+                n->firewall_dirty = true;
+        if (!l->decided || l->verdict != verdict || r < 0 || ev != NET_RECORD_REEVALUATED)
+                record_net(ev, &l->id, verdict, reason,
+                           dec.reason == REASON_PERMIT && dec.net_entry ? dec.net_entry->approval.permit : NULL, r);
+        l->decided = true;
+        l->verdict = verdict;
+        l->next_change = dec.next_change;
+        link_egress_sync(n, l, false);
+        snprintf(l->reason, sizeof l->reason, "%s", reason);
+        snprintf(l->permit, sizeof l->permit, "%s",
+                 dec.reason == REASON_PERMIT && dec.net_entry ? dec.net_entry->approval.permit : "");
+}
+
+static void firewall_sync(struct net *n) {
+        _cleanup_free_ int *allowed = NULL;
+        _cleanup_free_ char *error = NULL;
+        size_t k = 0;
+        int r;
+
+        if (!n->firewall_dirty || !n->firewall)
+                return;
+        allowed = malloc(MAX(n->n_links, (size_t) 1) * sizeof *allowed);
+        if (!allowed) {
+                record_fault("oom", -ENOMEM, "Out of memory updating the network firewall: the last tables stay");
+                return;
+        }
+        for (struct net_link *l = n->links; l; l = l->next)
+                if (l->decided && l->verdict != VERDICT_BLOCK)
+                        allowed[k++] = l->id.ifindex;
+        r = net_firewall_apply(n->firewall, allowed, k, &error);
+        if (r < 0) {
+                /* Links are still kept down; only the window is open again. */
+                record_fault("network-firewall", r, "Failed to install the nftables tables: %s", error ?: strerror(-r));
+                return;
+        }
+        n->firewall_dirty = false;
+}
+
+static void report_next_change(struct net *n) {
+        int64_t next = net_next_change(n);
+        if (next != n->next_change) {
+                n->next_change = next;
+                if (n->changed)
+                        n->changed(n->userdata);
+        }
+}
+
+static void on_link(const struct net_link_info *info, enum net_event ev, void *userdata) {
+        struct net *n = userdata;
+        struct net_link *l = link_find(n, info->ifindex);
+        int r;
+
+        if (ev == NET_EVENT_DEL) {
+                if (!l)
+                        return;
+                record_net(NET_RECORD_REMOVED, &l->id, l->verdict, "removed", NULL, 0);
+                if (l->verdict != VERDICT_BLOCK)
+                        n->firewall_dirty = true;
+                link_egress_sync(n, l, true);
+                link_forget(n, l);
+                firewall_sync(n);
+                report_next_change(n);
+                return;
+        }
+
+        /* The window: a blocked link that is up goes down before any other work. */
+        if (l && l->decided && l->verdict == VERDICT_BLOCK && (info->flags & IFF_UP)) {
+                bool was_up = l->flags & IFF_UP;
+                r = link_set_down(n, l);
+                l->flags = info->flags;
+                /* Several messages may show one attempt (the kernel reports the flag and the
+                 * carrier separately) before the one our "down" causes: count it once. */
+                if (!was_up || r < 0) {
+                        l->violations++;
+                        record_net(NET_RECORD_VIOLATION, &l->id, VERDICT_BLOCK, l->reason, NULL, r);
+                }
+        } else if (l)
+                l->flags = info->flags;
+
+        bool is_new = !l;
+        if (!l) {
+                if (n->n_links >= NET_LINKS_MAX || !(l = calloc(1, sizeof *l))) {
+                        struct net_identity id;
+                        net_identity_from_info(info, &id);
+                        r = id.is_loopback ? 0 : (info->flags & IFF_UP) ? net_enforce_set_down(n->enforce, info->ifindex) : 0;
+                        record_fault("network-untracked", r ?: -ENOMEM,
+                                     "Too many links or out of memory: link %d (%s) %s, not tracked", info->ifindex,
+                                     id.name, id.is_loopback ? "left up" : "kept down");
+                        return;
+                }
+                l->flags = info->flags;
+                l->grandfathered = n->starting && !n->policy;
+                l->next = n->links;
+                n->links = l;
+                n->n_links++;
+        }
+        l->seen = true;
+
+        struct net_identity id;
+        link_identity(n, info, is_new ? NULL : &l->id, &id);
+        if (is_new || !net_identity_equal(&id, &l->id)) {
+                if (!is_new)
+                        log_info("Link %d identity changed (%s -> %s): deciding again", id.ifindex, l->id.name, id.name);
+                l->id = id;
+                link_decide(n, l, is_new ? NET_RECORD_APPEARED : NET_RECORD_REEVALUATED);
+        }
+        if (!n->starting) {
+                firewall_sync(n);
+                report_next_change(n);
+        }
+}
+
+/* Events were lost: take the kernel's list again, decide what is new or changed, and forget
+ * what is gone (its ifindex leaves the firewall set). */
+static void on_overrun(void *userdata) {
+        struct net *n = userdata;
+        int r;
+
+        for (struct net_link *l = n->links; l; l = l->next)
+                l->seen = false;
+        r = net_watch_enumerate(n->watch);
+        if (r < 0) {
+                record_fault("network-enumerate", r, "Failed to re-read the links after lost events: %s", strerror(-r));
+                return;
+        }
+        for (struct net_link *l = n->links, *next; l; l = next) {
+                next = l->next;
+                if (!l->seen) {
+                        record_net(NET_RECORD_REMOVED, &l->id, l->verdict, "removed (seen after lost events)", NULL, 0);
+                        n->firewall_dirty = true;
+                        link_egress_sync(n, l, true);
+                        link_forget(n, l);
+                }
+        }
+        firewall_sync(n);
+        report_next_change(n);
+}
+
+int net_start(sd_event *e, const struct policy *p, net_timer_changed_t changed, void *userdata, struct net **ret) {
+        struct net *n = calloc(1, sizeof *n);
+        _cleanup_free_ char *error = NULL;
+        int r;
+
+        if (!n)
+                return -ENOMEM;
+        n->policy = p;
+        n->changed = changed;
+        n->userdata = userdata;
+        n->next_change = TIME_INFINITY;
+        n->firewall_dirty = true;
+        n->udev = udev_new();          /* ID_PATH only: without udev the path stays "" */
+
+        r = net_enforce_new(&n->enforce);
+        if (r < 0)
+                goto fail;
+        r = net_firewall_new(&n->firewall);
+        if (r < 0) {
+                record_fault("network-firewall", r, "Failed to set up nftables: unapproved links are only kept down");
+                n->firewall = NULL;
+        }
+        /* Listen first, then enumerate: a link that appears in between is seen at least once. */
+        r = net_watch_new(e, on_link, on_overrun, n, &n->watch);
+        if (r < 0)
+                goto fail;
+        n->starting = true;
+        r = net_watch_enumerate(n->watch);
+        n->starting = false;
+        if (r < 0)
+                goto fail;
+
+        size_t kept = 0;
+        for (struct net_link *l = n->links; l; l = l->next)
+                kept += l->grandfathered && !l->id.is_loopback;
+        if (!p && kept > 0)
+                record_fault("network-unenforced", 0,
+                             "No valid policy at start: %zu network link(s) present were left as they are; "
+                             "links that appear from now on are blocked", kept);
+
+        /* Only now: a link created before this point is in no set, so it is dropped as well. */
+        firewall_sync(n);
+        n->next_change = net_next_change(n);
+        *ret = n;
+        return 0;
+fail:
+        net_free(n);
+        return r;
+}
+
+void net_policy_changed(struct net *n, const struct policy *p) {
+        if (!n)
+                return;
+        n->policy = p;
+        for (struct net_link *l = n->links; l; l = l->next)
+                link_decide(n, l, NET_RECORD_REEVALUATED);
+        firewall_sync(n);
+        n->next_change = net_next_change(n);
+}
+
+int64_t net_next_change(const struct net *n) {
+        int64_t next = TIME_INFINITY;
+
+        if (!n)
+                return next;
+        for (const struct net_link *l = n->links; l; l = l->next)
+                next = MIN(next, l->next_change);
+        return next;
+}
+
+void net_foreach_link(struct net *n, net_link_visitor_t visit, void *userdata) {
+        if (!n)
+                return;
+        for (struct net_link *l = n->links; l; l = l->next) {
+                struct net_link_status s = {
+                        .id = &l->id,
+                        .up = l->flags & IFF_UP,
+                        .verdict = l->verdict,
+                        .reason = l->reason,
+                        .permit = l->permit,
+                        .violations = l->violations,
+                };
+                visit(&s, userdata);
+        }
+}
+
+struct net *net_free(struct net *n) {
+        if (!n)
+                return NULL;
+        while (n->links) {
+                struct net_link *l = n->links;
+                n->links = l->next;
+                free(l);
+        }
+        /* The firewall tables stay in the kernel: new links are denied while kyokad is down. */
+        net_watch_free(n->watch);
+        net_firewall_free(n->firewall);
+        net_enforce_free(n->enforce);
+        udev_unref(n->udev);
+        return mfree(n);
+}

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/* kyokad's network half: the links it knows (keyed on ifindex; the name is only one part of
+ * the identity, since udev renames links), their decisions, and the enforcement that keeps
+ * unapproved links down (net-enforce.c) and their packets dropped (net-firewall.c).
+ *
+ * The manager owns the policy and the time-window timer; it hands the policy in here on start
+ * and after every change, and asks for the earliest time a link's decision changes by time. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "identity.h"
+#include "policy-match.h"
+#include "policy.h"
+
+struct net;
+
+/* Called when net_next_change() may have moved (a link appeared or left): re-arm the timer. */
+typedef void (*net_timer_changed_t)(void *userdata);
+
+/* Subscribes to link events, decides every link present (with P == NULL, i.e. no valid policy,
+ * links present now are left as they are and a fault is recorded; links that appear later are
+ * blocked), then installs the firewall tables. P is borrowed: the manager must call
+ * net_policy_changed() whenever it replaces or frees it. */
+int net_start(sd_event *e, const struct policy *p, net_timer_changed_t changed, void *userdata, struct net **ret);
+/* Re-decides every link under P (after a reload, or at a time boundary). */
+void net_policy_changed(struct net *n, const struct policy *p);
+/* The earliest time any link's decision may change by time alone, or TIME_INFINITY. */
+int64_t net_next_change(const struct net *n);
+struct net *net_free(struct net *n);
+
+/* For `policyctl status/list/request`: one link as kyokad sees it (borrowed for the call). */
+struct net_link_status {
+        const struct net_identity *id;
+        bool up;                      /* IFF_UP as last reported */
+        enum policy_verdict verdict;
+        const char *reason;
+        const char *permit;           /* "" unless a permit decided */
+        uint64_t violations;          /* times it was set up while blocked */
+};
+typedef void (*net_link_visitor_t)(const struct net_link_status *s, void *userdata);
+void net_foreach_link(struct net *n, net_link_visitor_t visit, void *userdata);
