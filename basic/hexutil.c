@@ -13,7 +13,7 @@ void hex_encode(const uint8_t *data, size_t n, char *out) {
         out[2 * n] = 0;
 }
 
-static int hexval(char c) {
+int hexval(char c) {
         if (c >= '0' && c <= '9')
                 return c - '0';
         if (c >= 'a' && c <= 'f')

@@ -5,6 +5,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The value of one hex digit (either case), or -1. */
+int hexval(char c);
+
 /* Writes 2*n lowercase hex digits and a NUL into out (size >= 2*n+1). */
 void hex_encode(const uint8_t *data, size_t n, char *out);
 

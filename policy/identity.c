@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hexutil.h"
 #include "macro.h"
 #include "timeutil.h"
 
@@ -141,16 +142,6 @@ static bool identity_is_sanitized(const char *s, size_t len) {
                 i += n;
         }
         return true;
-}
-
-static int hexval(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
 }
 
 /* Exactly two hex digits at S. */

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hexutil.h"
 #include "macro.h"
 #include "timeutil.h"
 
@@ -164,16 +165,6 @@ static bool token_is(const struct token *tok, char c) {
 static bool token_equals(const struct scanner *sc, const struct token *tok, const char *word) {
         size_t n = strlen(word);
         return tok->type == TOKEN_WORD && tok->end - tok->start == n && memcmp(sc->text + tok->start, word, n) == 0;
-}
-
-static int hexval(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
 }
 
 /* Appends the value of the string literal [START, END) (quotes included) to F, undoing the

@@ -19,6 +19,7 @@
 #include <strings.h>
 
 #include "fileio.h"
+#include "hexutil.h"
 #include "macro.h"
 #include "policy-match.h"
 #include "timeutil.h"
@@ -359,16 +360,6 @@ static int get_word(struct parser *ps, const config_setting_t *s, const char *fi
                         return i;
         fail_at(ps, line_of(s), field, "expected %s, got \"%s\"", expected, quote(v, q));
         return -EINVAL;
-}
-
-static int hexval(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
 }
 
 static int hex2(const char *s) {
