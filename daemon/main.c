@@ -14,6 +14,8 @@ static void help(void) {
                "  --state-dir DIR     anti-rollback state (default /var/lib/kyoka)\n"
                "  --runtime-dir DIR   control socket (default /run/kyoka)\n"
                "  --udev-events SRC   kernel (default) or udev (for umockdev tests)\n"
+               "  --network MODE      enforce (default): unapproved links kept down and firewalled;\n"
+               "                      off: leave links alone (USB-only tests in the host's namespace)\n"
                "  --debug             log debug messages\n"
                "  -h, --help          show this help\n");
 }
@@ -30,6 +32,7 @@ int main(int argc, char *argv[]) {
                 { "state-dir", required_argument, NULL, 's' },
                 { "runtime-dir", required_argument, NULL, 'r' },
                 { "udev-events", required_argument, NULL, 'u' },
+                { "network", required_argument, NULL, 'n' },
                 { "debug", no_argument, NULL, 'd' },
                 { "help", no_argument, NULL, 'h' },
                 {},
@@ -48,6 +51,13 @@ int main(int argc, char *argv[]) {
                                 return 2;
                         }
                         cfg.udev_events = optarg;
+                        break;
+                case 'n':
+                        if (!streq(optarg, "enforce") && !streq(optarg, "off")) {
+                                fprintf(stderr, "kyokad: --network must be enforce or off\n");
+                                return 2;
+                        }
+                        cfg.no_network = streq(optarg, "off");
                         break;
                 case 'd': log_set_max_level(LOG_DEBUG); break;
                 case 'h': help(); return 0;

@@ -16,6 +16,7 @@
 #include "control.h"
 #include "fileio.h"
 #include "log.h"
+#include "net-links.h"
 #include "policy-load.h"
 #include "policy-match.h"
 #include "policy-store.h"
@@ -52,6 +53,7 @@ struct manager {
         struct usb_device *devices;
         char hostname[256];
         char machine_id[33];
+        struct net *net;              /* network links (net-links.c); NULL with --network off */
         /* For the control socket. */
         struct control *control;
         char signer_name[256];
@@ -165,6 +167,7 @@ static void manager_arm_timer(struct manager *m);
 static void manager_reevaluate(struct manager *m) {
         for (struct usb_device *d = m->devices; d; d = d->next)
                 usb_device_decide(m, d, USB_RECORD_REEVALUATED);
+        net_policy_changed(m->net, m->policy);
         manager_arm_timer(m);
 }
 
@@ -187,6 +190,7 @@ static void manager_arm_timer(struct manager *m) {
 
         for (struct usb_device *d = m->devices; d; d = d->next)
                 next = MIN(next, d->next_change);
+        next = MIN(next, net_next_change(m->net));
 
         if (next == TIME_INFINITY) {
                 if (m->timer)
@@ -202,6 +206,10 @@ static void manager_arm_timer(struct manager *m) {
                 r = sd_event_add_time(m->event, &m->timer, CLOCK_REALTIME, usec, 0, on_timer, m);
         if (r < 0)
                 record_fault("timer", r, "Failed to arm the time-window timer: %s", strerror(-r));
+}
+
+static void on_net_timer_changed(void *userdata) {
+        manager_arm_timer(userdata);
 }
 
 static void on_usb_event(struct udev_device *dev, enum usb_event ev, void *userdata) {
@@ -410,6 +418,12 @@ int manager_start(struct manager *m) {
         if (manager_load_policy(m) < 0)
                 log_warning("No valid policy: built-in lockdown (HID-only devices and hubs allowed, everything else blocked)");
 
+        if (!m->cfg.no_network) {
+                r = net_start(m->event, m->policy, on_net_timer_changed, m, &m->net);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to watch network links: %m");
+        }
+
         r = usb_watch_enumerate(m->usb);
         if (r < 0)
                 return log_error_errno(r, "Failed to enumerate USB devices: %m");
@@ -442,6 +456,7 @@ struct manager *manager_free(struct manager *m) {
         control_free(m->control);
         record_forget_faults();
         usb_watch_free(m->usb);
+        net_free(m->net);
         sd_event_source_disable_unref(m->timer);
         policy_free(m->policy);
         udev_unref(m->udev);

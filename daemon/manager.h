@@ -15,6 +15,7 @@ struct manager_config {
         const char *state_dir;        /* anti-rollback state, later the ledger */
         const char *runtime_dir;      /* control socket */
         const char *udev_events;      /* "kernel" (default) or "udev" (umockdev tests) */
+        bool no_network;              /* --network off: links neither kept down nor firewalled */
 };
 
 struct manager;
