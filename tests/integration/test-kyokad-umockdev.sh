@@ -169,7 +169,7 @@ start_kyokad_async() {
         : >"$dir/kyokad.log"
         UMOCKDEV_DIR=$root LD_PRELOAD=$preload ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
                 "$kyokad" --config-dir "$dir/config" --state-dir "$dir/state" --runtime-dir "$dir/run" \
-                --udev-events udev --debug >>"$dir/kyokad.log" 2>&1 &
+                --udev-events udev --network off --debug >>"$dir/kyokad.log" 2>&1 &
         kyokad_pid=$!
 }
 
