@@ -59,3 +59,35 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 	echo '```'
 } > bench/RESULTS.md
 echo "bench: wrote bench/RESULTS.md" >&2
+
+# --- network window (issue 4) -----------------------------------------------------------------
+# How long an unapproved link stays up under an attacker loop and how many packets get out
+# (bench/net-window.sh: needs root for network namespaces). Appended to RESULTS.md.
+if [ "$(id -u)" -eq 0 ] && command -v nft >/dev/null && [ -x "$build/kyokad" ]; then
+	echo "bench: running bench/net-window.sh (2 x ${NET_WINDOW_SECONDS:-5} s)" >&2
+	net=$(bench/net-window.sh "$build" "${NET_WINDOW_SECONDS:-5}") || { echo "bench/run.sh: net-window failed" >&2; exit 1; }
+	printf '%s\n' "$net" >&2
+	{
+		echo
+		echo "# Network window (issue 4)"
+		echo
+		echo "\`bench/net-window.sh $build ${NET_WINDOW_SECONDS:-5}\`: kyokad in a network namespace blocks a veth end;"
+		echo "bench/net-attacker.c sets it up again and again over rtnetlink and, while it is up, sends UDP"
+		echo "(IP stack) and raw AF_PACKET frames; the peer namespace counts what arrives (rx_packets)."
+		echo "The window runs from just before the attacker's \"up\" request to the RTM_NEWLINK showing the"
+		echo "link down again (an upper bound). \"link-down-only\" deletes kyokad's nftables tables first."
+		echo
+		echo "| mode | attempts | median | p95 | max | sends accepted (udp / raw) | packets that arrived |"
+		echo "|---|---:|---:|---:|---:|---:|---:|"
+		echo "$net" | awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+			printf "| %s | %d | %d µs | %d µs | %d µs | %d / %d | %d |\n", v["mode"], v["attempts"], v["median_us"],
+				v["p95_us"], v["max_us"], v["udp_sent"], v["packet_sent"], v["escaped"] }'
+		echo
+		echo '```'
+		echo "$net"
+		echo '```'
+	} >> bench/RESULTS.md
+	echo "bench: appended the network window to bench/RESULTS.md" >&2
+else
+	echo "bench: network window skipped (needs root, nft and $build/kyokad)" >&2
+fi
