@@ -33,6 +33,11 @@ static const struct verb verbs[] = {
         { "show", verb_show, "print a policy as a table or JSON" },
         { "approve", verb_approve, "add a permit to a policy and raise its serial" },
         { "revoke", verb_revoke, "remove a permit from a policy and raise its serial" },
+        { "install", verb_install, "verify and install a signed policy, make kyokad reload it" },
+        { "status", verb_status, "the policy in force, device counts, recent faults" },
+        { "list", verb_list, "present USB devices and what was decided for them" },
+        { "request", verb_request, "write the request JSON for a blocked device" },
+        { "watch", verb_watch, "print kyokad's decisions and faults as they happen" },
 };
 
 void log_error(const char *fmt, ...) {

@@ -37,6 +37,28 @@ int verb_verify(int argc, char *argv[]);
 int verb_show(int argc, char *argv[]);
 int verb_approve(int argc, char *argv[]);
 int verb_revoke(int argc, char *argv[]);
+int verb_status(int argc, char *argv[]);
+int verb_list(int argc, char *argv[]);
+int verb_watch(int argc, char *argv[]);
+int verb_request(int argc, char *argv[]);
+int verb_install(int argc, char *argv[]);
+
+/* kyokad's control socket (client.c; docs/control.md). control_connect logs its failures, except
+ * -ENOENT and -ECONNREFUSED when QUIET_IF_ABSENT (kyokad not running: `install` goes on). */
+struct json_object;
+int control_connect(bool quiet_if_absent, int *ret_fd);
+/* Sends {"cmd": CMD} (plus "device": DEVICE unless NULL). */
+int control_send(int fd, const char *cmd, const char *device);
+/* Receives one message (bounded); -ECONNRESET when kyokad closed the connection. Logs. */
+int control_receive(int fd, struct json_object **ret);
+/* Connects, sends, receives. A reply with "ok": false is logged ("policyctl: kyokad: ERROR")
+ * and returns -EBADE, the reply still handed back in *RET. */
+int control_call(const char *cmd, const char *device, struct json_object **ret);
+/* "1-2 0781:5581 SanDisk Ultra (serial 4C53…)" for a device object of `list` or of a reload's
+ * changes, escaped. */
+void print_device_name(struct json_object *d, FILE *f);
+/* A string member of O, or NULL. */
+const char *json_get_string(struct json_object *o, const char *key);
 
 /* "policyctl: MESSAGE\n" on stderr. The _errno variant sets errno from R so "%m" works, and
  * returns R. */

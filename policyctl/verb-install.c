@@ -1,0 +1,288 @@
+/* SPDX-License-Identifier: MIT */
+/* policyctl install FILE: puts a signed policy in force on this workstation.
+ *
+ * FILE and FILE.sig pass the same gate as in kyokad (policy_load: trusted keys of CONFIG_DIR,
+ * this host's name and machine-id, expiry, anti-rollback against STATE_DIR) before anything is
+ * written; the bytes installed are checked to be the bytes verified. Both files are staged in
+ * CONFIG_DIR and then renamed into place one after the other: in between, CONFIG_DIR's pair does
+ * not verify, and kyokad (which keeps its own copy of the last accepted policy) goes on with
+ * that copy instead. Then kyokad is asked to reload, and what changed is printed. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+
+#include "fileio.h"
+#include "policy-load.h"
+#include "policy-sign.h"
+#include "policyctl.h"
+
+#define SIG_FILE_MAX 4096u
+
+static void help(void) {
+        printf("Usage: policyctl install FILE\n"
+               "\n"
+               "Verify FILE and FILE.sig as kyokad would on this host (trusted keys in\n"
+               "%s/keys.d, this host's name and machine-id, expiry, and a serial newer than\n"
+               "the last accepted in %s), install them as %s/policy.conf and\n"
+               "policy.conf.sig, and make kyokad reload: prints what changed for present\n"
+               "devices. If kyokad is not running, it uses the policy when it starts.\n"
+               "Writing the configuration needs its permissions (root); the reload needs root or\n"
+               "group kyoka-admin.\n"
+               "Exit status: 0 installed, 1 refused or failed, 2 usage error.\n"
+               "\n"
+               "Options:\n"
+               "  -h --help   show this help\n",
+               arg_config_dir, arg_state_dir, arg_config_dir);
+}
+
+static void read_host(char hostname[static 256], char machine_id[static 33]) {
+        _cleanup_free_ char *id = NULL;
+
+        if (gethostname(hostname, 255) < 0)
+                hostname[0] = 0;
+        hostname[255] = 0;
+        machine_id[0] = 0;
+        if (read_file_bounded("/etc/machine-id", 64, &id, NULL) >= 0) {
+                id[strcspn(id, "\n")] = 0;
+                snprintf(machine_id, 33, "%s", id);
+        }
+}
+
+static void report_refusal(const char *path, const struct policy_load_result *res) {
+        const char *m = res->message[0] ? res->message : policy_load_error_to_string(res->error);
+
+        if (res->error == LOAD_INVALID)
+                print_diag(&res->diag);
+        log_error("%s%s: not installed", res->error == LOAD_BAD_SIGNATURE ? "BAD SIGNATURE: " : "refused: ", m);
+}
+
+/* Writes DATA into a new temporary file in DIR, fsynced; its path in *RET_TMP. */
+static int stage_file(const char *dir, const char *name, const void *data, size_t size, char **ret_tmp) {
+        _cleanup_free_ char *tmp = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        const char *p = data;
+
+        if (asprintf(&tmp, "%s/.%s.install.XXXXXX", dir, name) < 0)
+                return -ENOMEM;
+        fd = mkostemp(tmp, O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        while (size > 0) {
+                ssize_t k = write(fd, p, size);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        goto fail;
+                p += k;
+                size -= (size_t) k;
+        }
+        if (fchmod(fd, 0644) < 0 || fsync(fd) < 0)
+                goto fail;
+        *ret_tmp = TAKE_PTR(tmp);
+        return 0;
+fail:;
+        int r = negative_errno();
+        (void) unlink(tmp);
+        return r;
+}
+
+static int fsync_dir(const char *dir) {
+        _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0 || fsync(fd) < 0)
+                return negative_errno();
+        return 0;
+}
+
+/* Re-reads FILE and FILE.sig and checks that they are what policy_load accepted. */
+static int read_verified(const char *path, const struct keyring *keys, const struct policy_load_result *res,
+                         char **ret_text, size_t *ret_size, char **ret_sig, size_t *ret_sig_size) {
+        _cleanup_free_ char *text = NULL, *sig = NULL, *sig_path = NULL;
+        const struct trusted_key *signer;
+        size_t size, sig_size;
+        uint8_t sha[32];
+        unsigned n = 0;
+        int r;
+
+        if (asprintf(&sig_path, "%s.sig", path) < 0)
+                return -ENOMEM;
+        r = read_file_bounded(path, POLICY_FILE_MAX, &text, &size);
+        if (r >= 0)
+                r = read_file_bounded(sig_path, SIG_FILE_MAX, &sig, &sig_size);
+        if (r < 0)
+                return r;
+        if (EVP_Digest(text, size, sha, &n, EVP_sha256(), NULL) != 1 || n != 32) {
+                ERR_clear_error();
+                return -EIO;
+        }
+        if (memcmp(sha, res->sha256, 32) != 0 ||
+            keyring_verify(keys, text, size, (const uint8_t *) sig, sig_size, &signer) < 0)
+                return -ESTALE;
+        *ret_text = TAKE_PTR(text);
+        *ret_size = size;
+        *ret_sig = TAKE_PTR(sig);
+        *ret_sig_size = sig_size;
+        return 0;
+}
+
+static int install_files(const char *text, size_t size, const char *sig, size_t sig_size) {
+        _cleanup_free_ char *conf = path_join(arg_config_dir, "policy.conf"),
+                            *conf_sig = path_join(arg_config_dir, "policy.conf.sig"), *tmp = NULL,
+                            *tmp_sig = NULL;
+        int r;
+
+        if (!conf || !conf_sig)
+                return -ENOMEM;
+        /* Everything slow (writing up to 64 MiB, fsync) before the first rename, so that the
+         * moment where the pair does not match is as short as two renames. */
+        r = stage_file(arg_config_dir, "policy.conf", text, size, &tmp);
+        if (r < 0)
+                return r;
+        r = stage_file(arg_config_dir, "policy.conf.sig", sig, sig_size, &tmp_sig);
+        if (r < 0) {
+                (void) unlink(tmp);
+                return r;
+        }
+        if (rename(tmp, conf) < 0) {
+                r = negative_errno();
+                (void) unlink(tmp);
+                (void) unlink(tmp_sig);
+                return r;
+        }
+        if (rename(tmp_sig, conf_sig) < 0) {
+                r = negative_errno();
+                (void) unlink(tmp_sig);
+                return r;
+        }
+        return fsync_dir(arg_config_dir);
+}
+
+static int print_changes(struct json_object *reply) {
+        struct json_object *changes = NULL;
+        size_t n = 0, changed = 0;
+
+        if (json_object_object_get_ex(reply, "changes", &changes) && json_object_is_type(changes, json_type_array))
+                n = json_object_array_length(changes);
+        for (size_t i = 0; i < n; i++) {
+                struct json_object *d = json_object_array_get_idx(changes, i), *v;
+                if (!json_object_object_get_ex(d, "changed", &v) || !json_object_get_boolean(v))
+                        continue;
+                changed++;
+                fputs("  ", stdout);
+                print_device_name(d, stdout);
+                printf(": %s -> %s (", json_get_string(d, "before") ?: "new", json_get_string(d, "after") ?: "?");
+                fputs_safe(json_get_string(d, "reason") ?: "", stdout);
+                fputs(")\n", stdout);
+        }
+        if (changed == 0)
+                printf("  no present device changed (%zu present)\n", n);
+        return 0;
+}
+
+int verb_install(int argc, char *argv[]) {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                {}
+        };
+        _cleanup_(keyring_freep) struct keyring *keys = NULL;
+        _cleanup_free_ char *keys_dir = NULL, *text = NULL, *sig = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        struct json_object *reply = NULL, *ok;
+        struct policy_load_result res;
+        char hostname[256], machine_id[33];
+        size_t size = 0, sig_size = 0;
+        int c, r;
+
+        while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        help();
+                        return EXIT_OK;
+                default:
+                        return option_error("install", c, argv);
+                }
+        if (argc - optind != 1)
+                return usage_error("install", "expected one FILE (its signature is FILE.sig)");
+        const char *path = argv[optind];
+
+        keys_dir = path_join(arg_config_dir, "keys.d");
+        if (!keys_dir)
+                return log_oom();
+        r = keyring_load_dir(keys_dir, &keys);
+        if (r == -ENOENT)
+                return log_error_errno(r, "%s: no trusted keys (*.pub): nothing could verify a policy", keys_dir),
+                       EXIT_REFUSED;
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot load the trusted keys: %m", keys_dir), EXIT_REFUSED;
+
+        /* No skipping the workstation check: this is the workstation. */
+        read_host(hostname, machine_id);
+        struct policy_load_options opts = {
+                .policy_path = path,
+                .keys = keys,
+                .state_dir = arg_state_dir,
+                .hostname = hostname[0] ? hostname : NULL,
+                .machine_id = machine_id[0] ? machine_id : NULL,
+                .now = (int64_t) time(NULL),
+        };
+        r = policy_load(&opts, &res);
+        if (r < 0) {
+                report_refusal(path, &res);
+                policy_load_result_done(&res);
+                return EXIT_REFUSED;
+        }
+        print_diag(&res.diag); /* warnings */
+        uint64_t serial = res.policy->serial;
+        bool unchanged = res.unchanged;
+
+        r = read_verified(path, keys, &res, &text, &size, &sig, &sig_size);
+        policy_load_result_done(&res);
+        if (r == -ESTALE)
+                return log_error_errno(r, "%s or its signature changed while it was being installed: not installed",
+                                       path), EXIT_REFUSED;
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot read it again: %m", path), EXIT_REFUSED;
+
+        r = install_files(text, size, sig, sig_size);
+        if (r < 0)
+                return log_error_errno(r, "cannot install into %s: %m", arg_config_dir), EXIT_REFUSED;
+        printf("installed serial %" PRIu64 "%s as %s/policy.conf\n", serial,
+               unchanged ? " (the policy already in force)" : "", arg_config_dir);
+
+        r = control_connect(true, &fd);
+        if (r == -ENOENT || r == -ECONNREFUSED) {
+                printf("kyokad is not running: it will enforce this policy when it starts\n");
+                return EXIT_OK;
+        }
+        if (r < 0)
+                return EXIT_REFUSED;
+        if (control_send(fd, "reload", NULL) < 0)
+                return EXIT_REFUSED;
+        r = control_receive(fd, &reply);
+        if (r == -ECONNRESET)
+                return log_error_errno(r, "kyokad closed the connection without a reply"), EXIT_REFUSED;
+        if (r < 0)
+                return EXIT_REFUSED;
+
+        int ret = EXIT_OK;
+        if (!json_object_object_get_ex(reply, "ok", &ok) || !json_object_get_boolean(ok)) {
+                fputs("policyctl: kyokad did not take the policy: ", stderr);
+                fputs_safe(json_get_string(reply, "error") ?: "refused", stderr);
+                fputc('\n', stderr);
+                ret = EXIT_REFUSED;
+        } else
+                printf("kyokad reloaded: serial %" PRIu64 " in force\n", serial);
+        if (json_object_object_get_ex(reply, "changes", NULL))
+                print_changes(reply);
+        json_object_put(reply);
+        return ret;
+}

@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: MIT */
+/* policyctl status: what kyokad enforces now (the policy in force or the lockdown, who signed
+ * it, until when), how many present devices are allowed and blocked, and the recent faults. */
+#include <getopt.h>
+#include <json-c/json.h>
+#include <stdio.h>
+
+#include "policyctl.h"
+
+static void help(void) {
+        printf("Usage: policyctl status [--json]\n"
+               "\n"
+               "Show the policy kyokad enforces (serial, issuer, contract, signer key, validity),\n"
+               "or that the built-in lockdown applies; the present USB devices allowed and\n"
+               "blocked; the last faults. Needs root, group kyoka or kyoka-admin.\n"
+               "Exit status: 0 shown, 1 kyokad unreachable or refused, 2 usage error.\n"
+               "\n"
+               "Options:\n"
+               "  --json      print kyokad's reply as JSON\n"
+               "  -h --help   show this help\n");
+}
+
+static struct json_object *get(struct json_object *o, const char *key) {
+        struct json_object *v = NULL;
+        return o && json_object_object_get_ex(o, key, &v) ? v : NULL;
+}
+
+/* "label: value" with the value escaped (it may come from a policy or a device). */
+static void field(const char *label, const char *value) {
+        printf("%-10s ", label);
+        fputs_safe(value ? value : "-", stdout);
+        putchar('\n');
+}
+
+static void print_policy(struct json_object *p) {
+        const char *state = json_get_string(p, "state");
+        char buf[256];
+
+        if (!state || streq(state, "lockdown")) {
+                field("Policy:", json_get_string(p, "description"));
+        } else {
+                snprintf(buf, sizeof buf, "serial %s, issued %s", json_object_get_string(get(p, "serial")),
+                         json_get_string(p, "issued") ?: "-");
+                field("Policy:", buf);
+                field("Issuer:", json_get_string(p, "issuer"));
+                field("Contract:", json_get_string(p, "contract"));
+                if (json_get_string(p, "workstation"))
+                        field("For:", json_get_string(p, "workstation"));
+                struct json_object *signer = get(p, "signer");
+                snprintf(buf, sizeof buf, "%s (fingerprint %.32s)", json_get_string(signer, "key") ?: "?",
+                         json_get_string(signer, "fingerprint") ?: "?");
+                field("Signed:", buf);
+                field("Valid:", json_get_string(p, "valid_until") ? json_get_string(p, "valid_until") : "no end date");
+                snprintf(buf, sizeof buf, "%s%s", json_get_string(p, "loaded_at") ?: "-",
+                         streq_ptr(json_get_string(p, "source"), "accepted-copy")
+                                 ? " from the last accepted copy (the configured policy was refused)"
+                                 : "");
+                field("Loaded:", buf);
+        }
+        struct json_object *last = get(p, "last_load");
+        if (last && !json_object_get_boolean(get(last, "ok")))
+                field("Refused:", json_get_string(last, "message"));
+}
+
+int verb_status(int argc, char *argv[]) {
+        static const struct option options[] = {
+                { "json", no_argument, NULL, 'j' },
+                { "help", no_argument, NULL, 'h' },
+                {}
+        };
+        struct json_object *reply = NULL;
+        bool json = false;
+        int c, r;
+
+        while ((c = getopt_long(argc, argv, ":hj", options, NULL)) >= 0)
+                switch (c) {
+                case 'j':
+                        json = true;
+                        break;
+                case 'h':
+                        help();
+                        return EXIT_OK;
+                default:
+                        return option_error("status", c, argv);
+                }
+        if (optind != argc)
+                return usage_error("status", "unexpected argument '%s'", argv[optind]);
+
+        r = control_call("status", NULL, &reply);
+        if (r < 0) {
+                json_object_put(reply);
+                return EXIT_REFUSED;
+        }
+        if (json) {
+                puts(json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+                json_object_put(reply);
+                return EXIT_OK;
+        }
+
+        print_policy(get(reply, "policy"));
+        struct json_object *d = get(reply, "devices");
+        printf("%-10s %d present: %d allowed, %d blocked\n", "Devices:", json_object_get_int(get(d, "present")),
+               json_object_get_int(get(d, "allowed")), json_object_get_int(get(d, "blocked")));
+
+        struct json_object *faults = get(reply, "faults");
+        size_t n = faults ? json_object_array_length(faults) : 0;
+        printf("%-10s %s\n", "Faults:", n ? "" : "none recorded since kyokad started");
+        for (size_t i = 0; i < n; i++) {
+                struct json_object *f = json_object_array_get_idx(faults, i);
+                printf("  %s ", json_get_string(f, "time") ?: "");
+                fputs_safe(json_get_string(f, "event") ?: "?", stdout);
+                fputs(": ", stdout);
+                fputs_safe(json_get_string(f, "message") ?: "", stdout);
+                putchar('\n');
+        }
+        json_object_put(reply);
+        return EXIT_OK;
+}
