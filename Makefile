@@ -16,7 +16,7 @@ SANITIZE ?=
 
 CC       ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS     := libconfig json-c libcrypto libsystemd libudev libnl-3.0 libnl-route-3.0 libnftables
+PKGS     := libconfig json-c libcrypto libsystemd libudev libnl-3.0 libnl-route-3.0 libnftables sqlite3
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 
@@ -102,7 +102,8 @@ DEPS := build-essential pkg-config clang libclang-rt-14-dev openssl \
         libconfig-dev libjson-c-dev libssl-dev libcmocka-dev libsystemd-dev libudev-dev \
         umockdev libumockdev-dev \
         libnl-3-dev libnl-route-3-dev libnftables-dev nftables iproute2 iputils-ping \
-        python3 tzdata
+        python3 tzdata \
+        libsqlite3-dev sqlite3 chromium
 deps:
 	@missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
