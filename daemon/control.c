@@ -293,6 +293,16 @@ static void client_handle(struct client *cl, const char *buf, size_t len) {
         const char *error;
         int r;
 
+        if (cl->access == ACCESS_NONE) {
+                log_notice("control: refused uid %u (pid %d): not root, not in group " CONTROL_GROUP_READ
+                           " or " CONTROL_GROUP_ADMIN,
+                           (unsigned) cl->uid, (int) cl->pid);
+                (void) client_send_error(cl, "permission denied: needs root, group " CONTROL_GROUP_READ
+                                             " or " CONTROL_GROUP_ADMIN);
+                client_drop(cl);
+                return;
+        }
+
         r = control_command_parse(buf, len, &cmd, &error);
         if (r < 0) {
                 (void) client_send_error(cl, error);
@@ -440,14 +450,9 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
                 log_notice("control: cannot read the groups of uid %u (pid %d): %s; judging by its primary group",
                            (unsigned) cred.uid, (int) cred.pid, strerror(-r));
 
+        /* A peer with no access is still accepted: it is refused when its first message has
+         * been read, since closing on unread data would make its reply a bare ECONNRESET. */
         enum control_access access = control_peer_access(cred.uid, cred.gid, groups, n_groups, c->read_gid, c->admin_gid);
-        if (access == ACCESS_NONE) {
-                log_notice("control: refused uid %u gid %u (pid %d): not root, not in group " CONTROL_GROUP_READ
-                           " or " CONTROL_GROUP_ADMIN,
-                           (unsigned) cred.uid, (unsigned) cred.gid, (int) cred.pid);
-                refuse(cfd, "permission denied: needs root, group " CONTROL_GROUP_READ " or " CONTROL_GROUP_ADMIN);
-                return 0;
-        }
 
         /* Replies can be large (a list of many devices): allow one whole in the send buffer. */
         int sndbuf = 2 * CONTROL_REPLY_MAX;
