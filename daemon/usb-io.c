@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: MIT */
+#include "usb-io.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "macro.h"
+#include "usb-enforce.h"
+#include "usb-identity.h"
+
+struct job {
+        struct job *next;
+        bool running;
+        struct usb_io_result res;
+};
+
+struct usb_io {
+        pthread_mutex_t lock;
+        pthread_cond_t wake;
+        struct job *queue;            /* waiting and running, in submission order */
+        struct job *done;             /* finished, newest first */
+        unsigned pending;
+        bool stopping;
+        pthread_t threads[USB_IO_THREADS_MAX];
+        unsigned n_threads;
+        int efd;
+        sd_event_source *source;
+        usb_io_done_t done_cb;
+        void *userdata;
+};
+
+static void job_read_identity(struct usb_io_result *res) {
+        _cleanup_close_ int fd = open(res->req.syspath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        res->r = fd < 0 ? negative_errno() : usb_identity_read(fd, res->req.sysname, &res->id, &res->desc);
+}
+
+static void job_apply(struct usb_io_result *res) {
+        const struct usb_io_request *req = &res->req;
+        _cleanup_close_ int fd = open(req->syspath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int r;
+
+        if (fd < 0) {
+                res->r = negative_errno();
+                return;
+        }
+        r = usb_device_is_authorized(fd);
+        if (r < 0) {
+                res->r = r;
+                return;
+        }
+        if (!req->authorize) {
+                res->r = r ? usb_device_authorize(fd, false) : 0;
+                return;
+        }
+        if (!r) {
+                r = usb_device_authorize(fd, true);
+                if (r < 0) {
+                        res->r = r;
+                        return;
+                }
+        }
+        /* Interfaces start unauthorised (interface_authorized_default = 0): name each one. */
+        r = usb_interfaces_authorize(fd, req->sysname, &req->desc, req->interface_mask, &res->probe_error);
+        if (r < 0) {
+                /* Fail closed: a device whose interfaces could not be set as decided goes off whole. */
+                (void) usb_device_authorize(fd, false);
+                res->r = r;
+                return;
+        }
+        res->r = 0;
+}
+
+/* The first queued job whose device has no earlier job in the queue (running or not). */
+static struct job *next_runnable(struct usb_io *io) {
+        for (struct job *j = io->queue; j; j = j->next) {
+                if (j->running)
+                        continue;
+                bool blocked = false;
+                for (struct job *e = io->queue; e != j; e = e->next)
+                        if (streq(e->res.req.syspath, j->res.req.syspath)) {
+                                blocked = true;
+                                break;
+                        }
+                if (!blocked)
+                        return j;
+        }
+        return NULL;
+}
+
+static void *worker(void *arg) {
+        struct usb_io *io = arg;
+
+        pthread_mutex_lock(&io->lock);
+        for (;;) {
+                struct job *j;
+                while (!io->stopping && !(j = next_runnable(io)))
+                        pthread_cond_wait(&io->wake, &io->lock);
+                if (io->stopping)
+                        break;
+
+                j->running = true;
+                pthread_mutex_unlock(&io->lock);
+                if (j->res.req.op == USB_IO_READ_IDENTITY)
+                        job_read_identity(&j->res);
+                else
+                        job_apply(&j->res);
+                pthread_mutex_lock(&io->lock);
+
+                for (struct job **p = &io->queue; *p; p = &(*p)->next)
+                        if (*p == j) {
+                                *p = j->next;
+                                break;
+                        }
+                j->next = io->done;
+                io->done = j;
+                uint64_t one = 1;
+                (void) !write(io->efd, &one, sizeof one);
+                /* Later jobs of the same device may run now. */
+                pthread_cond_broadcast(&io->wake);
+        }
+        pthread_mutex_unlock(&io->lock);
+        return NULL;
+}
+
+static int on_done(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        struct usb_io *io = userdata;
+        uint64_t n;
+
+        (void) !read(io->efd, &n, sizeof n);
+        pthread_mutex_lock(&io->lock);
+        struct job *list = TAKE_PTR(io->done);
+        pthread_mutex_unlock(&io->lock);
+
+        /* Reverse: deliver in completion order. */
+        struct job *ordered = NULL;
+        while (list) {
+                struct job *j = list;
+                list = j->next;
+                j->next = ordered;
+                ordered = j;
+        }
+        while (ordered) {
+                struct job *j = ordered;
+                ordered = j->next;
+                pthread_mutex_lock(&io->lock);
+                io->pending--;
+                pthread_mutex_unlock(&io->lock);
+                io->done_cb(&j->res, io->userdata);
+                free(j);
+        }
+        return 0;
+}
+
+int usb_io_new(sd_event *e, unsigned n_threads, usb_io_done_t done, void *userdata, struct usb_io **ret) {
+        struct usb_io *io = calloc(1, sizeof *io);
+        sigset_t all, old;
+        int r;
+
+        if (!io)
+                return -ENOMEM;
+        io->efd = -EBADF;
+        pthread_mutex_init(&io->lock, NULL);
+        pthread_cond_init(&io->wake, NULL);
+        io->done_cb = done;
+        io->userdata = userdata;
+        io->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (io->efd < 0) {
+                r = negative_errno();
+                goto fail;
+        }
+        r = sd_event_add_io(e, &io->source, io->efd, EPOLLIN, on_done, io);
+        if (r < 0)
+                goto fail;
+
+        /* Workers must never take a signal: the loop reads them through a signalfd. */
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        for (unsigned i = 0; i < MIN(MAX(n_threads, 1u), (unsigned) USB_IO_THREADS_MAX); i++) {
+                r = -pthread_create(&io->threads[i], NULL, worker, io);
+                if (r < 0)
+                        break;
+                io->n_threads++;
+        }
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (io->n_threads == 0)
+                goto fail;
+
+        *ret = io;
+        return 0;
+fail:
+        usb_io_free(io);
+        return r;
+}
+
+int usb_io_submit(struct usb_io *io, const struct usb_io_request *req) {
+        struct job *j = calloc(1, sizeof *j);
+        if (!j)
+                return -ENOMEM;
+        j->res.req = *req;
+
+        pthread_mutex_lock(&io->lock);
+        struct job **p = &io->queue;
+        while (*p)
+                p = &(*p)->next;
+        *p = j;
+        io->pending++;
+        pthread_cond_broadcast(&io->wake);
+        pthread_mutex_unlock(&io->lock);
+        return 0;
+}
+
+unsigned usb_io_pending(struct usb_io *io) {
+        pthread_mutex_lock(&io->lock);
+        unsigned n = io->pending;
+        pthread_mutex_unlock(&io->lock);
+        return n;
+}
+
+static void free_jobs(struct job *j) {
+        while (j) {
+                struct job *next = j->next;
+                free(j);
+                j = next;
+        }
+}
+
+struct usb_io *usb_io_free(struct usb_io *io) {
+        bool all_joined = true;
+
+        if (!io)
+                return NULL;
+        pthread_mutex_lock(&io->lock);
+        io->stopping = true;
+        pthread_cond_broadcast(&io->wake);
+        pthread_mutex_unlock(&io->lock);
+
+        /* A worker stuck in I/O on a hung device must not hang kyokad's exit: wait a moment,
+         * then leave it (and the state it may still touch) to the process's end. */
+        struct timespec deadline;
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += 1;
+        for (unsigned i = 0; i < io->n_threads; i++)
+                if (pthread_timedjoin_np(io->threads[i], NULL, &deadline) != 0)
+                        all_joined = false;
+        if (!all_joined)
+                return NULL;
+
+        free_jobs(io->queue);
+        free_jobs(io->done);
+        sd_event_source_disable_unref(io->source);
+        if (io->efd >= 0)
+                close(io->efd);
+        pthread_cond_destroy(&io->wake);
+        pthread_mutex_destroy(&io->lock);
+        return mfree(io);
+}

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/* sysfs I/O for USB devices, off the event loop. Reading a device's descriptors and strings,
+ * and writing `authorized` (which makes the kernel configure the device over the bus), can
+ * block for seconds on a slow or hostile device. Here such work runs on a small pool of
+ * threads; the loop only submits requests and receives results.
+ *
+ * Requests for the same device run one after the other, in submission order, never at the
+ * same time, so "allow" followed by "revoke" can never be applied in the wrong order. A
+ * device stuck in I/O holds one thread; while every thread is held, new requests wait: a new
+ * device then stays as the kernel left it, unauthorised (fail closed). */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "identity.h"
+#include "usb-descriptors.h"
+
+#define USB_IO_SYSPATH_MAX 512
+#define USB_IO_SYSNAME_MAX 64
+#define USB_IO_THREADS_MAX 8
+
+enum usb_io_op {
+        USB_IO_READ_IDENTITY,         /* usb_identity_read() */
+        USB_IO_APPLY,                 /* authorise (with interfaces) or de-authorise */
+};
+
+struct usb_io_request {
+        enum usb_io_op op;
+        char syspath[USB_IO_SYSPATH_MAX];
+        char sysname[USB_IO_SYSNAME_MAX];
+        uint64_t tag;                 /* the caller's, returned with the result */
+        /* USB_IO_APPLY */
+        bool authorize;
+        uint32_t interface_mask;
+        struct usb_descriptors desc;
+};
+
+struct usb_io_result {
+        struct usb_io_request req;
+        int r;                        /* 0 or a negative errno */
+        int probe_error;              /* APPLY: a driver could not be bound (not a failure to enforce) */
+        struct usb_identity id;       /* READ_IDENTITY */
+        struct usb_descriptors desc;  /* READ_IDENTITY */
+};
+
+typedef void (*usb_io_done_t)(const struct usb_io_result *res, void *userdata);
+
+struct usb_io;
+
+/* DONE is called on the loop's thread for each finished request. */
+int usb_io_new(sd_event *e, unsigned n_threads, usb_io_done_t done, void *userdata, struct usb_io **ret);
+/* Queues a request (copied). -ENOMEM only. */
+int usb_io_submit(struct usb_io *io, const struct usb_io_request *req);
+/* Requests queued or running. */
+unsigned usb_io_pending(struct usb_io *io);
+/* Stops the workers; requests not started are dropped, running ones are waited for. */
+struct usb_io *usb_io_free(struct usb_io *io);

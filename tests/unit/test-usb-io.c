@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: MIT */
+/* sysfs I/O off the event loop: a device whose reads hang must not hold up another device,
+ * and requests for one device are applied in the order they were made. */
+#include "test-util.h"
+#include "usb-io.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+static const uint8_t stick[] = {
+        18, 1, 0x00, 0x02, 0, 0, 0, 64, 0xf4, 0x46, 0x01, 0x00, 0x00, 0x00, 1, 2, 3, 1,
+        9, 2, 18, 0, 1, 1, 0, 0xc0, 50,
+        9, 4, 0, 0, 0, 0x08, 0x06, 0x50, 0,
+};
+
+struct seen {
+        unsigned n;
+        struct usb_io_result results[8];
+};
+
+static void on_done(const struct usb_io_result *res, void *userdata) {
+        struct seen *s = userdata;
+        assert_true(s->n < ELEMENTSOF(s->results));
+        s->results[s->n++] = *res;
+}
+
+static void run_until(sd_event *e, struct seen *s, unsigned n) {
+        for (int i = 0; i < 500 && s->n < n; i++)
+                assert_true(sd_event_run(e, 10 * 1000) >= 0);
+        assert_int_equal(s->n, n);
+}
+
+static char *make_device(const char *base, const char *name, bool hanging) {
+        char *dir = path_join(base, name);
+        assert_int_equal(mkdir(dir, 0755), 0);
+        if (hanging) {
+                char *fifo = path_join(dir, "descriptors");
+                assert_int_equal(mkfifo(fifo, 0600), 0);
+                free(fifo);
+        } else
+                free(test_write(dir, "descriptors", stick, sizeof stick));
+        free(test_write(dir, "authorized", "0\n", 2));
+        return dir;
+}
+
+static struct usb_io_request request(enum usb_io_op op, const char *syspath, uint64_t tag) {
+        struct usb_io_request req = { .op = op, .tag = tag };
+        snprintf(req.syspath, sizeof req.syspath, "%s", syspath);
+        snprintf(req.sysname, sizeof req.sysname, "%s", strrchr(syspath, '/') + 1);
+        return req;
+}
+
+static void test_hanging_device_does_not_hold_up_another(void **state) {
+        _cleanup_free_ char *base = test_mkdtemp();
+        _cleanup_free_ char *a = make_device(base, "1-1", true), *b = make_device(base, "1-2", false);
+        struct seen seen = {};
+        sd_event *e = NULL;
+        struct usb_io *io = NULL;
+
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(usb_io_new(e, 2, on_done, &seen, &io), 0);
+        struct usb_io_request ra = request(USB_IO_READ_IDENTITY, a, 1), rb = request(USB_IO_READ_IDENTITY, b, 2);
+        assert_int_equal(usb_io_submit(io, &ra), 0);
+        assert_int_equal(usb_io_submit(io, &rb), 0);
+
+        run_until(e, &seen, 1);
+        assert_int_equal(seen.results[0].req.tag, 2);
+        assert_int_equal(seen.results[0].r, 0);
+        assert_int_equal(seen.results[0].id.vendor, 0x46f4);
+        assert_int_equal(usb_io_pending(io), 1);
+
+        /* The hung device answers at last. */
+        _cleanup_free_ char *fifo = path_join(a, "descriptors");
+        int fd = open(fifo, O_WRONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, stick, sizeof stick), (ssize_t) sizeof stick);
+        close(fd);
+        run_until(e, &seen, 2);
+        assert_int_equal(seen.results[1].req.tag, 1);
+        assert_int_equal(seen.results[1].r, 0);
+
+        usb_io_free(io);
+        sd_event_unref(e);
+        test_rmdir_r(base);
+}
+
+static void test_requests_for_one_device_apply_in_order(void **state) {
+        _cleanup_free_ char *base = test_mkdtemp();
+        _cleanup_free_ char *c = make_device(base, "1-3", false);
+        _cleanup_free_ char *authorized = path_join(c, "authorized");
+        _cleanup_free_ char *value = NULL;
+        struct seen seen = {};
+        sd_event *e = NULL;
+        struct usb_io *io = NULL;
+
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(usb_io_new(e, 4, on_done, &seen, &io), 0);
+        for (unsigned i = 0; i < 6; i++) {
+                struct usb_io_request r = request(USB_IO_APPLY, c, i);
+                r.authorize = i % 2 == 0; /* allow, revoke, allow, revoke, ... */
+                assert_int_equal(usb_io_submit(io, &r), 0);
+        }
+        run_until(e, &seen, 6);
+        for (unsigned i = 0; i < 6; i++) {
+                assert_int_equal(seen.results[i].req.tag, i);
+                assert_int_equal(seen.results[i].r, 0);
+        }
+        /* The last request was a revoke: the device ends de-authorised. */
+        assert_int_equal(read_file_bounded(authorized, 16, &value, NULL), 0);
+        assert_int_equal(value[0], '0');
+
+        usb_io_free(io);
+        sd_event_unref(e);
+        test_rmdir_r(base);
+}
+
+static void test_missing_device_reports_its_error(void **state) {
+        struct seen seen = {};
+        sd_event *e = NULL;
+        struct usb_io *io = NULL;
+
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(usb_io_new(e, 1, on_done, &seen, &io), 0);
+        struct usb_io_request r = request(USB_IO_APPLY, "/nonexistent/1-9", 7);
+        r.authorize = true;
+        assert_int_equal(usb_io_submit(io, &r), 0);
+        run_until(e, &seen, 1);
+        assert_int_equal(seen.results[0].r, -ENOENT);
+        usb_io_free(io);
+        sd_event_unref(e);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_hanging_device_does_not_hold_up_another),
+                cmocka_unit_test(test_requests_for_one_device_apply_in_order),
+                cmocka_unit_test(test_missing_device_reports_its_error),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
