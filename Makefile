@@ -102,7 +102,7 @@ DEPS := build-essential pkg-config clang libclang-rt-14-dev openssl \
         libconfig-dev libjson-c-dev libssl-dev libcmocka-dev libsystemd-dev libudev-dev \
         umockdev libumockdev-dev \
         libnl-3-dev libnl-route-3-dev libnftables-dev nftables iproute2 iputils-ping \
-        python3 tzdata \
+        python3 tzdata procps systemd \
         libsqlite3-dev sqlite3 chromium
 deps:
 	@missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; done); \
@@ -156,11 +156,24 @@ bench: all
 	bench/run.sh $(BUILD)
 
 # --- installation ---------------------------------------------------------------------------
+SBINDIR      ?= $(PREFIX)/sbin
+UNITDIR      ?= $(PREFIX)/lib/systemd/system
+UDEVRULESDIR ?= $(PREFIX)/lib/udev/rules.d
+SYSUSERSDIR  ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR  ?= $(PREFIX)/lib/tmpfiles.d
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(UDEVRULESDIR) \
+		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(PREFIX)/share/doc/kyoka
 	install -m 0755 $(BUILD)/policyctl $(DESTDIR)$(PREFIX)/bin/policyctl
-	$(if $(filter daemon/main.c,$(DAEMON_SRC)),install -m 0755 $(BUILD)/kyokad $(DESTDIR)$(PREFIX)/sbin/kyokad)
-	install -d $(DESTDIR)$(PREFIX)/share/doc/kyoka
+	install -m 0755 $(BUILD)/kyokad $(DESTDIR)$(SBINDIR)/kyokad
+	sed 's|@SBINDIR@|$(SBINDIR)|g' systemd/kyokad.service.in > $(DESTDIR)$(UNITDIR)/kyokad.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/kyokad.service
+	for f in systemd/*.service systemd/*.timer; do [ -e "$$f" ] || continue; \
+		sed 's|@SBINDIR@|$(SBINDIR)|g; s|@BINDIR@|$(PREFIX)/bin|g' "$$f" > $(DESTDIR)$(UNITDIR)/$$(basename "$$f"); \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$$(basename "$$f"); done
+	install -m 0644 udev-rules/70-kyoka.rules $(DESTDIR)$(UDEVRULESDIR)/70-kyoka.rules
+	install -m 0644 systemd/kyoka.conf.sysusers $(DESTDIR)$(SYSUSERSDIR)/kyoka.conf
+	install -m 0644 systemd/kyoka.conf.tmpfiles $(DESTDIR)$(TMPFILESDIR)/kyoka.conf
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/kyoka/
 
 clean:
