@@ -96,6 +96,19 @@ int control_command_parse(const char *buf, size_t len, struct control_command *r
                 if (n == 0 || n >= sizeof c.device || strlen(s) != n)
                         return -EINVAL;
                 memcpy(c.device, s, n + 1);
+
+                /* Optional: a name that is both a USB serial and a link's name needs it. */
+                if (json_object_object_get_ex(o, "type", &v)) {
+                        *ret_error = "\"type\" must be \"usb\" or \"network\"";
+                        if (!json_object_is_type(v, json_type_string))
+                                return -EINVAL;
+                        if (streq(json_object_get_string(v), "usb"))
+                                c.subject = SUBJECT_USB;
+                        else if (streq(json_object_get_string(v), "network"))
+                                c.subject = SUBJECT_NETWORK;
+                        else
+                                return -EINVAL;
+                }
         }
 
         *ret = c;
@@ -171,7 +184,8 @@ struct json_object *control_device_to_json(const struct manager_device_info *d) 
         const struct usb_identity *id = d->id;
         char buf[9];
 
-        if (!o || add_string(o, "device", d->name) < 0 || add_string(o, "bus_path", id->bus_path) < 0 ||
+        if (!o || add_string(o, "type", "usb") < 0 || add_string(o, "device", d->name) < 0 ||
+            add_string(o, "bus_path", id->bus_path) < 0 ||
             add_string(o, "id_path", id->id_path) < 0)
                 return NULL;
         snprintf(buf, sizeof buf, "%04x", id->vendor);
@@ -211,6 +225,40 @@ bool control_device_matches(const struct manager_device_info *d, const char *arg
         if (streq(d->name, arg))
                 return true;
         return d->identity_ok && d->id->has_serial && d->id->serial[0] && streq(d->id->serial, arg);
+}
+
+struct json_object *control_link_to_json(const struct net_link_status *s) {
+        _cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
+        const struct net_identity *id = s->id;
+        char mac[18];
+
+        if (id->has_mac)
+                mac_format(id->mac, mac);
+        /* The identity fields are named as in a request's "device" (docs/request.md). */
+        if (!o || add_string(o, "type", "network") < 0 ||
+            add_value(o, "ifindex", json_object_new_int(id->ifindex)) < 0 || add_string(o, "name", id->name) < 0 ||
+            add_string(o, "mac", id->has_mac ? mac : NULL) < 0 ||
+            add_value(o, "mac_permanent", json_object_new_boolean(id->has_mac && id->mac_is_permanent)) < 0 ||
+            add_string(o, "kind", id->kind) < 0 || add_string(o, "path", id->path) < 0 ||
+            add_string(o, "driver", id->driver) < 0 ||
+            add_value(o, "loopback", json_object_new_boolean(id->is_loopback)) < 0 ||
+            add_value(o, "up", json_object_new_boolean(s->up)) < 0 ||
+            add_string(o, "verdict", policy_verdict_to_string(s->verdict)) < 0 ||
+            add_string(o, "reason", s->reason) < 0 ||
+            add_string(o, "permit", s->permit && s->permit[0] ? s->permit : NULL) < 0 ||
+            add_value(o, "violations", json_object_new_uint64(s->violations)) < 0)
+                return NULL;
+        return TAKE_PTR(o);
+}
+
+bool control_link_matches(const struct net_identity *id, const char *arg) {
+        char buf[16];
+
+        if (streq(id->name, arg))
+                return true;
+        /* Decimal as printed, so "07" or "+7" name nothing. */
+        snprintf(buf, sizeof buf, "%d", id->ifindex);
+        return streq(buf, arg);
 }
 
 struct json_object *control_policy_to_json(const struct manager_policy_info *info) {
@@ -258,30 +306,31 @@ static const char *get_string(struct json_object *o, const char *key) {
         return json_object_get_string(v);
 }
 
-struct json_object *control_devices_diff(struct json_object *before, struct json_object *after) {
+/* One entry of AFTER per element: KEYS copied from it, then "before" (the verdict of the element
+ * of BEFORE with an equal ID_KEY, or null), "after" and "changed". */
+static struct json_object *diff(struct json_object *before, struct json_object *after, const char *id_key,
+                                const char *const *keys, size_t n_keys) {
         _cleanup_(json_object_putp) struct json_object *a = json_object_new_array();
         size_t n_before = json_object_array_length(before), n_after = json_object_array_length(after);
 
         if (!a)
                 return NULL;
         for (size_t i = 0; i < n_after; i++) {
-                struct json_object *d = json_object_array_get_idx(after, i);
-                const char *name = get_string(d, "device"), *was = NULL, *now = get_string(d, "verdict");
-                if (!name || !now)
+                struct json_object *d = json_object_array_get_idx(after, i), *id = NULL;
+                const char *was = NULL, *now = get_string(d, "verdict");
+                if (!json_object_object_get_ex(d, id_key, &id) || !id || !now)
                         continue;
                 for (size_t j = 0; j < n_before && !was; j++) {
-                        struct json_object *b = json_object_array_get_idx(before, j);
-                        if (streq_ptr(get_string(b, "device"), name))
+                        struct json_object *b = json_object_array_get_idx(before, j), *bid = NULL;
+                        if (json_object_object_get_ex(b, id_key, &bid) && json_object_equal(bid, id))
                                 was = get_string(b, "verdict");
                 }
 
                 _cleanup_(json_object_putp) struct json_object *c = json_object_new_object();
                 if (!c)
                         return NULL;
-                /* The identity and decision fields of the device as it is now, then the change. */
-                static const char *const keys[] = { "device", "vendor", "product", "serial", "manufacturer",
-                                                    "product_name", "reason", "permit" };
-                for (size_t k = 0; k < ELEMENTSOF(keys); k++) {
+                /* The identity and decision fields as they are now, then the change. */
+                for (size_t k = 0; k < n_keys; k++) {
                         struct json_object *v = NULL;
                         (void) json_object_object_get_ex(d, keys[k], &v);
                         if (json_object_object_add(c, keys[k], json_object_get(v)) < 0) {
@@ -297,4 +346,16 @@ struct json_object *control_devices_diff(struct json_object *before, struct json
                 c = NULL;
         }
         return TAKE_PTR(a);
+}
+
+struct json_object *control_devices_diff(struct json_object *before, struct json_object *after) {
+        static const char *const keys[] = { "device", "vendor", "product", "serial", "manufacturer",
+                                            "product_name", "reason", "permit" };
+        return diff(before, after, "device", keys, ELEMENTSOF(keys));
+}
+
+struct json_object *control_links_diff(struct json_object *before, struct json_object *after) {
+        static const char *const keys[] = { "ifindex", "name", "mac", "mac_permanent", "kind",
+                                            "path", "driver", "reason", "permit" };
+        return diff(before, after, "ifindex", keys, ELEMENTSOF(keys));
 }

@@ -9,10 +9,11 @@
 #include <sys/types.h>
 
 #include "manager.h"
+#include "net-links.h"
 
 #define CONTROL_MESSAGE_MAX (64u << 10)  /* a client's message, bytes */
 #define CONTROL_REPLY_MAX (1u << 20)     /* a message from kyokad, bytes */
-#define CONTROL_DEVICE_ARG_MAX 256       /* "device" of a request: a bus path or a serial */
+#define CONTROL_DEVICE_ARG_MAX 256       /* "device" of a request: a bus path, a serial, a link's name or ifindex */
 
 struct json_object;
 
@@ -30,9 +31,17 @@ enum control_access {
         ACCESS_ADMIN,                 /* root or group kyoka-admin: also reload */
 };
 
+/* What a request may name: "type" absent means either. */
+enum control_subject {
+        SUBJECT_ANY,
+        SUBJECT_USB,
+        SUBJECT_NETWORK,
+};
+
 struct control_command {
         enum control_cmd cmd;
         char device[CONTROL_DEVICE_ARG_MAX];
+        enum control_subject subject;   /* request only */
 };
 
 /* Parses one message (LEN bytes, not NUL-terminated). Returns 0; -EBADMSG if it is not one JSON
@@ -58,11 +67,18 @@ struct json_object *control_ok_new(void);
 /* Serialises a message; -EMSGSIZE beyond CONTROL_REPLY_MAX. The string belongs to O. */
 int control_message_serialize(struct json_object *o, const char **ret, size_t *ret_len);
 
-/* A present device as `list` shows it. NULL on OOM. */
+/* A present device as `list` shows it ("type": "usb"). NULL on OOM. */
 struct json_object *control_device_to_json(const struct manager_device_info *d);
 
 /* Whether ARG names D: its kernel name ("1-2.1") or, for a device that reports one, its serial. */
 bool control_device_matches(const struct manager_device_info *d, const char *arg);
+
+/* A network link as `list` shows it ("type": "network": identity, decision, violations). NULL
+ * on OOM. */
+struct json_object *control_link_to_json(const struct net_link_status *s);
+
+/* Whether ARG names the link ID: its current name, or its ifindex in decimal ("7"). */
+bool control_link_matches(const struct net_identity *id, const char *arg);
 
 /* The policy in force (or the lockdown) as `status` shows it. NULL on OOM. */
 struct json_object *control_policy_to_json(const struct manager_policy_info *info);
@@ -71,3 +87,8 @@ struct json_object *control_policy_to_json(const struct manager_policy_info *inf
  * device of AFTER: its identity fields, "before" (null for a device not in BEFORE), "after",
  * "changed", "reason" and "permit". NULL on OOM. */
 struct json_object *control_devices_diff(struct json_object *before, struct json_object *after);
+
+/* The same for links (arrays of control_link_to_json objects), matched on "ifindex" (a renamed
+ * link is the same link): "ifindex", "name", "mac", "mac_permanent", "kind", "path", "driver",
+ * "reason", "permit", "before", "after", "changed". NULL on OOM. */
+struct json_object *control_links_diff(struct json_object *before, struct json_object *after);

@@ -165,6 +165,53 @@ static struct json_object *devices_json(struct control *c, size_t *ret_allowed, 
         return TAKE_PTR(a);
 }
 
+struct links_visit {
+        struct json_object *array;
+        size_t allowed, blocked;
+        uint64_t violations;
+        bool failed;
+};
+
+static void links_visit(const struct net_link_status *s, void *userdata) {
+        struct links_visit *v = userdata;
+        struct json_object *o;
+
+        if (v->failed)
+                return;
+        o = control_link_to_json(s);
+        if (!o || json_object_array_add(v->array, o) < 0) {
+                json_object_put(o);
+                v->failed = true;
+                return;
+        }
+        if (s->verdict != VERDICT_BLOCK)
+                v->allowed++;
+        else
+                v->blocked++;
+        v->violations += s->violations;
+}
+
+/* The links as `list` shows them; a JSON null when kyokad does not watch links (--network off),
+ * so that a client can tell "none" from "not watched". *RET_FAILED: out of memory. */
+static struct json_object *links_json(struct control *c, struct links_visit *ret_counts, bool *ret_failed) {
+        _cleanup_(json_object_putp) struct json_object *a = json_object_new_array();
+        struct links_visit v = { .array = a };
+
+        *ret_failed = !a;
+        if (!a)
+                return NULL;
+        if (!manager_foreach_link(c->manager, links_visit, &v))
+                return NULL;
+        if (v.failed) {
+                *ret_failed = true;
+                return NULL;
+        }
+        if (ret_counts)
+                *ret_counts = (struct links_visit) { .allowed = v.allowed, .blocked = v.blocked,
+                                                     .violations = v.violations };
+        return TAKE_PTR(a);
+}
+
 static int add(struct json_object *o, const char *key, struct json_object *v) {
         if (!v)
                 return -ENOMEM;
@@ -175,17 +222,32 @@ static int add(struct json_object *o, const char *key, struct json_object *v) {
         return 0;
 }
 
+static struct json_object *link_counts_json(const struct links_visit *v) {
+        _cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
+
+        if (!o || add(o, "present", json_object_new_uint64(v->allowed + v->blocked)) < 0 ||
+            add(o, "allowed", json_object_new_uint64(v->allowed)) < 0 ||
+            add(o, "blocked", json_object_new_uint64(v->blocked)) < 0 ||
+            add(o, "violations", json_object_new_uint64(v->violations)) < 0)
+                return NULL;
+        return TAKE_PTR(o);
+}
+
 static struct json_object *reply_status(struct control *c) {
         _cleanup_(json_object_putp) struct json_object *o = control_ok_new();
         struct manager_policy_info info;
+        struct links_visit link_counts = {};
         const char *hostname, *machine_id;
         size_t allowed, blocked;
+        bool failed;
 
         manager_get_policy_info(c->manager, &info);
         manager_get_host(c->manager, &hostname, &machine_id);
         _cleanup_(json_object_putp) struct json_object *devices = devices_json(c, &allowed, &blocked);
+        _cleanup_(json_object_putp) struct json_object *links = links_json(c, &link_counts, &failed);
         struct json_object *counts = json_object_new_object(), *host = json_object_new_object();
-        if (!o || !devices || add(o, "devices", counts) < 0 || add(o, "host", host) < 0 ||
+        if (!o || !devices || failed || add(o, "devices", counts) < 0 || add(o, "host", host) < 0 ||
+            (links ? add(o, "links", link_counts_json(&link_counts)) : json_object_object_add(o, "links", NULL)) < 0 ||
             add(counts, "present", json_object_new_uint64(allowed + blocked)) < 0 ||
             add(counts, "allowed", json_object_new_uint64(allowed)) < 0 ||
             add(counts, "blocked", json_object_new_uint64(blocked)) < 0 ||
@@ -198,48 +260,89 @@ static struct json_object *reply_status(struct control *c) {
 
 static struct json_object *reply_list(struct control *c) {
         _cleanup_(json_object_putp) struct json_object *o = control_ok_new();
+        bool failed;
 
         if (!o || add(o, "devices", devices_json(c, NULL, NULL)) < 0)
                 return NULL;
+        struct json_object *links = links_json(c, NULL, &failed);
+        if (failed || json_object_object_add(o, "links", links) < 0) {
+                json_object_put(links);
+                return NULL;
+        }
         return TAKE_PTR(o);
 }
 
-static struct json_object *reply_request(struct control *c, const char *arg) {
+struct link_find {
+        const char *arg;
+        size_t n;
+        struct net_identity id;       /* a copy: the status is borrowed for the visit only */
+        enum policy_verdict verdict;
+};
+
+static void link_find_visit(const struct net_link_status *s, void *userdata) {
+        struct link_find *f = userdata;
+
+        if (!control_link_matches(s->id, f->arg))
+                return;
+        f->n++;
+        f->id = *s->id;
+        f->verdict = s->verdict;
+}
+
+static struct json_object *reply_request(struct control *c, const struct control_command *cmd) {
         _cleanup_(json_object_putp) struct json_object *o = NULL, *req_json = NULL;
         _cleanup_free_ char *text = NULL;
         struct manager_device_info d, found = {};
+        struct link_find found_link = { .arg = cmd->device };
         const void *cursor = NULL;
-        const char *hostname, *machine_id;
+        const char *hostname, *machine_id, *arg = cmd->device;
         size_t n = 0;
 
-        while (manager_next_device(c->manager, &cursor, &d))
-                if (control_device_matches(&d, arg)) {
-                        /* A kernel name is unique; a serial may not be (two units of a cheap
-                         * model): then the bus path must say which. */
-                        if (streq(d.name, arg)) {
+        if (cmd->subject != SUBJECT_NETWORK)
+                while (manager_next_device(c->manager, &cursor, &d))
+                        if (control_device_matches(&d, arg)) {
+                                /* A kernel name is unique; a serial may not be (two units of a
+                                 * cheap model): then the bus path must say which. */
+                                if (streq(d.name, arg)) {
+                                        found = d;
+                                        n = 1;
+                                        break;
+                                }
                                 found = d;
-                                n = 1;
-                                break;
+                                n++;
                         }
-                        found = d;
-                        n++;
-                }
-        if (n == 0)
-                return control_error_new("no present USB device has that bus path or serial");
+        if (cmd->subject != SUBJECT_USB)
+                (void) manager_foreach_link(c->manager, link_find_visit, &found_link);
+
+        if (n == 0 && found_link.n == 0)
+                return control_error_new(
+                        cmd->subject == SUBJECT_USB ? "no present USB device has that bus path or serial" :
+                        cmd->subject == SUBJECT_NETWORK ? "no network link has that name or ifindex" :
+                        "no present USB device has that bus path or serial, and no network link that name or ifindex");
+        /* Never guess between a device and a link: the request would approve the wrong one. */
+        if (n > 0 && found_link.n > 0)
+                return control_error_new("that names both a USB device and a network link: say which (\"type\")");
         if (n > 1)
                 return control_error_new("several present devices have that serial: name one by its bus path");
-        if (!found.identity_ok)
+        if (found_link.n > 1)
+                return control_error_new("one link has that name and another that ifindex: name the link by the other");
+        if (n == 1 && !found.identity_ok)
                 return control_error_new("the device's descriptors could not be read: there is no identity to request");
 
         struct request *req = calloc(1, sizeof *req);
         if (!req)
                 return NULL;
         manager_get_host(c->manager, &hostname, &machine_id);
-        req->type = REQUEST_USB;
         snprintf(req->hostname, sizeof req->hostname, "%s", hostname);
         snprintf(req->machine_id, sizeof req->machine_id, "%s", machine_id);
         req->time = (int64_t) time(NULL);
-        req->usb = *found.id;
+        if (n == 1) {
+                req->type = REQUEST_USB;
+                req->usb = *found.id;
+        } else {
+                req->type = REQUEST_NETWORK;
+                req->net = found_link.id;
+        }
         int r = request_to_json(req, &text);
         free(req);
         if (r < 0)
@@ -249,31 +352,42 @@ static struct json_object *reply_request(struct control *c, const char *arg) {
         req_json = json_tokener_parse(text);
         o = control_ok_new();
         if (!o || add(o, "request", TAKE_PTR(req_json)) < 0 ||
-            add(o, "device", json_object_new_string(found.name)) < 0 ||
-            add(o, "verdict", json_object_new_string(policy_verdict_to_string(found.verdict))) < 0)
+            add(o, "type", json_object_new_string(n == 1 ? "usb" : "network")) < 0 ||
+            add(o, "device", json_object_new_string(n == 1 ? found.name : found_link.id.name)) < 0 ||
+            (n == 0 && add(o, "ifindex", json_object_new_int(found_link.id.ifindex)) < 0) ||
+            add(o, "verdict", json_object_new_string(policy_verdict_to_string(n == 1 ? found.verdict :
+                                                                                found_link.verdict))) < 0)
                 return NULL;
         return TAKE_PTR(o);
 }
 
 static struct json_object *reply_reload(struct control *c, struct client *cl) {
         _cleanup_(json_object_putp) struct json_object *before = NULL, *after = NULL, *o = NULL;
+        _cleanup_(json_object_putp) struct json_object *links_before = NULL, *links_after = NULL;
         struct manager_policy_info info;
+        bool failed;
         int r;
 
         log_notice("control: reload requested by uid %u (pid %d)", (unsigned) cl->uid, (int) cl->pid);
         before = devices_json(c, NULL, NULL);
-        if (!before)
+        links_before = links_json(c, NULL, &failed);
+        if (!before || failed)
                 return NULL;
         r = manager_reload(c->manager);
         after = devices_json(c, NULL, NULL);
+        links_after = links_json(c, NULL, &failed);
         manager_get_policy_info(c->manager, &info);
 
         /* "ok" is whether CONFIG_DIR's policy was accepted; devices may change either way (a
          * fallback to the accepted copy), so the changes always come along. */
         o = r >= 0 && info.load_ok ? control_ok_new() : control_error_new(info.load_message);
-        if (!o || !after || add(o, "message", json_object_new_string(info.load_message)) < 0 ||
+        if (!o || !after || failed || add(o, "message", json_object_new_string(info.load_message)) < 0 ||
             add(o, "policy", control_policy_to_json(&info)) < 0 ||
             add(o, "changes", control_devices_diff(before, after)) < 0)
+                return NULL;
+        /* Links: null when not watched, like `list`. */
+        if (links_before && links_after ? add(o, "link_changes", control_links_diff(links_before, links_after)) < 0 :
+                          json_object_object_add(o, "link_changes", NULL) < 0)
                 return NULL;
         return TAKE_PTR(o);
 }
@@ -325,7 +439,7 @@ static void client_handle(struct client *cl, const char *buf, size_t len) {
                 reply = reply_list(c);
                 break;
         case CONTROL_REQUEST:
-                reply = reply_request(c, cmd.device);
+                reply = reply_request(c, &cmd);
                 break;
         case CONTROL_RELOAD:
                 reply = reply_reload(c, cl);

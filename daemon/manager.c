@@ -496,6 +496,13 @@ bool manager_next_device(const struct manager *m, const void **cursor, struct ma
         return true;
 }
 
+bool manager_foreach_link(const struct manager *m, net_link_visitor_t visit, void *userdata) {
+        if (!m->net)
+                return false;
+        net_foreach_link(m->net, visit, userdata);
+        return true;
+}
+
 void manager_get_host(const struct manager *m, const char **ret_hostname, const char **ret_machine_id) {
         *ret_hostname = m->hostname;
         *ret_machine_id = m->machine_id;

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "identity.h"
+#include "net-links.h"
 #include "policy-match.h"
 
 struct manager_config {
@@ -53,4 +54,7 @@ struct manager_device_info {
 };
 /* Present devices, one per call: *CURSOR starts NULL; false after the last one. */
 bool manager_next_device(const struct manager *m, const void **cursor, struct manager_device_info *ret);
+/* Visits every network link kyokad tracks (net_foreach_link). Returns false, visiting nothing,
+ * when kyokad does not watch links (--network off). */
+bool manager_foreach_link(const struct manager *m, net_link_visitor_t visit, void *userdata);
 void manager_get_host(const struct manager *m, const char **ret_hostname, const char **ret_machine_id);

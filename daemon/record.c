@@ -153,7 +153,8 @@ void record_usb(enum usb_record_event ev, const struct usb_identity *id, enum po
                 if (result < 0)
                         json_object_object_add(o, "errno", json_object_new_int(-result));
         }
-        record_json_emit(o, false);
+        /* A failed enforcement is a fault too: `status` lists it with the others. */
+        record_json_emit(o, result < 0);
 }
 
 static const char *net_event_name(enum net_record_event ev) {
@@ -227,7 +228,8 @@ void record_net(enum net_record_event ev, const struct net_identity *id, enum po
                 if (result < 0)
                         json_object_object_add(o, "errno", json_object_new_int(-result));
         }
-        record_json_emit(o, false);
+        /* A link that could not be set down is a fault too: `status` lists it with the others. */
+        record_json_emit(o, result < 0);
 }
 
 void record_policy(const char *what, const char *message) {

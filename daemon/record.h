@@ -50,7 +50,8 @@ struct json_object;
 typedef void (*record_listener_t)(struct json_object *record, void *userdata);
 void record_set_listener(record_listener_t listener, void *userdata);
 
-/* The last RECORD_FAULTS_KEPT fault records, oldest first, as a new JSON array (NULL on OOM):
+/* The last RECORD_FAULTS_KEPT fault records (record_fault, and USB or link decisions whose
+ * enforcement failed), oldest first, as a new JSON array (NULL on OOM):
  * `policyctl status` shows them. */
 #define RECORD_FAULTS_KEPT 20
 struct json_object *record_recent_faults(void);

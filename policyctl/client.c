@@ -47,14 +47,15 @@ int control_connect(bool quiet_if_absent, int *ret_fd) {
         return 0;
 }
 
-int control_send(int fd, const char *cmd, const char *device) {
+static int send_command(int fd, const char *cmd, const char *device, const char *type) {
         struct json_object *o = json_object_new_object();
         const char *s;
         size_t n;
         int r = 0;
 
         if (!o || json_object_object_add(o, "cmd", json_object_new_string(cmd)) < 0 ||
-            (device && json_object_object_add(o, "device", json_object_new_string(device)) < 0)) {
+            (device && json_object_object_add(o, "device", json_object_new_string(device)) < 0) ||
+            (type && json_object_object_add(o, "type", json_object_new_string(type)) < 0)) {
                 json_object_put(o);
                 return log_oom(), -ENOMEM;
         }
@@ -69,6 +70,10 @@ int control_send(int fd, const char *cmd, const char *device) {
         if (r < 0)
                 return log_error_errno(r, "cannot send to kyokad: %m");
         return 0;
+}
+
+int control_send(int fd, const char *cmd, const char *device) {
+        return send_command(fd, cmd, device, NULL);
 }
 
 int control_receive(int fd, struct json_object **ret) {
@@ -137,7 +142,40 @@ void print_device_name(struct json_object *d, FILE *f) {
         fputc(')', f);
 }
 
+/* ", LABEL VALUE" for a non-empty string member KEY of O. */
+static void print_part(struct json_object *o, const char *key, const char *label, FILE *f) {
+        const char *v = json_get_string(o, key);
+
+        if (!v || !v[0])
+                return;
+        fprintf(f, ", %s ", label);
+        fputs_safe(v, f);
+}
+
+void print_link_name(struct json_object *l, FILE *f) {
+        struct json_object *v = NULL;
+        const char *mac = json_get_string(l, "mac");
+
+        fputs_safe(json_get_string(l, "name") ?: "?", f);
+        (void) json_object_object_get_ex(l, "ifindex", &v);
+        fprintf(f, " (ifindex %d) ", json_object_get_int(v));
+        if (mac) {
+                fputs_safe(mac, f);
+                v = NULL;
+                if (!json_object_object_get_ex(l, "mac_permanent", &v) || !json_object_get_boolean(v))
+                        fputs(" (not permanent)", f);
+        } else
+                fputs("no MAC", f);
+        print_part(l, "kind", "kind", f);
+        print_part(l, "path", "path", f);
+        print_part(l, "driver", "driver", f);
+}
+
 int control_call(const char *cmd, const char *device, struct json_object **ret) {
+        return control_call_type(cmd, device, NULL, ret);
+}
+
+int control_call_type(const char *cmd, const char *device, const char *type, struct json_object **ret) {
         _cleanup_close_ int fd = -EBADF;
         struct json_object *reply = NULL, *ok;
         int r;
@@ -145,7 +183,7 @@ int control_call(const char *cmd, const char *device, struct json_object **ret) 
         r = control_connect(false, &fd);
         if (r < 0)
                 return r;
-        r = control_send(fd, cmd, device);
+        r = send_command(fd, cmd, device, type);
         if (r < 0)
                 return r;
         r = control_receive(fd, &reply);

@@ -54,9 +54,14 @@ int control_receive(int fd, struct json_object **ret);
 /* Connects, sends, receives. A reply with "ok": false is logged ("policyctl: kyokad: ERROR")
  * and returns -EBADE, the reply still handed back in *RET. */
 int control_call(const char *cmd, const char *device, struct json_object **ret);
+/* As control_call, with "type": TYPE ("usb" or "network", for request) unless TYPE is NULL. */
+int control_call_type(const char *cmd, const char *device, const char *type, struct json_object **ret);
 /* "1-2 0781:5581 SanDisk Ultra (serial 4C53…)" for a device object of `list` or of a reload's
  * changes, escaped. */
 void print_device_name(struct json_object *d, FILE *f);
+/* "vblk (ifindex 5) 02:00:00:00:00:0b (not permanent), kind veth" for a link object of `list`
+ * or of a reload's link_changes, escaped. */
+void print_link_name(struct json_object *l, FILE *f);
 /* A string member of O, or NULL. */
 const char *json_get_string(struct json_object *o, const char *key);
 

@@ -183,8 +183,26 @@ static int print_changes(struct json_object *reply) {
                 fputs_safe(json_get_string(d, "reason") ?: "", stdout);
                 fputs(")\n", stdout);
         }
+        /* Links (null or absent: kyokad does not watch them). A link let up by the new policy is
+         * still down: kyokad set it down, and only its owner sets it up again. */
+        struct json_object *links = NULL;
+        size_t n_links = 0;
+        if (json_object_object_get_ex(reply, "link_changes", &links) && json_object_is_type(links, json_type_array))
+                n_links = json_object_array_length(links);
+        for (size_t i = 0; i < n_links; i++) {
+                struct json_object *l = json_object_array_get_idx(links, i), *v;
+                if (!json_object_object_get_ex(l, "changed", &v) || !json_object_get_boolean(v))
+                        continue;
+                changed++;
+                fputs("  link ", stdout);
+                print_link_name(l, stdout);
+                printf(": %s -> %s (", json_get_string(l, "before") ?: "new", json_get_string(l, "after") ?: "?");
+                fputs_safe(json_get_string(l, "reason") ?: "", stdout);
+                fputs(")\n", stdout);
+        }
         if (changed == 0)
-                printf("  no present device changed (%zu present)\n", n);
+                printf("  no present device or link changed (%zu device%s, %zu link%s)\n", n, n == 1 ? "" : "s", n_links,
+                       n_links == 1 ? "" : "s");
         return 0;
 }
 

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* policyctl list: the USB devices present now, with their identity and what kyokad decided
- * (verdict, reason, permit). --blocked is the admin's "what needs a request?". */
+/* policyctl list: the USB devices and network links present now, with their identity and what
+ * kyokad decided (verdict, reason, permit; for links also up/down and violations). --blocked is
+ * the admin's "what needs a request?". */
+#include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,38 +14,79 @@
 static void help(void) {
         printf("Usage: policyctl list [--blocked] [--json]\n"
                "\n"
-               "List the present USB devices: bus path, vendor:product, manufacturer and product\n"
-               "strings, serial, interfaces, the verdict kyokad enforces and why.\n"
+               "List the present USB devices (bus path, vendor:product, manufacturer and product\n"
+               "strings, serial, interfaces) and network links (name, ifindex, MAC and whether it\n"
+               "is the permanent one, kind, bus path, driver, up or down, violations), each with\n"
+               "the verdict kyokad enforces and why.\n"
                "Needs root, group kyoka or kyoka-admin.\n"
                "Exit status: 0 listed, 1 kyokad unreachable or refused, 2 usage error.\n"
                "\n"
                "Options:\n"
-               "  --blocked   only the devices that are blocked\n"
-               "  --json      print the devices as a JSON array\n"
+               "  --blocked   only the devices and links that are blocked\n"
+               "  --json      print them as one JSON array (\"type\": \"usb\" or \"network\")\n"
                "  -h --help   show this help\n");
 }
 
-static void print_device(struct json_object *d) {
-        struct json_object *ifs = NULL;
-        const char *verdict = json_get_string(d, "verdict") ?: "?", *permit = json_get_string(d, "permit");
+/* "; REASON (permit P)", the permit only when the reason does not already name it. */
+static void print_reason(struct json_object *o) {
+        const char *reason = json_get_string(o, "reason") ?: "", *permit = json_get_string(o, "permit");
 
-        printf("%-9s ", verdict);
-        print_device_name(d, stdout);
-        putchar('\n');
-        fputs("          interfaces ", stdout);
-        if (json_object_object_get_ex(d, "interfaces", &ifs) && json_object_array_length(ifs) > 0)
-                for (size_t i = 0; i < json_object_array_length(ifs); i++)
-                        printf("%s%.8s", i ? "," : "", json_object_get_string(json_object_array_get_idx(ifs, i)));
-        else
-                fputs("none", stdout);
         fputs("; ", stdout);
-        fputs_safe(json_get_string(d, "reason") ?: "", stdout);
-        if (permit && !strstr(json_get_string(d, "reason") ?: "", permit)) {
+        fputs_safe(reason, stdout);
+        if (permit && !strstr(reason, permit)) {
                 fputs(" (permit ", stdout);
                 fputs_safe(permit, stdout);
                 putchar(')');
         }
         putchar('\n');
+}
+
+static void print_device(struct json_object *d) {
+        struct json_object *ifs = NULL;
+
+        printf("%-9s %-7s ", json_get_string(d, "verdict") ?: "?", "usb");
+        print_device_name(d, stdout);
+        putchar('\n');
+        printf("%18sinterfaces ", "");
+        if (json_object_object_get_ex(d, "interfaces", &ifs) && json_object_array_length(ifs) > 0)
+                for (size_t i = 0; i < json_object_array_length(ifs); i++)
+                        printf("%s%.8s", i ? "," : "", json_object_get_string(json_object_array_get_idx(ifs, i)));
+        else
+                fputs("none", stdout);
+        print_reason(d);
+}
+
+static void print_link(struct json_object *l) {
+        struct json_object *v = NULL;
+        uint64_t violations = 0;
+
+        printf("%-9s %-7s ", json_get_string(l, "verdict") ?: "?", "network");
+        print_link_name(l, stdout);
+        putchar('\n');
+        if (json_object_object_get_ex(l, "violations", &v))
+                violations = json_object_get_uint64(v);
+        v = NULL;
+        printf("%18s%s; %" PRIu64 " violation%s", "",
+               json_object_object_get_ex(l, "up", &v) && json_object_get_boolean(v) ? "up" : "down", violations,
+               violations == 1 ? "" : "s");
+        print_reason(l);
+}
+
+/* Adds the members of FROM (an array, or anything else: nothing) to TO, only the blocked ones
+ * when BLOCKED. */
+static int add_shown(struct json_object *to, struct json_object *from, bool blocked) {
+        if (!json_object_is_type(from, json_type_array))
+                return 0;
+        for (size_t i = 0; i < json_object_array_length(from); i++) {
+                struct json_object *d = json_object_array_get_idx(from, i);
+                if (blocked && !streq_ptr(json_get_string(d, "verdict"), "block"))
+                        continue;
+                if (json_object_array_add(to, json_object_get(d)) < 0) {
+                        json_object_put(d);
+                        return -ENOMEM;
+                }
+        }
+        return 0;
 }
 
 int verb_list(int argc, char *argv[]) {
@@ -52,7 +96,7 @@ int verb_list(int argc, char *argv[]) {
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
-        struct json_object *reply = NULL, *devices = NULL, *shown;
+        struct json_object *reply = NULL, *devices = NULL, *links = NULL, *shown;
         bool json = false, blocked = false;
         int c, r;
 
@@ -81,26 +125,42 @@ int verb_list(int argc, char *argv[]) {
                 json_object_put(reply);
                 return EXIT_REFUSED;
         }
+        /* null (or absent, from an older kyokad): kyokad does not watch links. */
+        (void) json_object_object_get_ex(reply, "links", &links);
+        bool watched = json_object_is_type(links, json_type_array);
 
         shown = json_object_new_array();
-        if (!shown) {
+        if (!shown || add_shown(shown, devices, blocked) < 0 || add_shown(shown, links, blocked) < 0) {
+                json_object_put(shown);
                 json_object_put(reply);
                 return log_oom();
         }
-        for (size_t i = 0; i < json_object_array_length(devices); i++) {
-                struct json_object *d = json_object_array_get_idx(devices, i);
-                if (blocked && !streq_ptr(json_get_string(d, "verdict"), "block"))
-                        continue;
-                json_object_array_add(shown, json_object_get(d));
-        }
 
+        size_t n_usb = 0, n_links = 0;
+        for (size_t i = 0; i < json_object_array_length(shown); i++) {
+                if (streq_ptr(json_get_string(json_object_array_get_idx(shown, i), "type"), "network"))
+                        n_links++;
+                else
+                        n_usb++;
+        }
         if (json)
                 puts(json_object_to_json_string_ext(shown, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
-        else if (json_object_array_length(shown) == 0)
-                printf("no %sUSB devices present\n", blocked ? "blocked " : "");
-        else
-                for (size_t i = 0; i < json_object_array_length(shown); i++)
-                        print_device(json_object_array_get_idx(shown, i));
+        else {
+                /* USB devices first, then links: the reply's order. */
+                if (n_usb == 0)
+                        printf("no %sUSB devices present\n", blocked ? "blocked " : "");
+                for (size_t i = 0; i < json_object_array_length(shown); i++) {
+                        struct json_object *d = json_object_array_get_idx(shown, i);
+                        if (streq_ptr(json_get_string(d, "type"), "network"))
+                                print_link(d);
+                        else
+                                print_device(d);
+                }
+                if (!watched)
+                        printf("network links are not watched (kyokad runs with --network off)\n");
+                else if (n_links == 0)
+                        printf("no %snetwork links present\n", blocked ? "blocked " : "");
+        }
         json_object_put(shown);
         json_object_put(reply);
         return EXIT_OK;

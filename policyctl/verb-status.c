@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* policyctl status: what kyokad enforces now (the policy in force or the lockdown, who signed
- * it, until when), how many present devices are allowed and blocked, and the recent faults. */
+ * it, until when), how many present devices and network links are allowed and blocked, how
+ * often blocked links were set up (violations), and the recent faults. */
 #include <getopt.h>
+#include <inttypes.h>
 #include <json-c/json.h>
 #include <stdio.h>
 
@@ -11,8 +13,9 @@ static void help(void) {
         printf("Usage: policyctl status [--json]\n"
                "\n"
                "Show the policy kyokad enforces (serial, issuer, contract, signer key, validity),\n"
-               "or that the built-in lockdown applies; the present USB devices allowed and\n"
-               "blocked; the last faults. Needs root, group kyoka or kyoka-admin.\n"
+               "or that the built-in lockdown applies; the present USB devices and network\n"
+               "links allowed and blocked, and how often blocked links were set up\n"
+               "(violations); the last faults. Needs root, group kyoka or kyoka-admin.\n"
                "Exit status: 0 shown, 1 kyokad unreachable or refused, 2 usage error.\n"
                "\n"
                "Options:\n"
@@ -101,6 +104,16 @@ int verb_status(int argc, char *argv[]) {
         struct json_object *d = get(reply, "devices");
         printf("%-10s %d present: %d allowed, %d blocked\n", "Devices:", json_object_get_int(get(d, "present")),
                json_object_get_int(get(d, "allowed")), json_object_get_int(get(d, "blocked")));
+        /* null: kyokad runs with --network off. Violations: of the links present now, since
+         * kyokad first saw each. */
+        struct json_object *l = get(reply, "links");
+        if (l)
+                printf("%-10s %d present: %d allowed, %d blocked; %" PRIu64 " violation%s\n",
+                       "Links:", json_object_get_int(get(l, "present")), json_object_get_int(get(l, "allowed")),
+                       json_object_get_int(get(l, "blocked")), json_object_get_uint64(get(l, "violations")),
+                       json_object_get_uint64(get(l, "violations")) == 1 ? "" : "s");
+        else
+                printf("%-10s not watched (kyokad runs with --network off)\n", "Links:");
 
         struct json_object *faults = get(reply, "faults");
         size_t n = faults ? json_object_array_length(faults) : 0;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* policyctl watch: kyokad's decisions, policy loads and faults, one line each as they happen,
- * until interrupted. --json prints each record as kyokad sent it (the journal's fields). */
+/* policyctl watch: kyokad's decisions (USB devices and network links), link violations, policy
+ * loads and faults, one line each as they happen, until interrupted. --json prints each record
+ * as kyokad sent it (the journal's fields). */
 #include <getopt.h>
 #include <json-c/json.h>
 #include <stdio.h>
@@ -13,8 +14,9 @@
 static void help(void) {
         printf("Usage: policyctl watch [--json]\n"
                "\n"
-               "Print every decision, policy load and fault of kyokad as it happens, one line\n"
-               "each, until interrupted. Needs root, group kyoka or kyoka-admin.\n"
+               "Print every decision of kyokad (USB devices and network links), every attempt\n"
+               "to set a blocked link up (violation), policy load and fault as it happens, one\n"
+               "line each, until interrupted. Needs root, group kyoka or kyoka-admin.\n"
                "Exit status: 1 if kyokad is unreachable, refuses, or goes away; 2 usage error.\n"
                "\n"
                "Options:\n"

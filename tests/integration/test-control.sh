@@ -117,6 +117,9 @@ run pc status --json;        expect "status --json" 0 '"state":"lockdown"'
 run pc list;                 expect "list: no devices on this host" 0 "no USB devices present"
 run pc list --json;          expect "list --json: an empty array" 0 "["
 run pc list --blocked;       expect "list --blocked" 0 "no blocked USB devices present"
+run pc list;                 expect "list: links not watched with --network off" 0 "network links are not watched"
+run pc status;               expect "status: links not watched with --network off" 0 "not watched (kyokad runs with --network off)"
+run pc status --json;        expect "status --json: links null with --network off" 0 '"links":null'
 run pc request 1-2;          expect "request for an absent device exits 1" 1 "no present USB device"
 
 # ---- install --------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The control socket's messages (daemon/control-message.c): parsing clients' commands, who may
- * do what, the device and policy replies, the reload diff, and the request round trip
+ * do what, the device, link and policy replies, the reload diffs, and the request round trips
  * (kyokad's `request` reply is what `approve --request` reads). */
 #include "test-util.h"
 
@@ -93,6 +93,21 @@ static void test_parse_request_checks_device(void **state) {
         assert_int_equal(parse(buf, &c), 0);
 }
 
+static void test_parse_request_type(void **state) {
+        struct control_command c;
+
+        assert_int_equal(parse("{\"cmd\":\"request\",\"device\":\"vblk\"}", &c), 0);
+        assert_int_equal(c.subject, SUBJECT_ANY);
+        assert_int_equal(parse("{\"cmd\":\"request\",\"device\":\"vblk\",\"type\":\"network\"}", &c), 0);
+        assert_int_equal(c.subject, SUBJECT_NETWORK);
+        assert_string_equal(c.device, "vblk");
+        assert_int_equal(parse("{\"cmd\":\"request\",\"device\":\"1-2\",\"type\":\"usb\"}", &c), 0);
+        assert_int_equal(c.subject, SUBJECT_USB);
+        assert_int_equal(parse("{\"cmd\":\"request\",\"device\":\"1-2\",\"type\":\"USB\"}", &c), -EINVAL);
+        assert_int_equal(parse("{\"cmd\":\"request\",\"device\":\"1-2\",\"type\":1}", &c), -EINVAL);
+        assert_int_equal(parse("{\"cmd\":\"request\",\"device\":\"1-2\",\"type\":null}", &c), -EINVAL);
+}
+
 static void test_only_reload_needs_admin(void **state) {
         assert_int_equal(control_cmd_access(CONTROL_RELOAD), ACCESS_ADMIN);
         assert_int_equal(control_cmd_access(CONTROL_STATUS), ACCESS_READ);
@@ -147,6 +162,7 @@ static void test_device_to_json(void **state) {
         struct json_object *o = control_device_to_json(&d), *v;
 
         assert_non_null(o);
+        assert_string_equal(get(o, "type"), "usb");
         assert_string_equal(get(o, "device"), "1-2");
         assert_string_equal(get(o, "vendor"), "0781");
         assert_string_equal(get(o, "product"), "5581");
@@ -168,6 +184,76 @@ static void test_device_to_json(void **state) {
         assert_true(json_object_object_get_ex(o, "serial", &v) && v == NULL);
         assert_string_equal(get(o, "verdict"), "block"); /* undecided is blocked */
         json_object_put(o);
+}
+
+static struct net_identity veth(void) {
+        struct net_identity id = {
+                .ifindex = 7,
+                .name = "vblk",
+                .has_mac = true,
+                .mac = { 0x02, 0, 0, 0, 0, 0x0b },
+                .kind = "veth",
+        };
+        return id;
+}
+
+static void test_link_to_json(void **state) {
+        struct net_identity id = veth();
+        struct net_link_status s = { .id = &id, .up = false, .verdict = VERDICT_BLOCK, .reason = "default network",
+                                     .permit = "", .violations = 3 };
+        struct json_object *o = control_link_to_json(&s), *v;
+
+        assert_non_null(o);
+        assert_string_equal(get(o, "type"), "network");
+        assert_true(json_object_object_get_ex(o, "ifindex", &v));
+        assert_int_equal(json_object_get_int(v), 7);
+        assert_string_equal(get(o, "name"), "vblk");
+        assert_string_equal(get(o, "mac"), "02:00:00:00:00:0b");
+        assert_true(json_object_object_get_ex(o, "mac_permanent", &v) && !json_object_get_boolean(v));
+        assert_string_equal(get(o, "kind"), "veth");
+        assert_string_equal(get(o, "path"), "");
+        assert_string_equal(get(o, "driver"), "");
+        assert_true(json_object_object_get_ex(o, "loopback", &v) && !json_object_get_boolean(v));
+        assert_true(json_object_object_get_ex(o, "up", &v) && !json_object_get_boolean(v));
+        assert_string_equal(get(o, "verdict"), "block");
+        assert_string_equal(get(o, "reason"), "default network");
+        assert_true(json_object_object_get_ex(o, "permit", &v) && v == NULL); /* "" is no permit */
+        assert_true(json_object_object_get_ex(o, "violations", &v));
+        assert_int_equal(json_object_get_uint64(v), 3);
+        json_object_put(o);
+
+        /* A hardware NIC with its burned-in MAC, approved; and a link without any MAC. */
+        id.mac_is_permanent = true;
+        snprintf(id.kind, sizeof id.kind, "%s", "");
+        snprintf(id.path, sizeof id.path, "pci-0000:00:19.0");
+        snprintf(id.driver, sizeof id.driver, "e1000e");
+        s = (struct net_link_status) { .id = &id, .up = true, .verdict = VERDICT_ALLOW, .reason = "permit P-1",
+                                       .permit = "P-1" };
+        o = control_link_to_json(&s);
+        assert_true(json_object_object_get_ex(o, "mac_permanent", &v) && json_object_get_boolean(v));
+        assert_string_equal(get(o, "path"), "pci-0000:00:19.0");
+        assert_string_equal(get(o, "driver"), "e1000e");
+        assert_string_equal(get(o, "permit"), "P-1");
+        assert_string_equal(get(o, "verdict"), "allow");
+        json_object_put(o);
+
+        id.has_mac = false;
+        o = control_link_to_json(&s);
+        assert_true(json_object_object_get_ex(o, "mac", &v) && v == NULL);
+        assert_true(json_object_object_get_ex(o, "mac_permanent", &v) && !json_object_get_boolean(v));
+        json_object_put(o);
+}
+
+static void test_link_matches_name_or_ifindex(void **state) {
+        struct net_identity id = veth();
+
+        assert_true(control_link_matches(&id, "vblk"));
+        assert_true(control_link_matches(&id, "7"));
+        assert_false(control_link_matches(&id, "07"));
+        assert_false(control_link_matches(&id, "+7"));
+        assert_false(control_link_matches(&id, "7 "));
+        assert_false(control_link_matches(&id, "vbl"));
+        assert_false(control_link_matches(&id, "70"));
 }
 
 static void test_device_matches_bus_path_or_serial(void **state) {
@@ -255,6 +341,46 @@ static void test_diff_reports_before_and_after(void **state) {
         json_object_put(after);
 }
 
+static struct json_object *lnk(int ifindex, const char *name, const char *verdict) {
+        struct json_object *o = json_object_new_object();
+        json_object_object_add(o, "ifindex", json_object_new_int(ifindex));
+        json_object_object_add(o, "name", json_object_new_string(name));
+        json_object_object_add(o, "mac", NULL);
+        json_object_object_add(o, "verdict", json_object_new_string(verdict));
+        return o;
+}
+
+static void test_links_diff_follows_ifindex(void **state) {
+        struct json_object *before = json_object_new_array(), *after = json_object_new_array(), *diff, *c, *v;
+
+        json_object_array_add(before, lnk(1, "lo", "allow"));
+        json_object_array_add(before, lnk(5, "usb0", "block"));
+        json_object_array_add(after, lnk(1, "lo", "allow"));
+        json_object_array_add(after, lnk(5, "enx00e04c680001", "allow")); /* renamed: the same link */
+        json_object_array_add(after, lnk(6, "usb0", "block"));            /* a new link, an old name */
+        diff = control_links_diff(before, after);
+        assert_non_null(diff);
+        assert_int_equal(json_object_array_length(diff), 3);
+
+        c = json_object_array_get_idx(diff, 0);
+        assert_true(json_object_object_get_ex(c, "changed", &v) && !json_object_get_boolean(v));
+        c = json_object_array_get_idx(diff, 1);
+        assert_string_equal(get(c, "name"), "enx00e04c680001");
+        assert_true(json_object_object_get_ex(c, "ifindex", &v));
+        assert_int_equal(json_object_get_int(v), 5);
+        assert_string_equal(get(c, "before"), "block");
+        assert_string_equal(get(c, "after"), "allow");
+        assert_true(json_object_object_get_ex(c, "changed", &v) && json_object_get_boolean(v));
+        assert_true(json_object_object_get_ex(c, "mac", &v) && v == NULL);
+        c = json_object_array_get_idx(diff, 2);
+        assert_true(json_object_object_get_ex(c, "before", &v) && v == NULL);
+        assert_true(json_object_object_get_ex(c, "changed", &v) && json_object_get_boolean(v));
+
+        json_object_put(diff);
+        json_object_put(before);
+        json_object_put(after);
+}
+
 static void test_error_reply_shape(void **state) {
         struct json_object *o = control_error_new("permission denied"), *v;
         const char *s;
@@ -319,6 +445,41 @@ static void test_request_round_trip_through_reply(void **state) {
         free(back);
 }
 
+/* The same for a link: kyokad's request for a blocked veth parses as approve --request reads it. */
+static void test_network_request_round_trip_through_reply(void **state) {
+        struct request *req = calloc(1, sizeof *req), *back = calloc(1, sizeof *back);
+        _cleanup_free_ char *text = NULL, *error = NULL;
+        struct json_object *reply = control_ok_new();
+
+        req->type = REQUEST_NETWORK;
+        snprintf(req->hostname, sizeof req->hostname, "ws-017");
+        req->time = 1790000000;
+        req->net = veth();
+        assert_int_equal(request_to_json(req, &text), 0);
+        json_object_object_add(reply, "request", json_tokener_parse(text));
+        json_object_object_add(reply, "type", json_object_new_string("network"));
+
+        const char *wire;
+        size_t n;
+        assert_int_equal(control_message_serialize(reply, &wire, &n), 0);
+        struct json_object *received = json_tokener_parse(wire), *r;
+        assert_true(json_object_object_get_ex(received, "request", &r));
+        const char *out = json_object_to_json_string_ext(r, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+
+        assert_int_equal(request_from_json(out, strlen(out), back, &error), 0);
+        assert_int_equal(back->type, REQUEST_NETWORK);
+        assert_int_equal(back->net.ifindex, 7);
+        assert_string_equal(back->net.name, "vblk");
+        assert_string_equal(back->net.kind, "veth");
+        assert_true(back->net.has_mac && !back->net.mac_is_permanent);
+        assert_memory_equal(back->net.mac, req->net.mac, 6);
+
+        json_object_put(received);
+        json_object_put(reply);
+        free(req);
+        free(back);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse_accepts_each_command),
@@ -327,16 +488,21 @@ int main(void) {
                 cmocka_unit_test(test_parse_refuses_oversized_message),
                 cmocka_unit_test(test_parse_unknown_command_is_eopnotsupp),
                 cmocka_unit_test(test_parse_request_checks_device),
+                cmocka_unit_test(test_parse_request_type),
                 cmocka_unit_test(test_only_reload_needs_admin),
                 cmocka_unit_test(test_peer_access),
                 cmocka_unit_test(test_device_to_json),
+                cmocka_unit_test(test_link_to_json),
+                cmocka_unit_test(test_link_matches_name_or_ifindex),
                 cmocka_unit_test(test_device_matches_bus_path_or_serial),
                 cmocka_unit_test(test_policy_to_json_lockdown),
                 cmocka_unit_test(test_policy_to_json_enforcing),
                 cmocka_unit_test(test_diff_reports_before_and_after),
+                cmocka_unit_test(test_links_diff_follows_ifindex),
                 cmocka_unit_test(test_error_reply_shape),
                 cmocka_unit_test(test_serialize_refuses_oversized_reply),
                 cmocka_unit_test(test_request_round_trip_through_reply),
+                cmocka_unit_test(test_network_request_round_trip_through_reply),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
