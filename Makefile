@@ -47,7 +47,7 @@ LIB_BASIC  := $(BUILD)/libkyoka-basic.a
 LIB_POLICY := $(BUILD)/libkyoka-policy.a
 LIB_LEDGER := $(if $(LEDGER_SRC),$(BUILD)/libkyoka-ledger.a)
 LIB_DAEMON := $(if $(DAEMON_LIB_SRC),$(BUILD)/libkyoka-daemon.a)
-LIBS       := $(LIB_DAEMON) $(LIB_POLICY) $(LIB_LEDGER) $(LIB_BASIC)
+LIBS       := $(LIB_DAEMON) $(LIB_LEDGER) $(LIB_POLICY) $(LIB_BASIC)
 
 PROGRAMS   := $(BUILD)/policyctl $(if $(filter daemon/main.c,$(DAEMON_SRC)),$(BUILD)/kyokad)
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
