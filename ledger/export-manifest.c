@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: MIT */
+/* MANIFEST: what the export key signs (docs/ledger.md, "MANIFEST"). A few "key value" lines
+ * naming the host, the week, the key and the chain hashes at the week's start and end, then one
+ * sha256sum(1) line per file, so that
+ *     grep -E '^[0-9a-f]{64}  ' MANIFEST | sha256sum -c
+ * checks the files with nothing but coreutils. The format is parsed strictly: a manifest that
+ * is not exactly in it is refused, not interpreted. */
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "export.h"
+#include "fileio.h"
+#include "hexutil.h"
+
+#define MANIFEST_MAGIC "kyoka-export 1"
+
+int file_sha256(const char *dir, const char *name, uint8_t ret[static 32]) {
+        _cleanup_free_ char *path = path_join(dir, name);
+        _cleanup_close_ int fd = -EBADF;
+        uint8_t buf[64 * 1024];
+        unsigned len = 0;
+        ssize_t n;
+        int r = 0;
+
+        if (!path)
+                return -ENOMEM;
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return negative_errno();
+        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        if (!ctx)
+                return -ENOMEM;
+        if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
+                r = -EIO;
+        while (r == 0 && (n = read(fd, buf, sizeof buf)) != 0) {
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        r = negative_errno();
+                } else if (EVP_DigestUpdate(ctx, buf, (size_t) n) != 1)
+                        r = -EIO;
+        }
+        if (r == 0 && (EVP_DigestFinal_ex(ctx, ret, &len) != 1 || len != 32))
+                r = -EIO;
+        EVP_MD_CTX_free(ctx);
+        return r;
+}
+
+int manifest_format(const struct manifest *m, char **ret, size_t *ret_size) {
+        char *text = NULL, start[LEDGER_HASH_HEX], end[LEDGER_HASH_HEX], h[65];
+        size_t size = 0;
+        FILE *f = open_memstream(&text, &size);
+
+        if (!f)
+                return -ENOMEM;
+        hex_encode(m->start_hash, LEDGER_HASH_SIZE, start);
+        hex_encode(m->end_hash, LEDGER_HASH_SIZE, end);
+        fprintf(f, MANIFEST_MAGIC "\nhost %s\nmachine-id %s\nweek %s\nkey %s\nrecords %llu\n"
+                "chain-start %lld %s\nchain-end %lld %s\n",
+                m->host, m->machine_id, m->week, m->key, (unsigned long long) m->records,
+                (long long) m->start_seq, start, (long long) m->end_seq, end);
+        for (size_t i = 0; i < m->n_files; i++) {
+                hex_encode(m->files[i].sha256, 32, h);
+                fprintf(f, "%s  %s\n", h, m->files[i].name);
+        }
+        if (fclose(f) != 0) {
+                free(text);
+                return -ENOMEM;
+        }
+        *ret = text;
+        *ret_size = size;
+        return 0;
+}
+
+/* The next line of TEXT at *P (without its LF) into LINE; false at the end or for a line
+ * without its LF or with a NUL. */
+static bool next_line(const char *text, size_t size, size_t *p, char *line, size_t line_size) {
+        const char *s = text + *p, *nl = memchr(s, '\n', size - *p);
+        size_t n;
+
+        if (*p >= size || !nl)
+                return false;
+        n = (size_t) (nl - s);
+        if (n >= line_size || memchr(s, 0, n))
+                return false;
+        memcpy(line, s, n);
+        line[n] = 0;
+        *p += n + 1;
+        return true;
+}
+
+static bool is_export_file(const char *name) {
+        static const char *const names[] = { "faults.csv", "records.jsonl", "report.html", "usage.csv" };
+        for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                if (streq(name, names[i]))
+                        return true;
+        return false;
+}
+
+/* "KEY VALUE" with VALUE non-empty: returns VALUE or NULL. */
+static const char *value_of(const char *line, const char *key) {
+        size_t n = strlen(key);
+        if (strncmp(line, key, n) != 0 || line[n] != ' ' || line[n + 1] == 0)
+                return NULL;
+        return line + n + 1;
+}
+
+static int parse_chain(const char *v, int64_t *ret_seq, uint8_t *ret_hash) {
+        long long seq;
+        char hex[LEDGER_HASH_HEX];
+        int n = 0;
+
+        if (sscanf(v, "%lld %64[0-9a-f]%n", &seq, hex, &n) != 2 || v[n] != 0 || seq < 0 || strlen(hex) != 64)
+                return -EBADMSG;
+        if (hex_decode(hex, ret_hash, LEDGER_HASH_SIZE) < 0)
+                return -EBADMSG;
+        *ret_seq = seq;
+        return 0;
+}
+
+int manifest_parse(const char *text, size_t size, struct manifest *ret, char *err, size_t err_size) {
+        static const char *const keys[] = { "host", "machine-id", "week", "key", "records", "chain-start", "chain-end" };
+        struct manifest m = {};
+        char line[512];
+        size_t p = 0;
+        unsigned long long records;
+        int n = 0;
+
+        if (!next_line(text, size, &p, line, sizeof line) || !streq(line, MANIFEST_MAGIC)) {
+                snprintf(err, err_size, "MANIFEST: not a kyoka export manifest (first line)");
+                return -EBADMSG;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                const char *v;
+                bool ok = next_line(text, size, &p, line, sizeof line) && (v = value_of(line, keys[i]));
+                if (ok)
+                        switch (i) {
+                        case 0: ok = strlen(v) < sizeof m.host; if (ok) strcpy(m.host, v); break;
+                        case 1: ok = strlen(v) < sizeof m.machine_id; if (ok) strcpy(m.machine_id, v); break;
+                        case 2: ok = strlen(v) < sizeof m.week; if (ok) strcpy(m.week, v); break;
+                        case 3: ok = strlen(v) == KEY_FINGERPRINT_HEX - 1; if (ok) strcpy(m.key, v); break;
+                        case 4: ok = sscanf(v, "%llu%n", &records, &n) == 1 && v[n] == 0; m.records = records; break;
+                        case 5: ok = parse_chain(v, &m.start_seq, m.start_hash) == 0; break;
+                        case 6: ok = parse_chain(v, &m.end_seq, m.end_hash) == 0; break;
+                        }
+                if (!ok) {
+                        snprintf(err, err_size, "MANIFEST line %zu: expected \"%s VALUE\"", i + 2, keys[i]);
+                        return -EBADMSG;
+                }
+        }
+        if (m.end_seq < m.start_seq || (uint64_t) (m.end_seq - m.start_seq) != m.records) {
+                snprintf(err, err_size, "MANIFEST: the chain's seqs do not span \"records\"");
+                return -EBADMSG;
+        }
+        while (p < size) {
+                char hex[65], name[32];
+                if (!next_line(text, size, &p, line, sizeof line) ||
+                    sscanf(line, "%64[0-9a-f]  %31s%n", hex, name, &n) != 2 || line[n] != 0 || strlen(hex) != 64 ||
+                    !is_export_file(name) || m.n_files >= MANIFEST_FILES_MAX ||
+                    (m.n_files > 0 && strcmp(m.files[m.n_files - 1].name, name) >= 0)) {
+                        snprintf(err, err_size, "MANIFEST line %zu: expected \"SHA256  FILE\" (known files, sorted, once each)",
+                                 9 + m.n_files);
+                        return -EBADMSG;
+                }
+                (void) hex_decode(hex, m.files[m.n_files].sha256, 32);
+                snprintf(m.files[m.n_files].name, sizeof m.files[0].name, "%s", name);
+                m.n_files++;
+        }
+        *ret = m;
+        return 0;
+}

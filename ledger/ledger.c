@@ -1,0 +1,782 @@
+/* SPDX-License-Identifier: MIT */
+/* The ledger's database: the queue, group commit, the chain, verification, markers, pruning
+ * (ledger.h). SQL is only ever prepared from the literals below; values are bound. */
+#include "ledger.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "hexutil.h"
+
+DEFINE_CLEANUP(sqlite3, sqlite3_close_v2);
+DEFINE_CLEANUP(sqlite3_stmt, sqlite3_finalize);
+
+#define BUSY_TIMEOUT_MS 5000
+
+/* The columns after seq mirror ledger_fields[] (record.c) one for one; a unit test checks. */
+static const char sql_schema[] =
+        "CREATE TABLE IF NOT EXISTS records ("
+        " seq INTEGER PRIMARY KEY,"
+        " time INTEGER NOT NULL, time_nsec INTEGER NOT NULL, utc_offset INTEGER NOT NULL,"
+        " boot_id TEXT NOT NULL, hostname TEXT NOT NULL, machine_id TEXT NOT NULL,"
+        " subject TEXT NOT NULL, event TEXT NOT NULL,"
+        " vendor TEXT NOT NULL, product TEXT NOT NULL, serial TEXT NOT NULL, manufacturer TEXT NOT NULL,"
+        " product_name TEXT NOT NULL, bus_path TEXT NOT NULL, interfaces TEXT NOT NULL,"
+        " ifname TEXT NOT NULL, mac TEXT NOT NULL, link_kind TEXT NOT NULL, link_path TEXT NOT NULL,"
+        " driver TEXT NOT NULL,"
+        " policy_serial INTEGER NOT NULL, signer TEXT NOT NULL,"
+        " decision TEXT NOT NULL, reason TEXT NOT NULL, permit TEXT NOT NULL,"
+        " uid INTEGER NOT NULL, user TEXT NOT NULL,"
+        " outcome TEXT NOT NULL, error_number INTEGER NOT NULL, message TEXT NOT NULL,"
+        " encoding BLOB NOT NULL, prev_hash BLOB NOT NULL, hash BLOB NOT NULL);"
+        "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value);";
+
+#define RECORD_COLUMNS \
+        "seq, time, time_nsec, utc_offset, boot_id, hostname, machine_id, subject, event, vendor, product," \
+        " serial, manufacturer, product_name, bus_path, interfaces, ifname, mac, link_kind, link_path, driver," \
+        " policy_serial, signer, decision, reason, permit, uid, user, outcome, error_number, message"
+
+static const char sql_insert[] =
+        "INSERT INTO records (" RECORD_COLUMNS ", encoding, prev_hash, hash) VALUES ("
+        "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+static const char sql_select_range[] =
+        "SELECT " RECORD_COLUMNS ", encoding, prev_hash, hash FROM records WHERE seq >= ? AND seq <= ? ORDER BY seq";
+static const char sql_tail[] = "SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1";
+static const char sql_hash_of[] = "SELECT hash FROM records WHERE seq = ?";
+static const char sql_meta_get[] = "SELECT value FROM meta WHERE key = ?";
+static const char sql_meta_set[] = "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)";
+static const char sql_seq_at[] = "SELECT seq FROM records WHERE time >= ? ORDER BY seq LIMIT 1";
+static const char sql_find_last[] =
+        "SELECT encoding FROM records WHERE event = ? AND seq < ? ORDER BY seq DESC LIMIT 1";
+static const char sql_delete_through[] = "DELETE FROM records WHERE seq <= ?";
+
+#define N_RECORD_COLUMNS 31
+#define COL_ENCODING N_RECORD_COLUMNS
+#define COL_PREV (N_RECORD_COLUMNS + 1)
+#define COL_HASH (N_RECORD_COLUMNS + 2)
+
+struct ledger {
+        sqlite3 *db;
+        bool read_only;
+        sqlite3_stmt *insert;           /* prepared once: appends are the hot path */
+
+        struct ledger_record **queue;   /* FIFO: queue[0] is the oldest */
+        size_t n_queued, queue_max;
+
+        /* Since the first failed commit that still has records waiting. */
+        bool failing;
+        int64_t failing_since;
+        int fail_error;
+        /* Records refused by a full queue since the last successful commit. */
+        uint64_t lost;
+        int64_t lost_since, lost_until;
+};
+
+/* SQLite's result as a negative errno: what the caller (kyokad) logs and acts on. */
+static int sqlite_errno(sqlite3 *db, int rc) {
+        switch (rc & 0xff) {
+        case SQLITE_OK:
+        case SQLITE_DONE:
+        case SQLITE_ROW:
+                return 0;
+        case SQLITE_FULL:
+                return -ENOSPC;
+        case SQLITE_NOMEM:
+                return -ENOMEM;
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED:
+                return -EBUSY;
+        case SQLITE_READONLY:
+                return -EROFS;
+        case SQLITE_PERM:
+        case SQLITE_AUTH:
+                return -EACCES;
+        case SQLITE_CORRUPT:
+        case SQLITE_NOTADB:
+                return -EBADMSG;
+        case SQLITE_CANTOPEN: {
+                int e = db ? sqlite3_system_errno(db) : 0;
+                return e > 0 ? -e : -ENOENT;
+        }
+        case SQLITE_IOERR: {
+                int e = db ? sqlite3_system_errno(db) : 0;
+                return e > 0 ? -e : -EIO;
+        }
+        default:
+                return -EIO;
+        }
+}
+
+static int64_t now_realtime(void) {
+        struct timespec ts;
+        (void) clock_gettime(CLOCK_REALTIME, &ts);
+        return ts.tv_sec;
+}
+
+static int exec(struct ledger *l, const char *sql) {
+        return sqlite_errno(l->db, sqlite3_exec(l->db, sql, NULL, NULL, NULL));
+}
+
+static int prepare(struct ledger *l, const char *sql, sqlite3_stmt **ret) {
+        int rc = sqlite3_prepare_v2(l->db, sql, -1, ret, NULL);
+        return rc == SQLITE_OK ? 0 : sqlite_errno(l->db, rc);
+}
+
+int ledger_open(const char *path, unsigned flags, size_t queue_max, struct ledger **ret) {
+        _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
+        bool ro = flags & LEDGER_OPEN_READ_ONLY;
+        int rc, r;
+
+        rc = sqlite3_open_v2(path, &db,
+                             (ro ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
+                             SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE, NULL);
+        if (rc != SQLITE_OK)
+                return sqlite_errno(db, rc);
+        (void) sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
+        (void) sqlite3_extended_result_codes(db, 1);
+
+        _cleanup_(ledger_closep) struct ledger *l = calloc(1, sizeof *l);
+        if (!l)
+                return -ENOMEM;
+        l->db = TAKE_PTR(db);
+        l->read_only = ro;
+        l->queue_max = queue_max ?: LEDGER_QUEUE_DEFAULT;
+
+        if (!ro) {
+                /* WAL: readers (policyctl) never block kyokad's appends. synchronous=FULL: a
+                 * transaction that returned survives a power cut, which is the promise. */
+                r = exec(l, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;");
+                if (r < 0)
+                        return r;
+                r = exec(l, sql_schema);
+                if (r < 0)
+                        return r;
+                r = prepare(l, sql_insert, &l->insert);
+                if (r < 0)
+                        return r;
+        } else {
+                /* A read-only open of a file that is not a ledger fails here, not later. */
+                sqlite3_stmt *s = NULL;
+                r = prepare(l, sql_tail, &s);
+                sqlite3_finalize(s);
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+struct ledger *ledger_close(struct ledger *l) {
+        if (!l)
+                return NULL;
+        for (size_t i = 0; i < l->n_queued; i++)
+                free(l->queue[i]);
+        free(l->queue);
+        sqlite3_finalize(l->insert);
+        sqlite3_close_v2(l->db);
+        free(l);
+        return NULL;
+}
+
+size_t ledger_queued(const struct ledger *l) {
+        return l->n_queued;
+}
+
+uint64_t ledger_lost(const struct ledger *l) {
+        return l->lost;
+}
+
+int ledger_append(struct ledger *l, const struct ledger_record *r) {
+        if (l->read_only)
+                return -EROFS;
+
+        _cleanup_free_ struct ledger_record *copy = malloc(sizeof *copy);
+        if (copy) {
+                *copy = *r;
+                copy->seq = 0;
+                if (ledger_record_normalise(copy) < 0)
+                        return -EINVAL;
+        }
+
+        if (!copy || l->n_queued >= l->queue_max) {
+                int64_t t = copy ? copy->time : now_realtime();
+                if (l->lost == 0)
+                        l->lost_since = t;
+                l->lost_until = t;
+                l->lost++;
+                return -ENOBUFS;
+        }
+        if (!l->queue) {
+                /* Allocated whole at the first append: no allocation can fail later in a storm
+                 * except the record's own. */
+                l->queue = calloc(l->queue_max, sizeof *l->queue);
+                if (!l->queue) {
+                        l->lost++;
+                        return -ENOBUFS;
+                }
+        }
+        l->queue[l->n_queued++] = TAKE_PTR(copy);
+        return 0;
+}
+
+static int meta_get_int(struct ledger *l, const char *key, int64_t *ret) {
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *s = NULL;
+        int r = prepare(l, sql_meta_get, &s);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_DONE)
+                return -ENOENT;
+        if (rc != SQLITE_ROW)
+                return sqlite_errno(l->db, rc);
+        *ret = sqlite3_column_int64(s, 0);
+        return 0;
+}
+
+static int meta_get_hash(struct ledger *l, const char *key, uint8_t ret[static LEDGER_HASH_SIZE]) {
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *s = NULL;
+        int r = prepare(l, sql_meta_get, &s);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_DONE)
+                return -ENOENT;
+        if (rc != SQLITE_ROW)
+                return sqlite_errno(l->db, rc);
+        if (sqlite3_column_bytes(s, 0) != LEDGER_HASH_SIZE)
+                return -EBADMSG;
+        memcpy(ret, sqlite3_column_blob(s, 0), LEDGER_HASH_SIZE);
+        return 0;
+}
+
+static int meta_set(struct ledger *l, const char *key, int64_t v, const uint8_t *blob) {
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *s = NULL;
+        int r = prepare(l, sql_meta_set, &s);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+        if (blob)
+                sqlite3_bind_blob(s, 2, blob, LEDGER_HASH_SIZE, SQLITE_STATIC);
+        else
+                sqlite3_bind_int64(s, 2, v);
+        int rc = sqlite3_step(s);
+        return rc == SQLITE_DONE ? 0 : sqlite_errno(l->db, rc);
+}
+
+/* Where the chain starts: after the pruned head if records were pruned, else at seq 0 with
+ * an all-zero hash. */
+static int chain_anchor(struct ledger *l, int64_t *ret_seq, uint8_t ret_hash[static LEDGER_HASH_SIZE]) {
+        int64_t seq = 0;
+        uint8_t h[LEDGER_HASH_SIZE] = {};
+        int r;
+
+        r = meta_get_int(l, "pruned_through", &seq);
+        if (r == -ENOENT)
+                seq = 0;
+        else if (r < 0)
+                return r;
+        if (seq > 0) {
+                r = meta_get_hash(l, "pruned_hash", h);
+                if (r < 0)
+                        return r == -ENOENT ? -EBADMSG : r;
+        }
+        *ret_seq = seq;
+        memcpy(ret_hash, h, LEDGER_HASH_SIZE);
+        return 0;
+}
+
+int ledger_tail(struct ledger *l, int64_t *ret_seq, uint8_t ret_hash[static LEDGER_HASH_SIZE]) {
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *s = NULL;
+        int r = prepare(l, sql_tail, &s);
+        if (r < 0)
+                return r;
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_DONE)
+                return chain_anchor(l, ret_seq, ret_hash);
+        if (rc != SQLITE_ROW)
+                return sqlite_errno(l->db, rc);
+        if (sqlite3_column_bytes(s, 1) != LEDGER_HASH_SIZE)
+                return -EBADMSG;
+        *ret_seq = sqlite3_column_int64(s, 0);
+        memcpy(ret_hash, sqlite3_column_blob(s, 1), LEDGER_HASH_SIZE);
+        return 0;
+}
+
+/* Binds the record's fields to columns 1..N_RECORD_COLUMNS (field table order). */
+static void bind_fields(sqlite3_stmt *s, const struct ledger_record *r) {
+        for (size_t i = 0; i < ledger_fields_count; i++) {
+                const struct ledger_field *f = &ledger_fields[i];
+                const char *field = (const char *) r + f->offset;
+                int col = (int) i + 1;
+
+                if (f->type == LEDGER_FIELD_INT)
+                        sqlite3_bind_int64(s, col, *(const int64_t *) field);
+                else if (f->type == LEDGER_FIELD_TEXT)
+                        sqlite3_bind_text(s, col, field, -1, SQLITE_STATIC);
+                else
+                        sqlite3_bind_text(s, col, f->names[*(const int *) field], -1, SQLITE_STATIC);
+        }
+}
+
+/* Inserts R as the record after (*seq, hash), advancing both. Inside a transaction. */
+static int insert_one(struct ledger *l, struct ledger_record *r, int64_t *seq, uint8_t hash[static LEDGER_HASH_SIZE]) {
+        uint8_t enc[LEDGER_ENCODING_MAX], h[LEDGER_HASH_SIZE];
+        size_t n;
+        int r2, rc;
+
+        r->seq = *seq + 1;
+        n = ledger_record_encode(r, enc);
+        r2 = ledger_chain_hash(hash, enc, n, h);
+        if (r2 < 0)
+                return r2;
+
+        sqlite3_reset(l->insert);
+        sqlite3_clear_bindings(l->insert);
+        bind_fields(l->insert, r);
+        sqlite3_bind_blob(l->insert, COL_ENCODING + 1, enc, (int) n, SQLITE_STATIC);
+        sqlite3_bind_blob(l->insert, COL_PREV + 1, hash, LEDGER_HASH_SIZE, SQLITE_STATIC);
+        sqlite3_bind_blob(l->insert, COL_HASH + 1, h, LEDGER_HASH_SIZE, SQLITE_STATIC);
+        rc = sqlite3_step(l->insert);
+        sqlite3_reset(l->insert);
+        if (rc != SQLITE_DONE)
+                return sqlite_errno(l->db, rc);
+        *seq = r->seq;
+        memcpy(hash, h, LEDGER_HASH_SIZE);
+        return 0;
+}
+
+static void rollback(struct ledger *l) {
+        if (!sqlite3_get_autocommit(l->db))
+                (void) sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static void format_utc(int64_t t, char buf[static 32]) {
+        time_t tt = (time_t) t;
+        struct tm tm;
+        if (!gmtime_r(&tt, &tm) || strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+                snprintf(buf, 32, "@%lld", (long long) t);
+}
+
+/* A ledger fault stamped now, with the host fields of TEMPLATE (a queued record of ours). */
+static void ledger_fault_init(struct ledger_record *f, const struct ledger_record *template, enum ledger_event ev) {
+        ledger_record_init(f, LEDGER_SUBJECT_LEDGER, ev);
+        if (template) {
+                memcpy(f->boot_id, template->boot_id, sizeof f->boot_id);
+                memcpy(f->hostname, template->hostname, sizeof f->hostname);
+                memcpy(f->machine_id, template->machine_id, sizeof f->machine_id);
+        } else
+                ledger_host_fill(f);
+}
+
+int ledger_commit(struct ledger *l, int64_t *ret_last_seq) {
+        uint8_t hash[LEDGER_HASH_SIZE];
+        int64_t seq;
+        size_t n = l->n_queued;
+        int r;
+
+        if (l->read_only)
+                return -EROFS;
+        if (n == 0 && l->lost == 0)
+                return 0;
+
+        /* IMMEDIATE: take the write lock before reading the tail, so that no other writer can
+         * append between our read and our insert (the chain would fork). */
+        r = exec(l, "BEGIN IMMEDIATE");
+        if (r < 0)
+                goto fail;
+        r = ledger_tail(l, &seq, hash);
+        if (r < 0)
+                goto fail;
+        for (size_t i = 0; i < n; i++) {
+                r = insert_one(l, l->queue[i], &seq, hash);
+                if (r < 0)
+                        goto fail;
+        }
+
+        /* After the records they describe, so that times still rise with seq. */
+        struct ledger_record f;
+        const struct ledger_record *tmpl = n > 0 ? l->queue[n - 1] : NULL;
+        size_t extra = 0;
+        if (l->failing) {
+                char from[32], to[32];
+                int64_t now = now_realtime();
+                format_utc(l->failing_since, from);
+                format_utc(now, to);
+                ledger_fault_init(&f, tmpl, LEDGER_EVENT_LEDGER_DELAYED);
+                f.outcome = LEDGER_OUTCOME_FAILED;
+                f.error_number = -l->fail_error;
+                snprintf(f.message, sizeof f.message,
+                         "%zu records waited in memory from %s to %s: the ledger could not be written (%s)",
+                         n, from, to, strerrorname_np(-l->fail_error) ?: "unknown error");
+                r = insert_one(l, &f, &seq, hash);
+                if (r < 0)
+                        goto fail;
+                extra++;
+        }
+        if (l->lost > 0) {
+                char from[32], to[32];
+                format_utc(l->lost_since, from);
+                format_utc(l->lost_until, to);
+                ledger_fault_init(&f, tmpl, LEDGER_EVENT_LEDGER_LOST);
+                f.outcome = LEDGER_OUTCOME_FAILED;
+                f.error_number = ENOBUFS;
+                snprintf(f.message, sizeof f.message,
+                         "records lost: %llu (the queue of %zu records was full from %s to %s)",
+                         (unsigned long long) l->lost, l->queue_max, from, to);
+                r = insert_one(l, &f, &seq, hash);
+                if (r < 0)
+                        goto fail;
+                extra++;
+        }
+
+        r = exec(l, "COMMIT");
+        if (r < 0)
+                goto fail;
+
+        /* Durable now: forget the queue and the trouble it had. */
+        for (size_t i = 0; i < n; i++)
+                l->queue[i] = mfree(l->queue[i]);
+        l->n_queued = 0;
+        l->failing = false;
+        l->lost = 0;
+        if (ret_last_seq)
+                *ret_last_seq = seq;
+        return (int) (n + extra);
+
+fail:
+        rollback(l);
+        if (!l->failing) {
+                l->failing = true;
+                l->failing_since = n > 0 ? l->queue[0]->time : now_realtime();
+        }
+        l->fail_error = r;
+        return r;
+}
+
+const char *ledger_break_to_string(enum ledger_break b) {
+        switch (b) {
+        case LEDGER_OK: return "ok";
+        case LEDGER_BREAK_ENCODING: return "the canonical bytes are not a record";
+        case LEDGER_BREAK_COLUMN: return "a column differs from the record's canonical bytes";
+        case LEDGER_BREAK_SEQ: return "the record's own seq differs from its row (renumbered or moved)";
+        case LEDGER_BREAK_GAP: return "records missing before this one (deleted)";
+        case LEDGER_BREAK_PREV: return "prev_hash is not the previous record's hash (inserted, deleted or reordered)";
+        case LEDGER_BREAK_HASH: return "the hash does not match the record (modified)";
+        case LEDGER_BREAK_ANCHOR: return "the first record does not continue from the start of the chain";
+        }
+        return "?";
+}
+
+/* Compares column I+0 of S (field table order) with the decoded record. */
+static bool column_matches(sqlite3_stmt *s, const struct ledger_field *f, int col, const struct ledger_record *r) {
+        const char *field = (const char *) r + f->offset;
+
+        if (f->type == LEDGER_FIELD_INT)
+                return sqlite3_column_type(s, col) == SQLITE_INTEGER &&
+                       sqlite3_column_int64(s, col) == *(const int64_t *) field;
+        if (sqlite3_column_type(s, col) != SQLITE_TEXT)
+                return false;
+        const char *want = f->type == LEDGER_FIELD_TEXT ? field : f->names[*(const int *) field];
+        const unsigned char *got = sqlite3_column_text(s, col);
+        return got && (size_t) sqlite3_column_bytes(s, col) == strlen(want) && strcmp((const char *) got, want) == 0;
+}
+
+struct row {
+        struct ledger_record rec;
+        int64_t row_seq;
+        const uint8_t *prev, *hash, *enc;
+        size_t enc_size;
+};
+
+/* Reads the current row of a sql_select_range statement, checking it is well-formed and that
+ * its columns agree with its canonical bytes. Returns LEDGER_OK or the break, DETAIL set. */
+static enum ledger_break row_read(sqlite3_stmt *s, struct row *ret, char *detail, size_t size) {
+        struct row w = { .row_seq = sqlite3_column_int64(s, 0) };
+
+        w.enc = sqlite3_column_blob(s, COL_ENCODING);
+        w.enc_size = (size_t) sqlite3_column_bytes(s, COL_ENCODING);
+        w.prev = sqlite3_column_blob(s, COL_PREV);
+        w.hash = sqlite3_column_blob(s, COL_HASH);
+        if (!w.enc || !w.prev || !w.hash || sqlite3_column_bytes(s, COL_PREV) != LEDGER_HASH_SIZE ||
+            sqlite3_column_bytes(s, COL_HASH) != LEDGER_HASH_SIZE ||
+            ledger_record_decode(w.enc, w.enc_size, &w.rec) < 0) {
+                snprintf(detail, size, "encoding, prev_hash or hash malformed");
+                return LEDGER_BREAK_ENCODING;
+        }
+        if (w.rec.seq != w.row_seq) {
+                snprintf(detail, size, "row %lld holds record %lld", (long long) w.row_seq, (long long) w.rec.seq);
+                return LEDGER_BREAK_SEQ;
+        }
+        for (size_t i = 1; i < ledger_fields_count; i++)
+                if (!column_matches(s, &ledger_fields[i], (int) i, &w.rec)) {
+                        snprintf(detail, size, "column %s differs", ledger_fields[i].name);
+                        return LEDGER_BREAK_COLUMN;
+                }
+        *ret = w;
+        return LEDGER_OK;
+}
+
+int ledger_verify(struct ledger *l, struct ledger_verify_report *report) {
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *s = NULL;
+        uint8_t prev[LEDGER_HASH_SIZE], h[LEDGER_HASH_SIZE];
+        int64_t expect;
+        int r, rc;
+
+        *report = (struct ledger_verify_report) {};
+        /* One read transaction: a consistent snapshot while kyokad goes on appending. */
+        r = exec(l, "BEGIN");
+        if (r < 0)
+                return r;
+        r = chain_anchor(l, &expect, prev);
+        if (r < 0)
+                goto finish;
+        memcpy(report->last_hash, prev, LEDGER_HASH_SIZE);
+        report->last_seq = expect;
+        r = prepare(l, sql_select_range, &s);
+        if (r < 0)
+                goto finish;
+        sqlite3_bind_int64(s, 1, INT64_MIN);
+        sqlite3_bind_int64(s, 2, INT64_MAX);
+
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+                struct row w;
+                enum ledger_break b = row_read(s, &w, report->detail, sizeof report->detail);
+
+                expect++;
+                report->bad_seq = sqlite3_column_int64(s, 0);
+                if (b == LEDGER_OK && w.row_seq != expect) {
+                        b = report->count == 0 && w.row_seq > expect ? LEDGER_BREAK_ANCHOR : LEDGER_BREAK_GAP;
+                        snprintf(report->detail, sizeof report->detail, "seq %lld..%lld missing", (long long) expect,
+                                 (long long) w.row_seq - 1);
+                }
+                if (b == LEDGER_OK && memcmp(w.prev, prev, LEDGER_HASH_SIZE) != 0) {
+                        b = report->count == 0 ? LEDGER_BREAK_ANCHOR : LEDGER_BREAK_PREV;
+                        snprintf(report->detail, sizeof report->detail, "prev_hash differs from the hash of seq %lld",
+                                 (long long) expect - 1);
+                }
+                if (b == LEDGER_OK) {
+                        r = ledger_chain_hash(w.prev, w.enc, w.enc_size, h);
+                        if (r < 0)
+                                goto finish;
+                        if (memcmp(h, w.hash, LEDGER_HASH_SIZE) != 0) {
+                                b = LEDGER_BREAK_HASH;
+                                snprintf(report->detail, sizeof report->detail, "stored hash differs from the computed one");
+                        }
+                }
+                if (b != LEDGER_OK) {
+                        report->kind = b;
+                        r = -EBADMSG;
+                        goto finish;
+                }
+                if (report->count == 0)
+                        report->first_seq = w.row_seq;
+                report->count++;
+                report->last_seq = w.row_seq;
+                memcpy(prev, w.hash, LEDGER_HASH_SIZE);
+                memcpy(report->last_hash, prev, LEDGER_HASH_SIZE);
+        }
+        report->bad_seq = 0;
+        r = rc == SQLITE_DONE ? 0 : sqlite_errno(l->db, rc);
+finish:
+        (void) exec(l, "COMMIT");
+        return r;
+}
+
+int ledger_foreach(struct ledger *l, int64_t from, int64_t to, ledger_record_cb cb, void *userdata) {
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *s = NULL;
+        char detail[256];
+        int r, rc;
+
+        r = prepare(l, sql_select_range, &s);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(s, 1, from);
+        sqlite3_bind_int64(s, 2, to);
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+                struct row w;
+                /* Readers trust only rows whose columns agree with their hashed bytes. */
+                if (row_read(s, &w, detail, sizeof detail) != LEDGER_OK)
+                        return -EBADMSG;
+                r = cb(&w.rec, w.prev, w.hash, userdata);
+                if (r < 0)
+                        return r;
+        }
+        return rc == SQLITE_DONE ? 0 : sqlite_errno(l->db, rc);
+}
+
+int ledger_seq_at_time(struct ledger *l, int64_t t, int64_t *ret_seq) {
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *s = NULL;
+        uint8_t h[LEDGER_HASH_SIZE];
+        int64_t seq;
+        int r, rc;
+
+        r = prepare(l, sql_seq_at, &s);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(s, 1, t);
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) {
+                *ret_seq = sqlite3_column_int64(s, 0);
+                return 0;
+        }
+        if (rc != SQLITE_DONE)
+                return sqlite_errno(l->db, rc);
+        r = ledger_tail(l, &seq, h);
+        if (r < 0)
+                return r;
+        *ret_seq = seq + 1;
+        return 0;
+}
+
+int ledger_hash_of(struct ledger *l, int64_t seq, uint8_t ret[static LEDGER_HASH_SIZE]) {
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *s = NULL;
+        int64_t anchor;
+        uint8_t h[LEDGER_HASH_SIZE];
+        int r, rc;
+
+        r = chain_anchor(l, &anchor, h);
+        if (r < 0)
+                return r;
+        if (seq == anchor) {
+                memcpy(ret, h, LEDGER_HASH_SIZE);
+                return 0;
+        }
+        r = prepare(l, sql_hash_of, &s);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(s, 1, seq);
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_DONE)
+                return -ENOENT;
+        if (rc != SQLITE_ROW)
+                return sqlite_errno(l->db, rc);
+        if (sqlite3_column_bytes(s, 0) != LEDGER_HASH_SIZE)
+                return -EBADMSG;
+        memcpy(ret, sqlite3_column_blob(s, 0), LEDGER_HASH_SIZE);
+        return 0;
+}
+
+int ledger_find_last(struct ledger *l, enum ledger_event event, int64_t before_seq, struct ledger_record *ret) {
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *s = NULL;
+        int r, rc;
+
+        r = prepare(l, sql_find_last, &s);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(s, 1, ledger_event_to_string(event), -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, before_seq);
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_DONE)
+                return -ENOENT;
+        if (rc != SQLITE_ROW)
+                return sqlite_errno(l->db, rc);
+        return ledger_record_decode(sqlite3_column_blob(s, 0), (size_t) sqlite3_column_bytes(s, 0), ret);
+}
+
+int ledger_exported_through(struct ledger *l, int64_t *ret_seq) {
+        int64_t v = 0;
+        int r = meta_get_int(l, "exported_through", &v);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        *ret_seq = v;
+        return 0;
+}
+
+int ledger_mark_exported(struct ledger *l, int64_t first, int64_t last) {
+        int64_t cur, anchor;
+        uint8_t h[LEDGER_HASH_SIZE];
+        int r;
+
+        if (l->read_only)
+                return -EROFS;
+        r = exec(l, "BEGIN IMMEDIATE");
+        if (r < 0)
+                return r;
+        r = ledger_exported_through(l, &cur);
+        if (r >= 0)
+                r = chain_anchor(l, &anchor, h);
+        /* Pruned records were exported before they were pruned. */
+        if (r >= 0 && first <= MAX(cur, anchor) + 1 && last > cur)
+                r = meta_set(l, "exported_through", last, NULL);
+        if (r < 0) {
+                rollback(l);
+                return r;
+        }
+        return exec(l, "COMMIT");
+}
+
+int ledger_prune(struct ledger *l, int64_t before, const struct ledger_record *note) {
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *s = NULL;
+        uint8_t anchor_hash[LEDGER_HASH_SIZE], tail_hash[LEDGER_HASH_SIZE];
+        int64_t exported, old_anchor, first_kept, limit, tail;
+        int r, rc;
+
+        if (l->read_only)
+                return -EROFS;
+        r = exec(l, "BEGIN IMMEDIATE");
+        if (r < 0)
+                return r;
+        r = ledger_exported_through(l, &exported);
+        if (r < 0)
+                goto fail;
+        r = chain_anchor(l, &old_anchor, anchor_hash);
+        if (r < 0)
+                goto fail;
+        r = ledger_seq_at_time(l, before, &first_kept);
+        if (r < 0)
+                goto fail;
+        /* Never a record that is not in an export; never the last one (the tail carries the
+         * chain on). */
+        r = ledger_tail(l, &tail, tail_hash);
+        if (r < 0)
+                goto fail;
+        limit = MIN(MIN(exported, first_kept - 1), tail - 1);
+        if (limit <= old_anchor) {
+                rollback(l);
+                return 0;
+        }
+        r = ledger_hash_of(l, limit, anchor_hash);
+        if (r < 0)
+                goto fail;
+        r = prepare(l, sql_delete_through, &s);
+        if (r < 0)
+                goto fail;
+        sqlite3_bind_int64(s, 1, limit);
+        rc = sqlite3_step(s);
+        if (rc != SQLITE_DONE) {
+                r = sqlite_errno(l->db, rc);
+                goto fail;
+        }
+        r = meta_set(l, "pruned_through", limit, NULL);
+        if (r >= 0)
+                r = meta_set(l, "pruned_hash", 0, anchor_hash);
+        if (r < 0)
+                goto fail;
+
+        struct ledger_record rec = *note;
+        rec.subject = LEDGER_SUBJECT_LEDGER;
+        rec.event = LEDGER_EVENT_LEDGER_PRUNED;
+        char hex[LEDGER_HASH_HEX];
+        hex_encode(anchor_hash, LEDGER_HASH_SIZE, hex);
+        snprintf(rec.message, sizeof rec.message,
+                 "records %lld..%lld deleted: past retention and exported; the chain continues from hash %s",
+                 (long long) old_anchor + 1, (long long) limit, hex);
+        r = ledger_record_normalise(&rec);
+        if (r < 0)
+                goto fail;
+        r = insert_one(l, &rec, &tail, tail_hash);
+        if (r < 0)
+                goto fail;
+        r = exec(l, "COMMIT");
+        if (r < 0)
+                goto fail;
+        return (int) MIN(limit - old_anchor, (int64_t) INT32_MAX);
+fail:
+        rollback(l);
+        return r;
+}

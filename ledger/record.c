@@ -1,0 +1,538 @@
+/* SPDX-License-Identifier: MIT */
+/* The record model and its canonical encoding (record.h, docs/ledger.md). One field table
+ * drives the encoding, the decoding, the JSON form and the database columns, so that they
+ * cannot drift apart. */
+#include "record.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <openssl/evp.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "hexutil.h"
+#include "macro.h"
+
+static const char *const subject_names[_LEDGER_SUBJECT_MAX] = {
+        [LEDGER_SUBJECT_USB] = "usb",
+        [LEDGER_SUBJECT_NETWORK] = "network",
+        [LEDGER_SUBJECT_POLICY] = "policy",
+        [LEDGER_SUBJECT_DAEMON] = "daemon",
+        [LEDGER_SUBJECT_LEDGER] = "ledger",
+};
+
+static const char *const event_names[_LEDGER_EVENT_MAX] = {
+        [LEDGER_EVENT_CONNECTED] = "connected",
+        [LEDGER_EVENT_REEVALUATED] = "re-evaluated",
+        [LEDGER_EVENT_REMOVED] = "removed",
+        [LEDGER_EVENT_APPEARED] = "appeared",
+        [LEDGER_EVENT_VIOLATION] = "violation",
+        [LEDGER_EVENT_POLICY_LOADED] = "policy-loaded",
+        [LEDGER_EVENT_POLICY_REFUSED] = "policy-refused",
+        [LEDGER_EVENT_PERMIT_EXPIRED] = "permit-expired",
+        [LEDGER_EVENT_STARTED] = "started",
+        [LEDGER_EVENT_STOPPED] = "stopped",
+        [LEDGER_EVENT_UNCLEAN_SHUTDOWN] = "unclean-shutdown",
+        [LEDGER_EVENT_ENFORCEMENT_FAILED] = "enforcement-failed",
+        [LEDGER_EVENT_CLOCK_JUMP] = "clock-jump",
+        [LEDGER_EVENT_FAULT] = "fault",
+        [LEDGER_EVENT_LEDGER_DELAYED] = "ledger-delayed",
+        [LEDGER_EVENT_LEDGER_LOST] = "ledger-lost",
+        [LEDGER_EVENT_LEDGER_PRUNED] = "ledger-pruned",
+};
+
+static const char *const decision_names[_LEDGER_DECISION_MAX] = {
+        [LEDGER_DECISION_NONE] = "none",
+        [LEDGER_DECISION_ALLOW] = "allow",
+        [LEDGER_DECISION_READ_ONLY] = "read-only",
+        [LEDGER_DECISION_BLOCK] = "block",
+};
+
+static const char *const outcome_names[_LEDGER_OUTCOME_MAX] = {
+        [LEDGER_OUTCOME_DONE] = "done",
+        [LEDGER_OUTCOME_FAILED] = "failed",
+};
+
+#define INT_FIELD(f) { #f, LEDGER_FIELD_INT, offsetof(struct ledger_record, f), sizeof(int64_t), NULL, 0 }
+#define TEXT_FIELD(f) { #f, LEDGER_FIELD_TEXT, offsetof(struct ledger_record, f), \
+                        sizeof(((struct ledger_record *) 0)->f), NULL, 0 }
+#define ENUM_FIELD(f, n) { #f, LEDGER_FIELD_ENUM, offsetof(struct ledger_record, f), sizeof(int), n, ELEMENTSOF(n) }
+
+/* The canonical order. Appending a field needs a new LEDGER_ENCODING_VERSION. */
+const struct ledger_field ledger_fields[] = {
+        INT_FIELD(seq),
+        INT_FIELD(time),
+        INT_FIELD(time_nsec),
+        INT_FIELD(utc_offset),
+        TEXT_FIELD(boot_id),
+        TEXT_FIELD(hostname),
+        TEXT_FIELD(machine_id),
+        ENUM_FIELD(subject, subject_names),
+        ENUM_FIELD(event, event_names),
+        TEXT_FIELD(vendor),
+        TEXT_FIELD(product),
+        TEXT_FIELD(serial),
+        TEXT_FIELD(manufacturer),
+        TEXT_FIELD(product_name),
+        TEXT_FIELD(bus_path),
+        TEXT_FIELD(interfaces),
+        TEXT_FIELD(ifname),
+        TEXT_FIELD(mac),
+        TEXT_FIELD(link_kind),
+        TEXT_FIELD(link_path),
+        TEXT_FIELD(driver),
+        INT_FIELD(policy_serial),
+        TEXT_FIELD(signer),
+        ENUM_FIELD(decision, decision_names),
+        TEXT_FIELD(reason),
+        TEXT_FIELD(permit),
+        INT_FIELD(uid),
+        TEXT_FIELD(user),
+        ENUM_FIELD(outcome, outcome_names),
+        INT_FIELD(error_number),
+        TEXT_FIELD(message),
+};
+const size_t ledger_fields_count = ELEMENTSOF(ledger_fields);
+
+_Static_assert(ELEMENTSOF(ledger_fields) * 4 + 1 + sizeof(struct ledger_record) < LEDGER_ENCODING_MAX,
+               "LEDGER_ENCODING_MAX too small");
+
+static const char *enum_name(const char *const *names, size_t n, int v) {
+        return v >= 0 && (size_t) v < n ? names[v] : NULL;
+}
+
+const char *ledger_subject_to_string(enum ledger_subject s) {
+        return enum_name(subject_names, ELEMENTSOF(subject_names), (int) s);
+}
+const char *ledger_event_to_string(enum ledger_event e) {
+        return enum_name(event_names, ELEMENTSOF(event_names), (int) e);
+}
+const char *ledger_decision_to_string(enum ledger_decision d) {
+        return enum_name(decision_names, ELEMENTSOF(decision_names), (int) d);
+}
+const char *ledger_outcome_to_string(enum ledger_outcome o) {
+        return enum_name(outcome_names, ELEMENTSOF(outcome_names), (int) o);
+}
+
+static int enum_lookup(const char *const *names, size_t n, const char *s, size_t len) {
+        for (size_t i = 0; i < n; i++)
+                if (strlen(names[i]) == len && memcmp(names[i], s, len) == 0)
+                        return (int) i;
+        return -EINVAL;
+}
+
+int ledger_event_from_string(const char *s, enum ledger_event *ret) {
+        int v = enum_lookup(event_names, ELEMENTSOF(event_names), s, strlen(s));
+        if (v < 0)
+                return v;
+        *ret = (enum ledger_event) v;
+        return 0;
+}
+
+bool ledger_record_is_fault(const struct ledger_record *r) {
+        return r->outcome == LEDGER_OUTCOME_FAILED || r->subject == LEDGER_SUBJECT_DAEMON ||
+               r->subject == LEDGER_SUBJECT_LEDGER || r->event == LEDGER_EVENT_POLICY_REFUSED;
+}
+
+static bool is_hex_digit(char c) {
+        return hexval(c) >= 0;
+}
+
+static bool is_escape(const char *s) {
+        return s[0] == '\\' && s[1] == 'x' && is_hex_digit(s[2]) && is_hex_digit(s[3]);
+}
+
+/* Length of the valid UTF-8 sequence at S (at most LEN bytes), or 1 for a byte that does not
+ * start one (RFC 3629: no overlongs, surrogates or code points beyond U+10FFFF). */
+static size_t utf8_length(const uint8_t *s, size_t len) {
+        size_t n;
+        uint8_t lo = 0x80, hi = 0xbf;
+
+        if (s[0] < 0x80)
+                return 1;
+        if (s[0] >= 0xc2 && s[0] <= 0xdf)
+                n = 2;
+        else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+                n = 3;
+                lo = s[0] == 0xe0 ? 0xa0 : lo;
+                hi = s[0] == 0xed ? 0x9f : hi;
+        } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+                n = 4;
+                lo = s[0] == 0xf0 ? 0x90 : lo;
+                hi = s[0] == 0xf4 ? 0x8f : hi;
+        } else
+                return 1;
+        if (len < n || s[1] < lo || s[1] > hi)
+                return 1;
+        for (size_t i = 2; i < n; i++)
+                if ((s[i] & 0xc0) != 0x80)
+                        return 1;
+        return n;
+}
+
+size_t ledger_text_set(char *dst, size_t size, const char *src) {
+        size_t o = 0, len;
+
+        if (size == 0)
+                return 0;
+        dst[0] = 0;
+        if (!src)
+                return 0;
+
+        /* One character at a time, so that the output is cut at a character (or escape)
+         * boundary; identity_sanitize decides what is escaped, so both agree. Escapes already
+         * in SRC are copied whole. */
+        len = strlen(src);
+        for (size_t i = 0; i < len;) {
+                char piece[4 * 4 + 1];
+                size_t n, m;
+
+                if (is_escape(src + i)) {
+                        n = 4;
+                        memcpy(piece, src + i, 4);
+                        m = 4;
+                } else {
+                        n = utf8_length((const uint8_t *) src + i, len - i);
+                        m = identity_sanitize(src + i, n, piece, sizeof piece);
+                }
+                if (o + m + 1 > size)
+                        break;
+                memcpy(dst + o, piece, m);
+                o += m;
+                i += n;
+        }
+        dst[o] = 0;
+        return o;
+}
+
+void ledger_record_init(struct ledger_record *r, enum ledger_subject subject, enum ledger_event event) {
+        struct timespec ts;
+        struct tm tm;
+
+        *r = (struct ledger_record) {
+                .subject = subject,
+                .event = event,
+                .uid = -1,
+        };
+        (void) clock_gettime(CLOCK_REALTIME, &ts);
+        r->time = ts.tv_sec;
+        r->time_nsec = ts.tv_nsec;
+        if (localtime_r(&ts.tv_sec, &tm))
+                r->utc_offset = tm.tm_gmtoff;
+}
+
+/* Reads a 32-hex-digit id (the boot id comes with dashes). */
+static void read_id(const char *path, char dst[static LEDGER_ID_MAX]) {
+        _cleanup_free_ char *s = NULL;
+        size_t n = 0, o = 0;
+
+        dst[0] = 0;
+        if (read_file_bounded(path, 128, &s, &n) < 0)
+                return;
+        for (size_t i = 0; i < n && o < LEDGER_ID_MAX - 1; i++)
+                if (is_hex_digit(s[i]))
+                        dst[o++] = s[i];
+        dst[o] = 0;
+}
+
+void ledger_host_fill(struct ledger_record *r) {
+        char host[LEDGER_HOSTNAME_MAX] = "";
+
+        (void) gethostname(host, sizeof host - 1);
+        ledger_text_set(r->hostname, sizeof r->hostname, host);
+        read_id("/etc/machine-id", r->machine_id);
+        read_id("/proc/sys/kernel/random/boot_id", r->boot_id);
+}
+
+void ledger_record_set_usb(struct ledger_record *r, const struct usb_identity *id) {
+        size_t o = 0;
+
+        snprintf(r->vendor, sizeof r->vendor, "%04x", id->vendor);
+        snprintf(r->product, sizeof r->product, "%04x", id->product);
+        ledger_text_set(r->serial, sizeof r->serial, id->has_serial ? id->serial : "");
+        ledger_text_set(r->manufacturer, sizeof r->manufacturer, id->manufacturer);
+        ledger_text_set(r->product_name, sizeof r->product_name, id->product_name);
+        ledger_text_set(r->bus_path, sizeof r->bus_path, id->bus_path);
+        r->interfaces[0] = 0;
+        for (size_t i = 0; i < MIN(id->n_interfaces, (size_t) USB_INTERFACES_MAX); i++) {
+                char c[9];
+                usb_interface_class_format(&id->interfaces[i], c);
+                o += (size_t) snprintf(r->interfaces + o, sizeof r->interfaces - o, "%s%s", i ? "," : "", c);
+        }
+}
+
+void ledger_record_set_net(struct ledger_record *r, const struct net_identity *id) {
+        ledger_text_set(r->ifname, sizeof r->ifname, id->name);
+        r->mac[0] = 0;
+        if (id->has_mac)
+                mac_format(id->mac, r->mac);
+        ledger_text_set(r->link_kind, sizeof r->link_kind, id->kind);
+        ledger_text_set(r->link_path, sizeof r->link_path, id->path);
+        ledger_text_set(r->driver, sizeof r->driver, id->driver);
+}
+
+int ledger_record_normalise(struct ledger_record *r) {
+        if (r->time_nsec < 0 || r->time_nsec > 999999999)
+                return -EINVAL;
+        if (r->utc_offset < -24 * 3600 || r->utc_offset > 24 * 3600)
+                return -EINVAL;
+        for (size_t i = 0; i < ledger_fields_count; i++) {
+                const struct ledger_field *f = &ledger_fields[i];
+                char *p = (char *) r + f->offset;
+
+                if (f->type == LEDGER_FIELD_ENUM) {
+                        int v = *(int *) p;
+                        if (v < 0 || (size_t) v >= f->n_names)
+                                return -EINVAL;
+                } else if (f->type == LEDGER_FIELD_TEXT) {
+                        char tmp[LEDGER_MESSAGE_MAX];
+                        _Static_assert(LEDGER_MESSAGE_MAX >= USB_STRING_MAX, "tmp too small");
+                        /* A buffer the caller filled may lack its NUL: bound it first. */
+                        p[f->size - 1] = 0;
+                        ledger_text_set(tmp, f->size, p);
+                        memcpy(p, tmp, strlen(tmp) + 1);
+                }
+        }
+        return 0;
+}
+
+static uint8_t *put_u32(uint8_t *p, uint32_t v) {
+        p[0] = (uint8_t) (v >> 24);
+        p[1] = (uint8_t) (v >> 16);
+        p[2] = (uint8_t) (v >> 8);
+        p[3] = (uint8_t) v;
+        return p + 4;
+}
+
+static uint32_t get_u32(const uint8_t *p) {
+        return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16 | (uint32_t) p[2] << 8 | p[3];
+}
+
+size_t ledger_record_encode(const struct ledger_record *r, uint8_t *buf) {
+        uint8_t *p = buf;
+
+        *p++ = LEDGER_ENCODING_VERSION;
+        for (size_t i = 0; i < ledger_fields_count; i++) {
+                const struct ledger_field *f = &ledger_fields[i];
+                const char *field = (const char *) r + f->offset;
+
+                switch (f->type) {
+                case LEDGER_FIELD_INT: {
+                        uint64_t v = (uint64_t) *(const int64_t *) field;
+                        p = put_u32(p, 8);
+                        for (int k = 7; k >= 0; k--)
+                                *p++ = (uint8_t) (v >> (8 * k));
+                        break;
+                }
+                case LEDGER_FIELD_TEXT: {
+                        size_t n = strnlen(field, f->size - 1);
+                        p = put_u32(p, (uint32_t) n);
+                        memcpy(p, field, n);
+                        p += n;
+                        break;
+                }
+                case LEDGER_FIELD_ENUM: {
+                        const char *name = enum_name(f->names, f->n_names, *(const int *) field) ?: "";
+                        size_t n = strlen(name);
+                        p = put_u32(p, (uint32_t) n);
+                        memcpy(p, name, n);
+                        p += n;
+                        break;
+                }
+                }
+        }
+        return (size_t) (p - buf);
+}
+
+int ledger_record_decode(const uint8_t *buf, size_t size, struct ledger_record *ret) {
+        struct ledger_record r = {};
+        size_t o = 1;
+
+        if (size < 1 || buf[0] != LEDGER_ENCODING_VERSION)
+                return -EBADMSG;
+        for (size_t i = 0; i < ledger_fields_count; i++) {
+                const struct ledger_field *f = &ledger_fields[i];
+                char *field = (char *) &r + f->offset;
+
+                if (size - o < 4)
+                        return -EBADMSG;
+                uint32_t n = get_u32(buf + o);
+                o += 4;
+                if (n > size - o)
+                        return -EBADMSG;
+                const uint8_t *v = buf + o;
+                o += n;
+
+                switch (f->type) {
+                case LEDGER_FIELD_INT: {
+                        uint64_t x = 0;
+                        if (n != 8)
+                                return -EBADMSG;
+                        for (int k = 0; k < 8; k++)
+                                x = x << 8 | v[k];
+                        *(int64_t *) field = (int64_t) x;
+                        break;
+                }
+                case LEDGER_FIELD_TEXT: {
+                        if (n >= f->size || memchr(v, 0, n))
+                                return -EBADMSG;
+                        memcpy(field, v, n);
+                        field[n] = 0;
+                        /* Only sanitised text is ever encoded: anything else was not written by us. */
+                        char tmp[LEDGER_MESSAGE_MAX];
+                        if (ledger_text_set(tmp, f->size, field) != n || memcmp(tmp, field, n) != 0)
+                                return -EBADMSG;
+                        break;
+                }
+                case LEDGER_FIELD_ENUM: {
+                        int e = enum_lookup(f->names, f->n_names, (const char *) v, n);
+                        if (e < 0)
+                                return -EBADMSG;
+                        *(int *) field = e;
+                        break;
+                }
+                }
+        }
+        if (o != size || r.time_nsec < 0 || r.time_nsec > 999999999)
+                return -EBADMSG;
+        *ret = r;
+        return 0;
+}
+
+int ledger_chain_hash(const uint8_t prev[static LEDGER_HASH_SIZE], const uint8_t *encoding, size_t size,
+                      uint8_t ret[static LEDGER_HASH_SIZE]) {
+        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        unsigned len = 0;
+        int ok;
+
+        if (!ctx)
+                return -ENOMEM;
+        ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+             EVP_DigestUpdate(ctx, prev, LEDGER_HASH_SIZE) == 1 &&
+             EVP_DigestUpdate(ctx, encoding, size) == 1 &&
+             EVP_DigestFinal_ex(ctx, ret, &len) == 1 && len == LEDGER_HASH_SIZE;
+        EVP_MD_CTX_free(ctx);
+        return ok ? 0 : -EIO;
+}
+
+DEFINE_CLEANUP(json_object, json_object_put);
+
+int ledger_record_to_json(const struct ledger_record *r, const uint8_t *prev_hash, const uint8_t *hash,
+                          struct json_object **ret) {
+        _cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
+        char hex[LEDGER_HASH_HEX];
+
+        if (!o)
+                return -ENOMEM;
+        for (size_t i = 0; i < ledger_fields_count; i++) {
+                const struct ledger_field *f = &ledger_fields[i];
+                const char *field = (const char *) r + f->offset;
+                struct json_object *v;
+
+                if (f->type == LEDGER_FIELD_INT)
+                        v = json_object_new_int64(*(const int64_t *) field);
+                else if (f->type == LEDGER_FIELD_TEXT)
+                        v = json_object_new_string_len(field, (int) strnlen(field, f->size - 1));
+                else
+                        v = json_object_new_string(enum_name(f->names, f->n_names, *(const int *) field) ?: "");
+                if (!v || json_object_object_add(o, f->name, v) < 0) {
+                        json_object_put(v);
+                        return -ENOMEM;
+                }
+        }
+        for (int k = 0; k < 2; k++) {
+                const uint8_t *h = k == 0 ? prev_hash : hash;
+                if (!h)
+                        continue;
+                hex_encode(h, LEDGER_HASH_SIZE, hex);
+                if (json_object_object_add(o, k == 0 ? "prev_hash" : "hash", json_object_new_string(hex)) < 0)
+                        return -ENOMEM;
+        }
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+static int json_hash(struct json_object *o, const char *key, uint8_t *ret) {
+        struct json_object *v;
+
+        if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+                return -EBADMSG;
+        return hex_decode(json_object_get_string(v), ret, LEDGER_HASH_SIZE) < 0 ? -EBADMSG : 0;
+}
+
+int ledger_record_from_json(struct json_object *o, struct ledger_record *ret, uint8_t *ret_prev_hash,
+                            uint8_t *ret_hash) {
+        struct ledger_record r = {};
+        uint8_t prev[LEDGER_HASH_SIZE], hash[LEDGER_HASH_SIZE];
+
+        if (!json_object_is_type(o, json_type_object))
+                return -EBADMSG;
+        for (size_t i = 0; i < ledger_fields_count; i++) {
+                const struct ledger_field *f = &ledger_fields[i];
+                char *field = (char *) &r + f->offset;
+                struct json_object *v;
+
+                if (!json_object_object_get_ex(o, f->name, &v))
+                        return -EBADMSG;
+                if (f->type == LEDGER_FIELD_INT) {
+                        if (!json_object_is_type(v, json_type_int))
+                                return -EBADMSG;
+                        errno = 0;
+                        *(int64_t *) field = json_object_get_int64(v);
+                        if (errno != 0)
+                                return -EBADMSG;
+                        continue;
+                }
+                if (!json_object_is_type(v, json_type_string))
+                        return -EBADMSG;
+                const char *s = json_object_get_string(v);
+                size_t n = (size_t) json_object_get_string_len(v);
+                if (f->type == LEDGER_FIELD_ENUM) {
+                        int e = enum_lookup(f->names, f->n_names, s, n);
+                        if (e < 0)
+                                return -EBADMSG;
+                        *(int *) field = e;
+                        continue;
+                }
+                if (n >= f->size || strlen(s) != n)
+                        return -EBADMSG;
+                memcpy(field, s, n + 1);
+        }
+        if (ret_prev_hash && json_hash(o, "prev_hash", prev) < 0)
+                return -EBADMSG;
+        if (ret_hash && json_hash(o, "hash", hash) < 0)
+                return -EBADMSG;
+
+        /* Text must already be in sanitised form: re-sanitising would hide a change. */
+        struct ledger_record check = r;
+        if (ledger_record_normalise(&check) < 0 || memcmp(&check, &r, sizeof r) != 0)
+                return -EBADMSG;
+
+        *ret = r;
+        if (ret_prev_hash)
+                memcpy(ret_prev_hash, prev, LEDGER_HASH_SIZE);
+        if (ret_hash)
+                memcpy(ret_hash, hash, LEDGER_HASH_SIZE);
+        return 0;
+}
+
+int ledger_record_format_time(const struct ledger_record *r, char *buf, size_t size) {
+        time_t t = (time_t) (r->time + r->utc_offset);
+        struct tm tm;
+        int64_t off = r->utc_offset;
+        char sign = off < 0 ? '-' : '+';
+
+        /* The wall clock the workstation showed then, whatever TZ the reader has. */
+        if (!gmtime_r(&t, &tm))
+                return -EINVAL;
+        if (off < 0)
+                off = -off;
+        int n = snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d%c%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+                         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, sign, (int) (off / 3600),
+                         (int) (off / 60 % 60));
+        return n < 0 || (size_t) n >= size ? -ENOBUFS : 0;
+}

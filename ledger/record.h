@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: MIT */
+/* One ledger record: what kyokad decided or what went wrong, with who, where and when, and its
+ * canonical encoding (docs/ledger.md, "Canonical encoding"), the bytes the chain hashes.
+ *
+ * Every text field has a fixed bound and holds sanitised text (valid UTF-8, no control
+ * characters, anything else escaped as \xHH: see identity_sanitize()): device strings are
+ * attacker-controlled and end up in spreadsheets and reports. ledger_text_set() is the one way
+ * in; it is idempotent on text that is already sanitised. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "identity.h"
+
+#define LEDGER_ENCODING_VERSION 1
+#define LEDGER_HASH_SIZE 32
+#define LEDGER_HASH_HEX (2 * LEDGER_HASH_SIZE + 1)
+
+/* Bounds in bytes including the NUL. */
+#define LEDGER_ID_MAX 33              /* boot id, machine id: 32 hex digits */
+#define LEDGER_HOSTNAME_MAX 256
+#define LEDGER_HEX4_MAX 5             /* "0781" */
+#define LEDGER_INTERFACES_MAX (USB_INTERFACES_MAX * 9 + 1)
+#define LEDGER_MAC_MAX 18
+#define LEDGER_TEXT_MAX 256           /* reason, permit, signer */
+#define LEDGER_USER_MAX 64
+#define LEDGER_MESSAGE_MAX 1024
+/* The largest canonical encoding: every field at its bound plus its 4-byte length. */
+#define LEDGER_ENCODING_MAX 8192
+#define ISO8601_MAX_LEDGER 32          /* "2026-11-16T09:15:02+09:00" */
+
+enum ledger_subject {
+        LEDGER_SUBJECT_USB,
+        LEDGER_SUBJECT_NETWORK,
+        LEDGER_SUBJECT_POLICY,
+        LEDGER_SUBJECT_DAEMON,
+        LEDGER_SUBJECT_LEDGER,        /* the ledger's own faults: delays, losses, pruning */
+        _LEDGER_SUBJECT_MAX,
+};
+
+/* Stable names (they are hashed): never renumber, never rename, only add. */
+enum ledger_event {
+        LEDGER_EVENT_CONNECTED,           /* usb: first decision for a device */
+        LEDGER_EVENT_REEVALUATED,         /* usb/network: decided again (policy change, time boundary) */
+        LEDGER_EVENT_REMOVED,             /* usb/network */
+        LEDGER_EVENT_APPEARED,            /* network: first decision for a link */
+        LEDGER_EVENT_VIOLATION,           /* network: a blocked link was set up, forced down */
+        LEDGER_EVENT_POLICY_LOADED,       /* policy: a policy (with its approvals) took effect */
+        LEDGER_EVENT_POLICY_REFUSED,      /* policy: bad signature, rollback, expired, other host */
+        LEDGER_EVENT_PERMIT_EXPIRED,      /* policy: a permit's validity ended */
+        LEDGER_EVENT_STARTED,             /* daemon */
+        LEDGER_EVENT_STOPPED,             /* daemon */
+        LEDGER_EVENT_UNCLEAN_SHUTDOWN,    /* daemon: found at start: the last run did not stop */
+        LEDGER_EVENT_ENFORCEMENT_FAILED,  /* daemon: a decision could not be enforced */
+        LEDGER_EVENT_CLOCK_JUMP,          /* daemon */
+        LEDGER_EVENT_FAULT,               /* daemon: any other fault */
+        LEDGER_EVENT_LEDGER_DELAYED,      /* ledger: records waited in memory while the database failed */
+        LEDGER_EVENT_LEDGER_LOST,         /* ledger: records dropped because the queue was full */
+        LEDGER_EVENT_LEDGER_PRUNED,       /* ledger: records past retention (and exported) deleted */
+        _LEDGER_EVENT_MAX,
+};
+
+enum ledger_decision {
+        LEDGER_DECISION_NONE,
+        LEDGER_DECISION_ALLOW,
+        LEDGER_DECISION_READ_ONLY,
+        LEDGER_DECISION_BLOCK,
+        _LEDGER_DECISION_MAX,
+};
+
+enum ledger_outcome {
+        LEDGER_OUTCOME_DONE,
+        LEDGER_OUTCOME_FAILED,            /* with error_number */
+        _LEDGER_OUTCOME_MAX,
+};
+
+struct ledger_record {
+        int64_t seq;                      /* assigned when committed, from 1 */
+        int64_t time;                     /* UTC, seconds since the epoch (CLOCK_REALTIME) */
+        int64_t time_nsec;                /* 0..999999999 */
+        int64_t utc_offset;               /* local offset then, seconds east of UTC */
+        char boot_id[LEDGER_ID_MAX];
+        char hostname[LEDGER_HOSTNAME_MAX];
+        char machine_id[LEDGER_ID_MAX];
+        enum ledger_subject subject;
+        enum ledger_event event;
+        /* usb */
+        char vendor[LEDGER_HEX4_MAX];
+        char product[LEDGER_HEX4_MAX];
+        char serial[USB_STRING_MAX];
+        char manufacturer[USB_STRING_MAX];
+        char product_name[USB_STRING_MAX];
+        char bus_path[USB_PATH_MAX];
+        char interfaces[LEDGER_INTERFACES_MAX]; /* "08:06:50,03:01:02" */
+        /* network */
+        char ifname[NET_NAME_MAX];
+        char mac[LEDGER_MAC_MAX];
+        char link_kind[NET_KIND_MAX];
+        char link_path[NET_PATH_MAX];
+        char driver[NET_DRIVER_MAX];
+        /* policy */
+        int64_t policy_serial;            /* 0: none */
+        char signer[LEDGER_TEXT_MAX];     /* key name and fingerprint */
+        /* decision */
+        enum ledger_decision decision;
+        char reason[LEDGER_TEXT_MAX];
+        char permit[LEDGER_TEXT_MAX];
+        /* who was at the active seat: uid -1 and "" for nobody */
+        int64_t uid;
+        char user[LEDGER_USER_MAX];
+        enum ledger_outcome outcome;
+        int64_t error_number;             /* errno (positive) when failed, else 0 */
+        char message[LEDGER_MESSAGE_MAX];
+};
+
+/* The fields in canonical order, for the encoding, the database columns, JSON and verification.
+ * Exposed so that every writer and reader walks the same table. */
+enum ledger_field_type {
+        LEDGER_FIELD_INT,                 /* int64_t, encoded as 8 bytes big-endian two's complement */
+        LEDGER_FIELD_TEXT,                /* char[size], encoded as its UTF-8 bytes */
+        LEDGER_FIELD_ENUM,                /* int, encoded as its name */
+};
+
+struct ledger_field {
+        const char *name;                 /* JSON key and column name */
+        enum ledger_field_type type;
+        size_t offset;
+        size_t size;                      /* TEXT: buffer size */
+        const char *const *names;         /* ENUM: names, indexed by value */
+        size_t n_names;
+};
+
+extern const struct ledger_field ledger_fields[];
+extern const size_t ledger_fields_count;
+
+const char *ledger_subject_to_string(enum ledger_subject s);
+const char *ledger_event_to_string(enum ledger_event e);
+const char *ledger_decision_to_string(enum ledger_decision d);
+const char *ledger_outcome_to_string(enum ledger_outcome o);
+/* -EINVAL for an unknown name. */
+int ledger_event_from_string(const char *s, enum ledger_event *ret);
+
+/* Whether a record belongs to the fault records (Niigata art. 19-2 "障害記録"): everything about
+ * kyokad itself (start, stop, unclean shutdown, clock jumps, faults) and the ledger, refused
+ * policies, and any failed enforcement. The rest are usage records (使用記録). */
+bool ledger_record_is_fault(const struct ledger_record *r);
+
+/* Copies SRC into DST (SIZE bytes) as sanitised text, truncated at a character boundary.
+ * "\xHH" escapes already in SRC are kept as they are, so that text sanitised once (by
+ * usb-identity, say) is not escaped twice. Returns the length written. */
+size_t ledger_text_set(char *dst, size_t size, const char *src);
+
+/* A new record of SUBJECT/EVENT stamped with the current time and local offset (seq 0, uid -1,
+ * outcome done). Host fields are the caller's (ledger_host_fill()). */
+void ledger_record_init(struct ledger_record *r, enum ledger_subject subject, enum ledger_event event);
+
+/* Sets hostname, machine id and boot id from this machine (/etc/machine-id,
+ * /proc/sys/kernel/random/boot_id). Missing files leave the field empty. */
+void ledger_host_fill(struct ledger_record *r);
+
+/* Copies a device's or link's identity into R (sanitising again where needed). */
+void ledger_record_set_usb(struct ledger_record *r, const struct usb_identity *id);
+void ledger_record_set_net(struct ledger_record *r, const struct net_identity *id);
+
+/* Re-sanitises every text field in place and clamps enums and numbers to their ranges: what
+ * ledger_append() does with whatever the caller filled in. -EINVAL for an invalid enum or a
+ * time_nsec out of range. */
+int ledger_record_normalise(struct ledger_record *r);
+
+/* The canonical encoding of R into BUF (at least LEDGER_ENCODING_MAX bytes); returns its
+ * length. R must be normalised. */
+size_t ledger_record_encode(const struct ledger_record *r, uint8_t *buf);
+
+/* The inverse: -EBADMSG for anything that is not exactly one record's encoding of this
+ * version (wrong version, field count, lengths, enum names, unsanitised text). */
+int ledger_record_decode(const uint8_t *buf, size_t size, struct ledger_record *ret);
+
+/* SHA-256(PREV_HASH || ENCODING). */
+int ledger_chain_hash(const uint8_t prev[static LEDGER_HASH_SIZE], const uint8_t *encoding, size_t size,
+                      uint8_t ret[static LEDGER_HASH_SIZE]);
+
+/* The record as one JSON object (json-c), fields in canonical order, plus prev_hash and hash in
+ * hex when given (NULL to leave them out). */
+struct json_object;
+int ledger_record_to_json(const struct ledger_record *r, const uint8_t *prev_hash, const uint8_t *hash,
+                          struct json_object **ret);
+/* Reads a record back from such an object (every field required, text must be sanitised and
+ * fit). prev_hash/hash are read when the pointers are not NULL. -EBADMSG on any mismatch. */
+int ledger_record_from_json(struct json_object *o, struct ledger_record *ret, uint8_t *ret_prev_hash,
+                            uint8_t *ret_hash);
+
+/* "2026-11-16T09:15:02+09:00" in the record's own offset. */
+int ledger_record_format_time(const struct ledger_record *r, char *buf, size_t size);

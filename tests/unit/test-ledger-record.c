@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: MIT */
+/* The record model: sanitising on the way in, the canonical encoding (a known vector, round
+ * trips, refusal of anything not ours), the chain hash, and the JSON form verify-export reads. */
+#include <json-c/json.h>
+
+#include "test-util.h"
+
+#include "hexutil.h"
+#include "record.h"
+
+static struct ledger_record sample(void) {
+        struct ledger_record r = { .seq = 7, .time = 1794754800, .time_nsec = 5, .utc_offset = 32400,
+                                   .subject = LEDGER_SUBJECT_USB, .event = LEDGER_EVENT_CONNECTED,
+                                   .decision = LEDGER_DECISION_ALLOW, .uid = 1000 };
+        strcpy(r.hostname, "ws-test01");
+        strcpy(r.vendor, "0781");
+        strcpy(r.product, "5581");
+        strcpy(r.serial, "4C53");
+        strcpy(r.permit, "KIS-2026-0142");
+        strcpy(r.user, "tanaka");
+        return r;
+}
+
+static void test_text_set_escapes_controls_and_invalid_utf8(void **state) {
+        char buf[64];
+        ledger_text_set(buf, sizeof buf, "a\x1b[2J\r\n\xff\xc3\xa9");
+        assert_string_equal(buf, "a\\x1b[2J\\x0d\\x0a\\xff\xc3\xa9");
+}
+
+static void test_text_set_is_idempotent_on_sanitised_text(void **state) {
+        char once[64], twice[64];
+        ledger_text_set(once, sizeof once, "x\x07y\\z");
+        ledger_text_set(twice, sizeof twice, once);
+        assert_string_equal(once, "x\\x07y\\x5cz");
+        assert_string_equal(twice, once);
+}
+
+static void test_text_set_cuts_at_character_boundary(void **state) {
+        char buf[5];
+        /* "aé\x01": 'a' (1) + 'é' (2) fit in 4 bytes; the escape (4) does not. */
+        assert_int_equal(ledger_text_set(buf, sizeof buf, "a\xc3\xa9\x01"), 3);
+        assert_string_equal(buf, "a\xc3\xa9");
+        assert_int_equal(ledger_text_set(buf, 3, "\xe3\x81\x82"), 0);  /* a 3-byte character in 2 bytes: nothing */
+}
+
+static void test_text_set_escapes_bidi_override(void **state) {
+        char buf[64];
+        ledger_text_set(buf, sizeof buf, "Stick \xe2\x80\xae" "fdp.exe");
+        assert_string_equal(buf, "Stick \\xe2\\x80\\xaefdp.exe");
+}
+
+static void test_normalise_sanitises_every_text_field(void **state) {
+        struct ledger_record r = sample();
+        strcpy(r.manufacturer, "=cmd\x07");
+        memset(r.message, 'x', sizeof r.message);      /* no NUL at all */
+        assert_int_equal(ledger_record_normalise(&r), 0);
+        assert_string_equal(r.manufacturer, "=cmd\\x07");
+        assert_int_equal(strlen(r.message), sizeof r.message - 1);
+}
+
+static void test_normalise_refuses_bad_enum_and_nsec(void **state) {
+        struct ledger_record r = sample();
+        r.event = _LEDGER_EVENT_MAX;
+        assert_int_equal(ledger_record_normalise(&r), -EINVAL);
+        r = sample();
+        r.time_nsec = 1000000000;
+        assert_int_equal(ledger_record_normalise(&r), -EINVAL);
+}
+
+static void test_encoding_known_prefix(void **state) {
+        struct ledger_record r = sample();
+        uint8_t buf[LEDGER_ENCODING_MAX];
+        size_t n = ledger_record_encode(&r, buf);
+        /* version, then seq as length 8 + big-endian 7, then time. */
+        static const uint8_t head[] = { 1, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 8, 0, 0, 0, 0, 0x6a, 0xf9, 0xc8, 0xf0 };
+        assert_true(n > sizeof head);
+        assert_memory_equal(buf, head, sizeof head);
+}
+
+static void test_encoding_round_trips(void **state) {
+        struct ledger_record r = sample(), back;
+        uint8_t buf[LEDGER_ENCODING_MAX];
+        size_t n = ledger_record_encode(&r, buf);
+        assert_int_equal(ledger_record_decode(buf, n, &back), 0);
+        assert_memory_equal(&r, &back, sizeof r);
+}
+
+static void test_encoding_separates_fields(void **state) {
+        /* Length prefixes: moving a byte from one field to the next changes the encoding. */
+        struct ledger_record a = sample(), b = sample();
+        uint8_t ea[LEDGER_ENCODING_MAX], eb[LEDGER_ENCODING_MAX];
+        strcpy(a.manufacturer, "ab");
+        strcpy(a.product_name, "c");
+        strcpy(b.manufacturer, "a");
+        strcpy(b.product_name, "bc");
+        size_t na = ledger_record_encode(&a, ea), nb = ledger_record_encode(&b, eb);
+        assert_int_equal(na, nb);
+        assert_true(memcmp(ea, eb, na) != 0);
+}
+
+static void test_decode_refuses_malformed(void **state) {
+        struct ledger_record r = sample(), back;
+        uint8_t buf[LEDGER_ENCODING_MAX];
+        size_t n = ledger_record_encode(&r, buf);
+
+        assert_int_equal(ledger_record_decode(buf, n - 1, &back), -EBADMSG);     /* truncated */
+        buf[n] = 0;
+        assert_int_equal(ledger_record_decode(buf, n + 1, &back), -EBADMSG);     /* trailing byte */
+        buf[0] = 2;
+        assert_int_equal(ledger_record_decode(buf, n, &back), -EBADMSG);         /* version */
+        buf[0] = 1;
+        buf[4] = 9;
+        assert_int_equal(ledger_record_decode(buf, n, &back), -EBADMSG);         /* int of 9 bytes */
+}
+
+static void test_decode_refuses_unsanitised_text(void **state) {
+        struct ledger_record r = sample(), back;
+        uint8_t buf[LEDGER_ENCODING_MAX];
+        strcpy(r.serial, "ABCD");
+        size_t n = ledger_record_encode(&r, buf);
+        uint8_t *p = memmem(buf, n, "ABCD", 4);
+        assert_non_null(p);
+        p[1] = 0x07;
+        assert_int_equal(ledger_record_decode(buf, n, &back), -EBADMSG);
+}
+
+static void test_chain_hash_is_sha256_of_prev_and_encoding(void **state) {
+        uint8_t prev[LEDGER_HASH_SIZE] = {}, h[LEDGER_HASH_SIZE];
+        char hex[LEDGER_HASH_HEX];
+        assert_int_equal(ledger_chain_hash(prev, (const uint8_t *) "abc", 3, h), 0);
+        hex_encode(h, sizeof h, hex);
+        /* printf '\0%.0s' {1..32} abc | sha256sum  (32 zero bytes, then "abc") */
+        assert_string_equal(hex, "365aa7d8f7f9402c4b9434502b4cc89ddb09fe50d7cd95b493b834c62d5a5370");
+}
+
+static void test_json_round_trips_with_hashes(void **state) {
+        struct ledger_record r = sample(), back;
+        uint8_t prev[LEDGER_HASH_SIZE], hash[LEDGER_HASH_SIZE], p2[LEDGER_HASH_SIZE], h2[LEDGER_HASH_SIZE];
+        struct json_object *o;
+        memset(prev, 0xaa, sizeof prev);
+        memset(hash, 0xbb, sizeof hash);
+        strcpy(r.product_name, "バッファロー \\x07");
+        assert_int_equal(ledger_record_to_json(&r, prev, hash, &o), 0);
+        struct json_object *parsed = json_tokener_parse(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+        assert_int_equal(ledger_record_from_json(parsed, &back, p2, h2), 0);
+        assert_memory_equal(&r, &back, sizeof r);
+        assert_memory_equal(prev, p2, sizeof prev);
+        assert_memory_equal(hash, h2, sizeof hash);
+        json_object_put(parsed);
+        json_object_put(o);
+}
+
+static void test_json_refuses_unsanitised_or_missing(void **state) {
+        struct ledger_record r = sample(), back;
+        struct json_object *o;
+        assert_int_equal(ledger_record_to_json(&r, NULL, NULL, &o), 0);
+        json_object_object_add(o, "serial", json_object_new_string("a\x01"));
+        assert_int_equal(ledger_record_from_json(o, &back, NULL, NULL), -EBADMSG);
+        json_object_object_del(o, "serial");
+        assert_int_equal(ledger_record_from_json(o, &back, NULL, NULL), -EBADMSG);
+        json_object_put(o);
+}
+
+static void test_record_time_uses_its_own_offset(void **state) {
+        struct ledger_record r = sample();
+        char buf[ISO8601_MAX_LEDGER];
+        assert_int_equal(ledger_record_format_time(&r, buf, sizeof buf), 0);
+        assert_string_equal(buf, "2026-11-16T00:00:00+09:00");
+        r.utc_offset = -(3 * 3600 + 30 * 60);
+        assert_int_equal(ledger_record_format_time(&r, buf, sizeof buf), 0);
+        assert_string_equal(buf, "2026-11-15T11:30:00-03:30");
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_text_set_escapes_controls_and_invalid_utf8),
+                cmocka_unit_test(test_text_set_is_idempotent_on_sanitised_text),
+                cmocka_unit_test(test_text_set_cuts_at_character_boundary),
+                cmocka_unit_test(test_text_set_escapes_bidi_override),
+                cmocka_unit_test(test_normalise_sanitises_every_text_field),
+                cmocka_unit_test(test_normalise_refuses_bad_enum_and_nsec),
+                cmocka_unit_test(test_encoding_known_prefix),
+                cmocka_unit_test(test_encoding_round_trips),
+                cmocka_unit_test(test_encoding_separates_fields),
+                cmocka_unit_test(test_decode_refuses_malformed),
+                cmocka_unit_test(test_decode_refuses_unsanitised_text),
+                cmocka_unit_test(test_chain_hash_is_sha256_of_prev_and_encoding),
+                cmocka_unit_test(test_json_round_trips_with_hashes),
+                cmocka_unit_test(test_json_refuses_unsanitised_or_missing),
+                cmocka_unit_test(test_record_time_uses_its_own_offset),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
