@@ -38,6 +38,10 @@ static const struct verb verbs[] = {
         { "list", verb_list, "present USB devices and what was decided for them" },
         { "request", verb_request, "write the request JSON for a blocked device" },
         { "watch", verb_watch, "print kyokad's decisions and faults as they happen" },
+        { "ledger", verb_ledger, "verify, show or prune the usage and fault ledger" },
+        { "export", verb_export, "write and sign a week's records for the city" },
+        { "export-key", verb_export_key, "show (or --init) the workstation's export key" },
+        { "verify-export", verb_verify_export, "check an export folder's signature, hashes and chain" },
 };
 
 void log_error(const char *fmt, ...) {
@@ -205,7 +209,7 @@ static void help(FILE *f) {
               "Verbs:\n",
               f);
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
-                fprintf(f, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
+                fprintf(f, "  %-14s %s\n", verbs[i].name, verbs[i].summary);
         fputs("\n"
               "'policyctl VERB --help' describes a verb. Exit status: 0 success, 1 refused or\n"
               "failed, 2 usage error.\n",

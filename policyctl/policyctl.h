@@ -42,6 +42,20 @@ int verb_list(int argc, char *argv[]);
 int verb_watch(int argc, char *argv[]);
 int verb_request(int argc, char *argv[]);
 int verb_install(int argc, char *argv[]);
+int verb_ledger(int argc, char *argv[]);
+int verb_export(int argc, char *argv[]);
+int verb_export_key(int argc, char *argv[]);
+int verb_verify_export(int argc, char *argv[]);
+
+/* The ledger (verb-ledger.c): STATE_DIR/ledger.db, opened with LEDGER_OPEN_* FLAGS; logs, and
+ * refuses to create a ledger that is not there. */
+struct ledger;
+int ledger_db_path(char **ret);
+int open_ledger(unsigned flags, struct ledger **ret);
+/* The export key (verb-export-key.c): STATE_DIR/export.key/.pub, created first when CREATE and
+ * absent. Logs. */
+struct trusted_key;
+int export_key_ensure(bool create, char **ret_private, struct trusted_key **ret_public, bool *ret_created);
 
 /* kyokad's control socket (client.c; docs/control.md). control_connect logs its failures, except
  * -ENOENT and -ECONNREFUSED when QUIET_IF_ABSENT (kyokad not running: `install` goes on). */
