@@ -1,0 +1,315 @@
+/* SPDX-License-Identifier: MIT */
+/* The weekly export: ISO weeks, CSV cells, golden folders (ja and en, byte for byte against
+ * tests/data/export/), the same bytes on a second export, and verify-export finding each kind
+ * of tampering: a changed file, an added file, and, with MANIFEST re-hashed and re-signed (an
+ * attacker holding the key), a record modified, deleted, inserted, reordered or renumbered.
+ * KYOKA_UPDATE_GOLDEN=1 rewrites the golden files instead of comparing. */
+#include <json-c/json.h>
+#include <time.h>
+
+#include "test-util.h"
+
+#include "export.h"
+#include "ledger-fixture.h"
+
+#define GOLDEN TEST_DATA_DIR "/export"
+#define WEEK_DIR "ws-test01/2026-W47"
+
+static const char *const files[] = { "MANIFEST", "MANIFEST.sig", "faults.csv", "records.jsonl", "report.html", "usage.csv" };
+
+struct fixture {
+        char *dir;
+        struct ledger *l;
+        struct signing_key *key;
+        struct trusted_key *pub;
+};
+
+static int setup(void **state) {
+        struct fixture *f = calloc(1, sizeof *f);
+        _cleanup_free_ char *db = NULL;
+
+        setenv("TZ", "Asia/Tokyo", 1);
+        tzset();
+        f->dir = test_mkdtemp();
+        db = path_join(f->dir, "ledger.db");
+        assert_int_equal(ledger_open(db, 0, 0, &f->l), 0);
+        assert_true(fixture_fill(f->l) > 0);
+        assert_int_equal(signing_key_load(GOLDEN "/export.key", &f->key), 0);
+        assert_int_equal(trusted_key_load(GOLDEN "/export.pub", &f->pub), 0);
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state) {
+        struct fixture *f = *state;
+        ledger_close(f->l);
+        signing_key_free(f->key);
+        trusted_key_free(f->pub);
+        test_rmdir_r(f->dir);
+        free(f->dir);
+        free(f);
+        return 0;
+}
+
+static char *export_to(struct fixture *f, const char *sub, enum export_lang lang) {
+        struct export_week w;
+        struct export_result res;
+        _cleanup_free_ char *out = path_join(f->dir, sub);
+
+        assert_int_equal(export_week_parse("2026-W47", &w), 0);
+        assert_int_equal(export_write(f->l, &w, lang, EXPORT_ALL, out, f->key, trusted_key_fingerprint(f->pub), &res), 0);
+        assert_int_equal(res.first_seq, 2);
+        assert_int_equal(res.last_seq, 15);
+        return strdup(res.dir);
+}
+
+static char *slurp(const char *dir, const char *name, size_t *ret_size) {
+        _cleanup_free_ char *p = path_join(dir, name);
+        char *s;
+        assert_int_equal(read_file_bounded(p, 16 << 20, &s, ret_size), 0);
+        return s;
+}
+
+static void compare_golden(const char *dir, const char *lang) {
+        _cleanup_free_ char *golden = NULL;
+        assert_true(asprintf(&golden, GOLDEN "/%s/" WEEK_DIR, lang) > 0);
+
+        if (getenv("KYOKA_UPDATE_GOLDEN")) {
+                _cleanup_free_ char *cmd = NULL;
+                assert_true(asprintf(&cmd, "mkdir -p '%s' && cp '%s'/* '%s'/", golden, dir, golden) > 0);
+                assert_int_equal(system(cmd), 0);
+                return;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                size_t a, b;
+                _cleanup_free_ char *got = slurp(dir, files[i], &a), *want = slurp(golden, files[i], &b);
+                if (a != b || memcmp(got, want, a) != 0)
+                        fail_msg("%s/%s differs from %s/%s", dir, files[i], golden, files[i]);
+        }
+}
+
+static void test_week_parse(void **state) {
+        struct export_week w;
+        assert_int_equal(export_week_parse("2026-W47", &w), 0);
+        assert_int_equal(w.start, FIXTURE_MONDAY);
+        assert_int_equal(w.end, FIXTURE_MONDAY + 7 * 86400);
+        assert_string_equal(w.name, "2026-W47");
+        assert_int_equal(export_week_parse("2026-W01", &w), 0);
+        assert_string_equal(w.name, "2026-W01");                 /* starts on 2025-12-29 */
+        assert_int_equal(export_week_parse("2026-W53", &w), 0);  /* 2026 has 53 weeks */
+        assert_int_equal(export_week_parse("2025-W53", &w), -EINVAL);
+        assert_int_equal(export_week_parse("2026-W00", &w), -EINVAL);
+        assert_int_equal(export_week_parse("2026-47", &w), -EINVAL);
+        assert_int_equal(export_week_parse("2026-W047", &w), -EINVAL);
+}
+
+static void test_week_last_complete(void **state) {
+        struct export_week w;
+        /* Sunday 2026-11-22 23:00 JST: W47 is not over, W46 is the last complete one. */
+        assert_int_equal(export_week_last_complete(FIXTURE_MONDAY + 6 * 86400 + 23 * 3600, &w), 0);
+        assert_string_equal(w.name, "2026-W46");
+        assert_int_equal(export_week_last_complete(FIXTURE_MONDAY + 7 * 86400, &w), 0);
+        assert_string_equal(w.name, "2026-W47");
+}
+
+static void test_csv_cell_neutralises_formulas(void **state) {
+        const char *cases[][2] = {
+                { "=cmd|' /C calc'!A0", "\"'=cmd|' /C calc'!A0\"" },
+                { "+SUM(1)", "\"'+SUM(1)\"" },
+                { "-1", "\"'-1\"" },
+                { "@x", "\"'@x\"" },
+                { "\tx", "\"'\\x09x\"" },
+                { "\rx", "\"'\\x0dx\"" },
+                { "＝1", "\"'＝1\"" },
+                { "a\"b,c", "\"a\"\"b,c\"" },
+                { "a\nb\xff", "\"a\\x0ab\\xff\"" },
+                { "plain", "\"plain\"" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_free_ char *c = csv_cell(cases[i][0]);
+                assert_string_equal(c, cases[i][1]);
+        }
+}
+
+static void test_golden_ja(void **state) {
+        struct fixture *f = *state;
+        _cleanup_free_ char *dir = export_to(f, "ja", EXPORT_LANG_JA);
+        compare_golden(dir, "ja");
+}
+
+static void test_golden_en(void **state) {
+        struct fixture *f = *state;
+        _cleanup_free_ char *dir = export_to(f, "en", EXPORT_LANG_EN);
+        compare_golden(dir, "en");
+}
+
+static void test_export_twice_same_bytes(void **state) {
+        struct fixture *f = *state;
+        _cleanup_free_ char *a = export_to(f, "one", EXPORT_LANG_JA), *b = export_to(f, "two", EXPORT_LANG_JA);
+        /* A new record after the week changes nothing in it. */
+        struct ledger_record r = fixture_record(FIXTURE_MONDAY + 9 * 86400, LEDGER_SUBJECT_DAEMON, LEDGER_EVENT_STOPPED);
+        assert_int_equal(ledger_append(f->l, &r), 0);
+        assert_int_equal(ledger_commit(f->l, NULL), 1);
+        _cleanup_free_ char *c = export_to(f, "three", EXPORT_LANG_JA);
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                size_t na, nb, nc;
+                _cleanup_free_ char *x = slurp(a, files[i], &na), *y = slurp(b, files[i], &nb), *z = slurp(c, files[i], &nc);
+                assert_int_equal(na, nb);
+                assert_int_equal(na, nc);
+                assert_memory_equal(x, y, na);
+                assert_memory_equal(x, z, na);
+        }
+}
+
+static void test_csv_is_excel_shaped(void **state) {
+        struct fixture *f = *state;
+        _cleanup_free_ char *dir = export_to(f, "x", EXPORT_LANG_JA);
+        size_t n;
+        _cleanup_free_ char *csv = slurp(dir, "usage.csv", &n);
+        assert_memory_equal(csv, "\xef\xbb\xbf\"日時\",\"端末\"", strlen("\xef\xbb\xbf\"日時\",\"端末\""));
+        for (size_t i = 0; i < n; i++)
+                if (csv[i] == '\n')
+                        assert_true(i > 0 && csv[i - 1] == '\r');
+        assert_non_null(strstr(csv, "\"'=cmd|' /C calc'!A0"));
+        assert_null(strstr(csv, "\x1b"));
+        assert_null(strstr(csv, "\xff"));
+}
+
+static void test_verify_export_accepts_the_export(void **state) {
+        struct fixture *f = *state;
+        struct export_verify_report rep;
+        _cleanup_free_ char *dir = export_to(f, "x", EXPORT_LANG_JA);
+        assert_int_equal(export_verify(dir, f->pub, &rep), 0);
+        assert_true(rep.chain_checked);
+        assert_int_equal(rep.records, 14);
+        assert_int_equal(rep.files, 4);
+}
+
+static void expect_refused(struct fixture *f, const char *dir, const char *what) {
+        struct export_verify_report rep;
+        assert_int_equal(export_verify(dir, f->pub, &rep), -EBADMSG);
+        if (!strstr(rep.problem, what))
+                fail_msg("expected a problem mentioning \"%s\", got \"%s\"", what, rep.problem);
+}
+
+static void run(const char *fmt, ...) _printf_(1, 2);
+static void run(const char *fmt, ...) {
+        va_list ap;
+        char *cmd;
+        va_start(ap, fmt);
+        assert_true(vasprintf(&cmd, fmt, ap) > 0);
+        va_end(ap);
+        assert_int_equal(system(cmd), 0);
+        free(cmd);
+}
+
+/* Rewrites MANIFEST for the files as they are now and signs it: what someone holding the
+ * export key could do, leaving only the chain to give them away. */
+static void resign(struct fixture *f, const char *dir) {
+        size_t n;
+        _cleanup_free_ char *text = slurp(dir, "MANIFEST", &n), *out = NULL, *mp = path_join(dir, "MANIFEST"),
+                            *sp = path_join(dir, "MANIFEST.sig");
+        struct manifest m;
+        char err[256];
+        uint8_t sig[SIGNATURE_SIZE];
+        assert_int_equal(manifest_parse(text, n, &m, err, sizeof err), 0);
+        for (size_t i = 0; i < m.n_files; i++)
+                assert_int_equal(file_sha256(dir, m.files[i].name, m.files[i].sha256), 0);
+        assert_int_equal(manifest_format(&m, &out, &n), 0);
+        assert_int_equal(signature_create(f->key, out, n, sig), 0);
+        assert_int_equal(write_file_atomic(mp, out, n, 0644), 0);
+        assert_int_equal(write_file_atomic(sp, sig, sizeof sig, 0644), 0);
+}
+
+static void test_verify_export_finds_changed_file(void **state) {
+        struct fixture *f = *state;
+        _cleanup_free_ char *dir = export_to(f, "x", EXPORT_LANG_JA);
+        run("sed -i 's/tanaka/suzuki/' '%s/usage.csv'", dir);
+        expect_refused(f, dir, "usage.csv: its SHA-256 differs");
+}
+
+static void test_verify_export_finds_added_file(void **state) {
+        struct fixture *f = *state;
+        _cleanup_free_ char *dir = export_to(f, "x", EXPORT_LANG_JA);
+        run("touch '%s/extra.csv'", dir);
+        expect_refused(f, dir, "extra.csv is not listed");
+}
+
+static void test_verify_export_finds_bad_signature(void **state) {
+        struct fixture *f = *state;
+        _cleanup_free_ char *dir = export_to(f, "x", EXPORT_LANG_JA);
+        run("sed -i 's/^records 14$/records 13/' '%s/MANIFEST'", dir);
+        expect_refused(f, dir, "MANIFEST.sig is not");
+}
+
+static void test_verify_export_chain_modified_record(void **state) {
+        struct fixture *f = *state;
+        _cleanup_free_ char *dir = export_to(f, "x", EXPORT_LANG_JA);
+        run("sed -i 's/\"serial\":\"4C530001231120115142\"/\"serial\":\"4C530001231120115143\"/' '%s/records.jsonl'", dir);
+        resign(f, dir);
+        expect_refused(f, dir, "seq 4: the hash does not match");
+}
+
+static void test_verify_export_chain_deleted_record(void **state) {
+        struct fixture *f = *state;
+        _cleanup_free_ char *dir = export_to(f, "x", EXPORT_LANG_JA);
+        run("sed -i '3d' '%s/records.jsonl'", dir);
+        resign(f, dir);
+        expect_refused(f, dir, "seq 5 where 4 was due");
+}
+
+static void test_verify_export_chain_inserted_record(void **state) {
+        struct fixture *f = *state;
+        _cleanup_free_ char *dir = export_to(f, "x", EXPORT_LANG_JA);
+        run("sed -i '3p' '%s/records.jsonl'", dir);
+        resign(f, dir);
+        expect_refused(f, dir, "seq 4 where 5 was due");
+}
+
+static void test_verify_export_chain_reordered_records(void **state) {
+        struct fixture *f = *state;
+        _cleanup_free_ char *dir = export_to(f, "x", EXPORT_LANG_JA);
+        run("sed -i -n '1p;2{h;d};3{p;x;p;d};4,$p' '%s/records.jsonl'", dir);
+        resign(f, dir);
+        expect_refused(f, dir, "seq 4 where 3 was due");
+}
+
+static void test_verify_export_chain_renumbered_record(void **state) {
+        struct fixture *f = *state;
+        _cleanup_free_ char *dir = export_to(f, "x", EXPORT_LANG_JA);
+        run("sed -i '3s/^{\"seq\":4,/{\"seq\":5,/' '%s/records.jsonl'", dir);
+        resign(f, dir);
+        expect_refused(f, dir, "seq 5 where 4 was due");
+}
+
+static void test_verify_export_chain_truncated_week(void **state) {
+        struct fixture *f = *state;
+        _cleanup_free_ char *dir = export_to(f, "x", EXPORT_LANG_JA);
+        run("sed -i '$d' '%s/records.jsonl'", dir);
+        resign(f, dir);
+        expect_refused(f, dir, "MANIFEST says 14");
+}
+
+int main(void) {
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+        const struct CMUnitTest tests[] = {
+                T(test_week_parse),
+                T(test_week_last_complete),
+                cmocka_unit_test(test_csv_cell_neutralises_formulas),
+                T(test_golden_ja),
+                T(test_golden_en),
+                T(test_export_twice_same_bytes),
+                T(test_csv_is_excel_shaped),
+                T(test_verify_export_accepts_the_export),
+                T(test_verify_export_finds_changed_file),
+                T(test_verify_export_finds_added_file),
+                T(test_verify_export_finds_bad_signature),
+                T(test_verify_export_chain_modified_record),
+                T(test_verify_export_chain_deleted_record),
+                T(test_verify_export_chain_inserted_record),
+                T(test_verify_export_chain_reordered_records),
+                T(test_verify_export_chain_renumbered_record),
+                T(test_verify_export_chain_truncated_week),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,312 @@
+/* SPDX-License-Identifier: MIT */
+/* The ledger database: group commit and seqs, the chain, every kind of tampering found by
+ * ledger_verify at the right seq, the bounded queue and its "records lost" fault, a failed
+ * commit keeping its records and recording the delay, the exported marker and pruning. */
+#include <sqlite3.h>
+
+#include "test-util.h"
+
+#include "ledger.h"
+#include "ledger-fixture.h"
+
+struct fixture {
+        char *dir, *db;
+        struct ledger *l;
+};
+
+static int setup(void **state) {
+        struct fixture *f = calloc(1, sizeof *f);
+        f->dir = test_mkdtemp();
+        f->db = path_join(f->dir, "ledger.db");
+        assert_int_equal(ledger_open(f->db, 0, 64, &f->l), 0);
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state) {
+        struct fixture *f = *state;
+        ledger_close(f->l);
+        test_rmdir_r(f->dir);
+        free(f->dir);
+        free(f->db);
+        free(f);
+        return 0;
+}
+
+static struct ledger_record rec(int64_t t) {
+        struct ledger_record r = fixture_record(t, LEDGER_SUBJECT_USB, LEDGER_EVENT_CONNECTED);
+        fixture_usb(&r, "0781", "5581", "SanDisk", "Ultra", "S1", "08:06:50");
+        return r;
+}
+
+/* Appends N records at times T, T+1, ... and commits them. */
+static void fill(struct ledger *l, int n, int64_t t) {
+        for (int i = 0; i < n; i++) {
+                struct ledger_record r = rec(t + i);
+                assert_int_equal(ledger_append(l, &r), 0);
+        }
+        assert_int_equal(ledger_commit(l, NULL), n);
+}
+
+/* Runs SQL on the database behind the ledger's back, as someone editing it would. */
+static void tamper(struct fixture *f, const char *sql) {
+        sqlite3 *db;
+        assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+        char *err = NULL;
+        int rc = sqlite3_exec(db, sql, NULL, NULL, &err);
+        if (rc != SQLITE_OK)
+                fail_msg("%s: %s", sql, err);
+        sqlite3_close(db);
+}
+
+static void expect_break(struct fixture *f, enum ledger_break kind, int64_t seq) {
+        struct ledger_verify_report rep;
+        assert_int_equal(ledger_verify(f->l, &rep), -EBADMSG);
+        if (rep.kind != kind || rep.bad_seq != seq)
+                fail_msg("expected %s at %lld, got %s at %lld (%s)", ledger_break_to_string(kind), (long long) seq,
+                         ledger_break_to_string(rep.kind), (long long) rep.bad_seq, rep.detail);
+}
+
+static void test_commit_assigns_consecutive_seqs_and_verifies(void **state) {
+        struct fixture *f = *state;
+        struct ledger_record r = rec(1000);
+        struct ledger_verify_report rep;
+        int64_t last;
+
+        assert_int_equal(ledger_commit(f->l, &last), 0);       /* nothing queued */
+        for (int i = 0; i < 3; i++)
+                assert_int_equal(ledger_append(f->l, &r), 0);
+        assert_int_equal(ledger_queued(f->l), 3);
+        assert_int_equal(ledger_commit(f->l, &last), 3);
+        assert_int_equal(last, 3);
+        assert_int_equal(ledger_queued(f->l), 0);
+        fill(f->l, 2, 2000);
+        assert_int_equal(ledger_verify(f->l, &rep), 0);
+        assert_int_equal(rep.count, 5);
+        assert_int_equal(rep.first_seq, 1);
+        assert_int_equal(rep.last_seq, 5);
+}
+
+static void test_columns_mirror_field_table(void **state) {
+        struct fixture *f = *state;
+        sqlite3 *db;
+        sqlite3_stmt *s;
+        fill(f->l, 1, 1000);
+        assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(db, "SELECT * FROM records", -1, &s, NULL), SQLITE_OK);
+        for (size_t i = 0; i < ledger_fields_count; i++)
+                assert_string_equal(sqlite3_column_name(s, (int) i), ledger_fields[i].name);
+        sqlite3_finalize(s);
+        sqlite3_close(db);
+}
+
+static void test_stored_text_is_sanitised(void **state) {
+        struct fixture *f = *state;
+        struct ledger_record r = rec(1000), back;
+        strcpy(r.serial, "=cmd\x1b\xff");
+        assert_int_equal(ledger_append(f->l, &r), 0);
+        assert_int_equal(ledger_commit(f->l, NULL), 1);
+        assert_int_equal(ledger_find_last(f->l, LEDGER_EVENT_CONNECTED, 2, &back), 0);
+        assert_string_equal(back.serial, "=cmd\\x1b\\xff");
+}
+
+static void test_verify_finds_modified_field(void **state) {
+        struct fixture *f = *state;
+        fill(f->l, 5, 1000);
+        tamper(f, "UPDATE records SET serial = 'OTHER' WHERE seq = 3");
+        expect_break(f, LEDGER_BREAK_COLUMN, 3);
+}
+
+static void test_verify_finds_modified_encoding(void **state) {
+        struct fixture *f = *state;
+        fill(f->l, 5, 1000);
+        /* Column and canonical bytes changed together: only the hash can tell. */
+        tamper(f, "UPDATE records SET serial = 'S2', encoding = CAST(replace(CAST(encoding AS TEXT), 'S1', 'S2') AS BLOB)"
+                  " WHERE seq = 4");
+        expect_break(f, LEDGER_BREAK_HASH, 4);
+}
+
+static void test_verify_finds_deleted_row(void **state) {
+        struct fixture *f = *state;
+        fill(f->l, 5, 1000);
+        tamper(f, "DELETE FROM records WHERE seq = 3");
+        expect_break(f, LEDGER_BREAK_GAP, 4);
+}
+
+static void test_verify_finds_deleted_head(void **state) {
+        struct fixture *f = *state;
+        fill(f->l, 5, 1000);
+        tamper(f, "DELETE FROM records WHERE seq <= 2");
+        expect_break(f, LEDGER_BREAK_ANCHOR, 3);
+}
+
+static void test_verify_finds_inserted_row(void **state) {
+        struct fixture *f = *state;
+        fill(f->l, 5, 1000);
+        /* Make room after 2 and copy record 5 there, renumbering: the copy's own seq differs. */
+        tamper(f, "UPDATE records SET seq = seq + 100 WHERE seq >= 3;"
+                  "UPDATE records SET seq = seq - 99 WHERE seq >= 103;"
+                  "INSERT INTO records SELECT 3, time, time_nsec, utc_offset, boot_id, hostname, machine_id, subject,"
+                  " event, vendor, product, serial, manufacturer, product_name, bus_path, interfaces, ifname, mac,"
+                  " link_kind, link_path, driver, policy_serial, signer, decision, reason, permit, uid, user, outcome,"
+                  " error_number, message, encoding, prev_hash, hash FROM records WHERE seq = 6");
+        expect_break(f, LEDGER_BREAK_SEQ, 3);
+}
+
+static void test_verify_finds_reordered_rows(void **state) {
+        struct fixture *f = *state;
+        fill(f->l, 5, 1000);
+        tamper(f, "UPDATE records SET seq = 100 WHERE seq = 2; UPDATE records SET seq = 2 WHERE seq = 4;"
+                  "UPDATE records SET seq = 4 WHERE seq = 100");
+        expect_break(f, LEDGER_BREAK_SEQ, 2);
+}
+
+static void test_verify_finds_changed_seq(void **state) {
+        struct fixture *f = *state;
+        fill(f->l, 5, 1000);
+        tamper(f, "UPDATE records SET seq = 9 WHERE seq = 5");
+        expect_break(f, LEDGER_BREAK_SEQ, 9);
+}
+
+static void test_verify_finds_relinked_prev(void **state) {
+        struct fixture *f = *state;
+        fill(f->l, 5, 1000);
+        tamper(f, "UPDATE records SET prev_hash = (SELECT hash FROM records WHERE seq = 1) WHERE seq = 3");
+        expect_break(f, LEDGER_BREAK_PREV, 3);
+}
+
+static void test_full_queue_refuses_and_records_the_loss(void **state) {
+        struct fixture *f = *state;
+        struct ledger_record r = rec(1000), last;
+        int64_t seq;
+
+        for (int i = 0; i < 64; i++)
+                assert_int_equal(ledger_append(f->l, &r), 0);
+        assert_int_equal(ledger_append(f->l, &r), -ENOBUFS);
+        assert_int_equal(ledger_append(f->l, &r), -ENOBUFS);
+        assert_int_equal(ledger_lost(f->l), 2);
+        assert_int_equal(ledger_commit(f->l, &seq), 65);
+        assert_int_equal(seq, 65);
+        assert_int_equal(ledger_find_last(f->l, LEDGER_EVENT_LEDGER_LOST, 100, &last), 0);
+        assert_int_equal(last.seq, 65);
+        assert_non_null(strstr(last.message, "records lost: 2"));
+        assert_int_equal(ledger_lost(f->l), 0);
+}
+
+static void test_failed_commit_keeps_records_and_records_the_delay(void **state) {
+        struct fixture *f = *state;
+        struct ledger_record r = rec(1000), delayed;
+        struct ledger_verify_report rep;
+        sqlite3 *other;
+        int64_t seq;
+
+        fill(f->l, 1, 500);
+        /* Another writer holds the database: the commit fails after the busy timeout. */
+        assert_int_equal(sqlite3_open(f->db, &other), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+        for (int i = 0; i < 3; i++)
+                assert_int_equal(ledger_append(f->l, &r), 0);
+        assert_int_equal(ledger_commit(f->l, NULL), -EBUSY);
+        assert_int_equal(ledger_queued(f->l), 3);
+        sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
+        sqlite3_close(other);
+
+        assert_int_equal(ledger_commit(f->l, &seq), 4);
+        assert_int_equal(seq, 5);
+        assert_int_equal(ledger_find_last(f->l, LEDGER_EVENT_LEDGER_DELAYED, 100, &delayed), 0);
+        assert_int_equal(delayed.seq, 5);
+        assert_int_equal(delayed.error_number, EBUSY);
+        assert_non_null(strstr(delayed.message, "3 records waited"));
+        assert_int_equal(ledger_verify(f->l, &rep), 0);
+        assert_int_equal(rep.count, 5);
+}
+
+static void test_two_handles_keep_one_chain(void **state) {
+        struct fixture *f = *state;
+        struct ledger *second;
+        struct ledger_verify_report rep;
+        assert_int_equal(ledger_open(f->db, 0, 0, &second), 0);
+        fill(f->l, 2, 1000);
+        fill(second, 2, 2000);
+        fill(f->l, 2, 3000);
+        ledger_close(second);
+        assert_int_equal(ledger_verify(f->l, &rep), 0);
+        assert_int_equal(rep.count, 6);
+}
+
+static void test_read_only_refuses_appends(void **state) {
+        struct fixture *f = *state;
+        struct ledger *ro;
+        struct ledger_record r = rec(1);
+        fill(f->l, 1, 1);
+        assert_int_equal(ledger_open(f->db, LEDGER_OPEN_READ_ONLY, 0, &ro), 0);
+        assert_int_equal(ledger_append(ro, &r), -EROFS);
+        ledger_close(ro);
+}
+
+static void test_seq_at_time_is_first_at_or_after(void **state) {
+        struct fixture *f = *state;
+        int64_t seq;
+        fill(f->l, 5, 1000);           /* times 1000..1004 -> seqs 1..5 */
+        assert_int_equal(ledger_seq_at_time(f->l, 1002, &seq), 0);
+        assert_int_equal(seq, 3);
+        assert_int_equal(ledger_seq_at_time(f->l, 0, &seq), 0);
+        assert_int_equal(seq, 1);
+        assert_int_equal(ledger_seq_at_time(f->l, 5000, &seq), 0);
+        assert_int_equal(seq, 6);
+}
+
+static void test_prune_never_deletes_unexported(void **state) {
+        struct fixture *f = *state;
+        struct ledger_record note = fixture_record(9000, LEDGER_SUBJECT_LEDGER, LEDGER_EVENT_LEDGER_PRUNED);
+        struct ledger_verify_report rep;
+        int64_t through;
+
+        fill(f->l, 10, 1000);
+        assert_int_equal(ledger_prune(f->l, 5000, &note), 0);  /* nothing exported yet */
+        /* Exporting 5..6 first does not count: 1..4 are still not exported. */
+        assert_int_equal(ledger_mark_exported(f->l, 5, 6), 0);
+        assert_int_equal(ledger_exported_through(f->l, &through), 0);
+        assert_int_equal(through, 0);
+        assert_int_equal(ledger_mark_exported(f->l, 1, 4), 0);
+        assert_int_equal(ledger_mark_exported(f->l, 5, 6), 0);
+        assert_int_equal(ledger_exported_through(f->l, &through), 0);
+        assert_int_equal(through, 6);
+
+        /* Older than 1008 and exported: 1..6. */
+        assert_int_equal(ledger_prune(f->l, 1008, &note), 6);
+        assert_int_equal(ledger_verify(f->l, &rep), 0);
+        assert_int_equal(rep.first_seq, 7);
+        assert_int_equal(rep.last_seq, 11);    /* the ledger-pruned record */
+        struct ledger_record pruned;
+        assert_int_equal(ledger_find_last(f->l, LEDGER_EVENT_LEDGER_PRUNED, 100, &pruned), 0);
+        assert_non_null(strstr(pruned.message, "records 1..6 deleted"));
+
+        /* Deleting the new head behind the ledger's back is still found. */
+        tamper(f, "DELETE FROM records WHERE seq = 7");
+        expect_break(f, LEDGER_BREAK_ANCHOR, 8);
+}
+
+int main(void) {
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+        const struct CMUnitTest tests[] = {
+                T(test_commit_assigns_consecutive_seqs_and_verifies),
+                T(test_columns_mirror_field_table),
+                T(test_stored_text_is_sanitised),
+                T(test_verify_finds_modified_field),
+                T(test_verify_finds_modified_encoding),
+                T(test_verify_finds_deleted_row),
+                T(test_verify_finds_deleted_head),
+                T(test_verify_finds_inserted_row),
+                T(test_verify_finds_reordered_rows),
+                T(test_verify_finds_changed_seq),
+                T(test_verify_finds_relinked_prev),
+                T(test_full_queue_refuses_and_records_the_loss),
+                T(test_failed_commit_keeps_records_and_records_the_delay),
+                T(test_two_handles_keep_one_chain),
+                T(test_read_only_refuses_appends),
+                T(test_seq_at_time_is_first_at_or_after),
+                T(test_prune_never_deletes_unexported),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
