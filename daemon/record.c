@@ -131,9 +131,10 @@ void record_usb(enum usb_record_event ev, const struct usb_identity *id, enum po
                         "KYOKA_RESULT=%s", result < 0 ? "failed" : "done",
                         result < 0 ? "ERRNO=%i" : NULL, -result,
                         NULL);
-        log_full_errno(result < 0 ? LOG_ERR : LOG_INFO, result, "usb %s %s %s serial=\"%s\" interfaces=%s: %s (%s)%s",
+        /* %m is expanded only in the format, not inside a %s argument: name the error here. */
+        log_full_errno(result < 0 ? LOG_ERR : LOG_INFO, result, "usb %s %s %s serial=\"%s\" interfaces=%s: %s (%s)%s%s",
                        event_name(ev), id->bus_path, vidpid, id->serial, interfaces, decision, reason,
-                       result < 0 ? ": ENFORCEMENT FAILED: %m" : "");
+                       result < 0 ? ": ENFORCEMENT FAILED: " : "", result < 0 ? strerror(-result) : "");
 
         struct json_object *o = record_json_new(
                 ev == USB_RECORD_REMOVED ? KYOKA_MESSAGE_USB_REMOVED : KYOKA_MESSAGE_USB_DECISION,
@@ -206,11 +207,11 @@ void record_net(enum net_record_event ev, const struct net_identity *id, enum po
                         result < 0 ? "ERRNO=%i" : NULL, -result,
                         NULL);
         log_full_errno(result < 0 ? LOG_ERR : ev == NET_RECORD_VIOLATION ? LOG_WARNING : LOG_INFO, result,
-                       "net %s ifindex=%d name=%s mac=%s%s kind=%s path=%s driver=%s: %s (%s)%s", net_event_name(ev),
+                       "net %s ifindex=%d name=%s mac=%s%s kind=%s path=%s driver=%s: %s (%s)%s%s", net_event_name(ev),
                        id->ifindex, id->name, mac[0] ? mac : "-", id->has_mac && !permanent ? "(current)" : "",
                        id->kind[0] ? id->kind : "-", id->path[0] ? id->path : "-", id->driver[0] ? id->driver : "-",
                        ev == NET_RECORD_VIOLATION ? "violation" : decision, reason,
-                       result < 0 ? ": ENFORCEMENT FAILED: %m" : "");
+                       result < 0 ? ": ENFORCEMENT FAILED: " : "", result < 0 ? strerror(-result) : "");
 
         struct json_object *o = record_json_new(message_id, priority, net_event_name(ev), "network", message);
         if (o) {
