@@ -1,0 +1,201 @@
+#!/usr/bin/env python3
+"""kyokad in the test guest: shared by test-kyokad-usb.py and bench-usb.py (stdlib only).
+
+- guest shell expressions for a USB device found by its QEMU port (`[0-9]-PORT`: the bus
+  depends on the device's speed), its sdX, its `authorized`;
+- `Approver`: the city's side on the host (key, master policy, approve/revoke/sign with
+  build/policyctl);
+- `make_overlay`: kyokad, policyctl, the trusted key and the signed policy as a directory to
+  append to the guest's initrd;
+- `Kyokad`: starts kyokad in the guest's background (log in /tmp/kyokad.log), installs a
+  policy (`policyctl install`, else copy + SIGHUP).
+"""
+
+import base64
+import os
+import re
+import shlex
+import shutil
+import subprocess
+
+from vm import VMError
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
+BUILD = os.environ.get("BUILD", os.path.join(TOP, "build"))
+KYOKAD = os.path.join(BUILD, "kyokad")
+POLICYCTL = os.path.join(BUILD, "policyctl")
+DEV = "/sys/bus/usb/devices"
+LOG = "/tmp/kyokad.log"
+QEMU_STORAGE = ("46f4", "0001")
+
+
+# --- guest shell expressions -------------------------------------------------------------------
+def usb_path(port):
+    return f"$(ls -d {DEV}/[0-9]-{port} 2>/dev/null | head -1)"
+
+
+def has_usb(port):
+    return f"ls -d {DEV}/[0-9]-{port} >/dev/null 2>&1"
+
+
+def auth_is(port, value):
+    return f"[ \"$(cat {DEV}/[0-9]-{port}/authorized 2>/dev/null)\" = {value} ]"
+
+
+def sd_of(port):
+    """A block device sdX whose USB ancestor is the device on `port`, in sysfs and in /dev."""
+    return (f"b=$(ls {DEV}/[0-9]-{port}/*:*/host*/target*/*/block/ 2>/dev/null | head -1); "
+            f"[ -n \"$b\" ] && [ -e /sys/block/$b ] && [ -b /dev/$b ]")
+
+
+def no_sd_of(port):
+    return f"! ls {DEV}/[0-9]-{port}/*:*/host*/target*/*/block/sd* >/dev/null 2>&1"
+
+
+def attr(vm, port, name):
+    rc, out = vm.run(f"cat {usb_path(port)}/{name}")
+    return out.strip() if rc == 0 else None
+
+
+def sd_name(vm, port):
+    rc, out = vm.run(f"ls {DEV}/[0-9]-{port}/*:*/host*/target*/*/block/ 2>/dev/null | head -1")
+    return out.strip() or None
+
+
+def sd_count(vm):
+    return int(vm.run("ls /sys/block | grep -c '^sd'")[1].strip() or 0)
+
+
+def dd_roundtrip(vm, sd):
+    """Writes 64 KiB of random data to /dev/SD, reads it back past the page cache."""
+    rc, out = vm.run(f"d=/dev/{sd}; head -c 65536 /dev/urandom > /tmp/w && "
+                     f"dd if=/tmp/w of=$d bs=64k count=1 conv=fsync 2>&1 && "
+                     f"echo 3 > /proc/sys/vm/drop_caches && "
+                     f"dd if=$d of=/tmp/r bs=64k count=1 iflag=direct 2>/dev/null && cmp /tmp/w /tmp/r && echo SAME",
+                     timeout=40)
+    return rc == 0 and "SAME" in out, out.strip()[-160:]
+
+
+def kyokad_log(vm):
+    return vm.read_file(LOG).decode("utf-8", "backslashreplace")
+
+
+def log_lines_for(vm, bus_path):
+    """kyokad's USB record lines for the device BUS_PATH."""
+    return [l for l in kyokad_log(vm).splitlines() if re.search(rf"kyokad: usb \S+ {re.escape(bus_path)} ", l)]
+
+
+def wait_log(vm, pattern, timeout=15):
+    """Waits until kyokad's log has a line matching the grep -E PATTERN."""
+    return vm.wait_for(f"grep -qE {shlex.quote(pattern)} {LOG}", timeout=timeout)
+
+
+def kyokad_pid(vm):
+    rc, out = vm.run("pidof kyokad")
+    return out.split()[0] if rc == 0 and out.split() else None
+
+
+def vmrss_kb(vm, pid):
+    rc, out = vm.run(f"grep VmRSS /proc/{pid}/status")
+    m = re.search(r"(\d+)\s*kB", out)
+    return int(m.group(1)) if m else None
+
+
+# --- the approver, on the host -----------------------------------------------------------------
+class Approver:
+    def __init__(self, work):
+        self.dir = os.path.join(work, "approver")
+        os.makedirs(self.dir)
+        self.policy = os.path.join(self.dir, "policy.conf")
+        self.key = os.path.join(self.dir, "admin.key")
+        self.ctl(["keygen", "--out", os.path.join(self.dir, "admin")])
+        out = self.ctl(["init", "--issuer", "kyoka VM test", "--contract", "tests/vm/test-kyokad-usb.py"])
+        with open(self.policy, "w") as f:
+            f.write(out)
+
+    def ctl(self, args):
+        p = subprocess.run([POLICYCTL, *args], capture_output=True, text=True)
+        if p.returncode != 0:
+            raise RuntimeError(f"policyctl {' '.join(args)}: exit {p.returncode}: {p.stderr.strip()}")
+        return p.stdout
+
+    def approve_usb(self, serial, permit, until=None, read_only=False):
+        args = ["approve", self.policy, "--vendor", QEMU_STORAGE[0], "--product", QEMU_STORAGE[1],
+                "--serial", serial, "--interfaces", "08:06:50", "--permit", permit, "--by", "vm test"]
+        if until:
+            args += ["--until", until]
+        if read_only:
+            args.append("--read-only")
+        self.ctl(args)
+
+    def approve_request(self, request_path, permit):
+        self.ctl(["approve", self.policy, "--request", request_path, "--permit", permit, "--by", "vm test"])
+
+    def revoke(self, permit):
+        self.ctl(["revoke", self.policy, "--permit", permit])
+
+    def sign(self):
+        self.ctl(["sign", "--key", self.key, self.policy])
+
+    def files(self):
+        with open(self.policy, "rb") as f, open(self.policy + ".sig", "rb") as g:
+            return f.read(), g.read()
+
+
+def make_overlay(work, approver, extra=()):
+    """EXTRA: (host file, guest path) pairs, e.g. a helper binary."""
+    root = os.path.join(work, "overlay")
+    for d in ("usr/sbin", "usr/bin", "etc/kyoka/keys.d", "var/lib/kyoka", "srv/mtp"):
+        os.makedirs(os.path.join(root, d), exist_ok=True)
+    shutil.copy(KYOKAD, os.path.join(root, "usr/sbin/kyokad"))
+    shutil.copy(POLICYCTL, os.path.join(root, "usr/bin/policyctl"))
+    shutil.copy(os.path.join(approver.dir, "admin.pub"), os.path.join(root, "etc/kyoka/keys.d/admin.pub"))
+    shutil.copy(approver.policy, os.path.join(root, "etc/kyoka/policy.conf"))
+    shutil.copy(approver.policy + ".sig", os.path.join(root, "etc/kyoka/policy.conf.sig"))
+    for src, dst in extra:
+        os.makedirs(os.path.dirname(os.path.join(root, dst.lstrip("/"))), exist_ok=True)
+        shutil.copy(src, os.path.join(root, dst.lstrip("/")))
+    return root
+
+
+class Kyokad:
+    """kyokad in the guest, in the background of the command shell."""
+
+    def __init__(self, vm):
+        self.vm = vm
+        rc, out = vm.run("kyokad --help")
+        self.args = "--config-dir /etc/kyoka --state-dir /var/lib/kyoka --runtime-dir /run/kyoka"
+        if "--network" in out:
+            self.args += " --network off"   # this test is about USB; no nftables in the guest
+        rc, out = vm.run("policyctl --help")
+        self.has_request = " request " in out
+        self.has_install = " install " in out
+
+    def start(self, timeout=20, pipe=None):
+        """Starts kyokad; waits for its 'ready' line (appended to the log). Returns the pid.
+        PIPE: a guest command that kyokad's output goes through on its way to the log."""
+        rc, before = self.vm.run(f"grep -c 'kyokad ready' {LOG} 2>/dev/null || true")
+        n = int(before.strip() or 0)
+        if pipe:
+            self.vm.run(f"(/usr/sbin/kyokad {self.args} </dev/null 2>&1 | {pipe} >>{LOG} 2>&1) &", check=True)
+        else:
+            self.vm.run(f"setsid /usr/sbin/kyokad {self.args} </dev/null >>{LOG} 2>&1 &", check=True)
+        took = self.vm.wait_for(f"[ $(grep -c 'kyokad ready' {LOG}) -gt {n} ]", timeout=timeout)
+        if took is None:
+            raise VMError("kyokad did not become ready:\n" + kyokad_log(self.vm)[-2000:])
+        return kyokad_pid(self.vm)
+
+    def install(self, approver):
+        """Puts the approver's signed policy into force in the guest. Returns how."""
+        text, sig = approver.files()
+        self.vm.run(f"mkdir -p /tmp/new && echo {base64.b64encode(text).decode()} | base64 -d > /tmp/new/policy.conf && "
+                    f"echo {base64.b64encode(sig).decode()} | base64 -d > /tmp/new/policy.conf.sig", check=True)
+        if self.has_install:
+            rc, out = self.vm.run("policyctl install /tmp/new/policy.conf", timeout=30)
+            if rc != 0:
+                raise VMError(f"policyctl install: exit {rc}: {out}")
+            return "policyctl install", out
+        self.vm.run("cp /tmp/new/policy.conf.sig /tmp/new/policy.conf /etc/kyoka/ && kill -HUP $(pidof kyokad)",
+                    check=True)
+        return "copy + SIGHUP", ""
