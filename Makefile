@@ -55,7 +55,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 # Keep object files that only a test needs (make would delete them as intermediates).
 .SECONDARY:
 
-.PHONY: all deps check check-unit check-asan check-integration fuzz bench install clean help
+.PHONY: all deps check check-unit check-asan check-integration check-vm fuzz bench install clean help
 all: $(PROGRAMS) $(LIBS)
 
 # Tests find their fixtures wherever they are run from.
@@ -120,6 +120,7 @@ check: deps
 	$(MAKE) check-asan
 	tests/run-unit.sh $(BUILD)/tests
 	tests/run-integration.sh $(BUILD)
+	$(MAKE) check-vm
 	@echo "make check: all suites passed"
 
 check-unit: all $(UNIT_TESTS)
@@ -131,6 +132,10 @@ check-asan:
 
 check-integration: all
 	tests/run-integration.sh $(BUILD)
+
+# Real kernel: QEMU (TCG) boots a pinned Debian kernel with kyokad (tests/vm/README.md).
+check-vm: all
+	tests/vm/run.sh
 
 # --- fuzzing --------------------------------------------------------------------------------
 # Each target runs for FUZZ_SECONDS from its seed corpus (tests/fuzz/corpus/NAME); new
@@ -180,4 +185,4 @@ clean:
 	rm -rf build
 
 help:
-	@echo "targets: all deps check check-unit check-asan check-integration fuzz bench install clean"
+	@echo "targets: all deps check check-unit check-asan check-integration check-vm fuzz bench install clean"
