@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* kyokad's state and loop. The path of a plug: usb-watch.c hands a usb_device to
- * on_usb_event(); usb_device_decide() reads its identity (usb-identity.c), asks the policy
- * (policy_match_usb), enforces (usb-enforce.c) and records (record.c). */
+ * on_usb_event(), which has its identity read off the loop (usb-io.c, usb-identity.c);
+ * on_usb_identity_done() -> usb_device_decide() asks the policy (policy_match_usb) and hands
+ * the sysfs writes to usb-io (usb-enforce.c); on_usb_apply_done() records the outcome
+ * (record.c). */
 #include "manager.h"
 
 #include <errno.h>
@@ -23,15 +25,20 @@
 #include "record.h"
 #include "timeutil.h"
 #include "usb-enforce.h"
-#include "usb-identity.h"
+#include "usb-io.h"
 #include "usb-watch.h"
 
 #define SYSPATH_MAX 512
+#define USB_IO_THREADS 4              /* devices whose sysfs I/O may hang before new ones wait */
 
 struct usb_device {
         struct usb_device *next;
         char syspath[SYSPATH_MAX];
         char sysname[64];
+        char id_path[USB_PATH_MAX];   /* from udev, kept until the identity arrives */
+        uint64_t read_tag;            /* the identity read in flight; 0 when none */
+        enum usb_record_event read_event; /* what to record once it arrives */
+        bool identity_known;          /* the identity has been read (well or not) */
         bool identity_ok;
         struct usb_identity id;
         struct usb_descriptors desc;
@@ -54,6 +61,8 @@ struct manager {
         char hostname[256];
         char machine_id[33];
         struct net *net;              /* network links (net-links.c); NULL with --network off */
+        struct usb_io *usb_io;        /* sysfs I/O off the loop (usb-io.c) */
+        uint64_t usb_io_tags;
         /* For the control socket. */
         struct control *control;
         char signer_name[256];
@@ -85,88 +94,143 @@ static void usb_device_forget(struct manager *m, const char *syspath) {
                 }
 }
 
-static int usb_device_enforce(struct usb_device *d, const struct policy_decision *dec, enum policy_verdict verdict) {
-        _cleanup_close_ int fd = open(d->syspath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        int r;
-
-        if (fd < 0)
-                return negative_errno();
-
-        if (verdict == VERDICT_BLOCK) {
-                r = usb_device_is_authorized(fd);
-                if (r < 0)
-                        return r;
-                return r ? usb_device_authorize(fd, false) : 0;
-        }
-
-        r = usb_device_is_authorized(fd);
-        if (r < 0)
-                return r;
-        if (!r) {
-                r = usb_device_authorize(fd, true);
-                if (r < 0)
-                        return r;
-        }
-        /* Interfaces start unauthorised (interface_authorized_default = 0): name each one. */
-        int probe_error = 0;
-        r = usb_interfaces_authorize(fd, d->sysname, &d->desc, dec->interface_mask, &probe_error);
-        if (r < 0) {
-                /* Fail closed: a device whose interfaces could not be set as decided is taken
-                 * off as a whole. */
-                (void) usb_device_authorize(fd, false);
-                return r;
-        }
-        if (probe_error < 0)
-                record_fault("driver-bind", probe_error, "USB device %s is authorised but a driver could not be bound: %s",
-                             d->sysname, strerror(-probe_error));
-        return 0;
-}
-
-static void usb_device_decide(struct manager *m, struct usb_device *d, enum usb_record_event ev) {
-        struct policy_decision dec;
+/* What a decision will be recorded as, once its enforcement has completed. */
+struct usb_decision_record {
+        enum usb_record_event ev;
+        bool record;
+        enum policy_verdict verdict;
         char reason[512];
+        char permit[POLICY_STRING_MAX];
+        struct usb_identity id;
+};
+
+/* Decides now (matching is fast and on the loop) and hands the sysfs writes to usb-io; the
+ * record is made when they have completed, with their outcome. */
+static void usb_device_decide(struct manager *m, struct usb_device *d, enum usb_record_event ev) {
+        struct policy_decision dec = { .verdict = VERDICT_BLOCK };
+        struct usb_decision_record *rec = calloc(1, sizeof *rec);
         int r;
 
-        if (!d->identity_ok) {
-                /* Unreadable or malformed descriptors: nothing to match on, so nothing allowed. */
-                r = usb_device_enforce(d, &(struct policy_decision) { .verdict = VERDICT_BLOCK }, VERDICT_BLOCK);
-                record_usb(ev, &d->id, VERDICT_BLOCK, "descriptors unreadable or malformed", NULL, r);
-                snprintf(d->reason, sizeof d->reason, "descriptors unreadable or malformed");
-                d->permit[0] = 0;
-                d->decided = true;
-                d->verdict = VERDICT_BLOCK;
-                d->next_change = TIME_INFINITY;
+        if (!rec) {
+                record_fault("oom", -ENOMEM, "Out of memory deciding USB device %s: left as the kernel has it", d->sysname);
                 return;
         }
 
-        policy_match_usb(m->policy, &d->id, now_seconds(), &dec);
-        policy_decision_describe(&dec, &d->id, reason, sizeof reason);
+        if (!d->identity_ok)
+                /* Unreadable or malformed descriptors: nothing to match on, so nothing allowed. */
+                snprintf(rec->reason, sizeof rec->reason, "descriptors unreadable or malformed");
+        else {
+                policy_match_usb(m->policy, &d->id, now_seconds(), &dec);
+                policy_decision_describe(&dec, &d->id, rec->reason, sizeof rec->reason);
+        }
 
         enum policy_verdict verdict = dec.verdict;
         if (verdict == VERDICT_READ_ONLY) {
                 /* Read-only media need the block layer set read-only before anyone can write;
                  * until kyokad does that, such a permit cannot be honoured: fail closed. */
                 verdict = VERDICT_BLOCK;
-                strncat(reason, " [read-only access not enforceable yet: blocked]", sizeof reason - strlen(reason) - 1);
+                strncat(rec->reason, " [read-only access not enforceable yet: blocked]",
+                        sizeof rec->reason - strlen(rec->reason) - 1);
         }
 
-        r = usb_device_enforce(d, &dec, verdict);
-        if (!d->decided || d->verdict != verdict || r < 0 || ev != USB_RECORD_REEVALUATED)
-                record_usb(ev, &d->id, verdict, reason, dec.usb_entry ? dec.usb_entry->approval.permit : NULL, r);
-        d->decided = true;
-        d->verdict = r < 0 ? VERDICT_BLOCK : verdict;
-        d->next_change = dec.next_change;
-        snprintf(d->reason, sizeof d->reason, "%s%s%s", reason, r < 0 ? ": enforcement failed: " : "",
-                 r < 0 ? strerror(-r) : "");
-        snprintf(d->permit, sizeof d->permit, "%s",
+        rec->ev = ev;
+        rec->record = !d->decided || d->verdict != verdict || ev != USB_RECORD_REEVALUATED;
+        rec->verdict = verdict;
+        rec->id = d->id;
+        snprintf(rec->permit, sizeof rec->permit, "%s",
                  dec.reason == REASON_PERMIT && dec.usb_entry ? dec.usb_entry->approval.permit : "");
+
+        d->decided = true;
+        d->verdict = verdict;
+        d->next_change = d->identity_ok ? dec.next_change : TIME_INFINITY;
+        snprintf(d->reason, sizeof d->reason, "%s", rec->reason);
+        snprintf(d->permit, sizeof d->permit, "%s", rec->permit);
+
+        struct usb_io_request req = {
+                .op = USB_IO_APPLY,
+                .authorize = verdict != VERDICT_BLOCK,
+                .interface_mask = dec.interface_mask,
+                .desc = d->desc,
+                .context = rec,
+        };
+        snprintf(req.syspath, sizeof req.syspath, "%s", d->syspath);
+        snprintf(req.sysname, sizeof req.sysname, "%s", d->sysname);
+        r = usb_io_submit(m->usb_io, &req);
+        if (r < 0) {
+                free(rec);
+                record_fault("enforce", r, "Failed to queue enforcement for USB device %s: %s", d->sysname, strerror(-r));
+        }
+}
+
+static void on_usb_apply_done(struct manager *m, const struct usb_io_result *res) {
+        struct usb_decision_record *rec = res->req.context;
+
+        if (res->r == -ECANCELED) {
+                /* kyokad is stopping before it could enforce: the device stays as the kernel
+                 * has it (a new device: unauthorised). */
+                free(rec);
+                return;
+        }
+        if (res->r < 0) {
+                struct usb_device *d = usb_device_find(m, res->req.syspath);
+                if (d) {
+                        d->verdict = VERDICT_BLOCK;
+                        snprintf(d->reason, sizeof d->reason, "%s: enforcement failed: %s", rec->reason,
+                                 strerror(-res->r));
+                }
+        }
+        if (rec->record || res->r < 0)
+                record_usb(rec->ev, &rec->id, rec->verdict, rec->reason, rec->permit[0] ? rec->permit : NULL, res->r);
+        if (res->probe_error < 0)
+                record_fault("driver-bind", res->probe_error,
+                             "USB device %s is authorised but a driver could not be bound: %s", res->req.sysname,
+                             strerror(-res->probe_error));
+        free(rec);
 }
 
 static void manager_arm_timer(struct manager *m);
 
+static void on_usb_identity_done(struct manager *m, const struct usb_io_result *res) {
+        struct usb_device *d = usb_device_find(m, res->req.syspath);
+
+        /* Gone, or plugged again since this read began: a newer read will decide it. */
+        if (!d || d->read_tag != res->req.tag)
+                return;
+        d->read_tag = 0;
+        d->identity_known = true;
+        d->identity_ok = res->r >= 0;
+        if (res->r >= 0) {
+                d->id = res->id;
+                d->desc = res->desc;
+        } else {
+                memset(&d->id, 0, sizeof d->id);
+                memset(&d->desc, 0, sizeof d->desc);
+                identity_sanitize(d->sysname, strlen(d->sysname), d->id.bus_path, sizeof d->id.bus_path);
+                if (res->r != -ECANCELED)
+                        record_fault("identity", res->r, "Failed to read the identity of USB device %s: %s", d->sysname,
+                                     strerror(-res->r));
+        }
+        memcpy(d->id.id_path, d->id_path, sizeof d->id.id_path);
+        if (res->r == -ECANCELED)
+                return;
+        usb_device_decide(m, d, d->read_event);
+        manager_arm_timer(m);
+}
+
+static void on_usb_io_done(const struct usb_io_result *res, void *userdata) {
+        struct manager *m = userdata;
+
+        if (res->req.op == USB_IO_READ_IDENTITY)
+                on_usb_identity_done(m, res);
+        else
+                on_usb_apply_done(m, res);
+}
+
 static void manager_reevaluate(struct manager *m) {
         for (struct usb_device *d = m->devices; d; d = d->next)
-                usb_device_decide(m, d, USB_RECORD_REEVALUATED);
+                /* A device whose identity is still being read is decided when it arrives. */
+                if (d->identity_known)
+                        usb_device_decide(m, d, USB_RECORD_REEVALUATED);
         net_policy_changed(m->net, m->policy);
         manager_arm_timer(m);
 }
@@ -251,19 +315,26 @@ static void on_usb_event(struct udev_device *dev, enum usb_event ev, void *userd
                 m->devices = d;
         }
 
-        _cleanup_close_ int fd = open(syspath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        int r = fd < 0 ? negative_errno() : usb_identity_read(fd, sysname, &d->id, &d->desc);
-        d->identity_ok = r >= 0;
-        if (r < 0) {
-                identity_sanitize(sysname, strlen(sysname), d->id.bus_path, sizeof d->id.bus_path);
-                record_fault("identity", r, "Failed to read the identity of USB device %s: %s", sysname, strerror(-r));
-        }
         const char *id_path = udev_device_get_property_value(dev, "ID_PATH");
         if (id_path)
-                identity_sanitize(id_path, strnlen(id_path, USB_PATH_MAX), d->id.id_path, sizeof d->id.id_path);
+                identity_sanitize(id_path, strnlen(id_path, USB_PATH_MAX), d->id_path, sizeof d->id_path);
 
-        usb_device_decide(m, d, is_new ? USB_RECORD_CONNECTED : USB_RECORD_REEVALUATED);
-        manager_arm_timer(m);
+        /* The identity is read off the loop (a device can make sysfs reads hang); the decision
+         * follows in on_usb_identity_done(). Until then the device is as the kernel has it:
+         * a new one unauthorised. */
+        struct usb_io_request req = { .op = USB_IO_READ_IDENTITY, .tag = ++m->usb_io_tags };
+        snprintf(req.syspath, sizeof req.syspath, "%s", syspath);
+        snprintf(req.sysname, sizeof req.sysname, "%s", sysname);
+        int r = usb_io_submit(m->usb_io, &req);
+        if (r < 0) {
+                record_fault("identity", r, "Failed to queue the identity read of USB device %s: %s", sysname, strerror(-r));
+                return;
+        }
+        d->read_tag = req.tag;
+        if (is_new || !d->identity_known)
+                d->read_event = USB_RECORD_CONNECTED;
+        else
+                d->read_event = USB_RECORD_REEVALUATED;
 }
 
 static void on_usb_overrun(void *userdata) {
@@ -409,6 +480,10 @@ fail:
 int manager_start(struct manager *m) {
         int r;
 
+        r = usb_io_new(m->event, USB_IO_THREADS, on_usb_io_done, m, &m->usb_io);
+        if (r < 0)
+                return log_error_errno(r, "Failed to start the sysfs workers: %m");
+
         /* Listen first, then enumerate: a device that arrives in between is seen at least once,
          * and the controllers are closed as part of the enumeration (root hubs come first). */
         r = usb_watch_new(m->event, m->udev, m->cfg.udev_events, on_usb_event, on_usb_overrun, m, &m->usb);
@@ -448,6 +523,8 @@ int manager_run(struct manager *m) {
 struct manager *manager_free(struct manager *m) {
         if (!m)
                 return NULL;
+        /* First: it delivers what finished (records of enforcement done) while devices exist. */
+        usb_io_free(m->usb_io);
         while (m->devices) {
                 struct usb_device *d = m->devices;
                 m->devices = d->next;

@@ -129,16 +129,8 @@ static void *worker(void *arg) {
         return NULL;
 }
 
-static int on_done(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        struct usb_io *io = userdata;
-        uint64_t n;
-
-        (void) !read(io->efd, &n, sizeof n);
-        pthread_mutex_lock(&io->lock);
-        struct job *list = TAKE_PTR(io->done);
-        pthread_mutex_unlock(&io->lock);
-
-        /* Reverse: deliver in completion order. */
+/* Delivers the finished jobs of LIST (newest first) in completion order. */
+static void deliver(struct usb_io *io, struct job *list) {
         struct job *ordered = NULL;
         while (list) {
                 struct job *j = list;
@@ -155,6 +147,17 @@ static int on_done(sd_event_source *s, int fd, uint32_t revents, void *userdata)
                 io->done_cb(&j->res, io->userdata);
                 free(j);
         }
+}
+
+static int on_done(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        struct usb_io *io = userdata;
+        uint64_t n;
+
+        (void) !read(io->efd, &n, sizeof n);
+        pthread_mutex_lock(&io->lock);
+        struct job *list = TAKE_PTR(io->done);
+        pthread_mutex_unlock(&io->lock);
+        deliver(io, list);
         return 0;
 }
 
@@ -223,14 +226,6 @@ unsigned usb_io_pending(struct usb_io *io) {
         return n;
 }
 
-static void free_jobs(struct job *j) {
-        while (j) {
-                struct job *next = j->next;
-                free(j);
-                j = next;
-        }
-}
-
 struct usb_io *usb_io_free(struct usb_io *io) {
         bool all_joined = true;
 
@@ -252,8 +247,13 @@ struct usb_io *usb_io_free(struct usb_io *io) {
         if (!all_joined)
                 return NULL;
 
-        free_jobs(io->queue);
-        free_jobs(io->done);
+        deliver(io, TAKE_PTR(io->done));
+        for (struct job *j = TAKE_PTR(io->queue), *next; j; j = next) {
+                next = j->next;
+                j->res.r = -ECANCELED;
+                io->done_cb(&j->res, io->userdata);
+                free(j);
+        }
         sd_event_source_disable_unref(io->source);
         if (io->efd >= 0)
                 close(io->efd);

@@ -31,6 +31,7 @@ struct usb_io_request {
         char syspath[USB_IO_SYSPATH_MAX];
         char sysname[USB_IO_SYSNAME_MAX];
         uint64_t tag;                 /* the caller's, returned with the result */
+        void *context;                /* the caller's, returned with the result */
         /* USB_IO_APPLY */
         bool authorize;
         uint32_t interface_mask;
@@ -55,5 +56,7 @@ int usb_io_new(sd_event *e, unsigned n_threads, usb_io_done_t done, void *userda
 int usb_io_submit(struct usb_io *io, const struct usb_io_request *req);
 /* Requests queued or running. */
 unsigned usb_io_pending(struct usb_io *io);
-/* Stops the workers; requests not started are dropped, running ones are waited for. */
+/* Stops the workers. Finished requests are delivered, requests not started are delivered
+ * with r = -ECANCELED (so the caller can release their contexts); a request still running
+ * on a hung device is waited for a moment, then left to the process's end. */
 struct usb_io *usb_io_free(struct usb_io *io);

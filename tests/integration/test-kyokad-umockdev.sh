@@ -169,7 +169,7 @@ start_kyokad_async() {
         : >"$dir/kyokad.log"
         UMOCKDEV_DIR=$root LD_PRELOAD=$preload ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
                 "$kyokad" --config-dir "$dir/config" --state-dir "$dir/state" --runtime-dir "$dir/run" \
-                --udev-events udev --network off --debug >>"$dir/kyokad.log" 2>&1 &
+                --udev-events udev --network off --debug >>"$dir/kyokad.log" 2>&1 7>&- &
         kyokad_pid=$!
 }
 
@@ -493,6 +493,28 @@ t_controllers_closed_before_any_decision() {
                 case_end
 }
 
+t_hung_device_does_not_stall_others() {
+        # Regression: kyokad read sysfs on its event loop, so one device whose descriptors
+        # never answer (a FIFO here) held up every other decision. The keyboard must be decided
+        # while the stick's read hangs; the stick once it answers. The test holds the FIFO's
+        # write end open so that kyokad's open() returns and its read() hangs: umockdev's
+        # preload serialises open() calls, which would hang every thread in this mock only.
+        local fifo rc=0
+        case_begin hung "stick $STICK $SERIAL_A 0 0" "keyboard $KEYBOARD 0 0" &&
+                fifo=$sys$STICK/descriptors &&
+                rm "$fifo" && mkfifo "$fifo" &&
+                exec 7<>"$fifo" &&
+                policy "$dir/config/policy.conf" 1 allow "$POLICY_A" &&
+                start_kyokad_async &&
+                wait_attr $KEYBOARD/authorized 1 &&
+                expect_attr $STICK/authorized 0 &&
+                printf '%s' "$D_STICK" | xxd -r -p >&7 && exec 7>&- &&
+                wait_attr $STICK/authorized 1 &&
+                case_end || rc=1
+        exec 7>&- 2>/dev/null
+        return $rc
+}
+
 t_recorded_devices() {
         # umockdev-record trees of QEMU's usb-storage (serial KYOKA-STICK-1), usb-kbd and usb-mtp,
         # recorded unauthorised on a real kernel (tests/vm/record-fixtures.py): no interface
@@ -524,6 +546,7 @@ t_recorded_devices() {
 }
 
 run_case "kyokad closes every controller at start" t_controllers_closed_at_start
+run_case "a device whose sysfs reads hang does not stall the others" t_hung_device_does_not_stall_others
 run_case "recorded QEMU stick (approved), keyboard and phone" t_recorded_devices
 run_case "signed policy: approved stick, keyboard, phone, hot-plugged sticks" t_signed_policy
 run_case "usb_hid = block takes a keyboard off" t_keyboard_blocked_by_usb_hid_block
