@@ -65,7 +65,13 @@ def note(text):
 
 
 # --- the cases --------------------------------------------------------------------------------
+UEVENTS = "/tmp/uevents.log"
+
+
 def case_start(vm, k):
+    # Every kernel uevent of the run, to show at the end that blocked devices never had an
+    # interface (let alone a block device), not even for a moment between two polls.
+    vm.run(f"(/bin/udevadm monitor --kernel > {UEVENTS} 2>&1 &); sleep 0.3", check=True)
     pid = k.start()
     check("kyokad starts in the guest", pid is not None, f"pid {pid}; args {k.args}")
     rc, out = vm.run(f"cat {DEV}/usb*/authorized_default {DEV}/usb*/interface_authorized_default")
@@ -389,6 +395,15 @@ def main():
                         check(name, False, f"{type(e).__name__}: {e}")
                         traceback.print_exc()
                     note(f"{name}: {time.monotonic() - ts:.1f} s")
+                # Devices that stayed blocked all along (each has its own QEMU port): the kernel
+                # must never have added an interface or anything below it.
+                never = ["1-3", "1-5.1", "2-8"] + ([] if READ_ONLY_ENFORCED else ["2-6"])
+                events = vm.read_file(UEVENTS).decode("utf-8", "backslashreplace").splitlines()
+                leaks = [e for e in events for d in never if re.search(rf"/{re.escape(d)}/\S", e)]
+                seen = [d for d in never if any(re.search(rf"/{re.escape(d)} \(usb\)", e) for e in events)]
+                check("blocked devices never had an interface, not for a moment (every kernel uevent of the run)",
+                      not leaks and seen == never, f"{len(events)} uevents; devices seen {seen}; "
+                      + ("; ".join(leaks[:3]) if leaks else "no uevent below any of them"))
                 rc, out = vm.run("dmesg | grep -E \"can't set config|error -110\" "
                                  "| grep -v \"can't set config #1, error -19$\"")
                 check("no 'can't set config' (but -19 of a pulled stick) nor -110 in dmesg over the whole run",
@@ -404,7 +419,9 @@ def main():
                         f.write(vm.read_file(LOG))
                     with open(os.path.join(vm.log_dir, "dmesg.txt"), "w") as f:
                         f.write(vm.dmesg())
-                    note(f"kyokad's log and dmesg: {vm.log_dir}/kyokad.log, dmesg.txt")
+                    with open(os.path.join(vm.log_dir, "uevents.log"), "wb") as f:
+                        f.write(vm.read_file(UEVENTS))
+                    note(f"kyokad's log, dmesg, uevents: {vm.log_dir}/kyokad.log, dmesg.txt, uevents.log")
                 except Exception:
                     pass
     except Exception as e:
