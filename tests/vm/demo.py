@@ -1,0 +1,409 @@
+#!/usr/bin/env python3
+"""`make demo`: kyoka doing its whole job on a real Linux kernel, narrated for a municipal IT
+admin (Japanese and English), each step checked against the kernel's own state.
+
+The host plays the approver's machine (情報政策課): it makes the key, writes and signs the
+policy. The QEMU guest plays the contractor's workstation (受託事業者の端末): kyokad runs there
+with the signed policy, devices are plugged over QMP, and what the demo calls "works" or
+"blocked" is read from the kernel itself (`authorized`, its interfaces, /sys/block, a dd write,
+/sys/class/net), never from kyokad's own words.
+
+Scenario: key + policy signed; approved stick works (dd write); read-only stick cannot be
+written (or, while read-only media are not enforced, stays blocked: kyokad fails closed);
+unapproved stick, phone (usb-mtp) and USB network adapter (usb-net) blocked; the blocked
+stick's request (`policyctl request` on the workstation) becomes an approval on the approver's
+machine, is signed, installed (`policyctl install`), and the stick works without replugging;
+`policyctl list` / `status`; the week exported (`policyctl export`) with the CSV's first lines
+and the report's summary, when kyokad writes the ledger.
+
+Ends with "demo: PASS" (exit 0) or "demo: FAIL (N of M steps failed)" (exit 1).
+    python3 tests/vm/demo.py            (after make all and tests/vm/build-image.sh; `make demo` does all)
+    python3 tests/vm/demo.py --dry-run  (no VM: checks the script and the host side only)
+"""
+
+import datetime
+import html
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from vm import VM  # noqa: E402
+from kyoka_guest import (DEV, KYOKAD, LOG, POLICYCTL, QEMU_STORAGE, Kyokad, auth_is, dd_roundtrip,  # noqa: E402
+                         has_usb, make_overlay, no_sd_of, sd_count, sd_name, sd_of, usb_path)
+
+SERIAL_OK = "KYOKA-DEMO-OK"      # approved from the start
+SERIAL_RO = "KYOKA-DEMO-RO"      # approved read-only
+SERIAL_NO = "KYOKA-DEMO-NEW"     # not approved; approved during the demo from its request
+ISSUER = "デモ市 総務部 情報政策課 (Demo City, IT policy division)"
+CONTRACT = "令和8年度 契約第123号 (contract 123)"
+APPROVER = "情報政策課 山田 (Yamada)"
+HOSTNAME = "ws-demo01"            # the contractor's workstation
+
+TTY = sys.stdout.isatty()
+OK_MARK = "\033[32m✓\033[0m" if TTY else "✓"
+NG_MARK = "\033[31m✗\033[0m" if TTY else "✗"
+
+
+class Narrator:
+    def __init__(self):
+        self.results = []
+        self.t0 = time.monotonic()
+        self.n = 0
+
+    def step(self, ja, en):
+        self.n += 1
+        print(f"\n[{self.n}] {ja}\n    {en}", flush=True)
+
+    def say(self, text):
+        for line in text.splitlines() or [""]:
+            print(f"    {line}", flush=True)
+
+    def show(self, cmd, out=None):
+        """A command as the admin would type it, and (indented) what it printed."""
+        print(f"    $ {cmd}", flush=True)
+        if out:
+            for line in out.rstrip("\n").splitlines()[:25]:
+                print(f"      {line}", flush=True)
+
+    def check(self, cond, ja, en, detail=""):
+        self.results.append(bool(cond))
+        mark = OK_MARK if cond else NG_MARK
+        print(f"    {mark} {ja} / {en}" + (f"  ({detail})" if detail else ""), flush=True)
+        return bool(cond)
+
+
+# --- the approver's machine (the host) -----------------------------------------------------------
+class ApproverDesk:
+    """The city's side: runs build/policyctl in its own folder, shows each command."""
+
+    def __init__(self, work, say):
+        self.dir = os.path.join(work, "approver")
+        os.makedirs(self.dir)
+        self.say = say
+        self.policy = os.path.join(self.dir, "policy.conf")
+        self.key = os.path.join(self.dir, "approver.key")
+        self.pub = os.path.join(self.dir, "approver.pub")
+
+    def ctl(self, args, shown=None, stdout=None):
+        p = subprocess.run([POLICYCTL, *args], capture_output=True, text=True, cwd=self.dir)
+        out = (p.stdout if stdout is None else "") + p.stderr
+        self.say.show(shown or "policyctl " + " ".join(shlex.quote(a) for a in args), out)
+        if stdout is not None:
+            with open(os.path.join(self.dir, stdout), "w") as f:
+                f.write(p.stdout)
+        return p.returncode, p.stdout + p.stderr
+
+    def files(self):
+        """The signed policy's bytes, as Kyokad.install() carries them to the workstation."""
+        with open(self.policy, "rb") as f, open(self.policy + ".sig", "rb") as g:
+            return f.read(), g.read()
+
+
+def until_date():
+    return (datetime.date.today() + datetime.timedelta(days=180)).isoformat()
+
+
+def report_summary(report_html):
+    """(label, number) rows of the report's summary table (概要 / Summary)."""
+    m = re.search(r"<h2>(概要|Summary)</h2>\s*<table[^>]*>(.*?)</table>", report_html, re.S)
+    if not m:
+        return []
+    return [(html.unescape(k), v) for k, v in re.findall(r"<tr><th>(.*?)</th><td class=\"n\">(\d+)</td></tr>", m.group(2))]
+
+
+# --- the scenario ---------------------------------------------------------------------------------
+def approver_prepares(n, desk):
+    n.step("承認者の端末: 鍵を作り、ポリシーを書いて署名する",
+           "On the approver's machine (here: the host): make a key, write the policy, approve two sticks, sign")
+    rc, _ = desk.ctl(["keygen", "--out", "approver"])
+    n.check(rc == 0 and os.path.exists(desk.key) and os.stat(desk.key).st_mode & 0o077 == 0,
+            "署名鍵を作成 (approver.key は 0600)", "signing key created (approver.key is mode 0600)")
+    rc, _ = desk.ctl(["init", "--issuer", ISSUER, "--contract", CONTRACT],
+                     shown=f"policyctl init --issuer {shlex.quote(ISSUER)} --contract {shlex.quote(CONTRACT)} > policy.conf",
+                     stdout="policy.conf")
+    until = until_date()
+    rc1, _ = desk.ctl(["approve", "policy.conf", "--vendor", QEMU_STORAGE[0], "--product", QEMU_STORAGE[1],
+                       "--serial", SERIAL_OK, "--interfaces", "08:06:50", "--permit", "許可-2026-001",
+                       "--by", APPROVER, "--until", until, "--purpose", "納品データの受け渡し (delivery data)"])
+    rc2, _ = desk.ctl(["approve", "policy.conf", "--vendor", QEMU_STORAGE[0], "--product", QEMU_STORAGE[1],
+                       "--serial", SERIAL_RO, "--interfaces", "08:06:50", "--permit", "許可-2026-002",
+                       "--by", APPROVER, "--until", until, "--read-only", "--purpose", "資料の閲覧のみ (read only)"])
+    rc3, _ = desk.ctl(["check", "policy.conf"])
+    n.check(rc == 0 and rc1 == 0 and rc2 == 0 and rc3 == 0, "ポリシーに2本のUSBメモリを許可 (1本は読み取り専用)",
+            f"policy approves two sticks (one read-only), valid until {until}")
+    rc, _ = desk.ctl(["sign", "--key", "approver.key", "policy.conf"])
+    rc2, out = desk.ctl(["verify", "--key", "approver.pub", "policy.conf"])
+    n.check(rc == 0 and rc2 == 0 and "good signature" in out, "署名し、検証できた", "signed, and the signature verifies")
+
+
+def boot_workstation(n, vm, k):
+    n.step("受託事業者の端末 (QEMU の実カーネル) で kyokad を起動する",
+           "Start kyokad on the contractor's workstation (a real Linux kernel in QEMU)")
+    n.say(f"the workstation booted in {vm.boot_seconds:.1f} s ({vm.accel}); approver.pub is in /etc/kyoka/keys.d/, "
+          "the signed policy in /etc/kyoka/")
+    vm.run(f"hostname {HOSTNAME}; echo {HOSTNAME} > /etc/hostname", check=True)
+    pid = k.start()
+    n.check(pid is not None, "kyokad が起動した", "kyokad is running", f"pid {pid}")
+    rc, out = vm.run(f"cat {DEV}/usb*/authorized_default")
+    n.check(out.split() == ["0", "0"], "USBコントローラーは既定で閉じている (authorized_default=0)",
+            "every USB controller closed by default: a new device gets nothing until kyokad decides",
+            " ".join(out.split()))
+    rc, out = vm.run(f"grep -m1 'policy' {LOG}")
+    n.say("kyokad: " + out.strip().split("kyokad: ", 1)[-1][:160])
+
+
+def decision(vm, bus_path, timeout=20):
+    """kyokad's decision word for BUS_PATH from its log (only to narrate; checks use the kernel)."""
+    vm.wait_for(f"grep -qE 'usb connected {re.escape(bus_path)} ' {LOG}", timeout=timeout)
+    rc, out = vm.run(f"grep -E 'usb connected {re.escape(bus_path)} ' {LOG} | tail -1")
+    m = re.search(r": (allow|read-only|block) \(([^)]*)\)", out)
+    return (m.group(1), m.group(2)) if m else (None, out.strip()[-120:])
+
+
+def bus_path_of(vm, port):
+    rc, out = vm.run(f"basename {usb_path(port)}")
+    return out.strip()
+
+
+def approved_stick(n, vm):
+    n.step("許可されたUSBメモリを挿す", f"Plug the approved stick (serial {SERIAL_OK}, permit 許可-2026-001)")
+    vm.plug_usb_storage("ok", serial=SERIAL_OK, port="1")
+    took = vm.wait_for(f"{has_usb('1')} && {auth_is('1', 1)} && {sd_of('1')}", timeout=25)
+    sd = sd_name(vm, "1")
+    n.check(took is not None and sd, "カーネルが認可し、ディスクとして現れた",
+            "the kernel authorised it and it became a disk", f"authorized=1, /sys/block/{sd}" if sd else "no sdX")
+    ok, detail = dd_roundtrip(vm, sd) if sd else (False, "no sdX")
+    n.check(ok, "書き込めた (64 KiB を dd で書き、読み戻して一致)", "writable: 64 KiB written with dd reads back identical",
+            f"/dev/{sd}")
+    d = decision(vm, bus_path_of(vm, "1"))
+    n.say(f"kyokad's record: {d[0]} ({d[1]})")
+
+
+def read_only_stick(n, vm):
+    n.step("読み取り専用で許可されたUSBメモリを挿す",
+           f"Plug the stick approved read-only (serial {SERIAL_RO}, permit 許可-2026-002)")
+    vm.plug_usb_storage("ro", serial=SERIAL_RO, port="6")
+    vm.wait_for(has_usb("6"), timeout=20)
+    d = decision(vm, bus_path_of(vm, "6"))
+    if d[0] == "read-only":
+        took = vm.wait_for(f"{auth_is('6', 1)} && {sd_of('6')}", timeout=20)
+        sd = sd_name(vm, "6")
+        ro = sd and vm.run(f"cat /sys/block/{sd}/ro")[1].strip() == "1"
+        n.check(took is not None and sd and ro, "読み取り専用のディスクとして現れた", "it is a disk, read-only",
+                f"/sys/block/{sd}/ro = 1" if ro else f"sd={sd}")
+        rc, out = vm.run(f"dd if=/dev/urandom of=/dev/{sd} bs=4k count=1 oflag=direct conv=fsync 2>&1", timeout=30)
+        n.check(sd and rc != 0, "書き込みは拒否された", "a dd write is refused", out.strip().splitlines()[-1][:100] if out.strip() else "")
+    else:
+        n.say("Read-only media are not enforced by kyokad yet. Until they are, kyokad fails closed:")
+        n.say("読み取り専用の強制が未実装のため、kyokad は安全側に倒して遮断します。")
+        held = vm.holds(f"{auth_is('6', 0)} && {no_sd_of('6')} && ! ls -d {usb_path('6')}/*:* >/dev/null 2>&1", 3)
+        n.check(held and d[0] == "block", "書き込めない: 遮断されたまま (authorized=0、ディスクなし、3 秒間)",
+                "cannot be written: it stays blocked (authorized=0, no interface, no disk, for 3 s)",
+                f"kyokad: {d[0]} ({d[1]})")
+    vm.unplug("ro")
+
+
+def blocked(n, vm, port, ja, en, extra_cond="", extra_detail=""):
+    vm.wait_for(has_usb(port), timeout=20)
+    d = decision(vm, bus_path_of(vm, port))
+    held = vm.holds(f"{auth_is(port, 0)} && ! ls -d {usb_path(port)}/*:* >/dev/null 2>&1 {extra_cond}", 3)
+    n.check(held and d[0] == "block", ja, en, f"authorized=0, no interface for 3 s{extra_detail}; kyokad: {d[0]} ({d[1]})")
+
+
+def unapproved_stick(n, vm):
+    n.step("許可されていないUSBメモリを挿す", f"Plug a stick nobody approved (serial {SERIAL_NO})")
+    before = sd_count(vm)
+    vm.plug_usb_storage("new", serial=SERIAL_NO, port="2")
+    blocked(n, vm, "2", "遮断された: ディスクは現れない", "blocked: no disk appears",
+            f"&& {no_sd_of('2')} && [ $(ls /sys/block | grep -c '^sd') -eq {before} ]", ", no new sdX")
+
+
+def phone(n, vm, work):
+    n.step("スマートフォン (MTP) を挿す", "Plug a phone (usb-mtp)")
+    root = os.path.join(work, "phone")
+    os.makedirs(root, exist_ok=True)
+    vm.plug_usb("usb-mtp", "phone", port="3", rootdir=root, desc="Demo Phone")
+    blocked(n, vm, "3", "遮断された", "blocked")
+
+
+def usb_nic(n, vm):
+    n.step("USBネットワークアダプターを挿す", "Plug a USB network adapter (usb-net)")
+    rc, before = vm.run("ls /sys/class/net | sort | tr '\\n' ' '")
+    vm.plug_usb_net("nic", mac="52:54:00:4b:59:01", port="4")
+    blocked(n, vm, "4", "遮断された: ネットワークインターフェースは現れない", "blocked: no network interface appears",
+            f"&& [ \"$(ls /sys/class/net | sort | tr '\\n' ' ')\" = {shlex.quote(before)} ]",
+            f", links still only: {before.strip()}")
+
+
+def request_approve_install(n, vm, k, desk, work):
+    n.step("遮断されたUSBメモリの申請 → 承認 → 署名 → インストール (挿し直し不要)",
+           "The blocked stick: request on the workstation -> approval and signature on the approver's machine -> "
+           "install on the workstation; no replug")
+    bus = bus_path_of(vm, "2")
+    rc, out = vm.run("policyctl list --blocked", timeout=20)
+    n.show("policyctl list --blocked        # on the workstation", out)
+    rc, out = vm.run(f"policyctl request {bus} --out /tmp/stick.json", timeout=20)
+    n.show(f"policyctl request {bus} --out stick.json        # on the workstation", out)
+    req = os.path.join(desk.dir, "stick.json")
+    if rc == 0:
+        with open(req, "wb") as f:
+            f.write(vm.read_file("/tmp/stick.json"))
+    n.check(rc == 0, "申請ファイルを作成", "request written", f"{bus}")
+    n.say("stick.json goes to the approver (申請書と一緒に). On the approver's machine:")
+    rc1, _ = desk.ctl(["approve", "policy.conf", "--request", "stick.json", "--permit", "許可-2026-003",
+                       "--by", APPROVER, "--until", until_date(), "--purpose", "納品データの受け渡し (delivery data)"])
+    rc2, _ = desk.ctl(["sign", "--key", "approver.key", "policy.conf"])
+    n.check(rc1 == 0 and rc2 == 0, "承認し、署名した", "approved (permit 許可-2026-003) and signed")
+    n.say("policy.conf and policy.conf.sig go back to the workstation. There:")
+    how, out = k.install(desk)
+    n.show("policyctl install policy.conf        # on the workstation", out)
+    took = vm.wait_for(f"{auth_is('2', 1)} && {sd_of('2')}", timeout=25)
+    sd = sd_name(vm, "2")
+    n.check(took is not None and sd, "挿し直さずに使えるようになった", "the stick works now, without replugging",
+            f"authorized=1, /sys/block/{sd}, {took:.1f} s after install" if took is not None else "still blocked")
+    ok, detail = dd_roundtrip(vm, sd) if sd else (False, "no sdX")
+    n.check(ok, "書き込めた", "writable (dd round trip)", f"/dev/{sd}")
+
+
+def list_status(n, vm):
+    n.step("端末の状態を見る", "What the workstation enforces now: policyctl list and status")
+    rc1, out = vm.run("policyctl list", timeout=20)
+    n.show("policyctl list", out)
+    rc2, out2 = vm.run("policyctl status", timeout=20)
+    n.show("policyctl status", out2)
+    n.check(rc1 == 0 and "許可-2026-003" in out and SERIAL_OK in out, "一覧: 使える機器とその許可番号",
+            "list: what is allowed, under which permit", "the stick approved from its request is under 許可-2026-003")
+    n.check(rc2 == 0 and "serial 4" in out2, "状態: 適用中のポリシー (通し番号 4)", "status: the policy in force (serial 4)",
+            "" if rc2 == 0 else out2.strip()[-100:])
+
+
+def ledger_export(n, vm):
+    n.step("週次の記録を出力する (使用記録・障害記録)", "Export the week's records (usage and fault records) for the city")
+    rc, _ = vm.run("[ -e /var/lib/kyoka/ledger.db ]")
+    if rc != 0:
+        n.say("kyokad does not write the ledger yet (the ledger wiring is pending): no export to show.")
+        n.say("記録台帳への書き込みは未実装です。kyokad の記録 (stderr / journal) を示します:")
+        rc, out = vm.run(f"grep -E 'usb (connected|re-evaluated)|policy ' {LOG} | tail -12 | sed 's/^.*kyokad: //'")
+        n.show("journalctl -u kyokad        # here: kyokad's stderr", out)
+        n.check(rc == 0 and out.strip(), "判定の記録は stderr / journal にある (台帳は未接続)",
+                "every decision is on record in kyokad's log (ledger: pending)")
+        return
+    rc, out = vm.run("date +%G-W%V")     # this week, in the workstation's local time
+    week = out.strip()
+    rc, out = vm.run("policyctl ledger verify", timeout=60)
+    n.show("policyctl ledger verify", out)
+    n.check(rc == 0, "記録台帳のハッシュ連鎖は正常", "the ledger's hash chain verifies")
+    rc, out = vm.run(f"rm -rf /tmp/export; policyctl export --week {week} --out /tmp/export", timeout=60)
+    n.show(f"policyctl export --week {week} --out /tmp/export", out)
+    rc2, folder = vm.run(f"ls -d /tmp/export/*/{week} | head -1")
+    folder = folder.strip()
+    n.check(rc == 0 and rc2 == 0 and folder, "出力した", "exported", folder)
+    if not folder:
+        return
+    q = shlex.quote(folder)
+    rc, out = vm.run(f"ls {q}; policyctl verify-export {q}", timeout=60)
+    n.show(f"ls {q}; policyctl verify-export {q}", out)
+    n.check(rc == 0 and "good" in out, "市が署名とハッシュを検証できる", "the city can verify it (signature, hashes, chain)")
+    csv = vm.read_file(folder + "/usage.csv").decode("utf-8-sig", "replace").replace("\r\n", "\n")
+    n.show("head -6 usage.csv        # UTF-8 with BOM, CRLF: opens in Excel", "\n".join(csv.splitlines()[:6]))
+    has_rows = any(SERIAL_OK in l for l in csv.splitlines()) and any(SERIAL_NO in l for l in csv.splitlines())
+    n.check(has_rows, "CSV に許可・遮断された機器がある", "the CSV lists the approved and the blocked sticks")
+    rows = report_summary(vm.read_file(folder + "/report.html").decode("utf-8", "replace"))
+    n.show("report.html: 概要 (summary)", "\n".join(f"{k}: {v}" for k, v in rows))
+    n.check(len(rows) >= 3 and all(int(v) > 0 for _, v in rows[:2]), "週次報告書 (HTML) の概要",
+            "the weekly report's summary counts allowed and blocked connections")
+
+
+def dry_run():
+    """No VM: the script imports, the host-side approver works (keygen/init/approve/sign/verify)."""
+    n = Narrator()
+    for f in (KYOKAD, POLICYCTL):
+        if not os.access(f, os.X_OK):
+            print(f"demo --dry-run: {f} missing (make all)")
+            return 1
+    work = tempfile.mkdtemp(prefix="kyoka-demo-")
+    try:
+        approver_prepares(n, ApproverDesk(work, n))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    ok = n.results and all(n.results)
+    print(f"demo --dry-run: {'PASS' if ok else 'FAIL'}")
+    return 0 if ok else 1
+
+
+def main():
+    if "--dry-run" in sys.argv[1:]:
+        return dry_run()
+    n = Narrator()
+    print("kyoka デモ / kyoka demo: 市の事前の書面による許可 (signed policy) なしには、記憶媒体・スマートフォン・\n"
+          "ネットワーク機器は使えない。Without the city's prior written permission, no storage medium, phone or\n"
+          "network device can be used. Every ✓ below is read from the kernel itself (authorized, /sys/block, dd).")
+    for f in (KYOKAD, POLICYCTL):
+        if not os.access(f, os.X_OK):
+            print(f"{NG_MARK} {f} missing: run `make demo` (it builds first)\ndemo: FAIL")
+            return 1
+    work = tempfile.mkdtemp(prefix="kyoka-demo-")
+    log_dir = None
+    try:
+        desk = ApproverDesk(work, n)
+        approver_prepares(n, desk)
+        # make_overlay wants the key as admin.pub; the guest keeps the approver's name for it.
+        shutil.copy(desk.pub, os.path.join(desk.dir, "admin.pub"))
+        # The workstation as the city knows it: a host name, a machine-id, Japan's time zone
+        # (kyokad's records and the export show local time with its offset).
+        extra = [("/usr/share/zoneinfo/Asia/Tokyo", "/etc/localtime")] \
+            if os.path.exists("/usr/share/zoneinfo/Asia/Tokyo") else []
+        with open(os.path.join(work, "machine-id"), "w") as f:
+            f.write(os.urandom(16).hex() + "\n")
+        extra.append((os.path.join(work, "machine-id"), "/etc/machine-id"))
+        overlay = make_overlay(work, desk, extra=extra)
+        os.rename(os.path.join(overlay, "etc/kyoka/keys.d/admin.pub"), os.path.join(overlay, "etc/kyoka/keys.d/approver.pub"))
+        with VM("demo", overlays=[overlay]) as vm:
+            log_dir = vm.log_dir
+            k = Kyokad(vm)
+            try:
+                boot_workstation(n, vm, k)
+                for f in (lambda: approved_stick(n, vm), lambda: read_only_stick(n, vm),
+                          lambda: unapproved_stick(n, vm), lambda: phone(n, vm, work), lambda: usb_nic(n, vm),
+                          lambda: request_approve_install(n, vm, k, desk, work), lambda: list_status(n, vm),
+                          lambda: ledger_export(n, vm)):
+                    try:
+                        f()
+                    except Exception as e:
+                        n.check(False, "手順が途中で失敗", "step broke off", f"{type(e).__name__}: {e}")
+                        traceback.print_exc()
+                rc, _ = vm.run("pidof kyokad")
+                n.check(rc == 0, "kyokad は最後まで動作", "kyokad ran throughout")
+            finally:
+                try:
+                    with open(os.path.join(vm.log_dir, "kyokad.log"), "wb") as f:
+                        f.write(vm.read_file(LOG))
+                except Exception:
+                    pass
+    except Exception as e:
+        n.check(False, "デモが中断", "the demo broke off", f"{type(e).__name__}: {e}")
+        traceback.print_exc()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    failed = n.results.count(False)
+    took = time.monotonic() - n.t0
+    print()
+    if log_dir:
+        print(f"logs (kyokad.log, console, commands): {log_dir}")
+    if failed or not n.results:
+        print(f"demo: FAIL ({failed} of {len(n.results)} checks failed, {took:.0f} s) / 失敗")
+        return 1
+    print(f"demo: PASS ({len(n.results)} checks, {took:.0f} s) / 成功")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
