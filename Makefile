@@ -55,7 +55,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 # Keep object files that only a test needs (make would delete them as intermediates).
 .SECONDARY:
 
-.PHONY: all deps check check-unit check-asan check-integration check-vm fuzz bench install clean help
+.PHONY: all deps check check-unit check-asan check-integration check-vm demo fuzz bench install clean help
 all: $(PROGRAMS) $(LIBS)
 
 # Tests find their fixtures wherever they are run from.
@@ -137,6 +137,15 @@ check-integration: all
 check-vm: all
 	tests/vm/run.sh
 
+# --- the demo -------------------------------------------------------------------------------
+# README's second command: installs what it needs, builds, boots a real kernel in QEMU with
+# kyokad and narrates the scenario of tests/vm/demo.py (PASS/FAIL and the exit status at the end).
+demo: deps
+	$(MAKE) all
+	tests/vm/deps.sh
+	tests/vm/build-image.sh
+	BUILD=$(abspath $(BUILD)) python3 tests/vm/demo.py
+
 # --- fuzzing --------------------------------------------------------------------------------
 # Each target runs for FUZZ_SECONDS from its seed corpus (tests/fuzz/corpus/NAME); new
 # findings land in build/fuzz/findings/NAME and must become unit tests.
@@ -185,4 +194,4 @@ clean:
 	rm -rf build
 
 help:
-	@echo "targets: all deps check check-unit check-asan check-integration check-vm fuzz bench install clean"
+	@echo "targets: all deps check check-unit check-asan check-integration check-vm demo fuzz bench install clean"
