@@ -1,29 +1,31 @@
 #!/usr/bin/env python3
-"""kyokad's decision latency and memory on a real kernel (QEMU, TCG), for bench/USB.md.
+"""kyokad and USBGuard side by side on a real kernel (QEMU, TCG), for bench/USB.md and
+bench/RESULTS.md: decision latency, VmRSS, idle cost.
 
-One boot. In the guest, `uevent-stamp` (tests/vm/uevent-stamp.c, built here) stamps every
-kernel uevent with CLOCK_MONOTONIC, and kyokad's stderr goes through `uevent-stamp --stdin`,
-which stamps each log line with the same clock. Per plug of a USB stick it takes:
+One boot; the daemons take turns. In the guest, `uevent-stamp` (tests/vm/uevent-stamp.c, built
+here) stamps every kernel uevent with CLOCK_MONOTONIC, and each daemon's output goes through
+`uevent-stamp --stdin`, which stamps each line with the same clock. Per plug of a USB stick:
 
-- t_bind: the kernel's `bind` uevent of the usb_device (kyokad decides on it);
-- t_auth (allowed devices only): the first uevent the kernel emits *inside* kyokad's write of
-  authorized=1 (`change` of the device, or `add` of its first interface): the moment the
-  authorisation took effect;
-- t_log: kyokad's record line for the device, written after everything is enforced (device,
-  interfaces, drivers_probe for an allowed device; for a blocked device nothing is written:
-  it stays as the kernel holds it, unauthorised).
+- t_add, t_bind: the kernel's `add` and `bind` uevents of the usb_device (USBGuard decides on
+  `add`, kyokad on `bind`);
+- t_auth (allowed devices only): the first uevent the kernel emits *inside* the daemon's write
+  of authorized=1 (`change` of the device, or `add` of its first interface);
+- t_log: the daemon's decision record (kyokad's stderr line, USBGuard's audit line).
 
-It reports bind->auth (allowed) and bind->record (allowed, blocked): median, p95, max; and
-kyokad's VmRSS idle and after the plug cycles.
+Also VmRSS idle and after the plug cycles, and over IDLE seconds of idle the context switches
+of all threads and then (another IDLE seconds) the system calls under `strace -c -f`.
 
-    tests/vm/bench-usb.py [--cycles N]     default 50 allowed + 50 blocked (100 plugs)
-Raw numbers: build/vm/bench-usb.txt; summary: bench/USB.md (rewritten).
+    tests/vm/bench-usb.py [--cycles N] [--idle S] [--daemons kyokad,usbguard]
+                                  default 50 allowed + 50 blocked plugs each, 60 s idle
+Raw numbers: build/vm/bench-usb.txt; the table alone: build/vm/bench-usb.txt.md; summary:
+bench/USB.md (rewritten). USBGuard comes from bench/usbguard-root.sh (Debian's .debs).
 """
 
 import argparse
 import os
 import platform
 import re
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -35,7 +37,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 from vm import VM  # noqa: E402
-from kyoka_guest import BUILD, LOG, Approver, Kyokad, auth_is, has_usb, kyokad_pid, make_overlay, vmrss_kb  # noqa: E402
+from kyoka_guest import BUILD, LOG, Approver, Kyokad, auth_is, has_usb, make_overlay, vmrss_kb  # noqa: E402
 
 SERIAL_OK = "BENCH-OK-1"
 SERIAL_NO = "BENCH-NO-1"
@@ -57,15 +59,22 @@ def summary(values):
             "p95": pct(values, 95), "min": min(values, default=float("nan")), "max": max(values, default=float("nan"))}
 
 
-def parse(uevents, kyokad_log, sysname):
-    """Splits the stamped streams into plugs of SYSNAME (one bind each) and measures them."""
+KYOKAD_RE = re.compile(r"(\d+) L kyokad: usb connected (\S+) .*: (allow|block|read-only) ")
+USBGUARD_RE = re.compile(r"(\d+) L .*device\.system_name='\S*/([0-9]+-[0-9.]+)' target\.new='(allow|block|reject)'"
+                         r".*type='Policy\.Device\.Update'")
+
+
+def parse(uevents, daemon_log, sysname, record_re):
+    """Splits the stamped streams into plugs of SYSNAME (one kernel `add` of the usb_device
+    each) and measures them: add, bind, the first uevent inside the authorisation, the
+    daemon's decision record."""
     ev = []
     for line in uevents.splitlines():
         p = line.split(" ")
         if len(p) >= 6 and p[1] == "K":
             ev.append((int(p[0]), "K", p[2], p[3], p[5]))
-    for line in kyokad_log.splitlines():
-        m = re.match(r"(\d+) L kyokad: usb connected (\S+) .*: (allow|block|read-only) ", line)
+    for line in daemon_log.splitlines():
+        m = record_re.match(line)
         if m and m.group(2) == sysname:
             ev.append((int(m.group(1)), "L", m.group(3), "", ""))
     ev.sort()
@@ -74,12 +83,14 @@ def parse(uevents, kyokad_log, sysname):
     dev_re = re.compile(rf"/{re.escape(sysname)}$")
     if_re = re.compile(rf"/{re.escape(sysname)}/{re.escape(sysname)}:1\.0$")
     for t, kind, action, path, devtype in ev:
-        if kind == "K" and action == "bind" and devtype == "usb_device" and dev_re.search(path):
-            cur = {"bind": t, "auth": None, "log": None, "decision": None}
+        if kind == "K" and action == "add" and devtype == "usb_device" and dev_re.search(path):
+            cur = {"add": t, "bind": None, "auth": None, "log": None, "decision": None}
             plugs.append(cur)
         elif cur is None:
             continue
-        elif kind == "K" and cur["auth"] is None and cur["log"] is None and (
+        elif kind == "K" and action == "bind" and devtype == "usb_device" and dev_re.search(path) and cur["bind"] is None:
+            cur["bind"] = t
+        elif kind == "K" and cur["auth"] is None and (
                 (action == "change" and dev_re.search(path)) or (action == "add" and if_re.search(path))):
             cur["auth"] = t
         elif kind == "L" and cur["log"] is None:
@@ -87,12 +98,185 @@ def parse(uevents, kyokad_log, sysname):
     return plugs
 
 
+# --- USBGuard in the guest ------------------------------------------------------------------------
+USBGUARD_CONF = """RuleFile=/etc/usbguard/rules.conf
+ImplicitPolicyTarget=block
+PresentDevicePolicy=apply-policy
+PresentControllerPolicy=keep
+InsertedDevicePolicy=apply-policy
+AuthorizedDefault=none
+RestoreControllerDeviceState=false
+DeviceManagerBackend=uevent
+IPCAllowedUsers=root
+DeviceRulesWithPort=false
+AuditBackend=FileAudit
+AuditFilePath=/dev/stdout
+HidePII=false
+"""
+# The kyoka policy of this bench, as USBGuard rules: HID-only devices and hubs allowed (kyoka's
+# defaults usb_hid/usb_hub), the approved stick by vendor, product, serial and interface,
+# everything else blocked (ImplicitPolicyTarget).
+USBGUARD_RULES = ('allow with-interface equals { 03:*:* }\nallow with-interface equals { 09:00:* }\n'
+                  f'allow id 46f4:0001 serial "{SERIAL_OK}" with-interface 08:06:50\n')
+
+
+def usbguard_overlay(root, overlay):
+    """Debian's usbguard (bench/usbguard-root.sh extracted it) into the overlay. Its binaries go
+    in without the x bit (the overlay packer resolves executables' libraries with the host's ldd,
+    which cannot find libusbguard/libqb); the guest sets it. Their libraries are copied here."""
+    env = dict(os.environ, LD_LIBRARY_PATH=os.path.join(root, "usr/lib/x86_64-linux-gnu"))
+    libs = set()
+    for b in ("usr/sbin/usbguard-daemon", "usr/bin/usbguard"):
+        dst = os.path.join(overlay, "opt/usbguard", os.path.basename(b))
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        shutil.copy(os.path.join(root, b), dst)
+        os.chmod(dst, 0o644)
+        out = subprocess.run(["ldd", os.path.join(root, b)], env=env, capture_output=True, text=True, check=True).stdout
+        libs.update(m.group(1) for m in re.finditer(r"=> (/\S+)", out))
+    for lib in libs:
+        guest = lib[len(root):] if lib.startswith(root + "/") else lib
+        dst = os.path.join(overlay, guest.lstrip("/"))
+        if os.path.exists(dst):
+            continue
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        shutil.copy(lib, dst)
+        if lib.startswith(root + "/"):
+            os.chmod(dst, 0o644)
+    d = os.path.join(overlay, "etc/usbguard")
+    os.makedirs(d, exist_ok=True)
+    for name, text in (("usbguard-daemon.conf", USBGUARD_CONF), ("rules.conf", USBGUARD_RULES)):
+        with open(os.path.join(d, name), "w") as f:
+            f.write(text)
+        os.chmod(os.path.join(d, name), 0o600)
+
+
+class Daemon:
+    """One daemon under test in the guest: start (output stamped), pid, decision-record regex."""
+
+    def __init__(self, vm, name):
+        self.vm, self.name = vm, name
+        self.log = LOG if name == "kyokad" else "/tmp/usbguard.log"
+        self.record_re = KYOKAD_RE if name == "kyokad" else USBGUARD_RE
+        self.record_grep = ("usb connected 2-1 " if name == "kyokad" else
+                            "usb2/2-1' target.new=.*Policy.Device.Update")
+        self.pid = None
+
+    def start(self):
+        vm = self.vm
+        if self.name == "kyokad":
+            self.pid = Kyokad(vm).start(pipe="uevent-stamp --stdin")
+        else:
+            vm.run("chmod 0755 /opt/usbguard/*; mkdir -p /var/log/usbguard; "
+                   "(/opt/usbguard/usbguard-daemon -k -c /etc/usbguard/usbguard-daemon.conf </dev/null 2>&1 "
+                   f"| uevent-stamp --stdin >>{self.log} 2>&1 &)", check=True)
+            if vm.wait_for("/opt/usbguard/usbguard get-parameter ImplicitPolicyTarget", timeout=30) is None:
+                raise RuntimeError("usbguard-daemon did not answer over its IPC:\n"
+                                   + vm.run(f"cat {self.log}")[1][-2000:])
+            self.pid = vm.run("pidof usbguard-daemon")[1].split()[0]
+        return self.pid
+
+    def stop(self):
+        self.vm.run(f"kill {self.pid}; i=0; while [ -d /proc/{self.pid} ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done")
+
+    def records(self):
+        return int(self.vm.run(f"grep -c {shlex.quote(self.record_grep)} {self.log} || true")[1].strip() or 0)
+
+
+def ctxt_switches(vm, pid):
+    """Voluntary and involuntary context switches, summed over every thread of PID."""
+    rc, out = vm.run(f"cat /proc/{pid}/task/*/status")
+    vol = sum(int(m) for m in re.findall(r"^voluntary_ctxt_switches:\s*(\d+)", out, re.M))
+    invol = sum(int(m) for m in re.findall(r"^nonvoluntary_ctxt_switches:\s*(\d+)", out, re.M))
+    threads = len(re.findall(r"^Pid:", out, re.M))
+    return vol, invol, threads
+
+
+def idle_cost(vm, pid, seconds):
+    """Over SECONDS of idle: context switches (no tracer attached), then, over another SECONDS,
+    the system calls of every thread as strace -c -f counts them."""
+    v0, i0, threads = ctxt_switches(vm, pid)
+    vm.run(f"sleep {seconds}", timeout=seconds + 30)
+    v1, i1, _ = ctxt_switches(vm, pid)
+    rc, out = vm.run(f"timeout -s INT {seconds} strace -c -f -q -o /tmp/strace.txt -p {pid} >/dev/null 2>&1; "
+                     "cat /tmp/strace.txt", timeout=seconds + 30)
+    total = re.search(r"^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?total$", out, re.M)
+    calls = [(m.group(2), int(m.group(1))) for m in
+             re.finditer(r"^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)$", out, re.M) if m.group(2) != "total"]
+    return {"threads": threads, "voluntary": v1 - v0, "involuntary": i1 - i0,
+            "syscalls": int(total.group(1)) if total else 0,
+            "top": ", ".join(f"{n} {c}" for n, c in sorted(calls, key=lambda x: -x[1])[:4]) or "none",
+            "strace": out}
+
+
+def run_daemon(vm, name, cycles, idle):
+    """One daemon's phase in the shared guest: start, idle memory and cost, plug cycles."""
+    d = Daemon(vm, name)
+    first_uevent = int(vm.run(f"wc -l < {UEVENTS}")[1].strip())
+    pid = d.start()
+    vm.wait_for("sleep 2; true", timeout=10)      # let start-up allocations settle
+    res = {"name": name, "pid": pid, "rss_idle": vmrss_kb(vm, pid)}
+    res["idle"] = idle_cost(vm, pid, idle) if idle else None
+    failures, order = 0, []
+    vm.run("dmesg -c >/dev/null")
+    for i in range(2 * cycles):
+        allowed = i % 2 == 0
+        dev = f"{name[0]}{i}"
+        n_before = d.records()
+        vm.plug_usb_storage(dev, serial=SERIAL_OK if allowed else SERIAL_NO, port="1", image_size_mb=8)
+        # Wait for the daemon's decision to be on record and, for an allowed stick, in the kernel.
+        cond = f"[ $(grep -c {shlex.quote(d.record_grep)} {d.log}) -gt {n_before} ]"
+        if allowed:
+            cond += f" && {auth_is('1', 1)}"
+        if vm.wait_for(cond, timeout=20) is None:
+            failures += 1
+        order.append("allow" if allowed else "block")
+        vm.unplug(dev)
+        vm.wait_for(f"! {has_usb('1')}", timeout=20)
+    vm.wait_for("sleep 1; true", timeout=10)
+    res["rss_after"] = vmrss_kb(vm, pid)
+    res["alive"] = vm.run(f"[ -d /proc/{pid} ]")[0] == 0
+    res["dmesg_errors"] = vm.run("dmesg | grep -cE \"can't set config|error -110|device not accepting\" || true")[1].strip()
+    d.stop()
+    uevents = vm.read_file(UEVENTS).decode("utf-8", "backslashreplace").splitlines()[first_uevent:]
+    dlog = vm.read_file(d.log).decode("utf-8", "backslashreplace")
+    with open(os.path.join(vm.log_dir, f"{name}.log"), "w") as f:
+        f.write(dlog)
+    plugs = parse("\n".join(uevents), dlog, "2-1", d.record_re)
+    rows = []
+    m = {"add_auth": [], "bind_auth": [], "add_rec_allow": [], "add_rec_block": []}
+    for i, p in enumerate(plugs):
+        expected = order[i] if i < len(order) else "?"
+        ms = {k: (p[b] - p[a]) / 1e6 if p[a] and p[b] else None
+              for k, a, b in (("add_auth", "add", "auth"), ("bind_auth", "bind", "auth"), ("add_rec", "add", "log"))}
+        rows.append((i, expected, p["decision"], ms["add_auth"], ms["bind_auth"], ms["add_rec"]))
+        if p["decision"] == "allow":
+            for k in ("add_auth", "bind_auth"):
+                if ms[k] is not None:
+                    m[k].append(ms[k])
+            if ms["add_rec"] is not None:
+                m["add_rec_allow"].append(ms["add_rec"])
+        elif p["decision"] in ("block", "reject") and ms["add_rec"] is not None:
+            m["add_rec_block"].append(ms["add_rec"])
+    res.update(rows=rows, stats={k: summary(v) for k, v in m.items()}, plugs=len(plugs), order=order,
+               failures=failures, mismatched=sum(1 for r in rows if r[1] != {"reject": "block"}.get(r[2], r[2])))
+    return res
+
+
+def fmt(s):
+    return f"n={s['n']} median={s['median']:.3f} p95={s['p95']:.3f} min={s['min']:.3f} max={s['max']:.3f}"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cycles", type=int, default=50, help="plugs per kind (allowed, blocked)")
+    ap.add_argument("--idle", type=int, default=60, help="seconds of idle for context switches, then for strace")
+    ap.add_argument("--daemons", default="kyokad,usbguard", help="kyokad, usbguard or both (comma-separated)")
+    ap.add_argument("--usbguard-root", default=os.path.join(BUILD, "vm", "usbguard", "root"),
+                    help="Debian's usbguard extracted (bench/usbguard-root.sh)")
     ap.add_argument("--out", default=os.path.join(BUILD, "vm", "bench-usb.txt"))
     ap.add_argument("--md", default=os.path.join(TOP, "bench", "USB.md"))
     a = ap.parse_args()
+    daemons = a.daemons.split(",")
 
     work = tempfile.mkdtemp(prefix="kyoka-bench-usb-")
     stamp = os.path.join(work, "uevent-stamp")
@@ -100,143 +284,138 @@ def main():
     approver = Approver(work)
     approver.approve_usb(SERIAL_OK, "P-BENCH")
     approver.sign()
-    overlay = make_overlay(work, approver, extra=[(stamp, "/usr/bin/uevent-stamp")])
+    overlay = make_overlay(work, approver, extra=[(stamp, "/usr/bin/uevent-stamp"),
+                                                  (shutil.which("strace") or "/usr/bin/strace", "/usr/bin/strace")])
+    if "usbguard" in daemons:
+        if not os.path.exists(os.path.join(a.usbguard_root, "usr/sbin/usbguard-daemon")):
+            subprocess.run([os.path.join(TOP, "bench", "usbguard-root.sh"), os.path.dirname(a.usbguard_root)],
+                           check=True, stdout=subprocess.DEVNULL)
+        usbguard_overlay(a.usbguard_root, overlay)
     load = os.getloadavg()
     t0 = time.monotonic()
+    results = []
     try:
         with VM("bench-usb", overlays=[overlay]) as vm:
-            k = Kyokad(vm)
             vm.run(f"(uevent-stamp > {UEVENTS} 2>&1 &) ", check=True)
             vm.wait_for(f"grep -q ' R ready' {UEVENTS}", timeout=10)
-            pid = k.start(pipe="uevent-stamp --stdin")
-            # The pipe's reader is the shell's child; the pid is kyokad's own.
-            vm.wait_for("sleep 2; true", timeout=10)      # idle: let start-up allocations settle
-            rss_idle = vmrss_kb(vm, pid)
-            failures = 0
-            order = []
-            for i in range(2 * a.cycles):
-                allowed = i % 2 == 0
-                dev = f"s{i}"
-                n_before = int(vm.run(f"grep -c 'usb connected 2-1 ' {LOG} || true")[1].strip() or 0)
-                vm.plug_usb_storage(dev, serial=SERIAL_OK if allowed else SERIAL_NO, port="1", image_size_mb=8)
-                # Wait for kyokad's decision to be on record and, for an allowed stick, in the kernel.
-                cond = f"[ $(grep -c 'usb connected 2-1 ' {LOG}) -gt {n_before} ]"
-                if allowed:
-                    cond += f" && {auth_is('1', 1)}"
-                if vm.wait_for(cond, timeout=20) is None:
-                    failures += 1
-                order.append("allow" if allowed else "block")
-                vm.unplug(dev)
-                vm.wait_for(f"! {has_usb('1')}", timeout=20)
-            vm.wait_for("sleep 1; true", timeout=10)
-            rss_after = vmrss_kb(vm, pid)
-            alive = kyokad_pid(vm) == pid
-            uevents = vm.read_file(UEVENTS).decode("utf-8", "backslashreplace")
-            klog = vm.read_file(LOG).decode("utf-8", "backslashreplace")
+            for name in daemons:
+                results.append(run_daemon(vm, name, a.cycles, a.idle))
             boot = vm.boot_seconds
-            log_dir = vm.log_dir
-            with open(os.path.join(log_dir, "uevents.log"), "w") as f:
-                f.write(uevents)
-            with open(os.path.join(log_dir, "kyokad.log"), "w") as f:
-                f.write(klog)
+            with open(os.path.join(vm.log_dir, "uevents.log"), "wb") as f:
+                f.write(vm.read_file(UEVENTS))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     wall = time.monotonic() - t0
 
-    plugs = parse(uevents, klog, "2-1")
-    rows = []
-    auth_ms, log_allow_ms, log_block_ms = [], [], []
-    for i, p in enumerate(plugs):
-        expected = order[i] if i < len(order) else "?"
-        a_ms = (p["auth"] - p["bind"]) / 1e6 if p["auth"] else None
-        l_ms = (p["log"] - p["bind"]) / 1e6 if p["log"] else None
-        rows.append((i, expected, p["decision"], a_ms, l_ms))
-        if p["decision"] == "allow" and a_ms is not None:
-            auth_ms.append(a_ms)
-        if p["decision"] == "allow" and l_ms is not None:
-            log_allow_ms.append(l_ms)
-        if p["decision"] == "block" and l_ms is not None:
-            log_block_ms.append(l_ms)
-    mismatched = sum(1 for r in rows if r[1] != r[2])
-
-    s_auth, s_la, s_lb = summary(auth_ms), summary(log_allow_ms), summary(log_block_ms)
     date = time.strftime("%Y-%m-%d %H:%M %Z")
     cpu = "?"
     try:
         cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
     except Exception:
         pass
-
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
     with open(a.out, "w") as f:
         f.write(f"# bench-usb {date}; host {os.cpu_count()} CPU(s) {cpu}; {platform.release()}; "
                 f"load before {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; boot {boot:.2f} s; wall {wall:.1f} s\n")
-        f.write(f"# plugs {len(plugs)} (expected {len(order)}), wait failures {failures}, decision mismatches {mismatched}, "
-                f"kyokad alive {alive}\n")
-        f.write(f"rss_idle_kb={rss_idle} rss_after_kb={rss_after} cycles={len(order)}\n")
-        f.write("# i expected decision bind_to_auth_ms bind_to_record_ms\n")
-        for i, e, d, am, lm in rows:
-            f.write(f"{i} {e} {d} {'-' if am is None else f'{am:.3f}'} {'-' if lm is None else f'{lm:.3f}'}\n")
-        for name, s in (("bind_to_auth_allow", s_auth), ("bind_to_record_allow", s_la), ("bind_to_record_block", s_lb)):
-            f.write(f"{name}: n={s['n']} median={s['median']:.3f} p95={s['p95']:.3f} min={s['min']:.3f} max={s['max']:.3f} ms\n")
+        for r in results:
+            n = r["name"]
+            f.write(f"# {n}: plugs {r['plugs']} (expected {len(r['order'])}), wait failures {r['failures']}, "
+                    f"decision mismatches {r['mismatched']}, alive {r['alive']}, dmesg errors {r['dmesg_errors']}\n")
+            f.write(f"{n} rss_idle_kb={r['rss_idle']} rss_after_kb={r['rss_after']} cycles={len(r['order'])}\n")
+            if r["idle"]:
+                i = r["idle"]
+                f.write(f"{n} idle_seconds={a.idle} threads={i['threads']} voluntary_ctxt={i['voluntary']} "
+                        f"involuntary_ctxt={i['involuntary']} syscalls={i['syscalls']} top=\"{i['top']}\"\n")
+            for k, s in r["stats"].items():
+                f.write(f"{n} {k}: {fmt(s)} ms\n")
+            f.write(f"# {n}: i expected decision add_to_auth_ms bind_to_auth_ms add_to_record_ms\n")
+            for row in r["rows"]:
+                f.write(f"{n} {row[0]} {row[1]} {row[2]} " + " ".join("-" if v is None else f"{v:.3f}" for v in row[3:]) + "\n")
+            if r["idle"]:
+                f.write(f"# {n}: strace -c -f over {a.idle} s of idle\n" + "".join(f"#   {l}\n" for l in r["idle"]["strace"].splitlines()))
 
-    def row(what, s):
-        return f"| {what} | {s['n']} | {s['median']:.1f} ms | {s['p95']:.1f} ms | {s['max']:.1f} ms |"
+    def cell(r, k, what="median"):
+        s = r["stats"][k]
+        return f"{s[what]:.1f} ms" if s["n"] else "—"
 
-    md = f"""# kyokad on a real kernel: decision latency and memory
+    by = {r["name"]: r for r in results}
+    names = [n for n in ("kyokad", "usbguard") if n in by]
+    head = "| | " + " | ".join("kyoka" if n == "kyokad" else "USBGuard 1.1.2" for n in names) + " |\n|---|" + "---:|" * len(names)
+    lines = [head]
+
+    def row(label, f):
+        lines.append(f"| {label} | " + " | ".join(f(by[n]) for n in names) + " |")
+    row("allowed stick: `add` uevent → authorised, median / p95 (n)",
+        lambda r: f"{cell(r, 'add_auth')} / {cell(r, 'add_auth', 'p95')} ({r['stats']['add_auth']['n']})")
+    row("allowed stick: `bind` uevent → authorised, median / p95",
+        lambda r: f"{cell(r, 'bind_auth')} / {cell(r, 'bind_auth', 'p95')}")
+    row("allowed stick: `add` → decision record, median / p95",
+        lambda r: f"{cell(r, 'add_rec_allow')} / {cell(r, 'add_rec_allow', 'p95')}")
+    row("blocked stick: `add` → decision record, median / p95 (n)",
+        lambda r: f"{cell(r, 'add_rec_block')} / {cell(r, 'add_rec_block', 'p95')} ({r['stats']['add_rec_block']['n']})")
+    row("VmRSS idle → after the plug cycles",
+        lambda r: f"{r['rss_idle']} → {r['rss_after']} kB ({len(r['order'])} plugs)")
+    if all(by[n]["idle"] for n in names):
+        row(f"idle {a.idle} s: context switches, voluntary + involuntary (threads)",
+            lambda r: f"{r['idle']['voluntary']} + {r['idle']['involuntary']} ({r['idle']['threads']})")
+        row(f"idle {a.idle} s: system calls (strace -c -f)", lambda r: f"{r['idle']['syscalls']}")
+    row("kernel errors in dmesg during the cycles (can't set config, -110)", lambda r: r["dmesg_errors"])
+    row("plugs seen / decisions other than expected / waits timed out",
+        lambda r: f"{r['plugs']}/{len(r['order'])} / {r['mismatched']} / {r['failures']}")
+    table = "\n".join(lines)
+    with open(a.out + ".md", "w") as f:      # the table alone, for bench/run.sh
+        f.write(table + "\n")
+
+    md = f"""# kyokad and USBGuard on a real kernel: decision latency, memory, idle cost
 
 Generated by `tests/vm/bench-usb.py` on {date} — do not edit by hand. Raw numbers:
-`build/vm/bench-usb.txt` (one line per plug).
+`build/vm/bench-usb.txt` (one line per plug, strace tables).
 
 Guest: the pinned Debian kernel of `tests/vm/kernel.version` in QEMU, **TCG (software
-emulation, no KVM)**, 2 vCPUs, 512 MiB, qemu-xhci; kyokad with a signed policy approving one
-stick, `--network off`. Host: {os.cpu_count()} CPU(s), {cpu}; load average before the run
-{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}. Under TCG every guest instruction is emulated, so these
-times are an upper bound for real hardware.
+emulation, no KVM)**, 2 vCPUs, 512 MiB, qemu-xhci. Host: {os.cpu_count()} CPU(s), {cpu}; load
+average before the run {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}. Under TCG every guest
+instruction is emulated, so these times are an upper bound for real hardware.
 
-Method: one QEMU usb-storage stick (46f4:0001) plugged {len(order)} times on the same port,
-alternately with the approved serial and an unapproved one, unplugged after each decision.
-In the guest, a netlink listener stamps every kernel uevent with CLOCK_MONOTONIC, and kyokad's
-stderr goes through the same stamper. Latencies start at the kernel's `bind` uevent of the
-usb_device, the event kyokad decides on:
+One boot; the daemons take turns in it ({", ".join(names)}), each alone: start, 2 s to settle,
+VmRSS; {a.idle} s of idle counting context switches of all its threads
+(`/proc/PID/task/*/status`, no tracer attached), then {a.idle} s more under `strace -c -f -p PID`
+(system calls of all threads); then {2 * a.cycles} plugs of one QEMU usb-storage stick
+(46f4:0001) on the same port, alternately with the approved serial and an unapproved one, each
+unplugged after the decision; VmRSS again; stopped. The same policy for both: HID-only devices
+and hubs allowed, the stick with serial `{SERIAL_OK}` and interface 08:06:50 allowed, everything
+else blocked — kyoka's signed policy, and USBGuard's `rules.conf`:
+```
+{USBGUARD_RULES.rstrip()}
+```
+USBGuard is Debian 12's `usbguard` 1.1.2 (`bench/usbguard-root.sh` extracts the .debs; not
+installed), run as `usbguard-daemon -k -c usbguard-daemon.conf` with `ImplicitPolicyTarget=block`,
+`InsertedDevicePolicy=apply-policy`, `AuthorizedDefault=none`, `FileAudit` to its stdout. kyokad
+runs `--network off`.
 
-- **bind → authorised**: the first uevent the kernel emits inside kyokad's write of
-  `authorized=1` (the device's `change`, or the `add` of its interface);
-- **bind → record**: kyokad's log line for the decision, written after everything is enforced
-  (for an allowed stick: device, interface, `drivers_probe`; for a blocked stick nothing is
-  written, the kernel already holds it unauthorised).
+Method: in the guest a netlink listener (`uevent-stamp`) stamps every kernel uevent with
+CLOCK_MONOTONIC, and each daemon's output goes through the same stamper (kyokad's stderr
+record line; USBGuard's `Policy.Device.Update` audit line). Per plug:
+- **`add`**: the kernel's first uevent of the usb_device. USBGuard decides on it; kyokad
+  deliberately waits for the later **`bind`** (authorising on `add` made the kernel fail
+  `can't set config ... -110` and stall the bus in 7 of 30 plugs: `shared/notes`), so
+  `add → authorised` includes that wait.
+- **authorised**: the first uevent the kernel emits inside the daemon's write of
+  `authorized=1` (the device's `change`, or the `add` of its interface).
+- **decision record**: the daemon's line for the decision (for a blocked stick nothing is
+  written to sysfs: the kernel already holds it unauthorised).
 
-| latency | n | median | p95 | max |
-|---|---:|---:|---:|---:|
-{row("allowed: bind → authorised (kernel)", s_auth)}
-{row("allowed: bind → record", s_la)}
-{row("blocked: bind → record", s_lb)}
+{table}
 
-| kyokad VmRSS | |
-|---|---:|
-| idle, after start | {rss_idle} kB |
-| after {len(order)} plug cycles | {rss_after} kB ({(rss_after or 0) - (rss_idle or 0):+d} kB) |
-
-Plugs seen {len(plugs)} of {len(order)}; decisions other than expected: {mismatched}; waits that
-timed out: {failures}; kyokad still running at the end: {"yes" if alive else "NO"}. Boot
-{boot:.1f} s, whole run {wall:.0f} s.
-
-For comparison (from `../shared/notes/real-kernel-testing.md`, same kind of guest): Debian's
-usbguard 1.1.2 decided about 80 ms after the kernel's uevent, with VmRSS 13.3-14.4 MB. That
-was measured another way (device_add to its decision, minus device_add to the uevent), so it is
-only indicative; a side-by-side run with this method is still to come.
-
-Reproduce: `make all && tests/vm/build-image.sh && tests/vm/bench-usb.py` (about
-{wall / 60:.0f} min; `--cycles N` for N plugs of each kind).
+Boot {boot:.1f} s, whole run {wall:.0f} s. Reproduce: `make all && tests/vm/build-image.sh &&
+tests/vm/bench-usb.py` (`--cycles N` plugs of each kind, `--idle S`, `--daemons kyokad,usbguard`).
 """
     os.makedirs(os.path.dirname(a.md), exist_ok=True)
     with open(a.md, "w") as f:
         f.write(md)
-    print(open(a.out).read().split("# i expected")[0], end="")
-    for name, s in (("allowed bind->authorised", s_auth), ("allowed bind->record", s_la), ("blocked bind->record", s_lb)):
-        print(f"{name}: n={s['n']} median {s['median']:.1f} ms p95 {s['p95']:.1f} ms max {s['max']:.1f} ms")
+    print(table)
     print(f"wrote {a.out} and {a.md}")
-    return 0 if alive and not failures and not mismatched and len(plugs) == len(order) else 1
+    ok = all(r["alive"] and not r["failures"] and not r["mismatched"] and r["plugs"] == len(r["order"]) for r in results)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
