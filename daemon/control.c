@@ -27,6 +27,7 @@
 #include "log.h"
 #include "macro.h"
 #include "record.h"
+#include "record-ledger.h"
 
 #ifndef SO_PEERGROUPS
 #define SO_PEERGROUPS 59              /* Linux 4.13 */
@@ -253,7 +254,8 @@ static struct json_object *reply_status(struct control *c) {
             add(counts, "blocked", json_object_new_uint64(blocked)) < 0 ||
             add(host, "hostname", json_object_new_string(hostname)) < 0 ||
             add(host, "machine_id", machine_id[0] ? json_object_new_string(machine_id) : json_object_new_null()) < 0 ||
-            add(o, "policy", control_policy_to_json(&info)) < 0 || add(o, "faults", record_recent_faults()) < 0)
+            add(o, "policy", control_policy_to_json(&info)) < 0 || add(o, "faults", record_recent_faults()) < 0 ||
+            add(o, "ledger", record_ledger_status()) < 0)
                 return NULL;
         return TAKE_PTR(o);
 }

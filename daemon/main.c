@@ -11,7 +11,7 @@ static void help(void) {
         printf("Usage: kyokad [OPTIONS]\n\n"
                "Blocks every USB device the signed policy does not approve.\n\n"
                "  --config-dir DIR    policy.conf, policy.conf.sig, keys.d/ (default /etc/kyoka)\n"
-               "  --state-dir DIR     anti-rollback state (default /var/lib/kyoka)\n"
+               "  --state-dir DIR     anti-rollback state, ledger.db (default /var/lib/kyoka)\n"
                "  --runtime-dir DIR   control socket (default /run/kyoka)\n"
                "  --udev-events SRC   kernel (default) or udev (for umockdev tests)\n"
                "  --network MODE      enforce (default): unapproved links kept down and firewalled;\n"
@@ -77,6 +77,8 @@ int main(int argc, char *argv[]) {
         r = manager_start(m);
         if (r >= 0)
                 r = manager_run(m);
+        /* "stopped" committed and the marker removed: the next start sees a clean stop. */
+        manager_stop(m, r);
         manager_free(m);
         return r < 0 ? 1 : 0;
 }

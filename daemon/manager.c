@@ -23,6 +23,7 @@
 #include "policy-match.h"
 #include "policy-store.h"
 #include "record.h"
+#include "record-ledger.h"
 #include "timeutil.h"
 #include "usb-enforce.h"
 #include "usb-io.h"
@@ -241,6 +242,7 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         if (m->policy && m->policy->valid_until <= now_seconds()) {
                 record_policy("expired", "the policy in force has expired: built-in lockdown applies");
                 m->policy = policy_free(m->policy);
+                record_set_policy(0, NULL);
         }
         manager_reevaluate(m);
         return 0;
@@ -415,6 +417,7 @@ static int manager_load_policy(struct manager *m) {
                  trusted_key_fingerprint(res.signer));
         policy_free(m->policy);
         m->policy = TAKE_PTR(res.policy);
+        record_set_policy(m->policy->serial, m->signer);
         record_policy("loaded", res.message);
         policy_load_result_done(&res);
         keyring_free(keys);
@@ -435,6 +438,8 @@ int manager_reload(struct manager *m) {
         r = manager_load_policy(m);
         if (r >= 0)
                 manager_reevaluate(m);
+        /* The load (and what it decided on the loop) is on disk before the reload is done. */
+        record_flush();
         (void) sd_notify(false, "READY=1");
         return r;
 }
@@ -480,6 +485,11 @@ fail:
 int manager_start(struct manager *m) {
         int r;
 
+        /* First, so that everything from here on is in the ledger (or waits for it). */
+        r = record_ledger_start(m->event, m->cfg.state_dir);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the ledger: %m");
+
         r = usb_io_new(m->event, USB_IO_THREADS, on_usb_io_done, m, &m->usb_io);
         if (r < 0)
                 return log_error_errno(r, "Failed to start the sysfs workers: %m");
@@ -511,6 +521,8 @@ int manager_start(struct manager *m) {
                 record_fault("control-socket", r, "Failed to create the control socket in %s: %s",
                              m->cfg.runtime_dir, strerror(-r));
 
+        /* What start recorded on the loop (policy, links) is on disk before kyokad is ready. */
+        record_flush();
         (void) sd_notifyf(false, "READY=1\nSTATUS=Enforcing %s", m->policy ? "the signed policy" : "the built-in lockdown");
         log_info("kyokad ready: %s", m->policy ? "policy in force" : "built-in lockdown");
         return 0;
@@ -518,6 +530,14 @@ int manager_start(struct manager *m) {
 
 int manager_run(struct manager *m) {
         return sd_event_loop(m->event);
+}
+
+void manager_stop(struct manager *m, int error) {
+        if (!m)
+                return;
+        /* The workers deliver what they finished (recorded) before "stopped" closes the ledger. */
+        m->usb_io = usb_io_free(m->usb_io);
+        record_ledger_stop(error);
 }
 
 struct manager *manager_free(struct manager *m) {

@@ -13,7 +13,7 @@
 
 struct manager_config {
         const char *config_dir;       /* policy.conf, policy.conf.sig, keys.d/ */
-        const char *state_dir;        /* anti-rollback state, later the ledger */
+        const char *state_dir;        /* anti-rollback state, the ledger (ledger.db) */
         const char *runtime_dir;      /* control socket */
         const char *udev_events;      /* "kernel" (default) or "udev" (umockdev tests) */
         bool no_network;              /* --network off: links neither kept down nor firewalled */
@@ -25,6 +25,9 @@ int manager_new(const struct manager_config *cfg, struct manager **ret);
 /* Closes every controller, loads the policy, starts watching, decides present devices. */
 int manager_start(struct manager *m);
 int manager_run(struct manager *m);
+/* Lets the sysfs workers deliver what they finished, then records "stopped" (ERROR: why
+ * kyokad stops, 0 normally), commits and closes the ledger. Before manager_free(). */
+void manager_stop(struct manager *m, int error);
 struct manager *manager_free(struct manager *m);
 /* Loads the policy again and re-evaluates every present device (what SIGHUP does). Returns 0,
  * or the negative errno of the refusal: the policy in force stays. manager_get_policy_info()

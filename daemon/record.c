@@ -1,23 +1,46 @@
 /* SPDX-License-Identifier: MIT */
-/* Decisions and faults, to the journal (record.h) and, as JSON with the same fields, to the
- * control socket's watchers; the last faults are also kept in memory for `policyctl status`. */
+/* Decisions and faults, to the journal, the ledger, the log and the control socket's watchers
+ * (record.h); the last faults are also kept in memory for `policyctl status`. */
 #include "record.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <json-c/json.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <systemd/sd-journal.h>
 
 #include "log.h"
+#include "record-ledger.h"
 #include "timeutil.h"
 
 static record_listener_t listener;
 static void *listener_userdata;
 static struct json_object *faults[RECORD_FAULTS_KEPT]; /* a ring, oldest at faults_next */
 static size_t faults_next;
+
+/* What every ledger record carries: the host (read once), the policy in force, the user at
+ * the seat (asked once per turn of the loop: a storm does not ask sd-login each time). */
+static struct ledger_record host;
+static bool host_cached;
+static int64_t policy_serial;
+static char policy_signer[LEDGER_TEXT_MAX];
+static bool seat_cached;
+static int64_t seat_uid = -1;
+static char seat_user[LEDGER_USER_MAX];
+
+/* Reports (log line and watchers) waiting for this turn's commit, oldest first. */
+struct report {
+        struct report *next;
+        int level, error;
+        struct json_object *json;     /* owned; NULL on OOM */
+        bool is_fault;
+        char line[];
+};
+static struct report *reports, **reports_tail = &reports;
 
 void record_set_listener(record_listener_t l, void *userdata) {
         listener = l;
@@ -81,6 +104,119 @@ static void record_json_emit(struct json_object *o, bool is_fault) {
         json_object_put(o);
 }
 
+static void report_now(int level, int error, const char *line, struct json_object *o, bool is_fault) {
+        log_full_errno(level, error, "%s", line);
+        record_json_emit(o, is_fault);
+}
+
+/* The log line and the watchers' JSON of a record: after the commit when there is a loop to do
+ * it, else (and on OOM) at once. Takes O. */
+static void report(int level, int error, const char *line, struct json_object *o, bool is_fault) {
+        struct report *p;
+
+        if (!record_ledger_schedule() || !(p = malloc(sizeof *p + strlen(line) + 1))) {
+                report_now(level, error, line, o, is_fault);
+                return;
+        }
+        *p = (struct report) { .level = level, .error = error, .json = o, .is_fault = is_fault };
+        strcpy(p->line, line);
+        *reports_tail = p;
+        reports_tail = &p->next;
+}
+
+static void reports_emit(void) {
+        /* Taken off the list first: a listener may record (a dropped watcher does not, but
+         * nothing here relies on that). */
+        while (reports) {
+                struct report *p = reports;
+                reports = p->next;
+                if (!reports)
+                        reports_tail = &reports;
+                report_now(p->level, p->error, p->line, p->json, p->is_fault);
+                free(p);
+        }
+}
+
+void record_flush(void) {
+        (void) record_ledger_commit(false);
+        reports_emit();
+        seat_cached = false;
+}
+
+void record_set_policy(uint64_t serial, const char *signer) {
+        policy_serial = serial > INT64_MAX ? INT64_MAX : (int64_t) serial;
+        ledger_text_set(policy_signer, sizeof policy_signer, signer ?: "");
+}
+
+void record_ledger_fill(struct ledger_record *r, enum ledger_subject subject, enum ledger_event event) {
+        ledger_record_init(r, subject, event);
+        if (!host_cached) {
+                ledger_host_fill(&host);
+                host_cached = true;
+        }
+        memcpy(r->boot_id, host.boot_id, sizeof r->boot_id);
+        memcpy(r->hostname, host.hostname, sizeof r->hostname);
+        memcpy(r->machine_id, host.machine_id, sizeof r->machine_id);
+        r->policy_serial = policy_serial;
+        memcpy(r->signer, policy_signer, sizeof r->signer);
+        if (!seat_cached) {
+                if (seat_active_user("seat0", &seat_uid, seat_user, sizeof seat_user) < 0) {
+                        seat_uid = -1;
+                        seat_user[0] = 0;
+                }
+                /* Outside the loop nothing would clear the cache: ask every time. */
+                seat_cached = record_ledger_active();
+        }
+        r->uid = seat_uid;
+        memcpy(r->user, seat_user, sizeof r->user);
+}
+
+static enum ledger_decision ledger_decision_of(enum policy_verdict v) {
+        switch (v) {
+        case VERDICT_ALLOW: return LEDGER_DECISION_ALLOW;
+        case VERDICT_READ_ONLY: return LEDGER_DECISION_READ_ONLY;
+        case VERDICT_BLOCK: return LEDGER_DECISION_BLOCK;
+        }
+        return LEDGER_DECISION_NONE;
+}
+
+/* A re-evaluation that blocks because the deciding permit's window has passed: the reason then
+ * names it, "default usb_other (permit 許可-0004 expired 2026-11-30)" (policy_decision_describe).
+ * Recorded as permit-expired, with that permit; record_usb/record_net's callers need not know. */
+static bool permit_expired(const char *reason, char *ret_permit, size_t size) {
+        const char *p = strstr(reason, "(permit "), *e;
+
+        if (!p)
+                return false;
+        p += strlen("(permit ");
+        e = strstr(p, " expired ");
+        if (!e)
+                return false;
+        snprintf(ret_permit, size, "%.*s", (int) MIN((size_t) (e - p), size - 1), p);
+        return true;
+}
+
+/* Decision, reason, permit, outcome and message of a decision record; then into the queue. */
+static void ledger_decision_append(struct ledger_record *r, enum policy_verdict verdict, const char *reason,
+                                   const char *permit, int result, const char *message) {
+        char expired[LEDGER_TEXT_MAX];
+
+        r->decision = ledger_decision_of(verdict);
+        if (r->event == LEDGER_EVENT_REEVALUATED && verdict == VERDICT_BLOCK && result >= 0 && !permit &&
+            permit_expired(reason, expired, sizeof expired)) {
+                r->event = LEDGER_EVENT_PERMIT_EXPIRED;
+                permit = expired;
+        }
+        ledger_text_set(r->reason, sizeof r->reason, reason);
+        ledger_text_set(r->permit, sizeof r->permit, permit ?: "");
+        if (result < 0) {
+                r->outcome = LEDGER_OUTCOME_FAILED;
+                r->error_number = -result;
+        }
+        ledger_text_set(r->message, sizeof r->message, message);
+        record_ledger_append(r);
+}
+
 static const char *event_name(enum usb_record_event ev) {
         switch (ev) {
         case USB_RECORD_CONNECTED: return "connected";
@@ -131,10 +267,19 @@ void record_usb(enum usb_record_event ev, const struct usb_identity *id, enum po
                         "KYOKA_RESULT=%s", result < 0 ? "failed" : "done",
                         result < 0 ? "ERRNO=%i" : NULL, -result,
                         NULL);
+
+        struct ledger_record lr;
+        record_ledger_fill(&lr, LEDGER_SUBJECT_USB,
+                           ev == USB_RECORD_CONNECTED ? LEDGER_EVENT_CONNECTED :
+                           ev == USB_RECORD_REMOVED ? LEDGER_EVENT_REMOVED : LEDGER_EVENT_REEVALUATED);
+        ledger_record_set_usb(&lr, id);
+        ledger_decision_append(&lr, verdict, reason, permit, result, message);
+
         /* %m is expanded only in the format, not inside a %s argument: name the error here. */
-        log_full_errno(result < 0 ? LOG_ERR : LOG_INFO, result, "usb %s %s %s serial=\"%s\" interfaces=%s: %s (%s)%s%s",
-                       event_name(ev), id->bus_path, vidpid, id->serial, interfaces, decision, reason,
-                       result < 0 ? ": ENFORCEMENT FAILED: " : "", result < 0 ? strerror(-result) : "");
+        char line[2048];
+        snprintf(line, sizeof line, "usb %s %s %s serial=\"%s\" interfaces=%s: %s (%s)%s%s", event_name(ev), id->bus_path,
+                 vidpid, id->serial, interfaces, decision, reason, result < 0 ? ": ENFORCEMENT FAILED: " : "",
+                 result < 0 ? strerror(-result) : "");
 
         struct json_object *o = record_json_new(
                 ev == USB_RECORD_REMOVED ? KYOKA_MESSAGE_USB_REMOVED : KYOKA_MESSAGE_USB_DECISION,
@@ -155,7 +300,7 @@ void record_usb(enum usb_record_event ev, const struct usb_identity *id, enum po
                         json_object_object_add(o, "errno", json_object_new_int(-result));
         }
         /* A failed enforcement is a fault too: `status` lists it with the others. */
-        record_json_emit(o, result < 0);
+        report(result < 0 ? LOG_ERR : LOG_INFO, result, line, o, result < 0);
 }
 
 static const char *net_event_name(enum net_record_event ev) {
@@ -206,12 +351,21 @@ void record_net(enum net_record_event ev, const struct net_identity *id, enum po
                         "KYOKA_RESULT=%s", result < 0 ? "failed" : "done",
                         result < 0 ? "ERRNO=%i" : NULL, -result,
                         NULL);
-        log_full_errno(result < 0 ? LOG_ERR : ev == NET_RECORD_VIOLATION ? LOG_WARNING : LOG_INFO, result,
-                       "net %s ifindex=%d name=%s mac=%s%s kind=%s path=%s driver=%s: %s (%s)%s%s", net_event_name(ev),
-                       id->ifindex, id->name, mac[0] ? mac : "-", id->has_mac && !permanent ? "(current)" : "",
-                       id->kind[0] ? id->kind : "-", id->path[0] ? id->path : "-", id->driver[0] ? id->driver : "-",
-                       ev == NET_RECORD_VIOLATION ? "violation" : decision, reason,
-                       result < 0 ? ": ENFORCEMENT FAILED: " : "", result < 0 ? strerror(-result) : "");
+
+        struct ledger_record lr;
+        record_ledger_fill(&lr, LEDGER_SUBJECT_NETWORK,
+                           ev == NET_RECORD_APPEARED ? LEDGER_EVENT_APPEARED :
+                           ev == NET_RECORD_VIOLATION ? LEDGER_EVENT_VIOLATION :
+                           ev == NET_RECORD_REMOVED ? LEDGER_EVENT_REMOVED : LEDGER_EVENT_REEVALUATED);
+        ledger_record_set_net(&lr, id);
+        ledger_decision_append(&lr, verdict, reason, permit, result, message);
+
+        char line[2048];
+        snprintf(line, sizeof line, "net %s ifindex=%d name=%s mac=%s%s kind=%s path=%s driver=%s: %s (%s)%s%s",
+                 net_event_name(ev), id->ifindex, id->name, mac[0] ? mac : "-", id->has_mac && !permanent ? "(current)" : "",
+                 id->kind[0] ? id->kind : "-", id->path[0] ? id->path : "-", id->driver[0] ? id->driver : "-",
+                 ev == NET_RECORD_VIOLATION ? "violation" : decision, reason,
+                 result < 0 ? ": ENFORCEMENT FAILED: " : "", result < 0 ? strerror(-result) : "");
 
         struct json_object *o = record_json_new(message_id, priority, net_event_name(ev), "network", message);
         if (o) {
@@ -230,31 +384,111 @@ void record_net(enum net_record_event ev, const struct net_identity *id, enum po
                         json_object_object_add(o, "errno", json_object_new_int(-result));
         }
         /* A link that could not be set down is a fault too: `status` lists it with the others. */
-        record_json_emit(o, result < 0);
+        report(result < 0 ? LOG_ERR : ev == NET_RECORD_VIOLATION ? LOG_WARNING : LOG_INFO, result, line, o, result < 0);
 }
 
 void record_policy(const char *what, const char *message) {
+        struct ledger_record lr;
+        char line[1200];
+
         sd_journal_send("MESSAGE=%s", message, "MESSAGE_ID=%s", KYOKA_MESSAGE_POLICY, "PRIORITY=%i", LOG_NOTICE,
                         "KYOKA_EVENT=%s", what, "KYOKA_SUBJECT=policy", NULL);
-        log_notice("policy %s: %s", what, message);
-        record_json_emit(record_json_new(KYOKA_MESSAGE_POLICY, LOG_NOTICE, what, "policy", message), false);
+
+        bool expired = streq(what, "expired");
+        record_ledger_fill(&lr, LEDGER_SUBJECT_POLICY, expired ? LEDGER_EVENT_PERMIT_EXPIRED : LEDGER_EVENT_POLICY_LOADED);
+        ledger_text_set(lr.reason, sizeof lr.reason, expired ? "the policy's valid_until passed" : "");
+        ledger_text_set(lr.message, sizeof lr.message, message);
+        record_ledger_append(&lr);
+
+        snprintf(line, sizeof line, "policy %s: %s", what, message);
+        report(LOG_NOTICE, 0, line, record_json_new(KYOKA_MESSAGE_POLICY, LOG_NOTICE, what, "policy", message), false);
+}
+
+/* Which ledger record a fault is (record.h). */
+static void fault_kind(const char *what, enum ledger_subject *ret_subject, enum ledger_event *ret_event) {
+        static const char *const refused[] = { "policy-refused", "policy-fallback", "policy-copy-refused" };
+        static const char *const unenforced[] = { "controller-lockdown", "network-firewall" };
+
+        *ret_subject = LEDGER_SUBJECT_DAEMON;
+        *ret_event = LEDGER_EVENT_FAULT;
+        for (size_t i = 0; i < ELEMENTSOF(refused); i++)
+                if (streq(what, refused[i])) {
+                        *ret_subject = LEDGER_SUBJECT_POLICY;
+                        *ret_event = LEDGER_EVENT_POLICY_REFUSED;
+                        return;
+                }
+        for (size_t i = 0; i < ELEMENTSOF(unenforced); i++)
+                if (streq(what, unenforced[i])) {
+                        *ret_event = LEDGER_EVENT_ENFORCEMENT_FAILED;
+                        return;
+                }
+        if (streq(what, "clock-jump"))
+                *ret_event = LEDGER_EVENT_CLOCK_JUMP;
+        else if (strncmp(what, "ledger-", 7) == 0)
+                *ret_subject = LEDGER_SUBJECT_LEDGER;
 }
 
 void record_fault(const char *what, int error, const char *format, ...) {
-        char buf[1024];
+        enum ledger_subject subject;
+        enum ledger_event event;
+        struct ledger_record lr;
+        char buf[1024], line[1200];
         va_list ap;
 
-        errno = error < 0 ? -error : error;
+        if (error < 0)
+                error = -error;
+        errno = error;
         va_start(ap, format);
         vsnprintf(buf, sizeof buf, format, ap);
         va_end(ap);
         sd_journal_send("MESSAGE=%s", buf, "MESSAGE_ID=%s", KYOKA_MESSAGE_FAULT, "PRIORITY=%i", LOG_ERR,
-                        "KYOKA_EVENT=%s", what, "KYOKA_SUBJECT=daemon", error ? "ERRNO=%i" : NULL,
-                        error < 0 ? -error : error, NULL);
-        log_error("fault %s: %s", what, buf);
+                        "KYOKA_EVENT=%s", what, "KYOKA_SUBJECT=daemon", error ? "ERRNO=%i" : NULL, error, NULL);
 
+        fault_kind(what, &subject, &event);
+        record_ledger_fill(&lr, subject, event);
+        ledger_text_set(lr.reason, sizeof lr.reason, what);
+        if (error) {
+                lr.outcome = LEDGER_OUTCOME_FAILED;
+                lr.error_number = error;
+        }
+        ledger_text_set(lr.message, sizeof lr.message, buf);
+        record_ledger_append(&lr);
+
+        snprintf(line, sizeof line, "fault %s: %s", what, buf);
         struct json_object *o = record_json_new(KYOKA_MESSAGE_FAULT, LOG_ERR, what, "daemon", buf);
         if (o && error)
-                json_object_object_add(o, "errno", json_object_new_int(error < 0 ? -error : error));
-        record_json_emit(o, true);
+                json_object_object_add(o, "errno", json_object_new_int(error));
+        report(LOG_ERR, 0, line, o, true);
+}
+
+void record_daemon(enum ledger_event ev, int error, const char *format, ...) {
+        const char *what = ledger_event_to_string(ev);
+        int priority = ev == LEDGER_EVENT_UNCLEAN_SHUTDOWN || error ? LOG_WARNING : LOG_NOTICE;
+        struct ledger_record lr;
+        char buf[1024], line[1200];
+        va_list ap;
+
+        if (error < 0)
+                error = -error;
+        errno = error;
+        va_start(ap, format);
+        vsnprintf(buf, sizeof buf, format, ap);
+        va_end(ap);
+        sd_journal_send("MESSAGE=%s", buf, "MESSAGE_ID=%s", KYOKA_MESSAGE_DAEMON, "PRIORITY=%i", priority,
+                        "KYOKA_EVENT=%s", what, "KYOKA_SUBJECT=daemon", error ? "ERRNO=%i" : NULL, error, NULL);
+
+        record_ledger_fill(&lr, LEDGER_SUBJECT_DAEMON, ev);
+        if (error) {
+                lr.outcome = LEDGER_OUTCOME_FAILED;
+                lr.error_number = error;
+        }
+        ledger_text_set(lr.message, sizeof lr.message, buf);
+        record_ledger_append(&lr);
+
+        snprintf(line, sizeof line, "daemon %s: %s", what, buf);
+        struct json_object *o = record_json_new(KYOKA_MESSAGE_DAEMON, priority, what, "daemon", buf);
+        if (o && error)
+                json_object_object_add(o, "errno", json_object_new_int(error));
+        /* An unclean shutdown is a fault of the last run: `status` lists it. */
+        report(priority, 0, line, o, ev == LEDGER_EVENT_UNCLEAN_SHUTDOWN || error);
 }

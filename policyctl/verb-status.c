@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* policyctl status: what kyokad enforces now (the policy in force or the lockdown, who signed
  * it, until when), how many present devices and network links are allowed and blocked, how
- * often blocked links were set up (violations), and the recent faults. */
+ * often blocked links were set up (violations), the ledger (records, queue, the last commit
+ * error) with the export key's fingerprint, and the recent faults. */
 #include <getopt.h>
 #include <inttypes.h>
 #include <json-c/json.h>
@@ -15,7 +16,9 @@ static void help(void) {
                "Show the policy kyokad enforces (serial, issuer, contract, signer key, validity),\n"
                "or that the built-in lockdown applies; the present USB devices and network\n"
                "links allowed and blocked, and how often blocked links were set up\n"
-               "(violations); the last faults. Needs root, group kyoka or kyoka-admin.\n"
+               "(violations); the ledger (records, last seq, records waiting, the error while it\n"
+               "cannot be written) and the export key's fingerprint; the last faults.\n"
+               "Needs root, group kyoka or kyoka-admin.\n"
                "Exit status: 0 shown, 1 kyokad unreachable or refused, 2 usage error.\n"
                "\n"
                "Options:\n"
@@ -33,6 +36,44 @@ static void field(const char *label, const char *value) {
         printf("%-10s ", label);
         fputs_safe(value ? value : "-", stdout);
         putchar('\n');
+}
+
+/* The ledger kyokad writes: a line when healthy, the error and the wait when not. */
+static void print_ledger(struct json_object *l) {
+        char buf[512];
+
+        if (!l) {
+                field("Ledger:", "not reported (an older kyokad)");
+                return;
+        }
+        struct json_object *error = get(l, "error");
+        uint64_t queued = json_object_get_uint64(get(l, "queued")), lost = json_object_get_uint64(get(l, "lost"));
+        snprintf(buf, sizeof buf, "%s: %" PRIu64 " records, last seq %" PRId64 ", last commit %s",
+                 json_get_string(l, "path") ?: "?", json_object_get_uint64(get(l, "records")),
+                 json_object_get_int64(get(l, "last_seq")), json_get_string(l, "last_commit") ?: "none since start");
+        field("Ledger:", buf);
+        if (error) {
+                snprintf(buf, sizeof buf, "%s (%s) since %s, last try %s: %" PRIu64 " records wait in memory%s",
+                         json_get_string(error, "name") ?: "?", json_get_string(error, "message") ?: "?",
+                         json_get_string(error, "since") ?: "?", json_get_string(error, "last_try") ?: "?", queued,
+                         json_object_get_boolean(get(l, "open")) ? "" : " (the ledger could not be opened)");
+                field("  FAILING:", buf);
+        } else if (queued > 0) {
+                snprintf(buf, sizeof buf, "%" PRIu64 " records waiting for the next commit", queued);
+                field("", buf);
+        }
+        if (lost > 0) {
+                snprintf(buf, sizeof buf, "%" PRIu64 " records did not fit the queue: only in the journal "
+                         "(the ledger will record the loss)", lost);
+                field("  LOST:", buf);
+        }
+        struct json_object *key = get(l, "export_key");
+        if (key) {
+                snprintf(buf, sizeof buf, "%s, fingerprint %s", json_get_string(key, "path") ?: "?",
+                         json_get_string(key, "fingerprint") ?: "?");
+                field("Export key:", buf);
+        } else
+                field("Export key:", "none yet (policyctl export-key --init)");
 }
 
 static void print_policy(struct json_object *p) {
@@ -114,6 +155,8 @@ int verb_status(int argc, char *argv[]) {
                        json_object_get_uint64(get(l, "violations")) == 1 ? "" : "s");
         else
                 printf("%-10s not watched (kyokad runs with --network off)\n", "Links:");
+
+        print_ledger(get(reply, "ledger"));
 
         struct json_object *faults = get(reply, "faults");
         size_t n = faults ? json_object_array_length(faults) : 0;

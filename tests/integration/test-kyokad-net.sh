@@ -138,6 +138,17 @@ if [ "$downs" -eq 100 ] && [ "$recorded" -eq 100 ] && ! is_up "$ka" vblk; then
 	ok "an unapproved veth end stays down through 100 set-up attempts, each recorded"
 else not_ok "an unapproved veth end stays down through 100 set-up attempts" "downs=$downs recorded=$recorded"; fi
 
+# The ledger holds them as well: kyokad logs a record only once it is committed.
+ledger_count() { # EVENT IFNAME: records of EVENT for IFNAME in the ledger
+	"$P" --state-dir "$tmp/state" ledger show --json | python3 -c 'import json, sys
+print(sum(1 for l in sys.stdin if l.strip() and (r := json.loads(l))["subject"] == "network"
+          and r["event"] == sys.argv[1] and r["ifname"] == sys.argv[2] and r["decision"] == "block"))' "$1" "$2"
+}
+in_ledger=$(ledger_count violation vblk)
+if [ "${in_ledger:-0}" -ge 100 ] && [ "$in_ledger" -eq "$(log_count "$log" "net violation ifindex=$idx ")" ]; then
+	ok "each violation is in the ledger ($in_ledger records)"
+else not_ok "each violation is in the ledger" "ledger ${in_ledger:-?}, log $(log_count "$log" "net violation ifindex=$idx ")"; fi
+
 # The window: an attacker loop sending UDP and raw frames while it keeps the link going up.
 rx0=$(rx_of "$kb" pblk)
 out=$(A "$attacker" vblk 10.77.2.2 "$(mac_of "$kb" pblk)" --seconds 3 --mode both)
@@ -232,6 +243,11 @@ pids=()
 if [ "$st" -eq 0 ] && [ "$st2" -eq 0 ] && ! grep -qE 'Sanitizer|runtime error:' "$log" "$log2"; then
 	ok "kyokad exits 0 on SIGTERM, no sanitizer report"
 else not_ok "kyokad exits 0 on SIGTERM, no sanitizer report" "status $st/$st2"; grep -A5 Sanitizer "$log" "$log2" | head -20; fi
+if "$P" --state-dir "$tmp/state" ledger verify >/dev/null 2>&1 &&
+	[ "$("$P" --state-dir "$tmp/state" ledger show --json | tail -1 | python3 -c 'import json, sys; print(json.load(sys.stdin)["event"])')" = stopped ] &&
+	[ "$(ledger_count appeared vblk)" -eq 1 ] && [ "$(ledger_count permit-expired vexp-p)" -eq 1 ]; then
+	ok "the ledger verifies and ends with kyokad's stop"
+else not_ok "the ledger verifies and ends with kyokad's stop" "$("$P" --state-dir "$tmp/state" ledger verify 2>&1)"; fi
 if A nft list table inet kyoka >/dev/null 2>&1; then ok "the firewall tables stay after kyokad exits (fail closed)"
 else not_ok "the firewall tables stay after kyokad exits"; fi
 

@@ -545,6 +545,9 @@ t_recorded_devices() {
                 case_end
 }
 
+# test-kyokad-ledger.sh sources this file for its testbeds and helpers, then runs its own cases.
+[ -n "${KYOKA_UMOCKDEV_SOURCED:-}" ] && return 0
+
 run_case "kyokad closes every controller at start" t_controllers_closed_at_start
 run_case "a device whose sysfs reads hang does not stall the others" t_hung_device_does_not_stall_others
 run_case "recorded QEMU stick (approved), keyboard and phone" t_recorded_devices
