@@ -6,6 +6,8 @@
 #   ledger/*.c  -> build/libkyoka-ledger.a  (when present)
 #   daemon/*.c  -> build/libkyoka-daemon.a (all but main.c, so tests can link it)
 #   policyctl/*.c -> build/policyctl,  daemon/main.c -> build/kyokad
+#   helpers/NAME.c -> build/NAME (small programs for udev; libkyoka-basic and the daemon
+#                     objects they name in HELPER_OBJS_NAME only: no other dependency)
 #   tests/unit/test-*.c -> build/tests/test-*   (cmocka; each links the libraries)
 #   tests/fuzz/fuzz-*.c -> build/fuzz/fuzz-*    (libFuzzer, clang)
 
@@ -49,7 +51,9 @@ LIB_LEDGER := $(if $(LEDGER_SRC),$(BUILD)/libkyoka-ledger.a)
 LIB_DAEMON := $(if $(DAEMON_LIB_SRC),$(BUILD)/libkyoka-daemon.a)
 LIBS       := $(LIB_DAEMON) $(LIB_LEDGER) $(LIB_POLICY) $(LIB_BASIC)
 
-PROGRAMS   := $(BUILD)/policyctl $(if $(filter daemon/main.c,$(DAEMON_SRC)),$(BUILD)/kyokad)
+HELPER_SRC := $(wildcard helpers/*.c)
+HELPERS    := $(patsubst helpers/%.c,$(BUILD)/%,$(HELPER_SRC))
+PROGRAMS   := $(BUILD)/policyctl $(if $(filter daemon/main.c,$(DAEMON_SRC)),$(BUILD)/kyokad) $(HELPERS)
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 # Keep object files that only a test needs (make would delete them as intermediates).
@@ -78,6 +82,11 @@ $(BUILD)/policyctl: $(call obj,$(CTL_SRC)) $(LIBS)
 
 $(BUILD)/kyokad: $(BUILD)/obj/daemon/main.o $(LIBS)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBS) $(PKG_LIBS)
+
+# The udev helper: the access-file reader and BLKROSET (daemon/block-access.c), nothing else.
+HELPER_OBJS_kyoka-block-access := $(BUILD)/obj/daemon/block-access.o
+$(BUILD)/kyoka-block-access: $(BUILD)/obj/helpers/kyoka-block-access.o $(HELPER_OBJS_kyoka-block-access) $(LIB_BASIC)
+	$(CC) $(LDFLAGS) -o $@ $^
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBS)
 	@mkdir -p $(dir $@)
@@ -171,12 +180,13 @@ bench: all
 
 # --- installation ---------------------------------------------------------------------------
 SBINDIR      ?= $(PREFIX)/sbin
+LIBEXECDIR   ?= $(PREFIX)/lib/kyoka
 UNITDIR      ?= $(PREFIX)/lib/systemd/system
 UDEVRULESDIR ?= $(PREFIX)/lib/udev/rules.d
 SYSUSERSDIR  ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR  ?= $(PREFIX)/lib/tmpfiles.d
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(UDEVRULESDIR) \
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(UDEVRULESDIR) \
 		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(PREFIX)/share/doc/kyoka
 	install -m 0755 $(BUILD)/policyctl $(DESTDIR)$(PREFIX)/bin/policyctl
 	install -m 0755 $(BUILD)/kyokad $(DESTDIR)$(SBINDIR)/kyokad
@@ -185,7 +195,9 @@ install: all
 	for f in systemd/*.service systemd/*.timer; do [ -e "$$f" ] || continue; \
 		sed 's|@SBINDIR@|$(SBINDIR)|g; s|@BINDIR@|$(PREFIX)/bin|g' "$$f" > $(DESTDIR)$(UNITDIR)/$$(basename "$$f"); \
 		chmod 0644 $(DESTDIR)$(UNITDIR)/$$(basename "$$f"); done
-	install -m 0644 udev-rules/70-kyoka.rules $(DESTDIR)$(UDEVRULESDIR)/70-kyoka.rules
+	install -m 0755 $(BUILD)/kyoka-block-access $(DESTDIR)$(LIBEXECDIR)/kyoka-block-access
+	sed 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' udev-rules/70-kyoka.rules > $(DESTDIR)$(UDEVRULESDIR)/70-kyoka.rules
+	chmod 0644 $(DESTDIR)$(UDEVRULESDIR)/70-kyoka.rules
 	install -m 0644 systemd/kyoka.conf.sysusers $(DESTDIR)$(SYSUSERSDIR)/kyoka.conf
 	install -m 0644 systemd/kyoka.conf.tmpfiles $(DESTDIR)$(TMPFILESDIR)/kyoka.conf
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/kyoka/

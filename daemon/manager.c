@@ -11,10 +11,13 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
 
+#include "block-access.h"
+#include "block-watch.h"
 #include "control.h"
 #include "fileio.h"
 #include "log.h"
@@ -64,6 +67,8 @@ struct manager {
         struct net *net;              /* network links (net-links.c); NULL with --network off */
         struct usb_io *usb_io;        /* sysfs I/O off the loop (usb-io.c) */
         uint64_t usb_io_tags;
+        struct block_watch *block;    /* block devices of read-only media (block-watch.c) */
+        int access_dirfd;             /* RUNTIME_DIR/usb: the access files (block-access.h) */
         /* For the control socket. */
         struct control *control;
         char signer_name[256];
@@ -126,13 +131,10 @@ static void usb_device_decide(struct manager *m, struct usb_device *d, enum usb_
         }
 
         enum policy_verdict verdict = dec.verdict;
-        if (verdict == VERDICT_READ_ONLY) {
-                /* Read-only media need the block layer set read-only before anyone can write;
-                 * until kyokad does that, such a permit cannot be honoured: fail closed. */
-                verdict = VERDICT_BLOCK;
-                strncat(rec->reason, " [read-only access not enforceable yet: blocked]",
-                        sizeof rec->reason - strlen(rec->reason) - 1);
-        }
+        /* read-only <-> read-write on an authorised device: it is attached again under the new
+         * access (usb-io.c job_apply). From or to "block" nothing is attached to redo. */
+        bool access_changed = d->decided && d->verdict != VERDICT_BLOCK && verdict != VERDICT_BLOCK &&
+                              d->verdict != verdict;
 
         rec->ev = ev;
         rec->record = !d->decided || d->verdict != verdict || ev != USB_RECORD_REEVALUATED;
@@ -153,6 +155,9 @@ static void usb_device_decide(struct manager *m, struct usb_device *d, enum usb_
                 .interface_mask = dec.interface_mask,
                 .desc = d->desc,
                 .context = rec,
+                /* The udev rule makes the block devices read-only unless this says read-write. */
+                .access = verdict == VERDICT_ALLOW ? BLOCK_ACCESS_READ_WRITE : BLOCK_ACCESS_READ_ONLY,
+                .access_changed = access_changed,
         };
         snprintf(req.syspath, sizeof req.syspath, "%s", d->syspath);
         snprintf(req.sysname, sizeof req.sysname, "%s", d->sysname);
@@ -182,6 +187,9 @@ static void on_usb_apply_done(struct manager *m, const struct usb_io_result *res
         }
         if (rec->record || res->r < 0)
                 record_usb(rec->ev, &rec->id, rec->verdict, rec->reason, rec->permit[0] ? rec->permit : NULL, res->r);
+        if (res->r >= 0 && res->reauthorized)
+                log_info("USB device %s attached again so that its block devices are %s", res->req.sysname,
+                         block_access_to_string(res->req.access));
         if (res->probe_error < 0)
                 record_fault("driver-bind", res->probe_error,
                              "USB device %s is authorised but a driver could not be bound: %s", res->req.sysname,
@@ -218,13 +226,107 @@ static void on_usb_identity_done(struct manager *m, const struct usb_io_result *
         manager_arm_timer(m);
 }
 
+/* The tracked USB device that the sysfs path SYSPATH (a block device) lies under. */
+static struct usb_device *usb_device_above(struct manager *m, const char *syspath) {
+        struct usb_device *best = NULL;
+        for (struct usb_device *d = m->devices; d; d = d->next) {
+                size_t n = strlen(d->syspath);
+                if (strncmp(syspath, d->syspath, n) == 0 && syspath[n] == '/' &&
+                    (!best || n > strlen(best->syspath)))
+                        best = d;
+        }
+        return best;
+}
+
+static void usb_device_submit_deauthorize(struct manager *m, struct usb_device *d, const char *why) {
+        struct usb_decision_record *rec = calloc(1, sizeof *rec);
+        if (!rec) {
+                record_fault("oom", -ENOMEM, "Out of memory de-authorising USB device %s", d->sysname);
+                return;
+        }
+        *rec = (struct usb_decision_record) { .ev = USB_RECORD_REEVALUATED, .record = true, .verdict = VERDICT_BLOCK,
+                                              .id = d->id };
+        snprintf(rec->reason, sizeof rec->reason, "%s", why);
+        d->verdict = VERDICT_BLOCK;
+        snprintf(d->reason, sizeof d->reason, "%s", why);
+        struct usb_io_request req = { .op = USB_IO_APPLY, .authorize = false, .context = rec };
+        snprintf(req.syspath, sizeof req.syspath, "%s", d->syspath);
+        snprintf(req.sysname, sizeof req.sysname, "%s", d->sysname);
+        int r = usb_io_submit(m->usb_io, &req);
+        if (r < 0) {
+                free(rec);
+                record_fault("enforce", r, "Failed to queue de-authorisation of USB device %s: %s", d->sysname,
+                             strerror(-r));
+        }
+}
+
+static void on_block_read_only_done(struct manager *m, const struct usb_io_result *res) {
+        /* Gone meanwhile (unplugged, de-authorised): nothing left to protect. */
+        if (res->r >= 0 || res->r == -ECANCELED || res->r == -ENOENT || res->r == -ENXIO || res->r == -ENODEV)
+                return;
+        struct usb_device *d = usb_device_above(m, res->req.syspath);
+        record_fault("read-only", res->r, "Failed to make %s read-only: %s; %s", res->req.devnode, strerror(-res->r),
+                     d ? "its USB device is de-authorised" : "no USB device known above it");
+        if (d) {
+                char why[256];
+                snprintf(why, sizeof why, "read-only could not be enforced on %s: %s", res->req.devnode,
+                         strerror(-res->r));
+                usb_device_submit_deauthorize(m, d, why);
+        }
+}
+
 static void on_usb_io_done(const struct usb_io_result *res, void *userdata) {
         struct manager *m = userdata;
 
-        if (res->req.op == USB_IO_READ_IDENTITY)
+        switch (res->req.op) {
+        case USB_IO_READ_IDENTITY:
                 on_usb_identity_done(m, res);
-        else
+                break;
+        case USB_IO_APPLY:
                 on_usb_apply_done(m, res);
+                break;
+        case USB_IO_FORGET:
+                if (res->r < 0 && res->r != -ECANCELED)
+                        record_fault("access-file", res->r, "Failed to remove the access file of USB device %s: %s",
+                                     res->req.sysname, strerror(-res->r));
+                break;
+        case USB_IO_BLOCK_READ_ONLY:
+                on_block_read_only_done(m, res);
+                break;
+        }
+}
+
+/* A block device appeared. The udev rule has made it read-only, or is about to, unless kyokad
+ * said read-write; this is kyokad's own BLKROSET behind it, for every block device of a USB
+ * device that kyokad did not decide read-write. A device whose decision is still pending was
+ * authorised before this kyokad started: its decision re-checks its block devices. */
+static void on_block_event(struct udev_device *dev, void *userdata) {
+        struct manager *m = userdata;
+        const char *syspath = udev_device_get_syspath(dev), *devnode = udev_device_get_devnode(dev);
+        struct udev_device *usb = udev_device_get_parent_with_subsystem_devtype(dev, "usb", "usb_device");
+
+        if (!usb || !syspath || !devnode)
+                return;                 /* not on USB (or no node) */
+        const char *usb_syspath = udev_device_get_syspath(usb);
+        struct usb_device *d = usb_syspath ? usb_device_find(m, usb_syspath) : NULL;
+        if (d && (!d->decided || d->verdict == VERDICT_ALLOW))
+                return;
+        struct usb_io_request req = { .op = USB_IO_BLOCK_READ_ONLY };
+        if (strlen(syspath) >= sizeof req.syspath || strlen(devnode) >= sizeof req.devnode) {
+                record_fault("read-only", -ENAMETOOLONG, "Block device path too long: %.64s...", syspath);
+                if (d)
+                        usb_device_submit_deauthorize(m, d, "read-only could not be enforced: path too long");
+                return;
+        }
+        snprintf(req.syspath, sizeof req.syspath, "%s", syspath);
+        snprintf(req.devnode, sizeof req.devnode, "%s", devnode);
+        snprintf(req.sysname, sizeof req.sysname, "%s", udev_device_get_sysname(dev) ?: "");
+        int r = usb_io_submit(m->usb_io, &req);
+        if (r < 0) {
+                record_fault("read-only", r, "Failed to queue read-only for %s: %s", devnode, strerror(-r));
+                if (d)
+                        usb_device_submit_deauthorize(m, d, "read-only could not be enforced: out of memory");
+        }
 }
 
 static void manager_reevaluate(struct manager *m) {
@@ -290,6 +392,12 @@ static void on_usb_event(struct udev_device *dev, enum usb_event ev, void *userd
                 if (d)
                         record_usb(USB_RECORD_REMOVED, &d->id, d->verdict, "removed", NULL, 0);
                 usb_device_forget(m, syspath);
+                /* Its access file goes too (after any decision still queued for it). */
+                struct usb_io_request req = { .op = USB_IO_FORGET };
+                snprintf(req.syspath, sizeof req.syspath, "%s", syspath);
+                snprintf(req.sysname, sizeof req.sysname, "%s", sysname);
+                if (usb_sysname_valid(sysname) && usb_io_submit(m->usb_io, &req) < 0)
+                        record_fault("access-file", -ENOMEM, "Failed to queue removing the access file of %s", sysname);
                 manager_arm_timer(m);
                 return;
         }
@@ -457,6 +565,7 @@ int manager_new(const struct manager_config *cfg, struct manager **ret) {
         if (!m)
                 return -ENOMEM;
         m->cfg = *cfg;
+        m->access_dirfd = -EBADF;
         r = sd_event_default(&m->event);
         if (r < 0)
                 goto fail;
@@ -482,6 +591,32 @@ fail:
         return r;
 }
 
+static int manager_open_access_dir(struct manager *m) {
+        _cleanup_free_ char *dir = path_join(m->cfg.runtime_dir, BLOCK_ACCESS_SUBDIR);
+        struct stat st;
+
+        if (!dir)
+                return -ENOMEM;
+        if (mkdir(m->cfg.runtime_dir, 0755) < 0 && errno != EEXIST)
+                return negative_errno();
+        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                return negative_errno();
+        _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        /* The helper trusts it only if it is ours and nobody else may write it. */
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        if (st.st_uid != geteuid() || (st.st_mode & 07777) != 0755)
+                if (fchmod(fd, 0755) < 0 || (st.st_uid != geteuid() && fchown(fd, geteuid(), (gid_t) -1) < 0))
+                        return negative_errno();
+        int r = block_access_clear(fd);
+        if (r < 0)
+                return r;
+        m->access_dirfd = TAKE_FD(fd);
+        return 0;
+}
+
 int manager_start(struct manager *m) {
         int r;
 
@@ -493,6 +628,16 @@ int manager_start(struct manager *m) {
         r = usb_io_new(m->event, USB_IO_THREADS, on_usb_io_done, m, &m->usb_io);
         if (r < 0)
                 return log_error_errno(r, "Failed to start the sysfs workers: %m");
+
+        /* Read-only media: RUNTIME_DIR/usb holds kyokad's access decision per authorised USB
+         * device, for the udev rule. Emptied first: nothing left from an earlier run may say
+         * read-write. If this fails, no device that could have a block device is authorised
+         * (usb-io.c), keyboards still are. */
+        r = manager_open_access_dir(m);
+        if (r < 0)
+                record_fault("access-file", r, "Failed to prepare %s/%s: %s; storage devices stay blocked",
+                             m->cfg.runtime_dir, BLOCK_ACCESS_SUBDIR, strerror(-r));
+        usb_io_set_access_dir(m->usb_io, m->access_dirfd);
 
         /* Listen first, then enumerate: a device that arrives in between is seen at least once,
          * and the controllers are closed as part of the enumeration (root hubs come first). */
@@ -513,6 +658,13 @@ int manager_start(struct manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to enumerate USB devices: %m");
         manager_arm_timer(m);
+
+        /* After the enumeration, so that every USB device present is tracked: a block device of
+         * an untracked one is made read-only. */
+        r = block_watch_new(m->event, m->udev, m->cfg.udev_events, on_block_event, m, &m->block);
+        if (r < 0)
+                record_fault("block-watch", r, "Failed to watch block devices: %s; the udev rule alone makes media "
+                             "read-only", strerror(-r));
 
         /* The control socket is for reading and asking to reload: enforcement never depends
          * on it, so kyokad enforces without it rather than not at all. */
@@ -550,8 +702,11 @@ struct manager *manager_free(struct manager *m) {
                 m->devices = d->next;
                 free(d);
         }
+        if (m->access_dirfd >= 0)
+                close(m->access_dirfd);
         control_free(m->control);
         record_forget_faults();
+        block_watch_free(m->block);
         usb_watch_free(m->usb);
         net_free(m->net);
         sd_event_source_disable_unref(m->timer);

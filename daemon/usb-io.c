@@ -34,6 +34,8 @@ struct usb_io {
         sd_event_source *source;
         usb_io_done_t done_cb;
         void *userdata;
+        bool access_files;
+        int access_dirfd;
 };
 
 static void job_read_identity(struct usb_io_result *res) {
@@ -41,7 +43,17 @@ static void job_read_identity(struct usb_io_result *res) {
         res->r = fd < 0 ? negative_errno() : usb_identity_read(fd, res->req.sysname, &res->id, &res->desc);
 }
 
-static void job_apply(struct usb_io_result *res) {
+/* Nothing of it can become a block device: every interface is HID or a hub. */
+static bool only_hid_or_hub(const struct usb_descriptors *d) {
+        if (d->n_interfaces == 0)
+                return false;
+        for (size_t i = 0; i < d->n_interfaces; i++)
+                if (d->interfaces[i].c.cls != 0x03 && d->interfaces[i].c.cls != 0x09)
+                        return false;
+        return true;
+}
+
+static void job_apply(struct usb_io *io, struct usb_io_result *res) {
         const struct usb_io_request *req = &res->req;
         _cleanup_close_ int fd = open(req->syspath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         int r;
@@ -57,7 +69,36 @@ static void job_apply(struct usb_io_result *res) {
         }
         if (!req->authorize) {
                 res->r = r ? usb_device_authorize(fd, false) : 0;
+                /* Off first, then the file: a block device never outlives a "read-write". */
+                if (io->access_files) {
+                        int k = io->access_dirfd < 0 ? -EBADF : block_access_remove(io->access_dirfd, req->sysname);
+                        if (k < 0 && res->r == 0)
+                                res->r = k;
+                }
                 return;
+        }
+        if (io->access_files) {
+                /* Before `authorized`: the udev rule reads it when the block devices appear. */
+                int k = block_access_write(io->access_dirfd, req->sysname, req->access);
+                if (k < 0 && !only_hid_or_hub(&req->desc)) {
+                        if (r)
+                                (void) usb_device_authorize(fd, false);
+                        res->r = k;
+                        return;
+                }
+        }
+        if (r && (req->access_changed ||
+                  (req->access == BLOCK_ACCESS_READ_ONLY && usb_device_has_writable_block(fd, req->sysname) != 0))) {
+                /* Writable (or unknown) block devices of a device that is now read-only, or the
+                 * access changed: re-attach the device so that everything below it is made
+                 * anew through the udev rule. */
+                r = usb_device_authorize(fd, false);
+                if (r < 0) {
+                        res->r = r;
+                        return;
+                }
+                res->reauthorized = true;
+                r = 0;
         }
         if (!r) {
                 r = usb_device_authorize(fd, true);
@@ -75,6 +116,17 @@ static void job_apply(struct usb_io_result *res) {
                 return;
         }
         res->r = 0;
+}
+
+static void job_forget(struct usb_io *io, struct usb_io_result *res) {
+        res->r = !io->access_files ? 0
+               : io->access_dirfd < 0 ? -EBADF
+               : block_access_remove(io->access_dirfd, res->req.sysname);
+}
+
+static void job_block_read_only(struct usb_io_result *res) {
+        _cleanup_close_ int fd = open(res->req.devnode, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        res->r = fd < 0 ? negative_errno() : block_device_set_read_only(fd, true);
 }
 
 /* The first queued job whose device has no earlier job in the queue (running or not). */
@@ -107,10 +159,20 @@ static void *worker(void *arg) {
 
                 j->running = true;
                 pthread_mutex_unlock(&io->lock);
-                if (j->res.req.op == USB_IO_READ_IDENTITY)
+                switch (j->res.req.op) {
+                case USB_IO_READ_IDENTITY:
                         job_read_identity(&j->res);
-                else
-                        job_apply(&j->res);
+                        break;
+                case USB_IO_APPLY:
+                        job_apply(io, &j->res);
+                        break;
+                case USB_IO_FORGET:
+                        job_forget(io, &j->res);
+                        break;
+                case USB_IO_BLOCK_READ_ONLY:
+                        job_block_read_only(&j->res);
+                        break;
+                }
                 pthread_mutex_lock(&io->lock);
 
                 for (struct job **p = &io->queue; *p; p = &(*p)->next)
@@ -169,6 +231,7 @@ int usb_io_new(sd_event *e, unsigned n_threads, usb_io_done_t done, void *userda
         if (!io)
                 return -ENOMEM;
         io->efd = -EBADF;
+        io->access_dirfd = -EBADF;
         pthread_mutex_init(&io->lock, NULL);
         pthread_cond_init(&io->wake, NULL);
         io->done_cb = done;
@@ -200,6 +263,13 @@ int usb_io_new(sd_event *e, unsigned n_threads, usb_io_done_t done, void *userda
 fail:
         usb_io_free(io);
         return r;
+}
+
+void usb_io_set_access_dir(struct usb_io *io, int dirfd) {
+        pthread_mutex_lock(&io->lock);
+        io->access_files = true;
+        io->access_dirfd = dirfd;
+        pthread_mutex_unlock(&io->lock);
 }
 
 int usb_io_submit(struct usb_io *io, const struct usb_io_request *req) {

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <systemd/sd-event.h>
 
+#include "block-access.h"
 #include "identity.h"
 #include "usb-descriptors.h"
 
@@ -24,6 +25,8 @@
 enum usb_io_op {
         USB_IO_READ_IDENTITY,         /* usb_identity_read() */
         USB_IO_APPLY,                 /* authorise (with interfaces) or de-authorise */
+        USB_IO_FORGET,                /* the device is gone: remove its access file */
+        USB_IO_BLOCK_READ_ONLY,       /* BLKROSET on `devnode` (syspath: the block device's) */
 };
 
 struct usb_io_request {
@@ -36,12 +39,24 @@ struct usb_io_request {
         bool authorize;
         uint32_t interface_mask;
         struct usb_descriptors desc;
+        /* With access files (usb_io_set_access_dir): written before the device is authorised;
+         * if that fails the device is not authorised (or de-authorised), unless every
+         * interface is HID or hub (nothing with a block device: keyboards keep working). */
+        enum block_access access;
+        /* The device was authorised with the other access: it is de-authorised and authorised
+         * again, so that its block devices are made anew under the new access (udev rule),
+         * and no mount, open file or SG_IO handle from before survives. Read-only is also
+         * re-applied this way when any block device of an authorised device is writable. */
+        bool access_changed;
+        /* USB_IO_BLOCK_READ_ONLY */
+        char devnode[USB_IO_SYSNAME_MAX];
 };
 
 struct usb_io_result {
         struct usb_io_request req;
         int r;                        /* 0 or a negative errno */
         int probe_error;              /* APPLY: a driver could not be bound (not a failure to enforce) */
+        bool reauthorized;            /* APPLY: de-authorised and authorised again (access_changed) */
         struct usb_identity id;       /* READ_IDENTITY */
         struct usb_descriptors desc;  /* READ_IDENTITY */
 };
@@ -52,6 +67,11 @@ struct usb_io;
 
 /* DONE is called on the loop's thread for each finished request. */
 int usb_io_new(sd_event *e, unsigned n_threads, usb_io_done_t done, void *userdata, struct usb_io **ret);
+/* From now on APPLY writes (and de-authorisation and FORGET remove) the access file of each
+ * device in DIRFD (not owned; kept open by the caller until usb_io_free). A negative DIRFD
+ * makes every write fail: devices that could have block devices are then never authorised.
+ * Without this call no access files are written (tests of the sysfs writes alone). */
+void usb_io_set_access_dir(struct usb_io *io, int dirfd);
 /* Queues a request (copied). -ENOMEM only. */
 int usb_io_submit(struct usb_io *io, const struct usb_io_request *req);
 /* Requests queued or running. */

@@ -13,12 +13,16 @@ check() { local name=$1; shift; if "$@" >"$tmp/out" 2>&1; then ok "$name"; else 
 
 # DESTDIR staging, as a package build does it.
 check "make install DESTDIR=... PREFIX=/usr" make -s -C "$top" BUILD="$build" install DESTDIR="$tmp/dest" PREFIX=/usr
-for f in usr/bin/policyctl:755 usr/sbin/kyokad:755 usr/lib/systemd/system/kyokad.service:644 \
+for f in usr/bin/policyctl:755 usr/sbin/kyokad:755 usr/lib/kyoka/kyoka-block-access:755 \
+	 usr/lib/systemd/system/kyokad.service:644 \
 	 usr/lib/udev/rules.d/70-kyoka.rules:644 usr/lib/sysusers.d/kyoka.conf:644 \
 	 usr/lib/tmpfiles.d/kyoka.conf:644 usr/share/doc/kyoka/policy.md:644; do
 	check "installed ${f%:*} mode ${f#*:}" test "$(stat -c %a "$tmp/dest/${f%:*}" 2>/dev/null)" = "${f#*:}"
 done
 check "unit runs /usr/sbin/kyokad" grep -qx 'ExecStart=/usr/sbin/kyokad' "$tmp/dest/usr/lib/systemd/system/kyokad.service"
+check "udev rule runs /usr/lib/kyoka/kyoka-block-access, no @...@ left" \
+	bash -c "grep -q 'PROGRAM=\"/usr/lib/kyoka/kyoka-block-access ' '$tmp/dest/usr/lib/udev/rules.d/70-kyoka.rules' &&
+		! grep -q '@[A-Z]*@' '$tmp/dest/usr/lib/udev/rules.d/70-kyoka.rules'"
 
 # A prefix install, so that systemd can check the unit against binaries that exist.
 check "make install PREFIX=$tmp/prefix" make -s -C "$top" BUILD="$build" install PREFIX="$tmp/prefix"

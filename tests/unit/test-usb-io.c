@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static const uint8_t stick[] = {
         18, 1, 0x00, 0x02, 0, 0, 0, 64, 0xf4, 0x46, 0x01, 0x00, 0x00, 0x00, 1, 2, 3, 1,
@@ -130,11 +131,107 @@ static void test_missing_device_reports_its_error(void **state) {
         sd_event_unref(e);
 }
 
+/* Read-only media: the access file is written with the decision, before `authorized`; a device
+ * whose file cannot be written is not authorised (unless nothing of it can be a disk). */
+static void test_access_files(void **state) {
+        _cleanup_free_ char *base = test_mkdtemp(), *adir = path_join(base, "access");
+        _cleanup_free_ char *c = make_device(base, "1-4", false), *k = make_device(base, "1-5", false);
+        _cleanup_free_ char *authorized = path_join(c, "authorized"), *kauthorized = path_join(k, "authorized");
+        _cleanup_free_ char *file = path_join(adir, "1-4"), *value = NULL;
+        struct seen seen = {};
+        sd_event *e = NULL;
+        struct usb_io *io = NULL;
+
+        assert_int_equal(mkdir(adir, 0755), 0);
+        _cleanup_close_ int dfd = open(adir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        assert_true(dfd >= 0);
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(usb_io_new(e, 2, on_done, &seen, &io), 0);
+        usb_io_set_access_dir(io, dfd);
+
+        struct usb_io_request r = request(USB_IO_APPLY, c, 1);
+        r.authorize = true;
+        r.access = BLOCK_ACCESS_READ_ONLY;
+        assert_int_equal(usb_io_submit(io, &r), 0);
+        run_until(e, &seen, 1);
+        assert_int_equal(seen.results[0].r, 0);
+        assert_false(seen.results[0].reauthorized);
+        assert_int_equal(read_file_bounded(file, 64, &value, NULL), 0);
+        assert_string_equal(value, "read-only\n");
+        value = mfree(value);
+        assert_int_equal(read_file_bounded(authorized, 16, &value, NULL), 0);
+        assert_int_equal(value[0], '1');
+        value = mfree(value);
+        assert_int_equal(block_access_read(dfd, "1-4"), BLOCK_ACCESS_READ_ONLY);
+
+        /* The access changes on the authorised device: attached again, file replaced. */
+        r.tag = 2;
+        r.access = BLOCK_ACCESS_READ_WRITE;
+        r.access_changed = true;
+        assert_int_equal(usb_io_submit(io, &r), 0);
+        run_until(e, &seen, 2);
+        assert_int_equal(seen.results[1].r, 0);
+        assert_true(seen.results[1].reauthorized);
+        assert_int_equal(block_access_read(dfd, "1-4"), BLOCK_ACCESS_READ_WRITE);
+
+        /* Blocked: de-authorised and the file is gone. */
+        r.tag = 3;
+        r.authorize = false;
+        r.access_changed = false;
+        assert_int_equal(usb_io_submit(io, &r), 0);
+        run_until(e, &seen, 3);
+        assert_int_equal(seen.results[2].r, 0);
+        assert_int_equal(access(file, F_OK), -1);
+        assert_int_equal(read_file_bounded(authorized, 16, &value, NULL), 0);
+        assert_int_equal(value[0], '0');
+        value = mfree(value);
+
+        /* FORGET (unplugged) removes a file left behind. */
+        assert_int_equal(block_access_write(dfd, "1-4", BLOCK_ACCESS_READ_WRITE), 0);
+        struct usb_io_request f = request(USB_IO_FORGET, c, 4);
+        assert_int_equal(usb_io_submit(io, &f), 0);
+        run_until(e, &seen, 4);
+        assert_int_equal(seen.results[3].r, 0);
+        assert_int_equal(access(file, F_OK), -1);
+
+        /* No usable access directory: a storage device stays unauthorised, a keyboard does not. */
+        usb_io_set_access_dir(io, -EBADF);
+        r.tag = 5;
+        r.authorize = true;
+        assert_int_equal(usb_io_submit(io, &r), 0);
+        run_until(e, &seen, 5);
+        assert_int_equal(seen.results[4].r, -EBADF);
+        assert_int_equal(read_file_bounded(authorized, 16, &value, NULL), 0);
+        assert_int_equal(value[0], '0');
+        value = mfree(value);
+        struct usb_io_request kb = request(USB_IO_APPLY, k, 6);
+        kb.authorize = true;
+        kb.desc.n_interfaces = 1;
+        kb.desc.interfaces[0] = (struct usb_interface_desc) { .config_value = 1, .number = 0, .c = { 0x03, 1, 1 } };
+        assert_int_equal(usb_io_submit(io, &kb), 0);
+        run_until(e, &seen, 6);
+        assert_int_equal(seen.results[5].r, 0);
+        assert_int_equal(read_file_bounded(kauthorized, 16, &value, NULL), 0);
+        assert_int_equal(value[0], '1');
+
+        /* BLKROSET on something that is not a block device fails (kyokad de-authorises then). */
+        struct usb_io_request b = request(USB_IO_BLOCK_READ_ONLY, c, 7);
+        snprintf(b.devnode, sizeof b.devnode, "%s", authorized);
+        assert_int_equal(usb_io_submit(io, &b), 0);
+        run_until(e, &seen, 7);
+        assert_int_equal(seen.results[6].r, -ENOTBLK);
+
+        usb_io_free(io);
+        sd_event_unref(e);
+        test_rmdir_r(base);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_hanging_device_does_not_hold_up_another),
                 cmocka_unit_test(test_requests_for_one_device_apply_in_order),
                 cmocka_unit_test(test_missing_device_reports_its_error),
+                cmocka_unit_test(test_access_files),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

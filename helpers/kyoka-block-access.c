@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: MIT */
+/* kyoka-block-access: udev's PROGRAM for the block devices (and SCSI generic nodes) of USB
+ * devices (udev-rules/70-kyoka.rules). It runs while udev processes the device's event, before
+ * udev applies the node's permissions and before the device is announced to anyone (udisks,
+ * desktop): it looks up kyokad's decision for the USB device the node belongs to and, unless
+ * that decision is exactly "read-write", makes a block device read-only (BLKROSET).
+ *
+ *   kyoka-block-access [--runtime-dir DIR] DEVNODE [USB-SYSNAME]
+ *
+ * Prints one word on stdout, which the rule matches:
+ *   read-write   kyokad's access file for the device says so; nothing was changed
+ *   read-only    anything else: the block device is now read-only (a character device such
+ *                as /dev/sgN cannot be; the rule makes its node unwritable for non-root)
+ *   failed       read-only was wanted but BLKROSET failed
+ * Exit 0 whenever a word was printed, 2 on a usage error. The rule treats every outcome but
+ * "read-write" (including a missing helper, a crash or a timeout) as read-only.
+ *
+ * The USB device is found from the node itself (its major:minor -> /sys/dev/... -> the
+ * innermost USB device with an interface on the path), never from the name alone; a
+ * USB-SYSNAME given by udev must agree with it. Input is bounded; no shell, no allocation
+ * beyond realpath's. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "block-access.h"
+#include "macro.h"
+
+#define ARG_MAX_LEN 256
+
+static int usage(void) {
+        fprintf(stderr, "usage: kyoka-block-access [--runtime-dir DIR] DEVNODE [USB-SYSNAME]\n");
+        return 2;
+}
+
+static enum block_access lookup(const char *runtime_dir, const char *devnode, const char *devpath_override,
+                                const char *expected, const struct stat *st) {
+        char link[64], sysname[USB_SYSNAME_MAX], dir[ARG_MAX_LEN + 16];
+        _cleanup_free_ char *devpath = NULL;
+        int r;
+
+        if (devpath_override)
+                devpath = strdup(devpath_override);
+        else {
+                snprintf(link, sizeof link, "/sys/dev/%s/%u:%u", S_ISBLK(st->st_mode) ? "block" : "char",
+                         major(st->st_rdev), minor(st->st_rdev));
+                devpath = realpath(link, NULL);
+        }
+        if (!devpath) {
+                fprintf(stderr, "kyoka-block-access: %s: no sysfs device: %m: read-only\n", devnode);
+                return BLOCK_ACCESS_READ_ONLY;
+        }
+        r = usb_sysname_from_devpath(devpath, sysname, sizeof sysname);
+        if (r < 0) {
+                fprintf(stderr, "kyoka-block-access: %s: no USB device above %s: read-only\n", devnode, devpath);
+                return BLOCK_ACCESS_READ_ONLY;
+        }
+        if (expected && !streq(expected, sysname)) {
+                fprintf(stderr, "kyoka-block-access: %s: udev named USB device %s, sysfs %s: read-only\n", devnode,
+                        expected, sysname);
+                return BLOCK_ACCESS_READ_ONLY;
+        }
+        snprintf(dir, sizeof dir, "%s/%s", runtime_dir, BLOCK_ACCESS_SUBDIR);
+        _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dfd < 0) {
+                fprintf(stderr, "kyoka-block-access: %s: %s: %m: read-only\n", devnode, dir);
+                return BLOCK_ACCESS_READ_ONLY;
+        }
+        return block_access_read(dfd, sysname);
+}
+
+int main(int argc, char *argv[]) {
+        const char *runtime_dir = BLOCK_ACCESS_RUNTIME_DIR, *devpath = NULL;
+        int i = 1;
+        struct stat st;
+
+        for (; i < argc && strncmp(argv[i], "--", 2) == 0; i += 2) {
+                if (streq(argv[i], "--")) {
+                        i--;
+                        break;
+                }
+                if (i + 1 >= argc || strnlen(argv[i + 1], ARG_MAX_LEN) >= ARG_MAX_LEN)
+                        return usage();
+                if (streq(argv[i], "--runtime-dir"))
+                        runtime_dir = argv[i + 1];
+                else if (streq(argv[i], "--devpath"))   /* tests: the device's sysfs path */
+                        devpath = argv[i + 1];
+                else
+                        return usage();
+        }
+        if (i < argc && streq(argv[i], "--"))
+                i++;
+        if (argc - i < 1 || argc - i > 2)
+                return usage();
+        const char *devnode = argv[i], *expected = argc - i == 2 ? argv[i + 1] : NULL;
+        if (strnlen(devnode, ARG_MAX_LEN) >= ARG_MAX_LEN || (expected && strnlen(expected, ARG_MAX_LEN) >= ARG_MAX_LEN))
+                return usage();
+
+        /* The node itself, never a symlink to something else. */
+        _cleanup_close_ int fd = open(devnode, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC | O_PATH);
+        if (fd < 0 || fstat(fd, &st) < 0 || !(S_ISBLK(st.st_mode) || S_ISCHR(st.st_mode))) {
+                fprintf(stderr, "kyoka-block-access: %s: not a device node: read-only\n", devnode);
+                puts("read-only");
+                return 0;
+        }
+
+        enum block_access a = lookup(runtime_dir, devnode, devpath, expected, &st);
+        if (a == BLOCK_ACCESS_READ_WRITE) {
+                puts("read-write");
+                return 0;
+        }
+        if (S_ISBLK(st.st_mode)) {
+                /* The same node again, now openable for the ioctl (an O_PATH fd cannot take one). */
+                struct stat st2;
+                _cleanup_close_ int bfd = open(devnode, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+                if (bfd >= 0 && (fstat(bfd, &st2) < 0 || !S_ISBLK(st2.st_mode) || st2.st_rdev != st.st_rdev)) {
+                        close(bfd);
+                        bfd = -1;
+                        errno = ESTALE;
+                }
+                int r = bfd < 0 ? -errno : block_device_set_read_only(bfd, true);
+                if (r < 0) {
+                        fprintf(stderr, "kyoka-block-access: %s: BLKROSET failed: %s\n", devnode, strerror(-r));
+                        puts("failed");
+                        return 0;
+                }
+        }
+        puts("read-only");
+        return 0;
+}

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# kyoka-block-access, the udev helper for read-only media, as udev runs it: bounded input,
+# every doubt read-only, BLKROSET on a real block device (a loop device here; the real-kernel
+# test tests/vm/test-kyokad-usb.py runs it under udev on USB sticks).
+set -u
+build=${1:?usage: test-block-access.sh BUILD}
+helper=$build/kyoka-block-access
+tmp=$(mktemp -d)
+loop=
+cleanup() { [ -n "$loop" ] && losetup -d "$loop" 2>/dev/null; rm -rf "$tmp"; }
+trap cleanup EXIT
+pass=0 fail=0
+ok() { echo "ok - $1"; pass=$((pass + 1)); }
+not_ok() { echo "not ok - $1${2:+  # $2}"; fail=$((fail + 1)); }
+# expect NAME WORD EXIT ARGS...: the helper prints WORD and exits EXIT
+expect() {
+	local name=$1 word=$2 code=$3 out rc
+	shift 3
+	out=$("$helper" "$@" 2>"$tmp/err"); rc=$?
+	if [ "$out" = "$word" ] && [ "$rc" = "$code" ]; then ok "$name"; else not_ok "$name" "got '$out' exit $rc; $(tr '\n' ' ' < "$tmp/err")"; fi
+}
+
+[ -x "$helper" ] || { not_ok "$helper built"; echo "block-access: $pass passed, $fail failed"; exit 1; }
+rt=$tmp/run
+mkdir -p "$rt/usb" && chmod 0755 "$rt" "$rt/usb"
+usbpath=/sys/devices/pci0000:00/0000:00:01.0/usb2/2-6/2-6:1.0/host0/target0:0:0/0:0:0:0/block/sdb
+
+# Usage errors: exit 2, nothing printed.
+expect "no arguments: usage error" "" 2
+expect "three arguments: usage error" "" 2 /dev/null 2-6 extra
+expect "an unknown option: usage error" "" 2 --frobnicate x /dev/null
+expect "an overlong argument (300 bytes): usage error" "" 2 "/dev/$(printf 'x%.0s' $(seq 300))"
+# Not a device node: read-only, never an error that udev could read as "allowed".
+expect "a regular file: read-only" read-only 0 --runtime-dir "$rt" "$tmp/err"
+expect "a missing node: read-only" read-only 0 --runtime-dir "$rt" /dev/kyoka-no-such-node
+ln -s /dev/null "$tmp/link"
+expect "a symlink (not followed): read-only" read-only 0 --runtime-dir "$rt" "$tmp/link"
+# A character device (like /dev/sgN): the decision only, nothing to set.
+echo read-write > "$rt/usb/2-6"
+expect "a char device under a read-write USB device: read-write" read-write 0 --runtime-dir "$rt" --devpath "$usbpath" /dev/null
+expect "a char device not on USB: read-only" read-only 0 --runtime-dir "$rt" /dev/null
+
+if [ "$(id -u)" -ne 0 ] || ! loop=$(losetup -f --show "$(truncate -s 4M "$tmp/img" && echo "$tmp/img")" 2>/dev/null); then
+	echo "# no loop device (not root?): BLKROSET cases skipped"
+else
+	name=${loop#/dev/}
+	ro() { cat "/sys/block/$name/ro"; }
+	setrw() { blockdev --setrw "$loop"; }
+	expect "a block device not on USB: read-only" read-only 0 --runtime-dir "$rt" "$loop"
+	[ "$(ro)" = 1 ] && ok "... and it is read-only now (BLKROSET)" || not_ok "... and it is read-only now" "ro=$(ro)"
+	setrw
+	echo read-write > "$rt/usb/2-6"
+	expect "USB device with access read-write: read-write" read-write 0 --runtime-dir "$rt" --devpath "$usbpath" "$loop"
+	[ "$(ro)" = 0 ] && ok "... and it stays writable" || not_ok "... and it stays writable" "ro=$(ro)"
+	expect "udev's name agrees: read-write" read-write 0 --runtime-dir "$rt" --devpath "$usbpath" "$loop" 2-6
+	expect "udev names another USB device: read-only" read-only 0 --runtime-dir "$rt" --devpath "$usbpath" "$loop" 2-7
+	[ "$(ro)" = 1 ] && ok "... and it is read-only now" || not_ok "... and it is read-only now" "ro=$(ro)"
+	for content in read-only "" "read-write extra" "READ-WRITE"; do
+		setrw; printf '%s\n' "$content" > "$rt/usb/2-6"
+		expect "access file '$content': read-only" read-only 0 --runtime-dir "$rt" --devpath "$usbpath" "$loop"
+		[ "$(ro)" = 1 ] || not_ok "... ro=1 after '$content'" "ro=$(ro)"
+	done
+	setrw; echo read-write > "$rt/usb/2-6"; chmod 0666 "$rt/usb/2-6"
+	expect "access file writable by others: read-only" read-only 0 --runtime-dir "$rt" --devpath "$usbpath" "$loop"
+	chmod 0644 "$rt/usb/2-6"; setrw
+	rm "$rt/usb/2-6"
+	expect "no access file (kyokad never authorised it, or is down): read-only" read-only 0 --runtime-dir "$rt" --devpath "$usbpath" "$loop"
+	setrw
+	expect "no runtime dir: read-only" read-only 0 --runtime-dir "$tmp/none" --devpath "$usbpath" "$loop"
+	setrw
+	ln -s "$rt/usb" "$tmp/usblink"; mkdir -p "$tmp/rt2"; ln -s "$rt/usb" "$tmp/rt2/usb"; echo read-write > "$rt/usb/2-6"
+	expect "runtime dir's usb/ a symlink: read-only" read-only 0 --runtime-dir "$tmp/rt2" --devpath "$usbpath" "$loop"
+	setrw
+	expect "the default runtime dir (/run/kyoka) without a file for 2-6: read-only" read-only 0 --devpath "${usbpath/2-6/9-9}" "$loop"
+	[ "$(ro)" = 1 ] && ok "... ro=1" || not_ok "... ro=1" "ro=$(ro)"
+	setrw
+fi
+echo "block-access: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

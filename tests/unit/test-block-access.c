@@ -1,0 +1,265 @@
+/* SPDX-License-Identifier: MIT */
+/* Read-only media: the names, paths and access files that kyoka-block-access decides on. Every
+ * doubt must come out read-only. */
+#include "test-util.h"
+#include "block-access.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void test_usb_sysname_valid(void **state) {
+        const char *good[] = { "1-2", "2-6", "1-5.2", "10-1.2.3.4.5", "3-10", NULL };
+        const char *bad[] = { "", "usb1", "1-2:1.0", "../2-6", "2-6/..", "1-", "-1", "1-2.", "1-2..3", "1-a", "1--2",
+                              "1-2 ", " 1-2", "1-2\n", "1-2/3", "1.2-3", "1-222222222222222222222222222222222", NULL };
+        for (const char **p = good; *p; p++)
+                assert_true(usb_sysname_valid(*p));
+        for (const char **p = bad; *p; p++)
+                assert_false(usb_sysname_valid(*p));
+        assert_false(usb_sysname_valid(NULL));
+}
+
+static void test_usb_sysname_from_devpath(void **state) {
+        char n[USB_SYSNAME_MAX];
+
+        assert_int_equal(usb_sysname_from_devpath("/sys/devices/pci0000:00/0000:00:01.0/usb2/2-6/2-6:1.0/host0/"
+                                                  "target0:0:0/0:0:0:0/block/sdb", n, sizeof n), 0);
+        assert_string_equal(n, "2-6");
+        assert_int_equal(usb_sysname_from_devpath("/sys/devices/pci0000:00/0000:00:01.0/usb2/2-6/2-6:1.0/host0/"
+                                                  "target0:0:0/0:0:0:0/block/sdb/sdb1", n, sizeof n), 0);
+        assert_string_equal(n, "2-6");
+        /* Behind a hub: the stick, not the hub. */
+        assert_int_equal(usb_sysname_from_devpath("/sys/devices/pci0000:00/0000:00:01.0/usb1/1-5/1-5.2/1-5.2:1.0/"
+                                                  "host3/target3:0:0/3:0:0:0/scsi_generic/sg1", n, sizeof n), 0);
+        assert_string_equal(n, "1-5.2");
+        /* A USB device below another USB device's interface: the innermost decides. */
+        assert_int_equal(usb_sysname_from_devpath("/sys/devices/x/usb1/1-1/1-1:1.0/y/usb3/3-2/3-2:1.0/host0/"
+                                                  "target0:0:0/0:0:0:0/block/sdc", n, sizeof n), 0);
+        assert_string_equal(n, "3-2");
+        /* Not on USB, or only a root hub's own interface on the path. */
+        assert_int_equal(usb_sysname_from_devpath("/sys/devices/virtual/block/loop0", n, sizeof n), -ENOENT);
+        assert_int_equal(usb_sysname_from_devpath("/sys/devices/pci0000:00/0000:00:1f.2/ata1/host0/target0:0:0/"
+                                                  "0:0:0:0/block/sda", n, sizeof n), -ENOENT);
+        assert_int_equal(usb_sysname_from_devpath("/sys/devices/pci0000:00/usb2/2-0:1.0/x", n, sizeof n), -ENOENT);
+        assert_int_equal(usb_sysname_from_devpath("/sys/devices/usb2/2-6", n, sizeof n), -ENOENT);
+        assert_int_equal(usb_sysname_from_devpath("", n, sizeof n), -ENOENT);
+        /* A device directory name that only looks like an interface of something else. */
+        assert_int_equal(usb_sysname_from_devpath("/sys/devices/2-6/2-7:1.0/block/sdb", n, sizeof n), -ENOENT);
+        /* Too small a buffer. */
+        char tiny[3];
+        assert_int_equal(usb_sysname_from_devpath("/sys/devices/usb1/1-5.2/1-5.2:1.0/x", tiny, sizeof tiny),
+                         -ENAMETOOLONG);
+        /* Bounded input. */
+        char *huge = malloc(8192);
+        memset(huge, 'a', 8191);
+        huge[8191] = 0;
+        assert_int_equal(usb_sysname_from_devpath(huge, n, sizeof n), -ENAMETOOLONG);
+        free(huge);
+}
+
+static int open_dir(const char *d) {
+        int fd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        return fd;
+}
+
+static enum block_access read_with(const char *dir, const char *name, const char *content) {
+        _cleanup_free_ char *p = test_write(dir, name, content, strlen(content));
+        assert_int_equal(chmod(p, 0644), 0);
+        _cleanup_close_ int fd = open_dir(dir);
+        return block_access_read(fd, name);
+}
+
+static void test_access_file_contents(void **state) {
+        _cleanup_free_ char *d = test_mkdtemp();
+        assert_int_equal(chmod(d, 0755), 0);
+
+        assert_int_equal(read_with(d, "2-6", "read-write\n"), BLOCK_ACCESS_READ_WRITE);
+        assert_int_equal(read_with(d, "2-6", "read-write"), BLOCK_ACCESS_READ_WRITE);
+        assert_int_equal(read_with(d, "2-6", "read-only\n"), BLOCK_ACCESS_READ_ONLY);
+        assert_int_equal(read_with(d, "2-6", ""), BLOCK_ACCESS_READ_ONLY);
+        assert_int_equal(read_with(d, "2-6", "read-write\n\n"), BLOCK_ACCESS_READ_ONLY);
+        assert_int_equal(read_with(d, "2-6", "READ-WRITE\n"), BLOCK_ACCESS_READ_ONLY);
+        assert_int_equal(read_with(d, "2-6", "read-writeX"), BLOCK_ACCESS_READ_ONLY);
+        assert_int_equal(read_with(d, "2-6", " read-write"), BLOCK_ACCESS_READ_ONLY);
+        assert_int_equal(read_with(d, "2-6", "read-write\0\n"), BLOCK_ACCESS_READ_WRITE); /* strlen: same file */
+        char big[4096];
+        memset(big, '\n', sizeof big - 1);
+        memcpy(big, "read-write", 10);
+        big[sizeof big - 1] = 0;
+        assert_int_equal(read_with(d, "2-6", big), BLOCK_ACCESS_READ_ONLY);
+        test_rmdir_r(d);
+}
+
+static void test_access_file_not_trusted(void **state) {
+        _cleanup_free_ char *d = test_mkdtemp();
+        assert_int_equal(chmod(d, 0755), 0);
+        _cleanup_close_ int fd = open_dir(d);
+        _cleanup_free_ char *target = test_write(d, "target", "read-write\n", 11);
+        assert_int_equal(chmod(target, 0644), 0);
+
+        /* Missing, invalid names, no directory. */
+        assert_int_equal(block_access_read(fd, "2-6"), BLOCK_ACCESS_READ_ONLY);
+        assert_int_equal(block_access_read(fd, "target"), BLOCK_ACCESS_READ_ONLY);   /* not a USB name */
+        assert_int_equal(block_access_read(fd, "../2-6"), BLOCK_ACCESS_READ_ONLY);
+        assert_int_equal(block_access_read(-1, "2-6"), BLOCK_ACCESS_READ_ONLY);
+        /* A symlink to a read-write file is not followed. */
+        assert_int_equal(symlinkat("target", fd, "2-6"), 0);
+        assert_int_equal(block_access_read(fd, "2-6"), BLOCK_ACCESS_READ_ONLY);
+        assert_int_equal(unlinkat(fd, "2-6", 0), 0);
+        /* A directory, a FIFO (must not hang). */
+        assert_int_equal(mkdirat(fd, "2-6", 0755), 0);
+        assert_int_equal(block_access_read(fd, "2-6"), BLOCK_ACCESS_READ_ONLY);
+        assert_int_equal(unlinkat(fd, "2-6", AT_REMOVEDIR), 0);
+        assert_int_equal(mkfifoat(fd, "2-6", 0644), 0);
+        assert_int_equal(block_access_read(fd, "2-6"), BLOCK_ACCESS_READ_ONLY);
+        assert_int_equal(unlinkat(fd, "2-6", 0), 0);
+        /* Writable by others: the file, then the directory. */
+        _cleanup_free_ char *f = test_write(d, "2-6", "read-write\n", 11);
+        assert_int_equal(chmod(f, 0666), 0);
+        assert_int_equal(block_access_read(fd, "2-6"), BLOCK_ACCESS_READ_ONLY);
+        assert_int_equal(chmod(f, 0644), 0);
+        assert_int_equal(block_access_read(fd, "2-6"), BLOCK_ACCESS_READ_WRITE);
+        assert_int_equal(chmod(d, 0777), 0);
+        assert_int_equal(block_access_read(fd, "2-6"), BLOCK_ACCESS_READ_ONLY);
+        assert_int_equal(chmod(d, 0755), 0);
+        /* Owned by someone else (only testable as root). */
+        if (geteuid() == 0) {
+                assert_int_equal(chown(f, 1000, 1000), 0);
+                assert_int_equal(block_access_read(fd, "2-6"), BLOCK_ACCESS_READ_ONLY);
+        }
+        /* Not a directory fd at all. */
+        _cleanup_close_ int ffd = open(target, O_RDONLY | O_CLOEXEC);
+        assert_int_equal(block_access_read(ffd, "2-6"), BLOCK_ACCESS_READ_ONLY);
+        test_rmdir_r(d);
+}
+
+static void test_access_file_write_remove_clear(void **state) {
+        _cleanup_free_ char *d = test_mkdtemp();
+        assert_int_equal(chmod(d, 0755), 0);
+        _cleanup_close_ int fd = open_dir(d);
+        _cleanup_free_ char *p = path_join(d, "1-5.2"), *text = NULL;
+        struct stat st;
+
+        assert_int_equal(block_access_write(fd, "1-5.2", BLOCK_ACCESS_READ_WRITE), 0);
+        assert_int_equal(read_file_bounded(p, 64, &text, NULL), 0);
+        assert_string_equal(text, "read-write\n");
+        assert_int_equal(stat(p, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0644);
+        assert_int_equal(block_access_read(fd, "1-5.2"), BLOCK_ACCESS_READ_WRITE);
+        /* Replaced, never appended; no temporary file left. */
+        assert_int_equal(block_access_write(fd, "1-5.2", BLOCK_ACCESS_READ_ONLY), 0);
+        free(text);
+        text = NULL;
+        assert_int_equal(read_file_bounded(p, 64, &text, NULL), 0);
+        assert_string_equal(text, "read-only\n");
+        assert_int_equal(faccessat(fd, ".1-5.2.tmp", F_OK, 0), -1);
+        assert_int_equal(block_access_read(fd, "1-5.2"), BLOCK_ACCESS_READ_ONLY);
+        /* Refused: names that are not a USB device's, a bad directory. */
+        assert_int_equal(block_access_write(fd, "../x", BLOCK_ACCESS_READ_WRITE), -EINVAL);
+        assert_int_equal(block_access_write(fd, "usb1", BLOCK_ACCESS_READ_WRITE), -EINVAL);
+        assert_int_equal(block_access_write(-EBADF, "1-1", BLOCK_ACCESS_READ_WRITE), -EBADF);
+        /* Remove: gone, and again without error. */
+        assert_int_equal(block_access_remove(fd, "1-5.2"), 0);
+        assert_int_equal(block_access_remove(fd, "1-5.2"), 0);
+        assert_int_equal(block_access_read(fd, "1-5.2"), BLOCK_ACCESS_READ_ONLY);
+        assert_int_equal(block_access_remove(fd, "../x"), -EINVAL);
+        /* Clear: everything, whatever it is called. */
+        assert_int_equal(block_access_write(fd, "1-1", BLOCK_ACCESS_READ_WRITE), 0);
+        assert_int_equal(block_access_write(fd, "2-1", BLOCK_ACCESS_READ_WRITE), 0);
+        free(test_write(d, ".2-1.tmp", "read-write\n", 11));
+        assert_int_equal(block_access_clear(fd), 0);
+        assert_int_equal(block_access_read(fd, "1-1"), BLOCK_ACCESS_READ_ONLY);
+        assert_int_equal(faccessat(fd, "2-1", F_OK, 0), -1);
+        assert_int_equal(faccessat(fd, ".2-1.tmp", F_OK, 0), -1);
+        test_rmdir_r(d);
+}
+
+static void test_set_read_only_needs_a_block_device(void **state) {
+        _cleanup_free_ char *d = test_mkdtemp();
+        _cleanup_free_ char *f = test_write(d, "file", "x", 1);
+        _cleanup_close_ int fd = open(f, O_RDONLY | O_CLOEXEC);
+        assert_int_equal(block_device_set_read_only(fd, true), -ENOTBLK);
+        assert_int_equal(block_device_set_read_only(-1, true), -EBADF);
+        test_rmdir_r(d);
+}
+
+/* A fake sysfs device directory: 2-6 with a disk and a partition, and a hub child 2-6.1. */
+static void mk(const char *base, const char *rel) {
+        _cleanup_free_ char *cmd = NULL;
+        assert_true(asprintf(&cmd, "mkdir -p '%s/%s'", base, rel) > 0);
+        assert_int_equal(system(cmd), 0);
+}
+
+static void put(const char *base, const char *rel, const char *text) {
+        _cleanup_free_ char *p = path_join(base, rel);
+        FILE *f = fopen(p, "we");
+        assert_non_null(f);
+        fputs(text, f);
+        assert_int_equal(fclose(f), 0);
+}
+
+static void test_writable_block_walk(void **state) {
+        _cleanup_free_ char *d = test_mkdtemp();
+        const char *disk = "2-6/2-6:1.0/host0/target0:0:0/0:0:0:0/block/sdb";
+        char rel[256];
+
+        mk(d, "2-6/power");
+        mk(d, "2-6/2-6:1.0/host0/target0:0:0/0:0:0:0/block/sdb/sdb1");
+        mk(d, "2-6/2-6:1.0/host0/target0:0:0/0:0:0:0/block/sdb/queue");
+        snprintf(rel, sizeof rel, "%s/dev", disk);
+        put(d, rel, "8:16\n");
+        snprintf(rel, sizeof rel, "%s/ro", disk);
+        put(d, rel, "1\n");
+        snprintf(rel, sizeof rel, "%s/sdb1/dev", disk);
+        put(d, rel, "8:17\n");
+        snprintf(rel, sizeof rel, "%s/sdb1/partition", disk);
+        put(d, rel, "1\n");
+        snprintf(rel, sizeof rel, "%s/sdb1/ro", disk);
+        put(d, rel, "1\n");
+        /* A writable disk of a device behind this one (a hub's child) is not this device's. */
+        mk(d, "2-6/2-6.1/2-6.1:1.0/host1/target1:0:0/1:0:0:0/block/sdc");
+        put(d, "2-6/2-6.1/2-6.1:1.0/host1/target1:0:0/1:0:0:0/block/sdc/dev", "8:32\n");
+        put(d, "2-6/2-6.1/2-6.1:1.0/host1/target1:0:0/1:0:0:0/block/sdc/ro", "0\n");
+        /* A symlink back up must not be followed (sysfs is full of them). */
+        _cleanup_free_ char *link = NULL;
+        assert_true(asprintf(&link, "%s/2-6/2-6:1.0/host0/up", d) > 0);
+        assert_int_equal(symlink("../..", link), 0);
+
+        _cleanup_free_ char *dev = path_join(d, "2-6");
+        _cleanup_close_ int fd = open_dir(dev);
+        assert_int_equal(usb_device_has_writable_block(fd, "2-6"), 0);
+        snprintf(rel, sizeof rel, "%s/sdb1/ro", disk);
+        put(d, rel, "0\n");
+        assert_int_equal(usb_device_has_writable_block(fd, "2-6"), 1);
+        put(d, rel, "1\n");
+        snprintf(rel, sizeof rel, "%s/ro", disk);
+        put(d, rel, "0\n");
+        assert_int_equal(usb_device_has_writable_block(fd, "2-6"), 1);
+        /* An unreadable ro is an error, never read-only. */
+        put(d, rel, "");
+        assert_int_equal(usb_device_has_writable_block(fd, "2-6"), -EIO);
+        assert_int_equal(usb_device_has_writable_block(fd, "bad/name"), -EINVAL);
+        /* No block device at all. */
+        _cleanup_free_ char *hub = path_join(d, "2-6/2-6.1");
+        _cleanup_close_ int hfd = open_dir(hub);
+        mk(d, "2-7/2-7:1.0");
+        _cleanup_free_ char *other = path_join(d, "2-7");
+        _cleanup_close_ int ofd = open_dir(other);
+        assert_int_equal(usb_device_has_writable_block(ofd, "2-7"), 0);
+        assert_int_equal(usb_device_has_writable_block(hfd, "2-6.1"), 1);
+        test_rmdir_r(d);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_usb_sysname_valid),
+                cmocka_unit_test(test_usb_sysname_from_devpath),
+                cmocka_unit_test(test_access_file_contents),
+                cmocka_unit_test(test_access_file_not_trusted),
+                cmocka_unit_test(test_access_file_write_remove_clear),
+                cmocka_unit_test(test_set_read_only_needs_a_block_device),
+                cmocka_unit_test(test_writable_block_walk),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
