@@ -16,6 +16,7 @@ import os
 import re
 import shlex
 import shutil
+import struct
 import subprocess
 
 from vm import VMError
@@ -25,6 +26,9 @@ TOP = os.path.dirname(os.path.dirname(HERE))
 BUILD = os.environ.get("BUILD", os.path.join(TOP, "build"))
 KYOKAD = os.path.join(BUILD, "kyokad")
 POLICYCTL = os.path.join(BUILD, "policyctl")
+BLOCK_HELPER = os.path.join(BUILD, "kyoka-block-access")
+RULES = os.path.join(TOP, "udev-rules", "70-kyoka.rules")
+GUEST_LIBEXECDIR = "/usr/lib/kyoka"
 DEV = "/sys/bus/usb/devices"
 LOG = "/tmp/kyokad.log"
 QEMU_STORAGE = ("46f4", "0001")
@@ -100,6 +104,31 @@ def vmrss_kb(vm, pid):
     rc, out = vm.run(f"grep VmRSS /proc/{pid}/status")
     m = re.search(r"(\d+)\s*kB", out)
     return int(m.group(1)) if m else None
+
+
+def stick_image(path, size_mb=16, fs=True):
+    """A stick image with an MBR partition table: partition 1 from 1 MiB to the end (type 83),
+    holding an ext4 file system (label KYOKA, no journal) when FS, made with the host's mke2fs."""
+    with open(path, "wb") as f:
+        f.truncate(size_mb << 20)
+    start, n = 2048, (size_mb << 11) - 2048
+    mbr = bytearray(512)
+    mbr[446:462] = struct.pack("<B3sB3sII", 0, b"\x00\x02\x00", 0x83, b"\xff\xff\xff", start, n)
+    mbr[510:512] = b"\x55\xaa"
+    with open(path, "r+b") as f:
+        f.write(mbr)
+    if fs:
+        subprocess.run(["mkfs.ext4", "-q", "-F", "-E", f"offset={start * 512}", "-L", "KYOKA", "-O", "^has_journal",
+                        path, f"{n // 2}k"], check=True)
+    return path
+
+
+def installed_rules(work):
+    """udev-rules/70-kyoka.rules as `make install` writes it, for the guest's paths."""
+    out = os.path.join(work, "70-kyoka.rules")
+    with open(RULES) as f, open(out, "w") as g:
+        g.write(f.read().replace("@LIBEXECDIR@", GUEST_LIBEXECDIR))
+    return out
 
 
 # --- the approver, on the host -----------------------------------------------------------------

@@ -19,10 +19,12 @@ QEMU ports: usb-storage is SuperSpeed and lands on bus 2 (2-PORT); keyboards, hu
 bus 1; devices behind the USB 2 hub are on bus 1 too. Devices are found by port with a glob.
 """
 
+import hashlib
 import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -32,15 +34,21 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 from vm import VM  # noqa: E402
-from kyoka_guest import (DEV, KYOKAD, LOG, POLICYCTL, Approver, Kyokad, attr, auth_is, dd_roundtrip,  # noqa: E402
-                         has_usb, kyokad_log, kyokad_pid, log_lines_for, make_overlay, no_sd_of, sd_count,
-                         sd_name, sd_of, usb_path, vmrss_kb, wait_log)
+from kyoka_guest import (BLOCK_HELPER, DEV, GUEST_LIBEXECDIR, KYOKAD, LOG, POLICYCTL, Approver, Kyokad,  # noqa: E402
+                         attr, auth_is, dd_roundtrip, has_usb, installed_rules, kyokad_log, kyokad_pid,
+                         log_lines_for, make_overlay, no_sd_of, sd_count, sd_name, sd_of, stick_image, usb_path,
+                         vmrss_kb, wait_log)
 
 
-# Read-only media are not enforced yet: kyokad fails closed and blocks a stick whose permit
-# says access = "read-only". When read-only enforcement lands, set this to True: the case then
-# expects the stick authorised, its block device read-only and a dd write refused.
-READ_ONLY_ENFORCED = False
+# Read-only media are enforced (udev rule + kyoka-block-access + kyokad's own BLKROSET;
+# docs/ARCHITECTURE.md "Read-only media"): a stick whose permit says access = "read-only" is
+# authorised, its block devices are read-only before anyone but root can open them. False
+# would expect the old fail-closed behaviour (the stick blocked).
+READ_ONLY_ENFORCED = True
+RACER_SRC = os.path.join(HERE, "blk-racer.c")
+RACE_PLUGS_NONROOT = 20        # plugs with a non-root racer (uid 1000, group disk)
+RACE_PLUGS_ROOT = 5            # plugs with a root racer (measured and reported, out of scope)
+RACE_SPIN_MS = 700             # how long the racer attacks each new node
 
 SERIAL_OK = "KYOKA-OK-1"          # approved from the start
 SERIAL_NO = "KYOKA-NO-1"          # not approved; approved later through request/approve/install
@@ -79,6 +87,11 @@ def case_start(vm, k):
           out.split() == ["0"] * 4, " ".join(out.split()))
     check("the signed policy was accepted", wait_log(vm, "policy loaded", 5) is not None,
           next((l for l in kyokad_log(vm).splitlines() if "policy" in l), ""))
+    # The shipped udev rule (as `make install` writes it), from here on: installed only now so
+    # that the controller check above is kyokad's own doing, not the rule's.
+    rc, out = vm.run("cp /etc/kyoka-vm/70-kyoka.rules /etc/udev/rules.d/70-kyoka.rules && "
+                     "/bin/udevadm control --reload && echo reloaded")
+    check("the shipped udev rule (controllers, read-only media) is installed", "reloaded" in out, out.strip())
 
 
 def case_approved_stick(vm, k):
@@ -93,6 +106,9 @@ def case_approved_stick(vm, k):
     sd = sd_name(vm, "1")
     ok, detail = dd_roundtrip(vm, sd) if sd else (False, "no sdX")
     check("... and writable (64 KiB dd write reads back identical)", ok, f"/dev/{sd} {detail}")
+    rc, out = vm.run(f"cat /sys/block/{sd}/ro; stat -c '%a %U:%G' /dev/{sd}; cat /run/kyoka/usb/2-1")
+    check("... read-write: ro=0, node 660 root:disk, kyokad's access file says read-write",
+          out.split() == ["0", "660", "root:disk", "read-write"], " ".join(out.split()))
     lines = log_lines_for(vm, "2-1")
     check("... kyokad recorded allow with the permit", any("allow" in l and "P-OK" in l for l in lines),
           lines[-1] if lines else "no log line")
@@ -155,24 +171,184 @@ def case_hub(vm, k):
     check("hub and children unplugged", vm.wait_for(f"! {has_usb('5')}", timeout=15) is not None)
 
 
+# --- read-only media -------------------------------------------------------------------------
+RO = {}   # set by main(): "template" (the stick image), "work"
+
+
+def plug_ro_stick(vm, id, serial=SERIAL_RO, port="6"):
+    """A stick with a partition table and ext4, on its own copy of the template image."""
+    img = os.path.join(RO["work"], f"{id}.img")
+    subprocess.run(["cp", "--sparse=always", RO["template"], img], check=True)
+    vm.plug_usb_storage(id, serial=serial, port=port, image=img)
+    return img
+
+
+def sd_and_part(port):
+    """sdX and sdX1 of the device on PORT exist as block nodes and are read-only."""
+    return (f"b=$(ls {DEV}/[0-9]-{port}/*:*/host*/target*/*/block/ 2>/dev/null | head -1); [ -n \"$b\" ] && "
+            f"[ -b /dev/$b ] && [ -b /dev/${{b}}1 ]")
+
+
+def sha(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
 def case_read_only(vm, k):
-    vm.plug_usb_storage("ro1", serial=SERIAL_RO, port="6")
+    img = plug_ro_stick(vm, "ro1")
     check("read-only permit stick appears", vm.wait_for(has_usb("6"), timeout=15) is not None)
     wait_log(vm, r"usb connected 2-6 ", 15)
     line = (log_lines_for(vm, "2-6") or [""])[-1]
     if not READ_ONLY_ENFORCED:
-        # Flip READ_ONLY_ENFORCED when read-only media are enforced (see the top of the file).
-        check("[read-only not enforced yet] read-only permit: kyokad fails closed, stick BLOCKED "
+        check("[read-only not enforced] read-only permit: kyokad fails closed, stick BLOCKED "
               "(authorized=0, no sdX, 3 s)",
               vm.holds(f"{auth_is('6', 0)} && {no_sd_of('6')}", 3) and ": block" in line, line)
-    else:
-        took = vm.wait_for(f"{auth_is('6', 1)} && {sd_of('6')}", timeout=20)
-        sd = sd_name(vm, "6")
-        check("read-only permit: authorized=1, sdX appears", took is not None and sd, line)
-        check("... /sys/block/sdX/ro = 1", sd and vm.run(f"cat /sys/block/{sd}/ro")[1].strip() == "1")
-        rc, out = vm.run(f"dd if=/dev/urandom of=/dev/{sd} bs=4k count=1 oflag=direct conv=fsync 2>&1", timeout=30)
-        check("... a dd write fails", rc != 0, out.strip()[-160:])
+        vm.unplug("ro1")
+        return
+    took = vm.wait_for(f"{auth_is('6', 1)} && {sd_and_part('6')}", timeout=20)
+    sd = sd_name(vm, "6")
+    check("read-only permit: authorized=1, sdX and its partition sdX1 appear", took is not None and sd,
+          f"{line}; {took:.2f} s" if took else line)
+    if not sd:
+        vm.unplug("ro1")
+        return
+    vm.run("/bin/udevadm settle --timeout=10")
+    rc, out = vm.run(f"cat /sys/block/{sd}/ro /sys/block/{sd}/{sd}1/ro; stat -c '%a %U:%G' /dev/{sd} /dev/{sd}1; "
+                     f"cat /run/kyoka/usb/2-6")
+    check("... /sys/block/sdX/ro = 1 and sdX1/ro = 1; nodes 640 root:disk; access file read-only",
+          out.split() == ["1", "1", "640", "root:disk", "640", "root:disk", "read-only"], " ".join(out.split()))
+    rc, out = vm.run("for g in /sys/class/scsi_generic/*; do [ -e $g/device ] || continue; "
+                     "case $(readlink -f $g/device) in */2-6/*) stat -c '%n %a %U:%G' /dev/${g##*/};; esac; done")
+    check("... its SCSI generic node (sg) is 640 root:disk too", out.strip().endswith("640 root:disk"), out.strip())
+    # mount without -o ro: the kernel refuses a writable open (EACCES), mount falls back to ro.
+    rc, out = vm.run(f"mkdir -p /mnt/ro && mount -t ext4 /dev/{sd}1 /mnt/ro 2>&1; "
+                     f"grep ' /mnt/ro ' /proc/mounts; touch /mnt/ro/x 2>&1; echo touch=$?; umount /mnt/ro", timeout=30)
+    m = re.search(r"/dev/\S+ /mnt/ro ext4 (\S+)", out)
+    check("... mount (no -o ro) comes up read-only (/proc/mounts), creating a file fails",
+          m and m.group(1).split(",")[0] == "ro" and "touch=0" not in out, " ".join(out.split())[:300])
+    vm.run("/bin/udevadm settle --timeout=10")
+    # Partition first: a writer closing the whole disk makes udev re-read the partition table,
+    # and dd would create a regular file in /dev while sdX1 is briefly gone.
+    results = []
+    for node in (f"{sd}1", sd):
+        rc, out = vm.run(f"[ -b /dev/{node} ] || {{ echo NOT-A-BLOCK-NODE; exit 9; }}; "
+                         f"dd if=/dev/urandom of=/dev/{node} bs=4k count=1 oflag=direct conv=fsync 2>&1; echo rc=$?; "
+                         f"[ -f /dev/{node} ] && {{ rm -f /dev/{node}; echo CREATED-A-FILE; }}; "
+                         "/bin/udevadm settle --timeout=10", timeout=30)
+        results.append((node, rc, out))
+    check("... dd oflag=direct to sdX1 and to sdX fails (Operation not permitted), as root",
+          all("Operation not permitted" in out and "rc=0" not in out for _, _, out in results),
+          "; ".join(f"{n}: {' '.join(o.split())[-90:]}" for n, _, o in results))
     vm.unplug("ro1")
+    with open(img, "rb") as f:
+        data = f.read()
+    with open(RO["template"], "rb") as f:
+        check("... the stick's image is byte for byte what was plugged", data == f.read())
+    os.unlink(img)
+
+
+def parse_racer(text):
+    nodes = []
+    for l in text.splitlines():
+        if l.startswith("node="):
+            nodes.append({k: v for k, v in (w.split("=", 1) for w in l.split())})
+    return nodes
+
+
+def race(vm, who, user, plugs):
+    """Starts the racer as USER, plugs the read-only stick PLUGS times (each on a fresh copy of
+    the template image), returns (racer nodes, plugs whose image changed, plugs not attached)."""
+    log = f"/tmp/racer-{who}.log"
+    vm.run(f"(blk-racer {user} --spin-ms {RACE_SPIN_MS} KYOKA-RACER-{who} > {log} 2>&1 &); sleep 0.2", check=True)
+    changed, missing = [], []
+    want = 0
+    tmpl = sha(RO["template"])
+    for i in range(plugs):
+        id = f"race{who}{i}"
+        img = plug_ro_stick(vm, id)
+        if vm.wait_for(f"{auth_is('6', 1)} && {sd_of('6')}", timeout=20) is None:
+            missing.append(i)
+        want += 3          # sdX, sdX1, sgN
+        # Until the racer has finished with every node of this plug.
+        vm.wait_for(f"[ $(grep -c '^node=' {log}) -ge {want} ]", timeout=10)
+        vm.unplug(id)
+        vm.wait_for(f"! {has_usb('6')}", timeout=15)
+        if sha(img) != tmpl:
+            changed.append(i)
+        os.unlink(img)
+    vm.run("kill $(pidof blk-racer)")
+    vm.wait_for("! pidof blk-racer >/dev/null", timeout=5)
+    out = vm.read_file(log).decode("utf-8", "replace")
+    return out, parse_racer(out), changed, missing
+
+
+def case_read_only_race(vm, k):
+    """No window: a racer that waits on inotify for the nodes and attacks each one in a tight
+    loop from the moment it exists. Non-root (uid 1000, in group disk, which udev gives the
+    nodes to) must never write; root is measured and reported."""
+    t = time.monotonic()
+    out, nodes, changed, missing = race(vm, "nonroot", "--user 1000:1000:6", RACE_PLUGS_NONROOT)
+    check("racer (uid 1000, group disk) started", "ready uid=1000" in out, out.splitlines()[0] if out else "")
+    sds = [n for n in nodes if n["node"].startswith("sd")]
+    wrote = [n for n in nodes if n["writes_ok"] != "0" or n["sgio_ok"] != "0" or n["opens_rw"] != "0"]
+    attempts = sum(int(n["attempts"]) for n in nodes)
+    sg_refused = sum(int(n["sgio_refused"]) for n in nodes)
+    opened_ro = sum(1 for n in nodes if n["opens_ro"] != "0")
+    note(f"non-root racer: {RACE_PLUGS_NONROOT} plugs in {time.monotonic() - t:.1f} s, {len(nodes)} nodes "
+         f"({len(sds)} sdX/sdX1), {attempts} attack rounds, EACCES on open for writing "
+         f"{sum(int(n['open_eacces']) for n in nodes)}x, read-only opens on {opened_ro} nodes, "
+         f"SG_IO WRITE(10) refused {sg_refused}x ({', '.join(sorted({n['sgio_err'] for n in nodes}))})")
+    check(f"no window: {RACE_PLUGS_NONROOT} plugs, every sdX/sdX1/sgN attacked from the moment it exists by a "
+          "non-root racer in group disk: never opened for writing, no write, no SG_IO write",
+          len(nodes) >= 3 * (RACE_PLUGS_NONROOT - len(missing)) and not wrote and not missing,
+          f"breaches: {wrote[:2]}; plugs not attached: {missing}")
+    check("... and every stick image is byte for byte unchanged", not changed, f"changed: {changed}")
+
+    t = time.monotonic()
+    out, nodes, changed, missing = race(vm, "root", "", RACE_PLUGS_ROOT)
+    sd_nodes = [n for n in nodes if n["node"].startswith("sd")]
+    w = [float(n["first_write_ms"]) for n in sd_nodes if n["writes_ok"] != "0"]
+    refused = [n for n in sd_nodes if n["write_err"] in ("EPERM", "EROFS")]
+    sgio = [n for n in nodes if n["sgio_ok"] != "0"]
+    note(f"root racer (out of scope, measured): {RACE_PLUGS_ROOT} plugs in {time.monotonic() - t:.1f} s; "
+         f"write() got through on {len(w)} of {len(sd_nodes)} sdX/sdX1 nodes "
+         f"({min(w) if w else 0:.1f}-{max(w) if w else 0:.1f} ms after the node appeared), refused (EPERM) on "
+         f"{len(refused)}; SG_IO WRITE(10) got through on {len(sgio)} of {len(nodes)} nodes; "
+         f"images changed on {len(changed)} of {RACE_PLUGS_ROOT} plugs")
+    check("root racer measured (root is out of scope: docs/ARCHITECTURE.md)", len(nodes) > 0 and not missing,
+          f"plugs not attached: {missing}")
+
+
+def case_access_change(vm, k, approver):
+    """The permit of a plugged read-only stick becomes read-write, then read-only again: kyokad
+    attaches it again under the new access, without a replug."""
+    plug_ro_stick(vm, "ro2")
+    took = vm.wait_for(f"{auth_is('6', 1)} && {sd_and_part('6')} && [ \"$(cat /sys/block/$b/ro)\" = 1 ]", timeout=20)
+    check("read-only stick plugged again: ro=1", took is not None)
+    approver.revoke("P-RO")
+    approver.approve_usb(SERIAL_RO, "P-RO-RW")
+    approver.sign()
+    k.install(approver)
+    took = vm.wait_for(f"{auth_is('6', 1)} && {sd_and_part('6')} && [ \"$(cat /sys/block/$b/ro)\" = 0 ] && "
+                       f"[ \"$(stat -c %a /dev/$b)\" = 660 ]", timeout=20)
+    sd = sd_name(vm, "6")
+    ok, detail = dd_roundtrip(vm, sd) if took is not None and sd else (False, "no writable sdX")
+    check("permit changed to read-write + install: attached again with ro=0, node 660, writable (no replug)",
+          took is not None and ok, f"{took:.2f} s; {detail}" if took else (log_lines_for(vm, "2-6") or [""])[-1])
+    approver.revoke("P-RO-RW")
+    approver.approve_usb(SERIAL_RO, "P-RO-2", read_only=True)
+    approver.sign()
+    k.install(approver)
+    # (dd_roundtrip above wrote over the partition table: no sdX1 any more)
+    took = vm.wait_for(f"{auth_is('6', 1)} && {sd_of('6')} && [ \"$(cat /sys/block/$b/ro)\" = 1 ] && "
+                       f"[ \"$(stat -c %a /dev/$b)\" = 640 ]", timeout=20)
+    sd = sd_name(vm, "6")
+    rc, out = vm.run(f"dd if=/dev/urandom of=/dev/{sd} bs=4k count=1 oflag=direct 2>&1", timeout=30) if sd else (0, "")
+    check("... and back to read-only + install: attached again with ro=1, node 640, dd fails",
+          took is not None and rc != 0 and "Operation not permitted" in out,
+          f"{took:.2f} s; {' '.join(out.split())[-80:]}" if took else (log_lines_for(vm, "2-6") or [""])[-1])
+    vm.run("/bin/udevadm settle --timeout=10")
+    vm.unplug("ro2")
 
 
 def case_request_approve_install(vm, k, approver, work):
@@ -357,7 +533,7 @@ def case_weird_strings(vm, k):
 
 def main():
     t0 = time.monotonic()
-    for f in (KYOKAD, POLICYCTL):
+    for f in (KYOKAD, POLICYCTL, BLOCK_HELPER):
         if not os.access(f, os.X_OK):
             print(f"not ok - {f} missing (make all)\nkyokad-usb: 0 passed, 1 failed")
             return 1
@@ -368,7 +544,14 @@ def main():
         approver.approve_usb(SERIAL_HUB_OK, "P-HUB")
         approver.approve_usb(SERIAL_RO, "P-RO", read_only=True)
         approver.sign()
-        overlay = make_overlay(work, approver)
+        racer = os.path.join(work, "blk-racer")
+        subprocess.run(["cc", "-O2", "-Wall", "-o", racer, RACER_SRC], check=True)
+        RO["work"] = work
+        RO["template"] = stick_image(os.path.join(work, "stick-template.img"))
+        overlay = make_overlay(work, approver, extra=[
+            (BLOCK_HELPER, f"{GUEST_LIBEXECDIR}/kyoka-block-access"),
+            (installed_rules(work), "/etc/kyoka-vm/70-kyoka.rules"),
+            (racer, "/usr/bin/blk-racer")])
         with VM("kyokad-usb", overlays=[overlay], quiet=not os.environ.get("KYOKA_VM_VERBOSE")) as vm:
             check("boot", True, f"{vm.boot_seconds:.2f} s ({vm.accel}); logs {vm.log_dir}")
             k = Kyokad(vm)
@@ -382,11 +565,17 @@ def main():
                          ("keyboard", lambda: case_keyboard(vm, k)),
                          ("hub", lambda: case_hub(vm, k)),
                          ("read-only", lambda: case_read_only(vm, k)),
+                         ("read-only race", lambda: case_read_only_race(vm, k) if READ_ONLY_ENFORCED else None),
+                         ("read-only <-> read-write", lambda: case_access_change(vm, k, approver)
+                          if READ_ONLY_ENFORCED else None),
                          ("request/approve/install/revoke", lambda: case_request_approve_install(vm, k, approver, work)),
                          ("expiry", lambda: case_expiry(vm, k, approver)),
                          ("kill -9", lambda: case_kill9(vm, k)),
                          ("storm", lambda: case_storm(vm, k)),
                          ("control characters", lambda: case_weird_strings(vm, k))]
+                only = [c for c in os.environ.get("KYOKA_VM_CASES", "").split(",") if c]
+                if only:   # by hand: KYOKA_VM_CASES="read-only,read-only race" runs just those
+                    cases = [(n, c) for n, c in cases if n in only]
                 for name, case in cases:
                     ts = time.monotonic()
                     try:
@@ -398,6 +587,8 @@ def main():
                 # Devices that stayed blocked all along (each has its own QEMU port): the kernel
                 # must never have added an interface or anything below it.
                 never = ["1-3", "1-5.1", "2-8"] + ([] if READ_ONLY_ENFORCED else ["2-6"])
+                never = [d for d in never if not only or {"1-3": "phone", "1-5.1": "hub", "2-8": "control characters",
+                                                          "2-6": "read-only"}[d] in only]
                 events = vm.read_file(UEVENTS).decode("utf-8", "backslashreplace").splitlines()
                 leaks = [e for e in events for d in never if re.search(rf"/{re.escape(d)}/\S", e)]
                 seen = [d for d in never if any(re.search(rf"/{re.escape(d)} \(usb\)", e) for e in events)]
