@@ -36,8 +36,9 @@ import traceback
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from vm import VM  # noqa: E402
-from kyoka_guest import (DEV, KYOKAD, LOG, POLICYCTL, QEMU_STORAGE, Kyokad, auth_is, dd_roundtrip,  # noqa: E402
-                         has_usb, make_overlay, no_sd_of, sd_count, sd_name, sd_of, usb_path)
+from kyoka_guest import (BLOCK_HELPER, DEV, GUEST_LIBEXECDIR, KYOKAD, LOG, POLICYCTL, QEMU_STORAGE, Kyokad,  # noqa: E402
+                         auth_is, dd_roundtrip, has_usb, installed_rules, make_overlay, no_sd_of, sd_count, sd_name,
+                         sd_of, stick_image, usb_path)
 
 SERIAL_OK = "KYOKA-DEMO-OK"      # approved from the start
 SERIAL_RO = "KYOKA-DEMO-RO"      # approved read-only
@@ -150,6 +151,9 @@ def boot_workstation(n, vm, k):
     n.say(f"the workstation booted in {vm.boot_seconds:.1f} s ({vm.accel}); approver.pub is in /etc/kyoka/keys.d/, "
           "the signed policy in /etc/kyoka/")
     vm.run(f"hostname {HOSTNAME}; echo {HOSTNAME} > /etc/hostname", check=True)
+    # What `make install` puts in place: kyoka's udev rule (controllers closed, read-only media).
+    rc, out = vm.run("cp /etc/kyoka-vm/70-kyoka.rules /etc/udev/rules.d/ && /bin/udevadm control --reload && echo ok")
+    n.check("ok" in out, "kyoka の udev ルールを導入", "kyoka's udev rule installed (as make install does)")
     pid = k.start()
     n.check(pid is not None, "kyokad が起動した", "kyokad is running", f"pid {pid}")
     rc, out = vm.run(f"cat {DEV}/usb*/authorized_default")
@@ -187,20 +191,27 @@ def approved_stick(n, vm):
     n.say(f"kyokad's record: {d[0]} ({d[1]})")
 
 
-def read_only_stick(n, vm):
+def read_only_stick(n, vm, work):
     n.step("読み取り専用で許可されたUSBメモリを挿す",
-           f"Plug the stick approved read-only (serial {SERIAL_RO}, permit 許可-2026-002)")
-    vm.plug_usb_storage("ro", serial=SERIAL_RO, port="6")
+           f"Plug the stick approved read-only (serial {SERIAL_RO}, permit 許可-2026-002; it holds an ext4 file system)")
+    vm.plug_usb_storage("ro", serial=SERIAL_RO, port="6", image=stick_image(os.path.join(work, "ro.img")))
     vm.wait_for(has_usb("6"), timeout=20)
     d = decision(vm, bus_path_of(vm, "6"))
     if d[0] == "read-only":
-        took = vm.wait_for(f"{auth_is('6', 1)} && {sd_of('6')}", timeout=20)
+        took = vm.wait_for(f"{auth_is('6', 1)} && {sd_of('6')} && b=$(ls {DEV}/[0-9]-6/*:*/host*/target*/*/block/) "
+                           "&& [ -e /dev/${b}1 ] && [ \"$(cat /sys/block/$b/ro)\" = 1 ]", timeout=25)
         sd = sd_name(vm, "6")
-        ro = sd and vm.run(f"cat /sys/block/{sd}/ro")[1].strip() == "1"
-        n.check(took is not None and sd and ro, "読み取り専用のディスクとして現れた", "it is a disk, read-only",
-                f"/sys/block/{sd}/ro = 1" if ro else f"sd={sd}")
+        n.check(took is not None and sd, "読み取り専用のディスクとして現れた", "it is a disk, and the kernel holds it read-only",
+                f"/sys/block/{sd}/ro = 1" if took is not None else f"sd={sd}")
+        rc, out = vm.run(f"mkdir -p /mnt/usb && mount -t ext4 /dev/{sd}1 /mnt/usb 2>&1; grep ' /mnt/usb ' /proc/mounts; "
+                         "ls /mnt/usb; touch /mnt/usb/new.txt; echo write=$?; umount /mnt/usb", timeout=30)
+        mounted_ro = re.search(r" /mnt/usb ext4 ro[,\s]", out) is not None
+        n.show(f"mount /dev/{sd}1 /mnt/usb; ls /mnt/usb; touch /mnt/usb/new.txt", out)
+        n.check(mounted_ro and "write=0" not in out, "読める (マウントは読み取り専用) が、ファイルは作れない",
+                "readable (it mounts read-only), but no file can be written")
         rc, out = vm.run(f"dd if=/dev/urandom of=/dev/{sd} bs=4k count=1 oflag=direct conv=fsync 2>&1", timeout=30)
-        n.check(sd and rc != 0, "書き込みは拒否された", "a dd write is refused", out.strip().splitlines()[-1][:100] if out.strip() else "")
+        n.check(sd and rc != 0, "ディスクへの直接の書き込み (dd) も拒否された", "a raw dd write to the disk is refused too",
+                next((l for l in out.splitlines() if l.startswith("dd:")), out.strip()[-100:]))
     else:
         n.say("Read-only media are not enforced by kyokad yet. Until they are, kyokad fails closed:")
         n.say("読み取り専用の強制が未実装のため、kyokad は安全側に倒して遮断します。")
@@ -364,6 +375,9 @@ def main():
         with open(os.path.join(work, "machine-id"), "w") as f:
             f.write(os.urandom(16).hex() + "\n")
         extra.append((os.path.join(work, "machine-id"), "/etc/machine-id"))
+        if os.access(BLOCK_HELPER, os.X_OK):
+            extra += [(BLOCK_HELPER, f"{GUEST_LIBEXECDIR}/kyoka-block-access"),
+                      (installed_rules(work), "/etc/kyoka-vm/70-kyoka.rules")]
         overlay = make_overlay(work, desk, extra=extra)
         os.rename(os.path.join(overlay, "etc/kyoka/keys.d/admin.pub"), os.path.join(overlay, "etc/kyoka/keys.d/approver.pub"))
         with VM("demo", overlays=[overlay]) as vm:
@@ -371,7 +385,7 @@ def main():
             k = Kyokad(vm)
             try:
                 boot_workstation(n, vm, k)
-                for f in (lambda: approved_stick(n, vm), lambda: read_only_stick(n, vm),
+                for f in (lambda: approved_stick(n, vm), lambda: read_only_stick(n, vm, work),
                           lambda: unapproved_stick(n, vm), lambda: phone(n, vm, work), lambda: usb_nic(n, vm),
                           lambda: request_approve_install(n, vm, k, desk, work), lambda: list_status(n, vm),
                           lambda: ledger_export(n, vm)):
