@@ -70,6 +70,8 @@ BUILD=$(realpath "$build") python3 tests/vm/bench-usb.py --cycles "${BENCH_USB_C
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 {
 	echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'), $(( $(date +%s) - started )) s in all; commit \`$(git describe --always --dirty 2>/dev/null || echo unknown)\`."
+	dirty=$(git status --short --untracked-files=no -- . ':!bench/*.md' 2>/dev/null | awk '{ print $2 }' | tr '\n' ' ')
+	[ -z "$dirty" ] || echo "Built with uncommitted changes to: $dirty"
 	echo
 	echo "Machine: $(nproc) CPU(s), ${cpu:-unknown CPU}, $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM;"
 	echo "$(uname -sr); $(. /etc/os-release && echo "$PRETTY_NAME"); QEMU $(qemu-system-x86_64 --version 2>/dev/null | sed -n '1s/.*version \([^ ]*\).*/\1/p') (TCG) for the VM rows."
