@@ -30,6 +30,9 @@ cc -std=gnu11 -O2 -g -D_GNU_SOURCE -Ibasic -Ipolicy -Wall -Wextra -Werror -Wno-u
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 started=$(date +%s)
+# What was built, taken before this run rewrites bench/*.md.
+commit=$(git describe --always --dirty 2>/dev/null || echo unknown)
+dirty=$(git status --short --untracked-files=no 2>/dev/null | awk '{ print $2 }' | tr '\n' ' ')
 raw=$build/bench/raw
 echo "bench: running $bin (1k, 10k, 100k entries; about a minute)" >&2
 out=$("$bin" "$@") || { echo "bench/run.sh: policy-bench failed" >&2; exit 1; }
@@ -69,8 +72,7 @@ BUILD=$(realpath "$build") python3 tests/vm/bench-usb.py --cycles "${BENCH_USB_C
 # --- RESULTS.md -----------------------------------------------------------------------------------
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 {
-	echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'), $(( $(date +%s) - started )) s in all; commit \`$(git describe --always --dirty 2>/dev/null || echo unknown)\`."
-	dirty=$(git status --short --untracked-files=no -- . ':!bench/*.md' 2>/dev/null | awk '{ print $2 }' | tr '\n' ' ')
+	echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'), $(( $(date +%s) - started )) s in all; commit \`$commit\`."
 	[ -z "$dirty" ] || echo "Built with uncommitted changes to: $dirty"
 	echo
 	echo "Machine: $(nproc) CPU(s), ${cpu:-unknown CPU}, $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM;"
