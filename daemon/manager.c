@@ -33,6 +33,11 @@
 #include "usb-watch.h"
 
 #define SYSPATH_MAX 512
+
+struct queued_apply {
+        struct queued_apply *next;
+        struct usb_io_request req;
+};
 #define USB_IO_THREADS 4              /* devices whose sysfs I/O may hang before new ones wait */
 
 struct usb_device {
@@ -66,6 +71,9 @@ struct manager {
         char machine_id[33];
         struct net *net;              /* network links (net-links.c); NULL with --network off */
         struct usb_io *usb_io;        /* sysfs I/O off the loop (usb-io.c) */
+        struct queued_apply *applies; /* decided, waiting for their record's commit */
+        struct queued_apply **applies_tail;
+        sd_event_source *applies_source;
         uint64_t usb_io_tags;
         struct block_watch *block;    /* block devices of read-only media (block-watch.c) */
         int access_dirfd;             /* RUNTIME_DIR/usb: the access files (block-access.h) */
@@ -101,21 +109,76 @@ static void usb_device_forget(struct manager *m, const char *syspath) {
 }
 
 /* What a decision will be recorded as, once its enforcement has completed. */
+/* A decision on its way to the kernel: what to report once its sysfs writes are done, and what
+ * to record again if they fail. */
 struct usb_decision_record {
         enum usb_record_event ev;
-        bool record;
         enum policy_verdict verdict;
         char reason[512];
         char permit[POLICY_STRING_MAX];
         struct usb_identity id;
+        struct record_report *report; /* NULL: nothing to report (an unchanged re-evaluation) */
 };
 
-/* Decides now (matching is fast and on the loop) and hands the sysfs writes to usb-io; the
- * record is made when they have completed, with their outcome. */
+static void usb_decision_record_free(struct usb_decision_record *rec) {
+        if (rec)
+                record_report_free(rec->report);
+        free(rec);
+}
+
+/* The record of a decision goes to the ledger before the device changes state: sysfs writes
+ * are queued here and submitted by a deferred source of lower priority than the ledger's
+ * commit, so they start only after the commit of everything decided in this turn of the loop
+ * (group commit: a storm is one transaction). A failing ledger does not hold them up. */
+static int on_submit_applies(sd_event_source *s, void *userdata) {
+        struct manager *m = userdata;
+
+        while (m->applies) {
+                struct queued_apply *q = m->applies;
+                m->applies = q->next;
+                int r = usb_io_submit(m->usb_io, &q->req);
+                if (r < 0) {
+                        record_fault("enforce", r, "Failed to queue enforcement for USB device %s: %s", q->req.sysname,
+                                     strerror(-r));
+                        usb_decision_record_free(q->req.context);
+                }
+                free(q);
+        }
+        m->applies_tail = &m->applies;
+        return 0;
+}
+
+/* Decided but not yet submitted (kyokad stops): the device stays as the kernel has it. */
+static void usb_applies_drop(struct manager *m) {
+        while (m->applies) {
+                struct queued_apply *q = m->applies;
+                m->applies = q->next;
+                usb_decision_record_free(q->req.context);
+                free(q);
+        }
+        m->applies_tail = &m->applies;
+}
+
+static void usb_apply_queue(struct manager *m, const struct usb_io_request *req) {
+        struct queued_apply *q = malloc(sizeof *q);
+        if (!q) {
+                record_fault("oom", -ENOMEM, "Out of memory enforcing on USB device %s: left as the kernel has it",
+                             req->sysname);
+                usb_decision_record_free(req->context);
+                return;
+        }
+        q->next = NULL;
+        q->req = *req;
+        *m->applies_tail = q;
+        m->applies_tail = &q->next;
+        (void) sd_event_source_set_enabled(m->applies_source, SD_EVENT_ONESHOT);
+}
+
+/* Decides now (matching is fast and on the loop), records the decision, and queues the sysfs
+ * writes behind the record's commit; the report follows when the writes have completed. */
 static void usb_device_decide(struct manager *m, struct usb_device *d, enum usb_record_event ev) {
         struct policy_decision dec = { .verdict = VERDICT_BLOCK };
         struct usb_decision_record *rec = calloc(1, sizeof *rec);
-        int r;
 
         if (!rec) {
                 record_fault("oom", -ENOMEM, "Out of memory deciding USB device %s: left as the kernel has it", d->sysname);
@@ -137,11 +200,12 @@ static void usb_device_decide(struct manager *m, struct usb_device *d, enum usb_
                               d->verdict != verdict;
 
         rec->ev = ev;
-        rec->record = !d->decided || d->verdict != verdict || ev != USB_RECORD_REEVALUATED;
         rec->verdict = verdict;
         rec->id = d->id;
         snprintf(rec->permit, sizeof rec->permit, "%s",
                  dec.reason == REASON_PERMIT && dec.usb_entry ? dec.usb_entry->approval.permit : "");
+        if (!d->decided || d->verdict != verdict || ev != USB_RECORD_REEVALUATED)
+                rec->report = record_usb_decided(ev, &rec->id, verdict, rec->reason, rec->permit[0] ? rec->permit : NULL);
 
         d->decided = true;
         d->verdict = verdict;
@@ -161,11 +225,7 @@ static void usb_device_decide(struct manager *m, struct usb_device *d, enum usb_
         };
         snprintf(req.syspath, sizeof req.syspath, "%s", d->syspath);
         snprintf(req.sysname, sizeof req.sysname, "%s", d->sysname);
-        r = usb_io_submit(m->usb_io, &req);
-        if (r < 0) {
-                free(rec);
-                record_fault("enforce", r, "Failed to queue enforcement for USB device %s: %s", d->sysname, strerror(-r));
-        }
+        usb_apply_queue(m, &req);
 }
 
 static void on_usb_apply_done(struct manager *m, const struct usb_io_result *res) {
@@ -174,19 +234,25 @@ static void on_usb_apply_done(struct manager *m, const struct usb_io_result *res
         if (res->r == -ECANCELED) {
                 /* kyokad is stopping before it could enforce: the device stays as the kernel
                  * has it (a new device: unauthorised). */
-                free(rec);
+                usb_decision_record_free(rec);
                 return;
         }
         if (res->r < 0) {
                 struct usb_device *d = usb_device_find(m, res->req.syspath);
-                if (d) {
-                        d->verdict = VERDICT_BLOCK;
-                        snprintf(d->reason, sizeof d->reason, "%s: enforcement failed: %s", rec->reason,
-                                 strerror(-res->r));
+                if (!d || access(res->req.syspath, F_OK) < 0) {
+                        /* Unplugged while it was being decided: nothing failed, the removal
+                         * is recorded on its own. */
+                        log_debug("USB device %s left before its decision was applied: %s", res->req.sysname,
+                                  strerror(-res->r));
+                        usb_decision_record_free(rec);
+                        return;
                 }
-        }
-        if (rec->record || res->r < 0)
+                d->verdict = VERDICT_BLOCK;
+                snprintf(d->reason, sizeof d->reason, "%s: enforcement failed: %s", rec->reason, strerror(-res->r));
+                rec->report = record_report_free(rec->report);
                 record_usb(rec->ev, &rec->id, rec->verdict, rec->reason, rec->permit[0] ? rec->permit : NULL, res->r);
+        } else
+                record_report_emit(TAKE_PTR(rec->report));
         if (res->r >= 0 && res->reauthorized)
                 log_info("USB device %s attached again so that its block devices are %s", res->req.sysname,
                          block_access_to_string(res->req.access));
@@ -194,7 +260,7 @@ static void on_usb_apply_done(struct manager *m, const struct usb_io_result *res
                 record_fault("driver-bind", res->probe_error,
                              "USB device %s is authorised but a driver could not be bound: %s", res->req.sysname,
                              strerror(-res->probe_error));
-        free(rec);
+        usb_decision_record_free(rec);
 }
 
 static void manager_arm_timer(struct manager *m);
@@ -244,20 +310,15 @@ static void usb_device_submit_deauthorize(struct manager *m, struct usb_device *
                 record_fault("oom", -ENOMEM, "Out of memory de-authorising USB device %s", d->sysname);
                 return;
         }
-        *rec = (struct usb_decision_record) { .ev = USB_RECORD_REEVALUATED, .record = true, .verdict = VERDICT_BLOCK,
-                                              .id = d->id };
+        *rec = (struct usb_decision_record) { .ev = USB_RECORD_REEVALUATED, .verdict = VERDICT_BLOCK, .id = d->id };
         snprintf(rec->reason, sizeof rec->reason, "%s", why);
+        rec->report = record_usb_decided(rec->ev, &rec->id, VERDICT_BLOCK, rec->reason, NULL);
         d->verdict = VERDICT_BLOCK;
         snprintf(d->reason, sizeof d->reason, "%s", why);
         struct usb_io_request req = { .op = USB_IO_APPLY, .authorize = false, .context = rec };
         snprintf(req.syspath, sizeof req.syspath, "%s", d->syspath);
         snprintf(req.sysname, sizeof req.sysname, "%s", d->sysname);
-        int r = usb_io_submit(m->usb_io, &req);
-        if (r < 0) {
-                free(rec);
-                record_fault("enforce", r, "Failed to queue de-authorisation of USB device %s: %s", d->sysname,
-                             strerror(-r));
-        }
+        usb_apply_queue(m, &req);
 }
 
 static void on_block_read_only_done(struct manager *m, const struct usb_io_result *res) {
@@ -357,7 +418,8 @@ static void manager_arm_timer(struct manager *m) {
         int r;
 
         for (struct usb_device *d = m->devices; d; d = d->next)
-                next = MIN(next, d->next_change);
+                if (d->decided)
+                        next = MIN(next, d->next_change);
         next = MIN(next, net_next_change(m->net));
 
         if (next == TIME_INFINITY) {
@@ -421,6 +483,7 @@ static void on_usb_event(struct udev_device *dev, enum usb_event ev, void *userd
                 }
                 strcpy(d->syspath, syspath);
                 strcpy(d->sysname, sysname);
+                d->next_change = TIME_INFINITY;
                 d->next = m->devices;
                 m->devices = d;
         }
@@ -566,6 +629,7 @@ int manager_new(const struct manager_config *cfg, struct manager **ret) {
                 return -ENOMEM;
         m->cfg = *cfg;
         m->access_dirfd = -EBADF;
+        m->applies_tail = &m->applies;
         r = sd_event_default(&m->event);
         if (r < 0)
                 goto fail;
@@ -628,6 +692,14 @@ int manager_start(struct manager *m) {
         r = usb_io_new(m->event, USB_IO_THREADS, on_usb_io_done, m, &m->usb_io);
         if (r < 0)
                 return log_error_errno(r, "Failed to start the sysfs workers: %m");
+        /* After the ledger's commit (priority normal): see on_submit_applies(). */
+        r = sd_event_add_defer(m->event, &m->applies_source, on_submit_applies, m);
+        if (r >= 0)
+                r = sd_event_source_set_priority(m->applies_source, SD_EVENT_PRIORITY_NORMAL + 1);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(m->applies_source, SD_EVENT_OFF);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up enforcement: %m");
 
         /* Read-only media: RUNTIME_DIR/usb holds kyokad's access decision per authorised USB
          * device, for the udev rule. Emptied first: nothing left from an earlier run may say
@@ -687,6 +759,7 @@ int manager_run(struct manager *m) {
 void manager_stop(struct manager *m, int error) {
         if (!m)
                 return;
+        usb_applies_drop(m);
         /* The workers deliver what they finished (recorded) before "stopped" closes the ledger. */
         m->usb_io = usb_io_free(m->usb_io);
         record_ledger_stop(error);
@@ -697,6 +770,8 @@ struct manager *manager_free(struct manager *m) {
                 return NULL;
         /* First: it delivers what finished (records of enforcement done) while devices exist. */
         usb_io_free(m->usb_io);
+        usb_applies_drop(m);
+        sd_event_source_disable_unref(m->applies_source);
         while (m->devices) {
                 struct usb_device *d = m->devices;
                 m->devices = d->next;

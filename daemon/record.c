@@ -104,6 +104,14 @@ static void record_json_emit(struct json_object *o, bool is_fault) {
         json_object_put(o);
 }
 
+struct record_report {
+        int level;
+        int error;
+        struct json_object *json;
+        bool is_fault;
+        char line[];
+};
+
 static void report_now(int level, int error, const char *line, struct json_object *o, bool is_fault) {
         log_full_errno(level, error, "%s", line);
         record_json_emit(o, is_fault);
@@ -236,8 +244,10 @@ static void format_interfaces(const struct usb_identity *id, char *buf, size_t s
         }
 }
 
-void record_usb(enum usb_record_event ev, const struct usb_identity *id, enum policy_verdict verdict,
-                const char *reason, const char *permit, int result) {
+/* Journal entry and ledger record now; the report (log line, watchers' JSON) returned. */
+static struct record_report *usb_record(enum usb_record_event ev, const struct usb_identity *id,
+                                        enum policy_verdict verdict, const char *reason, const char *permit,
+                                        int result) {
         char interfaces[USB_INTERFACES_MAX * 9 + 1], vidpid[10];
         const char *decision = policy_verdict_to_string(verdict);
 
@@ -299,9 +309,45 @@ void record_usb(enum usb_record_event ev, const struct usb_identity *id, enum po
                 if (result < 0)
                         json_object_object_add(o, "errno", json_object_new_int(-result));
         }
+        struct record_report *rep = malloc(sizeof *rep + strlen(line) + 1);
+        if (!rep) {
+                /* The report is the lesser part: the journal and the ledger have the record. */
+                report_now(result < 0 ? LOG_ERR : LOG_INFO, result, line, o, result < 0);
+                return NULL;
+        }
         /* A failed enforcement is a fault too: `status` lists it with the others. */
-        report(result < 0 ? LOG_ERR : LOG_INFO, result, line, o, result < 0);
+        *rep = (struct record_report) { .level = result < 0 ? LOG_ERR : LOG_INFO, .error = result, .json = o,
+                                        .is_fault = result < 0 };
+        strcpy(rep->line, line);
+        return rep;
 }
+
+void record_usb(enum usb_record_event ev, const struct usb_identity *id, enum policy_verdict verdict,
+                const char *reason, const char *permit, int result) {
+        record_report_emit(usb_record(ev, id, verdict, reason, permit, result));
+}
+
+struct record_report *record_usb_decided(enum usb_record_event ev, const struct usb_identity *id,
+                                         enum policy_verdict verdict, const char *reason, const char *permit) {
+        return usb_record(ev, id, verdict, reason, permit, 0);
+}
+
+void record_report_emit(struct record_report *rep) {
+        if (!rep)
+                return;
+        report(rep->level, rep->error, rep->line, rep->json, rep->is_fault);
+        free(rep);
+}
+
+struct record_report *record_report_free(struct record_report *rep) {
+        if (rep) {
+                json_object_put(rep->json);
+                free(rep);
+        }
+        return NULL;
+}
+
+
 
 static const char *net_event_name(enum net_record_event ev) {
         switch (ev) {

@@ -46,6 +46,19 @@ enum net_record_event {
         NET_RECORD_REMOVED,
 };
 
+/* The two halves of record_usb for a decision that enforcement follows: record_usb_decided()
+ * writes the journal entry and queues the ledger record now, so that the ledger commits it
+ * before the device is authorised (kyokad submits the sysfs writes only after that commit);
+ * the returned report (log line, watchers) is emitted with record_report_emit() once the
+ * enforcement has completed, or dropped with record_report_free(). A failed enforcement is
+ * recorded again with record_usb(..., result < 0). May return NULL (out of memory: the
+ * record is made, only its report is emitted at once). */
+struct record_report;
+struct record_report *record_usb_decided(enum usb_record_event ev, const struct usb_identity *id,
+                                         enum policy_verdict verdict, const char *reason, const char *permit);
+void record_report_emit(struct record_report *rep);
+struct record_report *record_report_free(struct record_report *rep);
+
 /* As record_usb, for a network link. */
 void record_net(enum net_record_event ev, const struct net_identity *id, enum policy_verdict verdict,
                 const char *reason, const char *permit, int result);

@@ -493,6 +493,17 @@ t_controllers_closed_before_any_decision() {
                 case_end
 }
 
+# kyokad must sleep while a device's identity is pending: regression for a timer armed at
+# "now" for an undecided device, which spun the loop (a whole core) until the read returned.
+# The bound is loose on purpose (a spinning loop uses ~100 ticks a second).
+idle_while_waiting() {
+        local before after
+        before=$(awk '{ print $14 + $15 }' "/proc/$kyokad_pid/stat") && sleep 2 &&
+                after=$(awk '{ print $14 + $15 }' "/proc/$kyokad_pid/stat") &&
+                { [ $((after - before)) -lt 50 ] ||
+                        { echo "# kyokad used $((after - before)) clock ticks in 2 s while waiting"; false; }; }
+}
+
 t_hung_device_does_not_stall_others() {
         # Regression: kyokad read sysfs on its event loop, so one device whose descriptors
         # never answer (a FIFO here) held up every other decision. The keyboard must be decided
@@ -508,6 +519,7 @@ t_hung_device_does_not_stall_others() {
                 start_kyokad_async &&
                 wait_attr $KEYBOARD/authorized 1 &&
                 expect_attr $STICK/authorized 0 &&
+                idle_while_waiting &&
                 printf '%s' "$D_STICK" | xxd -r -p >&7 && exec 7>&- &&
                 wait_attr $STICK/authorized 1 &&
                 case_end || rc=1
