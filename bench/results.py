@@ -81,6 +81,9 @@ def main(raw, build):
                                ("rss_after_kb", f"VmRSS after {k.get('cycles', '?')} plug cycles")):
                 kv_, uv = int(k[key]), int(u[key])
                 rows.append((label, f"{kv_ / 1024:.1f} MiB", f"{uv / 1024:.1f} MiB", verdict(kv_, uv, "larger"), U))
+            kg, ug = int(k["rss_after_kb"]) - int(k["rss_idle_kb"]), int(u["rss_after_kb"]) - int(u["rss_idle_kb"])
+            rows.append((f"VmRSS growth over the {k.get('cycles', '?')} plug cycles", f"{kg:+d} kB", f"{ug:+d} kB",
+                         verdict(max(kg, 0), max(ug, 0), "more"), U))
         if "voluntary_ctxt" in k and "voluntary_ctxt" in u:
             s = k.get("idle_seconds", "60")
             kw = int(k["voluntary_ctxt"]) + int(k["involuntary_ctxt"])
