@@ -171,7 +171,7 @@ def main(raw, build):
         if t:
             w(f"`{name}`:\n```\n{t.rstrip()}\n```")
     if usb:
-        w("`bench-usb.txt` (summary lines; per-plug lines in `build/vm/bench-usb.txt`):\n```")
+        w("`bench-usb.txt` (summary lines; per-plug lines and strace tables in `BUILD/bench/raw/bench-usb.txt`):\n```")
         w("\n".join(l for l in usb.splitlines() if re.match(r"(#|kyokad|usbguard) ", l) and not re.match(r"(kyokad|usbguard) \d", l)
                     and not l.startswith("#   ")))
         w("```")
