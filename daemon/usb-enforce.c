@@ -61,6 +61,13 @@ static int usb_interface_probe(const char *name) {
 int usb_interfaces_authorize(int devices_dirfd, const char *sysname, const struct usb_descriptors *d, uint32_t mask,
                              int *probe_error) {
         int authorised = 0, first_error = 0, first_probe_error = 0;
+        /* Drivers are asked only once every interface is authorised: a driver that binds one
+         * interface may claim another (cdc_ether, rndis_host and cdc_ncm claim the data interface
+         * from the control interface's probe), and the kernel refuses to let it claim one that is
+         * not authorised yet (usb_driver_claim_interface: -ENODEV). Probing each interface right
+         * after authorising it left a USB NIC without its link (tests/vm/test-kyokad-net.py). */
+        char probe[USB_INTERFACES_MAX][64];
+        size_t n_probe = 0;
 
         /* An interface number may have several alternate settings: it is authorised only if
          * every setting of it is approved, since the host may switch between them. */
@@ -95,12 +102,15 @@ int usb_interfaces_authorize(int devices_dirfd, const char *sysname, const struc
                         first_error = r;
                 if (r >= 0 && allow) {
                         authorised++;
-                        /* A missing driver only means the device does not work: not a hole, so
-                         * it does not undo the decision; the caller learns of it. */
-                        r = usb_interface_probe(name);
-                        if (r < 0 && !first_probe_error)
-                                first_probe_error = r;
+                        memcpy(probe[n_probe++], name, sizeof name);
                 }
+        }
+        /* A missing driver only means the device does not work: not a hole, so it does not undo
+         * the decision; the caller learns of it. */
+        for (size_t i = 0; i < n_probe; i++) {
+                int r = usb_interface_probe(probe[i]);
+                if (r < 0 && !first_probe_error)
+                        first_probe_error = r;
         }
         if (first_error)
                 return first_error;
