@@ -49,6 +49,8 @@ struct net {
         struct net_enforce *enforce;
         struct net_firewall *firewall;
         struct udev *udev;
+        struct udev_monitor *monitor; /* udev's "net" events: ID_PATH once udev has finished a link */
+        sd_event_source *monitor_source;
         struct net_link *links;
         size_t n_links;
         bool starting;                /* deciding the links present at start */
@@ -272,6 +274,74 @@ static void on_link(const struct net_link_info *info, enum net_event ev, void *u
         }
 }
 
+/* udev finished a link (its "add", or the "move" of a rename): its database entry, with ID_PATH,
+ * exists only now. rtnetlink's messages (the link's appearance, udev's own rename) usually come
+ * before it, so a path read then is empty: read it again. Without this a hot-plugged PCIe NIC
+ * kept an empty path, and a permit naming its path never matched (tests/vm/test-kyokad-net.py). */
+static void on_udev_link(struct net *n, struct udev_device *dev) {
+        const char *action = udev_device_get_action(dev), *ifindex_s = udev_device_get_property_value(dev, "IFINDEX");
+        const char *sysname = udev_device_get_sysname(dev);
+        char *end;
+
+        if (!action || !ifindex_s || !sysname || streq(action, "remove"))
+                return;
+        errno = 0;
+        long ifindex = strtol(ifindex_s, &end, 10);
+        if (errno != 0 || end == ifindex_s || *end || ifindex <= 0 || ifindex > INT32_MAX)
+                return;
+        struct net_link *l = link_find(n, (int) ifindex);
+        /* A name that is no longer the link's: a later rename is on its way through rtnetlink. */
+        if (!l || strncmp(l->id.name, sysname, sizeof l->id.name) != 0)
+                return;
+        struct net_identity id = l->id;
+        int r = net_identity_read_parent("/sys", udev_device_get_property_value(dev, "ID_PATH"), &id);
+        if (r < 0 || net_identity_equal(&id, &l->id))
+                return;
+        log_info("Link %d (%s): udev gave its path \"%s\": deciding again", l->id.ifindex, l->id.name, id.path);
+        l->id = id;
+        link_decide(n, l, NET_RECORD_REEVALUATED);
+        firewall_sync(n);
+        report_next_change(n);
+}
+
+static int on_monitor(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        struct net *n = userdata;
+
+        for (;;) {
+                errno = 0;
+                struct udev_device *dev = udev_monitor_receive_device(n->monitor);
+                if (!dev) {
+                        /* Lost events only delay a path: rtnetlink still decides every link. */
+                        if (errno == ENOBUFS) {
+                                log_warning("net uevent socket overrun");
+                                continue;
+                        }
+                        break;
+                }
+                on_udev_link(n, dev);
+                udev_device_unref(dev);
+        }
+        return 0;
+}
+
+static int monitor_start(struct net *n, sd_event *e) {
+        int r;
+
+        if (!n->udev)
+                return -ENOMEM;
+        n->monitor = udev_monitor_new_from_netlink(n->udev, "udev");
+        if (!n->monitor)
+                return -ENOMEM;
+        r = udev_monitor_filter_add_match_subsystem_devtype(n->monitor, "net", NULL);
+        if (r >= 0)
+                r = udev_monitor_enable_receiving(n->monitor);
+        if (r >= 0)
+                r = sd_event_add_io(e, &n->monitor_source, udev_monitor_get_fd(n->monitor), EPOLLIN, on_monitor, n);
+        if (r < 0)
+                n->monitor = udev_monitor_unref(n->monitor);
+        return r;
+}
+
 /* Events were lost: take the kernel's list again, decide what is new or changed, and forget
  * what is gone (its ifindex leaves the firewall set). */
 static void on_overrun(void *userdata) {
@@ -315,6 +385,12 @@ int net_start(sd_event *e, const struct policy *p, net_timer_changed_t changed, 
         r = net_enforce_new(&n->enforce);
         if (r < 0)
                 goto fail;
+        /* Before the dump: a link udev finishes in between is read again. Without it (no udev,
+         * a network namespace) a path is read only from what udev had written by then. */
+        r = monitor_start(n, e);
+        if (r < 0)
+                log_warning("No udev monitor for network links (%s): paths given by udev later are not read",
+                            strerror(-r));
         r = net_firewall_new(&n->firewall);
         if (r < 0) {
                 record_fault("network-firewall", r, "Failed to set up nftables: unapproved links are only kept down");
@@ -393,6 +469,8 @@ struct net *net_free(struct net *n) {
                 free(l);
         }
         /* The firewall tables stay in the kernel: new links are denied while kyokad is down. */
+        sd_event_source_disable_unref(n->monitor_source);
+        udev_monitor_unref(n->monitor);
         net_watch_free(n->watch);
         net_firewall_free(n->firewall);
         net_enforce_free(n->enforce);
