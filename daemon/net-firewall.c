@@ -85,6 +85,10 @@ static void put_chain(FILE *f, const char *hook, const char *match) {
 }
 
 int net_firewall_ruleset(const int *allowed, size_t n, char **ret) {
+        return net_firewall_ruleset_families(allowed, n, NET_FIREWALL_ALL, ret);
+}
+
+int net_firewall_ruleset_families(const int *allowed, size_t n, unsigned families, char **ret) {
         _cleanup_free_ int *sorted = NULL;
         _cleanup_free_ char *text = NULL;
         size_t size = 0, k = 0;
@@ -107,31 +111,38 @@ int net_firewall_ruleset(const int *allowed, size_t n, char **ret) {
                 return -ENOMEM;
         /* "add" then "delete" makes the delete succeed whether or not the table exists; the
          * whole script is one transaction, so the old tables stay until the new ones are in. */
-        static const char *const families[] = { "inet", "arp", "bridge" };
-        for (size_t i = 0; i < ELEMENTSOF(families); i++)
-                fprintf(f, "add table %s kyoka\ndelete table %s kyoka\n", families[i], families[i]);
+        static const char *const names[] = { "inet", "arp", "bridge" };
+        for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                if (families & (1u << i))
+                        fprintf(f, "add table %s kyoka\ndelete table %s kyoka\n", names[i], names[i]);
 
         /* IP: received (also forwarded), sent locally (also the kernel's own: IPv6 DAD, MLD,
          * router solicitations at link-up), and everything leaving. */
-        fputs("table inet kyoka {\n", f);
-        put_set(f, sorted, k);
-        put_chain(f, "prerouting", "iif");
-        put_chain(f, "output", "oif");
-        put_chain(f, "postrouting", "oif");
-        fputs("}\n", f);
+        if (families & NET_FIREWALL_INET) {
+                fputs("table inet kyoka {\n", f);
+                put_set(f, sorted, k);
+                put_chain(f, "prerouting", "iif");
+                put_chain(f, "output", "oif");
+                put_chain(f, "postrouting", "oif");
+                fputs("}\n", f);
+        }
         /* ARP bypasses the inet hooks. */
-        fputs("table arp kyoka {\n", f);
-        put_set(f, sorted, k);
-        put_chain(f, "input", "iif");
-        put_chain(f, "output", "oif");
-        fputs("}\n", f);
+        if (families & NET_FIREWALL_ARP) {
+                fputs("table arp kyoka {\n", f);
+                put_set(f, sorted, k);
+                put_chain(f, "input", "iif");
+                put_chain(f, "output", "oif");
+                fputs("}\n", f);
+        }
         /* Frames bridged between ports never reach the inet hooks. */
-        fputs("table bridge kyoka {\n", f);
-        put_set(f, sorted, k);
-        put_chain(f, "prerouting", "iif");
-        put_chain(f, "output", "oif");
-        put_chain(f, "postrouting", "oif");
-        fputs("}\n", f);
+        if (families & NET_FIREWALL_BRIDGE) {
+                fputs("table bridge kyoka {\n", f);
+                put_set(f, sorted, k);
+                put_chain(f, "prerouting", "iif");
+                put_chain(f, "output", "oif");
+                put_chain(f, "postrouting", "oif");
+                fputs("}\n", f);
+        }
 
         if (fclose(f) != 0)
                 return -ENOMEM;
@@ -140,13 +151,43 @@ int net_firewall_ruleset(const int *allowed, size_t n, char **ret) {
 }
 
 int net_firewall_apply(struct net_firewall *fw, const int *allowed, size_t n, char **ret_error) {
-        _cleanup_free_ char *script = NULL;
+        _cleanup_free_ char *script = NULL, *first_error = NULL;
         int r;
 
         r = net_firewall_ruleset(allowed, n, &script);
         if (r < 0)
                 return r;
-        return run(fw->nft, script, ret_error);
+        r = run(fw->nft, script, &first_error);
+        if (r >= 0)
+                return 0;
+
+        /* One family the kernel cannot give (the bridge family's "meta iif" needs
+         * nft_meta_bridge, hence the bridge module) must not leave IP and ARP open: each table
+         * in its own transaction, and the error names the ones that failed. */
+        static const char *const names[] = { "inet", "arp", "bridge" };
+        _cleanup_free_ char *errors = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&errors, &size);
+        if (!f)
+                return -ENOMEM;
+        bool failed = false;
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                _cleanup_free_ char *one = NULL, *error = NULL;
+                r = net_firewall_ruleset_families(allowed, n, 1u << i, &one);
+                if (r >= 0)
+                        r = run(fw->nft, one, &error);
+                if (r < 0) {
+                        fprintf(f, "%stable %s kyoka: %s", failed ? "; " : "", names[i], error ? error : strerror(-r));
+                        failed = true;
+                }
+        }
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        if (!failed)
+                return 0;   /* the whole failed, each alone passed: all are in force */
+        if (ret_error)
+                *ret_error = TAKE_PTR(errors);
+        return -EIO;
 }
 
 static struct json_object *chain_object(int ifindex, const char *name) {

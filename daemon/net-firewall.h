@@ -19,8 +19,10 @@ struct net_firewall;
 
 int net_firewall_new(struct net_firewall **ret);
 /* Replaces kyokad's tables in one transaction (never a moment without them): traffic passes
- * only on the ifindexes in ALLOWED (N of them, each > 0; duplicates allowed). On error the
- * tables as they were stay in force; *ret_error (if not NULL) is libnftables' message. */
+ * only on the ifindexes in ALLOWED (N of them, each > 0; duplicates allowed). If that fails,
+ * each table is replaced in its own transaction: -EIO then means that the tables named in
+ * *ret_error (if not NULL; "table bridge kyoka: <libnftables' message>") stay as they were,
+ * and the others are in force. */
 int net_firewall_apply(struct net_firewall *fw, const int *allowed, size_t n, char **ret_error);
 /* Drops everything IFINDEX (named NAME, a name as the kernel reports it) sends, in the netdev
  * egress hook: chain "l<IFINDEX>" of `table netdev kyoka`. REPLACE: a chain for IFINDEX exists
@@ -33,3 +35,13 @@ struct net_firewall *net_firewall_free(struct net_firewall *fw);
 
 /* The nft script net_firewall_apply runs (newly allocated). -EINVAL if an ifindex is <= 0. */
 int net_firewall_ruleset(const int *allowed, size_t n, char **ret);
+
+/* The same for some of the tables only: net_firewall_apply falls back to one transaction per
+ * table when the whole fails, so that a family the kernel lacks leaves the others in force. */
+enum {
+        NET_FIREWALL_INET = 1u << 0,
+        NET_FIREWALL_ARP = 1u << 1,
+        NET_FIREWALL_BRIDGE = 1u << 2,
+        NET_FIREWALL_ALL = NET_FIREWALL_INET | NET_FIREWALL_ARP | NET_FIREWALL_BRIDGE,
+};
+int net_firewall_ruleset_families(const int *allowed, size_t n, unsigned families, char **ret);

@@ -45,12 +45,28 @@ static void test_ruleset_refuses_invalid_ifindex(void **state) {
         assert_null(s);
 }
 
+static void test_ruleset_families_leaves_the_others_out(void **state) {
+        _cleanup_free_ char *s = NULL, *b = NULL;
+
+        /* net_firewall_apply's fallback: one table per transaction, e.g. when the kernel has no
+         * nft_meta_bridge (tests/vm/test-kyokad-net.py) */
+        assert_int_equal(net_firewall_ruleset_families((const int[]) { 1 }, 1, NET_FIREWALL_INET | NET_FIREWALL_ARP, &s), 0);
+        assert_non_null(strstr(s, "table inet kyoka {"));
+        assert_non_null(strstr(s, "table arp kyoka {"));
+        assert_null(strstr(s, "bridge"));
+        assert_int_equal(net_firewall_ruleset_families((const int[]) { 1 }, 1, NET_FIREWALL_BRIDGE, &b), 0);
+        assert_non_null(strstr(b, "add table bridge kyoka\ndelete table bridge kyoka\ntable bridge kyoka {"));
+        assert_null(strstr(b, "inet"));
+        assert_null(strstr(b, "arp"));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_ruleset_lists_each_ifindex_once_sorted),
                 cmocka_unit_test(test_ruleset_replaces_existing_tables),
                 cmocka_unit_test(test_ruleset_without_approved_links_has_empty_sets),
                 cmocka_unit_test(test_ruleset_refuses_invalid_ifindex),
+                cmocka_unit_test(test_ruleset_families_leaves_the_others_out),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
