@@ -132,6 +132,17 @@ static void link_egress_sync(struct net *n, struct net_link *l, bool gone) {
         if (l->egress && strncmp(l->egress_name, l->id.name, sizeof l->egress_name) == 0)
                 return;
         r = net_firewall_block_egress(n->firewall, l->id.ifindex, l->id.name, l->egress, &error);
+        char now[IF_NAMESIZE];
+        if (r < 0 && (!if_indextoname((unsigned) l->id.ifindex, now) || strncmp(now, l->id.name, sizeof now) != 0)) {
+                /* A netdev chain names its device, and the link was renamed (udev: usb0 -> enx...)
+                 * or removed since the message kyokad is handling: the rename's own message, or
+                 * the removal's, is still to come, and adds the chain under the new name. Seen on
+                 * the real kernel (tests/vm/test-kyokad-net.py); not a fault. */
+                log_debug("Link %d (%s) was renamed or removed before its egress chain was added: "
+                          "added again on its next message", l->id.ifindex, l->id.name);
+                l->egress = false;
+                return;
+        }
         if (r < 0) {
                 record_fault("network-firewall", r, "Failed to add the egress drop chain of link %d (%s): %s; "
                              "it is still kept down and its IP traffic dropped", l->id.ifindex, l->id.name,
