@@ -2,11 +2,13 @@
 # Installs what the real-kernel harness needs on the host, from Debian 12's archive.
 # Idempotent: apt-get runs only when a package is missing (dpkg-query first), and
 # `apt-get update` only when an install is needed.
-#   tests/vm/deps.sh              the harness (build-image.sh, vm.py, test-harness.py)
+#   tests/vm/deps.sh              the harness (build-image.sh, vm.py, test-harness.py), and
+#                                 test-systemd.py's Debian root (debootstrap, mkfs.ext4 -d,
+#                                 systemctl --root)
 #   tests/vm/deps.sh --fixtures   also umockdev, for record-fixtures.py
 set -eu
 
-PKGS="qemu-system-x86 busybox-static cpio kmod iproute2 gzip python3 apt dpkg"
+PKGS="qemu-system-x86 busybox-static cpio kmod iproute2 gzip python3 apt dpkg debootstrap e2fsprogs systemd tar"
 [ "${1:-}" = --fixtures ] && PKGS="$PKGS umockdev"
 
 missing=

@@ -1,0 +1,436 @@
+#!/usr/bin/env python3
+"""kyoka as it is installed and run on a workstation: a Debian 12 root with systemd as PID 1.
+
+The root (debootstrap minbase + systemd, udev, kyokad's libraries; build-systemd-root.sh,
+cached) gets kyoka through `make install DESTDIR=ROOT PREFIX=/usr`; the unit and the export
+timer are enabled with `systemctl --root`; a trusted key and a policy signed on the host go to
+/etc/kyoka. Groups and directories come from sysusers/tmpfiles at boot, the USB controllers
+are closed by `usbcore.authorized_default=0` on the kernel command line. The guest boots the
+pinned kernel (build-image.sh) from a virtio disk; a small Type=exec unit ordered after
+multi-user.target serves vm.py's command channel on ttyS1 (tests/vm/cmdchannel).
+
+Every assertion about devices is on the kernel's state (`authorized`, sdX, ro, a dd write);
+the unit's state comes from systemd itself (systemctl show, /proc/PID/status,
+systemd-analyze security on the running system, journalctl).
+
+Prints "ok - NAME" / "not ok - NAME" and finally "systemd: N passed, N failed".
+"""
+
+import base64
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+from vm import VM, VMError  # noqa: E402
+from kyoka_guest import (BLOCK_HELPER, BUILD, DEV, KYOKAD, POLICYCTL, Approver, attr, auth_is,  # noqa: E402
+                         dd_roundtrip, has_usb, no_sd_of, sd_name, sd_of, usb_path)
+
+SERIAL_OK = "KYOKA-SD-OK"      # approved read-write from the start
+SERIAL_NO = "KYOKA-SD-NO"      # not approved; approved by `policyctl install`, revoked by reload
+SERIAL_RO = "KYOKA-SD-RO"      # approved read-only
+SERIAL_K9 = "KYOKA-SD-K9"      # approved; plugged while kyokad is dead
+MAX_EXPOSURE = 3.0             # as tests/integration/test-install.sh
+CAPS = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
+        "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
+        "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER",
+        "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT",
+        "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME",
+        "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL",
+        "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM",
+        "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE"]
+GATE = "/run/kyoka-test-gate"   # the kill -9 case holds kyokad's restart until this exists
+DROPIN = "/run/systemd/system/kyokad.service.d/test-gate.conf"
+
+results = []
+
+
+def check(name, cond, detail=""):
+    results.append(bool(cond))
+    detail = " ".join(str(detail).split())
+    print(("ok - " if cond else "not ok - ") + name + (f"  # {detail}" if detail else ""), flush=True)
+    return bool(cond)
+
+
+def note(text):
+    for line in str(text).splitlines() or [""]:
+        print(f"# {line}", flush=True)
+
+
+# --- the disk ---------------------------------------------------------------------------------
+CMD_UNIT = """[Unit]
+Description=kyoka test: vm.py's command channel on ttyS1 (tests/vm/test-systemd.py)
+After=multi-user.target
+
+[Service]
+# Type=exec, not oneshot: a oneshot after multi-user.target would keep the system "starting".
+Type=exec
+ExecStart=/usr/local/lib/kyoka-test/cmdchannel /dev/ttyS1
+StandardInput=null
+StandardOutput=journal
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+def sh(*argv, **kw):
+    p = subprocess.run(argv, capture_output=True, text=True, **kw)
+    if p.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)}: exit {p.returncode}: {(p.stderr or p.stdout).strip()[-800:]}")
+    return p.stdout
+
+
+def make_disk(img, work, approver):
+    """The cached root plus kyoka as `make install` puts it, as an ext4 image."""
+    t = time.monotonic()
+    root = os.path.join(work, "root")
+    os.makedirs(root)
+    sh("tar", "-C", root, "--numeric-owner", "--xattrs", "--xattrs-include=*", "-xzf",
+       os.path.join(img, "root.tar.gz"))
+    sh("make", "-s", "-C", TOP, f"BUILD={BUILD}", "install", f"DESTDIR={root}", "PREFIX=/usr")
+    sh("systemctl", f"--root={root}", "enable", "kyokad.service", "kyoka-export.timer")
+    # What the administrator adds: the approver's public key and the first signed policy.
+    os.makedirs(os.path.join(root, "etc/kyoka/keys.d"), mode=0o755, exist_ok=True)
+    for name in ("policy.conf", "policy.conf.sig"):
+        shutil.copy(os.path.join(approver.dir, name), os.path.join(root, "etc/kyoka", name))
+    shutil.copy(os.path.join(approver.dir, "admin.pub"), os.path.join(root, "etc/kyoka/keys.d/admin.pub"))
+    for p in ("etc/kyoka/policy.conf", "etc/kyoka/policy.conf.sig", "etc/kyoka/keys.d/admin.pub"):
+        os.chmod(os.path.join(root, p), 0o644)
+    # The test's command channel.
+    os.makedirs(os.path.join(root, "usr/local/lib/kyoka-test"), exist_ok=True)
+    shutil.copy(os.path.join(HERE, "cmdchannel"), os.path.join(root, "usr/local/lib/kyoka-test/cmdchannel"))
+    os.chmod(os.path.join(root, "usr/local/lib/kyoka-test/cmdchannel"), 0o755)
+    with open(os.path.join(root, "etc/systemd/system/kyoka-test-cmd.service"), "w") as f:
+        f.write(CMD_UNIT)
+    sh("systemctl", f"--root={root}", "enable", "kyoka-test-cmd.service")
+    # Two local users, made before boot (the kyoka group does not exist yet: sysusers makes it
+    # at boot, and the test adds alice to it then).
+    for user, uid in (("alice", 1001), ("bob", 1002)):
+        sh("chroot", root, "useradd", "-M", "-u", str(uid), "-s", "/bin/sh", user)
+    disk = os.path.join(work, "disk.img")
+    sh("mkfs.ext4", "-q", "-F", "-L", "kyoka-root", "-E", "root_owner=0:0", "-d", root, disk, "2G")
+    shutil.rmtree(root)
+    return disk, time.monotonic() - t
+
+
+# --- guest helpers ----------------------------------------------------------------------------
+def show(vm, *props, unit="kyokad.service"):
+    rc, out = vm.run(f"systemctl show {unit} " + " ".join(f"-p {p}" for p in props))
+    return dict(l.split("=", 1) for l in out.splitlines() if "=" in l)
+
+
+def journal(vm, unit="kyokad.service"):
+    return vm.run(f"journalctl -q -b -u {unit} -o cat --no-pager", timeout=30)[1]
+
+
+def wait_journal(vm, pattern, timeout=15):
+    return vm.wait_for(f"journalctl -q -b -u kyokad.service -o cat --no-pager | grep -qE {shlex.quote(pattern)}",
+                       timeout=timeout)
+
+
+def unit_caps():
+    """CapabilityBoundingSet= of the unit in the tree, as a bit mask."""
+    with open(os.path.join(TOP, "systemd", "kyokad.service.in")) as f:
+        names = []
+        for line in f:
+            if line.startswith("CapabilityBoundingSet="):
+                names += line.split("=", 1)[1].split()
+    return names, sum(1 << CAPS.index(n) for n in names)
+
+
+# --- the cases --------------------------------------------------------------------------------
+def case_boot(vm):
+    rc, out = vm.run("systemctl is-system-running --wait", timeout=120)
+    state = out.strip()
+    failed = vm.run("systemctl --failed --no-legend --plain")[1].strip()
+    check("the system is running (no failed unit)", state == "running", f"{state}; failed: {failed or 'none'}")
+    rc, out = vm.run("readlink /proc/1/exe; cat /proc/cmdline")
+    check("systemd is PID 1; usbcore.authorized_default=0 on the kernel command line",
+          "systemd" in out.split()[0] and "usbcore.authorized_default=0" in out, " ".join(out.split()))
+
+
+def case_unit(vm):
+    s = show(vm, "ActiveState", "SubState", "NRestarts", "MainPID", "Type", "UnitFileState")
+    check("kyokad.service is enabled, active (running), Type=notify, no restart",
+          (s.get("ActiveState"), s.get("SubState"), s.get("NRestarts"), s.get("Type"), s.get("UnitFileState"))
+          == ("active", "running", "0", "notify", "enabled"), str(s))
+    s2 = show(vm, "ActiveState", "UnitFileState", unit="kyoka-export.timer")
+    check("kyoka-export.timer is enabled and active", (s2.get("ActiveState"), s2.get("UnitFileState"))
+          == ("active", "enabled"), str(s2))
+    pid = s.get("MainPID", "0")
+    names, want = unit_caps()
+    rc, out = vm.run(f"grep -E '^(CapEff|CapPrm|CapBnd|CapAmb|NoNewPrivs|Seccomp):' /proc/{pid}/status")
+    st = dict(re.split(r":\s*", l, 1) for l in out.splitlines() if ":" in l)
+    eff = int(st.get("CapEff", "-1"), 16) if st.get("CapEff") else -1
+    bnd = int(st.get("CapBnd", "-1"), 16) if st.get("CapBnd") else -1
+    have = [c for i, c in enumerate(CAPS) if eff >= 0 and eff >> i & 1]
+    check(f"kyokad's effective capabilities are exactly the unit's ({' '.join(names)})",
+          eff == want and bnd == want and int(st.get("CapAmb", "1"), 16) == 0,
+          f"CapEff={st.get('CapEff')} ({' '.join(have)}), CapBnd={st.get('CapBnd')}, CapAmb={st.get('CapAmb')}")
+    check("... with NoNewPrivs and a seccomp filter", st.get("NoNewPrivs") == "1" and st.get("Seccomp") == "2",
+          f"NoNewPrivs={st.get('NoNewPrivs')} Seccomp={st.get('Seccomp')}")
+    return pid
+
+
+def case_security(vm):
+    rc, out = vm.run("systemd-analyze security --no-pager kyokad.service", timeout=60)
+    note("systemd-analyze security kyokad.service (running system):")
+    for line in out.splitlines():
+        if line.startswith(("✗", "✓")) or "exposure" in line or line.startswith("  NAME"):
+            print(f"#   {line}")
+    m = re.search(r"exposure level for kyokad\.service: ([0-9.]+)", out)
+    score = float(m.group(1)) if m else None
+    check(f"systemd-analyze security on the running system: exposure <= {MAX_EXPOSURE}",
+          score is not None and score <= MAX_EXPOSURE, f"{score}")
+
+
+def case_groups_dirs(vm):
+    rc, out = vm.run("getent group kyoka kyoka-admin | cut -d: -f1")
+    check("sysusers made the groups kyoka and kyoka-admin at boot", out.split() == ["kyoka", "kyoka-admin"],
+          " ".join(out.split()))
+    rc, out = vm.run("for d in /etc/kyoka /etc/kyoka/keys.d /var/lib/kyoka /run/kyoka; do "
+                     "stat -c '%n %a %U:%G' $d; done")
+    check("directories: /etc/kyoka 755 root:root, /var/lib/kyoka 750 root:root, /run/kyoka 755 root:root",
+          "/etc/kyoka 755 root:root" in out and "/var/lib/kyoka 750 root:root" in out
+          and "/run/kyoka 755 root:root" in out,
+          "; ".join(out.splitlines()))
+    rc, out = vm.run("stat -c '%F %a %U:%G' /run/kyoka/control")
+    check("the control socket is root:kyoka 0660", out.strip() == "socket 660 root:kyoka", out.strip())
+
+
+def case_controllers(vm):
+    rc, out = vm.run(f"cat /sys/module/usbcore/parameters/authorized_default; "
+                     f"cat {DEV}/usb*/authorized_default {DEV}/usb*/interface_authorized_default")
+    v = out.split()
+    check("controllers closed: usbcore authorized_default=0, every controller's authorized_default and "
+          "interface_authorized_default 0", len(v) >= 3 and v[0] == "0" and set(v[1:]) == {"0"}, " ".join(v))
+
+
+def serial(approver):
+    with open(approver.policy) as f:
+        return int(re.search(r"^serial\s*=\s*(\d+)", f.read(), re.M).group(1))
+
+
+def case_status_access(vm, approver):
+    want = f"serial {serial(approver)},"
+    rc, out = vm.run("policyctl status")
+    check(f"policyctl status as root ({want[:-1]} in force)", rc == 0 and want in out,
+          out.strip().splitlines()[0] if out.strip() else rc)
+    vm.run("usermod -a -G kyoka alice", check=True)
+    rc, out = vm.run("runuser -u alice -- id -Gn; runuser -u alice -- policyctl status")
+    check("policyctl status as alice, a member of group kyoka", rc == 0 and want in out,
+          " ".join(out.strip().splitlines()[:2]))
+    rc, out = vm.run("runuser -u bob -- policyctl status")
+    check("policyctl status as bob, an ordinary user: refused", rc != 0, f"exit {rc}: {out.strip()[:200]}")
+
+
+def case_approved(vm):
+    vm.plug_usb_storage("ok1", serial=SERIAL_OK, port="1")
+    took = vm.wait_for(f"{has_usb('1')} && {auth_is('1', 1)} && {sd_of('1')}", timeout=30)
+    check("approved stick: authorized=1, sdX appears", took is not None,
+          f"{took:.2f} s after device_add" if took else f"authorized={attr(vm, '1', 'authorized')}")
+    sd = sd_name(vm, "1")
+    ok, detail = dd_roundtrip(vm, sd) if sd else (False, "no sdX")
+    check("... writable (64 KiB dd write reads back identical)", ok, f"/dev/{sd} {detail}")
+    rc, out = vm.run(f"cat /sys/block/{sd}/ro; stat -c '%a' /dev/{sd}; "
+                     f"udevadm info -q property -n /dev/{sd} | grep ^KYOKA_ACCESS=")
+    check("... ro=0, node 0660, and systemd-udevd ran kyoka-block-access (KYOKA_ACCESS=read-write)",
+          out.split() == ["0", "660", "KYOKA_ACCESS=read-write"], " ".join(out.split()))
+
+
+def case_unapproved(vm):
+    vm.plug_usb_storage("no1", serial=SERIAL_NO, port="2")
+    check("unapproved stick appears in sysfs", vm.wait_for(has_usb("2"), timeout=20) is not None)
+    check("... kyokad decided block (journal)", wait_journal(vm, r"usb connected 2-2 .*: block", 20) is not None)
+    check("... authorized stays 0, no interfaces, no sdX (4 s)",
+          vm.holds(f"{auth_is('2', 0)} && {no_sd_of('2')} && ! ls -d {usb_path('2')}/*:* >/dev/null 2>&1", 4),
+          f"authorized={attr(vm, '2', 'authorized')}")
+
+
+def case_read_only(vm):
+    vm.plug_usb_storage("ro1", serial=SERIAL_RO, port="3")
+    took = vm.wait_for(f"{auth_is('3', 1)} && {sd_of('3')}", timeout=30)
+    check("read-only permit: authorised, sdX appears", took is not None, f"authorized={attr(vm, '3', 'authorized')}")
+    sd = sd_name(vm, "3")
+    rc, out = vm.run(f"cat /sys/block/{sd}/ro; stat -c '%a %U:%G' /dev/{sd}; cat /run/kyoka/usb/2-3; "
+                     f"udevadm info -q property -n /dev/{sd} | grep ^KYOKA_ACCESS=")
+    check("... ro=1, node 0640 root:disk (the udev rule under systemd-udevd), access file read-only",
+          out.split() == ["1", "640", "root:disk", "read-only", "KYOKA_ACCESS=read-only"], " ".join(out.split()))
+    rc, out = vm.run(f"head -c 4096 /dev/urandom > /tmp/w; dd if=/tmp/w of=/dev/{sd} bs=4k count=1 oflag=direct "
+                     f"conv=fsync 2>&1", timeout=30)
+    check("... a dd write as root fails", rc != 0, out.strip()[-120:])
+
+
+def case_install_reload(vm, approver):
+    approver.approve_usb(SERIAL_NO, "P-NO")
+    approver.sign()
+    text, sig = approver.files()
+    vm.run(f"mkdir -p /tmp/new && echo {base64.b64encode(text).decode()} | base64 -d > /tmp/new/policy.conf && "
+           f"echo {base64.b64encode(sig).decode()} | base64 -d > /tmp/new/policy.conf.sig", check=True)
+    pid0 = show(vm, "MainPID")["MainPID"]
+    rc, out = vm.run("policyctl install /tmp/new/policy.conf", timeout=60)
+    check(f"policyctl install (serial {serial(approver)}, approves the blocked stick)", rc == 0, " ".join(out.split())[:300])
+    took = vm.wait_for(f"{auth_is('2', 1)} && {sd_of('2')}", timeout=30)
+    check("... the blocked stick is usable without replug", took is not None,
+          f"{took:.2f} s" if took else f"authorized={attr(vm, '2', 'authorized')}")
+
+    # The next serial revokes it again; an administrator copies it in place and reloads the unit.
+    approver.revoke("P-NO")
+    approver.sign()
+    text, sig = approver.files()
+    vm.run(f"echo {base64.b64encode(text).decode()} | base64 -d > /etc/kyoka/policy.conf.new && "
+           f"echo {base64.b64encode(sig).decode()} | base64 -d > /etc/kyoka/policy.conf.sig && "
+           f"mv /etc/kyoka/policy.conf.new /etc/kyoka/policy.conf", check=True)
+    rc, out = vm.run("systemctl reload kyokad.service", timeout=60)
+    check("systemctl reload kyokad (ExecReload) succeeds", rc == 0, out.strip())
+    want = serial(approver)
+    took = vm.wait_for(f"policyctl status | grep -q 'serial {want},'", timeout=30)
+    s = show(vm, "ActiveState", "SubState", "MainPID")
+    check(f"... the copied policy (serial {want}) is in force, same process, still active (running)",
+          took is not None and s.get("MainPID") == pid0 and s.get("SubState") == "running",
+          f"{s}; was pid {pid0}")
+    took = vm.wait_for(f"{auth_is('2', 0)} && {no_sd_of('2')}", timeout=30)
+    check("... its revocation took effect: the stick is de-authorised, sdX gone", took is not None,
+          f"authorized={attr(vm, '2', 'authorized')}")
+
+
+def case_kill9(vm):
+    """kill -9: systemd restarts kyokad; a stick plugged meanwhile stays blocked until kyokad
+    decides it. The restart is held by a runtime drop-in (ExecStartPre waits for GATE), so the
+    stick is plugged while no kyokad runs, whatever the timing."""
+    vm.run(f"mkdir -p {os.path.dirname(DROPIN)} && rm -f {GATE} && printf '%s\\n' '[Service]' "
+           f"'ExecStartPre=/bin/sh -c \"while [ ! -e {GATE} ]; do sleep 0.1; done\"' > {DROPIN} && "
+           "systemctl daemon-reload", check=True)
+    s = show(vm, "MainPID", "NRestarts")
+    pid, n0 = s["MainPID"], int(s["NRestarts"])
+    vm.run(f"kill -9 {pid}", check=True)
+    took = vm.wait_for("[ \"$(systemctl show -P SubState kyokad.service)\" = start-pre ]", timeout=30)
+    s = show(vm, "ActiveState", "SubState", "NRestarts", "MainPID")
+    check("kill -9 kyokad: systemd restarts it (NRestarts +1; held in ExecStartPre by the test)",
+          took is not None and int(s.get("NRestarts", -1)) == n0 + 1, f"{s}; killed pid {pid}")
+    vm.plug_usb_storage("k9", serial=SERIAL_K9, port="4")
+    check("... an approved stick plugged meanwhile arrives", vm.wait_for(has_usb("4"), timeout=20) is not None)
+    check("... and stays unauthorised, no sdX (4 s, no kyokad); controllers still closed",
+          vm.holds(f"! pidof kyokad && {auth_is('4', 0)} && {no_sd_of('4')} && "
+                   f"! grep -qv 0 {DEV}/usb*/authorized_default", 4),
+          f"authorized={attr(vm, '4', 'authorized')}")
+    vm.run(f"touch {GATE}", check=True)
+    took = vm.wait_for("[ \"$(systemctl show -P SubState kyokad.service)\" = running ]", timeout=60)
+    s = show(vm, "ActiveState", "SubState", "NRestarts", "MainPID")
+    check("... kyokad is back: active (running), new pid", took is not None and s.get("MainPID") not in ("0", pid),
+          str(s))
+    took = vm.wait_for(f"{auth_is('4', 1)} && {sd_of('4')}", timeout=30)
+    check("... and decides the stick (approved: authorized=1, sdX)", took is not None,
+          f"{took:.2f} s after running" if took else f"authorized={attr(vm, '4', 'authorized')}")
+    vm.run(f"rm -f {DROPIN} {GATE} && systemctl daemon-reload", check=True)
+
+
+def case_ledger_export(vm):
+    rc, out = vm.run("policyctl ledger verify", timeout=60)
+    check("policyctl ledger verify", rc == 0, " ".join(out.split())[:200])
+    rc, out = vm.run("policyctl ledger show | wc -l", timeout=60)
+    n = int(out.strip() or 0) if rc == 0 and out.strip().isdigit() else 0
+    check("... the ledger has records", n > 0, f"{n} lines")
+    rc, out = vm.run("systemctl start kyoka-export.service", timeout=120)
+    s = show(vm, "Result", "ExecMainStatus", unit="kyoka-export.service")
+    check("systemctl start kyoka-export.service", rc == 0 and s.get("Result") == "success", f"{out.strip()} {s}")
+    rc, out = vm.run("find /var/lib/kyoka/exports -name MANIFEST")
+    manifests = out.split()
+    check("... an export with a MANIFEST", bool(manifests), " ".join(manifests))
+    if manifests:
+        d = os.path.dirname(manifests[0])
+        rc, out = vm.run(f"policyctl verify-export {d}", timeout=60)
+        check("... policyctl verify-export: good", rc == 0, " ".join(out.split())[:200])
+    note(journal(vm, "kyoka-export.service").strip()[-600:])
+
+
+def case_journal(vm):
+    j = journal(vm)
+    bad = [l for l in j.splitlines()
+           if re.search(r"Operation not permitted|EPERM|seccomp|Permission denied|cannot give|ENFORCEMENT FAILED",
+                        l, re.I)]
+    check("kyokad's journal: no 'Operation not permitted', EPERM, seccomp or permission fault", not bad,
+          "; ".join(bad[:5]))
+    warn = vm.run("journalctl -q -b -u kyokad.service -p warning -o cat --no-pager")[1].strip()
+    note("kyokad's warnings and errors this boot: " + ("; ".join(warn.splitlines()[:10]) or "none"))
+    rc, out = vm.run("dmesg | grep -E 'type=1326|audit: .*syscall=' | head -5")
+    check("no seccomp audit record in the kernel log", not out.strip(), out.strip()[:300])
+
+
+def main():
+    t0 = time.monotonic()
+    for f in (KYOKAD, POLICYCTL, BLOCK_HELPER):
+        if not os.access(f, os.X_OK):
+            print(f"not ok - {f} missing (make all)\nsystemd: 0 passed, 1 failed")
+            return 1
+    work = tempfile.mkdtemp(prefix="kyoka-systemd-")
+    try:
+        p = subprocess.run([os.path.join(HERE, "build-systemd-root.sh")], stdout=subprocess.PIPE, text=True)
+        if p.returncode != 0:
+            raise RuntimeError("build-systemd-root.sh failed")
+        img = p.stdout.strip().splitlines()[-1]
+        note(f"root: {img} ({time.monotonic() - t0:.1f} s)")
+        approver = Approver(work)
+        for serial, permit, ro in ((SERIAL_OK, "P-OK", False), (SERIAL_RO, "P-RO", True), (SERIAL_K9, "P-K9", False)):
+            approver.approve_usb(serial, permit, read_only=ro)
+        approver.sign()
+        disk, took = make_disk(img, work, approver)
+        note(f"disk: make install + mkfs.ext4 -d in {took:.1f} s")
+        cmdline = ["root=/dev/vda", "usbcore.authorized_default=0", "systemd.show_status=false",
+                   "usb-storage.delay_use=0"]
+        with VM("systemd", image_dir=img, cmdline=cmdline, mem=768, boot_timeout=240,
+                extra_args=["-drive", f"file={disk},if=virtio,format=raw,cache=unsafe"],
+                quiet=not os.environ.get("KYOKA_VM_VERBOSE")) as vm:
+            check("boot to multi-user.target and the command channel", True,
+                  f"{vm.boot_seconds:.2f} s ({vm.accel}); logs {vm.log_dir}")
+            try:
+                cases = [("boot", lambda: case_boot(vm)),
+                         ("unit", lambda: case_unit(vm)),
+                         ("security", lambda: case_security(vm)),
+                         ("groups and directories", lambda: case_groups_dirs(vm)),
+                         ("controllers", lambda: case_controllers(vm)),
+                         ("status access", lambda: case_status_access(vm, approver)),
+                         ("approved stick", lambda: case_approved(vm)),
+                         ("unapproved stick", lambda: case_unapproved(vm)),
+                         ("read-only", lambda: case_read_only(vm)),
+                         ("install and reload", lambda: case_install_reload(vm, approver)),
+                         ("kill -9", lambda: case_kill9(vm)),
+                         ("ledger and export", lambda: case_ledger_export(vm)),
+                         ("journal", lambda: case_journal(vm))]
+                for name, case in cases:
+                    ts = time.monotonic()
+                    try:
+                        case()
+                    except Exception as e:
+                        check(name, False, f"{type(e).__name__}: {e}")
+                        traceback.print_exc()
+                    note(f"{name}: {time.monotonic() - ts:.1f} s")
+            finally:
+                try:
+                    with open(os.path.join(vm.log_dir, "journal.txt"), "w") as f:
+                        f.write(vm.run("journalctl -b --no-pager -o short-monotonic", timeout=60)[1])
+                    note(f"the guest's journal: {vm.log_dir}/journal.txt")
+                except Exception:
+                    pass
+    except Exception as e:
+        check("systemd", False, f"{type(e).__name__}: {e}")
+        traceback.print_exc()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    passed, failed = results.count(True), results.count(False)
+    print(f"# total {time.monotonic() - t0:.1f} s")
+    print(f"systemd: {passed} passed, {failed} failed")
+    return 1 if failed or not passed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
