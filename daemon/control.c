@@ -641,7 +641,13 @@ int control_new(struct manager *m, sd_event *event, const char *runtime_dir, str
                 goto fail;
         }
         if (c->read_gid != (gid_t) -1) {
-                if (chown(c->path, geteuid(), c->read_gid) < 0 || chmod(c->path, 0660) < 0)
+                /* Under kyokad.service the group comes from the runtime directory, which kyoka's
+                 * tmpfiles make setgid kyoka: no chown(), so the unit can deny it (~@privileged)
+                 * and hold no CAP_CHOWN. Elsewhere (a --runtime-dir of one's own) chown gives it. */
+                struct stat st;
+                if (stat(c->path, &st) < 0 ||
+                    (st.st_gid != c->read_gid && chown(c->path, geteuid(), c->read_gid) < 0) ||
+                    chmod(c->path, 0660) < 0)
                         log_warning_errno(errno, "control: cannot give %s to group " CONTROL_GROUP_READ
                                           ": %m; it stays root-only", c->path);
         }
