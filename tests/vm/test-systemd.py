@@ -199,9 +199,10 @@ def case_groups_dirs(vm):
           " ".join(out.split()))
     rc, out = vm.run("for d in /etc/kyoka /etc/kyoka/keys.d /var/lib/kyoka /run/kyoka; do "
                      "stat -c '%n %a %U:%G' $d; done")
-    check("directories: /etc/kyoka 755 root:root, /var/lib/kyoka 750 root:root, /run/kyoka 755 root:root",
+    check("directories: /etc/kyoka 755 root:root, /var/lib/kyoka 750 root:root, /run/kyoka 2755 root:kyoka "
+          "(setgid: the socket's group)",
           "/etc/kyoka 755 root:root" in out and "/var/lib/kyoka 750 root:root" in out
-          and "/run/kyoka 755 root:root" in out,
+          and "/run/kyoka 2755 root:kyoka" in out,
           "; ".join(out.splitlines()))
     rc, out = vm.run("stat -c '%F %a %U:%G' /run/kyoka/control")
     check("the control socket is root:kyoka 0660", out.strip() == "socket 660 root:kyoka", out.strip())
