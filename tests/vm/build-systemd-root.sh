@@ -71,7 +71,7 @@ note "building root $key: debootstrap $SUITE from $mirror (about a minute)"
 mkdir -p "$OUT"
 work=$OUT/work.$$
 rm -rf "$work"
-trap 'rm -rf "$work"' EXIT
+trap 'rm -rf "$work" "$IMG.tmp.$$"' EXIT
 R=$work/root
 mkdir -p "$work/kernel" "$R"
 debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$R" "$mirror" > "$work/debootstrap.log" 2>&1 \
@@ -125,12 +125,13 @@ exec /bin/busybox switch_root /newroot /sbin/init
 EOF
 chmod 0755 "$I/init"
 
-mkdir -p "$IMG.tmp"
-(cd "$I" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) | gzip -n -1 > "$IMG.tmp/initrd.gz"
-cp "$VMDIR/current/vmlinuz" "$IMG.tmp/vmlinuz"
-[ -f "$VMDIR/current/vmlinux" ] && cp "$VMDIR/current/vmlinux" "$IMG.tmp/vmlinux"
-tar -C "$R" --numeric-owner --xattrs --xattrs-include='*' -I 'gzip -1' -cf "$IMG.tmp/root.tar.gz" .
-cat > "$IMG.tmp/image.env" <<EOF
+tmp=$IMG.tmp.$$
+mkdir -p "$tmp"
+(cd "$I" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) | gzip -n -1 > "$tmp/initrd.gz"
+cp "$VMDIR/current/vmlinuz" "$tmp/vmlinuz"
+[ -f "$VMDIR/current/vmlinux" ] && cp "$VMDIR/current/vmlinux" "$tmp/vmlinux"
+tar -C "$R" --numeric-owner --xattrs --xattrs-include='*' -I 'gzip -1' -cf "$tmp/root.tar.gz" .
+cat > "$tmp/image.env" <<EOF
 KERNEL_PACKAGE=$KERNEL_PACKAGE
 KERNEL_VERSION=$KERNEL_VERSION
 KVER=$KVER
@@ -138,10 +139,12 @@ MIRROR=$mirror
 SYSTEMD=$(dpkg-query --admindir="$R/var/lib/dpkg" -W -f='${Version}' systemd)
 EOF
 rm -rf "$IMG"
-mv "$IMG.tmp" "$IMG"
+mv "$tmp" "$IMG"
 ln -sfn "$key" "$OUT/current"
+# Older roots (80 MB each) are of no further use; a concurrent build's work.PID and
+# KEY.tmp.PID are left alone.
 for old in "$OUT"/*; do
-        case $old in "$IMG"|"$OUT/current"|"$work") ;; *) rm -rf "$old";; esac
+        case ${old##*/} in "$key"|current|work.*|*.tmp.*) ;; *) rm -rf "$old";; esac
 done
 t1=$(date +%s.%N)
 note "built $IMG: root.tar.gz $(du -h "$IMG/root.tar.gz" | cut -f1), $(awk "BEGIN{printf \"%.1f\", $t1 - $t0}") s"
