@@ -397,7 +397,9 @@ int ledger_record_decode(const uint8_t *buf, size_t size, struct ledger_record *
                 }
                 }
         }
-        if (o != size || r.time_nsec < 0 || r.time_nsec > 999999999)
+        /* The ranges ledger_record_normalise() enforces on every record appended. */
+        if (o != size || r.time_nsec < 0 || r.time_nsec > 999999999 || r.utc_offset < -24 * 3600 ||
+            r.utc_offset > 24 * 3600)
                 return -EBADMSG;
         *ret = r;
         return 0;
@@ -521,12 +523,18 @@ int ledger_record_from_json(struct json_object *o, struct ledger_record *ret, ui
 }
 
 int ledger_record_format_time(const struct ledger_record *r, char *buf, size_t size) {
-        time_t t = (time_t) (r->time + r->utc_offset);
-        struct tm tm;
-        int64_t off = r->utc_offset;
+        int64_t local, off = r->utc_offset;
         char sign = off < 0 ? '-' : '+';
+        struct tm tm;
+        time_t t;
 
-        /* The wall clock the workstation showed then, whatever TZ the reader has. */
+        if (size > 0)
+                buf[0] = 0;          /* callers that ignore an error print "" */
+        /* The wall clock the workstation showed then, whatever TZ the reader has. A record read
+         * back from a file may hold any time: out of range is an error, not an overflow. */
+        if (off < -24 * 3600 || off > 24 * 3600 || __builtin_add_overflow(r->time, off, &local) ||
+            __builtin_add_overflow(local, 0, &t))
+                return -EINVAL;
         if (!gmtime_r(&t, &tm))
                 return -EINVAL;
         if (off < 0)

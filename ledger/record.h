@@ -191,5 +191,6 @@ int ledger_record_to_json(const struct ledger_record *r, const uint8_t *prev_has
 int ledger_record_from_json(struct json_object *o, struct ledger_record *ret, uint8_t *ret_prev_hash,
                             uint8_t *ret_hash);
 
-/* "2026-11-16T09:15:02+09:00" in the record's own offset. */
+/* "2026-11-16T09:15:02+09:00" in the record's own offset. -EINVAL for a time or offset out of
+ * range (BUF then holds ""). */
 int ledger_record_format_time(const struct ledger_record *r, char *buf, size_t size);

@@ -171,6 +171,34 @@ static void test_record_time_uses_its_own_offset(void **state) {
         assert_string_equal(buf, "2026-11-15T11:30:00-03:30");
 }
 
+/* Found by fuzz-ledger-record: a decoded record's time plus its offset overflowed int64_t, and a
+ * failure left BUF unwritten for callers that print it regardless. */
+static void test_record_time_out_of_range_is_einval_and_empty(void **state) {
+        struct ledger_record r = sample();
+        char buf[ISO8601_MAX_LEDGER];
+        memset(buf, 'x', sizeof buf);
+        r.time = INT64_MAX - 10;
+        assert_int_equal(ledger_record_format_time(&r, buf, sizeof buf), -EINVAL);
+        assert_string_equal(buf, "");
+        r.time = INT64_MIN + 10;
+        r.utc_offset = -3600;
+        assert_int_equal(ledger_record_format_time(&r, buf, sizeof buf), -EINVAL);
+        assert_string_equal(buf, "");
+}
+
+/* No record with an offset beyond a day was ever appended (normalise refuses it): decoding one
+ * is refused like the JSON reader refuses it. */
+static void test_decode_refuses_offset_out_of_range(void **state) {
+        struct ledger_record r = sample(), back;
+        uint8_t enc[LEDGER_ENCODING_MAX];
+        r.utc_offset = INT64_MIN;
+        size_t n = ledger_record_encode(&r, enc);
+        assert_int_equal(ledger_record_decode(enc, n, &back), -EBADMSG);
+        r.utc_offset = 24 * 3600;
+        n = ledger_record_encode(&r, enc);
+        assert_int_equal(ledger_record_decode(enc, n, &back), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_text_set_escapes_controls_and_invalid_utf8),
@@ -188,6 +216,8 @@ int main(void) {
                 cmocka_unit_test(test_json_round_trips_with_hashes),
                 cmocka_unit_test(test_json_refuses_unsanitised_or_missing),
                 cmocka_unit_test(test_record_time_uses_its_own_offset),
+                cmocka_unit_test(test_record_time_out_of_range_is_einval_and_empty),
+                cmocka_unit_test(test_decode_refuses_offset_out_of_range),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
