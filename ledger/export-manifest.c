@@ -109,16 +109,57 @@ static const char *value_of(const char *line, const char *key) {
         return line + n + 1;
 }
 
-static int parse_chain(const char *v, int64_t *ret_seq, uint8_t *ret_hash) {
-        long long seq;
-        char hex[LEDGER_HASH_HEX];
-        int n = 0;
+/* Decimal as manifest_format prints it: digits only, no sign, no leading zero, at most MAX.
+ * Returns the number of characters read, 0 if there is no such number at S. */
+static size_t parse_decimal(const char *s, uint64_t max, uint64_t *ret) {
+        uint64_t v = 0;
+        size_t i;
 
-        if (sscanf(v, "%lld %64[0-9a-f]%n", &seq, hex, &n) != 2 || v[n] != 0 || seq < 0 || strlen(hex) != 64)
+        for (i = 0; s[i] >= '0' && s[i] <= '9'; i++) {
+                unsigned d = (unsigned) (s[i] - '0');
+                if ((i == 1 && s[0] == '0') || v > (max - d) / 10)
+                        return 0;
+                v = v * 10 + d;
+        }
+        if (i > 0)
+                *ret = v;
+        return i;
+}
+
+/* 64 lowercase hex digits at S. */
+static bool is_sha256_hex(const char *s) {
+        return strspn(s, "0123456789abcdef") >= 64;
+}
+
+/* "SEQ HASH": one space, 64 lowercase hex digits, nothing after. */
+static int parse_chain(const char *v, int64_t *ret_seq, uint8_t *ret_hash) {
+        char hex[LEDGER_HASH_HEX];
+        uint64_t seq;
+        size_t n = parse_decimal(v, INT64_MAX, &seq);
+
+        if (n == 0 || v[n] != ' ' || !is_sha256_hex(v + n + 1) || v[n + 1 + 64] != 0)
                 return -EBADMSG;
+        memcpy(hex, v + n + 1, 64);
+        hex[64] = 0;
         if (hex_decode(hex, ret_hash, LEDGER_HASH_SIZE) < 0)
                 return -EBADMSG;
-        *ret_seq = seq;
+        *ret_seq = (int64_t) seq;
+        return 0;
+}
+
+/* "SHA256  NAME" as sha256sum(1) writes it: two spaces, a known name, nothing after. */
+static int parse_file_line(const char *line, uint8_t *ret_hash, char *ret_name, size_t name_size) {
+        char hex[65];
+        const char *name = line + 64 + 2;
+
+        if (!is_sha256_hex(line) || line[64] != ' ' || line[65] != ' ' || !is_export_file(name) ||
+            strlen(name) >= name_size)
+                return -EBADMSG;
+        memcpy(hex, line, 64);
+        hex[64] = 0;
+        if (hex_decode(hex, ret_hash, 32) < 0)
+                return -EBADMSG;
+        strcpy(ret_name, name);
         return 0;
 }
 
@@ -127,8 +168,7 @@ int manifest_parse(const char *text, size_t size, struct manifest *ret, char *er
         struct manifest m = {};
         char line[512];
         size_t p = 0;
-        unsigned long long records;
-        int n = 0;
+        size_t n;
 
         if (!next_line(text, size, &p, line, sizeof line) || !streq(line, MANIFEST_MAGIC)) {
                 snprintf(err, err_size, "MANIFEST: not a kyoka export manifest (first line)");
@@ -143,7 +183,7 @@ int manifest_parse(const char *text, size_t size, struct manifest *ret, char *er
                         case 1: ok = strlen(v) < sizeof m.machine_id; if (ok) strcpy(m.machine_id, v); break;
                         case 2: ok = strlen(v) < sizeof m.week; if (ok) strcpy(m.week, v); break;
                         case 3: ok = strlen(v) == KEY_FINGERPRINT_HEX - 1; if (ok) strcpy(m.key, v); break;
-                        case 4: ok = sscanf(v, "%llu%n", &records, &n) == 1 && v[n] == 0; m.records = records; break;
+                        case 4: n = parse_decimal(v, UINT64_MAX, &m.records); ok = n > 0 && v[n] == 0; break;
                         case 5: ok = parse_chain(v, &m.start_seq, m.start_hash) == 0; break;
                         case 6: ok = parse_chain(v, &m.end_seq, m.end_hash) == 0; break;
                         }
@@ -157,17 +197,17 @@ int manifest_parse(const char *text, size_t size, struct manifest *ret, char *er
                 return -EBADMSG;
         }
         while (p < size) {
-                char hex[65], name[32];
+                uint8_t hash[32];
+                char name[sizeof m.files[0].name];
                 if (!next_line(text, size, &p, line, sizeof line) ||
-                    sscanf(line, "%64[0-9a-f]  %31s%n", hex, name, &n) != 2 || line[n] != 0 || strlen(hex) != 64 ||
-                    !is_export_file(name) || m.n_files >= MANIFEST_FILES_MAX ||
+                    parse_file_line(line, hash, name, sizeof name) < 0 || m.n_files >= MANIFEST_FILES_MAX ||
                     (m.n_files > 0 && strcmp(m.files[m.n_files - 1].name, name) >= 0)) {
                         snprintf(err, err_size, "MANIFEST line %zu: expected \"SHA256  FILE\" (known files, sorted, once each)",
                                  9 + m.n_files);
                         return -EBADMSG;
                 }
-                (void) hex_decode(hex, m.files[m.n_files].sha256, 32);
-                snprintf(m.files[m.n_files].name, sizeof m.files[0].name, "%s", name);
+                memcpy(m.files[m.n_files].sha256, hash, 32);
+                strcpy(m.files[m.n_files].name, name);
                 m.n_files++;
         }
         *ret = m;

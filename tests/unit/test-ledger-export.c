@@ -290,12 +290,44 @@ static void test_verify_export_chain_truncated_week(void **state) {
         expect_refused(f, dir, "MANIFEST says 14");
 }
 
+/* MANIFEST is parsed strictly: the golden one parses and formats back to its own bytes, and
+ * every other spelling of the same values is refused. Found by fuzz-export-manifest: sscanf
+ * took any whitespace (a vertical tab, none at all before a file name), signs and leading zeros. */
+static void test_manifest_parse_one_spelling(void **state) {
+        _cleanup_free_ char *text = NULL, *again = NULL;
+        size_t size;
+        static const char *const from[] = { "records 14\n", "chain-end 15 ", "chain-start 1 ", "  faults.csv",
+                                            "records 14\n", "chain-end 15 ", "  usage.csv", "records 14\n" };
+        static const char *const to[] = { "records +14\n", "chain-end 15\v", "chain-start 01 ", "faults.csv",
+                                          "records  14\n", "chain-end  15 ", " \tusage.csv", "records 14 \n" };
+        struct manifest m;
+        char err[256];
+        size_t n;
+
+        assert_int_equal(read_file_bounded(GOLDEN "/en/" WEEK_DIR "/MANIFEST", 4096, &text, &size), 0);
+        assert_int_equal(manifest_parse(text, size, &m, err, sizeof err), 0);
+        assert_int_equal(manifest_format(&m, &again, &n), 0);
+        assert_int_equal(n, strlen(text));
+        assert_memory_equal(again, text, n);
+
+        for (size_t i = 0; i < ELEMENTSOF(from); i++) {
+                const char *at = strstr(text, from[i]);
+                _cleanup_free_ char *bad = NULL;
+                assert_non_null(at);
+                size_t off = (size_t) (at - text);
+                assert_true(asprintf(&bad, "%.*s%s%s", (int) off, text, to[i], text + off + strlen(from[i])) > 0);
+                if (manifest_parse(bad, strlen(bad), &m, err, sizeof err) != -EBADMSG)
+                        fail_msg("MANIFEST with \"%s\" for \"%s\" was not refused", to[i], from[i]);
+        }
+}
+
 int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
         const struct CMUnitTest tests[] = {
                 T(test_week_parse),
                 T(test_week_last_complete),
                 cmocka_unit_test(test_csv_cell_neutralises_formulas),
+                cmocka_unit_test(test_manifest_parse_one_spelling),
                 T(test_golden_ja),
                 T(test_golden_en),
                 T(test_export_twice_same_bytes),
