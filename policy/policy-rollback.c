@@ -23,31 +23,31 @@
 
 #define STATE_FILE_MAX 4096u
 
-/* Strips the expected PREFIX from the line at *p and returns the rest of the line (without
- * the newline, NUL-terminated in place), or NULL. */
-static char *take_line(char **p, char *end, const char *prefix) {
+/* The rest of the line at *P after the expected PREFIX (without the newline; its length in
+ * *RET_LEN), advancing *P past the newline; NULL if the line lacks PREFIX or its newline. */
+static const char *take_line(const char **p, const char *end, const char *prefix, size_t *ret_len) {
         size_t n = strlen(prefix);
-        char *line = *p;
+        const char *line = *p;
 
-        char *nl = memchr(line, '\n', (size_t) (end - line));
+        const char *nl = memchr(line, '\n', (size_t) (end - line));
         if (!nl || (size_t) (nl - line) < n || memcmp(line, prefix, n) != 0)
                 return NULL;
-        *nl = 0;
         *p = nl + 1;
+        *ret_len = (size_t) (nl - line) - n;
         return line + n;
 }
 
 /* Decimal, no sign, no leading zeros, no overflow: one spelling per number, so the file's
  * contents are a function of the state. */
-static int parse_serial(const char *s, uint64_t *ret) {
+static int parse_serial(const char *s, size_t len, uint64_t *ret) {
         uint64_t v = 0;
 
-        if (s[0] == 0 || (s[0] == '0' && s[1] != 0))
+        if (len == 0 || (s[0] == '0' && len > 1))
                 return -EBADMSG;
-        for (; *s; s++) {
-                if (*s < '0' || *s > '9')
+        for (size_t i = 0; i < len; i++) {
+                if (s[i] < '0' || s[i] > '9')
                         return -EBADMSG;
-                unsigned d = (unsigned) (*s - '0');
+                unsigned d = (unsigned) (s[i] - '0');
                 if (v > (UINT64_MAX - d) / 10)
                         return -EBADMSG;
                 v = v * 10 + d;
@@ -56,24 +56,28 @@ static int parse_serial(const char *s, uint64_t *ret) {
         return 0;
 }
 
-static int parse_state(char *text, size_t size, struct rollback_state *ret) {
-        char *p = text, *end = text + size;
+int rollback_state_parse(const char *text, size_t size, struct rollback_state *ret) {
+        const char *p = text, *end = text + size, *v;
         struct rollback_state st = {};
-        char *v;
+        char hex[2 * sizeof(st.sha256) + 1];
+        size_t n;
 
-        if (memchr(text, 0, size))
+        if (size > STATE_FILE_MAX || memchr(text, 0, size))
                 return -EBADMSG;
-        v = take_line(&p, end, "kyoka-policy-state 1");
-        if (!v || *v != 0)
-                return -EBADMSG;
-
-        v = take_line(&p, end, "serial ");
-        if (!v || parse_serial(v, &st.serial) < 0)
+        v = take_line(&p, end, "kyoka-policy-state 1", &n);
+        if (!v || n != 0)
                 return -EBADMSG;
 
-        v = take_line(&p, end, "sha256 ");
-        if (!v || strlen(v) != 2 * sizeof(st.sha256) || strspn(v, "0123456789abcdef") != strlen(v) ||
-            hex_decode(v, st.sha256, sizeof(st.sha256)) < 0)
+        v = take_line(&p, end, "serial ", &n);
+        if (!v || parse_serial(v, n, &st.serial) < 0)
+                return -EBADMSG;
+
+        v = take_line(&p, end, "sha256 ", &n);
+        if (!v || n != 2 * sizeof(st.sha256) || strspn(v, "0123456789abcdef") < n)
+                return -EBADMSG;
+        memcpy(hex, v, n);
+        hex[n] = 0;
+        if (hex_decode(hex, st.sha256, sizeof(st.sha256)) < 0)
                 return -EBADMSG;
 
         if (p != end)
@@ -81,6 +85,16 @@ static int parse_state(char *text, size_t size, struct rollback_state *ret) {
 
         *ret = st;
         return 0;
+}
+
+int rollback_state_format(uint64_t serial, const uint8_t sha256[static 32], char *buf, size_t size) {
+        char hex[2 * 32 + 1];
+
+        hex_encode(sha256, 32, hex);
+        int n = snprintf(buf, size, "kyoka-policy-state 1\nserial %" PRIu64 "\nsha256 %s\n", serial, hex);
+        if (n < 0 || (size_t) n >= size)
+                return -ENOBUFS;
+        return n;
 }
 
 int rollback_state_read(const char *state_dir, struct rollback_state *ret) {
@@ -98,7 +112,7 @@ int rollback_state_read(const char *state_dir, struct rollback_state *ret) {
         if (r < 0)
                 return r;
 
-        return parse_state(text, size, ret);
+        return rollback_state_parse(text, size, ret);
 }
 
 int rollback_check(const char *state_dir, uint64_t serial, const uint8_t sha256[static 32]) {
@@ -120,7 +134,7 @@ int rollback_check(const char *state_dir, uint64_t serial, const uint8_t sha256[
 
 int rollback_commit(const char *state_dir, uint64_t serial, const uint8_t sha256[static 32]) {
         _cleanup_free_ char *path = NULL;
-        char hex[2 * 32 + 1], text[128];
+        char text[ROLLBACK_STATE_TEXT_MAX];
         int n;
 
         /* Only the last component: a missing /var/lib is not ours to create. */
@@ -131,10 +145,9 @@ int rollback_commit(const char *state_dir, uint64_t serial, const uint8_t sha256
         if (!path)
                 return -ENOMEM;
 
-        hex_encode(sha256, 32, hex);
-        n = snprintf(text, sizeof(text), "kyoka-policy-state 1\nserial %" PRIu64 "\nsha256 %s\n", serial, hex);
-        if (n < 0 || (size_t) n >= sizeof(text))
-                return -ENOBUFS;
+        n = rollback_state_format(serial, sha256, text, sizeof text);
+        if (n < 0)
+                return n;
 
         return write_file_atomic(path, text, (size_t) n, 0644);
 }

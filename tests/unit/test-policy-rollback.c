@@ -201,6 +201,20 @@ static void test_oversized_state_is_ebadmsg(void **state) {
         assert_int_equal(rollback_state_read(dir, &st), -EBADMSG);
 }
 
+/* The buffer-level parser is the file reader's: what format writes parses back, a prefix does not. */
+static void test_parse_reads_what_format_writes(void **state) {
+        char text[ROLLBACK_STATE_TEXT_MAX];
+        struct rollback_state st;
+        int n = rollback_state_format(UINT64_MAX, hash_b, text, sizeof text);
+
+        assert_true(n > 0);
+        assert_int_equal(rollback_state_parse(text, (size_t) n, &st), 0);
+        assert_true(st.serial == UINT64_MAX);
+        assert_memory_equal(st.sha256, hash_b, 32);
+        assert_int_equal(rollback_state_parse(text, (size_t) n - 1, &st), -EBADMSG);
+        assert_int_equal(rollback_state_format(1, hash_b, text, 16), -ENOBUFS);
+}
+
 /* Damage must not read as "nothing accepted yet", which would re-open every old policy. */
 static void test_corrupt_state_refuses_rather_than_accepts(void **state) {
         const char *dir = *state;
@@ -226,6 +240,7 @@ int main(void) {
                 T(test_state_with_an_embedded_nul_is_ebadmsg),
                 T(test_oversized_state_is_ebadmsg),
                 T(test_corrupt_state_refuses_rather_than_accepts),
+                T(test_parse_reads_what_format_writes),
 #undef T
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
