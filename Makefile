@@ -59,7 +59,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 # Keep object files that only a test needs (make would delete them as intermediates).
 .SECONDARY:
 
-.PHONY: all deps check check-unit check-asan check-integration check-vm demo fuzz bench install clean help
+.PHONY: all deps check check-unit check-asan check-fuzz check-integration check-vm demo fuzz bench install clean help
 all: $(PROGRAMS) $(LIBS)
 
 # Tests find their fixtures wherever they are run from.
@@ -127,6 +127,7 @@ deps:
 check: deps
 	$(MAKE) all $(UNIT_TESTS)
 	$(MAKE) check-asan
+	$(MAKE) check-fuzz
 	tests/run-unit.sh $(BUILD)/tests
 	tests/run-integration.sh $(BUILD)
 	$(MAKE) check-vm
@@ -173,6 +174,13 @@ fuzz: deps $(FUZZ_BINS)
 		$$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -artifact_prefix=build/fuzz/findings/$$n/ \
 			build/fuzz/corpus/$$n tests/fuzz/corpus/$$n || exit 1; \
 	done
+# Regression only, no fuzzing: every target runs each of its seeds once (findings become seeds).
+check-fuzz: $(FUZZ_BINS)
+	@for f in $(FUZZ_BINS); do n=$$(basename $$f); \
+		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 $$f -runs=0 tests/fuzz/corpus/$$n \
+			>build/fuzz/$$n.check.log 2>&1 || { cat build/fuzz/$$n.check.log; echo "check-fuzz: $$n FAILED"; exit 1; }; \
+		echo "check-fuzz: $$n: $$(ls tests/fuzz/corpus/$$n | wc -l) seeds ok"; \
+	done
 
 # --- benchmarks -----------------------------------------------------------------------------
 bench: all
@@ -206,4 +214,4 @@ clean:
 	rm -rf build
 
 help:
-	@echo "targets: all deps check check-unit check-asan check-integration check-vm demo fuzz bench install clean"
+	@echo "targets: all deps check check-unit check-asan check-fuzz check-integration check-vm demo fuzz bench install clean"
