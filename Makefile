@@ -171,7 +171,7 @@ fuzz: deps $(FUZZ_BINS)
 	@for f in $(FUZZ_BINS); do n=$$(basename $$f); \
 		mkdir -p build/fuzz/corpus/$$n build/fuzz/findings/$$n; \
 		echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
-		$$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -artifact_prefix=build/fuzz/findings/$$n/ \
+		UBSAN_OPTIONS=halt_on_error=1 $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -artifact_prefix=build/fuzz/findings/$$n/ \
 			build/fuzz/corpus/$$n tests/fuzz/corpus/$$n || exit 1; \
 	done
 # Regression only, no fuzzing: every target runs each of its seeds once (findings become seeds).
