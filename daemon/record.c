@@ -474,11 +474,38 @@ static void fault_kind(const char *what, enum ledger_subject *ret_subject, enum 
                 *ret_subject = LEDGER_SUBJECT_LEDGER;
 }
 
+/* A record whose substance is a message (faults, kyokad's own events): journal, ledger, report.
+ * REASON goes into the ledger's reason field when not NULL; ERROR is a positive errno or 0. */
+static void record_message(const char *message_id, int priority, const char *what, enum ledger_subject subject,
+                           enum ledger_event event, const char *reason, int error, const char *kind,
+                           const char *text, bool is_fault) {
+        struct ledger_record lr;
+        char line[1200];
+
+        sd_journal_send("MESSAGE=%s", text, "MESSAGE_ID=%s", message_id, "PRIORITY=%i", priority,
+                        "KYOKA_EVENT=%s", what, "KYOKA_SUBJECT=daemon", error ? "ERRNO=%i" : NULL, error, NULL);
+
+        record_ledger_fill(&lr, subject, event);
+        if (reason)
+                ledger_text_set(lr.reason, sizeof lr.reason, reason);
+        if (error) {
+                lr.outcome = LEDGER_OUTCOME_FAILED;
+                lr.error_number = error;
+        }
+        ledger_text_set(lr.message, sizeof lr.message, text);
+        record_ledger_append(&lr);
+
+        snprintf(line, sizeof line, "%s %s: %s", kind, what, text);
+        struct json_object *o = record_json_new(message_id, priority, what, "daemon", text);
+        if (o && error)
+                json_object_object_add(o, "errno", json_object_new_int(error));
+        report(priority, 0, line, o, is_fault);
+}
+
 void record_fault(const char *what, int error, const char *format, ...) {
         enum ledger_subject subject;
         enum ledger_event event;
-        struct ledger_record lr;
-        char buf[1024], line[1200];
+        char buf[1024];
         va_list ap;
 
         if (error < 0)
@@ -487,31 +514,15 @@ void record_fault(const char *what, int error, const char *format, ...) {
         va_start(ap, format);
         vsnprintf(buf, sizeof buf, format, ap);
         va_end(ap);
-        sd_journal_send("MESSAGE=%s", buf, "MESSAGE_ID=%s", KYOKA_MESSAGE_FAULT, "PRIORITY=%i", LOG_ERR,
-                        "KYOKA_EVENT=%s", what, "KYOKA_SUBJECT=daemon", error ? "ERRNO=%i" : NULL, error, NULL);
 
         fault_kind(what, &subject, &event);
-        record_ledger_fill(&lr, subject, event);
-        ledger_text_set(lr.reason, sizeof lr.reason, what);
-        if (error) {
-                lr.outcome = LEDGER_OUTCOME_FAILED;
-                lr.error_number = error;
-        }
-        ledger_text_set(lr.message, sizeof lr.message, buf);
-        record_ledger_append(&lr);
-
-        snprintf(line, sizeof line, "fault %s: %s", what, buf);
-        struct json_object *o = record_json_new(KYOKA_MESSAGE_FAULT, LOG_ERR, what, "daemon", buf);
-        if (o && error)
-                json_object_object_add(o, "errno", json_object_new_int(error));
-        report(LOG_ERR, 0, line, o, true);
+        record_message(KYOKA_MESSAGE_FAULT, LOG_ERR, what, subject, event, what, error, "fault", buf, true);
 }
 
 void record_daemon(enum ledger_event ev, int error, const char *format, ...) {
         const char *what = ledger_event_to_string(ev);
         int priority = ev == LEDGER_EVENT_UNCLEAN_SHUTDOWN || error ? LOG_WARNING : LOG_NOTICE;
-        struct ledger_record lr;
-        char buf[1024], line[1200];
+        char buf[1024];
         va_list ap;
 
         if (error < 0)
@@ -520,21 +531,8 @@ void record_daemon(enum ledger_event ev, int error, const char *format, ...) {
         va_start(ap, format);
         vsnprintf(buf, sizeof buf, format, ap);
         va_end(ap);
-        sd_journal_send("MESSAGE=%s", buf, "MESSAGE_ID=%s", KYOKA_MESSAGE_DAEMON, "PRIORITY=%i", priority,
-                        "KYOKA_EVENT=%s", what, "KYOKA_SUBJECT=daemon", error ? "ERRNO=%i" : NULL, error, NULL);
 
-        record_ledger_fill(&lr, LEDGER_SUBJECT_DAEMON, ev);
-        if (error) {
-                lr.outcome = LEDGER_OUTCOME_FAILED;
-                lr.error_number = error;
-        }
-        ledger_text_set(lr.message, sizeof lr.message, buf);
-        record_ledger_append(&lr);
-
-        snprintf(line, sizeof line, "daemon %s: %s", what, buf);
-        struct json_object *o = record_json_new(KYOKA_MESSAGE_DAEMON, priority, what, "daemon", buf);
-        if (o && error)
-                json_object_object_add(o, "errno", json_object_new_int(error));
         /* An unclean shutdown is a fault of the last run: `status` lists it. */
-        report(priority, 0, line, o, ev == LEDGER_EVENT_UNCLEAN_SHUTDOWN || error);
+        record_message(KYOKA_MESSAGE_DAEMON, priority, what, LEDGER_SUBJECT_DAEMON, ev, NULL, error, "daemon", buf,
+                       ev == LEDGER_EVENT_UNCLEAN_SHUTDOWN || error);
 }
