@@ -196,7 +196,7 @@ class Kyokad:
         rc, out = vm.run("kyokad --help")
         self.args = "--config-dir /etc/kyoka --state-dir /var/lib/kyoka --runtime-dir /run/kyoka"
         if "--network" in out:
-            self.args += " --network off"   # this test is about USB; no nftables in the guest
+            self.args += " --network off"   # USB only here; test-kyokad-net.py enforces links
         rc, out = vm.run("policyctl --help")
         self.has_request = " request " in out
         self.has_install = " install " in out
