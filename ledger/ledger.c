@@ -222,7 +222,8 @@ int ledger_append(struct ledger *l, const struct ledger_record *r) {
         return 0;
 }
 
-static int meta_get_int(struct ledger *l, const char *key, int64_t *ret) {
+/* Steps the meta lookup of KEY to its row: 0 with *ret_stmt on the row, -ENOENT if absent. */
+static int meta_lookup(struct ledger *l, const char *key, sqlite3_stmt **ret_stmt) {
         _cleanup_(sqlite3_finalizep) sqlite3_stmt *s = NULL;
         int r = prepare(l, sql_meta_get, &s);
         if (r < 0)
@@ -233,21 +234,24 @@ static int meta_get_int(struct ledger *l, const char *key, int64_t *ret) {
                 return -ENOENT;
         if (rc != SQLITE_ROW)
                 return sqlite_errno(l->db, rc);
+        *ret_stmt = TAKE_PTR(s);
+        return 0;
+}
+
+static int meta_get_int(struct ledger *l, const char *key, int64_t *ret) {
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *s = NULL;
+        int r = meta_lookup(l, key, &s);
+        if (r < 0)
+                return r;
         *ret = sqlite3_column_int64(s, 0);
         return 0;
 }
 
 static int meta_get_hash(struct ledger *l, const char *key, uint8_t ret[static LEDGER_HASH_SIZE]) {
         _cleanup_(sqlite3_finalizep) sqlite3_stmt *s = NULL;
-        int r = prepare(l, sql_meta_get, &s);
+        int r = meta_lookup(l, key, &s);
         if (r < 0)
                 return r;
-        sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-        int rc = sqlite3_step(s);
-        if (rc == SQLITE_DONE)
-                return -ENOENT;
-        if (rc != SQLITE_ROW)
-                return sqlite_errno(l->db, rc);
         if (sqlite3_column_bytes(s, 0) != LEDGER_HASH_SIZE)
                 return -EBADMSG;
         memcpy(ret, sqlite3_column_blob(s, 0), LEDGER_HASH_SIZE);
