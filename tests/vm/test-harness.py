@@ -15,18 +15,9 @@ import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from vm import VM  # noqa: E402
+from tap import check, summary  # noqa: E402
 
 DEV = "/sys/bus/usb/devices"
-results = []
-
-
-def check(name, cond, detail=""):
-    results.append(bool(cond))
-    detail = " ".join(str(detail).split())
-    print(("ok - " if cond else "not ok - ") + name + (f"  # {detail}" if detail else ""), flush=True)
-    return bool(cond)
-
-
 def usb_path(port):
     """Guest shell expression for the sysfs directory of the device on QEMU port `port`."""
     return f"$(ls -d {DEV}/[0-9]-{port} 2>/dev/null | head -1)"
@@ -223,10 +214,7 @@ def main():
     except Exception as e:
         check("harness", False, f"{type(e).__name__}: {e}")
         traceback.print_exc()
-    passed, failed = results.count(True), results.count(False)
-    print(f"# total {time.monotonic() - t0:.1f} s")
-    print(f"vm-harness: {passed} passed, {failed} failed")
-    return 1 if failed or not passed else 0
+    return summary("vm-harness", t0)
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ import traceback
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from vm import VM  # noqa: E402
+from tap import check, note, summary  # noqa: E402
 from kyoka_guest import (KYOKAD, LOG, POLICYCTL, Approver, Kyokad, attr, auth_is, has_usb, kyokad_log,  # noqa: E402
                          kyokad_pid, usb_path, wait_log)
 
@@ -54,20 +55,6 @@ GUEST_IP = "10.0.2.15/24"
 SLIRP_HOST = "10.0.2.2"
 SETUP_ATTEMPTS = 20               # set-up attempts on the blocked usb-net link, one by one
 ATTACK_SECONDS = 3                # the attacker loop (set up + send, as fast as it can)
-
-results = []
-
-
-def check(name, cond, detail=""):
-    results.append(bool(cond))
-    detail = " ".join(str(detail).split())
-    print(("ok - " if cond else "not ok - ") + name + (f"  # {detail}" if detail else ""), flush=True)
-    return bool(cond)
-
-
-def note(text):
-    print(f"# {text}", flush=True)
-
 
 # --- host side: what arrived ------------------------------------------------------------------
 class Listener:
@@ -535,10 +522,7 @@ def main():
         traceback.print_exc()
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    passed, failed = results.count(True), results.count(False)
-    print(f"# total {time.monotonic() - t0:.1f} s")
-    print(f"kyokad-net: {passed} passed, {failed} failed")
-    return 1 if failed or not passed else 0
+    return summary("kyokad-net", t0)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 from vm import VM  # noqa: E402
+from tap import check, note, summary  # noqa: E402
 from kyoka_guest import (BLOCK_HELPER, DEV, GUEST_LIBEXECDIR, KYOKAD, LOG, POLICYCTL, Approver, Kyokad,  # noqa: E402
                          attr, auth_is, dd_roundtrip, has_usb, installed_rules, kyokad_log, kyokad_pid,
                          log_lines_for, make_overlay, no_sd_of, sd_count, sd_name, sd_of, stick_image, usb_path,
@@ -57,20 +58,6 @@ SERIAL_HUB_NO = "KYOKA-HUB-NO"    # not approved, behind the hub
 SERIAL_RO = "KYOKA-RO-1"          # approved read-only
 SERIAL_EXP = "KYOKA-EXP-1"        # approved for a few seconds
 WEIRD_SERIAL = "A\x01B\nC\x1b[31mD\x7fE"
-
-results = []
-
-
-def check(name, cond, detail=""):
-    results.append(bool(cond))
-    detail = " ".join(str(detail).split())
-    print(("ok - " if cond else "not ok - ") + name + (f"  # {detail}" if detail else ""), flush=True)
-    return bool(cond)
-
-
-def note(text):
-    print(f"# {text}", flush=True)
-
 
 # --- the cases --------------------------------------------------------------------------------
 UEVENTS = "/tmp/uevents.log"
@@ -620,10 +607,7 @@ def main():
         traceback.print_exc()
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    passed, failed = results.count(True), results.count(False)
-    print(f"# total {time.monotonic() - t0:.1f} s")
-    print(f"kyokad-usb: {passed} passed, {failed} failed")
-    return 1 if failed or not passed else 0
+    return summary("kyokad-usb", t0)
 
 
 if __name__ == "__main__":

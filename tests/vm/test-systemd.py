@@ -31,6 +31,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 from vm import VM, VMError  # noqa: E402
+from tap import check, note, summary  # noqa: E402
 from kyoka_guest import (BLOCK_HELPER, BUILD, DEV, KYOKAD, POLICYCTL, Approver, attr, auth_is,  # noqa: E402
                          dd_roundtrip, has_usb, no_sd_of, sd_name, sd_of, usb_path)
 
@@ -49,21 +50,6 @@ CAPS = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "C
         "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE"]
 GATE = "/run/kyoka-test-gate"   # the kill -9 case holds kyokad's restart until this exists
 DROPIN = "/run/systemd/system/kyokad.service.d/test-gate.conf"
-
-results = []
-
-
-def check(name, cond, detail=""):
-    results.append(bool(cond))
-    detail = " ".join(str(detail).split())
-    print(("ok - " if cond else "not ok - ") + name + (f"  # {detail}" if detail else ""), flush=True)
-    return bool(cond)
-
-
-def note(text):
-    for line in str(text).splitlines() or [""]:
-        print(f"# {line}", flush=True)
-
 
 # --- the disk ---------------------------------------------------------------------------------
 CMD_UNIT = """[Unit]
@@ -427,10 +413,7 @@ def main():
         traceback.print_exc()
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    passed, failed = results.count(True), results.count(False)
-    print(f"# total {time.monotonic() - t0:.1f} s")
-    print(f"systemd: {passed} passed, {failed} failed")
-    return 1 if failed or not passed else 0
+    return summary("systemd", t0)
 
 
 if __name__ == "__main__":
