@@ -3,9 +3,12 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include "log.h"
 #include "manager.h"
+#include "nft-protocol.h"
+#include "nft-worker.h"
 
 static void help(void) {
         printf("Usage: kyokad [OPTIONS]\n\n"
@@ -38,7 +41,18 @@ int main(int argc, char *argv[]) {
                 {},
         };
         struct manager *m = NULL;
+        struct stat st;
         int c, r;
+
+        /* kyokad started by itself to run libnftables apart (net-firewall.c): only with the
+         * socket it was given, never by hand. */
+        if (argc == 2 && streq(argv[1], NFT_WORKER_ARG)) {
+                if (fstat(NFT_WORKER_FD, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+                        fprintf(stderr, "kyokad: %s is kyokad's own, not for use by hand\n", NFT_WORKER_ARG);
+                        return 2;
+                }
+                return nft_worker_main(NFT_WORKER_FD);
+        }
 
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
                 switch (c) {

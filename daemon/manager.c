@@ -21,9 +21,11 @@
 #include "control.h"
 #include "fileio.h"
 #include "log.h"
+#include "net-allowance.h"
 #include "net-links.h"
 #include "policy-load.h"
 #include "policy-match.h"
+#include "policy-rollback.h"
 #include "policy-store.h"
 #include "record.h"
 #include "record-ledger.h"
@@ -681,6 +683,42 @@ static int manager_open_access_dir(struct manager *m) {
         return 0;
 }
 
+/* Without a valid policy links are blocked, loopback aside, except on a machine that never
+ * accepted a policy: there the links present at its first start stay as they are until the
+ * first policy (net-allowance.h). */
+static int manager_start_network(struct manager *m) {
+        struct net_allowance *install = NULL;
+        struct rollback_state st;
+        bool first = false;
+        int r;
+
+        /* A corrupt anti-rollback state counts as "accepted before": nothing is left open. */
+        if (!m->policy && rollback_state_read(m->cfg.state_dir, &st) == -ENOENT) {
+                r = net_allowance_read(m->cfg.state_dir, &install);
+                if (r == -ENOENT) {
+                        r = net_allowance_begin(m->cfg.state_dir);
+                        first = r >= 0;
+                }
+                if (r < 0 && r != -ENOENT)
+                        record_fault("network-install-list", r, "Cannot read or create %s/%s: %s; without a policy "
+                                     "every network link is blocked", m->cfg.state_dir, NET_ALLOWANCE_FILE, strerror(-r));
+        }
+        r = net_start(m->event, m->policy, install, first, on_net_timer_changed, m, &m->net);
+        if (r < 0 || !first)
+                return r;
+
+        struct net_allowance *list = NULL;
+        r = net_installation_list(m->net, &list);
+        if (r >= 0)
+                r = net_allowance_write(m->cfg.state_dir, list);
+        net_allowance_free(list);
+        if (r < 0)
+                record_fault("network-install-list", r, "Failed to record the network links present at installation "
+                             "in %s/%s: %s; after a restart without a policy they are blocked", m->cfg.state_dir,
+                             NET_ALLOWANCE_FILE, strerror(-r));
+        return 0;
+}
+
 int manager_start(struct manager *m) {
         int r;
 
@@ -721,7 +759,7 @@ int manager_start(struct manager *m) {
                 log_warning("No valid policy: built-in lockdown (HID-only devices and hubs allowed, everything else blocked)");
 
         if (!m->cfg.no_network) {
-                r = net_start(m->event, m->policy, on_net_timer_changed, m, &m->net);
+                r = manager_start_network(m);
                 if (r < 0)
                         return log_error_errno(r, "Failed to watch network links: %m");
         }

@@ -2,278 +2,262 @@
 #include "net-firewall.h"
 
 #include <errno.h>
-#include <json-c/json.h>
-#include <net/if.h>
-#include <nftables/libnftables.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "macro.h"
+#include "nft-protocol.h"
 
-/* Before conntrack (-200) and raw (-300): nothing else sees a packet kyokad drops. */
-#define KYOKA_PRIORITY "-500"
+/* A request that takes longer than this is a hung worker: it is killed and started again. */
+#define NFT_REPLY_TIMEOUT_MS 10000
+/* Starts that fail one after the other before the worker is no longer started: a kernel that
+ * lost nf_tables at run time, or a broken libnftables, would otherwise cost a fork per link
+ * event. */
+#define NFT_STARTS_MAX 3
+
+extern char **environ;
 
 struct net_firewall {
-        struct nft_ctx *nft;          /* nft syntax (integers only) */
-        struct nft_ctx *json;         /* JSON input: what names a device */
+        char *worker;                 /* NULL: this executable (exe_fd) */
+        int exe_fd;                   /* /proc/self/exe, opened once: the same binary even after an upgrade */
+        pid_t pid;                    /* 0: no worker running */
+        int fd;                       /* our end of its socketpair */
+        unsigned failed_starts;       /* in a row */
 };
 
-static struct nft_ctx *ctx_new(bool json) {
-        struct nft_ctx *c = nft_ctx_new(NFT_CTX_DEFAULT);
-        if (!c)
-                return NULL;
-        /* libnftables 1.0.6 reads JSON input when its output is set to JSON. */
-        if (json)
-                nft_ctx_output_set_flags(c, NFT_CTX_OUTPUT_JSON);
-        if (nft_ctx_buffer_output(c) < 0 || nft_ctx_buffer_error(c) < 0) {
-                nft_ctx_free(c);
-                return NULL;
-        }
-        return c;
+static char *error_dup(const char *fmt, ...) _printf_(1, 2);
+static char *error_dup(const char *fmt, ...) {
+        char *s = NULL;
+        va_list ap;
+
+        va_start(ap, fmt);
+        if (vasprintf(&s, fmt, ap) < 0)
+                s = NULL;
+        va_end(ap);
+        return s;
 }
 
-static int run(struct nft_ctx *c, const char *script, char **ret_error) {
-        if (nft_run_cmd_from_buffer(c, script) == 0)
-                return 0;
+static void set_error(char **ret_error, char *s) {
         if (ret_error) {
-                const char *e = nft_ctx_get_error_buffer(c);
-                *ret_error = strndup(e ? e : "", 1024);
-        }
-        return -EIO;
+                free(*ret_error);
+                *ret_error = s;
+        } else
+                free(s);
 }
 
-int net_firewall_new(struct net_firewall **ret) {
-        _cleanup_free_ struct net_firewall *fw = calloc(1, sizeof *fw);
+/* The worker is gone (EOF) or must go (timeout): reap it and say how it ended. */
+static char *worker_reap(struct net_firewall *fw, bool kill_it) {
+        int status = 0;
 
-        if (!fw)
-                return -ENOMEM;
-        fw->nft = ctx_new(false);
-        fw->json = ctx_new(true);
-        if (!fw->nft || !fw->json) {
-                net_firewall_free(TAKE_PTR(fw));
-                return -ENOMEM;
+        if (fw->fd >= 0)
+                fw->fd = (close(fw->fd), -EBADF);
+        if (fw->pid <= 0)
+                return NULL;
+        if (kill_it)
+                (void) kill(fw->pid, SIGKILL);
+        while (waitpid(fw->pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        fw->pid = 0;
+        if (kill_it)
+                return error_dup("nftables worker did not answer within %d s: killed", NFT_REPLY_TIMEOUT_MS / 1000);
+        if (WIFSIGNALED(status))
+                return error_dup("nftables worker killed by signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+        return error_dup("nftables worker exited with status %d", WEXITSTATUS(status));
+}
+
+static int worker_spawn(struct net_firewall *fw) {
+        char arg0[] = "kyokad-nft", arg1[] = NFT_WORKER_ARG;
+        char *argv[] = { arg0, arg1, NULL };
+        int sv[2];
+
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+                return negative_errno();
+        pid_t pid = fork();
+        if (pid < 0) {
+                int r = negative_errno();
+                close(sv[0]);
+                close(sv[1]);
+                return r;
         }
-        /* Chains of a previous kyokad name links it decided: start from an empty table. */
-        if (run(fw->nft, "add table netdev kyoka\ndelete table netdev kyoka\nadd table netdev kyoka\n", NULL) < 0) {
-                net_firewall_free(TAKE_PTR(fw));
-                return -EIO;
+        if (pid == 0) {
+                /* kyokad has threads: only async-signal-safe calls until exec. */
+                int exe = fw->exe_fd;
+                if (exe >= 0 && exe <= NFT_WORKER_FD && (exe = fcntl(exe, F_DUPFD_CLOEXEC, NFT_WORKER_FD + 1)) < 0)
+                        _exit(127);
+                if (sv[1] == NFT_WORKER_FD ? fcntl(sv[1], F_SETFD, 0) < 0 : dup2(sv[1], NFT_WORKER_FD) < 0)
+                        _exit(127);
+                /* Nothing else of kyokad's (control socket, ledger, netlink) reaches the worker;
+                 * CLOEXEC rather than closing, so that exe_fd still works for the exec. */
+                (void) close_range(NFT_WORKER_FD + 1, ~0U, CLOSE_RANGE_CLOEXEC);
+                sigset_t none;
+                sigemptyset(&none);
+                (void) sigprocmask(SIG_SETMASK, &none, NULL);
+                if (fw->worker)
+                        execve(fw->worker, argv, environ);
+                else
+                        execveat(exe, "", argv, environ, AT_EMPTY_PATH);
+                _exit(127);
         }
-        *ret = TAKE_PTR(fw);
+        close(sv[1]);
+        fw->fd = sv[0];
+        fw->pid = pid;
         return 0;
 }
 
-static int cmp_int(const void *a, const void *b) {
-        int x = *(const int *) a, y = *(const int *) b;
-        return (x > y) - (x < y);
-}
+static int worker_call(struct net_firewall *fw, const struct nft_request *req, char **ret_error);
 
-static void put_set(FILE *f, const int *sorted, size_t n) {
-        fputs("\tset allowed {\n\t\ttype iface_index\n", f);
-        if (n > 0) {
-                fputs("\t\telements = { ", f);
-                for (size_t i = 0; i < n; i++)
-                        fprintf(f, "%s%d", i ? ", " : "", sorted[i]);
-                fputs(" }\n", f);
+/* Starts a worker and initialises it (RESET: empty `table netdev kyoka`, only at kyokad's start;
+ * a worker started again keeps the chains of the links kyokad blocked meanwhile). */
+static int worker_start(struct net_firewall *fw, bool reset, char **ret_error) {
+        int r;
+
+        if (fw->failed_starts >= NFT_STARTS_MAX) {
+                set_error(ret_error, error_dup("nftables worker failed to start %u times in a row: not started again",
+                                               fw->failed_starts));
+                return -ECHILD;
         }
-        fputs("\t}\n", f);
+        r = worker_spawn(fw);
+        if (r < 0) {
+                fw->failed_starts++;
+                set_error(ret_error, error_dup("nftables worker could not be started: %s", strerror(-r)));
+                return r;
+        }
+        struct nft_request init = { .op = NFT_OP_INIT, .flags = reset ? NFT_FLAG_RESET : 0 };
+        r = worker_call(fw, &init, ret_error);
+        if (r < 0) {
+                fw->failed_starts++;
+                /* It answered (nf_tables missing) and ends when its socket closes, or it is
+                 * gone already. */
+                free(worker_reap(fw, false));
+                return r;
+        }
+        fw->failed_starts = 0;
+        return 0;
 }
 
-static void put_chain(FILE *f, const char *hook, const char *match) {
-        fprintf(f, "\tchain %s {\n\t\ttype filter hook %s priority " KYOKA_PRIORITY "; policy accept;\n"
-                   "\t\t%s != @allowed drop\n\t}\n", hook, hook, match);
-}
+/* One request, one reply. A dead or hung worker fails this request only. */
+static int worker_call(struct net_firewall *fw, const struct nft_request *req, char **ret_error) {
+        _cleanup_free_ uint8_t *buf = malloc(NFT_REQUEST_MAX);
+        struct nft_reply rep;
+        int r;
 
-int net_firewall_ruleset(const int *allowed, size_t n, char **ret) {
-        return net_firewall_ruleset_families(allowed, n, NET_FIREWALL_ALL, ret);
-}
-
-int net_firewall_ruleset_families(const int *allowed, size_t n, unsigned families, char **ret) {
-        _cleanup_free_ int *sorted = NULL;
-        _cleanup_free_ char *text = NULL;
-        size_t size = 0, k = 0;
-
-        sorted = malloc(MAX(n, (size_t) 1) * sizeof *sorted);
-        if (!sorted)
+        if (!buf)
                 return -ENOMEM;
-        for (size_t i = 0; i < n; i++) {
-                if (allowed[i] <= 0)
-                        return -EINVAL;
-                sorted[i] = allowed[i];
+        ssize_t len = nft_request_encode(req, buf, NFT_REQUEST_MAX);
+        if (len < 0)
+                return (int) len;
+        if (fw->pid <= 0) {
+                r = worker_start(fw, false, ret_error);
+                if (r < 0)
+                        return r;
         }
-        qsort(sorted, n, sizeof *sorted, cmp_int);
-        for (size_t i = 0; i < n; i++)
-                if (k == 0 || sorted[k - 1] != sorted[i])
-                        sorted[k++] = sorted[i];
+        if (send(fw->fd, buf, (size_t) len, MSG_NOSIGNAL) != len) {
+                set_error(ret_error, worker_reap(fw, false));
+                return -ECHILD;
+        }
+        struct pollfd p = { .fd = fw->fd, .events = POLLIN };
+        do
+                r = poll(&p, 1, NFT_REPLY_TIMEOUT_MS);
+        while (r < 0 && errno == EINTR);
+        if (r <= 0) {
+                set_error(ret_error, worker_reap(fw, true));
+                return -ETIMEDOUT;
+        }
+        ssize_t n = recv(fw->fd, &rep, sizeof rep, MSG_TRUNC | MSG_DONTWAIT);
+        if (n <= 0) {
+                /* EOF: libnftables (or anything else) ended the worker during the request. */
+                set_error(ret_error, worker_reap(fw, false));
+                return -ECHILD;
+        }
+        if (nft_reply_decode(&rep, (size_t) n, &rep) < 0) {
+                set_error(ret_error, error_dup("nftables worker sent a malformed reply"));
+                _cleanup_free_ char *how = worker_reap(fw, true);
+                return -EBADMSG;
+        }
+        if (rep.r < 0)
+                set_error(ret_error, strndup(rep.error, sizeof rep.error));
+        return rep.r;
+}
 
-        FILE *f = open_memstream(&text, &size);
-        if (!f)
+int net_firewall_new(const char *worker, char **ret_error, struct net_firewall **ret) {
+        struct net_firewall *fw = calloc(1, sizeof *fw);
+        int r;
+
+        if (!fw)
                 return -ENOMEM;
-        /* "add" then "delete" makes the delete succeed whether or not the table exists; the
-         * whole script is one transaction, so the old tables stay until the new ones are in. */
-        static const char *const names[] = { "inet", "arp", "bridge" };
-        for (size_t i = 0; i < ELEMENTSOF(names); i++)
-                if (families & (1u << i))
-                        fprintf(f, "add table %s kyoka\ndelete table %s kyoka\n", names[i], names[i]);
-
-        /* IP: received (also forwarded), sent locally (also the kernel's own: IPv6 DAD, MLD,
-         * router solicitations at link-up), and everything leaving. */
-        if (families & NET_FIREWALL_INET) {
-                fputs("table inet kyoka {\n", f);
-                put_set(f, sorted, k);
-                put_chain(f, "prerouting", "iif");
-                put_chain(f, "output", "oif");
-                put_chain(f, "postrouting", "oif");
-                fputs("}\n", f);
+        fw->fd = fw->exe_fd = -EBADF;
+        if (worker) {
+                fw->worker = strdup(worker);
+                if (!fw->worker) {
+                        net_firewall_free(fw);
+                        return -ENOMEM;
+                }
+        } else {
+                fw->exe_fd = open("/proc/self/exe", O_PATH | O_CLOEXEC);
+                if (fw->exe_fd < 0) {
+                        r = negative_errno();
+                        set_error(ret_error, error_dup("/proc/self/exe: %s", strerror(-r)));
+                        net_firewall_free(fw);
+                        return r;
+                }
         }
-        /* ARP bypasses the inet hooks. */
-        if (families & NET_FIREWALL_ARP) {
-                fputs("table arp kyoka {\n", f);
-                put_set(f, sorted, k);
-                put_chain(f, "input", "iif");
-                put_chain(f, "output", "oif");
-                fputs("}\n", f);
+        r = worker_start(fw, true, ret_error);
+        if (r < 0) {
+                net_firewall_free(fw);
+                return r;
         }
-        /* Frames bridged between ports never reach the inet hooks. */
-        if (families & NET_FIREWALL_BRIDGE) {
-                fputs("table bridge kyoka {\n", f);
-                put_set(f, sorted, k);
-                put_chain(f, "prerouting", "iif");
-                put_chain(f, "output", "oif");
-                put_chain(f, "postrouting", "oif");
-                fputs("}\n", f);
-        }
-
-        if (fclose(f) != 0)
-                return -ENOMEM;
-        *ret = TAKE_PTR(text);
+        *ret = fw;
         return 0;
 }
 
 int net_firewall_apply(struct net_firewall *fw, const int *allowed, size_t n, char **ret_error) {
-        _cleanup_free_ char *script = NULL, *first_error = NULL;
-        int r;
+        _cleanup_free_ int32_t *list = malloc(MAX(n, (size_t) 1) * sizeof *list);
 
-        r = net_firewall_ruleset(allowed, n, &script);
-        if (r < 0)
-                return r;
-        r = run(fw->nft, script, &first_error);
-        if (r >= 0)
-                return 0;
-
-        /* One family the kernel cannot give (the bridge family's "meta iif" needs
-         * nft_meta_bridge, hence the bridge module) must not leave IP and ARP open: each table
-         * in its own transaction, and the error names the ones that failed. */
-        static const char *const names[] = { "inet", "arp", "bridge" };
-        _cleanup_free_ char *errors = NULL;
-        size_t size = 0;
-        FILE *f = open_memstream(&errors, &size);
-        if (!f)
+        if (!list)
                 return -ENOMEM;
-        bool failed = false;
-        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
-                _cleanup_free_ char *one = NULL, *error = NULL;
-                r = net_firewall_ruleset_families(allowed, n, 1u << i, &one);
-                if (r >= 0)
-                        r = run(fw->nft, one, &error);
-                if (r < 0) {
-                        fprintf(f, "%stable %s kyoka: %s", failed ? "; " : "", names[i], error ? error : strerror(-r));
-                        failed = true;
-                }
-        }
-        if (fclose(f) != 0)
-                return -ENOMEM;
-        if (!failed)
-                return 0;   /* the whole failed, each alone passed: all are in force */
-        if (ret_error)
-                *ret_error = TAKE_PTR(errors);
-        return -EIO;
-}
-
-static struct json_object *chain_object(int ifindex, const char *name) {
-        char chain[32];
-        struct json_object *c = json_object_new_object();
-
-        if (!c)
-                return NULL;
-        snprintf(chain, sizeof chain, "l%d", ifindex);
-        json_object_object_add(c, "family", json_object_new_string("netdev"));
-        json_object_object_add(c, "table", json_object_new_string("kyoka"));
-        json_object_object_add(c, "name", json_object_new_string(chain));
-        if (name) {
-                json_object_object_add(c, "type", json_object_new_string("filter"));
-                json_object_object_add(c, "hook", json_object_new_string("egress"));
-                json_object_object_add(c, "prio", json_object_new_int(-500));
-                json_object_object_add(c, "dev", json_object_new_string(name));
-                json_object_object_add(c, "policy", json_object_new_string("drop"));
-        }
-        return c;
-}
-
-/* {"nftables": [{VERB: {"chain": CHAIN}}, ...]} for each (verb, chain) pair given. */
-static int run_json(struct net_firewall *fw, size_t n, const char *const *verbs, struct json_object **chains,
-                    char **ret_error) {
-        struct json_object *doc = json_object_new_object(), *list = json_object_new_array();
-        int r = 0;
-
-        if (!doc || !list)
-                r = -ENOMEM;
+        if (n > NFT_ALLOWED_MAX)
+                return -E2BIG;
         for (size_t i = 0; i < n; i++) {
-                struct json_object *cmd = json_object_new_object(), *what = json_object_new_object();
-                if (!cmd || !what || !chains[i]) {
-                        json_object_put(cmd);
-                        json_object_put(what);
-                        json_object_put(chains[i]);
-                        r = -ENOMEM;
-                        continue;
-                }
-                json_object_object_add(what, "chain", chains[i]);
-                json_object_object_add(cmd, verbs[i], what);
-                if (list)
-                        json_object_array_add(list, cmd);
-                else
-                        json_object_put(cmd);
+                if (allowed[i] <= 0)
+                        return -EINVAL;
+                list[i] = allowed[i];
         }
-        if (r >= 0) {
-                json_object_object_add(doc, "nftables", list);
-                list = NULL;
-                r = run(fw->json, json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN), ret_error);
-        }
-        json_object_put(list);
-        json_object_put(doc);
-        return r;
+        struct nft_request req = { .op = NFT_OP_APPLY, .n_allowed = n, .allowed = list };
+        return worker_call(fw, &req, ret_error);
 }
 
 int net_firewall_block_egress(struct net_firewall *fw, int ifindex, const char *name, bool replace, char **ret_error) {
-        size_t len = strnlen(name, IFNAMSIZ);
+        struct nft_request req = { .op = NFT_OP_BLOCK_EGRESS, .ifindex = ifindex, .flags = replace ? NFT_FLAG_REPLACE : 0 };
 
-        if (ifindex <= 0 || len == 0 || len >= IFNAMSIZ || strchr(name, '\\'))
+        if (strnlen(name, sizeof req.name) >= sizeof req.name)
                 return -EINVAL;
-        if (replace) {
-                const char *verbs[] = { "delete", "add" };
-                struct json_object *chains[] = { chain_object(ifindex, NULL), chain_object(ifindex, name) };
-                if (run_json(fw, 2, verbs, chains, NULL) >= 0)
-                        return 0;
-                /* The kernel may have dropped the chain with its device: add it alone. */
-        }
-        const char *verbs[] = { "add" };
-        struct json_object *chains[] = { chain_object(ifindex, name) };
-        return run_json(fw, 1, verbs, chains, ret_error);
+        strncpy(req.name, name, sizeof req.name - 1);
+        return worker_call(fw, &req, ret_error);
 }
 
 int net_firewall_unblock_egress(struct net_firewall *fw, int ifindex) {
-        const char *verbs[] = { "delete" };
-        struct json_object *chains[] = { chain_object(ifindex, NULL) };
-        (void) run_json(fw, 1, verbs, chains, NULL);
-        return 0;
+        struct nft_request req = { .op = NFT_OP_UNBLOCK_EGRESS, .ifindex = ifindex };
+        return worker_call(fw, &req, NULL);
 }
 
 struct net_firewall *net_firewall_free(struct net_firewall *fw) {
         if (!fw)
                 return NULL;
-        if (fw->nft)
-                nft_ctx_free(fw->nft);
-        if (fw->json)
-                nft_ctx_free(fw->json);
+        /* Closing our end ends the worker (it sees EOF); then it is reaped. */
+        if (fw->fd >= 0)
+                fw->fd = (close(fw->fd), -EBADF);
+        if (fw->pid > 0)
+                free(worker_reap(fw, false));
+        if (fw->exe_fd >= 0)
+                close(fw->exe_fd);
+        free(fw->worker);
         return mfree(fw);
 }

@@ -1,15 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* Defence in depth for network links: nftables tables that kyokad owns (`inet kyoka`, `arp
- * kyoka`, `bridge kyoka`) drop every packet received on or sent to an interface whose ifindex is
- * not in their set of approved links. Taking a link down (net-enforce.c) leaves a window
- * between someone setting it up and kyokad seeing it; these tables close it for everything
- * that passes the IP, ARP or bridge layer, and they deny a link that appears before kyokad has
- * decided it, since its new ifindex is in no set. Their text holds only integers (ifindexes).
+/* kyokad's side of the network firewall: the tables themselves are described in nft-worker.h.
+ * libnftables runs only in the worker process this module starts (nft-protocol.h says why);
+ * every call here is one request and its reply, on the loop, bounded by a timeout.
  *
- * Raw frames (AF_PACKET: DHCP clients, packet generators) pass none of those hooks, so each
- * blocked link also gets an egress chain in `table netdev kyoka` that drops everything it would
- * send. Such a chain names its device, so it can only exist once kyokad has seen the link: it
- * is built as JSON with json-c (names escaped, never interpolated into nft's syntax). */
+ * Fail closed: the tables stay in the kernel whatever happens to the worker (a new link's
+ * ifindex is in no set: its traffic is dropped). A worker that dies or hangs fails the request
+ * in flight (kyokad records it; links are still kept down) and is started again by the next
+ * request. A kernel without nf_tables fails net_firewall_new(): kyokad then keeps unapproved
+ * links down without the tables. */
 #pragma once
 
 #include <stdbool.h>
@@ -17,7 +15,11 @@
 
 struct net_firewall;
 
-int net_firewall_new(struct net_firewall **ret);
+/* Starts the worker (WORKER: the program to run as `WORKER --nft-worker`; NULL: this kyokad
+ * itself, through /proc/self/exe) and empties `table netdev kyoka`. On failure returns a
+ * negative errno (-EPROTONOSUPPORT: the kernel has no nf_tables) and, if RET_ERROR is not NULL,
+ * a message for the fault record. */
+int net_firewall_new(const char *worker, char **ret_error, struct net_firewall **ret);
 /* Replaces kyokad's tables in one transaction (never a moment without them): traffic passes
  * only on the ifindexes in ALLOWED (N of them, each > 0; duplicates allowed). If that fails,
  * each table is replaced in its own transaction: -EIO then means that the tables named in
@@ -31,17 +33,5 @@ int net_firewall_apply(struct net_firewall *fw, const int *allowed, size_t n, ch
 int net_firewall_block_egress(struct net_firewall *fw, int ifindex, const char *name, bool replace, char **ret_error);
 /* Removes that chain (the link was approved or is gone); a missing chain is not an error. */
 int net_firewall_unblock_egress(struct net_firewall *fw, int ifindex);
+/* Stops the worker; the tables stay in the kernel. */
 struct net_firewall *net_firewall_free(struct net_firewall *fw);
-
-/* The nft script net_firewall_apply runs (newly allocated). -EINVAL if an ifindex is <= 0. */
-int net_firewall_ruleset(const int *allowed, size_t n, char **ret);
-
-/* The same for some of the tables only: net_firewall_apply falls back to one transaction per
- * table when the whole fails, so that a family the kernel lacks leaves the others in force. */
-enum {
-        NET_FIREWALL_INET = 1u << 0,
-        NET_FIREWALL_ARP = 1u << 1,
-        NET_FIREWALL_BRIDGE = 1u << 2,
-        NET_FIREWALL_ALL = NET_FIREWALL_INET | NET_FIREWALL_ARP | NET_FIREWALL_BRIDGE,
-};
-int net_firewall_ruleset_families(const int *allowed, size_t n, unsigned families, char **ret);

@@ -15,6 +15,7 @@
 
 #include "log.h"
 #include "macro.h"
+#include "net-allowance.h"
 #include "net-enforce.h"
 #include "net-firewall.h"
 #include "net-identity.h"
@@ -32,7 +33,7 @@ struct net_link {
         struct net_identity id;
         unsigned flags;
         bool seen;                    /* present in the latest dump (sweep after an overrun) */
-        bool grandfathered;           /* present at start without a valid policy: left as it was */
+        bool grandfathered;           /* no policy accepted yet, and on the installation list: left as it was */
         bool decided;
         enum policy_verdict verdict;
         int64_t next_change;
@@ -54,7 +55,12 @@ struct net {
         struct net_link *links;
         size_t n_links;
         bool starting;                /* deciding the links present at start */
+        /* Until a policy is in force on a machine that never accepted one: the links that may
+         * stay as they are (net-allowance.h). NULL otherwise. */
+        struct net_allowance *allowance;
+        bool first_start;             /* ... and no list yet: every link present at start is on it */
         bool firewall_dirty;          /* the set of approved links changed since the last apply */
+        char firewall_problem[256];   /* why the tables are not (all) in force; "" when they are */
         int64_t next_change;          /* as last reported to the manager */
         net_timer_changed_t changed;
         void *userdata;
@@ -161,7 +167,7 @@ static void link_decide(struct net *n, struct net_link *l, enum net_record_event
 
         if (l->grandfathered && !n->policy) {
                 dec.verdict = VERDICT_ALLOW;
-                snprintf(reason, sizeof reason, "present at start with no valid policy: left as it was");
+                snprintf(reason, sizeof reason, "present at installation, no policy accepted yet: left as it was");
         } else {
                 /* Once a policy has been in force, the links present at start follow it. */
                 l->grandfathered = false;
@@ -186,6 +192,10 @@ static void link_decide(struct net *n, struct net_link *l, enum net_record_event
                  dec.reason == REASON_PERMIT && dec.net_entry ? dec.net_entry->approval.permit : "");
 }
 
+static void firewall_set_problem(struct net *n, const char *what) {
+        snprintf(n->firewall_problem, sizeof n->firewall_problem, "%s", what);
+}
+
 static void firewall_sync(struct net *n) {
         _cleanup_free_ int *allowed = NULL;
         _cleanup_free_ char *error = NULL;
@@ -206,9 +216,11 @@ static void firewall_sync(struct net *n) {
         if (r < 0) {
                 /* Links are still kept down; only the window is open again. */
                 record_fault("network-firewall", r, "Failed to install the nftables tables: %s", error ?: strerror(-r));
+                firewall_set_problem(n, error ?: strerror(-r));
                 return;
         }
         n->firewall_dirty = false;
+        firewall_set_problem(n, "");
 }
 
 static void report_next_change(struct net *n) {
@@ -264,7 +276,6 @@ static void on_link(const struct net_link_info *info, enum net_event ev, void *u
                         return;
                 }
                 l->flags = info->flags;
-                l->grandfathered = n->starting && !n->policy;
                 l->next = n->links;
                 n->links = l;
                 n->n_links++;
@@ -274,6 +285,11 @@ static void on_link(const struct net_link_info *info, enum net_event ev, void *u
         struct net_identity id;
         link_identity(n, info, is_new ? NULL : &l->id, &id);
         if (is_new || !net_identity_equal(&id, &l->id)) {
+                /* Without a policy, only a link of the installation keeps its state (a rename
+                 * keeps it: udev's names are the ones the list was written with). */
+                if (is_new && !id.is_loopback)
+                        l->grandfathered = !n->policy && ((n->starting && n->first_start) ||
+                                                          net_allowance_contains(n->allowance, &id));
                 if (!is_new)
                         log_info("Link %d identity changed (%s -> %s): deciding again", id.ifindex, l->id.name, id.name);
                 l->id = id;
@@ -379,14 +395,19 @@ static void on_overrun(void *userdata) {
         report_next_change(n);
 }
 
-int net_start(sd_event *e, const struct policy *p, net_timer_changed_t changed, void *userdata, struct net **ret) {
+int net_start(sd_event *e, const struct policy *p, struct net_allowance *install, bool first_start,
+              net_timer_changed_t changed, void *userdata, struct net **ret) {
         struct net *n = calloc(1, sizeof *n);
         _cleanup_free_ char *error = NULL;
         int r;
 
-        if (!n)
+        if (!n) {
+                net_allowance_free(install);
                 return -ENOMEM;
+        }
         n->policy = p;
+        n->allowance = p ? net_allowance_free(install) : install;
+        n->first_start = !p && first_start;
         n->changed = changed;
         n->userdata = userdata;
         n->next_change = TIME_INFINITY;
@@ -402,9 +423,11 @@ int net_start(sd_event *e, const struct policy *p, net_timer_changed_t changed, 
         if (r < 0)
                 log_warning("No udev monitor for network links (%s): paths given by udev later are not read",
                             strerror(-r));
-        r = net_firewall_new(&n->firewall);
+        r = net_firewall_new(NULL, &error, &n->firewall);
         if (r < 0) {
-                record_fault("network-firewall", r, "Failed to set up nftables: unapproved links are only kept down");
+                record_fault("network-firewall", r, "No network firewall: %s; unapproved links are only kept down",
+                             error ?: strerror(-r));
+                firewall_set_problem(n, error ?: strerror(-r));
                 n->firewall = NULL;
         }
         /* Listen first, then enumerate: a link that appears in between is seen at least once. */
@@ -420,10 +443,10 @@ int net_start(sd_event *e, const struct policy *p, net_timer_changed_t changed, 
         size_t kept = 0;
         for (struct net_link *l = n->links; l; l = l->next)
                 kept += l->grandfathered && !l->id.is_loopback;
-        if (!p && kept > 0)
+        if (kept > 0)
                 record_fault("network-unenforced", 0,
-                             "No valid policy at start: %zu network link(s) present were left as they are; "
-                             "links that appear from now on are blocked", kept);
+                             "No policy accepted yet on this machine: %zu network link(s) present at installation "
+                             "left as they are until the first policy; every other link is blocked", kept);
 
         /* Only now: a link created before this point is in no set, so it is dropped as well. */
         firewall_sync(n);
@@ -439,10 +462,35 @@ void net_policy_changed(struct net *n, const struct policy *p) {
         if (!n)
                 return;
         n->policy = p;
+        /* Once a policy is in force the installation is over: without one from now on, links
+         * are blocked. */
+        if (p) {
+                n->allowance = net_allowance_free(n->allowance);
+                n->first_start = false;
+        }
         for (struct net_link *l = n->links; l; l = l->next)
                 link_decide(n, l, NET_RECORD_REEVALUATED);
         firewall_sync(n);
         n->next_change = net_next_change(n);
+}
+
+const char *net_firewall_problem(const struct net *n) {
+        return n && n->firewall_problem[0] ? n->firewall_problem : NULL;
+}
+
+int net_installation_list(const struct net *n, struct net_allowance **ret) {
+        struct net_allowance *a = calloc(1, sizeof *a);
+        int r;
+
+        if (!a)
+                return -ENOMEM;
+        for (const struct net_link *l = n->links; l; l = l->next)
+                if (l->grandfathered && (r = net_allowance_add(a, &l->id)) < 0) {
+                        net_allowance_free(a);
+                        return r;
+                }
+        *ret = a;
+        return 0;
 }
 
 int64_t net_next_change(const struct net *n) {
@@ -485,6 +533,7 @@ struct net *net_free(struct net *n) {
         net_watch_free(n->watch);
         net_firewall_free(n->firewall);
         net_enforce_free(n->enforce);
+        net_allowance_free(n->allowance);
         udev_unref(n->udev);
         return mfree(n);
 }

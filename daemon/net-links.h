@@ -20,15 +20,25 @@ struct net;
 /* Called when net_next_change() may have moved (a link appeared or left): re-arm the timer. */
 typedef void (*net_timer_changed_t)(void *userdata);
 
-/* Subscribes to link events, decides every link present (with P == NULL, i.e. no valid policy,
- * links present now are left as they are and a fault is recorded; links that appear later are
- * blocked), then installs the firewall tables. P is borrowed: the manager must call
- * net_policy_changed() whenever it replaces or frees it. */
-int net_start(sd_event *e, const struct policy *p, net_timer_changed_t changed, void *userdata, struct net **ret);
+/* Subscribes to link events, decides every link present, then installs the firewall tables.
+ * P is borrowed: the manager must call net_policy_changed() whenever it replaces or frees it.
+ * Without a valid policy (P == NULL) links are blocked, loopback aside, with one exception
+ * (net-allowance.h): on a machine that never accepted a policy, INSTALL (taken over; NULL:
+ * none) lists the links that stay as they are until the first policy, and FIRST_START says
+ * that there is no list yet: then every link present now is on it (net_installation_list()
+ * gives it, to be written). A fault records the links left so. */
+struct net_allowance;
+int net_start(sd_event *e, const struct policy *p, struct net_allowance *install, bool first_start,
+              net_timer_changed_t changed, void *userdata, struct net **ret);
+/* The links left as they are for the installation (see net_start), as a new list. */
+int net_installation_list(const struct net *n, struct net_allowance **ret);
 /* Re-decides every link under P (after a reload, or at a time boundary). */
 void net_policy_changed(struct net *n, const struct policy *p);
 /* The earliest time any link's decision may change by time alone, or TIME_INFINITY. */
 int64_t net_next_change(const struct net *n);
+/* Why kyokad's nftables tables are not (all) in force: the kernel has no nf_tables, or the last
+ * update failed (links are still kept down). NULL when they are. */
+const char *net_firewall_problem(const struct net *n);
 struct net *net_free(struct net *n);
 
 /* For `policyctl status/list/request`: one link as kyokad sees it (borrowed for the call). */

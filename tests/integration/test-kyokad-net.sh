@@ -73,6 +73,7 @@ write_policy() {
 		echo "issued = \"$(date +%Y-%m-%dT%H:%M%:z)\";"
 		echo 'issuer = "kyoka test";'
 		echo 'contract = "test-kyokad-net";'
+		[ -n "${POLICY_UNTIL:-}" ] && echo "valid_until = \"$POLICY_UNTIL\";"
 		echo 'defaults = { network = "block"; };'
 		echo 'network = ('
 		local sep=""
@@ -217,7 +218,37 @@ A ip link del brx
 sleep 0.2
 if grep -q "net removed .*name=brx" "$log"; then ok "a removed link is recorded"; else not_ok "a removed link is recorded"; fi
 
-# ---- no valid policy at start ---------------------------------------------------------------
+# ---- the policy expires, kyokad restarts: nothing blocked before is usable after --------------
+# (issue 9: without a valid policy at start, kyokad used to leave every link present as it was,
+# also the links it had blocked itself.)
+start_kyokad() { # LOG: kyokad in ka with the first config; sets kpid
+	ip netns exec "$ka" "$kyokad" --config-dir "$cfg" --state-dir "$tmp/state" --runtime-dir "$tmp/run" --debug >>"$1" 2>&1 &
+	kpid=$!
+	pids+=("$kpid")
+	local i
+	for ((i = 0; i < 50; i++)); do [ "$(grep -c "kyokad ready" "$1")" -gt "${2:-0}" ] && break; sleep 0.1; done
+}
+POLICY_UNTIL=$(date -d "@$(( $(date +%s) + 3 ))" +%Y-%m-%dT%H:%M:%S%:z) write_policy 4 "P-ok 02:00:00:00:00:0a"
+kill -HUP "$kpid"
+for ((i = 0; i < 80; i++)); do grep -q "policy expired" "$log" && break; sleep 0.1; done
+A ip link set vblk-renamed up
+expired_down=no; wait_down "$ka" vblk-renamed && expired_down=yes
+kill -TERM "$kpid"; wait "$kpid"
+start_kyokad "$log" 1
+A ip link set vblk-renamed up
+sleep 0.5
+allowed_set=$(A nft list set inet kyoka allowed 2>/dev/null)
+if [ "$expired_down" = yes ] && ! is_up "$ka" vblk-renamed && ! grep -q vblk-renamed <<<"$allowed_set" &&
+	! A ping -c 1 -W 1 10.77.2.2 >/dev/null 2>&1; then
+	ok "a link blocked before a restart without a valid policy stays blocked after it (not in @allowed)"
+else not_ok "a link blocked before a restart without a valid policy stays blocked after it" \
+	"expired_down=$expired_down up=$(is_up "$ka" vblk-renamed && echo yes) set: $(tr -s ' \n\t' ' ' <<<"$allowed_set")"; fi
+A ip link set vok-renamed up
+if wait_down "$ka" vok-renamed; then
+	ok "without a valid policy a link approved by the expired policy is blocked too (loopback aside)"
+else not_ok "without a valid policy a link approved by the expired policy is blocked too"; fi
+
+# ---- no policy ever accepted (installation) ------------------------------------------------
 ip netns add "$kc"
 ip -n "$kc" link set lo up
 ip -n "$kc" link add vold type veth peer name vold-p && ip -n "$kc" link set vold up
@@ -229,12 +260,25 @@ k2=$!
 pids+=("$k2")
 for ((i = 0; i < 50; i++)); do grep -q "kyokad ready" "$log2" && break; sleep 0.1; done
 sleep 0.2
-if is_up "$kc" vold && grep -q "fault network-unenforced" "$log2"; then
-	ok "no valid policy: a link present at start is left as it is, and a fault is recorded"
-else not_ok "no valid policy: a link present at start is left as it is" "$(grep -i 'net \|fault' "$log2" | head -5)"; fi
+if is_up "$kc" vold && grep -q "fault network-unenforced" "$log2" && grep -q vold "$tmp/state2/network-at-install"; then
+	ok "first start, no policy ever accepted: a link present is left as it is, listed, and a fault is recorded"
+else not_ok "first start, no policy ever accepted: a link present is left as it is" "$(grep -i 'net \|fault' "$log2" | head -5)"; fi
 ip -n "$kc" link add vnew type veth peer name vnew-p
 ip -n "$kc" link set vnew up
 if wait_down "$kc" vnew; then ok "no valid policy: a new link is blocked"; else not_ok "no valid policy: a new link is blocked"; fi
+# A restart before any policy: the installation's links stay, the one blocked stays blocked,
+# and one that appeared while kyokad was stopped is blocked.
+kill -TERM "$k2"; wait "$k2"
+ip -n "$kc" link add vwhile type veth peer name vwhile-p
+ip netns exec "$kc" "$kyokad" --config-dir "$cfg2" --state-dir "$tmp/state2" --runtime-dir "$tmp/run2" --debug >>"$log2" 2>&1 &
+k2=$!
+pids+=("$k2")
+for ((i = 0; i < 50; i++)); do [ "$(grep -c "kyokad ready" "$log2")" -gt 1 ] && break; sleep 0.1; done
+ip -n "$kc" link set vnew up; ip -n "$kc" link set vwhile up
+sleep 0.3
+if is_up "$kc" vold && ! is_up "$kc" vnew && ! is_up "$kc" vwhile; then
+	ok "restart before any policy: the installation's link stays up, links blocked or new stay blocked"
+else not_ok "restart before any policy" "vold=$(is_up "$kc" vold && echo up) vnew=$(is_up "$kc" vnew && echo up) vwhile=$(is_up "$kc" vwhile && echo up)"; fi
 
 # ---- kyokad exits cleanly -------------------------------------------------------------------
 for p in "$kpid" "$k2"; do kill -TERM "$p"; done
@@ -251,5 +295,5 @@ else not_ok "the ledger verifies and ends with kyokad's stop" "$("$P" --state-di
 if A nft list table inet kyoka >/dev/null 2>&1; then ok "the firewall tables stay after kyokad exits (fail closed)"
 else not_ok "the firewall tables stay after kyokad exits"; fi
 
-if [ "$fail" -gt 0 ]; then echo "# kyokad log (last 30 lines):"; tail -30 "$log" | sed 's/^/#   /'; fi
+if [ "$fail" -gt 0 ] || [ -n "${KEEP_LOG:-}" ]; then echo "# kyokad log (last 30 lines):"; tail -30 "$log" | sed 's/^/#   /'; fi
 finish
