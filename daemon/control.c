@@ -234,6 +234,19 @@ static struct json_object *link_counts_json(const struct links_visit *v) {
         return TAKE_PTR(o);
 }
 
+/* "firewall": null without network enforcement, else {"in_force": bool, "problem": text|null}. */
+static int add_firewall(struct control *c, struct json_object *o) {
+        const char *problem;
+
+        if (!manager_get_firewall(c->manager, &problem))
+                return json_object_object_add(o, "firewall", NULL);
+        struct json_object *fw = json_object_new_object();
+        if (add(o, "firewall", fw) < 0 || add(fw, "in_force", json_object_new_boolean(!problem)) < 0 ||
+            (problem ? add(fw, "problem", json_object_new_string(problem)) : json_object_object_add(fw, "problem", NULL)) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
 static struct json_object *reply_status(struct control *c) {
         _cleanup_(json_object_putp) struct json_object *o = control_ok_new();
         struct manager_policy_info info;
@@ -253,9 +266,11 @@ static struct json_object *reply_status(struct control *c) {
             add(counts, "allowed", json_object_new_uint64(allowed)) < 0 ||
             add(counts, "blocked", json_object_new_uint64(blocked)) < 0 ||
             add(host, "hostname", json_object_new_string(hostname)) < 0 ||
-            add(host, "machine_id", machine_id[0] ? json_object_new_string(machine_id) : json_object_new_null()) < 0 ||
+            /* json_object_new_null() is NULL itself: add() would take it for a failed allocation. */
+            (machine_id[0] ? add(host, "machine_id", json_object_new_string(machine_id))
+                           : json_object_object_add(host, "machine_id", NULL)) < 0 ||
             add(o, "policy", control_policy_to_json(&info)) < 0 || add(o, "faults", record_recent_faults()) < 0 ||
-            add(o, "ledger", record_ledger_status()) < 0)
+            add(o, "ledger", record_ledger_status()) < 0 || add_firewall(c, o) < 0)
                 return NULL;
         return TAKE_PTR(o);
 }

@@ -78,6 +78,9 @@ struct manager {
         sd_event_source *applies_source;
         uint64_t usb_io_tags;
         struct block_watch *block;    /* block devices of read-only media (block-watch.c) */
+        /* Controllers (by bus number) that could not be closed: their interfaces are authorised
+         * as soon as a device is, so only devices approved whole may be authorised there. */
+        uint64_t open_controllers;
         int access_dirfd;             /* RUNTIME_DIR/usb: the access files (block-access.h) */
         /* For the control socket. */
         struct control *control;
@@ -176,6 +179,19 @@ static void usb_apply_queue(struct manager *m, const struct usb_io_request *req)
         (void) sd_event_source_set_enabled(m->applies_source, SD_EVENT_ONESHOT);
 }
 
+/* The bus number of a device's kernel name ("3-1.2" -> 3), 0 if there is none. */
+static unsigned usb_bus_of(const char *sysname) {
+        unsigned bus = 0;
+        for (const char *p = sysname; *p >= '0' && *p <= '9' && bus < 1000; p++)
+                bus = bus * 10 + (unsigned) (*p - '0');
+        return bus;
+}
+
+static bool controller_is_open(const struct manager *m, unsigned bus) {
+        /* Bus numbers beyond 63 are not tracked: counted as open (fail closed). */
+        return bus >= 64 ? m->open_controllers != 0 : (m->open_controllers >> bus) & 1;
+}
+
 /* Decides now (matching is fast and on the loop), records the decision, and queues the sysfs
  * writes behind the record's commit; the report follows when the writes have completed. */
 static void usb_device_decide(struct manager *m, struct usb_device *d, enum usb_record_event ev) {
@@ -196,6 +212,15 @@ static void usb_device_decide(struct manager *m, struct usb_device *d, enum usb_
         }
 
         enum policy_verdict verdict = dec.verdict;
+        unsigned bus = usb_bus_of(d->sysname);
+        if (verdict != VERDICT_BLOCK && controller_is_open(m, bus) && !usb_interfaces_all(&d->desc, dec.interface_mask)) {
+                /* Approved for some interfaces only, on a controller that authorises every
+                 * interface with the device: the others would bind a driver first. */
+                verdict = VERDICT_BLOCK;
+                snprintf(rec->reason + strlen(rec->reason), sizeof rec->reason - strlen(rec->reason),
+                         "; blocked: its controller usb%u keeps new interfaces authorised "
+                         "(interface_authorized_default could not be set to 0)", bus);
+        }
         /* read-only <-> read-write on an authorised device: it is attached again under the new
          * access (usb-io.c job_apply). From or to "block" nothing is attached to redo. */
         bool access_changed = d->decided && d->verdict != VERDICT_BLOCK && verdict != VERDICT_BLOCK &&
@@ -470,8 +495,14 @@ static void on_usb_event(struct udev_device *dev, enum usb_event ev, void *userd
         if (strncmp(sysname, "usb", 3) == 0) {
                 _cleanup_close_ int fd = open(syspath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 int r = fd < 0 ? negative_errno() : usb_controller_lockdown(fd);
-                if (r < 0)
-                        record_fault("controller-lockdown", r, "Failed to close controller %s: %s", sysname, strerror(-r));
+                unsigned bus = usb_bus_of(sysname + 3);
+                uint64_t bit = bus < 64 ? UINT64_C(1) << bus : 1;
+                if (r < 0) {
+                        record_fault("controller-lockdown", r, "Failed to close controller %s: %s; its devices are "
+                                     "authorised only if approved whole", sysname, strerror(-r));
+                        m->open_controllers |= bit;
+                } else if (bus < 64)
+                        m->open_controllers &= ~bit;
                 return;
         }
 
@@ -719,6 +750,30 @@ static int manager_start_network(struct manager *m) {
         return 0;
 }
 
+/* Controllers that appear later (a USB4/Thunderbolt dock, PCIe hot-plug) start closed from now
+ * on, even before udev's rule or kyokad's own lockdown reach them. That the kernel was not
+ * already told so at boot is a fault: devices present then were authorised before kyokad ran. */
+static void manager_close_new_controllers(struct manager *m) {
+        _cleanup_close_ int fd = open(USBCORE_PARAMETERS, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        char was[16];
+        int r;
+
+        if (fd < 0) {
+                /* No usbcore (no USB at all, or a test's sysfs): nothing to close. */
+                log_debug("%s: %m: no USB core to close", USBCORE_PARAMETERS);
+                return;
+        }
+        r = usb_core_lockdown(fd, was, sizeof was);
+        if (was[0] && !streq(was, "0"))
+                record_fault("usb-boot-default", 0, "The kernel started with usbcore.authorized_default=%s: USB devices "
+                             "present at boot were authorised before kyokad ran; add usbcore.authorized_default=0 "
+                             "to the kernel command line (docs/install.md)", was);
+        if (r < 0)
+                record_fault("controller-lockdown", r, "Failed to close USB controllers that appear later "
+                             "(%s/authorized_default): %s; such a controller is closed only when udev or kyokad "
+                             "get to it", USBCORE_PARAMETERS, strerror(-r));
+}
+
 int manager_start(struct manager *m) {
         int r;
 
@@ -748,6 +803,8 @@ int manager_start(struct manager *m) {
                 record_fault("access-file", r, "Failed to prepare %s/%s: %s; storage devices stay blocked",
                              m->cfg.runtime_dir, BLOCK_ACCESS_SUBDIR, strerror(-r));
         usb_io_set_access_dir(m->usb_io, m->access_dirfd);
+
+        manager_close_new_controllers(m);
 
         /* Listen first, then enumerate: a device that arrives in between is seen at least once,
          * and the controllers are closed as part of the enumeration (root hubs come first). */
@@ -866,6 +923,11 @@ bool manager_foreach_link(const struct manager *m, net_link_visitor_t visit, voi
                 return false;
         net_foreach_link(m->net, visit, userdata);
         return true;
+}
+
+bool manager_get_firewall(const struct manager *m, const char **ret_problem) {
+        *ret_problem = m->net ? net_firewall_problem(m->net) : NULL;
+        return m->net != NULL;
 }
 
 void manager_get_host(const struct manager *m, const char **ret_hostname, const char **ret_machine_id) {

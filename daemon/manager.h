@@ -61,3 +61,6 @@ bool manager_next_device(const struct manager *m, const void **cursor, struct ma
  * when kyokad does not watch links (--network off). */
 bool manager_foreach_link(const struct manager *m, net_link_visitor_t visit, void *userdata);
 void manager_get_host(const struct manager *m, const char **ret_hostname, const char **ret_machine_id);
+/* Whether kyokad enforces network links (false with --network off); if so, *RET_PROBLEM is why
+ * its nftables tables are not (all) in force, or NULL when they are. */
+bool manager_get_firewall(const struct manager *m, const char **ret_problem);

@@ -453,7 +453,7 @@ void record_policy(const char *what, const char *message) {
 /* Which ledger record a fault is (record.h). */
 static void fault_kind(const char *what, enum ledger_subject *ret_subject, enum ledger_event *ret_event) {
         static const char *const refused[] = { "policy-refused", "policy-fallback", "policy-copy-refused" };
-        static const char *const unenforced[] = { "controller-lockdown", "network-firewall" };
+        static const char *const unenforced[] = { "controller-lockdown", "network-firewall", "usb-boot-default" };
 
         *ret_subject = LEDGER_SUBJECT_DAEMON;
         *ret_event = LEDGER_EVENT_FAULT;

@@ -22,12 +22,31 @@ static int write_attribute(int dirfd, const char *name, const char *value) {
 
 int usb_controller_lockdown(int dirfd) {
         int r = write_attribute(dirfd, "authorized_default", "0");
-        if (r < 0)
-                return r;
         /* Interfaces of an authorised device then stay off until kyokad names each one; this
          * is what makes approving only some interfaces of a composite device possible without
-         * a window in which the others bind a driver. */
-        return write_attribute(dirfd, "interface_authorized_default", "0");
+         * a window in which the others bind a driver. Tried even if the first write failed. */
+        int k = write_attribute(dirfd, "interface_authorized_default", "0");
+        return r < 0 ? r : k;
+}
+
+int usb_core_lockdown(int dirfd, char *ret_was, size_t size) {
+        if (ret_was && size > 0) {
+                ret_was[0] = 0;
+                _cleanup_close_ int fd = openat(dirfd, "authorized_default", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+                ssize_t n = fd < 0 ? -1 : read_fd_prefix(fd, ret_was, size - 1);
+                if (n >= 0) {
+                        ret_was[n] = 0;
+                        ret_was[strcspn(ret_was, "\n")] = 0;
+                }
+        }
+        return write_attribute(dirfd, "authorized_default", "0");
+}
+
+bool usb_interfaces_all(const struct usb_descriptors *d, uint32_t mask) {
+        for (size_t i = 0; i < d->n_interfaces; i++)
+                if (!(mask & (1u << i)))
+                        return false;
+        return true;
 }
 
 int usb_device_authorize(int dirfd, bool authorized) {

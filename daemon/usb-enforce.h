@@ -6,13 +6,28 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "usb-descriptors.h"
 
 /* Writes 0 to authorized_default and interface_authorized_default of the controller (root hub)
- * whose sysfs directory is DIRFD. -ENOENT if it is not a root hub. */
+ * whose sysfs directory is DIRFD. Both are tried; returns the first failure. -ENOENT if it is
+ * not a root hub. */
 int usb_controller_lockdown(int dirfd);
+
+#define USBCORE_PARAMETERS "/sys/module/usbcore/parameters"
+
+/* The default of controllers that do not exist yet: writes 0 to usbcore's `authorized_default`
+ * parameter in its parameters directory DIRFD, so that a controller that appears later (a dock,
+ * PCIe hot-plug) starts closed even before udev or kyokad get to it. *RET_WAS (if not NULL)
+ * gets what it was before, as the kernel prints it ("-1" is the kernel's default: authorised),
+ * truncated to SIZE bytes; "" if unreadable. */
+int usb_core_lockdown(int dirfd, char *ret_was, size_t size);
+
+/* Whether MASK (bit i = interface descriptor i of D, as usb_interfaces_authorize takes it)
+ * approves every interface of D: such a device needs no per-interface authorisation. */
+bool usb_interfaces_all(const struct usb_descriptors *d, uint32_t mask);
 
 /* Writes the device's `authorized` (1 or 0). */
 int usb_device_authorize(int dirfd, bool authorized);

@@ -16,7 +16,7 @@ static void help(void) {
                "Show the policy kyokad enforces (serial, issuer, contract, signer key, validity),\n"
                "or that the built-in lockdown applies; the present USB devices and network\n"
                "links allowed and blocked, and how often blocked links were set up\n"
-               "(violations); the ledger (records, last seq, records waiting, the error while it\n"
+               "(violations); whether kyokad's network firewall is in force; the ledger (records, last seq, records waiting, the error while it\n"
                "cannot be written) and the export key's fingerprint; the last faults.\n"
                "Needs root, group kyoka or kyoka-admin.\n"
                "Exit status: 0 shown, 1 kyokad unreachable or refused, 2 usage error.\n"
@@ -155,6 +155,16 @@ int verb_status(int argc, char *argv[]) {
                        json_object_get_uint64(get(l, "violations")) == 1 ? "" : "s");
         else
                 printf("%-10s not watched (kyokad runs with --network off)\n", "Links:");
+        /* kyokad's nftables tables (docs/network.md); absent from an older kyokad. */
+        struct json_object *fw = get(reply, "firewall");
+        if (fw && json_object_get_boolean(get(fw, "in_force")))
+                field("Firewall:", "in force (unapproved links' packets are dropped)");
+        else if (fw) {
+                char buf[512];
+                snprintf(buf, sizeof buf, "unavailable: %s; unapproved links are only kept down",
+                         json_get_string(fw, "problem") ?: "?");
+                field("Firewall:", buf);
+        }
 
         print_ledger(get(reply, "ledger"));
 
