@@ -57,7 +57,7 @@ static char *export_to(struct fixture *f, const char *sub, enum export_lang lang
         _cleanup_free_ char *out = path_join(f->dir, sub);
 
         assert_int_equal(export_week_parse("2026-W47", &w), 0);
-        assert_int_equal(export_write(f->l, &w, lang, EXPORT_ALL, out, f->key, trusted_key_fingerprint(f->pub), &res), 0);
+        assert_int_equal(export_write(f->l, &w, lang, EXPORT_ALL, out, f->key, trusted_key_fingerprint(f->pub), &res, NULL, 0), 0);
         assert_int_equal(res.first_seq, 2);
         assert_int_equal(res.last_seq, 15);
         return strdup(res.dir);
