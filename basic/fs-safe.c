@@ -16,7 +16,7 @@
 #define TMP_SUFFIX_LEN 8
 #define TMP_ATTEMPTS 64
 
-int stat_check_trusted(const struct stat *st, uid_t euid, char *reason, size_t reason_size) {
+int stat_check_trusted(const struct stat *st, uid_t euid, unsigned flags, char *reason, size_t reason_size) {
         char dummy[1];
 
         if (!reason) {
@@ -31,19 +31,20 @@ int stat_check_trusted(const struct stat *st, uid_t euid, char *reason, size_t r
         if ((st->st_mode & (S_IWGRP | S_IWOTH)) == 0)
                 return 0;
         /* /tmp's rule: others add their own entries, but cannot rename or unlink ours. */
-        if (S_ISDIR(st->st_mode) && st->st_uid == 0 && (st->st_mode & S_ISVTX))
+        bool sticky_ok = flags & TRUST_STICKY_DIR;
+        if (sticky_ok && S_ISDIR(st->st_mode) && st->st_uid == 0 && (st->st_mode & S_ISVTX))
                 return 0;
         snprintf(reason, reason_size, "writable by group or others (mode %04o)%s", (unsigned) (st->st_mode & 07777),
-                 S_ISDIR(st->st_mode) ? " and not a root-owned sticky directory" : "");
+                 sticky_ok && S_ISDIR(st->st_mode) ? " and not a root-owned sticky directory" : "");
         return -EPERM;
 }
 
-int fd_check_trusted(int fd, uid_t euid, char *reason, size_t reason_size) {
+int fd_check_trusted(int fd, uid_t euid, unsigned flags, char *reason, size_t reason_size) {
         struct stat st;
 
         if (fstat(fd, &st) < 0)
                 return negative_errno();
-        return stat_check_trusted(&st, euid, reason, reason_size);
+        return stat_check_trusted(&st, euid, flags, reason, reason_size);
 }
 
 /* One path component: anything with a '/' would let the kernel follow symlinks in between. */

@@ -16,13 +16,17 @@
 #include <sys/types.h>
 
 /* 0 if ST can be trusted by a process running as EUID: owned by root or EUID, and writable by
- * neither group nor others. A directory owned by root with the sticky bit (as /tmp) may be
- * writable by all: others can add entries there but not replace or remove ours. -EPERM
- * otherwise, and REASON (if not NULL) says why in English, e.g. "owned by uid 1000 (neither
- * root nor uid 0)" or "writable by group or others (mode 0775)". */
-int stat_check_trusted(const struct stat *st, uid_t euid, char *reason, size_t reason_size);
+ * neither group nor others. With TRUST_STICKY_DIR a directory owned by root with the sticky bit
+ * (as /tmp) may be writable by all: enough for creating new files there (others can add
+ * entries but not replace or remove ours), not for trusting what it holds. -EPERM otherwise,
+ * and REASON (if not NULL) says why in English, e.g. "owned by uid 1000 (neither root nor uid
+ * 0)" or "writable by group or others (mode 0775)". */
+enum {
+        TRUST_STICKY_DIR = 1 << 0,
+};
+int stat_check_trusted(const struct stat *st, uid_t euid, unsigned flags, char *reason, size_t reason_size);
 /* The same for an open file or directory. */
-int fd_check_trusted(int fd, uid_t euid, char *reason, size_t reason_size);
+int fd_check_trusted(int fd, uid_t euid, unsigned flags, char *reason, size_t reason_size);
 
 /* Opens NAME under DIRFD as a directory, never through a symlink (-ELOOP or -ENOTDIR if NAME
  * is one). Returns the fd. */

@@ -351,7 +351,7 @@ _printf_(3, 4) static void set_error(char *err, size_t err_size, const char *fmt
  * one between our steps. */
 static int check_dir(int fd, const char *path, const char *name, char *err, size_t err_size) {
         char reason[128];
-        int r = fd_check_trusted(fd, geteuid(), reason, sizeof reason);
+        int r = fd_check_trusted(fd, geteuid(), TRUST_STICKY_DIR, reason, sizeof reason);
         if (r < 0)
                 set_error(err, err_size, "%s%s%s: %s: refusing to write the export there", path, name ? "/" : "",
                           name ?: "", reason);

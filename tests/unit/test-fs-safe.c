@@ -39,33 +39,37 @@ static void test_trusted_owner_and_mode(void **state) {
         char why[128];
         struct stat st = { .st_uid = 0, .st_mode = S_IFREG | 0644 };
 
-        assert_int_equal(stat_check_trusted(&st, 1000, why, sizeof why), 0);
+        assert_int_equal(stat_check_trusted(&st, 1000, TRUST_STICKY_DIR, why, sizeof why), 0);
         st.st_uid = 1000;
-        assert_int_equal(stat_check_trusted(&st, 1000, why, sizeof why), 0);
-        assert_int_equal(stat_check_trusted(&st, 0, why, sizeof why), -EPERM);
+        assert_int_equal(stat_check_trusted(&st, 1000, TRUST_STICKY_DIR, why, sizeof why), 0);
+        assert_int_equal(stat_check_trusted(&st, 0, TRUST_STICKY_DIR, why, sizeof why), -EPERM);
         assert_string_equal(why, "owned by uid 1000 (neither root nor uid 0)");
 
         st = (struct stat) { .st_uid = 0, .st_mode = S_IFREG | 0664 };
-        assert_int_equal(stat_check_trusted(&st, 0, why, sizeof why), -EPERM);
+        assert_int_equal(stat_check_trusted(&st, 0, TRUST_STICKY_DIR, why, sizeof why), -EPERM);
         assert_string_equal(why, "writable by group or others (mode 0664)");
         st.st_mode = S_IFREG | 0646;
-        assert_int_equal(stat_check_trusted(&st, 0, NULL, 0), -EPERM);
+        assert_int_equal(stat_check_trusted(&st, 0, TRUST_STICKY_DIR, NULL, 0), -EPERM);
 }
 
 static void test_trusted_sticky_only_for_roots_directories(void **state) {
         char why[128];
         struct stat st = { .st_uid = 0, .st_mode = S_IFDIR | 01777 };
 
-        assert_int_equal(stat_check_trusted(&st, 1000, why, sizeof why), 0);     /* /tmp */
+        assert_int_equal(stat_check_trusted(&st, 1000, TRUST_STICKY_DIR, why, sizeof why), 0);     /* /tmp */
         st.st_mode = S_IFDIR | 0777;
-        assert_int_equal(stat_check_trusted(&st, 0, why, sizeof why), -EPERM);
+        assert_int_equal(stat_check_trusted(&st, 0, TRUST_STICKY_DIR, why, sizeof why), -EPERM);
         assert_non_null(strstr(why, "mode 0777"));
         /* A user's sticky directory: that user can still swap our entries. */
         st = (struct stat) { .st_uid = 1000, .st_mode = S_IFDIR | 01777 };
-        assert_int_equal(stat_check_trusted(&st, 1000, why, sizeof why), -EPERM);
+        assert_int_equal(stat_check_trusted(&st, 1000, TRUST_STICKY_DIR, why, sizeof why), -EPERM);
+        /* Without TRUST_STICKY_DIR (trusting what the directory holds) it is refused. */
+        st = (struct stat) { .st_uid = 0, .st_mode = S_IFDIR | 01777 };
+        assert_int_equal(stat_check_trusted(&st, 0, 0, why, sizeof why), -EPERM);
+        assert_string_equal(why, "writable by group or others (mode 1777)");
         /* The sticky bit means nothing on a file. */
         st = (struct stat) { .st_uid = 0, .st_mode = S_IFREG | 01666 };
-        assert_int_equal(stat_check_trusted(&st, 0, why, sizeof why), -EPERM);
+        assert_int_equal(stat_check_trusted(&st, 0, TRUST_STICKY_DIR, why, sizeof why), -EPERM);
 }
 
 static void test_fd_trusted_with_another_owner(void **state) {
@@ -76,12 +80,12 @@ static void test_fd_trusted_with_another_owner(void **state) {
         char why[128];
 
         assert_int_equal(fchmod(fd, 0755), 0);
-        assert_int_equal(fd_check_trusted(fd, 0, why, sizeof why), 0);
+        assert_int_equal(fd_check_trusted(fd, 0, 0, why, sizeof why), 0);
         assert_int_equal(fchown(fd, OTHER_UID, OTHER_UID), 0);
-        assert_int_equal(fd_check_trusted(fd, 0, why, sizeof why), -EPERM);
+        assert_int_equal(fd_check_trusted(fd, 0, 0, why, sizeof why), -EPERM);
         assert_string_equal(why, "owned by uid 12345 (neither root nor uid 0)");
         /* The same directory is trusted by its owner. */
-        assert_int_equal(fd_check_trusted(fd, OTHER_UID, why, sizeof why), 0);
+        assert_int_equal(fd_check_trusted(fd, OTHER_UID, 0, why, sizeof why), 0);
         test_rmdir_r(dir);
 }
 
