@@ -5,6 +5,8 @@
 # directory, nothing written) and the root-owned file must stay byte for byte what it was. The
 # attacker is `nobody` (setpriv); root's /tmp-like sticky directories still work.
 # Usage: test-export-safety.sh BUILD. Needs root (setpriv, chown); skips (exit 0) otherwise.
+# BUILD is a plain build, as for test-ledger.sh: the ledger is filled by bench/ledger-bench,
+# linked with BUILD's libraries without sanitizers (the unit tests cover the export under ASan).
 set -u
 build=$(realpath "${1:?usage: test-export-safety.sh BUILD}")
 top=$(cd "$(dirname "$0")/../.." && pwd)
