@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fs-safe.h"
 #include "macro.h"
 
 int read_fd_bounded(int fd, size_t max, char **ret, size_t *ret_size) {
@@ -77,7 +78,7 @@ int read_file_bounded(const char *path, size_t max, char **ret, size_t *ret_size
         return read_fd_bounded(fd, max, ret, ret_size);
 }
 
-static int write_all(int fd, const void *data, size_t size) {
+int write_all(int fd, const void *data, size_t size) {
         const char *p = data;
         while (size > 0) {
                 ssize_t k = write(fd, p, size);
@@ -92,41 +93,48 @@ static int write_all(int fd, const void *data, size_t size) {
         return 0;
 }
 
-static int fsync_parent_dir(const char *path) {
-        _cleanup_free_ char *copy = strdup(path);
-        if (!copy)
-                return -ENOMEM;
-        _cleanup_close_ int dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0)
-                return negative_errno();
-        if (fsync(dfd) < 0)
-                return negative_errno();
-        return 0;
+int read_file_at(int dirfd, const char *name, size_t max, char **ret, size_t *ret_size) {
+        _cleanup_close_ int fd = file_open_regular_at(dirfd, name);
+        if (fd < 0)
+                return fd;
+        return read_fd_bounded(fd, max, ret, ret_size);
 }
 
-int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode) {
+int write_file_atomic_at(int dirfd, const char *name, const void *data, size_t size, mode_t mode) {
         _cleanup_free_ char *tmp = NULL;
         int r;
 
-        if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0)
-                return -ENOMEM;
-
-        _cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
+        _cleanup_close_ int fd = file_create_tmp_at(dirfd, name, mode, &tmp);
         if (fd < 0)
-                return negative_errno();
+                return fd;
 
         r = write_all(fd, data, size);
         if (r >= 0 && fchmod(fd, mode) < 0)
                 r = negative_errno();
         if (r >= 0 && fsync(fd) < 0)
                 r = negative_errno();
-        if (r >= 0 && rename(tmp, path) < 0)
+        if (r >= 0 && renameat(dirfd, tmp, dirfd, name) < 0)
                 r = negative_errno();
         if (r < 0) {
-                (void) unlink(tmp);
+                (void) unlinkat(dirfd, tmp, 0);
                 return r;
         }
-        return fsync_parent_dir(path);
+        if (fsync(dirfd) < 0)
+                return negative_errno();
+        return 0;
+}
+
+int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode) {
+        _cleanup_free_ char *copy = strdup(path), *name = strdup(path);
+
+        if (!copy || !name)
+                return -ENOMEM;
+        if (!*path || path[strlen(path) - 1] == '/')
+                return -EISDIR;
+        _cleanup_close_ int dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return negative_errno();
+        return write_file_atomic_at(dfd, basename(name), data, size, mode);
 }
 
 int write_file_exclusive(const char *path, const void *data, size_t size, mode_t mode) {

@@ -17,9 +17,20 @@ int read_fd_bounded(int fd, size_t max, char **ret, size_t *ret_size);
  * or a negative errno. For attributes whose tail may be ignored. */
 ssize_t read_fd_prefix(int fd, void *buf, size_t size);
 
-/* Writes DATA to PATH atomically with the given mode: a temporary file in the same directory,
- * fsync, rename over PATH, fsync of the directory. */
+/* Reads NAME under DIRFD as read_fd_bounded does, if it is a regular file and not a symlink
+ * (file_open_regular_at: -ELOOP, -EISDIR, -EBADFD otherwise). */
+int read_file_at(int dirfd, const char *name, size_t max, char **ret, size_t *ret_size);
+
+/* Writes DATA to NAME under DIRFD atomically with the given mode: a new temporary file in the
+ * same directory (file_create_tmp_at: exclusive, unpredictable name), fsync, renameat over NAME
+ * (which replaces a symlink there rather than following it), fsync of the directory. */
+int write_file_atomic_at(int dirfd, const char *name, const void *data, size_t size, mode_t mode);
+/* The same for PATH: its directory is opened once (symlinks in it followed, as PATH says), and
+ * everything after happens relative to it. */
 int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode);
+
+/* Writes all of DATA to FD, retrying short writes. */
+int write_all(int fd, const void *data, size_t size);
 
 /* Creates a new file exclusively (fails with -EEXIST if present), writes and fsyncs it. */
 int write_file_exclusive(const char *path, const void *data, size_t size, mode_t mode);

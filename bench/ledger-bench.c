@@ -142,9 +142,10 @@ static int week(const char *dir, long n) {
         double t_fill = now() - t0;
 
         t0 = now();
-        r = export_write(l, &w, EXPORT_LANG_JA, EXPORT_ALL, out, key, trusted_key_fingerprint(pub), &res);
+        char err[512];
+        r = export_write(l, &w, EXPORT_LANG_JA, EXPORT_ALL, out, key, trusted_key_fingerprint(pub), &res, err, sizeof err);
         if (r < 0)
-                return fprintf(stderr, "export: %s\n", strerror(-r)), 1;
+                return fprintf(stderr, "export: %s %s\n", strerror(-r), err), 1;
         double t_export = now() - t0;
 
         t0 = now();

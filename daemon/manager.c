@@ -561,6 +561,21 @@ static void read_host_identity(struct manager *m) {
         }
 }
 
+struct key_refusals {
+        const char *dir;
+        char dir_reason[KEYRING_REASON_MAX];   /* keys.d's own refusal, for the policy's message */
+};
+
+/* A key of keys.d left out: one fault each (the other keys still count). */
+static void on_key_refused(const char *name, int error, const char *reason, void *userdata) {
+        struct key_refusals *k = userdata;
+
+        if (!name)
+                snprintf(k->dir_reason, sizeof k->dir_reason, "%s", reason);
+        else
+                record_fault("policy-key", error, "Trusted key %s/%s skipped: %s", k->dir, name, reason);
+}
+
 /* Loads and verifies the policy; on any refusal the policy in force (or the lockdown) stays. */
 static int manager_load_policy(struct manager *m) {
         _cleanup_free_ char *keys_dir = path_join(m->cfg.config_dir, "keys.d");
@@ -572,13 +587,15 @@ static int manager_load_policy(struct manager *m) {
         if (!keys_dir || !policy_path)
                 return -ENOMEM;
 
-        r = keyring_load_dir(keys_dir, &keys);
+        struct key_refusals refusals = { .dir = keys_dir };
+        r = keyring_load_dir(keys_dir, on_key_refused, &refusals, &keys);
         m->load_ok = r >= 0;
         if (r < 0) {
                 snprintf(m->load_message, sizeof m->load_message, "No usable trusted key in %s: %s", keys_dir,
-                         strerror(-r));
+                         refusals.dir_reason[0] ? refusals.dir_reason : strerror(-r));
                 record_fault("policy-refused", r, "No usable trusted key in %s: %s; %s stays in force", keys_dir,
-                             strerror(-r), m->policy ? "the last good policy" : "the built-in lockdown");
+                             refusals.dir_reason[0] ? refusals.dir_reason : strerror(-r),
+                             m->policy ? "the last good policy" : "the built-in lockdown");
                 return r;
         }
 

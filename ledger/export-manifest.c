@@ -14,23 +14,27 @@
 
 #include "export.h"
 #include "fileio.h"
+#include "fs-safe.h"
 #include "hexutil.h"
 
 #define MANIFEST_MAGIC "kyoka-export 1"
 
 int file_sha256(const char *dir, const char *name, uint8_t ret[static 32]) {
-        _cleanup_free_ char *path = path_join(dir, name);
-        _cleanup_close_ int fd = -EBADF;
+        _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return negative_errno();
+        return file_sha256_at(dfd, name, ret);
+}
+
+int file_sha256_at(int dirfd, const char *name, uint8_t ret[static 32]) {
         uint8_t buf[64 * 1024];
         unsigned len = 0;
         ssize_t n;
         int r = 0;
 
-        if (!path)
-                return -ENOMEM;
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        _cleanup_close_ int fd = file_open_regular_at(dirfd, name);
         if (fd < 0)
-                return negative_errno();
+                return fd;
         EVP_MD_CTX *ctx = EVP_MD_CTX_new();
         if (!ctx)
                 return -ENOMEM;

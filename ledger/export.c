@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "fileio.h"
+#include "fs-safe.h"
 #include "hexutil.h"
 
 #define MANIFEST_MAX (64u << 10)
@@ -261,6 +262,7 @@ enum { FILE_FAULTS, FILE_RECORDS, FILE_REPORT, FILE_USAGE, _FILE_MAX };
 
 struct writer {
         FILE *f[_FILE_MAX];
+        char *tmp[_FILE_MAX];             /* their temporary names in the week's directory */
         struct html_report *html;
         enum export_lang lang;
         uint64_t usage_rows, fault_rows;
@@ -296,52 +298,131 @@ static int writer_record(const struct ledger_record *r, const uint8_t prev[stati
         return 0;
 }
 
-/* Closes F (written to DIR/.NAME.tmp), fsyncs it and renames it over DIR/NAME. */
-static int finish_file(FILE *f, const char *dir, const char *name) {
-        _cleanup_free_ char *tmp = NULL, *path = NULL;
+/* Closes F (written to TMP under DIRFD), fsyncs it and renames it over NAME in the same
+ * directory: renameat replaces whatever is at NAME, a symlink included, and never follows it. */
+static int finish_file(FILE *f, int dirfd, const char *tmp, const char *name) {
         int r = 0;
 
         if (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) < 0)
                 r = negative_errno();
         if (fclose(f) != 0 && r == 0)
                 r = negative_errno();
-        if (asprintf(&tmp, "%s/.%s.tmp", dir, name) < 0 || !(path = path_join(dir, name)))
-                return -ENOMEM;
-        if (r == 0 && rename(tmp, path) < 0)
+        if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
                 r = negative_errno();
         if (r < 0)
-                (void) unlink(tmp);
+                (void) unlinkat(dirfd, tmp, 0);
         return r;
 }
 
-static int open_tmp(const char *dir, const char *name, FILE **ret) {
+/* A new file for NAME, created exclusively under an unpredictable name: nothing planted in the
+ * directory beforehand can be written through. */
+static int open_tmp(int dirfd, const char *name, FILE **ret, char **ret_tmp) {
         _cleanup_free_ char *tmp = NULL;
+        int r;
 
-        if (asprintf(&tmp, "%s/.%s.tmp", dir, name) < 0)
-                return -ENOMEM;
-        FILE *f = fopen(tmp, "we");
-        if (!f)
-                return negative_errno();
+        _cleanup_close_ int fd = file_create_tmp_at(dirfd, name, 0644, &tmp);
+        if (fd < 0)
+                return fd;
+        /* The same mode whatever the exporting shell's umask. */
+        FILE *f = fchmod(fd, 0644) >= 0 ? fdopen(fd, "w") : NULL;
+        if (!f) {
+                r = negative_errno();
+                (void) unlinkat(dirfd, tmp, 0);
+                return r;
+        }
+        TAKE_FD(fd);
         *ret = f;
+        *ret_tmp = TAKE_PTR(tmp);
         return 0;
 }
 
-static int mkdir_p(const char *path) {
-        _cleanup_free_ char *p = strdup(path);
+_printf_(3, 4) static void set_error(char *err, size_t err_size, const char *fmt, ...) {
+        va_list ap;
 
-        if (!p)
-                return -ENOMEM;
-        for (char *s = p + 1; *s; s++) {
-                if (*s != '/')
-                        continue;
-                *s = 0;
-                if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                        return negative_errno();
-                *s = '/';
+        if (!err || err_size == 0)
+                return;
+        va_start(ap, fmt);
+        vsnprintf(err, err_size, fmt, ap);
+        va_end(ap);
+}
+
+/* Checks a directory of the export's path: root and we alone may write it (or it is root's and
+ * sticky, as /tmp). Whoever else can write there could plant a symlink or swap a directory for
+ * one between our steps. */
+static int check_dir(int fd, const char *path, const char *name, char *err, size_t err_size) {
+        char reason[128];
+        int r = fd_check_trusted(fd, geteuid(), TRUST_STICKY_DIR, reason, sizeof reason);
+        if (r < 0)
+                set_error(err, err_size, "%s%s%s: %s: refusing to write the export there", path, name ? "/" : "",
+                          name ?: "", reason);
+        return r;
+}
+
+/* NAME under the checked directory PARENTFD (PATH), made if missing, opened without following a
+ * symlink, and checked in turn. */
+static int make_subdir(int parentfd, const char *path, const char *name, char *err, size_t err_size) {
+        _cleanup_close_ int fd = dir_make_at(parentfd, name, 0755);
+        if (fd == -ELOOP || fd == -ENOTDIR || fd == -EEXIST) {
+                set_error(err, err_size, "%s/%s: a symbolic link or not a directory: refusing to write the export there",
+                          path, name);
+                return fd;
         }
-        if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                return negative_errno();
-        return 0;
+        if (fd < 0) {
+                set_error(err, err_size, "%s/%s: cannot make or open the directory: %s", path, name, strerror(-fd));
+                return fd;
+        }
+        int r = check_dir(fd, path, name, err, err_size);
+        if (r < 0)
+                return r;
+        return TAKE_FD(fd);
+}
+
+/* OUT/HOST/WEEK: OUT as the admin gave it (made if missing), then each level below it opened
+ * relative to the one above. Returns the week's directory fd. */
+static int open_week_dir(const char *out, const char *host, const char *week, char *err, size_t err_size) {
+        _cleanup_free_ char *hostpath = path_join(out, host);
+        int r;
+
+        if (!hostpath)
+                return -ENOMEM;
+        _cleanup_close_ int outfd = dir_make_path(out, 0755);
+        if (outfd < 0) {
+                set_error(err, err_size, "%s: cannot make or open the directory: %s", out, strerror(-outfd));
+                return outfd;
+        }
+        r = check_dir(outfd, out, NULL, err, err_size);
+        if (r < 0)
+                return r;
+        _cleanup_close_ int hostfd = make_subdir(outfd, out, host, err, err_size);
+        if (hostfd < 0)
+                return hostfd;
+        return make_subdir(hostfd, hostpath, week, err, err_size);
+}
+
+/* A crash between creating a temporary file and renaming it leaves the file behind, and
+ * verify-export refuses a folder holding a file MANIFEST does not list: the next export of the
+ * week removes them. */
+static const char *const manifest_files[] = { "MANIFEST", "MANIFEST.sig" };
+
+static void remove_stale_tmp(int dirfd) {
+        int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return;
+        DIR *d = fdopendir(fd);
+        if (!d) {
+                close(fd);
+                return;
+        }
+        for (struct dirent *de; (de = readdir(d));) {
+                bool stale = false;
+                for (size_t i = 0; !stale && i < _FILE_MAX; i++)
+                        stale = file_is_tmp_name(de->d_name, export_files[i]);
+                for (size_t i = 0; !stale && i < ELEMENTSOF(manifest_files); i++)
+                        stale = file_is_tmp_name(de->d_name, manifest_files[i]);
+                if (stale)
+                        (void) unlinkat(dirfd, de->d_name, 0);
+        }
+        closedir(d);
 }
 
 static int read_record(const struct ledger_record *r, const uint8_t prev[static LEDGER_HASH_SIZE],
@@ -375,9 +456,10 @@ static void path_component(const char *s, char *buf, size_t size) {
 
 int export_write(struct ledger *l, const struct export_week *week, enum export_lang lang, unsigned formats,
                  const char *out, const struct signing_key *key, const char *key_fingerprint,
-                 struct export_result *ret) {
+                 struct export_result *ret, char *err, size_t err_size) {
         _cleanup_(html_report_freep) struct html_report *html = NULL;
-        _cleanup_free_ char *manifest_text = NULL, *mpath = NULL, *spath = NULL;
+        _cleanup_free_ char *manifest_text = NULL;
+        _cleanup_close_ int dirfd = -EBADF;
         struct ledger_record host, policy;
         struct manifest m = {};
         struct writer w = { .lang = lang };
@@ -387,6 +469,7 @@ int export_write(struct ledger *l, const struct export_week *week, enum export_l
         size_t manifest_size;
         int r;
 
+        set_error(err, err_size, "%s", "");
         r = ledger_seq_at_time(l, week->start, &first);
         if (r < 0)
                 return r;
@@ -412,9 +495,10 @@ int export_write(struct ledger *l, const struct export_week *week, enum export_l
         path_component(m.host, hostdir, sizeof hostdir);
         if (snprintf(res.dir, sizeof res.dir, "%s/%s/%s", out, hostdir, week->name) >= (int) sizeof res.dir)
                 return -ENAMETOOLONG;
-        r = mkdir_p(res.dir);
-        if (r < 0)
-                return r;
+        dirfd = open_week_dir(out, hostdir, week->name, err, err_size);
+        if (dirfd < 0)
+                return dirfd;
+        remove_stale_tmp(dirfd);
 
         bool want[_FILE_MAX] = {
                 [FILE_FAULTS] = formats & EXPORT_CSV,
@@ -425,7 +509,7 @@ int export_write(struct ledger *l, const struct export_week *week, enum export_l
         for (size_t i = 0; i < _FILE_MAX; i++) {
                 if (!want[i])
                         continue;
-                r = open_tmp(res.dir, export_files[i], &w.f[i]);
+                r = open_tmp(dirfd, export_files[i], &w.f[i], &w.tmp[i]);
                 if (r < 0)
                         goto fail;
         }
@@ -466,28 +550,21 @@ int export_write(struct ledger *l, const struct export_week *week, enum export_l
         for (size_t i = 0; i < _FILE_MAX; i++) {
                 if (!w.f[i]) {
                         /* A format left out this time must not linger from an earlier export. */
-                        _cleanup_free_ char *stale = path_join(res.dir, export_files[i]);
-                        if (stale)
-                                (void) unlink(stale);
+                        (void) unlinkat(dirfd, export_files[i], 0);
                         continue;
                 }
-                r = finish_file(TAKE_PTR(w.f[i]), res.dir, export_files[i]);
+                _cleanup_free_ char *tmp = TAKE_PTR(w.tmp[i]);
+                r = finish_file(TAKE_PTR(w.f[i]), dirfd, tmp, export_files[i]);
                 if (r < 0)
                         goto fail;
                 snprintf(m.files[m.n_files].name, sizeof m.files[0].name, "%s", export_files[i]);
-                r = file_sha256(res.dir, export_files[i], m.files[m.n_files].sha256);
+                r = file_sha256_at(dirfd, export_files[i], m.files[m.n_files].sha256);
                 if (r < 0)
                         goto fail;
                 m.n_files++;
         }
 
         uint8_t sig[SIGNATURE_SIZE];
-        mpath = path_join(res.dir, "MANIFEST");
-        spath = path_join(res.dir, "MANIFEST.sig");
-        if (!mpath || !spath) {
-                r = -ENOMEM;
-                goto fail;
-        }
         /* The key's fingerprint goes into what it signs: the city knows which key to ask for. */
         snprintf(m.key, sizeof m.key, "%s", key_fingerprint);
         r = manifest_format(&m, &manifest_text, &manifest_size);
@@ -496,10 +573,10 @@ int export_write(struct ledger *l, const struct export_week *week, enum export_l
         r = signature_create(key, manifest_text, manifest_size, sig);
         if (r < 0)
                 goto fail;
-        r = write_file_atomic(mpath, manifest_text, manifest_size, 0644);
+        r = write_file_atomic_at(dirfd, "MANIFEST", manifest_text, manifest_size, 0644);
         if (r < 0)
                 goto fail;
-        r = write_file_atomic(spath, sig, SIGNATURE_SIZE, 0644);
+        r = write_file_atomic_at(dirfd, "MANIFEST.sig", sig, SIGNATURE_SIZE, 0644);
         if (r < 0)
                 goto fail;
 
@@ -513,10 +590,9 @@ int export_write(struct ledger *l, const struct export_week *week, enum export_l
 fail:
         for (size_t i = 0; i < _FILE_MAX; i++)
                 if (w.f[i]) {
-                        _cleanup_free_ char *tmp = NULL;
                         fclose(w.f[i]);
-                        if (asprintf(&tmp, "%s/.%s.tmp", res.dir, export_files[i]) >= 0)
-                                (void) unlink(tmp);
+                        (void) unlinkat(dirfd, w.tmp[i], 0);
+                        free(w.tmp[i]);
                 }
         return r;
 }
@@ -531,19 +607,21 @@ _printf_(2, 3) static int problem(struct export_verify_report *rep, const char *
         return -EBADMSG;
 }
 
-static int verify_chain(const char *dir, const struct manifest *m, struct export_verify_report *rep) {
-        _cleanup_free_ char *path = path_join(dir, "records.jsonl"), *line = NULL;
+static int verify_chain(int dirfd, const struct manifest *m, struct export_verify_report *rep) {
+        _cleanup_free_ char *line = NULL;
         _cleanup_fclose_ FILE *f = NULL;
         uint8_t prev[LEDGER_HASH_SIZE], enc[LEDGER_ENCODING_MAX];
         size_t cap = 0;
         ssize_t n;
         int64_t seq = m->start_seq;
 
-        if (!path)
-                return -ENOMEM;
-        f = fopen(path, "re");
+        _cleanup_close_ int fd = file_open_regular_at(dirfd, "records.jsonl");
+        if (fd < 0)
+                return fd;
+        f = fdopen(fd, "r");
         if (!f)
                 return negative_errno();
+        TAKE_FD(fd);
         memcpy(prev, m->start_hash, LEDGER_HASH_SIZE);
 
         while ((n = getline(&line, &cap, f)) >= 0) {
@@ -585,8 +663,11 @@ static int verify_chain(const char *dir, const struct manifest *m, struct export
         return 0;
 }
 
+static bool not_regular(int r) {
+        return r == -ELOOP || r == -EISDIR || r == -EBADFD;
+}
+
 int export_verify(const char *dir, const struct trusted_key *key, struct export_verify_report *rep) {
-        _cleanup_free_ char *mpath = path_join(dir, "MANIFEST"), *spath = path_join(dir, "MANIFEST.sig");
         _cleanup_free_ char *text = NULL, *sig = NULL;
         size_t size, sig_size;
         struct manifest m;
@@ -594,14 +675,24 @@ int export_verify(const char *dir, const struct trusted_key *key, struct export_
         int r;
 
         *rep = (struct export_verify_report) {};
-        if (!mpath || !spath)
-                return -ENOMEM;
-        r = read_file_bounded(mpath, MANIFEST_MAX, &text, &size);
+        /* One directory fd for every read: the folder checked is the folder listed. */
+        _cleanup_close_ int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dirfd < 0)
+                return negative_errno();
+        r = read_file_at(dirfd, "MANIFEST", MANIFEST_MAX, &text, &size);
+        if (r == -ENOENT)
+                return problem(rep, "no MANIFEST");
+        if (not_regular(r))
+                return problem(rep, "MANIFEST is not a regular file");
         if (r < 0)
-                return r == -ENOENT ? problem(rep, "no MANIFEST") : r;
-        r = read_file_bounded(spath, SIGNATURE_SIZE + 1, &sig, &sig_size);
+                return r;
+        r = read_file_at(dirfd, "MANIFEST.sig", SIGNATURE_SIZE + 1, &sig, &sig_size);
+        if (r == -ENOENT)
+                return problem(rep, "no MANIFEST.sig");
+        if (not_regular(r))
+                return problem(rep, "MANIFEST.sig is not a regular file");
         if (r < 0 && r != -EFBIG)
-                return r == -ENOENT ? problem(rep, "no MANIFEST.sig") : r;
+                return r;
         if (r == -EFBIG || signature_verify(key, text, size, (const uint8_t *) sig, sig_size) < 0)
                 return problem(rep, "MANIFEST.sig is not %s's signature over MANIFEST", trusted_key_name(key));
         r = manifest_parse(text, size, &m, rep->problem, sizeof rep->problem);
@@ -611,9 +702,11 @@ int export_verify(const char *dir, const struct trusted_key *key, struct export_
 
         for (size_t i = 0; i < m.n_files; i++) {
                 uint8_t h[32];
-                r = file_sha256(dir, m.files[i].name, h);
+                r = file_sha256_at(dirfd, m.files[i].name, h);
                 if (r == -ENOENT)
                         return problem(rep, "%s is listed in MANIFEST but missing", m.files[i].name);
+                if (not_regular(r))
+                        return problem(rep, "%s is not a regular file", m.files[i].name);
                 if (r < 0)
                         return r;
                 if (memcmp(h, m.files[i].sha256, 32) != 0)
@@ -623,9 +716,15 @@ int export_verify(const char *dir, const struct trusted_key *key, struct export_
         }
 
         /* A file slipped into the folder would look as if it belonged to the signed export. */
-        DIR *d = opendir(dir);
-        if (!d)
+        int lfd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (lfd < 0)
                 return negative_errno();
+        DIR *d = fdopendir(lfd);
+        if (!d) {
+                r = negative_errno();
+                close(lfd);
+                return r;
+        }
         struct dirent *de;
         while ((de = readdir(d))) {
                 bool listed = streq(de->d_name, ".") || streq(de->d_name, "..") || streq(de->d_name, "MANIFEST") ||
@@ -641,6 +740,6 @@ int export_verify(const char *dir, const struct trusted_key *key, struct export_
         closedir(d);
 
         if (has_records)
-                return verify_chain(dir, &m, rep);
+                return verify_chain(dirfd, &m, rep);
         return 0;
 }

@@ -51,10 +51,19 @@ struct export_result {
 
 /* Writes the week's folder under OUT (created as needed; files replaced atomically) and signs
  * its MANIFEST with KEY, whose public key's fingerprint is KEY_FINGERPRINT (named in MANIFEST).
- * -ESTALE if the week's start was pruned already. */
+ * -ESTALE if the week's start was pruned already.
+ *
+ * OUT may be anywhere, root may be the one exporting, and OUT's owner must not be able to
+ * redirect what root writes: below OUT, each directory is opened relative to the one above
+ * without following symlinks, files are created exclusively under unpredictable names and
+ * renamed within their directory. OUT and every directory below it must be writable by no one
+ * but root and the effective uid (or be root's and sticky, as /tmp): else -EPERM, and
+ * -ELOOP/-ENOTDIR for a symlink where a directory belongs, before anything is written there.
+ * For these, and any other failure with a directory, ERR (ERR_SIZE bytes; may be NULL) says
+ * what in English, naming the path; it is "" for other errors. */
 int export_write(struct ledger *l, const struct export_week *week, enum export_lang lang, unsigned formats,
                  const char *out, const struct signing_key *key, const char *key_fingerprint,
-                 struct export_result *ret);
+                 struct export_result *ret, char *err, size_t err_size);
 
 struct export_verify_report {
         uint64_t files;                   /* files whose hash matched */
@@ -128,7 +137,9 @@ struct manifest {
                 uint8_t sha256[32];
         } files[MANIFEST_FILES_MAX];
 };
-/* The SHA-256 of the file DIR/NAME. */
+/* The SHA-256 of the regular file NAME under DIRFD (not through a symlink: -ELOOP). */
+int file_sha256_at(int dirfd, const char *name, uint8_t ret[static 32]);
+/* The same for DIR/NAME. */
 int file_sha256(const char *dir, const char *name, uint8_t ret[static 32]);
 /* MANIFEST's text (newly allocated). */
 int manifest_format(const struct manifest *m, char **ret, size_t *ret_size);

@@ -11,7 +11,10 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +23,7 @@
 #include <openssl/pem.h>
 
 #include "fileio.h"
+#include "fs-safe.h"
 #include "hexutil.h"
 #include "macro.h"
 
@@ -183,17 +187,13 @@ struct signing_key *signing_key_free(struct signing_key *k) {
         return mfree(k);
 }
 
-int trusted_key_load(const char *path, struct trusted_key **ret) {
-        _cleanup_free_ char *buf = NULL;
+/* A public key from the bytes of the file at PATH (kept for messages). */
+static int trusted_key_parse(const char *path, const char *buf, size_t size, struct trusted_key **ret) {
         _cleanup_(BIO_freep) BIO *bio = NULL;
         _cleanup_(EVP_PKEY_freep) EVP_PKEY *pkey = NULL;
         char fingerprint[KEY_FINGERPRINT_HEX];
-        size_t size;
         int r;
 
-        r = read_file_bounded(path, KEY_FILE_MAX, &buf, &size);
-        if (r < 0)
-                return r;
         r = pem_check_single(buf, size);
         if (r < 0)
                 return r;
@@ -225,6 +225,17 @@ int trusted_key_load(const char *path, struct trusted_key **ret) {
         k->pkey = TAKE_PTR(pkey);
         *ret = k;
         return 0;
+}
+
+int trusted_key_load(const char *path, struct trusted_key **ret) {
+        _cleanup_free_ char *buf = NULL;
+        size_t size;
+        int r;
+
+        r = read_file_bounded(path, KEY_FILE_MAX, &buf, &size);
+        if (r < 0)
+                return r;
+        return trusted_key_parse(path, buf, size, ret);
 }
 
 struct trusted_key *trusted_key_free(struct trusted_key *k) {
@@ -314,15 +325,83 @@ static void names_free(char **names, size_t n) {
                 free(names[i]);
 }
 
-int keyring_load_dir(const char *dir, struct keyring **ret) {
+_printf_(5, 6) static void refuse(keyring_refusal_fn on_refusal, void *userdata, const char *name, int error,
+                                  const char *fmt, ...) {
+        char reason[KEYRING_REASON_MAX];
+        va_list ap;
+
+        if (!on_refusal)
+                return;
+        va_start(ap, fmt);
+        vsnprintf(reason, sizeof reason, fmt, ap);
+        va_end(ap);
+        on_refusal(name, error, reason, userdata);
+}
+
+/* One key file of the directory DIRFD (DIR, for the key's path), or why not, in REASON. */
+static int load_dir_key(int dirfd, const char *dir, const char *name, struct trusted_key **ret, char *reason,
+                        size_t reason_size) {
+        _cleanup_free_ char *buf = NULL, *path = NULL;
+        size_t size;
+        int r;
+
+        /* Opened once, not through a symlink, and checked and read through the same fd: what
+         * is checked is what is trusted. */
+        _cleanup_close_ int fd = file_open_regular_at(dirfd, name);
+        if (fd < 0) {
+                snprintf(reason, reason_size, "%s",
+                         fd == -ELOOP    ? "a symbolic link (not followed)"
+                         : fd == -EISDIR ? "a directory"
+                         : fd == -EBADFD ? "not a regular file"
+                                         : strerror(-fd));
+                return fd;
+        }
+        r = fd_check_trusted(fd, geteuid(), 0, reason, reason_size);
+        if (r < 0)
+                return r;
+        r = read_fd_bounded(fd, KEY_FILE_MAX, &buf, &size);
+        if (r < 0) {
+                snprintf(reason, reason_size, "%s", r == -EFBIG ? "larger than 64 KiB" : strerror(-r));
+                return r;
+        }
+        path = path_join(dir, name);
+        if (!path)
+                return -ENOMEM;
+        r = trusted_key_parse(path, buf, size, ret);
+        if (r < 0)
+                snprintf(reason, reason_size, "%s",
+                         r == -EKEYREJECTED ? "not an Ed25519 key"
+                         : r == -EBADMSG    ? "not exactly one public key in PEM form"
+                                            : strerror(-r));
+        return r;
+}
+
+int keyring_load_dir(const char *dir, keyring_refusal_fn on_refusal, void *userdata, struct keyring **ret) {
         _cleanup_(keyring_freep) struct keyring *kr = NULL;
         char *names[KEYRING_MAX];
+        char reason[KEYRING_REASON_MAX];
         size_t n = 0;
         int r = 0;
 
-        DIR *d = opendir(dir);
-        if (!d)
+        _cleanup_close_ int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dirfd < 0)
                 return negative_errno();
+        /* Whoever can add a file here can add a key: the directory must be root's or ours. */
+        r = fd_check_trusted(dirfd, geteuid(), 0, reason, sizeof reason);
+        if (r < 0) {
+                refuse(on_refusal, userdata, NULL, r, "%s", reason);
+                return r;
+        }
+
+        int lfd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (lfd < 0)
+                return negative_errno();
+        DIR *d = fdopendir(lfd);
+        if (!d) {
+                r = negative_errno();
+                close(lfd);
+                return r;
+        }
         for (;;) {
                 errno = 0;
                 struct dirent *de = readdir(d);
@@ -335,6 +414,7 @@ int keyring_load_dir(const char *dir, struct keyring **ret) {
                         continue;
                 if (n >= KEYRING_MAX) {
                         r = -E2BIG;
+                        refuse(on_refusal, userdata, NULL, r, "more than %d *.pub files", KEYRING_MAX);
                         break;
                 }
                 names[n] = strdup(de->d_name);
@@ -345,29 +425,33 @@ int keyring_load_dir(const char *dir, struct keyring **ret) {
                 n++;
         }
         closedir(d);
-        if (r >= 0 && n == 0)
-                r = -ENOENT;
         if (r >= 0)
-                r = keyring_new(dir, n, &kr);
+                r = keyring_new(dir, MAX(n, 1u), &kr);
         if (r < 0) {
                 names_free(names, n);
                 return r;
         }
 
-        /* Sorted, so that the order keys are tried in (and the signer reported) is stable. */
+        /* Sorted, so that the order keys are tried in (and the signer reported, and the
+         * refusals) is stable. A key that cannot be used is left out and reported: one broken
+         * file must not take every other key, and with them the policy, away. */
         qsort(names, n, sizeof(names[0]), strcmp_ptr);
-        for (size_t i = 0; i < n && r >= 0; i++) {
-                _cleanup_free_ char *path = path_join(dir, names[i]);
-                if (!path)
-                        r = -ENOMEM;
-                else
-                        r = trusted_key_load(path, &kr->keys[kr->n_keys]);
-                if (r >= 0)
-                        kr->n_keys++;
+        for (size_t i = 0; i < n; i++) {
+                r = load_dir_key(dirfd, dir, names[i], &kr->keys[kr->n_keys], reason, sizeof reason);
+                if (r == -ENOMEM)
+                        break;
+                if (r < 0) {
+                        refuse(on_refusal, userdata, names[i], r, "%s", reason);
+                        r = 0;
+                        continue;
+                }
+                kr->n_keys++;
         }
         names_free(names, n);
         if (r < 0)
                 return r;
+        if (kr->n_keys == 0)
+                return -ENOENT;
 
         *ret = TAKE_PTR(kr);
         return 0;

@@ -53,10 +53,24 @@ int signature_create(const struct signing_key *k, const void *data, size_t size,
  * -EINVAL if SIG_SIZE is not SIGNATURE_SIZE (truncated or padded). */
 int signature_verify(const struct trusted_key *k, const void *data, size_t size, const uint8_t *sig, size_t sig_size);
 
-/* Loads every "*.pub" in DIR (sorted by name; other files ignored; an unreadable or malformed
- * .pub is an error, so a broken key is noticed rather than silently skipped). -ENOENT if DIR
- * holds no key, -E2BIG beyond KEYRING_MAX. */
-int keyring_load_dir(const char *dir, struct keyring **ret);
+/* Told about each thing keyring_load_dir refuses, once each, in name order: a key file left out
+ * (NAME: its file name in the directory) or the directory itself (NAME NULL: the load fails with
+ * ERROR). ERROR is a negative errno, REASON a short English phrase ("writable by group or others
+ * (mode 0664)", "a symbolic link (not followed)", "not an Ed25519 key", ...). */
+#define KEYRING_REASON_MAX 160
+typedef void (*keyring_refusal_fn)(const char *name, int error, const char *reason, void *userdata);
+
+/* Loads the trusted keys of DIR: every "*.pub" (not hidden; other files ignored), tried in name
+ * order. Who can write a key can sign policies, so:
+ *  - DIR must be owned by root or the effective uid and writable by neither group nor others,
+ *    else the whole directory is refused (-EPERM);
+ *  - each key file must be a regular file (opened relative to DIR without following a symlink),
+ *    owned by root or the effective uid and writable by neither group nor others, and hold
+ *    exactly one Ed25519 public key in PEM form; one that is not is left out, and the others
+ *    are loaded: one broken file must not take every key away.
+ * Each refusal goes to ON_REFUSAL (may be NULL) with USERDATA. -ENOENT if DIR is missing or no
+ * key is usable, -E2BIG beyond KEYRING_MAX *.pub files. */
+int keyring_load_dir(const char *dir, keyring_refusal_fn on_refusal, void *userdata, struct keyring **ret);
 /* A keyring holding one key (for --key PUB). Takes ownership of K, also on failure. */
 int keyring_new_single(struct trusted_key *k, struct keyring **ret);
 struct keyring *keyring_free(struct keyring *kr);

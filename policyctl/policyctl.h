@@ -98,6 +98,11 @@ int option_error(const char *verb, int c, char *argv[]);
 /* Prints a diag's messages, one a line, on stderr (they already carry "FILE:LINE: "). */
 void print_diag(const struct policy_diag *d);
 
+/* The trusted keys of DIR (keyring_load_dir, verb-verify.c): each key left out is a warning on
+ * stderr naming the file and why, and the load goes on with the others; failures are logged. */
+struct keyring;
+int load_keys_dir(const char *dir, struct keyring **ret);
+
 /* Reads a policy file's bytes (bounded by POLICY_FILE_MAX), logging on failure. */
 int read_policy_text(const char *path, char **ret, size_t *ret_size);
 

@@ -4,6 +4,7 @@
  * successful export the ledger's "exported through" marker moves on, which is what allows
  * pruning (never of records not exported). */
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -21,7 +22,8 @@ static void help(void) {
                "record with its chain hashes), report.html (printable), MANIFEST (SHA-256 of each\n"
                "file and the chain hashes at the week's start and end) and MANIFEST.sig (signed\n"
                "with %s/export.key, created if absent). The same week always gives the\n"
-               "same bytes.\n"
+               "same bytes. DIR and the folders below it must be writable by no one but root\n"
+               "and you (or be root's and sticky, as /tmp); symlinks below DIR are refused.\n"
                "\n"
                "Options:\n"
                "  --week YYYY-Www     the week [the last complete week, local time]\n"
@@ -108,13 +110,18 @@ int verb_export(int argc, char *argv[]) {
                 return EXIT_REFUSED;
         }
 
-        r = export_write(l, &week, lang, formats, out, key, trusted_key_fingerprint(pub), &res);
+        char err[PATH_MAX + 256];
+        r = export_write(l, &week, lang, formats, out, key, trusted_key_fingerprint(pub), &res, err, sizeof err);
         if (r == -ESTALE) {
                 log_error("%s: its first records were pruned already; it cannot be exported whole", week.name);
                 return EXIT_REFUSED;
         }
         if (r == -EBADMSG) {
                 log_error("%s: a record does not match its canonical bytes: run 'policyctl ledger verify'", week.name);
+                return EXIT_REFUSED;
+        }
+        if (r < 0 && err[0]) {
+                log_error("cannot export %s: %s", week.name, err);
                 return EXIT_REFUSED;
         }
         if (r < 0) {

@@ -235,12 +235,8 @@ int verb_install(int argc, char *argv[]) {
         keys_dir = path_join(arg_config_dir, "keys.d");
         if (!keys_dir)
                 return log_oom();
-        r = keyring_load_dir(keys_dir, &keys);
-        if (r == -ENOENT)
-                return log_error_errno(r, "%s: no trusted keys (*.pub): nothing could verify a policy", keys_dir),
-                       EXIT_REFUSED;
-        if (r < 0)
-                return log_error_errno(r, "%s: cannot load the trusted keys: %m", keys_dir), EXIT_REFUSED;
+        if (load_keys_dir(keys_dir, &keys) < 0)
+                return EXIT_REFUSED;
 
         /* No skipping the workstation check: this is the workstation. */
         read_host(hostname, machine_id);

@@ -30,6 +30,26 @@ static void help(void) {
                arg_state_dir, POLICY_STATE_FILE, arg_config_dir);
 }
 
+static void on_key_refused(const char *name, int error, const char *reason, void *userdata) {
+        const char *dir = userdata;
+
+        if (name)
+                log_error("warning: %s/%s: key skipped: %s", dir, name, reason);
+        else
+                log_error("%s: refused, no key in it is trusted: %s", dir, reason);
+}
+
+int load_keys_dir(const char *dir, struct keyring **ret) {
+        int r = keyring_load_dir(dir, on_key_refused, (void *) dir, ret);
+        if (r == -ENOENT)
+                return log_error_errno(r, "%s: no usable trusted key (*.pub): nothing can verify a policy", dir);
+        if (r == -EPERM)
+                return r;       /* said by on_key_refused */
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot load the trusted keys: %m", dir);
+        return 0;
+}
+
 static int load_keys(const char *key, const char *dir, struct keyring **ret) {
         int r;
 
@@ -46,12 +66,7 @@ static int load_keys(const char *key, const char *dir, struct keyring **ret) {
                 return 0;
         }
 
-        r = keyring_load_dir(dir, ret);
-        if (r == -ENOENT)
-                return log_error_errno(r, "%s: no trusted keys (*.pub)", dir);
-        if (r < 0)
-                return log_error_errno(r, "%s: cannot load the trusted keys: %m", dir);
-        return 0;
+        return load_keys_dir(dir, ret);
 }
 
 /* The load gate's message already names the file and the reason; a bad signature is said

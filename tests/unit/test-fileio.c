@@ -50,7 +50,7 @@ static void test_atomic_write_replaces_and_leaves_no_temp_file(void **state) {
         assert_non_null(d);
         int entries = 0;
         for (struct dirent *de; (de = readdir(d));)
-                if (de->d_name[0] != '.')
+                if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
                         entries++;
         closedir(d);
         assert_int_equal(entries, 1);

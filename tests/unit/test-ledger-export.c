@@ -4,8 +4,11 @@
  * of tampering: a changed file, an added file, and, with MANIFEST re-hashed and re-signed (an
  * attacker holding the key), a record modified, deleted, inserted, reordered or renumbered.
  * KYOKA_UPDATE_GOLDEN=1 rewrites the golden files instead of comparing. */
+#include <dirent.h>
 #include <json-c/json.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "test-util.h"
 
@@ -57,7 +60,7 @@ static char *export_to(struct fixture *f, const char *sub, enum export_lang lang
         _cleanup_free_ char *out = path_join(f->dir, sub);
 
         assert_int_equal(export_week_parse("2026-W47", &w), 0);
-        assert_int_equal(export_write(f->l, &w, lang, EXPORT_ALL, out, f->key, trusted_key_fingerprint(f->pub), &res), 0);
+        assert_int_equal(export_write(f->l, &w, lang, EXPORT_ALL, out, f->key, trusted_key_fingerprint(f->pub), &res, NULL, 0), 0);
         assert_int_equal(res.first_seq, 2);
         assert_int_equal(res.last_seq, 15);
         return strdup(res.dir);
@@ -293,6 +296,180 @@ static void test_verify_export_chain_truncated_week(void **state) {
 /* MANIFEST is parsed strictly: the golden one parses and formats back to its own bytes, and
  * every other spelling of the same values is refused. Found by fuzz-export-manifest: sscanf
  * took any whitespace (a vertical tab, none at all before a file name), signs and leading zeros. */
+/* ---- the output directory (issue 9: root's export overwrote a root-owned file through a
+ * symlink planted in the user-owned output directory) ------------------------------------- */
+
+static int export_into(struct fixture *f, const char *out, char *err, size_t err_size) {
+        struct export_week w;
+        struct export_result res;
+
+        assert_int_equal(export_week_parse("2026-W47", &w), 0);
+        return export_write(f->l, &w, EXPORT_LANG_JA, EXPORT_ALL, out, f->key, trusted_key_fingerprint(f->pub), &res,
+                            err, err_size);
+}
+
+/* A file standing for /etc/shadow: after any export attempt it must hold exactly this. */
+#define VICTIM_TEXT "root:$y$j9T$precious:20000:0:99999:7:::\n"
+
+static char *make_victim(struct fixture *f) {
+        char *p = test_write(f->dir, "victim", VICTIM_TEXT, strlen(VICTIM_TEXT));
+        assert_int_equal(chmod(p, 0600), 0);
+        return p;
+}
+
+static void assert_victim_intact(const char *victim) {
+        size_t n;
+        _cleanup_free_ char *text = NULL;
+        struct stat st;
+        assert_int_equal(lstat(victim, &st), 0);
+        assert_true(S_ISREG(st.st_mode));
+        assert_int_equal(read_file_bounded(victim, 4096, &text, &n), 0);
+        assert_int_equal(n, strlen(VICTIM_TEXT));
+        assert_memory_equal(text, VICTIM_TEXT, n);
+}
+
+static char *make_week_dir(struct fixture *f, const char *out) {
+        char *week = NULL;
+        assert_true(asprintf(&week, "%s/%s/" WEEK_DIR, f->dir, out) > 0);
+        run("mkdir -p '%s' && chmod 0755 '%s' '%s/%s' '%s/%s/ws-test01'", week, week, f->dir, out, f->dir, out);
+        return week;
+}
+
+static void assert_dir_empty(const char *dir) {
+        DIR *d = opendir(dir);
+        assert_non_null(d);
+        for (struct dirent *de; (de = readdir(d));)
+                if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
+                        fail_msg("%s holds %s", dir, de->d_name);
+        closedir(d);
+}
+
+static void test_export_symlink_at_the_temporary_name_is_harmless(void **state) {
+        struct fixture *f = *state;
+        _cleanup_free_ char *victim = make_victim(f), *week = make_week_dir(f, "out"), *out = path_join(f->dir, "out");
+        char err[512];
+
+        /* The reproduction: every name the old export used for its temporaries. */
+        for (size_t i = 0; i < ELEMENTSOF(files); i++)
+                run("ln -s '%s' '%s/.%s.tmp'", victim, week, files[i]);
+        assert_int_equal(export_into(f, out, err, sizeof err), 0);
+        assert_victim_intact(victim);
+        /* The planted links are gone (a crash's leftovers are swept the same way), and the
+         * folder is the golden one and verifies. */
+        compare_golden(week, "ja");
+        struct export_verify_report rep;
+        assert_int_equal(export_verify(week, f->pub, &rep), 0);
+}
+
+static void test_export_symlink_at_the_final_name_is_replaced_not_followed(void **state) {
+        struct fixture *f = *state;
+        _cleanup_free_ char *victim = make_victim(f), *week = make_week_dir(f, "out"), *out = path_join(f->dir, "out");
+        char err[512];
+
+        for (size_t i = 0; i < ELEMENTSOF(files); i++)
+                run("ln -s '%s' '%s/%s'", victim, week, files[i]);
+        assert_int_equal(export_into(f, out, err, sizeof err), 0);
+        assert_victim_intact(victim);
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                _cleanup_free_ char *p = path_join(week, files[i]);
+                struct stat st;
+                assert_int_equal(lstat(p, &st), 0);
+                assert_true(S_ISREG(st.st_mode));
+        }
+        compare_golden(week, "ja");
+}
+
+static void test_export_refuses_a_group_writable_output_directory(void **state) {
+        struct fixture *f = *state;
+        _cleanup_free_ char *out = path_join(f->dir, "shared");
+        char err[512];
+
+        assert_int_equal(mkdir(out, 0755), 0);
+        assert_int_equal(chmod(out, 0775), 0);
+        assert_int_equal(export_into(f, out, err, sizeof err), -EPERM);
+        if (!strstr(err, out) || !strstr(err, "writable by group or others (mode 0775)"))
+                fail_msg("unexpected message: %s", err);
+        assert_dir_empty(out);
+}
+
+static void test_export_refuses_a_symlinked_subdirectory(void **state) {
+        struct fixture *f = *state;
+        _cleanup_free_ char *out = path_join(f->dir, "out"), *elsewhere = path_join(f->dir, "elsewhere");
+        _cleanup_free_ char *host = path_join(out, "ws-test01");
+        char err[512];
+
+        assert_int_equal(mkdir(out, 0755), 0);
+        assert_int_equal(mkdir(elsewhere, 0755), 0);
+        assert_int_equal(symlink(elsewhere, host), 0);
+        int r = export_into(f, out, err, sizeof err);
+        assert_true(r == -ELOOP || r == -ENOTDIR);
+        if (!strstr(err, host) || !strstr(err, "symbolic link"))
+                fail_msg("unexpected message: %s", err);
+        assert_dir_empty(elsewhere);
+
+        /* The same one level down: the week's directory. */
+        assert_int_equal(unlink(host), 0);
+        assert_int_equal(mkdir(host, 0755), 0);
+        _cleanup_free_ char *week = path_join(host, "2026-W47");
+        assert_int_equal(symlink(elsewhere, week), 0);
+        r = export_into(f, out, err, sizeof err);
+        assert_true(r == -ELOOP || r == -ENOTDIR);
+        assert_dir_empty(elsewhere);
+}
+
+static void test_export_refuses_a_world_writable_week_directory(void **state) {
+        struct fixture *f = *state;
+        _cleanup_free_ char *week = make_week_dir(f, "out"), *out = path_join(f->dir, "out");
+        char err[512];
+
+        assert_int_equal(chmod(week, 0777), 0);
+        assert_int_equal(export_into(f, out, err, sizeof err), -EPERM);
+        if (!strstr(err, week))
+                fail_msg("the message does not name %s: %s", week, err);
+        assert_dir_empty(week);
+}
+
+static void test_export_refuses_directories_of_another_user(void **state) {
+        struct fixture *f = *state;
+        if (geteuid() != 0)
+                skip();
+        _cleanup_free_ char *week = make_week_dir(f, "out"), *out = path_join(f->dir, "out");
+        _cleanup_free_ char *host = path_join(out, "ws-test01");
+        char err[512];
+
+        /* The user's own output directory: the attack's starting point. */
+        assert_int_equal(chown(out, 12345, 12345), 0);
+        assert_int_equal(export_into(f, out, err, sizeof err), -EPERM);
+        if (!strstr(err, out) || !strstr(err, "owned by uid 12345 (neither root nor uid 0)"))
+                fail_msg("unexpected message: %s", err);
+        assert_dir_empty(week);
+
+        /* A root-owned sticky OUT (as /tmp) is fine, but not a host directory someone else made
+         * in it first. */
+        assert_int_equal(chown(out, 0, 0), 0);
+        assert_int_equal(chmod(out, 01777), 0);
+        assert_int_equal(chown(host, 12345, 12345), 0);
+        assert_int_equal(export_into(f, out, err, sizeof err), -EPERM);
+        if (!strstr(err, host))
+                fail_msg("the message does not name %s: %s", host, err);
+        assert_dir_empty(week);
+
+        assert_int_equal(chown(host, 0, 0), 0);
+        assert_int_equal(export_into(f, out, err, sizeof err), 0);
+        compare_golden(week, "ja");
+}
+
+static void test_export_sweeps_stale_temporaries(void **state) {
+        struct fixture *f = *state;
+        _cleanup_free_ char *week = make_week_dir(f, "out"), *out = path_join(f->dir, "out");
+        char err[512];
+
+        run("touch '%s/.usage.csv.tmp-AbCd1234' '%s/.MANIFEST.tmp-zzzzzzzz'", week, week);
+        assert_int_equal(export_into(f, out, err, sizeof err), 0);
+        struct export_verify_report rep;
+        assert_int_equal(export_verify(week, f->pub, &rep), 0);
+}
+
 static void test_manifest_parse_one_spelling(void **state) {
         _cleanup_free_ char *text = NULL, *again = NULL;
         size_t size;
@@ -342,6 +519,13 @@ int main(void) {
                 T(test_verify_export_chain_reordered_records),
                 T(test_verify_export_chain_renumbered_record),
                 T(test_verify_export_chain_truncated_week),
+                T(test_export_symlink_at_the_temporary_name_is_harmless),
+                T(test_export_symlink_at_the_final_name_is_replaced_not_followed),
+                T(test_export_refuses_a_group_writable_output_directory),
+                T(test_export_refuses_a_symlinked_subdirectory),
+                T(test_export_refuses_a_world_writable_week_directory),
+                T(test_export_refuses_directories_of_another_user),
+                T(test_export_sweeps_stale_temporaries),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -266,7 +266,7 @@ static void test_load_names_the_key_directory_when_no_key_matches(void **state) 
         assert_int_equal(mkdir(keys_dir, 0755), 0);
         assert_int_equal(key_generate(a), 0);
         assert_int_equal(key_generate(b), 0);
-        assert_int_equal(keyring_load_dir(keys_dir, &kr), 0);
+        assert_int_equal(keyring_load_dir(keys_dir, NULL, NULL, &kr), 0);
         write_signed_policy(f, 7, NULL);
 
         f->opts.keys = kr;

@@ -368,7 +368,7 @@ static void test_keyring_dir_verifies_with_the_second_key(void **state) {
         assert_int_equal(rename(bkey, bkey_moved), 0);
 
         _cleanup_(keyring_freep) struct keyring *kr = NULL;
-        assert_int_equal(keyring_load_dir(keys, &kr), 0);
+        assert_int_equal(keyring_load_dir(keys, NULL, NULL, &kr), 0);
         assert_int_equal(keyring_size(kr), 2);
         assert_string_equal(keyring_source(kr), keys);
 
@@ -396,7 +396,7 @@ static void test_keyring_dir_ignores_other_files(void **state) {
         free(test_write(keys, ".pub", "not a key\n", 10));
 
         _cleanup_(keyring_freep) struct keyring *kr = NULL;
-        assert_int_equal(keyring_load_dir(keys, &kr), 0);
+        assert_int_equal(keyring_load_dir(keys, NULL, NULL, &kr), 0);
         assert_int_equal(keyring_size(kr), 1);
 }
 
@@ -416,25 +416,10 @@ static void test_keyring_dir_tries_keys_in_name_order(void **state) {
         _cleanup_(signing_key_freep) struct signing_key *sk = load_signing(f->prefix);
         uint8_t sig[SIGNATURE_SIZE];
         const struct trusted_key *signer = NULL;
-        assert_int_equal(keyring_load_dir(keys, &kr), 0);
+        assert_int_equal(keyring_load_dir(keys, NULL, NULL, &kr), 0);
         assert_int_equal(signature_create(sk, "x", 1, sig), 0);
         assert_int_equal(keyring_verify(kr, "x", 1, sig, sizeof(sig), &signer), 0);
         assert_string_equal(trusted_key_name(signer), "aa.pub");
-}
-
-static void test_keyring_dir_with_a_malformed_pub_is_an_error(void **state) {
-        struct fixture *f = *state;
-        _cleanup_free_ char *keys = path_join(f->dir, "keys.d");
-        _cleanup_free_ char *pub = fmt("%s.pub", f->prefix), *text = NULL;
-        size_t n;
-        assert_int_equal(mkdir(keys, 0755), 0);
-        assert_int_equal(read_file_bounded(pub, 65536, &text, &n), 0);
-        free(test_write(keys, "admin.pub", text, n));
-        free(test_write(keys, "broken.pub", text, n / 2));
-
-        _cleanup_(keyring_freep) struct keyring *kr = NULL;
-        assert_int_equal(keyring_load_dir(keys, &kr), -EBADMSG);
-        assert_null(kr);
 }
 
 static void test_keyring_dir_without_keys_is_enoent(void **state) {
@@ -445,8 +430,8 @@ static void test_keyring_dir_without_keys_is_enoent(void **state) {
         free(test_write(keys, "README", "no keys here\n", 13));
 
         struct keyring *kr = NULL;
-        assert_int_equal(keyring_load_dir(keys, &kr), -ENOENT);
-        assert_int_equal(keyring_load_dir(missing, &kr), -ENOENT);
+        assert_int_equal(keyring_load_dir(keys, NULL, NULL, &kr), -ENOENT);
+        assert_int_equal(keyring_load_dir(missing, NULL, NULL, &kr), -ENOENT);
         assert_null(kr);
 }
 
@@ -460,7 +445,222 @@ static void test_keyring_dir_beyond_keyring_max_is_refused(void **state) {
         }
 
         struct keyring *kr = NULL;
-        assert_int_equal(keyring_load_dir(keys, &kr), -E2BIG);
+        assert_int_equal(keyring_load_dir(keys, NULL, NULL, &kr), -E2BIG);
+}
+
+/* ---- keys.d: what is trusted (issue 9: one unparsable *.pub disabled every key, and a key
+ * file or directory writable by others was trusted) ---------------------------------------- */
+
+struct refusals {
+        size_t n;
+        struct {
+                char name[64];                /* "" for the directory itself */
+                int error;
+                char reason[KEYRING_REASON_MAX];
+        } r[8];
+};
+
+static void on_refusal(const char *name, int error, const char *reason, void *userdata) {
+        struct refusals *rs = userdata;
+        assert_true(rs->n < ELEMENTSOF(rs->r));
+        snprintf(rs->r[rs->n].name, sizeof rs->r[0].name, "%s", name ?: "");
+        rs->r[rs->n].error = error;
+        snprintf(rs->r[rs->n].reason, sizeof rs->r[0].reason, "%s", reason);
+        rs->n++;
+}
+
+/* DIR/keys.d (0755) holding the fixture's admin.pub (0644); returns its path. */
+static char *make_keys_dir(struct fixture *f) {
+        char *keys = path_join(f->dir, "keys.d");
+        _cleanup_free_ char *pub = fmt("%s.pub", f->prefix), *text = NULL, *copy = NULL;
+        size_t n;
+        assert_int_equal(mkdir(keys, 0755), 0);
+        assert_int_equal(chmod(keys, 0755), 0);
+        assert_int_equal(read_file_bounded(pub, 65536, &text, &n), 0);
+        copy = test_write(keys, "admin.pub", text, n);
+        assert_int_equal(chmod(copy, 0644), 0);
+        return keys;
+}
+
+/* A second, valid key NAME in KEYS (0644); its signing key stays in the fixture's directory.
+ * Returns the path of the .pub. */
+static char *add_key(struct fixture *f, const char *keys, const char *name) {
+        _cleanup_free_ char *prefix = fmt("%s/%s", f->dir, name), *pub = fmt("%s.pub", prefix);
+        _cleanup_free_ char *text = NULL;
+        char *dest = fmt("%s/%s.pub", keys, name);
+        size_t n;
+        assert_int_equal(key_generate(prefix), 0);
+        assert_int_equal(read_file_bounded(pub, 65536, &text, &n), 0);
+        free(test_write(keys, strrchr(dest, '/') + 1, text, n));
+        assert_int_equal(chmod(dest, 0644), 0);
+        return dest;
+}
+
+/* The fixture's admin key signs; a keyring from KEYS must verify it. */
+static void assert_admin_verifies(struct fixture *f, const struct keyring *kr) {
+        _cleanup_(signing_key_freep) struct signing_key *sk = load_signing(f->prefix);
+        uint8_t sig[SIGNATURE_SIZE];
+        const struct trusted_key *signer = NULL;
+        assert_int_equal(signature_create(sk, policy_text, sizeof(policy_text) - 1, sig), 0);
+        assert_int_equal(keyring_verify(kr, policy_text, sizeof(policy_text) - 1, sig, sizeof(sig), &signer), 0);
+        assert_string_equal(trusted_key_name(signer), "admin.pub");
+}
+
+static void assert_refused(const struct refusals *rs, size_t i, const char *name, int error, const char *reason) {
+        assert_true(i < rs->n);
+        assert_string_equal(rs->r[i].name, name);
+        assert_int_equal(rs->r[i].error, error);
+        if (!strstr(rs->r[i].reason, reason))
+                fail_msg("refusal of \"%s\": \"%s\" lacks \"%s\"", name, rs->r[i].reason, reason);
+}
+
+static void test_keyring_dir_skips_a_malformed_pub_and_keeps_the_others(void **state) {
+        struct fixture *f = *state;
+        _cleanup_free_ char *keys = make_keys_dir(f), *other = add_key(f, keys, "zz-other");
+        _cleanup_(keyring_freep) struct keyring *kr = NULL;
+        struct refusals rs = {};
+
+        free(test_write(keys, "broken.pub", "-----BEGIN PUBLIC KEY-----\nAAAA\n", 32));
+        free(test_write(keys, "empty.pub", "", 0));
+        assert_int_equal(keyring_load_dir(keys, on_refusal, &rs, &kr), 0);
+        assert_int_equal(keyring_size(kr), 2);
+        assert_int_equal(rs.n, 2);
+        assert_refused(&rs, 0, "broken.pub", -EBADMSG, "not exactly one public key in PEM form");
+        assert_refused(&rs, 1, "empty.pub", -EBADMSG, "PEM");
+        assert_admin_verifies(f, kr);
+}
+
+static void test_keyring_dir_skips_a_key_that_is_not_ed25519(void **state) {
+        struct fixture *f = *state;
+        _cleanup_free_ char *keys = make_keys_dir(f), *ec = path_join(keys, "ec.pub");
+        _cleanup_(keyring_freep) struct keyring *kr = NULL;
+        EVP_PKEY *pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+        struct refusals rs = {};
+
+        assert_non_null(pkey);
+        write_pem(ec, pkey, 0);
+        EVP_PKEY_free(pkey);
+        assert_int_equal(chmod(ec, 0644), 0);
+        assert_int_equal(keyring_load_dir(keys, on_refusal, &rs, &kr), 0);
+        assert_int_equal(keyring_size(kr), 1);
+        assert_int_equal(rs.n, 1);
+        assert_refused(&rs, 0, "ec.pub", -EKEYREJECTED, "not an Ed25519 key");
+}
+
+static void test_keyring_dir_with_only_bad_keys_is_enoent(void **state) {
+        struct fixture *f = *state;
+        _cleanup_free_ char *keys = make_keys_dir(f), *admin = path_join(keys, "admin.pub");
+        struct keyring *kr = NULL;
+        struct refusals rs = {};
+
+        free(test_write(keys, "broken.pub", "junk\n", 5));
+        assert_int_equal(chmod(admin, 0666), 0);
+        assert_int_equal(keyring_load_dir(keys, on_refusal, &rs, &kr), -ENOENT);
+        assert_null(kr);
+        assert_int_equal(rs.n, 2);
+        assert_refused(&rs, 0, "admin.pub", -EPERM, "writable by group or others (mode 0666)");
+        assert_refused(&rs, 1, "broken.pub", -EBADMSG, "PEM");
+}
+
+static void test_keyring_dir_skips_a_group_or_other_writable_key(void **state) {
+        struct fixture *f = *state;
+        _cleanup_free_ char *keys = make_keys_dir(f);
+        _cleanup_free_ char *g = add_key(f, keys, "group"), *o = add_key(f, keys, "other");
+        _cleanup_(keyring_freep) struct keyring *kr = NULL;
+        struct refusals rs = {};
+
+        assert_int_equal(chmod(g, 0664), 0);
+        assert_int_equal(chmod(o, 0646), 0);
+        assert_int_equal(keyring_load_dir(keys, on_refusal, &rs, &kr), 0);
+        assert_int_equal(keyring_size(kr), 1);
+        assert_int_equal(rs.n, 2);
+        assert_refused(&rs, 0, "group.pub", -EPERM, "writable by group or others (mode 0664)");
+        assert_refused(&rs, 1, "other.pub", -EPERM, "writable by group or others (mode 0646)");
+        assert_admin_verifies(f, kr);
+
+        /* A read-only group is fine: 0640 root:kyoka-admin, say. */
+        assert_int_equal(chmod(g, 0640), 0);
+        keyring_free(TAKE_PTR(kr));
+        rs = (struct refusals) {};
+        assert_int_equal(keyring_load_dir(keys, on_refusal, &rs, &kr), 0);
+        assert_int_equal(keyring_size(kr), 2);
+        assert_int_equal(rs.n, 1);
+}
+
+static void test_keyring_dir_skips_a_symlinked_key(void **state) {
+        struct fixture *f = *state;
+        _cleanup_free_ char *keys = make_keys_dir(f), *link = path_join(keys, "linked.pub");
+        _cleanup_free_ char *outside = fmt("%s/outside", f->dir), *outside_pub = fmt("%s.pub", outside);
+        _cleanup_(keyring_freep) struct keyring *kr = NULL;
+        struct refusals rs = {};
+
+        /* A valid key, but elsewhere (the link could be changed by whoever owns the target). */
+        assert_int_equal(key_generate(outside), 0);
+        assert_int_equal(symlink(outside_pub, link), 0);
+        assert_int_equal(keyring_load_dir(keys, on_refusal, &rs, &kr), 0);
+        assert_int_equal(keyring_size(kr), 1);
+        assert_int_equal(rs.n, 1);
+        assert_refused(&rs, 0, "linked.pub", -ELOOP, "a symbolic link (not followed)");
+}
+
+static void test_keyring_dir_skips_what_is_not_a_regular_file(void **state) {
+        struct fixture *f = *state;
+        _cleanup_free_ char *keys = make_keys_dir(f), *fifo = path_join(keys, "fifo.pub"), *sub = path_join(keys, "sub.pub");
+        _cleanup_(keyring_freep) struct keyring *kr = NULL;
+        struct refusals rs = {};
+
+        assert_int_equal(mkfifo(fifo, 0644), 0);      /* and the load must not block on it */
+        assert_int_equal(mkdir(sub, 0755), 0);
+        assert_int_equal(keyring_load_dir(keys, on_refusal, &rs, &kr), 0);
+        assert_int_equal(keyring_size(kr), 1);
+        assert_int_equal(rs.n, 2);
+        assert_refused(&rs, 0, "fifo.pub", -EBADFD, "not a regular file");
+        assert_refused(&rs, 1, "sub.pub", -EISDIR, "a directory");
+}
+
+static void test_keyring_dir_writable_by_group_or_others_is_refused(void **state) {
+        struct fixture *f = *state;
+        _cleanup_free_ char *keys = make_keys_dir(f);
+        static const mode_t modes[] = { 0775, 0757, 01777 };  /* sticky or not: others could add keys */
+
+        for (size_t i = 0; i < ELEMENTSOF(modes); i++) {
+                struct keyring *kr = NULL;
+                struct refusals rs = {};
+                char want[64];
+                assert_int_equal(chmod(keys, modes[i]), 0);
+                assert_int_equal(keyring_load_dir(keys, on_refusal, &rs, &kr), -EPERM);
+                assert_null(kr);
+                assert_int_equal(rs.n, 1);
+                snprintf(want, sizeof want, "writable by group or others (mode %04o)", (unsigned) modes[i]);
+                assert_refused(&rs, 0, "", -EPERM, want);
+        }
+}
+
+static void test_keyring_dir_owner_must_be_root_or_us(void **state) {
+        struct fixture *f = *state;
+        if (geteuid() != 0)
+                skip();
+        _cleanup_free_ char *keys = make_keys_dir(f), *other = add_key(f, keys, "theirs");
+        _cleanup_(keyring_freep) struct keyring *kr = NULL;
+        struct refusals rs = {};
+
+        /* A key file someone else owns: they could rewrite it. */
+        _cleanup_close_ int fd = open(other, O_RDONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        assert_int_equal(fchown(fd, 12345, 12345), 0);
+        assert_int_equal(keyring_load_dir(keys, on_refusal, &rs, &kr), 0);
+        assert_int_equal(keyring_size(kr), 1);
+        assert_int_equal(rs.n, 1);
+        assert_refused(&rs, 0, "theirs.pub", -EPERM, "owned by uid 12345 (neither root nor uid 0)");
+        assert_admin_verifies(f, kr);
+
+        /* The directory someone else owns: they could add any key. */
+        assert_int_equal(chown(keys, 12345, 12345), 0);
+        keyring_free(TAKE_PTR(kr));
+        rs = (struct refusals) {};
+        assert_int_equal(keyring_load_dir(keys, on_refusal, &rs, &kr), -EPERM);
+        assert_int_equal(rs.n, 1);
+        assert_refused(&rs, 0, "", -EPERM, "owned by uid 12345 (neither root nor uid 0)");
 }
 
 static void test_keyring_rejects_a_signature_by_an_unknown_key(void **state) {
@@ -535,6 +735,8 @@ static void test_free_functions_accept_null(void **state) {
 }
 
 int main(void) {
+        /* Key files are written 0666 & ~umask here: keys.d refuses group-writable ones. */
+        umask(022);
         const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
                 T(test_keygen_writes_key_0600_and_pub_0644_whatever_the_umask),
@@ -561,9 +763,16 @@ int main(void) {
                 T(test_keyring_dir_verifies_with_the_second_key),
                 T(test_keyring_dir_ignores_other_files),
                 T(test_keyring_dir_tries_keys_in_name_order),
-                T(test_keyring_dir_with_a_malformed_pub_is_an_error),
                 T(test_keyring_dir_without_keys_is_enoent),
                 T(test_keyring_dir_beyond_keyring_max_is_refused),
+                T(test_keyring_dir_skips_a_malformed_pub_and_keeps_the_others),
+                T(test_keyring_dir_skips_a_key_that_is_not_ed25519),
+                T(test_keyring_dir_with_only_bad_keys_is_enoent),
+                T(test_keyring_dir_skips_a_group_or_other_writable_key),
+                T(test_keyring_dir_skips_a_symlinked_key),
+                T(test_keyring_dir_skips_what_is_not_a_regular_file),
+                T(test_keyring_dir_writable_by_group_or_others_is_refused),
+                T(test_keyring_dir_owner_must_be_root_or_us),
                 T(test_keyring_rejects_a_signature_by_an_unknown_key),
                 T(test_openssl_verifies_our_signature),
                 T(test_openssl_signature_verifies_here),
