@@ -53,6 +53,8 @@ struct usb_device {
         bool identity_ok;
         struct usb_identity id;
         struct usb_descriptors desc;
+        uint64_t ino;                 /* of the sysfs directory the identity was read from (usb-io.h) */
+        int devnum;
         bool decided;
         enum policy_verdict verdict;
         int64_t next_change;
@@ -242,6 +244,8 @@ static void usb_device_decide(struct manager *m, struct usb_device *d, enum usb_
 
         struct usb_io_request req = {
                 .op = USB_IO_APPLY,
+                .expect_ino = d->ino,
+                .expect_devnum = d->devnum,
                 .authorize = verdict != VERDICT_BLOCK,
                 .interface_mask = dec.interface_mask,
                 .desc = d->desc,
@@ -266,9 +270,10 @@ static void on_usb_apply_done(struct manager *m, const struct usb_io_result *res
         }
         if (res->r < 0) {
                 struct usb_device *d = usb_device_find(m, res->req.syspath);
-                if (!d || access(res->req.syspath, F_OK) < 0) {
-                        /* Unplugged while it was being decided: nothing failed, the removal
-                         * is recorded on its own. */
+                if (!d || res->r == -ENODEV || access(res->req.syspath, F_OK) < 0) {
+                        /* Unplugged while it was being decided, or replaced by another device
+                         * at the same port (-ENODEV: nothing was written): nothing failed, the
+                         * removal is recorded on its own and the newcomer decided on its own. */
                         log_debug("USB device %s left before its decision was applied: %s", res->req.sysname,
                                   strerror(-res->r));
                         usb_decision_record_free(rec);
@@ -301,6 +306,8 @@ static void on_usb_identity_done(struct manager *m, const struct usb_io_result *
         d->read_tag = 0;
         d->identity_known = true;
         d->identity_ok = res->r >= 0;
+        d->ino = res->ino;
+        d->devnum = res->devnum;
         if (res->r >= 0) {
                 d->id = res->id;
                 d->desc = res->desc;

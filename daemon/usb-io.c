@@ -7,10 +7,12 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "macro.h"
 #include "usb-enforce.h"
 #include "usb-identity.h"
@@ -38,9 +40,46 @@ struct usb_io {
         int access_dirfd;
 };
 
+/* The device's `devnum` (1-127, given by the bus at enumeration), or -1. */
+static int read_devnum(int dirfd) {
+        char buf[8];
+        _cleanup_close_ int fd = openat(dirfd, "devnum", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        ssize_t n = fd < 0 ? -1 : read_fd_prefix(fd, buf, sizeof buf - 1);
+        if (n <= 0)
+                return -1;
+        buf[n] = 0;
+        char *end;
+        long v = strtol(buf, &end, 10);
+        return end != buf && (*end == '\n' || *end == 0) && v > 0 && v < 1000 ? (int) v : -1;
+}
+
 static void job_read_identity(struct usb_io_result *res) {
         _cleanup_close_ int fd = open(res->req.syspath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        res->r = fd < 0 ? negative_errno() : usb_identity_read(fd, res->req.sysname, &res->id, &res->desc);
+        struct stat st;
+
+        res->ino = 0;
+        res->devnum = -1;
+        if (fd < 0) {
+                res->r = negative_errno();
+                return;
+        }
+        if (fstat(fd, &st) == 0)
+                res->ino = (uint64_t) st.st_ino;
+        res->devnum = read_devnum(fd);
+        res->r = usb_identity_read(fd, res->req.sysname, &res->id, &res->desc);
+}
+
+/* Still the device whose identity was read (see expect_ino in usb-io.h). */
+static int same_device(int fd, const struct usb_io_request *req) {
+        struct stat st;
+
+        if (req->expect_ino == 0)
+                return 0;
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        if ((uint64_t) st.st_ino != req->expect_ino || read_devnum(fd) != req->expect_devnum)
+                return -ENODEV;
+        return 0;
 }
 
 /* Nothing of it can become a block device: every interface is HID or a hub. */
@@ -60,6 +99,11 @@ static void job_apply(struct usb_io *io, struct usb_io_result *res) {
 
         if (fd < 0) {
                 res->r = negative_errno();
+                return;
+        }
+        r = same_device(fd, req);
+        if (r < 0) {
+                res->r = r;
                 return;
         }
         r = usb_device_is_authorized(fd);

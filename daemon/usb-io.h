@@ -36,6 +36,13 @@ struct usb_io_request {
         uint64_t tag;                 /* the caller's, returned with the result */
         void *context;                /* the caller's, returned with the result */
         /* USB_IO_APPLY */
+        /* The device the identity was read from (usb_io_result's `ino` and `devnum`; 0 and -1:
+         * not known). A device unplugged and another plugged into the same port between the
+         * identity read and this request has the same sysfs path but another directory: the
+         * request then fails with -ENODEV and changes nothing, since the decision was made for
+         * the device that left. Checked on the directory fd every write goes through. */
+        uint64_t expect_ino;
+        int expect_devnum;
         bool authorize;
         uint32_t interface_mask;
         struct usb_descriptors desc;
@@ -59,6 +66,8 @@ struct usb_io_result {
         bool reauthorized;            /* APPLY: de-authorised and authorised again (access_changed) */
         struct usb_identity id;       /* READ_IDENTITY */
         struct usb_descriptors desc;  /* READ_IDENTITY */
+        uint64_t ino;                 /* READ_IDENTITY: the device's sysfs directory (0 if not opened) */
+        int devnum;                   /* READ_IDENTITY: its `devnum`, -1 if unreadable */
 };
 
 typedef void (*usb_io_done_t)(const struct usb_io_result *res, void *userdata);

@@ -131,6 +131,68 @@ static void test_missing_device_reports_its_error(void **state) {
         sd_event_unref(e);
 }
 
+/* A stick unplugged and another plugged into the same port between the identity read and the
+ * decision's writes: the writes must not reach the newcomer (issue 9). The newcomer has the same
+ * path but another directory (and another devnum). */
+static void test_device_replaced_at_the_same_port_gets_nothing(void **state) {
+        _cleanup_free_ char *base = test_mkdtemp(), *gone = path_join(base, "1-7.gone");
+        _cleanup_free_ char *dev = make_device(base, "1-7", false), *authorized = path_join(dev, "authorized");
+        _cleanup_free_ char *value = NULL;
+        struct seen seen = {};
+        sd_event *e = NULL;
+        struct usb_io *io = NULL;
+
+        free(test_write(dev, "devnum", "5\n", 2));
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(usb_io_new(e, 1, on_done, &seen, &io), 0);
+        struct usb_io_request r = request(USB_IO_READ_IDENTITY, dev, 1);
+        assert_int_equal(usb_io_submit(io, &r), 0);
+        run_until(e, &seen, 1);
+        assert_int_equal(seen.results[0].r, 0);
+        assert_int_equal(seen.results[0].devnum, 5);
+        assert_true(seen.results[0].ino != 0);
+
+        /* The newcomer: same path, a new directory. */
+        assert_int_equal(rename(dev, gone), 0);
+        free(make_device(base, "1-7", false));
+        free(test_write(dev, "devnum", "6\n", 2));
+        struct usb_io_request a = request(USB_IO_APPLY, dev, 2);
+        a.authorize = true;
+        a.expect_ino = seen.results[0].ino;
+        a.expect_devnum = seen.results[0].devnum;
+        assert_int_equal(usb_io_submit(io, &a), 0);
+        run_until(e, &seen, 2);
+        assert_int_equal(seen.results[1].r, -ENODEV);
+        assert_int_equal(read_file_bounded(authorized, 16, &value, NULL), 0);
+        assert_string_equal(value, "0\n");
+        value = mfree(value);
+
+        /* The same directory but another devnum (a recycled directory would show it): refused too. */
+        struct stat st;
+        assert_int_equal(stat(dev, &st), 0);
+        a.expect_ino = (uint64_t) st.st_ino;
+        a.expect_devnum = 5;
+        a.tag = 3;
+        assert_int_equal(usb_io_submit(io, &a), 0);
+        run_until(e, &seen, 3);
+        assert_int_equal(seen.results[2].r, -ENODEV);
+        assert_int_equal(read_file_bounded(authorized, 16, &value, NULL), 0);
+        assert_string_equal(value, "0\n");
+        value = mfree(value);
+
+        /* The device that was read, still there: authorised. */
+        a.expect_devnum = 6;
+        a.tag = 4;
+        assert_int_equal(usb_io_submit(io, &a), 0);
+        run_until(e, &seen, 4);
+        assert_int_equal(seen.results[3].r, 0);
+        assert_int_equal(read_file_bounded(authorized, 16, &value, NULL), 0);
+        assert_int_equal(value[0], '1');
+        usb_io_free(io);
+        sd_event_unref(e);
+        test_rmdir_r(base);
+}
+
 /* Read-only media: the access file is written with the decision, before `authorized`; a device
  * whose file cannot be written is not authorised (unless nothing of it can be a disk). */
 static void test_access_files(void **state) {
@@ -231,6 +293,7 @@ int main(void) {
                 cmocka_unit_test(test_hanging_device_does_not_hold_up_another),
                 cmocka_unit_test(test_requests_for_one_device_apply_in_order),
                 cmocka_unit_test(test_missing_device_reports_its_error),
+                cmocka_unit_test(test_device_replaced_at_the_same_port_gets_nothing),
                 cmocka_unit_test(test_access_files),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
