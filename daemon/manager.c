@@ -7,6 +7,7 @@
 #include "manager.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 
 #include "block-access.h"
 #include "block-watch.h"
+#include "clock-watch.h"
 #include "control.h"
 #include "fileio.h"
 #include "log.h"
@@ -83,6 +85,7 @@ struct manager {
         /* Controllers (by bus number) that could not be closed: their interfaces are authorised
          * as soon as a device is, so only devices approved whole may be authorised there. */
         uint64_t open_controllers;
+        struct clock_watch *clock;    /* the realtime clock being set (clock-watch.c) */
         int access_dirfd;             /* RUNTIME_DIR/usb: the access files (block-access.h) */
         /* For the control socket. */
         struct control *control;
@@ -433,16 +436,45 @@ static void manager_reevaluate(struct manager *m) {
         manager_arm_timer(m);
 }
 
-static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-        struct manager *m = userdata;
-
+/* Time alone changed what is permitted: the policy may have expired, permits may have started
+ * or ended. */
+static void manager_time_passed(struct manager *m) {
         if (m->policy && m->policy->valid_until <= now_seconds()) {
                 record_policy("expired", "the policy in force has expired: built-in lockdown applies");
                 m->policy = policy_free(m->policy);
                 record_set_policy(0, NULL);
         }
         manager_reevaluate(m);
+}
+
+static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        manager_time_passed(userdata);
         return 0;
+}
+
+/* A clock set by less than this is logged, not recorded (NTP's small steps); every set makes
+ * kyokad decide again. */
+#define CLOCK_JUMP_RECORD_NSEC 1000000000LL
+
+static void on_clock_set(int64_t jump, void *userdata) {
+        struct manager *m = userdata;
+
+        if (llabs(jump) >= CLOCK_JUMP_RECORD_NSEC) {
+                char from[ISO8601_MAX] = "?", to[ISO8601_MAX] = "?";
+                int64_t now = now_seconds();
+                (void) time_format_iso8601(now - jump / 1000000000LL, from, sizeof from);
+                (void) time_format_iso8601(now, to, sizeof to);
+                record_fault("clock-jump", 0,
+                             "The system clock was set %s by %" PRIi64 ".%03" PRIi64 " s (about %s became %s): records "
+                             "before this one carry the old time; every device and link is decided again",
+                             jump > 0 ? "forward" : "back", (int64_t) (llabs(jump) / 1000000000LL),
+                             (int64_t) (llabs(jump) / 1000000 % 1000), from, to);
+        } else
+                log_debug("The clock was set by %" PRIi64 " ms", jump / 1000000);
+        /* Set back, a permit whose valid_from is now ahead must block again; set forward, one
+         * may have ended (the realtime timer fires too, but only for the boundary it was armed
+         * for). */
+        manager_time_passed(m);
 }
 
 /* One timer for the earliest time-window boundary of any present device or of the policy:
@@ -626,12 +658,23 @@ static int manager_load_policy(struct manager *m) {
                 return r;
         }
         if (!res.unchanged) {
+                /* Only a policy whose serial is on disk may be in force: otherwise, after a
+                 * restart, an older policy (one this one replaced, a revoked permit with it)
+                 * would pass the anti-rollback check again. */
                 r = policy_load_commit(m->cfg.state_dir, &res);
-                if (r < 0)
-                        record_fault("rollback-state", r, "Failed to record the accepted policy's serial: %s",
-                                     strerror(-r));
+                if (r < 0) {
+                        m->load_ok = false;
+                        snprintf(m->load_message, sizeof m->load_message, "%s: serial %" PRIu64 " could not be "
+                                 "recorded in %s/%s: %s", policy_path, res.policy->serial, m->cfg.state_dir,
+                                 POLICY_STATE_FILE, strerror(-r));
+                        record_fault("policy-refused", r, "%s; %s stays in force", m->load_message,
+                                     m->policy ? "the last good policy" : "the built-in lockdown");
+                        policy_load_result_done(&res);
+                        keyring_free(keys);
+                        return r;
+                }
         }
-        if (r >= 0 && !fallback) {
+        if (!fallback) {
                 r = policy_store_save(m->cfg.state_dir, policy_path, keys, &res);
                 if (r < 0)
                         record_fault("policy-copy", r, "Failed to keep a copy of the accepted policy in %s: %s",
@@ -784,7 +827,7 @@ static void manager_close_new_controllers(struct manager *m) {
 
         if (fd < 0) {
                 /* No usbcore (no USB at all, or a test's sysfs): nothing to close. */
-                log_debug("%s: %m: no USB core to close", USBCORE_PARAMETERS);
+                log_debug("%s: %s: no USB core to close", USBCORE_PARAMETERS, strerror(errno));
                 return;
         }
         r = usb_core_lockdown(fd, was, sizeof was);
@@ -829,6 +872,11 @@ int manager_start(struct manager *m) {
         usb_io_set_access_dir(m->usb_io, m->access_dirfd);
 
         manager_close_new_controllers(m);
+
+        r = clock_watch_new(m->event, on_clock_set, m, &m->clock);
+        if (r < 0)
+                record_fault("clock-watch", r, "Failed to watch the clock: %s; a clock set back or forward is "
+                             "neither recorded nor acted on until the next time boundary", strerror(-r));
 
         /* Listen first, then enumerate: a device that arrives in between is seen at least once,
          * and the controllers are closed as part of the enumeration (root hubs come first). */
@@ -899,6 +947,7 @@ struct manager *manager_free(struct manager *m) {
         if (m->access_dirfd >= 0)
                 close(m->access_dirfd);
         control_free(m->control);
+        clock_watch_free(m->clock);
         record_forget_faults();
         block_watch_free(m->block);
         usb_watch_free(m->usb);

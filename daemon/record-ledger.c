@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* kyokad's ledger: opening it, group commit, retries on a failing disk, the "running" marker,
- * clock jumps, and what `policyctl status` shows of it (record-ledger.h). */
+ * and what `policyctl status` shows of it (record-ledger.h). */
 #include "record-ledger.h"
 
 #include <errno.h>
@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,7 +19,6 @@
 #include "timeutil.h"
 
 #define MARKER_MAX 512
-#define TIME_T_MAX ((time_t) ((UINT64_C(1) << (sizeof(time_t) * 8 - 1)) - 1))
 
 static struct {
         sd_event *event;              /* NULL: not started, records are reported at once */
@@ -30,8 +28,6 @@ static struct {
         sd_event_source *commit;      /* defer: enabled (oneshot) when a record waits */
         sd_event_source *retry;       /* monotonic timer: armed only while the ledger fails */
         uint64_t retry_usec;
-        sd_event_source *clock;       /* timerfd with TFD_TIMER_CANCEL_ON_SET */
-        int64_t clock_offset_nsec;    /* CLOCK_REALTIME - CLOCK_MONOTONIC when last armed */
 
         /* Records made while the database could not even be opened: they wait here, bounded
          * like the ledger's own queue, and go into it (in order) once it opens. */
@@ -56,12 +52,6 @@ bool record_ledger_active(void) {
 
 static int64_t now_realtime(void) {
         return (int64_t) time(NULL);
-}
-
-static int64_t clock_nsec(clockid_t id) {
-        struct timespec ts;
-        (void) clock_gettime(id, &ts);
-        return (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 static void format_time(int64_t t, char buf[static ISO8601_MAX]) {
@@ -265,67 +255,6 @@ bool record_ledger_schedule(void) {
         return sd_event_source_set_enabled(L.commit, SD_EVENT_ONESHOT) >= 0;
 }
 
-/* ---- clock jumps -------------------------------------------------------------------------- */
-
-static int clock_arm(int fd) {
-        /* Never expires; only a set of the realtime clock cancels it (read() -> ECANCELED). */
-        struct itimerspec its = { .it_value.tv_sec = TIME_T_MAX };
-
-        if (timerfd_settime(fd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &its, NULL) < 0)
-                return -errno;
-        L.clock_offset_nsec = clock_nsec(CLOCK_REALTIME) - clock_nsec(CLOCK_MONOTONIC);
-        return 0;
-}
-
-static int on_clock(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        int64_t before = L.clock_offset_nsec, jump;
-        uint64_t expirations;
-        char from[ISO8601_MAX], to[ISO8601_MAX];
-        int r;
-
-        if (read(fd, &expirations, sizeof expirations) >= 0 || errno != ECANCELED)
-                return 0;
-        r = clock_arm(fd);
-        if (r < 0) {
-                record_fault("clock-watch", r, "Failed to watch the clock again: %s; further jumps go unrecorded",
-                             strerror(-r));
-                return sd_event_source_set_enabled(s, SD_EVENT_OFF);
-        }
-        jump = L.clock_offset_nsec - before;
-        if (llabs(jump) < RECORD_CLOCK_JUMP_MIN_NSEC) {
-                log_debug("The clock was set by %" PRIi64 " ms", jump / 1000000);
-                return 0;
-        }
-        int64_t now = clock_nsec(CLOCK_REALTIME) / 1000000000LL;
-        format_time(now - jump / 1000000000LL, from);
-        format_time(now, to);
-        record_fault("clock-jump", 0,
-                     "The system clock was set %s by %" PRIi64 ".%03" PRIi64 " s (about %s became %s): records before "
-                     "this one carry the old time",
-                     jump > 0 ? "forward" : "back", (int64_t) (llabs(jump) / 1000000000LL),
-                     (int64_t) (llabs(jump) / 1000000 % 1000), from, to);
-        return 0;
-}
-
-static int clock_watch_start(void) {
-        _cleanup_close_ int fd = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
-        int r;
-
-        if (fd < 0)
-                return -errno;
-        r = clock_arm(fd);
-        if (r < 0)
-                return r;
-        r = sd_event_add_io(L.event, &L.clock, fd, EPOLLIN, on_clock, NULL);
-        if (r < 0)
-                return r;
-        r = sd_event_source_set_io_fd_own(L.clock, true);
-        if (r < 0)
-                return r;
-        TAKE_FD(fd);
-        return 0;
-}
-
 /* ---- start and stop ----------------------------------------------------------------------- */
 
 struct last_record {
@@ -399,10 +328,6 @@ int record_ledger_start(sd_event *e, const char *state_dir) {
         tail_update();
         L.first_seq = L.last_seq + 1;
 
-        r = clock_watch_start();
-        if (r < 0)
-                record_fault("clock-watch", r, "Failed to watch the clock: %s; clock jumps go unrecorded", strerror(-r));
-
         record_ledger_fill(&host, LEDGER_SUBJECT_DAEMON, LEDGER_EVENT_STARTED);
         r = read_file_bounded(L.marker_path, MARKER_MAX, &marker, NULL);
         if (r >= 0)
@@ -456,7 +381,6 @@ void record_ledger_stop(int error) {
 
         L.retry = sd_event_source_disable_unref(L.retry);
         L.commit = sd_event_source_disable_unref(L.commit);
-        L.clock = sd_event_source_disable_unref(L.clock);
         L.ledger = ledger_close(L.ledger);
         pending_drop();
         L.event = sd_event_unref(L.event);

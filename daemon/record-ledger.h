@@ -12,9 +12,7 @@
  *    with exponential backoff (1 s doubling to 30 s; nothing runs while the ledger is healthy).
  *    The first commit that succeeds writes them, with the gap as a ledger-delayed fault;
  *  - a marker STATE_DIR/running exists while kyokad runs: found at start, it means the last run
- *    ended without recording its stop (kill -9, crash, power cut): an unclean-shutdown fault;
- *  - a timerfd with TFD_TIMER_CANCEL_ON_SET wakes the loop when the realtime clock is set:
- *    a clock-jump fault says by how much (no polling).
+ *    ended without recording its stop (kill -9, crash, power cut): an unclean-shutdown fault.
  *
  * Main thread only, like the ledger handle. */
 #pragma once
@@ -28,8 +26,6 @@
 #define RECORD_LEDGER_MARKER "running"
 #define RECORD_LEDGER_RETRY_MIN_USEC (1ULL * 1000000ULL)
 #define RECORD_LEDGER_RETRY_MAX_USEC (30ULL * 1000000ULL)
-/* A clock set by less than this is logged, not recorded (NTP's small steps). */
-#define RECORD_CLOCK_JUMP_MIN_NSEC (1000000000LL)
 
 /* Opens STATE_DIR/ledger.db, records an unclean shutdown if the last run left its marker,
  * records "started" and creates the marker. A ledger that cannot be opened is a fault, not a

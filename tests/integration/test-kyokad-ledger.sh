@@ -196,6 +196,27 @@ t_full_disk() {
                 ledger_is "R[-1]['event'] == 'stopped'"
 }
 
+# Issue 9: a new policy whose serial cannot be written to STATE_DIR/policy.state must not be
+# put in force: after a restart the anti-rollback check would let the older policy back.
+t_serial_not_recorded() {
+        case_begin serial "stick $STICK $SERIAL_A 0 0" "stick $OTHER $SERIAL_B 0 0" &&
+                policy "$dir/config/policy.conf" 1 allow "$POLICY_A" &&
+                start_kyokad_on_tmpfs 1m && wait_decision connected $STICK && wait_decision connected $OTHER &&
+                expect_attr $OTHER/authorized 0 &&
+                echo "# the disk is full; serial 2 approves the second stick" &&
+                { ns dd if=/dev/zero of="$dir/state/fill" bs=4k 2>/dev/null; ns sync; true; } &&
+                policy "$dir/config/policy.conf" 2 allow "$POLICY_A" "$(usb_entry 許可-0003 46f4 0001 $SERIAL_B)" &&
+                kill -HUP "$kyokad_pid" && wait_log "serial 2 could not be recorded" &&
+                sleep 0.3 && expect_attr $OTHER/authorized 0 && echo "# still blocked" &&
+                ns cat "$dir/state/policy.state" | grep -q '^serial 1$' && echo "# policy.state still says serial 1" &&
+                "$P" --runtime-dir "$dir/run" status | grep -q "^Policy: *serial 1" && echo "# status: serial 1" &&
+                echo "# space again: the same policy is accepted and takes effect" &&
+                ns rm -f "$dir/state/fill" &&
+                kill -HUP "$kyokad_pid" && wait_attr $OTHER/authorized 1 &&
+                ns cat "$dir/state/policy.state" | grep -q '^serial 2$' &&
+                case_end
+}
+
 # As the sourced run_case, and the namespace holder of a full-disk case goes with its case.
 run_case() {
         if ( trap '[ -n "$holder" ] && kill -KILL "$holder" 2>/dev/null; case_abort' EXIT; "$2" ); then
@@ -206,6 +227,7 @@ run_case() {
 run_case "decisions, policy loads and refusals, start and stop are in the ledger" t_decisions_recorded
 run_case "kill -9, restart: an unclean-shutdown fault, nothing reported is missing" t_unclean_shutdown
 run_case "full disk: enforcement goes on, the records wait and are written with the gap" t_full_disk
+run_case "full disk: a policy whose serial cannot be recorded is not put in force" t_serial_not_recorded
 
 echo "kyokad-ledger: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -16,7 +16,9 @@ Cases:
   (4) a second xHCI controller hot-plugged on a PCIe port together with a stick behind it (one
       QMP burst): the stick arrives unauthorised, is decided block, and the kernel never adds an
       interface for it (every kernel uevent of the run); an approved stick behind the same new
-      controller works.
+      controller works;
+  (5) the clock set back before a permit's valid_from: the stick it approved is de-authorised at
+      once (and authorised again when the clock is set right), each set a clock-jump fault.
 Prints "ok - NAME" / "not ok - NAME" and finally "kyokad-failclosed: N passed, N failed".
 """
 
@@ -42,6 +44,7 @@ SERIAL_OK = "KYOKA-FC-OK"         # approved
 SERIAL_NO = "KYOKA-FC-NO"         # not approved
 SERIAL_LATE = "KYOKA-FC-LATE"     # not approved, behind the controller plugged later
 SERIAL_LATE_OK = "KYOKA-FC-LATE-OK"  # approved, behind the controller plugged later
+SERIAL_CLOCK = "KYOKA-FC-CLOCK"   # approved from an hour before the test
 MAC_PCI = "52:54:00:12:34:99"
 PARAM = "/sys/module/usbcore/parameters/authorized_default"
 
@@ -136,6 +139,25 @@ def case_links(vm, k):
           name is not None and downs == 10, f"{name}: {downs}/10")
 
 
+def stick_authorized(vm, serial, value, seconds=10):
+    return vm.wait_for(f"n=$(grep -lx {serial} {DEV}/*/serial | head -1) && "
+                       f"[ \"$(cat ${{n%/serial}}/authorized)\" = {value} ]", timeout=seconds) is not None
+
+
+def case_clock(vm, k):
+    vm.plug_usb_storage("clk", serial=SERIAL_CLOCK)
+    check("a stick approved from an hour ago is authorised", stick_authorized(vm, SERIAL_CLOCK, 1, 20))
+    rc, now = vm.run("date +%s")
+    now = int(now.strip())
+    vm.run(f"date -u -s @{now - 7200} >/dev/null", check=True)
+    blocked = stick_authorized(vm, SERIAL_CLOCK, 0, 10)
+    jump = wait_log(vm, "fault clock-jump: The system clock was set back", 5)
+    check("the clock set back two hours (before its valid_from): kyokad de-authorises it at once, a clock-jump fault",
+          blocked and jump is not None, next((l for l in kyokad_log(vm).splitlines() if "clock-jump" in l), "")[:200])
+    vm.run(f"date -u -s @{now + 2} >/dev/null", check=True)
+    check("the clock set right again: the stick is authorised again", stick_authorized(vm, SERIAL_CLOCK, 1, 15))
+
+
 def case_late_controller(vm, k):
     # The controller and a stick behind it in one burst: the stick exists as soon as the guest
     # finds the controller, before udev or kyokad can close it.
@@ -176,6 +198,9 @@ def main():
         approver = Approver(work)
         approver.approve_usb(SERIAL_OK, "P-FC-OK")
         approver.approve_usb(SERIAL_LATE_OK, "P-FC-LATE")
+        hour_ago = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(time.time() - 3600))
+        approver.ctl(["approve", approver.policy, "--vendor", "46f4", "--product", "0001", "--serial", SERIAL_CLOCK,
+                      "--interfaces", "08:06:50", "--permit", "P-FC-CLOCK", "--by", "vm test", "--from", hour_ago])
         approver.sign()
         overlay = make_overlay(work, approver, extra=[(nft, "/usr/sbin/nft")])
         with VM("kyokad-failclosed", overlays=[overlay], quiet=not os.environ.get("KYOKA_VM_VERBOSE")) as vm:
@@ -185,7 +210,8 @@ def main():
             try:
                 case_start(vm, k)
                 for name, case in [("usb", lambda: case_usb(vm, k)), ("links", lambda: case_links(vm, k)),
-                                   ("late controller", lambda: case_late_controller(vm, k))]:
+                                   ("late controller", lambda: case_late_controller(vm, k)),
+                                   ("clock", lambda: case_clock(vm, k))]:
                     ts = time.monotonic()
                     try:
                         case()
