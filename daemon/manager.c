@@ -52,6 +52,7 @@ struct usb_device {
         uint64_t read_tag;            /* the identity read in flight; 0 when none */
         enum usb_record_event read_event; /* what to record once it arrives */
         bool identity_known;          /* the identity has been read (well or not) */
+        bool seen;                    /* in the latest enumeration (sweep after lost uevents) */
         bool identity_ok;
         struct usb_identity id;
         struct usb_descriptors desc;
@@ -116,6 +117,22 @@ static void usb_device_forget(struct manager *m, const char *syspath) {
                         free(d);
                         return;
                 }
+}
+
+static void manager_arm_timer(struct manager *m);
+
+/* D left (its uevent, or missing from an enumeration after lost uevents): recorded and
+ * forgotten, and its access file goes too (after any decision still queued for it). */
+static void usb_device_removed(struct manager *m, struct usb_device *d, const char *why) {
+        struct usb_io_request req = { .op = USB_IO_FORGET };
+
+        record_usb(USB_RECORD_REMOVED, &d->id, d->verdict, why, NULL, 0);
+        snprintf(req.syspath, sizeof req.syspath, "%s", d->syspath);
+        snprintf(req.sysname, sizeof req.sysname, "%s", d->sysname);
+        usb_device_forget(m, d->syspath);
+        if (usb_sysname_valid(req.sysname) && usb_io_submit(m->usb_io, &req) < 0)
+                record_fault("access-file", -ENOMEM, "Failed to queue removing the access file of %s", req.sysname);
+        manager_arm_timer(m);
 }
 
 /* What a decision will be recorded as, once its enforcement has completed. */
@@ -297,8 +314,6 @@ static void on_usb_apply_done(struct manager *m, const struct usb_io_result *res
                              strerror(-res->probe_error));
         usb_decision_record_free(rec);
 }
-
-static void manager_arm_timer(struct manager *m);
 
 static void on_usb_identity_done(struct manager *m, const struct usb_io_result *res) {
         struct usb_device *d = usb_device_find(m, res->req.syspath);
@@ -518,15 +533,7 @@ static void on_usb_event(struct udev_device *dev, enum usb_event ev, void *userd
         if (ev == USB_EVENT_REMOVE) {
                 struct usb_device *d = usb_device_find(m, syspath);
                 if (d)
-                        record_usb(USB_RECORD_REMOVED, &d->id, d->verdict, "removed", NULL, 0);
-                usb_device_forget(m, syspath);
-                /* Its access file goes too (after any decision still queued for it). */
-                struct usb_io_request req = { .op = USB_IO_FORGET };
-                snprintf(req.syspath, sizeof req.syspath, "%s", syspath);
-                snprintf(req.sysname, sizeof req.sysname, "%s", sysname);
-                if (usb_sysname_valid(sysname) && usb_io_submit(m->usb_io, &req) < 0)
-                        record_fault("access-file", -ENOMEM, "Failed to queue removing the access file of %s", sysname);
-                manager_arm_timer(m);
+                        usb_device_removed(m, d, "removed");
                 return;
         }
 
@@ -547,6 +554,8 @@ static void on_usb_event(struct udev_device *dev, enum usb_event ev, void *userd
 
         struct usb_device *d = usb_device_find(m, syspath);
         bool is_new = !d;
+        if (d)
+                d->seen = true;
         if (!d) {
                 d = calloc(1, sizeof *d);
                 if (!d) {
@@ -555,6 +564,7 @@ static void on_usb_event(struct udev_device *dev, enum usb_event ev, void *userd
                 }
                 strcpy(d->syspath, syspath);
                 strcpy(d->sysname, sysname);
+                d->seen = true;
                 d->next_change = TIME_INFINITY;
                 d->next = m->devices;
                 m->devices = d;
@@ -582,11 +592,26 @@ static void on_usb_event(struct udev_device *dev, enum usb_event ev, void *userd
                 d->read_event = USB_RECORD_REEVALUATED;
 }
 
+/* The kernel dropped uevents: what is present is taken again (new devices decided, as at start)
+ * and what is gone is swept, its removal recorded, so that nothing stays tracked (or allowed in
+ * kyokad's view) after it left. */
 static void on_usb_overrun(void *userdata) {
         struct manager *m = userdata;
-        int r = usb_watch_enumerate(m->usb);
-        if (r < 0)
-                record_fault("enumerate", r, "Failed to re-enumerate USB devices: %s", strerror(-r));
+        int r;
+
+        for (struct usb_device *d = m->devices; d; d = d->next)
+                d->seen = false;
+        r = usb_watch_enumerate(m->usb);
+        if (r < 0) {
+                /* Nothing is swept on a partial view. */
+                record_fault("enumerate", r, "Failed to re-enumerate USB devices after lost uevents: %s", strerror(-r));
+                return;
+        }
+        for (struct usb_device *d = m->devices, *next; d; d = next) {
+                next = d->next;
+                if (!d->seen)
+                        usb_device_removed(m, d, "removed (seen after lost uevents)");
+        }
 }
 
 static void read_host_identity(struct manager *m) {

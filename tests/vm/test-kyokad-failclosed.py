@@ -18,7 +18,10 @@ Cases:
       interface for it (every kernel uevent of the run); an approved stick behind the same new
       controller works;
   (5) the clock set back before a permit's valid_from: the stick it approved is de-authorised at
-      once (and authorised again when the clock is set right), each set a clock-jump fault.
+      once (and authorised again when the clock is set right), each set a clock-jump fault;
+  (6) uevents lost: kyokad (and udevd) stopped, the uevent socket flooded until it overflows, an
+      approved stick pulled meanwhile (its "remove" is lost): when kyokad runs again it sees the
+      overrun, enumerates, and records the stick's removal; it no longer lists it.
 Prints "ok - NAME" / "not ok - NAME" and finally "kyokad-failclosed: N passed, N failed".
 """
 
@@ -158,6 +161,26 @@ def case_clock(vm, k):
     check("the clock set right again: the stick is authorised again", stick_authorized(vm, SERIAL_CLOCK, 1, 15))
 
 
+def case_overrun(vm, k):
+    name = usb_by_serial(vm, SERIAL_OK)
+    pid = kyokad_pid(vm)
+    rc, udevd = vm.run("pidof systemd-udevd")
+    vm.run(f"kill -STOP {pid} {udevd.strip()}", check=True)
+    t = time.monotonic()
+    rc, out = vm.run("i=0; while [ $i -lt 40000 ]; do echo change > /sys/bus/usb/devices/usb1/uevent; i=$((i+1)); done; "
+                     "echo flooded", timeout=180)
+    note(f"40000 change uevents while kyokad was stopped: {time.monotonic() - t:.1f} s")
+    vm.unplug("ok1")
+    vm.run(f"kill -CONT {pid} {udevd.strip()}", check=True)
+    overrun = wait_log(vm, "uevent socket overrun", 60)
+    removed = wait_log(vm, rf"usb removed {re.escape(name or '?')} .*seen after lost uevents", 60)
+    rc, out = vm.run("policyctl list --json", timeout=30)
+    listed = name is not None and f'"{name}"' in out
+    check("uevents lost while a stick was pulled: kyokad re-enumerates and records its removal",
+          overrun is not None and removed is not None and not listed,
+          f"{name}; overrun {overrun is not None}; removed {removed is not None}; still listed {listed}")
+
+
 def case_late_controller(vm, k):
     # The controller and a stick behind it in one burst: the stick exists as soon as the guest
     # finds the controller, before udev or kyokad can close it.
@@ -211,7 +234,8 @@ def main():
                 case_start(vm, k)
                 for name, case in [("usb", lambda: case_usb(vm, k)), ("links", lambda: case_links(vm, k)),
                                    ("late controller", lambda: case_late_controller(vm, k)),
-                                   ("clock", lambda: case_clock(vm, k))]:
+                                   ("clock", lambda: case_clock(vm, k)),
+                                   ("uevent overrun", lambda: case_overrun(vm, k))]:
                     ts = time.monotonic()
                     try:
                         case()
