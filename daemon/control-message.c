@@ -104,12 +104,13 @@ uint64_t control_idle_deadline(const struct control_peer *peers, size_t n, uint6
         return deadline;
 }
 
-bool control_refusal_log_check(struct control_refusal_log *l, uid_t uid, uint64_t now, uint64_t *ret_suppressed) {
+bool control_refusal_log_check(struct control_refusal_log *l, uid_t uid, enum control_refusal why, uint64_t now,
+                               uint64_t *ret_suppressed) {
         struct control_refusal_entry *e = NULL, *stale = NULL;
 
         for (size_t i = 0; i < ELEMENTSOF(l->entries); i++) {
                 struct control_refusal_entry *x = &l->entries[i];
-                if (x->used && x->uid == uid) {
+                if (x->used && x->uid == uid && x->why == why) {
                         e = x;
                         break;
                 }
@@ -127,7 +128,7 @@ bool control_refusal_log_check(struct control_refusal_log *l, uid_t uid, uint64_
                 }
         } else {
                 if (!stale) {
-                        /* CONTROL_REFUSAL_LOG_UIDS uids logged within the interval: enough lines. */
+                        /* CONTROL_REFUSAL_LOG_UIDS lines within the interval: enough. */
                         l->suppressed_other++;
                         return false;
                 }
@@ -135,7 +136,7 @@ bool control_refusal_log_check(struct control_refusal_log *l, uid_t uid, uint64_
                 if (stale->used)
                         l->suppressed_other += stale->suppressed;
                 e = stale;
-                *e = (struct control_refusal_entry) { .uid = uid, .used = true };
+                *e = (struct control_refusal_entry) { .uid = uid, .why = why, .used = true };
         }
         *ret_suppressed = e->suppressed + l->suppressed_other;
         e->suppressed = 0;

@@ -108,12 +108,22 @@ bool control_peer_idle_expired(const struct control_peer *p, uint64_t now, uint6
  * UINT64_MAX when none can be (none, or all watching): when the idle timer must fire. */
 uint64_t control_idle_deadline(const struct control_peer *peers, size_t n, uint64_t timeout);
 
+/* Why a peer was refused: each reason of each uid has its own line. */
+enum control_refusal {
+        CONTROL_REFUSAL_ACCESS,       /* not root, not in group kyoka or kyoka-admin */
+        CONTROL_REFUSAL_COMMAND,      /* a reader asked for reload */
+        CONTROL_REFUSAL_UID_LIMIT,
+        CONTROL_REFUSAL_FULL,
+};
+
 /* Rate limit of refusal lines in the journal, so that a client refused in a loop cannot flood
- * it: per uid the first refusal is logged, then at most one per CONTROL_REFUSAL_LOG_INTERVAL_USEC,
- * and no more than CONTROL_REFUSAL_LOG_UIDS uids per interval. Zero-initialised. */
+ * it: per uid and reason the first refusal is logged, then at most one per
+ * CONTROL_REFUSAL_LOG_INTERVAL_USEC, and no more than CONTROL_REFUSAL_LOG_UIDS lines per interval
+ * (uids and reasons together). Zero-initialised. */
 struct control_refusal_log {
         struct control_refusal_entry {
                 uid_t uid;
+                enum control_refusal why;
                 bool used;
                 uint64_t logged_usec;   /* the last line for this uid */
                 uint64_t suppressed;    /* refusals of this uid not logged since */
@@ -121,10 +131,11 @@ struct control_refusal_log {
         uint64_t suppressed_other;      /* refusals not logged because the table was full */
 };
 
-/* Whether a refusal of UID at NOW is to be logged. When it is, *RET_SUPPRESSED is how many
- * refusals were not logged before it (of UID since its last line, plus those of uids that found
- * the table full), to be said in the line; the counts are then reset. */
-bool control_refusal_log_check(struct control_refusal_log *l, uid_t uid, uint64_t now, uint64_t *ret_suppressed);
+/* Whether a refusal of UID for WHY at NOW is to be logged. When it is, *RET_SUPPRESSED is how
+ * many refusals were not logged before it (of UID and WHY since its last line, plus those that
+ * found the table full), to be said in the line; the counts are then reset. */
+bool control_refusal_log_check(struct control_refusal_log *l, uid_t uid, enum control_refusal why, uint64_t now,
+                               uint64_t *ret_suppressed);
 
 /* {"ok":false,"error":MESSAGE}, or NULL on OOM. */
 struct json_object *control_error_new(const char *message);

@@ -86,15 +86,15 @@ static gid_t lookup_group(const char *name) {
         return gr ? gr->gr_gid : (gid_t) -1;
 }
 
-/* Logs a refusal of UID, unless that uid (or too many uids) were logged within the last minute:
- * a client refused in a loop must not flood the journal. */
-_printf_(3, 4) static void log_refusal(struct control *c, uid_t uid, const char *format, ...) {
+/* Logs a refusal of UID, unless one of UID for WHY (or too many others) was logged within the
+ * last minute: a client refused in a loop must not flood the journal. */
+_printf_(4, 5) static void log_refusal(struct control *c, uid_t uid, enum control_refusal why, const char *format, ...) {
         char text[LINE_MAX];
         uint64_t now, suppressed;
         va_list ap;
 
         if (sd_event_now(c->event, CLOCK_MONOTONIC, &now) < 0 ||
-            !control_refusal_log_check(&c->refusals, uid, now, &suppressed))
+            !control_refusal_log_check(&c->refusals, uid, why, now, &suppressed))
                 return;
         va_start(ap, format);
         (void) vsnprintf(text, sizeof text, format, ap);
@@ -539,7 +539,7 @@ static void client_handle(struct client *cl, const char *buf, size_t len) {
         int r;
 
         if (cl->access == ACCESS_NONE) {
-                log_refusal(c, cl->uid, "control: refused uid %u (pid %d): not root, not in group " CONTROL_GROUP_READ
+                log_refusal(c, cl->uid, CONTROL_REFUSAL_ACCESS, "control: refused uid %u (pid %d): not root, not in group " CONTROL_GROUP_READ
                             " or " CONTROL_GROUP_ADMIN,
                             (unsigned) cl->uid, (int) cl->pid);
                 (void) client_send_error(cl, "permission denied: needs root, group " CONTROL_GROUP_READ
@@ -556,7 +556,7 @@ static void client_handle(struct client *cl, const char *buf, size_t len) {
                 return;
         }
         if (control_cmd_access(cmd.cmd) > cl->access) {
-                log_refusal(c, cl->uid, "control: refused %s from uid %u (pid %d): needs root or group " CONTROL_GROUP_ADMIN,
+                log_refusal(c, cl->uid, CONTROL_REFUSAL_COMMAND, "control: refused %s from uid %u (pid %d): needs root or group " CONTROL_GROUP_ADMIN,
                             control_cmd_to_string(cmd.cmd), (unsigned) cl->uid, (int) cl->pid);
                 (void) client_send_error(cl, "permission denied: needs root or group " CONTROL_GROUP_ADMIN);
                 return;
@@ -714,7 +714,7 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
                 client_close(owners[evict], "closed: every connection is taken and an administrator needed one");
                 break;
         case CONTROL_REFUSE_UID: {
-                log_refusal(c, cred.uid, "control: refused uid %u (pid %d): it has %u connections open already, "
+                log_refusal(c, cred.uid, CONTROL_REFUSAL_UID_LIMIT, "control: refused uid %u (pid %d): it has %u connections open already, "
                             "the most one uid may have", (unsigned) cred.uid, (int) cred.pid,
                             CONTROL_CLIENTS_PER_UID_MAX);
                 char message[128];
@@ -724,7 +724,7 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
                 return 0;
         }
         case CONTROL_REFUSE_FULL:
-                log_refusal(c, cred.uid, "control: refused uid %u (pid %d): all connections it may use are taken",
+                log_refusal(c, cred.uid, CONTROL_REFUSAL_FULL, "control: refused uid %u (pid %d): all connections it may use are taken",
                             (unsigned) cred.uid, (int) cred.pid);
                 refuse(&cfd, "too many clients: try again later");
                 return 0;

@@ -307,19 +307,23 @@ static void test_refusal_log_once_per_uid_per_interval(void **state) {
         const uint64_t I = CONTROL_REFUSAL_LOG_INTERVAL_USEC, t0 = 1000 * SEC;
         uint64_t suppressed = 12345;
 
-        assert_true(control_refusal_log_check(&l, 1000, t0, &suppressed));
+        assert_true(control_refusal_log_check(&l, 1000, CONTROL_REFUSAL_UID_LIMIT, t0, &suppressed));
         assert_int_equal(suppressed, 0);
         /* An attacker's loop: 10,000 refusals within the interval, none logged. */
         for (unsigned i = 0; i < 10000; i++)
-                assert_false(control_refusal_log_check(&l, 1000, t0 + i, &suppressed));
+                assert_false(control_refusal_log_check(&l, 1000, CONTROL_REFUSAL_UID_LIMIT, t0 + i, &suppressed));
         /* Another uid has its own line. */
-        assert_true(control_refusal_log_check(&l, 1001, t0 + 1, &suppressed));
+        assert_true(control_refusal_log_check(&l, 1001, CONTROL_REFUSAL_UID_LIMIT, t0 + 1, &suppressed));
         assert_int_equal(suppressed, 0);
-        assert_false(control_refusal_log_check(&l, 1000, t0 + I - 1, &suppressed));
+        assert_false(control_refusal_log_check(&l, 1000, CONTROL_REFUSAL_UID_LIMIT, t0 + I - 1, &suppressed));
         /* After the interval: one line, which says how many were not logged. */
-        assert_true(control_refusal_log_check(&l, 1000, t0 + I, &suppressed));
+        assert_true(control_refusal_log_check(&l, 1000, CONTROL_REFUSAL_UID_LIMIT, t0 + I, &suppressed));
         assert_int_equal(suppressed, 10001);
-        assert_false(control_refusal_log_check(&l, 1000, t0 + I + 1, &suppressed));
+        assert_false(control_refusal_log_check(&l, 1000, CONTROL_REFUSAL_UID_LIMIT, t0 + I + 1, &suppressed));
+        /* Another reason of the same uid has its own line: it says something new. */
+        assert_true(control_refusal_log_check(&l, 1000, CONTROL_REFUSAL_COMMAND, t0 + I + 2, &suppressed));
+        assert_int_equal(suppressed, 0);
+        assert_false(control_refusal_log_check(&l, 1000, CONTROL_REFUSAL_COMMAND, t0 + I + 3, &suppressed));
 }
 
 static void test_refusal_log_bounds_uids(void **state) {
@@ -327,22 +331,22 @@ static void test_refusal_log_bounds_uids(void **state) {
         const uint64_t I = CONTROL_REFUSAL_LOG_INTERVAL_USEC, t0 = 1000 * SEC;
         uint64_t suppressed;
 
-        assert_true(control_refusal_log_check(&l, 2000, t0, &suppressed));
+        assert_true(control_refusal_log_check(&l, 2000, CONTROL_REFUSAL_UID_LIMIT, t0, &suppressed));
         for (uid_t u = 1; u < CONTROL_REFUSAL_LOG_UIDS; u++)
-                assert_true(control_refusal_log_check(&l, 2000 + u, t0 + 5 * SEC, &suppressed));
+                assert_true(control_refusal_log_check(&l, 2000 + u, CONTROL_REFUSAL_UID_LIMIT, t0 + 5 * SEC, &suppressed));
         /* Lines for CONTROL_REFUSAL_LOG_UIDS uids this interval: the next uids are counted only. */
         for (uid_t u = 0; u < 100; u++)
-                assert_false(control_refusal_log_check(&l, 5000 + u, t0 + 6 * SEC, &suppressed));
+                assert_false(control_refusal_log_check(&l, 5000 + u, CONTROL_REFUSAL_UID_LIMIT, t0 + 6 * SEC, &suppressed));
         /* Uid 2000 is refused twice more, then goes quiet. Once its interval has passed, uid 6000
          * takes its entry (the others are still fresh); 6000's line carries the 100 refusals of
          * other uids and 2000's 2: no count is lost. */
-        assert_false(control_refusal_log_check(&l, 2000, t0 + 7 * SEC, &suppressed));
-        assert_false(control_refusal_log_check(&l, 2000, t0 + 8 * SEC, &suppressed));
-        assert_true(control_refusal_log_check(&l, 6000, t0 + I, &suppressed));
+        assert_false(control_refusal_log_check(&l, 2000, CONTROL_REFUSAL_UID_LIMIT, t0 + 7 * SEC, &suppressed));
+        assert_false(control_refusal_log_check(&l, 2000, CONTROL_REFUSAL_UID_LIMIT, t0 + 8 * SEC, &suppressed));
+        assert_true(control_refusal_log_check(&l, 6000, CONTROL_REFUSAL_UID_LIMIT, t0 + I, &suppressed));
         assert_int_equal(suppressed, 102);
         /* The table is full of fresh entries again. */
-        assert_false(control_refusal_log_check(&l, 6001, t0 + I, &suppressed));
-        assert_true(control_refusal_log_check(&l, 6001, t0 + 5 * SEC + I, &suppressed));
+        assert_false(control_refusal_log_check(&l, 6001, CONTROL_REFUSAL_UID_LIMIT, t0 + I, &suppressed));
+        assert_true(control_refusal_log_check(&l, 6001, CONTROL_REFUSAL_UID_LIMIT, t0 + 5 * SEC + I, &suppressed));
         assert_int_equal(suppressed, 1);
 }
 
