@@ -74,7 +74,6 @@ struct control {
         sd_event_source *idle_timer;
         uint64_t idle_timeout_usec;
         struct client *clients;
-        size_t n_clients;             /* dropped ones included until reaped */
         struct control_refusal_log refusals;
         gid_t read_gid;               /* (gid_t) -1: the group does not exist */
         gid_t admin_gid;
@@ -146,7 +145,6 @@ static int on_reap(sd_event_source *s, void *userdata) {
                         continue;
                 }
                 *p = cl->next;
-                c->n_clients--;
                 client_free(cl);
         }
         return 0;
@@ -695,8 +693,9 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
                 log_notice("control: cannot read the groups of uid %u (pid %d): %s; judging by its primary group",
                            (unsigned) cred.uid, (int) cred.pid, strerror(-r));
 
-        /* A peer with no access is still accepted: it is refused when its first message has
-         * been read, since closing on unread data would make its reply a bare ECONNRESET. */
+        /* A peer with no access is still accepted (as a reader, within the readers' limits): it
+         * is refused once its first message has been read, so that the refusal is the reply to
+         * its command for any client, not a send() that fails with EPIPE. */
         enum control_access access = control_peer_access(cred.uid, cred.gid, groups, n_groups, c->read_gid, c->admin_gid);
 
         struct control_peer peers[CONTROL_CLIENTS_MAX];
@@ -752,7 +751,6 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
         TAKE_FD(cfd);
         cl->next = c->clients;
         c->clients = cl;
-        c->n_clients++;
         idle_timer_update(c);
         return 0;
 }
