@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <json-c/json.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "macro.h"
@@ -53,6 +54,95 @@ enum control_access control_peer_access(uid_t uid, gid_t gid, const gid_t *group
         if (in_group(read_gid, gid, groups, n_groups))
                 return ACCESS_READ;
         return ACCESS_NONE;
+}
+
+enum control_admission control_admit(const struct control_peer *peers, size_t n, uid_t uid, bool admin,
+                                     size_t *ret_evict) {
+        size_t n_uid = 0, n_readers = 0, idle = SIZE_MAX, oldest = SIZE_MAX;
+
+        for (size_t i = 0; i < n; i++) {
+                const struct control_peer *p = &peers[i];
+                if (p->uid == uid)
+                        n_uid++;
+                if (p->admin)
+                        continue;
+                n_readers++;
+                if (!p->watching && (idle == SIZE_MAX || p->active_usec < peers[idle].active_usec))
+                        idle = i;
+                if (oldest == SIZE_MAX || p->connected_usec < peers[oldest].connected_usec)
+                        oldest = i;
+        }
+
+        /* Not root: a limit would let root's own watchers (a monitoring check, a kiosk display)
+         * keep `policyctl install` out. Root is bounded by the table alone. */
+        if (uid != 0 && n_uid >= CONTROL_CLIENTS_PER_UID_MAX)
+                return CONTROL_REFUSE_UID;
+        if (!admin)
+                return n < CONTROL_CLIENTS_MAX && n_readers < CONTROL_CLIENTS_MAX - CONTROL_CLIENTS_ADMIN_RESERVED ?
+                               CONTROL_ADMIT : CONTROL_REFUSE_FULL;
+        if (n < CONTROL_CLIENTS_MAX)
+                return CONTROL_ADMIT;
+        if (idle == SIZE_MAX)
+                idle = oldest;
+        if (idle == SIZE_MAX)
+                return CONTROL_REFUSE_FULL;
+        *ret_evict = idle;
+        return CONTROL_ADMIT_EVICT;
+}
+
+bool control_peer_idle_expired(const struct control_peer *p, uint64_t now, uint64_t timeout) {
+        return !p->watching && now >= p->active_usec && now - p->active_usec >= timeout;
+}
+
+uint64_t control_idle_deadline(const struct control_peer *peers, size_t n, uint64_t timeout) {
+        uint64_t deadline = UINT64_MAX;
+
+        for (size_t i = 0; i < n; i++)
+                if (!peers[i].watching)
+                        deadline = MIN(deadline, peers[i].active_usec > UINT64_MAX - timeout ?
+                                                         UINT64_MAX : peers[i].active_usec + timeout);
+        return deadline;
+}
+
+bool control_refusal_log_check(struct control_refusal_log *l, uid_t uid, enum control_refusal why, uint64_t now,
+                               uint64_t *ret_suppressed) {
+        struct control_refusal_entry *e = NULL, *stale = NULL;
+
+        for (size_t i = 0; i < ELEMENTSOF(l->entries); i++) {
+                struct control_refusal_entry *x = &l->entries[i];
+                if (x->used && x->uid == uid && x->why == why) {
+                        e = x;
+                        break;
+                }
+                bool fresh = x->used && now >= x->logged_usec && now - x->logged_usec < CONTROL_REFUSAL_LOG_INTERVAL_USEC;
+                /* A free entry, else the one logged longest ago. */
+                if (!fresh && (!stale || (stale->used && (!x->used || x->logged_usec < stale->logged_usec))))
+                        stale = x;
+        }
+
+        if (e) {
+                /* now < logged_usec cannot happen on CLOCK_MONOTONIC; if it did, stay quiet. */
+                if (now < e->logged_usec || now - e->logged_usec < CONTROL_REFUSAL_LOG_INTERVAL_USEC) {
+                        e->suppressed++;
+                        return false;
+                }
+        } else {
+                if (!stale) {
+                        /* CONTROL_REFUSAL_LOG_UIDS lines within the interval: enough. */
+                        l->suppressed_other++;
+                        return false;
+                }
+                /* A uid's count not yet said goes with the next line of any uid: never lost. */
+                if (stale->used)
+                        l->suppressed_other += stale->suppressed;
+                e = stale;
+                *e = (struct control_refusal_entry) { .uid = uid, .why = why, .used = true };
+        }
+        *ret_suppressed = e->suppressed + l->suppressed_other;
+        e->suppressed = 0;
+        e->logged_usec = now;
+        l->suppressed_other = 0;
+        return true;
 }
 
 int control_command_parse(const char *buf, size_t len, struct control_command *ret, const char **ret_error) {

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* The control socket's messages (docs/control.md), apart from the socket: parsing a client's
- * command, deciding what a peer may do, and building the replies from plain data. No sockets
- * and no manager state here, so that all of it can be unit tested. */
+ * command, deciding what a peer may do, which peers get a connection and which are idle, when
+ * a refusal is logged, and building the replies from plain data. No sockets, no clocks and no
+ * manager state here, so that all of it can be unit tested. */
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "manager.h"
@@ -14,6 +16,20 @@
 #define CONTROL_MESSAGE_MAX (64u << 10)  /* a client's message, bytes */
 #define CONTROL_REPLY_MAX (1u << 20)     /* a message from kyokad, bytes */
 #define CONTROL_DEVICE_ARG_MAX 256       /* "device" of a request: a bus path, a serial, a link's name or ifindex */
+
+/* Connections (docs/control.md "Limits"). Readers (group kyoka) can never hold the last
+ * CONTROL_CLIENTS_ADMIN_RESERVED, so root and kyoka-admin always find a slot; when admins fill
+ * those too, an admin takes the slot of the longest idle reader. */
+#define CONTROL_CLIENTS_MAX 64
+#define CONTROL_CLIENTS_ADMIN_RESERVED 8
+#define CONTROL_CLIENTS_PER_UID_MAX 8    /* every uid but 0, watchers included */
+#define CONTROL_USEC_PER_SEC UINT64_C(1000000)
+/* A client that is not watching and has sent nothing for this long is closed. */
+#define CONTROL_IDLE_TIMEOUT_USEC (30 * CONTROL_USEC_PER_SEC)
+#define CONTROL_IDLE_TIMEOUT_MAX_USEC (3600 * CONTROL_USEC_PER_SEC)
+/* Refusals logged: one line per uid per interval, lines for at most this many uids per interval. */
+#define CONTROL_REFUSAL_LOG_INTERVAL_USEC (60 * CONTROL_USEC_PER_SEC)
+#define CONTROL_REFUSAL_LOG_UIDS 16
 
 struct json_object;
 
@@ -58,6 +74,68 @@ enum control_access control_cmd_access(enum control_cmd cmd);
  * (gid_t) -1 means that group does not exist on this host. */
 enum control_access control_peer_access(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups,
                                         gid_t read_gid, gid_t admin_gid);
+
+/* A connected client as admission and the idle timeout see it. Times are CLOCK_MONOTONIC µs. */
+struct control_peer {
+        uid_t uid;
+        bool admin;                   /* ACCESS_ADMIN: root or group kyoka-admin */
+        bool watching;                /* a watch is open: never idle */
+        uint64_t connected_usec;
+        uint64_t active_usec;         /* connected, or the last message received */
+};
+
+enum control_admission {
+        CONTROL_ADMIT,
+        CONTROL_ADMIT_EVICT,          /* an admin and the table is full: close *ret_evict first */
+        CONTROL_REFUSE_UID,           /* that uid holds CONTROL_CLIENTS_PER_UID_MAX already */
+        CONTROL_REFUSE_FULL,          /* every connection this peer may take is held */
+};
+
+/* Whether a new peer (UID, ADMIN) gets a connection, given the N clients connected now.
+ * Root has no per-uid limit; every other uid has. A reader gets one of the first
+ * CONTROL_CLIENTS_MAX - CONTROL_CLIENTS_ADMIN_RESERVED slots only. An admin who finds the table
+ * full evicts the reader idle longest (not watching, oldest active_usec), else the reader
+ * connected longest (a watcher: it may reconnect; the admin may not wait); only a table full
+ * of admins refuses an admin. *RET_EVICT (an index into PEERS) is set for CONTROL_ADMIT_EVICT
+ * only. */
+enum control_admission control_admit(const struct control_peer *peers, size_t n, uid_t uid, bool admin,
+                                     size_t *ret_evict);
+
+/* Whether P has been idle for TIMEOUT at NOW: not watching, nothing received for TIMEOUT. */
+bool control_peer_idle_expired(const struct control_peer *p, uint64_t now, uint64_t timeout);
+
+/* The earliest time one of PEERS will have been idle for TIMEOUT (it may have passed), or
+ * UINT64_MAX when none can be (none, or all watching): when the idle timer must fire. */
+uint64_t control_idle_deadline(const struct control_peer *peers, size_t n, uint64_t timeout);
+
+/* Why a peer was refused: each reason of each uid has its own line. */
+enum control_refusal {
+        CONTROL_REFUSAL_ACCESS,       /* not root, not in group kyoka or kyoka-admin */
+        CONTROL_REFUSAL_COMMAND,      /* a reader asked for reload */
+        CONTROL_REFUSAL_UID_LIMIT,
+        CONTROL_REFUSAL_FULL,
+};
+
+/* Rate limit of refusal lines in the journal, so that a client refused in a loop cannot flood
+ * it: per uid and reason the first refusal is logged, then at most one per
+ * CONTROL_REFUSAL_LOG_INTERVAL_USEC, and no more than CONTROL_REFUSAL_LOG_UIDS lines per interval
+ * (uids and reasons together). Zero-initialised. */
+struct control_refusal_log {
+        struct control_refusal_entry {
+                uid_t uid;
+                enum control_refusal why;
+                bool used;
+                uint64_t logged_usec;   /* the last line for this uid */
+                uint64_t suppressed;    /* refusals of this uid not logged since */
+        } entries[CONTROL_REFUSAL_LOG_UIDS];
+        uint64_t suppressed_other;      /* refusals not logged because the table was full */
+};
+
+/* Whether a refusal of UID for WHY at NOW is to be logged. When it is, *RET_SUPPRESSED is how
+ * many refusals were not logged before it (of UID and WHY since its last line, plus those that
+ * found the table full), to be said in the line; the counts are then reset. */
+bool control_refusal_log_check(struct control_refusal_log *l, uid_t uid, enum control_refusal why, uint64_t now,
+                               uint64_t *ret_suppressed);
 
 /* {"ok":false,"error":MESSAGE}, or NULL on OOM. */
 struct json_object *control_error_new(const char *message);

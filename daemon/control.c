@@ -5,14 +5,23 @@
  * Fail closed and never wait: every socket is non-blocking, a message that does not fit is an
  * error, and a client we cannot write to at once (a watcher that stopped reading) is dropped
  * rather than queued for. Dropped clients are freed from a deferred event, never in the middle
- * of a handler that may still be using them (a reload sends records to watchers while it runs). */
+ * of a handler that may still be using them (a reload sends records to watchers while it runs).
+ *
+ * Nobody can lock root out (docs/control.md "Limits"): control_admit() decides at accept, from
+ * the peer's credentials, whether it gets a connection (per-uid limit, slots only admins may
+ * take, eviction of an idle reader for an admin), and one timer closes clients idle for
+ * idle_timeout_usec. One timer for the whole table rather than one per client: at most 64
+ * clients, so finding the next deadline is a short scan, and a message received needs no timer
+ * call at all (the deadline only moves later; a timer that fires early re-arms itself). */
 #include "control.h"
 
 #include <errno.h>
 #include <grp.h>
+#include <inttypes.h>
 #include <json-c/json.h>
 #include <limits.h>
 #include <pwd.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -34,6 +43,10 @@
 #endif
 
 #define PEER_GROUPS_MAX 65536         /* NGROUPS_MAX of the kernel */
+#define REFUSE_DRAIN_MAX 64           /* messages of a refused client read before closing */
+
+/* Set by kyokad's hidden --control-idle-timeout (tests only); read by control_new(). */
+static uint64_t arg_idle_timeout_usec = CONTROL_IDLE_TIMEOUT_USEC;
 
 DEFINE_CLEANUP(json_object, json_object_put);
 
@@ -47,6 +60,8 @@ struct client {
         enum control_access access;
         bool watching;
         bool dead;                    /* dropped: freed by on_reap */
+        uint64_t connected_usec;      /* CLOCK_MONOTONIC */
+        uint64_t active_usec;         /* connected, or the last message received */
 };
 
 struct control {
@@ -56,8 +71,10 @@ struct control {
         char *path;
         sd_event_source *source;
         sd_event_source *reaper;
+        sd_event_source *idle_timer;
+        uint64_t idle_timeout_usec;
         struct client *clients;
-        size_t n_clients;
+        struct control_refusal_log refusals;
         gid_t read_gid;               /* (gid_t) -1: the group does not exist */
         gid_t admin_gid;
         char *buf;                    /* one incoming message, CONTROL_MESSAGE_MAX + 1 */
@@ -66,6 +83,26 @@ struct control {
 static gid_t lookup_group(const char *name) {
         struct group *gr = getgrnam(name);
         return gr ? gr->gr_gid : (gid_t) -1;
+}
+
+/* Logs a refusal of UID, unless one of UID for WHY (or too many others) was logged within the
+ * last minute: a client refused in a loop must not flood the journal. */
+_printf_(4, 5) static void log_refusal(struct control *c, uid_t uid, enum control_refusal why, const char *format, ...) {
+        char text[LINE_MAX];
+        uint64_t now, suppressed;
+        va_list ap;
+
+        if (sd_event_now(c->event, CLOCK_MONOTONIC, &now) < 0 ||
+            !control_refusal_log_check(&c->refusals, uid, why, now, &suppressed))
+                return;
+        va_start(ap, format);
+        (void) vsnprintf(text, sizeof text, format, ap);
+        va_end(ap);
+        if (suppressed > 0)
+                log_notice("%s (%" PRIu64 " earlier refusals not logged: at most one line per uid a minute)",
+                           text, suppressed);
+        else
+                log_notice("%s", text);
 }
 
 static void client_drop(struct client *cl) {
@@ -77,10 +114,24 @@ static void client_drop(struct client *cl) {
         (void) sd_event_source_set_enabled(cl->control->reaper, SD_EVENT_ONESHOT);
 }
 
+/* Closes a client's socket so that it reads our last reply rather than ECONNRESET: the kernel
+ * resets a peer (and its recv() reports that before queued data) when we close with its
+ * messages unread. SHUT_RD makes its further sends fail (EPIPE); then what it sent before is
+ * read and thrown away. A client that still has more queued than REFUSE_DRAIN_MAX gets the
+ * reset. */
+static void close_gracefully(int fd) {
+        if (fd < 0)
+                return;
+        (void) shutdown(fd, SHUT_RD);
+        for (unsigned i = 0; i < REFUSE_DRAIN_MAX; i++)
+                if (recv(fd, NULL, 0, MSG_DONTWAIT | MSG_TRUNC) <= 0)
+                        break;
+        (void) close(fd);
+}
+
 static void client_free(struct client *cl) {
         sd_event_source_disable_unref(cl->source);
-        if (cl->fd >= 0)
-                (void) close(cl->fd);
+        close_gracefully(cl->fd);
         free(cl);
 }
 
@@ -94,7 +145,6 @@ static int on_reap(sd_event_source *s, void *userdata) {
                         continue;
                 }
                 *p = cl->next;
-                c->n_clients--;
                 client_free(cl);
         }
         return 0;
@@ -130,6 +180,83 @@ static int client_send(struct client *cl, struct json_object *o) {
 static int client_send_error(struct client *cl, const char *message) {
         _cleanup_(json_object_putp) struct json_object *e = control_error_new(message);
         return client_send(cl, e);
+}
+
+/* Closes a client that did nothing wrong (idle, or its slot went to an admin) and says why;
+ * a watcher is closed without a word, as when it falls behind: its stream has no replies. */
+static void client_close(struct client *cl, const char *message) {
+        if (!cl->watching)
+                (void) client_send_error(cl, message);
+        client_drop(cl);
+}
+
+/* The live clients as control-message.c's pure functions see them. OWNERS[i] is PEERS[i]'s
+ * client. Admission keeps the live clients at CONTROL_CLIENTS_MAX at most; should that ever
+ * not hold, the table is reported full, never larger. */
+static size_t collect_peers(struct control *c, struct control_peer peers[static CONTROL_CLIENTS_MAX],
+                            struct client *owners[static CONTROL_CLIENTS_MAX]) {
+        size_t n = 0;
+
+        for (struct client *cl = c->clients; cl && n < CONTROL_CLIENTS_MAX; cl = cl->next) {
+                if (cl->dead)
+                        continue;
+                peers[n] = (struct control_peer) { .uid = cl->uid, .admin = cl->access == ACCESS_ADMIN,
+                                                   .watching = cl->watching, .connected_usec = cl->connected_usec,
+                                                   .active_usec = cl->active_usec };
+                owners[n++] = cl;
+        }
+        return n;
+}
+
+static int on_idle_timer(sd_event_source *s, uint64_t usec, void *userdata);
+
+/* Arms the idle timer for the earliest deadline, or turns it off when no client can be idle. */
+static void idle_timer_update(struct control *c) {
+        struct control_peer peers[CONTROL_CLIENTS_MAX];
+        struct client *owners[CONTROL_CLIENTS_MAX];
+        size_t n = collect_peers(c, peers, owners);
+        uint64_t deadline = control_idle_deadline(peers, n, c->idle_timeout_usec);
+        int r;
+
+        if (deadline == UINT64_MAX) {
+                (void) sd_event_source_set_enabled(c->idle_timer, SD_EVENT_OFF);
+                return;
+        }
+        if (!c->idle_timer) {
+                /* Accuracy a tenth of the timeout (at most 1 s): the loop may coalesce wake-ups. */
+                r = sd_event_add_time(c->event, &c->idle_timer, CLOCK_MONOTONIC, deadline,
+                                      MIN(c->idle_timeout_usec / 10, CONTROL_USEC_PER_SEC), on_idle_timer, c);
+        } else {
+                r = sd_event_source_set_time(c->idle_timer, deadline);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(c->idle_timer, SD_EVENT_ONESHOT);
+        }
+        /* Without the timer idle clients stay until they go; the limits still hold. */
+        if (r < 0)
+                log_warning_errno(r, "control: cannot arm the idle timer: %m");
+}
+
+static int on_idle_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct control *c = userdata;
+        struct control_peer peers[CONTROL_CLIENTS_MAX];
+        struct client *owners[CONTROL_CLIENTS_MAX];
+        char message[64];
+        uint64_t now;
+        size_t n;
+
+        if (sd_event_now(c->event, CLOCK_MONOTONIC, &now) < 0)
+                now = usec;
+        n = collect_peers(c, peers, owners);
+        snprintf(message, sizeof message, "closed: idle for %" PRIu64 " s",
+                 c->idle_timeout_usec / CONTROL_USEC_PER_SEC);
+        for (size_t i = 0; i < n; i++)
+                if (control_peer_idle_expired(&peers[i], now, c->idle_timeout_usec)) {
+                        log_debug("control: closing the idle connection of uid %u (pid %d)",
+                                  (unsigned) owners[i]->uid, (int) owners[i]->pid);
+                        client_close(owners[i], message);
+                }
+        idle_timer_update(c);
+        return 0;
 }
 
 static void on_record(struct json_object *record, void *userdata) {
@@ -425,9 +552,9 @@ static void client_handle(struct client *cl, const char *buf, size_t len) {
         int r;
 
         if (cl->access == ACCESS_NONE) {
-                log_notice("control: refused uid %u (pid %d): not root, not in group " CONTROL_GROUP_READ
-                           " or " CONTROL_GROUP_ADMIN,
-                           (unsigned) cl->uid, (int) cl->pid);
+                log_refusal(c, cl->uid, CONTROL_REFUSAL_ACCESS, "control: refused uid %u (pid %d): not root, not in group " CONTROL_GROUP_READ
+                            " or " CONTROL_GROUP_ADMIN,
+                            (unsigned) cl->uid, (int) cl->pid);
                 (void) client_send_error(cl, "permission denied: needs root, group " CONTROL_GROUP_READ
                                              " or " CONTROL_GROUP_ADMIN);
                 client_drop(cl);
@@ -442,8 +569,8 @@ static void client_handle(struct client *cl, const char *buf, size_t len) {
                 return;
         }
         if (control_cmd_access(cmd.cmd) > cl->access) {
-                log_notice("control: refused %s from uid %u (pid %d): needs root or group " CONTROL_GROUP_ADMIN,
-                           control_cmd_to_string(cmd.cmd), (unsigned) cl->uid, (int) cl->pid);
+                log_refusal(c, cl->uid, CONTROL_REFUSAL_COMMAND, "control: refused %s from uid %u (pid %d): needs root or group " CONTROL_GROUP_ADMIN,
+                            control_cmd_to_string(cmd.cmd), (unsigned) cl->uid, (int) cl->pid);
                 (void) client_send_error(cl, "permission denied: needs root or group " CONTROL_GROUP_ADMIN);
                 return;
         }
@@ -495,6 +622,8 @@ static int on_client(sd_event_source *s, int fd, uint32_t revents, void *userdat
                         client_drop(cl);
                         return 0;
                 }
+                /* The idle timer needs no call: this deadline only moved later. */
+                (void) sd_event_now(c->event, CLOCK_MONOTONIC, &cl->active_usec);
                 client_handle(cl, c->buf, (size_t) n);
                 return 0;
         }
@@ -548,13 +677,15 @@ static int peer_groups(int fd, uid_t uid, gid_t gid, gid_t **ret, size_t *ret_n)
         }
 }
 
-static void refuse(int fd, const char *message) {
+/* Answers a client we do not keep with MESSAGE and closes it (the caller's fd is taken). */
+static void refuse(int *fd, const char *message) {
         _cleanup_(json_object_putp) struct json_object *e = control_error_new(message);
         const char *s;
         size_t n;
 
         if (e && control_message_serialize(e, &s, &n) >= 0)
-                (void) send(fd, s, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+                (void) send(*fd, s, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+        close_gracefully(TAKE_FD(*fd));
 }
 
 static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
@@ -568,10 +699,6 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
 
         if (cfd < 0)
                 return 0;
-        if (c->n_clients >= CONTROL_CLIENTS_MAX) {
-                refuse(cfd, "too many clients");
-                return 0;
-        }
         if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
                 log_warning_errno(errno, "control: cannot read a client's credentials: %m");
                 return 0;
@@ -581,9 +708,41 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
                 log_notice("control: cannot read the groups of uid %u (pid %d): %s; judging by its primary group",
                            (unsigned) cred.uid, (int) cred.pid, strerror(-r));
 
-        /* A peer with no access is still accepted: it is refused when its first message has
-         * been read, since closing on unread data would make its reply a bare ECONNRESET. */
+        /* A peer with no access is still accepted (as a reader, within the readers' limits): it
+         * is refused once its first message has been read, so that the refusal is the reply to
+         * its command for any client, not a send() that fails with EPIPE. */
         enum control_access access = control_peer_access(cred.uid, cred.gid, groups, n_groups, c->read_gid, c->admin_gid);
+
+        struct control_peer peers[CONTROL_CLIENTS_MAX];
+        struct client *owners[CONTROL_CLIENTS_MAX];
+        size_t n = collect_peers(c, peers, owners), evict = SIZE_MAX;
+        switch (control_admit(peers, n, cred.uid, access == ACCESS_ADMIN, &evict)) {
+        case CONTROL_ADMIT:
+                break;
+        case CONTROL_ADMIT_EVICT:
+                log_notice("control: closing the connection of uid %u (pid %d), %s, to serve uid %u (pid %d): "
+                           "all %u connections are taken",
+                           (unsigned) owners[evict]->uid, (int) owners[evict]->pid,
+                           owners[evict]->watching ? "a watcher" : "idle", (unsigned) cred.uid, (int) cred.pid,
+                           CONTROL_CLIENTS_MAX);
+                client_close(owners[evict], "closed: every connection is taken and an administrator needed one");
+                break;
+        case CONTROL_REFUSE_UID: {
+                log_refusal(c, cred.uid, CONTROL_REFUSAL_UID_LIMIT, "control: refused uid %u (pid %d): it has %u connections open already, "
+                            "the most one uid may have", (unsigned) cred.uid, (int) cred.pid,
+                            CONTROL_CLIENTS_PER_UID_MAX);
+                char message[128];
+                snprintf(message, sizeof message, "too many connections from this user (at most %u at once): "
+                         "close idle ones, such as a forgotten policyctl watch", CONTROL_CLIENTS_PER_UID_MAX);
+                refuse(&cfd, message);
+                return 0;
+        }
+        case CONTROL_REFUSE_FULL:
+                log_refusal(c, cred.uid, CONTROL_REFUSAL_FULL, "control: refused uid %u (pid %d): all connections it may use are taken",
+                            (unsigned) cred.uid, (int) cred.pid);
+                refuse(&cfd, "too many clients: try again later");
+                return 0;
+        }
 
         /* Replies can be large (a list of many devices): allow one whole in the send buffer. */
         int sndbuf = 2 * CONTROL_REPLY_MAX;
@@ -592,20 +751,22 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
 
         struct client *cl = calloc(1, sizeof *cl);
         if (!cl) {
-                refuse(cfd, "out of memory");
+                refuse(&cfd, "out of memory");
                 return 0;
         }
         *cl = (struct client) { .control = c, .fd = cfd, .uid = cred.uid, .pid = cred.pid, .access = access };
+        (void) sd_event_now(c->event, CLOCK_MONOTONIC, &cl->connected_usec);
+        cl->active_usec = cl->connected_usec;
         r = sd_event_add_io(c->event, &cl->source, cfd, EPOLLIN, on_client, cl);
         if (r < 0) {
                 free(cl);
-                refuse(cfd, "out of resources");
+                refuse(&cfd, "out of resources");
                 return 0;
         }
         TAKE_FD(cfd);
         cl->next = c->clients;
         c->clients = cl;
-        c->n_clients++;
+        idle_timer_update(c);
         return 0;
 }
 
@@ -617,7 +778,8 @@ int control_new(struct manager *m, sd_event *event, const char *runtime_dir, str
         c = calloc(1, sizeof *c);
         if (!c)
                 return -ENOMEM;
-        *c = (struct control) { .manager = m, .event = sd_event_ref(event), .fd = -EBADF };
+        *c = (struct control) { .manager = m, .event = sd_event_ref(event), .fd = -EBADF,
+                                .idle_timeout_usec = arg_idle_timeout_usec };
         c->path = path_join(runtime_dir, CONTROL_SOCKET_NAME);
         c->buf = malloc(CONTROL_MESSAGE_MAX + 1);
         if (!c->path || !c->buf) {
@@ -700,6 +862,7 @@ struct control *control_free(struct control *c) {
         }
         sd_event_source_disable_unref(c->source);
         sd_event_source_disable_unref(c->reaper);
+        sd_event_source_disable_unref(c->idle_timer);
         if (c->fd >= 0) {
                 (void) close(c->fd);
                 (void) unlink(c->path);
@@ -708,4 +871,11 @@ struct control *control_free(struct control *c) {
         free(c->path);
         free(c->buf);
         return mfree(c);
+}
+
+int control_set_idle_timeout(uint64_t usec) {
+        if (usec < CONTROL_USEC_PER_SEC || usec > CONTROL_IDLE_TIMEOUT_MAX_USEC)
+                return -ERANGE;
+        arg_idle_timeout_usec = usec;
+        return 0;
 }

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* kyokad: parse the command line, build the manager, run the loop. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include "control.h"
+#include "control-message.h"
 #include "log.h"
 #include "manager.h"
 #include "nft-protocol.h"
@@ -38,6 +41,8 @@ int main(int argc, char *argv[]) {
                 { "network", required_argument, NULL, 'n' },
                 { "debug", no_argument, NULL, 'd' },
                 { "help", no_argument, NULL, 'h' },
+                /* Not in --help: for tests that cannot wait the default 30 s (docs/control.md). */
+                { "control-idle-timeout", required_argument, NULL, 'I' },
                 {},
         };
         struct manager *m = NULL;
@@ -74,6 +79,18 @@ int main(int argc, char *argv[]) {
                         cfg.no_network = streq(optarg, "off");
                         break;
                 case 'd': log_set_max_level(LOG_DEBUG); break;
+                case 'I': {
+                        char *end;
+                        errno = 0;
+                        unsigned long long sec = strtoull(optarg, &end, 10);
+                        if (errno != 0 || end == optarg || *end || optarg[0] == '-' ||
+                            sec > UINT64_MAX / CONTROL_USEC_PER_SEC ||
+                            control_set_idle_timeout(sec * CONTROL_USEC_PER_SEC) < 0) {
+                                fprintf(stderr, "kyokad: --control-idle-timeout must be 1 to 3600 seconds\n");
+                                return 2;
+                        }
+                        break;
+                }
                 case 'h': help(); return 0;
                 default: return 2;
                 }

@@ -47,6 +47,28 @@ int control_connect(bool quiet_if_absent, int *ret_fd) {
         return 0;
 }
 
+/* kyokad may refuse a connection (too many from this user, docs/control.md "Limits") before it
+ * has read our command: its reply then waits in our socket while send() fails. Says it, if so. */
+static bool print_refusal(int fd) {
+        char buf[1024];
+        ssize_t n = recv(fd, buf, sizeof buf - 1, MSG_DONTWAIT);
+        struct json_object *o;
+        const char *e;
+
+        if (n <= 0)
+                return false;
+        buf[n] = 0;
+        o = json_tokener_parse(buf);
+        e = json_get_string(o, "error");
+        if (e) {
+                fputs("policyctl: kyokad: ", stderr);
+                fputs_safe(e, stderr);
+                fputc('\n', stderr);
+        }
+        json_object_put(o);
+        return e;
+}
+
 static int send_command(int fd, const char *cmd, const char *device, const char *type) {
         struct json_object *o = json_object_new_object();
         const char *s;
@@ -67,6 +89,8 @@ static int send_command(int fd, const char *cmd, const char *device, const char 
         else if (send(fd, s, n, MSG_NOSIGNAL) < 0)
                 r = negative_errno();
         json_object_put(o);
+        if ((r == -EPIPE || r == -ECONNRESET) && print_refusal(fd))
+                return r;
         if (r < 0)
                 return log_error_errno(r, "cannot send to kyokad: %m");
         return 0;

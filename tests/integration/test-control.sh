@@ -2,8 +2,9 @@
 # kyokad's control socket and the online verbs of policyctl on a host without USB devices:
 # status, list, request, install (rollback, bad signature, other host, kyokad not running),
 # reload, watch, the peer-credential checks (a stranger, a member of group kyoka, of
-# kyoka-admin), garbage on the socket, and the fallback to the accepted copy of the policy when
-# CONFIG_DIR's pair is broken. Devices are the umockdev and VM tests' part.
+# kyoka-admin), garbage on the socket, the fallback to the accepted copy of the policy when
+# CONFIG_DIR's pair is broken, and the connection limits (per uid, slots kept for admins, the
+# idle timeout, one journal line per refused uid). Devices are the umockdev and VM tests' part.
 # Usage: test-control.sh BUILD. Needs root (groups, setpriv); skips (exit 0) otherwise.
 set -u
 build=$(realpath "${1:?usage: test-control.sh BUILD}")
@@ -220,6 +221,163 @@ run pc status;           expect "kyokad enforces it at start" 0 "serial 4"
 check "from CONFIG_DIR again" '! grep -q "accepted copy" out'
 stop_kyokad
 check "kyokad removes its socket at exit" '[ ! -e run/control ]'
+
+# ---- limits: nobody locks root out ----------------------------------------------------------
+# Issue 9, reproduced: 64 idle connections of group kyoka locked root out of status and install.
+# hold.py opens N connections and sends nothing (or "watch"); line 1: how many kyokad kept and
+# what it said to the others; line 2 (after --hold s, or once kyokad closed them all): how many
+# are open, and per reason kyokad gave before closing [count, min, max seconds after connect].
+cat > hold.py <<'EOF'
+import argparse, json, select, socket, time
+ap = argparse.ArgumentParser()
+ap.add_argument("socket"); ap.add_argument("n", type=int)
+ap.add_argument("--watch", action="store_true"); ap.add_argument("--hold", type=float, default=0)
+a = ap.parse_args()
+conns = []
+for _ in range(a.n):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.connect(a.socket)
+    conns.append((s, time.monotonic()))
+time.sleep(0.5)
+kept, refused = {}, []
+for s, t in conns:
+    s.setblocking(False)
+    try:
+        m = s.recv(1 << 16)
+        refused.append(json.loads(m).get("error") if m else "EOF")
+        s.close()
+    except BlockingIOError:
+        kept[s] = t
+if a.watch:
+    for s in kept:
+        s.send(b'{"cmd":"watch"}')
+        select.select([s], [], [], 5.0)
+        s.recv(1 << 16)
+print(json.dumps({"admitted": len(kept), "refused": len(refused), "errors": sorted(set(refused))}), flush=True)
+last, closed = {}, {}
+end = time.monotonic() + a.hold
+while kept and time.monotonic() < end:
+    ready, _, _ = select.select(list(kept), [], [], max(0.0, end - time.monotonic()))
+    for s in ready:
+        try:
+            m = s.recv(1 << 21)
+        except ConnectionResetError:
+            m, last[s] = b"", "ECONNRESET"
+        if m:
+            o = json.loads(m)
+            if "ok" in o:
+                last[s] = o.get("error", "")
+            continue
+        after = round(time.monotonic() - kept.pop(s), 2)
+        c = closed.setdefault(last.get(s, "EOF"), [0, after, after])
+        c[0] += 1; c[1] = min(c[1], after); c[2] = max(c[2], after)
+        s.close()
+print(json.dumps({"open": len(kept), "closed": closed}), flush=True)
+EOF
+# A client refused in a loop: connect, read the refusal, close; prints how many were refused.
+cat > loop.py <<'EOF'
+import socket, sys, time
+end, n = time.monotonic() + float(sys.argv[2]), 0
+while time.monotonic() < end:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.connect(sys.argv[1])
+    s.settimeout(2.0)
+    if s.recv(4096):
+        n += 1
+    s.close()
+print(n)
+EOF
+# Long enough for the table to be filled before the first idle connection goes.
+idle=8
+hold() { # OUT UID GROUPS ARGS...: hold.py in the background as UID with exactly GROUPS
+	local out=$1 uid=$2 groups=$3; shift 3
+	setpriv --reuid="$uid" --regid="$uid" --groups="$groups" "$PY" hold.py "$tmp/run/control" "$@" >"$out" 2>&1 &
+}
+lines() { # FILE N: waits (at most 30 s) until FILE has N lines
+	for _ in $(seq 300); do [ -f "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ] && return 0; sleep 0.1; done; return 1
+}
+field() { # FILE LINE EXPR: a Python expression over the JSON object o of line LINE (from 0)
+	"$PY" -c 'import json, sys; o = json.loads(open(sys.argv[1]).read().splitlines()[int(sys.argv[2])]); print(eval(sys.argv[3]))' "$@" 2>/dev/null
+}
+since() { echo $((($(date +%s%N) - $1) / 1000000)); }
+kargs+=(--control-idle-timeout "$idle")
+check "kyokad starts with a ${idle} s idle timeout (hidden option, for tests)" start_kyokad
+log_from=$(($(wc -l <kyokad.log) + 1))
+sed 's/^serial = 1;/serial = 5;/' p1.conf > p5.conf; pc sign --key admin.key p5.conf >/dev/null
+
+hold h1 65534 "$gid_read" 70 --hold $((idle + 8))
+lines h1 1
+check "one uid of group kyoka keeps 8 of 70 idle connections" '[ "$(field h1 0 "o[\"admitted\"]")" = 8 ]' "$(cat h1)"
+check "the other 62 are refused with a reply that says why" \
+	'[ "$(field h1 0 "o[\"refused\"]")" = 62 ] && grep -q "too many connections from this user (at most 8 at once)" h1' "$(cat h1)"
+run as_user "$gid_read" "$P" --runtime-dir "$tmp/run" status
+expect "policyctl as that uid is refused and says why" 1 "kyokad: too many connections from this user"
+# Watchers are not idle but count: 9 watchers of one uid, 8 kept, and kept past the timeout.
+hold w 60010 "$gid_read" 9 --watch --hold $((idle * 2 + 2))
+lines w 1
+check "a uid's watchers count against its limit" \
+	'[ "$(field w 0 "o[\"admitted\"]")" = 8 ] && [ "$(field w 0 "o[\"refused\"]")" = 1 ]' "$(cat w)"
+# Seven more uids, 8 each: readers fill the 56 slots they may have, not one more.
+for u in 1 2 3 4 5 6 7; do hold "h-$u" $((60000 + u)) "$gid_read" 8 --hold $((idle + 8)); done
+for u in 1 2 3 4 5 6 7; do lines "h-$u" 1; done
+readers=$(cat h1 w h-? | grep admitted | "$PY" -c 'import json, sys; print(sum(json.loads(l)["admitted"] for l in sys.stdin))')
+check "readers hold 56 connections at most (8 of 64 stay for admins)" '[ "$readers" = 56 ]' "readers: $readers"
+check "the readers past 56 are told the table is full" 'grep -qh "too many clients: try again later" h-?' "$(cat h-?)"
+t=$(date +%s%N); run pc status; ms=$(since "$t")
+expect "root's status answers with 56 readers connected (${ms} ms)" 0 "serial 4"
+check "at once (under 1 s)" '[ "$rc" -eq 0 ] && [ "$ms" -lt 1000 ]' "$ms ms"
+run setpriv --reuid=65533 --regid=65533 --groups="$gid_admin,$gid_read" "$P" --runtime-dir "$tmp/run" status
+expect "a kyoka-admin member's status answers too" 0 "serial 4"
+# The uid at its limit loops (two processes): root is served at once all along.
+for i in 1 2; do setpriv --reuid=65534 --regid=65534 --groups="$gid_read" "$PY" loop.py "$tmp/run/control" 1.5 >"loop$i" 2>&1 & done
+worst=0
+for _ in 1 2 3 4 5; do
+	t=$(date +%s%N); run pc status; ms=$(since "$t")
+	[ "$rc" -eq 0 ] || ms=99999
+	[ "$ms" -gt "$worst" ] && worst=$ms
+	sleep 0.2
+done
+lines loop1 1; lines loop2 1
+refusals=$(($(cat loop1) + $(cat loop2)))
+check "while that uid is refused $refusals times in 1.5 s, root's status answers 5 of 5 (worst ${worst} ms)" \
+	'[ "$worst" -lt 1000 ] && [ "$refusals" -gt 100 ]' "$(cat loop1 loop2)"
+# Root takes the 8 reserved slots itself: the table is full, and root is still served.
+"$PY" hold.py "$tmp/run/control" 8 --hold $((idle + 8)) >r0 2>&1 &
+lines r0 1
+check "root holds the 8 reserved slots" '[ "$(field r0 0 "o[\"admitted\"]")" = 8 ]' "$(cat r0)"
+t=$(date +%s%N); run pc status; ms=$(since "$t")
+expect "root's status answers with all 64 connections taken (${ms} ms)" 0 "serial 4"
+check "kyokad closed the longest idle reader for it" \
+	'tail -n +$log_from kyokad.log | grep -q "control: closing the connection of uid 65534 (pid [0-9]*), idle, to serve uid 0"' \
+	"$(tail -n +$log_from kyokad.log | grep control)"
+run pc install p5.conf
+expect "root's install goes through with all connections taken" 0 "kyokad reloaded: serial 5 in force"
+
+# The idle ones are closed after the timeout, each told why; the watchers stay.
+for f in h1 h-1 h-2 h-3 h-4 h-5 h-6 h-7 r0 w; do lines "$f" 2; done
+idle_closed=$(cat h1 h-? r0 | grep '"open"' | "$PY" -c '
+import json, sys
+n, lo, hi = 0, [], []
+for l in sys.stdin:
+    for why, (k, a, b) in json.loads(l)["closed"].items():
+        if why == sys.argv[1]:
+            n += k; lo.append(a); hi.append(b)
+print(n, min(lo, default="nan"), max(hi, default="nan"))' "closed: idle for $idle s")
+read -r n lo hi <<<"$idle_closed"
+check "every idle connection is closed with \"closed: idle for $idle s\" (48 readers + 8 of root - 1 evicted)" \
+	'[ "$n" = 55 ]' "$idle_closed; $(cat h1 h-? r0)"
+check "not before $idle s after its connect (first: ${lo} s)" '"$PY" -c "import sys; sys.exit(not float(\"$lo\") >= $idle - 0.1)"' "$lo"
+check "nor much later (last: ${hi} s)" '"$PY" -c "import sys; sys.exit(not float(\"$hi\") <= $idle + 2)"' "$hi"
+check "the evicted reader was told why" 'grep -q "an administrator needed one" h1' "$(cat h1)"
+check "none was reset: each read kyokad's last word" '! grep -q ECONNRESET h1 h-? r0 w' "$(cat h1 h-? r0 w)"
+check "the 8 watchers are still open after $((idle * 2 + 2)) s" '[ "$(field w 1 "o[\"open\"]")" = 8 ]' "$(cat w)"
+
+# 62 + 1 + the loop's refusals of uid 65534 within a minute: one journal line.
+n=$(tail -n +$log_from kyokad.log | grep -c "control: refused uid 65534 ")
+check "refusals of one uid are logged once a minute (1 line for $((63 + refusals)))" '[ "$n" = 1 ]' "$n lines"
+n=$(tail -n +$log_from kyokad.log | grep -c "control: refused uid")
+check "and once per uid (at most 9 lines for 9 uids)" '[ "$n" -le 9 ]' "$(tail -n +$log_from kyokad.log | grep control)"
+stop_kyokad
 
 if grep -q Sanitizer kyokad.log; then not_ok "kyokad ran without sanitizer reports" "$(grep -m3 Sanitizer kyokad.log)"
 else ok "kyokad ran without sanitizer reports"; fi

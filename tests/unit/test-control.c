@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The control socket's messages (daemon/control-message.c): parsing clients' commands, who may
- * do what, the device, link and policy replies, the reload diffs, and the request round trips
- * (kyokad's `request` reply is what `approve --request` reads). */
+ * do what, who gets a connection and which is idle, the rate limit of refusal lines, the device,
+ * link and policy replies, the reload diffs, and the request round trips (kyokad's `request`
+ * reply is what `approve --request` reads). */
 #include "test-util.h"
 
 #include <json-c/json.h>
@@ -130,6 +131,223 @@ static void test_peer_access(void **state) {
         /* A missing group ((gid_t) -1) never matches, not even a peer whose gid is -1. */
         gid_t minus_one[] = { (gid_t) -1 };
         assert_int_equal(control_peer_access(1000, (gid_t) -1, minus_one, 1, NONE, NONE), ACCESS_NONE);
+}
+
+/* ---- Admission, idle timeout, refusal log ------------------------------------------------ */
+
+#define SEC CONTROL_USEC_PER_SEC
+
+static struct control_peer reader(uid_t uid, uint64_t t) {
+        return (struct control_peer) { .uid = uid, .connected_usec = t, .active_usec = t };
+}
+
+static struct control_peer admin(uid_t uid, uint64_t t) {
+        return (struct control_peer) { .uid = uid, .admin = true, .connected_usec = t, .active_usec = t };
+}
+
+/* Issue 9, reproduced: 64 idle connections of group kyoka locked root out of status and install.
+ * However many readers try, and from however many uids, root and kyoka-admin still get in. */
+static void test_readers_cannot_lock_out_root(void **state) {
+        struct control_peer peers[CONTROL_CLIENTS_MAX];
+        size_t n = 0, evict = SIZE_MAX;
+
+        for (unsigned attempt = 0; attempt < 1000; attempt++) {
+                uid_t uid = 1000 + attempt % 20;
+                enum control_admission a = control_admit(peers, n, uid, false, &evict);
+                assert_true(a == CONTROL_ADMIT || a == CONTROL_REFUSE_UID || a == CONTROL_REFUSE_FULL);
+                if (a == CONTROL_ADMIT) {
+                        assert_true(n < CONTROL_CLIENTS_MAX);
+                        peers[n] = reader(uid, attempt);
+                        n++;
+                }
+        }
+        assert_int_equal(n, CONTROL_CLIENTS_MAX - CONTROL_CLIENTS_ADMIN_RESERVED);
+        assert_int_equal(evict, SIZE_MAX);
+
+        /* Root, and a kyoka-admin member who is not root, take the reserved slots. */
+        assert_int_equal(control_admit(peers, n, 0, true, &evict), CONTROL_ADMIT);
+        assert_int_equal(control_admit(peers, n, 991, true, &evict), CONTROL_ADMIT);
+        assert_int_equal(evict, SIZE_MAX);
+}
+
+static void test_admit_per_uid_limit(void **state) {
+        struct control_peer peers[CONTROL_CLIENTS_MAX];
+        size_t n = 0, evict = SIZE_MAX;
+
+        for (; n < CONTROL_CLIENTS_PER_UID_MAX; n++) {
+                assert_int_equal(control_admit(peers, n, 1000, false, &evict), CONTROL_ADMIT);
+                peers[n] = reader(1000, n);
+        }
+        assert_int_equal(control_admit(peers, n, 1000, false, &evict), CONTROL_REFUSE_UID);
+        /* Another uid is not held back by that one. */
+        assert_int_equal(control_admit(peers, n, 1001, false, &evict), CONTROL_ADMIT);
+
+        /* Watchers count: they are not idle, but they hold a connection. */
+        for (size_t i = 0; i < n; i++)
+                peers[i].watching = true;
+        assert_int_equal(control_admit(peers, n, 1000, false, &evict), CONTROL_REFUSE_UID);
+
+        /* A kyoka-admin member who is not root has the limit too; root has none. */
+        n = 0;
+        for (; n < CONTROL_CLIENTS_PER_UID_MAX; n++)
+                peers[n] = admin(991, n);
+        assert_int_equal(control_admit(peers, n, 991, true, &evict), CONTROL_REFUSE_UID);
+        for (n = 0; n < CONTROL_CLIENTS_MAX - 1; n++)
+                peers[n] = admin(0, n);
+        assert_int_equal(control_admit(peers, n, 0, true, &evict), CONTROL_ADMIT);
+        assert_int_equal(evict, SIZE_MAX);
+}
+
+static void fill_readers(struct control_peer *peers, size_t n_readers) {
+        /* Eight uids, each at its limit; connected at 100 + i s, last active at the same time. */
+        for (size_t i = 0; i < n_readers; i++)
+                peers[i] = reader(1000 + i % 8, (100 + i) * SEC);
+}
+
+static void test_admit_reader_refused_when_only_reserved_slots_left(void **state) {
+        struct control_peer peers[CONTROL_CLIENTS_MAX];
+        size_t n = CONTROL_CLIENTS_MAX - CONTROL_CLIENTS_ADMIN_RESERVED, evict = SIZE_MAX;
+
+        fill_readers(peers, n);
+        assert_int_equal(control_admit(peers, n, 2000, false, &evict), CONTROL_REFUSE_FULL);
+        /* Admins in the reserved slots do not open them to readers. */
+        peers[n] = admin(0, 0);
+        n++;
+        assert_int_equal(control_admit(peers, n, 2000, false, &evict), CONTROL_REFUSE_FULL);
+        assert_int_equal(evict, SIZE_MAX);
+}
+
+static void test_admit_admin_evicts_longest_idle_reader(void **state) {
+        struct control_peer peers[CONTROL_CLIENTS_MAX];
+        size_t n_readers = CONTROL_CLIENTS_MAX - CONTROL_CLIENTS_ADMIN_RESERVED, evict = SIZE_MAX;
+
+        fill_readers(peers, n_readers);
+        for (size_t i = n_readers; i < CONTROL_CLIENTS_MAX; i++)
+                peers[i] = admin(0, i * SEC); /* the admins are the oldest: never evicted */
+        /* Reader 0 connected first but asked for status just now; reader 5 has been idle longest;
+         * reader 3 is older still but watching. */
+        peers[0].active_usec = 500 * SEC;
+        peers[3].watching = true;
+        peers[3].active_usec = 1 * SEC;
+        peers[5].active_usec = 50 * SEC;
+
+        assert_int_equal(control_admit(peers, CONTROL_CLIENTS_MAX, 0, true, &evict), CONTROL_ADMIT_EVICT);
+        assert_int_equal(evict, 5);
+        /* A kyoka-admin member is served the same way. */
+        evict = SIZE_MAX;
+        assert_int_equal(control_admit(peers, CONTROL_CLIENTS_MAX, 991, true, &evict), CONTROL_ADMIT_EVICT);
+        assert_int_equal(evict, 5);
+        /* A reader is not. */
+        evict = SIZE_MAX;
+        assert_int_equal(control_admit(peers, CONTROL_CLIENTS_MAX, 2000, false, &evict), CONTROL_REFUSE_FULL);
+        assert_int_equal(evict, SIZE_MAX);
+}
+
+static void test_admit_admin_evicts_oldest_watcher_when_no_reader_is_idle(void **state) {
+        struct control_peer peers[CONTROL_CLIENTS_MAX];
+        size_t n_readers = CONTROL_CLIENTS_MAX - CONTROL_CLIENTS_ADMIN_RESERVED, evict = SIZE_MAX;
+
+        fill_readers(peers, n_readers);
+        for (size_t i = 0; i < n_readers; i++)
+                peers[i].watching = true;
+        for (size_t i = n_readers; i < CONTROL_CLIENTS_MAX; i++)
+                peers[i] = admin(0, 0);
+        peers[7].connected_usec = 10 * SEC;
+        assert_int_equal(control_admit(peers, CONTROL_CLIENTS_MAX, 0, true, &evict), CONTROL_ADMIT_EVICT);
+        assert_int_equal(evict, 7);
+}
+
+static void test_admit_table_of_admins_refuses(void **state) {
+        struct control_peer peers[CONTROL_CLIENTS_MAX];
+        size_t evict = SIZE_MAX;
+
+        for (size_t i = 0; i < CONTROL_CLIENTS_MAX; i++)
+                peers[i] = admin(0, i * SEC);
+        assert_int_equal(control_admit(peers, CONTROL_CLIENTS_MAX, 0, true, &evict), CONTROL_REFUSE_FULL);
+        assert_int_equal(control_admit(peers, CONTROL_CLIENTS_MAX, 1000, false, &evict), CONTROL_REFUSE_FULL);
+        assert_int_equal(evict, SIZE_MAX);
+}
+
+static void test_idle_expiry(void **state) {
+        const uint64_t T = CONTROL_IDLE_TIMEOUT_USEC;
+        struct control_peer p = reader(1000, 10 * SEC);
+
+        assert_int_equal(T, 30 * SEC);
+        assert_false(control_peer_idle_expired(&p, 10 * SEC, T));
+        assert_false(control_peer_idle_expired(&p, 10 * SEC + T - 1, T));
+        assert_true(control_peer_idle_expired(&p, 10 * SEC + T, T));
+        /* A message moves the deadline. */
+        p.active_usec = 35 * SEC;
+        assert_false(control_peer_idle_expired(&p, 10 * SEC + T, T));
+        /* A watcher is never idle, admin or not. */
+        p.watching = true;
+        assert_false(control_peer_idle_expired(&p, 1000 * SEC, T));
+        struct control_peer a = admin(0, 0);
+        assert_true(control_peer_idle_expired(&a, T, T)); /* admins are closed when idle too */
+}
+
+static void test_idle_deadline(void **state) {
+        struct control_peer peers[3] = { reader(1000, 50 * SEC), admin(0, 20 * SEC), reader(1001, 5 * SEC) };
+
+        assert_int_equal(control_idle_deadline(peers, 0, 30 * SEC), UINT64_MAX);
+        peers[2].watching = true;
+        assert_int_equal(control_idle_deadline(peers, 3, 30 * SEC), 50 * SEC);
+        peers[2].watching = false;
+        assert_int_equal(control_idle_deadline(peers, 3, 30 * SEC), 35 * SEC);
+        for (size_t i = 0; i < 3; i++)
+                peers[i].watching = true;
+        assert_int_equal(control_idle_deadline(peers, 3, 30 * SEC), UINT64_MAX);
+        /* Saturates rather than wrapping into the past. */
+        peers[0] = reader(1000, UINT64_MAX - 1);
+        assert_int_equal(control_idle_deadline(peers, 1, 30 * SEC), UINT64_MAX);
+}
+
+static void test_refusal_log_once_per_uid_per_interval(void **state) {
+        struct control_refusal_log l = {};
+        const uint64_t I = CONTROL_REFUSAL_LOG_INTERVAL_USEC, t0 = 1000 * SEC;
+        uint64_t suppressed = 12345;
+
+        assert_true(control_refusal_log_check(&l, 1000, CONTROL_REFUSAL_UID_LIMIT, t0, &suppressed));
+        assert_int_equal(suppressed, 0);
+        /* An attacker's loop: 10,000 refusals within the interval, none logged. */
+        for (unsigned i = 0; i < 10000; i++)
+                assert_false(control_refusal_log_check(&l, 1000, CONTROL_REFUSAL_UID_LIMIT, t0 + i, &suppressed));
+        /* Another uid has its own line. */
+        assert_true(control_refusal_log_check(&l, 1001, CONTROL_REFUSAL_UID_LIMIT, t0 + 1, &suppressed));
+        assert_int_equal(suppressed, 0);
+        assert_false(control_refusal_log_check(&l, 1000, CONTROL_REFUSAL_UID_LIMIT, t0 + I - 1, &suppressed));
+        /* After the interval: one line, which says how many were not logged. */
+        assert_true(control_refusal_log_check(&l, 1000, CONTROL_REFUSAL_UID_LIMIT, t0 + I, &suppressed));
+        assert_int_equal(suppressed, 10001);
+        assert_false(control_refusal_log_check(&l, 1000, CONTROL_REFUSAL_UID_LIMIT, t0 + I + 1, &suppressed));
+        /* Another reason of the same uid has its own line: it says something new. */
+        assert_true(control_refusal_log_check(&l, 1000, CONTROL_REFUSAL_COMMAND, t0 + I + 2, &suppressed));
+        assert_int_equal(suppressed, 0);
+        assert_false(control_refusal_log_check(&l, 1000, CONTROL_REFUSAL_COMMAND, t0 + I + 3, &suppressed));
+}
+
+static void test_refusal_log_bounds_uids(void **state) {
+        struct control_refusal_log l = {};
+        const uint64_t I = CONTROL_REFUSAL_LOG_INTERVAL_USEC, t0 = 1000 * SEC;
+        uint64_t suppressed;
+
+        assert_true(control_refusal_log_check(&l, 2000, CONTROL_REFUSAL_UID_LIMIT, t0, &suppressed));
+        for (uid_t u = 1; u < CONTROL_REFUSAL_LOG_UIDS; u++)
+                assert_true(control_refusal_log_check(&l, 2000 + u, CONTROL_REFUSAL_UID_LIMIT, t0 + 5 * SEC, &suppressed));
+        /* Lines for CONTROL_REFUSAL_LOG_UIDS uids this interval: the next uids are counted only. */
+        for (uid_t u = 0; u < 100; u++)
+                assert_false(control_refusal_log_check(&l, 5000 + u, CONTROL_REFUSAL_UID_LIMIT, t0 + 6 * SEC, &suppressed));
+        /* Uid 2000 is refused twice more, then goes quiet. Once its interval has passed, uid 6000
+         * takes its entry (the others are still fresh); 6000's line carries the 100 refusals of
+         * other uids and 2000's 2: no count is lost. */
+        assert_false(control_refusal_log_check(&l, 2000, CONTROL_REFUSAL_UID_LIMIT, t0 + 7 * SEC, &suppressed));
+        assert_false(control_refusal_log_check(&l, 2000, CONTROL_REFUSAL_UID_LIMIT, t0 + 8 * SEC, &suppressed));
+        assert_true(control_refusal_log_check(&l, 6000, CONTROL_REFUSAL_UID_LIMIT, t0 + I, &suppressed));
+        assert_int_equal(suppressed, 102);
+        /* The table is full of fresh entries again. */
+        assert_false(control_refusal_log_check(&l, 6001, CONTROL_REFUSAL_UID_LIMIT, t0 + I, &suppressed));
+        assert_true(control_refusal_log_check(&l, 6001, CONTROL_REFUSAL_UID_LIMIT, t0 + 5 * SEC + I, &suppressed));
+        assert_int_equal(suppressed, 1);
 }
 
 static struct usb_identity stick(void) {
@@ -491,6 +709,16 @@ int main(void) {
                 cmocka_unit_test(test_parse_request_type),
                 cmocka_unit_test(test_only_reload_needs_admin),
                 cmocka_unit_test(test_peer_access),
+                cmocka_unit_test(test_readers_cannot_lock_out_root),
+                cmocka_unit_test(test_admit_per_uid_limit),
+                cmocka_unit_test(test_admit_reader_refused_when_only_reserved_slots_left),
+                cmocka_unit_test(test_admit_admin_evicts_longest_idle_reader),
+                cmocka_unit_test(test_admit_admin_evicts_oldest_watcher_when_no_reader_is_idle),
+                cmocka_unit_test(test_admit_table_of_admins_refuses),
+                cmocka_unit_test(test_idle_expiry),
+                cmocka_unit_test(test_idle_deadline),
+                cmocka_unit_test(test_refusal_log_once_per_uid_per_interval),
+                cmocka_unit_test(test_refusal_log_bounds_uids),
                 cmocka_unit_test(test_device_to_json),
                 cmocka_unit_test(test_link_to_json),
                 cmocka_unit_test(test_link_matches_name_or_ifindex),
