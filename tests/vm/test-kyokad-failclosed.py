@@ -243,7 +243,9 @@ def main():
                         check(name, False, f"{type(e).__name__}: {e}")
                         traceback.print_exc()
                     note(f"{name}: {time.monotonic() - ts:.1f} s")
-                events = vm.read_file(UEVENTS).decode("utf-8", "backslashreplace").splitlines()
+                # Without the flood of the overrun case ("change" of usb1): megabytes over the serial line.
+                vm.run(f"grep -v '] change ' {UEVENTS} > {UEVENTS}.kept", timeout=60)
+                events = vm.read_file(UEVENTS + ".kept").decode("utf-8", "backslashreplace").splitlines()
                 never = S.get("never", [])
                 leaks = [e for e in events for d in never if re.search(rf"/{re.escape(d)}/\S", e)]
                 check("blocked sticks never had an interface, not for a moment (every kernel uevent of the run)",
@@ -258,7 +260,7 @@ def main():
                     with open(os.path.join(vm.log_dir, "kyokad.log"), "wb") as f:
                         f.write(vm.read_file(LOG))
                     with open(os.path.join(vm.log_dir, "uevents.log"), "wb") as f:
-                        f.write(vm.read_file(UEVENTS))
+                        f.write(vm.read_file(UEVENTS + ".kept"))
                     with open(os.path.join(vm.log_dir, "dmesg.txt"), "w") as f:
                         f.write(vm.dmesg())
                     note(f"kyokad's log, uevents, dmesg: {vm.log_dir}")
