@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* The ledger under load (bench/ledger.sh writes bench/LEDGER.md from its output).
- *   ledger-bench storm DB N BATCH   append N records, committing every BATCH; after each commit
- *                                   print the seq of every record it made durable, one a line
- *                                   (tests/integration/test-ledger.sh kills it with SIGKILL)
+ *   ledger-bench storm DB N BATCH [T]  append N records, committing every BATCH; after each
+ *                                   commit print the seq of every record it made durable, one a
+ *                                   line (tests/integration/test-ledger.sh kills it with SIGKILL);
+ *                                   stamped T (seconds since the epoch) if given, else now
  *   ledger-bench throughput DIR N   durable appends per second for several group-commit sizes
  *   ledger-bench week DIR N         N records in one week: fill, export (all formats), verify
  *                                   the export, verify the ledger; times in seconds */
@@ -48,7 +49,7 @@ static struct ledger_record sample(int64_t t, uint64_t i) {
         return r;
 }
 
-static int storm(const char *db, long n, long batch) {
+static int storm(const char *db, long n, long batch, int64_t t) {
         struct ledger *l;
         int64_t last = 0, prev = 0;
         int r;
@@ -59,7 +60,7 @@ static int storm(const char *db, long n, long batch) {
         (void) ledger_tail(l, &prev, (uint8_t[LEDGER_HASH_SIZE]) {});
         for (long i = 0; i < n;) {
                 for (long k = 0; k < batch && i < n; k++, i++) {
-                        struct ledger_record rec = sample(time(NULL), (uint64_t) i);
+                        struct ledger_record rec = sample(t ?: time(NULL), (uint64_t) i);
                         if (ledger_append(l, &rec) < 0)
                                 return fprintf(stderr, "append failed\n"), 1;
                 }
@@ -183,12 +184,12 @@ static int week(const char *dir, long n) {
 }
 
 int main(int argc, char *argv[]) {
-        if (argc == 5 && strcmp(argv[1], "storm") == 0)
-                return storm(argv[2], atol(argv[3]), atol(argv[4]));
+        if ((argc == 5 || argc == 6) && strcmp(argv[1], "storm") == 0)
+                return storm(argv[2], atol(argv[3]), atol(argv[4]), argc == 6 ? atoll(argv[5]) : 0);
         if (argc == 4 && strcmp(argv[1], "throughput") == 0)
                 return throughput(argv[2], atol(argv[3]));
         if (argc == 4 && strcmp(argv[1], "week") == 0)
                 return week(argv[2], atol(argv[3]));
-        fprintf(stderr, "usage: ledger-bench storm DB N BATCH | throughput DIR N | week DIR N\n");
+        fprintf(stderr, "usage: ledger-bench storm DB N BATCH [TIME] | throughput DIR N | week DIR N\n");
         return 2;
 }

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* usage.csv and faults.csv: what Excel on a Japanese Windows opens as it should. UTF-8 with a
  * BOM (without it Excel reads Shift_JIS), CRLF line ends, every cell quoted (RFC 4180), one row
- * per record. A cell that a spreadsheet would run as a formula gets a leading single quote;
- * control characters and invalid UTF-8 appear as \xHH (docs/ledger.md, "CSV"). */
+ * per record; the last column says how many events the row stands for, after the older columns
+ * so that a sheet that refers to them by position still finds them. A cell that a spreadsheet
+ * would run as a formula gets a leading single quote; control characters and invalid UTF-8
+ * appear as \xHH (docs/ledger.md, "CSV"). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,11 +13,11 @@
 
 static const char *const header_ja[] = {
         "日時", "端末", "利用者", "機器種別", "事象", "機器名", "ベンダー/製品", "シリアル番号", "許可番号", "判定", "備考",
-        "記録番号",
+        "記録番号", "回数",
 };
 static const char *const header_en[] = {
         "Date/time", "Workstation", "User", "Device type", "Event", "Device name", "Vendor/product", "Serial number",
-        "Permit number", "Decision", "Remarks", "Record no.",
+        "Permit number", "Decision", "Remarks", "Record no.", "Count",
 };
 _Static_assert(ELEMENTSOF(header_ja) == ELEMENTSOF(header_en), "headers differ");
 
@@ -76,7 +78,7 @@ int csv_write_header(FILE *f, enum export_lang lang) {
 
 int csv_write_row(FILE *f, const struct ledger_record *r, enum export_lang lang) {
         char when[ISO8601_MAX_LEDGER], user[LEDGER_USER_MAX + 32], name[2 * USB_STRING_MAX + 8];
-        char vp[LEDGER_TEXT_MAX], seq[24], remarks[2 * LEDGER_MESSAGE_MAX];
+        char vp[LEDGER_TEXT_MAX], seq[24], count[24], remarks[2 * LEDGER_MESSAGE_MAX];
         const char *serial = r->subject == LEDGER_SUBJECT_NETWORK ? r->mac : r->serial;
 
         if (ledger_record_format_time(r, when, sizeof when) < 0)
@@ -86,10 +88,12 @@ int csv_write_row(FILE *f, const struct ledger_record *r, enum export_lang lang)
         export_vendor_product(r, vp, sizeof vp);
         export_remarks(r, lang, remarks, sizeof remarks);
         snprintf(seq, sizeof seq, "%lld", (long long) r->seq);
+        /* Every row, 1 included: SUM() over the column is the number of events. */
+        snprintf(count, sizeof count, "%lld", (long long) r->count);
 
         const char *cells[] = {
                 when, r->hostname, user, export_label_device_type(r, lang), export_label_event(r, lang), name, vp,
-                serial, r->permit, export_label_decision(r->decision, lang), remarks, seq,
+                serial, r->permit, export_label_decision(r->decision, lang), remarks, seq, count,
         };
         _Static_assert(ELEMENTSOF(cells) == ELEMENTSOF(header_ja), "row and header differ");
         return write_cells(f, cells, ELEMENTSOF(cells));

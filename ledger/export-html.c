@@ -3,7 +3,9 @@
  * script, no external resource) that prints on A4: the policy in force and its signer, the
  * devices used under which permit, the blocked attempts, the faults, a per-day chart, and the
  * chain hashes that tie it to the signed MANIFEST. Fed one record at a time, so a week of a
- * million records needs memory only for what is shown; long lists are cut with a count. */
+ * million records needs memory only for what is shown; long lists are cut with a count.
+ * Connections and blocked attempts are counted in events: a record that stands for N of them
+ * (its count) adds N, and its row says N. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,8 +43,15 @@ struct html_report {
         struct list blocked, faults, policies;
         struct day days[DAYS_MAX];
         size_t n_days;
-        uint64_t usage, records;
+        uint64_t usage, blocked_events, records;
 };
+
+/* Adds a record's count to a tally; a ledger read from disk could hold any count. */
+static void tally(uint64_t *n, const struct ledger_record *r) {
+        uint64_t c = r->count > 0 ? (uint64_t) r->count : 1;
+        if (__builtin_add_overflow(*n, c, n))
+                *n = UINT64_MAX;
+}
 
 int html_report_new(struct html_report **ret) {
         struct html_report *h = calloc(1, sizeof *h);
@@ -113,7 +122,7 @@ static void device_add(struct html_report *h, const struct ledger_record *r) {
                         h->n_devices++;
                 } else if (d->hash != k || !same_device(&d->first, r))
                         continue;
-                d->count++;
+                tally(&d->count, r);
                 d->last_time = r->time;
                 d->last_offset = r->utc_offset;
                 return;
@@ -156,14 +165,15 @@ int html_report_add(struct html_report *h, const struct ledger_record *r) {
             (r->event == LEDGER_EVENT_CONNECTED || r->event == LEDGER_EVENT_APPEARED) &&
             (r->decision == LEDGER_DECISION_ALLOW || r->decision == LEDGER_DECISION_READ_ONLY)) {
                 device_add(h, r);
-                h->usage++;
+                tally(&h->usage, r);
                 if (d)
-                        d->usage++;
+                        tally(&d->usage, r);
         }
         if (is_blocked_attempt(r)) {
                 list_add(&h->blocked, r);
+                tally(&h->blocked_events, r);
                 if (d)
-                        d->blocked++;
+                        tally(&d->blocked, r);
         }
         if (fault) {
                 list_add(&h->faults, r);
@@ -206,7 +216,7 @@ struct text {
         const char *title, *host, *machine, *week, *period, *records, *chain_start, *chain_end, *policy, *policy_none,
                 *policy_serial, *policy_signer, *policy_since, *policy_changes, *summary, *n_usage, *n_blocked,
                 *n_faults, *n_records, *chart, *devices, *blocked, *faults, *none, *more[2], *when, *type, *name,
-                *vendor, *serial, *permit, *decision, *count, *first, *last, *event, *remarks, *untracked[2], *verify,
+                *vendor, *serial, *permit, *decision, *count, *times, *first, *last, *event, *remarks, *untracked[2], *verify,
                 *legend_usage, *legend_blocked, *legend_faults, *user;
 };
 
@@ -222,7 +232,7 @@ static const struct text text_ja = {
         .chart = "日別の件数", .devices = "使用された機器と許可", .blocked = "拒否された接続",
         .faults = "障害記録", .none = "なし", .more = { "ほか ", " 件は records.jsonl と CSV を参照してください。" },
         .when = "日時", .type = "機器種別", .name = "機器名", .vendor = "ベンダー/製品", .serial = "シリアル番号",
-        .permit = "許可番号", .decision = "判定", .count = "回数", .first = "初回", .last = "最終",
+        .permit = "許可番号", .decision = "判定", .count = "回数", .times = "回数", .first = "初回", .last = "最終",
         .event = "事象", .remarks = "備考", .user = "利用者",
         .untracked = { "ほか ", " 件の接続は機器数の上限を超えたため一覧にありません。" },
         .verify = "この報告書は同じフォルダーの MANIFEST に SHA-256 で記載され、MANIFEST は端末の出力鍵で署名されています"
@@ -242,7 +252,7 @@ static const struct text text_en = {
         .chart = "Per day", .devices = "Devices used and their permits", .blocked = "Blocked attempts",
         .faults = "Fault records", .none = "None", .more = { "", " more: see records.jsonl and the CSV files." },
         .when = "Date/time", .type = "Device type", .name = "Device name", .vendor = "Vendor/product",
-        .serial = "Serial number", .permit = "Permit number", .decision = "Decision", .count = "Uses",
+        .serial = "Serial number", .permit = "Permit number", .decision = "Decision", .count = "Uses", .times = "Count",
         .first = "First", .last = "Last", .event = "Event", .remarks = "Remarks", .user = "User",
         .untracked = { "", " more connections are not listed: too many distinct devices." },
         .verify = "This report is listed with its SHA-256 in MANIFEST in the same folder, which the workstation's "
@@ -259,7 +269,8 @@ static const char css[] =
         "th,td{border:1px solid #999;padding:2px 5px;vertical-align:top;text-align:left;overflow-wrap:anywhere}"
         "th{background:#eee;font-weight:bold}"
         "table.kv{width:auto}table.kv th{width:9em}"
-        "td.n{text-align:right}td.t{white-space:nowrap}.h{font-family:monospace;font-size:8.5pt}"
+        "td.n{text-align:right;white-space:nowrap}th.n{white-space:nowrap;overflow-wrap:normal}"
+        "td.t{white-space:nowrap}.h{font-family:monospace;font-size:8.5pt}"
         ".note{font-size:9pt;color:#333}.legend span{display:inline-block;margin-right:14px}"
         ".sw{display:inline-block;width:10px;height:10px;margin-right:4px;vertical-align:middle}"
         "tr{page-break-inside:avoid}h2{page-break-after:avoid}"
@@ -291,7 +302,11 @@ static void write_chart(FILE *f, struct html_report *h, const struct html_contex
         for (int i = 0; i < 7; i++) {
                 uint64_t v[3] = { week[i].usage, week[i].blocked, week[i].faults };
                 for (int k = 0; k < 3; k++) {
-                        int bh = (int) (v[k] * (uint64_t) (base - top - 14) / max);
+                        /* Linear, so that a burst stands out; but a day with any at all keeps a
+                         * visible bar beside one of thousands. */
+                        int bh = (int) ((unsigned __int128) v[k] * (unsigned) (base - top - 14) / max);
+                        if (v[k] > 0 && bh < 3)
+                                bh = 3;
                         int x = i * group + 14 + k * 24;
                         fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"20\" height=\"%d\" fill=\"%s\"/>", x, base - bh,
                                 bh, colours[k]);
@@ -322,10 +337,11 @@ static void write_more(FILE *f, const char *const text[2], uint64_t n) {
         fputs("</p>\n", f);
 }
 
-static void th_row(FILE *f, const char *const *cols, size_t n) {
+/* NUMBER: the column (if any) that holds numbers; its header is not broken inside a word. */
+static void th_row(FILE *f, const char *const *cols, size_t n, const char *number) {
         fputs("<tr>", f);
         for (size_t i = 0; i < n; i++) {
-                fputs("<th>", f);
+                fputs(cols[i] == number ? "<th class=\"n\">" : "<th>", f);
                 esc(f, cols[i]);
                 fputs("</th>", f);
         }
@@ -419,7 +435,7 @@ int html_report_write(struct html_report *h, FILE *f, const struct html_context 
                 fputs("<p>", f);
                 esc(f, tx->policy_changes);
                 fputs("</p>\n<table>\n", f);
-                th_row(f, cols, ELEMENTSOF(cols));
+                th_row(f, cols, ELEMENTSOF(cols), NULL);
                 for (size_t i = 0; i < h->policies.n; i++) {
                         const struct ledger_record *r = &h->policies.items[i];
                         fputs("<tr>", f);
@@ -441,7 +457,7 @@ int html_report_write(struct html_report *h, FILE *f, const struct html_context 
         esc(f, tx->summary);
         fputs("</h2>\n<table class=\"kv\">\n", f);
         const struct { const char *k; uint64_t v; } sums[] = {
-                { tx->n_usage, h->usage }, { tx->n_blocked, h->blocked.total }, { tx->n_faults, h->faults.total },
+                { tx->n_usage, h->usage }, { tx->n_blocked, h->blocked_events }, { tx->n_faults, h->faults.total },
                 { tx->n_records, h->records },
         };
         for (size_t i = 0; i < ELEMENTSOF(sums); i++) {
@@ -474,7 +490,7 @@ int html_report_write(struct html_report *h, FILE *f, const struct html_context 
                 const char *cols[] = { tx->type, tx->name, tx->vendor, tx->serial, tx->permit, tx->decision,
                                        tx->user, tx->count, tx->first, tx->last };
                 fputs("<table>\n", f);
-                th_row(f, cols, ELEMENTSOF(cols));
+                th_row(f, cols, ELEMENTSOF(cols), tx->count);
                 for (size_t i = 0; i < n; i++) {
                         const struct ledger_record *r = &list[i].first;
                         fputs("<tr>", f);
@@ -509,20 +525,21 @@ int html_report_write(struct html_report *h, FILE *f, const struct html_context 
                         fputs("</p>\n", f);
                         continue;
                 }
-                const char *cols_b[] = { tx->when, tx->type, tx->event, tx->name, tx->vendor, tx->serial, tx->user,
-                                         tx->remarks };
-                const char *cols_f[] = { tx->when, tx->type, tx->event, tx->name, tx->remarks };
+                const char *cols_b[] = { tx->when, tx->type, tx->event, tx->times, tx->name, tx->vendor, tx->serial,
+                                         tx->user, tx->remarks };
+                const char *cols_f[] = { tx->when, tx->type, tx->event, tx->times, tx->name, tx->remarks };
                 fputs("<table>\n", f);
                 if (k == 0)
-                        th_row(f, cols_b, ELEMENTSOF(cols_b));
+                        th_row(f, cols_b, ELEMENTSOF(cols_b), tx->times);
                 else
-                        th_row(f, cols_f, ELEMENTSOF(cols_f));
+                        th_row(f, cols_f, ELEMENTSOF(cols_f), tx->times);
                 for (size_t i = 0; i < l->n; i++) {
                         const struct ledger_record *r = &l->items[i];
                         fputs("<tr>", f);
                         td_time(f, r->time, r->utc_offset);
                         td(f, export_label_device_type(r, lang));
                         td(f, export_label_event(r, lang));
+                        fprintf(f, "<td class=\"n\">%lld</td>", (long long) r->count);
                         export_device_name(r, buf, sizeof buf);
                         td(f, buf);
                         if (k == 0) {

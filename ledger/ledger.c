@@ -16,7 +16,10 @@ DEFINE_CLEANUP(sqlite3_stmt, sqlite3_finalize);
 
 #define BUSY_TIMEOUT_MS 5000
 
-/* The columns after seq mirror ledger_fields[] (record.c) one for one; a unit test checks. */
+/* The first schema, as every ledger.db was created: a column for each field of encoding version 1
+ * (ledger_fields[] in record.c), then the blobs. migrate() adds the columns of later fields after
+ * them, to a new database as to an old one, so that both have the same columns in the same order
+ * (a unit test checks them against ledger_fields[]). */
 static const char sql_schema[] =
         "CREATE TABLE IF NOT EXISTS records ("
         " seq INTEGER PRIMARY KEY,"
@@ -34,16 +37,26 @@ static const char sql_schema[] =
         " encoding BLOB NOT NULL, prev_hash BLOB NOT NULL, hash BLOB NOT NULL);"
         "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value);";
 
-#define RECORD_COLUMNS \
+/* Since encoding version 2: the record's count. ALTER TABLE appends the column after hash; rows
+ * from before it read the default, 1, which is what their version 1 encoding says. */
+static const char sql_has_count[] = "SELECT 1 FROM pragma_table_info('records') WHERE name = 'count'";
+static const char sql_add_count[] = "ALTER TABLE records ADD COLUMN count INTEGER NOT NULL DEFAULT 1";
+
+#define RECORD_COLUMNS_1 \
         "seq, time, time_nsec, utc_offset, boot_id, hostname, machine_id, subject, event, vendor, product," \
         " serial, manufacturer, product_name, bus_path, interfaces, ifname, mac, link_kind, link_path, driver," \
         " policy_serial, signer, decision, reason, permit, uid, user, outcome, error_number, message"
+#define RECORD_COLUMNS RECORD_COLUMNS_1 ", count"
 
 static const char sql_insert[] =
         "INSERT INTO records (" RECORD_COLUMNS ", encoding, prev_hash, hash) VALUES ("
-        "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+        "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 static const char sql_select_range[] =
         "SELECT " RECORD_COLUMNS ", encoding, prev_hash, hash FROM records WHERE seq >= ? AND seq <= ? ORDER BY seq";
+/* The same from a database not migrated yet, opened read-only (policyctl while kyokad has not
+ * restarted since the upgrade): every row there is version 1, count 1. */
+static const char sql_select_range_1[] =
+        "SELECT " RECORD_COLUMNS_1 ", 1, encoding, prev_hash, hash FROM records WHERE seq >= ? AND seq <= ? ORDER BY seq";
 static const char sql_tail[] = "SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1";
 static const char sql_hash_of[] = "SELECT hash FROM records WHERE seq = ?";
 static const char sql_meta_get[] = "SELECT value FROM meta WHERE key = ?";
@@ -53,7 +66,7 @@ static const char sql_find_last[] =
         "SELECT encoding FROM records WHERE event = ? AND seq < ? ORDER BY seq DESC LIMIT 1";
 static const char sql_delete_through[] = "DELETE FROM records WHERE seq <= ?";
 
-#define N_RECORD_COLUMNS 31
+#define N_RECORD_COLUMNS 32
 #define COL_ENCODING N_RECORD_COLUMNS
 #define COL_PREV (N_RECORD_COLUMNS + 1)
 #define COL_HASH (N_RECORD_COLUMNS + 2)
@@ -125,6 +138,52 @@ static int prepare(struct ledger *l, const char *sql, sqlite3_stmt **ret) {
         return rc == SQLITE_OK ? 0 : sqlite_errno(l->db, rc);
 }
 
+/* Whether the records table has the count column (migrated). */
+static int has_count(struct ledger *l) {
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *s = NULL;
+        int r = prepare(l, sql_has_count, &s);
+        if (r < 0)
+                return r;
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW)
+                return 1;
+        return rc == SQLITE_DONE ? 0 : sqlite_errno(l->db, rc);
+}
+
+static void rollback(struct ledger *l);
+
+/* Brings a database created by an older kyoka up to the current schema, in one transaction,
+ * at most once: the check is repeated under the write lock, so two writers opening the same old
+ * database at once migrate it once. The old rows are not touched: their hashed bytes (version
+ * 1) stay as they were, and the new column's default says what they mean. */
+static int migrate(struct ledger *l) {
+        int r = has_count(l);
+        if (r != 0)
+                return r < 0 ? r : 0;
+
+        r = exec(l, "BEGIN IMMEDIATE");
+        if (r < 0)
+                return r;
+        r = has_count(l);
+        if (r == 0)
+                r = exec(l, sql_add_count);
+        if (r >= 0)
+                r = exec(l, "COMMIT");
+        if (r < 0) {
+                rollback(l);
+                return r;
+        }
+        return 0;
+}
+
+/* The range query for this database's schema (see sql_select_range_1). */
+static int prepare_select_range(struct ledger *l, sqlite3_stmt **ret) {
+        int r = has_count(l);
+        if (r < 0)
+                return r;
+        return prepare(l, r > 0 ? sql_select_range : sql_select_range_1, ret);
+}
+
 int ledger_open(const char *path, unsigned flags, size_t queue_max, struct ledger **ret) {
         _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
         bool ro = flags & LEDGER_OPEN_READ_ONLY;
@@ -152,6 +211,9 @@ int ledger_open(const char *path, unsigned flags, size_t queue_max, struct ledge
                 if (r < 0)
                         return r;
                 r = exec(l, sql_schema);
+                if (r < 0)
+                        return r;
+                r = migrate(l);
                 if (r < 0)
                         return r;
                 r = prepare(l, sql_insert, &l->insert);
@@ -197,6 +259,9 @@ int ledger_append(struct ledger *l, const struct ledger_record *r) {
         if (copy) {
                 *copy = *r;
                 copy->seq = 0;
+                /* New records are written in the current encoding, even one copied from a
+                 * record read back in an older version. */
+                copy->version = LEDGER_ENCODING_VERSION;
                 if (ledger_record_normalise(copy) < 0)
                         return -EINVAL;
         }
@@ -334,6 +399,8 @@ static int insert_one(struct ledger *l, struct ledger_record *r, int64_t *seq, u
         int r2, rc;
 
         r->seq = *seq + 1;
+        /* Whatever R was copied from, a new record is written in the current encoding. */
+        r->version = LEDGER_ENCODING_VERSION;
         n = ledger_record_encode(r, enc);
         r2 = ledger_chain_hash(hash, enc, n, h);
         if (r2 < 0)
@@ -541,7 +608,7 @@ int ledger_verify(struct ledger *l, struct ledger_verify_report *report) {
                 goto finish;
         memcpy(report->last_hash, prev, LEDGER_HASH_SIZE);
         report->last_seq = expect;
-        r = prepare(l, sql_select_range, &s);
+        r = prepare_select_range(l, &s);
         if (r < 0)
                 goto finish;
         sqlite3_bind_int64(s, 1, INT64_MIN);
@@ -591,12 +658,12 @@ finish:
         return r;
 }
 
-int ledger_foreach(struct ledger *l, int64_t from, int64_t to, ledger_record_cb cb, void *userdata) {
+static int foreach_in_transaction(struct ledger *l, int64_t from, int64_t to, ledger_record_cb cb, void *userdata) {
         _cleanup_(sqlite3_finalizep) sqlite3_stmt *s = NULL;
         char detail[256];
         int r, rc;
 
-        r = prepare(l, sql_select_range, &s);
+        r = prepare_select_range(l, &s);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(s, 1, from);
@@ -611,6 +678,19 @@ int ledger_foreach(struct ledger *l, int64_t from, int64_t to, ledger_record_cb 
                         return r;
         }
         return rc == SQLITE_DONE ? 0 : sqlite_errno(l->db, rc);
+}
+
+int ledger_foreach(struct ledger *l, int64_t from, int64_t to, ledger_record_cb cb, void *userdata) {
+        bool own = sqlite3_get_autocommit(l->db);
+        int r;
+
+        /* One snapshot for the schema check and the rows (a migration may come in between). */
+        if (own && (r = exec(l, "BEGIN")) < 0)
+                return r;
+        r = foreach_in_transaction(l, from, to, cb, userdata);
+        if (own)
+                (void) exec(l, "COMMIT");
+        return r;
 }
 
 int ledger_seq_at_time(struct ledger *l, int64_t t, int64_t *ret_seq) {

@@ -57,12 +57,15 @@ static const char *const outcome_names[_LEDGER_OUTCOME_MAX] = {
         [LEDGER_OUTCOME_FAILED] = "failed",
 };
 
-#define INT_FIELD(f) { #f, LEDGER_FIELD_INT, offsetof(struct ledger_record, f), sizeof(int64_t), NULL, 0 }
-#define TEXT_FIELD(f) { #f, LEDGER_FIELD_TEXT, offsetof(struct ledger_record, f), \
+#define INT_FIELD_SINCE(f, v) { #f, v, LEDGER_FIELD_INT, offsetof(struct ledger_record, f), sizeof(int64_t), NULL, 0 }
+#define INT_FIELD(f) INT_FIELD_SINCE(f, 1)
+#define TEXT_FIELD(f) { #f, 1, LEDGER_FIELD_TEXT, offsetof(struct ledger_record, f), \
                         sizeof(((struct ledger_record *) 0)->f), NULL, 0 }
-#define ENUM_FIELD(f, n) { #f, LEDGER_FIELD_ENUM, offsetof(struct ledger_record, f), sizeof(int), n, ELEMENTSOF(n) }
+#define ENUM_FIELD(f, n) { #f, 1, LEDGER_FIELD_ENUM, offsetof(struct ledger_record, f), sizeof(int), n, ELEMENTSOF(n) }
 
-/* The canonical order. Appending a field needs a new LEDGER_ENCODING_VERSION. */
+/* The canonical order. A field is only ever appended, with a new LEDGER_ENCODING_VERSION as its
+ * "since": a record of version V encodes the fields with since <= V, so older records keep
+ * their bytes. */
 const struct ledger_field ledger_fields[] = {
         INT_FIELD(seq),
         INT_FIELD(time),
@@ -95,11 +98,18 @@ const struct ledger_field ledger_fields[] = {
         ENUM_FIELD(outcome, outcome_names),
         INT_FIELD(error_number),
         TEXT_FIELD(message),
+        INT_FIELD_SINCE(count, 2),
 };
 const size_t ledger_fields_count = ELEMENTSOF(ledger_fields);
 
 _Static_assert(ELEMENTSOF(ledger_fields) * 4 + 1 + sizeof(struct ledger_record) < LEDGER_ENCODING_MAX,
                "LEDGER_ENCODING_MAX too small");
+
+/* The version R is encoded in: its own, or the current one for a record not yet stored. */
+static uint8_t record_version(const struct ledger_record *r) {
+        return r->version >= LEDGER_ENCODING_VERSION_MIN && r->version <= LEDGER_ENCODING_VERSION ?
+                       r->version : LEDGER_ENCODING_VERSION;
+}
 
 static const char *enum_name(const char *const *names, size_t n, int v) {
         return v >= 0 && (size_t) v < n ? names[v] : NULL;
@@ -214,8 +224,10 @@ void ledger_record_init(struct ledger_record *r, enum ledger_subject subject, en
         struct tm tm;
 
         *r = (struct ledger_record) {
+                .version = LEDGER_ENCODING_VERSION,
                 .subject = subject,
                 .event = event,
+                .count = 1,
                 .uid = -1,
         };
         (void) clock_gettime(CLOCK_REALTIME, &ts);
@@ -280,6 +292,16 @@ int ledger_record_normalise(struct ledger_record *r) {
                 return -EINVAL;
         if (r->utc_offset < -24 * 3600 || r->utc_offset > 24 * 3600)
                 return -EINVAL;
+        if (r->version == 0)
+                r->version = LEDGER_ENCODING_VERSION;
+        if (r->version < LEDGER_ENCODING_VERSION_MIN || r->version > LEDGER_ENCODING_VERSION)
+                return -EINVAL;
+        /* A record filled in without ledger_record_init() (count 0), or a caller's counter gone
+         * wrong: the record exists, so it stands for one event at least. Refusing would drop it. */
+        if (r->count < 1)
+                r->count = 1;
+        if (r->version < 2 && r->count != 1)
+                return -EINVAL;
         for (size_t i = 0; i < ledger_fields_count; i++) {
                 const struct ledger_field *f = &ledger_fields[i];
                 char *p = (char *) r + f->offset;
@@ -313,12 +335,15 @@ static uint32_t get_u32(const uint8_t *p) {
 }
 
 size_t ledger_record_encode(const struct ledger_record *r, uint8_t *buf) {
-        uint8_t *p = buf;
+        uint8_t *p = buf, version = record_version(r);
 
-        *p++ = LEDGER_ENCODING_VERSION;
+        *p++ = version;
         for (size_t i = 0; i < ledger_fields_count; i++) {
                 const struct ledger_field *f = &ledger_fields[i];
                 const char *field = (const char *) r + f->offset;
+
+                if (f->since > version)
+                        continue;
 
                 switch (f->type) {
                 case LEDGER_FIELD_INT: {
@@ -349,14 +374,18 @@ size_t ledger_record_encode(const struct ledger_record *r, uint8_t *buf) {
 }
 
 int ledger_record_decode(const uint8_t *buf, size_t size, struct ledger_record *ret) {
-        struct ledger_record r = {};
+        struct ledger_record r = { .count = 1 };
         size_t o = 1;
 
-        if (size < 1 || buf[0] != LEDGER_ENCODING_VERSION)
+        if (size < 1 || buf[0] < LEDGER_ENCODING_VERSION_MIN || buf[0] > LEDGER_ENCODING_VERSION)
                 return -EBADMSG;
+        r.version = buf[0];
         for (size_t i = 0; i < ledger_fields_count; i++) {
                 const struct ledger_field *f = &ledger_fields[i];
                 char *field = (char *) &r + f->offset;
+
+                if (f->since > r.version)
+                        continue;
 
                 if (size - o < 4)
                         return -EBADMSG;
@@ -399,7 +428,7 @@ int ledger_record_decode(const uint8_t *buf, size_t size, struct ledger_record *
         }
         /* The ranges ledger_record_normalise() enforces on every record appended. */
         if (o != size || r.time_nsec < 0 || r.time_nsec > 999999999 || r.utc_offset < -24 * 3600 ||
-            r.utc_offset > 24 * 3600)
+            r.utc_offset > 24 * 3600 || r.count < 1)
                 return -EBADMSG;
         *ret = r;
         return 0;
@@ -426,15 +455,21 @@ DEFINE_CLEANUP(json_object, json_object_put);
 int ledger_record_to_json(const struct ledger_record *r, const uint8_t *prev_hash, const uint8_t *hash,
                           struct json_object **ret) {
         _cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
+        uint8_t version = record_version(r);
         char hex[LEDGER_HASH_HEX];
 
         if (!o)
+                return -ENOMEM;
+        /* Version 1 records keep the shape they were exported in before version 2 existed. */
+        if (version >= 2 && json_object_object_add(o, "version", json_object_new_int(version)) < 0)
                 return -ENOMEM;
         for (size_t i = 0; i < ledger_fields_count; i++) {
                 const struct ledger_field *f = &ledger_fields[i];
                 const char *field = (const char *) r + f->offset;
                 struct json_object *v;
 
+                if (f->since > version)
+                        continue;
                 if (f->type == LEDGER_FIELD_INT)
                         v = json_object_new_int64(*(const int64_t *) field);
                 else if (f->type == LEDGER_FIELD_TEXT)
@@ -468,16 +503,28 @@ static int json_hash(struct json_object *o, const char *key, uint8_t *ret) {
 
 int ledger_record_from_json(struct json_object *o, struct ledger_record *ret, uint8_t *ret_prev_hash,
                             uint8_t *ret_hash) {
-        struct ledger_record r = {};
+        struct ledger_record r = { .version = 1, .count = 1 };
         uint8_t prev[LEDGER_HASH_SIZE], hash[LEDGER_HASH_SIZE];
+        struct json_object *v;
 
         if (!json_object_is_type(o, json_type_object))
                 return -EBADMSG;
+        /* No "version": written before version 2, by a writer that knew no other. */
+        if (json_object_object_get_ex(o, "version", &v)) {
+                if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) != 2)
+                        return -EBADMSG;
+                r.version = 2;
+        }
         for (size_t i = 0; i < ledger_fields_count; i++) {
                 const struct ledger_field *f = &ledger_fields[i];
                 char *field = (char *) &r + f->offset;
-                struct json_object *v;
 
+                /* A newer field in an older record would be shown but not hashed: refuse it. */
+                if (f->since > r.version) {
+                        if (json_object_object_get_ex(o, f->name, NULL))
+                                return -EBADMSG;
+                        continue;
+                }
                 if (!json_object_object_get_ex(o, f->name, &v))
                         return -EBADMSG;
                 if (f->type == LEDGER_FIELD_INT) {
@@ -509,7 +556,8 @@ int ledger_record_from_json(struct json_object *o, struct ledger_record *ret, ui
         if (ret_hash && json_hash(o, "hash", hash) < 0)
                 return -EBADMSG;
 
-        /* Text must already be in sanitised form: re-sanitising would hide a change. */
+        /* Text must already be in sanitised form (re-sanitising would hide a change), and the
+         * count one that was written (>= 1). */
         struct ledger_record check = r;
         if (ledger_record_normalise(&check) < 0 || memcmp(&check, &r, sizeof r) != 0)
                 return -EBADMSG;

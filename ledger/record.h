@@ -14,7 +14,10 @@
 
 #include "identity.h"
 
-#define LEDGER_ENCODING_VERSION 1
+/* The canonical encoding written for new records. Version 1 (no count) is still read: records
+ * keep the version they were stored in (struct ledger_record.version). */
+#define LEDGER_ENCODING_VERSION 2
+#define LEDGER_ENCODING_VERSION_MIN 1
 #define LEDGER_HASH_SIZE 32
 #define LEDGER_HASH_HEX (2 * LEDGER_HASH_SIZE + 1)
 
@@ -77,6 +80,10 @@ enum ledger_outcome {
 };
 
 struct ledger_record {
+        /* The canonical encoding this record is stored in: a record re-encodes in its own version,
+         * so records written before version 2 keep their hashes. ledger_record_init() and
+         * ledger_append() set LEDGER_ENCODING_VERSION; 0 means that too. */
+        uint8_t version;
         int64_t seq;                      /* assigned when committed, from 1 */
         int64_t time;                     /* UTC, seconds since the epoch (CLOCK_REALTIME) */
         int64_t time_nsec;                /* 0..999999999 */
@@ -86,6 +93,10 @@ struct ledger_record {
         char machine_id[LEDGER_ID_MAX];
         enum ledger_subject subject;
         enum ledger_event event;
+        /* How many events of this kind and subject the record stands for, >= 1: 1 for an
+         * ordinary record, N for one that counts N events of a burst (a blocked link set up again
+         * and again) instead of one record each. Version 1 records stand for one event. */
+        int64_t count;
         /* usb */
         char vendor[LEDGER_HEX4_MAX];
         char product[LEDGER_HEX4_MAX];
@@ -125,6 +136,7 @@ enum ledger_field_type {
 
 struct ledger_field {
         const char *name;                 /* JSON key and column name */
+        uint8_t since;                    /* the encoding version that added it */
         enum ledger_field_type type;
         size_t offset;
         size_t size;                      /* TEXT: buffer size */
@@ -153,7 +165,8 @@ bool ledger_record_is_fault(const struct ledger_record *r);
 size_t ledger_text_set(char *dst, size_t size, const char *src);
 
 /* A new record of SUBJECT/EVENT stamped with the current time and local offset (seq 0, uid -1,
- * outcome done). Host fields are the caller's (ledger_host_fill()). */
+ * count 1, outcome done, the current encoding version). Host fields are the caller's
+ * (ledger_host_fill()). */
 void ledger_record_init(struct ledger_record *r, enum ledger_subject subject, enum ledger_event event);
 
 /* Sets hostname, machine id and boot id from this machine (/etc/machine-id,
@@ -164,17 +177,21 @@ void ledger_host_fill(struct ledger_record *r);
 void ledger_record_set_usb(struct ledger_record *r, const struct usb_identity *id);
 void ledger_record_set_net(struct ledger_record *r, const struct net_identity *id);
 
-/* Re-sanitises every text field in place and clamps enums and numbers to their ranges: what
- * ledger_append() does with whatever the caller filled in. -EINVAL for an invalid enum or a
- * time_nsec out of range. */
+/* Re-sanitises every text field in place and checks enums and numbers: what ledger_append() does
+ * with whatever the caller filled in. A count below 1 becomes 1 (the record is there, so it
+ * stands for at least its own event; refusing it would lose it), version 0 becomes
+ * LEDGER_ENCODING_VERSION. -EINVAL for an invalid enum, a time_nsec or utc_offset out of range,
+ * an unknown version, or a version 1 record with a count other than 1 (version 1 cannot say it). */
 int ledger_record_normalise(struct ledger_record *r);
 
-/* The canonical encoding of R into BUF (at least LEDGER_ENCODING_MAX bytes); returns its
- * length. R must be normalised. */
+/* The canonical encoding of R, in R's version, into BUF (at least LEDGER_ENCODING_MAX bytes);
+ * returns its length. R must be normalised. */
 size_t ledger_record_encode(const struct ledger_record *r, uint8_t *buf);
 
-/* The inverse: -EBADMSG for anything that is not exactly one record's encoding of this
- * version (wrong version, field count, lengths, enum names, unsanitised text). */
+/* The inverse, for every version from LEDGER_ENCODING_VERSION_MIN (the version is kept in the
+ * record; a version 1 record has count 1): -EBADMSG for anything that is not exactly one
+ * record's encoding (unknown version, field count, lengths, enum names, unsanitised text, a
+ * count below 1). */
 int ledger_record_decode(const uint8_t *buf, size_t size, struct ledger_record *ret);
 
 /* SHA-256(PREV_HASH || ENCODING). */
@@ -182,12 +199,15 @@ int ledger_chain_hash(const uint8_t prev[static LEDGER_HASH_SIZE], const uint8_t
                       uint8_t ret[static LEDGER_HASH_SIZE]);
 
 /* The record as one JSON object (json-c), fields in canonical order, plus prev_hash and hash in
- * hex when given (NULL to leave them out). */
+ * hex when given (NULL to leave them out). A version 2 record starts with "version": 2 and has
+ * "count"; a version 1 record has neither (exactly what was written before version 2). */
 struct json_object;
 int ledger_record_to_json(const struct ledger_record *r, const uint8_t *prev_hash, const uint8_t *hash,
                           struct json_object **ret);
-/* Reads a record back from such an object (every field required, text must be sanitised and
- * fit). prev_hash/hash are read when the pointers are not NULL. -EBADMSG on any mismatch. */
+/* Reads a record back from such an object (every field of its version required, text must be
+ * sanitised and fit): no "version" key is version 1 and must have no "count"; "version": 2
+ * must have a "count" >= 1. prev_hash/hash are read when the pointers are not NULL. -EBADMSG on
+ * any mismatch. */
 int ledger_record_from_json(struct json_object *o, struct ledger_record *ret, uint8_t *ret_prev_hash,
                             uint8_t *ret_hash);
 

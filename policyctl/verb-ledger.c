@@ -116,6 +116,8 @@ static int show_record(const struct ledger_record *r, const uint8_t prev[static 
                ledger_event_to_string(r->event));
         if (r->decision != LEDGER_DECISION_NONE)
                 printf(" %s", ledger_decision_to_string(r->decision));
+        if (r->count > 1)
+                printf(" count=%lld", (long long) r->count);
         /* Ledger text is sanitised, but show goes to a terminal: escape again on the way out. */
         const char *fields[][2] = { { "device", name }, { "id", vp }, { "serial", r->serial }, { "mac", r->mac },
                                     { "permit", r->permit }, { "user", user }, { "remarks", remarks } };

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* libFuzzer target: one line of records.jsonl as `policyctl verify-export` reads it
- * (json_tokener_parse, then ledger_record_from_json with both hashes). A record read from JSON
- * must be one the ledger could have written: it normalises to itself, encodes to bytes that
- * decode to the same record, and its JSON form reads back to the same record and hashes. */
+ * (json_tokener_parse, then ledger_record_from_json with both hashes), of either version: no
+ * "version" key (written before the count) or "version": 2 with "count". A record read from
+ * JSON must be one the ledger could have written: it normalises to itself, encodes in its own
+ * version to bytes that decode to the same record, and its JSON form (with "version" and
+ * "count" exactly when it is version 2) reads back to the same record and hashes. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,11 +41,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (ledger_record_normalise(&norm) < 0 || memcmp(&norm, &r, sizeof r) != 0)
                 abort();
         size_t n = ledger_record_encode(&r, enc);
-        if (n > LEDGER_ENCODING_MAX || ledger_record_decode(enc, n, &back) < 0 || memcmp(&back, &r, sizeof r) != 0)
+        if (n > LEDGER_ENCODING_MAX || enc[0] != r.version || ledger_record_decode(enc, n, &back) < 0 ||
+            memcmp(&back, &r, sizeof r) != 0)
+                abort();
+        if (r.count < 1 || (r.version == 1 && r.count != 1))
                 abort();
         (void) ledger_chain_hash(prev, enc, n, p2);
         (void) ledger_record_format_time(&r, time, sizeof time);
         if (ledger_record_to_json(&r, prev, hash, &again) < 0)
+                abort();
+        if (json_object_object_get_ex(again, "version", NULL) != (r.version == 2) ||
+            json_object_object_get_ex(again, "count", NULL) != (r.version == 2))
                 abort();
         k = ledger_record_from_json(again, &back, p2, h2);
         json_object_put(again);

@@ -2,8 +2,10 @@
 # The ledger and the weekly export end to end, with policyctl: kill -9 during a storm of 10,000
 # records (every seq reported committed is there, the chain verifies), tampering of each kind
 # found by `ledger verify` and by `verify-export`, the golden CSVs read back with python3's csv
-# module (BOM, CRLF, hostile cells), and report.html rendered by headless Chromium (screenshot
-# in BUILD/test-artifacts/). Usage: test-ledger.sh BUILD
+# module (BOM, CRLF, hostile cells, the count column), a ledger.db and an export written before
+# the record count (tests/data/export/v1/) read, migrated, exported and verified, and
+# report.html rendered by headless Chromium (screenshot in BUILD/test-artifacts/).
+# Usage: test-ledger.sh BUILD
 set -u
 build=$(realpath "${1:?usage: test-ledger.sh BUILD}")
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -106,10 +108,11 @@ sqlite3 "$db" 'PRAGMA wal_checkpoint(TRUNCATE)' >/dev/null
 cp "$db" "$tmp/clean.db"
 tamper_case "a modified field" "UPDATE records SET serial = 'X' WHERE seq = 50" "CHAIN BROKEN at seq 50"
 tamper_case "a deleted row" "DELETE FROM records WHERE seq = 50" "CHAIN BROKEN at seq 51"
-tamper_case "an inserted row" "UPDATE records SET seq = -seq WHERE seq >= 50; UPDATE records SET seq = 1 - seq WHERE seq < 0; INSERT INTO records SELECT 50, time, time_nsec, utc_offset, boot_id, hostname, machine_id, subject, event, vendor, product, serial, manufacturer, product_name, bus_path, interfaces, ifname, mac, link_kind, link_path, driver, policy_serial, signer, decision, reason, permit, uid, user, outcome, error_number, message, encoding, prev_hash, hash FROM records WHERE seq = 49" "CHAIN BROKEN at seq 50"
+tamper_case "an inserted row" "UPDATE records SET seq = -seq WHERE seq >= 50; UPDATE records SET seq = 1 - seq WHERE seq < 0; INSERT INTO records SELECT 50, time, time_nsec, utc_offset, boot_id, hostname, machine_id, subject, event, vendor, product, serial, manufacturer, product_name, bus_path, interfaces, ifname, mac, link_kind, link_path, driver, policy_serial, signer, decision, reason, permit, uid, user, outcome, error_number, message, encoding, prev_hash, hash, count FROM records WHERE seq = 49" "CHAIN BROKEN at seq 50"
 tamper_case "reordered rows" "UPDATE records SET seq = -1 WHERE seq = 50; UPDATE records SET seq = 50 WHERE seq = 51; UPDATE records SET seq = 51 WHERE seq = -1" "CHAIN BROKEN at seq 50"
 tamper_case "a changed seq" "UPDATE records SET seq = 100000 WHERE seq = 50" "CHAIN BROKEN at seq 51"
 tamper_case "a changed hash" "UPDATE records SET hash = zeroblob(32) WHERE seq = 50" "CHAIN BROKEN at seq 50"
+tamper_case "a changed count" "UPDATE records SET count = 2 WHERE seq = 50" "column count differs"
 
 # ---- the golden exports: CSV read back, verify-export, tampering -----------------------------
 for lang in ja en; do
@@ -124,8 +127,10 @@ for name in ("usage.csv", "faults.csv"):
     assert body.count(b"\n") == body.count(b"\r\n") and body.endswith(b"\r\n"), "not CRLF"
     rows = list(csv.reader(io.StringIO(body.decode("utf-8"), newline="")))
     head = rows[0]
-    assert len(head) == 12 and all(len(r) == 12 for r in rows), "ragged rows"
+    assert len(head) == 13 and all(len(r) == 13 for r in rows), "ragged rows"
     assert head[0] == ("日時" if lang == "ja" else "Date/time"), head[0]
+    assert head[12] == ("回数" if lang == "ja" else "Count"), head[12]
+    assert all(r[12].isdigit() and int(r[12]) >= 1 for r in rows[1:]), "count not a number >= 1"
     for r in rows[1:]:
         for c in r:
             assert not any(ord(ch) < 0x20 or ord(ch) == 0x7f for ch in c), "control character in %r" % c
@@ -137,9 +142,11 @@ assert evil[5].startswith("'=cmd|' /C calc'!A0 Evil\\x1b[2J\\x0d\\x0aStick \\xe2
 assert evil[7] == "'+SUM(1)\\xff\\xfe", evil[7]
 quoted = [r for r in usage if r[6] == "0411:01f8"][0]
 assert quoted[7] == "'-1234,\"quoted\"", quoted[7]
+burst = [r for r in usage if r[11] == "8"][0]
+assert burst[12] == "2999" and sum(int(r[12]) for r in usage[1:]) == 3006, burst
 print(len(usage) - 1, "usage rows")
 PY
-	then ok "golden $lang CSVs: BOM, CRLF, 12 columns, parsed by python's csv, hostile cells neutralised"
+	then ok "golden $lang CSVs: BOM, CRLF, 13 columns, parsed by python's csv, hostile cells neutralised, counts"
 	else not_ok "golden $lang CSVs read back with python's csv"; fi
 	run pc verify-export "$g" --key "$golden/export.pub"
 	expect "verify-export accepts the golden $lang folder" 0 "14 records chain"
@@ -164,6 +171,47 @@ if (cd "$g" && grep -E '^[0-9a-f]{64}  ' MANIFEST | sha256sum -c --quiet); then 
 else not_ok "MANIFEST checks with sha256sum -c"; fi
 if openssl pkeyutl -verify -pubin -inkey "$golden/export.pub" -rawin -in "$g/MANIFEST" -sigfile "$g/MANIFEST.sig" >/dev/null 2>&1
 then ok "MANIFEST.sig checks with openssl pkeyutl"; else not_ok "MANIFEST.sig checks with openssl pkeyutl"; fi
+
+# ---- a ledger and an export from before the record count ------------------------------------
+# Both written by the code before it (tests/data/export/v1/make-ledger-v1.c says how).
+v1="$golden/v1"
+run pc verify-export "$v1/ja/ws-test01/2026-W47" --key "$golden/export.pub"
+expect "verify-export accepts an export written before the count" 0 "14 records chain"
+rm -rf "$tmp/state" && mkdir -p "$tmp/state" && cp "$v1/ledger.db" "$db"
+has_count() { sqlite3 "$db" "SELECT count(*) FROM pragma_table_info('records') WHERE name = 'count'"; }
+run pc ledger verify
+if [ "$rc" -eq 0 ] && grep -q "chain verifies: 16 records" "$tmp/out" && [ "$(has_count)" = 0 ]; then
+	ok "ledger verify reads an old ledger.db as it is (read-only: not migrated)"
+else not_ok "ledger verify of an old ledger.db" "count column: $(has_count)"; fi
+cp "$golden/export.key" "$golden/export.pub" "$tmp/state/"
+run pc export --week 2026-W47 --out "$tmp/v1-out"
+if [ "$rc" -eq 0 ] && [ "$(has_count)" = 1 ] &&
+	cmp -s "$tmp/v1-out/ws-test01/2026-W47/records.jsonl" "$v1/ja/ws-test01/2026-W47/records.jsonl" &&
+	[ "$(grep '^chain-' "$tmp/v1-out/ws-test01/2026-W47/MANIFEST")" = "$(grep '^chain-' "$v1/ja/ws-test01/2026-W47/MANIFEST")" ]; then
+	ok "export migrates the old ledger.db and exports its week's records and chain hashes as before"
+else not_ok "export of an old ledger.db" "count column: $(has_count)"; fi
+# Appends after the upgrade, then a week that holds old and new records: record 16 (version 1)
+# opens 2026-W48; these are stamped Tuesday 2026-11-24 10:00 JST, in it.
+"$bench" storm "$db" 100 10 1795482000 >/dev/null
+run pc ledger verify
+expect "the migrated ledger goes on with version 2 records and verifies" 0 "chain verifies: 116 records"
+if [ "$(sqlite3 "$db" "SELECT group_concat(DISTINCT hex(substr(encoding, 1, 1))) FROM records WHERE seq <= 16")" = 01 ] &&
+	[ "$(sqlite3 "$db" "SELECT group_concat(DISTINCT hex(substr(encoding, 1, 1))) FROM records WHERE seq > 16")" = 02 ]; then
+	ok "old records keep encoding version 1, new ones are version 2"
+else not_ok "encoding versions in the migrated ledger"; fi
+run pc export --week 2026-W48 --out "$tmp/v1-out"
+expect "export a week of version 1 and version 2 records" 0 "2026-W48"
+run pc verify-export "$(ls -d "$tmp"/v1-out/*/2026-W48)" --key "$golden/export.pub"
+expect "an export holding version 1 and version 2 records verifies" 0 "101 records chain"
+run pc ledger show --json
+if [ "$rc" -eq 0 ] && python3 - "$tmp/out" <<'PY'
+import json, sys
+R = [json.loads(l) for l in open(sys.argv[1])]
+assert all("version" not in r and "count" not in r for r in R[:16]), "v1 shape"
+assert all(r["version"] == 2 and r["count"] == 1 for r in R[16:]), "v2 shape"
+PY
+then ok "ledger show --json: version 1 records as before, version 2 with version and count"
+else not_ok "ledger show --json of a mixed ledger"; fi
 
 # ---- the report in a browser ----------------------------------------------------------------
 if command -v chromium >/dev/null; then

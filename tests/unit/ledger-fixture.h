@@ -2,7 +2,8 @@
 /* A fixed week of ledger records (2026-W47 in Asia/Tokyo, with one record on each side of it)
  * for the export tests and their golden files in tests/data/export/. Device strings include
  * what an attacker would put in a USB descriptor: a spreadsheet formula, control characters,
- * invalid UTF-8, a bidi override, quotes and commas. */
+ * invalid UTF-8, a bidi override, quotes and commas. Records are filled in without
+ * ledger_record_init(), as a careless caller would: count 0 is appended as 1. */
 #pragma once
 
 #include <string.h>
@@ -90,8 +91,10 @@ static inline int fixture_fill(struct ledger *l) {
         strcpy(rs[n].reason, "default: block");
         fixture_user(&rs[n++], 1000, "tanaka");
 
+        /* The link set up again and again after it was blocked: one record for the burst. */
         rs[n] = rs[n - 1];
         rs[n].time += 1;
+        rs[n].count = 2999;
         rs[n++].event = LEDGER_EVENT_VIOLATION;
 
         rs[n] = fixture_record(M + 2 * D + 13 * H + 30 * 60, LEDGER_SUBJECT_USB, LEDGER_EVENT_CONNECTED);

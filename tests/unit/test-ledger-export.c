@@ -3,7 +3,9 @@
  * tests/data/export/), the same bytes on a second export, and verify-export finding each kind
  * of tampering: a changed file, an added file, and, with MANIFEST re-hashed and re-signed (an
  * attacker holding the key), a record modified, deleted, inserted, reordered or renumbered.
- * KYOKA_UPDATE_GOLDEN=1 rewrites the golden files instead of comparing. */
+ * The record count: in the CSV and the report, hashed (a changed count is found); an export and
+ * a ledger written before it (tests/data/export/v1/, made by that code) still verify and export
+ * the same records. KYOKA_UPDATE_GOLDEN=1 rewrites the golden files instead of comparing. */
 #include <dirent.h>
 #include <json-c/json.h>
 #include <sys/stat.h>
@@ -280,7 +282,7 @@ static void test_verify_export_chain_reordered_records(void **state) {
 static void test_verify_export_chain_renumbered_record(void **state) {
         struct fixture *f = *state;
         _cleanup_free_ char *dir = export_to(f, "x", EXPORT_LANG_JA);
-        run("sed -i '3s/^{\"seq\":4,/{\"seq\":5,/' '%s/records.jsonl'", dir);
+        run("sed -i '3s/\"seq\":4,/\"seq\":5,/' '%s/records.jsonl'", dir);
         resign(f, dir);
         expect_refused(f, dir, "seq 5 where 4 was due");
 }
@@ -498,6 +500,113 @@ static void test_manifest_parse_one_spelling(void **state) {
         }
 }
 
+/* ---- the record count ---------------------------------------------------------------------- */
+
+#define V1 GOLDEN "/v1"
+
+static void test_csv_and_report_show_the_count(void **state) {
+        struct fixture *f = *state;
+        _cleanup_free_ char *dir = export_to(f, "x", EXPORT_LANG_EN);
+        size_t n;
+        _cleanup_free_ char *csv = slurp(dir, "usage.csv", &n), *html = slurp(dir, "report.html", &n);
+        assert_non_null(strstr(csv, "\"Record no.\",\"Count\"\r\n"));
+        /* The burst of violations: one row, its count last. */
+        assert_non_null(strstr(csv, "\"Blocked\",\"default: block\",\"8\",\"2999\"\r\n"));
+        assert_non_null(strstr(csv, "\"Blocked\",\"default: block\",\"7\",\"1\"\r\n"));
+        /* Blocked attempts in events: the stick, the link's appearance, 2999 violations. */
+        assert_non_null(strstr(html, "<th>Blocked attempts</th><td class=\"n\">3001</td>"));
+        assert_non_null(strstr(html, "<td class=\"n\">2999</td>"));
+}
+
+static void test_verify_export_chain_modified_count(void **state) {
+        struct fixture *f = *state;
+        _cleanup_free_ char *dir = export_to(f, "x", EXPORT_LANG_JA);
+        run("sed -i 's/\"count\":2999,/\"count\":1,/' '%s/records.jsonl'", dir);
+        resign(f, dir);
+        expect_refused(f, dir, "seq 8: the hash does not match");
+}
+
+static void test_verify_export_refuses_version_2_without_count(void **state) {
+        struct fixture *f = *state;
+        _cleanup_free_ char *dir = export_to(f, "x", EXPORT_LANG_JA);
+        run("sed -i 's/,\"count\":2999,/,/' '%s/records.jsonl'", dir);
+        resign(f, dir);
+        expect_refused(f, dir, "records.jsonl line 7: not a record");
+}
+
+/* Passing a version 2 record off as version 1 (both keys gone) changes its bytes. */
+static void test_verify_export_finds_version_downgrade(void **state) {
+        struct fixture *f = *state;
+        _cleanup_free_ char *dir = export_to(f, "x", EXPORT_LANG_JA);
+        run("sed -i '2s/^{\"version\":2,/{/; 2s/,\"count\":1,/,/' '%s/records.jsonl'", dir);
+        resign(f, dir);
+        expect_refused(f, dir, "seq 3: the hash does not match");
+}
+
+/* An export made before the count (version 1 records, no "count" key) still verifies. */
+static void test_verify_export_accepts_a_v1_export(void **state) {
+        struct fixture *f = *state;
+        struct export_verify_report rep;
+        assert_int_equal(export_verify(V1 "/ja/" WEEK_DIR, f->pub, &rep), 0);
+        assert_true(rep.chain_checked);
+        assert_int_equal(rep.records, 14);
+}
+
+static char *export_ledger(struct fixture *f, struct ledger *l, const char *week, const char *sub) {
+        struct export_week w;
+        struct export_result res;
+        _cleanup_free_ char *out = path_join(f->dir, sub);
+        assert_int_equal(export_week_parse(week, &w), 0);
+        assert_int_equal(export_write(l, &w, EXPORT_LANG_JA, EXPORT_ALL, out, f->key, trusted_key_fingerprint(f->pub), &res,
+                                      NULL, 0), 0);
+        return strdup(res.dir);
+}
+
+/* A ledger.db written before the count, migrated: its week exports the very records.jsonl and
+ * chain hashes it exported then, and a week holding old and new records chains across them. */
+static void test_v1_ledger_exports_as_before_and_chains_into_version_2(void **state) {
+        struct fixture *f = *state;
+        _cleanup_free_ char *data = NULL, *db = NULL, *w47 = NULL, *w48 = NULL;
+        struct ledger *l;
+        struct export_verify_report rep;
+        size_t n, a, b;
+
+        assert_int_equal(read_file_bounded(V1 "/ledger.db", 1 << 20, &data, &n), 0);
+        db = test_write(f->dir, "v1.db", data, n);
+        assert_int_equal(ledger_open(db, 0, 0, &l), 0);
+
+        w47 = export_ledger(f, l, "2026-W47", "w47");
+        _cleanup_free_ char *got = slurp(w47, "records.jsonl", &a), *want = slurp(V1 "/ja/" WEEK_DIR, "records.jsonl", &b);
+        assert_int_equal(a, b);
+        assert_memory_equal(got, want, a);
+        /* The chain hashes the city holds from then. */
+        _cleanup_free_ char *m1 = slurp(w47, "MANIFEST", &a), *m0 = slurp(V1 "/ja/" WEEK_DIR, "MANIFEST", &b);
+        struct manifest now, then;
+        char err[256];
+        assert_int_equal(manifest_parse(m1, a, &now, err, sizeof err), 0);
+        assert_int_equal(manifest_parse(m0, b, &then, err, sizeof err), 0);
+        assert_int_equal(now.start_seq, then.start_seq);
+        assert_int_equal(now.end_seq, then.end_seq);
+        assert_memory_equal(now.start_hash, then.start_hash, LEDGER_HASH_SIZE);
+        assert_memory_equal(now.end_hash, then.end_hash, LEDGER_HASH_SIZE);
+        assert_int_equal(export_verify(w47, f->pub, &rep), 0);
+
+        /* Record 16 (version 1) opens 2026-W48; a burst after the upgrade follows it. */
+        struct ledger_record r = fixture_record(FIXTURE_MONDAY + 7 * 86400 + 3600, LEDGER_SUBJECT_NETWORK,
+                                                LEDGER_EVENT_VIOLATION);
+        r.count = 5000;
+        assert_int_equal(ledger_append(l, &r), 0);
+        assert_int_equal(ledger_commit(l, NULL), 1);
+        w48 = export_ledger(f, l, "2026-W48", "w48");
+        assert_int_equal(export_verify(w48, f->pub, &rep), 0);
+        assert_int_equal(rep.records, 2);
+        _cleanup_free_ char *lines = slurp(w48, "records.jsonl", &a);
+        assert_memory_equal(lines, "{\"seq\":16,", strlen("{\"seq\":16,"));
+        assert_non_null(strstr(lines, "\n{\"version\":2,\"seq\":17,"));
+        assert_non_null(strstr(lines, "\"count\":5000,"));
+        ledger_close(l);
+}
+
 int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
         const struct CMUnitTest tests[] = {
@@ -510,6 +619,12 @@ int main(void) {
                 T(test_export_twice_same_bytes),
                 T(test_csv_is_excel_shaped),
                 T(test_verify_export_accepts_the_export),
+                T(test_csv_and_report_show_the_count),
+                T(test_verify_export_chain_modified_count),
+                T(test_verify_export_refuses_version_2_without_count),
+                T(test_verify_export_finds_version_downgrade),
+                T(test_verify_export_accepts_a_v1_export),
+                T(test_v1_ledger_exports_as_before_and_chains_into_version_2),
                 T(test_verify_export_finds_changed_file),
                 T(test_verify_export_finds_added_file),
                 T(test_verify_export_finds_bad_signature),

@@ -1,16 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 /* The record model: sanitising on the way in, the canonical encoding (a known vector, round
- * trips, refusal of anything not ours), the chain hash, and the JSON form verify-export reads. */
+ * trips, refusal of anything not ours), the chain hash, and the JSON form verify-export reads;
+ * for both encoding versions: version 1 as the code before the count wrote it (records read from
+ * tests/data/export/v1/, which that code made), version 2 with the count. */
 #include <json-c/json.h>
+#include <sqlite3.h>
 
 #include "test-util.h"
 
+#include "fileio.h"
 #include "hexutil.h"
 #include "record.h"
 
+#define V1_DB TEST_DATA_DIR "/export/v1/ledger.db"
+#define V1_JSONL TEST_DATA_DIR "/export/v1/ja/ws-test01/2026-W47/records.jsonl"
+
 static struct ledger_record sample(void) {
-        struct ledger_record r = { .seq = 7, .time = 1794754800, .time_nsec = 5, .utc_offset = 32400,
-                                   .subject = LEDGER_SUBJECT_USB, .event = LEDGER_EVENT_CONNECTED,
+        struct ledger_record r = { .version = LEDGER_ENCODING_VERSION, .seq = 7, .time = 1794754800, .time_nsec = 5,
+                                   .utc_offset = 32400, .subject = LEDGER_SUBJECT_USB,
+                                   .event = LEDGER_EVENT_CONNECTED, .count = 1,
                                    .decision = LEDGER_DECISION_ALLOW, .uid = 1000 };
         strcpy(r.hostname, "ws-test01");
         strcpy(r.vendor, "0781");
@@ -72,7 +80,7 @@ static void test_encoding_known_prefix(void **state) {
         uint8_t buf[LEDGER_ENCODING_MAX];
         size_t n = ledger_record_encode(&r, buf);
         /* version, then seq as length 8 + big-endian 7, then time. */
-        static const uint8_t head[] = { 1, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 8, 0, 0, 0, 0, 0x6a, 0xf9, 0xc8, 0xf0 };
+        static const uint8_t head[] = { 2, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 8, 0, 0, 0, 0, 0x6a, 0xf9, 0xc8, 0xf0 };
         assert_true(n > sizeof head);
         assert_memory_equal(buf, head, sizeof head);
 }
@@ -106,9 +114,13 @@ static void test_decode_refuses_malformed(void **state) {
         assert_int_equal(ledger_record_decode(buf, n - 1, &back), -EBADMSG);     /* truncated */
         buf[n] = 0;
         assert_int_equal(ledger_record_decode(buf, n + 1, &back), -EBADMSG);     /* trailing byte */
-        buf[0] = 2;
+        buf[0] = 3;
         assert_int_equal(ledger_record_decode(buf, n, &back), -EBADMSG);         /* version */
+        buf[0] = 0;
+        assert_int_equal(ledger_record_decode(buf, n, &back), -EBADMSG);
         buf[0] = 1;
+        assert_int_equal(ledger_record_decode(buf, n, &back), -EBADMSG);         /* version 1 has no count */
+        buf[0] = 2;
         buf[4] = 9;
         assert_int_equal(ledger_record_decode(buf, n, &back), -EBADMSG);         /* int of 9 bytes */
 }
@@ -199,6 +211,200 @@ static void test_decode_refuses_offset_out_of_range(void **state) {
         assert_int_equal(ledger_record_decode(enc, n, &back), 0);
 }
 
+/* ---- the count and the two versions ------------------------------------------------------- */
+
+/* The canonical bytes, prev_hash and hash of record SEQ in the version 1 ledger.db that the
+ * code before the count wrote. */
+static size_t v1_row(int64_t seq, uint8_t *enc, uint8_t prev[static LEDGER_HASH_SIZE],
+                     uint8_t hash[static LEDGER_HASH_SIZE]) {
+        sqlite3 *db;
+        sqlite3_stmt *s;
+        /* immutable: read the fixture in place without a -shm or -wal beside it. */
+        assert_int_equal(sqlite3_open_v2("file:" V1_DB "?immutable=1", &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL),
+                         SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(db, "SELECT encoding, prev_hash, hash FROM records WHERE seq = ?", -1, &s, NULL),
+                         SQLITE_OK);
+        sqlite3_bind_int64(s, 1, seq);
+        assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+        size_t n = (size_t) sqlite3_column_bytes(s, 0);
+        assert_true(n <= LEDGER_ENCODING_MAX);
+        memcpy(enc, sqlite3_column_blob(s, 0), n);
+        memcpy(prev, sqlite3_column_blob(s, 1), LEDGER_HASH_SIZE);
+        memcpy(hash, sqlite3_column_blob(s, 2), LEDGER_HASH_SIZE);
+        sqlite3_finalize(s);
+        sqlite3_close(db);
+        return n;
+}
+
+static void test_init_sets_count_one_and_current_version(void **state) {
+        struct ledger_record r;
+        ledger_record_init(&r, LEDGER_SUBJECT_NETWORK, LEDGER_EVENT_VIOLATION);
+        assert_int_equal(r.count, 1);
+        assert_int_equal(r.version, LEDGER_ENCODING_VERSION);
+        assert_int_equal(LEDGER_ENCODING_VERSION, 2);
+}
+
+/* Below 1 is clamped, not refused: ledger_append() would otherwise drop a record that happened. */
+static void test_normalise_clamps_count_below_one(void **state) {
+        struct ledger_record r = sample();
+        r.count = 0;
+        r.version = 0;
+        assert_int_equal(ledger_record_normalise(&r), 0);
+        assert_int_equal(r.count, 1);
+        assert_int_equal(r.version, LEDGER_ENCODING_VERSION);
+        r.count = INT64_MIN;
+        assert_int_equal(ledger_record_normalise(&r), 0);
+        assert_int_equal(r.count, 1);
+        r.count = INT64_MAX;
+        assert_int_equal(ledger_record_normalise(&r), 0);
+        assert_int_equal(r.count, INT64_MAX);
+}
+
+static void test_normalise_refuses_count_in_version_1_and_unknown_version(void **state) {
+        struct ledger_record r = sample();
+        r.version = 1;
+        assert_int_equal(ledger_record_normalise(&r), 0);
+        r.count = 2;
+        assert_int_equal(ledger_record_normalise(&r), -EINVAL);
+        r = sample();
+        r.version = 3;
+        assert_int_equal(ledger_record_normalise(&r), -EINVAL);
+}
+
+/* Version 2 is version 1 with the count appended: the same fields in the same order, then
+ * length 8 and the count big-endian. */
+static void test_encoding_v2_is_v1_plus_count(void **state) {
+        struct ledger_record r = sample();
+        uint8_t v1[LEDGER_ENCODING_MAX], v2[LEDGER_ENCODING_MAX];
+        static const uint8_t tail[] = { 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0x0b, 0xb7 };   /* 2999 */
+
+        r.version = 1;
+        size_t n1 = ledger_record_encode(&r, v1);
+        r.version = 2;
+        r.count = 2999;
+        size_t n2 = ledger_record_encode(&r, v2);
+        assert_int_equal(v1[0], 1);
+        assert_int_equal(v2[0], 2);
+        assert_int_equal(n2, n1 + sizeof tail);
+        assert_memory_equal(v1 + 1, v2 + 1, n1 - 1);
+        assert_memory_equal(v2 + n1, tail, sizeof tail);
+}
+
+static void test_decode_refuses_count_below_one(void **state) {
+        struct ledger_record r = sample(), back;
+        uint8_t buf[LEDGER_ENCODING_MAX];
+        for (int64_t c = 1; c >= -1; c--) {
+                r.count = c;
+                size_t n = ledger_record_encode(&r, buf);
+                assert_int_equal(ledger_record_decode(buf, n, &back), c >= 1 ? 0 : -EBADMSG);
+        }
+}
+
+/* A record the old code stored decodes as version 1, count 1, and re-encodes to exactly the
+ * stored bytes, whose chain hash is the stored hash: old ledgers keep verifying. */
+static void test_v1_record_from_the_old_code_reencodes_to_its_bytes(void **state) {
+        uint8_t enc[LEDGER_ENCODING_MAX], again[LEDGER_ENCODING_MAX], prev[LEDGER_HASH_SIZE], hash[LEDGER_HASH_SIZE],
+                h[LEDGER_HASH_SIZE];
+        struct ledger_record r;
+
+        for (int64_t seq = 1; seq <= 16; seq++) {
+                size_t n = v1_row(seq, enc, prev, hash);
+                assert_int_equal(enc[0], 1);
+                assert_int_equal(ledger_record_decode(enc, n, &r), 0);
+                assert_int_equal(r.version, 1);
+                assert_int_equal(r.count, 1);
+                assert_int_equal(r.seq, seq);
+                assert_int_equal(ledger_record_encode(&r, again), n);
+                assert_memory_equal(again, enc, n);
+                assert_int_equal(ledger_chain_hash(prev, again, n, h), 0);
+                assert_memory_equal(h, hash, sizeof h);
+        }
+}
+
+/* The JSON of a version 1 record is byte for byte what the old code exported; it reads back as
+ * version 1 and rebuilds the stored encoding. */
+static void test_v1_json_is_what_the_old_code_exported(void **state) {
+        _cleanup_free_ char *text = NULL;
+        uint8_t enc[LEDGER_ENCODING_MAX], again[LEDGER_ENCODING_MAX], prev[LEDGER_HASH_SIZE], hash[LEDGER_HASH_SIZE],
+                p2[LEDGER_HASH_SIZE], h2[LEDGER_HASH_SIZE];
+        size_t size, lines = 0;
+
+        assert_int_equal(read_file_bounded(V1_JSONL, 1 << 20, &text, &size), 0);
+        for (char *line = text, *nl; (nl = strchr(line, '\n')); line = nl + 1, lines++) {
+                *nl = 0;
+                struct json_object *o = json_tokener_parse(line), *out;
+                struct ledger_record r;
+                assert_non_null(o);
+                assert_false(json_object_object_get_ex(o, "version", NULL));
+                assert_false(json_object_object_get_ex(o, "count", NULL));
+                assert_int_equal(ledger_record_from_json(o, &r, p2, h2), 0);
+                assert_int_equal(r.version, 1);
+                assert_int_equal(r.count, 1);
+                size_t n = v1_row(r.seq, enc, prev, hash);
+                assert_int_equal(ledger_record_encode(&r, again), n);
+                assert_memory_equal(again, enc, n);
+                assert_memory_equal(h2, hash, sizeof hash);
+                assert_int_equal(ledger_record_to_json(&r, p2, h2, &out), 0);
+                assert_string_equal(json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+                                    line);
+                json_object_put(out);
+                json_object_put(o);
+        }
+        assert_int_equal(lines, 14);
+}
+
+static void test_v2_json_has_version_and_count(void **state) {
+        struct ledger_record r = sample(), back;
+        struct json_object *o, *v;
+        r.count = 2999;
+        assert_int_equal(ledger_record_to_json(&r, NULL, NULL, &o), 0);
+        assert_true(json_object_object_get_ex(o, "version", &v));
+        assert_int_equal(json_object_get_int(v), 2);
+        assert_true(json_object_object_get_ex(o, "count", &v));
+        assert_int_equal(json_object_get_int64(v), 2999);
+        /* "version" first, as the version byte comes first in the encoding. */
+        const char *head = "{\"version\":2,\"seq\":7,";
+        assert_memory_equal(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), head, strlen(head));
+        assert_int_equal(ledger_record_from_json(o, &back, NULL, NULL), 0);
+        assert_memory_equal(&back, &r, sizeof r);
+        json_object_put(o);
+}
+
+/* Each version's keys and no other: a count in a version 1 record would be shown but not hashed. */
+static void test_json_refuses_count_that_does_not_fit_the_version(void **state) {
+        struct ledger_record r = sample(), back;
+        struct json_object *o;
+
+        assert_int_equal(ledger_record_to_json(&r, NULL, NULL, &o), 0);
+        json_object_object_del(o, "count");
+        assert_int_equal(ledger_record_from_json(o, &back, NULL, NULL), -EBADMSG);  /* version 2 needs it */
+        json_object_object_add(o, "count", json_object_new_int64(0));
+        assert_int_equal(ledger_record_from_json(o, &back, NULL, NULL), -EBADMSG);
+        json_object_object_add(o, "count", json_object_new_int64(-3));
+        assert_int_equal(ledger_record_from_json(o, &back, NULL, NULL), -EBADMSG);
+        json_object_object_add(o, "count", json_object_new_string("5"));
+        assert_int_equal(ledger_record_from_json(o, &back, NULL, NULL), -EBADMSG);
+        json_object_object_add(o, "count", json_object_new_int64(5));
+        assert_int_equal(ledger_record_from_json(o, &back, NULL, NULL), 0);
+        assert_int_equal(back.count, 5);
+
+        json_object_object_del(o, "version");
+        assert_int_equal(ledger_record_from_json(o, &back, NULL, NULL), -EBADMSG);  /* version 1 with a count */
+        json_object_object_del(o, "count");
+        assert_int_equal(ledger_record_from_json(o, &back, NULL, NULL), 0);
+        assert_int_equal(back.version, 1);
+        assert_int_equal(back.count, 1);
+
+        const char *bad[] = { "1", "3", "0", "\"2\"", "2.0", "null" };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                json_object_object_add(o, "version", json_tokener_parse(bad[i]));
+                json_object_object_add(o, "count", json_object_new_int64(1));
+                if (ledger_record_from_json(o, &back, NULL, NULL) != -EBADMSG)
+                        fail_msg("\"version\": %s was accepted", bad[i]);
+        }
+        json_object_put(o);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_text_set_escapes_controls_and_invalid_utf8),
@@ -218,6 +424,15 @@ int main(void) {
                 cmocka_unit_test(test_record_time_uses_its_own_offset),
                 cmocka_unit_test(test_record_time_out_of_range_is_einval_and_empty),
                 cmocka_unit_test(test_decode_refuses_offset_out_of_range),
+                cmocka_unit_test(test_init_sets_count_one_and_current_version),
+                cmocka_unit_test(test_normalise_clamps_count_below_one),
+                cmocka_unit_test(test_normalise_refuses_count_in_version_1_and_unknown_version),
+                cmocka_unit_test(test_encoding_v2_is_v1_plus_count),
+                cmocka_unit_test(test_decode_refuses_count_below_one),
+                cmocka_unit_test(test_v1_record_from_the_old_code_reencodes_to_its_bytes),
+                cmocka_unit_test(test_v1_json_is_what_the_old_code_exported),
+                cmocka_unit_test(test_v2_json_has_version_and_count),
+                cmocka_unit_test(test_json_refuses_count_that_does_not_fit_the_version),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

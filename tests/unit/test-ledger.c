@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* The ledger database: group commit and seqs, the chain, every kind of tampering found by
  * ledger_verify at the right seq, the bounded queue and its "records lost" fault, a failed
- * commit keeping its records and recording the delay, the exported marker and pruning. */
+ * commit keeping its records and recording the delay, the exported marker and pruning; the
+ * record count, and a ledger.db written before it (tests/data/export/v1/ledger.db, made by that
+ * code) read as it is, migrated on open and continued with version 2 records. */
 #include <sqlite3.h>
 
 #include "test-util.h"
@@ -87,15 +89,26 @@ static void test_commit_assigns_consecutive_seqs_and_verifies(void **state) {
         assert_int_equal(rep.last_seq, 5);
 }
 
+/* The first schema's columns (the fields of version 1, then the blobs), then each column a
+ * migration added, in the order of the fields: a new database has the shape of a migrated one. */
 static void test_columns_mirror_field_table(void **state) {
         struct fixture *f = *state;
+        const char *blobs[] = { "encoding", "prev_hash", "hash" };
         sqlite3 *db;
         sqlite3_stmt *s;
+        int col = 0;
         fill(f->l, 1, 1000);
         assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
         assert_int_equal(sqlite3_prepare_v2(db, "SELECT * FROM records", -1, &s, NULL), SQLITE_OK);
         for (size_t i = 0; i < ledger_fields_count; i++)
-                assert_string_equal(sqlite3_column_name(s, (int) i), ledger_fields[i].name);
+                if (ledger_fields[i].since == 1)
+                        assert_string_equal(sqlite3_column_name(s, col++), ledger_fields[i].name);
+        for (size_t i = 0; i < ELEMENTSOF(blobs); i++)
+                assert_string_equal(sqlite3_column_name(s, col++), blobs[i]);
+        for (size_t i = 0; i < ledger_fields_count; i++)
+                if (ledger_fields[i].since > 1)
+                        assert_string_equal(sqlite3_column_name(s, col++), ledger_fields[i].name);
+        assert_int_equal(sqlite3_column_count(s), col);
         sqlite3_finalize(s);
         sqlite3_close(db);
 }
@@ -149,7 +162,7 @@ static void test_verify_finds_inserted_row(void **state) {
                   "INSERT INTO records SELECT 3, time, time_nsec, utc_offset, boot_id, hostname, machine_id, subject,"
                   " event, vendor, product, serial, manufacturer, product_name, bus_path, interfaces, ifname, mac,"
                   " link_kind, link_path, driver, policy_serial, signer, decision, reason, permit, uid, user, outcome,"
-                  " error_number, message, encoding, prev_hash, hash FROM records WHERE seq = 6");
+                  " error_number, message, encoding, prev_hash, hash, count FROM records WHERE seq = 6");
         expect_break(f, LEDGER_BREAK_SEQ, 3);
 }
 
@@ -287,6 +300,182 @@ static void test_prune_never_deletes_unexported(void **state) {
         expect_break(f, LEDGER_BREAK_ANCHOR, 8);
 }
 
+/* ---- the count, and ledgers written before it --------------------------------------------- */
+
+#define V1_DB TEST_DATA_DIR "/export/v1/ledger.db"
+#define V1_RECORDS 16
+
+/* A copy of the version 1 ledger.db in the test's directory; returns its path. */
+static char *v1_copy(struct fixture *f) {
+        _cleanup_free_ char *data = NULL;
+        size_t n;
+        assert_int_equal(read_file_bounded(V1_DB, 1 << 20, &data, &n), 0);
+        return test_write(f->dir, "v1.db", data, n);
+}
+
+static int64_t sql_int(const char *db_path, const char *sql) {
+        sqlite3 *db;
+        sqlite3_stmt *s;
+        assert_int_equal(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+        if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+                fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+        assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+        int64_t v = sqlite3_column_int64(s, 0);
+        sqlite3_finalize(s);
+        sqlite3_close(db);
+        return v;
+}
+
+#define HAS_COUNT_COLUMN "SELECT count(*) FROM pragma_table_info('records') WHERE name = 'count'"
+
+static int expect_v1(const struct ledger_record *r, const uint8_t prev[static LEDGER_HASH_SIZE],
+                     const uint8_t hash[static LEDGER_HASH_SIZE], void *userdata) {
+        assert_int_equal(r->version, 1);
+        assert_int_equal(r->count, 1);
+        (*(int *) userdata)++;
+        return 0;
+}
+
+/* policyctl reads (verify, show, export) a ledger that kyokad has not migrated yet, read-only:
+ * it verifies, and is left as it was. */
+static void test_v1_ledger_reads_read_only_without_migrating(void **state) {
+        struct fixture *f = *state;
+        _cleanup_free_ char *db = v1_copy(f);
+        struct ledger *ro;
+        struct ledger_verify_report rep;
+        int n = 0;
+
+        assert_int_equal(ledger_open(db, LEDGER_OPEN_READ_ONLY, 0, &ro), 0);
+        assert_int_equal(ledger_verify(ro, &rep), 0);
+        assert_int_equal(rep.count, V1_RECORDS);
+        assert_int_equal(ledger_foreach(ro, 1, V1_RECORDS, expect_v1, &n), 0);
+        assert_int_equal(n, V1_RECORDS);
+        ledger_close(ro);
+        assert_int_equal(sql_int(db, HAS_COUNT_COLUMN), 0);
+}
+
+/* Opening it to write adds the column, in place, once; the old rows and their bytes stay as
+ * they were and verify; new records are version 2 and the chain goes on through them. */
+static void test_v1_ledger_migrates_on_open_and_continues_the_chain(void **state) {
+        struct fixture *f = *state;
+        _cleanup_free_ char *db = v1_copy(f);
+        struct ledger *l, *ro;
+        struct ledger_verify_report rep;
+        struct ledger_record r = rec(FIXTURE_MONDAY + 8 * 86400), back;
+        uint8_t old_hash[LEDGER_HASH_SIZE];
+        int64_t seq;
+        int n = 0;
+
+        int64_t bytes_before = sql_int(db, "SELECT sum(length(encoding)) FROM records");
+        assert_int_equal(ledger_open(db, 0, 0, &l), 0);
+        assert_int_equal(sql_int(db, HAS_COUNT_COLUMN), 1);
+        assert_int_equal(sql_int(db, "SELECT count(*) FROM records WHERE count = 1"), V1_RECORDS);
+        assert_int_equal(sql_int(db, "SELECT sum(length(encoding)) FROM records"), bytes_before);
+        assert_int_equal(sql_int(db, "SELECT count(*) FROM records WHERE substr(encoding, 1, 1) = x'01'"), V1_RECORDS);
+        assert_int_equal(ledger_verify(l, &rep), 0);
+        assert_int_equal(rep.count, V1_RECORDS);
+        memcpy(old_hash, rep.last_hash, sizeof old_hash);
+
+        r.subject = LEDGER_SUBJECT_NETWORK;
+        r.event = LEDGER_EVENT_VIOLATION;
+        r.count = 2999;
+        assert_int_equal(ledger_append(l, &r), 0);
+        r.count = 1;
+        r.event = LEDGER_EVENT_REMOVED;
+        assert_int_equal(ledger_append(l, &r), 0);
+        assert_int_equal(ledger_commit(l, &seq), 2);
+        assert_int_equal(seq, V1_RECORDS + 2);
+        assert_int_equal(ledger_verify(l, &rep), 0);
+        assert_int_equal(rep.count, V1_RECORDS + 2);
+        assert_int_equal(ledger_find_last(l, LEDGER_EVENT_VIOLATION, INT64_MAX, &back), 0);
+        assert_int_equal(back.seq, V1_RECORDS + 1);
+        assert_int_equal(back.version, 2);
+        assert_int_equal(back.count, 2999);
+        assert_int_equal(sql_int(db, "SELECT count FROM records WHERE seq = 17"), 2999);
+        assert_int_equal(sql_int(db, "SELECT count(*) FROM records WHERE substr(encoding, 1, 1) = x'02'"), 2);
+        /* The first new record continues from the last old one. */
+        assert_int_equal(sql_int(db, "SELECT (SELECT prev_hash FROM records WHERE seq = 17) = "
+                                     "(SELECT hash FROM records WHERE seq = 16)"), 1);
+        ledger_close(l);
+
+        /* Again: nothing to do, nothing changes. */
+        assert_int_equal(ledger_open(db, 0, 0, &l), 0);
+        assert_int_equal(sql_int(db, HAS_COUNT_COLUMN), 1);
+        assert_int_equal(ledger_verify(l, &rep), 0);
+        assert_int_equal(rep.count, V1_RECORDS + 2);
+        ledger_close(l);
+        assert_int_equal(ledger_open(db, LEDGER_OPEN_READ_ONLY, 0, &ro), 0);
+        assert_int_equal(ledger_verify(ro, &rep), 0);
+        assert_int_equal(ledger_foreach(ro, 1, V1_RECORDS, expect_v1, &n), 0);
+        assert_int_equal(n, V1_RECORDS);
+        ledger_close(ro);
+}
+
+/* The count is hashed: changing its column, in an old row or a new one, breaks the chain there. */
+static void test_verify_finds_modified_count(void **state) {
+        struct fixture *f = *state;
+        struct ledger_record r = rec(1000);
+        fill(f->l, 2, 1000);
+        r.count = 40;
+        assert_int_equal(ledger_append(f->l, &r), 0);
+        assert_int_equal(ledger_commit(f->l, NULL), 1);
+        tamper(f, "UPDATE records SET count = 4 WHERE seq = 3");
+        expect_break(f, LEDGER_BREAK_COLUMN, 3);
+
+        _cleanup_free_ char *db = v1_copy(f);
+        struct ledger *l;
+        struct ledger_verify_report rep;
+        assert_int_equal(ledger_open(db, 0, 0, &l), 0);
+        sqlite3 *h;
+        assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(h, "UPDATE records SET count = 2999 WHERE seq = 8", NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(h);
+        assert_int_equal(ledger_verify(l, &rep), -EBADMSG);
+        assert_int_equal(rep.kind, LEDGER_BREAK_COLUMN);
+        assert_int_equal(rep.bad_seq, 8);
+        assert_string_equal(rep.detail, "column count differs");
+        ledger_close(l);
+}
+
+/* A record filled in without ledger_record_init() (count 0), or with a counter gone negative,
+ * is kept, as one event. */
+static void test_append_clamps_count_below_one(void **state) {
+        struct fixture *f = *state;
+        struct ledger_record r = rec(1000), back;
+        r.count = 0;
+        assert_int_equal(ledger_append(f->l, &r), 0);
+        r.count = -7;
+        r.event = LEDGER_EVENT_REMOVED;
+        assert_int_equal(ledger_append(f->l, &r), 0);
+        assert_int_equal(ledger_commit(f->l, NULL), 2);
+        assert_int_equal(ledger_find_last(f->l, LEDGER_EVENT_CONNECTED, 10, &back), 0);
+        assert_int_equal(back.count, 1);
+        assert_int_equal(ledger_find_last(f->l, LEDGER_EVENT_REMOVED, 10, &back), 0);
+        assert_int_equal(back.count, 1);
+        assert_int_equal(sql_int(f->db, "SELECT sum(count) FROM records"), 2);
+}
+
+/* A record copied from a decoded version 1 record is still written as version 2 (with its count). */
+static void test_append_writes_the_current_version(void **state) {
+        struct fixture *f = *state;
+        _cleanup_free_ char *db = v1_copy(f);
+        struct ledger *ro;
+        struct ledger_record old, back;
+        struct ledger_verify_report rep;
+
+        assert_int_equal(ledger_open(db, LEDGER_OPEN_READ_ONLY, 0, &ro), 0);
+        assert_int_equal(ledger_find_last(ro, LEDGER_EVENT_VIOLATION, INT64_MAX, &old), 0);
+        ledger_close(ro);
+        assert_int_equal(old.version, 1);
+        old.count = 3;
+        assert_int_equal(ledger_append(f->l, &old), 0);
+        assert_int_equal(ledger_commit(f->l, NULL), 1);
+        assert_int_equal(ledger_find_last(f->l, LEDGER_EVENT_VIOLATION, INT64_MAX, &back), 0);
+        assert_int_equal(back.version, 2);
+        assert_int_equal(back.count, 3);
+        assert_int_equal(ledger_verify(f->l, &rep), 0);
+}
+
 int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
         const struct CMUnitTest tests[] = {
@@ -307,6 +496,11 @@ int main(void) {
                 T(test_read_only_refuses_appends),
                 T(test_seq_at_time_is_first_at_or_after),
                 T(test_prune_never_deletes_unexported),
+                T(test_v1_ledger_reads_read_only_without_migrating),
+                T(test_v1_ledger_migrates_on_open_and_continues_the_chain),
+                T(test_verify_finds_modified_count),
+                T(test_append_clamps_count_below_one),
+                T(test_append_writes_the_current_version),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
