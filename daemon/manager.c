@@ -954,6 +954,7 @@ void manager_stop(struct manager *m, int error) {
         usb_applies_drop(m);
         /* The workers deliver what they finished (recorded) before "stopped" closes the ledger. */
         m->usb_io = usb_io_free(m->usb_io);
+        net_stop(m->net);
         record_ledger_stop(error);
 }
 

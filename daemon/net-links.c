@@ -26,6 +26,11 @@
 /* Links kyokad tracks at most; beyond, a new link is kept down without being tracked, so an
  * attacker creating links cannot make kyokad grow without bound. */
 #define NET_LINKS_MAX 4096
+/* A blocked link set up again and again (an attacker loop does it thousands of times a second):
+ * the first attempt of a burst is recorded at once, the ones after it are counted, and the
+ * count is recorded as one record at the end of each window while the burst lasts. The ledger
+ * and the journal grow by at most one record per link and window; no attempt goes uncounted. */
+#define VIOLATION_WINDOW_USEC (10ULL * 1000000ULL)
 #define REASON_MAX 512
 
 struct net_link {
@@ -37,7 +42,9 @@ struct net_link {
         bool decided;
         enum policy_verdict verdict;
         int64_t next_change;
-        uint64_t violations;
+        uint64_t violations;          /* since kyokad first saw it, recorded or counted */
+        uint64_t violations_pending;  /* counted in the current window, not yet recorded */
+        uint64_t violation_window_end; /* CLOCK_MONOTONIC usec; 0: no burst going on */
         bool egress;                  /* an egress drop chain exists for it, on device egress_name */
         char egress_name[NET_NAME_MAX];
         char reason[REASON_MAX];
@@ -51,6 +58,8 @@ struct net {
         struct net_firewall *firewall;
         struct udev *udev;
         struct udev_monitor *monitor; /* udev's "net" events: ID_PATH once udev has finished a link */
+        sd_event *event;
+        sd_event_source *violation_timer; /* the earliest end of a violation window */
         sd_event_source *monitor_source;
         struct net_link *links;
         size_t n_links;
@@ -75,6 +84,81 @@ static struct net_link *link_find(struct net *n, int ifindex) {
                 if (l->id.ifindex == ifindex)
                         return l;
         return NULL;
+}
+
+static uint64_t now_monotonic_usec(void) {
+        struct timespec ts;
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000ULL;
+}
+
+/* Records what L's window counted so far (nothing if nothing). */
+static void violations_flush(struct net_link *l) {
+        if (l->violations_pending == 0)
+                return;
+        record_net_violations(&l->id, l->reason, l->violations_pending);
+        l->violations_pending = 0;
+}
+
+static int on_violation_timer(sd_event_source *s, uint64_t usec, void *userdata);
+
+static void violation_timer_arm(struct net *n) {
+        uint64_t next = UINT64_MAX;
+        int r;
+
+        for (struct net_link *l = n->links; l; l = l->next)
+                if (l->violation_window_end)
+                        next = MIN(next, l->violation_window_end);
+        if (next == UINT64_MAX) {
+                if (n->violation_timer)
+                        (void) sd_event_source_set_enabled(n->violation_timer, SD_EVENT_OFF);
+                return;
+        }
+        if (n->violation_timer) {
+                r = sd_event_source_set_time(n->violation_timer, next);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(n->violation_timer, SD_EVENT_ONESHOT);
+        } else
+                r = sd_event_add_time(n->event, &n->violation_timer, CLOCK_MONOTONIC, next, 0, on_violation_timer, n);
+        if (r < 0) {
+                /* Without the timer counts wait for the link's next change, removal or kyokad's
+                 * stop: recorded late, never lost. */
+                record_fault("timer", r, "Failed to arm the violation timer: %s", strerror(-r));
+        }
+}
+
+static int on_violation_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct net *n = userdata;
+        uint64_t now = now_monotonic_usec();
+
+        for (struct net_link *l = n->links; l; l = l->next) {
+                if (!l->violation_window_end || l->violation_window_end > now)
+                        continue;
+                /* Still attacked: one record for the window, and the next window counts on.
+                 * Quiet: the burst is over, the next attempt is recorded at once. */
+                l->violation_window_end = l->violations_pending ? now + VIOLATION_WINDOW_USEC : 0;
+                violations_flush(l);
+        }
+        violation_timer_arm(n);
+        return 0;
+}
+
+/* A blocked link was set up (and set down again, R its result). */
+static void link_violation(struct net *n, struct net_link *l, int r) {
+        uint64_t now = now_monotonic_usec();
+
+        l->violations++;
+        if (r >= 0 && l->violation_window_end > now) {
+                l->violations_pending++;
+                return;
+        }
+        /* The first of a burst, or one whose "down" failed (never delayed): recorded now. */
+        violations_flush(l);
+        record_net(NET_RECORD_VIOLATION, &l->id, VERDICT_BLOCK, l->reason, NULL, r);
+        if (l->violation_window_end == 0) {
+                l->violation_window_end = now + VIOLATION_WINDOW_USEC;
+                violation_timer_arm(n);
+        }
 }
 
 static void link_forget(struct net *n, struct net_link *gone) {
@@ -180,6 +264,8 @@ static void link_decide(struct net *n, struct net_link *l, enum net_record_event
                 r = link_set_down(n, l);
         if (!l->decided || l->verdict != verdict)
                 n->firewall_dirty = true;
+        /* What the old decision counted is recorded before the new one (or the new identity). */
+        violations_flush(l);
         if (!l->decided || l->verdict != verdict || r < 0 || ev != NET_RECORD_REEVALUATED)
                 record_net(ev, &l->id, verdict, reason,
                            dec.reason == REASON_PERMIT && dec.net_entry ? dec.net_entry->approval.permit : NULL, r);
@@ -240,6 +326,7 @@ static void on_link(const struct net_link_info *info, enum net_event ev, void *u
         if (ev == NET_EVENT_DEL) {
                 if (!l)
                         return;
+                violations_flush(l);
                 record_net(NET_RECORD_REMOVED, &l->id, l->verdict, "removed", NULL, 0);
                 if (l->verdict != VERDICT_BLOCK)
                         n->firewall_dirty = true;
@@ -257,10 +344,8 @@ static void on_link(const struct net_link_info *info, enum net_event ev, void *u
                 l->flags = info->flags;
                 /* Several messages may show one attempt (the kernel reports the flag and the
                  * carrier separately) before the one our "down" causes: count it once. */
-                if (!was_up || r < 0) {
-                        l->violations++;
-                        record_net(NET_RECORD_VIOLATION, &l->id, VERDICT_BLOCK, l->reason, NULL, r);
-                }
+                if (!was_up || r < 0)
+                        link_violation(n, l, r);
         } else if (l)
                 l->flags = info->flags;
 
@@ -385,6 +470,7 @@ static void on_overrun(void *userdata) {
         for (struct net_link *l = n->links, *next; l; l = next) {
                 next = l->next;
                 if (!l->seen) {
+                        violations_flush(l);
                         record_net(NET_RECORD_REMOVED, &l->id, l->verdict, "removed (seen after lost events)", NULL, 0);
                         n->firewall_dirty = true;
                         link_egress_sync(n, l, true);
@@ -406,6 +492,7 @@ int net_start(sd_event *e, const struct policy *p, struct net_allowance *install
                 return -ENOMEM;
         }
         n->policy = p;
+        n->event = e;
         n->allowance = p ? net_allowance_free(install) : install;
         n->first_start = !p && first_start;
         n->changed = changed;
@@ -519,9 +606,20 @@ void net_foreach_link(struct net *n, net_link_visitor_t visit, void *userdata) {
         }
 }
 
+void net_stop(struct net *n) {
+        if (!n)
+                return;
+        for (struct net_link *l = n->links; l; l = l->next) {
+                violations_flush(l);
+                l->violation_window_end = 0;
+        }
+        n->violation_timer = sd_event_source_disable_unref(n->violation_timer);
+}
+
 struct net *net_free(struct net *n) {
         if (!n)
                 return NULL;
+        net_stop(n);
         while (n->links) {
                 struct net_link *l = n->links;
                 n->links = l->next;

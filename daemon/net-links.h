@@ -39,6 +39,9 @@ int64_t net_next_change(const struct net *n);
 /* Why kyokad's nftables tables are not (all) in force: the kernel has no nf_tables, or the last
  * update failed (links are still kept down). NULL when they are. */
 const char *net_firewall_problem(const struct net *n);
+/* Records what is still counted (violations of the current windows): before kyokad records its
+ * stop. */
+void net_stop(struct net *n);
 struct net *net_free(struct net *n);
 
 /* For `policyctl status/list/request`: one link as kyokad sees it (borrowed for the call). */
@@ -48,7 +51,7 @@ struct net_link_status {
         enum policy_verdict verdict;
         const char *reason;
         const char *permit;           /* "" unless a permit decided */
-        uint64_t violations;          /* times it was set up while blocked */
+        uint64_t violations;          /* times it was set up while blocked (recorded or still counted) */
 };
 typedef void (*net_link_visitor_t)(const struct net_link_status *s, void *userdata);
 void net_foreach_link(struct net *n, net_link_visitor_t visit, void *userdata);

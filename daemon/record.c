@@ -359,14 +359,17 @@ static const char *net_event_name(enum net_record_event ev) {
         return "?";
 }
 
-void record_net(enum net_record_event ev, const struct net_identity *id, enum policy_verdict verdict,
-                const char *reason, const char *permit, int result) {
+static void record_net_counted(enum net_record_event ev, const struct net_identity *id, enum policy_verdict verdict,
+                               const char *reason, const char *permit, int result, uint64_t count) {
         const char *decision = policy_verdict_to_string(verdict);
         const char *message_id = ev == NET_RECORD_REMOVED ? KYOKA_MESSAGE_NET_REMOVED :
                                  ev == NET_RECORD_VIOLATION ? KYOKA_MESSAGE_NET_VIOLATION :
                                  KYOKA_MESSAGE_NET_DECISION;
+        char times[96];
+        snprintf(times, sizeof times, "set up %" PRIu64 " times while blocked: set down again each time", count);
         const char *what = ev == NET_RECORD_REMOVED ? "removed" :
-                           ev == NET_RECORD_VIOLATION ? "set up while blocked: set down again" : decision;
+                           ev == NET_RECORD_VIOLATION ? (count > 1 ? times : "set up while blocked: set down again") :
+                           decision;
         int priority = result < 0 ? LOG_ERR : ev == NET_RECORD_VIOLATION ? LOG_WARNING :
                        verdict == VERDICT_BLOCK ? LOG_NOTICE : LOG_INFO;
         bool permanent = id->has_mac && id->mac_is_permanent;
@@ -395,6 +398,7 @@ void record_net(enum net_record_event ev, const struct net_identity *id, enum po
                         "KYOKA_REASON=%s", reason,
                         "KYOKA_PERMIT=%s", permit ?: "",
                         "KYOKA_RESULT=%s", result < 0 ? "failed" : "done",
+                        "KYOKA_COUNT=%" PRIu64, count,
                         result < 0 ? "ERRNO=%i" : NULL, -result,
                         NULL);
 
@@ -404,13 +408,17 @@ void record_net(enum net_record_event ev, const struct net_identity *id, enum po
                            ev == NET_RECORD_VIOLATION ? LEDGER_EVENT_VIOLATION :
                            ev == NET_RECORD_REMOVED ? LEDGER_EVENT_REMOVED : LEDGER_EVENT_REEVALUATED);
         ledger_record_set_net(&lr, id);
+        lr.count = (int64_t) MIN(count, (uint64_t) INT64_MAX);
         ledger_decision_append(&lr, verdict, reason, permit, result, message);
 
         char line[2048];
+        char violation[48] = "violation";
+        if (count > 1)
+                snprintf(violation, sizeof violation, "violation x%" PRIu64, count);
         snprintf(line, sizeof line, "net %s ifindex=%d name=%s mac=%s%s kind=%s path=%s driver=%s: %s (%s)%s%s",
                  net_event_name(ev), id->ifindex, id->name, mac[0] ? mac : "-", id->has_mac && !permanent ? "(current)" : "",
                  id->kind[0] ? id->kind : "-", id->path[0] ? id->path : "-", id->driver[0] ? id->driver : "-",
-                 ev == NET_RECORD_VIOLATION ? "violation" : decision, reason,
+                 ev == NET_RECORD_VIOLATION ? violation : decision, reason,
                  result < 0 ? ": ENFORCEMENT FAILED: " : "", result < 0 ? strerror(-result) : "");
 
         struct json_object *o = record_json_new(message_id, priority, net_event_name(ev), "network", message);
@@ -426,11 +434,21 @@ void record_net(enum net_record_event ev, const struct net_identity *id, enum po
                 json_object_object_add(o, "reason", json_object_new_string(reason));
                 json_object_object_add(o, "permit", json_object_new_string(permit ?: ""));
                 json_object_object_add(o, "result", json_object_new_string(result < 0 ? "failed" : "done"));
+                json_object_object_add(o, "count", json_object_new_uint64(count));
                 if (result < 0)
                         json_object_object_add(o, "errno", json_object_new_int(-result));
         }
         /* A link that could not be set down is a fault too: `status` lists it with the others. */
         report(result < 0 ? LOG_ERR : ev == NET_RECORD_VIOLATION ? LOG_WARNING : LOG_INFO, result, line, o, result < 0);
+}
+
+void record_net(enum net_record_event ev, const struct net_identity *id, enum policy_verdict verdict,
+                const char *reason, const char *permit, int result) {
+        record_net_counted(ev, id, verdict, reason, permit, result, 1);
+}
+
+void record_net_violations(const struct net_identity *id, const char *reason, uint64_t count) {
+        record_net_counted(NET_RECORD_VIOLATION, id, VERDICT_BLOCK, reason, NULL, 0, count);
 }
 
 void record_policy(const char *what, const char *message) {

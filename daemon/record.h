@@ -62,6 +62,8 @@ struct record_report *record_report_free(struct record_report *rep);
 /* As record_usb, for a network link. */
 void record_net(enum net_record_event ev, const struct net_identity *id, enum policy_verdict verdict,
                 const char *reason, const char *permit, int result);
+/* COUNT violations of a blocked link (each set up, set down again) as one counted record. */
+void record_net_violations(const struct net_identity *id, const char *reason, uint64_t count);
 
 /* WHAT: "loaded" (a policy took effect: ledger policy-loaded) or "expired" (the policy in
  * force ended: permit-expired, the lockdown applies). */
