@@ -60,6 +60,7 @@ struct usb_device {
         int devnum;
         bool decided;
         enum policy_verdict verdict;
+        enum hidraw_access hidraw;    /* of the last decision */
         int64_t next_change;
         char reason[640];             /* of the last decision (+ an enforcement error), for `policyctl list` */
         char permit[POLICY_STRING_MAX];
@@ -243,10 +244,14 @@ static void usb_device_decide(struct manager *m, struct usb_device *d, enum usb_
                          "; blocked: its controller usb%u keeps new interfaces authorised "
                          "(interface_authorized_default could not be set to 0)", bus);
         }
-        /* read-only <-> read-write on an authorised device: it is attached again under the new
-         * access (usb-io.c job_apply). From or to "block" nothing is attached to redo. */
+        /* The udev rule leaves raw HID nodes to udev's rules (uaccess) only when this says so. */
+        enum hidraw_access hidraw = verdict != VERDICT_BLOCK && dec.hidraw_user ? HIDRAW_ACCESS_USER
+                                                                                 : HIDRAW_ACCESS_ROOT;
+        /* read-only <-> read-write, or hidraw root <-> user, on an authorised device: it is
+         * attached again under the new access (usb-io.c job_apply). From or to "block" nothing
+         * is attached to redo. */
         bool access_changed = d->decided && d->verdict != VERDICT_BLOCK && verdict != VERDICT_BLOCK &&
-                              d->verdict != verdict;
+                              (d->verdict != verdict || d->hidraw != hidraw);
 
         rec->ev = ev;
         rec->verdict = verdict;
@@ -258,6 +263,7 @@ static void usb_device_decide(struct manager *m, struct usb_device *d, enum usb_
 
         d->decided = true;
         d->verdict = verdict;
+        d->hidraw = hidraw;
         d->next_change = d->identity_ok ? dec.next_change : TIME_INFINITY;
         snprintf(d->reason, sizeof d->reason, "%s", rec->reason);
         snprintf(d->permit, sizeof d->permit, "%s", rec->permit);
@@ -272,6 +278,7 @@ static void usb_device_decide(struct manager *m, struct usb_device *d, enum usb_
                 .context = rec,
                 /* The udev rule makes the block devices read-only unless this says read-write. */
                 .access = verdict == VERDICT_ALLOW ? BLOCK_ACCESS_READ_WRITE : BLOCK_ACCESS_READ_ONLY,
+                .hidraw = hidraw,
                 .access_changed = access_changed,
         };
         snprintf(req.syspath, sizeof req.syspath, "%s", d->syspath);
