@@ -34,6 +34,7 @@
 #include "timeutil.h"
 #include "usb-enforce.h"
 #include "usb-io.h"
+#include "usb-path.h"
 #include "usb-watch.h"
 
 #define SYSPATH_MAX 512
@@ -577,9 +578,14 @@ static void on_usb_event(struct udev_device *dev, enum usb_event ev, void *userd
                 m->devices = d;
         }
 
+        /* The port, as udev's ID_PATH names it, from sysfs: the kernel's uevents carry no
+         * ID_PATH, and a permit bound to a port must match on the first plug (usb-path.h). */
         const char *id_path = udev_device_get_property_value(dev, "ID_PATH");
-        if (id_path)
-                identity_sanitize(id_path, strnlen(id_path, USB_PATH_MAX), d->id_path, sizeof d->id_path);
+        if (usb_device_id_path(syspath, d->id_path, sizeof d->id_path) < 0) {
+                d->id_path[0] = 0;
+                if (id_path)
+                        identity_sanitize(id_path, strnlen(id_path, USB_PATH_MAX), d->id_path, sizeof d->id_path);
+        }
 
         /* The identity is read off the loop (a device can make sysfs reads hang); the decision
          * follows in on_usb_identity_done(). Until then the device is as the kernel has it:
