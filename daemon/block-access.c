@@ -420,6 +420,21 @@ static int visit_hidraw(struct walk *w, int fd, const char *name, const char *pa
         return udev_db_has_uaccess(w->udev_dirfd, db);
 }
 
+int hidraw_node_revoke(int fd) {
+        char proc[64];
+        struct stat st;
+
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        if (!S_ISCHR(st.st_mode))
+                return -ENODEV;
+        /* An O_PATH fd takes no xattr calls; its /proc/self/fd link names the node itself. */
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+        if (removexattr(proc, "system.posix_acl_access") < 0 && errno != ENODATA && errno != ENOTSUP)
+                return negative_errno();
+        return 0;
+}
+
 int usb_device_has_open_hidraw(int device_dirfd, const char *sysname, int dev_dirfd, int udev_data_dirfd) {
         struct walk w = {
                 .only_prefix = sysname,

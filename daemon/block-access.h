@@ -82,6 +82,12 @@ int block_device_set_read_only(int fd, bool read_only);
  * an error, never read-only). */
 int usb_device_has_writable_block(int device_dirfd, const char *sysname);
 
+/* Takes back what may have been granted on a raw HID node that is root's alone: removes its
+ * access ACL (the uaccess builtin's, logind's). FD is an O_PATH fd of the node (no symlink
+ * followed). 0 (also when there was none), -ENODEV if FD is not a character device, or a
+ * negative errno. */
+int hidraw_node_revoke(int fd);
+
 /* Whether any hidraw or hiddev node below the USB device SYSNAME (sysfs directory
  * DEVICE_DIRFD; its interfaces only, as above) may be opened by anyone but root: its node in
  * DEV_DIRFD (/dev: hidrawN, usb/hiddevN) is not 0600 root:root, carries an ACL, or is not the

@@ -17,6 +17,7 @@
  * With --hidraw (hidraw and hiddev nodes; nothing is changed here, the rule does it):
  *   user         kyokad's access file says hidraw=user: udev's rules decide who may open it
  *   root         anything else: the rule makes the node root's alone
+ * --hidraw-revoke DEVNODE is that rule's RUN: it removes any access ACL from the node.
  * Exit 0 whenever a word was printed, 2 on a usage error. The rules treat every outcome but
  * "read-write" or "user" (including a missing helper, a crash or a timeout) as read-only or
  * root's alone.
@@ -33,6 +34,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "block-access.h"
@@ -41,8 +43,22 @@
 #define ARG_MAX_LEN 256
 
 static int usage(void) {
-        fprintf(stderr, "usage: kyoka-block-access [--hidraw] [--runtime-dir DIR] DEVNODE [USB-SYSNAME]\n");
+        fprintf(stderr, "usage: kyoka-block-access [--hidraw] [--runtime-dir DIR] DEVNODE [USB-SYSNAME]\n"
+                        "       kyoka-block-access --hidraw-revoke DEVNODE\n");
         return 2;
+}
+
+/* --hidraw-revoke: the rule's only RUN for a raw HID node that is root's alone (RUN:= also
+ * keeps 73-seat-late.rules' uaccess builtin off it). Removes any access ACL. Exit 0, or 1 when
+ * an ACL could not be removed (udev logs it). */
+static int hidraw_revoke_main(const char *devnode) {
+        _cleanup_close_ int fd = open(devnode, O_NOFOLLOW | O_CLOEXEC | O_PATH);
+        int r = fd < 0 ? -errno : hidraw_node_revoke(fd);
+        if (r < 0 && r != -ENOENT && r != -ENODEV) {
+                fprintf(stderr, "kyoka-block-access: %s: cannot remove its ACL: %s\n", devnode, strerror(-r));
+                return 1;
+        }
+        return 0;
 }
 
 /* The access directory and the name of the USB device that the node ST (DEVNODE) belongs to;
@@ -121,6 +137,11 @@ int main(int argc, char *argv[]) {
                         hidraw = true;
                         i--;
                         continue;
+                }
+                if (streq(argv[i], "--hidraw-revoke")) {
+                        if (argc != i + 2 || strnlen(argv[i + 1], ARG_MAX_LEN) >= ARG_MAX_LEN)
+                                return usage();
+                        return hidraw_revoke_main(argv[i + 1]);
                 }
                 if (i + 1 >= argc || strnlen(argv[i + 1], ARG_MAX_LEN) >= ARG_MAX_LEN)
                         return usage();

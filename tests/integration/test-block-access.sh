@@ -65,6 +65,26 @@ expect "--hidraw, no runtime dir: root" root 0 --hidraw --runtime-dir "$tmp/none
 rm "$rt/usb/1-4"
 expect "--hidraw, no access file (kyokad never authorised it, or is down): root" root 0 --hidraw --runtime-dir "$rt" --devpath "$hidpath" /dev/null
 expect "--hidraw without DEVNODE: usage error" "" 2 --hidraw
+expect "--hidraw-revoke without DEVNODE: usage error" "" 2 --hidraw-revoke
+expect "--hidraw-revoke with two arguments: usage error" "" 2 --hidraw-revoke /dev/null x
+# --hidraw-revoke, the rule's RUN for a root-only node: any ACL on the node goes.
+if [ "$(id -u)" -eq 0 ] && mknod "$tmp/hidraw9" c 241 9 2>/dev/null && python3 - "$tmp/hidraw9" <<'PY' 2>/dev/null
+import os, struct, sys
+# An access ACL as the uaccess builtin sets it: user::rw-, user:1000:rw-, group::---, mask::rw-, other::---
+acl = struct.pack("<I", 2) + b"".join(struct.pack("<HHI", t, p, i) for t, p, i in
+      ((1, 6, 0xffffffff), (2, 6, 1000), (4, 0, 0xffffffff), (16, 6, 0xffffffff), (32, 0, 0xffffffff)))
+os.setxattr(sys.argv[1], "system.posix_acl_access", acl)
+PY
+then
+	"$helper" --hidraw-revoke "$tmp/hidraw9" >"$tmp/out" 2>"$tmp/err"; rc=$?
+	if [ "$rc" = 0 ] && ! python3 -c 'import os, sys; os.getxattr(sys.argv[1], "system.posix_acl_access")' "$tmp/hidraw9" 2>/dev/null; then
+		ok "--hidraw-revoke removes the node's ACL (uid 1000 rw)"
+	else not_ok "--hidraw-revoke removes the node's ACL" "exit $rc; $(cat "$tmp/err")"; fi
+	"$helper" --hidraw-revoke "$tmp/no-such-node"; [ $? = 0 ] && ok "--hidraw-revoke of a node gone meanwhile: exit 0" ||
+		not_ok "--hidraw-revoke of a node gone meanwhile: exit 0"
+else
+	echo "# not root, no mknod or no ACLs here: --hidraw-revoke is not checked"
+fi
 
 if [ "$(id -u)" -ne 0 ] || ! loop=$(losetup -f --show "$(truncate -s 4M "$tmp/img" && echo "$tmp/img")" 2>/dev/null); then
 	echo "# no loop device (not root?): BLKROSET cases skipped"

@@ -454,6 +454,38 @@ static void test_open_hidraw_walk(void **state) {
         test_rmdir_r(d);
 }
 
+/* The RUN of a root-only raw HID node: any access ACL goes, nothing else changes. */
+static void test_hidraw_node_revoke(void **state) {
+        if (geteuid() != 0)
+                skip();   /* mknod */
+        _cleanup_free_ char *d = test_mkdtemp(), *node = path_join(d, "hidraw0");
+        _cleanup_free_ char *file = test_write(d, "file", "", 0);
+        struct stat st;
+        char v[64];
+
+        mknode(d, "hidraw0", 241, 0, 0600, 0);
+        _cleanup_close_ int fd = open(node, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        assert_true(fd >= 0);
+        assert_int_equal(hidraw_node_revoke(fd), 0);              /* no ACL: nothing to do */
+        if (set_user_acl(node) < 0) {
+                print_message("# no ACLs on %s (%s): the removal is not checked\n", d, strerror(errno));
+                test_rmdir_r(d);
+                return;
+        }
+        assert_true(getxattr(node, "system.posix_acl_access", v, sizeof v) > 0);
+        assert_int_equal(hidraw_node_revoke(fd), 0);
+        assert_int_equal(getxattr(node, "system.posix_acl_access", v, sizeof v), -1);
+        assert_int_equal(errno, ENODATA);
+        assert_int_equal(stat(node, &st), 0);
+        assert_true(S_ISCHR(st.st_mode) && st.st_rdev == makedev(241, 0));
+        /* Not a character device: refused, the file's ACL left alone. */
+        assert_int_equal(set_user_acl(file), 0);
+        _cleanup_close_ int ffd = open(file, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        assert_int_equal(hidraw_node_revoke(ffd), -ENODEV);
+        assert_true(getxattr(file, "system.posix_acl_access", v, sizeof v) > 0);
+        test_rmdir_r(d);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_usb_sysname_valid),
@@ -465,6 +497,7 @@ int main(void) {
                 cmocka_unit_test(test_set_read_only_needs_a_block_device),
                 cmocka_unit_test(test_writable_block_walk),
                 cmocka_unit_test(test_open_hidraw_walk),
+                cmocka_unit_test(test_hidraw_node_revoke),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -170,6 +170,8 @@ input:x:105:
 kvm:x:106:
 render:x:107:
 sgx:x:108:
+kyoka:x:990:
+kyoka-admin:x:991:
 nogroup:x:65534:
 EOF
 echo kyoka-vm > "$R/etc/hostname"

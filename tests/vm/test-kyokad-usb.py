@@ -63,15 +63,12 @@ SERIAL_PORT = "KYOKA-PORT-1"      # approved on one port only (--bind-port)
 KBD_SERIAL = "KYOKA-KBD-HID"      # a keyboard whose permit grants raw HID (--hidraw-user)
 QEMU_KBD = ("0627", "0001")
 
-# Test-only udev rules, in the guest from boot. QEMU's keyboards become security tokens, as
+# A test-only udev rule, in the guest from boot: QEMU's keyboards become security tokens, as
 # 60-fido-id.rules marks a real FIDO key, so that systemd's 70-uaccess.rules (in the image)
-# tags their hidraw node `uaccess`. The probe runs after 73-seat-late.rules and records whether
-# its TAG=="uaccess" (which runs the uaccess builtin: the ACL for the seat's user) matched.
+# tags their hidraw node `uaccess`.
 TEST_RULES = {
     "61-kyoka-test-token.rules":
         'SUBSYSTEM=="hidraw", ATTRS{idVendor}=="0627", ATTRS{idProduct}=="0001", ENV{ID_SECURITY_TOKEN}="1"\n',
-    "74-kyoka-test-probe.rules":
-        'SUBSYSTEM=="hidraw", TAG=="uaccess", ENV{KYOKA_TEST_SEAT_LATE_UACCESS}="1"\n',
 }
 
 # --- the cases --------------------------------------------------------------------------------
@@ -110,8 +107,8 @@ def case_approved_stick(vm, k):
     ok, detail = dd_roundtrip(vm, sd) if sd else (False, "no sdX")
     check("... and writable (64 KiB dd write reads back identical)", ok, f"/dev/{sd} {detail}")
     rc, out = vm.run(f"cat /sys/block/{sd}/ro; stat -c '%a %U:%G' /dev/{sd}; cat /run/kyoka/usb/2-1")
-    check("... read-write: ro=0, node 660 root:disk, kyokad's access file says read-write",
-          out.split() == ["0", "660", "root:disk", "read-write"], " ".join(out.split()))
+    check("... read-write: ro=0, node 660 root:disk, kyokad's access file says read-write (and hidraw=root)",
+          out.split() == ["0", "660", "root:disk", "read-write", "hidraw=root"], " ".join(out.split()))
     lines = log_lines_for(vm, "2-1")
     check("... kyokad recorded allow with the permit", any("allow" in l and "P-OK" in l for l in lines),
           lines[-1] if lines else "no log line")
@@ -191,14 +188,24 @@ def tags(props, key):
     return [t for t in props.get(key, "").split(":") if t]
 
 
+def run_list(vm, node):
+    """What udev would RUN after processing the node's event (udevadm test): the uaccess builtin
+    of 73-seat-late.rules is what grants the seat's user an ACL."""
+    rc, out = vm.run(f"/bin/udevadm test /sys/class/hidraw/{node} 2>&1 | sed -n \"s/^run: '\\(.*\\)'$/\\1/p\"")
+    return [l.strip() for l in out.splitlines() if l.strip()]
+
+
 def hidraw_root_only(vm, port):
-    """The hidraw node is root's alone and not (or no longer) `uaccess`; what was seen."""
+    """The hidraw node is root's alone: 0600 root:root, not (or no longer) `uaccess` in its
+    current tags, and udev would run nothing but kyoka's --hidraw-revoke for it (no uaccess
+    builtin). What was seen."""
     node, mode, props = hidraw_state(vm, port)
+    runs = run_list(vm, node) if node else []
     ok = (node is not None and mode == "600 root:root" and "uaccess" not in tags(props, "CURRENT_TAGS")
-          and props.get("KYOKA_HIDRAW") == "root" and "KYOKA_TEST_SEAT_LATE_UACCESS" not in props)
+          and props.get("KYOKA_HIDRAW") == "root" and len(runs) == 1 and "--hidraw-revoke" in runs[0])
     return ok, (f"/dev/{node} {mode} CURRENT_TAGS={props.get('CURRENT_TAGS', '')} TAGS={props.get('TAGS', '')} "
                 f"KYOKA_HIDRAW={props.get('KYOKA_HIDRAW')} ID_SECURITY_TOKEN={props.get('ID_SECURITY_TOKEN')} "
-                f"seat-late saw uaccess={props.get('KYOKA_TEST_SEAT_LATE_UACCESS', '0')}")
+                f"RUN={runs}")
 
 
 def key_reaches_evdev(vm, port):
@@ -229,7 +236,7 @@ def case_raw_hid(vm, k):
     ok, seen = hidraw_root_only(vm, "4")
     node, mode, props = hidraw_state(vm, "4")
     check("keyboard without a permit: its hidraw node is 0600 root:root, udev's uaccess tag is gone, "
-          "73-seat-late.rules does not see it", ok, seen)
+          "no uaccess builtin in its run list (only kyoka's --hidraw-revoke)", ok, seen)
     check("... although 70-uaccess.rules tagged it (security token; the removed tag stays in TAGS, not in "
           "CURRENT_TAGS)", props.get("ID_SECURITY_TOKEN") == "1" and "uaccess" in tags(props, "TAGS"), seen)
     rc, out = vm.run("cat /run/kyoka/usb/1-4")
@@ -258,9 +265,10 @@ def case_raw_hid_permit(vm, k, approver):
 
     def user_granted():
         node, mode, props = hidraw_state(vm, "5")
+        runs = run_list(vm, node) if node else []
         return (node is not None and "uaccess" in tags(props, "CURRENT_TAGS") and props.get("KYOKA_HIDRAW") == "user"
-                and props.get("KYOKA_TEST_SEAT_LATE_UACCESS") == "1"), \
-            f"/dev/{node} {mode} CURRENT_TAGS={props.get('CURRENT_TAGS', '')} KYOKA_HIDRAW={props.get('KYOKA_HIDRAW')}"
+                and "uaccess" in runs), \
+            f"/dev/{node} {mode} CURRENT_TAGS={props.get('CURRENT_TAGS', '')} KYOKA_HIDRAW={props.get('KYOKA_HIDRAW')} RUN={runs}"
 
     hid_permit(approver, "P-HID")
     approver.sign()
@@ -270,7 +278,7 @@ def case_raw_hid_permit(vm, k, approver):
                        "| grep -q '^CURRENT_TAGS=.*:uaccess:'", timeout=20)
     ok, seen = user_granted()
     check("permit with hidraw = \"user\" installed: attached again, its hidraw node keeps uaccess "
-          "(73-seat-late.rules sees it, KYOKA_HIDRAW=user)", took is not None and ok, seen)
+          "(KYOKA_HIDRAW=user; 73-seat-late.rules' uaccess builtin in its run list)", took is not None and ok, seen)
     ok, seen = hidraw_root_only(vm, "4")
     check("... the first keyboard (no such permit) stays root's alone", ok, seen)
     ok, detail = key_reaches_evdev(vm, "5")
@@ -335,7 +343,10 @@ def case_port_bound(vm, k, approver, work):
           rc == 0 and id_path and id_path == udev_path.strip(), f"id_path={id_path!r} ID_PATH={udev_path.strip()!r}")
     approver.approve_request(req, "P-PORT", "--bind-port")
     approver.sign()
-    k.install(approver)
+    how, out = k.install(approver)
+    rc, mode = vm.run("stat -c '%a %U:%G' /etc/kyoka/policy.conf /etc/kyoka/policy.conf.sig")
+    check(f"{how} leaves policy.conf 640 root:kyoka (it lists the serials a clone would need), the signature 644",
+          mode.split() == ["640", "root:kyoka", "644", "root:root"], " ".join(mode.split()))
     took = vm.wait_for(f"{auth_is('6', 1)} && {sd_of('6')}", timeout=20)
     check(f"permit bound to port {id_path}: the stick there is usable without replug", took is not None,
           f"{took:.2f} s" if took else (log_lines_for(vm, "2-6") or [""])[-1])
@@ -405,7 +416,8 @@ def case_read_only(vm, k):
     rc, out = vm.run(f"cat /sys/block/{sd}/ro /sys/block/{sd}/{sd}1/ro; stat -c '%a %U:%G' /dev/{sd} /dev/{sd}1; "
                      f"cat /run/kyoka/usb/2-6")
     check("... /sys/block/sdX/ro = 1 and sdX1/ro = 1; nodes 640 root:disk; access file read-only",
-          out.split() == ["1", "1", "640", "root:disk", "640", "root:disk", "read-only"], " ".join(out.split()))
+          out.split() == ["1", "1", "640", "root:disk", "640", "root:disk", "read-only", "hidraw=root"],
+          " ".join(out.split()))
     rc, out = vm.run("for g in /sys/class/scsi_generic/*; do [ -e $g/device ] || continue; "
                      "case $(readlink -f $g/device) in */2-6/*) stat -c '%n %a %U:%G' /dev/${g##*/};; esac; done")
     check("... its SCSI generic node (sg) is 640 root:disk too", out.strip().endswith("640 root:disk"), out.strip())
