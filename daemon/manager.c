@@ -49,7 +49,7 @@ struct usb_device {
         struct usb_device *next;
         char syspath[SYSPATH_MAX];
         char sysname[64];
-        char id_path[USB_PATH_MAX];   /* from udev, kept until the identity arrives */
+        char id_path[USB_PATH_MAX];   /* the port (usb-path.h), kept until the identity arrives */
         uint64_t read_tag;            /* the identity read in flight; 0 when none */
         enum usb_record_event read_event; /* what to record once it arrives */
         bool identity_known;          /* the identity has been read (well or not) */
