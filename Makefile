@@ -204,8 +204,9 @@ install: all
 		sed 's|@SBINDIR@|$(SBINDIR)|g; s|@BINDIR@|$(PREFIX)/bin|g' "$$f" > $(DESTDIR)$(UNITDIR)/$$(basename "$$f"); \
 		chmod 0644 $(DESTDIR)$(UNITDIR)/$$(basename "$$f"); done
 	install -m 0755 $(BUILD)/kyoka-block-access $(DESTDIR)$(LIBEXECDIR)/kyoka-block-access
-	sed 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' udev-rules/70-kyoka.rules > $(DESTDIR)$(UDEVRULESDIR)/70-kyoka.rules
-	chmod 0644 $(DESTDIR)$(UDEVRULESDIR)/70-kyoka.rules
+	for f in udev-rules/*.rules; do \
+		sed 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' "$$f" > $(DESTDIR)$(UDEVRULESDIR)/$$(basename "$$f"); \
+		chmod 0644 $(DESTDIR)$(UDEVRULESDIR)/$$(basename "$$f"); done
 	install -m 0644 systemd/kyoka.conf.sysusers $(DESTDIR)$(SYSUSERSDIR)/kyoka.conf
 	install -m 0644 systemd/kyoka.conf.tmpfiles $(DESTDIR)$(TMPFILESDIR)/kyoka.conf
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/kyoka/

@@ -9,17 +9,24 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "fileio.h"
 #include "macro.h"
 
-#define ACCESS_FILE_MAX 32            /* what is read of an access file at most */
+#define ACCESS_FILE_MAX 32            /* what is read of an access file at most (a valid one is <= 23) */
 #define WALK_DEPTH_MAX 10             /* interface/host/target/lun/block/disk/partition is 7 */
 #define WALK_ENTRIES_MAX 4096
+#define UDEV_DB_MAX (1u << 20)        /* a udev database file is a few hundred bytes */
 
 const char *block_access_to_string(enum block_access a) {
         return a == BLOCK_ACCESS_READ_WRITE ? "read-write" : "read-only";
+}
+
+const char *hidraw_access_to_string(enum hidraw_access h) {
+        return h == HIDRAW_ACCESS_USER ? "user" : "root";
 }
 
 static bool is_digit(char c) {
@@ -92,30 +99,82 @@ static bool trusted_stat(const struct stat *st) {
         return st->st_uid == geteuid() && !(st->st_mode & (S_IWGRP | S_IWOTH));
 }
 
-enum block_access block_access_read(int dirfd, const char *sysname) {
-        struct stat st;
-        char buf[ACCESS_FILE_MAX + 1];
+struct usb_access {
+        enum block_access block;
+        enum hidraw_access hidraw;
+};
 
-        if (dirfd < 0 || !usb_sysname_valid(sysname))
-                return BLOCK_ACCESS_READ_ONLY;
-        if (fstat(dirfd, &st) < 0 || !S_ISDIR(st.st_mode) || !trusted_stat(&st))
-                return BLOCK_ACCESS_READ_ONLY;
-        _cleanup_close_ int fd = openat(dirfd, sysname, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-        if (fd < 0)
-                return BLOCK_ACCESS_READ_ONLY;
-        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !trusted_stat(&st))
-                return BLOCK_ACCESS_READ_ONLY;
-        ssize_t n = read_fd_prefix(fd, buf, sizeof buf - 1);
-        if (n < 0)
-                return BLOCK_ACCESS_READ_ONLY;
-        buf[n] = 0;
-        if (streq(buf, "read-write") || streq(buf, "read-write\n"))
-                return BLOCK_ACCESS_READ_WRITE;
-        return BLOCK_ACCESS_READ_ONLY;
+#define ACCESS_CLOSED ((struct usb_access) { BLOCK_ACCESS_READ_ONLY, HIDRAW_ACCESS_ROOT })
+
+/* The line at *P (up to a newline or END) is WORD; *P moves past it and its newline. */
+static bool take_line(const char **p, const char *end, const char *word) {
+        size_t len = strlen(word);
+
+        if ((size_t) (end - *p) < len || memcmp(*p, word, len) != 0)
+                return false;
+        if (*p + len == end) {
+                *p = end;
+                return true;
+        }
+        if ((*p)[len] != '\n')
+                return false;
+        *p += len + 1;
+        return true;
 }
 
-int block_access_write(int dirfd, const char *sysname, enum block_access a) {
-        char tmp[USB_SYSNAME_MAX + 8], text[16];
+/* The whole of BUF: a media line, then optionally a hidraw line, each with its newline (the
+ * last may lack it). N bytes, NULs included: a NUL is not a line end. */
+static bool access_parse(const char *buf, size_t n, struct usb_access *ret) {
+        const char *p = buf, *end = buf + n;
+        struct usb_access a = ACCESS_CLOSED;
+
+        if (take_line(&p, end, "read-write"))
+                a.block = BLOCK_ACCESS_READ_WRITE;
+        else if (!take_line(&p, end, "read-only"))
+                return false;
+        if (p < end) {
+                if (take_line(&p, end, "hidraw=user"))
+                        a.hidraw = HIDRAW_ACCESS_USER;
+                else if (!take_line(&p, end, "hidraw=root"))
+                        return false;
+        }
+        if (p != end)
+                return false;
+        *ret = a;
+        return true;
+}
+
+static struct usb_access access_read(int dirfd, const char *sysname) {
+        struct stat st;
+        struct usb_access a;
+        char buf[ACCESS_FILE_MAX];
+
+        if (dirfd < 0 || !usb_sysname_valid(sysname))
+                return ACCESS_CLOSED;
+        if (fstat(dirfd, &st) < 0 || !S_ISDIR(st.st_mode) || !trusted_stat(&st))
+                return ACCESS_CLOSED;
+        _cleanup_close_ int fd = openat(dirfd, sysname, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        if (fd < 0)
+                return ACCESS_CLOSED;
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !trusted_stat(&st))
+                return ACCESS_CLOSED;
+        /* A longer file fills the buffer, and no valid content does. */
+        ssize_t n = read_fd_prefix(fd, buf, sizeof buf);
+        if (n < 0 || (size_t) n == sizeof buf || !access_parse(buf, (size_t) n, &a))
+                return ACCESS_CLOSED;
+        return a;
+}
+
+enum block_access block_access_read(int dirfd, const char *sysname) {
+        return access_read(dirfd, sysname).block;
+}
+
+enum hidraw_access hidraw_access_read(int dirfd, const char *sysname) {
+        return access_read(dirfd, sysname).hidraw;
+}
+
+int block_access_write(int dirfd, const char *sysname, enum block_access a, enum hidraw_access h) {
+        char tmp[USB_SYSNAME_MAX + 8], text[ACCESS_FILE_MAX];
         int r = 0;
 
         if (!usb_sysname_valid(sysname))
@@ -123,7 +182,7 @@ int block_access_write(int dirfd, const char *sysname, enum block_access a) {
         if (dirfd < 0)
                 return -EBADF;
         snprintf(tmp, sizeof tmp, ".%s.tmp", sysname);
-        int n = snprintf(text, sizeof text, "%s\n", block_access_to_string(a));
+        int n = snprintf(text, sizeof text, "%s\nhidraw=%s\n", block_access_to_string(a), hidraw_access_to_string(h));
         (void) unlinkat(dirfd, tmp, 0);
         _cleanup_close_ int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
         if (fd < 0)
@@ -200,16 +259,24 @@ static int read_ro(int fd) {
         return buf[0] == '0';
 }
 
+/* Walks the directories below a USB device: its interfaces (only_prefix at depth 0), and what
+ * the kernel made below them, not following symlinks, to a bounded depth and count. VISIT sees
+ * each directory; a nonzero result ends the walk with it. */
+struct walk {
+        const char *only_prefix;
+        unsigned budget;
+        int (*visit)(struct walk *w, int fd, const char *name, const char *parent, bool in_block);
+        int dev_dirfd;                /* usb_device_has_open_hidraw(): /dev */
+        int udev_dirfd;               /* and udev's database, or -1 */
+};
+
 /* IN_BLOCK: FD is a disk (a child of a "block" directory) or below one. */
-static int walk(int fd, unsigned depth, bool in_block, const char *only_prefix, unsigned *budget) {
+static int walk(struct walk *w, int fd, unsigned depth, const char *name, const char *parent, bool in_block) {
         int r = 0, found = 0;
 
-        if (in_block && (faccessat(fd, "dev", F_OK, AT_SYMLINK_NOFOLLOW) == 0) &&
-            faccessat(fd, "ro", F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
-                r = read_ro(fd);
-                if (r != 0)
-                        return r;           /* writable, or unreadable: both end the walk */
-        }
+        found = w->visit(w, fd, name, parent, in_block);
+        if (found != 0)
+                return found;
         if (depth >= WALK_DEPTH_MAX)
                 return 0;
 
@@ -228,14 +295,14 @@ static int walk(int fd, unsigned depth, bool in_block, const char *only_prefix, 
                 if (de->d_type != DT_DIR || streq(de->d_name, ".") || streq(de->d_name, "..") ||
                     streq(de->d_name, "power"))
                         continue;
-                if (only_prefix && (strncmp(de->d_name, only_prefix, strlen(only_prefix)) != 0 ||
-                                    de->d_name[strlen(only_prefix)] != ':'))
+                if (depth == 0 && (strncmp(de->d_name, w->only_prefix, strlen(w->only_prefix)) != 0 ||
+                                   de->d_name[strlen(w->only_prefix)] != ':'))
                         continue;
-                if (*budget == 0) {
+                if (w->budget == 0) {
                         found = -E2BIG;
                         break;
                 }
-                (*budget)--;
+                w->budget--;
                 int sub = openat(fd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (sub < 0) {
                         if (errno == ENOENT)     /* removed meanwhile */
@@ -244,17 +311,142 @@ static int walk(int fd, unsigned depth, bool in_block, const char *only_prefix, 
                         break;
                 }
                 /* A disk is a child of "block"; its partitions are children of the disk. */
-                found = walk(sub, depth + 1, in_block || streq(de->d_name, "block"), NULL, budget);
+                found = walk(w, sub, depth + 1, de->d_name, name, in_block || streq(de->d_name, "block"));
                 close(sub);
         }
         closedir(d);
         return found;
 }
 
+static int visit_block(struct walk *w, int fd, const char *name, const char *parent, bool in_block) {
+        if (in_block && (faccessat(fd, "dev", F_OK, AT_SYMLINK_NOFOLLOW) == 0) &&
+            faccessat(fd, "ro", F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+                return read_ro(fd);  /* writable, or unreadable: both end the walk */
+        return 0;
+}
+
 int usb_device_has_writable_block(int device_dirfd, const char *sysname) {
-        unsigned budget = WALK_ENTRIES_MAX;
+        struct walk w = { .only_prefix = sysname, .budget = WALK_ENTRIES_MAX, .visit = visit_block };
 
         if (!usb_sysname_valid(sysname))
                 return -EINVAL;
-        return walk(device_dirfd, 0, false, sysname, &budget);
+        return walk(&w, device_dirfd, 0, sysname, "", false);
+}
+
+/* FD's "dev": "MAJOR:MINOR\n". */
+static int read_devnum(int fd, dev_t *ret) {
+        char buf[32];
+        unsigned ma, mi;
+        int k;
+
+        _cleanup_close_ int dev = openat(fd, "dev", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (dev < 0)
+                return negative_errno();
+        ssize_t n = read_fd_prefix(dev, buf, sizeof buf - 1);
+        if (n < 0)
+                return (int) n;
+        buf[n] = 0;
+        if (sscanf(buf, "%u:%u%n", &ma, &mi, &k) != 2 || (buf[k] != 0 && !streq(buf + k, "\n")))
+                return -EIO;
+        *ret = makedev(ma, mi);
+        return 0;
+}
+
+/* Whether udev's database file NAME in DIRFD has the line "Q:uaccess" (a current tag). Read
+ * in pieces, no allocation; a file too large to be udev's is taken as tagged. */
+static int udev_db_has_uaccess(int dirfd, const char *name) {
+        static const char line[] = "\nQ:uaccess\n";
+        char buf[1024 + sizeof line];
+        size_t keep = 1, total = 0;
+
+        _cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ENOENT ? 0 : negative_errno();
+        buf[0] = '\n';               /* the first line has a line before it, as far as the search goes */
+        for (;;) {
+                ssize_t n = read_fd_prefix(fd, buf + keep, sizeof buf - 1 - keep);
+                if (n < 0)
+                        return (int) n;
+                total += (size_t) n;
+                if (total > UDEV_DB_MAX)
+                        return 1;
+                size_t len = keep + (size_t) n;
+                if (n == 0)
+                        buf[len++] = '\n';   /* the last line may lack its newline */
+                if (memmem(buf, len, line, sizeof line - 1))
+                        return 1;
+                if (n == 0)
+                        return 0;
+                /* The end of this piece may hold the start of the line. */
+                keep = MIN(len, sizeof line - 2);
+                memmove(buf, buf + len - keep, keep);
+        }
+}
+
+/* A hidraw or hiddev node (the directory FD, NAME, below PARENT), if its node in /dev can be
+ * opened by anyone but root, now or at the next seat change. */
+static int visit_hidraw(struct walk *w, int fd, const char *name, const char *parent, bool in_block) {
+        char rel[64], proc[96], db[48], acl[1];
+        struct stat st;
+        dev_t devnum;
+        int r;
+
+        if (streq(parent, "hidraw") && strncmp(name, "hidraw", 6) == 0)
+                snprintf(rel, sizeof rel, "%s", name);
+        else if (streq(parent, "usbmisc") && strncmp(name, "hiddev", 6) == 0)
+                snprintf(rel, sizeof rel, "usb/%s", name);
+        else
+                return 0;
+        if (strlen(name) > 32)
+                return -EINVAL;
+        r = read_devnum(fd, &devnum);
+        if (r < 0)
+                return r == -ENOENT ? 0 : r;
+        if (fstatat(w->dev_dirfd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return errno == ENOENT ? 0 : negative_errno();      /* no node: nothing to open */
+        if (!S_ISCHR(st.st_mode) || st.st_rdev != devnum)
+                return 1;              /* not the device's node: nothing is known of it */
+        if ((st.st_mode & 0077) || st.st_uid != 0 || st.st_gid != 0)
+                return 1;
+        /* An access ACL (the uaccess builtin's, logind's) is an xattr of the node. */
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d/%s", w->dev_dirfd, rel);
+        if (lgetxattr(proc, "system.posix_acl_access", acl, 0) >= 0)
+                return 1;
+        if (errno != ENODATA && errno != ENOTSUP)
+                return negative_errno();
+        if (w->udev_dirfd < 0)
+                return 0;
+        snprintf(db, sizeof db, "c%u:%u", major(devnum), minor(devnum));
+        return udev_db_has_uaccess(w->udev_dirfd, db);
+}
+
+int hidraw_node_revoke(int fd) {
+        char proc[64];
+        struct stat st;
+
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        if (!S_ISCHR(st.st_mode))
+                return -ENODEV;
+        /* An O_PATH fd takes no xattr calls; its /proc/self/fd link names the node itself. */
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+        if (removexattr(proc, "system.posix_acl_access") < 0 && errno != ENODATA && errno != ENOTSUP)
+                return negative_errno();
+        return 0;
+}
+
+int usb_device_has_open_hidraw(int device_dirfd, const char *sysname, int dev_dirfd, int udev_data_dirfd) {
+        struct walk w = {
+                .only_prefix = sysname,
+                .budget = WALK_ENTRIES_MAX,
+                .visit = visit_hidraw,
+                .dev_dirfd = dev_dirfd,
+                .udev_dirfd = udev_data_dirfd,
+        };
+
+        if (!usb_sysname_valid(sysname))
+                return -EINVAL;
+        if (dev_dirfd < 0)
+                return -EBADF;
+        return walk(&w, device_dirfd, 0, sysname, "", false);
 }

@@ -1,13 +1,20 @@
 /* SPDX-License-Identifier: MIT */
-/* Read-only media (docs/ARCHITECTURE.md "Read-only media").
+/* Read-only media and raw HID (docs/ARCHITECTURE.md "Read-only media", "Raw HID").
  *
- * kyokad writes one access file per authorised USB device, RUNTIME_DIR/usb/<sysname>, holding
- * "read-write\n" or "read-only\n", BEFORE it writes `authorized` = 1: a block device of that
- * USB device can only appear afterwards. The udev helper kyoka-block-access reads it while
- * udev processes the block device's "add" event (PROGRAM=, before udev applies permissions
- * and announces the device) and sets the block device read-only (BLKROSET) unless the file
- * says exactly "read-write". Everything else (no file, unreadable, not kyokad's, any other
- * content, a name that is not a USB device's) means read-only: fail closed.
+ * kyokad writes one access file per authorised USB device, RUNTIME_DIR/usb/<sysname>, BEFORE
+ * it writes `authorized` = 1: a block device or hidraw node of that USB device can only appear
+ * afterwards. The file is two lines:
+ *
+ *     read-write | read-only          its block devices
+ *     hidraw=root | hidraw=user       its hidraw and hiddev nodes: root's alone, or left to
+ *                                     udev's rules (which give some to the seat's user)
+ *
+ * The udev helper kyoka-block-access reads it while udev processes the node's "add" event
+ * (PROGRAM=, before udev applies permissions and announces the device): a block device is
+ * set read-only (BLKROSET) unless the file says "read-write"; a hidraw node is made root's
+ * alone unless it says "hidraw=user". Everything else (no file, unreadable, not kyokad's, any
+ * other content, a name that is not a USB device's) means read-only and root's alone: fail
+ * closed. A first line alone (the format before raw HID) means hidraw=root.
  *
  * Nothing here logs or allocates; the helper links only this and libkyoka-basic. */
 #pragma once
@@ -26,6 +33,13 @@ enum block_access {
 
 const char *block_access_to_string(enum block_access a);   /* "read-only", "read-write" */
 
+enum hidraw_access {
+        HIDRAW_ACCESS_ROOT,
+        HIDRAW_ACCESS_USER,
+};
+
+const char *hidraw_access_to_string(enum hidraw_access h); /* "root", "user" */
+
 /* A USB device's sysfs name: BUS-PORT[.PORT]... (digits only), shorter than
  * USB_SYSNAME_MAX. Root hubs ("usb1"), interfaces ("1-2:1.0") and anything with a '/' or
  * ".." are not. */
@@ -37,15 +51,17 @@ bool usb_sysname_valid(const char *s);
  * Returns 0, -ENOENT when there is none, -ENAMETOOLONG/-EINVAL on a malformed path. */
 int usb_sysname_from_devpath(const char *devpath, char *ret, size_t size);
 
-/* Reads SYSNAME's access file in the directory DIRFD. Read-write only if the directory and
- * the file are owned by the caller's effective uid, neither is writable by group or others,
- * the file is a regular file (no symlink followed) and holds exactly "read-write" with an
- * optional newline. Anything else, including every error, is BLOCK_ACCESS_READ_ONLY. */
+/* Read SYSNAME's access file in the directory DIRFD. Only a file that the caller's effective
+ * uid owns, in a directory it owns, neither writable by group or others, a regular file (no
+ * symlink followed), whose whole content is in the format above, grants anything: read-write,
+ * or hidraw=user. Anything else, including every error, is BLOCK_ACCESS_READ_ONLY and
+ * HIDRAW_ACCESS_ROOT. */
 enum block_access block_access_read(int dirfd, const char *sysname);
+enum hidraw_access hidraw_access_read(int dirfd, const char *sysname);
 
 /* Replaces SYSNAME's access file atomically (temporary file + rename), mode 0644. 0 or a
  * negative errno (-EINVAL for an invalid sysname, -EBADF for a bad DIRFD). */
-int block_access_write(int dirfd, const char *sysname, enum block_access a);
+int block_access_write(int dirfd, const char *sysname, enum block_access a, enum hidraw_access h);
 
 /* Removes it; 0 if it did not exist. */
 int block_access_remove(int dirfd, const char *sysname);
@@ -65,3 +81,17 @@ int block_device_set_read_only(int fd, bool read_only);
  * following symlinks, to a bounded depth. 1, 0, or a negative errno (an unreadable `ro` is
  * an error, never read-only). */
 int usb_device_has_writable_block(int device_dirfd, const char *sysname);
+
+/* Takes back what may have been granted on a raw HID node that is root's alone: removes its
+ * access ACL (the uaccess builtin's, logind's). FD is an O_PATH fd of the node (no symlink
+ * followed). 0 (also when there was none), -ENODEV if FD is not a character device, or a
+ * negative errno. */
+int hidraw_node_revoke(int fd);
+
+/* Whether any hidraw or hiddev node below the USB device SYSNAME (sysfs directory
+ * DEVICE_DIRFD; its interfaces only, as above) may be opened by anyone but root: its node in
+ * DEV_DIRFD (/dev: hidrawN, usb/hiddevN) is not 0600 root:root, carries an ACL, or is not the
+ * device's node; or udev's database (UDEV_DATA_DIRFD, /run/udev/data; -1 to skip) has it
+ * tagged `uaccess`, for which logind grants the seat's user an ACL at every seat change. A
+ * node that does not exist (yet) is not open. 1, 0, or a negative errno. */
+int usb_device_has_open_hidraw(int device_dirfd, const char *sysname, int dev_dirfd, int udev_data_dirfd);

@@ -34,6 +34,7 @@
 #include "timeutil.h"
 #include "usb-enforce.h"
 #include "usb-io.h"
+#include "usb-path.h"
 #include "usb-watch.h"
 
 #define SYSPATH_MAX 512
@@ -48,7 +49,7 @@ struct usb_device {
         struct usb_device *next;
         char syspath[SYSPATH_MAX];
         char sysname[64];
-        char id_path[USB_PATH_MAX];   /* from udev, kept until the identity arrives */
+        char id_path[USB_PATH_MAX];   /* the port (usb-path.h), kept until the identity arrives */
         uint64_t read_tag;            /* the identity read in flight; 0 when none */
         enum usb_record_event read_event; /* what to record once it arrives */
         bool identity_known;          /* the identity has been read (well or not) */
@@ -60,6 +61,7 @@ struct usb_device {
         int devnum;
         bool decided;
         enum policy_verdict verdict;
+        enum hidraw_access hidraw;    /* of the last decision */
         int64_t next_change;
         char reason[640];             /* of the last decision (+ an enforcement error), for `policyctl list` */
         char permit[POLICY_STRING_MAX];
@@ -243,10 +245,14 @@ static void usb_device_decide(struct manager *m, struct usb_device *d, enum usb_
                          "; blocked: its controller usb%u keeps new interfaces authorised "
                          "(interface_authorized_default could not be set to 0)", bus);
         }
-        /* read-only <-> read-write on an authorised device: it is attached again under the new
-         * access (usb-io.c job_apply). From or to "block" nothing is attached to redo. */
+        /* The udev rule leaves raw HID nodes to udev's rules (uaccess) only when this says so. */
+        enum hidraw_access hidraw = verdict != VERDICT_BLOCK && dec.hidraw_user ? HIDRAW_ACCESS_USER
+                                                                                 : HIDRAW_ACCESS_ROOT;
+        /* read-only <-> read-write, or hidraw root <-> user, on an authorised device: it is
+         * attached again under the new access (usb-io.c job_apply). From or to "block" nothing
+         * is attached to redo. */
         bool access_changed = d->decided && d->verdict != VERDICT_BLOCK && verdict != VERDICT_BLOCK &&
-                              d->verdict != verdict;
+                              (d->verdict != verdict || d->hidraw != hidraw);
 
         rec->ev = ev;
         rec->verdict = verdict;
@@ -258,6 +264,7 @@ static void usb_device_decide(struct manager *m, struct usb_device *d, enum usb_
 
         d->decided = true;
         d->verdict = verdict;
+        d->hidraw = hidraw;
         d->next_change = d->identity_ok ? dec.next_change : TIME_INFINITY;
         snprintf(d->reason, sizeof d->reason, "%s", rec->reason);
         snprintf(d->permit, sizeof d->permit, "%s", rec->permit);
@@ -272,6 +279,7 @@ static void usb_device_decide(struct manager *m, struct usb_device *d, enum usb_
                 .context = rec,
                 /* The udev rule makes the block devices read-only unless this says read-write. */
                 .access = verdict == VERDICT_ALLOW ? BLOCK_ACCESS_READ_WRITE : BLOCK_ACCESS_READ_ONLY,
+                .hidraw = hidraw,
                 .access_changed = access_changed,
         };
         snprintf(req.syspath, sizeof req.syspath, "%s", d->syspath);
@@ -570,9 +578,14 @@ static void on_usb_event(struct udev_device *dev, enum usb_event ev, void *userd
                 m->devices = d;
         }
 
+        /* The port, as udev's ID_PATH names it, from sysfs: the kernel's uevents carry no
+         * ID_PATH, and a permit bound to a port must match on the first plug (usb-path.h). */
         const char *id_path = udev_device_get_property_value(dev, "ID_PATH");
-        if (id_path)
-                identity_sanitize(id_path, strnlen(id_path, USB_PATH_MAX), d->id_path, sizeof d->id_path);
+        if (usb_device_id_path(syspath, d->id_path, sizeof d->id_path) < 0) {
+                d->id_path[0] = 0;
+                if (id_path)
+                        identity_sanitize(id_path, strnlen(id_path, USB_PATH_MAX), d->id_path, sizeof d->id_path);
+        }
 
         /* The identity is read off the loop (a device can make sysfs reads hang); the decision
          * follows in on_usb_identity_done(). Until then the device is as the kernel has it:

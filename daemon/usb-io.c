@@ -92,6 +92,14 @@ static bool only_hid_or_hub(const struct usb_descriptors *d) {
         return true;
 }
 
+/* A raw HID node of the device that someone other than root may open (or, at the next seat
+ * change, will): /dev and udev's database as the system has them. */
+static int hidraw_open(int fd, const char *sysname) {
+        _cleanup_close_ int dev = open("/dev", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        _cleanup_close_ int db = open("/run/udev/data", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        return dev < 0 ? negative_errno() : usb_device_has_open_hidraw(fd, sysname, dev, db);
+}
+
 static void job_apply(struct usb_io *io, struct usb_io_result *res) {
         const struct usb_io_request *req = &res->req;
         _cleanup_close_ int fd = open(req->syspath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -123,7 +131,7 @@ static void job_apply(struct usb_io *io, struct usb_io_result *res) {
         }
         if (io->access_files) {
                 /* Before `authorized`: the udev rule reads it when the block devices appear. */
-                int k = block_access_write(io->access_dirfd, req->sysname, req->access);
+                int k = block_access_write(io->access_dirfd, req->sysname, req->access, req->hidraw);
                 if (k < 0 && !only_hid_or_hub(&req->desc)) {
                         if (r)
                                 (void) usb_device_authorize(fd, false);
@@ -132,10 +140,12 @@ static void job_apply(struct usb_io *io, struct usb_io_result *res) {
                 }
         }
         if (r && (req->access_changed ||
-                  (req->access == BLOCK_ACCESS_READ_ONLY && usb_device_has_writable_block(fd, req->sysname) != 0))) {
-                /* Writable (or unknown) block devices of a device that is now read-only, or the
-                 * access changed: re-attach the device so that everything below it is made
-                 * anew through the udev rule. */
+                  (req->access == BLOCK_ACCESS_READ_ONLY && usb_device_has_writable_block(fd, req->sysname) != 0) ||
+                  (req->hidraw == HIDRAW_ACCESS_ROOT && hidraw_open(fd, req->sysname) != 0))) {
+                /* Writable (or unknown) block devices of a device that is now read-only, raw HID
+                 * nodes open to users of a device that may not have them (both: for example
+                 * after kyokad restarted), or the access changed: re-attach the device so that
+                 * everything below it is made anew through the udev rules. */
                 r = usb_device_authorize(fd, false);
                 if (r < 0) {
                         res->r = r;

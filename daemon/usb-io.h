@@ -50,10 +50,12 @@ struct usb_io_request {
          * if that fails the device is not authorised (or de-authorised), unless every
          * interface is HID or hub (nothing with a block device: keyboards keep working). */
         enum block_access access;
-        /* The device was authorised with the other access: it is de-authorised and authorised
-         * again, so that its block devices are made anew under the new access (udev rule),
-         * and no mount, open file or SG_IO handle from before survives. Read-only is also
-         * re-applied this way when any block device of an authorised device is writable. */
+        enum hidraw_access hidraw;    /* its hidraw nodes (udev rule 73-kyoka-hidraw.rules) */
+        /* The device was authorised with the other access (media or hidraw): it is de-authorised
+         * and authorised again, so that its nodes are made anew under the new access (udev
+         * rules), and no mount, open file, SG_IO handle or hidraw ACL from before survives.
+         * Read-only is also re-applied this way when any block device of an authorised device
+         * is writable. */
         bool access_changed;
         /* USB_IO_BLOCK_READ_ONLY */
         char devnode[USB_IO_SYSNAME_MAX];

@@ -1,19 +1,26 @@
 /* SPDX-License-Identifier: MIT */
 /* kyoka-block-access: udev's PROGRAM for the block devices (and SCSI generic nodes) of USB
- * devices (udev-rules/70-kyoka.rules). It runs while udev processes the device's event, before
+ * devices (udev-rules/70-kyoka.rules), and for their raw HID nodes
+ * (udev-rules/73-kyoka-hidraw.rules). It runs while udev processes the device's event, before
  * udev applies the node's permissions and before the device is announced to anyone (udisks,
- * desktop): it looks up kyokad's decision for the USB device the node belongs to and, unless
- * that decision is exactly "read-write", makes a block device read-only (BLKROSET).
+ * desktop): it looks up kyokad's decision for the USB device the node belongs to
+ * (daemon/block-access.h).
  *
  *   kyoka-block-access [--runtime-dir DIR] DEVNODE [USB-SYSNAME]
+ *   kyoka-block-access --hidraw [--runtime-dir DIR] DEVNODE [USB-SYSNAME]
  *
- * Prints one word on stdout, which the rule matches:
+ * Prints one word on stdout, which the rule matches. For block and sg nodes:
  *   read-write   kyokad's access file for the device says so; nothing was changed
  *   read-only    anything else: the block device is now read-only (a character device such
  *                as /dev/sgN cannot be; the rule makes its node unwritable for non-root)
  *   failed       read-only was wanted but BLKROSET failed
- * Exit 0 whenever a word was printed, 2 on a usage error. The rule treats every outcome but
- * "read-write" (including a missing helper, a crash or a timeout) as read-only.
+ * With --hidraw (hidraw and hiddev nodes; nothing is changed here, the rule does it):
+ *   user         kyokad's access file says hidraw=user: udev's rules decide who may open it
+ *   root         anything else: the rule makes the node root's alone
+ * --hidraw-revoke DEVNODE is that rule's RUN: it removes any access ACL from the node.
+ * Exit 0 whenever a word was printed, 2 on a usage error. The rules treat every outcome but
+ * "read-write" or "user" (including a missing helper, a crash or a timeout) as read-only or
+ * root's alone.
  *
  * The USB device is found from the node itself (its major:minor -> /sys/dev/... -> the
  * innermost USB device with an interface on the path), never from the name alone; a
@@ -35,13 +42,29 @@
 #define ARG_MAX_LEN 256
 
 static int usage(void) {
-        fprintf(stderr, "usage: kyoka-block-access [--runtime-dir DIR] DEVNODE [USB-SYSNAME]\n");
+        fprintf(stderr, "usage: kyoka-block-access [--hidraw] [--runtime-dir DIR] DEVNODE [USB-SYSNAME]\n"
+                        "       kyoka-block-access --hidraw-revoke DEVNODE\n");
         return 2;
 }
 
-static enum block_access lookup(const char *runtime_dir, const char *devnode, const char *devpath_override,
-                                const char *expected, const struct stat *st) {
-        char link[64], sysname[USB_SYSNAME_MAX], dir[ARG_MAX_LEN + 16];
+/* --hidraw-revoke: the rule's only RUN for a raw HID node that is root's alone (RUN:= also
+ * keeps 73-seat-late.rules' uaccess builtin off it). Removes any access ACL. Exit 0, or 1 when
+ * an ACL could not be removed (udev logs it). */
+static int hidraw_revoke_main(const char *devnode) {
+        _cleanup_close_ int fd = open(devnode, O_NOFOLLOW | O_CLOEXEC | O_PATH);
+        int r = fd < 0 ? -errno : hidraw_node_revoke(fd);
+        if (r < 0 && r != -ENOENT && r != -ENODEV) {
+                fprintf(stderr, "kyoka-block-access: %s: cannot remove its ACL: %s\n", devnode, strerror(-r));
+                return 1;
+        }
+        return 0;
+}
+
+/* The access directory and the name of the USB device that the node ST (DEVNODE) belongs to;
+ * -1 after saying why on stderr. */
+static int lookup(const char *runtime_dir, const char *devnode, const char *devpath_override, const char *expected,
+                  const struct stat *st, char sysname[static USB_SYSNAME_MAX], int *ret_dirfd) {
+        char link[64], dir[ARG_MAX_LEN + 16];
         _cleanup_free_ char *devpath = NULL;
         int r;
 
@@ -53,37 +76,71 @@ static enum block_access lookup(const char *runtime_dir, const char *devnode, co
                 devpath = realpath(link, NULL);
         }
         if (!devpath) {
-                fprintf(stderr, "kyoka-block-access: %s: no sysfs device: %m: read-only\n", devnode);
-                return BLOCK_ACCESS_READ_ONLY;
+                fprintf(stderr, "kyoka-block-access: %s: no sysfs device: %m\n", devnode);
+                return -1;
         }
-        r = usb_sysname_from_devpath(devpath, sysname, sizeof sysname);
+        r = usb_sysname_from_devpath(devpath, sysname, USB_SYSNAME_MAX);
         if (r < 0) {
-                fprintf(stderr, "kyoka-block-access: %s: no USB device above %s: read-only\n", devnode, devpath);
-                return BLOCK_ACCESS_READ_ONLY;
+                fprintf(stderr, "kyoka-block-access: %s: no USB device above %s\n", devnode, devpath);
+                return -1;
         }
         if (expected && !streq(expected, sysname)) {
-                fprintf(stderr, "kyoka-block-access: %s: udev named USB device %s, sysfs %s: read-only\n", devnode,
-                        expected, sysname);
-                return BLOCK_ACCESS_READ_ONLY;
+                fprintf(stderr, "kyoka-block-access: %s: udev named USB device %s, sysfs %s\n", devnode, expected,
+                        sysname);
+                return -1;
         }
         snprintf(dir, sizeof dir, "%s/%s", runtime_dir, BLOCK_ACCESS_SUBDIR);
-        _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (dfd < 0) {
-                fprintf(stderr, "kyoka-block-access: %s: %s: %m: read-only\n", devnode, dir);
-                return BLOCK_ACCESS_READ_ONLY;
+                fprintf(stderr, "kyoka-block-access: %s: %s: %m\n", devnode, dir);
+                return -1;
         }
-        return block_access_read(dfd, sysname);
+        *ret_dirfd = dfd;
+        return 0;
+}
+
+/* --hidraw: only the decision; the rule strips `uaccess` and sets the mode. */
+static int hidraw_main(const char *runtime_dir, const char *devnode, const char *devpath, const char *expected) {
+        char sysname[USB_SYSNAME_MAX];
+        struct stat st;
+        int dfd = -EBADF;
+
+        _cleanup_close_ int fd = open(devnode, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC | O_PATH);
+        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISCHR(st.st_mode)) {
+                fprintf(stderr, "kyoka-block-access: %s: not a character device node: root\n", devnode);
+                puts("root");
+                return 0;
+        }
+        enum hidraw_access h = HIDRAW_ACCESS_ROOT;
+        if (lookup(runtime_dir, devnode, devpath, expected, &st, sysname, &dfd) >= 0) {
+                h = hidraw_access_read(dfd, sysname);
+                close(dfd);
+        }
+        puts(hidraw_access_to_string(h));
+        return 0;
 }
 
 int main(int argc, char *argv[]) {
         const char *runtime_dir = BLOCK_ACCESS_RUNTIME_DIR, *devpath = NULL;
-        int i = 1;
+        char sysname[USB_SYSNAME_MAX];
+        bool hidraw = false;
+        int i = 1, dfd = -EBADF;
         struct stat st;
 
         for (; i < argc && strncmp(argv[i], "--", 2) == 0; i += 2) {
                 if (streq(argv[i], "--")) {
                         i--;
                         break;
+                }
+                if (streq(argv[i], "--hidraw")) {
+                        hidraw = true;
+                        i--;
+                        continue;
+                }
+                if (streq(argv[i], "--hidraw-revoke")) {
+                        if (argc != i + 2 || strnlen(argv[i + 1], ARG_MAX_LEN) >= ARG_MAX_LEN)
+                                return usage();
+                        return hidraw_revoke_main(argv[i + 1]);
                 }
                 if (i + 1 >= argc || strnlen(argv[i + 1], ARG_MAX_LEN) >= ARG_MAX_LEN)
                         return usage();
@@ -101,6 +158,8 @@ int main(int argc, char *argv[]) {
         const char *devnode = argv[i], *expected = argc - i == 2 ? argv[i + 1] : NULL;
         if (strnlen(devnode, ARG_MAX_LEN) >= ARG_MAX_LEN || (expected && strnlen(expected, ARG_MAX_LEN) >= ARG_MAX_LEN))
                 return usage();
+        if (hidraw)
+                return hidraw_main(runtime_dir, devnode, devpath, expected);
 
         /* The node itself, never a symlink to something else. */
         _cleanup_close_ int fd = open(devnode, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC | O_PATH);
@@ -110,7 +169,11 @@ int main(int argc, char *argv[]) {
                 return 0;
         }
 
-        enum block_access a = lookup(runtime_dir, devnode, devpath, expected, &st);
+        enum block_access a = BLOCK_ACCESS_READ_ONLY;
+        if (lookup(runtime_dir, devnode, devpath, expected, &st, sysname, &dfd) >= 0) {
+                a = block_access_read(dfd, sysname);
+                close(dfd);
+        }
         if (a == BLOCK_ACCESS_READ_WRITE) {
                 puts("read-write");
                 return 0;

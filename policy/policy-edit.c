@@ -556,6 +556,7 @@ static int format_usb_entry(const void *entry, const struct layout *lo, char **r
         snprintf(hex, sizeof hex, "%04x", e->product);
         put_string(f, lo, "product", hex);
         put_string(f, lo, "serial", e->serial ? e->serial : "");
+        put_string(f, lo, "path", e->path);
         if (e->has_interfaces) {
                 fprintf(f, "%sinterfaces = [", lo->field);
                 for (size_t i = 0; i < e->n_interfaces; i++) {
@@ -568,6 +569,8 @@ static int format_usb_entry(const void *entry, const struct layout *lo, char **r
                         put_string(f, lo, "unlisted_interfaces", "disable");
         }
         put_string(f, lo, "access", e->read_only ? "read-only" : "read-write");
+        if (e->hidraw_user)
+                put_string(f, lo, "hidraw", "user");
         put_approval_tail(f, lo, &e->approval);
 
         if (fclose(TAKE_PTR(f)) != 0)
@@ -838,7 +841,8 @@ static int check_result(const char *text, const char *source, const struct polic
                 const struct policy_usb_entry *e = policy_find_usb_permit(p, req->permit);
                 if (n_new != n_old + 1 || p->n_usb != old->n_usb + 1 || !e || e->vendor != req->usb->vendor ||
                     e->product != req->usb->product || !streq_ptr(e->serial, req->usb->serial ? req->usb->serial : "") ||
-                    e->read_only != req->usb->read_only || e->n_interfaces != req->usb->n_interfaces)
+                    e->read_only != req->usb->read_only || e->n_interfaces != req->usb->n_interfaces ||
+                    e->hidraw_user != req->usb->hidraw_user || !streq_ptr(e->path, req->usb->path))
                         return -EBADMSG;
                 break;
         }

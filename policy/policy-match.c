@@ -184,10 +184,11 @@ struct candidates {
         uint32_t open;                /* first in file order whose window contains now */
         uint32_t not_yet;             /* the one becoming valid soonest */
         uint32_t expired;             /* the one that expired last */
+        uint32_t other_port;          /* USB: the first valid now for the identity, but bound to another port */
         int64_t next_change;          /* earliest future window boundary of any of them */
 };
 
-#define CANDIDATES_INIT { .open = NONE, .not_yet = NONE, .expired = NONE, .next_change = TIME_INFINITY }
+#define CANDIDATES_INIT { .open = NONE, .not_yet = NONE, .expired = NONE, .other_port = NONE, .next_change = TIME_INFINITY }
 
 static void candidates_add(struct candidates *c, uint32_t i, const struct policy_approval *a,
                            const struct policy_approval *(*get)(const struct policy *, uint32_t),
@@ -226,6 +227,11 @@ static bool entry_covers(const struct policy_usb_entry *e, const struct usb_inte
                 if (pattern_matches(&e->interfaces[k], c))
                         return true;
         return false;
+}
+
+static bool usb_path_matches(const char *path, const struct usb_identity *id) {
+        size_t n = strnlen(id->id_path, sizeof id->id_path);
+        return n > 0 && n < sizeof id->id_path && streq(path, id->id_path);
 }
 
 /* Bounded copy of the identity's interface count: the struct may come from anywhere. */
@@ -280,9 +286,17 @@ void policy_match_usb(const struct policy *p, const struct usb_identity *id, int
 
                 for (uint32_t i = t->heads[h & t->mask]; i != NONE; i = t->next[i]) {
                         const struct policy_usb_entry *e = &p->usb[i];
-                        if (t->hash[i] == h && e->vendor == id->vendor && e->product == id->product &&
-                            streq(e->serial ?: "", serial))
-                                candidates_add(&c, i, &e->approval, usb_approval, p, now);
+                        if (t->hash[i] != h || e->vendor != id->vendor || e->product != id->product ||
+                            !streq(e->serial ?: "", serial))
+                                continue;
+                        /* Bound to a port: only there. A device whose port udev did not name
+                         * (id_path "") matches no such entry. */
+                        if (e->path && !usb_path_matches(e->path, id)) {
+                                if (c.other_port == NONE && in_window(&e->approval, now))
+                                        c.other_port = i;
+                                continue;
+                        }
+                        candidates_add(&c, i, &e->approval, usb_approval, p, now);
                 }
         }
         d.next_change = MIN(d.next_change, c.next_change);
@@ -294,6 +308,9 @@ void policy_match_usb(const struct policy *p, const struct usb_identity *id, int
                 if (shown != NONE) {
                         d.usb_entry = &p->usb[shown];
                         d.window = c.not_yet != NONE ? WINDOW_NOT_YET : WINDOW_EXPIRED;
+                } else if (c.other_port != NONE) {
+                        d.usb_entry = &p->usb[c.other_port];
+                        d.window = WINDOW_OTHER_PORT;
                 }
                 decide_usb_default(p, id, &d);
                 *ret = d;
@@ -323,6 +340,7 @@ void policy_match_usb(const struct policy *p, const struct usb_identity *id, int
                 d.verdict = e->read_only ? VERDICT_READ_ONLY : VERDICT_ALLOW;
                 d.reason = REASON_PERMIT;
                 d.interface_mask = covered;
+                d.hidraw_user = e->hidraw_user;
         }
         *ret = d;
 }
@@ -504,6 +522,9 @@ size_t policy_decision_describe(const struct policy_decision *d, const struct us
                         snprintf(line, sizeof line, "%s (permit %s not valid before %s)",
                                  policy_reason_to_string(d->reason), permit,
                                  when_text(a->valid_from_text, a->valid_from, when));
+                else if (d->usb_entry && d->window == WINDOW_OTHER_PORT)
+                        snprintf(line, sizeof line, "%s (permit %s is for port %s)", policy_reason_to_string(d->reason),
+                                 permit, d->usb_entry->path);
                 else
                         snprintf(line, sizeof line, "%s", policy_reason_to_string(d->reason));
                 break;

@@ -6,7 +6,8 @@
  * the policy. Only network entries keyed by kind/name alone are scanned, and there are few.
  *
  * Rules (docs/policy.md, "How a decision is made"):
- *  - an entry whose identity matches and whose window contains NOW decides;
+ *  - an entry whose identity matches and whose window contains NOW decides; an entry with a
+ *    `path` matches only a device whose udev ID_PATH (the port) is that path;
  *  - its `interfaces` must cover every interface the device presents, or (unlisted =
  *    "disable") the uncovered ones stay off; otherwise the device is blocked;
  *  - an entry that matches but is outside its window does not approve: the defaults decide,
@@ -52,6 +53,7 @@ enum policy_window {
         WINDOW_OPEN,                  /* the deciding entry is valid now */
         WINDOW_NOT_YET,               /* an entry matched but its valid_from is in the future */
         WINDOW_EXPIRED,               /* an entry matched but its valid_until has passed */
+        WINDOW_OTHER_PORT,            /* an entry valid now names the device, but another port (path) */
 };
 
 struct policy_decision {
@@ -63,6 +65,9 @@ struct policy_decision {
         const struct policy_net_entry *net_entry;
         /* For USB allow/read-only: bit i set means the device's interface i may be authorised. */
         uint32_t interface_mask;
+        /* USB: the deciding permit leaves the device's hidraw nodes to udev's rules (the seat's
+         * user may get them); false (every other decision): root only. */
+        bool hidraw_user;
         /* Index of the first device interface not covered by the entry (REASON_INTERFACES_NOT_APPROVED). */
         int unapproved_interface;
         /* The next time this decision may change by time alone (an entry's valid_from/valid_until,

@@ -469,6 +469,7 @@ enum key_kind {
         KEY_INTERFACES,
         KEY_UNLISTED,
         KEY_ACCESS,
+        KEY_HIDRAW,
         KEY_MAC,
         KEY_PATH,
         KEY_KIND,
@@ -486,9 +487,11 @@ static const struct key usb_keys[] = {
         { "vendor", KEY_VENDOR, true },
         { "product", KEY_PRODUCT, true },
         { "serial", KEY_SERIAL, true },
+        { "path", KEY_PATH, false },
         { "interfaces", KEY_INTERFACES, false },
         { "unlisted_interfaces", KEY_UNLISTED, false },
         { "access", KEY_ACCESS, false },
+        { "hidraw", KEY_HIDRAW, false },
         { "label", KEY_TEXT, false },
         { "purpose", KEY_TEXT, false },
         { "holder", KEY_TEXT, false },
@@ -543,12 +546,20 @@ struct entry_state {
 
 static const char *const unlisted_words[] = { "block-device", "disable", NULL };
 static const char *const access_words[] = { "read-write", "read-only", NULL };
+static const char *const hidraw_words[] = { "root", "user", NULL };
+
+static bool entry_approves_hid(const struct policy_usb_entry *e) {
+        for (size_t i = 0; i < e->n_interfaces; i++)
+                if (e->interfaces[i].c.cls == USB_CLASS_HID)
+                        return true;
+        return false;
+}
 
 /* Parses one usb or network entry (a group). USB or NET is the struct to fill. */
 static void parse_entry(struct parser *ps, const config_setting_t *g, const char *prefix, const struct key *keys,
                         struct policy_usb_entry *usb, struct policy_net_entry *net, struct entry_state *st) {
         struct policy_approval *a = usb ? &usb->approval : &net->approval;
-        const config_setting_t *unlisted = NULL;
+        const config_setting_t *unlisted = NULL, *serial = NULL, *hidraw = NULL;
         bool seen[ELEMENTSOF(usb_keys)] = {};
         bool ok_from = true, ok_until = true, ok_vendor = false, ok_product = false, ok_serial = false;
         char f[FIELD_MAX], q[QUOTE_MAX];
@@ -598,8 +609,7 @@ static void parse_entry(struct parser *ps, const config_setting_t *g, const char
                         break;
                 case KEY_SERIAL:
                         ok_serial = dup_string(ps, s, f, USB_STRING_MAX - 1, STR_OPTIONAL, &usb->serial) >= 0;
-                        if (ok_serial && usb->serial[0] == 0)
-                                warn_at(ps, line_of(s), f, "\"\" approves every unit of this model that reports no serial number");
+                        serial = s;
                         break;
                 case KEY_INTERFACES:
                         (void) get_interfaces(ps, s, f, usb);
@@ -615,6 +625,12 @@ static void parse_entry(struct parser *ps, const config_setting_t *g, const char
                         if (r >= 0)
                                 usb->read_only = r == 1;
                         break;
+                case KEY_HIDRAW:
+                        hidraw = s;
+                        r = get_word(ps, s, f, hidraw_words, "\"root\" or \"user\"");
+                        if (r >= 0)
+                                usb->hidraw_user = r == 1;
+                        break;
                 case KEY_MAC: {
                         const char *v;
                         if (get_string(ps, s, f, POLICY_STRING_MAX, STR_OPTIONAL, &v) < 0)
@@ -627,7 +643,9 @@ static void parse_entry(struct parser *ps, const config_setting_t *g, const char
                         break;
                 }
                 case KEY_PATH:
-                        (void) dup_string(ps, s, f, NET_PATH_MAX - 1, STR_REQUIRED, &net->path);
+                        /* udev's ID_PATH: of the USB device itself, or of a link's parent device */
+                        (void) dup_string(ps, s, f, (usb ? USB_PATH_MAX : NET_PATH_MAX) - 1, STR_REQUIRED,
+                                          usb ? &usb->path : &net->path);
                         break;
                 case KEY_KIND:
                         (void) dup_string(ps, s, f, NET_KIND_MAX - 1, STR_REQUIRED, &net->kind);
@@ -650,6 +668,20 @@ static void parse_entry(struct parser *ps, const config_setting_t *g, const char
                 if (unlisted && !seen_key(keys, seen, "interfaces"))
                         warn_at(ps, line_of(unlisted), field_name(f, prefix, "unlisted_interfaces"),
                                 "has no effect without interfaces");
+                /* Anyone can make a device that reports the vendor:product of an approved model
+                 * and no serial; on a fixed port it must at least be plugged there. */
+                if (ok_serial && usb->serial[0] == 0 && usb->path)
+                        warn_at(ps, line_of(serial), field_name(f, prefix, "serial"),
+                                "\"\" approves every unit of this model that reports no serial number, on port \"%s\"",
+                                quote(usb->path, q));
+                else if (ok_serial && usb->serial[0] == 0)
+                        warn_at(ps, line_of(serial), field_name(f, prefix, "serial"),
+                                "\"\" approves every unit of this model that reports no serial number (a clone needs "
+                                "only vendor:product): binding it to its port narrows it (path; policyctl approve "
+                                "--bind-port)");
+                if (hidraw && usb->hidraw_user && usb->has_interfaces && !entry_approves_hid(usb))
+                        warn_at(ps, line_of(hidraw), field_name(f, prefix, "hidraw"),
+                                "has no effect: interfaces approves no HID interface (03:*:*)");
         } else if (!seen_key(keys, seen, "mac") && !seen_key(keys, seen, "path") && !seen_key(keys, seen, "kind") &&
                    !seen_key(keys, seen, "name"))
                 fail_at(ps, a->line, prefix, "needs at least one of mac, path, kind, name");
@@ -807,21 +839,61 @@ static int device_cmp(const void *a, const void *b) {
         int c = strcmp(u->serial, v->serial);
         if (c != 0)
                 return c;
+        /* Entries for any port (no path) first. */
+        if (!u->path != !v->path)
+                return u->path ? 1 : -1;
+        c = u->path ? strcmp(u->path, v->path) : 0;
+        if (c != 0)
+                return c;
         if (u->approval.valid_from != v->approval.valid_from)
                 return u->approval.valid_from < v->approval.valid_from ? -1 : 1;
         return x->line < y->line ? -1 : x->line > y->line;
 }
 
-static bool same_device(const struct policy_usb_entry *u, const struct policy_usb_entry *v) {
+static bool same_model_serial(const struct policy_usb_entry *u, const struct policy_usb_entry *v) {
         return u->vendor == v->vendor && u->product == v->product && streq(u->serial, v->serial);
 }
 
+/* The same device on the same port (or both on any port). */
+static bool same_device(const struct policy_usb_entry *u, const struct policy_usb_entry *v) {
+        return same_model_serial(u, v) && streq_ptr(u->path, v->path);
+}
+
+static void report_overlap(struct parser *ps, const struct entry_ref *later, const struct entry_ref *earlier) {
+        char f[FIELD_MAX], q[QUOTE_MAX];
+        const struct policy_usb_entry *u = later->usb;
+
+        snprintf(f, sizeof f, "usb[%zu]", later->index);
+        fail_at(ps, later->line, f, "device %04x:%04x serial \"%s\" is also approved by usb[%zu] (line %u) for an overlapping time",
+                u->vendor, u->product, quote(u->serial, q), earlier->index, earlier->line);
+}
+
+/* REFS[from, to) are one device's entries for any port (no path), sorted by valid_from; B is an
+ * entry for one port. When the entries for any port do not overlap each other (the first pass
+ * reports it if they do), their ends are sorted too, and the last one starting before B ends is
+ * the only one that can overlap B. */
+static void check_port_against_any(struct parser *ps, const struct entry_ref *refs, size_t from, size_t to,
+                                   const struct entry_ref *b) {
+        size_t lo = from, hi = to;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (refs[mid].usb->approval.valid_from < b->usb->approval.valid_until)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        if (lo > from && refs[lo - 1].usb->approval.valid_until > b->usb->approval.valid_from)
+                report_overlap(ps, b, &refs[lo - 1]);
+}
+
 /* Two entries for one device whose windows overlap would make the decision depend on which one
- * a lookup finds first; an admin renewing a permit gives the new one a later valid_from. */
+ * a lookup finds first; an admin renewing a permit gives the new one a later valid_from. Entries
+ * bound to different ports (path) never match the same plug; an entry for any port overlaps
+ * every port's. */
 static void check_overlapping_devices(struct parser *ps, const struct policy *p, const struct entry_state *st) {
         _cleanup_free_ struct entry_ref *refs = NULL;
         size_t n = 0;
-        char f[FIELD_MAX], q[QUOTE_MAX];
 
         if (p->n_usb < 2)
                 return;
@@ -844,14 +916,22 @@ static void check_overlapping_devices(struct parser *ps, const struct policy *p,
                         continue;
                 }
                 const struct policy_usb_entry *u = refs[i].usb, *l = refs[latest].usb;
-                if (u->approval.valid_from < l->approval.valid_until) {
-                        snprintf(f, sizeof f, "usb[%zu]", refs[i].index);
-                        fail_at(ps, refs[i].line, f,
-                              "device %04x:%04x serial \"%s\" is also approved by usb[%zu] (line %u) for an overlapping time",
-                              u->vendor, u->product, quote(u->serial, q), refs[latest].index, refs[latest].line);
-                }
+                if (u->approval.valid_from < l->approval.valid_until)
+                        report_overlap(ps, &refs[i], &refs[latest]);
                 if (u->approval.valid_until > l->approval.valid_until)
                         latest = i;
+        }
+
+        /* Within one vendor:product:serial, the entries for any port come first. */
+        for (size_t i = 0, any_end = 0, group = 0; i < n; i++) {
+                if (!same_model_serial(refs[i].usb, refs[group].usb)) {
+                        group = i;
+                        any_end = i;
+                }
+                if (!refs[i].usb->path)
+                        any_end = i + 1;
+                else if (any_end > group)
+                        check_port_against_any(ps, refs, group, any_end, &refs[i]);
         }
 }
 
@@ -1083,6 +1163,7 @@ struct policy *policy_free(struct policy *p) {
         for (size_t i = 0; i < p->n_usb; i++) {
                 approval_done(&p->usb[i].approval);
                 free(p->usb[i].serial);
+                free(p->usb[i].path);
                 free(p->usb[i].interfaces);
         }
         free(p->usb);

@@ -98,6 +98,7 @@ static int put_usb(FILE *f, const struct policy_usb_entry *e) {
         snprintf(id, sizeof id, "%04x", e->product);
         put_key_string(f, in, "product", id);
         put_key_string(f, in, "serial", e->serial ?: "");
+        put_key_string(f, in, "path", e->path);
         if (e->has_interfaces) {
                 fprintf(f, "%sinterfaces = [ ", in);
                 for (size_t i = 0; i < e->n_interfaces; i++) {
@@ -111,6 +112,9 @@ static int put_usb(FILE *f, const struct policy_usb_entry *e) {
                         put_key_string(f, in, "unlisted_interfaces", "disable");
         }
         put_key_string(f, in, "access", e->read_only ? "read-only" : "read-write");
+        /* Like unlisted_interfaces: the default ("root") is left out. */
+        if (e->hidraw_user)
+                put_key_string(f, in, "hidraw", "user");
         return put_approval_tail(f, &e->approval);
 }
 

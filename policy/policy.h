@@ -58,10 +58,13 @@ struct policy_usb_entry {
         uint16_t vendor;
         uint16_t product;
         char *serial;                 /* "" approves units that report no serial */
+        char *path;                   /* udev ID_PATH of the port it must be plugged into; NULL: any port */
         bool has_interfaces;          /* false: no `interfaces` key, any interface set matches */
         size_t n_interfaces;
         struct policy_interface_pattern *interfaces;
         bool read_only;
+        bool hidraw_user;             /* its hidraw nodes are left to udev's rules (uaccess for the seat's
+                                       * user); false: root only, whatever the rules say */
         enum policy_unlisted unlisted;
 };
 

@@ -6,7 +6,9 @@
  * deliberate step.
  *
  * By default a USB entry approves exactly the interfaces the device had when it was requested,
- * so that a "stick" which later presents a keyboard interface is not covered. */
+ * so that a "stick" which later presents a keyboard interface is not covered. --bind-port
+ * also binds it to the port the request names (udev's ID_PATH): the narrowest permit for a
+ * device without a serial number, which any clone of its model would otherwise match. */
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -42,6 +44,10 @@ static void help(void) {
                "  --from DATE         valid from (YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][+HH:MM])\n"
                "  --until DATE        valid until; a date means through that day\n"
                "  --read-only         storage is attached read-only (USB)\n"
+               "  --bind-port         the device must be plugged into the port the request names\n"
+               "                      (its id_path; USB, with --request)\n"
+               "  --hidraw-user       its raw HID nodes (/dev/hidraw*) are left to udev's rules,\n"
+               "                      which give security keys to the user at the seat (USB)\n"
                "  --label S           what the device is (default: the request's manufacturer and\n"
                "                      product strings)\n"
                "  --purpose S         what it is for\n"
@@ -52,7 +58,7 @@ static void help(void) {
 struct approve_args {
         const char *request, *vendor, *product, *serial, *interfaces;
         const char *permit, *by, *from, *until, *label, *purpose, *holder;
-        bool read_only;
+        bool read_only, bind_port, hidraw_user;
         struct policy_interface_pattern patterns[USB_INTERFACES_MAX]; /* parsed --interfaces */
         size_t n_patterns;
 };
@@ -177,6 +183,8 @@ static int check_args(struct approve_args *a) {
                 return usage_error("approve", "give --request REQ.json, or --vendor, --product and --serial");
         if (by_id && !(a->vendor && a->product && a->serial))
                 return usage_error("approve", "--vendor, --product and --serial go together");
+        if (a->bind_port && !a->request)
+                return usage_error("approve", "--bind-port needs --request: the port is the request's id_path");
         if (a->serial && (!string_is_safe(a->serial) || strlen(a->serial) >= USB_STRING_MAX))
                 return usage_error("approve", "--serial must be UTF-8 text without control characters, at most %d bytes",
                                    USB_STRING_MAX - 1);
@@ -284,9 +292,9 @@ static int approve_net(const char *path, const char *text, size_t size, const st
         char mac[18] = "";
         int r;
 
-        if (a->interfaces || a->read_only)
-                return usage_error("approve", "--interfaces and --read-only are for USB devices, the request is for a "
-                                              "network link");
+        if (a->interfaces || a->read_only || a->bind_port || a->hidraw_user)
+                return usage_error("approve", "--interfaces, --read-only, --bind-port and --hidraw-user are for USB "
+                                              "devices, the request is for a network link");
 
         /* Only stable identities: a current MAC can be changed by anyone with CAP_NET_ADMIN, and a
          * name by a udev rule. */
@@ -329,7 +337,7 @@ static int approve_usb(const char *path, const char *text, size_t size, const st
                        const struct usb_identity *id, struct policy_approval *ap) {
         _cleanup_free_ char *out = NULL, *label = NULL, *device = NULL;
         struct policy_interface_pattern patterns[USB_INTERFACES_MAX];
-        struct policy_usb_entry e = { .approval = *ap, .read_only = a->read_only };
+        struct policy_usb_entry e = { .approval = *ap, .read_only = a->read_only, .hidraw_user = a->hidraw_user };
         struct policy_diag diag = {};
         bool rewritten = false;
         size_t n = 0;
@@ -338,6 +346,15 @@ static int approve_usb(const char *path, const char *text, size_t size, const st
         e.vendor = id->vendor;
         e.product = id->product;
         e.serial = id->has_serial ? (char *) id->serial : (char *) "";
+        if (a->bind_port) {
+                size_t n_path = strnlen(id->id_path, sizeof id->id_path);
+                if (n_path == 0 || n_path >= sizeof id->id_path) {
+                        log_error("%s: the request names no port (id_path, udev's ID_PATH): cannot --bind-port",
+                                  a->request);
+                        return EXIT_REFUSED;
+                }
+                e.path = (char *) id->id_path;
+        }
 
         if (a->interfaces) {
                 memcpy(patterns, a->patterns, a->n_patterns * sizeof patterns[0]);
@@ -365,12 +382,25 @@ static int approve_usb(const char *path, const char *text, size_t size, const st
                 if (*label && string_is_safe(label))
                         e.approval.label = label;
         }
-        if (!id->has_serial)
+        if (!id->has_serial && e.path)
                 log_error("warning: the device reports no serial number: the entry approves every unit of %04x:%04x "
-                          "without one",
-                          id->vendor, id->product);
+                          "without one, plugged into port %s",
+                          id->vendor, id->product, e.path);
+        else if (!id->has_serial)
+                log_error("warning: the device reports no serial number: the entry approves every unit of %04x:%04x "
+                          "without one (a clone needs only vendor:product)%s",
+                          id->vendor, id->product,
+                          a->request ? "; --bind-port binds it to the port in the request" : "");
+        if (a->hidraw_user && e.has_interfaces) {
+                bool hid = false;
+                for (size_t i = 0; i < n; i++)
+                        hid = hid || patterns[i].c.cls == USB_CLASS_HID;
+                if (!hid)
+                        log_error("warning: --hidraw-user has no effect: the entry approves no HID interface (03)");
+        }
 
-        if (asprintf(&device, "usb %04x:%04x serial %s", id->vendor, id->product, id->has_serial ? id->serial : "(none)") < 0)
+        if (asprintf(&device, "usb %04x:%04x serial %s%s%s", id->vendor, id->product,
+                     id->has_serial ? id->serial : "(none)", e.path ? " on port " : "", e.path ?: "") < 0)
                 return log_oom();
 
         r = policy_edit_add_usb(text, size, path, &e, &out, &rewritten, &diag);
@@ -383,7 +413,7 @@ static int approve_usb(const char *path, const char *text, size_t size, const st
 
 int verb_approve(int argc, char *argv[]) {
         enum { ARG_REQUEST = 0x100, ARG_VENDOR, ARG_PRODUCT, ARG_SERIAL, ARG_INTERFACES, ARG_PERMIT, ARG_BY,
-               ARG_FROM, ARG_UNTIL, ARG_READ_ONLY, ARG_LABEL, ARG_PURPOSE, ARG_HOLDER };
+               ARG_FROM, ARG_UNTIL, ARG_READ_ONLY, ARG_BIND_PORT, ARG_HIDRAW_USER, ARG_LABEL, ARG_PURPOSE, ARG_HOLDER };
         static const struct option options[] = {
                 { "request", required_argument, NULL, ARG_REQUEST },
                 { "vendor", required_argument, NULL, ARG_VENDOR },
@@ -395,6 +425,8 @@ int verb_approve(int argc, char *argv[]) {
                 { "from", required_argument, NULL, ARG_FROM },
                 { "until", required_argument, NULL, ARG_UNTIL },
                 { "read-only", no_argument, NULL, ARG_READ_ONLY },
+                { "bind-port", no_argument, NULL, ARG_BIND_PORT },
+                { "hidraw-user", no_argument, NULL, ARG_HIDRAW_USER },
                 { "label", required_argument, NULL, ARG_LABEL },
                 { "purpose", required_argument, NULL, ARG_PURPOSE },
                 { "holder", required_argument, NULL, ARG_HOLDER },
@@ -419,6 +451,8 @@ int verb_approve(int argc, char *argv[]) {
                 case ARG_FROM: a.from = optarg; break;
                 case ARG_UNTIL: a.until = optarg; break;
                 case ARG_READ_ONLY: a.read_only = true; break;
+                case ARG_BIND_PORT: a.bind_port = true; break;
+                case ARG_HIDRAW_USER: a.hidraw_user = true; break;
                 case ARG_LABEL: a.label = optarg; break;
                 case ARG_PURPOSE: a.purpose = optarg; break;
                 case ARG_HOLDER: a.holder = optarg; break;

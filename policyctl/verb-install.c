@@ -6,10 +6,16 @@
  * written; the bytes installed are checked to be the bytes verified. Both files are staged in
  * CONFIG_DIR and then renamed into place one after the other: in between, CONFIG_DIR's pair does
  * not verify, and kyokad (which keeps its own copy of the last accepted policy) goes on with
- * that copy instead. Then kyokad is asked to reload, and what changed is printed. */
+ * that copy instead. Then kyokad is asked to reload, and what changed is printed.
+ *
+ * policy.conf lists every approved serial number, which is all a clone of an approved stick
+ * needs besides its vendor:product: it is installed 0640 root:kyoka (kyokad reads it as root;
+ * group kyoka may read kyokad's state anyway), or 0600 when there is no group kyoka. The
+ * signature is no secret (0644). */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <stdio.h>
@@ -66,8 +72,10 @@ static void report_refusal(const char *path, const struct policy_load_result *re
         log_error("%s%s: not installed", res->error == LOAD_BAD_SIGNATURE ? "BAD SIGNATURE: " : "refused: ", m);
 }
 
-/* Writes DATA into a new temporary file in DIR, fsynced; its path in *RET_TMP. */
-static int stage_file(const char *dir, const char *name, const void *data, size_t size, char **ret_tmp) {
+/* Writes DATA into a new temporary file in DIR with MODE and group GID (-1: the caller's),
+ * fsynced; its path in *RET_TMP. */
+static int stage_file(const char *dir, const char *name, const void *data, size_t size, mode_t mode, gid_t gid,
+                      char **ret_tmp) {
         _cleanup_free_ char *tmp = NULL;
         _cleanup_close_ int fd = -EBADF;
         const char *p = data;
@@ -86,7 +94,7 @@ static int stage_file(const char *dir, const char *name, const void *data, size_
                 p += k;
                 size -= (size_t) k;
         }
-        if (fchmod(fd, 0644) < 0 || fsync(fd) < 0)
+        if ((gid != (gid_t) -1 && fchown(fd, (uid_t) -1, gid) < 0) || fchmod(fd, mode) < 0 || fsync(fd) < 0)
                 goto fail;
         *ret_tmp = TAKE_PTR(tmp);
         return 0;
@@ -134,6 +142,25 @@ static int read_verified(const char *path, const struct keyring *keys, const str
         return 0;
 }
 
+/* Group kyoka's id, or -1 (with a warning) when there is no such group. */
+static gid_t kyoka_gid(void) {
+        struct group g, *res = NULL;
+        int r = ERANGE;
+
+        /* A group with many members needs a larger buffer. */
+        for (size_t size = 4096; r == ERANGE && size <= (1u << 20); size *= 4) {
+                _cleanup_free_ char *buf = malloc(size);
+                if (!buf)
+                        return log_oom(), (gid_t) -1;
+                r = getgrnam_r("kyoka", &g, buf, size, &res);
+                if (r == 0 && res)
+                        return res->gr_gid;
+        }
+        log_error("warning: no group kyoka (%s): policy.conf is installed 0600, readable by root alone",
+                  r ? strerror(r) : "not found");
+        return (gid_t) -1;
+}
+
 static int install_files(const char *text, size_t size, const char *sig, size_t sig_size) {
         _cleanup_free_ char *conf = path_join(arg_config_dir, "policy.conf"),
                             *conf_sig = path_join(arg_config_dir, "policy.conf.sig"), *tmp = NULL,
@@ -144,10 +171,11 @@ static int install_files(const char *text, size_t size, const char *sig, size_t 
                 return -ENOMEM;
         /* Everything slow (writing up to 64 MiB, fsync) before the first rename, so that the
          * moment where the pair does not match is as short as two renames. */
-        r = stage_file(arg_config_dir, "policy.conf", text, size, &tmp);
+        gid_t gid = kyoka_gid();
+        r = stage_file(arg_config_dir, "policy.conf", text, size, gid == (gid_t) -1 ? 0600 : 0640, gid, &tmp);
         if (r < 0)
                 return r;
-        r = stage_file(arg_config_dir, "policy.conf.sig", sig, sig_size, &tmp_sig);
+        r = stage_file(arg_config_dir, "policy.conf.sig", sig, sig_size, 0644, (gid_t) -1, &tmp_sig);
         if (r < 0) {
                 (void) unlink(tmp);
                 return r;

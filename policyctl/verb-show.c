@@ -15,9 +15,9 @@
 static void help(void) {
         printf("Usage: policyctl show [--json] FILE\n"
                "\n"
-               "Print a policy: its header, the defaults, and for each permit the device, access,\n"
-               "validity, who approved it and when, holder, label and purpose. The signature is\n"
-               "not checked ('policyctl verify' does that).\n"
+               "Print a policy: its header, the defaults, and for each permit the device, its port,\n"
+               "access, raw HID, validity, who approved it and when, holder, label and purpose.\n"
+               "The signature is not checked ('policyctl verify' does that).\n"
                "\n"
                "Options:\n"
                "  --json      print JSON instead of a table\n"
@@ -118,6 +118,8 @@ static void print_table(const struct policy *p) {
                         fputs_safe(e->serial, stdout);
                 else
                         fputs("(none: units without a serial number)", stdout);
+                printf("\n  %-12s ", "port");
+                fputs_safe(e->path ? e->path : "any", stdout);
                 printf("\n  %-12s ", "interfaces");
                 if (!e->has_interfaces)
                         fputs("any", stdout);
@@ -129,6 +131,7 @@ static void print_table(const struct policy *p) {
                 if (e->has_interfaces && e->unlisted == UNLISTED_DISABLE)
                         fputs(" (others disabled)", stdout);
                 printf("\n  %-12s %s\n", "access", e->read_only ? "read-only" : "read-write");
+                printf("  %-12s %s\n", "hidraw", e->hidraw_user ? "user (as udev's rules give it)" : "root only");
                 print_approval(&e->approval);
         }
 
@@ -203,6 +206,7 @@ static int usb_to_json(const struct policy_usb_entry *e, struct json_object **re
         snprintf(hex, sizeof hex, "%04x", e->product);
         r = r < 0 ? r : add_string(o, "product", hex);
         r = r < 0 ? r : add_string(o, "serial", e->serial ? e->serial : "");
+        r = r < 0 ? r : add_string(o, "path", e->path);
         if (r >= 0 && e->has_interfaces) {
                 ifs = json_object_new_array();
                 for (size_t i = 0; ifs && i < e->n_interfaces; i++) {
@@ -219,6 +223,7 @@ static int usb_to_json(const struct policy_usb_entry *e, struct json_object **re
         } else if (r >= 0)
                 r = json_object_object_add(o, "interfaces", NULL) < 0 ? -ENOMEM : 0;
         r = r < 0 ? r : add_string(o, "access", e->read_only ? "read-only" : "read-write");
+        r = r < 0 ? r : add_string(o, "hidraw", e->hidraw_user ? "user" : "root");
         if (r < 0) {
                 json_object_put(o);
                 return r;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# kyoka-block-access, the udev helper for read-only media, as udev runs it: bounded input,
-# every doubt read-only, BLKROSET on a real block device (a loop device here; the real-kernel
-# test tests/vm/test-kyokad-usb.py runs it under udev on USB sticks).
+# kyoka-block-access, the udev helper for read-only media and raw HID, as udev runs it: bounded
+# input, every doubt read-only (root's alone for --hidraw), BLKROSET on a real block device (a
+# loop device here; the real-kernel test tests/vm/test-kyokad-usb.py runs it under udev on USB
+# sticks and keyboards).
 set -u
 build=${1:?usage: test-block-access.sh BUILD}
 helper=$build/kyoka-block-access
@@ -40,6 +41,51 @@ echo read-write > "$rt/usb/2-6"
 expect "a char device under a read-write USB device: read-write" read-write 0 --runtime-dir "$rt" --devpath "$usbpath" /dev/null
 expect "a char device not on USB: read-only" read-only 0 --runtime-dir "$rt" /dev/null
 
+# Raw HID (--hidraw): only the decision, for 73-kyoka-hidraw.rules; "user" only when kyokad's
+# file says hidraw=user, "root" for every doubt.
+hidpath=/sys/devices/pci0000:00/0000:00:14.0/usb1/1-4/1-4:1.0/0003:0627:0001.0001/hidraw/hidraw0
+hid() { local name=$1 word=$2 content=$3; shift 3; printf '%b' "$content" > "$rt/usb/1-4"; chmod 0644 "$rt/usb/1-4"
+	expect "--hidraw, access file '$(printf '%s' "$content" | sed 's/\\n/⏎/g')': $name" "$word" 0 --hidraw --runtime-dir "$rt" --devpath "$hidpath" "$@"; }
+hid "user" user 'read-write\nhidraw=user\n' /dev/null
+hid "user (read-only media)" user 'read-only\nhidraw=user\n' /dev/null
+hid "udev's name agrees" user 'read-write\nhidraw=user\n' /dev/null 1-4
+hid "udev names another USB device" root 'read-write\nhidraw=user\n' /dev/null 1-5
+hid "root" root 'read-write\nhidraw=root\n' /dev/null
+hid "the one-line format: root" root 'read-write\n' /dev/null
+for content in 'read-write\nhidraw=user\n\n' 'read-write\nhidraw=USER\n' 'hidraw=user\n' '' 'read-write\nhidraw=user\nhidraw=user\n'; do
+	hid "malformed" root "$content" /dev/null
+done
+printf 'read-write\nhidraw=user\n' > "$rt/usb/1-4"; chmod 0666 "$rt/usb/1-4"
+expect "--hidraw, access file writable by others: root" root 0 --hidraw --runtime-dir "$rt" --devpath "$hidpath" /dev/null
+chmod 0644 "$rt/usb/1-4"
+expect "--hidraw, no USB device above the node: root" root 0 --hidraw --runtime-dir "$rt" /dev/null
+expect "--hidraw, a regular file: root" root 0 --hidraw --runtime-dir "$rt" --devpath "$hidpath" "$tmp/err"
+expect "--hidraw, a symlink (not followed): root" root 0 --hidraw --runtime-dir "$rt" --devpath "$hidpath" "$tmp/link"
+expect "--hidraw, no runtime dir: root" root 0 --hidraw --runtime-dir "$tmp/none" --devpath "$hidpath" /dev/null
+rm "$rt/usb/1-4"
+expect "--hidraw, no access file (kyokad never authorised it, or is down): root" root 0 --hidraw --runtime-dir "$rt" --devpath "$hidpath" /dev/null
+expect "--hidraw without DEVNODE: usage error" "" 2 --hidraw
+expect "--hidraw-revoke without DEVNODE: usage error" "" 2 --hidraw-revoke
+expect "--hidraw-revoke with two arguments: usage error" "" 2 --hidraw-revoke /dev/null x
+# --hidraw-revoke, the rule's RUN for a root-only node: any ACL on the node goes.
+if [ "$(id -u)" -eq 0 ] && mknod "$tmp/hidraw9" c 241 9 2>/dev/null && python3 - "$tmp/hidraw9" <<'PY' 2>/dev/null
+import os, struct, sys
+# An access ACL as the uaccess builtin sets it: user::rw-, user:1000:rw-, group::---, mask::rw-, other::---
+acl = struct.pack("<I", 2) + b"".join(struct.pack("<HHI", t, p, i) for t, p, i in
+      ((1, 6, 0xffffffff), (2, 6, 1000), (4, 0, 0xffffffff), (16, 6, 0xffffffff), (32, 0, 0xffffffff)))
+os.setxattr(sys.argv[1], "system.posix_acl_access", acl)
+PY
+then
+	"$helper" --hidraw-revoke "$tmp/hidraw9" >"$tmp/out" 2>"$tmp/err"; rc=$?
+	if [ "$rc" = 0 ] && ! python3 -c 'import os, sys; os.getxattr(sys.argv[1], "system.posix_acl_access")' "$tmp/hidraw9" 2>/dev/null; then
+		ok "--hidraw-revoke removes the node's ACL (uid 1000 rw)"
+	else not_ok "--hidraw-revoke removes the node's ACL" "exit $rc; $(cat "$tmp/err")"; fi
+	"$helper" --hidraw-revoke "$tmp/no-such-node"; [ $? = 0 ] && ok "--hidraw-revoke of a node gone meanwhile: exit 0" ||
+		not_ok "--hidraw-revoke of a node gone meanwhile: exit 0"
+else
+	echo "# not root, no mknod or no ACLs here: --hidraw-revoke is not checked"
+fi
+
 if [ "$(id -u)" -ne 0 ] || ! loop=$(losetup -f --show "$(truncate -s 4M "$tmp/img" && echo "$tmp/img")" 2>/dev/null); then
 	echo "# no loop device (not root?): BLKROSET cases skipped"
 else
@@ -73,6 +119,11 @@ else
 	setrw
 	expect "the default runtime dir (/run/kyoka) without a file for 2-6: read-only" read-only 0 --devpath "${usbpath/2-6/9-9}" "$loop"
 	[ "$(ro)" = 1 ] && ok "... ro=1" || not_ok "... ro=1" "ro=$(ro)"
+	setrw
+	printf 'read-write\nhidraw=user\n' > "$rt/usb/2-6"
+	expect "--hidraw on a block device: root" root 0 --hidraw --runtime-dir "$rt" --devpath "$usbpath" "$loop"
+	[ "$(ro)" = 0 ] && ok "... and --hidraw changed nothing (no BLKROSET)" || not_ok "... and --hidraw changed nothing" "ro=$(ro)"
+	expect "the two-line file's read-write reaches the block rule" read-write 0 --runtime-dir "$rt" --devpath "$usbpath" "$loop"
 	setrw
 fi
 echo "block-access: $pass passed, $fail failed"

@@ -15,7 +15,8 @@ check() { local name=$1; shift; if "$@" >"$tmp/out" 2>&1; then ok "$name"; else 
 check "make install DESTDIR=... PREFIX=/usr" make -s -C "$top" BUILD="$build" install DESTDIR="$tmp/dest" PREFIX=/usr
 for f in usr/bin/policyctl:755 usr/sbin/kyokad:755 usr/lib/kyoka/kyoka-block-access:755 \
 	 usr/lib/systemd/system/kyokad.service:644 \
-	 usr/lib/udev/rules.d/70-kyoka.rules:644 usr/lib/sysusers.d/kyoka.conf:644 \
+	 usr/lib/udev/rules.d/70-kyoka.rules:644 usr/lib/udev/rules.d/73-kyoka-hidraw.rules:644 \
+	 usr/lib/sysusers.d/kyoka.conf:644 \
 	 usr/lib/tmpfiles.d/kyoka.conf:644 usr/share/doc/kyoka/policy.md:644; do
 	check "installed ${f%:*} mode ${f#*:}" test "$(stat -c %a "$tmp/dest/${f%:*}" 2>/dev/null)" = "${f#*:}"
 done
@@ -23,6 +24,9 @@ check "unit runs /usr/sbin/kyokad" grep -qx 'ExecStart=/usr/sbin/kyokad' "$tmp/d
 check "udev rule runs /usr/lib/kyoka/kyoka-block-access, no @...@ left" \
 	bash -c "grep -q 'PROGRAM=\"/usr/lib/kyoka/kyoka-block-access ' '$tmp/dest/usr/lib/udev/rules.d/70-kyoka.rules' &&
 		! grep -q '@[A-Z]*@' '$tmp/dest/usr/lib/udev/rules.d/70-kyoka.rules'"
+check "raw HID rule runs /usr/lib/kyoka/kyoka-block-access --hidraw, no @...@ left" \
+	bash -c "grep -q 'PROGRAM=\"/usr/lib/kyoka/kyoka-block-access --hidraw ' '$tmp/dest/usr/lib/udev/rules.d/73-kyoka-hidraw.rules' &&
+		! grep -q '@[A-Z]*@' '$tmp/dest/usr/lib/udev/rules.d/73-kyoka-hidraw.rules'"
 
 # A prefix install, so that systemd can check the unit against binaries that exist.
 check "make install PREFIX=$tmp/prefix" make -s -C "$top" BUILD="$build" install PREFIX="$tmp/prefix"

@@ -318,5 +318,96 @@ run pc revoke policy.conf --permit 許可-2026-999; expect "revoke of an unknown
 run pc sign --key admin.key policy.conf
 run pc verify --key admin.pub policy.conf; expect "sign again after revoke" 0 "serial 7"
 
+# ---- the port (--bind-port), raw HID (--hidraw-user), serial-less permits ---------------------
+pc init --issuer 木更津市 --contract 契約第123号 > port.conf 2>/dev/null
+port=pci-0000:00:14.0-usb-0:2
+sed -e 's/"serial": "4C530001230101115423"/"serial": null/' -e "s/\"id_path\": \"[^\"]*\"/\"id_path\": \"$port\"/" \
+	stick.json > clone.json
+run pc approve port.conf --request clone.json --permit P-ANY --by 山田
+expect "approve of a serial-less device warns and names --bind-port" 0 \
+	"the entry approves every unit of 0781:5581 without one (a clone needs only vendor:product); --bind-port binds it to the port in the request"
+line=$(grep -n '^ *serial = "";' port.conf | cut -d: -f1)
+run pc check port.conf
+expect "check flags a permit with serial \"\" (file:line), saying the port narrows it" 0 \
+	"port.conf:$line: warning: usb[0].serial: \"\" approves every unit of this model that reports no serial number (a clone needs only vendor:product): binding it to its port narrows it (path; policyctl approve --bind-port)"
+grep -q '^ *path = ' port.conf && not_ok "without --bind-port the entry names no port" || ok "without --bind-port the entry names no port"
+pc revoke port.conf --permit P-ANY >/dev/null 2>&1
+run pc approve port.conf --request clone.json --permit P-PORT --by 山田 --bind-port
+expect "approve --bind-port: the device on its port" 0 "usb 0781:5581 serial (none) on port $port"
+grep -q "^ *path = \"$port\";" port.conf && ok "approve --bind-port writes the request's id_path as path" ||
+	not_ok "approve --bind-port writes the request's id_path as path"
+line=$(grep -n '^ *serial = "";' port.conf | cut -d: -f1)
+run pc check port.conf
+expect "check still warns about serial \"\" on a port, naming the port" 0 \
+	"port.conf:$line: warning: usb[0].serial: \"\" approves every unit of this model that reports no serial number, on port \"$port\""
+# Another unit of the model on another port, at the same time: valid (one plug, one port).
+sed "s/\"id_path\": \"[^\"]*\"/\"id_path\": \"${port}.4\"/" clone.json > clone2.json
+run pc approve port.conf --request clone2.json --permit P-PORT2 --by 山田 --bind-port
+expect "a second permit for the model on another port" 0 "on port ${port}.4"
+run pc check port.conf; expect "two ports, overlapping windows: valid" 0 "2 usb and 0 network"
+# The same model for any port would overlap both.
+cp port.conf before-any.conf
+run pc approve port.conf --request clone.json --permit P-ANY2 --by 山田
+if [ "$rc" -eq 1 ] && grep -q 'for an overlapping time' err && cmp -s port.conf before-any.conf; then
+	ok "a permit for any port overlapping a port's is refused"
+else not_ok "a permit for any port overlapping a port's is refused" "exit $rc"; fi
+usage_case "approve --bind-port without --request" approve port.conf --vendor 0781 --product 5581 --serial S --permit P --by B --bind-port
+usage_case "approve --bind-port of a network link" approve port.conf --request link.json --permit P --by B --bind-port
+usage_case "approve --hidraw-user of a network link" approve port.conf --request link.json --permit P --by B --hidraw-user
+sed 's/"id_path": "[^"]*"/"id_path": ""/' clone.json > nopath.json
+run pc approve port.conf --request nopath.json --permit P-NOPATH --by 山田 --bind-port
+if [ "$rc" -eq 1 ] && grep -q 'names no port' err && cmp -s port.conf before-any.conf; then ok "approve --bind-port of a request without id_path is refused"
+else not_ok "approve --bind-port of a request without id_path is refused" "exit $rc"; fi
+
+# A security key: raw HID for the user at the seat, on its port.
+sed -e 's/"vendor": "0781"/"vendor": "1050"/' -e 's/"product": "5581"/"product": "0407"/' \
+	-e 's/"interfaces": \[ "08:06:50" \]/"interfaces": [ "03:00:00", "03:01:01" ]/' clone.json > key.json
+run pc approve port.conf --request key.json --permit P-KEY --by 山田 --bind-port --hidraw-user
+expect "approve --hidraw-user" 0 "usb 1050:0407"
+grep -q '^ *hidraw = "user";' port.conf && ok "approve --hidraw-user writes hidraw = \"user\"" ||
+	not_ok "approve --hidraw-user writes hidraw = \"user\""
+sed "s/\"id_path\": \"[^\"]*\"/\"id_path\": \"${port}.5\"/" clone.json > clone3.json
+run pc approve port.conf --request clone3.json --permit P-STICK-HID --by 山田 --bind-port --hidraw-user
+expect "approve --hidraw-user without a HID interface warns" 0 "warning: --hidraw-user has no effect"
+run pc show port.conf
+if [ "$rc" -eq 0 ] && grep -q "^  port         $port\$" out && grep -q '^  hidraw       user' out &&
+	grep -q '^  hidraw       root only' out; then ok "show prints the port and raw HID"
+else not_ok "show prints the port and raw HID"; fi
+run pc show --json port.conf
+if [ "$rc" -eq 0 ] && python3 -c '
+import json, sys
+u = {e["permit"]: e for e in json.load(sys.stdin)["usb"]}
+assert u["P-KEY"]["path"] == sys.argv[1] and u["P-KEY"]["hidraw"] == "user", u["P-KEY"]
+assert u["P-PORT"]["path"] == sys.argv[1] and u["P-PORT"]["hidraw"] == "root", u["P-PORT"]
+assert u["P-PORT2"]["path"] == sys.argv[1] + ".4"
+' "$port" < out; then ok "show --json has path and hidraw"
+else not_ok "show --json has path and hidraw"; fi
+malformed "hidraw not root or user" 'usb = ( { permit = "X"; vendor = "0781"; product = "5581"; serial = "S"; hidraw = "all";
+  approved_by = "A"; approved_on = "2026-02-01"; } );' 'bad.conf:6: usb[0].hidraw: expected "root" or "user", got "all"'
+
+# ---- install: policy.conf lists the serials a clone would need -------------------------------
+pc sign --key admin.key port.conf >/dev/null 2>&1
+run pc install port.conf
+expect "install (kyokad not running)" 0 "kyokad is not running"
+if getent group kyoka >/dev/null; then want="640 root:kyoka"; else want="600 root:root"; fi
+got=$(stat -c '%a %U:%G' etc/policy.conf)
+[ "$got" = "$want" ] && ok "install leaves policy.conf $want" || not_ok "install leaves policy.conf $want" "got $got"
+got=$(stat -c '%a' etc/policy.conf.sig)
+[ "$got" = 644 ] && ok "... and policy.conf.sig 644" || not_ok "... and policy.conf.sig 644" "got $got"
+# Without a group kyoka (a host where sysusers has not run): root's alone, and a warning.
+if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then
+	grep -v '^kyoka:' /etc/group > group.nokyoka
+	rm -f etc/policy.conf
+	rc=0
+	unshare -m sh -c 'mount --bind "$1" /etc/group && shift && exec "$@"' sh "$tmp/group.nokyoka" \
+		"$P" --config-dir "$tmp/etc" --state-dir "$tmp/state" --runtime-dir "$tmp/run" install port.conf >out 2>err || rc=$?
+	expect "install without a group kyoka warns" 0 "warning: no group kyoka"
+	got=$(stat -c '%a %U:%G' etc/policy.conf)
+	[ "$got" = "600 root:root" ] && ok "... and leaves policy.conf 600 root:root" ||
+		not_ok "... and leaves policy.conf 600 root:root" "got $got"
+else
+	echo "# not root or no unshare: the install without a group kyoka is not checked"
+fi
+
 echo "policyctl: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

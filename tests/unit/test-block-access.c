@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* Read-only media: the names, paths and access files that kyoka-block-access decides on. Every
- * doubt must come out read-only. */
+/* Read-only media and raw HID: the names, paths, access files and nodes that kyoka-block-access
+ * and kyokad decide on. Every doubt must come out read-only, and root's alone. */
 #include "test-util.h"
 #include "block-access.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 static void test_usb_sysname_valid(void **state) {
@@ -83,11 +85,83 @@ static void test_access_file_contents(void **state) {
         assert_int_equal(read_with(d, "2-6", "read-writeX"), BLOCK_ACCESS_READ_ONLY);
         assert_int_equal(read_with(d, "2-6", " read-write"), BLOCK_ACCESS_READ_ONLY);
         assert_int_equal(read_with(d, "2-6", "read-write\0\n"), BLOCK_ACCESS_READ_WRITE); /* strlen: same file */
+        assert_int_equal(read_with(d, "2-6", "read-write\nhidraw=root\n"), BLOCK_ACCESS_READ_WRITE);
+        assert_int_equal(read_with(d, "2-6", "read-write\nhidraw=user"), BLOCK_ACCESS_READ_WRITE);
+        /* A bad second line spoils the whole file. */
+        assert_int_equal(read_with(d, "2-6", "read-write\nhidraw=admin\n"), BLOCK_ACCESS_READ_ONLY);
+        assert_int_equal(read_with(d, "2-6", "read-write\nhidraw=user\n\n"), BLOCK_ACCESS_READ_ONLY);
+        assert_int_equal(read_with(d, "2-6", "hidraw=user\nread-write\n"), BLOCK_ACCESS_READ_ONLY);
         char big[4096];
         memset(big, '\n', sizeof big - 1);
         memcpy(big, "read-write", 10);
         big[sizeof big - 1] = 0;
         assert_int_equal(read_with(d, "2-6", big), BLOCK_ACCESS_READ_ONLY);
+        test_rmdir_r(d);
+}
+
+static enum hidraw_access hidraw_with(const char *dir, const char *name, const void *content, size_t len) {
+        _cleanup_free_ char *p = test_write(dir, name, content, len);
+        assert_int_equal(chmod(p, 0644), 0);
+        _cleanup_close_ int fd = open_dir(dir);
+        return hidraw_access_read(fd, name);
+}
+
+#define HIDRAW_WITH(d, s) hidraw_with(d, "1-4", s, sizeof(s) - 1)
+
+/* Only the exact second line grants raw HID; anything else about the file takes it away. */
+static void test_access_file_hidraw(void **state) {
+        _cleanup_free_ char *d = test_mkdtemp();
+        assert_int_equal(chmod(d, 0755), 0);
+
+        assert_int_equal(HIDRAW_WITH(d, "read-write\nhidraw=user\n"), HIDRAW_ACCESS_USER);
+        assert_int_equal(HIDRAW_WITH(d, "read-only\nhidraw=user\n"), HIDRAW_ACCESS_USER);
+        assert_int_equal(HIDRAW_WITH(d, "read-only\nhidraw=user"), HIDRAW_ACCESS_USER);
+        assert_int_equal(HIDRAW_WITH(d, "read-write\nhidraw=root\n"), HIDRAW_ACCESS_ROOT);
+        /* The format before raw HID: one line. */
+        assert_int_equal(HIDRAW_WITH(d, "read-write\n"), HIDRAW_ACCESS_ROOT);
+        assert_int_equal(HIDRAW_WITH(d, "read-write"), HIDRAW_ACCESS_ROOT);
+        /* Malformed: every one root's alone. */
+        static const char *const bad[] = {
+                "", "\n", "hidraw=user\n", "hidraw=user\nread-write\n", "read-write\nhidraw=user\n\n",
+                "read-write\nhidraw=user\nhidraw=user\n", "read-write\nhidraw=users\n", "read-write\nhidraw=USER\n",
+                "read-write\n hidraw=user\n", "read-write\r\nhidraw=user\n", "read-write\nhidraw=user\r\n",
+                "read-write\n\nhidraw=user\n", "read-writ\nhidraw=user\n", "read-write hidraw=user\n", NULL,
+        };
+        for (const char *const *b = bad; *b; b++)
+                assert_int_equal(hidraw_with(d, "1-4", *b, strlen(*b)), HIDRAW_ACCESS_ROOT);
+        /* A NUL is no line end, and what follows it counts. */
+        assert_int_equal(HIDRAW_WITH(d, "read-write\nhidraw=user\0"), HIDRAW_ACCESS_ROOT);
+        assert_int_equal(HIDRAW_WITH(d, "read-write\0\nhidraw=user\n"), HIDRAW_ACCESS_ROOT);
+        assert_int_equal(hidraw_with(d, "1-4", "read-write\0", 11), HIDRAW_ACCESS_ROOT);
+        _cleanup_close_ int dfd = open_dir(d);
+        assert_int_equal(block_access_read(dfd, "1-4"), BLOCK_ACCESS_READ_ONLY);
+        /* Longer than any valid file, valid at the start. */
+        char big[64];
+        memset(big, '\n', sizeof big);
+        memcpy(big, "read-write\nhidraw=user\n", 23);
+        assert_int_equal(hidraw_with(d, "1-4", big, sizeof big), HIDRAW_ACCESS_ROOT);
+        /* Not kyokad's: writable by others, owned by someone else, a symlink, not a USB name. */
+        _cleanup_free_ char *f = test_write(d, "1-4", "read-write\nhidraw=user\n", 23);
+        _cleanup_close_ int fd = open_dir(d);
+        assert_int_equal(chmod(f, 0644), 0);
+        assert_int_equal(hidraw_access_read(fd, "1-4"), HIDRAW_ACCESS_USER);
+        assert_int_equal(chmod(f, 0664), 0);
+        assert_int_equal(hidraw_access_read(fd, "1-4"), HIDRAW_ACCESS_ROOT);
+        assert_int_equal(chmod(f, 0644), 0);
+        assert_int_equal(chmod(d, 0775), 0);
+        assert_int_equal(hidraw_access_read(fd, "1-4"), HIDRAW_ACCESS_ROOT);
+        assert_int_equal(chmod(d, 0755), 0);
+        if (geteuid() == 0) {
+                assert_int_equal(chown(f, 1000, 0), 0);
+                assert_int_equal(hidraw_access_read(fd, "1-4"), HIDRAW_ACCESS_ROOT);
+                assert_int_equal(chown(f, 0, 0), 0);
+        }
+        assert_int_equal(renameat(fd, "1-4", fd, "target"), 0);
+        assert_int_equal(symlinkat("target", fd, "1-4"), 0);
+        assert_int_equal(hidraw_access_read(fd, "1-4"), HIDRAW_ACCESS_ROOT);
+        assert_int_equal(hidraw_access_read(fd, "target"), HIDRAW_ACCESS_ROOT);
+        assert_int_equal(hidraw_access_read(fd, "../1-4"), HIDRAW_ACCESS_ROOT);
+        assert_int_equal(hidraw_access_read(-EBADF, "1-4"), HIDRAW_ACCESS_ROOT);
         test_rmdir_r(d);
 }
 
@@ -141,35 +215,39 @@ static void test_access_file_write_remove_clear(void **state) {
         _cleanup_free_ char *p = path_join(d, "1-5.2"), *text = NULL;
         struct stat st;
 
-        assert_int_equal(block_access_write(fd, "1-5.2", BLOCK_ACCESS_READ_WRITE), 0);
+        assert_int_equal(block_access_write(fd, "1-5.2", BLOCK_ACCESS_READ_WRITE, HIDRAW_ACCESS_ROOT), 0);
         assert_int_equal(read_file_bounded(p, 64, &text, NULL), 0);
-        assert_string_equal(text, "read-write\n");
+        assert_string_equal(text, "read-write\nhidraw=root\n");
         assert_int_equal(stat(p, &st), 0);
         assert_int_equal(st.st_mode & 07777, 0644);
         assert_int_equal(block_access_read(fd, "1-5.2"), BLOCK_ACCESS_READ_WRITE);
         /* Replaced, never appended; no temporary file left. */
-        assert_int_equal(block_access_write(fd, "1-5.2", BLOCK_ACCESS_READ_ONLY), 0);
+        assert_int_equal(hidraw_access_read(fd, "1-5.2"), HIDRAW_ACCESS_ROOT);
+        assert_int_equal(block_access_write(fd, "1-5.2", BLOCK_ACCESS_READ_ONLY, HIDRAW_ACCESS_USER), 0);
         free(text);
         text = NULL;
         assert_int_equal(read_file_bounded(p, 64, &text, NULL), 0);
-        assert_string_equal(text, "read-only\n");
+        assert_string_equal(text, "read-only\nhidraw=user\n");
         assert_int_equal(faccessat(fd, ".1-5.2.tmp", F_OK, 0), -1);
         assert_int_equal(block_access_read(fd, "1-5.2"), BLOCK_ACCESS_READ_ONLY);
+        assert_int_equal(hidraw_access_read(fd, "1-5.2"), HIDRAW_ACCESS_USER);
         /* Refused: names that are not a USB device's, a bad directory. */
-        assert_int_equal(block_access_write(fd, "../x", BLOCK_ACCESS_READ_WRITE), -EINVAL);
-        assert_int_equal(block_access_write(fd, "usb1", BLOCK_ACCESS_READ_WRITE), -EINVAL);
-        assert_int_equal(block_access_write(-EBADF, "1-1", BLOCK_ACCESS_READ_WRITE), -EBADF);
+        assert_int_equal(block_access_write(fd, "../x", BLOCK_ACCESS_READ_WRITE, HIDRAW_ACCESS_USER), -EINVAL);
+        assert_int_equal(block_access_write(fd, "usb1", BLOCK_ACCESS_READ_WRITE, HIDRAW_ACCESS_USER), -EINVAL);
+        assert_int_equal(block_access_write(-EBADF, "1-1", BLOCK_ACCESS_READ_WRITE, HIDRAW_ACCESS_USER), -EBADF);
         /* Remove: gone, and again without error. */
         assert_int_equal(block_access_remove(fd, "1-5.2"), 0);
         assert_int_equal(block_access_remove(fd, "1-5.2"), 0);
         assert_int_equal(block_access_read(fd, "1-5.2"), BLOCK_ACCESS_READ_ONLY);
+        assert_int_equal(hidraw_access_read(fd, "1-5.2"), HIDRAW_ACCESS_ROOT);
         assert_int_equal(block_access_remove(fd, "../x"), -EINVAL);
         /* Clear: everything, whatever it is called. */
-        assert_int_equal(block_access_write(fd, "1-1", BLOCK_ACCESS_READ_WRITE), 0);
-        assert_int_equal(block_access_write(fd, "2-1", BLOCK_ACCESS_READ_WRITE), 0);
+        assert_int_equal(block_access_write(fd, "1-1", BLOCK_ACCESS_READ_WRITE, HIDRAW_ACCESS_USER), 0);
+        assert_int_equal(block_access_write(fd, "2-1", BLOCK_ACCESS_READ_WRITE, HIDRAW_ACCESS_ROOT), 0);
         free(test_write(d, ".2-1.tmp", "read-write\n", 11));
         assert_int_equal(block_access_clear(fd), 0);
         assert_int_equal(block_access_read(fd, "1-1"), BLOCK_ACCESS_READ_ONLY);
+        assert_int_equal(hidraw_access_read(fd, "1-1"), HIDRAW_ACCESS_ROOT);
         assert_int_equal(faccessat(fd, "2-1", F_OK, 0), -1);
         assert_int_equal(faccessat(fd, ".2-1.tmp", F_OK, 0), -1);
         test_rmdir_r(d);
@@ -251,15 +329,175 @@ static void test_writable_block_walk(void **state) {
         test_rmdir_r(d);
 }
 
+/* A char device node at DIR/REL. */
+static void mknode(const char *dir, const char *rel, unsigned ma, unsigned mi, mode_t mode, gid_t gid) {
+        _cleanup_free_ char *p = path_join(dir, rel);
+        (void) unlink(p);
+        assert_int_equal(mknod(p, S_IFCHR | 0600, makedev(ma, mi)), 0);
+        assert_int_equal(chown(p, 0, gid), 0);
+        assert_int_equal(chmod(p, mode), 0);
+}
+
+/* An access ACL granting uid 1000 read-write, as the uaccess builtin would (the xattr's
+ * format: version 2, then {tag, perm, id} entries). */
+static int set_user_acl(const char *path) {
+        struct { uint32_t version; struct { uint16_t tag, perm; uint32_t id; } e[5]; } __attribute__((packed)) acl = {
+                .version = 2,
+                .e = { { 0x01, 6, UINT32_MAX }, { 0x02, 6, 1000 }, { 0x04, 0, UINT32_MAX }, { 0x10, 6, UINT32_MAX },
+                       { 0x20, 0, UINT32_MAX } },
+        };
+        return setxattr(path, "system.posix_acl_access", &acl, sizeof acl, 0);
+}
+
+/* kyokad's check of the raw HID nodes of a device it found authorised: mode, owner, ACL and
+ * udev's current tag of each /dev node, on a fake sysfs, /dev and /run/udev/data. */
+static void test_open_hidraw_walk(void **state) {
+        if (geteuid() != 0)
+                skip();   /* mknod */
+        _cleanup_free_ char *d = test_mkdtemp();
+        _cleanup_free_ char *sys = path_join(d, "sys"), *dev = path_join(d, "dev"), *db = path_join(d, "db");
+        _cleanup_free_ char *node = path_join(dev, "hidraw0"), *rec = path_join(db, "c241:0");
+
+        mk(sys, "1-4/power");
+        mk(sys, "1-4/1-4:1.0/0003:0627:0001.0001/hidraw/hidraw0");
+        put(sys, "1-4/1-4:1.0/0003:0627:0001.0001/hidraw/hidraw0/dev", "241:0\n");
+        mk(sys, "1-4/1-4:1.0/usbmisc/hiddev0");
+        put(sys, "1-4/1-4:1.0/usbmisc/hiddev0/dev", "180:0\n");
+        /* A device behind it (a hub's child) has its own decision. */
+        mk(sys, "1-4/1-4.1/1-4.1:1.0/0003:0627:0001.0002/hidraw/hidraw1");
+        put(sys, "1-4/1-4.1/1-4.1:1.0/0003:0627:0001.0002/hidraw/hidraw1/dev", "241:1\n");
+        mk(d, "dev/usb");
+        mk(d, "db");
+        mknode(dev, "hidraw0", 241, 0, 0600, 0);
+        mknode(dev, "usb/hiddev0", 180, 0, 0600, 0);
+        mknode(dev, "hidraw1", 241, 1, 0666, 0);
+
+        _cleanup_free_ char *devpath = path_join(sys, "1-4");
+        _cleanup_close_ int fd = open_dir(devpath), devfd = open_dir(dev), dbfd = open_dir(db);
+
+        assert_int_equal(usb_device_has_open_hidraw(fd, "1-4", devfd, dbfd), 0);
+        assert_int_equal(usb_device_has_open_hidraw(fd, "1-4", devfd, -EBADF), 0);
+        /* Mode, group, owner. */
+        assert_int_equal(chmod(node, 0660), 0);
+        assert_int_equal(usb_device_has_open_hidraw(fd, "1-4", devfd, dbfd), 1);
+        assert_int_equal(chmod(node, 0600), 0);
+        assert_int_equal(chown(node, 0, 46), 0);
+        assert_int_equal(usb_device_has_open_hidraw(fd, "1-4", devfd, dbfd), 1);
+        assert_int_equal(chown(node, 1000, 0), 0);
+        assert_int_equal(usb_device_has_open_hidraw(fd, "1-4", devfd, dbfd), 1);
+        assert_int_equal(chown(node, 0, 0), 0);
+        /* The hiddev node counts too. */
+        _cleanup_free_ char *hiddev = path_join(dev, "usb/hiddev0");
+        assert_int_equal(chmod(hiddev, 0604), 0);
+        assert_int_equal(usb_device_has_open_hidraw(fd, "1-4", devfd, dbfd), 1);
+        assert_int_equal(chmod(hiddev, 0600), 0);
+        /* An ACL for the seat's user (where the file system keeps ACLs). */
+        if (set_user_acl(node) == 0) {
+                assert_int_equal(usb_device_has_open_hidraw(fd, "1-4", devfd, dbfd), 1);
+                /* The ACL's mask became the group bits: the ACL alone, with them back at 0. */
+                assert_int_equal(chmod(node, 0600), 0);
+                assert_int_equal(usb_device_has_open_hidraw(fd, "1-4", devfd, dbfd), 1);
+                assert_int_equal(removexattr(node, "system.posix_acl_access"), 0);
+                assert_int_equal(usb_device_has_open_hidraw(fd, "1-4", devfd, dbfd), 0);
+        } else
+                print_message("# no ACLs on %s (%s): that case is not checked\n", dev, strerror(errno));
+        /* Not the device's node: another device number, a regular file. */
+        mknode(dev, "hidraw0", 241, 7, 0600, 0);
+        assert_int_equal(usb_device_has_open_hidraw(fd, "1-4", devfd, dbfd), 1);
+        assert_int_equal(unlink(node), 0);
+        free(test_write(dev, "hidraw0", "", 0));
+        assert_int_equal(chmod(node, 0600), 0);
+        assert_int_equal(usb_device_has_open_hidraw(fd, "1-4", devfd, dbfd), 1);
+        /* No node at all: nothing to open. */
+        assert_int_equal(unlink(node), 0);
+        assert_int_equal(usb_device_has_open_hidraw(fd, "1-4", devfd, dbfd), 0);
+        mknode(dev, "hidraw0", 241, 0, 0600, 0);
+        /* udev's database: only a current "uaccess" tag counts (a removed one stays in G:). */
+        put(db, "c241:0", "I:123\nE:ID_SECURITY_TOKEN=1\nG:uaccess\nG:seat\nQ:seat\nV:1\n");
+        assert_int_equal(usb_device_has_open_hidraw(fd, "1-4", devfd, dbfd), 0);
+        put(db, "c241:0", "I:123\nQ:uaccessx\nQ:xuaccess\nE:TAG=Q:uaccess\n");
+        assert_int_equal(usb_device_has_open_hidraw(fd, "1-4", devfd, dbfd), 0);
+        put(db, "c241:0", "Q:uaccess\n");
+        assert_int_equal(usb_device_has_open_hidraw(fd, "1-4", devfd, dbfd), 1);
+        assert_int_equal(usb_device_has_open_hidraw(fd, "1-4", devfd, -EBADF), 0);
+        put(db, "c241:0", "G:uaccess\nQ:seat\nQ:uaccess");
+        assert_int_equal(usb_device_has_open_hidraw(fd, "1-4", devfd, dbfd), 1);
+        /* The line wherever it falls in the pieces the file is read in. */
+        for (size_t pad = 1000; pad < 1060; pad++) {
+                FILE *f = fopen(rec, "we");
+                assert_non_null(f);
+                for (size_t i = 0; i < pad; i++)
+                        fputc(i % 40 == 39 ? '\n' : 'x', f);
+                fputs("\nQ:uaccess\n", f);
+                assert_int_equal(fclose(f), 0);
+                assert_int_equal(usb_device_has_open_hidraw(fd, "1-4", devfd, dbfd), 1);
+        }
+        /* Larger than any udev database file: taken as tagged. */
+        FILE *f = fopen(rec, "we");
+        assert_non_null(f);
+        for (size_t i = 0; i < (2u << 20) / 8; i++)
+                fputs("E:X=yyy\n", f);
+        assert_int_equal(fclose(f), 0);
+        assert_int_equal(usb_device_has_open_hidraw(fd, "1-4", devfd, dbfd), 1);
+        assert_int_equal(unlink(rec), 0);
+        assert_int_equal(usb_device_has_open_hidraw(fd, "1-4", devfd, dbfd), 0);
+        /* The hub's child is judged on its own. */
+        _cleanup_free_ char *child = path_join(sys, "1-4/1-4.1");
+        _cleanup_close_ int cfd = open_dir(child);
+        assert_int_equal(usb_device_has_open_hidraw(cfd, "1-4.1", devfd, dbfd), 1);
+        /* Bad arguments. */
+        assert_int_equal(usb_device_has_open_hidraw(fd, "1-4/..", devfd, dbfd), -EINVAL);
+        assert_int_equal(usb_device_has_open_hidraw(fd, "1-4", -EBADF, dbfd), -EBADF);
+        /* A malformed dev attribute is an error, never "closed". */
+        put(sys, "1-4/1-4:1.0/0003:0627:0001.0001/hidraw/hidraw0/dev", "241\n");
+        assert_int_equal(usb_device_has_open_hidraw(fd, "1-4", devfd, dbfd), -EIO);
+        test_rmdir_r(d);
+}
+
+/* The RUN of a root-only raw HID node: any access ACL goes, nothing else changes. */
+static void test_hidraw_node_revoke(void **state) {
+        if (geteuid() != 0)
+                skip();   /* mknod */
+        _cleanup_free_ char *d = test_mkdtemp(), *node = path_join(d, "hidraw0");
+        _cleanup_free_ char *file = test_write(d, "file", "", 0);
+        struct stat st;
+        char v[64];
+
+        mknode(d, "hidraw0", 241, 0, 0600, 0);
+        _cleanup_close_ int fd = open(node, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        assert_true(fd >= 0);
+        assert_int_equal(hidraw_node_revoke(fd), 0);              /* no ACL: nothing to do */
+        if (set_user_acl(node) < 0) {
+                print_message("# no ACLs on %s (%s): the removal is not checked\n", d, strerror(errno));
+                test_rmdir_r(d);
+                return;
+        }
+        assert_true(getxattr(node, "system.posix_acl_access", v, sizeof v) > 0);
+        assert_int_equal(hidraw_node_revoke(fd), 0);
+        assert_int_equal(getxattr(node, "system.posix_acl_access", v, sizeof v), -1);
+        assert_int_equal(errno, ENODATA);
+        assert_int_equal(stat(node, &st), 0);
+        assert_true(S_ISCHR(st.st_mode) && st.st_rdev == makedev(241, 0));
+        /* Not a character device: refused, the file's ACL left alone. */
+        assert_int_equal(set_user_acl(file), 0);
+        _cleanup_close_ int ffd = open(file, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        assert_int_equal(hidraw_node_revoke(ffd), -ENODEV);
+        assert_true(getxattr(file, "system.posix_acl_access", v, sizeof v) > 0);
+        test_rmdir_r(d);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_usb_sysname_valid),
                 cmocka_unit_test(test_usb_sysname_from_devpath),
                 cmocka_unit_test(test_access_file_contents),
+                cmocka_unit_test(test_access_file_hidraw),
                 cmocka_unit_test(test_access_file_not_trusted),
                 cmocka_unit_test(test_access_file_write_remove_clear),
                 cmocka_unit_test(test_set_read_only_needs_a_block_device),
                 cmocka_unit_test(test_writable_block_walk),
+                cmocka_unit_test(test_open_hidraw_walk),
+                cmocka_unit_test(test_hidraw_node_revoke),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -132,6 +132,41 @@ static void test_add_keeps_comments_and_raises_serial(void **state) {
         assert_string_equal(n->approval.valid_until_text, "2027-03-31");
 }
 
+/* approve --bind-port / --hidraw-user: the port and raw HID reach the file, by text edit and by
+ * the canonical fallback, and the other entries keep theirs. */
+static void test_add_keeps_port_and_hidraw(void **state) {
+        static struct policy_interface_pattern hid[] = { { .c = { 0x03 }, .any_subclass = true, .any_protocol = true } };
+        struct policy_usb_entry e = new_usb_entry("許可-2026-030", "FIDO2 key");
+        e.path = (char *) "pci-0000:00:14.0-usb-0:2.1";
+        e.hidraw_user = true;
+        e.interfaces = hid;
+        e.read_only = false;
+
+        for (int fallback = 0; fallback < 2; fallback++) {
+                policy_edit_force_fallback = fallback;
+                _cleanup_free_ char *out = add_usb(three_entries, &e, fallback);
+                _cleanup_(policy_freep) struct policy *p = parse_ok(out, 8, 4, 0);
+                const struct policy_usb_entry *n = policy_find_usb_permit(p, "許可-2026-030");
+                assert_non_null(n);
+                assert_string_equal(n->path, "pci-0000:00:14.0-usb-0:2.1");
+                assert_true(n->hidraw_user);
+                assert_null(policy_find_usb_permit(p, "A-2")->path);
+                assert_false(policy_find_usb_permit(p, "A-2")->hidraw_user);
+                assert_non_null(strstr(out, "path = \"pci-0000:00:14.0-usb-0:2.1\";\n"));
+                assert_non_null(strstr(out, "hidraw = \"user\";\n"));
+
+                /* A later edit keeps them (the canonical writer must write them back). */
+                _cleanup_free_ char *back = NULL;
+                bool rewritten;
+                assert_int_equal(policy_edit_remove(out, strlen(out), "policy.conf", "A-1", &back, &rewritten, NULL), 0);
+                _cleanup_(policy_freep) struct policy *q = parse_ok(back, 9, 3, 0);
+                n = policy_find_usb_permit(q, "許可-2026-030");
+                assert_string_equal(n->path, "pci-0000:00:14.0-usb-0:2.1");
+                assert_true(n->hidraw_user);
+        }
+        policy_edit_force_fallback = false;
+}
+
 static void test_add_creates_list_when_absent(void **state) {
         static const char text[] = HEADER "/* no permits yet */ workstation = \"pc-01\";"; /* and no final newline */
         struct policy_usb_entry e = new_usb_entry("許可-1", "stick");
@@ -331,6 +366,7 @@ static void test_fallback_writes_canonical_form(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_add_keeps_comments_and_raises_serial),
+                cmocka_unit_test(test_add_keeps_port_and_hidraw),
                 cmocka_unit_test(test_add_creates_list_when_absent),
                 cmocka_unit_test(test_add_into_empty_lists),
                 cmocka_unit_test(test_add_keeps_the_files_indentation),

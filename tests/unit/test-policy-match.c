@@ -386,6 +386,135 @@ static void test_read_only_entry_gives_read_only(void **state) {
         assert_string_equal(describe(&d, STICK), "permit 許可-2026-017 (read-only)");
 }
 
+/* ---- the port (path) ---- */
+
+#define PORT1 "pci-0000:00:14.0-usb-0:1"
+#define PORT2 "pci-0000:00:14.0-usb-0:2"
+
+static struct usb_identity on_port(struct usb_identity id, const char *path) {
+        snprintf(id.id_path, sizeof id.id_path, "%s", path);
+        return id;
+}
+
+static void test_permit_bound_to_port_allows_there(void **state) {
+        _cleanup_parsed_ struct policy *p = stick_policy("path = \"" PORT1 "\";");
+        struct policy_decision d = match_usb(p, on_port(STICK, PORT1), T0);
+        assert_int_equal(d.verdict, VERDICT_ALLOW);
+        assert_int_equal(d.reason, REASON_PERMIT);
+        assert_ptr_equal(d.usb_entry, &p->usb[0]);
+        assert_int_equal(d.next_change, T0 + 100 * DAY);
+}
+
+static void test_permit_bound_to_port_does_not_allow_elsewhere(void **state) {
+        _cleanup_parsed_ struct policy *p = stick_policy("path = \"" PORT1 "\";");
+        struct policy_decision d = match_usb(p, on_port(STICK, PORT2), T0);
+        assert_int_equal(d.verdict, VERDICT_BLOCK);
+        assert_int_equal(d.reason, REASON_DEFAULT_OTHER);
+        assert_int_equal(d.window, WINDOW_OTHER_PORT);
+        assert_ptr_equal(d.usb_entry, &p->usb[0]);
+        assert_int_equal(d.interface_mask, 0);
+        /* Its window does not change anything for this port. */
+        assert_int_equal(d.next_change, TIME_INFINITY);
+        assert_string_equal(describe(&d, STICK), "default usb_other (permit 許可-2026-017 is for port " PORT1 ")");
+        /* A prefix or an extension of the path is another port. */
+        d = match_usb(p, on_port(STICK, PORT1 ".3"), T0);
+        assert_int_equal(d.verdict, VERDICT_BLOCK);
+        d = match_usb(p, on_port(STICK, "pci-0000:00:14.0-usb-0:"), T0);
+        assert_int_equal(d.verdict, VERDICT_BLOCK);
+}
+
+/* udev named no port (ID_PATH unknown): a permit for a port never matches. */
+static void test_permit_bound_to_port_needs_a_known_port(void **state) {
+        _cleanup_parsed_ struct policy *p = stick_policy("path = \"" PORT1 "\";");
+        struct policy_decision d = match_usb(p, STICK, T0);
+        assert_int_equal(d.verdict, VERDICT_BLOCK);
+        assert_int_equal(d.window, WINDOW_OTHER_PORT);
+        /* An identity whose id_path fills its buffer without a NUL is no port either. */
+        struct usb_identity id = STICK;
+        memset(id.id_path, 'x', sizeof id.id_path);
+        d = match_usb(p, id, T0);
+        assert_int_equal(d.verdict, VERDICT_BLOCK);
+}
+
+/* A permit without path matches on every port. */
+static void test_permit_without_port_allows_on_any_port(void **state) {
+        _cleanup_parsed_ struct policy *p = stick_policy("");
+        assert_int_equal(match_usb(p, on_port(STICK, PORT1), T0).verdict, VERDICT_ALLOW);
+        assert_int_equal(match_usb(p, on_port(STICK, PORT2), T0).verdict, VERDICT_ALLOW);
+        assert_int_equal(match_usb(p, STICK, T0).verdict, VERDICT_ALLOW);
+}
+
+/* Two units of a serial-less model, each bound to its port by its own permit. */
+static void test_serial_less_permits_on_two_ports(void **state) {
+        _cleanup_parsed_ struct policy *p = parse(SAFE_DEFAULTS
+                "usb = ( { permit = \"P1\"; vendor = \"0781\"; product = \"5581\"; serial = \"\"; path = \"" PORT1 "\";\n"
+                "          approved_by = \"山田\"; approved_on = \"2026-01-05\"; },\n"
+                "        { permit = \"P2\"; vendor = \"0781\"; product = \"5581\"; serial = \"\"; path = \"" PORT2 "\";\n"
+                "          approved_by = \"山田\"; approved_on = \"2026-01-05\"; access = \"read-only\"; } );\n");
+        struct usb_identity clone = usb_dev(0x0781, 0x5581, NULL, IFS("08:06:50"));
+        struct policy_decision d = match_usb(p, on_port(clone, PORT1), T0);
+        assert_int_equal(d.verdict, VERDICT_ALLOW);
+        assert_ptr_equal(d.usb_entry, &p->usb[0]);
+        d = match_usb(p, on_port(clone, PORT2), T0);
+        assert_int_equal(d.verdict, VERDICT_READ_ONLY);
+        assert_ptr_equal(d.usb_entry, &p->usb[1]);
+        d = match_usb(p, on_port(clone, "pci-0000:00:14.0-usb-0:3"), T0);
+        assert_int_equal(d.verdict, VERDICT_BLOCK);
+        assert_int_equal(d.window, WINDOW_OTHER_PORT);
+        assert_ptr_equal(d.usb_entry, &p->usb[0]);
+}
+
+/* On the right port but expired: the reason is the expiry, not the port. */
+static void test_expired_permit_on_its_port_is_named_expired(void **state) {
+        _cleanup_parsed_ struct policy *p = stick_policy("path = \"" PORT1 "\";");
+        struct policy_decision d = match_usb(p, on_port(STICK, PORT1), T0 + 100 * DAY);
+        assert_int_equal(d.verdict, VERDICT_BLOCK);
+        assert_int_equal(d.window, WINDOW_EXPIRED);
+        /* On another port, an expired permit is not "for another port": nothing applies now. */
+        d = match_usb(p, on_port(STICK, PORT2), T0 + 100 * DAY);
+        assert_int_equal(d.window, WINDOW_NONE);
+        assert_null(d.usb_entry);
+}
+
+/* ---- raw HID ---- */
+
+static void test_permit_with_hidraw_user_says_so(void **state) {
+        _cleanup_parsed_ struct policy *p = parse(SAFE_DEFAULTS
+                "usb = ( { permit = \"P-KEY\"; vendor = \"046d\"; product = \"c31c\"; serial = \"\"; hidraw = \"user\";\n"
+                "          interfaces = [ \"03:*:*\" ]; approved_by = \"山田\"; approved_on = \"2026-01-05\";\n"
+                "          valid_until = \"%s\"; } );\n", at(T0 + DAY));
+        struct policy_decision d = match_usb(p, KEYBOARD, T0);
+        assert_int_equal(d.verdict, VERDICT_ALLOW);
+        assert_int_equal(d.reason, REASON_PERMIT);
+        assert_true(d.hidraw_user);
+        /* Expired: the keyboard still works by defaults.usb_hid, its raw HID is root's again. */
+        d = match_usb(p, KEYBOARD, T0 + DAY);
+        assert_int_equal(d.verdict, VERDICT_ALLOW);
+        assert_int_equal(d.reason, REASON_DEFAULT_HID);
+        assert_false(d.hidraw_user);
+}
+
+/* Without a permit saying so, nothing gives raw HID to users: defaults, lockdown, a permit
+ * without hidraw, a permit whose interfaces do not cover the device. */
+static void test_raw_hid_is_root_without_a_permit_saying_so(void **state) {
+        _cleanup_parsed_ struct policy *p = stick_policy("");
+        assert_false(match_usb(p, KEYBOARD, T0).hidraw_user);
+        assert_false(match_usb(NULL, KEYBOARD, T0).hidraw_user);
+        assert_false(match_usb(p, STICK, T0).hidraw_user);
+        _cleanup_parsed_ struct policy *q = stick_policy("interfaces = [ \"08:06:50\" ]; hidraw = \"user\";");
+        struct usb_identity both = usb_dev(0x0781, 0x5581, "4C53000123", IFS("08:06:50", "03:01:01"));
+        struct policy_decision d = match_usb(q, both, T0);
+        assert_int_equal(d.verdict, VERDICT_BLOCK);
+        assert_false(d.hidraw_user);
+        assert_true(match_usb(q, STICK, T0).hidraw_user);
+        /* Past the policy's own end: lockdown, root. */
+        _cleanup_parsed_ struct policy *r = parse("valid_until = \"%s\";\n" SAFE_DEFAULTS
+                "usb = ( { permit = \"P-KEY\"; vendor = \"046d\"; product = \"c31c\"; serial = \"\"; hidraw = \"user\";\n"
+                "          approved_by = \"山田\"; approved_on = \"2026-01-05\"; } );\n", at(T0 + DAY));
+        assert_true(match_usb(r, KEYBOARD, T0).hidraw_user);
+        assert_false(match_usb(r, KEYBOARD, T0 + DAY).hidraw_user);
+}
+
 /* ---- interfaces ---- */
 
 static void test_stick_that_is_also_a_keyboard_is_blocked(void **state) {
@@ -875,6 +1004,14 @@ int main(void) {
                 cmocka_unit_test(test_other_serial_is_not_matched),
                 cmocka_unit_test(test_other_product_is_not_matched),
                 cmocka_unit_test(test_empty_serial_entry_approves_device_without_serial),
+                cmocka_unit_test(test_permit_bound_to_port_allows_there),
+                cmocka_unit_test(test_permit_bound_to_port_does_not_allow_elsewhere),
+                cmocka_unit_test(test_permit_bound_to_port_needs_a_known_port),
+                cmocka_unit_test(test_permit_without_port_allows_on_any_port),
+                cmocka_unit_test(test_serial_less_permits_on_two_ports),
+                cmocka_unit_test(test_expired_permit_on_its_port_is_named_expired),
+                cmocka_unit_test(test_permit_with_hidraw_user_says_so),
+                cmocka_unit_test(test_raw_hid_is_root_without_a_permit_saying_so),
                 cmocka_unit_test(test_device_without_serial_does_not_match_entry_with_serial),
                 cmocka_unit_test(test_sanitised_serial_with_escape_matches),
                 cmocka_unit_test(test_read_only_entry_gives_read_only),

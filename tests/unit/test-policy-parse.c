@@ -243,7 +243,7 @@ static void test_full_policy_warns_about_empty_serial_and_missing_interfaces(voi
         assert_int_equal(d.n_warnings, 2);
         assert_int_equal(d.n_messages, 2);
         assert_string_equal(d.messages[0], "policy.conf:26: warning: usb[1].interfaces: not given: any interface set is approved (a storage device that is also a keyboard would pass)");
-        assert_string_equal(d.messages[1], "policy.conf:29: warning: usb[1].serial: \"\" approves every unit of this model that reports no serial number");
+        assert_string_equal(d.messages[1], "policy.conf:29: warning: usb[1].serial: \"\" approves every unit of this model that reports no serial number (a clone needs only vendor:product): binding it to its port narrows it (path; policyctl approve --bind-port)");
         policy_free(p);
         policy_diag_done(&d);
 }
@@ -254,6 +254,63 @@ static void test_unlisted_interfaces_without_interfaces_warns(void **state) {
 
         assert_int_equal(d.n_warnings, 2);
         assert_string_equal(d.messages[1], "policy.conf:10: warning: usb[0].unlisted_interfaces: has no effect without interfaces");
+        policy_free(p);
+        policy_diag_done(&d);
+}
+
+#define PORT "pci-0000:00:14.0-usb-0:2.1"
+
+/* A permit bound to a port, with raw HID for the user; another without either. */
+static void test_port_and_hidraw_are_read(void **state) {
+        struct policy_diag d = {};
+        struct policy *p = parse_ok(HEADER
+                "usb = ( {\n"
+                "  permit = \"許可-2026-030\"; vendor = \"1050\"; product = \"0407\"; serial = \"\";\n"
+                "  path = \"" PORT "\";\n"
+                "  interfaces = [ \"03:*:*\" ]; hidraw = \"user\";\n"
+                USB_APPROVAL "},\n"
+                "{ permit = \"許可-2026-031\"; vendor = \"1050\"; product = \"0407\"; serial = \"S2\";\n"
+                "  interfaces = [ \"03:*:*\" ]; hidraw = \"root\";\n"
+                USB_APPROVAL "} );\n", &d);
+
+        assert_string_equal(p->usb[0].path, PORT);
+        assert_true(p->usb[0].hidraw_user);
+        assert_null(p->usb[1].path);
+        assert_false(p->usb[1].hidraw_user);
+        /* serial "" on a port: still a warning, naming the port. */
+        assert_int_equal(d.n_errors, 0);
+        assert_int_equal(d.n_warnings, 1);
+        assert_string_equal(d.messages[0], "policy.conf:7: warning: usb[0].serial: \"\" approves every unit of this model that "
+                                           "reports no serial number, on port \"" PORT "\"");
+        policy_free(p);
+        policy_diag_done(&d);
+}
+
+/* Raw HID for the user is about HID interfaces: an entry approving none gets a warning. */
+static void test_hidraw_user_without_hid_interface_warns(void **state) {
+        struct policy_diag d = {};
+        struct policy *p = parse_ok(HEADER USB_OPEN "  interfaces = [ \"08:06:50\" ];\n  hidraw = \"user\";\n" USB_APPROVAL "} );\n", &d);
+
+        assert_true(p->usb[0].hidraw_user);
+        assert_int_equal(d.n_warnings, 1);
+        assert_string_equal(d.messages[0], "policy.conf:11: warning: usb[0].hidraw: has no effect: interfaces approves no HID interface (03:*:*)");
+        policy_free(p);
+        policy_diag_done(&d);
+}
+
+/* One serial-less model on two ports, each with its permit, at the same time: not an overlap,
+ * since one plug is on one port. */
+static void test_same_device_on_two_ports_may_overlap(void **state) {
+        struct policy_diag d = {};
+        struct policy *p = parse_ok(HEADER
+                "usb = (\n"
+                "  { permit = \"許可-1\"; vendor = \"0781\"; product = \"5581\"; serial = \"\"; path = \"pci-0000:00:14.0-usb-0:1\";\n"
+                "    interfaces = [ \"08:06:50\" ]; approved_by = \"山田\"; approved_on = \"2026-04-01\"; },\n"
+                "  { permit = \"許可-2\"; vendor = \"0781\"; product = \"5581\"; serial = \"\"; path = \"pci-0000:00:14.0-usb-0:2\";\n"
+                "    interfaces = [ \"08:06:50\" ]; approved_by = \"山田\"; approved_on = \"2026-04-01\"; }\n"
+                ");\n", &d);
+        assert_int_equal(d.n_errors, 0);
+        assert_int_equal(p->n_usb, 2);
         policy_free(p);
         policy_diag_done(&d);
 }
@@ -418,6 +475,34 @@ static const struct bad_case bad_cases[] = {
           "policy.conf:10: usb[0].unlisted_interfaces: expected \"block-device\" or \"disable\", got \"ignore\"" },
         { "access bad", HEADER USB_OPEN "  interfaces = [ \"08:06:50\" ]; access = \"write\";\n" USB_APPROVAL "} );\n", 0,
           "policy.conf:10: usb[0].access: expected \"read-write\" or \"read-only\", got \"write\"" },
+        { "hidraw bad", HEADER USB_OPEN "  interfaces = [ \"03:*:*\" ]; hidraw = \"everyone\";\n" USB_APPROVAL "} );\n", 0,
+          "policy.conf:10: usb[0].hidraw: expected \"root\" or \"user\", got \"everyone\"" },
+        { "hidraw as a boolean", HEADER USB_OPEN "  interfaces = [ \"03:*:*\" ]; hidraw = true;\n" USB_APPROVAL "} );\n", 0,
+          "policy.conf:10: usb[0].hidraw: expected a string" },
+        { "usb path empty", HEADER USB_OPEN "  interfaces = [ \"08:06:50\" ]; path = \"\";\n" USB_APPROVAL "} );\n", 0,
+          "policy.conf:10: usb[0].path: must not be empty" },
+        { "usb path too long", HEADER USB_OPEN "  path = \"pci-0000:00:14.0-usb-0:1.2.3.4.5-0123456789012345678901234567890123456789"
+          "01234567890123456789012345678901234567890123456789012345678901234\";\n" USB_APPROVAL "} );\n", 0,
+          "policy.conf:10: usb[0].path: longer than 127 bytes" },
+        { "same device on the same port, overlapping windows", HEADER
+          "usb = (\n"
+          "  { permit = \"許可-1\"; vendor = \"0781\"; product = \"5581\"; serial = \"\"; path = \"pci-0000:00:14.0-usb-0:1\";\n"
+          "    interfaces = [ \"08:06:50\" ]; approved_by = \"山田\"; approved_on = \"2026-04-01\"; valid_until = \"2027-03-31\"; },\n"
+          "  { permit = \"許可-2\"; vendor = \"0781\"; product = \"5581\"; serial = \"\"; path = \"pci-0000:00:14.0-usb-0:1\";\n"
+          "    interfaces = [ \"08:06:50\" ]; approved_by = \"山田\"; approved_on = \"2026-11-20\"; valid_from = \"2027-03-01\"; }\n"
+          ");\n", 0,
+          "policy.conf:9: usb[1]: device 0781:5581 serial \"\" is also approved by usb[0] (line 7) for an overlapping time" },
+        { "same device on any port and on one port, overlapping windows", HEADER
+          "usb = (\n"
+          "  { permit = \"許可-1\"; vendor = \"0781\"; product = \"5581\"; serial = \"S1\"; path = \"pci-0000:00:14.0-usb-0:1\";\n"
+          "    interfaces = [ \"08:06:50\" ]; approved_by = \"山田\"; approved_on = \"2026-04-01\"; valid_from = \"2027-03-01\"; },\n"
+          "  { permit = \"許可-2\"; vendor = \"0781\"; product = \"5581\"; serial = \"S1\";\n"
+          "    interfaces = [ \"08:06:50\" ]; approved_by = \"山田\"; approved_on = \"2026-04-01\"; valid_until = \"2026-12-31\"; },\n"
+          "  { permit = \"許可-3\"; vendor = \"0781\"; product = \"5581\"; serial = \"S1\";\n"
+          "    interfaces = [ \"08:06:50\" ]; approved_by = \"山田\"; approved_on = \"2026-04-01\"; valid_from = \"2027-01-01\";\n"
+          "    valid_until = \"2027-03-31\"; }\n"
+          ");\n", 0,
+          "policy.conf:7: usb[0]: device 0781:5581 serial \"S1\" is also approved by usb[2] (line 11) for an overlapping time" },
         { "usb unknown key", HEADER USB_OPEN "  interfaces = [ \"08:06:50\" ]; colour = \"red\";\n" USB_APPROVAL "} );\n", 0,
           "policy.conf:10: usb[0].colour: unknown key" },
         { "approved_by missing", HEADER USB_OPEN "  interfaces = [ \"08:06:50\" ];\n  approved_on = \"2026-11-20\";\n} );\n", 0,
@@ -609,6 +694,8 @@ static void assert_policy_equal(const struct policy *a, const struct policy *b) 
                         assert_memory_equal(x->interfaces, y->interfaces, x->n_interfaces * sizeof(x->interfaces[0]));
                 assert_int_equal(x->read_only, y->read_only);
                 assert_int_equal(x->unlisted, y->unlisted);
+                assert_true(streq_ptr(x->path, y->path));
+                assert_int_equal(x->hidraw_user, y->hidraw_user);
         }
         assert_int_equal(a->n_net, b->n_net);
         for (size_t i = 0; i < a->n_net; i++) {
@@ -641,6 +728,29 @@ static void test_canonical_write_reads_back_equal(void **state) {
         assert_int_equal(policy_write(q, &again), 0);
         assert_string_equal(text, again);
         free(again);
+        free(text);
+        policy_free(p);
+        policy_free(q);
+        policy_diag_done(&d);
+}
+
+/* The port and raw HID survive the canonical form; the defaults (any port, root) stay unwritten. */
+static void test_canonical_write_keeps_port_and_hidraw(void **state) {
+        struct policy_diag d = {};
+        struct policy *p = parse_ok(HEADER USB_OPEN "  path = \"" PORT "\";\n  interfaces = [ \"03:*:*\" ];\n"
+                                    "  hidraw = \"user\";\n" USB_APPROVAL "},\n"
+                                    "{ permit = \"許可-2\"; vendor = \"0781\"; product = \"5582\"; serial = \"X\";"
+                                    " hidraw = \"root\";\n" USB_APPROVAL "} );\n", &d);
+        char *text = NULL;
+
+        assert_int_equal(policy_write(p, &text), 0);
+        assert_non_null(strstr(text, "        path = \"" PORT "\";\n"));
+        assert_non_null(strstr(text, "        hidraw = \"user\";\n"));
+        assert_null(strstr(text, "\"root\""));
+        struct policy *q = parse_ok(text, &d);
+        assert_policy_equal(p, q);
+        assert_true(q->usb[0].hidraw_user);
+        assert_null(q->usb[1].path);
         free(text);
         policy_free(p);
         policy_free(q);
@@ -725,6 +835,9 @@ int main(void) {
                 cmocka_unit_test(test_full_japanese_policy_is_read),
                 cmocka_unit_test(test_full_policy_warns_about_empty_serial_and_missing_interfaces),
                 cmocka_unit_test(test_unlisted_interfaces_without_interfaces_warns),
+                cmocka_unit_test(test_port_and_hidraw_are_read),
+                cmocka_unit_test(test_hidraw_user_without_hid_interface_warns),
+                cmocka_unit_test(test_same_device_on_two_ports_may_overlap),
                 cmocka_unit_test(test_date_only_valid_until_runs_through_that_day),
                 cmocka_unit_test(test_valid_until_with_time_is_exact),
                 cmocka_unit_test(test_workstation_binds_hostname_or_machine_id),
@@ -735,6 +848,7 @@ int main(void) {
                 cmocka_unit_test(test_bad_value_is_quoted_bounded),
                 cmocka_unit_test(test_messages_are_capped),
                 cmocka_unit_test(test_canonical_write_reads_back_equal),
+                cmocka_unit_test(test_canonical_write_keeps_port_and_hidraw),
                 cmocka_unit_test(test_canonical_write_of_generated_entry_keeps_times),
                 cmocka_unit_test(test_example_policies_are_valid),
                 cmocka_unit_test(test_hundred_thousand_entries_parse),

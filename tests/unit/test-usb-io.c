@@ -219,7 +219,7 @@ static void test_access_files(void **state) {
         assert_int_equal(seen.results[0].r, 0);
         assert_false(seen.results[0].reauthorized);
         assert_int_equal(read_file_bounded(file, 64, &value, NULL), 0);
-        assert_string_equal(value, "read-only\n");
+        assert_string_equal(value, "read-only\nhidraw=root\n");
         value = mfree(value);
         assert_int_equal(read_file_bounded(authorized, 16, &value, NULL), 0);
         assert_int_equal(value[0], '1');
@@ -235,6 +235,18 @@ static void test_access_files(void **state) {
         assert_int_equal(seen.results[1].r, 0);
         assert_true(seen.results[1].reauthorized);
         assert_int_equal(block_access_read(dfd, "1-4"), BLOCK_ACCESS_READ_WRITE);
+        assert_int_equal(hidraw_access_read(dfd, "1-4"), HIDRAW_ACCESS_ROOT);
+
+        /* Raw HID granted on the authorised device: attached again, the file says so. */
+        r.tag = 2;
+        r.hidraw = HIDRAW_ACCESS_USER;
+        assert_int_equal(usb_io_submit(io, &r), 0);
+        run_until(e, &seen, 3);
+        assert_int_equal(seen.results[2].r, 0);
+        assert_true(seen.results[2].reauthorized);
+        assert_int_equal(block_access_read(dfd, "1-4"), BLOCK_ACCESS_READ_WRITE);
+        assert_int_equal(hidraw_access_read(dfd, "1-4"), HIDRAW_ACCESS_USER);
+        seen.n--;             /* the steps below count from here */
 
         /* Blocked: de-authorised and the file is gone. */
         r.tag = 3;
@@ -249,7 +261,7 @@ static void test_access_files(void **state) {
         value = mfree(value);
 
         /* FORGET (unplugged) removes a file left behind. */
-        assert_int_equal(block_access_write(dfd, "1-4", BLOCK_ACCESS_READ_WRITE), 0);
+        assert_int_equal(block_access_write(dfd, "1-4", BLOCK_ACCESS_READ_WRITE, HIDRAW_ACCESS_ROOT), 0);
         struct usb_io_request f = request(USB_IO_FORGET, c, 4);
         assert_int_equal(usb_io_submit(io, &f), 0);
         run_until(e, &seen, 4);

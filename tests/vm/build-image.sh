@@ -15,7 +15,7 @@ TOP=$(cd "$HERE/../.." && pwd)
 VMDIR=${KYOKA_VM_DIR:-$TOP/build/vm}
 CACHE=$VMDIR/cache
 
-MODULES="xhci-pci xhci-hcd usb-storage uas sd_mod sg ext4 usbnet cdc_ether rndis_host cdc_ncm e1000e veth usbhid hid-generic nf_tables nft_meta_bridge"
+MODULES="xhci-pci xhci-hcd usb-storage uas sd_mod sg ext4 usbnet cdc_ether rndis_host cdc_ncm e1000e veth usbhid hid-generic evdev nf_tables nft_meta_bridge"
 
 die() { echo "build-image.sh: $*" >&2; exit 1; }
 note() { echo "build-image.sh: $*" >&2; }
@@ -89,11 +89,21 @@ if [ -z "$udeb" ]; then
         apt-get download -q udev 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2 || true
         udeb=$(ls udev_*_amd64.deb 2>/dev/null | tail -1) || die "download of udev failed"
 fi
+# systemd, for its seat rules only (70-uaccess, 71-seat, 73-seat-late: logind's, not udev's
+# package on Debian): a desktop has them, and they give the seat's user the hidraw node of a
+# security key (uaccess), which kyoka's 73-kyoka-hidraw.rules must take back. Without logind
+# in the guest the uaccess builtin itself does nothing; the tag is what can be checked.
+sdeb=$(ls systemd_*_amd64.deb 2>/dev/null | LC_ALL=C sort -V | tail -1 || true)
+if [ -z "$sdeb" ]; then
+        apt-get download -q systemd 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2 || true
+        sdeb=$(ls systemd_*_amd64.deb 2>/dev/null | tail -1) || die "download of systemd failed"
+fi
+SEAT_RULES="70-uaccess.rules 71-seat.rules 73-seat-late.rules"
 
 # --- the cache key ----------------------------------------------------------------------------
 hostver() { dpkg-query -W -f='${Package}=${Version} ' "$@"; }
 key=$( {
-        echo "$kdeb $udeb $MODULES"
+        echo "$kdeb $udeb $sdeb $MODULES"
         hostver busybox-static kmod iproute2 libc6 libkmod2 libssl3
         cat "$HERE/build-image.sh" "$HERE/init" "$HERE/cmdchannel"
 } | sha256sum | cut -c1-16)
@@ -109,9 +119,10 @@ note "building image $key ($KERNEL_PACKAGE $KERNEL_VERSION)"
 work=$VMDIR/work.$$
 rm -rf "$work"
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/kernel" "$work/udev" "$work/root"
+mkdir -p "$work/kernel" "$work/udev" "$work/systemd" "$work/root"
 dpkg -x "$CACHE/$kdeb" "$work/kernel"
 dpkg -x "$CACHE/$udeb" "$work/udev"
+dpkg-deb --fsys-tarfile "$CACHE/$sdeb" | tar -x -C "$work/systemd" $(printf './lib/udev/rules.d/%s ' $SEAT_RULES)
 R=$work/root
 
 # --- the root ---------------------------------------------------------------------------------
@@ -135,6 +146,7 @@ mkdir -p "$R/lib/systemd" "$R/lib/udev" "$R/etc/udev/rules.d"
 ln -s /bin/udevadm "$R/lib/systemd/systemd-udevd"
 cp -a "$work/udev/lib/udev/." "$R/lib/udev/"
 rm -rf "$R/lib/udev/hwdb.d"
+for f in $SEAT_RULES; do cp "$work/systemd/lib/udev/rules.d/$f" "$R/lib/udev/rules.d/$f"; done
 # .link files: udev renames new links (usb0 -> enx<mac>, eth0 -> enp1s0) as on a real system
 mkdir -p "$R/lib/systemd/network"
 cp "$work/udev/lib/systemd/network/"*.link "$R/lib/systemd/network/"
@@ -158,6 +170,8 @@ input:x:105:
 kvm:x:106:
 render:x:107:
 sgx:x:108:
+kyoka:x:990:
+kyoka-admin:x:991:
 nogroup:x:65534:
 EOF
 echo kyoka-vm > "$R/etc/hostname"
@@ -202,6 +216,7 @@ KERNEL_PACKAGE=$KERNEL_PACKAGE
 KERNEL_VERSION=$KERNEL_VERSION
 KVER=$KVER
 UDEV_DEB=$udeb
+SYSTEMD_DEB=$sdeb
 MODULES="$MODULES"
 EOF
 rm -rf "$IMG"

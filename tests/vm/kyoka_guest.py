@@ -27,7 +27,8 @@ BUILD = os.environ.get("BUILD", os.path.join(TOP, "build"))
 KYOKAD = os.path.join(BUILD, "kyokad")
 POLICYCTL = os.path.join(BUILD, "policyctl")
 BLOCK_HELPER = os.path.join(BUILD, "kyoka-block-access")
-RULES = os.path.join(TOP, "udev-rules", "70-kyoka.rules")
+RULES_DIR = os.path.join(TOP, "udev-rules")
+RULES = os.path.join(RULES_DIR, "70-kyoka.rules")
 GUEST_LIBEXECDIR = "/usr/lib/kyoka"
 DEV = "/sys/bus/usb/devices"
 LOG = "/tmp/kyokad.log"
@@ -131,6 +132,20 @@ def installed_rules(work):
     return out
 
 
+def installed_rules_all(work):
+    """Every udev-rules/*.rules as `make install` writes it: (host file, guest path) pairs, the
+    guest path under /etc/kyoka-vm/ (a test copies them into /etc/udev/rules.d when it wants)."""
+    pairs = []
+    for name in sorted(os.listdir(RULES_DIR)):
+        if not name.endswith(".rules"):
+            continue
+        out = os.path.join(work, name)
+        with open(os.path.join(RULES_DIR, name)) as f, open(out, "w") as g:
+            g.write(f.read().replace("@LIBEXECDIR@", GUEST_LIBEXECDIR))
+        pairs.append((out, f"/etc/kyoka-vm/{name}"))
+    return pairs
+
+
 # --- the approver, on the host -----------------------------------------------------------------
 class Approver:
     def __init__(self, work):
@@ -158,8 +173,13 @@ class Approver:
             args.append("--read-only")
         self.ctl(args)
 
-    def approve_request(self, request_path, permit):
-        self.ctl(["approve", self.policy, "--request", request_path, "--permit", permit, "--by", "vm test"])
+    def approve_request(self, request_path, permit, *options):
+        """OPTIONS: more approve options, e.g. "--bind-port", "--hidraw-user"."""
+        self.ctl(["approve", self.policy, "--request", request_path, "--permit", permit, "--by", "vm test", *options])
+
+    def approve(self, *args):
+        """approve with ARGS as given (the device and any options), by "vm test"."""
+        self.ctl(["approve", self.policy, *args, "--by", "vm test"])
 
     def revoke(self, permit):
         self.ctl(["revoke", self.policy, "--permit", permit])

@@ -24,6 +24,7 @@ import json
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -36,7 +37,7 @@ sys.path.insert(0, HERE)
 from vm import VM  # noqa: E402
 from tap import check, note, summary  # noqa: E402
 from kyoka_guest import (BLOCK_HELPER, DEV, GUEST_LIBEXECDIR, KYOKAD, LOG, POLICYCTL, Approver, Kyokad,  # noqa: E402
-                         attr, auth_is, dd_roundtrip, has_usb, installed_rules, kyokad_log, kyokad_pid,
+                         attr, auth_is, dd_roundtrip, has_usb, installed_rules_all, kyokad_log, kyokad_pid,
                          log_lines_for, make_overlay, no_sd_of, sd_count, sd_name, sd_of, stick_image, usb_path,
                          vmrss_kb, wait_log)
 
@@ -58,6 +59,17 @@ SERIAL_HUB_NO = "KYOKA-HUB-NO"    # not approved, behind the hub
 SERIAL_RO = "KYOKA-RO-1"          # approved read-only
 SERIAL_EXP = "KYOKA-EXP-1"        # approved for a few seconds
 WEIRD_SERIAL = "A\x01B\nC\x1b[31mD\x7fE"
+SERIAL_PORT = "KYOKA-PORT-1"      # approved on one port only (--bind-port)
+KBD_SERIAL = "KYOKA-KBD-HID"      # a keyboard whose permit grants raw HID (--hidraw-user)
+QEMU_KBD = ("0627", "0001")
+
+# A test-only udev rule, in the guest from boot: QEMU's keyboards become security tokens, as
+# 60-fido-id.rules marks a real FIDO key, so that systemd's 70-uaccess.rules (in the image)
+# tags their hidraw node `uaccess`.
+TEST_RULES = {
+    "61-kyoka-test-token.rules":
+        'SUBSYSTEM=="hidraw", ATTRS{idVendor}=="0627", ATTRS{idProduct}=="0001", ENV{ID_SECURITY_TOKEN}="1"\n',
+}
 
 # --- the cases --------------------------------------------------------------------------------
 UEVENTS = "/tmp/uevents.log"
@@ -76,9 +88,10 @@ def case_start(vm, k):
           next((l for l in kyokad_log(vm).splitlines() if "policy" in l), ""))
     # The shipped udev rule (as `make install` writes it), from here on: installed only now so
     # that the controller check above is kyokad's own doing, not the rule's.
-    rc, out = vm.run("cp /etc/kyoka-vm/70-kyoka.rules /etc/udev/rules.d/70-kyoka.rules && "
-                     "/bin/udevadm control --reload && echo reloaded")
-    check("the shipped udev rule (controllers, read-only media) is installed", "reloaded" in out, out.strip())
+    rc, out = vm.run("cp /etc/kyoka-vm/*.rules /etc/udev/rules.d/ && /bin/udevadm control --reload && "
+                     "ls /etc/udev/rules.d/ | tr '\\n' ' ' && echo reloaded")
+    check("the shipped udev rules (controllers, read-only media, raw HID) are installed",
+          "reloaded" in out and "70-kyoka.rules" in out and "73-kyoka-hidraw.rules" in out, out.strip())
 
 
 def case_approved_stick(vm, k):
@@ -94,8 +107,8 @@ def case_approved_stick(vm, k):
     ok, detail = dd_roundtrip(vm, sd) if sd else (False, "no sdX")
     check("... and writable (64 KiB dd write reads back identical)", ok, f"/dev/{sd} {detail}")
     rc, out = vm.run(f"cat /sys/block/{sd}/ro; stat -c '%a %U:%G' /dev/{sd}; cat /run/kyoka/usb/2-1")
-    check("... read-write: ro=0, node 660 root:disk, kyokad's access file says read-write",
-          out.split() == ["0", "660", "root:disk", "read-write"], " ".join(out.split()))
+    check("... read-write: ro=0, node 660 root:disk, kyokad's access file says read-write (and hidraw=root)",
+          out.split() == ["0", "660", "root:disk", "read-write", "hidraw=root"], " ".join(out.split()))
     lines = log_lines_for(vm, "2-1")
     check("... kyokad recorded allow with the permit", any("allow" in l and "P-OK" in l for l in lines),
           lines[-1] if lines else "no log line")
@@ -158,6 +171,206 @@ def case_hub(vm, k):
     check("hub and children unplugged", vm.wait_for(f"! {has_usb('5')}", timeout=15) is not None)
 
 
+# --- raw HID ----------------------------------------------------------------------------------
+def hidraw_state(vm, port):
+    """The hidraw node of the keyboard on PORT: (name, "mode user:group", udev properties)."""
+    vm.run("/bin/udevadm settle --timeout=10")
+    rc, out = vm.run(f"ls {DEV}/[0-9]-{port}/[0-9]-{port}:1.0/*/hidraw/ 2>/dev/null | head -1")
+    node = out.strip()
+    if not node:
+        return None, "", {}
+    rc, out = vm.run(f"stat -c '%a %U:%G' /dev/{node}; /bin/udevadm info -q property -n /dev/{node}")
+    lines = out.splitlines()
+    return node, lines[0] if lines else "", dict(l.split("=", 1) for l in lines[1:] if "=" in l)
+
+
+def tags(props, key):
+    return [t for t in props.get(key, "").split(":") if t]
+
+
+def run_list(vm, node):
+    """What udev would RUN after processing the node's event (udevadm test): the uaccess builtin
+    of 73-seat-late.rules is what grants the seat's user an ACL."""
+    rc, out = vm.run(f"/bin/udevadm test /sys/class/hidraw/{node} 2>&1 | sed -n \"s/^run: '\\(.*\\)'$/\\1/p\"")
+    return [l.strip() for l in out.splitlines() if l.strip()]
+
+
+def hidraw_root_only(vm, port):
+    """The hidraw node is root's alone: 0600 root:root, not (or no longer) `uaccess` in its
+    current tags, and udev would run nothing but kyoka's --hidraw-revoke for it (no uaccess
+    builtin). What was seen."""
+    node, mode, props = hidraw_state(vm, port)
+    runs = run_list(vm, node) if node else []
+    ok = (node is not None and mode == "600 root:root" and "uaccess" not in tags(props, "CURRENT_TAGS")
+          and props.get("KYOKA_HIDRAW") == "root" and len(runs) == 1 and "--hidraw-revoke" in runs[0])
+    return ok, (f"/dev/{node} {mode} CURRENT_TAGS={props.get('CURRENT_TAGS', '')} TAGS={props.get('TAGS', '')} "
+                f"KYOKA_HIDRAW={props.get('KYOKA_HIDRAW')} ID_SECURITY_TOKEN={props.get('ID_SECURITY_TOKEN')} "
+                f"RUN={runs}")
+
+
+def key_reaches_evdev(vm, port):
+    """A key pressed on the most recently plugged QEMU keyboard arrives at the evdev node of the
+    keyboard on PORT: the keyboard works through the input subsystem. (QEMU sends a key to its
+    newest keyboard.)"""
+    rc, out = vm.run(f"ls -d {DEV}/[0-9]-{port}/[0-9]-{port}:1.0/*/input/input*/event* 2>/dev/null | head -1")
+    ev = os.path.basename(out.strip())
+    rc, out = vm.run(f"[ -c /dev/input/{ev} ] && echo node") if ev else (1, "")
+    if "node" not in out:
+        return False, f"no evdev node ({ev or 'no event* in sysfs'})"
+    vm.run(f"rm -f /tmp/ev; (timeout 10 dd if=/dev/input/{ev} of=/tmp/ev bs=24 count=4 2>/dev/null &); sleep 0.5")
+    for down in (True, False):
+        vm.qmp("input-send-event", events=[{"type": "key", "data": {"down": down,
+                                                                   "key": {"type": "qcode", "data": "a"}}}])
+    vm.wait_for("[ $(stat -c %s /tmp/ev 2>/dev/null || echo 0) -ge 96 ]", timeout=8)
+    data = vm.read_file("/tmp/ev")
+    # struct input_event on x86-64: 16 bytes of time, u16 type, u16 code, s32 value.
+    events = [struct.unpack_from("<HHi", data, off + 16) for off in range(0, len(data) - 23, 24)]
+    return (1, 30, 1) in events, f"/dev/input/{ev}: {len(events)} events {events[:4]}"
+
+
+def case_raw_hid(vm, k):
+    """The keyboard of case_keyboard (a security token to udev, test rule): it works, its raw
+    HID node is root's alone although systemd's rules tagged it for the seat's user."""
+    if not vm.run(has_usb("4"))[0] == 0:
+        case_keyboard(vm, k)
+    ok, seen = hidraw_root_only(vm, "4")
+    node, mode, props = hidraw_state(vm, "4")
+    check("keyboard without a permit: its hidraw node is 0600 root:root, udev's uaccess tag is gone, "
+          "no uaccess builtin in its run list (only kyoka's --hidraw-revoke)", ok, seen)
+    check("... although 70-uaccess.rules tagged it (security token; the removed tag stays in TAGS, not in "
+          "CURRENT_TAGS)", props.get("ID_SECURITY_TOKEN") == "1" and "uaccess" in tags(props, "TAGS"), seen)
+    rc, out = vm.run("cat /run/kyoka/usb/1-4")
+    check("... kyokad's access file says hidraw=root", out.split() == ["read-write", "hidraw=root"], " ".join(out.split()))
+    ok, detail = key_reaches_evdev(vm, "4")
+    check("... and the keyboard works: a key pressed arrives at its evdev node (input subsystem)", ok, detail)
+    iface = f"{DEV}/[0-9]-4/[0-9]-4:1.0"
+    rc, out = vm.run(f"cat {DEV}/[0-9]-4/authorized {iface}/authorized; basename $(readlink {iface}/driver)")
+    check("... authorized=1, interface authorized=1, usbhid bound", out.split() == ["1", "1", "usbhid"],
+          " ".join(out.split()))
+
+
+def hid_permit(approver, permit):
+    approver.approve("--vendor", QEMU_KBD[0], "--product", QEMU_KBD[1], "--serial", KBD_SERIAL,
+                     "--interfaces", "03:*:*", "--permit", permit, "--hidraw-user")
+
+
+def case_raw_hid_permit(vm, k, approver):
+    """A second keyboard (its own serial) gets a permit with hidraw = "user": kyokad attaches it
+    again and its node keeps `uaccess`; revoked while kyokad runs, and revoked while kyokad is
+    down (found at start with its node still tagged): root's alone again each time."""
+    vm.plug_usb("usb-kbd", "kbd2", port="5", serial=KBD_SERIAL)
+    took = vm.wait_for(f"{auth_is('5', 1)} && ls {DEV}/[0-9]-5/[0-9]-5:1.0/*/hidraw/hidraw* >/dev/null 2>&1", timeout=20)
+    ok, seen = hidraw_root_only(vm, "5")
+    check("second keyboard (serial KYOKA-KBD-HID), no permit: works, hidraw root's alone", took is not None and ok, seen)
+
+    def user_granted():
+        node, mode, props = hidraw_state(vm, "5")
+        runs = run_list(vm, node) if node else []
+        return (node is not None and "uaccess" in tags(props, "CURRENT_TAGS") and props.get("KYOKA_HIDRAW") == "user"
+                and "uaccess" in runs), \
+            f"/dev/{node} {mode} CURRENT_TAGS={props.get('CURRENT_TAGS', '')} KYOKA_HIDRAW={props.get('KYOKA_HIDRAW')} RUN={runs}"
+
+    hid_permit(approver, "P-HID")
+    approver.sign()
+    k.install(approver)
+    took = vm.wait_for(f"grep -q 'hidraw=user' /run/kyoka/usb/1-5 && {auth_is('5', 1)} && "
+                       f"/bin/udevadm settle && /bin/udevadm info -q property -n /dev/$(ls {DEV}/[0-9]-5/[0-9]-5:1.0/*/hidraw/) "
+                       "| grep -q '^CURRENT_TAGS=.*:uaccess:'", timeout=20)
+    ok, seen = user_granted()
+    check("permit with hidraw = \"user\" installed: attached again, its hidraw node keeps uaccess "
+          "(KYOKA_HIDRAW=user; 73-seat-late.rules' uaccess builtin in its run list)", took is not None and ok, seen)
+    ok, seen = hidraw_root_only(vm, "4")
+    check("... the first keyboard (no such permit) stays root's alone", ok, seen)
+    ok, detail = key_reaches_evdev(vm, "5")
+    check("... and the second keyboard works", ok, detail)
+
+    approver.revoke("P-HID")
+    approver.sign()
+    k.install(approver)
+    took = vm.wait_for(f"grep -q 'hidraw=root' /run/kyoka/usb/1-5 && {auth_is('5', 1)} && /bin/udevadm settle && "
+                       f"[ \"$(stat -c '%a %U:%G' /dev/$(ls {DEV}/[0-9]-5/[0-9]-5:1.0/*/hidraw/))\" = '600 root:root' ] && "
+                       f"! /bin/udevadm info -q property -n /dev/$(ls {DEV}/[0-9]-5/[0-9]-5:1.0/*/hidraw/) "
+                       "| grep -q '^CURRENT_TAGS=.*:uaccess:'", timeout=20)
+    ok, seen = hidraw_root_only(vm, "5")
+    check("permit revoked: attached again, hidraw root's alone (no uaccess), the keyboard still allowed",
+          took is not None and ok and vm.run(auth_is("5", 1))[0] == 0, seen)
+
+    # Granted again, then taken away while kyokad is down: kyokad finds the device authorised
+    # with a tagged node at start and attaches it again.
+    hid_permit(approver, "P-HID-2")
+    approver.sign()
+    k.install(approver)
+    took = vm.wait_for("grep -q 'hidraw=user' /run/kyoka/usb/1-5 && /bin/udevadm settle && "
+                       f"/bin/udevadm info -q property -n /dev/$(ls {DEV}/[0-9]-5/[0-9]-5:1.0/*/hidraw/) "
+                       "| grep -q '^CURRENT_TAGS=.*:uaccess:'", timeout=20)
+    check("granted again: uaccess back", took is not None, user_granted()[1])
+    pid = kyokad_pid(vm)
+    vm.run(f"kill -9 {pid}")
+    vm.wait_for(f"[ ! -d /proc/{pid} ]", timeout=10)
+    approver.revoke("P-HID-2")
+    approver.sign()
+    how, out = k.install(approver)       # kyokad not running: installed for its next start
+    n0 = len(log_lines_for(vm, "1-5"))
+    k.start()
+    took = vm.wait_for(f"{auth_is('5', 1)} && /bin/udevadm settle && "
+                       f"[ -e /dev/$(ls {DEV}/[0-9]-5/[0-9]-5:1.0/*/hidraw/ 2>/dev/null | head -1) ] && "
+                       f"! /bin/udevadm info -q property -n /dev/$(ls {DEV}/[0-9]-5/[0-9]-5:1.0/*/hidraw/) "
+                       "| grep -q '^CURRENT_TAGS=.*:uaccess:'", timeout=20)
+    ok, seen = hidraw_root_only(vm, "5")
+    check("permit revoked while kyokad was down: at start kyokad finds the tagged node, attaches the keyboard "
+          "again, hidraw root's alone", took is not None and ok,
+          seen + "; " + " | ".join(log_lines_for(vm, "1-5")[n0:])[:300])
+    ok, detail = key_reaches_evdev(vm, "5")
+    check("... and the keyboard works", ok, detail)
+    vm.unplug("kbd2")
+
+
+# --- a permit bound to a port ------------------------------------------------------------------
+def case_port_bound(vm, k, approver, work):
+    """A stick without a permit on port 6, requested in the guest, approved with --bind-port on
+    the host: usable on port 6, blocked on port 7, usable on port 6 again."""
+    vm.plug_usb_storage("port1", serial=SERIAL_PORT, port="6")
+    check("stick for the port-bound permit appears (blocked)", wait_log(vm, r"usb connected 2-6 .*: block", 15) is not None,
+          (log_lines_for(vm, "2-6") or [""])[-1])
+    rc, out = vm.run("policyctl request 2-6 --out /tmp/req-port.json")
+    req = os.path.join(work, "request-port.json")
+    with open(req, "wb") as f:
+        f.write(vm.read_file("/tmp/req-port.json"))
+    with open(req) as f:
+        id_path = json.load(f)["device"].get("id_path", "")
+    rc2, udev_path = vm.run(f"/bin/udevadm info -q property -p {DEV}/2-6 | sed -n 's/^ID_PATH=//p'")
+    check("policyctl request 2-6: the request names the port (id_path = udev's ID_PATH)",
+          rc == 0 and id_path and id_path == udev_path.strip(), f"id_path={id_path!r} ID_PATH={udev_path.strip()!r}")
+    approver.approve_request(req, "P-PORT", "--bind-port")
+    approver.sign()
+    how, out = k.install(approver)
+    rc, mode = vm.run("stat -c '%a %U:%G' /etc/kyoka/policy.conf /etc/kyoka/policy.conf.sig")
+    check(f"{how} leaves policy.conf 640 root:kyoka (it lists the serials a clone would need), the signature 644",
+          mode.split() == ["640", "root:kyoka", "644", "root:root"], " ".join(mode.split()))
+    took = vm.wait_for(f"{auth_is('6', 1)} && {sd_of('6')}", timeout=20)
+    check(f"permit bound to port {id_path}: the stick there is usable without replug", took is not None,
+          f"{took:.2f} s" if took else (log_lines_for(vm, "2-6") or [""])[-1])
+    vm.unplug("port1")
+    vm.wait_for(f"! {has_usb('6')}", timeout=15)
+
+    vm.plug_usb_storage("port2", serial=SERIAL_PORT, port="7")
+    decided = wait_log(vm, r"usb connected 2-7 .*KYOKA-PORT-1.*: block", 15)
+    line = (log_lines_for(vm, "2-7") or [""])[-1]
+    check("the same stick on another port: kyokad decided block, naming the permit's port",
+          decided is not None and "is for port" in line, line)
+    check("... authorized stays 0, no interfaces, no sdX (3 s)",
+          vm.holds(f"{auth_is('7', 0)} && {no_sd_of('7')} && ! ls -d {usb_path('7')}/*:* >/dev/null 2>&1", 3),
+          f"authorized={attr(vm, '7', 'authorized')}")
+    vm.unplug("port2")
+    vm.wait_for(f"! {has_usb('7')}", timeout=15)
+
+    vm.plug_usb_storage("port3", serial=SERIAL_PORT, port="6")
+    took = vm.wait_for(f"{auth_is('6', 1)} && {sd_of('6')}", timeout=20)
+    check("... and back on its port: usable again", took is not None, (log_lines_for(vm, "2-6") or [""])[-1])
+    vm.unplug("port3")
+    vm.wait_for(f"! {has_usb('6')}", timeout=15)
+
+
 # --- read-only media -------------------------------------------------------------------------
 RO = {}   # set by main(): "template" (the stick image), "work"
 
@@ -203,7 +416,8 @@ def case_read_only(vm, k):
     rc, out = vm.run(f"cat /sys/block/{sd}/ro /sys/block/{sd}/{sd}1/ro; stat -c '%a %U:%G' /dev/{sd} /dev/{sd}1; "
                      f"cat /run/kyoka/usb/2-6")
     check("... /sys/block/sdX/ro = 1 and sdX1/ro = 1; nodes 640 root:disk; access file read-only",
-          out.split() == ["1", "1", "640", "root:disk", "640", "root:disk", "read-only"], " ".join(out.split()))
+          out.split() == ["1", "1", "640", "root:disk", "640", "root:disk", "read-only", "hidraw=root"],
+          " ".join(out.split()))
     rc, out = vm.run("for g in /sys/class/scsi_generic/*; do [ -e $g/device ] || continue; "
                      "case $(readlink -f $g/device) in */2-6/*) stat -c '%n %a %U:%G' /dev/${g##*/};; esac; done")
     check("... its SCSI generic node (sg) is 640 root:disk too", out.strip().endswith("640 root:disk"), out.strip())
@@ -573,9 +787,14 @@ def main():
         subprocess.run(["cc", "-O2", "-Wall", "-o", racer, RACER_SRC], check=True)
         RO["work"] = work
         RO["template"] = stick_image(os.path.join(work, "stick-template.img"))
+        test_rules = []
+        for name, text in TEST_RULES.items():
+            with open(os.path.join(work, name), "w") as f:
+                f.write(text)
+            test_rules.append((os.path.join(work, name), f"/etc/udev/rules.d/{name}"))
         overlay = make_overlay(work, approver, extra=[
             (BLOCK_HELPER, f"{GUEST_LIBEXECDIR}/kyoka-block-access"),
-            (installed_rules(work), "/etc/kyoka-vm/70-kyoka.rules"),
+            *installed_rules_all(work), *test_rules,
             (racer, "/usr/bin/blk-racer")])
         with VM("kyokad-usb", overlays=[overlay], quiet=not os.environ.get("KYOKA_VM_VERBOSE")) as vm:
             check("boot", True, f"{vm.boot_seconds:.2f} s ({vm.accel}); logs {vm.log_dir}")
@@ -588,13 +807,16 @@ def main():
                          ("unapproved stick", lambda: case_unapproved_stick(vm, k)),
                          ("phone", lambda: case_phone(vm, k, work)),
                          ("keyboard", lambda: case_keyboard(vm, k)),
+                         ("raw HID", lambda: case_raw_hid(vm, k)),
                          ("hub", lambda: case_hub(vm, k)),
+                         ("raw HID permit", lambda: case_raw_hid_permit(vm, k, approver)),
                          ("read-only", lambda: case_read_only(vm, k)),
                          ("read-only race", lambda: case_read_only_race(vm, k) if READ_ONLY_ENFORCED else None),
                          ("read-only <-> read-write", lambda: case_access_change(vm, k, approver)
                           if READ_ONLY_ENFORCED else None),
                          ("request/approve/install/revoke", lambda: case_request_approve_install(vm, k, approver, work)),
                          ("expiry", lambda: case_expiry(vm, k, approver)),
+                         ("port-bound permit", lambda: case_port_bound(vm, k, approver, work)),
                          ("kill -9", lambda: case_kill9(vm, k)),
                          ("storm", lambda: case_storm(vm, k)),
                          ("control characters", lambda: case_weird_strings(vm, k))]

@@ -251,7 +251,8 @@ def case_read_only(vm):
     rc, out = vm.run(f"cat /sys/block/{sd}/ro; stat -c '%a %U:%G' /dev/{sd}; cat /run/kyoka/usb/2-3; "
                      f"udevadm info -q property -n /dev/{sd} | grep ^KYOKA_ACCESS=")
     check("... ro=1, node 0640 root:disk (the udev rule under systemd-udevd), access file read-only",
-          out.split() == ["1", "640", "root:disk", "read-only", "KYOKA_ACCESS=read-only"], " ".join(out.split()))
+          out.split() == ["1", "640", "root:disk", "read-only", "hidraw=root", "KYOKA_ACCESS=read-only"],
+          " ".join(out.split()))
     rc, out = vm.run(f"head -c 4096 /dev/urandom > /tmp/w; dd if=/tmp/w of=/dev/{sd} bs=4k count=1 oflag=direct "
                      f"conv=fsync 2>&1", timeout=30)
     check("... a dd write as root fails", rc != 0, out.strip()[-120:])
