@@ -37,7 +37,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from vm import VM  # noqa: E402
 from kyoka_guest import (BLOCK_HELPER, DEV, GUEST_LIBEXECDIR, KYOKAD, LOG, POLICYCTL, QEMU_STORAGE, Kyokad,  # noqa: E402
-                         auth_is, dd_roundtrip, has_usb, installed_rules, make_overlay, no_sd_of, sd_count, sd_name,
+                         auth_is, dd_roundtrip, has_usb, installed_rules_all, make_overlay, no_sd_of, sd_count, sd_name,
                          sd_of, stick_image, usb_path)
 
 SERIAL_OK = "KYOKA-DEMO-OK"      # approved from the start
@@ -151,9 +151,10 @@ def boot_workstation(n, vm, k):
     n.say(f"the workstation booted in {vm.boot_seconds:.1f} s ({vm.accel}); approver.pub is in /etc/kyoka/keys.d/, "
           "the signed policy in /etc/kyoka/")
     vm.run(f"hostname {HOSTNAME}; echo {HOSTNAME} > /etc/hostname", check=True)
-    # What `make install` puts in place: kyoka's udev rule (controllers closed, read-only media).
-    rc, out = vm.run("cp /etc/kyoka-vm/70-kyoka.rules /etc/udev/rules.d/ && /bin/udevadm control --reload && echo ok")
-    n.check("ok" in out, "kyoka の udev ルールを導入", "kyoka's udev rule installed (as make install does)")
+    # What `make install` puts in place: kyoka's udev rules (controllers closed, read-only media,
+    # raw HID for root alone).
+    rc, out = vm.run("cp /etc/kyoka-vm/*.rules /etc/udev/rules.d/ && /bin/udevadm control --reload && echo ok")
+    n.check("ok" in out, "kyoka の udev ルールを導入", "kyoka's udev rules installed (as make install does)")
     pid = k.start()
     n.check(pid is not None, "kyokad が起動した", "kyokad is running", f"pid {pid}")
     rc, out = vm.run(f"cat {DEV}/usb*/authorized_default")
@@ -252,6 +253,25 @@ def usb_nic(n, vm):
     blocked(n, vm, "4", "遮断された: ネットワークインターフェースは現れない", "blocked: no network interface appears",
             f"&& [ \"$(ls /sys/class/net | sort | tr '\\n' ' ')\" = {shlex.quote(before)} ]",
             f", links still only: {before.strip()}")
+
+
+def keyboard(n, vm):
+    n.step("キーボードを挿す: 入力は使えるが、生の HID データ通信路は開かない",
+           "Plug a keyboard: typing works, but its raw HID data channel stays closed to users")
+    vm.plug_usb("usb-kbd", "kbd", port="5")
+    ok = vm.wait_for(f"{auth_is('5', 1)} && ls {DEV}/[0-9]-5/[0-9]-5:1.0/*/input/*/event* >/dev/null 2>&1",
+                     timeout=20) is not None
+    n.check(ok, "キーボードは許可され、入力デバイスがある", "the keyboard is authorised and has its input device")
+    node = None
+    if vm.wait_for(f"ls {DEV}/[0-9]-5/[0-9]-5:1.0/*/hidraw/hidraw* >/dev/null 2>&1", timeout=10) is not None:
+        rc, out = vm.run(f"basename $(ls -d {DEV}/[0-9]-5/[0-9]-5:1.0/*/hidraw/hidraw* | head -1)")
+        node = out.strip()
+    mode = None
+    if node and vm.wait_for(f"[ \"$(stat -c '%a %U:%G' /dev/{node})\" = '600 root:root' ]", timeout=10) is not None:
+        mode = "600 root:root"
+    n.check(mode is not None, f"/dev/{node} は root のみ (0600): 許可なしに利用者が生データを読み書きできない",
+            f"/dev/{node} is root's alone (0600): without a permit no user can read or write raw HID data",
+            mode or "not root-only")
 
 
 def request_approve_install(n, vm, k, desk, work):
@@ -376,8 +396,7 @@ def main():
             f.write(os.urandom(16).hex() + "\n")
         extra.append((os.path.join(work, "machine-id"), "/etc/machine-id"))
         if os.access(BLOCK_HELPER, os.X_OK):
-            extra += [(BLOCK_HELPER, f"{GUEST_LIBEXECDIR}/kyoka-block-access"),
-                      (installed_rules(work), "/etc/kyoka-vm/70-kyoka.rules")]
+            extra += [(BLOCK_HELPER, f"{GUEST_LIBEXECDIR}/kyoka-block-access")] + installed_rules_all(work)
         overlay = make_overlay(work, desk, extra=extra)
         os.rename(os.path.join(overlay, "etc/kyoka/keys.d/admin.pub"), os.path.join(overlay, "etc/kyoka/keys.d/approver.pub"))
         with VM("demo", overlays=[overlay]) as vm:
@@ -387,6 +406,7 @@ def main():
                 boot_workstation(n, vm, k)
                 for f in (lambda: approved_stick(n, vm), lambda: read_only_stick(n, vm, work),
                           lambda: unapproved_stick(n, vm), lambda: phone(n, vm, work), lambda: usb_nic(n, vm),
+                          lambda: keyboard(n, vm),
                           lambda: request_approve_install(n, vm, k, desk, work), lambda: list_status(n, vm),
                           lambda: ledger_export(n, vm)):
                     try:
