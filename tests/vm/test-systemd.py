@@ -61,19 +61,21 @@ KYOKA_TABLES = ["table netdev kyoka", "table inet kyoka", "table arp kyoka", "ta
 # MainPID), in one guest round trip. Prints one line of key=value.
 KILL_LOOP = """
 KILLS=6
-n0=$(systemctl show -P NRestarts kyokad.service); t0=$(cut -d' ' -f1 /proc/uptime); back=0
+cs() { read -r u _ < /proc/uptime; echo $(( ${u%.*} * 100 + 1${u#*.} - 100 )); }   # uptime in 1/100 s
+n0=$(systemctl show -P NRestarts kyokad.service); t0=$(cs); back=0
 for i in $(seq $KILLS); do
         p=$(systemctl show -P MainPID kyokad.service); [ "$p" != 0 ] || break
         kill -9 "$p"
-        n=0
+        tk=$(cs)
         while q=$(systemctl show -P MainPID kyokad.service); [ "$q" = 0 ] || [ "$q" = "$p" ]; do
-                sleep 0.05; n=$((n + 1)); [ $n -lt 600 ] || break
+                [ $(( $(cs) - tk )) -lt 3000 ] || break
+                sleep 0.05
         done
         [ "$q" != 0 ] && [ "$q" != "$p" ] && back=$((back + 1))
 done
-t1=$(cut -d' ' -f1 /proc/uptime)
+t=$(( $(cs) - t0 ))
 echo "kills=$KILLS back=$back restarts=$(( $(systemctl show -P NRestarts kyokad.service) - n0 ))" \
-     "seconds=$(echo "$t0 $t1" | awk '{printf "%.1f", $2 - $1}')"
+     "seconds=$(( t / 100 )).$(( t / 10 % 10 )) state=$(systemctl show -P ActiveState kyokad.service)"
 """
 # With every start failing (the FAST_FAIL drop-in), watch the unit until it has been started
 # WANT more times or 40 s passed: how long the first 6 starts took (systemd's default start
@@ -486,7 +488,7 @@ def case_start_limit(vm):
     vm.run(f"printf '%s\\n' '[Service]' 'ExecStartPre=+/bin/false' 'RestartSec=0' > {FAST_FAIL} && "
            "systemctl daemon-reload", check=True)
     try:
-        vm.run("systemctl kill --kill-who=main -s KILL kyokad.service", check=True)
+        vm.run("systemctl kill --kill-who=main -s KILL kyokad.service")      # if it is running
         rc, out = vm.run(FAST_WATCH, timeout=120)
         r = dict(kv.split("=", 1) for kv in out.split() if "=" in kv)
         six = r.get("six_starts_in", "-")
