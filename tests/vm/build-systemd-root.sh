@@ -24,7 +24,7 @@ OUT=$VMDIR/systemd
 SUITE=bookworm
 # kyokad: libconfig9 libjson-c5 libssl3 libsystemd0 libudev1 libnl-3-200 libnl-route-3-200
 # libnftables1 (libnftnl11 libmnl0 libxtables12 libjansson4 libgmp10) libsqlite3-0.
-PACKAGES="systemd,systemd-sysv,udev,dbus,kmod,iproute2,procps,libconfig9,libjson-c5,libssl3,libnl-3-200,libnl-route-3-200,libnftables1,libnftnl11,libmnl0,libxtables12,libjansson4,libgmp10,libsqlite3-0"
+PACKAGES="systemd,systemd-sysv,udev,dbus,kmod,iproute2,procps,nftables,libconfig9,libjson-c5,libssl3,libnl-3-200,libnl-route-3-200,libnftables1,libnftnl11,libmnl0,libxtables12,libjansson4,libgmp10,libsqlite3-0"
 # In the root (loaded by udev and kyokad): USB storage and HID, nftables for kyokad's network
 # enforcement. In the initrd: what mounting the root needs.
 MODULES="xhci-pci xhci-hcd usb-storage uas sd_mod sg usbhid hid-generic nf_tables nft_meta_bridge autofs4"
