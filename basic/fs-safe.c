@@ -186,3 +186,17 @@ bool file_is_tmp_name(const char *name, const char *target) {
         size_t n = strlen(target);
         return name[0] == '.' && strncmp(name + 1, target, n) == 0 && strncmp(name + 1 + n, ".tmp", 4) == 0;
 }
+
+int dir_stream_at(int dirfd, DIR **ret) {
+        int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        DIR *d = fdopendir(fd);
+        if (!d) {
+                int r = negative_errno();
+                close(fd);
+                return r;
+        }
+        *ret = d;
+        return 0;
+}

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -38,6 +39,10 @@ int dir_make_at(int dirfd, const char *name, mode_t mode);
  * existing one are made with mkdirat and opened without following symlinks, one at a time.
  * Returns the fd. */
 int dir_make_path(const char *path, mode_t mode);
+
+/* A directory stream of DIRFD's directory, from its start, that leaves DIRFD as it is (its own
+ * open file description: no shared offset); closedir() releases it. */
+int dir_stream_at(int dirfd, DIR **ret);
 
 /* Opens NAME under DIRFD for reading if it is a regular file: -ELOOP for a symlink (not
  * followed), -EISDIR for a directory, -EBADFD for anything else (a FIFO is opened without

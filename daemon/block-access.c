@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "fileio.h"
+#include "fs-safe.h"
 #include "macro.h"
 
 #define ACCESS_FILE_MAX 32            /* what is read of an access file at most (a valid one is <= 23) */
@@ -211,16 +212,10 @@ int block_access_remove(int dirfd, const char *sysname) {
 }
 
 int block_access_clear(int dirfd) {
-        int r = 0, dup_fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
-        if (dup_fd < 0)
-                return negative_errno();
-        DIR *d = fdopendir(dup_fd);
-        if (!d) {
-                r = negative_errno();
-                close(dup_fd);
+        DIR *d;
+        int r = dir_stream_at(dirfd, &d);
+        if (r < 0)
                 return r;
-        }
-        rewinddir(d);
         struct dirent *de;
         while ((errno = 0, de = readdir(d))) {
                 if (streq(de->d_name, ".") || streq(de->d_name, ".."))
@@ -280,16 +275,10 @@ static int walk(struct walk *w, int fd, unsigned depth, const char *name, const 
         if (depth >= WALK_DEPTH_MAX)
                 return 0;
 
-        int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-        if (dup_fd < 0)
-                return negative_errno();
-        DIR *d = fdopendir(dup_fd);
-        if (!d) {
-                r = negative_errno();
-                close(dup_fd);
+        DIR *d;
+        r = dir_stream_at(fd, &d);
+        if (r < 0)
                 return r;
-        }
-        rewinddir(d);           /* the duplicate shares FD's offset: start at the beginning */
         struct dirent *de;
         while (found == 0 && (de = readdir(d))) {
                 if (de->d_type != DT_DIR || streq(de->d_name, ".") || streq(de->d_name, "..") ||

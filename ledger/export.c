@@ -405,14 +405,9 @@ static int open_week_dir(const char *out, const char *host, const char *week, ch
 static const char *const manifest_files[] = { "MANIFEST", "MANIFEST.sig" };
 
 static void remove_stale_tmp(int dirfd) {
-        int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
+        DIR *d;
+        if (dir_stream_at(dirfd, &d) < 0)
                 return;
-        DIR *d = fdopendir(fd);
-        if (!d) {
-                close(fd);
-                return;
-        }
         for (struct dirent *de; (de = readdir(d));) {
                 bool stale = false;
                 for (size_t i = 0; !stale && i < _FILE_MAX; i++)
@@ -716,15 +711,10 @@ int export_verify(const char *dir, const struct trusted_key *key, struct export_
         }
 
         /* A file slipped into the folder would look as if it belonged to the signed export. */
-        int lfd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (lfd < 0)
-                return negative_errno();
-        DIR *d = fdopendir(lfd);
-        if (!d) {
-                r = negative_errno();
-                close(lfd);
+        DIR *d;
+        r = dir_stream_at(dirfd, &d);
+        if (r < 0)
                 return r;
-        }
         struct dirent *de;
         while ((de = readdir(d))) {
                 bool listed = streq(de->d_name, ".") || streq(de->d_name, "..") || streq(de->d_name, "MANIFEST") ||

@@ -393,15 +393,10 @@ int keyring_load_dir(const char *dir, keyring_refusal_fn on_refusal, void *userd
                 return r;
         }
 
-        int lfd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (lfd < 0)
-                return negative_errno();
-        DIR *d = fdopendir(lfd);
-        if (!d) {
-                r = negative_errno();
-                close(lfd);
+        DIR *d;
+        r = dir_stream_at(dirfd, &d);
+        if (r < 0)
                 return r;
-        }
         for (;;) {
                 errno = 0;
                 struct dirent *de = readdir(d);

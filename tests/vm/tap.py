@@ -24,3 +24,17 @@ def summary(name, t0):
     print(f"# total {time.monotonic() - t0:.1f} s")
     print(f"{name}: {passed} passed, {failed} failed")
     return 1 if failed or not passed else 0
+
+
+def run_cases(cases):
+    """Runs each (name, function) of CASES in turn: an exception fails that case (a check named
+    after it, with the traceback) and the next one runs; each case's time is noted."""
+    import traceback
+    for name, case in cases:
+        ts = time.monotonic()
+        try:
+            case()
+        except Exception as e:
+            check(name, False, f"{type(e).__name__}: {e}")
+            traceback.print_exc()
+        note(f"{name}: {time.monotonic() - ts:.1f} s")

@@ -37,7 +37,7 @@ import traceback
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from vm import VM  # noqa: E402
-from tap import check, note, summary  # noqa: E402
+from tap import check, note, run_cases, summary  # noqa: E402
 from kyoka_guest import (DEV, KYOKAD, LOG, POLICYCTL, Approver, Kyokad, kyokad_log, kyokad_pid,  # noqa: E402
                          make_overlay, wait_log)
 
@@ -232,17 +232,10 @@ def main():
             k.args = k.args.replace(" --network off", "")
             try:
                 case_start(vm, k)
-                for name, case in [("usb", lambda: case_usb(vm, k)), ("links", lambda: case_links(vm, k)),
+                run_cases([("usb", lambda: case_usb(vm, k)), ("links", lambda: case_links(vm, k)),
                                    ("late controller", lambda: case_late_controller(vm, k)),
                                    ("clock", lambda: case_clock(vm, k)),
-                                   ("uevent overrun", lambda: case_overrun(vm, k))]:
-                    ts = time.monotonic()
-                    try:
-                        case()
-                    except Exception as e:
-                        check(name, False, f"{type(e).__name__}: {e}")
-                        traceback.print_exc()
-                    note(f"{name}: {time.monotonic() - ts:.1f} s")
+                                   ("uevent overrun", lambda: case_overrun(vm, k))])
                 # Without the flood of the overrun case ("change" of usb1): megabytes over the serial line.
                 vm.run(f"grep -v '] change ' {UEVENTS} > {UEVENTS}.kept", timeout=60)
                 events = vm.read_file(UEVENTS + ".kept").decode("utf-8", "backslashreplace").splitlines()

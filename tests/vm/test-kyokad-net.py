@@ -39,7 +39,7 @@ import traceback
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from vm import VM  # noqa: E402
-from tap import check, note, summary  # noqa: E402
+from tap import check, note, run_cases, summary  # noqa: E402
 from kyoka_guest import (KYOKAD, LOG, POLICYCTL, Approver, Kyokad, attr, auth_is, has_usb, kyokad_log,  # noqa: E402
                          kyokad_pid, usb_path, wait_log)
 
@@ -497,14 +497,7 @@ def main():
                          ("rename, approve by MAC", lambda: case_rename(vm, k, approver, listener, work)),
                          ("records", lambda: case_records(vm, k)),
                          ("unplug", lambda: case_unplug(vm, k))]
-                for name, case in cases:
-                    ts = time.monotonic()
-                    try:
-                        case()
-                    except Exception as e:
-                        check(name, False, f"{type(e).__name__}: {e}")
-                        traceback.print_exc()
-                    note(f"{name}: {time.monotonic() - ts:.1f} s")
+                run_cases(cases)
                 lines = kyokad_log(vm).splitlines()
                 bad = [l for l in lines if "ENFORCEMENT FAILED" in l
                        or ("network-firewall" in l and "table bridge kyoka" not in l)]

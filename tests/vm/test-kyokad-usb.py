@@ -35,7 +35,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 from vm import VM  # noqa: E402
-from tap import check, note, summary  # noqa: E402
+from tap import check, note, run_cases, summary  # noqa: E402
 from kyoka_guest import (BLOCK_HELPER, DEV, GUEST_LIBEXECDIR, KYOKAD, LOG, POLICYCTL, Approver, Kyokad,  # noqa: E402
                          attr, auth_is, dd_roundtrip, has_usb, installed_rules_all, kyokad_log, kyokad_pid,
                          log_lines_for, make_overlay, no_sd_of, sd_count, sd_name, sd_of, stick_image, usb_path,
@@ -823,14 +823,7 @@ def main():
                 only = [c for c in os.environ.get("KYOKA_VM_CASES", "").split(",") if c]
                 if only:   # by hand: KYOKA_VM_CASES="read-only,read-only race" runs just those
                     cases = [(n, c) for n, c in cases if n in only]
-                for name, case in cases:
-                    ts = time.monotonic()
-                    try:
-                        case()
-                    except Exception as e:
-                        check(name, False, f"{type(e).__name__}: {e}")
-                        traceback.print_exc()
-                    note(f"{name}: {time.monotonic() - ts:.1f} s")
+                run_cases(cases)
                 # Devices that stayed blocked all along (each has its own QEMU port): the kernel
                 # must never have added an interface or anything below it.
                 never = ["1-3", "1-5.1", "2-8"] + ([] if READ_ONLY_ENFORCED else ["2-6"])

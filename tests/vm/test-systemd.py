@@ -31,7 +31,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 from vm import VM, VMError  # noqa: E402
-from tap import check, note, summary  # noqa: E402
+from tap import check, note, run_cases, summary  # noqa: E402
 from kyoka_guest import (BLOCK_HELPER, BUILD, DEV, KYOKAD, POLICYCTL, Approver, attr, auth_is,  # noqa: E402
                          dd_roundtrip, has_usb, no_sd_of, sd_name, sd_of, usb_path)
 
@@ -583,14 +583,7 @@ def main():
                          ("start limit", lambda: case_start_limit(vm)),
                          ("ledger and export", lambda: case_ledger_export(vm)),
                          ("journal", lambda: case_journal(vm))]
-                for name, case in cases:
-                    ts = time.monotonic()
-                    try:
-                        case()
-                    except Exception as e:
-                        check(name, False, f"{type(e).__name__}: {e}")
-                        traceback.print_exc()
-                    note(f"{name}: {time.monotonic() - ts:.1f} s")
+                run_cases(cases)
             finally:
                 try:
                     with open(os.path.join(vm.log_dir, "journal.txt"), "w") as f:
