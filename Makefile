@@ -30,6 +30,9 @@ CFLAGS   += -std=gnu11 $(WARNINGS) -fstack-protector-strong -fno-strict-aliasing
 ifeq ($(SANITIZE),1)
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all -O1
 LDFLAGS  += -fsanitize=address,undefined
+else ifeq ($(SANITIZE),fuzz)
+# The libraries the fuzz targets link (make fuzz-libs): instrumented for libFuzzer, with clang.
+CFLAGS   += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -O1
 else
 CPPFLAGS += -D_FORTIFY_SOURCE=2
 endif
@@ -162,12 +165,20 @@ demo: deps
 FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
 FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Ibasic -Ipolicy -Iledger -Idaemon $(PKG_CFLAGS)
-FUZZ_LIB_SRC := $(BASIC_SRC) $(POLICY_SRC) $(LEDGER_SRC) $(DAEMON_LIB_SRC)
 FUZZ_BINS    := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
-build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRC)
+# The sources are compiled once, into instrumented libraries in build/fuzz/lib, and every target
+# links them (compiling every source for each of a dozen targets was most of make check's CPU).
+FUZZ_LIBDIR  := build/fuzz/lib
+FUZZ_LIBS    := $(patsubst $(BUILD)/%,$(FUZZ_LIBDIR)/%,$(LIBS))
+.PHONY: fuzz-libs fuzz-bins
+fuzz-libs:
+	$(MAKE) BUILD=$(FUZZ_LIBDIR) SANITIZE=fuzz CC=$(FUZZ_CC) $(FUZZ_LIBS)
+fuzz-bins: fuzz-libs
+	$(MAKE) $(FUZZ_BINS)
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIBS)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_LIB_SRC) $(PKG_LIBS)
-fuzz: deps $(FUZZ_BINS)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_LIBS) $(PKG_LIBS)
+fuzz: deps fuzz-bins
 	@for f in $(FUZZ_BINS); do n=$$(basename $$f); \
 		mkdir -p build/fuzz/corpus/$$n build/fuzz/findings/$$n; \
 		echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
@@ -175,7 +186,7 @@ fuzz: deps $(FUZZ_BINS)
 			build/fuzz/corpus/$$n tests/fuzz/corpus/$$n || exit 1; \
 	done
 # Regression only, no fuzzing: every target runs each of its seeds once (findings become seeds).
-check-fuzz: $(FUZZ_BINS)
+check-fuzz: fuzz-bins
 	@for f in $(FUZZ_BINS); do n=$$(basename $$f); \
 		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 $$f -runs=0 tests/fuzz/corpus/$$n \
 			>build/fuzz/$$n.check.log 2>&1 || { cat build/fuzz/$$n.check.log; echo "check-fuzz: $$n FAILED"; exit 1; }; \

@@ -179,7 +179,7 @@ static int worker_call(struct net_firewall *fw, const struct nft_request *req, c
         }
         if (nft_reply_decode(&rep, (size_t) n, &rep) < 0) {
                 set_error(ret_error, error_dup("nftables worker sent a malformed reply"));
-                _cleanup_free_ char *how = worker_reap(fw, true);
+                free(worker_reap(fw, true));
                 return -EBADMSG;
         }
         if (rep.r < 0)
