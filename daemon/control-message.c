@@ -269,7 +269,7 @@ static int add_time(struct json_object *o, const char *key, int64_t t) {
         return add_string(o, key, buf);
 }
 
-struct json_object *control_device_to_json(const struct manager_device_info *d) {
+struct json_object *control_device_to_json(const struct usb_device_status *d) {
         _cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
         const struct usb_identity *id = d->id;
         char buf[9];
@@ -311,7 +311,7 @@ struct json_object *control_device_to_json(const struct manager_device_info *d) 
         return TAKE_PTR(o);
 }
 
-bool control_device_matches(const struct manager_device_info *d, const char *arg) {
+bool control_device_matches(const struct usb_device_status *d, const char *arg) {
         if (streq(d->name, arg))
                 return true;
         return d->identity_ok && d->id->has_serial && d->id->serial[0] && streq(d->id->serial, arg);

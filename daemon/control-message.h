@@ -146,10 +146,10 @@ struct json_object *control_ok_new(void);
 int control_message_serialize(struct json_object *o, const char **ret, size_t *ret_len);
 
 /* A present device as `list` shows it ("type": "usb"). NULL on OOM. */
-struct json_object *control_device_to_json(const struct manager_device_info *d);
+struct json_object *control_device_to_json(const struct usb_device_status *d);
 
 /* Whether ARG names D: its kernel name ("1-2.1") or, for a device that reports one, its serial. */
-bool control_device_matches(const struct manager_device_info *d, const char *arg);
+bool control_device_matches(const struct usb_device_status *d, const char *arg);
 
 /* A network link as `list` shows it ("type": "network": identity, decision, violations). NULL
  * on OOM. */

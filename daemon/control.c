@@ -35,8 +35,7 @@
 #include "identity.h"
 #include "log.h"
 #include "macro.h"
-#include "record.h"
-#include "record-ledger.h"
+#include "recorder.h"
 
 #ifndef SO_PEERGROUPS
 #define SO_PEERGROUPS 59              /* Linux 4.13 */
@@ -267,30 +266,43 @@ static void on_record(struct json_object *record, void *userdata) {
                         (void) client_send(cl, record);
 }
 
-static struct json_object *devices_json(struct control *c, size_t *ret_allowed, size_t *ret_blocked) {
-        _cleanup_(json_object_putp) struct json_object *a = json_object_new_array();
-        struct manager_device_info d;
-        const void *cursor = NULL;
-        size_t allowed = 0, blocked = 0;
+struct devices_visit {
+        struct json_object *array;
+        size_t allowed, blocked;
+        bool failed;
+};
 
-        if (!a)
-                return NULL;
-        while (manager_next_device(c->manager, &cursor, &d)) {
-                struct json_object *o = control_device_to_json(&d);
-                if (!o || json_object_array_add(a, o) < 0) {
-                        json_object_put(o);
-                        return NULL;
-                }
-                if (d.decided && d.verdict != VERDICT_BLOCK)
-                        allowed++;
-                else
-                        blocked++;
+static void devices_visit(const struct usb_device_status *d, void *userdata) {
+        struct devices_visit *v = userdata;
+        struct json_object *o;
+
+        if (v->failed)
+                return;
+        o = control_device_to_json(d);
+        if (!o || json_object_array_add(v->array, o) < 0) {
+                json_object_put(o);
+                v->failed = true;
+                return;
         }
+        if (d->decided && d->verdict != VERDICT_BLOCK)
+                v->allowed++;
+        else
+                v->blocked++;
+}
+
+static struct json_object *devices_json(struct control *c, size_t *ret_allowed, size_t *ret_blocked) {
+        struct devices_visit v = { .array = json_object_new_array() };
+
+        if (!v.array)
+                return NULL;
+        manager_foreach_device(c->manager, devices_visit, &v);
+        if (v.failed)
+                return json_object_put(v.array), NULL;
         if (ret_allowed)
-                *ret_allowed = allowed;
+                *ret_allowed = v.allowed;
         if (ret_blocked)
-                *ret_blocked = blocked;
-        return TAKE_PTR(a);
+                *ret_blocked = v.blocked;
+        return v.array;
 }
 
 struct links_visit {
@@ -396,8 +408,8 @@ static struct json_object *reply_status(struct control *c) {
             /* json_object_new_null() is NULL itself: add() would take it for a failed allocation. */
             (machine_id[0] ? add(host, "machine_id", json_object_new_string(machine_id))
                            : json_object_object_add(host, "machine_id", NULL)) < 0 ||
-            add(o, "policy", control_policy_to_json(&info)) < 0 || add(o, "faults", record_recent_faults()) < 0 ||
-            add(o, "ledger", record_ledger_status()) < 0 || add_firewall(c, o) < 0)
+            add(o, "policy", control_policy_to_json(&info)) < 0 || add(o, "faults", recorder_recent_faults(manager_get_recorder(c->manager))) < 0 ||
+            add(o, "ledger", recorder_ledger_status(manager_get_recorder(c->manager))) < 0 || add_firewall(c, o) < 0)
                 return NULL;
         return TAKE_PTR(o);
 }
@@ -433,28 +445,45 @@ static void link_find_visit(const struct net_link_status *s, void *userdata) {
         f->verdict = s->verdict;
 }
 
+/* The device a request names (a copy: the status is borrowed for the visit only). */
+struct device_find {
+        const char *arg;
+        size_t n;
+        bool exact;                   /* found by its kernel name: unique, the others do not count */
+        char name[64];
+        struct usb_identity id;
+        bool identity_ok;
+        enum policy_verdict verdict;
+};
+
+static void device_find_visit(const struct usb_device_status *d, void *userdata) {
+        struct device_find *f = userdata;
+
+        if (f->exact || !control_device_matches(d, f->arg))
+                return;
+        /* A kernel name is unique; a serial may not be (two units of a cheap model): then the
+         * bus path must say which. */
+        f->exact = streq(d->name, f->arg);
+        f->n = f->exact ? 1 : f->n + 1;
+        snprintf(f->name, sizeof f->name, "%s", d->name);
+        f->id = *d->id;
+        f->identity_ok = d->identity_ok;
+        f->verdict = d->verdict;
+}
+
 static struct json_object *reply_request(struct control *c, const struct control_command *cmd) {
         _cleanup_(json_object_putp) struct json_object *o = NULL, *req_json = NULL;
         _cleanup_free_ char *text = NULL;
-        struct manager_device_info d, found = {};
+        _cleanup_free_ struct device_find *found = calloc(1, sizeof *found);
         struct link_find found_link = { .arg = cmd->device };
-        const void *cursor = NULL;
-        const char *hostname, *machine_id, *arg = cmd->device;
-        size_t n = 0;
+        const char *hostname, *machine_id;
 
+        if (!found)
+                return NULL;
+        found->arg = cmd->device;
         if (cmd->subject != SUBJECT_NETWORK)
-                while (manager_next_device(c->manager, &cursor, &d))
-                        if (control_device_matches(&d, arg)) {
-                                /* A kernel name is unique; a serial may not be (two units of a
-                                 * cheap model): then the bus path must say which. */
-                                if (streq(d.name, arg)) {
-                                        found = d;
-                                        n = 1;
-                                        break;
-                                }
-                                found = d;
-                                n++;
-                        }
+                manager_foreach_device(c->manager, device_find_visit, found);
+        size_t n = found->n;
         if (cmd->subject != SUBJECT_USB)
                 (void) manager_foreach_link(c->manager, link_find_visit, &found_link);
 
@@ -470,7 +499,7 @@ static struct json_object *reply_request(struct control *c, const struct control
                 return control_error_new("several present devices have that serial: name one by its bus path");
         if (found_link.n > 1)
                 return control_error_new("one link has that name and another that ifindex: name the link by the other");
-        if (n == 1 && !found.identity_ok)
+        if (n == 1 && !found->identity_ok)
                 return control_error_new("the device's descriptors could not be read: there is no identity to request");
 
         struct request *req = calloc(1, sizeof *req);
@@ -482,7 +511,7 @@ static struct json_object *reply_request(struct control *c, const struct control
         req->time = (int64_t) time(NULL);
         if (n == 1) {
                 req->type = REQUEST_USB;
-                req->usb = *found.id;
+                req->usb = found->id;
         } else {
                 req->type = REQUEST_NETWORK;
                 req->net = found_link.id;
@@ -497,9 +526,9 @@ static struct json_object *reply_request(struct control *c, const struct control
         o = control_ok_new();
         if (!o || add(o, "request", TAKE_PTR(req_json)) < 0 ||
             add(o, "type", json_object_new_string(n == 1 ? "usb" : "network")) < 0 ||
-            add(o, "device", json_object_new_string(n == 1 ? found.name : found_link.id.name)) < 0 ||
+            add(o, "device", json_object_new_string(n == 1 ? found->name : found_link.id.name)) < 0 ||
             (n == 0 && add(o, "ifindex", json_object_new_int(found_link.id.ifindex)) < 0) ||
-            add(o, "verdict", json_object_new_string(policy_verdict_to_string(n == 1 ? found.verdict :
+            add(o, "verdict", json_object_new_string(policy_verdict_to_string(n == 1 ? found->verdict :
                                                                                 found_link.verdict))) < 0)
                 return NULL;
         return TAKE_PTR(o);
@@ -841,7 +870,7 @@ int control_new(struct manager *m, sd_event *event, const char *runtime_dir, str
         if (r < 0)
                 goto fail;
 
-        record_set_listener(on_record, c);
+        recorder_set_listener(manager_get_recorder(m), on_record, c);
         log_info("control socket %s (group %s)", c->path,
                  c->read_gid != (gid_t) -1 ? CONTROL_GROUP_READ : "none: root only");
         *ret = c;
@@ -854,7 +883,7 @@ fail:
 struct control *control_free(struct control *c) {
         if (!c)
                 return NULL;
-        record_set_listener(NULL, NULL);
+        recorder_set_listener(manager_get_recorder(c->manager), NULL, NULL);
         while (c->clients) {
                 struct client *cl = c->clients;
                 c->clients = cl->next;

@@ -18,7 +18,7 @@
 struct control;
 
 /* Creates RUNTIME_DIR (0755) if missing, replaces a stale socket, listens, and becomes the
- * listener of every record (record.h) for the watchers. */
+ * listener of every record (recorder.h) for the watchers. */
 int control_new(struct manager *m, sd_event *event, const char *runtime_dir, struct control **ret);
 struct control *control_free(struct control *c);
 

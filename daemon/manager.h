@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* The manager owns kyokad's state and its sd-event loop: the policy in force, the USB devices
- * it has decided, and the timer for the next time-window boundary. It wires the watchers'
- * events to decisions (policy_match_*) and decisions to enforcement (usb-enforce). */
+/* The manager owns kyokad's state and its sd-event loop: the policy in force, the recorder, the
+ * USB devices (usb-devices.h) and network links (net-links.h) it has decided, the clock watch and
+ * the timer for the next time-window boundary; it wires them together. */
 #pragma once
 
 #include <stdbool.h>
@@ -9,6 +9,7 @@
 
 #include "identity.h"
 #include "net-links.h"
+#include "usb-devices.h"
 #include "policy-match.h"
 
 struct manager_config {
@@ -46,21 +47,14 @@ struct manager_policy_info {
 };
 void manager_get_policy_info(const struct manager *m, struct manager_policy_info *ret);
 
-struct manager_device_info {
-        const char *name;             /* the kernel's name, "1-2.1" */
-        const struct usb_identity *id;
-        bool identity_ok;             /* false: descriptors unreadable, blocked */
-        bool decided;
-        enum policy_verdict verdict;  /* what is enforced */
-        const char *reason;
-        const char *permit;           /* "" unless a permit decided */
-};
-/* Present devices, one per call: *CURSOR starts NULL; false after the last one. */
-bool manager_next_device(const struct manager *m, const void **cursor, struct manager_device_info *ret);
+/* Visits every USB device kyokad tracks (usb_devices_foreach). */
+void manager_foreach_device(const struct manager *m, usb_device_visitor_t visit, void *userdata);
 /* Visits every network link kyokad tracks (net_foreach_link). Returns false, visiting nothing,
  * when kyokad does not watch links (--network off). */
 bool manager_foreach_link(const struct manager *m, net_link_visitor_t visit, void *userdata);
 void manager_get_host(const struct manager *m, const char **ret_hostname, const char **ret_machine_id);
+/* The recorder: the control socket listens to it and shows its faults and ledger. */
+struct recorder *manager_get_recorder(const struct manager *m);
 /* Whether kyokad enforces network links (false with --network off); if so, *RET_PROBLEM is why
  * its nftables tables are not (all) in force, or NULL when they are. */
 bool manager_get_firewall(const struct manager *m, const char **ret_problem);

@@ -2,7 +2,7 @@
 /* The path of a link: net-watch.c hands an RTM_NEWLINK to on_link(); a blocked link that is up
  * is set down before anything else; a new link, or one whose identity changed (a rename, a new
  * MAC), is decided: identity (net-identity.c), policy_match_net, enforcement (net-enforce.c),
- * record (record_net); the firewall set (net-firewall.c) follows every change of the approved
+ * record (recorder_net); the firewall set (net-firewall.c) follows every change of the approved
  * links. */
 #include "net-links.h"
 
@@ -20,7 +20,7 @@
 #include "net-firewall.h"
 #include "net-identity.h"
 #include "net-watch.h"
-#include "record.h"
+#include "recorder.h"
 #include "timeutil.h"
 
 /* Links kyokad tracks at most; beyond, a new link is kept down without being tracked, so an
@@ -52,6 +52,7 @@ struct net_link {
 };
 
 struct net {
+        struct recorder *rec;         /* borrowed */
         const struct policy *policy;
         struct net_watch *watch;
         struct net_enforce *enforce;
@@ -92,11 +93,19 @@ static uint64_t now_monotonic_usec(void) {
         return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000ULL;
 }
 
+/* A record of L as it is blocked now (violations, its removal). */
+static void link_record(struct net *n, struct net_link *l, enum net_record_event ev, const char *reason, int result,
+                        uint64_t count) {
+        struct record_decision d;
+        record_decision_init(&d, NULL, l->verdict, reason);
+        recorder_net(n->rec, ev, &l->id, &d, result, count);
+}
+
 /* Records what L's window counted so far (nothing if nothing). */
-static void violations_flush(struct net_link *l) {
+static void violations_flush(struct net *n, struct net_link *l) {
         if (l->violations_pending == 0)
                 return;
-        record_net_violations(&l->id, l->reason, l->violations_pending);
+        link_record(n, l, NET_RECORD_VIOLATION, l->reason, 0, l->violations_pending);
         l->violations_pending = 0;
 }
 
@@ -123,7 +132,7 @@ static void violation_timer_arm(struct net *n) {
         if (r < 0) {
                 /* Without the timer counts wait for the link's next change, removal or kyokad's
                  * stop: recorded late, never lost. */
-                record_fault("timer", r, "Failed to arm the violation timer: %s", strerror(-r));
+                recorder_fault(n->rec, FAULT_TIMER, r, "Failed to arm the violation timer: %s", strerror(-r));
         }
 }
 
@@ -137,7 +146,7 @@ static int on_violation_timer(sd_event_source *s, uint64_t usec, void *userdata)
                 /* Still attacked: one record for the window, and the next window counts on.
                  * Quiet: the burst is over, the next attempt is recorded at once. */
                 l->violation_window_end = l->violations_pending ? now + VIOLATION_WINDOW_USEC : 0;
-                violations_flush(l);
+                violations_flush(n, l);
         }
         violation_timer_arm(n);
         return 0;
@@ -153,8 +162,8 @@ static void link_violation(struct net *n, struct net_link *l, int r) {
                 return;
         }
         /* The first of a burst, or one whose "down" failed (never delayed): recorded now. */
-        violations_flush(l);
-        record_net(NET_RECORD_VIOLATION, &l->id, VERDICT_BLOCK, l->reason, NULL, r);
+        violations_flush(n, l);
+        link_record(n, l, NET_RECORD_VIOLATION, l->reason, r, 1);
         if (l->violation_window_end == 0) {
                 l->violation_window_end = now + VIOLATION_WINDOW_USEC;
                 violation_timer_arm(n);
@@ -234,7 +243,7 @@ static void link_egress_sync(struct net *n, struct net_link *l, bool gone) {
                 return;
         }
         if (r < 0) {
-                record_fault("network-firewall", r, "Failed to add the egress drop chain of link %d (%s): %s; "
+                recorder_fault(n->rec, FAULT_NETWORK_FIREWALL, r, "Failed to add the egress drop chain of link %d (%s): %s; "
                              "it is still kept down and its IP traffic dropped", l->id.ifindex, l->id.name,
                              error ?: strerror(-r));
                 l->egress = false;
@@ -265,10 +274,12 @@ static void link_decide(struct net *n, struct net_link *l, enum net_record_event
         if (!l->decided || l->verdict != verdict)
                 n->firewall_dirty = true;
         /* What the old decision counted is recorded before the new one (or the new identity). */
-        violations_flush(l);
-        if (!l->decided || l->verdict != verdict || r < 0 || ev != NET_RECORD_REEVALUATED)
-                record_net(ev, &l->id, verdict, reason,
-                           dec.reason == REASON_PERMIT && dec.net_entry ? dec.net_entry->approval.permit : NULL, r);
+        violations_flush(n, l);
+        if (!l->decided || l->verdict != verdict || r < 0 || ev != NET_RECORD_REEVALUATED) {
+                struct record_decision d;
+                record_decision_init(&d, &dec, verdict, reason);
+                recorder_net(n->rec, ev, &l->id, &d, r, 1);
+        }
         l->decided = true;
         l->verdict = verdict;
         l->next_change = dec.next_change;
@@ -292,7 +303,7 @@ static void firewall_sync(struct net *n) {
                 return;
         allowed = malloc(MAX(n->n_links, (size_t) 1) * sizeof *allowed);
         if (!allowed) {
-                record_fault("oom", -ENOMEM, "Out of memory updating the network firewall: the last tables stay");
+                recorder_fault(n->rec, FAULT_OOM, -ENOMEM, "Out of memory updating the network firewall: the last tables stay");
                 return;
         }
         for (struct net_link *l = n->links; l; l = l->next)
@@ -301,7 +312,7 @@ static void firewall_sync(struct net *n) {
         r = net_firewall_apply(n->firewall, allowed, k, &error);
         if (r < 0) {
                 /* Links are still kept down; only the window is open again. */
-                record_fault("network-firewall", r, "Failed to install the nftables tables: %s", error ?: strerror(-r));
+                recorder_fault(n->rec, FAULT_NETWORK_FIREWALL, r, "Failed to install the nftables tables: %s", error ?: strerror(-r));
                 firewall_set_problem(n, error ?: strerror(-r));
                 return;
         }
@@ -326,8 +337,8 @@ static void on_link(const struct net_link_info *info, enum net_event ev, void *u
         if (ev == NET_EVENT_DEL) {
                 if (!l)
                         return;
-                violations_flush(l);
-                record_net(NET_RECORD_REMOVED, &l->id, l->verdict, "removed", NULL, 0);
+                violations_flush(n, l);
+                link_record(n, l, NET_RECORD_REMOVED, "removed", 0, 1);
                 if (l->verdict != VERDICT_BLOCK)
                         n->firewall_dirty = true;
                 link_egress_sync(n, l, true);
@@ -355,7 +366,7 @@ static void on_link(const struct net_link_info *info, enum net_event ev, void *u
                         struct net_identity id;
                         net_identity_from_info(info, &id);
                         r = id.is_loopback ? 0 : (info->flags & IFF_UP) ? net_enforce_set_down(n->enforce, info->ifindex) : 0;
-                        record_fault("network-untracked", r ?: -ENOMEM,
+                        recorder_fault(n->rec, FAULT_NETWORK_UNTRACKED, r ?: -ENOMEM,
                                      "Too many links or out of memory: link %d (%s) %s, not tracked", info->ifindex,
                                      id.name, id.is_loopback ? "left up" : "kept down");
                         return;
@@ -464,14 +475,14 @@ static void on_overrun(void *userdata) {
                 l->seen = false;
         r = net_watch_enumerate(n->watch);
         if (r < 0) {
-                record_fault("network-enumerate", r, "Failed to re-read the links after lost events: %s", strerror(-r));
+                recorder_fault(n->rec, FAULT_NETWORK_ENUMERATE, r, "Failed to re-read the links after lost events: %s", strerror(-r));
                 return;
         }
         for (struct net_link *l = n->links, *next; l; l = next) {
                 next = l->next;
                 if (!l->seen) {
-                        violations_flush(l);
-                        record_net(NET_RECORD_REMOVED, &l->id, l->verdict, "removed (seen after lost events)", NULL, 0);
+                        violations_flush(n, l);
+                        link_record(n, l, NET_RECORD_REMOVED, "removed (seen after lost events)", 0, 1);
                         n->firewall_dirty = true;
                         link_egress_sync(n, l, true);
                         link_forget(n, l);
@@ -481,8 +492,8 @@ static void on_overrun(void *userdata) {
         report_next_change(n);
 }
 
-int net_start(sd_event *e, const struct policy *p, struct net_allowance *install, bool first_start,
-              net_timer_changed_t changed, void *userdata, struct net **ret) {
+int net_start(sd_event *e, struct recorder *rec, const struct policy *p, struct net_allowance *install,
+              bool first_start, net_timer_changed_t changed, void *userdata, struct net **ret) {
         struct net *n = calloc(1, sizeof *n);
         _cleanup_free_ char *error = NULL;
         int r;
@@ -492,6 +503,7 @@ int net_start(sd_event *e, const struct policy *p, struct net_allowance *install
                 return -ENOMEM;
         }
         n->policy = p;
+        n->rec = rec;
         n->event = e;
         n->allowance = p ? net_allowance_free(install) : install;
         n->first_start = !p && first_start;
@@ -512,7 +524,7 @@ int net_start(sd_event *e, const struct policy *p, struct net_allowance *install
                             strerror(-r));
         r = net_firewall_new(NULL, &error, &n->firewall);
         if (r < 0) {
-                record_fault("network-firewall", r, "No network firewall: %s; unapproved links are only kept down",
+                recorder_fault(n->rec, FAULT_NETWORK_FIREWALL, r, "No network firewall: %s; unapproved links are only kept down",
                              error ?: strerror(-r));
                 firewall_set_problem(n, error ?: strerror(-r));
                 n->firewall = NULL;
@@ -531,7 +543,7 @@ int net_start(sd_event *e, const struct policy *p, struct net_allowance *install
         for (struct net_link *l = n->links; l; l = l->next)
                 kept += l->grandfathered && !l->id.is_loopback;
         if (kept > 0)
-                record_fault("network-unenforced", 0,
+                recorder_fault(n->rec, FAULT_NETWORK_UNENFORCED, 0,
                              "No policy accepted yet on this machine: %zu network link(s) present at installation "
                              "left as they are until the first policy; every other link is blocked", kept);
 
@@ -610,7 +622,7 @@ void net_stop(struct net *n) {
         if (!n)
                 return;
         for (struct net_link *l = n->links; l; l = l->next) {
-                violations_flush(l);
+                violations_flush(n, l);
                 l->violation_window_end = 0;
         }
         n->violation_timer = sd_event_source_disable_unref(n->violation_timer);

@@ -26,10 +26,12 @@ typedef void (*net_timer_changed_t)(void *userdata);
  * (net-allowance.h): on a machine that never accepted a policy, INSTALL (taken over; NULL:
  * none) lists the links that stay as they are until the first policy, and FIRST_START says
  * that there is no list yet: then every link present now is on it (net_installation_list()
- * gives it, to be written). A fault records the links left so. */
+ * gives it, to be written). A fault records the links left so. REC (borrowed, outlives the
+ * result) records every decision, violation and fault. */
 struct net_allowance;
-int net_start(sd_event *e, const struct policy *p, struct net_allowance *install, bool first_start,
-              net_timer_changed_t changed, void *userdata, struct net **ret);
+struct recorder;
+int net_start(sd_event *e, struct recorder *rec, const struct policy *p, struct net_allowance *install,
+              bool first_start, net_timer_changed_t changed, void *userdata, struct net **ret);
 /* The links left as they are for the installation (see net_start), as a new list. */
 int net_installation_list(const struct net *n, struct net_allowance **ret);
 /* Re-decides every link under P (after a reload, or at a time boundary). */

@@ -19,7 +19,6 @@
 #include "fileio.h"
 #include "hexutil.h"
 #include "macro.h"
-#include "record.h"
 
 #define STORE_DIR_PREFIX "accepted-"
 #define SIG_FILE_MAX 4096u
@@ -32,11 +31,13 @@ char *policy_store_path(const char *state_dir) {
 }
 
 int policy_store_load(const struct policy_load_options *opts, const char *state_dir,
-                      struct policy_load_result *result, bool *ret_fallback) {
+                      struct policy_load_result *result, bool *ret_fallback, struct policy_store_note *ret_note) {
         _cleanup_free_ char *copy_path = NULL;
         char refusal[sizeof result->message];
         int r, q;
 
+        ret_note->kind = POLICY_STORE_NOTE_NONE;
+        ret_note->text[0] = 0;
         r = policy_load(opts, result);
         if (r >= 0 || !state_dir) {
                 if (r >= 0)
@@ -53,15 +54,20 @@ int policy_store_load(const struct policy_load_options *opts, const char *state_
         copy_opts.policy_path = copy_path;
         q = policy_load(&copy_opts, &copy);
         if (q < 0) {
-                record_fault("policy-copy-refused", q, "The accepted copy %s is refused too: %s", copy_path,
-                             copy.message);
+                ret_note->kind = POLICY_STORE_NOTE_COPY_REFUSED;
+                ret_note->error = q;
+                snprintf(ret_note->text, sizeof ret_note->text, "The accepted copy %s is refused too: %s", copy_path,
+                         copy.message);
                 policy_load_result_done(&copy);
                 return r;
         }
 
         snprintf(refusal, sizeof refusal, "%s", result->message);
-        record_fault("policy-fallback", r, "%s; falling back to the last accepted policy (serial %" PRIu64 ", %s)",
-                     refusal, copy.policy->serial, copy_path);
+        ret_note->kind = POLICY_STORE_NOTE_FALLBACK;
+        ret_note->error = r;
+        snprintf(ret_note->text, sizeof ret_note->text,
+                 "%s; falling back to the last accepted policy (serial %" PRIu64 ", %s)", refusal, copy.policy->serial,
+                 copy_path);
         policy_load_result_done(result);
         *result = copy;
         snprintf(result->message, sizeof result->message,

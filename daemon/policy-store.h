@@ -17,12 +17,25 @@
 
 #define POLICY_STORE_LINK "accepted"
 
+/* What policy_store_load did beyond the load itself, for the caller to record (this module
+ * records nothing: plain file logic, testable alone). */
+struct policy_store_note {
+        enum {
+                POLICY_STORE_NOTE_NONE,
+                POLICY_STORE_NOTE_FALLBACK,      /* CONFIG_DIR's policy refused, the accepted copy in force */
+                POLICY_STORE_NOTE_COPY_REFUSED,  /* CONFIG_DIR's policy refused, and the copy too */
+        } kind;
+        int error;                    /* the refusal's negative errno */
+        char text[1024];              /* one line for the fault record */
+};
+
 /* Runs policy_load on OPTS (the CONFIG_DIR policy). If that is refused and STATE_DIR holds an
  * accepted copy, loads the copy instead: then returns 0 with *ret_fallback = true, RESULT
  * describes the copy, and RESULT's message says why CONFIG_DIR's policy was refused. If both
- * are refused, RESULT describes the CONFIG_DIR refusal. RESULT is always initialised. */
+ * are refused, RESULT describes the CONFIG_DIR refusal. RESULT and *RET_NOTE are always
+ * initialised. */
 int policy_store_load(const struct policy_load_options *opts, const char *state_dir,
-                      struct policy_load_result *result, bool *ret_fallback);
+                      struct policy_load_result *result, bool *ret_fallback, struct policy_store_note *ret_note);
 
 /* Saves the policy that RESULT accepted from POLICY_PATH as the accepted copy, unless the copy
  * already holds it. The files are read again and must still be the bytes RESULT hashed, with a

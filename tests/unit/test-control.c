@@ -375,7 +375,7 @@ static const char *get(struct json_object *o, const char *key) {
 
 static void test_device_to_json(void **state) {
         struct usb_identity id = stick();
-        struct manager_device_info d = { .name = "1-2", .id = &id, .identity_ok = true, .decided = true,
+        struct usb_device_status d = { .name = "1-2", .id = &id, .identity_ok = true, .decided = true,
                                          .verdict = VERDICT_BLOCK, .reason = "default usb_other", .permit = "" };
         struct json_object *o = control_device_to_json(&d), *v;
 
@@ -476,7 +476,7 @@ static void test_link_matches_name_or_ifindex(void **state) {
 
 static void test_device_matches_bus_path_or_serial(void **state) {
         struct usb_identity id = stick();
-        struct manager_device_info d = { .name = "1-2", .id = &id, .identity_ok = true };
+        struct usb_device_status d = { .name = "1-2", .id = &id, .identity_ok = true };
 
         assert_true(control_device_matches(&d, "1-2"));
         assert_true(control_device_matches(&d, "4C530001230101115425"));

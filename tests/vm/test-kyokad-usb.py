@@ -106,7 +106,10 @@ def case_approved_stick(vm, k):
     sd = sd_name(vm, "1")
     ok, detail = dd_roundtrip(vm, sd) if sd else (False, "no sdX")
     check("... and writable (64 KiB dd write reads back identical)", ok, f"/dev/{sd} {detail}")
-    rc, out = vm.run(f"cat /sys/block/{sd}/ro; stat -c '%a %U:%G' /dev/{sd}; cat /run/kyoka/usb/2-1")
+    # devtmpfs makes the node 0600 root:root; udev applies 0660 root:disk when it has processed
+    # the disk's event, which may still be running when sdX first shows.
+    rc, out = vm.run(f"/bin/udevadm settle --timeout=15; cat /sys/block/{sd}/ro; stat -c '%a %U:%G' /dev/{sd}; "
+                     f"cat /run/kyoka/usb/2-1", timeout=30)
     check("... read-write: ro=0, node 660 root:disk, kyokad's access file says read-write (and hidraw=root)",
           out.split() == ["0", "660", "root:disk", "read-write", "hidraw=root"], " ".join(out.split()))
     lines = log_lines_for(vm, "2-1")

@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: MIT */
+/* The recorder: the one way kyokad records what it decided and what went wrong. The manager owns
+ * it and hands it to the modules that decide (usb-devices.c, net-links.c); nothing below it
+ * records, and it calls nothing above it.
+ *
+ * Events are typed: a USB or network event (which ledger event it becomes follows from the
+ * decision, never from message text), a policy event, a fault (enum record_fault: its name is
+ * kept as the record's reason, its ledger subject and event come from one table), or one of
+ * kyokad's own events. One field table per subject (a USB device, a network link) gives the
+ * journal fields and the watchers' JSON; the ledger record takes the same identity.
+ *
+ * Each record goes
+ *  1. at once to the journal: one structured entry with a stable MESSAGE_ID per kind of event
+ *     (an independent copy, written before anything can go wrong with the ledger);
+ *  2. to the ledger (ledger-sink.c): appended now and committed with everything else this turn
+ *     of the loop recorded, by a deferred event source that runs before the loop takes new work
+ *     (group commit: a storm of events is one transaction);
+ *  3. after that commit, to the log (one line; stderr off systemd) and, as JSON, to the
+ *     listener (the control socket's watchers): a decision is reported only once its record is
+ *     on disk.
+ * A failing ledger delays nothing: the reports go out anyway, a ledger-failing fault is recorded
+ * once per episode, and a retry timer (1 s doubling to 30 s; none while healthy) commits again;
+ * the first commit that succeeds writes everything with its original times. Main thread only. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "identity.h"
+#include "ledger.h"
+#include "macro.h"
+#include "policy-match.h"
+
+/* journalctl MESSAGE_ID=... selects one kind of event. */
+#define KYOKA_MESSAGE_USB_DECISION "6b796f6b6101000000000000000000a1"
+#define KYOKA_MESSAGE_USB_REMOVED  "6b796f6b6101000000000000000000a2"
+#define KYOKA_MESSAGE_NET_DECISION "6b796f6b6101000000000000000000c1"
+#define KYOKA_MESSAGE_NET_REMOVED  "6b796f6b6101000000000000000000c2"
+#define KYOKA_MESSAGE_NET_VIOLATION "6b796f6b6101000000000000000000c3"
+#define KYOKA_MESSAGE_POLICY       "6b796f6b6101000000000000000000b1"
+#define KYOKA_MESSAGE_FAULT        "6b796f6b6101000000000000000000f1"
+#define KYOKA_MESSAGE_DAEMON       "6b796f6b6101000000000000000000d1"
+
+#define RECORDER_RETRY_MIN_USEC (1ULL * 1000000ULL)
+#define RECORDER_RETRY_MAX_USEC (30ULL * 1000000ULL)
+/* The last faults kept in memory for `policyctl status`. */
+#define RECORDER_FAULTS_KEPT 20
+#define RECORD_REASON_MAX 640
+
+enum usb_record_event {
+        USB_RECORD_CONNECTED,         /* first decision for a device */
+        USB_RECORD_REEVALUATED,       /* decision again after a policy change or a time boundary */
+        USB_RECORD_REMOVED,
+};
+
+enum net_record_event {
+        NET_RECORD_APPEARED,          /* first decision for a link (also for links present at start) */
+        NET_RECORD_REEVALUATED,       /* decision again: policy change, time boundary, identity change */
+        NET_RECORD_VIOLATION,         /* a blocked link was set up: set down again */
+        NET_RECORD_REMOVED,
+};
+
+enum policy_record_event {
+        POLICY_RECORD_LOADED,         /* a policy took effect (ledger policy-loaded) */
+        POLICY_RECORD_EXPIRED,        /* the policy in force ended: the lockdown applies (permit-expired) */
+};
+
+/* Every fault kyokad knows. The name of each is kept as the ledger record's reason and never
+ * changes (records are hashed evidence); recorder.c's table gives its ledger subject and event. */
+enum record_fault {
+        FAULT_ACCESS_FILE,
+        FAULT_BLOCK_WATCH,
+        FAULT_CLOCK_JUMP,
+        FAULT_CLOCK_WATCH,
+        FAULT_CONTROL_SOCKET,
+        FAULT_CONTROLLER_LOCKDOWN,
+        FAULT_DRIVER_BIND,
+        FAULT_ENFORCE,
+        FAULT_ENUMERATE,
+        FAULT_IDENTITY,
+        FAULT_LEDGER_FAILING,
+        FAULT_MARKER,
+        FAULT_NETWORK_ENUMERATE,
+        FAULT_NETWORK_FIREWALL,
+        FAULT_NETWORK_INSTALL_LIST,
+        FAULT_NETWORK_UNENFORCED,
+        FAULT_NETWORK_UNTRACKED,
+        FAULT_OOM,
+        FAULT_POLICY_COPY,
+        FAULT_POLICY_COPY_REFUSED,
+        FAULT_POLICY_FALLBACK,
+        FAULT_POLICY_KEY,
+        FAULT_POLICY_REFUSED,
+        FAULT_READ_ONLY,
+        FAULT_TIMER,
+        FAULT_USB_BOOT_DEFAULT,
+        _FAULT_MAX,
+};
+const char *record_fault_to_string(enum record_fault f);
+
+/* What a record says of a decision, copied out of the struct policy_decision (whose entries
+ * point into a policy that may be gone by the time a failed enforcement is recorded). */
+struct record_decision {
+        enum policy_verdict verdict;
+        char reason[RECORD_REASON_MAX];           /* for humans: policy_decision_describe(), and why */
+        char permit[POLICY_STRING_MAX];           /* the permit that decided, or "" */
+        char expired_permit[POLICY_STRING_MAX];   /* blocked because this permit's window passed, or "" */
+};
+/* From DEC (NULL: no decision, e.g. a removal) with the final VERDICT and REASON. */
+void record_decision_init(struct record_decision *ret, const struct policy_decision *dec, enum policy_verdict verdict,
+                          const char *reason);
+
+struct recorder;
+
+/* Opens STATE_DIR's ledger (a ledger that cannot be opened is a fault, not a reason to stop
+ * enforcing), records an unclean shutdown if the last run left its marker, records "started"
+ * and writes the marker. Returns 0, or a negative errno only for what kyokad cannot run without
+ * (memory, event sources). */
+int recorder_new(sd_event *e, const char *state_dir, struct recorder **ret);
+/* Records "stopped" (ERROR: why kyokad stops, 0 normally), commits once (a stop does not wait
+ * for a failing disk), and removes the marker if everything reached the ledger. Nothing is
+ * recorded after it. */
+void recorder_stop(struct recorder *r, int error);
+struct recorder *recorder_free(struct recorder *r);
+
+/* The policy in force, stamped on every record from now on (0 and NULL: the lockdown). */
+void recorder_set_policy(struct recorder *r, uint64_t serial, const char *signer);
+
+/* Every record is handed, as a JSON object with the journal entry's fields (lowercase, without
+ * KYOKA_: "event", "subject", "bus_path", "decision", ..., plus "message", "message_id",
+ * "priority" and "time"), to one listener: the control socket's watchers. The object is
+ * borrowed for the call. NULL removes the listener. */
+struct json_object;
+typedef void (*recorder_listener_t)(struct json_object *record, void *userdata);
+void recorder_set_listener(struct recorder *r, recorder_listener_t listener, void *userdata);
+
+/* A USB decision or removal. RESULT: 0, or the negative errno of a failed enforcement (then
+ * also a fault). */
+void recorder_usb(struct recorder *r, enum usb_record_event ev, const struct usb_identity *id,
+                  const struct record_decision *d, int result);
+/* A USB decision that enforcement follows: the journal entry and the ledger record now (the
+ * ledger commits it before kyokad submits the sysfs writes), the report returned, to be emitted
+ * with recorder_report_emit() once the enforcement has completed, or dropped with
+ * record_report_free() (a failure is then recorded again with recorder_usb(.., result < 0)).
+ * May return NULL (out of memory: the report has gone out at once). */
+struct record_report;
+struct record_report *recorder_usb_decided(struct recorder *r, enum usb_record_event ev,
+                                           const struct usb_identity *id, const struct record_decision *d);
+void recorder_report_emit(struct recorder *r, struct record_report *rep);
+struct record_report *record_report_free(struct record_report *rep);
+
+/* A network link's decision, removal or violation. COUNT: how many events the record stands
+ * for (violations counted in a window; 1 otherwise). */
+void recorder_net(struct recorder *r, enum net_record_event ev, const struct net_identity *id,
+                  const struct record_decision *d, int result, uint64_t count);
+
+void recorder_policy(struct recorder *r, enum policy_record_event ev, const char *message);
+
+/* ERROR: an errno (either sign) or 0. */
+void recorder_fault(struct recorder *r, enum record_fault f, int error, const char *format, ...) _printf_(4, 5);
+
+/* Commits what this turn of the loop recorded (unless the ledger is failing: then its retry
+ * timer does), then reports it. Runs from a deferred source after every turn that recorded;
+ * call it directly where a step must be durable before it is announced (kyokad ready, a reload
+ * done). */
+void recorder_flush(struct recorder *r);
+
+/* The last RECORDER_FAULTS_KEPT faults (recorder_fault, and decisions whose enforcement
+ * failed), oldest first, as a new JSON array; NULL on OOM. */
+struct json_object *recorder_recent_faults(struct recorder *r);
+/* The "ledger" object of `policyctl status`: path, records, last_seq, queued, lost, last
+ * commit, the current error, and the export key (STATE_DIR/export.pub) if there is one. NULL on
+ * OOM. */
+struct json_object *recorder_ledger_status(struct recorder *r);

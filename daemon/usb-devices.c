@@ -1,0 +1,727 @@
+/* SPDX-License-Identifier: MIT */
+/* kyokad's USB devices (usb-devices.h). */
+#include "usb-devices.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "block-access.h"
+#include "block-watch.h"
+#include "fileio.h"
+#include "log.h"
+#include "recorder.h"
+#include "timeutil.h"
+#include "usb-enforce.h"
+#include "usb-io.h"
+#include "usb-path.h"
+#include "usb-watch.h"
+
+#define SYSPATH_MAX 512
+
+struct queued_apply {
+        struct queued_apply *next;
+        struct usb_io_request req;
+};
+#define USB_IO_THREADS 4              /* devices whose sysfs I/O may hang before new ones wait */
+
+struct usb_device {
+        struct usb_device *next;
+        char syspath[SYSPATH_MAX];
+        char sysname[64];
+        char id_path[USB_PATH_MAX];   /* the port (usb-path.h), kept until the identity arrives */
+        uint64_t read_tag;            /* the identity read in flight; 0 when none */
+        enum usb_record_event read_event; /* what to record once it arrives */
+        bool identity_known;          /* the identity has been read (well or not) */
+        bool seen;                    /* in the latest enumeration (sweep after lost uevents) */
+        bool identity_ok;
+        struct usb_identity id;
+        struct usb_descriptors desc;
+        uint64_t ino;                 /* of the sysfs directory the identity was read from (usb-io.h) */
+        int devnum;
+        bool decided;
+        enum policy_verdict verdict;
+        enum hidraw_access hidraw;    /* of the last decision */
+        int64_t next_change;
+        char reason[RECORD_REASON_MAX + 96]; /* of the last decision (+ an enforcement error), for `policyctl list` */
+        char permit[POLICY_STRING_MAX];
+};
+
+
+struct usb_devices {
+        sd_event *event;
+        struct udev *udev;
+        char *source;                 /* "kernel" or "udev" (usb_watch_new) */
+        char *runtime_dir;
+        struct recorder *rec;         /* borrowed */
+        const struct policy *policy;  /* borrowed; NULL: built-in lockdown */
+        struct usb_watch *watch;
+        struct usb_device *devices;
+        struct usb_io *io;            /* sysfs I/O off the loop (usb-io.c) */
+        struct queued_apply *applies; /* decided, waiting for their record's commit */
+        struct queued_apply **applies_tail;
+        sd_event_source *applies_source;
+        uint64_t io_tags;
+        struct block_watch *block;    /* block devices of read-only media (block-watch.c) */
+        /* Controllers (by bus number) that could not be closed: their interfaces are authorised
+         * as soon as a device is, so only devices approved whole may be authorised there. */
+        uint64_t open_controllers;
+        int access_dirfd;             /* RUNTIME_DIR/usb: the access files (block-access.h) */
+        int64_t next_change;          /* as last reported to the manager */
+        usb_devices_timer_changed_t changed;
+        void *userdata;
+};
+
+static int64_t now_seconds(void) {
+        return (int64_t) time(NULL);
+}
+
+static struct usb_device *usb_device_find(struct usb_devices *u, const char *syspath) {
+        for (struct usb_device *d = u->devices; d; d = d->next)
+                if (streq(d->syspath, syspath))
+                        return d;
+        return NULL;
+}
+
+static void usb_device_forget(struct usb_devices *u, const char *syspath) {
+        for (struct usb_device **p = &u->devices; *p; p = &(*p)->next)
+                if (streq((*p)->syspath, syspath)) {
+                        struct usb_device *d = *p;
+                        *p = d->next;
+                        free(d);
+                        return;
+                }
+}
+
+static void report_next_change(struct usb_devices *u);
+
+/* D left (its uevent, or missing from an enumeration after lost uevents): recorded and
+ * forgotten, and its access file goes too (after any decision still queued for it). */
+static void usb_device_removed(struct usb_devices *u, struct usb_device *d, const char *why) {
+        struct usb_io_request req = { .op = USB_IO_FORGET };
+
+        struct record_decision rd;
+        record_decision_init(&rd, NULL, d->verdict, why);
+        recorder_usb(u->rec, USB_RECORD_REMOVED, &d->id, &rd, 0);
+        snprintf(req.syspath, sizeof req.syspath, "%s", d->syspath);
+        snprintf(req.sysname, sizeof req.sysname, "%s", d->sysname);
+        usb_device_forget(u, d->syspath);
+        if (usb_sysname_valid(req.sysname) && usb_io_submit(u->io, &req) < 0)
+                recorder_fault(u->rec, FAULT_ACCESS_FILE, -ENOMEM, "Failed to queue removing the access file of %s", req.sysname);
+        report_next_change(u);
+}
+
+/* A decision on its way to the kernel: what to report once its sysfs writes are done, and what
+ * to record again if they fail. */
+struct usb_decision_record {
+        enum usb_record_event ev;
+        struct record_decision d;
+        struct usb_identity id;
+        struct record_report *report; /* NULL: nothing to report (an unchanged re-evaluation) */
+};
+
+static void usb_decision_record_free(struct usb_decision_record *rec) {
+        if (rec)
+                record_report_free(rec->report);
+        free(rec);
+}
+
+/* The record of a decision goes to the ledger before the device changes state: sysfs writes
+ * are queued here and submitted by a deferred source of lower priority than the ledger's
+ * commit, so they start only after the commit of everything decided in this turn of the loop
+ * (group commit: a storm is one transaction). A failing ledger does not hold them up. */
+static int on_submit_applies(sd_event_source *s, void *userdata) {
+        struct usb_devices *u = userdata;
+
+        while (u->applies) {
+                struct queued_apply *q = u->applies;
+                u->applies = q->next;
+                int r = usb_io_submit(u->io, &q->req);
+                if (r < 0) {
+                        recorder_fault(u->rec, FAULT_ENFORCE, r, "Failed to queue enforcement for USB device %s: %s", q->req.sysname,
+                                     strerror(-r));
+                        usb_decision_record_free(q->req.context);
+                }
+                free(q);
+        }
+        u->applies_tail = &u->applies;
+        return 0;
+}
+
+/* Decided but not yet submitted (kyokad stops): the device stays as the kernel has it. */
+static void usb_applies_drop(struct usb_devices *u) {
+        while (u->applies) {
+                struct queued_apply *q = u->applies;
+                u->applies = q->next;
+                usb_decision_record_free(q->req.context);
+                free(q);
+        }
+        u->applies_tail = &u->applies;
+}
+
+static void usb_apply_queue(struct usb_devices *u, const struct usb_io_request *req) {
+        struct queued_apply *q = malloc(sizeof *q);
+        if (!q) {
+                recorder_fault(u->rec, FAULT_OOM, -ENOMEM, "Out of memory enforcing on USB device %s: left as the kernel has it",
+                             req->sysname);
+                usb_decision_record_free(req->context);
+                return;
+        }
+        q->next = NULL;
+        q->req = *req;
+        *u->applies_tail = q;
+        u->applies_tail = &q->next;
+        (void) sd_event_source_set_enabled(u->applies_source, SD_EVENT_ONESHOT);
+}
+
+/* The bus number of a device's kernel name ("3-1.2" -> 3), 0 if there is none. */
+static unsigned usb_bus_of(const char *sysname) {
+        unsigned bus = 0;
+        for (const char *p = sysname; *p >= '0' && *p <= '9' && bus < 1000; p++)
+                bus = bus * 10 + (unsigned) (*p - '0');
+        return bus;
+}
+
+static bool controller_is_open(const struct usb_devices *u, unsigned bus) {
+        /* Bus numbers beyond 63 are not tracked: counted as open (fail closed). */
+        return bus >= 64 ? u->open_controllers != 0 : (u->open_controllers >> bus) & 1;
+}
+
+/* Decides now (matching is fast and on the loop), records the decision, and queues the sysfs
+ * writes behind the record's commit; the report follows when the writes have completed. */
+static void usb_device_decide(struct usb_devices *u, struct usb_device *d, enum usb_record_event ev) {
+        struct policy_decision dec = { .verdict = VERDICT_BLOCK };
+        struct usb_decision_record *rec = calloc(1, sizeof *rec);
+        char reason[RECORD_REASON_MAX];
+
+        if (!rec) {
+                recorder_fault(u->rec, FAULT_OOM, -ENOMEM, "Out of memory deciding USB device %s: left as the kernel has it", d->sysname);
+                return;
+        }
+
+        if (!d->identity_ok)
+                /* Unreadable or malformed descriptors: nothing to match on, so nothing allowed. */
+                snprintf(reason, sizeof reason, "descriptors unreadable or malformed");
+        else {
+                policy_match_usb(u->policy, &d->id, now_seconds(), &dec);
+                policy_decision_describe(&dec, &d->id, reason, sizeof reason);
+        }
+
+        enum policy_verdict verdict = dec.verdict;
+        unsigned bus = usb_bus_of(d->sysname);
+        if (verdict != VERDICT_BLOCK && controller_is_open(u, bus) && !usb_interfaces_all(&d->desc, dec.interface_mask)) {
+                /* Approved for some interfaces only, on a controller that authorises every
+                 * interface with the device: the others would bind a driver first. */
+                verdict = VERDICT_BLOCK;
+                snprintf(reason + strlen(reason), sizeof reason - strlen(reason),
+                         "; blocked: its controller usb%u keeps new interfaces authorised "
+                         "(interface_authorized_default could not be set to 0)", bus);
+        }
+        /* The udev rule leaves raw HID nodes to udev's rules (uaccess) only when this says so. */
+        enum hidraw_access hidraw = verdict != VERDICT_BLOCK && dec.hidraw_user ? HIDRAW_ACCESS_USER
+                                                                                 : HIDRAW_ACCESS_ROOT;
+        /* read-only <-> read-write, or hidraw root <-> user, on an authorised device: it is
+         * attached again under the new access (usb-io.c job_apply). From or to "block" nothing
+         * is attached to redo. */
+        bool access_changed = d->decided && d->verdict != VERDICT_BLOCK && verdict != VERDICT_BLOCK &&
+                              (d->verdict != verdict || d->hidraw != hidraw);
+
+        rec->ev = ev;
+        rec->id = d->id;
+        record_decision_init(&rec->d, d->identity_ok ? &dec : NULL, verdict, reason);
+        if (!d->decided || d->verdict != verdict || ev != USB_RECORD_REEVALUATED)
+                rec->report = recorder_usb_decided(u->rec, ev, &rec->id, &rec->d);
+
+        d->decided = true;
+        d->verdict = verdict;
+        d->hidraw = hidraw;
+        d->next_change = d->identity_ok ? dec.next_change : TIME_INFINITY;
+        snprintf(d->reason, sizeof d->reason, "%s", rec->d.reason);
+        snprintf(d->permit, sizeof d->permit, "%s", rec->d.permit);
+
+        struct usb_io_request req = {
+                .op = USB_IO_APPLY,
+                .expect_ino = d->ino,
+                .expect_devnum = d->devnum,
+                .authorize = verdict != VERDICT_BLOCK,
+                .interface_mask = dec.interface_mask,
+                .desc = d->desc,
+                .context = rec,
+                /* The udev rule makes the block devices read-only unless this says read-write. */
+                .access = verdict == VERDICT_ALLOW ? BLOCK_ACCESS_READ_WRITE : BLOCK_ACCESS_READ_ONLY,
+                .hidraw = hidraw,
+                .access_changed = access_changed,
+        };
+        snprintf(req.syspath, sizeof req.syspath, "%s", d->syspath);
+        snprintf(req.sysname, sizeof req.sysname, "%s", d->sysname);
+        usb_apply_queue(u, &req);
+}
+
+static void on_usb_apply_done(struct usb_devices *u, const struct usb_io_result *res) {
+        struct usb_decision_record *rec = res->req.context;
+
+        if (res->r == -ECANCELED) {
+                /* kyokad is stopping before it could enforce: the device stays as the kernel
+                 * has it (a new device: unauthorised). */
+                usb_decision_record_free(rec);
+                return;
+        }
+        if (res->r < 0) {
+                struct usb_device *d = usb_device_find(u, res->req.syspath);
+                if (!d || res->r == -ENODEV || access(res->req.syspath, F_OK) < 0) {
+                        /* Unplugged while it was being decided, or replaced by another device
+                         * at the same port (-ENODEV: nothing was written): nothing failed, the
+                         * removal is recorded on its own and the newcomer decided on its own. */
+                        log_debug("USB device %s left before its decision was applied: %s", res->req.sysname,
+                                  strerror(-res->r));
+                        usb_decision_record_free(rec);
+                        return;
+                }
+                d->verdict = VERDICT_BLOCK;
+                snprintf(d->reason, sizeof d->reason, "%s: enforcement failed: %s", rec->d.reason, strerror(-res->r));
+                rec->report = record_report_free(rec->report);
+                recorder_usb(u->rec, rec->ev, &rec->id, &rec->d, res->r);
+        } else
+                recorder_report_emit(u->rec, TAKE_PTR(rec->report));
+        if (res->r >= 0 && res->reauthorized)
+                log_info("USB device %s attached again so that its block devices are %s", res->req.sysname,
+                         block_access_to_string(res->req.access));
+        if (res->probe_error < 0)
+                recorder_fault(u->rec, FAULT_DRIVER_BIND, res->probe_error,
+                             "USB device %s is authorised but a driver could not be bound: %s", res->req.sysname,
+                             strerror(-res->probe_error));
+        usb_decision_record_free(rec);
+}
+
+static void on_usb_identity_done(struct usb_devices *u, const struct usb_io_result *res) {
+        struct usb_device *d = usb_device_find(u, res->req.syspath);
+
+        /* Gone, or plugged again since this read began: a newer read will decide it. */
+        if (!d || d->read_tag != res->req.tag)
+                return;
+        d->read_tag = 0;
+        d->identity_known = true;
+        d->identity_ok = res->r >= 0;
+        d->ino = res->ino;
+        d->devnum = res->devnum;
+        if (res->r >= 0) {
+                d->id = res->id;
+                d->desc = res->desc;
+        } else {
+                memset(&d->id, 0, sizeof d->id);
+                memset(&d->desc, 0, sizeof d->desc);
+                identity_sanitize(d->sysname, strlen(d->sysname), d->id.bus_path, sizeof d->id.bus_path);
+                if (res->r != -ECANCELED)
+                        recorder_fault(u->rec, FAULT_IDENTITY, res->r, "Failed to read the identity of USB device %s: %s", d->sysname,
+                                     strerror(-res->r));
+        }
+        memcpy(d->id.id_path, d->id_path, sizeof d->id.id_path);
+        if (res->r == -ECANCELED)
+                return;
+        usb_device_decide(u, d, d->read_event);
+        report_next_change(u);
+}
+
+/* The tracked USB device that the sysfs path SYSPATH (a block device) lies under. */
+static struct usb_device *usb_device_above(struct usb_devices *u, const char *syspath) {
+        struct usb_device *best = NULL;
+        for (struct usb_device *d = u->devices; d; d = d->next) {
+                size_t n = strlen(d->syspath);
+                if (strncmp(syspath, d->syspath, n) == 0 && syspath[n] == '/' &&
+                    (!best || n > strlen(best->syspath)))
+                        best = d;
+        }
+        return best;
+}
+
+static void usb_device_submit_deauthorize(struct usb_devices *u, struct usb_device *d, const char *why) {
+        struct usb_decision_record *rec = calloc(1, sizeof *rec);
+        if (!rec) {
+                recorder_fault(u->rec, FAULT_OOM, -ENOMEM, "Out of memory de-authorising USB device %s", d->sysname);
+                return;
+        }
+        *rec = (struct usb_decision_record) { .ev = USB_RECORD_REEVALUATED, .id = d->id };
+        record_decision_init(&rec->d, NULL, VERDICT_BLOCK, why);
+        rec->report = recorder_usb_decided(u->rec, rec->ev, &rec->id, &rec->d);
+        d->verdict = VERDICT_BLOCK;
+        snprintf(d->reason, sizeof d->reason, "%s", why);
+        struct usb_io_request req = { .op = USB_IO_APPLY, .authorize = false, .context = rec };
+        snprintf(req.syspath, sizeof req.syspath, "%s", d->syspath);
+        snprintf(req.sysname, sizeof req.sysname, "%s", d->sysname);
+        usb_apply_queue(u, &req);
+}
+
+static void on_block_read_only_done(struct usb_devices *u, const struct usb_io_result *res) {
+        /* Gone meanwhile (unplugged, de-authorised): nothing left to protect. */
+        if (res->r >= 0 || res->r == -ECANCELED || res->r == -ENOENT || res->r == -ENXIO || res->r == -ENODEV)
+                return;
+        struct usb_device *d = usb_device_above(u, res->req.syspath);
+        recorder_fault(u->rec, FAULT_READ_ONLY, res->r, "Failed to make %s read-only: %s; %s", res->req.devnode, strerror(-res->r),
+                     d ? "its USB device is de-authorised" : "no USB device known above it");
+        if (d) {
+                char why[256];
+                snprintf(why, sizeof why, "read-only could not be enforced on %s: %s", res->req.devnode,
+                         strerror(-res->r));
+                usb_device_submit_deauthorize(u, d, why);
+        }
+}
+
+static void on_usb_io_done(const struct usb_io_result *res, void *userdata) {
+        struct usb_devices *u = userdata;
+
+        switch (res->req.op) {
+        case USB_IO_READ_IDENTITY:
+                on_usb_identity_done(u, res);
+                break;
+        case USB_IO_APPLY:
+                on_usb_apply_done(u, res);
+                break;
+        case USB_IO_FORGET:
+                if (res->r < 0 && res->r != -ECANCELED)
+                        recorder_fault(u->rec, FAULT_ACCESS_FILE, res->r, "Failed to remove the access file of USB device %s: %s",
+                                     res->req.sysname, strerror(-res->r));
+                break;
+        case USB_IO_BLOCK_READ_ONLY:
+                on_block_read_only_done(u, res);
+                break;
+        }
+}
+
+/* A block device appeared. The udev rule has made it read-only, or is about to, unless kyokad
+ * said read-write; this is kyokad's own BLKROSET behind it, for every block device of a USB
+ * device that kyokad did not decide read-write. A device whose decision is still pending was
+ * authorised before this kyokad started: its decision re-checks its block devices. */
+static void on_block_event(struct udev_device *dev, void *userdata) {
+        struct usb_devices *u = userdata;
+        const char *syspath = udev_device_get_syspath(dev), *devnode = udev_device_get_devnode(dev);
+        struct udev_device *usb = udev_device_get_parent_with_subsystem_devtype(dev, "usb", "usb_device");
+
+        if (!usb || !syspath || !devnode)
+                return;                 /* not on USB (or no node) */
+        const char *usb_syspath = udev_device_get_syspath(usb);
+        struct usb_device *d = usb_syspath ? usb_device_find(u, usb_syspath) : NULL;
+        if (d && (!d->decided || d->verdict == VERDICT_ALLOW))
+                return;
+        struct usb_io_request req = { .op = USB_IO_BLOCK_READ_ONLY };
+        if (strlen(syspath) >= sizeof req.syspath || strlen(devnode) >= sizeof req.devnode) {
+                recorder_fault(u->rec, FAULT_READ_ONLY, -ENAMETOOLONG, "Block device path too long: %.64s...", syspath);
+                if (d)
+                        usb_device_submit_deauthorize(u, d, "read-only could not be enforced: path too long");
+                return;
+        }
+        snprintf(req.syspath, sizeof req.syspath, "%s", syspath);
+        snprintf(req.devnode, sizeof req.devnode, "%s", devnode);
+        snprintf(req.sysname, sizeof req.sysname, "%s", udev_device_get_sysname(dev) ?: "");
+        int r = usb_io_submit(u->io, &req);
+        if (r < 0) {
+                recorder_fault(u->rec, FAULT_READ_ONLY, r, "Failed to queue read-only for %s: %s", devnode, strerror(-r));
+                if (d)
+                        usb_device_submit_deauthorize(u, d, "read-only could not be enforced: out of memory");
+        }
+}
+
+static void on_usb_event(struct udev_device *dev, enum usb_event ev, void *userdata) {
+        struct usb_devices *u = userdata;
+        const char *syspath = udev_device_get_syspath(dev), *sysname = udev_device_get_sysname(dev);
+
+        if (!syspath || !sysname || strlen(syspath) >= SYSPATH_MAX || strlen(sysname) >= 64)
+                return;
+
+        if (ev == USB_EVENT_REMOVE) {
+                struct usb_device *d = usb_device_find(u, syspath);
+                if (d)
+                        usb_device_removed(u, d, "removed");
+                return;
+        }
+
+        /* A root hub is a controller: keep it closed by default, never decide it away. */
+        if (strncmp(sysname, "usb", 3) == 0) {
+                _cleanup_close_ int fd = open(syspath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                int r = fd < 0 ? negative_errno() : usb_controller_lockdown(fd);
+                unsigned bus = usb_bus_of(sysname + 3);
+                uint64_t bit = bus < 64 ? UINT64_C(1) << bus : 1;
+                if (r < 0) {
+                        recorder_fault(u->rec, FAULT_CONTROLLER_LOCKDOWN, r, "Failed to close controller %s: %s; its devices are "
+                                     "authorised only if approved whole", sysname, strerror(-r));
+                        u->open_controllers |= bit;
+                } else if (bus < 64)
+                        u->open_controllers &= ~bit;
+                return;
+        }
+
+        struct usb_device *d = usb_device_find(u, syspath);
+        bool is_new = !d;
+        if (d)
+                d->seen = true;
+        if (!d) {
+                d = calloc(1, sizeof *d);
+                if (!d) {
+                        recorder_fault(u->rec, FAULT_OOM, -ENOMEM, "Out of memory tracking %s: left as the kernel has it", sysname);
+                        return;
+                }
+                strcpy(d->syspath, syspath);
+                strcpy(d->sysname, sysname);
+                d->seen = true;
+                d->next_change = TIME_INFINITY;
+                d->next = u->devices;
+                u->devices = d;
+        }
+
+        /* The port, as udev's ID_PATH names it, from sysfs: the kernel's uevents carry no
+         * ID_PATH, and a permit bound to a port must match on the first plug (usb-path.h). */
+        const char *id_path = udev_device_get_property_value(dev, "ID_PATH");
+        if (usb_device_id_path(syspath, d->id_path, sizeof d->id_path) < 0) {
+                d->id_path[0] = 0;
+                if (id_path)
+                        identity_sanitize(id_path, strnlen(id_path, USB_PATH_MAX), d->id_path, sizeof d->id_path);
+        }
+
+        /* The identity is read off the loop (a device can make sysfs reads hang); the decision
+         * follows in on_usb_identity_done(). Until then the device is as the kernel has it:
+         * a new one unauthorised. */
+        struct usb_io_request req = { .op = USB_IO_READ_IDENTITY, .tag = ++u->io_tags };
+        snprintf(req.syspath, sizeof req.syspath, "%s", syspath);
+        snprintf(req.sysname, sizeof req.sysname, "%s", sysname);
+        int r = usb_io_submit(u->io, &req);
+        if (r < 0) {
+                recorder_fault(u->rec, FAULT_IDENTITY, r, "Failed to queue the identity read of USB device %s: %s", sysname, strerror(-r));
+                return;
+        }
+        d->read_tag = req.tag;
+        if (is_new || !d->identity_known)
+                d->read_event = USB_RECORD_CONNECTED;
+        else
+                d->read_event = USB_RECORD_REEVALUATED;
+}
+
+/* The kernel dropped uevents: what is present is taken again (new devices decided, as at start)
+ * and what is gone is swept, its removal recorded, so that nothing stays tracked (or allowed in
+ * kyokad's view) after it left. */
+static void on_usb_overrun(void *userdata) {
+        struct usb_devices *u = userdata;
+        int r;
+
+        for (struct usb_device *d = u->devices; d; d = d->next)
+                d->seen = false;
+        r = usb_watch_enumerate(u->watch);
+        if (r < 0) {
+                /* Nothing is swept on a partial view. */
+                recorder_fault(u->rec, FAULT_ENUMERATE, r, "Failed to re-enumerate USB devices after lost uevents: %s", strerror(-r));
+                return;
+        }
+        for (struct usb_device *d = u->devices, *next; d; d = next) {
+                next = d->next;
+                if (!d->seen)
+                        usb_device_removed(u, d, "removed (seen after lost uevents)");
+        }
+}
+
+static int open_access_dir(struct usb_devices *u) {
+        _cleanup_free_ char *dir = path_join(u->runtime_dir, BLOCK_ACCESS_SUBDIR);
+        struct stat st;
+
+        if (!dir)
+                return -ENOMEM;
+        if (mkdir(u->runtime_dir, 0755) < 0 && errno != EEXIST)
+                return negative_errno();
+        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                return negative_errno();
+        _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        /* The helper trusts it only if it is ours and nobody else may write it. */
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        if (st.st_uid != geteuid() || (st.st_mode & 07777) != 0755)
+                if (fchmod(fd, 0755) < 0 || (st.st_uid != geteuid() && fchown(fd, geteuid(), (gid_t) -1) < 0))
+                        return negative_errno();
+        int r = block_access_clear(fd);
+        if (r < 0)
+                return r;
+        u->access_dirfd = TAKE_FD(fd);
+        return 0;
+}
+/* Controllers that appear later (a USB4/Thunderbolt dock, PCIe hot-plug) start closed from now
+ * on, even before udev's rule or kyokad's own lockdown reach them. That the kernel was not
+ * already told so at boot is a fault: devices present then were authorised before kyokad ran. */
+static void close_new_controllers(struct usb_devices *u) {
+        _cleanup_close_ int fd = open(USBCORE_PARAMETERS, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        char was[16];
+        int r;
+
+        if (fd < 0) {
+                /* No usbcore (no USB at all, or a test's sysfs): nothing to close. */
+                log_debug("%s: %s: no USB core to close", USBCORE_PARAMETERS, strerror(errno));
+                return;
+        }
+        r = usb_core_lockdown(fd, was, sizeof was);
+        if (was[0] && !streq(was, "0"))
+                recorder_fault(u->rec, FAULT_USB_BOOT_DEFAULT, 0, "The kernel started with usbcore.authorized_default=%s: USB devices "
+                             "present at boot were authorised before kyokad ran; add usbcore.authorized_default=0 "
+                             "to the kernel command line (docs/install.md)", was);
+        if (r < 0)
+                recorder_fault(u->rec, FAULT_CONTROLLER_LOCKDOWN, r, "Failed to close USB controllers that appear later "
+                             "(%s/authorized_default): %s; such a controller is closed only when udev or kyokad "
+                             "get to it", USBCORE_PARAMETERS, strerror(-r));
+}
+
+/* ---- the manager's side --------------------------------------------------------------------- */
+
+static int64_t next_change(const struct usb_devices *u) {
+        int64_t next = TIME_INFINITY;
+
+        for (const struct usb_device *d = u->devices; d; d = d->next)
+                if (d->decided)
+                        next = MIN(next, d->next_change);
+        return next;
+}
+
+int64_t usb_devices_next_change(const struct usb_devices *u) {
+        return u ? next_change(u) : TIME_INFINITY;
+}
+
+static void report_next_change(struct usb_devices *u) {
+        int64_t next = next_change(u);
+        if (next != u->next_change) {
+                u->next_change = next;
+                if (u->changed)
+                        u->changed(u->userdata);
+        }
+}
+
+int usb_devices_new(sd_event *e, struct udev *udev, const char *source, const char *runtime_dir,
+                    struct recorder *rec, usb_devices_timer_changed_t changed, void *userdata,
+                    struct usb_devices **ret) {
+        struct usb_devices *u = calloc(1, sizeof *u);
+        int r;
+
+        if (!u)
+                return -ENOMEM;
+        u->event = e;
+        u->udev = udev;
+        u->rec = rec;
+        u->changed = changed;
+        u->userdata = userdata;
+        u->access_dirfd = -EBADF;
+        u->applies_tail = &u->applies;
+        u->next_change = TIME_INFINITY;
+        u->source = strdup(source);
+        u->runtime_dir = strdup(runtime_dir);
+        if (!u->source || !u->runtime_dir) {
+                r = -ENOMEM;
+                goto fail;
+        }
+
+        r = usb_io_new(e, USB_IO_THREADS, on_usb_io_done, u, &u->io);
+        if (r < 0)
+                goto fail;
+        /* After the ledger's commit (priority normal): see on_submit_applies(). */
+        r = sd_event_add_defer(e, &u->applies_source, on_submit_applies, u);
+        if (r >= 0)
+                r = sd_event_source_set_priority(u->applies_source, SD_EVENT_PRIORITY_NORMAL + 1);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(u->applies_source, SD_EVENT_OFF);
+        if (r < 0)
+                goto fail;
+
+        /* Read-only media: RUNTIME_DIR/usb holds kyokad's access decision per authorised USB
+         * device, for the udev rule. Emptied first: nothing left from an earlier run may say
+         * read-write. If this fails, no device that could have a block device is authorised
+         * (usb-io.c), keyboards still are. */
+        r = open_access_dir(u);
+        if (r < 0)
+                recorder_fault(rec, FAULT_ACCESS_FILE, r, "Failed to prepare %s/%s: %s; storage devices stay blocked",
+                               runtime_dir, BLOCK_ACCESS_SUBDIR, strerror(-r));
+        usb_io_set_access_dir(u->io, u->access_dirfd);
+
+        close_new_controllers(u);
+
+        /* Listen first, then enumerate (usb_devices_start): a device that arrives in between is
+         * seen at least once, and the controllers are closed as part of the enumeration (root
+         * hubs come first). */
+        r = usb_watch_new(e, udev, source, on_usb_event, on_usb_overrun, u, &u->watch);
+        if (r < 0)
+                goto fail;
+        *ret = u;
+        return 0;
+fail:
+        usb_devices_free(u);
+        return r;
+}
+
+int usb_devices_start(struct usb_devices *u, const struct policy *p) {
+        int r;
+
+        u->policy = p;
+        r = usb_watch_enumerate(u->watch);
+        if (r < 0)
+                return r;
+        report_next_change(u);
+
+        /* After the enumeration, so that every USB device present is tracked: a block device of
+         * an untracked one is made read-only. */
+        r = block_watch_new(u->event, u->udev, u->source, on_block_event, u, &u->block);
+        if (r < 0)
+                recorder_fault(u->rec, FAULT_BLOCK_WATCH, r, "Failed to watch block devices: %s; the udev rule alone "
+                               "makes media read-only", strerror(-r));
+        return 0;
+}
+
+void usb_devices_policy_changed(struct usb_devices *u, const struct policy *p) {
+        u->policy = p;
+        for (struct usb_device *d = u->devices; d; d = d->next)
+                /* A device whose identity is still being read is decided when it arrives. */
+                if (d->identity_known)
+                        usb_device_decide(u, d, USB_RECORD_REEVALUATED);
+        u->next_change = next_change(u);
+}
+
+void usb_devices_stop(struct usb_devices *u) {
+        if (!u)
+                return;
+        usb_applies_drop(u);
+        /* The workers deliver what they finished (recorded) before the recorder's stop. */
+        u->io = usb_io_free(u->io);
+}
+
+struct usb_devices *usb_devices_free(struct usb_devices *u) {
+        if (!u)
+                return NULL;
+        /* First: it delivers what finished (records of enforcement done) while devices exist. */
+        usb_io_free(u->io);
+        usb_applies_drop(u);
+        sd_event_source_disable_unref(u->applies_source);
+        while (u->devices) {
+                struct usb_device *d = u->devices;
+                u->devices = d->next;
+                free(d);
+        }
+        if (u->access_dirfd >= 0)
+                close(u->access_dirfd);
+        block_watch_free(u->block);
+        usb_watch_free(u->watch);
+        free(u->source);
+        free(u->runtime_dir);
+        return mfree(u);
+}
+
+void usb_devices_foreach(const struct usb_devices *u, usb_device_visitor_t visit, void *userdata) {
+        if (!u)
+                return;
+        for (const struct usb_device *d = u->devices; d; d = d->next) {
+                struct usb_device_status s = {
+                        .name = d->sysname,
+                        .id = &d->id,
+                        .identity_ok = d->identity_ok,
+                        .decided = d->decided,
+                        .verdict = d->verdict,
+                        .reason = d->reason,
+                        .permit = d->permit,
+                };
+                visit(&s, userdata);
+        }
+}
