@@ -19,6 +19,7 @@
 #include "clock-watch.h"
 #include "control.h"
 #include "fileio.h"
+#include "host-id.h"
 #include "log.h"
 #include "net-allowance.h"
 #include "net-links.h"
@@ -41,8 +42,7 @@ struct manager {
         struct clock_watch *clock;    /* the realtime clock being set (clock-watch.c) */
         struct policy *policy;        /* NULL: built-in lockdown */
         char signer[KEY_FINGERPRINT_HEX + 64];
-        char hostname[256];
-        char machine_id[33];
+        struct host_id host;
         /* For the control socket. */
         struct control *control;
         char signer_name[256];
@@ -137,17 +137,6 @@ static void on_timer_changed(void *userdata) {
         manager_arm_timer(userdata);
 }
 
-static void read_host_identity(struct manager *m) {
-        _cleanup_free_ char *id = NULL;
-
-        if (gethostname(m->hostname, sizeof m->hostname - 1) < 0)
-                m->hostname[0] = 0;
-        if (read_file_bounded("/etc/machine-id", 64, &id, NULL) >= 0) {
-                id[strcspn(id, "\n")] = 0;
-                snprintf(m->machine_id, sizeof m->machine_id, "%s", id);
-        }
-}
-
 struct key_refusals {
         struct recorder *recorder;
         const char *dir;
@@ -191,8 +180,8 @@ static int manager_load_policy(struct manager *m) {
                 .policy_path = policy_path,
                 .keys = keys,
                 .state_dir = m->cfg.state_dir,
-                .hostname = m->hostname[0] ? m->hostname : NULL,
-                .machine_id = m->machine_id[0] ? m->machine_id : NULL,
+                .hostname = m->host.hostname[0] ? m->host.hostname : NULL,
+                .machine_id = m->host.machine_id[0] ? m->host.machine_id : NULL,
                 .now = now_seconds(),
         };
         bool fallback = false;
@@ -298,7 +287,7 @@ int manager_new(const struct manager_config *cfg, struct manager **ret) {
                 r = sd_event_set_watchdog(m->event, true);
         if (r < 0)
                 goto fail;
-        read_host_identity(m);
+        host_id_read(&m->host);
         *ret = m;
         return 0;
 fail:
@@ -457,7 +446,7 @@ bool manager_get_firewall(const struct manager *m, const char **ret_problem) {
 }
 
 void manager_get_host(const struct manager *m, const char **ret_hostname, const char **ret_machine_id) {
-        *ret_hostname = m->hostname;
-        *ret_machine_id = m->machine_id;
+        *ret_hostname = m->host.hostname;
+        *ret_machine_id = m->host.machine_id;
 }
 

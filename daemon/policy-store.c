@@ -13,8 +13,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
-#include <openssl/evp.h>
 
 #include "fileio.h"
 #include "hexutil.h"
@@ -77,16 +75,6 @@ int policy_store_load(const struct policy_load_options *opts, const char *state_
         return 0;
 }
 
-static int sha256_buffer(const void *data, size_t size, uint8_t ret[static 32]) {
-        unsigned n = 0;
-
-        if (EVP_Digest(data, size, ret, &n, EVP_sha256(), NULL) != 1 || n != 32) {
-                ERR_clear_error();
-                return -EIO;
-        }
-        return 0;
-}
-
 /* Removes DIR/NAME/policy.conf{,.sig} and DIR/NAME (a copy directory; nothing else lives there). */
 static void remove_copy_dir(int dirfd, const char *name) {
         _cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -129,7 +117,7 @@ int policy_store_save(const char *state_dir, const char *policy_path, const stru
         r = read_file_bounded(policy_path, POLICY_FILE_MAX, &text, &size);
         if (r < 0)
                 return r;
-        r = sha256_buffer(text, size, sha);
+        r = sha256_digest(text, size, sha);
         if (r < 0)
                 return r;
         if (memcmp(sha, result->sha256, 32) != 0)

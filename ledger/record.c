@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "fileio.h"
+#include "host-id.h"
 #include "hexutil.h"
 #include "macro.h"
 
@@ -238,26 +239,13 @@ void ledger_record_init(struct ledger_record *r, enum ledger_subject subject, en
 }
 
 /* Reads a 32-hex-digit id (the boot id comes with dashes). */
-static void read_id(const char *path, char dst[static LEDGER_ID_MAX]) {
-        _cleanup_free_ char *s = NULL;
-        size_t n = 0, o = 0;
-
-        dst[0] = 0;
-        if (read_file_bounded(path, 128, &s, &n) < 0)
-                return;
-        for (size_t i = 0; i < n && o < LEDGER_ID_MAX - 1; i++)
-                if (is_hex_digit(s[i]))
-                        dst[o++] = s[i];
-        dst[o] = 0;
-}
-
 void ledger_host_fill(struct ledger_record *r) {
-        char host[LEDGER_HOSTNAME_MAX] = "";
+        struct host_id h;
 
-        (void) gethostname(host, sizeof host - 1);
-        ledger_text_set(r->hostname, sizeof r->hostname, host);
-        read_id("/etc/machine-id", r->machine_id);
-        read_id("/proc/sys/kernel/random/boot_id", r->boot_id);
+        host_id_read(&h);
+        ledger_text_set(r->hostname, sizeof r->hostname, h.hostname);
+        memcpy(r->machine_id, h.machine_id, sizeof r->machine_id);
+        memcpy(r->boot_id, h.boot_id, sizeof r->boot_id);
 }
 
 void ledger_record_set_usb(struct ledger_record *r, const struct usb_identity *id) {

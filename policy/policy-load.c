@@ -14,8 +14,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <openssl/err.h>
-#include <openssl/evp.h>
 
 #include "fileio.h"
 #include "macro.h"
@@ -36,16 +34,6 @@ static int refuse(struct policy_load_result *result, enum policy_load_error erro
         result->error = error;
         result->errno_value = r;
         return r;
-}
-
-static int sha256_buffer(const void *data, size_t size, uint8_t ret[static 32]) {
-        unsigned n = 0;
-
-        if (EVP_Digest(data, size, ret, &n, EVP_sha256(), NULL) != 1 || n != 32) {
-                ERR_clear_error();
-                return -EIO;
-        }
-        return 0;
 }
 
 /* The first error of a failed parse, for the one-line message; the diag holds them all. */
@@ -202,7 +190,7 @@ int policy_load(const struct policy_load_options *opts, struct policy_load_resul
                 set_message(result, "cannot read policy %s: %s", opts->policy_path, strerror(-r));
                 return refuse(result, LOAD_UNREADABLE, r);
         }
-        r = sha256_buffer(text, size, result->sha256);
+        r = sha256_digest(text, size, result->sha256);
         if (r < 0) {
                 set_message(result, "%s: cannot hash the policy: %s", opts->policy_path, strerror(-r));
                 return refuse(result, LOAD_UNREADABLE, r);

@@ -508,3 +508,13 @@ int keyring_verify(const struct keyring *kr, const void *data, size_t size, cons
         }
         return -EBADMSG;
 }
+
+int sha256_digest(const void *data, size_t size, uint8_t ret[static 32]) {
+        unsigned n = 0;
+
+        if (EVP_Digest(data, size, ret, &n, EVP_sha256(), NULL) != 1 || n != 32) {
+                ERR_clear_error();
+                return -EIO;
+        }
+        return 0;
+}

@@ -86,3 +86,6 @@ static inline void keyring_freep(struct keyring **kr) {
  * did; -EINVAL for a signature of the wrong size. */
 int keyring_verify(const struct keyring *kr, const void *data, size_t size, const uint8_t *sig, size_t sig_size,
                    const struct trusted_key **ret_signer);
+
+/* SHA-256 of DATA (the hash the anti-rollback state and the accepted copy are bound to). */
+int sha256_digest(const void *data, size_t size, uint8_t ret[static 32]);

@@ -30,6 +30,7 @@
 #include "fileio.h"
 #include "policy-load.h"
 #include "policy-sign.h"
+#include "host-id.h"
 #include "policyctl.h"
 
 #define SIG_FILE_MAX 4096u
@@ -49,19 +50,6 @@ static void help(void) {
                "Options:\n"
                "  -h --help   show this help\n",
                arg_config_dir, arg_state_dir, arg_config_dir);
-}
-
-static void read_host(char hostname[static 256], char machine_id[static 33]) {
-        _cleanup_free_ char *id = NULL;
-
-        if (gethostname(hostname, 255) < 0)
-                hostname[0] = 0;
-        hostname[255] = 0;
-        machine_id[0] = 0;
-        if (read_file_bounded("/etc/machine-id", 64, &id, NULL) >= 0) {
-                id[strcspn(id, "\n")] = 0;
-                snprintf(machine_id, 33, "%s", id);
-        }
 }
 
 static void report_refusal(const char *path, const struct policy_load_result *res) {
@@ -244,7 +232,7 @@ int verb_install(int argc, char *argv[]) {
         _cleanup_close_ int fd = -EBADF;
         struct json_object *reply = NULL, *ok;
         struct policy_load_result res;
-        char hostname[256], machine_id[33];
+        struct host_id host;
         size_t size = 0, sig_size = 0;
         int c, r;
 
@@ -267,13 +255,14 @@ int verb_install(int argc, char *argv[]) {
                 return EXIT_REFUSED;
 
         /* No skipping the workstation check: this is the workstation. */
-        read_host(hostname, machine_id);
+        /* The same gate as kyokad's (basic/host-id.c): a policy it would refuse is not installed. */
+        host_id_read(&host);
         struct policy_load_options opts = {
                 .policy_path = path,
                 .keys = keys,
                 .state_dir = arg_state_dir,
-                .hostname = hostname[0] ? hostname : NULL,
-                .machine_id = machine_id[0] ? machine_id : NULL,
+                .hostname = host.hostname[0] ? host.hostname : NULL,
+                .machine_id = host.machine_id[0] ? host.machine_id : NULL,
                 .now = (int64_t) time(NULL),
         };
         r = policy_load(&opts, &res);
