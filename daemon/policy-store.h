@@ -13,9 +13,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "kyoka-names.h"
 #include "policy-load.h"
-
-#define POLICY_STORE_LINK "accepted"
 
 /* Runs policy_load on OPTS (the CONFIG_DIR policy). If that is refused and STATE_DIR holds an
  * accepted copy, loads the copy instead: then returns 0 with *ret_fallback = true, RESULT

@@ -14,15 +14,16 @@
 #include <time.h>
 
 #include "fileio.h"
+#include "kyoka-names.h"
 #include "timeutil.h"
 
 #ifndef KYOKA_VERSION
 #define KYOKA_VERSION "0.1"
 #endif
 
-const char *arg_config_dir = "/etc/kyoka";
-const char *arg_state_dir = "/var/lib/kyoka";
-const char *arg_runtime_dir = "/run/kyoka";
+const char *arg_config_dir = KYOKA_CONFIG_DIR;
+const char *arg_state_dir = KYOKA_STATE_DIR;
+const char *arg_runtime_dir = KYOKA_RUNTIME_DIR;
 
 static const struct verb verbs[] = {
         { "keygen", verb_keygen, "create an Ed25519 key pair for signing policies" },
@@ -200,9 +201,9 @@ static void help(FILE *f) {
               "machine form.\n"
               "\n"
               "Global options:\n"
-              "  --config-dir DIR    configuration (trusted keys in DIR/keys.d) [/etc/kyoka]\n"
-              "  --state-dir DIR     state (anti-rollback record) [/var/lib/kyoka]\n"
-              "  --runtime-dir DIR   runtime directory of kyokad [/run/kyoka]\n"
+              "  --config-dir DIR    configuration (trusted keys in DIR/" KYOKA_KEYS_DIR ") [" KYOKA_CONFIG_DIR "]\n"
+              "  --state-dir DIR     state (anti-rollback record) [" KYOKA_STATE_DIR "]\n"
+              "  --runtime-dir DIR   runtime directory of kyokad [" KYOKA_RUNTIME_DIR "]\n"
               "  -h --help           show this help\n"
               "  --version           show the version\n"
               "\n"

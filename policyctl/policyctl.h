@@ -19,9 +19,9 @@
 #define REQUEST_FILE_MAX (64u << 10)  /* docs/request.md: a request is at most 64 KiB */
 
 /* Global options, set by main() before the verb runs. */
-extern const char *arg_config_dir;    /* /etc/kyoka */
-extern const char *arg_state_dir;     /* /var/lib/kyoka */
-extern const char *arg_runtime_dir;   /* /run/kyoka */
+extern const char *arg_config_dir;    /* KYOKA_CONFIG_DIR (kyoka-names.h) */
+extern const char *arg_state_dir;     /* KYOKA_STATE_DIR */
+extern const char *arg_runtime_dir;   /* KYOKA_RUNTIME_DIR */
 
 struct verb {
         const char *name;

@@ -12,6 +12,7 @@
 #include "export.h"
 #include "fileio.h"
 #include "hexutil.h"
+#include "kyoka-names.h"
 #include "ledger.h"
 #include "policyctl.h"
 #include "timeutil.h"
@@ -21,7 +22,7 @@ static void help(void) {
                "       policyctl ledger show [--since TIME] [--until TIME] [--json]\n"
                "       policyctl ledger prune [--keep-days N]\n"
                "\n"
-               "The usage and fault ledger in %s/ledger.db.\n"
+               "The usage and fault ledger in %s/" KYOKA_LEDGER_FILE ".\n"
                "  verify   check the whole hash chain; say where it first breaks and why\n"
                "  show     print the records from --since up to (not including) --until\n"
                "           (ISO 8601, local time unless an offset is given); --json: one\n"
@@ -33,7 +34,7 @@ static void help(void) {
 }
 
 int ledger_db_path(char **ret) {
-        char *p = path_join(arg_state_dir, "ledger.db");
+        char *p = path_join(arg_state_dir, KYOKA_LEDGER_FILE);
         if (!p)
                 return -ENOMEM;
         *ret = p;
