@@ -123,6 +123,13 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBS) $(PKG_LIBS) -lcmocka
 
+# policyctl's verbs and helpers, without main() (policyctl/policyctl.c): the test defines the
+# global options, and wraps path_join() to make it fail as it does out of memory.
+CTL_TEST_OBJS := $(call obj,$(filter-out policyctl/policyctl.c,$(CTL_SRC)))
+$(BUILD)/tests/test-policyctl: $(BUILD)/obj/tests/unit/test-policyctl.o $(CTL_TEST_OBJS) $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -Wl,--wrap=path_join -o $@ $< $(CTL_TEST_OBJS) $(LIBS) $(PKG_LIBS) -lcmocka
+
 # tests/integration/*.c -> $(BUILD)/tests/integration/NAME: helpers of the integration tests
 # (umockdev testbeds), linked with libumockdev and GLib rather than with kyoka's libraries.
 INTEGRATION_PKGS := umockdev-1.0 glib-2.0 gobject-2.0

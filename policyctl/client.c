@@ -21,7 +21,7 @@ int control_connect(bool quiet_if_absent, int *ret_fd) {
         int r;
 
         if (!path)
-                return log_oom(), -ENOMEM;
+                return log_oom();
         if (strlen(path) >= sizeof sa.sun_path)
                 return log_error_errno(-ENAMETOOLONG, "%s: %m", path);
         strcpy(sa.sun_path, path);
@@ -78,7 +78,7 @@ static int send_command(int fd, const char *cmd, const char *device, const char 
             (device && json_object_object_add(o, "device", json_object_new_string(device)) < 0) ||
             (type && json_object_object_add(o, "type", json_object_new_string(type)) < 0)) {
                 json_object_put(o);
-                return log_oom(), -ENOMEM;
+                return log_oom();
         }
         s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &n);
         if (!s)
@@ -106,7 +106,7 @@ int control_receive(int fd, struct json_object **ret) {
         ssize_t n;
 
         if (!buf)
-                return log_oom(), -ENOMEM;
+                return log_oom();
         do
                 n = recv(fd, buf, KYOKA_CONTROL_REPLY_MAX + 1, MSG_TRUNC);
         while (n < 0 && errno == EINTR);
@@ -121,7 +121,7 @@ int control_receive(int fd, struct json_object **ret) {
 
         tok = json_tokener_new();
         if (!tok)
-                return log_oom(), -ENOMEM;
+                return log_oom();
         o = json_tokener_parse_ex(tok, buf, (int) n);
         bool good = o && json_tokener_get_error(tok) == json_tokener_success &&
                     json_tokener_get_parse_end(tok) == (size_t) n && json_object_is_type(o, json_type_object);

@@ -108,7 +108,7 @@ int main(int argc, char *argv[]) {
                 int verb_argc = argc - optind;
                 char **verb_argv = argv + optind;
                 optind = 0; /* glibc: re-initialise getopt for the verb */
-                int r = verbs[i].run(verb_argc, verb_argv);
+                int r = policyctl_exit_status(verbs[i].run(verb_argc, verb_argv));
                 /* A lost stdout (a full disk under `policyctl init > policy.conf`) must fail. */
                 if (fflush(stdout) != 0 || ferror(stdout)) {
                         log_error_errno(-EIO, "cannot write to standard output: %m");

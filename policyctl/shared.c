@@ -39,7 +39,7 @@ int log_error_errno(int r, const char *fmt, ...) {
 
 int log_oom(void) {
         log_error("out of memory");
-        return EXIT_REFUSED;
+        return -ENOMEM;
 }
 
 int usage_error(const char *verb, const char *fmt, ...) {

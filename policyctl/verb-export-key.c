@@ -29,7 +29,7 @@ int export_key_ensure(bool create, char **ret_private, struct trusted_key **ret_
         int r;
 
         if (!prefix || !priv || !pub)
-                return log_oom(), -ENOMEM;
+                return log_oom();
         if (create && access(priv, F_OK) < 0 && errno == ENOENT) {
                 r = key_generate(prefix);
                 if (r < 0)
