@@ -10,6 +10,13 @@
 #                     objects they name in HELPER_OBJS_NAME only: no other dependency)
 #   tests/unit/test-*.c -> build/tests/test-*   (cmocka; each links the libraries)
 #   tests/fuzz/fuzz-*.c -> build/fuzz/fuzz-*    (libFuzzer, clang)
+#
+# The layers, each built with the include paths and pkg-config libraries of itself and the
+# layers below it only, so that none can include a header of one above it:
+#   basic <- policy <- ledger <- daemon (kyokad)
+#                             <- policyctl
+# kyokad and policyctl share their names (socket, commands, files, directories) through
+# basic/kyoka-names.h; policyctl links neither libkyoka-daemon nor libudev, libnl, libnftables.
 
 PREFIX   ?= /usr/local
 DESTDIR  ?=
@@ -18,15 +25,33 @@ SANITIZE ?=
 
 CC       ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS     := libconfig json-c libcrypto libsystemd libudev libnl-3.0 libnl-route-3.0 libnftables sqlite3
-PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+# What each directory may use: INCLUDES_<dir> and PKGS_<dir>. The unit tests and the fuzz
+# targets test every layer and see them all.
+INCLUDES_basic     := -Ibasic
+INCLUDES_policy    := $(INCLUDES_basic) -Ipolicy
+INCLUDES_ledger    := $(INCLUDES_policy) -Iledger
+INCLUDES_daemon    := $(INCLUDES_ledger) -Idaemon
+INCLUDES_policyctl := $(INCLUDES_ledger) -Ipolicyctl
+INCLUDES_helpers   := $(INCLUDES_basic) -Idaemon   # block-access.h, the one daemon module they link
+INCLUDES_tests     := $(INCLUDES_daemon) -Ipolicyctl
+PKGS_basic     :=
+PKGS_policy    := libconfig json-c libcrypto
+PKGS_ledger    := $(PKGS_policy) sqlite3 libsystemd
+PKGS_daemon    := $(PKGS_ledger) libudev libnl-3.0 libnl-route-3.0 libnftables
+PKGS_policyctl := $(PKGS_ledger)
+PKGS_helpers   :=
+PKGS_tests     := $(PKGS_daemon)
+pkg_cflags = $(if $(1),$(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null))
+$(foreach d,basic policy ledger daemon policyctl helpers tests,$(eval PKG_CFLAGS_$(d) := $(call pkg_cflags,$(PKGS_$(d)))))
+PKG_CFLAGS := $(PKG_CFLAGS_tests)
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS_daemon) 2>/dev/null)
+CTL_PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS_policyctl) 2>/dev/null)
 
 WARNINGS := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes \
             -Wno-unused-parameter -Wpointer-arith -Wvla
-CPPFLAGS += -D_GNU_SOURCE -Ibasic -Ipolicy -Iledger -Idaemon
+CPPFLAGS += -D_GNU_SOURCE
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=gnu11 $(WARNINGS) -fstack-protector-strong -fno-strict-aliasing $(PKG_CFLAGS)
+CFLAGS   += -std=gnu11 $(WARNINGS) -fstack-protector-strong -fno-strict-aliasing
 ifeq ($(SANITIZE),1)
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all -O1
 LDFLAGS  += -fsanitize=address,undefined
@@ -68,9 +93,11 @@ all: $(PROGRAMS) $(LIBS)
 # Tests find their fixtures wherever they are run from.
 $(BUILD)/obj/tests/%.o: CPPFLAGS += -DTEST_DATA_DIR='"$(CURDIR)/tests/data"'
 
+# The layer of build/obj/DIR/...: DIR (tests/unit/x.c: tests).
+layer = $(firstword $(subst /, ,$*))
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(CPPFLAGS) $(INCLUDES_$(layer)) $(CFLAGS) $(PKG_CFLAGS_$(layer)) -MMD -MP -c $< -o $@
 
 $(LIB_BASIC): $(call obj,$(BASIC_SRC))
 $(LIB_POLICY): $(call obj,$(POLICY_SRC))
@@ -80,8 +107,9 @@ $(BUILD)/lib%.a:
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/policyctl: $(call obj,$(CTL_SRC)) $(LIBS)
-	$(CC) $(LDFLAGS) -o $@ $(call obj,$(CTL_SRC)) $(LIBS) $(PKG_LIBS)
+CTL_LIBS := $(LIB_LEDGER) $(LIB_POLICY) $(LIB_BASIC)
+$(BUILD)/policyctl: $(call obj,$(CTL_SRC)) $(CTL_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(call obj,$(CTL_SRC)) $(CTL_LIBS) $(CTL_PKG_LIBS)
 
 $(BUILD)/kyokad: $(BUILD)/obj/daemon/main.o $(LIBS)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBS) $(PKG_LIBS)
@@ -94,6 +122,13 @@ $(BUILD)/kyoka-block-access: $(BUILD)/obj/helpers/kyoka-block-access.o $(HELPER_
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBS) $(PKG_LIBS) -lcmocka
+
+# policyctl's verbs and helpers, without main() (policyctl/policyctl.c): the test defines the
+# global options, and wraps path_join() to make it fail as it does out of memory.
+CTL_TEST_OBJS := $(call obj,$(filter-out policyctl/policyctl.c,$(CTL_SRC)))
+$(BUILD)/tests/test-policyctl: $(BUILD)/obj/tests/unit/test-policyctl.o $(CTL_TEST_OBJS) $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -Wl,--wrap=path_join -o $@ $< $(CTL_TEST_OBJS) $(LIBS) $(PKG_LIBS) -lcmocka
 
 # tests/integration/*.c -> $(BUILD)/tests/integration/NAME: helpers of the integration tests
 # (umockdev testbeds), linked with libumockdev and GLib rather than with kyoka's libraries.
@@ -164,7 +199,7 @@ demo: deps
 # findings land in build/fuzz/findings/NAME and must become unit tests.
 FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
-FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Ibasic -Ipolicy -Iledger -Idaemon $(PKG_CFLAGS)
+FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE $(INCLUDES_tests) $(PKG_CFLAGS)
 FUZZ_BINS    := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 # The sources are compiled once, into instrumented libraries in build/fuzz/lib, and every target
 # links them (compiling every source for each of a dozen targets was most of make check's CPU).

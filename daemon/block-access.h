@@ -22,8 +22,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define BLOCK_ACCESS_SUBDIR "usb"                 /* under kyokad's runtime dir */
-#define BLOCK_ACCESS_RUNTIME_DIR "/run/kyoka"     /* the helper's default */
+#include "kyoka-names.h"  /* RUNTIME_DIR/KYOKA_BLOCK_ACCESS_DIR, the helper's default KYOKA_RUNTIME_DIR */
+
 #define USB_SYSNAME_MAX 32                        /* "B-P.P.P.P.P.P" (7 tiers) fits easily */
 
 enum block_access {

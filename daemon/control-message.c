@@ -19,11 +19,11 @@ DEFINE_CLEANUP(struct json_tokener, json_tokener_free);
 #define CONTROL_JSON_DEPTH 8          /* commands are flat: anything deeper is garbage */
 
 static const char *const cmd_names[] = {
-        [CONTROL_STATUS] = "status",
-        [CONTROL_LIST] = "list",
-        [CONTROL_REQUEST] = "request",
-        [CONTROL_RELOAD] = "reload",
-        [CONTROL_WATCH] = "watch",
+        [CONTROL_STATUS] = KYOKA_CMD_STATUS,
+        [CONTROL_LIST] = KYOKA_CMD_LIST,
+        [CONTROL_REQUEST] = KYOKA_CMD_REQUEST,
+        [CONTROL_RELOAD] = KYOKA_CMD_RELOAD,
+        [CONTROL_WATCH] = KYOKA_CMD_WATCH,
 };
 
 const char *control_cmd_to_string(enum control_cmd cmd) {
@@ -153,7 +153,7 @@ int control_command_parse(const char *buf, size_t len, struct control_command *r
         size_t i;
 
         *ret_error = "not a JSON object with a \"cmd\"";
-        if (len == 0 || len > CONTROL_MESSAGE_MAX || memchr(buf, 0, len))
+        if (len == 0 || len > KYOKA_CONTROL_MESSAGE_MAX || memchr(buf, 0, len))
                 return -EBADMSG;
         tok = json_tokener_new_ex(CONTROL_JSON_DEPTH);
         if (!tok) {
@@ -229,7 +229,7 @@ int control_message_serialize(struct json_object *o, const char **ret, size_t *r
                                                           &n);
         if (!s)
                 return -ENOMEM;
-        if (n > CONTROL_REPLY_MAX)
+        if (n > KYOKA_CONTROL_REPLY_MAX)
                 return -EMSGSIZE;
         *ret = s;
         *ret_len = n;

@@ -10,12 +10,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "kyoka-names.h"
 #include "manager.h"
 #include "net-links.h"
 
-#define CONTROL_MESSAGE_MAX (64u << 10)  /* a client's message, bytes */
-#define CONTROL_REPLY_MAX (1u << 20)     /* a message from kyokad, bytes */
-#define CONTROL_DEVICE_ARG_MAX 256       /* "device" of a request: a bus path, a serial, a link's name or ifindex */
+/* The bounds of a message, of a reply and of a request's "device" (a bus path, a serial, a
+ * link's name or ifindex) are policyctl's too: KYOKA_CONTROL_*_MAX in kyoka-names.h. */
 
 /* Connections (docs/control.md "Limits"). Readers (group kyoka) can never hold the last
  * CONTROL_CLIENTS_ADMIN_RESERVED, so root and kyoka-admin always find a slot; when admins fill
@@ -56,7 +56,7 @@ enum control_subject {
 
 struct control_command {
         enum control_cmd cmd;
-        char device[CONTROL_DEVICE_ARG_MAX];
+        char device[KYOKA_CONTROL_DEVICE_MAX];
         enum control_subject subject;   /* request only */
 };
 
@@ -142,7 +142,7 @@ struct json_object *control_error_new(const char *message);
 /* {"ok":true}, or NULL on OOM. */
 struct json_object *control_ok_new(void);
 
-/* Serialises a message; -EMSGSIZE beyond CONTROL_REPLY_MAX. The string belongs to O. */
+/* Serialises a message; -EMSGSIZE beyond KYOKA_CONTROL_REPLY_MAX. The string belongs to O. */
 int control_message_serialize(struct json_object *o, const char **ret, size_t *ret_len);
 
 /* A present device as `list` shows it ("type": "usb"). NULL on OOM. */

@@ -76,7 +76,7 @@ struct control {
         struct control_refusal_log refusals;
         gid_t read_gid;               /* (gid_t) -1: the group does not exist */
         gid_t admin_gid;
-        char *buf;                    /* one incoming message, CONTROL_MESSAGE_MAX + 1 */
+        char *buf;                    /* one incoming message, KYOKA_CONTROL_MESSAGE_MAX + 1 */
 };
 
 static gid_t lookup_group(const char *name) {
@@ -581,11 +581,11 @@ static void client_handle(struct client *cl, const char *buf, size_t len) {
         int r;
 
         if (cl->access == ACCESS_NONE) {
-                log_refusal(c, cl->uid, CONTROL_REFUSAL_ACCESS, "control: refused uid %u (pid %d): not root, not in group " CONTROL_GROUP_READ
-                            " or " CONTROL_GROUP_ADMIN,
+                log_refusal(c, cl->uid, CONTROL_REFUSAL_ACCESS, "control: refused uid %u (pid %d): not root, not in group " KYOKA_GROUP_READ
+                            " or " KYOKA_GROUP_ADMIN,
                             (unsigned) cl->uid, (int) cl->pid);
-                (void) client_send_error(cl, "permission denied: needs root, group " CONTROL_GROUP_READ
-                                             " or " CONTROL_GROUP_ADMIN);
+                (void) client_send_error(cl, "permission denied: needs root, group " KYOKA_GROUP_READ
+                                             " or " KYOKA_GROUP_ADMIN);
                 client_drop(cl);
                 return;
         }
@@ -598,9 +598,9 @@ static void client_handle(struct client *cl, const char *buf, size_t len) {
                 return;
         }
         if (control_cmd_access(cmd.cmd) > cl->access) {
-                log_refusal(c, cl->uid, CONTROL_REFUSAL_COMMAND, "control: refused %s from uid %u (pid %d): needs root or group " CONTROL_GROUP_ADMIN,
+                log_refusal(c, cl->uid, CONTROL_REFUSAL_COMMAND, "control: refused %s from uid %u (pid %d): needs root or group " KYOKA_GROUP_ADMIN,
                             control_cmd_to_string(cmd.cmd), (unsigned) cl->uid, (int) cl->pid);
-                (void) client_send_error(cl, "permission denied: needs root or group " CONTROL_GROUP_ADMIN);
+                (void) client_send_error(cl, "permission denied: needs root or group " KYOKA_GROUP_ADMIN);
                 return;
         }
 
@@ -639,14 +639,14 @@ static int on_client(sd_event_source *s, int fd, uint32_t revents, void *userdat
                 return 0;
         if (revents & EPOLLIN) {
                 /* MSG_TRUNC: the real length of a message larger than the buffer. */
-                ssize_t n = recv(fd, c->buf, CONTROL_MESSAGE_MAX + 1, MSG_DONTWAIT | MSG_TRUNC);
+                ssize_t n = recv(fd, c->buf, KYOKA_CONTROL_MESSAGE_MAX + 1, MSG_DONTWAIT | MSG_TRUNC);
                 if (n < 0 && (errno == EAGAIN || errno == EINTR))
                         return 0;
                 if (n <= 0) {
                         client_drop(cl);
                         return 0;
                 }
-                if ((size_t) n > CONTROL_MESSAGE_MAX) {
+                if ((size_t) n > KYOKA_CONTROL_MESSAGE_MAX) {
                         (void) client_send_error(cl, "message too large");
                         client_drop(cl);
                         return 0;
@@ -774,7 +774,7 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
         }
 
         /* Replies can be large (a list of many devices): allow one whole in the send buffer. */
-        int sndbuf = 2 * CONTROL_REPLY_MAX;
+        int sndbuf = 2 * KYOKA_CONTROL_REPLY_MAX;
         if (setsockopt(cfd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof sndbuf) < 0)
                 (void) setsockopt(cfd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
 
@@ -809,8 +809,8 @@ int control_new(struct manager *m, sd_event *event, const char *runtime_dir, str
                 return -ENOMEM;
         *c = (struct control) { .manager = m, .event = sd_event_ref(event), .fd = -EBADF,
                                 .idle_timeout_usec = arg_idle_timeout_usec };
-        c->path = path_join(runtime_dir, CONTROL_SOCKET_NAME);
-        c->buf = malloc(CONTROL_MESSAGE_MAX + 1);
+        c->path = path_join(runtime_dir, KYOKA_CONTROL_SOCKET);
+        c->buf = malloc(KYOKA_CONTROL_MESSAGE_MAX + 1);
         if (!c->path || !c->buf) {
                 r = -ENOMEM;
                 goto fail;
@@ -828,8 +828,8 @@ int control_new(struct manager *m, sd_event *event, const char *runtime_dir, str
 
         /* Resolved once: a group created later counts after a restart (sysusers creates them
          * before kyokad first starts). */
-        c->read_gid = lookup_group(CONTROL_GROUP_READ);
-        c->admin_gid = lookup_group(CONTROL_GROUP_ADMIN);
+        c->read_gid = lookup_group(KYOKA_GROUP_READ);
+        c->admin_gid = lookup_group(KYOKA_GROUP_ADMIN);
 
         c->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (c->fd < 0) {
@@ -854,7 +854,7 @@ int control_new(struct manager *m, sd_event *event, const char *runtime_dir, str
                 if (stat(c->path, &st) < 0 ||
                     (st.st_gid != c->read_gid && chown(c->path, geteuid(), c->read_gid) < 0) ||
                     chmod(c->path, 0660) < 0)
-                        log_warning_errno(errno, "control: cannot give %s to group " CONTROL_GROUP_READ
+                        log_warning_errno(errno, "control: cannot give %s to group " KYOKA_GROUP_READ
                                           ": %m; it stays root-only", c->path);
         }
         if (listen(c->fd, 16) < 0) {
@@ -872,7 +872,7 @@ int control_new(struct manager *m, sd_event *event, const char *runtime_dir, str
 
         recorder_set_listener(manager_get_recorder(m), on_record, c);
         log_info("control socket %s (group %s)", c->path,
-                 c->read_gid != (gid_t) -1 ? CONTROL_GROUP_READ : "none: root only");
+                 c->read_gid != (gid_t) -1 ? KYOKA_GROUP_READ : "none: root only");
         *ret = c;
         return 0;
 fail:

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The control socket RUNTIME_DIR/control (docs/control.md): AF_UNIX SOCK_SEQPACKET, one JSON
  * object per message, for `policyctl status|list|request|watch|install`. Readers are group
- * `kyoka`, admins root or group `kyoka-admin`, checked from the peer's credentials. Nothing a
+ * `kyoka`, admins root or group `kyoka-admin`, checked from the peer's credentials; these names,
+ * the commands and the bounds of a message are the contract with policyctl (kyoka-names.h). Nothing a
  * client sends changes a decision: the most it can do is make kyokad read the signed policy
  * again. How many may connect, and for how long, is control-message.h's (CONTROL_CLIENTS_*). */
 #pragma once
@@ -9,11 +10,8 @@
 #include <stdint.h>
 #include <systemd/sd-event.h>
 
+#include "kyoka-names.h"
 #include "manager.h"
-
-#define CONTROL_SOCKET_NAME "control"
-#define CONTROL_GROUP_READ "kyoka"
-#define CONTROL_GROUP_ADMIN "kyoka-admin"
 
 struct control;
 

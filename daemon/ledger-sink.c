@@ -123,7 +123,7 @@ int ledger_sink_new(const char *state_dir, struct ledger_sink **ret) {
         if (!s)
                 return -ENOMEM;
         s->state_dir = strdup(state_dir);
-        s->db_path = path_join(state_dir, LEDGER_SINK_FILE);
+        s->db_path = path_join(state_dir, KYOKA_LEDGER_FILE);
         s->marker_path = path_join(state_dir, LEDGER_SINK_MARKER);
         if (!s->state_dir || !s->db_path || !s->marker_path) {
                 ledger_sink_free(s);

@@ -18,9 +18,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kyoka-names.h"
 #include "ledger.h"
 
-#define LEDGER_SINK_FILE "ledger.db"
 #define LEDGER_SINK_MARKER "running"
 
 struct ledger_sink;

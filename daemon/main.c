@@ -8,6 +8,7 @@
 
 #include "control.h"
 #include "control-message.h"
+#include "kyoka-names.h"
 #include "log.h"
 #include "manager.h"
 #include "nft-protocol.h"
@@ -16,9 +17,10 @@
 static void help(void) {
         printf("Usage: kyokad [OPTIONS]\n\n"
                "Blocks every USB device the signed policy does not approve.\n\n"
-               "  --config-dir DIR    policy.conf, policy.conf.sig, keys.d/ (default /etc/kyoka)\n"
-               "  --state-dir DIR     anti-rollback state, ledger.db (default /var/lib/kyoka)\n"
-               "  --runtime-dir DIR   control socket (default /run/kyoka)\n"
+               "  --config-dir DIR    " KYOKA_POLICY_FILE ", " KYOKA_POLICY_SIG_FILE ", " KYOKA_KEYS_DIR "/ (default "
+               KYOKA_CONFIG_DIR ")\n"
+               "  --state-dir DIR     anti-rollback state, " KYOKA_LEDGER_FILE " (default " KYOKA_STATE_DIR ")\n"
+               "  --runtime-dir DIR   control socket (default " KYOKA_RUNTIME_DIR ")\n"
                "  --udev-events SRC   kernel (default) or udev (for umockdev tests)\n"
                "  --network MODE      enforce (default): unapproved links kept down and firewalled;\n"
                "                      off: leave links alone (USB-only tests in the host's namespace)\n"
@@ -28,9 +30,9 @@ static void help(void) {
 
 int main(int argc, char *argv[]) {
         struct manager_config cfg = {
-                .config_dir = "/etc/kyoka",
-                .state_dir = "/var/lib/kyoka",
-                .runtime_dir = "/run/kyoka",
+                .config_dir = KYOKA_CONFIG_DIR,
+                .state_dir = KYOKA_STATE_DIR,
+                .runtime_dir = KYOKA_RUNTIME_DIR,
                 .udev_events = "kernel",
         };
         static const struct option options[] = {

@@ -19,6 +19,7 @@
 #include "clock-watch.h"
 #include "control.h"
 #include "fileio.h"
+#include "kyoka-names.h"
 #include "host-id.h"
 #include "log.h"
 #include "net-allowance.h"
@@ -155,8 +156,8 @@ static void on_key_refused(const char *name, int error, const char *reason, void
 
 /* Loads and verifies the policy; on any refusal the policy in force (or the lockdown) stays. */
 static int manager_load_policy(struct manager *m) {
-        _cleanup_free_ char *keys_dir = path_join(m->cfg.config_dir, "keys.d");
-        _cleanup_free_ char *policy_path = path_join(m->cfg.config_dir, "policy.conf");
+        _cleanup_free_ char *keys_dir = path_join(m->cfg.config_dir, KYOKA_KEYS_DIR);
+        _cleanup_free_ char *policy_path = path_join(m->cfg.config_dir, KYOKA_POLICY_FILE);
         struct keyring *keys = NULL;
         struct policy_load_result res;
         int r;
@@ -208,7 +209,7 @@ static int manager_load_policy(struct manager *m) {
                         m->load_ok = false;
                         snprintf(m->load_message, sizeof m->load_message, "%s: serial %" PRIu64 " could not be "
                                  "recorded in %s/%s: %s", policy_path, res.policy->serial, m->cfg.state_dir,
-                                 POLICY_STATE_FILE, strerror(-r));
+                                 KYOKA_POLICY_STATE_FILE, strerror(-r));
                         recorder_fault(m->recorder, FAULT_POLICY_REFUSED, r, "%s; %s stays in force", m->load_message,
                                      m->policy ? "the last good policy" : "the built-in lockdown");
                         policy_load_result_done(&res);
@@ -313,7 +314,7 @@ static int manager_start_network(struct manager *m) {
                 }
                 if (r < 0 && r != -ENOENT)
                         recorder_fault(m->recorder, FAULT_NETWORK_INSTALL_LIST, r, "Cannot read or create %s/%s: %s; without a policy "
-                                     "every network link is blocked", m->cfg.state_dir, NET_ALLOWANCE_FILE, strerror(-r));
+                                     "every network link is blocked", m->cfg.state_dir, KYOKA_NET_ALLOWANCE_FILE, strerror(-r));
         }
         r = net_start(m->event, m->recorder, m->policy, install, first, on_timer_changed, m, &m->net);
         if (r < 0 || !first)
@@ -327,7 +328,7 @@ static int manager_start_network(struct manager *m) {
         if (r < 0)
                 recorder_fault(m->recorder, FAULT_NETWORK_INSTALL_LIST, r, "Failed to record the network links present at installation "
                              "in %s/%s: %s; after a restart without a policy they are blocked", m->cfg.state_dir,
-                             NET_ALLOWANCE_FILE, strerror(-r));
+                             KYOKA_NET_ALLOWANCE_FILE, strerror(-r));
         return 0;
 }
 

@@ -170,7 +170,7 @@ int net_allowance_parse(const char *text, size_t size, struct net_allowance **re
 }
 
 int net_allowance_read(const char *state_dir, struct net_allowance **ret) {
-        _cleanup_free_ char *path = path_join(state_dir, NET_ALLOWANCE_FILE), *text = NULL;
+        _cleanup_free_ char *path = path_join(state_dir, KYOKA_NET_ALLOWANCE_FILE), *text = NULL;
         size_t size;
         int r;
 
@@ -185,7 +185,7 @@ int net_allowance_read(const char *state_dir, struct net_allowance **ret) {
 }
 
 static int write_list(const char *state_dir, const struct net_allowance *a, bool create) {
-        _cleanup_free_ char *path = path_join(state_dir, NET_ALLOWANCE_FILE), *text = NULL;
+        _cleanup_free_ char *path = path_join(state_dir, KYOKA_NET_ALLOWANCE_FILE), *text = NULL;
         size_t size;
         int r;
 

@@ -15,8 +15,8 @@
 #include <stddef.h>
 
 #include "identity.h"
+#include "kyoka-names.h"
 
-#define NET_ALLOWANCE_FILE "network-at-install"
 #define NET_ALLOWANCE_MAX 4096        /* links, as net-links.c tracks at most */
 
 struct net_allowance {

@@ -23,7 +23,7 @@
 
 char *policy_store_path(const char *state_dir) {
         char *p;
-        if (asprintf(&p, "%s/" POLICY_STORE_LINK "/policy.conf", state_dir) < 0)
+        if (asprintf(&p, "%s/" KYOKA_ACCEPTED_LINK "/" KYOKA_POLICY_FILE, state_dir) < 0)
                 return NULL;
         return p;
 }
@@ -81,8 +81,8 @@ static void remove_copy_dir(int dirfd, const char *name) {
 
         if (fd < 0)
                 return;
-        (void) unlinkat(fd, "policy.conf", 0);
-        (void) unlinkat(fd, "policy.conf.sig", 0);
+        (void) unlinkat(fd, KYOKA_POLICY_FILE, 0);
+        (void) unlinkat(fd, KYOKA_POLICY_SIG_FILE, 0);
         (void) unlinkat(dirfd, name, AT_REMOVEDIR);
 }
 
@@ -108,9 +108,9 @@ int policy_store_save(const char *state_dir, const char *policy_path, const stru
         if (dirfd < 0)
                 return negative_errno();
 
-        n = readlinkat(dirfd, POLICY_STORE_LINK, old, sizeof old - 1);
+        n = readlinkat(dirfd, KYOKA_ACCEPTED_LINK, old, sizeof old - 1);
         old[n > 0 ? n : 0] = 0;
-        if (streq(old, name) && faccessat(dirfd, POLICY_STORE_LINK "/policy.conf.sig", F_OK, 0) == 0)
+        if (streq(old, name) && faccessat(dirfd, KYOKA_ACCEPTED_LINK "/" KYOKA_POLICY_SIG_FILE, F_OK, 0) == 0)
                 return 0;               /* the copy holds this policy already */
 
         /* The very bytes that were accepted, with a signature that still verifies. */
@@ -131,8 +131,8 @@ int policy_store_save(const char *state_dir, const char *policy_path, const stru
                 return -ESTALE;
 
         dir_path = path_join(state_dir, name);
-        conf_copy = dir_path ? path_join(dir_path, "policy.conf") : NULL;
-        sig_copy = dir_path ? path_join(dir_path, "policy.conf.sig") : NULL;
+        conf_copy = dir_path ? path_join(dir_path, KYOKA_POLICY_FILE) : NULL;
+        sig_copy = dir_path ? path_join(dir_path, KYOKA_POLICY_SIG_FILE) : NULL;
         if (!conf_copy || !sig_copy)
                 return -ENOMEM;
 
@@ -148,11 +148,11 @@ int policy_store_save(const char *state_dir, const char *policy_path, const stru
         }
 
         /* The swap: one rename of a symlink, so "accepted" is always a whole pair. */
-        (void) unlinkat(dirfd, POLICY_STORE_LINK ".tmp", 0);
-        if (symlinkat(name, dirfd, POLICY_STORE_LINK ".tmp") < 0 ||
-            renameat(dirfd, POLICY_STORE_LINK ".tmp", dirfd, POLICY_STORE_LINK) < 0) {
+        (void) unlinkat(dirfd, KYOKA_ACCEPTED_LINK ".tmp", 0);
+        if (symlinkat(name, dirfd, KYOKA_ACCEPTED_LINK ".tmp") < 0 ||
+            renameat(dirfd, KYOKA_ACCEPTED_LINK ".tmp", dirfd, KYOKA_ACCEPTED_LINK) < 0) {
                 r = negative_errno();
-                (void) unlinkat(dirfd, POLICY_STORE_LINK ".tmp", 0);
+                (void) unlinkat(dirfd, KYOKA_ACCEPTED_LINK ".tmp", 0);
                 remove_copy_dir(dirfd, name);
                 return r;
         }

@@ -13,9 +13,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "kyoka-names.h"
 #include "policy-load.h"
-
-#define POLICY_STORE_LINK "accepted"
 
 /* What policy_store_load did beyond the load itself, for the caller to record (this module
  * records nothing: plain file logic, testable alone). */

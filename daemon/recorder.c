@@ -15,6 +15,7 @@
 #include <systemd/sd-journal.h>
 
 #include "fileio.h"
+#include "kyoka-names.h"
 #include "ledger-sink.h"
 #include "log.h"
 #include "policy-sign.h"
@@ -953,7 +954,7 @@ static int add_error(struct recorder *r, struct json_object *parent) {
 /* STATE_DIR/export.pub and its fingerprint, or null: the export key is made at install or by
  * the first export, and may not exist yet. */
 static int add_export_key(struct recorder *r, struct json_object *parent) {
-        _cleanup_free_ char *path = ledger_sink_path(r->sink, "export.pub");
+        _cleanup_free_ char *path = ledger_sink_path(r->sink, KYOKA_EXPORT_PUB_FILE);
         struct trusted_key *k = NULL;
         struct json_object *o;
         int q;

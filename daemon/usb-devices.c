@@ -13,6 +13,7 @@
 #include "block-access.h"
 #include "block-watch.h"
 #include "fileio.h"
+#include "kyoka-names.h"
 #include "log.h"
 #include "recorder.h"
 #include "timeutil.h"
@@ -521,7 +522,7 @@ static void on_usb_overrun(void *userdata) {
 }
 
 static int open_access_dir(struct usb_devices *u) {
-        _cleanup_free_ char *dir = path_join(u->runtime_dir, BLOCK_ACCESS_SUBDIR);
+        _cleanup_free_ char *dir = path_join(u->runtime_dir, KYOKA_BLOCK_ACCESS_DIR);
         struct stat st;
 
         if (!dir)
@@ -635,7 +636,7 @@ int usb_devices_new(sd_event *e, struct udev *udev, const char *source, const ch
         r = open_access_dir(u);
         if (r < 0)
                 recorder_fault(rec, FAULT_ACCESS_FILE, r, "Failed to prepare %s/%s: %s; storage devices stay blocked",
-                               runtime_dir, BLOCK_ACCESS_SUBDIR, strerror(-r));
+                               runtime_dir, KYOKA_BLOCK_ACCESS_DIR, strerror(-r));
         usb_io_set_access_dir(u->io, u->access_dirfd);
 
         close_new_controllers(u);

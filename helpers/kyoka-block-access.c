@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "block-access.h"
+#include "kyoka-names.h"
 #include "macro.h"
 
 #define ARG_MAX_LEN 256
@@ -89,7 +90,7 @@ static int lookup(const char *runtime_dir, const char *devnode, const char *devp
                         sysname);
                 return -1;
         }
-        snprintf(dir, sizeof dir, "%s/%s", runtime_dir, BLOCK_ACCESS_SUBDIR);
+        snprintf(dir, sizeof dir, "%s/%s", runtime_dir, KYOKA_BLOCK_ACCESS_DIR);
         int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (dfd < 0) {
                 fprintf(stderr, "kyoka-block-access: %s: %s: %m\n", devnode, dir);
@@ -121,7 +122,7 @@ static int hidraw_main(const char *runtime_dir, const char *devnode, const char 
 }
 
 int main(int argc, char *argv[]) {
-        const char *runtime_dir = BLOCK_ACCESS_RUNTIME_DIR, *devpath = NULL;
+        const char *runtime_dir = KYOKA_RUNTIME_DIR, *devpath = NULL;
         char sysname[USB_SYSNAME_MAX];
         bool hidraw = false;
         int i = 1, dfd = -EBADF;

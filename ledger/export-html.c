@@ -13,6 +13,7 @@
 
 #include "export.h"
 #include "hexutil.h"
+#include "kyoka-names.h"
 
 #define LIST_MAX 500            /* rows shown of blocked attempts, faults, policy changes */
 #define DEVICES_MAX 4096        /* distinct devices tracked; more are counted, not listed */
@@ -236,7 +237,7 @@ static const struct text text_ja = {
         .event = "事象", .remarks = "備考", .user = "利用者",
         .untracked = { "ほか ", " 件の接続は機器数の上限を超えたため一覧にありません。" },
         .verify = "この報告書は同じフォルダーの MANIFEST に SHA-256 で記載され、MANIFEST は端末の出力鍵で署名されています"
-                  "（MANIFEST.sig）。検証: policyctl verify-export フォルダー --key export.pub",
+                  "（MANIFEST.sig）。検証: policyctl verify-export フォルダー --key " KYOKA_EXPORT_PUB_FILE,
         .legend_usage = "許可された接続", .legend_blocked = "拒否", .legend_faults = "障害",
 };
 
@@ -256,7 +257,7 @@ static const struct text text_en = {
         .first = "First", .last = "Last", .event = "Event", .remarks = "Remarks", .user = "User",
         .untracked = { "", " more connections are not listed: too many distinct devices." },
         .verify = "This report is listed with its SHA-256 in MANIFEST in the same folder, which the workstation's "
-                  "export key signs (MANIFEST.sig). To check: policyctl verify-export FOLDER --key export.pub",
+                  "export key signs (MANIFEST.sig). To check: policyctl verify-export FOLDER --key " KYOKA_EXPORT_PUB_FILE,
         .legend_usage = "Allowed connections", .legend_blocked = "Blocked", .legend_faults = "Faults",
 };
 

@@ -155,10 +155,10 @@ static int check_rollback(const struct policy_load_options *opts, const struct p
         }
         if (r == -EBADMSG)
                 set_message(result, "%s/%s is corrupt: the anti-rollback state cannot be trusted, refusing %s",
-                            opts->state_dir, POLICY_STATE_FILE, opts->policy_path);
+                            opts->state_dir, KYOKA_POLICY_STATE_FILE, opts->policy_path);
         else
                 set_message(result, "cannot read the anti-rollback state %s/%s: %s; refusing %s", opts->state_dir,
-                            POLICY_STATE_FILE, strerror(-r), opts->policy_path);
+                            KYOKA_POLICY_STATE_FILE, strerror(-r), opts->policy_path);
         return refuse(result, LOAD_STATE_CORRUPT, r);
 }
 

@@ -102,7 +102,7 @@ int rollback_state_read(const char *state_dir, struct rollback_state *ret) {
         size_t size;
         int r;
 
-        path = path_join(state_dir, POLICY_STATE_FILE);
+        path = path_join(state_dir, KYOKA_POLICY_STATE_FILE);
         if (!path)
                 return -ENOMEM;
 
@@ -141,7 +141,7 @@ int rollback_commit(const char *state_dir, uint64_t serial, const uint8_t sha256
         if (mkdir(state_dir, 0755) < 0 && errno != EEXIST)
                 return negative_errno();
 
-        path = path_join(state_dir, POLICY_STATE_FILE);
+        path = path_join(state_dir, KYOKA_POLICY_STATE_FILE);
         if (!path)
                 return -ENOMEM;
 

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define POLICY_STATE_FILE "policy.state"
+#include "kyoka-names.h"  /* KYOKA_POLICY_STATE_FILE */
 
 struct rollback_state {
         uint64_t serial;

@@ -8,21 +8,20 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "control-message.h"
-#include "control.h"
 #include "fileio.h"
+#include "kyoka-names.h"
 #include "policyctl.h"
 
 #define REPLY_TIMEOUT_SEC 60          /* a reload re-evaluates every device; still, never hang */
 
 int control_connect(bool quiet_if_absent, int *ret_fd) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        _cleanup_free_ char *path = path_join(arg_runtime_dir, CONTROL_SOCKET_NAME);
+        _cleanup_free_ char *path = path_join(arg_runtime_dir, KYOKA_CONTROL_SOCKET);
         _cleanup_close_ int fd = -EBADF;
         int r;
 
         if (!path)
-                return log_oom(), -ENOMEM;
+                return log_oom();
         if (strlen(path) >= sizeof sa.sun_path)
                 return log_error_errno(-ENAMETOOLONG, "%s: %m", path);
         strcpy(sa.sun_path, path);
@@ -37,8 +36,8 @@ int control_connect(bool quiet_if_absent, int *ret_fd) {
                 if (r == -ENOENT || r == -ECONNREFUSED)
                         return log_error_errno(r, "kyokad is not running (no control socket at %s)", path);
                 if (r == -EACCES)
-                        return log_error_errno(r, "%s: permission denied (needs root, group kyoka or kyoka-admin)",
-                                               path);
+                        return log_error_errno(r, "%s: permission denied (needs root, group " KYOKA_GROUP_READ
+                                                  " or " KYOKA_GROUP_ADMIN ")", path);
                 return log_error_errno(r, "cannot connect to %s: %m", path);
         }
         struct timeval tv = { .tv_sec = REPLY_TIMEOUT_SEC };
@@ -79,12 +78,12 @@ static int send_command(int fd, const char *cmd, const char *device, const char 
             (device && json_object_object_add(o, "device", json_object_new_string(device)) < 0) ||
             (type && json_object_object_add(o, "type", json_object_new_string(type)) < 0)) {
                 json_object_put(o);
-                return log_oom(), -ENOMEM;
+                return log_oom();
         }
         s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &n);
         if (!s)
                 r = -ENOMEM;
-        else if (n > CONTROL_MESSAGE_MAX)
+        else if (n > KYOKA_CONTROL_MESSAGE_MAX)
                 r = -EMSGSIZE;
         else if (send(fd, s, n, MSG_NOSIGNAL) < 0)
                 r = negative_errno();
@@ -101,15 +100,15 @@ int control_send(int fd, const char *cmd, const char *device) {
 }
 
 int control_receive(int fd, struct json_object **ret) {
-        _cleanup_free_ char *buf = malloc(CONTROL_REPLY_MAX + 1);
+        _cleanup_free_ char *buf = malloc(KYOKA_CONTROL_REPLY_MAX + 1);
         struct json_tokener *tok;
         struct json_object *o;
         ssize_t n;
 
         if (!buf)
-                return log_oom(), -ENOMEM;
+                return log_oom();
         do
-                n = recv(fd, buf, CONTROL_REPLY_MAX + 1, MSG_TRUNC);
+                n = recv(fd, buf, KYOKA_CONTROL_REPLY_MAX + 1, MSG_TRUNC);
         while (n < 0 && errno == EINTR);
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
                 return log_error_errno(-ETIMEDOUT, "kyokad did not reply within %d s", REPLY_TIMEOUT_SEC);
@@ -117,12 +116,12 @@ int control_receive(int fd, struct json_object **ret) {
                 return log_error_errno(negative_errno(), "cannot receive from kyokad: %m");
         if (n == 0)
                 return -ECONNRESET;
-        if ((size_t) n > CONTROL_REPLY_MAX)
-                return log_error_errno(-EMSGSIZE, "kyokad's reply is larger than %u bytes", CONTROL_REPLY_MAX);
+        if ((size_t) n > KYOKA_CONTROL_REPLY_MAX)
+                return log_error_errno(-EMSGSIZE, "kyokad's reply is larger than %u bytes", KYOKA_CONTROL_REPLY_MAX);
 
         tok = json_tokener_new();
         if (!tok)
-                return log_oom(), -ENOMEM;
+                return log_oom();
         o = json_tokener_parse_ex(tok, buf, (int) n);
         bool good = o && json_tokener_get_error(tok) == json_tokener_success &&
                     json_tokener_get_parse_end(tok) == (size_t) n && json_object_is_type(o, json_type_object);

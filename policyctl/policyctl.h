@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* What the verbs of policyctl share: the global options, the exit codes, the verb entry points,
- * and a few helpers for messages and input checks. Each verb lives in its own verb-<verb>.c and
- * returns an exit code; only policyctl prints (the libraries in policy/ return errors). */
+ * and a few helpers for messages and input checks (shared.c). Each verb lives in its own
+ * verb-<verb>.c; only policyctl prints (the libraries in policy/ and ledger/ return errors). */
 #pragma once
 
 #include <stdbool.h>
@@ -16,16 +16,25 @@
 #define EXIT_REFUSED 1                /* refused or failed: a bad signature, an invalid policy, I/O */
 #define EXIT_USAGE 2                  /* the command line itself is wrong */
 
+/* Errors and exit codes. Every function below a verb returns 0 (or a positive value) on
+ * success and a negative errno on failure, as in policy/ and ledger/; a function that checks
+ * the command line says so with usage_error() and returns -EINVAL, and its verb returns
+ * EXIT_USAGE. A verb returns EXIT_OK, EXIT_USAGE, EXIT_REFUSED (a verdict it has printed), or a
+ * negative errno it has logged, which main() turns into EXIT_REFUSED here, in one place. */
+static inline int policyctl_exit_status(int r) {
+        return r < 0 ? EXIT_REFUSED : r;
+}
+
 #define REQUEST_FILE_MAX (64u << 10)  /* docs/request.md: a request is at most 64 KiB */
 
 /* Global options, set by main() before the verb runs. */
-extern const char *arg_config_dir;    /* /etc/kyoka */
-extern const char *arg_state_dir;     /* /var/lib/kyoka */
-extern const char *arg_runtime_dir;   /* /run/kyoka */
+extern const char *arg_config_dir;    /* KYOKA_CONFIG_DIR (kyoka-names.h) */
+extern const char *arg_state_dir;     /* KYOKA_STATE_DIR */
+extern const char *arg_runtime_dir;   /* KYOKA_RUNTIME_DIR */
 
 struct verb {
         const char *name;
-        int (*run)(int argc, char *argv[]);  /* argv[0] is the verb's name; returns an exit code */
+        int (*run)(int argc, char *argv[]);  /* argv[0] is the verb's name; an exit code or -errno */
         const char *summary;
 };
 
@@ -48,7 +57,7 @@ int verb_export_key(int argc, char *argv[]);
 int verb_verify_export(int argc, char *argv[]);
 
 /* The ledger (verb-ledger.c): STATE_DIR/ledger.db, opened with LEDGER_OPEN_* FLAGS; logs, and
- * refuses to create a ledger that is not there. */
+ * refuses to create a ledger that is not there (-ENOENT). */
 struct ledger;
 int ledger_db_path(char **ret);
 int open_ledger(unsigned flags, struct ledger **ret);
@@ -84,11 +93,12 @@ const char *json_get_string(struct json_object *o, const char *key);
 void log_error(const char *fmt, ...) _printf_(1, 2);
 int log_error_errno(int r, const char *fmt, ...) _printf_(2, 3);
 
-/* "policyctl: out of memory"; returns EXIT_REFUSED. */
+/* "policyctl: out of memory"; returns -ENOMEM. */
 int log_oom(void);
 
 /* Reports a usage error for VERB ("policyctl: VERB: MESSAGE" and where to find help) and returns
- * EXIT_USAGE. */
+ * EXIT_USAGE, for a verb's `return usage_error(...)`; a helper below a verb returns -EINVAL
+ * after it. */
 int usage_error(const char *verb, const char *fmt, ...) _printf_(2, 3);
 
 /* The shared getopt error path: handles '?' and ':' from getopt_long (optstring starting with

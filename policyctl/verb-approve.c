@@ -149,19 +149,23 @@ static int parse_pattern_list(const char *s, struct policy_interface_pattern lis
         return 0;
 }
 
+/* The command line's checks below say what is wrong with usage_error() and return -EINVAL:
+ * verb_approve() then exits EXIT_USAGE. */
+#define approve_usage(...) (usage_error("approve", __VA_ARGS__), -EINVAL)
+
 /* A text option: valid UTF-8 without control characters, within the policy's bound. */
 static int check_text(const char *option, const char *value, bool required) {
         if (!value) {
                 if (required)
-                        return usage_error("approve", "--%s is required", option);
+                        return approve_usage("--%s is required", option);
                 return 0;
         }
         if (required && !*value)
-                return usage_error("approve", "--%s must not be empty", option);
+                return approve_usage("--%s must not be empty", option);
         if (!string_is_safe(value))
-                return usage_error("approve", "--%s must be UTF-8 text without control characters", option);
+                return approve_usage("--%s must be UTF-8 text without control characters", option);
         if (strlen(value) > POLICY_STRING_MAX)
-                return usage_error("approve", "--%s is longer than %u bytes", option, POLICY_STRING_MAX);
+                return approve_usage("--%s is longer than %u bytes", option, POLICY_STRING_MAX);
         return 0;
 }
 
@@ -172,30 +176,30 @@ static int check_args(struct approve_args *a) {
 
         for (size_t i = 0; i < ELEMENTSOF(names); i++) {
                 r = check_text(names[i], values[i], i < 2);
-                if (r != 0)
+                if (r < 0)
                         return r;
         }
 
         bool by_id = a->vendor || a->product || a->serial;
         if (a->request && by_id)
-                return usage_error("approve", "--request and --vendor/--product/--serial exclude each other");
+                return approve_usage("--request and --vendor/--product/--serial exclude each other");
         if (!a->request && !by_id)
-                return usage_error("approve", "give --request REQ.json, or --vendor, --product and --serial");
+                return approve_usage("give --request REQ.json, or --vendor, --product and --serial");
         if (by_id && !(a->vendor && a->product && a->serial))
-                return usage_error("approve", "--vendor, --product and --serial go together");
+                return approve_usage("--vendor, --product and --serial go together");
         if (a->bind_port && !a->request)
-                return usage_error("approve", "--bind-port needs --request: the port is the request's id_path");
+                return approve_usage("--bind-port needs --request: the port is the request's id_path");
         if (a->serial && (!string_is_safe(a->serial) || strlen(a->serial) >= USB_STRING_MAX))
-                return usage_error("approve", "--serial must be UTF-8 text without control characters, at most %d bytes",
-                                   USB_STRING_MAX - 1);
+                return approve_usage("--serial must be UTF-8 text without control characters, at most %d bytes",
+                                     USB_STRING_MAX - 1);
         if (a->interfaces) {
                 r = parse_pattern_list(a->interfaces, a->patterns, &a->n_patterns);
                 if (r == -E2BIG)
-                        return usage_error("approve", "--interfaces: more than %d interfaces", USB_INTERFACES_MAX);
+                        return approve_usage("--interfaces: more than %d interfaces", USB_INTERFACES_MAX);
                 if (r < 0)
-                        return usage_error("approve", "--interfaces: expected CC:SS:PP[,CC:SS:PP...] (hex; SS and PP "
-                                                      "may be *), got \"%s\"",
-                                           a->interfaces);
+                        return approve_usage("--interfaces: expected CC:SS:PP[,CC:SS:PP...] (hex; SS and PP may be *), "
+                                             "got \"%s\"",
+                                             a->interfaces);
         }
         return 0;
 }
@@ -208,21 +212,18 @@ static int parse_window(const struct approve_args *a, struct policy_approval *ap
         ap->valid_from = TIME_NEG_INFINITY;
         ap->valid_until = TIME_INFINITY;
         if (a->from && time_parse_iso8601(a->from, &ap->valid_from, NULL) < 0)
-                return usage_error("approve", "--from: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][+HH:MM], got \"%s\"",
-                                   a->from);
+                return approve_usage("--from: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][+HH:MM], got \"%s\"", a->from);
         if (a->until) {
                 if (time_parse_iso8601(a->until, &ap->valid_until, &date_only) < 0)
-                        return usage_error("approve",
-                                           "--until: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][+HH:MM], got \"%s\"",
-                                           a->until);
+                        return approve_usage("--until: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][+HH:MM], got \"%s\"",
+                                             a->until);
                 if (date_only)
                         ap->valid_until = time_next_local_midnight(ap->valid_until);
                 if (ap->valid_until <= now)
-                        return usage_error("approve", "--until %s is in the past: the permit would never apply",
-                                           a->until);
+                        return approve_usage("--until %s is in the past: the permit would never apply", a->until);
         }
         if (ap->valid_from >= ap->valid_until)
-                return usage_error("approve", "--from %s is not before --until %s", a->from, a->until);
+                return approve_usage("--from %s is not before --until %s", a->from, a->until);
         ap->valid_from_text = (char *) a->from;
         ap->valid_until_text = (char *) a->until;
         return 0;
@@ -261,16 +262,20 @@ static int read_request(const char *path, struct request *ret) {
 
 /* Writes the edited policy and tells the approver what it did and what is left to do. */
 static int finish(const char *path, const char *permit, const char *out, bool rewritten, const char *device) {
-        if (replace_policy_file(path, out, rewritten) < 0)
-                return EXIT_REFUSED;
+        int r;
+
+        r = replace_policy_file(path, out, rewritten);
+        if (r < 0)
+                return r;
         printf("%s: added permit ", path);
         fputs_safe(permit, stdout);
         fputs(" for ", stdout);
         fputs_safe(device, stdout);
         printf("; serial is now %" PRIu64 "\nSign it: policyctl sign --key KEY %s\n", policy_text_serial(out), path);
-        return EXIT_OK;
+        return 0;
 }
 
+/* Says why policy_edit_add_*() refused with R, and returns R. */
 static int report_edit_error(int r, const char *path, const char *permit) {
         if (r == -EEXIST)
                 log_error("%s: permit \"%s\" exists already; revoke it first or use another reference", path, permit);
@@ -280,7 +285,7 @@ static int report_edit_error(int r, const char *path, const char *permit) {
                 log_error("%s: the new entry does not make a valid policy; nothing was written", path);
         else
                 log_error_errno(r, "%s: cannot add permit \"%s\": %m", path, permit);
-        return EXIT_REFUSED;
+        return r;
 }
 
 static int approve_net(const char *path, const char *text, size_t size, const struct approve_args *a,
@@ -291,10 +296,6 @@ static int approve_net(const char *path, const char *text, size_t size, const st
         bool rewritten = false;
         char mac[18] = "";
         int r;
-
-        if (a->interfaces || a->read_only || a->bind_port || a->hidraw_user)
-                return usage_error("approve", "--interfaces, --read-only, --bind-port and --hidraw-user are for USB "
-                                              "devices, the request is for a network link");
 
         /* Only stable identities: a current MAC can be changed by anyone with CAP_NET_ADMIN, and a
          * name by a udev rule. */
@@ -313,7 +314,7 @@ static int approve_net(const char *path, const char *text, size_t size, const st
                 log_error("%s: the link %s has no stable identity (no permanent MAC address, no bus path, no kind); "
                           "write its entry by hand (docs/policy.md)",
                           a->request, id->name);
-                return EXIT_REFUSED;
+                return -ENODATA;
         }
 
         if (!a->label) {
@@ -351,7 +352,7 @@ static int approve_usb(const char *path, const char *text, size_t size, const st
                 if (n_path == 0 || n_path >= sizeof id->id_path) {
                         log_error("%s: the request names no port (id_path, udev's ID_PATH): cannot --bind-port",
                                   a->request);
-                        return EXIT_REFUSED;
+                        return -ENODATA;
                 }
                 e.path = (char *) id->id_path;
         }
@@ -365,7 +366,7 @@ static int approve_usb(const char *path, const char *text, size_t size, const st
                         patterns_add(patterns, &n, &(struct policy_interface_pattern) { .c = id->interfaces[i] });
                 if (n == 0) {
                         log_error("%s: the request lists no interfaces; give --interfaces", a->request);
-                        return EXIT_REFUSED;
+                        return -ENODATA;
                 }
                 e.has_interfaces = true;
         } else
@@ -466,9 +467,8 @@ int verb_approve(int argc, char *argv[]) {
                 return usage_error("approve", "expected one FILE");
         const char *path = argv[optind];
 
-        r = check_args(&a);
-        if (r != 0)
-                return r;
+        if (check_args(&a) < 0)
+                return EXIT_USAGE;
 
         struct policy_approval ap = {
                 .permit = (char *) a.permit,
@@ -477,9 +477,8 @@ int verb_approve(int argc, char *argv[]) {
                 .purpose = (char *) a.purpose,
                 .holder = (char *) a.holder,
         };
-        r = parse_window(&a, &ap);
-        if (r != 0)
-                return r;
+        if (parse_window(&a, &ap) < 0)
+                return EXIT_USAGE;
         if (today(date) < 0 || time_parse_iso8601(date, &ap.approved_on, NULL) < 0) {
                 log_error("cannot tell today's date");
                 return EXIT_REFUSED;
@@ -492,12 +491,18 @@ int verb_approve(int argc, char *argv[]) {
                 _cleanup_free_ struct request *req = calloc(1, sizeof *req);
                 if (!req)
                         return log_oom();
-                if (read_request(a.request, req) < 0)
-                        return EXIT_REFUSED;
-                if (read_policy_text(path, &text, &size) < 0)
-                        return EXIT_REFUSED;
-                if (req->type == REQUEST_NETWORK)
+                r = read_request(a.request, req);
+                if (r < 0)
+                        return r;
+                r = read_policy_text(path, &text, &size);
+                if (r < 0)
+                        return r;
+                if (req->type == REQUEST_NETWORK) {
+                        if (a.interfaces || a.read_only || a.bind_port || a.hidraw_user)
+                                return usage_error("approve", "--interfaces, --read-only, --bind-port and --hidraw-user "
+                                                              "are for USB devices, the request is for a network link");
                         return approve_net(path, text, size, &a, &req->net, &ap);
+                }
                 return approve_usb(path, text, size, &a, &req->usb, &ap);
         }
 
@@ -508,7 +513,8 @@ int verb_approve(int argc, char *argv[]) {
         usb.has_serial = *a.serial != 0;
         snprintf(usb.serial, sizeof usb.serial, "%s", a.serial);
 
-        if (read_policy_text(path, &text, &size) < 0)
-                return EXIT_REFUSED;
+        r = read_policy_text(path, &text, &size);
+        if (r < 0)
+                return r;
         return approve_usb(path, text, size, &a, &usb, &ap);
 }

@@ -7,26 +7,29 @@
 #include <unistd.h>
 
 #include "fileio.h"
+#include "kyoka-names.h"
 #include "policy-sign.h"
 #include "policyctl.h"
 
 static void help(void) {
         printf("Usage: policyctl export-key [--init]\n"
                "\n"
-               "Show the workstation's export key (%s/export.pub and its fingerprint),\n"
-               "or with --init create it if it does not exist yet. The city keeps export.pub to\n"
-               "check exports with 'policyctl verify-export DIR --key export.pub'.\n",
+               "Show the workstation's export key (%s/" KYOKA_EXPORT_PUB_FILE " and its fingerprint),\n"
+               "or with --init create it if it does not exist yet. The city keeps " KYOKA_EXPORT_PUB_FILE " to\n"
+               "check exports with 'policyctl verify-export DIR --key " KYOKA_EXPORT_PUB_FILE "'.\n",
                arg_state_dir);
 }
 
 int export_key_ensure(bool create, char **ret_private, struct trusted_key **ret_public, bool *ret_created) {
-        _cleanup_free_ char *prefix = path_join(arg_state_dir, "export"), *priv = NULL, *pub = NULL;
+        _cleanup_free_ char *prefix = path_join(arg_state_dir, KYOKA_EXPORT_KEY_STEM),
+                            *priv = path_join(arg_state_dir, KYOKA_EXPORT_KEY_FILE),
+                            *pub = path_join(arg_state_dir, KYOKA_EXPORT_PUB_FILE);
         struct trusted_key *k = NULL;
         bool created = false;
         int r;
 
-        if (!prefix || asprintf(&priv, "%s.key", prefix) < 0 || asprintf(&pub, "%s.pub", prefix) < 0)
-                return log_oom(), -ENOMEM;
+        if (!prefix || !priv || !pub)
+                return log_oom();
         if (create && access(priv, F_OK) < 0 && errno == ENOENT) {
                 r = key_generate(prefix);
                 if (r < 0)
@@ -70,7 +73,7 @@ int verb_export_key(int argc, char *argv[]) {
 
         if (export_key_ensure(init, NULL, &k, &created) < 0)
                 return EXIT_REFUSED;
-        printf("%s/export.pub%s\nfingerprint: %s\n", arg_state_dir, created ? " (created)" : "",
+        printf("%s/" KYOKA_EXPORT_PUB_FILE "%s\nfingerprint: %s\n", arg_state_dir, created ? " (created)" : "",
                trusted_key_fingerprint(k));
         return EXIT_OK;
 }

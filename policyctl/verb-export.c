@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "export.h"
+#include "kyoka-names.h"
 #include "ledger.h"
 #include "policy-sign.h"
 #include "policyctl.h"
@@ -21,7 +22,7 @@ static void help(void) {
                "usage.csv and faults.csv (Excel: UTF-8 with BOM, CRLF), records.jsonl (every\n"
                "record with its chain hashes), report.html (printable), MANIFEST (SHA-256 of each\n"
                "file and the chain hashes at the week's start and end) and MANIFEST.sig (signed\n"
-               "with %s/export.key, created if absent). The same week always gives the\n"
+               "with %s/" KYOKA_EXPORT_KEY_FILE ", created if absent). The same week always gives the\n"
                "same bytes. DIR and the folders below it must be writable by no one but root\n"
                "and you (or be root's and sticky, as /tmp); symlinks below DIR are refused.\n"
                "\n"
@@ -102,7 +103,7 @@ int verb_export(int argc, char *argv[]) {
         if (export_key_ensure(true, &key_path, &pub, &created) < 0)
                 return EXIT_REFUSED;
         if (created)
-                fprintf(stderr, "policyctl: created the export key %s (give %s/export.pub to the city)\n", key_path,
+                fprintf(stderr, "policyctl: created the export key %s (give %s/" KYOKA_EXPORT_PUB_FILE " to the city)\n", key_path,
                         arg_state_dir);
         r = signing_key_load(key_path, &key);
         if (r < 0) {

@@ -28,6 +28,7 @@
 #include <openssl/evp.h>
 
 #include "fileio.h"
+#include "kyoka-names.h"
 #include "policy-load.h"
 #include "policy-sign.h"
 #include "host-id.h"
@@ -39,12 +40,12 @@ static void help(void) {
         printf("Usage: policyctl install FILE\n"
                "\n"
                "Verify FILE and FILE.sig as kyokad would on this host (trusted keys in\n"
-               "%s/keys.d, this host's name and machine-id, expiry, and a serial newer than\n"
-               "the last accepted in %s), install them as %s/policy.conf and\n"
-               "policy.conf.sig, and make kyokad reload: prints what changed for present\n"
+               "%s/" KYOKA_KEYS_DIR ", this host's name and machine-id, expiry, and a serial newer than\n"
+               "the last accepted in %s), install them as %s/" KYOKA_POLICY_FILE " and\n"
+               KYOKA_POLICY_SIG_FILE ", and make kyokad reload: prints what changed for present\n"
                "devices. If kyokad is not running, it uses the policy when it starts.\n"
                "Writing the configuration needs its permissions (root); the reload needs root or\n"
-               "group kyoka-admin.\n"
+               "group " KYOKA_GROUP_ADMIN ".\n"
                "Exit status: 0 installed, 1 refused or failed, 2 usage error.\n"
                "\n"
                "Options:\n"
@@ -140,18 +141,19 @@ static gid_t kyoka_gid(void) {
                 _cleanup_free_ char *buf = malloc(size);
                 if (!buf)
                         return log_oom(), (gid_t) -1;
-                r = getgrnam_r("kyoka", &g, buf, size, &res);
+                r = getgrnam_r(KYOKA_GROUP_READ, &g, buf, size, &res);
                 if (r == 0 && res)
                         return res->gr_gid;
         }
-        log_error("warning: no group kyoka (%s): policy.conf is installed 0600, readable by root alone",
+        log_error("warning: no group " KYOKA_GROUP_READ " (%s): " KYOKA_POLICY_FILE
+                  " is installed 0600, readable by root alone",
                   r ? strerror(r) : "not found");
         return (gid_t) -1;
 }
 
 static int install_files(const char *text, size_t size, const char *sig, size_t sig_size) {
-        _cleanup_free_ char *conf = path_join(arg_config_dir, "policy.conf"),
-                            *conf_sig = path_join(arg_config_dir, "policy.conf.sig"), *tmp = NULL,
+        _cleanup_free_ char *conf = path_join(arg_config_dir, KYOKA_POLICY_FILE),
+                            *conf_sig = path_join(arg_config_dir, KYOKA_POLICY_SIG_FILE), *tmp = NULL,
                             *tmp_sig = NULL;
         int r;
 
@@ -160,10 +162,10 @@ static int install_files(const char *text, size_t size, const char *sig, size_t 
         /* Everything slow (writing up to 64 MiB, fsync) before the first rename, so that the
          * moment where the pair does not match is as short as two renames. */
         gid_t gid = kyoka_gid();
-        r = stage_file(arg_config_dir, "policy.conf", text, size, gid == (gid_t) -1 ? 0600 : 0640, gid, &tmp);
+        r = stage_file(arg_config_dir, KYOKA_POLICY_FILE, text, size, gid == (gid_t) -1 ? 0600 : 0640, gid, &tmp);
         if (r < 0)
                 return r;
-        r = stage_file(arg_config_dir, "policy.conf.sig", sig, sig_size, 0644, (gid_t) -1, &tmp_sig);
+        r = stage_file(arg_config_dir, KYOKA_POLICY_SIG_FILE, sig, sig_size, 0644, (gid_t) -1, &tmp_sig);
         if (r < 0) {
                 (void) unlink(tmp);
                 return r;
@@ -248,7 +250,7 @@ int verb_install(int argc, char *argv[]) {
                 return usage_error("install", "expected one FILE (its signature is FILE.sig)");
         const char *path = argv[optind];
 
-        keys_dir = path_join(arg_config_dir, "keys.d");
+        keys_dir = path_join(arg_config_dir, KYOKA_KEYS_DIR);
         if (!keys_dir)
                 return log_oom();
         if (load_keys_dir(keys_dir, &keys) < 0)
@@ -286,7 +288,7 @@ int verb_install(int argc, char *argv[]) {
         r = install_files(text, size, sig, sig_size);
         if (r < 0)
                 return log_error_errno(r, "cannot install into %s: %m", arg_config_dir), EXIT_REFUSED;
-        printf("installed serial %" PRIu64 "%s as %s/policy.conf\n", serial,
+        printf("installed serial %" PRIu64 "%s as %s/" KYOKA_POLICY_FILE "\n", serial,
                unchanged ? " (the policy already in force)" : "", arg_config_dir);
 
         r = control_connect(true, &fd);
@@ -296,7 +298,7 @@ int verb_install(int argc, char *argv[]) {
         }
         if (r < 0)
                 return EXIT_REFUSED;
-        if (control_send(fd, "reload", NULL) < 0)
+        if (control_send(fd, KYOKA_CMD_RELOAD, NULL) < 0)
                 return EXIT_REFUSED;
         r = control_receive(fd, &reply);
         if (r == -ECONNRESET)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "policy-sign.h"
+#include "kyoka-names.h"
 #include "policyctl.h"
 
 static void help(void) {
@@ -13,7 +14,7 @@ static void help(void) {
                "\n"
                "Create an Ed25519 key pair for signing policies: PREFIX.key (private, mode 0600;\n"
                "keep it on the approver's machine) and PREFIX.pub (public; install it on every\n"
-               "workstation in %s/keys.d/). Both are PEM files that openssl(1) reads.\n"
+               "workstation in %s/" KYOKA_KEYS_DIR "/). Both are PEM files that openssl(1) reads.\n"
                "An existing PREFIX.key or PREFIX.pub is never overwritten.\n"
                "\n"
                "Options:\n"
@@ -68,7 +69,7 @@ int verb_keygen(int argc, char *argv[]) {
                 return EXIT_REFUSED;
         }
         printf("%s.key: private key (mode 0600): keep it on the approver's machine only\n"
-               "%s: public key: install it in %s/keys.d/ on each workstation\n"
+               "%s: public key: install it in %s/" KYOKA_KEYS_DIR "/ on each workstation\n"
                "fingerprint: %s\n",
                prefix, pub, arg_config_dir, trusted_key_fingerprint(k));
         return EXIT_OK;

@@ -12,6 +12,7 @@
 #include "export.h"
 #include "fileio.h"
 #include "hexutil.h"
+#include "kyoka-names.h"
 #include "ledger.h"
 #include "policyctl.h"
 #include "timeutil.h"
@@ -21,7 +22,7 @@ static void help(void) {
                "       policyctl ledger show [--since TIME] [--until TIME] [--json]\n"
                "       policyctl ledger prune [--keep-days N]\n"
                "\n"
-               "The usage and fault ledger in %s/ledger.db.\n"
+               "The usage and fault ledger in %s/" KYOKA_LEDGER_FILE ".\n"
                "  verify   check the whole hash chain; say where it first breaks and why\n"
                "  show     print the records from --since up to (not including) --until\n"
                "           (ISO 8601, local time unless an offset is given); --json: one\n"
@@ -33,7 +34,7 @@ static void help(void) {
 }
 
 int ledger_db_path(char **ret) {
-        char *p = path_join(arg_state_dir, "ledger.db");
+        char *p = path_join(arg_state_dir, KYOKA_LEDGER_FILE);
         if (!p)
                 return -ENOMEM;
         *ret = p;
@@ -55,6 +56,7 @@ int open_ledger(unsigned flags, struct ledger **ret) {
         return 0;
 }
 
+/* -EBADMSG when the chain is broken (said on stdout: it is the answer, not a failure). */
 static int do_verify(void) {
         _cleanup_(ledger_closep) struct ledger *l = NULL;
         struct ledger_verify_report rep;
@@ -62,8 +64,9 @@ static int do_verify(void) {
         int64_t exported = 0;
         int r;
 
-        if (open_ledger(LEDGER_OPEN_READ_ONLY, &l) < 0)
-                return EXIT_REFUSED;
+        r = open_ledger(LEDGER_OPEN_READ_ONLY, &l);
+        if (r < 0)
+                return r;
         r = ledger_verify(l, &rep);
         if (r == -EBADMSG) {
                 printf("CHAIN BROKEN at seq %lld: %s (%s)\n", (long long) rep.bad_seq, ledger_break_to_string(rep.kind),
@@ -71,12 +74,10 @@ static int do_verify(void) {
                 if (rep.count > 0)
                         printf("records %lld..%lld verify (%llu records)\n", (long long) rep.first_seq,
                                (long long) rep.last_seq, (unsigned long long) rep.count);
-                return EXIT_REFUSED;
+                return r;
         }
-        if (r < 0) {
-                log_error_errno(r, "cannot read the ledger: %m");
-                return EXIT_REFUSED;
-        }
+        if (r < 0)
+                return log_error_errno(r, "cannot read the ledger: %m");
         (void) ledger_exported_through(l, &exported);
         hex_encode(rep.last_hash, LEDGER_HASH_SIZE, hex);
         if (rep.count == 0)
@@ -85,7 +86,7 @@ static int do_verify(void) {
                 printf("chain verifies: %llu records, seq %lld..%lld\n", (unsigned long long) rep.count,
                        (long long) rep.first_seq, (long long) rep.last_seq);
         printf("last hash: %s\nexported through seq: %lld\n", hex, (long long) exported);
-        return EXIT_OK;
+        return 0;
 }
 
 struct show {
@@ -132,35 +133,29 @@ static int show_record(const struct ledger_record *r, const uint8_t prev[static 
         return 0;
 }
 
-static int do_show(const char *since, const char *until, bool json) {
+/* The records from SINCE up to (not including) UNTIL; NULL: from the first, through the last. */
+static int do_show(const int64_t *since, const int64_t *until, bool json) {
         _cleanup_(ledger_closep) struct ledger *l = NULL;
-        int64_t from = INT64_MIN, to = INT64_MAX, first = 1, end = INT64_MAX;
+        int64_t first = 1, end = INT64_MAX;
         struct show s = { .json = json };
         int r;
 
-        if (since && time_parse_iso8601(since, &from, NULL) < 0)
-                return usage_error("ledger", "--since: not an ISO 8601 date or time: '%s'", since);
-        if (until && time_parse_iso8601(until, &to, NULL) < 0)
-                return usage_error("ledger", "--until: not an ISO 8601 date or time: '%s'", until);
-        if (open_ledger(LEDGER_OPEN_READ_ONLY, &l) < 0)
-                return EXIT_REFUSED;
-        if ((since && (r = ledger_seq_at_time(l, from, &first)) < 0) ||
-            (until && (r = ledger_seq_at_time(l, to, &end)) < 0)) {
-                log_error_errno(r, "cannot read the ledger: %m");
-                return EXIT_REFUSED;
-        }
+        r = open_ledger(LEDGER_OPEN_READ_ONLY, &l);
+        if (r < 0)
+                return r;
+        if ((since && (r = ledger_seq_at_time(l, *since, &first)) < 0) ||
+            (until && (r = ledger_seq_at_time(l, *until, &end)) < 0))
+                return log_error_errno(r, "cannot read the ledger: %m");
         if (end <= first)
-                return EXIT_OK;
+                return 0;
         r = ledger_foreach(l, first, end - 1, show_record, &s);
         if (r == -EBADMSG) {
                 log_error("a record does not match its canonical bytes: run 'policyctl ledger verify'");
-                return EXIT_REFUSED;
+                return r;
         }
-        if (r < 0) {
-                log_error_errno(r, "cannot read the ledger: %m");
-                return EXIT_REFUSED;
-        }
-        return EXIT_OK;
+        if (r < 0)
+                return log_error_errno(r, "cannot read the ledger: %m");
+        return 0;
 }
 
 static int do_prune(long keep_days) {
@@ -168,17 +163,16 @@ static int do_prune(long keep_days) {
         struct ledger_record note;
         int r;
 
-        if (open_ledger(0, &l) < 0)
-                return EXIT_REFUSED;
+        r = open_ledger(0, &l);
+        if (r < 0)
+                return r;
         ledger_record_init(&note, LEDGER_SUBJECT_LEDGER, LEDGER_EVENT_LEDGER_PRUNED);
         ledger_host_fill(&note);
         r = ledger_prune(l, (int64_t) time(NULL) - (int64_t) keep_days * 86400, &note);
-        if (r < 0) {
-                log_error_errno(r, "cannot prune the ledger: %m");
-                return EXIT_REFUSED;
-        }
+        if (r < 0)
+                return log_error_errno(r, "cannot prune the ledger: %m");
         printf("%d records deleted (older than %ld days and exported)\n", r, keep_days);
-        return EXIT_OK;
+        return 0;
 }
 
 int verb_ledger(int argc, char *argv[]) {
@@ -231,8 +225,14 @@ int verb_ledger(int argc, char *argv[]) {
 
         if (streq(what, "verify") && !has_show_opts && !has_keep)
                 return do_verify();
-        if (streq(what, "show") && !has_keep)
-                return do_show(since, until, json);
+        if (streq(what, "show") && !has_keep) {
+                int64_t from = INT64_MIN, to = INT64_MAX;
+                if (since && time_parse_iso8601(since, &from, NULL) < 0)
+                        return usage_error("ledger", "--since: not an ISO 8601 date or time: '%s'", since);
+                if (until && time_parse_iso8601(until, &to, NULL) < 0)
+                        return usage_error("ledger", "--until: not an ISO 8601 date or time: '%s'", until);
+                return do_show(since ? &from : NULL, until ? &to : NULL, json);
+        }
         if (streq(what, "prune") && !has_show_opts)
                 return do_prune(keep_days);
         if (streq(what, "verify") || streq(what, "show") || streq(what, "prune"))

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "kyoka-names.h"
 #include "policyctl.h"
 
 static void help(void) {
@@ -18,7 +19,7 @@ static void help(void) {
                "strings, serial, interfaces) and network links (name, ifindex, MAC and whether it\n"
                "is the permanent one, kind, bus path, driver, up or down, violations), each with\n"
                "the verdict kyokad enforces and why.\n"
-               "Needs root, group kyoka or kyoka-admin.\n"
+               "Needs root, group " KYOKA_GROUP_READ " or " KYOKA_GROUP_ADMIN ".\n"
                "Exit status: 0 listed, 1 kyokad unreachable or refused, 2 usage error.\n"
                "\n"
                "Options:\n"
@@ -117,7 +118,7 @@ int verb_list(int argc, char *argv[]) {
         if (optind != argc)
                 return usage_error("list", "unexpected argument '%s'", argv[optind]);
 
-        r = control_call("list", NULL, &reply);
+        r = control_call(KYOKA_CMD_LIST, NULL, &reply);
         if (r < 0 || !json_object_object_get_ex(reply, "devices", &devices) ||
             !json_object_is_type(devices, json_type_array)) {
                 if (r >= 0)

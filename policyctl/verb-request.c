@@ -9,6 +9,7 @@
 
 #include "fileio.h"
 #include "identity.h"
+#include "kyoka-names.h"
 #include "policyctl.h"
 
 static void help(void) {
@@ -19,7 +20,7 @@ static void help(void) {
                "serial, a network link by its name (\"enx00e04c680001\") or its ifindex. The file\n"
                "is what the city's approver turns into a permit with\n"
                "'policyctl approve --request FILE'.\n"
-               "Needs root, group kyoka or kyoka-admin.\n"
+               "Needs root, group " KYOKA_GROUP_READ " or " KYOKA_GROUP_ADMIN ".\n"
                "Exit status: 0 written, 1 no such device or link, or kyokad unreachable;\n"
                "2 usage error.\n"
                "\n"
@@ -65,10 +66,10 @@ int verb_request(int argc, char *argv[]) {
                 return usage_error("request", "expected one DEVICE (a bus path such as 1-2, a serial, "
                                               "a network link's name or ifindex)");
         const char *device = argv[optind];
-        if (strlen(device) == 0 || strlen(device) >= 256)
-                return usage_error("request", "DEVICE must be 1 to 255 bytes");
+        if (strlen(device) == 0 || strlen(device) >= KYOKA_CONTROL_DEVICE_MAX)
+                return usage_error("request", "DEVICE must be 1 to %d bytes", KYOKA_CONTROL_DEVICE_MAX - 1);
 
-        r = control_call_type("request", device, type, &reply);
+        r = control_call_type(KYOKA_CMD_REQUEST, device, type, &reply);
         if (r < 0)
                 goto finish;
         if (!json_object_object_get_ex(reply, "request", &req) || !json_object_is_type(req, json_type_object)) {

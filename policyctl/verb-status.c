@@ -8,6 +8,7 @@
 #include <json-c/json.h>
 #include <stdio.h>
 
+#include "kyoka-names.h"
 #include "policyctl.h"
 
 static void help(void) {
@@ -18,7 +19,7 @@ static void help(void) {
                "links allowed and blocked, and how often blocked links were set up\n"
                "(violations); whether kyokad's network firewall is in force; the ledger (records, last seq, records waiting, the error while it\n"
                "cannot be written) and the export key's fingerprint; the last faults.\n"
-               "Needs root, group kyoka or kyoka-admin.\n"
+               "Needs root, group " KYOKA_GROUP_READ " or " KYOKA_GROUP_ADMIN ".\n"
                "Exit status: 0 shown, 1 kyokad unreachable or refused, 2 usage error.\n"
                "\n"
                "Options:\n"
@@ -130,7 +131,7 @@ int verb_status(int argc, char *argv[]) {
         if (optind != argc)
                 return usage_error("status", "unexpected argument '%s'", argv[optind]);
 
-        r = control_call("status", NULL, &reply);
+        r = control_call(KYOKA_CMD_STATUS, NULL, &reply);
         if (r < 0) {
                 json_object_put(reply);
                 return EXIT_REFUSED;

@@ -7,6 +7,7 @@
 
 #include "export.h"
 #include "fileio.h"
+#include "kyoka-names.h"
 #include "policy-sign.h"
 #include "policyctl.h"
 
@@ -19,7 +20,7 @@ static void help(void) {
                "Exit status: 0 good, 1 refused, 2 usage.\n"
                "\n"
                "Options:\n"
-               "  --key PUB    the workstation's export.pub [%s/export.pub]\n"
+               "  --key PUB    the workstation's " KYOKA_EXPORT_PUB_FILE " [%s/" KYOKA_EXPORT_PUB_FILE "]\n"
                "  -h --help    show this help\n",
                arg_state_dir);
 }
@@ -53,7 +54,7 @@ int verb_verify_export(int argc, char *argv[]) {
                 return usage_error("verify-export", "unexpected argument '%s'", argv[optind + 1]);
         const char *dir = argv[optind];
         if (!key) {
-                default_key = path_join(arg_state_dir, "export.pub");
+                default_key = path_join(arg_state_dir, KYOKA_EXPORT_PUB_FILE);
                 if (!default_key)
                         return log_oom();
                 key = default_key;

@@ -10,8 +10,8 @@
 #include <unistd.h>
 
 #include "fileio.h"
+#include "kyoka-names.h"
 #include "policy-load.h"
-#include "policy-rollback.h"
 #include "policy-sign.h"
 #include "policyctl.h"
 
@@ -19,15 +19,15 @@ static void help(void) {
         printf("Usage: policyctl verify [--key PUB | --keys DIR] FILE\n"
                "\n"
                "Check a policy as a workstation would: the signature in FILE.sig against the\n"
-               "trusted keys, the policy's validity and expiry, and (if %s/%s\n"
+               "trusted keys, the policy's validity and expiry, and (if %s/" KYOKA_POLICY_STATE_FILE "\n"
                "exists) that its serial is newer than the last policy accepted there.\n"
                "The workstation binding is not checked here. Exit status: 0 good, 1 refused.\n"
                "\n"
                "Options:\n"
                "  --key PUB    trust this one public key\n"
-               "  --keys DIR   trust every *.pub in DIR [%s/keys.d]\n"
+               "  --keys DIR   trust every *.pub in DIR [%s/" KYOKA_KEYS_DIR "]\n"
                "  -h --help    show this help\n",
-               arg_state_dir, POLICY_STATE_FILE, arg_config_dir);
+               arg_state_dir, arg_config_dir);
 }
 
 static void on_key_refused(const char *name, int error, const char *reason, void *userdata) {
@@ -123,7 +123,7 @@ int verb_verify(int argc, char *argv[]) {
         const char *path = argv[optind];
 
         if (!key && !keys_dir) {
-                default_dir = path_join(arg_config_dir, "keys.d");
+                default_dir = path_join(arg_config_dir, KYOKA_KEYS_DIR);
                 if (!default_dir) {
                         return log_oom();
                 }
@@ -134,7 +134,7 @@ int verb_verify(int argc, char *argv[]) {
 
         /* Anti-rollback only where a policy was accepted before: on the approver's machine
          * there is no state, and every serial is "newer". */
-        state_file = path_join(arg_state_dir, POLICY_STATE_FILE);
+        state_file = path_join(arg_state_dir, KYOKA_POLICY_STATE_FILE);
         if (!state_file) {
                 return log_oom();
         }

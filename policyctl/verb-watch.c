@@ -9,6 +9,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "kyoka-names.h"
 #include "policyctl.h"
 
 static void help(void) {
@@ -16,7 +17,7 @@ static void help(void) {
                "\n"
                "Print every decision of kyokad (USB devices and network links), every attempt\n"
                "to set a blocked link up (violation), policy load and fault as it happens, one\n"
-               "line each, until interrupted. Needs root, group kyoka or kyoka-admin.\n"
+               "line each, until interrupted. Needs root, group " KYOKA_GROUP_READ " or " KYOKA_GROUP_ADMIN ".\n"
                "Exit status: 1 if kyokad is unreachable, refuses, or goes away; 2 usage error.\n"
                "\n"
                "Options:\n"
@@ -49,7 +50,7 @@ int verb_watch(int argc, char *argv[]) {
         if (optind != argc)
                 return usage_error("watch", "unexpected argument '%s'", argv[optind]);
 
-        if (control_connect(false, &fd) < 0 || control_send(fd, "watch", NULL) < 0)
+        if (control_connect(false, &fd) < 0 || control_send(fd, KYOKA_CMD_WATCH, NULL) < 0)
                 return EXIT_REFUSED;
         r = control_receive(fd, &o);
         if (r < 0 || !json_object_object_get_ex(o, "ok", &ok) || !json_object_get_boolean(ok)) {

@@ -62,7 +62,7 @@ static void test_parse_garbage_is_ebadmsg(void **state) {
 static void test_parse_refuses_oversized_message(void **state) {
         struct control_command c;
         const char *error;
-        size_t n = CONTROL_MESSAGE_MAX + 1;
+        size_t n = KYOKA_CONTROL_MESSAGE_MAX + 1;
         char *big = malloc(n);
 
         assert_non_null(big);
@@ -70,7 +70,7 @@ static void test_parse_refuses_oversized_message(void **state) {
         memcpy(big, "{\"cmd\":\"status\"}", 16);
         assert_int_equal(control_command_parse(big, n, &c, &error), -EBADMSG);
         /* Whitespace up to the bound is still one object. */
-        assert_int_equal(control_command_parse(big, CONTROL_MESSAGE_MAX, &c, &error), 0);
+        assert_int_equal(control_command_parse(big, KYOKA_CONTROL_MESSAGE_MAX, &c, &error), 0);
         free(big);
 }
 
@@ -88,9 +88,9 @@ static void test_parse_request_checks_device(void **state) {
         assert_int_equal(parse("{\"cmd\":\"request\",\"device\":\"\"}", &c), -EINVAL);
         assert_int_equal(parse("{\"cmd\":\"request\",\"device\":12}", &c), -EINVAL);
         assert_int_equal(parse("{\"cmd\":\"request\",\"device\":\"a\\u0000b\"}", &c), -EINVAL);
-        snprintf(buf, sizeof buf, "{\"cmd\":\"request\",\"device\":\"%0*d\"}", CONTROL_DEVICE_ARG_MAX, 0);
+        snprintf(buf, sizeof buf, "{\"cmd\":\"request\",\"device\":\"%0*d\"}", KYOKA_CONTROL_DEVICE_MAX, 0);
         assert_int_equal(parse(buf, &c), -EINVAL);
-        snprintf(buf, sizeof buf, "{\"cmd\":\"request\",\"device\":\"%0*d\"}", CONTROL_DEVICE_ARG_MAX - 1, 0);
+        snprintf(buf, sizeof buf, "{\"cmd\":\"request\",\"device\":\"%0*d\"}", KYOKA_CONTROL_DEVICE_MAX - 1, 0);
         assert_int_equal(parse(buf, &c), 0);
 }
 
@@ -613,12 +613,12 @@ static void test_error_reply_shape(void **state) {
 
 static void test_serialize_refuses_oversized_reply(void **state) {
         struct json_object *o = control_ok_new();
-        char *big = malloc(CONTROL_REPLY_MAX + 1);
+        char *big = malloc(KYOKA_CONTROL_REPLY_MAX + 1);
         const char *s;
         size_t n;
 
-        memset(big, 'a', CONTROL_REPLY_MAX);
-        big[CONTROL_REPLY_MAX] = 0;
+        memset(big, 'a', KYOKA_CONTROL_REPLY_MAX);
+        big[KYOKA_CONTROL_REPLY_MAX] = 0;
         json_object_object_add(o, "x", json_object_new_string(big));
         assert_int_equal(control_message_serialize(o, &s, &n), -EMSGSIZE);
         json_object_put(o);

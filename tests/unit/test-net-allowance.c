@@ -100,7 +100,7 @@ static void test_begin_creates_an_empty_list_once_and_write_replaces_it(void **s
         assert_int_equal(net_allowance_write(dir, &a), 0);
         assert_int_equal(net_allowance_read(dir, &back), 0);
         assert_true(net_allowance_contains(back, &nic));
-        _cleanup_free_ char *path = path_join(dir, NET_ALLOWANCE_FILE);
+        _cleanup_free_ char *path = path_join(dir, KYOKA_NET_ALLOWANCE_FILE);
         assert_int_equal(stat(path, &st), 0);
         assert_int_equal(st.st_mode & 0777, 0600);
         free(a.links);

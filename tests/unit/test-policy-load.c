@@ -426,7 +426,7 @@ static void test_load_refuses_everything_on_a_corrupt_state(void **state) {
         struct policy_load_result res;
 
         assert_int_equal(mkdir(f->state, 0755), 0);
-        free(test_write(f->state, POLICY_STATE_FILE, "kyoka-policy-state 1\nserial 4x\n", 31));
+        free(test_write(f->state, KYOKA_POLICY_STATE_FILE, "kyoka-policy-state 1\nserial 4x\n", 31));
         write_signed_policy(f, 1000, NULL);
         assert_int_equal(policy_load(&f->opts, &res), -EBADMSG);
         assert_int_equal(res.error, LOAD_STATE_CORRUPT);

@@ -23,7 +23,7 @@ static int teardown(void **state) {
 }
 
 static void write_state(const char *dir, const char *text, size_t size) {
-        free(test_write(dir, POLICY_STATE_FILE, text, size));
+        free(test_write(dir, KYOKA_POLICY_STATE_FILE, text, size));
 }
 
 static void test_no_state_accepts_any_serial(void **state) {
@@ -77,7 +77,7 @@ static void test_same_serial_other_bytes_is_refused(void **state) {
 
 static void test_commit_writes_the_documented_format_mode_0644(void **state) {
         const char *dir = *state;
-        _cleanup_free_ char *path = path_join(dir, POLICY_STATE_FILE), *text = NULL;
+        _cleanup_free_ char *path = path_join(dir, KYOKA_POLICY_STATE_FILE), *text = NULL;
         struct stat st;
         size_t n;
 
@@ -125,7 +125,7 @@ static void test_commit_leaves_no_temporary_files(void **state) {
         for (struct dirent *de; (de = readdir(d));) {
                 if (streq(de->d_name, ".") || streq(de->d_name, ".."))
                         continue;
-                assert_string_equal(de->d_name, POLICY_STATE_FILE);
+                assert_string_equal(de->d_name, KYOKA_POLICY_STATE_FILE);
                 n++;
         }
         closedir(d);

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/* The names kyokad and policyctl agree on: the default directories and the files in them, the
+ * control socket with its commands and bounds (docs/control.md), and the groups that may use
+ * it. Both programs take them from here, so that neither can drift from the other; policyctl
+ * includes nothing from daemon/. systemd/ (tmpfiles, sysusers), udev-rules/, tests/ and docs/
+ * spell the same names: change them together. */
+#pragma once
+
+/* The directories: --config-dir, --state-dir, --runtime-dir of kyokad and policyctl. */
+#define KYOKA_CONFIG_DIR "/etc/kyoka"
+#define KYOKA_STATE_DIR "/var/lib/kyoka"
+#define KYOKA_RUNTIME_DIR "/run/kyoka"
+
+/* CONFIG_DIR: the installed policy, its signature, and the keys trusted to sign it. */
+#define KYOKA_POLICY_FILE "policy.conf"
+#define KYOKA_POLICY_SIG_FILE KYOKA_POLICY_FILE ".sig"
+#define KYOKA_KEYS_DIR "keys.d"
+
+/* STATE_DIR. */
+#define KYOKA_POLICY_STATE_FILE "policy.state"        /* anti-rollback (policy/policy-rollback.h) */
+#define KYOKA_ACCEPTED_LINK "accepted"                 /* the last accepted policy (daemon/policy-store.h) */
+#define KYOKA_NET_ALLOWANCE_FILE "network-at-install"  /* links up before any policy (daemon/net-allowance.h) */
+#define KYOKA_LEDGER_FILE "ledger.db"                  /* kyokad appends, policyctl reads (ledger/ledger.h) */
+/* The export key (policy_sign's key_generate(STEM) pair): STEM.key (0600), STEM.pub. */
+#define KYOKA_EXPORT_KEY_STEM "export"
+#define KYOKA_EXPORT_KEY_FILE KYOKA_EXPORT_KEY_STEM ".key"
+#define KYOKA_EXPORT_PUB_FILE KYOKA_EXPORT_KEY_STEM ".pub"
+
+/* RUNTIME_DIR. */
+#define KYOKA_CONTROL_SOCKET "control"
+#define KYOKA_BLOCK_ACCESS_DIR "usb"  /* an access file per authorised USB device (daemon/block-access.h) */
+
+/* The control socket: readers are group KYOKA_GROUP_READ, admins root or KYOKA_GROUP_ADMIN. */
+#define KYOKA_GROUP_READ "kyoka"
+#define KYOKA_GROUP_ADMIN "kyoka-admin"
+
+/* One JSON object per message: {"cmd": CMD} plus "device" (and "type") for request. */
+#define KYOKA_CMD_STATUS "status"
+#define KYOKA_CMD_LIST "list"
+#define KYOKA_CMD_REQUEST "request"
+#define KYOKA_CMD_RELOAD "reload"     /* admins only */
+#define KYOKA_CMD_WATCH "watch"
+
+#define KYOKA_CONTROL_MESSAGE_MAX (64u << 10)  /* a client's message, bytes */
+#define KYOKA_CONTROL_REPLY_MAX (1u << 20)     /* a message from kyokad, bytes */
+#define KYOKA_CONTROL_DEVICE_MAX 256           /* "device" of a request, its NUL included */

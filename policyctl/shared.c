@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: MIT */
+/* What the verbs share (policyctl.h): messages on stderr, usage errors, input checks, and
+ * reading and replacing a policy file. Apart from policyctl.c's main() and verb table, so that
+ * the verbs can be linked into unit tests (tests/unit/test-policyctl.c). */
+#include "policyctl.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "fileio.h"
+#include "timeutil.h"
+
+void log_error(const char *fmt, ...) {
+        va_list ap;
+
+        fputs("policyctl: ", stderr);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+}
+
+int log_error_errno(int r, const char *fmt, ...) {
+        va_list ap;
+
+        errno = r < 0 ? -r : r;
+        fputs("policyctl: ", stderr);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+        return r;
+}
+
+int log_oom(void) {
+        log_error("out of memory");
+        return -ENOMEM;
+}
+
+int usage_error(const char *verb, const char *fmt, ...) {
+        va_list ap;
+
+        fprintf(stderr, "policyctl: %s%s", verb ? verb : "", verb ? ": " : "");
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fprintf(stderr, "\nTry 'policyctl %s%s--help'.\n", verb ? verb : "", verb ? " " : "");
+        return EXIT_USAGE;
+}
+
+int option_error(const char *verb, int c, char *argv[]) {
+        /* getopt_long leaves the offending word at argv[optind - 1]. */
+        const char *word = optind > 0 ? argv[optind - 1] : "?";
+
+        if (c == ':')
+                return usage_error(verb, "option '%s' needs a value", word);
+        return usage_error(verb, "unknown option '%s'", word);
+}
+
+void print_diag(const struct policy_diag *d) {
+        if (!d)
+                return;
+        for (size_t i = 0; i < d->n_messages; i++) {
+                fputs_safe(d->messages[i], stderr);
+                fputc('\n', stderr);
+        }
+}
+
+int read_policy_text(const char *path, char **ret, size_t *ret_size) {
+        int r = read_file_bounded(path, POLICY_FILE_MAX, ret, ret_size);
+        if (r == -EFBIG)
+                return log_error_errno(r, "%s: larger than %u MiB, refusing to read it", path, POLICY_FILE_MAX >> 20);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot read: %m", path);
+        return 0;
+}
+
+int replace_policy_file(const char *path, const char *text, bool rewritten) {
+        struct stat st;
+        mode_t mode = 0644;
+        int r;
+
+        if (stat(path, &st) == 0)
+                mode = st.st_mode & 07777;
+        r = write_file_atomic(path, text, strlen(text), mode);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot write: %m", path);
+        if (rewritten)
+                log_error("note: %s: the file was rewritten in canonical form; comments were not kept", path);
+        return 0;
+}
+
+uint64_t policy_text_serial(const char *text) {
+        _cleanup_(policy_freep) struct policy *p = NULL;
+
+        if (policy_parse(text, strlen(text), "policy", &p, NULL) < 0)
+                return 0;
+        return p->serial;
+}
+
+int today(char buf[static 16]) {
+        return time_format_date((int64_t) time(NULL), buf, 16);
+}
+
+/* Length of the UTF-8 sequence at S, or 0 if it is not a valid, shortest-form one. */
+static size_t utf8_sequence_length(const unsigned char *s) {
+        size_t n;
+        uint32_t c;
+
+        if (s[0] < 0x80)
+                return 1;
+        if ((s[0] & 0xe0) == 0xc0)
+                n = 2, c = s[0] & 0x1f;
+        else if ((s[0] & 0xf0) == 0xe0)
+                n = 3, c = s[0] & 0x0f;
+        else if ((s[0] & 0xf8) == 0xf0)
+                n = 4, c = s[0] & 0x07;
+        else
+                return 0;
+        for (size_t i = 1; i < n; i++) {
+                if ((s[i] & 0xc0) != 0x80)
+                        return 0;
+                c = c << 6 | (s[i] & 0x3f);
+        }
+        if ((n == 2 && c < 0x80) || (n == 3 && c < 0x800) || (n == 4 && c < 0x10000) || c > 0x10ffff ||
+            (c >= 0xd800 && c <= 0xdfff))
+                return 0;
+        if (c >= 0x80 && c < 0xa0) /* C1 controls */
+                return 0;
+        return n;
+}
+
+bool string_is_safe(const char *s) {
+        const unsigned char *p = (const unsigned char *) s;
+
+        while (*p) {
+                if (*p < 0x20 || *p == 0x7f)
+                        return false;
+                size_t n = utf8_sequence_length(p);
+                if (n == 0)
+                        return false;
+                p += n;
+        }
+        return true;
+}
+
+void fputs_safe(const char *s, FILE *f) {
+        const unsigned char *p = (const unsigned char *) s;
+
+        while (*p) {
+                size_t n = *p < 0x20 || *p == 0x7f ? 0 : utf8_sequence_length(p);
+                if (n == 0) {
+                        fprintf(f, "\\x%02x", *p);
+                        p++;
+                        continue;
+                }
+                fwrite(p, 1, n, f);
+                p += n;
+        }
+}
