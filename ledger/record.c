@@ -17,6 +17,7 @@
 #include "host-id.h"
 #include "hexutil.h"
 #include "macro.h"
+#include "utf8.h"
 
 static const char *const subject_names[_LEDGER_SUBJECT_MAX] = {
         [LEDGER_SUBJECT_USB] = "usb",
@@ -149,42 +150,6 @@ bool ledger_record_is_fault(const struct ledger_record *r) {
                r->subject == LEDGER_SUBJECT_LEDGER || r->event == LEDGER_EVENT_POLICY_REFUSED;
 }
 
-static bool is_hex_digit(char c) {
-        return hexval(c) >= 0;
-}
-
-static bool is_escape(const char *s) {
-        return s[0] == '\\' && s[1] == 'x' && is_hex_digit(s[2]) && is_hex_digit(s[3]);
-}
-
-/* Length of the valid UTF-8 sequence at S (at most LEN bytes), or 1 for a byte that does not
- * start one (RFC 3629: no overlongs, surrogates or code points beyond U+10FFFF). */
-static size_t utf8_length(const uint8_t *s, size_t len) {
-        size_t n;
-        uint8_t lo = 0x80, hi = 0xbf;
-
-        if (s[0] < 0x80)
-                return 1;
-        if (s[0] >= 0xc2 && s[0] <= 0xdf)
-                n = 2;
-        else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-                n = 3;
-                lo = s[0] == 0xe0 ? 0xa0 : lo;
-                hi = s[0] == 0xed ? 0x9f : hi;
-        } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-                n = 4;
-                lo = s[0] == 0xf0 ? 0x90 : lo;
-                hi = s[0] == 0xf4 ? 0x8f : hi;
-        } else
-                return 1;
-        if (len < n || s[1] < lo || s[1] > hi)
-                return 1;
-        for (size_t i = 2; i < n; i++)
-                if ((s[i] & 0xc0) != 0x80)
-                        return 1;
-        return n;
-}
-
 size_t ledger_text_set(char *dst, size_t size, const char *src) {
         size_t o = 0, len;
 
@@ -202,12 +167,13 @@ size_t ledger_text_set(char *dst, size_t size, const char *src) {
                 char piece[4 * 4 + 1];
                 size_t n, m;
 
-                if (is_escape(src + i)) {
+                if (identity_is_escape(src + i, len - i)) {
                         n = 4;
                         memcpy(piece, src + i, 4);
                         m = 4;
                 } else {
-                        n = utf8_length((const uint8_t *) src + i, len - i);
+                        /* a byte that starts no valid character is escaped alone */
+                        n = utf8_decode(src + i, len - i, NULL) ?: 1;
                         m = identity_sanitize(src + i, n, piece, sizeof piece);
                 }
                 if (o + m + 1 > size)

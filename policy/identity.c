@@ -17,6 +17,7 @@
 #include "hexutil.h"
 #include "macro.h"
 #include "timeutil.h"
+#include "utf8.h"
 
 #define REQUEST_JSON_MAX (64u << 10)
 #define REQUEST_JSON_DEPTH 8          /* the document nests three levels; deeper is not ours */
@@ -24,58 +25,10 @@
 DEFINE_CLEANUP(json_object, json_object_put);
 DEFINE_CLEANUP(struct json_tokener, json_tokener_free);
 
-/* Length of the valid UTF-8 sequence starting at S (at most LEN bytes), with its code point,
- * or 0 if it is not valid: truncated, overlong, a surrogate or beyond U+10FFFF. */
-static size_t utf8_decode(const uint8_t *s, size_t len, uint32_t *ret_cp) {
-        uint32_t cp;
-        size_t n;
-        uint8_t lo = 0x80, hi = 0xbf;   /* allowed range of the second byte (RFC 3629, table 3-7) */
-
-        if (s[0] < 0x80) {
-                *ret_cp = s[0];
-                return 1;
-        }
-        if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-                n = 2;
-                cp = s[0] & 0x1f;
-        } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-                n = 3;
-                cp = s[0] & 0x0f;
-                if (s[0] == 0xe0)
-                        lo = 0xa0;      /* overlong */
-                else if (s[0] == 0xed)
-                        hi = 0x9f;      /* surrogates */
-        } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-                n = 4;
-                cp = s[0] & 0x07;
-                if (s[0] == 0xf0)
-                        lo = 0x90;      /* overlong */
-                else if (s[0] == 0xf4)
-                        hi = 0x8f;      /* > U+10FFFF */
-        } else
-                return 0;               /* continuation byte, C0/C1 (overlong), F5..FF */
-
-        if (len < n || s[1] < lo || s[1] > hi)
-                return 0;
-        cp = (cp << 6) | (s[1] & 0x3f);
-        for (size_t i = 2; i < n; i++) {
-                if ((s[i] & 0xc0) != 0x80)
-                        return 0;
-                cp = (cp << 6) | (s[i] & 0x3f);
-        }
-        *ret_cp = cp;
-        return n;
-}
-
-/* Code points shown escaped although they are valid: C0/C1 controls and DEL would reach a
- * terminal, the backslash would make an escape ambiguous, and the line separators and bidi
- * overrides can make a device name look like another one in `policyctl show` and the ledger. */
+/* Code points shown escaped although they are valid: those that act on a reader beyond their
+ * glyph (utf8_is_unsafe_codepoint), and the backslash, which would make an escape ambiguous. */
 static bool codepoint_needs_escape(uint32_t cp) {
-        return cp < 0x20 || cp == 0x7f || cp == '\\' ||
-                (cp >= 0x80 && cp <= 0x9f) ||
-                cp == 0x2028 || cp == 0x2029 ||
-                (cp >= 0x202a && cp <= 0x202e) ||
-                (cp >= 0x2066 && cp <= 0x2069);
+        return utf8_is_unsafe_codepoint(cp) || cp == '\\';
 }
 
 size_t identity_sanitize(const char *src, size_t len, char *dst, size_t dst_size) {
@@ -90,7 +43,7 @@ size_t identity_sanitize(const char *src, size_t len, char *dst, size_t dst_size
 
         for (size_t i = 0; i < len;) {
                 uint32_t cp;
-                size_t n = utf8_decode(s + i, len - i, &cp);
+                size_t n = utf8_decode(src + i, len - i, &cp);
                 bool escape = n == 0 || codepoint_needs_escape(cp);
 
                 if (n == 0)
@@ -116,23 +69,21 @@ size_t identity_sanitize(const char *src, size_t len, char *dst, size_t dst_size
         return o;
 }
 
-static bool is_hex(char c) {
-        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+bool identity_is_escape(const char *s, size_t len) {
+        return len >= 4 && s[0] == '\\' && s[1] == 'x' && hexval(s[2]) >= 0 && hexval(s[3]) >= 0;
 }
 
 /* Whether S (LEN bytes) is exactly what identity_sanitize() produces from some input: then
  * sanitising it again is not needed, and must not be done (it would escape the escapes). */
 static bool identity_is_sanitized(const char *s, size_t len) {
-        const uint8_t *u = (const uint8_t *) s;
-
         for (size_t i = 0; i < len;) {
                 uint32_t cp;
-                size_t n = utf8_decode(u + i, len - i, &cp);
+                size_t n = utf8_decode(s + i, len - i, &cp);
 
                 if (n == 0)
                         return false;
                 if (cp == '\\') {
-                        if (len - i < 4 || s[i + 1] != 'x' || !is_hex(s[i + 2]) || !is_hex(s[i + 3]))
+                        if (!identity_is_escape(s + i, len - i))
                                 return false;
                         i += 4;
                         continue;

@@ -62,6 +62,10 @@ struct net_identity {
  * when DST_SIZE > 0. Returns the length written (without the NUL). */
 size_t identity_sanitize(const char *src, size_t len, char *dst, size_t dst_size);
 
+/* Whether S (LEN bytes) starts with an escape as identity_sanitize() writes it, "\xHH": a
+ * backslash, "x" and two hex digits (either case: what readers of sanitised text always took). */
+bool identity_is_escape(const char *s, size_t len);
+
 /* "08:06:50" <-> struct usb_interface_class. Parsing accepts exactly two hex digits per part. */
 int usb_interface_class_parse(const char *s, struct usb_interface_class *ret);
 void usb_interface_class_format(const struct usb_interface_class *c, char buf[static 9]);
