@@ -95,42 +95,11 @@ static bool identity_is_sanitized(const char *s, size_t len) {
         return true;
 }
 
-/* Exactly two hex digits at S. */
-static int hex_byte(const char *s, uint8_t *ret) {
-        int hi = hexval(s[0]), lo;
-
-        if (hi < 0)
-                return -EINVAL;
-        lo = hexval(s[1]);
-        if (lo < 0)
-                return -EINVAL;
-        *ret = (uint8_t) (hi << 4 | lo);
-        return 0;
-}
-
-/* N two-digit hex groups separated by SEP, and nothing else. */
-static int hex_groups_parse(const char *s, char sep, uint8_t *out, size_t n) {
-        uint8_t tmp[6];
-
-        if (!s || n > ELEMENTSOF(tmp) || strlen(s) != 3 * n - 1)
-                return -EINVAL;
-        for (size_t i = 0; i < n; i++) {
-                if (hex_byte(s + 3 * i, &tmp[i]) < 0)
-                        return -EINVAL;
-                if (i + 1 < n && s[3 * i + 2] != sep)
-                        return -EINVAL;
-        }
-        memcpy(out, tmp, n);
-        return 0;
-}
-
 int usb_interface_class_parse(const char *s, struct usb_interface_class *ret) {
         uint8_t b[3];
-        int r;
 
-        r = hex_groups_parse(s, ':', b, 3);
-        if (r < 0)
-                return r;
+        if (!s || hex_parse_bytes(s, strlen(s), ':', HEX_ANY_CASE, b, 3) < 0)
+                return -EINVAL;
         *ret = (struct usb_interface_class) { .cls = b[0], .subclass = b[1], .protocol = b[2] };
         return 0;
 }
@@ -163,8 +132,10 @@ bool usb_identity_is_hub(const struct usb_identity *id) {
         return true;
 }
 
-int mac_parse(const char *s, uint8_t ret[static 6]) {
-        return hex_groups_parse(s, ':', ret, 6);
+int mac_parse(const char *s, size_t len, enum hex_case c, uint8_t ret[static 6]) {
+        if (!s)
+                return -EINVAL;
+        return hex_parse_bytes(s, len, ':', c, ret, 6);
 }
 
 void mac_format(const uint8_t mac[static 6], char buf[static 18]) {
@@ -406,16 +377,13 @@ static int get_string(struct json_object *obj, const char *path, const char *key
 static int get_hex16(struct json_object *obj, const char *key, uint16_t *ret, char **ret_error) {
         struct json_object *v;
         char b[48];
-        uint8_t x[2];
         int r;
 
         r = get_field(obj, "device", key, json_type_string, false, true, &v, ret_error);
         if (r < 0)
                 return r;
-        const char *s = json_object_get_string(v);
-        if (json_object_get_string_len(v) != 4 || hex_byte(s, &x[0]) < 0 || hex_byte(s + 2, &x[1]) < 0)
+        if (hex_parse_u16(json_object_get_string(v), (size_t) json_object_get_string_len(v), ret) < 0)
                 return fail(ret_error, "device.%s: expected 4 hex digits, got \"%s\"", key, shown(v, b));
-        *ret = (uint16_t) (x[0] << 8 | x[1]);
         return 0;
 }
 
@@ -524,7 +492,7 @@ static int net_from_json(struct json_object *d, struct net_identity *id, char **
                 }
                 return r;
         }
-        if (id->has_mac && mac_parse(mac, id->mac) < 0)
+        if (id->has_mac && mac_parse(mac, strlen(mac), HEX_ANY_CASE, id->mac) < 0)
                 return fail(ret_error, "device.mac: expected \"aa:bb:cc:dd:ee:ff\", got \"%s\"", mac);
 
         r = get_bool(d, "mac_permanent", &id->mac_is_permanent, ret_error);
@@ -621,10 +589,7 @@ int request_from_json(const char *text, size_t len, struct request *ret, char **
                 return r;
         if (v) {
                 const char *s = json_object_get_string(v);
-                bool ok = json_object_get_string_len(v) == 32;
-                for (size_t i = 0; ok && i < 32; i++)
-                        ok = (s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f');
-                if (!ok)
+                if (hex_parse_bytes(s, (size_t) json_object_get_string_len(v), 0, HEX_LOWERCASE, NULL, 16) < 0)
                         return fail(ret_error, "host.machine_id: expected 32 lowercase hex digits, got \"%s\"", shown(v, b));
                 memcpy(req->machine_id, s, 33);
         }

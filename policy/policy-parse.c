@@ -298,11 +298,10 @@ static int get_hex4(struct parser *ps, const config_setting_t *s, const char *fi
         int r = get_string(ps, s, field, POLICY_STRING_MAX, STR_OPTIONAL, &v);
         if (r < 0)
                 return r;
-        if (strlen(v) != 4 || strspn(v, "0123456789abcdefABCDEF") != 4) {
+        if (hex_parse_u16(v, strlen(v), ret) < 0) {
                 fail_at(ps, line_of(s), field, "expected 4 hex digits, got \"%s\"", quote(v, q));
                 return -EINVAL;
         }
-        *ret = (uint16_t) strtoul(v, NULL, 16);
         return 0;
 }
 
@@ -319,47 +318,6 @@ static int get_word(struct parser *ps, const config_setting_t *s, const char *fi
                         return i;
         fail_at(ps, line_of(s), field, "expected %s, got \"%s\"", expected, quote(v, q));
         return -EINVAL;
-}
-
-static int hex2(const char *s) {
-        int hi = hexval(s[0]), lo = hi < 0 ? -1 : hexval(s[1]);
-        return hi < 0 || lo < 0 ? -1 : hi << 4 | lo;
-}
-
-/* "CC:SS:PP", where SS and PP may each be "*". */
-static int interface_pattern_parse(const char *s, struct policy_interface_pattern *ret) {
-        struct policy_interface_pattern pat = {};
-        int v;
-
-        if ((v = hex2(s)) < 0 || s[2] != ':')
-                return -EINVAL;
-        pat.c.cls = (uint8_t) v;
-        s += 3;
-        if (s[0] == '*') {
-                pat.any_subclass = true;
-                s += 1;
-        } else {
-                if ((v = hex2(s)) < 0)
-                        return -EINVAL;
-                pat.c.subclass = (uint8_t) v;
-                s += 2;
-        }
-        if (s[0] != ':')
-                return -EINVAL;
-        s++;
-        if (s[0] == '*') {
-                pat.any_protocol = true;
-                s += 1;
-        } else {
-                if ((v = hex2(s)) < 0)
-                        return -EINVAL;
-                pat.c.protocol = (uint8_t) v;
-                s += 2;
-        }
-        if (s[0] != 0)
-                return -EINVAL;
-        *ret = pat;
-        return 0;
 }
 
 static int get_interfaces(struct parser *ps, const config_setting_t *s, const char *field,
@@ -394,7 +352,7 @@ static int get_interfaces(struct parser *ps, const config_setting_t *s, const ch
                         r = -EINVAL;
                         continue;
                 }
-                if (interface_pattern_parse(v, &e->interfaces[i]) < 0) {
+                if (policy_interface_pattern_parse(v, strlen(v), &e->interfaces[i]) < 0) {
                         fail_at(ps, line_of(el), f,
                               "expected \"CC:SS:PP\" (2 hex digits each, SS and PP may be \"*\"), got \"%s\"",
                               quote(v, q));
@@ -594,7 +552,7 @@ static void parse_entry(struct parser *ps, const config_setting_t *g, const char
                         const char *v;
                         if (get_string(ps, s, f, POLICY_STRING_MAX, STR_OPTIONAL, &v) < 0)
                                 break;
-                        if (mac_parse(v, net->mac) < 0) {
+                        if (mac_parse(v, strlen(v), HEX_ANY_CASE, net->mac) < 0) {
                                 fail_at(ps, line_of(s), f, "expected a MAC address \"aa:bb:cc:dd:ee:ff\", got \"%s\"", quote(v, q));
                                 break;
                         }

@@ -33,15 +33,6 @@ static const char *date_or_null(const char *text, int64_t t, char buf[static ISO
         return buf;
 }
 
-static void format_pattern(const struct policy_interface_pattern *p, char buf[static 9]) {
-        char sub[3] = "*", proto[3] = "*";
-        if (!p->any_subclass)
-                snprintf(sub, sizeof sub, "%02x", p->c.subclass);
-        if (!p->any_protocol)
-                snprintf(proto, sizeof proto, "%02x", p->c.protocol);
-        snprintf(buf, 9, "%02x:%s:%s", p->c.cls, sub, proto);
-}
-
 /* ---- table ------------------------------------------------------------------------------- */
 
 static void row(const char *name, const char *value) {
@@ -124,8 +115,8 @@ static void print_table(const struct policy *p) {
                 if (!e->has_interfaces)
                         fputs("any", stdout);
                 for (size_t j = 0; j < e->n_interfaces; j++) {
-                        char c[9];
-                        format_pattern(&e->interfaces[j], c);
+                        char c[POLICY_INTERFACE_PATTERN_MAX];
+                        policy_interface_pattern_format(&e->interfaces[j], c);
                         printf("%s%s", j > 0 ? " " : "", c);
                 }
                 if (e->has_interfaces && e->unlisted == UNLISTED_DISABLE)
@@ -210,8 +201,8 @@ static int usb_to_json(const struct policy_usb_entry *e, struct json_object **re
         if (r >= 0 && e->has_interfaces) {
                 ifs = json_object_new_array();
                 for (size_t i = 0; ifs && i < e->n_interfaces; i++) {
-                        char c[9];
-                        format_pattern(&e->interfaces[i], c);
+                        char c[POLICY_INTERFACE_PATTERN_MAX];
+                        policy_interface_pattern_format(&e->interfaces[i], c);
                         if (json_object_array_add(ifs, json_object_new_string(c)) < 0)
                                 r = -ENOMEM;
                 }

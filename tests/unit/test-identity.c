@@ -355,10 +355,30 @@ static void test_no_interfaces_and_no_hub_class_is_not_a_hub(void **state) {
 
 /* ---- MAC ---- */
 
+#define MAC_PARSE(s, c, m) mac_parse((s), strlen(s), (c), (m))
+
 static void test_mac_parse_accepts_either_case(void **state) {
         uint8_t m[6];
-        assert_int_equal(mac_parse("52:54:00:AB:cd:Ef", m), 0);
+        assert_int_equal(MAC_PARSE("52:54:00:AB:cd:Ef", HEX_ANY_CASE, m), 0);
         assert_memory_equal(m, ((uint8_t[]) { 0x52, 0x54, 0x00, 0xab, 0xcd, 0xef }), 6);
+}
+
+/* The network allowance is read in the spelling kyokad writes it in. */
+static void test_mac_parse_lowercase_refuses_uppercase(void **state) {
+        uint8_t m[6] = { 7, 7, 7, 7, 7, 7 };
+        assert_int_equal(MAC_PARSE("52:54:00:AB:cd:ef", HEX_LOWERCASE, m), -EINVAL);
+        assert_int_equal(MAC_PARSE("52:54:00:ab:cd:eF", HEX_LOWERCASE, m), -EINVAL);
+        assert_int_equal(m[0], 7);
+        assert_int_equal(MAC_PARSE("52:54:00:ab:cd:ef", HEX_LOWERCASE, m), 0);
+        assert_memory_equal(m, ((uint8_t[]) { 0x52, 0x54, 0x00, 0xab, 0xcd, 0xef }), 6);
+}
+
+/* Only LEN bytes are read: what follows (the allowance's tab) is not part of the address. */
+static void test_mac_parse_takes_len_bytes(void **state) {
+        uint8_t m[6];
+        assert_int_equal(mac_parse("52:54:00:ab:cd:ef\tP", 17, HEX_LOWERCASE, m), 0);
+        assert_int_equal(mac_parse("52:54:00:ab:cd:ef\tP", 18, HEX_LOWERCASE, m), -EINVAL);
+        assert_int_equal(mac_parse("52:54:00:ab:cd:ef", 16, HEX_ANY_CASE, m), -EINVAL);
 }
 
 static void test_mac_parse_rejects_malformed(void **state) {
@@ -366,7 +386,7 @@ static void test_mac_parse_rejects_malformed(void **state) {
                                      "5254.00ab.cdef", "52:54:00:ab:cd:eg", "52:54:00:ab:cd:e", "2:54:00:ab:cd:ef0" };
         uint8_t m[6] = { 7, 7, 7, 7, 7, 7 };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++)
-                assert_int_equal(mac_parse(bad[i], m), -EINVAL);
+                assert_int_equal(MAC_PARSE(bad[i], HEX_ANY_CASE, m), -EINVAL);
         assert_int_equal(m[0], 7);
 }
 
@@ -735,6 +755,8 @@ int main(void) {
                 cmocka_unit_test(test_hub_class_with_storage_interface_is_not_a_hub),
                 cmocka_unit_test(test_no_interfaces_and_no_hub_class_is_not_a_hub),
                 cmocka_unit_test(test_mac_parse_accepts_either_case),
+                cmocka_unit_test(test_mac_parse_lowercase_refuses_uppercase),
+                cmocka_unit_test(test_mac_parse_takes_len_bytes),
                 cmocka_unit_test(test_mac_parse_rejects_malformed),
                 cmocka_unit_test(test_mac_format_is_lowercase),
                 cmocka_unit_test(test_request_usb_round_trip),
