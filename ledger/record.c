@@ -16,6 +16,7 @@
 #include "fileio.h"
 #include "host-id.h"
 #include "hexutil.h"
+#include "json-util.h"
 #include "macro.h"
 #include "utf8.h"
 
@@ -404,8 +405,6 @@ int ledger_chain_hash(const uint8_t prev[static LEDGER_HASH_SIZE], const uint8_t
         return ok ? 0 : -EIO;
 }
 
-DEFINE_CLEANUP(json_object, json_object_put);
-
 int ledger_record_to_json(const struct ledger_record *r, const uint8_t *prev_hash, const uint8_t *hash,
                           struct json_object **ret) {
         _cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
@@ -415,32 +414,30 @@ int ledger_record_to_json(const struct ledger_record *r, const uint8_t *prev_has
         if (!o)
                 return -ENOMEM;
         /* Version 1 records keep the shape they were exported in before version 2 existed. */
-        if (version >= 2 && json_object_object_add(o, "version", json_object_new_int(version)) < 0)
+        if (version >= 2 && json_add(o, "version", json_object_new_int(version)) < 0)
                 return -ENOMEM;
         for (size_t i = 0; i < ledger_fields_count; i++) {
                 const struct ledger_field *f = &ledger_fields[i];
                 const char *field = (const char *) r + f->offset;
-                struct json_object *v;
+                int q;
 
                 if (f->since > version)
                         continue;
                 if (f->type == LEDGER_FIELD_INT)
-                        v = json_object_new_int64(*(const int64_t *) field);
+                        q = json_add(o, f->name, json_object_new_int64(*(const int64_t *) field));
                 else if (f->type == LEDGER_FIELD_TEXT)
-                        v = json_object_new_string_len(field, (int) strnlen(field, f->size - 1));
+                        q = json_add_string_bounded(o, f->name, field, f->size - 1);
                 else
-                        v = json_object_new_string(enum_name(f->names, f->n_names, *(const int *) field) ?: "");
-                if (!v || json_object_object_add(o, f->name, v) < 0) {
-                        json_object_put(v);
+                        q = json_add_string(o, f->name, enum_name(f->names, f->n_names, *(const int *) field) ?: "");
+                if (q < 0)
                         return -ENOMEM;
-                }
         }
         for (int k = 0; k < 2; k++) {
                 const uint8_t *h = k == 0 ? prev_hash : hash;
                 if (!h)
                         continue;
                 hex_encode(h, LEDGER_HASH_SIZE, hex);
-                if (json_object_object_add(o, k == 0 ? "prev_hash" : "hash", json_object_new_string(hex)) < 0)
+                if (json_add_string(o, k == 0 ? "prev_hash" : "hash", hex) < 0)
                         return -ENOMEM;
         }
         *ret = TAKE_PTR(o);

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "hexutil.h"
+#include "json-util.h"
 #include "macro.h"
 #include "timeutil.h"
 #include "utf8.h"
@@ -22,7 +23,6 @@
 #define REQUEST_JSON_MAX (64u << 10)
 #define REQUEST_JSON_DEPTH 8          /* the document nests three levels; deeper is not ours */
 
-DEFINE_CLEANUP(json_object, json_object_put);
 DEFINE_CLEANUP(struct json_tokener, json_tokener_free);
 
 /* Code points shown escaped although they are valid: those that act on a reader beyond their
@@ -144,21 +144,6 @@ void mac_format(const uint8_t mac[static 6], char buf[static 18]) {
 
 /* ---- request_to_json ------------------------------------------------------------------- */
 
-static int json_add(struct json_object *o, const char *key, struct json_object *v) {
-        if (!v)
-                return -ENOMEM;
-        if (json_object_object_add(o, key, v) < 0) {
-                json_object_put(v);
-                return -ENOMEM;
-        }
-        return 0;
-}
-
-/* Adds a fixed-size identity field, bounded by its buffer even if it is not NUL-terminated. */
-static int json_add_string(struct json_object *o, const char *key, const char *s, size_t size) {
-        return json_add(o, key, json_object_new_string_len(s, (int) strnlen(s, size)));
-}
-
 static struct json_object *usb_to_json(const struct usb_identity *id) {
         _cleanup_(json_object_putp) struct json_object *d = json_object_new_object();
         struct json_object *ifs;
@@ -173,15 +158,13 @@ static struct json_object *usb_to_json(const struct usb_identity *id) {
         snprintf(buf, sizeof buf, "%04x", id->product);
         if (json_add(d, "product", json_object_new_string(buf)) < 0)
                 return NULL;
-        if (id->has_serial) {
-                if (json_add_string(d, "serial", id->serial, sizeof id->serial) < 0)
-                        return NULL;
-        } else if (json_object_object_add(d, "serial", NULL) < 0)
+        if ((id->has_serial ? json_add_string_bounded(d, "serial", id->serial, sizeof id->serial)
+                            : json_add_null(d, "serial")) < 0)
                 return NULL;
-        if (json_add_string(d, "manufacturer", id->manufacturer, sizeof id->manufacturer) < 0 ||
-            json_add_string(d, "product_name", id->product_name, sizeof id->product_name) < 0 ||
-            json_add_string(d, "bus_path", id->bus_path, sizeof id->bus_path) < 0 ||
-            json_add_string(d, "id_path", id->id_path, sizeof id->id_path) < 0)
+        if (json_add_string_bounded(d, "manufacturer", id->manufacturer, sizeof id->manufacturer) < 0 ||
+            json_add_string_bounded(d, "product_name", id->product_name, sizeof id->product_name) < 0 ||
+            json_add_string_bounded(d, "bus_path", id->bus_path, sizeof id->bus_path) < 0 ||
+            json_add_string_bounded(d, "id_path", id->id_path, sizeof id->id_path) < 0)
                 return NULL;
         usb_interface_class_format(&id->device_class, buf);
         if (json_add(d, "device_class", json_object_new_string(buf)) < 0)
@@ -208,18 +191,16 @@ static struct json_object *net_to_json(const struct net_identity *id) {
         if (!d)
                 return NULL;
         if (json_add(d, "ifindex", json_object_new_int(id->ifindex)) < 0 ||
-            json_add_string(d, "name", id->name, sizeof id->name) < 0)
+            json_add_string_bounded(d, "name", id->name, sizeof id->name) < 0)
                 return NULL;
-        if (id->has_mac) {
+        if (id->has_mac)
                 mac_format(id->mac, mac);
-                if (json_add(d, "mac", json_object_new_string(mac)) < 0)
-                        return NULL;
-        } else if (json_object_object_add(d, "mac", NULL) < 0)
+        if (json_add_string(d, "mac", id->has_mac ? mac : NULL) < 0)
                 return NULL;
         if (json_add(d, "mac_permanent", json_object_new_boolean(id->has_mac && id->mac_is_permanent)) < 0 ||
-            json_add_string(d, "kind", id->kind, sizeof id->kind) < 0 ||
-            json_add_string(d, "path", id->path, sizeof id->path) < 0 ||
-            json_add_string(d, "driver", id->driver, sizeof id->driver) < 0 ||
+            json_add_string_bounded(d, "kind", id->kind, sizeof id->kind) < 0 ||
+            json_add_string_bounded(d, "path", id->path, sizeof id->path) < 0 ||
+            json_add_string_bounded(d, "driver", id->driver, sizeof id->driver) < 0 ||
             json_add(d, "loopback", json_object_new_boolean(id->is_loopback)) < 0)
                 return NULL;
         return TAKE_PTR(d);
@@ -248,12 +229,10 @@ int request_to_json(const struct request *req, char **ret) {
 
         host = json_object_new_object();
         if (json_add(root, "host", host) < 0 ||
-            json_add_string(host, "hostname", req->hostname, sizeof req->hostname) < 0)
+            json_add_string_bounded(host, "hostname", req->hostname, sizeof req->hostname) < 0)
                 return -ENOMEM;
-        if (req->machine_id[0] != 0) {
-                if (json_add_string(host, "machine_id", req->machine_id, sizeof req->machine_id) < 0)
-                        return -ENOMEM;
-        } else if (json_object_object_add(host, "machine_id", NULL) < 0)
+        if ((req->machine_id[0] ? json_add_string_bounded(host, "machine_id", req->machine_id, sizeof req->machine_id)
+                                : json_add_null(host, "machine_id")) < 0)
                 return -ENOMEM;
 
         if (json_add(root, "time", json_object_new_string(when)) < 0)
