@@ -675,3 +675,17 @@ const char *media_tracker_permit(struct media_tracker *t, const struct ledger_re
         }
         return r->permit;
 }
+
+const char *export_problem_label(enum export_problem k, enum export_lang lang) {
+        switch (k) {
+        case EXPORT_PROBLEM_MANIFEST: return T(lang, "MANIFEST がない、または形式が不正", "no MANIFEST, or not in its format");
+        case EXPORT_PROBLEM_SIGNATURE: return T(lang, "署名が一致しない（改ざん、または別の端末の鍵）",
+                                                "the signature does not match (changed, or another workstation's key)");
+        case EXPORT_PROBLEM_FILE_MISSING: return T(lang, "ファイルが欠けている", "a file is missing");
+        case EXPORT_PROBLEM_FILE_CHANGED: return T(lang, "ファイルが変更されている", "a file was changed");
+        case EXPORT_PROBLEM_FILE_ADDED: return T(lang, "記載のないファイルがある", "a file was added");
+        case EXPORT_PROBLEM_CHAIN: return T(lang, "記録のハッシュの連鎖が途切れている（記録の削除・改ざん）",
+                                            "the records do not chain (removed or changed)");
+        default: return "";
+        }
+}

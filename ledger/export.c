@@ -579,8 +579,9 @@ fail:
 
 /* ---- verification ------------------------------------------------------------------------ */
 
-_printf_(2, 3) static int problem(struct export_verify_report *rep, const char *fmt, ...) {
+_printf_(3, 4) static int problem(struct export_verify_report *rep, enum export_problem kind, const char *fmt, ...) {
         va_list ap;
+        rep->kind = kind;
         va_start(ap, fmt);
         vsnprintf(rep->problem, sizeof rep->problem, fmt, ap);
         va_end(ap);
@@ -611,28 +612,28 @@ static int verify_chain(int dirfd, const struct manifest *m, export_record_cb cb
                 unsigned long line_no = (unsigned long) rep->records + 1;
 
                 if ((size_t) n > JSONL_LINE_MAX || n == 0 || line[n - 1] != '\n')
-                        return problem(rep, "records.jsonl line %lu: too long or not terminated", line_no);
+                        return problem(rep, EXPORT_PROBLEM_CHAIN, "records.jsonl line %lu: too long or not terminated", line_no);
                 struct json_object *o = json_tokener_parse(line);
                 int k = o ? ledger_record_from_json(o, &r, p, h) : -EBADMSG;
                 json_object_put(o);
                 if (k < 0)
-                        return problem(rep, "records.jsonl line %lu: not a record", line_no);
+                        return problem(rep, EXPORT_PROBLEM_CHAIN, "records.jsonl line %lu: not a record", line_no);
                 if (r.seq != seq + 1)
-                        return problem(rep, "records.jsonl line %lu: seq %lld where %lld was due (gap or reordering)",
+                        return problem(rep, EXPORT_PROBLEM_CHAIN, "records.jsonl line %lu: seq %lld where %lld was due (gap or reordering)",
                                        line_no, (long long) r.seq, (long long) seq + 1);
                 if (memcmp(p, prev, LEDGER_HASH_SIZE) != 0)
-                        return problem(rep, "records.jsonl seq %lld: prev_hash is not the previous record's hash%s",
+                        return problem(rep, EXPORT_PROBLEM_CHAIN, "records.jsonl seq %lld: prev_hash is not the previous record's hash%s",
                                        (long long) r.seq, rep->records == 0 ? " (the start hash in MANIFEST)" : "");
                 size_t len = ledger_record_encode(&r, enc);
                 k = ledger_chain_hash(prev, enc, len, computed);
                 if (k < 0)
                         return k;
                 if (memcmp(computed, h, LEDGER_HASH_SIZE) != 0)
-                        return problem(rep, "records.jsonl seq %lld: the hash does not match the record (modified)",
+                        return problem(rep, EXPORT_PROBLEM_CHAIN, "records.jsonl seq %lld: the hash does not match the record (modified)",
                                        (long long) r.seq);
                 /* Record 1 is the ledger's first: it must be the one MANIFEST names. */
                 if (r.seq == 1 && m->version >= 2 && (m->ledger_seq != 1 || memcmp(h, m->ledger_hash, LEDGER_HASH_SIZE) != 0))
-                        return problem(rep, "records.jsonl seq 1: not the ledger's first record MANIFEST names");
+                        return problem(rep, EXPORT_PROBLEM_CHAIN, "records.jsonl seq 1: not the ledger's first record MANIFEST names");
                 memcpy(prev, h, LEDGER_HASH_SIZE);
                 seq = r.seq;
                 rep->records++;
@@ -643,11 +644,11 @@ static int verify_chain(int dirfd, const struct manifest *m, export_record_cb cb
                 }
         }
         if (rep->records != m->records || seq != m->end_seq)
-                return problem(rep, "records.jsonl holds %llu records up to seq %lld; MANIFEST says %llu up to %lld",
+                return problem(rep, EXPORT_PROBLEM_CHAIN, "records.jsonl holds %llu records up to seq %lld; MANIFEST says %llu up to %lld",
                                (unsigned long long) rep->records, (long long) seq, (unsigned long long) m->records,
                                (long long) m->end_seq);
         if (memcmp(prev, m->end_hash, LEDGER_HASH_SIZE) != 0)
-                return problem(rep, "the last record's hash is not the end hash in MANIFEST");
+                return problem(rep, EXPORT_PROBLEM_CHAIN, "the last record's hash is not the end hash in MANIFEST");
         rep->chain_checked = true;
         return 0;
 }
@@ -671,25 +672,27 @@ int export_verify(const char *dir, const struct trusted_key *key, export_record_
                 return negative_errno();
         r = read_file_at(dirfd, "MANIFEST", MANIFEST_TEXT_MAX, &text, &size);
         if (r == -ENOENT)
-                return problem(rep, "no MANIFEST");
+                return problem(rep, EXPORT_PROBLEM_MANIFEST, "no MANIFEST");
         if (not_regular(r))
-                return problem(rep, "MANIFEST is not a regular file");
+                return problem(rep, EXPORT_PROBLEM_MANIFEST, "MANIFEST is not a regular file");
         if (r == -EFBIG)
-                return problem(rep, "MANIFEST is larger than %u bytes", MANIFEST_TEXT_MAX);
+                return problem(rep, EXPORT_PROBLEM_MANIFEST, "MANIFEST is larger than %u bytes", MANIFEST_TEXT_MAX);
         if (r < 0)
                 return r;
         r = read_file_at(dirfd, "MANIFEST.sig", SIGNATURE_SIZE + 1, &sig, &sig_size);
         if (r == -ENOENT)
-                return problem(rep, "no MANIFEST.sig");
+                return problem(rep, EXPORT_PROBLEM_SIGNATURE, "no MANIFEST.sig");
         if (not_regular(r))
-                return problem(rep, "MANIFEST.sig is not a regular file");
+                return problem(rep, EXPORT_PROBLEM_SIGNATURE, "MANIFEST.sig is not a regular file");
         if (r < 0 && r != -EFBIG)
                 return r;
         if (r == -EFBIG || signature_verify(key, text, size, (const uint8_t *) sig, sig_size) < 0)
-                return problem(rep, "MANIFEST.sig is not %s's signature over MANIFEST", trusted_key_name(key));
+                return problem(rep, EXPORT_PROBLEM_SIGNATURE, "MANIFEST.sig is not %s's signature over MANIFEST", trusted_key_name(key));
         r = manifest_parse(text, size, &m, rep->problem, sizeof rep->problem);
-        if (r < 0)
+        if (r < 0) {
+                rep->kind = EXPORT_PROBLEM_MANIFEST;
                 return r;
+        }
         rep->manifest = m;
         rep->signed_ok = true;
         snprintf(rep->week, sizeof rep->week, "%s", m.week);
@@ -698,13 +701,13 @@ int export_verify(const char *dir, const struct trusted_key *key, export_record_
                 uint8_t h[32];
                 r = file_sha256_at(dirfd, m.files[i].name, h);
                 if (r == -ENOENT)
-                        return problem(rep, "%s is listed in MANIFEST but missing", m.files[i].name);
+                        return problem(rep, EXPORT_PROBLEM_FILE_MISSING, "%s is listed in MANIFEST but missing", m.files[i].name);
                 if (not_regular(r))
-                        return problem(rep, "%s is not a regular file", m.files[i].name);
+                        return problem(rep, EXPORT_PROBLEM_FILE_MISSING, "%s is not a regular file", m.files[i].name);
                 if (r < 0)
                         return r;
                 if (memcmp(h, m.files[i].sha256, 32) != 0)
-                        return problem(rep, "%s: its SHA-256 differs from MANIFEST (changed)", m.files[i].name);
+                        return problem(rep, EXPORT_PROBLEM_FILE_CHANGED, "%s: its SHA-256 differs from MANIFEST (changed)", m.files[i].name);
                 rep->files++;
                 has_records |= streq(m.files[i].name, "records.jsonl");
         }
@@ -721,7 +724,7 @@ int export_verify(const char *dir, const struct trusted_key *key, export_record_
                 for (size_t i = 0; !listed && i < m.n_files; i++)
                         listed = streq(de->d_name, m.files[i].name);
                 if (!listed) {
-                        problem(rep, "%s is not listed in MANIFEST", de->d_name);
+                        problem(rep, EXPORT_PROBLEM_FILE_ADDED, "%s is not listed in MANIFEST", de->d_name);
                         closedir(d);
                         return -EBADMSG;
                 }
@@ -748,56 +751,72 @@ static bool other_ledger(const struct manifest *a, const struct manifest *b) {
                memcmp(a->ledger_hash, b->ledger_hash, LEDGER_HASH_SIZE) != 0;
 }
 
-enum export_link export_link_check(const struct manifest *a, const struct manifest *b, char *detail, size_t size) {
+enum export_link export_link_check(const struct manifest *a, const struct manifest *b, enum export_lang lang,
+                                   char *detail, size_t size) {
+        bool en = lang == EXPORT_LANG_EN;
         char next[EXPORT_WEEK_MAX] = "";
         bool continuous = b->start_seq == a->end_seq && memcmp(b->start_hash, a->end_hash, LEDGER_HASH_SIZE) == 0;
+        long long a_end = (long long) a->end_seq, b_start = (long long) b->start_seq;
 
         if (!streq(a->machine_id, b->machine_id)) {
-                snprintf(detail, size, "%s is from machine-id %s, %s from %s", a->week, a->machine_id, b->week,
-                         b->machine_id);
+                snprintf(detail, size, en ? "%s is from machine-id %s, %s from %s" :
+                                            "%s はマシンID %s、%s は %s の端末のもの（別の端末）",
+                         a->week, a->machine_id, b->week, b->machine_id);
                 return EXPORT_LINK_OTHER_WORKSTATION;
         }
         if (streq(a->week, b->week)) {
                 bool same = a->start_seq == b->start_seq && a->end_seq == b->end_seq &&
                             memcmp(a->start_hash, b->start_hash, LEDGER_HASH_SIZE) == 0 &&
                             memcmp(a->end_hash, b->end_hash, LEDGER_HASH_SIZE) == 0 && !other_ledger(a, b);
-                snprintf(detail, size, same ? "%s given twice (the same records)" :
-                                              "%s given twice with different records (seq %lld..%lld and %lld..%lld)",
-                         a->week, (long long) a->start_seq + 1, (long long) a->end_seq, (long long) b->start_seq + 1,
-                         (long long) b->end_seq);
+                if (same)
+                        snprintf(detail, size, en ? "%s given twice (the same records)" : "%s が二重に提出された（同じ記録）",
+                                 a->week);
+                else
+                        snprintf(detail, size, en ? "%s given twice with different records (seq %lld..%lld and %lld..%lld)" :
+                                                    "%s が異なる記録で二重に提出された（記録番号 %lld〜%lld と %lld〜%lld）",
+                                 a->week, (long long) a->start_seq + 1, a_end, b_start + 1, (long long) b->end_seq);
                 return same ? EXPORT_LINK_DUPLICATE : EXPORT_LINK_CONFLICT;
         }
         /* A ledger started afresh: another first record, or a chain beginning again at 0. */
         if (other_ledger(a, b) || (!continuous && b->start_seq == 0 && zero_hash(b->start_hash) && a->end_seq > 0) ||
             (!continuous && b->start_seq < a->end_seq && b->ledger_seq <= 1 && a->ledger_seq <= 1 &&
              (b->ledger_seq != a->ledger_seq || b->ledger_seq == 0))) {
-                snprintf(detail, size, "%s belongs to another ledger than %s: the ledger was wiped and started afresh "
-                         "between them (%s ends at seq %lld, %s starts after seq %lld)", b->week, a->week, a->week,
-                         (long long) a->end_seq, b->week, (long long) b->start_seq);
+                snprintf(detail, size, en ? "%s belongs to another ledger than %s: the ledger was wiped and started afresh "
+                                            "between them (%s ends at seq %lld, %s starts after seq %lld)" :
+                                            "%s は %s と別の記録台帳：その間に記録台帳が消去され、新たに始められた"
+                                            "（%s は記録番号 %lld で終わり、%s は記録番号 %lld の次から始まる）",
+                         b->week, a->week, a->week, a_end, b->week, b_start);
                 return EXPORT_LINK_NEW_LEDGER;
         }
         (void) export_week_next(a->week, next);
         bool adjacent = streq(next, b->week);
         if (continuous) {
                 if (adjacent) {
-                        snprintf(detail, size, "%s continues %s at seq %lld", b->week, a->week, (long long) a->end_seq);
+                        snprintf(detail, size, en ? "%s continues %s at seq %lld" : "%s は %s の最終記録（記録番号 %lld）から連続",
+                                 b->week, a->week, a_end);
                         return EXPORT_LINK_CONTINUOUS;
                 }
-                snprintf(detail, size, "the weeks between %s and %s are missing, but the chain goes on at seq %lld: "
-                         "they held no record", a->week, b->week, (long long) a->end_seq);
+                snprintf(detail, size, en ? "the weeks between %s and %s are missing, but the chain goes on at seq %lld: "
+                                            "they held no record" :
+                                            "%s と %s の間の週が欠けているが、記録番号 %lld から連続しており、その間に記録はない",
+                         a->week, b->week, a_end);
                 return EXPORT_LINK_GAP_EMPTY;
         }
         if (!adjacent && b->start_seq > a->end_seq) {
-                snprintf(detail, size, "the weeks between %s and %s are missing, and with them records %lld..%lld",
-                         a->week, b->week, (long long) a->end_seq + 1, (long long) b->start_seq);
+                snprintf(detail, size, en ? "the weeks between %s and %s are missing, and with them records %lld..%lld" :
+                                            "%s と %s の間の週が欠けており、記録番号 %lld〜%lld も欠けている",
+                         a->week, b->week, a_end + 1, b_start);
                 return EXPORT_LINK_GAP;
         }
         if (b->start_seq != a->end_seq)
-                snprintf(detail, size, "%s starts after seq %lld but %s ended at seq %lld: records removed or "
-                         "renumbered between them", b->week, (long long) b->start_seq, a->week, (long long) a->end_seq);
+                snprintf(detail, size, en ? "%s starts after seq %lld but %s ended at seq %lld: records removed or "
+                                            "renumbered between them" :
+                                            "%s は記録番号 %lld の次から始まるが %s は記録番号 %lld で終わる：その間の記録が削除または番号変更された",
+                         b->week, b_start, a->week, a_end);
         else
-                snprintf(detail, size, "%s starts from another hash of seq %lld than %s ended with: a record was "
-                         "changed (the past rewritten) or one of the weeks altered", b->week, (long long) b->start_seq,
-                         a->week);
+                snprintf(detail, size, en ? "%s starts from another hash than %s ended with (seq %lld): a record was "
+                                            "changed (the past rewritten) or one of the weeks altered" :
+                                            "%s の開始ハッシュが %s の最終記録（記録番号 %lld）のハッシュと異なる：記録の改ざん、またはいずれかの週の改変",
+                         b->week, a->week, b_start);
         return EXPORT_LINK_BROKEN;
 }

@@ -145,6 +145,17 @@ int manifest_read(const char *dir, struct manifest *ret, char *err, size_t err_s
 
 /* --- verification (export.c) ------------------------------------------------------------ */
 
+/* What kind of problem verification found first (for a reader's wording). */
+enum export_problem {
+        EXPORT_PROBLEM_NONE,
+        EXPORT_PROBLEM_MANIFEST,          /* no MANIFEST, or not in the format */
+        EXPORT_PROBLEM_SIGNATURE,         /* MANIFEST.sig missing or not the key's */
+        EXPORT_PROBLEM_FILE_MISSING,      /* a listed file is gone (or not a file) */
+        EXPORT_PROBLEM_FILE_CHANGED,      /* a file's SHA-256 differs */
+        EXPORT_PROBLEM_FILE_ADDED,        /* a file MANIFEST does not list */
+        EXPORT_PROBLEM_CHAIN,             /* records.jsonl does not chain from start to end */
+};
+
 struct export_verify_report {
         uint64_t files;                   /* files whose hash matched */
         uint64_t records;                 /* records chained */
@@ -152,8 +163,11 @@ struct export_verify_report {
         struct manifest manifest;         /* valid once the signature verified (signed) */
         bool signed_ok;
         char week[EXPORT_WEEK_MAX];
-        char problem[512];                /* the first problem found, "" if none */
+        char problem[512];                /* the first problem found, "" if none (English) */
+        enum export_problem kind;
 };
+/* "署名が一致しない（改ざんまたは別の鍵）", ...: the kind in the reader's words. */
+const char *export_problem_label(enum export_problem k, enum export_lang lang);
 
 /* Called for each record of records.jsonl once it chained (collect's tallies). */
 typedef int (*export_record_cb)(const struct ledger_record *r, void *userdata);
@@ -176,8 +190,9 @@ enum export_link {
         EXPORT_LINK_DUPLICATE,            /* the same week twice, identical */
         EXPORT_LINK_CONFLICT,             /* the same week twice, different */
 };
-/* How week B (later) follows week A of the same workstation; DETAIL (English) says how. */
-enum export_link export_link_check(const struct manifest *a, const struct manifest *b, char *detail, size_t size);
+/* How week B (later) follows week A of the same workstation; DETAIL says how, in LANG. */
+enum export_link export_link_check(const struct manifest *a, const struct manifest *b, enum export_lang lang,
+                                   char *detail, size_t size);
 /* The missing ISO weeks strictly between A and B (at most MAX named in RET), their number. */
 size_t export_weeks_between(const char *a, const char *b, char (*ret)[EXPORT_WEEK_MAX], size_t max);
 

@@ -142,8 +142,8 @@ int verb_verify_export(int argc, char *argv[]) {
         }
         for (size_t i = 1; i < n_good; i++) {
                 char detail[512];
-                enum export_link l = export_link_check(&weeks[i - 1].rep.manifest, &weeks[i].rep.manifest, detail,
-                                                       sizeof detail);
+                enum export_link l = export_link_check(&weeks[i - 1].rep.manifest, &weeks[i].rep.manifest,
+                                                       EXPORT_LANG_EN, detail, sizeof detail);
                 printf("continuity: %s: ", link_ok(l) ? "good" : "REFUSED");
                 fputs_safe(detail, stdout);
                 putchar('\n');
