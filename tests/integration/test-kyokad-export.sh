@@ -154,6 +154,7 @@ if [ -n "$record" ]; then
         cp "$state/ledger.db" "$record/ledger.db"
         cp "$scratch/export/approver/policy.conf" "$scratch/export/approver/policy.conf.sig" \
                 "$scratch/export/approver/approver.pub" "$record/"
+        date +%G-W%V >"$record/week"
         echo "# recorded into $record"
 fi
 
