@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds bench/ledger-bench.c against the libraries in BUILD and writes bench/LEDGER.md: durable
-# append throughput with group commit, and export/verify times for a week of WEEK_RECORDS
-# (default 1,000,000) records. Usage: bench/ledger.sh [BUILD]   (after `make`)
+# append throughput with group commit, export/PDF/verify/collect times for a week of WEEK_RECORDS
+# (default 1,000,000) records, and for FLEET_WS (50) workstations x FLEET_WEEKS (4) weeks of
+# FLEET_RECORDS (200) records each: every week exported with its PDF, then all collected.
+# Usage: bench/ledger.sh [BUILD]   (after `make`; the PDFs need weasyprint, `make deps`)
 # With BUILD and "--build-only" it only builds BUILD/bench/ledger-bench (the integration test
 # uses it for its kill -9 storm).
 set -euo pipefail
@@ -29,6 +31,11 @@ printf '%s\n' "$tp" >&2
 echo "bench: a week of $records records: fill, export, verify (a few minutes)" >&2
 wk=$("$bin" week "$work" "$records")
 printf '%s\n' "$wk" >&2
+fleet_ws=${FLEET_WS:-50} fleet_weeks=${FLEET_WEEKS:-4} fleet_records=${FLEET_RECORDS:-200}
+echo "bench: $fleet_ws workstations x $fleet_weeks weeks of $fleet_records records: export each week (with its PDF), collect all" >&2
+mkdir -p "$work/fleet"
+fl=$("$bin" fleet "$work/fleet" "$fleet_ws" "$fleet_weeks" "$fleet_records")
+printf '%s\n' "$fl" >&2
 fs=$(df -T "$work" | awk 'NR==2 { print $2 }')
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 {
@@ -53,17 +60,37 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 	echo
 	echo "## A week of $records records"
 	echo
-	echo "| fill (commits of 10,000) | export (csv, jsonl, html, MANIFEST, signature) | verify-export | ledger verify | records.jsonl | usage.csv | report.html |"
-	echo "|---:|---:|---:|---:|---:|---:|---:|"
+	echo "One record in five is a blocked attempt and one in a thousand a fault, so the report's lists"
+	echo "are full (500 rows each): its PDF is as long as a report gets. report.pdf is made by"
+	echo "WeasyPrint; its time is that of the export again with the PDF, less the export without it."
+	echo "collect: the city's side for this one week (verify with the key, count, summary with its PDF)."
+	echo
+	echo "| fill (commits of 10,000) | export (csv, jsonl, html, MANIFEST, signature) | report.pdf | verify-export | collect | ledger verify | records.jsonl | usage.csv | report.html | report.pdf |"
+	echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	echo "$wk" | awk '{ for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-		printf "| %s s | %s s | %s s | %s s | %s MiB | %s MiB | %s KiB |\n", v["fill_s"], v["export_s"],
-			v["verify_export_s"], v["ledger_verify_s"], v["jsonl_mib"], v["usage_csv_mib"], v["report_kib"] }'
+		printf "| %s s | %s s | %s s | %s s | %s s | %s s | %s MiB | %s MiB | %s KiB | %s KiB |\n", v["fill_s"], v["export_s"],
+			v["pdf_s"], v["verify_export_s"], v["collect_s"], v["ledger_verify_s"], v["jsonl_mib"], v["usage_csv_mib"],
+			v["report_kib"], v["pdf_kib"] }'
+	echo
+	echo "## A contract: $fleet_ws workstations x $fleet_weeks weeks"
+	echo
+	echo "Each workstation has its own ledger and export key and $fleet_records records a week (the same mix);"
+	echo "every week is exported with its report.pdf, as each workstation's timer does, one after the"
+	echo "other on this machine. Then \`collect\` verifies all $((fleet_ws * fleet_weeks)) weeks with the workstations' keys,"
+	echo "links each to the week before and writes the summary (CSV, HTML, PDF), as the city does."
+	echo
+	echo "| workstations x weeks | records a week | export, all weeks (with PDF) | per week | collect (all weeks, summary PDF) |"
+	echo "|---:|---:|---:|---:|---:|"
+	echo "$fl" | awk '{ for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+		printf "| %s x %s | %s | %s s | %s s | %s s |\n", v["workstations"], v["weeks"], v["records_per_week"],
+			v["export_s"], v["export_per_week_s"], v["collect_s"] }'
 	echo
 	echo "Raw output:"
 	echo
 	echo '```'
 	echo "$tp"
 	echo "$wk"
+	echo "$fl"
 	echo '```'
 } > bench/LEDGER.md
 echo "bench: wrote bench/LEDGER.md" >&2

@@ -342,18 +342,47 @@ static bool same_workstation(const struct row *a, const struct row *b) {
 }
 
 static void add_missing(struct collect *c, const struct row *model, const char *week, const char *why) {
+        char host[LEDGER_HOSTNAME_MAX], machine[LEDGER_ID_MAX], name[EXPORT_WEEK_MAX];
+        /* MODEL and WEEK may point into the rows, which row_new() may move. */
+        snprintf(host, sizeof host, "%s", model->host);
+        snprintf(machine, sizeof machine, "%s", model->machine_id);
+        snprintf(name, sizeof name, "%s", week);
         struct row *w = row_new(c);
         if (!w)
                 return;
-        snprintf(w->host, sizeof w->host, "%s", model->host);
-        snprintf(w->machine_id, sizeof w->machine_id, "%s", model->machine_id);
-        snprintf(w->week, sizeof w->week, "%s", week);
+        snprintf(w->host, sizeof w->host, "%s", host);
+        snprintf(w->machine_id, sizeof w->machine_id, "%s", machine);
+        snprintf(w->week, sizeof w->week, "%s", name);
         w->state = ROW_MISSING;
         snprintf(w->problem, sizeof w->problem, "%s", why);
 }
 
+/* Whether rows [I, J) hold WEEK (in any state). */
+static bool week_present(const struct collect *c, size_t i, size_t j, const char *week) {
+        for (size_t k = i; k < j; k++)
+                if (streq(c->rows[k].week, week))
+                        return true;
+        return false;
+}
+
+/* Adds the weeks strictly between A and B (B itself too when INCLUSIVE) that rows [I, J) lack. */
+static void add_missing_between(struct collect *c, size_t i, size_t j, const struct row *model, const char *a,
+                                const char *b, bool inclusive, const char *why) {
+        char miss[64][EXPORT_WEEK_MAX], end[EXPORT_WEEK_MAX];
+        struct row copy = *model;     /* rows may move as they grow */
+        size_t m = export_weeks_between(a, b, miss, 64);
+
+        snprintf(end, sizeof end, "%s", b);
+        for (size_t q = 0; q < m && q < 64; q++)
+                if (!week_present(c, i, j, miss[q]))
+                        add_missing(c, &copy, miss[q], why);
+        if (inclusive && !week_present(c, i, j, end))
+                add_missing(c, &copy, end, why);
+}
+
 /* Links each verified week to the verified week before it of the same workstation, and adds
- * the weeks missing from the contract's range FIRST..LAST. */
+ * the weeks missing from the contract's range FIRST..LAST. A week that is there but did not
+ * verify is not missing: the weeks around it cannot be linked through it. */
 static void link_weeks(struct collect *c, const char *first, const char *last) {
         size_t n = c->n_rows;
 
@@ -362,62 +391,66 @@ static void link_weeks(struct collect *c, const char *first, const char *last) {
                 size_t j = i;
                 while (j < n && same_workstation(&c->rows[i], &c->rows[j]))
                         j++;
-                /* Rows I..J-1: one workstation. */
-                const struct row *prev = NULL;
+                /* Rows I..J-1: one workstation, by week. */
+                ssize_t prev = -1;
                 for (size_t k = i; k < j; k++) {
                         struct row *w = &c->rows[k];
                         if (w->state != ROW_GOOD)
                                 continue;
-                        if (!prev) {
+                        if (prev < 0) {
                                 w->linked = true;
                                 if (w->m.start_seq == 0)
                                         snprintf(w->link, sizeof w->link, "%s", L("記録台帳の始まり", "starts the ledger"));
-                                else if (strcmp(first, w->week) < 0) {
-                                        /* Records before it exist: the range's weeks before it are missing
-                                         * (FIRST itself among them). */
-                                        char miss[64][EXPORT_WEEK_MAX], before[EXPORT_WEEK_MAX];
-                                        size_t m = export_weeks_between(first, w->week, miss, 64);
-                                        struct row model = *w;
-                                        snprintf(before, sizeof before, "%s", first);
-                                        const char *why = L("欠落（提出された最初の週より前にも記録がある）",
-                                                            "missing (records before the first week given exist)");
-                                        add_missing(c, &model, before, why);
-                                        for (size_t q = 0; q < m && q < 64; q++)
-                                                add_missing(c, &model, miss[q], why);
-                                        w = &c->rows[k];
-                                        snprintf(w->link, sizeof w->link, L("記録番号 %lld までの記録に続くが、それらはどの提出にも含まれない",
-                                                                    "continues records up to seq %lld, which are in no week given"),
+                                else {
+                                        snprintf(w->link, sizeof w->link, L("記録番号 %lld までの記録（提出された最初の週より前）に続く",
+                                                                            "continues records up to seq %lld (before the first week given)"),
                                                  (long long) w->m.start_seq);
-                                } else
-                                        snprintf(w->link, sizeof w->link, L("記録番号 %lld までの記録（対象期間より前）に続く",
-                                                                    "continues records up to seq %lld (before the range)"),
-                                                 (long long) w->m.start_seq);
-                                prev = w;
+                                        /* Records before it exist: the range's weeks before it are missing. */
+                                        if (strcmp(first, w->week) < 0) {
+                                                char before[EXPORT_WEEK_MAX];
+                                                snprintf(before, sizeof before, "%s", first);
+                                                const char *why = L("欠落（提出された最初の週より前にも記録がある）",
+                                                                    "missing (records before the first week given exist)");
+                                                if (!week_present(c, i, j, before))
+                                                        add_missing(c, w, before, why);
+                                                add_missing_between(c, i, j, &c->rows[k], before, c->rows[k].week, false, why);
+                                        }
+                                }
+                                prev = (ssize_t) k;
                                 continue;
                         }
-                        enum export_link l = export_link_check(&prev->m, &w->m, c->opts->lang, w->link, sizeof w->link);
-                        w->linked = l == EXPORT_LINK_CONTINUOUS || l == EXPORT_LINK_DUPLICATE;
-                        if (l == EXPORT_LINK_GAP || l == EXPORT_LINK_GAP_EMPTY) {
-                                char miss[64][EXPORT_WEEK_MAX];
-                                size_t m = export_weeks_between(prev->week, w->week, miss, 64);
-                                struct row model = *w;
-                                for (size_t q = 0; q < m && q < 64; q++)
-                                        add_missing(c, &model, miss[q], l == EXPORT_LINK_GAP_EMPTY ?
-                                                    L("欠落（提出がない。連鎖からこの週に記録はなかった）",
-                                                      "missing (its export was not given; the chain shows it held no record)") :
-                                                    L("欠落（この週の記録も欠けている）", "missing, and records with it"));
+                        const struct row *p = &c->rows[prev];
+                        /* A week in between that is there but did not verify. */
+                        const struct row *unverified = NULL;
+                        for (size_t q = (size_t) prev + 1; q < k && !unverified; q++)
+                                if (strcmp(c->rows[q].week, p->week) > 0 && strcmp(c->rows[q].week, w->week) < 0)
+                                        unverified = &c->rows[q];
+                        if (unverified) {
+                                w->linked = false;
+                                snprintf(w->link, sizeof w->link, L("%s が検証できないため、%s からの連続性を確認できない",
+                                                                    "%s did not verify: continuity from %s cannot be shown"),
+                                         unverified->week, p->week);
+                        } else {
+                                enum export_link l = export_link_check(&p->m, &w->m, c->opts->lang, w->link, sizeof w->link);
+                                w->linked = l == EXPORT_LINK_CONTINUOUS || l == EXPORT_LINK_DUPLICATE;
+                                if (l == EXPORT_LINK_GAP || l == EXPORT_LINK_GAP_EMPTY)
+                                        add_missing_between(c, i, j, &c->rows[k], c->rows[prev].week, c->rows[k].week, false,
+                                                            l == EXPORT_LINK_GAP_EMPTY ?
+                                                            L("欠落（提出がない。連鎖からこの週に記録はなかった）",
+                                                              "missing (its export was not given; the chain shows it held no record)") :
+                                                            L("欠落（この週の記録も欠けている）", "missing, and records with it"));
                         }
-                        prev = &c->rows[k];
+                        prev = (ssize_t) k;
                 }
-                /* Weeks after the last one given, up to the end of the range. */
-                if (prev && strcmp(prev->week, last) < 0) {
-                        char miss[64][EXPORT_WEEK_MAX], lastw[EXPORT_WEEK_MAX];
-                        struct row model = *prev;
-                        size_t m = export_weeks_between(prev->week, last, miss, 64);
-                        snprintf(lastw, sizeof lastw, "%s", last);
-                        for (size_t q = 0; q < m && q < 64; q++)
-                                add_missing(c, &model, miss[q], L("欠落", "missing"));
-                        add_missing(c, &model, lastw, L("欠落", "missing"));
+                /* Weeks after the last one, up to the end of the range. */
+                const char *after = prev >= 0 ? c->rows[prev].week : NULL;
+                for (size_t k = i; k < j; k++)
+                        if (!after || strcmp(c->rows[k].week, after) > 0)
+                                after = c->rows[k].week;
+                if (after && strcmp(after, last) < 0) {
+                        char from[EXPORT_WEEK_MAX];
+                        snprintf(from, sizeof from, "%s", after);
+                        add_missing_between(c, i, j, &c->rows[i], from, last, true, L("欠落", "missing"));
                 }
                 i = j;
         }
@@ -561,7 +594,7 @@ static int write_html(struct collect *c, FILE *f, const char *first, const char 
         fputs("<h2>", f);
         html_escape(f, en ? "Per workstation and week" : "端末・週ごとの一覧");
         fputs("</h2>\n<table style=\"table-layout:fixed\"><colgroup>", f);
-        static const unsigned widths[] = { 12, 9, 12, 7, 7, 7, 7, 7, 32 };
+        static const unsigned widths[] = { 12, 11, 12, 7, 7, 7, 7, 7, 30 };
         for (size_t i = 0; i < ELEMENTSOF(widths); i++)
                 fprintf(f, "<col style=\"width:%u%%\">", widths[i]);
         fputs("</colgroup>\n<thead><tr>", f);
@@ -626,10 +659,11 @@ int collect_run(const char *keydir, char *const *dirs, size_t n_dirs, const char
                 if (r < 0)
                         goto finish;
         }
-        /* The contract's range: the weeks that verified. */
+        /* The contract's range: the weeks given (verified or not, as MANIFEST names them). */
         for (size_t i = 0; i < c.n_rows; i++) {
                 const struct row *w = &c.rows[i];
-                if (w->state != ROW_GOOD)
+                char next[EXPORT_WEEK_MAX];
+                if (w->state == ROW_UNREADABLE || export_week_next(w->week, next) < 0)
                         continue;
                 if (!first[0] || strcmp(w->week, first) < 0)
                         snprintf(first, sizeof first, "%s", w->week);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "export.h"
 #include "fileio.h"
@@ -40,7 +41,8 @@ static void help(void) {
                "Options:\n"
                "  --week YYYY-Www     the week [the last complete week, local time]\n"
                "  --lang ja|en        language of the CSV files and the report [ja]\n"
-               "  --format LIST       any of csv,json,html,pdf (pdf needs html) [all]\n"
+               "  --format LIST       any of csv,json,html,pdf (pdf needs html) [all; pdf where\n"
+               "                      its engine is installed]\n"
                "  --out DIR           where to write (required)\n"
                "  -h --help           show this help\n"
                "\n"
@@ -138,7 +140,7 @@ int verb_export(int argc, char *argv[]) {
         struct export_options opts = { .lang = EXPORT_LANG_JA, .formats = EXPORT_ALL };
         struct export_week week;
         struct export_result res;
-        bool created = false;
+        bool created = false, formats_given = false;
         int c, r;
 
         while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0)
@@ -155,6 +157,7 @@ int verb_export(int argc, char *argv[]) {
                                 return usage_error("export", "--lang: ja or en, not '%s'", optarg);
                         break;
                 case ARG_FORMAT:
+                        formats_given = true;
                         if (export_formats_parse(optarg, &opts.formats) < 0)
                                 return usage_error("export", "--format: a list of csv, json, html, pdf (pdf needs html), "
                                                    "not '%s'", optarg);
@@ -183,6 +186,13 @@ int verb_export(int argc, char *argv[]) {
                 fprintf(stderr, "policyctl: note: %s is not over yet: exporting it again later gives more records\n",
                         week.name);
         opts.pdf_engine = getenv("KYOKA_PDF_ENGINE") ?: EXPORT_PDF_ENGINE;
+        /* Asked for, the PDF must be made; by default it is made where the engine is installed,
+         * and a workstation without it still exports the week (the report as HTML). */
+        if (!formats_given && access(opts.pdf_engine, X_OK) < 0) {
+                opts.formats &= ~EXPORT_PDF;
+                fprintf(stderr, "policyctl: note: %s is not installed: no report.pdf this time (report.html is "
+                        "printable; install weasyprint for the PDF)\n", opts.pdf_engine);
+        }
 
         if (open_ledger(0, &l) < 0)
                 return EXIT_REFUSED;

@@ -74,7 +74,9 @@ policy_header() {
 pc() { "$P" --config-dir "$dir/config" --state-dir "$dir/state" --runtime-dir "$dir/run" "$@"; }
 
 start_kyokad_netns() {
-        : >>"$dir/kyokad.log"
+        # A log of this run alone: "kyokad ready" below is this run's.
+        [ -s "$dir/kyokad.log" ] && cat "$dir/kyokad.log" >>"$dir/kyokad.old.log"
+        : >"$dir/kyokad.log"
         ip netns exec "$netns" env UMOCKDEV_DIR="$root" LD_PRELOAD="$preload" \
                 ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}" \
                 "$kyokad" --config-dir "$dir/config" --state-dir "$dir/state" --runtime-dir "$dir/run" \
@@ -157,6 +159,157 @@ if [ -n "$record" ]; then
         date +%G-W%V >"$record/week"
         echo "# recorded into $record"
 fi
+
+# ---- the contractor's side: export the week ----------------------------------------------------
+dir=$scratch/export
+x=$scratch/x
+mkdir -p "$x"
+out() { cat "$x/out" "$x/err" 2>/dev/null | sed 's/^/#   /' | head -20; }
+check() { # NAME COMMAND...: ok if COMMAND succeeds
+        local name=$1
+        shift
+        if "$@"; then ok "$name"; else not_ok "$name"; out; fi
+}
+runx() { rc=0; "$@" >"$x/out" 2>"$x/err" || rc=$?; }
+week=$(date +%G-W%V)
+prev=$(python3 -c 'import datetime,sys; d=datetime.date.today()-datetime.timedelta(7); y,w,_=d.isocalendar(); print(f"{y}-W{w:02d}")')
+next=$(python3 -c 'import datetime,sys; d=datetime.date.today()+datetime.timedelta(7); y,w,_=d.isocalendar(); print(f"{y}-W{w:02d}")')
+
+runx pc export --week "$week" --out "$x/exports"
+check "export of the week kyokad recorded (all formats, the PDF by WeasyPrint)" [ "$rc" -eq 0 ]
+wd=$(ls -d "$x"/exports/*/"$week" 2>/dev/null | head -1)
+host=$(basename "$(dirname "$wd")")
+files_ok() { for f in MANIFEST MANIFEST.sig faults.csv media.csv records.jsonl report.html report.pdf usage.csv; do
+        [ -s "$wd/$f" ] || { echo "# $f missing"; return 1; }; done; }
+check "the folder holds the CSVs, records.jsonl, report.html, report.pdf and the signed MANIFEST" files_ok
+runx pc verify-export "$wd"
+check "verify-export: good (signature, 6 files, 28 records chain)" grep -q "good: $week, .*6 files match, 28 records chain" "$x/out"
+cp -r "$wd" "$x/again-before"
+runx pc export --week "$week" --out "$x/exports"
+check "the same week exported again gives the same bytes, report.pdf included" diff -r "$wd" "$x/again-before"
+
+# ---- the PDF, as a person sees it --------------------------------------------------------------
+pdf_fonts_embedded() {
+        pdffonts "$wd/report.pdf" >"$x/fonts" || return 1
+        # Every font embedded ("emb" yes), the Japanese one among them.
+        awk 'NR > 2 && $(NF-4) != "yes" { bad = 1 } END { exit bad }' "$x/fonts" && grep -q IPAexGothic "$x/fonts"
+}
+check "report.pdf: every font embedded (pdffonts), IPAexGothic for the Japanese" pdf_fonts_embedded
+check "report.pdf is A4" sh -c "pdfinfo '$wd/report.pdf' | grep -q 'Page size: *595.276 x 841.89 pts (A4)'"
+pdf_text() {
+        pdftotext -layout "$wd/report.pdf" "$x/report.txt" || return 1
+        local pages
+        pages=$(pdfinfo "$wd/report.pdf" | awk '/^Pages:/ { print $2 }')
+        for want in 機器等の使用記録及び障害記録 確認欄 発注者 受注者 株式会社かずさシステム 情報管理責任者 記憶媒体の記録簿 \
+                "1 ?/ ?$pages\$" "$pages ?/ ?$pages\$" 様式第3号相当 2026017; do
+                grep -qE -- "$want" "$x/report.txt" || { echo "# the PDF's text lacks: $want"; return 1; }
+        done
+}
+check "report.pdf reads as the document: title, header, sign-off box, record book, page numbers N / M" pdf_text
+rm -f "$artifacts"/report-page-*.png
+pdftoppm -r 80 -png "$wd/report.pdf" "$artifacts/report-page" 2>/dev/null
+page_pictures() {
+        local first
+        first=$(ls "$artifacts"/report-page-*1.png 2>/dev/null | head -1)
+        [ -n "$first" ] && [ "$(head -c 8 "$first" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] &&
+                [ "$(stat -c %s "$first")" -gt 30000 ]
+}
+check "report.pdf's pages as pictures (pdftoppm): $artifacts/report-page-1.png" page_pictures
+
+# ---- the CSVs, as a spreadsheet reads them ------------------------------------------------------
+# LibreOffice headless, the nearest thing to Excel here, with the import Excel does on a Japanese
+# Windows (UTF-8, comma, quotes, language ja-JP): the date column holds dates, serials and permit
+# numbers stay text, counts are numbers, no cell is a formula but the text ones kyoka wrote.
+libreoffice_types() {
+        local home=$x/lo-home
+        mkdir -p "$home" "$x/lo"
+        HOME=$home timeout 120 soffice --headless --norestore --convert-to fods --outdir "$x/lo" \
+                --infilter="CSV:44,34,76,1,,1041" "$wd/usage.csv" "$wd/media.csv" >"$x/lo.log" 2>&1 || return 1
+        python3 - "$x/lo/usage.fods" "$x/lo/media.fods" <<'PY'
+import re, sys, html
+def cells(path):
+    s = open(path, encoding="utf-8").read()
+    rows = []
+    for row in re.findall(r"<table:table-row[^>]*>(.*?)</table:table-row>", s, re.S):
+        out = []
+        for attrs, body in re.findall(r"<table:table-cell([^>]*?)(?:/>|>(.*?)</table:table-cell>)", row, re.S):
+            rep = re.search(r'table:number-columns-repeated="(\d+)"', attrs)
+            t = re.search(r'office:value-type="([a-z]+)"', attrs)
+            text = html.unescape(re.sub(r"<[^>]+>", "", body or "")).strip()
+            sv = re.search(r'office:string-value="([^"]*)"', attrs)
+            f = re.search(r'table:formula="([^"]*)"', attrs)
+            c = (t.group(1) if t else "", html.unescape(sv.group(1)) if sv else text, html.unescape(f.group(1)) if f else "")
+            out += [c] * min(int(rep.group(1)) if rep else 1, 50)
+        rows.append(out)
+    return rows
+u = cells(sys.argv[1])
+head = [c[1] for c in u[0]]
+col = {name: head.index(name) for name in head if name}
+data = [r for r in u[1:] if len(r) > col["記録番号"] and r[col["記録番号"]][0]]
+assert len(data) == 23, len(data)
+for r in data:
+    assert r[col["日時"]][0] == "date", ("日時", r[col["日時"]])
+    assert r[col["時差"]] == ("string", "UTC+09:00", ""), r[col["時差"]]
+    assert r[col["回数"]][0] == "float" and r[col["記録番号"]][0] == "float", (r[col["回数"]], r[col["記録番号"]])
+    for c in r:
+        assert not c[2] or re.fullmatch(r'of:="[0-9A-Za-z .:/,()%$+-]*"', c[2]), ("a formula", c)
+serials = [r[col["シリアル番号"]] for r in data if r[col["シリアル番号"]][1].endswith("1234567")]
+assert serials and all(c[0] == "string" and c[1] == "0001234567" for c in serials), serials
+permits = [r[col["許可番号"]] for r in data if r[col["許可番号"]][1] == "2026017"]
+assert permits and all(c[0] == "string" for c in permits), permits
+ports = [r[col["接続位置"]] for r in data if r[col["接続位置"]][1] == "1-5"]
+assert ports and all(c[0] == "string" for c in ports), ports     # not 5 January
+evil = [r[col["機器名"]] for r in data if r[col["機器名"]][1].startswith("'=cmd")]
+assert evil and all(c[0] == "string" and not c[2] for c in evil), evil
+m = cells(sys.argv[2])
+mh = [c[1] for c in m[0]]
+mrows = [r for r in m[1:] if len(r) > 3 and r[0][0]]
+assert len(mrows) == 4 and all(r[0][0] == "date" for r in mrows), mrows
+print("# LibreOffice: %d usage rows, dates as dates, 0001234567 and 2026017 as text" % len(data))
+PY
+}
+if command -v soffice >/dev/null; then
+        check "LibreOffice reads the CSVs: dates are dates, serials and permits text, counts numbers, no formula" libreoffice_types
+else
+        not_ok "LibreOffice (soffice) is not installed (make deps)"
+fi
+
+# ---- across weeks: the week before and after, a missing week, a ledger started afresh -----------
+runx pc export --week "$prev" --out "$x/exports"
+runx pc export --week "$next" --out "$x/exports"
+W() { echo "$x/exports/$host/$1"; }
+runx pc verify-export "$(W "$next")" "$(W "$prev")" "$(W "$week")"
+check "verify-export of three weeks: each starts where the one before ended" \
+        grep -q "good: 3 weeks, each starting where the one before ended" "$x/out"
+runx pc verify-export "$(W "$prev")" "$(W "$next")"
+check "verify-export names a missing week and the records missing with it" \
+        sh -c "[ $rc -eq 1 ] && grep -q 'continuity: REFUSED: the weeks between $prev and $next are missing, and with them records 1..28' '$x/out'"
+cp -r "$(W "$week")" "$x/altered" && sed -i 's/QEMU USB HARDDRIVE/QEMU USB HARDDISK/' "$x/altered/usage.csv"
+runx pc verify-export "$(W "$prev")" "$x/altered" "$(W "$next")"
+check "verify-export names an altered week, and cannot link through it" \
+        sh -c "[ $rc -eq 1 ] && grep -q 'altered: REFUSED: usage.csv: its SHA-256 differs' '$x/out' && grep -q 'cannot be linked through it' '$x/out'"
+# The ledger wiped: kyokad starts afresh on an empty state (the export key kept), next week exported.
+mv "$dir/state" "$x/old-state" && mkdir -p "$dir/state" && cp "$x/old-state/export.key" "$x/old-state/export.pub" "$dir/state/"
+fresh_start() { case_begin fresh "keyboard $KEYBOARD 0 0" && dir=$scratch/export && start_kyokad_netns && case_end; }
+( trap case_abort EXIT; fresh_start ) >"$x/fresh.log" 2>&1 || { not_ok "kyokad starts again on a fresh ledger"; sed 's/^/#   /' "$x/fresh.log" | tail -20; }
+dir=$scratch/export
+runx pc export --week "$next" --out "$x/fresh-exports"
+runx pc verify-export "$(W "$week")" "$x/fresh-exports/$host/$next"
+check "verify-export names a ledger wiped and started afresh between two exports" \
+        sh -c "[ $rc -eq 1 ] && grep -q 'the ledger was wiped and started afresh between them' '$x/out'"
+
+# ---- the city's side: collect -------------------------------------------------------------------
+mkdir -p "$x/keys" && cp "$dir/state/export.pub" "$x/keys/$host 出力鍵.pub"
+runx "$P" collect --keys "$x/keys" --out "$x/summary" "$x/exports"
+check "collect: 3 weeks verified and continuous, summary.csv, summary.html, summary.pdf" \
+        sh -c "[ $rc -eq 0 ] && grep -q '1 workstations, 3 weeks, 3 verified and continuous, 0 problems' '$x/out' &&
+               [ -s '$x/summary/summary.csv' ] && [ -s '$x/summary/summary.html' ] && pdffonts '$x/summary/summary.pdf' | grep -q IPAexGothic"
+rm -f "$artifacts"/summary-page-*.png
+pdftoppm -r 80 -png -f 1 -l 1 "$x/summary/summary.pdf" "$artifacts/summary-page" 2>/dev/null
+cp -r "$x/exports" "$x/exports2" && rm -rf "$x/exports2/$host/$week" && echo '"x"' >>"$x/exports2/$host/$prev/usage.csv"
+runx "$P" collect --keys "$x/keys" --out "$x/summary2" "$x/exports2"
+check "collect names an altered week and a missing one, per workstation and week, and still writes the summary" \
+        sh -c "[ $rc -eq 1 ] && grep -q '$host $prev' '$x/err' && grep -q '$host $week' '$x/err' && grep -q '欠落' '$x/summary2/summary.csv'"
 
 echo "kyokad-export: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
