@@ -14,7 +14,10 @@ unapproved stick, phone (usb-mtp) and USB network adapter (usb-net) blocked; the
 stick's request (`policyctl request` on the workstation) becomes an approval on the approver's
 machine, is signed, installed (`policyctl install`), and the stick works without replugging;
 `policyctl list` / `status`; the week exported (`policyctl export`) with the CSV's first lines
-and the report's summary, when kyokad writes the ledger.
+and the report's summary; and, at the end, the submission as the city receives it: report.pdf,
+its first page as a picture (the path is printed) and its summary. The guest has no PDF
+engine: the same export is made again on the host from a copy of the workstation's ledger,
+export key and policy (the same bytes, and report.pdf beside them).
 
 Ends with "demo: PASS" (exit 0) or "demo: FAIL (N of M steps failed)" (exit 1).
     python3 tests/vm/demo.py            (after make all and tests/vm/build-image.sh; `make demo` does all)
@@ -113,8 +116,8 @@ def until_date():
 
 
 def report_summary(report_html):
-    """(label, number) rows of the report's summary table (概要 / Summary)."""
-    m = re.search(r"<h2>(概要|Summary)</h2>\s*<table[^>]*>(.*?)</table>", report_html, re.S)
+    """(label, number) rows of the report's summary table (1. 概要 / 1. Summary)."""
+    m = re.search(r"<h2>1\. (概要|Summary)</h2>\s*<table[^>]*>(.*?)</table>", report_html, re.S)
     if not m:
         return []
     return [(html.unescape(k), v) for k, v in re.findall(r"<tr><th>(.*?)</th><td class=\"n\">(\d+)</td></tr>", m.group(2))]
@@ -353,6 +356,62 @@ def ledger_export(n, vm):
             "the weekly report's summary counts allowed and blocked connections")
 
 
+ARTIFACTS = os.path.join(os.environ.get("BUILD", os.path.join(os.path.dirname(os.path.dirname(HERE)), "build")),
+                         "test-artifacts")
+
+
+def submission_pdf(n, vm, work):
+    """The week as the city receives it: report.pdf made from a copy of the workstation's ledger."""
+    n.step("市に提出する週次報告書 (PDF)", "The weekly submission as the city receives it: report.pdf")
+    rc, out = vm.run("date +%G-W%V")
+    week = out.strip()
+    host = os.path.join(work, "city-copy")
+    state, etc = os.path.join(host, "state"), os.path.join(host, "etc")
+    os.makedirs(os.path.join(etc, "keys.d"), mode=0o755)
+    os.makedirs(state, mode=0o755)
+    for guest, local in (("/var/lib/kyoka/ledger.db", "state/ledger.db"), ("/var/lib/kyoka/ledger.db-wal", "state/ledger.db-wal"),
+                         ("/var/lib/kyoka/export.key", "state/export.key"), ("/var/lib/kyoka/export.pub", "state/export.pub"),
+                         ("/etc/kyoka/policy.conf", "etc/policy.conf"), ("/etc/kyoka/policy.conf.sig", "etc/policy.conf.sig"),
+                         ("/etc/kyoka/keys.d/approver.pub", "etc/keys.d/approver.pub")):
+        rc, _ = vm.run(f"[ -e {guest} ]")
+        if rc == 0:
+            with open(os.path.join(host, local), "wb") as f:
+                f.write(vm.read_file(guest))
+    os.chmod(os.path.join(state, "export.key"), 0o600)
+    n.say("The workstation image has no PDF engine; a real one installs weasyprint. The same export, made again")
+    n.say("here from a copy of its ledger, export key and signed policy, gives the same bytes and report.pdf beside them:")
+    env = dict(os.environ, TZ="Asia/Tokyo")
+    out_dir = os.path.join(host, "export")
+    p = subprocess.run([POLICYCTL, "--config-dir", etc, "--state-dir", state, "export", "--week", week, "--out", out_dir],
+                       capture_output=True, text=True, env=env)
+    n.show(f"policyctl export --week {week} --out export        # a copy of {HOSTNAME}'s ledger and key", p.stdout + p.stderr)
+    folder = os.path.join(out_dir, HOSTNAME, week)
+    pdf = os.path.join(folder, "report.pdf")
+    n.check(p.returncode == 0 and os.path.exists(pdf), "report.pdf を作成", "report.pdf made", pdf)
+    if not os.path.exists(pdf):
+        return
+    same = all(open(os.path.join(folder, f), "rb").read() == vm.read_file(f"/tmp/export/{HOSTNAME}/{week}/{f}")
+               for f in ("usage.csv", "faults.csv", "media.csv", "records.jsonl", "report.html"))
+    n.check(same, "端末での出力と同じバイト列 (CSV・records.jsonl・report.html)",
+            "the same bytes as the workstation's export (CSVs, records.jsonl, report.html)")
+    fonts = subprocess.run(["pdffonts", pdf], capture_output=True, text=True).stdout
+    embedded = [l for l in fonts.splitlines()[2:] if l.strip()]
+    n.check(embedded and all(l.split()[-5] == "yes" for l in embedded),
+            "フォントはすべて埋め込み済み (pdffonts)", "every font embedded in the PDF (pdffonts)",
+            ", ".join(sorted({l.split()[0].split("+")[-1] for l in embedded})))
+    pages = re.search(r"^Pages:\s+(\d+)", subprocess.run(["pdfinfo", pdf], capture_output=True, text=True).stdout, re.M)
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    png_base = os.path.join(ARTIFACTS, "demo-report-page")
+    subprocess.run(["pdftoppm", "-r", "80", "-png", "-f", "1", "-l", "1", "-singlefile", pdf, png_base], check=False)
+    png = png_base + ".png"
+    ok = os.path.exists(png) and os.path.getsize(png) > 30000
+    n.check(ok, "1ページ目を画像にした", "its first page as a picture", png)
+    rows = report_summary(open(os.path.join(folder, "report.html"), encoding="utf-8").read())
+    n.show(f"report.pdf ({pages.group(1) if pages else '?'} pages, A4): 1. 概要 / summary",
+           "\n".join(f"{k}: {v}" for k, v in rows))
+    print(f"\n    report.pdf: {pdf}\n    page 1:     {png}", flush=True)
+
+
 def dry_run():
     """No VM: the script imports, the host-side approver works (keygen/init/approve/sign/verify)."""
     n = Narrator()
@@ -408,7 +467,7 @@ def main():
                           lambda: unapproved_stick(n, vm), lambda: phone(n, vm, work), lambda: usb_nic(n, vm),
                           lambda: keyboard(n, vm),
                           lambda: request_approve_install(n, vm, k, desk, work), lambda: list_status(n, vm),
-                          lambda: ledger_export(n, vm)):
+                          lambda: ledger_export(n, vm), lambda: submission_pdf(n, vm, work)):
                     try:
                         f()
                     except Exception as e:
