@@ -626,7 +626,7 @@ static void write_devices(FILE *f, struct html_report *h, const struct html_cont
 
         const char *cols[] = { tx->category, tx->name, tx->permit, tx->decision, tx->approver, tx->user, tx->uses,
                                tx->first, tx->last };
-        static const unsigned widths[] = { 10, 24, 13, 7, 12, 7, 5, 11, 11 };
+        static const unsigned widths[] = { 10, 23, 13, 8, 12, 7, 5, 11, 11 };
         table_open(f, cols, widths, ELEMENTSOF(cols), 1u << 6);
         for (size_t i = 0; i < n && i < LIST_MAX; i++) {
                 const struct device *d = &sorted[i];
