@@ -48,6 +48,8 @@ SERIAL_RO = "KYOKA-DEMO-RO"      # approved read-only
 SERIAL_NO = "KYOKA-DEMO-NEW"     # not approved; approved during the demo from its request
 ISSUER = "デモ市 総務部 情報政策課 (Demo City, IT policy division)"
 CONTRACT = "令和8年度 契約第123号 (contract 123)"
+CONTRACTOR = "株式会社デモシステム (Demo Systems Co.)"
+RESPONSIBLE = "情報管理責任者 技術部長 鈴木 (Suzuki, responsible person)"
 APPROVER = "情報政策課 山田 (Yamada)"
 HOSTNAME = "ws-demo01"            # the contractor's workstation
 
@@ -130,8 +132,10 @@ def approver_prepares(n, desk):
     rc, _ = desk.ctl(["keygen", "--out", "approver"])
     n.check(rc == 0 and os.path.exists(desk.key) and os.stat(desk.key).st_mode & 0o077 == 0,
             "署名鍵を作成 (approver.key は 0600)", "signing key created (approver.key is mode 0600)")
-    rc, _ = desk.ctl(["init", "--issuer", ISSUER, "--contract", CONTRACT],
-                     shown=f"policyctl init --issuer {shlex.quote(ISSUER)} --contract {shlex.quote(CONTRACT)} > policy.conf",
+    rc, _ = desk.ctl(["init", "--issuer", ISSUER, "--contract", CONTRACT, "--contractor", CONTRACTOR,
+                      "--responsible", RESPONSIBLE],
+                     shown=f"policyctl init --issuer {shlex.quote(ISSUER)} --contract {shlex.quote(CONTRACT)} "
+                           f"--contractor {shlex.quote(CONTRACTOR)} --responsible {shlex.quote(RESPONSIBLE)} > policy.conf",
                      stdout="policy.conf")
     until = until_date()
     rc1, _ = desk.ctl(["approve", "policy.conf", "--vendor", QEMU_STORAGE[0], "--product", QEMU_STORAGE[1],
@@ -356,6 +360,7 @@ def ledger_export(n, vm):
             "the weekly report's summary counts allowed and blocked connections")
 
 
+SUBMISSION = {}        # what the demo ends with: the PDF, its first page, its summary
 ARTIFACTS = os.path.join(os.environ.get("BUILD", os.path.join(os.path.dirname(os.path.dirname(HERE)), "build")),
                          "test-artifacts")
 
@@ -406,10 +411,13 @@ def submission_pdf(n, vm, work):
     png = png_base + ".png"
     ok = os.path.exists(png) and os.path.getsize(png) > 30000
     n.check(ok, "1ページ目を画像にした", "its first page as a picture", png)
+    kept = os.path.join(ARTIFACTS, "demo-report.pdf")
+    shutil.copy(pdf, kept)
     rows = report_summary(open(os.path.join(folder, "report.html"), encoding="utf-8").read())
-    n.show(f"report.pdf ({pages.group(1) if pages else '?'} pages, A4): 1. 概要 / summary",
-           "\n".join(f"{k}: {v}" for k, v in rows))
-    print(f"\n    report.pdf: {pdf}\n    page 1:     {png}", flush=True)
+    html_text = open(os.path.join(folder, "report.html"), encoding="utf-8").read()
+    n.check(CONTRACTOR in html_text and "確認欄" in html_text, "発注者・受注者・情報管理責任者と確認欄がある",
+            "it names the issuer, the contractor and its responsible person, and has the sign-off box")
+    SUBMISSION.update(pdf=kept, png=png, pages=pages.group(1) if pages else "?", rows=rows)
 
 
 def dry_run():
@@ -491,6 +499,13 @@ def main():
     print()
     if log_dir:
         print(f"logs (kyokad.log, console, commands): {log_dir}")
+    if SUBMISSION:
+        print("\n週次報告書 / the weekly submission (report.pdf, %s pages, A4):" % SUBMISSION["pages"])
+        print(f"  PDF:                {SUBMISSION['pdf']}")
+        print(f"  1ページ目 / page 1:  {SUBMISSION['png']}")
+        print("  1. 概要 / summary:")
+        for k, v in SUBMISSION["rows"]:
+            print(f"    {k}: {v}")
     if failed or not n.results:
         print(f"demo: FAIL ({failed} of {len(n.results)} checks failed, {took:.0f} s) / 失敗")
         return 1
