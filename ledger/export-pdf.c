@@ -118,9 +118,19 @@ int pdf_render(const char *engine, int html_fd, int pdf_fd, int64_t epoch, unsig
         close(pipefd[0]);
         if (timed_out)
                 (void) kill(pid, SIGKILL);
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
+        /* Its stderr closed: it is exiting, or closed it and goes on; the deadline still holds. */
+        for (;;) {
+                pid_t k = waitpid(pid, &status, timed_out ? 0 : WNOHANG);
+                if (k == pid)
+                        break;
+                if (k < 0 && errno != EINTR)
                         return negative_errno();
+                if (k == 0 && now_monotonic_ms() >= deadline) {
+                        timed_out = true;
+                        (void) kill(pid, SIGKILL);
+                } else if (k == 0)
+                        (void) poll(NULL, 0, 20);
+        }
         if (timed_out) {
                 snprintf(err, err_size, "%s: no PDF after %u s: stopped", engine, timeout_sec);
                 return -ETIMEDOUT;

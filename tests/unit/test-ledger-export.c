@@ -14,6 +14,7 @@
  * report.pdf (its bytes follow the fonts and WeasyPrint of the machine): the PDF is checked in
  * tests/integration/test-kyokad-export.sh. */
 #include <dirent.h>
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <sys/stat.h>
 #include <ctype.h>
@@ -1069,6 +1070,23 @@ static void test_pdf_engine_failure_changes_nothing(void **state) {
         assert_int_equal(export_verify(res.dir, f->pub, NULL, NULL, &rep), 0);     /* no temporary left */
 }
 
+/* An engine that hangs (its stderr closed or not) is stopped at the deadline. */
+static void test_pdf_engine_that_hangs_is_stopped(void **state) {
+        struct fixture *f = *state;
+        _cleanup_free_ char *quiet = fake_engine(f, "quiet", "exec 2>&-; exec sleep 30"),
+                            *loud = fake_engine(f, "loud", "exec sleep 30");
+        const char *engines[] = { quiet, loud };
+        char err[256];
+
+        for (size_t i = 0; i < ELEMENTSOF(engines); i++) {
+                _cleanup_close_ int in = open("/dev/null", O_RDONLY | O_CLOEXEC), out = open("/dev/null", O_WRONLY | O_CLOEXEC);
+                time_t t0 = time(NULL);
+                assert_int_equal(pdf_render(engines[i], in, out, 0, 1, err, sizeof err), -ETIMEDOUT);
+                assert_true(time(NULL) - t0 < 10);
+                assert_non_null(strstr(err, "no PDF after 1 s"));
+        }
+}
+
 /* ---- collect -------------------------------------------------------------------------------- */
 
 struct problems {
@@ -1201,6 +1219,7 @@ int main(void) {
                 T(test_weeks_link_and_gaps_show),
                 T(test_pdf_made_by_the_engine_and_signed),
                 T(test_pdf_engine_failure_changes_nothing),
+                T(test_pdf_engine_that_hangs_is_stopped),
                 T(test_collect_names_every_problem),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
