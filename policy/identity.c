@@ -388,9 +388,11 @@ static int get_bool(struct json_object *obj, const char *key, bool *ret, char **
         return 0;
 }
 
-static int usb_from_json(struct json_object *d, struct usb_identity *id, char **ret_error) {
+int usb_identity_from_json(struct json_object *d, struct usb_identity *id, char **ret_error) {
         struct json_object *v, *ifs;
         int r;
+
+        *id = (struct usb_identity) {};
 
         r = get_hex16(d, "vendor", &id->vendor, ret_error);
         if (r < 0)
@@ -441,10 +443,12 @@ static int usb_from_json(struct json_object *d, struct usb_identity *id, char **
         return 0;
 }
 
-static int net_from_json(struct json_object *d, struct net_identity *id, char **ret_error) {
+int net_identity_from_json(struct json_object *d, struct net_identity *id, char **ret_error) {
         struct json_object *v;
         char mac[18], b[48];
         int r;
+
+        *id = (struct net_identity) {};
 
         r = get_field(d, "device", "ifindex", json_type_int, false, true, &v, ret_error);
         if (r < 0)
@@ -587,9 +591,9 @@ int request_from_json(const char *text, size_t len, struct request *ret, char **
         if (r < 0)
                 return r;
         if (req->type == REQUEST_USB)
-                r = usb_from_json(device, &req->usb, ret_error);
+                r = usb_identity_from_json(device, &req->usb, ret_error);
         else
-                r = net_from_json(device, &req->net, ret_error);
+                r = net_identity_from_json(device, &req->net, ret_error);
         if (r < 0)
                 return r;
 

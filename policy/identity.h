@@ -104,6 +104,12 @@ struct request {
 /* Serialises a request as pretty JSON (newly allocated, NUL-terminated). */
 int request_to_json(const struct request *req, char **ret);
 
+/* The identity of a request's "device" object, which is also how kyokad's `list` names each
+ * device and link (docs/control.md): -EINVAL and a message as request_from_json(). */
+struct json_object;
+int usb_identity_from_json(struct json_object *device, struct usb_identity *ret, char **ret_error);
+int net_identity_from_json(struct json_object *device, struct net_identity *ret, char **ret_error);
+
 /* Parses a request (at most 64 KiB); on error returns -EINVAL and, if ret_error is not NULL, a
  * message naming the offending field (newly allocated; *ret_error is NULL otherwise). Unknown
  * fields are ignored (forward compatibility), every known field is bounds- and format-checked;

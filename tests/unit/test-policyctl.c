@@ -8,6 +8,8 @@
  * with -Wl,--wrap=path_join (Makefile), so that a test can make path_join() fail as it does
  * when malloc fails. */
 #include <errno.h>
+#include <json-c/json.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "test-util.h"
@@ -15,6 +17,7 @@
 #include "kyoka-names.h"
 #include "ledger.h"
 #include "policyctl.h"
+#include "preview.h"
 
 const char *arg_config_dir = "/nonexistent";
 const char *arg_state_dir = "/nonexistent";
@@ -105,6 +108,78 @@ static void test_exit_status_maps_errors_to_refused(void **state) {
         assert_int_equal(policyctl_exit_status(EXIT_USAGE), EXIT_USAGE);
 }
 
+/* The preview decides again what kyokad listed, as kyokad would, and reports the changes. */
+static const char LIST[] =
+        "{\"ok\":true,\"devices\":["
+        " {\"type\":\"usb\",\"device\":\"1-2\",\"bus_path\":\"1-2\",\"id_path\":\"pci-0000:00:14.0-usb-0:2\","
+        "  \"vendor\":\"0781\",\"product\":\"5581\",\"serial\":\"4C53000123\",\"manufacturer\":\"SanDisk\","
+        "  \"product_name\":\"Ultra\",\"device_class\":\"00:00:00\",\"interfaces\":[\"08:06:50\"],"
+        "  \"identity_ok\":true,\"decided\":true,\"verdict\":\"block\",\"reason\":\"default usb_other\",\"permit\":null},"
+        " {\"type\":\"usb\",\"device\":\"1-3\",\"bus_path\":\"1-3\",\"id_path\":\"\",\"vendor\":\"0000\",\"product\":\"0000\","
+        "  \"serial\":null,\"manufacturer\":\"\",\"product_name\":\"\",\"device_class\":\"00:00:00\",\"interfaces\":[],"
+        "  \"identity_ok\":false,\"decided\":true,\"verdict\":\"block\",\"reason\":\"descriptors unreadable\",\"permit\":null}],"
+        " \"links\":["
+        " {\"type\":\"network\",\"ifindex\":2,\"name\":\"eth0\",\"mac\":\"02:00:00:00:01:0a\",\"mac_permanent\":true,"
+        "  \"kind\":\"\",\"path\":\"pci-0000:00:03.0\",\"driver\":\"e1000\",\"loopback\":false,\"up\":true,"
+        "  \"verdict\":\"allow\",\"reason\":\"permit N-1\",\"permit\":\"N-1\",\"violations\":0},"
+        " {\"type\":\"network\",\"ifindex\":1,\"name\":\"lo\",\"mac\":null,\"mac_permanent\":false,\"kind\":\"\","
+        "  \"path\":\"\",\"driver\":\"\",\"loopback\":true,\"up\":true,\"verdict\":\"allow\",\"reason\":\"loopback\","
+        "  \"permit\":null,\"violations\":0}]}";
+
+static const char POLICY_STICK_ONLY[] =
+        "kyoka_policy = 1; serial = 2; issued = \"2026-12-01\"; issuer = \"t\"; contract = \"t\";\n"
+        "defaults = { usb_hid = \"allow\"; usb_other = \"block\"; network = \"block\"; };\n"
+        "usb = ( { permit = \"U-1\"; vendor = \"0781\"; product = \"5581\"; serial = \"4C53000123\";\n"
+        "          approved_by = \"t\"; approved_on = \"2026-12-01\"; } );\n";
+
+static void test_preview_decides_what_kyokad_listed(void **state) {
+        struct json_object *list = json_tokener_parse(LIST);
+        struct policy *p = NULL;
+        struct policy_diag diag = {};
+        struct preview pv;
+        char err[256], names[2][NET_NAME_MAX] = { "eth0", "wlan9" };
+        unsigned bits[2] = { PREVIEW_CARRIES_SSH, PREVIEW_CARRIES_DEFAULT_ROUTE };
+
+        assert_non_null(list);
+        assert_int_equal(policy_parse(POLICY_STICK_ONLY, strlen(POLICY_STICK_ONLY), "t.conf", &p, &diag), 0);
+        assert_int_equal(preview_compute(list, p, 1796000000, &pv, err, sizeof err), 0);
+        assert_int_equal(pv.n_items, 4);
+        /* The stick: approved now. */
+        assert_false(pv.items[0].is_link);
+        assert_int_equal(pv.items[0].before, VERDICT_BLOCK);
+        assert_int_equal(pv.items[0].after, VERDICT_ALLOW);
+        assert_string_equal(pv.items[0].reason, "permit U-1");
+        /* A device kyokad could not read stays blocked whatever the policy. */
+        assert_true(pv.items[1].unreadable);
+        assert_int_equal(pv.items[1].after, VERDICT_BLOCK);
+        /* eth0: no entry any more; it carries the session, so the install would cut it. */
+        assert_true(pv.items[2].is_link);
+        assert_int_equal(pv.items[2].after, VERDICT_BLOCK);
+        assert_false(preview_item_cuts(&pv.items[2]));
+        preview_mark_carriers(&pv, names, bits, 2);
+        assert_int_equal(pv.items[2].carries, PREVIEW_CARRIES_SSH);
+        assert_true(preview_item_cuts(&pv.items[2]));
+        /* Loopback is always allowed. */
+        assert_int_equal(pv.items[3].after, VERDICT_ALLOW);
+        assert_false(preview_item_cuts(&pv.items[3]));
+        assert_int_equal(pv.n_changed, 2);
+        preview_done(&pv);
+
+        /* Lockdown (no policy): the stick stays blocked, the link is blocked. */
+        assert_int_equal(preview_compute(list, NULL, 1796000000, &pv, err, sizeof err), 0);
+        assert_int_equal(pv.items[0].after, VERDICT_BLOCK);
+        assert_int_equal(pv.items[2].after, VERDICT_BLOCK);
+        preview_done(&pv);
+
+        /* An entry kyokad would never send is refused, not guessed. */
+        json_object *bad = json_tokener_parse("{\"devices\":[{\"vendor\":\"zz\"}]}");
+        assert_int_equal(preview_compute(bad, p, 0, &pv, err, sizeof err), -EBADMSG);
+        assert_non_null(strstr(err, "device"));
+        json_object_put(bad);
+        policy_free(p);
+        json_object_put(list);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_open_ledger_opens_the_state_dirs_ledger, setup, teardown),
@@ -114,6 +189,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_ledger_verbs_succeed_on_an_empty_ledger, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_ledger_verbs_out_of_memory_exit_refused, setup, teardown),
                 cmocka_unit_test(test_exit_status_maps_errors_to_refused),
+                cmocka_unit_test(test_preview_decides_what_kyokad_listed),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
