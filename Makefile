@@ -258,6 +258,8 @@ install: all
 	install -m 0644 systemd/kyoka.conf.sysusers $(DESTDIR)$(SYSUSERSDIR)/kyoka.conf
 	install -m 0644 systemd/kyoka.conf.tmpfiles $(DESTDIR)$(TMPFILESDIR)/kyoka.conf
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/kyoka/
+	install -d $(DESTDIR)$(PREFIX)/share/doc/kyoka/ja
+	install -m 0644 docs/ja/*.md $(DESTDIR)$(PREFIX)/share/doc/kyoka/ja/
 
 clean:
 	rm -rf build
