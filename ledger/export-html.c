@@ -152,7 +152,8 @@ static struct day *day_of(struct html_report *h, const struct ledger_record *r) 
 static bool is_blocked_attempt(const struct ledger_record *r) {
         return r->decision == LEDGER_DECISION_BLOCK &&
                (r->event == LEDGER_EVENT_CONNECTED || r->event == LEDGER_EVENT_APPEARED ||
-                r->event == LEDGER_EVENT_REEVALUATED || r->event == LEDGER_EVENT_VIOLATION);
+                r->event == LEDGER_EVENT_REEVALUATED || r->event == LEDGER_EVENT_VIOLATION ||
+                r->event == LEDGER_EVENT_MEDIUM_INSERTED);
 }
 
 int html_report_add(struct html_report *h, const struct ledger_record *r) {
@@ -162,8 +163,9 @@ int html_report_add(struct html_report *h, const struct ledger_record *r) {
         h->records++;
         if (r->subject == LEDGER_SUBJECT_POLICY && !fault)
                 list_add(&h->policies, r);
-        if ((r->subject == LEDGER_SUBJECT_USB || r->subject == LEDGER_SUBJECT_NETWORK) &&
-            (r->event == LEDGER_EVENT_CONNECTED || r->event == LEDGER_EVENT_APPEARED) &&
+        if ((r->subject == LEDGER_SUBJECT_USB || r->subject == LEDGER_SUBJECT_NETWORK || r->subject == LEDGER_SUBJECT_MEDIA) &&
+            (r->event == LEDGER_EVENT_CONNECTED || r->event == LEDGER_EVENT_APPEARED ||
+             r->event == LEDGER_EVENT_MEDIUM_INSERTED) &&
             (r->decision == LEDGER_DECISION_ALLOW || r->decision == LEDGER_DECISION_READ_ONLY)) {
                 device_add(h, r);
                 tally(&h->usage, r);

@@ -126,6 +126,9 @@ static const char *const event_ja[_LEDGER_EVENT_MAX] = {
         [LEDGER_EVENT_LEDGER_DELAYED] = "記録の遅延",
         [LEDGER_EVENT_LEDGER_LOST] = "記録の欠落",
         [LEDGER_EVENT_LEDGER_PRUNED] = "保存期間満了による削除",
+        [LEDGER_EVENT_MEDIUM_INSERTED] = "媒体の挿入",
+        [LEDGER_EVENT_MEDIUM_REMOVED] = "媒体の取り出し",
+        [LEDGER_EVENT_FIXED_DISK] = "端末の固定ディスク",
 };
 
 static const char *const event_en[_LEDGER_EVENT_MAX] = {
@@ -146,6 +149,9 @@ static const char *const event_en[_LEDGER_EVENT_MAX] = {
         [LEDGER_EVENT_LEDGER_DELAYED] = "Records delayed",
         [LEDGER_EVENT_LEDGER_LOST] = "Records lost",
         [LEDGER_EVENT_LEDGER_PRUNED] = "Records deleted after retention",
+        [LEDGER_EVENT_MEDIUM_INSERTED] = "Medium inserted",
+        [LEDGER_EVENT_MEDIUM_REMOVED] = "Medium removed",
+        [LEDGER_EVENT_FIXED_DISK] = "Fixed disk of the workstation",
 };
 
 const char *export_label_event(const struct ledger_record *r, enum export_lang lang) {
@@ -190,6 +196,17 @@ const char *export_label_device_type(const struct ledger_record *r, enum export_
                 return "kyokad";
         case LEDGER_SUBJECT_LEDGER:
                 return en ? "Ledger" : "記録台帳";
+        case LEDGER_SUBJECT_MEDIA:
+                /* Removable storage that is not on USB, by bus (ledger record field `bus`). */
+                if (streq(r->bus, "mmc"))
+                        return en ? "SD card" : "SDカード";
+                if (streq(r->bus, "optical"))
+                        return en ? "Optical disc" : "光ディスク";
+                if (streq(r->bus, "nvme"))
+                        return en ? "NVMe storage" : "NVMe記憶媒体";
+                if (streq(r->bus, "ata"))
+                        return en ? "SATA storage" : "SATA記憶媒体";
+                return en ? "Storage medium" : "外部記録媒体";
         default:
                 return "?";
         }
@@ -210,6 +227,10 @@ void export_device_name(const struct ledger_record *r, char *buf, size_t size) {
                 if (r->policy_serial > 0)
                         snprintf(buf, size, "serial %lld", (long long) r->policy_serial);
                 break;
+        case LEDGER_SUBJECT_MEDIA:
+                snprintf(buf, size, "%s%s%s (%s)", r->manufacturer, r->manufacturer[0] && r->product_name[0] ? " " : "",
+                         r->product_name, r->device_name);
+                break;
         default:
                 break;
         }
@@ -223,6 +244,8 @@ void export_vendor_product(const struct ledger_record *r, char *buf, size_t size
                 snprintf(buf, size, "%s", r->driver);
         else if (r->subject == LEDGER_SUBJECT_POLICY)
                 snprintf(buf, size, "%s", r->signer);
+        else if (r->subject == LEDGER_SUBJECT_MEDIA)
+                snprintf(buf, size, "%s", r->device_path);      /* the slot, port or drive */
 }
 
 void export_user(const struct ledger_record *r, char *buf, size_t size) {
@@ -254,7 +277,8 @@ void export_remarks(const struct ledger_record *r, enum export_lang lang, char *
 
 static bool is_usage(const struct ledger_record *r) {
         return (r->subject == LEDGER_SUBJECT_USB || r->subject == LEDGER_SUBJECT_NETWORK ||
-                r->subject == LEDGER_SUBJECT_POLICY) && r->event != LEDGER_EVENT_POLICY_REFUSED;
+                r->subject == LEDGER_SUBJECT_POLICY || r->subject == LEDGER_SUBJECT_MEDIA) &&
+               r->event != LEDGER_EVENT_POLICY_REFUSED;
 }
 
 static const char *const export_files[] = { "faults.csv", "records.jsonl", "report.html", "usage.csv" };
