@@ -34,6 +34,10 @@
  * udev rule that should close it is not working (missing, or another rule undoes it). */
 #define REATTACH_COOLDOWN_SEC 30
 #define REATTACH_MEMORY 16
+/* A drive reports a new disc with more than one uevent (measured: two, 0.2 s apart, and an eject
+ * seen only with the next disc): they are taken together once the drive has been quiet this
+ * long, and make one insertion. */
+#define MEDIUM_SETTLE_USEC (1000 * 1000)
 
 enum reattach {
         REATTACH_NEVER,
@@ -57,6 +61,9 @@ struct medium {
         enum policy_verdict verdict;
         int64_t next_change;
         bool disc;
+        uint64_t disc_seq;            /* the diskseq of the disc last recorded as inserted */
+        sd_event_source *settle;      /* a drive's medium change, waiting for quiet */
+        struct media *m;
         char reason[RECORD_REASON_MAX];
         char permit[POLICY_STRING_MAX];
 };
@@ -144,12 +151,18 @@ static struct medium *medium_find(struct media *m, const char *name) {
         return NULL;
 }
 
+static struct medium *medium_free(struct medium *d) {
+        if (d)
+                sd_event_source_disable_unref(d->settle);
+        return mfree(d);
+}
+
 static void medium_forget(struct media *m, struct medium *d) {
         for (struct medium **p = &m->media; *p; p = &(*p)->next)
                 if (*p == d) {
                         *p = d->next;
                         m->n_media--;
-                        free(d);
+                        medium_free(d);
                         return;
                 }
 }
@@ -502,19 +515,25 @@ static void on_read_done(struct media *m, struct job *j, int r) {
         bool disc_before = d->disc;
         d->disc = j->disc;
         if (!d->decided) {
+                if (d->disc)
+                        d->disc_seq = d->disk.diskseq;
                 medium_decide(m, d, MEDIA_RECORD_CONNECTED);
                 report_next_change(m);
                 return;
         }
-        /* A drive's medium changed: the disc is decided (the drive's permit), and the access
-         * file is written for the new diskseq. */
+        /* A drive's medium changed: a disc that was not there when the last one was recorded
+         * (a new diskseq: the kernel counts every medium change) is an insertion, decided by
+         * the drive's permit; the access file is written for the new diskseq. */
+        bool inserted = d->disc && d->disk.diskseq != d->disc_seq;
+        if (inserted)
+                d->disc_seq = d->disk.diskseq;
         struct record_decision rd;
         struct policy_decision dec;
         char reason[RECORD_REASON_MAX];
         policy_match_media(m->policy, &d->disk.id, now_seconds(), &dec);
         policy_decision_describe(&dec, NULL, reason, sizeof reason);
         record_decision_init(&rd, &dec, dec.verdict, reason);
-        if (d->disc && !disc_before)
+        if (inserted)
                 recorder_media(m->rec, MEDIA_RECORD_INSERTED, &d->disk.id, &rd, 0);
         else if (!d->disc && disc_before)
                 recorder_media(m->rec, MEDIA_RECORD_EJECTED, &d->disk.id, &rd, 0);
@@ -599,6 +618,27 @@ static void medium_read(struct media *m, struct medium *d, enum media_record_eve
         d->read_event = ev;
 }
 
+static int on_settled(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct medium *d = userdata;
+        medium_read(d->m, d, MEDIA_RECORD_INSERTED);
+        return 0;
+}
+
+/* A drive reported a medium change: read it once it has been quiet for a moment. */
+static void medium_changed(struct media *m, struct medium *d) {
+        uint64_t now;
+        int r = sd_event_now(m->event, CLOCK_MONOTONIC, &now);
+
+        if (r >= 0 && d->settle) {
+                r = sd_event_source_set_time(d->settle, now + MEDIUM_SETTLE_USEC);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(d->settle, SD_EVENT_ONESHOT);
+        } else if (r >= 0)
+                r = sd_event_add_time(m->event, &d->settle, CLOCK_MONOTONIC, now + MEDIUM_SETTLE_USEC, 0, on_settled, d);
+        if (r < 0)
+                medium_read(m, d, MEDIA_RECORD_INSERTED);   /* no timer: at once */
+}
+
 static void medium_removed(struct media *m, struct medium *d) {
         if (d->fixed == MEDIA_NOT_FIXED && d->decided) {
                 struct record_decision rd;
@@ -675,7 +715,7 @@ static void on_block_event(struct udev_device *dev, const char *action, void *us
                 /* Our own "add" and "change" (udev is to run the rules again), or a repeat. */
                 if (streq(action, "change") &&
                     streq_ptr(udev_device_get_property_value(dev, "DISK_MEDIA_CHANGE"), "1"))
-                        medium_read(m, d, MEDIA_RECORD_INSERTED);
+                        medium_changed(m, d);
                 else if (streq(action, "add") && d->identity_ok && seq && seq != d->disk.diskseq)
                         medium_read(m, d, MEDIA_RECORD_INSERTED);
                 return;
@@ -695,6 +735,7 @@ static void on_block_event(struct udev_device *dev, const char *action, void *us
         }
         snprintf(d->name, sizeof d->name, "%s", name);
         snprintf(d->syspath, sizeof d->syspath, "%s", syspath);
+        d->m = m;
         d->next_change = TIME_INFINITY;
         d->present_at_start = m->starting;
         d->seen = true;
@@ -939,7 +980,7 @@ struct media *media_free(struct media *m) {
         while (m->media) {
                 struct medium *d = m->media;
                 m->media = d->next;
-                free(d);
+                medium_free(d);
         }
         if (m->access_dirfd >= 0)
                 close(m->access_dirfd);
