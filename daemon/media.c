@@ -92,6 +92,7 @@ struct job {
         size_t n_release;
         char (*release)[MEDIA_NAME_MAX];   /* disks re-attaching may take along (decided, not fixed) */
         bool reattached;
+        bool left_open;               /* found open, re-attached a moment ago: the rule is not working */
         enum media_record_event ev;
         struct record_decision rd;
         struct media_identity id;
@@ -262,6 +263,8 @@ static int job_apply(struct job *j) {
                         j->access = MEDIA_ACCESS_CLOSED;
         }
         bool open = j->reattach == REATTACH_ALWAYS || (j->reattach == REATTACH_IF_OPEN && node_open(&now, j->access));
+        /* Re-attached a moment ago and open again: not again (it would loop), but said. */
+        j->left_open = j->left_open && j->access != MEDIA_ACCESS_READ_WRITE && node_open(&now, j->access);
         k = media_disk_set_read_only(&now, DEV_DIR, j->access != MEDIA_ACCESS_READ_WRITE);
         if (k < 0 && r >= 0)
                 r = k;
@@ -418,11 +421,11 @@ static void medium_apply(struct media *m, struct medium *d, enum media_record_ev
                                "closed", d->name);
                 return;
         }
-        if (reattach == REATTACH_IF_OPEN && recently_reattached(m, d->name))
-                reattach = REATTACH_NEVER;
+        bool again = reattach == REATTACH_IF_OPEN && recently_reattached(m, d->name);
         j->access = access_of(d->verdict);
         j->diskseq = d->disk.diskseq;
-        j->reattach = reattach;
+        j->reattach = again ? REATTACH_NEVER : reattach;
+        j->left_open = again;         /* the worker says whether it still is */
         j->ev = ev;
         j->rd = *rd;
         j->id = d->disk.id;
@@ -559,6 +562,10 @@ static void on_apply_done(struct media *m, struct job *j, int r) {
                                "/etc/fstab or /etc/crypttab names: left alone", j->name);
                 return;
         }
+        if (j->left_open)
+                recorder_fault(m->rec, FAULT_MEDIA_ENFORCE, 0, "Medium %s is still open to users after it was "
+                               "re-attached: the udev rule did not close it (is 73-kyoka-media.rules installed and "
+                               "kyoka-block-access in place?); it is read-only (BLKROSET)", j->name);
         if (r < 0)
                 /* Recorded again as failed: the decision stands, the udev rule keeps it closed
                  * unless its access file was written. */
