@@ -85,7 +85,8 @@ static void subsystem(const struct tree *t, const char *dir, const char *sub) {
         char l[PATH_MAX], tg[PATH_MAX];
         snprintf(l, sizeof l, "%s/subsystem", dir);
         snprintf(tg, sizeof tg, "sys/bus/%s", sub);
-        mkdir_p(at(t, "%s", tg));
+        _cleanup_free_ char *abs = at(t, "%s", tg);
+        mkdir_p(abs);
         link_to(t, l, tg);
 }
 
@@ -578,7 +579,8 @@ static void test_fstab_and_crypttab(void **state) {
         assert_int_equal(system_reason(t, "sda", NULL), MEDIA_FIXED_FSTAB);
         mknod_at(t, "dev/mmcblk0p1", 179, 1);
         _cleanup_free_ char *lnk = at(t, "root/dev/disk/by-uuid/5555-6666"), *tg = at(t, "root/dev/mmcblk0p1");
-        mkdir_p(at(t, "root/dev/disk/by-uuid"));
+        _cleanup_free_ char *by_uuid = at(t, "root/dev/disk/by-uuid");
+        mkdir_p(by_uuid);
         assert_int_equal(symlink(tg, lnk), 0);
         put(t, "root/etc/fstab", "UUID=5555-6666 /card vfat defaults 0 0\n");
         assert_int_equal(system_reason(t, "mmcblk0", NULL), MEDIA_FIXED_FSTAB);
