@@ -2,11 +2,13 @@
 """kyokad and media on other buses than USB, on a real kernel: issue 14's list, in one boot.
 
 The guest has, from boot, an SD card in a PCI reader (sdhci-pci + sd-card), a virtio disk and a
-SATA disk (ide-hd on the q35 AHCI): the workstation's own disks, and an optical drive (ide-cd on
-the AHCI) with no disc. kyoka's udev rules are installed and kyokad started for the first time
+SATA disk (ide-hd on the q35 AHCI): the workstation's own disks, an optical drive (ide-cd on
+the AHCI) with no disc, and a second SATA disk that is taken off the kernel before kyoka is
+installed (see ESATA_SCSI). kyoka's udev rules are installed and kyokad started for the first time
 after boot, as on a workstation where kyoka is installed with a card left in the slot. Later: a
 disc is inserted (blockdev-change-medium), cards are pulled and inserted (the same), an NVMe
-drive is hot-plugged on a PCIe root port (device_add nvme).
+drive is hot-plugged on a PCIe root port (device_add nvme), the second SATA disk comes back
+(a scan of its host, as on an eSATA hot-plug).
 
 Every assertion about access is made on the kernel's state (`ro`, the node's mode and owner,
 what an open and a write by root or by uid 1000 in group disk/cdrom get); kyokad's log and
@@ -41,6 +43,14 @@ SPIN_MS = 700
 VIRTIO_SERIAL = "VIRTSER1"
 SATA_SERIAL = "SATASER1"
 NVME_SERIAL = "NVSER123"
+ESATA_SERIAL = "ESATASER2"
+ESATA_MODEL = "ESATA-MODEL"
+# The hot-plugged SATA disk: QEMU's AHCI cannot hot-plug a disk (its IDE buses refuse
+# device_add), so the disk is on AHCI port 1 from boot, taken off the kernel before kyoka is
+# installed (the SCSI device's delete) and found again later by a scan of its host: to the
+# kernel, what libata does when a disk is plugged into an eSATA port (scsi_add_device, sd
+# probe, add_disk, the same uevents).
+ESATA_SCSI = "1:0:0:0"
 S = {}                         # state shared by the cases
 
 
@@ -115,9 +125,21 @@ def parse_racer(text):
 
 
 # --- the cases --------------------------------------------------------------------------------
+def esata_disk(vm):
+    """The hot-plugged SATA disk's kernel name, or None."""
+    rc, out = sh(vm, f"ls /sys/bus/scsi/devices/{ESATA_SCSI}/block 2>/dev/null")
+    return out or None
+
+
 def case_start(vm, k):
     rc, out = sh(vm, "ls -l /dev/mmcblk0 /dev/sr0 /dev/sda /dev/vda | awk '{print $1, $3, $4, $NF}'")
     note(f"before kyoka: {out}")
+    name = esata_disk(vm)
+    rc, model = sh(vm, f"cat /sys/bus/scsi/devices/{ESATA_SCSI}/model")
+    rc, out = sh(vm, f"echo 1 > /sys/bus/scsi/devices/{ESATA_SCSI}/delete && /bin/udevadm settle --timeout=15; "
+                     f"ls /sys/bus/scsi/devices/ | tr '\\n' ' '")
+    check(f"the disk on AHCI port 1 ({name}, {model}) is taken off the kernel before kyoka is installed",
+          name is not None and model.strip() == ESATA_MODEL and ESATA_SCSI not in out.split(), out)
     # What Debian's 60-block.rules does when the block module appears (it is built in here, so
     # the guest's coldplug never sends that event): the kernel polls drives for a new medium.
     vm.run("echo 2000 > /sys/module/block/parameters/events_dfl_poll_msecs", check=True)
@@ -372,6 +394,67 @@ def case_nvme(vm, k, approver, work):
     S["nvme_sha0"] = sha0
 
 
+def case_sata_hotplug(vm, k, approver, work):
+    log = "/tmp/racer-sata.log"
+    # The racer takes every sd/sg node that is created or whose attributes change, the fixed
+    # disk sda among them (a write to it, closed, makes udev's watch send a change event): sda
+    # and its sg node are the workstation's, writable by group disk by design, and left out of
+    # the count below.
+    settle(vm)
+    rc, fixed_sg = sh(vm, "for g in /sys/class/scsi_generic/*; do [ -e $g/device/block/sda ] && echo ${g##*/}; done")
+    sh(vm, f"(blk-racer --user {DISK_GROUP} --spin-ms 1500 --nodes sd,sg KYOKA-SATA > {log} 2>&1 &); sleep 0.2")
+    host = "host" + ESATA_SCSI.split(":")[0]
+    vm.run(f"echo '0 0 0' > /sys/class/scsi_host/{host}/scan", check=True)
+    name = None
+    ok = vm.wait_for(f"[ -d /sys/bus/scsi/devices/{ESATA_SCSI}/block ]", timeout=30)
+    name = esata_disk(vm)
+    ok = name and vm.wait_for(f"[ -b /dev/{name} ] && [ \"$(stat -c '%a %U:%G' /dev/{name})\" = '600 root:root' ] && "
+                              f"[ \"$(cat /sys/block/{name}/ro)\" = 1 ]", timeout=30)
+    check("a SATA disk hot-plugged (eSATA) without a permit: 600 root:root, ro=1",
+          ok is not None and name not in (None, "sda"), f"{name}: {node_state(vm, name) if name else 'no disk'}")
+    if not name:
+        return
+    S["esata"] = name
+    check("... recorded connected, blocked (bus ata, its port)",
+          wait_log(vm, rf"media connected {name} bus=ata path=pci-0000:00:1f.2-ata-2.0 .*: block ", 15) is not None,
+          (log_media(vm, name) or [""])[-1])
+    settle(vm)
+    rc, sg = sh(vm, f"ls /sys/bus/scsi/devices/{ESATA_SCSI}/scsi_generic")
+    rc, sgst = sh(vm, f"stat -c '%a %U:%G' /dev/{sg}")
+    rc, props = sh(vm, f"/bin/udevadm info /dev/{name} | grep -E 'UDISKS_IGNORE|KYOKA_MEDIA'")
+    check("... its sg node too (600 root:root); udev: KYOKA_MEDIA=closed, UDISKS_IGNORE=1",
+          sgst == "600 root:root" and "UDISKS_IGNORE=1" in props and "KYOKA_MEDIA=closed" in props,
+          f"{sg} {sgst}; {' '.join(props.split())}")
+    time.sleep(1.6)
+    sh(vm, "kill $(pidof blk-racer)")
+    vm.wait_for("! pidof blk-racer >/dev/null", timeout=5)
+    nodes = [n for n in parse_racer(vm.read_file(log).decode())
+             if not n["node"].startswith("sda") and n["node"] != fixed_sg]
+    opened = [n for n in nodes if n.get("opens_rw") != "0" or n.get("opens_ro") != "0" or n.get("sgio_ok") != "0"]
+    check(f"... a racer in group disk never opened {name}, its partition or its sg node, from their first moment",
+          any(n["node"] == name for n in nodes) and not opened, f"{[n['node'] for n in nodes]}; " + "; ".join(str(x) for x in opened)[:200])
+    out = root_write(vm, name)
+    check("... root's write fails (Operation not permitted)", "Operation not permitted" in out, out[-100:])
+    req, out = request(vm, name, os.path.join(work, "req-sata.json"))
+    dev = (req or {}).get("device", {})
+    check(f"policyctl request {name}: bus ata, its serial, model and port", dev.get("bus") == "ata"
+          and dev.get("serial") == ESATA_SERIAL and dev.get("model") == ESATA_MODEL
+          and dev.get("path") == "pci-0000:00:1f.2-ata-2.0", json.dumps(dev) if dev else out)
+    approver.approve_request(os.path.join(work, "req-sata.json"), "P-ESATA")
+    approver.sign()
+    k.install(approver)
+    ok = vm.wait_for(f"[ \"$(cat /sys/block/{name}/ro)\" = 0 ] && [ \"$(stat -c '%a %U:%G' /dev/{name})\" = '660 root:disk' ]",
+                     timeout=20)
+    settle(vm)
+    good, detail = roundtrip(vm, name)
+    w = try_as(vm, DISK_GROUP, f"/dev/{name}", "rw")
+    check("approved read-write: ro=0, 660 root:disk; root and uid 1000 in group disk write, without a replug",
+          ok is not None and good and w == ("ok", "ok"), f"{node_state(vm, name)}; {w}; {detail}")
+    vm.run(f"echo 1 > /sys/bus/scsi/devices/{ESATA_SCSI}/delete", check=True)
+    check("unplugged: recorded removed", wait_media(vm, "removed", name, "allow", 15) is not None,
+          (log_media(vm, name) or [""])[-1])
+
+
 def fixed_ok(vm, when):
     for name in ("vda", "sda"):
         st = node_state(vm, name)
@@ -425,6 +508,8 @@ def case_ledger(vm, k):
             ("mmcblk0", "re-evaluated", "allow"), ("mmcblk0", "re-evaluated", "block"), ("sr0", "connected", "block"),
             ("sr0", "medium-inserted", "block"), ("sr0", "medium-inserted", "read-only"),
             ("nvme0n1", "connected", "block"), ("nvme0n1", "re-evaluated", "allow"), ("mmcblk0", "removed", "read-only")]
+    if S.get("esata"):
+        want += [(S["esata"], "connected", "block"), (S["esata"], "re-evaluated", "allow"), (S["esata"], "removed", "allow")]
     missing = [w for w in want if w not in kinds]
     check("every decision is in the ledger (subject media, version 3, bus and device_name filled)",
           media and not missing and all(r.get("version") == 3 and r.get("bus") for r in media),
@@ -432,8 +517,8 @@ def case_ledger(vm, k):
     touched = [r for r in media if r.get("device_name") in ("vda", "sda") and r.get("event") != "fixed-disk"]
     check("... the fixed disks have fixed-disk notes only (nothing decided, nothing enforced)", not touched,
           "; ".join(f"{r['device_name']} {r['event']}" for r in touched))
-    perm = [r for r in media if r.get("permit") in ("P-SD-RO", "P-SD-RW", "P-DVD-RO", "P-NVME")]
-    check("... decisions under permits name them", {r["permit"] for r in perm} == {"P-SD-RO", "P-SD-RW", "P-DVD-RO", "P-NVME"},
+    perm = [r for r in media if r.get("permit") in ("P-SD-RO", "P-SD-RW", "P-DVD-RO", "P-NVME", "P-ESATA")]
+    check("... decisions under permits name them", {r["permit"] for r in perm} == {"P-SD-RO", "P-SD-RW", "P-DVD-RO", "P-NVME", "P-ESATA"},
           sorted({r["permit"] for r in perm}))
 
 
@@ -455,7 +540,7 @@ def main():
         boot_card = os.path.join(work, "card-boot.img")
         shutil.copy(S["card_template"], boot_card)
         disks = {}
-        for name in ("vd", "sata"):
+        for name in ("vd", "sata", "esata"):
             disks[name] = os.path.join(work, f"{name}.img")
             with open(disks[name], "wb") as f:
                 f.truncate(64 << 20)
@@ -465,6 +550,8 @@ def main():
                  "-device", f"virtio-blk-pci,drive=vd0,id=vdisk,serial={VIRTIO_SERIAL}",
                  "-drive", f"if=none,id=sata0,file={disks['sata']},format=raw",
                  "-device", f"ide-hd,drive=sata0,bus=ide.0,id=satadisk,serial={SATA_SERIAL},model=SATA-MODEL",
+                 "-drive", f"if=none,id=esata0,file={disks['esata']},format=raw",
+                 "-device", f"ide-hd,drive=esata0,bus=ide.1,id=esatadisk,serial={ESATA_SERIAL},model={ESATA_MODEL}",
                  "-drive", "if=none,id=cd0", "-device", "ide-cd,drive=cd0,bus=ide.2,id=cdrom0"]
         overlay = make_overlay(work, approver, extra=[
             (BLOCK_HELPER, f"{GUEST_LIBEXECDIR}/kyoka-block-access"), *installed_rules_all(work),
@@ -481,6 +568,7 @@ def main():
                          ("card inserted later", lambda: case_card_inserted_later(vm, k, work)),
                          ("disc", lambda: case_disc(vm, k, approver, work)),
                          ("nvme", lambda: case_nvme(vm, k, approver, work)),
+                         ("sata hot-plug", lambda: case_sata_hotplug(vm, k, approver, work)),
                          ("fixed disks", lambda: case_fixed_disks(vm, k, approver)),
                          ("ledger", lambda: case_ledger(vm, k))]
                 only = [c for c in os.environ.get("KYOKA_VM_CASES", "").split(",") if c]
