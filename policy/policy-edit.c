@@ -63,7 +63,7 @@ struct scanner {
         size_t pos;
         bool serial_found;
         size_t serial_start, serial_end;
-        struct list usb, net;
+        struct list usb, net, media;
 };
 
 static void list_done(struct list *l) {
@@ -76,6 +76,7 @@ static void list_done(struct list *l) {
 static void scanner_done(struct scanner *sc) {
         list_done(&sc->usb);
         list_done(&sc->net);
+        list_done(&sc->media);
 }
 
 static bool is_word_char(char c) {
@@ -238,6 +239,8 @@ static int parse_settings(struct scanner *sc, unsigned depth, char close, struct
                         l = &sc->usb;
                 else if (depth == 0 && token_equals(sc, &name, "network"))
                         l = &sc->net;
+                else if (depth == 0 && token_equals(sc, &name, "media"))
+                        l = &sc->media;
 
                 if (l && token_is(&tok, '(')) {
                         if (l->found)
@@ -598,6 +601,33 @@ static int format_net_entry(const void *entry, const struct layout *lo, char **r
         return 0;
 }
 
+static int format_media_entry(const void *entry, const struct layout *lo, char **ret) {
+        const struct policy_media_entry *e = entry;
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0;
+        _cleanup_fclose_ FILE *f = open_memstream(&buf, &size);
+
+        if (!f)
+                return -ENOMEM;
+
+        fprintf(f, "%s{\n", lo->brace);
+        put_string(f, lo, "permit", e->approval.permit);
+        put_string(f, lo, "bus", media_bus_to_string(e->bus));
+        put_string(f, lo, "vendor", e->vendor);
+        put_string(f, lo, "model", e->model);
+        put_string(f, lo, "serial", e->serial);
+        put_string(f, lo, "oemid", e->oemid);
+        put_string(f, lo, "date", e->date);
+        put_string(f, lo, "path", e->path);
+        put_string(f, lo, "access", e->read_only ? "read-only" : "read-write");
+        put_approval_tail(f, lo, &e->approval);
+
+        if (fclose(TAKE_PTR(f)) != 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
 /* ---- splicing ---------------------------------------------------------------------------- */
 
 struct edit {
@@ -792,6 +822,7 @@ static int edits_for_remove(struct edits *ed, const struct scanner *sc, const st
 enum edit_kind {
         EDIT_ADD_USB,
         EDIT_ADD_NET,
+        EDIT_ADD_MEDIA,
         EDIT_REMOVE,
 };
 
@@ -800,6 +831,7 @@ struct edit_request {
         const char *permit;
         const struct policy_usb_entry *usb;
         const struct policy_net_entry *net;
+        const struct policy_media_entry *media;
 };
 
 static void diag_move(struct policy_diag *dst, struct policy_diag *src) {
@@ -826,7 +858,7 @@ static int check_result(const char *text, const char *source, const struct polic
         if (p->serial != old->serial + 1)
                 return -EBADMSG;
 
-        size_t n_old = old->n_usb + old->n_net, n_new = p->n_usb + p->n_net;
+        size_t n_old = old->n_usb + old->n_net + old->n_media, n_new = p->n_usb + p->n_net + p->n_media;
         switch (req->kind) {
         case EDIT_ADD_USB: {
                 const struct policy_usb_entry *e = policy_find_usb_permit(p, req->permit);
@@ -844,12 +876,24 @@ static int check_result(const char *text, const char *source, const struct polic
                         return -EBADMSG;
                 break;
         }
-        case EDIT_REMOVE:
-                if (n_new + 1 != n_old || policy_find_usb_permit(p, req->permit) ||
-                    policy_find_net_permit(p, req->permit))
+        case EDIT_ADD_MEDIA: {
+                const struct policy_media_entry *e = policy_find_media_permit(p, req->permit), *m = req->media;
+                if (n_new != n_old + 1 || p->n_media != old->n_media + 1 || !e || e->bus != m->bus ||
+                    !streq_ptr(e->vendor, m->vendor) || !streq_ptr(e->model, m->model) ||
+                    !streq_ptr(e->serial, m->serial) || !streq_ptr(e->oemid, m->oemid) || !streq_ptr(e->date, m->date) ||
+                    !streq_ptr(e->path, m->path) || e->read_only != m->read_only)
                         return -EBADMSG;
                 break;
         }
+        case EDIT_REMOVE:
+                if (n_new + 1 != n_old || policy_find_usb_permit(p, req->permit) ||
+                    policy_find_net_permit(p, req->permit) || policy_find_media_permit(p, req->permit))
+                        return -EBADMSG;
+                break;
+        }
+        /* The workstation's own disks are never edited by approve or revoke. */
+        if (p->n_fixed != old->n_fixed)
+                return -EBADMSG;
         return 0;
 }
 
@@ -875,9 +919,13 @@ static int edit_text(const char *text, size_t len, const struct policy *p, const
         case EDIT_ADD_NET:
                 r = edits_for_add(&ed, &sc, &sc.net, "network", format_net_entry, req->net);
                 break;
+        case EDIT_ADD_MEDIA:
+                r = edits_for_add(&ed, &sc, &sc.media, "media", format_media_entry, req->media);
+                break;
         case EDIT_REMOVE:
                 r = -ENOENT;
-                for (struct list *l = &sc.usb; r == -ENOENT && l; l = l == &sc.usb ? &sc.net : NULL)
+                for (struct list *l = &sc.usb; r == -ENOENT && l;
+                     l = l == &sc.usb ? &sc.net : l == &sc.net ? &sc.media : NULL)
                         for (size_t i = 0; i < l->n; i++)
                                 if (streq_ptr(l->elements[i].permit, req->permit)) {
                                         r = edits_for_remove(&ed, &sc, l, i);
@@ -896,6 +944,7 @@ static int edit_text(const char *text, size_t len, const struct policy *p, const
 static int edit_canonical(const struct policy *p, const struct edit_request *req, char **ret) {
         _cleanup_free_ struct policy_usb_entry *usb = NULL;
         _cleanup_free_ struct policy_net_entry *net = NULL;
+        _cleanup_free_ struct policy_media_entry *media = NULL;
         struct policy q = *p;
 
         q.index = NULL;
@@ -903,22 +952,29 @@ static int edit_canonical(const struct policy *p, const struct edit_request *req
 
         usb = calloc(p->n_usb + 1, sizeof *usb);
         net = calloc(p->n_net + 1, sizeof *net);
-        if (!usb || !net)
+        media = calloc(p->n_media + 1, sizeof *media);
+        if (!usb || !net || !media)
                 return -ENOMEM;
 
-        q.n_usb = q.n_net = 0;
+        q.n_usb = q.n_net = q.n_media = 0;
         for (size_t i = 0; i < p->n_usb; i++)
                 if (req->kind != EDIT_REMOVE || !streq_ptr(p->usb[i].approval.permit, req->permit))
                         usb[q.n_usb++] = p->usb[i];
         for (size_t i = 0; i < p->n_net; i++)
                 if (req->kind != EDIT_REMOVE || !streq_ptr(p->net[i].approval.permit, req->permit))
                         net[q.n_net++] = p->net[i];
+        for (size_t i = 0; i < p->n_media; i++)
+                if (req->kind != EDIT_REMOVE || !streq_ptr(p->media[i].approval.permit, req->permit))
+                        media[q.n_media++] = p->media[i];
         if (req->kind == EDIT_ADD_USB)
                 usb[q.n_usb++] = *req->usb;
         if (req->kind == EDIT_ADD_NET)
                 net[q.n_net++] = *req->net;
+        if (req->kind == EDIT_ADD_MEDIA)
+                media[q.n_media++] = *req->media;
         q.usb = usb;
         q.net = net;
+        q.media = media;
 
         return policy_write(&q, ret);
 }
@@ -941,7 +997,8 @@ static int edit(const char *text, size_t len, const char *source, const struct e
         }
         policy_diag_done(&d);
 
-        bool exists = policy_find_usb_permit(p, req->permit) || policy_find_net_permit(p, req->permit);
+        bool exists = policy_find_usb_permit(p, req->permit) || policy_find_net_permit(p, req->permit) ||
+                      policy_find_media_permit(p, req->permit);
         if (req->kind == EDIT_REMOVE && !exists)
                 return -ENOENT;
         if (req->kind != EDIT_REMOVE && exists)
@@ -987,6 +1044,13 @@ int policy_edit_add_net(const char *text, size_t len, const char *source, const 
                         char **ret_text, bool *ret_rewritten, struct policy_diag *diag) {
         return edit(text, len, source,
                     &(struct edit_request) { .kind = EDIT_ADD_NET, .permit = entry->approval.permit, .net = entry },
+                    ret_text, ret_rewritten, diag);
+}
+
+int policy_edit_add_media(const char *text, size_t len, const char *source, const struct policy_media_entry *entry,
+                          char **ret_text, bool *ret_rewritten, struct policy_diag *diag) {
+        return edit(text, len, source,
+                    &(struct edit_request) { .kind = EDIT_ADD_MEDIA, .permit = entry->approval.permit, .media = entry },
                     ret_text, ret_rewritten, diag);
 }
 

@@ -46,6 +46,8 @@ enum policy_reason {
         REASON_LOCKDOWN_OTHER,
         REASON_LOCKDOWN_NETWORK,
         REASON_LOOPBACK,
+        REASON_DEFAULT_MEDIA,
+        REASON_LOCKDOWN_MEDIA,
 };
 
 enum policy_window {
@@ -63,6 +65,7 @@ struct policy_decision {
         /* The entry that decided, or (window NOT_YET/EXPIRED) that matched but did not apply. */
         const struct policy_usb_entry *usb_entry;
         const struct policy_net_entry *net_entry;
+        const struct policy_media_entry *media_entry;
         /* For USB allow/read-only: bit i set means the device's interface i may be authorised. */
         uint32_t interface_mask;
         /* USB: the deciding permit leaves the device's hidraw nodes to udev's rules (the seat's
@@ -84,6 +87,16 @@ void policy_match_usb(const struct policy *p, const struct usb_identity *id, int
 
 /* Decides for a network link. P may be NULL (lockdown). Never fails. */
 void policy_match_net(const struct policy *p, const struct net_identity *id, int64_t now, struct policy_decision *ret);
+
+/* Decides for a removable medium that is not on USB: an entry whose every given key equals
+ * the medium's (bus always) and whose window is open allows it, read-only if it says so;
+ * otherwise defaults.media (block unless the policy says allow); no policy: block. P may be
+ * NULL. Never fails. */
+void policy_match_media(const struct policy *p, const struct media_identity *id, int64_t now,
+                        struct policy_decision *ret);
+
+/* The policy's fixed_disks entry that ID is, or NULL (P may be NULL). */
+const struct policy_fixed_disk *policy_match_fixed(const struct policy *p, const struct media_identity *id);
 
 const char *policy_verdict_to_string(enum policy_verdict v);   /* "allow", "read-only", "block" */
 const char *policy_reason_to_string(enum policy_reason r);     /* "permit", "default usb_hid", ... */

@@ -233,9 +233,27 @@ static int print_changes(struct json_object *reply) {
                 fputs_safe(json_get_string(l, "reason") ?: "", stdout);
                 fputs(")\n", stdout);
         }
+        /* Media on other buses (absent from an older kyokad); the fixed disks are never listed. */
+        struct json_object *media = NULL;
+        if (json_object_object_get_ex(reply, "media_changes", &media) && json_object_is_type(media, json_type_array))
+                for (size_t i = 0; i < json_object_array_length(media); i++) {
+                        struct json_object *m = json_object_array_get_idx(media, i), *v;
+                        if (!json_object_object_get_ex(m, "changed", &v) || !json_object_get_boolean(v))
+                                continue;
+                        changed++;
+                        fputs("  medium ", stdout);
+                        fputs_safe(json_get_string(m, "device") ?: "?", stdout);
+                        printf(" (%s) ", json_get_string(m, "bus") ?: "?");
+                        fputs_safe(json_get_string(m, "model") ?: "", stdout);
+                        fputs(" serial \"", stdout);
+                        fputs_safe(json_get_string(m, "serial") ?: "", stdout);
+                        printf("\": %s -> %s (", json_get_string(m, "before") ?: "new", json_get_string(m, "after") ?: "?");
+                        fputs_safe(json_get_string(m, "reason") ?: "", stdout);
+                        fputs(")\n", stdout);
+                }
         if (changed == 0)
-                printf("  no present device or link changed (%zu device%s, %zu link%s)\n", n, n == 1 ? "" : "s", n_links,
-                       n_links == 1 ? "" : "s");
+                printf("  no present device, medium or link changed (%zu device%s, %zu link%s)\n", n, n == 1 ? "" : "s",
+                       n_links, n_links == 1 ? "" : "s");
         return 0;
 }
 

@@ -13,12 +13,13 @@
 #include "policyctl.h"
 
 static void help(void) {
-        printf("Usage: policyctl request [--usb | --network] NAME [--out FILE]\n"
+        printf("Usage: policyctl request [--usb | --network | --media] NAME [--out FILE]\n"
                "\n"
-               "Write the request for a present USB device or network link (usually a blocked\n"
-               "one). A USB device is named by its bus path (\"1-2\", see 'policyctl list') or its\n"
-               "serial, a network link by its name (\"enx00e04c680001\") or its ifindex. The file\n"
-               "is what the city's approver turns into a permit with\n"
+               "Write the request for a present USB device, medium or network link (usually a\n"
+               "blocked one). A USB device is named by its bus path (\"1-2\", see 'policyctl list')\n"
+               "or its serial, a medium on another bus by its kernel name (\"mmcblk0\", \"sr0\",\n"
+               "\"nvme0n1\") or its serial, a network link by its name (\"enx00e04c680001\") or its\n"
+               "ifindex. The file is what the city's approver turns into a permit with\n"
                "'policyctl approve --request FILE'.\n"
                "Needs root, group " KYOKA_GROUP_READ " or " KYOKA_GROUP_ADMIN ".\n"
                "Exit status: 0 written, 1 no such device or link, or kyokad unreachable;\n"
@@ -27,6 +28,7 @@ static void help(void) {
                "Options:\n"
                "  --usb       NAME is a USB device (when it could also name a link)\n"
                "  --network   NAME is a network link (when it could also name a USB device)\n"
+               "  --media     NAME is a medium on another bus (an SD card, a drive, a disk)\n"
                "  --out FILE  write the request to FILE (replaced atomically) instead of stdout\n"
                "  -h --help   show this help\n");
 }
@@ -36,6 +38,7 @@ int verb_request(int argc, char *argv[]) {
                 { "out", required_argument, NULL, 'o' },
                 { "usb", no_argument, NULL, 'u' },
                 { "network", no_argument, NULL, 'n' },
+                { "media", no_argument, NULL, 'm' },
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
@@ -52,9 +55,10 @@ int verb_request(int argc, char *argv[]) {
                         break;
                 case 'u':
                 case 'n':
+                case 'm':
                         if (type)
-                                return usage_error("request", "--usb and --network exclude each other");
-                        type = c == 'u' ? "usb" : "network";
+                                return usage_error("request", "--usb, --network and --media exclude each other");
+                        type = c == 'u' ? "usb" : c == 'n' ? "network" : "media";
                         break;
                 case 'h':
                         help();
@@ -64,7 +68,7 @@ int verb_request(int argc, char *argv[]) {
                 }
         if (argc - optind != 1)
                 return usage_error("request", "expected one DEVICE (a bus path such as 1-2, a serial, "
-                                              "a network link's name or ifindex)");
+                                              "a disk's kernel name such as mmcblk0, a network link's name or ifindex)");
         const char *device = argv[optind];
         if (strlen(device) == 0 || strlen(device) >= KYOKA_CONTROL_DEVICE_MAX)
                 return usage_error("request", "DEVICE must be 1 to %d bytes", KYOKA_CONTROL_DEVICE_MAX - 1);
@@ -94,7 +98,8 @@ int verb_request(int argc, char *argv[]) {
         }
 
         const char *verdict = json_get_string(reply, "verdict"),
-                   *what = streq_ptr(json_get_string(reply, "type"), "network") ? "network link " : "";
+                   *what = streq_ptr(json_get_string(reply, "type"), "network") ? "network link " :
+                           streq_ptr(json_get_string(reply, "type"), "media") ? "medium " : "";
         if (verdict && !streq(verdict, "block"))
                 log_error("note: %s%s is not blocked (verdict %s); the request is written anyway", what,
                           json_get_string(reply, "device") ?: device, verdict);

@@ -35,8 +35,8 @@ static void help(void) {
         printf("Usage: policyctl status [--json | --check [--warn-days N]]\n"
                "\n"
                "Show the policy kyokad enforces (serial, issuer, contract, signer key, validity),\n"
-               "or that the built-in lockdown applies; the present USB devices and network\n"
-               "links allowed and blocked, and how often blocked links were set up\n"
+               "or that the built-in lockdown applies; the present USB devices, media on other\n"
+               "buses and network links allowed and blocked, and how often blocked links were set up\n"
                "(violations); whether kyokad's network firewall is in force; the ledger (records, last seq, records waiting, the error while it\n"
                "cannot be written) and the export key's fingerprint; the last faults.\n"
                "Needs root, group " KYOKA_GROUP_READ " or " KYOKA_GROUP_ADMIN ".\n"
@@ -293,6 +293,13 @@ int verb_status(int argc, char *argv[]) {
         struct json_object *d = get(reply, "devices");
         printf("%-10s %d present: %d allowed, %d blocked\n", "Devices:", json_object_get_int(get(d, "present")),
                json_object_get_int(get(d, "allowed")), json_object_get_int(get(d, "blocked")));
+        /* Media on other buses; absent from an older kyokad. */
+        struct json_object *md = get(reply, "media");
+        if (md)
+                printf("%-10s %d present: %d allowed, %d blocked; %d fixed disk%s of the workstation\n", "Media:",
+                       json_object_get_int(get(md, "present")), json_object_get_int(get(md, "allowed")),
+                       json_object_get_int(get(md, "blocked")), json_object_get_int(get(md, "fixed")),
+                       json_object_get_int(get(md, "fixed")) == 1 ? "" : "s");
         /* null: kyokad runs with --network off. Violations: of the links present now, since
          * kyokad first saw each. */
         struct json_object *l = get(reply, "links");

@@ -15,7 +15,7 @@ TOP=$(cd "$HERE/../.." && pwd)
 VMDIR=${KYOKA_VM_DIR:-$TOP/build/vm}
 CACHE=$VMDIR/cache
 
-MODULES="xhci-pci xhci-hcd usb-storage uas sd_mod sg ext4 usbnet cdc_ether rndis_host cdc_ncm e1000e veth usbhid hid-generic evdev nf_tables nft_meta_bridge"
+MODULES="xhci-pci xhci-hcd usb-storage uas sd_mod sg ext4 usbnet cdc_ether rndis_host cdc_ncm e1000e veth usbhid hid-generic evdev nf_tables nft_meta_bridge ahci sr_mod cdrom isofs sdhci-pci mmc_block nvme virtio_pci virtio_blk"
 
 die() { echo "build-image.sh: $*" >&2; exit 1; }
 note() { echo "build-image.sh: $*" >&2; }
