@@ -45,6 +45,10 @@
 #define KYOKA_CMD_RELOAD "reload"     /* admins only */
 #define KYOKA_CMD_WATCH "watch"
 
+/* A medium of `list` that is the workstation's own has "fixed": why. This one reason depends on
+ * the policy alone (its fixed_disks), so `install --dry-run` decides such a disk again. */
+#define KYOKA_FIXED_BY_POLICY "listed by the policy (fixed_disks)"
+
 #define KYOKA_CONTROL_MESSAGE_MAX (64u << 10)  /* a client's message, bytes */
 #define KYOKA_CONTROL_REPLY_MAX (1u << 20)     /* a message from kyokad, bytes */
 #define KYOKA_CONTROL_DEVICE_MAX 256           /* "device" of a request, its NUL included */

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "fileio.h"
+#include "kyoka-names.h"
 #include "macro.h"
 
 #define HEADER "kyoka fixed disks 1\n"
@@ -200,7 +201,7 @@ const char *media_fixed_reason_to_string(enum media_fixed_reason r) {
         case MEDIA_FIXED_ROOT:     return "holds the root file system";
         case MEDIA_FIXED_FSTAB:    return "named in /etc/fstab";
         case MEDIA_FIXED_CRYPTTAB: return "named in /etc/crypttab";
-        case MEDIA_FIXED_POLICY:   return "listed by the policy (fixed_disks)";
+        case MEDIA_FIXED_POLICY:   return KYOKA_FIXED_BY_POLICY;
         case MEDIA_FIXED_INSTALL:  return "present at installation";
         case MEDIA_FIXED_NO_LIST:  return "no list of the disks present at installation yet";
         case _MEDIA_FIXED_MAX:     break;

@@ -547,7 +547,7 @@ int net_identity_from_json(struct json_object *d, struct net_identity *id, char 
         return get_bool(d, "loopback", &id->is_loopback, ret_error);
 }
 
-static int media_from_json(struct json_object *d, struct media_identity *id, char **ret_error) {
+int media_identity_from_json(struct json_object *d, struct media_identity *id, char **ret_error) {
         struct json_object *v;
         char b[48];
         int r;
@@ -682,7 +682,7 @@ int request_from_json(const char *text, size_t len, struct request *ret, char **
         else if (req->type == REQUEST_NETWORK)
                 r = net_identity_from_json(device, &req->net, ret_error);
         else
-                r = media_from_json(device, &req->media, ret_error);
+                r = media_identity_from_json(device, &req->media, ret_error);
         if (r < 0)
                 return r;
 

@@ -146,6 +146,7 @@ int request_to_json(const struct request *req, char **ret);
 struct json_object;
 int usb_identity_from_json(struct json_object *device, struct usb_identity *ret, char **ret_error);
 int net_identity_from_json(struct json_object *device, struct net_identity *ret, char **ret_error);
+int media_identity_from_json(struct json_object *device, struct media_identity *ret, char **ret_error);
 
 /* Parses a request (at most 64 KiB); on error returns -EINVAL and, if ret_error is not NULL, a
  * message naming the offending field (newly allocated; *ret_error is NULL otherwise). Unknown

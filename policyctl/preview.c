@@ -11,6 +11,9 @@
 
 #include "fileio.h"
 #include "macro.h"
+#include "json-util.h"
+#include "kyoka-names.h"
+#include "policyctl.h"
 #include "preview.h"
 
 /* /proc/net/route and ipv6_route: one line per route, a few hundred bytes each. A router with a
@@ -35,17 +38,70 @@ static enum policy_verdict verdict_from_string(const char *s) {
         return VERDICT_BLOCK;
 }
 
-static int decide_one(struct json_object *o, bool is_link, const struct policy *policy, int64_t now,
+/* A medium of the list names its kernel name "device"; the request's parser reads "name". */
+static int medium_identity(struct json_object *o, struct media_identity *id, char **error) {
+        static const char *const keys[] = { "bus", "path", "vendor", "model", "serial", "oemid", "date" };
+        _cleanup_(json_object_putp) struct json_object *d = json_object_new_object();
+        struct json_object *v;
+
+        if (!d)
+                return -ENOMEM;
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                if (json_object_object_get_ex(o, keys[i], &v) && v &&
+                    json_object_object_add(d, keys[i], json_object_get(v)) < 0) {
+                        json_object_put(v);
+                        return -ENOMEM;
+                }
+        if (json_object_object_get_ex(o, "device", &v) && v && json_object_object_add(d, "name", json_object_get(v)) < 0) {
+                json_object_put(v);
+                return -ENOMEM;
+        }
+        return media_identity_from_json(d, id, error);
+}
+
+static int decide_medium(struct json_object *o, const struct policy *policy, int64_t now, struct preview_item *item,
+                         char **error) {
+        const char *fixed = json_get_string(o, "fixed");
+        struct media_identity id;
+        struct policy_decision d;
+        int r;
+
+        r = medium_identity(o, &id, error);
+        if (r < 0)
+                return r;
+        /* The workstation's own disk stays its own, unless only the policy's fixed_disks made it
+         * so (daemon/media-fixed.c: media_fixed_from()): then the new policy decides. */
+        bool by_policy = streq_ptr(fixed, KYOKA_FIXED_BY_POLICY);
+        if (fixed && !by_policy) {
+                item->after = item->before;
+                snprintf(item->reason, sizeof item->reason, "%s", fixed);
+                return 0;
+        }
+        if (policy_match_fixed(policy, &id)) {
+                item->after = VERDICT_ALLOW;
+                snprintf(item->reason, sizeof item->reason, "%s", KYOKA_FIXED_BY_POLICY);
+                return 0;
+        }
+        policy_match_media(policy, &id, now, &d);
+        policy_decision_describe(&d, NULL, item->reason, sizeof item->reason);
+        item->after = d.verdict;
+        return 0;
+}
+
+static int decide_one(struct json_object *o, enum preview_kind kind, const struct policy *policy, int64_t now,
                       struct preview_item *item, char *err, size_t err_size) {
+        static const char *const nouns[] = { [PREVIEW_USB] = "device", [PREVIEW_MEDIUM] = "medium", [PREVIEW_LINK] = "link" };
         _cleanup_free_ char *error = NULL;
         struct json_object *v;
         struct policy_decision d;
         int r;
 
         item->listed = o;
-        item->is_link = is_link;
+        item->kind = kind;
+        item->is_link = kind == PREVIEW_LINK;
         item->before = verdict_from_string(json_object_object_get_ex(o, "verdict", &v) ? json_object_get_string(v) : NULL);
-        if (is_link) {
+        switch (kind) {
+        case PREVIEW_LINK: {
                 struct net_identity id;
                 r = net_identity_from_json(o, &id, &error);
                 if (r < 0)
@@ -53,7 +109,18 @@ static int decide_one(struct json_object *o, bool is_link, const struct policy *
                 snprintf(item->name, sizeof item->name, "%s", id.name);
                 policy_match_net(policy, &id, now, &d);
                 policy_decision_describe(&d, NULL, item->reason, sizeof item->reason);
-        } else {
+                item->after = d.verdict;
+                return 0;
+        }
+        case PREVIEW_MEDIUM:
+                /* A fixed disk has no verdict (null): it is usable, the workstation's own. */
+                if (json_get_string(o, "fixed"))
+                        item->before = VERDICT_ALLOW;
+                r = decide_medium(o, policy, now, item, &error);
+                if (r < 0)
+                        goto bad;
+                return 0;
+        case PREVIEW_USB: {
                 /* kyokad keeps a device whose identity it could not read blocked, whatever the
                  * policy says (docs/usb.md): so would the new policy. */
                 if (json_object_object_get_ex(o, "identity_ok", &v) && !json_object_get_boolean(v)) {
@@ -68,42 +135,46 @@ static int decide_one(struct json_object *o, bool is_link, const struct policy *
                         goto bad;
                 policy_match_usb(policy, &id, now, &d);
                 policy_decision_describe(&d, &id, item->reason, sizeof item->reason);
+                item->after = d.verdict;
+                return 0;
         }
-        item->after = d.verdict;
-        return 0;
+        }
+        return -EINVAL;
 bad:
-        snprintf(err, err_size, "kyokad listed a %s that cannot be read: %s", is_link ? "link" : "device",
-                 error ?: "out of memory");
+        snprintf(err, err_size, "kyokad listed a %s that cannot be read: %s", nouns[kind], error ?: "out of memory");
         return r == -ENOMEM ? r : -EBADMSG;
 }
 
 int preview_compute(struct json_object *list, const struct policy *policy, int64_t now, struct preview *ret,
                     char *err, size_t err_size) {
-        struct json_object *devices = NULL, *links = NULL;
-        size_t n_dev = 0, n_links = 0;
+        static const struct {
+                const char *key;
+                enum preview_kind kind;
+        } parts[] = { { "devices", PREVIEW_USB }, { "media", PREVIEW_MEDIUM }, { "links", PREVIEW_LINK } };
+        struct json_object *arrays[ELEMENTSOF(parts)] = {};
+        size_t counts[ELEMENTSOF(parts)] = {}, total = 0, k = 0, changed = 0;
         _cleanup_free_ struct preview_item *items = NULL;
-        size_t changed = 0;
         int r;
 
-        if (json_object_object_get_ex(list, "devices", &devices) && json_object_is_type(devices, json_type_array))
-                n_dev = json_object_array_length(devices);
-        /* null: kyokad runs with --network off. */
-        if (json_object_object_get_ex(list, "links", &links) && json_object_is_type(links, json_type_array))
-                n_links = json_object_array_length(links);
-        if (n_dev + n_links > 0) {
-                items = calloc(n_dev + n_links, sizeof *items);
+        /* An absent or null part: kyokad does not watch it (--network off, an older kyokad). */
+        for (size_t i = 0; i < ELEMENTSOF(parts); i++)
+                if (json_object_object_get_ex(list, parts[i].key, &arrays[i]) &&
+                    json_object_is_type(arrays[i], json_type_array))
+                        total += counts[i] = json_object_array_length(arrays[i]);
+        if (total > 0) {
+                items = calloc(total, sizeof *items);
                 if (!items)
                         return -ENOMEM;
         }
-        for (size_t i = 0; i < n_dev + n_links; i++) {
-                bool is_link = i >= n_dev;
-                r = decide_one(json_object_array_get_idx(is_link ? links : devices, is_link ? i - n_dev : i), is_link,
-                               policy, now, &items[i], err, err_size);
-                if (r < 0)
-                        return r;
-                changed += items[i].before != items[i].after;
-        }
-        *ret = (struct preview) { .items = TAKE_PTR(items), .n_items = n_dev + n_links, .n_changed = changed };
+        for (size_t i = 0; i < ELEMENTSOF(parts); i++)
+                for (size_t j = 0; j < counts[i]; j++, k++) {
+                        r = decide_one(json_object_array_get_idx(arrays[i], j), parts[i].kind, policy, now, &items[k], err,
+                                       err_size);
+                        if (r < 0)
+                                return r;
+                        changed += items[k].before != items[k].after;
+                }
+        *ret = (struct preview) { .items = TAKE_PTR(items), .n_items = total, .n_changed = changed };
         return 0;
 }
 

@@ -2,8 +2,8 @@
 /* What a policy would change on this workstation, before it is installed (`install --dry-run`,
  * and the guard of a real install): the present devices and links as kyokad lists them
  * (docs/control.md "list"), each decided again with the new policy by the same matching kyokad
- * uses (policy_match_usb/net), and the links that carry the caller's SSH session or a default
- * route.
+ * uses (policy_match_usb/net/media, policy_match_fixed), and the links that carry the caller's
+ * SSH session or a default route.
  *
  * preview_compute() is pure (the list reply and the policy in, the changes out: unit tested
  * without a socket); preview_find_carriers() reads this network namespace's addresses and
@@ -24,11 +24,18 @@ enum preview_carrier {
         PREVIEW_CARRIES_DEFAULT_ROUTE = 1u << 1,  /* a default route (IPv4 or IPv6) leaves through it */
 };
 
+enum preview_kind {
+        PREVIEW_USB,                      /* "devices" of the list */
+        PREVIEW_MEDIUM,                   /* "media": a disk not on USB */
+        PREVIEW_LINK,                     /* "links" */
+};
+
 struct preview_item {
         struct json_object *listed;       /* the object of the list reply (borrowed: for printing) */
-        bool is_link;
+        enum preview_kind kind;
+        bool is_link;                     /* kind == PREVIEW_LINK */
         char name[NET_NAME_MAX];          /* a link's name (carriers are matched on it) */
-        enum policy_verdict before, after;
+        enum policy_verdict before, after; /* a fixed disk (the workstation's own) counts as allowed */
         bool unreadable;                  /* kyokad could not read the identity: blocked either way */
         char reason[512];                 /* the new decision, as kyokad would record it */
         unsigned carries;                 /* enum preview_carrier, set by preview_mark_carriers() */

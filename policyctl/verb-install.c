@@ -298,10 +298,18 @@ static size_t print_preview(const struct preview *p, const char *verb) {
                 const struct preview_item *it = &p->items[i];
                 if (it->before == it->after && !preview_item_cuts(it))
                         continue;
-                fputs(it->is_link ? "  link " : "  ", stdout);
-                if (it->is_link)
+                fputs(it->kind == PREVIEW_LINK ? "  link " : it->kind == PREVIEW_MEDIUM ? "  medium " : "  ", stdout);
+                if (it->kind == PREVIEW_LINK)
                         print_link_name(it->listed, stdout);
-                else
+                else if (it->kind == PREVIEW_MEDIUM) {
+                        /* As a reload's media_changes are printed (print_changes). */
+                        fputs_safe(json_get_string(it->listed, "device") ?: "?", stdout);
+                        printf(" (%s) ", json_get_string(it->listed, "bus") ?: "?");
+                        fputs_safe(json_get_string(it->listed, "model") ?: "", stdout);
+                        fputs(" serial \"", stdout);
+                        fputs_safe(json_get_string(it->listed, "serial") ?: "", stdout);
+                        putchar('"');
+                } else
                         print_device_name(it->listed, stdout);
                 printf(": %s -> %s (", policy_verdict_to_string(it->before), policy_verdict_to_string(it->after));
                 fputs_safe(it->reason, stdout);

@@ -118,6 +118,16 @@ static const char LIST[] =
         " {\"type\":\"usb\",\"device\":\"1-3\",\"bus_path\":\"1-3\",\"id_path\":\"\",\"vendor\":\"0000\",\"product\":\"0000\","
         "  \"serial\":null,\"manufacturer\":\"\",\"product_name\":\"\",\"device_class\":\"00:00:00\",\"interfaces\":[],"
         "  \"identity_ok\":false,\"decided\":true,\"verdict\":\"block\",\"reason\":\"descriptors unreadable\",\"permit\":null}],"
+        " \"media\":["
+        " {\"type\":\"media\",\"device\":\"mmcblk0\",\"bus\":\"mmc\",\"path\":\"pci-0000:00:05.0-platform-sdhci\","
+        "  \"vendor\":\"0x000003\",\"model\":\"SD32G\",\"serial\":\"0x12345678\",\"oemid\":\"0x5344\",\"date\":\"02/2026\","
+        "  \"fixed\":null,\"decided\":true,\"verdict\":\"block\",\"reason\":\"default media\",\"permit\":null,\"disc\":null},"
+        " {\"type\":\"media\",\"device\":\"nvme0n1\",\"bus\":\"nvme\",\"path\":\"pci-0000:00:04.0-nvme-1\","
+        "  \"vendor\":\"\",\"model\":\"Samsung SSD 980 1TB\",\"serial\":\"S64DNX0R123456\",\"oemid\":\"\",\"date\":\"\","
+        "  \"fixed\":\"listed by the policy (fixed_disks)\",\"decided\":false,\"verdict\":null,\"reason\":\"x\",\"permit\":null,\"disc\":null},"
+        " {\"type\":\"media\",\"device\":\"vda\",\"bus\":\"virtio\",\"path\":\"pci-0000:00:06.0\",\"vendor\":\"\",\"model\":\"\","
+        "  \"serial\":\"\",\"oemid\":\"\",\"date\":\"\",\"fixed\":\"holds the root file system\",\"decided\":false,"
+        "  \"verdict\":null,\"reason\":\"x\",\"permit\":null,\"disc\":null}],"
         " \"links\":["
         " {\"type\":\"network\",\"ifindex\":2,\"name\":\"eth0\",\"mac\":\"02:00:00:00:01:0a\",\"mac_permanent\":true,"
         "  \"kind\":\"\",\"path\":\"pci-0000:00:03.0\",\"driver\":\"e1000\",\"loopback\":false,\"up\":true,"
@@ -130,7 +140,9 @@ static const char POLICY_STICK_ONLY[] =
         "kyoka_policy = 1; serial = 2; issued = \"2026-12-01\"; issuer = \"t\"; contract = \"t\";\n"
         "defaults = { usb_hid = \"allow\"; usb_other = \"block\"; network = \"block\"; };\n"
         "usb = ( { permit = \"U-1\"; vendor = \"0781\"; product = \"5581\"; serial = \"4C53000123\";\n"
-        "          approved_by = \"t\"; approved_on = \"2026-12-01\"; } );\n";
+        "          approved_by = \"t\"; approved_on = \"2026-12-01\"; } );\n"
+        "media = ( { permit = \"M-1\"; bus = \"mmc\"; vendor = \"0x000003\"; oemid = \"0x5344\"; model = \"SD32G\";\n"
+        "            serial = \"0x12345678\"; approved_by = \"t\"; approved_on = \"2026-12-01\"; } );\n";
 
 static void test_preview_decides_what_kyokad_listed(void **state) {
         struct json_object *list = json_tokener_parse(LIST);
@@ -144,7 +156,7 @@ static void test_preview_decides_what_kyokad_listed(void **state) {
         assert_int_equal(policy_parse(POLICY_STICK_ONLY, strlen(POLICY_STICK_ONLY), "t.conf", &p, &diag), 0);
         policy_diag_done(&diag); /* warnings (a serial-less permit, none here: still released) */
         assert_int_equal(preview_compute(list, p, 1796000000, &pv, err, sizeof err), 0);
-        assert_int_equal(pv.n_items, 4);
+        assert_int_equal(pv.n_items, 7);
         /* The stick: approved now. */
         assert_false(pv.items[0].is_link);
         assert_int_equal(pv.items[0].before, VERDICT_BLOCK);
@@ -153,23 +165,34 @@ static void test_preview_decides_what_kyokad_listed(void **state) {
         /* A device kyokad could not read stays blocked whatever the policy. */
         assert_true(pv.items[1].unreadable);
         assert_int_equal(pv.items[1].after, VERDICT_BLOCK);
+        /* The SD card: approved by the media entry. */
+        assert_int_equal(pv.items[2].kind, PREVIEW_MEDIUM);
+        assert_int_equal(pv.items[2].before, VERDICT_BLOCK);
+        assert_int_equal(pv.items[2].after, VERDICT_ALLOW);
+        /* A disk the old policy's fixed_disks listed and the new one does not: now a medium, blocked. */
+        assert_int_equal(pv.items[3].before, VERDICT_ALLOW);
+        assert_int_equal(pv.items[3].after, VERDICT_BLOCK);
+        /* The root disk is the workstation's own whatever the policy. */
+        assert_int_equal(pv.items[4].before, VERDICT_ALLOW);
+        assert_int_equal(pv.items[4].after, VERDICT_ALLOW);
         /* eth0: no entry any more; it carries the session, so the install would cut it. */
-        assert_true(pv.items[2].is_link);
-        assert_int_equal(pv.items[2].after, VERDICT_BLOCK);
-        assert_false(preview_item_cuts(&pv.items[2]));
+        assert_true(pv.items[5].is_link);
+        assert_int_equal(pv.items[5].after, VERDICT_BLOCK);
+        assert_false(preview_item_cuts(&pv.items[5]));
         preview_mark_carriers(&pv, names, bits, 2);
-        assert_int_equal(pv.items[2].carries, PREVIEW_CARRIES_SSH);
-        assert_true(preview_item_cuts(&pv.items[2]));
+        assert_int_equal(pv.items[5].carries, PREVIEW_CARRIES_SSH);
+        assert_true(preview_item_cuts(&pv.items[5]));
         /* Loopback is always allowed. */
-        assert_int_equal(pv.items[3].after, VERDICT_ALLOW);
-        assert_false(preview_item_cuts(&pv.items[3]));
-        assert_int_equal(pv.n_changed, 2);
+        assert_int_equal(pv.items[6].after, VERDICT_ALLOW);
+        assert_false(preview_item_cuts(&pv.items[6]));
+        assert_int_equal(pv.n_changed, 4);
         preview_done(&pv);
 
         /* Lockdown (no policy): the stick stays blocked, the link is blocked. */
         assert_int_equal(preview_compute(list, NULL, 1796000000, &pv, err, sizeof err), 0);
         assert_int_equal(pv.items[0].after, VERDICT_BLOCK);
         assert_int_equal(pv.items[2].after, VERDICT_BLOCK);
+        assert_int_equal(pv.items[5].after, VERDICT_BLOCK);
         preview_done(&pv);
 
         /* An entry kyokad would never send is refused, not guessed. */
