@@ -91,7 +91,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 # Keep object files that only a test needs (make would delete them as intermediates).
 .SECONDARY:
 
-.PHONY: all deps check check-unit check-asan check-fuzz check-integration check-vm demo fuzz bench install clean help pot
+.PHONY: all deps check check-unit check-asan check-fuzz check-integration check-vm demo fuzz bench install clean help pot check-po
 all: $(PROGRAMS) $(LIBS)
 
 # The catalogues' directory, compiled in (basic/i18n.c; the tests set $$KYOKA_LOCALEDIR).
@@ -170,6 +170,17 @@ $(BUILD)/locale/%/LC_MESSAGES/kyoka.mo: po/%.po
 	@cat $@.log
 	@if grep -Eq 'fuzzy|untranslated' $@.log; then echo "$<: fuzzy or untranslated messages"; rm -f $@.tmp; exit 1; fi
 	mv $@.tmp $@
+# check-po: every po/LANG.po translates every string of the current sources (the rule above
+# checks the .po alone); tests/integration/test-policyctl-ja.sh runs it.
+check-po:
+	@mkdir -p $(BUILD)/po
+	xgettext $(XGETTEXT_FLAGS) -o $(BUILD)/po/kyoka.pot $(POT_SRC)
+	@for l in $(LINGUAS); do \
+		msgmerge --quiet --no-location -o $(BUILD)/po/$$l.po po/$$l.po $(BUILD)/po/kyoka.pot || exit 1; \
+		s=$$(msgfmt --check --statistics -o /dev/null $(BUILD)/po/$$l.po 2>&1) || { echo "$$s"; exit 1; }; \
+		echo "po/$$l.po against the sources: $$s"; \
+		case "$$s" in *fuzzy*|*untranslated*) echo "po/$$l.po: run make pot and translate"; exit 1;; esac; \
+	done
 pot:
 	xgettext $(XGETTEXT_FLAGS) -o po/kyoka.pot $(POT_SRC)
 	for l in $(LINGUAS); do msgmerge --quiet --update --backup=none --no-location po/$$l.po po/kyoka.pot || exit 1; done
@@ -308,4 +319,4 @@ clean:
 	rm -rf build
 
 help:
-	@echo "targets: all pot deps check check-unit check-asan check-fuzz check-integration check-vm demo fuzz bench install clean"
+	@echo "targets: all pot check-po deps check check-unit check-asan check-fuzz check-integration check-vm demo fuzz bench install clean"
