@@ -94,8 +94,16 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 .PHONY: all deps check check-unit check-asan check-fuzz check-integration check-vm demo fuzz bench install clean help pot check-po
 all: $(PROGRAMS) $(LIBS)
 
-# The catalogues' directory, compiled in (basic/i18n.c; the tests set $$KYOKA_LOCALEDIR).
+# The catalogues' directory, compiled in (basic/i18n.c; the tests set $$KYOKA_LOCALEDIR). The
+# stamp recompiles it when LOCALEDIR (or PREFIX) changes: `make && make install PREFIX=/usr`
+# must not install a policyctl that looks in /usr/local.
 $(BUILD)/obj/basic/i18n.o: CPPFLAGS += -DKYOKA_LOCALEDIR='"$(LOCALEDIR)"'
+$(BUILD)/obj/basic/i18n.o: $(BUILD)/obj/basic/i18n.localedir
+$(BUILD)/obj/basic/i18n.localedir: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(LOCALEDIR)' | cmp -s - $@ || echo '$(LOCALEDIR)' >$@
+.PHONY: FORCE
+FORCE:
 
 # Tests find their fixtures wherever they are run from.
 $(BUILD)/obj/tests/%.o: CPPFLAGS += -DTEST_DATA_DIR='"$(CURDIR)/tests/data"'
