@@ -29,17 +29,17 @@ int control_connect(bool quiet_if_absent, int *ret_fd) {
 
         fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
         if (fd < 0)
-                return log_error_errno(negative_errno(), "cannot create a socket: %m");
+                return log_error_errno(negative_errno(), _("cannot create a socket: %m"));
         if (connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0) {
                 r = negative_errno();
                 if (quiet_if_absent && (r == -ENOENT || r == -ECONNREFUSED))
                         return r;
                 if (r == -ENOENT || r == -ECONNREFUSED)
-                        return log_error_errno(r, "kyokad is not running (no control socket at %s)", path);
+                        return log_error_errno(r, _("kyokad is not running (no control socket at %s)"), path);
                 if (r == -EACCES)
-                        return log_error_errno(r, "%s: permission denied (needs root, group " KYOKA_GROUP_READ
-                                                  " or " KYOKA_GROUP_ADMIN ")", path);
-                return log_error_errno(r, "cannot connect to %s: %m", path);
+                        return log_error_errno(r, _("%s: permission denied (needs root, group %s or %s)"), path,
+                                               KYOKA_GROUP_READ, KYOKA_GROUP_ADMIN);
+                return log_error_errno(r, _("cannot connect to %s: %m"), path);
         }
         struct timeval tv = { .tv_sec = REPLY_TIMEOUT_SEC };
         (void) setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -91,7 +91,7 @@ static int send_command(int fd, const char *cmd, const char *device, const char 
         if ((r == -EPIPE || r == -ECONNRESET) && print_refusal(fd))
                 return r;
         if (r < 0)
-                return log_error_errno(r, "cannot send to kyokad: %m");
+                return log_error_errno(r, _("cannot send to kyokad: %m"));
         return 0;
 }
 
@@ -111,13 +111,13 @@ int control_receive(int fd, struct json_object **ret) {
                 n = recv(fd, buf, KYOKA_CONTROL_REPLY_MAX + 1, MSG_TRUNC);
         while (n < 0 && errno == EINTR);
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-                return log_error_errno(-ETIMEDOUT, "kyokad did not reply within %d s", REPLY_TIMEOUT_SEC);
+                return log_error_errno(-ETIMEDOUT, _("kyokad did not reply within %d s"), REPLY_TIMEOUT_SEC);
         if (n < 0)
-                return log_error_errno(negative_errno(), "cannot receive from kyokad: %m");
+                return log_error_errno(negative_errno(), _("cannot receive from kyokad: %m"));
         if (n == 0)
                 return -ECONNRESET;
         if ((size_t) n > KYOKA_CONTROL_REPLY_MAX)
-                return log_error_errno(-EMSGSIZE, "kyokad's reply is larger than %u bytes", KYOKA_CONTROL_REPLY_MAX);
+                return log_error_errno(-EMSGSIZE, _("kyokad's reply is larger than %u bytes"), KYOKA_CONTROL_REPLY_MAX);
 
         tok = json_tokener_new();
         if (!tok)
@@ -128,7 +128,7 @@ int control_receive(int fd, struct json_object **ret) {
         json_tokener_free(tok);
         if (!good) {
                 json_object_put(o);
-                return log_error_errno(-EBADMSG, "kyokad sent a malformed message");
+                return log_error_errno(-EBADMSG, _("kyokad sent a malformed message"));
         }
         *ret = o;
         return 0;
@@ -211,7 +211,7 @@ int control_call_type(const char *cmd, const char *device, const char *type, str
                 return r;
         r = control_receive(fd, &reply);
         if (r == -ECONNRESET)
-                return log_error_errno(r, "kyokad closed the connection without a reply");
+                return log_error_errno(r, _("kyokad closed the connection without a reply"));
         if (r < 0)
                 return r;
         *ret = reply;

@@ -23,7 +23,7 @@
 #include "timeutil.h"
 
 static void help(void) {
-        printf("Usage: policyctl approve FILE --request REQ.json --permit REF --by NAME [OPTIONS]\n"
+        printf(_("Usage: policyctl approve FILE --request REQ.json --permit REF --by NAME [OPTIONS]\n"
                "       policyctl approve FILE --vendor V --product P --serial S [--interfaces LIST]\n"
                "                              --permit REF --by NAME [OPTIONS]\n"
                "\n"
@@ -55,7 +55,7 @@ static void help(void) {
                "                      product strings)\n"
                "  --purpose S         what it is for\n"
                "  --holder S          the worker it is issued to\n"
-               "  -h --help           show this help\n");
+               "  -h --help           show this help\n"));
 }
 
 struct approve_args {
@@ -107,15 +107,15 @@ static int parse_pattern_list(const char *s, struct policy_interface_pattern lis
 static int check_text(const char *option, const char *value, bool required) {
         if (!value) {
                 if (required)
-                        return approve_usage("--%s is required", option);
+                        return approve_usage(_("--%s is required"), option);
                 return 0;
         }
         if (required && !*value)
-                return approve_usage("--%s must not be empty", option);
+                return approve_usage(_("--%s must not be empty"), option);
         if (!string_is_safe(value))
-                return approve_usage("--%s must be UTF-8 text without control characters", option);
+                return approve_usage(_("--%s must be UTF-8 text without control characters"), option);
         if (strlen(value) > POLICY_STRING_MAX)
-                return approve_usage("--%s is longer than %u bytes", option, POLICY_STRING_MAX);
+                return approve_usage(_("--%s is longer than %u bytes"), option, POLICY_STRING_MAX);
         return 0;
 }
 
@@ -132,23 +132,23 @@ static int check_args(struct approve_args *a) {
 
         bool by_id = a->vendor || a->product || a->serial;
         if (a->request && by_id)
-                return approve_usage("--request and --vendor/--product/--serial exclude each other");
+                return approve_usage(_("--request and --vendor/--product/--serial exclude each other"));
         if (!a->request && !by_id)
-                return approve_usage("give --request REQ.json, or --vendor, --product and --serial");
+                return approve_usage(_("give --request REQ.json, or --vendor, --product and --serial"));
         if (by_id && !(a->vendor && a->product && a->serial))
-                return approve_usage("--vendor, --product and --serial go together");
+                return approve_usage(_("--vendor, --product and --serial go together"));
         if (a->bind_port && !a->request)
-                return approve_usage("--bind-port needs --request: the port is the request's id_path");
+                return approve_usage(_("--bind-port needs --request: the port is the request's id_path"));
         if (a->serial && (!string_is_safe(a->serial) || strlen(a->serial) >= USB_STRING_MAX))
-                return approve_usage("--serial must be UTF-8 text without control characters, at most %d bytes",
+                return approve_usage(_("--serial must be UTF-8 text without control characters, at most %d bytes"),
                                      USB_STRING_MAX - 1);
         if (a->interfaces) {
                 r = parse_pattern_list(a->interfaces, a->patterns, &a->n_patterns);
                 if (r == -E2BIG)
-                        return approve_usage("--interfaces: more than %d interfaces", USB_INTERFACES_MAX);
+                        return approve_usage(_("--interfaces: more than %d interfaces"), USB_INTERFACES_MAX);
                 if (r < 0)
-                        return approve_usage("--interfaces: expected CC:SS:PP[,CC:SS:PP...] (hex; SS and PP may be *), "
-                                             "got \"%s\"",
+                        return approve_usage(_("--interfaces: expected CC:SS:PP[,CC:SS:PP...] (hex; SS and PP may be *), "
+                                             "got \"%s\""),
                                              a->interfaces);
         }
         return 0;
@@ -162,18 +162,18 @@ static int parse_window(const struct approve_args *a, struct policy_approval *ap
         ap->valid_from = TIME_NEG_INFINITY;
         ap->valid_until = TIME_INFINITY;
         if (a->from && time_parse_iso8601(a->from, &ap->valid_from, NULL) < 0)
-                return approve_usage("--from: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][+HH:MM], got \"%s\"", a->from);
+                return approve_usage(_("--from: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][+HH:MM], got \"%s\""), a->from);
         if (a->until) {
                 if (time_parse_iso8601(a->until, &ap->valid_until, &date_only) < 0)
-                        return approve_usage("--until: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][+HH:MM], got \"%s\"",
+                        return approve_usage(_("--until: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][+HH:MM], got \"%s\""),
                                              a->until);
                 if (date_only)
                         ap->valid_until = time_next_local_midnight(ap->valid_until);
                 if (ap->valid_until <= now)
-                        return approve_usage("--until %s is in the past: the permit would never apply", a->until);
+                        return approve_usage(_("--until %s is in the past: the permit would never apply"), a->until);
         }
         if (ap->valid_from >= ap->valid_until)
-                return approve_usage("--from %s is not before --until %s", a->from, a->until);
+                return approve_usage(_("--from %s is not before --until %s"), a->from, a->until);
         ap->valid_from_text = (char *) a->from;
         ap->valid_until_text = (char *) a->until;
         return 0;
@@ -196,15 +196,15 @@ static int read_request(const char *path, struct request *ret) {
 
         r = read_file_bounded(path, REQUEST_FILE_MAX, &text, &size);
         if (r == -EFBIG)
-                return log_error_errno(r, "%s: larger than %u KiB, not a request", path, REQUEST_FILE_MAX >> 10);
+                return log_error_errno(r, _("%s: larger than %u KiB, not a request"), path, REQUEST_FILE_MAX >> 10);
         if (r < 0)
-                return log_error_errno(r, "%s: cannot read: %m", path);
+                return log_error_errno(r, _("%s: cannot read: %m"), path);
         r = request_from_json(text, size, ret, &error);
         if (r < 0) {
                 if (error)
-                        log_error("%s: not a valid request: %s", path, error);
+                        log_error(_("%s: not a valid request: %s"), path, error);
                 else
-                        log_error_errno(r, "%s: not a valid request: %m", path);
+                        log_error_errno(r, _("%s: not a valid request: %m"), path);
                 return r;
         }
         return 0;
@@ -228,13 +228,13 @@ static int finish(const char *path, const char *permit, const char *out, bool re
 /* Says why policy_edit_add_*() refused with R, and returns R. */
 static int report_edit_error(int r, const char *path, const char *permit) {
         if (r == -EEXIST)
-                log_error("%s: permit \"%s\" exists already; revoke it first or use another reference", path, permit);
+                log_error(_("%s: permit \"%s\" exists already; revoke it first or use another reference"), path, permit);
         else if (r == -EINVAL)
-                log_error("%s: not a valid policy; fix it first (see 'policyctl check')", path);
+                log_error(_("%s: not a valid policy; fix it first (see 'policyctl check')"), path);
         else if (r == -EBADMSG)
-                log_error("%s: the new entry does not make a valid policy; nothing was written", path);
+                log_error(_("%s: the new entry does not make a valid policy; nothing was written"), path);
         else
-                log_error_errno(r, "%s: cannot add permit \"%s\": %m", path, permit);
+                log_error_errno(r, _("%s: cannot add permit \"%s\": %m"), path, permit);
         return r;
 }
 
@@ -261,8 +261,8 @@ static int approve_net(const char *path, const char *text, size_t size, const st
         if (e.kind && !e.has_mac && !e.path && *id->name)
                 e.name = (char *) id->name;
         if (!e.has_mac && !e.path && !e.kind) {
-                log_error("%s: the link %s has no stable identity (no permanent MAC address, no bus path, no kind); "
-                          "write its entry by hand (docs/policy.md)",
+                log_error(_("%s: the link %s has no stable identity (no permanent MAC address, no bus path, no kind); "
+                          "write its entry by hand (docs/policy.md)"),
                           a->request, id->name);
                 return -ENODATA;
         }
@@ -300,7 +300,7 @@ static int approve_usb(const char *path, const char *text, size_t size, const st
         if (a->bind_port) {
                 size_t n_path = strnlen(id->id_path, sizeof id->id_path);
                 if (n_path == 0 || n_path >= sizeof id->id_path) {
-                        log_error("%s: the request names no port (id_path, udev's ID_PATH): cannot --bind-port",
+                        log_error(_("%s: the request names no port (id_path, udev's ID_PATH): cannot --bind-port"),
                                   a->request);
                         return -ENODATA;
                 }
@@ -315,13 +315,13 @@ static int approve_usb(const char *path, const char *text, size_t size, const st
                 for (size_t i = 0; i < id->n_interfaces && i < USB_INTERFACES_MAX; i++)
                         patterns_add(patterns, &n, &(struct policy_interface_pattern) { .c = id->interfaces[i] });
                 if (n == 0) {
-                        log_error("%s: the request lists no interfaces; give --interfaces", a->request);
+                        log_error(_("%s: the request lists no interfaces; give --interfaces"), a->request);
                         return -ENODATA;
                 }
                 e.has_interfaces = true;
         } else
-                log_error("warning: no --interfaces: the entry approves any interfaces the device presents "
-                          "(a storage device that is also a keyboard would pass)");
+                log_error(_("warning: no --interfaces: the entry approves any interfaces the device presents "
+                          "(a storage device that is also a keyboard would pass)"));
         e.n_interfaces = n;
         e.interfaces = patterns;
 
@@ -334,12 +334,12 @@ static int approve_usb(const char *path, const char *text, size_t size, const st
                         e.approval.label = label;
         }
         if (!id->has_serial && e.path)
-                log_error("warning: the device reports no serial number: the entry approves every unit of %04x:%04x "
-                          "without one, plugged into port %s",
+                log_error(_("warning: the device reports no serial number: the entry approves every unit of %04x:%04x "
+                          "without one, plugged into port %s"),
                           id->vendor, id->product, e.path);
         else if (!id->has_serial)
-                log_error("warning: the device reports no serial number: the entry approves every unit of %04x:%04x "
-                          "without one (a clone needs only vendor:product)%s",
+                log_error(_("warning: the device reports no serial number: the entry approves every unit of %04x:%04x "
+                          "without one (a clone needs only vendor:product)%s"),
                           id->vendor, id->product,
                           a->request ? "; --bind-port binds it to the port in the request" : "");
         if (a->hidraw_user && e.has_interfaces) {
@@ -347,7 +347,7 @@ static int approve_usb(const char *path, const char *text, size_t size, const st
                 for (size_t i = 0; i < n; i++)
                         hid = hid || patterns[i].c.cls == USB_CLASS_HID;
                 if (!hid)
-                        log_error("warning: --hidraw-user has no effect: the entry approves no HID interface (03)");
+                        log_error(_("warning: --hidraw-user has no effect: the entry approves no HID interface (03)"));
         }
 
         if (asprintf(&device, "usb %04x:%04x serial %s%s%s", id->vendor, id->product,
@@ -465,7 +465,7 @@ int verb_approve(int argc, char *argv[]) {
                         return option_error("approve", c, argv);
                 }
         if (argc - optind != 1)
-                return usage_error("approve", "expected one FILE");
+                return usage_error("approve", _("expected one FILE"));
         const char *path = argv[optind];
 
         if (check_args(&a) < 0)
@@ -481,7 +481,7 @@ int verb_approve(int argc, char *argv[]) {
         if (parse_window(&a, &ap) < 0)
                 return EXIT_USAGE;
         if (today(date) < 0 || time_parse_iso8601(date, &ap.approved_on, NULL) < 0) {
-                log_error("cannot tell today's date");
+                log_error(_("cannot tell today's date"));
                 return EXIT_REFUSED;
         }
         ap.approved_on_text = date;
@@ -506,17 +506,17 @@ int verb_approve(int argc, char *argv[]) {
                 }
                 if (req->type == REQUEST_NETWORK) {
                         if (a.interfaces || a.read_only || a.bind_port || a.hidraw_user)
-                                return usage_error("approve", "--interfaces, --read-only, --bind-port and --hidraw-user "
-                                                              "are for USB devices, the request is for a network link");
+                                return usage_error("approve", _("--interfaces, --read-only, --bind-port and --hidraw-user "
+                                                              "are for USB devices, the request is for a network link"));
                         return approve_net(path, text, size, &a, &req->net, &ap);
                 }
                 return approve_usb(path, text, size, &a, &req->usb, &ap);
         }
 
         if (hex_parse_u16(a.vendor, strlen(a.vendor), &usb.vendor) < 0)
-                return usage_error("approve", "--vendor: expected 4 hex digits, got \"%s\"", a.vendor);
+                return usage_error("approve", _("--vendor: expected 4 hex digits, got \"%s\""), a.vendor);
         if (hex_parse_u16(a.product, strlen(a.product), &usb.product) < 0)
-                return usage_error("approve", "--product: expected 4 hex digits, got \"%s\"", a.product);
+                return usage_error("approve", _("--product: expected 4 hex digits, got \"%s\""), a.product);
         usb.has_serial = *a.serial != 0;
         snprintf(usb.serial, sizeof usb.serial, "%s", a.serial);
 

@@ -12,7 +12,7 @@
 #include "policyctl.h"
 
 static void help(void) {
-        printf("Usage: policyctl init [--issuer S] [--contract S] [--contractor S] [--responsible S]\n"
+        printf(_("Usage: policyctl init [--issuer S] [--contract S] [--contractor S] [--responsible S]\n"
                "                      > policy.conf\n"
                "\n"
                "Print a commented skeleton policy (serial 1, issued today, safe defaults, no\n"
@@ -24,7 +24,7 @@ static void help(void) {
                "  --contract S      the contract the permission belongs to\n"
                "  --contractor S    the contractor (受注者) the weekly report is from\n"
                "  --responsible S   the contractor's responsible person (情報管理責任者)\n"
-               "  -h --help         show this help\n");
+               "  -h --help         show this help\n"));
 }
 
 int verb_init(int argc, char *argv[]) {
@@ -62,14 +62,14 @@ int verb_init(int argc, char *argv[]) {
                         return option_error("init", c, argv);
                 }
         if (optind < argc)
-                return usage_error("init", "unexpected argument '%s'", argv[optind]);
+                return usage_error("init", _("unexpected argument '%s'"), argv[optind]);
         const struct { const char *option, *value; } args[] = {
                 { "--issuer", arg_issuer }, { "--contract", arg_contract }, { "--contractor", arg_contractor },
                 { "--responsible", arg_responsible },
         };
         for (size_t i = 0; i < ELEMENTSOF(args); i++)
                 if (!string_is_safe(args[i].value) || strlen(args[i].value) > POLICY_STRING_MAX)
-                        return usage_error("init", "%s must be UTF-8 text without control characters, at most %u bytes",
+                        return usage_error("init", _("%s must be UTF-8 text without control characters, at most %u bytes"),
                                            args[i].option, POLICY_STRING_MAX);
 
         issuer = policy_quote_string(arg_issuer);

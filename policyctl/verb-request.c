@@ -13,7 +13,7 @@
 #include "policyctl.h"
 
 static void help(void) {
-        printf("Usage: policyctl request [--usb | --network | --media] NAME [--out FILE]\n"
+        printf(_("Usage: policyctl request [--usb | --network | --media] NAME [--out FILE]\n"
                "\n"
                "Write the request for a present USB device, medium or network link (usually a\n"
                "blocked one). A USB device is named by its bus path (\"1-2\", see 'policyctl list')\n"
@@ -21,7 +21,7 @@ static void help(void) {
                "\"nvme0n1\") or its serial, a network link by its name (\"enx00e04c680001\") or its\n"
                "ifindex. The file is what the city's approver turns into a permit with\n"
                "'policyctl approve --request FILE'.\n"
-               "Needs root, group " KYOKA_GROUP_READ " or " KYOKA_GROUP_ADMIN ".\n"
+               "Needs root, group %s or %s.\n"
                "Exit status: 0 written, 1 no such device or link, or kyokad unreachable;\n"
                "2 usage error.\n"
                "\n"
@@ -30,7 +30,8 @@ static void help(void) {
                "  --network   NAME is a network link (when it could also name a USB device)\n"
                "  --media     NAME is a medium on another bus (an SD card, a drive, a disk)\n"
                "  --out FILE  write the request to FILE (replaced atomically) instead of stdout\n"
-               "  -h --help   show this help\n");
+               "  -h --help   show this help\n"),
+               KYOKA_GROUP_READ, KYOKA_GROUP_ADMIN);
 }
 
 int verb_request(int argc, char *argv[]) {
@@ -57,7 +58,7 @@ int verb_request(int argc, char *argv[]) {
                 case 'n':
                 case 'm':
                         if (type)
-                                return usage_error("request", "--usb, --network and --media exclude each other");
+                                return usage_error("request", _("--usb, --network and --media exclude each other"));
                         type = c == 'u' ? "usb" : c == 'n' ? "network" : "media";
                         break;
                 case 'h':
@@ -67,17 +68,17 @@ int verb_request(int argc, char *argv[]) {
                         return option_error("request", c, argv);
                 }
         if (argc - optind != 1)
-                return usage_error("request", "expected one DEVICE (a bus path such as 1-2, a serial, "
-                                              "a disk's kernel name such as mmcblk0, a network link's name or ifindex)");
+                return usage_error("request", _("expected one DEVICE (a bus path such as 1-2, a serial, "
+                                              "a disk's kernel name such as mmcblk0, a network link's name or ifindex)"));
         const char *device = argv[optind];
         if (strlen(device) == 0 || strlen(device) >= KYOKA_CONTROL_DEVICE_MAX)
-                return usage_error("request", "DEVICE must be 1 to %d bytes", KYOKA_CONTROL_DEVICE_MAX - 1);
+                return usage_error("request", _("DEVICE must be 1 to %d bytes"), KYOKA_CONTROL_DEVICE_MAX - 1);
 
         r = control_call_type(KYOKA_CMD_REQUEST, device, type, &reply);
         if (r < 0)
                 goto finish;
         if (!json_object_object_get_ex(reply, "request", &req) || !json_object_is_type(req, json_type_object)) {
-                log_error("kyokad's reply holds no request");
+                log_error(_("kyokad's reply holds no request"));
                 goto finish;
         }
         const char *s = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
@@ -93,7 +94,7 @@ int verb_request(int argc, char *argv[]) {
                 goto finish;
         }
         if (request_from_json(text, strlen(text), check, &error) < 0) {
-                log_error("kyokad's request does not parse: %s", error ?: "invalid");
+                log_error(_("kyokad's request does not parse: %s"), error ?: "invalid");
                 goto finish;
         }
 
@@ -101,12 +102,12 @@ int verb_request(int argc, char *argv[]) {
                    *what = streq_ptr(json_get_string(reply, "type"), "network") ? "network link " :
                            streq_ptr(json_get_string(reply, "type"), "media") ? "medium " : "";
         if (verdict && !streq(verdict, "block"))
-                log_error("note: %s%s is not blocked (verdict %s); the request is written anyway", what,
+                log_error(_("note: %s%s is not blocked (verdict %s); the request is written anyway"), what,
                           json_get_string(reply, "device") ?: device, verdict);
         if (out) {
                 r = write_file_atomic(out, text, strlen(text), 0644);
                 if (r < 0) {
-                        log_error_errno(r, "%s: cannot write: %m", out);
+                        log_error_errno(r, _("%s: cannot write: %m"), out);
                         goto finish;
                 }
                 fprintf(stderr, "policyctl: request for %s%s written to %s\n", what,

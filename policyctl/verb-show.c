@@ -14,7 +14,7 @@
 #include "timeutil.h"
 
 static void help(void) {
-        printf("Usage: policyctl show [--json] FILE\n"
+        printf(_("Usage: policyctl show [--json] FILE\n"
                "\n"
                "Print a policy: its header, the defaults, and for each permit the device, its port,\n"
                "access, raw HID, validity, who approved it and when, holder, label and purpose.\n"
@@ -22,7 +22,7 @@ static void help(void) {
                "\n"
                "Options:\n"
                "  --json      print JSON instead of a table\n"
-               "  -h --help   show this help\n");
+               "  -h --help   show this help\n"));
 }
 
 /* A date as written, or formatted from its value; NULL if not set. */
@@ -426,7 +426,7 @@ int verb_show(int argc, char *argv[]) {
                         return option_error("show", c, argv);
                 }
         if (argc - optind != 1)
-                return usage_error("show", "expected one FILE");
+                return usage_error("show", _("expected one FILE"));
         const char *path = argv[optind];
 
         if (read_policy_text(path, &text, &size) < 0)
@@ -435,7 +435,7 @@ int verb_show(int argc, char *argv[]) {
         if (r < 0) {
                 print_diag(&diag);
                 policy_diag_done(&diag);
-                log_error("%s: not a valid policy (see 'policyctl check')", path);
+                log_error(_("%s: not a valid policy (see 'policyctl check')"), path);
                 return EXIT_REFUSED;
         }
         policy_diag_done(&diag);
@@ -443,7 +443,7 @@ int verb_show(int argc, char *argv[]) {
         if (json) {
                 r = print_json(p);
                 if (r < 0) {
-                        log_error_errno(r, "cannot format JSON: %m");
+                        log_error_errno(r, _("cannot format JSON: %m"));
                         return EXIT_REFUSED;
                 }
         } else
