@@ -14,9 +14,10 @@
 
 #include "identity.h"
 
-/* The canonical encoding written for new records. Version 1 (no count) is still read: records
- * keep the version they were stored in (struct ledger_record.version). */
-#define LEDGER_ENCODING_VERSION 2
+/* The canonical encoding written for new records. Versions 1 (no count) and 2 (no wireless
+ * fields) are still read: records keep the version they were stored in (struct
+ * ledger_record.version). */
+#define LEDGER_ENCODING_VERSION 3
 #define LEDGER_ENCODING_VERSION_MIN 1
 #define LEDGER_HASH_SIZE 32
 #define LEDGER_HASH_HEX (2 * LEDGER_HASH_SIZE + 1)
@@ -30,6 +31,8 @@
 #define LEDGER_TEXT_MAX 256           /* reason, permit, signer */
 #define LEDGER_USER_MAX 64
 #define LEDGER_MESSAGE_MAX 1024
+#define LEDGER_WIRELESS_MODE_MAX 16   /* "p2p-client" */
+#define LEDGER_SECURITY_MAX 16        /* "wpa2-enterprise" */
 /* The largest canonical encoding: every field at its bound plus its 4-byte length. */
 #define LEDGER_ENCODING_MAX 8192
 #define ISO8601_MAX_LEDGER 32          /* "2026-11-16T09:15:02+09:00" */
@@ -62,6 +65,8 @@ enum ledger_event {
         LEDGER_EVENT_LEDGER_DELAYED,      /* ledger: records waited in memory while the database failed */
         LEDGER_EVENT_LEDGER_LOST,         /* ledger: records dropped because the queue was full */
         LEDGER_EVENT_LEDGER_PRUNED,       /* ledger: records past retention (and exported) deleted */
+        LEDGER_EVENT_WIRELESS_JOINED,     /* network: a wireless link joined a network, decided (block: cut off) (version 3) */
+        LEDGER_EVENT_WIRELESS_LEFT,       /* network: an approved association ended (version 3) */
         _LEDGER_EVENT_MAX,
 };
 
@@ -124,6 +129,13 @@ struct ledger_record {
         enum ledger_outcome outcome;
         int64_t error_number;             /* errno (positive) when failed, else 0 */
         char message[LEDGER_MESSAGE_MAX];
+        /* wireless (since version 3; "" in every other record): the link's mode, and the network
+         * a wireless-joined/-left record is about. The SSID is sanitised text (any 32 bytes:
+         * \xHH for what is not printable UTF-8, a backslash too, so the bytes can be read back). */
+        char wireless_mode[LEDGER_WIRELESS_MODE_MAX];
+        char ssid[WIRELESS_SSID_TEXT_MAX];
+        char bssid[LEDGER_MAC_MAX];
+        char security[LEDGER_SECURITY_MAX];
 };
 
 /* The fields in canonical order, for the encoding, the database columns, JSON and verification.
@@ -176,12 +188,15 @@ void ledger_host_fill(struct ledger_record *r);
 /* Copies a device's or link's identity into R (sanitising again where needed). */
 void ledger_record_set_usb(struct ledger_record *r, const struct usb_identity *id);
 void ledger_record_set_net(struct ledger_record *r, const struct net_identity *id);
+/* The network of a wireless record (ssid, bssid, security). */
+void ledger_record_set_wireless(struct ledger_record *r, const struct wireless_network *n);
 
 /* Re-sanitises every text field in place and checks enums and numbers: what ledger_append() does
  * with whatever the caller filled in. A count below 1 becomes 1 (the record is there, so it
  * stands for at least its own event; refusing it would lose it), version 0 becomes
  * LEDGER_ENCODING_VERSION. -EINVAL for an invalid enum, a time_nsec or utc_offset out of range,
- * an unknown version, or a version 1 record with a count other than 1 (version 1 cannot say it). */
+ * an unknown version, a version 1 record with a count other than 1 (version 1 cannot say it), or a
+ * record before version 3 with a wireless field set (nor can version 2). */
 int ledger_record_normalise(struct ledger_record *r);
 
 /* The canonical encoding of R, in R's version, into BUF (at least LEDGER_ENCODING_MAX bytes);

@@ -478,12 +478,12 @@ static void test_manifest_parse_one_spelling(void **state) {
         /* hashes are lowercase, 64 digits, as hex_encode() writes them */
         static const char *const from[] = { "records 14\n", "chain-end 15 ", "chain-start 1 ", "  faults.csv",
                                             "records 14\n", "chain-end 15 ", "  usage.csv", "records 14\n",
-                                            "chain-end 15 ee", "chain-start 1 eb", "a5a6136e", "9c01  faults",
-                                            "aa67\n" };
+                                            "chain-end 15 8072dd", "chain-start 1 a3", "6c502a70", "9c01  faults",
+                                            "219b\n" };
         static const char *const to[] = { "records +14\n", "chain-end 15\v", "chain-start 01 ", "faults.csv",
                                           "records  14\n", "chain-end  15 ", " \tusage.csv", "records 14 \n",
-                                          "chain-end 15 Ee", "chain-start 1 EB", "A5A6136E", "9c0  faults",
-                                          "aa67a\n" };
+                                          "chain-end 15 8072DD", "chain-start 1 A3", "6C502A70", "9c0  faults",
+                                          "219ba\n" };
         struct manifest m;
         char err[256];
         size_t n;
@@ -543,7 +543,10 @@ static void test_verify_export_refuses_version_2_without_count(void **state) {
 static void test_verify_export_finds_version_downgrade(void **state) {
         struct fixture *f = *state;
         _cleanup_free_ char *dir = export_to(f, "x", EXPORT_LANG_JA);
-        run("sed -i '2s/^{\"version\":2,/{/; 2s/,\"count\":1,/,/' '%s/records.jsonl'", dir);
+        /* Version 3 to version 2: the same fields but the wireless ones, which are empty here. */
+        run("sed -i '2s/^{\"version\":3,/{\"version\":2,/; "
+            "2s/,\"wireless_mode\":\"\",\"ssid\":\"\",\"bssid\":\"\",\"security\":\"\"//' "
+            "'%s/records.jsonl'", dir);
         resign(f, dir);
         expect_refused(f, dir, "seq 3: the hash does not match");
 }
@@ -607,7 +610,7 @@ static void test_v1_ledger_exports_as_before_and_chains_into_version_2(void **st
         assert_int_equal(rep.records, 2);
         _cleanup_free_ char *lines = slurp(w48, "records.jsonl", &a);
         assert_memory_equal(lines, "{\"seq\":16,", strlen("{\"seq\":16,"));
-        assert_non_null(strstr(lines, "\n{\"version\":2,\"seq\":17,"));
+        assert_non_null(strstr(lines, "\n{\"version\":3,\"seq\":17,"));
         assert_non_null(strstr(lines, "\"count\":5000,"));
         ledger_close(l);
 }
