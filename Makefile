@@ -38,7 +38,7 @@ INCLUDES_tests     := $(INCLUDES_daemon) -Ipolicyctl
 PKGS_basic     := json-c
 PKGS_policy    := $(PKGS_basic) libconfig libcrypto
 PKGS_ledger    := $(PKGS_policy) sqlite3 libsystemd
-PKGS_daemon    := $(PKGS_ledger) libudev libnl-3.0 libnl-route-3.0 libnftables
+PKGS_daemon    := $(PKGS_ledger) libudev libnl-3.0 libnl-route-3.0 libnl-genl-3.0 libnftables
 PKGS_policyctl := $(PKGS_ledger)
 PKGS_helpers   :=
 PKGS_tests     := $(PKGS_daemon)
@@ -149,7 +149,7 @@ $(BUILD)/tests/integration/%: tests/integration/%.c
 DEPS := build-essential pkg-config clang libclang-rt-14-dev openssl \
         libconfig-dev libjson-c-dev libssl-dev libcmocka-dev libsystemd-dev libudev-dev \
         umockdev libumockdev-dev \
-        libnl-3-dev libnl-route-3-dev libnftables-dev nftables iproute2 iputils-ping \
+        libnl-3-dev libnl-route-3-dev libnl-genl-3-dev libnftables-dev nftables iproute2 iputils-ping \
         python3 tzdata procps systemd \
         libsqlite3-dev sqlite3 chromium fonts-noto-cjk
 deps:

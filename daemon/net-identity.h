@@ -42,5 +42,9 @@ void net_identity_from_info(const struct net_link_info *info, struct net_identit
  * (virtual links) keeps both empty. Returns 0, or a negative errno if sysfs disagrees. */
 int net_identity_read_parent(const char *sysfs_root, const char *udev_path, struct net_identity *id);
 
+/* 1 if SYSFS_ROOT/class/net/NAME (checked to be ID's ifindex, as above) belongs to a wireless
+ * card (it has a phy80211 link), 0 if not, a negative errno if sysfs cannot say. */
+int net_identity_is_wireless(const char *sysfs_root, const struct net_identity *id);
+
 /* True if A and B describe the same identity (everything the policy can match on). */
 bool net_identity_equal(const struct net_identity *a, const struct net_identity *b);
