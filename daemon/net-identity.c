@@ -72,6 +72,9 @@ int net_link_parse(const struct nlmsghdr *h, size_t len, struct net_link_info *r
                                 info.has_perm_address = !mac_is_zero(info.perm_address);
                         }
                         break;
+                case IFLA_WIRELESS:
+                        info.wireless_event = true;
+                        break;
                 case IFLA_LINKINFO: {
                         int nrem = (int) RTA_PAYLOAD(a);
                         for (const struct rtattr *n = RTA_DATA(a); RTA_OK(n, nrem); n = RTA_NEXT(n, nrem))

@@ -24,6 +24,10 @@ struct net_link_info {
         bool has_perm_address;        /* IFLA_PERM_ADDRESS: the driver reported the burned-in MAC */
         uint8_t perm_address[6];
         char kind[NET_KIND_MAX];      /* IFLA_INFO_KIND, "" for hardware */
+        /* IFLA_WIRELESS: a wireless extensions event (cfg80211 sends one for every scan and
+         * association). It carries the name and the flags but no address: it says nothing of
+         * the link's identity. */
+        bool wireless_event;
 };
 
 /* Parses an RTM_NEWLINK or RTM_DELLINK message of LEN bytes (LEN may exceed the message; the

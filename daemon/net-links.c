@@ -664,6 +664,11 @@ static void on_link(const struct net_link_info *info, enum net_event ev, void *u
         } else if (l)
                 l->flags = info->flags;
 
+        /* A wireless extensions event describes no identity (it has no address): its flags were
+         * all there was to look at. A link kyokad does not know yet gets its own RTM_NEWLINK. */
+        if (info->wireless_event)
+                return;
+
         bool is_new = !l;
         if (!l) {
                 if (n->n_links >= NET_LINKS_MAX || !(l = calloc(1, sizeof *l))) {

@@ -170,6 +170,10 @@ int wifi_watch_new(sd_event *e, wifi_event_handler_t handler, wifi_resync_t resy
                 r = genl_connect(w->request);
         if (r >= 0)
                 r = nl_socket_modify_err_cb(w->request, NL_CB_CUSTOM, on_request_error, w);
+        /* libnl would add NLM_F_ACK to every request, and a GET_INTERFACE's reply returns before
+         * its ACK is read: the next question would read that ACK as its answer. Requests that
+         * want one say so (DISCONNECT). */
+        nl_socket_disable_auto_ack(w->request);
         if (r < 0) {
                 r = nl_to_errno(r);
                 goto fail;
