@@ -98,7 +98,7 @@ static uint64_t fnv1a(uint64_t h, const char *s) {
 static uint64_t device_key(const struct ledger_record *r) {
         uint64_t h = 0xcbf29ce484222325ULL;
         const char *parts[] = { r->vendor, r->product, r->serial, r->ifname, r->mac, r->permit,
-                                ledger_decision_to_string(r->decision) };
+                                ledger_decision_to_string(r->decision), r->ssid, r->bssid };
         h = fnv1a(h, ledger_subject_to_string(r->subject));
         for (size_t i = 0; i < ELEMENTSOF(parts); i++)
                 h = fnv1a(h, parts[i]);
@@ -108,7 +108,8 @@ static uint64_t device_key(const struct ledger_record *r) {
 static bool same_device(const struct ledger_record *a, const struct ledger_record *b) {
         return a->subject == b->subject && a->decision == b->decision && streq(a->vendor, b->vendor) &&
                streq(a->product, b->product) && streq(a->serial, b->serial) && streq(a->ifname, b->ifname) &&
-               streq(a->mac, b->mac) && streq(a->permit, b->permit);
+               streq(a->mac, b->mac) && streq(a->permit, b->permit) && streq(a->ssid, b->ssid) &&
+               streq(a->bssid, b->bssid);
 }
 
 static void device_add(struct html_report *h, const struct ledger_record *r) {
@@ -152,7 +153,8 @@ static struct day *day_of(struct html_report *h, const struct ledger_record *r) 
 static bool is_blocked_attempt(const struct ledger_record *r) {
         return r->decision == LEDGER_DECISION_BLOCK &&
                (r->event == LEDGER_EVENT_CONNECTED || r->event == LEDGER_EVENT_APPEARED ||
-                r->event == LEDGER_EVENT_REEVALUATED || r->event == LEDGER_EVENT_VIOLATION);
+                r->event == LEDGER_EVENT_REEVALUATED || r->event == LEDGER_EVENT_VIOLATION ||
+                r->event == LEDGER_EVENT_WIRELESS_JOINED);
 }
 
 int html_report_add(struct html_report *h, const struct ledger_record *r) {
@@ -163,7 +165,8 @@ int html_report_add(struct html_report *h, const struct ledger_record *r) {
         if (r->subject == LEDGER_SUBJECT_POLICY && !fault)
                 list_add(&h->policies, r);
         if ((r->subject == LEDGER_SUBJECT_USB || r->subject == LEDGER_SUBJECT_NETWORK) &&
-            (r->event == LEDGER_EVENT_CONNECTED || r->event == LEDGER_EVENT_APPEARED) &&
+            (r->event == LEDGER_EVENT_CONNECTED || r->event == LEDGER_EVENT_APPEARED ||
+             r->event == LEDGER_EVENT_WIRELESS_JOINED) &&
             (r->decision == LEDGER_DECISION_ALLOW || r->decision == LEDGER_DECISION_READ_ONLY)) {
                 device_add(h, r);
                 tally(&h->usage, r);

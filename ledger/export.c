@@ -126,6 +126,8 @@ static const char *const event_ja[_LEDGER_EVENT_MAX] = {
         [LEDGER_EVENT_LEDGER_DELAYED] = "記録の遅延",
         [LEDGER_EVENT_LEDGER_LOST] = "記録の欠落",
         [LEDGER_EVENT_LEDGER_PRUNED] = "保存期間満了による削除",
+        [LEDGER_EVENT_WIRELESS_JOINED] = "無線LANに接続",
+        [LEDGER_EVENT_WIRELESS_LEFT] = "無線LANから切断",
 };
 
 static const char *const event_en[_LEDGER_EVENT_MAX] = {
@@ -146,11 +148,16 @@ static const char *const event_en[_LEDGER_EVENT_MAX] = {
         [LEDGER_EVENT_LEDGER_DELAYED] = "Records delayed",
         [LEDGER_EVENT_LEDGER_LOST] = "Records lost",
         [LEDGER_EVENT_LEDGER_PRUNED] = "Records deleted after retention",
+        [LEDGER_EVENT_WIRELESS_JOINED] = "Joined a wireless network",
+        [LEDGER_EVENT_WIRELESS_LEFT] = "Left a wireless network",
 };
 
 const char *export_label_event(const struct ledger_record *r, enum export_lang lang) {
         const char *const *t = lang == EXPORT_LANG_EN ? event_en : event_ja;
-        return (size_t) r->event < _LEDGER_EVENT_MAX ? t[r->event] : "?";
+        /* An event without a label (a table not kept up) is shown by its name, never as NULL. */
+        if ((size_t) r->event >= _LEDGER_EVENT_MAX)
+                return "?";
+        return t[r->event] ?: ledger_event_to_string(r->event);
 }
 
 const char *export_label_decision(enum ledger_decision d, enum export_lang lang) {
@@ -183,6 +190,9 @@ const char *export_label_device_type(const struct ledger_record *r, enum export_
                         return en ? "USB hub" : "USBハブ";
                 return en ? "USB device" : "USB機器";
         case LEDGER_SUBJECT_NETWORK:
+                /* A record about a wireless network, not the link itself. */
+                if (r->ssid[0] || r->event == LEDGER_EVENT_WIRELESS_JOINED || r->event == LEDGER_EVENT_WIRELESS_LEFT)
+                        return en ? "Wireless network" : "無線LAN";
                 return en ? "Network link" : "ネットワーク";
         case LEDGER_SUBJECT_POLICY:
                 return en ? "Policy" : "ポリシー";
@@ -203,8 +213,13 @@ void export_device_name(const struct ledger_record *r, char *buf, size_t size) {
                          r->product_name);
                 break;
         case LEDGER_SUBJECT_NETWORK:
-                snprintf(buf, size, "%s%s%s%s", r->ifname, r->link_kind[0] ? " (" : "", r->link_kind,
-                         r->link_kind[0] ? ")" : "");
+                /* The network by its (escaped) SSID, its access point and security, then the card. */
+                if (r->event == LEDGER_EVENT_WIRELESS_JOINED || r->event == LEDGER_EVENT_WIRELESS_LEFT)
+                        snprintf(buf, size, "\"%s\" %s %s (%s)", r->ssid, r->bssid[0] ? r->bssid : "-",
+                                 r->security[0] ? r->security : "-", r->ifname);
+                else
+                        snprintf(buf, size, "%s%s%s%s", r->ifname, r->link_kind[0] ? " (" : "", r->link_kind,
+                                 r->link_kind[0] ? ")" : "");
                 break;
         case LEDGER_SUBJECT_POLICY:
                 if (r->policy_serial > 0)

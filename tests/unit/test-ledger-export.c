@@ -615,6 +615,62 @@ static void test_v1_ledger_exports_as_before_and_chains_into_version_2(void **st
         ledger_close(l);
 }
 
+/* Wireless networks used and refused: their own device type and event, the network by its SSID
+ * (escaped: it is anybody's bytes), its access point and security; refusals are blocked attempts,
+ * counted in events. */
+static void test_export_lists_wireless_networks_used_and_refused(void **state) {
+        struct fixture *f = *state;
+        _cleanup_free_ char *db = path_join(f->dir, "wifi.db"), *out = path_join(f->dir, "wifi");
+        struct net_identity card = { .ifindex = 4, .name = "wlan3", .has_mac = true, .mac_is_permanent = true,
+                                     .mac = { 2, 0, 0, 0, 3, 0 }, .wireless = WIRELESS_STATION };
+        struct wireless_network city = { .ssid = "city-net", .ssid_len = 8, .has_bssid = true, .bssid = { 2, 0, 0, 0, 0, 0 },
+                                         .security = WIRELESS_SECURITY_WPA2_PSK };
+        struct wireless_network evil = { .ssid = "=1+1\x1b[2J\xff", .ssid_len = 9, .has_bssid = true,
+                                         .bssid = { 2, 0, 0, 0, 2, 0 }, .security = WIRELESS_SECURITY_OPEN };
+        struct ledger *l;
+        struct export_week w;
+        struct export_result res;
+        size_t n;
+
+        assert_int_equal(ledger_open(db, 0, 0, &l), 0);
+        struct ledger_record r = fixture_record(FIXTURE_MONDAY + 3600, LEDGER_SUBJECT_NETWORK, LEDGER_EVENT_WIRELESS_JOINED);
+        ledger_record_set_net(&r, &card);
+        ledger_record_set_wireless(&r, &city);
+        r.decision = LEDGER_DECISION_ALLOW;
+        strcpy(r.permit, "W-CITY");
+        assert_int_equal(ledger_append(l, &r), 0);
+        r.time += 600;
+        r.event = LEDGER_EVENT_WIRELESS_LEFT;
+        assert_int_equal(ledger_append(l, &r), 0);
+        r.time += 60;
+        r.event = LEDGER_EVENT_WIRELESS_JOINED;
+        r.decision = LEDGER_DECISION_BLOCK;
+        r.permit[0] = 0;
+        r.count = 41;
+        strcpy(r.reason, "default wireless");
+        ledger_record_set_wireless(&r, &evil);
+        assert_int_equal(ledger_append(l, &r), 0);
+        assert_int_equal(ledger_commit(l, NULL), 3);
+
+        assert_int_equal(export_week_parse("2026-W47", &w), 0);
+        assert_int_equal(export_write(l, &w, EXPORT_LANG_JA, EXPORT_ALL, out, f->key, trusted_key_fingerprint(f->pub), &res,
+                                      NULL, 0), 0);
+        _cleanup_free_ char *csv = slurp(res.dir, "usage.csv", &n), *html = slurp(res.dir, "report.html", &n);
+        assert_non_null(strstr(csv, "\"無線LAN\",\"無線LANに接続\",\"\"\"city-net\"\" 02:00:00:00:00:00 wpa2-psk (wlan3)\""));
+        assert_non_null(strstr(csv, "\"無線LAN\",\"無線LANから切断\""));
+        /* The name starts with its quote, never with the SSID's "=": no formula; the escape
+         * sequence and the invalid byte are \xHH. */
+        assert_non_null(strstr(csv, "\"\"\"=1+1\\x1b[2J\\xff\"\" 02:00:00:00:02:00 open (wlan3)\""));
+        assert_non_null(strstr(csv, "\"拒否\",\"default wireless\","));
+        assert_null(memchr(csv, '\x1b', strlen(csv)));
+        assert_null(strstr(csv, "\xff"));
+        assert_non_null(strstr(html, "<th>拒否された接続</th><td class=\"n\">41</td>"));
+        assert_non_null(strstr(html, "&quot;city-net&quot; 02:00:00:00:00:00 wpa2-psk (wlan3)"));
+        assert_non_null(strstr(html, "&quot;=1+1\\x1b[2J\\xff&quot;"));
+        assert_null(memchr(html, '\x1b', strlen(html)));
+        ledger_close(l);
+}
+
 int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
         const struct CMUnitTest tests[] = {
@@ -628,6 +684,7 @@ int main(void) {
                 T(test_csv_is_excel_shaped),
                 T(test_verify_export_accepts_the_export),
                 T(test_csv_and_report_show_the_count),
+                T(test_export_lists_wireless_networks_used_and_refused),
                 T(test_verify_export_chain_modified_count),
                 T(test_verify_export_refuses_version_2_without_count),
                 T(test_verify_export_finds_version_downgrade),
