@@ -57,6 +57,8 @@ int verb_check(int argc, char *argv[]) {
 
         printf("%s: valid, serial %" PRIu64 ", %zu usb and %zu network entr%s", path, p->serial, p->n_usb, p->n_net,
                p->n_net == 1 ? "y" : "ies");
+        if (p->n_wireless > 0)
+                printf(", %zu wireless entr%s", p->n_wireless, p->n_wireless == 1 ? "y" : "ies");
         if (diag.n_warnings > 0)
                 printf(", %zu warning%s", diag.n_warnings, diag.n_warnings == 1 ? "" : "s");
         putchar('\n');
