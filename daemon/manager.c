@@ -171,9 +171,10 @@ static int manager_load_policy(struct manager *m) {
         if (r < 0) {
                 snprintf(m->load_message, sizeof m->load_message, "No usable trusted key in %s: %s", keys_dir,
                          refusals.dir_reason[0] ? refusals.dir_reason : strerror(-r));
-                recorder_fault(m->recorder, FAULT_POLICY_REFUSED, r, "No usable trusted key in %s: %s; %s stays in force", keys_dir,
-                             refusals.dir_reason[0] ? refusals.dir_reason : strerror(-r),
-                             m->policy ? "the last good policy" : "the built-in lockdown");
+                recorder_policy_refused(m->recorder, FAULT_POLICY_REFUSED, LOAD_NO_KEYS, r,
+                                        "No usable trusted key in %s: %s; %s stays in force", keys_dir,
+                                        refusals.dir_reason[0] ? refusals.dir_reason : strerror(-r),
+                                        m->policy ? "the last good policy" : "the built-in lockdown");
                 return r;
         }
 
@@ -189,13 +190,13 @@ static int manager_load_policy(struct manager *m) {
         struct policy_store_note note;
         r = policy_store_load(&opts, m->cfg.state_dir, &res, &fallback, &note);
         if (note.kind != POLICY_STORE_NOTE_NONE)
-                recorder_fault(m->recorder, note.kind == POLICY_STORE_NOTE_FALLBACK ? FAULT_POLICY_FALLBACK :
-                               FAULT_POLICY_COPY_REFUSED, note.error, "%s", note.text);
+                recorder_policy_refused(m->recorder, note.kind == POLICY_STORE_NOTE_FALLBACK ? FAULT_POLICY_FALLBACK :
+                                        FAULT_POLICY_COPY_REFUSED, note.cause, note.error, "%s", note.text);
         m->load_ok = r >= 0 && !fallback;
         snprintf(m->load_message, sizeof m->load_message, "%s", res.message);
         if (r < 0) {
-                recorder_fault(m->recorder, FAULT_POLICY_REFUSED, r, "%s; %s stays in force", res.message,
-                             m->policy ? "the last good policy" : "the built-in lockdown");
+                recorder_policy_refused(m->recorder, FAULT_POLICY_REFUSED, res.error, r, "%s; %s stays in force",
+                                        res.message, m->policy ? "the last good policy" : "the built-in lockdown");
                 policy_load_result_done(&res);
                 keyring_free(keys);
                 return r;
@@ -210,8 +211,9 @@ static int manager_load_policy(struct manager *m) {
                         snprintf(m->load_message, sizeof m->load_message, "%s: serial %" PRIu64 " could not be "
                                  "recorded in %s/%s: %s", policy_path, res.policy->serial, m->cfg.state_dir,
                                  KYOKA_POLICY_STATE_FILE, strerror(-r));
-                        recorder_fault(m->recorder, FAULT_POLICY_REFUSED, r, "%s; %s stays in force", m->load_message,
-                                     m->policy ? "the last good policy" : "the built-in lockdown");
+                        recorder_policy_refused(m->recorder, FAULT_POLICY_REFUSED, LOAD_STATE_UNWRITABLE, r,
+                                                "%s; %s stays in force", m->load_message,
+                                                m->policy ? "the last good policy" : "the built-in lockdown");
                         policy_load_result_done(&res);
                         keyring_free(keys);
                         return r;
@@ -232,7 +234,8 @@ static int manager_load_policy(struct manager *m) {
         policy_free(m->policy);
         m->policy = TAKE_PTR(res.policy);
         recorder_set_policy(m->recorder, m->policy->serial, m->signer);
-        recorder_policy(m->recorder, POLICY_RECORD_LOADED, res.message);
+        recorder_policy(m->recorder, fallback ? POLICY_RECORD_ACCEPTED_COPY :
+                                     res.unchanged ? POLICY_RECORD_UNCHANGED : POLICY_RECORD_LOADED, res.message);
         policy_load_result_done(&res);
         keyring_free(keys);
         return 0;

@@ -53,6 +53,7 @@ int policy_store_load(const struct policy_load_options *opts, const char *state_
         q = policy_load(&copy_opts, &copy);
         if (q < 0) {
                 ret_note->kind = POLICY_STORE_NOTE_COPY_REFUSED;
+                ret_note->cause = copy.error;
                 ret_note->error = q;
                 snprintf(ret_note->text, sizeof ret_note->text, "The accepted copy %s is refused too: %s", copy_path,
                          copy.message);
@@ -62,6 +63,7 @@ int policy_store_load(const struct policy_load_options *opts, const char *state_
 
         snprintf(refusal, sizeof refusal, "%s", result->message);
         ret_note->kind = POLICY_STORE_NOTE_FALLBACK;
+        ret_note->cause = result->error;
         ret_note->error = r;
         snprintf(ret_note->text, sizeof ret_note->text,
                  "%s; falling back to the last accepted policy (serial %" PRIu64 ", %s)", refusal, copy.policy->serial,

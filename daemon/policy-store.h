@@ -24,6 +24,7 @@ struct policy_store_note {
                 POLICY_STORE_NOTE_FALLBACK,      /* CONFIG_DIR's policy refused, the accepted copy in force */
                 POLICY_STORE_NOTE_COPY_REFUSED,  /* CONFIG_DIR's policy refused, and the copy too */
         } kind;
+        enum policy_load_error cause; /* FALLBACK: why CONFIG_DIR's was refused; COPY_REFUSED: why the copy was */
         int error;                    /* the refusal's negative errno */
         char text[1024];              /* one line for the fault record */
 };

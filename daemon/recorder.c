@@ -725,32 +725,63 @@ static void record_message(struct recorder *r, const char *message_id, int prior
 }
 
 void recorder_policy(struct recorder *r, enum policy_record_event ev, const char *message) {
+        static const char *const reasons[_POLICY_RECORD_MAX] = {
+                [POLICY_RECORD_LOADED] = LEDGER_REASON_POLICY_ACCEPTED,
+                [POLICY_RECORD_UNCHANGED] = LEDGER_REASON_POLICY_UNCHANGED,
+                [POLICY_RECORD_ACCEPTED_COPY] = LEDGER_REASON_POLICY_ACCEPTED_COPY,
+                [POLICY_RECORD_EXPIRED] = LEDGER_REASON_POLICY_EXPIRED,
+        };
         bool expired = ev == POLICY_RECORD_EXPIRED;
 
+        if (ev < 0 || ev >= _POLICY_RECORD_MAX)
+                ev = POLICY_RECORD_LOADED;
         record_message(r, KYOKA_MESSAGE_POLICY, LOG_NOTICE, expired ? "expired" : "loaded", "policy",
                        LEDGER_SUBJECT_POLICY, expired ? LEDGER_EVENT_PERMIT_EXPIRED : LEDGER_EVENT_POLICY_LOADED,
-                       expired ? "the policy's valid_until passed" : "", 0, "policy", message, false);
+                       reasons[ev], 0, "policy", message, false);
 }
 
-void recorder_fault(struct recorder *r, enum record_fault f, int error, const char *format, ...) {
-        char buf[1024];
-        va_list ap;
+static void recorder_vfault(struct recorder *r, enum record_fault f, const char *cause, int error, const char *format,
+                            va_list ap) _printf_(5, 0);
+static void recorder_vfault(struct recorder *r, enum record_fault f, const char *cause, int error, const char *format,
+                            va_list ap) {
+        char buf[1024], reason[LEDGER_TEXT_MAX];
 
         if (f < 0 || f >= _FAULT_MAX)
                 f = FAULT_ENFORCE;
         if (error < 0)
                 error = -error;
         errno = error;
-        va_start(ap, format);
         vsnprintf(buf, sizeof buf, format, ap);
-        va_end(ap);
+        if (cause)
+                snprintf(reason, sizeof reason, "%s%c%s", fault_table[f].name, LEDGER_REASON_CAUSE_SEPARATOR, cause);
+        else
+                snprintf(reason, sizeof reason, "%s", fault_table[f].name);
         record_message(r, KYOKA_MESSAGE_FAULT, LOG_ERR, fault_table[f].name, "daemon", fault_table[f].subject,
-                       fault_table[f].event, fault_table[f].name, error, "fault", buf, true);
+                       fault_table[f].event, reason, error, "fault", buf, true);
 }
 
-static void recorder_daemon(struct recorder *r, enum ledger_event ev, int error, const char *format, ...)
-        _printf_(4, 5);
-static void recorder_daemon(struct recorder *r, enum ledger_event ev, int error, const char *format, ...) {
+void recorder_fault(struct recorder *r, enum record_fault f, int error, const char *format, ...) {
+        va_list ap;
+
+        va_start(ap, format);
+        recorder_vfault(r, f, NULL, error, format, ap);
+        va_end(ap);
+}
+
+void recorder_policy_refused(struct recorder *r, enum record_fault f, enum policy_load_error cause, int error,
+                             const char *format, ...) {
+        va_list ap;
+
+        va_start(ap, format);
+        recorder_vfault(r, f, policy_load_error_to_string(cause) ?: "unknown", error, format, ap);
+        va_end(ap);
+}
+
+/* REASON: a LEDGER_REASON_* code or NULL. */
+static void recorder_daemon(struct recorder *r, enum ledger_event ev, const char *reason, int error,
+                            const char *format, ...) _printf_(5, 6);
+static void recorder_daemon(struct recorder *r, enum ledger_event ev, const char *reason, int error,
+                            const char *format, ...) {
         int priority = ev == LEDGER_EVENT_UNCLEAN_SHUTDOWN || error ? LOG_WARNING : LOG_NOTICE;
         char buf[1024];
         va_list ap;
@@ -763,7 +794,7 @@ static void recorder_daemon(struct recorder *r, enum ledger_event ev, int error,
         va_end(ap);
         /* An unclean shutdown is a fault of the last run: `status` lists it. */
         record_message(r, KYOKA_MESSAGE_DAEMON, priority, ledger_event_to_string(ev), "daemon", LEDGER_SUBJECT_DAEMON, ev,
-                       NULL, error, "daemon", buf, ev == LEDGER_EVENT_UNCLEAN_SHUTDOWN || error);
+                       reason, error, "daemon", buf, ev == LEDGER_EVENT_UNCLEAN_SHUTDOWN || error);
 }
 
 /* ---- commits and retries ----------------------------------------------------------------- */
@@ -882,11 +913,13 @@ static void unclean_shutdown_record(struct recorder *r, const char *marker) {
                 format_time(t, when);
                 snprintf(ends, sizeof ends, "; the last record before this is seq %" PRIi64 " at %s", seq, when);
         }
-        recorder_daemon(r, LEDGER_EVENT_UNCLEAN_SHUTDOWN, 0,
+        bool known = boot[0] && r->host.boot_id[0], same = known && streq(boot, r->host.boot_id);
+        recorder_daemon(r, LEDGER_EVENT_UNCLEAN_SHUTDOWN,
+                        !known ? LEDGER_REASON_UNKNOWN_END : same ? LEDGER_REASON_KILLED : LEDGER_REASON_MACHINE_DOWN, 0,
                         "kyokad did not stop cleanly last time (pid %s, started %s): %s%s", pid, started,
-                        !boot[0] || !r->host.boot_id[0] ? "killed, crashed or the machine went down" :
-                        streq(boot, r->host.boot_id) ? "it was killed or crashed (same boot)" :
-                                                       "the machine went down without stopping it (power cut, crash or reset)",
+                        !known ? "killed, crashed or the machine went down" :
+                        same ? "it was killed or crashed (same boot)" :
+                               "the machine went down without stopping it (power cut, crash or reset)",
                         ends);
 }
 
@@ -927,7 +960,7 @@ int recorder_new(sd_event *e, const char *state_dir, struct recorder **ret) {
                 recorder_fault(r, FAULT_MARKER, k, "Failed to read %s: %s; an unclean shutdown may go unrecorded",
                                marker_path ?: LEDGER_SINK_MARKER, strerror(-k));
 
-        recorder_daemon(r, LEDGER_EVENT_STARTED, 0, "kyokad started (pid %d)", (int) getpid());
+        recorder_daemon(r, LEDGER_EVENT_STARTED, NULL, 0, "kyokad started (pid %d)", (int) getpid());
 
         /* Written after "started" is queued: a marker always belongs to a run the ledger knows. */
         snprintf(buf, sizeof buf, "pid=%d\nboot_id=%s\nstarted=%" PRIi64 "\n", (int) getpid(), r->host.boot_id,
@@ -946,7 +979,7 @@ void recorder_stop(struct recorder *r, int error) {
 
         if (!r || r->stopped)
                 return;
-        recorder_daemon(r, LEDGER_EVENT_STOPPED, error, error < 0 ? "kyokad stopped after an error: %s" : "kyokad stopped%s",
+        recorder_daemon(r, LEDGER_EVENT_STOPPED, NULL, error, error < 0 ? "kyokad stopped after an error: %s" : "kyokad stopped%s",
                         error < 0 ? strerror(-error) : "");
         /* One try, even while failing: a stop must not wait for a disk. */
         k = commit(r, true);

@@ -30,6 +30,7 @@
 #include "identity.h"
 #include "ledger.h"
 #include "macro.h"
+#include "policy-load.h"
 #include "policy-match.h"
 
 /* journalctl MESSAGE_ID=... selects one kind of event. */
@@ -69,8 +70,11 @@ enum wireless_record_event {
 };
 
 enum policy_record_event {
-        POLICY_RECORD_LOADED,         /* a policy took effect (ledger policy-loaded) */
+        POLICY_RECORD_LOADED,         /* a new policy took effect (ledger policy-loaded, reason accepted) */
+        POLICY_RECORD_UNCHANGED,      /* the policy in force was read again (policy-loaded, unchanged) */
+        POLICY_RECORD_ACCEPTED_COPY,  /* the one offered was refused, the last accepted copy is in force */
         POLICY_RECORD_EXPIRED,        /* the policy in force ended: the lockdown applies (permit-expired) */
+        _POLICY_RECORD_MAX,
 };
 
 /* Every fault kyokad knows. The name of each is kept as the ledger record's reason and never
@@ -175,6 +179,10 @@ void recorder_policy(struct recorder *r, enum policy_record_event ev, const char
 
 /* ERROR: an errno (either sign) or 0. */
 void recorder_fault(struct recorder *r, enum record_fault f, int error, const char *format, ...) _printf_(4, 5);
+/* A fault about a policy that was refused, with policy_load()'s typed CAUSE: the record's reason
+ * is "FAULT:CAUSE" (ledger/record.h). */
+void recorder_policy_refused(struct recorder *r, enum record_fault f, enum policy_load_error cause, int error,
+                             const char *format, ...) _printf_(5, 6);
 
 /* Commits what this turn of the loop recorded (unless the ledger is failing: then its retry
  * timer does), then reports it. Runs from a deferred source after every turn that recorded;

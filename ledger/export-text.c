@@ -88,13 +88,13 @@ static const char *const event_en[_LEDGER_EVENT_MAX] = {
 
 /* kyokad records a policy that took effect, one read again unchanged, and one kept because the
  * policy offered was refused (it records the refusal first, as a fault) all as policy-loaded;
- * its message tells them apart (daemon/policy-store.c, policy/policy-load.c). */
+ * the record's reason code tells them apart (ledger/record.h). */
 enum export_policy_kind export_policy_kind(const struct ledger_record *r) {
         if (r->event != LEDGER_EVENT_POLICY_LOADED)
                 return EXPORT_POLICY_APPLIED;
-        if (strstr(r->message, "is in force instead"))
+        if (streq(r->reason, LEDGER_REASON_POLICY_ACCEPTED_COPY))
                 return EXPORT_POLICY_KEPT;
-        if (strstr(r->message, "(unchanged)"))
+        if (streq(r->reason, LEDGER_REASON_POLICY_UNCHANGED))
                 return EXPORT_POLICY_UNCHANGED;
         return EXPORT_POLICY_APPLIED;
 }
@@ -450,13 +450,85 @@ static const struct {
         { "usb-boot-default", "起動時にUSB機器が既定で使用可能な設定だった", "USB devices were allowed by default at boot" },
 };
 
+/* Whether R's reason is the fault NAME, with or without a cause after the colon. */
+static bool fault_is(const struct ledger_record *r, const char *name) {
+        size_t n = strlen(name);
+        return strncmp(r->reason, name, n) == 0 && (r->reason[n] == 0 || r->reason[n] == LEDGER_REASON_CAUSE_SEPARATOR);
+}
+
+/* Why a policy was refused: policy_load()'s typed cause, the part of the reason after the colon
+ * ("policy-refused:bad-signature"); a bad signature told apart by its errno. */
+static const char *policy_refusal(const struct ledger_record *r, enum export_lang lang) {
+        static const struct {
+                const char *cause, *ja, *en;
+        } why[] = {
+                { "unreadable", "ポリシーを読み取れない", "it cannot be read" },
+                { "unsigned", "署名ファイルがない（署名されていない）", "it is not signed" },
+                { "no-keys", "信頼された鍵がない", "there is no trusted key" },
+                { "invalid", "署名はあるが内容に誤りがある", "it is signed but not a valid policy" },
+                { "expired", "ポリシーの有効期限が過ぎている", "it has expired" },
+                { "other-host", "別の端末用のポリシー", "it is for another workstation" },
+                { "rollback", "通し番号が前回以下（古いポリシーへの巻き戻しの拒否）",
+                  "its serial is not newer than the last accepted one (a rollback)" },
+                { "serial-reused", "同じ通し番号で内容が異なる", "its serial was used before with other contents" },
+                { "state-corrupt", "巻き戻し防止の記録を読み取れない", "the anti-rollback state cannot be read" },
+                { "state-unwritable", "通し番号を記録できない", "its serial could not be recorded" },
+        };
+        const char *cause = strchr(r->reason, LEDGER_REASON_CAUSE_SEPARATOR);
+
+        if (!cause)
+                return T(lang, "理由は records.jsonl を参照", "see records.jsonl for why");
+        cause++;
+        if (streq(cause, "bad-signature"))
+                switch (r->error_number) {
+                case EBADMSG:
+                        return T(lang, "署名が承認者の鍵と一致しない（署名後の改変、または信頼されていない鍵による署名）",
+                                 "its signature matches no trusted key (changed after signing, or signed with an untrusted key)");
+                case EINVAL:
+                        return T(lang, "署名ファイルが不正", "its signature file is malformed");
+                default:
+                        return T(lang, "署名を検証できない", "its signature cannot be checked");
+                }
+        if (streq(cause, "unreadable") && r->error_number == EFBIG)
+                return T(lang, "ポリシーのファイルが大きすぎる", "the file is too large");
+        for (size_t i = 0; i < ELEMENTSOF(why); i++)
+                if (streq(cause, why[i].cause))
+                        return T(lang, why[i].ja, why[i].en);
+        return T(lang, "理由は records.jsonl を参照", "see records.jsonl for why");
+}
+
 void export_reason(const struct ledger_record *r, enum export_lang lang, char *buf, size_t size) {
+        static const struct {
+                const char *code, *ja, *en;
+        } others[] = {
+                { LEDGER_REASON_POLICY_ACCEPTED, "承認済みの新しいポリシー", "a newly approved policy" },
+                { LEDGER_REASON_POLICY_UNCHANGED, "適用中のポリシーを再読込", "the policy in force, read again" },
+                { LEDGER_REASON_POLICY_ACCEPTED_COPY, "提示されたポリシーを不採用（前回承認のポリシーを適用）",
+                  "the policy offered was refused (the last accepted one applies)" },
+                { LEDGER_REASON_POLICY_EXPIRED, "ポリシーの有効期限（valid_until）が過ぎた", "the policy's valid_until passed" },
+                { LEDGER_REASON_KILLED, "kyokad が強制終了またはクラッシュした（端末は稼働中）",
+                  "kyokad was killed or crashed (same boot)" },
+                { LEDGER_REASON_MACHINE_DOWN, "kyokad を停止せずに端末が停止した（電源断、クラッシュ、リセット）",
+                  "the machine went down without stopping kyokad" },
+                { LEDGER_REASON_UNKNOWN_END, "kyokad が正常に停止しなかった", "kyokad did not stop cleanly" },
+        };
+        char fault[LEDGER_TEXT_MAX];
+        const char *sep;
+
         buf[0] = 0;
         if (!r->reason[0])
                 return;
+        /* A fault's name, and after the colon its cause (remarks say the cause). */
+        sep = strchr(r->reason, LEDGER_REASON_CAUSE_SEPARATOR);
+        snprintf(fault, sizeof fault, "%.*s", sep ? (int) (sep - r->reason) : (int) strlen(r->reason), r->reason);
         for (size_t i = 0; i < ELEMENTSOF(faults); i++)
-                if (streq(r->reason, faults[i].code)) {
+                if (streq(fault, faults[i].code)) {
                         snprintf(buf, size, "%s", T(lang, faults[i].ja, faults[i].en));
+                        return;
+                }
+        for (size_t i = 0; i < ELEMENTSOF(others); i++)
+                if (streq(r->reason, others[i].code)) {
+                        snprintf(buf, size, "%s", T(lang, others[i].ja, others[i].en));
                         return;
                 }
         if (decision_reason(r->reason, lang, buf, size))
@@ -468,52 +540,14 @@ void export_reason(const struct ledger_record *r, enum export_lang lang, char *b
 
 /* ---- remarks -------------------------------------------------------------------------------- */
 
-/* Why a policy was refused, from policy_load()'s message (policy/policy-load.c). */
-static const char *policy_refusal(const char *m, enum export_lang lang) {
-        static const struct {
-                const char *match, *ja, *en;
-        } why[] = {
-                { "does not match any trusted key", "署名が承認者の鍵と一致しない（署名後の改変、または信頼されていない鍵による署名）",
-                  "its signature matches no trusted key (changed after signing, or signed with an untrusted key)" },
-                { "does not exist: the policy is not signed", "署名ファイルがない（署名されていない）", "it is not signed" },
-                { "signature file", "署名ファイルが不正", "its signature file is malformed" },
-                { "cannot verify the signature", "署名を検証できない", "its signature cannot be checked" },
-                { "expired: its valid_until", "ポリシーの有効期限が過ぎている", "it has expired" },
-                { "is for workstation", "別の端末用のポリシー", "it is for another workstation" },
-                { "is not newer than the last accepted", "通し番号が前回以下（古いポリシーへの巻き戻しの拒否）",
-                  "its serial is not newer than the last accepted one (a rollback)" },
-                { "already accepted with different contents", "同じ通し番号で内容が異なる", "its serial was used before with other contents" },
-                { "anti-rollback state", "巻き戻し防止の記録を読み取れない", "the anti-rollback state cannot be read" },
-                { "rusted key", "信頼された鍵がない", "there is no trusted key" },
-                { "is signed but", "署名はあるが内容に誤りがある", "it is signed but not a valid policy" },
-                { "could not be recorded", "通し番号を記録できない", "its serial could not be recorded" },
-                { "larger than", "ポリシーのファイルが大きすぎる", "the file is too large" },
-                { "cannot read", "ポリシーを読み取れない", "it cannot be read" },
-        };
-        for (size_t i = 0; i < ELEMENTSOF(why); i++)
-                if (strstr(m, why[i].match))
-                        return T(lang, why[i].ja, why[i].en);
-        return T(lang, "理由は records.jsonl を参照", "see records.jsonl for why");
-}
-
-/* "(serial N" in M: the policy kept. */
-static long long serial_in(const char *m, const char *marker) {
-        const char *p = strstr(m, marker);
-        long long v;
-        if (!p || sscanf(p + strlen(marker), "%lld", &v) != 1)
-                return -1;
-        return v;
-}
-
 static void remarks_policy(const struct ledger_record *r, enum export_lang lang, char *buf, size_t size, size_t *o) {
-        long long kept;
-
         if (r->event == LEDGER_EVENT_POLICY_LOADED) {
                 switch (export_policy_kind(r)) {
                 case EXPORT_POLICY_KEPT:
-                        add(buf, size, o, T(lang, "提示されたポリシーは%sため不採用。前回承認の通し番号 %lld を継続適用",
-                                            "the policy offered was refused (%s); the last accepted serial %lld stays in force"),
-                            policy_refusal(r->message, lang), (long long) r->policy_serial);
+                        /* Why it was refused is in the refusal recorded just before. */
+                        add(buf, size, o, T(lang, "提示されたポリシーは不採用。前回承認の通し番号 %lld を継続適用",
+                                            "the policy offered was refused; the last accepted serial %lld stays in force"),
+                            (long long) r->policy_serial);
                         return;
                 case EXPORT_POLICY_UNCHANGED:
                         add(buf, size, o, T(lang, "通し番号 %lld を再読込（変更なし）", "serial %lld read again (unchanged)"),
@@ -525,14 +559,14 @@ static void remarks_policy(const struct ledger_record *r, enum export_lang lang,
                 }
         }
         if (r->event == LEDGER_EVENT_POLICY_REFUSED) {
-                bool fallback = streq(r->reason, "policy-fallback");
-                add(buf, size, o, T(lang, "%s", "%s"), policy_refusal(r->message, lang));
-                if (fallback && (kept = serial_in(r->message, "last accepted policy (serial ")) >= 0)
-                        add(buf, size, o, T(lang, "。前回承認の通し番号 %lld を適用", "; the last accepted serial %lld applies"), kept);
-                else if (strstr(r->message, "the built-in lockdown"))
+                add(buf, size, o, T(lang, "%s", "%s"), policy_refusal(r, lang));
+                if (fault_is(r, "policy-fallback"))
+                        add(buf, size, o, "%s", T(lang, "。前回承認のポリシーを適用", "; the last accepted policy applies"));
+                else if (fault_is(r, "policy-copy-refused") || r->policy_serial == 0)
                         add(buf, size, o, "%s", T(lang, "。有効なポリシーがないため全面遮断を継続", "; the built-in lockdown stays"));
-                else if (strstr(r->message, "stays in force"))
-                        add(buf, size, o, "%s", T(lang, "。適用中のポリシーを継続", "; the policy in force stays"));
+                else
+                        add(buf, size, o, T(lang, "。適用中の通し番号 %lld を継続", "; serial %lld in force stays"),
+                            (long long) r->policy_serial);
                 return;
         }
 }
@@ -554,16 +588,9 @@ static void remarks_fault(const struct ledger_record *r, enum export_lang lang, 
                                             "set back by %lld.%03lld s; earlier records carry the old time"), a, b);
                 return;
         case LEDGER_EVENT_UNCLEAN_SHUTDOWN:
-                if (strstr(m, "(same boot)"))
-                        add(buf, size, o, "%s", T(lang, "kyokad が強制終了またはクラッシュした（端末は稼働中）",
-                                                  "kyokad was killed or crashed (same boot)"));
-                else if (strstr(m, "the machine went down"))
-                        add(buf, size, o, "%s", T(lang, "kyokad を停止せずに端末が停止した（電源断、クラッシュ、リセット）",
-                                                  "the machine went down without stopping kyokad"));
-                else
-                        add(buf, size, o, "%s", T(lang, "kyokad が正常に停止しなかった", "kyokad did not stop cleanly"));
+                /* What kind of end is the reason (export_reason); here the last record. */
                 if (sscanf(strstr(m, "the last record before this is seq ") ?: "", "the last record before this is seq %lld", &a) == 1)
-                        add(buf, size, o, T(lang, "。直前の記録は記録番号 %lld", "; the last record before is seq %lld"), a);
+                        add(buf, size, o, T(lang, "直前の記録は記録番号 %lld", "the last record before is seq %lld"), a);
                 return;
         case LEDGER_EVENT_LEDGER_DELAYED:
                 if (sscanf(m, "%llu records waited in memory from %39s to %39[^:]", &n, from, to) == 3)

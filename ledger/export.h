@@ -219,7 +219,7 @@ void export_remarks(const struct ledger_record *r, enum export_lang lang, char *
 /* "EIO（入出力エラー）" / "EIO (input/output error)": locale-free. */
 void export_errno(int64_t e, enum export_lang lang, char *buf, size_t size);
 
-/* What a policy-loaded record stands for: the kyokad message tells them apart. */
+/* What a policy-loaded record stands for: its reason code tells them apart. */
 enum export_policy_kind {
         EXPORT_POLICY_APPLIED,            /* a new policy took effect */
         EXPORT_POLICY_UNCHANGED,          /* the policy in force, read again */

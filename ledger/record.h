@@ -70,6 +70,22 @@ enum ledger_event {
         _LEDGER_EVENT_MAX,
 };
 
+/* The reason codes of records that are not decisions: kyokad writes them, the export reads them,
+ * nothing reads the message to tell records apart. Stable (hashed): only add.
+ *   policy-loaded:     how the policy came into force */
+#define LEDGER_REASON_POLICY_ACCEPTED "accepted"          /* a new policy from the configuration */
+#define LEDGER_REASON_POLICY_UNCHANGED "unchanged"        /* the one in force, read again */
+#define LEDGER_REASON_POLICY_ACCEPTED_COPY "accepted-copy" /* the one offered refused: the last accepted copy */
+/*   permit-expired (subject policy): the policy in force ended */
+#define LEDGER_REASON_POLICY_EXPIRED "expired"
+/*   unclean-shutdown: what the last run's end looks like */
+#define LEDGER_REASON_KILLED "killed"                     /* same boot: killed or crashed */
+#define LEDGER_REASON_MACHINE_DOWN "machine-down"         /* another boot: power cut, crash, reset */
+#define LEDGER_REASON_UNKNOWN_END "unknown"               /* the last run's boot is not known */
+/*   a fault: the fault's name (daemon/recorder.h, enum record_fault), and for the refusal of a
+ *   policy the cause after a colon, "policy-refused:bad-signature" (policy_load_error_to_string) */
+#define LEDGER_REASON_CAUSE_SEPARATOR ':'
+
 enum ledger_decision {
         LEDGER_DECISION_NONE,
         LEDGER_DECISION_ALLOW,

@@ -57,7 +57,7 @@ static int check_signature(const struct policy_load_options *opts, const char *t
         if (r == -ENOENT) {
                 set_message(result, "%s: signature file %s does not exist: the policy is not signed",
                             opts->policy_path, sig_path);
-                return refuse(result, LOAD_UNREADABLE, r);
+                return refuse(result, LOAD_UNSIGNED, r);
         }
         if (r == -EFBIG) {
                 set_message(result, "%s: signature file %s has more than %u bytes, expected %u",
@@ -262,6 +262,7 @@ const char *policy_load_error_to_string(enum policy_load_error e) {
         static const char *const table[] = {
                 [LOAD_OK] = "ok",
                 [LOAD_UNREADABLE] = "unreadable",
+                [LOAD_UNSIGNED] = "unsigned",
                 [LOAD_NO_KEYS] = "no-keys",
                 [LOAD_BAD_SIGNATURE] = "bad-signature",
                 [LOAD_INVALID] = "invalid",
@@ -270,7 +271,9 @@ const char *policy_load_error_to_string(enum policy_load_error e) {
                 [LOAD_ROLLBACK] = "rollback",
                 [LOAD_SERIAL_REUSED] = "serial-reused",
                 [LOAD_STATE_CORRUPT] = "state-corrupt",
+                [LOAD_STATE_UNWRITABLE] = "state-unwritable",
         };
+        _Static_assert(ELEMENTSOF(table) == _LOAD_ERROR_MAX, "a code per error");
 
         if ((unsigned) e >= ELEMENTSOF(table))
                 return NULL;

@@ -14,6 +14,7 @@
 enum policy_load_error {
         LOAD_OK = 0,
         LOAD_UNREADABLE,              /* the policy or its .sig could not be read */
+        LOAD_UNSIGNED,                /* the policy has no .sig beside it */
         LOAD_NO_KEYS,                 /* no trusted key */
         LOAD_BAD_SIGNATURE,           /* no trusted key signed these bytes, or the .sig is malformed */
         LOAD_INVALID,                 /* signed, but not a valid policy (diag says why) */
@@ -22,6 +23,8 @@ enum policy_load_error {
         LOAD_ROLLBACK,                /* serial lower than the last accepted */
         LOAD_SERIAL_REUSED,           /* same serial as the last accepted, other bytes */
         LOAD_STATE_CORRUPT,           /* the anti-rollback state cannot be read */
+        LOAD_STATE_UNWRITABLE,        /* accepted, but policy_load_commit() could not record the serial */
+        _LOAD_ERROR_MAX,
 };
 
 struct policy_load_options {
@@ -54,4 +57,6 @@ int policy_load(const struct policy_load_options *opts, struct policy_load_resul
  * policy is unchanged; -EINVAL unless RESULT is LOAD_OK. */
 int policy_load_commit(const char *state_dir, const struct policy_load_result *result);
 void policy_load_result_done(struct policy_load_result *result);
+/* A stable code per error ("bad-signature", ...): kyokad records it in the ledger (a refusal's
+ * reason is "FAULT:CODE", daemon/recorder.h), so a code never changes once released. */
 const char *policy_load_error_to_string(enum policy_load_error e);

@@ -6,6 +6,7 @@
  * ledger_record_init(), as a careless caller would: count 0 is appended as 1. */
 #pragma once
 
+#include <errno.h>
 #include <string.h>
 
 #include "ledger.h"
@@ -131,10 +132,11 @@ static inline int fixture_fill(struct ledger *l) {
         strcpy(rs[n++].message, "permit KIS-2026-0142 expired");
 
         rs[n] = fixture_record(M + 4 * D + 9 * H + 5 * 60, LEDGER_SUBJECT_POLICY, LEDGER_EVENT_POLICY_REFUSED);
-        rs[n].policy_serial = 43;
+        rs[n].policy_serial = 42;
         rs[n].outcome = LEDGER_OUTCOME_FAILED;
-        rs[n].error_number = 74;
-        strcpy(rs[n++].message, "policy.conf: the signature matches no trusted key; serial 42 stays in force");
+        rs[n].error_number = EBADMSG;
+        strcpy(rs[n].reason, "policy-refused:bad-signature");
+        strcpy(rs[n++].message, "policy.conf: the signature matches no trusted key; the last good policy stays in force");
 
         rs[n] = fixture_record(M + 5 * D + 18 * H, LEDGER_SUBJECT_LEDGER, LEDGER_EVENT_LEDGER_DELAYED);
         rs[n].outcome = LEDGER_OUTCOME_FAILED;

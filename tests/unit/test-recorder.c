@@ -172,15 +172,20 @@ static void test_faults_take_subject_and_event_from_the_table(void **state) {
 
         assert_int_equal(sd_event_new(&e), 0);
         assert_int_equal(recorder_new(e, dir, &r), 0);
-        recorder_fault(r, FAULT_POLICY_REFUSED, -EBADMSG, "bad signature");
+        recorder_policy_refused(r, FAULT_POLICY_REFUSED, LOAD_BAD_SIGNATURE, -EBADMSG, "bad signature");
         recorder_fault(r, FAULT_NETWORK_FIREWALL, -EPROTONOSUPPORT, "no nf_tables");
         recorder_fault(r, FAULT_CLOCK_JUMP, 0, "set back");
+        recorder_policy(r, POLICY_RECORD_ACCEPTED_COPY, "the last accepted copy");
         run(e, 1000);
         read_ledger(dir, &rows);
         const struct ledger_record *p = find(&rows, LEDGER_SUBJECT_POLICY, LEDGER_EVENT_POLICY_REFUSED);
         assert_non_null(p);
-        assert_string_equal(p->reason, "policy-refused");
+        /* The fault, then policy_load()'s typed cause: the export words it without the message. */
+        assert_string_equal(p->reason, "policy-refused:bad-signature");
         assert_int_equal(p->error_number, EBADMSG);
+        const struct ledger_record *kept = find(&rows, LEDGER_SUBJECT_POLICY, LEDGER_EVENT_POLICY_LOADED);
+        assert_non_null(kept);
+        assert_string_equal(kept->reason, "accepted-copy");
         assert_int_equal(p->outcome, LEDGER_OUTCOME_FAILED);
         const struct ledger_record *f = find(&rows, LEDGER_SUBJECT_DAEMON, LEDGER_EVENT_ENFORCEMENT_FAILED);
         assert_non_null(f);
