@@ -410,6 +410,9 @@ expect "approve --ssid-hex --security open warns without --bssid" 0 "warning: an
 if grep -q 'ssid_hex = "1b5b324aff0a41";' wl.conf && ! grep -q $'\x1b' wl.conf && grep -q 'label = "Wi-Fi \\\\x1b\[2J\\\\xff\\\\x0aA";' wl.conf
 then ok "... written as ssid_hex, the label escaped, no raw byte in the file"
 else not_ok "... written as ssid_hex, the label escaped, no raw byte in the file"; fi
+[ "$(grep -c '^wireless = ($' wl.conf)" = 1 ] && grep -q '^    wireless = "block";' wl.conf &&
+	ok "the skeleton has defaults.wireless and a wireless list; approve adds to it" ||
+	not_ok "the skeleton has defaults.wireless and a wireless list; approve adds to it"
 run pc check wl.conf; expect "check counts the wireless entries" 0 "0 usb and 0 network entries, 2 wireless entries"
 run pc show wl.conf
 if [ "$rc" -eq 0 ] && grep -q '^  network      wireless ssid "city-net"$' out &&
