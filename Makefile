@@ -32,7 +32,7 @@ INCLUDES_policy    := $(INCLUDES_basic) -Ipolicy
 INCLUDES_ledger    := $(INCLUDES_policy) -Iledger
 INCLUDES_daemon    := $(INCLUDES_ledger) -Idaemon
 INCLUDES_policyctl := $(INCLUDES_ledger) -Ipolicyctl
-INCLUDES_helpers   := $(INCLUDES_basic) -Idaemon   # block-access.h, the one daemon module they link
+INCLUDES_helpers   := $(INCLUDES_basic) -Ipolicy -Idaemon   # block-access.h, media-*.h (identity.h's types)
 INCLUDES_tests     := $(INCLUDES_daemon) -Ipolicyctl
 # basic/ uses json-c's headers (json-util.h); the programs that call json-util.c link json-c.
 PKGS_basic     := json-c
@@ -115,10 +115,17 @@ $(BUILD)/policyctl: $(call obj,$(CTL_SRC)) $(CTL_LIBS)
 $(BUILD)/kyokad: $(BUILD)/obj/daemon/main.o $(LIBS)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBS) $(PKG_LIBS)
 
-# The udev helper: the access-file reader and BLKROSET (daemon/block-access.c), nothing else.
-HELPER_OBJS_kyoka-block-access := $(BUILD)/obj/daemon/block-access.o
+# The udev helper: the access-file reader and BLKROSET (daemon/block-access.c), and for media on
+# other buses the sysfs view of a disk and the fixed-disk rule (daemon/media-sysfs.c,
+# media-fixed.c), nothing else.
+# identity.c (sanitising device strings, the bus names) brings json-c, which its request
+# functions use and the helper does not call, and wireless.c (the SSID and mode names its
+# request functions use).
+HELPER_OBJS_kyoka-block-access := $(BUILD)/obj/daemon/block-access.o $(BUILD)/obj/daemon/media-sysfs.o \
+                                  $(BUILD)/obj/daemon/media-fixed.o $(BUILD)/obj/policy/identity.o \
+                                  $(BUILD)/obj/policy/wireless.o
 $(BUILD)/kyoka-block-access: $(BUILD)/obj/helpers/kyoka-block-access.o $(HELPER_OBJS_kyoka-block-access) $(LIB_BASIC)
-	$(CC) $(LDFLAGS) -o $@ $^
+	$(CC) $(LDFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs json-c)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBS)
 	@mkdir -p $(dir $@)
@@ -259,6 +266,8 @@ install: all
 	install -m 0644 systemd/kyoka.conf.sysusers $(DESTDIR)$(SYSUSERSDIR)/kyoka.conf
 	install -m 0644 systemd/kyoka.conf.tmpfiles $(DESTDIR)$(TMPFILESDIR)/kyoka.conf
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/kyoka/
+	install -d $(DESTDIR)$(PREFIX)/share/doc/kyoka/ja
+	install -m 0644 docs/ja/*.md $(DESTDIR)$(PREFIX)/share/doc/kyoka/ja/
 
 clean:
 	rm -rf build

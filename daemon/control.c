@@ -305,6 +305,46 @@ static struct json_object *devices_json(struct control *c, size_t *ret_allowed, 
         return v.array;
 }
 
+struct media_visit {
+        struct json_object *array;
+        size_t allowed, blocked, fixed;
+        bool failed;
+};
+
+static void media_visit(const struct media_status *m, void *userdata) {
+        struct media_visit *v = userdata;
+        struct json_object *o;
+
+        if (v->failed)
+                return;
+        o = control_medium_to_json(m);
+        if (!o || json_object_array_add(v->array, o) < 0) {
+                json_object_put(o);
+                v->failed = true;
+                return;
+        }
+        if (m->fixed)
+                v->fixed++;
+        else if (m->decided && m->verdict != VERDICT_BLOCK)
+                v->allowed++;
+        else
+                v->blocked++;
+}
+
+/* The disks on other buses than USB as `list` shows them, fixed ones included. */
+static struct json_object *media_json(struct control *c, struct media_visit *ret_counts) {
+        struct media_visit v = { .array = json_object_new_array() };
+
+        if (!v.array)
+                return NULL;
+        manager_foreach_medium(c->manager, media_visit, &v);
+        if (v.failed)
+                return json_object_put(v.array), NULL;
+        if (ret_counts)
+                *ret_counts = (struct media_visit) { .allowed = v.allowed, .blocked = v.blocked, .fixed = v.fixed };
+        return v.array;
+}
+
 struct links_visit {
         struct json_object *array;
         size_t allowed, blocked;
@@ -382,14 +422,22 @@ static struct json_object *reply_status(struct control *c) {
         struct links_visit link_counts = {};
         const char *hostname, *machine_id;
         size_t allowed, blocked;
+        struct media_visit media_counts = {};
         bool failed;
 
         manager_get_policy_info(c->manager, &info);
         manager_get_host(c->manager, &hostname, &machine_id);
         _cleanup_(json_object_putp) struct json_object *devices = devices_json(c, &allowed, &blocked);
         _cleanup_(json_object_putp) struct json_object *links = links_json(c, &link_counts, &failed);
-        struct json_object *counts = json_object_new_object(), *host = json_object_new_object();
-        if (!o || !devices || failed || json_add(o, "devices", counts) < 0 || json_add(o, "host", host) < 0 ||
+        _cleanup_(json_object_putp) struct json_object *media = media_json(c, &media_counts);
+        struct json_object *counts = json_object_new_object(), *host = json_object_new_object(),
+                           *mc = json_object_new_object();
+        if (!o || !devices || !media || failed || json_add(o, "devices", counts) < 0 || json_add(o, "host", host) < 0 ||
+            json_add(o, "media", mc) < 0 ||
+            json_add(mc, "present", json_object_new_uint64(media_counts.allowed + media_counts.blocked)) < 0 ||
+            json_add(mc, "allowed", json_object_new_uint64(media_counts.allowed)) < 0 ||
+            json_add(mc, "blocked", json_object_new_uint64(media_counts.blocked)) < 0 ||
+            json_add(mc, "fixed", json_object_new_uint64(media_counts.fixed)) < 0 ||
             (links ? json_add(o, "links", link_counts_json(&link_counts)) : json_add_null(o, "links")) < 0 ||
             json_add(counts, "present", json_object_new_uint64(allowed + blocked)) < 0 ||
             json_add(counts, "allowed", json_object_new_uint64(allowed)) < 0 ||
@@ -408,7 +456,7 @@ static struct json_object *reply_list(struct control *c) {
         _cleanup_(json_object_putp) struct json_object *o = control_ok_new();
         bool failed;
 
-        if (!o || json_add(o, "devices", devices_json(c, NULL, NULL)) < 0)
+        if (!o || json_add(o, "devices", devices_json(c, NULL, NULL)) < 0 || json_add(o, "media", media_json(c, NULL)) < 0)
                 return NULL;
         struct json_object *links = links_json(c, NULL, &failed);
         if (failed) {
@@ -496,6 +544,28 @@ static int wireless_request_fill(struct control *c, const struct control_command
         return 0;
 }
 
+/* The medium a request names (a copy). Fixed disks are not offered: they are not media. */
+struct medium_find {
+        const char *arg;
+        size_t n;
+        bool exact;
+        struct media_identity id;
+        enum policy_verdict verdict;
+        bool fixed;
+};
+
+static void medium_find_visit(const struct media_status *s, void *userdata) {
+        struct medium_find *f = userdata;
+
+        if (f->exact || !control_medium_matches(s, f->arg))
+                return;
+        f->exact = streq(s->id->name, f->arg);
+        f->n = f->exact ? 1 : f->n + 1;
+        f->id = *s->id;
+        f->verdict = s->decided ? s->verdict : VERDICT_BLOCK;
+        f->fixed = s->fixed != NULL;
+}
+
 /* The device a request names (a copy: the status is borrowed for the visit only). */
 struct device_find {
         const char *arg;
@@ -526,24 +596,59 @@ static struct json_object *reply_request(struct control *c, const struct control
         _cleanup_(json_object_putp) struct json_object *o = NULL, *req_json = NULL;
         _cleanup_free_ char *text = NULL;
         _cleanup_free_ struct device_find *found = calloc(1, sizeof *found);
+        _cleanup_free_ struct medium_find *found_medium = calloc(1, sizeof *found_medium);
         struct link_find found_link = { .arg = cmd->device };
         const char *hostname, *machine_id;
 
-        if (!found)
+        if (!found || !found_medium)
                 return NULL;
         found->arg = cmd->device;
-        if (cmd->subject != SUBJECT_NETWORK && cmd->subject != SUBJECT_WIRELESS)
+        found_medium->arg = cmd->device;
+        if (cmd->subject == SUBJECT_ANY || cmd->subject == SUBJECT_USB)
                 manager_foreach_device(c->manager, device_find_visit, found);
         size_t n = found->n;
-        if (cmd->subject != SUBJECT_USB)
+        if (cmd->subject == SUBJECT_ANY || cmd->subject == SUBJECT_NETWORK || cmd->subject == SUBJECT_WIRELESS)
                 (void) manager_foreach_link(c->manager, link_find_visit, &found_link);
+        if (cmd->subject == SUBJECT_ANY || cmd->subject == SUBJECT_MEDIA)
+                manager_foreach_medium(c->manager, medium_find_visit, found_medium);
 
+        if (found_medium->n > 0) {
+                /* Never guess between kinds: the request would approve the wrong one. */
+                if (n > 0 || found_link.n > 0)
+                        return control_error_new("that names a medium and a USB device or network link: say which (\"type\")");
+                if (found_medium->n > 1)
+                        return control_error_new("several media have that serial: name one by its kernel name");
+                if (found_medium->fixed)
+                        return control_error_new("that is one of the workstation's own disks (fixed): there is nothing to request");
+                _cleanup_free_ char *mtext = NULL;
+                _cleanup_free_ struct request *req = calloc(1, sizeof *req);
+                if (!req)
+                        return NULL;
+                manager_get_host(c->manager, &hostname, &machine_id);
+                snprintf(req->hostname, sizeof req->hostname, "%s", hostname);
+                snprintf(req->machine_id, sizeof req->machine_id, "%s", machine_id);
+                req->time = (int64_t) time(NULL);
+                req->type = REQUEST_MEDIA;
+                req->media = found_medium->id;
+                int r = request_to_json(req, &mtext);
+                if (r < 0)
+                        return r == -ENOMEM ? NULL : control_error_new("cannot write a request for this medium");
+                _cleanup_(json_object_putp) struct json_object *mo = control_ok_new();
+                if (!mo || json_add(mo, "request", json_tokener_parse(mtext)) < 0 ||
+                    json_add(mo, "type", json_object_new_string("media")) < 0 ||
+                    json_add(mo, "device", json_object_new_string(found_medium->id.name)) < 0 ||
+                    json_add(mo, "verdict", json_object_new_string(policy_verdict_to_string(found_medium->verdict))) < 0)
+                        return NULL;
+                return TAKE_PTR(mo);
+        }
         if (n == 0 && found_link.n == 0)
                 return control_error_new(
                         cmd->subject == SUBJECT_USB ? "no present USB device has that bus path or serial" :
                         cmd->subject == SUBJECT_NETWORK || cmd->subject == SUBJECT_WIRELESS ?
                                 "no network link has that name or ifindex" :
-                        "no present USB device has that bus path or serial, and no network link that name or ifindex");
+                        cmd->subject == SUBJECT_MEDIA ? "no medium has that kernel name or serial" :
+                        "no present USB device has that bus path or serial, no network link that name or ifindex, "
+                        "and no medium that kernel name or serial");
         /* Never guess between a device and a link: the request would approve the wrong one. */
         if (n > 0 && found_link.n > 0)
                 return control_error_new("that names both a USB device and a network link: say which (\"type\")");
@@ -599,6 +704,7 @@ static struct json_object *reply_request(struct control *c, const struct control
 static struct json_object *reply_reload(struct control *c, struct client *cl) {
         _cleanup_(json_object_putp) struct json_object *before = NULL, *after = NULL, *o = NULL;
         _cleanup_(json_object_putp) struct json_object *links_before = NULL, *links_after = NULL;
+        _cleanup_(json_object_putp) struct json_object *media_before = NULL, *media_after = NULL;
         struct manager_policy_info info;
         bool failed;
         int r;
@@ -606,10 +712,12 @@ static struct json_object *reply_reload(struct control *c, struct client *cl) {
         log_notice("control: reload requested by uid %u (pid %d)", (unsigned) cl->uid, (int) cl->pid);
         before = devices_json(c, NULL, NULL);
         links_before = links_json(c, NULL, &failed);
-        if (!before || failed)
+        media_before = media_json(c, NULL);
+        if (!before || failed || !media_before)
                 return NULL;
         r = manager_reload(c->manager);
         after = devices_json(c, NULL, NULL);
+        media_after = media_json(c, NULL);
         links_after = links_json(c, NULL, &failed);
         manager_get_policy_info(c->manager, &info);
 
@@ -618,7 +726,8 @@ static struct json_object *reply_reload(struct control *c, struct client *cl) {
         o = r >= 0 && info.load_ok ? control_ok_new() : control_error_new(info.load_message);
         if (!o || !after || failed || json_add(o, "message", json_object_new_string(info.load_message)) < 0 ||
             json_add(o, "policy", control_policy_to_json(&info)) < 0 ||
-            json_add(o, "changes", control_devices_diff(before, after)) < 0)
+            json_add(o, "changes", control_devices_diff(before, after)) < 0 || !media_after ||
+            json_add(o, "media_changes", control_media_diff(media_before, media_after)) < 0)
                 return NULL;
         /* Links: null when not watched, like `list`. */
         if (links_before && links_after ? json_add(o, "link_changes", control_links_diff(links_before, links_after)) < 0 :

@@ -59,6 +59,13 @@ static const struct {
         [FAULT_TIMER]                = { "timer", LEDGER_SUBJECT_DAEMON, LEDGER_EVENT_FAULT },
         [FAULT_USB_BOOT_DEFAULT]     = { "usb-boot-default", LEDGER_SUBJECT_DAEMON, LEDGER_EVENT_ENFORCEMENT_FAILED },
         [FAULT_WIRELESS_WATCH]       = { "wireless-watch", LEDGER_SUBJECT_DAEMON, LEDGER_EVENT_FAULT },
+        [FAULT_MEDIA_ACCESS_FILE]    = { "media-access-file", LEDGER_SUBJECT_DAEMON, LEDGER_EVENT_FAULT },
+        [FAULT_MEDIA_ENFORCE]        = { "media-enforce", LEDGER_SUBJECT_DAEMON, LEDGER_EVENT_ENFORCEMENT_FAILED },
+        [FAULT_MEDIA_FIXED_NAMED]    = { "media-fixed-named", LEDGER_SUBJECT_DAEMON, LEDGER_EVENT_FAULT },
+        [FAULT_MEDIA_IDENTITY]       = { "media-identity", LEDGER_SUBJECT_DAEMON, LEDGER_EVENT_FAULT },
+        [FAULT_MEDIA_INSTALL_LIST]   = { "media-install-list", LEDGER_SUBJECT_DAEMON, LEDGER_EVENT_FAULT },
+        [FAULT_MEDIA_UNTRACKED]      = { "media-untracked", LEDGER_SUBJECT_DAEMON, LEDGER_EVENT_FAULT },
+        [FAULT_MEDIA_WATCH]          = { "media-watch", LEDGER_SUBJECT_DAEMON, LEDGER_EVENT_FAULT },
 };
 
 const char *record_fault_to_string(enum record_fault f) {
@@ -362,6 +369,28 @@ static const struct record_field wifi_fields[] = {
 };
 _Static_assert(WIRELESS_SSID_TEXT_MAX <= FIELD_VALUE_MAX, "an escaped SSID must fit a field");
 
+static void media_bus(const void *p, struct field_value *v) {
+        set_string(v, media_bus_to_string(((const struct media_identity *) p)->bus) ?: "");
+}
+static void media_name(const void *p, struct field_value *v) { set_string(v, ((const struct media_identity *) p)->name); }
+static void media_path(const void *p, struct field_value *v) { set_string(v, ((const struct media_identity *) p)->path); }
+static void media_vendor(const void *p, struct field_value *v) { set_string(v, ((const struct media_identity *) p)->vendor); }
+static void media_model(const void *p, struct field_value *v) { set_string(v, ((const struct media_identity *) p)->model); }
+static void media_serial(const void *p, struct field_value *v) { set_string(v, ((const struct media_identity *) p)->serial); }
+static void media_oemid(const void *p, struct field_value *v) { set_string(v, ((const struct media_identity *) p)->oemid); }
+static void media_date(const void *p, struct field_value *v) { set_string(v, ((const struct media_identity *) p)->date); }
+
+static const struct record_field media_fields[] = {
+        { "bus", media_bus },
+        { "device_name", media_name },
+        { "device_path", media_path },
+        { "vendor", media_vendor },
+        { "model", media_model },
+        { "serial", media_serial },
+        { "oemid", media_oemid },
+        { "manufacture_date", media_date },
+};
+
 /* The decision's own fields, after the subject's. */
 struct decision_view {
         const struct record_decision *d;
@@ -478,7 +507,8 @@ static struct json_object *json_new(const char *message_id, int priority, const 
 void record_decision_init(struct record_decision *ret, const struct policy_decision *dec, enum policy_verdict verdict,
                           const char *reason) {
         const struct policy_approval *a = !dec ? NULL : dec->usb_entry ? &dec->usb_entry->approval :
-                                          dec->net_entry ? &dec->net_entry->approval : NULL;
+                                          dec->net_entry ? &dec->net_entry->approval :
+                                          dec->media_entry ? &dec->media_entry->approval : NULL;
 
         *ret = (struct record_decision) { .verdict = verdict };
         snprintf(ret->reason, sizeof ret->reason, "%s", reason ?: "");
@@ -696,6 +726,80 @@ void recorder_wireless(struct recorder *r, enum wireless_record_event ev, const 
         /* An association that could not be cut off is a fault too: `status` lists it. */
         report(r, result < 0 ? LOG_ERR : refused ? LOG_WARNING : LOG_INFO, result, line,
                json_new(message_id, priority, event, "network", message, &fs, result < 0 ? -result : 0), result < 0);
+}
+
+static const char *media_event_name(enum media_record_event ev) {
+        switch (ev) {
+        case MEDIA_RECORD_CONNECTED: return "connected";
+        case MEDIA_RECORD_REEVALUATED: return "re-evaluated";
+        case MEDIA_RECORD_REMOVED: return "removed";
+        case MEDIA_RECORD_INSERTED: return "medium-inserted";
+        case MEDIA_RECORD_EJECTED: return "medium-removed";
+        case MEDIA_RECORD_FIXED: return "fixed-disk";
+        }
+        return "?";
+}
+
+static enum ledger_event media_ledger_event(enum media_record_event ev) {
+        switch (ev) {
+        case MEDIA_RECORD_CONNECTED: return LEDGER_EVENT_CONNECTED;
+        case MEDIA_RECORD_REEVALUATED: return LEDGER_EVENT_REEVALUATED;
+        case MEDIA_RECORD_REMOVED: return LEDGER_EVENT_REMOVED;
+        case MEDIA_RECORD_INSERTED: return LEDGER_EVENT_MEDIUM_INSERTED;
+        case MEDIA_RECORD_EJECTED: return LEDGER_EVENT_MEDIUM_REMOVED;
+        case MEDIA_RECORD_FIXED: return LEDGER_EVENT_FIXED_DISK;
+        }
+        return LEDGER_EVENT_FAULT;
+}
+
+void recorder_media(struct recorder *r, enum media_record_event ev, const struct media_identity *id,
+                    const struct record_decision *d, int result) {
+        bool fixed = ev == MEDIA_RECORD_FIXED, gone = ev == MEDIA_RECORD_REMOVED || ev == MEDIA_RECORD_EJECTED;
+        const char *decision = fixed ? "fixed" : policy_verdict_to_string(d->verdict);
+        const char *message_id = fixed ? KYOKA_MESSAGE_MEDIA_FIXED :
+                                 ev == MEDIA_RECORD_REMOVED ? KYOKA_MESSAGE_MEDIA_REMOVED : KYOKA_MESSAGE_MEDIA_DECISION;
+        int priority = result < 0 ? LOG_ERR : !fixed && !gone && d->verdict == VERDICT_BLOCK ? LOG_NOTICE : LOG_INFO;
+        struct decision_view view = { .d = d, .result = result };
+        struct field_set fs = {};
+        char message[2048], line[2560];
+        const char *bus = media_bus_to_string(id->bus) ?: "?";
+
+        fields_add(&fs, media_fields, ELEMENTSOF(media_fields), id);
+        fields_add(&fs, decision_fields, ELEMENTSOF(decision_fields) - 1, &view);   /* no count */
+        if (fixed)
+                set_string(&fs.values[ELEMENTSOF(media_fields)], "fixed");
+
+        /* Strings were sanitised when read: no control characters reach the journal. */
+        snprintf(message, sizeof message, "Medium %s (%s) \"%s %s\" serial \"%s\" at \"%s\": %s (%s)%s%s", id->name, bus,
+                 id->vendor, id->model, id->serial, id->path,
+                 fixed ? "a disk of the workstation itself, never touched" :
+                 ev == MEDIA_RECORD_REMOVED ? "removed" :
+                 ev == MEDIA_RECORD_EJECTED ? "disc removed" :
+                 ev == MEDIA_RECORD_INSERTED ? (d->verdict == VERDICT_BLOCK ? "disc inserted, blocked" :
+                                                d->verdict == VERDICT_READ_ONLY ? "disc inserted, read-only" :
+                                                                                  "disc inserted, allowed") :
+                 decision,
+                 d->reason, result < 0 ? ": enforcement failed: " : "", result < 0 ? strerror(-result) : "");
+        journal_send(message_id, priority, media_event_name(ev), "media", message, &fs, result < 0 ? -result : 0);
+
+        struct ledger_record lr;
+        ledger_stamp(r, &lr, LEDGER_SUBJECT_MEDIA, media_ledger_event(ev));
+        ledger_record_set_media(&lr, id);
+        if (fixed) {
+                /* A note: nothing was decided, the reason says why the disk is not a medium. */
+                lr.decision = LEDGER_DECISION_NONE;
+                ledger_text_set(lr.reason, sizeof lr.reason, d->reason);
+                ledger_text_set(lr.message, sizeof lr.message, message);
+                sink_append(r, &lr);
+        } else
+                ledger_decision(r, &lr, d, result, message);
+
+        snprintf(line, sizeof line, "media %s %s bus=%s path=%s vendor=\"%s\" model=\"%s\" serial=\"%s\": %s (%s)%s%s",
+                 media_event_name(ev), id->name, bus, id->path[0] ? id->path : "-", id->vendor, id->model, id->serial,
+                 decision, d->reason, result < 0 ? ": ENFORCEMENT FAILED: " : "", result < 0 ? strerror(-result) : "");
+        report(r, result < 0 ? LOG_ERR : LOG_INFO, result, line,
+               json_new(message_id, priority, media_event_name(ev), "media", message, &fs, result < 0 ? -result : 0),
+               result < 0);
 }
 
 /* ---- policies, faults, kyokad itself ----------------------------------------------------- */

@@ -26,6 +26,7 @@ static const char *const subject_names[_LEDGER_SUBJECT_MAX] = {
         [LEDGER_SUBJECT_POLICY] = "policy",
         [LEDGER_SUBJECT_DAEMON] = "daemon",
         [LEDGER_SUBJECT_LEDGER] = "ledger",
+        [LEDGER_SUBJECT_MEDIA] = "media",
 };
 
 static const char *const event_names[_LEDGER_EVENT_MAX] = {
@@ -46,6 +47,9 @@ static const char *const event_names[_LEDGER_EVENT_MAX] = {
         [LEDGER_EVENT_LEDGER_DELAYED] = "ledger-delayed",
         [LEDGER_EVENT_LEDGER_LOST] = "ledger-lost",
         [LEDGER_EVENT_LEDGER_PRUNED] = "ledger-pruned",
+        [LEDGER_EVENT_MEDIUM_INSERTED] = "medium-inserted",
+        [LEDGER_EVENT_MEDIUM_REMOVED] = "medium-removed",
+        [LEDGER_EVENT_FIXED_DISK] = "fixed-disk",
         [LEDGER_EVENT_WIRELESS_JOINED] = "wireless-joined",
         [LEDGER_EVENT_WIRELESS_LEFT] = "wireless-left",
 };
@@ -105,10 +109,15 @@ const struct ledger_field ledger_fields[] = {
         INT_FIELD(error_number),
         TEXT_FIELD(message),
         INT_FIELD_SINCE(count, 2),
-        TEXT_FIELD_SINCE(wireless_mode, 3),
-        TEXT_FIELD_SINCE(ssid, 3),
-        TEXT_FIELD_SINCE(bssid, 3),
-        TEXT_FIELD_SINCE(security, 3),
+        TEXT_FIELD_SINCE(bus, 3),
+        TEXT_FIELD_SINCE(device_name, 3),
+        TEXT_FIELD_SINCE(device_path, 3),
+        TEXT_FIELD_SINCE(oemid, 3),
+        TEXT_FIELD_SINCE(manufacture_date, 3),
+        TEXT_FIELD_SINCE(wireless_mode, 4),
+        TEXT_FIELD_SINCE(ssid, 4),
+        TEXT_FIELD_SINCE(bssid, 4),
+        TEXT_FIELD_SINCE(security, 4),
 };
 const size_t ledger_fields_count = ELEMENTSOF(ledger_fields);
 
@@ -237,6 +246,17 @@ void ledger_record_set_usb(struct ledger_record *r, const struct usb_identity *i
                 usb_interface_class_format(&id->interfaces[i], c);
                 o += (size_t) snprintf(r->interfaces + o, sizeof r->interfaces - o, "%s%s", i ? "," : "", c);
         }
+}
+
+void ledger_record_set_media(struct ledger_record *r, const struct media_identity *id) {
+        ledger_text_set(r->bus, sizeof r->bus, media_bus_to_string(id->bus) ?: "");
+        ledger_text_set(r->device_name, sizeof r->device_name, id->name);
+        ledger_text_set(r->device_path, sizeof r->device_path, id->path);
+        ledger_text_set(r->manufacturer, sizeof r->manufacturer, id->vendor);
+        ledger_text_set(r->product_name, sizeof r->product_name, id->model);
+        ledger_text_set(r->serial, sizeof r->serial, id->serial);
+        ledger_text_set(r->oemid, sizeof r->oemid, id->oemid);
+        ledger_text_set(r->manufacture_date, sizeof r->manufacture_date, id->date);
 }
 
 void ledger_record_set_net(struct ledger_record *r, const struct net_identity *id) {

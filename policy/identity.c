@@ -132,6 +132,30 @@ bool usb_identity_is_hub(const struct usb_identity *id) {
         return true;
 }
 
+static const char *const media_bus_names[_MEDIA_BUS_MAX] = {
+        [MEDIA_BUS_MMC] = "mmc",
+        [MEDIA_BUS_OPTICAL] = "optical",
+        [MEDIA_BUS_NVME] = "nvme",
+        [MEDIA_BUS_ATA] = "ata",
+        [MEDIA_BUS_SCSI] = "scsi",
+        [MEDIA_BUS_VIRTIO] = "virtio",
+};
+
+const char *media_bus_to_string(enum media_bus b) {
+        return (unsigned) b < _MEDIA_BUS_MAX ? media_bus_names[b] : NULL;
+}
+
+int media_bus_from_string(const char *s, size_t len, enum media_bus *ret) {
+        if (!s)
+                return -EINVAL;
+        for (size_t i = 0; i < _MEDIA_BUS_MAX; i++)
+                if (strlen(media_bus_names[i]) == len && memcmp(media_bus_names[i], s, len) == 0) {
+                        *ret = (enum media_bus) i;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
 int mac_parse(const char *s, size_t len, enum hex_case c, uint8_t ret[static 6]) {
         if (!s)
                 return -EINVAL;
@@ -247,6 +271,34 @@ static struct json_object *wireless_to_json(const struct wireless_request *w) {
         return TAKE_PTR(d);
 }
 
+static struct json_object *media_to_json(const struct media_identity *id) {
+        _cleanup_(json_object_putp) struct json_object *d = json_object_new_object();
+        const char *bus = media_bus_to_string(id->bus);
+
+        if (!d || !bus)
+                return NULL;
+        if (json_add_string(d, "bus", bus) < 0 ||
+            json_add_string_bounded(d, "name", id->name, sizeof id->name) < 0 ||
+            json_add_string_bounded(d, "path", id->path, sizeof id->path) < 0 ||
+            json_add_string_bounded(d, "vendor", id->vendor, sizeof id->vendor) < 0 ||
+            json_add_string_bounded(d, "model", id->model, sizeof id->model) < 0 ||
+            json_add_string_bounded(d, "serial", id->serial, sizeof id->serial) < 0 ||
+            json_add_string_bounded(d, "oemid", id->oemid, sizeof id->oemid) < 0 ||
+            json_add_string_bounded(d, "date", id->date, sizeof id->date) < 0)
+                return NULL;
+        return TAKE_PTR(d);
+}
+
+static const char *request_type_name(enum request_type t) {
+        switch (t) {
+        case REQUEST_USB: return "usb";
+        case REQUEST_NETWORK: return "network";
+        case REQUEST_WIRELESS: return "wireless";
+        case REQUEST_MEDIA: return "media";
+        }
+        return NULL;
+}
+
 int request_to_json(const struct request *req, char **ret) {
         _cleanup_(json_object_putp) struct json_object *root = NULL;
         struct json_object *host, *device;
@@ -255,7 +307,7 @@ int request_to_json(const struct request *req, char **ret) {
         char *copy;
         int r;
 
-        if (!req || !ret || (req->type != REQUEST_USB && req->type != REQUEST_NETWORK && req->type != REQUEST_WIRELESS))
+        if (!req || !ret || !request_type_name(req->type))
                 return -EINVAL;
         r = time_format_iso8601(req->time, when, sizeof when);
         if (r < 0)
@@ -265,8 +317,7 @@ int request_to_json(const struct request *req, char **ret) {
         if (!root)
                 return -ENOMEM;
         if (json_add(root, "kyoka_request", json_object_new_int(1)) < 0 ||
-            json_add(root, "type", json_object_new_string(req->type == REQUEST_USB ? "usb" :
-                                                          req->type == REQUEST_NETWORK ? "network" : "wireless")) < 0)
+            json_add(root, "type", json_object_new_string(request_type_name(req->type))) < 0)
                 return -ENOMEM;
 
         host = json_object_new_object();
@@ -288,7 +339,8 @@ int request_to_json(const struct request *req, char **ret) {
                 if (json_add(root, "network", device) < 0)
                         return -ENOMEM;
         } else {
-                device = req->type == REQUEST_USB ? usb_to_json(&req->usb) : net_to_json(&req->net);
+                device = req->type == REQUEST_USB ? usb_to_json(&req->usb) :
+                         req->type == REQUEST_NETWORK ? net_to_json(&req->net) : media_to_json(&req->media);
                 if (json_add(root, "device", device) < 0)
                         return -ENOMEM;
         }
@@ -439,9 +491,11 @@ static int get_bool(struct json_object *obj, const char *key, bool *ret, char **
         return 0;
 }
 
-static int usb_from_json(struct json_object *d, struct usb_identity *id, char **ret_error) {
+int usb_identity_from_json(struct json_object *d, struct usb_identity *id, char **ret_error) {
         struct json_object *v, *ifs;
         int r;
+
+        *id = (struct usb_identity) {};
 
         r = get_hex16(d, "vendor", &id->vendor, ret_error);
         if (r < 0)
@@ -492,10 +546,12 @@ static int usb_from_json(struct json_object *d, struct usb_identity *id, char **
         return 0;
 }
 
-static int net_from_json(struct json_object *d, struct net_identity *id, char **ret_error) {
+int net_identity_from_json(struct json_object *d, struct net_identity *id, char **ret_error) {
         struct json_object *v;
         char mac[18], b[48];
         int r;
+
+        *id = (struct net_identity) {};
 
         r = get_field(d, "device", "ifindex", json_type_int, false, true, &v, ret_error);
         if (r < 0)
@@ -619,6 +675,39 @@ static int wireless_from_json(struct json_object *d, struct wireless_request *w,
         return 0;
 }
 
+int media_identity_from_json(struct json_object *d, struct media_identity *id, char **ret_error) {
+        struct json_object *v;
+        char b[48];
+        int r;
+
+        r = get_field(d, "device", "bus", json_type_string, false, true, &v, ret_error);
+        if (r < 0)
+                return r;
+        if (media_bus_from_string(json_object_get_string(v), (size_t) json_object_get_string_len(v), &id->bus) < 0)
+                return fail(ret_error, "device.bus: expected \"mmc\", \"optical\", \"nvme\", \"ata\", \"scsi\" or "
+                            "\"virtio\", got \"%s\"", shown(v, b));
+        r = get_string(d, "device", "name", true, false, id->name, sizeof id->name, NULL, ret_error);
+        if (r < 0)
+                return r;
+        /* A kernel name: it names the access file and appears in paths. */
+        if (id->name[0] == 0 || strspn(id->name, "abcdefghijklmnopqrstuvwxyz0123456789") != strlen(id->name))
+                return fail(ret_error, "device.name: not a disk's kernel name");
+        struct { const char *key; char *buf; size_t size; } fields[] = {
+                { "path", id->path, sizeof id->path },
+                { "vendor", id->vendor, sizeof id->vendor },
+                { "model", id->model, sizeof id->model },
+                { "serial", id->serial, sizeof id->serial },
+                { "oemid", id->oemid, sizeof id->oemid },
+                { "date", id->date, sizeof id->date },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
+                r = get_string(d, "device", fields[i].key, false, false, fields[i].buf, fields[i].size, NULL, ret_error);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 /* "…T…" followed by "Z" or "+HH:MM"/"-HH:MM": a request is read on another machine, often in
  * another time zone, so a time without an offset would be ambiguous. */
 static bool has_time_and_offset(const char *s, size_t len) {
@@ -684,8 +773,11 @@ int request_from_json(const char *text, size_t len, struct request *ret, char **
                 req->type = REQUEST_NETWORK;
         else if (streq(json_object_get_string(v), "wireless") && json_object_get_string_len(v) == 8)
                 req->type = REQUEST_WIRELESS;
+        else if (streq(json_object_get_string(v), "media") && json_object_get_string_len(v) == 5)
+                req->type = REQUEST_MEDIA;
         else
-                return fail(ret_error, "type: expected \"usb\", \"network\" or \"wireless\", got \"%s\"", shown(v, b));
+                return fail(ret_error, "type: expected \"usb\", \"network\", \"wireless\" or \"media\", got \"%s\"",
+                            shown(v, b));
 
         r = get_field(root, "", "host", json_type_object, false, true, &host, ret_error);
         if (r < 0)
@@ -720,9 +812,11 @@ int request_from_json(const char *text, size_t len, struct request *ret, char **
         if (req->type == REQUEST_WIRELESS)
                 r = wireless_from_json(device, &req->wireless, ret_error);
         else if (req->type == REQUEST_USB)
-                r = usb_from_json(device, &req->usb, ret_error);
+                r = usb_identity_from_json(device, &req->usb, ret_error);
+        else if (req->type == REQUEST_NETWORK)
+                r = net_identity_from_json(device, &req->net, ret_error);
         else
-                r = net_from_json(device, &req->net, ret_error);
+                r = media_identity_from_json(device, &req->media, ret_error);
         if (r < 0)
                 return r;
 

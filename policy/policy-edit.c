@@ -63,7 +63,7 @@ struct scanner {
         size_t pos;
         bool serial_found;
         size_t serial_start, serial_end;
-        struct list usb, net, wireless;
+        struct list usb, net, wireless, media;
 };
 
 static void list_done(struct list *l) {
@@ -77,6 +77,7 @@ static void scanner_done(struct scanner *sc) {
         list_done(&sc->usb);
         list_done(&sc->net);
         list_done(&sc->wireless);
+        list_done(&sc->media);
 }
 
 static bool is_word_char(char c) {
@@ -241,6 +242,8 @@ static int parse_settings(struct scanner *sc, unsigned depth, char close, struct
                         l = &sc->net;
                 else if (depth == 0 && token_equals(sc, &name, "wireless"))
                         l = &sc->wireless;
+                else if (depth == 0 && token_equals(sc, &name, "media"))
+                        l = &sc->media;
 
                 if (l && token_is(&tok, '(')) {
                         if (l->found)
@@ -649,6 +652,33 @@ static int format_wireless_entry(const void *entry, const struct layout *lo, cha
         return 0;
 }
 
+static int format_media_entry(const void *entry, const struct layout *lo, char **ret) {
+        const struct policy_media_entry *e = entry;
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0;
+        _cleanup_fclose_ FILE *f = open_memstream(&buf, &size);
+
+        if (!f)
+                return -ENOMEM;
+
+        fprintf(f, "%s{\n", lo->brace);
+        put_string(f, lo, "permit", e->approval.permit);
+        put_string(f, lo, "bus", media_bus_to_string(e->bus));
+        put_string(f, lo, "vendor", e->vendor);
+        put_string(f, lo, "model", e->model);
+        put_string(f, lo, "serial", e->serial);
+        put_string(f, lo, "oemid", e->oemid);
+        put_string(f, lo, "date", e->date);
+        put_string(f, lo, "path", e->path);
+        put_string(f, lo, "access", e->read_only ? "read-only" : "read-write");
+        put_approval_tail(f, lo, &e->approval);
+
+        if (fclose(TAKE_PTR(f)) != 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
 /* ---- splicing ---------------------------------------------------------------------------- */
 
 struct edit {
@@ -844,6 +874,7 @@ enum edit_kind {
         EDIT_ADD_USB,
         EDIT_ADD_NET,
         EDIT_ADD_WIRELESS,
+        EDIT_ADD_MEDIA,
         EDIT_REMOVE,
 };
 
@@ -853,11 +884,12 @@ struct edit_request {
         const struct policy_usb_entry *usb;
         const struct policy_net_entry *net;
         const struct policy_wireless_entry *wireless;
+        const struct policy_media_entry *media;
 };
 
 static bool permit_exists(const struct policy *p, const char *permit) {
         return policy_find_usb_permit(p, permit) || policy_find_net_permit(p, permit) ||
-               policy_find_wireless_permit(p, permit);
+               policy_find_wireless_permit(p, permit) || policy_find_media_permit(p, permit);
 }
 
 static void diag_move(struct policy_diag *dst, struct policy_diag *src) {
@@ -884,7 +916,8 @@ static int check_result(const char *text, const char *source, const struct polic
         if (p->serial != old->serial + 1)
                 return -EBADMSG;
 
-        size_t n_old = old->n_usb + old->n_net + old->n_wireless, n_new = p->n_usb + p->n_net + p->n_wireless;
+        size_t n_old = old->n_usb + old->n_net + old->n_wireless + old->n_media,
+               n_new = p->n_usb + p->n_net + p->n_wireless + p->n_media;
         switch (req->kind) {
         case EDIT_ADD_USB: {
                 const struct policy_usb_entry *e = policy_find_usb_permit(p, req->permit);
@@ -911,11 +944,23 @@ static int check_result(const char *text, const char *source, const struct polic
                         return -EBADMSG;
                 break;
         }
+        case EDIT_ADD_MEDIA: {
+                const struct policy_media_entry *e = policy_find_media_permit(p, req->permit), *m = req->media;
+                if (n_new != n_old + 1 || p->n_media != old->n_media + 1 || !e || e->bus != m->bus ||
+                    !streq_ptr(e->vendor, m->vendor) || !streq_ptr(e->model, m->model) ||
+                    !streq_ptr(e->serial, m->serial) || !streq_ptr(e->oemid, m->oemid) || !streq_ptr(e->date, m->date) ||
+                    !streq_ptr(e->path, m->path) || e->read_only != m->read_only)
+                        return -EBADMSG;
+                break;
+        }
         case EDIT_REMOVE:
                 if (n_new + 1 != n_old || permit_exists(p, req->permit))
                         return -EBADMSG;
                 break;
         }
+        /* The workstation's own disks are never edited by approve or revoke. */
+        if (p->n_fixed != old->n_fixed)
+                return -EBADMSG;
         return 0;
 }
 
@@ -944,10 +989,13 @@ static int edit_text(const char *text, size_t len, const struct policy *p, const
         case EDIT_ADD_WIRELESS:
                 r = edits_for_add(&ed, &sc, &sc.wireless, "wireless", format_wireless_entry, req->wireless);
                 break;
+        case EDIT_ADD_MEDIA:
+                r = edits_for_add(&ed, &sc, &sc.media, "media", format_media_entry, req->media);
+                break;
         case EDIT_REMOVE:
                 r = -ENOENT;
                 for (struct list *l = &sc.usb; r == -ENOENT && l;
-                     l = l == &sc.usb ? &sc.net : l == &sc.net ? &sc.wireless : NULL)
+                     l = l == &sc.usb ? &sc.net : l == &sc.net ? &sc.wireless : l == &sc.wireless ? &sc.media : NULL)
                         for (size_t i = 0; i < l->n; i++)
                                 if (streq_ptr(l->elements[i].permit, req->permit)) {
                                         r = edits_for_remove(&ed, &sc, l, i);
@@ -967,6 +1015,7 @@ static int edit_canonical(const struct policy *p, const struct edit_request *req
         _cleanup_free_ struct policy_usb_entry *usb = NULL;
         _cleanup_free_ struct policy_net_entry *net = NULL;
         _cleanup_free_ struct policy_wireless_entry *wireless = NULL;
+        _cleanup_free_ struct policy_media_entry *media = NULL;
         struct policy q = *p;
 
         q.index = NULL;
@@ -975,10 +1024,11 @@ static int edit_canonical(const struct policy *p, const struct edit_request *req
         usb = calloc(p->n_usb + 1, sizeof *usb);
         net = calloc(p->n_net + 1, sizeof *net);
         wireless = calloc(p->n_wireless + 1, sizeof *wireless);
-        if (!usb || !net || !wireless)
+        media = calloc(p->n_media + 1, sizeof *media);
+        if (!usb || !net || !wireless || !media)
                 return -ENOMEM;
 
-        q.n_usb = q.n_net = q.n_wireless = 0;
+        q.n_usb = q.n_net = q.n_wireless = q.n_media = 0;
         for (size_t i = 0; i < p->n_usb; i++)
                 if (req->kind != EDIT_REMOVE || !streq_ptr(p->usb[i].approval.permit, req->permit))
                         usb[q.n_usb++] = p->usb[i];
@@ -988,15 +1038,21 @@ static int edit_canonical(const struct policy *p, const struct edit_request *req
         for (size_t i = 0; i < p->n_wireless; i++)
                 if (req->kind != EDIT_REMOVE || !streq_ptr(p->wireless[i].approval.permit, req->permit))
                         wireless[q.n_wireless++] = p->wireless[i];
+        for (size_t i = 0; i < p->n_media; i++)
+                if (req->kind != EDIT_REMOVE || !streq_ptr(p->media[i].approval.permit, req->permit))
+                        media[q.n_media++] = p->media[i];
         if (req->kind == EDIT_ADD_USB)
                 usb[q.n_usb++] = *req->usb;
         if (req->kind == EDIT_ADD_NET)
                 net[q.n_net++] = *req->net;
         if (req->kind == EDIT_ADD_WIRELESS)
                 wireless[q.n_wireless++] = *req->wireless;
+        if (req->kind == EDIT_ADD_MEDIA)
+                media[q.n_media++] = *req->media;
         q.usb = usb;
         q.net = net;
         q.wireless = wireless;
+        q.media = media;
 
         return policy_write(&q, ret);
 }
@@ -1072,6 +1128,13 @@ int policy_edit_add_wireless(const char *text, size_t len, const char *source, c
                              char **ret_text, bool *ret_rewritten, struct policy_diag *diag) {
         return edit(text, len, source,
                     &(struct edit_request) { .kind = EDIT_ADD_WIRELESS, .permit = entry->approval.permit, .wireless = entry },
+                    ret_text, ret_rewritten, diag);
+}
+
+int policy_edit_add_media(const char *text, size_t len, const char *source, const struct policy_media_entry *entry,
+                          char **ret_text, bool *ret_rewritten, struct policy_diag *diag) {
+        return edit(text, len, source,
+                    &(struct edit_request) { .kind = EDIT_ADD_MEDIA, .permit = entry->approval.permit, .media = entry },
                     ret_text, ret_rewritten, diag);
 }
 

@@ -49,6 +49,8 @@ enum policy_reason {
         REASON_WIRELESS_MODE,         /* a link approved otherwise, in a wireless mode nothing permits (an access point) */
         REASON_DEFAULT_WIRELESS,      /* a network no `wireless` entry approves: defaults.wireless */
         REASON_LOCKDOWN_WIRELESS,
+        REASON_DEFAULT_MEDIA,
+        REASON_LOCKDOWN_MEDIA,
 };
 
 enum policy_window {
@@ -70,6 +72,7 @@ struct policy_decision {
         const struct policy_net_entry *net_entry;
         const struct policy_wireless_entry *wireless_entry;
         enum wireless_mode wireless_mode; /* REASON_WIRELESS_MODE: the mode refused */
+        const struct policy_media_entry *media_entry;
         /* For USB allow/read-only: bit i set means the device's interface i may be authorised. */
         uint32_t interface_mask;
         /* USB: the deciding permit leaves the device's hidraw nodes to udev's rules (the seat's
@@ -102,6 +105,15 @@ void policy_match_net(const struct policy *p, const struct net_identity *id, int
  * (lockdown) nothing is approved. An unknown SSID (ssid_len 0) matches no entry. Never fails. */
 void policy_match_wireless(const struct policy *p, const struct wireless_network *n, int64_t now,
                            struct policy_decision *ret);
+/* Decides for a removable medium that is not on USB: an entry whose every given key equals
+ * the medium's (bus always) and whose window is open allows it, read-only if it says so;
+ * otherwise defaults.media (block unless the policy says allow); no policy: block. P may be
+ * NULL. Never fails. */
+void policy_match_media(const struct policy *p, const struct media_identity *id, int64_t now,
+                        struct policy_decision *ret);
+
+/* The policy's fixed_disks entry that ID is, or NULL (P may be NULL). */
+const struct policy_fixed_disk *policy_match_fixed(const struct policy *p, const struct media_identity *id);
 
 const char *policy_verdict_to_string(enum policy_verdict v);   /* "allow", "read-only", "block" */
 const char *policy_reason_to_string(enum policy_reason r);     /* "permit", "default usb_hid", ... */

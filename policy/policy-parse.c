@@ -830,6 +830,225 @@ static int parse_list(struct parser *ps, const config_setting_t *list, const cha
         return 0;
 }
 
+/* ---- media entries and fixed disks ------------------------------------------------------ */
+
+static const char *const bus_words[] = { "mmc", "optical", "nvme", "ata", "scsi", "virtio", NULL };
+
+/* The identity keys media entries and fixed disks share: bus, vendor, model, serial, path (and
+ * for media, mmc's oemid and date). Returns true if NAME was one of them (handled). */
+struct media_keys {
+        bool seen_bus, ok_bus;
+        enum media_bus bus;
+        char **vendor, **model, **serial, **oemid, **date, **path;
+        const config_setting_t *oemid_s, *date_s;
+};
+
+static bool media_identity_key(struct parser *ps, const config_setting_t *s, const char *name, const char *f,
+                               struct media_keys *k) {
+        char **target = NULL;
+        size_t max = MEDIA_STRING_MAX - 1;
+
+        if (streq(name, "bus")) {
+                k->seen_bus = true;
+                int r = get_word(ps, s, f, bus_words, "\"mmc\", \"optical\", \"nvme\", \"ata\", \"scsi\" or \"virtio\"");
+                if (r >= 0) {
+                        k->bus = (enum media_bus) r;
+                        k->ok_bus = true;
+                }
+                return true;
+        }
+        if (streq(name, "vendor"))
+                target = k->vendor;
+        else if (streq(name, "model"))
+                target = k->model;
+        else if (streq(name, "serial"))
+                target = k->serial;
+        else if (streq(name, "path")) {
+                target = k->path;
+                max = MEDIA_PATH_MAX - 1;
+        } else if (k->oemid && streq(name, "oemid")) {
+                target = k->oemid;
+                k->oemid_s = s;
+                max = MEDIA_SHORT_MAX - 1;
+        } else if (k->date && streq(name, "date")) {
+                target = k->date;
+                k->date_s = s;
+                max = MEDIA_SHORT_MAX - 1;
+        } else
+                return false;
+        /* Empty would compare equal to a field the medium does not have: say so by leaving the
+         * key out instead. */
+        (void) dup_string(ps, s, f, max, STR_REQUIRED, target);
+        return true;
+}
+
+/* What both kinds of entry must satisfy once every key is read. */
+static void media_identity_check(struct parser *ps, unsigned line, const char *prefix, struct media_keys *k) {
+        char f[FIELD_MAX];
+
+        if (!k->seen_bus)
+                fail_at(ps, line, field_name(f, prefix, "bus"), "missing (required)");
+        if (!*k->serial && !*k->path)
+                fail_at(ps, line, prefix, "needs a serial or a path: an entry without either would cover every medium "
+                        "of its kind");
+        if (k->ok_bus && k->bus != MEDIA_BUS_MMC) {
+                if (k->oemid_s)
+                        fail_at(ps, line_of(k->oemid_s), field_name(f, prefix, "oemid"), "only SD/MMC cards (bus \"mmc\") have one");
+                if (k->date_s)
+                        fail_at(ps, line_of(k->date_s), field_name(f, prefix, "date"), "only SD/MMC cards (bus \"mmc\") have one");
+        }
+}
+
+static void parse_media_entry(struct parser *ps, const config_setting_t *g, const char *prefix,
+                              struct policy_media_entry *e, struct entry_state *st) {
+        struct policy_approval *a = &e->approval;
+        struct media_keys k = { .vendor = &e->vendor, .model = &e->model, .serial = &e->serial, .oemid = &e->oemid,
+                                .date = &e->date, .path = &e->path };
+        bool seen_permit = false, seen_by = false, seen_on = false, ok_from = true, ok_until = true;
+        char f[FIELD_MAX], q[QUOTE_MAX];
+
+        a->line = line_of(g);
+        a->valid_from = TIME_NEG_INFINITY;
+        a->valid_until = TIME_INFINITY;
+
+        for (int i = 0; i < config_setting_length(g); i++) {
+                const config_setting_t *s = config_setting_get_elem(g, (unsigned) i);
+                const char *name = config_setting_name(s);
+
+                field_name(f, prefix, name);
+                if (media_identity_key(ps, s, name, f, &k))
+                        continue;
+                if (streq(name, "permit")) {
+                        seen_permit = true;
+                        if (dup_string(ps, s, f, POLICY_STRING_MAX, STR_REQUIRED, &a->permit) >= 0)
+                                st->permit_line = line_of(s);
+                } else if (streq(name, "access")) {
+                        int r = get_word(ps, s, f, access_words, "\"read-write\" or \"read-only\"");
+                        if (r >= 0)
+                                e->read_only = r == 1;
+                } else if (streq(name, "label") || streq(name, "purpose") || streq(name, "holder"))
+                        (void) dup_string(ps, s, f, POLICY_STRING_MAX, STR_OPTIONAL, text_field(a, name));
+                else if (streq(name, "approved_by")) {
+                        seen_by = true;
+                        (void) dup_string(ps, s, f, POLICY_STRING_MAX, STR_REQUIRED, &a->approved_by);
+                } else if (streq(name, "approved_on")) {
+                        seen_on = true;
+                        (void) get_time(ps, s, f, false, &a->approved_on, &a->approved_on_text);
+                } else if (streq(name, "valid_from"))
+                        ok_from = get_time(ps, s, f, false, &a->valid_from, &a->valid_from_text) >= 0;
+                else if (streq(name, "valid_until"))
+                        ok_until = get_time(ps, s, f, true, &a->valid_until, &a->valid_until_text) >= 0;
+                else
+                        fail_at(ps, line_of(s), f, "unknown key");
+        }
+
+        if (!seen_permit)
+                fail_at(ps, a->line, field_name(f, prefix, "permit"), "missing (required)");
+        if (!seen_by)
+                fail_at(ps, a->line, field_name(f, prefix, "approved_by"), "missing (required)");
+        if (!seen_on)
+                fail_at(ps, a->line, field_name(f, prefix, "approved_on"), "missing (required)");
+        media_identity_check(ps, a->line, prefix, &k);
+        e->bus = k.bus;
+        /* A drive's discs have no identity of their own: a path is the normal optical permit.
+         * Anything else without a serial is every medium of that model in that slot. */
+        if (k.ok_bus && k.bus != MEDIA_BUS_OPTICAL && !e->serial && e->path)
+                warn_at(ps, a->line, field_name(f, prefix, "serial"),
+                        "not given: the entry approves every %s medium in the slot \"%s\"", bus_words[k.bus],
+                        quote(e->path, q));
+
+        if (ok_from && ok_until && a->valid_from_text && a->valid_until_text && a->valid_from >= a->valid_until) {
+                char q2[QUOTE_MAX];
+                const config_setting_t *s = config_setting_get_member(g, "valid_from");
+                fail_at(ps, line_of(s), field_name(f, prefix, "valid_from"), "\"%s\" is not before valid_until \"%s\"",
+                        quote(a->valid_from_text, q), quote(a->valid_until_text, q2));
+                ok_from = false;
+        }
+        st->identity_ok = k.ok_bus;
+        st->window_ok = ok_from && ok_until;
+}
+
+static void parse_fixed_disk(struct parser *ps, const config_setting_t *g, const char *prefix,
+                             struct policy_fixed_disk *d) {
+        struct media_keys k = { .vendor = &d->vendor, .model = &d->model, .serial = &d->serial, .path = &d->path };
+        char f[FIELD_MAX];
+
+        d->line = line_of(g);
+        for (int i = 0; i < config_setting_length(g); i++) {
+                const config_setting_t *s = config_setting_get_elem(g, (unsigned) i);
+                const char *name = config_setting_name(s);
+
+                field_name(f, prefix, name);
+                if (media_identity_key(ps, s, name, f, &k))
+                        continue;
+                if (streq(name, "label"))
+                        (void) dup_string(ps, s, f, POLICY_STRING_MAX, STR_OPTIONAL, &d->label);
+                else
+                        fail_at(ps, line_of(s), f, "unknown key");
+        }
+        media_identity_check(ps, d->line, prefix, &k);
+        d->bus = k.bus;
+        /* A disc is a medium whatever drive it is in. */
+        if (k.ok_bus && k.bus == MEDIA_BUS_OPTICAL)
+                fail_at(ps, d->line, field_name(f, prefix, "bus"), "an optical drive cannot be a fixed disk: its discs are "
+                        "media (approve the drive with a media entry)");
+}
+
+/* `media` (entries with approvals) or `fixed_disks`. */
+static int parse_media_list(struct parser *ps, const config_setting_t *list, const char *key, struct policy *p,
+                            struct entry_state **ret_states) {
+        char prefix[PREFIX_MAX];
+        bool fixed = streq(key, "fixed_disks");
+
+        if (config_setting_type(list) != CONFIG_TYPE_LIST) {
+                fail_at(ps, line_of(list), key, "expected a list of groups: %s = ( { ... }, { ... } );", key);
+                return -EINVAL;
+        }
+        size_t n = (size_t) config_setting_length(list);
+        if (n == 0)
+                return 0;
+        if (fixed) {
+                p->fixed = calloc(n, sizeof(struct policy_fixed_disk));
+                if (!p->fixed) {
+                        ps->oom = true;
+                        return -ENOMEM;
+                }
+                p->n_fixed = n;
+        } else {
+                struct entry_state *states = calloc(n, sizeof(struct entry_state));
+                p->media = calloc(n, sizeof(struct policy_media_entry));
+                if (!states || !p->media) {
+                        free(states);
+                        p->media = mfree(p->media);
+                        ps->oom = true;
+                        return -ENOMEM;
+                }
+                p->n_media = n;
+                *ret_states = states;
+        }
+        for (size_t i = 0; i < n; i++) {
+                const config_setting_t *g = config_setting_get_elem(list, (unsigned) i);
+
+                snprintf(prefix, sizeof prefix, "%s[%zu]", key, i);
+                if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+                        if (fixed)
+                                p->fixed[i].line = line_of(g);
+                        else {
+                                p->media[i].approval.line = line_of(g);
+                                p->media[i].approval.valid_from = TIME_NEG_INFINITY;
+                                p->media[i].approval.valid_until = TIME_INFINITY;
+                        }
+                        fail_at(ps, line_of(g), prefix, "expected a group { ... }");
+                        continue;
+                }
+                if (fixed)
+                        parse_fixed_disk(ps, g, prefix, &p->fixed[i]);
+                else
+                        parse_media_entry(ps, g, prefix, &p->media[i], &(*ret_states)[i]);
+        }
+        return 0;
+}
+
 static const char *const action_words[] = { "block", "allow", NULL };
 
 static void parse_defaults(struct parser *ps, const config_setting_t *g, struct policy *p) {
@@ -855,6 +1074,8 @@ static void parse_defaults(struct parser *ps, const config_setting_t *g, struct 
                         target = &p->default_network;
                 else if (streq(name, "wireless"))
                         target = &p->default_wireless;
+                else if (streq(name, "media"))
+                        target = &p->default_media;
                 else {
                         fail_at(ps, line_of(s), f, "unknown key");
                         continue;
@@ -883,14 +1104,15 @@ static int permit_cmp(const void *a, const void *b) {
 }
 
 static void check_duplicate_permits(struct parser *ps, const struct policy *p, const struct entry_state *usb_st,
-                                    const struct entry_state *net_st, const struct entry_state *wifi_st) {
+                                    const struct entry_state *net_st, const struct entry_state *wifi_st,
+                                    const struct entry_state *media_st) {
         _cleanup_free_ struct entry_ref *refs = NULL;
         size_t n = 0;
         char f[FIELD_MAX], q[QUOTE_MAX];
 
-        if (p->n_usb + p->n_net + p->n_wireless == 0)
+        if (p->n_usb + p->n_net + p->n_wireless + p->n_media == 0)
                 return;
-        refs = calloc(p->n_usb + p->n_net + p->n_wireless, sizeof(struct entry_ref));
+        refs = calloc(p->n_usb + p->n_net + p->n_wireless + p->n_media, sizeof(struct entry_ref));
         if (!refs) {
                 ps->oom = true;
                 return;
@@ -905,6 +1127,9 @@ static void check_duplicate_permits(struct parser *ps, const struct policy *p, c
                 if (p->wireless[i].approval.permit)
                         refs[n++] = (struct entry_ref) { p->wireless[i].approval.permit, "wireless", i, wifi_st[i].permit_line,
                                                          NULL };
+        for (size_t i = 0; i < p->n_media; i++)
+                if (p->media[i].approval.permit)
+                        refs[n++] = (struct entry_ref) { p->media[i].approval.permit, "media", i, media_st[i].permit_line, NULL };
         qsort(refs, n, sizeof(struct entry_ref), permit_cmp);
 
         for (size_t i = 1, first = 0; i < n; i++) {
@@ -1048,7 +1273,8 @@ static void prescan(struct parser *ps) {
 }
 
 static void parse_root(struct parser *ps, const config_setting_t *root, struct policy *p,
-                       struct entry_state **usb_st, struct entry_state **net_st, struct entry_state **wifi_st) {
+                       struct entry_state **usb_st, struct entry_state **net_st, struct entry_state **wifi_st,
+                       struct entry_state **media_st) {
         static const char *const required[] = { "kyoka_policy", "serial", "issued", "issuer", "contract" };
         char q[QUOTE_MAX];
 
@@ -1105,6 +1331,8 @@ static void parse_root(struct parser *ps, const config_setting_t *root, struct p
                         (void) parse_list(ps, s, name, p, net_st);
                 else if (streq(name, "wireless"))
                         (void) parse_list(ps, s, name, p, wifi_st);
+                else if (streq(name, "media") || streq(name, "fixed_disks"))
+                        (void) parse_media_list(ps, s, name, p, media_st);
                 else
                         fail_at(ps, line_of(s), name, "unknown key");
         }
@@ -1158,6 +1386,7 @@ static struct policy *policy_new(const char *source) {
         p->default_usb_other = POLICY_BLOCK;
         p->default_network = POLICY_BLOCK;
         p->default_wireless = POLICY_BLOCK;
+        p->default_media = POLICY_BLOCK;
         return p;
 }
 
@@ -1170,7 +1399,7 @@ int policy_parse(const char *text, size_t len, const char *source, struct policy
         _cleanup_(policy_freep) struct policy *p = NULL;
         _cleanup_(config_freep) config_t *config = NULL;
         _cleanup_free_ char *buf = NULL;
-        _cleanup_free_ struct entry_state *usb_st = NULL, *net_st = NULL, *wifi_st = NULL;
+        _cleanup_free_ struct entry_state *usb_st = NULL, *net_st = NULL, *wifi_st = NULL, *media_st = NULL;
         int r;
 
         if (!text && len > 0)
@@ -1199,10 +1428,10 @@ int policy_parse(const char *text, size_t len, const char *source, struct policy
                 goto finish;
         }
 
-        parse_root(&ps, config_root_setting(config), p, &usb_st, &net_st, &wifi_st);
+        parse_root(&ps, config_root_setting(config), p, &usb_st, &net_st, &wifi_st, &media_st);
         if (ps.oom)
                 return -ENOMEM;
-        check_duplicate_permits(&ps, p, usb_st, net_st, wifi_st);
+        check_duplicate_permits(&ps, p, usb_st, net_st, wifi_st, media_st);
         if (usb_st)
                 check_overlapping_devices(&ps, p, usb_st);
 
@@ -1275,6 +1504,26 @@ struct policy *policy_free(struct policy *p) {
                 free(p->wireless[i].bssids);
         }
         free(p->wireless);
+        for (size_t i = 0; i < p->n_media; i++) {
+                struct policy_media_entry *e = &p->media[i];
+                approval_done(&e->approval);
+                free(e->vendor);
+                free(e->model);
+                free(e->serial);
+                free(e->oemid);
+                free(e->date);
+                free(e->path);
+        }
+        free(p->media);
+        for (size_t i = 0; i < p->n_fixed; i++) {
+                struct policy_fixed_disk *d = &p->fixed[i];
+                free(d->vendor);
+                free(d->model);
+                free(d->serial);
+                free(d->path);
+                free(d->label);
+        }
+        free(p->fixed);
         free(p->source);
         free(p->issued_text);
         free(p->issuer);
@@ -1314,6 +1563,13 @@ const struct policy_wireless_entry *policy_find_wireless_permit(const struct pol
         for (size_t i = 0; i < p->n_wireless; i++)
                 if (streq_ptr(p->wireless[i].approval.permit, permit))
                         return &p->wireless[i];
+        return NULL;
+}
+
+const struct policy_media_entry *policy_find_media_permit(const struct policy *p, const char *permit) {
+        for (size_t i = 0; i < p->n_media; i++)
+                if (streq_ptr(p->media[i].approval.permit, permit))
+                        return &p->media[i];
         return NULL;
 }
 

@@ -165,6 +165,31 @@ static int put_wireless(FILE *f, const struct policy_wireless_entry *e) {
         return put_approval_tail(f, &e->approval);
 }
 
+static void put_media_identity(FILE *f, enum media_bus bus, const char *vendor, const char *model, const char *serial,
+                               const char *oemid, const char *date, const char *path) {
+        static const char in[] = "        ";
+
+        put_key_string(f, in, "bus", media_bus_to_string(bus) ?: "");
+        put_key_string(f, in, "vendor", vendor);
+        put_key_string(f, in, "model", model);
+        put_key_string(f, in, "serial", serial);
+        put_key_string(f, in, "oemid", oemid);
+        put_key_string(f, in, "date", date);
+        put_key_string(f, in, "path", path);
+}
+
+static int put_media(FILE *f, const struct policy_media_entry *e) {
+        put_approval_head(f, &e->approval);
+        put_media_identity(f, e->bus, e->vendor, e->model, e->serial, e->oemid, e->date, e->path);
+        put_key_string(f, "        ", "access", e->read_only ? "read-only" : "read-write");
+        return put_approval_tail(f, &e->approval);
+}
+
+static void put_fixed(FILE *f, const struct policy_fixed_disk *d) {
+        put_media_identity(f, d->bus, d->vendor, d->model, d->serial, NULL, NULL, d->path);
+        put_key_string(f, "        ", "label", d->label);
+}
+
 int policy_write(const struct policy *p, char **ret) {
         _cleanup_free_ char *buf = NULL;
         size_t size = 0;
@@ -188,9 +213,10 @@ int policy_write(const struct policy *p, char **ret) {
                 r = put_key_time(f, "", "valid_until", p->valid_until_text, p->valid_until);
 
         fprintf(f, "\ndefaults = {\n        usb_hid = \"%s\";\n        usb_hub = \"%s\";\n"
-                   "        usb_other = \"%s\";\n        network = \"%s\";\n",
+                   "        usb_other = \"%s\";\n        network = \"%s\";\n        media = \"%s\";\n",
                 policy_action_to_string(p->default_usb_hid), policy_action_to_string(p->default_usb_hub),
-                policy_action_to_string(p->default_usb_other), policy_action_to_string(p->default_network));
+                policy_action_to_string(p->default_usb_other), policy_action_to_string(p->default_network),
+                policy_action_to_string(p->default_media));
         /* Like the entries' defaults: written only when not the default, so older files read the same. */
         if (p->default_wireless != POLICY_BLOCK)
                 fprintf(f, "        wireless = \"%s\";\n", policy_action_to_string(p->default_wireless));
@@ -220,6 +246,25 @@ int policy_write(const struct policy *p, char **ret) {
                         fputs("    {\n", f);
                         r = put_wireless(f, &p->wireless[i]);
                         fputs(i + 1 < p->n_wireless ? "    },\n" : "    }\n", f);
+                }
+                fputs(");\n", f);
+        }
+
+        if (p->n_media > 0) {
+                fputs("\nmedia = (\n", f);
+                for (size_t i = 0; i < p->n_media && r >= 0; i++) {
+                        fputs("    {\n", f);
+                        r = put_media(f, &p->media[i]);
+                        fputs(i + 1 < p->n_media ? "    },\n" : "    }\n", f);
+                }
+                fputs(");\n", f);
+        }
+        if (p->n_fixed > 0) {
+                fputs("\nfixed_disks = (\n", f);
+                for (size_t i = 0; i < p->n_fixed; i++) {
+                        fputs("    {\n", f);
+                        put_fixed(f, &p->fixed[i]);
+                        fputs(i + 1 < p->n_fixed ? "    },\n" : "    }\n", f);
                 }
                 fputs(");\n", f);
         }

@@ -103,6 +103,33 @@ struct policy_wireless_entry {
         enum wireless_security security; /* the least accepted: OPEN, WPA2_PSK, WPA2_ENTERPRISE or WPA3_SAE */
 };
 
+/* A removable medium that is not on USB (docs/policy.md "MEDIA ENTRIES"): every identity key
+ * given must equal the medium's; NULL is not compared. An optical entry approves the discs put
+ * into one drive: reading them (read_only) or also writing them (burning). */
+struct policy_media_entry {
+        struct policy_approval approval;
+        enum media_bus bus;
+        char *vendor;
+        char *model;
+        char *serial;
+        char *oemid;                  /* mmc only */
+        char *date;                   /* mmc only */
+        char *path;                   /* udev ID_PATH of the slot, port or drive */
+        bool read_only;
+};
+
+/* A disk of the workstation itself, listed by the policy (`fixed_disks`): never a subject,
+ * never touched. Same keys as a media entry's identity, at least a serial or a path. */
+struct policy_fixed_disk {
+        enum media_bus bus;
+        char *vendor;
+        char *model;
+        char *serial;
+        char *path;
+        char *label;
+        unsigned line;
+};
+
 struct policy_index;                  /* hash indices, owned by policy-match.c */
 
 struct policy {
@@ -126,6 +153,7 @@ struct policy {
         enum policy_action default_usb_other;
         enum policy_action default_network;
         enum policy_action default_wireless; /* networks no `wireless` entry names, and modes no permit names */
+        enum policy_action default_media;
 
         size_t n_usb;
         struct policy_usb_entry *usb;
@@ -133,6 +161,10 @@ struct policy {
         struct policy_net_entry *net;
         size_t n_wireless;
         struct policy_wireless_entry *wireless;
+        size_t n_media;
+        struct policy_media_entry *media;
+        size_t n_fixed;
+        struct policy_fixed_disk *fixed;
 
         struct policy_index *index;
 };
@@ -177,5 +209,6 @@ int policy_write(const struct policy *p, char **ret);
 const struct policy_usb_entry *policy_find_usb_permit(const struct policy *p, const char *permit);
 const struct policy_net_entry *policy_find_net_permit(const struct policy *p, const char *permit);
 const struct policy_wireless_entry *policy_find_wireless_permit(const struct policy *p, const char *permit);
+const struct policy_media_entry *policy_find_media_permit(const struct policy *p, const char *permit);
 
 const char *policy_action_to_string(enum policy_action a);

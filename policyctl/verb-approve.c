@@ -37,9 +37,10 @@ static void help(void) {
                "atomically, keeping its comments and layout. Sign it afterwards.\n"
                "\n"
                "The device:\n"
-               "  --request REQ.json  a request from a workstation (USB device, network link or\n"
-               "                      wireless network); the entry approves the interfaces the\n"
-               "                      device had, or the access points the network was seen with\n"
+               "  --request REQ.json  a request from a workstation (USB device, medium on another\n"
+               "                      bus, network link or wireless network); a USB entry\n"
+               "                      approves the interfaces the device had, a wireless entry\n"
+               "                      the access points the network was seen with\n"
                "  --vendor V          USB vendor ID, 4 hex digits\n"
                "  --product P         USB product ID, 4 hex digits\n"
                "  --serial S          USB serial number (\"\" for units without one)\n"
@@ -59,9 +60,11 @@ static void help(void) {
                "  --by NAME           who approved it\n"
                "  --from DATE         valid from (YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][+HH:MM])\n"
                "  --until DATE        valid until; a date means through that day\n"
-               "  --read-only         storage is attached read-only (USB)\n"
+               "  --read-only         storage is attached read-only (USB, media); for an optical\n"
+               "                      drive: discs may be read (carry-in) but not written\n"
                "  --bind-port         the device must be plugged into the port the request names\n"
-               "                      (its id_path; USB, with --request)\n"
+               "                      (its id_path or path; USB and media, with --request; an\n"
+               "                      optical drive's permit always names its drive)\n"
                "  --hidraw-user       its raw HID nodes (/dev/hidraw*) are left to udev's rules,\n"
                "                      which give security keys to the user at the seat (USB)\n"
                "  --label S           what the device is (default: the request's manufacturer and\n"
@@ -472,6 +475,57 @@ static int approve_usb(const char *path, const char *text, size_t size, const st
         return finish(path, a->permit, out, rewritten, device);
 }
 
+/* A medium on another bus: its identity from the request, every key it has. A drive's permit
+ * names the drive (its path): its discs have no identity of their own. */
+static int approve_media(const char *path, const char *text, size_t size, const struct approve_args *a,
+                         const struct media_identity *id, struct policy_approval *ap) {
+        _cleanup_free_ char *out = NULL, *label = NULL, *device = NULL;
+        struct policy_media_entry e = { .approval = *ap, .bus = id->bus, .read_only = a->read_only };
+        struct policy_diag diag = {};
+        bool rewritten = false;
+        int r;
+
+        e.vendor = id->vendor[0] ? (char *) id->vendor : NULL;
+        e.model = id->model[0] ? (char *) id->model : NULL;
+        e.serial = id->serial[0] ? (char *) id->serial : NULL;
+        if (id->bus == MEDIA_BUS_MMC) {
+                e.oemid = id->oemid[0] ? (char *) id->oemid : NULL;
+                e.date = id->date[0] ? (char *) id->date : NULL;
+        }
+        if (a->bind_port || id->bus == MEDIA_BUS_OPTICAL || !e.serial) {
+                if (!id->path[0]) {
+                        log_error("%s: the request names no port (path): %s", a->request,
+                                  e.serial ? "cannot --bind-port" : "the medium has no serial either; write its entry by hand");
+                        return -ENODATA;
+                }
+                e.path = (char *) id->path;
+        }
+        if (!a->label) {
+                label = label_from_names(id->vendor, id->model);
+                if (!label)
+                        return log_oom();
+                if (*label && string_is_safe(label))
+                        e.approval.label = label;
+        }
+        if (id->bus == MEDIA_BUS_OPTICAL)
+                log_error("note: the permit is for the optical drive at %s: every disc put into it may be %s", id->path,
+                          a->read_only ? "read (carry-in), not written" : "read and written (carry-in and carry-out)");
+        else if (!e.serial)
+                log_error("warning: the medium reports no serial number: the entry approves every %s medium of that model "
+                          "in the slot %s", media_bus_to_string(id->bus), id->path);
+
+        if (asprintf(&device, "media %s %s serial %s%s%s", media_bus_to_string(id->bus), id->model[0] ? id->model : id->name,
+                     e.serial ?: "(none)", e.path ? " at " : "", e.path ?: "") < 0)
+                return log_oom();
+
+        r = policy_edit_add_media(text, size, path, &e, &out, &rewritten, &diag);
+        print_diag(&diag);
+        policy_diag_done(&diag);
+        if (r < 0)
+                return report_edit_error(r, path, a->permit);
+        return finish(path, a->permit, out, rewritten, device);
+}
+
 int verb_approve(int argc, char *argv[]) {
         enum { ARG_REQUEST = 0x100, ARG_VENDOR, ARG_PRODUCT, ARG_SERIAL, ARG_INTERFACES, ARG_PERMIT, ARG_BY,
                ARG_FROM, ARG_UNTIL, ARG_READ_ONLY, ARG_BIND_PORT, ARG_HIDRAW_USER, ARG_LABEL, ARG_PURPOSE, ARG_HOLDER,
@@ -578,7 +632,14 @@ int verb_approve(int argc, char *argv[]) {
                         return approve_wireless(path, text, size, &a, &req->wireless, &ap);
                 if (a.n_bssids > 0 || a.any_bssid || a.security)
                         return usage_error("approve", "--bssid, --any-bssid and --security are for wireless networks, the "
-                                                      "request is for a %s", req->type == REQUEST_USB ? "USB device" : "network link");
+                                                      "request is for a %s", req->type == REQUEST_USB ? "USB device" :
+                                                      req->type == REQUEST_MEDIA ? "medium" : "network link");
+                if (req->type == REQUEST_MEDIA) {
+                        if (a.interfaces || a.hidraw_user)
+                                return usage_error("approve", "--interfaces and --hidraw-user are for USB devices, the "
+                                                              "request is for a medium");
+                        return approve_media(path, text, size, &a, &req->media, &ap);
+                }
                 if (req->type == REQUEST_NETWORK) {
                         if (a.interfaces || a.read_only || a.bind_port || a.hidraw_user)
                                 return usage_error("approve", "--interfaces, --read-only, --bind-port and --hidraw-user "

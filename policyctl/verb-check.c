@@ -59,6 +59,11 @@ int verb_check(int argc, char *argv[]) {
                p->n_net == 1 ? "y" : "ies");
         if (p->n_wireless > 0)
                 printf(", %zu wireless entr%s", p->n_wireless, p->n_wireless == 1 ? "y" : "ies");
+        /* Said only when there are any, so that the line stays as it was for USB and links. */
+        if (p->n_media > 0)
+                printf(", %zu media entr%s", p->n_media, p->n_media == 1 ? "y" : "ies");
+        if (p->n_fixed > 0)
+                printf(", %zu fixed disk%s", p->n_fixed, p->n_fixed == 1 ? "" : "s");
         if (diag.n_warnings > 0)
                 printf(", %zu warning%s", diag.n_warnings, diag.n_warnings == 1 ? "" : "s");
         putchar('\n');

@@ -14,13 +14,14 @@
 #include "policyctl.h"
 
 static void help(void) {
-        printf("Usage: policyctl request [--usb | --network] NAME [--out FILE]\n"
+        printf("Usage: policyctl request [--usb | --network | --media] NAME [--out FILE]\n"
                "       policyctl request --wireless IFNAME [--ssid TEXT | --ssid-hex HEX] [--out FILE]\n"
                "\n"
-               "Write the request for a present USB device or network link (usually a blocked\n"
-               "one). A USB device is named by its bus path (\"1-2\", see 'policyctl list') or its\n"
-               "serial, a network link by its name (\"enx00e04c680001\") or its ifindex. The file\n"
-               "is what the city's approver turns into a permit with\n"
+               "Write the request for a present USB device, medium or network link (usually a\n"
+               "blocked one). A USB device is named by its bus path (\"1-2\", see 'policyctl list')\n"
+               "or its serial, a medium on another bus by its kernel name (\"mmcblk0\", \"sr0\",\n"
+               "\"nvme0n1\") or its serial, a network link by its name (\"enx00e04c680001\") or its\n"
+               "ifindex. The file is what the city's approver turns into a permit with\n"
                "'policyctl approve --request FILE'.\n"
                "With --wireless the request is for a wireless network, seen by the link IFNAME:\n"
                "the one it is associated with, else the last it was cut off from, or with --ssid\n"
@@ -35,6 +36,7 @@ static void help(void) {
                "  --wireless  the request is for a wireless network IFNAME joined or saw\n"
                "  --ssid TEXT     with --wireless: the network of the scan with this name\n"
                "  --ssid-hex HEX  ... a name that is not text, as hex\n"
+               "  --media     NAME is a medium on another bus (an SD card, a drive, a disk)\n"
                "  --out FILE  write the request to FILE (replaced atomically) instead of stdout\n"
                "  -h --help   show this help\n");
 }
@@ -47,6 +49,7 @@ int verb_request(int argc, char *argv[]) {
                 { "wireless", no_argument, NULL, 'w' },
                 { "ssid", required_argument, NULL, 's' },
                 { "ssid-hex", required_argument, NULL, 'x' },
+                { "media", no_argument, NULL, 'm' },
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
@@ -65,9 +68,10 @@ int verb_request(int argc, char *argv[]) {
                 case 'u':
                 case 'n':
                 case 'w':
+                case 'm':
                         if (type)
-                                return usage_error("request", "--usb, --network and --wireless exclude each other");
-                        type = c == 'u' ? "usb" : c == 'n' ? "network" : "wireless";
+                                return usage_error("request", "--usb, --network, --wireless and --media exclude each other");
+                        type = c == 'u' ? "usb" : c == 'n' ? "network" : c == 'w' ? "wireless" : "media";
                         break;
                 case 's':
                         ssid = optarg;
@@ -83,7 +87,7 @@ int verb_request(int argc, char *argv[]) {
                 }
         if (argc - optind != 1)
                 return usage_error("request", "expected one DEVICE (a bus path such as 1-2, a serial, "
-                                              "a network link's name or ifindex)");
+                                              "a disk's kernel name such as mmcblk0, a network link's name or ifindex)");
         const char *device = argv[optind];
         if (strlen(device) == 0 || strlen(device) >= KYOKA_CONTROL_DEVICE_MAX)
                 return usage_error("request", "DEVICE must be 1 to %d bytes", KYOKA_CONTROL_DEVICE_MAX - 1);
@@ -131,7 +135,8 @@ int verb_request(int argc, char *argv[]) {
 
         const char *verdict = json_get_string(reply, "verdict"),
                    *what = streq_ptr(json_get_string(reply, "type"), "network") ? "network link " :
-                           wireless ? "the wireless network of link " : "";
+                           wireless ? "the wireless network of link " :
+                           streq_ptr(json_get_string(reply, "type"), "media") ? "medium " : "";
         /* A network from a scan was never decided: nothing to note. */
         if (verdict && !streq(verdict, "block") && !(wireless && (ssid || ssid_hex)))
                 log_error("note: %s%s is not blocked (verdict %s); the request is written anyway", what,

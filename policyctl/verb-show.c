@@ -80,6 +80,17 @@ static void print_approval(const struct policy_approval *a) {
         row("purpose", a->purpose);
 }
 
+static void print_media_keys(const char *vendor, const char *model, const char *serial, const char *oemid,
+                             const char *date, const char *path) {
+        const char *keys[] = { "vendor", "model", "serial", "oemid", "date", "path" };
+        const char *values[] = { vendor, model, serial, oemid, date, path };
+        for (size_t k = 0; k < ELEMENTSOF(keys); k++)
+                if (values[k]) {
+                        printf(" %s ", keys[k]);
+                        fputs_safe(values[k], stdout);
+                }
+}
+
 static void print_table(const struct policy *p) {
         char b[ISO8601_MAX];
         const char *issued = date_or_null(p->issued_text, p->issued, b);
@@ -105,10 +116,10 @@ static void print_table(const struct policy *p) {
         fputs_safe(p->workstation ? p->workstation : "any", stdout);
         printf("\nvalid until  ");
         fputs_safe(p->valid_until_text ? p->valid_until_text : "no limit", stdout);
-        printf("\ndefaults     usb_hid %s, usb_hub %s, usb_other %s, network %s, wireless %s\n",
+        printf("\ndefaults     usb_hid %s, usb_hub %s, usb_other %s, network %s, wireless %s, media %s\n",
                policy_action_to_string(p->default_usb_hid), policy_action_to_string(p->default_usb_hub),
                policy_action_to_string(p->default_usb_other), policy_action_to_string(p->default_network),
-               policy_action_to_string(p->default_wireless));
+               policy_action_to_string(p->default_wireless), policy_action_to_string(p->default_media));
 
         for (size_t i = 0; i < p->n_usb; i++) {
                 const struct policy_usb_entry *e = &p->usb[i];
@@ -192,8 +203,32 @@ static void print_table(const struct policy *p) {
                 print_approval(&e->approval);
         }
 
-        if (p->n_usb + p->n_net + p->n_wireless == 0)
+        for (size_t i = 0; i < p->n_media; i++) {
+                const struct policy_media_entry *e = &p->media[i];
+
+                printf("\npermit       ");
+                fputs_safe(e->approval.permit, stdout);
+                printf("\n  %-12s media %s", "device", media_bus_to_string(e->bus));
+                print_media_keys(e->vendor, e->model, e->serial, e->oemid, e->date, e->path);
+                printf("\n  %-12s %s\n", "access",
+                       e->bus == MEDIA_BUS_OPTICAL ? (e->read_only ? "read discs (carry-in)" : "read and write discs")
+                                                   : e->read_only ? "read-only" : "read-write");
+                print_approval(&e->approval);
+        }
+
+        if (p->n_usb + p->n_net + p->n_wireless + p->n_media == 0)
                 puts("\n(no permits)");
+        for (size_t i = 0; i < p->n_fixed; i++) {
+                const struct policy_fixed_disk *f = &p->fixed[i];
+                printf("%sfixed disk   %s", i == 0 ? "\n" : "", media_bus_to_string(f->bus));
+                print_media_keys(f->vendor, f->model, f->serial, NULL, NULL, f->path);
+                if (f->label) {
+                        fputs(" (", stdout);
+                        fputs_safe(f->label, stdout);
+                        putchar(')');
+                }
+                putchar('\n');
+        }
 }
 
 /* ---- JSON -------------------------------------------------------------------------------- */
@@ -319,6 +354,51 @@ static int wireless_to_json(const struct policy_wireless_entry *e, struct json_o
         return 0;
 }
 
+static int media_keys_to_json(struct json_object *o, enum media_bus bus, const char *vendor, const char *model,
+                              const char *serial, const char *path) {
+        int r = json_add_string(o, "bus", media_bus_to_string(bus));
+        r = r < 0 ? r : json_add_string(o, "vendor", vendor);
+        r = r < 0 ? r : json_add_string(o, "model", model);
+        r = r < 0 ? r : json_add_string(o, "serial", serial);
+        r = r < 0 ? r : json_add_string(o, "path", path);
+        return r;
+}
+
+static int media_to_json(const struct policy_media_entry *e, struct json_object **ret) {
+        struct json_object *o = json_object_new_object();
+        int r;
+
+        if (!o)
+                return -ENOMEM;
+        r = add_approval(o, &e->approval);
+        r = r < 0 ? r : media_keys_to_json(o, e->bus, e->vendor, e->model, e->serial, e->path);
+        r = r < 0 ? r : json_add_string(o, "oemid", e->oemid);
+        r = r < 0 ? r : json_add_string(o, "date", e->date);
+        r = r < 0 ? r : json_add_string(o, "access", e->read_only ? "read-only" : "read-write");
+        if (r < 0) {
+                json_object_put(o);
+                return r;
+        }
+        *ret = o;
+        return 0;
+}
+
+static int fixed_to_json(const struct policy_fixed_disk *f, struct json_object **ret) {
+        struct json_object *o = json_object_new_object();
+        int r;
+
+        if (!o)
+                return -ENOMEM;
+        r = media_keys_to_json(o, f->bus, f->vendor, f->model, f->serial, f->path);
+        r = r < 0 ? r : json_add_string(o, "label", f->label);
+        if (r < 0) {
+                json_object_put(o);
+                return r;
+        }
+        *ret = o;
+        return 0;
+}
+
 static int print_json(const struct policy *p) {
         struct json_object *root = json_object_new_object(), *defaults = NULL, *usb = NULL, *net = NULL,
                            *wireless = NULL;
@@ -345,6 +425,23 @@ static int print_json(const struct policy *p) {
         r = r < 0 ? r : json_add_string(defaults, "usb_other", policy_action_to_string(p->default_usb_other));
         r = r < 0 ? r : json_add_string(defaults, "network", policy_action_to_string(p->default_network));
         r = r < 0 ? r : json_add_string(defaults, "wireless", policy_action_to_string(p->default_wireless));
+        r = r < 0 ? r : json_add_string(defaults, "media", policy_action_to_string(p->default_media));
+
+        struct json_object *media = json_object_new_array(), *fixed = json_object_new_array();
+        if (json_add(root, "media", media) < 0 || json_add(root, "fixed_disks", fixed) < 0)
+                r = -ENOMEM;
+        for (size_t i = 0; r >= 0 && i < p->n_media; i++) {
+                struct json_object *o;
+                r = media_to_json(&p->media[i], &o);
+                if (r >= 0 && json_object_array_add(media, o) < 0)
+                        r = -ENOMEM;
+        }
+        for (size_t i = 0; r >= 0 && i < p->n_fixed; i++) {
+                struct json_object *o;
+                r = fixed_to_json(&p->fixed[i], &o);
+                if (r >= 0 && json_object_array_add(fixed, o) < 0)
+                        r = -ENOMEM;
+        }
 
         usb = json_object_new_array();
         net = json_object_new_array();

@@ -487,6 +487,81 @@ static void test_request_network_without_mac_round_trip(void **state) {
         assert_memory_equal(&in, &back, sizeof in);
 }
 
+static void assert_refused(const char *json, const char *message);
+
+static struct request media_request(void) {
+        struct request r = usb_request();
+        memset(&r.usb, 0, sizeof r.usb);
+        r.type = REQUEST_MEDIA;
+        r.media.bus = MEDIA_BUS_MMC;
+        strcpy(r.media.name, "mmcblk0");
+        strcpy(r.media.path, "pci-0000:00:04.0");
+        strcpy(r.media.vendor, "0x0000aa");
+        strcpy(r.media.model, "QEMU!");
+        strcpy(r.media.serial, "0xdeadbeef");
+        strcpy(r.media.oemid, "0x5859");
+        strcpy(r.media.date, "02/2006");
+        return r;
+}
+
+static void test_request_media_round_trip(void **state) {
+        struct request in = media_request(), back;
+        _cleanup_free_ char *json = NULL, *err = NULL;
+
+        assert_int_equal(request_to_json(&in, &json), 0);
+        assert_non_null(strstr(json, "\"type\": \"media\""));
+        assert_non_null(strstr(json, "\"bus\": \"mmc\""));
+        assert_non_null(strstr(json, "\"name\": \"mmcblk0\""));
+        assert_non_null(strstr(json, "\"date\": \"02/2006\""));
+        assert_int_equal(request_from_json(json, strlen(json), &back, &err), 0);
+        assert_null(err);
+        assert_memory_equal(&in, &back, sizeof in);
+
+        in.media.bus = MEDIA_BUS_OPTICAL;
+        memset(in.media.name, 0, sizeof in.media.name);
+        strcpy(in.media.name, "sr0");
+        memset(in.media.oemid, 0, sizeof in.media.oemid);
+        memset(in.media.date, 0, sizeof in.media.date);
+        json = mfree(json);
+        assert_int_equal(request_to_json(&in, &json), 0);
+        assert_int_equal(request_from_json(json, strlen(json), &back, NULL), 0);
+        assert_memory_equal(&in, &back, sizeof in);
+}
+
+/* The disk's kernel name names a file (the access file) and a path: nothing but [a-z0-9]. */
+static void test_request_media_refuses_bad_bus_and_name(void **state) {
+        static const char head[] = "{\"kyoka_request\":1,\"type\":\"media\",\"host\":{\"hostname\":\"h\"},"
+                                   "\"time\":\"2026-11-22T04:05:09Z\",\"device\":";
+        static const struct { const char *device, *message; } cases[] = {
+                { "{\"bus\":\"usb\",\"name\":\"sda\"}", "device.bus: expected" },
+                { "{\"name\":\"sda\"}", "device.bus: missing" },
+                { "{\"bus\":\"ata\"}", "device.name: missing" },
+                { "{\"bus\":\"ata\",\"name\":\"../sda\"}", "device.name: not a disk's kernel name" },
+                { "{\"bus\":\"ata\",\"name\":\"\"}", "device.name: not a disk's kernel name" },
+                { "{\"bus\":\"ata\",\"name\":\"sda\",\"serial\":\"a\\u001bb\"}", "device.serial: not in sanitised form" },
+                { "{\"bus\":\"mmc\",\"name\":\"mmcblk0\",\"oemid\":\"0123456789abcdef\"}", "device.oemid: too long" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_free_ char *j = NULL;
+                assert_true(asprintf(&j, "%s%s}", head, cases[i].device) > 0);
+                assert_refused(j, cases[i].message);
+        }
+}
+
+static void test_media_bus_names(void **state) {
+        enum media_bus b;
+        for (int i = 0; i < _MEDIA_BUS_MAX; i++) {
+                const char *s = media_bus_to_string((enum media_bus) i);
+                assert_non_null(s);
+                assert_int_equal(media_bus_from_string(s, strlen(s), &b), 0);
+                assert_int_equal(b, i);
+        }
+        assert_null(media_bus_to_string(_MEDIA_BUS_MAX));
+        assert_int_equal(media_bus_from_string("mmc", 2, &b), -EINVAL);
+        assert_int_equal(media_bus_from_string("MMC", 3, &b), -EINVAL);
+        assert_int_equal(media_bus_from_string("mmcx", 4, &b), -EINVAL);
+}
+
 static void test_request_ignores_unknown_fields(void **state) {
         static const char j[] =
                 "{\"kyoka_request\":1,\"type\":\"usb\",\"future\":[1,2],"
@@ -606,7 +681,7 @@ static void test_request_refuses_missing_device(void **state) {
 
 static void test_request_refuses_unknown_type(void **state) {
         assert_refused("{\"kyoka_request\":1,\"type\":\"bluetooth\"}",
-                       "type: expected \"usb\", \"network\" or \"wireless\", got \"bluetooth\"");
+                       "type: expected \"usb\", \"network\", \"wireless\" or \"media\", got \"bluetooth\"");
 }
 
 static void test_request_refuses_other_version(void **state) {
@@ -830,6 +905,9 @@ int main(void) {
                 cmocka_unit_test(test_request_usb_without_serial_writes_null),
                 cmocka_unit_test(test_request_network_round_trip),
                 cmocka_unit_test(test_request_network_without_mac_round_trip),
+                cmocka_unit_test(test_request_media_round_trip),
+                cmocka_unit_test(test_request_media_refuses_bad_bus_and_name),
+                cmocka_unit_test(test_media_bus_names),
                 cmocka_unit_test(test_request_ignores_unknown_fields),
                 cmocka_unit_test(test_request_refuses_bad_vendor),
                 cmocka_unit_test(test_request_refuses_short_product),

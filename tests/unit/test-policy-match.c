@@ -1168,9 +1168,121 @@ static void test_wireless_mode_under_default_network_allow_follows_default_wirel
         assert_int_equal(match_net(q, wlan(WIRELESS_AP), T0).verdict, VERDICT_ALLOW);
 }
 
+/* ---- media on other buses ------------------------------------------------------------------ */
+
+static int64_t T(const char *s) {
+        int64_t t;
+        assert_int_equal(time_parse_iso8601(s, &t, NULL), 0);
+        return t;
+}
+
+#define MEDIA_APPROVAL "approved_by = \"山田\"; approved_on = \"2026-01-05\";"
+
+static const struct media_identity CARD = { .bus = MEDIA_BUS_MMC, .name = "mmcblk0", .path = "pci-0000:00:04.0-mmc",
+                                            .vendor = "0x0000aa", .model = "QEMU!", .serial = "0xdeadbeef",
+                                            .oemid = "0x5859", .date = "02/2006" };
+static const struct media_identity DRIVE = { .bus = MEDIA_BUS_OPTICAL, .name = "sr0", .path = "pci-0000:00:1f.2-ata-3.0",
+                                             .vendor = "QEMU", .model = "QEMU DVD-ROM" };
+static const struct media_identity NVME = { .bus = MEDIA_BUS_NVME, .name = "nvme0n1", .path = "pci-0000:01:00.0-nvme-1",
+                                            .model = "QEMU NVMe Ctrl", .serial = "NVSER123" };
+
+static void test_media_permits(void **state) {
+        _cleanup_(policy_freep_) struct policy *p = parse(
+                "media = (\n"
+                "{ permit = \"SD\"; bus = \"mmc\"; vendor = \"0x0000aa\"; oemid = \"0x5859\"; model = \"QEMU!\";"
+                "  serial = \"0xdeadbeef\"; date = \"02/2006\"; access = \"read-only\"; " MEDIA_APPROVAL " },\n"
+                "{ permit = \"DVD\"; bus = \"optical\"; path = \"pci-0000:00:1f.2-ata-3.0\"; " MEDIA_APPROVAL
+                "  valid_until = \"2026-06-30\"; },\n"
+                "{ permit = \"NV\"; bus = \"nvme\"; serial = \"NVSER123\"; path = \"pci-0000:01:00.0-nvme-1\"; " MEDIA_APPROVAL " }\n"
+                ");\n");
+        struct policy_decision d;
+        char reason[256];
+
+        policy_match_media(p, &CARD, T("2026-03-01"), &d);
+        assert_int_equal(d.verdict, VERDICT_READ_ONLY);
+        assert_int_equal(d.reason, REASON_PERMIT);
+        assert_string_equal(d.media_entry->approval.permit, "SD");
+        policy_decision_describe(&d, NULL, reason, sizeof reason);
+        assert_string_equal(reason, "permit SD (read-only)");
+
+        /* Every given key must match: another card of the same model is not the approved one. */
+        struct media_identity other = CARD;
+        strcpy(other.serial, "0xdeadbeee");
+        policy_match_media(p, &other, T("2026-03-01"), &d);
+        assert_int_equal(d.verdict, VERDICT_BLOCK);
+        assert_int_equal(d.reason, REASON_DEFAULT_MEDIA);
+        other = CARD;
+        strcpy(other.date, "03/2006");
+        policy_match_media(p, &other, T("2026-03-01"), &d);
+        assert_int_equal(d.verdict, VERDICT_BLOCK);
+        /* The same serial on another bus is not it either. */
+        other = CARD;
+        other.bus = MEDIA_BUS_ATA;
+        policy_match_media(p, &other, T("2026-03-01"), &d);
+        assert_int_equal(d.verdict, VERDICT_BLOCK);
+
+        /* A drive by its path: any disc; read-write (burning) unless the permit says read-only. */
+        policy_match_media(p, &DRIVE, T("2026-03-01"), &d);
+        assert_int_equal(d.verdict, VERDICT_ALLOW);
+        assert_int_equal(d.next_change, T("2026-07-01"));
+        struct media_identity moved = DRIVE;
+        strcpy(moved.path, "pci-0000:00:1f.2-ata-4.0");
+        policy_match_media(p, &moved, T("2026-03-01"), &d);
+        assert_int_equal(d.verdict, VERDICT_BLOCK);
+        moved.path[0] = 0;     /* a port udev could not name matches no entry bound to one */
+        policy_match_media(p, &moved, T("2026-03-01"), &d);
+        assert_int_equal(d.verdict, VERDICT_BLOCK);
+        /* Expired: the defaults decide, the reason names the permit. */
+        policy_match_media(p, &DRIVE, T("2026-07-01"), &d);
+        assert_int_equal(d.verdict, VERDICT_BLOCK);
+        assert_int_equal(d.window, WINDOW_EXPIRED);
+        policy_decision_describe(&d, NULL, reason, sizeof reason);
+        assert_string_equal(reason, "default media (permit DVD expired 2026-06-30)");
+
+        /* Serial and path: both. */
+        policy_match_media(p, &NVME, T("2026-03-01"), &d);
+        assert_int_equal(d.verdict, VERDICT_ALLOW);
+        moved = NVME;
+        strcpy(moved.path, "pci-0000:02:00.0-nvme-1");
+        policy_match_media(p, &moved, T("2026-03-01"), &d);
+        assert_int_equal(d.verdict, VERDICT_BLOCK);
+
+        /* No policy: lockdown blocks every medium. */
+        policy_match_media(NULL, &CARD, T("2026-03-01"), &d);
+        assert_int_equal(d.verdict, VERDICT_BLOCK);
+        assert_int_equal(d.reason, REASON_LOCKDOWN_MEDIA);
+        policy_decision_describe(&d, NULL, reason, sizeof reason);
+        assert_string_equal(reason, "lockdown: no valid policy");
+        assert_string_equal(policy_reason_to_string(REASON_DEFAULT_MEDIA), "default media");
+}
+
+static void test_media_default_allow_and_fixed_disks(void **state) {
+        _cleanup_(policy_freep_) struct policy *p = parse(
+                "defaults = { media = \"allow\"; };\n"
+                "fixed_disks = ( { bus = \"nvme\"; serial = \"NVSER123\"; model = \"QEMU NVMe Ctrl\"; },\n"
+                "                { bus = \"virtio\"; path = \"pci-0000:00:05.0\"; } );\n");
+        struct policy_decision d;
+
+        policy_match_media(p, &CARD, T("2026-03-01"), &d);
+        assert_int_equal(d.verdict, VERDICT_ALLOW);
+        assert_int_equal(d.reason, REASON_DEFAULT_MEDIA);
+        assert_non_null(policy_match_fixed(p, &NVME));
+        struct media_identity other = NVME;
+        strcpy(other.model, "Other");
+        assert_null(policy_match_fixed(p, &other));
+        struct media_identity vd = { .bus = MEDIA_BUS_VIRTIO, .path = "pci-0000:00:05.0" };
+        assert_non_null(policy_match_fixed(p, &vd));
+        vd.path[0] = 0;
+        assert_null(policy_match_fixed(p, &vd));
+        assert_null(policy_match_fixed(NULL, &NVME));
+        assert_null(policy_match_fixed(p, &CARD));
+}
+
 int main(void) {
         setenv("TZ", "Asia/Tokyo", 1);
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_media_permits),
+                cmocka_unit_test(test_media_default_allow_and_fixed_disks),
                 cmocka_unit_test(test_permit_in_window_allows),
                 cmocka_unit_test(test_permit_is_valid_exactly_at_valid_from),
                 cmocka_unit_test(test_permit_before_valid_from_is_not_yet_valid),

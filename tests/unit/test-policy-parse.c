@@ -853,6 +853,135 @@ static void test_canonical_write_keeps_port_and_hidraw(void **state) {
         policy_diag_done(&d);
 }
 
+#define MEDIA_POLICY HEADER \
+        "defaults = { media = \"allow\"; };\n" \
+        "media = (\n" \
+        "  { permit = \"媒体-1\"; bus = \"mmc\"; vendor = \"0x0000aa\"; oemid = \"0x5859\"; model = \"QEMU!\";\n" \
+        "    serial = \"0xdeadbeef\"; date = \"02/2006\"; access = \"read-only\";\n" USB_APPROVAL "  },\n" \
+        "  { permit = \"媒体-2\"; bus = \"optical\"; path = \"pci-0000:00:1f.2-ata-3.0\";\n" USB_APPROVAL \
+        "    valid_until = \"2027-03-31\"; },\n" \
+        "  { permit = \"媒体-3\"; bus = \"nvme\"; model = \"QEMU NVMe Ctrl\"; serial = \"NVSER123\";\n" USB_APPROVAL "  }\n" \
+        ");\n" \
+        "fixed_disks = ( { bus = \"ata\"; model = \"SATA-MODEL\"; serial = \"SATASER1\"; label = \"システム\"; },\n" \
+        "  { bus = \"virtio\"; path = \"pci-0000:00:05.0\"; } );\n"
+
+static void test_media_and_fixed_disks_are_read(void **state) {
+        struct policy_diag d = {};
+        struct policy *p = parse_ok(MEDIA_POLICY, &d);
+
+        assert_int_equal(d.n_warnings, 0);
+        assert_int_equal(p->default_media, POLICY_ALLOW);
+        assert_int_equal(p->n_media, 3);
+        assert_int_equal(p->media[0].bus, MEDIA_BUS_MMC);
+        assert_string_equal(p->media[0].oemid, "0x5859");
+        assert_string_equal(p->media[0].date, "02/2006");
+        assert_true(p->media[0].read_only);
+        assert_null(p->media[0].path);
+        assert_int_equal(p->media[1].bus, MEDIA_BUS_OPTICAL);
+        assert_null(p->media[1].serial);
+        assert_string_equal(p->media[1].path, "pci-0000:00:1f.2-ata-3.0");
+        assert_false(p->media[1].read_only);
+        assert_int_equal(p->media[1].approval.valid_until, t_of("2027-04-01"));
+        assert_string_equal(p->media[2].serial, "NVSER123");
+        assert_int_equal(p->n_fixed, 2);
+        assert_int_equal(p->fixed[0].bus, MEDIA_BUS_ATA);
+        assert_string_equal(p->fixed[0].label, "システム");
+        assert_string_equal(p->fixed[1].path, "pci-0000:00:05.0");
+        assert_null(p->fixed[1].serial);
+        assert_non_null(policy_find_media_permit(p, "媒体-2"));
+        assert_null(policy_find_media_permit(p, "媒体-9"));
+
+        /* The canonical form reads back equal and is canonical. */
+        char *text = NULL, *again = NULL;
+        assert_int_equal(policy_write(p, &text), 0);
+        assert_non_null(strstr(text, "        media = \"allow\";\n"));
+        struct policy *q = parse_ok(text, &d);
+        assert_int_equal(q->n_media, 3);
+        assert_int_equal(q->n_fixed, 2);
+        for (size_t i = 0; i < 3; i++) {
+                assert_int_equal(q->media[i].bus, p->media[i].bus);
+                assert_true(streq_ptr(q->media[i].serial, p->media[i].serial));
+                assert_true(streq_ptr(q->media[i].path, p->media[i].path));
+                assert_true(streq_ptr(q->media[i].oemid, p->media[i].oemid));
+                assert_int_equal(q->media[i].read_only, p->media[i].read_only);
+        }
+        assert_true(streq_ptr(q->fixed[0].label, p->fixed[0].label));
+        assert_int_equal(policy_write(q, &again), 0);
+        assert_string_equal(text, again);
+        free(text);
+        free(again);
+        policy_free(p);
+        policy_free(q);
+        policy_diag_done(&d);
+}
+
+/* A card permit bound to its slot alone approves every card of its kind there: said. */
+static void test_media_without_serial_warns(void **state) {
+        struct policy_diag d = {};
+        struct policy *p = parse_ok(HEADER "media = ( { permit = \"M\"; bus = \"mmc\"; path = \"pci-0000:00:04.0-mmc\";\n"
+                                    USB_APPROVAL "} );\n", &d);
+        assert_int_equal(d.n_warnings, 1);
+        assert_non_null(strstr(d.messages[0], "policy.conf:6: warning: media[0].serial: not given: the entry approves every "
+                                              "mmc medium in the slot \"pci-0000:00:04.0-mmc\""));
+        policy_free(p);
+        policy_diag_done(&d);
+}
+
+static void test_media_errors(void **state) {
+        static const struct { const char *text, *expected; } cases[] = {
+                { HEADER "media = ( { permit = \"M\"; model = \"x\";\n" USB_APPROVAL "} );\n",
+                  "policy.conf:6: media[0].bus: missing (required)\n"
+                  "policy.conf:6: media[0]: needs a serial or a path: an entry without either would cover every medium of "
+                  "its kind" },
+                { HEADER "media = ( { permit = \"M\"; bus = \"usb\"; serial = \"S\";\n" USB_APPROVAL "} );\n",
+                  "policy.conf:6: media[0].bus: expected \"mmc\", \"optical\", \"nvme\", \"ata\", \"scsi\" or \"virtio\", "
+                  "got \"usb\"" },
+                { HEADER "media = ( { permit = \"M\"; bus = \"nvme\"; serial = \"S\"; oemid = \"0x1\";\n" USB_APPROVAL
+                  "} );\n", "policy.conf:6: media[0].oemid: only SD/MMC cards (bus \"mmc\") have one" },
+                { HEADER "media = ( { permit = \"M\"; bus = \"nvme\"; serial = \"\";\n" USB_APPROVAL "} );\n",
+                  "policy.conf:6: media[0].serial: must not be empty\n"
+                  "policy.conf:6: media[0]: needs a serial or a path: an entry without either would cover every medium of "
+                  "its kind" },
+                { HEADER "media = ( { permit = \"M\"; bus = \"nvme\"; serial = \"S\"; access = \"write-only\";\n"
+                  USB_APPROVAL "} );\n",
+                  "policy.conf:6: media[0].access: expected \"read-write\" or \"read-only\", got \"write-only\"" },
+                { HEADER "media = ( { bus = \"nvme\"; serial = \"S\"; interfaces = [ \"08:06:50\" ]; } );\n",
+                  "policy.conf:6: media[0].interfaces: unknown key\n"
+                  "policy.conf:6: media[0].permit: missing (required)\n"
+                  "policy.conf:6: media[0].approved_by: missing (required)\n"
+                  "policy.conf:6: media[0].approved_on: missing (required)" },
+                { HEADER USB_ENTRY("X", "S") "media = ( { permit = \"X\"; bus = \"nvme\"; serial = \"S\";\n" USB_APPROVAL
+                  "} );\n", "policy.conf:13: media[0].permit: duplicate permit \"X\" (first at line 7)" },
+                { HEADER "fixed_disks = ( { bus = \"optical\"; path = \"p\"; } );\n",
+                  "policy.conf:6: fixed_disks[0].bus: an optical drive cannot be a fixed disk: its discs are media "
+                  "(approve the drive with a media entry)" },
+                { HEADER "fixed_disks = ( { bus = \"nvme\"; model = \"M\"; } );\n",
+                  "policy.conf:6: fixed_disks[0]: needs a serial or a path: an entry without either would cover every "
+                  "medium of its kind" },
+                { HEADER "fixed_disks = ( { bus = \"nvme\"; serial = \"S\"; permit = \"P\"; } );\n",
+                  "policy.conf:6: fixed_disks[0].permit: unknown key" },
+                { HEADER "defaults = { media = \"read-only\"; };\n",
+                  "policy.conf:6: defaults.media: expected \"allow\" or \"block\", got \"read-only\"" },
+                { HEADER "media = { permit = \"M\"; };\n",
+                  "policy.conf:6: media: expected a list of groups: media = ( { ... }, { ... } );" },
+        };
+        size_t failed = 0;
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                struct policy_diag d = {};
+                struct policy *p = NULL;
+                int r = policy_parse(cases[i].text, strlen(cases[i].text), "policy.conf", &p, &d);
+                char *got = errors_joined(&d);
+                if (r != -EINVAL || p || !streq(got, cases[i].expected)) {
+                        print_error("case %zu: r=%d\n  expected: %s\n  got:      %s\n", i, r, cases[i].expected, got);
+                        failed++;
+                }
+                free(got);
+                policy_free(p);
+                policy_diag_done(&d);
+        }
+        assert_int_equal(failed, 0);
+}
+
 /* A generated entry has times but no texts: they are written as exact local times. */
 static void test_canonical_write_of_generated_entry_keeps_times(void **state) {
         struct policy_diag d = {};
@@ -948,6 +1077,9 @@ int main(void) {
                 cmocka_unit_test(test_canonical_write_keeps_port_and_hidraw),
                 cmocka_unit_test(test_canonical_write_of_generated_entry_keeps_times),
                 cmocka_unit_test(test_example_policies_are_valid),
+                cmocka_unit_test_setup(test_media_and_fixed_disks_are_read, setup_tokyo),
+                cmocka_unit_test(test_media_without_serial_warns),
+                cmocka_unit_test(test_media_errors),
                 cmocka_unit_test(test_hundred_thousand_entries_parse),
         };
         return cmocka_run_group_tests(tests, setup_generated_cases, teardown_generated_cases);

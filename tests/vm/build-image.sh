@@ -15,7 +15,7 @@ TOP=$(cd "$HERE/../.." && pwd)
 VMDIR=${KYOKA_VM_DIR:-$TOP/build/vm}
 CACHE=$VMDIR/cache
 
-MODULES="xhci-pci xhci-hcd usb-storage uas sd_mod sg ext4 usbnet cdc_ether rndis_host cdc_ncm e1000e veth usbhid hid-generic evdev nf_tables nft_meta_bridge"
+MODULES="xhci-pci xhci-hcd usb-storage uas sd_mod sg ext4 usbnet cdc_ether rndis_host cdc_ncm e1000e veth usbhid hid-generic evdev nf_tables nft_meta_bridge ahci sr_mod cdrom isofs sdhci-pci mmc_block nvme virtio_pci virtio_blk"
 # In the image but not loaded at boot: a test loads them with its own parameters
 # (mac80211_hwsim radios=N: simulated Wi-Fi cards, with cfg80211 and mac80211; the crypto
 # modules WPA2 (CCMP: ccm, ctr) and protected management frames (cmac, gcm) autoload).
