@@ -41,7 +41,7 @@ INCLUDES_tests     := $(INCLUDES_daemon) -Ipolicyctl
 PKGS_basic     := json-c
 PKGS_policy    := $(PKGS_basic) libconfig libcrypto
 PKGS_ledger    := $(PKGS_policy) sqlite3 libsystemd
-PKGS_daemon    := $(PKGS_ledger) libudev libnl-3.0 libnl-route-3.0 libnftables
+PKGS_daemon    := $(PKGS_ledger) libudev libnl-3.0 libnl-route-3.0 libnl-genl-3.0 libnftables
 PKGS_policyctl := $(PKGS_ledger)
 PKGS_helpers   :=
 PKGS_tests     := $(PKGS_daemon)
@@ -133,9 +133,11 @@ $(BUILD)/kyokad: $(BUILD)/obj/daemon/main.o $(LIBS)
 # other buses the sysfs view of a disk and the fixed-disk rule (daemon/media-sysfs.c,
 # media-fixed.c), nothing else.
 # identity.c (sanitising device strings, the bus names) brings json-c, which its request
-# functions use and the helper does not call.
+# functions use and the helper does not call, and wireless.c (the SSID and mode names its
+# request functions use).
 HELPER_OBJS_kyoka-block-access := $(BUILD)/obj/daemon/block-access.o $(BUILD)/obj/daemon/media-sysfs.o \
-                                  $(BUILD)/obj/daemon/media-fixed.o $(BUILD)/obj/policy/identity.o
+                                  $(BUILD)/obj/daemon/media-fixed.o $(BUILD)/obj/policy/identity.o \
+                                  $(BUILD)/obj/policy/wireless.o
 $(BUILD)/kyoka-block-access: $(BUILD)/obj/helpers/kyoka-block-access.o $(HELPER_OBJS_kyoka-block-access) $(LIB_BASIC)
 	$(CC) $(LDFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs json-c)
 
@@ -206,11 +208,11 @@ pot:
 DEPS := build-essential pkg-config clang libclang-rt-14-dev openssl \
         libconfig-dev libjson-c-dev libssl-dev libcmocka-dev libsystemd-dev libudev-dev \
         umockdev libumockdev-dev \
-        libnl-3-dev libnl-route-3-dev libnftables-dev nftables iproute2 iputils-ping \
+        libnl-3-dev libnl-route-3-dev libnl-genl-3-dev libnftables-dev nftables iproute2 iputils-ping \
         python3 tzdata procps systemd \
         libsqlite3-dev sqlite3 chromium fonts-noto-cjk \
         weasyprint fonts-ipaexfont-gothic poppler-utils libreoffice-calc-nogui \
-        gettext locales
+        gettext locales hostapd wpasupplicant iw
 # ja_JP.UTF-8 for tests/integration/test-policyctl-ja.sh (Debian generates only the locales
 # named in /etc/locale.gen; --keep-existing leaves the others alone).
 deps:

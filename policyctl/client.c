@@ -69,14 +69,14 @@ static bool print_refusal(int fd) {
         return e;
 }
 
-static int send_command(int fd, const char *cmd, const char *device, const char *type) {
+static int send_command(int fd, const char *cmd, const char *device, const char *type, const char *ssid_hex) {
         struct json_object *o = json_object_new_object();
         const char *s;
         size_t n;
         int r = 0;
 
         if (!o || json_add_string(o, "cmd", cmd) < 0 || (device && json_add_string(o, "device", device) < 0) ||
-            (type && json_add_string(o, "type", type) < 0)) {
+            (type && json_add_string(o, "type", type) < 0) || (ssid_hex && json_add_string(o, "ssid_hex", ssid_hex) < 0)) {
                 json_object_put(o);
                 return log_oom();
         }
@@ -96,7 +96,7 @@ static int send_command(int fd, const char *cmd, const char *device, const char 
 }
 
 int control_send(int fd, const char *cmd, const char *device) {
-        return send_command(fd, cmd, device, NULL);
+        return send_command(fd, cmd, device, NULL, NULL);
 }
 
 int control_receive(int fd, struct json_object **ret) {
@@ -199,6 +199,11 @@ int control_call(const char *cmd, const char *device, struct json_object **ret) 
 }
 
 int control_call_type(const char *cmd, const char *device, const char *type, struct json_object **ret) {
+        return control_call_wireless(cmd, device, type, NULL, ret);
+}
+
+int control_call_wireless(const char *cmd, const char *device, const char *type, const char *ssid_hex,
+                          struct json_object **ret) {
         _cleanup_close_ int fd = -EBADF;
         struct json_object *reply = NULL, *ok;
         int r;
@@ -206,7 +211,7 @@ int control_call_type(const char *cmd, const char *device, const char *type, str
         r = control_connect(false, &fd);
         if (r < 0)
                 return r;
-        r = send_command(fd, cmd, device, type);
+        r = send_command(fd, cmd, device, type, ssid_hex);
         if (r < 0)
                 return r;
         r = control_receive(fd, &reply);

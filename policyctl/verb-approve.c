@@ -8,7 +8,11 @@
  * By default a USB entry approves exactly the interfaces the device had when it was requested,
  * so that a "stick" which later presents a keyboard interface is not covered. --bind-port
  * also binds it to the port the request names (udev's ID_PATH): the narrowest permit for a
- * device without a serial number, which any clone of its model would otherwise match. */
+ * device without a serial number, which any clone of its model would otherwise match.
+ *
+ * A wireless network (--ssid/--ssid-hex, or a request of type "wireless") becomes a `wireless`
+ * entry: by default limited to the access points the request saw, and accepting no less than
+ * the security the network offered; an open network only with an explicit --security open. */
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -26,19 +30,31 @@ static void help(void) {
         printf(_("Usage: policyctl approve FILE --request REQ.json --permit REF --by NAME [OPTIONS]\n"
                "       policyctl approve FILE --vendor V --product P --serial S [--interfaces LIST]\n"
                "                              --permit REF --by NAME [OPTIONS]\n"
+               "       policyctl approve FILE --ssid TEXT | --ssid-hex HEX [--bssid MAC]... [--security S]\n"
+               "                              --permit REF --by NAME [OPTIONS]\n"
                "\n"
                "Add a permit to the policy FILE and raise its serial by one. FILE is replaced\n"
                "atomically, keeping its comments and layout. Sign it afterwards.\n"
                "\n"
                "The device:\n"
                "  --request REQ.json  a request from a workstation (USB device, medium on another\n"
-               "                      bus, network link); a USB entry approves the interfaces\n"
-               "                      the device had\n"
+               "                      bus, network link or wireless network); a USB entry\n"
+               "                      approves the interfaces the device had, a wireless entry\n"
+               "                      the access points the network was seen with\n"
                "  --vendor V          USB vendor ID, 4 hex digits\n"
                "  --product P         USB product ID, 4 hex digits\n"
                "  --serial S          USB serial number (\"\" for units without one)\n"
                "  --interfaces LIST   approved interfaces, e.g. 08:06:50,03:*:* (default with\n"
                "                      --request: the device's own; otherwise: any, with a warning)\n"
+               "The wireless network:\n"
+               "  --ssid TEXT         its name (UTF-8 text, at most 32 bytes)\n"
+               "  --ssid-hex HEX      its name as hex, for names that are not text\n"
+               "  --bssid MAC         an access point it may be joined through (repeat it; default\n"
+               "                      with --request: those the request saw; otherwise: any)\n"
+               "  --any-bssid         any access point with that name (with --request)\n"
+               "  --security S        the least accepted: open, wpa2-psk, wpa2-enterprise or\n"
+               "                      wpa3-sae (default: what the request saw, else wpa2-psk; an open\n"
+               "                      network needs --security open)\n"
                "The approval:\n"
                "  --permit REF        the written permission's reference (unique in FILE)\n"
                "  --by NAME           who approved it\n"
@@ -61,7 +77,10 @@ static void help(void) {
 struct approve_args {
         const char *request, *vendor, *product, *serial, *interfaces;
         const char *permit, *by, *from, *until, *label, *purpose, *holder;
-        bool read_only, bind_port, hidraw_user;
+        const char *ssid, *ssid_hex, *security;
+        bool read_only, bind_port, hidraw_user, any_bssid;
+        size_t n_bssids;
+        uint8_t bssids[WIRELESS_BSSIDS_MAX][6];       /* parsed --bssid */
         struct policy_interface_pattern patterns[USB_INTERFACES_MAX]; /* parsed --interfaces */
         size_t n_patterns;
 };
@@ -130,11 +149,28 @@ static int check_args(struct approve_args *a) {
                         return r;
         }
 
-        bool by_id = a->vendor || a->product || a->serial;
-        if (a->request && by_id)
-                return approve_usage(_("--request and --vendor/--product/--serial exclude each other"));
-        if (!a->request && !by_id)
-                return approve_usage(_("give --request REQ.json, or --vendor, --product and --serial"));
+        bool by_id = a->vendor || a->product || a->serial, by_ssid = a->ssid || a->ssid_hex;
+        bool wireless_opts = by_ssid || a->n_bssids > 0 || a->any_bssid || a->security;
+        if (a->ssid && a->ssid_hex)
+                return approve_usage(_("--ssid and --ssid-hex exclude each other"));
+        if (a->request && (by_id || by_ssid))
+                return approve_usage(_("--request and --vendor/--product/--serial or --ssid/--ssid-hex exclude each other"));
+        if (by_id && wireless_opts)
+                return approve_usage(_("--vendor/--product/--serial (USB) and the wireless options exclude each other"));
+        if (!a->request && !by_id && !by_ssid)
+                return approve_usage(_("give --request REQ.json, --vendor, --product and --serial, or --ssid/--ssid-hex"));
+        if (!a->request && !by_ssid && wireless_opts)
+                return approve_usage(_("--bssid, --any-bssid and --security need --ssid, --ssid-hex or a wireless --request"));
+        if (a->any_bssid && a->n_bssids > 0)
+                return approve_usage(_("--bssid and --any-bssid exclude each other"));
+        if (a->any_bssid && !a->request)
+                return approve_usage(_("--any-bssid is for --request (without --bssid an entry approves any access point)"));
+        if (wireless_opts && (a->interfaces || a->read_only || a->bind_port || a->hidraw_user))
+                return approve_usage(_("--interfaces, --read-only, --bind-port and --hidraw-user are for USB devices"));
+        enum wireless_security level;
+        if (a->security && wireless_security_from_policy_name(a->security, &level) < 0)
+                return approve_usage(_("--security: expected open, wpa2-psk, wpa2-enterprise or wpa3-sae, got \"%s\""),
+                                     a->security);
         if (by_id && !(a->vendor && a->product && a->serial))
                 return approve_usage(_("--vendor, --product and --serial go together"));
         if (a->bind_port && !a->request)
@@ -284,6 +320,83 @@ static int approve_net(const char *path, const char *text, size_t size, const st
         return finish(path, a->permit, out, rewritten, device);
 }
 
+/* A wireless entry from the command line (REQ NULL) or a request. */
+static int approve_wireless(const char *path, const char *text, size_t size, const struct approve_args *a,
+                            const struct wireless_request *req, struct policy_approval *ap) {
+        _cleanup_free_ char *out = NULL, *label = NULL, *device = NULL;
+        struct policy_wireless_entry e = { .approval = *ap, .security = WIRELESS_SECURITY_WPA2_PSK };
+        char shown[WIRELESS_SSID_TEXT_MAX];
+        struct policy_diag diag = {};
+        bool rewritten = false;
+        int r;
+
+        if (req) {
+                memcpy(e.ssid, req->ssid, req->ssid_len);
+                e.ssid_len = req->ssid_len;
+                e.ssid_is_hex = !wireless_ssid_is_printable(e.ssid, e.ssid_len);
+        } else if (a->ssid) {
+                size_t n = strlen(a->ssid);
+                if (n == 0 || n > WIRELESS_SSID_MAX || !string_is_safe(a->ssid))
+                        return usage_error("approve", "--ssid: 1 to %d bytes of UTF-8 text without control characters "
+                                                      "(--ssid-hex for other names)", WIRELESS_SSID_MAX);
+                memcpy(e.ssid, a->ssid, n);
+                e.ssid_len = n;
+        } else {
+                size_t n = strlen(a->ssid_hex);
+                if (n == 0 || n % 2 || n > 2 * WIRELESS_SSID_MAX ||
+                    hex_parse_bytes(a->ssid_hex, n, 0, HEX_ANY_CASE, e.ssid, n / 2) < 0)
+                        return usage_error("approve", "--ssid-hex: expected 2 to %d hex digits, got \"%s\"",
+                                           2 * WIRELESS_SSID_MAX, a->ssid_hex);
+                e.ssid_len = n / 2;
+                e.ssid_is_hex = true;
+        }
+
+        /* The access points: given, else the request's (the narrowest), else any. */
+        if (a->n_bssids > 0) {
+                e.n_bssids = a->n_bssids;
+                e.bssids = (uint8_t (*)[6]) a->bssids;
+        } else if (req && !a->any_bssid && req->n_bssids > 0) {
+                e.n_bssids = req->n_bssids;
+                e.bssids = (uint8_t (*)[6]) req->bssids;
+        }
+
+        /* The least security: given, else what the network offered. Below WPA2 is open, which
+         * nobody approves by accident. */
+        if (a->security)
+                (void) wireless_security_from_policy_name(a->security, &e.security);
+        else if (req) {
+                if (wireless_security_level(req->security) == 0) {
+                        log_error("%s: the network offers %s, which is as good as open: anyone nearby can run one with "
+                                  "this name; approve it with --security open (and --bssid) if that is meant",
+                                  a->request, wireless_security_to_string(req->security));
+                        return -EPERM;
+                }
+                e.security = req->security;
+        }
+        if (req && wireless_security_level(req->security) < wireless_security_level(e.security))
+                log_error("warning: the network offers %s, less than --security %s: the entry does not approve it as seen",
+                          wireless_security_to_string(req->security), wireless_security_to_string(e.security));
+        if (e.security == WIRELESS_SECURITY_OPEN && e.n_bssids == 0)
+                log_error("warning: an open network without --bssid: any access point calling itself this is approved");
+
+        wireless_ssid_text(e.ssid, e.ssid_len, shown);
+        if (!a->label) {
+                if (asprintf(&label, "Wi-Fi %s", shown) < 0)
+                        return log_oom();
+                e.approval.label = label;
+        }
+        if (asprintf(&device, "wireless network \"%s\"%s (%s or better)", shown,
+                     e.n_bssids ? " at its listed access points" : "", wireless_security_to_string(e.security)) < 0)
+                return log_oom();
+
+        r = policy_edit_add_wireless(text, size, path, &e, &out, &rewritten, &diag);
+        print_diag(&diag);
+        policy_diag_done(&diag);
+        if (r < 0)
+                return report_edit_error(r, path, a->permit);
+        return finish(path, a->permit, out, rewritten, device);
+}
+
 static int approve_usb(const char *path, const char *text, size_t size, const struct approve_args *a,
                        const struct usb_identity *id, struct policy_approval *ap) {
         _cleanup_free_ char *out = NULL, *label = NULL, *device = NULL;
@@ -415,7 +528,8 @@ static int approve_media(const char *path, const char *text, size_t size, const 
 
 int verb_approve(int argc, char *argv[]) {
         enum { ARG_REQUEST = 0x100, ARG_VENDOR, ARG_PRODUCT, ARG_SERIAL, ARG_INTERFACES, ARG_PERMIT, ARG_BY,
-               ARG_FROM, ARG_UNTIL, ARG_READ_ONLY, ARG_BIND_PORT, ARG_HIDRAW_USER, ARG_LABEL, ARG_PURPOSE, ARG_HOLDER };
+               ARG_FROM, ARG_UNTIL, ARG_READ_ONLY, ARG_BIND_PORT, ARG_HIDRAW_USER, ARG_LABEL, ARG_PURPOSE, ARG_HOLDER,
+               ARG_SSID, ARG_SSID_HEX, ARG_BSSID, ARG_ANY_BSSID, ARG_SECURITY };
         static const struct option options[] = {
                 { "request", required_argument, NULL, ARG_REQUEST },
                 { "vendor", required_argument, NULL, ARG_VENDOR },
@@ -432,6 +546,11 @@ int verb_approve(int argc, char *argv[]) {
                 { "label", required_argument, NULL, ARG_LABEL },
                 { "purpose", required_argument, NULL, ARG_PURPOSE },
                 { "holder", required_argument, NULL, ARG_HOLDER },
+                { "ssid", required_argument, NULL, ARG_SSID },
+                { "ssid-hex", required_argument, NULL, ARG_SSID_HEX },
+                { "bssid", required_argument, NULL, ARG_BSSID },
+                { "any-bssid", no_argument, NULL, ARG_ANY_BSSID },
+                { "security", required_argument, NULL, ARG_SECURITY },
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
@@ -458,6 +577,17 @@ int verb_approve(int argc, char *argv[]) {
                 case ARG_LABEL: a.label = optarg; break;
                 case ARG_PURPOSE: a.purpose = optarg; break;
                 case ARG_HOLDER: a.holder = optarg; break;
+                case ARG_SSID: a.ssid = optarg; break;
+                case ARG_SSID_HEX: a.ssid_hex = optarg; break;
+                case ARG_SECURITY: a.security = optarg; break;
+                case ARG_ANY_BSSID: a.any_bssid = true; break;
+                case ARG_BSSID:
+                        if (a.n_bssids >= WIRELESS_BSSIDS_MAX)
+                                return usage_error("approve", "more than %d --bssid", WIRELESS_BSSIDS_MAX);
+                        if (mac_parse(optarg, strlen(optarg), HEX_ANY_CASE, a.bssids[a.n_bssids]) < 0)
+                                return usage_error("approve", "--bssid: expected aa:bb:cc:dd:ee:ff, got \"%s\"", optarg);
+                        a.n_bssids++;
+                        break;
                 case 'h':
                         help();
                         return EXIT_OK;
@@ -498,6 +628,12 @@ int verb_approve(int argc, char *argv[]) {
                 r = read_policy_text(path, &text, &size);
                 if (r < 0)
                         return r;
+                if (req->type == REQUEST_WIRELESS)
+                        return approve_wireless(path, text, size, &a, &req->wireless, &ap);
+                if (a.n_bssids > 0 || a.any_bssid || a.security)
+                        return usage_error("approve", "--bssid, --any-bssid and --security are for wireless networks, the "
+                                                      "request is for a %s", req->type == REQUEST_USB ? "USB device" :
+                                                      req->type == REQUEST_MEDIA ? "medium" : "network link");
                 if (req->type == REQUEST_MEDIA) {
                         if (a.interfaces || a.hidraw_user)
                                 return usage_error("approve", "--interfaces and --hidraw-user are for USB devices, the "
@@ -511,6 +647,12 @@ int verb_approve(int argc, char *argv[]) {
                         return approve_net(path, text, size, &a, &req->net, &ap);
                 }
                 return approve_usb(path, text, size, &a, &req->usb, &ap);
+        }
+        if (a.ssid || a.ssid_hex) {
+                r = read_policy_text(path, &text, &size);
+                if (r < 0)
+                        return r;
+                return approve_wireless(path, text, size, &a, NULL, &ap);
         }
 
         if (hex_parse_u16(a.vendor, strlen(a.vendor), &usb.vendor) < 0)

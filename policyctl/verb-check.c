@@ -58,6 +58,8 @@ int verb_check(int argc, char *argv[]) {
 
         printf("%s: valid, serial %" PRIu64 ", %zu usb and %zu network entr%s", path, p->serial, p->n_usb, p->n_net,
                p->n_net == 1 ? "y" : "ies");
+        if (p->n_wireless > 0)
+                printf(", %zu wireless entr%s", p->n_wireless, p->n_wireless == 1 ? "y" : "ies");
         /* Said only when there are any, so that the line stays as it was for USB and links. */
         if (p->n_media > 0)
                 printf(", %zu media entr%s", p->n_media, p->n_media == 1 ? "y" : "ies");

@@ -119,6 +119,7 @@ int verb_init(int argc, char *argv[]) {
                "    usb_hub = \"allow\";     # USBハブ / hubs\n"
                "    usb_other = \"block\";   # その他 (USBメモリ、スマートフォン等) / storage, phones, ...\n"
                "    network = \"block\";     # ネットワークインターフェース / network interfaces\n"
+               "    wireless = \"block\";    # 無線LAN (承認のないネットワーク、アクセスポイント等) / Wi-Fi networks, hotspots\n"
                "};\n"
                "\n"
                "# 許可されたUSB機器。'policyctl approve' で申請 (request) から追加します。\n"
@@ -143,6 +144,19 @@ int verb_init(int argc, char *argv[]) {
                "# 許可されたネットワークインターフェース (mac, path, kind, name のいずれかで識別)\n"
                "# Approved network interfaces, identified by mac, path, kind and/or name.\n"
                "network = (\n"
+               ");\n"
+               "\n"
+               "# 接続を許可された無線LAN。承認された無線LANカードは、ここにあるネットワークにのみ接続できます。\n"
+               "# Wi-Fi networks an approved card may join ('policyctl approve --ssid'). An entry:\n"
+               "#   {\n"
+               "#       permit = \"許可-2026-031\";\n"
+               "#       ssid = \"city-net\";                       # または ssid_hex / or ssid_hex\n"
+               "#       bssid = [ \"02:00:00:00:01:00\" ];        # アクセスポイント (省略可) / access points\n"
+               "#       security = \"wpa2-psk\";                  # 最低限の暗号化 / the least accepted\n"
+               "#       approved_by = \"情報政策課 佐藤\";\n"
+               "#       approved_on = \"2026-11-20\";\n"
+               "#   }\n"
+               "wireless = (\n"
                ");\n",
                date, issuer, arg_issuer[0] ? "" : "      # 記入してください / fill in", contract,
                arg_contract[0] ? "" : "    # 記入してください / fill in", contractor,
