@@ -14,9 +14,14 @@
 #include "nft-protocol.h"
 #include "nft-worker.h"
 
+#ifndef KYOKA_VERSION
+#error "KYOKA_VERSION is defined by the Makefile (packaging/debian/changelog's top entry)"
+#endif
+
 static void help(void) {
         printf("Usage: kyokad [OPTIONS]\n\n"
-               "Blocks every USB device the signed policy does not approve.\n\n"
+               "Blocks every USB device and network link the signed policy does not approve and\n"
+               "records each decision (kyokad(8)). Started by kyokad.service.\n\n"
                "  --config-dir DIR    " KYOKA_POLICY_FILE ", " KYOKA_POLICY_SIG_FILE ", " KYOKA_KEYS_DIR "/ (default "
                KYOKA_CONFIG_DIR ")\n"
                "  --state-dir DIR     anti-rollback state, " KYOKA_LEDGER_FILE " (default " KYOKA_STATE_DIR ")\n"
@@ -25,7 +30,8 @@ static void help(void) {
                "  --network MODE      enforce (default): unapproved links kept down and firewalled;\n"
                "                      off: leave links alone (USB-only tests in the host's namespace)\n"
                "  --debug             log debug messages\n"
-               "  -h, --help          show this help\n");
+               "  -h, --help          show this help\n"
+               "  --version           show the version\n");
 }
 
 int main(int argc, char *argv[]) {
@@ -43,6 +49,7 @@ int main(int argc, char *argv[]) {
                 { "network", required_argument, NULL, 'n' },
                 { "debug", no_argument, NULL, 'd' },
                 { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, 'V' },
                 /* Not in --help: for tests that cannot wait the default 30 s (docs/control.md). */
                 { "control-idle-timeout", required_argument, NULL, 'I' },
                 {},
@@ -94,6 +101,7 @@ int main(int argc, char *argv[]) {
                         break;
                 }
                 case 'h': help(); return 0;
+                case 'V': puts("kyokad (kyoka) " KYOKA_VERSION); return 0;
                 default: return 2;
                 }
         if (optind < argc) {
