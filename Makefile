@@ -269,7 +269,7 @@ $(MANPAGES): docs/man.lua packaging/debian/changelog
 		--metadata=title:$$(basename $@ $(suffix $@) | tr a-z A-Z) \
 		--metadata=section:$(subst .,,$(suffix $@)) --metadata=date:$(MAN_DATE) \
 		--metadata=footer:"kyoka $(VERSION)" --metadata=header:kyoka \
-		--output=$@ $<
+		--output=$@ $(filter %.md,$^)
 man: $(MANPAGES)
 
 # --- installation ---------------------------------------------------------------------------

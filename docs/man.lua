@@ -4,6 +4,7 @@
 --   section; every other heading moves up a level (## -> .SH, in capitals; ### -> .SS);
 -- - `docs/X.md` (or `X.md`) becomes the man page it is built into, NAME(SECTION), or else the
 --   file as installed, /usr/share/doc/kyoka/X.md;
+-- - the text is ragged right and not hyphenated (below);
 -- - a table becomes a tagged list (.TP): the first cell is the tag, each other cell a line
 --   "Column: text" (a table wider than the terminal is what groff warns about, and a narrow man
 --   column cannot hold a path).
@@ -84,4 +85,11 @@ function Table(t)
     end
   end
   return pandoc.DefinitionList(items)
+end
+
+-- Ragged right, no hyphenation: paths and options are long words, and justified text made of them
+-- is what groff cannot adjust on a narrow terminal (its only warnings at 60 columns).
+function Pandoc(doc)
+  doc.blocks:insert(1, pandoc.RawBlock("man", ".ad l\n.nh"))
+  return doc
 end
