@@ -19,8 +19,8 @@
 # basic/kyoka-names.h; policyctl links neither libkyoka-daemon nor libudev, libnl, libnftables.
 
 # The version: the top entry of packaging/debian/changelog, so that the binaries (--version), the
-# man pages, the .deb and the .rpm (packaging/rpm/kyoka.spec; tests/integration/test-packaging.sh
-# checks they agree) say the same.
+# man pages, the .deb and the .rpm (packaging/rpm/kyoka.spec: packaging/build-rpm.sh refuses to
+# build when they differ) say the same.
 VERSION  ?= $(shell head -1 packaging/debian/changelog | cut -d'(' -f2 | cut -d')' -f1)
 PREFIX   ?= /usr/local
 DESTDIR  ?=
