@@ -2,9 +2,10 @@
 # Builds (or reuses) the full Debian 12 root that tests/vm/test-systemd.py boots with systemd
 # as PID 1: debootstrap minbase with systemd, udev, dbus, kmod, iproute2, procps and the
 # runtime libraries of kyokad and policyctl (ldd build/kyokad), plus the pinned kernel's
-# modules that the tests need. Also a 1 MB busybox initrd that loads virtio/ext4 and
-# switch_roots to /dev/vda. No kyoka files: the test installs kyoka into a copy of the root
-# with `make install DESTDIR=...` on every run.
+# modules that the tests need (e1000e: the NIC whose link must survive kyoka's installation).
+# Also a 1 MB busybox initrd that loads virtio/ext4 and switch_roots to /dev/vda. No kyoka
+# files: the test installs kyoka's .deb (make deb) in the running guest on every run; the
+# runtime libraries are here because the guest has no network to fetch the package's Depends.
 #
 # Output: build/vm/systemd/<key>/{root.tar.gz,initrd.gz,vmlinux,vmlinuz,image.env} and the
 # symlink build/vm/systemd/current. The key hashes every input (debootstrap's version, the
@@ -26,8 +27,8 @@ SUITE=bookworm
 # libnftables1 (libnftnl11 libmnl0 libxtables12 libjansson4 libgmp10) libsqlite3-0.
 PACKAGES="systemd,systemd-sysv,udev,dbus,kmod,iproute2,procps,nftables,libconfig9,libjson-c5,libssl3,libnl-3-200,libnl-route-3-200,libnftables1,libnftnl11,libmnl0,libxtables12,libjansson4,libgmp10,libsqlite3-0"
 # In the root (loaded by udev and kyokad): USB storage and HID, nftables for kyokad's network
-# enforcement. In the initrd: what mounting the root needs.
-MODULES="xhci-pci xhci-hcd usb-storage uas sd_mod sg usbhid hid-generic nf_tables nft_meta_bridge autofs4"
+# enforcement, e1000e for a NIC present before kyoka is installed. In the initrd: what mounting the root needs.
+MODULES="xhci-pci xhci-hcd usb-storage uas sd_mod sg usbhid hid-generic nf_tables nft_meta_bridge autofs4 e1000e"
 INITRD_MODULES="virtio_pci virtio_blk ext4"
 
 die() { echo "build-systemd-root.sh: $*" >&2; exit 1; }
