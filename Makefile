@@ -38,8 +38,9 @@ INCLUDES_daemon    := $(INCLUDES_ledger) -Idaemon
 INCLUDES_policyctl := $(INCLUDES_ledger) -Ipolicyctl
 INCLUDES_helpers   := $(INCLUDES_basic) -Idaemon   # block-access.h, the one daemon module they link
 INCLUDES_tests     := $(INCLUDES_daemon) -Ipolicyctl
-PKGS_basic     :=
-PKGS_policy    := libconfig json-c libcrypto
+# basic/ uses json-c's headers (json-util.h); the programs that call json-util.c link json-c.
+PKGS_basic     := json-c
+PKGS_policy    := $(PKGS_basic) libconfig libcrypto
 PKGS_ledger    := $(PKGS_policy) sqlite3 libsystemd
 PKGS_daemon    := $(PKGS_ledger) libudev libnl-3.0 libnl-route-3.0 libnftables
 PKGS_policyctl := $(PKGS_ledger)

@@ -10,10 +10,10 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "json-util.h"
 #include "macro.h"
 #include "timeutil.h"
 
-DEFINE_CLEANUP(json_object, json_object_put);
 DEFINE_CLEANUP(struct json_tokener, json_tokener_free);
 
 #define CONTROL_JSON_DEPTH 8          /* commands are flat: anything deeper is garbage */
@@ -209,8 +209,8 @@ int control_command_parse(const char *buf, size_t len, struct control_command *r
 struct json_object *control_error_new(const char *message) {
         _cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
 
-        if (!o || json_object_object_add(o, "ok", json_object_new_boolean(false)) < 0 ||
-            json_object_object_add(o, "error", json_object_new_string(message)) < 0)
+        if (!o || json_add(o, "ok", json_object_new_boolean(false)) < 0 ||
+            json_add(o, "error", json_object_new_string(message)) < 0)
                 return NULL;
         return TAKE_PTR(o);
 }
@@ -218,7 +218,7 @@ struct json_object *control_error_new(const char *message) {
 struct json_object *control_ok_new(void) {
         _cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
 
-        if (!o || json_object_object_add(o, "ok", json_object_new_boolean(true)) < 0)
+        if (!o || json_add(o, "ok", json_object_new_boolean(true)) < 0)
                 return NULL;
         return TAKE_PTR(o);
 }
@@ -236,37 +236,13 @@ int control_message_serialize(struct json_object *o, const char **ret, size_t *r
         return 0;
 }
 
-/* Adds KEY: a string, or null for NULL. Fails only on OOM. */
-static int add_string(struct json_object *o, const char *key, const char *s) {
-        struct json_object *v = NULL;
-        if (s) {
-                v = json_object_new_string(s);
-                if (!v)
-                        return -ENOMEM;
-        }
-        if (json_object_object_add(o, key, v) < 0) {
-                json_object_put(v);
-                return -ENOMEM;
-        }
-        return 0;
-}
-
-static int add_value(struct json_object *o, const char *key, struct json_object *v) {
-        if (!v)
-                return -ENOMEM;
-        if (json_object_object_add(o, key, v) < 0) {
-                json_object_put(v);
-                return -ENOMEM;
-        }
-        return 0;
-}
-
+/* KEY: the time in ISO 8601, or null when there is none (or it cannot be written). */
 static int add_time(struct json_object *o, const char *key, int64_t t) {
         char buf[ISO8601_MAX];
 
         if (t == TIME_INFINITY || t == TIME_NEG_INFINITY || time_format_iso8601(t, buf, sizeof buf) < 0)
-                return add_string(o, key, NULL);
-        return add_string(o, key, buf);
+                return json_add_null(o, key);
+        return json_add_string(o, key, buf);
 }
 
 struct json_object *control_device_to_json(const struct usb_device_status *d) {
@@ -274,23 +250,23 @@ struct json_object *control_device_to_json(const struct usb_device_status *d) {
         const struct usb_identity *id = d->id;
         char buf[9];
 
-        if (!o || add_string(o, "type", "usb") < 0 || add_string(o, "device", d->name) < 0 ||
-            add_string(o, "bus_path", id->bus_path) < 0 ||
-            add_string(o, "id_path", id->id_path) < 0)
+        if (!o || json_add_string(o, "type", "usb") < 0 || json_add_string(o, "device", d->name) < 0 ||
+            json_add_string(o, "bus_path", id->bus_path) < 0 ||
+            json_add_string(o, "id_path", id->id_path) < 0)
                 return NULL;
         snprintf(buf, sizeof buf, "%04x", id->vendor);
-        if (add_string(o, "vendor", buf) < 0)
+        if (json_add_string(o, "vendor", buf) < 0)
                 return NULL;
         snprintf(buf, sizeof buf, "%04x", id->product);
-        if (add_string(o, "product", buf) < 0 || add_string(o, "serial", id->has_serial ? id->serial : NULL) < 0 ||
-            add_string(o, "manufacturer", id->manufacturer) < 0 || add_string(o, "product_name", id->product_name) < 0)
+        if (json_add_string(o, "product", buf) < 0 || json_add_string(o, "serial", id->has_serial ? id->serial : NULL) < 0 ||
+            json_add_string(o, "manufacturer", id->manufacturer) < 0 || json_add_string(o, "product_name", id->product_name) < 0)
                 return NULL;
         usb_interface_class_format(&id->device_class, buf);
-        if (add_string(o, "device_class", buf) < 0)
+        if (json_add_string(o, "device_class", buf) < 0)
                 return NULL;
 
         struct json_object *ifs = json_object_new_array();
-        if (add_value(o, "interfaces", ifs) < 0)
+        if (json_add(o, "interfaces", ifs) < 0)
                 return NULL;
         for (size_t i = 0; i < MIN(id->n_interfaces, (size_t) USB_INTERFACES_MAX); i++) {
                 usb_interface_class_format(&id->interfaces[i], buf);
@@ -301,12 +277,12 @@ struct json_object *control_device_to_json(const struct usb_device_status *d) {
                 }
         }
 
-        if (add_value(o, "identity_ok", json_object_new_boolean(d->identity_ok)) < 0 ||
-            add_value(o, "decided", json_object_new_boolean(d->decided)) < 0 ||
+        if (json_add(o, "identity_ok", json_object_new_boolean(d->identity_ok)) < 0 ||
+            json_add(o, "decided", json_object_new_boolean(d->decided)) < 0 ||
             /* Until it is decided a device is blocked: that is what the kernel holds. */
-            add_string(o, "verdict", policy_verdict_to_string(d->decided ? d->verdict : VERDICT_BLOCK)) < 0 ||
-            add_string(o, "reason", d->decided ? d->reason : "not decided yet") < 0 ||
-            add_string(o, "permit", d->permit && d->permit[0] ? d->permit : NULL) < 0)
+            json_add_string(o, "verdict", policy_verdict_to_string(d->decided ? d->verdict : VERDICT_BLOCK)) < 0 ||
+            json_add_string(o, "reason", d->decided ? d->reason : "not decided yet") < 0 ||
+            json_add_string(o, "permit", d->permit && d->permit[0] ? d->permit : NULL) < 0)
                 return NULL;
         return TAKE_PTR(o);
 }
@@ -325,18 +301,18 @@ struct json_object *control_link_to_json(const struct net_link_status *s) {
         if (id->has_mac)
                 mac_format(id->mac, mac);
         /* The identity fields are named as in a request's "device" (docs/request.md). */
-        if (!o || add_string(o, "type", "network") < 0 ||
-            add_value(o, "ifindex", json_object_new_int(id->ifindex)) < 0 || add_string(o, "name", id->name) < 0 ||
-            add_string(o, "mac", id->has_mac ? mac : NULL) < 0 ||
-            add_value(o, "mac_permanent", json_object_new_boolean(id->has_mac && id->mac_is_permanent)) < 0 ||
-            add_string(o, "kind", id->kind) < 0 || add_string(o, "path", id->path) < 0 ||
-            add_string(o, "driver", id->driver) < 0 ||
-            add_value(o, "loopback", json_object_new_boolean(id->is_loopback)) < 0 ||
-            add_value(o, "up", json_object_new_boolean(s->up)) < 0 ||
-            add_string(o, "verdict", policy_verdict_to_string(s->verdict)) < 0 ||
-            add_string(o, "reason", s->reason) < 0 ||
-            add_string(o, "permit", s->permit && s->permit[0] ? s->permit : NULL) < 0 ||
-            add_value(o, "violations", json_object_new_uint64(s->violations)) < 0)
+        if (!o || json_add_string(o, "type", "network") < 0 ||
+            json_add(o, "ifindex", json_object_new_int(id->ifindex)) < 0 || json_add_string(o, "name", id->name) < 0 ||
+            json_add_string(o, "mac", id->has_mac ? mac : NULL) < 0 ||
+            json_add(o, "mac_permanent", json_object_new_boolean(id->has_mac && id->mac_is_permanent)) < 0 ||
+            json_add_string(o, "kind", id->kind) < 0 || json_add_string(o, "path", id->path) < 0 ||
+            json_add_string(o, "driver", id->driver) < 0 ||
+            json_add(o, "loopback", json_object_new_boolean(id->is_loopback)) < 0 ||
+            json_add(o, "up", json_object_new_boolean(s->up)) < 0 ||
+            json_add_string(o, "verdict", policy_verdict_to_string(s->verdict)) < 0 ||
+            json_add_string(o, "reason", s->reason) < 0 ||
+            json_add_string(o, "permit", s->permit && s->permit[0] ? s->permit : NULL) < 0 ||
+            json_add(o, "violations", json_object_new_uint64(s->violations)) < 0)
                 return NULL;
         return TAKE_PTR(o);
 }
@@ -358,33 +334,33 @@ struct json_object *control_policy_to_json(const struct manager_policy_info *inf
         if (!o)
                 return NULL;
         if (!p) {
-                if (add_string(o, "state", "lockdown") < 0 ||
-                    add_string(o, "description",
+                if (json_add_string(o, "state", "lockdown") < 0 ||
+                    json_add_string(o, "description",
                                "no valid policy: built-in lockdown (HID-only devices and hubs allowed, everything "
                                "else blocked)") < 0)
                         return NULL;
         } else {
                 struct json_object *signer = json_object_new_object(), *entries = json_object_new_object();
-                if (add_value(o, "signer", signer) < 0 || add_value(o, "entries", entries) < 0)
+                if (json_add(o, "signer", signer) < 0 || json_add(o, "entries", entries) < 0)
                         return NULL;
-                if (add_string(o, "state", "enforcing") < 0 ||
-                    add_value(o, "serial", json_object_new_uint64(p->serial)) < 0 ||
-                    add_string(o, "issued", p->issued_text) < 0 || add_string(o, "issuer", p->issuer) < 0 ||
-                    add_string(o, "contract", p->contract) < 0 || add_string(o, "workstation", p->workstation) < 0 ||
-                    add_string(o, "valid_until", p->valid_until_text) < 0 ||
+                if (json_add_string(o, "state", "enforcing") < 0 ||
+                    json_add(o, "serial", json_object_new_uint64(p->serial)) < 0 ||
+                    json_add_string(o, "issued", p->issued_text) < 0 || json_add_string(o, "issuer", p->issuer) < 0 ||
+                    json_add_string(o, "contract", p->contract) < 0 || json_add_string(o, "workstation", p->workstation) < 0 ||
+                    json_add_string(o, "valid_until", p->valid_until_text) < 0 ||
                     add_time(o, "valid_until_time", p->valid_until) < 0 ||
-                    add_string(signer, "key", info->signer_name) < 0 ||
-                    add_string(signer, "fingerprint", info->signer_fingerprint) < 0 ||
-                    add_value(entries, "usb", json_object_new_uint64(p->n_usb)) < 0 ||
-                    add_value(entries, "network", json_object_new_uint64(p->n_net)) < 0 ||
+                    json_add_string(signer, "key", info->signer_name) < 0 ||
+                    json_add_string(signer, "fingerprint", info->signer_fingerprint) < 0 ||
+                    json_add(entries, "usb", json_object_new_uint64(p->n_usb)) < 0 ||
+                    json_add(entries, "network", json_object_new_uint64(p->n_net)) < 0 ||
                     add_time(o, "loaded_at", info->loaded_at) < 0 ||
-                    add_string(o, "source", info->fallback ? "accepted-copy" : "config") < 0)
+                    json_add_string(o, "source", info->fallback ? "accepted-copy" : "config") < 0)
                         return NULL;
         }
 
         struct json_object *last = json_object_new_object();
-        if (add_value(o, "last_load", last) < 0 || add_value(last, "ok", json_object_new_boolean(info->load_ok)) < 0 ||
-            add_string(last, "message", info->load_message) < 0)
+        if (json_add(o, "last_load", last) < 0 || json_add(last, "ok", json_object_new_boolean(info->load_ok)) < 0 ||
+            json_add_string(last, "message", info->load_message) < 0)
                 return NULL;
         return TAKE_PTR(o);
 }
@@ -423,13 +399,11 @@ static struct json_object *diff(struct json_object *before, struct json_object *
                 for (size_t k = 0; k < n_keys; k++) {
                         struct json_object *v = NULL;
                         (void) json_object_object_get_ex(d, keys[k], &v);
-                        if (json_object_object_add(c, keys[k], json_object_get(v)) < 0) {
-                                json_object_put(v);
+                        if (json_add_nullable(c, keys[k], json_object_get(v)) < 0)
                                 return NULL;
-                        }
                 }
-                if (add_string(c, "before", was) < 0 || add_string(c, "after", now) < 0 ||
-                    add_value(c, "changed", json_object_new_boolean(!streq_ptr(was, now))) < 0)
+                if (json_add_string(c, "before", was) < 0 || json_add_string(c, "after", now) < 0 ||
+                    json_add(c, "changed", json_object_new_boolean(!streq_ptr(was, now))) < 0)
                         return NULL;
                 if (json_object_array_add(a, c) < 0)
                         return NULL;

@@ -33,6 +33,7 @@
 #include "control-message.h"
 #include "fileio.h"
 #include "identity.h"
+#include "json-util.h"
 #include "log.h"
 #include "macro.h"
 #include "recorder.h"
@@ -47,7 +48,6 @@
 /* Set by kyokad's hidden --control-idle-timeout (tests only); read by control_new(). */
 static uint64_t arg_idle_timeout_usec = CONTROL_IDLE_TIMEOUT_USEC;
 
-DEFINE_CLEANUP(json_object, json_object_put);
 
 struct client {
         struct client *next;
@@ -352,23 +352,13 @@ static struct json_object *links_json(struct control *c, struct links_visit *ret
         return TAKE_PTR(a);
 }
 
-static int add(struct json_object *o, const char *key, struct json_object *v) {
-        if (!v)
-                return -ENOMEM;
-        if (json_object_object_add(o, key, v) < 0) {
-                json_object_put(v);
-                return -ENOMEM;
-        }
-        return 0;
-}
-
 static struct json_object *link_counts_json(const struct links_visit *v) {
         _cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
 
-        if (!o || add(o, "present", json_object_new_uint64(v->allowed + v->blocked)) < 0 ||
-            add(o, "allowed", json_object_new_uint64(v->allowed)) < 0 ||
-            add(o, "blocked", json_object_new_uint64(v->blocked)) < 0 ||
-            add(o, "violations", json_object_new_uint64(v->violations)) < 0)
+        if (!o || json_add(o, "present", json_object_new_uint64(v->allowed + v->blocked)) < 0 ||
+            json_add(o, "allowed", json_object_new_uint64(v->allowed)) < 0 ||
+            json_add(o, "blocked", json_object_new_uint64(v->blocked)) < 0 ||
+            json_add(o, "violations", json_object_new_uint64(v->violations)) < 0)
                 return NULL;
         return TAKE_PTR(o);
 }
@@ -378,10 +368,10 @@ static int add_firewall(struct control *c, struct json_object *o) {
         const char *problem;
 
         if (!manager_get_firewall(c->manager, &problem))
-                return json_object_object_add(o, "firewall", NULL);
+                return json_add_null(o, "firewall");
         struct json_object *fw = json_object_new_object();
-        if (add(o, "firewall", fw) < 0 || add(fw, "in_force", json_object_new_boolean(!problem)) < 0 ||
-            (problem ? add(fw, "problem", json_object_new_string(problem)) : json_object_object_add(fw, "problem", NULL)) < 0)
+        if (json_add(o, "firewall", fw) < 0 || json_add(fw, "in_force", json_object_new_boolean(!problem)) < 0 ||
+            json_add_string(fw, "problem", problem) < 0)
                 return -ENOMEM;
         return 0;
 }
@@ -399,17 +389,17 @@ static struct json_object *reply_status(struct control *c) {
         _cleanup_(json_object_putp) struct json_object *devices = devices_json(c, &allowed, &blocked);
         _cleanup_(json_object_putp) struct json_object *links = links_json(c, &link_counts, &failed);
         struct json_object *counts = json_object_new_object(), *host = json_object_new_object();
-        if (!o || !devices || failed || add(o, "devices", counts) < 0 || add(o, "host", host) < 0 ||
-            (links ? add(o, "links", link_counts_json(&link_counts)) : json_object_object_add(o, "links", NULL)) < 0 ||
-            add(counts, "present", json_object_new_uint64(allowed + blocked)) < 0 ||
-            add(counts, "allowed", json_object_new_uint64(allowed)) < 0 ||
-            add(counts, "blocked", json_object_new_uint64(blocked)) < 0 ||
-            add(host, "hostname", json_object_new_string(hostname)) < 0 ||
-            /* json_object_new_null() is NULL itself: add() would take it for a failed allocation. */
-            (machine_id[0] ? add(host, "machine_id", json_object_new_string(machine_id))
-                           : json_object_object_add(host, "machine_id", NULL)) < 0 ||
-            add(o, "policy", control_policy_to_json(&info)) < 0 || add(o, "faults", recorder_recent_faults(manager_get_recorder(c->manager))) < 0 ||
-            add(o, "ledger", recorder_ledger_status(manager_get_recorder(c->manager))) < 0 || add_firewall(c, o) < 0)
+        if (!o || !devices || failed || json_add(o, "devices", counts) < 0 || json_add(o, "host", host) < 0 ||
+            (links ? json_add(o, "links", link_counts_json(&link_counts)) : json_add_null(o, "links")) < 0 ||
+            json_add(counts, "present", json_object_new_uint64(allowed + blocked)) < 0 ||
+            json_add(counts, "allowed", json_object_new_uint64(allowed)) < 0 ||
+            json_add(counts, "blocked", json_object_new_uint64(blocked)) < 0 ||
+            json_add(host, "hostname", json_object_new_string(hostname)) < 0 ||
+            json_add_string(host, "machine_id", machine_id[0] ? machine_id : NULL) < 0 ||
+            json_add(o, "policy", control_policy_to_json(&info)) < 0 ||
+            json_add(o, "faults", recorder_recent_faults(manager_get_recorder(c->manager))) < 0 ||
+            json_add(o, "ledger", recorder_ledger_status(manager_get_recorder(c->manager))) < 0 ||
+            add_firewall(c, o) < 0)
                 return NULL;
         return TAKE_PTR(o);
 }
@@ -418,13 +408,15 @@ static struct json_object *reply_list(struct control *c) {
         _cleanup_(json_object_putp) struct json_object *o = control_ok_new();
         bool failed;
 
-        if (!o || add(o, "devices", devices_json(c, NULL, NULL)) < 0)
+        if (!o || json_add(o, "devices", devices_json(c, NULL, NULL)) < 0)
                 return NULL;
         struct json_object *links = links_json(c, NULL, &failed);
-        if (failed || json_object_object_add(o, "links", links) < 0) {
+        if (failed) {
                 json_object_put(links);
                 return NULL;
         }
+        if (json_add_nullable(o, "links", links) < 0)
+                return NULL;
         return TAKE_PTR(o);
 }
 
@@ -524,11 +516,11 @@ static struct json_object *reply_request(struct control *c, const struct control
         /* Embedded as an object: the client writes it out as a request file. */
         req_json = json_tokener_parse(text);
         o = control_ok_new();
-        if (!o || add(o, "request", TAKE_PTR(req_json)) < 0 ||
-            add(o, "type", json_object_new_string(n == 1 ? "usb" : "network")) < 0 ||
-            add(o, "device", json_object_new_string(n == 1 ? found->name : found_link.id.name)) < 0 ||
-            (n == 0 && add(o, "ifindex", json_object_new_int(found_link.id.ifindex)) < 0) ||
-            add(o, "verdict", json_object_new_string(policy_verdict_to_string(n == 1 ? found->verdict :
+        if (!o || json_add(o, "request", TAKE_PTR(req_json)) < 0 ||
+            json_add(o, "type", json_object_new_string(n == 1 ? "usb" : "network")) < 0 ||
+            json_add(o, "device", json_object_new_string(n == 1 ? found->name : found_link.id.name)) < 0 ||
+            (n == 0 && json_add(o, "ifindex", json_object_new_int(found_link.id.ifindex)) < 0) ||
+            json_add(o, "verdict", json_object_new_string(policy_verdict_to_string(n == 1 ? found->verdict :
                                                                                 found_link.verdict))) < 0)
                 return NULL;
         return TAKE_PTR(o);
@@ -554,13 +546,13 @@ static struct json_object *reply_reload(struct control *c, struct client *cl) {
         /* "ok" is whether CONFIG_DIR's policy was accepted; devices may change either way (a
          * fallback to the accepted copy), so the changes always come along. */
         o = r >= 0 && info.load_ok ? control_ok_new() : control_error_new(info.load_message);
-        if (!o || !after || failed || add(o, "message", json_object_new_string(info.load_message)) < 0 ||
-            add(o, "policy", control_policy_to_json(&info)) < 0 ||
-            add(o, "changes", control_devices_diff(before, after)) < 0)
+        if (!o || !after || failed || json_add(o, "message", json_object_new_string(info.load_message)) < 0 ||
+            json_add(o, "policy", control_policy_to_json(&info)) < 0 ||
+            json_add(o, "changes", control_devices_diff(before, after)) < 0)
                 return NULL;
         /* Links: null when not watched, like `list`. */
-        if (links_before && links_after ? add(o, "link_changes", control_links_diff(links_before, links_after)) < 0 :
-                          json_object_object_add(o, "link_changes", NULL) < 0)
+        if (links_before && links_after ? json_add(o, "link_changes", control_links_diff(links_before, links_after)) < 0 :
+                          json_add_null(o, "link_changes") < 0)
                 return NULL;
         return TAKE_PTR(o);
 }
@@ -568,7 +560,7 @@ static struct json_object *reply_reload(struct control *c, struct client *cl) {
 static struct json_object *reply_watch(void) {
         _cleanup_(json_object_putp) struct json_object *o = control_ok_new();
 
-        if (!o || add(o, "watching", json_object_new_boolean(true)) < 0)
+        if (!o || json_add(o, "watching", json_object_new_boolean(true)) < 0)
                 return NULL;
         return TAKE_PTR(o);
 }

@@ -65,10 +65,11 @@ int net_allowance_format(const struct net_allowance *a, char **ret, size_t *ret_
         fputs(HEADER, f);
         for (size_t i = 0; i < a->n; i++) {
                 const struct net_identity *l = &a->links[i];
-                if (l->has_mac)
-                        fprintf(f, "%02x:%02x:%02x:%02x:%02x:%02x\t%c", l->mac[0], l->mac[1], l->mac[2], l->mac[3],
-                                l->mac[4], l->mac[5], l->mac_is_permanent ? 'P' : 'C');
-                else
+                char mac[18];
+                if (l->has_mac) {
+                        mac_format(l->mac, mac);
+                        fprintf(f, "%s\t%c", mac, l->mac_is_permanent ? 'P' : 'C');
+                } else
                         fputs("-\t-", f);
                 fprintf(f, "\t%.*s\t%.*s\t%.*s\n", (int) sizeof l->kind, l->kind, (int) sizeof l->name, l->name,
                         (int) sizeof l->path, l->path);
@@ -91,21 +92,6 @@ static int take_text(const char *s, size_t len, char *dst, size_t size) {
                 return -EBADMSG;
         memcpy(dst, s, len);
         dst[len] = 0;
-        return 0;
-}
-
-static int parse_mac(const char *s, size_t len, uint8_t mac[6]) {
-        if (len != 17)
-                return -EBADMSG;
-        for (size_t i = 0; i < 6; i++) {
-                if (i < 5 && s[3 * i + 2] != ':')
-                        return -EBADMSG;
-                int hi = hexval(s[3 * i]), lo = hexval(s[3 * i + 1]);
-                /* The writer's spelling only: lowercase. */
-                if (hi < 0 || lo < 0 || (s[3 * i] >= 'A' && s[3 * i] <= 'F') || (s[3 * i + 1] >= 'A' && s[3 * i + 1] <= 'F'))
-                        return -EBADMSG;
-                mac[i] = (uint8_t) (hi << 4 | lo);
-        }
         return 0;
 }
 
@@ -132,7 +118,9 @@ static int parse_line(const char *s, size_t len, struct net_identity *ret) {
                 if (flen[1] != 1 || field[1][0] != '-')
                         return -EBADMSG;
         } else {
-                if (parse_mac(field[0], flen[0], id.mac) < 0 || flen[1] != 1 || (field[1][0] != 'P' && field[1][0] != 'C'))
+                /* The writer's spelling only (mac_format): lowercase. */
+                if (mac_parse(field[0], flen[0], HEX_LOWERCASE, id.mac) < 0 || flen[1] != 1 ||
+                    (field[1][0] != 'P' && field[1][0] != 'C'))
                         return -EBADMSG;
                 id.has_mac = true;
                 id.mac_is_permanent = field[1][0] == 'P';

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "json-util.h"
 #include "macro.h"
 #include "nft-protocol.h"
 
@@ -218,24 +219,22 @@ static void do_apply(struct worker *w, const struct nft_request *req, struct nft
         /* The whole failed, each alone passed: all are in force. */
 }
 
+/* NULL on OOM: run_json() then runs nothing and fails. */
 static struct json_object *chain_object(int ifindex, const char *name) {
+        _cleanup_(json_object_putp) struct json_object *c = json_object_new_object();
         char chain[32];
-        struct json_object *c = json_object_new_object();
 
         if (!c)
                 return NULL;
         snprintf(chain, sizeof chain, "l%d", ifindex);
-        json_object_object_add(c, "family", json_object_new_string("netdev"));
-        json_object_object_add(c, "table", json_object_new_string("kyoka"));
-        json_object_object_add(c, "name", json_object_new_string(chain));
-        if (name) {
-                json_object_object_add(c, "type", json_object_new_string("filter"));
-                json_object_object_add(c, "hook", json_object_new_string("egress"));
-                json_object_object_add(c, "prio", json_object_new_int(-500));
-                json_object_object_add(c, "dev", json_object_new_string(name));
-                json_object_object_add(c, "policy", json_object_new_string("drop"));
-        }
-        return c;
+        if (json_add_string(c, "family", "netdev") < 0 || json_add_string(c, "table", "kyoka") < 0 ||
+            json_add_string(c, "name", chain) < 0)
+                return NULL;
+        if (name && (json_add_string(c, "type", "filter") < 0 || json_add_string(c, "hook", "egress") < 0 ||
+                     json_add(c, "prio", json_object_new_int(-500)) < 0 || json_add_string(c, "dev", name) < 0 ||
+                     json_add_string(c, "policy", "drop") < 0))
+                return NULL;
+        return TAKE_PTR(c);
 }
 
 /* {"nftables": [{VERB: {"chain": CHAIN}}, ...]} for each (verb, chain) pair given. */
@@ -255,18 +254,23 @@ static int run_json(struct worker *w, size_t n, const char *const *verbs, struct
                         r = -ENOMEM;
                         continue;
                 }
-                json_object_object_add(what, "chain", chains[i]);
-                json_object_object_add(cmd, verbs[i], what);
-                if (list)
-                        json_object_array_add(list, cmd);
-                else
+                /* json_add() takes the value in every case: the chain with WHAT, WHAT with CMD. */
+                if (json_add(what, "chain", chains[i]) < 0) {
+                        json_object_put(what);
                         json_object_put(cmd);
+                        r = -ENOMEM;
+                        continue;
+                }
+                if (json_add(cmd, verbs[i], what) < 0 || !list || json_object_array_add(list, cmd) < 0) {
+                        json_object_put(cmd);
+                        r = -ENOMEM;
+                }
         }
-        if (r >= 0) {
-                json_object_object_add(doc, "nftables", list);
-                list = NULL;
+        if (r >= 0)
+                r = json_add(doc, "nftables", TAKE_PTR(list));
+        if (r >= 0)
                 r = run(w->json, json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN), rep);
-        } else if (rep)
+        else if (rep)
                 set_error(rep, r, strerror(-r));
         json_object_put(list);
         json_object_put(doc);

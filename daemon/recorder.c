@@ -15,6 +15,7 @@
 #include <systemd/sd-journal.h>
 
 #include "fileio.h"
+#include "json-util.h"
 #include "kyoka-names.h"
 #include "ledger-sink.h"
 #include "log.h"
@@ -411,28 +412,30 @@ static void journal_send(const char *message_id, int priority, const char *event
  * "errno" of a failure. NULL on OOM: the journal entry and the ledger record are made anyway. */
 static struct json_object *json_new(const char *message_id, int priority, const char *event, const char *subject,
                                     const char *message, const struct field_set *fs, int error) {
-        struct json_object *o = json_object_new_object();
+        _cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
         char when[ISO8601_MAX] = "";
 
         if (!o)
                 return NULL;
         (void) time_format_iso8601(now_realtime(), when, sizeof when);
-        json_object_object_add(o, "time", json_object_new_string(when));
-        json_object_object_add(o, "message_id", json_object_new_string(message_id));
-        json_object_object_add(o, "priority", json_object_new_int(priority));
-        json_object_object_add(o, "event", json_object_new_string(event));
-        json_object_object_add(o, "subject", json_object_new_string(subject));
-        json_object_object_add(o, "message", json_object_new_string(message));
+        if (json_add(o, "time", json_object_new_string(when)) < 0 ||
+            json_add(o, "message_id", json_object_new_string(message_id)) < 0 ||
+            json_add(o, "priority", json_object_new_int(priority)) < 0 ||
+            json_add(o, "event", json_object_new_string(event)) < 0 ||
+            json_add(o, "subject", json_object_new_string(subject)) < 0 ||
+            json_add(o, "message", json_object_new_string(message)) < 0)
+                return NULL;
         for (size_t i = 0; fs && i < fs->n; i++) {
                 const struct field_value *v = &fs->values[i];
-                json_object_object_add(o, fs->keys[i],
-                                       v->type == FIELD_STRING ? json_object_new_string(v->s) :
-                                       v->type == FIELD_BOOL ? json_object_new_boolean(v->i != 0) :
-                                                               json_object_new_int64(v->i));
+                if (json_add(o, fs->keys[i],
+                             v->type == FIELD_STRING ? json_object_new_string(v->s) :
+                             v->type == FIELD_BOOL ? json_object_new_boolean(v->i != 0) :
+                                                     json_object_new_int64(v->i)) < 0)
+                        return NULL;
         }
-        if (error)
-                json_object_object_add(o, "errno", json_object_new_int(error));
-        return o;
+        if (error && json_add(o, "errno", json_object_new_int(error)) < 0)
+                return NULL;
+        return TAKE_PTR(o);
 }
 
 /* ---- decisions --------------------------------------------------------------------------- */
@@ -915,40 +918,30 @@ struct json_object *recorder_recent_faults(struct recorder *r) {
         return a;
 }
 
-static int add(struct json_object *o, const char *key, struct json_object *v) {
-        if (!v)
-                return -ENOMEM;
-        if (json_object_object_add(o, key, v) < 0) {
-                json_object_put(v);
-                return -ENOMEM;
-        }
-        return 0;
-}
-
-/* JSON null is a NULL object in json-c: these add a value that may rightly be null. */
+/* KEY: the time, or null for none (0). */
 static int add_time(struct json_object *o, const char *key, int64_t t) {
         char buf[ISO8601_MAX];
 
         if (t <= 0)
-                return json_object_object_add(o, key, NULL) < 0 ? -ENOMEM : 0;
+                return json_add_null(o, key);
         format_time(t, buf);
-        return add(o, key, json_object_new_string(buf));
+        return json_add_string(o, key, buf);
 }
 
 static int add_error(struct recorder *r, struct json_object *parent) {
         struct json_object *o;
 
         if (!r->failing)
-                return json_object_object_add(parent, "error", NULL) < 0 ? -ENOMEM : 0;
+                return json_add_null(parent, "error");
         o = json_object_new_object();
-        if (!o || add(o, "errno", json_object_new_int(-r->error)) < 0 ||
-            add(o, "name", json_object_new_string(strerrorname_np(-r->error) ?: "?")) < 0 ||
-            add(o, "message", json_object_new_string(strerror(-r->error))) < 0 ||
+        if (!o || json_add(o, "errno", json_object_new_int(-r->error)) < 0 ||
+            json_add(o, "name", json_object_new_string(strerrorname_np(-r->error) ?: "?")) < 0 ||
+            json_add(o, "message", json_object_new_string(strerror(-r->error))) < 0 ||
             add_time(o, "since", r->error_since) < 0 || add_time(o, "last_try", r->error_last) < 0) {
                 json_object_put(o);
                 return -ENOMEM;
         }
-        return add(parent, "error", o);
+        return json_add(parent, "error", o);
 }
 
 /* STATE_DIR/export.pub and its fingerprint, or null: the export key is made at install or by
@@ -960,11 +953,11 @@ static int add_export_key(struct recorder *r, struct json_object *parent) {
         int q;
 
         if (!path || trusted_key_load(path, &k) < 0)
-                return json_object_object_add(parent, "export_key", NULL) < 0 ? -ENOMEM : 0;
+                return json_add_null(parent, "export_key");
         o = json_object_new_object();
-        q = !o || add(o, "path", json_object_new_string(path)) < 0 ||
-                    add(o, "fingerprint", json_object_new_string(trusted_key_fingerprint(k))) < 0
-                ? -ENOMEM : add(parent, "export_key", TAKE_PTR(o));
+        q = !o || json_add(o, "path", json_object_new_string(path)) < 0 ||
+                    json_add(o, "fingerprint", json_object_new_string(trusted_key_fingerprint(k))) < 0
+                ? -ENOMEM : json_add(parent, "export_key", TAKE_PTR(o));
         json_object_put(o);
         trusted_key_free(k);
         return q;
@@ -977,12 +970,12 @@ struct json_object *recorder_ledger_status(struct recorder *r) {
         if (!o)
                 return NULL;
         ledger_sink_status(r->sink, &st);
-        if (add(o, "path", json_object_new_string(st.path)) < 0 || add(o, "open", json_object_new_boolean(st.open)) < 0 ||
-            add(o, "records", json_object_new_uint64(st.records)) < 0 ||
-            add(o, "last_seq", json_object_new_int64(st.last_seq)) < 0 ||
-            add(o, "queued", json_object_new_uint64(st.queued)) < 0 ||
-            add(o, "lost", json_object_new_uint64(st.lost)) < 0 ||
-            add(o, "committed_since_start", json_object_new_uint64(st.committed)) < 0 ||
+        if (json_add(o, "path", json_object_new_string(st.path)) < 0 || json_add(o, "open", json_object_new_boolean(st.open)) < 0 ||
+            json_add(o, "records", json_object_new_uint64(st.records)) < 0 ||
+            json_add(o, "last_seq", json_object_new_int64(st.last_seq)) < 0 ||
+            json_add(o, "queued", json_object_new_uint64(st.queued)) < 0 ||
+            json_add(o, "lost", json_object_new_uint64(st.lost)) < 0 ||
+            json_add(o, "committed_since_start", json_object_new_uint64(st.committed)) < 0 ||
             add_time(o, "last_commit", st.last_commit) < 0 || add_error(r, o) < 0 || add_export_key(r, o) < 0) {
                 json_object_put(o);
                 return NULL;

@@ -130,38 +130,25 @@ static size_t parse_decimal(const char *s, uint64_t max, uint64_t *ret) {
         return i;
 }
 
-/* 64 lowercase hex digits at S. */
-static bool is_sha256_hex(const char *s) {
-        return strspn(s, "0123456789abcdef") >= 64;
-}
-
-/* "SEQ HASH": one space, 64 lowercase hex digits, nothing after. */
+/* "SEQ HASH": one space, 64 lowercase hex digits (as hex_encode() writes them), nothing after. */
 static int parse_chain(const char *v, int64_t *ret_seq, uint8_t *ret_hash) {
-        char hex[LEDGER_HASH_HEX];
         uint64_t seq;
         size_t n = parse_decimal(v, INT64_MAX, &seq);
 
-        if (n == 0 || v[n] != ' ' || !is_sha256_hex(v + n + 1) || v[n + 1 + 64] != 0)
-                return -EBADMSG;
-        memcpy(hex, v + n + 1, 64);
-        hex[64] = 0;
-        if (hex_decode(hex, ret_hash, LEDGER_HASH_SIZE) < 0)
+        if (n == 0 || v[n] != ' ' || hex_parse_bytes(v + n + 1, strlen(v + n + 1), 0, HEX_LOWERCASE, ret_hash,
+                                                     LEDGER_HASH_SIZE) < 0)
                 return -EBADMSG;
         *ret_seq = (int64_t) seq;
         return 0;
 }
 
-/* "SHA256  NAME" as sha256sum(1) writes it: two spaces, a known name, nothing after. */
+/* "SHA256  NAME" as sha256sum(1) writes it: 64 lowercase hex digits, two spaces, a known name,
+ * nothing after. */
 static int parse_file_line(const char *line, uint8_t *ret_hash, char *ret_name, size_t name_size) {
-        char hex[65];
         const char *name = line + 64 + 2;
 
-        if (!is_sha256_hex(line) || line[64] != ' ' || line[65] != ' ' || !is_export_file(name) ||
-            strlen(name) >= name_size)
-                return -EBADMSG;
-        memcpy(hex, line, 64);
-        hex[64] = 0;
-        if (hex_decode(hex, ret_hash, 32) < 0)
+        if (strnlen(line, 66) < 66 || line[64] != ' ' || line[65] != ' ' || !is_export_file(name) ||
+            strlen(name) >= name_size || hex_parse_bytes(line, 64, 0, HEX_LOWERCASE, ret_hash, 32) < 0)
                 return -EBADMSG;
         strcpy(ret_name, name);
         return 0;

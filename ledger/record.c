@@ -16,7 +16,9 @@
 #include "fileio.h"
 #include "host-id.h"
 #include "hexutil.h"
+#include "json-util.h"
 #include "macro.h"
+#include "utf8.h"
 
 static const char *const subject_names[_LEDGER_SUBJECT_MAX] = {
         [LEDGER_SUBJECT_USB] = "usb",
@@ -149,42 +151,6 @@ bool ledger_record_is_fault(const struct ledger_record *r) {
                r->subject == LEDGER_SUBJECT_LEDGER || r->event == LEDGER_EVENT_POLICY_REFUSED;
 }
 
-static bool is_hex_digit(char c) {
-        return hexval(c) >= 0;
-}
-
-static bool is_escape(const char *s) {
-        return s[0] == '\\' && s[1] == 'x' && is_hex_digit(s[2]) && is_hex_digit(s[3]);
-}
-
-/* Length of the valid UTF-8 sequence at S (at most LEN bytes), or 1 for a byte that does not
- * start one (RFC 3629: no overlongs, surrogates or code points beyond U+10FFFF). */
-static size_t utf8_length(const uint8_t *s, size_t len) {
-        size_t n;
-        uint8_t lo = 0x80, hi = 0xbf;
-
-        if (s[0] < 0x80)
-                return 1;
-        if (s[0] >= 0xc2 && s[0] <= 0xdf)
-                n = 2;
-        else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-                n = 3;
-                lo = s[0] == 0xe0 ? 0xa0 : lo;
-                hi = s[0] == 0xed ? 0x9f : hi;
-        } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-                n = 4;
-                lo = s[0] == 0xf0 ? 0x90 : lo;
-                hi = s[0] == 0xf4 ? 0x8f : hi;
-        } else
-                return 1;
-        if (len < n || s[1] < lo || s[1] > hi)
-                return 1;
-        for (size_t i = 2; i < n; i++)
-                if ((s[i] & 0xc0) != 0x80)
-                        return 1;
-        return n;
-}
-
 size_t ledger_text_set(char *dst, size_t size, const char *src) {
         size_t o = 0, len;
 
@@ -202,12 +168,13 @@ size_t ledger_text_set(char *dst, size_t size, const char *src) {
                 char piece[4 * 4 + 1];
                 size_t n, m;
 
-                if (is_escape(src + i)) {
+                if (identity_is_escape(src + i, len - i)) {
                         n = 4;
                         memcpy(piece, src + i, 4);
                         m = 4;
                 } else {
-                        n = utf8_length((const uint8_t *) src + i, len - i);
+                        /* a byte that starts no valid character is escaped alone */
+                        n = utf8_decode(src + i, len - i, NULL) ?: 1;
                         m = identity_sanitize(src + i, n, piece, sizeof piece);
                 }
                 if (o + m + 1 > size)
@@ -438,8 +405,6 @@ int ledger_chain_hash(const uint8_t prev[static LEDGER_HASH_SIZE], const uint8_t
         return ok ? 0 : -EIO;
 }
 
-DEFINE_CLEANUP(json_object, json_object_put);
-
 int ledger_record_to_json(const struct ledger_record *r, const uint8_t *prev_hash, const uint8_t *hash,
                           struct json_object **ret) {
         _cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
@@ -449,32 +414,30 @@ int ledger_record_to_json(const struct ledger_record *r, const uint8_t *prev_has
         if (!o)
                 return -ENOMEM;
         /* Version 1 records keep the shape they were exported in before version 2 existed. */
-        if (version >= 2 && json_object_object_add(o, "version", json_object_new_int(version)) < 0)
+        if (version >= 2 && json_add(o, "version", json_object_new_int(version)) < 0)
                 return -ENOMEM;
         for (size_t i = 0; i < ledger_fields_count; i++) {
                 const struct ledger_field *f = &ledger_fields[i];
                 const char *field = (const char *) r + f->offset;
-                struct json_object *v;
+                int q;
 
                 if (f->since > version)
                         continue;
                 if (f->type == LEDGER_FIELD_INT)
-                        v = json_object_new_int64(*(const int64_t *) field);
+                        q = json_add(o, f->name, json_object_new_int64(*(const int64_t *) field));
                 else if (f->type == LEDGER_FIELD_TEXT)
-                        v = json_object_new_string_len(field, (int) strnlen(field, f->size - 1));
+                        q = json_add_string_bounded(o, f->name, field, f->size - 1);
                 else
-                        v = json_object_new_string(enum_name(f->names, f->n_names, *(const int *) field) ?: "");
-                if (!v || json_object_object_add(o, f->name, v) < 0) {
-                        json_object_put(v);
+                        q = json_add_string(o, f->name, enum_name(f->names, f->n_names, *(const int *) field) ?: "");
+                if (q < 0)
                         return -ENOMEM;
-                }
         }
         for (int k = 0; k < 2; k++) {
                 const uint8_t *h = k == 0 ? prev_hash : hash;
                 if (!h)
                         continue;
                 hex_encode(h, LEDGER_HASH_SIZE, hex);
-                if (json_object_object_add(o, k == 0 ? "prev_hash" : "hash", json_object_new_string(hex)) < 0)
+                if (json_add_string(o, k == 0 ? "prev_hash" : "hash", hex) < 0)
                         return -ENOMEM;
         }
         *ret = TAKE_PTR(o);

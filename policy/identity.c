@@ -15,67 +15,20 @@
 #include <string.h>
 
 #include "hexutil.h"
+#include "json-util.h"
 #include "macro.h"
 #include "timeutil.h"
+#include "utf8.h"
 
 #define REQUEST_JSON_MAX (64u << 10)
 #define REQUEST_JSON_DEPTH 8          /* the document nests three levels; deeper is not ours */
 
-DEFINE_CLEANUP(json_object, json_object_put);
 DEFINE_CLEANUP(struct json_tokener, json_tokener_free);
 
-/* Length of the valid UTF-8 sequence starting at S (at most LEN bytes), with its code point,
- * or 0 if it is not valid: truncated, overlong, a surrogate or beyond U+10FFFF. */
-static size_t utf8_decode(const uint8_t *s, size_t len, uint32_t *ret_cp) {
-        uint32_t cp;
-        size_t n;
-        uint8_t lo = 0x80, hi = 0xbf;   /* allowed range of the second byte (RFC 3629, table 3-7) */
-
-        if (s[0] < 0x80) {
-                *ret_cp = s[0];
-                return 1;
-        }
-        if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-                n = 2;
-                cp = s[0] & 0x1f;
-        } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-                n = 3;
-                cp = s[0] & 0x0f;
-                if (s[0] == 0xe0)
-                        lo = 0xa0;      /* overlong */
-                else if (s[0] == 0xed)
-                        hi = 0x9f;      /* surrogates */
-        } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-                n = 4;
-                cp = s[0] & 0x07;
-                if (s[0] == 0xf0)
-                        lo = 0x90;      /* overlong */
-                else if (s[0] == 0xf4)
-                        hi = 0x8f;      /* > U+10FFFF */
-        } else
-                return 0;               /* continuation byte, C0/C1 (overlong), F5..FF */
-
-        if (len < n || s[1] < lo || s[1] > hi)
-                return 0;
-        cp = (cp << 6) | (s[1] & 0x3f);
-        for (size_t i = 2; i < n; i++) {
-                if ((s[i] & 0xc0) != 0x80)
-                        return 0;
-                cp = (cp << 6) | (s[i] & 0x3f);
-        }
-        *ret_cp = cp;
-        return n;
-}
-
-/* Code points shown escaped although they are valid: C0/C1 controls and DEL would reach a
- * terminal, the backslash would make an escape ambiguous, and the line separators and bidi
- * overrides can make a device name look like another one in `policyctl show` and the ledger. */
+/* Code points shown escaped although they are valid: those that act on a reader beyond their
+ * glyph (utf8_is_unsafe_codepoint), and the backslash, which would make an escape ambiguous. */
 static bool codepoint_needs_escape(uint32_t cp) {
-        return cp < 0x20 || cp == 0x7f || cp == '\\' ||
-                (cp >= 0x80 && cp <= 0x9f) ||
-                cp == 0x2028 || cp == 0x2029 ||
-                (cp >= 0x202a && cp <= 0x202e) ||
-                (cp >= 0x2066 && cp <= 0x2069);
+        return utf8_is_unsafe_codepoint(cp) || cp == '\\';
 }
 
 size_t identity_sanitize(const char *src, size_t len, char *dst, size_t dst_size) {
@@ -90,7 +43,7 @@ size_t identity_sanitize(const char *src, size_t len, char *dst, size_t dst_size
 
         for (size_t i = 0; i < len;) {
                 uint32_t cp;
-                size_t n = utf8_decode(s + i, len - i, &cp);
+                size_t n = utf8_decode(src + i, len - i, &cp);
                 bool escape = n == 0 || codepoint_needs_escape(cp);
 
                 if (n == 0)
@@ -116,23 +69,21 @@ size_t identity_sanitize(const char *src, size_t len, char *dst, size_t dst_size
         return o;
 }
 
-static bool is_hex(char c) {
-        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+bool identity_is_escape(const char *s, size_t len) {
+        return len >= 4 && s[0] == '\\' && s[1] == 'x' && hexval(s[2]) >= 0 && hexval(s[3]) >= 0;
 }
 
 /* Whether S (LEN bytes) is exactly what identity_sanitize() produces from some input: then
  * sanitising it again is not needed, and must not be done (it would escape the escapes). */
 static bool identity_is_sanitized(const char *s, size_t len) {
-        const uint8_t *u = (const uint8_t *) s;
-
         for (size_t i = 0; i < len;) {
                 uint32_t cp;
-                size_t n = utf8_decode(u + i, len - i, &cp);
+                size_t n = utf8_decode(s + i, len - i, &cp);
 
                 if (n == 0)
                         return false;
                 if (cp == '\\') {
-                        if (len - i < 4 || s[i + 1] != 'x' || !is_hex(s[i + 2]) || !is_hex(s[i + 3]))
+                        if (!identity_is_escape(s + i, len - i))
                                 return false;
                         i += 4;
                         continue;
@@ -144,42 +95,11 @@ static bool identity_is_sanitized(const char *s, size_t len) {
         return true;
 }
 
-/* Exactly two hex digits at S. */
-static int hex_byte(const char *s, uint8_t *ret) {
-        int hi = hexval(s[0]), lo;
-
-        if (hi < 0)
-                return -EINVAL;
-        lo = hexval(s[1]);
-        if (lo < 0)
-                return -EINVAL;
-        *ret = (uint8_t) (hi << 4 | lo);
-        return 0;
-}
-
-/* N two-digit hex groups separated by SEP, and nothing else. */
-static int hex_groups_parse(const char *s, char sep, uint8_t *out, size_t n) {
-        uint8_t tmp[6];
-
-        if (!s || n > ELEMENTSOF(tmp) || strlen(s) != 3 * n - 1)
-                return -EINVAL;
-        for (size_t i = 0; i < n; i++) {
-                if (hex_byte(s + 3 * i, &tmp[i]) < 0)
-                        return -EINVAL;
-                if (i + 1 < n && s[3 * i + 2] != sep)
-                        return -EINVAL;
-        }
-        memcpy(out, tmp, n);
-        return 0;
-}
-
 int usb_interface_class_parse(const char *s, struct usb_interface_class *ret) {
         uint8_t b[3];
-        int r;
 
-        r = hex_groups_parse(s, ':', b, 3);
-        if (r < 0)
-                return r;
+        if (!s || hex_parse_bytes(s, strlen(s), ':', HEX_ANY_CASE, b, 3) < 0)
+                return -EINVAL;
         *ret = (struct usb_interface_class) { .cls = b[0], .subclass = b[1], .protocol = b[2] };
         return 0;
 }
@@ -212,8 +132,10 @@ bool usb_identity_is_hub(const struct usb_identity *id) {
         return true;
 }
 
-int mac_parse(const char *s, uint8_t ret[static 6]) {
-        return hex_groups_parse(s, ':', ret, 6);
+int mac_parse(const char *s, size_t len, enum hex_case c, uint8_t ret[static 6]) {
+        if (!s)
+                return -EINVAL;
+        return hex_parse_bytes(s, len, ':', c, ret, 6);
 }
 
 void mac_format(const uint8_t mac[static 6], char buf[static 18]) {
@@ -221,21 +143,6 @@ void mac_format(const uint8_t mac[static 6], char buf[static 18]) {
 }
 
 /* ---- request_to_json ------------------------------------------------------------------- */
-
-static int json_add(struct json_object *o, const char *key, struct json_object *v) {
-        if (!v)
-                return -ENOMEM;
-        if (json_object_object_add(o, key, v) < 0) {
-                json_object_put(v);
-                return -ENOMEM;
-        }
-        return 0;
-}
-
-/* Adds a fixed-size identity field, bounded by its buffer even if it is not NUL-terminated. */
-static int json_add_string(struct json_object *o, const char *key, const char *s, size_t size) {
-        return json_add(o, key, json_object_new_string_len(s, (int) strnlen(s, size)));
-}
 
 static struct json_object *usb_to_json(const struct usb_identity *id) {
         _cleanup_(json_object_putp) struct json_object *d = json_object_new_object();
@@ -251,15 +158,13 @@ static struct json_object *usb_to_json(const struct usb_identity *id) {
         snprintf(buf, sizeof buf, "%04x", id->product);
         if (json_add(d, "product", json_object_new_string(buf)) < 0)
                 return NULL;
-        if (id->has_serial) {
-                if (json_add_string(d, "serial", id->serial, sizeof id->serial) < 0)
-                        return NULL;
-        } else if (json_object_object_add(d, "serial", NULL) < 0)
+        if ((id->has_serial ? json_add_string_bounded(d, "serial", id->serial, sizeof id->serial)
+                            : json_add_null(d, "serial")) < 0)
                 return NULL;
-        if (json_add_string(d, "manufacturer", id->manufacturer, sizeof id->manufacturer) < 0 ||
-            json_add_string(d, "product_name", id->product_name, sizeof id->product_name) < 0 ||
-            json_add_string(d, "bus_path", id->bus_path, sizeof id->bus_path) < 0 ||
-            json_add_string(d, "id_path", id->id_path, sizeof id->id_path) < 0)
+        if (json_add_string_bounded(d, "manufacturer", id->manufacturer, sizeof id->manufacturer) < 0 ||
+            json_add_string_bounded(d, "product_name", id->product_name, sizeof id->product_name) < 0 ||
+            json_add_string_bounded(d, "bus_path", id->bus_path, sizeof id->bus_path) < 0 ||
+            json_add_string_bounded(d, "id_path", id->id_path, sizeof id->id_path) < 0)
                 return NULL;
         usb_interface_class_format(&id->device_class, buf);
         if (json_add(d, "device_class", json_object_new_string(buf)) < 0)
@@ -286,18 +191,16 @@ static struct json_object *net_to_json(const struct net_identity *id) {
         if (!d)
                 return NULL;
         if (json_add(d, "ifindex", json_object_new_int(id->ifindex)) < 0 ||
-            json_add_string(d, "name", id->name, sizeof id->name) < 0)
+            json_add_string_bounded(d, "name", id->name, sizeof id->name) < 0)
                 return NULL;
-        if (id->has_mac) {
+        if (id->has_mac)
                 mac_format(id->mac, mac);
-                if (json_add(d, "mac", json_object_new_string(mac)) < 0)
-                        return NULL;
-        } else if (json_object_object_add(d, "mac", NULL) < 0)
+        if (json_add_string(d, "mac", id->has_mac ? mac : NULL) < 0)
                 return NULL;
         if (json_add(d, "mac_permanent", json_object_new_boolean(id->has_mac && id->mac_is_permanent)) < 0 ||
-            json_add_string(d, "kind", id->kind, sizeof id->kind) < 0 ||
-            json_add_string(d, "path", id->path, sizeof id->path) < 0 ||
-            json_add_string(d, "driver", id->driver, sizeof id->driver) < 0 ||
+            json_add_string_bounded(d, "kind", id->kind, sizeof id->kind) < 0 ||
+            json_add_string_bounded(d, "path", id->path, sizeof id->path) < 0 ||
+            json_add_string_bounded(d, "driver", id->driver, sizeof id->driver) < 0 ||
             json_add(d, "loopback", json_object_new_boolean(id->is_loopback)) < 0)
                 return NULL;
         return TAKE_PTR(d);
@@ -326,12 +229,10 @@ int request_to_json(const struct request *req, char **ret) {
 
         host = json_object_new_object();
         if (json_add(root, "host", host) < 0 ||
-            json_add_string(host, "hostname", req->hostname, sizeof req->hostname) < 0)
+            json_add_string_bounded(host, "hostname", req->hostname, sizeof req->hostname) < 0)
                 return -ENOMEM;
-        if (req->machine_id[0] != 0) {
-                if (json_add_string(host, "machine_id", req->machine_id, sizeof req->machine_id) < 0)
-                        return -ENOMEM;
-        } else if (json_object_object_add(host, "machine_id", NULL) < 0)
+        if ((req->machine_id[0] ? json_add_string_bounded(host, "machine_id", req->machine_id, sizeof req->machine_id)
+                                : json_add_null(host, "machine_id")) < 0)
                 return -ENOMEM;
 
         if (json_add(root, "time", json_object_new_string(when)) < 0)
@@ -455,16 +356,13 @@ static int get_string(struct json_object *obj, const char *path, const char *key
 static int get_hex16(struct json_object *obj, const char *key, uint16_t *ret, char **ret_error) {
         struct json_object *v;
         char b[48];
-        uint8_t x[2];
         int r;
 
         r = get_field(obj, "device", key, json_type_string, false, true, &v, ret_error);
         if (r < 0)
                 return r;
-        const char *s = json_object_get_string(v);
-        if (json_object_get_string_len(v) != 4 || hex_byte(s, &x[0]) < 0 || hex_byte(s + 2, &x[1]) < 0)
+        if (hex_parse_u16(json_object_get_string(v), (size_t) json_object_get_string_len(v), ret) < 0)
                 return fail(ret_error, "device.%s: expected 4 hex digits, got \"%s\"", key, shown(v, b));
-        *ret = (uint16_t) (x[0] << 8 | x[1]);
         return 0;
 }
 
@@ -573,7 +471,7 @@ static int net_from_json(struct json_object *d, struct net_identity *id, char **
                 }
                 return r;
         }
-        if (id->has_mac && mac_parse(mac, id->mac) < 0)
+        if (id->has_mac && mac_parse(mac, strlen(mac), HEX_ANY_CASE, id->mac) < 0)
                 return fail(ret_error, "device.mac: expected \"aa:bb:cc:dd:ee:ff\", got \"%s\"", mac);
 
         r = get_bool(d, "mac_permanent", &id->mac_is_permanent, ret_error);
@@ -670,10 +568,7 @@ int request_from_json(const char *text, size_t len, struct request *ret, char **
                 return r;
         if (v) {
                 const char *s = json_object_get_string(v);
-                bool ok = json_object_get_string_len(v) == 32;
-                for (size_t i = 0; ok && i < 32; i++)
-                        ok = (s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f');
-                if (!ok)
+                if (hex_parse_bytes(s, (size_t) json_object_get_string_len(v), 0, HEX_LOWERCASE, NULL, 16) < 0)
                         return fail(ret_error, "host.machine_id: expected 32 lowercase hex digits, got \"%s\"", shown(v, b));
                 memcpy(req->machine_id, s, 33);
         }

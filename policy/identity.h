@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hexutil.h"
+
 #define USB_STRING_MAX 256      /* bytes incl. NUL, after sanitising (a USB string is <= 126 UTF-16 units) */
 #define USB_PATH_MAX 128
 #define USB_INTERFACES_MAX 32   /* interfaces kyoka tracks per device; more is refused as malformed */
@@ -62,6 +64,10 @@ struct net_identity {
  * when DST_SIZE > 0. Returns the length written (without the NUL). */
 size_t identity_sanitize(const char *src, size_t len, char *dst, size_t dst_size);
 
+/* Whether S (LEN bytes) starts with an escape as identity_sanitize() writes it, "\xHH": a
+ * backslash, "x" and two hex digits (either case: what readers of sanitised text always took). */
+bool identity_is_escape(const char *s, size_t len);
+
 /* "08:06:50" <-> struct usb_interface_class. Parsing accepts exactly two hex digits per part. */
 int usb_interface_class_parse(const char *s, struct usb_interface_class *ret);
 void usb_interface_class_format(const struct usb_interface_class *c, char buf[static 9]);
@@ -73,8 +79,10 @@ bool usb_identity_is_hid_only(const struct usb_identity *id);
  * hub (it would otherwise be admitted whole under defaults.usb_hub). */
 bool usb_identity_is_hub(const struct usb_identity *id);
 
-/* "aa:bb:cc:dd:ee:ff" <-> bytes. */
-int mac_parse(const char *s, uint8_t ret[static 6]);
+/* "aa:bb:cc:dd:ee:ff" (S's LEN bytes) <-> bytes. A policy or a request may spell the digits in
+ * either case (HEX_ANY_CASE); the network allowance kyokad writes itself is read in lowercase
+ * only, as mac_format() writes it (HEX_LOWERCASE, see hexutil.h). */
+int mac_parse(const char *s, size_t len, enum hex_case c, uint8_t ret[static 6]);
 void mac_format(const uint8_t mac[static 6], char buf[static 18]);
 
 /* The request document (docs/request.md): what kyokad emits for a blocked device or link with

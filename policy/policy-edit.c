@@ -176,6 +176,7 @@ static void decode_string(const char *t, size_t start, size_t end, FILE *f) {
                         continue;
                 }
                 char e = t[++i];
+                uint8_t b;
                 switch (e) {
                 case 'n': fputc('\n', f); break;
                 case 'r': fputc('\r', f); break;
@@ -184,8 +185,8 @@ static void decode_string(const char *t, size_t start, size_t end, FILE *f) {
                 case '\\': fputc('\\', f); break;
                 case '"': fputc('"', f); break;
                 case 'x':
-                        if (i + 3 < end && hexval(t[i + 1]) >= 0 && hexval(t[i + 2]) >= 0) {
-                                fputc(hexval(t[i + 1]) << 4 | hexval(t[i + 2]), f);
+                        if (i + 3 < end && hex_parse_bytes(t + i + 1, 2, 0, HEX_ANY_CASE, &b, 1) >= 0) {
+                                fputc(b, f);
                                 i += 2;
                                 break;
                         }
@@ -529,15 +530,6 @@ static void put_approval_tail(FILE *f, const struct layout *lo, const struct pol
         fprintf(f, "%s}", lo->brace);
 }
 
-static void format_pattern(const struct policy_interface_pattern *p, char buf[static 9]) {
-        char sub[3] = "*", proto[3] = "*";
-        if (!p->any_subclass)
-                snprintf(sub, sizeof sub, "%02x", p->c.subclass);
-        if (!p->any_protocol)
-                snprintf(proto, sizeof proto, "%02x", p->c.protocol);
-        snprintf(buf, 9, "%02x:%s:%s", p->c.cls, sub, proto);
-}
-
 /* The entry as a block, without a trailing newline. */
 static int format_usb_entry(const void *entry, const struct layout *lo, char **ret) {
         const struct policy_usb_entry *e = entry;
@@ -560,8 +552,8 @@ static int format_usb_entry(const void *entry, const struct layout *lo, char **r
         if (e->has_interfaces) {
                 fprintf(f, "%sinterfaces = [", lo->field);
                 for (size_t i = 0; i < e->n_interfaces; i++) {
-                        char c[9];
-                        format_pattern(&e->interfaces[i], c);
+                        char c[POLICY_INTERFACE_PATTERN_MAX];
+                        policy_interface_pattern_format(&e->interfaces[i], c);
                         fprintf(f, "%s\"%s\"", i > 0 ? ", " : " ", c);
                 }
                 fprintf(f, "%s];\n", e->n_interfaces > 0 ? " " : "");
@@ -592,8 +584,7 @@ static int format_net_entry(const void *entry, const struct layout *lo, char **r
         put_string(f, lo, "permit", e->approval.permit);
         if (e->has_mac) {
                 char mac[18];
-                snprintf(mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x", e->mac[0], e->mac[1], e->mac[2], e->mac[3],
-                         e->mac[4], e->mac[5]);
+                mac_format(e->mac, mac);
                 put_string(f, lo, "mac", mac);
         }
         put_string(f, lo, "path", e->path);

@@ -16,6 +16,7 @@
 
 #include "macro.h"
 #include "timeutil.h"
+#include "utf8.h"
 
 #define NONE UINT32_MAX
 
@@ -468,15 +469,11 @@ static const char *when_text(const char *text, int64_t t, char buf[static ISO860
 
 /* Copies SRC into BUF of SIZE, cutting at a UTF-8 character boundary (permits are Japanese). */
 static size_t copy_utf8_truncated(const char *src, char *buf, size_t size) {
-        size_t n = strlen(src);
+        size_t n;
 
         if (size == 0)
                 return 0;
-        if (n >= size) {
-                n = size - 1;
-                while (n > 0 && ((uint8_t) src[n] & 0xc0) == 0x80)
-                        n--;
-        }
+        n = utf8_cut(src, strlen(src), size - 1);
         memcpy(buf, src, n);
         buf[n] = 0;
         return n;

@@ -23,6 +23,7 @@
 #include "macro.h"
 #include "policy-match.h"
 #include "timeutil.h"
+#include "utf8.h"
 
 #define DIAG_MAX 100                  /* messages kept; more would drown the first ones */
 #define PREFIX_MAX 40                 /* "network[N]" */
@@ -115,11 +116,8 @@ static const char *quote(const char *s, char buf[static QUOTE_MAX]) {
         size_t n = strlen(s);
         bool cut = n > QUOTE_BYTES;
 
-        if (cut) {
-                n = QUOTE_BYTES;
-                while (n > 0 && ((unsigned char) s[n] & 0xc0) == 0x80)
-                        n--;
-        }
+        if (cut)
+                n = utf8_cut(s, n, QUOTE_BYTES);
         size_t k = identity_sanitize(s, n, buf, QUOTE_MAX - 4);
         if (cut)
                 memcpy(buf + k, "...", 4);
@@ -138,55 +136,16 @@ static unsigned line_of(const config_setting_t *s) {
         return config_setting_source_line(s);
 }
 
-/* Returns the length of the valid UTF-8 sequence at S (1..4), or 0 if it is not one:
- * overlong forms, surrogates and code points above U+10FFFF are refused. */
-static size_t utf8_char_len(const unsigned char *s) {
-        if (s[0] < 0x80)
-                return 1;
-        if (s[0] >= 0xc2 && s[0] <= 0xdf)
-                return (s[1] & 0xc0) == 0x80 ? 2 : 0;
-        if (s[0] >= 0xe0 && s[0] <= 0xef) {
-                if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
-                        return 0;
-                if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0))
-                        return 0;
-                return 3;
-        }
-        if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-                if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80)
-                        return 0;
-                if ((s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))
-                        return 0;
-                return 4;
-        }
-        return 0;
-}
-
-static bool utf8_valid(const char *s) {
-        const unsigned char *p = (const unsigned char *) s;
-        while (*p) {
-                size_t n = utf8_char_len(p);
-                if (n == 0)
-                        return false;
-                p += n;
-        }
-        return true;
-}
-
-/* Control characters (C0, DEL, C1) and the Unicode line separators and bidi overrides, which
- * can make one permit or name look like another in `policyctl show` and the ledger. S is
- * valid UTF-8. */
+/* Control characters and the code points that disguise text (utf8_is_unsafe_codepoint), which
+ * can make one permit or name look like another in `policyctl show` and the ledger. S is valid
+ * UTF-8. */
 static bool has_control(const char *s) {
-        const unsigned char *p = (const unsigned char *) s;
-        while (*p) {
-                size_t n = utf8_char_len(p);
-                uint32_t cp = n == 1 ? p[0] : n == 2 ? (uint32_t) (p[0] & 0x1f) << 6 | (p[1] & 0x3f)
-                            : n == 3 ? (uint32_t) (p[0] & 0x0f) << 12 | (uint32_t) (p[1] & 0x3f) << 6 | (p[2] & 0x3f)
-                            : 0x10000;
-                if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 ||
-                    (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069))
+        uint32_t cp;
+
+        for (size_t n; *s; s += n) {
+                n = utf8_decode_str(s, &cp);
+                if (n == 0 || utf8_is_unsafe_codepoint(cp))
                         return true;
-                p += n;
         }
         return false;
 }
@@ -207,7 +166,7 @@ static int get_string(struct parser *ps, const config_setting_t *s, const char *
                 return -EINVAL;
         }
         const char *v = config_setting_get_string(s);
-        if (!utf8_valid(v)) {
+        if (!utf8_is_valid(v)) {
                 fail_at(ps, line_of(s), field, "invalid UTF-8: \"%s\"", quote(v, q));
                 return -EINVAL;
         }
@@ -339,11 +298,10 @@ static int get_hex4(struct parser *ps, const config_setting_t *s, const char *fi
         int r = get_string(ps, s, field, POLICY_STRING_MAX, STR_OPTIONAL, &v);
         if (r < 0)
                 return r;
-        if (strlen(v) != 4 || strspn(v, "0123456789abcdefABCDEF") != 4) {
+        if (hex_parse_u16(v, strlen(v), ret) < 0) {
                 fail_at(ps, line_of(s), field, "expected 4 hex digits, got \"%s\"", quote(v, q));
                 return -EINVAL;
         }
-        *ret = (uint16_t) strtoul(v, NULL, 16);
         return 0;
 }
 
@@ -360,47 +318,6 @@ static int get_word(struct parser *ps, const config_setting_t *s, const char *fi
                         return i;
         fail_at(ps, line_of(s), field, "expected %s, got \"%s\"", expected, quote(v, q));
         return -EINVAL;
-}
-
-static int hex2(const char *s) {
-        int hi = hexval(s[0]), lo = hi < 0 ? -1 : hexval(s[1]);
-        return hi < 0 || lo < 0 ? -1 : hi << 4 | lo;
-}
-
-/* "CC:SS:PP", where SS and PP may each be "*". */
-static int interface_pattern_parse(const char *s, struct policy_interface_pattern *ret) {
-        struct policy_interface_pattern pat = {};
-        int v;
-
-        if ((v = hex2(s)) < 0 || s[2] != ':')
-                return -EINVAL;
-        pat.c.cls = (uint8_t) v;
-        s += 3;
-        if (s[0] == '*') {
-                pat.any_subclass = true;
-                s += 1;
-        } else {
-                if ((v = hex2(s)) < 0)
-                        return -EINVAL;
-                pat.c.subclass = (uint8_t) v;
-                s += 2;
-        }
-        if (s[0] != ':')
-                return -EINVAL;
-        s++;
-        if (s[0] == '*') {
-                pat.any_protocol = true;
-                s += 1;
-        } else {
-                if ((v = hex2(s)) < 0)
-                        return -EINVAL;
-                pat.c.protocol = (uint8_t) v;
-                s += 2;
-        }
-        if (s[0] != 0)
-                return -EINVAL;
-        *ret = pat;
-        return 0;
 }
 
 static int get_interfaces(struct parser *ps, const config_setting_t *s, const char *field,
@@ -435,7 +352,7 @@ static int get_interfaces(struct parser *ps, const config_setting_t *s, const ch
                         r = -EINVAL;
                         continue;
                 }
-                if (interface_pattern_parse(v, &e->interfaces[i]) < 0) {
+                if (policy_interface_pattern_parse(v, strlen(v), &e->interfaces[i]) < 0) {
                         fail_at(ps, line_of(el), f,
                               "expected \"CC:SS:PP\" (2 hex digits each, SS and PP may be \"*\"), got \"%s\"",
                               quote(v, q));
@@ -635,7 +552,7 @@ static void parse_entry(struct parser *ps, const config_setting_t *g, const char
                         const char *v;
                         if (get_string(ps, s, f, POLICY_STRING_MAX, STR_OPTIONAL, &v) < 0)
                                 break;
-                        if (mac_parse(v, net->mac) < 0) {
+                        if (mac_parse(v, strlen(v), HEX_ANY_CASE, net->mac) < 0) {
                                 fail_at(ps, line_of(s), f, "expected a MAC address \"aa:bb:cc:dd:ee:ff\", got \"%s\"", quote(v, q));
                                 break;
                         }

@@ -59,7 +59,6 @@ static int parse_serial(const char *s, size_t len, uint64_t *ret) {
 int rollback_state_parse(const char *text, size_t size, struct rollback_state *ret) {
         const char *p = text, *end = text + size, *v;
         struct rollback_state st = {};
-        char hex[2 * sizeof(st.sha256) + 1];
         size_t n;
 
         if (size > STATE_FILE_MAX || memchr(text, 0, size))
@@ -72,12 +71,9 @@ int rollback_state_parse(const char *text, size_t size, struct rollback_state *r
         if (!v || parse_serial(v, n, &st.serial) < 0)
                 return -EBADMSG;
 
+        /* The digest as rollback_state_format() writes it: lowercase. */
         v = take_line(&p, end, "sha256 ", &n);
-        if (!v || n != 2 * sizeof(st.sha256) || strspn(v, "0123456789abcdef") < n)
-                return -EBADMSG;
-        memcpy(hex, v, n);
-        hex[n] = 0;
-        if (hex_decode(hex, st.sha256, sizeof(st.sha256)) < 0)
+        if (!v || hex_parse_bytes(v, n, 0, HEX_LOWERCASE, st.sha256, sizeof(st.sha256)) < 0)
                 return -EBADMSG;
 
         if (p != end)

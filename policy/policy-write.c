@@ -77,15 +77,10 @@ static int put_approval_tail(FILE *f, const struct policy_approval *a) {
 }
 
 static void put_interface(FILE *f, const struct policy_interface_pattern *pat) {
-        fprintf(f, "\"%02x:", pat->c.cls);
-        if (pat->any_subclass)
-                fputs("*:", f);
-        else
-                fprintf(f, "%02x:", pat->c.subclass);
-        if (pat->any_protocol)
-                fputs("*\"", f);
-        else
-                fprintf(f, "%02x\"", pat->c.protocol);
+        char buf[POLICY_INTERFACE_PATTERN_MAX];
+
+        policy_interface_pattern_format(pat, buf);
+        fprintf(f, "\"%s\"", buf);
 }
 
 static int put_usb(FILE *f, const struct policy_usb_entry *e) {

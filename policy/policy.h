@@ -49,9 +49,22 @@ struct policy_approval {
 /* "08:06:50", or with "*" for subclass and/or protocol: "03:*:*". */
 struct policy_interface_pattern {
         struct usb_interface_class c;
-        bool any_subclass;
-        bool any_protocol;
+        bool any_subclass;            /* then c.subclass is 0 and not compared */
+        bool any_protocol;            /* then c.protocol is 0 and not compared */
 };
+
+#define POLICY_INTERFACE_PATTERN_MAX 9        /* "cc:ss:pp" and the NUL */
+
+/* The one text form of a pattern, for the policy file, `policyctl approve --interfaces` and
+ * `policyctl show` (policy-pattern.c). Parsing takes S's LEN bytes: "CC:SS:PP", two hex digits
+ * each (either case), SS and PP each may be "*", nothing else; -EINVAL otherwise. Formatting
+ * writes lowercase. */
+int policy_interface_pattern_parse(const char *s, size_t len, struct policy_interface_pattern *ret);
+void policy_interface_pattern_format(const struct policy_interface_pattern *p,
+                                     char buf[static POLICY_INTERFACE_PATTERN_MAX]);
+/* Whether A and B stand for the same interfaces (a "*" byte is not compared). */
+bool policy_interface_pattern_equal(const struct policy_interface_pattern *a,
+                                    const struct policy_interface_pattern *b);
 
 struct policy_usb_entry {
         struct policy_approval approval;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "fileio.h"
+#include "json-util.h"
 #include "kyoka-names.h"
 #include "policyctl.h"
 
@@ -74,9 +75,8 @@ static int send_command(int fd, const char *cmd, const char *device, const char 
         size_t n;
         int r = 0;
 
-        if (!o || json_object_object_add(o, "cmd", json_object_new_string(cmd)) < 0 ||
-            (device && json_object_object_add(o, "device", json_object_new_string(device)) < 0) ||
-            (type && json_object_object_add(o, "type", json_object_new_string(type)) < 0)) {
+        if (!o || json_add_string(o, "cmd", cmd) < 0 || (device && json_add_string(o, "device", device) < 0) ||
+            (type && json_add_string(o, "type", type) < 0)) {
                 json_object_put(o);
                 return log_oom();
         }

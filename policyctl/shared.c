@@ -14,6 +14,7 @@
 
 #include "fileio.h"
 #include "timeutil.h"
+#include "utf8.h"
 
 void log_error(const char *fmt, ...) {
         va_list ap;
@@ -107,30 +108,12 @@ int today(char buf[static 16]) {
         return time_format_date((int64_t) time(NULL), buf, 16);
 }
 
-/* Length of the UTF-8 sequence at S, or 0 if it is not a valid, shortest-form one. */
+/* Length of the valid UTF-8 sequence at S, or 0 if there is none or it is a C1 control. */
 static size_t utf8_sequence_length(const unsigned char *s) {
-        size_t n;
         uint32_t c;
+        size_t n = utf8_decode_str((const char *) s, &c);
 
-        if (s[0] < 0x80)
-                return 1;
-        if ((s[0] & 0xe0) == 0xc0)
-                n = 2, c = s[0] & 0x1f;
-        else if ((s[0] & 0xf0) == 0xe0)
-                n = 3, c = s[0] & 0x0f;
-        else if ((s[0] & 0xf8) == 0xf0)
-                n = 4, c = s[0] & 0x07;
-        else
-                return 0;
-        for (size_t i = 1; i < n; i++) {
-                if ((s[i] & 0xc0) != 0x80)
-                        return 0;
-                c = c << 6 | (s[i] & 0x3f);
-        }
-        if ((n == 2 && c < 0x80) || (n == 3 && c < 0x800) || (n == 4 && c < 0x10000) || c > 0x10ffff ||
-            (c >= 0xd800 && c <= 0xdfff))
-                return 0;
-        if (c >= 0x80 && c < 0xa0) /* C1 controls */
+        if (n == 0 || (c >= 0x80 && c < 0xa0))
                 return 0;
         return n;
 }

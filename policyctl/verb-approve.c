@@ -63,63 +63,10 @@ struct approve_args {
         size_t n_patterns;
 };
 
-static int parse_hex4(const char *s, uint16_t *ret) {
-        uint8_t b[2];
-
-        if (strlen(s) != 4 || hex_decode(s, b, 2) < 0)
-                return -EINVAL;
-        *ret = (uint16_t) (b[0] << 8 | b[1]);
-        return 0;
-}
-
-static int parse_byte_or_any(const char *s, size_t n, uint8_t *ret, bool *ret_any) {
-        char part[3];
-        uint8_t b;
-
-        if (n == 1 && s[0] == '*' && ret_any) {
-                *ret = 0;
-                *ret_any = true;
-                return 0;
-        }
-        if (n != 2)
-                return -EINVAL;
-        part[0] = s[0], part[1] = s[1], part[2] = 0;
-        if (hex_decode(part, &b, 1) < 0)
-                return -EINVAL;
-        *ret = b;
-        if (ret_any)
-                *ret_any = false;
-        return 0;
-}
-
-/* "08:06:50", with "*" allowed for subclass and protocol ("03:*:*"), as the policy writes it. */
-static int parse_pattern(const char *s, size_t n, struct policy_interface_pattern *ret) {
-        struct policy_interface_pattern p = {};
-        const char *end = s + n, *c1, *c2;
-
-        c1 = memchr(s, ':', n);
-        if (!c1)
-                return -EINVAL;
-        c2 = memchr(c1 + 1, ':', (size_t) (end - c1 - 1));
-        if (!c2 || memchr(c2 + 1, ':', (size_t) (end - c2 - 1)))
-                return -EINVAL;
-        if (parse_byte_or_any(s, (size_t) (c1 - s), &p.c.cls, NULL) < 0 ||
-            parse_byte_or_any(c1 + 1, (size_t) (c2 - c1 - 1), &p.c.subclass, &p.any_subclass) < 0 ||
-            parse_byte_or_any(c2 + 1, (size_t) (end - c2 - 1), &p.c.protocol, &p.any_protocol) < 0)
-                return -EINVAL;
-        *ret = p;
-        return 0;
-}
-
-static bool pattern_equal(const struct policy_interface_pattern *a, const struct policy_interface_pattern *b) {
-        return a->c.cls == b->c.cls && a->any_subclass == b->any_subclass && a->any_protocol == b->any_protocol &&
-               (a->any_subclass || a->c.subclass == b->c.subclass) && (a->any_protocol || a->c.protocol == b->c.protocol);
-}
-
 /* Adds P to the list unless it is there already (a device often repeats a class triple). */
 static void patterns_add(struct policy_interface_pattern *list, size_t *n, const struct policy_interface_pattern *p) {
         for (size_t i = 0; i < *n; i++)
-                if (pattern_equal(&list[i], p))
+                if (policy_interface_pattern_equal(&list[i], p))
                         return;
         list[(*n)++] = *p;
 }
@@ -136,7 +83,7 @@ static int parse_pattern_list(const char *s, struct policy_interface_pattern lis
                 while (trimmed > 0 && p[trimmed - 1] == ' ')
                         trimmed--;
                 struct policy_interface_pattern pat;
-                if (trimmed == 0 || parse_pattern(p, trimmed, &pat) < 0)
+                if (trimmed == 0 || policy_interface_pattern_parse(p, trimmed, &pat) < 0)
                         return -EINVAL;
                 if (n >= USB_INTERFACES_MAX)
                         return -E2BIG;
@@ -506,9 +453,9 @@ int verb_approve(int argc, char *argv[]) {
                 return approve_usb(path, text, size, &a, &req->usb, &ap);
         }
 
-        if (parse_hex4(a.vendor, &usb.vendor) < 0)
+        if (hex_parse_u16(a.vendor, strlen(a.vendor), &usb.vendor) < 0)
                 return usage_error("approve", "--vendor: expected 4 hex digits, got \"%s\"", a.vendor);
-        if (parse_hex4(a.product, &usb.product) < 0)
+        if (hex_parse_u16(a.product, strlen(a.product), &usb.product) < 0)
                 return usage_error("approve", "--product: expected 4 hex digits, got \"%s\"", a.product);
         usb.has_serial = *a.serial != 0;
         snprintf(usb.serial, sizeof usb.serial, "%s", a.serial);

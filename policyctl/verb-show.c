@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "json-util.h"
 #include "policyctl.h"
 #include "timeutil.h"
 
@@ -31,15 +32,6 @@ static const char *date_or_null(const char *text, int64_t t, char buf[static ISO
         if (t == TIME_INFINITY || t == TIME_NEG_INFINITY || time_format_iso8601(t, buf, ISO8601_MAX) < 0)
                 return NULL;
         return buf;
-}
-
-static void format_pattern(const struct policy_interface_pattern *p, char buf[static 9]) {
-        char sub[3] = "*", proto[3] = "*";
-        if (!p->any_subclass)
-                snprintf(sub, sizeof sub, "%02x", p->c.subclass);
-        if (!p->any_protocol)
-                snprintf(proto, sizeof proto, "%02x", p->c.protocol);
-        snprintf(buf, 9, "%02x:%s:%s", p->c.cls, sub, proto);
 }
 
 /* ---- table ------------------------------------------------------------------------------- */
@@ -124,8 +116,8 @@ static void print_table(const struct policy *p) {
                 if (!e->has_interfaces)
                         fputs("any", stdout);
                 for (size_t j = 0; j < e->n_interfaces; j++) {
-                        char c[9];
-                        format_pattern(&e->interfaces[j], c);
+                        char c[POLICY_INTERFACE_PATTERN_MAX];
+                        policy_interface_pattern_format(&e->interfaces[j], c);
                         printf("%s%s", j > 0 ? " " : "", c);
                 }
                 if (e->has_interfaces && e->unlisted == UNLISTED_DISABLE)
@@ -168,25 +160,18 @@ static void print_table(const struct policy *p) {
 
 /* ---- JSON -------------------------------------------------------------------------------- */
 
-static int add_string(struct json_object *o, const char *key, const char *value) {
-        struct json_object *v = value ? json_object_new_string(value) : NULL;
-        if (value && !v)
-                return -ENOMEM;
-        return json_object_object_add(o, key, v) < 0 ? -ENOMEM : 0;
-}
-
 static int add_date(struct json_object *o, const char *key, const char *text, int64_t t) {
         char b[ISO8601_MAX];
-        return add_string(o, key, date_or_null(text, t, b));
+        return json_add_string(o, key, date_or_null(text, t, b));
 }
 
 static int add_approval(struct json_object *o, const struct policy_approval *a) {
         int r = 0;
-        r = r < 0 ? r : add_string(o, "permit", a->permit);
-        r = r < 0 ? r : add_string(o, "label", a->label);
-        r = r < 0 ? r : add_string(o, "purpose", a->purpose);
-        r = r < 0 ? r : add_string(o, "holder", a->holder);
-        r = r < 0 ? r : add_string(o, "approved_by", a->approved_by);
+        r = r < 0 ? r : json_add_string(o, "permit", a->permit);
+        r = r < 0 ? r : json_add_string(o, "label", a->label);
+        r = r < 0 ? r : json_add_string(o, "purpose", a->purpose);
+        r = r < 0 ? r : json_add_string(o, "holder", a->holder);
+        r = r < 0 ? r : json_add_string(o, "approved_by", a->approved_by);
         r = r < 0 ? r : add_date(o, "approved_on", a->approved_on_text, a->approved_on);
         r = r < 0 ? r : add_date(o, "valid_from", a->valid_from_text, a->valid_from);
         r = r < 0 ? r : add_date(o, "valid_until", a->valid_until_text, a->valid_until);
@@ -202,28 +187,28 @@ static int usb_to_json(const struct policy_usb_entry *e, struct json_object **re
                 return -ENOMEM;
         r = add_approval(o, &e->approval);
         snprintf(hex, sizeof hex, "%04x", e->vendor);
-        r = r < 0 ? r : add_string(o, "vendor", hex);
+        r = r < 0 ? r : json_add_string(o, "vendor", hex);
         snprintf(hex, sizeof hex, "%04x", e->product);
-        r = r < 0 ? r : add_string(o, "product", hex);
-        r = r < 0 ? r : add_string(o, "serial", e->serial ? e->serial : "");
-        r = r < 0 ? r : add_string(o, "path", e->path);
+        r = r < 0 ? r : json_add_string(o, "product", hex);
+        r = r < 0 ? r : json_add_string(o, "serial", e->serial ? e->serial : "");
+        r = r < 0 ? r : json_add_string(o, "path", e->path);
         if (r >= 0 && e->has_interfaces) {
                 ifs = json_object_new_array();
                 for (size_t i = 0; ifs && i < e->n_interfaces; i++) {
-                        char c[9];
-                        format_pattern(&e->interfaces[i], c);
+                        char c[POLICY_INTERFACE_PATTERN_MAX];
+                        policy_interface_pattern_format(&e->interfaces[i], c);
                         if (json_object_array_add(ifs, json_object_new_string(c)) < 0)
                                 r = -ENOMEM;
                 }
-                if (!ifs || json_object_object_add(o, "interfaces", ifs) < 0)
+                if (json_add(o, "interfaces", ifs) < 0)
                         r = -ENOMEM;
                 r = r < 0 ? r
-                          : add_string(o, "unlisted_interfaces",
-                                       e->unlisted == UNLISTED_DISABLE ? "disable" : "block-device");
+                          : json_add_string(o, "unlisted_interfaces",
+                                            e->unlisted == UNLISTED_DISABLE ? "disable" : "block-device");
         } else if (r >= 0)
-                r = json_object_object_add(o, "interfaces", NULL) < 0 ? -ENOMEM : 0;
-        r = r < 0 ? r : add_string(o, "access", e->read_only ? "read-only" : "read-write");
-        r = r < 0 ? r : add_string(o, "hidraw", e->hidraw_user ? "user" : "root");
+                r = json_add_null(o, "interfaces");
+        r = r < 0 ? r : json_add_string(o, "access", e->read_only ? "read-only" : "read-write");
+        r = r < 0 ? r : json_add_string(o, "hidraw", e->hidraw_user ? "user" : "root");
         if (r < 0) {
                 json_object_put(o);
                 return r;
@@ -242,10 +227,10 @@ static int net_to_json(const struct policy_net_entry *e, struct json_object **re
         if (e->has_mac)
                 mac_format(e->mac, mac);
         r = add_approval(o, &e->approval);
-        r = r < 0 ? r : add_string(o, "mac", e->has_mac ? mac : NULL);
-        r = r < 0 ? r : add_string(o, "path", e->path);
-        r = r < 0 ? r : add_string(o, "kind", e->kind);
-        r = r < 0 ? r : add_string(o, "name", e->name);
+        r = r < 0 ? r : json_add_string(o, "mac", e->has_mac ? mac : NULL);
+        r = r < 0 ? r : json_add_string(o, "path", e->path);
+        r = r < 0 ? r : json_add_string(o, "kind", e->kind);
+        r = r < 0 ? r : json_add_string(o, "name", e->name);
         if (r < 0) {
                 json_object_put(o);
                 return r;
@@ -260,30 +245,28 @@ static int print_json(const struct policy *p) {
 
         if (!root)
                 return -ENOMEM;
-        r = r < 0 ? r : add_string(root, "source", p->source);
-        if (r >= 0 && json_object_object_add(root, "kyoka_policy", json_object_new_int(p->version)) < 0)
-                r = -ENOMEM;
-        if (r >= 0 && json_object_object_add(root, "serial", json_object_new_uint64(p->serial)) < 0)
-                r = -ENOMEM;
+        r = r < 0 ? r : json_add_string(root, "source", p->source);
+        r = r < 0 ? r : json_add(root, "kyoka_policy", json_object_new_int(p->version));
+        r = r < 0 ? r : json_add(root, "serial", json_object_new_uint64(p->serial));
         r = r < 0 ? r : add_date(root, "issued", p->issued_text, p->issued);
-        r = r < 0 ? r : add_string(root, "issuer", p->issuer);
-        r = r < 0 ? r : add_string(root, "contract", p->contract);
-        r = r < 0 ? r : add_string(root, "workstation", p->workstation);
+        r = r < 0 ? r : json_add_string(root, "issuer", p->issuer);
+        r = r < 0 ? r : json_add_string(root, "contract", p->contract);
+        r = r < 0 ? r : json_add_string(root, "workstation", p->workstation);
         r = r < 0 ? r : add_date(root, "valid_until", p->valid_until_text, p->valid_until);
 
         defaults = json_object_new_object();
-        if (!defaults || json_object_object_add(root, "defaults", defaults) < 0)
+        if (json_add(root, "defaults", defaults) < 0)
                 r = -ENOMEM;
-        r = r < 0 ? r : add_string(defaults, "usb_hid", policy_action_to_string(p->default_usb_hid));
-        r = r < 0 ? r : add_string(defaults, "usb_hub", policy_action_to_string(p->default_usb_hub));
-        r = r < 0 ? r : add_string(defaults, "usb_other", policy_action_to_string(p->default_usb_other));
-        r = r < 0 ? r : add_string(defaults, "network", policy_action_to_string(p->default_network));
+        r = r < 0 ? r : json_add_string(defaults, "usb_hid", policy_action_to_string(p->default_usb_hid));
+        r = r < 0 ? r : json_add_string(defaults, "usb_hub", policy_action_to_string(p->default_usb_hub));
+        r = r < 0 ? r : json_add_string(defaults, "usb_other", policy_action_to_string(p->default_usb_other));
+        r = r < 0 ? r : json_add_string(defaults, "network", policy_action_to_string(p->default_network));
 
         usb = json_object_new_array();
         net = json_object_new_array();
-        if (!usb || json_object_object_add(root, "usb", usb) < 0)
+        if (json_add(root, "usb", usb) < 0)
                 r = -ENOMEM;
-        if (!net || json_object_object_add(root, "network", net) < 0)
+        if (json_add(root, "network", net) < 0)
                 r = -ENOMEM;
         for (size_t i = 0; r >= 0 && i < p->n_usb; i++) {
                 struct json_object *o;

@@ -6,10 +6,12 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "fileio.h"
 #include "identity.h"
 #include "macro.h"
 
@@ -118,6 +120,174 @@ static void test_sanitize_stops_at_len_not_at_nul(void **state) {
         assert_string_equal(sanitize_into("abcdef", 3, 256), "abc");
 }
 
+/* ---- identity_sanitize against its former self ---- */
+
+/* identity_sanitize() as it was before its UTF-8 decoder moved to basic/utf8.c, kept verbatim:
+ * device strings reach logs, spreadsheets and terminals through it, and ledger records hash
+ * them, so its output must stay the same for every input. */
+/* Length of the valid UTF-8 sequence starting at S (at most LEN bytes), with its code point,
+ * or 0 if it is not valid: truncated, overlong, a surrogate or beyond U+10FFFF. */
+static size_t old_utf8_decode(const uint8_t *s, size_t len, uint32_t *ret_cp) {
+        uint32_t cp;
+        size_t n;
+        uint8_t lo = 0x80, hi = 0xbf;   /* allowed range of the second byte (RFC 3629, table 3-7) */
+
+        if (s[0] < 0x80) {
+                *ret_cp = s[0];
+                return 1;
+        }
+        if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+                n = 2;
+                cp = s[0] & 0x1f;
+        } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+                n = 3;
+                cp = s[0] & 0x0f;
+                if (s[0] == 0xe0)
+                        lo = 0xa0;      /* overlong */
+                else if (s[0] == 0xed)
+                        hi = 0x9f;      /* surrogates */
+        } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+                n = 4;
+                cp = s[0] & 0x07;
+                if (s[0] == 0xf0)
+                        lo = 0x90;      /* overlong */
+                else if (s[0] == 0xf4)
+                        hi = 0x8f;      /* > U+10FFFF */
+        } else
+                return 0;               /* continuation byte, C0/C1 (overlong), F5..FF */
+
+        if (len < n || s[1] < lo || s[1] > hi)
+                return 0;
+        cp = (cp << 6) | (s[1] & 0x3f);
+        for (size_t i = 2; i < n; i++) {
+                if ((s[i] & 0xc0) != 0x80)
+                        return 0;
+                cp = (cp << 6) | (s[i] & 0x3f);
+        }
+        *ret_cp = cp;
+        return n;
+}
+
+/* Code points shown escaped although they are valid: C0/C1 controls and DEL would reach a
+ * terminal, the backslash would make an escape ambiguous, and the line separators and bidi
+ * overrides can make a device name look like another one in `policyctl show` and the ledger. */
+static bool old_codepoint_needs_escape(uint32_t cp) {
+        return cp < 0x20 || cp == 0x7f || cp == '\\' ||
+                (cp >= 0x80 && cp <= 0x9f) ||
+                cp == 0x2028 || cp == 0x2029 ||
+                (cp >= 0x202a && cp <= 0x202e) ||
+                (cp >= 0x2066 && cp <= 0x2069);
+}
+
+static size_t old_identity_sanitize(const char *src, size_t len, char *dst, size_t dst_size) {
+        static const char hex[] = "0123456789abcdef";
+        const uint8_t *s = (const uint8_t *) src;
+        size_t o = 0;
+
+        if (dst_size == 0)
+                return 0;
+        if (!src)
+                len = 0;
+
+        for (size_t i = 0; i < len;) {
+                uint32_t cp;
+                size_t n = old_utf8_decode(s + i, len - i, &cp);
+                bool escape = n == 0 || old_codepoint_needs_escape(cp);
+
+                if (n == 0)
+                        n = 1;          /* escape the one bad byte and resynchronise after it */
+
+                /* A whole character or a whole run of escapes fits, or we stop: never half. */
+                size_t need = escape ? 4 * n : n;
+                if (o + need + 1 > dst_size)
+                        break;
+
+                for (size_t k = 0; k < n; k++) {
+                        if (escape) {
+                                dst[o++] = '\\';
+                                dst[o++] = 'x';
+                                dst[o++] = hex[s[i + k] >> 4];
+                                dst[o++] = hex[s[i + k] & 15];
+                        } else
+                                dst[o++] = (char) s[i + k];
+                }
+                i += n;
+        }
+        dst[o] = 0;
+        return o;
+}
+
+static void check_same_as_before(const char *s, size_t len, size_t size) {
+        char a[2048], b[2048];
+
+        assert_true(size <= sizeof a);
+        memset(a, 'Z', sizeof a);
+        memset(b, 'Z', sizeof b);
+        size_t na = old_identity_sanitize(s, len, a, size), nb = identity_sanitize(s, len, b, size);
+        assert_int_equal(na, nb);
+        assert_memory_equal(a, b, sizeof a);
+}
+
+static void check_same_as_before_all_sizes(const char *s, size_t len) {
+        static const size_t sizes[] = { 0, 1, 2, 3, 4, 5, 6, 8, 13, 17, 64, 256 };
+
+        for (size_t i = 0; i < ELEMENTSOF(sizes); i++)
+                check_same_as_before(s, len, sizes[i]);
+        check_same_as_before(s, len, MIN(4 * len + 1, (size_t) 2048));
+}
+
+/* Every seed of every fuzz target (policies, requests, ledger lines, descriptors: real text and
+ * real garbage), from each offset, in windows of up to 400 bytes. */
+static void test_sanitize_unchanged_on_fuzz_corpora(void **state) {
+        const char *top = TEST_DATA_DIR "/../fuzz/corpus";
+        DIR *d = opendir(top);
+        size_t files = 0;
+
+        assert_non_null(d);
+        for (struct dirent *de; (de = readdir(d));) {
+                if (de->d_name[0] == '.')
+                        continue;
+                _cleanup_free_ char *sub = path_join(top, de->d_name);
+                DIR *e = opendir(sub);
+                assert_non_null(e);
+                for (struct dirent *fe; (fe = readdir(e));) {
+                        if (fe->d_name[0] == '.')
+                                continue;
+                        _cleanup_free_ char *path = path_join(sub, fe->d_name), *text = NULL;
+                        size_t n;
+                        assert_int_equal(read_file_bounded(path, 1 << 20, &text, &n), 0);
+                        for (size_t i = 0; i < n; i++)
+                                check_same_as_before_all_sizes(text + i, MIN(n - i, (size_t) 400));
+                        files++;
+                }
+                closedir(e);
+        }
+        closedir(d);
+        assert_true(files >= 50);
+}
+
+/* Random bytes, drawn so that valid and broken sequences of every length, controls, backslashes
+ * and bidi characters all occur often. Deterministic (a fixed xorshift seed). */
+static void test_sanitize_unchanged_on_random_bytes(void **state) {
+        static const uint8_t alphabet[] = { 0x00, 0x09, 0x0a, 0x1b, 0x20, 0x41, 0x5c, 0x78, 0x7f, 0x80, 0x85, 0x8f,
+                                            0x90, 0x9f, 0xa0, 0xaa, 0xbf, 0xc0, 0xc1, 0xc2, 0xc3, 0xdf, 0xe0, 0xe2,
+                                            0xe3, 0xed, 0xef, 0xf0, 0xf3, 0xf4, 0xf5, 0xf8, 0xfe, 0xff };
+        uint64_t x = 0x9e3779b97f4a7c15;
+        char s[96];
+
+        for (int round = 0; round < 200000; round++) {
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                size_t len = x % sizeof s;
+                for (size_t i = 0; i < len; i++) {
+                        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                        /* half the bytes from the alphabet, half uniformly */
+                        s[i] = (char) ((x >> 32) & 1 ? alphabet[(x >> 8) % sizeof alphabet] : (uint8_t) (x >> 40));
+                }
+                check_same_as_before(s, len, (size_t) (x >> 48) % 400);
+                check_same_as_before(s, len, 4 * len + 1);
+        }
+}
+
 /* ---- classes, hubs, HID ---- */
 
 static void test_class_parse_accepts_either_case(void **state) {
@@ -185,10 +355,30 @@ static void test_no_interfaces_and_no_hub_class_is_not_a_hub(void **state) {
 
 /* ---- MAC ---- */
 
+#define MAC_PARSE(s, c, m) mac_parse((s), strlen(s), (c), (m))
+
 static void test_mac_parse_accepts_either_case(void **state) {
         uint8_t m[6];
-        assert_int_equal(mac_parse("52:54:00:AB:cd:Ef", m), 0);
+        assert_int_equal(MAC_PARSE("52:54:00:AB:cd:Ef", HEX_ANY_CASE, m), 0);
         assert_memory_equal(m, ((uint8_t[]) { 0x52, 0x54, 0x00, 0xab, 0xcd, 0xef }), 6);
+}
+
+/* The network allowance is read in the spelling kyokad writes it in. */
+static void test_mac_parse_lowercase_refuses_uppercase(void **state) {
+        uint8_t m[6] = { 7, 7, 7, 7, 7, 7 };
+        assert_int_equal(MAC_PARSE("52:54:00:AB:cd:ef", HEX_LOWERCASE, m), -EINVAL);
+        assert_int_equal(MAC_PARSE("52:54:00:ab:cd:eF", HEX_LOWERCASE, m), -EINVAL);
+        assert_int_equal(m[0], 7);
+        assert_int_equal(MAC_PARSE("52:54:00:ab:cd:ef", HEX_LOWERCASE, m), 0);
+        assert_memory_equal(m, ((uint8_t[]) { 0x52, 0x54, 0x00, 0xab, 0xcd, 0xef }), 6);
+}
+
+/* Only LEN bytes are read: what follows (the allowance's tab) is not part of the address. */
+static void test_mac_parse_takes_len_bytes(void **state) {
+        uint8_t m[6];
+        assert_int_equal(mac_parse("52:54:00:ab:cd:ef\tP", 17, HEX_LOWERCASE, m), 0);
+        assert_int_equal(mac_parse("52:54:00:ab:cd:ef\tP", 18, HEX_LOWERCASE, m), -EINVAL);
+        assert_int_equal(mac_parse("52:54:00:ab:cd:ef", 16, HEX_ANY_CASE, m), -EINVAL);
 }
 
 static void test_mac_parse_rejects_malformed(void **state) {
@@ -196,7 +386,7 @@ static void test_mac_parse_rejects_malformed(void **state) {
                                      "5254.00ab.cdef", "52:54:00:ab:cd:eg", "52:54:00:ab:cd:e", "2:54:00:ab:cd:ef0" };
         uint8_t m[6] = { 7, 7, 7, 7, 7, 7 };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++)
-                assert_int_equal(mac_parse(bad[i], m), -EINVAL);
+                assert_int_equal(MAC_PARSE(bad[i], HEX_ANY_CASE, m), -EINVAL);
         assert_int_equal(m[0], 7);
 }
 
@@ -555,6 +745,8 @@ int main(void) {
                 cmocka_unit_test(test_sanitize_size_zero_writes_nothing),
                 cmocka_unit_test(test_sanitize_null_source_gives_empty_string),
                 cmocka_unit_test(test_sanitize_stops_at_len_not_at_nul),
+                cmocka_unit_test(test_sanitize_unchanged_on_fuzz_corpora),
+                cmocka_unit_test(test_sanitize_unchanged_on_random_bytes),
                 cmocka_unit_test(test_class_parse_accepts_either_case),
                 cmocka_unit_test(test_class_parse_rejects_malformed),
                 cmocka_unit_test(test_class_format_is_lowercase),
@@ -563,6 +755,8 @@ int main(void) {
                 cmocka_unit_test(test_hub_class_with_storage_interface_is_not_a_hub),
                 cmocka_unit_test(test_no_interfaces_and_no_hub_class_is_not_a_hub),
                 cmocka_unit_test(test_mac_parse_accepts_either_case),
+                cmocka_unit_test(test_mac_parse_lowercase_refuses_uppercase),
+                cmocka_unit_test(test_mac_parse_takes_len_bytes),
                 cmocka_unit_test(test_mac_parse_rejects_malformed),
                 cmocka_unit_test(test_mac_format_is_lowercase),
                 cmocka_unit_test(test_request_usb_round_trip),

@@ -475,10 +475,15 @@ static void test_export_sweeps_stale_temporaries(void **state) {
 static void test_manifest_parse_one_spelling(void **state) {
         _cleanup_free_ char *text = NULL, *again = NULL;
         size_t size;
+        /* hashes are lowercase, 64 digits, as hex_encode() writes them */
         static const char *const from[] = { "records 14\n", "chain-end 15 ", "chain-start 1 ", "  faults.csv",
-                                            "records 14\n", "chain-end 15 ", "  usage.csv", "records 14\n" };
+                                            "records 14\n", "chain-end 15 ", "  usage.csv", "records 14\n",
+                                            "chain-end 15 ee", "chain-start 1 eb", "a5a6136e", "9c01  faults",
+                                            "aa67\n" };
         static const char *const to[] = { "records +14\n", "chain-end 15\v", "chain-start 01 ", "faults.csv",
-                                          "records  14\n", "chain-end  15 ", " \tusage.csv", "records 14 \n" };
+                                          "records  14\n", "chain-end  15 ", " \tusage.csv", "records 14 \n",
+                                          "chain-end 15 Ee", "chain-start 1 EB", "A5A6136E", "9c0  faults",
+                                          "aa67a\n" };
         struct manifest m;
         char err[256];
         size_t n;

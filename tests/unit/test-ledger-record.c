@@ -57,6 +57,107 @@ static void test_text_set_escapes_bidi_override(void **state) {
         assert_string_equal(buf, "Stick \\xe2\\x80\\xaefdp.exe");
 }
 
+/* ledger_text_set() as it was before its UTF-8 decoder and escape test moved to basic/utf8.c
+ * and identity.c, kept verbatim: records are hash-chained evidence, so the text they keep must
+ * not change. */
+static bool is_hex_digit(char c) {
+        return hexval(c) >= 0;
+}
+
+static bool old_is_escape(const char *s) {
+        return s[0] == '\\' && s[1] == 'x' && is_hex_digit(s[2]) && is_hex_digit(s[3]);
+}
+
+/* Length of the valid UTF-8 sequence at S (at most LEN bytes), or 1 for a byte that does not
+ * start one (RFC 3629: no overlongs, surrogates or code points beyond U+10FFFF). */
+static size_t old_utf8_length(const uint8_t *s, size_t len) {
+        size_t n;
+        uint8_t lo = 0x80, hi = 0xbf;
+
+        if (s[0] < 0x80)
+                return 1;
+        if (s[0] >= 0xc2 && s[0] <= 0xdf)
+                n = 2;
+        else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+                n = 3;
+                lo = s[0] == 0xe0 ? 0xa0 : lo;
+                hi = s[0] == 0xed ? 0x9f : hi;
+        } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+                n = 4;
+                lo = s[0] == 0xf0 ? 0x90 : lo;
+                hi = s[0] == 0xf4 ? 0x8f : hi;
+        } else
+                return 1;
+        if (len < n || s[1] < lo || s[1] > hi)
+                return 1;
+        for (size_t i = 2; i < n; i++)
+                if ((s[i] & 0xc0) != 0x80)
+                        return 1;
+        return n;
+}
+
+static size_t old_ledger_text_set(char *dst, size_t size, const char *src) {
+        size_t o = 0, len;
+
+        if (size == 0)
+                return 0;
+        dst[0] = 0;
+        if (!src)
+                return 0;
+
+        /* One character at a time, so that the output is cut at a character (or escape)
+         * boundary; identity_sanitize decides what is escaped, so both agree. Escapes already
+         * in SRC are copied whole. */
+        len = strlen(src);
+        for (size_t i = 0; i < len;) {
+                char piece[4 * 4 + 1];
+                size_t n, m;
+
+                if (old_is_escape(src + i)) {
+                        n = 4;
+                        memcpy(piece, src + i, 4);
+                        m = 4;
+                } else {
+                        n = old_utf8_length((const uint8_t *) src + i, len - i);
+                        m = identity_sanitize(src + i, n, piece, sizeof piece);
+                }
+                if (o + m + 1 > size)
+                        break;
+                memcpy(dst + o, piece, m);
+                o += m;
+                i += n;
+        }
+        dst[o] = 0;
+        return o;
+}
+
+/* Random text with escapes, controls and valid and broken UTF-8, at random sizes. */
+static void test_text_set_unchanged_on_random_text(void **state) {
+        static const char *const pieces[] = { "\\x41", "\\xAb", "\\xZZ", "\\x4", "\\", "x", "\x01", "\x7f",
+                                              "\xc2\x85", "\xc3\xa9", "\xe4\xba\xac", "\xe2\x80\xae",
+                                              "\xed\xa0\x80", "\xf0\x9f\x94\x91", "\xf4\x90\x80\x80",
+                                              "\xc0\xaf", "\xe4\xba", "\x80", "\xff", "a", " " };
+        uint64_t x = 0x2545f4914f6cdd1d;
+        char src[160], a[200], b[200];
+
+        for (int round = 0; round < 100000; round++) {
+                size_t len = 0;
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                for (size_t k = x % 24; k > 0; k--) {
+                        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                        const char *p = pieces[x % ELEMENTSOF(pieces)];
+                        memcpy(src + len, p, strlen(p));
+                        len += strlen(p);
+                }
+                src[len] = 0;
+                size_t size = (size_t) (x >> 40) % sizeof a;
+                memset(a, 'Z', sizeof a);
+                memset(b, 'Z', sizeof b);
+                assert_int_equal(old_ledger_text_set(a, size, src), ledger_text_set(b, size, src));
+                assert_memory_equal(a, b, sizeof a);
+        }
+}
+
 static void test_normalise_sanitises_every_text_field(void **state) {
         struct ledger_record r = sample();
         strcpy(r.manufacturer, "=cmd\x07");
@@ -411,6 +512,7 @@ int main(void) {
                 cmocka_unit_test(test_text_set_is_idempotent_on_sanitised_text),
                 cmocka_unit_test(test_text_set_cuts_at_character_boundary),
                 cmocka_unit_test(test_text_set_escapes_bidi_override),
+                cmocka_unit_test(test_text_set_unchanged_on_random_text),
                 cmocka_unit_test(test_normalise_sanitises_every_text_field),
                 cmocka_unit_test(test_normalise_refuses_bad_enum_and_nsec),
                 cmocka_unit_test(test_encoding_known_prefix),

@@ -112,7 +112,7 @@ static size_t add_net(struct policy *p, const char *permit, const char *mac, con
         };
         if (mac) {
                 e->has_mac = true;
-                assert_int_equal(mac_parse(mac, e->mac), 0);
+                assert_int_equal(mac_parse(mac, strlen(mac), HEX_ANY_CASE, e->mac), 0);
         }
         return p->n_net++;
 }
@@ -213,7 +213,7 @@ static struct net_identity net_dev(const char *name, const char *mac, const char
         strcpy(id.name, name);
         if (mac) {
                 id.has_mac = id.mac_is_permanent = true;
-                assert_int_equal(mac_parse(mac, id.mac), 0);
+                assert_int_equal(mac_parse(mac, strlen(mac), HEX_ANY_CASE, id.mac), 0);
         }
         strcpy(id.path, path ?: "");
         strcpy(id.kind, kind ?: "");
