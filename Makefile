@@ -164,7 +164,7 @@ DEPS := build-essential pkg-config clang libclang-rt-14-dev openssl \
         libnl-3-dev libnl-route-3-dev libnftables-dev nftables iproute2 iputils-ping \
         python3 tzdata procps systemd \
         libsqlite3-dev sqlite3 chromium fonts-noto-cjk \
-        pandoc groff man-db bash-completion locales \
+        pandoc groff man-db bash-completion zsh locales \
         dpkg-dev debhelper po-debconf lintian rpm
 deps:
 	@missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; done); \
