@@ -164,6 +164,7 @@ DEPS := build-essential pkg-config clang libclang-rt-14-dev openssl \
         libnl-3-dev libnl-route-3-dev libnftables-dev nftables iproute2 iputils-ping \
         python3 tzdata procps systemd \
         libsqlite3-dev sqlite3 chromium fonts-noto-cjk \
+        weasyprint fonts-ipaexfont-gothic poppler-utils libreoffice-calc-nogui \
         pandoc groff man-db bash-completion zsh locales \
         dpkg-dev debhelper po-debconf lintian rpm
 deps:

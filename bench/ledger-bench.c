@@ -5,15 +5,22 @@
  *                                   line (tests/integration/test-ledger.sh kills it with SIGKILL);
  *                                   stamped T (seconds since the epoch) if given, else now
  *   ledger-bench throughput DIR N   durable appends per second for several group-commit sizes
- *   ledger-bench week DIR N         N records in one week: fill, export (all formats), verify
- *                                   the export, verify the ledger; times in seconds */
+ *   ledger-bench week DIR N         N records in one week: fill, export (csv, json, html), the
+ *                                   PDF of its report, verify the export, collect it, verify
+ *                                   the ledger; times in seconds
+ *   ledger-bench fleet DIR WS WEEKS N  WS workstations, each with its own key and WEEKS weeks of
+ *                                   N records: export every week (all formats, the PDF too),
+ *                                   then collect them all; times in seconds
+ * The PDF is made by KYOKA_PDF_ENGINE (default /usr/bin/weasyprint); without it, pdf_s=-1. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "collect.h"
 #include "export.h"
 #include "fileio.h"
 #include "ledger.h"
@@ -28,6 +35,19 @@ static double now(void) {
 /* A USB decision as kyokad records it, every identity field filled. */
 static struct ledger_record sample(int64_t t, uint64_t i) {
         struct ledger_record r;
+        /* One record in a thousand is a fault: the report lists them. */
+        if (i % 1000 == 999) {
+                ledger_record_init(&r, LEDGER_SUBJECT_DAEMON, LEDGER_EVENT_FAULT);
+                r.time = t;
+                r.utc_offset = 9 * 3600;
+                strcpy(r.hostname, "ws-bench01");
+                strcpy(r.machine_id, "0123456789abcdef0123456789abcdef");
+                r.outcome = LEDGER_OUTCOME_FAILED;
+                r.error_number = EIO;
+                strcpy(r.reason, "enforce");
+                strcpy(r.message, "Failed to queue enforcement for USB device 1-2: Input/output error");
+                return r;
+        }
         ledger_record_init(&r, LEDGER_SUBJECT_USB, i % 7 == 0 ? LEDGER_EVENT_REMOVED : LEDGER_EVENT_CONNECTED);
         r.time = t;
         r.utc_offset = 9 * 3600;
@@ -107,6 +127,12 @@ static int throughput(const char *dir, long n) {
         return 0;
 }
 
+static char path_buf[4200];
+
+static const char *engine(void) {
+        return getenv("KYOKA_PDF_ENGINE") ?: EXPORT_PDF_ENGINE;
+}
+
 static int week(const char *dir, long n) {
         char db[4096], out[4096], keyprefix[2048], keypath[4096], pubpath[4096];
         struct ledger *l;
@@ -144,16 +170,43 @@ static int week(const char *dir, long n) {
 
         t0 = now();
         char err[512];
-        r = export_write(l, &w, EXPORT_LANG_JA, EXPORT_ALL, out, key, trusted_key_fingerprint(pub), &res, err, sizeof err);
+        struct export_options o = { .lang = EXPORT_LANG_JA, .formats = EXPORT_CSV | EXPORT_JSON | EXPORT_HTML };
+        r = export_write(l, &w, &o, out, key, trusted_key_fingerprint(pub), &res, err, sizeof err);
         if (r < 0)
                 return fprintf(stderr, "export: %s %s\n", strerror(-r), err), 1;
         double t_export = now() - t0;
 
+        /* The whole export again with the PDF: the difference is the PDF's time. */
+        double t_pdf = -1;
+        if (access(engine(), X_OK) == 0) {
+                o.formats = EXPORT_ALL;
+                o.pdf_engine = engine();
+                t0 = now();
+                r = export_write(l, &w, &o, out, key, trusted_key_fingerprint(pub), &res, err, sizeof err);
+                if (r < 0)
+                        return fprintf(stderr, "export with pdf: %s %s\n", strerror(-r), err), 1;
+                t_pdf = now() - t0 - t_export;
+        }
+
         t0 = now();
-        r = export_verify(res.dir, pub, &rep);
+        r = export_verify(res.dir, pub, NULL, NULL, &rep);
         if (r < 0)
                 return fprintf(stderr, "verify-export: %s %s\n", strerror(-r), rep.problem), 1;
         double t_verify_export = now() - t0;
+
+        /* The city's side: collect the week (keys folder, summary with its PDF). */
+        char keys[4096], summary[4096], *dirs[] = { out };
+        snprintf(keys, sizeof keys, "%s/keys", dir);
+        snprintf(summary, sizeof summary, "%s/summary", dir);
+        if (mkdir(keys, 0755) < 0 || link(pubpath, (snprintf(path_buf, sizeof path_buf, "%s/ws.pub", keys), path_buf)) < 0)
+                return 1;
+        struct collect_options co = { .lang = EXPORT_LANG_JA, .pdf = t_pdf >= 0, .pdf_engine = engine() };
+        struct collect_result cres;
+        t0 = now();
+        r = collect_run(keys, dirs, 1, summary, &co, NULL, NULL, &cres, err, sizeof err);
+        if (r != 0)
+                return fprintf(stderr, "collect: %d %s\n", r, err), 1;
+        double t_collect = now() - t0;
 
         t0 = now();
         r = ledger_verify(l, &vrep);
@@ -174,12 +227,97 @@ static int week(const char *dir, long n) {
                         fclose(f);
                 }
         }
-        printf("week records=%ld fill_s=%.1f export_s=%.1f verify_export_s=%.1f ledger_verify_s=%.1f "
-               "jsonl_mib=%.0f usage_csv_mib=%.0f report_kib=%.0f\n",
-               n, t_fill, t_export, t_verify_export, t_verify, jsonl / 1048576.0, usage / 1048576.0, html / 1024.0);
+        size_t pdf = 0;
+        snprintf(path, sizeof path, "%s/report.pdf", res.dir);
+        FILE *pf = fopen(path, "re");
+        if (pf) {
+                fseek(pf, 0, SEEK_END);
+                pdf = (size_t) ftell(pf);
+                fclose(pf);
+        }
+        printf("week records=%ld fill_s=%.1f export_s=%.1f pdf_s=%.1f verify_export_s=%.1f collect_s=%.1f "
+               "ledger_verify_s=%.1f jsonl_mib=%.0f usage_csv_mib=%.0f report_kib=%.0f pdf_kib=%.0f\n",
+               n, t_fill, t_export, t_pdf, t_verify_export, t_collect, t_verify, jsonl / 1048576.0, usage / 1048576.0,
+               html / 1024.0, pdf / 1024.0);
         ledger_close(l);
         signing_key_free(key);
         trusted_key_free(pub);
+        return 0;
+}
+
+/* WS workstations of one contract, WEEKS weeks of N records each: every week exported with its
+ * PDF, as each workstation's timer does, then all of them collected, as the city does. */
+static int fleet(const char *dir, long ws, long weeks, long n) {
+        char keys[4096], out[4096], summary[4096], err[512];
+        double t_fill = 0, t_export = 0;
+        int r;
+
+        setenv("TZ", "Asia/Tokyo", 1);
+        tzset();
+        snprintf(keys, sizeof keys, "%s/keys", dir);
+        snprintf(out, sizeof out, "%s/exports", dir);
+        snprintf(summary, sizeof summary, "%s/summary", dir);
+        if (mkdir(keys, 0755) < 0)
+                return 1;
+        bool pdf = access(engine(), X_OK) == 0;
+        for (long k = 0; k < ws; k++) {
+                char db[4200], prefix[4200], keypath[4300], pubpath[4300], host[64];
+                struct signing_key *key;
+                struct trusted_key *pub;
+                struct ledger *l;
+                struct export_week w0;
+
+                snprintf(db, sizeof db, "%s/ws%02ld.db", dir, k);
+                snprintf(prefix, sizeof prefix, "%s/ws%02ld", keys, k);
+                snprintf(keypath, sizeof keypath, "%s.key", prefix);
+                snprintf(pubpath, sizeof pubpath, "%s.pub", prefix);
+                snprintf(host, sizeof host, "ws-bench%02ld", k);
+                if (key_generate(prefix) < 0 || signing_key_load(keypath, &key) < 0 || trusted_key_load(pubpath, &pub) < 0 ||
+                    unlink(keypath) < 0 || ledger_open(db, 0, 10000, &l) < 0 || export_week_parse("2026-W45", &w0) < 0)
+                        return 1;
+                double t0 = now();
+                int64_t span = weeks * 7 * 86400;
+                for (long i = 0; i < weeks * n;) {
+                        for (long b = 0; b < 10000 && i < weeks * n; b++, i++) {
+                                struct ledger_record rec = sample(w0.start + (int64_t) ((double) i / (weeks * n) * span), (uint64_t) i);
+                                snprintf(rec.hostname, sizeof rec.hostname, "%s", host);
+                                snprintf(rec.machine_id, sizeof rec.machine_id, "%032lx", 0xb0000 + k);
+                                if (ledger_append(l, &rec) < 0)
+                                        return 1;
+                        }
+                        if (ledger_commit(l, NULL) < 0)
+                                return 1;
+                }
+                t_fill += now() - t0;
+                t0 = now();
+                char name[EXPORT_WEEK_MAX] = "2026-W45";
+                for (long k2 = 0; k2 < weeks; k2++, (void) export_week_next(name, name)) {
+                        struct export_week w;
+                        struct export_result res;
+                        struct export_options o = { .lang = EXPORT_LANG_JA, .formats = pdf ? EXPORT_ALL : EXPORT_CSV | EXPORT_JSON | EXPORT_HTML,
+                                                    .pdf_engine = engine() };
+                        if (export_week_parse(name, &w) < 0)
+                                return 1;
+                        r = export_write(l, &w, &o, out, key, trusted_key_fingerprint(pub), &res, err, sizeof err);
+                        if (r < 0)
+                                return fprintf(stderr, "export: %s %s\n", strerror(-r), err), 1;
+                }
+                t_export += now() - t0;
+                ledger_close(l);
+                signing_key_free(key);
+                trusted_key_free(pub);
+        }
+        char *dirs[] = { out };
+        struct collect_options co = { .lang = EXPORT_LANG_JA, .pdf = pdf, .pdf_engine = engine() };
+        struct collect_result cres;
+        double t0 = now();
+        r = collect_run(keys, dirs, 1, summary, &co, NULL, NULL, &cres, err, sizeof err);
+        double t_collect = now() - t0;
+        if (r != 0 || cres.good != (size_t) (ws * weeks))
+                return fprintf(stderr, "collect: %d %s (%zu good)\n", r, err, cres.good), 1;
+        printf("fleet workstations=%ld weeks=%ld records_per_week=%ld pdf=%s fill_s=%.1f export_s=%.1f "
+               "export_per_week_s=%.2f collect_s=%.1f\n", ws, weeks, n, pdf ? "yes" : "no", t_fill, t_export,
+               t_export / (double) (ws * weeks), t_collect);
         return 0;
 }
 
@@ -190,6 +328,8 @@ int main(int argc, char *argv[]) {
                 return throughput(argv[2], atol(argv[3]));
         if (argc == 4 && strcmp(argv[1], "week") == 0)
                 return week(argv[2], atol(argv[3]));
-        fprintf(stderr, "usage: ledger-bench storm DB N BATCH [TIME] | throughput DIR N | week DIR N\n");
+        if (argc == 6 && strcmp(argv[1], "fleet") == 0)
+                return fleet(argv[2], atol(argv[3]), atol(argv[4]), atol(argv[5]));
+        fprintf(stderr, "usage: ledger-bench storm DB N BATCH [TIME] | throughput DIR N | week DIR N | fleet DIR WS WEEKS N\n");
         return 2;
 }

@@ -149,6 +149,13 @@ def main(raw, build):
                   f"{x['export_s']} s | `bench/ledger.sh {build}` |")
                 w(f"| … verify-export of that week / `ledger verify` of the whole chain | {x['verify_export_s']} s / "
                   f"{x['ledger_verify_s']} s | `bench/ledger.sh {build}` |")
+                if "pdf_s" in x:
+                    w(f"| … its report.pdf (WeasyPrint) / `collect` of that week (verify, count, summary PDF) | "
+                      f"{x['pdf_s']} s / {x['collect_s']} s | `bench/ledger.sh {build}` |")
+            elif line.startswith("fleet"):
+                w(f"| a contract, {x['workstations']} workstations x {x['weeks']} weeks of {x['records_per_week']} records: "
+                  f"export of every week with its PDF (per week) / `collect` of all | {x['export_s']} s ({x['export_per_week_s']} s) / "
+                  f"{x['collect_s']} s | `bench/ledger.sh {build}` |")
     if net:
         for line in net.splitlines():
             x = kv(line)

@@ -60,7 +60,7 @@ fi
 
 # --- ledger (issue 5): writes bench/LEDGER.md, its raw lines go into RESULTS.md too --------------
 bench/ledger.sh "$build"
-sed -n '/^```$/,/^```$/p' bench/LEDGER.md | grep -E '^(throughput|week) ' > "$raw/ledger.txt"
+sed -n '/^```$/,/^```$/p' bench/LEDGER.md | grep -E '^(throughput|week|fleet) ' > "$raw/ledger.txt"
 
 # --- kyokad and USBGuard on a real kernel (QEMU): writes bench/USB.md ----------------------------
 echo "bench: tests/vm/bench-usb.py: kyokad and usbguard-daemon in one VM (about 8 minutes)" >&2

@@ -1,25 +1,44 @@
 /* SPDX-License-Identifier: MIT */
-/* usage.csv and faults.csv: what Excel on a Japanese Windows opens as it should. UTF-8 with a
- * BOM (without it Excel reads Shift_JIS), CRLF line ends, every cell quoted (RFC 4180), one row
- * per record; the last column says how many events the row stands for, after the older columns
- * so that a sheet that refers to them by position still finds them. A cell that a spreadsheet
- * would run as a formula gets a leading single quote; control characters and invalid UTF-8
- * appear as \xHH (docs/ledger.md, "CSV"). */
+/* usage.csv, faults.csv and media.csv: what Excel on a Japanese Windows opens as it should.
+ * UTF-8 with a BOM (without it Excel reads Shift_JIS), CRLF line ends, every cell quoted (RFC
+ * 4180), one row per record, each column one thing. The date and time is one Excel reads as a
+ * date ("2026/12/02 09:35:48"), the UTC offset in a column of its own; record numbers and
+ * counts are numbers. Every other cell is text and stays text: one that a spreadsheet would
+ * take for a number, a date or a time ("0123", "1-2", "12E4") is written as the text formula
+ * ="0123", which Excel and LibreOffice show as the text 0123. A cell that a spreadsheet would
+ * run as a formula gets a leading single quote; control characters and invalid UTF-8 appear as
+ * \xHH (docs/ledger.md, "CSV"). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "export.h"
+#include "utf8.h"
 
 static const char *const header_ja[] = {
-        "日時", "端末", "利用者", "機器種別", "事象", "機器名", "ベンダー/製品", "シリアル番号", "許可番号", "判定", "備考",
-        "記録番号", "回数",
+        "日時", "時差", "端末", "利用者", "区分", "事象", "判定", "許可番号", "判定理由", "機器名",
+        "ベンダーID:製品ID", "シリアル番号", "接続位置", "MACアドレス", "ポリシー通し番号", "ポリシー署名者", "回数",
+        "備考", "記録番号",
 };
 static const char *const header_en[] = {
-        "Date/time", "Workstation", "User", "Device type", "Event", "Device name", "Vendor/product", "Serial number",
-        "Permit number", "Decision", "Remarks", "Record no.", "Count",
+        "Date and time", "UTC offset", "Workstation", "User", "Category", "Event", "Decision", "Permit number",
+        "Reason", "Device name", "Vendor:product ID", "Serial number", "Port", "MAC address", "Policy serial",
+        "Policy signer", "Count", "Remarks", "Record no.",
 };
 _Static_assert(ELEMENTSOF(header_ja) == ELEMENTSOF(header_en), "headers differ");
+/* Columns written as numbers or dates (bit i: column i). */
+#define NUMBERS ((1u << 0) | (1u << 14) | (1u << 16) | (1u << 18))
+
+static const char *const media_ja[] = {
+        "日時", "時差", "端末", "区分", "媒体", "ベンダーID:製品ID", "シリアル番号", "許可番号", "承認者", "承認日",
+        "利用目的", "貸与先", "利用者", "利用の範囲", "記録番号",
+};
+static const char *const media_en[] = {
+        "Date and time", "UTC offset", "Workstation", "Entry", "Medium", "Vendor:product ID", "Serial number",
+        "Permit number", "Approved by", "Approved on", "Purpose", "Holder", "User", "Access", "Record no.",
+};
+_Static_assert(ELEMENTSOF(media_ja) == ELEMENTSOF(media_en), "headers differ");
+#define MEDIA_NUMBERS ((1u << 0) | (1u << 14))
 
 /* Characters that make a spreadsheet treat a cell as a formula (or, with tab and CR, as
  * something other than the text shown), including the full-width forms an IME produces. */
@@ -31,6 +50,26 @@ static bool starts_like_formula(const char *s) {
         return false;
 }
 
+/* Whether a spreadsheet would read S as something other than text: a number ("0123",
+ * "1.5E3", "1,234", "(12)", "12%"), a date or time ("1-2", "2026/1/2", "12:30") or a truth
+ * value. Such a cell holds digits and a few signs only; letters make it text (but E). */
+static bool reads_as_value(const char *s) {
+        bool digit = false;
+
+        if (strcasecmp(s, "TRUE") == 0 || strcasecmp(s, "FALSE") == 0)
+                return true;
+        for (const char *p = s; *p; p++) {
+                if (*p >= '0' && *p <= '9')
+                        digit = true;
+                else if (!strchr(" +-.,/:()%$Ee", *p))
+                        return false;
+        }
+        return digit;
+}
+
+/* Excel takes at most 255 characters in a formula's string. */
+#define TEXT_FORMULA_MAX 255
+
 char *csv_cell(const char *s) {
         size_t len = strlen(s), size = 4 * len + 1, o = 0;
         _cleanup_free_ char *clean = malloc(size);
@@ -41,30 +80,45 @@ char *csv_cell(const char *s) {
         /* Visible escapes first: a tab or CR at the start becomes "\x09", no longer a trigger. */
         ledger_text_set(clean, size, s);
         bool neutralise = starts_like_formula(s) || starts_like_formula(clean);
+        /* Digits and signs only, so the formula can hold nothing but that text. */
+        bool keep_text = !neutralise && reads_as_value(clean) && strlen(clean) <= TEXT_FORMULA_MAX;
 
-        out = malloc(2 * strlen(clean) + 4);
+        out = malloc(2 * strlen(clean) + 8);
         if (!out)
                 return NULL;
         out[o++] = '"';
         if (neutralise)
                 out[o++] = '\'';
+        if (keep_text) {
+                memcpy(out + o, "=\"\"", 3);
+                o += 3;
+        }
         for (const char *p = clean; *p; p++) {
                 if (*p == '"')
                         out[o++] = '"';
                 out[o++] = *p;
+        }
+        if (keep_text) {
+                memcpy(out + o, "\"\"", 2);
+                o += 2;
         }
         out[o++] = '"';
         out[o] = 0;
         return out;
 }
 
-static int write_cells(FILE *f, const char *const *cells, size_t n) {
+int csv_write_cells(FILE *f, const char *const *cells, size_t n, uint64_t numbers) {
         for (size_t i = 0; i < n; i++) {
+                if (i > 0)
+                        fputc(',', f);
+                if (numbers & (UINT64_C(1) << i)) {
+                        /* Ours: digits, '/', ':' and a space; written as they are. */
+                        fprintf(f, "\"%s\"", cells[i]);
+                        continue;
+                }
                 _cleanup_free_ char *c = csv_cell(cells[i]);
                 if (!c)
                         return -ENOMEM;
-                if (i > 0)
-                        fputc(',', f);
                 fputs(c, f);
         }
         fputs("\r\n", f);
@@ -73,28 +127,77 @@ static int write_cells(FILE *f, const char *const *cells, size_t n) {
 
 int csv_write_header(FILE *f, enum export_lang lang) {
         fputs("\xef\xbb\xbf", f);
-        return write_cells(f, lang == EXPORT_LANG_EN ? header_en : header_ja, ELEMENTSOF(header_ja));
+        return csv_write_cells(f, lang == EXPORT_LANG_EN ? header_en : header_ja, ELEMENTSOF(header_ja), 0);
+}
+
+int csv_write_media_header(FILE *f, enum export_lang lang) {
+        fputs("\xef\xbb\xbf", f);
+        return csv_write_cells(f, lang == EXPORT_LANG_EN ? media_en : media_ja, ELEMENTSOF(media_ja), 0);
+}
+
+/* Where a device sits: a USB device's bus path, a link's udev path. */
+static const char *port_of(const struct ledger_record *r) {
+        return r->subject == LEDGER_SUBJECT_USB ? r->bus_path : r->subject == LEDGER_SUBJECT_NETWORK ? r->link_path : "";
 }
 
 int csv_write_row(FILE *f, const struct ledger_record *r, enum export_lang lang) {
-        char when[ISO8601_MAX_LEDGER], user[LEDGER_USER_MAX + 32], name[2 * USB_STRING_MAX + 8];
-        char vp[LEDGER_TEXT_MAX], seq[24], count[24], remarks[2 * LEDGER_MESSAGE_MAX];
-        const char *serial = r->subject == LEDGER_SUBJECT_NETWORK ? r->mac : r->serial;
+        char when[32], offset[16], name[2 * USB_STRING_MAX + 8], vp[LEDGER_HEX4_MAX * 2 + 1], seq[24], count[24];
+        char policy[24] = "", reason[2 * LEDGER_TEXT_MAX], remarks[2 * LEDGER_MESSAGE_MAX];
 
-        if (ledger_record_format_time(r, when, sizeof when) < 0)
+        if (export_format_time(r->time, r->utc_offset, when, sizeof when) < 0)
                 return -EINVAL;
-        export_user(r, user, sizeof user);
+        export_format_offset(r->utc_offset, offset, sizeof offset);
         export_device_name(r, name, sizeof name);
-        export_vendor_product(r, vp, sizeof vp);
+        vp[0] = 0;
+        if (r->subject == LEDGER_SUBJECT_USB && r->vendor[0])
+                snprintf(vp, sizeof vp, "%s:%s", r->vendor, r->product);
+        export_reason(r, lang, reason, sizeof reason);
         export_remarks(r, lang, remarks, sizeof remarks);
         snprintf(seq, sizeof seq, "%lld", (long long) r->seq);
         /* Every row, 1 included: SUM() over the column is the number of events. */
         snprintf(count, sizeof count, "%lld", (long long) r->count);
+        if (r->policy_serial > 0)
+                snprintf(policy, sizeof policy, "%lld", (long long) r->policy_serial);
 
         const char *cells[] = {
-                when, r->hostname, user, export_label_device_type(r, lang), export_label_event(r, lang), name, vp,
-                serial, r->permit, export_label_decision(r->decision, lang), remarks, seq, count,
+                when, offset, r->hostname, r->uid >= 0 ? r->user : "", export_label_category(r, lang),
+                export_label_event(r, lang), export_label_decision(r->decision, lang), r->permit, reason, name, vp,
+                r->subject == LEDGER_SUBJECT_USB ? r->serial : "", port_of(r),
+                r->subject == LEDGER_SUBJECT_NETWORK ? r->mac : "", policy, r->signer, count, remarks, seq,
         };
         _Static_assert(ELEMENTSOF(cells) == ELEMENTSOF(header_ja), "row and header differ");
-        return write_cells(f, cells, ELEMENTSOF(cells));
+        return csv_write_cells(f, cells, ELEMENTSOF(cells), NUMBERS);
+}
+
+int csv_write_media_row(FILE *f, const struct ledger_record *r, enum export_media_kind kind, const char *permit,
+                        const struct policy *policy, enum export_lang lang) {
+        const struct policy_usb_entry *e = policy && permit[0] ? policy_find_usb_permit(policy, permit) : NULL;
+        char when[32], offset[16], name[2 * USB_STRING_MAX + 8], vp[LEDGER_HEX4_MAX * 2 + 1], seq[24];
+        char by[EXPORT_HEADER_MAX] = "", on[EXPORT_HEADER_MAX] = "", purpose[EXPORT_HEADER_MAX] = "",
+             holder[EXPORT_HEADER_MAX] = "";
+        const char *access = "";
+
+        if (export_format_time(r->time, r->utc_offset, when, sizeof when) < 0)
+                return -EINVAL;
+        export_format_offset(r->utc_offset, offset, sizeof offset);
+        export_device_name(r, name, sizeof name);
+        snprintf(vp, sizeof vp, "%s:%s", r->vendor, r->product);
+        snprintf(seq, sizeof seq, "%lld", (long long) r->seq);
+        if (e) {
+                /* Policy text is the city's, but shown as every other text: sanitised. */
+                ledger_text_set(by, sizeof by, e->approval.approved_by ?: "");
+                ledger_text_set(on, sizeof on, e->approval.approved_on_text ?: "");
+                ledger_text_set(purpose, sizeof purpose, e->approval.purpose ?: "");
+                ledger_text_set(holder, sizeof holder, e->approval.holder ?: "");
+        }
+        if (kind != EXPORT_MEDIA_WITHDRAWN)
+                access = r->decision == LEDGER_DECISION_READ_ONLY ? (lang == EXPORT_LANG_EN ? "read-only" : "読み取り専用") :
+                         (lang == EXPORT_LANG_EN ? "read-write" : "読み書き");
+
+        const char *cells[] = {
+                when, offset, r->hostname, export_label_media(kind, lang), name, vp, r->serial, permit, by, on,
+                purpose, holder, r->uid >= 0 ? r->user : "", access, seq,
+        };
+        _Static_assert(ELEMENTSOF(cells) == ELEMENTSOF(media_ja), "row and header differ");
+        return csv_write_cells(f, cells, ELEMENTSOF(cells), MEDIA_NUMBERS);
 }

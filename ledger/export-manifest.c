@@ -17,7 +17,6 @@
 #include "fs-safe.h"
 #include "hexutil.h"
 
-#define MANIFEST_MAGIC "kyoka-export 1"
 
 int file_sha256(const char *dir, const char *name, uint8_t ret[static 32]) {
         _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -54,8 +53,13 @@ int file_sha256_at(int dirfd, const char *name, uint8_t ret[static 32]) {
         return r;
 }
 
+/* "KEY VALUE", or "KEY" alone for an empty value (version 2 header text). */
+static void put_text(FILE *f, const char *key, const char *value) {
+        fprintf(f, "%s%s%s\n", key, value[0] ? " " : "", value);
+}
+
 int manifest_format(const struct manifest *m, char **ret, size_t *ret_size) {
-        char *text = NULL, start[LEDGER_HASH_HEX], end[LEDGER_HASH_HEX], h[65];
+        char *text = NULL, start[LEDGER_HASH_HEX], end[LEDGER_HASH_HEX], first[LEDGER_HASH_HEX], h[65];
         size_t size = 0;
         FILE *f = open_memstream(&text, &size);
 
@@ -63,10 +67,21 @@ int manifest_format(const struct manifest *m, char **ret, size_t *ret_size) {
                 return -ENOMEM;
         hex_encode(m->start_hash, LEDGER_HASH_SIZE, start);
         hex_encode(m->end_hash, LEDGER_HASH_SIZE, end);
-        fprintf(f, MANIFEST_MAGIC "\nhost %s\nmachine-id %s\nweek %s\nkey %s\nrecords %llu\n"
-                "chain-start %lld %s\nchain-end %lld %s\n",
-                m->host, m->machine_id, m->week, m->key, (unsigned long long) m->records,
-                (long long) m->start_seq, start, (long long) m->end_seq, end);
+        hex_encode(m->ledger_hash, LEDGER_HASH_SIZE, first);
+        fprintf(f, "kyoka-export %u\nhost %s\nmachine-id %s\nweek %s\nkey %s\n", m->version == 1 ? 1 : MANIFEST_VERSION,
+                m->host, m->machine_id, m->week, m->key);
+        if (m->version != 1) {
+                fprintf(f, "policy %lld\n", (long long) m->header.policy_serial);
+                put_text(f, "issuer", m->header.issuer);
+                put_text(f, "contract", m->header.contract);
+                put_text(f, "contractor", m->header.contractor);
+                put_text(f, "responsible", m->header.responsible);
+        }
+        fprintf(f, "records %llu\n", (unsigned long long) m->records);
+        if (m->version != 1)
+                fprintf(f, "ledger-first %lld %s\n", (long long) m->ledger_seq, first);
+        fprintf(f, "chain-start %lld %s\nchain-end %lld %s\n", (long long) m->start_seq, start, (long long) m->end_seq,
+                end);
         for (size_t i = 0; i < m->n_files; i++) {
                 hex_encode(m->files[i].sha256, 32, h);
                 fprintf(f, "%s  %s\n", h, m->files[i].name);
@@ -98,7 +113,8 @@ static bool next_line(const char *text, size_t size, size_t *p, char *line, size
 }
 
 static bool is_export_file(const char *name) {
-        static const char *const names[] = { "faults.csv", "records.jsonl", "report.html", "usage.csv" };
+        static const char *const names[] = { "faults.csv", "media.csv", "records.jsonl", "report.html", "report.pdf",
+                                             "usage.csv" };
         for (size_t i = 0; i < ELEMENTSOF(names); i++)
                 if (streq(name, names[i]))
                         return true;
@@ -154,32 +170,71 @@ static int parse_file_line(const char *line, uint8_t *ret_hash, char *ret_name, 
         return 0;
 }
 
-int manifest_parse(const char *text, size_t size, struct manifest *ret, char *err, size_t err_size) {
-        static const char *const keys[] = { "host", "machine-id", "week", "key", "records", "chain-start", "chain-end" };
-        struct manifest m = {};
-        char line[512];
-        size_t p = 0;
-        size_t n;
+/* Header text (version 2): "KEY" for empty, "KEY VALUE" with VALUE sanitised text that fits. */
+static bool parse_text(const char *line, const char *key, char *ret, size_t size) {
+        char clean[EXPORT_HEADER_MAX];
+        const char *v;
 
-        if (!next_line(text, size, &p, line, sizeof line) || !streq(line, MANIFEST_MAGIC)) {
+        if (streq(line, key)) {
+                ret[0] = 0;
+                return true;
+        }
+        if (!(v = value_of(line, key)) || strlen(v) >= size || ledger_text_set(clean, sizeof clean, v) != strlen(v) ||
+            !streq(clean, v))
+                return false;
+        strcpy(ret, v);
+        return true;
+}
+
+int manifest_parse(const char *text, size_t size, struct manifest *ret, char *err, size_t err_size) {
+        enum { K_HOST, K_MACHINE, K_WEEK, K_KEY, K_POLICY, K_ISSUER, K_CONTRACT, K_CONTRACTOR, K_RESPONSIBLE,
+               K_RECORDS, K_LEDGER, K_START, K_END };
+        static const char *const keys[] = { "host", "machine-id", "week", "key", "policy", "issuer", "contract",
+                                            "contractor", "responsible", "records", "ledger-first", "chain-start",
+                                            "chain-end" };
+        struct manifest m = {};
+        char line[EXPORT_HEADER_MAX + 64];
+        size_t p = 0, line_no = 1, n;
+        uint64_t v64 = 0;
+
+        if (!next_line(text, size, &p, line, sizeof line) ||
+            (!streq(line, "kyoka-export 1") && !streq(line, "kyoka-export 2"))) {
                 snprintf(err, err_size, "MANIFEST: not a kyoka export manifest (first line)");
                 return -EBADMSG;
         }
+        m.version = (unsigned) (line[13] - '0');
         for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
-                const char *v;
-                bool ok = next_line(text, size, &p, line, sizeof line) && (v = value_of(line, keys[i]));
-                if (ok)
+                const char *v = NULL;
+                /* Version 1 has neither the header nor ledger-first. */
+                if (m.version == 1 && ((i >= K_POLICY && i <= K_RESPONSIBLE) || i == K_LEDGER))
+                        continue;
+                line_no++;
+                bool ok = next_line(text, size, &p, line, sizeof line);
+                if (ok && i >= K_ISSUER && i <= K_RESPONSIBLE) {
+                        char *dst = i == K_ISSUER ? m.header.issuer : i == K_CONTRACT ? m.header.contract :
+                                    i == K_CONTRACTOR ? m.header.contractor : m.header.responsible;
+                        ok = parse_text(line, keys[i], dst, EXPORT_HEADER_MAX);
+                } else if (ok && (v = value_of(line, keys[i])))
                         switch (i) {
-                        case 0: ok = strlen(v) < sizeof m.host; if (ok) strcpy(m.host, v); break;
-                        case 1: ok = strlen(v) < sizeof m.machine_id; if (ok) strcpy(m.machine_id, v); break;
-                        case 2: ok = strlen(v) < sizeof m.week; if (ok) strcpy(m.week, v); break;
-                        case 3: ok = strlen(v) == KEY_FINGERPRINT_HEX - 1; if (ok) strcpy(m.key, v); break;
-                        case 4: n = parse_decimal(v, UINT64_MAX, &m.records); ok = n > 0 && v[n] == 0; break;
-                        case 5: ok = parse_chain(v, &m.start_seq, m.start_hash) == 0; break;
-                        case 6: ok = parse_chain(v, &m.end_seq, m.end_hash) == 0; break;
+                        case K_HOST: ok = strlen(v) < sizeof m.host; if (ok) strcpy(m.host, v); break;
+                        case K_MACHINE: ok = strlen(v) < sizeof m.machine_id; if (ok) strcpy(m.machine_id, v); break;
+                        case K_WEEK: ok = strlen(v) < sizeof m.week; if (ok) strcpy(m.week, v); break;
+                        case K_KEY: ok = strlen(v) == KEY_FINGERPRINT_HEX - 1; if (ok) strcpy(m.key, v); break;
+                        case K_POLICY:
+                                n = parse_decimal(v, INT64_MAX, &v64);
+                                ok = n > 0 && v[n] == 0;
+                                m.header.policy_serial = (int64_t) v64;
+                                break;
+                        case K_RECORDS: n = parse_decimal(v, UINT64_MAX, &m.records); ok = n > 0 && v[n] == 0; break;
+                        case K_LEDGER: ok = parse_chain(v, &m.ledger_seq, m.ledger_hash) == 0; break;
+                        case K_START: ok = parse_chain(v, &m.start_seq, m.start_hash) == 0; break;
+                        case K_END: ok = parse_chain(v, &m.end_seq, m.end_hash) == 0; break;
+                        default: ok = false;
                         }
+                else
+                        ok = false;
                 if (!ok) {
-                        snprintf(err, err_size, "MANIFEST line %zu: expected \"%s VALUE\"", i + 2, keys[i]);
+                        snprintf(err, err_size, "MANIFEST line %zu: expected \"%s VALUE\"", line_no, keys[i]);
                         return -EBADMSG;
                 }
         }
@@ -190,11 +245,12 @@ int manifest_parse(const char *text, size_t size, struct manifest *ret, char *er
         while (p < size) {
                 uint8_t hash[32];
                 char name[sizeof m.files[0].name];
+                line_no++;
                 if (!next_line(text, size, &p, line, sizeof line) ||
                     parse_file_line(line, hash, name, sizeof name) < 0 || m.n_files >= MANIFEST_FILES_MAX ||
                     (m.n_files > 0 && strcmp(m.files[m.n_files - 1].name, name) >= 0)) {
                         snprintf(err, err_size, "MANIFEST line %zu: expected \"SHA256  FILE\" (known files, sorted, once each)",
-                                 9 + m.n_files);
+                                 line_no);
                         return -EBADMSG;
                 }
                 memcpy(m.files[m.n_files].sha256, hash, 32);
@@ -203,4 +259,18 @@ int manifest_parse(const char *text, size_t size, struct manifest *ret, char *er
         }
         *ret = m;
         return 0;
+}
+
+int manifest_read(const char *dir, struct manifest *ret, char *err, size_t err_size) {
+        _cleanup_free_ char *text = NULL;
+        size_t size;
+        int r;
+
+        _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return negative_errno();
+        r = read_file_at(dfd, "MANIFEST", MANIFEST_TEXT_MAX, &text, &size);
+        if (r < 0)
+                return r;
+        return manifest_parse(text, size, ret, err, err_size);
 }

@@ -17,7 +17,6 @@
 #include "fs-safe.h"
 #include "hexutil.h"
 
-#define MANIFEST_MAX (64u << 10)
 #define JSONL_LINE_MAX (64u << 10)
 
 /* ---- weeks ------------------------------------------------------------------------------- */
@@ -82,208 +81,137 @@ int export_week_last_complete(int64_t now, struct export_week *ret) {
                                 ret);
 }
 
+
+/* Pure calendar arithmetic: the ISO week count of YEAR (53 when 1 January is a Thursday, or a
+ * Wednesday in a leap year). */
+static int iso_weeks_in_year(int year) {
+        /* Day of the week of 1 January (0 = Sunday), Gauss's algorithm. */
+        int y = year - 1;
+        int jan1 = (1 + 5 * (y % 4) + 4 * (y % 100) + 6 * (y % 400)) % 7;
+        bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+        return jan1 == 4 || (leap && jan1 == 3) ? 53 : 52;
+}
+
+static int week_name_parse(const char *s, int *ret_year, int *ret_week) {
+        int year, week, n = 0;
+        if (!s || strlen(s) != 8 || sscanf(s, "%4d-W%2d%n", &year, &week, &n) != 2 || n != 8 || year < 1970 ||
+            week < 1 || week > iso_weeks_in_year(year) || s[6] < '0' || s[6] > '9')
+                return -EINVAL;
+        *ret_year = year;
+        *ret_week = week;
+        return 0;
+}
+
+int export_week_next(const char *name, char ret[static EXPORT_WEEK_MAX]) {
+        int year, week;
+        if (week_name_parse(name, &year, &week) < 0)
+                return -EINVAL;
+        if (++week > iso_weeks_in_year(year)) {
+                week = 1;
+                year++;
+        }
+        snprintf(ret, EXPORT_WEEK_MAX, "%04u-W%02u", (unsigned) year % 10000, (unsigned) week % 100);
+        return 0;
+}
+
+size_t export_weeks_between(const char *a, const char *b, char (*ret)[EXPORT_WEEK_MAX], size_t max) {
+        char w[EXPORT_WEEK_MAX];
+        size_t n = 0;
+
+        if (export_week_next(a, w) < 0 || strcmp(a, b) >= 0)
+                return 0;
+        /* Week names sort as the weeks do. Bounded: a century of weeks at most. */
+        while (strcmp(w, b) < 0 && n < 5300) {
+                if (n < max)
+                        memcpy(ret[n], w, EXPORT_WEEK_MAX);
+                n++;
+                if (export_week_next(w, w) < 0)
+                        break;
+        }
+        return n;
+}
+
 int export_formats_parse(const char *s, unsigned *ret) {
+        static const struct { const char *name; unsigned flag; } names[] = {
+                { "csv", EXPORT_CSV }, { "json", EXPORT_JSON }, { "html", EXPORT_HTML }, { "pdf", EXPORT_PDF },
+        };
         unsigned f = 0;
         const char *p = s;
 
         while (p && *p) {
                 size_t n = strcspn(p, ",");
-                if (n == 3 && strncmp(p, "csv", 3) == 0)
-                        f |= EXPORT_CSV;
-                else if (n == 4 && strncmp(p, "json", 4) == 0)
-                        f |= EXPORT_JSON;
-                else if (n == 4 && strncmp(p, "html", 4) == 0)
-                        f |= EXPORT_HTML;
-                else
+                bool known = false;
+                for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                        if (n == strlen(names[i].name) && strncmp(p, names[i].name, n) == 0) {
+                                f |= names[i].flag;
+                                known = true;
+                        }
+                if (!known)
                         return -EINVAL;
                 p += n;
                 if (*p == ',')
                         p++;
         }
-        if (f == 0)
+        /* The PDF is the report rendered: there is none without it. */
+        if (f == 0 || ((f & EXPORT_PDF) && !(f & EXPORT_HTML)))
                 return -EINVAL;
         *ret = f;
         return 0;
 }
 
-/* ---- labels ------------------------------------------------------------------------------ */
-
-static const char *const event_ja[_LEDGER_EVENT_MAX] = {
-        [LEDGER_EVENT_CONNECTED] = "接続",
-        [LEDGER_EVENT_REEVALUATED] = "再判定",
-        [LEDGER_EVENT_REMOVED] = "取り外し",
-        [LEDGER_EVENT_APPEARED] = "検出",
-        [LEDGER_EVENT_VIOLATION] = "無許可の有効化を遮断",
-        [LEDGER_EVENT_POLICY_LOADED] = "ポリシー適用",
-        [LEDGER_EVENT_POLICY_REFUSED] = "ポリシー拒否",
-        [LEDGER_EVENT_PERMIT_EXPIRED] = "許可期限切れ",
-        [LEDGER_EVENT_STARTED] = "kyokad 起動",
-        [LEDGER_EVENT_STOPPED] = "kyokad 停止",
-        [LEDGER_EVENT_UNCLEAN_SHUTDOWN] = "異常終了を検出",
-        [LEDGER_EVENT_ENFORCEMENT_FAILED] = "制御の失敗",
-        [LEDGER_EVENT_CLOCK_JUMP] = "時刻の跳躍",
-        [LEDGER_EVENT_FAULT] = "障害",
-        [LEDGER_EVENT_LEDGER_DELAYED] = "記録の遅延",
-        [LEDGER_EVENT_LEDGER_LOST] = "記録の欠落",
-        [LEDGER_EVENT_LEDGER_PRUNED] = "保存期間満了による削除",
-};
-
-static const char *const event_en[_LEDGER_EVENT_MAX] = {
-        [LEDGER_EVENT_CONNECTED] = "Connected",
-        [LEDGER_EVENT_REEVALUATED] = "Re-evaluated",
-        [LEDGER_EVENT_REMOVED] = "Removed",
-        [LEDGER_EVENT_APPEARED] = "Appeared",
-        [LEDGER_EVENT_VIOLATION] = "Brought up while blocked: forced down",
-        [LEDGER_EVENT_POLICY_LOADED] = "Policy took effect",
-        [LEDGER_EVENT_POLICY_REFUSED] = "Policy refused",
-        [LEDGER_EVENT_PERMIT_EXPIRED] = "Permit expired",
-        [LEDGER_EVENT_STARTED] = "kyokad started",
-        [LEDGER_EVENT_STOPPED] = "kyokad stopped",
-        [LEDGER_EVENT_UNCLEAN_SHUTDOWN] = "Unclean shutdown detected",
-        [LEDGER_EVENT_ENFORCEMENT_FAILED] = "Enforcement failed",
-        [LEDGER_EVENT_CLOCK_JUMP] = "Clock jump",
-        [LEDGER_EVENT_FAULT] = "Fault",
-        [LEDGER_EVENT_LEDGER_DELAYED] = "Records delayed",
-        [LEDGER_EVENT_LEDGER_LOST] = "Records lost",
-        [LEDGER_EVENT_LEDGER_PRUNED] = "Records deleted after retention",
-};
-
-const char *export_label_event(const struct ledger_record *r, enum export_lang lang) {
-        const char *const *t = lang == EXPORT_LANG_EN ? event_en : event_ja;
-        return (size_t) r->event < _LEDGER_EVENT_MAX ? t[r->event] : "?";
-}
-
-const char *export_label_decision(enum ledger_decision d, enum export_lang lang) {
-        static const char *const ja[_LEDGER_DECISION_MAX] = { "", "許可", "読み取り専用で許可", "拒否" };
-        static const char *const en[_LEDGER_DECISION_MAX] = { "", "Allowed", "Allowed read-only", "Blocked" };
-        if ((size_t) d >= _LEDGER_DECISION_MAX)
-                return "?";
-        return lang == EXPORT_LANG_EN ? en[d] : ja[d];
-}
-
-static bool has_interface_class(const char *interfaces, const char *cls) {
-        for (const char *p = interfaces; *p; p += strcspn(p, ","), p += *p == ',') {
-                if (strncmp(p, cls, 2) == 0)
-                        return true;
-        }
-        return false;
-}
-
-const char *export_label_device_type(const struct ledger_record *r, enum export_lang lang) {
-        bool en = lang == EXPORT_LANG_EN;
-
-        switch (r->subject) {
-        case LEDGER_SUBJECT_USB:
-                /* Storage first: a stick that also claims to be a keyboard is still a medium. */
-                if (has_interface_class(r->interfaces, "08"))
-                        return en ? "USB storage" : "USB記憶媒体";
-                if (has_interface_class(r->interfaces, "03"))
-                        return en ? "USB input device" : "USB入力機器";
-                if (has_interface_class(r->interfaces, "09"))
-                        return en ? "USB hub" : "USBハブ";
-                return en ? "USB device" : "USB機器";
-        case LEDGER_SUBJECT_NETWORK:
-                return en ? "Network link" : "ネットワーク";
-        case LEDGER_SUBJECT_POLICY:
-                return en ? "Policy" : "ポリシー";
-        case LEDGER_SUBJECT_DAEMON:
-                return "kyokad";
-        case LEDGER_SUBJECT_LEDGER:
-                return en ? "Ledger" : "記録台帳";
-        default:
-                return "?";
-        }
-}
-
-void export_device_name(const struct ledger_record *r, char *buf, size_t size) {
-        buf[0] = 0;
-        switch (r->subject) {
-        case LEDGER_SUBJECT_USB:
-                snprintf(buf, size, "%s%s%s", r->manufacturer, r->manufacturer[0] && r->product_name[0] ? " " : "",
-                         r->product_name);
-                break;
-        case LEDGER_SUBJECT_NETWORK:
-                snprintf(buf, size, "%s%s%s%s", r->ifname, r->link_kind[0] ? " (" : "", r->link_kind,
-                         r->link_kind[0] ? ")" : "");
-                break;
-        case LEDGER_SUBJECT_POLICY:
-                if (r->policy_serial > 0)
-                        snprintf(buf, size, "serial %lld", (long long) r->policy_serial);
-                break;
-        default:
-                break;
-        }
-}
-
-void export_vendor_product(const struct ledger_record *r, char *buf, size_t size) {
-        buf[0] = 0;
-        if (r->subject == LEDGER_SUBJECT_USB && r->vendor[0])
-                snprintf(buf, size, "%s:%s", r->vendor, r->product);
-        else if (r->subject == LEDGER_SUBJECT_NETWORK)
-                snprintf(buf, size, "%s", r->driver);
-        else if (r->subject == LEDGER_SUBJECT_POLICY)
-                snprintf(buf, size, "%s", r->signer);
-}
-
-void export_user(const struct ledger_record *r, char *buf, size_t size) {
-        buf[0] = 0;
-        if (r->uid >= 0)
-                snprintf(buf, size, "%s (%lld)", r->user, (long long) r->uid);
-}
-
-void export_remarks(const struct ledger_record *r, enum export_lang lang, char *buf, size_t size) {
-        const char *parts[3] = { r->reason, r->message, NULL };
-        char failure[96];
-        size_t o = 0;
-
-        if (r->outcome == LEDGER_OUTCOME_FAILED) {
-                const char *name = r->error_number > 0 ? strerrorname_np((int) r->error_number) : NULL;
-                snprintf(failure, sizeof failure, "%s: errno %lld%s%s", lang == EXPORT_LANG_EN ? "failed" : "失敗",
-                         (long long) r->error_number, name ? " " : "", name ?: "");
-                parts[2] = failure;
-        }
-        buf[0] = 0;
-        for (size_t i = 0; i < ELEMENTSOF(parts); i++) {
-                if (!parts[i] || !parts[i][0] || o >= size)
-                        continue;
-                o += (size_t) snprintf(buf + o, size - o, "%s%s", o ? "; " : "", parts[i]);
-        }
+void export_header_from_policy(const struct policy *p, struct export_header *ret) {
+        *ret = (struct export_header) {};
+        if (!p)
+                return;
+        ret->policy_serial = p->serial > INT64_MAX ? INT64_MAX : (int64_t) p->serial;
+        /* One line each, in the sanitised form every exported text has (MANIFEST holds them). */
+        ledger_text_set(ret->issuer, sizeof ret->issuer, p->issuer ?: "");
+        ledger_text_set(ret->contract, sizeof ret->contract, p->contract ?: "");
+        ledger_text_set(ret->contractor, sizeof ret->contractor, p->contractor ?: "");
+        ledger_text_set(ret->responsible, sizeof ret->responsible, p->responsible ?: "");
 }
 
 /* ---- writing ----------------------------------------------------------------------------- */
 
-static bool is_usage(const struct ledger_record *r) {
-        return (r->subject == LEDGER_SUBJECT_USB || r->subject == LEDGER_SUBJECT_NETWORK ||
-                r->subject == LEDGER_SUBJECT_POLICY) && r->event != LEDGER_EVENT_POLICY_REFUSED;
-}
-
-static const char *const export_files[] = { "faults.csv", "records.jsonl", "report.html", "usage.csv" };
-enum { FILE_FAULTS, FILE_RECORDS, FILE_REPORT, FILE_USAGE, _FILE_MAX };
+/* In MANIFEST's order (sorted by name). */
+static const char *const export_files[] = { "faults.csv", "media.csv", "records.jsonl", "report.html", "report.pdf",
+                                            "usage.csv" };
+enum { FILE_FAULTS, FILE_MEDIA, FILE_RECORDS, FILE_REPORT, FILE_PDF, FILE_USAGE, _FILE_MAX };
 
 struct writer {
         FILE *f[_FILE_MAX];
         char *tmp[_FILE_MAX];             /* their temporary names in the week's directory */
         struct html_report *html;
-        enum export_lang lang;
-        uint64_t usage_rows, fault_rows;
+        struct media_tracker *media;
+        const struct export_options *opts;
+        uint64_t usage_rows, fault_rows, media_rows;
 };
 
 static int writer_record(const struct ledger_record *r, const uint8_t prev[static LEDGER_HASH_SIZE],
                          const uint8_t hash[static LEDGER_HASH_SIZE], void *userdata) {
         struct writer *w = userdata;
+        enum export_lang lang = w->opts->lang;
+        const char *permit = media_tracker_permit(w->media, r);
+        enum export_media_kind mk = export_media_kind(r);
         int k;
 
-        if (w->f[FILE_USAGE] && is_usage(r)) {
-                k = csv_write_row(w->f[FILE_USAGE], r, w->lang);
+        if (w->f[FILE_USAGE] && export_is_usage(r)) {
+                k = csv_write_row(w->f[FILE_USAGE], r, lang);
                 if (k < 0)
                         return k;
                 w->usage_rows++;
         }
         if (w->f[FILE_FAULTS] && ledger_record_is_fault(r)) {
-                k = csv_write_row(w->f[FILE_FAULTS], r, w->lang);
+                k = csv_write_row(w->f[FILE_FAULTS], r, lang);
                 if (k < 0)
                         return k;
                 w->fault_rows++;
+        }
+        if (w->f[FILE_MEDIA] && mk != EXPORT_MEDIA_NONE) {
+                k = csv_write_media_row(w->f[FILE_MEDIA], r, mk, permit, w->opts->policy, lang);
+                if (k < 0)
+                        return k;
+                w->media_rows++;
         }
         if (w->f[FILE_RECORDS]) {
                 k = jsonl_write_record(w->f[FILE_RECORDS], r, prev, hash);
@@ -291,26 +219,20 @@ static int writer_record(const struct ledger_record *r, const uint8_t prev[stati
                         return k;
         }
         if (w->html) {
-                k = html_report_add(w->html, r);
+                k = html_report_add(w->html, r, permit);
                 if (k < 0)
                         return k;
         }
         return 0;
 }
 
-/* Closes F (written to TMP under DIRFD), fsyncs it and renames it over NAME in the same
- * directory: renameat replaces whatever is at NAME, a symlink included, and never follows it. */
-static int finish_file(FILE *f, int dirfd, const char *tmp, const char *name) {
+/* Flushes F to disk and closes it. */
+static int close_file(FILE *f) {
         int r = 0;
-
         if (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) < 0)
                 r = negative_errno();
         if (fclose(f) != 0 && r == 0)
                 r = negative_errno();
-        if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
-                r = negative_errno();
-        if (r < 0)
-                (void) unlinkat(dirfd, tmp, 0);
         return r;
 }
 
@@ -449,22 +371,34 @@ static void path_component(const char *s, char *buf, size_t size) {
                         *p = '_';
 }
 
-int export_write(struct ledger *l, const struct export_week *week, enum export_lang lang, unsigned formats,
+
+/* The policy in force at the week's end: what the report's header names. */
+static bool policy_record_at(struct ledger *l, int64_t before_seq, struct ledger_record *ret) {
+        return ledger_find_last(l, LEDGER_EVENT_POLICY_LOADED, before_seq, ret) >= 0;
+}
+
+#define PDF_TIMEOUT_SEC 600
+
+int export_write(struct ledger *l, const struct export_week *week, const struct export_options *opts,
                  const char *out, const struct signing_key *key, const char *key_fingerprint,
                  struct export_result *ret, char *err, size_t err_size) {
         _cleanup_(html_report_freep) struct html_report *html = NULL;
+        _cleanup_(media_tracker_freep) struct media_tracker *media = NULL;
         _cleanup_free_ char *manifest_text = NULL;
         _cleanup_close_ int dirfd = -EBADF;
         struct ledger_record host, policy;
-        struct manifest m = {};
-        struct writer w = { .lang = lang };
+        struct manifest m = { .version = MANIFEST_VERSION };
+        struct writer w = { .opts = opts };
         char hostdir[LEDGER_HOSTNAME_MAX];
         struct export_result res = {};
+        unsigned formats = opts->formats;
         int64_t first, end;
         size_t manifest_size;
         int r;
 
         set_error(err, err_size, "%s", "");
+        if ((formats & EXPORT_PDF) && !(formats & EXPORT_HTML))
+                return -EINVAL;
         r = ledger_seq_at_time(l, week->start, &first);
         if (r < 0)
                 return r;
@@ -482,11 +416,20 @@ int export_write(struct ledger *l, const struct export_week *week, enum export_l
         r = ledger_hash_of(l, m.end_seq, m.end_hash);
         if (r < 0)
                 return r == -ENOENT ? -ESTALE : r;
+        /* Which ledger: its first record, if the week reaches it (so that exporting an old week
+         * again later gives the same bytes). */
+        r = ledger_first(l, &m.ledger_seq, m.ledger_hash);
+        if (r == -ENOENT || r == -ENODATA || (r >= 0 && m.ledger_seq > m.end_seq)) {
+                m.ledger_seq = 0;
+                memset(m.ledger_hash, 0, LEDGER_HASH_SIZE);
+        } else if (r < 0)
+                return r;
 
         export_host(l, m.end_seq, &host);
         snprintf(m.host, sizeof m.host, "%s", host.hostname);
         snprintf(m.machine_id, sizeof m.machine_id, "%s", host.machine_id);
         snprintf(m.week, sizeof m.week, "%s", week->name);
+        export_header_from_policy(opts->policy, &m.header);
         path_component(m.host, hostdir, sizeof hostdir);
         if (snprintf(res.dir, sizeof res.dir, "%s/%s/%s", out, hostdir, week->name) >= (int) sizeof res.dir)
                 return -ENAMETOOLONG;
@@ -497,10 +440,16 @@ int export_write(struct ledger *l, const struct export_week *week, enum export_l
 
         bool want[_FILE_MAX] = {
                 [FILE_FAULTS] = formats & EXPORT_CSV,
+                [FILE_MEDIA] = formats & EXPORT_CSV,
                 [FILE_USAGE] = formats & EXPORT_CSV,
                 [FILE_RECORDS] = formats & EXPORT_JSON,
                 [FILE_REPORT] = formats & EXPORT_HTML,
+                [FILE_PDF] = formats & EXPORT_PDF,
         };
+        r = media_tracker_new(&media);
+        if (r < 0)
+                return r;
+        w.media = media;
         for (size_t i = 0; i < _FILE_MAX; i++) {
                 if (!want[i])
                         continue;
@@ -508,8 +457,9 @@ int export_write(struct ledger *l, const struct export_week *week, enum export_l
                 if (r < 0)
                         goto fail;
         }
-        if (w.f[FILE_USAGE] && ((r = csv_write_header(w.f[FILE_USAGE], lang)) < 0 ||
-                                (r = csv_write_header(w.f[FILE_FAULTS], lang)) < 0))
+        if (w.f[FILE_USAGE] && ((r = csv_write_header(w.f[FILE_USAGE], opts->lang)) < 0 ||
+                                (r = csv_write_header(w.f[FILE_FAULTS], opts->lang)) < 0 ||
+                                (r = csv_write_media_header(w.f[FILE_MEDIA], opts->lang)) < 0))
                 goto fail;
         if (want[FILE_REPORT]) {
                 r = html_report_new(&html);
@@ -526,32 +476,64 @@ int export_write(struct ledger *l, const struct export_week *week, enum export_l
         }
 
         if (want[FILE_REPORT]) {
-                bool has_policy = ledger_find_last(l, LEDGER_EVENT_POLICY_LOADED, first, &policy) >= 0;
+                bool has_policy = policy_record_at(l, end, &policy);
                 struct html_context c = {
                         .host = m.host,
                         .machine_id = m.machine_id,
                         .week = week,
-                        .policy_at_start = has_policy ? &policy : NULL,
+                        .header = &m.header,
+                        .policy = opts->policy,
+                        .policy_at_end = has_policy ? &policy : NULL,
                         .first_seq = first,
                         .last_seq = end - 1,
                         .start_hash = m.start_hash,
                         .end_hash = m.end_hash,
+                        .ledger_seq = m.ledger_seq,
+                        .ledger_hash = m.ledger_seq > 0 ? m.ledger_hash : NULL,
                 };
-                r = html_report_write(html, w.f[FILE_REPORT], &c, lang);
+                r = html_report_write(html, w.f[FILE_REPORT], &c, opts->lang);
                 if (r < 0)
                         goto fail;
         }
 
+        /* Everything on disk under its temporary name first; only then is anything renamed. */
         for (size_t i = 0; i < _FILE_MAX; i++) {
-                if (!w.f[i]) {
+                if (!w.f[i] || i == FILE_PDF)
+                        continue;
+                r = close_file(TAKE_PTR(w.f[i]));
+                if (r < 0)
+                        goto fail;
+        }
+        if (want[FILE_PDF]) {
+                _cleanup_close_ int html_fd = openat(dirfd, w.tmp[FILE_REPORT], O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+                if (html_fd < 0) {
+                        r = negative_errno();
+                        goto fail;
+                }
+                if (fflush(w.f[FILE_PDF]) != 0) {
+                        r = negative_errno();
+                        goto fail;
+                }
+                /* The week's end as the PDF's time: the same week gives the same bytes. */
+                r = pdf_render(opts->pdf_engine, html_fd, fileno(w.f[FILE_PDF]), week->end, PDF_TIMEOUT_SEC, err,
+                               err_size);
+                if (r < 0)
+                        goto fail;
+                r = close_file(TAKE_PTR(w.f[FILE_PDF]));
+                if (r < 0)
+                        goto fail;
+        }
+        for (size_t i = 0; i < _FILE_MAX; i++) {
+                if (!want[i]) {
                         /* A format left out this time must not linger from an earlier export. */
                         (void) unlinkat(dirfd, export_files[i], 0);
                         continue;
                 }
-                _cleanup_free_ char *tmp = TAKE_PTR(w.tmp[i]);
-                r = finish_file(TAKE_PTR(w.f[i]), dirfd, tmp, export_files[i]);
-                if (r < 0)
+                if (renameat(dirfd, w.tmp[i], dirfd, export_files[i]) < 0) {
+                        r = negative_errno();
                         goto fail;
+                }
+                w.tmp[i] = mfree(w.tmp[i]);
                 snprintf(m.files[m.n_files].name, sizeof m.files[0].name, "%s", export_files[i]);
                 r = file_sha256_at(dirfd, export_files[i], m.files[m.n_files].sha256);
                 if (r < 0)
@@ -579,30 +561,35 @@ int export_write(struct ledger *l, const struct export_week *week, enum export_l
         res.last_seq = end - 1;
         res.usage_rows = w.usage_rows;
         res.fault_rows = w.fault_rows;
+        res.media_rows = w.media_rows;
         *ret = res;
         return 0;
 
 fail:
-        for (size_t i = 0; i < _FILE_MAX; i++)
-                if (w.f[i]) {
+        for (size_t i = 0; i < _FILE_MAX; i++) {
+                if (w.f[i])
                         fclose(w.f[i]);
+                if (w.tmp[i]) {
                         (void) unlinkat(dirfd, w.tmp[i], 0);
                         free(w.tmp[i]);
                 }
+        }
         return r;
 }
 
 /* ---- verification ------------------------------------------------------------------------ */
 
-_printf_(2, 3) static int problem(struct export_verify_report *rep, const char *fmt, ...) {
+_printf_(3, 4) static int problem(struct export_verify_report *rep, enum export_problem kind, const char *fmt, ...) {
         va_list ap;
+        rep->kind = kind;
         va_start(ap, fmt);
         vsnprintf(rep->problem, sizeof rep->problem, fmt, ap);
         va_end(ap);
         return -EBADMSG;
 }
 
-static int verify_chain(int dirfd, const struct manifest *m, struct export_verify_report *rep) {
+static int verify_chain(int dirfd, const struct manifest *m, export_record_cb cb, void *userdata,
+                        struct export_verify_report *rep) {
         _cleanup_free_ char *line = NULL;
         _cleanup_fclose_ FILE *f = NULL;
         uint8_t prev[LEDGER_HASH_SIZE], enc[LEDGER_ENCODING_MAX];
@@ -625,35 +612,43 @@ static int verify_chain(int dirfd, const struct manifest *m, struct export_verif
                 unsigned long line_no = (unsigned long) rep->records + 1;
 
                 if ((size_t) n > JSONL_LINE_MAX || n == 0 || line[n - 1] != '\n')
-                        return problem(rep, "records.jsonl line %lu: too long or not terminated", line_no);
+                        return problem(rep, EXPORT_PROBLEM_CHAIN, "records.jsonl line %lu: too long or not terminated", line_no);
                 struct json_object *o = json_tokener_parse(line);
                 int k = o ? ledger_record_from_json(o, &r, p, h) : -EBADMSG;
                 json_object_put(o);
                 if (k < 0)
-                        return problem(rep, "records.jsonl line %lu: not a record", line_no);
+                        return problem(rep, EXPORT_PROBLEM_CHAIN, "records.jsonl line %lu: not a record", line_no);
                 if (r.seq != seq + 1)
-                        return problem(rep, "records.jsonl line %lu: seq %lld where %lld was due (gap or reordering)",
+                        return problem(rep, EXPORT_PROBLEM_CHAIN, "records.jsonl line %lu: seq %lld where %lld was due (gap or reordering)",
                                        line_no, (long long) r.seq, (long long) seq + 1);
                 if (memcmp(p, prev, LEDGER_HASH_SIZE) != 0)
-                        return problem(rep, "records.jsonl seq %lld: prev_hash is not the previous record's hash%s",
+                        return problem(rep, EXPORT_PROBLEM_CHAIN, "records.jsonl seq %lld: prev_hash is not the previous record's hash%s",
                                        (long long) r.seq, rep->records == 0 ? " (the start hash in MANIFEST)" : "");
                 size_t len = ledger_record_encode(&r, enc);
                 k = ledger_chain_hash(prev, enc, len, computed);
                 if (k < 0)
                         return k;
                 if (memcmp(computed, h, LEDGER_HASH_SIZE) != 0)
-                        return problem(rep, "records.jsonl seq %lld: the hash does not match the record (modified)",
+                        return problem(rep, EXPORT_PROBLEM_CHAIN, "records.jsonl seq %lld: the hash does not match the record (modified)",
                                        (long long) r.seq);
+                /* Record 1 is the ledger's first: it must be the one MANIFEST names. */
+                if (r.seq == 1 && m->version >= 2 && (m->ledger_seq != 1 || memcmp(h, m->ledger_hash, LEDGER_HASH_SIZE) != 0))
+                        return problem(rep, EXPORT_PROBLEM_CHAIN, "records.jsonl seq 1: not the ledger's first record MANIFEST names");
                 memcpy(prev, h, LEDGER_HASH_SIZE);
                 seq = r.seq;
                 rep->records++;
+                if (cb) {
+                        k = cb(&r, userdata);
+                        if (k < 0)
+                                return k;
+                }
         }
         if (rep->records != m->records || seq != m->end_seq)
-                return problem(rep, "records.jsonl holds %llu records up to seq %lld; MANIFEST says %llu up to %lld",
+                return problem(rep, EXPORT_PROBLEM_CHAIN, "records.jsonl holds %llu records up to seq %lld; MANIFEST says %llu up to %lld",
                                (unsigned long long) rep->records, (long long) seq, (unsigned long long) m->records,
                                (long long) m->end_seq);
         if (memcmp(prev, m->end_hash, LEDGER_HASH_SIZE) != 0)
-                return problem(rep, "the last record's hash is not the end hash in MANIFEST");
+                return problem(rep, EXPORT_PROBLEM_CHAIN, "the last record's hash is not the end hash in MANIFEST");
         rep->chain_checked = true;
         return 0;
 }
@@ -662,7 +657,8 @@ static bool not_regular(int r) {
         return r == -ELOOP || r == -EISDIR || r == -EBADFD;
 }
 
-int export_verify(const char *dir, const struct trusted_key *key, struct export_verify_report *rep) {
+int export_verify(const char *dir, const struct trusted_key *key, export_record_cb cb, void *userdata,
+                  struct export_verify_report *rep) {
         _cleanup_free_ char *text = NULL, *sig = NULL;
         size_t size, sig_size;
         struct manifest m;
@@ -674,38 +670,44 @@ int export_verify(const char *dir, const struct trusted_key *key, struct export_
         _cleanup_close_ int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dirfd < 0)
                 return negative_errno();
-        r = read_file_at(dirfd, "MANIFEST", MANIFEST_MAX, &text, &size);
+        r = read_file_at(dirfd, "MANIFEST", MANIFEST_TEXT_MAX, &text, &size);
         if (r == -ENOENT)
-                return problem(rep, "no MANIFEST");
+                return problem(rep, EXPORT_PROBLEM_MANIFEST, "no MANIFEST");
         if (not_regular(r))
-                return problem(rep, "MANIFEST is not a regular file");
+                return problem(rep, EXPORT_PROBLEM_MANIFEST, "MANIFEST is not a regular file");
+        if (r == -EFBIG)
+                return problem(rep, EXPORT_PROBLEM_MANIFEST, "MANIFEST is larger than %u bytes", MANIFEST_TEXT_MAX);
         if (r < 0)
                 return r;
         r = read_file_at(dirfd, "MANIFEST.sig", SIGNATURE_SIZE + 1, &sig, &sig_size);
         if (r == -ENOENT)
-                return problem(rep, "no MANIFEST.sig");
+                return problem(rep, EXPORT_PROBLEM_SIGNATURE, "no MANIFEST.sig");
         if (not_regular(r))
-                return problem(rep, "MANIFEST.sig is not a regular file");
+                return problem(rep, EXPORT_PROBLEM_SIGNATURE, "MANIFEST.sig is not a regular file");
         if (r < 0 && r != -EFBIG)
                 return r;
         if (r == -EFBIG || signature_verify(key, text, size, (const uint8_t *) sig, sig_size) < 0)
-                return problem(rep, "MANIFEST.sig is not %s's signature over MANIFEST", trusted_key_name(key));
+                return problem(rep, EXPORT_PROBLEM_SIGNATURE, "MANIFEST.sig is not %s's signature over MANIFEST", trusted_key_name(key));
         r = manifest_parse(text, size, &m, rep->problem, sizeof rep->problem);
-        if (r < 0)
+        if (r < 0) {
+                rep->kind = EXPORT_PROBLEM_MANIFEST;
                 return r;
+        }
+        rep->manifest = m;
+        rep->signed_ok = true;
         snprintf(rep->week, sizeof rep->week, "%s", m.week);
 
         for (size_t i = 0; i < m.n_files; i++) {
                 uint8_t h[32];
                 r = file_sha256_at(dirfd, m.files[i].name, h);
                 if (r == -ENOENT)
-                        return problem(rep, "%s is listed in MANIFEST but missing", m.files[i].name);
+                        return problem(rep, EXPORT_PROBLEM_FILE_MISSING, "%s is listed in MANIFEST but missing", m.files[i].name);
                 if (not_regular(r))
-                        return problem(rep, "%s is not a regular file", m.files[i].name);
+                        return problem(rep, EXPORT_PROBLEM_FILE_MISSING, "%s is not a regular file", m.files[i].name);
                 if (r < 0)
                         return r;
                 if (memcmp(h, m.files[i].sha256, 32) != 0)
-                        return problem(rep, "%s: its SHA-256 differs from MANIFEST (changed)", m.files[i].name);
+                        return problem(rep, EXPORT_PROBLEM_FILE_CHANGED, "%s: its SHA-256 differs from MANIFEST (changed)", m.files[i].name);
                 rep->files++;
                 has_records |= streq(m.files[i].name, "records.jsonl");
         }
@@ -722,7 +724,7 @@ int export_verify(const char *dir, const struct trusted_key *key, struct export_
                 for (size_t i = 0; !listed && i < m.n_files; i++)
                         listed = streq(de->d_name, m.files[i].name);
                 if (!listed) {
-                        problem(rep, "%s is not listed in MANIFEST", de->d_name);
+                        problem(rep, EXPORT_PROBLEM_FILE_ADDED, "%s is not listed in MANIFEST", de->d_name);
                         closedir(d);
                         return -EBADMSG;
                 }
@@ -730,6 +732,91 @@ int export_verify(const char *dir, const struct trusted_key *key, struct export_
         closedir(d);
 
         if (has_records)
-                return verify_chain(dirfd, &m, rep);
+                return verify_chain(dirfd, &m, cb, userdata, rep);
         return 0;
+}
+
+/* ---- across weeks ------------------------------------------------------------------------ */
+
+static bool zero_hash(const uint8_t *h) {
+        for (size_t i = 0; i < LEDGER_HASH_SIZE; i++)
+                if (h[i])
+                        return false;
+        return true;
+}
+
+/* Whether A and B name different first records (both known). */
+static bool other_ledger(const struct manifest *a, const struct manifest *b) {
+        return a->version >= 2 && b->version >= 2 && a->ledger_seq > 0 && b->ledger_seq > 0 &&
+               memcmp(a->ledger_hash, b->ledger_hash, LEDGER_HASH_SIZE) != 0;
+}
+
+enum export_link export_link_check(const struct manifest *a, const struct manifest *b, enum export_lang lang,
+                                   char *detail, size_t size) {
+        bool en = lang == EXPORT_LANG_EN;
+        char next[EXPORT_WEEK_MAX] = "";
+        bool continuous = b->start_seq == a->end_seq && memcmp(b->start_hash, a->end_hash, LEDGER_HASH_SIZE) == 0;
+        long long a_end = (long long) a->end_seq, b_start = (long long) b->start_seq;
+
+        if (!streq(a->machine_id, b->machine_id)) {
+                snprintf(detail, size, en ? "%s is from machine-id %s, %s from %s" :
+                                            "%s はマシンID %s、%s は %s の端末のもの（別の端末）",
+                         a->week, a->machine_id, b->week, b->machine_id);
+                return EXPORT_LINK_OTHER_WORKSTATION;
+        }
+        if (streq(a->week, b->week)) {
+                bool same = a->start_seq == b->start_seq && a->end_seq == b->end_seq &&
+                            memcmp(a->start_hash, b->start_hash, LEDGER_HASH_SIZE) == 0 &&
+                            memcmp(a->end_hash, b->end_hash, LEDGER_HASH_SIZE) == 0 && !other_ledger(a, b);
+                if (same)
+                        snprintf(detail, size, en ? "%s given twice (the same records)" : "%s が二重に提出された（同じ記録）",
+                                 a->week);
+                else
+                        snprintf(detail, size, en ? "%s given twice with different records (seq %lld..%lld and %lld..%lld)" :
+                                                    "%s が異なる記録で二重に提出された（記録番号 %lld〜%lld と %lld〜%lld）",
+                                 a->week, (long long) a->start_seq + 1, a_end, b_start + 1, (long long) b->end_seq);
+                return same ? EXPORT_LINK_DUPLICATE : EXPORT_LINK_CONFLICT;
+        }
+        /* A ledger started afresh: another first record, or a chain beginning again at 0. */
+        if (other_ledger(a, b) || (!continuous && b->start_seq == 0 && zero_hash(b->start_hash) && a->end_seq > 0) ||
+            (!continuous && b->start_seq < a->end_seq && b->ledger_seq <= 1 && a->ledger_seq <= 1 &&
+             (b->ledger_seq != a->ledger_seq || b->ledger_seq == 0))) {
+                snprintf(detail, size, en ? "%s belongs to another ledger than %s: the ledger was wiped and started afresh "
+                                            "between them (%s ends at seq %lld, %s starts after seq %lld)" :
+                                            "%s は %s と別の記録台帳：その間に記録台帳が消去され、新たに始められた"
+                                            "（%s は記録番号 %lld で終わり、%s は記録番号 %lld の次から始まる）",
+                         b->week, a->week, a->week, a_end, b->week, b_start);
+                return EXPORT_LINK_NEW_LEDGER;
+        }
+        (void) export_week_next(a->week, next);
+        bool adjacent = streq(next, b->week);
+        if (continuous) {
+                if (adjacent) {
+                        snprintf(detail, size, en ? "%s continues %s at seq %lld" : "%s は %s の最終記録（記録番号 %lld）から連続",
+                                 b->week, a->week, a_end);
+                        return EXPORT_LINK_CONTINUOUS;
+                }
+                snprintf(detail, size, en ? "the weeks between %s and %s are missing, but the chain goes on at seq %lld: "
+                                            "they held no record" :
+                                            "%s と %s の間の週が欠けているが、記録番号 %lld から連続しており、その間に記録はない",
+                         a->week, b->week, a_end);
+                return EXPORT_LINK_GAP_EMPTY;
+        }
+        if (!adjacent && b->start_seq > a->end_seq) {
+                snprintf(detail, size, en ? "the weeks between %s and %s are missing, and with them records %lld..%lld" :
+                                            "%s と %s の間の週が欠けており、記録番号 %lld〜%lld も欠けている",
+                         a->week, b->week, a_end + 1, b_start);
+                return EXPORT_LINK_GAP;
+        }
+        if (b->start_seq != a->end_seq)
+                snprintf(detail, size, en ? "%s starts after seq %lld but %s ended at seq %lld: records removed or "
+                                            "renumbered between them" :
+                                            "%s は記録番号 %lld の次から始まるが %s は記録番号 %lld で終わる：その間の記録が削除または番号変更された",
+                         b->week, b_start, a->week, a_end);
+        else
+                snprintf(detail, size, en ? "%s starts from another hash than %s ended with (seq %lld): a record was "
+                                            "changed (the past rewritten) or one of the weeks altered" :
+                                            "%s の開始ハッシュが %s の最終記録（記録番号 %lld）のハッシュと異なる：記録の改ざん、またはいずれかの週の改変",
+                         b->week, a->week, b_start);
+        return EXPORT_LINK_BROKEN;
 }

@@ -745,6 +745,27 @@ int ledger_hash_of(struct ledger *l, int64_t seq, uint8_t ret[static LEDGER_HASH
         return 0;
 }
 
+int ledger_first(struct ledger *l, int64_t *ret_seq, uint8_t ret_hash[static LEDGER_HASH_SIZE]) {
+        uint8_t h[LEDGER_HASH_SIZE];
+        int64_t pruned = 0;
+        int r;
+
+        r = ledger_hash_of(l, 1, h);
+        if (r == -ENOENT)
+                r = meta_get_hash(l, "first_hash", h);
+        if (r == -ENOENT) {
+                r = meta_get_int(l, "pruned_through", &pruned);
+                if (r < 0 && r != -ENOENT)
+                        return r;
+                return pruned > 0 ? -ENODATA : -ENOENT;
+        }
+        if (r < 0)
+                return r;
+        *ret_seq = 1;
+        memcpy(ret_hash, h, LEDGER_HASH_SIZE);
+        return 0;
+}
+
 int ledger_find_last(struct ledger *l, enum ledger_event event, int64_t before_seq, struct ledger_record *ret) {
         _cleanup_(sqlite3_finalizep) sqlite3_stmt *s = NULL;
         int r, rc;
@@ -827,6 +848,16 @@ int ledger_prune(struct ledger *l, int64_t before, const struct ledger_record *n
         r = ledger_hash_of(l, limit, anchor_hash);
         if (r < 0)
                 goto fail;
+        /* The first record identifies the ledger in every export (MANIFEST's ledger-first):
+         * its hash outlives it. */
+        if (old_anchor == 0) {
+                uint8_t first[LEDGER_HASH_SIZE];
+                r = ledger_hash_of(l, 1, first);
+                if (r >= 0)
+                        r = meta_set(l, "first_hash", 0, first);
+                if (r < 0)
+                        goto fail;
+        }
         r = prepare(l, sql_delete_through, &s);
         if (r < 0)
                 goto fail;

@@ -98,6 +98,11 @@ int ledger_foreach(struct ledger *l, int64_t from, int64_t to, ledger_record_cb 
  * [seq_at(a), seq_at(b)) are "the records from a to b", contiguous even across clock jumps. */
 int ledger_seq_at_time(struct ledger *l, int64_t t, int64_t *ret_seq);
 
+/* The ledger's first record, seq 1, and its hash: what tells this ledger from one started
+ * afresh. Pruning keeps the hash (meta "first_hash") when it deletes the record. -ENOENT while
+ * the ledger is empty, -ENODATA if the record was pruned by a kyoka that did not keep it. */
+int ledger_first(struct ledger *l, int64_t *ret_seq, uint8_t ret_hash[static LEDGER_HASH_SIZE]);
+
 /* The hash of record SEQ; for seq 0 or the pruned head, the anchor. -ENOENT if unknown. */
 int ledger_hash_of(struct ledger *l, int64_t seq, uint8_t ret[static LEDGER_HASH_SIZE]);
 

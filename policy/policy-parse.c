@@ -906,6 +906,10 @@ static void parse_root(struct parser *ps, const config_setting_t *root, struct p
                         (void) dup_string(ps, s, name, POLICY_STRING_MAX, STR_REQUIRED, &p->issuer);
                 else if (streq(name, "contract"))
                         (void) dup_string(ps, s, name, POLICY_STRING_MAX, STR_REQUIRED, &p->contract);
+                else if (streq(name, "contractor"))
+                        (void) dup_string(ps, s, name, POLICY_STRING_MAX, STR_OPTIONAL, &p->contractor);
+                else if (streq(name, "responsible"))
+                        (void) dup_string(ps, s, name, POLICY_STRING_MAX, STR_OPTIONAL, &p->responsible);
                 else if (streq(name, "workstation")) {
                         const char *w;
                         if (get_string(ps, s, name, POLICY_STRING_MAX, STR_OPTIONAL, &w) < 0)
@@ -1095,6 +1099,8 @@ struct policy *policy_free(struct policy *p) {
         free(p->issued_text);
         free(p->issuer);
         free(p->contract);
+        free(p->contractor);
+        free(p->responsible);
         free(p->workstation);
         free(p->valid_until_text);
         return mfree(p);

@@ -144,6 +144,8 @@ int policy_write(const struct policy *p, char **ret) {
         r = put_key_time(f, "", "issued", p->issued_text, p->issued);
         put_key_string(f, "", "issuer", p->issuer ?: "");
         put_key_string(f, "", "contract", p->contract ?: "");
+        put_key_string(f, "", "contractor", p->contractor);
+        put_key_string(f, "", "responsible", p->responsible);
         put_key_string(f, "", "workstation", p->workstation);
         if (r >= 0)
                 r = put_key_time(f, "", "valid_until", p->valid_until_text, p->valid_until);

@@ -100,6 +100,10 @@ struct policy {
         char *issued_text;
         char *issuer;
         char *contract;
+        /* Who the permission is for, as the weekly report names them (Kisarazu art. 4, Akiruno 2):
+         * the contractor (受注者) and its responsible person (情報管理責任者). NULL when not given. */
+        char *contractor;
+        char *responsible;
         char *workstation;            /* NULL: any host */
         int64_t valid_until;          /* TIME_INFINITY when not given; exclusive like an entry's */
         char *valid_until_text;

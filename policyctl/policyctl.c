@@ -39,7 +39,8 @@ static const struct verb verbs[] = {
         { "ledger", verb_ledger, "verify, show or prune the usage and fault ledger" },
         { "export", verb_export, "write and sign a week's records for the city" },
         { "export-key", verb_export_key, "show (or --init) the workstation's export key" },
-        { "verify-export", verb_verify_export, "check an export folder's signature, hashes and chain" },
+        { "verify-export", verb_verify_export, "check export folders: signature, hashes, chain, continuity" },
+        { "collect", verb_collect, "verify the exports of a contract's workstations and summarise them" },
 };
 
 static void help(FILE *f) {

@@ -55,6 +55,7 @@ int verb_ledger(int argc, char *argv[]);
 int verb_export(int argc, char *argv[]);
 int verb_export_key(int argc, char *argv[]);
 int verb_verify_export(int argc, char *argv[]);
+int verb_collect(int argc, char *argv[]);
 
 /* The ledger (verb-ledger.c): STATE_DIR/ledger.db, opened with LEDGER_OPEN_* FLAGS; logs, and
  * refuses to create a ledger that is not there (-ENOENT). */

@@ -2,7 +2,8 @@
 /* policyctl init: a commented skeleton policy on stdout, the starting point for a city's
  * approver. Comments are in Japanese and English because the file is read by both the city's
  * staff and the contractor's administrators. Without --issuer/--contract those fields are left
- * empty, which `check` refuses: a policy must say who permits and under which contract. */
+ * empty, which `check` refuses: a policy must say who permits and under which contract. The
+ * contractor and its responsible person are optional (the weekly report names them). */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,27 +12,32 @@
 #include "policyctl.h"
 
 static void help(void) {
-        printf("Usage: policyctl init [--issuer S] [--contract S] > policy.conf\n"
+        printf("Usage: policyctl init [--issuer S] [--contract S] [--contractor S] [--responsible S]\n"
+               "                      > policy.conf\n"
                "\n"
                "Print a commented skeleton policy (serial 1, issued today, safe defaults, no\n"
-               "permits yet). Fill in what --issuer and --contract did not give, then add\n"
-               "permits with 'policyctl approve'.\n"
+               "permits yet). Fill in what the options did not give, then add permits with\n"
+               "'policyctl approve'.\n"
                "\n"
                "Options:\n"
-               "  --issuer S     who issues the permission (the city's department)\n"
-               "  --contract S   the contract the permission belongs to\n"
-               "  -h --help      show this help\n");
+               "  --issuer S        who issues the permission (the city's department)\n"
+               "  --contract S      the contract the permission belongs to\n"
+               "  --contractor S    the contractor (受注者) the weekly report is from\n"
+               "  --responsible S   the contractor's responsible person (情報管理責任者)\n"
+               "  -h --help         show this help\n");
 }
 
 int verb_init(int argc, char *argv[]) {
         static const struct option options[] = {
                 { "issuer", required_argument, NULL, 'i' },
                 { "contract", required_argument, NULL, 'c' },
+                { "contractor", required_argument, NULL, 'o' },
+                { "responsible", required_argument, NULL, 'r' },
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
-        _cleanup_free_ char *issuer = NULL, *contract = NULL;
-        const char *arg_issuer = "", *arg_contract = "";
+        _cleanup_free_ char *issuer = NULL, *contract = NULL, *contractor = NULL, *responsible = NULL;
+        const char *arg_issuer = "", *arg_contract = "", *arg_contractor = "", *arg_responsible = "";
         char date[16];
         int c;
 
@@ -43,6 +49,12 @@ int verb_init(int argc, char *argv[]) {
                 case 'c':
                         arg_contract = optarg;
                         break;
+                case 'o':
+                        arg_contractor = optarg;
+                        break;
+                case 'r':
+                        arg_responsible = optarg;
+                        break;
                 case 'h':
                         help();
                         return EXIT_OK;
@@ -51,16 +63,20 @@ int verb_init(int argc, char *argv[]) {
                 }
         if (optind < argc)
                 return usage_error("init", "unexpected argument '%s'", argv[optind]);
-        if (!string_is_safe(arg_issuer) || strlen(arg_issuer) > POLICY_STRING_MAX)
-                return usage_error("init", "--issuer must be UTF-8 text without control characters, at most %u bytes",
-                                   POLICY_STRING_MAX);
-        if (!string_is_safe(arg_contract) || strlen(arg_contract) > POLICY_STRING_MAX)
-                return usage_error("init", "--contract must be UTF-8 text without control characters, at most %u bytes",
-                                   POLICY_STRING_MAX);
+        const struct { const char *option, *value; } args[] = {
+                { "--issuer", arg_issuer }, { "--contract", arg_contract }, { "--contractor", arg_contractor },
+                { "--responsible", arg_responsible },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(args); i++)
+                if (!string_is_safe(args[i].value) || strlen(args[i].value) > POLICY_STRING_MAX)
+                        return usage_error("init", "%s must be UTF-8 text without control characters, at most %u bytes",
+                                           args[i].option, POLICY_STRING_MAX);
 
         issuer = policy_quote_string(arg_issuer);
         contract = policy_quote_string(arg_contract);
-        if (!issuer || !contract || today(date) < 0) {
+        contractor = policy_quote_string(arg_contractor);
+        responsible = policy_quote_string(arg_responsible);
+        if (!issuer || !contract || !contractor || !responsible || today(date) < 0) {
                 return log_oom();
         }
 
@@ -86,6 +102,10 @@ int verb_init(int argc, char *argv[]) {
                "issuer = %s;%s\n"
                "# 契約名・契約番号 / the contract this permission belongs to\n"
                "contract = %s;%s\n"
+               "# 受注者 / the contractor (週次報告書に記載 / named in the weekly report)\n"
+               "contractor = %s;%s\n"
+               "# 情報管理責任者 (職・氏名) / the contractor's responsible person (title and name)\n"
+               "responsible = %s;%s\n"
                "\n"
                "# 特定の端末に限る場合 (ホスト名または machine-id)\n"
                "# To bind the policy to one workstation (hostname or machine-id):\n"
@@ -125,6 +145,8 @@ int verb_init(int argc, char *argv[]) {
                "network = (\n"
                ");\n",
                date, issuer, arg_issuer[0] ? "" : "      # 記入してください / fill in", contract,
-               arg_contract[0] ? "" : "    # 記入してください / fill in");
+               arg_contract[0] ? "" : "    # 記入してください / fill in", contractor,
+               arg_contractor[0] ? "" : "  # 記入してください / fill in", responsible,
+               arg_responsible[0] ? "" : " # 記入してください / fill in");
         return EXIT_OK;
 }

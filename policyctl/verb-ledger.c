@@ -96,8 +96,8 @@ struct show {
 static int show_record(const struct ledger_record *r, const uint8_t prev[static LEDGER_HASH_SIZE],
                        const uint8_t hash[static LEDGER_HASH_SIZE], void *userdata) {
         struct show *s = userdata;
-        char when[ISO8601_MAX_LEDGER], name[2 * USB_STRING_MAX + 8], vp[LEDGER_TEXT_MAX], user[LEDGER_USER_MAX + 32];
-        char remarks[2 * LEDGER_MESSAGE_MAX];
+        char when[ISO8601_MAX_LEDGER], name[2 * USB_STRING_MAX + 8], vp[LEDGER_HEX4_MAX * 2 + 1], user[LEDGER_USER_MAX + 32];
+        char error[96] = "";
 
         if (s->json) {
                 struct json_object *o = NULL;
@@ -109,10 +109,15 @@ static int show_record(const struct ledger_record *r, const uint8_t prev[static 
                 return 0;
         }
         (void) ledger_record_format_time(r, when, sizeof when);
+        /* The admin's view, in the journal's words: the record's own reason and message. */
         export_device_name(r, name, sizeof name);
-        export_vendor_product(r, vp, sizeof vp);
-        export_user(r, user, sizeof user);
-        export_remarks(r, EXPORT_LANG_EN, remarks, sizeof remarks);
+        vp[0] = user[0] = 0;
+        if (r->subject == LEDGER_SUBJECT_USB && r->vendor[0])
+                snprintf(vp, sizeof vp, "%s:%s", r->vendor, r->product);
+        if (r->uid >= 0)
+                snprintf(user, sizeof user, "%s (%lld)", r->user, (long long) r->uid);
+        if (r->outcome == LEDGER_OUTCOME_FAILED)
+                export_errno(r->error_number, EXPORT_LANG_EN, error, sizeof error);
         printf("%lld %s %s %s", (long long) r->seq, when, ledger_subject_to_string(r->subject),
                ledger_event_to_string(r->event));
         if (r->decision != LEDGER_DECISION_NONE)
@@ -121,7 +126,8 @@ static int show_record(const struct ledger_record *r, const uint8_t prev[static 
                 printf(" count=%lld", (long long) r->count);
         /* Ledger text is sanitised, but show goes to a terminal: escape again on the way out. */
         const char *fields[][2] = { { "device", name }, { "id", vp }, { "serial", r->serial }, { "mac", r->mac },
-                                    { "permit", r->permit }, { "user", user }, { "remarks", remarks } };
+                                    { "permit", r->permit }, { "user", user }, { "reason", r->reason },
+                                    { "failed", error }, { "message", r->message } };
         for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
                 if (!fields[i][1][0])
                         continue;

@@ -92,6 +92,14 @@ static void print_table(const struct policy *p) {
         fputs_safe(p->issuer ? p->issuer : "", stdout);
         printf("\ncontract     ");
         fputs_safe(p->contract ? p->contract : "", stdout);
+        if (p->contractor) {
+                printf("\ncontractor   ");
+                fputs_safe(p->contractor, stdout);
+        }
+        if (p->responsible) {
+                printf("\nresponsible  ");
+                fputs_safe(p->responsible, stdout);
+        }
         printf("\nworkstation  ");
         fputs_safe(p->workstation ? p->workstation : "any", stdout);
         printf("\nvalid until  ");
@@ -251,6 +259,8 @@ static int print_json(const struct policy *p) {
         r = r < 0 ? r : add_date(root, "issued", p->issued_text, p->issued);
         r = r < 0 ? r : json_add_string(root, "issuer", p->issuer);
         r = r < 0 ? r : json_add_string(root, "contract", p->contract);
+        r = r < 0 ? r : json_add_string(root, "contractor", p->contractor);
+        r = r < 0 ? r : json_add_string(root, "responsible", p->responsible);
         r = r < 0 ? r : json_add_string(root, "workstation", p->workstation);
         r = r < 0 ? r : add_date(root, "valid_until", p->valid_until_text, p->valid_until);
 

@@ -118,35 +118,41 @@ tamper_case "a changed count" "UPDATE records SET count = 2 WHERE seq = 50" "col
 for lang in ja en; do
 	g="$golden/$lang/ws-test01/2026-W47"
 	if python3 - "$g" "$lang" <<'PY'
-import csv, io, sys
+import csv, io, re, sys
 d, lang = sys.argv[1], sys.argv[2]
-for name in ("usage.csv", "faults.csv"):
+text_formula = re.compile(r'^="[0-9A-Za-z .:/,()%$+-]*"$')   # ours: keeps a value text, computes nothing
+for name in ("usage.csv", "faults.csv", "media.csv"):
     raw = open(f"{d}/{name}", "rb").read()
     assert raw.startswith(b"\xef\xbb\xbf"), "no BOM"
     body = raw[3:]
     assert body.count(b"\n") == body.count(b"\r\n") and body.endswith(b"\r\n"), "not CRLF"
     rows = list(csv.reader(io.StringIO(body.decode("utf-8"), newline="")))
     head = rows[0]
-    assert len(head) == 13 and all(len(r) == 13 for r in rows), "ragged rows"
-    assert head[0] == ("日時" if lang == "ja" else "Date/time"), head[0]
-    assert head[12] == ("回数" if lang == "ja" else "Count"), head[12]
-    assert all(r[12].isdigit() and int(r[12]) >= 1 for r in rows[1:]), "count not a number >= 1"
+    width = 15 if name == "media.csv" else 19
+    assert len(head) == width and all(len(r) == width for r in rows), "ragged rows"
+    assert head[0] == ("日時" if lang == "ja" else "Date and time"), head[0]
+    assert head[1] == ("時差" if lang == "ja" else "UTC offset"), head[1]
     for r in rows[1:]:
+        assert re.fullmatch(r"\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}", r[0]), r[0]
+        assert r[1] == "UTC+09:00", r[1]
         for c in r:
             assert not any(ord(ch) < 0x20 or ord(ch) == 0x7f for ch in c), "control character in %r" % c
-            assert c[:1] not in ("=", "+", "-", "@"), "formula cell %r" % c
-        assert r[0][19:] == "+09:00", r[0]
+            assert c[:1] not in ("+", "-", "@") and (c[:1] != "=" or text_formula.match(c)), "formula cell %r" % c
+    if name != "media.csv":
+        assert head[16] == ("回数" if lang == "ja" else "Count"), head[16]
+        assert all(r[16].isdigit() and int(r[16]) >= 1 for r in rows[1:]), "count not a number >= 1"
 usage = list(csv.reader(io.StringIO(open(f"{d}/usage.csv", encoding="utf-8-sig", newline="").read())))
-evil = [r for r in usage if r[6] == "1234:5678"][0]
-assert evil[5].startswith("'=cmd|' /C calc'!A0 Evil\\x1b[2J\\x0d\\x0aStick \\xe2\\x80\\xae"), evil[5]
-assert evil[7] == "'+SUM(1)\\xff\\xfe", evil[7]
-quoted = [r for r in usage if r[6] == "0411:01f8"][0]
-assert quoted[7] == "'-1234,\"quoted\"", quoted[7]
-burst = [r for r in usage if r[11] == "8"][0]
-assert burst[12] == "2999" and sum(int(r[12]) for r in usage[1:]) == 3006, burst
+evil = [r for r in usage if r[9].startswith("'=cmd")][0]
+assert evil[9] == "'=cmd|' /C calc'!A0 Evil\\x1b[2J\\x0d\\x0aStick \\xe2\\x80\\xaefdp.exe", evil[9]
+assert evil[11] == "'+SUM(1)\\xff\\xfe", evil[11]
+assert evil[10] == '="1234:5678"', evil[10]          # a spreadsheet would read it as a time
+quoted = [r for r in usage if r[9] == "バッファロー RUF3-K32GA"][0]
+assert quoted[11] == "'-1234,\"quoted\"", quoted[11]
+burst = [r for r in usage if r[18] == "8"][0]
+assert burst[16] == "2999" and sum(int(r[16]) for r in usage[1:]) == 3006, burst
 print(len(usage) - 1, "usage rows")
 PY
-	then ok "golden $lang CSVs: BOM, CRLF, 13 columns, parsed by python's csv, hostile cells neutralised, counts"
+	then ok "golden $lang CSVs: BOM, CRLF, one thing a column, dates, parsed by python's csv, hostile cells neutralised, counts"
 	else not_ok "golden $lang CSVs read back with python's csv"; fi
 	run pc verify-export "$g" --key "$golden/export.pub"
 	expect "verify-export accepts the golden $lang folder" 0 "14 records chain"

@@ -108,6 +108,16 @@ if [ "$rc" -eq 0 ] && grep -q '^serial = 1;' policy.conf && grep -q "^issued = \
 	grep -q '^issuer = "木更津市 \\"総務部\\"";' policy.conf; then ok "init --issuer --contract: serial 1, issued today, escaped"
 else not_ok "init --issuer --contract: serial 1, issued today, escaped"; fi
 run pc check policy.conf; expect "init --issuer --contract passes check" 0 "valid, serial 1"
+# The contractor and its responsible person, named in the weekly report (optional fields).
+run pc init --issuer 木更津市 --contract 契約第123号 --contractor '株式会社かずさ情報' --responsible '技術部長 鈴木 一郎'
+cp out contractor.conf
+run pc show contractor.conf
+if grep -q '^contractor = "株式会社かずさ情報";' contractor.conf && grep -q '^responsible = "技術部長 鈴木 一郎";' contractor.conf &&
+	[ "$rc" -eq 0 ] && grep -q '^contractor   株式会社かずさ情報$' out && grep -q '^responsible  技術部長 鈴木 一郎$' out
+then ok "init --contractor --responsible: written, and show prints them"
+else not_ok "init --contractor --responsible"; fi
+run pc init --contractor $'a\tb'
+expect "init --contractor with a control character is a usage error" 2 "--contractor must be UTF-8 text"
 # An admin's own comment, to see that edits keep it.
 sed -i 's|^kyoka_policy = 1;|kyoka_policy = 1;   // 2026-11-22 総務部と協議済み|' policy.conf
 

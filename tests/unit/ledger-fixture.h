@@ -15,6 +15,19 @@
 #define FIXTURE_BOOT "fedcba9876543210fedcba9876543210"
 #define FIXTURE_SIGNER "approver.pub 3f2a9c0d51e8b7a4"
 
+/* The signed policy the fixture's week ran under (its signature is not the export's business):
+ * the report's header and the approvers of its permits. */
+#define FIXTURE_POLICY                                                                          \
+        "kyoka_policy = 1;\nserial = 42;\nissued = \"2026-11-16\";\n"                            \
+        "issuer = \"木更津市 総務部 情報政策課\";\ncontract = \"令和8年度 契約第123号\";\n"          \
+        "contractor = \"株式会社かずさ情報\";\nresponsible = \"情報管理責任者 鈴木 一郎\";\n"        \
+        "usb = ( { permit = \"KIS-2026-0142\"; vendor = \"0781\"; product = \"5581\";\n"           \
+        "  serial = \"4C530001231120115142\"; purpose = \"納品データの受け渡し\"; holder = \"田中\";\n" \
+        "  approved_by = \"情報政策課 山田\"; approved_on = \"2026-11-13\"; },\n"                   \
+        " { permit = \"KIS-2026-0150\"; vendor = \"0411\"; product = \"01f8\"; serial = \"-1234\";\n" \
+        "  access = \"read-only\"; purpose = \"=HYPERLINK(\\\"x\\\")\";\n"                          \
+        "  approved_by = \"情報政策課 山田\"; approved_on = \"2026-11-13\"; } );\n"
+
 /* 2026-11-16T00:00:00+09:00, Monday of 2026-W47. */
 #define FIXTURE_MONDAY 1794754800LL
 

@@ -300,6 +300,33 @@ static void test_prune_never_deletes_unexported(void **state) {
         expect_break(f, LEDGER_BREAK_ANCHOR, 8);
 }
 
+/* The ledger's first record names it in every export (MANIFEST's ledger-first): pruning deletes
+ * the record but keeps its hash, so a pruned ledger is still told from one started afresh. */
+static void test_first_record_outlives_pruning(void **state) {
+        struct fixture *f = *state;
+        struct ledger_record note = fixture_record(9000, LEDGER_SUBJECT_LEDGER, LEDGER_EVENT_LEDGER_PRUNED);
+        uint8_t first[LEDGER_HASH_SIZE], after[LEDGER_HASH_SIZE];
+        int64_t seq;
+
+        assert_int_equal(ledger_first(f->l, &seq, first), -ENOENT);       /* empty */
+        fill(f->l, 10, 1000);
+        assert_int_equal(ledger_first(f->l, &seq, first), 0);
+        assert_int_equal(seq, 1);
+        assert_int_equal(ledger_hash_of(f->l, 1, after), 0);
+        assert_memory_equal(first, after, LEDGER_HASH_SIZE);
+        assert_int_equal(ledger_mark_exported(f->l, 1, 6), 0);
+        assert_int_equal(ledger_prune(f->l, 1008, &note), 6);
+        assert_int_equal(ledger_hash_of(f->l, 1, after), -ENOENT);        /* record 1 is gone */
+        assert_int_equal(ledger_first(f->l, &seq, after), 0);
+        assert_int_equal(seq, 1);
+        assert_memory_equal(first, after, LEDGER_HASH_SIZE);
+        /* A second pruning keeps it too. */
+        assert_int_equal(ledger_mark_exported(f->l, 7, 9), 0);
+        assert_true(ledger_prune(f->l, 1010, &note) > 0);
+        assert_int_equal(ledger_first(f->l, &seq, after), 0);
+        assert_memory_equal(first, after, LEDGER_HASH_SIZE);
+}
+
 /* ---- the count, and ledgers written before it --------------------------------------------- */
 
 #define V1_DB TEST_DATA_DIR "/export/v1/ledger.db"
@@ -496,6 +523,7 @@ int main(void) {
                 T(test_read_only_refuses_appends),
                 T(test_seq_at_time_is_first_at_or_after),
                 T(test_prune_never_deletes_unexported),
+                T(test_first_record_outlives_pruning),
                 T(test_v1_ledger_reads_read_only_without_migrating),
                 T(test_v1_ledger_migrates_on_open_and_continues_the_chain),
                 T(test_verify_finds_modified_count),

@@ -94,6 +94,8 @@ static void test_minimal_policy_gets_safe_defaults(void **state) {
         assert_string_equal(p->issued_text, "2026-11-20");
         assert_true(p->issued == t_of("2026-11-20T00:00+09:00"));
         assert_null(p->workstation);
+        assert_null(p->contractor);          /* optional: the report then leaves them blank */
+        assert_null(p->responsible);
         assert_true(p->valid_until == TIME_INFINITY);
         assert_int_equal(p->default_usb_hid, POLICY_ALLOW);
         assert_int_equal(p->default_usb_hub, POLICY_ALLOW);
@@ -166,7 +168,9 @@ static const char full_policy[] =
         "  },\n"
         "  { permit = \"許可-2026-021\"; kind = \"wireguard\"; name = \"wg*\";\n"
         "    approved_by = \"情報政策課 鈴木\"; approved_on = \"2026-11-20\"; valid_until = \"2026-12-28T18:00\"; }\n"
-        ");\n";
+        ");\n"
+        "contractor = \"株式会社かずさ情報\";\n"
+        "responsible = \"情報管理責任者 技術部長 鈴木 一郎\";\n";
 
 static void test_full_japanese_policy_is_read(void **state) {
         struct policy_diag d = {};
@@ -174,6 +178,8 @@ static void test_full_japanese_policy_is_read(void **state) {
 
         assert_int_equal(p->serial, 7);
         assert_string_equal(p->workstation, "ws-017");
+        assert_string_equal(p->contractor, "株式会社かずさ情報");
+        assert_string_equal(p->responsible, "情報管理責任者 技術部長 鈴木 一郎");
         assert_true(p->issued == t_of("2026-11-20T09:30+09:00"));
         assert_int_equal(p->n_usb, 2);
         assert_int_equal(p->n_net, 2);
@@ -437,6 +443,9 @@ static const struct bad_case bad_cases[] = {
         { "contract and issued missing", "kyoka_policy = 1;\nserial = 1;\nissuer = \"x\";\n", 0,
           "policy.conf:1: issued: missing (required)\npolicy.conf:1: contract: missing (required)" },
         { "unknown top key", HEADER "serials = 43;\n", 0, "policy.conf:6: serials: unknown key" },
+        { "contractor not a string", HEADER "contractor = 5;\n", 0, "policy.conf:6: contractor: expected a string" },
+        { "responsible with a control character", HEADER "responsible = \"a\\tb\";\n", 0,
+          "policy.conf:6: responsible: contains a control character: \"a\\x09b\"" },
         { "workstation with a space", HEADER "workstation = \"ws 017\";\n", 0,
           "policy.conf:6: workstation: expected a hostname or a 32-hex-digit machine-id, got \"ws 017\"" },
         { "policy valid_until malformed", HEADER "valid_until = \"31.03.2027\";\n", 0,
@@ -674,6 +683,8 @@ static void assert_policy_equal(const struct policy *a, const struct policy *b) 
         assert_true(streq_ptr(a->issued_text, b->issued_text));
         assert_true(streq_ptr(a->issuer, b->issuer));
         assert_true(streq_ptr(a->contract, b->contract));
+        assert_true(streq_ptr(a->contractor, b->contractor));
+        assert_true(streq_ptr(a->responsible, b->responsible));
         assert_true(streq_ptr(a->workstation, b->workstation));
         assert_true(a->valid_until == b->valid_until);
         assert_true(streq_ptr(a->valid_until_text, b->valid_until_text));

@@ -14,7 +14,10 @@ unapproved stick, phone (usb-mtp) and USB network adapter (usb-net) blocked; the
 stick's request (`policyctl request` on the workstation) becomes an approval on the approver's
 machine, is signed, installed (`policyctl install`), and the stick works without replugging;
 `policyctl list` / `status`; the week exported (`policyctl export`) with the CSV's first lines
-and the report's summary, when kyokad writes the ledger.
+and the report's summary; and, at the end, the submission as the city receives it: report.pdf,
+its first page as a picture (the path is printed) and its summary. The guest has no PDF
+engine: the same export is made again on the host from a copy of the workstation's ledger,
+export key and policy (the same bytes, and report.pdf beside them).
 
 Ends with "demo: PASS" (exit 0) or "demo: FAIL (N of M steps failed)" (exit 1).
     python3 tests/vm/demo.py            (after make all and tests/vm/build-image.sh; `make demo` does all)
@@ -45,6 +48,8 @@ SERIAL_RO = "KYOKA-DEMO-RO"      # approved read-only
 SERIAL_NO = "KYOKA-DEMO-NEW"     # not approved; approved during the demo from its request
 ISSUER = "デモ市 総務部 情報政策課 (Demo City, IT policy division)"
 CONTRACT = "令和8年度 契約第123号 (contract 123)"
+CONTRACTOR = "株式会社デモシステム (Demo Systems Co.)"
+RESPONSIBLE = "情報管理責任者 技術部長 鈴木 (Suzuki, responsible person)"
 APPROVER = "情報政策課 山田 (Yamada)"
 HOSTNAME = "ws-demo01"            # the contractor's workstation
 
@@ -113,8 +118,8 @@ def until_date():
 
 
 def report_summary(report_html):
-    """(label, number) rows of the report's summary table (概要 / Summary)."""
-    m = re.search(r"<h2>(概要|Summary)</h2>\s*<table[^>]*>(.*?)</table>", report_html, re.S)
+    """(label, number) rows of the report's summary table (1. 概要 / 1. Summary)."""
+    m = re.search(r"<h2>1\. (概要|Summary)</h2>\s*<table[^>]*>(.*?)</table>", report_html, re.S)
     if not m:
         return []
     return [(html.unescape(k), v) for k, v in re.findall(r"<tr><th>(.*?)</th><td class=\"n\">(\d+)</td></tr>", m.group(2))]
@@ -127,8 +132,10 @@ def approver_prepares(n, desk):
     rc, _ = desk.ctl(["keygen", "--out", "approver"])
     n.check(rc == 0 and os.path.exists(desk.key) and os.stat(desk.key).st_mode & 0o077 == 0,
             "署名鍵を作成 (approver.key は 0600)", "signing key created (approver.key is mode 0600)")
-    rc, _ = desk.ctl(["init", "--issuer", ISSUER, "--contract", CONTRACT],
-                     shown=f"policyctl init --issuer {shlex.quote(ISSUER)} --contract {shlex.quote(CONTRACT)} > policy.conf",
+    rc, _ = desk.ctl(["init", "--issuer", ISSUER, "--contract", CONTRACT, "--contractor", CONTRACTOR,
+                      "--responsible", RESPONSIBLE],
+                     shown=f"policyctl init --issuer {shlex.quote(ISSUER)} --contract {shlex.quote(CONTRACT)} "
+                           f"--contractor {shlex.quote(CONTRACTOR)} --responsible {shlex.quote(RESPONSIBLE)} > policy.conf",
                      stdout="policy.conf")
     until = until_date()
     rc1, _ = desk.ctl(["approve", "policy.conf", "--vendor", QEMU_STORAGE[0], "--product", QEMU_STORAGE[1],
@@ -353,6 +360,66 @@ def ledger_export(n, vm):
             "the weekly report's summary counts allowed and blocked connections")
 
 
+SUBMISSION = {}        # what the demo ends with: the PDF, its first page, its summary
+ARTIFACTS = os.path.join(os.environ.get("BUILD", os.path.join(os.path.dirname(os.path.dirname(HERE)), "build")),
+                         "test-artifacts")
+
+
+def submission_pdf(n, vm, work):
+    """The week as the city receives it: report.pdf made from a copy of the workstation's ledger."""
+    n.step("市に提出する週次報告書 (PDF)", "The weekly submission as the city receives it: report.pdf")
+    rc, out = vm.run("date +%G-W%V")
+    week = out.strip()
+    host = os.path.join(work, "city-copy")
+    state, etc = os.path.join(host, "state"), os.path.join(host, "etc")
+    os.makedirs(os.path.join(etc, "keys.d"), mode=0o755)
+    os.makedirs(state, mode=0o755)
+    for guest, local in (("/var/lib/kyoka/ledger.db", "state/ledger.db"), ("/var/lib/kyoka/ledger.db-wal", "state/ledger.db-wal"),
+                         ("/var/lib/kyoka/export.key", "state/export.key"), ("/var/lib/kyoka/export.pub", "state/export.pub"),
+                         ("/etc/kyoka/policy.conf", "etc/policy.conf"), ("/etc/kyoka/policy.conf.sig", "etc/policy.conf.sig"),
+                         ("/etc/kyoka/keys.d/approver.pub", "etc/keys.d/approver.pub")):
+        rc, _ = vm.run(f"[ -e {guest} ]")
+        if rc == 0:
+            with open(os.path.join(host, local), "wb") as f:
+                f.write(vm.read_file(guest))
+    os.chmod(os.path.join(state, "export.key"), 0o600)
+    n.say("The workstation image has no PDF engine; a real one installs weasyprint. The same export, made again")
+    n.say("here from a copy of its ledger, export key and signed policy, gives the same bytes and report.pdf beside them:")
+    env = dict(os.environ, TZ="Asia/Tokyo")
+    out_dir = os.path.join(host, "export")
+    p = subprocess.run([POLICYCTL, "--config-dir", etc, "--state-dir", state, "export", "--week", week, "--out", out_dir],
+                       capture_output=True, text=True, env=env)
+    n.show(f"policyctl export --week {week} --out export        # a copy of {HOSTNAME}'s ledger and key", p.stdout + p.stderr)
+    folder = os.path.join(out_dir, HOSTNAME, week)
+    pdf = os.path.join(folder, "report.pdf")
+    n.check(p.returncode == 0 and os.path.exists(pdf), "report.pdf を作成", "report.pdf made", pdf)
+    if not os.path.exists(pdf):
+        return
+    same = all(open(os.path.join(folder, f), "rb").read() == vm.read_file(f"/tmp/export/{HOSTNAME}/{week}/{f}")
+               for f in ("usage.csv", "faults.csv", "media.csv", "records.jsonl", "report.html"))
+    n.check(same, "端末での出力と同じバイト列 (CSV・records.jsonl・report.html)",
+            "the same bytes as the workstation's export (CSVs, records.jsonl, report.html)")
+    fonts = subprocess.run(["pdffonts", pdf], capture_output=True, text=True).stdout
+    embedded = [l for l in fonts.splitlines()[2:] if l.strip()]
+    n.check(embedded and all(l.split()[-5] == "yes" for l in embedded),
+            "フォントはすべて埋め込み済み (pdffonts)", "every font embedded in the PDF (pdffonts)",
+            ", ".join(sorted({l.split()[0].split("+")[-1] for l in embedded})))
+    pages = re.search(r"^Pages:\s+(\d+)", subprocess.run(["pdfinfo", pdf], capture_output=True, text=True).stdout, re.M)
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    png_base = os.path.join(ARTIFACTS, "demo-report-page")
+    subprocess.run(["pdftoppm", "-r", "80", "-png", "-f", "1", "-l", "1", "-singlefile", pdf, png_base], check=False)
+    png = png_base + ".png"
+    ok = os.path.exists(png) and os.path.getsize(png) > 30000
+    n.check(ok, "1ページ目を画像にした", "its first page as a picture", png)
+    kept = os.path.join(ARTIFACTS, "demo-report.pdf")
+    shutil.copy(pdf, kept)
+    rows = report_summary(open(os.path.join(folder, "report.html"), encoding="utf-8").read())
+    html_text = open(os.path.join(folder, "report.html"), encoding="utf-8").read()
+    n.check(CONTRACTOR in html_text and "確認欄" in html_text, "発注者・受注者・情報管理責任者と確認欄がある",
+            "it names the issuer, the contractor and its responsible person, and has the sign-off box")
+    SUBMISSION.update(pdf=kept, png=png, pages=pages.group(1) if pages else "?", rows=rows)
+
+
 def dry_run():
     """No VM: the script imports, the host-side approver works (keygen/init/approve/sign/verify)."""
     n = Narrator()
@@ -408,7 +475,7 @@ def main():
                           lambda: unapproved_stick(n, vm), lambda: phone(n, vm, work), lambda: usb_nic(n, vm),
                           lambda: keyboard(n, vm),
                           lambda: request_approve_install(n, vm, k, desk, work), lambda: list_status(n, vm),
-                          lambda: ledger_export(n, vm)):
+                          lambda: ledger_export(n, vm), lambda: submission_pdf(n, vm, work)):
                     try:
                         f()
                     except Exception as e:
@@ -432,6 +499,13 @@ def main():
     print()
     if log_dir:
         print(f"logs (kyokad.log, console, commands): {log_dir}")
+    if SUBMISSION:
+        print("\n週次報告書 / the weekly submission (report.pdf, %s pages, A4):" % SUBMISSION["pages"])
+        print(f"  PDF:                {SUBMISSION['pdf']}")
+        print(f"  1ページ目 / page 1:  {SUBMISSION['png']}")
+        print("  1. 概要 / summary:")
+        for k, v in SUBMISSION["rows"]:
+            print(f"    {k}: {v}")
     if failed or not n.results:
         print(f"demo: FAIL ({failed} of {len(n.results)} checks failed, {took:.0f} s) / 失敗")
         return 1

@@ -1,0 +1,691 @@
+/* SPDX-License-Identifier: MIT */
+/* What the city reads (export.h): dates as Excel reads them, the labels, and the records'
+ * reason codes and kyokad's own wording turned into sentences a city official understands, in
+ * Japanese by default and in English. The tables are explicit, not gettext: a week exports the
+ * same bytes whatever the exporting shell's locale. The journal's English text is not shown in
+ * Japanese; it stays in records.jsonl. Text this file does not know is shown as it is, never
+ * dropped. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "export.h"
+
+#define JA(lang) ((lang) != EXPORT_LANG_EN)
+#define T(lang, ja, en) (JA(lang) ? (ja) : (en))
+
+/* ---- dates ---------------------------------------------------------------------------------- */
+
+int export_format_time(int64_t t, int64_t offset, char *buf, size_t size) {
+        int64_t local;
+        struct tm tm;
+        time_t tt;
+
+        if (size > 0)
+                buf[0] = 0;
+        if (offset < -24 * 3600 || offset > 24 * 3600 || __builtin_add_overflow(t, offset, &local) ||
+            __builtin_add_overflow(local, 0, &tt) || !gmtime_r(&tt, &tm))
+                return -EINVAL;
+        int n = snprintf(buf, size, "%04d/%02d/%02d %02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                         tm.tm_hour, tm.tm_min, tm.tm_sec);
+        return n < 0 || (size_t) n >= size ? -ENOBUFS : 0;
+}
+
+void export_format_offset(int64_t offset, char *buf, size_t size) {
+        int64_t a = offset < 0 ? -offset : offset;
+        snprintf(buf, size, "UTC%c%02d:%02d", offset < 0 ? '-' : '+', (int) (a / 3600 % 100), (int) (a / 60 % 60));
+}
+
+/* ---- labels --------------------------------------------------------------------------------- */
+
+static const char *const event_ja[_LEDGER_EVENT_MAX] = {
+        [LEDGER_EVENT_CONNECTED] = "接続",
+        [LEDGER_EVENT_REEVALUATED] = "再判定",
+        [LEDGER_EVENT_REMOVED] = "取り外し",
+        [LEDGER_EVENT_APPEARED] = "検出",
+        [LEDGER_EVENT_VIOLATION] = "無許可の有効化を遮断",
+        [LEDGER_EVENT_POLICY_LOADED] = "ポリシー適用",
+        [LEDGER_EVENT_POLICY_REFUSED] = "ポリシー不採用",
+        [LEDGER_EVENT_PERMIT_EXPIRED] = "許可期限切れ",
+        [LEDGER_EVENT_STARTED] = "kyokad 起動",
+        [LEDGER_EVENT_STOPPED] = "kyokad 停止",
+        [LEDGER_EVENT_UNCLEAN_SHUTDOWN] = "前回の異常終了を検出",
+        [LEDGER_EVENT_ENFORCEMENT_FAILED] = "制御の失敗",
+        [LEDGER_EVENT_CLOCK_JUMP] = "時刻の変更",
+        [LEDGER_EVENT_FAULT] = "障害",
+        [LEDGER_EVENT_LEDGER_DELAYED] = "記録の遅延",
+        [LEDGER_EVENT_LEDGER_LOST] = "記録の欠落",
+        [LEDGER_EVENT_LEDGER_PRUNED] = "保存期間満了による削除",
+};
+
+static const char *const event_en[_LEDGER_EVENT_MAX] = {
+        [LEDGER_EVENT_CONNECTED] = "Connected",
+        [LEDGER_EVENT_REEVALUATED] = "Re-evaluated",
+        [LEDGER_EVENT_REMOVED] = "Removed",
+        [LEDGER_EVENT_APPEARED] = "Appeared",
+        [LEDGER_EVENT_VIOLATION] = "Brought up while blocked: forced down",
+        [LEDGER_EVENT_POLICY_LOADED] = "Policy took effect",
+        [LEDGER_EVENT_POLICY_REFUSED] = "Policy refused",
+        [LEDGER_EVENT_PERMIT_EXPIRED] = "Permit expired",
+        [LEDGER_EVENT_STARTED] = "kyokad started",
+        [LEDGER_EVENT_STOPPED] = "kyokad stopped",
+        [LEDGER_EVENT_UNCLEAN_SHUTDOWN] = "Unclean shutdown detected",
+        [LEDGER_EVENT_ENFORCEMENT_FAILED] = "Enforcement failed",
+        [LEDGER_EVENT_CLOCK_JUMP] = "Clock set",
+        [LEDGER_EVENT_FAULT] = "Fault",
+        [LEDGER_EVENT_LEDGER_DELAYED] = "Records delayed",
+        [LEDGER_EVENT_LEDGER_LOST] = "Records lost",
+        [LEDGER_EVENT_LEDGER_PRUNED] = "Records deleted after retention",
+};
+
+/* kyokad records a policy that took effect, one read again unchanged, and one kept because the
+ * policy offered was refused (it records the refusal first, as a fault) all as policy-loaded;
+ * its message tells them apart (daemon/policy-store.c, policy/policy-load.c). */
+enum export_policy_kind export_policy_kind(const struct ledger_record *r) {
+        if (r->event != LEDGER_EVENT_POLICY_LOADED)
+                return EXPORT_POLICY_APPLIED;
+        if (strstr(r->message, "is in force instead"))
+                return EXPORT_POLICY_KEPT;
+        if (strstr(r->message, "(unchanged)"))
+                return EXPORT_POLICY_UNCHANGED;
+        return EXPORT_POLICY_APPLIED;
+}
+
+const char *export_label_event(const struct ledger_record *r, enum export_lang lang) {
+        if (r->event == LEDGER_EVENT_POLICY_LOADED)
+                switch (export_policy_kind(r)) {
+                case EXPORT_POLICY_KEPT:
+                        return T(lang, "ポリシー不採用（前回承認のポリシーを継続）", "Policy refused: the last accepted one stays");
+                case EXPORT_POLICY_UNCHANGED:
+                        return T(lang, "ポリシー再読込（変更なし）", "Policy read again (unchanged)");
+                default:
+                        break;
+                }
+        if (r->event == LEDGER_EVENT_PERMIT_EXPIRED && r->subject == LEDGER_SUBJECT_POLICY)
+                return T(lang, "ポリシーの有効期限切れ", "Policy expired");
+        if (r->event == LEDGER_EVENT_REEVALUATED && r->decision != LEDGER_DECISION_BLOCK)
+                return T(lang, "再判定（使用を許可）", "Re-evaluated: permitted");
+        if (r->event == LEDGER_EVENT_REEVALUATED && r->decision == LEDGER_DECISION_BLOCK)
+                return T(lang, "再判定（使用を停止）", "Re-evaluated: blocked");
+        const char *const *t = JA(lang) ? event_ja : event_en;
+        return (size_t) r->event < _LEDGER_EVENT_MAX ? t[r->event] : "?";
+}
+
+const char *export_label_decision(enum ledger_decision d, enum export_lang lang) {
+        static const char *const ja[_LEDGER_DECISION_MAX] = { "", "許可", "読み取り専用で許可", "拒否" };
+        static const char *const en[_LEDGER_DECISION_MAX] = { "", "Allowed", "Allowed read-only", "Blocked" };
+        if ((size_t) d >= _LEDGER_DECISION_MAX)
+                return "?";
+        return JA(lang) ? ja[d] : en[d];
+}
+
+static bool has_interface_class(const char *interfaces, const char *cls) {
+        for (const char *p = interfaces; *p; p += strcspn(p, ","), p += *p == ',') {
+                if (strncmp(p, cls, 2) == 0)
+                        return true;
+        }
+        return false;
+}
+
+static bool is_storage(const struct ledger_record *r) {
+        return r->subject == LEDGER_SUBJECT_USB && has_interface_class(r->interfaces, "08");
+}
+
+const char *export_label_category(const struct ledger_record *r, enum export_lang lang) {
+        switch (r->subject) {
+        case LEDGER_SUBJECT_USB:
+                /* Storage first: a stick that also claims to be a keyboard is still a medium. */
+                if (is_storage(r))
+                        return T(lang, "USB記憶媒体", "USB storage");
+                if (has_interface_class(r->interfaces, "03"))
+                        return T(lang, "USB入力機器", "USB input device");
+                if (has_interface_class(r->interfaces, "09"))
+                        return T(lang, "USBハブ", "USB hub");
+                if (has_interface_class(r->interfaces, "06"))
+                        return T(lang, "USB機器（カメラ・スマートフォン等）", "USB device (camera, phone)");
+                if (has_interface_class(r->interfaces, "02") || has_interface_class(r->interfaces, "e0"))
+                        return T(lang, "USB通信機器", "USB communication device");
+                return T(lang, "USB機器", "USB device");
+        case LEDGER_SUBJECT_NETWORK:
+                return T(lang, "ネットワーク", "Network link");
+        case LEDGER_SUBJECT_POLICY:
+                return T(lang, "ポリシー", "Policy");
+        case LEDGER_SUBJECT_DAEMON:
+                return T(lang, "制御ソフト (kyokad)", "Control software (kyokad)");
+        case LEDGER_SUBJECT_LEDGER:
+                return T(lang, "記録台帳", "Ledger");
+        default:
+                return "?";
+        }
+}
+
+void export_device_name(const struct ledger_record *r, char *buf, size_t size) {
+        buf[0] = 0;
+        if (r->subject == LEDGER_SUBJECT_USB)
+                snprintf(buf, size, "%s%s%s", r->manufacturer, r->manufacturer[0] && r->product_name[0] ? " " : "",
+                         r->product_name);
+        else if (r->subject == LEDGER_SUBJECT_NETWORK)
+                snprintf(buf, size, "%s", r->ifname);
+}
+
+/* ---- errors --------------------------------------------------------------------------------- */
+
+static const struct {
+        int e;
+        const char *ja, *en;
+} errnos[] = {
+        { EPERM, "操作が許可されていない", "operation not permitted" },
+        { ENOENT, "存在しない", "no such file or directory" },
+        { EIO, "入出力エラー", "input/output error" },
+        { ENXIO, "機器がない", "no such device or address" },
+        { ENOMEM, "メモリ不足", "out of memory" },
+        { EACCES, "アクセス権がない", "permission denied" },
+        { EBUSY, "使用中", "device or resource busy" },
+        { EEXIST, "既に存在する", "file exists" },
+        { ENODEV, "機器がない", "no such device" },
+        { EINVAL, "不正な値", "invalid argument" },
+        { ENOSPC, "ディスクの空き容量不足", "no space left on device" },
+        { EROFS, "読み取り専用", "read-only file system" },
+        { EAGAIN, "一時的に利用できない", "resource temporarily unavailable" },
+        { ENAMETOOLONG, "名前が長すぎる", "file name too long" },
+        { ETIMEDOUT, "時間切れ", "timed out" },
+        { ENOBUFS, "待ち行列が満杯", "no buffer space available" },
+        { EOPNOTSUPP, "未対応の操作", "operation not supported" },
+        { EBADMSG, "不正なデータ", "bad message" },
+        { EPROTO, "手順の誤り", "protocol error" },
+        { ESTALE, "内容が古い", "stale" },
+        { ENOKEY, "鍵がない", "required key not available" },
+        { EKEYEXPIRED, "有効期限切れ", "key has expired" },
+        { EKEYREJECTED, "鍵が受け入れられない", "key was rejected" },
+        { EXDEV, "別の端末用", "cross-device link" },
+        { ENOTDIR, "フォルダーではない", "not a directory" },
+        { ELOOP, "シンボリックリンク", "too many levels of symbolic links" },
+        { ESRCH, "プロセスがない", "no such process" },
+        { EFBIG, "大きすぎる", "file too large" },
+        { ECANCELED, "中止された", "operation canceled" },
+};
+
+void export_errno(int64_t e, enum export_lang lang, char *buf, size_t size) {
+        const char *name = e > 0 && e < 4096 ? strerrorname_np((int) e) : NULL;
+
+        for (size_t i = 0; i < ELEMENTSOF(errnos); i++)
+                if (errnos[i].e == e) {
+                        snprintf(buf, size, JA(lang) ? "%s（%s）" : "%s (%s)", name ?: "?", T(lang, errnos[i].ja, errnos[i].en));
+                        return;
+                }
+        if (name)
+                snprintf(buf, size, "%s", name);
+        else
+                snprintf(buf, size, "errno %lld", (long long) e);
+}
+
+/* ---- reasons -------------------------------------------------------------------------------- */
+
+/* Appends to BUF (SIZE) at *O, never past the end. */
+_printf_(4, 5) static void add(char *buf, size_t size, size_t *o, const char *fmt, ...) {
+        va_list ap;
+        if (*o >= size)
+                return;
+        va_start(ap, fmt);
+        int n = vsnprintf(buf + *o, size - *o, fmt, ap);
+        va_end(ap);
+        if (n > 0)
+                *o = MIN(size, *o + (size_t) n);
+}
+
+/* Copies the text of S up to the first occurrence of STOP (or all of it) into DST. */
+static const char *take_until(const char *s, const char *stop, char *dst, size_t size) {
+        const char *e = stop ? strstr(s, stop) : NULL;
+        size_t n = e ? (size_t) (e - s) : strlen(s);
+        if (n >= size)
+                n = size - 1;
+        memcpy(dst, s, n);
+        dst[n] = 0;
+        return e;
+}
+
+static bool starts_with(const char *s, const char *prefix) {
+        return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* "(permit X expired DATE)", "(permit X not valid before DATE)", "(permit X is for port P)" after
+ * a default: which permit named the device, and why it did not apply. */
+static void reason_permit_note(const char *s, enum export_lang lang, char *buf, size_t size, size_t *o) {
+        char permit[LEDGER_TEXT_MAX], rest[LEDGER_TEXT_MAX];
+        const char *p;
+
+        if (!starts_with(s, " (permit "))
+                return;
+        s += strlen(" (permit ");
+        if ((p = take_until(s, " expired ", permit, sizeof permit))) {
+                take_until(p + strlen(" expired "), ")", rest, sizeof rest);
+                add(buf, size, o, T(lang, "。許可番号 %s は %s に期限切れ", "; permit %s expired %s"), permit, rest);
+        } else if ((p = take_until(s, " not valid before ", permit, sizeof permit))) {
+                take_until(p + strlen(" not valid before "), ")", rest, sizeof rest);
+                add(buf, size, o, T(lang, "。許可番号 %s の有効期間は %s から", "; permit %s is valid from %s"), permit, rest);
+        } else if ((p = take_until(s, " is for port ", permit, sizeof permit))) {
+                take_until(p + strlen(" is for port "), ")", rest, sizeof rest);
+                add(buf, size, o, T(lang, "。許可番号 %s は別の接続口（%s）用", "; permit %s is for another port (%s)"),
+                    permit, rest);
+        }
+}
+
+/* The decision reasons of policy_decision_describe() (policy/policy-match.c) and kyokad's own. */
+static bool decision_reason(const char *s, enum export_lang lang, char *buf, size_t size) {
+        static const struct {
+                const char *code, *ja, *en;
+        } defaults[] = {
+                { "default usb_hid", "許可番号なし（キーボード・マウス等の入力機器の既定の扱い）",
+                  "no permit: the default for keyboards and mice" },
+                { "default usb_hub", "許可番号なし（USBハブの既定の扱い）", "no permit: the default for hubs" },
+                { "default usb_other", "許可番号なし（許可のない機器の既定の扱い）", "no permit: the default for other devices" },
+                { "default network", "許可番号なし（ネットワークの既定の扱い）", "no permit: the default for network links" },
+        };
+        char permit[LEDGER_TEXT_MAX], cls[LEDGER_TEXT_MAX];
+        size_t o = 0;
+        const char *p;
+
+        buf[0] = 0;
+        for (size_t i = 0; i < ELEMENTSOF(defaults); i++)
+                if (starts_with(s, defaults[i].code)) {
+                        add(buf, size, &o, "%s", T(lang, defaults[i].ja, defaults[i].en));
+                        reason_permit_note(s + strlen(defaults[i].code), lang, buf, size, &o);
+                        goto tail;
+                }
+        if (starts_with(s, "permit ") && (p = take_until(s + 7, " does not approve interface ", permit, sizeof permit))) {
+                take_until(p + strlen(" does not approve interface "), ";", cls, sizeof cls);
+                add(buf, size, &o, T(lang, "許可番号 %s はインターフェース %s を許可していない",
+                                     "permit %s does not approve interface %s"), permit, cls);
+                goto tail;
+        }
+        if (starts_with(s, "permit ")) {
+                p = s + 7;
+                size_t n = strcspn(p, " ;");
+                snprintf(permit, sizeof permit, "%.*s", (int) MIN(n, sizeof permit - 1), p);
+                add(buf, size, &o, T(lang, "許可番号 %s による", "under permit %s"), permit);
+                p += n;
+                if (starts_with(p, " (read-only)"))
+                        add(buf, size, &o, "%s", T(lang, "（読み取り専用）", " (read-only)"));
+                else if (starts_with(p, " (")) {
+                        bool ro = strstr(p, "read-only;") != NULL;
+                        const char *c = strstr(p, "interface ");
+                        const char *first = strstr(p, "first ");
+                        char what[16] = "";
+                        if (first)
+                                take_until(first + 6, ")", what, sizeof what);
+                        else if (c)
+                                take_until(c + 10, " ", what, sizeof what);
+                        add(buf, size, &o, T(lang, "（%s許可対象外のインターフェース %s%s は無効化）",
+                                             " (%sthe unlisted interface %s%s disabled)"),
+                            ro ? T(lang, "読み取り専用、", "read-only; ") : "", what,
+                            first ? T(lang, " ほか", " and others") : "");
+                }
+                goto tail;
+        }
+        if (starts_with(s, "lockdown: no valid policy")) {
+                add(buf, size, &o, "%s", T(lang, "有効なポリシーがないため全面遮断中", "no valid policy: everything blocked"));
+                if (strstr(s, "(HID-only device allowed)"))
+                        add(buf, size, &o, "%s", T(lang, "（入力機器のみ使用可）", " (keyboards and mice allowed)"));
+                else if (strstr(s, "(hub allowed)"))
+                        add(buf, size, &o, "%s", T(lang, "（USBハブのみ使用可）", " (hubs allowed)"));
+                goto tail;
+        }
+        if (streq(s, "loopback")) {
+                add(buf, size, &o, "%s", T(lang, "ループバック（端末内部の通信。常に許可）", "loopback (inside the workstation; always allowed)"));
+                return true;
+        }
+        if (starts_with(s, "descriptors unreadable or malformed")) {
+                add(buf, size, &o, "%s", T(lang, "機器の情報（ディスクリプター）を読み取れないため使用不可",
+                                           "its descriptors are unreadable or malformed"));
+                goto tail;
+        }
+        if (starts_with(s, "read-only could not be enforced")) {
+                add(buf, size, &o, "%s", T(lang, "読み取り専用にできないため使用を停止", "read-only could not be enforced: blocked"));
+                return true;
+        }
+        if (starts_with(s, "present at installation")) {
+                add(buf, size, &o, "%s", T(lang, "導入時から存在（ポリシー適用前のため現状のまま）",
+                                           "present at installation, before any policy: left as it was"));
+                return true;
+        }
+        if (streq(s, "removed"))
+                return true;
+        if (starts_with(s, "removed (seen after lost")) {
+                add(buf, size, &o, "%s", T(lang, "取りこぼしたイベントの後の再確認で取り外しを検出",
+                                           "found removed after lost events"));
+                return true;
+        }
+        if (streq(s, "the policy's valid_until passed")) {
+                add(buf, size, &o, "%s", T(lang, "ポリシー全体の有効期限が過ぎた", "the policy's validity ended"));
+                return true;
+        }
+        return false;
+
+tail:
+        if ((p = strstr(s, "; blocked: its controller ")))
+                add(buf, size, &o, "%s", T(lang, "。ただし接続先のUSBコントローラーの設定を変更できないため使用不可",
+                                           "; blocked: its USB controller could not be configured"));
+        return true;
+}
+
+/* The fault kinds of kyokad's recorder (daemon/recorder.c, fault_table): the reason code. */
+static const struct {
+        const char *code, *ja, *en;
+} faults[] = {
+        { "access-file", "記憶媒体のアクセス制御ファイルの操作に失敗", "access file of a storage device" },
+        { "block-watch", "記憶媒体（ブロックデバイス）の監視に失敗", "watching block devices" },
+        { "clock-jump", "システム時刻の変更", "the system clock was set" },
+        { "clock-watch", "時刻変更の監視に失敗", "watching the clock" },
+        { "control-socket", "管理用の接続口（制御ソケット）の作成に失敗", "the control socket" },
+        { "controller-lockdown", "USBコントローラーの既定の遮断に失敗", "closing a USB controller" },
+        { "driver-bind", "機器へのドライバーの割り当てに失敗", "binding a driver" },
+        { "enforce", "制御の実行に失敗", "enforcing a decision" },
+        { "enumerate", "USB機器の再確認に失敗", "enumerating USB devices" },
+        { "identity", "USB機器の識別情報を読み取れない", "reading a USB device's identity" },
+        { "ledger-failing", "記録台帳に書き込めない（記録はメモリ上で待機）", "the ledger cannot be written (records wait in memory)" },
+        { "marker", "稼働記録用ファイルの操作に失敗", "kyokad's run marker" },
+        { "network-enumerate", "ネットワークの再確認に失敗", "enumerating network links" },
+        { "network-firewall", "ネットワーク遮断規則の設定に失敗", "the network firewall" },
+        { "network-install-list", "導入時のネットワーク一覧の記録に失敗", "recording the links present at installation" },
+        { "network-unenforced", "ネットワークの制御が無効", "network enforcement is off" },
+        { "network-untracked", "ネットワークインターフェースを追跡できない", "tracking a network link" },
+        { "oom", "メモリ不足", "out of memory" },
+        { "policy-copy", "承認済みポリシーの控えの保存に失敗", "keeping a copy of the accepted policy" },
+        { "policy-copy-refused", "保存済みの承認ポリシーの控えも不採用", "the kept copy of the accepted policy is refused too" },
+        { "policy-fallback", "提示されたポリシーを不採用（前回承認のポリシーを適用）",
+          "the policy offered was refused (the last accepted one applies)" },
+        { "policy-key", "信頼された鍵の一つを除外", "a trusted key was left out" },
+        { "policy-refused", "提示されたポリシーを不採用", "the policy offered was refused" },
+        { "read-only", "読み取り専用の設定に失敗", "making a storage device read-only" },
+        { "timer", "タイマーの設定に失敗", "arming a timer" },
+        { "usb-boot-default", "起動時にUSB機器が既定で使用可能な設定だった", "USB devices were allowed by default at boot" },
+};
+
+void export_reason(const struct ledger_record *r, enum export_lang lang, char *buf, size_t size) {
+        buf[0] = 0;
+        if (!r->reason[0])
+                return;
+        for (size_t i = 0; i < ELEMENTSOF(faults); i++)
+                if (streq(r->reason, faults[i].code)) {
+                        snprintf(buf, size, "%s", T(lang, faults[i].ja, faults[i].en));
+                        return;
+                }
+        if (decision_reason(r->reason, lang, buf, size))
+                return;
+        /* Unknown: as it is (a newer kyokad's reason); the English in a Japanese report is the
+         * lesser harm next to dropping it. */
+        snprintf(buf, size, "%s", r->reason);
+}
+
+/* ---- remarks -------------------------------------------------------------------------------- */
+
+/* Why a policy was refused, from policy_load()'s message (policy/policy-load.c). */
+static const char *policy_refusal(const char *m, enum export_lang lang) {
+        static const struct {
+                const char *match, *ja, *en;
+        } why[] = {
+                { "does not match any trusted key", "署名が承認者の鍵と一致しない（署名後の改変、または信頼されていない鍵による署名）",
+                  "its signature matches no trusted key (changed after signing, or signed with an untrusted key)" },
+                { "does not exist: the policy is not signed", "署名ファイルがない（署名されていない）", "it is not signed" },
+                { "signature file", "署名ファイルが不正", "its signature file is malformed" },
+                { "cannot verify the signature", "署名を検証できない", "its signature cannot be checked" },
+                { "expired: its valid_until", "ポリシーの有効期限が過ぎている", "it has expired" },
+                { "is for workstation", "別の端末用のポリシー", "it is for another workstation" },
+                { "is not newer than the last accepted", "通し番号が前回以下（古いポリシーへの巻き戻しの拒否）",
+                  "its serial is not newer than the last accepted one (a rollback)" },
+                { "already accepted with different contents", "同じ通し番号で内容が異なる", "its serial was used before with other contents" },
+                { "anti-rollback state", "巻き戻し防止の記録を読み取れない", "the anti-rollback state cannot be read" },
+                { "rusted key", "信頼された鍵がない", "there is no trusted key" },
+                { "is signed but", "署名はあるが内容に誤りがある", "it is signed but not a valid policy" },
+                { "could not be recorded", "通し番号を記録できない", "its serial could not be recorded" },
+                { "larger than", "ポリシーのファイルが大きすぎる", "the file is too large" },
+                { "cannot read", "ポリシーを読み取れない", "it cannot be read" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(why); i++)
+                if (strstr(m, why[i].match))
+                        return T(lang, why[i].ja, why[i].en);
+        return T(lang, "理由は records.jsonl を参照", "see records.jsonl for why");
+}
+
+/* "(serial N" in M: the policy kept. */
+static long long serial_in(const char *m, const char *marker) {
+        const char *p = strstr(m, marker);
+        long long v;
+        if (!p || sscanf(p + strlen(marker), "%lld", &v) != 1)
+                return -1;
+        return v;
+}
+
+static void remarks_policy(const struct ledger_record *r, enum export_lang lang, char *buf, size_t size, size_t *o) {
+        long long kept;
+
+        if (r->event == LEDGER_EVENT_POLICY_LOADED) {
+                switch (export_policy_kind(r)) {
+                case EXPORT_POLICY_KEPT:
+                        add(buf, size, o, T(lang, "提示されたポリシーは%sため不採用。前回承認の通し番号 %lld を継続適用",
+                                            "the policy offered was refused (%s); the last accepted serial %lld stays in force"),
+                            policy_refusal(r->message, lang), (long long) r->policy_serial);
+                        return;
+                case EXPORT_POLICY_UNCHANGED:
+                        add(buf, size, o, T(lang, "通し番号 %lld を再読込（変更なし）", "serial %lld read again (unchanged)"),
+                            (long long) r->policy_serial);
+                        return;
+                case EXPORT_POLICY_APPLIED:
+                        add(buf, size, o, T(lang, "通し番号 %lld を適用", "serial %lld took effect"), (long long) r->policy_serial);
+                        return;
+                }
+        }
+        if (r->event == LEDGER_EVENT_POLICY_REFUSED) {
+                bool fallback = streq(r->reason, "policy-fallback");
+                add(buf, size, o, T(lang, "%s", "%s"), policy_refusal(r->message, lang));
+                if (fallback && (kept = serial_in(r->message, "last accepted policy (serial ")) >= 0)
+                        add(buf, size, o, T(lang, "。前回承認の通し番号 %lld を適用", "; the last accepted serial %lld applies"), kept);
+                else if (strstr(r->message, "the built-in lockdown"))
+                        add(buf, size, o, "%s", T(lang, "。有効なポリシーがないため全面遮断を継続", "; the built-in lockdown stays"));
+                else if (strstr(r->message, "stays in force"))
+                        add(buf, size, o, "%s", T(lang, "。適用中のポリシーを継続", "; the policy in force stays"));
+                return;
+        }
+}
+
+/* The particulars of a fault that kyokad writes in a known form. */
+static void remarks_fault(const struct ledger_record *r, enum export_lang lang, char *buf, size_t size, size_t *o) {
+        const char *m = r->message;
+        unsigned long long n, q;
+        long long a, b;
+        char from[40], to[40];
+
+        switch (r->event) {
+        case LEDGER_EVENT_CLOCK_JUMP:
+                if (sscanf(m, "The system clock was set forward by %lld.%lld s", &a, &b) == 2)
+                        add(buf, size, o, T(lang, "時刻が %lld.%03lld 秒進められた。以前の記録は変更前の時刻",
+                                            "set forward by %lld.%03lld s; earlier records carry the old time"), a, b);
+                else if (sscanf(m, "The system clock was set back by %lld.%lld s", &a, &b) == 2)
+                        add(buf, size, o, T(lang, "時刻が %lld.%03lld 秒戻された。以前の記録は変更前の時刻",
+                                            "set back by %lld.%03lld s; earlier records carry the old time"), a, b);
+                return;
+        case LEDGER_EVENT_UNCLEAN_SHUTDOWN:
+                if (strstr(m, "(same boot)"))
+                        add(buf, size, o, "%s", T(lang, "kyokad が強制終了またはクラッシュした（端末は稼働中）",
+                                                  "kyokad was killed or crashed (same boot)"));
+                else if (strstr(m, "the machine went down"))
+                        add(buf, size, o, "%s", T(lang, "kyokad を停止せずに端末が停止した（電源断、クラッシュ、リセット）",
+                                                  "the machine went down without stopping kyokad"));
+                else
+                        add(buf, size, o, "%s", T(lang, "kyokad が正常に停止しなかった", "kyokad did not stop cleanly"));
+                if (sscanf(strstr(m, "the last record before this is seq ") ?: "", "the last record before this is seq %lld", &a) == 1)
+                        add(buf, size, o, T(lang, "。直前の記録は記録番号 %lld", "; the last record before is seq %lld"), a);
+                return;
+        case LEDGER_EVENT_LEDGER_DELAYED:
+                if (sscanf(m, "%llu records waited in memory from %39s to %39[^:]", &n, from, to) == 3)
+                        add(buf, size, o, T(lang, "記録 %llu 件が %s から %s まで書き込めずメモリ上で待機（失われた記録なし）",
+                                            "%llu records waited in memory from %s to %s (none lost)"), n, from, to);
+                return;
+        case LEDGER_EVENT_LEDGER_LOST:
+                if (sscanf(m, "records lost: %llu (the queue of %llu records", &n, &q) == 2)
+                        add(buf, size, o, T(lang, "記録 %llu 件を失った（待機できる %llu 件を超えた）。内容は端末のジャーナルにある",
+                                            "%llu records lost (the queue of %llu was full); they are in the journal"), n, q);
+                return;
+        case LEDGER_EVENT_LEDGER_PRUNED:
+                if (sscanf(m, "records %lld..%lld deleted", &a, &b) == 2)
+                        add(buf, size, o, T(lang, "保存期間を過ぎ出力済みの記録 %lld〜%lld を削除（ハッシュの連鎖は継続）",
+                                            "records %lld..%lld deleted: past retention and exported (the chain goes on)"), a, b);
+                return;
+        case LEDGER_EVENT_STOPPED:
+                if (r->outcome == LEDGER_OUTCOME_FAILED)
+                        add(buf, size, o, "%s", T(lang, "エラーにより停止", "stopped after an error"));
+                return;
+        default:
+                return;
+        }
+}
+
+void export_remarks(const struct ledger_record *r, enum export_lang lang, char *buf, size_t size) {
+        size_t o = 0;
+        char e[96];
+
+        buf[0] = 0;
+        if (r->subject == LEDGER_SUBJECT_POLICY)
+                remarks_policy(r, lang, buf, size, &o);
+        else if (r->subject == LEDGER_SUBJECT_DAEMON || r->subject == LEDGER_SUBJECT_LEDGER)
+                remarks_fault(r, lang, buf, size, &o);
+        if (r->event == LEDGER_EVENT_VIOLATION)
+                add(buf, size, &o, T(lang, "%s許可なく有効化され、その都度無効化（%lld 回）",
+                                     "%sset up without a permit and set down again each time (%lld times)"),
+                    o ? T(lang, "。", "; ") : "", (long long) r->count);
+        /* A refused policy says why above; its errno adds nothing a reader can use. */
+        if (r->outcome == LEDGER_OUTCOME_FAILED && r->subject != LEDGER_SUBJECT_POLICY) {
+                export_errno(r->error_number, lang, e, sizeof e);
+                add(buf, size, &o, T(lang, "%s失敗: %s", "%sfailed: %s"), o ? T(lang, "。", "; ") : "", e);
+        }
+        /* The particulars kyokad wrote only in English: in Japanese, where to find them. */
+        if (o == 0 && (r->subject == LEDGER_SUBJECT_DAEMON || r->subject == LEDGER_SUBJECT_LEDGER) &&
+            r->event != LEDGER_EVENT_STARTED && r->event != LEDGER_EVENT_STOPPED && r->message[0]) {
+                if (JA(lang))
+                        add(buf, size, &o, "詳細（英文）は records.jsonl の記録番号 %lld", (long long) r->seq);
+                else
+                        add(buf, size, &o, "%s", r->message);
+        }
+}
+
+/* ---- what is counted ------------------------------------------------------------------------ */
+
+bool export_is_usage(const struct ledger_record *r) {
+        return (r->subject == LEDGER_SUBJECT_USB || r->subject == LEDGER_SUBJECT_NETWORK ||
+                r->subject == LEDGER_SUBJECT_POLICY) && r->event != LEDGER_EVENT_POLICY_REFUSED;
+}
+
+bool export_is_loopback(const struct ledger_record *r) {
+        return r->subject == LEDGER_SUBJECT_NETWORK && streq(r->reason, "loopback");
+}
+
+bool export_is_use(const struct ledger_record *r) {
+        return (r->subject == LEDGER_SUBJECT_USB || r->subject == LEDGER_SUBJECT_NETWORK) &&
+               (r->event == LEDGER_EVENT_CONNECTED || r->event == LEDGER_EVENT_APPEARED ||
+                r->event == LEDGER_EVENT_REEVALUATED) &&
+               (r->decision == LEDGER_DECISION_ALLOW || r->decision == LEDGER_DECISION_READ_ONLY) &&
+               r->outcome == LEDGER_OUTCOME_DONE && !export_is_loopback(r);
+}
+
+bool export_is_blocked_attempt(const struct ledger_record *r) {
+        return r->decision == LEDGER_DECISION_BLOCK &&
+               (r->event == LEDGER_EVENT_CONNECTED || r->event == LEDGER_EVENT_APPEARED ||
+                r->event == LEDGER_EVENT_VIOLATION);
+}
+
+/* ---- the record book ------------------------------------------------------------------------ */
+
+enum export_media_kind export_media_kind(const struct ledger_record *r) {
+        bool allowed = r->decision == LEDGER_DECISION_ALLOW || r->decision == LEDGER_DECISION_READ_ONLY;
+
+        if (!is_storage(r))
+                return EXPORT_MEDIA_NONE;
+        switch (r->event) {
+        case LEDGER_EVENT_CONNECTED:
+                return allowed && r->outcome == LEDGER_OUTCOME_DONE ? EXPORT_MEDIA_CONNECTED : EXPORT_MEDIA_NONE;
+        case LEDGER_EVENT_REEVALUATED:
+                if (r->outcome != LEDGER_OUTCOME_DONE)
+                        return EXPORT_MEDIA_NONE;
+                return allowed ? EXPORT_MEDIA_PERMITTED : EXPORT_MEDIA_WITHDRAWN;
+        case LEDGER_EVENT_PERMIT_EXPIRED:
+                return EXPORT_MEDIA_WITHDRAWN;
+        case LEDGER_EVENT_REMOVED:
+                /* A removal carries the decision the medium had: only a medium in use. */
+                return allowed ? EXPORT_MEDIA_REMOVED : EXPORT_MEDIA_NONE;
+        default:
+                return EXPORT_MEDIA_NONE;
+        }
+}
+
+const char *export_label_media(enum export_media_kind k, enum export_lang lang) {
+        switch (k) {
+        case EXPORT_MEDIA_CONNECTED: return T(lang, "接続（使用開始）", "Connected (in use)");
+        case EXPORT_MEDIA_PERMITTED: return T(lang, "許可により使用開始（接続中）", "Permitted while connected (in use)");
+        case EXPORT_MEDIA_WITHDRAWN: return T(lang, "使用停止（許可の取消・期限切れ）", "Use stopped (permit withdrawn or expired)");
+        case EXPORT_MEDIA_REMOVED: return T(lang, "取り外し（使用終了）", "Removed (use ended)");
+        default: return "";
+        }
+}
+
+#define TRACKED_MEDIA 256
+
+struct media_tracker {
+        struct {
+                char key[LEDGER_HEX4_MAX * 2 + USB_STRING_MAX + USB_PATH_MAX + 4];
+                char permit[LEDGER_TEXT_MAX];
+        } slots[TRACKED_MEDIA];
+        size_t next;
+};
+
+int media_tracker_new(struct media_tracker **ret) {
+        struct media_tracker *t = calloc(1, sizeof *t);
+        if (!t)
+                return -ENOMEM;
+        *ret = t;
+        return 0;
+}
+
+struct media_tracker *media_tracker_free(struct media_tracker *t) {
+        free(t);
+        return NULL;
+}
+
+const char *media_tracker_permit(struct media_tracker *t, const struct ledger_record *r) {
+        char key[sizeof t->slots[0].key];
+        bool in_use = r->permit[0] && r->decision != LEDGER_DECISION_BLOCK;
+
+        if (!is_storage(r))
+                return r->permit;
+        snprintf(key, sizeof key, "%s:%s %s %s", r->vendor, r->product, r->serial, r->bus_path);
+        for (size_t i = 0; i < TRACKED_MEDIA; i++)
+                if (t->slots[i].key[0] && streq(t->slots[i].key, key)) {
+                        if (in_use)
+                                snprintf(t->slots[i].permit, sizeof t->slots[i].permit, "%s", r->permit);
+                        return r->permit[0] ? r->permit : t->slots[i].permit;
+                }
+        if (in_use) {
+                /* Round robin: the medium seen longest ago is forgotten first. */
+                snprintf(t->slots[t->next].key, sizeof t->slots[0].key, "%s", key);
+                snprintf(t->slots[t->next].permit, sizeof t->slots[0].permit, "%s", r->permit);
+                t->next = (t->next + 1) % TRACKED_MEDIA;
+        }
+        return r->permit;
+}
+
+const char *export_problem_label(enum export_problem k, enum export_lang lang) {
+        switch (k) {
+        case EXPORT_PROBLEM_MANIFEST: return T(lang, "MANIFEST がない、または形式が不正", "no MANIFEST, or not in its format");
+        case EXPORT_PROBLEM_SIGNATURE: return T(lang, "署名が一致しない（改ざん、または別の端末の鍵）",
+                                                "the signature does not match (changed, or another workstation's key)");
+        case EXPORT_PROBLEM_FILE_MISSING: return T(lang, "ファイルが欠けている", "a file is missing");
+        case EXPORT_PROBLEM_FILE_CHANGED: return T(lang, "ファイルが変更されている", "a file was changed");
+        case EXPORT_PROBLEM_FILE_ADDED: return T(lang, "記載のないファイルがある", "a file was added");
+        case EXPORT_PROBLEM_CHAIN: return T(lang, "記録のハッシュの連鎖が途切れている（記録の削除・改ざん）",
+                                            "the records do not chain (removed or changed)");
+        default: return "";
+        }
+}
