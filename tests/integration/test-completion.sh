@@ -78,6 +78,9 @@ expect "policyctl verify --keys <TAB>: directories" "policyctl verify --keys " e
 expect "policyctl export --out <TAB>: directories" "policyctl export --out " exports keys.d
 expect "policyctl export --lang <TAB>" "policyctl export --lang " ja en
 expect "policyctl verify-export e<TAB>: a folder" "policyctl verify-export e" exports
+expect "policyctl export --format <TAB>" "policyctl export --format " csv json html pdf csv,json,html,pdf
+expect "policyctl collect --keys <TAB>: directories" "policyctl collect --keys " exports keys.d
+expect "policyctl collect --keys keys.d --out o e<TAB>: a folder" "policyctl collect --keys keys.d --out o e" exports
 expect "policyctl approve policy.conf --permit <TAB>: free text, nothing offered" "policyctl approve policy.conf --permit "
 
 # request without a kyokad to ask: nothing offered, nothing printed.
