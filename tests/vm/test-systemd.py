@@ -641,8 +641,15 @@ def case_session(vm, S, session):
     nic = S["nic"] = nic_name(vm)
     vm.run(f"ip addr add {GUEST_IP}/24 dev {nic} && ip link set {nic} up && ip route add default via {SLIRP_HOST}",
            check=True)
+    # The e1000e's carrier comes a few seconds after `ip link set up` (autonegotiation, slower
+    # under load): a connect before it fails with EHOSTUNREACH once ARP gives up, and the ticker
+    # would be gone. So wait for the carrier, and let the ticker retry its connect (an admin's
+    # ssh is started on a link that works).
+    vm.run(f"for i in $(seq 300); do [ \"$(cat /sys/class/net/{nic}/carrier 2>/dev/null)\" = 1 ] && break; "
+           "sleep 0.1; done", timeout=60)
     # setsid, all fds elsewhere: the ticker outlives this command of the channel.
-    vm.run(f"setsid bash -c 'exec 3<>/dev/tcp/{SLIRP_HOST}/{session.port}; i=0; "
+    vm.run(f"setsid bash -c 'n=0; until exec 3<>/dev/tcp/{SLIRP_HOST}/{session.port}; do n=$((n + 1)); "
+           f"[ $n -lt 40 ] || exit 1; sleep 0.5; done; i=0; "
            f"while echo \"tick $i\" >&3; do i=$((i + 1)); sleep 0.2; done' </dev/null >/dev/null 2>&1 &", check=True)
     end = time.monotonic() + 20
     while session.count() < 5 and time.monotonic() < end:
