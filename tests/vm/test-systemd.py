@@ -558,7 +558,31 @@ def case_ledger_export(vm):
         d = os.path.dirname(manifests[0])
         rc, out = vm.run(f"policyctl verify-export {d}", timeout=60)
         check("... policyctl verify-export: good", rc == 0, " ".join(out.split())[:200])
+        pdf_in_sandbox(vm, d)
     note(journal(vm, "kyoka-export.service").strip()[-600:])
+
+
+def pdf_in_sandbox(vm, d):
+    """report.pdf as the package's Recommends make it: WeasyPrint (Python, cffi, pango) run by
+    policyctl inside kyoka-export.service's sandbox (no capability, MemoryDenyWriteExecute=,
+    the system-call filter, a read-only root). Copied to the host: a PDF whose Japanese font
+    is IPAexGothic, embedded (pdffonts), kept in build/test-artifacts/systemd-report.pdf."""
+    rc, out = vm.run(f"grep -c 'report.pdf' {d}/MANIFEST; head -c 5 {d}/report.pdf")
+    check("... report.pdf made by WeasyPrint inside the export service's sandbox, listed in the MANIFEST",
+          rc == 0 and out.split()[:2] == ["1", "%PDF-"], " ".join(out.split()))
+    rc, data = vm.run_bytes(f"cat {d}/report.pdf", timeout=60)
+    art = os.path.join(BUILD, "test-artifacts")
+    os.makedirs(art, exist_ok=True)
+    path = os.path.join(art, "systemd-report.pdf")
+    with open(path, "wb") as f:
+        f.write(data if rc == 0 else b"")
+    p = subprocess.run(["pdffonts", path], capture_output=True, text=True)
+    fonts = [l.split() for l in p.stdout.splitlines()[2:]]
+    # pdffonts: name, type (one or two words), encoding, emb, sub, uni, object ID (two numbers).
+    ipa = [f for f in fonts if "IPAexGothic" in f[0]]
+    check("... its Japanese text in IPAexGothic (fonts-ipaexfont-gothic), embedded",
+          p.returncode == 0 and bool(ipa) and all(f[-5] == "yes" for f in ipa),
+          f"{path}: " + "; ".join(" ".join(f) for f in fonts)[:300])
 
 
 def case_journal(vm):
