@@ -2,8 +2,8 @@
 """kyoka as it is installed and run on a workstation: its Debian package on a Debian 12 root with
 systemd as PID 1 (issue 11 item 7).
 
-The root (debootstrap minbase + systemd, udev, kyokad's libraries, the e1000e module;
-build-systemd-root.sh, cached) gets the packages `make deb` and `make deb-previous` built, the
+The root (debootstrap minbase + systemd, udev, kyokad's libraries, the package's Recommends,
+the e1000e module; build-systemd-root.sh, cached) gets the packages `make deb` and `make deb-previous` built, the
 approver's public key, a Japanese locale and vm.py's command channel (a small Type=exec unit
 ordered after multi-user.target serves it on ttyS1, tests/vm/cmdchannel). Two boots of the same
 disk:
@@ -17,7 +17,9 @@ disk:
    ExecStartPre by the test: a stick plugged meanwhile stays unauthorised until the new kyokad
    decides it; the ledger verifies across the upgrade.
 2. The kernel command line of the package's GRUB snippet: everything kyokad's unit promises
-   (the checks from before the package), then `apt-get purge`: the system as before (controllers
+   (the checks from before the package; the weekly export with report.pdf made by the
+   package's Recommends, WeasyPrint and IPAexGothic, inside the export unit's sandbox), then
+   `apt-get purge`: the system as before (controllers
    open as they were, units, rules, GRUB snippet and nftables tables gone), the ledger and the
    exports kept and verifying; reinstalled, the ledger goes on; purged with debconf's
    kyoka/purge-evidence preset, they are gone too.
