@@ -20,6 +20,10 @@
 # kyokad and policyctl share their names (socket, commands, files, directories) through
 # basic/kyoka-names.h; policyctl links neither libkyoka-daemon nor libudev, libnl, libnftables.
 
+# The version: the top entry of packaging/debian/changelog, so that the binaries (--version), the
+# man pages, the .deb and the .rpm (packaging/rpm/kyoka.spec: packaging/build-rpm.sh refuses to
+# build when they differ) say the same.
+VERSION  ?= $(shell head -1 packaging/debian/changelog | cut -d'(' -f2 | cut -d')' -f1)
 PREFIX   ?= /usr/local
 DESTDIR  ?=
 LOCALEDIR ?= $(PREFIX)/share/locale
@@ -91,8 +95,16 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 # Keep object files that only a test needs (make would delete them as intermediates).
 .SECONDARY:
 
-.PHONY: all deps check check-unit check-asan check-fuzz check-integration check-vm demo fuzz bench install clean help pot check-po
+.PHONY: all programs man deps check check-unit check-asan check-fuzz check-integration check-vm demo fuzz bench \
+        install deb deb-previous rpm check-packages clean help pot check-po
 all: $(PROGRAMS) $(LIBS)
+# What a package ships, without the test helpers (debian/rules, kyoka.spec).
+programs: $(PROGRAMS)
+
+# kyokad --version and policyctl --version; rebuilt when the changelog's version changes.
+VERSIONED_OBJS := $(BUILD)/obj/policyctl/policyctl.o $(BUILD)/obj/daemon/main.o
+$(VERSIONED_OBJS): CPPFLAGS += -DKYOKA_VERSION='"$(VERSION)"'
+$(VERSIONED_OBJS): packaging/debian/changelog
 
 # The catalogues' directory, compiled in (basic/i18n.c; the tests set $$KYOKA_LOCALEDIR). The
 # stamp recompiles it when LOCALEDIR (or PREFIX) changes: `make && make install PREFIX=/usr`
@@ -212,9 +224,11 @@ DEPS := build-essential pkg-config clang libclang-rt-14-dev openssl \
         python3 tzdata procps systemd \
         libsqlite3-dev sqlite3 chromium fonts-noto-cjk \
         weasyprint fonts-ipaexfont-gothic poppler-utils libreoffice-calc-nogui \
-        gettext locales hostapd wpasupplicant iw
-# ja_JP.UTF-8 for tests/integration/test-policyctl-ja.sh (Debian generates only the locales
-# named in /etc/locale.gen; --keep-existing leaves the others alone).
+        gettext locales hostapd wpasupplicant iw \
+        pandoc groff man-db bash-completion zsh \
+        dpkg-dev debhelper po-debconf lintian rpm
+# locales: ja_JP.UTF-8 for tests/integration/test-policyctl-ja.sh (Debian generates only the
+# locales named in /etc/locale.gen; --keep-existing leaves the others alone).
 deps:
 	@missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -232,11 +246,12 @@ deps:
 # check: the whole suite (README's test command). Unit tests run twice: as built, and under
 # ASan+UBSan in build/asan. Each runner prints a closing "N passed, N failed" line.
 check: deps
-	$(MAKE) all $(UNIT_TESTS)
+	$(MAKE) all man $(UNIT_TESTS)
 	$(MAKE) check-asan
 	$(MAKE) check-fuzz
 	tests/run-unit.sh $(BUILD)/tests
 	tests/run-integration.sh $(BUILD)
+	$(MAKE) check-packages
 	$(MAKE) check-vm
 	@echo "make check: all suites passed"
 
@@ -251,8 +266,13 @@ check-integration: all
 	tests/run-integration.sh $(BUILD)
 
 # Real kernel: QEMU (TCG) boots a pinned Debian kernel with kyokad (tests/vm/README.md).
+# tests/vm/test-systemd.py installs, upgrades and purges the .deb: make deb deb-previous first.
 check-vm: all
 	tests/vm/run.sh
+
+# The packages as check builds them: the .deb (lintian must pass), the previous build the VM test
+# upgrades from, and the .rpm.
+check-packages: deb deb-previous rpm
 
 # --- the demo -------------------------------------------------------------------------------
 # README's second command: installs what it needs, builds, boots a real kernel in QEMU with
@@ -301,6 +321,26 @@ check-fuzz: fuzz-bins
 bench: all
 	bench/run.sh $(BUILD)
 
+# --- man pages ------------------------------------------------------------------------------
+# From the Markdown references in docs/ by pandoc (docs/man.lua turns a document into a man
+# page: its first heading is the title, `docs/X.md` becomes the installed path); one source, read
+# on the web as it is and as man pages once built.
+PANDOC   ?= pandoc
+MAN_DATE := $(shell d=$$(sed -n 's/^ -- .*>  //p' packaging/debian/changelog | head -1); date -u -d "$$d" +%Y-%m-%d 2>/dev/null)
+MANPAGES := $(BUILD)/man/kyokad.8 $(BUILD)/man/policyctl.8 $(BUILD)/man/kyoka-policy.5 $(BUILD)/man/kyoka-request.5
+$(BUILD)/man/kyokad.8: docs/kyokad.md
+$(BUILD)/man/policyctl.8: docs/policyctl.md
+$(BUILD)/man/kyoka-policy.5: docs/policy.md
+$(BUILD)/man/kyoka-request.5: docs/request.md
+$(MANPAGES): docs/man.lua packaging/debian/changelog
+	@mkdir -p $(dir $@)
+	$(PANDOC) --from=gfm --to=man --standalone --lua-filter=docs/man.lua \
+		--metadata=title:$$(basename $@ $(suffix $@) | tr a-z A-Z) \
+		--metadata=section:$(subst .,,$(suffix $@)) --metadata=date:$(MAN_DATE) \
+		--metadata=footer:"kyoka $(VERSION)" --metadata=header:kyoka \
+		--output=$@ $(filter %.md,$^)
+man: $(MANPAGES)
+
 # --- installation ---------------------------------------------------------------------------
 SBINDIR      ?= $(PREFIX)/sbin
 LIBEXECDIR   ?= $(PREFIX)/lib/kyoka
@@ -308,9 +348,14 @@ UNITDIR      ?= $(PREFIX)/lib/systemd/system
 UDEVRULESDIR ?= $(PREFIX)/lib/udev/rules.d
 SYSUSERSDIR  ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR  ?= $(PREFIX)/lib/tmpfiles.d
-install: all
+CATALOGDIR   ?= $(PREFIX)/lib/systemd/catalog
+MANDIR       ?= $(PREFIX)/share/man
+BASHCOMPDIR  ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR   ?= $(PREFIX)/share/zsh/vendor-completions
+install: programs man $(MO_FILES)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(UDEVRULESDIR) \
-		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(PREFIX)/share/doc/kyoka
+		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(PREFIX)/share/doc/kyoka $(DESTDIR)$(CATALOGDIR) \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
 	install -m 0755 $(BUILD)/policyctl $(DESTDIR)$(PREFIX)/bin/policyctl
 	install -m 0755 $(BUILD)/kyokad $(DESTDIR)$(SBINDIR)/kyokad
 	sed 's|@SBINDIR@|$(SBINDIR)|g' systemd/kyokad.service.in > $(DESTDIR)$(UNITDIR)/kyokad.service
@@ -329,9 +374,29 @@ install: all
 	install -m 0644 docs/ja/*.md $(DESTDIR)$(PREFIX)/share/doc/kyoka/ja/
 	for l in $(LINGUAS); do \
 		install -D -m 0644 $(BUILD)/locale/$$l/LC_MESSAGES/kyoka.mo $(DESTDIR)$(LOCALEDIR)/$$l/LC_MESSAGES/kyoka.mo || exit 1; done
+	install -m 0644 catalog/kyoka.catalog catalog/kyoka.ja.catalog $(DESTDIR)$(CATALOGDIR)/
+	install -m 0644 $(filter %.5,$(MANPAGES)) $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 $(filter %.8,$(MANPAGES)) $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 shell-completion/bash/policyctl $(DESTDIR)$(BASHCOMPDIR)/policyctl
+	install -m 0644 shell-completion/zsh/_policyctl $(DESTDIR)$(ZSHCOMPDIR)/_policyctl
+
+# --- packages -------------------------------------------------------------------------------
+# make deb: kyoka_VERSION_ARCH.deb and kyoka-approver_VERSION_ARCH.deb in $(BUILD)/deb, built by
+# dpkg-buildpackage from a copy of the tree with packaging/debian as debian/, then lintian
+# (errors and warnings fail, packaging/debian/*.lintian-overrides say why for the rest).
+# deb-previous: the same tree as version VERSION~previous in $(BUILD)/deb-previous, which
+# tests/vm/test-systemd.py installs first and upgrades from. rpm: packaging/rpm/kyoka.spec by
+# rpmbuild -bb in $(BUILD)/rpm. None of them needs the network.
+deb:
+	packaging/build-deb.sh $(abspath $(BUILD)/deb)
+deb-previous:
+	packaging/build-deb.sh $(abspath $(BUILD)/deb-previous) $(VERSION)~previous
+rpm:
+	packaging/build-rpm.sh $(abspath $(BUILD)/rpm)
 
 clean:
 	rm -rf build
 
 help:
-	@echo "targets: all pot check-po deps check check-unit check-asan check-fuzz check-integration check-vm demo fuzz bench install clean"
+	@echo "targets: all programs man pot check-po deps check check-unit check-asan check-fuzz check-integration"
+	@echo "         check-packages check-vm demo fuzz bench install deb deb-previous rpm clean"

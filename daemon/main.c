@@ -15,10 +15,15 @@
 #include "nft-protocol.h"
 #include "nft-worker.h"
 
+#ifndef KYOKA_VERSION
+#error "KYOKA_VERSION is defined by the Makefile (packaging/debian/changelog's top entry)"
+#endif
+
 static void help(void) {
         i18n_init();    /* --help only: kyokad's journal text stays English */
         printf(_("Usage: kyokad [OPTIONS]\n\n"
-               "Blocks every USB device the signed policy does not approve.\n\n"
+               "Blocks every USB device, medium and network link the signed policy does not\n"
+               "approve and records each decision (kyokad(8)). Started by kyokad.service.\n\n"
                "  --config-dir DIR    %s, %s, %s/ (default %s)\n"
                "  --state-dir DIR     anti-rollback state, %s (default %s)\n"
                "  --runtime-dir DIR   control socket (default %s)\n"
@@ -26,7 +31,8 @@ static void help(void) {
                "  --network MODE      enforce (default): unapproved links kept down and firewalled;\n"
                "                      off: leave links alone (USB-only tests in the host's namespace)\n"
                "  --debug             log debug messages\n"
-               "  -h, --help          show this help\n"),
+               "  -h, --help          show this help\n"
+               "  --version           show the version\n"),
                KYOKA_POLICY_FILE, KYOKA_POLICY_SIG_FILE, KYOKA_KEYS_DIR, KYOKA_CONFIG_DIR, KYOKA_LEDGER_FILE,
                KYOKA_STATE_DIR, KYOKA_RUNTIME_DIR);
 }
@@ -46,6 +52,7 @@ int main(int argc, char *argv[]) {
                 { "network", required_argument, NULL, 'n' },
                 { "debug", no_argument, NULL, 'd' },
                 { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, 'V' },
                 /* Not in --help: for tests that cannot wait the default 30 s (docs/control.md). */
                 { "control-idle-timeout", required_argument, NULL, 'I' },
                 {},
@@ -97,6 +104,7 @@ int main(int argc, char *argv[]) {
                         break;
                 }
                 case 'h': help(); return 0;
+                case 'V': puts("kyokad (kyoka) " KYOKA_VERSION); return 0;
                 default: return 2;
                 }
         if (optind < argc) {

@@ -12,26 +12,29 @@
 #include "kyoka-names.h"
 
 #ifndef KYOKA_VERSION
-#define KYOKA_VERSION "0.1"
+#error "KYOKA_VERSION is defined by the Makefile (packaging/debian/changelog's top entry)"
 #endif
 
 const char *arg_config_dir = KYOKA_CONFIG_DIR;
 const char *arg_state_dir = KYOKA_STATE_DIR;
 const char *arg_runtime_dir = KYOKA_RUNTIME_DIR;
 
+static int verb_help(int argc, char *argv[]);
+
 static const struct verb verbs[] = {
+        { "help", verb_help, N_("show this list, or a verb's help (help VERB)") },
         { "keygen", verb_keygen, N_("create an Ed25519 key pair for signing policies") },
         { "init", verb_init, N_("print a commented skeleton policy") },
         { "check", verb_check, N_("validate a policy file (no signature needed)") },
         { "sign", verb_sign, N_("sign a policy file (writes FILE.sig)") },
         { "verify", verb_verify, N_("check a policy's signature, validity and serial") },
         { "show", verb_show, N_("print a policy as a table or JSON") },
-        { "approve", verb_approve, N_("add a permit to a policy and raise its serial") },
+        { "approve", verb_approve, N_("add a permit (USB device, medium, link, wireless network), raise the serial") },
         { "revoke", verb_revoke, N_("remove a permit from a policy and raise its serial") },
-        { "install", verb_install, N_("verify and install a signed policy, make kyokad reload it") },
-        { "status", verb_status, N_("the policy in force, device counts, recent faults") },
-        { "list", verb_list, N_("present USB devices and what was decided for them") },
-        { "request", verb_request, N_("write the request JSON for a blocked device") },
+        { "install", verb_install, N_("install a signed policy; kyokad re-decides devices and links") },
+        { "status", verb_status, N_("the policy in force, device, medium and link counts, recent faults") },
+        { "list", verb_list, N_("present USB devices, media and network links, and their verdicts") },
+        { "request", verb_request, N_("write the request JSON for a blocked device, medium or link") },
         { "watch", verb_watch, N_("print kyokad's decisions and faults as they happen") },
         { "ledger", verb_ledger, N_("verify, show or prune the usage and fault ledger") },
         { "export", verb_export, N_("write and sign a week's records for the city") },
@@ -43,8 +46,8 @@ static const struct verb verbs[] = {
 static void help(FILE *f) {
         fprintf(f, _("Usage: policyctl [GLOBAL OPTIONS] VERB [OPTIONS] [ARGS]\n"
               "\n"
-              "Manage kyoka's signed device policy: the city's prior written permission in\n"
-              "machine form.\n"
+              "Manage kyoka's signed policy, the city's prior written permission in machine\n"
+              "form for USB devices and network links, and read kyokad's state and ledger.\n"
               "\n"
               "Global options:\n"
               "  --config-dir DIR    configuration (trusted keys in DIR/%s) [%s]\n"
@@ -58,9 +61,26 @@ static void help(FILE *f) {
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
                 fprintf(f, "  %-14s %s\n", verbs[i].name, _(verbs[i].summary));
         fputs(_("\n"
-              "'policyctl VERB --help' describes a verb. Exit status: 0 success, 1 refused or\n"
-              "failed, 2 usage error.\n"),
+              "'policyctl help VERB' or 'policyctl VERB --help' describes a verb; policyctl(8)\n"
+              "has them all. Exit status: 0 success, 1 refused or failed, 2 usage error.\n"),
               f);
+}
+
+/* "policyctl help" lists the verbs, "policyctl help VERB" is "policyctl VERB --help". */
+static int verb_help(int argc, char *argv[]) {
+        if (argc > 2)
+                return usage_error("help", "at most one verb");
+        if (argc < 2 || streq(argv[1], "--help") || streq(argv[1], "-h")) {
+                help(stdout);
+                return EXIT_OK;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                if (streq(verbs[i].name, argv[1]) && verbs[i].run != verb_help) {
+                        char *help_argv[] = { argv[1], (char *) "--help", NULL };
+                        optind = 0;
+                        return verbs[i].run(2, help_argv);
+                }
+        return usage_error("help", "unknown verb '%s'", argv[1]);
 }
 
 int main(int argc, char *argv[]) {

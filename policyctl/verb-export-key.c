@@ -16,7 +16,11 @@ static void help(void) {
                "\n"
                "Show the workstation's export key (%s/%s and its fingerprint),\n"
                "or with --init create it if it does not exist yet. The city keeps %s to\n"
-               "check exports with 'policyctl verify-export DIR --key %s'.\n"),
+               "check exports with 'policyctl verify-export DIR --key %s'.\n"
+               "\n"
+               "Options:\n"
+               "  --init      create the key pair if there is none\n"
+               "  -h --help   show this help\n"),
                arg_state_dir, KYOKA_EXPORT_PUB_FILE, KYOKA_EXPORT_PUB_FILE, KYOKA_EXPORT_PUB_FILE);
 }
 

@@ -9,6 +9,7 @@
 set -u
 build=$(realpath "${1:?usage: test-control-net.sh BUILD}")
 kyokad=$build/kyokad P=$build/policyctl
+top=$(cd "$(dirname "$0")/../.." && pwd)
 export TZ=Asia/Tokyo LC_ALL=C.UTF-8
 
 pass=0 fail=0
@@ -160,6 +161,29 @@ run pc status
 expect "status counts the violation" 0 "1 blocked; 1 violation"
 run pc list --json
 check "list --json counts the violation" '"$PY" check-list.py "$tmp/out" "$idx" 1 2>"$tmp/err"'
+
+# ---- bash completion of request: the names kyokad reports (policyctl list --json) --------------
+bc=/usr/share/bash-completion/bash_completion
+if [ -r "$bc" ]; then
+	complete_request() { # [setpriv ARGS...]: the words offered for "policyctl --runtime-dir RUN request "
+		"$@" bash --norc --noprofile -c '
+		. "$1" && . "$2" || exit 9
+		line="$3 --runtime-dir $4 request "
+		COMP_LINE=$line COMP_POINT=${#line}
+		read -ra COMP_WORDS <<<"$line"; COMP_WORDS+=(""); COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+		_policyctl policyctl "" request
+		printf "%s\n" "${COMPREPLY[@]}"' bash "$bc" "$top/shell-completion/bash/policyctl" "$P" "$tmp/run" 2>&1 |
+		LC_ALL=C sort | tr '\n' ' '
+	}
+	got=$(complete_request)
+	[ "$got" = "lo vblk vok " ] && ok "bash completion of 'policyctl request <TAB>' offers the links kyokad lists: $got" ||
+		not_ok "bash completion of 'policyctl request <TAB>' offers the links kyokad lists" "got [$got], expected [lo vblk vok ]"
+	got=$(complete_request setpriv --reuid=65534 --regid=65534 --clear-groups)
+	[ "$got" = " " ] || [ -z "$got" ] && ok "... and nothing, without an error, to a user outside group kyoka" ||
+		not_ok "... and nothing, without an error, to a user outside group kyoka" "got [$got]"
+else
+	not_ok "bash completion: $bc missing (make deps)"
+fi
 
 # ---- request ---------------------------------------------------------------------------------
 run pc request vblk --out req.json

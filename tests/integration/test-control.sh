@@ -8,6 +8,7 @@
 # Usage: test-control.sh BUILD. Needs root (groups, setpriv); skips (exit 0) otherwise.
 set -u
 build=$(realpath "${1:?usage: test-control.sh BUILD}")
+src=$(cd "$(dirname "$0")/../.." && pwd)
 P="$build/policyctl" K="$build/kyokad"
 if [ "$(id -u)" -ne 0 ]; then echo "ok - skipped: needs root"; echo "control: 0 passed, 0 failed"; exit 0; fi
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/kyoka-control.XXXXXX")
@@ -188,7 +189,9 @@ kill -HUP "$kpid"
 for _ in $(seq 40); do grep -q '"subject":"policy"' watch.out && break; sleep 0.05; done
 kill "$wpid" 2>/dev/null; wait "$wpid" 2>/dev/null
 check "watch --json streams the policy record of a SIGHUP" 'grep -q "\"subject\":\"policy\"" watch.out' "$(cat watch.out watch.err)"
-check "watch records carry a MESSAGE_ID" 'grep -q "\"message_id\":\"6b796f6b" watch.out'
+# The policy record's MESSAGE_ID, as daemon/recorder.h defines it (and catalog/ explains it).
+policy_id=$(sed -n 's/^#define KYOKA_MESSAGE_POLICY *"\([0-9a-f]\{32\}\)"$/\1/p' "$src/daemon/recorder.h")
+check "watch records carry the policy MESSAGE_ID ($policy_id)" '[ -n "$policy_id" ] && grep -q "\"message_id\":\"$policy_id\"" watch.out'
 
 # ---- fallback to the accepted copy ----------------------------------------------------------
 echo "# broken" >> etc/policy.conf

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make install: every file in its place with its mode, the unit valid for systemd, and its
-# exposure (systemd-analyze security) within the least-privilege budget.
+# exposure (systemd-analyze security) within the least-privilege budget; the man pages render
+# without a groff warning, the journal catalog compiles, the binaries say the changelog's version.
 set -u
 build=${1:?usage: test-install.sh BUILD}
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -17,10 +18,50 @@ for f in usr/bin/policyctl:755 usr/sbin/kyokad:755 usr/lib/kyoka/kyoka-block-acc
 	 usr/lib/systemd/system/kyokad.service:644 \
 	 usr/lib/udev/rules.d/70-kyoka.rules:644 usr/lib/udev/rules.d/73-kyoka-hidraw.rules:644 \
 	 usr/lib/sysusers.d/kyoka.conf:644 \
-	 usr/lib/tmpfiles.d/kyoka.conf:644 usr/share/doc/kyoka/policy.md:644; do
+	 usr/lib/tmpfiles.d/kyoka.conf:644 usr/share/doc/kyoka/policy.md:644 \
+	 usr/share/man/man8/kyokad.8:644 usr/share/man/man8/policyctl.8:644 \
+	 usr/share/man/man5/kyoka-policy.5:644 usr/share/man/man5/kyoka-request.5:644 \
+	 usr/lib/systemd/catalog/kyoka.catalog:644 usr/lib/systemd/catalog/kyoka.ja.catalog:644 \
+	 usr/share/bash-completion/completions/policyctl:644 usr/share/zsh/vendor-completions/_policyctl:644; do
 	check "installed ${f%:*} mode ${f#*:}" test "$(stat -c %a "$tmp/dest/${f%:*}" 2>/dev/null)" = "${f#*:}"
 done
 check "unit runs /usr/sbin/kyokad" grep -qx 'ExecStart=/usr/sbin/kyokad' "$tmp/dest/usr/lib/systemd/system/kyokad.service"
+check "unit's Documentation= starts with man:kyokad(8)" grep -q '^Documentation=man:kyokad(8) ' "$tmp/dest/usr/lib/systemd/system/kyokad.service"
+version=$(head -1 "$top/packaging/debian/changelog" | cut -d'(' -f2 | cut -d')' -f1)
+check "kyokad --version says the changelog's version ($version)" \
+	bash -c "[ \"\$('$tmp/dest/usr/sbin/kyokad' --version)\" = 'kyokad (kyoka) $version' ]"
+
+# Man pages: man -l renders each without a warning (groff -ww) at 60, 80 and 200 columns; the NAME
+# line is what whatis/apropos read; policyctl(8) has every verb of `policyctl help` and the exit codes.
+for page in "$tmp"/dest/usr/share/man/man*/*; do
+	name=$(basename "$page")
+	check "man -l $name: no warning at 60, 80, 200 columns" bash -c "
+		for w in 60 80 200; do MANWIDTH=\$w man --warnings=w -l '$page' 2>&1 >/dev/null; done | grep . && exit 1
+		preconv '$page' | groff -ww -man -t -Tutf8 -z 2>&1 | grep . && exit 1; exit 0"
+	check "$name: NAME is '${name%.*} - ...' (lexgrog)" bash -c "lexgrog '$page' | grep -q ': \"${name%.*} - '"
+done
+for verb in $("$build/policyctl" help | sed -n '/^Verbs:/,/^$/s/^  \([a-z-]*\) .*/\1/p'); do
+	grep -q -- "^\.SS ${verb}\b\|^policyctl ${verb}\b" "$tmp/dest/usr/share/man/man8/policyctl.8" || missing="${missing:-} $verb"
+done
+check "policyctl(8) has a section or synopsis line for every verb of 'policyctl help'" test -z "${missing:-}"
+[ -z "${missing:-}" ] || echo "# missing:$missing"
+check "policyctl(8) has EXIT STATUS with 0, 1 and 2" bash -c "MANWIDTH=80 man -l '$tmp/dest/usr/share/man/man8/policyctl.8' 2>/dev/null |
+	sed -n '/^EXIT STATUS/,/^[A-Z]/p' | grep -c '^       [012] ' | grep -qx 3"
+
+# The journal catalog: journalctl compiles it, and every MESSAGE_ID kyokad sends
+# (daemon/recorder.h) has an entry in English and one in Japanese (ja_JP.UTF-8 built here with
+# localedef, as the host may have no Japanese locale).
+mkdir -p "$tmp/cat/var/lib/systemd/catalog" "$tmp/cat/usr/lib/systemd" "$tmp/locale"
+cp -r "$tmp/dest/usr/lib/systemd/catalog" "$tmp/cat/usr/lib/systemd/"
+check "journalctl --update-catalog compiles kyoka's catalog" journalctl --root="$tmp/cat" --update-catalog
+ids=$(sed -n 's/^#define KYOKA_MESSAGE_[A-Z_]* *"\([0-9a-f]\{32\}\)"$/\1/p' "$top/daemon/recorder.h")
+check "daemon/recorder.h defines 13 MESSAGE_IDs" test "$(echo "$ids" | wc -l)" -eq 13
+localedef -i ja_JP -f UTF-8 "$tmp/locale/ja_JP.UTF-8" 2>/dev/null
+for id in $ids; do
+	check "catalog: $id in English" bash -c "LC_ALL=C journalctl --root='$tmp/cat' --list-catalog $id | grep -q '^$id kyoka: [A-Za-z]'"
+	check "catalog: $id in Japanese" bash -c "LOCPATH='$tmp/locale' LC_ALL=ja_JP.UTF-8 journalctl --root='$tmp/cat' --list-catalog $id |
+		LC_ALL=C.UTF-8 grep -qP '^$id kyoka: .*[\\x{3040}-\\x{30ff}\\x{4e00}-\\x{9fff}]'"
+done
 check "udev rule runs /usr/lib/kyoka/kyoka-block-access, no @...@ left" \
 	bash -c "grep -q 'PROGRAM=\"/usr/lib/kyoka/kyoka-block-access ' '$tmp/dest/usr/lib/udev/rules.d/70-kyoka.rules' &&
 		! grep -q '@[A-Z]*@' '$tmp/dest/usr/lib/udev/rules.d/70-kyoka.rules'"
@@ -31,7 +72,8 @@ check "raw HID rule runs /usr/lib/kyoka/kyoka-block-access --hidraw, no @...@ le
 # A prefix install, so that systemd can check the unit against binaries that exist.
 check "make install PREFIX=$tmp/prefix" make -s -C "$top" BUILD="$build" install PREFIX="$tmp/prefix"
 unit=$tmp/prefix/lib/systemd/system/kyokad.service
-check "systemd-analyze verify kyokad.service" systemd-analyze verify "$unit"
+# (MANPATH: verify checks that the Documentation= man pages exist.)
+check "systemd-analyze verify kyokad.service" env MANPATH="$tmp/prefix/share/man" systemd-analyze verify "$unit"
 check "systemd-analyze security: exposure at most 3.0" systemd-analyze security --offline=true --threshold=30 "$unit"
 score=$(systemd-analyze security --offline=true "$unit" 2>/dev/null | sed -n 's/.*exposure level for kyokad.service: \([0-9.]*\).*/\1/p')
 echo "# kyokad.service exposure level: ${score:-?} (usbguard.service on Debian 12: 2.8)"

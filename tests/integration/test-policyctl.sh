@@ -5,6 +5,7 @@
 set -u
 build=$(realpath "${1:?usage: test-policyctl.sh BUILD}")
 P="$build/policyctl"
+src=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/kyoka-policyctl.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp" || exit 1
@@ -45,7 +46,13 @@ for verb in keygen init check sign verify show approve revoke; do
 	expect "$verb --help" 0 "Usage: policyctl $verb"
 done
 run pc --help;    expect "--help lists the verbs" 0 "approve"
-run pc --version; expect "--version" 0 "policyctl (kyoka)"
+# The version is packaging/debian/changelog's (the .deb's and the .rpm's too).
+version=$(head -1 "$src/packaging/debian/changelog" 2>/dev/null | cut -d'(' -f2 | cut -d')' -f1)
+[ -n "$version" ] || version="?"
+run pc --version; expect "--version says the changelog's version ($version)" 0 "policyctl (kyoka) $version"
+run pc help;      expect "help lists the verbs, help among them" 0 "help           show this list"
+run pc help revoke; expect "help VERB is VERB --help" 0 "Usage: policyctl revoke FILE --permit REF"
+run pc help --help; expect "help --help is help" 0 "Usage: policyctl [GLOBAL OPTIONS] VERB"
 
 usage_case() {
 	local name=$1; shift
@@ -55,6 +62,8 @@ usage_case() {
 }
 usage_case "no verb"
 usage_case "unknown verb" frobnicate
+usage_case "help of an unknown verb" help frobnicate
+usage_case "help of two verbs" help check sign
 usage_case "unknown global option" --bogus check x
 usage_case "unknown verb option" show --bogus policy.conf
 usage_case "option without its value" sign policy.conf --key

@@ -1,10 +1,12 @@
 #!/bin/bash
 # Builds (or reuses) the full Debian 12 root that tests/vm/test-systemd.py boots with systemd
 # as PID 1: debootstrap minbase with systemd, udev, dbus, kmod, iproute2, procps and the
-# runtime libraries of kyokad and policyctl (ldd build/kyokad), plus the pinned kernel's
-# modules that the tests need. Also a 1 MB busybox initrd that loads virtio/ext4 and
-# switch_roots to /dev/vda. No kyoka files: the test installs kyoka into a copy of the root
-# with `make install DESTDIR=...` on every run.
+# runtime libraries of kyokad and policyctl (ldd build/kyokad), the package's Recommends
+# (weasyprint, fonts-ipaexfont-gothic), plus the pinned kernel's
+# modules that the tests need (e1000e: the NIC whose link must survive kyoka's installation).
+# Also a 1 MB busybox initrd that loads virtio/ext4 and switch_roots to /dev/vda. No kyoka
+# files: the test installs kyoka's .deb (make deb) in the running guest on every run; the
+# runtime libraries are here because the guest has no network to fetch the package's Depends.
 #
 # Output: build/vm/systemd/<key>/{root.tar.gz,initrd.gz,vmlinux,vmlinuz,image.env} and the
 # symlink build/vm/systemd/current. The key hashes every input (debootstrap's version, the
@@ -25,9 +27,14 @@ SUITE=bookworm
 # kyokad: libconfig9 libjson-c5 libssl3 libsystemd0 libudev1 libnl-3-200 libnl-route-3-200
 # libnftables1 (libnftnl11 libmnl0 libxtables12 libjansson4 libgmp10) libsqlite3-0.
 PACKAGES="systemd,systemd-sysv,udev,dbus,kmod,iproute2,procps,nftables,libconfig9,libjson-c5,libssl3,libnl-3-200,libnl-route-3-200,libnftables1,libnftnl11,libmnl0,libxtables12,libjansson4,libgmp10,libsqlite3-0"
+# The package's Recommends, installed by apt in the root after debootstrap: weasyprint and
+# fonts-ipaexfont-gothic make report.pdf inside kyoka-export.service's sandbox. python3-munkres
+# first: python3-fonttools depends on "python3-scipy | python3-munkres", and apt's first choice
+# brings scipy, pythran, g++ and boost (845 MB instead of 227 MB more; docs/install.md).
+RECOMMENDS="python3-munkres weasyprint fonts-ipaexfont-gothic"
 # In the root (loaded by udev and kyokad): USB storage and HID, nftables for kyokad's network
-# enforcement. In the initrd: what mounting the root needs.
-MODULES="xhci-pci xhci-hcd usb-storage uas sd_mod sg usbhid hid-generic nf_tables nft_meta_bridge autofs4"
+# enforcement, e1000e for a NIC present before kyoka is installed. In the initrd: what mounting the root needs.
+MODULES="xhci-pci xhci-hcd usb-storage uas sd_mod sg usbhid hid-generic nf_tables nft_meta_bridge autofs4 e1000e"
 INITRD_MODULES="virtio_pci virtio_blk ext4"
 
 die() { echo "build-systemd-root.sh: $*" >&2; exit 1; }
@@ -54,7 +61,7 @@ if [ -z "$mirror" ]; then
 fi
 
 key=$( {
-        echo "$SUITE $mirror $PACKAGES $MODULES $INITRD_MODULES $(basename "$kdeb")"
+        echo "$SUITE $mirror $PACKAGES $RECOMMENDS $MODULES $INITRD_MODULES $(basename "$kdeb")"
         dpkg-query -W -f='${Package}=${Version} ' debootstrap busybox-static kmod
         cat "$0"
 } | sha256sum | cut -c1-16)
@@ -76,7 +83,14 @@ R=$work/root
 mkdir -p "$work/kernel" "$R"
 debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$R" "$mirror" > "$work/debootstrap.log" 2>&1 \
         || { tail -20 "$work/debootstrap.log" >&2; die "debootstrap failed"; }
-rm -rf "$R"/var/cache/apt/archives/*.deb "$R"/var/lib/apt/lists/*_Packages
+cp /etc/resolv.conf "$R/etc/resolv.conf"
+# shellcheck disable=SC2086
+{ chroot "$R" apt-get update && DEBIAN_FRONTEND=noninteractive chroot "$R" apt-get install -y \
+        --no-install-recommends $RECOMMENDS; } >> "$work/debootstrap.log" 2>&1 \
+        || { tail -20 "$work/debootstrap.log" >&2; die "apt-get install $RECOMMENDS in the root failed"; }
+rm -f "$R/etc/resolv.conf"
+# apt's caches and lists (105 MB): the guest has no network to use them.
+rm -rf "$R"/var/cache/apt/archives/*.deb "$R"/var/cache/apt/*.bin "$R"/var/lib/apt/lists/*_*
 echo kyoka-systemd > "$R/etc/hostname"
 printf '/dev/vda / ext4 rw,errors=remount-ro 0 1\n' > "$R/etc/fstab"
 # Booted each time from scratch: a fresh machine-id on every boot (systemd writes it early).

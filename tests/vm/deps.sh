@@ -4,11 +4,13 @@
 # `apt-get update` only when an install is needed.
 #   tests/vm/deps.sh              the harness (build-image.sh, vm.py, test-harness.py), and
 #                                 test-systemd.py's Debian root (debootstrap, mkfs.ext4 -d,
-#                                 systemctl --root)
+#                                 systemctl --root, localedef's ja_JP source from locales; the
+#                                 .debs it installs come from make deb, whose tools make deps
+#                                 installs)
 #   tests/vm/deps.sh --fixtures   also umockdev, for record-fixtures.py
 set -eu
 
-PKGS="qemu-system-x86 busybox-static cpio kmod iproute2 gzip python3 apt dpkg debootstrap e2fsprogs systemd tar hostapd wpasupplicant iw"
+PKGS="qemu-system-x86 busybox-static cpio kmod iproute2 gzip python3 apt dpkg debootstrap e2fsprogs systemd tar hostapd wpasupplicant iw locales"
 [ "${1:-}" = --fixtures ] && PKGS="$PKGS umockdev"
 
 missing=
