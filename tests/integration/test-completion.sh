@@ -86,7 +86,7 @@ expect "policyctl approve policy.conf --permit <TAB>: free text, nothing offered
 # request without a kyokad to ask: nothing offered, nothing printed.
 expect "policyctl --runtime-dir $tmp/none request <TAB>: no kyokad, nothing offered and no error" \
 	"policyctl --runtime-dir $tmp/none request "
-expect "policyctl request --<TAB>" "policyctl request --" --usb --network --out --help
+expect "policyctl request --<TAB>" "policyctl request --" --usb --network --media --wireless --ssid --ssid-hex --out --help
 
 # zsh: the file parses (its behaviour is not driven here: that needs zsh's zpty).
 if command -v zsh >/dev/null; then

@@ -47,7 +47,7 @@ cp "$src/tests/data/policies/minimal.conf" policy.conf
 
 # ---- Japanese --------------------------------------------------------------------------------
 JA=ja_JP.UTF-8
-run $JA pc --help;         expect "ja: --help" 0 "使い方: policyctl" "共通オプション:" "署名済みポリシーを検証して適用し"
+run $JA pc --help;         expect "ja: --help" 0 "使い方: policyctl" "共通オプション:" "署名済みポリシーを適用する"
 run $JA pc check --help;   expect "ja: check --help" 0 "使い方: policyctl check FILE" "ポリシーファイルを検査します"
 run $JA pc install --help; expect "ja: install --help" 0 "使い方: policyctl install" "$tmp/etc/keys.d" "--force がなければ適用を拒否します"
 run $JA pc approve --help; expect "ja: approve --help" 0 "書面による許可の許可番号"
@@ -68,7 +68,7 @@ expect "LANGUAGE=ja with C.UTF-8" 2 "FILE を 1 つ指定してください"
 
 # ---- English -------------------------------------------------------------------------------
 for l in C en_US.UTF-8 C.UTF-8; do
-	run $l pc --help;  expect "$l: --help in English" 0 "Usage: policyctl [GLOBAL OPTIONS]" "verify and install a signed policy"
+	run $l pc --help;  expect "$l: --help in English" 0 "Usage: policyctl [GLOBAL OPTIONS]" "install a signed policy; kyokad re-decides"
 	lacks "$l: no Japanese in --help" "使い方"
 	run $l pc check;   expect "$l: usage error in English" 2 "policyctl: check: expected one FILE" "Try 'policyctl check --help'."
 	run $l pc list;    expect "$l: kyokad not running in English" 1 "kyokad is not running (no control socket at"
