@@ -115,3 +115,11 @@ int request_to_json(const struct request *req, char **ret);
  * strings must already be in sanitised form and fit their buffer, else they are refused (not
  * re-escaped or truncated: a changed serial would never match the device again). */
 int request_from_json(const char *text, size_t len, struct request *ret, char **ret_error);
+
+struct json_object;
+/* The text of a request file from kyokad's `request` reply REPLY (docs/control.md): its
+ * "request" object as pretty JSON and a newline, only if request_from_json takes it back (never
+ * hand out a file that `approve --request` would refuse). policyctl request and kyoka-notify's
+ * 「許可を申請」 both write this. -EBADMSG with *RET_ERROR (newly allocated) when the reply holds
+ * no request or it does not parse; -ENOMEM. */
+int request_file_text(struct json_object *reply, char **ret_text, char **ret_error);
