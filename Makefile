@@ -33,7 +33,8 @@ INCLUDES_ledger    := $(INCLUDES_policy) -Iledger
 INCLUDES_daemon    := $(INCLUDES_ledger) -Idaemon
 INCLUDES_policyctl := $(INCLUDES_ledger) -Ipolicyctl
 INCLUDES_helpers   := $(INCLUDES_basic) -Idaemon   # block-access.h, the one daemon module they link
-INCLUDES_tests     := $(INCLUDES_daemon) -Ipolicyctl
+INCLUDES_notify    := $(INCLUDES_policy) -Inotify
+INCLUDES_tests     := $(INCLUDES_daemon) -Ipolicyctl -Inotify
 # basic/ uses json-c's headers (json-util.h); the programs that call json-util.c link json-c.
 PKGS_basic     := json-c
 PKGS_policy    := $(PKGS_basic) libconfig libcrypto
@@ -41,12 +42,14 @@ PKGS_ledger    := $(PKGS_policy) sqlite3 libsystemd
 PKGS_daemon    := $(PKGS_ledger) libudev libnl-3.0 libnl-route-3.0 libnftables
 PKGS_policyctl := $(PKGS_ledger)
 PKGS_helpers   :=
+PKGS_notify    := $(PKGS_policy) libsystemd
 PKGS_tests     := $(PKGS_daemon)
 pkg_cflags = $(if $(1),$(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null))
-$(foreach d,basic policy ledger daemon policyctl helpers tests,$(eval PKG_CFLAGS_$(d) := $(call pkg_cflags,$(PKGS_$(d)))))
+$(foreach d,basic policy ledger daemon policyctl helpers notify tests,$(eval PKG_CFLAGS_$(d) := $(call pkg_cflags,$(PKGS_$(d)))))
 PKG_CFLAGS := $(PKG_CFLAGS_tests)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS_daemon) 2>/dev/null)
 CTL_PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS_policyctl) 2>/dev/null)
+NOTIFY_PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS_notify) 2>/dev/null)
 
 WARNINGS := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes \
             -Wno-unused-parameter -Wpointer-arith -Wvla
@@ -68,6 +71,7 @@ POLICY_SRC := $(wildcard policy/*.c)
 LEDGER_SRC := $(wildcard ledger/*.c)
 CTL_SRC    := $(wildcard policyctl/*.c)
 DAEMON_SRC := $(wildcard daemon/*.c)
+NOTIFY_SRC := $(wildcard notify/*.c)
 DAEMON_LIB_SRC := $(filter-out daemon/main.c,$(DAEMON_SRC))
 UNIT_SRC   := $(wildcard tests/unit/test-*.c)
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz-*.c)
@@ -82,7 +86,8 @@ LIBS       := $(LIB_DAEMON) $(LIB_LEDGER) $(LIB_POLICY) $(LIB_BASIC)
 
 HELPER_SRC := $(wildcard helpers/*.c)
 HELPERS    := $(patsubst helpers/%.c,$(BUILD)/%,$(HELPER_SRC))
-PROGRAMS   := $(BUILD)/policyctl $(if $(filter daemon/main.c,$(DAEMON_SRC)),$(BUILD)/kyokad) $(HELPERS)
+PROGRAMS   := $(BUILD)/policyctl $(if $(filter daemon/main.c,$(DAEMON_SRC)),$(BUILD)/kyokad) $(HELPERS) \
+              $(if $(NOTIFY_SRC),$(BUILD)/kyoka-notify)
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 # Keep object files that only a test needs (make would delete them as intermediates).
@@ -112,6 +117,30 @@ CTL_LIBS := $(LIB_LEDGER) $(LIB_POLICY) $(LIB_BASIC)
 $(BUILD)/policyctl: $(call obj,$(CTL_SRC)) $(CTL_LIBS)
 	$(CC) $(LDFLAGS) -o $@ $(call obj,$(CTL_SRC)) $(CTL_LIBS) $(CTL_PKG_LIBS)
 
+# kyoka-notify, the desktop session's notifier (notify/): libkyoka-policy (the request file's
+# check, shared with policyctl request) and libkyoka-basic, json-c and libsystemd (sd-bus,
+# sd-event, sd-login). Its messages are gettext's, domain "kyoka", from LOCALEDIR.
+LOCALEDIR ?= $(PREFIX)/share/locale
+$(BUILD)/obj/notify/%.o: CPPFLAGS += -DLOCALEDIR='"$(LOCALEDIR)"'
+$(BUILD)/kyoka-notify: $(call obj,$(NOTIFY_SRC)) $(LIB_POLICY) $(LIB_BASIC)
+	$(CC) $(LDFLAGS) -o $@ $(call obj,$(NOTIFY_SRC)) $(LIB_POLICY) $(LIB_BASIC) $(NOTIFY_PKG_LIBS)
+
+# --- translations ---------------------------------------------------------------------------
+# po/LANG.po -> $(BUILD)/locale/LANG/LC_MESSAGES/kyoka.mo (installed under LOCALEDIR). The
+# source strings are English; po/POTFILES lists the files whose _()/N_()/ngettext() strings
+# belong to the domain. `make pot` refreshes po/kyoka.pot and merges it into every po/LANG.po.
+PO_FILES := $(wildcard po/*.po)
+MO_FILES := $(patsubst po/%.po,$(BUILD)/locale/%/LC_MESSAGES/kyoka.mo,$(PO_FILES))
+all: $(MO_FILES)
+$(BUILD)/locale/%/LC_MESSAGES/kyoka.mo: po/%.po
+	@mkdir -p $(dir $@)
+	msgfmt --check -o $@ $<
+.PHONY: pot
+pot:
+	xgettext --from-code=UTF-8 --language=C --keyword=_ --keyword=N_ --keyword=gettext --keyword=ngettext:1,2 \
+		--add-comments=TRANSLATORS: --package-name=kyoka --msgid-bugs-address= --files-from=po/POTFILES -o po/kyoka.pot
+	for f in $(PO_FILES); do msgmerge --quiet --update --backup=none "$$f" po/kyoka.pot; done
+
 $(BUILD)/kyokad: $(BUILD)/obj/daemon/main.o $(LIBS)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBS) $(PKG_LIBS)
 
@@ -130,6 +159,14 @@ CTL_TEST_OBJS := $(call obj,$(filter-out policyctl/policyctl.c,$(CTL_SRC)))
 $(BUILD)/tests/test-policyctl: $(BUILD)/obj/tests/unit/test-policyctl.o $(CTL_TEST_OBJS) $(LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -Wl,--wrap=path_join -o $@ $< $(CTL_TEST_OBJS) $(LIBS) $(PKG_LIBS) -lcmocka
+
+# kyoka-notify's texts and state, without main(); the texts are checked in Japanese against the
+# catalog built here.
+NOTIFY_TEST_OBJS := $(call obj,$(filter-out notify/main.c,$(NOTIFY_SRC)))
+$(BUILD)/obj/tests/unit/test-notify.o: CPPFLAGS += -DTEST_LOCALE_DIR='"$(abspath $(BUILD))/locale"'
+$(BUILD)/tests/test-notify: $(BUILD)/obj/tests/unit/test-notify.o $(NOTIFY_TEST_OBJS) $(LIBS) $(MO_FILES)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(NOTIFY_TEST_OBJS) $(LIBS) $(PKG_LIBS) -lcmocka
 
 # tests/integration/*.c -> $(BUILD)/tests/integration/NAME: helpers of the integration tests
 # (umockdev testbeds), linked with libumockdev and GLib rather than with kyoka's libraries.
@@ -152,7 +189,8 @@ DEPS := build-essential pkg-config clang libclang-rt-14-dev openssl \
         libnl-3-dev libnl-route-3-dev libnftables-dev nftables iproute2 iputils-ping \
         python3 tzdata procps systemd \
         libsqlite3-dev sqlite3 chromium fonts-noto-cjk \
-        weasyprint fonts-ipaexfont-gothic poppler-utils libreoffice-calc-nogui
+        weasyprint fonts-ipaexfont-gothic poppler-utils libreoffice-calc-nogui \
+        gettext dunst xvfb dbus-x11 libnotify-bin x11-apps imagemagick
 deps:
 	@missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -241,11 +279,20 @@ UNITDIR      ?= $(PREFIX)/lib/systemd/system
 UDEVRULESDIR ?= $(PREFIX)/lib/udev/rules.d
 SYSUSERSDIR  ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR  ?= $(PREFIX)/lib/tmpfiles.d
+USERUNITDIR  ?= $(PREFIX)/lib/systemd/user
+AUTOSTARTDIR ?= /etc/xdg/autostart
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(UDEVRULESDIR) \
 		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(PREFIX)/share/doc/kyoka
 	install -m 0755 $(BUILD)/policyctl $(DESTDIR)$(PREFIX)/bin/policyctl
 	install -m 0755 $(BUILD)/kyokad $(DESTDIR)$(SBINDIR)/kyokad
+	install -m 0755 $(BUILD)/kyoka-notify $(DESTDIR)$(PREFIX)/bin/kyoka-notify
+	install -d $(DESTDIR)$(USERUNITDIR) $(DESTDIR)$(AUTOSTARTDIR)
+	sed 's|@BINDIR@|$(PREFIX)/bin|g' notify/kyoka-notify.service.in > $(DESTDIR)$(USERUNITDIR)/kyoka-notify.service
+	sed 's|@BINDIR@|$(PREFIX)/bin|g' notify/kyoka-notify.desktop.in > $(DESTDIR)$(AUTOSTARTDIR)/kyoka-notify.desktop
+	chmod 0644 $(DESTDIR)$(USERUNITDIR)/kyoka-notify.service $(DESTDIR)$(AUTOSTARTDIR)/kyoka-notify.desktop
+	for m in $(MO_FILES); do l=$$(basename $$(dirname $$(dirname $$m))); \
+		install -D -m 0644 $$m $(DESTDIR)$(LOCALEDIR)/$$l/LC_MESSAGES/kyoka.mo; done
 	sed 's|@SBINDIR@|$(SBINDIR)|g' systemd/kyokad.service.in > $(DESTDIR)$(UNITDIR)/kyokad.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/kyokad.service
 	for f in systemd/*.service systemd/*.timer; do [ -e "$$f" ] || continue; \
