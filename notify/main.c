@@ -211,7 +211,7 @@ static int notify(struct notifier *n, uint32_t replaces, const struct notify_tex
                 return r;
         r = sd_bus_call(n->bus, m, BUS_TIMEOUT_USEC, &error, &reply);
         if (r < 0) {
-                say("cannot show a notification: %s", error.message ?: strerror(-r));
+                say("cannot show a notification: %s", error.message ?: strerrordesc_np(-r));
                 return r;
         }
         r = sd_bus_message_read(reply, "u", &id);
@@ -272,7 +272,7 @@ static void make_request(struct notifier *n, struct notify_item *it) {
 
         r = control_call(n, KYOKA_CMD_REQUEST, it->key, it->kind == NOTIFY_USB ? "usb" : "network", &reply);
         if (r < 0 || !reply_ok(reply)) {
-                say("request for %s: %s", it->key, r < 0 ? strerror(-r) : get(reply, "error") ?: "refused");
+                say("request for %s: %s", it->key, r < 0 ? strerrordesc_np(-r) : get(reply, "error") ?: "refused");
                 notify_text_request_failed(gettext("The device or connection is no longer there, or kyokad did not answer."), &t);
                 (void) notify(n, 0, &t, false, -1, NULL);
                 return;
@@ -283,10 +283,10 @@ static void make_request(struct notifier *n, struct notify_item *it) {
         if (r >= 0)
                 r = request_save(arg_request_dir, name, text, &path);
         if (r < 0) {
-                say("request for %s: cannot write it to %s: %s", it->key, arg_request_dir, error ?: strerror(-r));
+                say("request for %s: cannot write it to %s: %s", it->key, arg_request_dir, error ?: strerrordesc_np(-r));
                 char why[512];
                 snprintf(why, sizeof why, gettext("The request file could not be written to %s (%s)."), arg_request_dir,
-                         strerror(-r));
+                         strerrordesc_np(-r));
                 notify_text_request_failed(why, &t);
                 (void) notify(n, 0, &t, false, -1, NULL);
                 return;
@@ -400,7 +400,7 @@ static int on_watch(sd_event_source *s, int fd, uint32_t revents, void *userdata
                 if (r < 0) {
                         char what[256];
                         snprintf(what, sizeof what, "kyokad closed the connection (%s): connecting again",
-                                 r == -ECONNRESET ? "stopped, or this session's seat changed" : strerror(-r));
+                                 r == -ECONNRESET ? "stopped, or this session's seat changed" : strerrordesc_np(-r));
                         said_once(n, what);
                         disconnect(n);
                         return 0;
@@ -438,7 +438,7 @@ static void connect_watch(struct notifier *n) {
         if (r < 0) {
                 char what[256];
                 snprintf(what, sizeof what, "cannot reach kyokad at %s/%s: %s: trying again", arg_runtime_dir,
-                         KYOKA_CONTROL_SOCKET, strerror(-r));
+                         KYOKA_CONTROL_SOCKET, strerrordesc_np(-r));
                 said_once(n, what);
                 disconnect(n);
         }
@@ -565,7 +565,7 @@ int main(int argc, char *argv[]) {
         if (r >= 0)
                 r = sd_bus_open_user(&n.bus);
         if (r < 0) {
-                say("cannot reach the session bus: %s", strerror(-r));
+                say("cannot reach the session bus: %s", strerrordesc_np(-r));
                 return 1;
         }
         /* One notifier per session: the systemd user unit and the XDG autostart entry may both
@@ -576,7 +576,7 @@ int main(int argc, char *argv[]) {
                 return 0;
         }
         if (r < 0) {
-                say("cannot take %s on the session bus: %s", NOTIFY_BUS_NAME, strerror(-r));
+                say("cannot take %s on the session bus: %s", NOTIFY_BUS_NAME, strerrordesc_np(-r));
                 return 1;
         }
         r = sd_bus_attach_event(n.bus, n.event, SD_EVENT_PRIORITY_NORMAL);
@@ -588,7 +588,7 @@ int main(int argc, char *argv[]) {
         if (r >= 0)
                 r = sd_event_set_signal_exit(n.event, true);
         if (r < 0) {
-                say("cannot set up: %s", strerror(-r));
+                say("cannot set up: %s", strerrordesc_np(-r));
                 return 1;
         }
         say("kyokad at %s/%s, request files to %s, expiry announced %u days ahead%s%s", arg_runtime_dir,
