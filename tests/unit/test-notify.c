@@ -64,6 +64,7 @@ static void test_usb_text_in_english(void **state) {
         assert_non_null(strstr(t.body, "SanDisk Ultra (0781:5581) cannot be used"));
         assert_string_equal(notify_action_label(), "Request permission");
         assert_int_equal(notify_i18n_setup("ja", TEST_LOCALE_DIR), 0);
+        json_object_put(r);
 }
 
 static void test_nameless_device_gets_its_ids(void **state) {
