@@ -66,6 +66,7 @@ struct notifier {
         uint64_t expiry_checked_usec; /* CLOCK_MONOTONIC of the last expiry check; 0: never */
         char said[256];               /* the last connection problem logged, not repeated */
         char seat[USB_SEAT_MAX];      /* this session's seat (XDG_SEAT): others' records are not ours */
+        int markup;                   /* the server renders body markup: -1 not asked yet, 0, 1 */
         struct notify_state state;
         char *buf;
 };
@@ -188,16 +189,42 @@ static int control_call(struct notifier *n, const char *cmd, const char *device,
  * ACTIONS, 「許可を申請」 as the default action (a click on the notification, `dunstctl action`)
  * and as a button of its own ("request") for servers that show only buttons. TIMEOUT_MS 0:
  * stays until closed (the blocked device is still there). */
+/* Whether the server renders markup in bodies (GetCapabilities has "body-markup"): then a
+ * device's name such as "AT&T <Stick>" must be escaped, or it is garbled or not shown. Asked
+ * once it answers; a server without it shows text as it is. */
+static bool server_markup(struct notifier *n) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *cap;
+
+        if (n->markup >= 0)
+                return n->markup;
+        if (sd_bus_call_method(n->bus, NOTIFICATIONS_NAME, NOTIFICATIONS_PATH, NOTIFICATIONS_NAME, "GetCapabilities", NULL,
+                               &reply, NULL) < 0 ||
+            sd_bus_message_enter_container(reply, 'a', "s") < 0)
+                return true;          /* not known yet: escaping is the safe guess, asked again next time */
+        n->markup = 0;
+        while (sd_bus_message_read(reply, "s", &cap) > 0)
+                if (streq(cap, "body-markup"))
+                        n->markup = 1;
+        return n->markup;
+}
+
 static int notify(struct notifier *n, uint32_t replaces, const struct notify_text *t, bool actions, int32_t timeout_ms,
                   uint32_t *ret_id) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        char body[NOTIFY_TEXT_MAX * 5];
         uint32_t id;
         int r;
 
+        if (server_markup(n))
+                notify_escape_markup(t->body, body, sizeof body);
+        else
+                snprintf(body, sizeof body, "%s", t->body);
+
         r = sd_bus_message_new_method_call(n->bus, &m, NOTIFICATIONS_NAME, NOTIFICATIONS_PATH, NOTIFICATIONS_NAME, "Notify");
         if (r >= 0)
-                r = sd_bus_message_append(m, "susss", APP_NAME, replaces, "dialog-warning", t->summary, t->body);
+                r = sd_bus_message_append(m, "susss", APP_NAME, replaces, "dialog-warning", t->summary, body);
         if (r >= 0)
                 r = actions ? sd_bus_message_append(m, "as", 4, "default", notify_action_label(), "request",
                                                     notify_action_label()) :
@@ -541,7 +568,7 @@ static int parse_args(int argc, char *argv[]) {
 }
 
 int main(int argc, char *argv[]) {
-        struct notifier n = { .fd = -EBADF };
+        struct notifier n = { .fd = -EBADF, .markup = -1 };
         int r;
 
         (void) notify_i18n_setup(notify_language(getenv("LC_ALL"), getenv("LC_MESSAGES"), getenv("LANG")),

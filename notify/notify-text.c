@@ -158,3 +158,22 @@ void notify_text_expiry(bool policy, const char *what, const char *name, const c
                          _("The permission %s for %s ends on %s (%s). Ask your administrator to renew it in time."),
                          what, name, date, left);
 }
+
+void notify_escape_markup(const char *text, char *buf, size_t size) {
+        size_t j = 0;
+
+        if (size == 0)
+                return;
+        for (size_t i = 0; text[i]; i++) {
+                const char *e = text[i] == '&' ? "&amp;" : text[i] == '<' ? "&lt;" : text[i] == '>' ? "&gt;" : NULL;
+                size_t n = e ? strlen(e) : 1;
+                if (j + n >= size)
+                        break;
+                if (e)
+                        memcpy(buf + j, e, n);
+                else
+                        buf[j] = text[i];
+                j += n;
+        }
+        buf[j] = 0;
+}

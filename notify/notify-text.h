@@ -54,5 +54,10 @@ void notify_text_request_failed(const char *why, struct notify_text *ret);
 void notify_text_expiry(bool policy, const char *what, const char *name, const char *date, int64_t days,
                         struct notify_text *ret);
 
+/* TEXT with &, < and > as entities, for a server that renders body markup: a device's name
+ * ("AT&T <Stick>") must show as it is, not break the markup. Cut (never inside an entity) to
+ * fit SIZE, which NOTIFY_TEXT_MAX * 5 always suffices for. */
+void notify_escape_markup(const char *text, char *buf, size_t size);
+
 /* The action's label: 「許可を申請」. */
 const char *notify_action_label(void);

@@ -263,6 +263,16 @@ static void test_request_save_new_file_never_over_another(void **state) {
         free(tmp);
 }
 
+static void test_markup_is_escaped(void **state) {
+        char buf[64];
+
+        notify_escape_markup("AT&T <Stick> 日本", buf, sizeof buf);
+        assert_string_equal(buf, "AT&amp;T &lt;Stick&gt; 日本");
+        /* Cut before an entity that does not fit, never inside it. */
+        notify_escape_markup("ab&cd", buf, 6);
+        assert_string_equal(buf, "ab");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_language_is_japanese_by_default),
@@ -278,6 +288,7 @@ int main(void) {
                 cmocka_unit_test(test_expiry_within_days),
                 cmocka_unit_test(test_expiry_text),
                 cmocka_unit_test(test_request_file_name_is_safe),
+                cmocka_unit_test(test_markup_is_escaped),
                 cmocka_unit_test(test_request_save_new_file_never_over_another),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
