@@ -63,7 +63,7 @@ struct notifier {
         sd_event_source *io, *reconnect, *coalesce, *expiry;
         bool watching;                /* kyokad said yes to "watch" */
         uint64_t backoff_usec;
-        uint64_t expiry_checked_usec; /* CLOCK_MONOTONIC of the last expiry check; 0: never */
+        uint64_t expiry_checked_usec; /* CLOCK_BOOTTIME of the last expiry check (a suspended day counts); 0: never */
         char said[256];               /* the last connection problem logged, not repeated */
         char seat[USB_SEAT_MAX];      /* this session's seat (XDG_SEAT): others' records are not ours */
         int markup;                   /* the server renders body markup: -1 not asked yet, 0, 1 */
@@ -83,6 +83,12 @@ _printf_(1, 2) static void say(const char *format, ...) {
 static uint64_t now_usec(struct notifier *n) {
         uint64_t t = 0;
         (void) sd_event_now(n->event, CLOCK_MONOTONIC, &t);
+        return t;
+}
+
+static uint64_t boot_usec(struct notifier *n) {
+        uint64_t t = 0;
+        (void) sd_event_now(n->event, CLOCK_BOOTTIME, &t);
         return t;
 }
 
@@ -356,7 +362,7 @@ static void check_expiry(struct notifier *n) {
 
         if (arg_expiry_days == 0)
                 return;
-        n->expiry_checked_usec = now_usec(n);
+        n->expiry_checked_usec = boot_usec(n);
         if (control_call(n, KYOKA_CMD_STATUS, NULL, NULL, &reply) < 0 || !reply_ok(reply))
                 return;
         if (json_object_object_get_ex(reply, "policy", &policy) && streq_ptr(get(policy, "state"), "enforcing"))
@@ -444,7 +450,7 @@ static int on_watch(sd_event_source *s, int fd, uint32_t revents, void *userdata
                         n->watching = true;
                         n->backoff_usec = 0;
                         said_once(n, "watching kyokad's decisions");
-                        if (!n->expiry_checked_usec || now_usec(n) - n->expiry_checked_usec >= EXPIRY_INTERVAL_USEC)
+                        if (!n->expiry_checked_usec || boot_usec(n) - n->expiry_checked_usec >= EXPIRY_INTERVAL_USEC)
                                 check_expiry(n);
                 } else
                         handle_record(n, o);
@@ -611,7 +617,7 @@ int main(int argc, char *argv[]) {
                 r = sd_bus_match_signal(n.bus, NULL, NULL, NOTIFICATIONS_PATH, NOTIFICATIONS_NAME, "ActionInvoked",
                                         on_action, &n);
         if (r >= 0)
-                r = sd_event_add_time_relative(n.event, &n.expiry, CLOCK_MONOTONIC, EXPIRY_INTERVAL_USEC, 0, on_expiry, &n);
+                r = sd_event_add_time_relative(n.event, &n.expiry, CLOCK_BOOTTIME, EXPIRY_INTERVAL_USEC, 0, on_expiry, &n);
         if (r >= 0)
                 r = sd_event_set_signal_exit(n.event, true);
         if (r < 0) {
