@@ -21,6 +21,9 @@
 #define KYOKA_ACCEPTED_LINK "accepted"                 /* the last accepted policy (daemon/policy-store.h) */
 #define KYOKA_NET_ALLOWANCE_FILE "network-at-install"  /* links up before any policy (daemon/net-allowance.h) */
 #define KYOKA_LEDGER_FILE "ledger.db"                  /* kyokad appends, policyctl reads (ledger/ledger.h) */
+/* The workstation's own disks (daemon/media-fixed.h), read by kyokad and the udev helper. */
+#define KYOKA_DISKS_AT_INSTALL_FILE "disks-at-install" /* present at kyokad's first start, written once */
+#define KYOKA_FIXED_DISKS_FILE "fixed-disks"           /* the last accepted policy's fixed_disks */
 /* The export key (policy_sign's key_generate(STEM) pair): STEM.key (0600), STEM.pub. */
 #define KYOKA_EXPORT_KEY_STEM "export"
 #define KYOKA_EXPORT_KEY_FILE KYOKA_EXPORT_KEY_STEM ".key"
@@ -29,6 +32,7 @@
 /* RUNTIME_DIR. */
 #define KYOKA_CONTROL_SOCKET "control"
 #define KYOKA_BLOCK_ACCESS_DIR "usb"  /* an access file per authorised USB device (daemon/block-access.h) */
+#define KYOKA_MEDIA_ACCESS_DIR "media" /* an access file per approved medium on another bus (block-access.h) */
 
 /* The control socket: readers are group KYOKA_GROUP_READ, admins root or KYOKA_GROUP_ADMIN. */
 #define KYOKA_GROUP_READ "kyoka"
@@ -40,6 +44,10 @@
 #define KYOKA_CMD_REQUEST "request"
 #define KYOKA_CMD_RELOAD "reload"     /* admins only */
 #define KYOKA_CMD_WATCH "watch"
+
+/* A medium of `list` that is the workstation's own has "fixed": why. This one reason depends on
+ * the policy alone (its fixed_disks), so `install --dry-run` decides such a disk again. */
+#define KYOKA_FIXED_BY_POLICY "listed by the policy (fixed_disks)"
 
 #define KYOKA_CONTROL_MESSAGE_MAX (64u << 10)  /* a client's message, bytes */
 #define KYOKA_CONTROL_REPLY_MAX (1u << 20)     /* a message from kyokad, bytes */

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -76,3 +77,8 @@ static inline int streq_ptr(const char *a, const char *b) {
         return __builtin_strcmp(a, b) == 0;
 }
 #define streq(a, b) (__builtin_strcmp((a), (b)) == 0)
+
+/* Whether S begins with PREFIX. */
+static inline bool startswith(const char *s, const char *prefix) {
+        return __builtin_strncmp(s, prefix, __builtin_strlen(prefix)) == 0;
+}

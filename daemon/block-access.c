@@ -16,6 +16,7 @@
 #include "fileio.h"
 #include "fs-safe.h"
 #include "macro.h"
+#include "media-sysfs.h"
 
 #define ACCESS_FILE_MAX 32            /* what is read of an access file at most (a valid one is <= 23) */
 #define WALK_DEPTH_MAX 10             /* interface/host/target/lun/block/disk/partition is 7 */
@@ -410,12 +411,22 @@ static int visit_hidraw(struct walk *w, int fd, const char *name, const char *pa
 }
 
 int hidraw_node_revoke(int fd) {
-        char proc[64];
         struct stat st;
 
         if (fstat(fd, &st) < 0)
                 return negative_errno();
         if (!S_ISCHR(st.st_mode))
+                return -ENODEV;
+        return device_node_revoke(fd);
+}
+
+int device_node_revoke(int fd) {
+        char proc[64];
+        struct stat st;
+
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode))
                 return -ENODEV;
         /* An O_PATH fd takes no xattr calls; its /proc/self/fd link names the node itself. */
         snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
@@ -438,4 +449,99 @@ int usb_device_has_open_hidraw(int device_dirfd, const char *sysname, int dev_di
         if (dev_dirfd < 0)
                 return -EBADF;
         return walk(&w, device_dirfd, 0, sysname, "", false);
+}
+
+/* ---- media on other buses ----------------------------------------------------------------- */
+
+#define MEDIA_ACCESS_FILE_MAX 48      /* "read-write\ndiskseq=" and 20 digits */
+
+const char *media_access_to_string(enum media_access a) {
+        return a == MEDIA_ACCESS_READ_WRITE ? "read-write" : a == MEDIA_ACCESS_READ_ONLY ? "read-only" : "closed";
+}
+
+int media_access_parse(const char *buf, size_t n, enum media_access *ret_access, uint64_t *ret_diskseq) {
+        const char *p = buf, *end = buf + n;
+        enum media_access a;
+        uint64_t seq = 0;
+
+        if (take_line(&p, end, "read-write"))
+                a = MEDIA_ACCESS_READ_WRITE;
+        else if (take_line(&p, end, "read-only"))
+                a = MEDIA_ACCESS_READ_ONLY;
+        else
+                return -EBADMSG;
+        if ((size_t) (end - p) < 9 || memcmp(p, "diskseq=", 8) != 0)
+                return -EBADMSG;
+        p += 8;
+        /* Decimal, no sign, no leading zero, then exactly one newline at the end. */
+        const char *digits = p;
+        while (p < end && *p >= '0' && *p <= '9') {
+                uint64_t d = (uint64_t) (*p - '0');
+                if (seq > (UINT64_MAX - d) / 10)
+                        return -EBADMSG;
+                seq = seq * 10 + d;
+                p++;
+        }
+        if (p == digits || (p - digits > 1 && digits[0] == '0') || p + 1 != end || *p != '\n')
+                return -EBADMSG;
+        *ret_access = a;
+        *ret_diskseq = seq;
+        return 0;
+}
+
+enum media_access media_access_read(int dirfd, const char *name, uint64_t diskseq) {
+        struct stat st;
+        char buf[MEDIA_ACCESS_FILE_MAX];
+        enum media_access a;
+        uint64_t seq;
+
+        if (dirfd < 0 || !media_name_valid(name))
+                return MEDIA_ACCESS_CLOSED;
+        if (fstat(dirfd, &st) < 0 || !S_ISDIR(st.st_mode) || !trusted_stat(&st))
+                return MEDIA_ACCESS_CLOSED;
+        _cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        if (fd < 0)
+                return MEDIA_ACCESS_CLOSED;
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !trusted_stat(&st))
+                return MEDIA_ACCESS_CLOSED;
+        ssize_t n = read_fd_prefix(fd, buf, sizeof buf);
+        if (n < 0 || (size_t) n == sizeof buf || media_access_parse(buf, (size_t) n, &a, &seq) < 0 || seq != diskseq)
+                return MEDIA_ACCESS_CLOSED;
+        return a;
+}
+
+int media_access_write(int dirfd, const char *name, enum media_access a, uint64_t diskseq) {
+        char tmp[MEDIA_NAME_MAX + 8], text[MEDIA_ACCESS_FILE_MAX];
+        int r = 0;
+
+        if (!media_name_valid(name) || a == MEDIA_ACCESS_CLOSED)
+                return -EINVAL;
+        if (dirfd < 0)
+                return -EBADF;
+        snprintf(tmp, sizeof tmp, ".%s.tmp", name);
+        int n = snprintf(text, sizeof text, "%s\ndiskseq=%llu\n", media_access_to_string(a), (unsigned long long) diskseq);
+        (void) unlinkat(dirfd, tmp, 0);
+        _cleanup_close_ int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0)
+                return negative_errno();
+        ssize_t k = write(fd, text, n);
+        if (k < 0)
+                r = negative_errno();
+        else if (k != n)
+                r = -EIO;
+        if (r >= 0 && fchmod(fd, 0644) < 0)
+                r = negative_errno();
+        if (r >= 0 && renameat(dirfd, tmp, dirfd, name) < 0)
+                r = negative_errno();
+        if (r < 0)
+                (void) unlinkat(dirfd, tmp, 0);
+        return r;
+}
+
+int media_access_remove(int dirfd, const char *name) {
+        if (!media_name_valid(name))
+                return -EINVAL;
+        if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
+                return negative_errno();
+        return 0;
 }

@@ -21,6 +21,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "kyoka-names.h"  /* RUNTIME_DIR/KYOKA_BLOCK_ACCESS_DIR, the helper's default KYOKA_RUNTIME_DIR */
 
@@ -87,6 +88,9 @@ int usb_device_has_writable_block(int device_dirfd, const char *sysname);
  * followed). 0 (also when there was none), -ENODEV if FD is not a character device, or a
  * negative errno. */
 int hidraw_node_revoke(int fd);
+/* The same for any device node, block or character (an optical drive's sr and sg nodes, which
+ * 70-uaccess.rules gives the seat's user): -ENODEV for anything else. */
+int device_node_revoke(int fd);
 
 /* Whether any hidraw or hiddev node below the USB device SYSNAME (sysfs directory
  * DEVICE_DIRFD; its interfaces only, as above) may be opened by anyone but root: its node in
@@ -95,3 +99,33 @@ int hidraw_node_revoke(int fd);
  * tagged `uaccess`, for which logind grants the seat's user an ACL at every seat change. A
  * node that does not exist (yet) is not open. 1, 0, or a negative errno. */
 int usb_device_has_open_hidraw(int device_dirfd, const char *sysname, int dev_dirfd, int udev_data_dirfd);
+
+/* Media on other buses than USB (daemon/media.c, docs/ARCHITECTURE.md "Media on other buses"):
+ * kyokad writes RUNTIME_DIR/media/<disk's kernel name> for an approved medium, after its
+ * decision and before it asks udev to run the rules for the disk again:
+ *
+ *     read-write | read-only
+ *     diskseq=N                 the disk the decision was for (the kernel numbers every disk it
+ *                               makes, and every medium change of a drive, anew)
+ *
+ * The helper (kyoka-block-access --media) gives the disk, its partitions and its SCSI generic
+ * node the access the file says, and only if N is the disk's diskseq now: a card pulled and
+ * another put in, or a disc changed, has a new one, and is closed until kyokad decides it.
+ * No file, any doubt: closed (0600 root:root, read-only). */
+enum media_access {
+        MEDIA_ACCESS_CLOSED,
+        MEDIA_ACCESS_READ_ONLY,
+        MEDIA_ACCESS_READ_WRITE,
+};
+
+const char *media_access_to_string(enum media_access a);   /* "closed", "read-only", "read-write" */
+
+/* The whole of BUF (N bytes) as the file's format: 0, or -EBADMSG. */
+int media_access_parse(const char *buf, size_t n, enum media_access *ret_access, uint64_t *ret_diskseq);
+/* NAME's file in DIRFD, trusted as the USB access files are (owner, mode, regular file, no
+ * symlink); MEDIA_ACCESS_CLOSED for anything else, including a diskseq other than DISKSEQ. */
+enum media_access media_access_read(int dirfd, const char *name, uint64_t diskseq);
+/* Replaces NAME's file (temporary file + rename, 0644); -EINVAL for an invalid NAME or
+ * MEDIA_ACCESS_CLOSED (remove it instead). */
+int media_access_write(int dirfd, const char *name, enum media_access a, uint64_t diskseq);
+int media_access_remove(int dirfd, const char *name);

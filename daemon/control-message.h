@@ -54,12 +54,18 @@ enum control_subject {
         SUBJECT_ANY,
         SUBJECT_USB,
         SUBJECT_NETWORK,
+        SUBJECT_WIRELESS,               /* a network a wireless link joined (or saw): "device" names the link */
+        SUBJECT_MEDIA,
 };
 
 struct control_command {
         enum control_cmd cmd;
         char device[KYOKA_CONTROL_DEVICE_MAX];
         enum control_subject subject;   /* request only */
+        /* SUBJECT_WIRELESS: "ssid_hex" names a network of the kernel's scan results; without it,
+         * the link's current association, else the last it was cut off from. */
+        uint8_t ssid[WIRELESS_SSID_MAX];
+        size_t ssid_len;
 };
 
 /* Parses one message (LEN bytes, not NUL-terminated). Returns 0; -EBADMSG if it is not one JSON
@@ -188,6 +194,13 @@ struct json_object *control_link_to_json(const struct net_link_status *s);
 /* Whether ARG names the link ID: its current name, or its ifindex in decimal ("7"). */
 bool control_link_matches(const struct net_identity *id, const char *arg);
 
+/* A disk on another bus than USB as `list` shows it ("type": "media": identity as in a request's
+ * "device", "fixed" (why it is the workstation's own, or null), decision, "disc"). NULL on OOM. */
+struct json_object *control_medium_to_json(const struct media_status *s);
+
+/* Whether ARG names the medium: its kernel name ("mmcblk0") or, if it has one, its serial. */
+bool control_medium_matches(const struct media_status *s, const char *arg);
+
 /* The policy in force (or the lockdown) as `status` shows it. NULL on OOM. */
 struct json_object *control_policy_to_json(const struct manager_policy_info *info);
 
@@ -195,6 +208,11 @@ struct json_object *control_policy_to_json(const struct manager_policy_info *inf
  * device of AFTER: its identity fields, "before" (null for a device not in BEFORE), "after",
  * "changed", "reason" and "permit". NULL on OOM. */
 struct json_object *control_devices_diff(struct json_object *before, struct json_object *after);
+
+/* The same for media (control_medium_to_json objects), matched on "device" (the kernel name):
+ * "device", "bus", "vendor", "model", "serial", "reason", "permit", "before", "after",
+ * "changed". NULL on OOM. */
+struct json_object *control_media_diff(struct json_object *before, struct json_object *after);
 
 /* The same for links (arrays of control_link_to_json objects), matched on "ifindex" (a renamed
  * link is the same link): "ifindex", "name", "mac", "mac_permanent", "kind", "path", "driver",

@@ -312,6 +312,46 @@ static struct json_object *devices_json(struct control *c, const struct seat_set
         return v.array;
 }
 
+struct media_visit {
+        struct json_object *array;
+        size_t allowed, blocked, fixed;
+        bool failed;
+};
+
+static void media_visit(const struct media_status *m, void *userdata) {
+        struct media_visit *v = userdata;
+        struct json_object *o;
+
+        if (v->failed)
+                return;
+        o = control_medium_to_json(m);
+        if (!o || json_object_array_add(v->array, o) < 0) {
+                json_object_put(o);
+                v->failed = true;
+                return;
+        }
+        if (m->fixed)
+                v->fixed++;
+        else if (m->decided && m->verdict != VERDICT_BLOCK)
+                v->allowed++;
+        else
+                v->blocked++;
+}
+
+/* The disks on other buses than USB as `list` shows them, fixed ones included. */
+static struct json_object *media_json(struct control *c, struct media_visit *ret_counts) {
+        struct media_visit v = { .array = json_object_new_array() };
+
+        if (!v.array)
+                return NULL;
+        manager_foreach_medium(c->manager, media_visit, &v);
+        if (v.failed)
+                return json_object_put(v.array), NULL;
+        if (ret_counts)
+                *ret_counts = (struct media_visit) { .allowed = v.allowed, .blocked = v.blocked, .fixed = v.fixed };
+        return v.array;
+}
+
 struct links_visit {
         struct json_object *array;
         size_t allowed, blocked;
@@ -391,14 +431,22 @@ static struct json_object *reply_status(struct control *c) {
         struct links_visit link_counts = {};
         const char *hostname, *machine_id;
         size_t allowed, blocked;
+        struct media_visit media_counts = {};
         bool failed;
 
         manager_get_policy_info(c->manager, &info);
         manager_get_host(c->manager, &hostname, &machine_id);
         _cleanup_(json_object_putp) struct json_object *devices = devices_json(c, NULL, &allowed, &blocked);
         _cleanup_(json_object_putp) struct json_object *links = links_json(c, &link_counts, &failed);
-        struct json_object *counts = json_object_new_object(), *host = json_object_new_object();
-        if (!o || !devices || failed || json_add(o, "devices", counts) < 0 || json_add(o, "host", host) < 0 ||
+        _cleanup_(json_object_putp) struct json_object *media = media_json(c, &media_counts);
+        struct json_object *counts = json_object_new_object(), *host = json_object_new_object(),
+                           *mc = json_object_new_object();
+        if (!o || !devices || !media || failed || json_add(o, "devices", counts) < 0 || json_add(o, "host", host) < 0 ||
+            json_add(o, "media", mc) < 0 ||
+            json_add(mc, "present", json_object_new_uint64(media_counts.allowed + media_counts.blocked)) < 0 ||
+            json_add(mc, "allowed", json_object_new_uint64(media_counts.allowed)) < 0 ||
+            json_add(mc, "blocked", json_object_new_uint64(media_counts.blocked)) < 0 ||
+            json_add(mc, "fixed", json_object_new_uint64(media_counts.fixed)) < 0 ||
             (links ? json_add(o, "links", link_counts_json(&link_counts)) : json_add_null(o, "links")) < 0 ||
             json_add(counts, "present", json_object_new_uint64(allowed + blocked)) < 0 ||
             json_add(counts, "allowed", json_object_new_uint64(allowed)) < 0 ||
@@ -469,7 +517,10 @@ static struct json_object *reply_list(struct control *c, const struct seat_set *
         _cleanup_(json_object_putp) struct json_object *o = control_ok_new();
         bool failed = false;
 
-        if (!o || json_add(o, "devices", devices_json(c, seats, NULL, NULL)) < 0)
+        /* Media on other buses (SD cards, optical discs, disks) have no seat of their own here:
+         * a seat's user sees none of them (docs/control.md). */
+        if (!o || json_add(o, "devices", devices_json(c, seats, NULL, NULL)) < 0 ||
+            json_add(o, "media", seats ? json_object_new_array() : media_json(c, NULL)) < 0)
                 return NULL;
         struct json_object *links = !seats || control_seat_sees_links(seats) ? links_json(c, NULL, &failed) :
                                     json_object_new_array();
@@ -488,6 +539,9 @@ struct link_find {
         size_t n;
         struct net_identity id;       /* a copy: the status is borrowed for the visit only */
         enum policy_verdict verdict;
+        /* A wireless link's networks: the current association's and the last one cut off. */
+        bool associated, approved, has_last_refused;
+        struct wireless_network network, last_refused;
 };
 
 static void link_find_visit(const struct net_link_status *s, void *userdata) {
@@ -498,6 +552,84 @@ static void link_find_visit(const struct net_link_status *s, void *userdata) {
         f->n++;
         f->id = *s->id;
         f->verdict = s->verdict;
+        if (s->wireless) {
+                f->associated = s->wireless->associated;
+                f->approved = s->wireless->approved;
+                if (f->associated)
+                        f->network = *s->wireless->network;
+                f->has_last_refused = s->wireless->last_refused;
+                if (f->has_last_refused)
+                        f->last_refused = *s->wireless->last_refused;
+        }
+}
+
+/* The network a wireless request names: of the scan (SSID given), the link's current association,
+ * or the last it was cut off from. A static message in *RET_ERROR when there is none. */
+static int wireless_request_fill(struct control *c, const struct control_command *cmd, const struct link_find *f,
+                                 struct wireless_request *ret, const char **ret_error) {
+        const struct wireless_network *net;
+        int r;
+
+        *ret = (struct wireless_request) {};
+        snprintf(ret->ifname, sizeof ret->ifname, "%s", f->id.name);
+        if (f->id.wireless == WIRELESS_NONE) {
+                *ret_error = "that link is not a wireless link";
+                return -ENODEV;
+        }
+        if (cmd->ssid_len > 0) {
+                r = manager_wireless_scan(c->manager, f->id.ifindex, cmd->ssid, cmd->ssid_len, ret);
+                if (r < 0) {
+                        *ret_error = r == -ENOENT ? "no access point with that SSID in the link's scan results (scan first)" :
+                                                    "the link's scan results cannot be read";
+                        return r;
+                }
+                ret->source = WIRELESS_SEEN_SCAN;
+                return 0;
+        }
+        if (f->associated) {
+                net = &f->network;
+                ret->source = f->approved ? WIRELESS_SEEN_ASSOCIATED : WIRELESS_SEEN_REFUSED;
+        } else if (f->has_last_refused) {
+                net = &f->last_refused;
+                ret->source = WIRELESS_SEEN_REFUSED;
+        } else {
+                *ret_error = "the link is not associated and was never cut off a network: name one of its scan (ssid)";
+                return -ENOENT;
+        }
+        if (net->ssid_len == 0) {
+                *ret_error = "the network's SSID is not known (a hidden network): name it (ssid)";
+                return -ENOENT;
+        }
+        memcpy(ret->ssid, net->ssid, net->ssid_len);
+        ret->ssid_len = net->ssid_len;
+        ret->security = net->security;
+        if (net->has_bssid) {
+                memcpy(ret->bssids[0], net->bssid, 6);
+                ret->n_bssids = 1;
+        }
+        return 0;
+}
+
+/* The medium a request names (a copy). Fixed disks are not offered: they are not media. */
+struct medium_find {
+        const char *arg;
+        size_t n;
+        bool exact;
+        struct media_identity id;
+        enum policy_verdict verdict;
+        bool fixed;
+};
+
+static void medium_find_visit(const struct media_status *s, void *userdata) {
+        struct medium_find *f = userdata;
+
+        if (f->exact || !control_medium_matches(s, f->arg))
+                return;
+        f->exact = streq(s->id->name, f->arg);
+        f->n = f->exact ? 1 : f->n + 1;
+        f->id = *s->id;
+        f->verdict = s->decided ? s->verdict : VERDICT_BLOCK;
+        f->fixed = s->fixed != NULL;
 }
 
 /* The device a request names (a copy: the status is borrowed for the visit only). */
@@ -534,24 +666,62 @@ static struct json_object *reply_request(struct control *c, const struct control
         _cleanup_(json_object_putp) struct json_object *o = NULL, *req_json = NULL;
         _cleanup_free_ char *text = NULL;
         _cleanup_free_ struct device_find *found = calloc(1, sizeof *found);
+        _cleanup_free_ struct medium_find *found_medium = calloc(1, sizeof *found_medium);
         struct link_find found_link = { .arg = cmd->device };
         const char *hostname, *machine_id;
 
-        if (!found)
+        if (!found || !found_medium)
                 return NULL;
         found->arg = cmd->device;
         found->seats = seats;
-        if (cmd->subject != SUBJECT_NETWORK)
+        found_medium->arg = cmd->device;
+        if (cmd->subject == SUBJECT_ANY || cmd->subject == SUBJECT_USB)
                 manager_foreach_device(c->manager, device_find_visit, found);
         size_t n = found->n;
-        if (cmd->subject != SUBJECT_USB && (!seats || control_seat_sees_links(seats)))
+        if ((cmd->subject == SUBJECT_ANY || cmd->subject == SUBJECT_NETWORK || cmd->subject == SUBJECT_WIRELESS) &&
+            (!seats || control_seat_sees_links(seats)))
                 (void) manager_foreach_link(c->manager, link_find_visit, &found_link);
+        /* Media have no seat: not a seat user's to request (docs/control.md). */
+        if ((cmd->subject == SUBJECT_ANY || cmd->subject == SUBJECT_MEDIA) && !seats)
+                manager_foreach_medium(c->manager, medium_find_visit, found_medium);
 
+        if (found_medium->n > 0) {
+                /* Never guess between kinds: the request would approve the wrong one. */
+                if (n > 0 || found_link.n > 0)
+                        return control_error_new("that names a medium and a USB device or network link: say which (\"type\")");
+                if (found_medium->n > 1)
+                        return control_error_new("several media have that serial: name one by its kernel name");
+                if (found_medium->fixed)
+                        return control_error_new("that is one of the workstation's own disks (fixed): there is nothing to request");
+                _cleanup_free_ char *mtext = NULL;
+                _cleanup_free_ struct request *req = calloc(1, sizeof *req);
+                if (!req)
+                        return NULL;
+                manager_get_host(c->manager, &hostname, &machine_id);
+                snprintf(req->hostname, sizeof req->hostname, "%s", hostname);
+                snprintf(req->machine_id, sizeof req->machine_id, "%s", machine_id);
+                req->time = (int64_t) time(NULL);
+                req->type = REQUEST_MEDIA;
+                req->media = found_medium->id;
+                int r = request_to_json(req, &mtext);
+                if (r < 0)
+                        return r == -ENOMEM ? NULL : control_error_new("cannot write a request for this medium");
+                _cleanup_(json_object_putp) struct json_object *mo = control_ok_new();
+                if (!mo || json_add(mo, "request", json_tokener_parse(mtext)) < 0 ||
+                    json_add(mo, "type", json_object_new_string("media")) < 0 ||
+                    json_add(mo, "device", json_object_new_string(found_medium->id.name)) < 0 ||
+                    json_add(mo, "verdict", json_object_new_string(policy_verdict_to_string(found_medium->verdict))) < 0)
+                        return NULL;
+                return TAKE_PTR(mo);
+        }
         if (n == 0 && found_link.n == 0)
                 return control_error_new(
                         cmd->subject == SUBJECT_USB ? "no present USB device has that bus path or serial" :
-                        cmd->subject == SUBJECT_NETWORK ? "no network link has that name or ifindex" :
-                        "no present USB device has that bus path or serial, and no network link that name or ifindex");
+                        cmd->subject == SUBJECT_NETWORK || cmd->subject == SUBJECT_WIRELESS ?
+                                "no network link has that name or ifindex" :
+                        cmd->subject == SUBJECT_MEDIA ? "no medium has that kernel name or serial" :
+                        "no present USB device has that bus path or serial, no network link that name or ifindex, "
+                        "and no medium that kernel name or serial");
         /* Never guess between a device and a link: the request would approve the wrong one. */
         if (n > 0 && found_link.n > 0)
                 return control_error_new("that names both a USB device and a network link: say which (\"type\")");
@@ -572,10 +742,18 @@ static struct json_object *reply_request(struct control *c, const struct control
         if (n == 1) {
                 req->type = REQUEST_USB;
                 req->usb = found->id;
+        } else if (cmd->subject == SUBJECT_WIRELESS) {
+                const char *error = NULL;
+                req->type = REQUEST_WIRELESS;
+                if (wireless_request_fill(c, cmd, &found_link, &req->wireless, &error) < 0) {
+                        free(req);
+                        return control_error_new(error);
+                }
         } else {
                 req->type = REQUEST_NETWORK;
                 req->net = found_link.id;
         }
+        bool wireless = req->type == REQUEST_WIRELESS, seen_refused = wireless && req->wireless.source == WIRELESS_SEEN_REFUSED;
         int r = request_to_json(req, &text);
         free(req);
         if (r < 0)
@@ -585,11 +763,13 @@ static struct json_object *reply_request(struct control *c, const struct control
         req_json = json_tokener_parse(text);
         o = control_ok_new();
         if (!o || json_add(o, "request", TAKE_PTR(req_json)) < 0 ||
-            json_add(o, "type", json_object_new_string(n == 1 ? "usb" : "network")) < 0 ||
+            json_add(o, "type", json_object_new_string(n == 1 ? "usb" : wireless ? "wireless" : "network")) < 0 ||
             json_add(o, "device", json_object_new_string(n == 1 ? found->name : found_link.id.name)) < 0 ||
             (n == 0 && json_add(o, "ifindex", json_object_new_int(found_link.id.ifindex)) < 0) ||
-            json_add(o, "verdict", json_object_new_string(policy_verdict_to_string(n == 1 ? found->verdict :
-                                                                                found_link.verdict))) < 0)
+            /* A wireless request's verdict is the network's: "block" when it was cut off. */
+            json_add(o, "verdict", json_object_new_string(
+                             wireless ? (seen_refused ? "block" : "allow") :
+                             policy_verdict_to_string(n == 1 ? found->verdict : found_link.verdict))) < 0)
                 return NULL;
         return TAKE_PTR(o);
 }
@@ -597,6 +777,7 @@ static struct json_object *reply_request(struct control *c, const struct control
 static struct json_object *reply_reload(struct control *c, struct client *cl) {
         _cleanup_(json_object_putp) struct json_object *before = NULL, *after = NULL, *o = NULL;
         _cleanup_(json_object_putp) struct json_object *links_before = NULL, *links_after = NULL;
+        _cleanup_(json_object_putp) struct json_object *media_before = NULL, *media_after = NULL;
         struct manager_policy_info info;
         bool failed;
         int r;
@@ -604,10 +785,12 @@ static struct json_object *reply_reload(struct control *c, struct client *cl) {
         log_notice("control: reload requested by uid %u (pid %d)", (unsigned) cl->uid, (int) cl->pid);
         before = devices_json(c, NULL, NULL, NULL);
         links_before = links_json(c, NULL, &failed);
-        if (!before || failed)
+        media_before = media_json(c, NULL);
+        if (!before || failed || !media_before)
                 return NULL;
         r = manager_reload(c->manager);
         after = devices_json(c, NULL, NULL, NULL);
+        media_after = media_json(c, NULL);
         links_after = links_json(c, NULL, &failed);
         manager_get_policy_info(c->manager, &info);
 
@@ -616,7 +799,8 @@ static struct json_object *reply_reload(struct control *c, struct client *cl) {
         o = r >= 0 && info.load_ok ? control_ok_new() : control_error_new(info.load_message);
         if (!o || !after || failed || json_add(o, "message", json_object_new_string(info.load_message)) < 0 ||
             json_add(o, "policy", control_policy_to_json(&info)) < 0 ||
-            json_add(o, "changes", control_devices_diff(before, after)) < 0)
+            json_add(o, "changes", control_devices_diff(before, after)) < 0 || !media_after ||
+            json_add(o, "media_changes", control_media_diff(media_before, media_after)) < 0)
                 return NULL;
         /* Links: null when not watched, like `list`. */
         if (links_before && links_after ? json_add(o, "link_changes", control_links_diff(links_before, links_after)) < 0 :

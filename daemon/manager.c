@@ -22,6 +22,7 @@
 #include "kyoka-names.h"
 #include "host-id.h"
 #include "log.h"
+#include "media.h"
 #include "net-allowance.h"
 #include "net-links.h"
 #include "policy-load.h"
@@ -38,6 +39,7 @@ struct manager {
         struct udev *udev;
         struct recorder *recorder;    /* every record goes through it (recorder.c) */
         struct usb_devices *usb;      /* USB devices (usb-devices.c) */
+        struct media *media;          /* media on other buses (media.c) */
         struct net *net;              /* network links (net-links.c); NULL with --network off */
         sd_event_source *timer;
         struct clock_watch *clock;    /* the realtime clock being set (clock-watch.c) */
@@ -62,6 +64,7 @@ static void manager_arm_timer(struct manager *m);
 
 static void manager_reevaluate(struct manager *m) {
         usb_devices_policy_changed(m->usb, m->policy);
+        media_policy_changed(m->media, m->policy);
         net_policy_changed(m->net, m->policy);
         manager_arm_timer(m);
 }
@@ -115,6 +118,7 @@ static void manager_arm_timer(struct manager *m) {
         int r;
 
         next = MIN(next, usb_devices_next_change(m->usb));
+        next = MIN(next, media_next_change(m->media));
         next = MIN(next, net_next_change(m->net));
 
         if (next == TIME_INFINITY) {
@@ -358,6 +362,11 @@ int manager_start(struct manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to watch USB devices: %m");
 
+        r = media_new(m->event, m->udev, m->cfg.udev_events, m->cfg.runtime_dir, m->cfg.state_dir, m->recorder,
+                      on_timer_changed, m, &m->media);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up media: %m");
+
         if (manager_load_policy(m) < 0)
                 log_warning("No valid policy: built-in lockdown (HID-only devices and hubs allowed, everything else blocked)");
 
@@ -370,6 +379,10 @@ int manager_start(struct manager *m) {
         r = usb_devices_start(m->usb, m->policy);
         if (r < 0)
                 return log_error_errno(r, "Failed to enumerate USB devices: %m");
+        /* The disks that are not on USB: the workstation's own are noted, media decided. */
+        r = media_start(m->media, m->policy);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch media: %m");
         manager_arm_timer(m);
 
         /* The control socket is for reading and asking to reload: enforcement never depends
@@ -395,6 +408,7 @@ void manager_stop(struct manager *m, int error) {
                 return;
         /* What the workers finished and what links counted is recorded before "stopped". */
         usb_devices_stop(m->usb);
+        media_stop(m->media);
         net_stop(m->net);
         recorder_stop(m->recorder, error);
 }
@@ -404,6 +418,7 @@ struct manager *manager_free(struct manager *m) {
                 return NULL;
         /* First: it delivers what finished (records of enforcement done) while devices exist. */
         usb_devices_free(m->usb);
+        media_free(m->media);
         control_free(m->control);
         clock_watch_free(m->clock);
         net_free(m->net);
@@ -433,6 +448,10 @@ void manager_foreach_device(const struct manager *m, usb_device_visitor_t visit,
         usb_devices_foreach(m->usb, visit, userdata);
 }
 
+void manager_foreach_medium(const struct manager *m, media_visitor_t visit, void *userdata) {
+        media_foreach(m->media, visit, userdata);
+}
+
 struct recorder *manager_get_recorder(const struct manager *m) {
         return m->recorder;
 }
@@ -442,6 +461,11 @@ bool manager_foreach_link(const struct manager *m, net_link_visitor_t visit, voi
                 return false;
         net_foreach_link(m->net, visit, userdata);
         return true;
+}
+
+int manager_wireless_scan(const struct manager *m, int ifindex, const uint8_t *ssid, size_t len,
+                          struct wireless_request *ret) {
+        return m->net ? net_wireless_scan(m->net, ifindex, ssid, len, ret) : -ENODEV;
 }
 
 bool manager_get_firewall(const struct manager *m, const char **ret_problem) {

@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /* The manager owns kyokad's state and its sd-event loop: the policy in force, the recorder, the
  * USB devices (usb-devices.h) and network links (net-links.h) it has decided, the clock watch and
- * the timer for the next time-window boundary; it wires them together. */
+ * the timer for the next time-window boundary; it wires them together. Media on other buses
+ * are media.h's. */
 #pragma once
 
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "identity.h"
+#include "media.h"
 #include "net-links.h"
 #include "usb-devices.h"
 #include "policy-match.h"
@@ -49,9 +51,15 @@ void manager_get_policy_info(const struct manager *m, struct manager_policy_info
 
 /* Visits every USB device kyokad tracks (usb_devices_foreach). */
 void manager_foreach_device(const struct manager *m, usb_device_visitor_t visit, void *userdata);
+/* Visits every disk kyokad knows on other buses than USB, fixed ones included (media_foreach). */
+void manager_foreach_medium(const struct manager *m, media_visitor_t visit, void *userdata);
 /* Visits every network link kyokad tracks (net_foreach_link). Returns false, visiting nothing,
  * when kyokad does not watch links (--network off). */
 bool manager_foreach_link(const struct manager *m, net_link_visitor_t visit, void *userdata);
+/* The kernel's scan results on wireless link IFINDEX for one SSID (net_wireless_scan); -ENODEV
+ * with --network off. */
+int manager_wireless_scan(const struct manager *m, int ifindex, const uint8_t *ssid, size_t len,
+                          struct wireless_request *ret);
 void manager_get_host(const struct manager *m, const char **ret_hostname, const char **ret_machine_id);
 /* The recorder: the control socket listens to it and shows its faults and ledger. */
 struct recorder *manager_get_recorder(const struct manager *m);

@@ -39,6 +39,11 @@
 #define KYOKA_MESSAGE_NET_DECISION "6b796f6b6101000000000000000000c1"
 #define KYOKA_MESSAGE_NET_REMOVED  "6b796f6b6101000000000000000000c2"
 #define KYOKA_MESSAGE_NET_VIOLATION "6b796f6b6101000000000000000000c3"
+#define KYOKA_MESSAGE_WIRELESS_JOINED "6b796f6b6101000000000000000000c4"
+#define KYOKA_MESSAGE_WIRELESS_LEFT "6b796f6b6101000000000000000000c5"
+#define KYOKA_MESSAGE_MEDIA_DECISION "6b796f6b6101000000000000000000e1"
+#define KYOKA_MESSAGE_MEDIA_REMOVED  "6b796f6b6101000000000000000000e2"
+#define KYOKA_MESSAGE_MEDIA_FIXED    "6b796f6b6101000000000000000000e3"
 #define KYOKA_MESSAGE_POLICY       "6b796f6b6101000000000000000000b1"
 #define KYOKA_MESSAGE_FAULT        "6b796f6b6101000000000000000000f1"
 #define KYOKA_MESSAGE_DAEMON       "6b796f6b6101000000000000000000d1"
@@ -60,6 +65,21 @@ enum net_record_event {
         NET_RECORD_REEVALUATED,       /* decision again: policy change, time boundary, identity change */
         NET_RECORD_VIOLATION,         /* a blocked link was set up: set down again */
         NET_RECORD_REMOVED,
+};
+
+enum wireless_record_event {
+        WIRELESS_RECORD_JOINED,       /* a client-mode link associated: approved, or refused and cut off */
+        WIRELESS_RECORD_LEFT,         /* an approved association ended */
+};
+
+enum media_record_event {
+        MEDIA_RECORD_CONNECTED,       /* first decision for a medium (also for those present at start) */
+        MEDIA_RECORD_REEVALUATED,     /* decided again: policy change, time boundary */
+        MEDIA_RECORD_REMOVED,
+        MEDIA_RECORD_INSERTED,        /* a disc went into an optical drive: decided */
+        MEDIA_RECORD_EJECTED,         /* the disc came out */
+        MEDIA_RECORD_FIXED,           /* a disk of the workstation itself: never touched (the decision's
+                                       * reason says why; its verdict is not used) */
 };
 
 enum policy_record_event {
@@ -99,6 +119,15 @@ enum record_fault {
         FAULT_READ_ONLY,
         FAULT_TIMER,
         FAULT_USB_BOOT_DEFAULT,
+        FAULT_WIRELESS_WATCH,
+        /* Media on other buses (media.c). */
+        FAULT_MEDIA_ACCESS_FILE,
+        FAULT_MEDIA_ENFORCE,
+        FAULT_MEDIA_FIXED_NAMED,
+        FAULT_MEDIA_IDENTITY,
+        FAULT_MEDIA_INSTALL_LIST,
+        FAULT_MEDIA_UNTRACKED,
+        FAULT_MEDIA_WATCH,
         _FAULT_MAX,
 };
 const char *record_fault_to_string(enum record_fault f);
@@ -158,6 +187,19 @@ struct record_report *record_report_free(struct record_report *rep);
  * for (violations counted in a window; 1 otherwise). */
 void recorder_net(struct recorder *r, enum net_record_event ev, const struct net_identity *id,
                   const struct record_decision *d, int result, uint64_t count);
+
+/* A wireless association of LINK with NET: its decision (JOINED; a block was cut off, HOW says
+ * how: "disconnected", "link set down") or its end (LEFT). RESULT: 0, or the negative errno of
+ * a failed cut (then also a fault). COUNT: refused associations a window counted (1 otherwise).
+ * The SSID is written sanitised and as hex, never raw. */
+void recorder_wireless(struct recorder *r, enum wireless_record_event ev, const struct net_identity *link,
+                       const struct wireless_network *net, const struct record_decision *d, const char *how, int result,
+                       uint64_t count);
+
+/* A medium's decision, insertion, removal, or a fixed disk's note. RESULT: 0, or the negative
+ * errno of a failed enforcement (then also a fault). */
+void recorder_media(struct recorder *r, enum media_record_event ev, const struct media_identity *id,
+                    const struct record_decision *d, int result);
 
 void recorder_policy(struct recorder *r, enum policy_record_event ev, const char *message);
 

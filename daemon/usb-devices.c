@@ -392,6 +392,8 @@ static void on_usb_io_done(const struct usb_io_result *res, void *userdata) {
         case USB_IO_BLOCK_READ_ONLY:
                 on_block_read_only_done(u, res);
                 break;
+        case USB_IO_CALL:
+                break;
         }
 }
 
@@ -399,9 +401,11 @@ static void on_usb_io_done(const struct usb_io_result *res, void *userdata) {
  * said read-write; this is kyokad's own BLKROSET behind it, for every block device of a USB
  * device that kyokad did not decide read-write. A device whose decision is still pending was
  * authorised before this kyokad started: its decision re-checks its block devices. */
-static void on_block_event(struct udev_device *dev, void *userdata) {
+static void on_block_event(struct udev_device *dev, const char *action, void *userdata) {
         struct usb_devices *u = userdata;
         const char *syspath = udev_device_get_syspath(dev), *devnode = udev_device_get_devnode(dev);
+        if (!streq(action, "add"))
+                return;
         struct udev_device *usb = udev_device_get_parent_with_subsystem_devtype(dev, "usb", "usb_device");
 
         if (!usb || !syspath || !devnode)
@@ -672,7 +676,7 @@ int usb_devices_start(struct usb_devices *u, const struct policy *p) {
 
         /* After the enumeration, so that every USB device present is tracked: a block device of
          * an untracked one is made read-only. */
-        r = block_watch_new(u->event, u->udev, u->source, on_block_event, u, &u->block);
+        r = block_watch_new(u->event, u->udev, u->source, on_block_event, NULL, u, &u->block);
         if (r < 0)
                 recorder_fault(u->rec, FAULT_BLOCK_WATCH, r, "Failed to watch block devices: %s; the udev rule alone "
                                "makes media read-only", strerror(-r));

@@ -226,6 +226,9 @@ static void *worker(void *arg) {
                 case USB_IO_BLOCK_READ_ONLY:
                         job_block_read_only(&j->res);
                         break;
+                case USB_IO_CALL:
+                        j->res.r = j->res.req.call ? j->res.req.call(j->res.req.context) : -EINVAL;
+                        break;
                 }
                 pthread_mutex_lock(&io->lock);
 

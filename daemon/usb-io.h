@@ -27,6 +27,7 @@ enum usb_io_op {
         USB_IO_APPLY,                 /* authorise (with interfaces) or de-authorise */
         USB_IO_FORGET,                /* the device is gone: remove its access file */
         USB_IO_BLOCK_READ_ONLY,       /* BLKROSET on `devnode` (syspath: the block device's) */
+        USB_IO_CALL,                  /* call(context) on a worker (media.c's sysfs work), result in r */
 };
 
 struct usb_io_request {
@@ -59,6 +60,8 @@ struct usb_io_request {
         bool access_changed;
         /* USB_IO_BLOCK_READ_ONLY */
         char devnode[USB_IO_SYSNAME_MAX];
+        /* USB_IO_CALL: runs in order with the other requests of the same syspath */
+        int (*call)(void *context);
 };
 
 struct usb_io_result {

@@ -135,9 +135,20 @@ int csv_write_media_header(FILE *f, enum export_lang lang) {
         return csv_write_cells(f, lang == EXPORT_LANG_EN ? media_en : media_ja, ELEMENTSOF(media_ja), 0);
 }
 
-/* Where a device sits: a USB device's bus path, a link's udev path. */
+/* Where a device sits: a USB device's bus path, a link's or a medium's udev path. */
 static const char *port_of(const struct ledger_record *r) {
-        return r->subject == LEDGER_SUBJECT_USB ? r->bus_path : r->subject == LEDGER_SUBJECT_NETWORK ? r->link_path : "";
+        switch (r->subject) {
+        case LEDGER_SUBJECT_USB: return r->bus_path;
+        case LEDGER_SUBJECT_NETWORK: return r->link_path;
+        case LEDGER_SUBJECT_MEDIA: return r->device_path;
+        default: return "";
+        }
+}
+
+/* The serial number the device reports (a USB device's, a medium's: an SD card's CID serial,
+ * an NVMe or SATA drive's). */
+static const char *serial_of(const struct ledger_record *r) {
+        return r->subject == LEDGER_SUBJECT_USB || r->subject == LEDGER_SUBJECT_MEDIA ? r->serial : "";
 }
 
 int csv_write_row(FILE *f, const struct ledger_record *r, enum export_lang lang) {
@@ -162,7 +173,7 @@ int csv_write_row(FILE *f, const struct ledger_record *r, enum export_lang lang)
         const char *cells[] = {
                 when, offset, r->hostname, r->uid >= 0 ? r->user : "", export_label_category(r, lang),
                 export_label_event(r, lang), export_label_decision(r->decision, lang), r->permit, reason, name, vp,
-                r->subject == LEDGER_SUBJECT_USB ? r->serial : "", port_of(r),
+                serial_of(r), port_of(r),
                 r->subject == LEDGER_SUBJECT_NETWORK ? r->mac : "", policy, r->signer, count, remarks, seq,
         };
         _Static_assert(ELEMENTSOF(cells) == ELEMENTSOF(header_ja), "row and header differ");
@@ -171,8 +182,8 @@ int csv_write_row(FILE *f, const struct ledger_record *r, enum export_lang lang)
 
 int csv_write_media_row(FILE *f, const struct ledger_record *r, enum export_media_kind kind, const char *permit,
                         const struct policy *policy, enum export_lang lang) {
-        const struct policy_usb_entry *e = policy && permit[0] ? policy_find_usb_permit(policy, permit) : NULL;
-        char when[32], offset[16], name[2 * USB_STRING_MAX + 8], vp[LEDGER_HEX4_MAX * 2 + 1], seq[24];
+        const struct policy_approval *a = export_approval_of(policy, permit);
+        char when[32], offset[16], name[2 * USB_STRING_MAX + 64], vp[LEDGER_HEX4_MAX * 2 + 1], seq[24];
         char by[EXPORT_HEADER_MAX] = "", on[EXPORT_HEADER_MAX] = "", purpose[EXPORT_HEADER_MAX] = "",
              holder[EXPORT_HEADER_MAX] = "";
         const char *access = "";
@@ -180,15 +191,17 @@ int csv_write_media_row(FILE *f, const struct ledger_record *r, enum export_medi
         if (export_format_time(r->time, r->utc_offset, when, sizeof when) < 0)
                 return -EINVAL;
         export_format_offset(r->utc_offset, offset, sizeof offset);
-        export_device_name(r, name, sizeof name);
-        snprintf(vp, sizeof vp, "%s:%s", r->vendor, r->product);
+        export_medium_name(r, lang, name, sizeof name);
+        vp[0] = 0;
+        if (r->subject == LEDGER_SUBJECT_USB)
+                snprintf(vp, sizeof vp, "%s:%s", r->vendor, r->product);
         snprintf(seq, sizeof seq, "%lld", (long long) r->seq);
-        if (e) {
+        if (a) {
                 /* Policy text is the city's, but shown as every other text: sanitised. */
-                ledger_text_set(by, sizeof by, e->approval.approved_by ?: "");
-                ledger_text_set(on, sizeof on, e->approval.approved_on_text ?: "");
-                ledger_text_set(purpose, sizeof purpose, e->approval.purpose ?: "");
-                ledger_text_set(holder, sizeof holder, e->approval.holder ?: "");
+                ledger_text_set(by, sizeof by, a->approved_by ?: "");
+                ledger_text_set(on, sizeof on, a->approved_on_text ?: "");
+                ledger_text_set(purpose, sizeof purpose, a->purpose ?: "");
+                ledger_text_set(holder, sizeof holder, a->holder ?: "");
         }
         if (kind != EXPORT_MEDIA_WITHDRAWN)
                 access = r->decision == LEDGER_DECISION_READ_ONLY ? (lang == EXPORT_LANG_EN ? "read-only" : "読み取り専用") :

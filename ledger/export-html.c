@@ -115,7 +115,7 @@ static uint64_t fnv1a(uint64_t h, const char *s) {
 static uint64_t device_key(const struct ledger_record *r) {
         uint64_t h = 0xcbf29ce484222325ULL;
         const char *parts[] = { r->vendor, r->product, r->serial, r->ifname, r->mac, r->permit,
-                                ledger_decision_to_string(r->decision) };
+                                ledger_decision_to_string(r->decision), r->ssid, r->bssid };
         h = fnv1a(h, ledger_subject_to_string(r->subject));
         for (size_t i = 0; i < ELEMENTSOF(parts); i++)
                 h = fnv1a(h, parts[i]);
@@ -125,7 +125,8 @@ static uint64_t device_key(const struct ledger_record *r) {
 static bool same_device(const struct ledger_record *a, const struct ledger_record *b) {
         return a->subject == b->subject && a->decision == b->decision && streq(a->vendor, b->vendor) &&
                streq(a->product, b->product) && streq(a->serial, b->serial) && streq(a->ifname, b->ifname) &&
-               streq(a->mac, b->mac) && streq(a->permit, b->permit);
+               streq(a->mac, b->mac) && streq(a->permit, b->permit) && streq(a->ssid, b->ssid) &&
+               streq(a->bssid, b->bssid);
 }
 
 static void device_add(struct html_report *h, const struct ledger_record *r) {
@@ -446,10 +447,10 @@ static void para(FILE *f, const char *cls, const char *s) {
 
 static void identity_of(const struct ledger_record *r, char *buf, size_t size);
 
-/* A device as a person reads it: its name, and under it what identifies it. */
-static void td_device(FILE *f, const struct ledger_record *r) {
-        char name[2 * USB_STRING_MAX + 8], id[2 * USB_STRING_MAX + 8];
-        export_device_name(r, name, sizeof name);
+/* A device as a person reads it: its name (NAME, or the device name), and under it what
+ * identifies it. */
+static void td_device_named(FILE *f, const struct ledger_record *r, const char *name) {
+        char id[2 * USB_STRING_MAX + 8];
         identity_of(r, id, sizeof id);
         fputs("<td>", f);
         html_escape(f, name);
@@ -460,27 +461,23 @@ static void td_device(FILE *f, const struct ledger_record *r) {
         fputs("</span></td>", f);
 }
 
-/* What identifies a device: "0781:5581 / serial" for USB, the MAC for a link. */
+static void td_device(FILE *f, const struct ledger_record *r) {
+        char name[2 * USB_STRING_MAX + 8];
+        export_device_name(r, name, sizeof name);
+        td_device_named(f, r, name);
+}
+
+/* What identifies a device: "0781:5581 / serial" for USB, the MAC for a link, "serial / port"
+ * for a medium on another bus (a disc's drive has no serial: its port). */
 static void identity_of(const struct ledger_record *r, char *buf, size_t size) {
         if (r->subject == LEDGER_SUBJECT_USB)
                 snprintf(buf, size, "%s:%s%s%s", r->vendor, r->product, r->serial[0] ? " / " : "", r->serial);
         else if (r->subject == LEDGER_SUBJECT_NETWORK)
                 snprintf(buf, size, "%s", r->mac);
+        else if (r->subject == LEDGER_SUBJECT_MEDIA)
+                snprintf(buf, size, "%s%s%s", r->serial, r->serial[0] && r->device_path[0] ? " / " : "", r->device_path);
         else
                 buf[0] = 0;
-}
-
-static const struct policy_approval *approval_of(const struct policy *p, const char *permit) {
-        const struct policy_usb_entry *u;
-        const struct policy_net_entry *n;
-
-        if (!p || !permit[0])
-                return NULL;
-        if ((u = policy_find_usb_permit(p, permit)))
-                return &u->approval;
-        if ((n = policy_find_net_permit(p, permit)))
-                return &n->approval;
-        return NULL;
 }
 
 /* A policy string as every other text: sanitised. */
@@ -631,7 +628,7 @@ static void write_devices(FILE *f, struct html_report *h, const struct html_cont
         for (size_t i = 0; i < n && i < LIST_MAX; i++) {
                 const struct device *d = &sorted[i];
                 const struct ledger_record *r = &d->first;
-                const struct policy_approval *a = approval_of(c->policy, r->permit);
+                const struct policy_approval *a = export_approval_of(c->policy, r->permit);
                 fputs("<tr>", f);
                 td(f, export_label_category(r, lang));
                 td_device(f, r);
@@ -657,6 +654,7 @@ static void write_media(FILE *f, struct html_report *h, const struct html_contex
                 para(f, NULL, tx->none);
                 return;
         }
+        char name[2 * USB_STRING_MAX + 64];
         const char *cols[] = { tx->when, tx->entry, tx->medium, tx->permit, tx->approver, tx->purpose, tx->user,
                                tx->access, tx->check };
         static const unsigned widths[] = { 11, 11, 21, 13, 11, 12, 7, 8, 6 };
@@ -664,11 +662,12 @@ static void write_media(FILE *f, struct html_report *h, const struct html_contex
         for (size_t i = 0; i < h->media.n; i++) {
                 const struct item *it = &h->media.items[i];
                 const struct ledger_record *r = &it->r;
-                const struct policy_approval *a = approval_of(c->policy, it->permit);
+                const struct policy_approval *a = export_approval_of(c->policy, it->permit);
                 fputs("<tr>", f);
                 td_time(f, h, r->time, r->utc_offset);
                 td(f, export_label_media(it->media, lang));
-                td_device(f, r);
+                export_medium_name(r, lang, name, sizeof name);
+                td_device_named(f, r, name);
                 td(f, it->permit);
                 td_policy_text(f, a ? a->approved_by : "");
                 td_policy_text(f, a ? a->purpose : "");

@@ -60,6 +60,11 @@ static const char *const event_ja[_LEDGER_EVENT_MAX] = {
         [LEDGER_EVENT_LEDGER_DELAYED] = "記録の遅延",
         [LEDGER_EVENT_LEDGER_LOST] = "記録の欠落",
         [LEDGER_EVENT_LEDGER_PRUNED] = "保存期間満了による削除",
+        [LEDGER_EVENT_MEDIUM_INSERTED] = "媒体の挿入",
+        [LEDGER_EVENT_MEDIUM_REMOVED] = "媒体の取り出し",
+        [LEDGER_EVENT_FIXED_DISK] = "端末の固定ディスク（対象外）",
+        [LEDGER_EVENT_WIRELESS_JOINED] = "無線LANに接続",
+        [LEDGER_EVENT_WIRELESS_LEFT] = "無線LANから切断",
 };
 
 static const char *const event_en[_LEDGER_EVENT_MAX] = {
@@ -80,6 +85,11 @@ static const char *const event_en[_LEDGER_EVENT_MAX] = {
         [LEDGER_EVENT_LEDGER_DELAYED] = "Records delayed",
         [LEDGER_EVENT_LEDGER_LOST] = "Records lost",
         [LEDGER_EVENT_LEDGER_PRUNED] = "Records deleted after retention",
+        [LEDGER_EVENT_MEDIUM_INSERTED] = "Medium inserted",
+        [LEDGER_EVENT_MEDIUM_REMOVED] = "Medium removed",
+        [LEDGER_EVENT_FIXED_DISK] = "Fixed disk of the workstation (not governed)",
+        [LEDGER_EVENT_WIRELESS_JOINED] = "Joined a wireless network",
+        [LEDGER_EVENT_WIRELESS_LEFT] = "Left a wireless network",
 };
 
 /* kyokad records a policy that took effect, one read again unchanged, and one kept because the
@@ -111,8 +121,14 @@ const char *export_label_event(const struct ledger_record *r, enum export_lang l
                 return T(lang, "再判定（使用を許可）", "Re-evaluated: permitted");
         if (r->event == LEDGER_EVENT_REEVALUATED && r->decision == LEDGER_DECISION_BLOCK)
                 return T(lang, "再判定（使用を停止）", "Re-evaluated: blocked");
+        /* A refused association was cut off at once: it never was a connection. */
+        if (r->event == LEDGER_EVENT_WIRELESS_JOINED && r->decision == LEDGER_DECISION_BLOCK)
+                return T(lang, "無線LANへの接続を遮断", "Wireless network refused: cut off");
         const char *const *t = JA(lang) ? event_ja : event_en;
-        return (size_t) r->event < _LEDGER_EVENT_MAX ? t[r->event] : "?";
+        if ((size_t) r->event >= _LEDGER_EVENT_MAX)
+                return "?";
+        /* An event without a label (a table not kept up) is shown by its name, never as NULL. */
+        return t[r->event] ?: ledger_event_to_string(r->event);
 }
 
 const char *export_label_decision(enum ledger_decision d, enum export_lang lang) {
@@ -131,8 +147,16 @@ static bool has_interface_class(const char *interfaces, const char *cls) {
         return false;
 }
 
+/* A storage medium: a USB device with a mass-storage interface, or a medium on another bus
+ * (an SD card, a disc or its drive, an NVMe or SATA disk that is not the workstation's own). */
 static bool is_storage(const struct ledger_record *r) {
-        return r->subject == LEDGER_SUBJECT_USB && has_interface_class(r->interfaces, "08");
+        return (r->subject == LEDGER_SUBJECT_USB && has_interface_class(r->interfaces, "08")) ||
+               (r->subject == LEDGER_SUBJECT_MEDIA && r->event != LEDGER_EVENT_FIXED_DISK);
+}
+
+/* An optical drive is decided as a drive; the medium used is each disc put in it. */
+static bool is_optical_drive(const struct ledger_record *r) {
+        return r->subject == LEDGER_SUBJECT_MEDIA && streq(r->bus, "optical");
 }
 
 const char *export_label_category(const struct ledger_record *r, enum export_lang lang) {
@@ -151,6 +175,9 @@ const char *export_label_category(const struct ledger_record *r, enum export_lan
                         return T(lang, "USB通信機器", "USB communication device");
                 return T(lang, "USB機器", "USB device");
         case LEDGER_SUBJECT_NETWORK:
+                /* A record about a wireless network, not the link itself. */
+                if (export_is_wireless(r))
+                        return T(lang, "無線LAN", "Wireless network");
                 return T(lang, "ネットワーク", "Network link");
         case LEDGER_SUBJECT_POLICY:
                 return T(lang, "ポリシー", "Policy");
@@ -158,6 +185,17 @@ const char *export_label_category(const struct ledger_record *r, enum export_lan
                 return T(lang, "制御ソフト (kyokad)", "Control software (kyokad)");
         case LEDGER_SUBJECT_LEDGER:
                 return T(lang, "記録台帳", "Ledger");
+        case LEDGER_SUBJECT_MEDIA:
+                /* Removable storage that is not on USB, by the record's bus. */
+                if (streq(r->bus, "mmc"))
+                        return T(lang, "SDカード", "SD card");
+                if (streq(r->bus, "optical"))
+                        return T(lang, "光ディスク（CD・DVD等）", "Optical disc (CD, DVD)");
+                if (streq(r->bus, "nvme"))
+                        return T(lang, "NVMe記憶媒体（外付けSSD等）", "NVMe storage (external SSD)");
+                if (streq(r->bus, "ata"))
+                        return T(lang, "SATA記憶媒体（eSATA等）", "SATA storage (eSATA)");
+                return T(lang, "外部記録媒体", "Storage medium");
         default:
                 return "?";
         }
@@ -168,8 +206,34 @@ void export_device_name(const struct ledger_record *r, char *buf, size_t size) {
         if (r->subject == LEDGER_SUBJECT_USB)
                 snprintf(buf, size, "%s%s%s", r->manufacturer, r->manufacturer[0] && r->product_name[0] ? " " : "",
                          r->product_name);
+        else if (export_is_wireless(r))
+                /* The network by its SSID, escaped when it was recorded (anybody's bytes) and in
+                 * quotes (a CSV cell never starts with its "="), its access point and security,
+                 * then the card. */
+                snprintf(buf, size, "\"%s\" %s %s (%s)", r->ssid, r->bssid[0] ? r->bssid : "-",
+                         r->security[0] ? r->security : "-", r->ifname);
         else if (r->subject == LEDGER_SUBJECT_NETWORK)
                 snprintf(buf, size, "%s", r->ifname);
+        else if (r->subject == LEDGER_SUBJECT_MEDIA)
+                /* vendor and model as the medium reports them, and the kernel's name for it */
+                snprintf(buf, size, "%s%s%s%s%s%s", r->manufacturer, r->manufacturer[0] && r->product_name[0] ? " " : "",
+                         r->product_name, r->manufacturer[0] || r->product_name[0] ? " (" : "", r->device_name,
+                         r->manufacturer[0] || r->product_name[0] ? ")" : "");
+}
+
+void export_medium_name(const struct ledger_record *r, enum export_lang lang, char *buf, size_t size) {
+        char name[2 * USB_STRING_MAX + 8];
+
+        export_device_name(r, name, sizeof name);
+        if (r->subject == LEDGER_SUBJECT_MEDIA)
+                snprintf(buf, size, "%s: %s", export_label_category(r, lang), name);
+        else
+                snprintf(buf, size, "%s", name);
+}
+
+bool export_is_wireless(const struct ledger_record *r) {
+        return r->subject == LEDGER_SUBJECT_NETWORK &&
+               (r->event == LEDGER_EVENT_WIRELESS_JOINED || r->event == LEDGER_EVENT_WIRELESS_LEFT);
 }
 
 /* ---- errors --------------------------------------------------------------------------------- */
@@ -267,6 +331,13 @@ static void reason_permit_note(const char *s, enum export_lang lang, char *buf, 
         } else if ((p = take_until(s, " not valid before ", permit, sizeof permit))) {
                 take_until(p + strlen(" not valid before "), ")", rest, sizeof rest);
                 add(buf, size, o, T(lang, "。許可番号 %s の有効期間は %s から", "; permit %s is valid from %s"), permit, rest);
+        } else if (take_until(s, " is for other access points)", permit, sizeof permit)) {
+                add(buf, size, o, T(lang, "。許可番号 %s は別のアクセスポイント用", "; permit %s is for other access points"),
+                    permit);
+        } else if ((p = take_until(s, " needs at least ", permit, sizeof permit))) {
+                take_until(p + strlen(" needs at least "), ")", rest, sizeof rest);
+                add(buf, size, o, T(lang, "。許可番号 %s は暗号化方式 %s 以上が必要", "; permit %s needs at least %s"),
+                    permit, rest);
         } else if ((p = take_until(s, " is for port ", permit, sizeof permit))) {
                 take_until(p + strlen(" is for port "), ")", rest, sizeof rest);
                 add(buf, size, o, T(lang, "。許可番号 %s は別の接続口（%s）用", "; permit %s is for another port (%s)"),
@@ -284,6 +355,8 @@ static bool decision_reason(const char *s, enum export_lang lang, char *buf, siz
                 { "default usb_hub", "許可番号なし（USBハブの既定の扱い）", "no permit: the default for hubs" },
                 { "default usb_other", "許可番号なし（許可のない機器の既定の扱い）", "no permit: the default for other devices" },
                 { "default network", "許可番号なし（ネットワークの既定の扱い）", "no permit: the default for network links" },
+                { "default wireless", "許可番号なし（承認されていない無線LANの既定の扱い）",
+                  "no permit: the default for wireless networks" },
         };
         char permit[LEDGER_TEXT_MAX], cls[LEDGER_TEXT_MAX];
         size_t o = 0;
@@ -296,6 +369,18 @@ static bool decision_reason(const char *s, enum export_lang lang, char *buf, siz
                         reason_permit_note(s + strlen(defaults[i].code), lang, buf, size, &o);
                         goto tail;
                 }
+        if (starts_with(s, "permit ") && (p = take_until(s + 7, " does not permit wireless mode ", permit, sizeof permit))) {
+                take_until(p + strlen(" does not permit wireless mode "), ";", cls, sizeof cls);
+                add(buf, size, &o, T(lang, "許可番号 %s は無線の動作モード %s（アクセスポイント等）を許可していない",
+                                     "permit %s does not permit wireless mode %s"), permit, cls);
+                goto tail;
+        }
+        if (starts_with(s, "wireless mode ") && strstr(s, " needs a permit")) {
+                take_until(s + strlen("wireless mode "), " ", cls, sizeof cls);
+                add(buf, size, &o, T(lang, "無線の動作モード %s（アクセスポイント等）には許可が必要",
+                                     "wireless mode %s needs a permit"), cls);
+                goto tail;
+        }
         if (starts_with(s, "permit ") && (p = take_until(s + 7, " does not approve interface ", permit, sizeof permit))) {
                 take_until(p + strlen(" does not approve interface "), ";", cls, sizeof cls);
                 add(buf, size, &o, T(lang, "許可番号 %s はインターフェース %s を許可していない",
@@ -584,6 +669,10 @@ void export_remarks(const struct ledger_record *r, enum export_lang lang, char *
                 add(buf, size, &o, T(lang, "%s許可なく有効化され、その都度無効化（%lld 回）",
                                      "%sset up without a permit and set down again each time (%lld times)"),
                     o ? T(lang, "。", "; ") : "", (long long) r->count);
+        if (r->event == LEDGER_EVENT_WIRELESS_JOINED && r->decision == LEDGER_DECISION_BLOCK)
+                add(buf, size, &o, T(lang, "%s承認されていない無線LANへの接続を、その都度直ちに切断（%lld 回）",
+                                     "%sjoined without a permit and cut off at once each time (%lld times)"),
+                    o ? T(lang, "。", "; ") : "", (long long) r->count);
         /* A refused policy says why above; its errno adds nothing a reader can use. */
         if (r->outcome == LEDGER_OUTCOME_FAILED && r->subject != LEDGER_SUBJECT_POLICY) {
                 export_errno(r->error_number, lang, e, sizeof e);
@@ -603,7 +692,8 @@ void export_remarks(const struct ledger_record *r, enum export_lang lang, char *
 
 bool export_is_usage(const struct ledger_record *r) {
         return (r->subject == LEDGER_SUBJECT_USB || r->subject == LEDGER_SUBJECT_NETWORK ||
-                r->subject == LEDGER_SUBJECT_POLICY) && r->event != LEDGER_EVENT_POLICY_REFUSED;
+                r->subject == LEDGER_SUBJECT_POLICY || r->subject == LEDGER_SUBJECT_MEDIA) &&
+               r->event != LEDGER_EVENT_POLICY_REFUSED;
 }
 
 bool export_is_loopback(const struct ledger_record *r) {
@@ -611,9 +701,11 @@ bool export_is_loopback(const struct ledger_record *r) {
 }
 
 bool export_is_use(const struct ledger_record *r) {
-        return (r->subject == LEDGER_SUBJECT_USB || r->subject == LEDGER_SUBJECT_NETWORK) &&
+        return (r->subject == LEDGER_SUBJECT_USB || r->subject == LEDGER_SUBJECT_NETWORK ||
+                r->subject == LEDGER_SUBJECT_MEDIA) &&
                (r->event == LEDGER_EVENT_CONNECTED || r->event == LEDGER_EVENT_APPEARED ||
-                r->event == LEDGER_EVENT_REEVALUATED) &&
+                r->event == LEDGER_EVENT_REEVALUATED || r->event == LEDGER_EVENT_WIRELESS_JOINED ||
+                r->event == LEDGER_EVENT_MEDIUM_INSERTED) &&
                (r->decision == LEDGER_DECISION_ALLOW || r->decision == LEDGER_DECISION_READ_ONLY) &&
                r->outcome == LEDGER_OUTCOME_DONE && !export_is_loopback(r);
 }
@@ -621,7 +713,8 @@ bool export_is_use(const struct ledger_record *r) {
 bool export_is_blocked_attempt(const struct ledger_record *r) {
         return r->decision == LEDGER_DECISION_BLOCK &&
                (r->event == LEDGER_EVENT_CONNECTED || r->event == LEDGER_EVENT_APPEARED ||
-                r->event == LEDGER_EVENT_VIOLATION);
+                r->event == LEDGER_EVENT_VIOLATION || r->event == LEDGER_EVENT_WIRELESS_JOINED ||
+                r->event == LEDGER_EVENT_MEDIUM_INSERTED);
 }
 
 /* ---- the record book ------------------------------------------------------------------------ */
@@ -633,6 +726,10 @@ enum export_media_kind export_media_kind(const struct ledger_record *r) {
                 return EXPORT_MEDIA_NONE;
         switch (r->event) {
         case LEDGER_EVENT_CONNECTED:
+                if (is_optical_drive(r))
+                        return EXPORT_MEDIA_NONE;       /* the drive; its discs follow as medium-inserted */
+                __attribute__((fallthrough));
+        case LEDGER_EVENT_MEDIUM_INSERTED:
                 return allowed && r->outcome == LEDGER_OUTCOME_DONE ? EXPORT_MEDIA_CONNECTED : EXPORT_MEDIA_NONE;
         case LEDGER_EVENT_REEVALUATED:
                 if (r->outcome != LEDGER_OUTCOME_DONE)
@@ -641,6 +738,10 @@ enum export_media_kind export_media_kind(const struct ledger_record *r) {
         case LEDGER_EVENT_PERMIT_EXPIRED:
                 return EXPORT_MEDIA_WITHDRAWN;
         case LEDGER_EVENT_REMOVED:
+                if (is_optical_drive(r))
+                        return EXPORT_MEDIA_NONE;
+                __attribute__((fallthrough));
+        case LEDGER_EVENT_MEDIUM_REMOVED:
                 /* A removal carries the decision the medium had: only a medium in use. */
                 return allowed ? EXPORT_MEDIA_REMOVED : EXPORT_MEDIA_NONE;
         default:
@@ -662,7 +763,7 @@ const char *export_label_media(enum export_media_kind k, enum export_lang lang) 
 
 struct media_tracker {
         struct {
-                char key[LEDGER_HEX4_MAX * 2 + USB_STRING_MAX + USB_PATH_MAX + 4];
+                char key[LEDGER_HEX4_MAX * 2 + LEDGER_BUS_MAX + USB_STRING_MAX + USB_PATH_MAX + MEDIA_PATH_MAX + 4];
                 char permit[LEDGER_TEXT_MAX];
         } slots[TRACKED_MEDIA];
         size_t next;
@@ -687,7 +788,10 @@ const char *media_tracker_permit(struct media_tracker *t, const struct ledger_re
 
         if (!is_storage(r))
                 return r->permit;
-        snprintf(key, sizeof key, "%s:%s %s %s", r->vendor, r->product, r->serial, r->bus_path);
+        if (r->subject == LEDGER_SUBJECT_MEDIA)
+                snprintf(key, sizeof key, "%s %s %s", r->bus, r->serial, r->device_path);
+        else
+                snprintf(key, sizeof key, "%s:%s %s %s", r->vendor, r->product, r->serial, r->bus_path);
         for (size_t i = 0; i < TRACKED_MEDIA; i++)
                 if (t->slots[i].key[0] && streq(t->slots[i].key, key)) {
                         if (in_use)
@@ -701,6 +805,22 @@ const char *media_tracker_permit(struct media_tracker *t, const struct ledger_re
                 t->next = (t->next + 1) % TRACKED_MEDIA;
         }
         return r->permit;
+}
+
+const struct policy_approval *export_approval_of(const struct policy *p, const char *permit) {
+        const struct policy_usb_entry *u;
+        const struct policy_net_entry *n;
+        const struct policy_media_entry *m;
+
+        if (!p || !permit || !permit[0])
+                return NULL;
+        if ((u = policy_find_usb_permit(p, permit)))
+                return &u->approval;
+        if ((n = policy_find_net_permit(p, permit)))
+                return &n->approval;
+        if ((m = policy_find_media_permit(p, permit)))
+                return &m->approval;
+        return NULL;
 }
 
 const char *export_problem_label(enum export_problem k, enum export_lang lang) {

@@ -41,22 +41,48 @@ static const char sql_schema[] =
  * from before it read the default, 1, which is what their version 1 encoding says. */
 static const char sql_has_count[] = "SELECT 1 FROM pragma_table_info('records') WHERE name = 'count'";
 static const char sql_add_count[] = "ALTER TABLE records ADD COLUMN count INTEGER NOT NULL DEFAULT 1";
+/* Since encoding version 3: the media fields, after count; older rows read "", what their
+ * encodings (which have no such fields) mean. */
+static const char sql_has_media[] = "SELECT 1 FROM pragma_table_info('records') WHERE name = 'bus'";
+static const char sql_add_media[] =
+        "ALTER TABLE records ADD COLUMN bus TEXT NOT NULL DEFAULT '';"
+        "ALTER TABLE records ADD COLUMN device_name TEXT NOT NULL DEFAULT '';"
+        "ALTER TABLE records ADD COLUMN device_path TEXT NOT NULL DEFAULT '';"
+        "ALTER TABLE records ADD COLUMN oemid TEXT NOT NULL DEFAULT '';"
+        "ALTER TABLE records ADD COLUMN manufacture_date TEXT NOT NULL DEFAULT '';";
+/* Since encoding version 4: the wireless fields, after the media fields; older rows read "" as
+ * well. */
+static const char sql_has_wireless[] = "SELECT 1 FROM pragma_table_info('records') WHERE name = 'ssid'";
+static const char sql_add_wireless[] =
+        "ALTER TABLE records ADD COLUMN wireless_mode TEXT NOT NULL DEFAULT '';"
+        "ALTER TABLE records ADD COLUMN ssid TEXT NOT NULL DEFAULT '';"
+        "ALTER TABLE records ADD COLUMN bssid TEXT NOT NULL DEFAULT '';"
+        "ALTER TABLE records ADD COLUMN security TEXT NOT NULL DEFAULT '';";
 
 #define RECORD_COLUMNS_1 \
         "seq, time, time_nsec, utc_offset, boot_id, hostname, machine_id, subject, event, vendor, product," \
         " serial, manufacturer, product_name, bus_path, interfaces, ifname, mac, link_kind, link_path, driver," \
         " policy_serial, signer, decision, reason, permit, uid, user, outcome, error_number, message"
-#define RECORD_COLUMNS RECORD_COLUMNS_1 ", count"
+#define RECORD_COLUMNS_3 "bus, device_name, device_path, oemid, manufacture_date"
+#define RECORD_COLUMNS_4 "wireless_mode, ssid, bssid, security"
+#define RECORD_COLUMNS RECORD_COLUMNS_1 ", count, " RECORD_COLUMNS_3 ", " RECORD_COLUMNS_4
 
 static const char sql_insert[] =
         "INSERT INTO records (" RECORD_COLUMNS ", encoding, prev_hash, hash) VALUES ("
-        "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+        "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 static const char sql_select_range[] =
         "SELECT " RECORD_COLUMNS ", encoding, prev_hash, hash FROM records WHERE seq >= ? AND seq <= ? ORDER BY seq";
 /* The same from a database not migrated yet, opened read-only (policyctl while kyokad has not
- * restarted since the upgrade): every row there is version 1, count 1. */
+ * restarted since the upgrade): what the missing columns' defaults say. */
+static const char sql_select_range_3[] =
+        "SELECT " RECORD_COLUMNS_1 ", count, " RECORD_COLUMNS_3 ", '', '', '', '', encoding, prev_hash, hash "
+        "FROM records WHERE seq >= ? AND seq <= ? ORDER BY seq";
+static const char sql_select_range_2[] =
+        "SELECT " RECORD_COLUMNS_1 ", count, '', '', '', '', '', '', '', '', '', encoding, prev_hash, hash FROM records "
+        "WHERE seq >= ? AND seq <= ? ORDER BY seq";
 static const char sql_select_range_1[] =
-        "SELECT " RECORD_COLUMNS_1 ", 1, encoding, prev_hash, hash FROM records WHERE seq >= ? AND seq <= ? ORDER BY seq";
+        "SELECT " RECORD_COLUMNS_1 ", 1, '', '', '', '', '', '', '', '', '', encoding, prev_hash, hash FROM records "
+        "WHERE seq >= ? AND seq <= ? ORDER BY seq";
 static const char sql_tail[] = "SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1";
 static const char sql_hash_of[] = "SELECT hash FROM records WHERE seq = ?";
 static const char sql_meta_get[] = "SELECT value FROM meta WHERE key = ?";
@@ -66,7 +92,7 @@ static const char sql_find_last[] =
         "SELECT encoding FROM records WHERE event = ? AND seq < ? ORDER BY seq DESC LIMIT 1";
 static const char sql_delete_through[] = "DELETE FROM records WHERE seq <= ?";
 
-#define N_RECORD_COLUMNS 32
+#define N_RECORD_COLUMNS 41
 #define COL_ENCODING N_RECORD_COLUMNS
 #define COL_PREV (N_RECORD_COLUMNS + 1)
 #define COL_HASH (N_RECORD_COLUMNS + 2)
@@ -138,10 +164,10 @@ static int prepare(struct ledger *l, const char *sql, sqlite3_stmt **ret) {
         return rc == SQLITE_OK ? 0 : sqlite_errno(l->db, rc);
 }
 
-/* Whether the records table has the count column (migrated). */
-static int has_count(struct ledger *l) {
+/* Whether the records table has the column SQL asks about (1), or not (0). */
+static int has_column(struct ledger *l, const char *sql) {
         _cleanup_(sqlite3_finalizep) sqlite3_stmt *s = NULL;
-        int r = prepare(l, sql_has_count, &s);
+        int r = prepare(l, sql, &s);
         if (r < 0)
                 return r;
         int rc = sqlite3_step(s);
@@ -150,23 +176,49 @@ static int has_count(struct ledger *l) {
         return rc == SQLITE_DONE ? 0 : sqlite_errno(l->db, rc);
 }
 
+/* The newest encoding version whose columns the table has: 1, 2, 3 or 4. */
+static int schema_version(struct ledger *l) {
+        int r = has_column(l, sql_has_count);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        r = has_column(l, sql_has_media);
+        if (r <= 0)
+                return r < 0 ? r : 2;
+        r = has_column(l, sql_has_wireless);
+        if (r < 0)
+                return r;
+        return r ? 4 : 3;
+}
+
 static void rollback(struct ledger *l);
 
 /* Brings a database created by an older kyoka up to the current schema, in one transaction,
  * at most once: the check is repeated under the write lock, so two writers opening the same old
  * database at once migrate it once. The old rows are not touched: their hashed bytes (version
- * 1) stay as they were, and the new column's default says what they mean. */
+ * 1, 2 or 3) stay as they were, and the new columns' defaults say what they mean. */
 static int migrate(struct ledger *l) {
-        int r = has_count(l);
-        if (r != 0)
-                return r < 0 ? r : 0;
+        int r = schema_version(l);
+        if (r < 0)
+                return r;
+        if (r == LEDGER_ENCODING_VERSION)
+                return 0;
 
         r = exec(l, "BEGIN IMMEDIATE");
         if (r < 0)
                 return r;
-        r = has_count(l);
-        if (r == 0)
+        r = schema_version(l);
+        if (r == 1) {
                 r = exec(l, sql_add_count);
+                if (r >= 0)
+                        r = 2;
+        }
+        if (r == 2) {
+                r = exec(l, sql_add_media);
+                if (r >= 0)
+                        r = 3;
+        }
+        if (r == 3)
+                r = exec(l, sql_add_wireless);
         if (r >= 0)
                 r = exec(l, "COMMIT");
         if (r < 0) {
@@ -178,10 +230,11 @@ static int migrate(struct ledger *l) {
 
 /* The range query for this database's schema (see sql_select_range_1). */
 static int prepare_select_range(struct ledger *l, sqlite3_stmt **ret) {
-        int r = has_count(l);
+        int r = schema_version(l);
         if (r < 0)
                 return r;
-        return prepare(l, r > 0 ? sql_select_range : sql_select_range_1, ret);
+        return prepare(l, r >= 4 ? sql_select_range : r == 3 ? sql_select_range_3 : r == 2 ? sql_select_range_2 :
+                       sql_select_range_1, ret);
 }
 
 int ledger_open(const char *path, unsigned flags, size_t queue_max, struct ledger **ret) {

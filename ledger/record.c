@@ -26,6 +26,7 @@ static const char *const subject_names[_LEDGER_SUBJECT_MAX] = {
         [LEDGER_SUBJECT_POLICY] = "policy",
         [LEDGER_SUBJECT_DAEMON] = "daemon",
         [LEDGER_SUBJECT_LEDGER] = "ledger",
+        [LEDGER_SUBJECT_MEDIA] = "media",
 };
 
 static const char *const event_names[_LEDGER_EVENT_MAX] = {
@@ -46,6 +47,11 @@ static const char *const event_names[_LEDGER_EVENT_MAX] = {
         [LEDGER_EVENT_LEDGER_DELAYED] = "ledger-delayed",
         [LEDGER_EVENT_LEDGER_LOST] = "ledger-lost",
         [LEDGER_EVENT_LEDGER_PRUNED] = "ledger-pruned",
+        [LEDGER_EVENT_MEDIUM_INSERTED] = "medium-inserted",
+        [LEDGER_EVENT_MEDIUM_REMOVED] = "medium-removed",
+        [LEDGER_EVENT_FIXED_DISK] = "fixed-disk",
+        [LEDGER_EVENT_WIRELESS_JOINED] = "wireless-joined",
+        [LEDGER_EVENT_WIRELESS_LEFT] = "wireless-left",
 };
 
 static const char *const decision_names[_LEDGER_DECISION_MAX] = {
@@ -62,8 +68,9 @@ static const char *const outcome_names[_LEDGER_OUTCOME_MAX] = {
 
 #define INT_FIELD_SINCE(f, v) { #f, v, LEDGER_FIELD_INT, offsetof(struct ledger_record, f), sizeof(int64_t), NULL, 0 }
 #define INT_FIELD(f) INT_FIELD_SINCE(f, 1)
-#define TEXT_FIELD(f) { #f, 1, LEDGER_FIELD_TEXT, offsetof(struct ledger_record, f), \
-                        sizeof(((struct ledger_record *) 0)->f), NULL, 0 }
+#define TEXT_FIELD_SINCE(f, v) { #f, v, LEDGER_FIELD_TEXT, offsetof(struct ledger_record, f), \
+                                 sizeof(((struct ledger_record *) 0)->f), NULL, 0 }
+#define TEXT_FIELD(f) TEXT_FIELD_SINCE(f, 1)
 #define ENUM_FIELD(f, n) { #f, 1, LEDGER_FIELD_ENUM, offsetof(struct ledger_record, f), sizeof(int), n, ELEMENTSOF(n) }
 
 /* The canonical order. A field is only ever appended, with a new LEDGER_ENCODING_VERSION as its
@@ -102,6 +109,15 @@ const struct ledger_field ledger_fields[] = {
         INT_FIELD(error_number),
         TEXT_FIELD(message),
         INT_FIELD_SINCE(count, 2),
+        TEXT_FIELD_SINCE(bus, 3),
+        TEXT_FIELD_SINCE(device_name, 3),
+        TEXT_FIELD_SINCE(device_path, 3),
+        TEXT_FIELD_SINCE(oemid, 3),
+        TEXT_FIELD_SINCE(manufacture_date, 3),
+        TEXT_FIELD_SINCE(wireless_mode, 4),
+        TEXT_FIELD_SINCE(ssid, 4),
+        TEXT_FIELD_SINCE(bssid, 4),
+        TEXT_FIELD_SINCE(security, 4),
 };
 const size_t ledger_fields_count = ELEMENTSOF(ledger_fields);
 
@@ -232,6 +248,17 @@ void ledger_record_set_usb(struct ledger_record *r, const struct usb_identity *i
         }
 }
 
+void ledger_record_set_media(struct ledger_record *r, const struct media_identity *id) {
+        ledger_text_set(r->bus, sizeof r->bus, media_bus_to_string(id->bus) ?: "");
+        ledger_text_set(r->device_name, sizeof r->device_name, id->name);
+        ledger_text_set(r->device_path, sizeof r->device_path, id->path);
+        ledger_text_set(r->manufacturer, sizeof r->manufacturer, id->vendor);
+        ledger_text_set(r->product_name, sizeof r->product_name, id->model);
+        ledger_text_set(r->serial, sizeof r->serial, id->serial);
+        ledger_text_set(r->oemid, sizeof r->oemid, id->oemid);
+        ledger_text_set(r->manufacture_date, sizeof r->manufacture_date, id->date);
+}
+
 void ledger_record_set_net(struct ledger_record *r, const struct net_identity *id) {
         ledger_text_set(r->ifname, sizeof r->ifname, id->name);
         r->mac[0] = 0;
@@ -240,6 +267,18 @@ void ledger_record_set_net(struct ledger_record *r, const struct net_identity *i
         ledger_text_set(r->link_kind, sizeof r->link_kind, id->kind);
         ledger_text_set(r->link_path, sizeof r->link_path, id->path);
         ledger_text_set(r->driver, sizeof r->driver, id->driver);
+        ledger_text_set(r->wireless_mode, sizeof r->wireless_mode, wireless_mode_to_string(id->wireless));
+}
+
+void ledger_record_set_wireless(struct ledger_record *r, const struct wireless_network *n) {
+        char ssid[WIRELESS_SSID_TEXT_MAX];
+
+        wireless_ssid_text(n->ssid, n->ssid_len, ssid);
+        ledger_text_set(r->ssid, sizeof r->ssid, ssid);
+        r->bssid[0] = 0;
+        if (n->has_bssid)
+                mac_format(n->bssid, r->bssid);
+        ledger_text_set(r->security, sizeof r->security, wireless_security_to_string(n->security));
 }
 
 int ledger_record_normalise(struct ledger_record *r) {
@@ -260,6 +299,11 @@ int ledger_record_normalise(struct ledger_record *r) {
         for (size_t i = 0; i < ledger_fields_count; i++) {
                 const struct ledger_field *f = &ledger_fields[i];
                 char *p = (char *) r + f->offset;
+
+                /* A field its version does not encode must be empty: it would be shown, stored
+                 * and exported, but not hashed. */
+                if (f->since > r->version && f->type == LEDGER_FIELD_TEXT && p[0] != 0)
+                        return -EINVAL;
 
                 if (f->type == LEDGER_FIELD_ENUM) {
                         int v = *(int *) p;
@@ -462,9 +506,10 @@ int ledger_record_from_json(struct json_object *o, struct ledger_record *ret, ui
                 return -EBADMSG;
         /* No "version": written before version 2, by a writer that knew no other. */
         if (json_object_object_get_ex(o, "version", &v)) {
-                if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) != 2)
+                if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 2 ||
+                    json_object_get_int64(v) > LEDGER_ENCODING_VERSION)
                         return -EBADMSG;
-                r.version = 2;
+                r.version = (uint8_t) json_object_get_int64(v);
         }
         for (size_t i = 0; i < ledger_fields_count; i++) {
                 const struct ledger_field *f = &ledger_fields[i];

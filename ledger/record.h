@@ -14,9 +14,10 @@
 
 #include "identity.h"
 
-/* The canonical encoding written for new records. Version 1 (no count) is still read: records
- * keep the version they were stored in (struct ledger_record.version). */
-#define LEDGER_ENCODING_VERSION 2
+/* The canonical encoding written for new records. Versions 1 (no count), 2 (no media fields)
+ * and 3 (no wireless fields) are still read: records keep the version they were stored in (struct
+ * ledger_record.version). */
+#define LEDGER_ENCODING_VERSION 4
 #define LEDGER_ENCODING_VERSION_MIN 1
 #define LEDGER_HASH_SIZE 32
 #define LEDGER_HASH_HEX (2 * LEDGER_HASH_SIZE + 1)
@@ -30,6 +31,9 @@
 #define LEDGER_TEXT_MAX 256           /* reason, permit, signer */
 #define LEDGER_USER_MAX 64
 #define LEDGER_MESSAGE_MAX 1024
+#define LEDGER_WIRELESS_MODE_MAX 16   /* "p2p-client" */
+#define LEDGER_SECURITY_MAX 16        /* "wpa2-enterprise" */
+#define LEDGER_BUS_MAX 16             /* "optical" */
 /* The largest canonical encoding: every field at its bound plus its 4-byte length. */
 #define LEDGER_ENCODING_MAX 8192
 #define ISO8601_MAX_LEDGER 32          /* "2026-11-16T09:15:02+09:00" */
@@ -40,6 +44,7 @@ enum ledger_subject {
         LEDGER_SUBJECT_POLICY,
         LEDGER_SUBJECT_DAEMON,
         LEDGER_SUBJECT_LEDGER,        /* the ledger's own faults: delays, losses, pruning */
+        LEDGER_SUBJECT_MEDIA,         /* removable storage not on USB: SD cards, discs, NVMe, SATA (version 3) */
         _LEDGER_SUBJECT_MAX,
 };
 
@@ -62,6 +67,11 @@ enum ledger_event {
         LEDGER_EVENT_LEDGER_DELAYED,      /* ledger: records waited in memory while the database failed */
         LEDGER_EVENT_LEDGER_LOST,         /* ledger: records dropped because the queue was full */
         LEDGER_EVENT_LEDGER_PRUNED,       /* ledger: records past retention (and exported) deleted */
+        LEDGER_EVENT_MEDIUM_INSERTED,     /* media: a disc went into an optical drive, decided */
+        LEDGER_EVENT_MEDIUM_REMOVED,      /* media: the disc came out */
+        LEDGER_EVENT_FIXED_DISK,          /* media: a disk of the workstation itself, never touched (at start) */
+        LEDGER_EVENT_WIRELESS_JOINED,     /* network: a wireless link joined a network, decided (block: cut off) (version 4) */
+        LEDGER_EVENT_WIRELESS_LEFT,       /* network: an approved association ended (version 4) */
         _LEDGER_EVENT_MAX,
 };
 
@@ -140,6 +150,20 @@ struct ledger_record {
         enum ledger_outcome outcome;
         int64_t error_number;             /* errno (positive) when failed, else 0 */
         char message[LEDGER_MESSAGE_MAX];
+        /* media (since version 3; "" in every other record). Its vendor, model and serial go
+         * into manufacturer, product_name and serial, which mean the same for a USB device. */
+        char bus[LEDGER_BUS_MAX];         /* "mmc", "optical", "nvme", "ata", "scsi", "virtio" */
+        char device_name[MEDIA_NAME_MAX]; /* the disk's kernel name, "mmcblk0" */
+        char device_path[MEDIA_PATH_MAX]; /* its port: udev's ID_PATH form */
+        char oemid[MEDIA_SHORT_MAX];      /* an SD card's OEM id */
+        char manufacture_date[MEDIA_SHORT_MAX]; /* an SD card's manufacturing date, "02/2006" */
+        /* wireless (since version 4; "" in every other record): the link's mode, and the network
+         * a wireless-joined/-left record is about. The SSID is sanitised text (any 32 bytes:
+         * \xHH for what is not printable UTF-8, a backslash too, so the bytes can be read back). */
+        char wireless_mode[LEDGER_WIRELESS_MODE_MAX];
+        char ssid[WIRELESS_SSID_TEXT_MAX];
+        char bssid[LEDGER_MAC_MAX];
+        char security[LEDGER_SECURITY_MAX];
 };
 
 /* The fields in canonical order, for the encoding, the database columns, JSON and verification.
@@ -192,12 +216,17 @@ void ledger_host_fill(struct ledger_record *r);
 /* Copies a device's or link's identity into R (sanitising again where needed). */
 void ledger_record_set_usb(struct ledger_record *r, const struct usb_identity *id);
 void ledger_record_set_net(struct ledger_record *r, const struct net_identity *id);
+/* The network of a wireless record (ssid, bssid, security). */
+void ledger_record_set_wireless(struct ledger_record *r, const struct wireless_network *n);
+void ledger_record_set_media(struct ledger_record *r, const struct media_identity *id);
 
 /* Re-sanitises every text field in place and checks enums and numbers: what ledger_append() does
  * with whatever the caller filled in. A count below 1 becomes 1 (the record is there, so it
  * stands for at least its own event; refusing it would lose it), version 0 becomes
  * LEDGER_ENCODING_VERSION. -EINVAL for an invalid enum, a time_nsec or utc_offset out of range,
- * an unknown version, or a version 1 record with a count other than 1 (version 1 cannot say it). */
+ * an unknown version, a version 1 record with a count other than 1, or a record before version 3
+ * with a media field set, or before version 4 with a wireless field set (its version cannot say
+ * it). */
 int ledger_record_normalise(struct ledger_record *r);
 
 /* The canonical encoding of R, in R's version, into BUF (at least LEDGER_ENCODING_MAX bytes);

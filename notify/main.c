@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <json-c/json.h>
-#include <libintl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +25,7 @@
 #include <unistd.h>
 
 #include "fileio.h"
+#include "i18n.h"
 #include "identity.h"
 #include "json-util.h"
 #include "kyoka-names.h"
@@ -34,10 +34,6 @@
 #include "notify-text.h"
 #include "request-save.h"
 #include "timeutil.h"
-
-#ifndef LOCALEDIR
-#define LOCALEDIR "/usr/local/share/locale"
-#endif
 
 #define CALL_TIMEOUT_SEC 5
 #define BUS_TIMEOUT_USEC (3 * NOTIFY_USEC_PER_SEC)
@@ -306,7 +302,7 @@ static void make_request(struct notifier *n, struct notify_item *it) {
         r = control_call(n, KYOKA_CMD_REQUEST, it->key, it->kind == NOTIFY_USB ? "usb" : "network", &reply);
         if (r < 0 || !reply_ok(reply)) {
                 say("request for %s: %s", it->key, r < 0 ? strerrordesc_np(-r) : get(reply, "error") ?: "refused");
-                notify_text_request_failed(gettext("The device or connection is no longer there, or kyokad did not answer."), &t);
+                notify_text_request_failed(_("The device or connection is no longer there, or kyokad did not answer."), &t);
                 (void) notify(n, 0, &t, false, -1, NULL);
                 return;
         }
@@ -318,7 +314,7 @@ static void make_request(struct notifier *n, struct notify_item *it) {
         if (r < 0) {
                 say("request for %s: cannot write it to %s: %s", it->key, arg_request_dir, error ?: strerrordesc_np(-r));
                 char why[512];
-                snprintf(why, sizeof why, gettext("The request file could not be written to %s (%s)."), arg_request_dir,
+                snprintf(why, sizeof why, _("The request file could not be written to %s (%s)."), arg_request_dir,
                          strerrordesc_np(-r));
                 notify_text_request_failed(why, &t);
                 (void) notify(n, 0, &t, false, -1, NULL);
@@ -578,7 +574,7 @@ int main(int argc, char *argv[]) {
         int r;
 
         (void) notify_i18n_setup(notify_language(getenv("LC_ALL"), getenv("LC_MESSAGES"), getenv("LANG")),
-                                 getenv("KYOKA_LOCALEDIR") ?: LOCALEDIR);
+                                 NULL);
         r = parse_args(argc, argv);
         if (r <= 0)
                 return r < 0 ? 2 : 0;

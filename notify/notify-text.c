@@ -6,15 +6,13 @@
 
 #include <errno.h>
 #include <json-c/json.h>
-#include <libintl.h>
 #include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "i18n.h"
 #include "macro.h"
-
-#define _(s) gettext(s)
 
 static const char *get(struct json_object *o, const char *key) {
         struct json_object *v;
@@ -32,6 +30,8 @@ const char *notify_language(const char *lc_all, const char *lc_messages, const c
 }
 
 int notify_i18n_setup(const char *language, const char *localedir) {
+        if (!localedir)
+                localedir = i18n_locale_dir();
         const char *cur;
 
         /* The session's locale if this host has it; else C.UTF-8, in which glibc still follows
@@ -41,8 +41,8 @@ int notify_i18n_setup(const char *language, const char *localedir) {
                         return -ENOENT;
         if (setenv("LANGUAGE", language, 1) < 0)
                 return -errno;
-        if (!bindtextdomain(NOTIFY_GETTEXT_DOMAIN, localedir) || !bind_textdomain_codeset(NOTIFY_GETTEXT_DOMAIN, "UTF-8") ||
-            !textdomain(NOTIFY_GETTEXT_DOMAIN))
+        if (!bindtextdomain(KYOKA_TEXTDOMAIN, localedir) || !bind_textdomain_codeset(KYOKA_TEXTDOMAIN, "UTF-8") ||
+            !textdomain(KYOKA_TEXTDOMAIN))
                 return -ENOMEM;
         return 0;
 }

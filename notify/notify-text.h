@@ -13,14 +13,14 @@
 struct json_object;
 
 #define NOTIFY_TEXT_MAX 2048          /* a summary or a body, bytes */
-#define NOTIFY_GETTEXT_DOMAIN "kyoka"
 
 /* "ja" or "en" from the first of LC_ALL, LC_MESSAGES and LANG that is set and not empty: a
  * value starting with "ja", none at all, or C/POSIX (a service's default) is Japanese; any
  * other language English, the source strings. */
 const char *notify_language(const char *lc_all, const char *lc_messages, const char *lang);
 
-/* Sets up gettext for LANGUAGE ("ja" or "en") with the catalogs under LOCALEDIR, whether or not
+/* Sets up gettext (basic/i18n.h's domain) for LANGUAGE ("ja" or "en") with the catalogues under
+ * LOCALEDIR (NULL: i18n_locale_dir(), $KYOKA_LOCALEDIR or the one compiled in), whether or not
  * the session's locale is installed on this host (C.UTF-8 is used when it is not, which glibc
  * always has). Messages come out in UTF-8, as D-Bus needs them. */
 int notify_i18n_setup(const char *language, const char *localedir);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "hexutil.h"
+#include "wireless.h"
 
 #define USB_STRING_MAX 256      /* bytes incl. NUL, after sanitising (a USB string is <= 126 UTF-16 units) */
 #define USB_PATH_MAX 128
@@ -21,6 +22,12 @@
 #define NET_KIND_MAX 32
 #define NET_PATH_MAX 128
 #define NET_DRIVER_MAX 64
+
+/* Removable storage on other buses than USB (SD cards, discs, hot-plugged NVMe and SATA). */
+#define MEDIA_NAME_MAX 32       /* a disk's kernel name, "mmcblk0", "nvme0n1", "sr0" */
+#define MEDIA_STRING_MAX 128    /* vendor, model, serial (after sanitising; sysfs gives at most 64) */
+#define MEDIA_PATH_MAX 128
+#define MEDIA_SHORT_MAX 16      /* an SD card's OEM id "0x5859" and date "02/2006" */
 
 #define USB_CLASS_HID 0x03
 #define USB_CLASS_HUB 0x09
@@ -59,6 +66,36 @@ struct net_identity {
         char path[NET_PATH_MAX];              /* parent device's udev ID_PATH or "" */
         char driver[NET_DRIVER_MAX];
         bool is_loopback;
+        enum wireless_mode wireless;          /* WIRELESS_NONE unless nl80211 knows the link */
+};
+
+/* The bus a medium is on; its name is what a policy entry's `bus` and a request say. */
+enum media_bus {
+        MEDIA_BUS_MMC,                        /* SD/MMC card (mmc_block): "mmc" */
+        MEDIA_BUS_OPTICAL,                    /* an optical drive (sr) and its disc: "optical" */
+        MEDIA_BUS_NVME,                       /* "nvme" */
+        MEDIA_BUS_ATA,                        /* SATA/eSATA through libata: "ata" */
+        MEDIA_BUS_SCSI,                       /* any other SCSI disk (SAS, FireWire, virtio-scsi): "scsi" */
+        MEDIA_BUS_VIRTIO,                     /* virtio-blk: "virtio" */
+        _MEDIA_BUS_MAX,
+};
+
+const char *media_bus_to_string(enum media_bus b);
+/* S's LEN bytes, exactly one of the names above; -EINVAL otherwise. */
+int media_bus_from_string(const char *s, size_t len, enum media_bus *ret);
+
+/* A disk that is not on USB, as kyokad reads it from sysfs (daemon/media-identity.c). Strings
+ * are sanitised, with the padding blanks sysfs adds cut off; "" when the bus has no such
+ * field. */
+struct media_identity {
+        enum media_bus bus;
+        char name[MEDIA_NAME_MAX];            /* the disk's kernel name */
+        char path[MEDIA_PATH_MAX];            /* the port, as udev's ID_PATH ("pci-0000:01:00.0-nvme-1"), or "" */
+        char vendor[MEDIA_STRING_MAX];        /* SCSI/ATA/optical: INQUIRY vendor; mmc: manfid ("0x0000aa") */
+        char model[MEDIA_STRING_MAX];         /* model; mmc: the card's name */
+        char serial[MEDIA_STRING_MAX];        /* NVMe/virtio serial, SCSI/ATA unit serial (VPD 0x80), mmc serial */
+        char oemid[MEDIA_SHORT_MAX];          /* mmc only: OEM/application id ("0x5859") */
+        char date[MEDIA_SHORT_MAX];           /* mmc only: manufacturing date ("02/2006") */
 };
 
 /* Copies SRC (LEN bytes, not necessarily NUL-terminated or valid UTF-8) into DST of size
@@ -95,6 +132,26 @@ void mac_format(const uint8_t mac[static 6], char buf[static 18]);
 enum request_type {
         REQUEST_USB,
         REQUEST_NETWORK,
+        REQUEST_WIRELESS,             /* a wireless network (not a link): what a `wireless` entry approves */
+        REQUEST_MEDIA,
+};
+
+/* Where a wireless request's network was seen. */
+enum wireless_request_source {
+        WIRELESS_SEEN_ASSOCIATED,     /* the link is associated with it now */
+        WIRELESS_SEEN_REFUSED,        /* the link joined it and kyokad cut it off */
+        WIRELESS_SEEN_SCAN,           /* the kernel's scan results */
+        _WIRELESS_SEEN_MAX,
+};
+
+struct wireless_request {
+        char ifname[NET_NAME_MAX];            /* the link that saw it */
+        enum wireless_request_source source;
+        uint8_t ssid[WIRELESS_SSID_MAX];
+        size_t ssid_len;                      /* >= 1 */
+        size_t n_bssids;                      /* the access points seen with that SSID */
+        uint8_t bssids[WIRELESS_BSSIDS_MAX][6];
+        enum wireless_security security;      /* the weakest any of them offers */
 };
 
 struct request {
@@ -104,10 +161,19 @@ struct request {
         int64_t time;                         /* when the request was made */
         struct usb_identity usb;              /* for REQUEST_USB */
         struct net_identity net;              /* for REQUEST_NETWORK */
+        struct wireless_request wireless;     /* for REQUEST_WIRELESS */
+        struct media_identity media;          /* for REQUEST_MEDIA */
 };
 
 /* Serialises a request as pretty JSON (newly allocated, NUL-terminated). */
 int request_to_json(const struct request *req, char **ret);
+
+/* The identity of a request's "device" object, which is also how kyokad's `list` names each
+ * device and link (docs/control.md): -EINVAL and a message as request_from_json(). */
+struct json_object;
+int usb_identity_from_json(struct json_object *device, struct usb_identity *ret, char **ret_error);
+int net_identity_from_json(struct json_object *device, struct net_identity *ret, char **ret_error);
+int media_identity_from_json(struct json_object *device, struct media_identity *ret, char **ret_error);
 
 /* Parses a request (at most 64 KiB); on error returns -EINVAL and, if ret_error is not NULL, a
  * message naming the offending field (newly allocated; *ret_error is NULL otherwise). Unknown
@@ -120,6 +186,7 @@ struct json_object;
 /* The text of a request file from kyokad's `request` reply REPLY (docs/control.md): its
  * "request" object as pretty JSON and a newline, only if request_from_json takes it back (never
  * hand out a file that `approve --request` would refuse). policyctl request and kyoka-notify's
- * 「許可を申請」 both write this. -EBADMSG with *RET_ERROR (newly allocated) when the reply holds
- * no request or it does not parse; -ENOMEM. */
+ * 「許可を申請」 both write this. -ENOMSG when the reply holds no request; -EBADMSG when it does
+ * not parse, with request_from_json's message in *RET_ERROR (newly allocated, or NULL); -ENOMEM.
+ * The caller says it in its reader's words. */
 int request_file_text(struct json_object *reply, char **ret_text, char **ret_error);

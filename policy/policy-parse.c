@@ -373,6 +373,93 @@ static bool workstation_valid(const char *s) {
                s[0] != '.';
 }
 
+/* "ws-01, ws-02": the list as one text, for messages and displays. */
+static char *workstations_join(char *const *v, size_t n) {
+        size_t len = 1;
+        for (size_t i = 0; i < n; i++)
+                len += strlen(v[i]) + 2;
+        char *t = malloc(len), *o = t;
+        if (!t)
+                return NULL;
+        *o = 0;
+        for (size_t i = 0; i < n; i++)
+                o = stpcpy(stpcpy(o, i ? ", " : ""), v[i]);
+        return t;
+}
+
+static void strv_free(char **v, size_t n) {
+        for (size_t i = 0; v && i < n; i++)
+                free(v[i]);
+        free(v);
+}
+
+/* A host name or machine-id, or an array/list of them (a fleet): into *RET (N names), each
+ * valid and named once. */
+static int get_workstations(struct parser *ps, const config_setting_t *s, const char *field, char ***ret,
+                            size_t *ret_n) {
+        char f[FIELD_MAX + 16], q[QUOTE_MAX];
+        bool single = config_setting_type(s) == CONFIG_TYPE_STRING;
+        int n = single ? 1 : config_setting_length(s);
+        char **v;
+        int r = 0;
+
+        if (!single && config_setting_type(s) != CONFIG_TYPE_ARRAY && config_setting_type(s) != CONFIG_TYPE_LIST) {
+                fail_at(ps, line_of(s), field, "expected a host name or machine-id, or an array of them, "
+                        "e.g. [ \"ws-01\", \"ws-02\" ]");
+                return -EINVAL;
+        }
+        if (n == 0) {
+                fail_at(ps, line_of(s), field, "empty: name at least one workstation, or omit the key");
+                return -EINVAL;
+        }
+        if (n > POLICY_WORKSTATIONS_MAX) {
+                fail_at(ps, line_of(s), field, "more than %d workstations", POLICY_WORKSTATIONS_MAX);
+                return -EINVAL;
+        }
+        v = calloc((size_t) n, sizeof *v);
+        if (!v) {
+                ps->oom = true;
+                return -ENOMEM;
+        }
+        for (int i = 0; i < n; i++) {
+                const config_setting_t *el = single ? s : config_setting_get_elem(s, (unsigned) i);
+                const char *w;
+
+                if (single)
+                        snprintf(f, sizeof f, "%s", field);
+                else
+                        snprintf(f, sizeof f, "%.127s[%d]", field, i);
+                if (get_string(ps, el, f, POLICY_STRING_MAX, STR_OPTIONAL, &w) < 0) {
+                        r = -EINVAL;
+                        continue;
+                }
+                if (!workstation_valid(w)) {
+                        fail_at(ps, line_of(el), f, "expected a hostname or a 32-hex-digit machine-id, got \"%s\"",
+                                quote(w, q));
+                        r = -EINVAL;
+                        continue;
+                }
+                for (int j = 0; j < i; j++)
+                        if (v[j] && strcasecmp(v[j], w) == 0) {
+                                fail_at(ps, line_of(el), f, "\"%s\" is named twice", quote(w, q));
+                                r = -EINVAL;
+                        }
+                v[i] = strdup(w);
+                if (!v[i]) {
+                        ps->oom = true;
+                        r = -ENOMEM;
+                }
+        }
+        if (r < 0) {
+                strv_free(v, (size_t) n);
+                return r;
+        }
+        strv_free(*ret, *ret_n);
+        *ret = v;
+        *ret_n = (size_t) n;
+        return 0;
+}
+
 enum key_kind {
         KEY_PERMIT,
         KEY_TEXT,                     /* optional free text */
@@ -391,6 +478,12 @@ enum key_kind {
         KEY_PATH,
         KEY_KIND,
         KEY_NAME,
+        KEY_WIRELESS_MODES,
+        KEY_SSID,
+        KEY_SSID_HEX,
+        KEY_BSSID,
+        KEY_SECURITY,
+        KEY_WORKSTATIONS,
 };
 
 struct key {
@@ -412,6 +505,7 @@ static const struct key usb_keys[] = {
         { "label", KEY_TEXT, false },
         { "purpose", KEY_TEXT, false },
         { "holder", KEY_TEXT, false },
+        { "workstations", KEY_WORKSTATIONS, false },
         { "approved_by", KEY_APPROVED_BY, true },
         { "approved_on", KEY_APPROVED_ON, true },
         { "valid_from", KEY_VALID_FROM, false },
@@ -425,9 +519,28 @@ static const struct key net_keys[] = {
         { "path", KEY_PATH, false },
         { "kind", KEY_KIND, false },
         { "name", KEY_NAME, false },
+        { "wireless_modes", KEY_WIRELESS_MODES, false },
         { "label", KEY_TEXT, false },
         { "purpose", KEY_TEXT, false },
         { "holder", KEY_TEXT, false },
+        { "workstations", KEY_WORKSTATIONS, false },
+        { "approved_by", KEY_APPROVED_BY, true },
+        { "approved_on", KEY_APPROVED_ON, true },
+        { "valid_from", KEY_VALID_FROM, false },
+        { "valid_until", KEY_VALID_UNTIL, false },
+        {},
+};
+
+static const struct key wireless_keys[] = {
+        { "permit", KEY_PERMIT, true },
+        { "ssid", KEY_SSID, false },
+        { "ssid_hex", KEY_SSID_HEX, false },
+        { "bssid", KEY_BSSID, false },
+        { "security", KEY_SECURITY, false },
+        { "label", KEY_TEXT, false },
+        { "purpose", KEY_TEXT, false },
+        { "holder", KEY_TEXT, false },
+        { "workstations", KEY_WORKSTATIONS, false },
         { "approved_by", KEY_APPROVED_BY, true },
         { "approved_on", KEY_APPROVED_ON, true },
         { "valid_from", KEY_VALID_FROM, false },
@@ -465,6 +578,111 @@ static const char *const unlisted_words[] = { "block-device", "disable", NULL };
 static const char *const access_words[] = { "read-write", "read-only", NULL };
 static const char *const hidraw_words[] = { "root", "user", NULL };
 
+/* `wireless_modes = [ "ap", "monitor" ]`: the modes a network entry lets its link be in. */
+static int get_wireless_modes(struct parser *ps, const config_setting_t *s, const char *field, unsigned *ret) {
+        char f[FIELD_MAX + 16], q[QUOTE_MAX];
+        unsigned modes = 0;
+        int r = 0;
+
+        if (config_setting_type(s) != CONFIG_TYPE_ARRAY || config_setting_length(s) == 0) {
+                fail_at(ps, line_of(s), field, "expected a non-empty array of strings, e.g. [ \"ap\" ]");
+                return -EINVAL;
+        }
+        for (int i = 0; i < config_setting_length(s); i++) {
+                const config_setting_t *el = config_setting_get_elem(s, (unsigned) i);
+                enum wireless_mode m;
+                const char *v;
+
+                snprintf(f, sizeof f, "%.127s[%d]", field, i);
+                if (get_string(ps, el, f, POLICY_STRING_MAX, STR_OPTIONAL, &v) < 0) {
+                        r = -EINVAL;
+                        continue;
+                }
+                if (wireless_mode_from_permit_name(v, &m) < 0) {
+                        fail_at(ps, line_of(el), f, "expected \"ap\", \"p2p-go\", \"mesh\", \"ibss\" or \"monitor\", got \"%s\"",
+                                quote(v, q));
+                        r = -EINVAL;
+                        continue;
+                }
+                modes |= 1u << m;
+        }
+        if (r >= 0)
+                *ret = modes;
+        return r;
+}
+
+/* `bssid = [ "02:00:00:00:01:00" ]`: the access points a wireless entry is limited to. */
+static int get_bssids(struct parser *ps, const config_setting_t *s, const char *field, struct policy_wireless_entry *e) {
+        char f[FIELD_MAX + 16], q[QUOTE_MAX];
+        int r = 0;
+
+        if (config_setting_type(s) != CONFIG_TYPE_ARRAY) {
+                fail_at(ps, line_of(s), field, "expected an array of MAC addresses, e.g. [ \"02:00:00:00:01:00\" ]");
+                return -EINVAL;
+        }
+        int n = config_setting_length(s);
+        if (n == 0) {
+                fail_at(ps, line_of(s), field, "empty: list at least one access point, or omit the key (any)");
+                return -EINVAL;
+        }
+        if (n > WIRELESS_BSSIDS_MAX) {
+                fail_at(ps, line_of(s), field, "more than %d access points", WIRELESS_BSSIDS_MAX);
+                return -EINVAL;
+        }
+        e->bssids = calloc((size_t) n, sizeof *e->bssids);
+        if (!e->bssids) {
+                ps->oom = true;
+                return -ENOMEM;
+        }
+        for (int i = 0; i < n; i++) {
+                const config_setting_t *el = config_setting_get_elem(s, (unsigned) i);
+                const char *v;
+
+                snprintf(f, sizeof f, "%.127s[%d]", field, i);
+                if (get_string(ps, el, f, POLICY_STRING_MAX, STR_OPTIONAL, &v) < 0) {
+                        r = -EINVAL;
+                        continue;
+                }
+                if (mac_parse(v, strlen(v), HEX_ANY_CASE, e->bssids[i]) < 0) {
+                        fail_at(ps, line_of(el), f, "expected a MAC address \"aa:bb:cc:dd:ee:ff\", got \"%s\"", quote(v, q));
+                        r = -EINVAL;
+                }
+        }
+        e->n_bssids = (size_t) n;
+        return r;
+}
+
+/* `ssid` (text) or `ssid_hex` (any bytes: an SSID need not be text). */
+static int get_ssid(struct parser *ps, const config_setting_t *s, const char *field, bool hex,
+                    struct policy_wireless_entry *e) {
+        char q[QUOTE_MAX];
+        const char *v;
+        int r = get_string(ps, s, field, POLICY_STRING_MAX, STR_REQUIRED, &v);
+        if (r < 0)
+                return r;
+        size_t n = strlen(v);
+        if (hex) {
+                if (n % 2 != 0 || n > 2 * WIRELESS_SSID_MAX ||
+                    hex_parse_bytes(v, n, 0, HEX_ANY_CASE, e->ssid, n / 2) < 0) {
+                        fail_at(ps, line_of(s), field, "expected 2 to %d hex digits (1 to %d bytes), got \"%s\"",
+                                2 * WIRELESS_SSID_MAX, WIRELESS_SSID_MAX, quote(v, q));
+                        return -EINVAL;
+                }
+                n /= 2;
+        } else {
+                if (n > WIRELESS_SSID_MAX) {
+                        fail_at(ps, line_of(s), field, "longer than %d bytes (an SSID's limit)", WIRELESS_SSID_MAX);
+                        return -EINVAL;
+                }
+                memcpy(e->ssid, v, n);
+        }
+        e->ssid_len = n;
+        e->ssid_is_hex = hex;
+        return 0;
+}
+
+static const char *const security_words[] = { "open", "wpa2-psk", "wpa2-enterprise", "wpa3-sae", NULL };
+
 static bool entry_approves_hid(const struct policy_usb_entry *e) {
         for (size_t i = 0; i < e->n_interfaces; i++)
                 if (e->interfaces[i].c.cls == USB_CLASS_HID)
@@ -472,12 +690,15 @@ static bool entry_approves_hid(const struct policy_usb_entry *e) {
         return false;
 }
 
-/* Parses one usb or network entry (a group). USB or NET is the struct to fill. */
+/* Parses one usb, network or wireless entry (a group). USB, NET or WIFI is the struct to fill. */
 static void parse_entry(struct parser *ps, const config_setting_t *g, const char *prefix, const struct key *keys,
-                        struct policy_usb_entry *usb, struct policy_net_entry *net, struct entry_state *st) {
-        struct policy_approval *a = usb ? &usb->approval : &net->approval;
+                        struct policy_usb_entry *usb, struct policy_net_entry *net, struct policy_wireless_entry *wifi,
+                        struct entry_state *st) {
+        struct policy_approval *a = usb ? &usb->approval : net ? &net->approval : &wifi->approval;
         const config_setting_t *unlisted = NULL, *serial = NULL, *hidraw = NULL;
-        bool seen[ELEMENTSOF(usb_keys)] = {};
+        _Static_assert(ELEMENTSOF(usb_keys) >= ELEMENTSOF(net_keys) && ELEMENTSOF(usb_keys) >= ELEMENTSOF(wireless_keys),
+                       "seen[] too small");
+        bool seen[ELEMENTSOF(usb_keys)] = {}, ok_ssid = false;
         bool ok_from = true, ok_until = true, ok_vendor = false, ok_product = false, ok_serial = false;
         char f[FIELD_MAX], q[QUOTE_MAX];
         int r;
@@ -508,6 +729,9 @@ static void parse_entry(struct parser *ps, const config_setting_t *g, const char
                         break;
                 case KEY_APPROVED_BY:
                         (void) dup_string(ps, s, f, POLICY_STRING_MAX, STR_REQUIRED, &a->approved_by);
+                        break;
+                case KEY_WORKSTATIONS:
+                        (void) get_workstations(ps, s, f, &a->workstations, &a->n_workstations);
                         break;
                 case KEY_APPROVED_ON:
                         (void) get_time(ps, s, f, false, &a->approved_on, &a->approved_on_text);
@@ -570,6 +794,22 @@ static void parse_entry(struct parser *ps, const config_setting_t *g, const char
                 case KEY_NAME:
                         (void) dup_string(ps, s, f, NET_NAME_MAX - 1, STR_REQUIRED, &net->name);
                         break;
+                case KEY_WIRELESS_MODES:
+                        (void) get_wireless_modes(ps, s, f, &net->wireless_modes);
+                        break;
+                case KEY_SSID:
+                case KEY_SSID_HEX:
+                        ok_ssid = get_ssid(ps, s, f, k->kind == KEY_SSID_HEX, wifi) >= 0;
+                        break;
+                case KEY_BSSID:
+                        (void) get_bssids(ps, s, f, wifi);
+                        break;
+                case KEY_SECURITY:
+                        r = get_word(ps, s, f, security_words,
+                                     "\"open\", \"wpa2-psk\", \"wpa2-enterprise\" or \"wpa3-sae\"");
+                        if (r >= 0)
+                                (void) wireless_security_from_policy_name(security_words[r], &wifi->security);
+                        break;
                 }
         }
 
@@ -599,9 +839,21 @@ static void parse_entry(struct parser *ps, const config_setting_t *g, const char
                 if (hidraw && usb->hidraw_user && usb->has_interfaces && !entry_approves_hid(usb))
                         warn_at(ps, line_of(hidraw), field_name(f, prefix, "hidraw"),
                                 "has no effect: interfaces approves no HID interface (03:*:*)");
-        } else if (!seen_key(keys, seen, "mac") && !seen_key(keys, seen, "path") && !seen_key(keys, seen, "kind") &&
+        } else if (net && !seen_key(keys, seen, "mac") && !seen_key(keys, seen, "path") && !seen_key(keys, seen, "kind") &&
                    !seen_key(keys, seen, "name"))
                 fail_at(ps, a->line, prefix, "needs at least one of mac, path, kind, name");
+        else if (wifi) {
+                bool text = seen_key(keys, seen, "ssid"), hex = seen_key(keys, seen, "ssid_hex");
+                if (!text && !hex)
+                        fail_at(ps, a->line, prefix, "needs ssid (text) or ssid_hex");
+                else if (text && hex)
+                        fail_at(ps, a->line, prefix, "has both ssid and ssid_hex: give one");
+                /* Anyone can name a network anything; without encryption nothing proves it is
+                 * the city's. */
+                else if (ok_ssid && wifi->security == WIRELESS_SECURITY_OPEN && wifi->n_bssids == 0)
+                        warn_at(ps, a->line, field_name(f, prefix, "bssid"),
+                                "not given for an open network: any access point that calls itself this is approved");
+        }
 
         if (ok_from && ok_until && a->valid_from_text && a->valid_until_text && a->valid_from >= a->valid_until) {
                 char q2[QUOTE_MAX];
@@ -611,15 +863,15 @@ static void parse_entry(struct parser *ps, const config_setting_t *g, const char
                 ok_from = false;
         }
 
-        st->identity_ok = usb && ok_vendor && ok_product && ok_serial;
+        st->identity_ok = usb ? ok_vendor && ok_product && ok_serial : wifi ? ok_ssid : false;
         st->window_ok = ok_from && ok_until;
 }
 
-/* Parses the list KEY ("usb" or "network") into freshly allocated entries. */
+/* Parses the list KEY ("usb", "network" or "wireless") into freshly allocated entries. */
 static int parse_list(struct parser *ps, const config_setting_t *list, const char *key, struct policy *p,
                       struct entry_state **ret_states) {
         char prefix[PREFIX_MAX];
-        bool is_usb = streq(key, "usb");
+        bool is_usb = streq(key, "usb"), is_wifi = streq(key, "wireless");
 
         if (config_setting_type(list) != CONFIG_TYPE_LIST) {
                 fail_at(ps, line_of(list), key, "expected a list of groups: %s = ( { ... }, { ... } );", key);
@@ -630,7 +882,8 @@ static int parse_list(struct parser *ps, const config_setting_t *list, const cha
                 return 0;
 
         struct entry_state *states = calloc(n, sizeof(struct entry_state));
-        void *entries = calloc(n, is_usb ? sizeof(struct policy_usb_entry) : sizeof(struct policy_net_entry));
+        void *entries = calloc(n, is_usb ? sizeof(struct policy_usb_entry) :
+                                  is_wifi ? sizeof(struct policy_wireless_entry) : sizeof(struct policy_net_entry));
         if (!states || !entries) {
                 free(states);
                 free(entries);
@@ -640,6 +893,9 @@ static int parse_list(struct parser *ps, const config_setting_t *list, const cha
         if (is_usb) {
                 p->usb = entries;
                 p->n_usb = n;
+        } else if (is_wifi) {
+                p->wireless = entries;
+                p->n_wireless = n;
         } else {
                 p->net = entries;
                 p->n_net = n;
@@ -651,15 +907,240 @@ static int parse_list(struct parser *ps, const config_setting_t *list, const cha
 
                 snprintf(prefix, sizeof prefix, "%s[%zu]", key, i);
                 if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
-                        struct policy_approval *a = is_usb ? &p->usb[i].approval : &p->net[i].approval;
+                        struct policy_approval *a = is_usb ? &p->usb[i].approval :
+                                                    is_wifi ? &p->wireless[i].approval : &p->net[i].approval;
                         a->line = line_of(g);
                         a->valid_from = TIME_NEG_INFINITY;
                         a->valid_until = TIME_INFINITY;
                         fail_at(ps, line_of(g), prefix, "expected a group { ... }");
                         continue;
                 }
-                parse_entry(ps, g, prefix, is_usb ? usb_keys : net_keys, is_usb ? &p->usb[i] : NULL,
-                            is_usb ? NULL : &p->net[i], &states[i]);
+                if (is_wifi)
+                        p->wireless[i].security = WIRELESS_SECURITY_WPA2_PSK;  /* open only if an entry says so */
+                parse_entry(ps, g, prefix, is_usb ? usb_keys : is_wifi ? wireless_keys : net_keys,
+                            is_usb ? &p->usb[i] : NULL, !is_usb && !is_wifi ? &p->net[i] : NULL,
+                            is_wifi ? &p->wireless[i] : NULL, &states[i]);
+        }
+        return 0;
+}
+
+/* ---- media entries and fixed disks ------------------------------------------------------ */
+
+static const char *const bus_words[] = { "mmc", "optical", "nvme", "ata", "scsi", "virtio", NULL };
+
+/* The identity keys media entries and fixed disks share: bus, vendor, model, serial, path (and
+ * for media, mmc's oemid and date). Returns true if NAME was one of them (handled). */
+struct media_keys {
+        bool seen_bus, ok_bus;
+        enum media_bus bus;
+        char **vendor, **model, **serial, **oemid, **date, **path;
+        const config_setting_t *oemid_s, *date_s;
+};
+
+static bool media_identity_key(struct parser *ps, const config_setting_t *s, const char *name, const char *f,
+                               struct media_keys *k) {
+        char **target = NULL;
+        size_t max = MEDIA_STRING_MAX - 1;
+
+        if (streq(name, "bus")) {
+                k->seen_bus = true;
+                int r = get_word(ps, s, f, bus_words, "\"mmc\", \"optical\", \"nvme\", \"ata\", \"scsi\" or \"virtio\"");
+                if (r >= 0) {
+                        k->bus = (enum media_bus) r;
+                        k->ok_bus = true;
+                }
+                return true;
+        }
+        if (streq(name, "vendor"))
+                target = k->vendor;
+        else if (streq(name, "model"))
+                target = k->model;
+        else if (streq(name, "serial"))
+                target = k->serial;
+        else if (streq(name, "path")) {
+                target = k->path;
+                max = MEDIA_PATH_MAX - 1;
+        } else if (k->oemid && streq(name, "oemid")) {
+                target = k->oemid;
+                k->oemid_s = s;
+                max = MEDIA_SHORT_MAX - 1;
+        } else if (k->date && streq(name, "date")) {
+                target = k->date;
+                k->date_s = s;
+                max = MEDIA_SHORT_MAX - 1;
+        } else
+                return false;
+        /* Empty would compare equal to a field the medium does not have: say so by leaving the
+         * key out instead. */
+        (void) dup_string(ps, s, f, max, STR_REQUIRED, target);
+        return true;
+}
+
+/* What both kinds of entry must satisfy once every key is read. */
+static void media_identity_check(struct parser *ps, unsigned line, const char *prefix, struct media_keys *k) {
+        char f[FIELD_MAX];
+
+        if (!k->seen_bus)
+                fail_at(ps, line, field_name(f, prefix, "bus"), "missing (required)");
+        if (!*k->serial && !*k->path)
+                fail_at(ps, line, prefix, "needs a serial or a path: an entry without either would cover every medium "
+                        "of its kind");
+        if (k->ok_bus && k->bus != MEDIA_BUS_MMC) {
+                if (k->oemid_s)
+                        fail_at(ps, line_of(k->oemid_s), field_name(f, prefix, "oemid"), "only SD/MMC cards (bus \"mmc\") have one");
+                if (k->date_s)
+                        fail_at(ps, line_of(k->date_s), field_name(f, prefix, "date"), "only SD/MMC cards (bus \"mmc\") have one");
+        }
+}
+
+static void parse_media_entry(struct parser *ps, const config_setting_t *g, const char *prefix,
+                              struct policy_media_entry *e, struct entry_state *st) {
+        struct policy_approval *a = &e->approval;
+        struct media_keys k = { .vendor = &e->vendor, .model = &e->model, .serial = &e->serial, .oemid = &e->oemid,
+                                .date = &e->date, .path = &e->path };
+        bool seen_permit = false, seen_by = false, seen_on = false, ok_from = true, ok_until = true;
+        char f[FIELD_MAX], q[QUOTE_MAX];
+
+        a->line = line_of(g);
+        a->valid_from = TIME_NEG_INFINITY;
+        a->valid_until = TIME_INFINITY;
+
+        for (int i = 0; i < config_setting_length(g); i++) {
+                const config_setting_t *s = config_setting_get_elem(g, (unsigned) i);
+                const char *name = config_setting_name(s);
+
+                field_name(f, prefix, name);
+                if (media_identity_key(ps, s, name, f, &k))
+                        continue;
+                if (streq(name, "permit")) {
+                        seen_permit = true;
+                        if (dup_string(ps, s, f, POLICY_STRING_MAX, STR_REQUIRED, &a->permit) >= 0)
+                                st->permit_line = line_of(s);
+                } else if (streq(name, "access")) {
+                        int r = get_word(ps, s, f, access_words, "\"read-write\" or \"read-only\"");
+                        if (r >= 0)
+                                e->read_only = r == 1;
+                } else if (streq(name, "label") || streq(name, "purpose") || streq(name, "holder"))
+                        (void) dup_string(ps, s, f, POLICY_STRING_MAX, STR_OPTIONAL, text_field(a, name));
+                else if (streq(name, "workstations"))
+                        (void) get_workstations(ps, s, f, &a->workstations, &a->n_workstations);
+                else if (streq(name, "approved_by")) {
+                        seen_by = true;
+                        (void) dup_string(ps, s, f, POLICY_STRING_MAX, STR_REQUIRED, &a->approved_by);
+                } else if (streq(name, "approved_on")) {
+                        seen_on = true;
+                        (void) get_time(ps, s, f, false, &a->approved_on, &a->approved_on_text);
+                } else if (streq(name, "valid_from"))
+                        ok_from = get_time(ps, s, f, false, &a->valid_from, &a->valid_from_text) >= 0;
+                else if (streq(name, "valid_until"))
+                        ok_until = get_time(ps, s, f, true, &a->valid_until, &a->valid_until_text) >= 0;
+                else
+                        fail_at(ps, line_of(s), f, "unknown key");
+        }
+
+        if (!seen_permit)
+                fail_at(ps, a->line, field_name(f, prefix, "permit"), "missing (required)");
+        if (!seen_by)
+                fail_at(ps, a->line, field_name(f, prefix, "approved_by"), "missing (required)");
+        if (!seen_on)
+                fail_at(ps, a->line, field_name(f, prefix, "approved_on"), "missing (required)");
+        media_identity_check(ps, a->line, prefix, &k);
+        e->bus = k.bus;
+        /* A drive's discs have no identity of their own: a path is the normal optical permit.
+         * Anything else without a serial is every medium of that model in that slot. */
+        if (k.ok_bus && k.bus != MEDIA_BUS_OPTICAL && !e->serial && e->path)
+                warn_at(ps, a->line, field_name(f, prefix, "serial"),
+                        "not given: the entry approves every %s medium in the slot \"%s\"", bus_words[k.bus],
+                        quote(e->path, q));
+
+        if (ok_from && ok_until && a->valid_from_text && a->valid_until_text && a->valid_from >= a->valid_until) {
+                char q2[QUOTE_MAX];
+                const config_setting_t *s = config_setting_get_member(g, "valid_from");
+                fail_at(ps, line_of(s), field_name(f, prefix, "valid_from"), "\"%s\" is not before valid_until \"%s\"",
+                        quote(a->valid_from_text, q), quote(a->valid_until_text, q2));
+                ok_from = false;
+        }
+        st->identity_ok = k.ok_bus;
+        st->window_ok = ok_from && ok_until;
+}
+
+static void parse_fixed_disk(struct parser *ps, const config_setting_t *g, const char *prefix,
+                             struct policy_fixed_disk *d) {
+        struct media_keys k = { .vendor = &d->vendor, .model = &d->model, .serial = &d->serial, .path = &d->path };
+        char f[FIELD_MAX];
+
+        d->line = line_of(g);
+        for (int i = 0; i < config_setting_length(g); i++) {
+                const config_setting_t *s = config_setting_get_elem(g, (unsigned) i);
+                const char *name = config_setting_name(s);
+
+                field_name(f, prefix, name);
+                if (media_identity_key(ps, s, name, f, &k))
+                        continue;
+                if (streq(name, "label"))
+                        (void) dup_string(ps, s, f, POLICY_STRING_MAX, STR_OPTIONAL, &d->label);
+                else
+                        fail_at(ps, line_of(s), f, "unknown key");
+        }
+        media_identity_check(ps, d->line, prefix, &k);
+        d->bus = k.bus;
+        /* A disc is a medium whatever drive it is in. */
+        if (k.ok_bus && k.bus == MEDIA_BUS_OPTICAL)
+                fail_at(ps, d->line, field_name(f, prefix, "bus"), "an optical drive cannot be a fixed disk: its discs are "
+                        "media (approve the drive with a media entry)");
+}
+
+/* `media` (entries with approvals) or `fixed_disks`. */
+static int parse_media_list(struct parser *ps, const config_setting_t *list, const char *key, struct policy *p,
+                            struct entry_state **ret_states) {
+        char prefix[PREFIX_MAX];
+        bool fixed = streq(key, "fixed_disks");
+
+        if (config_setting_type(list) != CONFIG_TYPE_LIST) {
+                fail_at(ps, line_of(list), key, "expected a list of groups: %s = ( { ... }, { ... } );", key);
+                return -EINVAL;
+        }
+        size_t n = (size_t) config_setting_length(list);
+        if (n == 0)
+                return 0;
+        if (fixed) {
+                p->fixed = calloc(n, sizeof(struct policy_fixed_disk));
+                if (!p->fixed) {
+                        ps->oom = true;
+                        return -ENOMEM;
+                }
+                p->n_fixed = n;
+        } else {
+                struct entry_state *states = calloc(n, sizeof(struct entry_state));
+                p->media = calloc(n, sizeof(struct policy_media_entry));
+                if (!states || !p->media) {
+                        free(states);
+                        p->media = mfree(p->media);
+                        ps->oom = true;
+                        return -ENOMEM;
+                }
+                p->n_media = n;
+                *ret_states = states;
+        }
+        for (size_t i = 0; i < n; i++) {
+                const config_setting_t *g = config_setting_get_elem(list, (unsigned) i);
+
+                snprintf(prefix, sizeof prefix, "%s[%zu]", key, i);
+                if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+                        if (fixed)
+                                p->fixed[i].line = line_of(g);
+                        else {
+                                p->media[i].approval.line = line_of(g);
+                                p->media[i].approval.valid_from = TIME_NEG_INFINITY;
+                                p->media[i].approval.valid_until = TIME_INFINITY;
+                        }
+                        fail_at(ps, line_of(g), prefix, "expected a group { ... }");
+                        continue;
+                }
+                if (fixed)
+                        parse_fixed_disk(ps, g, prefix, &p->fixed[i]);
+                else
+                        parse_media_entry(ps, g, prefix, &p->media[i], &(*ret_states)[i]);
         }
         return 0;
 }
@@ -687,6 +1168,10 @@ static void parse_defaults(struct parser *ps, const config_setting_t *g, struct 
                         target = &p->default_usb_other;
                 else if (streq(name, "network"))
                         target = &p->default_network;
+                else if (streq(name, "wireless"))
+                        target = &p->default_wireless;
+                else if (streq(name, "media"))
+                        target = &p->default_media;
                 else {
                         fail_at(ps, line_of(s), f, "unknown key");
                         continue;
@@ -715,14 +1200,15 @@ static int permit_cmp(const void *a, const void *b) {
 }
 
 static void check_duplicate_permits(struct parser *ps, const struct policy *p, const struct entry_state *usb_st,
-                                    const struct entry_state *net_st) {
+                                    const struct entry_state *net_st, const struct entry_state *wifi_st,
+                                    const struct entry_state *media_st) {
         _cleanup_free_ struct entry_ref *refs = NULL;
         size_t n = 0;
         char f[FIELD_MAX], q[QUOTE_MAX];
 
-        if (p->n_usb + p->n_net == 0)
+        if (p->n_usb + p->n_net + p->n_wireless + p->n_media == 0)
                 return;
-        refs = calloc(p->n_usb + p->n_net, sizeof(struct entry_ref));
+        refs = calloc(p->n_usb + p->n_net + p->n_wireless + p->n_media, sizeof(struct entry_ref));
         if (!refs) {
                 ps->oom = true;
                 return;
@@ -733,6 +1219,13 @@ static void check_duplicate_permits(struct parser *ps, const struct policy *p, c
         for (size_t i = 0; i < p->n_net; i++)
                 if (p->net[i].approval.permit)
                         refs[n++] = (struct entry_ref) { p->net[i].approval.permit, "network", i, net_st[i].permit_line, NULL };
+        for (size_t i = 0; i < p->n_wireless; i++)
+                if (p->wireless[i].approval.permit)
+                        refs[n++] = (struct entry_ref) { p->wireless[i].approval.permit, "wireless", i, wifi_st[i].permit_line,
+                                                         NULL };
+        for (size_t i = 0; i < p->n_media; i++)
+                if (p->media[i].approval.permit)
+                        refs[n++] = (struct entry_ref) { p->media[i].approval.permit, "media", i, media_st[i].permit_line, NULL };
         qsort(refs, n, sizeof(struct entry_ref), permit_cmp);
 
         for (size_t i = 1, first = 0; i < n; i++) {
@@ -875,10 +1368,37 @@ static void prescan(struct parser *ps) {
         }
 }
 
+/* An entry limited to some workstations names only workstations the policy is for: a name the
+ * policy does not list would be an entry that applies nowhere (a typo the approver must see). */
+static void check_one_workstations(struct parser *ps, const struct policy *p, const struct policy_approval *a,
+                                   const char *list, size_t i) {
+        char f[FIELD_MAX], q[QUOTE_MAX];
+
+        if (p->n_workstations == 0)
+                return;
+        for (size_t j = 0; j < a->n_workstations; j++)
+                if (!policy_names_host(p->workstations, p->n_workstations, a->workstations[j], NULL)) {
+                        snprintf(f, sizeof f, "%s[%zu].workstations", list, i);
+                        fail_at(ps, a->line, f, "\"%s\" is not one of the policy's workstations (%s)",
+                                quote(a->workstations[j], q), p->workstation);
+                }
+}
+
+static void check_entry_workstations(struct parser *ps, const struct policy *p) {
+        for (size_t i = 0; i < p->n_usb; i++)
+                check_one_workstations(ps, p, &p->usb[i].approval, "usb", i);
+        for (size_t i = 0; i < p->n_net; i++)
+                check_one_workstations(ps, p, &p->net[i].approval, "network", i);
+        for (size_t i = 0; i < p->n_wireless; i++)
+                check_one_workstations(ps, p, &p->wireless[i].approval, "wireless", i);
+        for (size_t i = 0; i < p->n_media; i++)
+                check_one_workstations(ps, p, &p->media[i].approval, "media", i);
+}
+
 static void parse_root(struct parser *ps, const config_setting_t *root, struct policy *p,
-                       struct entry_state **usb_st, struct entry_state **net_st) {
+                       struct entry_state **usb_st, struct entry_state **net_st, struct entry_state **wifi_st,
+                       struct entry_state **media_st) {
         static const char *const required[] = { "kyoka_policy", "serial", "issued", "issuer", "contract" };
-        char q[QUOTE_MAX];
 
         for (int i = 0; i < config_setting_length(root); i++) {
                 const config_setting_t *s = config_setting_get_elem(root, (unsigned) i);
@@ -911,16 +1431,10 @@ static void parse_root(struct parser *ps, const config_setting_t *root, struct p
                 else if (streq(name, "responsible"))
                         (void) dup_string(ps, s, name, POLICY_STRING_MAX, STR_OPTIONAL, &p->responsible);
                 else if (streq(name, "workstation")) {
-                        const char *w;
-                        if (get_string(ps, s, name, POLICY_STRING_MAX, STR_OPTIONAL, &w) < 0)
+                        if (get_workstations(ps, s, name, &p->workstations, &p->n_workstations) < 0)
                                 continue;
-                        if (!workstation_valid(w)) {
-                                fail_at(ps, line_of(s), name, "expected a hostname or a 32-hex-digit machine-id, got \"%s\"",
-                                      quote(w, q));
-                                continue;
-                        }
                         free(p->workstation);
-                        p->workstation = strdup(w);
+                        p->workstation = workstations_join(p->workstations, p->n_workstations);
                         if (!p->workstation)
                                 ps->oom = true;
                 } else if (streq(name, "valid_until"))
@@ -931,6 +1445,10 @@ static void parse_root(struct parser *ps, const config_setting_t *root, struct p
                         (void) parse_list(ps, s, name, p, usb_st);
                 else if (streq(name, "network"))
                         (void) parse_list(ps, s, name, p, net_st);
+                else if (streq(name, "wireless"))
+                        (void) parse_list(ps, s, name, p, wifi_st);
+                else if (streq(name, "media") || streq(name, "fixed_disks"))
+                        (void) parse_media_list(ps, s, name, p, media_st);
                 else
                         fail_at(ps, line_of(s), name, "unknown key");
         }
@@ -939,6 +1457,7 @@ static void parse_root(struct parser *ps, const config_setting_t *root, struct p
         for (size_t i = 0; i < ELEMENTSOF(required); i++)
                 if (!config_setting_get_member(root, required[i]))
                         fail_at(ps, 1, required[i], "missing (required)");
+        check_entry_workstations(ps, p);
 }
 
 static int msg_cmp(const void *a, const void *b) {
@@ -983,6 +1502,8 @@ static struct policy *policy_new(const char *source) {
         p->default_usb_hub = POLICY_ALLOW;
         p->default_usb_other = POLICY_BLOCK;
         p->default_network = POLICY_BLOCK;
+        p->default_wireless = POLICY_BLOCK;
+        p->default_media = POLICY_BLOCK;
         return p;
 }
 
@@ -995,7 +1516,7 @@ int policy_parse(const char *text, size_t len, const char *source, struct policy
         _cleanup_(policy_freep) struct policy *p = NULL;
         _cleanup_(config_freep) config_t *config = NULL;
         _cleanup_free_ char *buf = NULL;
-        _cleanup_free_ struct entry_state *usb_st = NULL, *net_st = NULL;
+        _cleanup_free_ struct entry_state *usb_st = NULL, *net_st = NULL, *wifi_st = NULL, *media_st = NULL;
         int r;
 
         if (!text && len > 0)
@@ -1024,10 +1545,10 @@ int policy_parse(const char *text, size_t len, const char *source, struct policy
                 goto finish;
         }
 
-        parse_root(&ps, config_root_setting(config), p, &usb_st, &net_st);
+        parse_root(&ps, config_root_setting(config), p, &usb_st, &net_st, &wifi_st, &media_st);
         if (ps.oom)
                 return -ENOMEM;
-        check_duplicate_permits(&ps, p, usb_st, net_st);
+        check_duplicate_permits(&ps, p, usb_st, net_st, wifi_st, media_st);
         if (usb_st)
                 check_overlapping_devices(&ps, p, usb_st);
 
@@ -1067,6 +1588,7 @@ void policy_diag_done(struct policy_diag *d) {
 }
 
 static void approval_done(struct policy_approval *a) {
+        strv_free(a->workstations, a->n_workstations);
         free(a->permit);
         free(a->label);
         free(a->approved_by);
@@ -1077,24 +1599,60 @@ static void approval_done(struct policy_approval *a) {
         free(a->valid_until_text);
 }
 
+static void usb_entry_done(struct policy_usb_entry *e) {
+        approval_done(&e->approval);
+        free(e->serial);
+        free(e->path);
+        free(e->interfaces);
+}
+
+static void net_entry_done(struct policy_net_entry *e) {
+        approval_done(&e->approval);
+        free(e->path);
+        free(e->kind);
+        free(e->name);
+}
+
+static void wireless_entry_done(struct policy_wireless_entry *e) {
+        approval_done(&e->approval);
+        free(e->bssids);
+}
+
+static void media_entry_done(struct policy_media_entry *e) {
+        approval_done(&e->approval);
+        free(e->vendor);
+        free(e->model);
+        free(e->serial);
+        free(e->oemid);
+        free(e->date);
+        free(e->path);
+}
+
 struct policy *policy_free(struct policy *p) {
         if (!p)
                 return NULL;
         policy_index_free(p->index);
-        for (size_t i = 0; i < p->n_usb; i++) {
-                approval_done(&p->usb[i].approval);
-                free(p->usb[i].serial);
-                free(p->usb[i].path);
-                free(p->usb[i].interfaces);
-        }
+        for (size_t i = 0; i < p->n_usb; i++)
+                usb_entry_done(&p->usb[i]);
         free(p->usb);
-        for (size_t i = 0; i < p->n_net; i++) {
-                approval_done(&p->net[i].approval);
-                free(p->net[i].path);
-                free(p->net[i].kind);
-                free(p->net[i].name);
-        }
+        for (size_t i = 0; i < p->n_net; i++)
+                net_entry_done(&p->net[i]);
         free(p->net);
+        for (size_t i = 0; i < p->n_wireless; i++)
+                wireless_entry_done(&p->wireless[i]);
+        free(p->wireless);
+        for (size_t i = 0; i < p->n_media; i++)
+                media_entry_done(&p->media[i]);
+        free(p->media);
+        for (size_t i = 0; i < p->n_fixed; i++) {
+                struct policy_fixed_disk *d = &p->fixed[i];
+                free(d->vendor);
+                free(d->model);
+                free(d->serial);
+                free(d->path);
+                free(d->label);
+        }
+        free(p->fixed);
         free(p->source);
         free(p->issued_text);
         free(p->issuer);
@@ -1102,16 +1660,59 @@ struct policy *policy_free(struct policy *p) {
         free(p->contractor);
         free(p->responsible);
         free(p->workstation);
+        strv_free(p->workstations, p->n_workstations);
         free(p->valid_until_text);
         return mfree(p);
+}
+
+bool policy_names_host(char *const *list, size_t n, const char *hostname, const char *machine_id) {
+        if (n == 0)
+                return true;
+        /* Host names are case-insensitive, and a machine-id may be written in either case. */
+        for (size_t i = 0; i < n; i++)
+                if ((hostname && strcasecmp(list[i], hostname) == 0) || (machine_id && strcasecmp(list[i], machine_id) == 0))
+                        return true;
+        return false;
+}
+
+/* Keeps, in order, the entries of ARRAY (N of SIZE bytes each) that apply on the host. */
+#define RESTRICT(array, n, done, hostname, machine_id, dropped)                                                 \
+        do {                                                                                                    \
+                size_t _k = 0;                                                                                  \
+                for (size_t _i = 0; _i < (n); _i++) {                                                           \
+                        if (policy_names_host((array)[_i].approval.workstations, (array)[_i].approval.n_workstations, \
+                                              hostname, machine_id)) {                                          \
+                                if (_k != _i)                                                                   \
+                                        (array)[_k] = (array)[_i];                                              \
+                                _k++;                                                                           \
+                        } else {                                                                                \
+                                done(&(array)[_i]);                                                             \
+                                (dropped)++;                                                                    \
+                        }                                                                                       \
+                }                                                                                               \
+                (n) = _k;                                                                                       \
+        } while (0)
+
+int policy_restrict_to_host(struct policy *p, const char *hostname, const char *machine_id) {
+        int dropped = 0;
+
+        RESTRICT(p->usb, p->n_usb, usb_entry_done, hostname, machine_id, dropped);
+        RESTRICT(p->net, p->n_net, net_entry_done, hostname, machine_id, dropped);
+        RESTRICT(p->wireless, p->n_wireless, wireless_entry_done, hostname, machine_id, dropped);
+        RESTRICT(p->media, p->n_media, media_entry_done, hostname, machine_id, dropped);
+        if (dropped == 0)
+                return 0;
+        /* The indices point into the arrays just compacted. */
+        policy_index_free(p->index);
+        p->index = NULL;
+        int r = policy_index_build(p);
+        return r < 0 ? r : dropped;
 }
 
 int policy_check_applicable(const struct policy *p, int64_t now, const char *hostname, const char *machine_id) {
         if (now >= p->valid_until)
                 return -EKEYEXPIRED;
-        /* Host names are case-insensitive, and a machine-id may be written in either case. */
-        if (p->workstation && !(hostname && strcasecmp(p->workstation, hostname) == 0) &&
-            !(machine_id && strcasecmp(p->workstation, machine_id) == 0))
+        if (!policy_names_host(p->workstations, p->n_workstations, hostname, machine_id))
                 return -EXDEV;
         return 0;
 }
@@ -1127,6 +1728,20 @@ const struct policy_net_entry *policy_find_net_permit(const struct policy *p, co
         for (size_t i = 0; i < p->n_net; i++)
                 if (streq_ptr(p->net[i].approval.permit, permit))
                         return &p->net[i];
+        return NULL;
+}
+
+const struct policy_wireless_entry *policy_find_wireless_permit(const struct policy *p, const char *permit) {
+        for (size_t i = 0; i < p->n_wireless; i++)
+                if (streq_ptr(p->wireless[i].approval.permit, permit))
+                        return &p->wireless[i];
+        return NULL;
+}
+
+const struct policy_media_entry *policy_find_media_permit(const struct policy *p, const char *permit) {
+        for (size_t i = 0; i < p->n_media; i++)
+                if (streq_ptr(p->media[i].approval.permit, permit))
+                        return &p->media[i];
         return NULL;
 }
 

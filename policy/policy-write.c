@@ -40,6 +40,19 @@ static void put_key_string(FILE *f, const char *indent, const char *key, const c
         fputs(";\n", f);
 }
 
+/* KEY = [ "a", "b" ]; (nothing for N == 0). */
+static void put_key_strv(FILE *f, const char *indent, const char *key, char *const *v, size_t n) {
+        if (n == 0)
+                return;
+        fprintf(f, "%s%s = [ ", indent, key);
+        for (size_t i = 0; i < n; i++) {
+                if (i > 0)
+                        fputs(", ", f);
+                put_string(f, v[i]);
+        }
+        fputs(" ];\n", f);
+}
+
 static int put_key_time(FILE *f, const char *indent, const char *key, const char *text, int64_t t) {
         char buf[ISO8601_MAX];
 
@@ -66,6 +79,7 @@ static int put_approval_tail(FILE *f, const struct policy_approval *a) {
         put_key_string(f, in, "label", a->label);
         put_key_string(f, in, "purpose", a->purpose);
         put_key_string(f, in, "holder", a->holder);
+        put_key_strv(f, in, "workstations", a->workstations, a->n_workstations);
         put_key_string(f, in, "approved_by", a->approved_by ?: "");
         r = put_key_time(f, in, "approved_on", a->approved_on_text, a->approved_on);
         if (r < 0)
@@ -125,7 +139,69 @@ static int put_net(FILE *f, const struct policy_net_entry *e) {
         put_key_string(f, in, "path", e->path);
         put_key_string(f, in, "kind", e->kind);
         put_key_string(f, in, "name", e->name);
+        if (e->wireless_modes) {
+                bool first = true;
+                fprintf(f, "%swireless_modes = [ ", in);
+                for (int m = 0; m < _WIRELESS_MODE_MAX; m++)
+                        if (e->wireless_modes & (1u << m)) {
+                                fprintf(f, "%s\"%s\"", first ? "" : ", ", wireless_mode_to_string(m));
+                                first = false;
+                        }
+                fputs(" ];\n", f);
+        }
         return put_approval_tail(f, &e->approval);
+}
+
+static int put_wireless(FILE *f, const struct policy_wireless_entry *e) {
+        static const char in[] = "        ";
+        char ssid[WIRELESS_SSID_HEX_MAX];
+
+        put_approval_head(f, &e->approval);
+        /* Text only where it reads back as the same bytes. */
+        if (!e->ssid_is_hex && wireless_ssid_is_printable(e->ssid, e->ssid_len)) {
+                memcpy(ssid, e->ssid, e->ssid_len);
+                ssid[e->ssid_len] = 0;
+                put_key_string(f, in, "ssid", ssid);
+        } else {
+                wireless_ssid_hex(e->ssid, e->ssid_len, ssid);
+                put_key_string(f, in, "ssid_hex", ssid);
+        }
+        if (e->n_bssids > 0) {
+                fprintf(f, "%sbssid = [ ", in);
+                for (size_t i = 0; i < e->n_bssids; i++) {
+                        char mac[18];
+                        mac_format(e->bssids[i], mac);
+                        fprintf(f, "%s\"%s\"", i > 0 ? ", " : "", mac);
+                }
+                fputs(" ];\n", f);
+        }
+        put_key_string(f, in, "security", wireless_security_to_string(e->security));
+        return put_approval_tail(f, &e->approval);
+}
+
+static void put_media_identity(FILE *f, enum media_bus bus, const char *vendor, const char *model, const char *serial,
+                               const char *oemid, const char *date, const char *path) {
+        static const char in[] = "        ";
+
+        put_key_string(f, in, "bus", media_bus_to_string(bus) ?: "");
+        put_key_string(f, in, "vendor", vendor);
+        put_key_string(f, in, "model", model);
+        put_key_string(f, in, "serial", serial);
+        put_key_string(f, in, "oemid", oemid);
+        put_key_string(f, in, "date", date);
+        put_key_string(f, in, "path", path);
+}
+
+static int put_media(FILE *f, const struct policy_media_entry *e) {
+        put_approval_head(f, &e->approval);
+        put_media_identity(f, e->bus, e->vendor, e->model, e->serial, e->oemid, e->date, e->path);
+        put_key_string(f, "        ", "access", e->read_only ? "read-only" : "read-write");
+        return put_approval_tail(f, &e->approval);
+}
+
+static void put_fixed(FILE *f, const struct policy_fixed_disk *d) {
+        put_media_identity(f, d->bus, d->vendor, d->model, d->serial, NULL, NULL, d->path);
+        put_key_string(f, "        ", "label", d->label);
 }
 
 int policy_write(const struct policy *p, char **ret) {
@@ -146,14 +222,23 @@ int policy_write(const struct policy *p, char **ret) {
         put_key_string(f, "", "contract", p->contract ?: "");
         put_key_string(f, "", "contractor", p->contractor);
         put_key_string(f, "", "responsible", p->responsible);
-        put_key_string(f, "", "workstation", p->workstation);
+        /* One name as a string, as before lists existed; a fleet as an array. */
+        if (p->n_workstations == 1)
+                put_key_string(f, "", "workstation", p->workstations[0]);
+        else
+                put_key_strv(f, "", "workstation", p->workstations, p->n_workstations);
         if (r >= 0)
                 r = put_key_time(f, "", "valid_until", p->valid_until_text, p->valid_until);
 
         fprintf(f, "\ndefaults = {\n        usb_hid = \"%s\";\n        usb_hub = \"%s\";\n"
-                   "        usb_other = \"%s\";\n        network = \"%s\";\n};\n",
+                   "        usb_other = \"%s\";\n        network = \"%s\";\n        media = \"%s\";\n",
                 policy_action_to_string(p->default_usb_hid), policy_action_to_string(p->default_usb_hub),
-                policy_action_to_string(p->default_usb_other), policy_action_to_string(p->default_network));
+                policy_action_to_string(p->default_usb_other), policy_action_to_string(p->default_network),
+                policy_action_to_string(p->default_media));
+        /* Like the entries' defaults: written only when not the default, so older files read the same. */
+        if (p->default_wireless != POLICY_BLOCK)
+                fprintf(f, "        wireless = \"%s\";\n", policy_action_to_string(p->default_wireless));
+        fputs("};\n", f);
 
         if (p->n_usb > 0) {
                 fputs("\nusb = (\n", f);
@@ -170,6 +255,34 @@ int policy_write(const struct policy *p, char **ret) {
                         fputs("    {\n", f);
                         r = put_net(f, &p->net[i]);
                         fputs(i + 1 < p->n_net ? "    },\n" : "    }\n", f);
+                }
+                fputs(");\n", f);
+        }
+        if (p->n_wireless > 0) {
+                fputs("\nwireless = (\n", f);
+                for (size_t i = 0; i < p->n_wireless && r >= 0; i++) {
+                        fputs("    {\n", f);
+                        r = put_wireless(f, &p->wireless[i]);
+                        fputs(i + 1 < p->n_wireless ? "    },\n" : "    }\n", f);
+                }
+                fputs(");\n", f);
+        }
+
+        if (p->n_media > 0) {
+                fputs("\nmedia = (\n", f);
+                for (size_t i = 0; i < p->n_media && r >= 0; i++) {
+                        fputs("    {\n", f);
+                        r = put_media(f, &p->media[i]);
+                        fputs(i + 1 < p->n_media ? "    },\n" : "    }\n", f);
+                }
+                fputs(");\n", f);
+        }
+        if (p->n_fixed > 0) {
+                fputs("\nfixed_disks = (\n", f);
+                for (size_t i = 0; i < p->n_fixed; i++) {
+                        fputs("    {\n", f);
+                        put_fixed(f, &p->fixed[i]);
+                        fputs(i + 1 < p->n_fixed ? "    },\n" : "    }\n", f);
                 }
                 fputs(");\n", f);
         }

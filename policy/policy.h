@@ -43,6 +43,11 @@ struct policy_approval {
         char *approved_on_text;
         char *valid_from_text;
         char *valid_until_text;
+        /* `workstations`: the hosts the entry applies on (host names or machine-ids), a subset of
+         * the policy's `workstation` list; NULL: every host the policy is for. policy_load()
+         * drops the entries that do not apply on the host it loads for. */
+        char **workstations;
+        size_t n_workstations;
         unsigned line;                /* where the entry starts in the file */
 };
 
@@ -88,6 +93,46 @@ struct policy_net_entry {
         char *path;                   /* NULL when not given */
         char *kind;                   /* NULL when not given */
         char *name;                   /* fnmatch(3) glob, NULL when not given */
+        unsigned wireless_modes;      /* bit (1 << enum wireless_mode): modes the link may be in
+                                       * besides a client's (`wireless_modes`, e.g. "ap") */
+};
+
+/* A wireless network the workstation's approved cards may join (docs/policy.md, "wireless"). */
+struct policy_wireless_entry {
+        struct policy_approval approval;
+        uint8_t ssid[WIRELESS_SSID_MAX];
+        size_t ssid_len;              /* >= 1 */
+        bool ssid_is_hex;             /* written as ssid_hex (not printable as text) */
+        size_t n_bssids;              /* 0: any access point with that SSID */
+        uint8_t (*bssids)[6];
+        enum wireless_security security; /* the least accepted: OPEN, WPA2_PSK, WPA2_ENTERPRISE or WPA3_SAE */
+};
+
+/* A removable medium that is not on USB (docs/policy.md "MEDIA ENTRIES"): every identity key
+ * given must equal the medium's; NULL is not compared. An optical entry approves the discs put
+ * into one drive: reading them (read_only) or also writing them (burning). */
+struct policy_media_entry {
+        struct policy_approval approval;
+        enum media_bus bus;
+        char *vendor;
+        char *model;
+        char *serial;
+        char *oemid;                  /* mmc only */
+        char *date;                   /* mmc only */
+        char *path;                   /* udev ID_PATH of the slot, port or drive */
+        bool read_only;
+};
+
+/* A disk of the workstation itself, listed by the policy (`fixed_disks`): never a subject,
+ * never touched. Same keys as a media entry's identity, at least a serial or a path. */
+struct policy_fixed_disk {
+        enum media_bus bus;
+        char *vendor;
+        char *model;
+        char *serial;
+        char *path;
+        char *label;
+        unsigned line;
 };
 
 struct policy_index;                  /* hash indices, owned by policy-match.c */
@@ -104,7 +149,12 @@ struct policy {
          * the contractor (受注者) and its responsible person (情報管理責任者). NULL when not given. */
         char *contractor;
         char *responsible;
-        char *workstation;            /* NULL: any host */
+        /* `workstation`: one host name or machine-id, or a list of them (a fleet under one
+         * signature); NULL/0: any host. WORKSTATION is the list as one text ("ws-01, ws-02"),
+         * for messages and displays. */
+        char **workstations;
+        size_t n_workstations;
+        char *workstation;
         int64_t valid_until;          /* TIME_INFINITY when not given; exclusive like an entry's */
         char *valid_until_text;
 
@@ -112,11 +162,19 @@ struct policy {
         enum policy_action default_usb_hub;
         enum policy_action default_usb_other;
         enum policy_action default_network;
+        enum policy_action default_wireless; /* networks no `wireless` entry names, and modes no permit names */
+        enum policy_action default_media;
 
         size_t n_usb;
         struct policy_usb_entry *usb;
         size_t n_net;
         struct policy_net_entry *net;
+        size_t n_wireless;
+        struct policy_wireless_entry *wireless;
+        size_t n_media;
+        struct policy_media_entry *media;
+        size_t n_fixed;
+        struct policy_fixed_disk *fixed;
 
         struct policy_index *index;
 };
@@ -153,6 +211,16 @@ static inline void policy_freep(struct policy **p) {
  * NULL). 0 otherwise. */
 int policy_check_applicable(const struct policy *p, int64_t now, const char *hostname, const char *machine_id);
 
+#define POLICY_WORKSTATIONS_MAX 10000  /* names in one `workstation` or `workstations` list */
+
+/* Whether LIST (N names; N == 0: every host) names HOSTNAME or MACHINE_ID (case-insensitive). */
+bool policy_names_host(char *const *list, size_t n, const char *hostname, const char *machine_id);
+
+/* Drops the entries whose `workstations` name neither HOSTNAME nor MACHINE_ID and rebuilds the
+ * indices: what is left is what this host enforces. Returns how many entries were dropped, or
+ * -ENOMEM (P is then unchanged but for entries already dropped; its indices are rebuilt). */
+int policy_restrict_to_host(struct policy *p, const char *hostname, const char *machine_id);
+
 /* Writes P as a clean canonical policy file (all fields, no comments), for the cases where a
  * text edit cannot keep the original layout, and for generated policies. */
 int policy_write(const struct policy *p, char **ret);
@@ -160,5 +228,7 @@ int policy_write(const struct policy *p, char **ret);
 /* Lookup by permit reference (linear; for tools, not for the event path). */
 const struct policy_usb_entry *policy_find_usb_permit(const struct policy *p, const char *permit);
 const struct policy_net_entry *policy_find_net_permit(const struct policy *p, const char *permit);
+const struct policy_wireless_entry *policy_find_wireless_permit(const struct policy *p, const char *permit);
+const struct policy_media_entry *policy_find_media_permit(const struct policy *p, const char *permit);
 
 const char *policy_action_to_string(enum policy_action a);

@@ -11,7 +11,12 @@
  * policy.conf lists every approved serial number, which is all a clone of an approved stick
  * needs besides its vendor:product: it is installed 0640 root:kyoka (kyokad reads it as root;
  * group kyoka may read kyokad's state anyway), or 0600 when there is no group kyoka. The
- * signature is no secret (0644). */
+ * signature is no secret (0644).
+ *
+ * Before anything is written, the policy decides again every device and link kyokad lists
+ * (preview.c): --dry-run prints that and stops; a real install that would block the link of the
+ * caller's SSH session or of a default route is refused unless --force, so that an admin does
+ * not cut the branch they sit on (kyokad would set that link down at once). */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -32,25 +37,36 @@
 #include "policy-load.h"
 #include "policy-sign.h"
 #include "host-id.h"
+#include "json-util.h"
 #include "policyctl.h"
+#include "preview.h"
 
 #define SIG_FILE_MAX 4096u
 
 static void help(void) {
-        printf("Usage: policyctl install FILE\n"
+        printf(_("Usage: policyctl install [--dry-run] [--force] FILE\n"
                "\n"
                "Verify FILE and FILE.sig as kyokad would on this host (trusted keys in\n"
-               "%s/" KYOKA_KEYS_DIR ", this host's name and machine-id, expiry, and a serial newer than\n"
-               "the last accepted in %s), install them as %s/" KYOKA_POLICY_FILE " and\n"
-               KYOKA_POLICY_SIG_FILE ", and make kyokad reload: prints what changed for present\n"
+               "%s/%s, this host's name and machine-id, expiry, and a serial newer than\n"
+               "the last accepted in %s), install them as %s/%s and\n"
+               "%s, and make kyokad reload: prints what changed for present\n"
                "devices. If kyokad is not running, it uses the policy when it starts.\n"
                "Writing the configuration needs its permissions (root); the reload needs root or\n"
-               "group " KYOKA_GROUP_ADMIN ".\n"
-               "Exit status: 0 installed, 1 refused or failed, 2 usage error.\n"
+               "group %s.\n"
+               "Before anything is written, the policy decides again the devices and links\n"
+               "kyokad lists. An install that would block the link carrying this SSH session\n"
+               "($SSH_CONNECTION) or a default route is refused unless --force.\n"
+               "Exit status: 0 installed (or, with --dry-run, it would be), 1 refused or failed,\n"
+               "2 usage error.\n"
                "\n"
                "Options:\n"
-               "  -h --help   show this help\n",
-               arg_config_dir, arg_state_dir, arg_config_dir);
+               "  -n --dry-run  verify and show what would change (old -> new decision); change\n"
+               "                nothing\n"
+               "  -f --force    install even if it blocks the link of this SSH session or of a\n"
+               "                default route\n"
+               "  -h --help     show this help\n"),
+               arg_config_dir, KYOKA_KEYS_DIR, arg_state_dir, arg_config_dir, KYOKA_POLICY_FILE,
+               KYOKA_POLICY_SIG_FILE, KYOKA_GROUP_ADMIN);
 }
 
 static void report_refusal(const char *path, const struct policy_load_result *res) {
@@ -58,7 +74,7 @@ static void report_refusal(const char *path, const struct policy_load_result *re
 
         if (res->error == LOAD_INVALID)
                 print_diag(&res->diag);
-        log_error("%s%s: not installed", res->error == LOAD_BAD_SIGNATURE ? "BAD SIGNATURE: " : "refused: ", m);
+        log_error(_("%s%s: not installed"), res->error == LOAD_BAD_SIGNATURE ? _("BAD SIGNATURE: ") : _("refused: "), m);
 }
 
 /* Writes DATA into a new temporary file in DIR with MODE and group GID (-1: the caller's),
@@ -145,9 +161,8 @@ static gid_t kyoka_gid(void) {
                 if (r == 0 && res)
                         return res->gr_gid;
         }
-        log_error("warning: no group " KYOKA_GROUP_READ " (%s): " KYOKA_POLICY_FILE
-                  " is installed 0600, readable by root alone",
-                  r ? strerror(r) : "not found");
+        log_error(_("warning: no group %s (%s): %s is installed 0600, readable by root alone"), KYOKA_GROUP_READ,
+                  r ? strerror(r) : _("not found"), KYOKA_POLICY_FILE);
         return (gid_t) -1;
 }
 
@@ -218,14 +233,159 @@ static int print_changes(struct json_object *reply) {
                 fputs_safe(json_get_string(l, "reason") ?: "", stdout);
                 fputs(")\n", stdout);
         }
+        /* Media on other buses (absent from an older kyokad); the fixed disks are never listed. */
+        struct json_object *media = NULL;
+        if (json_object_object_get_ex(reply, "media_changes", &media) && json_object_is_type(media, json_type_array))
+                for (size_t i = 0; i < json_object_array_length(media); i++) {
+                        struct json_object *m = json_object_array_get_idx(media, i), *v;
+                        if (!json_object_object_get_ex(m, "changed", &v) || !json_object_get_boolean(v))
+                                continue;
+                        changed++;
+                        fputs("  medium ", stdout);
+                        fputs_safe(json_get_string(m, "device") ?: "?", stdout);
+                        printf(" (%s) ", json_get_string(m, "bus") ?: "?");
+                        fputs_safe(json_get_string(m, "model") ?: "", stdout);
+                        fputs(" serial \"", stdout);
+                        fputs_safe(json_get_string(m, "serial") ?: "", stdout);
+                        printf("\": %s -> %s (", json_get_string(m, "before") ?: "new", json_get_string(m, "after") ?: "?");
+                        fputs_safe(json_get_string(m, "reason") ?: "", stdout);
+                        fputs(")\n", stdout);
+                }
         if (changed == 0)
-                printf("  no present device or link changed (%zu device%s, %zu link%s)\n", n, n == 1 ? "" : "s", n_links,
-                       n_links == 1 ? "" : "s");
+                printf("  no present device, medium or link changed (%zu device%s, %zu link%s)\n", n, n == 1 ? "" : "s",
+                       n_links, n_links == 1 ? "" : "s");
         return 0;
+}
+
+/* kyokad's `list`: -ENOENT (quietly) when kyokad is not running. */
+static int fetch_list(struct json_object **ret) {
+        _cleanup_close_ int fd = -EBADF;
+        struct json_object *reply = NULL, *ok;
+        int r;
+
+        r = control_connect(true, &fd);
+        if (r < 0)
+                return r == -ECONNREFUSED ? -ENOENT : r;
+        if (control_send(fd, KYOKA_CMD_LIST, NULL) < 0)
+                return -EIO;
+        r = control_receive(fd, &reply);
+        if (r < 0)
+                return r;
+        if (!json_object_object_get_ex(reply, "ok", &ok) || !json_object_get_boolean(ok)) {
+                fputs("policyctl: kyokad: ", stderr);
+                fputs_safe(json_get_string(reply, "error") ?: "refused", stderr);
+                fputc('\n', stderr);
+                json_object_put(reply);
+                return -EBADE;
+        }
+        *ret = reply;
+        return 0;
+}
+
+static const char *carrier_text(unsigned carries) {
+        if ((carries & PREVIEW_CARRIES_SSH) && (carries & PREVIEW_CARRIES_DEFAULT_ROUTE))
+                return "this SSH session and a default route";
+        if (carries & PREVIEW_CARRIES_SSH)
+                return "this SSH session";
+        return "a default route";
+}
+
+/* Prints the preview; returns how many items would cut the caller's connection. */
+static size_t print_preview(const struct preview *p, const char *verb) {
+        size_t cuts = 0;
+
+        for (size_t i = 0; i < p->n_items; i++) {
+                const struct preview_item *it = &p->items[i];
+                if (it->before == it->after && !preview_item_cuts(it))
+                        continue;
+                fputs(it->kind == PREVIEW_LINK ? "  link " : it->kind == PREVIEW_MEDIUM ? "  medium " : "  ", stdout);
+                if (it->kind == PREVIEW_LINK)
+                        print_link_name(it->listed, stdout);
+                else if (it->kind == PREVIEW_MEDIUM) {
+                        /* As a reload's media_changes are printed (print_changes). */
+                        fputs_safe(json_get_string(it->listed, "device") ?: "?", stdout);
+                        printf(" (%s) ", json_get_string(it->listed, "bus") ?: "?");
+                        fputs_safe(json_get_string(it->listed, "model") ?: "", stdout);
+                        fputs(" serial \"", stdout);
+                        fputs_safe(json_get_string(it->listed, "serial") ?: "", stdout);
+                        putchar('"');
+                } else
+                        print_device_name(it->listed, stdout);
+                printf(": %s -> %s (", policy_verdict_to_string(it->before), policy_verdict_to_string(it->after));
+                fputs_safe(it->reason, stdout);
+                putchar(')');
+                if (preview_item_cuts(it)) {
+                        printf("  <- carries %s", carrier_text(it->carries));
+                        cuts++;
+                }
+                putchar('\n');
+        }
+        if (p->n_changed == 0)
+                printf("  no present device or link %s change (%zu listed)\n", verb, p->n_items);
+        return cuts;
+}
+
+/* What the policy would change: the preview of LIST with POLICY, and the guard. Returns 0 to go
+ * on, EXIT_REFUSED when the guard refuses, -errno on failure (logged). */
+static int preview_and_guard(const struct policy *policy, bool dry_run, bool force) {
+        _cleanup_(json_object_putp) struct json_object *list = NULL;
+        char names[PREVIEW_CARRIERS_MAX][NET_NAME_MAX], err[512];
+        unsigned bits[PREVIEW_CARRIERS_MAX];
+        struct preview p = {};
+        int r, n;
+
+        r = fetch_list(&list);
+        if (r == -ENOENT) {
+                if (dry_run)
+                        printf("kyokad is not running: no present device or link to compare; it will enforce this "
+                               "policy when it starts\n");
+                return 0;
+        }
+        if (r < 0)
+                return log_error_errno(r, _("cannot ask kyokad what is present: not installed"));
+        r = preview_compute(list, policy, (int64_t) time(NULL), &p, err, sizeof err);
+        if (r == -ENOMEM)
+                return log_oom();
+        if (r < 0)
+                return log_error_errno(r, "%s", err);
+        n = preview_find_carriers(getenv("SSH_CONNECTION"), names, bits);
+        if (n < 0) {
+                preview_done(&p);
+                /* Without knowing what carries the caller, the guard cannot promise anything. */
+                return log_error_errno(n, _("cannot tell which links carry this session (addresses or routes): %m%s"),
+                                       force ? "" : "; not installed (--force installs anyway)"), force ? 0 : n;
+        }
+        preview_mark_carriers(&p, names, bits, (size_t) n);
+
+        printf(dry_run ? "would change:\n" : "changes:\n");
+        size_t cuts = print_preview(&p, dry_run ? "would" : "will");
+        preview_done(&p);
+        if (cuts == 0)
+                return 0;
+        if (dry_run) {
+                printf("warning: this policy blocks %zu link%s carrying this session or a default route: "
+                       "installing it needs --force\n", cuts, cuts == 1 ? "" : "s");
+                return 0;
+        }
+        if (force) {
+                log_error(ngettext("warning: --force: blocking %zu link that carries this session or a default route",
+                                   "warning: --force: blocking %zu links that carry this session or a default route",
+                                   cuts), cuts);
+                return 0;
+        }
+        log_error(ngettext("refused: this policy blocks %zu link carrying this SSH session or a default route (marked "
+                           "above): kyokad would set it down at once. Not installed; approve the link in the policy, or "
+                           "install with --force from the console",
+                           "refused: this policy blocks %zu links carrying this SSH session or a default route (marked "
+                           "above): kyokad would set them down at once. Not installed; approve the link in the policy, or "
+                           "install with --force from the console", cuts), cuts);
+        return EXIT_REFUSED;
 }
 
 int verb_install(int argc, char *argv[]) {
         static const struct option options[] = {
+                { "dry-run", no_argument, NULL, 'n' },
+                { "force", no_argument, NULL, 'f' },
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
@@ -236,10 +396,17 @@ int verb_install(int argc, char *argv[]) {
         struct policy_load_result res;
         struct host_id host;
         size_t size = 0, sig_size = 0;
+        bool dry_run = false, force = false;
         int c, r;
 
-        while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, ":hnf", options, NULL)) >= 0)
                 switch (c) {
+                case 'n':
+                        dry_run = true;
+                        break;
+                case 'f':
+                        force = true;
+                        break;
                 case 'h':
                         help();
                         return EXIT_OK;
@@ -247,7 +414,7 @@ int verb_install(int argc, char *argv[]) {
                         return option_error("install", c, argv);
                 }
         if (argc - optind != 1)
-                return usage_error("install", "expected one FILE (its signature is FILE.sig)");
+                return usage_error("install", _("expected one FILE (its signature is FILE.sig)"));
         const char *path = argv[optind];
 
         keys_dir = path_join(arg_config_dir, KYOKA_KEYS_DIR);
@@ -277,17 +444,26 @@ int verb_install(int argc, char *argv[]) {
         uint64_t serial = res.policy->serial;
         bool unchanged = res.unchanged;
 
+        if (dry_run)
+                printf("%s verifies: serial %" PRIu64 "%s would be installed as %s/" KYOKA_POLICY_FILE "\n", path,
+                       serial, unchanged ? " (the policy already in force)" : "", arg_config_dir);
+        r = preview_and_guard(res.policy, dry_run, force);
+        if (r != 0 || dry_run) {
+                policy_load_result_done(&res);
+                return r < 0 ? EXIT_REFUSED : r;
+        }
+
         r = read_verified(path, keys, &res, &text, &size, &sig, &sig_size);
         policy_load_result_done(&res);
         if (r == -ESTALE)
-                return log_error_errno(r, "%s or its signature changed while it was being installed: not installed",
+                return log_error_errno(r, _("%s or its signature changed while it was being installed: not installed"),
                                        path), EXIT_REFUSED;
         if (r < 0)
-                return log_error_errno(r, "%s: cannot read it again: %m", path), EXIT_REFUSED;
+                return log_error_errno(r, _("%s: cannot read it again: %m"), path), EXIT_REFUSED;
 
         r = install_files(text, size, sig, sig_size);
         if (r < 0)
-                return log_error_errno(r, "cannot install into %s: %m", arg_config_dir), EXIT_REFUSED;
+                return log_error_errno(r, _("cannot install into %s: %m"), arg_config_dir), EXIT_REFUSED;
         printf("installed serial %" PRIu64 "%s as %s/" KYOKA_POLICY_FILE "\n", serial,
                unchanged ? " (the policy already in force)" : "", arg_config_dir);
 
@@ -302,7 +478,7 @@ int verb_install(int argc, char *argv[]) {
                 return EXIT_REFUSED;
         r = control_receive(fd, &reply);
         if (r == -ECONNRESET)
-                return log_error_errno(r, "kyokad closed the connection without a reply"), EXIT_REFUSED;
+                return log_error_errno(r, _("kyokad closed the connection without a reply")), EXIT_REFUSED;
         if (r < 0)
                 return EXIT_REFUSED;
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* policyctl list: the USB devices and network links present now, with their identity and what
- * kyokad decided (verdict, reason, permit; for links also up/down and violations). --blocked is
- * the admin's "what needs a request?". */
+/* policyctl list: the USB devices, media on other buses and network links present now, with
+ * their identity and what kyokad decided (verdict, reason, permit; for links also up/down and
+ * violations; the workstation's own disks as "fixed"). --blocked is the admin's "what needs a
+ * request?". */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -13,19 +14,22 @@
 #include "policyctl.h"
 
 static void help(void) {
-        printf("Usage: policyctl list [--blocked] [--json]\n"
+        printf(_("Usage: policyctl list [--blocked] [--json]\n"
                "\n"
                "List the present USB devices (bus path, vendor:product, manufacturer and product\n"
-               "strings, serial, interfaces) and network links (name, ifindex, MAC and whether it\n"
-               "is the permanent one, kind, bus path, driver, up or down, violations), each with\n"
-               "the verdict kyokad enforces and why.\n"
-               "Needs root, group " KYOKA_GROUP_READ " or " KYOKA_GROUP_ADMIN ".\n"
+               "strings, serial, interfaces), the disks on other buses (SD cards, optical drives,\n"
+               "NVMe, SATA: kernel name, bus, vendor, model, serial, port; the workstation's own\n"
+               "disks as \"fixed\") and network links (name, ifindex, MAC and whether it is the\n"
+               "permanent one, kind, bus path, driver, up or down, violations), each with the\n"
+               "verdict kyokad enforces and why.\n"
+               "Needs root, group %s or %s.\n"
                "Exit status: 0 listed, 1 kyokad unreachable or refused, 2 usage error.\n"
                "\n"
                "Options:\n"
                "  --blocked   only the devices and links that are blocked\n"
-               "  --json      print them as one JSON array (\"type\": \"usb\" or \"network\")\n"
-               "  -h --help   show this help\n");
+               "  --json      print them as one JSON array (\"type\": \"usb\", \"media\" or \"network\")\n"
+               "  -h --help   show this help\n"),
+               KYOKA_GROUP_READ, KYOKA_GROUP_ADMIN);
 }
 
 /* "; REASON (permit P)", the permit only when the reason does not already name it. */
@@ -55,6 +59,27 @@ static void print_device(struct json_object *d) {
         else
                 fputs("none", stdout);
         print_reason(d);
+}
+
+static void print_medium(struct json_object *m) {
+        struct json_object *disc = NULL;
+        const char *fixed = json_get_string(m, "fixed");
+
+        printf("%-9s %-7s ", fixed ? "fixed" : json_get_string(m, "verdict") ?: "?", "media");
+        fputs_safe(json_get_string(m, "device") ?: "?", stdout);
+        printf(" (%s) ", json_get_string(m, "bus") ?: "?");
+        fputs_safe(json_get_string(m, "vendor") ?: "", stdout);
+        if ((json_get_string(m, "vendor") ?: "")[0])
+                putchar(' ');
+        fputs_safe(json_get_string(m, "model") ?: "", stdout);
+        fputs(" serial ", stdout);
+        fputs_safe((json_get_string(m, "serial") ?: "")[0] ? json_get_string(m, "serial") : "(none)", stdout);
+        putchar('\n');
+        printf("%18sport ", "");
+        fputs_safe((json_get_string(m, "path") ?: "")[0] ? json_get_string(m, "path") : "(unknown)", stdout);
+        if (json_object_object_get_ex(m, "disc", &disc) && json_object_is_type(disc, json_type_boolean))
+                fputs(json_object_get_boolean(disc) ? "; disc in the drive" : "; no disc", stdout);
+        print_reason(m);
 }
 
 static void print_link(struct json_object *l) {
@@ -97,7 +122,7 @@ int verb_list(int argc, char *argv[]) {
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
-        struct json_object *reply = NULL, *devices = NULL, *links = NULL, *shown;
+        struct json_object *reply = NULL, *devices = NULL, *links = NULL, *media = NULL, *shown;
         bool json = false, blocked = false;
         int c, r;
 
@@ -116,22 +141,25 @@ int verb_list(int argc, char *argv[]) {
                         return option_error("list", c, argv);
                 }
         if (optind != argc)
-                return usage_error("list", "unexpected argument '%s'", argv[optind]);
+                return usage_error("list", _("unexpected argument '%s'"), argv[optind]);
 
         r = control_call(KYOKA_CMD_LIST, NULL, &reply);
         if (r < 0 || !json_object_object_get_ex(reply, "devices", &devices) ||
             !json_object_is_type(devices, json_type_array)) {
                 if (r >= 0)
-                        log_error("kyokad's reply has no device list");
+                        log_error(_("kyokad's reply has no device list"));
                 json_object_put(reply);
                 return EXIT_REFUSED;
         }
         /* null (or absent, from an older kyokad): kyokad does not watch links. */
         (void) json_object_object_get_ex(reply, "links", &links);
         bool watched = json_object_is_type(links, json_type_array);
+        /* Absent from an older kyokad. */
+        (void) json_object_object_get_ex(reply, "media", &media);
 
         shown = json_object_new_array();
-        if (!shown || add_shown(shown, devices, blocked) < 0 || add_shown(shown, links, blocked) < 0) {
+        if (!shown || add_shown(shown, devices, blocked) < 0 || add_shown(shown, media, blocked) < 0 ||
+            add_shown(shown, links, blocked) < 0) {
                 json_object_put(shown);
                 json_object_put(reply);
                 return log_oom();
@@ -139,9 +167,10 @@ int verb_list(int argc, char *argv[]) {
 
         size_t n_usb = 0, n_links = 0;
         for (size_t i = 0; i < json_object_array_length(shown); i++) {
-                if (streq_ptr(json_get_string(json_object_array_get_idx(shown, i), "type"), "network"))
+                const char *type = json_get_string(json_object_array_get_idx(shown, i), "type");
+                if (streq_ptr(type, "network"))
                         n_links++;
-                else
+                else if (!streq_ptr(type, "media"))
                         n_usb++;
         }
         if (json)
@@ -152,8 +181,11 @@ int verb_list(int argc, char *argv[]) {
                         printf("no %sUSB devices present\n", blocked ? "blocked " : "");
                 for (size_t i = 0; i < json_object_array_length(shown); i++) {
                         struct json_object *d = json_object_array_get_idx(shown, i);
-                        if (streq_ptr(json_get_string(d, "type"), "network"))
+                        const char *type = json_get_string(d, "type");
+                        if (streq_ptr(type, "network"))
                                 print_link(d);
+                        else if (streq_ptr(type, "media"))
+                                print_medium(d);
                         else
                                 print_device(d);
                 }

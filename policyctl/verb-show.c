@@ -12,9 +12,10 @@
 #include "json-util.h"
 #include "policyctl.h"
 #include "timeutil.h"
+#include "wireless.h"
 
 static void help(void) {
-        printf("Usage: policyctl show [--json] FILE\n"
+        printf(_("Usage: policyctl show [--json] FILE\n"
                "\n"
                "Print a policy: its header, the defaults, and for each permit the device, its port,\n"
                "access, raw HID, validity, who approved it and when, holder, label and purpose.\n"
@@ -22,7 +23,7 @@ static void help(void) {
                "\n"
                "Options:\n"
                "  --json      print JSON instead of a table\n"
-               "  -h --help   show this help\n");
+               "  -h --help   show this help\n"));
 }
 
 /* A date as written, or formatted from its value; NULL if not set. */
@@ -77,6 +78,26 @@ static void print_approval(const struct policy_approval *a) {
         row("holder", a->holder);
         row("label", a->label);
         row("purpose", a->purpose);
+        /* Only where it narrows: an entry without the key applies on every workstation. */
+        if (a->n_workstations > 0) {
+                printf("  %-12s ", "applies on");
+                for (size_t i = 0; i < a->n_workstations; i++) {
+                        fputs(i ? ", " : "", stdout);
+                        fputs_safe(a->workstations[i], stdout);
+                }
+                fputs(" only\n", stdout);
+        }
+}
+
+static void print_media_keys(const char *vendor, const char *model, const char *serial, const char *oemid,
+                             const char *date, const char *path) {
+        const char *keys[] = { "vendor", "model", "serial", "oemid", "date", "path" };
+        const char *values[] = { vendor, model, serial, oemid, date, path };
+        for (size_t k = 0; k < ELEMENTSOF(keys); k++)
+                if (values[k]) {
+                        printf(" %s ", keys[k]);
+                        fputs_safe(values[k], stdout);
+                }
 }
 
 static void print_table(const struct policy *p) {
@@ -104,9 +125,10 @@ static void print_table(const struct policy *p) {
         fputs_safe(p->workstation ? p->workstation : "any", stdout);
         printf("\nvalid until  ");
         fputs_safe(p->valid_until_text ? p->valid_until_text : "no limit", stdout);
-        printf("\ndefaults     usb_hid %s, usb_hub %s, usb_other %s, network %s\n",
+        printf("\ndefaults     usb_hid %s, usb_hub %s, usb_other %s, network %s, wireless %s, media %s\n",
                policy_action_to_string(p->default_usb_hid), policy_action_to_string(p->default_usb_hub),
-               policy_action_to_string(p->default_usb_other), policy_action_to_string(p->default_network));
+               policy_action_to_string(p->default_usb_other), policy_action_to_string(p->default_network),
+               policy_action_to_string(p->default_wireless), policy_action_to_string(p->default_media));
 
         for (size_t i = 0; i < p->n_usb; i++) {
                 const struct policy_usb_entry *e = &p->usb[i];
@@ -158,12 +180,64 @@ static void print_table(const struct policy *p) {
                         fputs(" name ", stdout);
                         fputs_safe(e->name, stdout);
                 }
+                if (e->wireless_modes) {
+                        printf("\n  %-12s", "wireless");
+                        for (int m = 0; m < _WIRELESS_MODE_MAX; m++)
+                                if (e->wireless_modes & (1u << m))
+                                        printf(" %s", wireless_mode_to_string(m));
+                }
                 printf("\n  %-12s %s\n", "access", "allow");
                 print_approval(&e->approval);
         }
 
-        if (p->n_usb + p->n_net == 0)
+        for (size_t i = 0; i < p->n_wireless; i++) {
+                const struct policy_wireless_entry *e = &p->wireless[i];
+                char ssid[WIRELESS_SSID_TEXT_MAX];
+
+                /* The SSID as escaped text: its bytes are whatever the approver was given. */
+                wireless_ssid_text(e->ssid, e->ssid_len, ssid);
+                printf("\npermit       ");
+                fputs_safe(e->approval.permit, stdout);
+                printf("\n  %-12s wireless ssid \"", "network");
+                fputs_safe(ssid, stdout);
+                printf("\"\n  %-12s", "bssid");
+                if (e->n_bssids == 0)
+                        fputs(" any", stdout);
+                for (size_t j = 0; j < e->n_bssids; j++) {
+                        char mac[18];
+                        mac_format(e->bssids[j], mac);
+                        printf(" %s", mac);
+                }
+                printf("\n  %-12s %s or better\n", "security", wireless_security_to_string(e->security));
+                print_approval(&e->approval);
+        }
+
+        for (size_t i = 0; i < p->n_media; i++) {
+                const struct policy_media_entry *e = &p->media[i];
+
+                printf("\npermit       ");
+                fputs_safe(e->approval.permit, stdout);
+                printf("\n  %-12s media %s", "device", media_bus_to_string(e->bus));
+                print_media_keys(e->vendor, e->model, e->serial, e->oemid, e->date, e->path);
+                printf("\n  %-12s %s\n", "access",
+                       e->bus == MEDIA_BUS_OPTICAL ? (e->read_only ? "read discs (carry-in)" : "read and write discs")
+                                                   : e->read_only ? "read-only" : "read-write");
+                print_approval(&e->approval);
+        }
+
+        if (p->n_usb + p->n_net + p->n_wireless + p->n_media == 0)
                 puts("\n(no permits)");
+        for (size_t i = 0; i < p->n_fixed; i++) {
+                const struct policy_fixed_disk *f = &p->fixed[i];
+                printf("%sfixed disk   %s", i == 0 ? "\n" : "", media_bus_to_string(f->bus));
+                print_media_keys(f->vendor, f->model, f->serial, NULL, NULL, f->path);
+                if (f->label) {
+                        fputs(" (", stdout);
+                        fputs_safe(f->label, stdout);
+                        putchar(')');
+                }
+                putchar('\n');
+        }
 }
 
 /* ---- JSON -------------------------------------------------------------------------------- */
@@ -171,6 +245,23 @@ static void print_table(const struct policy *p) {
 static int add_date(struct json_object *o, const char *key, const char *text, int64_t t) {
         char b[ISO8601_MAX];
         return json_add_string(o, key, date_or_null(text, t, b));
+}
+
+/* KEY: the names as an array, or null for none (every workstation). */
+static int add_strv(struct json_object *o, const char *key, char *const *v, size_t n) {
+        if (n == 0)
+                return json_add_null(o, key);
+        struct json_object *a = json_object_new_array();
+        if (json_add(o, key, a) < 0)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                struct json_object *e = json_object_new_string(v[i]);
+                if (!e || json_object_array_add(a, e) < 0) {
+                        json_object_put(e);
+                        return -ENOMEM;
+                }
+        }
+        return 0;
 }
 
 static int add_approval(struct json_object *o, const struct policy_approval *a) {
@@ -183,6 +274,7 @@ static int add_approval(struct json_object *o, const struct policy_approval *a) 
         r = r < 0 ? r : add_date(o, "approved_on", a->approved_on_text, a->approved_on);
         r = r < 0 ? r : add_date(o, "valid_from", a->valid_from_text, a->valid_from);
         r = r < 0 ? r : add_date(o, "valid_until", a->valid_until_text, a->valid_until);
+        r = r < 0 ? r : add_strv(o, "workstations", a->workstations, a->n_workstations);
         return r;
 }
 
@@ -239,6 +331,93 @@ static int net_to_json(const struct policy_net_entry *e, struct json_object **re
         r = r < 0 ? r : json_add_string(o, "path", e->path);
         r = r < 0 ? r : json_add_string(o, "kind", e->kind);
         r = r < 0 ? r : json_add_string(o, "name", e->name);
+        if (r >= 0 && e->wireless_modes) {
+                struct json_object *modes = json_object_new_array();
+                for (int m = 0; modes && m < _WIRELESS_MODE_MAX; m++)
+                        if ((e->wireless_modes & (1u << m)) &&
+                            json_object_array_add(modes, json_object_new_string(wireless_mode_to_string(m))) < 0)
+                                r = -ENOMEM;
+                if (json_add(o, "wireless_modes", modes) < 0)
+                        r = -ENOMEM;
+        }
+        if (r < 0) {
+                json_object_put(o);
+                return r;
+        }
+        *ret = o;
+        return 0;
+}
+
+static int wireless_to_json(const struct policy_wireless_entry *e, struct json_object **ret) {
+        struct json_object *o = json_object_new_object(), *bssids = NULL;
+        char text[WIRELESS_SSID_TEXT_MAX], hex[WIRELESS_SSID_HEX_MAX];
+        int r;
+
+        if (!o)
+                return -ENOMEM;
+        wireless_ssid_text(e->ssid, e->ssid_len, text);
+        wireless_ssid_hex(e->ssid, e->ssid_len, hex);
+        r = add_approval(o, &e->approval);
+        r = r < 0 ? r : json_add_string(o, "ssid", text);
+        r = r < 0 ? r : json_add_string(o, "ssid_hex", hex);
+        if (r >= 0 && e->n_bssids > 0) {
+                bssids = json_object_new_array();
+                for (size_t i = 0; bssids && i < e->n_bssids; i++) {
+                        char mac[18];
+                        mac_format(e->bssids[i], mac);
+                        if (json_object_array_add(bssids, json_object_new_string(mac)) < 0)
+                                r = -ENOMEM;
+                }
+                if (json_add(o, "bssid", bssids) < 0)
+                        r = -ENOMEM;
+        } else if (r >= 0)
+                r = json_add_null(o, "bssid");
+        r = r < 0 ? r : json_add_string(o, "security", wireless_security_to_string(e->security));
+        if (r < 0) {
+                json_object_put(o);
+                return r;
+        }
+        *ret = o;
+        return 0;
+}
+
+static int media_keys_to_json(struct json_object *o, enum media_bus bus, const char *vendor, const char *model,
+                              const char *serial, const char *path) {
+        int r = json_add_string(o, "bus", media_bus_to_string(bus));
+        r = r < 0 ? r : json_add_string(o, "vendor", vendor);
+        r = r < 0 ? r : json_add_string(o, "model", model);
+        r = r < 0 ? r : json_add_string(o, "serial", serial);
+        r = r < 0 ? r : json_add_string(o, "path", path);
+        return r;
+}
+
+static int media_to_json(const struct policy_media_entry *e, struct json_object **ret) {
+        struct json_object *o = json_object_new_object();
+        int r;
+
+        if (!o)
+                return -ENOMEM;
+        r = add_approval(o, &e->approval);
+        r = r < 0 ? r : media_keys_to_json(o, e->bus, e->vendor, e->model, e->serial, e->path);
+        r = r < 0 ? r : json_add_string(o, "oemid", e->oemid);
+        r = r < 0 ? r : json_add_string(o, "date", e->date);
+        r = r < 0 ? r : json_add_string(o, "access", e->read_only ? "read-only" : "read-write");
+        if (r < 0) {
+                json_object_put(o);
+                return r;
+        }
+        *ret = o;
+        return 0;
+}
+
+static int fixed_to_json(const struct policy_fixed_disk *f, struct json_object **ret) {
+        struct json_object *o = json_object_new_object();
+        int r;
+
+        if (!o)
+                return -ENOMEM;
+        r = media_keys_to_json(o, f->bus, f->vendor, f->model, f->serial, f->path);
+        r = r < 0 ? r : json_add_string(o, "label", f->label);
         if (r < 0) {
                 json_object_put(o);
                 return r;
@@ -248,7 +427,8 @@ static int net_to_json(const struct policy_net_entry *e, struct json_object **re
 }
 
 static int print_json(const struct policy *p) {
-        struct json_object *root = json_object_new_object(), *defaults = NULL, *usb = NULL, *net = NULL;
+        struct json_object *root = json_object_new_object(), *defaults = NULL, *usb = NULL, *net = NULL,
+                           *wireless = NULL;
         int r = 0;
 
         if (!root)
@@ -262,6 +442,7 @@ static int print_json(const struct policy *p) {
         r = r < 0 ? r : json_add_string(root, "contractor", p->contractor);
         r = r < 0 ? r : json_add_string(root, "responsible", p->responsible);
         r = r < 0 ? r : json_add_string(root, "workstation", p->workstation);
+        r = r < 0 ? r : add_strv(root, "workstations", p->workstations, p->n_workstations);
         r = r < 0 ? r : add_date(root, "valid_until", p->valid_until_text, p->valid_until);
 
         defaults = json_object_new_object();
@@ -271,12 +452,33 @@ static int print_json(const struct policy *p) {
         r = r < 0 ? r : json_add_string(defaults, "usb_hub", policy_action_to_string(p->default_usb_hub));
         r = r < 0 ? r : json_add_string(defaults, "usb_other", policy_action_to_string(p->default_usb_other));
         r = r < 0 ? r : json_add_string(defaults, "network", policy_action_to_string(p->default_network));
+        r = r < 0 ? r : json_add_string(defaults, "wireless", policy_action_to_string(p->default_wireless));
+        r = r < 0 ? r : json_add_string(defaults, "media", policy_action_to_string(p->default_media));
+
+        struct json_object *media = json_object_new_array(), *fixed = json_object_new_array();
+        if (json_add(root, "media", media) < 0 || json_add(root, "fixed_disks", fixed) < 0)
+                r = -ENOMEM;
+        for (size_t i = 0; r >= 0 && i < p->n_media; i++) {
+                struct json_object *o;
+                r = media_to_json(&p->media[i], &o);
+                if (r >= 0 && json_object_array_add(media, o) < 0)
+                        r = -ENOMEM;
+        }
+        for (size_t i = 0; r >= 0 && i < p->n_fixed; i++) {
+                struct json_object *o;
+                r = fixed_to_json(&p->fixed[i], &o);
+                if (r >= 0 && json_object_array_add(fixed, o) < 0)
+                        r = -ENOMEM;
+        }
 
         usb = json_object_new_array();
         net = json_object_new_array();
         if (json_add(root, "usb", usb) < 0)
                 r = -ENOMEM;
         if (json_add(root, "network", net) < 0)
+                r = -ENOMEM;
+        wireless = json_object_new_array();
+        if (json_add(root, "wireless", wireless) < 0)
                 r = -ENOMEM;
         for (size_t i = 0; r >= 0 && i < p->n_usb; i++) {
                 struct json_object *o;
@@ -288,6 +490,12 @@ static int print_json(const struct policy *p) {
                 struct json_object *o;
                 r = net_to_json(&p->net[i], &o);
                 if (r >= 0 && json_object_array_add(net, o) < 0)
+                        r = -ENOMEM;
+        }
+        for (size_t i = 0; r >= 0 && i < p->n_wireless; i++) {
+                struct json_object *o;
+                r = wireless_to_json(&p->wireless[i], &o);
+                if (r >= 0 && json_object_array_add(wireless, o) < 0)
                         r = -ENOMEM;
         }
 
@@ -328,7 +536,7 @@ int verb_show(int argc, char *argv[]) {
                         return option_error("show", c, argv);
                 }
         if (argc - optind != 1)
-                return usage_error("show", "expected one FILE");
+                return usage_error("show", _("expected one FILE"));
         const char *path = argv[optind];
 
         if (read_policy_text(path, &text, &size) < 0)
@@ -337,7 +545,7 @@ int verb_show(int argc, char *argv[]) {
         if (r < 0) {
                 print_diag(&diag);
                 policy_diag_done(&diag);
-                log_error("%s: not a valid policy (see 'policyctl check')", path);
+                log_error(_("%s: not a valid policy (see 'policyctl check')"), path);
                 return EXIT_REFUSED;
         }
         policy_diag_done(&diag);
@@ -345,7 +553,7 @@ int verb_show(int argc, char *argv[]) {
         if (json) {
                 r = print_json(p);
                 if (r < 0) {
-                        log_error_errno(r, "cannot format JSON: %m");
+                        log_error_errno(r, _("cannot format JSON: %m"));
                         return EXIT_REFUSED;
                 }
         } else

@@ -32,7 +32,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         size_t n = strnlen(c.device, sizeof c.device);
                         if (n == 0 || n == sizeof c.device)
                                 abort();
-                        if (c.subject != SUBJECT_ANY && c.subject != SUBJECT_USB && c.subject != SUBJECT_NETWORK)
+                        if (c.subject != SUBJECT_ANY && c.subject != SUBJECT_USB && c.subject != SUBJECT_NETWORK &&
+                            c.subject != SUBJECT_MEDIA)
                                 abort();
                 }
                 (void) control_cmd_access(c.cmd);

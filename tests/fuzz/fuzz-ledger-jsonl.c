@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* libFuzzer target: one line of records.jsonl as `policyctl verify-export` reads it
- * (json_tokener_parse, then ledger_record_from_json with both hashes), of either version: no
- * "version" key (written before the count) or "version": 2 with "count". A record read from
+ * (json_tokener_parse, then ledger_record_from_json with both hashes), of any version: no
+ * "version" key (written before the count), "version": 2 with "count", "version": 3 with the
+ * media fields too, or "version": 4 with the wireless fields as well. A record read from
  * JSON must be one the ledger could have written: it normalises to itself, encodes in its own
  * version to bytes that decode to the same record, and its JSON form (with "version" and
- * "count" exactly when it is version 2) reads back to the same record and hashes. */
+ * "count" exactly from version 2, the media fields from version 3, the wireless fields from version 4) reads back to the same
+ * record and hashes. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,8 +52,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         (void) ledger_record_format_time(&r, time, sizeof time);
         if (ledger_record_to_json(&r, prev, hash, &again) < 0)
                 abort();
-        if (json_object_object_get_ex(again, "version", NULL) != (r.version == 2) ||
-            json_object_object_get_ex(again, "count", NULL) != (r.version == 2))
+        if (json_object_object_get_ex(again, "version", NULL) != (r.version >= 2) ||
+            json_object_object_get_ex(again, "count", NULL) != (r.version >= 2) ||
+            json_object_object_get_ex(again, "device_name", NULL) != (r.version >= 3))
                 abort();
         k = ledger_record_from_json(again, &back, p2, h2);
         json_object_put(again);

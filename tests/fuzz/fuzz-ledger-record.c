@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* libFuzzer target: a ledger record's canonical encoding (what the chain hashes, what the
- * database holds), version 1 or 2. A decoded record must be exactly what the encoder would
+ * database holds), of any version. A decoded record must be exactly what the encoder would
  * write for it: it re-encodes to the same bytes (in its own version), normalising it changes
- * nothing, its JSON form (what records.jsonl holds) reads back to the same record, and the two
- * versions of a record with count 1 differ only in the version byte and the count field. */
+ * nothing, its JSON form (what records.jsonl holds) reads back to the same record, and the
+ * versions of a record with count 1 and no media or wireless fields differ only in the version
+ * byte and the fields each version appended. */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,17 +52,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (r.count < 1 || (r.version == 1 && r.count != 1))
                 abort();
 
-        /* The same record in the other version. */
-        if (r.count == 1) {
-                struct ledger_record other = r;
-                other.version = r.version == 1 ? 2 : 1;
-                size_t m = ledger_record_encode(&other, other_enc);
-                const uint8_t *v1 = r.version == 1 ? data : other_enc, *v2 = r.version == 1 ? other_enc : data;
-                size_t n1 = r.version == 1 ? size : m, n2 = r.version == 1 ? m : size;
-                if (n2 != n1 + sizeof count_one || v1[0] != 1 || v2[0] != 2 || memcmp(v1 + 1, v2 + 1, n1 - 1) != 0 ||
-                    memcmp(v2 + n1, count_one, sizeof count_one) != 0)
+        /* The same record in the other versions: each later one is the one before with its own
+         * fields appended (version 2: the count; version 3: the five media fields; version 4: the
+         * four wireless fields; empty here). */
+        bool media_empty = !r.bus[0] && !r.device_name[0] && !r.device_path[0] && !r.oemid[0] && !r.manufacture_date[0];
+        bool wireless_empty = !r.wireless_mode[0] && !r.ssid[0] && !r.bssid[0] && !r.security[0];
+        if (r.count == 1 && media_empty && wireless_empty) {
+                static uint8_t enc_v[5][LEDGER_ENCODING_MAX];
+                size_t len[5] = { 0 };
+                for (uint8_t v = 1; v <= 4; v++) {
+                        struct ledger_record other = r;
+                        other.version = v;
+                        len[v] = ledger_record_encode(&other, enc_v[v]);
+                        if (enc_v[v][0] != v || ledger_record_decode(enc_v[v], len[v], &back) < 0 ||
+                            memcmp(&back, &other, sizeof other) != 0)
+                                abort();
+                }
+                static const uint8_t media_none[5 * 4] = { 0 }, wireless_none[4 * 4] = { 0 };
+                if (len[2] != len[1] + sizeof count_one || memcmp(enc_v[1] + 1, enc_v[2] + 1, len[1] - 1) != 0 ||
+                    memcmp(enc_v[2] + len[1], count_one, sizeof count_one) != 0 ||
+                    len[3] != len[2] + sizeof media_none || memcmp(enc_v[2] + 1, enc_v[3] + 1, len[2] - 1) != 0 ||
+                    memcmp(enc_v[3] + len[2], media_none, sizeof media_none) != 0 ||
+                    len[4] != len[3] + sizeof wireless_none || memcmp(enc_v[3] + 1, enc_v[4] + 1, len[3] - 1) != 0 ||
+                    memcmp(enc_v[4] + len[3], wireless_none, sizeof wireless_none) != 0)
                         abort();
-                if (ledger_record_decode(other_enc, m, &back) < 0 || memcmp(&back, &other, sizeof other) != 0)
+                if (len[r.version] != size || memcmp(enc_v[r.version], data, size) != 0)
                         abort();
         }
         return 0;

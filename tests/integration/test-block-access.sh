@@ -126,5 +126,95 @@ else
 	expect "the two-line file's read-write reaches the block rule" read-write 0 --runtime-dir "$rt" --devpath "$usbpath" "$loop"
 	setrw
 fi
+# --media: a disk that is not on USB (73-kyoka-media.rules). The loop device stands for the
+# disk; a sysfs tree made here says what it is (an SD card in a PCI reader, or an NVMe drive),
+# under the loop's own device number, so that BLKROSET is real.
+if [ "$(id -u)" -ne 0 ] || ! loop=${loop:-$(losetup -f --show "$(truncate -s 4M "$tmp/img" && echo "$tmp/img")" 2>/dev/null)}; then
+	echo "# no loop device (not root?): --media cases skipped"
+else
+	name=${loop#/dev/}
+	ro() { cat "/sys/block/$name/ro"; }
+	setrw() { blockdev --setrw "$loop"; }
+	devnum=$(cat "/sys/block/$name/dev")
+	sys=$tmp/sys st=$tmp/state rt=$tmp/mrun root=$tmp/root
+	mkdir -p "$st" "$rt/media" "$root/proc/self" "$root/etc" && chmod 0755 "$rt" "$rt/media"
+	: > "$root/proc/self/mountinfo"
+	# fake_disk KIND: the loop's device number as mmcblk0 (an SD card) or nvme0n1 (NVMe).
+	fake_disk() {
+		rm -rf "$sys"; local pci=$sys/devices/pci0000:00/0000:00:04.0 dev d
+		mkdir -p "$sys/bus/pci" "$sys/bus/mmc" "$sys/class/block" "$sys/dev/block" "$pci"
+		ln -s "$sys/bus/pci" "$pci/subsystem"
+		if [ "$1" = mmc ]; then
+			dev=$pci/mmc_host/mmc0/mmc0:0001 d=$dev/block/mmcblk0; mkdir -p "$d"; ln -s "$sys/bus/mmc" "$dev/subsystem"
+			printf '0x000003\n' > "$dev/manfid"; printf 'SD32G\n' > "$dev/name"; printf '0x12345678\n' > "$dev/serial"
+			printf '0x5344\n' > "$dev/oemid"; printf '01/2024\n' > "$dev/date"
+		else
+			dev=$pci/nvme/nvme0 d=$dev/nvme0n1; mkdir -p "$d"
+			printf 'NVSER9  \n' > "$dev/serial"; printf 'EXT NVMe\n' > "$dev/model"; printf '1\n' > "$d/nsid"
+		fi
+		echo "$devnum" > "$d/dev"; echo 42 > "$d/diskseq"; ln -s "$dev" "$d/device"
+		ln -s "$d" "$sys/class/block/$(basename "$d")"; ln -s "$d" "$sys/dev/block/$devnum"
+	}
+	media() { expect "$1" "$2" 0 --media --sysfs "$sys" --root "$root" --state-dir "$st" --runtime-dir "$rt" "$loop"; }
+	access() { printf '%s\ndiskseq=%s\n' "$1" "$2" > "$rt/media/$3"; chmod 0644 "$rt/media/$3"; }
+
+	fake_disk mmc
+	setrw
+	media "an SD card, no access file: closed" closed
+	[ "$(ro)" = 1 ] && ok "... and read-only now (BLKROSET)" || not_ok "... and read-only now" "ro=$(ro)"
+	setrw; access read-only 42 mmcblk0
+	media "access file read-only for its diskseq: read-only" read-only
+	[ "$(ro)" = 1 ] && ok "... ro=1" || not_ok "... ro=1" "ro=$(ro)"
+	setrw; access read-write 42 mmcblk0
+	media "access file read-write for its diskseq: read-write" read-write
+	[ "$(ro)" = 0 ] && ok "... and it stays writable" || not_ok "... and it stays writable" "ro=$(ro)"
+	access read-write 41 mmcblk0
+	media "read-write for another diskseq (a card swapped): closed" closed
+	setrw; access read-write 42 mmcblk0; chmod 0666 "$rt/media/mmcblk0"
+	media "access file writable by others: closed" closed
+	setrw; chmod 0644 "$rt/media/mmcblk0"; chmod 0775 "$rt/media"
+	media "access directory writable by group: closed" closed
+	setrw; chmod 0755 "$rt/media"; printf 'read-write\ndiskseq=42\n\n' > "$rt/media/mmcblk0"
+	media "access file with a trailing line: closed" closed
+	setrw; rm -f "$rt/media/mmcblk0"
+	# The fixed-disk rule first, before any file is read: nothing changes on a fixed disk.
+	echo "27 1 $devnum / / rw - ext4 $loop rw" > "$root/proc/self/mountinfo"
+	media "the card holds the root file system: fixed" fixed
+	[ "$(ro)" = 0 ] && ok "... and nothing changed (no BLKROSET)" || not_ok "... nothing changed" "ro=$(ro)"
+	: > "$root/proc/self/mountinfo"
+	echo "UUID=ABCD-1234 /data vfat defaults 0 0" > "$root/etc/fstab"
+	env ID_FS_UUID=abcd-1234 "$helper" --media --sysfs "$sys" --root "$root" --state-dir "$st" --runtime-dir "$rt" "$loop" > "$tmp/out" 2>&1
+	grep -qx fixed "$tmp/out" && [ "$(ro)" = 0 ] && ok "named by UUID in fstab (udev's environment for the node): fixed, untouched" ||
+		not_ok "named by UUID in fstab: fixed" "$(tr '\n' ' ' < "$tmp/out") ro=$(ro)"
+	: > "$root/etc/fstab"
+	printf 'kyoka fixed disks 1\nmmc\t\t\t0x12345678\t\n' > "$st/fixed-disks"
+	media "listed by the policy (STATE_DIR/fixed-disks): fixed" fixed
+	[ "$(ro)" = 0 ] && ok "... untouched" || not_ok "... untouched" "ro=$(ro)"
+	rm -f "$st/fixed-disks"
+	printf 'kyoka fixed disks 1\nmmc\t\t\t0x12345678\t\n' > "$st/disks-at-install"
+	media "an SD card present at installation is still a medium: closed" closed
+	setrw; rm -f "$st/disks-at-install"
+
+	fake_disk nvme
+	media "an NVMe disk and no installation list (kyokad never ran): left alone (fixed)" fixed
+	[ "$(ro)" = 0 ] && ok "... untouched" || not_ok "... untouched" "ro=$(ro)"
+	echo garbage > "$st/disks-at-install"
+	media "an unreadable installation list: left alone (fixed)" fixed
+	printf 'kyoka fixed disks 1\nnvme\t\tEXT NVMe\tNVSER9\t\n' > "$st/disks-at-install"
+	media "on the installation list: fixed" fixed
+	printf 'kyoka fixed disks 1\nnvme\t\tOTHER\tNVSER1\t\n' > "$st/disks-at-install"
+	media "not on the installation list (hot-plugged later): closed" closed
+	[ "$(ro)" = 1 ] && ok "... ro=1" || not_ok "... ro=1" "ro=$(ro)"
+	setrw
+	expect "--media on the host's own loop device (not a medium): none" none 0 --media --state-dir "$st" --runtime-dir "$rt" "$loop"
+	[ "$(ro)" = 0 ] && ok "... untouched" || not_ok "... untouched" "ro=$(ro)"
+	expect "--media on a regular file: unknown" unknown 0 --media --sysfs "$sys" --state-dir "$st" --runtime-dir "$rt" "$tmp/img"
+	expect "--media with a USB-SYSNAME: usage error" "" 2 --media "$loop" 2-1
+	expect "--media --hidraw: usage error" "" 2 --media --hidraw "$loop"
+fi
+# --revoke-acl: block or character nodes (an optical drive's sr and sg).
+expect "--revoke-acl without DEVNODE: usage error" "" 2 --revoke-acl
+"$helper" --revoke-acl "$tmp/no-such-node"; [ $? = 0 ] && ok "--revoke-acl of a node gone meanwhile: exit 0" ||
+	not_ok "--revoke-acl of a node gone meanwhile: exit 0"
 echo "block-access: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -461,6 +461,31 @@ static void test_link_to_json(void **state) {
         o = control_link_to_json(&s);
         assert_true(json_object_object_get_ex(o, "mac", &v) && v == NULL);
         assert_true(json_object_object_get_ex(o, "mac_permanent", &v) && !json_object_get_boolean(v));
+        assert_false(json_object_object_get_ex(o, "wireless_mode", NULL));
+        assert_false(json_object_object_get_ex(o, "wireless", NULL));
+        json_object_put(o);
+}
+
+/* A Wi-Fi card's mode is part of its identity (policy_match_net decides on it): the list says it
+ * as a request does, so that what reads the list back (install --dry-run) sees an access point. */
+static void test_wireless_link_to_json_carries_its_mode(void **state) {
+        struct net_identity id = veth(), back;
+        struct net_link_wireless w = { .mode = WIRELESS_AP };
+        struct net_link_status s = { .id = &id, .up = true, .verdict = VERDICT_BLOCK, .reason = "wireless mode",
+                                     .permit = "", .wireless = &w };
+        _cleanup_free_ char *error = NULL;
+        struct json_object *o, *v;
+
+        snprintf(id.kind, sizeof id.kind, "%s", "");
+        id.wireless = WIRELESS_AP;
+        o = control_link_to_json(&s);
+        assert_non_null(o);
+        assert_string_equal(get(o, "wireless_mode"), "ap");
+        assert_true(json_object_object_get_ex(o, "wireless", &v));
+        assert_string_equal(get(v, "mode"), "ap");
+        assert_int_equal(net_identity_from_json(o, &back, &error), 0);
+        assert_int_equal(back.wireless, WIRELESS_AP);
+        assert_string_equal(back.name, "vblk");
         json_object_put(o);
 }
 
@@ -776,6 +801,10 @@ static void test_seat_user_sees_no_faults_and_nothing_without_a_seat(void **stat
                            *odd = json_object_new_object();
 
         assert_false(control_record_visible(fault, ACCESS_SEAT, &s0));
+        /* Media on other buses have no seat here: nobody's at a seat. */
+        struct json_object *medium = record("media", "seat0");
+        assert_false(control_record_visible(medium, ACCESS_SEAT, &s0));
+        json_object_put(medium);
         assert_true(control_record_visible(pol, ACCESS_SEAT, &s0));
         assert_false(control_record_visible(odd, ACCESS_SEAT, &s0));
         /* Lost its seat (another user is active now): nothing at all. */
@@ -863,8 +892,62 @@ static void test_permit_to_json_copies_identity(void **state) {
         json_object_put(what);
 }
 
+/* A medium as `list` shows it: its identity under the request's keys, a fixed disk with its
+ * reason and no verdict, a drive with its disc. */
+static void test_medium_json_and_match(void **state) {
+        struct media_identity id = { .bus = MEDIA_BUS_OPTICAL, .name = "sr0", .path = "pci-0000:00:1f.2-ata-3.0",
+                                     .vendor = "QEMU", .model = "QEMU DVD-ROM" };
+        struct media_status st = { .id = &id, .identity_ok = true, .decided = true, .verdict = VERDICT_READ_ONLY,
+                                   .reason = "permit P (read-only)", .permit = "P", .disc = true };
+        struct json_object *o = control_medium_to_json(&st), *v;
+
+        assert_non_null(o);
+        assert_string_equal(json_object_get_string(json_object_object_get(o, "type")), "media");
+        assert_string_equal(json_object_get_string(json_object_object_get(o, "device")), "sr0");
+        assert_string_equal(json_object_get_string(json_object_object_get(o, "bus")), "optical");
+        assert_string_equal(json_object_get_string(json_object_object_get(o, "verdict")), "read-only");
+        assert_true(json_object_object_get_ex(o, "fixed", &v) && v == NULL);
+        assert_true(json_object_get_boolean(json_object_object_get(o, "disc")));
+        json_object_put(o);
+        assert_true(control_medium_matches(&st, "sr0"));
+        assert_false(control_medium_matches(&st, ""));     /* no serial: not matched by "" */
+
+        struct media_identity vd = { .bus = MEDIA_BUS_VIRTIO, .name = "vda", .serial = "VIRTSER1" };
+        struct media_status fixed = { .id = &vd, .identity_ok = true, .fixed = "present at installation" };
+        o = control_medium_to_json(&fixed);
+        assert_true(json_object_object_get_ex(o, "verdict", &v) && v == NULL);
+        assert_string_equal(json_object_get_string(json_object_object_get(o, "fixed")), "present at installation");
+        assert_string_equal(json_object_get_string(json_object_object_get(o, "reason")), "present at installation");
+        assert_true(json_object_object_get_ex(o, "disc", &v) && v == NULL);
+        assert_true(control_medium_matches(&fixed, "VIRTSER1"));
+
+        /* A reload's changes: the drive went from block to read-only; a fixed disk is never listed. */
+        struct json_object *before = json_object_new_array(), *after = json_object_new_array();
+        st.verdict = VERDICT_BLOCK;
+        json_object_array_add(before, control_medium_to_json(&st));
+        st.verdict = VERDICT_READ_ONLY;
+        json_object_array_add(after, control_medium_to_json(&st));
+        json_object_array_add(after, o);
+        struct json_object *diff = control_media_diff(before, after);
+        assert_int_equal(json_object_array_length(diff), 1);
+        struct json_object *c = json_object_array_get_idx(diff, 0);
+        assert_string_equal(json_object_get_string(json_object_object_get(c, "before")), "block");
+        assert_string_equal(json_object_get_string(json_object_object_get(c, "after")), "read-only");
+        assert_true(json_object_get_boolean(json_object_object_get(c, "changed")));
+        json_object_put(diff);
+        json_object_put(before);
+        json_object_put(after);
+
+        struct control_command cmd;
+        const char *err;
+        static const char req[] = "{\"cmd\":\"request\",\"device\":\"mmcblk0\",\"type\":\"media\"}";
+        assert_int_equal(control_command_parse(req, strlen(req), &cmd, &err), 0);
+        assert_int_equal(cmd.subject, SUBJECT_MEDIA);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_medium_json_and_match),
                 cmocka_unit_test(test_parse_accepts_each_command),
                 cmocka_unit_test(test_parse_ignores_unknown_fields),
                 cmocka_unit_test(test_parse_garbage_is_ebadmsg),
@@ -886,6 +969,7 @@ int main(void) {
                 cmocka_unit_test(test_refusal_log_bounds_uids),
                 cmocka_unit_test(test_device_to_json),
                 cmocka_unit_test(test_link_to_json),
+                cmocka_unit_test(test_wireless_link_to_json_carries_its_mode),
                 cmocka_unit_test(test_link_matches_name_or_ifindex),
                 cmocka_unit_test(test_device_matches_bus_path_or_serial),
                 cmocka_unit_test(test_policy_to_json_lockdown),

@@ -489,6 +489,81 @@ static void test_request_network_without_mac_round_trip(void **state) {
         assert_memory_equal(&in, &back, sizeof in);
 }
 
+static void assert_refused(const char *json, const char *message);
+
+static struct request media_request(void) {
+        struct request r = usb_request();
+        memset(&r.usb, 0, sizeof r.usb);
+        r.type = REQUEST_MEDIA;
+        r.media.bus = MEDIA_BUS_MMC;
+        strcpy(r.media.name, "mmcblk0");
+        strcpy(r.media.path, "pci-0000:00:04.0");
+        strcpy(r.media.vendor, "0x0000aa");
+        strcpy(r.media.model, "QEMU!");
+        strcpy(r.media.serial, "0xdeadbeef");
+        strcpy(r.media.oemid, "0x5859");
+        strcpy(r.media.date, "02/2006");
+        return r;
+}
+
+static void test_request_media_round_trip(void **state) {
+        struct request in = media_request(), back;
+        _cleanup_free_ char *json = NULL, *err = NULL;
+
+        assert_int_equal(request_to_json(&in, &json), 0);
+        assert_non_null(strstr(json, "\"type\": \"media\""));
+        assert_non_null(strstr(json, "\"bus\": \"mmc\""));
+        assert_non_null(strstr(json, "\"name\": \"mmcblk0\""));
+        assert_non_null(strstr(json, "\"date\": \"02/2006\""));
+        assert_int_equal(request_from_json(json, strlen(json), &back, &err), 0);
+        assert_null(err);
+        assert_memory_equal(&in, &back, sizeof in);
+
+        in.media.bus = MEDIA_BUS_OPTICAL;
+        memset(in.media.name, 0, sizeof in.media.name);
+        strcpy(in.media.name, "sr0");
+        memset(in.media.oemid, 0, sizeof in.media.oemid);
+        memset(in.media.date, 0, sizeof in.media.date);
+        json = mfree(json);
+        assert_int_equal(request_to_json(&in, &json), 0);
+        assert_int_equal(request_from_json(json, strlen(json), &back, NULL), 0);
+        assert_memory_equal(&in, &back, sizeof in);
+}
+
+/* The disk's kernel name names a file (the access file) and a path: nothing but [a-z0-9]. */
+static void test_request_media_refuses_bad_bus_and_name(void **state) {
+        static const char head[] = "{\"kyoka_request\":1,\"type\":\"media\",\"host\":{\"hostname\":\"h\"},"
+                                   "\"time\":\"2026-11-22T04:05:09Z\",\"device\":";
+        static const struct { const char *device, *message; } cases[] = {
+                { "{\"bus\":\"usb\",\"name\":\"sda\"}", "device.bus: expected" },
+                { "{\"name\":\"sda\"}", "device.bus: missing" },
+                { "{\"bus\":\"ata\"}", "device.name: missing" },
+                { "{\"bus\":\"ata\",\"name\":\"../sda\"}", "device.name: not a disk's kernel name" },
+                { "{\"bus\":\"ata\",\"name\":\"\"}", "device.name: not a disk's kernel name" },
+                { "{\"bus\":\"ata\",\"name\":\"sda\",\"serial\":\"a\\u001bb\"}", "device.serial: not in sanitised form" },
+                { "{\"bus\":\"mmc\",\"name\":\"mmcblk0\",\"oemid\":\"0123456789abcdef\"}", "device.oemid: too long" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_free_ char *j = NULL;
+                assert_true(asprintf(&j, "%s%s}", head, cases[i].device) > 0);
+                assert_refused(j, cases[i].message);
+        }
+}
+
+static void test_media_bus_names(void **state) {
+        enum media_bus b;
+        for (int i = 0; i < _MEDIA_BUS_MAX; i++) {
+                const char *s = media_bus_to_string((enum media_bus) i);
+                assert_non_null(s);
+                assert_int_equal(media_bus_from_string(s, strlen(s), &b), 0);
+                assert_int_equal(b, i);
+        }
+        assert_null(media_bus_to_string(_MEDIA_BUS_MAX));
+        assert_int_equal(media_bus_from_string("mmc", 2, &b), -EINVAL);
+        assert_int_equal(media_bus_from_string("MMC", 3, &b), -EINVAL);
+        assert_int_equal(media_bus_from_string("mmcx", 4, &b), -EINVAL);
+}
+
 static void test_request_ignores_unknown_fields(void **state) {
         static const char j[] =
                 "{\"kyoka_request\":1,\"type\":\"usb\",\"future\":[1,2],"
@@ -608,7 +683,7 @@ static void test_request_refuses_missing_device(void **state) {
 
 static void test_request_refuses_unknown_type(void **state) {
         assert_refused("{\"kyoka_request\":1,\"type\":\"bluetooth\"}",
-                       "type: expected \"usb\" or \"network\", got \"bluetooth\"");
+                       "type: expected \"usb\", \"network\", \"wireless\" or \"media\", got \"bluetooth\"");
 }
 
 static void test_request_refuses_other_version(void **state) {
@@ -744,17 +819,79 @@ static void test_request_file_text_refuses_what_approve_would(void **state) {
         struct json_object *reply = json_object_new_object();
 
         /* No request at all. */
-        assert_int_equal(request_file_text(reply, &text, &error), -EBADMSG);
-        assert_non_null(strstr(error, "no request"));
-        free(error);
-        error = NULL;
+        assert_int_equal(request_file_text(reply, &text, &error), -ENOMSG);
+        assert_null(error);
         /* A request approve would refuse (a bad vendor id): never handed out. */
         json_object_object_add(reply, "request",
                                json_tokener_parse("{\"kyoka_request\":1,\"type\":\"usb\",\"device\":{\"vendor\":\"xyz\"}}"));
         assert_int_equal(request_file_text(reply, &text, &error), -EBADMSG);
         assert_null(text);
-        assert_non_null(strstr(error, "does not parse"));
+        assert_non_null(error);       /* the parser's message: which field */
         json_object_put(reply);
+}
+
+static struct request wireless_request(void) {
+        struct request r;
+        memset(&r, 0, sizeof r);
+        r.type = REQUEST_WIRELESS;
+        r.time = 1795320309;
+        strcpy(r.hostname, "yakusho-pc-12");
+        strcpy(r.wireless.ifname, "wlan0");
+        r.wireless.source = WIRELESS_SEEN_REFUSED;
+        memcpy(r.wireless.ssid, "My\x1b[2J\xff\\hot", 11);
+        r.wireless.ssid_len = 11;
+        r.wireless.n_bssids = 2;
+        memcpy(r.wireless.bssids[0], (uint8_t[]) { 0x02, 0, 0, 0, 0x01, 0 }, 6);
+        memcpy(r.wireless.bssids[1], (uint8_t[]) { 0x02, 0, 0, 0, 0x0a, 0 }, 6);
+        r.wireless.security = WIRELESS_SECURITY_OPEN;
+        return r;
+}
+
+static void test_request_wireless_round_trip_escapes_the_ssid(void **state) {
+        struct request in = wireless_request(), back;
+        _cleanup_free_ char *json = NULL, *err = NULL;
+
+        assert_int_equal(request_to_json(&in, &json), 0);
+        assert_non_null(strstr(json, "\"type\": \"wireless\""));
+        /* The SSID's escape sequence and invalid byte never reach the file raw. */
+        assert_null(strchr(json, '\x1b'));
+        assert_null(strchr(json, '\xff'));
+        assert_non_null(strstr(json, "\"ssid\": \"My\\\\x1b[2J\\\\xff\\\\x5chot\""));
+        assert_non_null(strstr(json, "\"ssid_hex\": \"4d791b5b324aff5c686f74\""));
+        assert_non_null(strstr(json, "\"seen\": \"refused\""));
+        assert_non_null(strstr(json, "\"security\": \"open\""));
+        assert_int_equal(request_from_json(json, strlen(json), &back, &err), 0);
+        assert_memory_equal(&in, &back, sizeof in);
+}
+
+static void test_request_wireless_refuses_ssid_that_disagrees_with_hex(void **state) {
+        assert_refused("{\"kyoka_request\":1,\"type\":\"wireless\",\"host\":{\"hostname\":\"h\"},\"time\":\"2026-11-22T04:05:09Z\","
+                       "\"network\":{\"seen\":\"scan\",\"ssid\":\"city-net\",\"ssid_hex\":\"636974792d6e6574ff\",\"security\":\"wpa2-psk\"}}",
+                       "network.ssid: does not match ssid_hex");
+        assert_refused("{\"kyoka_request\":1,\"type\":\"wireless\",\"host\":{\"hostname\":\"h\"},\"time\":\"2026-11-22T04:05:09Z\","
+                       "\"network\":{\"seen\":\"scan\",\"ssid_hex\":\"\",\"security\":\"wpa2-psk\"}}",
+                       "network.ssid_hex: expected 2 to 64 hex digits");
+        assert_refused("{\"kyoka_request\":1,\"type\":\"wireless\",\"host\":{\"hostname\":\"h\"},\"time\":\"2026-11-22T04:05:09Z\","
+                       "\"network\":{\"seen\":\"scan\",\"ssid_hex\":\"61\",\"security\":\"wpa9\"}}",
+                       "network.security: unknown security \"wpa9\"");
+        assert_refused("{\"kyoka_request\":1,\"type\":\"wireless\",\"host\":{\"hostname\":\"h\"},\"time\":\"2026-11-22T04:05:09Z\","
+                       "\"network\":{\"seen\":\"scan\",\"ssid_hex\":\"61\",\"bssids\":[\"02:00\"],\"security\":\"open\"}}",
+                       "network.bssids[0]: expected");
+        assert_refused("{\"kyoka_request\":1,\"type\":\"wireless\",\"host\":{\"hostname\":\"h\"},\"time\":\"2026-11-22T04:05:09Z\","
+                       "\"device\":{}}", "network: missing");
+}
+
+static void test_request_network_carries_wireless_mode(void **state) {
+        struct request in = net_request(), back;
+        _cleanup_free_ char *json = NULL, *plain = NULL;
+
+        assert_int_equal(request_to_json(&in, &plain), 0);
+        assert_null(strstr(plain, "wireless_mode"));
+        in.net.wireless = WIRELESS_AP;
+        assert_int_equal(request_to_json(&in, &json), 0);
+        assert_non_null(strstr(json, "\"wireless_mode\": \"ap\""));
+        assert_int_equal(request_from_json(json, strlen(json), &back, NULL), 0);
+        assert_memory_equal(&in, &back, sizeof in);
 }
 
 int main(void) {
@@ -763,6 +900,9 @@ int main(void) {
         tzset();
 
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_request_wireless_round_trip_escapes_the_ssid),
+                cmocka_unit_test(test_request_wireless_refuses_ssid_that_disagrees_with_hex),
+                cmocka_unit_test(test_request_network_carries_wireless_mode),
                 cmocka_unit_test(test_sanitize_keeps_japanese),
                 cmocka_unit_test(test_sanitize_keeps_four_byte_utf8),
                 cmocka_unit_test(test_sanitize_escapes_control_characters),
@@ -802,6 +942,9 @@ int main(void) {
                 cmocka_unit_test(test_request_usb_without_serial_writes_null),
                 cmocka_unit_test(test_request_network_round_trip),
                 cmocka_unit_test(test_request_network_without_mac_round_trip),
+                cmocka_unit_test(test_request_media_round_trip),
+                cmocka_unit_test(test_request_media_refuses_bad_bus_and_name),
+                cmocka_unit_test(test_media_bus_names),
                 cmocka_unit_test(test_request_ignores_unknown_fields),
                 cmocka_unit_test(test_request_refuses_bad_vendor),
                 cmocka_unit_test(test_request_refuses_short_product),

@@ -624,7 +624,10 @@ static void test_verify_export_refuses_version_2_without_count(void **state) {
 static void test_verify_export_finds_version_downgrade(void **state) {
         struct fixture *f = *state;
         _cleanup_free_ char *dir = export_to(f, "x", EXPORT_LANG_JA);
-        run("sed -i '2s/^{\"version\":2,/{/; 2s/,\"count\":1,/,/' '%s/records.jsonl'", dir);
+        /* Version 4 to version 3: the same fields but the wireless ones, which are empty here. */
+        run("sed -i '2s/^{\"version\":4,/{\"version\":3,/; "
+            "2s/,\"wireless_mode\":\"\",\"ssid\":\"\",\"bssid\":\"\",\"security\":\"\"//' "
+            "'%s/records.jsonl'", dir);
         resign(f, dir);
         expect_refused(f, dir, "seq 3: the hash does not match");
 }
@@ -688,8 +691,75 @@ static void test_v1_ledger_exports_as_before_and_chains_into_version_2(void **st
         assert_int_equal(rep.records, 2);
         _cleanup_free_ char *lines = slurp(w48, "records.jsonl", &a);
         assert_memory_equal(lines, "{\"seq\":16,", strlen("{\"seq\":16,"));
-        assert_non_null(strstr(lines, "\n{\"version\":2,\"seq\":17,"));
+        assert_non_null(strstr(lines, "\n{\"version\":4,\"seq\":17,"));
         assert_non_null(strstr(lines, "\"count\":5000,"));
+        ledger_close(l);
+}
+
+/* Wireless networks used and refused: their own device type and event, the network by its SSID
+ * (escaped: it is anybody's bytes), its access point and security; refusals are blocked attempts,
+ * counted in events. */
+static void test_export_lists_wireless_networks_used_and_refused(void **state) {
+        struct fixture *f = *state;
+        _cleanup_free_ char *db = path_join(f->dir, "wifi.db");
+        struct net_identity card = { .ifindex = 4, .name = "wlan3", .has_mac = true, .mac_is_permanent = true,
+                                     .mac = { 2, 0, 0, 0, 3, 0 }, .wireless = WIRELESS_STATION };
+        struct wireless_network city = { .ssid = "city-net", .ssid_len = 8, .has_bssid = true, .bssid = { 2, 0, 0, 0, 0, 0 },
+                                         .security = WIRELESS_SECURITY_WPA2_PSK };
+        struct wireless_network evil = { .ssid = "=1+1\x1b[2J\xff", .ssid_len = 9, .has_bssid = true,
+                                         .bssid = { 2, 0, 0, 0, 2, 0 }, .security = WIRELESS_SECURITY_OPEN };
+        struct ledger *l;
+        size_t n;
+
+        assert_int_equal(ledger_open(db, 0, 0, &l), 0);
+        struct ledger_record r = fixture_record(FIXTURE_MONDAY + 3600, LEDGER_SUBJECT_NETWORK, LEDGER_EVENT_WIRELESS_JOINED);
+        ledger_record_set_net(&r, &card);
+        ledger_record_set_wireless(&r, &city);
+        r.decision = LEDGER_DECISION_ALLOW;
+        strcpy(r.permit, "W-CITY");
+        strcpy(r.reason, "permit W-CITY");
+        assert_int_equal(ledger_append(l, &r), 0);
+        r.time += 600;
+        r.event = LEDGER_EVENT_WIRELESS_LEFT;
+        assert_int_equal(ledger_append(l, &r), 0);
+        r.time += 60;
+        r.event = LEDGER_EVENT_WIRELESS_JOINED;
+        r.decision = LEDGER_DECISION_BLOCK;
+        r.permit[0] = 0;
+        r.count = 41;
+        strcpy(r.reason, "default wireless");
+        ledger_record_set_wireless(&r, &evil);
+        assert_int_equal(ledger_append(l, &r), 0);
+        r.time += 60;
+        r.count = 1;
+        r.wireless_mode[0] = 0;
+        strcpy(r.wireless_mode, "ap");
+        r.ssid[0] = r.bssid[0] = r.security[0] = 0;
+        r.event = LEDGER_EVENT_REEVALUATED;
+        strcpy(r.reason, "permit P-CARD does not permit wireless mode ap");
+        assert_int_equal(ledger_append(l, &r), 0);
+        assert_int_equal(ledger_commit(l, NULL), 4);
+
+        _cleanup_free_ char *dir = export_ledger(f, l, "2026-W47", "wifi");
+        _cleanup_free_ char *csv = slurp(dir, "usage.csv", &n), *html = slurp(dir, "report.html", &n);
+        assert_non_null(strstr(csv, "\"無線LAN\",\"無線LANに接続\",\"許可\",\"W-CITY\",\"許可番号 W-CITY による\","
+                                    "\"\"\"city-net\"\" 02:00:00:00:00:00 wpa2-psk (wlan3)\""));
+        assert_non_null(strstr(csv, "\"無線LAN\",\"無線LANから切断\""));
+        /* The name starts with its quote, never with the SSID's "=": no formula; the escape
+         * sequence and the invalid byte are \xHH. */
+        assert_non_null(strstr(csv, "\"無線LAN\",\"無線LANへの接続を遮断\",\"拒否\",\"\",\"許可番号なし（承認されていない無線LANの既定の扱い）\","
+                                    "\"\"\"=1+1\\x1b[2J\\xff\"\" 02:00:00:00:02:00 open (wlan3)\""));
+        assert_non_null(strstr(csv, "\"41\",\"承認されていない無線LANへの接続を、その都度直ちに切断（41 回）\""));
+        /* The card in AP mode: a link decision, said in Japanese. */
+        assert_non_null(strstr(csv, "\"ネットワーク\",\"再判定（使用を停止）\",\"拒否\",\"\","
+                                    "\"許可番号 P-CARD は無線の動作モード ap（アクセスポイント等）を許可していない\""));
+        assert_null(memchr(csv, '\x1b', strlen(csv)));
+        assert_null(strstr(csv, "\xff"));
+        assert_non_null(strstr(html, "<tr><th>拒否された接続（回）</th><td class=\"n\">41</td></tr>"));
+        assert_non_null(strstr(html, "<tr><td>無線LAN</td><td>&quot;city-net&quot; 02:00:00:00:00:00 wpa2-psk (wlan3)"));
+        assert_non_null(strstr(html, "<td>無線LAN</td><td>無線LANへの接続を遮断</td><td>&quot;=1+1\\x1b[2J\\xff&quot;"));
+        assert_null(memchr(html, '\x1b', strlen(html)));
+        assert_null(strstr(html, "\xff"));
         ledger_close(l);
 }
 
@@ -844,6 +914,107 @@ static size_t count_of(const char *text, const char *what) {
         for (const char *p = text; (p = strstr(p, what)); p += strlen(what))
                 n++;
         return n;
+}
+
+/* Media on other buses (issue 14) in what the city reads: each kind named in Japanese in
+ * usage.csv, the record book (media.csv) and the report; a disc by its insertions, not by its
+ * drive; the permit's approver from the policy's media entry; the workstation's own disk is a
+ * note, never a medium used; a blocked disc is a blocked attempt. */
+static struct ledger_record media_record(int64_t t, enum ledger_event e, const char *bus, const char *name,
+                                         const char *path, const char *model, const char *serial,
+                                         enum ledger_decision d, const char *permit) {
+        struct ledger_record r = fixture_record(t, LEDGER_SUBJECT_MEDIA, e);
+        strcpy(r.bus, bus);
+        strcpy(r.device_name, name);
+        strcpy(r.device_path, path);
+        strcpy(r.product_name, model);
+        strcpy(r.serial, serial);
+        r.decision = d;
+        strcpy(r.permit, permit);
+        if (permit[0])
+                snprintf(r.reason, sizeof r.reason, "permit %s", permit);
+        fixture_user(&r, 1000, "tanaka");
+        return r;
+}
+
+static void test_media_on_other_buses_in_the_record_book(void **state) {
+        struct fixture *f = *state;
+        const int64_t W48 = FIXTURE_MONDAY + 7 * 86400 + 9 * 3600;
+        static const char policy_text[] =
+                "kyoka_policy = 1;\nserial = 43;\nissued = \"2026-11-20\";\nissuer = \"木更津市\";\n"
+                "contract = \"契約第123号\";\n"
+                "media = ( { permit = \"媒体-SD\"; bus = \"mmc\"; serial = \"0xdeadbeef\"; access = \"read-only\";\n"
+                "  purpose = \"写真の受け取り\"; approved_by = \"情報政策課 佐藤\"; approved_on = \"2026-11-20\"; },\n"
+                " { permit = \"媒体-NV\"; bus = \"nvme\"; serial = \"NVSER123\";\n"
+                "  approved_by = \"情報政策課 佐藤\"; approved_on = \"2026-11-20\"; } );\n";
+        struct ledger_record rs[] = {
+                media_record(W48, LEDGER_EVENT_FIXED_DISK, "ata", "sda", "pci-0000:00:1f.2-ata-1.0", "SATA-MODEL",
+                             "SATASER1", LEDGER_DECISION_NONE, ""),
+                media_record(W48 + 60, LEDGER_EVENT_CONNECTED, "mmc", "mmcblk0", "pci-0000:00:04.0-mmc", "QEMU!",
+                             "0xdeadbeef", LEDGER_DECISION_READ_ONLY, "媒体-SD"),
+                media_record(W48 + 120, LEDGER_EVENT_REMOVED, "mmc", "mmcblk0", "pci-0000:00:04.0-mmc", "QEMU!",
+                             "0xdeadbeef", LEDGER_DECISION_READ_ONLY, ""),
+                media_record(W48 + 180, LEDGER_EVENT_CONNECTED, "optical", "sr0", "pci-0000:00:1f.2-ata-3.0",
+                             "QEMU DVD-ROM", "", LEDGER_DECISION_BLOCK, ""),
+                media_record(W48 + 240, LEDGER_EVENT_MEDIUM_INSERTED, "optical", "sr0", "pci-0000:00:1f.2-ata-3.0",
+                             "QEMU DVD-ROM", "", LEDGER_DECISION_BLOCK, ""),
+                media_record(W48 + 300, LEDGER_EVENT_CONNECTED, "nvme", "nvme0n1", "pci-0000:01:00.0-nvme-1",
+                             "QEMU NVMe Ctrl", "NVSER123", LEDGER_DECISION_BLOCK, ""),
+                media_record(W48 + 360, LEDGER_EVENT_REEVALUATED, "nvme", "nvme0n1", "pci-0000:01:00.0-nvme-1",
+                             "QEMU NVMe Ctrl", "NVSER123", LEDGER_DECISION_ALLOW, "媒体-NV"),
+                media_record(W48 + 420, LEDGER_EVENT_CONNECTED, "ata", "sdb", "pci-0000:00:1f.2-ata-2.0", "ESATA-MODEL",
+                             "ESATASER2", LEDGER_DECISION_BLOCK, ""),
+        };
+        for (size_t i = 0; i < ELEMENTSOF(rs); i++)
+                assert_int_equal(ledger_append(f->l, &rs[i]), 0);
+        assert_int_equal(ledger_commit(f->l, NULL), (int) ELEMENTSOF(rs));
+
+        _cleanup_(policy_freep) struct policy *p = NULL;
+        assert_int_equal(policy_parse(policy_text, strlen(policy_text), "policy.conf", &p, NULL), 0);
+        struct export_week w;
+        struct export_result res;
+        struct export_options o = { .lang = EXPORT_LANG_JA, .formats = FORMATS, .policy = p };
+        _cleanup_free_ char *out = path_join(f->dir, "media");
+        assert_int_equal(export_week_parse("2026-W48", &w), 0);
+        assert_int_equal(export_write(f->l, &w, &o, out, f->key, trusted_key_fingerprint(f->pub), &res, NULL, 0), 0);
+        size_t n;
+        _cleanup_free_ char *usage = slurp(res.dir, "usage.csv", &n), *media = slurp(res.dir, "media.csv", &n),
+                            *html = slurp(res.dir, "report.html", &n);
+        _cleanup_free_ char *book = section(html, "3. 記憶媒体の記録簿", "<h2>4."),
+                            *devices = section(html, "2. 使用した機器", "<h2>3."), *blocked = section(html, "<h2>4.", "<h2>5.");
+
+        /* usage.csv: every kind by name, the fixed disk a note with its own event. */
+        assert_non_null(strstr(usage, "\"SDカード\",\"接続\",\"読み取り専用で許可\",\"媒体-SD\""));
+        assert_non_null(strstr(usage, "\"光ディスク（CD・DVD等）\",\"媒体の挿入\",\"拒否\""));
+        assert_non_null(strstr(usage, "\"NVMe記憶媒体（外付けSSD等）\",\"再判定（使用を許可）\",\"許可\",\"媒体-NV\""));
+        assert_non_null(strstr(usage, "\"SATA記憶媒体（eSATA等）\",\"接続\",\"拒否\""));
+        assert_non_null(strstr(usage, "\"SATA記憶媒体（eSATA等）\",\"端末の固定ディスク（対象外）\""));
+        assert_non_null(strstr(usage, "\"QEMU! (mmcblk0)\",\"\",\"0xdeadbeef\",\"pci-0000:00:04.0-mmc\""));
+
+        /* The record book: the card (connected, removed: the permit remembered), the NVMe drive
+         * permitted while connected; nothing blocked, no drive, no fixed disk. */
+        assert_int_equal(count_of(media, "\r\n"), 4);
+        assert_non_null(strstr(media, "\"接続（使用開始）\",\"SDカード: QEMU! (mmcblk0)\",\"\",\"0xdeadbeef\","
+                                      "\"媒体-SD\",\"情報政策課 佐藤\",\"=\"\"2026-11-20\"\"\",\"写真の受け取り\""));
+        assert_non_null(strstr(media, "\"取り外し（使用終了）\",\"SDカード: QEMU! (mmcblk0)\",\"\",\"0xdeadbeef\","
+                                      "\"媒体-SD\",\"情報政策課 佐藤\""));
+        assert_non_null(strstr(media, "\"許可により使用開始（接続中）\",\"NVMe記憶媒体（外付けSSD等）: QEMU NVMe Ctrl (nvme0n1)\""));
+        assert_non_null(strstr(media, "\"読み取り専用\""));
+        assert_null(strstr(media, "sr0"));
+        assert_null(strstr(media, "sda"));
+        assert_null(strstr(media, "sdb"));
+
+        /* The report: the same in the record book and among the devices used; the disc and the
+         * two drives blocked are blocked attempts. */
+        assert_non_null(strstr(book, "SDカード: QEMU! (mmcblk0)"));
+        assert_non_null(strstr(book, "NVMe記憶媒体（外付けSSD等）: QEMU NVMe Ctrl (nvme0n1)"));
+        assert_non_null(strstr(book, "0xdeadbeef / pci-0000:00:04.0-mmc"));
+        assert_non_null(strstr(devices, "<td>SDカード</td>"));
+        assert_non_null(strstr(devices, "<td>NVMe記憶媒体（外付けSSD等）</td>"));
+        assert_null(strstr(devices, "sda"));
+        assert_non_null(strstr(blocked, "光ディスク（CD・DVD等）"));
+        assert_non_null(strstr(blocked, "SATA記憶媒体（eSATA等）"));
+        assert_null(strstr(html, "SD card"));
 }
 
 /* What issue 12 found in an export of real records, each checked on the recorded week. */
@@ -1188,6 +1359,7 @@ int main(void) {
                 T(test_csv_is_excel_shaped),
                 T(test_verify_export_accepts_the_export),
                 T(test_csv_and_report_show_the_count),
+                T(test_export_lists_wireless_networks_used_and_refused),
                 T(test_verify_export_chain_modified_count),
                 T(test_verify_export_refuses_version_2_without_count),
                 T(test_verify_export_finds_version_downgrade),
@@ -1213,6 +1385,7 @@ int main(void) {
                 cmocka_unit_test(test_week_next),
                 cmocka_unit_test(test_formats_pdf_needs_html),
                 T(test_report_header_and_record_book_from_the_policy),
+                T(test_media_on_other_buses_in_the_record_book),
                 T(test_real_week_golden_ja),
                 T(test_real_week_golden_en),
                 T(test_real_week_reads_as_the_city_reads),

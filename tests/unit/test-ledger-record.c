@@ -181,7 +181,7 @@ static void test_encoding_known_prefix(void **state) {
         uint8_t buf[LEDGER_ENCODING_MAX];
         size_t n = ledger_record_encode(&r, buf);
         /* version, then seq as length 8 + big-endian 7, then time. */
-        static const uint8_t head[] = { 2, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 8, 0, 0, 0, 0, 0x6a, 0xf9, 0xc8, 0xf0 };
+        static const uint8_t head[] = { 4, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 8, 0, 0, 0, 0, 0x6a, 0xf9, 0xc8, 0xf0 };
         assert_true(n > sizeof head);
         assert_memory_equal(buf, head, sizeof head);
 }
@@ -215,13 +215,17 @@ static void test_decode_refuses_malformed(void **state) {
         assert_int_equal(ledger_record_decode(buf, n - 1, &back), -EBADMSG);     /* truncated */
         buf[n] = 0;
         assert_int_equal(ledger_record_decode(buf, n + 1, &back), -EBADMSG);     /* trailing byte */
-        buf[0] = 3;
+        buf[0] = 5;
         assert_int_equal(ledger_record_decode(buf, n, &back), -EBADMSG);         /* version */
         buf[0] = 0;
         assert_int_equal(ledger_record_decode(buf, n, &back), -EBADMSG);
         buf[0] = 1;
         assert_int_equal(ledger_record_decode(buf, n, &back), -EBADMSG);         /* version 1 has no count */
         buf[0] = 2;
+        assert_int_equal(ledger_record_decode(buf, n, &back), -EBADMSG);         /* version 2 has no media fields */
+        buf[0] = 3;
+        assert_int_equal(ledger_record_decode(buf, n, &back), -EBADMSG);         /* version 3 has no wireless fields */
+        buf[0] = 4;
         buf[4] = 9;
         assert_int_equal(ledger_record_decode(buf, n, &back), -EBADMSG);         /* int of 9 bytes */
 }
@@ -342,7 +346,7 @@ static void test_init_sets_count_one_and_current_version(void **state) {
         ledger_record_init(&r, LEDGER_SUBJECT_NETWORK, LEDGER_EVENT_VIOLATION);
         assert_int_equal(r.count, 1);
         assert_int_equal(r.version, LEDGER_ENCODING_VERSION);
-        assert_int_equal(LEDGER_ENCODING_VERSION, 2);
+        assert_int_equal(LEDGER_ENCODING_VERSION, 4);
 }
 
 /* Below 1 is clamped, not refused: ledger_append() would otherwise drop a record that happened. */
@@ -368,8 +372,59 @@ static void test_normalise_refuses_count_in_version_1_and_unknown_version(void *
         r.count = 2;
         assert_int_equal(ledger_record_normalise(&r), -EINVAL);
         r = sample();
-        r.version = 3;
+        r.version = 5;
         assert_int_equal(ledger_record_normalise(&r), -EINVAL);
+        /* A media field in a record whose version has none. */
+        r = sample();
+        r.version = 2;
+        assert_int_equal(ledger_record_normalise(&r), 0);
+        strcpy(r.device_name, "mmcblk0");
+        assert_int_equal(ledger_record_normalise(&r), -EINVAL);
+        r.version = 3;
+        assert_int_equal(ledger_record_normalise(&r), 0);
+        /* A wireless field likewise, in a record before version 4. */
+        strcpy(r.bssid, "02:00:00:00:01:00");
+        assert_int_equal(ledger_record_normalise(&r), -EINVAL);
+        r.version = 4;
+        assert_int_equal(ledger_record_normalise(&r), 0);
+}
+
+/* Version 3 is version 2 with the five media fields appended, each a text field (length, bytes). */
+static void test_encoding_v3_is_v2_plus_media_fields(void **state) {
+        struct ledger_record r = sample();
+        uint8_t v2[LEDGER_ENCODING_MAX], v3[LEDGER_ENCODING_MAX];
+        static const uint8_t tail[] = { 0, 0, 0, 3, 'm', 'm', 'c', 0, 0, 0, 7, 'm', 'm', 'c', 'b', 'l', 'k', '0',
+                                        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
+
+        r.version = 2;
+        size_t n2 = ledger_record_encode(&r, v2);
+        r.version = 3;
+        strcpy(r.bus, "mmc");
+        strcpy(r.device_name, "mmcblk0");
+        size_t n3 = ledger_record_encode(&r, v3);
+        assert_int_equal(v2[0], 2);
+        assert_int_equal(v3[0], 3);
+        assert_int_equal(n3, n2 + sizeof tail);
+        assert_memory_equal(v2 + 1, v3 + 1, n2 - 1);
+        assert_memory_equal(v3 + n2, tail, sizeof tail);
+}
+
+static void test_set_media_fills_fields_that_mean_one_thing(void **state) {
+        struct ledger_record r;
+        struct media_identity id = { .bus = MEDIA_BUS_NVME, .name = "nvme0n1", .path = "pci-0000:01:00.0-nvme-1",
+                                     .model = "QEMU NVMe Ctrl", .serial = "NVSER\\x1b-1" };
+        ledger_record_init(&r, LEDGER_SUBJECT_MEDIA, LEDGER_EVENT_CONNECTED);
+        ledger_record_set_media(&r, &id);
+        assert_string_equal(r.bus, "nvme");
+        assert_string_equal(r.device_name, "nvme0n1");
+        assert_string_equal(r.device_path, "pci-0000:01:00.0-nvme-1");
+        assert_string_equal(r.product_name, "QEMU NVMe Ctrl");
+        assert_string_equal(r.serial, "NVSER\\x1b-1");
+        assert_string_equal(r.manufacturer, "");
+        assert_string_equal(r.vendor, "");
+        assert_string_equal(r.bus_path, "");
+        assert_string_equal(ledger_subject_to_string(r.subject), "media");
+        assert_int_equal(ledger_record_normalise(&r), 0);
 }
 
 /* Version 2 is version 1 with the count appended: the same fields in the same order, then
@@ -454,21 +509,104 @@ static void test_v1_json_is_what_the_old_code_exported(void **state) {
         assert_int_equal(lines, 14);
 }
 
-static void test_v2_json_has_version_and_count(void **state) {
+static void test_v4_json_has_version_count_media_and_wireless_fields(void **state) {
         struct ledger_record r = sample(), back;
         struct json_object *o, *v;
         r.count = 2999;
+        strcpy(r.device_path, "pci-0000:00:04.0");
+        strcpy(r.ssid, "hot\\x1bspot");
         assert_int_equal(ledger_record_to_json(&r, NULL, NULL, &o), 0);
         assert_true(json_object_object_get_ex(o, "version", &v));
-        assert_int_equal(json_object_get_int(v), 2);
+        assert_int_equal(json_object_get_int(v), 4);
         assert_true(json_object_object_get_ex(o, "count", &v));
         assert_int_equal(json_object_get_int64(v), 2999);
+        assert_true(json_object_object_get_ex(o, "device_path", &v));
+        assert_string_equal(json_object_get_string(v), "pci-0000:00:04.0");
+        assert_true(json_object_object_get_ex(o, "ssid", &v));
+        assert_string_equal(json_object_get_string(v), "hot\\x1bspot");
         /* "version" first, as the version byte comes first in the encoding. */
-        const char *head = "{\"version\":2,\"seq\":7,";
+        const char *head = "{\"version\":4,\"seq\":7,";
         assert_memory_equal(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), head, strlen(head));
         assert_int_equal(ledger_record_from_json(o, &back, NULL, NULL), 0);
         assert_memory_equal(&back, &r, sizeof r);
         json_object_put(o);
+
+        /* A version 3 record keeps its shape: a count and the media keys, no wireless keys ... */
+        r.ssid[0] = 0;
+        r.version = 3;
+        assert_int_equal(ledger_record_to_json(&r, NULL, NULL, &o), 0);
+        assert_true(json_object_object_get_ex(o, "count", NULL));
+        assert_true(json_object_object_get_ex(o, "device_path", NULL));
+        assert_false(json_object_object_get_ex(o, "ssid", NULL));
+        assert_int_equal(ledger_record_from_json(o, &back, NULL, NULL), 0);
+        assert_int_equal(back.version, 3);
+        /* ... and a wireless key in it is refused (shown but not hashed). */
+        json_object_object_add(o, "ssid", json_object_new_string(""));
+        assert_int_equal(ledger_record_from_json(o, &back, NULL, NULL), -EBADMSG);
+        json_object_put(o);
+
+        /* A version 2 record keeps its shape: a count, no media keys. */
+        r.device_path[0] = 0;
+        r.version = 2;
+        assert_int_equal(ledger_record_to_json(&r, NULL, NULL, &o), 0);
+        assert_true(json_object_object_get_ex(o, "count", NULL));
+        assert_false(json_object_object_get_ex(o, "bus", NULL));
+        assert_false(json_object_object_get_ex(o, "device_path", NULL));
+        assert_false(json_object_object_get_ex(o, "ssid", NULL));
+        assert_int_equal(ledger_record_from_json(o, &back, NULL, NULL), 0);
+        assert_int_equal(back.version, 2);
+        /* ... and a media key in it is refused (shown but not hashed). */
+        json_object_object_add(o, "bus", json_object_new_string(""));
+        assert_int_equal(ledger_record_from_json(o, &back, NULL, NULL), -EBADMSG);
+        json_object_put(o);
+}
+
+/* Version 4 is version 3 with the four wireless fields appended, each a text field. */
+static void test_encoding_v4_is_v3_plus_wireless_fields(void **state) {
+        struct ledger_record r = sample();
+        uint8_t v3[LEDGER_ENCODING_MAX], v4[LEDGER_ENCODING_MAX];
+        static const uint8_t tail[] = { 0, 0, 0, 7, 's', 't', 'a', 't', 'i', 'o', 'n', 0, 0, 0, 2, 'a', 'b',
+                                        0, 0, 0, 0, 0, 0, 0, 4, 'o', 'p', 'e', 'n' };
+
+        r.version = 3;
+        size_t n3 = ledger_record_encode(&r, v3);
+        r.version = 4;
+        strcpy(r.wireless_mode, "station");
+        strcpy(r.ssid, "ab");
+        strcpy(r.security, "open");
+        size_t n4 = ledger_record_encode(&r, v4);
+        assert_int_equal(v3[0], 3);
+        assert_int_equal(v4[0], 4);
+        assert_int_equal(n4, n3 + sizeof tail);
+        assert_memory_equal(v3 + 1, v4 + 1, n3 - 1);
+        assert_memory_equal(v4 + n3, tail, sizeof tail);
+}
+
+/* The SSID is attacker-chosen bytes: escaped, never raw, and the bytes can be read back. */
+static void test_set_wireless_escapes_the_ssid(void **state) {
+        struct ledger_record r;
+        struct wireless_network n = { .ssid = "\x1b[2J\xff\\\0x", .ssid_len = 8, .has_bssid = true,
+                                      .bssid = { 2, 0, 0, 0, 1, 0 }, .security = WIRELESS_SECURITY_OPEN };
+        struct net_identity id = { .ifindex = 4, .name = "wlan2", .wireless = WIRELESS_STATION };
+
+        ledger_record_init(&r, LEDGER_SUBJECT_NETWORK, LEDGER_EVENT_WIRELESS_JOINED);
+        ledger_record_set_net(&r, &id);
+        ledger_record_set_wireless(&r, &n);
+        assert_string_equal(r.ssid, "\\x1b[2J\\xff\\x5c\\x00x");
+        assert_string_equal(r.bssid, "02:00:00:00:01:00");
+        assert_string_equal(r.security, "open");
+        assert_string_equal(r.wireless_mode, "station");
+        assert_string_equal(ledger_event_to_string(r.event), "wireless-joined");
+        assert_int_equal(ledger_record_normalise(&r), 0);
+        assert_string_equal(r.ssid, "\\x1b[2J\\xff\\x5c\\x00x");
+        /* 32 bytes that all need escaping fit the field. */
+        memset(n.ssid, 0xff, sizeof n.ssid);
+        n.ssid_len = 32;
+        ledger_record_set_wireless(&r, &n);
+        assert_int_equal(strlen(r.ssid), 128);
+        /* In a version 3 record it is refused: that version cannot say it. */
+        r.version = 3;
+        assert_int_equal(ledger_record_normalise(&r), -EINVAL);
 }
 
 /* Each version's keys and no other: a count in a version 1 record would be shown but not hashed. */
@@ -476,6 +614,7 @@ static void test_json_refuses_count_that_does_not_fit_the_version(void **state) 
         struct ledger_record r = sample(), back;
         struct json_object *o;
 
+        r.version = 2;
         assert_int_equal(ledger_record_to_json(&r, NULL, NULL, &o), 0);
         json_object_object_del(o, "count");
         assert_int_equal(ledger_record_from_json(o, &back, NULL, NULL), -EBADMSG);  /* version 2 needs it */
@@ -496,7 +635,7 @@ static void test_json_refuses_count_that_does_not_fit_the_version(void **state) 
         assert_int_equal(back.version, 1);
         assert_int_equal(back.count, 1);
 
-        const char *bad[] = { "1", "3", "0", "\"2\"", "2.0", "null" };
+        const char *bad[] = { "1", "5", "0", "\"2\"", "2.0", "null" };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 json_object_object_add(o, "version", json_tokener_parse(bad[i]));
                 json_object_object_add(o, "count", json_object_new_int64(1));
@@ -533,7 +672,11 @@ int main(void) {
                 cmocka_unit_test(test_decode_refuses_count_below_one),
                 cmocka_unit_test(test_v1_record_from_the_old_code_reencodes_to_its_bytes),
                 cmocka_unit_test(test_v1_json_is_what_the_old_code_exported),
-                cmocka_unit_test(test_v2_json_has_version_and_count),
+                cmocka_unit_test(test_v4_json_has_version_count_media_and_wireless_fields),
+                cmocka_unit_test(test_encoding_v3_is_v2_plus_media_fields),
+                cmocka_unit_test(test_set_media_fills_fields_that_mean_one_thing),
+                cmocka_unit_test(test_encoding_v4_is_v3_plus_wireless_fields),
+                cmocka_unit_test(test_set_wireless_escapes_the_ssid),
                 cmocka_unit_test(test_json_refuses_count_that_does_not_fit_the_version),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -162,7 +162,8 @@ static void test_verify_finds_inserted_row(void **state) {
                   "INSERT INTO records SELECT 3, time, time_nsec, utc_offset, boot_id, hostname, machine_id, subject,"
                   " event, vendor, product, serial, manufacturer, product_name, bus_path, interfaces, ifname, mac,"
                   " link_kind, link_path, driver, policy_serial, signer, decision, reason, permit, uid, user, outcome,"
-                  " error_number, message, encoding, prev_hash, hash, count FROM records WHERE seq = 6");
+                  " error_number, message, encoding, prev_hash, hash, count, bus, device_name, device_path, oemid,"
+                  " manufacture_date, wireless_mode, ssid, bssid, security FROM records WHERE seq = 6");
         expect_break(f, LEDGER_BREAK_SEQ, 3);
 }
 
@@ -354,6 +355,10 @@ static int64_t sql_int(const char *db_path, const char *sql) {
 }
 
 #define HAS_COUNT_COLUMN "SELECT count(*) FROM pragma_table_info('records') WHERE name = 'count'"
+#define HAS_MEDIA_COLUMNS "SELECT count(*) FROM pragma_table_info('records') WHERE name IN " \
+        "('bus', 'device_name', 'device_path', 'oemid', 'manufacture_date')"
+#define HAS_WIRELESS_COLUMNS "SELECT count(*) FROM pragma_table_info('records') WHERE name IN " \
+        "('wireless_mode', 'ssid', 'bssid', 'security')"
 
 static int expect_v1(const struct ledger_record *r, const uint8_t prev[static LEDGER_HASH_SIZE],
                      const uint8_t hash[static LEDGER_HASH_SIZE], void *userdata) {
@@ -416,10 +421,15 @@ static void test_v1_ledger_migrates_on_open_and_continues_the_chain(void **state
         assert_int_equal(rep.count, V1_RECORDS + 2);
         assert_int_equal(ledger_find_last(l, LEDGER_EVENT_VIOLATION, INT64_MAX, &back), 0);
         assert_int_equal(back.seq, V1_RECORDS + 1);
-        assert_int_equal(back.version, 2);
+        assert_int_equal(back.version, LEDGER_ENCODING_VERSION);
         assert_int_equal(back.count, 2999);
         assert_int_equal(sql_int(db, "SELECT count FROM records WHERE seq = 17"), 2999);
-        assert_int_equal(sql_int(db, "SELECT count(*) FROM records WHERE substr(encoding, 1, 1) = x'02'"), 2);
+        assert_int_equal(sql_int(db, "SELECT count(*) FROM records WHERE substr(encoding, 1, 1) = x'04'"), 2);
+        /* Both later versions' columns were added, the old rows read their defaults. */
+        assert_int_equal(sql_int(db, HAS_MEDIA_COLUMNS), 5);
+        assert_int_equal(sql_int(db, "SELECT count(*) FROM records WHERE bus = '' AND device_name = ''"), V1_RECORDS + 2);
+        assert_int_equal(sql_int(db, HAS_WIRELESS_COLUMNS), 4);
+        assert_int_equal(sql_int(db, "SELECT count(*) FROM records WHERE ssid = '' AND security = ''"), V1_RECORDS + 2);
         /* The first new record continues from the last old one. */
         assert_int_equal(sql_int(db, "SELECT (SELECT prev_hash FROM records WHERE seq = 17) = "
                                      "(SELECT hash FROM records WHERE seq = 16)"), 1);
@@ -436,6 +446,62 @@ static void test_v1_ledger_migrates_on_open_and_continues_the_chain(void **state
         assert_int_equal(ledger_foreach(ro, 1, V1_RECORDS, expect_v1, &n), 0);
         assert_int_equal(n, V1_RECORDS);
         ledger_close(ro);
+}
+
+/* A ledger of the version 2 schema (count, no media or wireless columns; made here from the
+ * version 1 fixture by migrating it and dropping the later columns again): read-only it verifies
+ * as it is, opened to write it gains the media and the wireless columns, and the chain goes on in
+ * the current version. */
+static void test_v2_ledger_gains_media_and_wireless_columns(void **state) {
+        struct fixture *f = *state;
+        _cleanup_free_ char *db = v1_copy(f);
+        struct ledger *l;
+        struct ledger_verify_report rep;
+        struct ledger_record r = rec(FIXTURE_MONDAY + 8 * 86400), back;
+        struct media_identity id = { .bus = MEDIA_BUS_MMC, .name = "mmcblk0", .serial = "0xdeadbeef", .oemid = "0x5859",
+                                     .date = "02/2006" };
+        sqlite3 *h;
+        int n = 0;
+
+        assert_int_equal(ledger_open(db, 0, 0, &l), 0);
+        ledger_close(l);
+        assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(h, "ALTER TABLE records DROP COLUMN bus; ALTER TABLE records DROP COLUMN device_name;"
+                                         "ALTER TABLE records DROP COLUMN device_path; ALTER TABLE records DROP COLUMN oemid;"
+                                         "ALTER TABLE records DROP COLUMN manufacture_date;"
+                                         "ALTER TABLE records DROP COLUMN wireless_mode; ALTER TABLE records DROP COLUMN ssid;"
+                                         "ALTER TABLE records DROP COLUMN bssid; ALTER TABLE records DROP COLUMN security;",
+                                      NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(h);
+        assert_int_equal(sql_int(db, HAS_COUNT_COLUMN), 1);
+        assert_int_equal(sql_int(db, HAS_MEDIA_COLUMNS), 0);
+        assert_int_equal(sql_int(db, HAS_WIRELESS_COLUMNS), 0);
+
+        assert_int_equal(ledger_open(db, LEDGER_OPEN_READ_ONLY, 0, &l), 0);
+        assert_int_equal(ledger_verify(l, &rep), 0);
+        assert_int_equal(ledger_foreach(l, 1, V1_RECORDS, expect_v1, &n), 0);
+        assert_int_equal(n, V1_RECORDS);
+        ledger_close(l);
+        assert_int_equal(sql_int(db, HAS_MEDIA_COLUMNS), 0);
+
+        assert_int_equal(ledger_open(db, 0, 0, &l), 0);
+        assert_int_equal(sql_int(db, HAS_MEDIA_COLUMNS), 5);
+        assert_int_equal(sql_int(db, HAS_WIRELESS_COLUMNS), 4);
+        r.subject = LEDGER_SUBJECT_MEDIA;
+        r.event = LEDGER_EVENT_CONNECTED;
+        ledger_record_set_media(&r, &id);
+        assert_int_equal(ledger_append(l, &r), 0);
+        assert_int_equal(ledger_commit(l, NULL), 1);
+        assert_int_equal(ledger_verify(l, &rep), 0);
+        assert_int_equal(rep.count, V1_RECORDS + 1);
+        assert_int_equal(ledger_find_last(l, LEDGER_EVENT_CONNECTED, INT64_MAX, &back), 0);
+        assert_int_equal(back.version, 4);
+        assert_string_equal(back.bus, "mmc");
+        assert_string_equal(back.device_name, "mmcblk0");
+        assert_string_equal(back.serial, "0xdeadbeef");
+        assert_string_equal(back.manufacture_date, "02/2006");
+        ledger_close(l);
+        assert_int_equal(sql_int(db, "SELECT count(*) FROM records WHERE bus = 'mmc' AND oemid = '0x5859'"), 1);
 }
 
 /* The count is hashed: changing its column, in an old row or a new one, breaks the chain there. */
@@ -498,9 +564,60 @@ static void test_append_writes_the_current_version(void **state) {
         assert_int_equal(ledger_append(f->l, &old), 0);
         assert_int_equal(ledger_commit(f->l, NULL), 1);
         assert_int_equal(ledger_find_last(f->l, LEDGER_EVENT_VIOLATION, INT64_MAX, &back), 0);
-        assert_int_equal(back.version, 2);
+        assert_int_equal(back.version, LEDGER_ENCODING_VERSION);
         assert_int_equal(back.count, 3);
         assert_int_equal(ledger_verify(f->l, &rep), 0);
+}
+
+/* A ledger of the version 3 schema (count and media, no wireless columns; made here from the
+ * version 1 fixture by migrating it and dropping the wireless columns again): read-only it
+ * verifies as it is, opened to write it gains the wireless columns only, and the chain goes on in
+ * version 4. */
+static void test_v3_ledger_gains_wireless_columns(void **state) {
+        struct fixture *f = *state;
+        _cleanup_free_ char *db = v1_copy(f);
+        struct ledger *l;
+        struct ledger_verify_report rep;
+        struct ledger_record r = rec(FIXTURE_MONDAY + 8 * 86400), back;
+        struct wireless_network n = { .ssid = "hot\x1bspot", .ssid_len = 8, .security = WIRELESS_SECURITY_OPEN };
+        sqlite3 *h;
+        int k = 0;
+
+        assert_int_equal(ledger_open(db, 0, 0, &l), 0);
+        ledger_close(l);
+        assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(h, "ALTER TABLE records DROP COLUMN wireless_mode; ALTER TABLE records DROP COLUMN ssid;"
+                                         "ALTER TABLE records DROP COLUMN bssid; ALTER TABLE records DROP COLUMN security;",
+                                      NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(h);
+        assert_int_equal(sql_int(db, HAS_COUNT_COLUMN), 1);
+        assert_int_equal(sql_int(db, HAS_MEDIA_COLUMNS), 5);
+        assert_int_equal(sql_int(db, HAS_WIRELESS_COLUMNS), 0);
+
+        assert_int_equal(ledger_open(db, LEDGER_OPEN_READ_ONLY, 0, &l), 0);
+        assert_int_equal(ledger_verify(l, &rep), 0);
+        assert_int_equal(ledger_foreach(l, 1, V1_RECORDS, expect_v1, &k), 0);
+        assert_int_equal(k, V1_RECORDS);
+        ledger_close(l);
+        assert_int_equal(sql_int(db, HAS_WIRELESS_COLUMNS), 0);
+
+        assert_int_equal(ledger_open(db, 0, 0, &l), 0);
+        assert_int_equal(sql_int(db, HAS_WIRELESS_COLUMNS), 4);
+        r.subject = LEDGER_SUBJECT_NETWORK;
+        r.event = LEDGER_EVENT_WIRELESS_JOINED;
+        r.count = 12;
+        ledger_record_set_wireless(&r, &n);
+        assert_int_equal(ledger_append(l, &r), 0);
+        assert_int_equal(ledger_commit(l, NULL), 1);
+        assert_int_equal(ledger_verify(l, &rep), 0);
+        assert_int_equal(rep.count, V1_RECORDS + 1);
+        assert_int_equal(ledger_find_last(l, LEDGER_EVENT_WIRELESS_JOINED, INT64_MAX, &back), 0);
+        assert_int_equal(back.version, 4);
+        assert_int_equal(back.count, 12);
+        assert_string_equal(back.ssid, "hot\\x1bspot");
+        assert_string_equal(back.security, "open");
+        ledger_close(l);
+        assert_int_equal(sql_int(db, "SELECT count(*) FROM records WHERE ssid = 'hot\\x1bspot' AND event = 'wireless-joined'"), 1);
 }
 
 int main(void) {
@@ -529,6 +646,8 @@ int main(void) {
                 T(test_verify_finds_modified_count),
                 T(test_append_clamps_count_below_one),
                 T(test_append_writes_the_current_version),
+                T(test_v2_ledger_gains_media_and_wireless_columns),
+                T(test_v3_ledger_gains_wireless_columns),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

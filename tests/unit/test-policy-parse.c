@@ -10,6 +10,7 @@
 #include "test-util.h"
 
 #include "policy.h"
+#include "policy-match.h"
 #include "timeutil.h"
 
 /* libconfig 1.5 leaks the string tokens its lexer made when a syntax error hits them (its
@@ -362,6 +363,59 @@ static void test_workstation_binds_hostname_or_machine_id(void **state) {
         policy_diag_done(&d);
 }
 
+/* One signed file for a fleet: the policy names its workstations, entries may name some. */
+static void test_workstation_list_and_entries_for_some(void **state) {
+        struct policy_diag d = {};
+        struct policy *p = parse_ok(HEADER "workstation = [ \"ws-01\", \"ws-02\", \"0123456789abcdef0123456789abcdef\" ];\n"
+                                    "usb = ( { permit = \"A\"; vendor = \"0781\"; product = \"5581\"; serial = \"S1\";\n"
+                                    "          workstations = [ \"ws-01\" ];\n" USB_APPROVAL "},\n"
+                                    "        { permit = \"B\"; vendor = \"0781\"; product = \"5581\"; serial = \"S2\";\n"
+                                    USB_APPROVAL "} );\n"
+                                    NET_OPEN "  mac = \"02:00:00:00:00:01\"; workstations = [ \"WS-02\" ];\n" NET_APPROVAL "} );\n", &d);
+
+        assert_int_equal(p->n_workstations, 3);
+        assert_string_equal(p->workstation, "ws-01, ws-02, 0123456789abcdef0123456789abcdef");
+        assert_int_equal(policy_check_applicable(p, 0, "ws-02", NULL), 0);
+        assert_int_equal(policy_check_applicable(p, 0, "ws-09", "0123456789ABCDEF0123456789ABCDEF"), 0);
+        assert_int_equal(policy_check_applicable(p, 0, "ws-09", NULL), -EXDEV);
+        assert_int_equal(p->usb[0].approval.n_workstations, 1);
+        assert_int_equal(p->usb[1].approval.n_workstations, 0);
+
+        /* On ws-02: A (ws-01 only) is dropped, B (every workstation) and the link stay. */
+        assert_int_equal(policy_restrict_to_host(p, "ws-02", NULL), 1);
+        assert_int_equal(p->n_usb, 1);
+        assert_string_equal(p->usb[0].approval.permit, "B");
+        assert_int_equal(p->n_net, 1);
+        /* The indices follow: B matches, A's device does not. */
+        struct usb_identity id = { .vendor = 0x0781, .product = 0x5581, .has_serial = true, .serial = "S2",
+                                   .n_interfaces = 1, .interfaces = { { 8, 6, 0x50 } } };
+        struct policy_decision dec;
+        policy_match_usb(p, &id, 0, &dec);
+        assert_int_equal(dec.verdict, VERDICT_ALLOW);
+        strcpy(id.serial, "S1");
+        policy_match_usb(p, &id, 0, &dec);
+        assert_int_equal(dec.verdict, VERDICT_BLOCK);
+        /* On ws-01 the link (WS-02 only) would be dropped. */
+        assert_int_equal(policy_restrict_to_host(p, "ws-01", NULL), 1);
+        assert_int_equal(p->n_net, 0);
+
+        /* The canonical writer keeps the lists. */
+        policy_free(p);
+        p = parse_ok(HEADER "workstation = [ \"ws-01\", \"ws-02\" ];\n"
+                     USB_OPEN "  workstations = [ \"ws-02\" ];\n" USB_APPROVAL "} );\n", &d);
+        char *out = NULL;
+        assert_int_equal(policy_write(p, &out), 0);
+        assert_non_null(strstr(out, "workstation = [ \"ws-01\", \"ws-02\" ];\n"));
+        assert_non_null(strstr(out, "        workstations = [ \"ws-02\" ];\n"));
+        struct policy *again = parse_ok(out, &d);
+        assert_int_equal(again->n_workstations, 2);
+        assert_int_equal(again->usb[0].approval.n_workstations, 1);
+        free(out);
+        policy_free(again);
+        policy_free(p);
+        policy_diag_done(&d);
+}
+
 static void test_serial_above_32_bits_needs_l_suffix(void **state) {
         struct policy_diag d = {};
         struct policy *p = parse_ok("kyoka_policy = 1;\nserial = 99999999999L;\nissued = \"2026-11-20\";\n"
@@ -414,6 +468,17 @@ static char interfaces_33[2048];
 static const struct bad_case bad_cases[] = {
         { "syntax error", HEADER "label \"x\";\n", 0, "policy.conf:6: syntax error" },
         { "duplicate setting", HEADER "issuer = \"again\";\n", 0, "policy.conf:6: duplicate setting name" },
+        { "workstation list empty", HEADER "workstation = [ ];\n", 0,
+          "policy.conf:6: workstation: empty: name at least one workstation, or omit the key" },
+        { "workstation list with a bad name", HEADER "workstation = [ \"ws-01\", \"ws 02\" ];\n", 0,
+          "policy.conf:6: workstation[1]: expected a hostname or a 32-hex-digit machine-id, got \"ws 02\"" },
+        { "workstation named twice", HEADER "workstation = [ \"ws-01\", \"WS-01\" ];\n", 0,
+          "policy.conf:6: workstation[1]: \"WS-01\" is named twice" },
+        { "workstation as a number", HEADER "workstation = 7;\n", 0,
+          "policy.conf:6: workstation: expected a host name or machine-id, or an array of them, e.g. [ \"ws-01\", \"ws-02\" ]" },
+        { "entry for a workstation the policy is not for", HEADER "workstation = [ \"ws-01\", \"ws-02\" ];\n"
+          USB_OPEN "  workstations = [ \"ws-03\" ];\n" USB_APPROVAL "} );\n", 0,
+          "policy.conf:7: usb[0].workstations: \"ws-03\" is not one of the policy's workstations (ws-01, ws-02)" },
         { "embedded NUL", HEADER "label = \"a\0b\";\n", sizeof(HEADER "label = \"a\0b\";\n") - 1,
           "policy.conf:6: contains a NUL byte" },
         { "@include", HEADER "  @include \"/etc/kyoka/extra.conf\"\n", 0,
@@ -563,6 +628,33 @@ static const struct bad_case bad_cases[] = {
           "policy.conf:9: usb[0].serial: expected a string\n"
           "policy.conf:12: usb[0].valid_until: expected a date \"YYYY-MM-DD\" or a time \"YYYY-MM-DDTHH:MM[:SS][+HH:MM]\", got \"2027-02-29\"\n"
           "policy.conf:14: defaults.network: expected a string" },
+        { "wireless without ssid", HEADER "wireless = ( { permit = \"W-1\";\n" NET_APPROVAL "} );\n", 0,
+          "policy.conf:6: wireless[0]: needs ssid (text) or ssid_hex" },
+        { "wireless with ssid and ssid_hex", HEADER "wireless = ( { permit = \"W-1\"; ssid = \"a\"; ssid_hex = \"61\";\n"
+          NET_APPROVAL "} );\n", 0, "policy.conf:6: wireless[0]: has both ssid and ssid_hex: give one" },
+        { "wireless ssid too long", HEADER "wireless = ( { permit = \"W-1\"; ssid = \"0123456789abcdef0123456789abcdefX\";\n"
+          NET_APPROVAL "} );\n", 0, "policy.conf:6: wireless[0].ssid: longer than 32 bytes (an SSID's limit)" },
+        { "wireless ssid with control character", HEADER "wireless = ( { permit = \"W-1\"; ssid = \"a\\x1bb\";\n"
+          NET_APPROVAL "} );\n", 0, "policy.conf:6: wireless[0].ssid: contains a control character: \"a\\x1bb\"" },
+        { "wireless ssid_hex odd", HEADER "wireless = ( { permit = \"W-1\"; ssid_hex = \"616\";\n" NET_APPROVAL "} );\n", 0,
+          "policy.conf:6: wireless[0].ssid_hex: expected 2 to 64 hex digits (1 to 32 bytes), got \"616\"" },
+        { "wireless bssid bad", HEADER "wireless = ( { permit = \"W-1\"; ssid = \"a\"; bssid = [ \"02:00:00:00:00\" ];\n"
+          NET_APPROVAL "} );\n", 0,
+          "policy.conf:6: wireless[0].bssid[0]: expected a MAC address \"aa:bb:cc:dd:ee:ff\", got \"02:00:00:00:00\"" },
+        { "wireless bssid empty", HEADER "wireless = ( { permit = \"W-1\"; ssid = \"a\"; bssid = [ ];\n" NET_APPROVAL "} );\n", 0,
+          "policy.conf:6: wireless[0].bssid: empty: list at least one access point, or omit the key (any)" },
+        { "wireless security unknown", HEADER "wireless = ( { permit = \"W-1\"; ssid = \"a\"; security = \"wep\";\n"
+          NET_APPROVAL "} );\n", 0,
+          "policy.conf:6: wireless[0].security: expected \"open\", \"wpa2-psk\", \"wpa2-enterprise\" or \"wpa3-sae\", got \"wep\"" },
+        { "wireless unknown key", HEADER "wireless = ( { permit = \"W-1\"; ssid = \"a\"; mac = \"02:00:00:00:00:00\";\n"
+          NET_APPROVAL "} );\n", 0, "policy.conf:6: wireless[0].mac: unknown key" },
+        { "wireless permit shared with network", HEADER NET_OPEN "  kind = \"veth\";\n" NET_APPROVAL "} );\n"
+          "wireless = ( { permit = \"許可-2026-020\"; ssid = \"a\";\n" NET_APPROVAL "} );\n", 0,
+          "policy.conf:11: wireless[0].permit: duplicate permit \"許可-2026-020\" (first at line 7)" },
+        { "wireless_modes unknown", HEADER NET_OPEN "  kind = \"veth\"; wireless_modes = [ \"station\" ];\n" NET_APPROVAL "} );\n", 0,
+          "policy.conf:8: network[0].wireless_modes[0]: expected \"ap\", \"p2p-go\", \"mesh\", \"ibss\" or \"monitor\", got \"station\"" },
+        { "defaults wireless bad", HEADER "defaults = { wireless = \"open\"; };\n", 0,
+          "policy.conf:6: defaults.wireless: expected \"allow\" or \"block\", got \"open\"" },
         /* Filled in by setup_generated_cases(). */
         { "label too long", long_label, 0, "policy.conf:10: usb[0].label: longer than 1024 bytes" },
         { "more than 32 interfaces", interfaces_33, 0, "policy.conf:10: usb[0].interfaces: more than 32 interfaces" },
@@ -660,6 +752,64 @@ static void test_messages_are_capped(void **state) {
         assert_string_equal(d.messages[100], "policy.conf: 50 more problems not shown");
         policy_diag_done(&d);
         free(buf);
+}
+
+static void test_wireless_entries_are_read(void **state) {
+        struct policy_diag d = {};
+        struct policy *p = parse_ok(HEADER
+                "defaults = { wireless = \"block\"; };\n"
+                "network = ( { permit = \"N-1\"; mac = \"02:00:00:00:02:00\"; wireless_modes = [ \"ap\", \"monitor\" ];\n"
+                NET_APPROVAL "} );\n"
+                "wireless = ( { permit = \"許可-2026-031\"; ssid = \"市役所-net\"; bssid = [ \"02:00:00:00:00:00\", \"02:00:00:00:0A:00\" ];\n"
+                "               security = \"wpa3-sae\";\n" NET_APPROVAL "},\n"
+                "             { permit = \"W-2\"; ssid_hex = \"00ff1b\";\n" NET_APPROVAL "},\n"
+                "             { permit = \"W-3\"; ssid = \"guest\"; security = \"open\";\n" NET_APPROVAL "} );\n", &d);
+
+        assert_int_equal(p->default_wireless, POLICY_BLOCK);
+        assert_int_equal(p->net[0].wireless_modes, (1u << WIRELESS_AP) | (1u << WIRELESS_MONITOR));
+        assert_int_equal(p->n_wireless, 3);
+        const struct policy_wireless_entry *w = &p->wireless[0];
+        assert_string_equal(w->approval.permit, "許可-2026-031");
+        assert_int_equal(w->ssid_len, strlen("市役所-net"));
+        assert_memory_equal(w->ssid, "市役所-net", w->ssid_len);
+        assert_false(w->ssid_is_hex);
+        assert_int_equal(w->n_bssids, 2);
+        assert_memory_equal(w->bssids[1], "\x02\0\0\0\x0a\0", 6);
+        assert_int_equal(w->security, WIRELESS_SECURITY_WPA3_SAE);
+        assert_int_equal(p->wireless[1].ssid_len, 3);
+        assert_memory_equal(p->wireless[1].ssid, "\0\xff\x1b", 3);
+        assert_true(p->wireless[1].ssid_is_hex);
+        /* Not given: WPA2-PSK at least; open only when an entry says so. */
+        assert_int_equal(p->wireless[1].security, WIRELESS_SECURITY_WPA2_PSK);
+        assert_ptr_equal(policy_find_wireless_permit(p, "W-2"), &p->wireless[1]);
+        /* An open network without access points: anyone may call a hotspot "guest". */
+        assert_int_equal(d.n_errors, 0);
+        assert_int_equal(d.n_warnings, 1);
+        assert_string_equal(d.messages[0], "policy.conf:17: warning: wireless[2].bssid: not given for an open network: any "
+                                           "access point that calls itself this is approved");
+
+        char *text = NULL;
+        assert_int_equal(policy_write(p, &text), 0);
+        assert_non_null(strstr(text, "        ssid = \"市役所-net\";\n"));
+        assert_non_null(strstr(text, "        ssid_hex = \"00ff1b\";\n"));
+        assert_non_null(strstr(text, "        bssid = [ \"02:00:00:00:00:00\", \"02:00:00:00:0a:00\" ];\n"));
+        assert_non_null(strstr(text, "        wireless_modes = [ \"ap\", \"monitor\" ];\n"));
+        assert_null(strstr(text, "wireless = \"block\""));
+        struct policy_diag d2 = {};
+        struct policy *q = parse_ok(text, &d2);
+        assert_int_equal(q->n_wireless, 3);
+        for (size_t i = 0; i < 3; i++) {
+                assert_int_equal(q->wireless[i].ssid_len, p->wireless[i].ssid_len);
+                assert_memory_equal(q->wireless[i].ssid, p->wireless[i].ssid, p->wireless[i].ssid_len);
+                assert_int_equal(q->wireless[i].n_bssids, p->wireless[i].n_bssids);
+                assert_int_equal(q->wireless[i].security, p->wireless[i].security);
+        }
+        assert_int_equal(q->net[0].wireless_modes, p->net[0].wireless_modes);
+        free(text);
+        policy_free(q);
+        policy_free(p);
+        policy_diag_done(&d);
+        policy_diag_done(&d2);
 }
 
 static void assert_approval_equal(const struct policy_approval *a, const struct policy_approval *b) {
@@ -768,6 +918,135 @@ static void test_canonical_write_keeps_port_and_hidraw(void **state) {
         policy_diag_done(&d);
 }
 
+#define MEDIA_POLICY HEADER \
+        "defaults = { media = \"allow\"; };\n" \
+        "media = (\n" \
+        "  { permit = \"媒体-1\"; bus = \"mmc\"; vendor = \"0x0000aa\"; oemid = \"0x5859\"; model = \"QEMU!\";\n" \
+        "    serial = \"0xdeadbeef\"; date = \"02/2006\"; access = \"read-only\";\n" USB_APPROVAL "  },\n" \
+        "  { permit = \"媒体-2\"; bus = \"optical\"; path = \"pci-0000:00:1f.2-ata-3.0\";\n" USB_APPROVAL \
+        "    valid_until = \"2027-03-31\"; },\n" \
+        "  { permit = \"媒体-3\"; bus = \"nvme\"; model = \"QEMU NVMe Ctrl\"; serial = \"NVSER123\";\n" USB_APPROVAL "  }\n" \
+        ");\n" \
+        "fixed_disks = ( { bus = \"ata\"; model = \"SATA-MODEL\"; serial = \"SATASER1\"; label = \"システム\"; },\n" \
+        "  { bus = \"virtio\"; path = \"pci-0000:00:05.0\"; } );\n"
+
+static void test_media_and_fixed_disks_are_read(void **state) {
+        struct policy_diag d = {};
+        struct policy *p = parse_ok(MEDIA_POLICY, &d);
+
+        assert_int_equal(d.n_warnings, 0);
+        assert_int_equal(p->default_media, POLICY_ALLOW);
+        assert_int_equal(p->n_media, 3);
+        assert_int_equal(p->media[0].bus, MEDIA_BUS_MMC);
+        assert_string_equal(p->media[0].oemid, "0x5859");
+        assert_string_equal(p->media[0].date, "02/2006");
+        assert_true(p->media[0].read_only);
+        assert_null(p->media[0].path);
+        assert_int_equal(p->media[1].bus, MEDIA_BUS_OPTICAL);
+        assert_null(p->media[1].serial);
+        assert_string_equal(p->media[1].path, "pci-0000:00:1f.2-ata-3.0");
+        assert_false(p->media[1].read_only);
+        assert_int_equal(p->media[1].approval.valid_until, t_of("2027-04-01"));
+        assert_string_equal(p->media[2].serial, "NVSER123");
+        assert_int_equal(p->n_fixed, 2);
+        assert_int_equal(p->fixed[0].bus, MEDIA_BUS_ATA);
+        assert_string_equal(p->fixed[0].label, "システム");
+        assert_string_equal(p->fixed[1].path, "pci-0000:00:05.0");
+        assert_null(p->fixed[1].serial);
+        assert_non_null(policy_find_media_permit(p, "媒体-2"));
+        assert_null(policy_find_media_permit(p, "媒体-9"));
+
+        /* The canonical form reads back equal and is canonical. */
+        char *text = NULL, *again = NULL;
+        assert_int_equal(policy_write(p, &text), 0);
+        assert_non_null(strstr(text, "        media = \"allow\";\n"));
+        struct policy *q = parse_ok(text, &d);
+        assert_int_equal(q->n_media, 3);
+        assert_int_equal(q->n_fixed, 2);
+        for (size_t i = 0; i < 3; i++) {
+                assert_int_equal(q->media[i].bus, p->media[i].bus);
+                assert_true(streq_ptr(q->media[i].serial, p->media[i].serial));
+                assert_true(streq_ptr(q->media[i].path, p->media[i].path));
+                assert_true(streq_ptr(q->media[i].oemid, p->media[i].oemid));
+                assert_int_equal(q->media[i].read_only, p->media[i].read_only);
+        }
+        assert_true(streq_ptr(q->fixed[0].label, p->fixed[0].label));
+        assert_int_equal(policy_write(q, &again), 0);
+        assert_string_equal(text, again);
+        free(text);
+        free(again);
+        policy_free(p);
+        policy_free(q);
+        policy_diag_done(&d);
+}
+
+/* A card permit bound to its slot alone approves every card of its kind there: said. */
+static void test_media_without_serial_warns(void **state) {
+        struct policy_diag d = {};
+        struct policy *p = parse_ok(HEADER "media = ( { permit = \"M\"; bus = \"mmc\"; path = \"pci-0000:00:04.0-mmc\";\n"
+                                    USB_APPROVAL "} );\n", &d);
+        assert_int_equal(d.n_warnings, 1);
+        assert_non_null(strstr(d.messages[0], "policy.conf:6: warning: media[0].serial: not given: the entry approves every "
+                                              "mmc medium in the slot \"pci-0000:00:04.0-mmc\""));
+        policy_free(p);
+        policy_diag_done(&d);
+}
+
+static void test_media_errors(void **state) {
+        static const struct { const char *text, *expected; } cases[] = {
+                { HEADER "media = ( { permit = \"M\"; model = \"x\";\n" USB_APPROVAL "} );\n",
+                  "policy.conf:6: media[0].bus: missing (required)\n"
+                  "policy.conf:6: media[0]: needs a serial or a path: an entry without either would cover every medium of "
+                  "its kind" },
+                { HEADER "media = ( { permit = \"M\"; bus = \"usb\"; serial = \"S\";\n" USB_APPROVAL "} );\n",
+                  "policy.conf:6: media[0].bus: expected \"mmc\", \"optical\", \"nvme\", \"ata\", \"scsi\" or \"virtio\", "
+                  "got \"usb\"" },
+                { HEADER "media = ( { permit = \"M\"; bus = \"nvme\"; serial = \"S\"; oemid = \"0x1\";\n" USB_APPROVAL
+                  "} );\n", "policy.conf:6: media[0].oemid: only SD/MMC cards (bus \"mmc\") have one" },
+                { HEADER "media = ( { permit = \"M\"; bus = \"nvme\"; serial = \"\";\n" USB_APPROVAL "} );\n",
+                  "policy.conf:6: media[0].serial: must not be empty\n"
+                  "policy.conf:6: media[0]: needs a serial or a path: an entry without either would cover every medium of "
+                  "its kind" },
+                { HEADER "media = ( { permit = \"M\"; bus = \"nvme\"; serial = \"S\"; access = \"write-only\";\n"
+                  USB_APPROVAL "} );\n",
+                  "policy.conf:6: media[0].access: expected \"read-write\" or \"read-only\", got \"write-only\"" },
+                { HEADER "media = ( { bus = \"nvme\"; serial = \"S\"; interfaces = [ \"08:06:50\" ]; } );\n",
+                  "policy.conf:6: media[0].interfaces: unknown key\n"
+                  "policy.conf:6: media[0].permit: missing (required)\n"
+                  "policy.conf:6: media[0].approved_by: missing (required)\n"
+                  "policy.conf:6: media[0].approved_on: missing (required)" },
+                { HEADER USB_ENTRY("X", "S") "media = ( { permit = \"X\"; bus = \"nvme\"; serial = \"S\";\n" USB_APPROVAL
+                  "} );\n", "policy.conf:13: media[0].permit: duplicate permit \"X\" (first at line 7)" },
+                { HEADER "fixed_disks = ( { bus = \"optical\"; path = \"p\"; } );\n",
+                  "policy.conf:6: fixed_disks[0].bus: an optical drive cannot be a fixed disk: its discs are media "
+                  "(approve the drive with a media entry)" },
+                { HEADER "fixed_disks = ( { bus = \"nvme\"; model = \"M\"; } );\n",
+                  "policy.conf:6: fixed_disks[0]: needs a serial or a path: an entry without either would cover every "
+                  "medium of its kind" },
+                { HEADER "fixed_disks = ( { bus = \"nvme\"; serial = \"S\"; permit = \"P\"; } );\n",
+                  "policy.conf:6: fixed_disks[0].permit: unknown key" },
+                { HEADER "defaults = { media = \"read-only\"; };\n",
+                  "policy.conf:6: defaults.media: expected \"allow\" or \"block\", got \"read-only\"" },
+                { HEADER "media = { permit = \"M\"; };\n",
+                  "policy.conf:6: media: expected a list of groups: media = ( { ... }, { ... } );" },
+        };
+        size_t failed = 0;
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                struct policy_diag d = {};
+                struct policy *p = NULL;
+                int r = policy_parse(cases[i].text, strlen(cases[i].text), "policy.conf", &p, &d);
+                char *got = errors_joined(&d);
+                if (r != -EINVAL || p || !streq(got, cases[i].expected)) {
+                        print_error("case %zu: r=%d\n  expected: %s\n  got:      %s\n", i, r, cases[i].expected, got);
+                        failed++;
+                }
+                free(got);
+                policy_free(p);
+                policy_diag_done(&d);
+        }
+        assert_int_equal(failed, 0);
+}
+
 /* A generated entry has times but no texts: they are written as exact local times. */
 static void test_canonical_write_of_generated_entry_keeps_times(void **state) {
         struct policy_diag d = {};
@@ -842,6 +1121,7 @@ static void test_hundred_thousand_entries_parse(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_minimal_policy_gets_safe_defaults),
+                cmocka_unit_test(test_workstation_list_and_entries_for_some),
                 cmocka_unit_test(test_defaults_are_read),
                 cmocka_unit_test(test_full_japanese_policy_is_read),
                 cmocka_unit_test(test_full_policy_warns_about_empty_serial_and_missing_interfaces),
@@ -858,10 +1138,14 @@ int main(void) {
                 cmocka_unit_test(test_each_malformed_policy_gets_its_message),
                 cmocka_unit_test(test_bad_value_is_quoted_bounded),
                 cmocka_unit_test(test_messages_are_capped),
+                cmocka_unit_test(test_wireless_entries_are_read),
                 cmocka_unit_test(test_canonical_write_reads_back_equal),
                 cmocka_unit_test(test_canonical_write_keeps_port_and_hidraw),
                 cmocka_unit_test(test_canonical_write_of_generated_entry_keeps_times),
                 cmocka_unit_test(test_example_policies_are_valid),
+                cmocka_unit_test_setup(test_media_and_fixed_disks_are_read, setup_tokyo),
+                cmocka_unit_test(test_media_without_serial_warns),
+                cmocka_unit_test(test_media_errors),
                 cmocka_unit_test(test_hundred_thousand_entries_parse),
         };
         return cmocka_run_group_tests(tests, setup_generated_cases, teardown_generated_cases);

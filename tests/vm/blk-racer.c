@@ -1,8 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* blk-racer: tries to write to every USB disk node the moment it exists (the "no window" test
- * of read-only media, tests/vm/test-kyokad-usb.py). Built on the host, run in the guest.
+ * of read-only media, tests/vm/test-kyokad-usb.py; and of media on other buses,
+ * test-kyokad-media.py). Built on the host, run in the guest.
  *
- *   blk-racer [--user UID:GID[:GROUP]] [--spin-ms N] MARKER
+ *   blk-racer [--user UID:GID[:GROUP]] [--spin-ms N] [--nodes PREFIX,...] MARKER
+ *   blk-racer [--user UID:GID[:GROUP]] --try PATH ro|rw
+ *
+ * --nodes: the node names attacked (default "sd,sg": sdX, sdXN and sgN); e.g. "mmcblk,nvme,sr".
+ * --try: one attempt, as that user: open PATH read-only (and read 512 bytes) or read-write (and
+ * write 512 bytes at 512 KiB), printing "try=PATH mode=ro|rw open=ok|ERRNO io=ok|ERRNO|-".
  *
  * Drops to UID/GID (+ supplementary GROUP, e.g. 6 = disk) if asked, then watches /dev with
  * inotify. For each new sdX, sdXN or sgN node it attacks in a tight loop for --spin-ms
@@ -63,10 +69,28 @@ static double now_ms(void) {
         return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
 }
 
+static const char *prefixes;          /* --nodes, or NULL: sd and sg */
+
 static bool interesting(const char *n) {
+        if (prefixes) {
+                for (const char *p = prefixes; *p;) {
+                        size_t len = strcspn(p, ",");
+                        if (len > 0 && strncmp(n, p, len) == 0)
+                                return true;
+                        p += len + (p[len] == ',');
+                }
+                return false;
+        }
         if (strncmp(n, "sd", 2) == 0 && n[2] >= 'a' && n[2] <= 'z')
                 return true;
         return strncmp(n, "sg", 2) == 0 && n[2] >= '0' && n[2] <= '9';
+}
+
+/* A partition (sysfs says so), else a whole disk. */
+static bool is_partition(const char *name) {
+        char p[96];
+        snprintf(p, sizeof p, "/sys/class/block/%s/partition", name);
+        return access(p, F_OK) == 0;
 }
 
 static int sgio_write(int fd, int *status) {
@@ -93,13 +117,14 @@ static void attack(struct node *n) {
         char path[64];
         snprintf(path, sizeof path, "/dev/%s", n->name);
         n->attempts++;
-        bool blockdev = strncmp(n->name, "sd", 2) == 0;
+        struct stat st;
+        bool blockdev = lstat(path, &st) == 0 && S_ISBLK(st.st_mode);
         int fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
         if (fd >= 0) {
                 if (!n->opens_rw++)
                         n->first_open = now_ms() - n->seen;
                 if (blockdev && !n->write_done) {
-                        bool partition = n->name[strlen(n->name) - 1] >= '0' && n->name[strlen(n->name) - 1] <= '9';
+                        bool partition = is_partition(n->name);
                         ssize_t k = pwrite(fd, block, sizeof block, partition ? 0 : 512 * 1024);
                         if (k > 0) {
                                 n->writes_ok++;
@@ -154,18 +179,61 @@ static void on_signal(int sig) {
         stop = 1;
 }
 
+static int drop_to(const char *user) {
+        unsigned uid, gid, grp = 0;
+        int n = sscanf(user, "%u:%u:%u", &uid, &gid, &grp);
+        gid_t groups[1] = { grp };
+        if (n < 2 || setgroups(n == 3 ? 1 : 0, groups) < 0 || setgid(gid) < 0 || setuid(uid) < 0) {
+                perror("drop privileges");
+                return -1;
+        }
+        return 0;
+}
+
+/* --try PATH ro|rw: one open and one read or write, as the user. */
+static int try_once(const char *path, const char *mode) {
+        bool rw = strcmp(mode, "rw") == 0;
+        static char buf[512];
+        int fd = open(path, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+        if (fd < 0) {
+                printf("try=%s mode=%s open=%s io=-\n", path, mode, ename(errno));
+                return 0;
+        }
+        ssize_t k = rw ? pwrite(fd, block, sizeof block, 512 * 1024) : pread(fd, buf, sizeof buf, 0);
+        if (k > 0 && rw)
+                k = fsync(fd) < 0 ? -1 : k;
+        printf("try=%s mode=%s open=ok io=%s\n", path, mode, k > 0 ? "ok" : ename(k == 0 ? EIO : errno));
+        close(fd);
+        return 0;
+}
+
 int main(int argc, char *argv[]) {
         double spin = 1500;
-        const char *user = NULL;
+        const char *user = NULL, *try_path = NULL, *try_mode = NULL;
         int i = 1;
         for (; i + 1 < argc && argv[i][0] == '-'; i += 2) {
                 if (strcmp(argv[i], "--user") == 0)
                         user = argv[i + 1];
                 else if (strcmp(argv[i], "--spin-ms") == 0)
                         spin = atof(argv[i + 1]);
+                else if (strcmp(argv[i], "--nodes") == 0)
+                        prefixes = argv[i + 1];
+                else if (strcmp(argv[i], "--try") == 0)
+                        try_path = argv[i + 1];
+        }
+        if (try_path) {
+                if (i != argc - 1 || (strcmp(argv[i], "ro") != 0 && strcmp(argv[i], "rw") != 0)) {
+                        fprintf(stderr, "usage: blk-racer [--user UID:GID[:GROUP]] --try PATH ro|rw\n");
+                        return 2;
+                }
+                try_mode = argv[i];
+                memset(block, 'K', sizeof block);
+                if (user && drop_to(user) < 0)
+                        return 1;
+                return try_once(try_path, try_mode);
         }
         if (i != argc - 1) {
-                fprintf(stderr, "usage: blk-racer [--user UID:GID[:GROUP]] [--spin-ms N] MARKER\n");
+                fprintf(stderr, "usage: blk-racer [--user UID:GID[:GROUP]] [--spin-ms N] [--nodes P,...] MARKER\n");
                 return 2;
         }
         for (size_t k = 0; k < sizeof block; k++)
@@ -177,15 +245,8 @@ int main(int argc, char *argv[]) {
                 perror("inotify");
                 return 1;
         }
-        if (user) {
-                unsigned uid, gid, grp = 0;
-                int n = sscanf(user, "%u:%u:%u", &uid, &gid, &grp);
-                gid_t groups[1] = { grp };
-                if (n < 2 || setgroups(n == 3 ? 1 : 0, groups) < 0 || setgid(gid) < 0 || setuid(uid) < 0) {
-                        perror("drop privileges");
-                        return 1;
-                }
-        }
+        if (user && drop_to(user) < 0)
+                return 1;
         signal(SIGTERM, on_signal);
         signal(SIGINT, on_signal);
         printf("ready uid=%d gid=%d\n", (int) getuid(), (int) getgid());

@@ -349,6 +349,32 @@ def case_devices(vm):
           f"exit {rc}: " + " ".join(inside.split()))
 
 
+def case_root_disk(vm):
+    """The disk the system boots from is one of the workstation's own (issue 14): kyokad's first
+    start put it on STATE_DIR/disks-at-install, it is noted as holding the root file system, and
+    nothing changes it: not kyokad (no access file, no BLKROSET), not the udev rule at the
+    coldplug of the real root, a change event, or a restart."""
+    def state():
+        rc, out = vm.run("echo $(cat /sys/block/vda/ro) $(stat -c '%a %U:%G' /dev/vda) "
+                         "$(udevadm info -q property -n /dev/vda | grep ^KYOKA_MEDIA=) "
+                         "$([ -e /run/kyoka/media/vda ] && echo access-file || echo no-access-file)")
+        return " ".join(out.split())
+    want = "0 660 root:disk KYOKA_MEDIA=fixed no-access-file"
+    rc, out = vm.run("cat /var/lib/kyoka/disks-at-install")
+    check("disks-at-install (written at kyokad's first start) lists the virtio root disk",
+          out.startswith("kyoka fixed disks 1\n") and "\nvirtio\t" in out, " | ".join(out.splitlines()))
+    j = journal(vm)
+    check("kyokad noted vda as a fixed disk holding the root file system",
+          re.search(r"media fixed-disk vda .*holds the root file system", j) is not None,
+          next((l for l in j.splitlines() if "fixed-disk" in l), "no fixed-disk line"))
+    check("vda untouched after boot: ro=0, 660 root:disk, the udev helper said fixed, no access file",
+          state() == want, state())
+    vm.run("udevadm trigger --action=change /dev/vda && udevadm settle --timeout=15", timeout=30)
+    vm.run("systemctl restart kyokad.service", timeout=60)
+    vm.wait_for("systemctl is-active --quiet kyokad.service", timeout=30)
+    check("... after a change event and a restart of kyokad: the same", state() == want, state())
+
+
 def case_read_only_by_kyokad(vm):
     """kyokad's own BLKROSET through the device cgroup: with the udev rule masked (no helper), only
     kyokad can make the stick read-only. "block-sd" in DeviceAllow= would fail here: sd_mod came
@@ -577,6 +603,7 @@ def main():
                          ("unapproved stick", lambda: case_unapproved(vm)),
                          ("read-only", lambda: case_read_only(vm)),
                          ("devices", lambda: case_devices(vm)),
+                         ("root disk", lambda: case_root_disk(vm)),
                          ("read-only by kyokad", lambda: case_read_only_by_kyokad(vm)),
                          ("filesystem", lambda: case_filesystem(vm)),
                          ("install and reload", lambda: case_install_reload(vm, approver)),
