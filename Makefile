@@ -167,7 +167,9 @@ $(BUILD)/tests/test-policyctl: $(BUILD)/obj/tests/unit/test-policyctl.o $(CTL_TE
 # catalog built here.
 NOTIFY_TEST_OBJS := $(call obj,$(filter-out notify/main.c,$(NOTIFY_SRC)))
 $(BUILD)/obj/tests/unit/test-notify.o: CPPFLAGS += -DTEST_LOCALE_DIR='"$(abspath $(BUILD))/locale"'
-$(BUILD)/tests/test-notify: $(BUILD)/obj/tests/unit/test-notify.o $(NOTIFY_TEST_OBJS) $(LIBS) $(MO_FILES)
+# (The catalogue by name: MO_FILES is defined further down, after this rule is read.)
+$(BUILD)/tests/test-notify: $(BUILD)/obj/tests/unit/test-notify.o $(NOTIFY_TEST_OBJS) $(LIBS) \
+                            $(BUILD)/locale/ja/LC_MESSAGES/kyoka.mo
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(NOTIFY_TEST_OBJS) $(LIBS) $(PKG_LIBS) -lcmocka
 
