@@ -40,7 +40,8 @@ INCLUDES_ledger    := $(INCLUDES_policy) -Iledger
 INCLUDES_daemon    := $(INCLUDES_ledger) -Idaemon
 INCLUDES_policyctl := $(INCLUDES_ledger) -Ipolicyctl
 INCLUDES_helpers   := $(INCLUDES_basic) -Ipolicy -Idaemon   # block-access.h, media-*.h (identity.h's types)
-INCLUDES_tests     := $(INCLUDES_daemon) -Ipolicyctl
+INCLUDES_notify    := $(INCLUDES_policy) -Inotify
+INCLUDES_tests     := $(INCLUDES_daemon) -Ipolicyctl -Inotify
 # basic/ uses json-c's headers (json-util.h); the programs that call json-util.c link json-c.
 PKGS_basic     := json-c
 PKGS_policy    := $(PKGS_basic) libconfig libcrypto
@@ -48,12 +49,14 @@ PKGS_ledger    := $(PKGS_policy) sqlite3 libsystemd
 PKGS_daemon    := $(PKGS_ledger) libudev libnl-3.0 libnl-route-3.0 libnl-genl-3.0 libnftables
 PKGS_policyctl := $(PKGS_ledger)
 PKGS_helpers   :=
+PKGS_notify    := $(PKGS_policy) libsystemd
 PKGS_tests     := $(PKGS_daemon)
 pkg_cflags = $(if $(1),$(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null))
-$(foreach d,basic policy ledger daemon policyctl helpers tests,$(eval PKG_CFLAGS_$(d) := $(call pkg_cflags,$(PKGS_$(d)))))
+$(foreach d,basic policy ledger daemon policyctl helpers notify tests,$(eval PKG_CFLAGS_$(d) := $(call pkg_cflags,$(PKGS_$(d)))))
 PKG_CFLAGS := $(PKG_CFLAGS_tests)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS_daemon) 2>/dev/null)
 CTL_PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS_policyctl) 2>/dev/null)
+NOTIFY_PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS_notify) 2>/dev/null)
 
 WARNINGS := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes \
             -Wno-unused-parameter -Wpointer-arith -Wvla
@@ -75,6 +78,7 @@ POLICY_SRC := $(wildcard policy/*.c)
 LEDGER_SRC := $(wildcard ledger/*.c)
 CTL_SRC    := $(wildcard policyctl/*.c)
 DAEMON_SRC := $(wildcard daemon/*.c)
+NOTIFY_SRC := $(wildcard notify/*.c)
 DAEMON_LIB_SRC := $(filter-out daemon/main.c,$(DAEMON_SRC))
 UNIT_SRC   := $(wildcard tests/unit/test-*.c)
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz-*.c)
@@ -89,7 +93,8 @@ LIBS       := $(LIB_DAEMON) $(LIB_LEDGER) $(LIB_POLICY) $(LIB_BASIC)
 
 HELPER_SRC := $(wildcard helpers/*.c)
 HELPERS    := $(patsubst helpers/%.c,$(BUILD)/%,$(HELPER_SRC))
-PROGRAMS   := $(BUILD)/policyctl $(if $(filter daemon/main.c,$(DAEMON_SRC)),$(BUILD)/kyokad) $(HELPERS)
+PROGRAMS   := $(BUILD)/policyctl $(if $(filter daemon/main.c,$(DAEMON_SRC)),$(BUILD)/kyokad) $(HELPERS) \
+              $(if $(NOTIFY_SRC),$(BUILD)/kyoka-notify)
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 # Keep object files that only a test needs (make would delete them as intermediates).
@@ -138,6 +143,12 @@ CTL_LIBS := $(LIB_LEDGER) $(LIB_POLICY) $(LIB_BASIC)
 $(BUILD)/policyctl: $(call obj,$(CTL_SRC)) $(CTL_LIBS)
 	$(CC) $(LDFLAGS) -o $@ $(call obj,$(CTL_SRC)) $(CTL_LIBS) $(CTL_PKG_LIBS)
 
+# kyoka-notify, the desktop session's notifier (notify/): libkyoka-policy (the request file's
+# check, shared with policyctl request) and libkyoka-basic, json-c and libsystemd (sd-bus,
+# sd-event, sd-login). Its messages are gettext's, domain "kyoka" (basic/i18n.h, po/).
+$(BUILD)/kyoka-notify: $(call obj,$(NOTIFY_SRC)) $(LIB_POLICY) $(LIB_BASIC)
+	$(CC) $(LDFLAGS) -o $@ $(call obj,$(NOTIFY_SRC)) $(LIB_POLICY) $(LIB_BASIC) $(NOTIFY_PKG_LIBS)
+
 $(BUILD)/kyokad: $(BUILD)/obj/daemon/main.o $(LIBS)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBS) $(PKG_LIBS)
 
@@ -164,6 +175,16 @@ $(BUILD)/tests/test-policyctl: $(BUILD)/obj/tests/unit/test-policyctl.o $(CTL_TE
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -Wl,--wrap=path_join -o $@ $< $(CTL_TEST_OBJS) $(LIBS) $(PKG_LIBS) -lcmocka
 
+# kyoka-notify's texts and state, without main(); the texts are checked in Japanese against the
+# catalog built here.
+NOTIFY_TEST_OBJS := $(call obj,$(filter-out notify/main.c,$(NOTIFY_SRC)))
+$(BUILD)/obj/tests/unit/test-notify.o: CPPFLAGS += -DTEST_LOCALE_DIR='"$(abspath $(BUILD))/locale"'
+# (The catalogue by name: MO_FILES is defined further down, after this rule is read.)
+$(BUILD)/tests/test-notify: $(BUILD)/obj/tests/unit/test-notify.o $(NOTIFY_TEST_OBJS) $(LIBS) \
+                            $(BUILD)/locale/ja/LC_MESSAGES/kyoka.mo
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(NOTIFY_TEST_OBJS) $(LIBS) $(PKG_LIBS) -lcmocka
+
 # tests/integration/*.c -> $(BUILD)/tests/integration/NAME: helpers of the integration tests
 # (umockdev testbeds), linked with libumockdev and GLib rather than with kyoka's libraries.
 INTEGRATION_PKGS := umockdev-1.0 glib-2.0 gobject-2.0
@@ -181,7 +202,7 @@ $(BUILD)/tests/integration/%: tests/integration/%.c
 # a list of formats), and the build fails on a fuzzy or untranslated message: what the person at
 # the keyboard reads is complete or the build says so. tests/integration/test-policyctl-ja.sh
 # also checks that po/ja.po covers every string of the current sources.
-POT_SRC  := $(CTL_SRC) daemon/main.c
+POT_SRC  := $(CTL_SRC) daemon/main.c $(NOTIFY_SRC)
 XGETTEXT_FLAGS := --language=C --from-code=UTF-8 --no-location --add-comments=TRANSLATORS: \
         --keyword=_ --keyword=N_ --keyword=ngettext:1,2 \
         --flag=_:1:pass-c-format --flag=ngettext:1:pass-c-format \
@@ -226,7 +247,8 @@ DEPS := build-essential pkg-config clang libclang-rt-14-dev openssl \
         weasyprint fonts-ipaexfont-gothic poppler-utils libreoffice-calc-nogui \
         gettext locales hostapd wpasupplicant iw \
         pandoc groff man-db bash-completion zsh \
-        dpkg-dev debhelper po-debconf lintian rpm
+        dpkg-dev debhelper po-debconf lintian rpm \
+        dunst xvfb dbus-x11 libnotify-bin x11-apps imagemagick
 # locales: ja_JP.UTF-8 for tests/integration/test-policyctl-ja.sh (Debian generates only the
 # locales named in /etc/locale.gen; --keep-existing leaves the others alone).
 deps:
@@ -352,12 +374,19 @@ CATALOGDIR   ?= $(PREFIX)/lib/systemd/catalog
 MANDIR       ?= $(PREFIX)/share/man
 BASHCOMPDIR  ?= $(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR   ?= $(PREFIX)/share/zsh/vendor-completions
+USERUNITDIR  ?= $(PREFIX)/lib/systemd/user
+AUTOSTARTDIR ?= /etc/xdg/autostart
 install: programs man $(MO_FILES)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(UDEVRULESDIR) \
 		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(PREFIX)/share/doc/kyoka $(DESTDIR)$(CATALOGDIR) \
 		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
 	install -m 0755 $(BUILD)/policyctl $(DESTDIR)$(PREFIX)/bin/policyctl
 	install -m 0755 $(BUILD)/kyokad $(DESTDIR)$(SBINDIR)/kyokad
+	install -m 0755 $(BUILD)/kyoka-notify $(DESTDIR)$(PREFIX)/bin/kyoka-notify
+	install -d $(DESTDIR)$(USERUNITDIR) $(DESTDIR)$(AUTOSTARTDIR)
+	sed 's|@BINDIR@|$(PREFIX)/bin|g' notify/kyoka-notify.service.in > $(DESTDIR)$(USERUNITDIR)/kyoka-notify.service
+	sed 's|@BINDIR@|$(PREFIX)/bin|g' notify/kyoka-notify.desktop.in > $(DESTDIR)$(AUTOSTARTDIR)/kyoka-notify.desktop
+	chmod 0644 $(DESTDIR)$(USERUNITDIR)/kyoka-notify.service $(DESTDIR)$(AUTOSTARTDIR)/kyoka-notify.desktop
 	sed 's|@SBINDIR@|$(SBINDIR)|g' systemd/kyokad.service.in > $(DESTDIR)$(UNITDIR)/kyokad.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/kyokad.service
 	for f in systemd/*.service systemd/*.timer; do [ -e "$$f" ] || continue; \

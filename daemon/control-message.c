@@ -34,7 +34,7 @@ const char *control_cmd_to_string(enum control_cmd cmd) {
 enum control_access control_cmd_access(enum control_cmd cmd) {
         /* Nothing a client says can allow or block a device; reload only makes kyokad read the
          * signed files again, but it is still an admin's act (it is logged as one). */
-        return cmd == CONTROL_RELOAD ? ACCESS_ADMIN : ACCESS_READ;
+        return cmd == CONTROL_RELOAD ? ACCESS_ADMIN : ACCESS_SEAT;
 }
 
 static bool in_group(gid_t want, gid_t gid, const gid_t *groups, size_t n_groups) {
@@ -55,6 +55,29 @@ enum control_access control_peer_access(uid_t uid, gid_t gid, const gid_t *group
         if (in_group(read_gid, gid, groups, n_groups))
                 return ACCESS_READ;
         return ACCESS_NONE;
+}
+
+bool control_seat_sees_device(const struct seat_set *seats, const struct usb_identity *id) {
+        return seat_set_contains(seats, id->seat);
+}
+
+bool control_seat_sees_links(const struct seat_set *seats) {
+        return seat_set_contains(seats, SEAT_DEFAULT);
+}
+
+static const char *get_string(struct json_object *o, const char *key);
+
+bool control_record_visible(struct json_object *record, enum control_access access, const struct seat_set *seats) {
+        if (access >= ACCESS_READ)
+                return true;
+        if (access != ACCESS_SEAT || !seats || seats->n == 0)
+                return false;
+        const char *subject = get_string(record, "subject");
+        if (streq_ptr(subject, "usb"))
+                return seat_set_contains(seats, get_string(record, "seat"));
+        if (streq_ptr(subject, "network"))
+                return control_seat_sees_links(seats);
+        return streq_ptr(subject, "policy");
 }
 
 enum control_admission control_admit(const struct control_peer *peers, size_t n, uid_t uid, bool admin,
@@ -267,7 +290,7 @@ struct json_object *control_device_to_json(const struct usb_device_status *d) {
 
         if (!o || json_add_string(o, "type", "usb") < 0 || json_add_string(o, "device", d->name) < 0 ||
             json_add_string(o, "bus_path", id->bus_path) < 0 ||
-            json_add_string(o, "id_path", id->id_path) < 0)
+            json_add_string(o, "id_path", id->id_path) < 0 || json_add_string(o, "seat", id->seat[0] ? id->seat : NULL) < 0)
                 return NULL;
         snprintf(buf, sizeof buf, "%04x", id->vendor);
         if (json_add_string(o, "vendor", buf) < 0)
@@ -306,6 +329,24 @@ bool control_device_matches(const struct usb_device_status *d, const char *arg) 
         if (streq(d->name, arg))
                 return true;
         return d->identity_ok && d->id->has_serial && d->id->serial[0] && streq(d->id->serial, arg);
+}
+
+struct json_object *control_permit_to_json(struct json_object *what, const char *permit, const char *valid_until_text,
+                                           int64_t valid_until) {
+        static const char *const keys[] = { "type", "device", "vendor", "product", "serial", "manufacturer",
+                                            "product_name", "ifindex", "name", "mac" };
+        _cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
+
+        if (!o || json_add_string(o, "permit", permit) < 0 ||
+            json_add_string(o, "valid_until", valid_until_text && valid_until_text[0] ? valid_until_text : NULL) < 0 ||
+            add_time(o, "valid_until_time", valid_until) < 0)
+                return NULL;
+        for (size_t k = 0; k < ELEMENTSOF(keys); k++) {
+                struct json_object *v = NULL;
+                if (json_object_object_get_ex(what, keys[k], &v) && json_add(o, keys[k], json_object_get(v)) < 0)
+                        return NULL;
+        }
+        return TAKE_PTR(o);
 }
 
 /* A network as `list` shows it: the SSID sanitised and as hex (its bytes are anyone's). */
@@ -388,6 +429,22 @@ bool control_link_matches(const struct net_identity *id, const char *arg) {
         /* Decimal as printed, so "07" or "+7" name nothing. */
         snprintf(buf, sizeof buf, "%d", id->ifindex);
         return streq(buf, arg);
+}
+
+struct json_object *control_policy_seat_view(const struct manager_policy_info *info) {
+        _cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
+        const struct policy *p = info->policy;
+
+        if (!o)
+                return NULL;
+        if (!p)
+                return json_add_string(o, "state", "lockdown") < 0 ? NULL : TAKE_PTR(o);
+        if (json_add_string(o, "state", "enforcing") < 0 || json_add(o, "serial", json_object_new_uint64(p->serial)) < 0 ||
+            json_add_string(o, "issuer", p->issuer) < 0 || json_add_string(o, "contract", p->contract) < 0 ||
+            json_add_string(o, "valid_until", p->valid_until_text) < 0 ||
+            add_time(o, "valid_until_time", p->valid_until) < 0)
+                return NULL;
+        return TAKE_PTR(o);
 }
 
 struct json_object *control_medium_to_json(const struct media_status *s) {

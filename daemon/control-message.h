@@ -13,6 +13,7 @@
 #include "kyoka-names.h"
 #include "manager.h"
 #include "net-links.h"
+#include "seat.h"
 
 /* The bounds of a message, of a reply and of a request's "device" (a bus path, a serial, a
  * link's name or ifindex) are policyctl's too: KYOKA_CONTROL_*_MAX in kyoka-names.h. */
@@ -43,6 +44,7 @@ enum control_cmd {
 
 enum control_access {
         ACCESS_NONE = 0,
+        ACCESS_SEAT,                  /* the active user of a seat: status, list, request, watch of that seat only */
         ACCESS_READ,                  /* group kyoka: status, list, request, watch */
         ACCESS_ADMIN,                 /* root or group kyoka-admin: also reload */
 };
@@ -81,6 +83,30 @@ enum control_access control_cmd_access(enum control_cmd cmd);
 enum control_access control_peer_access(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups,
                                         gid_t read_gid, gid_t admin_gid);
 
+/* What the active user of the seats SEATS sees (docs/control.md "Who may do what"): the USB
+ * devices whose seat is one of SEATS, and the network links when SEATS holds SEAT_DEFAULT (links
+ * belong to no other seat). Nothing of other seats, and none of the daemon's faults (they name
+ * devices, files and errors of the whole host). */
+bool control_seat_sees_device(const struct seat_set *seats, const struct usb_identity *id);
+bool control_seat_sees_links(const struct seat_set *seats);
+
+/* Whether a watcher with ACCESS (and SEATS, for ACCESS_SEAT) receives RECORD: group kyoka and the
+ * admins every record; a seat's user the usb records of its seats (by their "seat"), the
+ * network records when it has SEAT_DEFAULT, and the policy records (loaded, expired: they
+ * concern everyone at this host); nothing else, and nothing at all with no seat left. */
+bool control_record_visible(struct json_object *record, enum control_access access, const struct seat_set *seats);
+
+/* The policy as a seat's user sees it in `status`: "state", and for a policy in force "serial",
+ * "issuer", "contract", "valid_until" and "valid_until_time" (when the written permission ends);
+ * none of the signer, the load messages (paths) or the counts of the whole host. NULL on OOM. */
+struct json_object *control_policy_seat_view(const struct manager_policy_info *info);
+
+/* A permit that decides a present device or link, for a seat's user's `status`: "permit",
+ * "valid_until" (the policy's text, or null: no end), "valid_until_time", and WHAT (a `list`
+ * object: its type and identity fields are copied). NULL on OOM. */
+struct json_object *control_permit_to_json(struct json_object *what, const char *permit, const char *valid_until_text,
+                                           int64_t valid_until);
+
 /* A connected client as admission and the idle timeout see it. Times are CLOCK_MONOTONIC µs. */
 struct control_peer {
         uid_t uid;
@@ -115,8 +141,12 @@ bool control_peer_idle_expired(const struct control_peer *p, uint64_t now, uint6
 uint64_t control_idle_deadline(const struct control_peer *peers, size_t n, uint64_t timeout);
 
 /* Why a peer was refused: each reason of each uid has its own line. */
+/* The reply to a peer that may do nothing here. */
+#define CONTROL_REFUSAL_ACCESS_MESSAGE \
+        "permission denied: needs root, group " KYOKA_GROUP_READ " or " KYOKA_GROUP_ADMIN ", or to be the active user of a seat"
+
 enum control_refusal {
-        CONTROL_REFUSAL_ACCESS,       /* not root, not in group kyoka or kyoka-admin */
+        CONTROL_REFUSAL_ACCESS,       /* not root, not in group kyoka or kyoka-admin, at no seat */
         CONTROL_REFUSAL_COMMAND,      /* a reader asked for reload */
         CONTROL_REFUSAL_UID_LIMIT,
         CONTROL_REFUSAL_FULL,

@@ -27,6 +27,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <systemd/sd-login.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,6 +38,7 @@
 #include "log.h"
 #include "macro.h"
 #include "recorder.h"
+#include "seat.h"
 
 #ifndef SO_PEERGROUPS
 #define SO_PEERGROUPS 59              /* Linux 4.13 */
@@ -57,6 +59,7 @@ struct client {
         uid_t uid;
         pid_t pid;
         enum control_access access;
+        struct seat_set seats;        /* ACCESS_SEAT: the seats it is the active user of, kept current */
         bool watching;
         bool dead;                    /* dropped: freed by on_reap */
         uint64_t connected_usec;      /* CLOCK_MONOTONIC */
@@ -74,6 +77,8 @@ struct control {
         uint64_t idle_timeout_usec;
         struct client *clients;
         struct control_refusal_log refusals;
+        sd_login_monitor *login_monitor; /* NULL: seat changes cannot be followed, so no seat access */
+        sd_event_source *login_source;
         gid_t read_gid;               /* (gid_t) -1: the group does not exist */
         gid_t admin_gid;
         char *buf;                    /* one incoming message, KYOKA_CONTROL_MESSAGE_MAX + 1 */
@@ -262,11 +267,12 @@ static void on_record(struct json_object *record, void *userdata) {
         struct control *c = userdata;
 
         for (struct client *cl = c->clients; cl; cl = cl->next)
-                if (cl->watching)
+                if (cl->watching && control_record_visible(record, cl->access, &cl->seats))
                         (void) client_send(cl, record);
 }
 
 struct devices_visit {
+        const struct seat_set *seats; /* NULL: every device; else a seat's user's view */
         struct json_object *array;
         size_t allowed, blocked;
         bool failed;
@@ -276,7 +282,7 @@ static void devices_visit(const struct usb_device_status *d, void *userdata) {
         struct devices_visit *v = userdata;
         struct json_object *o;
 
-        if (v->failed)
+        if (v->failed || (v->seats && !control_seat_sees_device(v->seats, d->id)))
                 return;
         o = control_device_to_json(d);
         if (!o || json_object_array_add(v->array, o) < 0) {
@@ -290,8 +296,9 @@ static void devices_visit(const struct usb_device_status *d, void *userdata) {
                 v->blocked++;
 }
 
-static struct json_object *devices_json(struct control *c, size_t *ret_allowed, size_t *ret_blocked) {
-        struct devices_visit v = { .array = json_object_new_array() };
+static struct json_object *devices_json(struct control *c, const struct seat_set *seats, size_t *ret_allowed,
+                                       size_t *ret_blocked) {
+        struct devices_visit v = { .seats = seats, .array = json_object_new_array() };
 
         if (!v.array)
                 return NULL;
@@ -416,6 +423,8 @@ static int add_firewall(struct control *c, struct json_object *o) {
         return 0;
 }
 
+static struct json_object *reply_list(struct control *c, const struct seat_set *seats);
+
 static struct json_object *reply_status(struct control *c) {
         _cleanup_(json_object_putp) struct json_object *o = control_ok_new();
         struct manager_policy_info info;
@@ -427,7 +436,7 @@ static struct json_object *reply_status(struct control *c) {
 
         manager_get_policy_info(c->manager, &info);
         manager_get_host(c->manager, &hostname, &machine_id);
-        _cleanup_(json_object_putp) struct json_object *devices = devices_json(c, &allowed, &blocked);
+        _cleanup_(json_object_putp) struct json_object *devices = devices_json(c, NULL, &allowed, &blocked);
         _cleanup_(json_object_putp) struct json_object *links = links_json(c, &link_counts, &failed);
         _cleanup_(json_object_putp) struct json_object *media = media_json(c, &media_counts);
         struct json_object *counts = json_object_new_object(), *host = json_object_new_object(),
@@ -452,13 +461,70 @@ static struct json_object *reply_status(struct control *c) {
         return TAKE_PTR(o);
 }
 
-static struct json_object *reply_list(struct control *c) {
-        _cleanup_(json_object_putp) struct json_object *o = control_ok_new();
-        bool failed;
+/* The permits deciding the entries of LIST (a `list` array) as a seat's user sees them, added
+ * to the array TO: when each ends, so that kyoka-notify can say it in time. */
+static int add_permits(struct json_object *to, struct json_object *list, const struct policy *p) {
+        size_t n = json_object_array_length(list);
 
-        if (!o || json_add(o, "devices", devices_json(c, NULL, NULL)) < 0 || json_add(o, "media", media_json(c, NULL)) < 0)
+        for (size_t i = 0; p && i < n; i++) {
+                struct json_object *what = json_object_array_get_idx(list, i), *v = NULL, *type = NULL;
+                if (!json_object_object_get_ex(what, "permit", &v) || !json_object_is_type(v, json_type_string))
+                        continue;
+                const char *permit = json_object_get_string(v);
+                const struct policy_approval *a = NULL;
+                if (json_object_object_get_ex(what, "type", &type) && streq(json_object_get_string(type), "network")) {
+                        const struct policy_net_entry *e = policy_find_net_permit(p, permit);
+                        a = e ? &e->approval : NULL;
+                } else {
+                        const struct policy_usb_entry *e = policy_find_usb_permit(p, permit);
+                        a = e ? &e->approval : NULL;
+                }
+                if (!a)
+                        continue;
+                struct json_object *o = control_permit_to_json(what, permit, a->valid_until_text, a->valid_until);
+                if (!o || json_object_array_add(to, o) < 0) {
+                        json_object_put(o);
+                        return -ENOMEM;
+                }
+        }
+        return 0;
+}
+
+/* `status` for the active user of SEATS: the policy's state and end, the seats, and the permits
+ * of the devices and links present there with their ends; nothing of the host (faults, ledger,
+ * counts), nothing of other seats. */
+static struct json_object *reply_status_seat(struct control *c, const struct seat_set *seats) {
+        _cleanup_(json_object_putp) struct json_object *o = control_ok_new(), *list = reply_list(c, seats);
+        struct json_object *names = json_object_new_array(), *permits = json_object_new_array(), *a = NULL;
+        struct manager_policy_info info;
+
+        manager_get_policy_info(c->manager, &info);
+        if (!o || !list || json_add(o, "seats", names) < 0 || json_add(o, "permits", permits) < 0 ||
+            json_add(o, "policy", control_policy_seat_view(&info)) < 0)
                 return NULL;
-        struct json_object *links = links_json(c, NULL, &failed);
+        for (size_t i = 0; i < seats->n; i++)
+                if (json_object_array_add(names, json_object_new_string(seats->names[i])) < 0)
+                        return NULL;
+        if ((json_object_object_get_ex(list, "devices", &a) && add_permits(permits, a, info.policy) < 0) ||
+            (json_object_object_get_ex(list, "links", &a) && a && add_permits(permits, a, info.policy) < 0))
+                return NULL;
+        return TAKE_PTR(o);
+}
+
+/* SEATS: NULL for everything, else a seat's user's view: the devices of those seats, and the
+ * links only with SEAT_DEFAULT (an empty array otherwise, as if none were present). */
+static struct json_object *reply_list(struct control *c, const struct seat_set *seats) {
+        _cleanup_(json_object_putp) struct json_object *o = control_ok_new();
+        bool failed = false;
+
+        /* Media on other buses (SD cards, optical discs, disks) have no seat of their own here:
+         * a seat's user sees none of them (docs/control.md). */
+        if (!o || json_add(o, "devices", devices_json(c, seats, NULL, NULL)) < 0 ||
+            json_add(o, "media", seats ? json_object_new_array() : media_json(c, NULL)) < 0)
+                return NULL;
+        struct json_object *links = !seats || control_seat_sees_links(seats) ? links_json(c, NULL, &failed) :
+                                    json_object_new_array();
+        failed = failed || (seats && !links && !control_seat_sees_links(seats));
         if (failed) {
                 json_object_put(links);
                 return NULL;
@@ -568,6 +634,7 @@ static void medium_find_visit(const struct media_status *s, void *userdata) {
 
 /* The device a request names (a copy: the status is borrowed for the visit only). */
 struct device_find {
+        const struct seat_set *seats; /* NULL: any device; else only those of these seats */
         const char *arg;
         size_t n;
         bool exact;                   /* found by its kernel name: unique, the others do not count */
@@ -580,7 +647,8 @@ struct device_find {
 static void device_find_visit(const struct usb_device_status *d, void *userdata) {
         struct device_find *f = userdata;
 
-        if (f->exact || !control_device_matches(d, f->arg))
+        if (f->exact || !control_device_matches(d, f->arg) ||
+            (f->seats && !control_seat_sees_device(f->seats, d->id)))
                 return;
         /* A kernel name is unique; a serial may not be (two units of a cheap model): then the
          * bus path must say which. */
@@ -592,7 +660,9 @@ static void device_find_visit(const struct usb_device_status *d, void *userdata)
         f->verdict = d->verdict;
 }
 
-static struct json_object *reply_request(struct control *c, const struct control_command *cmd) {
+/* SEATS: NULL for any device or link; else a seat's user's: what another seat holds is "not
+ * present" (never said to exist). */
+static struct json_object *reply_request(struct control *c, const struct control_command *cmd, const struct seat_set *seats) {
         _cleanup_(json_object_putp) struct json_object *o = NULL, *req_json = NULL;
         _cleanup_free_ char *text = NULL;
         _cleanup_free_ struct device_find *found = calloc(1, sizeof *found);
@@ -603,13 +673,16 @@ static struct json_object *reply_request(struct control *c, const struct control
         if (!found || !found_medium)
                 return NULL;
         found->arg = cmd->device;
+        found->seats = seats;
         found_medium->arg = cmd->device;
         if (cmd->subject == SUBJECT_ANY || cmd->subject == SUBJECT_USB)
                 manager_foreach_device(c->manager, device_find_visit, found);
         size_t n = found->n;
-        if (cmd->subject == SUBJECT_ANY || cmd->subject == SUBJECT_NETWORK || cmd->subject == SUBJECT_WIRELESS)
+        if ((cmd->subject == SUBJECT_ANY || cmd->subject == SUBJECT_NETWORK || cmd->subject == SUBJECT_WIRELESS) &&
+            (!seats || control_seat_sees_links(seats)))
                 (void) manager_foreach_link(c->manager, link_find_visit, &found_link);
-        if (cmd->subject == SUBJECT_ANY || cmd->subject == SUBJECT_MEDIA)
+        /* Media have no seat: not a seat user's to request (docs/control.md). */
+        if ((cmd->subject == SUBJECT_ANY || cmd->subject == SUBJECT_MEDIA) && !seats)
                 manager_foreach_medium(c->manager, medium_find_visit, found_medium);
 
         if (found_medium->n > 0) {
@@ -710,13 +783,13 @@ static struct json_object *reply_reload(struct control *c, struct client *cl) {
         int r;
 
         log_notice("control: reload requested by uid %u (pid %d)", (unsigned) cl->uid, (int) cl->pid);
-        before = devices_json(c, NULL, NULL);
+        before = devices_json(c, NULL, NULL, NULL);
         links_before = links_json(c, NULL, &failed);
         media_before = media_json(c, NULL);
         if (!before || failed || !media_before)
                 return NULL;
         r = manager_reload(c->manager);
-        after = devices_json(c, NULL, NULL);
+        after = devices_json(c, NULL, NULL, NULL);
         media_after = media_json(c, NULL);
         links_after = links_json(c, NULL, &failed);
         manager_get_policy_info(c->manager, &info);
@@ -751,12 +824,8 @@ static void client_handle(struct client *cl, const char *buf, size_t len) {
         const char *error;
         int r;
 
-        if (cl->access == ACCESS_NONE) {
-                log_refusal(c, cl->uid, CONTROL_REFUSAL_ACCESS, "control: refused uid %u (pid %d): not root, not in group " KYOKA_GROUP_READ
-                            " or " KYOKA_GROUP_ADMIN,
-                            (unsigned) cl->uid, (int) cl->pid);
-                (void) client_send_error(cl, "permission denied: needs root, group " KYOKA_GROUP_READ
-                                             " or " KYOKA_GROUP_ADMIN);
+        if (cl->access == ACCESS_NONE || (cl->access == ACCESS_SEAT && cl->seats.n == 0)) {
+                (void) client_send_error(cl, CONTROL_REFUSAL_ACCESS_MESSAGE);
                 client_drop(cl);
                 return;
         }
@@ -777,13 +846,13 @@ static void client_handle(struct client *cl, const char *buf, size_t len) {
 
         switch (cmd.cmd) {
         case CONTROL_STATUS:
-                reply = reply_status(c);
+                reply = cl->access == ACCESS_SEAT ? reply_status_seat(c, &cl->seats) : reply_status(c);
                 break;
         case CONTROL_LIST:
-                reply = reply_list(c);
+                reply = reply_list(c, cl->access == ACCESS_SEAT ? &cl->seats : NULL);
                 break;
         case CONTROL_REQUEST:
-                reply = reply_request(c, &cmd);
+                reply = reply_request(c, &cmd, cl->access == ACCESS_SEAT ? &cl->seats : NULL);
                 break;
         case CONTROL_RELOAD:
                 reply = reply_reload(c, cl);
@@ -912,6 +981,24 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
          * is refused once its first message has been read, so that the refusal is the reply to
          * its command for any client, not a send() that fails with EPIPE. */
         enum control_access access = control_peer_access(cred.uid, cred.gid, groups, n_groups, c->read_gid, c->admin_gid);
+        struct seat_set seats = {};
+        if (access == ACCESS_NONE && c->login_monitor) {
+                r = seat_lookup(cred.uid, &seats);
+                if (r < 0)
+                        log_notice("control: cannot look up the seats of uid %u (pid %d): %s", (unsigned) cred.uid,
+                                   (int) cred.pid, strerror(-r));
+                else if (seats.n > 0)
+                        access = ACCESS_SEAT;
+        }
+        /* Nobody else gets a slot, a byte of kyokad's state or a read of its message: the
+         * socket is open to every local user (0666), so this is the only gate. */
+        if (access == ACCESS_NONE) {
+                log_refusal(c, cred.uid, CONTROL_REFUSAL_ACCESS, "control: refused uid %u (pid %d): not root, not in group "
+                            KYOKA_GROUP_READ " or " KYOKA_GROUP_ADMIN ", not the active user of a seat",
+                            (unsigned) cred.uid, (int) cred.pid);
+                refuse(&cfd, CONTROL_REFUSAL_ACCESS_MESSAGE);
+                return 0;
+        }
 
         struct control_peer peers[CONTROL_CLIENTS_MAX];
         struct client *owners[CONTROL_CLIENTS_MAX];
@@ -954,7 +1041,8 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
                 refuse(&cfd, "out of memory");
                 return 0;
         }
-        *cl = (struct client) { .control = c, .fd = cfd, .uid = cred.uid, .pid = cred.pid, .access = access };
+        *cl = (struct client) { .control = c, .fd = cfd, .uid = cred.uid, .pid = cred.pid, .access = access,
+                                .seats = seats };
         (void) sd_event_now(c->event, CLOCK_MONOTONIC, &cl->connected_usec);
         cl->active_usec = cl->connected_usec;
         r = sd_event_add_io(c->event, &cl->source, cfd, EPOLLIN, on_client, cl);
@@ -968,6 +1056,43 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
         c->clients = cl;
         idle_timer_update(c);
         return 0;
+}
+
+/* logind's state changed (a session started, ended, or another became the active one): every
+ * seat's user is looked up again. One no longer the active user of any seat is closed: what it
+ * could see was its seat's, and that seat is now someone else's. */
+static int on_login_change(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        struct control *c = userdata;
+
+        (void) sd_login_monitor_flush(c->login_monitor);
+        for (struct client *cl = c->clients; cl; cl = cl->next) {
+                if (cl->dead || cl->access != ACCESS_SEAT)
+                        continue;
+                struct seat_set seats = {};
+                int r = seat_lookup(cl->uid, &seats);
+                if (r < 0 || seats.n == 0) {
+                        log_debug("control: uid %u (pid %d) is no longer the active user of a seat", (unsigned) cl->uid,
+                                  (int) cl->pid);
+                        cl->seats = (struct seat_set) {};
+                        client_close(cl, "closed: no longer the active user of a seat");
+                } else
+                        cl->seats = seats;
+        }
+        return 0;
+}
+
+/* Seat access needs logind's changes followed; without a monitor (no logind) seats give none. */
+static void login_monitor_start(struct control *c) {
+        int r = sd_login_monitor_new(NULL, &c->login_monitor);
+        if (r >= 0)
+                r = sd_event_add_io(c->event, &c->login_source, sd_login_monitor_get_fd(c->login_monitor),
+                                    (uint32_t) sd_login_monitor_get_events(c->login_monitor), on_login_change, c);
+        if (r < 0) {
+                log_info("control: cannot follow logind's seats (%s): the active user of a seat gets no access, "
+                         "only root and groups " KYOKA_GROUP_READ " and " KYOKA_GROUP_ADMIN, strerror(-r));
+                c->login_source = sd_event_source_disable_unref(c->login_source);
+                c->login_monitor = sd_login_monitor_unref(c->login_monitor);
+        }
 }
 
 int control_new(struct manager *m, sd_event *event, const char *runtime_dir, struct control **ret) {
@@ -1009,7 +1134,9 @@ int control_new(struct manager *m, sd_event *event, const char *runtime_dir, str
         }
         (void) unlink(c->path); /* a stale socket of an earlier run */
 
-        /* Born 0600, then opened to the group: never reachable by others in between. */
+        /* Every local user may connect (0666): kyokad itself decides at accept, from the peer's
+         * credentials and logind, who gets a connection (docs/control.md "Who may do what"), as
+         * bolt's and usbguard's daemons do. Born 0600 all the same, opened only once bound. */
         mode_t old = umask(0077);
         r = bind(c->fd, (struct sockaddr *) &sa, sizeof sa);
         umask(old);
@@ -1017,17 +1144,8 @@ int control_new(struct manager *m, sd_event *event, const char *runtime_dir, str
                 r = negative_errno();
                 goto fail;
         }
-        if (c->read_gid != (gid_t) -1) {
-                /* Under kyokad.service the group comes from the runtime directory, which kyoka's
-                 * tmpfiles make setgid kyoka: no chown(), so the unit can deny it (~@privileged)
-                 * and hold no CAP_CHOWN. Elsewhere (a --runtime-dir of one's own) chown gives it. */
-                struct stat st;
-                if (stat(c->path, &st) < 0 ||
-                    (st.st_gid != c->read_gid && chown(c->path, geteuid(), c->read_gid) < 0) ||
-                    chmod(c->path, 0660) < 0)
-                        log_warning_errno(errno, "control: cannot give %s to group " KYOKA_GROUP_READ
-                                          ": %m; it stays root-only", c->path);
-        }
+        if (chmod(c->path, 0666) < 0)
+                log_warning_errno(errno, "control: cannot open %s to local users: %m; it stays root-only", c->path);
         if (listen(c->fd, 16) < 0) {
                 r = negative_errno();
                 goto fail;
@@ -1041,9 +1159,10 @@ int control_new(struct manager *m, sd_event *event, const char *runtime_dir, str
         if (r < 0)
                 goto fail;
 
+        login_monitor_start(c);
         recorder_set_listener(manager_get_recorder(m), on_record, c);
-        log_info("control socket %s (group %s)", c->path,
-                 c->read_gid != (gid_t) -1 ? KYOKA_GROUP_READ : "none: root only");
+        log_info("control socket %s (readers: group %s%s)", c->path,
+                 c->read_gid != (gid_t) -1 ? KYOKA_GROUP_READ : "none", c->login_monitor ? ", the active user of a seat" : "");
         *ret = c;
         return 0;
 fail:
@@ -1063,6 +1182,8 @@ struct control *control_free(struct control *c) {
         sd_event_source_disable_unref(c->source);
         sd_event_source_disable_unref(c->reaper);
         sd_event_source_disable_unref(c->idle_timer);
+        sd_event_source_disable_unref(c->login_source);
+        sd_login_monitor_unref(c->login_monitor);
         if (c->fd >= 0) {
                 (void) close(c->fd);
                 (void) unlink(c->path);

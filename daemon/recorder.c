@@ -274,6 +274,7 @@ static void format_interfaces(const struct usb_identity *id, char *buf, size_t s
         }
 }
 
+static void usb_seat(const void *p, struct field_value *v) { set_string(v, ((const struct usb_identity *) p)->seat); }
 static void usb_bus_path(const void *p, struct field_value *v) { set_string(v, ((const struct usb_identity *) p)->bus_path); }
 static void usb_manufacturer(const void *p, struct field_value *v) { set_string(v, ((const struct usb_identity *) p)->manufacturer); }
 static void usb_product_name(const void *p, struct field_value *v) { set_string(v, ((const struct usb_identity *) p)->product_name); }
@@ -302,6 +303,7 @@ static const struct record_field usb_fields[] = {
         { "manufacturer", usb_manufacturer },
         { "product_name", usb_product_name },
         { "interfaces", usb_interfaces },
+        { "seat", usb_seat },         /* who is told: the control socket's seat filter */
 };
 
 static void net_ifindex(const void *p, struct field_value *v) {

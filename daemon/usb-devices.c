@@ -16,6 +16,7 @@
 #include "kyoka-names.h"
 #include "log.h"
 #include "recorder.h"
+#include "seat.h"
 #include "timeutil.h"
 #include "usb-enforce.h"
 #include "usb-io.h"
@@ -35,6 +36,7 @@ struct usb_device {
         char syspath[SYSPATH_MAX];
         char sysname[64];
         char id_path[USB_PATH_MAX];   /* the port (usb-path.h), kept until the identity arrives */
+        char seat[USB_SEAT_MAX];      /* seat.h, kept likewise */
         uint64_t read_tag;            /* the identity read in flight; 0 when none */
         enum usb_record_event read_event; /* what to record once it arrives */
         bool identity_known;          /* the identity has been read (well or not) */
@@ -321,6 +323,7 @@ static void on_usb_identity_done(struct usb_devices *u, const struct usb_io_resu
                                      strerror(-res->r));
         }
         memcpy(d->id.id_path, d->id_path, sizeof d->id.id_path);
+        memcpy(d->id.seat, d->seat, sizeof d->id.seat);
         if (res->r == -ECANCELED)
                 return;
         usb_device_decide(u, d, d->read_event);
@@ -484,6 +487,10 @@ static void on_usb_event(struct udev_device *dev, enum usb_event ev, void *userd
                 if (id_path)
                         identity_sanitize(id_path, strnlen(id_path, USB_PATH_MAX), d->id_path, sizeof d->id_path);
         }
+
+        /* Which seat's user is told (control socket): the parents' properties come from udev's
+         * database of the hub or controller, not from the new device's own sysfs attributes. */
+        seat_of_udev_device(dev, d->seat);
 
         /* The identity is read off the loop (a device can make sysfs reads hang); the decision
          * follows in on_usb_identity_done(). Until then the device is as the kernel has it:

@@ -12,6 +12,7 @@
 #include <json-c/json.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "hexutil.h"
@@ -821,5 +822,25 @@ int request_from_json(const char *text, size_t len, struct request *ret, char **
                 return r;
 
         *ret = *req;
+        return 0;
+}
+
+int request_file_text(struct json_object *reply, char **ret_text, char **ret_error) {
+        _cleanup_free_ struct request *check = NULL;
+        _cleanup_free_ char *text = NULL;
+        struct json_object *req = NULL;
+
+        *ret_error = NULL;
+        if (!json_object_object_get_ex(reply, "request", &req) || !json_object_is_type(req, json_type_object))
+                return -ENOMSG;
+        const char *s = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+        if (!s || asprintf(&text, "%s\n", s) < 0)
+                return -ENOMEM;
+        check = calloc(1, sizeof *check);
+        if (!check)
+                return -ENOMEM;
+        if (request_from_json(text, strlen(text), check, ret_error) < 0)
+                return -EBADMSG;
+        *ret_text = TAKE_PTR(text);
         return 0;
 }

@@ -16,6 +16,7 @@
 
 #define USB_STRING_MAX 256      /* bytes incl. NUL, after sanitising (a USB string is <= 126 UTF-16 units) */
 #define USB_PATH_MAX 128
+#define USB_SEAT_MAX 64         /* a seat's name (sd-login: "seat0", "seat-1"), its NUL included */
 #define USB_INTERFACES_MAX 32   /* interfaces kyoka tracks per device; more is refused as malformed */
 #define NET_NAME_MAX 16         /* IFNAMSIZ */
 #define NET_KIND_MAX 32
@@ -46,6 +47,10 @@ struct usb_identity {
         char product_name[USB_STRING_MAX];
         char bus_path[USB_PATH_MAX];          /* kernel name, e.g. "1-2.1" */
         char id_path[USB_PATH_MAX];           /* udev ID_PATH where known, else "" */
+        /* The seat it is plugged into (udev ID_SEAT, its own or a parent's; "seat0" when none):
+         * where it is, not what it is, so never part of a request or a policy match. "" when the
+         * name is not a valid seat name: then no seat's user sees it (docs/control.md). */
+        char seat[USB_SEAT_MAX];
         struct usb_interface_class device_class; /* from the device descriptor */
         size_t n_interfaces;
         struct usb_interface_class interfaces[USB_INTERFACES_MAX]; /* in descriptor order */
@@ -176,3 +181,12 @@ int media_identity_from_json(struct json_object *device, struct media_identity *
  * strings must already be in sanitised form and fit their buffer, else they are refused (not
  * re-escaped or truncated: a changed serial would never match the device again). */
 int request_from_json(const char *text, size_t len, struct request *ret, char **ret_error);
+
+struct json_object;
+/* The text of a request file from kyokad's `request` reply REPLY (docs/control.md): its
+ * "request" object as pretty JSON and a newline, only if request_from_json takes it back (never
+ * hand out a file that `approve --request` would refuse). policyctl request and kyoka-notify's
+ * 「許可を申請」 both write this. -ENOMSG when the reply holds no request; -EBADMSG when it does
+ * not parse, with request_from_json's message in *RET_ERROR (newly allocated, or NULL); -ENOMEM.
+ * The caller says it in its reader's words. */
+int request_file_text(struct json_object *reply, char **ret_text, char **ret_error);

@@ -54,8 +54,7 @@ int verb_request(int argc, char *argv[]) {
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
-        struct json_object *reply = NULL, *req = NULL;
-        _cleanup_free_ struct request *check = NULL;
+        struct json_object *reply = NULL;
         _cleanup_free_ char *text = NULL, *error = NULL;
         const char *out = NULL, *type = NULL, *ssid = NULL, *ssid_hex = NULL;
         char hex[WIRELESS_SSID_HEX_MAX];
@@ -113,23 +112,18 @@ int verb_request(int argc, char *argv[]) {
         r = control_call_wireless(KYOKA_CMD_REQUEST, device, type, ssid_hex, &reply);
         if (r < 0)
                 goto finish;
-        if (!json_object_object_get_ex(reply, "request", &req) || !json_object_is_type(req, json_type_object)) {
+        /* The same parser as `approve --request`: never hand out a file it would refuse
+         * (request_file_text(), which kyoka-notify uses too). */
+        r = request_file_text(reply, &text, &error);
+        if (r == -ENOMEM) {
+                ret = log_oom();
+                goto finish;
+        }
+        if (r == -ENOMSG) {
                 log_error(_("kyokad's reply holds no request"));
                 goto finish;
         }
-        const char *s = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
-        if (!s || asprintf(&text, "%s\n", s) < 0) {
-                ret = log_oom();
-                goto finish;
-        }
-
-        /* The same parser as `approve --request`: never hand out a file it would refuse. */
-        check = calloc(1, sizeof *check);
-        if (!check) {
-                ret = log_oom();
-                goto finish;
-        }
-        if (request_from_json(text, strlen(text), check, &error) < 0) {
+        if (r < 0) {
                 log_error(_("kyokad's request does not parse: %s"), error ?: "invalid");
                 goto finish;
         }

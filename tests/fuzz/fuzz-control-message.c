@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* libFuzzer target: a control socket message comes from any local user in group kyoka, and is
- * parsed before anything else about it is decided. It must never crash or leak; a command that
- * parses names a known command with a device only for "request", NUL-terminated, in bounds. */
+/* libFuzzer target: a control socket message comes from any local user in group kyoka or at a seat
+ * (kyokad refuses everyone else at accept), and is parsed before anything else about it is
+ * decided. It must never crash or leak; a command that parses names a known command with a
+ * device only for "request", NUL-terminated, in bounds. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

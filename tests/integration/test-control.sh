@@ -51,7 +51,10 @@ import socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
 s.connect(sys.argv[1])
 msg = sys.argv[2].encode() if not sys.argv[2].startswith("junk:") else b"x" * int(sys.argv[2][5:])
-s.send(msg)
+try:
+    s.send(msg)
+except OSError:
+    pass    # refused at accept: kyokad's reply waits in the socket all the same
 s.settimeout(1.0)
 try:
     while True:
@@ -113,7 +116,8 @@ run pc status;               expect "status without kyokad exits 1" 1 "kyokad is
 # ---- start without a policy: lockdown -------------------------------------------------------
 check "kyokad starts and creates its socket" start_kyokad
 check "the runtime directory exists" '[ -d run ]'
-check "the socket is 0660 root:kyoka" '[ "$(stat -c %a:%U:%G run/control)" = "660:root:kyoka" ]' "$(stat -c %a:%U:%G run/control)"
+# Every local user may connect: kyokad checks who at accept (docs/control.md).
+check "the socket is 0666" '[ "$(stat -c %a run/control)" = "666" ]' "$(stat -c %a:%U:%G run/control)"
 run pc status;               expect "status: lockdown without a policy" 0 "built-in lockdown"
 run pc status --json;        expect "status --json" 0 '"state":"lockdown"'
 run pc list;                 expect "list: no devices on this host" 0 "no USB devices present"
@@ -149,7 +153,7 @@ check "no staging files left in CONFIG_DIR" '[ -z "$(ls -A etc | grep -v "^keys.
 
 # ---- peer credentials -----------------------------------------------------------------------
 run as_user "" "$P" --runtime-dir "$tmp/run" status
-expect "a stranger cannot even connect (socket mode)" 1 "permission denied"
+expect "a stranger (no group, no seat) is refused" 1 "permission denied"
 run as_user "$gid_read" "$P" --runtime-dir "$tmp/run" status
 expect "a member of kyoka may read status" 0 "serial 2"
 run as_user "$gid_read" "$P" --runtime-dir "$tmp/run" list
@@ -163,11 +167,10 @@ chmod 0755 etc
 run as_user "$gid_admin,$gid_read" "$PY" raw.py "$tmp/run/control" '{"cmd":"reload"}'
 expect "a member of kyoka-admin may reload" 0 '"ok":true'
 check "that reload took serial 3" 'grep -q "serial 3" out' "$(head -c 300 out)"
-# The socket's mode is the first gate; the credential check is the second, proven here by
-# opening the mode (only in this test).
-chmod 0666 run/control
+# The socket is open to all (0666): the credential check at accept is the gate.
 run as_user "" "$PY" raw.py "$tmp/run/control" '{"cmd":"status"}'
-expect "a stranger past the socket mode gets an error reply" 0 "permission denied"
+expect "a stranger gets an error reply and nothing else" 0 "permission denied"
+check "not a byte of status" '! grep -q "serial\|policy" out' "$(head -c 300 out)"
 check "and the connection is closed" 'grep -q CLOSED out'
 check "the refusal is a journal notice" 'grep -q "control: refused uid 65534" kyokad.log'
 

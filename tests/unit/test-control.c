@@ -8,6 +8,7 @@
 #include <json-c/json.h>
 
 #include "control-message.h"
+#include "seat.h"
 #include "identity.h"
 #include "timeutil.h"
 
@@ -111,10 +112,11 @@ static void test_parse_request_type(void **state) {
 
 static void test_only_reload_needs_admin(void **state) {
         assert_int_equal(control_cmd_access(CONTROL_RELOAD), ACCESS_ADMIN);
-        assert_int_equal(control_cmd_access(CONTROL_STATUS), ACCESS_READ);
-        assert_int_equal(control_cmd_access(CONTROL_LIST), ACCESS_READ);
-        assert_int_equal(control_cmd_access(CONTROL_REQUEST), ACCESS_READ);
-        assert_int_equal(control_cmd_access(CONTROL_WATCH), ACCESS_READ);
+        /* The rest a seat's user may use too (on its own seat's devices and links). */
+        assert_int_equal(control_cmd_access(CONTROL_STATUS), ACCESS_SEAT);
+        assert_int_equal(control_cmd_access(CONTROL_LIST), ACCESS_SEAT);
+        assert_int_equal(control_cmd_access(CONTROL_REQUEST), ACCESS_SEAT);
+        assert_int_equal(control_cmd_access(CONTROL_WATCH), ACCESS_SEAT);
 }
 
 static void test_peer_access(void **state) {
@@ -723,6 +725,173 @@ static void test_network_request_round_trip_through_reply(void **state) {
         free(back);
 }
 
+/* ---- seats: what the active user of a seat sees ---------------------------------------------- */
+
+static struct seat_set seats_of(const char *a, const char *b) {
+        struct seat_set s = {};
+        if (a)
+                snprintf(s.names[s.n++], USB_SEAT_MAX, "%s", a);
+        if (b)
+                snprintf(s.names[s.n++], USB_SEAT_MAX, "%s", b);
+        return s;
+}
+
+static struct json_object *record(const char *subject, const char *seat) {
+        struct json_object *o = json_object_new_object();
+        json_object_object_add(o, "subject", json_object_new_string(subject));
+        json_object_object_add(o, "event", json_object_new_string("connected"));
+        if (seat)
+                json_object_object_add(o, "seat", json_object_new_string(seat));
+        return o;
+}
+
+static void test_seat_names(void **state) {
+        assert_true(seat_name_valid("seat0"));
+        assert_true(seat_name_valid("seat-usb_1"));
+        assert_false(seat_name_valid("seat"));
+        assert_false(seat_name_valid("Seat0"));
+        assert_false(seat_name_valid("seat0/../x"));
+        assert_false(seat_name_valid("seat 1"));
+        assert_false(seat_name_valid(""));
+        assert_false(seat_name_valid(NULL));
+        char longname[USB_SEAT_MAX + 1];
+        memset(longname, 'a', sizeof longname - 1);
+        memcpy(longname, "seat", 4);
+        longname[USB_SEAT_MAX] = 0;
+        assert_false(seat_name_valid(longname));
+        longname[USB_SEAT_MAX - 1] = 0;
+        assert_true(seat_name_valid(longname));
+}
+
+static void test_seat_user_sees_only_its_seats_usb_records(void **state) {
+        struct seat_set s0 = seats_of("seat0", NULL), s1 = seats_of("seat1", NULL);
+        struct json_object *on0 = record("usb", "seat0"), *on1 = record("usb", "seat1"), *none = record("usb", NULL),
+                           *bad = record("usb", "");
+
+        assert_true(control_record_visible(on0, ACCESS_SEAT, &s0));
+        assert_false(control_record_visible(on1, ACCESS_SEAT, &s0));
+        assert_true(control_record_visible(on1, ACCESS_SEAT, &s1));
+        assert_false(control_record_visible(on0, ACCESS_SEAT, &s1));
+        /* A record without a seat (or an invalid one, kept as "") is nobody's at a seat. */
+        assert_false(control_record_visible(none, ACCESS_SEAT, &s0));
+        assert_false(control_record_visible(bad, ACCESS_SEAT, &s0));
+        /* Readers and admins see every record, whatever their seats. */
+        assert_true(control_record_visible(on1, ACCESS_READ, NULL));
+        assert_true(control_record_visible(none, ACCESS_ADMIN, NULL));
+        json_object_put(on0);
+        json_object_put(on1);
+        json_object_put(none);
+        json_object_put(bad);
+}
+
+static void test_seat_user_sees_links_only_on_seat0(void **state) {
+        struct seat_set s0 = seats_of("seat1", "seat0"), s1 = seats_of("seat1", NULL);
+        struct json_object *net = record("network", NULL);
+
+        assert_true(control_record_visible(net, ACCESS_SEAT, &s0));
+        assert_false(control_record_visible(net, ACCESS_SEAT, &s1));
+        assert_true(control_seat_sees_links(&s0));
+        assert_false(control_seat_sees_links(&s1));
+        json_object_put(net);
+}
+
+static void test_seat_user_sees_no_faults_and_nothing_without_a_seat(void **state) {
+        struct seat_set s0 = seats_of("seat0", NULL), empty = {};
+        struct json_object *fault = record("daemon", NULL), *pol = record("policy", NULL), *usb = record("usb", "seat0"),
+                           *odd = json_object_new_object();
+
+        assert_false(control_record_visible(fault, ACCESS_SEAT, &s0));
+        /* Media on other buses have no seat here: nobody's at a seat. */
+        struct json_object *medium = record("media", "seat0");
+        assert_false(control_record_visible(medium, ACCESS_SEAT, &s0));
+        json_object_put(medium);
+        assert_true(control_record_visible(pol, ACCESS_SEAT, &s0));
+        assert_false(control_record_visible(odd, ACCESS_SEAT, &s0));
+        /* Lost its seat (another user is active now): nothing at all. */
+        assert_false(control_record_visible(usb, ACCESS_SEAT, &empty));
+        assert_false(control_record_visible(pol, ACCESS_SEAT, &empty));
+        assert_false(control_record_visible(usb, ACCESS_SEAT, NULL));
+        /* No access: nothing, even with seats. */
+        assert_false(control_record_visible(usb, ACCESS_NONE, &s0));
+        json_object_put(fault);
+        json_object_put(pol);
+        json_object_put(usb);
+        json_object_put(odd);
+}
+
+static void test_seat_user_sees_device_by_its_seat(void **state) {
+        struct usb_identity id = stick();
+        struct seat_set s0 = seats_of("seat0", NULL), s1 = seats_of("seat1", NULL);
+
+        snprintf(id.seat, sizeof id.seat, "seat0");
+        assert_true(control_seat_sees_device(&s0, &id));
+        assert_false(control_seat_sees_device(&s1, &id));
+        id.seat[0] = 0;
+        assert_false(control_seat_sees_device(&s0, &id));
+}
+
+static void test_seat_user_may_not_reload(void **state) {
+        assert_true(control_cmd_access(CONTROL_RELOAD) > ACCESS_SEAT);
+        assert_true(control_cmd_access(CONTROL_RELOAD) > ACCESS_READ);
+        assert_true(control_cmd_access(CONTROL_WATCH) <= ACCESS_SEAT);
+        assert_true(control_cmd_access(CONTROL_REQUEST) <= ACCESS_SEAT);
+        assert_true(control_cmd_access(CONTROL_STATUS) <= ACCESS_SEAT);
+        assert_true(control_cmd_access(CONTROL_LIST) <= ACCESS_SEAT);
+        /* Group membership still decides first: a stranger is ACCESS_NONE here, the seat is
+         * looked up only for it, in control.c. */
+        assert_int_equal(control_peer_access(1000, 1000, NULL, 0, 200, 201), ACCESS_NONE);
+}
+
+static void test_policy_seat_view_hides_the_host(void **state) {
+        static const char text[] = "kyoka_policy = 1;\nserial = 7;\nissued = \"2026-11-20\";\n"
+                                   "valid_until = \"2027-03-31\";\n"
+                                   "issuer = \"木更津市\";\ncontract = \"契約第123号\";\n";
+        struct policy *p = NULL;
+        assert_int_equal(policy_parse(P(text), "t", &p, NULL), 0);
+        struct manager_policy_info info = { .policy = p, .signer_name = "admin.pub", .signer_fingerprint = "ab12",
+                                            .loaded_at = 1700000000, .load_ok = true,
+                                            .load_message = "/etc/kyoka/policy.conf: serial 7 accepted" };
+        struct json_object *o = control_policy_seat_view(&info), *v;
+
+        assert_non_null(o);
+        assert_string_equal(get(o, "state"), "enforcing");
+        assert_string_equal(get(o, "valid_until"), "2027-03-31");
+        assert_non_null(get(o, "valid_until_time"));
+        assert_string_equal(get(o, "contract"), "契約第123号");
+        assert_false(json_object_object_get_ex(o, "signer", &v));
+        assert_false(json_object_object_get_ex(o, "last_load", &v));
+        assert_false(json_object_object_get_ex(o, "entries", &v));
+        json_object_put(o);
+
+        info.policy = NULL;
+        o = control_policy_seat_view(&info);
+        assert_string_equal(get(o, "state"), "lockdown");
+        assert_int_equal(json_object_object_length(o), 1);
+        json_object_put(o);
+        policy_free(p);
+}
+
+static void test_permit_to_json_copies_identity(void **state) {
+        struct json_object *what = json_object_new_object(), *o, *v;
+
+        json_object_object_add(what, "type", json_object_new_string("usb"));
+        json_object_object_add(what, "device", json_object_new_string("1-2"));
+        json_object_object_add(what, "product_name", json_object_new_string("Ultra"));
+        json_object_object_add(what, "reason", json_object_new_string("permit P-1"));
+        o = control_permit_to_json(what, "P-1", "2026-12-10", 1765292400);
+        assert_string_equal(get(o, "permit"), "P-1");
+        assert_string_equal(get(o, "valid_until"), "2026-12-10");
+        assert_string_equal(get(o, "product_name"), "Ultra");
+        assert_string_equal(get(o, "device"), "1-2");
+        assert_false(json_object_object_get_ex(o, "reason", &v));
+        json_object_put(o);
+        o = control_permit_to_json(what, "P-2", NULL, TIME_INFINITY);
+        assert_true(json_object_object_get_ex(o, "valid_until", &v) && v == NULL);
+        assert_true(json_object_object_get_ex(o, "valid_until_time", &v) && v == NULL);
+        json_object_put(o);
+        json_object_put(what);
+}
+
 /* A medium as `list` shows it: its identity under the request's keys, a fixed disk with its
  * reason and no verdict, a drive with its disc. */
 static void test_medium_json_and_match(void **state) {
@@ -811,6 +980,14 @@ int main(void) {
                 cmocka_unit_test(test_serialize_refuses_oversized_reply),
                 cmocka_unit_test(test_request_round_trip_through_reply),
                 cmocka_unit_test(test_network_request_round_trip_through_reply),
+                cmocka_unit_test(test_seat_names),
+                cmocka_unit_test(test_seat_user_sees_only_its_seats_usb_records),
+                cmocka_unit_test(test_seat_user_sees_links_only_on_seat0),
+                cmocka_unit_test(test_seat_user_sees_no_faults_and_nothing_without_a_seat),
+                cmocka_unit_test(test_seat_user_sees_device_by_its_seat),
+                cmocka_unit_test(test_seat_user_may_not_reload),
+                cmocka_unit_test(test_policy_seat_view_hides_the_host),
+                cmocka_unit_test(test_permit_to_json_copies_identity),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

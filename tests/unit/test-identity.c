@@ -7,12 +7,14 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <dirent.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "fileio.h"
 #include "identity.h"
+#include <json-c/json.h>
 #include "macro.h"
 
 #define SAN(s, size) sanitize_into((s), sizeof(s) - 1, (size))
@@ -795,6 +797,39 @@ static void test_request_refuses_string_loopback(void **state) {
         assert_refused(j, "device.loopback: expected a boolean, got a string");
 }
 
+/* kyokad's `request` reply -> the file policyctl request and kyoka-notify write: only a request
+ * that approve --request reads back. */
+static void test_request_file_text_from_reply(void **state) {
+        struct request in = usb_request(), back;
+        _cleanup_free_ char *json = NULL, *text = NULL, *error = NULL, *err2 = NULL;
+
+        assert_int_equal(request_to_json(&in, &json), 0);
+        struct json_object *reply = json_object_new_object();
+        json_object_object_add(reply, "ok", json_object_new_boolean(true));
+        json_object_object_add(reply, "request", json_tokener_parse(json));
+        assert_int_equal(request_file_text(reply, &text, &error), 0);
+        assert_int_equal(text[strlen(text) - 1], '\n');
+        assert_int_equal(request_from_json(text, strlen(text), &back, &err2), 0);
+        assert_memory_equal(&in, &back, sizeof in);
+        json_object_put(reply);
+}
+
+static void test_request_file_text_refuses_what_approve_would(void **state) {
+        _cleanup_free_ char *text = NULL, *error = NULL;
+        struct json_object *reply = json_object_new_object();
+
+        /* No request at all. */
+        assert_int_equal(request_file_text(reply, &text, &error), -ENOMSG);
+        assert_null(error);
+        /* A request approve would refuse (a bad vendor id): never handed out. */
+        json_object_object_add(reply, "request",
+                               json_tokener_parse("{\"kyoka_request\":1,\"type\":\"usb\",\"device\":{\"vendor\":\"xyz\"}}"));
+        assert_int_equal(request_file_text(reply, &text, &error), -EBADMSG);
+        assert_null(text);
+        assert_non_null(error);       /* the parser's message: which field */
+        json_object_put(reply);
+}
+
 static struct request wireless_request(void) {
         struct request r;
         memset(&r, 0, sizeof r);
@@ -902,6 +937,8 @@ int main(void) {
                 cmocka_unit_test(test_mac_parse_rejects_malformed),
                 cmocka_unit_test(test_mac_format_is_lowercase),
                 cmocka_unit_test(test_request_usb_round_trip),
+                cmocka_unit_test(test_request_file_text_from_reply),
+                cmocka_unit_test(test_request_file_text_refuses_what_approve_would),
                 cmocka_unit_test(test_request_usb_without_serial_writes_null),
                 cmocka_unit_test(test_request_network_round_trip),
                 cmocka_unit_test(test_request_network_without_mac_round_trip),
