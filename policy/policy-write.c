@@ -110,6 +110,8 @@ static int put_usb(FILE *f, const struct policy_usb_entry *e) {
         /* Like unlisted_interfaces: the default ("root") is left out. */
         if (e->hidraw_user)
                 put_key_string(f, in, "hidraw", "user");
+        if (e->scan != POLICY_SCAN_DEFAULT)
+                put_key_string(f, in, "scan", e->scan == POLICY_SCAN_REQUIRED ? "required" : "none");
         return put_approval_tail(f, &e->approval);
 }
 
@@ -145,6 +147,8 @@ static int put_media(FILE *f, const struct policy_media_entry *e) {
         put_approval_head(f, &e->approval);
         put_media_identity(f, e->bus, e->vendor, e->model, e->serial, e->oemid, e->date, e->path);
         put_key_string(f, "        ", "access", e->read_only ? "read-only" : "read-write");
+        if (e->scan != POLICY_SCAN_DEFAULT)
+                put_key_string(f, "        ", "scan", e->scan == POLICY_SCAN_REQUIRED ? "required" : "none");
         return put_approval_tail(f, &e->approval);
 }
 
@@ -176,10 +180,20 @@ int policy_write(const struct policy *p, char **ret) {
                 r = put_key_time(f, "", "valid_until", p->valid_until_text, p->valid_until);
 
         fprintf(f, "\ndefaults = {\n        usb_hid = \"%s\";\n        usb_hub = \"%s\";\n"
-                   "        usb_other = \"%s\";\n        network = \"%s\";\n        media = \"%s\";\n};\n",
+                   "        usb_other = \"%s\";\n        network = \"%s\";\n        media = \"%s\";\n",
                 policy_action_to_string(p->default_usb_hid), policy_action_to_string(p->default_usb_hub),
                 policy_action_to_string(p->default_usb_other), policy_action_to_string(p->default_network),
                 policy_action_to_string(p->default_media));
+        /* Written only when they say something: policies without scans keep their canonical form. */
+        if (p->default_scan)
+                fprintf(f, "        scan = \"required\";\n");
+        fputs("};\n", f);
+        const struct policy_scan_limits *l = &p->scan_limits;
+        if (l->max_seconds != POLICY_SCAN_SECONDS_DEFAULT || l->max_megabytes != POLICY_SCAN_MEGABYTES_DEFAULT ||
+            l->max_database_days != POLICY_SCAN_DATABASE_DAYS_DEFAULT)
+                fprintf(f, "\nscan = {\n        max_seconds = %" PRId64 ";\n        max_megabytes = %" PRId64 "%s;\n"
+                           "        max_database_days = %" PRId64 ";\n};\n",
+                        l->max_seconds, l->max_megabytes, l->max_megabytes > INT32_MAX ? "L" : "", l->max_database_days);
 
         if (p->n_usb > 0) {
                 fputs("\nusb = (\n", f);
