@@ -55,10 +55,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         /* The same record in the other versions: each later one is the one before with its own
          * fields appended (version 2: the count; version 3: the five media fields, empty here). */
         bool media_empty = !r.bus[0] && !r.device_name[0] && !r.device_path[0] && !r.oemid[0] && !r.manufacture_date[0];
-        if (r.count == 1 && media_empty) {
-                static uint8_t enc_v[4][LEDGER_ENCODING_MAX];
-                size_t len[4] = { 0 };
-                for (uint8_t v = 1; v <= 3; v++) {
+        bool scan_empty = !r.files && !r.bytes && !r.duration_ms && !r.scanner[0] && !r.signature[0] && !r.file_path[0] &&
+                          !r.sha256[0] && !r.pid && !r.process[0];
+        if (r.count == 1 && media_empty && scan_empty) {
+                static uint8_t enc_v[6][LEDGER_ENCODING_MAX];
+                size_t len[6] = { 0 };
+                for (uint8_t v = 1; v <= 5; v++) {
+                        if (v == 4)     /* the wireless branch's, not written here */
+                                continue;
                         struct ledger_record other = r;
                         other.version = v;
                         len[v] = ledger_record_encode(&other, enc_v[v]);
@@ -71,6 +75,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                     memcmp(enc_v[2] + len[1], count_one, sizeof count_one) != 0 ||
                     len[3] != len[2] + sizeof media_none || memcmp(enc_v[2] + 1, enc_v[3] + 1, len[2] - 1) != 0 ||
                     memcmp(enc_v[3] + len[2], media_none, sizeof media_none) != 0)
+                        abort();
+                /* Version 5: files, bytes, duration_ms (8-byte zeros), four empty texts, pid, process. */
+                static const uint8_t z8[] = { 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0 }, z0[4] = { 0 };
+                uint8_t scan_none[7 * sizeof z8 + 5 * sizeof z0], *q = scan_none;
+                const uint8_t *parts[] = { z8, z8, z8, z0, z0, z0, z0, z8, z0 };
+                for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+                        size_t m = parts[i] == z8 ? sizeof z8 : sizeof z0;
+                        memcpy(q, parts[i], m);
+                        q += m;
+                }
+                size_t scan_len = (size_t) (q - scan_none);
+                if (len[5] != len[3] + scan_len || memcmp(enc_v[3] + 1, enc_v[5] + 1, len[3] - 1) != 0 ||
+                    memcmp(enc_v[5] + len[3], scan_none, scan_len) != 0)
                         abort();
                 if (len[r.version] != size || memcmp(enc_v[r.version], data, size) != 0)
                         abort();
