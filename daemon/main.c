@@ -13,6 +13,7 @@
 #include "manager.h"
 #include "nft-protocol.h"
 #include "nft-worker.h"
+#include "scan-worker.h"
 
 static void help(void) {
         printf("Usage: kyokad [OPTIONS]\n\n"
@@ -60,6 +61,10 @@ int main(int argc, char *argv[]) {
                 }
                 return nft_worker_main(NFT_WORKER_FD);
         }
+
+        /* kyokad started by itself to scan one medium (scan.c): its stdout is kyokad's pipe. */
+        if (argc >= 2 && streq(argv[1], SCAN_WORKER_ARG))
+                return scan_worker_main(argc - 1, argv + 1);
 
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
                 switch (c) {
