@@ -25,6 +25,7 @@ static void help(void) {
                "  --udev-events SRC   kernel (default) or udev (for umockdev tests)\n"
                "  --network MODE      enforce (default): unapproved links kept down and firewalled;\n"
                "                      off: leave links alone (USB-only tests in the host's namespace)\n"
+               "  --clamd-socket PATH the virus scanner's socket (default " KYOKA_CLAMD_SOCKET ")\n"
                "  --debug             log debug messages\n"
                "  -h, --help          show this help\n");
 }
@@ -43,6 +44,7 @@ int main(int argc, char *argv[]) {
                 { "udev-events", required_argument, NULL, 'u' },
                 { "network", required_argument, NULL, 'n' },
                 { "debug", no_argument, NULL, 'd' },
+                { "clamd-socket", required_argument, NULL, 'C' },
                 { "help", no_argument, NULL, 'h' },
                 /* Not in --help: for tests that cannot wait the default 30 s (docs/control.md). */
                 { "control-idle-timeout", required_argument, NULL, 'I' },
@@ -71,6 +73,7 @@ int main(int argc, char *argv[]) {
                 case 'c': cfg.config_dir = optarg; break;
                 case 's': cfg.state_dir = optarg; break;
                 case 'r': cfg.runtime_dir = optarg; break;
+                case 'C': cfg.clamd_socket = optarg; break;
                 case 'u':
                         if (!streq(optarg, "kernel") && !streq(optarg, "udev")) {
                                 fprintf(stderr, "kyokad: --udev-events must be kernel or udev\n");

@@ -42,6 +42,7 @@
 #define KYOKA_MESSAGE_MEDIA_DECISION "6b796f6b6101000000000000000000e1"
 #define KYOKA_MESSAGE_MEDIA_REMOVED  "6b796f6b6101000000000000000000e2"
 #define KYOKA_MESSAGE_MEDIA_FIXED    "6b796f6b6101000000000000000000e3"
+#define KYOKA_MESSAGE_SCAN         "6b796f6b6101000000000000000000a5"
 #define KYOKA_MESSAGE_POLICY       "6b796f6b6101000000000000000000b1"
 #define KYOKA_MESSAGE_FAULT        "6b796f6b6101000000000000000000f1"
 #define KYOKA_MESSAGE_DAEMON       "6b796f6b6101000000000000000000d1"
@@ -184,6 +185,29 @@ void recorder_net(struct recorder *r, enum net_record_event ev, const struct net
  * errno of a failed enforcement (then also a fault). */
 void recorder_media(struct recorder *r, enum media_record_event ev, const struct media_identity *id,
                     const struct record_decision *d, int result);
+
+/* The virus scan of a medium that had to pass one (scan.c): passed (the permitted access is
+ * given now), infected (de-authorised), or held (it could not finish: the medium stays
+ * read-only and root's, FAULT names why: a scan_fault's name). One of USB and MEDIA is set. */
+enum scan_record_event {
+        SCAN_RECORD_PASSED,
+        SCAN_RECORD_INFECTED,
+        SCAN_RECORD_HELD,
+};
+struct record_scan {
+        enum scan_record_event ev;
+        const struct usb_identity *usb;
+        const struct media_identity *media;
+        enum policy_verdict verdict;  /* what is enforced after it */
+        const char *permit;           /* "" unless a permit decided */
+        const char *fault;            /* HELD: the reason code */
+        int error;                    /* HELD: an errno (positive) or 0 */
+        uint64_t files, bytes, duration_ms;
+        const char *scanner;          /* engine and database, "" when not known */
+        const char *signature;        /* INFECTED */
+        const char *file_path;        /* INFECTED: on the medium */
+};
+void recorder_scan(struct recorder *r, const struct record_scan *s);
 
 void recorder_policy(struct recorder *r, enum policy_record_event ev, const char *message);
 
