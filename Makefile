@@ -157,7 +157,8 @@ DEPS := build-essential pkg-config clang libclang-rt-14-dev openssl \
         libnl-3-dev libnl-route-3-dev libnftables-dev nftables iproute2 iputils-ping \
         python3 tzdata procps systemd \
         libsqlite3-dev sqlite3 chromium fonts-noto-cjk \
-        weasyprint fonts-ipaexfont-gothic poppler-utils libreoffice-calc-nogui
+        weasyprint fonts-ipaexfont-gothic poppler-utils libreoffice-calc-nogui \
+        clamav-daemon clamav
 deps:
 	@missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
