@@ -10,6 +10,8 @@
 #                     objects they name in HELPER_OBJS_NAME only: no other dependency)
 #   tests/unit/test-*.c -> build/tests/test-*   (cmocka; each links the libraries)
 #   tests/fuzz/fuzz-*.c -> build/fuzz/fuzz-*    (libFuzzer, clang)
+#   po/LANG.po -> build/locale/LANG/LC_MESSAGES/kyoka.mo (gettext; `make pot` refreshes
+#                 po/kyoka.pot and merges it into every po/LANG.po)
 #
 # The layers, each built with the include paths and pkg-config libraries of itself and the
 # layers below it only, so that none can include a header of one above it:
@@ -20,6 +22,7 @@
 
 PREFIX   ?= /usr/local
 DESTDIR  ?=
+LOCALEDIR ?= $(PREFIX)/share/locale
 BUILD    ?= build
 SANITIZE ?=
 
@@ -38,7 +41,7 @@ INCLUDES_tests     := $(INCLUDES_daemon) -Ipolicyctl
 PKGS_basic     := json-c
 PKGS_policy    := $(PKGS_basic) libconfig libcrypto
 PKGS_ledger    := $(PKGS_policy) sqlite3 libsystemd
-PKGS_daemon    := $(PKGS_ledger) libudev libnl-3.0 libnl-route-3.0 libnftables
+PKGS_daemon    := $(PKGS_ledger) libudev libnl-3.0 libnl-route-3.0 libnl-genl-3.0 libnftables
 PKGS_policyctl := $(PKGS_ledger)
 PKGS_helpers   :=
 PKGS_tests     := $(PKGS_daemon)
@@ -88,8 +91,19 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 # Keep object files that only a test needs (make would delete them as intermediates).
 .SECONDARY:
 
-.PHONY: all deps check check-unit check-asan check-fuzz check-integration check-vm demo fuzz bench install clean help
+.PHONY: all deps check check-unit check-asan check-fuzz check-integration check-vm demo fuzz bench install clean help pot check-po
 all: $(PROGRAMS) $(LIBS)
+
+# The catalogues' directory, compiled in (basic/i18n.c; the tests set $$KYOKA_LOCALEDIR). The
+# stamp recompiles it when LOCALEDIR (or PREFIX) changes: `make && make install PREFIX=/usr`
+# must not install a policyctl that looks in /usr/local.
+$(BUILD)/obj/basic/i18n.o: CPPFLAGS += -DKYOKA_LOCALEDIR='"$(LOCALEDIR)"'
+$(BUILD)/obj/basic/i18n.o: $(BUILD)/obj/basic/i18n.localedir
+$(BUILD)/obj/basic/i18n.localedir: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(LOCALEDIR)' | cmp -s - $@ || echo '$(LOCALEDIR)' >$@
+.PHONY: FORCE
+FORCE:
 
 # Tests find their fixtures wherever they are run from.
 $(BUILD)/obj/tests/%.o: CPPFLAGS += -DTEST_DATA_DIR='"$(CURDIR)/tests/data"'
@@ -119,9 +133,11 @@ $(BUILD)/kyokad: $(BUILD)/obj/daemon/main.o $(LIBS)
 # other buses the sysfs view of a disk and the fixed-disk rule (daemon/media-sysfs.c,
 # media-fixed.c), nothing else.
 # identity.c (sanitising device strings, the bus names) brings json-c, which its request
-# functions use and the helper does not call.
+# functions use and the helper does not call, and wireless.c (the SSID and mode names its
+# request functions use).
 HELPER_OBJS_kyoka-block-access := $(BUILD)/obj/daemon/block-access.o $(BUILD)/obj/daemon/media-sysfs.o \
-                                  $(BUILD)/obj/daemon/media-fixed.o $(BUILD)/obj/policy/identity.o
+                                  $(BUILD)/obj/daemon/media-fixed.o $(BUILD)/obj/policy/identity.o \
+                                  $(BUILD)/obj/policy/wireless.o
 $(BUILD)/kyoka-block-access: $(BUILD)/obj/helpers/kyoka-block-access.o $(HELPER_OBJS_kyoka-block-access) $(LIB_BASIC)
 	$(CC) $(LDFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs json-c)
 
@@ -146,6 +162,44 @@ $(BUILD)/tests/integration/%: tests/integration/%.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(shell $(PKG_CONFIG) --cflags $(INTEGRATION_PKGS)) $(LDFLAGS) -o $@ $< \
 		$(shell $(PKG_CONFIG) --libs $(INTEGRATION_PKGS))
 
+# --- translations ---------------------------------------------------------------------------
+# English source strings marked _("...") (N_ where translated later, ngettext for counts) in the
+# sources below; po/kyoka.pot is their template (make pot), po/LANG.po a translation. msgfmt
+# --check verifies that each translation's printf directives match its msgid's (a catalogue is
+# a list of formats), and the build fails on a fuzzy or untranslated message: what the person at
+# the keyboard reads is complete or the build says so. tests/integration/test-policyctl-ja.sh
+# also checks that po/ja.po covers every string of the current sources.
+POT_SRC  := $(CTL_SRC) daemon/main.c
+XGETTEXT_FLAGS := --language=C --from-code=UTF-8 --no-location --add-comments=TRANSLATORS: \
+        --keyword=_ --keyword=N_ --keyword=ngettext:1,2 \
+        --flag=_:1:pass-c-format --flag=ngettext:1:pass-c-format \
+        --flag=ngettext:2:pass-c-format --flag=log_error:1:c-format --flag=log_error_errno:2:c-format \
+        --flag=usage_error:2:c-format --package-name=kyoka \
+        --msgid-bugs-address="the kyoka issue tracker"
+LINGUAS  := $(patsubst po/%.po,%,$(wildcard po/*.po))
+MO_FILES := $(patsubst %,$(BUILD)/locale/%/LC_MESSAGES/kyoka.mo,$(LINGUAS))
+all: $(MO_FILES)
+$(BUILD)/locale/%/LC_MESSAGES/kyoka.mo: po/%.po
+	@mkdir -p $(dir $@)
+	msgfmt --check --statistics -o $@.tmp $< 2>$@.log || { cat $@.log; rm -f $@.tmp; exit 1; }
+	@cat $@.log
+	@if grep -Eq 'fuzzy|untranslated' $@.log; then echo "$<: fuzzy or untranslated messages"; rm -f $@.tmp; exit 1; fi
+	mv $@.tmp $@
+# check-po: every po/LANG.po translates every string of the current sources (the rule above
+# checks the .po alone); tests/integration/test-policyctl-ja.sh runs it.
+check-po:
+	@mkdir -p $(BUILD)/po
+	xgettext $(XGETTEXT_FLAGS) -o $(BUILD)/po/kyoka.pot $(POT_SRC)
+	@for l in $(LINGUAS); do \
+		msgmerge --quiet --no-location -o $(BUILD)/po/$$l.po po/$$l.po $(BUILD)/po/kyoka.pot || exit 1; \
+		s=$$(msgfmt --check --statistics -o /dev/null $(BUILD)/po/$$l.po 2>&1) || { echo "$$s"; exit 1; }; \
+		echo "po/$$l.po against the sources: $$s"; \
+		case "$$s" in *fuzzy*|*untranslated*) echo "po/$$l.po: run make pot and translate"; exit 1;; esac; \
+	done
+pot:
+	xgettext $(XGETTEXT_FLAGS) -o po/kyoka.pot $(POT_SRC)
+	for l in $(LINGUAS); do msgmerge --quiet --update --backup=none --no-location po/$$l.po po/kyoka.pot || exit 1; done
+
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
 # --- dependencies ---------------------------------------------------------------------------
@@ -154,11 +208,13 @@ $(BUILD)/tests/integration/%: tests/integration/%.c
 DEPS := build-essential pkg-config clang libclang-rt-14-dev openssl \
         libconfig-dev libjson-c-dev libssl-dev libcmocka-dev libsystemd-dev libudev-dev \
         umockdev libumockdev-dev \
-        libnl-3-dev libnl-route-3-dev libnftables-dev nftables iproute2 iputils-ping \
+        libnl-3-dev libnl-route-3-dev libnl-genl-3-dev libnftables-dev nftables iproute2 iputils-ping \
         python3 tzdata procps systemd \
         libsqlite3-dev sqlite3 chromium fonts-noto-cjk \
         weasyprint fonts-ipaexfont-gothic poppler-utils libreoffice-calc-nogui \
-        clamav-daemon clamav
+        gettext locales hostapd wpasupplicant iw clamav-daemon clamav
+# ja_JP.UTF-8 for tests/integration/test-policyctl-ja.sh (Debian generates only the locales
+# named in /etc/locale.gen; --keep-existing leaves the others alone).
 deps:
 	@missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -166,6 +222,11 @@ deps:
 		export DEBIAN_FRONTEND=noninteractive; \
 		apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; \
 	else echo "make deps: all present"; fi
+	@if ! locale -a 2>/dev/null | grep -qix 'ja_JP\.utf-\?8'; then \
+		echo "make deps: generating the locale ja_JP.UTF-8"; \
+		grep -q '^ja_JP.UTF-8 UTF-8' /etc/locale.gen 2>/dev/null || echo 'ja_JP.UTF-8 UTF-8' >> /etc/locale.gen; \
+		locale-gen --keep-existing; \
+	fi
 
 # --- tests ----------------------------------------------------------------------------------
 # check: the whole suite (README's test command). Unit tests run twice: as built, and under
@@ -266,9 +327,11 @@ install: all
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/kyoka/
 	install -d $(DESTDIR)$(PREFIX)/share/doc/kyoka/ja
 	install -m 0644 docs/ja/*.md $(DESTDIR)$(PREFIX)/share/doc/kyoka/ja/
+	for l in $(LINGUAS); do \
+		install -D -m 0644 $(BUILD)/locale/$$l/LC_MESSAGES/kyoka.mo $(DESTDIR)$(LOCALEDIR)/$$l/LC_MESSAGES/kyoka.mo || exit 1; done
 
 clean:
 	rm -rf build
 
 help:
-	@echo "targets: all deps check check-unit check-asan check-fuzz check-integration check-vm demo fuzz bench install clean"
+	@echo "targets: all pot check-po deps check check-unit check-asan check-fuzz check-integration check-vm demo fuzz bench install clean"

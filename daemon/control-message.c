@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "hexutil.h"
 #include "json-util.h"
 #include "macro.h"
 #include "timeutil.h"
@@ -189,17 +190,29 @@ int control_command_parse(const char *buf, size_t len, struct control_command *r
 
                 /* Optional: a name that is both a USB serial and a link's name needs it. */
                 if (json_object_object_get_ex(o, "type", &v)) {
-                        *ret_error = "\"type\" must be \"usb\", \"network\" or \"media\"";
+                        *ret_error = "\"type\" must be \"usb\", \"network\", \"wireless\" or \"media\"";
                         if (!json_object_is_type(v, json_type_string))
                                 return -EINVAL;
                         if (streq(json_object_get_string(v), "usb"))
                                 c.subject = SUBJECT_USB;
                         else if (streq(json_object_get_string(v), "network"))
                                 c.subject = SUBJECT_NETWORK;
+                        else if (streq(json_object_get_string(v), "wireless"))
+                                c.subject = SUBJECT_WIRELESS;
                         else if (streq(json_object_get_string(v), "media"))
                                 c.subject = SUBJECT_MEDIA;
                         else
                                 return -EINVAL;
+                }
+                if (json_object_object_get_ex(o, "ssid_hex", &v)) {
+                        *ret_error = "\"ssid_hex\" must be 2 to 64 hex digits, with \"type\": \"wireless\"";
+                        if (c.subject != SUBJECT_WIRELESS || !json_object_is_type(v, json_type_string))
+                                return -EINVAL;
+                        size_t digits = (size_t) json_object_get_string_len(v);
+                        if (digits == 0 || digits % 2 || digits > 2 * WIRELESS_SSID_MAX ||
+                            hex_parse_bytes(json_object_get_string(v), digits, 0, HEX_ANY_CASE, c.ssid, digits / 2) < 0)
+                                return -EINVAL;
+                        c.ssid_len = digits / 2;
                 }
         }
 
@@ -304,6 +317,45 @@ bool control_device_matches(const struct usb_device_status *d, const char *arg) 
         return d->identity_ok && d->id->has_serial && d->id->serial[0] && streq(d->id->serial, arg);
 }
 
+/* A network as `list` shows it: the SSID sanitised and as hex (its bytes are anyone's). */
+static struct json_object *network_to_json(const struct wireless_network *n) {
+        _cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
+        char text[WIRELESS_SSID_TEXT_MAX], hex[WIRELESS_SSID_HEX_MAX], mac[18];
+
+        wireless_ssid_text(n->ssid, n->ssid_len, text);
+        wireless_ssid_hex(n->ssid, n->ssid_len, hex);
+        if (n->has_bssid)
+                mac_format(n->bssid, mac);
+        if (!o || json_add_string(o, "ssid", text) < 0 || json_add_string(o, "ssid_hex", hex) < 0 ||
+            json_add_string(o, "bssid", n->has_bssid ? mac : NULL) < 0 ||
+            json_add_string(o, "security", wireless_security_to_string(n->security)) < 0)
+                return NULL;
+        return TAKE_PTR(o);
+}
+
+/* "wireless": {"mode", "association": {network, "decision", "reason", "permit"} | null,
+ * "refused", "last_refused": network | null}. */
+static struct json_object *wireless_to_json(const struct net_link_wireless *w) {
+        _cleanup_(json_object_putp) struct json_object *o = json_object_new_object(), *a = NULL;
+
+        if (!o || json_add_string(o, "mode", wireless_mode_to_string(w->mode)) < 0)
+                return NULL;
+        if (w->associated) {
+                a = network_to_json(w->network);
+                if (!a || json_add_string(a, "decision", w->approved ? "allow" : "block") < 0 ||
+                    json_add_string(a, "reason", w->reason) < 0 ||
+                    json_add_string(a, "permit", w->permit && w->permit[0] ? w->permit : NULL) < 0 ||
+                    json_add(o, "association", TAKE_PTR(a)) < 0)
+                        return NULL;
+        } else if (json_add_null(o, "association") < 0)
+                return NULL;
+        if (json_add(o, "refused", json_object_new_uint64(w->refused)) < 0 ||
+            (w->last_refused ? json_add(o, "last_refused", network_to_json(w->last_refused)) :
+                               json_add_null(o, "last_refused")) < 0)
+                return NULL;
+        return TAKE_PTR(o);
+}
+
 struct json_object *control_link_to_json(const struct net_link_status *s) {
         _cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
         const struct net_identity *id = s->id;
@@ -324,6 +376,15 @@ struct json_object *control_link_to_json(const struct net_link_status *s) {
             json_add_string(o, "reason", s->reason) < 0 ||
             json_add_string(o, "permit", s->permit && s->permit[0] ? s->permit : NULL) < 0 ||
             json_add(o, "violations", json_object_new_uint64(s->violations)) < 0)
+                return NULL;
+        /* Only on wireless links: the JSON of the others stays as it was. The mode is an identity
+         * field too, named as in a request's "device": what a link's decision depends on
+         * (policy_match_net), so that `install --dry-run` (net_identity_from_json) decides a
+         * card acting as an access point as kyokad does. */
+        if (id->wireless != WIRELESS_NONE &&
+            json_add_string(o, "wireless_mode", wireless_mode_to_string(id->wireless)) < 0)
+                return NULL;
+        if (s->wireless && json_add(o, "wireless", wireless_to_json(s->wireless)) < 0)
                 return NULL;
         return TAKE_PTR(o);
 }

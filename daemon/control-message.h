@@ -52,6 +52,7 @@ enum control_subject {
         SUBJECT_ANY,
         SUBJECT_USB,
         SUBJECT_NETWORK,
+        SUBJECT_WIRELESS,               /* a network a wireless link joined (or saw): "device" names the link */
         SUBJECT_MEDIA,
 };
 
@@ -59,6 +60,10 @@ struct control_command {
         enum control_cmd cmd;
         char device[KYOKA_CONTROL_DEVICE_MAX];
         enum control_subject subject;   /* request only */
+        /* SUBJECT_WIRELESS: "ssid_hex" names a network of the kernel's scan results; without it,
+         * the link's current association, else the last it was cut off from. */
+        uint8_t ssid[WIRELESS_SSID_MAX];
+        size_t ssid_len;
 };
 
 /* Parses one message (LEN bytes, not NUL-terminated). Returns 0; -EBADMSG if it is not one JSON

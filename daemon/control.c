@@ -473,6 +473,9 @@ struct link_find {
         size_t n;
         struct net_identity id;       /* a copy: the status is borrowed for the visit only */
         enum policy_verdict verdict;
+        /* A wireless link's networks: the current association's and the last one cut off. */
+        bool associated, approved, has_last_refused;
+        struct wireless_network network, last_refused;
 };
 
 static void link_find_visit(const struct net_link_status *s, void *userdata) {
@@ -483,6 +486,62 @@ static void link_find_visit(const struct net_link_status *s, void *userdata) {
         f->n++;
         f->id = *s->id;
         f->verdict = s->verdict;
+        if (s->wireless) {
+                f->associated = s->wireless->associated;
+                f->approved = s->wireless->approved;
+                if (f->associated)
+                        f->network = *s->wireless->network;
+                f->has_last_refused = s->wireless->last_refused;
+                if (f->has_last_refused)
+                        f->last_refused = *s->wireless->last_refused;
+        }
+}
+
+/* The network a wireless request names: of the scan (SSID given), the link's current association,
+ * or the last it was cut off from. A static message in *RET_ERROR when there is none. */
+static int wireless_request_fill(struct control *c, const struct control_command *cmd, const struct link_find *f,
+                                 struct wireless_request *ret, const char **ret_error) {
+        const struct wireless_network *net;
+        int r;
+
+        *ret = (struct wireless_request) {};
+        snprintf(ret->ifname, sizeof ret->ifname, "%s", f->id.name);
+        if (f->id.wireless == WIRELESS_NONE) {
+                *ret_error = "that link is not a wireless link";
+                return -ENODEV;
+        }
+        if (cmd->ssid_len > 0) {
+                r = manager_wireless_scan(c->manager, f->id.ifindex, cmd->ssid, cmd->ssid_len, ret);
+                if (r < 0) {
+                        *ret_error = r == -ENOENT ? "no access point with that SSID in the link's scan results (scan first)" :
+                                                    "the link's scan results cannot be read";
+                        return r;
+                }
+                ret->source = WIRELESS_SEEN_SCAN;
+                return 0;
+        }
+        if (f->associated) {
+                net = &f->network;
+                ret->source = f->approved ? WIRELESS_SEEN_ASSOCIATED : WIRELESS_SEEN_REFUSED;
+        } else if (f->has_last_refused) {
+                net = &f->last_refused;
+                ret->source = WIRELESS_SEEN_REFUSED;
+        } else {
+                *ret_error = "the link is not associated and was never cut off a network: name one of its scan (ssid)";
+                return -ENOENT;
+        }
+        if (net->ssid_len == 0) {
+                *ret_error = "the network's SSID is not known (a hidden network): name it (ssid)";
+                return -ENOENT;
+        }
+        memcpy(ret->ssid, net->ssid, net->ssid_len);
+        ret->ssid_len = net->ssid_len;
+        ret->security = net->security;
+        if (net->has_bssid) {
+                memcpy(ret->bssids[0], net->bssid, 6);
+                ret->n_bssids = 1;
+        }
+        return 0;
 }
 
 /* The medium a request names (a copy). Fixed disks are not offered: they are not media. */
@@ -548,7 +607,7 @@ static struct json_object *reply_request(struct control *c, const struct control
         if (cmd->subject == SUBJECT_ANY || cmd->subject == SUBJECT_USB)
                 manager_foreach_device(c->manager, device_find_visit, found);
         size_t n = found->n;
-        if (cmd->subject == SUBJECT_ANY || cmd->subject == SUBJECT_NETWORK)
+        if (cmd->subject == SUBJECT_ANY || cmd->subject == SUBJECT_NETWORK || cmd->subject == SUBJECT_WIRELESS)
                 (void) manager_foreach_link(c->manager, link_find_visit, &found_link);
         if (cmd->subject == SUBJECT_ANY || cmd->subject == SUBJECT_MEDIA)
                 manager_foreach_medium(c->manager, medium_find_visit, found_medium);
@@ -585,7 +644,8 @@ static struct json_object *reply_request(struct control *c, const struct control
         if (n == 0 && found_link.n == 0)
                 return control_error_new(
                         cmd->subject == SUBJECT_USB ? "no present USB device has that bus path or serial" :
-                        cmd->subject == SUBJECT_NETWORK ? "no network link has that name or ifindex" :
+                        cmd->subject == SUBJECT_NETWORK || cmd->subject == SUBJECT_WIRELESS ?
+                                "no network link has that name or ifindex" :
                         cmd->subject == SUBJECT_MEDIA ? "no medium has that kernel name or serial" :
                         "no present USB device has that bus path or serial, no network link that name or ifindex, "
                         "and no medium that kernel name or serial");
@@ -609,10 +669,18 @@ static struct json_object *reply_request(struct control *c, const struct control
         if (n == 1) {
                 req->type = REQUEST_USB;
                 req->usb = found->id;
+        } else if (cmd->subject == SUBJECT_WIRELESS) {
+                const char *error = NULL;
+                req->type = REQUEST_WIRELESS;
+                if (wireless_request_fill(c, cmd, &found_link, &req->wireless, &error) < 0) {
+                        free(req);
+                        return control_error_new(error);
+                }
         } else {
                 req->type = REQUEST_NETWORK;
                 req->net = found_link.id;
         }
+        bool wireless = req->type == REQUEST_WIRELESS, seen_refused = wireless && req->wireless.source == WIRELESS_SEEN_REFUSED;
         int r = request_to_json(req, &text);
         free(req);
         if (r < 0)
@@ -622,11 +690,13 @@ static struct json_object *reply_request(struct control *c, const struct control
         req_json = json_tokener_parse(text);
         o = control_ok_new();
         if (!o || json_add(o, "request", TAKE_PTR(req_json)) < 0 ||
-            json_add(o, "type", json_object_new_string(n == 1 ? "usb" : "network")) < 0 ||
+            json_add(o, "type", json_object_new_string(n == 1 ? "usb" : wireless ? "wireless" : "network")) < 0 ||
             json_add(o, "device", json_object_new_string(n == 1 ? found->name : found_link.id.name)) < 0 ||
             (n == 0 && json_add(o, "ifindex", json_object_new_int(found_link.id.ifindex)) < 0) ||
-            json_add(o, "verdict", json_object_new_string(policy_verdict_to_string(n == 1 ? found->verdict :
-                                                                                found_link.verdict))) < 0)
+            /* A wireless request's verdict is the network's: "block" when it was cut off. */
+            json_add(o, "verdict", json_object_new_string(
+                             wireless ? (seen_refused ? "block" : "allow") :
+                             policy_verdict_to_string(n == 1 ? found->verdict : found_link.verdict))) < 0)
                 return NULL;
         return TAKE_PTR(o);
 }

@@ -8,6 +8,7 @@
 
 #include "control.h"
 #include "control-message.h"
+#include "i18n.h"
 #include "kyoka-names.h"
 #include "log.h"
 #include "manager.h"
@@ -16,18 +17,20 @@
 #include "scan-worker.h"
 
 static void help(void) {
-        printf("Usage: kyokad [OPTIONS]\n\n"
+        i18n_init();    /* --help only: kyokad's journal text stays English */
+        printf(_("Usage: kyokad [OPTIONS]\n\n"
                "Blocks every USB device the signed policy does not approve.\n\n"
-               "  --config-dir DIR    " KYOKA_POLICY_FILE ", " KYOKA_POLICY_SIG_FILE ", " KYOKA_KEYS_DIR "/ (default "
-               KYOKA_CONFIG_DIR ")\n"
-               "  --state-dir DIR     anti-rollback state, " KYOKA_LEDGER_FILE " (default " KYOKA_STATE_DIR ")\n"
-               "  --runtime-dir DIR   control socket (default " KYOKA_RUNTIME_DIR ")\n"
+               "  --config-dir DIR    %s, %s, %s/ (default %s)\n"
+               "  --state-dir DIR     anti-rollback state, %s (default %s)\n"
+               "  --runtime-dir DIR   control socket (default %s)\n"
                "  --udev-events SRC   kernel (default) or udev (for umockdev tests)\n"
                "  --network MODE      enforce (default): unapproved links kept down and firewalled;\n"
                "                      off: leave links alone (USB-only tests in the host's namespace)\n"
                "  --clamd-socket PATH the virus scanner's socket (default " KYOKA_CLAMD_SOCKET ")\n"
                "  --debug             log debug messages\n"
-               "  -h, --help          show this help\n");
+               "  -h, --help          show this help\n"),
+               KYOKA_POLICY_FILE, KYOKA_POLICY_SIG_FILE, KYOKA_KEYS_DIR, KYOKA_CONFIG_DIR, KYOKA_LEDGER_FILE,
+               KYOKA_STATE_DIR, KYOKA_RUNTIME_DIR);
 }
 
 int main(int argc, char *argv[]) {

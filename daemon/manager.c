@@ -464,6 +464,11 @@ bool manager_foreach_link(const struct manager *m, net_link_visitor_t visit, voi
         return true;
 }
 
+int manager_wireless_scan(const struct manager *m, int ifindex, const uint8_t *ssid, size_t len,
+                          struct wireless_request *ret) {
+        return m->net ? net_wireless_scan(m->net, ifindex, ssid, len, ret) : -ENODEV;
+}
+
 bool manager_get_firewall(const struct manager *m, const char **ret_problem) {
         *ret_problem = m->net ? net_firewall_problem(m->net) : NULL;
         return m->net != NULL;

@@ -57,6 +57,10 @@ void manager_foreach_medium(const struct manager *m, media_visitor_t visit, void
 /* Visits every network link kyokad tracks (net_foreach_link). Returns false, visiting nothing,
  * when kyokad does not watch links (--network off). */
 bool manager_foreach_link(const struct manager *m, net_link_visitor_t visit, void *userdata);
+/* The kernel's scan results on wireless link IFINDEX for one SSID (net_wireless_scan); -ENODEV
+ * with --network off. */
+int manager_wireless_scan(const struct manager *m, int ifindex, const uint8_t *ssid, size_t len,
+                          struct wireless_request *ret);
 void manager_get_host(const struct manager *m, const char **ret_hostname, const char **ret_machine_id);
 /* The recorder: the control socket listens to it and shows its faults and ledger. */
 struct recorder *manager_get_recorder(const struct manager *m);

@@ -72,6 +72,9 @@ int net_link_parse(const struct nlmsghdr *h, size_t len, struct net_link_info *r
                                 info.has_perm_address = !mac_is_zero(info.perm_address);
                         }
                         break;
+                case IFLA_WIRELESS:
+                        info.wireless_event = true;
+                        break;
                 case IFLA_LINKINFO: {
                         int nrem = (int) RTA_PAYLOAD(a);
                         for (const struct rtattr *n = RTA_DATA(a); RTA_OK(n, nrem); n = RTA_NEXT(n, nrem))
@@ -127,9 +130,9 @@ static int read_link_basename(int dirfd, const char *name, char *buf, size_t siz
         return 0;
 }
 
-int net_identity_read_parent(const char *sysfs_root, const char *udev_path, struct net_identity *id) {
+/* SYSFS_ROOT/class/net/NAME, once its ifindex says it is ID's link (see net_identity_read_parent). */
+static int open_link_dir(const char *sysfs_root, const struct net_identity *id) {
         char path[PATH_MAX], buf[32];
-        int r;
 
         /* A sanitised name with escapes is not the kernel's name: do not look it up. Names
          * cannot contain '/' (the kernel refuses them), nor be "." or "..". */
@@ -155,6 +158,15 @@ int net_identity_read_parent(const char *sysfs_root, const char *udev_path, stru
                 return -EBADMSG;
         if (ifindex != id->ifindex)
                 return -ESTALE;
+        return TAKE_FD(dirfd);
+}
+
+int net_identity_read_parent(const char *sysfs_root, const char *udev_path, struct net_identity *id) {
+        int r;
+
+        _cleanup_close_ int dirfd = open_link_dir(sysfs_root, id);
+        if (dirfd < 0)
+                return dirfd;
 
         char driver[NET_DRIVER_MAX] = "";
         _cleanup_close_ int devfd = openat(dirfd, "device", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -176,6 +188,16 @@ int net_identity_read_parent(const char *sysfs_root, const char *udev_path, stru
         return 0;
 }
 
+int net_identity_is_wireless(const char *sysfs_root, const struct net_identity *id) {
+        _cleanup_close_ int dirfd = open_link_dir(sysfs_root, id);
+        if (dirfd < 0)
+                return dirfd;
+        /* cfg80211 links every interface of a card to its wiphy. */
+        if (faccessat(dirfd, "phy80211", F_OK, AT_SYMLINK_NOFOLLOW) >= 0)
+                return 1;
+        return errno == ENOENT ? 0 : negative_errno();
+}
+
 bool net_identity_equal(const struct net_identity *a, const struct net_identity *b) {
         return a->ifindex == b->ifindex &&
                strncmp(a->name, b->name, sizeof a->name) == 0 &&
@@ -185,5 +207,6 @@ bool net_identity_equal(const struct net_identity *a, const struct net_identity 
                strncmp(a->kind, b->kind, sizeof a->kind) == 0 &&
                strncmp(a->path, b->path, sizeof a->path) == 0 &&
                strncmp(a->driver, b->driver, sizeof a->driver) == 0 &&
-               a->is_loopback == b->is_loopback;
+               a->is_loopback == b->is_loopback &&
+               a->wireless == b->wireless;
 }

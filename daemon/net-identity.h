@@ -24,6 +24,10 @@ struct net_link_info {
         bool has_perm_address;        /* IFLA_PERM_ADDRESS: the driver reported the burned-in MAC */
         uint8_t perm_address[6];
         char kind[NET_KIND_MAX];      /* IFLA_INFO_KIND, "" for hardware */
+        /* IFLA_WIRELESS: a wireless extensions event (cfg80211 sends one for every scan and
+         * association). It carries the name and the flags but no address: it says nothing of
+         * the link's identity. */
+        bool wireless_event;
 };
 
 /* Parses an RTM_NEWLINK or RTM_DELLINK message of LEN bytes (LEN may exceed the message; the
@@ -41,6 +45,10 @@ void net_identity_from_info(const struct net_link_info *info, struct net_identit
  * network namespace cannot lend a link someone else's parent. A link without a parent device
  * (virtual links) keeps both empty. Returns 0, or a negative errno if sysfs disagrees. */
 int net_identity_read_parent(const char *sysfs_root, const char *udev_path, struct net_identity *id);
+
+/* 1 if SYSFS_ROOT/class/net/NAME (checked to be ID's ifindex, as above) belongs to a wireless
+ * card (it has a phy80211 link), 0 if not, a negative errno if sysfs cannot say. */
+int net_identity_is_wireless(const char *sysfs_root, const struct net_identity *id);
 
 /* True if A and B describe the same identity (everything the policy can match on). */
 bool net_identity_equal(const struct net_identity *a, const struct net_identity *b);

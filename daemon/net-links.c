@@ -3,11 +3,23 @@
  * is set down before anything else; a new link, or one whose identity changed (a rename, a new
  * MAC), is decided: identity (net-identity.c), policy_match_net, enforcement (net-enforce.c),
  * record (recorder_net); the firewall set (net-firewall.c) follows every change of the approved
- * links. */
+ * links.
+ *
+ * A wireless link (wifi-watch.c) in a client mode passes traffic only while the network it is
+ * associated with is approved (policy_match_wireless): it is out of the firewall's set, with an
+ * egress drop chain, from the moment it is not; so nothing of the user's leaves the card between
+ * an association and kyokad's decision. An association nobody approved is cut off at once:
+ * nl80211 DISCONNECT, or, when a supplicant owns the connection (it does: the kernel then refuses
+ * DISCONNECT to everyone else), the link is set down, which ends every association. A link cut
+ * off so is kept down as a blocked link is until the association is over (the kernel's
+ * DISCONNECT event, or no association found when kyokad looks); then it may come up and join an
+ * approved network. Each refused association is counted like a violation (first at once, then
+ * one record per link and window). */
 #include "net-links.h"
 
 #include <errno.h>
 #include <libudev.h>
+#include <linux/nl80211.h>
 #include <net/if.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +34,7 @@
 #include "net-watch.h"
 #include "recorder.h"
 #include "timeutil.h"
+#include "wifi-watch.h"
 
 /* Links kyokad tracks at most; beyond, a new link is kept down without being tracked, so an
  * attacker creating links cannot make kyokad grow without bound. */
@@ -49,6 +62,26 @@ struct net_link {
         char egress_name[NET_NAME_MAX];
         char reason[REASON_MAX];
         char permit[POLICY_STRING_MAX];
+
+        /* Wireless, client modes: the association kyokad decided (wifi-watch.c). */
+        enum link_assoc {
+                ASSOC_NONE,
+                ASSOC_APPROVED,
+                ASSOC_REFUSED,        /* cut off; waiting for the kernel to say it is over */
+        } assoc;
+        struct wireless_network network; /* of the current association */
+        bool kept_down;               /* cut off by setting the link down: kept down until the association is over */
+        int64_t assoc_next_change;
+        char assoc_reason[REASON_MAX];
+        char assoc_permit[POLICY_STRING_MAX];
+        uint64_t refused;             /* associations refused since kyokad first saw the link */
+        uint64_t refused_pending;     /* counted in the current window, not yet recorded */
+        uint64_t refused_window_end;  /* CLOCK_MONOTONIC usec; 0: no burst going on */
+        struct wireless_network pending_network; /* what refused_pending counts, why, and how it was cut */
+        char pending_reason[REASON_MAX];
+        char pending_how[64];
+        bool has_last_refused;
+        struct wireless_network last_refused;   /* for `policyctl request --wireless` */
 };
 
 struct net {
@@ -57,6 +90,7 @@ struct net {
         struct net_watch *watch;
         struct net_enforce *enforce;
         struct net_firewall *firewall;
+        struct wifi_watch *wifi;      /* NULL: no generic netlink (wireless links are then blocked by mode) */
         struct udev *udev;
         struct udev_monitor *monitor; /* udev's "net" events: ID_PATH once udev has finished a link */
         sd_event *event;
@@ -115,9 +149,12 @@ static void violation_timer_arm(struct net *n) {
         uint64_t next = UINT64_MAX;
         int r;
 
-        for (struct net_link *l = n->links; l; l = l->next)
+        for (struct net_link *l = n->links; l; l = l->next) {
                 if (l->violation_window_end)
                         next = MIN(next, l->violation_window_end);
+                if (l->refused_window_end)
+                        next = MIN(next, l->refused_window_end);
+        }
         if (next == UINT64_MAX) {
                 if (n->violation_timer)
                         (void) sd_event_source_set_enabled(n->violation_timer, SD_EVENT_OFF);
@@ -136,17 +173,23 @@ static void violation_timer_arm(struct net *n) {
         }
 }
 
+static void refusals_flush(struct net *n, struct net_link *l);
+
 static int on_violation_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         struct net *n = userdata;
         uint64_t now = now_monotonic_usec();
 
         for (struct net_link *l = n->links; l; l = l->next) {
-                if (!l->violation_window_end || l->violation_window_end > now)
-                        continue;
                 /* Still attacked: one record for the window, and the next window counts on.
                  * Quiet: the burst is over, the next attempt is recorded at once. */
-                l->violation_window_end = l->violations_pending ? now + VIOLATION_WINDOW_USEC : 0;
-                violations_flush(n, l);
+                if (l->violation_window_end && l->violation_window_end <= now) {
+                        l->violation_window_end = l->violations_pending ? now + VIOLATION_WINDOW_USEC : 0;
+                        violations_flush(n, l);
+                }
+                if (l->refused_window_end && l->refused_window_end <= now) {
+                        l->refused_window_end = l->refused_pending ? now + VIOLATION_WINDOW_USEC : 0;
+                        refusals_flush(n, l);
+                }
         }
         violation_timer_arm(n);
         return 0;
@@ -190,11 +233,27 @@ static void link_identity(struct net *n, const struct net_link_info *info, const
         net_identity_from_info(info, &id);
         if (old && strncmp(old->name, id.name, sizeof id.name) == 0) {
                 /* The parent of a link never changes; only udev's ID_PATH may arrive later,
-                 * with udev's rename. Not re-reading sysfs keeps an up/down loop cheap. */
+                 * with udev's rename. Not re-reading sysfs keeps an up/down loop cheap. A wireless
+                 * mode changes with nl80211's events, which update it. */
                 memcpy(id.path, old->path, sizeof id.path);
                 memcpy(id.driver, old->driver, sizeof id.driver);
+                id.wireless = old->wireless;
                 *ret = id;
                 return;
+        }
+        if (!id.is_loopback) {
+                /* nl80211 knows the link's mode as soon as the link exists (the card registers
+                 * the interface before the kernel announces the link). A card nl80211 cannot
+                 * answer for is in no mode kyokad can allow: "other" (fail closed). */
+                r = wifi_watch_get_mode(n->wifi, id.ifindex, &id.wireless);
+                if (r < 0) {
+                        id.wireless = WIRELESS_NONE;
+                        if (net_identity_is_wireless("/sys", &id) > 0) {
+                                log_warning("Link %d (%s) is wireless, but nl80211 does not say its mode (%s): "
+                                            "treated as mode \"other\"", id.ifindex, id.name, strerror(-r));
+                                id.wireless = WIRELESS_OTHER;
+                        }
+                }
         }
         struct udev_device *dev = n->udev ? udev_device_new_from_subsystem_sysname(n->udev, "net", id.name) : NULL;
         if (dev)
@@ -215,9 +274,19 @@ static int link_set_down(struct net *n, struct net_link *l) {
 
 /* A blocked link's egress chain (raw frames): added when it is blocked, moved when it is
  * renamed, removed when it is approved or gone. */
+/* A client-mode card waits for an approved association before its traffic passes. */
+static bool link_gated(const struct net_link *l) {
+        return wireless_mode_is_client(l->id.wireless) && !l->grandfathered && l->assoc != ASSOC_APPROVED;
+}
+
+/* Whether L is in the firewall's set of links that pass traffic. */
+static bool link_passes(const struct net_link *l) {
+        return l->decided && l->verdict != VERDICT_BLOCK && !link_gated(l);
+}
+
 static void link_egress_sync(struct net *n, struct net_link *l, bool gone) {
         _cleanup_free_ char *error = NULL;
-        bool want = !gone && l->decided && l->verdict == VERDICT_BLOCK && !l->id.is_loopback;
+        bool want = !gone && l->decided && (l->verdict == VERDICT_BLOCK || link_gated(l)) && !l->id.is_loopback;
         int r;
 
         if (!n->firewall)
@@ -289,6 +358,235 @@ static void link_decide(struct net *n, struct net_link *l, enum net_record_event
                  dec.reason == REASON_PERMIT && dec.net_entry ? dec.net_entry->approval.permit : "");
 }
 
+/* ---- wireless associations ------------------------------------------------------------------ */
+
+static bool same_network(const struct wireless_network *a, const struct wireless_network *b) {
+        return a->ssid_len == b->ssid_len && memcmp(a->ssid, b->ssid, a->ssid_len) == 0 && a->has_bssid == b->has_bssid &&
+               (!a->has_bssid || memcmp(a->bssid, b->bssid, 6) == 0) && a->security == b->security;
+}
+
+static void wireless_record(struct net *n, struct net_link *l, enum wireless_record_event ev,
+                            const struct wireless_network *net, enum policy_verdict verdict, const char *reason,
+                            const char *permit, const char *how, int result, uint64_t count) {
+        struct record_decision d;
+
+        record_decision_init(&d, NULL, verdict, reason);
+        snprintf(d.permit, sizeof d.permit, "%s", permit ?: "");
+        recorder_wireless(n->rec, ev, &l->id, net, &d, how, result, count);
+}
+
+/* Records what L's window of refused associations counted so far (nothing if nothing). */
+static void refusals_flush(struct net *n, struct net_link *l) {
+        if (l->refused_pending == 0)
+                return;
+        wireless_record(n, l, WIRELESS_RECORD_JOINED, &l->pending_network, VERDICT_BLOCK, l->pending_reason, "",
+                        l->pending_how, 0, l->refused_pending);
+        l->refused_pending = 0;
+}
+
+/* The association ended (the kernel said so, or it is no longer there): an approved one is
+ * recorded as left; a refused one was recorded when it was cut off. The gate closes again. */
+static void link_assoc_end(struct net *n, struct net_link *l) {
+        if (l->assoc == ASSOC_NONE)
+                return;
+        if (l->assoc == ASSOC_APPROVED)
+                wireless_record(n, l, WIRELESS_RECORD_LEFT, &l->network, VERDICT_ALLOW, l->assoc_reason, l->assoc_permit,
+                                NULL, 0, 1);
+        else if (l->kept_down)
+                log_info("Link %d (%s): the refused association is over: it may come up again", l->id.ifindex, l->id.name);
+        l->assoc = ASSOC_NONE;
+        l->kept_down = false;
+        l->assoc_next_change = TIME_INFINITY;
+        l->assoc_permit[0] = 0;
+        n->firewall_dirty = true;
+        link_egress_sync(n, l, false);
+}
+
+/* Cuts L off the network it joined: DISCONNECT, else (a supplicant owns the connection, the
+ * kernel refuses everyone else) the link goes down, which ends any association. Returns the
+ * result of what finally did it; *RET_HOW says what. */
+static int link_cut_off(struct net *n, struct net_link *l, char *how, size_t how_size) {
+        int r = wifi_watch_disconnect(n->wifi, l->id.ifindex);
+        if (r >= 0) {
+                snprintf(how, how_size, "disconnected");
+                return 0;
+        }
+        if (r == -ENOTCONN || r == -ENOLINK) {
+                snprintf(how, how_size, "already disconnected");
+                return 0;
+        }
+        int k = link_set_down(n, l);
+        snprintf(how, how_size, "link set down%s", r == -EPERM ? ": a supplicant owns the connection" : "");
+        if (k >= 0)
+                l->kept_down = true;
+        return k;
+}
+
+/* Decides L's association with NET, read from the kernel: approved (its traffic passes), or
+ * refused (cut off at once, counted, traffic never passes). */
+static void link_assoc_decide(struct net *n, struct net_link *l, const struct wireless_network *net) {
+        struct policy_decision dec = { .next_change = TIME_INFINITY };
+        char reason[REASON_MAX], how[64];
+        int r;
+
+        if (l->grandfathered && !n->policy) {
+                dec.verdict = VERDICT_ALLOW;
+                snprintf(reason, sizeof reason, "present at installation, no policy accepted yet: left as it was");
+        } else {
+                policy_match_wireless(n->policy, net, now_seconds(), &dec);
+                policy_decision_describe(&dec, NULL, reason, sizeof reason);
+        }
+        const char *permit = dec.reason == REASON_PERMIT && dec.wireless_entry ? dec.wireless_entry->approval.permit : "";
+        bool same = l->assoc != ASSOC_NONE && same_network(&l->network, net);
+
+        l->assoc_next_change = dec.next_change;
+        if (dec.verdict != VERDICT_BLOCK) {
+                /* Already approved under the same permit: nothing new to say. */
+                if (same && l->assoc == ASSOC_APPROVED && streq(l->assoc_permit, permit))
+                        return;
+                refusals_flush(n, l);
+                l->assoc = ASSOC_APPROVED;
+                l->network = *net;
+                l->kept_down = false;
+                snprintf(l->assoc_reason, sizeof l->assoc_reason, "%s", reason);
+                snprintf(l->assoc_permit, sizeof l->assoc_permit, "%s", permit);
+                wireless_record(n, l, WIRELESS_RECORD_JOINED, net, VERDICT_ALLOW, reason, permit, NULL, 0, 1);
+                n->firewall_dirty = true;
+                link_egress_sync(n, l, false);
+                return;
+        }
+
+        /* Cut off already, waiting for the kernel to end it. */
+        if (same && l->assoc == ASSOC_REFUSED)
+                return;
+        bool was_approved = l->assoc == ASSOC_APPROVED;
+        l->assoc = ASSOC_REFUSED;
+        l->network = *net;
+        l->assoc_permit[0] = 0;
+        snprintf(l->assoc_reason, sizeof l->assoc_reason, "%s", reason);
+        /* The gate first (it is closed unless the association was approved), then the cut. */
+        if (was_approved) {
+                n->firewall_dirty = true;
+                link_egress_sync(n, l, false);
+        }
+        r = link_cut_off(n, l, how, sizeof how);
+
+        l->refused++;
+        l->last_refused = *net;
+        l->has_last_refused = true;
+        uint64_t now = now_monotonic_usec();
+        if (r >= 0 && l->refused_window_end > now && same_network(&l->pending_network, net)) {
+                l->refused_pending++;
+                return;
+        }
+        /* The first of a burst, another network (what was counted of the last one goes first),
+         * or a cut that failed (never delayed). */
+        refusals_flush(n, l);
+        wireless_record(n, l, WIRELESS_RECORD_JOINED, net, VERDICT_BLOCK, reason, "", how, r, 1);
+        l->pending_network = *net;
+        snprintf(l->pending_reason, sizeof l->pending_reason, "%s", reason);
+        snprintf(l->pending_how, sizeof l->pending_how, "%s", how);
+        if (l->refused_window_end == 0) {
+                l->refused_window_end = now + VIOLATION_WINDOW_USEC;
+                violation_timer_arm(n);
+        }
+}
+
+/* Reads L's association from the kernel and decides it. BSSID: the access point an event named
+ * (NULL: whatever the kernel marks associated); REQ: what the station asked for, whose SSID
+ * stands in when the access point's elements hide it. */
+static void link_wireless_sync(struct net *n, struct net_link *l, const uint8_t *bssid,
+                               const struct wireless_network *req) {
+        struct wireless_network net;
+        int r;
+
+        if (!l->decided || !wireless_mode_is_client(l->id.wireless)) {
+                link_assoc_end(n, l);
+                return;
+        }
+        /* A blocked link is kept down itself: its association ends with that. */
+        if (l->verdict == VERDICT_BLOCK)
+                return;
+        r = wifi_watch_get_association(n->wifi, l->id.ifindex, bssid, &net);
+        if (r == -ENOLINK || (r < 0 && !bssid)) {
+                if (r != -ENOLINK)
+                        log_warning("Link %d (%s): its association cannot be read (%s)", l->id.ifindex, l->id.name,
+                                    strerror(-r));
+                /* Nothing to decide; what kyokad decided before is over. */
+                if (r == -ENOLINK)
+                        link_assoc_end(n, l);
+                return;
+        }
+        if (r < 0) {
+                /* The kernel said it joined BSSID, but not what that is: a network no entry
+                 * names (fail closed). */
+                net = (struct wireless_network) { .has_bssid = true, .security = WIRELESS_SECURITY_UNKNOWN };
+                memcpy(net.bssid, bssid, 6);
+        }
+        if (net.ssid_len == 0 && req && req->ssid_len > 0) {
+                memcpy(net.ssid, req->ssid, req->ssid_len);
+                net.ssid_len = req->ssid_len;
+        }
+        link_assoc_decide(n, l, &net);
+}
+
+static void firewall_sync(struct net *n);
+static void report_next_change(struct net *n);
+
+/* nl80211: a mode changed, an association began, roamed or ended. */
+static void on_wifi(const struct wifi_msg *m, void *userdata) {
+        struct net *n = userdata;
+        struct net_link *l = m->ifindex > 0 ? link_find(n, m->ifindex) : NULL;
+
+        /* A link not seen yet reads its mode and association when its RTM_NEWLINK comes. */
+        if (!l)
+                return;
+        switch (m->cmd) {
+        case NL80211_CMD_NEW_INTERFACE:
+        case NL80211_CMD_SET_INTERFACE:
+                if (m->mode == WIRELESS_NONE || m->mode == l->id.wireless)
+                        return;
+                log_info("Link %d (%s): wireless mode %s -> %s: deciding again", l->id.ifindex, l->id.name,
+                         wireless_mode_to_string(l->id.wireless), wireless_mode_to_string(m->mode));
+                l->id.wireless = m->mode;
+                link_decide(n, l, NET_RECORD_REEVALUATED);
+                link_wireless_sync(n, l, NULL, NULL);
+                break;
+        case NL80211_CMD_CONNECT:
+        case NL80211_CMD_ROAM:
+                /* A CONNECT that failed joined nothing. */
+                if (m->cmd == NL80211_CMD_CONNECT && ((m->has_status && m->status != 0) || m->timed_out))
+                        return;
+                link_wireless_sync(n, l, m->has_mac ? m->mac : NULL, m->has_req_ie ? &m->req : NULL);
+                break;
+        case NL80211_CMD_DISCONNECT:
+                link_assoc_end(n, l);
+                break;
+        default:
+                return;
+        }
+        firewall_sync(n);
+        report_next_change(n);
+}
+
+/* Events were lost, or nl80211 appeared: every link's mode and association again. */
+static void on_wifi_resync(void *userdata) {
+        struct net *n = userdata;
+
+        for (struct net_link *l = n->links; l; l = l->next) {
+                enum wireless_mode mode;
+                if (l->id.is_loopback)
+                        continue;
+                if (wifi_watch_get_mode(n->wifi, l->id.ifindex, &mode) >= 0 && mode != l->id.wireless) {
+                        l->id.wireless = mode;
+                        link_decide(n, l, NET_RECORD_REEVALUATED);
+                }
+                link_wireless_sync(n, l, NULL, NULL);
+        }
+        firewall_sync(n);
+        report_next_change(n);
+}
+
 static void firewall_set_problem(struct net *n, const char *what) {
         snprintf(n->firewall_problem, sizeof n->firewall_problem, "%s", what);
 }
@@ -307,7 +605,7 @@ static void firewall_sync(struct net *n) {
                 return;
         }
         for (struct net_link *l = n->links; l; l = l->next)
-                if (l->decided && l->verdict != VERDICT_BLOCK)
+                if (link_passes(l))
                         allowed[k++] = l->id.ifindex;
         r = net_firewall_apply(n->firewall, allowed, k, &error);
         if (r < 0) {
@@ -338,6 +636,8 @@ static void on_link(const struct net_link_info *info, enum net_event ev, void *u
                 if (!l)
                         return;
                 violations_flush(n, l);
+                refusals_flush(n, l);
+                link_assoc_end(n, l);
                 link_record(n, l, NET_RECORD_REMOVED, "removed", 0, 1);
                 if (l->verdict != VERDICT_BLOCK)
                         n->firewall_dirty = true;
@@ -348,17 +648,26 @@ static void on_link(const struct net_link_info *info, enum net_event ev, void *u
                 return;
         }
 
-        /* The window: a blocked link that is up goes down before any other work. */
-        if (l && l->decided && l->verdict == VERDICT_BLOCK && (info->flags & IFF_UP)) {
+        /* The window: a blocked link that is up goes down before any other work; so does a
+         * wireless link cut off a network by going down, until that association is over. */
+        if (l && l->decided && (l->verdict == VERDICT_BLOCK || l->kept_down) && (info->flags & IFF_UP)) {
                 bool was_up = l->flags & IFF_UP;
                 r = link_set_down(n, l);
                 l->flags = info->flags;
                 /* Several messages may show one attempt (the kernel reports the flag and the
                  * carrier separately) before the one our "down" causes: count it once. */
-                if (!was_up || r < 0)
+                if (l->verdict == VERDICT_BLOCK && (!was_up || r < 0))
                         link_violation(n, l, r);
+                else if (r < 0)
+                        recorder_fault(n->rec, FAULT_ENFORCE, r, "Link %d (%s) could not be kept down while its refused "
+                                       "association ends: %s", l->id.ifindex, l->id.name, strerror(-r));
         } else if (l)
                 l->flags = info->flags;
+
+        /* A wireless extensions event describes no identity (it has no address): its flags were
+         * all there was to look at. A link kyokad does not know yet gets its own RTM_NEWLINK. */
+        if (info->wireless_event)
+                return;
 
         bool is_new = !l;
         if (!l) {
@@ -390,6 +699,10 @@ static void on_link(const struct net_link_info *info, enum net_event ev, void *u
                         log_info("Link %d identity changed (%s -> %s): deciding again", id.ifindex, l->id.name, id.name);
                 l->id = id;
                 link_decide(n, l, is_new ? NET_RECORD_APPEARED : NET_RECORD_REEVALUATED);
+                /* A card found associated (kyokad started, or the link came with an association
+                 * it already had) is decided at once. */
+                if (is_new)
+                        link_wireless_sync(n, l, NULL, NULL);
         }
         if (!n->starting) {
                 firewall_sync(n);
@@ -482,6 +795,8 @@ static void on_overrun(void *userdata) {
                 next = l->next;
                 if (!l->seen) {
                         violations_flush(n, l);
+                        refusals_flush(n, l);
+                        link_assoc_end(n, l);
                         link_record(n, l, NET_RECORD_REMOVED, "removed (seen after lost events)", 0, 1);
                         n->firewall_dirty = true;
                         link_egress_sync(n, l, true);
@@ -522,6 +837,13 @@ int net_start(sd_event *e, struct recorder *rec, const struct policy *p, struct 
         if (r < 0)
                 log_warning("No udev monitor for network links (%s): paths given by udev later are not read",
                             strerror(-r));
+        /* Before the links are read: a mode change or an association from now on is an event. */
+        r = wifi_watch_new(e, on_wifi, on_wifi_resync, n, &n->wifi);
+        if (r < 0) {
+                recorder_fault(n->rec, FAULT_WIRELESS_WATCH, r, "Cannot watch wireless links (nl80211): %s; wireless links "
+                               "are kept down (their mode cannot be known)", strerror(-r));
+                n->wifi = NULL;
+        }
         r = net_firewall_new(NULL, &error, &n->firewall);
         if (r < 0) {
                 recorder_fault(n->rec, FAULT_NETWORK_FIREWALL, r, "No network firewall: %s; unapproved links are only kept down",
@@ -567,8 +889,12 @@ void net_policy_changed(struct net *n, const struct policy *p) {
                 n->allowance = net_allowance_free(n->allowance);
                 n->first_start = false;
         }
-        for (struct net_link *l = n->links; l; l = l->next)
+        for (struct net_link *l = n->links; l; l = l->next) {
                 link_decide(n, l, NET_RECORD_REEVALUATED);
+                /* Associations under the new policy (or the new time): approved ones may be
+                 * refused now, and cut off. */
+                link_wireless_sync(n, l, NULL, NULL);
+        }
         firewall_sync(n);
         n->next_change = net_next_change(n);
 }
@@ -597,8 +923,11 @@ int64_t net_next_change(const struct net *n) {
 
         if (!n)
                 return next;
-        for (const struct net_link *l = n->links; l; l = l->next)
+        for (const struct net_link *l = n->links; l; l = l->next) {
                 next = MIN(next, l->next_change);
+                if (l->assoc != ASSOC_NONE)
+                        next = MIN(next, l->assoc_next_change);
+        }
         return next;
 }
 
@@ -606,6 +935,16 @@ void net_foreach_link(struct net *n, net_link_visitor_t visit, void *userdata) {
         if (!n)
                 return;
         for (struct net_link *l = n->links; l; l = l->next) {
+                struct net_link_wireless w = {
+                        .mode = l->id.wireless,
+                        .associated = l->assoc != ASSOC_NONE,
+                        .approved = l->assoc == ASSOC_APPROVED,
+                        .network = &l->network,
+                        .reason = l->assoc_reason,
+                        .permit = l->assoc_permit,
+                        .refused = l->refused,
+                        .last_refused = l->has_last_refused ? &l->last_refused : NULL,
+                };
                 struct net_link_status s = {
                         .id = &l->id,
                         .up = l->flags & IFF_UP,
@@ -613,9 +952,18 @@ void net_foreach_link(struct net *n, net_link_visitor_t visit, void *userdata) {
                         .reason = l->reason,
                         .permit = l->permit,
                         .violations = l->violations,
+                        .wireless = l->id.wireless != WIRELESS_NONE ? &w : NULL,
                 };
                 visit(&s, userdata);
         }
+}
+
+int net_wireless_scan(struct net *n, int ifindex, const uint8_t *ssid, size_t len, struct wireless_request *ret) {
+        struct net_link *l = n ? link_find(n, ifindex) : NULL;
+
+        if (!l || l->id.wireless == WIRELESS_NONE)
+                return -ENODEV;
+        return wifi_watch_scan_results(n->wifi, ifindex, ssid, len, ret);
 }
 
 void net_stop(struct net *n) {
@@ -623,7 +971,8 @@ void net_stop(struct net *n) {
                 return;
         for (struct net_link *l = n->links; l; l = l->next) {
                 violations_flush(n, l);
-                l->violation_window_end = 0;
+                refusals_flush(n, l);
+                l->violation_window_end = l->refused_window_end = 0;
         }
         n->violation_timer = sd_event_source_disable_unref(n->violation_timer);
 }
@@ -641,6 +990,7 @@ struct net *net_free(struct net *n) {
         sd_event_source_disable_unref(n->monitor_source);
         udev_monitor_unref(n->monitor);
         net_watch_free(n->watch);
+        wifi_watch_free(n->wifi);
         net_firewall_free(n->firewall);
         net_enforce_free(n->enforce);
         net_allowance_free(n->allowance);

@@ -46,6 +46,18 @@ const char *net_firewall_problem(const struct net *n);
 void net_stop(struct net *n);
 struct net *net_free(struct net *n);
 
+/* A wireless link's side of its status. */
+struct net_link_wireless {
+        enum wireless_mode mode;
+        bool associated;              /* an association kyokad decided is current */
+        bool approved;                /* ... approved; else refused and being cut off */
+        const struct wireless_network *network;  /* the current association's, when associated */
+        const char *reason;           /* of the current association's decision */
+        const char *permit;           /* "" unless a `wireless` permit approved it */
+        uint64_t refused;             /* associations refused and cut off since kyokad saw the link */
+        const struct wireless_network *last_refused;  /* NULL if none */
+};
+
 /* For `policyctl status/list/request`: one link as kyokad sees it (borrowed for the call). */
 struct net_link_status {
         const struct net_identity *id;
@@ -54,6 +66,12 @@ struct net_link_status {
         const char *reason;
         const char *permit;           /* "" unless a permit decided */
         uint64_t violations;          /* times it was set up while blocked (recorded or still counted) */
+        const struct net_link_wireless *wireless;  /* NULL unless a wireless link */
 };
 typedef void (*net_link_visitor_t)(const struct net_link_status *s, void *userdata);
 void net_foreach_link(struct net *n, net_link_visitor_t visit, void *userdata);
+
+/* For `policyctl request --wireless IFNAME --ssid ...`: the access points of the kernel's last
+ * scan on link IFINDEX that call themselves SSID (LEN bytes). -ENODEV if the link is not
+ * wireless or not known, -ENOENT if no access point has that SSID. */
+int net_wireless_scan(struct net *n, int ifindex, const uint8_t *ssid, size_t len, struct wireless_request *ret);

@@ -58,6 +58,7 @@ static const struct {
         [FAULT_READ_ONLY]            = { "read-only", LEDGER_SUBJECT_DAEMON, LEDGER_EVENT_FAULT },
         [FAULT_TIMER]                = { "timer", LEDGER_SUBJECT_DAEMON, LEDGER_EVENT_FAULT },
         [FAULT_USB_BOOT_DEFAULT]     = { "usb-boot-default", LEDGER_SUBJECT_DAEMON, LEDGER_EVENT_ENFORCEMENT_FAILED },
+        [FAULT_WIRELESS_WATCH]       = { "wireless-watch", LEDGER_SUBJECT_DAEMON, LEDGER_EVENT_FAULT },
         [FAULT_MEDIA_ACCESS_FILE]    = { "media-access-file", LEDGER_SUBJECT_DAEMON, LEDGER_EVENT_FAULT },
         [FAULT_MEDIA_ENFORCE]        = { "media-enforce", LEDGER_SUBJECT_DAEMON, LEDGER_EVENT_ENFORCEMENT_FAILED },
         [FAULT_MEDIA_FIXED_NAMED]    = { "media-fixed-named", LEDGER_SUBJECT_DAEMON, LEDGER_EVENT_FAULT },
@@ -323,6 +324,9 @@ static void net_mac_permanent(const void *p, struct field_value *v) {
 static void net_kind(const void *p, struct field_value *v) { set_string(v, ((const struct net_identity *) p)->kind); }
 static void net_path(const void *p, struct field_value *v) { set_string(v, ((const struct net_identity *) p)->path); }
 static void net_driver(const void *p, struct field_value *v) { set_string(v, ((const struct net_identity *) p)->driver); }
+static void net_wireless_mode(const void *p, struct field_value *v) {
+        set_string(v, wireless_mode_to_string(((const struct net_identity *) p)->wireless));
+}
 
 static const struct record_field net_fields[] = {
         { "ifindex", net_ifindex },
@@ -332,7 +336,38 @@ static const struct record_field net_fields[] = {
         { "kind", net_kind },
         { "path", net_path },
         { "driver", net_driver },
+        { "wireless_mode", net_wireless_mode },
 };
+
+/* The network of a wireless record: the SSID as sanitised text and as hex (it may be any bytes). */
+static void wifi_ssid(const void *p, struct field_value *v) {
+        const struct wireless_network *n = p;
+        v->type = FIELD_STRING;
+        wireless_ssid_text(n->ssid, n->ssid_len, v->s);
+}
+static void wifi_ssid_hex(const void *p, struct field_value *v) {
+        const struct wireless_network *n = p;
+        v->type = FIELD_STRING;
+        wireless_ssid_hex(n->ssid, n->ssid_len, v->s);
+}
+static void wifi_bssid(const void *p, struct field_value *v) {
+        const struct wireless_network *n = p;
+        v->type = FIELD_STRING;
+        v->s[0] = 0;
+        if (n->has_bssid)
+                mac_format(n->bssid, v->s);
+}
+static void wifi_security(const void *p, struct field_value *v) {
+        set_string(v, wireless_security_to_string(((const struct wireless_network *) p)->security));
+}
+
+static const struct record_field wifi_fields[] = {
+        { "ssid", wifi_ssid },
+        { "ssid_hex", wifi_ssid_hex },
+        { "bssid", wifi_bssid },
+        { "security", wifi_security },
+};
+_Static_assert(WIRELESS_SSID_TEXT_MAX <= FIELD_VALUE_MAX, "an escaped SSID must fit a field");
 
 static void media_bus(const void *p, struct field_value *v) {
         set_string(v, media_bus_to_string(((const struct media_identity *) p)->bus) ?: "");
@@ -635,6 +670,62 @@ void recorder_net(struct recorder *r, enum net_record_event ev, const struct net
         report(r, result < 0 ? LOG_ERR : ev == NET_RECORD_VIOLATION ? LOG_WARNING : LOG_INFO, result, line,
                json_new(message_id, priority, net_event_name(ev), "network", message, &fs, result < 0 ? -result : 0),
                result < 0);
+}
+
+void recorder_wireless(struct recorder *r, enum wireless_record_event ev, const struct net_identity *link,
+                       const struct wireless_network *net, const struct record_decision *d, const char *how, int result,
+                       uint64_t count) {
+        bool left = ev == WIRELESS_RECORD_LEFT, refused = !left && d->verdict == VERDICT_BLOCK;
+        const char *decision = policy_verdict_to_string(d->verdict), *event = left ? "wireless-left" : "wireless-joined";
+        const char *message_id = left ? KYOKA_MESSAGE_WIRELESS_LEFT : KYOKA_MESSAGE_WIRELESS_JOINED;
+        int priority = result < 0 ? LOG_ERR : refused ? LOG_WARNING : LOG_INFO;
+        struct decision_view view = { .d = d, .result = result, .count = MAX(count, (uint64_t) 1) };
+        char ssid[WIRELESS_SSID_TEXT_MAX], bssid[18] = "", what[160], message[2048], line[2560];
+        struct field_set fs = {};
+
+        /* Attacker-chosen bytes: only ever the escaped form, in every copy. */
+        wireless_ssid_text(net->ssid, net->ssid_len, ssid);
+        if (net->has_bssid)
+                mac_format(net->bssid, bssid);
+        fields_add(&fs, net_fields, ELEMENTSOF(net_fields), link);
+        fields_add(&fs, wifi_fields, ELEMENTSOF(wifi_fields), net);
+        fields_add(&fs, decision_fields, ELEMENTSOF(decision_fields), &view);
+
+        if (left)
+                snprintf(what, sizeof what, "left it");
+        else if (refused && view.count > 1)
+                snprintf(what, sizeof what, "joined it %" PRIu64 " times: refused and cut off each time (%s)", view.count,
+                         how ?: "cut off");
+        else if (refused)
+                snprintf(what, sizeof what, "block: cut off (%s)", how ?: "cut off");
+        else
+                snprintf(what, sizeof what, "%s", decision);
+        snprintf(message, sizeof message, "Wireless link %d \"%s\" (%s) %s network \"%s\" at %s, %s: %s (%s)%s%s",
+                 link->ifindex, link->name, wireless_mode_to_string(link->wireless), left ? "and" : "joined",
+                 net->ssid_len ? ssid : "(SSID unknown)", bssid[0] ? bssid : "an unknown access point",
+                 wireless_security_to_string(net->security), what, d->reason,
+                 result < 0 ? ": could not be cut off: " : "", result < 0 ? strerror(-result) : "");
+        journal_send(message_id, priority, event, "network", message, &fs, result < 0 ? -result : 0);
+
+        struct ledger_record lr;
+        ledger_stamp(r, &lr, LEDGER_SUBJECT_NETWORK, left ? LEDGER_EVENT_WIRELESS_LEFT : LEDGER_EVENT_WIRELESS_JOINED);
+        ledger_record_set_net(&lr, link);
+        ledger_record_set_wireless(&lr, net);
+        lr.count = view.count > INT64_MAX ? INT64_MAX : (int64_t) view.count;
+        ledger_decision(r, &lr, d, result, message);
+
+        snprintf(line, sizeof line, "wireless %s ifindex=%d name=%s ssid=\"%s\" bssid=%s security=%s: %s%s%s (%s)%s%s",
+                 left ? "left" : "joined", link->ifindex, link->name, ssid, bssid[0] ? bssid : "-",
+                 wireless_security_to_string(net->security), left ? "left" : decision,
+                 refused ? (view.count > 1 ? ", cut off each time: " : ", cut off: ") : "", refused ? how ?: "" : "",
+                 d->reason, result < 0 ? ": NOT CUT OFF: " : "", result < 0 ? strerror(-result) : "");
+        if (refused && view.count > 1) {
+                size_t k = strlen(line);
+                snprintf(line + k, sizeof line - k, " x%" PRIu64, view.count);
+        }
+        /* An association that could not be cut off is a fault too: `status` lists it. */
+        report(r, result < 0 ? LOG_ERR : refused ? LOG_WARNING : LOG_INFO, result, line,
+               json_new(message_id, priority, event, "network", message, &fs, result < 0 ? -result : 0), result < 0);
 }
 
 static const char *media_event_name(enum media_record_event ev) {

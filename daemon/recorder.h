@@ -39,6 +39,8 @@
 #define KYOKA_MESSAGE_NET_DECISION "6b796f6b6101000000000000000000c1"
 #define KYOKA_MESSAGE_NET_REMOVED  "6b796f6b6101000000000000000000c2"
 #define KYOKA_MESSAGE_NET_VIOLATION "6b796f6b6101000000000000000000c3"
+#define KYOKA_MESSAGE_WIRELESS_JOINED "6b796f6b6101000000000000000000c4"
+#define KYOKA_MESSAGE_WIRELESS_LEFT "6b796f6b6101000000000000000000c5"
 #define KYOKA_MESSAGE_MEDIA_DECISION "6b796f6b6101000000000000000000e1"
 #define KYOKA_MESSAGE_MEDIA_REMOVED  "6b796f6b6101000000000000000000e2"
 #define KYOKA_MESSAGE_MEDIA_FIXED    "6b796f6b6101000000000000000000e3"
@@ -64,6 +66,11 @@ enum net_record_event {
         NET_RECORD_REEVALUATED,       /* decision again: policy change, time boundary, identity change */
         NET_RECORD_VIOLATION,         /* a blocked link was set up: set down again */
         NET_RECORD_REMOVED,
+};
+
+enum wireless_record_event {
+        WIRELESS_RECORD_JOINED,       /* a client-mode link associated: approved, or refused and cut off */
+        WIRELESS_RECORD_LEFT,         /* an approved association ended */
 };
 
 enum media_record_event {
@@ -113,6 +120,7 @@ enum record_fault {
         FAULT_READ_ONLY,
         FAULT_TIMER,
         FAULT_USB_BOOT_DEFAULT,
+        FAULT_WIRELESS_WATCH,
         /* Media on other buses (media.c). */
         FAULT_MEDIA_ACCESS_FILE,
         FAULT_MEDIA_ENFORCE,
@@ -180,6 +188,14 @@ struct record_report *record_report_free(struct record_report *rep);
  * for (violations counted in a window; 1 otherwise). */
 void recorder_net(struct recorder *r, enum net_record_event ev, const struct net_identity *id,
                   const struct record_decision *d, int result, uint64_t count);
+
+/* A wireless association of LINK with NET: its decision (JOINED; a block was cut off, HOW says
+ * how: "disconnected", "link set down") or its end (LEFT). RESULT: 0, or the negative errno of
+ * a failed cut (then also a fault). COUNT: refused associations a window counted (1 otherwise).
+ * The SSID is written sanitised and as hex, never raw. */
+void recorder_wireless(struct recorder *r, enum wireless_record_event ev, const struct net_identity *link,
+                       const struct wireless_network *net, const struct record_decision *d, const char *how, int result,
+                       uint64_t count);
 
 /* A medium's decision, insertion, removal, or a fixed disk's note. RESULT: 0, or the negative
  * errno of a failed enforcement (then also a fault). */

@@ -115,7 +115,7 @@ static uint64_t fnv1a(uint64_t h, const char *s) {
 static uint64_t device_key(const struct ledger_record *r) {
         uint64_t h = 0xcbf29ce484222325ULL;
         const char *parts[] = { r->vendor, r->product, r->serial, r->ifname, r->mac, r->permit,
-                                ledger_decision_to_string(r->decision) };
+                                ledger_decision_to_string(r->decision), r->ssid, r->bssid };
         h = fnv1a(h, ledger_subject_to_string(r->subject));
         for (size_t i = 0; i < ELEMENTSOF(parts); i++)
                 h = fnv1a(h, parts[i]);
@@ -125,7 +125,8 @@ static uint64_t device_key(const struct ledger_record *r) {
 static bool same_device(const struct ledger_record *a, const struct ledger_record *b) {
         return a->subject == b->subject && a->decision == b->decision && streq(a->vendor, b->vendor) &&
                streq(a->product, b->product) && streq(a->serial, b->serial) && streq(a->ifname, b->ifname) &&
-               streq(a->mac, b->mac) && streq(a->permit, b->permit);
+               streq(a->mac, b->mac) && streq(a->permit, b->permit) && streq(a->ssid, b->ssid) &&
+               streq(a->bssid, b->bssid);
 }
 
 static void device_add(struct html_report *h, const struct ledger_record *r) {

@@ -63,6 +63,8 @@ static const char *const event_ja[_LEDGER_EVENT_MAX] = {
         [LEDGER_EVENT_MEDIUM_INSERTED] = "媒体の挿入",
         [LEDGER_EVENT_MEDIUM_REMOVED] = "媒体の取り出し",
         [LEDGER_EVENT_FIXED_DISK] = "端末の固定ディスク（対象外）",
+        [LEDGER_EVENT_WIRELESS_JOINED] = "無線LANに接続",
+        [LEDGER_EVENT_WIRELESS_LEFT] = "無線LANから切断",
 };
 
 static const char *const event_en[_LEDGER_EVENT_MAX] = {
@@ -86,6 +88,8 @@ static const char *const event_en[_LEDGER_EVENT_MAX] = {
         [LEDGER_EVENT_MEDIUM_INSERTED] = "Medium inserted",
         [LEDGER_EVENT_MEDIUM_REMOVED] = "Medium removed",
         [LEDGER_EVENT_FIXED_DISK] = "Fixed disk of the workstation (not governed)",
+        [LEDGER_EVENT_WIRELESS_JOINED] = "Joined a wireless network",
+        [LEDGER_EVENT_WIRELESS_LEFT] = "Left a wireless network",
 };
 
 /* kyokad records a policy that took effect, one read again unchanged, and one kept because the
@@ -117,8 +121,14 @@ const char *export_label_event(const struct ledger_record *r, enum export_lang l
                 return T(lang, "再判定（使用を許可）", "Re-evaluated: permitted");
         if (r->event == LEDGER_EVENT_REEVALUATED && r->decision == LEDGER_DECISION_BLOCK)
                 return T(lang, "再判定（使用を停止）", "Re-evaluated: blocked");
+        /* A refused association was cut off at once: it never was a connection. */
+        if (r->event == LEDGER_EVENT_WIRELESS_JOINED && r->decision == LEDGER_DECISION_BLOCK)
+                return T(lang, "無線LANへの接続を遮断", "Wireless network refused: cut off");
         const char *const *t = JA(lang) ? event_ja : event_en;
-        return (size_t) r->event < _LEDGER_EVENT_MAX ? t[r->event] : "?";
+        if ((size_t) r->event >= _LEDGER_EVENT_MAX)
+                return "?";
+        /* An event without a label (a table not kept up) is shown by its name, never as NULL. */
+        return t[r->event] ?: ledger_event_to_string(r->event);
 }
 
 const char *export_label_decision(enum ledger_decision d, enum export_lang lang) {
@@ -165,6 +175,9 @@ const char *export_label_category(const struct ledger_record *r, enum export_lan
                         return T(lang, "USB通信機器", "USB communication device");
                 return T(lang, "USB機器", "USB device");
         case LEDGER_SUBJECT_NETWORK:
+                /* A record about a wireless network, not the link itself. */
+                if (export_is_wireless(r))
+                        return T(lang, "無線LAN", "Wireless network");
                 return T(lang, "ネットワーク", "Network link");
         case LEDGER_SUBJECT_POLICY:
                 return T(lang, "ポリシー", "Policy");
@@ -193,6 +206,12 @@ void export_device_name(const struct ledger_record *r, char *buf, size_t size) {
         if (r->subject == LEDGER_SUBJECT_USB)
                 snprintf(buf, size, "%s%s%s", r->manufacturer, r->manufacturer[0] && r->product_name[0] ? " " : "",
                          r->product_name);
+        else if (export_is_wireless(r))
+                /* The network by its SSID, escaped when it was recorded (anybody's bytes) and in
+                 * quotes (a CSV cell never starts with its "="), its access point and security,
+                 * then the card. */
+                snprintf(buf, size, "\"%s\" %s %s (%s)", r->ssid, r->bssid[0] ? r->bssid : "-",
+                         r->security[0] ? r->security : "-", r->ifname);
         else if (r->subject == LEDGER_SUBJECT_NETWORK)
                 snprintf(buf, size, "%s", r->ifname);
         else if (r->subject == LEDGER_SUBJECT_MEDIA)
@@ -210,6 +229,11 @@ void export_medium_name(const struct ledger_record *r, enum export_lang lang, ch
                 snprintf(buf, size, "%s: %s", export_label_category(r, lang), name);
         else
                 snprintf(buf, size, "%s", name);
+}
+
+bool export_is_wireless(const struct ledger_record *r) {
+        return r->subject == LEDGER_SUBJECT_NETWORK &&
+               (r->event == LEDGER_EVENT_WIRELESS_JOINED || r->event == LEDGER_EVENT_WIRELESS_LEFT);
 }
 
 /* ---- errors --------------------------------------------------------------------------------- */
@@ -307,6 +331,13 @@ static void reason_permit_note(const char *s, enum export_lang lang, char *buf, 
         } else if ((p = take_until(s, " not valid before ", permit, sizeof permit))) {
                 take_until(p + strlen(" not valid before "), ")", rest, sizeof rest);
                 add(buf, size, o, T(lang, "。許可番号 %s の有効期間は %s から", "; permit %s is valid from %s"), permit, rest);
+        } else if (take_until(s, " is for other access points)", permit, sizeof permit)) {
+                add(buf, size, o, T(lang, "。許可番号 %s は別のアクセスポイント用", "; permit %s is for other access points"),
+                    permit);
+        } else if ((p = take_until(s, " needs at least ", permit, sizeof permit))) {
+                take_until(p + strlen(" needs at least "), ")", rest, sizeof rest);
+                add(buf, size, o, T(lang, "。許可番号 %s は暗号化方式 %s 以上が必要", "; permit %s needs at least %s"),
+                    permit, rest);
         } else if ((p = take_until(s, " is for port ", permit, sizeof permit))) {
                 take_until(p + strlen(" is for port "), ")", rest, sizeof rest);
                 add(buf, size, o, T(lang, "。許可番号 %s は別の接続口（%s）用", "; permit %s is for another port (%s)"),
@@ -324,6 +355,8 @@ static bool decision_reason(const char *s, enum export_lang lang, char *buf, siz
                 { "default usb_hub", "許可番号なし（USBハブの既定の扱い）", "no permit: the default for hubs" },
                 { "default usb_other", "許可番号なし（許可のない機器の既定の扱い）", "no permit: the default for other devices" },
                 { "default network", "許可番号なし（ネットワークの既定の扱い）", "no permit: the default for network links" },
+                { "default wireless", "許可番号なし（承認されていない無線LANの既定の扱い）",
+                  "no permit: the default for wireless networks" },
         };
         char permit[LEDGER_TEXT_MAX], cls[LEDGER_TEXT_MAX];
         size_t o = 0;
@@ -336,6 +369,18 @@ static bool decision_reason(const char *s, enum export_lang lang, char *buf, siz
                         reason_permit_note(s + strlen(defaults[i].code), lang, buf, size, &o);
                         goto tail;
                 }
+        if (starts_with(s, "permit ") && (p = take_until(s + 7, " does not permit wireless mode ", permit, sizeof permit))) {
+                take_until(p + strlen(" does not permit wireless mode "), ";", cls, sizeof cls);
+                add(buf, size, &o, T(lang, "許可番号 %s は無線の動作モード %s（アクセスポイント等）を許可していない",
+                                     "permit %s does not permit wireless mode %s"), permit, cls);
+                goto tail;
+        }
+        if (starts_with(s, "wireless mode ") && strstr(s, " needs a permit")) {
+                take_until(s + strlen("wireless mode "), " ", cls, sizeof cls);
+                add(buf, size, &o, T(lang, "無線の動作モード %s（アクセスポイント等）には許可が必要",
+                                     "wireless mode %s needs a permit"), cls);
+                goto tail;
+        }
         if (starts_with(s, "permit ") && (p = take_until(s + 7, " does not approve interface ", permit, sizeof permit))) {
                 take_until(p + strlen(" does not approve interface "), ";", cls, sizeof cls);
                 add(buf, size, &o, T(lang, "許可番号 %s はインターフェース %s を許可していない",
@@ -624,6 +669,10 @@ void export_remarks(const struct ledger_record *r, enum export_lang lang, char *
                 add(buf, size, &o, T(lang, "%s許可なく有効化され、その都度無効化（%lld 回）",
                                      "%sset up without a permit and set down again each time (%lld times)"),
                     o ? T(lang, "。", "; ") : "", (long long) r->count);
+        if (r->event == LEDGER_EVENT_WIRELESS_JOINED && r->decision == LEDGER_DECISION_BLOCK)
+                add(buf, size, &o, T(lang, "%s承認されていない無線LANへの接続を、その都度直ちに切断（%lld 回）",
+                                     "%sjoined without a permit and cut off at once each time (%lld times)"),
+                    o ? T(lang, "。", "; ") : "", (long long) r->count);
         /* A refused policy says why above; its errno adds nothing a reader can use. */
         if (r->outcome == LEDGER_OUTCOME_FAILED && r->subject != LEDGER_SUBJECT_POLICY) {
                 export_errno(r->error_number, lang, e, sizeof e);
@@ -655,7 +704,8 @@ bool export_is_use(const struct ledger_record *r) {
         return (r->subject == LEDGER_SUBJECT_USB || r->subject == LEDGER_SUBJECT_NETWORK ||
                 r->subject == LEDGER_SUBJECT_MEDIA) &&
                (r->event == LEDGER_EVENT_CONNECTED || r->event == LEDGER_EVENT_APPEARED ||
-                r->event == LEDGER_EVENT_REEVALUATED || r->event == LEDGER_EVENT_MEDIUM_INSERTED) &&
+                r->event == LEDGER_EVENT_REEVALUATED || r->event == LEDGER_EVENT_WIRELESS_JOINED ||
+                r->event == LEDGER_EVENT_MEDIUM_INSERTED) &&
                (r->decision == LEDGER_DECISION_ALLOW || r->decision == LEDGER_DECISION_READ_ONLY) &&
                r->outcome == LEDGER_OUTCOME_DONE && !export_is_loopback(r);
 }
@@ -663,7 +713,8 @@ bool export_is_use(const struct ledger_record *r) {
 bool export_is_blocked_attempt(const struct ledger_record *r) {
         return r->decision == LEDGER_DECISION_BLOCK &&
                (r->event == LEDGER_EVENT_CONNECTED || r->event == LEDGER_EVENT_APPEARED ||
-                r->event == LEDGER_EVENT_VIOLATION || r->event == LEDGER_EVENT_MEDIUM_INSERTED);
+                r->event == LEDGER_EVENT_VIOLATION || r->event == LEDGER_EVENT_WIRELESS_JOINED ||
+                r->event == LEDGER_EVENT_MEDIUM_INSERTED);
 }
 
 /* ---- the record book ------------------------------------------------------------------------ */

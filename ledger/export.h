@@ -204,10 +204,13 @@ int export_format_time(int64_t t, int64_t offset, char *buf, size_t size);
 void export_format_offset(int64_t offset, char *buf, size_t size);
 const char *export_label_event(const struct ledger_record *r, enum export_lang lang);
 const char *export_label_decision(enum ledger_decision d, enum export_lang lang);
-/* USB記憶媒体, USB入力機器, ..., ネットワーク, ポリシー, kyokad, 記録台帳. */
+/* USB記憶媒体, USB入力機器, ..., ネットワーク, 無線LAN, ポリシー, kyokad, 記録台帳. */
 const char *export_label_category(const struct ledger_record *r, enum export_lang lang);
-/* "SanDisk Ultra", a link's interface name; "" for the others. */
+/* "SanDisk Ultra", a link's interface name, a wireless network as "\"SSID\" BSSID security (card)"; "" for
+ * the others. */
 void export_device_name(const struct ledger_record *r, char *buf, size_t size);
+/* A record about a wireless network (joined or left), not about a link. */
+bool export_is_wireless(const struct ledger_record *r);
 /* The record book's medium: the device name, for a medium on another bus than USB with its
  * kind in front (「SDカード: QEMU! (mmcblk0)」): it has no vendor:product ID to tell it by. */
 void export_medium_name(const struct ledger_record *r, enum export_lang lang, char *buf, size_t size);

@@ -50,6 +50,8 @@ static const char *const event_names[_LEDGER_EVENT_MAX] = {
         [LEDGER_EVENT_MEDIUM_INSERTED] = "medium-inserted",
         [LEDGER_EVENT_MEDIUM_REMOVED] = "medium-removed",
         [LEDGER_EVENT_FIXED_DISK] = "fixed-disk",
+        [LEDGER_EVENT_WIRELESS_JOINED] = "wireless-joined",
+        [LEDGER_EVENT_WIRELESS_LEFT] = "wireless-left",
         [LEDGER_EVENT_SCAN_PASSED] = "scan-passed",
         [LEDGER_EVENT_SCAN_INFECTED] = "scan-infected",
         [LEDGER_EVENT_SCAN_HELD] = "scan-held",
@@ -118,6 +120,10 @@ const struct ledger_field ledger_fields[] = {
         TEXT_FIELD_SINCE(device_path, 3),
         TEXT_FIELD_SINCE(oemid, 3),
         TEXT_FIELD_SINCE(manufacture_date, 3),
+        TEXT_FIELD_SINCE(wireless_mode, 4),
+        TEXT_FIELD_SINCE(ssid, 4),
+        TEXT_FIELD_SINCE(bssid, 4),
+        TEXT_FIELD_SINCE(security, 4),
         INT_FIELD_SINCE(files, 5),
         INT_FIELD_SINCE(bytes, 5),
         INT_FIELD_SINCE(duration_ms, 5),
@@ -133,12 +139,8 @@ const size_t ledger_fields_count = ELEMENTSOF(ledger_fields);
 _Static_assert(ELEMENTSOF(ledger_fields) * 4 + 1 + sizeof(struct ledger_record) < LEDGER_ENCODING_MAX,
                "LEDGER_ENCODING_MAX too small");
 
-/* Version 4 is the wireless branch's: no record of this tree is written in it, so one that says
- * so is refused until that branch is merged (and renumbers, or drops this). */
-#define LEDGER_ENCODING_VERSION_UNUSED 4
-
 static bool version_known(int64_t v) {
-        return v >= LEDGER_ENCODING_VERSION_MIN && v <= LEDGER_ENCODING_VERSION && v != LEDGER_ENCODING_VERSION_UNUSED;
+        return v >= LEDGER_ENCODING_VERSION_MIN && v <= LEDGER_ENCODING_VERSION;
 }
 
 /* The version R is encoded in: its own, or the current one for a record not yet stored. */
@@ -285,6 +287,18 @@ void ledger_record_set_net(struct ledger_record *r, const struct net_identity *i
         ledger_text_set(r->link_kind, sizeof r->link_kind, id->kind);
         ledger_text_set(r->link_path, sizeof r->link_path, id->path);
         ledger_text_set(r->driver, sizeof r->driver, id->driver);
+        ledger_text_set(r->wireless_mode, sizeof r->wireless_mode, wireless_mode_to_string(id->wireless));
+}
+
+void ledger_record_set_wireless(struct ledger_record *r, const struct wireless_network *n) {
+        char ssid[WIRELESS_SSID_TEXT_MAX];
+
+        wireless_ssid_text(n->ssid, n->ssid_len, ssid);
+        ledger_text_set(r->ssid, sizeof r->ssid, ssid);
+        r->bssid[0] = 0;
+        if (n->has_bssid)
+                mac_format(n->bssid, r->bssid);
+        ledger_text_set(r->security, sizeof r->security, wireless_security_to_string(n->security));
 }
 
 int ledger_record_normalise(struct ledger_record *r) {

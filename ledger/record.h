@@ -14,10 +14,9 @@
 
 #include "identity.h"
 
-/* The canonical encoding written for new records. Versions 1 (no count), 2 (no media fields) and
- * 3 (no scan and file fields) are still read: records keep the version they were stored in
- * (struct ledger_record.version). Version 4 is another branch's (wireless); until it is merged a
- * version 4 record has version 3's fields. */
+/* The canonical encoding written for new records. Versions 1 (no count), 2 (no media fields),
+ * 3 (no wireless fields) and 4 (no scan and file fields) are still read: records keep the version
+ * they were stored in (struct ledger_record.version). */
 #define LEDGER_ENCODING_VERSION 5
 #define LEDGER_ENCODING_VERSION_MIN 1
 #define LEDGER_HASH_SIZE 32
@@ -32,6 +31,8 @@
 #define LEDGER_TEXT_MAX 256           /* reason, permit, signer */
 #define LEDGER_USER_MAX 64
 #define LEDGER_MESSAGE_MAX 1024
+#define LEDGER_WIRELESS_MODE_MAX 16   /* "p2p-client" */
+#define LEDGER_SECURITY_MAX 16        /* "wpa2-enterprise" */
 #define LEDGER_BUS_MAX 16             /* "optical" */
 #define LEDGER_SCANNER_MAX 128        /* "ClamAV 1.4.6/27480/Mon Dec  1 08:27:01 2026" */
 #define LEDGER_FILE_PATH_MAX 1024     /* a file on a medium: "sdb1/報告書/2026-11.xlsx" */
@@ -73,6 +74,8 @@ enum ledger_event {
         LEDGER_EVENT_MEDIUM_INSERTED,     /* media: a disc went into an optical drive, decided */
         LEDGER_EVENT_MEDIUM_REMOVED,      /* media: the disc came out */
         LEDGER_EVENT_FIXED_DISK,          /* media: a disk of the workstation itself, never touched (at start) */
+        LEDGER_EVENT_WIRELESS_JOINED,     /* network: a wireless link joined a network, decided (block: cut off) (version 4) */
+        LEDGER_EVENT_WIRELESS_LEFT,       /* network: an approved association ended (version 4) */
         LEDGER_EVENT_SCAN_PASSED,         /* usb/media: the virus scan found nothing: the permitted access is given (version 5) */
         LEDGER_EVENT_SCAN_INFECTED,       /* usb/media: the scan found a virus: de-authorised (signature, file_path) */
         LEDGER_EVENT_SCAN_HELD,           /* usb/media: the scan could not finish: held (read-only, root's), reason the fault */
@@ -164,6 +167,13 @@ struct ledger_record {
         char device_path[MEDIA_PATH_MAX]; /* its port: udev's ID_PATH form */
         char oemid[MEDIA_SHORT_MAX];      /* an SD card's OEM id */
         char manufacture_date[MEDIA_SHORT_MAX]; /* an SD card's manufacturing date, "02/2006" */
+        /* wireless (since version 4; "" in every other record): the link's mode, and the network
+         * a wireless-joined/-left record is about. The SSID is sanitised text (any 32 bytes:
+         * \xHH for what is not printable UTF-8, a backslash too, so the bytes can be read back). */
+        char wireless_mode[LEDGER_WIRELESS_MODE_MAX];
+        char ssid[WIRELESS_SSID_TEXT_MAX];
+        char bssid[LEDGER_MAC_MAX];
+        char security[LEDGER_SECURITY_MAX];
         /* scan and files (since version 5; 0 and "" in every other record) */
         int64_t files;                    /* scan: files scanned */
         int64_t bytes;                    /* scan: bytes scanned; file: its size */
@@ -226,6 +236,8 @@ void ledger_host_fill(struct ledger_record *r);
 /* Copies a device's or link's identity into R (sanitising again where needed). */
 void ledger_record_set_usb(struct ledger_record *r, const struct usb_identity *id);
 void ledger_record_set_net(struct ledger_record *r, const struct net_identity *id);
+/* The network of a wireless record (ssid, bssid, security). */
+void ledger_record_set_wireless(struct ledger_record *r, const struct wireless_network *n);
 void ledger_record_set_media(struct ledger_record *r, const struct media_identity *id);
 
 /* Re-sanitises every text field in place and checks enums and numbers: what ledger_append() does
@@ -233,7 +245,8 @@ void ledger_record_set_media(struct ledger_record *r, const struct media_identit
  * stands for at least its own event; refusing it would lose it), version 0 becomes
  * LEDGER_ENCODING_VERSION. -EINVAL for an invalid enum, a time_nsec or utc_offset out of range,
  * an unknown version, a version 1 record with a count other than 1, or a record with a field set
- * that its version does not have (a media field before version 3, a scan or file field before 5). */
+ * that its version does not have (a media field before version 3, a wireless field before 4, a
+ * scan or file field before 5: its version cannot say it). */
 int ledger_record_normalise(struct ledger_record *r);
 
 /* The canonical encoding of R, in R's version, into BUF (at least LEDGER_ENCODING_MAX bytes);

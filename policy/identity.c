@@ -227,6 +227,47 @@ static struct json_object *net_to_json(const struct net_identity *id) {
             json_add_string_bounded(d, "driver", id->driver, sizeof id->driver) < 0 ||
             json_add(d, "loopback", json_object_new_boolean(id->is_loopback)) < 0)
                 return NULL;
+        /* Only for wireless links: requests of other links read as before. */
+        if (id->wireless != WIRELESS_NONE &&
+            json_add_string(d, "wireless_mode", wireless_mode_to_string(id->wireless)) < 0)
+                return NULL;
+        return TAKE_PTR(d);
+}
+
+static const char *const seen_names[_WIRELESS_SEEN_MAX] = {
+        [WIRELESS_SEEN_ASSOCIATED] = "associated",
+        [WIRELESS_SEEN_REFUSED] = "refused",
+        [WIRELESS_SEEN_SCAN] = "scan",
+};
+
+/* The SSID both ways: sanitised text to read, hex to approve exactly (an SSID may be any bytes). */
+static struct json_object *wireless_to_json(const struct wireless_request *w) {
+        _cleanup_(json_object_putp) struct json_object *d = json_object_new_object();
+        char text[WIRELESS_SSID_TEXT_MAX], hex[WIRELESS_SSID_HEX_MAX], mac[18];
+        struct json_object *a;
+
+        if (!d || w->ssid_len == 0 || w->ssid_len > WIRELESS_SSID_MAX || w->n_bssids > WIRELESS_BSSIDS_MAX ||
+            w->source < 0 || w->source >= _WIRELESS_SEEN_MAX)
+                return NULL;
+        wireless_ssid_text(w->ssid, w->ssid_len, text);
+        wireless_ssid_hex(w->ssid, w->ssid_len, hex);
+        if (json_add_string_bounded(d, "ifname", w->ifname, sizeof w->ifname) < 0 ||
+            json_add_string(d, "seen", seen_names[w->source]) < 0 ||
+            json_add_string(d, "ssid", text) < 0 || json_add_string(d, "ssid_hex", hex) < 0)
+                return NULL;
+        a = json_object_new_array();
+        if (json_add(d, "bssids", a) < 0)
+                return NULL;
+        for (size_t i = 0; i < w->n_bssids; i++) {
+                mac_format(w->bssids[i], mac);
+                struct json_object *m = json_object_new_string(mac);
+                if (!m || json_object_array_add(a, m) < 0) {
+                        json_object_put(m);
+                        return NULL;
+                }
+        }
+        if (json_add_string(d, "security", wireless_security_to_string(w->security)) < 0)
+                return NULL;
         return TAKE_PTR(d);
 }
 
@@ -252,6 +293,7 @@ static const char *request_type_name(enum request_type t) {
         switch (t) {
         case REQUEST_USB: return "usb";
         case REQUEST_NETWORK: return "network";
+        case REQUEST_WIRELESS: return "wireless";
         case REQUEST_MEDIA: return "media";
         }
         return NULL;
@@ -289,10 +331,19 @@ int request_to_json(const struct request *req, char **ret) {
         if (json_add(root, "time", json_object_new_string(when)) < 0)
                 return -ENOMEM;
 
-        device = req->type == REQUEST_USB ? usb_to_json(&req->usb) :
-                 req->type == REQUEST_NETWORK ? net_to_json(&req->net) : media_to_json(&req->media);
-        if (json_add(root, "device", device) < 0)
-                return -ENOMEM;
+        /* A wireless request names a network, not a device: its object says so. */
+        if (req->type == REQUEST_WIRELESS) {
+                device = wireless_to_json(&req->wireless);
+                if (!device)
+                        return req->wireless.ssid_len == 0 || req->wireless.ssid_len > WIRELESS_SSID_MAX ? -EINVAL : -ENOMEM;
+                if (json_add(root, "network", device) < 0)
+                        return -ENOMEM;
+        } else {
+                device = req->type == REQUEST_USB ? usb_to_json(&req->usb) :
+                         req->type == REQUEST_NETWORK ? net_to_json(&req->net) : media_to_json(&req->media);
+                if (json_add(root, "device", device) < 0)
+                        return -ENOMEM;
+        }
 
         /* No slash escaping: paths stay readable. Non-ASCII is written as UTF-8, not \u escapes,
          * so an admin can read a Japanese manufacturer name in the file. */
@@ -544,7 +595,84 @@ int net_identity_from_json(struct json_object *d, struct net_identity *id, char 
         r = get_string(d, "device", "driver", false, false, id->driver, sizeof id->driver, NULL, ret_error);
         if (r < 0)
                 return r;
-        return get_bool(d, "loopback", &id->is_loopback, ret_error);
+        r = get_bool(d, "loopback", &id->is_loopback, ret_error);
+        if (r < 0)
+                return r;
+
+        char mode[16];
+        bool has_mode;
+        r = get_string(d, "device", "wireless_mode", false, false, mode, sizeof mode, &has_mode, ret_error);
+        if (r < 0)
+                return r;
+        id->wireless = WIRELESS_NONE;
+        if (has_mode) {
+                for (int m = WIRELESS_STATION; m < _WIRELESS_MODE_MAX; m++)
+                        if (streq(mode, wireless_mode_to_string(m)))
+                                id->wireless = m;
+                if (id->wireless == WIRELESS_NONE)
+                        return fail(ret_error, "device.wireless_mode: unknown mode \"%s\"", mode);
+        }
+        return 0;
+}
+
+static int wireless_from_json(struct json_object *d, struct wireless_request *w, char **ret_error) {
+        struct json_object *v, *a;
+        char text[WIRELESS_SSID_TEXT_MAX], expected[WIRELESS_SSID_TEXT_MAX], word[32], b[48];
+        bool has_text;
+        int r;
+
+        r = get_string(d, "network", "ifname", false, false, w->ifname, sizeof w->ifname, NULL, ret_error);
+        if (r < 0)
+                return r;
+        r = get_string(d, "network", "seen", true, false, word, sizeof word, NULL, ret_error);
+        if (r < 0)
+                return r;
+        for (w->source = 0; w->source < _WIRELESS_SEEN_MAX && !streq(word, seen_names[w->source]); w->source++)
+                ;
+        if (w->source == _WIRELESS_SEEN_MAX)
+                return fail(ret_error, "network.seen: expected \"associated\", \"refused\" or \"scan\", got \"%s\"", word);
+
+        /* The bytes come from ssid_hex; ssid is the text a person reads, and must say the same. */
+        r = get_field(d, "network", "ssid_hex", json_type_string, false, true, &v, ret_error);
+        if (r < 0)
+                return r;
+        size_t hex_len = (size_t) json_object_get_string_len(v);
+        if (hex_len == 0 || hex_len % 2 != 0 || hex_len > 2 * WIRELESS_SSID_MAX ||
+            hex_parse_bytes(json_object_get_string(v), hex_len, 0, HEX_ANY_CASE, w->ssid, hex_len / 2) < 0)
+                return fail(ret_error, "network.ssid_hex: expected 2 to %d hex digits, got \"%s\"", 2 * WIRELESS_SSID_MAX,
+                            shown(v, b));
+        w->ssid_len = hex_len / 2;
+        r = get_string(d, "network", "ssid", false, false, text, sizeof text, &has_text, ret_error);
+        if (r < 0)
+                return r;
+        wireless_ssid_text(w->ssid, w->ssid_len, expected);
+        if (has_text && !streq(text, expected))
+                return fail(ret_error, "network.ssid: does not match ssid_hex");
+
+        r = get_field(d, "network", "bssids", json_type_array, false, false, &a, ret_error);
+        if (r < 0)
+                return r;
+        size_t n = a ? json_object_array_length(a) : 0;
+        if (n > WIRELESS_BSSIDS_MAX)
+                return fail(ret_error, "network.bssids: %zu access points, at most %d", n, WIRELESS_BSSIDS_MAX);
+        for (size_t i = 0; i < n; i++) {
+                v = json_object_array_get_idx(a, i);
+                if (!v || json_object_get_type(v) != json_type_string ||
+                    mac_parse(json_object_get_string(v), (size_t) json_object_get_string_len(v), HEX_ANY_CASE,
+                              w->bssids[i]) < 0)
+                        return fail(ret_error, "network.bssids[%zu]: expected \"aa:bb:cc:dd:ee:ff\"", i);
+        }
+        w->n_bssids = n;
+
+        r = get_string(d, "network", "security", true, false, word, sizeof word, NULL, ret_error);
+        if (r < 0)
+                return r;
+        for (w->security = 0; w->security < _WIRELESS_SECURITY_MAX && !streq(word, wireless_security_to_string(w->security));
+             w->security++)
+                ;
+        if (w->security == _WIRELESS_SECURITY_MAX)
+                return fail(ret_error, "network.security: unknown security \"%s\"", word);
+        return 0;
 }
 
 int media_identity_from_json(struct json_object *d, struct media_identity *id, char **ret_error) {
@@ -643,10 +771,13 @@ int request_from_json(const char *text, size_t len, struct request *ret, char **
                 req->type = REQUEST_USB;
         else if (streq(json_object_get_string(v), "network") && json_object_get_string_len(v) == 7)
                 req->type = REQUEST_NETWORK;
+        else if (streq(json_object_get_string(v), "wireless") && json_object_get_string_len(v) == 8)
+                req->type = REQUEST_WIRELESS;
         else if (streq(json_object_get_string(v), "media") && json_object_get_string_len(v) == 5)
                 req->type = REQUEST_MEDIA;
         else
-                return fail(ret_error, "type: expected \"usb\", \"network\" or \"media\", got \"%s\"", shown(v, b));
+                return fail(ret_error, "type: expected \"usb\", \"network\", \"wireless\" or \"media\", got \"%s\"",
+                            shown(v, b));
 
         r = get_field(root, "", "host", json_type_object, false, true, &host, ret_error);
         if (r < 0)
@@ -674,10 +805,13 @@ int request_from_json(const char *text, size_t len, struct request *ret, char **
                 return fail(ret_error, "time: expected an ISO 8601 time with offset (2026-11-22T13:05:09+09:00), "
                             "got \"%s\"", shown(v, b));
 
-        r = get_field(root, "", "device", json_type_object, false, true, &device, ret_error);
+        r = get_field(root, "", req->type == REQUEST_WIRELESS ? "network" : "device", json_type_object, false, true,
+                      &device, ret_error);
         if (r < 0)
                 return r;
-        if (req->type == REQUEST_USB)
+        if (req->type == REQUEST_WIRELESS)
+                r = wireless_from_json(device, &req->wireless, ret_error);
+        else if (req->type == REQUEST_USB)
                 r = usb_identity_from_json(device, &req->usb, ret_error);
         else if (req->type == REQUEST_NETWORK)
                 r = net_identity_from_json(device, &req->net, ret_error);

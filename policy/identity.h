@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "hexutil.h"
+#include "wireless.h"
 
 #define USB_STRING_MAX 256      /* bytes incl. NUL, after sanitising (a USB string is <= 126 UTF-16 units) */
 #define USB_PATH_MAX 128
@@ -60,6 +61,7 @@ struct net_identity {
         char path[NET_PATH_MAX];              /* parent device's udev ID_PATH or "" */
         char driver[NET_DRIVER_MAX];
         bool is_loopback;
+        enum wireless_mode wireless;          /* WIRELESS_NONE unless nl80211 knows the link */
 };
 
 /* The bus a medium is on; its name is what a policy entry's `bus` and a request say. */
@@ -125,7 +127,26 @@ void mac_format(const uint8_t mac[static 6], char buf[static 18]);
 enum request_type {
         REQUEST_USB,
         REQUEST_NETWORK,
+        REQUEST_WIRELESS,             /* a wireless network (not a link): what a `wireless` entry approves */
         REQUEST_MEDIA,
+};
+
+/* Where a wireless request's network was seen. */
+enum wireless_request_source {
+        WIRELESS_SEEN_ASSOCIATED,     /* the link is associated with it now */
+        WIRELESS_SEEN_REFUSED,        /* the link joined it and kyokad cut it off */
+        WIRELESS_SEEN_SCAN,           /* the kernel's scan results */
+        _WIRELESS_SEEN_MAX,
+};
+
+struct wireless_request {
+        char ifname[NET_NAME_MAX];            /* the link that saw it */
+        enum wireless_request_source source;
+        uint8_t ssid[WIRELESS_SSID_MAX];
+        size_t ssid_len;                      /* >= 1 */
+        size_t n_bssids;                      /* the access points seen with that SSID */
+        uint8_t bssids[WIRELESS_BSSIDS_MAX][6];
+        enum wireless_security security;      /* the weakest any of them offers */
 };
 
 struct request {
@@ -135,6 +156,7 @@ struct request {
         int64_t time;                         /* when the request was made */
         struct usb_identity usb;              /* for REQUEST_USB */
         struct net_identity net;              /* for REQUEST_NETWORK */
+        struct wireless_request wireless;     /* for REQUEST_WIRELESS */
         struct media_identity media;          /* for REQUEST_MEDIA */
 };
 

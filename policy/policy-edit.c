@@ -4,7 +4,7 @@
  * libconfig can write a configuration back, but it drops every comment, and the comments of a
  * policy are where a city writes why a permit exists. So the edits here work on the bytes: a
  * small scanner that knows libconfig's lexical rules (strings with escapes, `#`, `//` and
- * block comments) finds the top-level `serial`, the `usb` and `network` lists, each entry's
+ * block comments) finds the top-level `serial`, the `usb`, `network` and `wireless` lists, each entry's
  * braces, its permit and the commas between entries; the edit splices text at those offsets.
  *
  * The scanner is not trusted to be right: every result is parsed again with policy_parse and
@@ -63,7 +63,7 @@ struct scanner {
         size_t pos;
         bool serial_found;
         size_t serial_start, serial_end;
-        struct list usb, net, media;
+        struct list usb, net, wireless, media;
 };
 
 static void list_done(struct list *l) {
@@ -76,6 +76,7 @@ static void list_done(struct list *l) {
 static void scanner_done(struct scanner *sc) {
         list_done(&sc->usb);
         list_done(&sc->net);
+        list_done(&sc->wireless);
         list_done(&sc->media);
 }
 
@@ -239,6 +240,8 @@ static int parse_settings(struct scanner *sc, unsigned depth, char close, struct
                         l = &sc->usb;
                 else if (depth == 0 && token_equals(sc, &name, "network"))
                         l = &sc->net;
+                else if (depth == 0 && token_equals(sc, &name, "wireless"))
+                        l = &sc->wireless;
                 else if (depth == 0 && token_equals(sc, &name, "media"))
                         l = &sc->media;
 
@@ -593,6 +596,54 @@ static int format_net_entry(const void *entry, const struct layout *lo, char **r
         put_string(f, lo, "path", e->path);
         put_string(f, lo, "kind", e->kind);
         put_string(f, lo, "name", e->name);
+        if (e->wireless_modes) {
+                bool first = true;
+                fprintf(f, "%swireless_modes = [", lo->field);
+                for (int m = 0; m < _WIRELESS_MODE_MAX; m++)
+                        if (e->wireless_modes & (1u << m)) {
+                                fprintf(f, "%s\"%s\"", first ? " " : ", ", wireless_mode_to_string(m));
+                                first = false;
+                        }
+                fputs(" ];\n", f);
+        }
+        put_approval_tail(f, lo, &e->approval);
+
+        if (fclose(TAKE_PTR(f)) != 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+static int format_wireless_entry(const void *entry, const struct layout *lo, char **ret) {
+        const struct policy_wireless_entry *e = entry;
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0;
+        _cleanup_fclose_ FILE *f = open_memstream(&buf, &size);
+        char ssid[WIRELESS_SSID_HEX_MAX];
+
+        if (!f)
+                return -ENOMEM;
+
+        fprintf(f, "%s{\n", lo->brace);
+        put_string(f, lo, "permit", e->approval.permit);
+        if (!e->ssid_is_hex && wireless_ssid_is_printable(e->ssid, e->ssid_len)) {
+                memcpy(ssid, e->ssid, e->ssid_len);
+                ssid[e->ssid_len] = 0;
+                put_string(f, lo, "ssid", ssid);
+        } else {
+                wireless_ssid_hex(e->ssid, e->ssid_len, ssid);
+                put_string(f, lo, "ssid_hex", ssid);
+        }
+        if (e->n_bssids > 0) {
+                fprintf(f, "%sbssid = [", lo->field);
+                for (size_t i = 0; i < e->n_bssids; i++) {
+                        char mac[18];
+                        mac_format(e->bssids[i], mac);
+                        fprintf(f, "%s\"%s\"", i > 0 ? ", " : " ", mac);
+                }
+                fputs(" ];\n", f);
+        }
+        put_string(f, lo, "security", wireless_security_to_string(e->security));
         put_approval_tail(f, lo, &e->approval);
 
         if (fclose(TAKE_PTR(f)) != 0)
@@ -822,6 +873,7 @@ static int edits_for_remove(struct edits *ed, const struct scanner *sc, const st
 enum edit_kind {
         EDIT_ADD_USB,
         EDIT_ADD_NET,
+        EDIT_ADD_WIRELESS,
         EDIT_ADD_MEDIA,
         EDIT_REMOVE,
 };
@@ -831,8 +883,14 @@ struct edit_request {
         const char *permit;
         const struct policy_usb_entry *usb;
         const struct policy_net_entry *net;
+        const struct policy_wireless_entry *wireless;
         const struct policy_media_entry *media;
 };
+
+static bool permit_exists(const struct policy *p, const char *permit) {
+        return policy_find_usb_permit(p, permit) || policy_find_net_permit(p, permit) ||
+               policy_find_wireless_permit(p, permit) || policy_find_media_permit(p, permit);
+}
 
 static void diag_move(struct policy_diag *dst, struct policy_diag *src) {
         if (!dst) {
@@ -858,7 +916,8 @@ static int check_result(const char *text, const char *source, const struct polic
         if (p->serial != old->serial + 1)
                 return -EBADMSG;
 
-        size_t n_old = old->n_usb + old->n_net + old->n_media, n_new = p->n_usb + p->n_net + p->n_media;
+        size_t n_old = old->n_usb + old->n_net + old->n_wireless + old->n_media,
+               n_new = p->n_usb + p->n_net + p->n_wireless + p->n_media;
         switch (req->kind) {
         case EDIT_ADD_USB: {
                 const struct policy_usb_entry *e = policy_find_usb_permit(p, req->permit);
@@ -872,7 +931,16 @@ static int check_result(const char *text, const char *source, const struct polic
         case EDIT_ADD_NET: {
                 const struct policy_net_entry *e = policy_find_net_permit(p, req->permit);
                 if (n_new != n_old + 1 || p->n_net != old->n_net + 1 || !e || e->has_mac != req->net->has_mac ||
-                    (e->has_mac && memcmp(e->mac, req->net->mac, 6) != 0))
+                    (e->has_mac && memcmp(e->mac, req->net->mac, 6) != 0) || e->wireless_modes != req->net->wireless_modes)
+                        return -EBADMSG;
+                break;
+        }
+        case EDIT_ADD_WIRELESS: {
+                const struct policy_wireless_entry *e = policy_find_wireless_permit(p, req->permit), *w = req->wireless;
+                if (n_new != n_old + 1 || p->n_wireless != old->n_wireless + 1 || !e || e->ssid_len != w->ssid_len ||
+                    memcmp(e->ssid, w->ssid, w->ssid_len) != 0 || e->n_bssids != w->n_bssids ||
+                    (w->n_bssids > 0 && memcmp(e->bssids, w->bssids, w->n_bssids * sizeof *w->bssids) != 0) ||
+                    e->security != w->security)
                         return -EBADMSG;
                 break;
         }
@@ -886,8 +954,7 @@ static int check_result(const char *text, const char *source, const struct polic
                 break;
         }
         case EDIT_REMOVE:
-                if (n_new + 1 != n_old || policy_find_usb_permit(p, req->permit) ||
-                    policy_find_net_permit(p, req->permit) || policy_find_media_permit(p, req->permit))
+                if (n_new + 1 != n_old || permit_exists(p, req->permit))
                         return -EBADMSG;
                 break;
         }
@@ -919,13 +986,16 @@ static int edit_text(const char *text, size_t len, const struct policy *p, const
         case EDIT_ADD_NET:
                 r = edits_for_add(&ed, &sc, &sc.net, "network", format_net_entry, req->net);
                 break;
+        case EDIT_ADD_WIRELESS:
+                r = edits_for_add(&ed, &sc, &sc.wireless, "wireless", format_wireless_entry, req->wireless);
+                break;
         case EDIT_ADD_MEDIA:
                 r = edits_for_add(&ed, &sc, &sc.media, "media", format_media_entry, req->media);
                 break;
         case EDIT_REMOVE:
                 r = -ENOENT;
                 for (struct list *l = &sc.usb; r == -ENOENT && l;
-                     l = l == &sc.usb ? &sc.net : l == &sc.net ? &sc.media : NULL)
+                     l = l == &sc.usb ? &sc.net : l == &sc.net ? &sc.wireless : l == &sc.wireless ? &sc.media : NULL)
                         for (size_t i = 0; i < l->n; i++)
                                 if (streq_ptr(l->elements[i].permit, req->permit)) {
                                         r = edits_for_remove(&ed, &sc, l, i);
@@ -944,6 +1014,7 @@ static int edit_text(const char *text, size_t len, const struct policy *p, const
 static int edit_canonical(const struct policy *p, const struct edit_request *req, char **ret) {
         _cleanup_free_ struct policy_usb_entry *usb = NULL;
         _cleanup_free_ struct policy_net_entry *net = NULL;
+        _cleanup_free_ struct policy_wireless_entry *wireless = NULL;
         _cleanup_free_ struct policy_media_entry *media = NULL;
         struct policy q = *p;
 
@@ -952,17 +1023,21 @@ static int edit_canonical(const struct policy *p, const struct edit_request *req
 
         usb = calloc(p->n_usb + 1, sizeof *usb);
         net = calloc(p->n_net + 1, sizeof *net);
+        wireless = calloc(p->n_wireless + 1, sizeof *wireless);
         media = calloc(p->n_media + 1, sizeof *media);
-        if (!usb || !net || !media)
+        if (!usb || !net || !wireless || !media)
                 return -ENOMEM;
 
-        q.n_usb = q.n_net = q.n_media = 0;
+        q.n_usb = q.n_net = q.n_wireless = q.n_media = 0;
         for (size_t i = 0; i < p->n_usb; i++)
                 if (req->kind != EDIT_REMOVE || !streq_ptr(p->usb[i].approval.permit, req->permit))
                         usb[q.n_usb++] = p->usb[i];
         for (size_t i = 0; i < p->n_net; i++)
                 if (req->kind != EDIT_REMOVE || !streq_ptr(p->net[i].approval.permit, req->permit))
                         net[q.n_net++] = p->net[i];
+        for (size_t i = 0; i < p->n_wireless; i++)
+                if (req->kind != EDIT_REMOVE || !streq_ptr(p->wireless[i].approval.permit, req->permit))
+                        wireless[q.n_wireless++] = p->wireless[i];
         for (size_t i = 0; i < p->n_media; i++)
                 if (req->kind != EDIT_REMOVE || !streq_ptr(p->media[i].approval.permit, req->permit))
                         media[q.n_media++] = p->media[i];
@@ -970,10 +1045,13 @@ static int edit_canonical(const struct policy *p, const struct edit_request *req
                 usb[q.n_usb++] = *req->usb;
         if (req->kind == EDIT_ADD_NET)
                 net[q.n_net++] = *req->net;
+        if (req->kind == EDIT_ADD_WIRELESS)
+                wireless[q.n_wireless++] = *req->wireless;
         if (req->kind == EDIT_ADD_MEDIA)
                 media[q.n_media++] = *req->media;
         q.usb = usb;
         q.net = net;
+        q.wireless = wireless;
         q.media = media;
 
         return policy_write(&q, ret);
@@ -997,8 +1075,7 @@ static int edit(const char *text, size_t len, const char *source, const struct e
         }
         policy_diag_done(&d);
 
-        bool exists = policy_find_usb_permit(p, req->permit) || policy_find_net_permit(p, req->permit) ||
-                      policy_find_media_permit(p, req->permit);
+        bool exists = permit_exists(p, req->permit);
         if (req->kind == EDIT_REMOVE && !exists)
                 return -ENOENT;
         if (req->kind != EDIT_REMOVE && exists)
@@ -1044,6 +1121,13 @@ int policy_edit_add_net(const char *text, size_t len, const char *source, const 
                         char **ret_text, bool *ret_rewritten, struct policy_diag *diag) {
         return edit(text, len, source,
                     &(struct edit_request) { .kind = EDIT_ADD_NET, .permit = entry->approval.permit, .net = entry },
+                    ret_text, ret_rewritten, diag);
+}
+
+int policy_edit_add_wireless(const char *text, size_t len, const char *source, const struct policy_wireless_entry *entry,
+                             char **ret_text, bool *ret_rewritten, struct policy_diag *diag) {
+        return edit(text, len, source,
+                    &(struct edit_request) { .kind = EDIT_ADD_WIRELESS, .permit = entry->approval.permit, .wireless = entry },
                     ret_text, ret_rewritten, diag);
 }
 

@@ -25,6 +25,10 @@ int policy_edit_add_usb(const char *text, size_t len, const char *source, const 
 /* Appends ENTRY to the `network` list of TEXT. */
 int policy_edit_add_net(const char *text, size_t len, const char *source, const struct policy_net_entry *entry,
                         char **ret_text, bool *ret_rewritten, struct policy_diag *diag);
+/* Appends ENTRY to the `wireless` list of TEXT. */
+int policy_edit_add_wireless(const char *text, size_t len, const char *source, const struct policy_wireless_entry *entry,
+                             char **ret_text, bool *ret_rewritten, struct policy_diag *diag);
+/* Removes the entry (usb, network or wireless) whose permit is PERMIT; -ENOENT if there is none. */
 /* Appends ENTRY to the `media` list of TEXT. */
 int policy_edit_add_media(const char *text, size_t len, const char *source, const struct policy_media_entry *entry,
                           char **ret_text, bool *ret_rewritten, struct policy_diag *diag);

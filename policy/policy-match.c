@@ -33,6 +33,7 @@ struct policy_index {
         struct chain_table net_path;  /* network entries without a MAC, with a path */
         size_t n_net_scan;            /* entries with only kind and/or name */
         uint32_t *net_scan;
+        struct chain_table wireless;  /* wireless entries by SSID */
         struct chain_table media;     /* media entries with a serial: (bus, serial) */
         size_t n_media_scan;          /* media entries without one (a drive, a slot: by path) */
         uint32_t *media_scan;
@@ -68,6 +69,10 @@ static uint32_t mac_hash(const uint8_t mac[static 6]) {
 
 static uint32_t path_hash(const char *path) {
         return fnv1a(FNV_OFFSET, path, strlen(path));
+}
+
+static uint32_t ssid_hash(const uint8_t *ssid, size_t len) {
+        return fnv1a(FNV_OFFSET, ssid, len);
 }
 
 static void chain_table_done(struct chain_table *t) {
@@ -110,6 +115,7 @@ void policy_index_free(struct policy_index *idx) {
         chain_table_done(&idx->usb);
         chain_table_done(&idx->net_mac);
         chain_table_done(&idx->net_path);
+        chain_table_done(&idx->wireless);
         free(idx->net_scan);
         chain_table_done(&idx->media);
         free(idx->media_scan);
@@ -126,7 +132,7 @@ int policy_index_build(struct policy *p) {
         if (!p)
                 return -EINVAL;
         /* entry numbers are uint32_t with NONE reserved */
-        if (p->n_usb >= NONE || p->n_net >= NONE || p->n_media >= NONE)
+        if (p->n_usb >= NONE || p->n_net >= NONE || p->n_wireless >= NONE || p->n_media >= NONE)
                 return -E2BIG;
 
         idx = calloc(1, sizeof *idx);
@@ -167,6 +173,12 @@ int policy_index_build(struct policy *p) {
         for (size_t i = 0; i < p->n_net; i++)
                 if (!p->net[i].has_mac && !p->net[i].path)
                         idx->net_scan[idx->n_net_scan++] = (uint32_t) i;
+
+        r = chain_table_init(&idx->wireless, p->n_wireless, p->n_wireless);
+        if (r < 0)
+                return r;
+        for (size_t i = p->n_wireless; i-- > 0;)
+                chain_table_insert(&idx->wireless, (uint32_t) i, ssid_hash(p->wireless[i].ssid, p->wireless[i].ssid_len));
 
         size_t n_serial = 0;
         for (size_t i = 0; i < p->n_media; i++)
@@ -237,6 +249,10 @@ static const struct policy_approval *usb_approval(const struct policy *p, uint32
 
 static const struct policy_approval *net_approval(const struct policy *p, uint32_t i) {
         return &p->net[i].approval;
+}
+
+static const struct policy_approval *wireless_approval(const struct policy *p, uint32_t i) {
+        return &p->wireless[i].approval;
 }
 
 static uint32_t all_interfaces(size_t n) {
@@ -460,6 +476,96 @@ void policy_match_net(const struct policy *p, const struct net_identity *id, int
                 d.verdict = p->default_network == POLICY_ALLOW ? VERDICT_ALLOW : VERDICT_BLOCK;
                 d.reason = REASON_DEFAULT_NETWORK;
         }
+
+        /* A card that is an access point (or mesh, ad hoc, monitor) serves or sees what no
+         * association check covers: it needs its own permission. */
+        if (d.verdict == VERDICT_ALLOW && id->wireless != WIRELESS_NONE && !wireless_mode_is_client(id->wireless)) {
+                bool permitted = d.reason == REASON_PERMIT ?
+                        id->wireless < 32 && (d.net_entry->wireless_modes & (1u << id->wireless)) :
+                        p->default_wireless == POLICY_ALLOW;
+                if (!permitted) {
+                        d.verdict = VERDICT_BLOCK;
+                        d.reason = REASON_WIRELESS_MODE;
+                        d.wireless_mode = id->wireless;
+                }
+        }
+        *ret = d;
+}
+
+static bool bssid_listed(const struct policy_wireless_entry *e, const struct wireless_network *n) {
+        if (e->n_bssids == 0)
+                return true;
+        if (!n->has_bssid)
+                return false;
+        for (size_t i = 0; i < e->n_bssids; i++)
+                if (memcmp(e->bssids[i], n->bssid, 6) == 0)
+                        return true;
+        return false;
+}
+
+void policy_match_wireless(const struct policy *p, const struct wireless_network *n, int64_t now,
+                           struct policy_decision *ret) {
+        struct policy_decision d = {
+                .unapproved_interface = -1,
+                .next_change = TIME_INFINITY,
+                .verdict = VERDICT_BLOCK,
+        };
+        struct candidates c = CANDIDATES_INIT;
+        uint32_t other_ap = NONE, weaker = NONE;
+
+        if (!policy_usable(p, now)) {
+                d.reason = REASON_LOCKDOWN_WIRELESS;
+                *ret = d;
+                return;
+        }
+        next_change_consider(&d.next_change, p->valid_until, now);
+
+        size_t len = MIN(n->ssid_len, (size_t) WIRELESS_SSID_MAX);
+        if (len > 0 && p->index) {
+                const struct chain_table *t = &p->index->wireless;
+                uint32_t h = ssid_hash(n->ssid, len);
+
+                for (uint32_t i = t->heads[h & t->mask]; i != NONE; i = t->next[i]) {
+                        const struct policy_wireless_entry *e = &p->wireless[i];
+                        if (t->hash[i] != h || e->ssid_len != len || memcmp(e->ssid, n->ssid, len) != 0)
+                                continue;
+                        /* The entry names the network, but not as it is now: said in the reason. */
+                        if (!bssid_listed(e, n)) {
+                                if (other_ap == NONE && in_window(&e->approval, now))
+                                        other_ap = i;
+                                continue;
+                        }
+                        if (wireless_security_level(n->security) < wireless_security_level(e->security)) {
+                                if (weaker == NONE && in_window(&e->approval, now))
+                                        weaker = i;
+                                continue;
+                        }
+                        candidates_add(&c, i, &e->approval, wireless_approval, p, now);
+                }
+        }
+        d.next_change = MIN(d.next_change, c.next_change);
+
+        if (c.open != NONE) {
+                d.verdict = VERDICT_ALLOW;
+                d.reason = REASON_PERMIT;
+                d.window = WINDOW_OPEN;
+                d.wireless_entry = &p->wireless[c.open];
+                *ret = d;
+                return;
+        }
+        uint32_t shown = c.not_yet != NONE ? c.not_yet : c.expired;
+        if (shown != NONE) {
+                d.wireless_entry = &p->wireless[shown];
+                d.window = c.not_yet != NONE ? WINDOW_NOT_YET : WINDOW_EXPIRED;
+        } else if (weaker != NONE) {
+                d.wireless_entry = &p->wireless[weaker];
+                d.window = WINDOW_WEAKER_SECURITY;
+        } else if (other_ap != NONE) {
+                d.wireless_entry = &p->wireless[other_ap];
+                d.window = WINDOW_OTHER_ACCESS_POINT;
+        }
+        d.verdict = p->default_wireless == POLICY_ALLOW ? VERDICT_ALLOW : VERDICT_BLOCK;
+        d.reason = REASON_DEFAULT_WIRELESS;
         *ret = d;
 }
 
@@ -578,6 +684,9 @@ const char *policy_reason_to_string(enum policy_reason r) {
         case REASON_LOCKDOWN_OTHER:          return "lockdown usb_other";
         case REASON_LOCKDOWN_NETWORK:        return "lockdown network";
         case REASON_LOOPBACK:                return "loopback";
+        case REASON_WIRELESS_MODE:           return "wireless mode";
+        case REASON_DEFAULT_WIRELESS:        return "default wireless";
+        case REASON_LOCKDOWN_WIRELESS:       return "lockdown wireless";
         case REASON_DEFAULT_MEDIA:           return "default media";
         case REASON_LOCKDOWN_MEDIA:          return "lockdown media";
         }
@@ -610,6 +719,7 @@ size_t policy_decision_describe(const struct policy_decision *d, const struct us
         char line[2 * POLICY_STRING_MAX + 256], when[ISO8601_MAX], cls[9] = "?";
         const struct policy_approval *a = d->usb_entry ? &d->usb_entry->approval :
                                           d->net_entry ? &d->net_entry->approval :
+                                          d->wireless_entry ? &d->wireless_entry->approval :
                                           d->media_entry ? &d->media_entry->approval : NULL;
         const char *permit = a && a->permit ? a->permit : "?";
         int n_disabled = 0;
@@ -639,6 +749,7 @@ size_t policy_decision_describe(const struct policy_decision *d, const struct us
         case REASON_DEFAULT_HUB:
         case REASON_DEFAULT_OTHER:
         case REASON_DEFAULT_NETWORK:
+        case REASON_DEFAULT_WIRELESS:
         case REASON_DEFAULT_MEDIA:
                 if (a && d->window == WINDOW_EXPIRED)
                         snprintf(line, sizeof line, "%s (permit %s expired %s)", policy_reason_to_string(d->reason),
@@ -650,6 +761,12 @@ size_t policy_decision_describe(const struct policy_decision *d, const struct us
                 else if (d->usb_entry && d->window == WINDOW_OTHER_PORT)
                         snprintf(line, sizeof line, "%s (permit %s is for port %s)", policy_reason_to_string(d->reason),
                                  permit, d->usb_entry->path);
+                else if (d->wireless_entry && d->window == WINDOW_OTHER_ACCESS_POINT)
+                        snprintf(line, sizeof line, "%s (permit %s is for other access points)",
+                                 policy_reason_to_string(d->reason), permit);
+                else if (d->wireless_entry && d->window == WINDOW_WEAKER_SECURITY)
+                        snprintf(line, sizeof line, "%s (permit %s needs at least %s)", policy_reason_to_string(d->reason),
+                                 permit, wireless_security_to_string(d->wireless_entry->security));
                 else
                         snprintf(line, sizeof line, "%s", policy_reason_to_string(d->reason));
                 break;
@@ -661,8 +778,17 @@ size_t policy_decision_describe(const struct policy_decision *d, const struct us
                 break;
         case REASON_LOCKDOWN_OTHER:
         case REASON_LOCKDOWN_NETWORK:
+        case REASON_LOCKDOWN_WIRELESS:
         case REASON_LOCKDOWN_MEDIA:
                 snprintf(line, sizeof line, "lockdown: no valid policy");
+                break;
+        case REASON_WIRELESS_MODE:
+                if (d->net_entry && d->window == WINDOW_OPEN)
+                        snprintf(line, sizeof line, "permit %s does not permit wireless mode %s", permit,
+                                 wireless_mode_to_string(d->wireless_mode));
+                else
+                        snprintf(line, sizeof line, "wireless mode %s needs a permit (wireless_modes)",
+                                 wireless_mode_to_string(d->wireless_mode));
                 break;
         case REASON_LOOPBACK:
                 snprintf(line, sizeof line, "loopback");

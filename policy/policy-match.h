@@ -46,6 +46,9 @@ enum policy_reason {
         REASON_LOCKDOWN_OTHER,
         REASON_LOCKDOWN_NETWORK,
         REASON_LOOPBACK,
+        REASON_WIRELESS_MODE,         /* a link approved otherwise, in a wireless mode nothing permits (an access point) */
+        REASON_DEFAULT_WIRELESS,      /* a network no `wireless` entry approves: defaults.wireless */
+        REASON_LOCKDOWN_WIRELESS,
         REASON_DEFAULT_MEDIA,
         REASON_LOCKDOWN_MEDIA,
 };
@@ -56,6 +59,8 @@ enum policy_window {
         WINDOW_NOT_YET,               /* an entry matched but its valid_from is in the future */
         WINDOW_EXPIRED,               /* an entry matched but its valid_until has passed */
         WINDOW_OTHER_PORT,            /* an entry valid now names the device, but another port (path) */
+        WINDOW_OTHER_ACCESS_POINT,    /* a wireless entry valid now names the SSID, but not this access point */
+        WINDOW_WEAKER_SECURITY,       /* ... but the network offers less than its least security */
 };
 
 struct policy_decision {
@@ -65,6 +70,8 @@ struct policy_decision {
         /* The entry that decided, or (window NOT_YET/EXPIRED) that matched but did not apply. */
         const struct policy_usb_entry *usb_entry;
         const struct policy_net_entry *net_entry;
+        const struct policy_wireless_entry *wireless_entry;
+        enum wireless_mode wireless_mode; /* REASON_WIRELESS_MODE: the mode refused */
         const struct policy_media_entry *media_entry;
         /* For USB allow/read-only: bit i set means the device's interface i may be authorised. */
         uint32_t interface_mask;
@@ -90,9 +97,19 @@ void policy_index_free(struct policy_index *idx);
 /* Decides for a USB device. P may be NULL (lockdown). Never fails. */
 void policy_match_usb(const struct policy *p, const struct usb_identity *id, int64_t now, struct policy_decision *ret);
 
-/* Decides for a network link. P may be NULL (lockdown). Never fails. */
+/* Decides for a network link. P may be NULL (lockdown). Never fails. A wireless link in a mode
+ * other than a client's (station, P2P client) is blocked (REASON_WIRELESS_MODE) unless the entry
+ * that approves it lists the mode in `wireless_modes`, or (approved by defaults.network)
+ * defaults.wireless is "allow". */
 void policy_match_net(const struct policy *p, const struct net_identity *id, int64_t now, struct policy_decision *ret);
 
+/* Decides for an association: may a client-mode wireless link that is itself approved stay on
+ * network N? An entry approves it when its window contains NOW, its SSID is N's, N's access
+ * point is among its `bssid` (if it lists any), and N's security is at least the entry's
+ * (wireless_security_level). Otherwise defaults.wireless decides; without a valid policy
+ * (lockdown) nothing is approved. An unknown SSID (ssid_len 0) matches no entry. Never fails. */
+void policy_match_wireless(const struct policy *p, const struct wireless_network *n, int64_t now,
+                           struct policy_decision *ret);
 /* Decides for a removable medium that is not on USB: an entry whose every given key equals
  * the medium's (bus always) and whose window is open allows it, read-only if it says so;
  * otherwise defaults.media (block unless the policy says allow); no policy: block. P may be

@@ -392,6 +392,11 @@ enum key_kind {
         KEY_PATH,
         KEY_KIND,
         KEY_NAME,
+        KEY_WIRELESS_MODES,
+        KEY_SSID,
+        KEY_SSID_HEX,
+        KEY_BSSID,
+        KEY_SECURITY,
 };
 
 struct key {
@@ -427,6 +432,23 @@ static const struct key net_keys[] = {
         { "path", KEY_PATH, false },
         { "kind", KEY_KIND, false },
         { "name", KEY_NAME, false },
+        { "wireless_modes", KEY_WIRELESS_MODES, false },
+        { "label", KEY_TEXT, false },
+        { "purpose", KEY_TEXT, false },
+        { "holder", KEY_TEXT, false },
+        { "approved_by", KEY_APPROVED_BY, true },
+        { "approved_on", KEY_APPROVED_ON, true },
+        { "valid_from", KEY_VALID_FROM, false },
+        { "valid_until", KEY_VALID_UNTIL, false },
+        {},
+};
+
+static const struct key wireless_keys[] = {
+        { "permit", KEY_PERMIT, true },
+        { "ssid", KEY_SSID, false },
+        { "ssid_hex", KEY_SSID_HEX, false },
+        { "bssid", KEY_BSSID, false },
+        { "security", KEY_SECURITY, false },
         { "label", KEY_TEXT, false },
         { "purpose", KEY_TEXT, false },
         { "holder", KEY_TEXT, false },
@@ -468,6 +490,111 @@ static const char *const access_words[] = { "read-write", "read-only", NULL };
 static const char *const hidraw_words[] = { "root", "user", NULL };
 static const char *const scan_words[] = { "none", "required", NULL };
 
+/* `wireless_modes = [ "ap", "monitor" ]`: the modes a network entry lets its link be in. */
+static int get_wireless_modes(struct parser *ps, const config_setting_t *s, const char *field, unsigned *ret) {
+        char f[FIELD_MAX + 16], q[QUOTE_MAX];
+        unsigned modes = 0;
+        int r = 0;
+
+        if (config_setting_type(s) != CONFIG_TYPE_ARRAY || config_setting_length(s) == 0) {
+                fail_at(ps, line_of(s), field, "expected a non-empty array of strings, e.g. [ \"ap\" ]");
+                return -EINVAL;
+        }
+        for (int i = 0; i < config_setting_length(s); i++) {
+                const config_setting_t *el = config_setting_get_elem(s, (unsigned) i);
+                enum wireless_mode m;
+                const char *v;
+
+                snprintf(f, sizeof f, "%.127s[%d]", field, i);
+                if (get_string(ps, el, f, POLICY_STRING_MAX, STR_OPTIONAL, &v) < 0) {
+                        r = -EINVAL;
+                        continue;
+                }
+                if (wireless_mode_from_permit_name(v, &m) < 0) {
+                        fail_at(ps, line_of(el), f, "expected \"ap\", \"p2p-go\", \"mesh\", \"ibss\" or \"monitor\", got \"%s\"",
+                                quote(v, q));
+                        r = -EINVAL;
+                        continue;
+                }
+                modes |= 1u << m;
+        }
+        if (r >= 0)
+                *ret = modes;
+        return r;
+}
+
+/* `bssid = [ "02:00:00:00:01:00" ]`: the access points a wireless entry is limited to. */
+static int get_bssids(struct parser *ps, const config_setting_t *s, const char *field, struct policy_wireless_entry *e) {
+        char f[FIELD_MAX + 16], q[QUOTE_MAX];
+        int r = 0;
+
+        if (config_setting_type(s) != CONFIG_TYPE_ARRAY) {
+                fail_at(ps, line_of(s), field, "expected an array of MAC addresses, e.g. [ \"02:00:00:00:01:00\" ]");
+                return -EINVAL;
+        }
+        int n = config_setting_length(s);
+        if (n == 0) {
+                fail_at(ps, line_of(s), field, "empty: list at least one access point, or omit the key (any)");
+                return -EINVAL;
+        }
+        if (n > WIRELESS_BSSIDS_MAX) {
+                fail_at(ps, line_of(s), field, "more than %d access points", WIRELESS_BSSIDS_MAX);
+                return -EINVAL;
+        }
+        e->bssids = calloc((size_t) n, sizeof *e->bssids);
+        if (!e->bssids) {
+                ps->oom = true;
+                return -ENOMEM;
+        }
+        for (int i = 0; i < n; i++) {
+                const config_setting_t *el = config_setting_get_elem(s, (unsigned) i);
+                const char *v;
+
+                snprintf(f, sizeof f, "%.127s[%d]", field, i);
+                if (get_string(ps, el, f, POLICY_STRING_MAX, STR_OPTIONAL, &v) < 0) {
+                        r = -EINVAL;
+                        continue;
+                }
+                if (mac_parse(v, strlen(v), HEX_ANY_CASE, e->bssids[i]) < 0) {
+                        fail_at(ps, line_of(el), f, "expected a MAC address \"aa:bb:cc:dd:ee:ff\", got \"%s\"", quote(v, q));
+                        r = -EINVAL;
+                }
+        }
+        e->n_bssids = (size_t) n;
+        return r;
+}
+
+/* `ssid` (text) or `ssid_hex` (any bytes: an SSID need not be text). */
+static int get_ssid(struct parser *ps, const config_setting_t *s, const char *field, bool hex,
+                    struct policy_wireless_entry *e) {
+        char q[QUOTE_MAX];
+        const char *v;
+        int r = get_string(ps, s, field, POLICY_STRING_MAX, STR_REQUIRED, &v);
+        if (r < 0)
+                return r;
+        size_t n = strlen(v);
+        if (hex) {
+                if (n % 2 != 0 || n > 2 * WIRELESS_SSID_MAX ||
+                    hex_parse_bytes(v, n, 0, HEX_ANY_CASE, e->ssid, n / 2) < 0) {
+                        fail_at(ps, line_of(s), field, "expected 2 to %d hex digits (1 to %d bytes), got \"%s\"",
+                                2 * WIRELESS_SSID_MAX, WIRELESS_SSID_MAX, quote(v, q));
+                        return -EINVAL;
+                }
+                n /= 2;
+        } else {
+                if (n > WIRELESS_SSID_MAX) {
+                        fail_at(ps, line_of(s), field, "longer than %d bytes (an SSID's limit)", WIRELESS_SSID_MAX);
+                        return -EINVAL;
+                }
+                memcpy(e->ssid, v, n);
+        }
+        e->ssid_len = n;
+        e->ssid_is_hex = hex;
+        return 0;
+}
+
+static const char *const security_words[] = { "open", "wpa2-psk", "wpa2-enterprise", "wpa3-sae", NULL };
+
 static bool entry_approves_hid(const struct policy_usb_entry *e) {
         for (size_t i = 0; i < e->n_interfaces; i++)
                 if (e->interfaces[i].c.cls == USB_CLASS_HID)
@@ -475,12 +602,15 @@ static bool entry_approves_hid(const struct policy_usb_entry *e) {
         return false;
 }
 
-/* Parses one usb or network entry (a group). USB or NET is the struct to fill. */
+/* Parses one usb, network or wireless entry (a group). USB, NET or WIFI is the struct to fill. */
 static void parse_entry(struct parser *ps, const config_setting_t *g, const char *prefix, const struct key *keys,
-                        struct policy_usb_entry *usb, struct policy_net_entry *net, struct entry_state *st) {
-        struct policy_approval *a = usb ? &usb->approval : &net->approval;
+                        struct policy_usb_entry *usb, struct policy_net_entry *net, struct policy_wireless_entry *wifi,
+                        struct entry_state *st) {
+        struct policy_approval *a = usb ? &usb->approval : net ? &net->approval : &wifi->approval;
         const config_setting_t *unlisted = NULL, *serial = NULL, *hidraw = NULL;
-        bool seen[ELEMENTSOF(usb_keys)] = {};
+        _Static_assert(ELEMENTSOF(usb_keys) >= ELEMENTSOF(net_keys) && ELEMENTSOF(usb_keys) >= ELEMENTSOF(wireless_keys),
+                       "seen[] too small");
+        bool seen[ELEMENTSOF(usb_keys)] = {}, ok_ssid = false;
         bool ok_from = true, ok_until = true, ok_vendor = false, ok_product = false, ok_serial = false;
         char f[FIELD_MAX], q[QUOTE_MAX];
         int r;
@@ -578,6 +708,22 @@ static void parse_entry(struct parser *ps, const config_setting_t *g, const char
                 case KEY_NAME:
                         (void) dup_string(ps, s, f, NET_NAME_MAX - 1, STR_REQUIRED, &net->name);
                         break;
+                case KEY_WIRELESS_MODES:
+                        (void) get_wireless_modes(ps, s, f, &net->wireless_modes);
+                        break;
+                case KEY_SSID:
+                case KEY_SSID_HEX:
+                        ok_ssid = get_ssid(ps, s, f, k->kind == KEY_SSID_HEX, wifi) >= 0;
+                        break;
+                case KEY_BSSID:
+                        (void) get_bssids(ps, s, f, wifi);
+                        break;
+                case KEY_SECURITY:
+                        r = get_word(ps, s, f, security_words,
+                                     "\"open\", \"wpa2-psk\", \"wpa2-enterprise\" or \"wpa3-sae\"");
+                        if (r >= 0)
+                                (void) wireless_security_from_policy_name(security_words[r], &wifi->security);
+                        break;
                 }
         }
 
@@ -607,9 +753,21 @@ static void parse_entry(struct parser *ps, const config_setting_t *g, const char
                 if (hidraw && usb->hidraw_user && usb->has_interfaces && !entry_approves_hid(usb))
                         warn_at(ps, line_of(hidraw), field_name(f, prefix, "hidraw"),
                                 "has no effect: interfaces approves no HID interface (03:*:*)");
-        } else if (!seen_key(keys, seen, "mac") && !seen_key(keys, seen, "path") && !seen_key(keys, seen, "kind") &&
+        } else if (net && !seen_key(keys, seen, "mac") && !seen_key(keys, seen, "path") && !seen_key(keys, seen, "kind") &&
                    !seen_key(keys, seen, "name"))
                 fail_at(ps, a->line, prefix, "needs at least one of mac, path, kind, name");
+        else if (wifi) {
+                bool text = seen_key(keys, seen, "ssid"), hex = seen_key(keys, seen, "ssid_hex");
+                if (!text && !hex)
+                        fail_at(ps, a->line, prefix, "needs ssid (text) or ssid_hex");
+                else if (text && hex)
+                        fail_at(ps, a->line, prefix, "has both ssid and ssid_hex: give one");
+                /* Anyone can name a network anything; without encryption nothing proves it is
+                 * the city's. */
+                else if (ok_ssid && wifi->security == WIRELESS_SECURITY_OPEN && wifi->n_bssids == 0)
+                        warn_at(ps, a->line, field_name(f, prefix, "bssid"),
+                                "not given for an open network: any access point that calls itself this is approved");
+        }
 
         if (ok_from && ok_until && a->valid_from_text && a->valid_until_text && a->valid_from >= a->valid_until) {
                 char q2[QUOTE_MAX];
@@ -619,15 +777,15 @@ static void parse_entry(struct parser *ps, const config_setting_t *g, const char
                 ok_from = false;
         }
 
-        st->identity_ok = usb && ok_vendor && ok_product && ok_serial;
+        st->identity_ok = usb ? ok_vendor && ok_product && ok_serial : wifi ? ok_ssid : false;
         st->window_ok = ok_from && ok_until;
 }
 
-/* Parses the list KEY ("usb" or "network") into freshly allocated entries. */
+/* Parses the list KEY ("usb", "network" or "wireless") into freshly allocated entries. */
 static int parse_list(struct parser *ps, const config_setting_t *list, const char *key, struct policy *p,
                       struct entry_state **ret_states) {
         char prefix[PREFIX_MAX];
-        bool is_usb = streq(key, "usb");
+        bool is_usb = streq(key, "usb"), is_wifi = streq(key, "wireless");
 
         if (config_setting_type(list) != CONFIG_TYPE_LIST) {
                 fail_at(ps, line_of(list), key, "expected a list of groups: %s = ( { ... }, { ... } );", key);
@@ -638,7 +796,8 @@ static int parse_list(struct parser *ps, const config_setting_t *list, const cha
                 return 0;
 
         struct entry_state *states = calloc(n, sizeof(struct entry_state));
-        void *entries = calloc(n, is_usb ? sizeof(struct policy_usb_entry) : sizeof(struct policy_net_entry));
+        void *entries = calloc(n, is_usb ? sizeof(struct policy_usb_entry) :
+                                  is_wifi ? sizeof(struct policy_wireless_entry) : sizeof(struct policy_net_entry));
         if (!states || !entries) {
                 free(states);
                 free(entries);
@@ -648,6 +807,9 @@ static int parse_list(struct parser *ps, const config_setting_t *list, const cha
         if (is_usb) {
                 p->usb = entries;
                 p->n_usb = n;
+        } else if (is_wifi) {
+                p->wireless = entries;
+                p->n_wireless = n;
         } else {
                 p->net = entries;
                 p->n_net = n;
@@ -659,15 +821,19 @@ static int parse_list(struct parser *ps, const config_setting_t *list, const cha
 
                 snprintf(prefix, sizeof prefix, "%s[%zu]", key, i);
                 if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
-                        struct policy_approval *a = is_usb ? &p->usb[i].approval : &p->net[i].approval;
+                        struct policy_approval *a = is_usb ? &p->usb[i].approval :
+                                                    is_wifi ? &p->wireless[i].approval : &p->net[i].approval;
                         a->line = line_of(g);
                         a->valid_from = TIME_NEG_INFINITY;
                         a->valid_until = TIME_INFINITY;
                         fail_at(ps, line_of(g), prefix, "expected a group { ... }");
                         continue;
                 }
-                parse_entry(ps, g, prefix, is_usb ? usb_keys : net_keys, is_usb ? &p->usb[i] : NULL,
-                            is_usb ? NULL : &p->net[i], &states[i]);
+                if (is_wifi)
+                        p->wireless[i].security = WIRELESS_SECURITY_WPA2_PSK;  /* open only if an entry says so */
+                parse_entry(ps, g, prefix, is_usb ? usb_keys : is_wifi ? wireless_keys : net_keys,
+                            is_usb ? &p->usb[i] : NULL, !is_usb && !is_wifi ? &p->net[i] : NULL,
+                            is_wifi ? &p->wireless[i] : NULL, &states[i]);
         }
         return 0;
 }
@@ -918,6 +1084,8 @@ static void parse_defaults(struct parser *ps, const config_setting_t *g, struct 
                         target = &p->default_usb_other;
                 else if (streq(name, "network"))
                         target = &p->default_network;
+                else if (streq(name, "wireless"))
+                        target = &p->default_wireless;
                 else if (streq(name, "media"))
                         target = &p->default_media;
                 else if (streq(name, "scan")) {
@@ -995,14 +1163,15 @@ static int permit_cmp(const void *a, const void *b) {
 }
 
 static void check_duplicate_permits(struct parser *ps, const struct policy *p, const struct entry_state *usb_st,
-                                    const struct entry_state *net_st, const struct entry_state *media_st) {
+                                    const struct entry_state *net_st, const struct entry_state *wifi_st,
+                                    const struct entry_state *media_st) {
         _cleanup_free_ struct entry_ref *refs = NULL;
         size_t n = 0;
         char f[FIELD_MAX], q[QUOTE_MAX];
 
-        if (p->n_usb + p->n_net + p->n_media == 0)
+        if (p->n_usb + p->n_net + p->n_wireless + p->n_media == 0)
                 return;
-        refs = calloc(p->n_usb + p->n_net + p->n_media, sizeof(struct entry_ref));
+        refs = calloc(p->n_usb + p->n_net + p->n_wireless + p->n_media, sizeof(struct entry_ref));
         if (!refs) {
                 ps->oom = true;
                 return;
@@ -1013,6 +1182,10 @@ static void check_duplicate_permits(struct parser *ps, const struct policy *p, c
         for (size_t i = 0; i < p->n_net; i++)
                 if (p->net[i].approval.permit)
                         refs[n++] = (struct entry_ref) { p->net[i].approval.permit, "network", i, net_st[i].permit_line, NULL };
+        for (size_t i = 0; i < p->n_wireless; i++)
+                if (p->wireless[i].approval.permit)
+                        refs[n++] = (struct entry_ref) { p->wireless[i].approval.permit, "wireless", i, wifi_st[i].permit_line,
+                                                         NULL };
         for (size_t i = 0; i < p->n_media; i++)
                 if (p->media[i].approval.permit)
                         refs[n++] = (struct entry_ref) { p->media[i].approval.permit, "media", i, media_st[i].permit_line, NULL };
@@ -1159,7 +1332,8 @@ static void prescan(struct parser *ps) {
 }
 
 static void parse_root(struct parser *ps, const config_setting_t *root, struct policy *p,
-                       struct entry_state **usb_st, struct entry_state **net_st, struct entry_state **media_st) {
+                       struct entry_state **usb_st, struct entry_state **net_st, struct entry_state **wifi_st,
+                       struct entry_state **media_st) {
         static const char *const required[] = { "kyoka_policy", "serial", "issued", "issuer", "contract" };
         char q[QUOTE_MAX];
 
@@ -1216,6 +1390,8 @@ static void parse_root(struct parser *ps, const config_setting_t *root, struct p
                         (void) parse_list(ps, s, name, p, usb_st);
                 else if (streq(name, "network"))
                         (void) parse_list(ps, s, name, p, net_st);
+                else if (streq(name, "wireless"))
+                        (void) parse_list(ps, s, name, p, wifi_st);
                 else if (streq(name, "media") || streq(name, "fixed_disks"))
                         (void) parse_media_list(ps, s, name, p, media_st);
                 else
@@ -1270,6 +1446,7 @@ static struct policy *policy_new(const char *source) {
         p->default_usb_hub = POLICY_ALLOW;
         p->default_usb_other = POLICY_BLOCK;
         p->default_network = POLICY_BLOCK;
+        p->default_wireless = POLICY_BLOCK;
         p->default_media = POLICY_BLOCK;
         p->scan_limits = (struct policy_scan_limits) {
                 .max_seconds = POLICY_SCAN_SECONDS_DEFAULT,
@@ -1288,7 +1465,7 @@ int policy_parse(const char *text, size_t len, const char *source, struct policy
         _cleanup_(policy_freep) struct policy *p = NULL;
         _cleanup_(config_freep) config_t *config = NULL;
         _cleanup_free_ char *buf = NULL;
-        _cleanup_free_ struct entry_state *usb_st = NULL, *net_st = NULL, *media_st = NULL;
+        _cleanup_free_ struct entry_state *usb_st = NULL, *net_st = NULL, *wifi_st = NULL, *media_st = NULL;
         int r;
 
         if (!text && len > 0)
@@ -1317,10 +1494,10 @@ int policy_parse(const char *text, size_t len, const char *source, struct policy
                 goto finish;
         }
 
-        parse_root(&ps, config_root_setting(config), p, &usb_st, &net_st, &media_st);
+        parse_root(&ps, config_root_setting(config), p, &usb_st, &net_st, &wifi_st, &media_st);
         if (ps.oom)
                 return -ENOMEM;
-        check_duplicate_permits(&ps, p, usb_st, net_st, media_st);
+        check_duplicate_permits(&ps, p, usb_st, net_st, wifi_st, media_st);
         if (usb_st)
                 check_overlapping_devices(&ps, p, usb_st);
 
@@ -1388,6 +1565,11 @@ struct policy *policy_free(struct policy *p) {
                 free(p->net[i].name);
         }
         free(p->net);
+        for (size_t i = 0; i < p->n_wireless; i++) {
+                approval_done(&p->wireless[i].approval);
+                free(p->wireless[i].bssids);
+        }
+        free(p->wireless);
         for (size_t i = 0; i < p->n_media; i++) {
                 struct policy_media_entry *e = &p->media[i];
                 approval_done(&e->approval);
@@ -1440,6 +1622,13 @@ const struct policy_net_entry *policy_find_net_permit(const struct policy *p, co
         for (size_t i = 0; i < p->n_net; i++)
                 if (streq_ptr(p->net[i].approval.permit, permit))
                         return &p->net[i];
+        return NULL;
+}
+
+const struct policy_wireless_entry *policy_find_wireless_permit(const struct policy *p, const char *permit) {
+        for (size_t i = 0; i < p->n_wireless; i++)
+                if (streq_ptr(p->wireless[i].approval.permit, permit))
+                        return &p->wireless[i];
         return NULL;
 }
 

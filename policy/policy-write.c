@@ -127,6 +127,43 @@ static int put_net(FILE *f, const struct policy_net_entry *e) {
         put_key_string(f, in, "path", e->path);
         put_key_string(f, in, "kind", e->kind);
         put_key_string(f, in, "name", e->name);
+        if (e->wireless_modes) {
+                bool first = true;
+                fprintf(f, "%swireless_modes = [ ", in);
+                for (int m = 0; m < _WIRELESS_MODE_MAX; m++)
+                        if (e->wireless_modes & (1u << m)) {
+                                fprintf(f, "%s\"%s\"", first ? "" : ", ", wireless_mode_to_string(m));
+                                first = false;
+                        }
+                fputs(" ];\n", f);
+        }
+        return put_approval_tail(f, &e->approval);
+}
+
+static int put_wireless(FILE *f, const struct policy_wireless_entry *e) {
+        static const char in[] = "        ";
+        char ssid[WIRELESS_SSID_HEX_MAX];
+
+        put_approval_head(f, &e->approval);
+        /* Text only where it reads back as the same bytes. */
+        if (!e->ssid_is_hex && wireless_ssid_is_printable(e->ssid, e->ssid_len)) {
+                memcpy(ssid, e->ssid, e->ssid_len);
+                ssid[e->ssid_len] = 0;
+                put_key_string(f, in, "ssid", ssid);
+        } else {
+                wireless_ssid_hex(e->ssid, e->ssid_len, ssid);
+                put_key_string(f, in, "ssid_hex", ssid);
+        }
+        if (e->n_bssids > 0) {
+                fprintf(f, "%sbssid = [ ", in);
+                for (size_t i = 0; i < e->n_bssids; i++) {
+                        char mac[18];
+                        mac_format(e->bssids[i], mac);
+                        fprintf(f, "%s\"%s\"", i > 0 ? ", " : "", mac);
+                }
+                fputs(" ];\n", f);
+        }
+        put_key_string(f, in, "security", wireless_security_to_string(e->security));
         return put_approval_tail(f, &e->approval);
 }
 
@@ -184,6 +221,9 @@ int policy_write(const struct policy *p, char **ret) {
                 policy_action_to_string(p->default_usb_hid), policy_action_to_string(p->default_usb_hub),
                 policy_action_to_string(p->default_usb_other), policy_action_to_string(p->default_network),
                 policy_action_to_string(p->default_media));
+        /* Like the entries' defaults: written only when not the default, so older files read the same. */
+        if (p->default_wireless != POLICY_BLOCK)
+                fprintf(f, "        wireless = \"%s\";\n", policy_action_to_string(p->default_wireless));
         /* Written only when they say something: policies without scans keep their canonical form. */
         if (p->default_scan)
                 fprintf(f, "        scan = \"required\";\n");
@@ -210,6 +250,15 @@ int policy_write(const struct policy *p, char **ret) {
                         fputs("    {\n", f);
                         r = put_net(f, &p->net[i]);
                         fputs(i + 1 < p->n_net ? "    },\n" : "    }\n", f);
+                }
+                fputs(");\n", f);
+        }
+        if (p->n_wireless > 0) {
+                fputs("\nwireless = (\n", f);
+                for (size_t i = 0; i < p->n_wireless && r >= 0; i++) {
+                        fputs("    {\n", f);
+                        r = put_wireless(f, &p->wireless[i]);
+                        fputs(i + 1 < p->n_wireless ? "    },\n" : "    }\n", f);
                 }
                 fputs(");\n", f);
         }

@@ -110,6 +110,19 @@ struct policy_net_entry {
         char *path;                   /* NULL when not given */
         char *kind;                   /* NULL when not given */
         char *name;                   /* fnmatch(3) glob, NULL when not given */
+        unsigned wireless_modes;      /* bit (1 << enum wireless_mode): modes the link may be in
+                                       * besides a client's (`wireless_modes`, e.g. "ap") */
+};
+
+/* A wireless network the workstation's approved cards may join (docs/policy.md, "wireless"). */
+struct policy_wireless_entry {
+        struct policy_approval approval;
+        uint8_t ssid[WIRELESS_SSID_MAX];
+        size_t ssid_len;              /* >= 1 */
+        bool ssid_is_hex;             /* written as ssid_hex (not printable as text) */
+        size_t n_bssids;              /* 0: any access point with that SSID */
+        uint8_t (*bssids)[6];
+        enum wireless_security security; /* the least accepted: OPEN, WPA2_PSK, WPA2_ENTERPRISE or WPA3_SAE */
 };
 
 /* A removable medium that is not on USB (docs/policy.md "MEDIA ENTRIES"): every identity key
@@ -162,6 +175,7 @@ struct policy {
         enum policy_action default_usb_hub;
         enum policy_action default_usb_other;
         enum policy_action default_network;
+        enum policy_action default_wireless; /* networks no `wireless` entry names, and modes no permit names */
         enum policy_action default_media;
         bool default_scan;            /* defaults.scan = "required" */
         struct policy_scan_limits scan_limits;
@@ -170,6 +184,8 @@ struct policy {
         struct policy_usb_entry *usb;
         size_t n_net;
         struct policy_net_entry *net;
+        size_t n_wireless;
+        struct policy_wireless_entry *wireless;
         size_t n_media;
         struct policy_media_entry *media;
         size_t n_fixed;
@@ -217,6 +233,7 @@ int policy_write(const struct policy *p, char **ret);
 /* Lookup by permit reference (linear; for tools, not for the event path). */
 const struct policy_usb_entry *policy_find_usb_permit(const struct policy *p, const char *permit);
 const struct policy_net_entry *policy_find_net_permit(const struct policy *p, const char *permit);
+const struct policy_wireless_entry *policy_find_wireless_permit(const struct policy *p, const char *permit);
 const struct policy_media_entry *policy_find_media_permit(const struct policy *p, const char *permit);
 
 const char *policy_action_to_string(enum policy_action a);

@@ -29,17 +29,17 @@ int control_connect(bool quiet_if_absent, int *ret_fd) {
 
         fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
         if (fd < 0)
-                return log_error_errno(negative_errno(), "cannot create a socket: %m");
+                return log_error_errno(negative_errno(), _("cannot create a socket: %m"));
         if (connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0) {
                 r = negative_errno();
                 if (quiet_if_absent && (r == -ENOENT || r == -ECONNREFUSED))
                         return r;
                 if (r == -ENOENT || r == -ECONNREFUSED)
-                        return log_error_errno(r, "kyokad is not running (no control socket at %s)", path);
+                        return log_error_errno(r, _("kyokad is not running (no control socket at %s)"), path);
                 if (r == -EACCES)
-                        return log_error_errno(r, "%s: permission denied (needs root, group " KYOKA_GROUP_READ
-                                                  " or " KYOKA_GROUP_ADMIN ")", path);
-                return log_error_errno(r, "cannot connect to %s: %m", path);
+                        return log_error_errno(r, _("%s: permission denied (needs root, group %s or %s)"), path,
+                                               KYOKA_GROUP_READ, KYOKA_GROUP_ADMIN);
+                return log_error_errno(r, _("cannot connect to %s: %m"), path);
         }
         struct timeval tv = { .tv_sec = REPLY_TIMEOUT_SEC };
         (void) setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -69,14 +69,14 @@ static bool print_refusal(int fd) {
         return e;
 }
 
-static int send_command(int fd, const char *cmd, const char *device, const char *type) {
+static int send_command(int fd, const char *cmd, const char *device, const char *type, const char *ssid_hex) {
         struct json_object *o = json_object_new_object();
         const char *s;
         size_t n;
         int r = 0;
 
         if (!o || json_add_string(o, "cmd", cmd) < 0 || (device && json_add_string(o, "device", device) < 0) ||
-            (type && json_add_string(o, "type", type) < 0)) {
+            (type && json_add_string(o, "type", type) < 0) || (ssid_hex && json_add_string(o, "ssid_hex", ssid_hex) < 0)) {
                 json_object_put(o);
                 return log_oom();
         }
@@ -91,12 +91,12 @@ static int send_command(int fd, const char *cmd, const char *device, const char 
         if ((r == -EPIPE || r == -ECONNRESET) && print_refusal(fd))
                 return r;
         if (r < 0)
-                return log_error_errno(r, "cannot send to kyokad: %m");
+                return log_error_errno(r, _("cannot send to kyokad: %m"));
         return 0;
 }
 
 int control_send(int fd, const char *cmd, const char *device) {
-        return send_command(fd, cmd, device, NULL);
+        return send_command(fd, cmd, device, NULL, NULL);
 }
 
 int control_receive(int fd, struct json_object **ret) {
@@ -111,13 +111,13 @@ int control_receive(int fd, struct json_object **ret) {
                 n = recv(fd, buf, KYOKA_CONTROL_REPLY_MAX + 1, MSG_TRUNC);
         while (n < 0 && errno == EINTR);
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-                return log_error_errno(-ETIMEDOUT, "kyokad did not reply within %d s", REPLY_TIMEOUT_SEC);
+                return log_error_errno(-ETIMEDOUT, _("kyokad did not reply within %d s"), REPLY_TIMEOUT_SEC);
         if (n < 0)
-                return log_error_errno(negative_errno(), "cannot receive from kyokad: %m");
+                return log_error_errno(negative_errno(), _("cannot receive from kyokad: %m"));
         if (n == 0)
                 return -ECONNRESET;
         if ((size_t) n > KYOKA_CONTROL_REPLY_MAX)
-                return log_error_errno(-EMSGSIZE, "kyokad's reply is larger than %u bytes", KYOKA_CONTROL_REPLY_MAX);
+                return log_error_errno(-EMSGSIZE, _("kyokad's reply is larger than %u bytes"), KYOKA_CONTROL_REPLY_MAX);
 
         tok = json_tokener_new();
         if (!tok)
@@ -128,7 +128,7 @@ int control_receive(int fd, struct json_object **ret) {
         json_tokener_free(tok);
         if (!good) {
                 json_object_put(o);
-                return log_error_errno(-EBADMSG, "kyokad sent a malformed message");
+                return log_error_errno(-EBADMSG, _("kyokad sent a malformed message"));
         }
         *ret = o;
         return 0;
@@ -199,6 +199,11 @@ int control_call(const char *cmd, const char *device, struct json_object **ret) 
 }
 
 int control_call_type(const char *cmd, const char *device, const char *type, struct json_object **ret) {
+        return control_call_wireless(cmd, device, type, NULL, ret);
+}
+
+int control_call_wireless(const char *cmd, const char *device, const char *type, const char *ssid_hex,
+                          struct json_object **ret) {
         _cleanup_close_ int fd = -EBADF;
         struct json_object *reply = NULL, *ok;
         int r;
@@ -206,12 +211,12 @@ int control_call_type(const char *cmd, const char *device, const char *type, str
         r = control_connect(false, &fd);
         if (r < 0)
                 return r;
-        r = send_command(fd, cmd, device, type);
+        r = send_command(fd, cmd, device, type, ssid_hex);
         if (r < 0)
                 return r;
         r = control_receive(fd, &reply);
         if (r == -ECONNRESET)
-                return log_error_errno(r, "kyokad closed the connection without a reply");
+                return log_error_errno(r, _("kyokad closed the connection without a reply"));
         if (r < 0)
                 return r;
         *ret = reply;

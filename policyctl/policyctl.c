@@ -20,46 +20,46 @@ const char *arg_state_dir = KYOKA_STATE_DIR;
 const char *arg_runtime_dir = KYOKA_RUNTIME_DIR;
 
 static const struct verb verbs[] = {
-        { "keygen", verb_keygen, "create an Ed25519 key pair for signing policies" },
-        { "init", verb_init, "print a commented skeleton policy" },
-        { "check", verb_check, "validate a policy file (no signature needed)" },
-        { "sign", verb_sign, "sign a policy file (writes FILE.sig)" },
-        { "verify", verb_verify, "check a policy's signature, validity and serial" },
-        { "show", verb_show, "print a policy as a table or JSON" },
-        { "approve", verb_approve, "add a permit to a policy and raise its serial" },
-        { "revoke", verb_revoke, "remove a permit from a policy and raise its serial" },
-        { "install", verb_install, "verify and install a signed policy, make kyokad reload it" },
-        { "status", verb_status, "the policy in force, device counts, recent faults" },
-        { "list", verb_list, "present USB devices and what was decided for them" },
-        { "request", verb_request, "write the request JSON for a blocked device" },
-        { "watch", verb_watch, "print kyokad's decisions and faults as they happen" },
-        { "ledger", verb_ledger, "verify, show or prune the usage and fault ledger" },
-        { "export", verb_export, "write and sign a week's records for the city" },
-        { "export-key", verb_export_key, "show (or --init) the workstation's export key" },
-        { "verify-export", verb_verify_export, "check export folders: signature, hashes, chain, continuity" },
-        { "collect", verb_collect, "verify the exports of a contract's workstations and summarise them" },
+        { "keygen", verb_keygen, N_("create an Ed25519 key pair for signing policies") },
+        { "init", verb_init, N_("print a commented skeleton policy") },
+        { "check", verb_check, N_("validate a policy file (no signature needed)") },
+        { "sign", verb_sign, N_("sign a policy file (writes FILE.sig)") },
+        { "verify", verb_verify, N_("check a policy's signature, validity and serial") },
+        { "show", verb_show, N_("print a policy as a table or JSON") },
+        { "approve", verb_approve, N_("add a permit to a policy and raise its serial") },
+        { "revoke", verb_revoke, N_("remove a permit from a policy and raise its serial") },
+        { "install", verb_install, N_("verify and install a signed policy, make kyokad reload it") },
+        { "status", verb_status, N_("the policy in force, device counts, recent faults") },
+        { "list", verb_list, N_("present USB devices and what was decided for them") },
+        { "request", verb_request, N_("write the request JSON for a blocked device") },
+        { "watch", verb_watch, N_("print kyokad's decisions and faults as they happen") },
+        { "ledger", verb_ledger, N_("verify, show or prune the usage and fault ledger") },
+        { "export", verb_export, N_("write and sign a week's records for the city") },
+        { "export-key", verb_export_key, N_("show (or --init) the workstation's export key") },
+        { "verify-export", verb_verify_export, N_("check export folders: signature, hashes, chain, continuity") },
+        { "collect", verb_collect, N_("verify the exports of a contract's workstations and summarise them") },
 };
 
 static void help(FILE *f) {
-        fputs("Usage: policyctl [GLOBAL OPTIONS] VERB [OPTIONS] [ARGS]\n"
+        fprintf(f, _("Usage: policyctl [GLOBAL OPTIONS] VERB [OPTIONS] [ARGS]\n"
               "\n"
               "Manage kyoka's signed device policy: the city's prior written permission in\n"
               "machine form.\n"
               "\n"
               "Global options:\n"
-              "  --config-dir DIR    configuration (trusted keys in DIR/" KYOKA_KEYS_DIR ") [" KYOKA_CONFIG_DIR "]\n"
-              "  --state-dir DIR     state (anti-rollback record) [" KYOKA_STATE_DIR "]\n"
-              "  --runtime-dir DIR   runtime directory of kyokad [" KYOKA_RUNTIME_DIR "]\n"
+              "  --config-dir DIR    configuration (trusted keys in DIR/%s) [%s]\n"
+              "  --state-dir DIR     state (anti-rollback record) [%s]\n"
+              "  --runtime-dir DIR   runtime directory of kyokad [%s]\n"
               "  -h --help           show this help\n"
               "  --version           show the version\n"
               "\n"
-              "Verbs:\n",
-              f);
+              "Verbs:\n"),
+              KYOKA_KEYS_DIR, KYOKA_CONFIG_DIR, KYOKA_STATE_DIR, KYOKA_RUNTIME_DIR);
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
-                fprintf(f, "  %-14s %s\n", verbs[i].name, verbs[i].summary);
-        fputs("\n"
+                fprintf(f, "  %-14s %s\n", verbs[i].name, _(verbs[i].summary));
+        fputs(_("\n"
               "'policyctl VERB --help' describes a verb. Exit status: 0 success, 1 refused or\n"
-              "failed, 2 usage error.\n",
+              "failed, 2 usage error.\n"),
               f);
 }
 
@@ -75,6 +75,7 @@ int main(int argc, char *argv[]) {
         };
         int c;
 
+        i18n_init();
         opterr = 0; /* option_error() words the messages */
         /* "+": stop at the verb, whose options are its own. */
         while ((c = getopt_long(argc, argv, "+:h", options, NULL)) >= 0) {
@@ -100,7 +101,7 @@ int main(int argc, char *argv[]) {
         }
 
         if (optind >= argc)
-                return usage_error(NULL, "no verb given");
+                return usage_error(NULL, _("no verb given"));
 
         const char *name = argv[optind];
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
@@ -112,11 +113,11 @@ int main(int argc, char *argv[]) {
                 int r = policyctl_exit_status(verbs[i].run(verb_argc, verb_argv));
                 /* A lost stdout (a full disk under `policyctl init > policy.conf`) must fail. */
                 if (fflush(stdout) != 0 || ferror(stdout)) {
-                        log_error_errno(-EIO, "cannot write to standard output: %m");
+                        log_error_errno(-EIO, _("cannot write to standard output: %m"));
                         return EXIT_REFUSED;
                 }
                 return r;
         }
 
-        return usage_error(NULL, "unknown verb '%s'", name);
+        return usage_error(NULL, _("unknown verb '%s'"), name);
 }

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "i18n.h"
 #include "macro.h"
 #include "policy.h"
 
@@ -80,6 +81,9 @@ int control_receive(int fd, struct json_object **ret);
 int control_call(const char *cmd, const char *device, struct json_object **ret);
 /* As control_call, with "type": TYPE ("usb" or "network", for request) unless TYPE is NULL. */
 int control_call_type(const char *cmd, const char *device, const char *type, struct json_object **ret);
+/* The same with the wireless request's "ssid_hex" (NULL: none). */
+int control_call_wireless(const char *cmd, const char *device, const char *type, const char *ssid_hex,
+                          struct json_object **ret);
 /* "1-2 0781:5581 SanDisk Ultra (serial 4C53…)" for a device object of `list` or of a reload's
  * changes, escaped. */
 void print_device_name(struct json_object *d, FILE *f);

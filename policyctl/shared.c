@@ -39,7 +39,7 @@ int log_error_errno(int r, const char *fmt, ...) {
 }
 
 int log_oom(void) {
-        log_error("out of memory");
+        log_error(_("out of memory"));
         return -ENOMEM;
 }
 
@@ -50,7 +50,8 @@ int usage_error(const char *verb, const char *fmt, ...) {
         va_start(ap, fmt);
         vfprintf(stderr, fmt, ap);
         va_end(ap);
-        fprintf(stderr, "\nTry 'policyctl %s%s--help'.\n", verb ? verb : "", verb ? " " : "");
+        fputc('\n', stderr);
+        fprintf(stderr, _("Try 'policyctl %s%s--help'.\n"), verb ? verb : "", verb ? " " : "");
         return EXIT_USAGE;
 }
 
@@ -59,8 +60,8 @@ int option_error(const char *verb, int c, char *argv[]) {
         const char *word = optind > 0 ? argv[optind - 1] : "?";
 
         if (c == ':')
-                return usage_error(verb, "option '%s' needs a value", word);
-        return usage_error(verb, "unknown option '%s'", word);
+                return usage_error(verb, _("option '%s' needs a value"), word);
+        return usage_error(verb, _("unknown option '%s'"), word);
 }
 
 void print_diag(const struct policy_diag *d) {
@@ -75,9 +76,9 @@ void print_diag(const struct policy_diag *d) {
 int read_policy_text(const char *path, char **ret, size_t *ret_size) {
         int r = read_file_bounded(path, POLICY_FILE_MAX, ret, ret_size);
         if (r == -EFBIG)
-                return log_error_errno(r, "%s: larger than %u MiB, refusing to read it", path, POLICY_FILE_MAX >> 20);
+                return log_error_errno(r, _("%s: larger than %u MiB, refusing to read it"), path, POLICY_FILE_MAX >> 20);
         if (r < 0)
-                return log_error_errno(r, "%s: cannot read: %m", path);
+                return log_error_errno(r, _("%s: cannot read: %m"), path);
         return 0;
 }
 
@@ -90,9 +91,9 @@ int replace_policy_file(const char *path, const char *text, bool rewritten) {
                 mode = st.st_mode & 07777;
         r = write_file_atomic(path, text, strlen(text), mode);
         if (r < 0)
-                return log_error_errno(r, "%s: cannot write: %m", path);
+                return log_error_errno(r, _("%s: cannot write: %m"), path);
         if (rewritten)
-                log_error("note: %s: the file was rewritten in canonical form; comments were not kept", path);
+                log_error(_("note: %s: the file was rewritten in canonical form; comments were not kept"), path);
         return 0;
 }
 

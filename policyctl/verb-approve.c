@@ -8,7 +8,11 @@
  * By default a USB entry approves exactly the interfaces the device had when it was requested,
  * so that a "stick" which later presents a keyboard interface is not covered. --bind-port
  * also binds it to the port the request names (udev's ID_PATH): the narrowest permit for a
- * device without a serial number, which any clone of its model would otherwise match. */
+ * device without a serial number, which any clone of its model would otherwise match.
+ *
+ * A wireless network (--ssid/--ssid-hex, or a request of type "wireless") becomes a `wireless`
+ * entry: by default limited to the access points the request saw, and accepting no less than
+ * the security the network offered; an open network only with an explicit --security open. */
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -23,8 +27,10 @@
 #include "timeutil.h"
 
 static void help(void) {
-        printf("Usage: policyctl approve FILE --request REQ.json --permit REF --by NAME [OPTIONS]\n"
+        printf(_("Usage: policyctl approve FILE --request REQ.json --permit REF --by NAME [OPTIONS]\n"
                "       policyctl approve FILE --vendor V --product P --serial S [--interfaces LIST]\n"
+               "                              --permit REF --by NAME [OPTIONS]\n"
+               "       policyctl approve FILE --ssid TEXT | --ssid-hex HEX [--bssid MAC]... [--security S]\n"
                "                              --permit REF --by NAME [OPTIONS]\n"
                "\n"
                "Add a permit to the policy FILE and raise its serial by one. FILE is replaced\n"
@@ -32,13 +38,23 @@ static void help(void) {
                "\n"
                "The device:\n"
                "  --request REQ.json  a request from a workstation (USB device, medium on another\n"
-               "                      bus, network link); a USB entry approves the interfaces\n"
-               "                      the device had\n"
+               "                      bus, network link or wireless network); a USB entry\n"
+               "                      approves the interfaces the device had, a wireless entry\n"
+               "                      the access points the network was seen with\n"
                "  --vendor V          USB vendor ID, 4 hex digits\n"
                "  --product P         USB product ID, 4 hex digits\n"
                "  --serial S          USB serial number (\"\" for units without one)\n"
                "  --interfaces LIST   approved interfaces, e.g. 08:06:50,03:*:* (default with\n"
                "                      --request: the device's own; otherwise: any, with a warning)\n"
+               "The wireless network:\n"
+               "  --ssid TEXT         its name (UTF-8 text, at most 32 bytes)\n"
+               "  --ssid-hex HEX      its name as hex, for names that are not text\n"
+               "  --bssid MAC         an access point it may be joined through (repeat it; default\n"
+               "                      with --request: those the request saw; otherwise: any)\n"
+               "  --any-bssid         any access point with that name (with --request)\n"
+               "  --security S        the least accepted: open, wpa2-psk, wpa2-enterprise or\n"
+               "                      wpa3-sae (default: what the request saw, else wpa2-psk; an open\n"
+               "                      network needs --security open)\n"
                "The approval:\n"
                "  --permit REF        the written permission's reference (unique in FILE)\n"
                "  --by NAME           who approved it\n"
@@ -55,13 +71,16 @@ static void help(void) {
                "                      product strings)\n"
                "  --purpose S         what it is for\n"
                "  --holder S          the worker it is issued to\n"
-               "  -h --help           show this help\n");
+               "  -h --help           show this help\n"));
 }
 
 struct approve_args {
         const char *request, *vendor, *product, *serial, *interfaces;
         const char *permit, *by, *from, *until, *label, *purpose, *holder;
-        bool read_only, bind_port, hidraw_user;
+        const char *ssid, *ssid_hex, *security;
+        bool read_only, bind_port, hidraw_user, any_bssid;
+        size_t n_bssids;
+        uint8_t bssids[WIRELESS_BSSIDS_MAX][6];       /* parsed --bssid */
         struct policy_interface_pattern patterns[USB_INTERFACES_MAX]; /* parsed --interfaces */
         size_t n_patterns;
 };
@@ -107,15 +126,15 @@ static int parse_pattern_list(const char *s, struct policy_interface_pattern lis
 static int check_text(const char *option, const char *value, bool required) {
         if (!value) {
                 if (required)
-                        return approve_usage("--%s is required", option);
+                        return approve_usage(_("--%s is required"), option);
                 return 0;
         }
         if (required && !*value)
-                return approve_usage("--%s must not be empty", option);
+                return approve_usage(_("--%s must not be empty"), option);
         if (!string_is_safe(value))
-                return approve_usage("--%s must be UTF-8 text without control characters", option);
+                return approve_usage(_("--%s must be UTF-8 text without control characters"), option);
         if (strlen(value) > POLICY_STRING_MAX)
-                return approve_usage("--%s is longer than %u bytes", option, POLICY_STRING_MAX);
+                return approve_usage(_("--%s is longer than %u bytes"), option, POLICY_STRING_MAX);
         return 0;
 }
 
@@ -130,25 +149,42 @@ static int check_args(struct approve_args *a) {
                         return r;
         }
 
-        bool by_id = a->vendor || a->product || a->serial;
-        if (a->request && by_id)
-                return approve_usage("--request and --vendor/--product/--serial exclude each other");
-        if (!a->request && !by_id)
-                return approve_usage("give --request REQ.json, or --vendor, --product and --serial");
+        bool by_id = a->vendor || a->product || a->serial, by_ssid = a->ssid || a->ssid_hex;
+        bool wireless_opts = by_ssid || a->n_bssids > 0 || a->any_bssid || a->security;
+        if (a->ssid && a->ssid_hex)
+                return approve_usage(_("--ssid and --ssid-hex exclude each other"));
+        if (a->request && (by_id || by_ssid))
+                return approve_usage(_("--request and --vendor/--product/--serial or --ssid/--ssid-hex exclude each other"));
+        if (by_id && wireless_opts)
+                return approve_usage(_("--vendor/--product/--serial (USB) and the wireless options exclude each other"));
+        if (!a->request && !by_id && !by_ssid)
+                return approve_usage(_("give --request REQ.json, --vendor, --product and --serial, or --ssid/--ssid-hex"));
+        if (!a->request && !by_ssid && wireless_opts)
+                return approve_usage(_("--bssid, --any-bssid and --security need --ssid, --ssid-hex or a wireless --request"));
+        if (a->any_bssid && a->n_bssids > 0)
+                return approve_usage(_("--bssid and --any-bssid exclude each other"));
+        if (a->any_bssid && !a->request)
+                return approve_usage(_("--any-bssid is for --request (without --bssid an entry approves any access point)"));
+        if (wireless_opts && (a->interfaces || a->read_only || a->bind_port || a->hidraw_user))
+                return approve_usage(_("--interfaces, --read-only, --bind-port and --hidraw-user are for USB devices"));
+        enum wireless_security level;
+        if (a->security && wireless_security_from_policy_name(a->security, &level) < 0)
+                return approve_usage(_("--security: expected open, wpa2-psk, wpa2-enterprise or wpa3-sae, got \"%s\""),
+                                     a->security);
         if (by_id && !(a->vendor && a->product && a->serial))
-                return approve_usage("--vendor, --product and --serial go together");
+                return approve_usage(_("--vendor, --product and --serial go together"));
         if (a->bind_port && !a->request)
-                return approve_usage("--bind-port needs --request: the port is the request's id_path");
+                return approve_usage(_("--bind-port needs --request: the port is the request's id_path"));
         if (a->serial && (!string_is_safe(a->serial) || strlen(a->serial) >= USB_STRING_MAX))
-                return approve_usage("--serial must be UTF-8 text without control characters, at most %d bytes",
+                return approve_usage(_("--serial must be UTF-8 text without control characters, at most %d bytes"),
                                      USB_STRING_MAX - 1);
         if (a->interfaces) {
                 r = parse_pattern_list(a->interfaces, a->patterns, &a->n_patterns);
                 if (r == -E2BIG)
-                        return approve_usage("--interfaces: more than %d interfaces", USB_INTERFACES_MAX);
+                        return approve_usage(_("--interfaces: more than %d interfaces"), USB_INTERFACES_MAX);
                 if (r < 0)
-                        return approve_usage("--interfaces: expected CC:SS:PP[,CC:SS:PP...] (hex; SS and PP may be *), "
-                                             "got \"%s\"",
+                        return approve_usage(_("--interfaces: expected CC:SS:PP[,CC:SS:PP...] (hex; SS and PP may be *), "
+                                             "got \"%s\""),
                                              a->interfaces);
         }
         return 0;
@@ -162,18 +198,18 @@ static int parse_window(const struct approve_args *a, struct policy_approval *ap
         ap->valid_from = TIME_NEG_INFINITY;
         ap->valid_until = TIME_INFINITY;
         if (a->from && time_parse_iso8601(a->from, &ap->valid_from, NULL) < 0)
-                return approve_usage("--from: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][+HH:MM], got \"%s\"", a->from);
+                return approve_usage(_("--from: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][+HH:MM], got \"%s\""), a->from);
         if (a->until) {
                 if (time_parse_iso8601(a->until, &ap->valid_until, &date_only) < 0)
-                        return approve_usage("--until: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][+HH:MM], got \"%s\"",
+                        return approve_usage(_("--until: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][+HH:MM], got \"%s\""),
                                              a->until);
                 if (date_only)
                         ap->valid_until = time_next_local_midnight(ap->valid_until);
                 if (ap->valid_until <= now)
-                        return approve_usage("--until %s is in the past: the permit would never apply", a->until);
+                        return approve_usage(_("--until %s is in the past: the permit would never apply"), a->until);
         }
         if (ap->valid_from >= ap->valid_until)
-                return approve_usage("--from %s is not before --until %s", a->from, a->until);
+                return approve_usage(_("--from %s is not before --until %s"), a->from, a->until);
         ap->valid_from_text = (char *) a->from;
         ap->valid_until_text = (char *) a->until;
         return 0;
@@ -196,15 +232,15 @@ static int read_request(const char *path, struct request *ret) {
 
         r = read_file_bounded(path, REQUEST_FILE_MAX, &text, &size);
         if (r == -EFBIG)
-                return log_error_errno(r, "%s: larger than %u KiB, not a request", path, REQUEST_FILE_MAX >> 10);
+                return log_error_errno(r, _("%s: larger than %u KiB, not a request"), path, REQUEST_FILE_MAX >> 10);
         if (r < 0)
-                return log_error_errno(r, "%s: cannot read: %m", path);
+                return log_error_errno(r, _("%s: cannot read: %m"), path);
         r = request_from_json(text, size, ret, &error);
         if (r < 0) {
                 if (error)
-                        log_error("%s: not a valid request: %s", path, error);
+                        log_error(_("%s: not a valid request: %s"), path, error);
                 else
-                        log_error_errno(r, "%s: not a valid request: %m", path);
+                        log_error_errno(r, _("%s: not a valid request: %m"), path);
                 return r;
         }
         return 0;
@@ -228,13 +264,13 @@ static int finish(const char *path, const char *permit, const char *out, bool re
 /* Says why policy_edit_add_*() refused with R, and returns R. */
 static int report_edit_error(int r, const char *path, const char *permit) {
         if (r == -EEXIST)
-                log_error("%s: permit \"%s\" exists already; revoke it first or use another reference", path, permit);
+                log_error(_("%s: permit \"%s\" exists already; revoke it first or use another reference"), path, permit);
         else if (r == -EINVAL)
-                log_error("%s: not a valid policy; fix it first (see 'policyctl check')", path);
+                log_error(_("%s: not a valid policy; fix it first (see 'policyctl check')"), path);
         else if (r == -EBADMSG)
-                log_error("%s: the new entry does not make a valid policy; nothing was written", path);
+                log_error(_("%s: the new entry does not make a valid policy; nothing was written"), path);
         else
-                log_error_errno(r, "%s: cannot add permit \"%s\": %m", path, permit);
+                log_error_errno(r, _("%s: cannot add permit \"%s\": %m"), path, permit);
         return r;
 }
 
@@ -261,8 +297,8 @@ static int approve_net(const char *path, const char *text, size_t size, const st
         if (e.kind && !e.has_mac && !e.path && *id->name)
                 e.name = (char *) id->name;
         if (!e.has_mac && !e.path && !e.kind) {
-                log_error("%s: the link %s has no stable identity (no permanent MAC address, no bus path, no kind); "
-                          "write its entry by hand (docs/policy.md)",
+                log_error(_("%s: the link %s has no stable identity (no permanent MAC address, no bus path, no kind); "
+                          "write its entry by hand (docs/policy.md)"),
                           a->request, id->name);
                 return -ENODATA;
         }
@@ -277,6 +313,83 @@ static int approve_net(const char *path, const char *text, size_t size, const st
                 return log_oom();
 
         r = policy_edit_add_net(text, size, path, &e, &out, &rewritten, &diag);
+        print_diag(&diag);
+        policy_diag_done(&diag);
+        if (r < 0)
+                return report_edit_error(r, path, a->permit);
+        return finish(path, a->permit, out, rewritten, device);
+}
+
+/* A wireless entry from the command line (REQ NULL) or a request. */
+static int approve_wireless(const char *path, const char *text, size_t size, const struct approve_args *a,
+                            const struct wireless_request *req, struct policy_approval *ap) {
+        _cleanup_free_ char *out = NULL, *label = NULL, *device = NULL;
+        struct policy_wireless_entry e = { .approval = *ap, .security = WIRELESS_SECURITY_WPA2_PSK };
+        char shown[WIRELESS_SSID_TEXT_MAX];
+        struct policy_diag diag = {};
+        bool rewritten = false;
+        int r;
+
+        if (req) {
+                memcpy(e.ssid, req->ssid, req->ssid_len);
+                e.ssid_len = req->ssid_len;
+                e.ssid_is_hex = !wireless_ssid_is_printable(e.ssid, e.ssid_len);
+        } else if (a->ssid) {
+                size_t n = strlen(a->ssid);
+                if (n == 0 || n > WIRELESS_SSID_MAX || !string_is_safe(a->ssid))
+                        return usage_error("approve", "--ssid: 1 to %d bytes of UTF-8 text without control characters "
+                                                      "(--ssid-hex for other names)", WIRELESS_SSID_MAX);
+                memcpy(e.ssid, a->ssid, n);
+                e.ssid_len = n;
+        } else {
+                size_t n = strlen(a->ssid_hex);
+                if (n == 0 || n % 2 || n > 2 * WIRELESS_SSID_MAX ||
+                    hex_parse_bytes(a->ssid_hex, n, 0, HEX_ANY_CASE, e.ssid, n / 2) < 0)
+                        return usage_error("approve", "--ssid-hex: expected 2 to %d hex digits, got \"%s\"",
+                                           2 * WIRELESS_SSID_MAX, a->ssid_hex);
+                e.ssid_len = n / 2;
+                e.ssid_is_hex = true;
+        }
+
+        /* The access points: given, else the request's (the narrowest), else any. */
+        if (a->n_bssids > 0) {
+                e.n_bssids = a->n_bssids;
+                e.bssids = (uint8_t (*)[6]) a->bssids;
+        } else if (req && !a->any_bssid && req->n_bssids > 0) {
+                e.n_bssids = req->n_bssids;
+                e.bssids = (uint8_t (*)[6]) req->bssids;
+        }
+
+        /* The least security: given, else what the network offered. Below WPA2 is open, which
+         * nobody approves by accident. */
+        if (a->security)
+                (void) wireless_security_from_policy_name(a->security, &e.security);
+        else if (req) {
+                if (wireless_security_level(req->security) == 0) {
+                        log_error("%s: the network offers %s, which is as good as open: anyone nearby can run one with "
+                                  "this name; approve it with --security open (and --bssid) if that is meant",
+                                  a->request, wireless_security_to_string(req->security));
+                        return -EPERM;
+                }
+                e.security = req->security;
+        }
+        if (req && wireless_security_level(req->security) < wireless_security_level(e.security))
+                log_error("warning: the network offers %s, less than --security %s: the entry does not approve it as seen",
+                          wireless_security_to_string(req->security), wireless_security_to_string(e.security));
+        if (e.security == WIRELESS_SECURITY_OPEN && e.n_bssids == 0)
+                log_error("warning: an open network without --bssid: any access point calling itself this is approved");
+
+        wireless_ssid_text(e.ssid, e.ssid_len, shown);
+        if (!a->label) {
+                if (asprintf(&label, "Wi-Fi %s", shown) < 0)
+                        return log_oom();
+                e.approval.label = label;
+        }
+        if (asprintf(&device, "wireless network \"%s\"%s (%s or better)", shown,
+                     e.n_bssids ? " at its listed access points" : "", wireless_security_to_string(e.security)) < 0)
+                return log_oom();
+
+        r = policy_edit_add_wireless(text, size, path, &e, &out, &rewritten, &diag);
         print_diag(&diag);
         policy_diag_done(&diag);
         if (r < 0)
@@ -300,7 +413,7 @@ static int approve_usb(const char *path, const char *text, size_t size, const st
         if (a->bind_port) {
                 size_t n_path = strnlen(id->id_path, sizeof id->id_path);
                 if (n_path == 0 || n_path >= sizeof id->id_path) {
-                        log_error("%s: the request names no port (id_path, udev's ID_PATH): cannot --bind-port",
+                        log_error(_("%s: the request names no port (id_path, udev's ID_PATH): cannot --bind-port"),
                                   a->request);
                         return -ENODATA;
                 }
@@ -315,13 +428,13 @@ static int approve_usb(const char *path, const char *text, size_t size, const st
                 for (size_t i = 0; i < id->n_interfaces && i < USB_INTERFACES_MAX; i++)
                         patterns_add(patterns, &n, &(struct policy_interface_pattern) { .c = id->interfaces[i] });
                 if (n == 0) {
-                        log_error("%s: the request lists no interfaces; give --interfaces", a->request);
+                        log_error(_("%s: the request lists no interfaces; give --interfaces"), a->request);
                         return -ENODATA;
                 }
                 e.has_interfaces = true;
         } else
-                log_error("warning: no --interfaces: the entry approves any interfaces the device presents "
-                          "(a storage device that is also a keyboard would pass)");
+                log_error(_("warning: no --interfaces: the entry approves any interfaces the device presents "
+                          "(a storage device that is also a keyboard would pass)"));
         e.n_interfaces = n;
         e.interfaces = patterns;
 
@@ -334,12 +447,12 @@ static int approve_usb(const char *path, const char *text, size_t size, const st
                         e.approval.label = label;
         }
         if (!id->has_serial && e.path)
-                log_error("warning: the device reports no serial number: the entry approves every unit of %04x:%04x "
-                          "without one, plugged into port %s",
+                log_error(_("warning: the device reports no serial number: the entry approves every unit of %04x:%04x "
+                          "without one, plugged into port %s"),
                           id->vendor, id->product, e.path);
         else if (!id->has_serial)
-                log_error("warning: the device reports no serial number: the entry approves every unit of %04x:%04x "
-                          "without one (a clone needs only vendor:product)%s",
+                log_error(_("warning: the device reports no serial number: the entry approves every unit of %04x:%04x "
+                          "without one (a clone needs only vendor:product)%s"),
                           id->vendor, id->product,
                           a->request ? "; --bind-port binds it to the port in the request" : "");
         if (a->hidraw_user && e.has_interfaces) {
@@ -347,7 +460,7 @@ static int approve_usb(const char *path, const char *text, size_t size, const st
                 for (size_t i = 0; i < n; i++)
                         hid = hid || patterns[i].c.cls == USB_CLASS_HID;
                 if (!hid)
-                        log_error("warning: --hidraw-user has no effect: the entry approves no HID interface (03)");
+                        log_error(_("warning: --hidraw-user has no effect: the entry approves no HID interface (03)"));
         }
 
         if (asprintf(&device, "usb %04x:%04x serial %s%s%s", id->vendor, id->product,
@@ -415,7 +528,8 @@ static int approve_media(const char *path, const char *text, size_t size, const 
 
 int verb_approve(int argc, char *argv[]) {
         enum { ARG_REQUEST = 0x100, ARG_VENDOR, ARG_PRODUCT, ARG_SERIAL, ARG_INTERFACES, ARG_PERMIT, ARG_BY,
-               ARG_FROM, ARG_UNTIL, ARG_READ_ONLY, ARG_BIND_PORT, ARG_HIDRAW_USER, ARG_LABEL, ARG_PURPOSE, ARG_HOLDER };
+               ARG_FROM, ARG_UNTIL, ARG_READ_ONLY, ARG_BIND_PORT, ARG_HIDRAW_USER, ARG_LABEL, ARG_PURPOSE, ARG_HOLDER,
+               ARG_SSID, ARG_SSID_HEX, ARG_BSSID, ARG_ANY_BSSID, ARG_SECURITY };
         static const struct option options[] = {
                 { "request", required_argument, NULL, ARG_REQUEST },
                 { "vendor", required_argument, NULL, ARG_VENDOR },
@@ -432,6 +546,11 @@ int verb_approve(int argc, char *argv[]) {
                 { "label", required_argument, NULL, ARG_LABEL },
                 { "purpose", required_argument, NULL, ARG_PURPOSE },
                 { "holder", required_argument, NULL, ARG_HOLDER },
+                { "ssid", required_argument, NULL, ARG_SSID },
+                { "ssid-hex", required_argument, NULL, ARG_SSID_HEX },
+                { "bssid", required_argument, NULL, ARG_BSSID },
+                { "any-bssid", no_argument, NULL, ARG_ANY_BSSID },
+                { "security", required_argument, NULL, ARG_SECURITY },
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
@@ -458,6 +577,17 @@ int verb_approve(int argc, char *argv[]) {
                 case ARG_LABEL: a.label = optarg; break;
                 case ARG_PURPOSE: a.purpose = optarg; break;
                 case ARG_HOLDER: a.holder = optarg; break;
+                case ARG_SSID: a.ssid = optarg; break;
+                case ARG_SSID_HEX: a.ssid_hex = optarg; break;
+                case ARG_SECURITY: a.security = optarg; break;
+                case ARG_ANY_BSSID: a.any_bssid = true; break;
+                case ARG_BSSID:
+                        if (a.n_bssids >= WIRELESS_BSSIDS_MAX)
+                                return usage_error("approve", "more than %d --bssid", WIRELESS_BSSIDS_MAX);
+                        if (mac_parse(optarg, strlen(optarg), HEX_ANY_CASE, a.bssids[a.n_bssids]) < 0)
+                                return usage_error("approve", "--bssid: expected aa:bb:cc:dd:ee:ff, got \"%s\"", optarg);
+                        a.n_bssids++;
+                        break;
                 case 'h':
                         help();
                         return EXIT_OK;
@@ -465,7 +595,7 @@ int verb_approve(int argc, char *argv[]) {
                         return option_error("approve", c, argv);
                 }
         if (argc - optind != 1)
-                return usage_error("approve", "expected one FILE");
+                return usage_error("approve", _("expected one FILE"));
         const char *path = argv[optind];
 
         if (check_args(&a) < 0)
@@ -481,7 +611,7 @@ int verb_approve(int argc, char *argv[]) {
         if (parse_window(&a, &ap) < 0)
                 return EXIT_USAGE;
         if (today(date) < 0 || time_parse_iso8601(date, &ap.approved_on, NULL) < 0) {
-                log_error("cannot tell today's date");
+                log_error(_("cannot tell today's date"));
                 return EXIT_REFUSED;
         }
         ap.approved_on_text = date;
@@ -498,6 +628,12 @@ int verb_approve(int argc, char *argv[]) {
                 r = read_policy_text(path, &text, &size);
                 if (r < 0)
                         return r;
+                if (req->type == REQUEST_WIRELESS)
+                        return approve_wireless(path, text, size, &a, &req->wireless, &ap);
+                if (a.n_bssids > 0 || a.any_bssid || a.security)
+                        return usage_error("approve", "--bssid, --any-bssid and --security are for wireless networks, the "
+                                                      "request is for a %s", req->type == REQUEST_USB ? "USB device" :
+                                                      req->type == REQUEST_MEDIA ? "medium" : "network link");
                 if (req->type == REQUEST_MEDIA) {
                         if (a.interfaces || a.hidraw_user)
                                 return usage_error("approve", "--interfaces and --hidraw-user are for USB devices, the "
@@ -506,17 +642,23 @@ int verb_approve(int argc, char *argv[]) {
                 }
                 if (req->type == REQUEST_NETWORK) {
                         if (a.interfaces || a.read_only || a.bind_port || a.hidraw_user)
-                                return usage_error("approve", "--interfaces, --read-only, --bind-port and --hidraw-user "
-                                                              "are for USB devices, the request is for a network link");
+                                return usage_error("approve", _("--interfaces, --read-only, --bind-port and --hidraw-user "
+                                                              "are for USB devices, the request is for a network link"));
                         return approve_net(path, text, size, &a, &req->net, &ap);
                 }
                 return approve_usb(path, text, size, &a, &req->usb, &ap);
         }
+        if (a.ssid || a.ssid_hex) {
+                r = read_policy_text(path, &text, &size);
+                if (r < 0)
+                        return r;
+                return approve_wireless(path, text, size, &a, NULL, &ap);
+        }
 
         if (hex_parse_u16(a.vendor, strlen(a.vendor), &usb.vendor) < 0)
-                return usage_error("approve", "--vendor: expected 4 hex digits, got \"%s\"", a.vendor);
+                return usage_error("approve", _("--vendor: expected 4 hex digits, got \"%s\""), a.vendor);
         if (hex_parse_u16(a.product, strlen(a.product), &usb.product) < 0)
-                return usage_error("approve", "--product: expected 4 hex digits, got \"%s\"", a.product);
+                return usage_error("approve", _("--product: expected 4 hex digits, got \"%s\""), a.product);
         usb.has_serial = *a.serial != 0;
         snprintf(usb.serial, sizeof usb.serial, "%s", a.serial);
 

@@ -8,14 +8,14 @@
 #include "policyctl.h"
 
 static void help(void) {
-        printf("Usage: policyctl check FILE\n"
+        printf(_("Usage: policyctl check FILE\n"
                "\n"
                "Validate a policy file; the signature is not needed. Each problem is printed as\n"
                "FILE:LINE: FIELD: message. Warnings are printed but do not fail the check.\n"
                "Exit status: 0 valid, 1 invalid or unreadable, 2 usage error.\n"
                "\n"
                "Options:\n"
-               "  -h --help   show this help\n");
+               "  -h --help   show this help\n"));
 }
 
 int verb_check(int argc, char *argv[]) {
@@ -38,7 +38,7 @@ int verb_check(int argc, char *argv[]) {
                         return option_error("check", c, argv);
                 }
         if (argc - optind != 1)
-                return usage_error("check", "expected one FILE");
+                return usage_error("check", _("expected one FILE"));
         const char *path = argv[optind];
 
         if (read_policy_text(path, &text, &size) < 0)
@@ -48,15 +48,18 @@ int verb_check(int argc, char *argv[]) {
         print_diag(&diag);
         if (r < 0) {
                 if (diag.n_errors == 0)
-                        log_error_errno(r, "%s: cannot check: %m", path);
+                        log_error_errno(r, _("%s: cannot check: %m"), path);
                 else
-                        log_error("%s: invalid: %zu error%s", path, diag.n_errors, diag.n_errors == 1 ? "" : "s");
+                        log_error(ngettext("%s: invalid: %zu error", "%s: invalid: %zu errors", diag.n_errors), path,
+                                  diag.n_errors);
                 policy_diag_done(&diag);
                 return EXIT_REFUSED;
         }
 
         printf("%s: valid, serial %" PRIu64 ", %zu usb and %zu network entr%s", path, p->serial, p->n_usb, p->n_net,
                p->n_net == 1 ? "y" : "ies");
+        if (p->n_wireless > 0)
+                printf(", %zu wireless entr%s", p->n_wireless, p->n_wireless == 1 ? "y" : "ies");
         /* Said only when there are any, so that the line stays as it was for USB and links. */
         if (p->n_media > 0)
                 printf(", %zu media entr%s", p->n_media, p->n_media == 1 ? "y" : "ies");

@@ -12,7 +12,7 @@
 #include "policyctl.h"
 
 static void help(void) {
-        printf("Usage: policyctl collect --keys KEYDIR --out OUTDIR [--lang ja|en] [--no-pdf] EXPORTDIR...\n"
+        printf(_("Usage: policyctl collect --keys KEYDIR --out OUTDIR [--lang ja|en] [--no-pdf] EXPORTDIR...\n"
                "\n"
                "Verify the weekly exports of the workstations of one contract and write one\n"
                "summary across workstations and weeks: OUTDIR/summary.csv, summary.html and\n"
@@ -29,7 +29,7 @@ static void help(void) {
                "  --out OUTDIR    where to write the summary (required)\n"
                "  --lang ja|en    language of the summary [ja]\n"
                "  --no-pdf        no summary.pdf\n"
-               "  -h --help       show this help\n");
+               "  -h --help       show this help\n"));
 }
 
 static void on_problem(const char *text, void *userdata) {
@@ -68,7 +68,7 @@ int verb_collect(int argc, char *argv[]) {
                         else if (streq(optarg, "en"))
                                 opts.lang = EXPORT_LANG_EN;
                         else
-                                return usage_error("collect", "--lang: ja or en, not '%s'", optarg);
+                                return usage_error("collect", _("--lang: ja or en, not '%s'"), optarg);
                         break;
                 case ARG_NO_PDF:
                         opts.pdf = false;
@@ -80,11 +80,11 @@ int verb_collect(int argc, char *argv[]) {
                         return option_error("collect", c, argv);
                 }
         if (!keys || !*keys)
-                return usage_error("collect", "--keys KEYDIR is required");
+                return usage_error("collect", _("--keys KEYDIR is required"));
         if (!out || !*out)
-                return usage_error("collect", "--out OUTDIR is required");
+                return usage_error("collect", _("--out OUTDIR is required"));
         if (optind >= argc)
-                return usage_error("collect", "at least one EXPORTDIR is required");
+                return usage_error("collect", _("at least one EXPORTDIR is required"));
         opts.pdf_engine = getenv("KYOKA_PDF_ENGINE") ?: EXPORT_PDF_ENGINE;
 
         r = collect_run(keys, argv + optind, (size_t) (argc - optind), out, &opts, on_problem, NULL, &res, err, sizeof err);

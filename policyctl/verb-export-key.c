@@ -12,12 +12,12 @@
 #include "policyctl.h"
 
 static void help(void) {
-        printf("Usage: policyctl export-key [--init]\n"
+        printf(_("Usage: policyctl export-key [--init]\n"
                "\n"
-               "Show the workstation's export key (%s/" KYOKA_EXPORT_PUB_FILE " and its fingerprint),\n"
-               "or with --init create it if it does not exist yet. The city keeps " KYOKA_EXPORT_PUB_FILE " to\n"
-               "check exports with 'policyctl verify-export DIR --key " KYOKA_EXPORT_PUB_FILE "'.\n",
-               arg_state_dir);
+               "Show the workstation's export key (%s/%s and its fingerprint),\n"
+               "or with --init create it if it does not exist yet. The city keeps %s to\n"
+               "check exports with 'policyctl verify-export DIR --key %s'.\n"),
+               arg_state_dir, KYOKA_EXPORT_PUB_FILE, KYOKA_EXPORT_PUB_FILE, KYOKA_EXPORT_PUB_FILE);
 }
 
 int export_key_ensure(bool create, char **ret_private, struct trusted_key **ret_public, bool *ret_created) {
@@ -33,12 +33,12 @@ int export_key_ensure(bool create, char **ret_private, struct trusted_key **ret_
         if (create && access(priv, F_OK) < 0 && errno == ENOENT) {
                 r = key_generate(prefix);
                 if (r < 0)
-                        return log_error_errno(r, "%s: cannot create the export key: %m", priv);
+                        return log_error_errno(r, _("%s: cannot create the export key: %m"), priv);
                 created = true;
         }
         r = trusted_key_load(pub, &k);
         if (r < 0)
-                return log_error_errno(r, "%s: cannot load the export key's public half: %m", pub);
+                return log_error_errno(r, _("%s: cannot load the export key's public half: %m"), pub);
         if (ret_private)
                 *ret_private = TAKE_PTR(priv);
         *ret_public = k;
@@ -69,7 +69,7 @@ int verb_export_key(int argc, char *argv[]) {
                         return option_error("export-key", c, argv);
                 }
         if (optind < argc)
-                return usage_error("export-key", "unexpected argument '%s'", argv[optind]);
+                return usage_error("export-key", _("unexpected argument '%s'"), argv[optind]);
 
         if (export_key_ensure(init, NULL, &k, &created) < 0)
                 return EXIT_REFUSED;

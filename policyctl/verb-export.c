@@ -25,14 +25,14 @@
 #define SIG_FILE_MAX 4096u
 
 static void help(void) {
-        printf("Usage: policyctl export [--week YYYY-Www] [--lang ja|en] [--format csv,json,html,pdf] --out DIR\n"
+        printf(_("Usage: policyctl export [--week YYYY-Www] [--lang ja|en] [--format csv,json,html,pdf] --out DIR\n"
                "\n"
                "Write the usage and fault records of one ISO week to DIR/HOST/YYYY-Www/:\n"
                "usage.csv, faults.csv and media.csv (Excel: UTF-8 with BOM, CRLF),\n"
                "records.jsonl (every record with its chain hashes), report.html and report.pdf\n"
                "(the submission document), MANIFEST (SHA-256 of each file, the report's header,\n"
                "the chain hashes at the week's start and end) and MANIFEST.sig (signed with\n"
-               "%s/" KYOKA_EXPORT_KEY_FILE ", created if absent). The header and the approvers come\n"
+               "%s/%s, created if absent). The header and the approvers come\n"
                "from the signed policy in force at the week's end. The same week and policy\n"
                "always give the same bytes. DIR and the folders below it must be writable by no\n"
                "one but root and you (or be root's and sticky, as /tmp); symlinks below DIR are\n"
@@ -46,8 +46,8 @@ static void help(void) {
                "  --out DIR           where to write (required)\n"
                "  -h --help           show this help\n"
                "\n"
-               "report.pdf is made by %s (KYOKA_PDF_ENGINE overrides it).\n",
-               arg_state_dir, EXPORT_PDF_ENGINE);
+               "report.pdf is made by %s (KYOKA_PDF_ENGINE overrides it).\n"),
+               arg_state_dir, KYOKA_EXPORT_KEY_FILE, EXPORT_PDF_ENGINE);
 }
 
 /* A policy file and its signature, verified against KEYS and parsed; NULL (and no message) when
@@ -154,13 +154,13 @@ int verb_export(int argc, char *argv[]) {
                         else if (streq(optarg, "en"))
                                 opts.lang = EXPORT_LANG_EN;
                         else
-                                return usage_error("export", "--lang: ja or en, not '%s'", optarg);
+                                return usage_error("export", _("--lang: ja or en, not '%s'"), optarg);
                         break;
                 case ARG_FORMAT:
                         formats_given = true;
                         if (export_formats_parse(optarg, &opts.formats) < 0)
-                                return usage_error("export", "--format: a list of csv, json, html, pdf (pdf needs html), "
-                                                   "not '%s'", optarg);
+                                return usage_error("export", _("--format: a list of csv, json, html, pdf (pdf needs html), "
+                                                   "not '%s'"), optarg);
                         break;
                 case ARG_OUT:
                         out = optarg;
@@ -172,14 +172,14 @@ int verb_export(int argc, char *argv[]) {
                         return option_error("export", c, argv);
                 }
         if (optind < argc)
-                return usage_error("export", "unexpected argument '%s'", argv[optind]);
+                return usage_error("export", _("unexpected argument '%s'"), argv[optind]);
         if (!out || !*out)
-                return usage_error("export", "--out DIR is required");
+                return usage_error("export", _("--out DIR is required"));
         if (week_arg) {
                 if (export_week_parse(week_arg, &week) < 0)
-                        return usage_error("export", "--week: an ISO week such as 2026-W47, not '%s'", week_arg);
+                        return usage_error("export", _("--week: an ISO week such as 2026-W47, not '%s'"), week_arg);
         } else if (export_week_last_complete((int64_t) time(NULL), &week) < 0) {
-                log_error("cannot work out the last complete week");
+                log_error(_("cannot work out the last complete week"));
                 return EXIT_REFUSED;
         }
         if (week.end > (int64_t) time(NULL))
@@ -203,7 +203,7 @@ int verb_export(int argc, char *argv[]) {
                         arg_state_dir);
         r = signing_key_load(key_path, &key);
         if (r < 0) {
-                log_error_errno(r, "%s: cannot load the export key: %m", key_path);
+                log_error_errno(r, _("%s: cannot load the export key: %m"), key_path);
                 return EXIT_REFUSED;
         }
         int64_t end_seq;
@@ -215,25 +215,25 @@ int verb_export(int argc, char *argv[]) {
         char err[PATH_MAX + 512];
         r = export_write(l, &week, &opts, out, key, trusted_key_fingerprint(pub), &res, err, sizeof err);
         if (r == -ESTALE) {
-                log_error("%s: its first records were pruned already; it cannot be exported whole", week.name);
+                log_error(_("%s: its first records were pruned already; it cannot be exported whole"), week.name);
                 return EXIT_REFUSED;
         }
         if (r == -EBADMSG) {
-                log_error("%s: a record does not match its canonical bytes: run 'policyctl ledger verify'", week.name);
+                log_error(_("%s: a record does not match its canonical bytes: run 'policyctl ledger verify'"), week.name);
                 return EXIT_REFUSED;
         }
         if (r < 0 && err[0]) {
-                log_error("cannot export %s: %s", week.name, err);
+                log_error(_("cannot export %s: %s"), week.name, err);
                 return EXIT_REFUSED;
         }
         if (r < 0) {
-                log_error_errno(r, "cannot export %s to %s: %m", week.name, out);
+                log_error_errno(r, _("cannot export %s to %s: %m"), week.name, out);
                 return EXIT_REFUSED;
         }
         if (res.last_seq >= res.first_seq && week.end <= (int64_t) time(NULL)) {
                 r = ledger_mark_exported(l, res.first_seq, res.last_seq);
                 if (r < 0)
-                        log_error_errno(r, "note: exported, but cannot record it in the ledger: %m");
+                        log_error_errno(r, _("note: exported, but cannot record it in the ledger: %m"));
         }
         printf("%s: ", res.dir);
         if (res.last_seq >= res.first_seq)

@@ -12,7 +12,7 @@
 #include "policyctl.h"
 
 static void help(void) {
-        printf("Usage: policyctl init [--issuer S] [--contract S] [--contractor S] [--responsible S]\n"
+        printf(_("Usage: policyctl init [--issuer S] [--contract S] [--contractor S] [--responsible S]\n"
                "                      > policy.conf\n"
                "\n"
                "Print a commented skeleton policy (serial 1, issued today, safe defaults, no\n"
@@ -24,7 +24,7 @@ static void help(void) {
                "  --contract S      the contract the permission belongs to\n"
                "  --contractor S    the contractor (受注者) the weekly report is from\n"
                "  --responsible S   the contractor's responsible person (情報管理責任者)\n"
-               "  -h --help         show this help\n");
+               "  -h --help         show this help\n"));
 }
 
 int verb_init(int argc, char *argv[]) {
@@ -62,14 +62,14 @@ int verb_init(int argc, char *argv[]) {
                         return option_error("init", c, argv);
                 }
         if (optind < argc)
-                return usage_error("init", "unexpected argument '%s'", argv[optind]);
+                return usage_error("init", _("unexpected argument '%s'"), argv[optind]);
         const struct { const char *option, *value; } args[] = {
                 { "--issuer", arg_issuer }, { "--contract", arg_contract }, { "--contractor", arg_contractor },
                 { "--responsible", arg_responsible },
         };
         for (size_t i = 0; i < ELEMENTSOF(args); i++)
                 if (!string_is_safe(args[i].value) || strlen(args[i].value) > POLICY_STRING_MAX)
-                        return usage_error("init", "%s must be UTF-8 text without control characters, at most %u bytes",
+                        return usage_error("init", _("%s must be UTF-8 text without control characters, at most %u bytes"),
                                            args[i].option, POLICY_STRING_MAX);
 
         issuer = policy_quote_string(arg_issuer);
@@ -119,6 +119,7 @@ int verb_init(int argc, char *argv[]) {
                "    usb_hub = \"allow\";     # USBハブ / hubs\n"
                "    usb_other = \"block\";   # その他 (USBメモリ、スマートフォン等) / storage, phones, ...\n"
                "    network = \"block\";     # ネットワークインターフェース / network interfaces\n"
+               "    wireless = \"block\";    # 無線LAN (承認のないネットワーク、アクセスポイント等) / Wi-Fi networks, hotspots\n"
                "};\n"
                "\n"
                "# 許可されたUSB機器。'policyctl approve' で申請 (request) から追加します。\n"
@@ -143,6 +144,19 @@ int verb_init(int argc, char *argv[]) {
                "# 許可されたネットワークインターフェース (mac, path, kind, name のいずれかで識別)\n"
                "# Approved network interfaces, identified by mac, path, kind and/or name.\n"
                "network = (\n"
+               ");\n"
+               "\n"
+               "# 接続を許可された無線LAN。承認された無線LANカードは、ここにあるネットワークにのみ接続できます。\n"
+               "# Wi-Fi networks an approved card may join ('policyctl approve --ssid'). An entry:\n"
+               "#   {\n"
+               "#       permit = \"許可-2026-031\";\n"
+               "#       ssid = \"city-net\";                       # または ssid_hex / or ssid_hex\n"
+               "#       bssid = [ \"02:00:00:00:01:00\" ];        # アクセスポイント (省略可) / access points\n"
+               "#       security = \"wpa2-psk\";                  # 最低限の暗号化 / the least accepted\n"
+               "#       approved_by = \"情報政策課 佐藤\";\n"
+               "#       approved_on = \"2026-11-20\";\n"
+               "#   }\n"
+               "wireless = (\n"
                ");\n",
                date, issuer, arg_issuer[0] ? "" : "      # 記入してください / fill in", contract,
                arg_contract[0] ? "" : "    # 記入してください / fill in", contractor,

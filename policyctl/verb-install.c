@@ -44,15 +44,15 @@
 #define SIG_FILE_MAX 4096u
 
 static void help(void) {
-        printf("Usage: policyctl install [--dry-run] [--force] FILE\n"
+        printf(_("Usage: policyctl install [--dry-run] [--force] FILE\n"
                "\n"
                "Verify FILE and FILE.sig as kyokad would on this host (trusted keys in\n"
-               "%s/" KYOKA_KEYS_DIR ", this host's name and machine-id, expiry, and a serial newer than\n"
-               "the last accepted in %s), install them as %s/" KYOKA_POLICY_FILE " and\n"
-               KYOKA_POLICY_SIG_FILE ", and make kyokad reload: prints what changed for present\n"
+               "%s/%s, this host's name and machine-id, expiry, and a serial newer than\n"
+               "the last accepted in %s), install them as %s/%s and\n"
+               "%s, and make kyokad reload: prints what changed for present\n"
                "devices. If kyokad is not running, it uses the policy when it starts.\n"
                "Writing the configuration needs its permissions (root); the reload needs root or\n"
-               "group " KYOKA_GROUP_ADMIN ".\n"
+               "group %s.\n"
                "Before anything is written, the policy decides again the devices and links\n"
                "kyokad lists. An install that would block the link carrying this SSH session\n"
                "($SSH_CONNECTION) or a default route is refused unless --force.\n"
@@ -64,8 +64,9 @@ static void help(void) {
                "                nothing\n"
                "  -f --force    install even if it blocks the link of this SSH session or of a\n"
                "                default route\n"
-               "  -h --help     show this help\n",
-               arg_config_dir, arg_state_dir, arg_config_dir);
+               "  -h --help     show this help\n"),
+               arg_config_dir, KYOKA_KEYS_DIR, arg_state_dir, arg_config_dir, KYOKA_POLICY_FILE,
+               KYOKA_POLICY_SIG_FILE, KYOKA_GROUP_ADMIN);
 }
 
 static void report_refusal(const char *path, const struct policy_load_result *res) {
@@ -73,7 +74,7 @@ static void report_refusal(const char *path, const struct policy_load_result *re
 
         if (res->error == LOAD_INVALID)
                 print_diag(&res->diag);
-        log_error("%s%s: not installed", res->error == LOAD_BAD_SIGNATURE ? "BAD SIGNATURE: " : "refused: ", m);
+        log_error(_("%s%s: not installed"), res->error == LOAD_BAD_SIGNATURE ? _("BAD SIGNATURE: ") : _("refused: "), m);
 }
 
 /* Writes DATA into a new temporary file in DIR with MODE and group GID (-1: the caller's),
@@ -160,9 +161,8 @@ static gid_t kyoka_gid(void) {
                 if (r == 0 && res)
                         return res->gr_gid;
         }
-        log_error("warning: no group " KYOKA_GROUP_READ " (%s): " KYOKA_POLICY_FILE
-                  " is installed 0600, readable by root alone",
-                  r ? strerror(r) : "not found");
+        log_error(_("warning: no group %s (%s): %s is installed 0600, readable by root alone"), KYOKA_GROUP_READ,
+                  r ? strerror(r) : _("not found"), KYOKA_POLICY_FILE);
         return (gid_t) -1;
 }
 
@@ -342,7 +342,7 @@ static int preview_and_guard(const struct policy *policy, bool dry_run, bool for
                 return 0;
         }
         if (r < 0)
-                return log_error_errno(r, "cannot ask kyokad what is present: not installed");
+                return log_error_errno(r, _("cannot ask kyokad what is present: not installed"));
         r = preview_compute(list, policy, (int64_t) time(NULL), &p, err, sizeof err);
         if (r == -ENOMEM)
                 return log_oom();
@@ -352,7 +352,7 @@ static int preview_and_guard(const struct policy *policy, bool dry_run, bool for
         if (n < 0) {
                 preview_done(&p);
                 /* Without knowing what carries the caller, the guard cannot promise anything. */
-                return log_error_errno(n, "cannot tell which links carry this session (addresses or routes): %m%s",
+                return log_error_errno(n, _("cannot tell which links carry this session (addresses or routes): %m%s"),
                                        force ? "" : "; not installed (--force installs anyway)"), force ? 0 : n;
         }
         preview_mark_carriers(&p, names, bits, (size_t) n);
@@ -368,13 +368,17 @@ static int preview_and_guard(const struct policy *policy, bool dry_run, bool for
                 return 0;
         }
         if (force) {
-                log_error("warning: --force: blocking %zu link%s that carry this session or a default route", cuts,
-                          cuts == 1 ? "" : "s");
+                log_error(ngettext("warning: --force: blocking %zu link that carries this session or a default route",
+                                   "warning: --force: blocking %zu links that carry this session or a default route",
+                                   cuts), cuts);
                 return 0;
         }
-        log_error("refused: this policy blocks %zu link%s carrying this SSH session or a default route (marked "
-                  "above): kyokad would set %s down at once. Not installed; approve the link in the policy, or "
-                  "install with --force from the console", cuts, cuts == 1 ? "" : "s", cuts == 1 ? "it" : "them");
+        log_error(ngettext("refused: this policy blocks %zu link carrying this SSH session or a default route (marked "
+                           "above): kyokad would set it down at once. Not installed; approve the link in the policy, or "
+                           "install with --force from the console",
+                           "refused: this policy blocks %zu links carrying this SSH session or a default route (marked "
+                           "above): kyokad would set them down at once. Not installed; approve the link in the policy, or "
+                           "install with --force from the console", cuts), cuts);
         return EXIT_REFUSED;
 }
 
@@ -410,7 +414,7 @@ int verb_install(int argc, char *argv[]) {
                         return option_error("install", c, argv);
                 }
         if (argc - optind != 1)
-                return usage_error("install", "expected one FILE (its signature is FILE.sig)");
+                return usage_error("install", _("expected one FILE (its signature is FILE.sig)"));
         const char *path = argv[optind];
 
         keys_dir = path_join(arg_config_dir, KYOKA_KEYS_DIR);
@@ -452,14 +456,14 @@ int verb_install(int argc, char *argv[]) {
         r = read_verified(path, keys, &res, &text, &size, &sig, &sig_size);
         policy_load_result_done(&res);
         if (r == -ESTALE)
-                return log_error_errno(r, "%s or its signature changed while it was being installed: not installed",
+                return log_error_errno(r, _("%s or its signature changed while it was being installed: not installed"),
                                        path), EXIT_REFUSED;
         if (r < 0)
-                return log_error_errno(r, "%s: cannot read it again: %m", path), EXIT_REFUSED;
+                return log_error_errno(r, _("%s: cannot read it again: %m"), path), EXIT_REFUSED;
 
         r = install_files(text, size, sig, sig_size);
         if (r < 0)
-                return log_error_errno(r, "cannot install into %s: %m", arg_config_dir), EXIT_REFUSED;
+                return log_error_errno(r, _("cannot install into %s: %m"), arg_config_dir), EXIT_REFUSED;
         printf("installed serial %" PRIu64 "%s as %s/" KYOKA_POLICY_FILE "\n", serial,
                unchanged ? " (the policy already in force)" : "", arg_config_dir);
 
@@ -474,7 +478,7 @@ int verb_install(int argc, char *argv[]) {
                 return EXIT_REFUSED;
         r = control_receive(fd, &reply);
         if (r == -ECONNRESET)
-                return log_error_errno(r, "kyokad closed the connection without a reply"), EXIT_REFUSED;
+                return log_error_errno(r, _("kyokad closed the connection without a reply")), EXIT_REFUSED;
         if (r < 0)
                 return EXIT_REFUSED;
 

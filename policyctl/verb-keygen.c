@@ -10,17 +10,17 @@
 #include "policyctl.h"
 
 static void help(void) {
-        printf("Usage: policyctl keygen --out PREFIX\n"
+        printf(_("Usage: policyctl keygen --out PREFIX\n"
                "\n"
                "Create an Ed25519 key pair for signing policies: PREFIX.key (private, mode 0600;\n"
                "keep it on the approver's machine) and PREFIX.pub (public; install it on every\n"
-               "workstation in %s/" KYOKA_KEYS_DIR "/). Both are PEM files that openssl(1) reads.\n"
+               "workstation in %s/%s/). Both are PEM files that openssl(1) reads.\n"
                "An existing PREFIX.key or PREFIX.pub is never overwritten.\n"
                "\n"
                "Options:\n"
                "  --out PREFIX   where to write the keys\n"
-               "  -h --help      show this help\n",
-               arg_config_dir);
+               "  -h --help      show this help\n"),
+               arg_config_dir, KYOKA_KEYS_DIR);
 }
 
 int verb_keygen(int argc, char *argv[]) {
@@ -46,17 +46,17 @@ int verb_keygen(int argc, char *argv[]) {
                         return option_error("keygen", c, argv);
                 }
         if (optind < argc)
-                return usage_error("keygen", "unexpected argument '%s'", argv[optind]);
+                return usage_error("keygen", _("unexpected argument '%s'"), argv[optind]);
         if (!prefix || !*prefix)
-                return usage_error("keygen", "--out PREFIX is required");
+                return usage_error("keygen", _("--out PREFIX is required"));
 
         r = key_generate(prefix);
         if (r == -EEXIST) {
-                log_error("%s.key or %s.pub exists already; refusing to overwrite a key", prefix, prefix);
+                log_error(_("%s.key or %s.pub exists already; refusing to overwrite a key"), prefix, prefix);
                 return EXIT_REFUSED;
         }
         if (r < 0) {
-                log_error_errno(r, "cannot create the key pair %s.key/%s.pub: %m", prefix, prefix);
+                log_error_errno(r, _("cannot create the key pair %s.key/%s.pub: %m"), prefix, prefix);
                 return EXIT_REFUSED;
         }
 
@@ -65,7 +65,7 @@ int verb_keygen(int argc, char *argv[]) {
         }
         r = trusted_key_load(pub, &k);
         if (r < 0) {
-                log_error_errno(r, "%s: written, but cannot be read back: %m", pub);
+                log_error_errno(r, _("%s: written, but cannot be read back: %m"), pub);
                 return EXIT_REFUSED;
         }
         printf("%s.key: private key (mode 0600): keep it on the approver's machine only\n"

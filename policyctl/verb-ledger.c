@@ -18,19 +18,19 @@
 #include "timeutil.h"
 
 static void help(void) {
-        printf("Usage: policyctl ledger verify\n"
+        printf(_("Usage: policyctl ledger verify\n"
                "       policyctl ledger show [--since TIME] [--until TIME] [--json]\n"
                "       policyctl ledger prune [--keep-days N]\n"
                "\n"
-               "The usage and fault ledger in %s/" KYOKA_LEDGER_FILE ".\n"
+               "The usage and fault ledger in %s/%s.\n"
                "  verify   check the whole hash chain; say where it first breaks and why\n"
                "  show     print the records from --since up to (not including) --until\n"
                "           (ISO 8601, local time unless an offset is given); --json: one\n"
                "           JSON object per line with every field and the chain hashes\n"
                "  prune    delete records older than N days [%d] that are already in an\n"
                "           export (never others), recording what was deleted\n"
-               "Exit status: 0 good, 1 the chain does not verify or an error, 2 usage.\n",
-               arg_state_dir, LEDGER_RETENTION_DEFAULT_DAYS);
+               "Exit status: 0 good, 1 the chain does not verify or an error, 2 usage.\n"),
+               arg_state_dir, KYOKA_LEDGER_FILE, LEDGER_RETENTION_DEFAULT_DAYS);
 }
 
 int ledger_db_path(char **ret) {
@@ -49,10 +49,10 @@ int open_ledger(unsigned flags, struct ledger **ret) {
                 return log_oom();
         /* Reading verbs must not create an empty ledger where there was none. */
         if (access(path, F_OK) < 0)
-                return log_error_errno(-errno, "%s: no ledger: %m", path);
+                return log_error_errno(-errno, _("%s: no ledger: %m"), path);
         r = ledger_open(path, flags, 0, ret);
         if (r < 0)
-                return log_error_errno(r, "%s: cannot open the ledger: %m", path);
+                return log_error_errno(r, _("%s: cannot open the ledger: %m"), path);
         return 0;
 }
 
@@ -77,7 +77,7 @@ static int do_verify(void) {
                 return r;
         }
         if (r < 0)
-                return log_error_errno(r, "cannot read the ledger: %m");
+                return log_error_errno(r, _("cannot read the ledger: %m"));
         (void) ledger_exported_through(l, &exported);
         hex_encode(rep.last_hash, LEDGER_HASH_SIZE, hex);
         if (rep.count == 0)
@@ -151,16 +151,16 @@ static int do_show(const int64_t *since, const int64_t *until, bool json) {
                 return r;
         if ((since && (r = ledger_seq_at_time(l, *since, &first)) < 0) ||
             (until && (r = ledger_seq_at_time(l, *until, &end)) < 0))
-                return log_error_errno(r, "cannot read the ledger: %m");
+                return log_error_errno(r, _("cannot read the ledger: %m"));
         if (end <= first)
                 return 0;
         r = ledger_foreach(l, first, end - 1, show_record, &s);
         if (r == -EBADMSG) {
-                log_error("a record does not match its canonical bytes: run 'policyctl ledger verify'");
+                log_error(_("a record does not match its canonical bytes: run 'policyctl ledger verify'"));
                 return r;
         }
         if (r < 0)
-                return log_error_errno(r, "cannot read the ledger: %m");
+                return log_error_errno(r, _("cannot read the ledger: %m"));
         return 0;
 }
 
@@ -176,7 +176,7 @@ static int do_prune(long keep_days) {
         ledger_host_fill(&note);
         r = ledger_prune(l, (int64_t) time(NULL) - (int64_t) keep_days * 86400, &note);
         if (r < 0)
-                return log_error_errno(r, "cannot prune the ledger: %m");
+                return log_error_errno(r, _("cannot prune the ledger: %m"));
         printf("%d records deleted (older than %ld days and exported)\n", r, keep_days);
         return 0;
 }
@@ -214,7 +214,7 @@ int verb_ledger(int argc, char *argv[]) {
                 case ARG_KEEP_DAYS:
                         keep_days = strtol(optarg, &end, 10);
                         if (*end || end == optarg || keep_days < 1 || keep_days > 365L * 100)
-                                return usage_error("ledger", "--keep-days: a number of days from 1, not '%s'", optarg);
+                                return usage_error("ledger", _("--keep-days: a number of days from 1, not '%s'"), optarg);
                         has_keep = true;
                         break;
                 case 'h':
@@ -224,24 +224,24 @@ int verb_ledger(int argc, char *argv[]) {
                         return option_error("ledger", c, argv);
                 }
         if (optind >= argc)
-                return usage_error("ledger", "which: verify, show or prune?");
+                return usage_error("ledger", _("which: verify, show or prune?"));
         const char *what = argv[optind];
         if (optind + 1 < argc)
-                return usage_error("ledger", "unexpected argument '%s'", argv[optind + 1]);
+                return usage_error("ledger", _("unexpected argument '%s'"), argv[optind + 1]);
 
         if (streq(what, "verify") && !has_show_opts && !has_keep)
                 return do_verify();
         if (streq(what, "show") && !has_keep) {
                 int64_t from = INT64_MIN, to = INT64_MAX;
                 if (since && time_parse_iso8601(since, &from, NULL) < 0)
-                        return usage_error("ledger", "--since: not an ISO 8601 date or time: '%s'", since);
+                        return usage_error("ledger", _("--since: not an ISO 8601 date or time: '%s'"), since);
                 if (until && time_parse_iso8601(until, &to, NULL) < 0)
-                        return usage_error("ledger", "--until: not an ISO 8601 date or time: '%s'", until);
+                        return usage_error("ledger", _("--until: not an ISO 8601 date or time: '%s'"), until);
                 return do_show(since ? &from : NULL, until ? &to : NULL, json);
         }
         if (streq(what, "prune") && !has_show_opts)
                 return do_prune(keep_days);
         if (streq(what, "verify") || streq(what, "show") || streq(what, "prune"))
-                return usage_error("ledger", "an option does not apply to '%s'", what);
-        return usage_error("ledger", "unknown action '%s' (verify, show or prune)", what);
+                return usage_error("ledger", _("an option does not apply to '%s'"), what);
+        return usage_error("ledger", _("unknown action '%s' (verify, show or prune)"), what);
 }

@@ -14,7 +14,7 @@
 #include "policyctl.h"
 
 static void help(void) {
-        printf("Usage: policyctl list [--blocked] [--json]\n"
+        printf(_("Usage: policyctl list [--blocked] [--json]\n"
                "\n"
                "List the present USB devices (bus path, vendor:product, manufacturer and product\n"
                "strings, serial, interfaces), the disks on other buses (SD cards, optical drives,\n"
@@ -22,13 +22,14 @@ static void help(void) {
                "disks as \"fixed\") and network links (name, ifindex, MAC and whether it is the\n"
                "permanent one, kind, bus path, driver, up or down, violations), each with the\n"
                "verdict kyokad enforces and why.\n"
-               "Needs root, group " KYOKA_GROUP_READ " or " KYOKA_GROUP_ADMIN ".\n"
+               "Needs root, group %s or %s.\n"
                "Exit status: 0 listed, 1 kyokad unreachable or refused, 2 usage error.\n"
                "\n"
                "Options:\n"
                "  --blocked   only the devices and links that are blocked\n"
                "  --json      print them as one JSON array (\"type\": \"usb\", \"media\" or \"network\")\n"
-               "  -h --help   show this help\n");
+               "  -h --help   show this help\n"),
+               KYOKA_GROUP_READ, KYOKA_GROUP_ADMIN);
 }
 
 /* "; REASON (permit P)", the permit only when the reason does not already name it. */
@@ -161,13 +162,13 @@ int verb_list(int argc, char *argv[]) {
                         return option_error("list", c, argv);
                 }
         if (optind != argc)
-                return usage_error("list", "unexpected argument '%s'", argv[optind]);
+                return usage_error("list", _("unexpected argument '%s'"), argv[optind]);
 
         r = control_call(KYOKA_CMD_LIST, NULL, &reply);
         if (r < 0 || !json_object_object_get_ex(reply, "devices", &devices) ||
             !json_object_is_type(devices, json_type_array)) {
                 if (r >= 0)
-                        log_error("kyokad's reply has no device list");
+                        log_error(_("kyokad's reply has no device list"));
                 json_object_put(reply);
                 return EXIT_REFUSED;
         }

@@ -11,7 +11,7 @@
 #include "policyctl.h"
 
 static void help(void) {
-        printf("Usage: policyctl revoke FILE --permit REF\n"
+        printf(_("Usage: policyctl revoke FILE --permit REF\n"
                "\n"
                "Remove the usb or network entry with permit REF from the policy FILE and raise\n"
                "its serial by one. FILE is replaced atomically; comments and layout are kept\n"
@@ -20,7 +20,7 @@ static void help(void) {
                "\n"
                "Options:\n"
                "  --permit REF   the permission's reference, e.g. 許可-2026-017\n"
-               "  -h --help      show this help\n");
+               "  -h --help      show this help\n"));
 }
 
 int verb_revoke(int argc, char *argv[]) {
@@ -48,11 +48,11 @@ int verb_revoke(int argc, char *argv[]) {
                         return option_error("revoke", c, argv);
                 }
         if (argc - optind != 1)
-                return usage_error("revoke", "expected one FILE");
+                return usage_error("revoke", _("expected one FILE"));
         if (!permit || !*permit)
-                return usage_error("revoke", "--permit REF is required");
+                return usage_error("revoke", _("--permit REF is required"));
         if (!string_is_safe(permit))
-                return usage_error("revoke", "--permit must be UTF-8 text without control characters");
+                return usage_error("revoke", _("--permit must be UTF-8 text without control characters"));
         const char *path = argv[optind];
 
         if (read_policy_text(path, &text, &size) < 0)
@@ -62,15 +62,15 @@ int verb_revoke(int argc, char *argv[]) {
         print_diag(&diag);
         policy_diag_done(&diag);
         if (r == -ENOENT) {
-                log_error("%s: no entry with permit \"%s\"", path, permit);
+                log_error(_("%s: no entry with permit \"%s\""), path, permit);
                 return EXIT_REFUSED;
         }
         if (r == -EINVAL) {
-                log_error("%s: not a valid policy; fix it first (see 'policyctl check')", path);
+                log_error(_("%s: not a valid policy; fix it first (see 'policyctl check')"), path);
                 return EXIT_REFUSED;
         }
         if (r < 0) {
-                log_error_errno(r, "%s: cannot remove permit \"%s\": %m", path, permit);
+                log_error_errno(r, _("%s: cannot remove permit \"%s\": %m"), path, permit);
                 return EXIT_REFUSED;
         }
 

@@ -12,9 +12,10 @@
 #include "json-util.h"
 #include "policyctl.h"
 #include "timeutil.h"
+#include "wireless.h"
 
 static void help(void) {
-        printf("Usage: policyctl show [--json] FILE\n"
+        printf(_("Usage: policyctl show [--json] FILE\n"
                "\n"
                "Print a policy: its header, the defaults, and for each permit the device, its port,\n"
                "access, raw HID, validity, who approved it and when, holder, label and purpose.\n"
@@ -22,7 +23,7 @@ static void help(void) {
                "\n"
                "Options:\n"
                "  --json      print JSON instead of a table\n"
-               "  -h --help   show this help\n");
+               "  -h --help   show this help\n"));
 }
 
 /* A date as written, or formatted from its value; NULL if not set. */
@@ -115,10 +116,10 @@ static void print_table(const struct policy *p) {
         fputs_safe(p->workstation ? p->workstation : "any", stdout);
         printf("\nvalid until  ");
         fputs_safe(p->valid_until_text ? p->valid_until_text : "no limit", stdout);
-        printf("\ndefaults     usb_hid %s, usb_hub %s, usb_other %s, network %s, media %s\n",
+        printf("\ndefaults     usb_hid %s, usb_hub %s, usb_other %s, network %s, wireless %s, media %s\n",
                policy_action_to_string(p->default_usb_hid), policy_action_to_string(p->default_usb_hub),
                policy_action_to_string(p->default_usb_other), policy_action_to_string(p->default_network),
-               policy_action_to_string(p->default_media));
+               policy_action_to_string(p->default_wireless), policy_action_to_string(p->default_media));
 
         for (size_t i = 0; i < p->n_usb; i++) {
                 const struct policy_usb_entry *e = &p->usb[i];
@@ -170,7 +171,35 @@ static void print_table(const struct policy *p) {
                         fputs(" name ", stdout);
                         fputs_safe(e->name, stdout);
                 }
+                if (e->wireless_modes) {
+                        printf("\n  %-12s", "wireless");
+                        for (int m = 0; m < _WIRELESS_MODE_MAX; m++)
+                                if (e->wireless_modes & (1u << m))
+                                        printf(" %s", wireless_mode_to_string(m));
+                }
                 printf("\n  %-12s %s\n", "access", "allow");
+                print_approval(&e->approval);
+        }
+
+        for (size_t i = 0; i < p->n_wireless; i++) {
+                const struct policy_wireless_entry *e = &p->wireless[i];
+                char ssid[WIRELESS_SSID_TEXT_MAX];
+
+                /* The SSID as escaped text: its bytes are whatever the approver was given. */
+                wireless_ssid_text(e->ssid, e->ssid_len, ssid);
+                printf("\npermit       ");
+                fputs_safe(e->approval.permit, stdout);
+                printf("\n  %-12s wireless ssid \"", "network");
+                fputs_safe(ssid, stdout);
+                printf("\"\n  %-12s", "bssid");
+                if (e->n_bssids == 0)
+                        fputs(" any", stdout);
+                for (size_t j = 0; j < e->n_bssids; j++) {
+                        char mac[18];
+                        mac_format(e->bssids[j], mac);
+                        printf(" %s", mac);
+                }
+                printf("\n  %-12s %s or better\n", "security", wireless_security_to_string(e->security));
                 print_approval(&e->approval);
         }
 
@@ -187,7 +216,7 @@ static void print_table(const struct policy *p) {
                 print_approval(&e->approval);
         }
 
-        if (p->n_usb + p->n_net + p->n_media == 0)
+        if (p->n_usb + p->n_net + p->n_wireless + p->n_media == 0)
                 puts("\n(no permits)");
         for (size_t i = 0; i < p->n_fixed; i++) {
                 const struct policy_fixed_disk *f = &p->fixed[i];
@@ -275,6 +304,48 @@ static int net_to_json(const struct policy_net_entry *e, struct json_object **re
         r = r < 0 ? r : json_add_string(o, "path", e->path);
         r = r < 0 ? r : json_add_string(o, "kind", e->kind);
         r = r < 0 ? r : json_add_string(o, "name", e->name);
+        if (r >= 0 && e->wireless_modes) {
+                struct json_object *modes = json_object_new_array();
+                for (int m = 0; modes && m < _WIRELESS_MODE_MAX; m++)
+                        if ((e->wireless_modes & (1u << m)) &&
+                            json_object_array_add(modes, json_object_new_string(wireless_mode_to_string(m))) < 0)
+                                r = -ENOMEM;
+                if (json_add(o, "wireless_modes", modes) < 0)
+                        r = -ENOMEM;
+        }
+        if (r < 0) {
+                json_object_put(o);
+                return r;
+        }
+        *ret = o;
+        return 0;
+}
+
+static int wireless_to_json(const struct policy_wireless_entry *e, struct json_object **ret) {
+        struct json_object *o = json_object_new_object(), *bssids = NULL;
+        char text[WIRELESS_SSID_TEXT_MAX], hex[WIRELESS_SSID_HEX_MAX];
+        int r;
+
+        if (!o)
+                return -ENOMEM;
+        wireless_ssid_text(e->ssid, e->ssid_len, text);
+        wireless_ssid_hex(e->ssid, e->ssid_len, hex);
+        r = add_approval(o, &e->approval);
+        r = r < 0 ? r : json_add_string(o, "ssid", text);
+        r = r < 0 ? r : json_add_string(o, "ssid_hex", hex);
+        if (r >= 0 && e->n_bssids > 0) {
+                bssids = json_object_new_array();
+                for (size_t i = 0; bssids && i < e->n_bssids; i++) {
+                        char mac[18];
+                        mac_format(e->bssids[i], mac);
+                        if (json_object_array_add(bssids, json_object_new_string(mac)) < 0)
+                                r = -ENOMEM;
+                }
+                if (json_add(o, "bssid", bssids) < 0)
+                        r = -ENOMEM;
+        } else if (r >= 0)
+                r = json_add_null(o, "bssid");
+        r = r < 0 ? r : json_add_string(o, "security", wireless_security_to_string(e->security));
         if (r < 0) {
                 json_object_put(o);
                 return r;
@@ -329,7 +400,8 @@ static int fixed_to_json(const struct policy_fixed_disk *f, struct json_object *
 }
 
 static int print_json(const struct policy *p) {
-        struct json_object *root = json_object_new_object(), *defaults = NULL, *usb = NULL, *net = NULL;
+        struct json_object *root = json_object_new_object(), *defaults = NULL, *usb = NULL, *net = NULL,
+                           *wireless = NULL;
         int r = 0;
 
         if (!root)
@@ -352,6 +424,7 @@ static int print_json(const struct policy *p) {
         r = r < 0 ? r : json_add_string(defaults, "usb_hub", policy_action_to_string(p->default_usb_hub));
         r = r < 0 ? r : json_add_string(defaults, "usb_other", policy_action_to_string(p->default_usb_other));
         r = r < 0 ? r : json_add_string(defaults, "network", policy_action_to_string(p->default_network));
+        r = r < 0 ? r : json_add_string(defaults, "wireless", policy_action_to_string(p->default_wireless));
         r = r < 0 ? r : json_add_string(defaults, "media", policy_action_to_string(p->default_media));
 
         struct json_object *media = json_object_new_array(), *fixed = json_object_new_array();
@@ -376,6 +449,9 @@ static int print_json(const struct policy *p) {
                 r = -ENOMEM;
         if (json_add(root, "network", net) < 0)
                 r = -ENOMEM;
+        wireless = json_object_new_array();
+        if (json_add(root, "wireless", wireless) < 0)
+                r = -ENOMEM;
         for (size_t i = 0; r >= 0 && i < p->n_usb; i++) {
                 struct json_object *o;
                 r = usb_to_json(&p->usb[i], &o);
@@ -386,6 +462,12 @@ static int print_json(const struct policy *p) {
                 struct json_object *o;
                 r = net_to_json(&p->net[i], &o);
                 if (r >= 0 && json_object_array_add(net, o) < 0)
+                        r = -ENOMEM;
+        }
+        for (size_t i = 0; r >= 0 && i < p->n_wireless; i++) {
+                struct json_object *o;
+                r = wireless_to_json(&p->wireless[i], &o);
+                if (r >= 0 && json_object_array_add(wireless, o) < 0)
                         r = -ENOMEM;
         }
 
@@ -426,7 +508,7 @@ int verb_show(int argc, char *argv[]) {
                         return option_error("show", c, argv);
                 }
         if (argc - optind != 1)
-                return usage_error("show", "expected one FILE");
+                return usage_error("show", _("expected one FILE"));
         const char *path = argv[optind];
 
         if (read_policy_text(path, &text, &size) < 0)
@@ -435,7 +517,7 @@ int verb_show(int argc, char *argv[]) {
         if (r < 0) {
                 print_diag(&diag);
                 policy_diag_done(&diag);
-                log_error("%s: not a valid policy (see 'policyctl check')", path);
+                log_error(_("%s: not a valid policy (see 'policyctl check')"), path);
                 return EXIT_REFUSED;
         }
         policy_diag_done(&diag);
@@ -443,7 +525,7 @@ int verb_show(int argc, char *argv[]) {
         if (json) {
                 r = print_json(p);
                 if (r < 0) {
-                        log_error_errno(r, "cannot format JSON: %m");
+                        log_error_errno(r, _("cannot format JSON: %m"));
                         return EXIT_REFUSED;
                 }
         } else

@@ -12,7 +12,7 @@
 #include "policyctl.h"
 
 static void help(void) {
-        printf("Usage: policyctl sign --key KEY FILE\n"
+        printf(_("Usage: policyctl sign --key KEY FILE\n"
                "\n"
                "Sign a policy with the approver's private key and write the detached signature\n"
                "to FILE.sig (64 raw bytes, Ed25519; replaced atomically). The policy must pass\n"
@@ -21,7 +21,7 @@ static void help(void) {
                "\n"
                "Options:\n"
                "  --key KEY    the private key (PEM, from 'policyctl keygen' or openssl genpkey)\n"
-               "  -h --help    show this help\n");
+               "  -h --help    show this help\n"));
 }
 
 static void warn_key_mode(const char *key) {
@@ -29,7 +29,7 @@ static void warn_key_mode(const char *key) {
 
         /* The key is what makes a permission; others being able to read it is worth saying. */
         if (stat(key, &st) == 0 && (st.st_mode & 0077))
-                log_error("warning: %s is readable by others (mode %04o); a private key should be 0600", key,
+                log_error(_("warning: %s is readable by others (mode %04o); a private key should be 0600"), key,
                           (unsigned) (st.st_mode & 07777));
 }
 
@@ -60,9 +60,9 @@ int verb_sign(int argc, char *argv[]) {
                         return option_error("sign", c, argv);
                 }
         if (!key_path)
-                return usage_error("sign", "--key KEY is required");
+                return usage_error("sign", _("--key KEY is required"));
         if (argc - optind != 1)
-                return usage_error("sign", "expected one FILE");
+                return usage_error("sign", _("expected one FILE"));
         const char *path = argv[optind];
 
         if (read_policy_text(path, &text, &size) < 0)
@@ -73,27 +73,27 @@ int verb_sign(int argc, char *argv[]) {
         print_diag(&diag);
         policy_diag_done(&diag);
         if (r < 0) {
-                log_error("%s: not a valid policy; refusing to sign it (see 'policyctl check')", path);
+                log_error(_("%s: not a valid policy; refusing to sign it (see 'policyctl check')"), path);
                 return EXIT_REFUSED;
         }
 
         warn_key_mode(key_path);
         r = signing_key_load(key_path, &key);
         if (r == -EBADMSG) {
-                log_error("%s: not a PEM private key (encrypted keys are not supported)", key_path);
+                log_error(_("%s: not a PEM private key (encrypted keys are not supported)"), key_path);
                 return EXIT_REFUSED;
         }
         if (r == -EKEYREJECTED) {
-                log_error("%s: not an Ed25519 key", key_path);
+                log_error(_("%s: not an Ed25519 key"), key_path);
                 return EXIT_REFUSED;
         }
         if (r < 0) {
-                log_error_errno(r, "%s: cannot load the key: %m", key_path);
+                log_error_errno(r, _("%s: cannot load the key: %m"), key_path);
                 return EXIT_REFUSED;
         }
         r = signature_create(key, text, size, sig);
         if (r < 0) {
-                log_error_errno(r, "%s: cannot sign: %m", path);
+                log_error_errno(r, _("%s: cannot sign: %m"), path);
                 return EXIT_REFUSED;
         }
 
@@ -102,7 +102,7 @@ int verb_sign(int argc, char *argv[]) {
         }
         r = write_file_atomic(sig_path, sig, sizeof sig, 0644);
         if (r < 0) {
-                log_error_errno(r, "%s: cannot write: %m", sig_path);
+                log_error_errno(r, _("%s: cannot write: %m"), sig_path);
                 return EXIT_REFUSED;
         }
 

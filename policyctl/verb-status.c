@@ -32,14 +32,14 @@ enum check_state {
 #define CHECK_WARN_DAYS_MAX 3650
 
 static void help(void) {
-        printf("Usage: policyctl status [--json | --check [--warn-days N]]\n"
+        printf(_("Usage: policyctl status [--json | --check [--warn-days N]]\n"
                "\n"
                "Show the policy kyokad enforces (serial, issuer, contract, signer key, validity),\n"
                "or that the built-in lockdown applies; the present USB devices, media on other\n"
                "buses and network links allowed and blocked, and how often blocked links were set up\n"
                "(violations); whether kyokad's network firewall is in force; the ledger (records, last seq, records waiting, the error while it\n"
                "cannot be written) and the export key's fingerprint; the last faults.\n"
-               "Needs root, group " KYOKA_GROUP_READ " or " KYOKA_GROUP_ADMIN ".\n"
+               "Needs root, group %s or %s.\n"
                "Exit status: 0 shown, 1 kyokad unreachable or refused, 2 usage error.\n"
                "\n"
                "With --check: one line for a monitoring system and its exit status:\n"
@@ -54,8 +54,8 @@ static void help(void) {
                "  --json          print kyokad's reply as JSON\n"
                "  --check         check for monitoring (exit status above)\n"
                "  --warn-days N   with --check: warn N days before the policy ends (0 to %d)\n"
-               "  -h --help       show this help\n",
-               CHECK_WARN_DAYS_DEFAULT, CHECK_WARN_DAYS_MAX);
+               "  -h --help       show this help\n"),
+               KYOKA_GROUP_READ, KYOKA_GROUP_ADMIN, CHECK_WARN_DAYS_DEFAULT, CHECK_WARN_DAYS_MAX);
 }
 
 static struct json_object *get(struct json_object *o, const char *key) {
@@ -216,13 +216,15 @@ static int run_check(int warn_days) {
         struct check c = {};
         int r;
 
-        /* A check runs unattended: kyokad's own error line goes to stderr, the verdict to stdout. */
+        /* A check runs unattended: kyokad's own error line goes to stderr, the verdict to stdout.
+         * The verdict is parsed and stays English in every locale: strerrordesc_np(), not the
+         * translated strerror(). */
         r = control_call(KYOKA_CMD_STATUS, NULL, &reply);
         if (r == -EACCES || r == -EPERM || r == -EBADE)
                 check_add(&c, CHECK_UNKNOWN, "kyokad could not be asked: %s (root or group " KYOKA_GROUP_READ ")",
-                          r == -EBADE ? json_get_string(reply, "error") ?: "refused" : strerror(-r));
+                          r == -EBADE ? json_get_string(reply, "error") ?: "refused" : strerrordesc_np(-r));
         else if (r < 0)
-                check_add(&c, CHECK_CRITICAL, "kyokad is not running or did not answer: %s", strerror(-r));
+                check_add(&c, CHECK_CRITICAL, "kyokad is not running or did not answer: %s", strerrordesc_np(-r));
         else
                 check_reply(reply, (int64_t) time(NULL), warn_days, &c);
         json_object_put(reply);
@@ -257,7 +259,7 @@ int verb_status(int argc, char *argv[]) {
                         errno = 0;
                         long v = strtol(optarg, &end, 10);
                         if (errno || end == optarg || *end || v < 0 || v > CHECK_WARN_DAYS_MAX)
-                                return usage_error("status", "--warn-days: expected 0 to %d days, got '%s'",
+                                return usage_error("status", _("--warn-days: expected 0 to %d days, got '%s'"),
                                                    CHECK_WARN_DAYS_MAX, optarg);
                         warn_days = (int) v;
                         warn_set = true;
@@ -270,11 +272,11 @@ int verb_status(int argc, char *argv[]) {
                         return option_error("status", c, argv);
                 }
         if (optind != argc)
-                return usage_error("status", "unexpected argument '%s'", argv[optind]);
+                return usage_error("status", _("unexpected argument '%s'"), argv[optind]);
         if (json && check)
-                return usage_error("status", "--json and --check exclude each other");
+                return usage_error("status", _("--json and --check exclude each other"));
         if (warn_set && !check)
-                return usage_error("status", "--warn-days needs --check");
+                return usage_error("status", _("--warn-days needs --check"));
         if (check)
                 return run_check(warn_days);
 

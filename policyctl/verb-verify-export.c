@@ -17,7 +17,7 @@
 #include "policyctl.h"
 
 static void help(void) {
-        printf("Usage: policyctl verify-export DIR... [--key PUB]\n"
+        printf(_("Usage: policyctl verify-export DIR... [--key PUB]\n"
                "\n"
                "Check export folders: MANIFEST.sig against the workstation's export key, the\n"
                "SHA-256 of every file, that no file was added, and that records.jsonl chains\n"
@@ -28,9 +28,9 @@ static void help(void) {
                "Exit status: 0 good, 1 refused, 2 usage.\n"
                "\n"
                "Options:\n"
-               "  --key PUB    the workstation's " KYOKA_EXPORT_PUB_FILE " [%s/" KYOKA_EXPORT_PUB_FILE "]\n"
-               "  -h --help    show this help\n",
-               arg_state_dir);
+               "  --key PUB    the workstation's %s [%s/%s]\n"
+               "  -h --help    show this help\n"),
+               KYOKA_EXPORT_PUB_FILE, arg_state_dir, KYOKA_EXPORT_PUB_FILE);
 }
 
 struct week_result {
@@ -79,7 +79,7 @@ int verb_verify_export(int argc, char *argv[]) {
                         return option_error("verify-export", c, argv);
                 }
         if (optind >= argc)
-                return usage_error("verify-export", "DIR is required");
+                return usage_error("verify-export", _("DIR is required"));
         if (!key) {
                 default_key = path_join(arg_state_dir, KYOKA_EXPORT_PUB_FILE);
                 if (!default_key)
@@ -89,7 +89,7 @@ int verb_verify_export(int argc, char *argv[]) {
 
         r = trusted_key_load(key, &k);
         if (r < 0) {
-                log_error_errno(r, "%s: cannot load the export key: %m", key);
+                log_error_errno(r, _("%s: cannot load the export key: %m"), key);
                 return EXIT_REFUSED;
         }
         n = (size_t) (argc - optind);
@@ -108,7 +108,7 @@ int verb_verify_export(int argc, char *argv[]) {
                         continue;
                 }
                 if (r < 0) {
-                        log_error_errno(r, "%s: cannot check: %m", w->dir);
+                        log_error_errno(r, _("%s: cannot check: %m"), w->dir);
                         all_good = false;
                         continue;
                 }

@@ -16,37 +16,37 @@
 #include "policyctl.h"
 
 static void help(void) {
-        printf("Usage: policyctl verify [--key PUB | --keys DIR] FILE\n"
+        printf(_("Usage: policyctl verify [--key PUB | --keys DIR] FILE\n"
                "\n"
                "Check a policy as a workstation would: the signature in FILE.sig against the\n"
-               "trusted keys, the policy's validity and expiry, and (if %s/" KYOKA_POLICY_STATE_FILE "\n"
+               "trusted keys, the policy's validity and expiry, and (if %s/%s\n"
                "exists) that its serial is newer than the last policy accepted there.\n"
                "The workstation binding is not checked here. Exit status: 0 good, 1 refused.\n"
                "\n"
                "Options:\n"
                "  --key PUB    trust this one public key\n"
-               "  --keys DIR   trust every *.pub in DIR [%s/" KYOKA_KEYS_DIR "]\n"
-               "  -h --help    show this help\n",
-               arg_state_dir, arg_config_dir);
+               "  --keys DIR   trust every *.pub in DIR [%s/%s]\n"
+               "  -h --help    show this help\n"),
+               arg_state_dir, KYOKA_POLICY_STATE_FILE, arg_config_dir, KYOKA_KEYS_DIR);
 }
 
 static void on_key_refused(const char *name, int error, const char *reason, void *userdata) {
         const char *dir = userdata;
 
         if (name)
-                log_error("warning: %s/%s: key skipped: %s", dir, name, reason);
+                log_error(_("warning: %s/%s: key skipped: %s"), dir, name, reason);
         else
-                log_error("%s: refused, no key in it is trusted: %s", dir, reason);
+                log_error(_("%s: refused, no key in it is trusted: %s"), dir, reason);
 }
 
 int load_keys_dir(const char *dir, struct keyring **ret) {
         int r = keyring_load_dir(dir, on_key_refused, (void *) dir, ret);
         if (r == -ENOENT)
-                return log_error_errno(r, "%s: no usable trusted key (*.pub): nothing can verify a policy", dir);
+                return log_error_errno(r, _("%s: no usable trusted key (*.pub): nothing can verify a policy"), dir);
         if (r == -EPERM)
                 return r;       /* said by on_key_refused */
         if (r < 0)
-                return log_error_errno(r, "%s: cannot load the trusted keys: %m", dir);
+                return log_error_errno(r, _("%s: cannot load the trusted keys: %m"), dir);
         return 0;
 }
 
@@ -57,9 +57,9 @@ static int load_keys(const char *key, const char *dir, struct keyring **ret) {
                 struct trusted_key *k = NULL;
                 r = trusted_key_load(key, &k);
                 if (r == -EBADMSG || r == -EKEYREJECTED)
-                        return log_error_errno(r, "%s: not an Ed25519 public key in PEM form", key);
+                        return log_error_errno(r, _("%s: not an Ed25519 public key in PEM form"), key);
                 if (r < 0)
-                        return log_error_errno(r, "%s: cannot load the key: %m", key);
+                        return log_error_errno(r, _("%s: cannot load the key: %m"), key);
                 r = keyring_new_single(k, ret);
                 if (r < 0)
                         return log_error_errno(r, "%s: %m", key);
@@ -77,16 +77,16 @@ static void report_refusal(const struct policy_load_result *res) {
         switch (res->error) {
         case LOAD_BAD_SIGNATURE:
                 if (res->errno_value == -EINVAL)
-                        log_error("BAD SIGNATURE: %s; the signature does not match the file", m);
+                        log_error(_("BAD SIGNATURE: %s; the signature does not match the file"), m);
                 else
-                        log_error("BAD SIGNATURE: %s", m);
+                        log_error(_("BAD SIGNATURE: %s"), m);
                 break;
         case LOAD_INVALID:
                 print_diag(&res->diag);
-                log_error("refused: %s", m);
+                log_error(_("refused: %s"), m);
                 break;
         default:
-                log_error("refused: %s", m);
+                log_error(_("refused: %s"), m);
         }
 }
 
@@ -117,9 +117,9 @@ int verb_verify(int argc, char *argv[]) {
                         return option_error("verify", c, argv);
                 }
         if (key && keys_dir)
-                return usage_error("verify", "--key and --keys exclude each other");
+                return usage_error("verify", _("--key and --keys exclude each other"));
         if (argc - optind != 1)
-                return usage_error("verify", "expected one FILE");
+                return usage_error("verify", _("expected one FILE"));
         const char *path = argv[optind];
 
         if (!key && !keys_dir) {

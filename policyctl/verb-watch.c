@@ -13,16 +13,17 @@
 #include "policyctl.h"
 
 static void help(void) {
-        printf("Usage: policyctl watch [--json]\n"
+        printf(_("Usage: policyctl watch [--json]\n"
                "\n"
                "Print every decision of kyokad (USB devices and network links), every attempt\n"
                "to set a blocked link up (violation), policy load and fault as it happens, one\n"
-               "line each, until interrupted. Needs root, group " KYOKA_GROUP_READ " or " KYOKA_GROUP_ADMIN ".\n"
+               "line each, until interrupted. Needs root, group %s or %s.\n"
                "Exit status: 1 if kyokad is unreachable, refuses, or goes away; 2 usage error.\n"
                "\n"
                "Options:\n"
                "  --json      one JSON object per line, with the journal record's fields\n"
-               "  -h --help   show this help\n");
+               "  -h --help   show this help\n"),
+               KYOKA_GROUP_READ, KYOKA_GROUP_ADMIN);
 }
 
 int verb_watch(int argc, char *argv[]) {
@@ -48,14 +49,14 @@ int verb_watch(int argc, char *argv[]) {
                         return option_error("watch", c, argv);
                 }
         if (optind != argc)
-                return usage_error("watch", "unexpected argument '%s'", argv[optind]);
+                return usage_error("watch", _("unexpected argument '%s'"), argv[optind]);
 
         if (control_connect(false, &fd) < 0 || control_send(fd, KYOKA_CMD_WATCH, NULL) < 0)
                 return EXIT_REFUSED;
         r = control_receive(fd, &o);
         if (r < 0 || !json_object_object_get_ex(o, "ok", &ok) || !json_object_get_boolean(ok)) {
                 if (r == -ECONNRESET)
-                        log_error("kyokad closed the connection");
+                        log_error(_("kyokad closed the connection"));
                 else if (r >= 0)
                         log_error("kyokad: %s", json_get_string(o, "error") ?: "refused");
                 json_object_put(o);
@@ -71,7 +72,7 @@ int verb_watch(int argc, char *argv[]) {
         for (;;) {
                 r = control_receive(fd, &o);
                 if (r == -ECONNRESET) {
-                        log_error("kyokad closed the connection (stopped, or this watcher fell behind)");
+                        log_error(_("kyokad closed the connection (stopped, or this watcher fell behind)"));
                         return EXIT_REFUSED;
                 }
                 if (r < 0)

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* libFuzzer target: one line of records.jsonl as `policyctl verify-export` reads it
  * (json_tokener_parse, then ledger_record_from_json with both hashes), of any version: no
- * "version" key (written before the count), "version": 2 with "count", or "version": 3 with the
- * media fields too. A record read from
+ * "version" key (written before the count), "version": 2 with "count", "version": 3 with the
+ * media fields too, or "version": 4 with the wireless fields as well. A record read from
  * JSON must be one the ledger could have written: it normalises to itself, encodes in its own
  * version to bytes that decode to the same record, and its JSON form (with "version" and
- * "count" exactly from version 2, the media fields from version 3) reads back to the same
+ * "count" exactly from version 2, the media fields from version 3, the wireless fields from version 4) reads back to the same
  * record and hashes. */
 #include <stdint.h>
 #include <stdlib.h>

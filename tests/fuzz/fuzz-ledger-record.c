@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* libFuzzer target: a ledger record's canonical encoding (what the chain hashes, what the
- * database holds), version 1 or 2. A decoded record must be exactly what the encoder would
+ * database holds), of any version. A decoded record must be exactly what the encoder would
  * write for it: it re-encodes to the same bytes (in its own version), normalising it changes
  * nothing, its JSON form (what records.jsonl holds) reads back to the same record, and the
- * versions of a record with count 1 and no media fields differ only in the version byte and the
- * fields each version appended. */
+ * versions of a record with count 1 and no media or wireless fields differ only in the version
+ * byte and the fields each version appended. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -53,16 +53,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 abort();
 
         /* The same record in the other versions: each later one is the one before with its own
-         * fields appended (version 2: the count; version 3: the five media fields, empty here). */
+         * fields appended (version 2: the count; version 3: the five media fields; version 4: the
+         * four wireless fields; empty here). */
         bool media_empty = !r.bus[0] && !r.device_name[0] && !r.device_path[0] && !r.oemid[0] && !r.manufacture_date[0];
+        bool wireless_empty = !r.wireless_mode[0] && !r.ssid[0] && !r.bssid[0] && !r.security[0];
         bool scan_empty = !r.files && !r.bytes && !r.duration_ms && !r.scanner[0] && !r.signature[0] && !r.file_path[0] &&
                           !r.sha256[0] && !r.pid && !r.process[0];
-        if (r.count == 1 && media_empty && scan_empty) {
+        if (r.count == 1 && media_empty && wireless_empty && scan_empty) {
                 static uint8_t enc_v[6][LEDGER_ENCODING_MAX];
                 size_t len[6] = { 0 };
                 for (uint8_t v = 1; v <= 5; v++) {
-                        if (v == 4)     /* the wireless branch's, not written here */
-                                continue;
                         struct ledger_record other = r;
                         other.version = v;
                         len[v] = ledger_record_encode(&other, enc_v[v]);
@@ -70,11 +70,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                             memcmp(&back, &other, sizeof other) != 0)
                                 abort();
                 }
-                static const uint8_t media_none[5 * 4] = { 0 };
+                static const uint8_t media_none[5 * 4] = { 0 }, wireless_none[4 * 4] = { 0 };
                 if (len[2] != len[1] + sizeof count_one || memcmp(enc_v[1] + 1, enc_v[2] + 1, len[1] - 1) != 0 ||
                     memcmp(enc_v[2] + len[1], count_one, sizeof count_one) != 0 ||
                     len[3] != len[2] + sizeof media_none || memcmp(enc_v[2] + 1, enc_v[3] + 1, len[2] - 1) != 0 ||
-                    memcmp(enc_v[3] + len[2], media_none, sizeof media_none) != 0)
+                    memcmp(enc_v[3] + len[2], media_none, sizeof media_none) != 0 ||
+                    len[4] != len[3] + sizeof wireless_none || memcmp(enc_v[3] + 1, enc_v[4] + 1, len[3] - 1) != 0 ||
+                    memcmp(enc_v[4] + len[3], wireless_none, sizeof wireless_none) != 0)
                         abort();
                 /* Version 5: files, bytes, duration_ms (8-byte zeros), four empty texts, pid, process. */
                 static const uint8_t z8[] = { 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0 }, z0[4] = { 0 };
@@ -86,8 +88,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         q += m;
                 }
                 size_t scan_len = (size_t) (q - scan_none);
-                if (len[5] != len[3] + scan_len || memcmp(enc_v[3] + 1, enc_v[5] + 1, len[3] - 1) != 0 ||
-                    memcmp(enc_v[5] + len[3], scan_none, scan_len) != 0)
+                if (len[5] != len[4] + scan_len || memcmp(enc_v[4] + 1, enc_v[5] + 1, len[4] - 1) != 0 ||
+                    memcmp(enc_v[5] + len[4], scan_none, scan_len) != 0)
                         abort();
                 if (len[r.version] != size || memcmp(enc_v[r.version], data, size) != 0)
                         abort();

@@ -108,7 +108,7 @@ sqlite3 "$db" 'PRAGMA wal_checkpoint(TRUNCATE)' >/dev/null
 cp "$db" "$tmp/clean.db"
 tamper_case "a modified field" "UPDATE records SET serial = 'X' WHERE seq = 50" "CHAIN BROKEN at seq 50"
 tamper_case "a deleted row" "DELETE FROM records WHERE seq = 50" "CHAIN BROKEN at seq 51"
-tamper_case "an inserted row" "UPDATE records SET seq = -seq WHERE seq >= 50; UPDATE records SET seq = 1 - seq WHERE seq < 0; INSERT INTO records SELECT 50, time, time_nsec, utc_offset, boot_id, hostname, machine_id, subject, event, vendor, product, serial, manufacturer, product_name, bus_path, interfaces, ifname, mac, link_kind, link_path, driver, policy_serial, signer, decision, reason, permit, uid, user, outcome, error_number, message, encoding, prev_hash, hash, count, bus, device_name, device_path, oemid, manufacture_date, files, bytes, duration_ms, scanner, signature, file_path, sha256, pid, process FROM records WHERE seq = 49" "CHAIN BROKEN at seq 50"
+tamper_case "an inserted row" "UPDATE records SET seq = -seq WHERE seq >= 50; UPDATE records SET seq = 1 - seq WHERE seq < 0; INSERT INTO records SELECT 50, time, time_nsec, utc_offset, boot_id, hostname, machine_id, subject, event, vendor, product, serial, manufacturer, product_name, bus_path, interfaces, ifname, mac, link_kind, link_path, driver, policy_serial, signer, decision, reason, permit, uid, user, outcome, error_number, message, encoding, prev_hash, hash, count, bus, device_name, device_path, oemid, manufacture_date, wireless_mode, ssid, bssid, security, files, bytes, duration_ms, scanner, signature, file_path, sha256, pid, process FROM records WHERE seq = 49" "CHAIN BROKEN at seq 50"
 tamper_case "reordered rows" "UPDATE records SET seq = -1 WHERE seq = 50; UPDATE records SET seq = 50 WHERE seq = 51; UPDATE records SET seq = 51 WHERE seq = -1" "CHAIN BROKEN at seq 50"
 tamper_case "a changed seq" "UPDATE records SET seq = 100000 WHERE seq = 50" "CHAIN BROKEN at seq 51"
 tamper_case "a changed hash" "UPDATE records SET hash = zeroblob(32) WHERE seq = 50" "CHAIN BROKEN at seq 50"
@@ -215,9 +215,9 @@ if [ "$rc" -eq 0 ] && python3 - "$tmp/out" <<'PY'
 import json, sys
 R = [json.loads(l) for l in open(sys.argv[1])]
 assert all("version" not in r and "count" not in r for r in R[:16]), "v1 shape"
-assert all(r["version"] == 5 and r["count"] == 1 and r["bus"] == "" and "device_path" in r and r["files"] == 0 and r["sha256"] == "" for r in R[16:]), "v5 shape"
+assert all(r["version"] == 5 and r["count"] == 1 and r["bus"] == "" and "device_path" in r and r["ssid"] == "" and r["files"] == 0 and r["sha256"] == "" for r in R[16:]), "v5 shape"
 PY
-then ok "ledger show --json: version 1 records as before, version 5 with version, count, the media and the scan fields"
+then ok "ledger show --json: version 1 records as before, version 5 with version, count, the media, wireless and scan fields"
 else not_ok "ledger show --json of a mixed ledger"; fi
 
 # ---- the report in a browser ----------------------------------------------------------------

@@ -395,6 +395,90 @@ else not_ok "show --json has path and hidraw"; fi
 malformed "hidraw not root or user" 'usb = ( { permit = "X"; vendor = "0781"; product = "5581"; serial = "S"; hidraw = "all";
   approved_by = "A"; approved_on = "2026-02-01"; } );' 'bad.conf:6: usb[0].hidraw: expected "root" or "user", got "all"'
 
+# ---- wireless networks (issue 16) -----------------------------------------------------------
+pc init --issuer 木更津市 --contract 契約-1 > wl.conf
+run pc approve wl.conf --ssid city-net --bssid 02:00:00:00:00:00 --bssid 02:00:00:00:00:01 --permit W-CITY --by 山田
+expect "approve --ssid --bssid" 0 'wireless network "city-net" at its listed access points (wpa2-psk or better)'
+if sed -n '/W-CITY/,/}/p' wl.conf | grep -q 'ssid = "city-net";' &&
+	sed -n '/W-CITY/,/}/p' wl.conf | grep -q 'bssid = \[ "02:00:00:00:00:00", "02:00:00:00:00:01" \];' &&
+	sed -n '/W-CITY/,/}/p' wl.conf | grep -q 'security = "wpa2-psk";'; then ok "approve --ssid writes a wireless entry"
+else not_ok "approve --ssid writes a wireless entry"; fi
+# Any 32 bytes, as hex: an escape sequence, an invalid UTF-8 byte, a newline. Open, any access
+# point: allowed, with a warning, because it says so.
+run pc approve wl.conf --ssid-hex 1b5b324aff0a41 --security open --permit W-ODD --by 山田
+expect "approve --ssid-hex --security open warns without --bssid" 0 "warning: an open network without --bssid"
+if grep -q 'ssid_hex = "1b5b324aff0a41";' wl.conf && ! grep -q $'\x1b' wl.conf && grep -q 'label = "Wi-Fi \\\\x1b\[2J\\\\xff\\\\x0aA";' wl.conf
+then ok "... written as ssid_hex, the label escaped, no raw byte in the file"
+else not_ok "... written as ssid_hex, the label escaped, no raw byte in the file"; fi
+[ "$(grep -c '^wireless = ($' wl.conf)" = 1 ] && grep -q '^    wireless = "block";' wl.conf &&
+	ok "the skeleton has defaults.wireless and a wireless list; approve adds to it" ||
+	not_ok "the skeleton has defaults.wireless and a wireless list; approve adds to it"
+run pc check wl.conf; expect "check counts the wireless entries" 0 "0 usb and 0 network entries, 2 wireless entries"
+run pc show wl.conf
+if [ "$rc" -eq 0 ] && grep -q '^  network      wireless ssid "city-net"$' out &&
+	grep -q '^  bssid        02:00:00:00:00:00 02:00:00:00:00:01$' out && grep -q '^  security     wpa2-psk or better$' out &&
+	grep -qF '  network      wireless ssid "\x1b[2J\xff\x0aA"' out && grep -q '^  bssid        any$' out &&
+	grep -q 'network block, wireless block, media block$' out && ! grep -q $'\x1b' out; then ok "show prints the wireless entries, escaped"
+else not_ok "show prints the wireless entries, escaped"; fi
+run pc show --json wl.conf
+if [ "$rc" -eq 0 ] && python3 -c '
+import json, sys
+p = json.load(sys.stdin)
+w = {e["permit"]: e for e in p["wireless"]}
+assert p["defaults"]["wireless"] == "block"
+assert w["W-CITY"]["ssid"] == "city-net" and w["W-CITY"]["bssid"] == ["02:00:00:00:00:00", "02:00:00:00:00:01"]
+assert w["W-CITY"]["security"] == "wpa2-psk"
+assert w["W-ODD"]["ssid_hex"] == "1b5b324aff0a41" and w["W-ODD"]["ssid"] == "\\x1b[2J\\xff\\x0aA" and w["W-ODD"]["bssid"] is None
+assert w["W-ODD"]["security"] == "open"
+' < out; then ok "show --json lists the wireless entries"
+else not_ok "show --json lists the wireless entries"; fi
+usage_case "approve --ssid and --ssid-hex" approve wl.conf --ssid a --ssid-hex 61 --permit P --by B
+usage_case "approve --ssid of 33 bytes" approve wl.conf --ssid 123456789012345678901234567890123 --permit P --by B
+usage_case "approve --ssid with a control character" approve wl.conf --ssid "$(printf 'a\033b')" --permit P --by B
+usage_case "approve --ssid-hex of odd length" approve wl.conf --ssid-hex 616 --permit P --by B
+usage_case "approve --bssid malformed" approve wl.conf --ssid a --bssid 02:00:00:00:00 --permit P --by B
+usage_case "approve --security unknown" approve wl.conf --ssid a --security wep --permit P --by B
+usage_case "approve --security with a USB device" approve wl.conf --vendor 0781 --product 5581 --serial S --security open --permit P --by B
+usage_case "approve --bssid without a network" approve wl.conf --bssid 02:00:00:00:00:00 --permit P --by B
+# From a request: the access points it saw and the security it offered.
+cat > wreq.json <<'EOF2'
+{
+  "kyoka_request": 1,
+  "type": "wireless",
+  "host": { "hostname": "kyoka-pc-01", "machine_id": "0123456789abcdef0123456789abcdef" },
+  "time": "2026-11-22T10:05:00+09:00",
+  "network": {
+    "ifname": "wlan0",
+    "seen": "scan",
+    "ssid": "庁舎-5F",
+    "ssid_hex": "e5ba81e8888e2d3546",
+    "bssids": [ "02:00:00:00:05:00" ],
+    "security": "wpa3-sae"
+  }
+}
+EOF2
+run pc approve wl.conf --request wreq.json --permit W-5F --by 山田
+if [ "$rc" -eq 0 ] && sed -n '/W-5F/,/}/p' wl.conf | grep -q 'ssid = "庁舎-5F";' &&
+	sed -n '/W-5F/,/}/p' wl.conf | grep -q 'bssid = \[ "02:00:00:00:05:00" \];' &&
+	sed -n '/W-5F/,/}/p' wl.conf | grep -q 'security = "wpa3-sae";'; then
+	ok "approve --request of a wireless request: its access points and its security"
+else not_ok "approve --request of a wireless request: its access points and its security" "exit $rc"; fi
+# A hotspot as seen: open. Not approved by accident.
+sed -e 's/"security": "wpa3-sae"/"security": "open"/' wreq.json > wopen.json
+cp wl.conf before-open.conf
+run pc approve wl.conf --request wopen.json --permit W-OPEN --by 山田
+if [ "$rc" -eq 1 ] && grep -q 'as good as open' err && cmp -s wl.conf before-open.conf; then
+	ok "approve --request of an open network is refused without --security open"
+else not_ok "approve --request of an open network is refused without --security open" "exit $rc"; fi
+sed -e 's/"ssid": "庁舎-5F"/"ssid": "other"/' wreq.json > wlie.json
+run pc approve wl.conf --request wlie.json --permit W-LIE --by 山田
+if [ "$rc" -eq 1 ] && grep -q 'network.ssid: does not match ssid_hex' err && cmp -s wl.conf before-open.conf; then
+	ok "approve --request whose ssid text and hex differ is refused"
+else not_ok "approve --request whose ssid text and hex differ is refused" "exit $rc"; fi
+run pc revoke wl.conf --permit W-ODD
+expect "revoke a wireless permit" 0 "revoked permit W-ODD"
+grep -q 1b5b324aff0a41 wl.conf && not_ok "... the entry is gone" || ok "... the entry is gone"
+
 # ---- install: policy.conf lists the serials a clone would need -------------------------------
 pc sign --key admin.key port.conf >/dev/null 2>&1
 run pc install port.conf

@@ -459,6 +459,31 @@ static void test_link_to_json(void **state) {
         o = control_link_to_json(&s);
         assert_true(json_object_object_get_ex(o, "mac", &v) && v == NULL);
         assert_true(json_object_object_get_ex(o, "mac_permanent", &v) && !json_object_get_boolean(v));
+        assert_false(json_object_object_get_ex(o, "wireless_mode", NULL));
+        assert_false(json_object_object_get_ex(o, "wireless", NULL));
+        json_object_put(o);
+}
+
+/* A Wi-Fi card's mode is part of its identity (policy_match_net decides on it): the list says it
+ * as a request does, so that what reads the list back (install --dry-run) sees an access point. */
+static void test_wireless_link_to_json_carries_its_mode(void **state) {
+        struct net_identity id = veth(), back;
+        struct net_link_wireless w = { .mode = WIRELESS_AP };
+        struct net_link_status s = { .id = &id, .up = true, .verdict = VERDICT_BLOCK, .reason = "wireless mode",
+                                     .permit = "", .wireless = &w };
+        _cleanup_free_ char *error = NULL;
+        struct json_object *o, *v;
+
+        snprintf(id.kind, sizeof id.kind, "%s", "");
+        id.wireless = WIRELESS_AP;
+        o = control_link_to_json(&s);
+        assert_non_null(o);
+        assert_string_equal(get(o, "wireless_mode"), "ap");
+        assert_true(json_object_object_get_ex(o, "wireless", &v));
+        assert_string_equal(get(v, "mode"), "ap");
+        assert_int_equal(net_identity_from_json(o, &back, &error), 0);
+        assert_int_equal(back.wireless, WIRELESS_AP);
+        assert_string_equal(back.name, "vblk");
         json_object_put(o);
 }
 
@@ -775,6 +800,7 @@ int main(void) {
                 cmocka_unit_test(test_refusal_log_bounds_uids),
                 cmocka_unit_test(test_device_to_json),
                 cmocka_unit_test(test_link_to_json),
+                cmocka_unit_test(test_wireless_link_to_json_carries_its_mode),
                 cmocka_unit_test(test_link_matches_name_or_ifindex),
                 cmocka_unit_test(test_device_matches_bus_path_or_serial),
                 cmocka_unit_test(test_policy_to_json_lockdown),

@@ -681,7 +681,7 @@ static void test_request_refuses_missing_device(void **state) {
 
 static void test_request_refuses_unknown_type(void **state) {
         assert_refused("{\"kyoka_request\":1,\"type\":\"bluetooth\"}",
-                       "type: expected \"usb\", \"network\" or \"media\", got \"bluetooth\"");
+                       "type: expected \"usb\", \"network\", \"wireless\" or \"media\", got \"bluetooth\"");
 }
 
 static void test_request_refuses_other_version(void **state) {
@@ -795,12 +795,79 @@ static void test_request_refuses_string_loopback(void **state) {
         assert_refused(j, "device.loopback: expected a boolean, got a string");
 }
 
+static struct request wireless_request(void) {
+        struct request r;
+        memset(&r, 0, sizeof r);
+        r.type = REQUEST_WIRELESS;
+        r.time = 1795320309;
+        strcpy(r.hostname, "yakusho-pc-12");
+        strcpy(r.wireless.ifname, "wlan0");
+        r.wireless.source = WIRELESS_SEEN_REFUSED;
+        memcpy(r.wireless.ssid, "My\x1b[2J\xff\\hot", 11);
+        r.wireless.ssid_len = 11;
+        r.wireless.n_bssids = 2;
+        memcpy(r.wireless.bssids[0], (uint8_t[]) { 0x02, 0, 0, 0, 0x01, 0 }, 6);
+        memcpy(r.wireless.bssids[1], (uint8_t[]) { 0x02, 0, 0, 0, 0x0a, 0 }, 6);
+        r.wireless.security = WIRELESS_SECURITY_OPEN;
+        return r;
+}
+
+static void test_request_wireless_round_trip_escapes_the_ssid(void **state) {
+        struct request in = wireless_request(), back;
+        _cleanup_free_ char *json = NULL, *err = NULL;
+
+        assert_int_equal(request_to_json(&in, &json), 0);
+        assert_non_null(strstr(json, "\"type\": \"wireless\""));
+        /* The SSID's escape sequence and invalid byte never reach the file raw. */
+        assert_null(strchr(json, '\x1b'));
+        assert_null(strchr(json, '\xff'));
+        assert_non_null(strstr(json, "\"ssid\": \"My\\\\x1b[2J\\\\xff\\\\x5chot\""));
+        assert_non_null(strstr(json, "\"ssid_hex\": \"4d791b5b324aff5c686f74\""));
+        assert_non_null(strstr(json, "\"seen\": \"refused\""));
+        assert_non_null(strstr(json, "\"security\": \"open\""));
+        assert_int_equal(request_from_json(json, strlen(json), &back, &err), 0);
+        assert_memory_equal(&in, &back, sizeof in);
+}
+
+static void test_request_wireless_refuses_ssid_that_disagrees_with_hex(void **state) {
+        assert_refused("{\"kyoka_request\":1,\"type\":\"wireless\",\"host\":{\"hostname\":\"h\"},\"time\":\"2026-11-22T04:05:09Z\","
+                       "\"network\":{\"seen\":\"scan\",\"ssid\":\"city-net\",\"ssid_hex\":\"636974792d6e6574ff\",\"security\":\"wpa2-psk\"}}",
+                       "network.ssid: does not match ssid_hex");
+        assert_refused("{\"kyoka_request\":1,\"type\":\"wireless\",\"host\":{\"hostname\":\"h\"},\"time\":\"2026-11-22T04:05:09Z\","
+                       "\"network\":{\"seen\":\"scan\",\"ssid_hex\":\"\",\"security\":\"wpa2-psk\"}}",
+                       "network.ssid_hex: expected 2 to 64 hex digits");
+        assert_refused("{\"kyoka_request\":1,\"type\":\"wireless\",\"host\":{\"hostname\":\"h\"},\"time\":\"2026-11-22T04:05:09Z\","
+                       "\"network\":{\"seen\":\"scan\",\"ssid_hex\":\"61\",\"security\":\"wpa9\"}}",
+                       "network.security: unknown security \"wpa9\"");
+        assert_refused("{\"kyoka_request\":1,\"type\":\"wireless\",\"host\":{\"hostname\":\"h\"},\"time\":\"2026-11-22T04:05:09Z\","
+                       "\"network\":{\"seen\":\"scan\",\"ssid_hex\":\"61\",\"bssids\":[\"02:00\"],\"security\":\"open\"}}",
+                       "network.bssids[0]: expected");
+        assert_refused("{\"kyoka_request\":1,\"type\":\"wireless\",\"host\":{\"hostname\":\"h\"},\"time\":\"2026-11-22T04:05:09Z\","
+                       "\"device\":{}}", "network: missing");
+}
+
+static void test_request_network_carries_wireless_mode(void **state) {
+        struct request in = net_request(), back;
+        _cleanup_free_ char *json = NULL, *plain = NULL;
+
+        assert_int_equal(request_to_json(&in, &plain), 0);
+        assert_null(strstr(plain, "wireless_mode"));
+        in.net.wireless = WIRELESS_AP;
+        assert_int_equal(request_to_json(&in, &json), 0);
+        assert_non_null(strstr(json, "\"wireless_mode\": \"ap\""));
+        assert_int_equal(request_from_json(json, strlen(json), &back, NULL), 0);
+        assert_memory_equal(&in, &back, sizeof in);
+}
+
 int main(void) {
         /* request times are written in local time with an offset: pin the zone */
         setenv("TZ", "Asia/Tokyo", 1);
         tzset();
 
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_request_wireless_round_trip_escapes_the_ssid),
+                cmocka_unit_test(test_request_wireless_refuses_ssid_that_disagrees_with_hex),
+                cmocka_unit_test(test_request_network_carries_wireless_mode),
                 cmocka_unit_test(test_sanitize_keeps_japanese),
                 cmocka_unit_test(test_sanitize_keeps_four_byte_utf8),
                 cmocka_unit_test(test_sanitize_escapes_control_characters),

@@ -624,8 +624,8 @@ static void test_verify_export_refuses_version_2_without_count(void **state) {
 static void test_verify_export_finds_version_downgrade(void **state) {
         struct fixture *f = *state;
         _cleanup_free_ char *dir = export_to(f, "x", EXPORT_LANG_JA);
-        /* Version 5 to version 3: the same fields but the scan ones, which are empty here. */
-        run("sed -i '2s/^{\"version\":5,/{\"version\":3,/; "
+        /* Version 5 to version 4: the same fields but the scan ones, which are empty here. */
+        run("sed -i '2s/^{\"version\":5,/{\"version\":4,/; "
             "2s/,\"files\":0,\"bytes\":0,\"duration_ms\":0,\"scanner\":\"\",\"signature\":\"\",\"file_path\":\"\","
             "\"sha256\":\"\",\"pid\":0,\"process\":\"\"//' "
             "'%s/records.jsonl'", dir);
@@ -694,6 +694,73 @@ static void test_v1_ledger_exports_as_before_and_chains_into_version_2(void **st
         assert_memory_equal(lines, "{\"seq\":16,", strlen("{\"seq\":16,"));
         assert_non_null(strstr(lines, "\n{\"version\":5,\"seq\":17,"));
         assert_non_null(strstr(lines, "\"count\":5000,"));
+        ledger_close(l);
+}
+
+/* Wireless networks used and refused: their own device type and event, the network by its SSID
+ * (escaped: it is anybody's bytes), its access point and security; refusals are blocked attempts,
+ * counted in events. */
+static void test_export_lists_wireless_networks_used_and_refused(void **state) {
+        struct fixture *f = *state;
+        _cleanup_free_ char *db = path_join(f->dir, "wifi.db");
+        struct net_identity card = { .ifindex = 4, .name = "wlan3", .has_mac = true, .mac_is_permanent = true,
+                                     .mac = { 2, 0, 0, 0, 3, 0 }, .wireless = WIRELESS_STATION };
+        struct wireless_network city = { .ssid = "city-net", .ssid_len = 8, .has_bssid = true, .bssid = { 2, 0, 0, 0, 0, 0 },
+                                         .security = WIRELESS_SECURITY_WPA2_PSK };
+        struct wireless_network evil = { .ssid = "=1+1\x1b[2J\xff", .ssid_len = 9, .has_bssid = true,
+                                         .bssid = { 2, 0, 0, 0, 2, 0 }, .security = WIRELESS_SECURITY_OPEN };
+        struct ledger *l;
+        size_t n;
+
+        assert_int_equal(ledger_open(db, 0, 0, &l), 0);
+        struct ledger_record r = fixture_record(FIXTURE_MONDAY + 3600, LEDGER_SUBJECT_NETWORK, LEDGER_EVENT_WIRELESS_JOINED);
+        ledger_record_set_net(&r, &card);
+        ledger_record_set_wireless(&r, &city);
+        r.decision = LEDGER_DECISION_ALLOW;
+        strcpy(r.permit, "W-CITY");
+        strcpy(r.reason, "permit W-CITY");
+        assert_int_equal(ledger_append(l, &r), 0);
+        r.time += 600;
+        r.event = LEDGER_EVENT_WIRELESS_LEFT;
+        assert_int_equal(ledger_append(l, &r), 0);
+        r.time += 60;
+        r.event = LEDGER_EVENT_WIRELESS_JOINED;
+        r.decision = LEDGER_DECISION_BLOCK;
+        r.permit[0] = 0;
+        r.count = 41;
+        strcpy(r.reason, "default wireless");
+        ledger_record_set_wireless(&r, &evil);
+        assert_int_equal(ledger_append(l, &r), 0);
+        r.time += 60;
+        r.count = 1;
+        r.wireless_mode[0] = 0;
+        strcpy(r.wireless_mode, "ap");
+        r.ssid[0] = r.bssid[0] = r.security[0] = 0;
+        r.event = LEDGER_EVENT_REEVALUATED;
+        strcpy(r.reason, "permit P-CARD does not permit wireless mode ap");
+        assert_int_equal(ledger_append(l, &r), 0);
+        assert_int_equal(ledger_commit(l, NULL), 4);
+
+        _cleanup_free_ char *dir = export_ledger(f, l, "2026-W47", "wifi");
+        _cleanup_free_ char *csv = slurp(dir, "usage.csv", &n), *html = slurp(dir, "report.html", &n);
+        assert_non_null(strstr(csv, "\"無線LAN\",\"無線LANに接続\",\"許可\",\"W-CITY\",\"許可番号 W-CITY による\","
+                                    "\"\"\"city-net\"\" 02:00:00:00:00:00 wpa2-psk (wlan3)\""));
+        assert_non_null(strstr(csv, "\"無線LAN\",\"無線LANから切断\""));
+        /* The name starts with its quote, never with the SSID's "=": no formula; the escape
+         * sequence and the invalid byte are \xHH. */
+        assert_non_null(strstr(csv, "\"無線LAN\",\"無線LANへの接続を遮断\",\"拒否\",\"\",\"許可番号なし（承認されていない無線LANの既定の扱い）\","
+                                    "\"\"\"=1+1\\x1b[2J\\xff\"\" 02:00:00:00:02:00 open (wlan3)\""));
+        assert_non_null(strstr(csv, "\"41\",\"承認されていない無線LANへの接続を、その都度直ちに切断（41 回）\""));
+        /* The card in AP mode: a link decision, said in Japanese. */
+        assert_non_null(strstr(csv, "\"ネットワーク\",\"再判定（使用を停止）\",\"拒否\",\"\","
+                                    "\"許可番号 P-CARD は無線の動作モード ap（アクセスポイント等）を許可していない\""));
+        assert_null(memchr(csv, '\x1b', strlen(csv)));
+        assert_null(strstr(csv, "\xff"));
+        assert_non_null(strstr(html, "<tr><th>拒否された接続（回）</th><td class=\"n\">41</td></tr>"));
+        assert_non_null(strstr(html, "<tr><td>無線LAN</td><td>&quot;city-net&quot; 02:00:00:00:00:00 wpa2-psk (wlan3)"));
+        assert_non_null(strstr(html, "<td>無線LAN</td><td>無線LANへの接続を遮断</td><td>&quot;=1+1\\x1b[2J\\xff&quot;"));
+        assert_null(memchr(html, '\x1b', strlen(html)));
+        assert_null(strstr(html, "\xff"));
         ledger_close(l);
 }
 
@@ -1293,6 +1360,7 @@ int main(void) {
                 T(test_csv_is_excel_shaped),
                 T(test_verify_export_accepts_the_export),
                 T(test_csv_and_report_show_the_count),
+                T(test_export_lists_wireless_networks_used_and_refused),
                 T(test_verify_export_chain_modified_count),
                 T(test_verify_export_refuses_version_2_without_count),
                 T(test_verify_export_finds_version_downgrade),

@@ -215,7 +215,7 @@ static void test_decode_refuses_malformed(void **state) {
         assert_int_equal(ledger_record_decode(buf, n - 1, &back), -EBADMSG);     /* truncated */
         buf[n] = 0;
         assert_int_equal(ledger_record_decode(buf, n + 1, &back), -EBADMSG);     /* trailing byte */
-        buf[0] = 4;
+        buf[0] = 6;
         assert_int_equal(ledger_record_decode(buf, n, &back), -EBADMSG);         /* version */
         buf[0] = 0;
         assert_int_equal(ledger_record_decode(buf, n, &back), -EBADMSG);
@@ -224,6 +224,10 @@ static void test_decode_refuses_malformed(void **state) {
         buf[0] = 2;
         assert_int_equal(ledger_record_decode(buf, n, &back), -EBADMSG);         /* version 2 has no media fields */
         buf[0] = 3;
+        assert_int_equal(ledger_record_decode(buf, n, &back), -EBADMSG);         /* version 3 has no wireless fields */
+        buf[0] = 4;
+        assert_int_equal(ledger_record_decode(buf, n, &back), -EBADMSG);         /* version 4 has no scan fields */
+        buf[0] = 5;
         buf[4] = 9;
         assert_int_equal(ledger_record_decode(buf, n, &back), -EBADMSG);         /* int of 9 bytes */
 }
@@ -370,19 +374,16 @@ static void test_normalise_refuses_count_in_version_1_and_unknown_version(void *
         r.count = 2;
         assert_int_equal(ledger_record_normalise(&r), -EINVAL);
         r = sample();
-        r.version = 4;                  /* the wireless branch's, not written here */
-        assert_int_equal(ledger_record_normalise(&r), -EINVAL);
-        r = sample();
         r.version = 6;
         assert_int_equal(ledger_record_normalise(&r), -EINVAL);
         /* A scan field, text or number, in a record before version 5. */
         r = sample();
-        r.version = 3;
+        r.version = 4;
         assert_int_equal(ledger_record_normalise(&r), 0);
         strcpy(r.signature, "Eicar");
         assert_int_equal(ledger_record_normalise(&r), -EINVAL);
         r = sample();
-        r.version = 3;
+        r.version = 4;
         r.files = 1;
         assert_int_equal(ledger_record_normalise(&r), -EINVAL);
         /* A media field in a record whose version has none. */
@@ -392,6 +393,11 @@ static void test_normalise_refuses_count_in_version_1_and_unknown_version(void *
         strcpy(r.device_name, "mmcblk0");
         assert_int_equal(ledger_record_normalise(&r), -EINVAL);
         r.version = 3;
+        assert_int_equal(ledger_record_normalise(&r), 0);
+        /* A wireless field likewise, in a record before version 4. */
+        strcpy(r.bssid, "02:00:00:00:01:00");
+        assert_int_equal(ledger_record_normalise(&r), -EINVAL);
+        r.version = 4;
         assert_int_equal(ledger_record_normalise(&r), 0);
 }
 
@@ -515,11 +521,12 @@ static void test_v1_json_is_what_the_old_code_exported(void **state) {
         assert_int_equal(lines, 14);
 }
 
-static void test_v3_json_has_version_count_and_media_fields(void **state) {
+static void test_v4_json_has_version_count_media_and_wireless_fields(void **state) {
         struct ledger_record r = sample(), back;
         struct json_object *o, *v;
         r.count = 2999;
         strcpy(r.device_path, "pci-0000:00:04.0");
+        strcpy(r.ssid, "hot\\x1bspot");
         assert_int_equal(ledger_record_to_json(&r, NULL, NULL, &o), 0);
         assert_true(json_object_object_get_ex(o, "version", &v));
         assert_int_equal(json_object_get_int(v), 5);
@@ -527,11 +534,27 @@ static void test_v3_json_has_version_count_and_media_fields(void **state) {
         assert_int_equal(json_object_get_int64(v), 2999);
         assert_true(json_object_object_get_ex(o, "device_path", &v));
         assert_string_equal(json_object_get_string(v), "pci-0000:00:04.0");
+        assert_true(json_object_object_get_ex(o, "ssid", &v));
+        assert_string_equal(json_object_get_string(v), "hot\\x1bspot");
         /* "version" first, as the version byte comes first in the encoding. */
         const char *head = "{\"version\":5,\"seq\":7,";
         assert_memory_equal(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), head, strlen(head));
         assert_int_equal(ledger_record_from_json(o, &back, NULL, NULL), 0);
         assert_memory_equal(&back, &r, sizeof r);
+        json_object_put(o);
+
+        /* A version 3 record keeps its shape: a count and the media keys, no wireless keys ... */
+        r.ssid[0] = 0;
+        r.version = 3;
+        assert_int_equal(ledger_record_to_json(&r, NULL, NULL, &o), 0);
+        assert_true(json_object_object_get_ex(o, "count", NULL));
+        assert_true(json_object_object_get_ex(o, "device_path", NULL));
+        assert_false(json_object_object_get_ex(o, "ssid", NULL));
+        assert_int_equal(ledger_record_from_json(o, &back, NULL, NULL), 0);
+        assert_int_equal(back.version, 3);
+        /* ... and a wireless key in it is refused (shown but not hashed). */
+        json_object_object_add(o, "ssid", json_object_new_string(""));
+        assert_int_equal(ledger_record_from_json(o, &back, NULL, NULL), -EBADMSG);
         json_object_put(o);
 
         /* A version 2 record keeps its shape: a count, no media keys. */
@@ -541,6 +564,7 @@ static void test_v3_json_has_version_count_and_media_fields(void **state) {
         assert_true(json_object_object_get_ex(o, "count", NULL));
         assert_false(json_object_object_get_ex(o, "bus", NULL));
         assert_false(json_object_object_get_ex(o, "device_path", NULL));
+        assert_false(json_object_object_get_ex(o, "ssid", NULL));
         assert_int_equal(ledger_record_from_json(o, &back, NULL, NULL), 0);
         assert_int_equal(back.version, 2);
         /* ... and a media key in it is refused (shown but not hashed). */
@@ -549,7 +573,55 @@ static void test_v3_json_has_version_count_and_media_fields(void **state) {
         json_object_put(o);
 }
 
-/* Version 5: the scan and file fields round-trip through the encoding and JSON; a version 3 record
+/* Version 4 is version 3 with the four wireless fields appended, each a text field. */
+static void test_encoding_v4_is_v3_plus_wireless_fields(void **state) {
+        struct ledger_record r = sample();
+        uint8_t v3[LEDGER_ENCODING_MAX], v4[LEDGER_ENCODING_MAX];
+        static const uint8_t tail[] = { 0, 0, 0, 7, 's', 't', 'a', 't', 'i', 'o', 'n', 0, 0, 0, 2, 'a', 'b',
+                                        0, 0, 0, 0, 0, 0, 0, 4, 'o', 'p', 'e', 'n' };
+
+        r.version = 3;
+        size_t n3 = ledger_record_encode(&r, v3);
+        r.version = 4;
+        strcpy(r.wireless_mode, "station");
+        strcpy(r.ssid, "ab");
+        strcpy(r.security, "open");
+        size_t n4 = ledger_record_encode(&r, v4);
+        assert_int_equal(v3[0], 3);
+        assert_int_equal(v4[0], 4);
+        assert_int_equal(n4, n3 + sizeof tail);
+        assert_memory_equal(v3 + 1, v4 + 1, n3 - 1);
+        assert_memory_equal(v4 + n3, tail, sizeof tail);
+}
+
+/* The SSID is attacker-chosen bytes: escaped, never raw, and the bytes can be read back. */
+static void test_set_wireless_escapes_the_ssid(void **state) {
+        struct ledger_record r;
+        struct wireless_network n = { .ssid = "\x1b[2J\xff\\\0x", .ssid_len = 8, .has_bssid = true,
+                                      .bssid = { 2, 0, 0, 0, 1, 0 }, .security = WIRELESS_SECURITY_OPEN };
+        struct net_identity id = { .ifindex = 4, .name = "wlan2", .wireless = WIRELESS_STATION };
+
+        ledger_record_init(&r, LEDGER_SUBJECT_NETWORK, LEDGER_EVENT_WIRELESS_JOINED);
+        ledger_record_set_net(&r, &id);
+        ledger_record_set_wireless(&r, &n);
+        assert_string_equal(r.ssid, "\\x1b[2J\\xff\\x5c\\x00x");
+        assert_string_equal(r.bssid, "02:00:00:00:01:00");
+        assert_string_equal(r.security, "open");
+        assert_string_equal(r.wireless_mode, "station");
+        assert_string_equal(ledger_event_to_string(r.event), "wireless-joined");
+        assert_int_equal(ledger_record_normalise(&r), 0);
+        assert_string_equal(r.ssid, "\\x1b[2J\\xff\\x5c\\x00x");
+        /* 32 bytes that all need escaping fit the field. */
+        memset(n.ssid, 0xff, sizeof n.ssid);
+        n.ssid_len = 32;
+        ledger_record_set_wireless(&r, &n);
+        assert_int_equal(strlen(r.ssid), 128);
+        /* In a version 3 record it is refused: that version cannot say it. */
+        r.version = 3;
+        assert_int_equal(ledger_record_normalise(&r), -EINVAL);
+}
+
+/* Version 5: the scan and file fields round-trip through the encoding and JSON; a version 4 record
  * has none of their keys, and one of them in it is refused. */
 static void test_v5_scan_fields(void **state) {
         struct ledger_record r = sample(), back;
@@ -574,7 +646,7 @@ static void test_v5_scan_fields(void **state) {
         json_object_put(o);
 
         r = sample();
-        r.version = 3;
+        r.version = 4;
         assert_int_equal(ledger_record_to_json(&r, NULL, NULL, &o), 0);
         assert_false(json_object_object_get_ex(o, "files", NULL));
         assert_false(json_object_object_get_ex(o, "sha256", NULL));
@@ -582,10 +654,10 @@ static void test_v5_scan_fields(void **state) {
         json_object_object_add(o, "files", json_object_new_int64(0));
         assert_int_equal(ledger_record_from_json(o, &back, NULL, NULL), -EBADMSG);
         json_object_put(o);
-        /* The version byte 4 (the wireless branch's) is refused. */
+        /* The version byte 6 is refused. */
         r = sample();
         n = ledger_record_encode(&r, buf);
-        buf[0] = 4;
+        buf[0] = 6;
         assert_int_equal(ledger_record_decode(buf, n, &back), -EBADMSG);
 }
 
@@ -615,7 +687,7 @@ static void test_json_refuses_count_that_does_not_fit_the_version(void **state) 
         assert_int_equal(back.version, 1);
         assert_int_equal(back.count, 1);
 
-        const char *bad[] = { "1", "4", "0", "\"2\"", "2.0", "null" };
+        const char *bad[] = { "1", "5", "0", "\"2\"", "2.0", "null" };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 json_object_object_add(o, "version", json_tokener_parse(bad[i]));
                 json_object_object_add(o, "count", json_object_new_int64(1));
@@ -652,10 +724,12 @@ int main(void) {
                 cmocka_unit_test(test_decode_refuses_count_below_one),
                 cmocka_unit_test(test_v1_record_from_the_old_code_reencodes_to_its_bytes),
                 cmocka_unit_test(test_v1_json_is_what_the_old_code_exported),
-                cmocka_unit_test(test_v3_json_has_version_count_and_media_fields),
+                cmocka_unit_test(test_v4_json_has_version_count_media_and_wireless_fields),
                 cmocka_unit_test(test_v5_scan_fields),
                 cmocka_unit_test(test_encoding_v3_is_v2_plus_media_fields),
                 cmocka_unit_test(test_set_media_fills_fields_that_mean_one_thing),
+                cmocka_unit_test(test_encoding_v4_is_v3_plus_wireless_fields),
+                cmocka_unit_test(test_set_wireless_escapes_the_ssid),
                 cmocka_unit_test(test_json_refuses_count_that_does_not_fit_the_version),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -163,8 +163,8 @@ static void test_verify_finds_inserted_row(void **state) {
                   " event, vendor, product, serial, manufacturer, product_name, bus_path, interfaces, ifname, mac,"
                   " link_kind, link_path, driver, policy_serial, signer, decision, reason, permit, uid, user, outcome,"
                   " error_number, message, encoding, prev_hash, hash, count, bus, device_name, device_path, oemid,"
-                  " manufacture_date, files, bytes, duration_ms, scanner, signature, file_path, sha256, pid, process"
-                  " FROM records WHERE seq = 6");
+                  " manufacture_date, wireless_mode, ssid, bssid, security, files, bytes, duration_ms, scanner, signature,"
+                  " file_path, sha256, pid, process FROM records WHERE seq = 6");
         expect_break(f, LEDGER_BREAK_SEQ, 3);
 }
 
@@ -364,6 +364,8 @@ static int64_t sql_int(const char *db_path, const char *sql) {
         "ALTER TABLE records DROP COLUMN sha256; ALTER TABLE records DROP COLUMN pid; ALTER TABLE records DROP COLUMN process;"
 #define HAS_MEDIA_COLUMNS "SELECT count(*) FROM pragma_table_info('records') WHERE name IN " \
         "('bus', 'device_name', 'device_path', 'oemid', 'manufacture_date')"
+#define HAS_WIRELESS_COLUMNS "SELECT count(*) FROM pragma_table_info('records') WHERE name IN " \
+        "('wireless_mode', 'ssid', 'bssid', 'security')"
 
 static int expect_v1(const struct ledger_record *r, const uint8_t prev[static LEDGER_HASH_SIZE],
                      const uint8_t hash[static LEDGER_HASH_SIZE], void *userdata) {
@@ -434,6 +436,8 @@ static void test_v1_ledger_migrates_on_open_and_continues_the_chain(void **state
         assert_int_equal(sql_int(db, HAS_MEDIA_COLUMNS), 5);
         assert_int_equal(sql_int(db, HAS_SCAN_COLUMNS), 9);
         assert_int_equal(sql_int(db, "SELECT count(*) FROM records WHERE bus = '' AND device_name = ''"), V1_RECORDS + 2);
+        assert_int_equal(sql_int(db, HAS_WIRELESS_COLUMNS), 4);
+        assert_int_equal(sql_int(db, "SELECT count(*) FROM records WHERE ssid = '' AND security = ''"), V1_RECORDS + 2);
         /* The first new record continues from the last old one. */
         assert_int_equal(sql_int(db, "SELECT (SELECT prev_hash FROM records WHERE seq = 17) = "
                                      "(SELECT hash FROM records WHERE seq = 16)"), 1);
@@ -452,10 +456,11 @@ static void test_v1_ledger_migrates_on_open_and_continues_the_chain(void **state
         ledger_close(ro);
 }
 
-/* A ledger of the version 2 schema (count, no media columns; made here from the version 1
- * fixture by migrating it and dropping the media columns again): read-only it verifies as it is,
- * opened to write it gains the media columns only, and the chain goes on in version 3. */
-static void test_v2_ledger_gains_media_columns(void **state) {
+/* A ledger of the version 2 schema (count, no media or wireless columns; made here from the
+ * version 1 fixture by migrating it and dropping the later columns again): read-only it verifies
+ * as it is, opened to write it gains the media and the wireless columns, and the chain goes on in
+ * the current version. */
+static void test_v2_ledger_gains_media_and_wireless_columns(void **state) {
         struct fixture *f = *state;
         _cleanup_free_ char *db = v1_copy(f);
         struct ledger *l;
@@ -472,10 +477,14 @@ static void test_v2_ledger_gains_media_columns(void **state) {
         assert_int_equal(sqlite3_exec(h, DROP_SCAN_COLUMNS, NULL, NULL, NULL), SQLITE_OK);
         assert_int_equal(sqlite3_exec(h, "ALTER TABLE records DROP COLUMN bus; ALTER TABLE records DROP COLUMN device_name;"
                                          "ALTER TABLE records DROP COLUMN device_path; ALTER TABLE records DROP COLUMN oemid;"
-                                         "ALTER TABLE records DROP COLUMN manufacture_date;", NULL, NULL, NULL), SQLITE_OK);
+                                         "ALTER TABLE records DROP COLUMN manufacture_date;"
+                                         "ALTER TABLE records DROP COLUMN wireless_mode; ALTER TABLE records DROP COLUMN ssid;"
+                                         "ALTER TABLE records DROP COLUMN bssid; ALTER TABLE records DROP COLUMN security;",
+                                      NULL, NULL, NULL), SQLITE_OK);
         sqlite3_close(h);
         assert_int_equal(sql_int(db, HAS_COUNT_COLUMN), 1);
         assert_int_equal(sql_int(db, HAS_MEDIA_COLUMNS), 0);
+        assert_int_equal(sql_int(db, HAS_WIRELESS_COLUMNS), 0);
 
         assert_int_equal(ledger_open(db, LEDGER_OPEN_READ_ONLY, 0, &l), 0);
         assert_int_equal(ledger_verify(l, &rep), 0);
@@ -486,6 +495,7 @@ static void test_v2_ledger_gains_media_columns(void **state) {
 
         assert_int_equal(ledger_open(db, 0, 0, &l), 0);
         assert_int_equal(sql_int(db, HAS_MEDIA_COLUMNS), 5);
+        assert_int_equal(sql_int(db, HAS_WIRELESS_COLUMNS), 4);
         assert_int_equal(sql_int(db, HAS_SCAN_COLUMNS), 9);
         r.subject = LEDGER_SUBJECT_MEDIA;
         r.event = LEDGER_EVENT_CONNECTED;
@@ -504,10 +514,10 @@ static void test_v2_ledger_gains_media_columns(void **state) {
         assert_int_equal(sql_int(db, "SELECT count(*) FROM records WHERE bus = 'mmc' AND oemid = '0x5859'"), 1);
 }
 
-/* A ledger of the version 3 schema (media, no scan columns): read-only it verifies as it is,
- * opened to write it gains the scan and file columns after the media ones, and a scan record
+/* A ledger of the version 4 schema (wireless, no scan columns): read-only it verifies as it is,
+ * opened to write it gains the scan and file columns after the wireless ones, and a scan record
  * (version 5) keeps its fields. */
-static void test_v3_ledger_gains_scan_columns(void **state) {
+static void test_v4_ledger_gains_scan_columns(void **state) {
         struct fixture *f = *state;
         _cleanup_free_ char *db = v1_copy(f);
         struct ledger *l;
@@ -620,6 +630,58 @@ static void test_append_writes_the_current_version(void **state) {
         assert_int_equal(ledger_verify(f->l, &rep), 0);
 }
 
+/* A ledger of the version 3 schema (count and media, no wireless columns; made here from the
+ * version 1 fixture by migrating it and dropping the wireless columns again): read-only it
+ * verifies as it is, opened to write it gains the wireless columns only, and the chain goes on in
+ * version 4. */
+static void test_v3_ledger_gains_wireless_columns(void **state) {
+        struct fixture *f = *state;
+        _cleanup_free_ char *db = v1_copy(f);
+        struct ledger *l;
+        struct ledger_verify_report rep;
+        struct ledger_record r = rec(FIXTURE_MONDAY + 8 * 86400), back;
+        struct wireless_network n = { .ssid = "hot\x1bspot", .ssid_len = 8, .security = WIRELESS_SECURITY_OPEN };
+        sqlite3 *h;
+        int k = 0;
+
+        assert_int_equal(ledger_open(db, 0, 0, &l), 0);
+        ledger_close(l);
+        assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(h, DROP_SCAN_COLUMNS, NULL, NULL, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(h, "ALTER TABLE records DROP COLUMN wireless_mode; ALTER TABLE records DROP COLUMN ssid;"
+                                         "ALTER TABLE records DROP COLUMN bssid; ALTER TABLE records DROP COLUMN security;",
+                                      NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(h);
+        assert_int_equal(sql_int(db, HAS_COUNT_COLUMN), 1);
+        assert_int_equal(sql_int(db, HAS_MEDIA_COLUMNS), 5);
+        assert_int_equal(sql_int(db, HAS_WIRELESS_COLUMNS), 0);
+
+        assert_int_equal(ledger_open(db, LEDGER_OPEN_READ_ONLY, 0, &l), 0);
+        assert_int_equal(ledger_verify(l, &rep), 0);
+        assert_int_equal(ledger_foreach(l, 1, V1_RECORDS, expect_v1, &k), 0);
+        assert_int_equal(k, V1_RECORDS);
+        ledger_close(l);
+        assert_int_equal(sql_int(db, HAS_WIRELESS_COLUMNS), 0);
+
+        assert_int_equal(ledger_open(db, 0, 0, &l), 0);
+        assert_int_equal(sql_int(db, HAS_WIRELESS_COLUMNS), 4);
+        r.subject = LEDGER_SUBJECT_NETWORK;
+        r.event = LEDGER_EVENT_WIRELESS_JOINED;
+        r.count = 12;
+        ledger_record_set_wireless(&r, &n);
+        assert_int_equal(ledger_append(l, &r), 0);
+        assert_int_equal(ledger_commit(l, NULL), 1);
+        assert_int_equal(ledger_verify(l, &rep), 0);
+        assert_int_equal(rep.count, V1_RECORDS + 1);
+        assert_int_equal(ledger_find_last(l, LEDGER_EVENT_WIRELESS_JOINED, INT64_MAX, &back), 0);
+        assert_int_equal(back.version, LEDGER_ENCODING_VERSION);
+        assert_int_equal(back.count, 12);
+        assert_string_equal(back.ssid, "hot\\x1bspot");
+        assert_string_equal(back.security, "open");
+        ledger_close(l);
+        assert_int_equal(sql_int(db, "SELECT count(*) FROM records WHERE ssid = 'hot\\x1bspot' AND event = 'wireless-joined'"), 1);
+}
+
 int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
         const struct CMUnitTest tests[] = {
@@ -646,8 +708,9 @@ int main(void) {
                 T(test_verify_finds_modified_count),
                 T(test_append_clamps_count_below_one),
                 T(test_append_writes_the_current_version),
-                T(test_v2_ledger_gains_media_columns),
-                T(test_v3_ledger_gains_scan_columns),
+                T(test_v2_ledger_gains_media_and_wireless_columns),
+                T(test_v3_ledger_gains_wireless_columns),
+                T(test_v4_ledger_gains_scan_columns),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

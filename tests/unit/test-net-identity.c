@@ -233,6 +233,60 @@ static void test_rename_changes_identity(void **state) {
         assert_false(net_identity_equal(&a, &b));
 }
 
+/* Regression: cfg80211 sends a wireless extensions event as an RTM_NEWLINK with IFLA_WIRELESS, a
+ * name and flags but no address. Read as a description of the link, it made an approved Wi-Fi
+ * card lose its MAC, fall to "default network: block" and be set down at every scan and
+ * association (found on the real kernel, tests/vm/test-kyokad-wifi.py). */
+static void test_parse_marks_wireless_extensions_event(void **state) {
+        struct msg m;
+        struct net_link_info info;
+        static const uint8_t wext[8] = { 8, 0, 0x15, 0x8b, 0, 0, 0, 0 };    /* an iw_event: SIOCGIWSCAN */
+
+        msg_init(&m, 4, IFF_UP | IFF_BROADCAST, ARPHRD_ETHER);
+        msg_put(&m, IFLA_IFNAME, "wlan0", 6);
+        msg_put(&m, IFLA_WIRELESS, wext, sizeof wext);
+        assert_int_equal(net_link_parse(&m.h, sizeof m, &info), 0);
+        assert_true(info.wireless_event);
+        assert_false(info.has_address);
+        assert_true(info.flags & IFF_UP);
+
+        msg_init(&m, 4, IFF_UP | IFF_BROADCAST, ARPHRD_ETHER);
+        msg_put(&m, IFLA_IFNAME, "wlan0", 6);
+        msg_put(&m, IFLA_ADDRESS, mac_cur, 6);
+        assert_int_equal(net_link_parse(&m.h, sizeof m, &info), 0);
+        assert_false(info.wireless_event);
+}
+
+static void test_wireless_link_is_known_by_its_phy80211_link(void **state) {
+        _cleanup_free_ char *root = test_mkdtemp();
+        _cleanup_free_ char *target = NULL;
+        struct net_identity id = { .ifindex = 4 };
+
+        mkdirs(root, "class/net/wlan0");
+        mkdirs(root, "class/net/eth0");
+        free(test_write(root, "class/net/wlan0/ifindex", "4\n", 2));
+        free(test_write(root, "class/net/eth0/ifindex", "5\n", 2));
+        assert_true(asprintf(&target, "%s/class/net/wlan0/phy80211", root) > 0);
+        assert_int_equal(symlink("../../ieee80211/phy0", target), 0);   /* dangling, as a lstat sees it */
+        strcpy(id.name, "wlan0");
+        assert_int_equal(net_identity_is_wireless(root, &id), 1);
+        strcpy(id.name, "eth0");
+        assert_int_equal(net_identity_is_wireless(root, &id), -ESTALE);  /* another ifindex */
+        id.ifindex = 5;
+        assert_int_equal(net_identity_is_wireless(root, &id), 0);
+        test_rmdir_r(root);
+}
+
+static void test_wireless_mode_is_part_of_the_identity(void **state) {
+        struct net_identity a = { .ifindex = 3, .wireless = WIRELESS_STATION }, b;
+
+        strcpy(a.name, "wlan0");
+        b = a;
+        assert_true(net_identity_equal(&a, &b));
+        b.wireless = WIRELESS_AP;
+        assert_false(net_identity_equal(&a, &b));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse_usb_adapter_with_permanent_mac),
@@ -247,6 +301,9 @@ int main(void) {
                 cmocka_unit_test(test_parent_driver_and_udev_path),
                 cmocka_unit_test(test_virtual_link_has_no_parent),
                 cmocka_unit_test(test_rename_changes_identity),
+                cmocka_unit_test(test_parse_marks_wireless_extensions_event),
+                cmocka_unit_test(test_wireless_link_is_known_by_its_phy80211_link),
+                cmocka_unit_test(test_wireless_mode_is_part_of_the_identity),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -363,6 +363,76 @@ static void test_fallback_writes_canonical_form(void **state) {
         free(back);
 }
 
+static void test_add_and_remove_wireless_entry(void **state) {
+        uint8_t bssids[2][6] = { { 0x02, 0, 0, 0, 0, 0 }, { 0x02, 0, 0, 0, 0x0a, 0 } };
+        struct policy_wireless_entry e = {
+                .approval = { .permit = (char *) "許可-2026-031", .approved_by = (char *) "山田",
+                              .approved_on_text = (char *) "2026-11-22", .valid_from = TIME_NEG_INFINITY,
+                              .valid_until = TIME_INFINITY },
+                .ssid = "city-net", .ssid_len = 8,
+                .n_bssids = 2, .bssids = bssids,
+                .security = WIRELESS_SECURITY_WPA2_PSK,
+        };
+        _cleanup_free_ char *out = NULL, *out2 = NULL, *back = NULL;
+        bool rewritten = true;
+
+        assert_int_equal(policy_edit_add_wireless(three_entries, strlen(three_entries), "policy.conf", &e, &out,
+                                                  &rewritten, NULL), 0);
+        assert_false(rewritten);
+        assert_non_null(strstr(out, "wireless = (\n    {\n        permit = \"許可-2026-031\";\n        ssid = \"city-net\";\n"
+                                    "        bssid = [ \"02:00:00:00:00:00\", \"02:00:00:00:0a:00\" ];\n"
+                                    "        security = \"wpa2-psk\";\n"));
+        {
+                _cleanup_(policy_freep) struct policy *p = parse_ok(out, 8, 3, 0);
+                assert_int_equal(p->n_wireless, 1);
+                assert_int_equal(p->wireless[0].n_bssids, 2);
+        }
+
+        /* An SSID that is not text goes in as ssid_hex, and a second entry joins the list. */
+        struct policy_wireless_entry f = e;
+        f.approval.permit = (char *) "W-2";
+        memcpy(f.ssid, "\x1b[2J\xff", 5);
+        f.ssid_len = 5;
+        f.n_bssids = 0;
+        f.security = WIRELESS_SECURITY_OPEN;
+        assert_int_equal(policy_edit_add_wireless(out, strlen(out), "policy.conf", &f, &out2, &rewritten, NULL), 0);
+        assert_false(rewritten);
+        assert_non_null(strstr(out2, "        ssid_hex = \"1b5b324aff\";\n"));
+        {
+                _cleanup_(policy_freep) struct policy *p = parse_ok(out2, 9, 3, 0);
+                assert_int_equal(p->n_wireless, 2);
+                assert_memory_equal(p->wireless[1].ssid, "\x1b[2J\xff", 5);
+                assert_int_equal(p->wireless[1].security, WIRELESS_SECURITY_OPEN);
+        }
+
+        assert_int_equal(policy_edit_remove(out2, strlen(out2), "policy.conf", "許可-2026-031", &back, &rewritten, NULL), 0);
+        assert_false(rewritten);
+        _cleanup_(policy_freep) struct policy *p = parse_ok(back, 10, 3, 0);
+        assert_int_equal(p->n_wireless, 1);
+        assert_non_null(policy_find_wireless_permit(p, "W-2"));
+        /* A permit of another list is taken. */
+        char *again = NULL;
+        assert_int_equal(policy_edit_add_wireless(back, strlen(back), "policy.conf", &f, &again, &rewritten, NULL), -EEXIST);
+        assert_null(again);
+}
+
+static void test_add_wireless_canonical_fallback(void **state) {
+        struct policy_wireless_entry e = {
+                .approval = { .permit = (char *) "W-9", .approved_by = (char *) "山田", .approved_on_text = (char *) "2026-11-22",
+                              .valid_from = TIME_NEG_INFINITY, .valid_until = TIME_INFINITY },
+                .ssid = "guest", .ssid_len = 5, .security = WIRELESS_SECURITY_WPA3_SAE,
+        };
+        _cleanup_free_ char *out = NULL;
+        bool rewritten = false;
+
+        policy_edit_force_fallback = true;
+        assert_int_equal(policy_edit_add_wireless(three_entries, strlen(three_entries), "p", &e, &out, &rewritten, NULL), 0);
+        policy_edit_force_fallback = false;
+        assert_true(rewritten);
+        _cleanup_(policy_freep) struct policy *p = parse_ok(out, 8, 3, 0);
+        assert_int_equal(p->wireless[0].security, WIRELESS_SECURITY_WPA3_SAE);
+}
+
 static struct policy_media_entry new_media_entry(const char *permit, enum media_bus bus) {
         struct policy_media_entry e = {
                 .approval = {
@@ -456,6 +526,8 @@ int main(void) {
                 cmocka_unit_test(test_serial_forms),
                 cmocka_unit_test(test_refusals),
                 cmocka_unit_test(test_fallback_writes_canonical_form),
+                cmocka_unit_test(test_add_and_remove_wireless_entry),
+                cmocka_unit_test(test_add_wireless_canonical_fallback),
         };
         /* Dates in the policy are local: fix the zone so the tests do not depend on the host. */
         setenv("TZ", "Asia/Tokyo", 1);

@@ -1025,6 +1025,185 @@ static void test_100k_entries_answer_first_middle_last_and_miss(void **state) {
         assert_int_equal(d.window, WINDOW_NONE);
 }
 
+/* ---- wireless networks and modes ---- */
+
+static struct wireless_network wnet(const char *ssid, size_t len, const char *bssid, enum wireless_security sec) {
+        struct wireless_network n = { .ssid_len = len, .security = sec };
+        memcpy(n.ssid, ssid, len);
+        if (bssid) {
+                n.has_bssid = true;
+                assert_int_equal(mac_parse(bssid, strlen(bssid), HEX_ANY_CASE, n.bssid), 0);
+        }
+        return n;
+}
+#define WNET(ssid, bssid, sec) wnet(ssid, sizeof(ssid) - 1, bssid, sec)
+
+static struct policy_decision match_wireless(const struct policy *p, struct wireless_network n, int64_t now) {
+        struct policy_decision d;
+        memset(&d, 0x5a, sizeof d);
+        policy_match_wireless(p, &n, now, &d);
+        return d;
+}
+
+#define CITY_NET(extra) \
+        "wireless = ( { permit = \"許可-2026-031\"; ssid = \"city-net\"; " extra \
+        "  approved_by = \"情報政策課\"; approved_on = \"2026-01-05\"; } );\n"
+
+static void test_wireless_permit_approves_its_ssid(void **state) {
+        _cleanup_parsed_ struct policy *p = parse(SAFE_DEFAULTS CITY_NET(""));
+        struct policy_decision d = match_wireless(p, WNET("city-net", "02:00:00:00:00:00", WIRELESS_SECURITY_WPA2_PSK), T0);
+        assert_int_equal(d.verdict, VERDICT_ALLOW);
+        assert_int_equal(d.reason, REASON_PERMIT);
+        assert_ptr_equal(d.wireless_entry, &p->wireless[0]);
+        assert_null(d.net_entry);
+}
+
+static void test_wireless_other_ssid_is_blocked(void **state) {
+        _cleanup_parsed_ struct policy *p = parse(SAFE_DEFAULTS CITY_NET(""));
+        struct policy_decision d = match_wireless(p, WNET("hotspot", "02:00:00:00:01:00", WIRELESS_SECURITY_WPA2_PSK), T0);
+        assert_int_equal(d.verdict, VERDICT_BLOCK);
+        assert_int_equal(d.reason, REASON_DEFAULT_WIRELESS);
+        assert_null(d.wireless_entry);
+        /* A prefix or a longer name is another network. */
+        assert_int_equal(match_wireless(p, WNET("city-ne", NULL, WIRELESS_SECURITY_WPA2_PSK), T0).verdict, VERDICT_BLOCK);
+        assert_int_equal(match_wireless(p, WNET("city-net2", NULL, WIRELESS_SECURITY_WPA2_PSK), T0).verdict, VERDICT_BLOCK);
+        assert_int_equal(match_wireless(p, WNET("city-net\0", NULL, WIRELESS_SECURITY_WPA2_PSK), T0).verdict, VERDICT_BLOCK);
+}
+
+static void test_wireless_open_network_needs_an_entry_saying_open(void **state) {
+        _cleanup_parsed_ struct policy *p = parse(SAFE_DEFAULTS CITY_NET(""));
+        struct policy_decision d = match_wireless(p, WNET("city-net", NULL, WIRELESS_SECURITY_OPEN), T0);
+        assert_int_equal(d.verdict, VERDICT_BLOCK);
+        assert_int_equal(d.window, WINDOW_WEAKER_SECURITY);
+        assert_ptr_equal(d.wireless_entry, &p->wireless[0]);
+        char buf[256];
+        policy_decision_describe(&d, NULL, buf, sizeof buf);
+        assert_string_equal(buf, "default wireless (permit 許可-2026-031 needs at least wpa2-psk)");
+        /* WEP, WPA1, OWE and what kyoka cannot name count as open. */
+        assert_int_equal(match_wireless(p, WNET("city-net", NULL, WIRELESS_SECURITY_WEP), T0).verdict, VERDICT_BLOCK);
+        assert_int_equal(match_wireless(p, WNET("city-net", NULL, WIRELESS_SECURITY_WPA), T0).verdict, VERDICT_BLOCK);
+        assert_int_equal(match_wireless(p, WNET("city-net", NULL, WIRELESS_SECURITY_OWE), T0).verdict, VERDICT_BLOCK);
+        assert_int_equal(match_wireless(p, WNET("city-net", NULL, WIRELESS_SECURITY_UNKNOWN), T0).verdict, VERDICT_BLOCK);
+
+        _cleanup_parsed_ struct policy *q = parse(SAFE_DEFAULTS CITY_NET("security = \"open\"; bssid = [ \"02:00:00:00:00:00\" ];"));
+        assert_int_equal(match_wireless(q, WNET("city-net", "02:00:00:00:00:00", WIRELESS_SECURITY_OPEN), T0).verdict,
+                         VERDICT_ALLOW);
+}
+
+static void test_wireless_security_is_a_least(void **state) {
+        _cleanup_parsed_ struct policy *p = parse(SAFE_DEFAULTS CITY_NET("security = \"wpa2-enterprise\";"));
+        assert_int_equal(match_wireless(p, WNET("city-net", NULL, WIRELESS_SECURITY_WPA2_PSK), T0).verdict, VERDICT_BLOCK);
+        assert_int_equal(match_wireless(p, WNET("city-net", NULL, WIRELESS_SECURITY_WPA2_ENTERPRISE), T0).verdict,
+                         VERDICT_ALLOW);
+        assert_int_equal(match_wireless(p, WNET("city-net", NULL, WIRELESS_SECURITY_WPA3_SAE), T0).verdict, VERDICT_ALLOW);
+}
+
+static void test_wireless_bssid_list_limits_access_points(void **state) {
+        _cleanup_parsed_ struct policy *p =
+                parse(SAFE_DEFAULTS CITY_NET("bssid = [ \"02:00:00:00:00:00\", \"02:00:00:00:0A:00\" ];"));
+        assert_int_equal(match_wireless(p, WNET("city-net", "02:00:00:00:00:00", WIRELESS_SECURITY_WPA2_PSK), T0).verdict,
+                         VERDICT_ALLOW);
+        assert_int_equal(match_wireless(p, WNET("city-net", "02:00:00:00:0a:00", WIRELESS_SECURITY_WPA2_PSK), T0).verdict,
+                         VERDICT_ALLOW);
+        struct policy_decision d = match_wireless(p, WNET("city-net", "02:00:00:00:01:00", WIRELESS_SECURITY_WPA2_PSK), T0);
+        assert_int_equal(d.verdict, VERDICT_BLOCK);
+        assert_int_equal(d.window, WINDOW_OTHER_ACCESS_POINT);
+        /* No access point known: not one of the listed. */
+        assert_int_equal(match_wireless(p, WNET("city-net", NULL, WIRELESS_SECURITY_WPA2_PSK), T0).verdict, VERDICT_BLOCK);
+}
+
+static void test_wireless_ssid_hex_matches_any_bytes(void **state) {
+        /* "ab\x1b[2J\xff" : an escape sequence and invalid UTF-8 */
+        _cleanup_parsed_ struct policy *p = parse(SAFE_DEFAULTS
+                "wireless = ( { permit = \"W-1\"; ssid_hex = \"61621B5B324aff\"; approved_by = \"x\"; approved_on = \"2026-01-05\"; } );\n");
+        assert_true(p->wireless[0].ssid_is_hex);
+        assert_int_equal(match_wireless(p, WNET("ab\x1b[2J\xff", NULL, WIRELESS_SECURITY_WPA2_PSK), T0).verdict, VERDICT_ALLOW);
+        assert_int_equal(match_wireless(p, WNET("ab\x1b[2J", NULL, WIRELESS_SECURITY_WPA2_PSK), T0).verdict, VERDICT_BLOCK);
+}
+
+static void test_wireless_unknown_ssid_matches_nothing(void **state) {
+        _cleanup_parsed_ struct policy *p = parse(SAFE_DEFAULTS CITY_NET(""));
+        struct wireless_network n = WNET("", NULL, WIRELESS_SECURITY_WPA2_PSK);
+        assert_int_equal(match_wireless(p, n, T0).verdict, VERDICT_BLOCK);
+}
+
+static void test_wireless_expired_permit_is_named(void **state) {
+        _cleanup_parsed_ struct policy *p = parse(SAFE_DEFAULTS
+                "wireless = ( { permit = \"W-1\"; ssid = \"city-net\"; approved_by = \"x\"; approved_on = \"2026-01-05\";\n"
+                "               valid_until = \"%s\"; } );\n", at(T0 + DAY));
+        struct policy_decision d = match_wireless(p, WNET("city-net", NULL, WIRELESS_SECURITY_WPA2_PSK), T0);
+        assert_int_equal(d.verdict, VERDICT_ALLOW);
+        assert_int_equal(d.next_change, T0 + DAY);
+        d = match_wireless(p, WNET("city-net", NULL, WIRELESS_SECURITY_WPA2_PSK), T0 + DAY);
+        assert_int_equal(d.verdict, VERDICT_BLOCK);
+        assert_int_equal(d.window, WINDOW_EXPIRED);
+        assert_ptr_equal(d.wireless_entry, &p->wireless[0]);
+}
+
+static void test_wireless_default_allow_and_lockdown(void **state) {
+        _cleanup_parsed_ struct policy *p = parse(
+                "defaults = { usb_hid = \"allow\"; usb_hub = \"allow\"; usb_other = \"block\"; network = \"block\"; wireless = \"allow\"; };\n");
+        struct policy_decision d = match_wireless(p, WNET("hotspot", NULL, WIRELESS_SECURITY_OPEN), T0);
+        assert_int_equal(d.verdict, VERDICT_ALLOW);
+        assert_int_equal(d.reason, REASON_DEFAULT_WIRELESS);
+        d = match_wireless(NULL, WNET("city-net", NULL, WIRELESS_SECURITY_WPA3_SAE), T0);
+        assert_int_equal(d.verdict, VERDICT_BLOCK);
+        assert_int_equal(d.reason, REASON_LOCKDOWN_WIRELESS);
+}
+
+static struct net_identity wlan(enum wireless_mode mode) {
+        struct net_identity id = net_dev("wlan0", "02:00:00:00:02:00", NULL, NULL);
+        id.wireless = mode;
+        return id;
+}
+
+#define WLAN_ENTRY(extra) \
+        "network = ( { permit = \"N-1\"; mac = \"02:00:00:00:02:00\"; " extra " approved_by = \"x\"; approved_on = \"2026-01-05\"; } );\n"
+
+static void test_wireless_link_as_client_is_approved_by_its_entry(void **state) {
+        _cleanup_parsed_ struct policy *p = parse(SAFE_DEFAULTS WLAN_ENTRY(""));
+        assert_int_equal(match_net(p, wlan(WIRELESS_STATION), T0).verdict, VERDICT_ALLOW);
+        assert_int_equal(match_net(p, wlan(WIRELESS_P2P_CLIENT), T0).verdict, VERDICT_ALLOW);
+}
+
+static void test_wireless_link_as_access_point_needs_the_mode_permitted(void **state) {
+        _cleanup_parsed_ struct policy *p = parse(SAFE_DEFAULTS WLAN_ENTRY(""));
+        static const enum wireless_mode refused[] = {
+                WIRELESS_AP, WIRELESS_P2P_GO, WIRELESS_MESH, WIRELESS_IBSS, WIRELESS_MONITOR, WIRELESS_OTHER,
+        };
+        for (size_t i = 0; i < ELEMENTSOF(refused); i++) {
+                struct policy_decision d = match_net(p, wlan(refused[i]), T0);
+                assert_int_equal(d.verdict, VERDICT_BLOCK);
+                assert_int_equal(d.reason, REASON_WIRELESS_MODE);
+                assert_int_equal(d.wireless_mode, refused[i]);
+        }
+        char buf[256];
+        struct policy_decision d = match_net(p, wlan(WIRELESS_AP), T0);
+        policy_decision_describe(&d, NULL, buf, sizeof buf);
+        assert_string_equal(buf, "permit N-1 does not permit wireless mode ap");
+
+        _cleanup_parsed_ struct policy *q = parse(SAFE_DEFAULTS WLAN_ENTRY("wireless_modes = [ \"ap\", \"monitor\" ];"));
+        assert_int_equal(match_net(q, wlan(WIRELESS_AP), T0).verdict, VERDICT_ALLOW);
+        assert_int_equal(match_net(q, wlan(WIRELESS_MONITOR), T0).verdict, VERDICT_ALLOW);
+        assert_int_equal(match_net(q, wlan(WIRELESS_MESH), T0).verdict, VERDICT_BLOCK);
+        assert_int_equal(match_net(q, wlan(WIRELESS_OTHER), T0).verdict, VERDICT_BLOCK);
+}
+
+static void test_wireless_mode_under_default_network_allow_follows_default_wireless(void **state) {
+        _cleanup_parsed_ struct policy *p = parse(DEFAULTS("allow", "allow", "block", "allow"));
+        struct policy_decision d = match_net(p, wlan(WIRELESS_AP), T0);
+        assert_int_equal(d.verdict, VERDICT_BLOCK);
+        assert_int_equal(d.reason, REASON_WIRELESS_MODE);
+        char buf[256];
+        policy_decision_describe(&d, NULL, buf, sizeof buf);
+        assert_string_equal(buf, "wireless mode ap needs a permit (wireless_modes)");
+        assert_int_equal(match_net(p, wlan(WIRELESS_STATION), T0).verdict, VERDICT_ALLOW);
+
+        _cleanup_parsed_ struct policy *q = parse(
+                "defaults = { usb_hid = \"allow\"; usb_hub = \"allow\"; usb_other = \"block\"; network = \"allow\"; wireless = \"allow\"; };\n");
+        assert_int_equal(match_net(q, wlan(WIRELESS_AP), T0).verdict, VERDICT_ALLOW);
+}
+
 /* ---- media on other buses ------------------------------------------------------------------ */
 
 static int64_t T(const char *s) {
@@ -1241,6 +1420,18 @@ int main(void) {
                 cmocka_unit_test(test_index_rebuild_replaces_index),
                 cmocka_unit_test(test_policy_without_index_decides_by_defaults),
                 cmocka_unit_test(test_100k_entries_answer_first_middle_last_and_miss),
+                cmocka_unit_test(test_wireless_permit_approves_its_ssid),
+                cmocka_unit_test(test_wireless_other_ssid_is_blocked),
+                cmocka_unit_test(test_wireless_open_network_needs_an_entry_saying_open),
+                cmocka_unit_test(test_wireless_security_is_a_least),
+                cmocka_unit_test(test_wireless_bssid_list_limits_access_points),
+                cmocka_unit_test(test_wireless_ssid_hex_matches_any_bytes),
+                cmocka_unit_test(test_wireless_unknown_ssid_matches_nothing),
+                cmocka_unit_test(test_wireless_expired_permit_is_named),
+                cmocka_unit_test(test_wireless_default_allow_and_lockdown),
+                cmocka_unit_test(test_wireless_link_as_client_is_approved_by_its_entry),
+                cmocka_unit_test(test_wireless_link_as_access_point_needs_the_mode_permitted),
+                cmocka_unit_test(test_wireless_mode_under_default_network_allow_follows_default_wireless),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -632,6 +632,33 @@ static const struct bad_case bad_cases[] = {
           "policy.conf:9: usb[0].serial: expected a string\n"
           "policy.conf:12: usb[0].valid_until: expected a date \"YYYY-MM-DD\" or a time \"YYYY-MM-DDTHH:MM[:SS][+HH:MM]\", got \"2027-02-29\"\n"
           "policy.conf:14: defaults.network: expected a string" },
+        { "wireless without ssid", HEADER "wireless = ( { permit = \"W-1\";\n" NET_APPROVAL "} );\n", 0,
+          "policy.conf:6: wireless[0]: needs ssid (text) or ssid_hex" },
+        { "wireless with ssid and ssid_hex", HEADER "wireless = ( { permit = \"W-1\"; ssid = \"a\"; ssid_hex = \"61\";\n"
+          NET_APPROVAL "} );\n", 0, "policy.conf:6: wireless[0]: has both ssid and ssid_hex: give one" },
+        { "wireless ssid too long", HEADER "wireless = ( { permit = \"W-1\"; ssid = \"0123456789abcdef0123456789abcdefX\";\n"
+          NET_APPROVAL "} );\n", 0, "policy.conf:6: wireless[0].ssid: longer than 32 bytes (an SSID's limit)" },
+        { "wireless ssid with control character", HEADER "wireless = ( { permit = \"W-1\"; ssid = \"a\\x1bb\";\n"
+          NET_APPROVAL "} );\n", 0, "policy.conf:6: wireless[0].ssid: contains a control character: \"a\\x1bb\"" },
+        { "wireless ssid_hex odd", HEADER "wireless = ( { permit = \"W-1\"; ssid_hex = \"616\";\n" NET_APPROVAL "} );\n", 0,
+          "policy.conf:6: wireless[0].ssid_hex: expected 2 to 64 hex digits (1 to 32 bytes), got \"616\"" },
+        { "wireless bssid bad", HEADER "wireless = ( { permit = \"W-1\"; ssid = \"a\"; bssid = [ \"02:00:00:00:00\" ];\n"
+          NET_APPROVAL "} );\n", 0,
+          "policy.conf:6: wireless[0].bssid[0]: expected a MAC address \"aa:bb:cc:dd:ee:ff\", got \"02:00:00:00:00\"" },
+        { "wireless bssid empty", HEADER "wireless = ( { permit = \"W-1\"; ssid = \"a\"; bssid = [ ];\n" NET_APPROVAL "} );\n", 0,
+          "policy.conf:6: wireless[0].bssid: empty: list at least one access point, or omit the key (any)" },
+        { "wireless security unknown", HEADER "wireless = ( { permit = \"W-1\"; ssid = \"a\"; security = \"wep\";\n"
+          NET_APPROVAL "} );\n", 0,
+          "policy.conf:6: wireless[0].security: expected \"open\", \"wpa2-psk\", \"wpa2-enterprise\" or \"wpa3-sae\", got \"wep\"" },
+        { "wireless unknown key", HEADER "wireless = ( { permit = \"W-1\"; ssid = \"a\"; mac = \"02:00:00:00:00:00\";\n"
+          NET_APPROVAL "} );\n", 0, "policy.conf:6: wireless[0].mac: unknown key" },
+        { "wireless permit shared with network", HEADER NET_OPEN "  kind = \"veth\";\n" NET_APPROVAL "} );\n"
+          "wireless = ( { permit = \"許可-2026-020\"; ssid = \"a\";\n" NET_APPROVAL "} );\n", 0,
+          "policy.conf:11: wireless[0].permit: duplicate permit \"許可-2026-020\" (first at line 7)" },
+        { "wireless_modes unknown", HEADER NET_OPEN "  kind = \"veth\"; wireless_modes = [ \"station\" ];\n" NET_APPROVAL "} );\n", 0,
+          "policy.conf:8: network[0].wireless_modes[0]: expected \"ap\", \"p2p-go\", \"mesh\", \"ibss\" or \"monitor\", got \"station\"" },
+        { "defaults wireless bad", HEADER "defaults = { wireless = \"open\"; };\n", 0,
+          "policy.conf:6: defaults.wireless: expected \"allow\" or \"block\", got \"open\"" },
         /* Filled in by setup_generated_cases(). */
         { "label too long", long_label, 0, "policy.conf:10: usb[0].label: longer than 1024 bytes" },
         { "more than 32 interfaces", interfaces_33, 0, "policy.conf:10: usb[0].interfaces: more than 32 interfaces" },
@@ -729,6 +756,64 @@ static void test_messages_are_capped(void **state) {
         assert_string_equal(d.messages[100], "policy.conf: 50 more problems not shown");
         policy_diag_done(&d);
         free(buf);
+}
+
+static void test_wireless_entries_are_read(void **state) {
+        struct policy_diag d = {};
+        struct policy *p = parse_ok(HEADER
+                "defaults = { wireless = \"block\"; };\n"
+                "network = ( { permit = \"N-1\"; mac = \"02:00:00:00:02:00\"; wireless_modes = [ \"ap\", \"monitor\" ];\n"
+                NET_APPROVAL "} );\n"
+                "wireless = ( { permit = \"許可-2026-031\"; ssid = \"市役所-net\"; bssid = [ \"02:00:00:00:00:00\", \"02:00:00:00:0A:00\" ];\n"
+                "               security = \"wpa3-sae\";\n" NET_APPROVAL "},\n"
+                "             { permit = \"W-2\"; ssid_hex = \"00ff1b\";\n" NET_APPROVAL "},\n"
+                "             { permit = \"W-3\"; ssid = \"guest\"; security = \"open\";\n" NET_APPROVAL "} );\n", &d);
+
+        assert_int_equal(p->default_wireless, POLICY_BLOCK);
+        assert_int_equal(p->net[0].wireless_modes, (1u << WIRELESS_AP) | (1u << WIRELESS_MONITOR));
+        assert_int_equal(p->n_wireless, 3);
+        const struct policy_wireless_entry *w = &p->wireless[0];
+        assert_string_equal(w->approval.permit, "許可-2026-031");
+        assert_int_equal(w->ssid_len, strlen("市役所-net"));
+        assert_memory_equal(w->ssid, "市役所-net", w->ssid_len);
+        assert_false(w->ssid_is_hex);
+        assert_int_equal(w->n_bssids, 2);
+        assert_memory_equal(w->bssids[1], "\x02\0\0\0\x0a\0", 6);
+        assert_int_equal(w->security, WIRELESS_SECURITY_WPA3_SAE);
+        assert_int_equal(p->wireless[1].ssid_len, 3);
+        assert_memory_equal(p->wireless[1].ssid, "\0\xff\x1b", 3);
+        assert_true(p->wireless[1].ssid_is_hex);
+        /* Not given: WPA2-PSK at least; open only when an entry says so. */
+        assert_int_equal(p->wireless[1].security, WIRELESS_SECURITY_WPA2_PSK);
+        assert_ptr_equal(policy_find_wireless_permit(p, "W-2"), &p->wireless[1]);
+        /* An open network without access points: anyone may call a hotspot "guest". */
+        assert_int_equal(d.n_errors, 0);
+        assert_int_equal(d.n_warnings, 1);
+        assert_string_equal(d.messages[0], "policy.conf:17: warning: wireless[2].bssid: not given for an open network: any "
+                                           "access point that calls itself this is approved");
+
+        char *text = NULL;
+        assert_int_equal(policy_write(p, &text), 0);
+        assert_non_null(strstr(text, "        ssid = \"市役所-net\";\n"));
+        assert_non_null(strstr(text, "        ssid_hex = \"00ff1b\";\n"));
+        assert_non_null(strstr(text, "        bssid = [ \"02:00:00:00:00:00\", \"02:00:00:00:0a:00\" ];\n"));
+        assert_non_null(strstr(text, "        wireless_modes = [ \"ap\", \"monitor\" ];\n"));
+        assert_null(strstr(text, "wireless = \"block\""));
+        struct policy_diag d2 = {};
+        struct policy *q = parse_ok(text, &d2);
+        assert_int_equal(q->n_wireless, 3);
+        for (size_t i = 0; i < 3; i++) {
+                assert_int_equal(q->wireless[i].ssid_len, p->wireless[i].ssid_len);
+                assert_memory_equal(q->wireless[i].ssid, p->wireless[i].ssid, p->wireless[i].ssid_len);
+                assert_int_equal(q->wireless[i].n_bssids, p->wireless[i].n_bssids);
+                assert_int_equal(q->wireless[i].security, p->wireless[i].security);
+        }
+        assert_int_equal(q->net[0].wireless_modes, p->net[0].wireless_modes);
+        free(text);
+        policy_free(q);
+        policy_free(p);
+        policy_diag_done(&d);
+        policy_diag_done(&d2);
 }
 
 static void assert_approval_equal(const struct policy_approval *a, const struct policy_approval *b) {
@@ -1058,6 +1143,7 @@ int main(void) {
                 cmocka_unit_test(test_each_malformed_policy_gets_its_message),
                 cmocka_unit_test(test_bad_value_is_quoted_bounded),
                 cmocka_unit_test(test_messages_are_capped),
+                cmocka_unit_test(test_wireless_entries_are_read),
                 cmocka_unit_test(test_canonical_write_reads_back_equal),
                 cmocka_unit_test(test_canonical_write_keeps_port_and_hidraw),
                 cmocka_unit_test(test_canonical_write_of_generated_entry_keeps_times),

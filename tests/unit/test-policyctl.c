@@ -134,7 +134,16 @@ static const char LIST[] =
         "  \"verdict\":\"allow\",\"reason\":\"permit N-1\",\"permit\":\"N-1\",\"violations\":0},"
         " {\"type\":\"network\",\"ifindex\":1,\"name\":\"lo\",\"mac\":null,\"mac_permanent\":false,\"kind\":\"\","
         "  \"path\":\"\",\"driver\":\"\",\"loopback\":true,\"up\":true,\"verdict\":\"allow\",\"reason\":\"loopback\","
-        "  \"permit\":null,\"violations\":0}]}";
+        "  \"permit\":null,\"violations\":0},"
+        /* Wi-Fi cards: one as an access point (the old policy permitted the mode), one a client. */
+        " {\"type\":\"network\",\"ifindex\":3,\"name\":\"wlan0\",\"mac\":\"02:00:00:00:02:00\",\"mac_permanent\":true,"
+        "  \"kind\":\"\",\"path\":\"\",\"driver\":\"mac80211_hwsim\",\"loopback\":false,\"up\":true,"
+        "  \"verdict\":\"allow\",\"reason\":\"permit N-W\",\"permit\":\"N-W\",\"violations\":0,\"wireless_mode\":\"ap\","
+        "  \"wireless\":{\"mode\":\"ap\",\"association\":null,\"refused\":0,\"last_refused\":null}},"
+        " {\"type\":\"network\",\"ifindex\":4,\"name\":\"wlan1\",\"mac\":\"02:00:00:00:03:00\",\"mac_permanent\":true,"
+        "  \"kind\":\"\",\"path\":\"\",\"driver\":\"mac80211_hwsim\",\"loopback\":false,\"up\":true,"
+        "  \"verdict\":\"allow\",\"reason\":\"permit N-C\",\"permit\":\"N-C\",\"violations\":0,\"wireless_mode\":\"station\","
+        "  \"wireless\":{\"mode\":\"station\",\"association\":null,\"refused\":0,\"last_refused\":null}}]}";
 
 static const char POLICY_STICK_ONLY[] =
         "kyoka_policy = 1; serial = 2; issued = \"2026-12-01\"; issuer = \"t\"; contract = \"t\";\n"
@@ -142,7 +151,9 @@ static const char POLICY_STICK_ONLY[] =
         "usb = ( { permit = \"U-1\"; vendor = \"0781\"; product = \"5581\"; serial = \"4C53000123\";\n"
         "          approved_by = \"t\"; approved_on = \"2026-12-01\"; } );\n"
         "media = ( { permit = \"M-1\"; bus = \"mmc\"; vendor = \"0x000003\"; oemid = \"0x5344\"; model = \"SD32G\";\n"
-        "            serial = \"0x12345678\"; approved_by = \"t\"; approved_on = \"2026-12-01\"; } );\n";
+        "            serial = \"0x12345678\"; approved_by = \"t\"; approved_on = \"2026-12-01\"; } );\n"
+        "network = ( { permit = \"N-W\"; mac = \"02:00:00:00:02:00\"; approved_by = \"t\"; approved_on = \"2026-12-01\"; },\n"
+        "            { permit = \"N-C\"; mac = \"02:00:00:00:03:00\"; approved_by = \"t\"; approved_on = \"2026-12-01\"; } );\n";
 
 static void test_preview_decides_what_kyokad_listed(void **state) {
         struct json_object *list = json_tokener_parse(LIST);
@@ -156,7 +167,7 @@ static void test_preview_decides_what_kyokad_listed(void **state) {
         assert_int_equal(policy_parse(POLICY_STICK_ONLY, strlen(POLICY_STICK_ONLY), "t.conf", &p, &diag), 0);
         policy_diag_done(&diag); /* warnings (a serial-less permit, none here: still released) */
         assert_int_equal(preview_compute(list, p, 1796000000, &pv, err, sizeof err), 0);
-        assert_int_equal(pv.n_items, 7);
+        assert_int_equal(pv.n_items, 9);
         /* The stick: approved now. */
         assert_false(pv.items[0].is_link);
         assert_int_equal(pv.items[0].before, VERDICT_BLOCK);
@@ -185,7 +196,16 @@ static void test_preview_decides_what_kyokad_listed(void **state) {
         /* Loopback is always allowed. */
         assert_int_equal(pv.items[6].after, VERDICT_ALLOW);
         assert_false(preview_item_cuts(&pv.items[6]));
-        assert_int_equal(pv.n_changed, 4);
+        /* A card acting as an access point: its MAC is still approved, but not the mode (kyokad
+         * blocks it, REASON_WIRELESS_MODE); the client card stays allowed. */
+        assert_string_equal(pv.items[7].name, "wlan0");
+        assert_int_equal(pv.items[7].before, VERDICT_ALLOW);
+        assert_int_equal(pv.items[7].after, VERDICT_BLOCK);
+        assert_string_equal(pv.items[7].reason, "permit N-W does not permit wireless mode ap");
+        assert_string_equal(pv.items[8].name, "wlan1");
+        assert_int_equal(pv.items[8].after, VERDICT_ALLOW);
+        assert_string_equal(pv.items[8].reason, "permit N-C");
+        assert_int_equal(pv.n_changed, 5);
         preview_done(&pv);
 
         /* Lockdown (no policy): the stick stays blocked, the link is blocked. */

@@ -16,6 +16,12 @@ VMDIR=${KYOKA_VM_DIR:-$TOP/build/vm}
 CACHE=$VMDIR/cache
 
 MODULES="xhci-pci xhci-hcd usb-storage uas sd_mod sg ext4 usbnet cdc_ether rndis_host cdc_ncm e1000e veth usbhid hid-generic evdev nf_tables nft_meta_bridge ahci sr_mod cdrom isofs sdhci-pci mmc_block nvme virtio_pci virtio_blk"
+# In the image but not loaded at boot: a test loads them with its own parameters
+# (mac80211_hwsim radios=N: simulated Wi-Fi cards, with cfg80211 and mac80211; the crypto
+# modules WPA2 (CCMP: ccm, ctr) and protected management frames (cmac, gcm) autoload).
+MODULES_ONDEMAND="mac80211_hwsim ccm ctr gcm cmac ecb seqiv"
+# Wireless tools from the host (tests/vm/deps.sh installs them), for the radios above.
+WIRELESS_TOOLS="/usr/sbin/hostapd /usr/sbin/hostapd_cli /usr/sbin/wpa_supplicant /usr/sbin/wpa_cli /usr/sbin/iw"
 
 die() { echo "build-image.sh: $*" >&2; exit 1; }
 note() { echo "build-image.sh: $*" >&2; }
@@ -103,8 +109,8 @@ SEAT_RULES="70-uaccess.rules 71-seat.rules 73-seat-late.rules"
 # --- the cache key ----------------------------------------------------------------------------
 hostver() { dpkg-query -W -f='${Package}=${Version} ' "$@"; }
 key=$( {
-        echo "$kdeb $udeb $sdeb $MODULES"
-        hostver busybox-static kmod iproute2 libc6 libkmod2 libssl3
+        echo "$kdeb $udeb $sdeb $MODULES $MODULES_ONDEMAND $WIRELESS_TOOLS"
+        hostver busybox-static kmod iproute2 libc6 libkmod2 libssl3 hostapd wpasupplicant iw
         cat "$HERE/build-image.sh" "$HERE/init" "$HERE/cmdchannel"
 } | sha256sum | cut -c1-16)
 IMG=$VMDIR/images/$key
@@ -151,6 +157,11 @@ for f in $SEAT_RULES; do cp "$work/systemd/lib/udev/rules.d/$f" "$R/lib/udev/rul
 mkdir -p "$R/lib/systemd/network"
 cp "$work/udev/lib/systemd/network/"*.link "$R/lib/systemd/network/"
 copy_with_libs "$R" "$R/bin/kmod" "$R/usr/sbin/ip" "$R/bin/udevadm" "$R"/lib/udev/*_id
+for t in $WIRELESS_TOOLS; do
+        [ -x "$t" ] || die "$t missing on the host: run tests/vm/deps.sh"
+        cp "$t" "$R/usr/sbin/"
+done
+copy_with_libs "$R" $(for t in $WIRELESS_TOOLS; do echo "$R/usr/sbin/${t##*/}"; done)
 
 cat > "$R/etc/passwd" <<'EOF'
 root:x:0:0:root:/root:/bin/sh
@@ -181,14 +192,14 @@ echo kyoka-vm > "$R/etc/hostname"
 KD=$work/kernel
 depmod -b "$KD" "$KVER"
 order=()
-for m in $MODULES; do
+for m in $MODULES $MODULES_ONDEMAND; do
         while read -r _ ko _; do
                 [ -n "$ko" ] || continue
                 rel=${ko#"$KD"/}
                 mkdir -p "$R/$(dirname "$rel")"
                 cp "$ko" "$R/$rel"
         done < <(modprobe -d "$KD" -S "$KVER" --show-depends "$m" | grep '^insmod ')
-        order+=("$m")
+        case " $MODULES_ONDEMAND " in *" $m "*) ;; *) order+=("$m");; esac
 done
 cp "$KD/lib/modules/$KVER"/modules.{order,builtin,builtin.modinfo} "$R/lib/modules/$KVER/" 2>/dev/null || true
 depmod -b "$R" "$KVER"
@@ -218,6 +229,7 @@ KVER=$KVER
 UDEV_DEB=$udeb
 SYSTEMD_DEB=$sdeb
 MODULES="$MODULES"
+MODULES_ONDEMAND="$MODULES_ONDEMAND"
 EOF
 rm -rf "$IMG"
 mv "$IMG.tmp" "$IMG"

@@ -97,7 +97,8 @@ def wait_log(vm, pattern, timeout=15):
 
 
 def kyokad_pid(vm):
-    rc, out = vm.run("pidof kyokad")
+    """The daemon's pid: not its nftables worker's, which runs the same binary (and is named so)."""
+    rc, out = vm.run("for p in $(pidof kyokad); do grep -q nft-worker /proc/$p/cmdline 2>/dev/null || echo $p; done")
     return out.split()[0] if rc == 0 and out.split() else None
 
 
@@ -172,6 +173,15 @@ class Approver:
         if read_only:
             args.append("--read-only")
         self.ctl(args)
+
+    def ctl_rc(self, args):
+        """policyctl ARGS: (exit status, stderr), without raising."""
+        p = subprocess.run([POLICYCTL, *args], capture_output=True, text=True)
+        return p.returncode, p.stderr
+
+    def text(self):
+        with open(self.policy) as f:
+            return f.read()
 
     def approve_request(self, request_path, permit, *options):
         """OPTIONS: more approve options, e.g. "--bind-port", "--hidraw-user"."""
