@@ -126,7 +126,7 @@ int scan_message_parse(const char *line, size_t n, struct scan_message *ret) {
         if (wn == 8 && memcmp(w, "progress", 8) == 0) {
                 m.kind = SCAN_MSG_PROGRESS;
                 if (!next_word(&p, end, &w, &wn) || !parse_u64(w, wn, INT64_MAX, &m.files) ||
-                    !next_word(&p, end, &w, &wn) || !parse_u64(w, wn, INT64_MAX, &m.bytes) || p != end)
+                    !next_word(&p, end, &w, &wn) || !parse_u64(w, wn, INT64_MAX, &m.bytes) || w + wn != end)
                         return -EBADMSG;
         } else if (wn == 6 && memcmp(w, "engine", 6) == 0) {
                 m.kind = SCAN_MSG_ENGINE;
@@ -159,7 +159,7 @@ int scan_message_parse(const char *line, size_t n, struct scan_message *ret) {
                         return -EBADMSG;
                 m.error = (int) v;
                 if (!next_word(&p, end, &w, &wn) || !parse_u64(w, wn, INT64_MAX, &m.files) ||
-                    !next_word(&p, end, &w, &wn) || !parse_u64(w, wn, INT64_MAX, &m.bytes) || p != end)
+                    !next_word(&p, end, &w, &wn) || !parse_u64(w, wn, INT64_MAX, &m.bytes) || w + wn != end)
                         return -EBADMSG;
         } else
                 return -EBADMSG;

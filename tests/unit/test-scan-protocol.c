@@ -67,6 +67,8 @@ static void test_malformed_lines_are_refused(void **state) {
                 "result dirty none 0 0 0",
                 "result clean none 5000 0 0",
                 "result clean none 0 0 0 extra",
+                "result clean none 0 33 990 ",    /* a trailing space: one spelling only (fuzz finding) */
+                "progress 1 2 ",
                 "hello world",
         };
         for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
