@@ -529,6 +529,14 @@ static void put_approval_tail(FILE *f, const struct layout *lo, const struct pol
         put_string(f, lo, "label", a->label);
         put_string(f, lo, "purpose", a->purpose);
         put_string(f, lo, "holder", a->holder);
+        if (a->n_workstations > 0) {
+                fprintf(f, "%sworkstations = [ ", lo->field);
+                for (size_t i = 0; i < a->n_workstations; i++) {
+                        _cleanup_free_ char *q = policy_quote_string(a->workstations[i]);
+                        fprintf(f, "%s%s", i ? ", " : "", q ?: "\"\"");
+                }
+                fputs(" ];\n", f);
+        }
         put_string(f, lo, "approved_by", a->approved_by);
         put_string(f, lo, "approved_on", on);
         put_string(f, lo, "valid_from", date_text(a->valid_from_text, a->valid_from, b2));

@@ -100,7 +100,7 @@ static int check_applicable(const struct policy_load_options *opts, const struct
          * approver's machine). policy_check_applicable() would read it as "no host matches",
          * so let the policy's own workstation stand in for the host. */
         if (!opts->hostname && !opts->machine_id)
-                hostname = p->workstation;
+                hostname = p->n_workstations > 0 ? p->workstations[0] : NULL;
 
         r = policy_check_applicable(p, opts->now, hostname, opts->machine_id);
         if (r == -EKEYEXPIRED) {
@@ -216,6 +216,15 @@ int policy_load(const struct policy_load_options *opts, struct policy_load_resul
         r = check_applicable(opts, p, result);
         if (r < 0)
                 return r;
+        /* One signed file may serve a fleet: this host enforces the entries meant for it. The
+         * signature covers them all; what is dropped is what another workstation enforces. */
+        if (opts->hostname || opts->machine_id) {
+                r = policy_restrict_to_host(p, opts->hostname, opts->machine_id);
+                if (r < 0) {
+                        set_message(result, "%s: out of memory", opts->policy_path);
+                        return refuse(result, LOAD_UNREADABLE, r);
+                }
+        }
 
         if (opts->state_dir) {
                 r = check_rollback(opts, p, result);

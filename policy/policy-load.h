@@ -31,7 +31,8 @@ struct policy_load_options {
         const char *policy_path;      /* the policy; its signature is POLICY_PATH.sig */
         const struct keyring *keys;
         const char *state_dir;        /* NULL: skip the anti-rollback check */
-        const char *hostname;         /* hostname and machine_id both NULL: skip the workstation check */
+        const char *hostname;         /* hostname and machine_id both NULL: skip the workstation check
+                                       * and keep every entry; else only the entries for this host */
         const char *machine_id;
         int64_t now;
 };

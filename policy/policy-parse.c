@@ -373,6 +373,93 @@ static bool workstation_valid(const char *s) {
                s[0] != '.';
 }
 
+/* "ws-01, ws-02": the list as one text, for messages and displays. */
+static char *workstations_join(char *const *v, size_t n) {
+        size_t len = 1;
+        for (size_t i = 0; i < n; i++)
+                len += strlen(v[i]) + 2;
+        char *t = malloc(len), *o = t;
+        if (!t)
+                return NULL;
+        *o = 0;
+        for (size_t i = 0; i < n; i++)
+                o = stpcpy(stpcpy(o, i ? ", " : ""), v[i]);
+        return t;
+}
+
+static void strv_free(char **v, size_t n) {
+        for (size_t i = 0; v && i < n; i++)
+                free(v[i]);
+        free(v);
+}
+
+/* A host name or machine-id, or an array/list of them (a fleet): into *RET (N names), each
+ * valid and named once. */
+static int get_workstations(struct parser *ps, const config_setting_t *s, const char *field, char ***ret,
+                            size_t *ret_n) {
+        char f[FIELD_MAX + 16], q[QUOTE_MAX];
+        bool single = config_setting_type(s) == CONFIG_TYPE_STRING;
+        int n = single ? 1 : config_setting_length(s);
+        char **v;
+        int r = 0;
+
+        if (!single && config_setting_type(s) != CONFIG_TYPE_ARRAY && config_setting_type(s) != CONFIG_TYPE_LIST) {
+                fail_at(ps, line_of(s), field, "expected a host name or machine-id, or an array of them, "
+                        "e.g. [ \"ws-01\", \"ws-02\" ]");
+                return -EINVAL;
+        }
+        if (n == 0) {
+                fail_at(ps, line_of(s), field, "empty: name at least one workstation, or omit the key");
+                return -EINVAL;
+        }
+        if (n > POLICY_WORKSTATIONS_MAX) {
+                fail_at(ps, line_of(s), field, "more than %d workstations", POLICY_WORKSTATIONS_MAX);
+                return -EINVAL;
+        }
+        v = calloc((size_t) n, sizeof *v);
+        if (!v) {
+                ps->oom = true;
+                return -ENOMEM;
+        }
+        for (int i = 0; i < n; i++) {
+                const config_setting_t *el = single ? s : config_setting_get_elem(s, (unsigned) i);
+                const char *w;
+
+                if (single)
+                        snprintf(f, sizeof f, "%s", field);
+                else
+                        snprintf(f, sizeof f, "%.127s[%d]", field, i);
+                if (get_string(ps, el, f, POLICY_STRING_MAX, STR_OPTIONAL, &w) < 0) {
+                        r = -EINVAL;
+                        continue;
+                }
+                if (!workstation_valid(w)) {
+                        fail_at(ps, line_of(el), f, "expected a hostname or a 32-hex-digit machine-id, got \"%s\"",
+                                quote(w, q));
+                        r = -EINVAL;
+                        continue;
+                }
+                for (int j = 0; j < i; j++)
+                        if (v[j] && strcasecmp(v[j], w) == 0) {
+                                fail_at(ps, line_of(el), f, "\"%s\" is named twice", quote(w, q));
+                                r = -EINVAL;
+                        }
+                v[i] = strdup(w);
+                if (!v[i]) {
+                        ps->oom = true;
+                        r = -ENOMEM;
+                }
+        }
+        if (r < 0) {
+                strv_free(v, (size_t) n);
+                return r;
+        }
+        strv_free(*ret, *ret_n);
+        *ret = v;
+        *ret_n = (size_t) n;
+        return 0;
+}
+
 enum key_kind {
         KEY_PERMIT,
         KEY_TEXT,                     /* optional free text */
@@ -397,6 +484,7 @@ enum key_kind {
         KEY_SSID_HEX,
         KEY_BSSID,
         KEY_SECURITY,
+        KEY_WORKSTATIONS,
 };
 
 struct key {
@@ -419,6 +507,7 @@ static const struct key usb_keys[] = {
         { "label", KEY_TEXT, false },
         { "purpose", KEY_TEXT, false },
         { "holder", KEY_TEXT, false },
+        { "workstations", KEY_WORKSTATIONS, false },
         { "approved_by", KEY_APPROVED_BY, true },
         { "approved_on", KEY_APPROVED_ON, true },
         { "valid_from", KEY_VALID_FROM, false },
@@ -436,6 +525,7 @@ static const struct key net_keys[] = {
         { "label", KEY_TEXT, false },
         { "purpose", KEY_TEXT, false },
         { "holder", KEY_TEXT, false },
+        { "workstations", KEY_WORKSTATIONS, false },
         { "approved_by", KEY_APPROVED_BY, true },
         { "approved_on", KEY_APPROVED_ON, true },
         { "valid_from", KEY_VALID_FROM, false },
@@ -452,6 +542,7 @@ static const struct key wireless_keys[] = {
         { "label", KEY_TEXT, false },
         { "purpose", KEY_TEXT, false },
         { "holder", KEY_TEXT, false },
+        { "workstations", KEY_WORKSTATIONS, false },
         { "approved_by", KEY_APPROVED_BY, true },
         { "approved_on", KEY_APPROVED_ON, true },
         { "valid_from", KEY_VALID_FROM, false },
@@ -641,6 +732,9 @@ static void parse_entry(struct parser *ps, const config_setting_t *g, const char
                         break;
                 case KEY_APPROVED_BY:
                         (void) dup_string(ps, s, f, POLICY_STRING_MAX, STR_REQUIRED, &a->approved_by);
+                        break;
+                case KEY_WORKSTATIONS:
+                        (void) get_workstations(ps, s, f, &a->workstations, &a->n_workstations);
                         break;
                 case KEY_APPROVED_ON:
                         (void) get_time(ps, s, f, false, &a->approved_on, &a->approved_on_text);
@@ -940,6 +1034,8 @@ static void parse_media_entry(struct parser *ps, const config_setting_t *g, cons
                                 e->scan = r == 1 ? POLICY_SCAN_REQUIRED : POLICY_SCAN_NONE;
                 } else if (streq(name, "label") || streq(name, "purpose") || streq(name, "holder"))
                         (void) dup_string(ps, s, f, POLICY_STRING_MAX, STR_OPTIONAL, text_field(a, name));
+                else if (streq(name, "workstations"))
+                        (void) get_workstations(ps, s, f, &a->workstations, &a->n_workstations);
                 else if (streq(name, "approved_by")) {
                         seen_by = true;
                         (void) dup_string(ps, s, f, POLICY_STRING_MAX, STR_REQUIRED, &a->approved_by);
@@ -1331,11 +1427,37 @@ static void prescan(struct parser *ps) {
         }
 }
 
+/* An entry limited to some workstations names only workstations the policy is for: a name the
+ * policy does not list would be an entry that applies nowhere (a typo the approver must see). */
+static void check_one_workstations(struct parser *ps, const struct policy *p, const struct policy_approval *a,
+                                   const char *list, size_t i) {
+        char f[FIELD_MAX], q[QUOTE_MAX];
+
+        if (p->n_workstations == 0)
+                return;
+        for (size_t j = 0; j < a->n_workstations; j++)
+                if (!policy_names_host(p->workstations, p->n_workstations, a->workstations[j], NULL)) {
+                        snprintf(f, sizeof f, "%s[%zu].workstations", list, i);
+                        fail_at(ps, a->line, f, "\"%s\" is not one of the policy's workstations (%s)",
+                                quote(a->workstations[j], q), p->workstation);
+                }
+}
+
+static void check_entry_workstations(struct parser *ps, const struct policy *p) {
+        for (size_t i = 0; i < p->n_usb; i++)
+                check_one_workstations(ps, p, &p->usb[i].approval, "usb", i);
+        for (size_t i = 0; i < p->n_net; i++)
+                check_one_workstations(ps, p, &p->net[i].approval, "network", i);
+        for (size_t i = 0; i < p->n_wireless; i++)
+                check_one_workstations(ps, p, &p->wireless[i].approval, "wireless", i);
+        for (size_t i = 0; i < p->n_media; i++)
+                check_one_workstations(ps, p, &p->media[i].approval, "media", i);
+}
+
 static void parse_root(struct parser *ps, const config_setting_t *root, struct policy *p,
                        struct entry_state **usb_st, struct entry_state **net_st, struct entry_state **wifi_st,
                        struct entry_state **media_st) {
         static const char *const required[] = { "kyoka_policy", "serial", "issued", "issuer", "contract" };
-        char q[QUOTE_MAX];
 
         for (int i = 0; i < config_setting_length(root); i++) {
                 const config_setting_t *s = config_setting_get_elem(root, (unsigned) i);
@@ -1368,16 +1490,10 @@ static void parse_root(struct parser *ps, const config_setting_t *root, struct p
                 else if (streq(name, "responsible"))
                         (void) dup_string(ps, s, name, POLICY_STRING_MAX, STR_OPTIONAL, &p->responsible);
                 else if (streq(name, "workstation")) {
-                        const char *w;
-                        if (get_string(ps, s, name, POLICY_STRING_MAX, STR_OPTIONAL, &w) < 0)
+                        if (get_workstations(ps, s, name, &p->workstations, &p->n_workstations) < 0)
                                 continue;
-                        if (!workstation_valid(w)) {
-                                fail_at(ps, line_of(s), name, "expected a hostname or a 32-hex-digit machine-id, got \"%s\"",
-                                      quote(w, q));
-                                continue;
-                        }
                         free(p->workstation);
-                        p->workstation = strdup(w);
+                        p->workstation = workstations_join(p->workstations, p->n_workstations);
                         if (!p->workstation)
                                 ps->oom = true;
                 } else if (streq(name, "valid_until"))
@@ -1402,6 +1518,7 @@ static void parse_root(struct parser *ps, const config_setting_t *root, struct p
         for (size_t i = 0; i < ELEMENTSOF(required); i++)
                 if (!config_setting_get_member(root, required[i]))
                         fail_at(ps, 1, required[i], "missing (required)");
+        check_entry_workstations(ps, p);
 }
 
 static int msg_cmp(const void *a, const void *b) {
@@ -1537,6 +1654,7 @@ void policy_diag_done(struct policy_diag *d) {
 }
 
 static void approval_done(struct policy_approval *a) {
+        strv_free(a->workstations, a->n_workstations);
         free(a->permit);
         free(a->label);
         free(a->approved_by);
@@ -1547,39 +1665,50 @@ static void approval_done(struct policy_approval *a) {
         free(a->valid_until_text);
 }
 
+static void usb_entry_done(struct policy_usb_entry *e) {
+        approval_done(&e->approval);
+        free(e->serial);
+        free(e->path);
+        free(e->interfaces);
+}
+
+static void net_entry_done(struct policy_net_entry *e) {
+        approval_done(&e->approval);
+        free(e->path);
+        free(e->kind);
+        free(e->name);
+}
+
+static void wireless_entry_done(struct policy_wireless_entry *e) {
+        approval_done(&e->approval);
+        free(e->bssids);
+}
+
+static void media_entry_done(struct policy_media_entry *e) {
+        approval_done(&e->approval);
+        free(e->vendor);
+        free(e->model);
+        free(e->serial);
+        free(e->oemid);
+        free(e->date);
+        free(e->path);
+}
+
 struct policy *policy_free(struct policy *p) {
         if (!p)
                 return NULL;
         policy_index_free(p->index);
-        for (size_t i = 0; i < p->n_usb; i++) {
-                approval_done(&p->usb[i].approval);
-                free(p->usb[i].serial);
-                free(p->usb[i].path);
-                free(p->usb[i].interfaces);
-        }
+        for (size_t i = 0; i < p->n_usb; i++)
+                usb_entry_done(&p->usb[i]);
         free(p->usb);
-        for (size_t i = 0; i < p->n_net; i++) {
-                approval_done(&p->net[i].approval);
-                free(p->net[i].path);
-                free(p->net[i].kind);
-                free(p->net[i].name);
-        }
+        for (size_t i = 0; i < p->n_net; i++)
+                net_entry_done(&p->net[i]);
         free(p->net);
-        for (size_t i = 0; i < p->n_wireless; i++) {
-                approval_done(&p->wireless[i].approval);
-                free(p->wireless[i].bssids);
-        }
+        for (size_t i = 0; i < p->n_wireless; i++)
+                wireless_entry_done(&p->wireless[i]);
         free(p->wireless);
-        for (size_t i = 0; i < p->n_media; i++) {
-                struct policy_media_entry *e = &p->media[i];
-                approval_done(&e->approval);
-                free(e->vendor);
-                free(e->model);
-                free(e->serial);
-                free(e->oemid);
-                free(e->date);
-                free(e->path);
-        }
+        for (size_t i = 0; i < p->n_media; i++)
+                media_entry_done(&p->media[i]);
         free(p->media);
         for (size_t i = 0; i < p->n_fixed; i++) {
                 struct policy_fixed_disk *d = &p->fixed[i];
@@ -1597,16 +1726,59 @@ struct policy *policy_free(struct policy *p) {
         free(p->contractor);
         free(p->responsible);
         free(p->workstation);
+        strv_free(p->workstations, p->n_workstations);
         free(p->valid_until_text);
         return mfree(p);
+}
+
+bool policy_names_host(char *const *list, size_t n, const char *hostname, const char *machine_id) {
+        if (n == 0)
+                return true;
+        /* Host names are case-insensitive, and a machine-id may be written in either case. */
+        for (size_t i = 0; i < n; i++)
+                if ((hostname && strcasecmp(list[i], hostname) == 0) || (machine_id && strcasecmp(list[i], machine_id) == 0))
+                        return true;
+        return false;
+}
+
+/* Keeps, in order, the entries of ARRAY (N of SIZE bytes each) that apply on the host. */
+#define RESTRICT(array, n, done, hostname, machine_id, dropped)                                                 \
+        do {                                                                                                    \
+                size_t _k = 0;                                                                                  \
+                for (size_t _i = 0; _i < (n); _i++) {                                                           \
+                        if (policy_names_host((array)[_i].approval.workstations, (array)[_i].approval.n_workstations, \
+                                              hostname, machine_id)) {                                          \
+                                if (_k != _i)                                                                   \
+                                        (array)[_k] = (array)[_i];                                              \
+                                _k++;                                                                           \
+                        } else {                                                                                \
+                                done(&(array)[_i]);                                                             \
+                                (dropped)++;                                                                    \
+                        }                                                                                       \
+                }                                                                                               \
+                (n) = _k;                                                                                       \
+        } while (0)
+
+int policy_restrict_to_host(struct policy *p, const char *hostname, const char *machine_id) {
+        int dropped = 0;
+
+        RESTRICT(p->usb, p->n_usb, usb_entry_done, hostname, machine_id, dropped);
+        RESTRICT(p->net, p->n_net, net_entry_done, hostname, machine_id, dropped);
+        RESTRICT(p->wireless, p->n_wireless, wireless_entry_done, hostname, machine_id, dropped);
+        RESTRICT(p->media, p->n_media, media_entry_done, hostname, machine_id, dropped);
+        if (dropped == 0)
+                return 0;
+        /* The indices point into the arrays just compacted. */
+        policy_index_free(p->index);
+        p->index = NULL;
+        int r = policy_index_build(p);
+        return r < 0 ? r : dropped;
 }
 
 int policy_check_applicable(const struct policy *p, int64_t now, const char *hostname, const char *machine_id) {
         if (now >= p->valid_until)
                 return -EKEYEXPIRED;
-        /* Host names are case-insensitive, and a machine-id may be written in either case. */
-        if (p->workstation && !(hostname && strcasecmp(p->workstation, hostname) == 0) &&
-            !(machine_id && strcasecmp(p->workstation, machine_id) == 0))
+        if (!policy_names_host(p->workstations, p->n_workstations, hostname, machine_id))
                 return -EXDEV;
         return 0;
 }

@@ -40,6 +40,19 @@ static void put_key_string(FILE *f, const char *indent, const char *key, const c
         fputs(";\n", f);
 }
 
+/* KEY = [ "a", "b" ]; (nothing for N == 0). */
+static void put_key_strv(FILE *f, const char *indent, const char *key, char *const *v, size_t n) {
+        if (n == 0)
+                return;
+        fprintf(f, "%s%s = [ ", indent, key);
+        for (size_t i = 0; i < n; i++) {
+                if (i > 0)
+                        fputs(", ", f);
+                put_string(f, v[i]);
+        }
+        fputs(" ];\n", f);
+}
+
 static int put_key_time(FILE *f, const char *indent, const char *key, const char *text, int64_t t) {
         char buf[ISO8601_MAX];
 
@@ -66,6 +79,7 @@ static int put_approval_tail(FILE *f, const struct policy_approval *a) {
         put_key_string(f, in, "label", a->label);
         put_key_string(f, in, "purpose", a->purpose);
         put_key_string(f, in, "holder", a->holder);
+        put_key_strv(f, in, "workstations", a->workstations, a->n_workstations);
         put_key_string(f, in, "approved_by", a->approved_by ?: "");
         r = put_key_time(f, in, "approved_on", a->approved_on_text, a->approved_on);
         if (r < 0)
@@ -212,7 +226,11 @@ int policy_write(const struct policy *p, char **ret) {
         put_key_string(f, "", "contract", p->contract ?: "");
         put_key_string(f, "", "contractor", p->contractor);
         put_key_string(f, "", "responsible", p->responsible);
-        put_key_string(f, "", "workstation", p->workstation);
+        /* One name as a string, as before lists existed; a fleet as an array. */
+        if (p->n_workstations == 1)
+                put_key_string(f, "", "workstation", p->workstations[0]);
+        else
+                put_key_strv(f, "", "workstation", p->workstations, p->n_workstations);
         if (r >= 0)
                 r = put_key_time(f, "", "valid_until", p->valid_until_text, p->valid_until);
 

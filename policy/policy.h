@@ -43,6 +43,11 @@ struct policy_approval {
         char *approved_on_text;
         char *valid_from_text;
         char *valid_until_text;
+        /* `workstations`: the hosts the entry applies on (host names or machine-ids), a subset of
+         * the policy's `workstation` list; NULL: every host the policy is for. policy_load()
+         * drops the entries that do not apply on the host it loads for. */
+        char **workstations;
+        size_t n_workstations;
         unsigned line;                /* where the entry starts in the file */
 };
 
@@ -167,7 +172,12 @@ struct policy {
          * the contractor (受注者) and its responsible person (情報管理責任者). NULL when not given. */
         char *contractor;
         char *responsible;
-        char *workstation;            /* NULL: any host */
+        /* `workstation`: one host name or machine-id, or a list of them (a fleet under one
+         * signature); NULL/0: any host. WORKSTATION is the list as one text ("ws-01, ws-02"),
+         * for messages and displays. */
+        char **workstations;
+        size_t n_workstations;
+        char *workstation;
         int64_t valid_until;          /* TIME_INFINITY when not given; exclusive like an entry's */
         char *valid_until_text;
 
@@ -225,6 +235,16 @@ static inline void policy_freep(struct policy **p) {
  * valid_until, -EXDEV when `workstation` names neither HOSTNAME nor MACHINE_ID (either may be
  * NULL). 0 otherwise. */
 int policy_check_applicable(const struct policy *p, int64_t now, const char *hostname, const char *machine_id);
+
+#define POLICY_WORKSTATIONS_MAX 10000  /* names in one `workstation` or `workstations` list */
+
+/* Whether LIST (N names; N == 0: every host) names HOSTNAME or MACHINE_ID (case-insensitive). */
+bool policy_names_host(char *const *list, size_t n, const char *hostname, const char *machine_id);
+
+/* Drops the entries whose `workstations` name neither HOSTNAME nor MACHINE_ID and rebuilds the
+ * indices: what is left is what this host enforces. Returns how many entries were dropped, or
+ * -ENOMEM (P is then unchanged but for entries already dropped; its indices are rebuilt). */
+int policy_restrict_to_host(struct policy *p, const char *hostname, const char *machine_id);
 
 /* Writes P as a clean canonical policy file (all fields, no comments), for the cases where a
  * text edit cannot keep the original layout, and for generated policies. */

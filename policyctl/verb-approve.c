@@ -71,8 +71,12 @@ static void help(void) {
                "                      product strings)\n"
                "  --purpose S         what it is for\n"
                "  --holder S          the worker it is issued to\n"
+               "  --workstation NAME  the entry applies on this workstation only (repeat it for\n"
+               "                      several; each one of the policy's `workstation` list)\n"
                "  -h --help           show this help\n"));
 }
+
+#define APPROVE_WORKSTATIONS_MAX 256
 
 struct approve_args {
         const char *request, *vendor, *product, *serial, *interfaces;
@@ -81,6 +85,8 @@ struct approve_args {
         bool read_only, bind_port, hidraw_user, any_bssid;
         size_t n_bssids;
         uint8_t bssids[WIRELESS_BSSIDS_MAX][6];       /* parsed --bssid */
+        char *workstations[APPROVE_WORKSTATIONS_MAX]; /* --workstation, as given */
+        size_t n_workstations;
         struct policy_interface_pattern patterns[USB_INTERFACES_MAX]; /* parsed --interfaces */
         size_t n_patterns;
 };
@@ -529,7 +535,7 @@ static int approve_media(const char *path, const char *text, size_t size, const 
 int verb_approve(int argc, char *argv[]) {
         enum { ARG_REQUEST = 0x100, ARG_VENDOR, ARG_PRODUCT, ARG_SERIAL, ARG_INTERFACES, ARG_PERMIT, ARG_BY,
                ARG_FROM, ARG_UNTIL, ARG_READ_ONLY, ARG_BIND_PORT, ARG_HIDRAW_USER, ARG_LABEL, ARG_PURPOSE, ARG_HOLDER,
-               ARG_SSID, ARG_SSID_HEX, ARG_BSSID, ARG_ANY_BSSID, ARG_SECURITY };
+               ARG_SSID, ARG_SSID_HEX, ARG_BSSID, ARG_ANY_BSSID, ARG_SECURITY, ARG_WORKSTATION };
         static const struct option options[] = {
                 { "request", required_argument, NULL, ARG_REQUEST },
                 { "vendor", required_argument, NULL, ARG_VENDOR },
@@ -551,6 +557,7 @@ int verb_approve(int argc, char *argv[]) {
                 { "bssid", required_argument, NULL, ARG_BSSID },
                 { "any-bssid", no_argument, NULL, ARG_ANY_BSSID },
                 { "security", required_argument, NULL, ARG_SECURITY },
+                { "workstation", required_argument, NULL, ARG_WORKSTATION },
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
@@ -581,6 +588,12 @@ int verb_approve(int argc, char *argv[]) {
                 case ARG_SSID_HEX: a.ssid_hex = optarg; break;
                 case ARG_SECURITY: a.security = optarg; break;
                 case ARG_ANY_BSSID: a.any_bssid = true; break;
+                case ARG_WORKSTATION:
+                        /* Checked where every policy name is: the edited file is parsed again. */
+                        if (a.n_workstations >= APPROVE_WORKSTATIONS_MAX)
+                                return usage_error("approve", _("more than %d --workstation"), APPROVE_WORKSTATIONS_MAX);
+                        a.workstations[a.n_workstations++] = optarg;
+                        break;
                 case ARG_BSSID:
                         if (a.n_bssids >= WIRELESS_BSSIDS_MAX)
                                 return usage_error("approve", "more than %d --bssid", WIRELESS_BSSIDS_MAX);
@@ -607,6 +620,8 @@ int verb_approve(int argc, char *argv[]) {
                 .label = (char *) a.label,
                 .purpose = (char *) a.purpose,
                 .holder = (char *) a.holder,
+                .workstations = a.n_workstations ? a.workstations : NULL,
+                .n_workstations = a.n_workstations,
         };
         if (parse_window(&a, &ap) < 0)
                 return EXIT_USAGE;

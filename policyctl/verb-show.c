@@ -78,6 +78,15 @@ static void print_approval(const struct policy_approval *a) {
         row("holder", a->holder);
         row("label", a->label);
         row("purpose", a->purpose);
+        /* Only where it narrows: an entry without the key applies on every workstation. */
+        if (a->n_workstations > 0) {
+                printf("  %-12s ", "applies on");
+                for (size_t i = 0; i < a->n_workstations; i++) {
+                        fputs(i ? ", " : "", stdout);
+                        fputs_safe(a->workstations[i], stdout);
+                }
+                fputs(" only\n", stdout);
+        }
 }
 
 static void print_media_keys(const char *vendor, const char *model, const char *serial, const char *oemid,
@@ -238,6 +247,23 @@ static int add_date(struct json_object *o, const char *key, const char *text, in
         return json_add_string(o, key, date_or_null(text, t, b));
 }
 
+/* KEY: the names as an array, or null for none (every workstation). */
+static int add_strv(struct json_object *o, const char *key, char *const *v, size_t n) {
+        if (n == 0)
+                return json_add_null(o, key);
+        struct json_object *a = json_object_new_array();
+        if (json_add(o, key, a) < 0)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                struct json_object *e = json_object_new_string(v[i]);
+                if (!e || json_object_array_add(a, e) < 0) {
+                        json_object_put(e);
+                        return -ENOMEM;
+                }
+        }
+        return 0;
+}
+
 static int add_approval(struct json_object *o, const struct policy_approval *a) {
         int r = 0;
         r = r < 0 ? r : json_add_string(o, "permit", a->permit);
@@ -248,6 +274,7 @@ static int add_approval(struct json_object *o, const struct policy_approval *a) 
         r = r < 0 ? r : add_date(o, "approved_on", a->approved_on_text, a->approved_on);
         r = r < 0 ? r : add_date(o, "valid_from", a->valid_from_text, a->valid_from);
         r = r < 0 ? r : add_date(o, "valid_until", a->valid_until_text, a->valid_until);
+        r = r < 0 ? r : add_strv(o, "workstations", a->workstations, a->n_workstations);
         return r;
 }
 
@@ -415,6 +442,7 @@ static int print_json(const struct policy *p) {
         r = r < 0 ? r : json_add_string(root, "contractor", p->contractor);
         r = r < 0 ? r : json_add_string(root, "responsible", p->responsible);
         r = r < 0 ? r : json_add_string(root, "workstation", p->workstation);
+        r = r < 0 ? r : add_strv(root, "workstations", p->workstations, p->n_workstations);
         r = r < 0 ? r : add_date(root, "valid_until", p->valid_until_text, p->valid_until);
 
         defaults = json_object_new_object();

@@ -353,6 +353,36 @@ static void test_load_refuses_a_policy_for_another_workstation(void **state) {
         policy_load_result_done(&res);
 }
 
+/* One signed file for a fleet: ws-01 is named, so it loads; the entry meant for ws-02 alone is
+ * not enforced here, the one for every workstation is. Without a host identity (the approver's
+ * verify) every entry stays. */
+static void test_load_fleet_policy_keeps_this_hosts_entries(void **state) {
+        struct fixture *f = *state;
+        struct policy_load_result res;
+        static const char fleet[] =
+                "workstation = [ \"ws-01\", \"ws-02\" ];\n"
+                "usb = ( { permit = \"A\"; vendor = \"0781\"; product = \"5581\"; serial = \"S1\";\n"
+                "          workstations = [ \"ws-02\" ]; approved_by = \"x\"; approved_on = \"2026-11-01\"; },\n"
+                "        { permit = \"B\"; vendor = \"0781\"; product = \"5581\"; serial = \"S2\";\n"
+                "          approved_by = \"x\"; approved_on = \"2026-11-01\"; } );\n";
+
+        write_signed_policy(f, 7, fleet);
+        assert_int_equal(policy_load(&f->opts, &res), 0);
+        assert_int_equal(res.policy->n_usb, 1);
+        assert_string_equal(res.policy->usb[0].approval.permit, "B");
+        policy_load_result_done(&res);
+
+        f->opts.hostname = "ws-03";
+        assert_int_equal(policy_load(&f->opts, &res), -EXDEV);
+        assert_contains(res.message, "is for workstation \"ws-01, ws-02\", not this host (ws-03)");
+        policy_load_result_done(&res);
+
+        f->opts.hostname = NULL;
+        assert_int_equal(policy_load(&f->opts, &res), 0);
+        assert_int_equal(res.policy->n_usb, 2);
+        policy_load_result_done(&res);
+}
+
 static void test_load_accepts_a_policy_bound_to_this_machine_id(void **state) {
         struct fixture *f = *state;
         struct policy_load_result res;
@@ -536,6 +566,7 @@ int main(void) {
                 T(test_load_refuses_an_expired_policy),
                 T(test_load_accepts_a_policy_on_its_last_day),
                 T(test_load_refuses_a_policy_for_another_workstation),
+                T(test_load_fleet_policy_keeps_this_hosts_entries),
                 T(test_load_accepts_a_policy_bound_to_this_machine_id),
                 T(test_load_without_host_identity_skips_the_workstation_check),
                 T(test_load_refuses_a_lower_serial_as_rollback),

@@ -10,6 +10,7 @@
 #include "test-util.h"
 
 #include "policy.h"
+#include "policy-match.h"
 #include "timeutil.h"
 
 /* libconfig 1.5 leaks the string tokens its lexer made when a syntax error hits them (its
@@ -421,6 +422,59 @@ static void test_workstation_binds_hostname_or_machine_id(void **state) {
         policy_diag_done(&d);
 }
 
+/* One signed file for a fleet: the policy names its workstations, entries may name some. */
+static void test_workstation_list_and_entries_for_some(void **state) {
+        struct policy_diag d = {};
+        struct policy *p = parse_ok(HEADER "workstation = [ \"ws-01\", \"ws-02\", \"0123456789abcdef0123456789abcdef\" ];\n"
+                                    "usb = ( { permit = \"A\"; vendor = \"0781\"; product = \"5581\"; serial = \"S1\";\n"
+                                    "          workstations = [ \"ws-01\" ];\n" USB_APPROVAL "},\n"
+                                    "        { permit = \"B\"; vendor = \"0781\"; product = \"5581\"; serial = \"S2\";\n"
+                                    USB_APPROVAL "} );\n"
+                                    NET_OPEN "  mac = \"02:00:00:00:00:01\"; workstations = [ \"WS-02\" ];\n" NET_APPROVAL "} );\n", &d);
+
+        assert_int_equal(p->n_workstations, 3);
+        assert_string_equal(p->workstation, "ws-01, ws-02, 0123456789abcdef0123456789abcdef");
+        assert_int_equal(policy_check_applicable(p, 0, "ws-02", NULL), 0);
+        assert_int_equal(policy_check_applicable(p, 0, "ws-09", "0123456789ABCDEF0123456789ABCDEF"), 0);
+        assert_int_equal(policy_check_applicable(p, 0, "ws-09", NULL), -EXDEV);
+        assert_int_equal(p->usb[0].approval.n_workstations, 1);
+        assert_int_equal(p->usb[1].approval.n_workstations, 0);
+
+        /* On ws-02: A (ws-01 only) is dropped, B (every workstation) and the link stay. */
+        assert_int_equal(policy_restrict_to_host(p, "ws-02", NULL), 1);
+        assert_int_equal(p->n_usb, 1);
+        assert_string_equal(p->usb[0].approval.permit, "B");
+        assert_int_equal(p->n_net, 1);
+        /* The indices follow: B matches, A's device does not. */
+        struct usb_identity id = { .vendor = 0x0781, .product = 0x5581, .has_serial = true, .serial = "S2",
+                                   .n_interfaces = 1, .interfaces = { { 8, 6, 0x50 } } };
+        struct policy_decision dec;
+        policy_match_usb(p, &id, 0, &dec);
+        assert_int_equal(dec.verdict, VERDICT_ALLOW);
+        strcpy(id.serial, "S1");
+        policy_match_usb(p, &id, 0, &dec);
+        assert_int_equal(dec.verdict, VERDICT_BLOCK);
+        /* On ws-01 the link (WS-02 only) would be dropped. */
+        assert_int_equal(policy_restrict_to_host(p, "ws-01", NULL), 1);
+        assert_int_equal(p->n_net, 0);
+
+        /* The canonical writer keeps the lists. */
+        policy_free(p);
+        p = parse_ok(HEADER "workstation = [ \"ws-01\", \"ws-02\" ];\n"
+                     USB_OPEN "  workstations = [ \"ws-02\" ];\n" USB_APPROVAL "} );\n", &d);
+        char *out = NULL;
+        assert_int_equal(policy_write(p, &out), 0);
+        assert_non_null(strstr(out, "workstation = [ \"ws-01\", \"ws-02\" ];\n"));
+        assert_non_null(strstr(out, "        workstations = [ \"ws-02\" ];\n"));
+        struct policy *again = parse_ok(out, &d);
+        assert_int_equal(again->n_workstations, 2);
+        assert_int_equal(again->usb[0].approval.n_workstations, 1);
+        free(out);
+        policy_free(again);
+        policy_free(p);
+        policy_diag_done(&d);
+}
+
 static void test_serial_above_32_bits_needs_l_suffix(void **state) {
         struct policy_diag d = {};
         struct policy *p = parse_ok("kyoka_policy = 1;\nserial = 99999999999L;\nissued = \"2026-11-20\";\n"
@@ -473,6 +527,17 @@ static char interfaces_33[2048];
 static const struct bad_case bad_cases[] = {
         { "syntax error", HEADER "label \"x\";\n", 0, "policy.conf:6: syntax error" },
         { "duplicate setting", HEADER "issuer = \"again\";\n", 0, "policy.conf:6: duplicate setting name" },
+        { "workstation list empty", HEADER "workstation = [ ];\n", 0,
+          "policy.conf:6: workstation: empty: name at least one workstation, or omit the key" },
+        { "workstation list with a bad name", HEADER "workstation = [ \"ws-01\", \"ws 02\" ];\n", 0,
+          "policy.conf:6: workstation[1]: expected a hostname or a 32-hex-digit machine-id, got \"ws 02\"" },
+        { "workstation named twice", HEADER "workstation = [ \"ws-01\", \"WS-01\" ];\n", 0,
+          "policy.conf:6: workstation[1]: \"WS-01\" is named twice" },
+        { "workstation as a number", HEADER "workstation = 7;\n", 0,
+          "policy.conf:6: workstation: expected a host name or machine-id, or an array of them, e.g. [ \"ws-01\", \"ws-02\" ]" },
+        { "entry for a workstation the policy is not for", HEADER "workstation = [ \"ws-01\", \"ws-02\" ];\n"
+          USB_OPEN "  workstations = [ \"ws-03\" ];\n" USB_APPROVAL "} );\n", 0,
+          "policy.conf:7: usb[0].workstations: \"ws-03\" is not one of the policy's workstations (ws-01, ws-02)" },
         { "embedded NUL", HEADER "label = \"a\0b\";\n", sizeof(HEADER "label = \"a\0b\";\n") - 1,
           "policy.conf:6: contains a NUL byte" },
         { "@include", HEADER "  @include \"/etc/kyoka/extra.conf\"\n", 0,
@@ -1125,6 +1190,7 @@ static void test_hundred_thousand_entries_parse(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_minimal_policy_gets_safe_defaults),
+                cmocka_unit_test(test_workstation_list_and_entries_for_some),
                 cmocka_unit_test(test_defaults_are_read),
                 cmocka_unit_test(test_full_japanese_policy_is_read),
                 cmocka_unit_test(test_full_policy_warns_about_empty_serial_and_missing_interfaces),
