@@ -248,7 +248,8 @@ DEPS := build-essential pkg-config clang libclang-rt-14-dev openssl \
         gettext locales hostapd wpasupplicant iw \
         pandoc groff man-db bash-completion zsh \
         dpkg-dev debhelper po-debconf lintian rpm \
-        dunst xvfb dbus-x11 libnotify-bin x11-apps imagemagick
+        dunst xvfb dbus-x11 libnotify-bin x11-apps imagemagick \
+        clamav-daemon clamav
 # locales: ja_JP.UTF-8 for tests/integration/test-policyctl-ja.sh (Debian generates only the
 # locales named in /etc/locale.gen; --keep-existing leaves the others alone).
 deps:

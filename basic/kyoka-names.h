@@ -52,3 +52,6 @@
 #define KYOKA_CONTROL_MESSAGE_MAX (64u << 10)  /* a client's message, bytes */
 #define KYOKA_CONTROL_REPLY_MAX (1u << 20)     /* a message from kyokad, bytes */
 #define KYOKA_CONTROL_DEVICE_MAX 256           /* "device" of a request, its NUL included */
+
+/* Debian's clamav-daemon listens here (LocalSocket); kyokad --clamd-socket overrides it. */
+#define KYOKA_CLAMD_SOCKET "/run/clamav/clamd.ctl"

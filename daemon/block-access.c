@@ -24,7 +24,7 @@
 #define UDEV_DB_MAX (1u << 20)        /* a udev database file is a few hundred bytes */
 
 const char *block_access_to_string(enum block_access a) {
-        return a == BLOCK_ACCESS_READ_WRITE ? "read-write" : "read-only";
+        return a == BLOCK_ACCESS_READ_WRITE ? "read-write" : a == BLOCK_ACCESS_HELD ? "held" : "read-only";
 }
 
 const char *hidraw_access_to_string(enum hidraw_access h) {
@@ -132,6 +132,8 @@ static bool access_parse(const char *buf, size_t n, struct usb_access *ret) {
 
         if (take_line(&p, end, "read-write"))
                 a.block = BLOCK_ACCESS_READ_WRITE;
+        else if (take_line(&p, end, "held"))
+                a.block = BLOCK_ACCESS_HELD;
         else if (!take_line(&p, end, "read-only"))
                 return false;
         if (p < end) {

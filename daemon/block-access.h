@@ -30,9 +30,13 @@
 enum block_access {
         BLOCK_ACCESS_READ_ONLY,
         BLOCK_ACCESS_READ_WRITE,
+        /* Approved, but its storage must pass a virus scan first (scan.h): read-only and root's
+         * alone (the rule: 0600 root:root, ignored by udisks) until it has. The first line says
+         * "held". */
+        BLOCK_ACCESS_HELD,
 };
 
-const char *block_access_to_string(enum block_access a);   /* "read-only", "read-write" */
+const char *block_access_to_string(enum block_access a);   /* "read-only", "read-write", "held" */
 
 enum hidraw_access {
         HIDRAW_ACCESS_ROOT,

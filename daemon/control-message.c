@@ -322,6 +322,15 @@ struct json_object *control_device_to_json(const struct usb_device_status *d) {
             json_add_string(o, "reason", d->decided ? d->reason : "not decided yet") < 0 ||
             json_add_string(o, "permit", d->permit && d->permit[0] ? d->permit : NULL) < 0)
                 return NULL;
+        /* Its virus scan, only when one was asked for (docs/control.md). */
+        if (d->scan && d->scan[0]) {
+                struct json_object *scan = json_object_new_object();
+                if (json_add(o, "scan", scan) < 0 || json_add_string(scan, "state", d->scan) < 0 ||
+                    json_add_string(scan, "fault", d->scan_fault) < 0 ||
+                    json_add(scan, "files", json_object_new_int64((int64_t) MIN(d->scan_files, (uint64_t) INT64_MAX))) < 0 ||
+                    json_add(scan, "bytes", json_object_new_int64((int64_t) MIN(d->scan_bytes, (uint64_t) INT64_MAX))) < 0)
+                        return NULL;
+        }
         return TAKE_PTR(o);
 }
 

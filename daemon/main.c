@@ -14,6 +14,7 @@
 #include "manager.h"
 #include "nft-protocol.h"
 #include "nft-worker.h"
+#include "scan-worker.h"
 
 #ifndef KYOKA_VERSION
 #error "KYOKA_VERSION is defined by the Makefile (packaging/debian/changelog's top entry)"
@@ -30,11 +31,12 @@ static void help(void) {
                "  --udev-events SRC   kernel (default) or udev (for umockdev tests)\n"
                "  --network MODE      enforce (default): unapproved links kept down and firewalled;\n"
                "                      off: leave links alone (USB-only tests in the host's namespace)\n"
+               "  --clamd-socket PATH the virus scanner's socket (default %s)\n"
                "  --debug             log debug messages\n"
                "  -h, --help          show this help\n"
                "  --version           show the version\n"),
                KYOKA_POLICY_FILE, KYOKA_POLICY_SIG_FILE, KYOKA_KEYS_DIR, KYOKA_CONFIG_DIR, KYOKA_LEDGER_FILE,
-               KYOKA_STATE_DIR, KYOKA_RUNTIME_DIR);
+               KYOKA_STATE_DIR, KYOKA_RUNTIME_DIR, KYOKA_CLAMD_SOCKET);
 }
 
 int main(int argc, char *argv[]) {
@@ -51,6 +53,7 @@ int main(int argc, char *argv[]) {
                 { "udev-events", required_argument, NULL, 'u' },
                 { "network", required_argument, NULL, 'n' },
                 { "debug", no_argument, NULL, 'd' },
+                { "clamd-socket", required_argument, NULL, 'C' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
                 /* Not in --help: for tests that cannot wait the default 30 s (docs/control.md). */
@@ -71,11 +74,16 @@ int main(int argc, char *argv[]) {
                 return nft_worker_main(NFT_WORKER_FD);
         }
 
+        /* kyokad started by itself to scan one medium (scan.c): its stdout is kyokad's pipe. */
+        if (argc >= 2 && streq(argv[1], SCAN_WORKER_ARG))
+                return scan_worker_main(argc - 1, argv + 1);
+
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
                 switch (c) {
                 case 'c': cfg.config_dir = optarg; break;
                 case 's': cfg.state_dir = optarg; break;
                 case 'r': cfg.runtime_dir = optarg; break;
+                case 'C': cfg.clamd_socket = optarg; break;
                 case 'u':
                         if (!streq(optarg, "kernel") && !streq(optarg, "udev")) {
                                 fprintf(stderr, "kyokad: --udev-events must be kernel or udev\n");

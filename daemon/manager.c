@@ -361,6 +361,7 @@ int manager_start(struct manager *m) {
                             &m->usb);
         if (r < 0)
                 return log_error_errno(r, "Failed to watch USB devices: %m");
+        usb_devices_set_scanner(m->usb, m->cfg.clamd_socket);
 
         r = media_new(m->event, m->udev, m->cfg.udev_events, m->cfg.runtime_dir, m->cfg.state_dir, m->recorder,
                       on_timer_changed, m, &m->media);

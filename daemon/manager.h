@@ -20,6 +20,7 @@ struct manager_config {
         const char *runtime_dir;      /* control socket */
         const char *udev_events;      /* "kernel" (default) or "udev" (umockdev tests) */
         bool no_network;              /* --network off: links neither kept down nor firewalled */
+        const char *clamd_socket;     /* the virus scanner (scan.h); NULL: KYOKA_CLAMD_SOCKET */
 };
 
 struct manager;

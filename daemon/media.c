@@ -444,13 +444,25 @@ static void medium_apply(struct media *m, struct medium *d, enum media_record_ev
 
 /* Decides D now and records it (EV, or nothing for an unchanged re-evaluation); the apply
  * follows the commit. */
+/* The policy's decision for D. A medium whose permit (or defaults.scan) requires a virus scan
+ * stays closed: media on other buses than USB are not scanned yet (issue 15 covers USB first),
+ * and usable without the scan the policy asks for would be a hole. */
+static void media_match(struct media *m, const struct medium *d, struct policy_decision *dec, char *reason, size_t size) {
+        policy_match_media(m->policy, &d->disk.id, now_seconds(), dec);
+        policy_decision_describe(dec, NULL, reason, size);
+        if (dec->verdict != VERDICT_BLOCK && dec->scan_required) {
+                dec->verdict = VERDICT_BLOCK;
+                size_t n = strlen(reason);
+                snprintf(reason + n, size - n, "; closed: a virus scan is required, and media on this bus are not scanned yet");
+        }
+}
+
 static void medium_decide(struct media *m, struct medium *d, enum media_record_event ev) {
         struct policy_decision dec;
         struct record_decision rd;
         char reason[RECORD_REASON_MAX];
 
-        policy_match_media(m->policy, &d->disk.id, now_seconds(), &dec);
-        policy_decision_describe(&dec, NULL, reason, sizeof reason);
+        media_match(m, d, &dec, reason, sizeof reason);
         record_decision_init(&rd, &dec, dec.verdict, reason);
 
         bool first = !d->decided, changed = first || d->verdict != dec.verdict;
@@ -533,8 +545,7 @@ static void on_read_done(struct media *m, struct job *j, int r) {
         struct record_decision rd;
         struct policy_decision dec;
         char reason[RECORD_REASON_MAX];
-        policy_match_media(m->policy, &d->disk.id, now_seconds(), &dec);
-        policy_decision_describe(&dec, NULL, reason, sizeof reason);
+        media_match(m, d, &dec, reason, sizeof reason);
         record_decision_init(&rd, &dec, dec.verdict, reason);
         if (inserted)
                 recorder_media(m->rec, MEDIA_RECORD_INSERTED, &d->disk.id, &rd, 0);

@@ -804,6 +804,106 @@ void recorder_media(struct recorder *r, enum media_record_event ev, const struct
                result < 0);
 }
 
+/* ---- virus scans -------------------------------------------------------------------------- */
+
+static void scan_files(const void *p, struct field_value *v) {
+        v->type = FIELD_INT;
+        v->i = (int64_t) MIN(((const struct record_scan *) p)->files, (uint64_t) INT64_MAX);
+}
+static void scan_bytes(const void *p, struct field_value *v) {
+        v->type = FIELD_INT;
+        v->i = (int64_t) MIN(((const struct record_scan *) p)->bytes, (uint64_t) INT64_MAX);
+}
+static void scan_duration(const void *p, struct field_value *v) {
+        v->type = FIELD_INT;
+        v->i = (int64_t) MIN(((const struct record_scan *) p)->duration_ms, (uint64_t) INT64_MAX);
+}
+static void scan_scanner(const void *p, struct field_value *v) { set_string(v, ((const struct record_scan *) p)->scanner ?: ""); }
+static void scan_signature(const void *p, struct field_value *v) { set_string(v, ((const struct record_scan *) p)->signature ?: ""); }
+static void scan_file_path(const void *p, struct field_value *v) { set_string(v, ((const struct record_scan *) p)->file_path ?: ""); }
+static void scan_fault(const void *p, struct field_value *v) { set_string(v, ((const struct record_scan *) p)->fault ?: ""); }
+static void scan_decision(const void *p, struct field_value *v) {
+        set_string(v, policy_verdict_to_string(((const struct record_scan *) p)->verdict));
+}
+static void scan_permit(const void *p, struct field_value *v) { set_string(v, ((const struct record_scan *) p)->permit ?: ""); }
+
+static const struct record_field scan_fields[] = {
+        { "decision", scan_decision },
+        { "permit", scan_permit },
+        { "files", scan_files },
+        { "bytes", scan_bytes },
+        { "duration_ms", scan_duration },
+        { "scanner", scan_scanner },
+        { "signature", scan_signature },
+        { "file_path", scan_file_path },
+        { "fault", scan_fault },
+};
+
+void recorder_scan(struct recorder *r, const struct record_scan *s) {
+        static const char *const events[] = {
+                [SCAN_RECORD_PASSED] = "scan-passed",
+                [SCAN_RECORD_INFECTED] = "scan-infected",
+                [SCAN_RECORD_HELD] = "scan-held",
+        };
+        static const enum ledger_event ledger_events[] = {
+                [SCAN_RECORD_PASSED] = LEDGER_EVENT_SCAN_PASSED,
+                [SCAN_RECORD_INFECTED] = LEDGER_EVENT_SCAN_INFECTED,
+                [SCAN_RECORD_HELD] = LEDGER_EVENT_SCAN_HELD,
+        };
+        const char *subject = s->usb ? "usb" : "media", *event = events[s->ev];
+        int priority = s->ev == SCAN_RECORD_PASSED ? LOG_INFO : s->ev == SCAN_RECORD_INFECTED ? LOG_CRIT : LOG_WARNING;
+        struct field_set fs = {};
+        char who[512], what[1600], message[2400];
+
+        if (s->usb) {
+                fields_add(&fs, usb_fields, ELEMENTSOF(usb_fields), s->usb);
+                snprintf(who, sizeof who, "USB device %s (%04x:%04x serial \"%s\")", s->usb->bus_path, s->usb->vendor,
+                         s->usb->product, s->usb->has_serial ? s->usb->serial : "");
+        } else {
+                fields_add(&fs, media_fields, ELEMENTSOF(media_fields), s->media);
+                snprintf(who, sizeof who, "Medium %s (%s) serial \"%s\"", s->media->name,
+                         media_bus_to_string(s->media->bus) ?: "?", s->media->serial);
+        }
+        fields_add(&fs, scan_fields, ELEMENTSOF(scan_fields), s);
+
+        if (s->ev == SCAN_RECORD_PASSED)
+                snprintf(what, sizeof what, "virus scan passed: %" PRIu64 " files, %" PRIu64 " bytes in %" PRIu64 " ms (%s): %s",
+                         s->files, s->bytes, s->duration_ms, s->scanner ?: "", policy_verdict_to_string(s->verdict));
+        else if (s->ev == SCAN_RECORD_INFECTED)
+                snprintf(what, sizeof what, "VIRUS FOUND: %s in \"%s\" (%" PRIu64 " files scanned, %s): de-authorised",
+                         s->signature ?: "", s->file_path ?: "", s->files, s->scanner ?: "");
+        else
+                snprintf(what, sizeof what, "virus scan did not finish (%s%s%s) after %" PRIu64 " files: held read-only for root",
+                         s->fault ?: "", s->error ? ": " : "", s->error ? strerror(s->error) : "", s->files);
+        snprintf(message, sizeof message, "%s: %s", who, what);
+        journal_send(KYOKA_MESSAGE_SCAN, priority, event, subject, message, &fs, s->error);
+
+        struct ledger_record lr;
+        ledger_stamp(r, &lr, s->usb ? LEDGER_SUBJECT_USB : LEDGER_SUBJECT_MEDIA, ledger_events[s->ev]);
+        if (s->usb)
+                ledger_record_set_usb(&lr, s->usb);
+        else
+                ledger_record_set_media(&lr, s->media);
+        lr.decision = s->verdict == VERDICT_ALLOW ? LEDGER_DECISION_ALLOW :
+                      s->verdict == VERDICT_READ_ONLY ? LEDGER_DECISION_READ_ONLY : LEDGER_DECISION_BLOCK;
+        /* A code, never prose: what the export reads. */
+        ledger_text_set(lr.reason, sizeof lr.reason,
+                        s->ev == SCAN_RECORD_PASSED ? "clean" : s->ev == SCAN_RECORD_INFECTED ? "infected" : s->fault ?: "");
+        ledger_text_set(lr.permit, sizeof lr.permit, s->permit ?: "");
+        lr.error_number = s->error;
+        lr.files = (int64_t) MIN(s->files, (uint64_t) INT64_MAX);
+        lr.bytes = (int64_t) MIN(s->bytes, (uint64_t) INT64_MAX);
+        lr.duration_ms = (int64_t) MIN(s->duration_ms, (uint64_t) INT64_MAX);
+        ledger_text_set(lr.scanner, sizeof lr.scanner, s->scanner ?: "");
+        ledger_text_set(lr.signature, sizeof lr.signature, s->signature ?: "");
+        ledger_text_set(lr.file_path, sizeof lr.file_path, s->file_path ?: "");
+        ledger_text_set(lr.message, sizeof lr.message, message);
+        sink_append(r, &lr);
+
+        report(r, s->ev == SCAN_RECORD_PASSED ? LOG_INFO : LOG_WARNING, 0, message,
+               json_new(KYOKA_MESSAGE_SCAN, priority, event, subject, message, &fs, s->error), s->ev != SCAN_RECORD_PASSED);
+}
+
 /* ---- policies, faults, kyokad itself ----------------------------------------------------- */
 
 /* A record whose substance is a message: journal, ledger, report. REASON goes into the ledger's

@@ -47,6 +47,7 @@
 #define KYOKA_MESSAGE_MEDIA_DECISION "1410e0f885bd4387bd7927073f9c681c"
 #define KYOKA_MESSAGE_MEDIA_REMOVED "e42d1fc4adbc43e48190fb0d66323efc"
 #define KYOKA_MESSAGE_MEDIA_FIXED   "d616470f433f46fe91fa74bdb57b97ff"
+#define KYOKA_MESSAGE_SCAN          "a37976ff91534a5dba71a6a6567553a6"
 #define KYOKA_MESSAGE_POLICY        "5f9730e6b8684493b8c5f7bd3fdcc9e0"
 #define KYOKA_MESSAGE_FAULT         "76acde0f90b442c79ab7192405d6b506"
 #define KYOKA_MESSAGE_DAEMON        "c2269000c0cc4104a04d72b083020947"
@@ -203,6 +204,29 @@ void recorder_wireless(struct recorder *r, enum wireless_record_event ev, const 
  * errno of a failed enforcement (then also a fault). */
 void recorder_media(struct recorder *r, enum media_record_event ev, const struct media_identity *id,
                     const struct record_decision *d, int result);
+
+/* The virus scan of a medium that had to pass one (scan.c): passed (the permitted access is
+ * given now), infected (de-authorised), or held (it could not finish: the medium stays
+ * read-only and root's, FAULT names why: a scan_fault's name). One of USB and MEDIA is set. */
+enum scan_record_event {
+        SCAN_RECORD_PASSED,
+        SCAN_RECORD_INFECTED,
+        SCAN_RECORD_HELD,
+};
+struct record_scan {
+        enum scan_record_event ev;
+        const struct usb_identity *usb;
+        const struct media_identity *media;
+        enum policy_verdict verdict;  /* what is enforced after it */
+        const char *permit;           /* "" unless a permit decided */
+        const char *fault;            /* HELD: the reason code */
+        int error;                    /* HELD: an errno (positive) or 0 */
+        uint64_t files, bytes, duration_ms;
+        const char *scanner;          /* engine and database, "" when not known */
+        const char *signature;        /* INFECTED */
+        const char *file_path;        /* INFECTED: on the medium */
+};
+void recorder_scan(struct recorder *r, const struct record_scan *s);
 
 void recorder_policy(struct recorder *r, enum policy_record_event ev, const char *message);
 

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "recorder.h"
 #include "seat.h"
+#include "scan.h"
 #include "timeutil.h"
 #include "usb-enforce.h"
 #include "usb-io.h"
@@ -30,6 +31,30 @@ struct queued_apply {
         struct usb_io_request req;
 };
 #define USB_IO_THREADS 4              /* devices whose sysfs I/O may hang before new ones wait */
+/* A held device's block devices have been quiet this long: the disk and its partitions are all
+ * there (measured: partitions follow the disk by well under a second under QEMU's TCG). */
+#define SCAN_SETTLE_USEC (1500ULL * 1000ULL)
+
+/* Where a device whose storage must pass a virus scan stands (docs/ARCHITECTURE.md "Scan
+ * before use"). Kept while it is plugged: a stick unplugged and plugged again is scanned again. */
+enum usb_scan_state {
+        USB_SCAN_NONE,                /* no scan asked for */
+        USB_SCAN_WAITING,             /* held: waiting for its block devices to settle */
+        USB_SCAN_RUNNING,             /* held: the worker scans it */
+        USB_SCAN_PASSED,              /* clean: the permitted access is given */
+        USB_SCAN_INFECTED,            /* de-authorised until it is unplugged */
+        USB_SCAN_FAULT,               /* held: the scan could not finish (scan_fault); tried again at
+                                       * the next decision (a reload) or a new block device */
+};
+
+static const char *const usb_scan_state_names[] = {
+        [USB_SCAN_NONE] = "",
+        [USB_SCAN_WAITING] = "waiting",
+        [USB_SCAN_RUNNING] = "scanning",
+        [USB_SCAN_PASSED] = "passed",
+        [USB_SCAN_INFECTED] = "infected",
+        [USB_SCAN_FAULT] = "held",
+};
 
 struct usb_device {
         struct usb_device *next;
@@ -52,6 +77,13 @@ struct usb_device {
         int64_t next_change;
         char reason[RECORD_REASON_MAX + 96]; /* of the last decision (+ an enforcement error), for `policyctl list` */
         char permit[POLICY_STRING_MAX];
+        enum block_access access;     /* of the last decision (held while its scan has not passed) */
+        enum usb_scan_state scan;
+        enum scan_fault scan_fault;   /* USB_SCAN_FAULT: why */
+        struct scan_job *scan_job;
+        sd_event_source *scan_settle;
+        struct usb_devices *owner;    /* for the scan's callbacks */
+        char signature[SCAN_SIGNATURE_MAX]; /* USB_SCAN_INFECTED */
 };
 
 
@@ -74,6 +106,8 @@ struct usb_devices {
          * as soon as a device is, so only devices approved whole may be authorised there. */
         uint64_t open_controllers;
         int access_dirfd;             /* RUNTIME_DIR/usb: the access files (block-access.h) */
+        int exe_fd;                   /* kyokad's own binary, for the scan worker */
+        char *clamd_socket;
         int64_t next_change;          /* as last reported to the manager */
         usb_devices_timer_changed_t changed;
         void *userdata;
@@ -90,12 +124,22 @@ static struct usb_device *usb_device_find(struct usb_devices *u, const char *sys
         return NULL;
 }
 
+static void usb_device_scan_stop(struct usb_device *d) {
+        d->scan_job = scan_job_free(d->scan_job);
+        d->scan_settle = sd_event_source_disable_unref(d->scan_settle);
+}
+
+static void usb_device_free(struct usb_device *d) {
+        usb_device_scan_stop(d);
+        free(d);
+}
+
 static void usb_device_forget(struct usb_devices *u, const char *syspath) {
         for (struct usb_device **p = &u->devices; *p; p = &(*p)->next)
                 if (streq((*p)->syspath, syspath)) {
                         struct usb_device *d = *p;
                         *p = d->next;
-                        free(d);
+                        usb_device_free(d);
                         return;
                 }
 }
@@ -224,14 +268,25 @@ static void usb_device_decide(struct usb_devices *u, struct usb_device *d, enum 
                          "; blocked: its controller usb%u keeps new interfaces authorised "
                          "(interface_authorized_default could not be set to 0)", bus);
         }
+        if (d->scan == USB_SCAN_INFECTED && verdict != VERDICT_BLOCK) {
+                /* Found infected while plugged: no policy change lets it back before it is unplugged. */
+                verdict = VERDICT_BLOCK;
+                snprintf(reason + strlen(reason), sizeof reason - strlen(reason), "; blocked: virus found (%s)",
+                         d->signature);
+        }
+        bool held = verdict != VERDICT_BLOCK && dec.scan_required && d->scan != USB_SCAN_PASSED;
         /* The udev rule leaves raw HID nodes to udev's rules (uaccess) only when this says so. */
         enum hidraw_access hidraw = verdict != VERDICT_BLOCK && dec.hidraw_user ? HIDRAW_ACCESS_USER
                                                                                  : HIDRAW_ACCESS_ROOT;
-        /* read-only <-> read-write, or hidraw root <-> user, on an authorised device: it is
+        /* The udev rule makes the block devices read-only unless this says read-write, and root's
+         * alone while it says held. */
+        enum block_access access = held ? BLOCK_ACCESS_HELD :
+                                   verdict == VERDICT_ALLOW ? BLOCK_ACCESS_READ_WRITE : BLOCK_ACCESS_READ_ONLY;
+        /* held, read-only, read-write, or hidraw root <-> user, on an authorised device: it is
          * attached again under the new access (usb-io.c job_apply). From or to "block" nothing
          * is attached to redo. */
         bool access_changed = d->decided && d->verdict != VERDICT_BLOCK && verdict != VERDICT_BLOCK &&
-                              (d->verdict != verdict || d->hidraw != hidraw);
+                              (d->access != access || d->hidraw != hidraw);
 
         rec->ev = ev;
         rec->id = d->id;
@@ -242,6 +297,13 @@ static void usb_device_decide(struct usb_devices *u, struct usb_device *d, enum 
         d->decided = true;
         d->verdict = verdict;
         d->hidraw = hidraw;
+        d->access = access;
+        if (held && d->scan != USB_SCAN_RUNNING && d->scan != USB_SCAN_WAITING)
+                d->scan = USB_SCAN_WAITING;     /* armed when its apply is done (on_usb_apply_done) */
+        else if (!held && d->scan != USB_SCAN_PASSED && d->scan != USB_SCAN_INFECTED) {
+                usb_device_scan_stop(d);
+                d->scan = USB_SCAN_NONE;
+        }
         d->next_change = d->identity_ok ? dec.next_change : TIME_INFINITY;
         snprintf(d->reason, sizeof d->reason, "%s", rec->d.reason);
         snprintf(d->permit, sizeof d->permit, "%s", rec->d.permit);
@@ -254,8 +316,7 @@ static void usb_device_decide(struct usb_devices *u, struct usb_device *d, enum 
                 .interface_mask = dec.interface_mask,
                 .desc = d->desc,
                 .context = rec,
-                /* The udev rule makes the block devices read-only unless this says read-write. */
-                .access = verdict == VERDICT_ALLOW ? BLOCK_ACCESS_READ_WRITE : BLOCK_ACCESS_READ_ONLY,
+                .access = access,
                 .hidraw = hidraw,
                 .access_changed = access_changed,
         };
@@ -263,6 +324,8 @@ static void usb_device_decide(struct usb_devices *u, struct usb_device *d, enum 
         snprintf(req.sysname, sizeof req.sysname, "%s", d->sysname);
         usb_apply_queue(u, &req);
 }
+
+static void usb_device_scan_arm(struct usb_devices *u, struct usb_device *d);
 
 static void on_usb_apply_done(struct usb_devices *u, const struct usb_io_result *res) {
         struct usb_decision_record *rec = res->req.context;
@@ -293,6 +356,11 @@ static void on_usb_apply_done(struct usb_devices *u, const struct usb_io_result 
         if (res->r >= 0 && res->reauthorized)
                 log_info("USB device %s attached again so that its block devices are %s", res->req.sysname,
                          block_access_to_string(res->req.access));
+        if (res->r >= 0 && res->req.authorize && res->req.access == BLOCK_ACCESS_HELD) {
+                struct usb_device *d = usb_device_find(u, res->req.syspath);
+                if (d && d->scan == USB_SCAN_WAITING)
+                        usb_device_scan_arm(u, d);
+        }
         if (res->probe_error < 0)
                 recorder_fault(u->rec, FAULT_DRIVER_BIND, res->probe_error,
                              "USB device %s is authorised but a driver could not be bound: %s", res->req.sysname,
@@ -412,7 +480,12 @@ static void on_block_event(struct udev_device *dev, const char *action, void *us
                 return;                 /* not on USB (or no node) */
         const char *usb_syspath = udev_device_get_syspath(usb);
         struct usb_device *d = usb_syspath ? usb_device_find(u, usb_syspath) : NULL;
-        if (d && (!d->decided || d->verdict == VERDICT_ALLOW))
+        /* A held device's storage is scanned once it has settled; a new block device of one whose
+         * scan could not finish (a card put into a reader) is another try. */
+        if (d && d->decided && d->access == BLOCK_ACCESS_HELD &&
+            (d->scan == USB_SCAN_WAITING || (d->scan == USB_SCAN_FAULT && d->scan_fault == SCAN_FAULT_NO_MEDIUM)))
+                usb_device_scan_arm(u, d);
+        if (d && (!d->decided || (d->verdict == VERDICT_ALLOW && d->access == BLOCK_ACCESS_READ_WRITE)))
                 return;
         struct usb_io_request req = { .op = USB_IO_BLOCK_READ_ONLY };
         if (strlen(syspath) >= sizeof req.syspath || strlen(devnode) >= sizeof req.devnode) {
@@ -430,6 +503,103 @@ static void on_block_event(struct udev_device *dev, const char *action, void *us
                 if (d)
                         usb_device_submit_deauthorize(u, d, "read-only could not be enforced: out of memory");
         }
+}
+
+/* ---- scan before use ---- */
+
+static void on_scan_done(struct scan_job *job, const struct scan_outcome *o, void *userdata) {
+        struct usb_device *d = userdata;
+        struct usb_devices *u = d->owner;
+
+        d->scan_job = scan_job_free(job);
+        struct record_scan rs = {
+                .usb = &d->id,
+                .permit = d->permit,
+                .files = o->files,
+                .bytes = o->bytes,
+                .duration_ms = o->duration_ms,
+                .scanner = o->scanner,
+        };
+        switch (o->result) {
+        case SCAN_RESULT_CLEAN:
+                d->scan = USB_SCAN_PASSED;
+                rs.ev = SCAN_RECORD_PASSED;
+                rs.verdict = d->verdict;
+                recorder_scan(u->rec, &rs);
+                break;
+        case SCAN_RESULT_INFECTED:
+                d->scan = USB_SCAN_INFECTED;
+                snprintf(d->signature, sizeof d->signature, "%s", o->signature);
+                rs.ev = SCAN_RECORD_INFECTED;
+                rs.verdict = VERDICT_BLOCK;
+                rs.signature = o->signature;
+                rs.file_path = o->path;
+                recorder_scan(u->rec, &rs);
+                break;
+        default:
+                d->scan = USB_SCAN_FAULT;
+                d->scan_fault = o->fault;
+                rs.ev = SCAN_RECORD_HELD;
+                rs.verdict = VERDICT_READ_ONLY;
+                rs.fault = scan_fault_to_string(o->fault);
+                rs.error = o->error;
+                recorder_scan(u->rec, &rs);
+                return;                 /* stays as it is: held */
+        }
+        /* Decided again: clean gives the permitted access (the device is attached again under
+         * it), infected blocks it. */
+        usb_device_decide(u, d, USB_RECORD_REEVALUATED);
+}
+
+static int on_scan_settled(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct usb_device *d = userdata;
+        struct usb_devices *u = d->owner;
+        const struct policy_scan_limits *l = u->policy ? &u->policy->scan_limits : NULL;
+
+        d->scan_settle = sd_event_source_disable_unref(d->scan_settle);
+        if (!l || d->access != BLOCK_ACCESS_HELD || d->scan_job)
+                return 0;
+        struct scan_params p = {
+                .syspath = d->syspath,
+                .clamd_socket = u->clamd_socket ?: KYOKA_CLAMD_SOCKET,
+                .workdir = u->runtime_dir,
+                .max_seconds = (uint64_t) l->max_seconds,
+                .max_bytes = (uint64_t) l->max_megabytes << 20,
+                .max_database_age = (uint64_t) l->max_database_days * 86400,
+        };
+        int r = scan_job_start(u->event, u->exe_fd, NULL, &p, on_scan_done, d, &d->scan_job);
+        if (r < 0) {
+                struct scan_outcome o = { .result = SCAN_RESULT_FAULT, .fault = SCAN_FAULT_WORKER, .error = -r };
+                on_scan_done(NULL, &o, d);
+                return 0;
+        }
+        d->scan = USB_SCAN_RUNNING;
+        log_info("USB device %s: scanning its storage for viruses before it is usable", d->sysname);
+        return 0;
+}
+
+/* (Re)starts the wait for D's block devices to settle; the scan follows. */
+static void usb_device_scan_arm(struct usb_devices *u, struct usb_device *d) {
+        if (d->scan_job)
+                return;
+        d->owner = u;
+        d->scan = USB_SCAN_WAITING;
+        if (d->scan_settle) {
+                (void) sd_event_source_set_time_relative(d->scan_settle, SCAN_SETTLE_USEC);
+                (void) sd_event_source_set_enabled(d->scan_settle, SD_EVENT_ONESHOT);
+                return;
+        }
+        int r = sd_event_add_time_relative(u->event, &d->scan_settle, CLOCK_MONOTONIC, SCAN_SETTLE_USEC, 0,
+                                           on_scan_settled, d);
+        if (r < 0) {
+                struct scan_outcome o = { .result = SCAN_RESULT_FAULT, .fault = SCAN_FAULT_WORKER, .error = -r };
+                on_scan_done(NULL, &o, d);
+        }
+}
+
+void usb_devices_set_scanner(struct usb_devices *u, const char *clamd_socket) {
+        free(u->clamd_socket);
+        u->clamd_socket = clamd_socket ? strdup(clamd_socket) : NULL;
 }
 
 static void on_usb_event(struct udev_device *dev, enum usb_event ev, void *userdata) {
@@ -619,6 +789,8 @@ int usb_devices_new(sd_event *e, struct udev *udev, const char *source, const ch
         u->changed = changed;
         u->userdata = userdata;
         u->access_dirfd = -EBADF;
+        /* The same binary for every scan worker, even after an upgrade replaced the file. */
+        u->exe_fd = open("/proc/self/exe", O_PATH | O_CLOEXEC);
         u->applies_tail = &u->applies;
         u->next_change = TIME_INFINITY;
         u->source = strdup(source);
@@ -710,10 +882,13 @@ struct usb_devices *usb_devices_free(struct usb_devices *u) {
         while (u->devices) {
                 struct usb_device *d = u->devices;
                 u->devices = d->next;
-                free(d);
+                usb_device_free(d);
         }
         if (u->access_dirfd >= 0)
                 close(u->access_dirfd);
+        if (u->exe_fd >= 0)
+                close(u->exe_fd);
+        free(u->clamd_socket);
         block_watch_free(u->block);
         usb_watch_free(u->watch);
         free(u->source);
@@ -733,7 +908,12 @@ void usb_devices_foreach(const struct usb_devices *u, usb_device_visitor_t visit
                         .verdict = d->verdict,
                         .reason = d->reason,
                         .permit = d->permit,
+                        .scan = usb_scan_state_names[d->scan],
                 };
+                if (d->scan == USB_SCAN_FAULT)
+                        s.scan_fault = scan_fault_to_string(d->scan_fault);
+                if (d->scan_job)
+                        scan_job_progress(d->scan_job, &s.scan_files, &s.scan_bytes);
                 visit(&s, userdata);
         }
 }

@@ -39,6 +39,9 @@ int usb_devices_new(sd_event *e, struct udev *udev, const char *source, const ch
  * devices. P is borrowed: usb_devices_policy_changed() whenever the manager replaces or frees
  * it. */
 int usb_devices_start(struct usb_devices *u, const struct policy *p);
+/* The socket of the clamd that scans media a permit holds until they pass (default
+ * KYOKA_CLAMD_SOCKET). */
+void usb_devices_set_scanner(struct usb_devices *u, const char *clamd_socket);
 /* Re-decides every device under P (after a reload, at a time boundary, after a clock set). */
 void usb_devices_policy_changed(struct usb_devices *u, const struct policy *p);
 /* The earliest time any device's decision may change by time alone, or TIME_INFINITY. */
@@ -57,6 +60,10 @@ struct usb_device_status {
         enum policy_verdict verdict;  /* what is enforced */
         const char *reason;
         const char *permit;           /* "" unless a permit decided */
+        const char *scan;             /* its virus scan: "" (none asked for), "waiting", "scanning",
+                                       * "passed", "infected", "held" (could not finish) */
+        const char *scan_fault;       /* "held": why (scan_fault_to_string), else NULL */
+        uint64_t scan_files, scan_bytes; /* "scanning": so far */
 };
 typedef void (*usb_device_visitor_t)(const struct usb_device_status *s, void *userdata);
 void usb_devices_foreach(const struct usb_devices *u, usb_device_visitor_t visit, void *userdata);

@@ -140,7 +140,7 @@ static void job_apply(struct usb_io *io, struct usb_io_result *res) {
                 }
         }
         if (r && (req->access_changed ||
-                  (req->access == BLOCK_ACCESS_READ_ONLY && usb_device_has_writable_block(fd, req->sysname) != 0) ||
+                  (req->access != BLOCK_ACCESS_READ_WRITE && usb_device_has_writable_block(fd, req->sysname) != 0) ||
                   (req->hidraw == HIDRAW_ACCESS_ROOT && hidraw_open(fd, req->sysname) != 0))) {
                 /* Writable (or unknown) block devices of a device that is now read-only, raw HID
                  * nodes open to users of a device that may not have them (both: for example

@@ -13,6 +13,8 @@
  *   read-write   kyokad's access file for the device says so; nothing was changed
  *   read-only    anything else: the block device is now read-only (a character device such
  *                as /dev/sgN cannot be; the rule makes its node unwritable for non-root)
+ *   held         kyokad's access file says "held" (its storage awaits a virus scan): read-only
+ *                as above, and the rule makes the node root's alone
  *   failed       read-only was wanted but BLKROSET failed
  * With --hidraw (hidraw and hiddev nodes; nothing is changed here, the rule does it):
  *   user         kyokad's access file says hidraw=user: udev's rules decide who may open it
@@ -302,6 +304,6 @@ int main(int argc, char *argv[]) {
                         return 0;
                 }
         }
-        puts("read-only");
+        puts(a == BLOCK_ACCESS_HELD ? "held" : "read-only");
         return 0;
 }

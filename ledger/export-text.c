@@ -65,6 +65,12 @@ static const char *const event_ja[_LEDGER_EVENT_MAX] = {
         [LEDGER_EVENT_FIXED_DISK] = "端末の固定ディスク（対象外）",
         [LEDGER_EVENT_WIRELESS_JOINED] = "無線LANに接続",
         [LEDGER_EVENT_WIRELESS_LEFT] = "無線LANから切断",
+        [LEDGER_EVENT_SCAN_PASSED] = "ウイルス検査 合格（使用可）",
+        [LEDGER_EVENT_SCAN_INFECTED] = "ウイルス検出（使用停止）",
+        [LEDGER_EVENT_SCAN_HELD] = "ウイルス検査 未完了（保留）",
+        [LEDGER_EVENT_FILE_WRITTEN] = "ファイルの持ち出し（書き込み）",
+        [LEDGER_EVENT_FILE_READ] = "ファイルの持ち込み（読み取り）",
+        [LEDGER_EVENT_FILES_LOST] = "ファイル記録の欠落",
 };
 
 static const char *const event_en[_LEDGER_EVENT_MAX] = {
@@ -90,6 +96,12 @@ static const char *const event_en[_LEDGER_EVENT_MAX] = {
         [LEDGER_EVENT_FIXED_DISK] = "Fixed disk of the workstation (not governed)",
         [LEDGER_EVENT_WIRELESS_JOINED] = "Joined a wireless network",
         [LEDGER_EVENT_WIRELESS_LEFT] = "Left a wireless network",
+        [LEDGER_EVENT_SCAN_PASSED] = "Virus scan passed (usable)",
+        [LEDGER_EVENT_SCAN_INFECTED] = "Virus found (de-authorised)",
+        [LEDGER_EVENT_SCAN_HELD] = "Virus scan not finished (held)",
+        [LEDGER_EVENT_FILE_WRITTEN] = "File carried out (written)",
+        [LEDGER_EVENT_FILE_READ] = "File carried in (read)",
+        [LEDGER_EVENT_FILES_LOST] = "File records lost",
 };
 
 /* kyokad records a policy that took effect, one read again unchanged, and one kept because the

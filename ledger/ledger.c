@@ -59,29 +59,48 @@ static const char sql_add_wireless[] =
         "ALTER TABLE records ADD COLUMN bssid TEXT NOT NULL DEFAULT '';"
         "ALTER TABLE records ADD COLUMN security TEXT NOT NULL DEFAULT '';";
 
+/* Since encoding version 5: the scan and file fields, after the wireless fields. */
+static const char sql_has_scan[] = "SELECT 1 FROM pragma_table_info('records') WHERE name = 'files'";
+static const char sql_add_scan[] =
+        "ALTER TABLE records ADD COLUMN files INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE records ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE records ADD COLUMN duration_ms INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE records ADD COLUMN scanner TEXT NOT NULL DEFAULT '';"
+        "ALTER TABLE records ADD COLUMN signature TEXT NOT NULL DEFAULT '';"
+        "ALTER TABLE records ADD COLUMN file_path TEXT NOT NULL DEFAULT '';"
+        "ALTER TABLE records ADD COLUMN sha256 TEXT NOT NULL DEFAULT '';"
+        "ALTER TABLE records ADD COLUMN pid INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE records ADD COLUMN process TEXT NOT NULL DEFAULT '';";
+
 #define RECORD_COLUMNS_1 \
         "seq, time, time_nsec, utc_offset, boot_id, hostname, machine_id, subject, event, vendor, product," \
         " serial, manufacturer, product_name, bus_path, interfaces, ifname, mac, link_kind, link_path, driver," \
         " policy_serial, signer, decision, reason, permit, uid, user, outcome, error_number, message"
 #define RECORD_COLUMNS_3 "bus, device_name, device_path, oemid, manufacture_date"
 #define RECORD_COLUMNS_4 "wireless_mode, ssid, bssid, security"
-#define RECORD_COLUMNS RECORD_COLUMNS_1 ", count, " RECORD_COLUMNS_3 ", " RECORD_COLUMNS_4
+#define RECORD_COLUMNS_5 "files, bytes, duration_ms, scanner, signature, file_path, sha256, pid, process"
+#define RECORD_COLUMNS RECORD_COLUMNS_1 ", count, " RECORD_COLUMNS_3 ", " RECORD_COLUMNS_4 ", " RECORD_COLUMNS_5
+/* What the version 5 columns read in a database that does not have them yet. */
+#define RECORD_DEFAULTS_5 "0, 0, 0, '', '', '', '', 0, ''"
 
 static const char sql_insert[] =
         "INSERT INTO records (" RECORD_COLUMNS ", encoding, prev_hash, hash) VALUES ("
-        "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+        "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 static const char sql_select_range[] =
         "SELECT " RECORD_COLUMNS ", encoding, prev_hash, hash FROM records WHERE seq >= ? AND seq <= ? ORDER BY seq";
 /* The same from a database not migrated yet, opened read-only (policyctl while kyokad has not
  * restarted since the upgrade): what the missing columns' defaults say. */
+static const char sql_select_range_4[] =
+        "SELECT " RECORD_COLUMNS_1 ", count, " RECORD_COLUMNS_3 ", " RECORD_COLUMNS_4 ", " RECORD_DEFAULTS_5
+        ", encoding, prev_hash, hash FROM records WHERE seq >= ? AND seq <= ? ORDER BY seq";
 static const char sql_select_range_3[] =
-        "SELECT " RECORD_COLUMNS_1 ", count, " RECORD_COLUMNS_3 ", '', '', '', '', encoding, prev_hash, hash "
+        "SELECT " RECORD_COLUMNS_1 ", count, " RECORD_COLUMNS_3 ", '', '', '', '', " RECORD_DEFAULTS_5 ", encoding, prev_hash, hash "
         "FROM records WHERE seq >= ? AND seq <= ? ORDER BY seq";
 static const char sql_select_range_2[] =
-        "SELECT " RECORD_COLUMNS_1 ", count, '', '', '', '', '', '', '', '', '', encoding, prev_hash, hash FROM records "
+        "SELECT " RECORD_COLUMNS_1 ", count, '', '', '', '', '', '', '', '', '', " RECORD_DEFAULTS_5 ", encoding, prev_hash, hash FROM records "
         "WHERE seq >= ? AND seq <= ? ORDER BY seq";
 static const char sql_select_range_1[] =
-        "SELECT " RECORD_COLUMNS_1 ", 1, '', '', '', '', '', '', '', '', '', encoding, prev_hash, hash FROM records "
+        "SELECT " RECORD_COLUMNS_1 ", 1, '', '', '', '', '', '', '', '', '', " RECORD_DEFAULTS_5 ", encoding, prev_hash, hash FROM records "
         "WHERE seq >= ? AND seq <= ? ORDER BY seq";
 static const char sql_tail[] = "SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1";
 static const char sql_hash_of[] = "SELECT hash FROM records WHERE seq = ?";
@@ -92,7 +111,7 @@ static const char sql_find_last[] =
         "SELECT encoding FROM records WHERE event = ? AND seq < ? ORDER BY seq DESC LIMIT 1";
 static const char sql_delete_through[] = "DELETE FROM records WHERE seq <= ?";
 
-#define N_RECORD_COLUMNS 41
+#define N_RECORD_COLUMNS 50
 #define COL_ENCODING N_RECORD_COLUMNS
 #define COL_PREV (N_RECORD_COLUMNS + 1)
 #define COL_HASH (N_RECORD_COLUMNS + 2)
@@ -176,7 +195,7 @@ static int has_column(struct ledger *l, const char *sql) {
         return rc == SQLITE_DONE ? 0 : sqlite_errno(l->db, rc);
 }
 
-/* The newest encoding version whose columns the table has: 1, 2, 3 or 4. */
+/* The newest encoding version whose columns the table has: 1, 2, 3, 4 or 5. */
 static int schema_version(struct ledger *l) {
         int r = has_column(l, sql_has_count);
         if (r <= 0)
@@ -185,9 +204,12 @@ static int schema_version(struct ledger *l) {
         if (r <= 0)
                 return r < 0 ? r : 2;
         r = has_column(l, sql_has_wireless);
+        if (r <= 0)
+                return r < 0 ? r : 3;
+        r = has_column(l, sql_has_scan);
         if (r < 0)
                 return r;
-        return r ? 4 : 3;
+        return r ? 5 : 4;
 }
 
 static void rollback(struct ledger *l);
@@ -217,8 +239,13 @@ static int migrate(struct ledger *l) {
                 if (r >= 0)
                         r = 3;
         }
-        if (r == 3)
+        if (r == 3) {
                 r = exec(l, sql_add_wireless);
+                if (r >= 0)
+                        r = 4;
+        }
+        if (r == 4)
+                r = exec(l, sql_add_scan);
         if (r >= 0)
                 r = exec(l, "COMMIT");
         if (r < 0) {
@@ -233,8 +260,8 @@ static int prepare_select_range(struct ledger *l, sqlite3_stmt **ret) {
         int r = schema_version(l);
         if (r < 0)
                 return r;
-        return prepare(l, r >= 4 ? sql_select_range : r == 3 ? sql_select_range_3 : r == 2 ? sql_select_range_2 :
-                       sql_select_range_1, ret);
+        return prepare(l, r >= 5 ? sql_select_range : r == 4 ? sql_select_range_4 : r == 3 ? sql_select_range_3 :
+                       r == 2 ? sql_select_range_2 : sql_select_range_1, ret);
 }
 
 int ledger_open(const char *path, unsigned flags, size_t queue_max, struct ledger **ret) {

@@ -52,6 +52,12 @@ static const char *const event_names[_LEDGER_EVENT_MAX] = {
         [LEDGER_EVENT_FIXED_DISK] = "fixed-disk",
         [LEDGER_EVENT_WIRELESS_JOINED] = "wireless-joined",
         [LEDGER_EVENT_WIRELESS_LEFT] = "wireless-left",
+        [LEDGER_EVENT_SCAN_PASSED] = "scan-passed",
+        [LEDGER_EVENT_SCAN_INFECTED] = "scan-infected",
+        [LEDGER_EVENT_SCAN_HELD] = "scan-held",
+        [LEDGER_EVENT_FILE_WRITTEN] = "file-written",
+        [LEDGER_EVENT_FILE_READ] = "file-read",
+        [LEDGER_EVENT_FILES_LOST] = "files-lost",
 };
 
 static const char *const decision_names[_LEDGER_DECISION_MAX] = {
@@ -118,16 +124,28 @@ const struct ledger_field ledger_fields[] = {
         TEXT_FIELD_SINCE(ssid, 4),
         TEXT_FIELD_SINCE(bssid, 4),
         TEXT_FIELD_SINCE(security, 4),
+        INT_FIELD_SINCE(files, 5),
+        INT_FIELD_SINCE(bytes, 5),
+        INT_FIELD_SINCE(duration_ms, 5),
+        TEXT_FIELD_SINCE(scanner, 5),
+        TEXT_FIELD_SINCE(signature, 5),
+        TEXT_FIELD_SINCE(file_path, 5),
+        TEXT_FIELD_SINCE(sha256, 5),
+        INT_FIELD_SINCE(pid, 5),
+        TEXT_FIELD_SINCE(process, 5),
 };
 const size_t ledger_fields_count = ELEMENTSOF(ledger_fields);
 
 _Static_assert(ELEMENTSOF(ledger_fields) * 4 + 1 + sizeof(struct ledger_record) < LEDGER_ENCODING_MAX,
                "LEDGER_ENCODING_MAX too small");
 
+static bool version_known(int64_t v) {
+        return v >= LEDGER_ENCODING_VERSION_MIN && v <= LEDGER_ENCODING_VERSION;
+}
+
 /* The version R is encoded in: its own, or the current one for a record not yet stored. */
 static uint8_t record_version(const struct ledger_record *r) {
-        return r->version >= LEDGER_ENCODING_VERSION_MIN && r->version <= LEDGER_ENCODING_VERSION ?
-                       r->version : LEDGER_ENCODING_VERSION;
+        return version_known(r->version) ? r->version : LEDGER_ENCODING_VERSION;
 }
 
 static const char *enum_name(const char *const *names, size_t n, int v) {
@@ -164,7 +182,9 @@ int ledger_event_from_string(const char *s, enum ledger_event *ret) {
 
 bool ledger_record_is_fault(const struct ledger_record *r) {
         return r->outcome == LEDGER_OUTCOME_FAILED || r->subject == LEDGER_SUBJECT_DAEMON ||
-               r->subject == LEDGER_SUBJECT_LEDGER || r->event == LEDGER_EVENT_POLICY_REFUSED;
+               r->subject == LEDGER_SUBJECT_LEDGER || r->event == LEDGER_EVENT_POLICY_REFUSED ||
+               r->event == LEDGER_EVENT_SCAN_INFECTED || r->event == LEDGER_EVENT_SCAN_HELD ||
+               r->event == LEDGER_EVENT_FILES_LOST;
 }
 
 size_t ledger_text_set(char *dst, size_t size, const char *src) {
@@ -288,7 +308,7 @@ int ledger_record_normalise(struct ledger_record *r) {
                 return -EINVAL;
         if (r->version == 0)
                 r->version = LEDGER_ENCODING_VERSION;
-        if (r->version < LEDGER_ENCODING_VERSION_MIN || r->version > LEDGER_ENCODING_VERSION)
+        if (!version_known(r->version))
                 return -EINVAL;
         /* A record filled in without ledger_record_init() (count 0), or a caller's counter gone
          * wrong: the record exists, so it stands for one event at least. Refusing would drop it. */
@@ -303,6 +323,9 @@ int ledger_record_normalise(struct ledger_record *r) {
                 /* A field its version does not encode must be empty: it would be shown, stored
                  * and exported, but not hashed. */
                 if (f->since > r->version && f->type == LEDGER_FIELD_TEXT && p[0] != 0)
+                        return -EINVAL;
+                /* The same for numbers from version 5 on (count, since 2, has its own rule). */
+                if (f->since > r->version && f->since >= 5 && f->type == LEDGER_FIELD_INT && *(int64_t *) p != 0)
                         return -EINVAL;
 
                 if (f->type == LEDGER_FIELD_ENUM) {
@@ -376,7 +399,7 @@ int ledger_record_decode(const uint8_t *buf, size_t size, struct ledger_record *
         struct ledger_record r = { .count = 1 };
         size_t o = 1;
 
-        if (size < 1 || buf[0] < LEDGER_ENCODING_VERSION_MIN || buf[0] > LEDGER_ENCODING_VERSION)
+        if (size < 1 || !version_known(buf[0]))
                 return -EBADMSG;
         r.version = buf[0];
         for (size_t i = 0; i < ledger_fields_count; i++) {
@@ -507,7 +530,7 @@ int ledger_record_from_json(struct json_object *o, struct ledger_record *ret, ui
         /* No "version": written before version 2, by a writer that knew no other. */
         if (json_object_object_get_ex(o, "version", &v)) {
                 if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 2 ||
-                    json_object_get_int64(v) > LEDGER_ENCODING_VERSION)
+                    !version_known(json_object_get_int64(v)))
                         return -EBADMSG;
                 r.version = (uint8_t) json_object_get_int64(v);
         }

@@ -14,10 +14,10 @@
 
 #include "identity.h"
 
-/* The canonical encoding written for new records. Versions 1 (no count), 2 (no media fields)
- * and 3 (no wireless fields) are still read: records keep the version they were stored in (struct
- * ledger_record.version). */
-#define LEDGER_ENCODING_VERSION 4
+/* The canonical encoding written for new records. Versions 1 (no count), 2 (no media fields),
+ * 3 (no wireless fields) and 4 (no scan and file fields) are still read: records keep the version
+ * they were stored in (struct ledger_record.version). */
+#define LEDGER_ENCODING_VERSION 5
 #define LEDGER_ENCODING_VERSION_MIN 1
 #define LEDGER_HASH_SIZE 32
 #define LEDGER_HASH_HEX (2 * LEDGER_HASH_SIZE + 1)
@@ -34,6 +34,10 @@
 #define LEDGER_WIRELESS_MODE_MAX 16   /* "p2p-client" */
 #define LEDGER_SECURITY_MAX 16        /* "wpa2-enterprise" */
 #define LEDGER_BUS_MAX 16             /* "optical" */
+#define LEDGER_SCANNER_MAX 128        /* "ClamAV 1.4.6/27480/Mon Dec  1 08:27:01 2026" */
+#define LEDGER_FILE_PATH_MAX 1024     /* a file on a medium: "sdb1/報告書/2026-11.xlsx" */
+#define LEDGER_SHA256_MAX 65          /* 64 hex digits */
+#define LEDGER_PROCESS_MAX 16         /* the kernel's comm */
 /* The largest canonical encoding: every field at its bound plus its 4-byte length. */
 #define LEDGER_ENCODING_MAX 8192
 #define ISO8601_MAX_LEDGER 32          /* "2026-11-16T09:15:02+09:00" */
@@ -72,6 +76,12 @@ enum ledger_event {
         LEDGER_EVENT_FIXED_DISK,          /* media: a disk of the workstation itself, never touched (at start) */
         LEDGER_EVENT_WIRELESS_JOINED,     /* network: a wireless link joined a network, decided (block: cut off) (version 4) */
         LEDGER_EVENT_WIRELESS_LEFT,       /* network: an approved association ended (version 4) */
+        LEDGER_EVENT_SCAN_PASSED,         /* usb/media: the virus scan found nothing: the permitted access is given (version 5) */
+        LEDGER_EVENT_SCAN_INFECTED,       /* usb/media: the scan found a virus: de-authorised (signature, file_path) */
+        LEDGER_EVENT_SCAN_HELD,           /* usb/media: the scan could not finish: held (read-only, root's), reason the fault */
+        LEDGER_EVENT_FILE_WRITTEN,        /* usb/media: a file closed after writing on an approved medium (carry-out) */
+        LEDGER_EVENT_FILE_READ,           /* usb/media: a file read from it (carry-in) */
+        LEDGER_EVENT_FILES_LOST,          /* usb/media: file events the kernel or kyokad dropped (count) */
         _LEDGER_EVENT_MAX,
 };
 
@@ -164,6 +174,16 @@ struct ledger_record {
         char ssid[WIRELESS_SSID_TEXT_MAX];
         char bssid[LEDGER_MAC_MAX];
         char security[LEDGER_SECURITY_MAX];
+        /* scan and files (since version 5; 0 and "" in every other record) */
+        int64_t files;                    /* scan: files scanned */
+        int64_t bytes;                    /* scan: bytes scanned; file: its size */
+        int64_t duration_ms;              /* scan: how long it took */
+        char scanner[LEDGER_SCANNER_MAX]; /* scan: the engine and signature database, as clamd names them */
+        char signature[LEDGER_TEXT_MAX];  /* scan-infected: what it found */
+        char file_path[LEDGER_FILE_PATH_MAX]; /* scan-infected, file-*: the file, relative to the medium */
+        char sha256[LEDGER_SHA256_MAX];   /* file-written: its contents' SHA-256 */
+        int64_t pid;                      /* file-*: the process (0: not known) */
+        char process[LEDGER_PROCESS_MAX]; /* file-*: its name */
 };
 
 /* The fields in canonical order, for the encoding, the database columns, JSON and verification.
@@ -224,9 +244,9 @@ void ledger_record_set_media(struct ledger_record *r, const struct media_identit
  * with whatever the caller filled in. A count below 1 becomes 1 (the record is there, so it
  * stands for at least its own event; refusing it would lose it), version 0 becomes
  * LEDGER_ENCODING_VERSION. -EINVAL for an invalid enum, a time_nsec or utc_offset out of range,
- * an unknown version, a version 1 record with a count other than 1, or a record before version 3
- * with a media field set, or before version 4 with a wireless field set (its version cannot say
- * it). */
+ * an unknown version, a version 1 record with a count other than 1, or a record with a field set
+ * that its version does not have (a media field before version 3, a wireless field before 4, a
+ * scan or file field before 5: its version cannot say it). */
 int ledger_record_normalise(struct ledger_record *r);
 
 /* The canonical encoding of R, in R's version, into BUF (at least LEDGER_ENCODING_MAX bytes);

@@ -297,6 +297,12 @@ static void decide_usb_default(const struct policy *p, const struct usb_identity
         }
         d->verdict = a == POLICY_ALLOW ? VERDICT_ALLOW : VERDICT_BLOCK;
         d->interface_mask = a == POLICY_ALLOW ? all_interfaces(usb_n_interfaces(id)) : 0;
+        /* Keyboards and hubs bring no storage: only "other" devices allowed by default are held. */
+        d->scan_required = p && d->reason == REASON_DEFAULT_OTHER && a == POLICY_ALLOW && p->default_scan;
+}
+
+static bool scan_required(const struct policy *p, enum policy_scan s) {
+        return s == POLICY_SCAN_REQUIRED || (s == POLICY_SCAN_DEFAULT && p->default_scan);
 }
 
 /* A policy past its own valid_until is no policy: the same lockdown as P == NULL. The loader
@@ -384,6 +390,7 @@ void policy_match_usb(const struct policy *p, const struct usb_identity *id, int
                 d.reason = REASON_PERMIT;
                 d.interface_mask = covered;
                 d.hidraw_user = e->hidraw_user;
+                d.scan_required = scan_required(p, e->scan);
         }
         *ret = d;
 }
@@ -627,6 +634,7 @@ void policy_match_media(const struct policy *p, const struct media_identity *id,
                 d.reason = REASON_PERMIT;
                 d.window = WINDOW_OPEN;
                 d.media_entry = e;
+                d.scan_required = scan_required(p, e->scan);
         } else {
                 uint32_t shown = c.not_yet != NONE ? c.not_yet : c.expired;
                 if (shown != NONE) {
@@ -635,6 +643,7 @@ void policy_match_media(const struct policy *p, const struct media_identity *id,
                 }
                 d.verdict = p->default_media == POLICY_ALLOW ? VERDICT_ALLOW : VERDICT_BLOCK;
                 d.reason = REASON_DEFAULT_MEDIA;
+                d.scan_required = d.verdict != VERDICT_BLOCK && p->default_scan;
         }
         *ret = d;
 }

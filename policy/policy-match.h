@@ -78,6 +78,11 @@ struct policy_decision {
         /* USB: the deciding permit leaves the device's hidraw nodes to udev's rules (the seat's
          * user may get them); false (every other decision): root only. */
         bool hidraw_user;
+        /* Storage it brings must pass a virus scan before it is usable (a permit's `scan`, or
+         * defaults.scan for a permit that says nothing and for media allowed by the defaults);
+         * until then it is held: authorised, read-only and root's alone. Only for allow and
+         * read-only, never for HID-only devices and hubs allowed by the defaults. */
+        bool scan_required;
         /* Index of the first device interface not covered by the entry (REASON_INTERFACES_NOT_APPROVED). */
         int unapproved_interface;
         /* The next time this decision may change by time alone (an entry's valid_from/valid_until,

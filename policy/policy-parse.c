@@ -474,6 +474,7 @@ enum key_kind {
         KEY_UNLISTED,
         KEY_ACCESS,
         KEY_HIDRAW,
+        KEY_SCAN,
         KEY_MAC,
         KEY_PATH,
         KEY_KIND,
@@ -502,6 +503,7 @@ static const struct key usb_keys[] = {
         { "unlisted_interfaces", KEY_UNLISTED, false },
         { "access", KEY_ACCESS, false },
         { "hidraw", KEY_HIDRAW, false },
+        { "scan", KEY_SCAN, false },
         { "label", KEY_TEXT, false },
         { "purpose", KEY_TEXT, false },
         { "holder", KEY_TEXT, false },
@@ -577,6 +579,7 @@ struct entry_state {
 static const char *const unlisted_words[] = { "block-device", "disable", NULL };
 static const char *const access_words[] = { "read-write", "read-only", NULL };
 static const char *const hidraw_words[] = { "root", "user", NULL };
+static const char *const scan_words[] = { "none", "required", NULL };
 
 /* `wireless_modes = [ "ap", "monitor" ]`: the modes a network entry lets its link be in. */
 static int get_wireless_modes(struct parser *ps, const config_setting_t *s, const char *field, unsigned *ret) {
@@ -771,6 +774,11 @@ static void parse_entry(struct parser *ps, const config_setting_t *g, const char
                         r = get_word(ps, s, f, hidraw_words, "\"root\" or \"user\"");
                         if (r >= 0)
                                 usb->hidraw_user = r == 1;
+                        break;
+                case KEY_SCAN:
+                        r = get_word(ps, s, f, scan_words, "\"none\" or \"required\"");
+                        if (r >= 0)
+                                usb->scan = r == 1 ? POLICY_SCAN_REQUIRED : POLICY_SCAN_NONE;
                         break;
                 case KEY_MAC: {
                         const char *v;
@@ -1020,6 +1028,10 @@ static void parse_media_entry(struct parser *ps, const config_setting_t *g, cons
                         int r = get_word(ps, s, f, access_words, "\"read-write\" or \"read-only\"");
                         if (r >= 0)
                                 e->read_only = r == 1;
+                } else if (streq(name, "scan")) {
+                        int r = get_word(ps, s, f, scan_words, "\"none\" or \"required\"");
+                        if (r >= 0)
+                                e->scan = r == 1 ? POLICY_SCAN_REQUIRED : POLICY_SCAN_NONE;
                 } else if (streq(name, "label") || streq(name, "purpose") || streq(name, "holder"))
                         (void) dup_string(ps, s, f, POLICY_STRING_MAX, STR_OPTIONAL, text_field(a, name));
                 else if (streq(name, "workstations"))
@@ -1172,13 +1184,60 @@ static void parse_defaults(struct parser *ps, const config_setting_t *g, struct 
                         target = &p->default_wireless;
                 else if (streq(name, "media"))
                         target = &p->default_media;
-                else {
+                else if (streq(name, "scan")) {
+                        int r = get_word(ps, s, f, scan_words, "\"none\" or \"required\"");
+                        if (r >= 0)
+                                p->default_scan = r == 1;
+                        continue;
+                } else {
                         fail_at(ps, line_of(s), f, "unknown key");
                         continue;
                 }
                 int r = get_word(ps, s, f, action_words, "\"allow\" or \"block\"");
                 if (r >= 0)
                         *target = r == 1 ? POLICY_ALLOW : POLICY_BLOCK;
+        }
+}
+
+/* The scan group: the bounds of every virus scan (docs/policy.md "scan"). */
+static void parse_scan_limits(struct parser *ps, const config_setting_t *g, struct policy *p) {
+        static const struct {
+                const char *name;
+                size_t offset;
+                int64_t min, max;
+        } keys[] = {
+                { "max_seconds", offsetof(struct policy_scan_limits, max_seconds), 1, POLICY_SCAN_SECONDS_MAX },
+                { "max_megabytes", offsetof(struct policy_scan_limits, max_megabytes), 1, POLICY_SCAN_MEGABYTES_MAX },
+                { "max_database_days", offsetof(struct policy_scan_limits, max_database_days), 0,
+                  POLICY_SCAN_DATABASE_DAYS_MAX },
+        };
+        char f[FIELD_MAX];
+
+        if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+                fail_at(ps, line_of(g), "scan", "expected a group { max_seconds = 900; ... }");
+                return;
+        }
+        for (int i = 0; i < config_setting_length(g); i++) {
+                const config_setting_t *s = config_setting_get_elem(g, (unsigned) i);
+                const char *name = config_setting_name(s);
+                size_t k = 0;
+                int64_t v;
+
+                field_name(f, "scan", name);
+                while (k < ELEMENTSOF(keys) && !streq(keys[k].name, name))
+                        k++;
+                if (k == ELEMENTSOF(keys)) {
+                        fail_at(ps, line_of(s), f, "unknown key");
+                        continue;
+                }
+                if (get_int64(ps, s, f, &v) < 0)
+                        continue;
+                if (v < keys[k].min || v > keys[k].max) {
+                        fail_at(ps, line_of(s), f, "must be %" PRId64 "..%" PRId64 ", got %" PRId64, keys[k].min,
+                                keys[k].max, v);
+                        continue;
+                }
+                *(int64_t *) ((char *) &p->scan_limits + keys[k].offset) = v;
         }
 }
 
@@ -1441,6 +1500,8 @@ static void parse_root(struct parser *ps, const config_setting_t *root, struct p
                         (void) get_time(ps, s, name, true, &p->valid_until, &p->valid_until_text);
                 else if (streq(name, "defaults"))
                         parse_defaults(ps, s, p);
+                else if (streq(name, "scan"))
+                        parse_scan_limits(ps, s, p);
                 else if (streq(name, "usb"))
                         (void) parse_list(ps, s, name, p, usb_st);
                 else if (streq(name, "network"))
@@ -1504,6 +1565,11 @@ static struct policy *policy_new(const char *source) {
         p->default_network = POLICY_BLOCK;
         p->default_wireless = POLICY_BLOCK;
         p->default_media = POLICY_BLOCK;
+        p->scan_limits = (struct policy_scan_limits) {
+                .max_seconds = POLICY_SCAN_SECONDS_DEFAULT,
+                .max_megabytes = POLICY_SCAN_MEGABYTES_DEFAULT,
+                .max_database_days = POLICY_SCAN_DATABASE_DAYS_DEFAULT,
+        };
         return p;
 }
 

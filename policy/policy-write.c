@@ -124,6 +124,8 @@ static int put_usb(FILE *f, const struct policy_usb_entry *e) {
         /* Like unlisted_interfaces: the default ("root") is left out. */
         if (e->hidraw_user)
                 put_key_string(f, in, "hidraw", "user");
+        if (e->scan != POLICY_SCAN_DEFAULT)
+                put_key_string(f, in, "scan", e->scan == POLICY_SCAN_REQUIRED ? "required" : "none");
         return put_approval_tail(f, &e->approval);
 }
 
@@ -196,6 +198,8 @@ static int put_media(FILE *f, const struct policy_media_entry *e) {
         put_approval_head(f, &e->approval);
         put_media_identity(f, e->bus, e->vendor, e->model, e->serial, e->oemid, e->date, e->path);
         put_key_string(f, "        ", "access", e->read_only ? "read-only" : "read-write");
+        if (e->scan != POLICY_SCAN_DEFAULT)
+                put_key_string(f, "        ", "scan", e->scan == POLICY_SCAN_REQUIRED ? "required" : "none");
         return put_approval_tail(f, &e->approval);
 }
 
@@ -238,7 +242,16 @@ int policy_write(const struct policy *p, char **ret) {
         /* Like the entries' defaults: written only when not the default, so older files read the same. */
         if (p->default_wireless != POLICY_BLOCK)
                 fprintf(f, "        wireless = \"%s\";\n", policy_action_to_string(p->default_wireless));
+        /* Written only when they say something: policies without scans keep their canonical form. */
+        if (p->default_scan)
+                fprintf(f, "        scan = \"required\";\n");
         fputs("};\n", f);
+        const struct policy_scan_limits *l = &p->scan_limits;
+        if (l->max_seconds != POLICY_SCAN_SECONDS_DEFAULT || l->max_megabytes != POLICY_SCAN_MEGABYTES_DEFAULT ||
+            l->max_database_days != POLICY_SCAN_DATABASE_DAYS_DEFAULT)
+                fprintf(f, "\nscan = {\n        max_seconds = %" PRId64 ";\n        max_megabytes = %" PRId64 "%s;\n"
+                           "        max_database_days = %" PRId64 ";\n};\n",
+                        l->max_seconds, l->max_megabytes, l->max_megabytes > INT32_MAX ? "L" : "", l->max_database_days);
 
         if (p->n_usb > 0) {
                 fputs("\nusb = (\n", f);

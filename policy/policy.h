@@ -71,6 +71,27 @@ void policy_interface_pattern_format(const struct policy_interface_pattern *p,
 bool policy_interface_pattern_equal(const struct policy_interface_pattern *a,
                                     const struct policy_interface_pattern *b);
 
+/* Whether a medium must pass a virus scan before it is usable (docs/policy.md "scan"). An entry
+ * that says nothing follows defaults.scan. */
+enum policy_scan {
+        POLICY_SCAN_DEFAULT = 0,      /* not given: defaults.scan */
+        POLICY_SCAN_NONE,
+        POLICY_SCAN_REQUIRED,
+};
+
+/* The bounds of a scan (the policy's `scan` group). A medium whose scan exceeds one stays held. */
+#define POLICY_SCAN_SECONDS_DEFAULT 900
+#define POLICY_SCAN_SECONDS_MAX 86400
+#define POLICY_SCAN_MEGABYTES_DEFAULT 65536       /* 64 GiB */
+#define POLICY_SCAN_MEGABYTES_MAX (INT64_C(1) << 24)  /* 16 TiB */
+#define POLICY_SCAN_DATABASE_DAYS_DEFAULT 7
+#define POLICY_SCAN_DATABASE_DAYS_MAX 3650
+struct policy_scan_limits {
+        int64_t max_seconds;          /* the whole scan of a medium, 1..POLICY_SCAN_SECONDS_MAX */
+        int64_t max_megabytes;        /* the bytes of its files, in MiB */
+        int64_t max_database_days;    /* the scanner's signatures at most this old; 0: not checked */
+};
+
 struct policy_usb_entry {
         struct policy_approval approval;
         uint16_t vendor;
@@ -84,6 +105,7 @@ struct policy_usb_entry {
         bool hidraw_user;             /* its hidraw nodes are left to udev's rules (uaccess for the seat's
                                        * user); false: root only, whatever the rules say */
         enum policy_unlisted unlisted;
+        enum policy_scan scan;
 };
 
 struct policy_net_entry {
@@ -121,6 +143,7 @@ struct policy_media_entry {
         char *date;                   /* mmc only */
         char *path;                   /* udev ID_PATH of the slot, port or drive */
         bool read_only;
+        enum policy_scan scan;
 };
 
 /* A disk of the workstation itself, listed by the policy (`fixed_disks`): never a subject,
@@ -164,6 +187,8 @@ struct policy {
         enum policy_action default_network;
         enum policy_action default_wireless; /* networks no `wireless` entry names, and modes no permit names */
         enum policy_action default_media;
+        bool default_scan;            /* defaults.scan = "required" */
+        struct policy_scan_limits scan_limits;
 
         size_t n_usb;
         struct policy_usb_entry *usb;

@@ -46,6 +46,26 @@ static void print_reason(struct json_object *o) {
         putchar('\n');
 }
 
+/* A medium held for its virus scan: where the scan stands (a line of its own). */
+static void print_scan(struct json_object *d) {
+        struct json_object *scan = NULL;
+        if (!json_object_object_get_ex(d, "scan", &scan) || !json_object_is_type(scan, json_type_object))
+                return;
+        const char *state = json_get_string(scan, "state") ?: "?", *fault = json_get_string(scan, "fault");
+        struct json_object *v;
+        int64_t files = json_object_object_get_ex(scan, "files", &v) ? json_object_get_int64(v) : 0;
+        int64_t bytes = json_object_object_get_ex(scan, "bytes", &v) ? json_object_get_int64(v) : 0;
+        printf("%18sscan       ", "");
+        fputs_safe(state, stdout);
+        if (streq(state, "scanning"))
+                printf(" (%" PRId64 " files, %" PRId64 " MB so far)", files, bytes >> 20);
+        if (fault) {
+                fputs(": ", stdout);
+                fputs_safe(fault, stdout);
+        }
+        putchar('\n');
+}
+
 static void print_device(struct json_object *d) {
         struct json_object *ifs = NULL;
 
@@ -59,6 +79,7 @@ static void print_device(struct json_object *d) {
         else
                 fputs("none", stdout);
         print_reason(d);
+        print_scan(d);
 }
 
 static void print_medium(struct json_object *m) {

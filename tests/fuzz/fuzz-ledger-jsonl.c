@@ -54,7 +54,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 abort();
         if (json_object_object_get_ex(again, "version", NULL) != (r.version >= 2) ||
             json_object_object_get_ex(again, "count", NULL) != (r.version >= 2) ||
-            json_object_object_get_ex(again, "device_name", NULL) != (r.version >= 3))
+            json_object_object_get_ex(again, "device_name", NULL) != (r.version >= 3) ||
+            json_object_object_get_ex(again, "sha256", NULL) != (r.version >= 5))
                 abort();
         k = ledger_record_from_json(again, &back, p2, h2);
         json_object_put(again);

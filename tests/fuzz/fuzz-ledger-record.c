@@ -57,10 +57,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
          * four wireless fields; empty here). */
         bool media_empty = !r.bus[0] && !r.device_name[0] && !r.device_path[0] && !r.oemid[0] && !r.manufacture_date[0];
         bool wireless_empty = !r.wireless_mode[0] && !r.ssid[0] && !r.bssid[0] && !r.security[0];
-        if (r.count == 1 && media_empty && wireless_empty) {
-                static uint8_t enc_v[5][LEDGER_ENCODING_MAX];
-                size_t len[5] = { 0 };
-                for (uint8_t v = 1; v <= 4; v++) {
+        bool scan_empty = !r.files && !r.bytes && !r.duration_ms && !r.scanner[0] && !r.signature[0] && !r.file_path[0] &&
+                          !r.sha256[0] && !r.pid && !r.process[0];
+        if (r.count == 1 && media_empty && wireless_empty && scan_empty) {
+                static uint8_t enc_v[6][LEDGER_ENCODING_MAX];
+                size_t len[6] = { 0 };
+                for (uint8_t v = 1; v <= 5; v++) {
                         struct ledger_record other = r;
                         other.version = v;
                         len[v] = ledger_record_encode(&other, enc_v[v]);
@@ -75,6 +77,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                     memcmp(enc_v[3] + len[2], media_none, sizeof media_none) != 0 ||
                     len[4] != len[3] + sizeof wireless_none || memcmp(enc_v[3] + 1, enc_v[4] + 1, len[3] - 1) != 0 ||
                     memcmp(enc_v[4] + len[3], wireless_none, sizeof wireless_none) != 0)
+                        abort();
+                /* Version 5: files, bytes, duration_ms (8-byte zeros), four empty texts, pid, process. */
+                static const uint8_t z8[] = { 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0 }, z0[4] = { 0 };
+                uint8_t scan_none[7 * sizeof z8 + 5 * sizeof z0], *q = scan_none;
+                const uint8_t *parts[] = { z8, z8, z8, z0, z0, z0, z0, z8, z0 };
+                for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+                        size_t m = parts[i] == z8 ? sizeof z8 : sizeof z0;
+                        memcpy(q, parts[i], m);
+                        q += m;
+                }
+                size_t scan_len = (size_t) (q - scan_none);
+                if (len[5] != len[4] + scan_len || memcmp(enc_v[4] + 1, enc_v[5] + 1, len[4] - 1) != 0 ||
+                    memcmp(enc_v[5] + len[4], scan_none, scan_len) != 0)
                         abort();
                 if (len[r.version] != size || memcmp(enc_v[r.version], data, size) != 0)
                         abort();

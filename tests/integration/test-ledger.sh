@@ -108,7 +108,7 @@ sqlite3 "$db" 'PRAGMA wal_checkpoint(TRUNCATE)' >/dev/null
 cp "$db" "$tmp/clean.db"
 tamper_case "a modified field" "UPDATE records SET serial = 'X' WHERE seq = 50" "CHAIN BROKEN at seq 50"
 tamper_case "a deleted row" "DELETE FROM records WHERE seq = 50" "CHAIN BROKEN at seq 51"
-tamper_case "an inserted row" "UPDATE records SET seq = -seq WHERE seq >= 50; UPDATE records SET seq = 1 - seq WHERE seq < 0; INSERT INTO records SELECT 50, time, time_nsec, utc_offset, boot_id, hostname, machine_id, subject, event, vendor, product, serial, manufacturer, product_name, bus_path, interfaces, ifname, mac, link_kind, link_path, driver, policy_serial, signer, decision, reason, permit, uid, user, outcome, error_number, message, encoding, prev_hash, hash, count, bus, device_name, device_path, oemid, manufacture_date, wireless_mode, ssid, bssid, security FROM records WHERE seq = 49" "CHAIN BROKEN at seq 50"
+tamper_case "an inserted row" "UPDATE records SET seq = -seq WHERE seq >= 50; UPDATE records SET seq = 1 - seq WHERE seq < 0; INSERT INTO records SELECT 50, time, time_nsec, utc_offset, boot_id, hostname, machine_id, subject, event, vendor, product, serial, manufacturer, product_name, bus_path, interfaces, ifname, mac, link_kind, link_path, driver, policy_serial, signer, decision, reason, permit, uid, user, outcome, error_number, message, encoding, prev_hash, hash, count, bus, device_name, device_path, oemid, manufacture_date, wireless_mode, ssid, bssid, security, files, bytes, duration_ms, scanner, signature, file_path, sha256, pid, process FROM records WHERE seq = 49" "CHAIN BROKEN at seq 50"
 tamper_case "reordered rows" "UPDATE records SET seq = -1 WHERE seq = 50; UPDATE records SET seq = 50 WHERE seq = 51; UPDATE records SET seq = 51 WHERE seq = -1" "CHAIN BROKEN at seq 50"
 tamper_case "a changed seq" "UPDATE records SET seq = 100000 WHERE seq = 50" "CHAIN BROKEN at seq 51"
 tamper_case "a changed hash" "UPDATE records SET hash = zeroblob(32) WHERE seq = 50" "CHAIN BROKEN at seq 50"
@@ -201,23 +201,23 @@ else not_ok "export of an old ledger.db" "count column: $(has_count)"; fi
 # opens 2026-W48; these are stamped Tuesday 2026-11-24 10:00 JST, in it.
 "$bench" storm "$db" 100 10 1795482000 >/dev/null
 run pc ledger verify
-expect "the migrated ledger goes on with version 4 records and verifies" 0 "chain verifies: 116 records"
+expect "the migrated ledger goes on with version 5 records and verifies" 0 "chain verifies: 116 records"
 if [ "$(sqlite3 "$db" "SELECT group_concat(DISTINCT hex(substr(encoding, 1, 1))) FROM records WHERE seq <= 16")" = 01 ] &&
-	[ "$(sqlite3 "$db" "SELECT group_concat(DISTINCT hex(substr(encoding, 1, 1))) FROM records WHERE seq > 16")" = 04 ]; then
-	ok "old records keep encoding version 1, new ones are version 4"
+	[ "$(sqlite3 "$db" "SELECT group_concat(DISTINCT hex(substr(encoding, 1, 1))) FROM records WHERE seq > 16")" = 05 ]; then
+	ok "old records keep encoding version 1, new ones are version 5"
 else not_ok "encoding versions in the migrated ledger"; fi
 run pc export --week 2026-W48 --out "$tmp/v1-out"
-expect "export a week of version 1 and version 4 records" 0 "2026-W48"
+expect "export a week of version 1 and version 5 records" 0 "2026-W48"
 run pc verify-export "$(ls -d "$tmp"/v1-out/*/2026-W48)" --key "$golden/export.pub"
-expect "an export holding version 1 and version 4 records verifies" 0 "101 records chain"
+expect "an export holding version 1 and version 5 records verifies" 0 "101 records chain"
 run pc ledger show --json
 if [ "$rc" -eq 0 ] && python3 - "$tmp/out" <<'PY'
 import json, sys
 R = [json.loads(l) for l in open(sys.argv[1])]
 assert all("version" not in r and "count" not in r for r in R[:16]), "v1 shape"
-assert all(r["version"] == 4 and r["count"] == 1 and r["bus"] == "" and "device_path" in r and r["ssid"] == "" for r in R[16:]), "v4 shape"
+assert all(r["version"] == 5 and r["count"] == 1 and r["bus"] == "" and "device_path" in r and r["ssid"] == "" and r["files"] == 0 and r["sha256"] == "" for r in R[16:]), "v5 shape"
 PY
-then ok "ledger show --json: version 1 records as before, version 4 with version, count, the media and the wireless fields"
+then ok "ledger show --json: version 1 records as before, version 5 with version, count, the media, wireless and scan fields"
 else not_ok "ledger show --json of a mixed ledger"; fi
 
 # ---- the report in a browser ----------------------------------------------------------------

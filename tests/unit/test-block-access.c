@@ -79,6 +79,9 @@ static void test_access_file_contents(void **state) {
         assert_int_equal(read_with(d, "2-6", "read-write\n"), BLOCK_ACCESS_READ_WRITE);
         assert_int_equal(read_with(d, "2-6", "read-write"), BLOCK_ACCESS_READ_WRITE);
         assert_int_equal(read_with(d, "2-6", "read-only\n"), BLOCK_ACCESS_READ_ONLY);
+        /* Held for its virus scan: the helper says so, and the rule makes it root's alone. */
+        assert_int_equal(read_with(d, "2-6", "held\nhidraw=root\n"), BLOCK_ACCESS_HELD);
+        assert_int_equal(read_with(d, "2-6", "held-x\n"), BLOCK_ACCESS_READ_ONLY);
         assert_int_equal(read_with(d, "2-6", ""), BLOCK_ACCESS_READ_ONLY);
         assert_int_equal(read_with(d, "2-6", "read-write\n\n"), BLOCK_ACCESS_READ_ONLY);
         assert_int_equal(read_with(d, "2-6", "READ-WRITE\n"), BLOCK_ACCESS_READ_ONLY);

@@ -624,9 +624,10 @@ static void test_verify_export_refuses_version_2_without_count(void **state) {
 static void test_verify_export_finds_version_downgrade(void **state) {
         struct fixture *f = *state;
         _cleanup_free_ char *dir = export_to(f, "x", EXPORT_LANG_JA);
-        /* Version 4 to version 3: the same fields but the wireless ones, which are empty here. */
-        run("sed -i '2s/^{\"version\":4,/{\"version\":3,/; "
-            "2s/,\"wireless_mode\":\"\",\"ssid\":\"\",\"bssid\":\"\",\"security\":\"\"//' "
+        /* Version 5 to version 4: the same fields but the scan ones, which are empty here. */
+        run("sed -i '2s/^{\"version\":5,/{\"version\":4,/; "
+            "2s/,\"files\":0,\"bytes\":0,\"duration_ms\":0,\"scanner\":\"\",\"signature\":\"\",\"file_path\":\"\","
+            "\"sha256\":\"\",\"pid\":0,\"process\":\"\"//' "
             "'%s/records.jsonl'", dir);
         resign(f, dir);
         expect_refused(f, dir, "seq 3: the hash does not match");
@@ -691,7 +692,7 @@ static void test_v1_ledger_exports_as_before_and_chains_into_version_2(void **st
         assert_int_equal(rep.records, 2);
         _cleanup_free_ char *lines = slurp(w48, "records.jsonl", &a);
         assert_memory_equal(lines, "{\"seq\":16,", strlen("{\"seq\":16,"));
-        assert_non_null(strstr(lines, "\n{\"version\":4,\"seq\":17,"));
+        assert_non_null(strstr(lines, "\n{\"version\":5,\"seq\":17,"));
         assert_non_null(strstr(lines, "\"count\":5000,"));
         ledger_close(l);
 }

@@ -181,7 +181,7 @@ static void test_encoding_known_prefix(void **state) {
         uint8_t buf[LEDGER_ENCODING_MAX];
         size_t n = ledger_record_encode(&r, buf);
         /* version, then seq as length 8 + big-endian 7, then time. */
-        static const uint8_t head[] = { 4, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 8, 0, 0, 0, 0, 0x6a, 0xf9, 0xc8, 0xf0 };
+        static const uint8_t head[] = { 5, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 8, 0, 0, 0, 0, 0x6a, 0xf9, 0xc8, 0xf0 };
         assert_true(n > sizeof head);
         assert_memory_equal(buf, head, sizeof head);
 }
@@ -215,7 +215,7 @@ static void test_decode_refuses_malformed(void **state) {
         assert_int_equal(ledger_record_decode(buf, n - 1, &back), -EBADMSG);     /* truncated */
         buf[n] = 0;
         assert_int_equal(ledger_record_decode(buf, n + 1, &back), -EBADMSG);     /* trailing byte */
-        buf[0] = 5;
+        buf[0] = 6;
         assert_int_equal(ledger_record_decode(buf, n, &back), -EBADMSG);         /* version */
         buf[0] = 0;
         assert_int_equal(ledger_record_decode(buf, n, &back), -EBADMSG);
@@ -226,6 +226,8 @@ static void test_decode_refuses_malformed(void **state) {
         buf[0] = 3;
         assert_int_equal(ledger_record_decode(buf, n, &back), -EBADMSG);         /* version 3 has no wireless fields */
         buf[0] = 4;
+        assert_int_equal(ledger_record_decode(buf, n, &back), -EBADMSG);         /* version 4 has no scan fields */
+        buf[0] = 5;
         buf[4] = 9;
         assert_int_equal(ledger_record_decode(buf, n, &back), -EBADMSG);         /* int of 9 bytes */
 }
@@ -346,7 +348,7 @@ static void test_init_sets_count_one_and_current_version(void **state) {
         ledger_record_init(&r, LEDGER_SUBJECT_NETWORK, LEDGER_EVENT_VIOLATION);
         assert_int_equal(r.count, 1);
         assert_int_equal(r.version, LEDGER_ENCODING_VERSION);
-        assert_int_equal(LEDGER_ENCODING_VERSION, 4);
+        assert_int_equal(LEDGER_ENCODING_VERSION, 5);
 }
 
 /* Below 1 is clamped, not refused: ledger_append() would otherwise drop a record that happened. */
@@ -372,7 +374,17 @@ static void test_normalise_refuses_count_in_version_1_and_unknown_version(void *
         r.count = 2;
         assert_int_equal(ledger_record_normalise(&r), -EINVAL);
         r = sample();
-        r.version = 5;
+        r.version = 6;
+        assert_int_equal(ledger_record_normalise(&r), -EINVAL);
+        /* A scan field, text or number, in a record before version 5. */
+        r = sample();
+        r.version = 4;
+        assert_int_equal(ledger_record_normalise(&r), 0);
+        strcpy(r.signature, "Eicar");
+        assert_int_equal(ledger_record_normalise(&r), -EINVAL);
+        r = sample();
+        r.version = 4;
+        r.files = 1;
         assert_int_equal(ledger_record_normalise(&r), -EINVAL);
         /* A media field in a record whose version has none. */
         r = sample();
@@ -517,7 +529,7 @@ static void test_v4_json_has_version_count_media_and_wireless_fields(void **stat
         strcpy(r.ssid, "hot\\x1bspot");
         assert_int_equal(ledger_record_to_json(&r, NULL, NULL, &o), 0);
         assert_true(json_object_object_get_ex(o, "version", &v));
-        assert_int_equal(json_object_get_int(v), 4);
+        assert_int_equal(json_object_get_int(v), 5);
         assert_true(json_object_object_get_ex(o, "count", &v));
         assert_int_equal(json_object_get_int64(v), 2999);
         assert_true(json_object_object_get_ex(o, "device_path", &v));
@@ -525,7 +537,7 @@ static void test_v4_json_has_version_count_media_and_wireless_fields(void **stat
         assert_true(json_object_object_get_ex(o, "ssid", &v));
         assert_string_equal(json_object_get_string(v), "hot\\x1bspot");
         /* "version" first, as the version byte comes first in the encoding. */
-        const char *head = "{\"version\":4,\"seq\":7,";
+        const char *head = "{\"version\":5,\"seq\":7,";
         assert_memory_equal(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), head, strlen(head));
         assert_int_equal(ledger_record_from_json(o, &back, NULL, NULL), 0);
         assert_memory_equal(&back, &r, sizeof r);
@@ -609,6 +621,46 @@ static void test_set_wireless_escapes_the_ssid(void **state) {
         assert_int_equal(ledger_record_normalise(&r), -EINVAL);
 }
 
+/* Version 5: the scan and file fields round-trip through the encoding and JSON; a version 4 record
+ * has none of their keys, and one of them in it is refused. */
+static void test_v5_scan_fields(void **state) {
+        struct ledger_record r = sample(), back;
+        uint8_t buf[LEDGER_ENCODING_MAX];
+        struct json_object *o, *v;
+
+        r.event = LEDGER_EVENT_FILE_WRITTEN;
+        r.bytes = 1048576;
+        r.pid = 4242;
+        strcpy(r.file_path, "sdb1/報告書.xlsx");
+        strcpy(r.sha256, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        strcpy(r.process, "cp");
+        assert_int_equal(ledger_record_normalise(&r), 0);
+        size_t n = ledger_record_encode(&r, buf);
+        assert_int_equal(ledger_record_decode(buf, n, &back), 0);
+        assert_memory_equal(&back, &r, sizeof r);
+        assert_int_equal(ledger_record_to_json(&r, NULL, NULL, &o), 0);
+        assert_true(json_object_object_get_ex(o, "sha256", &v));
+        assert_string_equal(json_object_get_string(v), r.sha256);
+        assert_int_equal(ledger_record_from_json(o, &back, NULL, NULL), 0);
+        assert_memory_equal(&back, &r, sizeof r);
+        json_object_put(o);
+
+        r = sample();
+        r.version = 4;
+        assert_int_equal(ledger_record_to_json(&r, NULL, NULL, &o), 0);
+        assert_false(json_object_object_get_ex(o, "files", NULL));
+        assert_false(json_object_object_get_ex(o, "sha256", NULL));
+        assert_int_equal(ledger_record_from_json(o, &back, NULL, NULL), 0);
+        json_object_object_add(o, "files", json_object_new_int64(0));
+        assert_int_equal(ledger_record_from_json(o, &back, NULL, NULL), -EBADMSG);
+        json_object_put(o);
+        /* The version byte 6 is refused. */
+        r = sample();
+        n = ledger_record_encode(&r, buf);
+        buf[0] = 6;
+        assert_int_equal(ledger_record_decode(buf, n, &back), -EBADMSG);
+}
+
 /* Each version's keys and no other: a count in a version 1 record would be shown but not hashed. */
 static void test_json_refuses_count_that_does_not_fit_the_version(void **state) {
         struct ledger_record r = sample(), back;
@@ -673,6 +725,7 @@ int main(void) {
                 cmocka_unit_test(test_v1_record_from_the_old_code_reencodes_to_its_bytes),
                 cmocka_unit_test(test_v1_json_is_what_the_old_code_exported),
                 cmocka_unit_test(test_v4_json_has_version_count_media_and_wireless_fields),
+                cmocka_unit_test(test_v5_scan_fields),
                 cmocka_unit_test(test_encoding_v3_is_v2_plus_media_fields),
                 cmocka_unit_test(test_set_media_fills_fields_that_mean_one_thing),
                 cmocka_unit_test(test_encoding_v4_is_v3_plus_wireless_fields),

@@ -163,7 +163,8 @@ static void test_verify_finds_inserted_row(void **state) {
                   " event, vendor, product, serial, manufacturer, product_name, bus_path, interfaces, ifname, mac,"
                   " link_kind, link_path, driver, policy_serial, signer, decision, reason, permit, uid, user, outcome,"
                   " error_number, message, encoding, prev_hash, hash, count, bus, device_name, device_path, oemid,"
-                  " manufacture_date, wireless_mode, ssid, bssid, security FROM records WHERE seq = 6");
+                  " manufacture_date, wireless_mode, ssid, bssid, security, files, bytes, duration_ms, scanner, signature,"
+                  " file_path, sha256, pid, process FROM records WHERE seq = 6");
         expect_break(f, LEDGER_BREAK_SEQ, 3);
 }
 
@@ -355,6 +356,12 @@ static int64_t sql_int(const char *db_path, const char *sql) {
 }
 
 #define HAS_COUNT_COLUMN "SELECT count(*) FROM pragma_table_info('records') WHERE name = 'count'"
+#define HAS_SCAN_COLUMNS "SELECT count(*) FROM pragma_table_info('records') WHERE name IN " \
+        "('files', 'bytes', 'duration_ms', 'scanner', 'signature', 'file_path', 'sha256', 'pid', 'process')"
+#define DROP_SCAN_COLUMNS "ALTER TABLE records DROP COLUMN files; ALTER TABLE records DROP COLUMN bytes;" \
+        "ALTER TABLE records DROP COLUMN duration_ms; ALTER TABLE records DROP COLUMN scanner;" \
+        "ALTER TABLE records DROP COLUMN signature; ALTER TABLE records DROP COLUMN file_path;" \
+        "ALTER TABLE records DROP COLUMN sha256; ALTER TABLE records DROP COLUMN pid; ALTER TABLE records DROP COLUMN process;"
 #define HAS_MEDIA_COLUMNS "SELECT count(*) FROM pragma_table_info('records') WHERE name IN " \
         "('bus', 'device_name', 'device_path', 'oemid', 'manufacture_date')"
 #define HAS_WIRELESS_COLUMNS "SELECT count(*) FROM pragma_table_info('records') WHERE name IN " \
@@ -424,9 +431,10 @@ static void test_v1_ledger_migrates_on_open_and_continues_the_chain(void **state
         assert_int_equal(back.version, LEDGER_ENCODING_VERSION);
         assert_int_equal(back.count, 2999);
         assert_int_equal(sql_int(db, "SELECT count FROM records WHERE seq = 17"), 2999);
-        assert_int_equal(sql_int(db, "SELECT count(*) FROM records WHERE substr(encoding, 1, 1) = x'04'"), 2);
+        assert_int_equal(sql_int(db, "SELECT count(*) FROM records WHERE substr(encoding, 1, 1) = x'05'"), 2);
         /* Both later versions' columns were added, the old rows read their defaults. */
         assert_int_equal(sql_int(db, HAS_MEDIA_COLUMNS), 5);
+        assert_int_equal(sql_int(db, HAS_SCAN_COLUMNS), 9);
         assert_int_equal(sql_int(db, "SELECT count(*) FROM records WHERE bus = '' AND device_name = ''"), V1_RECORDS + 2);
         assert_int_equal(sql_int(db, HAS_WIRELESS_COLUMNS), 4);
         assert_int_equal(sql_int(db, "SELECT count(*) FROM records WHERE ssid = '' AND security = ''"), V1_RECORDS + 2);
@@ -466,6 +474,7 @@ static void test_v2_ledger_gains_media_and_wireless_columns(void **state) {
         assert_int_equal(ledger_open(db, 0, 0, &l), 0);
         ledger_close(l);
         assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(h, DROP_SCAN_COLUMNS, NULL, NULL, NULL), SQLITE_OK);
         assert_int_equal(sqlite3_exec(h, "ALTER TABLE records DROP COLUMN bus; ALTER TABLE records DROP COLUMN device_name;"
                                          "ALTER TABLE records DROP COLUMN device_path; ALTER TABLE records DROP COLUMN oemid;"
                                          "ALTER TABLE records DROP COLUMN manufacture_date;"
@@ -487,6 +496,7 @@ static void test_v2_ledger_gains_media_and_wireless_columns(void **state) {
         assert_int_equal(ledger_open(db, 0, 0, &l), 0);
         assert_int_equal(sql_int(db, HAS_MEDIA_COLUMNS), 5);
         assert_int_equal(sql_int(db, HAS_WIRELESS_COLUMNS), 4);
+        assert_int_equal(sql_int(db, HAS_SCAN_COLUMNS), 9);
         r.subject = LEDGER_SUBJECT_MEDIA;
         r.event = LEDGER_EVENT_CONNECTED;
         ledger_record_set_media(&r, &id);
@@ -495,13 +505,64 @@ static void test_v2_ledger_gains_media_and_wireless_columns(void **state) {
         assert_int_equal(ledger_verify(l, &rep), 0);
         assert_int_equal(rep.count, V1_RECORDS + 1);
         assert_int_equal(ledger_find_last(l, LEDGER_EVENT_CONNECTED, INT64_MAX, &back), 0);
-        assert_int_equal(back.version, 4);
+        assert_int_equal(back.version, LEDGER_ENCODING_VERSION);
         assert_string_equal(back.bus, "mmc");
         assert_string_equal(back.device_name, "mmcblk0");
         assert_string_equal(back.serial, "0xdeadbeef");
         assert_string_equal(back.manufacture_date, "02/2006");
         ledger_close(l);
         assert_int_equal(sql_int(db, "SELECT count(*) FROM records WHERE bus = 'mmc' AND oemid = '0x5859'"), 1);
+}
+
+/* A ledger of the version 4 schema (wireless, no scan columns): read-only it verifies as it is,
+ * opened to write it gains the scan and file columns after the wireless ones, and a scan record
+ * (version 5) keeps its fields. */
+static void test_v4_ledger_gains_scan_columns(void **state) {
+        struct fixture *f = *state;
+        _cleanup_free_ char *db = v1_copy(f);
+        struct ledger *l;
+        struct ledger_verify_report rep;
+        struct ledger_record r = rec(FIXTURE_MONDAY + 8 * 86400), back;
+        sqlite3 *h;
+        int n = 0;
+
+        assert_int_equal(ledger_open(db, 0, 0, &l), 0);
+        ledger_close(l);
+        assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(h, DROP_SCAN_COLUMNS, NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(h);
+        assert_int_equal(sql_int(db, HAS_MEDIA_COLUMNS), 5);
+        assert_int_equal(sql_int(db, HAS_SCAN_COLUMNS), 0);
+
+        assert_int_equal(ledger_open(db, LEDGER_OPEN_READ_ONLY, 0, &l), 0);
+        assert_int_equal(ledger_verify(l, &rep), 0);
+        assert_int_equal(ledger_foreach(l, 1, V1_RECORDS, expect_v1, &n), 0);
+        assert_int_equal(n, V1_RECORDS);
+        ledger_close(l);
+        assert_int_equal(sql_int(db, HAS_SCAN_COLUMNS), 0);
+
+        assert_int_equal(ledger_open(db, 0, 0, &l), 0);
+        assert_int_equal(sql_int(db, HAS_SCAN_COLUMNS), 9);
+        r.event = LEDGER_EVENT_SCAN_INFECTED;
+        r.files = 12;
+        r.bytes = 34567;
+        r.duration_ms = 890;
+        snprintf(r.scanner, sizeof r.scanner, "ClamAV 1.4.6");
+        snprintf(r.signature, sizeof r.signature, "eicar.com.UNOFFICIAL");
+        snprintf(r.file_path, sizeof r.file_path, "sdb1/資料/eicar.com");
+        assert_int_equal(ledger_append(l, &r), 0);
+        assert_int_equal(ledger_commit(l, NULL), 1);
+        assert_int_equal(ledger_verify(l, &rep), 0);
+        assert_int_equal(rep.count, V1_RECORDS + 1);
+        assert_int_equal(ledger_find_last(l, LEDGER_EVENT_SCAN_INFECTED, INT64_MAX, &back), 0);
+        assert_int_equal(back.version, 5);
+        assert_int_equal(back.files, 12);
+        assert_int_equal(back.bytes, 34567);
+        assert_int_equal(back.duration_ms, 890);
+        assert_string_equal(back.signature, "eicar.com.UNOFFICIAL");
+        assert_string_equal(back.file_path, "sdb1/資料/eicar.com");
+        ledger_close(l);
+        assert_int_equal(sql_int(db, "SELECT count(*) FROM records WHERE files = 12 AND scanner = 'ClamAV 1.4.6'"), 1);
 }
 
 /* The count is hashed: changing its column, in an old row or a new one, breaks the chain there. */
@@ -586,6 +647,7 @@ static void test_v3_ledger_gains_wireless_columns(void **state) {
         assert_int_equal(ledger_open(db, 0, 0, &l), 0);
         ledger_close(l);
         assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(h, DROP_SCAN_COLUMNS, NULL, NULL, NULL), SQLITE_OK);
         assert_int_equal(sqlite3_exec(h, "ALTER TABLE records DROP COLUMN wireless_mode; ALTER TABLE records DROP COLUMN ssid;"
                                          "ALTER TABLE records DROP COLUMN bssid; ALTER TABLE records DROP COLUMN security;",
                                       NULL, NULL, NULL), SQLITE_OK);
@@ -612,7 +674,7 @@ static void test_v3_ledger_gains_wireless_columns(void **state) {
         assert_int_equal(ledger_verify(l, &rep), 0);
         assert_int_equal(rep.count, V1_RECORDS + 1);
         assert_int_equal(ledger_find_last(l, LEDGER_EVENT_WIRELESS_JOINED, INT64_MAX, &back), 0);
-        assert_int_equal(back.version, 4);
+        assert_int_equal(back.version, LEDGER_ENCODING_VERSION);
         assert_int_equal(back.count, 12);
         assert_string_equal(back.ssid, "hot\\x1bspot");
         assert_string_equal(back.security, "open");
@@ -648,6 +710,7 @@ int main(void) {
                 T(test_append_writes_the_current_version),
                 T(test_v2_ledger_gains_media_and_wireless_columns),
                 T(test_v3_ledger_gains_wireless_columns),
+                T(test_v4_ledger_gains_scan_columns),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

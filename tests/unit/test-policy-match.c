@@ -494,6 +494,42 @@ static void test_permit_with_hidraw_user_says_so(void **state) {
         assert_false(d.hidraw_user);
 }
 
+/* ---- scan ---- */
+
+/* scan = "required" on the permit, or defaults.scan for a permit that says nothing and for a
+ * device allowed by defaults.usb_other; never for keyboards and hubs, never for a block. */
+static void test_scan_required_follows_permit_and_defaults(void **state) {
+        _cleanup_parsed_ struct policy *p = parse(
+                "defaults = { usb_other = \"allow\"; scan = \"required\"; };\n"
+                "usb = ( " STICK_ENTRY("P", "2026-01-01", "2027-03-31", "scan = \"none\";") " );");
+        struct policy_decision d = match_usb(p, STICK, T0);
+        assert_int_equal(d.reason, REASON_PERMIT);
+        assert_false(d.scan_required);
+        d = match_usb(p, usb_dev(0x0781, 0x5581, "OTHER", IFS("08:06:50")), T0);
+        assert_int_equal(d.reason, REASON_DEFAULT_OTHER);
+        assert_int_equal(d.verdict, VERDICT_ALLOW);
+        assert_true(d.scan_required);
+        d = match_usb(p, KEYBOARD, T0);
+        assert_false(d.scan_required);
+
+        _cleanup_parsed_ struct policy *q = parse(
+                "defaults = { scan = \"required\"; };\n"
+                "usb = ( " STICK_ENTRY("P", "2026-01-01", "2027-03-31", "access = \"read-only\";") " );");
+        d = match_usb(q, STICK, T0);
+        assert_int_equal(d.verdict, VERDICT_READ_ONLY);
+        assert_true(d.scan_required);
+        d = match_usb(q, usb_dev(0x0781, 0x5581, "OTHER", IFS("08:06:50")), T0);
+        assert_int_equal(d.verdict, VERDICT_BLOCK);
+        assert_false(d.scan_required);
+
+        _cleanup_parsed_ struct policy *r = parse(
+                SAFE_DEFAULTS "usb = ( " STICK_ENTRY("P", "2026-01-01", "2027-03-31", "scan = \"required\";") " );");
+        d = match_usb(r, STICK, T0);
+        assert_true(d.scan_required);
+        d = match_usb(NULL, STICK, T0);
+        assert_false(d.scan_required);
+}
+
 /* Without a permit saying so, nothing gives raw HID to users: defaults, lockdown, a permit
  * without hidraw, a permit whose interfaces do not cover the device. */
 static void test_raw_hid_is_root_without_a_permit_saying_so(void **state) {
@@ -1186,6 +1222,29 @@ static const struct media_identity DRIVE = { .bus = MEDIA_BUS_OPTICAL, .name = "
 static const struct media_identity NVME = { .bus = MEDIA_BUS_NVME, .name = "nvme0n1", .path = "pci-0000:01:00.0-nvme-1",
                                             .model = "QEMU NVMe Ctrl", .serial = "NVSER123" };
 
+/* A media permit's scan, and defaults.scan for media allowed by defaults.media. */
+static void test_media_scan_required(void **state) {
+        _cleanup_(policy_freep_) struct policy *p = parse(
+                "defaults = { media = \"allow\"; scan = \"required\"; };\n"
+                "media = ( { permit = \"NV\"; bus = \"nvme\"; serial = \"NVSER123\"; scan = \"none\"; " MEDIA_APPROVAL " } );\n");
+        struct policy_decision d;
+
+        policy_match_media(p, &NVME, T("2026-03-01"), &d);
+        assert_int_equal(d.reason, REASON_PERMIT);
+        assert_false(d.scan_required);
+        policy_match_media(p, &CARD, T("2026-03-01"), &d);
+        assert_int_equal(d.reason, REASON_DEFAULT_MEDIA);
+        assert_true(d.scan_required);
+
+        _cleanup_(policy_freep_) struct policy *q = parse(
+                "media = ( { permit = \"NV\"; bus = \"nvme\"; serial = \"NVSER123\"; scan = \"required\"; " MEDIA_APPROVAL " } );\n");
+        policy_match_media(q, &NVME, T("2026-03-01"), &d);
+        assert_true(d.scan_required);
+        policy_match_media(q, &CARD, T("2026-03-01"), &d);
+        assert_int_equal(d.verdict, VERDICT_BLOCK);
+        assert_false(d.scan_required);
+}
+
 static void test_media_permits(void **state) {
         _cleanup_(policy_freep_) struct policy *p = parse(
                 "media = (\n"
@@ -1204,6 +1263,8 @@ static void test_media_permits(void **state) {
         assert_string_equal(d.media_entry->approval.permit, "SD");
         policy_decision_describe(&d, NULL, reason, sizeof reason);
         assert_string_equal(reason, "permit SD (read-only)");
+
+        assert_false(d.scan_required);
 
         /* Every given key must match: another card of the same model is not the approved one. */
         struct media_identity other = CARD;
@@ -1302,6 +1363,8 @@ int main(void) {
                 cmocka_unit_test(test_serial_less_permits_on_two_ports),
                 cmocka_unit_test(test_expired_permit_on_its_port_is_named_expired),
                 cmocka_unit_test(test_permit_with_hidraw_user_says_so),
+                cmocka_unit_test(test_scan_required_follows_permit_and_defaults),
+                cmocka_unit_test(test_media_scan_required),
                 cmocka_unit_test(test_raw_hid_is_root_without_a_permit_saying_so),
                 cmocka_unit_test(test_device_without_serial_does_not_match_entry_with_serial),
                 cmocka_unit_test(test_sanitised_serial_with_escape_matches),

@@ -293,6 +293,65 @@ static void test_port_and_hidraw_are_read(void **state) {
         policy_diag_done(&d);
 }
 
+/* scan: on a permit, on a media permit and in the defaults, with the bounds of the scan group;
+ * the canonical form keeps them and reads back the same. */
+static void test_scan_keys_are_read_and_written(void **state) {
+        struct policy_diag d = {};
+        struct policy *p = parse_ok(HEADER
+                "defaults = { usb_other = \"block\"; scan = \"required\"; };\n"
+                "scan = { max_seconds = 120; max_megabytes = 4096; max_database_days = 0; };\n"
+                USB_OPEN "  scan = \"none\";\n" USB_APPROVAL "},\n"
+                "{ permit = \"P2\"; vendor = \"0781\"; product = \"5581\"; serial = \"S2\"; scan = \"required\";\n"
+                USB_APPROVAL "} );\n"
+                "media = ( { permit = \"SD\"; bus = \"mmc\"; serial = \"0x1\"; scan = \"required\"; " USB_APPROVAL "} );\n", &d);
+        char *text = NULL, *again = NULL;
+
+        assert_int_equal(d.n_errors, 0);
+        assert_true(p->default_scan);
+        assert_int_equal(p->scan_limits.max_seconds, 120);
+        assert_int_equal(p->scan_limits.max_megabytes, 4096);
+        assert_int_equal(p->scan_limits.max_database_days, 0);
+        assert_int_equal(p->usb[0].scan, POLICY_SCAN_NONE);
+        assert_int_equal(p->usb[1].scan, POLICY_SCAN_REQUIRED);
+        assert_int_equal(p->media[0].scan, POLICY_SCAN_REQUIRED);
+
+        assert_int_equal(policy_write(p, &text), 0);
+        assert_non_null(strstr(text, "        scan = \"required\";\n};\n"));
+        assert_non_null(strstr(text, "max_seconds = 120;"));
+        struct policy *q = parse_ok(text, &d);
+        assert_true(q->default_scan);
+        assert_int_equal(q->scan_limits.max_seconds, 120);
+        assert_int_equal(q->scan_limits.max_database_days, 0);
+        assert_int_equal(q->usb[0].scan, POLICY_SCAN_NONE);
+        assert_int_equal(q->usb[1].scan, POLICY_SCAN_REQUIRED);
+        assert_int_equal(q->media[0].scan, POLICY_SCAN_REQUIRED);
+        assert_int_equal(policy_write(q, &again), 0);
+        assert_string_equal(text, again);
+        free(text);
+        free(again);
+        policy_free(p);
+        policy_free(q);
+        policy_diag_done(&d);
+}
+
+/* Without any of it: no scan, the default bounds, and the canonical form says nothing of scans. */
+static void test_scan_defaults(void **state) {
+        struct policy_diag d = {};
+        struct policy *p = parse_ok(HEADER USB_OPEN USB_APPROVAL "} );\n", &d);
+        char *text = NULL;
+
+        assert_false(p->default_scan);
+        assert_int_equal(p->usb[0].scan, POLICY_SCAN_DEFAULT);
+        assert_int_equal(p->scan_limits.max_seconds, POLICY_SCAN_SECONDS_DEFAULT);
+        assert_int_equal(p->scan_limits.max_megabytes, POLICY_SCAN_MEGABYTES_DEFAULT);
+        assert_int_equal(p->scan_limits.max_database_days, POLICY_SCAN_DATABASE_DAYS_DEFAULT);
+        assert_int_equal(policy_write(p, &text), 0);
+        assert_null(strstr(text, "scan"));
+        free(text);
+        policy_free(p);
+        policy_diag_done(&d);
+}
+
 /* Raw HID for the user is about HID interfaces: an entry approving none gets a warning. */
 static void test_hidraw_user_without_hid_interface_warns(void **state) {
         struct policy_diag d = {};
@@ -551,6 +610,16 @@ static const struct bad_case bad_cases[] = {
           "policy.conf:10: usb[0].access: expected \"read-write\" or \"read-only\", got \"write\"" },
         { "hidraw bad", HEADER USB_OPEN "  interfaces = [ \"03:*:*\" ]; hidraw = \"everyone\";\n" USB_APPROVAL "} );\n", 0,
           "policy.conf:10: usb[0].hidraw: expected \"root\" or \"user\", got \"everyone\"" },
+        { "scan bad", HEADER USB_OPEN "  scan = \"yes\";\n" USB_APPROVAL "} );\n", 0,
+          "policy.conf:10: usb[0].scan: expected \"none\" or \"required\", got \"yes\"" },
+        { "defaults.scan bad", HEADER "defaults = { scan = \"allow\"; };\n", 0,
+          "policy.conf:6: defaults.scan: expected \"none\" or \"required\", got \"allow\"" },
+        { "scan limit out of range", HEADER "scan = { max_seconds = 0; };\n", 0,
+          "policy.conf:6: scan.max_seconds: must be 1..86400, got 0" },
+        { "scan unknown key", HEADER "scan = { max_files = 3; };\n", 0,
+          "policy.conf:6: scan.max_files: unknown key" },
+        { "scan not a group", HEADER "scan = \"required\";\n", 0,
+          "policy.conf:6: scan: expected a group { max_seconds = 900; ... }" },
         { "hidraw as a boolean", HEADER USB_OPEN "  interfaces = [ \"03:*:*\" ]; hidraw = true;\n" USB_APPROVAL "} );\n", 0,
           "policy.conf:10: usb[0].hidraw: expected a string" },
         { "usb path empty", HEADER USB_OPEN "  interfaces = [ \"08:06:50\" ]; path = \"\";\n" USB_APPROVAL "} );\n", 0,
@@ -1128,6 +1197,8 @@ int main(void) {
                 cmocka_unit_test(test_unlisted_interfaces_without_interfaces_warns),
                 cmocka_unit_test(test_port_and_hidraw_are_read),
                 cmocka_unit_test(test_hidraw_user_without_hid_interface_warns),
+                cmocka_unit_test(test_scan_keys_are_read_and_written),
+                cmocka_unit_test(test_scan_defaults),
                 cmocka_unit_test(test_same_device_on_two_ports_may_overlap),
                 cmocka_unit_test(test_date_only_valid_until_runs_through_that_day),
                 cmocka_unit_test(test_valid_until_with_time_is_exact),

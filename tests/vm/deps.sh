@@ -10,7 +10,7 @@
 #   tests/vm/deps.sh --fixtures   also umockdev, for record-fixtures.py
 set -eu
 
-PKGS="qemu-system-x86 busybox-static cpio kmod iproute2 gzip python3 apt dpkg debootstrap e2fsprogs systemd tar hostapd wpasupplicant iw locales"
+PKGS="qemu-system-x86 busybox-static cpio kmod iproute2 gzip python3 apt dpkg debootstrap e2fsprogs systemd tar hostapd wpasupplicant iw locales clamav-daemon clamav"
 [ "${1:-}" = --fixtures ] && PKGS="$PKGS umockdev"
 
 missing=
