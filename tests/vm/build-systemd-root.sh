@@ -1,5 +1,5 @@
 #!/bin/bash
-# Builds (or reuses) the full Debian 12 root that tests/vm/test-systemd.py boots with systemd
+# Builds (or reuses) the full Debian 12 root that tests/vm/test-systemd.py and test-fleet.py boot with systemd
 # as PID 1: debootstrap minbase with systemd, udev, dbus, kmod, iproute2, procps and the
 # runtime libraries of kyokad and policyctl (ldd build/kyokad), the package's Recommends
 # (weasyprint, fonts-ipaexfont-gothic), plus the pinned kernel's
@@ -26,7 +26,7 @@ OUT=$VMDIR/systemd
 SUITE=bookworm
 # kyokad: libconfig9 libjson-c5 libssl3 libsystemd0 libudev1 libnl-3-200 libnl-route-3-200
 # libnftables1 (libnftnl11 libmnl0 libxtables12 libjansson4 libgmp10) libsqlite3-0.
-PACKAGES="systemd,systemd-sysv,udev,dbus,kmod,iproute2,procps,nftables,libconfig9,libjson-c5,libssl3,libnl-3-200,libnl-route-3-200,libnftables1,libnftnl11,libmnl0,libxtables12,libjansson4,libgmp10,libsqlite3-0"
+PACKAGES="systemd,systemd-sysv,udev,dbus,kmod,iproute2,procps,nftables,openssh-server,systemd-journal-remote,python3-apt,libconfig9,libjson-c5,libssl3,libnl-3-200,libnl-route-3-200,libnftables1,libnftnl11,libmnl0,libxtables12,libjansson4,libgmp10,libsqlite3-0"
 # The package's Recommends, installed by apt in the root after debootstrap: weasyprint and
 # fonts-ipaexfont-gothic make report.pdf inside kyoka-export.service's sandbox. python3-munkres
 # first: python3-fonttools depends on "python3-scipy | python3-munkres", and apt's first choice
