@@ -100,7 +100,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 # Keep object files that only a test needs (make would delete them as intermediates).
 .SECONDARY:
 
-.PHONY: all programs man deps check check-unit check-asan check-fuzz check-integration check-vm demo fuzz bench \
+.PHONY: all programs man deps check check-unit check-asan check-fuzz check-integration check-vm check-fleet demo fuzz bench \
         install deb deb-previous rpm check-packages clean help pot check-po
 all: $(PROGRAMS) $(LIBS)
 # What a package ships, without the test helpers (debian/rules, kyoka.spec).
@@ -249,7 +249,8 @@ DEPS := build-essential pkg-config clang libclang-rt-14-dev openssl \
         pandoc groff man-db bash-completion zsh \
         dpkg-dev debhelper po-debconf lintian rpm \
         dunst xvfb dbus-x11 libnotify-bin x11-apps imagemagick \
-        clamav-daemon clamav
+        clamav-daemon clamav \
+        ansible ansible-lint systemd-journal-remote socat openssh-client
 # locales: ja_JP.UTF-8 for tests/integration/test-policyctl-ja.sh (Debian generates only the
 # locales named in /etc/locale.gen; --keep-existing leaves the others alone).
 deps:
@@ -276,6 +277,7 @@ check: deps
 	tests/run-integration.sh $(BUILD)
 	$(MAKE) check-packages
 	$(MAKE) check-vm
+	$(MAKE) check-fleet
 	@echo "make check: all suites passed"
 
 check-unit: all $(UNIT_TESTS)
@@ -292,6 +294,15 @@ check-integration: all
 # tests/vm/test-systemd.py installs, upgrades and purges the .deb: make deb deb-previous first.
 check-vm: all
 	tests/vm/run.sh
+
+# A fleet (issue 18): packaging/ansible's role applied to the systemd VM of test-systemd.py over
+# SSH, its records in a systemd-journal-remote collector on the host's loopback, the exports
+# collected and verified (tests/vm/test-fleet.py). The role is linted first. Uses $(BUILD)/deb
+# (make deb; built here when missing).
+check-fleet: all
+	@ls $(BUILD)/deb/kyoka_*.deb >/dev/null 2>&1 || $(MAKE) deb
+	cd packaging/ansible && ansible-lint -q
+	tests/vm/run.sh tests/vm/test-fleet.py
 
 # The packages as check builds them: the .deb (lintian must pass), the previous build the VM test
 # upgrades from, and the .rpm.
@@ -429,4 +440,4 @@ clean:
 
 help:
 	@echo "targets: all programs man pot check-po deps check check-unit check-asan check-fuzz check-integration"
-	@echo "         check-packages check-vm demo fuzz bench install deb deb-previous rpm clean"
+	@echo "         check-packages check-vm check-fleet demo fuzz bench install deb deb-previous rpm clean"
