@@ -24,9 +24,9 @@ TOP=$(cd "$HERE/../.." && pwd)
 VMDIR=${KYOKA_VM_DIR:-$TOP/build/vm}
 OUT=$VMDIR/systemd
 SUITE=bookworm
-# kyokad: libconfig9 libjson-c5 libssl3 libsystemd0 libudev1 libnl-3-200 libnl-route-3-200
+# kyokad: libconfig9 libjson-c5 libssl3 libsystemd0 libudev1 libnl-3-200 libnl-genl-3-200 libnl-route-3-200
 # libnftables1 (libnftnl11 libmnl0 libxtables12 libjansson4 libgmp10) libsqlite3-0.
-PACKAGES="systemd,systemd-sysv,udev,dbus,kmod,iproute2,procps,nftables,openssh-server,systemd-journal-remote,python3-apt,libconfig9,libjson-c5,libssl3,libnl-3-200,libnl-route-3-200,libnftables1,libnftnl11,libmnl0,libxtables12,libjansson4,libgmp10,libsqlite3-0"
+PACKAGES="systemd,systemd-sysv,udev,dbus,kmod,iproute2,procps,nftables,openssh-server,systemd-journal-remote,python3-apt,libconfig9,libjson-c5,libssl3,libnl-3-200,libnl-genl-3-200,libnl-route-3-200,libnftables1,libnftnl11,libmnl0,libxtables12,libjansson4,libgmp10,libsqlite3-0"
 # The package's Recommends, installed by apt in the root after debootstrap: weasyprint and
 # fonts-ipaexfont-gothic make report.pdf inside kyoka-export.service's sandbox. python3-munkres
 # first: python3-fonttools depends on "python3-scipy | python3-munkres", and apt's first choice
