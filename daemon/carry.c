@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <pwd.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,7 @@ struct item {
         int64_t pid;
         int64_t uid;
         char process[16];
+        bool process_gone;            /* exited before kyokad looked: uid is the file's owner */
         char path[1024];
         /* the worker's */
         int error;
@@ -76,6 +78,7 @@ struct carry {
         sd_event_source *fan_source, *mountinfo_source, *done_source;
         struct medium *media;
         size_t live;                  /* items queued, hashing or done but not recorded (loop only) */
+        size_t max_live;              /* CARRY_QUEUE_MAX, less where the descriptor limit is low */
         bool paused;                  /* fanotify not read until the queue drains */
         bool stopping;
         /* the pending list and the done list, shared with the worker */
@@ -220,7 +223,8 @@ static void medium_mark(struct carry *c, struct medium *m) {
                 return;
         /* Opened and checked first: the mount point may have been replaced since mountinfo
          * was read; the mark goes on what the descriptor is, not on a path. */
-        _cleanup_close_ int fd = open(m->mount_points[0], O_PATH | O_DIRECTORY | O_CLOEXEC);
+        /* Not O_PATH: fanotify_mark() takes no O_PATH descriptor (EBADF). */
+        _cleanup_close_ int fd = open(m->mount_points[0], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         struct stat st;
         if (fd < 0 || fstat(fd, &st) < 0 || st.st_dev != m->dev) {
                 log_warning("Carry-out record: cannot open the mount of %s at %s", m->devname, m->mount_points[0]);
@@ -354,6 +358,15 @@ static void process_of(struct carry *c, int64_t pid, struct item *it) {
         memcpy(it->process, c->cached_process, sizeof it->process);
 }
 
+/* The process has exited (a cp that closed its last file and ended before kyokad read the
+ * event): the file's owner stands for the user, and the record says so (reason). */
+static void process_fallback(struct item *it, const struct stat *st) {
+        if (it->uid >= 0)
+                return;
+        it->uid = st->st_uid;
+        it->process_gone = true;
+}
+
 static void queue_push(struct carry *c, struct item *it) {
         pthread_mutex_lock(&c->lock);
         it->next = NULL;
@@ -417,6 +430,7 @@ static void on_event(struct carry *c, const struct fanotify_event_metadata *ev) 
         it->size = st.st_size;
         it->time_usec = now_realtime_usec();
         process_of(c, ev->pid, it);
+        process_fallback(it, &st);
 
         char link[64], path[PATH_MAX];
         snprintf(link, sizeof link, "/proc/self/fd/%i", fd);
@@ -451,7 +465,7 @@ static void read_events(struct carry *c) {
 
         c->cached_pid = -1;
         while (!c->paused) {
-                if (c->live >= CARRY_QUEUE_MAX) {
+                if (c->live >= c->max_live) {
                         /* Full: the kernel's queue holds the rest until the worker drains. */
                         set_paused(c, true);
                         return;
@@ -462,14 +476,26 @@ static void read_events(struct carry *c) {
                 for (struct medium *m = c->media; m; m = m->next)
                         prune = prune || m->gone;
                 /* At most what the queue has room for: each event holds a descriptor. */
-                size_t room = (CARRY_QUEUE_MAX - c->live) * sizeof(struct fanotify_event_metadata);
+                size_t room = (c->max_live - c->live) * sizeof(struct fanotify_event_metadata);
                 ssize_t n = read(c->fan_fd, buf, MIN(sizeof buf, room));
                 if (n < 0) {
-                        if (errno == EAGAIN && prune)
+                        int r = negative_errno();
+                        if (r == -EAGAIN && prune)
                                 media_prune_gone(c);
-                        if (errno != EAGAIN && errno != EINTR)
-                                log_warning_errno(-errno, "Carry-out record: reading fanotify: %m");
-                        return;
+                        if (r == -EAGAIN || r == -EINTR)
+                                return;
+                        /* The kernel has dequeued and dropped the event it could not hand over (no
+                         * descriptor for it: EMFILE, ENFILE, ENOMEM): a counted loss. */
+                        log_warning_errno(r, "Carry-out record: reading fanotify: %m");
+                        bool any = false;
+                        for (struct medium *m = c->media; m; m = m->next)
+                                if (m->marked) {
+                                        record_lost(c, m, "unreadable-event", 1, -r);
+                                        any = true;
+                                }
+                        if (!any)
+                                record_lost(c, NULL, "unreadable-event", 1, -r);
+                        continue;
                 }
                 if (n == 0)
                         return;
@@ -600,13 +626,14 @@ static void record_done(struct carry *c) {
                         .pid = it->pid,
                         .process = it->process,
                         .count = it->count,
+                        .reason = it->process_gone ? "process-gone" : "",
                         .time_usec = it->time_usec,
                 });
                 medium_unref(m);
                 free(it);
                 c->live--;
         }
-        if (c->paused && c->live <= CARRY_QUEUE_MAX / 2 && !c->stopping) {
+        if (c->paused && c->live <= c->max_live / 2 && !c->stopping) {
                 set_paused(c, false);
                 read_events(c);
         }
@@ -636,6 +663,22 @@ int carry_new(sd_event *e, struct recorder *rec, carry_lookup_t lookup, void *us
         c->done_tail = &c->done;
         c->cached_pid = -1;
         pthread_mutex_init(&c->lock, NULL);
+
+        /* Each queued file holds a descriptor, and the kernel fails (and, after the first
+         * event of a read, silently drops) an event it cannot open one for: the queue stays
+         * well below the descriptor limit, raised to the hard limit where that allows more. */
+        struct rlimit rl;
+        c->max_live = CARRY_QUEUE_MAX;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+                rlim_t want = MIN(rl.rlim_max, (rlim_t) 65536);
+                if (rl.rlim_cur < want) {
+                        rl.rlim_cur = want;
+                        (void) setrlimit(RLIMIT_NOFILE, &rl);
+                        (void) getrlimit(RLIMIT_NOFILE, &rl);
+                }
+                if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < CARRY_QUEUE_MAX + 512)
+                        c->max_live = rl.rlim_cur > 512 + 64 ? (size_t) rl.rlim_cur - 512 : 64;
+        }
         pthread_cond_init(&c->cond, NULL);
 
         struct carry *p = c;
