@@ -369,6 +369,8 @@ static bool decision_reason(const char *s, enum export_lang lang, char *buf, siz
                 { "default network", "許可番号なし（ネットワークの既定の扱い）", "no permit: the default for network links" },
                 { "default wireless", "許可番号なし（承認されていない無線LANの既定の扱い）",
                   "no permit: the default for wireless networks" },
+                { "default media", "許可番号なし（許可のない記録媒体の既定の扱い）",
+                  "no permit: the default for removable media" },
         };
         char permit[LEDGER_TEXT_MAX], cls[LEDGER_TEXT_MAX];
         size_t o = 0;

@@ -1038,6 +1038,8 @@ static void test_media_on_other_buses_in_the_record_book(void **state) {
                 media_record(W48 + 420, LEDGER_EVENT_CONNECTED, "ata", "sdb", "pci-0000:00:1f.2-ata-2.0", "ESATA-MODEL",
                              "ESATASER2", LEDGER_DECISION_BLOCK, ""),
         };
+        /* The blocked eSATA disk with the reason kyokad gives it (a demo run showed it in English). */
+        strcpy(rs[7].reason, "default media");
         for (size_t i = 0; i < ELEMENTSOF(rs); i++)
                 assert_int_equal(ledger_append(f->l, &rs[i]), 0);
         assert_int_equal(ledger_commit(f->l, NULL), (int) ELEMENTSOF(rs));
@@ -1060,7 +1062,8 @@ static void test_media_on_other_buses_in_the_record_book(void **state) {
         assert_non_null(strstr(usage, "\"SDカード\",\"接続\",\"読み取り専用で許可\",\"媒体-SD\""));
         assert_non_null(strstr(usage, "\"光ディスク（CD・DVD等）\",\"媒体の挿入\",\"拒否\""));
         assert_non_null(strstr(usage, "\"NVMe記憶媒体（外付けSSD等）\",\"再判定（使用を許可）\",\"許可\",\"媒体-NV\""));
-        assert_non_null(strstr(usage, "\"SATA記憶媒体（eSATA等）\",\"接続\",\"拒否\""));
+        assert_non_null(strstr(usage, "\"SATA記憶媒体（eSATA等）\",\"接続\",\"拒否\",\"\",\"許可番号なし（許可のない記録媒体の既定の扱い）\""));
+        assert_null(strstr(usage, "default media"));
         assert_non_null(strstr(usage, "\"SATA記憶媒体（eSATA等）\",\"端末の固定ディスク（対象外）\""));
         assert_non_null(strstr(usage, "\"QEMU! (mmcblk0)\",\"\",\"0xdeadbeef\",\"pci-0000:00:04.0-mmc\""));
 
