@@ -361,11 +361,13 @@ bench: all
 # on the web as it is and as man pages once built.
 PANDOC   ?= pandoc
 MAN_DATE := $(shell d=$$(sed -n 's/^ -- .*>  //p' packaging/debian/changelog | head -1); date -u -d "$$d" +%Y-%m-%d 2>/dev/null)
-MANPAGES := $(BUILD)/man/kyokad.8 $(BUILD)/man/policyctl.8 $(BUILD)/man/kyoka-policy.5 $(BUILD)/man/kyoka-request.5
+MANPAGES := $(BUILD)/man/kyokad.8 $(BUILD)/man/policyctl.8 $(BUILD)/man/kyoka-policy.5 $(BUILD)/man/kyoka-request.5 \
+            $(BUILD)/man/kyoka-notify.1
 $(BUILD)/man/kyokad.8: docs/kyokad.md
 $(BUILD)/man/policyctl.8: docs/policyctl.md
 $(BUILD)/man/kyoka-policy.5: docs/policy.md
 $(BUILD)/man/kyoka-request.5: docs/request.md
+$(BUILD)/man/kyoka-notify.1: docs/kyoka-notify.md
 $(MANPAGES): docs/man.lua packaging/debian/changelog
 	@mkdir -p $(dir $@)
 	$(PANDOC) --from=gfm --to=man --standalone --lua-filter=docs/man.lua \
@@ -416,6 +418,7 @@ install: programs man $(MO_FILES)
 	for l in $(LINGUAS); do \
 		install -D -m 0644 $(BUILD)/locale/$$l/LC_MESSAGES/kyoka.mo $(DESTDIR)$(LOCALEDIR)/$$l/LC_MESSAGES/kyoka.mo || exit 1; done
 	install -m 0644 catalog/kyoka.catalog catalog/kyoka.ja.catalog $(DESTDIR)$(CATALOGDIR)/
+	install -D -m 0644 $(filter %.1,$(MANPAGES)) -t $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 $(filter %.5,$(MANPAGES)) $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 $(filter %.8,$(MANPAGES)) $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 shell-completion/bash/policyctl $(DESTDIR)$(BASHCOMPDIR)/policyctl

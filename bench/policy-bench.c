@@ -8,7 +8,8 @@
  * indices, and policy_index_build alone). Lookups are timed in batches of LOOKUP_BATCH calls, and the median batch is
  * reported per call, so that clock_gettime's own cost (~20 ns) does not drown the answer.
  * Prints one line per size, "n=... bytes=... load_ms=... verify_ms=... parse_ms=... index_ms=...
- * hit_ns=... miss_ns=...", which bench/run.sh turns into bench/RESULTS.md. */
+ * hit_ns=... miss_ns=...", which bench/run.sh turns into bench/RESULTS.md. KYOKA_BENCH_KEEP=1 keeps
+ * the generated policies, their signatures and the key in the directory it names on stderr. */
 
 #include <errno.h>
 #include <inttypes.h>
@@ -78,6 +79,8 @@ static int generate(size_t n, char **ret) {
                 .valid_until = TIME_INFINITY,
                 .default_usb_hid = POLICY_ALLOW, .default_usb_hub = POLICY_ALLOW,
                 .default_usb_other = POLICY_BLOCK, .default_network = POLICY_BLOCK,
+                .scan_limits = { POLICY_SCAN_SECONDS_DEFAULT, POLICY_SCAN_MEGABYTES_DEFAULT,
+                                 POLICY_SCAN_DATABASE_DAYS_DEFAULT },
         };
         int r;
 
@@ -278,6 +281,11 @@ int main(int argc, char **argv) {
 
         keyring_free(kr);
         signing_key_free(sk);
+        /* KYOKA_BENCH_KEEP=1 keeps the signed policies and the key, for timing policyctl on them */
+        if (getenv("KYOKA_BENCH_KEEP")) {
+                fprintf(stderr, "kept %s\n", dir);
+                return r < 0 ? 1 : 0;
+        }
         /* bench-owned directory from mkdtemp: keys and generated policies only */
         char *cmd;
         if (asprintf(&cmd, "rm -rf '%s'", dir) > 0) {

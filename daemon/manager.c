@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
 
+#include "carry.h"
 #include "clock-watch.h"
 #include "control.h"
 #include "fileio.h"
@@ -40,6 +41,7 @@ struct manager {
         struct recorder *recorder;    /* every record goes through it (recorder.c) */
         struct usb_devices *usb;      /* USB devices (usb-devices.c) */
         struct media *media;          /* media on other buses (media.c) */
+        struct carry *carry;          /* files written to and read from approved media (carry.c) */
         struct net *net;              /* network links (net-links.c); NULL with --network off */
         sd_event_source *timer;
         struct clock_watch *clock;    /* the realtime clock being set (clock-watch.c) */
@@ -138,6 +140,11 @@ static void manager_arm_timer(struct manager *m) {
 }
 
 /* usb-devices.c and net-links.c: a device or link appeared, left or was decided. */
+static int carry_lookup(const char *block_syspath, struct carry_medium_info *ret, void *userdata) {
+        struct manager *m = userdata;
+        return usb_devices_medium_of(m->usb, block_syspath, ret);
+}
+
 static void on_timer_changed(void *userdata) {
         manager_arm_timer(userdata);
 }
@@ -386,6 +393,13 @@ int manager_start(struct manager *m) {
                 return log_error_errno(r, "Failed to watch media: %m");
         manager_arm_timer(m);
 
+        /* After the devices are decided: a stick mounted before kyokad started is recorded from
+         * now on. Without it nothing is recorded, nothing else changes: a fault, not a stop. */
+        r = carry_new(m->event, m->recorder, carry_lookup, m, &m->carry);
+        if (r < 0)
+                recorder_fault(m->recorder, FAULT_CARRY_WATCH, r, "Cannot record files written to approved media "
+                               "(fanotify): %s", strerror(-r));
+
         /* The control socket is for reading and asking to reload: enforcement never depends
          * on it, so kyokad enforces without it rather than not at all. */
         r = control_new(m, m->event, m->cfg.runtime_dir, &m->control);
@@ -408,6 +422,7 @@ void manager_stop(struct manager *m, int error) {
         if (!m)
                 return;
         /* What the workers finished and what links counted is recorded before "stopped". */
+        carry_stop(m->carry);
         usb_devices_stop(m->usb);
         media_stop(m->media);
         net_stop(m->net);
@@ -418,6 +433,7 @@ struct manager *manager_free(struct manager *m) {
         if (!m)
                 return NULL;
         /* First: it delivers what finished (records of enforcement done) while devices exist. */
+        carry_free(m->carry);
         usb_devices_free(m->usb);
         media_free(m->media);
         control_free(m->control);

@@ -66,6 +66,7 @@ static const struct {
         [FAULT_MEDIA_INSTALL_LIST]   = { "media-install-list", LEDGER_SUBJECT_DAEMON, LEDGER_EVENT_FAULT },
         [FAULT_MEDIA_UNTRACKED]      = { "media-untracked", LEDGER_SUBJECT_DAEMON, LEDGER_EVENT_FAULT },
         [FAULT_MEDIA_WATCH]          = { "media-watch", LEDGER_SUBJECT_DAEMON, LEDGER_EVENT_FAULT },
+        [FAULT_CARRY_WATCH]          = { "carry-watch", LEDGER_SUBJECT_DAEMON, LEDGER_EVENT_FAULT },
 };
 
 const char *record_fault_to_string(enum record_fault f) {
@@ -902,6 +903,118 @@ void recorder_scan(struct recorder *r, const struct record_scan *s) {
 
         report(r, s->ev == SCAN_RECORD_PASSED ? LOG_INFO : LOG_WARNING, 0, message,
                json_new(KYOKA_MESSAGE_SCAN, priority, event, subject, message, &fs, s->error), s->ev != SCAN_RECORD_PASSED);
+}
+
+/* ---- files on approved media (the carry-out record) ---------------------------------------- */
+
+static void file_path(const void *p, struct field_value *v) { set_string(v, ((const struct record_file *) p)->path ?: ""); }
+static void file_size(const void *p, struct field_value *v) {
+        v->type = FIELD_INT;
+        v->i = ((const struct record_file *) p)->size;
+}
+static void file_sha256(const void *p, struct field_value *v) { set_string(v, ((const struct record_file *) p)->sha256 ?: ""); }
+static void file_uid(const void *p, struct field_value *v) {
+        v->type = FIELD_INT;
+        v->i = ((const struct record_file *) p)->uid;
+}
+static void file_user(const void *p, struct field_value *v) { set_string(v, ((const struct record_file *) p)->user ?: ""); }
+static void file_pid(const void *p, struct field_value *v) {
+        v->type = FIELD_INT;
+        v->i = ((const struct record_file *) p)->pid;
+}
+static void file_process(const void *p, struct field_value *v) { set_string(v, ((const struct record_file *) p)->process ?: ""); }
+static void file_permit(const void *p, struct field_value *v) { set_string(v, ((const struct record_file *) p)->permit ?: ""); }
+static void file_count(const void *p, struct field_value *v) {
+        v->type = FIELD_INT;
+        v->i = (int64_t) MIN(((const struct record_file *) p)->count, (uint64_t) INT64_MAX);
+}
+static void file_reason(const void *p, struct field_value *v) { set_string(v, ((const struct record_file *) p)->reason ?: ""); }
+
+static const struct record_field file_fields[] = {
+        { "file_path", file_path },
+        { "size", file_size },
+        { "sha256", file_sha256 },
+        { "uid", file_uid },
+        { "user", file_user },
+        { "pid", file_pid },
+        { "process", file_process },
+        { "permit", file_permit },
+        { "count", file_count },
+        { "reason", file_reason },
+};
+
+void recorder_file(struct recorder *r, const struct record_file *f) {
+        static const char *const events[] = {
+                [FILE_RECORD_WRITTEN] = "file-written",
+                [FILE_RECORD_READ] = "file-read",
+                [FILE_RECORD_LOST] = "files-lost",
+        };
+        static const enum ledger_event ledger_events[] = {
+                [FILE_RECORD_WRITTEN] = LEDGER_EVENT_FILE_WRITTEN,
+                [FILE_RECORD_READ] = LEDGER_EVENT_FILE_READ,
+                [FILE_RECORD_LOST] = LEDGER_EVENT_FILES_LOST,
+        };
+        const char *event = events[f->ev];
+        int priority = f->ev == FILE_RECORD_LOST || f->error ? LOG_WARNING : LOG_INFO;
+        struct field_set fs = {};
+        char who[512], what[1800], message[2400];
+
+        if (f->usb) {
+                fields_add(&fs, usb_fields, ELEMENTSOF(usb_fields), f->usb);
+                snprintf(who, sizeof who, "USB device %s (%04x:%04x serial \"%s\")", f->usb->bus_path, f->usb->vendor,
+                         f->usb->product, f->usb->has_serial ? f->usb->serial : "");
+        } else
+                snprintf(who, sizeof who, "Approved media");
+        fields_add(&fs, file_fields, ELEMENTSOF(file_fields), f);
+
+        if (f->ev == FILE_RECORD_LOST)
+                snprintf(what, sizeof what, "%s%sfile events LOST (%s, %" PRIu64 "%s): files written or read there may be "
+                         "missing from the record", f->path && f->path[0] ? f->path : "", f->path && f->path[0] ? ": " : "",
+                         f->reason ?: "", f->count,
+                         f->reason && streq(f->reason, "queue-overflow") ? " overflow of the kernel's queue" : " files");
+        else
+                snprintf(what, sizeof what, "%s \"%s\" (%" PRIi64 " bytes%s%s%s) by %s[%" PRIi64 "] uid %" PRIi64 " (%s)%s%s",
+                         f->ev == FILE_RECORD_WRITTEN ? "file written" : "file read", f->path ?: "", f->size,
+                         f->ev == FILE_RECORD_WRITTEN ? ", sha256 " : "",
+                         f->ev == FILE_RECORD_WRITTEN ? (f->sha256 && f->sha256[0] ? f->sha256 : "not known") : "",
+                         f->count > 1 ? ", closed again" : "", f->process && f->process[0] ? f->process : "?", f->pid,
+                         f->uid, f->user && f->user[0] ? f->user : "?", f->error ? ": cannot read it: " : "",
+                         f->error ? strerror(f->error) : "");
+        snprintf(message, sizeof message, "%s: %s", who, what);
+        journal_send(KYOKA_MESSAGE_FILE, priority, event, "usb", message, &fs, f->error);
+
+        struct ledger_record lr;
+        ledger_stamp(r, &lr, LEDGER_SUBJECT_USB, ledger_events[f->ev]);
+        if (f->time_usec > 0) {
+                lr.time = f->time_usec / 1000000;
+                lr.time_nsec = (f->time_usec % 1000000) * 1000;
+        }
+        if (f->usb)
+                ledger_record_set_usb(&lr, f->usb);
+        lr.decision = f->verdict == VERDICT_ALLOW ? LEDGER_DECISION_ALLOW :
+                      f->verdict == VERDICT_READ_ONLY ? LEDGER_DECISION_READ_ONLY : LEDGER_DECISION_NONE;
+        ledger_text_set(lr.reason, sizeof lr.reason, f->reason ?: "");
+        ledger_text_set(lr.permit, sizeof lr.permit, f->permit ?: "");
+        lr.count = (int64_t) MIN(MAX(f->count, (uint64_t) 1), (uint64_t) INT64_MAX);
+        if (f->ev != FILE_RECORD_LOST) {
+                /* The process's user: who wrote or read the file, not who sits at the seat. */
+                lr.uid = f->uid;
+                ledger_text_set(lr.user, sizeof lr.user, f->user ?: "");
+                lr.bytes = f->size;
+                lr.pid = f->pid;
+                ledger_text_set(lr.process, sizeof lr.process, f->process ?: "");
+                ledger_text_set(lr.sha256, sizeof lr.sha256, f->sha256 ?: "");
+        }
+        ledger_text_set(lr.file_path, sizeof lr.file_path, f->path ?: "");
+        if (f->error) {
+                lr.outcome = LEDGER_OUTCOME_FAILED;
+                lr.error_number = f->error;
+        }
+        ledger_text_set(lr.message, sizeof lr.message, message);
+        sink_append(r, &lr);
+
+        report(r, priority == LOG_INFO ? LOG_INFO : LOG_WARNING, 0, message,
+               json_new(KYOKA_MESSAGE_FILE, priority, event, "usb", message, &fs, f->error), f->ev == FILE_RECORD_LOST);
 }
 
 /* ---- policies, faults, kyokad itself ----------------------------------------------------- */

@@ -48,6 +48,7 @@
 #define KYOKA_MESSAGE_MEDIA_REMOVED "e42d1fc4adbc43e48190fb0d66323efc"
 #define KYOKA_MESSAGE_MEDIA_FIXED   "d616470f433f46fe91fa74bdb57b97ff"
 #define KYOKA_MESSAGE_SCAN          "a37976ff91534a5dba71a6a6567553a6"
+#define KYOKA_MESSAGE_FILE          "0b54d56c3dd84d92ac43ea1ee79ab22b"
 #define KYOKA_MESSAGE_POLICY        "5f9730e6b8684493b8c5f7bd3fdcc9e0"
 #define KYOKA_MESSAGE_FAULT         "76acde0f90b442c79ab7192405d6b506"
 #define KYOKA_MESSAGE_DAEMON        "c2269000c0cc4104a04d72b083020947"
@@ -132,6 +133,7 @@ enum record_fault {
         FAULT_MEDIA_INSTALL_LIST,
         FAULT_MEDIA_UNTRACKED,
         FAULT_MEDIA_WATCH,
+        FAULT_CARRY_WATCH,            /* the carry-out record cannot watch (carry.c) */
         _FAULT_MAX,
 };
 const char *record_fault_to_string(enum record_fault f);
@@ -227,6 +229,34 @@ struct record_scan {
         const char *file_path;        /* INFECTED: on the medium */
 };
 void recorder_scan(struct recorder *r, const struct record_scan *s);
+
+/* A file on an approved medium's file system (carry.c): written (carried out: its SHA-256),
+ * read (carried in), or events lost (COUNT of them; REASON "queue-overflow": the kernel's
+ * queue overflowed, each overflow counted once, the files it stood for not known;
+ * "out-of-memory": COUNT files). The ledger's uid and user are the process's, not the seat's. */
+enum file_record_event {
+        FILE_RECORD_WRITTEN,
+        FILE_RECORD_READ,
+        FILE_RECORD_LOST,
+};
+struct record_file {
+        enum file_record_event ev;
+        const struct usb_identity *usb; /* NULL: not known (a loss no medium could be named for) */
+        const char *permit;
+        enum policy_verdict verdict;  /* the medium's access */
+        const char *path;             /* on the medium, "sdb1/dir/file" (LOST: the file system) */
+        int64_t size;
+        const char *sha256;           /* WRITTEN: "" when the file could not be read (ERROR) */
+        int error;                    /* positive errno */
+        int64_t uid;                  /* -1: not known (the process was gone) */
+        const char *user;
+        int64_t pid;
+        const char *process;
+        uint64_t count;               /* closes coalesced into this record; LOST: events lost */
+        const char *reason;           /* LOST */
+        int64_t time_usec;            /* when the close was seen (CLOCK_REALTIME); 0: now */
+};
+void recorder_file(struct recorder *r, const struct record_file *f);
 
 void recorder_policy(struct recorder *r, enum policy_record_event ev, const char *message);
 

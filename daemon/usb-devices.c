@@ -12,6 +12,7 @@
 
 #include "block-access.h"
 #include "block-watch.h"
+#include "carry.h"
 #include "fileio.h"
 #include "kyoka-names.h"
 #include "log.h"
@@ -894,6 +895,22 @@ struct usb_devices *usb_devices_free(struct usb_devices *u) {
         free(u->source);
         free(u->runtime_dir);
         return mfree(u);
+}
+
+int usb_devices_medium_of(const struct usb_devices *u, const char *block_syspath, struct carry_medium_info *ret) {
+        const struct usb_device *best = NULL;
+        for (const struct usb_device *d = u->devices; d; d = d->next) {
+                size_t n = strlen(d->syspath);
+                if (strncmp(block_syspath, d->syspath, n) == 0 && block_syspath[n] == '/' &&
+                    (!best || n > strlen(best->syspath)))
+                        best = d;
+        }
+        if (!best || !best->decided || best->access == BLOCK_ACCESS_HELD ||
+            (best->verdict != VERDICT_ALLOW && best->verdict != VERDICT_READ_ONLY))
+                return -ENOENT;
+        *ret = (struct carry_medium_info) { .id = best->id, .verdict = best->verdict };
+        snprintf(ret->permit, sizeof ret->permit, "%s", best->permit);
+        return 0;
 }
 
 void usb_devices_foreach(const struct usb_devices *u, usb_device_visitor_t visit, void *userdata) {

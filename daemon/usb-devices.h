@@ -65,5 +65,11 @@ struct usb_device_status {
         const char *scan_fault;       /* "held": why (scan_fault_to_string), else NULL */
         uint64_t scan_files, scan_bytes; /* "scanning": so far */
 };
+/* The carry-out record (carry.h): the USB device a block device (its /sys/devices path) lies
+ * under, if kyokad gave it access (allowed or read-only, its scan passed or none asked for):
+ * its identity, permit and verdict. -ENOENT otherwise. */
+struct carry_medium_info;
+int usb_devices_medium_of(const struct usb_devices *u, const char *block_syspath, struct carry_medium_info *ret);
+
 typedef void (*usb_device_visitor_t)(const struct usb_device_status *s, void *userdata);
 void usb_devices_foreach(const struct usb_devices *u, usb_device_visitor_t visit, void *userdata);

@@ -13,6 +13,7 @@ local pages = {
   ["policyctl.md"] = "policyctl(8)",
   ["policy.md"] = "kyoka-policy(5)",
   ["request.md"] = "kyoka-request(5)",
+  ["kyoka-notify.md"] = "kyoka-notify(1)",
 }
 
 local function upper(el)

@@ -31,14 +31,16 @@ _Static_assert(ELEMENTSOF(header_ja) == ELEMENTSOF(header_en), "headers differ")
 
 static const char *const media_ja[] = {
         "日時", "時差", "端末", "区分", "媒体", "ベンダーID:製品ID", "シリアル番号", "許可番号", "承認者", "承認日",
-        "利用目的", "貸与先", "利用者", "利用の範囲", "記録番号",
+        "利用目的", "貸与先", "利用者", "利用の範囲", "ファイル", "大きさ（バイト）", "SHA-256", "プロセス", "回数",
+        "記録番号",
 };
 static const char *const media_en[] = {
         "Date and time", "UTC offset", "Workstation", "Entry", "Medium", "Vendor:product ID", "Serial number",
-        "Permit number", "Approved by", "Approved on", "Purpose", "Holder", "User", "Access", "Record no.",
+        "Permit number", "Approved by", "Approved on", "Purpose", "Holder", "User", "Access", "File", "Size (bytes)",
+        "SHA-256", "Process", "Count", "Record no.",
 };
 _Static_assert(ELEMENTSOF(media_ja) == ELEMENTSOF(media_en), "headers differ");
-#define MEDIA_NUMBERS ((1u << 0) | (1u << 14))
+#define MEDIA_NUMBERS ((1u << 0) | (1u << 15) | (1u << 18) | (1u << 19))
 
 /* Characters that make a spreadsheet treat a cell as a formula (or, with tab and CR, as
  * something other than the text shown), including the full-width forms an IME produces. */
@@ -187,6 +189,8 @@ int csv_write_media_row(FILE *f, const struct ledger_record *r, enum export_medi
         char by[EXPORT_HEADER_MAX] = "", on[EXPORT_HEADER_MAX] = "", purpose[EXPORT_HEADER_MAX] = "",
              holder[EXPORT_HEADER_MAX] = "";
         const char *access = "";
+        char size[24] = "", count[24] = "", process[LEDGER_PROCESS_MAX + 24] = "";
+        bool file = kind == EXPORT_MEDIA_FILE_WRITTEN || kind == EXPORT_MEDIA_FILE_READ || kind == EXPORT_MEDIA_FILES_LOST;
 
         if (export_format_time(r->time, r->utc_offset, when, sizeof when) < 0)
                 return -EINVAL;
@@ -207,9 +211,17 @@ int csv_write_media_row(FILE *f, const struct ledger_record *r, enum export_medi
                 access = r->decision == LEDGER_DECISION_READ_ONLY ? (lang == EXPORT_LANG_EN ? "read-only" : "読み取り専用") :
                          (lang == EXPORT_LANG_EN ? "read-write" : "読み書き");
 
+        if (file) {
+                if (kind != EXPORT_MEDIA_FILES_LOST)
+                        snprintf(size, sizeof size, "%lld", (long long) r->bytes);
+                snprintf(count, sizeof count, "%lld", (long long) r->count);
+                if (r->pid > 0)
+                        snprintf(process, sizeof process, "%s[%lld]", r->process, (long long) r->pid);
+        }
         const char *cells[] = {
                 when, offset, r->hostname, export_label_media(kind, lang), name, vp, r->serial, permit, by, on,
-                purpose, holder, r->uid >= 0 ? r->user : "", access, seq,
+                purpose, holder, r->uid >= 0 ? r->user : "", access, file ? r->file_path : "", size,
+                file ? r->sha256 : "", process, count, seq,
         };
         _Static_assert(ELEMENTSOF(cells) == ELEMENTSOF(media_ja), "row and header differ");
         return csv_write_cells(f, cells, ELEMENTSOF(cells), MEDIA_NUMBERS);

@@ -667,7 +667,18 @@ static void write_media(FILE *f, struct html_report *h, const struct html_contex
                 td_time(f, h, r->time, r->utc_offset);
                 td(f, export_label_media(it->media, lang));
                 export_medium_name(r, lang, name, sizeof name);
-                td_device_named(f, r, name);
+                if (it->media == EXPORT_MEDIA_FILE_WRITTEN || it->media == EXPORT_MEDIA_FILE_READ ||
+                    it->media == EXPORT_MEDIA_FILES_LOST) {
+                        /* The file, with the medium it is on (the session's rows around it). */
+                        char with[sizeof name + LEDGER_FILE_PATH_MAX + 48];
+                        if (it->media == EXPORT_MEDIA_FILES_LOST)
+                                snprintf(with, sizeof with, "%s: %s ×%lld", name, r->file_path, (long long) r->count);
+                        else
+                                snprintf(with, sizeof with, "%s: %s (%lld %s)", name, r->file_path, (long long) r->bytes,
+                                         lang == EXPORT_LANG_EN ? "bytes" : "バイト");
+                        td_device_named(f, r, with);
+                } else
+                        td_device_named(f, r, name);
                 td(f, it->permit);
                 td_policy_text(f, a ? a->approved_by : "");
                 td_policy_text(f, a ? a->purpose : "");

@@ -369,6 +369,8 @@ static bool decision_reason(const char *s, enum export_lang lang, char *buf, siz
                 { "default network", "許可番号なし（ネットワークの既定の扱い）", "no permit: the default for network links" },
                 { "default wireless", "許可番号なし（承認されていない無線LANの既定の扱い）",
                   "no permit: the default for wireless networks" },
+                { "default media", "許可番号なし（許可のない記録媒体の既定の扱い）",
+                  "no permit: the default for removable media" },
         };
         char permit[LEDGER_TEXT_MAX], cls[LEDGER_TEXT_MAX];
         size_t o = 0;
@@ -734,6 +736,18 @@ bool export_is_blocked_attempt(const struct ledger_record *r) {
 enum export_media_kind export_media_kind(const struct ledger_record *r) {
         bool allowed = r->decision == LEDGER_DECISION_ALLOW || r->decision == LEDGER_DECISION_READ_ONLY;
 
+        /* A file record names its medium when it can; a loss no medium could be named for is
+         * in faults.csv only. */
+        switch (r->event) {
+        case LEDGER_EVENT_FILE_WRITTEN:
+                return r->bus_path[0] ? EXPORT_MEDIA_FILE_WRITTEN : EXPORT_MEDIA_NONE;
+        case LEDGER_EVENT_FILE_READ:
+                return r->bus_path[0] ? EXPORT_MEDIA_FILE_READ : EXPORT_MEDIA_NONE;
+        case LEDGER_EVENT_FILES_LOST:
+                return r->bus_path[0] ? EXPORT_MEDIA_FILES_LOST : EXPORT_MEDIA_NONE;
+        default:
+                break;
+        }
         if (!is_storage(r))
                 return EXPORT_MEDIA_NONE;
         switch (r->event) {
@@ -767,6 +781,9 @@ const char *export_label_media(enum export_media_kind k, enum export_lang lang) 
         case EXPORT_MEDIA_PERMITTED: return T(lang, "許可により使用開始（接続中）", "Permitted while connected (in use)");
         case EXPORT_MEDIA_WITHDRAWN: return T(lang, "使用停止（許可の取消・期限切れ）", "Use stopped (permit withdrawn or expired)");
         case EXPORT_MEDIA_REMOVED: return T(lang, "取り外し（使用終了）", "Removed (use ended)");
+        case EXPORT_MEDIA_FILE_WRITTEN: return T(lang, "ファイル持ち出し（書き込み）", "File carried out (written)");
+        case EXPORT_MEDIA_FILE_READ: return T(lang, "ファイル持ち込み（読み取り）", "File carried in (read)");
+        case EXPORT_MEDIA_FILES_LOST: return T(lang, "ファイル記録の欠落（件数）", "File records lost (count)");
         default: return "";
         }
 }

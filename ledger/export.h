@@ -237,13 +237,17 @@ bool export_is_blocked_attempt(const struct ledger_record *r);
 bool export_is_loopback(const struct ledger_record *r);
 
 /* The record book (Akiruno form no. 3): a storage medium connected, permitted where it sits,
- * removed, or no longer permitted. */
+ * removed, or no longer permitted; between its connection and removal (the medium's session),
+ * the files written to it (carried out), read from it (carried in), and file events lost. */
 enum export_media_kind {
         EXPORT_MEDIA_NONE,
         EXPORT_MEDIA_CONNECTED,
         EXPORT_MEDIA_PERMITTED,           /* permitted while plugged in (re-evaluation) */
         EXPORT_MEDIA_WITHDRAWN,           /* blocked while plugged in (revoked, expired) */
         EXPORT_MEDIA_REMOVED,
+        EXPORT_MEDIA_FILE_WRITTEN,        /* the carry-out record (version 5) */
+        EXPORT_MEDIA_FILE_READ,
+        EXPORT_MEDIA_FILES_LOST,
 };
 enum export_media_kind export_media_kind(const struct ledger_record *r);
 const char *export_label_media(enum export_media_kind k, enum export_lang lang);

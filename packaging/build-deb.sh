@@ -19,7 +19,9 @@ src=$out/src/kyoka-$version
 t0=$(date +%s)
 rm -rf "$out"
 mkdir -p "$src"
-tar -C "$top" --exclude=./build --exclude=./.git -cf - . | tar -C "$src" -xf -
+# Every build directory left out (build/, and build-dev/ and the like a developer keeps: a
+# package built into one of them would otherwise copy itself).
+tar -C "$top" --exclude='./build*' --exclude=./.git -cf - . | tar -C "$src" -xf -
 cp -r "$top/packaging/debian" "$src/debian"
 if [ -n "${2:-}" ]; then
         sed -i "1s/^kyoka ([^)]*)/kyoka ($version)/" "$src/debian/changelog" "$src/packaging/debian/changelog"

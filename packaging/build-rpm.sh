@@ -18,7 +18,7 @@ spec_version=$(sed -n 's/^Version: *//p' "$top/packaging/rpm/kyoka.spec")
 t0=$(date +%s)
 rm -rf "$out"
 mkdir -p "$out/SOURCES"
-tar -C "$top" --exclude=./build --exclude=./.git --transform "s,^\.,kyoka-$version," \
+tar -C "$top" --exclude='./build*' --exclude=./.git --transform "s,^\.,kyoka-$version," \
         -czf "$out/SOURCES/kyoka-$version.tar.gz" .
 rpmbuild -bb --nodeps --define "_topdir $out" --define "_smp_mflags -j2" \
         "$top/packaging/rpm/kyoka.spec" >"$out/build.log" 2>&1 || {

@@ -30,7 +30,13 @@ command -v ip >/dev/null && command -v unshare >/dev/null || bail "ip or unshare
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/kyoka-fleet.XXXXXX")
 ns=kyoka-fl-$$ peer=kyoka-fp-$$
 kpid=
-stop_kyokad() { [ -n "$kpid" ] && { kill -TERM "$kpid" 2>/dev/null; wait "$kpid" 2>/dev/null; }; kpid=; }
+# The old kyokad must be gone before the next binds run/control: it unlinks the socket as it exits.
+stop_kyokad() {
+	[ -n "$kpid" ] && { kill -TERM "$kpid" 2>/dev/null; wait "$kpid" 2>/dev/null; }
+	kpid=
+	local i
+	for ((i = 0; i < 50; i++)); do [ -e run/control ] || return 0; sleep 0.1; done
+}
 cleanup() {
 	stop_kyokad
 	ip netns del "$ns" 2>/dev/null; ip netns del "$peer" 2>/dev/null
@@ -58,6 +64,10 @@ start_kyokad() {
 		--state-dir \"$tmp/state\" --runtime-dir \"$tmp/run\"" >kyokad.log 2>&1 &
 	kpid=$!
 	wait_for kyokad.log "kyokad ready" || bail "kyokad starts as $1: $(tail -3 kyokad.log)"
+	# Ready is logged once the socket is bound; under load give the answer itself a moment.
+	local i
+	for ((i = 0; i < 50; i++)); do pc status >/dev/null 2>&1 && return 0; sleep 0.1; done
+	bail "kyokad as $1 does not answer on run/control: $(ls -l run 2>&1 | tail -2); $(tail -8 kyokad.log)"
 }
 
 mkdir -p etc/keys.d approver

@@ -55,7 +55,7 @@ mkdir -p "$tmp/cat/var/lib/systemd/catalog" "$tmp/cat/usr/lib/systemd" "$tmp/loc
 cp -r "$tmp/dest/usr/lib/systemd/catalog" "$tmp/cat/usr/lib/systemd/"
 check "journalctl --update-catalog compiles kyoka's catalog" journalctl --root="$tmp/cat" --update-catalog
 ids=$(sed -n 's/^#define KYOKA_MESSAGE_[A-Z_]* *"\([0-9a-f]\{32\}\)"$/\1/p' "$top/daemon/recorder.h")
-check "daemon/recorder.h defines 14 MESSAGE_IDs" test "$(echo "$ids" | wc -l)" -eq 14
+check "daemon/recorder.h defines 15 MESSAGE_IDs" test "$(echo "$ids" | wc -l)" -eq 15
 localedef -i ja_JP -f UTF-8 "$tmp/locale/ja_JP.UTF-8" 2>/dev/null
 for id in $ids; do
 	check "catalog: $id in English" bash -c "LC_ALL=C journalctl --root='$tmp/cat' --list-catalog $id | grep -q '^$id kyoka: [A-Za-z]'"

@@ -129,7 +129,7 @@ for name in ("usage.csv", "faults.csv", "media.csv"):
     assert body.count(b"\n") == body.count(b"\r\n") and body.endswith(b"\r\n"), "not CRLF"
     rows = list(csv.reader(io.StringIO(body.decode("utf-8"), newline="")))
     head = rows[0]
-    width = 15 if name == "media.csv" else 19
+    width = 20 if name == "media.csv" else 19   # media.csv: the record book with its files (docs/ledger.md)
     assert len(head) == width and all(len(r) == width for r in rows), "ragged rows"
     assert head[0] == ("日時" if lang == "ja" else "Date and time"), head[0]
     assert head[1] == ("時差" if lang == "ja" else "UTC offset"), head[1]

@@ -917,6 +917,78 @@ static size_t count_of(const char *text, const char *what) {
         return n;
 }
 
+/* The carry-out record (issue 15 part 2) in the record book: between a stick's connection and
+ * its removal, each file written to it (path, size, SHA-256, process, user), read from it, and
+ * a counted loss; in media.csv and the report's section 3. */
+static void test_files_in_the_record_book(void **state) {
+        struct fixture *f = *state;
+        const int64_t W48 = FIXTURE_MONDAY + 7 * 86400 + 9 * 3600;
+        struct ledger_record rs[5];
+        rs[0] = fixture_record(W48, LEDGER_SUBJECT_USB, LEDGER_EVENT_CONNECTED);
+        fixture_usb(&rs[0], "0781", "5581", "SanDisk", "Ultra", "SER-FILES", "08:06:50");
+        rs[0].decision = LEDGER_DECISION_ALLOW;
+        strcpy(rs[0].permit, "KIS-F");
+        fixture_user(&rs[0], 1000, "tanaka");
+        rs[1] = rs[0];
+        rs[1].time = W48 + 60;
+        rs[1].event = LEDGER_EVENT_FILE_WRITTEN;
+        strcpy(rs[1].file_path, "sdb1/報告書/11月.xlsx");
+        rs[1].bytes = 12345;
+        strcpy(rs[1].sha256, "7ca46ed8705ae80e983715aa2d60e4c49c87465c9d9467cafddf02bfadf6fc77");
+        rs[1].pid = 408;
+        strcpy(rs[1].process, "cp");
+        rs[2] = rs[0];
+        rs[2].time = W48 + 70;
+        rs[2].event = LEDGER_EVENT_FILE_READ;
+        strcpy(rs[2].file_path, "sdb1/in.txt");
+        rs[2].bytes = 110;
+        rs[2].pid = 409;
+        strcpy(rs[2].process, "cat");
+        rs[3] = rs[0];
+        rs[3].time = W48 + 80;
+        rs[3].event = LEDGER_EVENT_FILES_LOST;
+        strcpy(rs[3].file_path, "sdb1");
+        strcpy(rs[3].reason, "queue-overflow");
+        rs[3].count = 2;
+        rs[4] = rs[0];
+        rs[4].time = W48 + 120;
+        rs[4].event = LEDGER_EVENT_REMOVED;
+        for (size_t i = 0; i < ELEMENTSOF(rs); i++) {
+                if (rs[i].count == 0)
+                        rs[i].count = 1;
+                assert_int_equal(ledger_append(f->l, &rs[i]), 0);
+        }
+        assert_int_equal(ledger_commit(f->l, NULL), (int) ELEMENTSOF(rs));
+
+        struct export_week w;
+        struct export_result res;
+        struct export_options o = { .lang = EXPORT_LANG_JA, .formats = FORMATS };
+        _cleanup_free_ char *out = path_join(f->dir, "files");
+        assert_int_equal(export_week_parse("2026-W48", &w), 0);
+        assert_int_equal(export_write(f->l, &w, &o, out, f->key, trusted_key_fingerprint(f->pub), &res, NULL, 0), 0);
+        size_t n;
+        _cleanup_free_ char *media = slurp(res.dir, "media.csv", &n), *html = slurp(res.dir, "report.html", &n),
+                            *faults = slurp(res.dir, "faults.csv", &n);
+        _cleanup_free_ char *book = section(html, "3. 記憶媒体の記録簿", "<h2>4.");
+
+        /* header + connected, written, read, lost, removed: the session in order */
+        assert_int_equal(count_of(media, "\r\n"), 6);
+        assert_non_null(strstr(media, "\"利用の範囲\",\"ファイル\",\"大きさ（バイト）\",\"SHA-256\",\"プロセス\",\"回数\",\"記録番号\""));
+        assert_non_null(strstr(media, "\"ファイル持ち出し（書き込み）\",\"SanDisk Ultra\",\"=\"\"0781:5581\"\"\",\"SER-FILES\",\"KIS-F\""));
+        assert_non_null(strstr(media, "\"tanaka\",\"読み書き\",\"sdb1/報告書/11月.xlsx\",\"12345\","
+                                      "\"7ca46ed8705ae80e983715aa2d60e4c49c87465c9d9467cafddf02bfadf6fc77\",\"cp[408]\",\"1\","));
+        assert_non_null(strstr(media, "\"ファイル持ち込み（読み取り）\""));
+        assert_non_null(strstr(media, "\"sdb1/in.txt\",\"110\",\"\",\"cat[409]\",\"1\","));
+        assert_non_null(strstr(media, "\"ファイル記録の欠落（件数）\""));
+        assert_non_null(strstr(media, "\"sdb1\",\"\",\"\",\"\",\"2\","));
+        assert_true(strstr(media, "ファイル持ち出し") < strstr(media, "取り外し（使用終了）"));
+        /* The report's record book names each file with its medium; a loss is a fault too. */
+        assert_non_null(book);
+        assert_non_null(strstr(book, "sdb1/報告書/11月.xlsx (12345 バイト)"));
+        assert_non_null(strstr(book, "ファイル持ち込み（読み取り）"));
+        assert_non_null(strstr(faults, "queue-overflow"));
+}
+
 /* Media on other buses (issue 14) in what the city reads: each kind named in Japanese in
  * usage.csv, the record book (media.csv) and the report; a disc by its insertions, not by its
  * drive; the permit's approver from the policy's media entry; the workstation's own disk is a
@@ -966,6 +1038,8 @@ static void test_media_on_other_buses_in_the_record_book(void **state) {
                 media_record(W48 + 420, LEDGER_EVENT_CONNECTED, "ata", "sdb", "pci-0000:00:1f.2-ata-2.0", "ESATA-MODEL",
                              "ESATASER2", LEDGER_DECISION_BLOCK, ""),
         };
+        /* The blocked eSATA disk with the reason kyokad gives it (a demo run showed it in English). */
+        strcpy(rs[7].reason, "default media");
         for (size_t i = 0; i < ELEMENTSOF(rs); i++)
                 assert_int_equal(ledger_append(f->l, &rs[i]), 0);
         assert_int_equal(ledger_commit(f->l, NULL), (int) ELEMENTSOF(rs));
@@ -988,7 +1062,8 @@ static void test_media_on_other_buses_in_the_record_book(void **state) {
         assert_non_null(strstr(usage, "\"SDカード\",\"接続\",\"読み取り専用で許可\",\"媒体-SD\""));
         assert_non_null(strstr(usage, "\"光ディスク（CD・DVD等）\",\"媒体の挿入\",\"拒否\""));
         assert_non_null(strstr(usage, "\"NVMe記憶媒体（外付けSSD等）\",\"再判定（使用を許可）\",\"許可\",\"媒体-NV\""));
-        assert_non_null(strstr(usage, "\"SATA記憶媒体（eSATA等）\",\"接続\",\"拒否\""));
+        assert_non_null(strstr(usage, "\"SATA記憶媒体（eSATA等）\",\"接続\",\"拒否\",\"\",\"許可番号なし（許可のない記録媒体の既定の扱い）\""));
+        assert_null(strstr(usage, "default media"));
         assert_non_null(strstr(usage, "\"SATA記憶媒体（eSATA等）\",\"端末の固定ディスク（対象外）\""));
         assert_non_null(strstr(usage, "\"QEMU! (mmcblk0)\",\"\",\"0xdeadbeef\",\"pci-0000:00:04.0-mmc\""));
 
@@ -1387,6 +1462,7 @@ int main(void) {
                 cmocka_unit_test(test_formats_pdf_needs_html),
                 T(test_report_header_and_record_book_from_the_policy),
                 T(test_media_on_other_buses_in_the_record_book),
+                T(test_files_in_the_record_book),
                 T(test_real_week_golden_ja),
                 T(test_real_week_golden_en),
                 T(test_real_week_reads_as_the_city_reads),

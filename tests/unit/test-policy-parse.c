@@ -399,6 +399,41 @@ static void test_date_only_valid_until_runs_through_that_day(void **state) {
         policy_diag_done(&d);
 }
 
+/* The parser caches date conversions: the same text as a start and as an (inclusive) end must
+ * still mean two different instants, and more distinct dates than the cache holds must each
+ * come out right. */
+static void test_repeated_dates_as_start_and_end(void **state) {
+        _cleanup_free_ char *text = NULL;
+        struct policy_diag d = {};
+        size_t size = 0;
+        FILE *f = open_memstream(&text, &size);
+
+        assert_non_null(f);
+        fputs(HEADER "usb = (\n", f);
+        for (int i = 0; i < 40; i++)
+                fprintf(f, "%s{ permit = \"P-%d\"; vendor = \"0781\"; product = \"5581\"; serial = \"S%d\";\n"
+                        "  interfaces = [ \"08:06:50\" ]; approved_by = \"山田\"; approved_on = \"2026-11-%02d\";\n"
+                        "  valid_from = \"2026-12-%02d\"; valid_until = \"2026-12-%02d\"; }\n",
+                        i ? "," : "", i, i, 1 + i % 20, 1 + i % 25, 2 + i % 25);
+        fputs(");\n", f);
+        assert_int_equal(fclose(f), 0);
+
+        struct policy *p = parse_ok(text, &d);
+        assert_int_equal(p->n_usb, 40);
+        for (int i = 0; i < 40; i++) {
+                char from[40], until_next[40], on[40];
+                snprintf(on, sizeof on, "2026-11-%02dT00:00+09:00", 1 + i % 20);
+                snprintf(from, sizeof from, "2026-12-%02dT00:00+09:00", 1 + i % 25);
+                /* valid_until "2026-12-N" runs through that day: the next midnight */
+                snprintf(until_next, sizeof until_next, "2026-12-%02dT00:00+09:00", 3 + i % 25);
+                assert_true(p->usb[i].approval.approved_on == t_of(on));
+                assert_true(p->usb[i].approval.valid_from == t_of(from));
+                assert_true(p->usb[i].approval.valid_until == t_of(until_next));
+        }
+        policy_free(p);
+        policy_diag_done(&d);
+}
+
 static void test_valid_until_with_time_is_exact(void **state) {
         struct policy_diag d = {};
         struct policy *p = parse_ok(HEADER USB_OPEN "  valid_until = \"2027-03-31T17:15\";\n" USB_APPROVAL "} );\n", &d);
@@ -1190,6 +1225,7 @@ static void test_hundred_thousand_entries_parse(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_minimal_policy_gets_safe_defaults),
+                cmocka_unit_test_setup(test_repeated_dates_as_start_and_end, setup_tokyo),
                 cmocka_unit_test(test_workstation_list_and_entries_for_some),
                 cmocka_unit_test(test_defaults_are_read),
                 cmocka_unit_test(test_full_japanese_policy_is_read),

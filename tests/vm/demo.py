@@ -10,7 +10,8 @@ with the signed policy, devices are plugged over QMP, and what the demo calls "w
 
 Scenario: key + policy signed; approved stick works (dd write); read-only stick cannot be
 written (or, while read-only media are not enforced, stays blocked: kyokad fails closed);
-unapproved stick, phone (usb-mtp) and USB network adapter (usb-net) blocked; the blocked
+unapproved stick, phone (usb-mtp) and USB network adapter (usb-net) blocked; an SD card left in
+the reader is closed to every user and read-only; the blocked
 stick's request (`policyctl request` on the workstation) becomes an approval on the approver's
 machine, is signed, installed (`policyctl install`), and the stick works without replugging;
 `policyctl list` / `status`; the week exported (`policyctl export`) with the CSV's first lines
@@ -262,6 +263,24 @@ def usb_nic(n, vm):
             f", links still only: {before.strip()}")
 
 
+def sd_card(n, vm):
+    n.step("SDカードが挿さったまま起動: 許可がないので利用者には開けない",
+           "An SD card left in the laptop's reader (sdhci-pci): no permit, so no user can open it")
+    ok = vm.wait_for("[ -b /dev/mmcblk0 ] && [ \"$(stat -c '%a %U:%G' /dev/mmcblk0)\" = '600 root:root' ] && "
+                     "[ \"$(cat /sys/block/mmcblk0/ro)\" = 1 ]", timeout=30)
+    rc, state = vm.run("stat -c '%n %a %U:%G' /dev/mmcblk0; echo ro=$(cat /sys/block/mmcblk0/ro)")
+    n.check(ok is not None, "遮断された: root 以外は読み書きできず、読み取り専用 (BLKROSET)",
+            "blocked: the node is root's alone (not group disk's) and the disk read-only",
+            " ".join(state.split()))
+    rc, out = vm.run("dd if=/dev/urandom of=/dev/mmcblk0 bs=4k count=1 seek=256 oflag=direct conv=fsync 2>&1; echo rc=$?")
+    why = next((l for l in out.splitlines() if l.startswith("dd:")), out.strip().splitlines()[-1] if out.strip() else "")
+    n.check("rc=0" not in out, "root の直接の書き込みも失敗する", "even root's direct write fails", why)
+    rc, out = vm.run(f"grep -E 'kyokad: media \\S+ mmcblk0 ' {LOG} | tail -1")
+    n.say("kyokad: " + out.strip().split("kyokad: ", 1)[-1][:160])
+    rc, out = vm.run("policyctl request mmcblk0 | head -12", timeout=20)
+    n.show("policyctl request mmcblk0        # the card's identity (CID) for the approver", out)
+
+
 def keyboard(n, vm):
     n.step("キーボードを挿す: 入力は使えるが、生の HID データ通信路は開かない",
            "Plug a keyboard: typing works, but its raw HID data channel stays closed to users")
@@ -465,15 +484,19 @@ def main():
         if os.access(BLOCK_HELPER, os.X_OK):
             extra += [(BLOCK_HELPER, f"{GUEST_LIBEXECDIR}/kyoka-block-access")] + installed_rules_all(work)
         overlay = make_overlay(work, desk, extra=extra)
+        # A laptop's SD card reader with a card in it, there from boot (issue 14: every medium).
+        card = stick_image(os.path.join(work, "card.img"), size_mb=16)
+        qemu_extra = ["-device", "sdhci-pci,id=sdhci,bus=pcie.0",
+                      "-drive", f"if=none,id=sd0,file={card},format=raw", "-device", "sd-card,drive=sd0,id=card0"]
         os.rename(os.path.join(overlay, "etc/kyoka/keys.d/admin.pub"), os.path.join(overlay, "etc/kyoka/keys.d/approver.pub"))
-        with VM("demo", overlays=[overlay]) as vm:
+        with VM("demo", overlays=[overlay], extra_args=qemu_extra) as vm:
             log_dir = vm.log_dir
             k = Kyokad(vm)
             try:
                 boot_workstation(n, vm, k)
                 for f in (lambda: approved_stick(n, vm), lambda: read_only_stick(n, vm, work),
                           lambda: unapproved_stick(n, vm), lambda: phone(n, vm, work), lambda: usb_nic(n, vm),
-                          lambda: keyboard(n, vm),
+                          lambda: keyboard(n, vm), lambda: sd_card(n, vm),
                           lambda: request_approve_install(n, vm, k, desk, work), lambda: list_status(n, vm),
                           lambda: ledger_export(n, vm), lambda: submission_pdf(n, vm, work)):
                     try:

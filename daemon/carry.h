@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/* The carry-out record (docs/ARCHITECTURE.md "The carry-out record", issue 15 part 2): every
+ * file closed after writing on a mounted file system of an approved medium, and every file read
+ * from one, is recorded through the recorder with its path on the medium, size, the user and
+ * process, the permit; a written file with its SHA-256.
+ *
+ * Where the mounts come from: /proc/self/mountinfo, watched with EPOLLPRI (the kernel signals
+ * a change of the mount table there; no polling). Each mount whose block device lies under a
+ * USB device that lookup() calls approved gets one fanotify mark on its file system
+ * (FAN_MARK_FILESYSTEM: every mount of it, bind mounts included).
+ *
+ * Off the loop: hashing (and the user's name, NSS) runs on one worker thread. The queue to it
+ * is bounded (CARRY_QUEUE_MAX files, each holding the descriptor the kernel opened); when it is
+ * full kyokad stops reading fanotify until it has drained, so the kernel's own queue (16384
+ * events) takes the burst. A rewrite of a file still waiting is coalesced into its entry (the
+ * record's count). What is dropped all the same (the kernel's queue overflowed, memory ran out)
+ * is recorded as files-lost, counted; never silently. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "identity.h"
+#include "policy.h"
+#include "policy-match.h"
+
+#define CARRY_QUEUE_MAX 1024          /* files queued or being hashed (each holds an fd) */
+#define CARRY_MOUNTINFO_MAX (8U << 20)
+
+struct recorder;
+struct carry;
+
+/* The approved medium a block device (its /sys/devices path) belongs to: 0 and RET filled, or
+ * -ENOENT (not a medium kyokad gave access to: nothing is recorded there). */
+struct carry_medium_info {
+        struct usb_identity id;
+        char permit[POLICY_STRING_MAX];
+        enum policy_verdict verdict;
+};
+typedef int (*carry_lookup_t)(const char *block_syspath, struct carry_medium_info *ret, void *userdata);
+
+/* Starts the worker and the watches and marks what is mounted now. REC outlives the result. */
+int carry_new(sd_event *e, struct recorder *rec, carry_lookup_t lookup, void *userdata, struct carry **ret);
+/* Decisions changed (a device decided, a policy reloaded): marks the mounts again. */
+void carry_refresh(struct carry *c);
+/* Stops reading new events, lets the worker finish what is queued and records it. */
+void carry_stop(struct carry *c);
+struct carry *carry_free(struct carry *c);
+
+/* ---- exposed for the unit tests ---- */
+
+/* One mount of /proc/self/mountinfo: device, root of the mount in its file system, mount point
+ * (octal escapes decoded). Pointers into the line, which is modified. -EBADMSG for a malformed
+ * line. */
+struct carry_mount {
+        unsigned major, minor;
+        const char *root;
+        const char *mount_point;
+};
+int carry_mountinfo_parse_line(char *line, struct carry_mount *ret);
+
+/* The path of a file on the medium: DEVNAME + the file's path in its file system, from the path
+ * kyokad's namespace sees (PATH, readlink of the event's fd) and the mount it lies under:
+ * "/media/u/STICK/a/b" under mount point "/media/u/STICK" with root "/" on sdb1 ->
+ * "sdb1/a/b". -ENOENT if PATH is not under MOUNT_POINT. */
+int carry_medium_path(const char *devname, const char *root, const char *mount_point, const char *path, char *buf,
+                      size_t size);
