@@ -32,6 +32,8 @@ static void help(void) {
                "  --network MODE      enforce (default): unapproved links kept down and firewalled;\n"
                "                      off: leave links alone (USB-only tests in the host's namespace)\n"
                "  --clamd-socket PATH the virus scanner's socket (default %s)\n"
+               "  --carry-out MODE    on (default): record files written to and read from approved\n"
+               "                      media (fanotify); off: do not (kyokad.service: docs/install.md)\n"
                "  --debug             log debug messages\n"
                "  -h, --help          show this help\n"
                "  --version           show the version\n"),
@@ -54,6 +56,7 @@ int main(int argc, char *argv[]) {
                 { "network", required_argument, NULL, 'n' },
                 { "debug", no_argument, NULL, 'd' },
                 { "clamd-socket", required_argument, NULL, 'C' },
+                { "carry-out", required_argument, NULL, 'O' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
                 /* Not in --help: for tests that cannot wait the default 30 s (docs/control.md). */
@@ -97,6 +100,13 @@ int main(int argc, char *argv[]) {
                                 return 2;
                         }
                         cfg.no_network = streq(optarg, "off");
+                        break;
+                case 'O':
+                        if (!streq(optarg, "on") && !streq(optarg, "off")) {
+                                fprintf(stderr, "kyokad: --carry-out must be on or off\n");
+                                return 2;
+                        }
+                        cfg.no_carry_out = streq(optarg, "off");
                         break;
                 case 'd': log_set_max_level(LOG_DEBUG); break;
                 case 'I': {

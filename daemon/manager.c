@@ -395,10 +395,14 @@ int manager_start(struct manager *m) {
 
         /* After the devices are decided: a stick mounted before kyokad started is recorded from
          * now on. Without it nothing is recorded, nothing else changes: a fault, not a stop. */
-        r = carry_new(m->event, m->recorder, carry_lookup, m, &m->carry);
-        if (r < 0)
-                recorder_fault(m->recorder, FAULT_CARRY_WATCH, r, "Cannot record files written to approved media "
-                               "(fanotify): %s", strerror(-r));
+        if (m->cfg.no_carry_out)
+                log_info("Carry-out record off (--carry-out off): files written to approved media are not recorded");
+        else {
+                r = carry_new(m->event, m->recorder, carry_lookup, m, &m->carry);
+                if (r < 0)
+                        recorder_fault(m->recorder, FAULT_CARRY_WATCH, r, "Cannot record files written to approved "
+                                       "media (fanotify): %s", strerror(-r));
+        }
 
         /* The control socket is for reading and asking to reload: enforcement never depends
          * on it, so kyokad enforces without it rather than not at all. */

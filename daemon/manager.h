@@ -21,6 +21,7 @@ struct manager_config {
         const char *udev_events;      /* "kernel" (default) or "udev" (umockdev tests) */
         bool no_network;              /* --network off: links neither kept down nor firewalled */
         const char *clamd_socket;     /* the virus scanner (scan.h); NULL: KYOKA_CLAMD_SOCKET */
+        bool no_carry_out;            /* --carry-out off: no fanotify watch of approved media (carry.h) */
 };
 
 struct manager;

@@ -25,7 +25,7 @@ for f in usr/bin/policyctl:755 usr/sbin/kyokad:755 usr/lib/kyoka/kyoka-block-acc
 	 usr/share/bash-completion/completions/policyctl:644 usr/share/zsh/vendor-completions/_policyctl:644; do
 	check "installed ${f%:*} mode ${f#*:}" test "$(stat -c %a "$tmp/dest/${f%:*}" 2>/dev/null)" = "${f#*:}"
 done
-check "unit runs /usr/sbin/kyokad" grep -qx 'ExecStart=/usr/sbin/kyokad' "$tmp/dest/usr/lib/systemd/system/kyokad.service"
+check "unit runs /usr/sbin/kyokad (carry-out off: the exposure budget)" grep -qx 'ExecStart=/usr/sbin/kyokad --carry-out off' "$tmp/dest/usr/lib/systemd/system/kyokad.service"
 check "unit's Documentation= starts with man:kyokad(8)" grep -q '^Documentation=man:kyokad(8) ' "$tmp/dest/usr/lib/systemd/system/kyokad.service"
 version=$(head -1 "$top/packaging/debian/changelog" | cut -d'(' -f2 | cut -d')' -f1)
 check "kyokad --version says the changelog's version ($version)" \
