@@ -73,3 +73,19 @@ void seat_of_udev_device(struct udev_device *dev, char ret[static USB_SEAT_MAX])
         }
         snprintf(ret, USB_SEAT_MAX, "%s", SEAT_DEFAULT);
 }
+
+int seat_of_syspath(const char *syspath, char ret[static USB_SEAT_MAX]) {
+        struct udev *udev = udev_new();
+        if (!udev)
+                return -ENOMEM;
+        struct udev_device *dev = udev_device_new_from_syspath(udev, syspath);
+        if (!dev) {
+                int r = errno > 0 ? -errno : -ENODEV;
+                udev_unref(udev);
+                return r;
+        }
+        seat_of_udev_device(dev, ret);
+        udev_device_unref(dev);
+        udev_unref(udev);
+        return 0;
+}

@@ -35,3 +35,8 @@ struct udev_device;
  * rules put it on the controller or hub; the kernel's uevents carry no udev properties, the
  * parents' come from udev's database), else SEAT_DEFAULT. "" for an invalid name. */
 void seat_of_udev_device(struct udev_device *dev, char ret[static USB_SEAT_MAX]);
+/* The same for the device at SYSPATH, through a udev context of its own: callable from any
+ * thread (the usb-io workers: the parents' sysfs and database reads can wait for a hub that is
+ * busy enumerating, which must not hold up the event loop). Negative errno, RET untouched, when
+ * there is no such device. */
+int seat_of_syspath(const char *syspath, char ret[static USB_SEAT_MAX]);

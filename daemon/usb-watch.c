@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "macro.h"
+#include "trace.h"
 
 /* Large enough that a plug storm does not overrun the socket; an overrun is still handled
  * (by re-enumeration), so nothing is decided on stale state. */
@@ -39,13 +40,16 @@ static int on_monitor(sd_event_source *s, int fd, uint32_t revents, void *userda
                 }
                 const char *action = udev_device_get_action(dev);
                 enum usb_event ev;
-                if (streq_ptr(action, "bind"))
+                if (trace_enabled && action && (streq(action, "add") || streq(action, "bind")))
+                        trace_point(udev_device_get_sysname(dev), streq(action, "add") ? "uevent-add" : "uevent-bind");
+                if (streq_ptr(action, "add"))
+                        ev = USB_EVENT_ADD;
+                else if (streq_ptr(action, "bind"))
                         ev = USB_EVENT_BIND;
                 else if (streq_ptr(action, "remove"))
                         ev = USB_EVENT_REMOVE;
                 else {
-                        /* "add" is too early (authorising then stalls the bus), "change" and
-                         * "unbind" carry nothing new for a decision. */
+                        /* "change" and "unbind" carry nothing new for a decision. */
                         udev_device_unref(dev);
                         continue;
                 }
