@@ -399,9 +399,11 @@ static void on_usb_identity_done(struct usb_devices *u, const struct usb_io_resu
         }
         /* Which seat's user is told (control socket): the parents' properties come from udev's
          * database of the hub or controller, not from the new device's own sysfs attributes. */
-        if (res->id_path[0])
-                memcpy(d->id_path, res->id_path, sizeof d->id_path);
-        memcpy(d->seat, res->seat, sizeof d->seat);
+        if (res->req.port_and_seat) {
+                if (res->id_path[0])
+                        memcpy(d->id_path, res->id_path, sizeof d->id_path);
+                memcpy(d->seat, res->seat, sizeof d->seat);
+        }
         memcpy(d->id.id_path, d->id_path, sizeof d->id.id_path);
         memcpy(d->id.seat, d->seat, sizeof d->id.seat);
         if (res->r == -ECANCELED)
@@ -679,6 +681,16 @@ static void on_usb_event(struct udev_device *dev, enum usb_event ev, void *userd
          * loop under TCG, bench/USB.md); the decision follows in on_usb_identity_done(). Until
          * then the device is as the kernel has it: a new one unauthorised. */
         struct usb_io_request req = { .op = USB_IO_READ_IDENTITY, .tag = ++u->io_tags, .port_and_seat = true };
+        if (ev == USB_EVENT_PRESENT) {
+                /* Enumeration (start, reload, lost uevents): as kyokad has always done it, on the
+                 * loop, so that devices present at start are decided as soon as their identity
+                 * is read. No hub is enumerating the device then. */
+                req.port_and_seat = false;
+                char path[USB_PATH_MAX];
+                if (usb_device_id_path(syspath, path, sizeof path) >= 0)
+                        memcpy(d->id_path, path, sizeof d->id_path);
+                seat_of_udev_device(dev, d->seat);
+        }
         snprintf(req.syspath, sizeof req.syspath, "%s", syspath);
         snprintf(req.sysname, sizeof req.sysname, "%s", sysname);
         trace_point(sysname, "identity-submit");

@@ -65,8 +65,10 @@ static void job_read_identity(struct usb_io_result *res) {
         if (res->req.port_and_seat) {
                 if (usb_device_id_path(res->req.syspath, res->id_path, sizeof res->id_path) < 0)
                         res->id_path[0] = 0;
+                trace_point(res->req.sysname, "identity-port");
                 if (seat_of_syspath(res->req.syspath, res->seat) < 0)
                         snprintf(res->seat, sizeof res->seat, "%s", SEAT_DEFAULT);
+                trace_point(res->req.sysname, "identity-seat");
         }
         if (fd < 0) {
                 res->r = negative_errno();
@@ -75,6 +77,7 @@ static void job_read_identity(struct usb_io_result *res) {
         if (fstat(fd, &st) == 0)
                 res->ino = (uint64_t) st.st_ino;
         res->devnum = read_devnum(fd);
+        trace_point(res->req.sysname, "identity-devnum");
         res->r = usb_identity_read(fd, res->req.sysname, &res->id, &res->desc);
 }
 

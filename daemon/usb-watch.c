@@ -21,6 +21,11 @@ struct usb_watch {
         usb_watch_handler_t handler;
         usb_watch_overrun_t overrun;
         void *userdata;
+        /* The kernel's "add": the device exists whole (unauthorised: no interfaces yet), kyokad
+         * decides at once (its reads wait for the device lock the kernel holds until the generic
+         * driver has bound). udev's events (umockdev tests) come from a testbed whose "add" is
+         * sent before the device's interface directories are made: there "bind" decides. */
+        bool decide_on_add;
 };
 
 static int on_monitor(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
@@ -42,14 +47,15 @@ static int on_monitor(sd_event_source *s, int fd, uint32_t revents, void *userda
                 enum usb_event ev;
                 if (trace_enabled && action && (streq(action, "add") || streq(action, "bind")))
                         trace_point(udev_device_get_sysname(dev), streq(action, "add") ? "uevent-add" : "uevent-bind");
-                if (streq_ptr(action, "add"))
+                if (streq_ptr(action, "add") && w->decide_on_add)
                         ev = USB_EVENT_ADD;
                 else if (streq_ptr(action, "bind"))
                         ev = USB_EVENT_BIND;
                 else if (streq_ptr(action, "remove"))
                         ev = USB_EVENT_REMOVE;
                 else {
-                        /* "change" and "unbind" carry nothing new for a decision. */
+                        /* "change" and "unbind" carry nothing new for a decision; udev's "add"
+                         * is followed by its "bind". */
                         udev_device_unref(dev);
                         continue;
                 }
@@ -70,6 +76,7 @@ int usb_watch_new(sd_event *e, struct udev *udev, const char *source, usb_watch_
         w->handler = handler;
         w->overrun = overrun;
         w->userdata = userdata;
+        w->decide_on_add = streq(source, "kernel");
 
         w->monitor = udev_monitor_new_from_netlink(udev, source);
         if (!w->monitor)
