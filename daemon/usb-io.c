@@ -66,8 +66,7 @@ static void job_read_identity(struct usb_io_result *res) {
                 if (usb_device_id_path(res->req.syspath, res->id_path, sizeof res->id_path) < 0)
                         res->id_path[0] = 0;
                 trace_point(res->req.sysname, "identity-port");
-                if (seat_of_syspath(res->req.syspath, res->seat) < 0)
-                        snprintf(res->seat, sizeof res->seat, "%s", SEAT_DEFAULT);
+                (void) seat_of_syspath(res->req.syspath, SEAT_UDEV_DB, res->seat);
                 trace_point(res->req.sysname, "identity-seat");
         }
         if (fd < 0) {

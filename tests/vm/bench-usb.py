@@ -6,11 +6,13 @@ One boot; the daemons take turns. In the guest, `uevent-stamp` (tests/vm/uevent-
 here) stamps every kernel uevent with CLOCK_MONOTONIC, and each daemon's output goes through
 `uevent-stamp --stdin`, which stamps each line with the same clock. Per plug of a USB stick:
 
-- t_add, t_bind: the kernel's `add` and `bind` uevents of the usb_device (USBGuard decides on
-  `add`, kyokad on `bind`);
+- t_add, t_bind: the kernel's `add` and `bind` uevents of the usb_device (both daemons decide
+  on `add`; the device's sysfs reads wait until its generic driver has bound);
 - t_auth (allowed devices only): the first uevent the kernel emits *inside* the daemon's write
   of authorized=1 (`change` of the device, or `add` of its first interface);
-- t_log: the daemon's decision record (kyokad's stderr line, USBGuard's audit line).
+- t_log: the daemon's decision record (USBGuard's audit line; kyokad's ledger commit, stamped
+  by kyokad itself with KYOKAD_TRACE=1, and its report line after the sysfs writes).
+- kyokad's stages (daemon/trace.h): where its time goes, in bench/USB.md.
 
 Also VmRSS idle and after the plug cycles, and over IDLE seconds of idle the context switches
 of all threads and then (another IDLE seconds) the system calls under `strace -c -f`.
@@ -73,7 +75,7 @@ STAGES = [
     ("identity-port", "the port computed from sysfs links (worker)"),
     ("identity-seat", "the seat: udev database of the device and its parents (worker)"),
     ("identity-devnum", "`devnum` read"),
-    ("identity-done", `descriptors`, `serial`, `manufacturer`, `product` read (worker)"),
+    ("identity-done", "`descriptors`, `serial`, `manufacturer`, `product` read (worker)"),
     ("identity-delivered", "result back on the loop (eventfd)"),
     ("matched", "policy match"),
     ("recorded", "journal entry sent, ledger record built and queued (memory)"),
@@ -541,10 +543,10 @@ runs `--network off`.
 Method: in the guest a netlink listener (`uevent-stamp`) stamps every kernel uevent with
 CLOCK_MONOTONIC, and each daemon's output goes through the same stamper (kyokad's stderr
 record line; USBGuard's `Policy.Device.Update` audit line). Per plug:
-- **`add`**: the kernel's first uevent of the usb_device. USBGuard decides on it; kyokad
-  deliberately waits for the later **`bind`** (authorising on `add` made the kernel fail
-  `can't set config ... -110` and stall the bus in 7 of 30 plugs: `shared/notes`), so
-  `add → authorised` includes that wait.
+- **`add`**: the kernel's first uevent of the usb_device. Both daemons decide on it (kyokad
+  waited for the later **`bind`** until the `-110` once blamed on authorising early was found
+  to be the test's artefact: docs/ARCHITECTURE.md); reading the device's `descriptors` and
+  strings waits in the kernel for the device's lock, which its enumeration holds until `bind`.
 - **authorised**: the first uevent the kernel emits inside the daemon's write of
   `authorized=1` (the device's `change`, or the `add` of its interface).
 - **decision record**: for kyokad, the return of its ledger commit (the record is in SQLite's
