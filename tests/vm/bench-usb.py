@@ -18,7 +18,8 @@ Also VmRSS idle and after the plug cycles, and over IDLE seconds of idle the con
 of all threads and then (another IDLE seconds) the system calls under `strace -c -f`.
 
     tests/vm/bench-usb.py [--cycles N] [--idle S] [--daemons kyokad,usbguard]
-                                  default 50 allowed + 50 blocked plugs each, 60 s idle
+                                  [--soak N [--soak-daemons kyokad]]
+                                  default 50 allowed + 50 blocked plugs each, 60 s idle, no soak
 Raw numbers: build/vm/bench-usb.txt; the table alone: build/vm/bench-usb.txt.md; summary:
 bench/USB.md (rewritten). USBGuard comes from bench/usbguard-root.sh (Debian's .debs).
 """
@@ -383,6 +384,7 @@ def main():
     ap.add_argument("--daemons", default="kyokad,usbguard", help="kyokad, usbguard or both (comma-separated)")
     ap.add_argument("--soak", type=int, default=0,
                     help="plugs more after the cycles, for VmRSS growth only (e.g. 1000; not in make check)")
+    ap.add_argument("--soak-daemons", default="kyokad", help="which daemons the soak runs for (comma-separated)")
     ap.add_argument("--usbguard-root", default=os.path.join(BUILD, "vm", "usbguard", "root"),
                     help="Debian's usbguard extracted (bench/usbguard-root.sh)")
     ap.add_argument("--out", default=os.path.join(BUILD, "vm", "bench-usb.txt"))
@@ -411,7 +413,7 @@ def main():
             vm.run(f"(uevent-stamp > {UEVENTS} 2>&1 &) ", check=True)
             vm.wait_for(f"grep -q ' R ready' {UEVENTS}", timeout=10)
             for name in daemons:
-                results.append(run_daemon(vm, name, a.cycles, a.idle, a.soak))
+                results.append(run_daemon(vm, name, a.cycles, a.idle, a.soak if name in a.soak_daemons.split(",") else 0))
             boot = vm.boot_seconds
             with open(os.path.join(vm.log_dir, "uevents.log"), "wb") as f:
                 f.write(vm.read_file(UEVENTS))
@@ -558,7 +560,8 @@ record line; USBGuard's `Policy.Device.Update` audit line). Per plug:
 {table}
 {breakdown}
 Boot {boot:.1f} s, whole run {wall:.0f} s. Reproduce: `make all && tests/vm/build-image.sh &&
-tests/vm/bench-usb.py` (`--cycles N` plugs of each kind, `--idle S`, `--daemons kyokad,usbguard`).
+tests/vm/bench-usb.py` (`--cycles N` plugs of each kind, `--idle S`, `--daemons kyokad,usbguard`,
+`--soak N`: N plugs more after the cycles, for VmRSS growth only, `--soak-daemons`; not in `make check`).
 """
     os.makedirs(os.path.dirname(a.md), exist_ok=True)
     with open(a.md, "w") as f:
