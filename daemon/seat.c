@@ -95,7 +95,8 @@ static int udev_db_id(const char *dir, char *ret, size_t size) {
         sysname = sysname ? sysname + 1 : dir;
 
         unsigned major, minor;
-        snprintf(path, sizeof path, "%s/dev", dir);
+        if ((size_t) snprintf(path, sizeof path, "%s/dev", dir) >= sizeof path)
+                return -ENAMETOOLONG;
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         ssize_t k = fd < 0 ? -1 : read_fd_prefix(fd, dev, sizeof dev - 1);
         if (k > 0) {

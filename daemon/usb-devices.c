@@ -85,6 +85,12 @@ struct usb_device {
         struct scan_job *scan_job;
         sd_event_source *scan_settle;
         struct usb_devices *owner;    /* for the scan's callbacks */
+        /* Decided on the kernel's "add", before its generic driver bound: an authorisation
+         * then would race the driver's probe, which sets the configuration again and brings the
+         * interfaces back unauthorised (seen in tests/vm/test-kyokad-usb.py). The sysfs writes
+         * wait here for the device's "bind"; the identity read and the ledger commit do not. */
+        bool bound;
+        struct usb_io_request *held_apply;
         char signature[SCAN_SIGNATURE_MAX]; /* USB_SCAN_INFECTED */
 };
 
@@ -131,8 +137,11 @@ static void usb_device_scan_stop(struct usb_device *d) {
         d->scan_settle = sd_event_source_disable_unref(d->scan_settle);
 }
 
+static void usb_io_request_drop(struct usb_io_request *req);
+
 static void usb_device_free(struct usb_device *d) {
         usb_device_scan_stop(d);
+        usb_io_request_drop(d->held_apply);
         free(d);
 }
 
@@ -177,6 +186,14 @@ static void usb_decision_record_free(struct usb_decision_record *rec) {
         if (rec)
                 record_report_free(rec->report);
         free(rec);
+}
+
+/* A held apply that will not run (replaced, or its device gone): its record was committed with
+ * the decision; its report goes nowhere (no writes were made). */
+static void usb_io_request_drop(struct usb_io_request *req) {
+        if (req)
+                usb_decision_record_free(req->context);
+        free(req);
 }
 
 /* The record of a decision goes to the ledger before the device changes state: sysfs writes
@@ -327,7 +344,31 @@ static void usb_device_decide(struct usb_devices *u, struct usb_device *d, enum 
         };
         snprintf(req.syspath, sizeof req.syspath, "%s", d->syspath);
         snprintf(req.sysname, sizeof req.sysname, "%s", d->sysname);
+        usb_io_request_drop(TAKE_PTR(d->held_apply));
+        if (req.authorize && !d->bound) {
+                d->held_apply = malloc(sizeof *d->held_apply);
+                if (d->held_apply) {
+                        *d->held_apply = req;
+                        trace_point(d->sysname, "apply-held");
+                        return;
+                }
+                /* Out of memory: as the kernel has it (unauthorised), until a reload decides again. */
+                recorder_fault(u->rec, FAULT_OOM, -ENOMEM, "Out of memory enforcing on USB device %s: left as the kernel has it",
+                               d->sysname);
+                usb_decision_record_free(rec);
+                return;
+        }
         usb_apply_queue(u, &req);
+}
+
+/* D's generic driver bound (or D was found by an enumeration): a held authorisation may go. */
+static void usb_device_bound(struct usb_devices *u, struct usb_device *d) {
+        d->bound = true;
+        if (d->held_apply) {
+                struct usb_io_request *req = TAKE_PTR(d->held_apply);
+                usb_apply_queue(u, req);
+                free(req);
+        }
 }
 
 static void usb_device_scan_arm(struct usb_devices *u, struct usb_device *d);
@@ -647,10 +688,13 @@ static void on_usb_event(struct udev_device *dev, enum usb_event ev, void *userd
 
         struct usb_device *d = usb_device_find(u, syspath);
         /* Decided on its "add" (or found by an enumeration): the "bind" that follows is the
-         * kernel's generic driver, which changes nothing about the device. A "bind" decides only
-         * a device that kyokad has not seen arrive (a uevent source without "add"). */
-        if (ev == USB_EVENT_BIND && d)
+         * kernel's generic driver, after which the device may be authorised (usb_device_bound).
+         * A "bind" decides only a device that kyokad has not seen arrive (a uevent source
+         * without "add"). */
+        if (ev == USB_EVENT_BIND && d) {
+                usb_device_bound(u, d);
                 return;
+        }
         bool is_new = !d;
         if (d)
                 d->seen = true;
@@ -667,6 +711,9 @@ static void on_usb_event(struct udev_device *dev, enum usb_event ev, void *userd
                 d->next = u->devices;
                 u->devices = d;
         }
+        /* Only the kernel's "add" comes before the bind; an enumerated device is taken as it is
+         * (as kyokad always has). */
+        d->bound = ev != USB_EVENT_ADD;
 
         /* The port, as udev's ID_PATH names it, is computed from sysfs with the identity (the
          * kernel's uevents carry no ID_PATH, and a permit bound to a port must match on the first

@@ -21,9 +21,9 @@ struct usb_watch {
         usb_watch_handler_t handler;
         usb_watch_overrun_t overrun;
         void *userdata;
-        /* The kernel's "add": the device exists whole (unauthorised: no interfaces yet), kyokad
-         * decides at once (its reads wait for the device lock the kernel holds until the generic
-         * driver has bound). udev's events (umockdev tests) come from a testbed whose "add" is
+        /* The kernel's "add": the device's descriptors and strings are there (unauthorised: no
+         * interfaces yet); kyokad reads and decides at once and authorises after the "bind"
+         * (usb-devices.c). udev's events (umockdev tests) come from a testbed whose "add" is
          * sent before the device's interface directories are made: there "bind" decides. */
         bool decide_on_add;
 };
