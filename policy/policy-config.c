@@ -142,6 +142,7 @@ struct reader {
         char *str_start, *str_w;
         struct intern interned[INTERN_SLOTS];
         size_t n_interned;
+        bool scan_only;               /* tokens only: the text is not written (pconf_root_int64) */
         const struct pconf_node **stack;      /* elements of the open containers */
         size_t stack_len, stack_size;
         bool oom;
@@ -170,6 +171,8 @@ static bool is_name_char(char c) {
 }
 
 static void str_put(struct reader *r, const char *s, size_t n) {
+        if (r->scan_only)
+                return;
         if (r->str_w != s)
                 memmove(r->str_w, s, n);
         r->str_w += n;
@@ -189,7 +192,7 @@ static size_t lex_string(struct reader *r, size_t pos, bool *ended) {
         char *t = r->text;
         size_t len = r->len, p = pos + 1;
 
-        if (!r->str_w)
+        if (!r->str_w && !r->scan_only)
                 r->str_start = r->str_w = t + p;
 
         for (;;) {
@@ -230,7 +233,8 @@ static size_t lex_string(struct reader *r, size_t pos, bool *ended) {
                         b = '\\';
                         p = q + 1;
                 }
-                *r->str_w++ = b;
+                if (!r->scan_only)
+                        *r->str_w++ = b;
         }
 }
 
@@ -825,4 +829,82 @@ int pconf_parse(const char *text, size_t len, struct pconf **ret, struct pconf_e
         }
         *ret = r.c;
         return 0;
+}
+
+bool pconf_equal(const struct pconf_node *a, const struct pconf_node *b) {
+        if (a->type != b->type || a->hex != b->hex || a->truncated != b->truncated)
+                return false;
+        if ((a->name == NULL) != (b->name == NULL) || (a->name && strcmp(a->name, b->name) != 0))
+                return false;
+        switch (a->type) {
+        case PCONF_INT:
+        case PCONF_INT64:
+        case PCONF_BOOL:
+                return a->v.i == b->v.i;
+        case PCONF_FLOAT:
+                return memcmp(&a->v.f, &b->v.f, sizeof a->v.f) == 0;
+        case PCONF_STRING:
+                return a->v.str.len == b->v.str.len && memcmp(a->v.str.s, b->v.str.s, a->v.str.len) == 0;
+        case PCONF_GROUP:
+        case PCONF_ARRAY:
+        case PCONF_LIST:
+                if (a->v.c.n != b->v.c.n)
+                        return false;
+                /* the depth is bounded by PCONF_DEPTH_MAX, so is this recursion */
+                for (size_t i = 0; i < a->v.c.n; i++)
+                        if (!pconf_equal(a->v.c.elems[i], b->v.c.elems[i]))
+                                return false;
+                return true;
+        default:
+                return true;
+        }
+}
+
+int pconf_root_int64(const char *text, size_t len, const char *name, int64_t *ret) {
+        struct reader r = {
+                .text = (char *) text,        /* read only: scan_only decodes nothing */
+                .len = len,
+                .line = 1,
+                .scan_only = true,
+        };
+        unsigned depth = 0;
+        size_t n = strlen(name);
+
+        if (!text || memchr(text, 0, len))
+                return -EINVAL;
+        for (lex(&r); r.tok.type != T_EOF; lex(&r)) {
+                switch (r.tok.type) {
+                case T_GROUP_START:
+                case T_ARRAY_START:
+                case T_LIST_START:
+                        depth++;
+                        break;
+                case T_GROUP_END:
+                case T_ARRAY_END:
+                case T_LIST_END:
+                        if (depth == 0)
+                                return -EINVAL;
+                        depth--;
+                        break;
+                case T_NAME:
+                        if (depth > 0 || r.tok.end - r.tok.start != n || memcmp(text + r.tok.start, name, n) != 0)
+                                break;
+                        lex(&r);
+                        if (r.tok.type != T_EQUALS)
+                                return -EINVAL;
+                        lex(&r);
+                        struct pconf_node v = {};
+                        if (r.tok.type != T_INT && r.tok.type != T_INT64 && r.tok.type != T_HEX && r.tok.type != T_HEX64)
+                                return -EINVAL;
+                        if (scalar(&r, &v) < 0 || v.truncated)
+                                return -EINVAL;
+                        *ret = v.v.i;
+                        return 0;
+                case T_GARBAGE:
+                        return -EINVAL;
+                default:
+                        break;
+                }
+        }
+        return -ENOENT;
 }

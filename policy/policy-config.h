@@ -111,3 +111,12 @@ static inline double pconf_float(const struct pconf_node *n) {
 }
 /* The member NAME of group G (linear: groups are small), or NULL. */
 const struct pconf_node *pconf_member(const struct pconf_node *g, const char *name);
+
+/* Whether A and B hold the same: types, names, values and elements, not lines. */
+bool pconf_equal(const struct pconf_node *a, const struct pconf_node *b);
+
+/* The integer value of the top-level setting NAME of TEXT, found by the lexer alone, without
+ * building a tree (for reporting what a checked edit wrote). -ENOENT if there is none, -EINVAL
+ * if it is not an integer that fits or the text is not one the lexer reads. For text that
+ * pconf_parse() has accepted. */
+int pconf_root_int64(const char *text, size_t len, const char *name, int64_t *ret);

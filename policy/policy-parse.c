@@ -1638,6 +1638,103 @@ int policy_parse(const char *text, size_t len, const char *source, struct policy
         return policy_parse_tree(text, len, source, ret, NULL, diag);
 }
 
+/* The one new entry U against the entries of P for the same device: what
+ * check_overlapping_devices would say of the policy with U added as usb[INDEX]. P is valid, so
+ * its own entries do not overlap each other. */
+static void check_added_usb_overlap(struct parser *ps, const struct policy *p, const struct policy_usb_entry *u,
+                                    size_t index) {
+        char f[FIELD_MAX], q[QUOTE_MAX];
+
+        for (size_t i = 0; i < p->n_usb; i++) {
+                const struct policy_usb_entry *v = &p->usb[i];
+                /* the same port, or either for any port; different ports never match one plug */
+                if (!same_model_serial(u, v) || (u->path && v->path && !streq(u->path, v->path)))
+                        continue;
+                if (u->approval.valid_from >= v->approval.valid_until || v->approval.valid_from >= u->approval.valid_until)
+                        continue;
+                snprintf(f, sizeof f, "usb[%zu]", index);
+                fail_at(ps, u->approval.line, f,
+                        "device %04x:%04x serial \"%s\" is also approved by usb[%zu] (line %u) for an overlapping time",
+                        u->vendor, u->product, quote(u->serial, q), i, v->approval.line);
+        }
+}
+
+int policy_parse_added_entry(const struct policy *p, const struct pconf_node *g, const char *key, size_t index,
+                             const char *source, struct policy **ret, struct policy_diag *diag) {
+        _cleanup_(parser_done) struct parser ps = { .source = source ?: "policy" };
+        _cleanup_(policy_freep) struct policy *q = NULL;
+        struct entry_state st = {};
+        struct policy_approval *a;
+        char prefix[PREFIX_MAX], f[FIELD_MAX], qb[QUOTE_MAX];
+        int r;
+
+        bool is_usb = streq(key, "usb"), is_net = streq(key, "network"), is_wifi = streq(key, "wireless"),
+             is_media = streq(key, "media");
+        if (!is_usb && !is_net && !is_wifi && !is_media)
+                return -EINVAL;
+        q = policy_new(ps.source);
+        if (!q)
+                return -ENOMEM;
+        snprintf(prefix, sizeof prefix, "%s[%zu]", key, index);
+        if (pconf_type(g) != PCONF_GROUP) {
+                fail_at(&ps, line_of(g), prefix, "expected a group { ... }");
+                goto finish;
+        }
+        if (is_usb) {
+                q->usb = calloc(1, sizeof *q->usb);
+                if (!q->usb)
+                        return -ENOMEM;
+                q->n_usb = 1;
+                parse_entry(&ps, g, prefix, usb_keys, q->usb, NULL, NULL, &st);
+                a = &q->usb->approval;
+        } else if (is_net) {
+                q->net = calloc(1, sizeof *q->net);
+                if (!q->net)
+                        return -ENOMEM;
+                q->n_net = 1;
+                parse_entry(&ps, g, prefix, net_keys, NULL, q->net, NULL, &st);
+                a = &q->net->approval;
+        } else if (is_wifi) {
+                q->wireless = calloc(1, sizeof *q->wireless);
+                if (!q->wireless)
+                        return -ENOMEM;
+                q->n_wireless = 1;
+                q->wireless->security = WIRELESS_SECURITY_WPA2_PSK;
+                parse_entry(&ps, g, prefix, wireless_keys, NULL, NULL, q->wireless, &st);
+                a = &q->wireless->approval;
+        } else {
+                q->media = calloc(1, sizeof *q->media);
+                if (!q->media)
+                        return -ENOMEM;
+                q->n_media = 1;
+                parse_media_entry(&ps, g, prefix, q->media, &st);
+                a = &q->media->approval;
+        }
+        if (ps.oom)
+                return -ENOMEM;
+
+        /* What policy_parse checks across entries, for this one against P's. */
+        check_one_workstations(&ps, p, a, key, index);
+        if (a->permit && (policy_find_usb_permit(p, a->permit) || policy_find_net_permit(p, a->permit) ||
+                          policy_find_wireless_permit(p, a->permit) || policy_find_media_permit(p, a->permit))) {
+                snprintf(f, sizeof f, "%s.permit", prefix);
+                fail_at(&ps, st.permit_line, f, "duplicate permit \"%s\"", quote(a->permit, qb));
+        }
+        if (is_usb && st.identity_ok && st.window_ok)
+                check_added_usb_overlap(&ps, p, q->usb, index);
+
+finish:
+        if (ps.oom)
+                return -ENOMEM;
+        r = diag_take(&ps, diag);
+        if (r < 0)
+                return r;
+        if (ps.n_errors > 0)
+                return -EINVAL;
+        *ret = TAKE_PTR(q);
+        return 0;
+}
+
 int policy_parse_file(const char *path, struct policy **ret, struct policy_diag *diag) {
         _cleanup_free_ char *text = NULL;
         size_t size;

@@ -227,6 +227,16 @@ struct pconf;
 int policy_parse_tree(const char *text, size_t len, const char *source, struct policy **ret, struct pconf **ret_tree,
                       struct policy_diag *diag);
 
+/* For policy-edit.c, which checks an edit by comparing syntax trees: reads the group G as the
+ * entry it is in the list KEY ("usb", "network", "wireless" or "media") at INDEX, with every
+ * check policy_parse would make of it, on its own and against the entries of the valid policy
+ * P (its permit used already, an overlapping window for the same USB device, workstations P is
+ * not for). Returns 0 and a policy holding that one entry (and nothing of P) in *RET; -EINVAL
+ * with DIAG saying why; -ENOMEM. */
+struct pconf_node;
+int policy_parse_added_entry(const struct policy *p, const struct pconf_node *g, const char *key, size_t index,
+                             const char *source, struct policy **ret, struct policy_diag *diag);
+
 /* Reads PATH (bounded by POLICY_FILE_MAX) and parses it. For checking only: whoever enforces
  * must verify the signature over the same bytes it parses (see policy-load.h). */
 int policy_parse_file(const char *path, struct policy **ret, struct policy_diag *diag);

@@ -275,6 +275,34 @@ static void test_duplicate_among_many_members(void **state) {
         assert_int_equal(e.line, 302);
 }
 
+static void test_root_int64_finds_the_top_level_setting(void **state) {
+        static const char text[] = "# serial = 1;\ng = { serial = 2; };\nl = ( { serial = 3; } );\ns = \"serial = 4\";\n"
+                                   "serial = 0x2AL;\n";
+        int64_t v = 0;
+
+        assert_int_equal(pconf_root_int64(text, strlen(text), "serial", &v), 0);
+        assert_int_equal(v, 42);
+        assert_int_equal(pconf_root_int64(text, strlen(text), "nothing", &v), -ENOENT);
+        assert_int_equal(pconf_root_int64("serial = \"7\";", 14, "serial", &v), -EINVAL);
+        assert_int_equal(pconf_root_int64("serial = 99999999999;", 21, "serial", &v), -EINVAL);
+        assert_int_equal(pconf_root_int64("serial = 99999999999L;", 22, "serial", &v), 0);
+        assert_int_equal(v, 99999999999);
+}
+
+static void test_equal_ignores_lines_only(void **state) {
+        static const char a[] = "x = 1; g = { s = \"ab\"; l = ( 1, [ 2L ] ); };";
+        static const char b[] = "x =\n1;\ng = { s = \"a\"\n \"b\"; l = (1,[2L]) }";
+        static const char c[] = "x = 1; g = { s = \"ab\"; l = ( 1, [ 2 ] ); };";
+        _cleanup_(pconf_freep) struct pconf *ta = NULL, *tb = NULL, *tc = NULL;
+        struct pconf_error e;
+
+        assert_int_equal(pconf_parse(a, strlen(a), &ta, &e), 0);
+        assert_int_equal(pconf_parse(b, strlen(b), &tb, &e), 0);
+        assert_int_equal(pconf_parse(c, strlen(c), &tc, &e), 0);
+        assert_true(pconf_equal(pconf_root(ta), pconf_root(tb)));
+        assert_false(pconf_equal(pconf_root(ta), pconf_root(tc)));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_data_policies_agree_with_libconfig),
@@ -284,6 +312,8 @@ int main(void) {
                 cmocka_unit_test(test_truncated_32_bit_literal_is_flagged),
                 cmocka_unit_test(test_bounds_are_refused),
                 cmocka_unit_test(test_duplicate_among_many_members),
+                cmocka_unit_test(test_root_int64_finds_the_top_level_setting),
+                cmocka_unit_test(test_equal_ignores_lines_only),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
