@@ -10,12 +10,6 @@
 #include "policy.h"
 #include "timeutil.h"
 
-/* libconfig 1.5 leaks the string token it holds when a syntax error hits it; not ours. */
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void) {
-        return "leak:strbuf_append\n";
-}
-
 #define HEADER                                                          \
         "# 木更津市の許可 / the city's permission\n"                    \
         "kyoka_policy = 1;\n"                                           \
