@@ -40,7 +40,7 @@ struct element {
         bool has_comma;
         size_t comma;                 /* offset of the ',' that follows the element */
         size_t first_key;             /* offset of its first setting's name, 0 if none */
-        char *permit;                 /* decoded value of its `permit`, or NULL */
+        char *permit;                 /* decoded value of its `permit` (scanned for a removal), or NULL */
 };
 
 struct list {
@@ -69,6 +69,7 @@ struct scanner {
         size_t pos;
         bool serial_found;
         size_t serial_start, serial_end;
+        bool want_permits;            /* decode each entry's permit (to find the one to remove) */
         /* The token peek_token read last, from CACHE_POS to CACHE_NEXT: every token is peeked
          * before it is taken, and a 40 MB policy has ten million of them. */
         bool cached;
@@ -336,7 +337,7 @@ static int parse_settings(struct scanner *sc, unsigned depth, char close, struct
                         sc->serial_start = tok.start;
                         sc->serial_end = tok.end;
                         sc->pos = tok.end;
-                } else if (owner && token_equals(sc, &name, "permit") && tok.type == TOKEN_STRING) {
+                } else if (owner && sc->want_permits && token_equals(sc, &name, "permit") && tok.type == TOKEN_STRING) {
                         _cleanup_free_ char *s = NULL;
                         r = parse_value(sc, depth, &s);
                         if (r < 0)
@@ -431,8 +432,8 @@ static int parse_value(struct scanner *sc, unsigned depth, char **ret_string) {
         return -EINVAL;
 }
 
-static int scan(const char *text, size_t len, struct scanner *ret) {
-        struct scanner sc = { .text = text, .len = len };
+static int scan(const char *text, size_t len, bool want_permits, struct scanner *ret) {
+        struct scanner sc = { .text = text, .len = len, .want_permits = want_permits };
         int r;
 
         r = parse_settings(&sc, 0, 0, NULL);
@@ -1116,7 +1117,7 @@ static int edit_text(const char *text, size_t len, const struct policy *p, const
         _cleanup_(edits_done) struct edits ed = {};
         int r;
 
-        r = scan(text, len, &sc);
+        r = scan(text, len, req->kind == EDIT_REMOVE, &sc);
         if (r < 0)
                 return r;
 
