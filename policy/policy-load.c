@@ -9,14 +9,17 @@
 #include "policy-load.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 
 #include "fileio.h"
 #include "macro.h"
+#include "policy-image.h"
 #include "policy-rollback.h"
 
 #define SIGNATURE_FILE_MAX 4096u
@@ -162,6 +165,15 @@ static int check_rollback(const struct policy_load_options *opts, const struct p
         return refuse(result, LOAD_STATE_CORRUPT, r);
 }
 
+static int load_image(const struct policy_load_options *opts, const uint8_t sha256[static 32], struct policy **ret) {
+        _cleanup_close_ int dirfd = open(opts->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        if (dirfd < 0)
+                return negative_errno();
+        return policy_image_load_at(dirfd, KYOKA_POLICY_IMAGE_FILE, sha256, opts->hostname, opts->machine_id,
+                                    opts->policy_path, ret);
+}
+
 int policy_load(const struct policy_load_options *opts, struct policy_load_result *result) {
         _cleanup_(policy_freep) struct policy *p = NULL;
         _cleanup_free_ char *text = NULL;
@@ -201,7 +213,12 @@ int policy_load(const struct policy_load_options *opts, struct policy_load_resul
         if (r < 0)
                 return r;
 
-        r = policy_parse(text, size, opts->policy_path, &p, &result->diag);
+        /* The image stands in for the parse only: every check below runs on it all the same. */
+        if (opts->use_image && opts->state_dir) {
+                result->image_error = load_image(opts, result->sha256, &p);
+                result->from_image = result->image_error >= 0;
+        }
+        r = result->from_image ? 0 : policy_parse(text, size, opts->policy_path, &p, &result->diag);
         if (r < 0) {
                 const char *first = first_error(&result->diag);
                 if (first)
@@ -258,6 +275,20 @@ int policy_load_commit(const char *state_dir, const struct policy_load_result *r
                 return 0;
 
         return rollback_commit(state_dir, result->policy->serial, result->sha256);
+}
+
+int policy_load_save_image(const struct policy_load_options *opts, const struct policy_load_result *result) {
+        _cleanup_close_ int dirfd = -EBADF;
+
+        if (!opts || !opts->state_dir || !result || result->error != LOAD_OK || !result->policy)
+                return -EINVAL;
+        if (result->from_image)
+                return 0;
+        dirfd = open(opts->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dirfd < 0)
+                return negative_errno();
+        return policy_image_write_at(dirfd, KYOKA_POLICY_IMAGE_FILE, result->policy, result->sha256, opts->hostname,
+                                     opts->machine_id);
 }
 
 void policy_load_result_done(struct policy_load_result *result) {

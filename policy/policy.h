@@ -159,6 +159,7 @@ struct policy_fixed_disk {
 };
 
 struct policy_index;                  /* hash indices, owned by policy-match.c */
+struct policy_image_backing;          /* the mapping of a compiled image, owned by policy-image.c */
 
 struct policy {
         char *source;                 /* the name used in messages (usually the file's path) */
@@ -202,6 +203,9 @@ struct policy {
         struct policy_fixed_disk *fixed;
 
         struct policy_index *index;
+        /* Set when the policy was read from its compiled image (policy-image.h): its strings live
+         * in the image's mapping, and policy_free() hands it to policy_image_free(). */
+        struct policy_image_backing *image;
 };
 
 struct policy_diag {
