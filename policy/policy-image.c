@@ -562,6 +562,18 @@ finish:
         return r;
 }
 
+int policy_image_seal(void *data, size_t size, uint8_t ret_source_sha256[static 32]) {
+        struct image_header h;
+
+        if (!data || size < sizeof h || size % 8 != 0)
+                return -EBADMSG;
+        memcpy(&h, data, sizeof h);
+        h.checksum = image_checksum((const uint8_t *) data + CHECKSUM_START, size - CHECKSUM_START);
+        memcpy(data, &h, sizeof h);
+        memcpy(ret_source_sha256, h.source_sha256, 32);
+        return 0;
+}
+
 int policy_image_write_at(int dirfd, const char *name, const struct policy *p, const uint8_t source_sha256[static 32],
                           const char *hostname, const char *machine_id) {
         _cleanup_free_ void *data = NULL;

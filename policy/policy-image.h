@@ -51,6 +51,11 @@ int policy_image_load_buffer(const void *data, size_t size, const uint8_t source
 int policy_image_load_at(int dirfd, const char *name, const uint8_t source_sha256[static 32], const char *hostname,
                          const char *machine_id, const char *source, struct policy **ret);
 
+/* For tests and fuzzing: recomputes the checksum of the image DATA (SIZE bytes) in place, so
+ * that a crafted image reaches the structural checks, and returns the SHA-256 its header names.
+ * -EBADMSG when DATA is too short to have a header. */
+int policy_image_seal(void *data, size_t size, uint8_t ret_source_sha256[static 32]);
+
 /* Releases a policy built by policy_image_load_*: its heap arrays, indices and mapping.
  * policy_free() calls it for a policy whose ->image is set. Returns NULL. */
 struct policy *policy_image_free(struct policy *p);
