@@ -14,7 +14,7 @@
 #include "identity.h"
 
 #define POLICY_FORMAT_VERSION 1
-#define POLICY_FILE_MAX (64u << 20)   /* 64 MiB: ~100k entries with room */
+#define POLICY_FILE_MAX (256u << 20)  /* 256 MiB: 1,000,000 entries of ~160 bytes with room */
 #define POLICY_STRING_MAX 1024        /* bytes, for free-text fields (label, purpose, ...) */
 
 enum policy_action {

@@ -490,6 +490,45 @@ static void test_load_with_image_still_refuses_another_host(void **state) {
         policy_load_result_done(&res);
 }
 
+/* Over a MiB the hash and the image run on a second thread beside the signature check: the
+ * image is taken only with a good signature, and dropped (not leaked) with a bad one. */
+static void test_load_of_a_large_policy_takes_the_image_only_with_a_good_signature(void **state) {
+        struct fixture *f = *state;
+        struct policy_load_result res;
+        _cleanup_free_ char *key = NULL, *sig_path = NULL, *text = NULL;
+        _cleanup_(signing_key_freep) struct signing_key *sk = NULL;
+        uint8_t sig[SIGNATURE_SIZE];
+        size_t size = 0;
+        FILE *out = open_memstream(&text, &size);
+
+        assert_non_null(out);
+        fputs("kyoka_policy = 1;\nserial = 3;\nissued = \"2026-11-20\";\nissuer = \"bench\";\ncontract = \"c\";\nusb = (\n", out);
+        for (unsigned i = 0; i < 9000; i++)
+                fprintf(out, "  { permit = \"P-%u\"; vendor = \"1000\"; product = \"%04x\"; serial = \"S%07u\"; "
+                        "interfaces = [ \"08:06:50\" ]; approved_by = \"bench\"; approved_on = \"2026-11-20\"; }%s\n",
+                        i, i % 1000, i, i < 8999 ? "," : "");
+        fputs(");\n", out);
+        assert_int_equal(fclose(out), 0);
+        assert_true(size > (1u << 20));
+        free(test_write(f->dir, "policy.conf", text, size));
+        assert_true(asprintf(&key, "%s.key", f->key_prefix) > 0);
+        assert_true(asprintf(&sig_path, "%s.sig", f->policy) > 0);
+        assert_int_equal(signing_key_load(key, &sk), 0);
+        assert_int_equal(signature_create(sk, text, size, sig), 0);
+        assert_int_equal(write_file_atomic(sig_path, sig, sizeof sig, 0644), 0);
+
+        assert_false(load_ok(f, -ENOENT));
+        assert_true(load_ok(f, 0));
+
+        sig[0] ^= 1;
+        assert_int_equal(write_file_atomic(sig_path, sig, sizeof sig, 0644), 0);
+        assert_int_equal(policy_load(&f->opts, &res), -EBADMSG);
+        assert_int_equal(res.error, LOAD_BAD_SIGNATURE);
+        assert_false(res.from_image);
+        assert_null(res.policy);
+        policy_load_result_done(&res);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_image_of_every_example_policy_reads_back_the_same),
@@ -502,6 +541,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_load_ignores_an_image_others_may_write, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_load_with_image_still_refuses_rollback_and_expiry, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_load_with_image_still_refuses_another_host, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_load_of_a_large_policy_takes_the_image_only_with_a_good_signature,
+                                                setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
