@@ -151,6 +151,10 @@ def main(raw, build):
                 x = kv(line)
                 w(f"| policy load in-process, {int(x['n']):,} entries ({int(x['bytes']) / 1048576:.1f} MiB): read + verify + "
                   f"parse + index (verify alone) | {x['load_ms']} ms ({x['verify_ms']} ms) | `bench/run.sh {build} {x['n']}` |")
+                if "image_load_ms" in x:
+                    w(f"| policy load in-process, {int(x['n']):,} entries, from the compiled image (a restart): read + "
+                      f"verify + SHA-256 + image (image alone) | {x['image_load_ms']} ms ({x['image_ms']} ms) | "
+                      f"`bench/run.sh {build} {x['n']}` |")
                 w(f"| policy lookup, {int(x['n']):,} entries: hit / miss | {x['hit_ns']} / {x['miss_ns']} ns | "
                   f"`bench/run.sh {build} {x['n']}` |")
     for r in rss_rows:
