@@ -15,13 +15,19 @@
 
 int read_fd_bounded(int fd, size_t max, char **ret, size_t *ret_size) {
         _cleanup_free_ char *buf = NULL;
-        size_t size = 0, allocated = 0;
+        size_t size = 0, allocated = 0, first = 4096;
+        struct stat st;
+
+        /* A regular file's size, and a byte more so that the read seeing its end needs no growth:
+         * one allocation and no copying for a 40 MB policy (a file still growing works as before). */
+        if (fstat(fd, &st) >= 0 && S_ISREG(st.st_mode) && st.st_size > 0)
+                first = (unsigned long long) st.st_size < max ? (size_t) st.st_size + 1 : max + 1;
 
         for (;;) {
                 if (size == allocated) {
                         if (allocated > max)
                                 return -EFBIG;
-                        size_t n = allocated ? allocated * 2 : 4096;
+                        size_t n = allocated ? allocated * 2 : first;
                         if (n > max + 1)
                                 n = max + 1;
                         char *p = realloc(buf, n + 1);

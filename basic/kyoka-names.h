@@ -18,6 +18,7 @@
 
 /* STATE_DIR. */
 #define KYOKA_POLICY_STATE_FILE "policy.state"        /* anti-rollback (policy/policy-rollback.h) */
+#define KYOKA_POLICY_IMAGE_FILE "policy.image"        /* the compiled policy (policy/policy-image.h) */
 #define KYOKA_ACCEPTED_LINK "accepted"                 /* the last accepted policy (daemon/policy-store.h) */
 #define KYOKA_NET_ALLOWANCE_FILE "network-at-install"  /* links up before any policy (daemon/net-allowance.h) */
 #define KYOKA_LEDGER_FILE "ledger.db"                  /* kyokad appends, policyctl reads (ledger/ledger.h) */

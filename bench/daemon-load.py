@@ -7,17 +7,25 @@ interface 08:06:50) become a signed kyoka policy and a USBGuard rules.conf
 this host (natively, no VM) and timed from just before exec to the moment it has its rules in
 force and turns to the devices:
 
-- kyokad (`--network off`, a fresh state directory each run): exec -> its "kyokad ready" line
-  on stderr. That includes reading the policy, the Ed25519 signature check, parsing, indexing,
-  the anti-rollback state (fsynced) and the ledger's start records (fsynced).
+- kyokad (`--network off`), exec -> its "kyokad ready" line on stderr, two ways:
+  - start=first: a fresh state directory each run, as on the first boot after the policy was
+    copied in by hand: reading the policy, the Ed25519 signature check, parsing, indexing, the
+    anti-rollback state, the accepted copy and the compiled image (policy.image) written and
+    fsynced, the ledger created, its start records fsynced;
+  - start=restart: the policy installed once with `policyctl install` (which verifies it and
+    writes STATE_DIR/policy.image) and kyokad started once, then each run a restart on that
+    state directory, as at every boot after: reading the policy, the Ed25519 signature check and
+    the SHA-256 of the bytes as before, the image read instead of the parse, the ledger's start
+    records fsynced. VmRSS is read at "ready" (rss_kb, median).
 - usbguard-daemon 1.1.2 (Debian's, extracted from its .deb, not installed; `-k`, FileAudit):
   exec -> its exit. This host has no USB bus, so the daemon stops at its first device scan,
   which comes right after it loaded the rule file and entered its main loop ("loadFiles:
   /sys/bus/usb/devices: No such file or directory"). It checks no signature.
 
-N=0 is the bare start of each. Prints one line per (daemon, N):
-  daemon-load daemon=kyokad n=1000 runs=5 median_ms=... min_ms=... max_ms=... file_kib=...
-Usage: bench/daemon-load.py BUILD USBGUARD_ROOT [N...]   (default N: 0 1000 10000 100000)
+N=0 is the bare start of each. Prints one line per (daemon, start, N):
+  daemon-load daemon=kyokad start=restart n=1000 runs=5 median_ms=... min_ms=... max_ms=... file_kib=... rss_kb=...
+Usage: bench/daemon-load.py BUILD USBGUARD_ROOT [N...]   (default N: 0 1000 10000 100000;
+1000000 is optional: about 160 MB of policy and a minute of USBGuard per run)
 """
 
 import os
@@ -57,35 +65,55 @@ def usbguard_rules(path, n):
     os.chmod(path, 0o600)
 
 
+def start_kyokad(build, conf, state, run):
+    """Starts kyokad, returns (ms to its "kyokad ready" line, VmRSS in kB then); stops it (SIGTERM)."""
+    os.makedirs(state, exist_ok=True)
+    os.makedirs(run, exist_ok=True)
+    t0 = time.monotonic()
+    p = subprocess.Popen([os.path.join(build, "kyokad"), "--config-dir", conf, "--state-dir", state,
+                          "--runtime-dir", run, "--network", "off"],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    ready, rss, line = None, 0, ""
+    for line in p.stderr:
+        if "kyokad ready" in line:
+            ready = time.monotonic() - t0
+            with open(f"/proc/{p.pid}/status") as f:
+                rss = next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
+            break
+    p.terminate()
+    p.communicate(timeout=120)
+    if ready is None or "policy in force" not in line:
+        raise RuntimeError(f"kyokad ({conf}) did not become ready with the policy: {line}")
+    return ready * 1000, rss
+
+
 def time_kyokad(build, work, n):
     conf = os.path.join(work, f"kyoka-{n}")
     os.makedirs(os.path.join(conf, "keys.d"))
-    subprocess.run([os.path.join(build, "policyctl"), "keygen", "--out", os.path.join(work, f"k{n}")],
-                   check=True, capture_output=True)
+    ctl = os.path.join(build, "policyctl")
+    subprocess.run([ctl, "keygen", "--out", os.path.join(work, f"k{n}")], check=True, capture_output=True)
     shutil.copy(os.path.join(work, f"k{n}.pub"), os.path.join(conf, "keys.d"))
-    kyoka_policy(os.path.join(conf, "policy.conf"), n)
-    subprocess.run([os.path.join(build, "policyctl"), "sign", "--key", os.path.join(work, f"k{n}.key"),
-                    os.path.join(conf, "policy.conf")], check=True, capture_output=True)
-    times = []
-    for r in range(RUNS):
-        state, run = os.path.join(work, f"ks{n}-{r}"), os.path.join(work, f"kr{n}-{r}")
-        os.makedirs(state)
-        os.makedirs(run)
-        t0 = time.monotonic()
-        p = subprocess.Popen([os.path.join(build, "kyokad"), "--config-dir", conf, "--state-dir", state,
-                              "--runtime-dir", run, "--network", "off"],
-                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        ready = None
-        for line in p.stderr:
-            if "kyokad ready" in line:
-                ready = time.monotonic() - t0
-                break
-        p.terminate()
-        p.communicate(timeout=60)
-        if ready is None or "policy in force" not in line:
-            raise RuntimeError(f"kyokad with {n} entries did not become ready with the policy: {line}")
-        times.append(ready * 1000)
-    return times, os.path.getsize(os.path.join(conf, "policy.conf"))
+    staged = os.path.join(work, f"staged-{n}.conf")
+    kyoka_policy(staged, n)
+    subprocess.run([ctl, "sign", "--key", os.path.join(work, f"k{n}.key"), staged], check=True, capture_output=True)
+    shutil.copy(staged, os.path.join(conf, "policy.conf"))
+    shutil.copy(staged + ".sig", os.path.join(conf, "policy.conf.sig"))
+    size = os.path.getsize(staged)
+
+    first = [start_kyokad(build, conf, os.path.join(work, f"ks{n}-{r}"), os.path.join(work, f"kr{n}-{r}"))
+             for r in range(RUNS)]
+
+    # The way a policy is put in force: policyctl install (it verifies, writes policy.image);
+    # --force: the bench policy blocks every link, and kyokad runs with --network off here.
+    state, run = os.path.join(work, f"ks{n}-installed"), os.path.join(work, f"kr{n}-installed")
+    os.makedirs(state)
+    subprocess.run([ctl, "--config-dir", conf, "--state-dir", state, "--runtime-dir", run, "install", "--force",
+                    staged], check=True, capture_output=True)
+    if not os.path.exists(os.path.join(state, "policy.image")):
+        raise RuntimeError("policyctl install wrote no policy.image")
+    start_kyokad(build, conf, state, run)      # the first boot after the install: the ledger is made
+    restart = [start_kyokad(build, conf, state, run) for _ in range(RUNS)]
+    return {"first": first, "restart": restart}, size
 
 
 def time_usbguard(root, work, n):
@@ -105,12 +133,12 @@ def time_usbguard(root, work, n):
     for r in range(RUNS):
         t0 = time.monotonic()
         p = subprocess.run([os.path.join(root, "usr/sbin/usbguard-daemon"), "-k", "-c", conf], env=env,
-                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600)
         took = time.monotonic() - t0
         if "loadFiles: /sys/bus/usb/devices" not in p.stderr:
             raise RuntimeError(f"usbguard-daemon with {n} rules did not reach its device scan: {p.stderr[-400:]}")
-        times.append(took * 1000)
-    return times, os.path.getsize(rules)
+        times.append((took * 1000, 0))
+    return {None: times}, os.path.getsize(rules)
 
 
 def main(argv):
@@ -126,9 +154,15 @@ def main(argv):
     try:
         for n in counts:
             for name, fn, arg in (("kyokad", time_kyokad, build), ("usbguard", time_usbguard, root)):
-                times, size = fn(arg, work, n)
-                print(f"daemon-load daemon={name} n={n} runs={len(times)} median_ms={statistics.median(times):.1f} "
-                      f"min_ms={min(times):.1f} max_ms={max(times):.1f} file_kib={size // 1024}", flush=True)
+                kinds, size = fn(arg, work, n)
+                for kind, runs in kinds.items():
+                    times = [t for t, _ in runs]
+                    extra = f" rss_kb={statistics.median(r for _, r in runs):.0f}" if any(r for _, r in runs) else ""
+                    print(f"daemon-load daemon={name}{f' start={kind}' if kind else ''} n={n} runs={len(times)} "
+                          f"median_ms={statistics.median(times):.1f} min_ms={min(times):.1f} max_ms={max(times):.1f} "
+                          f"file_kib={size // 1024}{extra}", flush=True)
+            shutil.rmtree(work, ignore_errors=True)     # 1,000,000 entries: ~1 GB of files per size
+            os.makedirs(work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -7,8 +7,12 @@
  * own (keyring_verify over the bytes, policy_parse of the bytes, which includes building the
  * indices, and policy_index_build alone). Lookups are timed in batches of LOOKUP_BATCH calls, and the median batch is
  * reported per call, so that clock_gettime's own cost (~20 ns) does not drown the answer.
+ * It also measures the load kyokad does at a restart: policy_load() with the compiled image
+ * (use_image: read, verify, SHA-256, then STATE_DIR/policy.image instead of the parse), and the
+ * image's load alone (policy_image_load_at: checks, arrays, indices).
  * Prints one line per size, "n=... bytes=... load_ms=... verify_ms=... parse_ms=... index_ms=...
- * hit_ns=... miss_ns=...", which bench/run.sh turns into bench/RESULTS.md. KYOKA_BENCH_KEEP=1 keeps
+ * image_load_ms=... image_ms=... hit_ns=... miss_ns=...", which bench/run.sh turns into
+ * bench/RESULTS.md. KYOKA_BENCH_KEEP=1 keeps
  * the generated policies, their signatures and the key in the directory it names on stderr. */
 
 #include <errno.h>
@@ -18,8 +22,14 @@
 #include <string.h>
 #include <time.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "fileio.h"
+#include "kyoka-names.h"
 #include "macro.h"
+#include "policy-image.h"
 #include "policy-load.h"
 #include "policy-match.h"
 #include "policy-sign.h"
@@ -140,10 +150,11 @@ static int64_t time_lookups(const struct policy *p, const struct usb_identity *i
 }
 
 static int bench_size(const char *dir, size_t n, const struct signing_key *sk, const struct keyring *kr) {
-        _cleanup_free_ char *text = NULL, *path = NULL, *sig_path = NULL;
+        _cleanup_free_ char *text = NULL, *path = NULL, *sig_path = NULL, *state = NULL;
         _cleanup_free_ struct usb_identity *hits = NULL, *misses = NULL;
         uint8_t sig[SIGNATURE_SIZE];
-        int64_t load[LOAD_RUNS], verify[LOAD_RUNS], parse[LOAD_RUNS], index[LOAD_RUNS];
+        int64_t load[LOAD_RUNS], verify[LOAD_RUNS], parse[LOAD_RUNS], index[LOAD_RUNS], image_load[LOAD_RUNS],
+                image[LOAD_RUNS];
         int64_t now = 1795320309; /* 2026-11-22, inside every window */
         struct policy_load_result res = {};
         int r, wrong_hit, wrong_miss;
@@ -152,8 +163,11 @@ static int bench_size(const char *dir, size_t n, const struct signing_key *sk, c
         if (r < 0)
                 return r;
         size_t len = strlen(text);
-        if (asprintf(&path, "%s/policy-%zu.conf", dir, n) < 0 || asprintf(&sig_path, "%s.sig", path) < 0)
+        if (asprintf(&path, "%s/policy-%zu.conf", dir, n) < 0 || asprintf(&sig_path, "%s.sig", path) < 0 ||
+            asprintf(&state, "%s/state-%zu", dir, n) < 0)
                 return -ENOMEM;
+        if (mkdir(state, 0700) < 0)
+                return -errno;
         r = signature_create(sk, text, len, sig);
         if (r < 0)
                 return r;
@@ -200,6 +214,37 @@ static int bench_size(const char *dir, size_t n, const struct signing_key *sk, c
                         return r;
         }
 
+        /* A restart's load: the image policyctl install (here: policy_load_save_image) wrote. */
+        struct policy_load_options iopts = { .policy_path = path, .keys = kr, .now = now, .state_dir = state,
+                                             .use_image = true };
+        r = policy_load(&iopts, &res);
+        if (r >= 0)
+                r = policy_load_save_image(&iopts, &res);
+        policy_load_result_done(&res);
+        if (r < 0)
+                return r;
+        _cleanup_close_ int state_fd = open(state, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (state_fd < 0)
+                return -errno;
+        for (size_t k = 0; k < LOAD_RUNS; k++) {
+                struct policy *p = NULL;
+                int64_t t = now_ns();
+                r = policy_load(&iopts, &res);
+                image_load[k] = now_ns() - t;
+                bool from_image = res.from_image;
+                policy_load_result_done(&res);
+                if (r < 0 || !from_image) {
+                        fprintf(stderr, "policy_load(%zu entries) with its image: %s\n", n, from_image ? "refused" : "parsed");
+                        return r < 0 ? r : -EBADMSG;
+                }
+                t = now_ns();
+                r = policy_image_load_at(state_fd, KYOKA_POLICY_IMAGE_FILE, res.sha256, NULL, NULL, path, &p);
+                image[k] = now_ns() - t;
+                policy_free(p);
+                if (r < 0)
+                        return r;
+        }
+
         /* the policy to look up in, loaded once more through the gate */
         struct policy_load_options opts = { .policy_path = path, .keys = kr, .now = now };
         r = policy_load(&opts, &res);
@@ -230,10 +275,11 @@ static int bench_size(const char *dir, size_t n, const struct signing_key *sk, c
                 return -EBADMSG;
         }
 
-        printf("n=%zu bytes=%zu load_ms=%.2f verify_ms=%.2f parse_ms=%.2f index_ms=%.2f hit_ns=%" PRId64
-               " miss_ns=%" PRId64 "\n",
+        printf("n=%zu bytes=%zu load_ms=%.2f verify_ms=%.2f parse_ms=%.2f index_ms=%.2f image_load_ms=%.2f "
+               "image_ms=%.2f hit_ns=%" PRId64 " miss_ns=%" PRId64 "\n",
                n, len, ms(median(load, LOAD_RUNS)), ms(median(verify, LOAD_RUNS)), ms(median(parse, LOAD_RUNS)),
-               ms(median(index, LOAD_RUNS)), hit_ns, miss_ns);
+               ms(median(index, LOAD_RUNS)), ms(median(image_load, LOAD_RUNS)), ms(median(image, LOAD_RUNS)), hit_ns,
+               miss_ns);
         fflush(stdout);
         return 0;
 }

@@ -3,7 +3,8 @@
 # the raw outputs kept in BUILD/bench/raw/):
 #   - policy load+verify and lookup at 1k, 10k, 100k USB permits (bench/policy-bench.c);
 #   - policyctl check, approve and revoke at 1k, 10k, 100k USB permits (bench/policyctl-bench.py);
-#   - kyokad and usbguard-daemon start with 0, 1k, 10k, 100k devices (bench/daemon-load.py);
+#   - kyokad (first start, and restart after `policyctl install`) and usbguard-daemon start with
+#     0, 1k, 10k, 100k devices (bench/daemon-load.py; 1,000,000 by hand: daemon-load.py BUILD ROOT 1000000);
 #   - the network window under an attacker loop (bench/net-window.sh; root);
 #   - the ledger's durable appends and a week of 1,000,000 records (bench/ledger.sh -> LEDGER.md);
 #   - kyokad and USBGuard in one VM: decision latency, VmRSS, idle cost (tests/vm/bench-usb.py

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -196,6 +197,7 @@ static int manager_load_policy(struct manager *m) {
                 .hostname = m->host.hostname[0] ? m->host.hostname : NULL,
                 .machine_id = m->host.machine_id[0] ? m->host.machine_id : NULL,
                 .now = now_seconds(),
+                .use_image = true,
         };
         bool fallback = false;
         struct policy_store_note note;
@@ -236,6 +238,18 @@ static int manager_load_policy(struct manager *m) {
                         recorder_fault(m->recorder, FAULT_POLICY_COPY, r, "Failed to keep a copy of the accepted policy in %s: %s",
                                      m->cfg.state_dir, strerror(-r));
         }
+        /* The next start (or reload) of these bytes reads the image instead of parsing them. */
+        if (res.from_image)
+                log_debug("%s: read from %s/%s", policy_path, m->cfg.state_dir, KYOKA_POLICY_IMAGE_FILE);
+        else {
+                if (res.image_error != -ENOENT && res.image_error != -ESTALE)
+                        log_warning_errno(res.image_error, "%s/%s not used (%m): the policy was parsed, the image is "
+                                          "written again", m->cfg.state_dir, KYOKA_POLICY_IMAGE_FILE);
+                r = policy_load_save_image(&opts, &res);
+                if (r < 0)
+                        log_warning_errno(r, "Cannot write %s/%s: %m; the next start parses the policy again",
+                                          m->cfg.state_dir, KYOKA_POLICY_IMAGE_FILE);
+        }
         snprintf(m->signer_name, sizeof m->signer_name, "%s", trusted_key_name(res.signer));
         snprintf(m->signer_fingerprint, sizeof m->signer_fingerprint, "%s", trusted_key_fingerprint(res.signer));
         m->loaded_at = now_seconds();
@@ -249,6 +263,8 @@ static int manager_load_policy(struct manager *m) {
                                      res.unchanged ? POLICY_RECORD_UNCHANGED : POLICY_RECORD_LOADED, res.message);
         policy_load_result_done(&res);
         keyring_free(keys);
+        /* A parse (or the policy replaced) leaves megabytes of freed heap; give it back. */
+        (void) malloc_trim(0);
         return 0;
 }
 

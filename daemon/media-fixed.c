@@ -176,7 +176,16 @@ int media_fixed_list_write(const char *state_dir, const char *name, const struct
         r = media_fixed_list_format(l, &text, &size);
         if (r < 0)
                 return r;
-        return exclusive ? write_file_exclusive(path, text, size, 0644) : write_file_atomic(path, text, size, 0644);
+        if (exclusive)
+                return write_file_exclusive(path, text, size, 0644);
+
+        /* Every start writes the policy's list: when the file already says the same (the same
+         * policy as last time), it stays, and the start saves a file, a rename and two fsyncs. */
+        _cleanup_free_ char *old = NULL;
+        size_t old_size;
+        if (read_file_bounded(path, size, &old, &old_size) >= 0 && old_size == size && memcmp(old, text, size) == 0)
+                return 0;
+        return write_file_atomic(path, text, size, 0644);
 }
 
 bool media_bus_removable(enum media_bus bus) {

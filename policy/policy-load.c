@@ -9,14 +9,18 @@
 #include "policy-load.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 
 #include "fileio.h"
 #include "macro.h"
+#include "policy-image.h"
 #include "policy-rollback.h"
 
 #define SIGNATURE_FILE_MAX 4096u
@@ -162,6 +166,37 @@ static int check_rollback(const struct policy_load_options *opts, const struct p
         return refuse(result, LOAD_STATE_CORRUPT, r);
 }
 
+static int load_image(const struct policy_load_options *opts, const uint8_t sha256[static 32], struct policy **ret) {
+        _cleanup_close_ int dirfd = open(opts->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        if (dirfd < 0)
+                return negative_errno();
+        return policy_image_load_at(dirfd, KYOKA_POLICY_IMAGE_FILE, sha256, opts->hostname, opts->machine_id,
+                                    opts->policy_path, ret);
+}
+
+/* Beside the signature check: the SHA-256 of the bytes, then (use_image) the image it names. */
+struct beside {
+        const struct policy_load_options *opts;
+        const char *text;
+        size_t size;
+        uint8_t sha256[32];
+        int hash_error;
+        int image_error;
+        struct policy *image;
+};
+
+#define BESIDE_THREAD_MIN (1u << 20)  /* bytes; below, a thread costs more than it saves */
+
+static void *beside_run(void *userdata) {
+        struct beside *b = userdata;
+
+        b->hash_error = sha256_digest(b->text, b->size, b->sha256);
+        if (b->hash_error >= 0 && b->opts->use_image && b->opts->state_dir)
+                b->image_error = load_image(b->opts, b->sha256, &b->image);
+        return NULL;
+}
+
 int policy_load(const struct policy_load_options *opts, struct policy_load_result *result) {
         _cleanup_(policy_freep) struct policy *p = NULL;
         _cleanup_free_ char *text = NULL;
@@ -190,18 +225,33 @@ int policy_load(const struct policy_load_options *opts, struct policy_load_resul
                 set_message(result, "cannot read policy %s: %s", opts->policy_path, strerror(-r));
                 return refuse(result, LOAD_UNREADABLE, r);
         }
-        r = sha256_digest(text, size, result->sha256);
-        if (r < 0) {
-                set_message(result, "%s: cannot hash the policy: %s", opts->policy_path, strerror(-r));
-                return refuse(result, LOAD_UNREADABLE, r);
-        }
+        /* The SHA-256 and the image it names are independent of the signature check (which hashes
+         * the bytes with SHA-512 inside Ed25519): on a large policy they run on a second thread
+         * meanwhile. Nothing they produce is used unless the signature verifies. */
+        struct beside b = { .opts = opts, .text = text, .size = size };
+        pthread_t thread;
+        bool threaded = size >= BESIDE_THREAD_MIN && pthread_create(&thread, NULL, beside_run, &b) == 0;
+        if (!threaded)
+                (void) beside_run(&b);
 
         /* Before the parser: it only ever sees signed bytes. */
         r = check_signature(opts, text, size, result);
+        if (threaded)
+                (void) pthread_join(thread, NULL);
+        _cleanup_(policy_freep) struct policy *image = TAKE_PTR(b.image);
+        if (b.hash_error < 0) {
+                set_message(result, "%s: cannot hash the policy: %s", opts->policy_path, strerror(-b.hash_error));
+                return refuse(result, LOAD_UNREADABLE, b.hash_error);
+        }
+        memcpy(result->sha256, b.sha256, sizeof result->sha256);
         if (r < 0)
                 return r;
 
-        r = policy_parse(text, size, opts->policy_path, &p, &result->diag);
+        /* The image stands in for the parse only: every check below runs on it all the same. */
+        result->image_error = b.image_error;
+        result->from_image = image != NULL;
+        p = TAKE_PTR(image);
+        r = result->from_image ? 0 : policy_parse(text, size, opts->policy_path, &p, &result->diag);
         if (r < 0) {
                 const char *first = first_error(&result->diag);
                 if (first)
@@ -258,6 +308,20 @@ int policy_load_commit(const char *state_dir, const struct policy_load_result *r
                 return 0;
 
         return rollback_commit(state_dir, result->policy->serial, result->sha256);
+}
+
+int policy_load_save_image(const struct policy_load_options *opts, const struct policy_load_result *result) {
+        _cleanup_close_ int dirfd = -EBADF;
+
+        if (!opts || !opts->state_dir || !result || result->error != LOAD_OK || !result->policy)
+                return -EINVAL;
+        if (result->from_image)
+                return 0;
+        dirfd = open(opts->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dirfd < 0)
+                return negative_errno();
+        return policy_image_write_at(dirfd, KYOKA_POLICY_IMAGE_FILE, result->policy, result->sha256, opts->hostname,
+                                     opts->machine_id);
 }
 
 void policy_load_result_done(struct policy_load_result *result) {

@@ -35,6 +35,10 @@ struct policy_load_options {
                                        * and keep every entry; else only the entries for this host */
         const char *machine_id;
         int64_t now;
+        /* Take STATE_DIR's compiled image (policy-image.h) instead of parsing when it was made from
+         * the very bytes verified, for this host; anything else about it: parse. kyokad sets it;
+         * policyctl parses (it shows the parser's warnings). */
+        bool use_image;
 };
 
 struct policy_load_result {
@@ -44,6 +48,10 @@ struct policy_load_result {
         const struct trusted_key *signer; /* owned by the keyring */
         uint8_t sha256[32];           /* of the policy's bytes (valid once they were read) */
         bool unchanged;               /* same serial and bytes as the last accepted */
+        bool from_image;              /* the policy was read from STATE_DIR's image, not parsed */
+        int image_error;              /* use_image and parsed: why the image was not taken (negative
+                                       * errno: -ENOENT none, -ESTALE made from other bytes or for
+                                       * another host, -EBADMSG damaged, -EPERM not trusted) */
         struct policy_diag diag;
         char message[512];            /* one line for humans: what was refused and why */
 };
@@ -58,6 +66,11 @@ int policy_load(const struct policy_load_options *opts, struct policy_load_resul
  * policy is unchanged; -EINVAL unless RESULT is LOAD_OK. */
 int policy_load_commit(const char *state_dir, const struct policy_load_result *result);
 void policy_load_result_done(struct policy_load_result *result);
+/* Writes STATE_DIR's compiled image of the policy RESULT accepted (parsed, and restricted to the
+ * host OPTS names), so that the next load of the same bytes need not parse them; 0 without
+ * writing when RESULT came from the image. -EINVAL unless RESULT is LOAD_OK and OPTS has a
+ * state_dir. The image is only an aid: callers report a failure and go on. */
+int policy_load_save_image(const struct policy_load_options *opts, const struct policy_load_result *result);
 /* A stable code per error ("bad-signature", ...): kyokad records it in the ledger (a refusal's
  * reason is "FAULT:CODE", daemon/recorder.h), so a code never changes once released. */
 const char *policy_load_error_to_string(enum policy_load_error e);

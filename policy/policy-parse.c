@@ -21,6 +21,7 @@
 #include "hexutil.h"
 #include "macro.h"
 #include "policy-config.h"
+#include "policy-image.h"
 #include "policy-match.h"
 #include "timeutil.h"
 #include "utf8.h"
@@ -1798,6 +1799,8 @@ static void media_entry_done(struct policy_media_entry *e) {
 struct policy *policy_free(struct policy *p) {
         if (!p)
                 return NULL;
+        if (p->image)   /* strings in the image's mapping, not allocated here */
+                return policy_image_free(p);
         policy_index_free(p->index);
         for (size_t i = 0; i < p->n_usb; i++)
                 usb_entry_done(&p->usb[i]);

@@ -15,7 +15,7 @@
 #include "identity.h"
 
 #define POLICY_FORMAT_VERSION 1
-#define POLICY_FILE_MAX (64u << 20)   /* 64 MiB: ~100k entries with room */
+#define POLICY_FILE_MAX (256u << 20)  /* 256 MiB: 1,000,000 entries of ~160 bytes with room */
 #define POLICY_STRING_MAX 1024        /* bytes, for free-text fields (label, purpose, ...) */
 
 enum policy_action {
@@ -160,6 +160,7 @@ struct policy_fixed_disk {
 };
 
 struct policy_index;                  /* hash indices, owned by policy-match.c */
+struct policy_image_backing;          /* the mapping of a compiled image, owned by policy-image.c */
 
 struct policy {
         char *source;                 /* the name used in messages (usually the file's path) */
@@ -203,6 +204,9 @@ struct policy {
         struct policy_fixed_disk *fixed;
 
         struct policy_index *index;
+        /* Set when the policy was read from its compiled image (policy-image.h): its strings live
+         * in the image's mapping, and policy_free() hands it to policy_image_free(). */
+        struct policy_image_backing *image;
 };
 
 struct policy_diag {

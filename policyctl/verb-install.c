@@ -455,6 +455,14 @@ int verb_install(int argc, char *argv[]) {
         }
 
         r = read_verified(path, keys, &res, &text, &size, &sig, &sig_size);
+        /* The compiled image first, so that kyokad's reload below reads it instead of parsing
+         * (an image of bytes that end up not installed is never used: it names other bytes). */
+        if (r >= 0) {
+                int q = policy_load_save_image(&opts, &res);
+                if (q < 0)
+                        log_error(_("warning: cannot write %s/%s: %s; kyokad parses the policy instead"), arg_state_dir,
+                                  KYOKA_POLICY_IMAGE_FILE, strerror(-q));
+        }
         policy_load_result_done(&res);
         if (r == -ESTALE)
                 return log_error_errno(r, _("%s or its signature changed while it was being installed: not installed"),

@@ -9,6 +9,8 @@
 #   - a policy that changes nothing on vok installs; --force installs policy 2 and vok goes down;
 #   - status --check: OK, WARNING when the policy ends within --warn-days, CRITICAL in lockdown
 #     and when kyokad is not running.
+#   - install writes STATE_DIR/policy.image; kyokad restarted reads it instead of parsing, and a
+#     damaged image is not used (parsed, same serial, the image written again).
 # Usage: test-install-guard.sh BUILD
 set -u
 build=$(realpath "${1:?usage: test-install-guard.sh BUILD}")
@@ -139,6 +141,24 @@ run pc status --check --warn-days 2
 expect "status --check --warn-days 2: OK (exit 0)" 0 "KYOKA OK"
 run pc status --warn-days 2
 expect "--warn-days without --check is a usage error (exit 2)" 2 "--warn-days needs --check"
+check "install wrote the compiled policy state/policy.image (0600)" '[ "$(stat -c %a state/policy.image)" = 600 ]'
+# A restart reads the image instead of parsing; a damaged image is not used: the policy is parsed,
+# the same serial is in force, and the image is written again.
+restart_debug() { # LOG
+	kill -TERM "$kpid"; wait "$kpid" 2>/dev/null
+	ip netns exec "$ka" "$kyokad" --config-dir "$tmp/etc" --state-dir "$tmp/state" --runtime-dir "$tmp/run" --debug >"$1" 2>&1 &
+	kpid=$!
+	wait_for "$1" "kyokad ready" 50 || bail "kyokad restarts: $(tail -3 "$1")"
+}
+restart_debug kyokad-image.log
+check "a restart reads the image (no parse), serial 5 in force" \
+	'grep -q "read from $tmp/state/policy.image" kyokad-image.log && [ "$(serial_in_force)" = 5 ]' "$(tail -5 kyokad-image.log)"
+cp state/policy.image image.good
+python3 -c 'import sys; p = sys.argv[1]; b = bytearray(open(p, "rb").read()); b[len(b) // 2] ^= 1; open(p, "wb").write(b)' state/policy.image
+restart_debug kyokad-damaged.log
+check "a damaged image is not used: the policy is parsed, serial 5 in force" \
+	'grep -q "policy.image not used (Bad message)" kyokad-damaged.log && [ "$(serial_in_force)" = 5 ]' "$(tail -5 kyokad-damaged.log)"
+check "... and the image is written again" 'cmp -s state/policy.image image.good'
 # No policy and no accepted copy: kyokad restarts into the built-in lockdown.
 kill -TERM "$kpid"; wait "$kpid" 2>/dev/null
 rm -rf etc/policy.conf etc/policy.conf.sig state/accepted*
