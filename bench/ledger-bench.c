@@ -8,6 +8,8 @@
  *   ledger-bench week DIR N         N records in one week: fill, export (csv, json, html), the
  *                                   PDF of its report, verify the export, collect it, verify
  *                                   the ledger; times in seconds
+ *   ledger-bench phase DIR WHAT     one step of `week` again on DIR/week.db as `week` left it
+ *                                   (WHAT: export, verify-export or ledger-verify), for perf
  *   ledger-bench fleet DIR WS WEEKS N  WS workstations, each with its own key and WEEKS weeks of
  *                                   N records: export every week (all formats, the PDF too),
  *                                   then collect them all; times in seconds
@@ -321,6 +323,53 @@ static int fleet(const char *dir, long ws, long weeks, long n) {
         return 0;
 }
 
+/* One step of week() on the ledger and key it left in DIR: export (csv, jsonl, html) to
+ * DIR/exports, verify that export, or verify the ledger; its time in seconds. */
+static int phase(const char *dir, const char *what) {
+        char db[4096], out[4096], keypath[4096], pubpath[4096], err[512];
+        struct ledger *l;
+        struct signing_key *key;
+        struct trusted_key *pub;
+        struct export_week w;
+        struct export_result res;
+        int r;
+
+        setenv("TZ", "Asia/Tokyo", 1);
+        tzset();
+        snprintf(db, sizeof db, "%s/week.db", dir);
+        snprintf(out, sizeof out, "%s/exports", dir);
+        snprintf(keypath, sizeof keypath, "%s/export.key", dir);
+        snprintf(pubpath, sizeof pubpath, "%s/export.pub", dir);
+        if (signing_key_load(keypath, &key) < 0 || trusted_key_load(pubpath, &pub) < 0 ||
+            ledger_open(db, LEDGER_OPEN_READ_ONLY, 16, &l) < 0 || export_week_parse("2026-W47", &w) < 0)
+                return fprintf(stderr, "phase: cannot open %s\n", dir), 1;
+        double t0 = now();
+        if (strcmp(what, "export") == 0) {
+                struct export_options o = { .lang = EXPORT_LANG_JA, .formats = EXPORT_CSV | EXPORT_JSON | EXPORT_HTML };
+                r = export_write(l, &w, &o, out, key, trusted_key_fingerprint(pub), &res, err, sizeof err);
+                if (r < 0)
+                        return fprintf(stderr, "export: %s %s\n", strerror(-r), err), 1;
+        } else if (strcmp(what, "verify-export") == 0) {
+                struct export_verify_report rep;
+                char path[4200];
+                snprintf(path, sizeof path, "%s/ws-bench01/%s", out, w.name);
+                r = export_verify(path, pub, NULL, NULL, &rep);
+                if (r < 0)
+                        return fprintf(stderr, "verify-export: %s %s\n", strerror(-r), rep.problem), 1;
+        } else if (strcmp(what, "ledger-verify") == 0) {
+                struct ledger_verify_report vrep;
+                r = ledger_verify(l, &vrep);
+                if (r < 0)
+                        return fprintf(stderr, "ledger verify: %s\n", strerror(-r)), 1;
+        } else
+                return fprintf(stderr, "phase: export, verify-export or ledger-verify\n"), 2;
+        printf("%s_s=%.2f\n", what, now() - t0);
+        ledger_close(l);
+        signing_key_free(key);
+        trusted_key_free(pub);
+        return 0;
+}
+
 int main(int argc, char *argv[]) {
         if ((argc == 5 || argc == 6) && strcmp(argv[1], "storm") == 0)
                 return storm(argv[2], atol(argv[3]), atol(argv[4]), argc == 6 ? atoll(argv[5]) : 0);
@@ -328,8 +377,10 @@ int main(int argc, char *argv[]) {
                 return throughput(argv[2], atol(argv[3]));
         if (argc == 4 && strcmp(argv[1], "week") == 0)
                 return week(argv[2], atol(argv[3]));
+        if (argc == 4 && strcmp(argv[1], "phase") == 0)
+                return phase(argv[2], argv[3]);
         if (argc == 6 && strcmp(argv[1], "fleet") == 0)
                 return fleet(argv[2], atol(argv[3]), atol(argv[4]), atol(argv[5]));
-        fprintf(stderr, "usage: ledger-bench storm DB N BATCH [TIME] | throughput DIR N | week DIR N | fleet DIR WS WEEKS N\n");
+        fprintf(stderr, "usage: ledger-bench storm DB N BATCH [TIME] | throughput DIR N | week DIR N | phase DIR WHAT | fleet DIR WS WEEKS N\n");
         return 2;
 }

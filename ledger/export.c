@@ -17,7 +17,7 @@
 #include "fs-safe.h"
 #include "hexutil.h"
 
-#define JSONL_LINE_MAX (64u << 10)
+#define JSONL_LINE_MAX LEDGER_JSONL_MAX
 
 /* ---- weeks ------------------------------------------------------------------------------- */
 
@@ -253,6 +253,8 @@ static int open_tmp(int dirfd, const char *name, FILE **ret, char **ret_tmp) {
                 return r;
         }
         TAKE_FD(fd);
+        /* Large writes: a week is a gigabyte. */
+        (void) setvbuf(f, NULL, _IOFBF, 1u << 20);
         *ret = f;
         *ret_tmp = TAKE_PTR(tmp);
         return 0;
@@ -613,9 +615,14 @@ static int verify_chain(int dirfd, const struct manifest *m, export_record_cb cb
 
                 if ((size_t) n > JSONL_LINE_MAX || n == 0 || line[n - 1] != '\n')
                         return problem(rep, EXPORT_PROBLEM_CHAIN, "records.jsonl line %lu: too long or not terminated", line_no);
-                struct json_object *o = json_tokener_parse(line);
-                int k = o ? ledger_record_from_json(o, &r, p, h) : -EBADMSG;
-                json_object_put(o);
+                /* The form the exporter writes, read directly; any other line as json-c reads it
+                 * (older writers, or a line that is not a record). */
+                int k = ledger_record_from_jsonl(line, (size_t) n - 1, &r, p, h);
+                if (k < 0) {
+                        struct json_object *o = json_tokener_parse(line);
+                        k = o ? ledger_record_from_json(o, &r, p, h) : -EBADMSG;
+                        json_object_put(o);
+                }
                 if (k < 0)
                         return problem(rep, EXPORT_PROBLEM_CHAIN, "records.jsonl line %lu: not a record", line_no);
                 if (r.seq != seq + 1)
