@@ -65,7 +65,8 @@ static bool starts_like_formula(const char *s) {
 static bool reads_as_value(const char *s) {
         bool digit = false;
 
-        if (strcasecmp(s, "TRUE") == 0 || strcasecmp(s, "FALSE") == 0)
+        if ((s[0] == 'T' || s[0] == 't' || s[0] == 'F' || s[0] == 'f') &&
+            (strcasecmp(s, "TRUE") == 0 || strcasecmp(s, "FALSE") == 0))
                 return true;
         for (const char *p = s; *p; p++) {
                 if (*p >= '0' && *p <= '9')
@@ -130,19 +131,20 @@ char *csv_cell(const char *s) {
 int csv_write_cells(FILE *f, const char *const *cells, size_t n, uint64_t numbers) {
         static _Thread_local char clean[4 * CELL_INLINE_MAX + 1], out[8 * CELL_INLINE_MAX + 16];
 
+        /* One writer per file: stdio's unlocked calls. */
         for (size_t i = 0; i < n; i++) {
                 if (i > 0)
-                        fputc(',', f);
+                        fputc_unlocked(',', f);
+                size_t len = strlen(cells[i]);
                 if (numbers & (UINT64_C(1) << i)) {
                         /* Ours: digits, '/', ':' and a space; written as they are. */
-                        fputc('"', f);
-                        fputs(cells[i], f);
-                        fputc('"', f);
+                        fputc_unlocked('"', f);
+                        fwrite_unlocked(cells[i], 1, len, f);
+                        fputc_unlocked('"', f);
                         continue;
                 }
-                size_t len = strlen(cells[i]);
                 if (len <= CELL_INLINE_MAX) {
-                        fwrite(out, 1, csv_cell_into(cells[i], len, clean, out), f);
+                        fwrite_unlocked(out, 1, csv_cell_into(cells[i], len, clean, out), f);
                         continue;
                 }
                 _cleanup_free_ char *c = csv_cell(cells[i]);
@@ -150,7 +152,7 @@ int csv_write_cells(FILE *f, const char *const *cells, size_t n, uint64_t number
                         return -ENOMEM;
                 fputs(c, f);
         }
-        fputs("\r\n", f);
+        fwrite_unlocked("\r\n", 1, 2, f);
         return ferror(f) ? -EIO : 0;
 }
 

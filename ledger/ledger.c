@@ -634,7 +634,9 @@ static bool column_matches(sqlite3_stmt *s, const struct ledger_field *f, int co
                 return false;
         const char *want = f->type == LEDGER_FIELD_TEXT ? field : f->names[*(const int *) field];
         const unsigned char *got = sqlite3_column_text(s, col);
-        return got && (size_t) sqlite3_column_bytes(s, col) == strlen(want) && strcmp((const char *) got, want) == 0;
+        size_t n = (size_t) sqlite3_column_bytes(s, col);
+        /* The same length and bytes (so no NUL inside GOT either). */
+        return got && n == strlen(want) && memcmp(got, want, n) == 0;
 }
 
 struct row {
@@ -647,28 +649,30 @@ struct row {
 /* Reads the current row of a sql_select_range statement, checking it is well-formed and that
  * its columns agree with its canonical bytes. Returns LEDGER_OK or the break, DETAIL set. */
 static enum ledger_break row_read(sqlite3_stmt *s, struct row *ret, char *detail, size_t size) {
-        struct row w = { .row_seq = sqlite3_column_int64(s, 0) };
+        /* Filled in place (a record is 5 KiB and a walk a million rows); RET is the caller's
+         * scratch row, valid only with LEDGER_OK. */
+        struct row *w = ret;
 
-        w.enc = sqlite3_column_blob(s, COL_ENCODING);
-        w.enc_size = (size_t) sqlite3_column_bytes(s, COL_ENCODING);
-        w.prev = sqlite3_column_blob(s, COL_PREV);
-        w.hash = sqlite3_column_blob(s, COL_HASH);
-        if (!w.enc || !w.prev || !w.hash || sqlite3_column_bytes(s, COL_PREV) != LEDGER_HASH_SIZE ||
+        w->row_seq = sqlite3_column_int64(s, 0);
+        w->enc = sqlite3_column_blob(s, COL_ENCODING);
+        w->enc_size = (size_t) sqlite3_column_bytes(s, COL_ENCODING);
+        w->prev = sqlite3_column_blob(s, COL_PREV);
+        w->hash = sqlite3_column_blob(s, COL_HASH);
+        if (!w->enc || !w->prev || !w->hash || sqlite3_column_bytes(s, COL_PREV) != LEDGER_HASH_SIZE ||
             sqlite3_column_bytes(s, COL_HASH) != LEDGER_HASH_SIZE ||
-            ledger_record_decode(w.enc, w.enc_size, &w.rec) < 0) {
+            ledger_record_decode(w->enc, w->enc_size, &w->rec) < 0) {
                 snprintf(detail, size, "encoding, prev_hash or hash malformed");
                 return LEDGER_BREAK_ENCODING;
         }
-        if (w.rec.seq != w.row_seq) {
-                snprintf(detail, size, "row %lld holds record %lld", (long long) w.row_seq, (long long) w.rec.seq);
+        if (w->rec.seq != w->row_seq) {
+                snprintf(detail, size, "row %lld holds record %lld", (long long) w->row_seq, (long long) w->rec.seq);
                 return LEDGER_BREAK_SEQ;
         }
         for (size_t i = 1; i < ledger_fields_count; i++)
-                if (!column_matches(s, &ledger_fields[i], (int) i, &w.rec)) {
+                if (!column_matches(s, &ledger_fields[i], (int) i, &w->rec)) {
                         snprintf(detail, size, "column %s differs", ledger_fields[i].name);
                         return LEDGER_BREAK_COLUMN;
                 }
-        *ret = w;
         return LEDGER_OK;
 }
 
@@ -678,7 +682,12 @@ int ledger_verify(struct ledger *l, struct ledger_verify_report *report) {
         int64_t expect;
         int r, rc;
 
+        _cleanup_(ledger_hasher_freep) struct ledger_hasher *hasher = NULL;
+
         *report = (struct ledger_verify_report) {};
+        r = ledger_hasher_new(&hasher);
+        if (r < 0)
+                return r;
         /* One read transaction: a consistent snapshot while kyokad goes on appending. */
         r = exec(l, "BEGIN");
         if (r < 0)
@@ -711,7 +720,7 @@ int ledger_verify(struct ledger *l, struct ledger_verify_report *report) {
                                  (long long) expect - 1);
                 }
                 if (b == LEDGER_OK) {
-                        r = ledger_chain_hash(w.prev, w.enc, w.enc_size, h);
+                        r = ledger_hasher_chain(hasher, w.prev, w.enc, w.enc_size, h);
                         if (r < 0)
                                 goto finish;
                         if (memcmp(h, w.hash, LEDGER_HASH_SIZE) != 0) {

@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -485,6 +486,43 @@ int ledger_chain_hash(const uint8_t prev[static LEDGER_HASH_SIZE], const uint8_t
              EVP_DigestFinal_ex(ctx, ret, &len) == 1 && len == LEDGER_HASH_SIZE;
         EVP_MD_CTX_free(ctx);
         return ok ? 0 : -EIO;
+}
+
+struct ledger_hasher {
+        EVP_MD *md;
+        EVP_MD_CTX *ctx;
+};
+
+int ledger_hasher_new(struct ledger_hasher **ret) {
+        struct ledger_hasher *h = calloc(1, sizeof *h);
+        if (!h)
+                return -ENOMEM;
+        h->md = EVP_MD_fetch(NULL, "SHA256", NULL);
+        h->ctx = EVP_MD_CTX_new();
+        if (!h->md || !h->ctx) {
+                ledger_hasher_free(h);
+                return -ENOMEM;
+        }
+        *ret = h;
+        return 0;
+}
+
+struct ledger_hasher *ledger_hasher_free(struct ledger_hasher *h) {
+        if (!h)
+                return NULL;
+        EVP_MD_CTX_free(h->ctx);
+        EVP_MD_free(h->md);
+        free(h);
+        return NULL;
+}
+
+int ledger_hasher_chain(struct ledger_hasher *h, const uint8_t prev[static LEDGER_HASH_SIZE], const uint8_t *encoding,
+                        size_t size, uint8_t ret[static LEDGER_HASH_SIZE]) {
+        unsigned len = 0;
+
+        return EVP_DigestInit_ex2(h->ctx, h->md, NULL) == 1 && EVP_DigestUpdate(h->ctx, prev, LEDGER_HASH_SIZE) == 1 &&
+               EVP_DigestUpdate(h->ctx, encoding, size) == 1 && EVP_DigestFinal_ex(h->ctx, ret, &len) == 1 &&
+               len == LEDGER_HASH_SIZE ? 0 : -EIO;
 }
 
 int ledger_record_to_json(const struct ledger_record *r, const uint8_t *prev_hash, const uint8_t *hash,

@@ -263,6 +263,18 @@ int ledger_record_decode(const uint8_t *buf, size_t size, struct ledger_record *
 int ledger_chain_hash(const uint8_t prev[static LEDGER_HASH_SIZE], const uint8_t *encoding, size_t size,
                       uint8_t ret[static LEDGER_HASH_SIZE]);
 
+/* The same with a context made once for a whole walk of the chain (verification: a million
+ * records; OpenSSL's context and digest lookup are most of a short hash's cost). */
+struct ledger_hasher;
+int ledger_hasher_new(struct ledger_hasher **ret);
+struct ledger_hasher *ledger_hasher_free(struct ledger_hasher *h);
+static inline void ledger_hasher_freep(struct ledger_hasher **h) {
+        if (*h)
+                ledger_hasher_free(*h);
+}
+int ledger_hasher_chain(struct ledger_hasher *h, const uint8_t prev[static LEDGER_HASH_SIZE], const uint8_t *encoding,
+                        size_t size, uint8_t ret[static LEDGER_HASH_SIZE]);
+
 /* The record as one JSON object (json-c), fields in canonical order, plus prev_hash and hash in
  * hex when given (NULL to leave them out). A version 2 record starts with "version": 2 and has
  * "count"; a version 1 record has neither (exactly what was written before version 2). */

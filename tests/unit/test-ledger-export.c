@@ -140,6 +140,36 @@ static void test_week_last_complete(void **state) {
         assert_string_equal(w.name, "2026-W47");
 }
 
+/* export_format_time() formats kyokad's years itself (a million rows a week): the same text as
+ * gmtime_r() and "%04d/%02d/%02d %02d:%02d:%02d", across leap days, centuries and the edges. */
+static void test_format_time_as_gmtime(void **state) {
+        static const int64_t edges[] = { 0, 59, 86399, 86400, 951782400 /* 2000-02-29 */, 951868800,
+                                         4107456000 /* 2100-02-28 */, 4107542400, 1794754800, 253402300799,
+                                         253402300800, -1, -86400 };
+        uint64_t x = 88172645463325252ULL;
+
+        for (size_t i = 0; i < ELEMENTSOF(edges) + 200000; i++) {
+                int64_t t;
+                if (i < ELEMENTSOF(edges))
+                        t = edges[i];
+                else {
+                        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                        t = (int64_t) (x % UINT64_C(253402400000)) - 100000;
+                }
+                for (int64_t off = -32400; off <= 32400; off += 32400) {
+                        char got[32], want[80] = "";
+                        time_t tt = (time_t) (t + off);
+                        struct tm tm;
+                        int r = export_format_time(t, off, got, sizeof got);
+                        if (gmtime_r(&tt, &tm))
+                                snprintf(want, sizeof want, "%04d/%02d/%02d %02d:%02d:%02d", tm.tm_year + 1900,
+                                         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+                        assert_int_equal(r, 0);
+                        assert_string_equal(got, want);
+                }
+        }
+}
+
 static void test_csv_cell_neutralises_formulas(void **state) {
         const char *cases[][2] = {
                 { "=cmd|' /C calc'!A0", "\"'=cmd|' /C calc'!A0\"" },
@@ -1427,6 +1457,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 T(test_week_parse),
                 T(test_week_last_complete),
+                cmocka_unit_test(test_format_time_as_gmtime),
                 cmocka_unit_test(test_csv_cell_neutralises_formulas),
                 cmocka_unit_test(test_manifest_parse_one_spelling),
                 T(test_golden_ja),
