@@ -472,7 +472,7 @@ int export_write(struct ledger *l, const struct export_week *week, const struct 
 
         /* One pass over the week, every format fed from the same records. */
         if (end > first) {
-                r = ledger_foreach(l, first, end - 1, writer_record, &w);
+                r = ledger_foreach_prefetch(l, first, end - 1, writer_record, &w);
                 if (r < 0)
                         goto fail;
         }

@@ -598,12 +598,11 @@ static char *jsonl_put_string(char *p, const char *s, size_t n) {
 }
 
 static char *jsonl_put_key(char *p, const char *key, bool first) {
-        size_t n = strlen(key);
         if (!first)
                 *p++ = ',';
         *p++ = '"';
-        memcpy(p, key, n);
-        p += n;
+        while (*key)
+                *p++ = *key++;
         *p++ = '"';
         *p++ = ':';
         return p;
@@ -666,11 +665,38 @@ struct jsonl_cursor {
 };
 
 static bool jsonl_literal(struct jsonl_cursor *c, const char *s) {
-        size_t n = strlen(s);
-        if ((size_t) (c->end - c->p) < n || memcmp(c->p, s, n) != 0)
-                return false;
-        c->p += n;
+        const char *p = c->p;
+        for (; *s; s++, p++)
+                if (p >= c->end || *p != *s)
+                        return false;
+        c->p = p;
         return true;
+}
+
+/* hexval(), inlined: 128 digits a record. */
+static inline int hex_digit(char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
+
+/* 64 lowercase or uppercase hex digits (hex_decode()'s rule; the record's form is checked
+ * afterwards by writing it again). */
+static bool jsonl_hash(struct jsonl_cursor *c, uint8_t ret[static LEDGER_HASH_SIZE]) {
+        if (!jsonl_literal(c, "\"") || c->end - c->p < 2 * LEDGER_HASH_SIZE + 1)
+                return false;
+        for (size_t i = 0; i < LEDGER_HASH_SIZE; i++) {
+                int hi = hex_digit(c->p[2 * i]), lo = hex_digit(c->p[2 * i + 1]);
+                if (hi < 0 || lo < 0)
+                        return false;
+                ret[i] = (uint8_t) (hi << 4 | lo);
+        }
+        c->p += 2 * LEDGER_HASH_SIZE;
+        return jsonl_literal(c, "\"");
 }
 
 /* ,"KEY": (no comma before the first). */
@@ -751,7 +777,7 @@ int ledger_record_from_jsonl(const char *line, size_t len, struct ledger_record 
         uint8_t hashes[2][LEDGER_HASH_SIZE];
         struct jsonl_cursor c = { line, line + len };
         bool first = true;
-        char text[LEDGER_MESSAGE_MAX], hex[LEDGER_HASH_HEX];
+        char text[LEDGER_MESSAGE_MAX];
         size_t n;
 
         _Static_assert(LEDGER_MESSAGE_MAX >= LEDGER_FILE_PATH_MAX && LEDGER_MESSAGE_MAX >= USB_STRING_MAX,
@@ -790,8 +816,7 @@ int ledger_record_from_jsonl(const char *line, size_t len, struct ledger_record 
                 }
         }
         for (int k = 0; k < 2; k++)
-                if (!jsonl_key(&c, k == 0 ? "prev_hash" : "hash", false) || !jsonl_string(&c, hex, sizeof hex, &n) ||
-                    hex_decode(hex, hashes[k], LEDGER_HASH_SIZE) < 0)
+                if (!jsonl_key(&c, k == 0 ? "prev_hash" : "hash", false) || !jsonl_hash(&c, hashes[k]))
                         return -EBADMSG;
         if (!jsonl_literal(&c, "}") || c.p != c.end)
                 return -EBADMSG;
