@@ -663,6 +663,26 @@ static void test_verify_export_finds_version_downgrade(void **state) {
         expect_refused(f, dir, "seq 3: the hash does not match");
 }
 
+/* verify-export reads the exporter's own spelling directly and any other through json-c: a
+ * records.jsonl written by another JSON writer (spaces, keys escaped, "\/") still verifies,
+ * and the same records changed in another spelling are still refused. */
+static void test_verify_export_reads_other_json_spellings(void **state) {
+        struct fixture *f = *state;
+        struct export_verify_report rep;
+        _cleanup_free_ char *dir = export_to(f, "x", EXPORT_LANG_JA);
+        run("sed -i 's/^{\"version\":/{ \"version\" : /; s/,\"hash\":/, \"h\\\\u0061sh\":/; s|/|\\\\/|g' "
+            "'%s/records.jsonl'", dir);
+        run("grep -q 'h\\\\u0061sh' '%s/records.jsonl'", dir);
+        resign(f, dir);
+        assert_int_equal(export_verify(dir, f->pub, NULL, NULL, &rep), 0);
+        assert_true(rep.chain_checked);
+        assert_int_equal(rep.records, 14);
+
+        run("sed -i 's/\"count\":2999,/\"count\" : 1,/' '%s/records.jsonl'", dir);
+        resign(f, dir);
+        expect_refused(f, dir, "seq 8: the hash does not match");
+}
+
 /* An export made before the count (version 1 records, no "count" key) still verifies. */
 static void test_verify_export_accepts_a_v1_export(void **state) {
         struct fixture *f = *state;
@@ -1468,6 +1488,7 @@ int main(void) {
                 T(test_csv_and_report_show_the_count),
                 T(test_export_lists_wireless_networks_used_and_refused),
                 T(test_verify_export_chain_modified_count),
+                T(test_verify_export_reads_other_json_spellings),
                 T(test_verify_export_refuses_version_2_without_count),
                 T(test_verify_export_finds_version_downgrade),
                 T(test_verify_export_accepts_a_v1_export),
