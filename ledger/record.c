@@ -701,8 +701,12 @@ static bool jsonl_hash(struct jsonl_cursor *c, uint8_t ret[static LEDGER_HASH_SI
 
 /* ,"KEY": (no comma before the first). */
 static bool jsonl_key(struct jsonl_cursor *c, const char *key, bool first) {
-        return (first || jsonl_literal(c, ",")) && jsonl_literal(c, "\"") && jsonl_literal(c, key) &&
-               jsonl_literal(c, "\":");
+        const char *start = c->p;
+        if ((first || jsonl_literal(c, ",")) && jsonl_literal(c, "\"") && jsonl_literal(c, key) &&
+            jsonl_literal(c, "\":"))
+                return true;
+        c->p = start;   /* not this key: the cursor stays (a version 1 line has no "version") */
+        return false;
 }
 
 static bool jsonl_int(struct jsonl_cursor *c, int64_t *ret) {
