@@ -8,6 +8,9 @@
  *   ledger-bench week DIR N         N records in one week: fill, export (csv, json, html), the
  *                                   PDF of its report, verify the export, collect it, verify
  *                                   the ledger; times in seconds
+ *   ledger-bench phase DIR WHAT     one step of `week` again on DIR/week.db as `week` left it
+ *                                   (WHAT: export, verify-export, ledger-verify or breakdown),
+ *                                   for perf
  *   ledger-bench fleet DIR WS WEEKS N  WS workstations, each with its own key and WEEKS weeks of
  *                                   N records: export every week (all formats, the PDF too),
  *                                   then collect them all; times in seconds
@@ -17,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -30,6 +34,13 @@ static double now(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* CPU seconds of the whole process, every thread (user + system). */
+static double cpu(void) {
+        struct rusage u;
+        getrusage(RUSAGE_SELF, &u);
+        return u.ru_utime.tv_sec + u.ru_stime.tv_sec + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
 /* A USB decision as kyokad records it, every identity field filled. */
@@ -129,6 +140,101 @@ static int throughput(const char *dir, long n) {
 
 static char path_buf[4200];
 
+/* ---- where the export's and the verification's time goes --------------------------------- */
+
+struct parts {
+        FILE *null;
+        struct html_report *html;
+        struct media_tracker *media;
+        struct ledger_hasher *hasher;
+        unsigned what;
+};
+enum { PART_READ, PART_JSONL, PART_CSV, PART_HTML, PART_DECODE_JSONL, PART_CHAIN_HASH };
+
+static int part_cb(const struct ledger_record *r, const uint8_t prev[static LEDGER_HASH_SIZE],
+                   const uint8_t hash[static LEDGER_HASH_SIZE], void *userdata) {
+        static char line[LEDGER_JSONL_MAX];
+        static uint8_t enc[LEDGER_ENCODING_MAX];
+        struct parts *p = userdata;
+        struct ledger_record back;
+        uint8_t p2[LEDGER_HASH_SIZE], h2[LEDGER_HASH_SIZE];
+        size_t len;
+
+        switch (p->what) {
+        case PART_JSONL:
+                return jsonl_write_record(p->null, r, prev, hash);
+        case PART_CSV: {
+                const char *permit = media_tracker_permit(p->media, r);
+                enum export_media_kind mk = export_media_kind(r);
+                int k = export_is_usage(r) ? csv_write_row(p->null, r, EXPORT_LANG_JA) : 0;
+                if (k >= 0 && ledger_record_is_fault(r))
+                        k = csv_write_row(p->null, r, EXPORT_LANG_JA);
+                if (k >= 0 && mk != EXPORT_MEDIA_NONE)
+                        k = csv_write_media_row(p->null, r, mk, permit, NULL, EXPORT_LANG_JA);
+                return k;
+        }
+        case PART_HTML:
+                return html_report_add(p->html, r, media_tracker_permit(p->media, r));
+        case PART_DECODE_JSONL:
+                /* verify-export's work on a line: read it back, then rebuild its canonical bytes. */
+                len = ledger_record_to_jsonl(r, prev, hash, line);
+                if (ledger_record_from_jsonl(line, len, &back, p2, h2) < 0)
+                        return -EBADMSG;
+                return 0;
+        case PART_CHAIN_HASH:
+                len = ledger_record_encode(r, enc);
+                return ledger_hasher_chain(p->hasher, prev, enc, len, h2);
+        default:
+                return 0;
+        }
+}
+
+/* CPU seconds of each part alone, one thread, over the week's records: reading them (SQLite
+ * step, decode, the columns checked against the hashed bytes), formatting records.jsonl, the
+ * three CSVs, feeding the report, reading a records.jsonl line back (less the formatting),
+ * hashing the chain; and SHA-256 of the export's files (MANIFEST's hashes, and verify-export's). */
+static int breakdown(struct ledger *l, const struct export_week *w, const char *dir) {
+        static const char *const names[] = { "read_cpu_s", "jsonl_cpu_s", "csv_cpu_s", "html_cpu_s",
+                                             "jsonl_read_cpu_s", "chain_hash_cpu_s" };
+        double t[6], read_t = 0;
+        int64_t first, end;
+
+        if (ledger_seq_at_time(l, w->start, &first) < 0 || ledger_seq_at_time(l, w->end, &end) < 0)
+                return 1;
+        printf("breakdown");
+        for (unsigned i = 0; i < 6; i++) {
+                struct parts p = { .what = i };
+                if (!(p.null = fopen("/dev/null", "we")) || html_report_new(&p.html) < 0 ||
+                    media_tracker_new(&p.media) < 0 || ledger_hasher_new(&p.hasher) < 0)
+                        return 1;
+                (void) setvbuf(p.null, NULL, _IOFBF, 1u << 20);
+                double c0 = cpu();
+                if (ledger_foreach(l, first, end - 1, part_cb, &p) < 0)
+                        return fprintf(stderr, "breakdown: %s failed\n", names[i]), 1;
+                t[i] = cpu() - c0;
+                if (i == PART_READ)
+                        read_t = t[i];
+                else
+                        t[i] -= read_t;
+                if (i == PART_DECODE_JSONL)
+                        t[i] -= t[PART_JSONL];
+                printf(" %s=%.1f", names[i], t[i] > 0 ? t[i] : 0.0);
+                fclose(p.null);
+                html_report_free(p.html);
+                media_tracker_free(p.media);
+                ledger_hasher_free(p.hasher);
+        }
+        double c0 = cpu();
+        static const char *const files[] = { "records.jsonl", "usage.csv", "media.csv", "faults.csv", "report.html" };
+        for (size_t i = 0; i < 5; i++) {
+                uint8_t h[32];
+                if (file_sha256(dir, files[i], h) < 0)
+                        return 1;
+        }
+        printf(" files_sha256_cpu_s=%.1f\n", cpu() - c0);
+        return 0;
+}
+
 static const char *engine(void) {
         return getenv("KYOKA_PDF_ENGINE") ?: EXPORT_PDF_ENGINE;
 }
@@ -169,12 +275,13 @@ static int week(const char *dir, long n) {
         double t_fill = now() - t0;
 
         t0 = now();
+        double c0 = cpu();
         char err[512];
         struct export_options o = { .lang = EXPORT_LANG_JA, .formats = EXPORT_CSV | EXPORT_JSON | EXPORT_HTML };
         r = export_write(l, &w, &o, out, key, trusted_key_fingerprint(pub), &res, err, sizeof err);
         if (r < 0)
                 return fprintf(stderr, "export: %s %s\n", strerror(-r), err), 1;
-        double t_export = now() - t0;
+        double t_export = now() - t0, c_export = cpu() - c0;
 
         /* The whole export again with the PDF: the difference is the PDF's time. */
         double t_pdf = -1;
@@ -189,10 +296,11 @@ static int week(const char *dir, long n) {
         }
 
         t0 = now();
+        c0 = cpu();
         r = export_verify(res.dir, pub, NULL, NULL, &rep);
         if (r < 0)
                 return fprintf(stderr, "verify-export: %s %s\n", strerror(-r), rep.problem), 1;
-        double t_verify_export = now() - t0;
+        double t_verify_export = now() - t0, c_verify_export = cpu() - c0;
 
         /* The city's side: collect the week (keys folder, summary with its PDF). */
         char keys[4096], summary[4096], *dirs[] = { out };
@@ -209,10 +317,11 @@ static int week(const char *dir, long n) {
         double t_collect = now() - t0;
 
         t0 = now();
+        c0 = cpu();
         r = ledger_verify(l, &vrep);
         if (r < 0)
                 return fprintf(stderr, "ledger verify: %s\n", strerror(-r)), 1;
-        double t_verify = now() - t0;
+        double t_verify = now() - t0, c_verify = cpu() - c0;
 
         char path[4200];
         size_t jsonl = 0, usage = 0, html = 0;
@@ -236,9 +345,14 @@ static int week(const char *dir, long n) {
                 fclose(pf);
         }
         printf("week records=%ld fill_s=%.1f export_s=%.1f pdf_s=%.1f verify_export_s=%.1f collect_s=%.1f "
-               "ledger_verify_s=%.1f jsonl_mib=%.0f usage_csv_mib=%.0f report_kib=%.0f pdf_kib=%.0f\n",
+               "ledger_verify_s=%.1f jsonl_mib=%.0f usage_csv_mib=%.0f report_kib=%.0f pdf_kib=%.0f "
+               "export_cpu_s=%.1f verify_export_cpu_s=%.1f ledger_verify_cpu_s=%.1f\n",
                n, t_fill, t_export, t_pdf, t_verify_export, t_collect, t_verify, jsonl / 1048576.0, usage / 1048576.0,
-               html / 1024.0, pdf / 1024.0);
+               html / 1024.0, pdf / 1024.0, c_export, c_verify_export, c_verify);
+        fflush(stdout);
+        r = breakdown(l, &w, res.dir);
+        if (r != 0)
+                return r;
         ledger_close(l);
         signing_key_free(key);
         trusted_key_free(pub);
@@ -321,6 +435,59 @@ static int fleet(const char *dir, long ws, long weeks, long n) {
         return 0;
 }
 
+/* One step of week() on the ledger and key it left in DIR: export (csv, jsonl, html) to
+ * DIR/exports, verify that export, or verify the ledger; its time in seconds. */
+static int phase(const char *dir, const char *what) {
+        char db[4096], out[4096], keypath[4096], pubpath[4096], err[512];
+        struct ledger *l;
+        struct signing_key *key;
+        struct trusted_key *pub;
+        struct export_week w;
+        struct export_result res;
+        int r;
+
+        setenv("TZ", "Asia/Tokyo", 1);
+        tzset();
+        snprintf(db, sizeof db, "%s/week.db", dir);
+        snprintf(out, sizeof out, "%s/exports", dir);
+        snprintf(keypath, sizeof keypath, "%s/export.key", dir);
+        snprintf(pubpath, sizeof pubpath, "%s/export.pub", dir);
+        if (signing_key_load(keypath, &key) < 0 || trusted_key_load(pubpath, &pub) < 0 ||
+            ledger_open(db, LEDGER_OPEN_READ_ONLY, 16, &l) < 0 || export_week_parse("2026-W47", &w) < 0)
+                return fprintf(stderr, "phase: cannot open %s\n", dir), 1;
+        double t0 = now();
+        if (strcmp(what, "export") == 0) {
+                struct export_options o = { .lang = EXPORT_LANG_JA, .formats = EXPORT_CSV | EXPORT_JSON | EXPORT_HTML };
+                r = export_write(l, &w, &o, out, key, trusted_key_fingerprint(pub), &res, err, sizeof err);
+                if (r < 0)
+                        return fprintf(stderr, "export: %s %s\n", strerror(-r), err), 1;
+        } else if (strcmp(what, "verify-export") == 0) {
+                struct export_verify_report rep;
+                char path[4200];
+                snprintf(path, sizeof path, "%s/ws-bench01/%s", out, w.name);
+                r = export_verify(path, pub, NULL, NULL, &rep);
+                if (r < 0)
+                        return fprintf(stderr, "verify-export: %s %s\n", strerror(-r), rep.problem), 1;
+        } else if (strcmp(what, "ledger-verify") == 0) {
+                struct ledger_verify_report vrep;
+                r = ledger_verify(l, &vrep);
+                if (r < 0)
+                        return fprintf(stderr, "ledger verify: %s\n", strerror(-r)), 1;
+        } else if (strcmp(what, "breakdown") == 0) {
+                char path[4200];
+                snprintf(path, sizeof path, "%s/ws-bench01/%s", out, w.name);
+                r = breakdown(l, &w, path);
+                if (r != 0)
+                        return r;
+        } else
+                return fprintf(stderr, "phase: export, verify-export, ledger-verify or breakdown\n"), 2;
+        printf("%s_s=%.2f\n", what, now() - t0);
+        ledger_close(l);
+        signing_key_free(key);
+        trusted_key_free(pub);
+        return 0;
+}
+
 int main(int argc, char *argv[]) {
         if ((argc == 5 || argc == 6) && strcmp(argv[1], "storm") == 0)
                 return storm(argv[2], atol(argv[3]), atol(argv[4]), argc == 6 ? atoll(argv[5]) : 0);
@@ -328,8 +495,10 @@ int main(int argc, char *argv[]) {
                 return throughput(argv[2], atol(argv[3]));
         if (argc == 4 && strcmp(argv[1], "week") == 0)
                 return week(argv[2], atol(argv[3]));
+        if (argc == 4 && strcmp(argv[1], "phase") == 0)
+                return phase(argv[2], argv[3]);
         if (argc == 6 && strcmp(argv[1], "fleet") == 0)
                 return fleet(argv[2], atol(argv[3]), atol(argv[4]), atol(argv[5]));
-        fprintf(stderr, "usage: ledger-bench storm DB N BATCH [TIME] | throughput DIR N | week DIR N | fleet DIR WS WEEKS N\n");
+        fprintf(stderr, "usage: ledger-bench storm DB N BATCH [TIME] | throughput DIR N | week DIR N | phase DIR WHAT | fleet DIR WS WEEKS N\n");
         return 2;
 }

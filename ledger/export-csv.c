@@ -45,11 +45,18 @@ _Static_assert(ELEMENTSOF(media_ja) == ELEMENTSOF(media_en), "headers differ");
 /* Characters that make a spreadsheet treat a cell as a formula (or, with tab and CR, as
  * something other than the text shown), including the full-width forms an IME produces. */
 static bool starts_like_formula(const char *s) {
-        static const char *const triggers[] = { "=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠" };
-        for (size_t i = 0; i < ELEMENTSOF(triggers); i++)
-                if (strncmp(s, triggers[i], strlen(triggers[i])) == 0)
-                        return true;
-        return false;
+        static const char *const wide[] = { "＝", "＋", "－", "＠" };
+        switch (s[0]) {
+        case '=': case '+': case '-': case '@': case '\t': case '\r':
+                return true;
+        case '\xef':         /* the full-width forms all start so */
+                for (size_t i = 0; i < ELEMENTSOF(wide); i++)
+                        if (strncmp(s, wide[i], strlen(wide[i])) == 0)
+                                return true;
+                return false;
+        default:
+                return false;
+        }
 }
 
 /* Whether a spreadsheet would read S as something other than text: a number ("0123",
@@ -58,7 +65,8 @@ static bool starts_like_formula(const char *s) {
 static bool reads_as_value(const char *s) {
         bool digit = false;
 
-        if (strcasecmp(s, "TRUE") == 0 || strcasecmp(s, "FALSE") == 0)
+        if ((s[0] == 'T' || s[0] == 't' || s[0] == 'F' || s[0] == 'f') &&
+            (strcasecmp(s, "TRUE") == 0 || strcasecmp(s, "FALSE") == 0))
                 return true;
         for (const char *p = s; *p; p++) {
                 if (*p >= '0' && *p <= '9')
@@ -72,22 +80,17 @@ static bool reads_as_value(const char *s) {
 /* Excel takes at most 255 characters in a formula's string. */
 #define TEXT_FORMULA_MAX 255
 
-char *csv_cell(const char *s) {
-        size_t len = strlen(s), size = 4 * len + 1, o = 0;
-        _cleanup_free_ char *clean = malloc(size);
-        char *out;
+/* The cell for S into OUT (at least 8 * strlen(S) + 16 bytes): its length. CLEAN (at least
+ * 4 * strlen(S) + 1 bytes) is scratch space. */
+static size_t csv_cell_into(const char *s, size_t len, char *clean, char *out) {
+        size_t o = 0;
 
-        if (!clean)
-                return NULL;
         /* Visible escapes first: a tab or CR at the start becomes "\x09", no longer a trigger. */
-        ledger_text_set(clean, size, s);
+        size_t n = ledger_text_set(clean, 4 * len + 1, s);
         bool neutralise = starts_like_formula(s) || starts_like_formula(clean);
         /* Digits and signs only, so the formula can hold nothing but that text. */
-        bool keep_text = !neutralise && reads_as_value(clean) && strlen(clean) <= TEXT_FORMULA_MAX;
+        bool keep_text = !neutralise && n <= TEXT_FORMULA_MAX && reads_as_value(clean);
 
-        out = malloc(2 * strlen(clean) + 8);
-        if (!out)
-                return NULL;
         out[o++] = '"';
         if (neutralise)
                 out[o++] = '\'';
@@ -95,10 +98,10 @@ char *csv_cell(const char *s) {
                 memcpy(out + o, "=\"\"", 3);
                 o += 3;
         }
-        for (const char *p = clean; *p; p++) {
-                if (*p == '"')
+        for (size_t i = 0; i < n; i++) {
+                if (clean[i] == '"')
                         out[o++] = '"';
-                out[o++] = *p;
+                out[o++] = clean[i];
         }
         if (keep_text) {
                 memcpy(out + o, "\"\"", 2);
@@ -106,16 +109,42 @@ char *csv_cell(const char *s) {
         }
         out[o++] = '"';
         out[o] = 0;
+        return o;
+}
+
+char *csv_cell(const char *s) {
+        size_t len = strlen(s);
+        _cleanup_free_ char *clean = malloc(4 * len + 1);
+        char *out = malloc(8 * len + 16);
+
+        if (!clean || !out) {
+                free(out);
+                return NULL;
+        }
+        csv_cell_into(s, len, clean, out);
         return out;
 }
 
+/* Cells up to this long are made in place; longer ones (none of ours) on the heap. */
+#define CELL_INLINE_MAX 4096
+
 int csv_write_cells(FILE *f, const char *const *cells, size_t n, uint64_t numbers) {
+        static _Thread_local char clean[4 * CELL_INLINE_MAX + 1], out[8 * CELL_INLINE_MAX + 16];
+
+        /* One writer per file: stdio's unlocked calls. */
         for (size_t i = 0; i < n; i++) {
                 if (i > 0)
-                        fputc(',', f);
+                        fputc_unlocked(',', f);
+                size_t len = strlen(cells[i]);
                 if (numbers & (UINT64_C(1) << i)) {
                         /* Ours: digits, '/', ':' and a space; written as they are. */
-                        fprintf(f, "\"%s\"", cells[i]);
+                        fputc_unlocked('"', f);
+                        fwrite_unlocked(cells[i], 1, len, f);
+                        fputc_unlocked('"', f);
+                        continue;
+                }
+                if (len <= CELL_INLINE_MAX) {
+                        fwrite_unlocked(out, 1, csv_cell_into(cells[i], len, clean, out), f);
                         continue;
                 }
                 _cleanup_free_ char *c = csv_cell(cells[i]);
@@ -123,7 +152,7 @@ int csv_write_cells(FILE *f, const char *const *cells, size_t n, uint64_t number
                         return -ENOMEM;
                 fputs(c, f);
         }
-        fputs("\r\n", f);
+        fwrite_unlocked("\r\n", 1, 2, f);
         return ferror(f) ? -EIO : 0;
 }
 

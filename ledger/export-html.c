@@ -55,6 +55,8 @@ struct html_report {
         struct day days[DAYS_MAX];
         size_t n_days;
         uint64_t usage, blocked_events, records;
+        struct day *last_day;           /* day_of()'s last answer, and its wall-clock start */
+        int64_t last_day_start;
         bool has_offset;
         int64_t offset;                 /* of the first record: the report's time zone */
 };
@@ -105,6 +107,8 @@ static struct item *list_add(struct list *l, const struct ledger_record *r) {
         return it;
 }
 
+static struct day *day_find(struct html_report *h, const char date[static 11]);
+
 static uint64_t fnv1a(uint64_t h, const char *s) {
         for (; *s; s++)
                 h = (h ^ (uint8_t) *s) * 0x100000001b3ULL;
@@ -154,16 +158,28 @@ static struct day *day_of(struct html_report *h, const struct ledger_record *r) 
         struct tm tm;
         char date[11];
 
+        /* The day before: its wall-clock seconds [day_start, day_start + 86400) are that date. */
+        if (h->last_day && t >= h->last_day_start && t < h->last_day_start + 86400)
+                return h->last_day;
         /* The record's own wall-clock date, as its time is shown. */
         if (!gmtime_r(&t, &tm) || strftime(date, sizeof date, "%Y-%m-%d", &tm) == 0)
                 return NULL;
+        struct day *d = day_find(h, date);
+        if (d) {
+                h->last_day = d;
+                h->last_day_start = t - (tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec);
+        }
+        return d;
+}
+
+static struct day *day_find(struct html_report *h, const char date[static 11]) {
         for (size_t i = 0; i < h->n_days; i++)
                 if (streq(h->days[i].date, date))
                         return &h->days[i];
         if (h->n_days >= DAYS_MAX)
                 return NULL;
         struct day *d = &h->days[h->n_days++];
-        memcpy(d->date, date, sizeof date);
+        memcpy(d->date, date, sizeof d->date);
         return d;
 }
 

@@ -1,30 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /* records.jsonl: every field of every record of the week, one JSON object a line (LF), in seq
  * order, with prev_hash and hash, so that verify-export can rebuild each canonical encoding and
- * walk the chain without the database. */
+ * walk the chain without the database. The bytes are json-c's (ledger_record_to_json()
+ * serialised plain, "/" not escaped, UTF-8 kept as it is), written without building the
+ * object: ledger_record_to_jsonl(), which the fuzz targets hold to json-c's output. */
 #include <errno.h>
-#include <json-c/json.h>
 
 #include "export.h"
 
 int jsonl_write_record(FILE *f, const struct ledger_record *r, const uint8_t prev[static LEDGER_HASH_SIZE],
                        const uint8_t hash[static LEDGER_HASH_SIZE]) {
-        struct json_object *o = NULL;
-        size_t len;
-        int r2;
+        static _Thread_local char line[LEDGER_JSONL_MAX];
 
-        r2 = ledger_record_to_json(r, prev, hash, &o);
-        if (r2 < 0)
-                return r2;
-        /* Plain: stable bytes (no pretty-printing), "/" not escaped, UTF-8 kept as it is. */
-        const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
-                                                          &len);
-        if (s) {
-                fwrite(s, 1, len, f);
-                fputc('\n', f);
-        }
-        json_object_put(o);
-        if (!s)
-                return -ENOMEM;
-        return ferror(f) ? -EIO : 0;
+        size_t len = ledger_record_to_jsonl(r, prev, hash, line);
+        line[len++] = '\n';
+        if (fwrite(line, 1, len, f) != len)
+                return -EIO;
+        return 0;
 }

@@ -5,6 +5,7 @@
  *     grep -E '^[0-9a-f]{64}  ' MANIFEST | sha256sum -c
  * checks the files with nothing but coreutils. The format is parsed strictly: a manifest that
  * is not exactly in it is refused, not interpreted. */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "export.h"
+
 #include "fileio.h"
 #include "fs-safe.h"
 #include "hexutil.h"
@@ -51,6 +53,26 @@ int file_sha256_at(int dirfd, const char *name, uint8_t ret[static 32]) {
                 r = -EIO;
         EVP_MD_CTX_free(ctx);
         return r;
+}
+
+static void *files_sha256_run(void *userdata) {
+        struct files_sha256 *job = userdata;
+        for (size_t i = 0; i < job->n; i++)
+                job->errors[i] = file_sha256_at(job->dirfd, job->names[i], job->hashes[i]);
+        return NULL;
+}
+
+void files_sha256_start(struct files_sha256 *job) {
+        assert(job->n <= MANIFEST_FILES_MAX);
+        job->threaded = pthread_create(&job->thread, NULL, files_sha256_run, job) == 0;
+        if (!job->threaded)
+                (void) files_sha256_run(job);
+}
+
+void files_sha256_wait(struct files_sha256 *job) {
+        if (job->threaded)
+                (void) pthread_join(job->thread, NULL);
+        job->threaded = false;
 }
 
 /* "KEY VALUE", or "KEY" alone for an empty value (version 2 header text). */

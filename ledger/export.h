@@ -11,6 +11,7 @@
  * export-pdf.c, export-manifest.c: one format each. */
 #pragma once
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -135,6 +136,21 @@ struct manifest {
 int file_sha256_at(int dirfd, const char *name, uint8_t ret[static 32]);
 /* The same for DIR/NAME. */
 int file_sha256(const char *dir, const char *name, uint8_t ret[static 32]);
+/* Hashing files on a second thread (the CPU's other core) while the caller does something else:
+ * file_sha256_at() for each of N names under DIRFD. If no thread can be made, the files are
+ * hashed by files_sha256_start() itself. Every file's result is in HASHES and ERRORS after
+ * files_sha256_wait(). */
+struct files_sha256 {
+        int dirfd;
+        size_t n;
+        const char *names[MANIFEST_FILES_MAX];
+        uint8_t hashes[MANIFEST_FILES_MAX][32];
+        int errors[MANIFEST_FILES_MAX];
+        bool threaded;
+        pthread_t thread;
+};
+void files_sha256_start(struct files_sha256 *job);
+void files_sha256_wait(struct files_sha256 *job);
 /* MANIFEST's text (newly allocated), in M's version. */
 int manifest_format(const struct manifest *m, char **ret, size_t *ret_size);
 /* -EBADMSG with a message in ERR (ERR_SIZE) for anything not in one of the documented formats

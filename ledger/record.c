@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -204,6 +205,21 @@ size_t ledger_text_set(char *dst, size_t size, const char *src) {
                 char piece[4 * 4 + 1];
                 size_t n, m;
 
+                /* Fast path, the same result: a run of printable ASCII but the backslash is
+                 * copied as it is (identity_sanitize keeps each such byte, one a character). */
+                size_t run = 0;
+                while (i + run < len && (uint8_t) src[i + run] >= 0x20 && (uint8_t) src[i + run] < 0x7f &&
+                       src[i + run] != '\\')
+                        run++;
+                if (run > 0) {
+                        size_t fit = MIN(run, size - 1 - o);
+                        memcpy(dst + o, src + i, fit);
+                        o += fit;
+                        i += fit;
+                        if (fit < run)
+                                break;
+                        continue;
+                }
                 if (identity_is_escape(src + i, len - i)) {
                         n = 4;
                         memcpy(piece, src + i, 4);
@@ -472,6 +488,43 @@ int ledger_chain_hash(const uint8_t prev[static LEDGER_HASH_SIZE], const uint8_t
         return ok ? 0 : -EIO;
 }
 
+struct ledger_hasher {
+        EVP_MD *md;
+        EVP_MD_CTX *ctx;
+};
+
+int ledger_hasher_new(struct ledger_hasher **ret) {
+        struct ledger_hasher *h = calloc(1, sizeof *h);
+        if (!h)
+                return -ENOMEM;
+        h->md = EVP_MD_fetch(NULL, "SHA256", NULL);
+        h->ctx = EVP_MD_CTX_new();
+        if (!h->md || !h->ctx) {
+                ledger_hasher_free(h);
+                return -ENOMEM;
+        }
+        *ret = h;
+        return 0;
+}
+
+struct ledger_hasher *ledger_hasher_free(struct ledger_hasher *h) {
+        if (!h)
+                return NULL;
+        EVP_MD_CTX_free(h->ctx);
+        EVP_MD_free(h->md);
+        free(h);
+        return NULL;
+}
+
+int ledger_hasher_chain(struct ledger_hasher *h, const uint8_t prev[static LEDGER_HASH_SIZE], const uint8_t *encoding,
+                        size_t size, uint8_t ret[static LEDGER_HASH_SIZE]) {
+        unsigned len = 0;
+
+        return EVP_DigestInit_ex2(h->ctx, h->md, NULL) == 1 && EVP_DigestUpdate(h->ctx, prev, LEDGER_HASH_SIZE) == 1 &&
+               EVP_DigestUpdate(h->ctx, encoding, size) == 1 && EVP_DigestFinal_ex(h->ctx, ret, &len) == 1 &&
+               len == LEDGER_HASH_SIZE ? 0 : -EIO;
+}
+
 int ledger_record_to_json(const struct ledger_record *r, const uint8_t *prev_hash, const uint8_t *hash,
                           struct json_object **ret) {
         _cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
@@ -508,6 +561,280 @@ int ledger_record_to_json(const struct ledger_record *r, const uint8_t *prev_has
                         return -ENOMEM;
         }
         *ret = TAKE_PTR(o);
+        return 0;
+}
+
+/* ---- records.jsonl without json-c ---------------------------------------------------------- */
+
+_Static_assert(6 * sizeof(struct ledger_record) + 4096 < LEDGER_JSONL_MAX, "LEDGER_JSONL_MAX too small");
+
+/* A string as json-c's json_escape_str() writes it with JSON_C_TO_STRING_NOSLASHESCAPE. */
+static char *jsonl_put_string(char *p, const char *s, size_t n) {
+        static const char hex[] = "0123456789abcdef";
+
+        *p++ = '"';
+        for (size_t i = 0; i < n; i++) {
+                uint8_t c = (uint8_t) s[i];
+                switch (c) {
+                case '\b': *p++ = '\\'; *p++ = 'b'; break;
+                case '\n': *p++ = '\\'; *p++ = 'n'; break;
+                case '\r': *p++ = '\\'; *p++ = 'r'; break;
+                case '\t': *p++ = '\\'; *p++ = 't'; break;
+                case '\f': *p++ = '\\'; *p++ = 'f'; break;
+                case '"': *p++ = '\\'; *p++ = '"'; break;
+                case '\\': *p++ = '\\'; *p++ = '\\'; break;
+                default:
+                        if (c < 0x20) {
+                                memcpy(p, "\\u00", 4);
+                                p[4] = hex[c >> 4];
+                                p[5] = hex[c & 15];
+                                p += 6;
+                        } else
+                                *p++ = (char) c;
+                }
+        }
+        *p++ = '"';
+        return p;
+}
+
+static char *jsonl_put_key(char *p, const char *key, bool first) {
+        if (!first)
+                *p++ = ',';
+        *p++ = '"';
+        while (*key)
+                *p++ = *key++;
+        *p++ = '"';
+        *p++ = ':';
+        return p;
+}
+
+/* "%" PRId64, as json-c prints an integer. */
+static char *jsonl_put_int(char *p, int64_t v) {
+        char tmp[24];
+        size_t n = 0;
+        uint64_t u = v < 0 ? (uint64_t) 0 - (uint64_t) v : (uint64_t) v;
+
+        do
+                tmp[n++] = (char) ('0' + u % 10);
+        while ((u /= 10) > 0);
+        if (v < 0)
+                *p++ = '-';
+        while (n > 0)
+                *p++ = tmp[--n];
+        return p;
+}
+
+size_t ledger_record_to_jsonl(const struct ledger_record *r, const uint8_t prev_hash[static LEDGER_HASH_SIZE],
+                              const uint8_t hash[static LEDGER_HASH_SIZE], char *buf) {
+        uint8_t version = record_version(r);
+        char hex[LEDGER_HASH_HEX], *p = buf;
+        bool first = true;
+
+        *p++ = '{';
+        if (version >= 2) {
+                p = jsonl_put_int(jsonl_put_key(p, "version", first), version);
+                first = false;
+        }
+        for (size_t i = 0; i < ledger_fields_count; i++) {
+                const struct ledger_field *f = &ledger_fields[i];
+                const char *field = (const char *) r + f->offset;
+
+                if (f->since > version)
+                        continue;
+                p = jsonl_put_key(p, f->name, first);
+                first = false;
+                if (f->type == LEDGER_FIELD_INT)
+                        p = jsonl_put_int(p, *(const int64_t *) field);
+                else if (f->type == LEDGER_FIELD_TEXT)
+                        p = jsonl_put_string(p, field, strnlen(field, f->size - 1));
+                else {
+                        const char *name = enum_name(f->names, f->n_names, *(const int *) field) ?: "";
+                        p = jsonl_put_string(p, name, strlen(name));
+                }
+        }
+        for (int k = 0; k < 2; k++) {
+                hex_encode(k == 0 ? prev_hash : hash, LEDGER_HASH_SIZE, hex);
+                p = jsonl_put_string(jsonl_put_key(p, k == 0 ? "prev_hash" : "hash", false), hex, LEDGER_HASH_SIZE * 2);
+        }
+        *p++ = '}';
+        return (size_t) (p - buf);
+}
+
+struct jsonl_cursor {
+        const char *p, *end;
+};
+
+static bool jsonl_literal(struct jsonl_cursor *c, const char *s) {
+        const char *p = c->p;
+        for (; *s; s++, p++)
+                if (p >= c->end || *p != *s)
+                        return false;
+        c->p = p;
+        return true;
+}
+
+/* hexval(), inlined: 128 digits a record. */
+static inline int hex_digit(char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
+
+/* 64 lowercase or uppercase hex digits (hex_decode()'s rule; the record's form is checked
+ * afterwards by writing it again). */
+static bool jsonl_hash(struct jsonl_cursor *c, uint8_t ret[static LEDGER_HASH_SIZE]) {
+        if (!jsonl_literal(c, "\"") || c->end - c->p < 2 * LEDGER_HASH_SIZE + 1)
+                return false;
+        for (size_t i = 0; i < LEDGER_HASH_SIZE; i++) {
+                int hi = hex_digit(c->p[2 * i]), lo = hex_digit(c->p[2 * i + 1]);
+                if (hi < 0 || lo < 0)
+                        return false;
+                ret[i] = (uint8_t) (hi << 4 | lo);
+        }
+        c->p += 2 * LEDGER_HASH_SIZE;
+        return jsonl_literal(c, "\"");
+}
+
+/* ,"KEY": (no comma before the first). */
+static bool jsonl_key(struct jsonl_cursor *c, const char *key, bool first) {
+        const char *start = c->p;
+        if ((first || jsonl_literal(c, ",")) && jsonl_literal(c, "\"") && jsonl_literal(c, key) &&
+            jsonl_literal(c, "\":"))
+                return true;
+        c->p = start;   /* not this key: the cursor stays (a version 1 line has no "version") */
+        return false;
+}
+
+static bool jsonl_int(struct jsonl_cursor *c, int64_t *ret) {
+        bool neg = c->p < c->end && *c->p == '-';
+        uint64_t u = 0;
+        size_t n = 0;
+
+        if (neg)
+                c->p++;
+        while (c->p < c->end && *c->p >= '0' && *c->p <= '9') {
+                if (n++ >= 19)
+                        return false;           /* json-c's limits: the general reader decides */
+                u = u * 10 + (uint64_t) (*c->p++ - '0');
+        }
+        if (n == 0 || u > (uint64_t) INT64_MAX + neg)
+                return false;
+        *ret = neg ? (int64_t) (0 - u) : (int64_t) u;
+        return true;
+}
+
+/* A string into BUF (SIZE bytes with its NUL); false for anything longer or with an escape
+ * that ledger_record_to_jsonl() does not write. */
+static bool jsonl_string(struct jsonl_cursor *c, char *buf, size_t size, size_t *ret_len) {
+        size_t o = 0;
+
+        if (!jsonl_literal(c, "\""))
+                return false;
+        while (c->p < c->end && *c->p != '"') {
+                uint8_t ch = (uint8_t) *c->p++;
+                if (ch < 0x20)
+                        return false;
+                if (ch == '\\') {
+                        if (c->p >= c->end)
+                                return false;
+                        switch (*c->p++) {
+                        case 'b': ch = '\b'; break;
+                        case 'n': ch = '\n'; break;
+                        case 'r': ch = '\r'; break;
+                        case 't': ch = '\t'; break;
+                        case 'f': ch = '\f'; break;
+                        case '"': ch = '"'; break;
+                        case '\\': ch = '\\'; break;
+                        case 'u': {
+                                int hi, lo;
+                                if (c->end - c->p < 4 || c->p[0] != '0' || c->p[1] != '0' ||
+                                    (hi = hexval(c->p[2])) < 0 || (lo = hexval(c->p[3])) < 0 || hi > 1 ||
+                                    (hi == 0 && lo == 0))
+                                        return false;
+                                ch = (uint8_t) (hi << 4 | lo);
+                                c->p += 4;
+                                break;
+                        }
+                        default:
+                                return false;
+                        }
+                }
+                if (o + 1 >= size)
+                        return false;
+                buf[o++] = (char) ch;
+        }
+        if (!jsonl_literal(c, "\""))
+                return false;
+        buf[o] = 0;
+        *ret_len = o;
+        return true;
+}
+
+int ledger_record_from_jsonl(const char *line, size_t len, struct ledger_record *ret,
+                             uint8_t ret_prev_hash[static LEDGER_HASH_SIZE], uint8_t ret_hash[static LEDGER_HASH_SIZE]) {
+        static _Thread_local char again[LEDGER_JSONL_MAX];
+        struct ledger_record r = { .version = 1, .count = 1 }, check;
+        uint8_t hashes[2][LEDGER_HASH_SIZE];
+        struct jsonl_cursor c = { line, line + len };
+        bool first = true;
+        char text[LEDGER_MESSAGE_MAX];
+        size_t n;
+
+        _Static_assert(LEDGER_MESSAGE_MAX >= LEDGER_FILE_PATH_MAX && LEDGER_MESSAGE_MAX >= USB_STRING_MAX,
+                       "text too small");
+        if (len >= LEDGER_JSONL_MAX || !jsonl_literal(&c, "{"))
+                return -EBADMSG;
+        if (jsonl_key(&c, "version", true)) {
+                int64_t v;
+                if (!jsonl_int(&c, &v) || v < 2 || !version_known(v))
+                        return -EBADMSG;
+                r.version = (uint8_t) v;
+                first = false;
+        }
+        for (size_t i = 0; i < ledger_fields_count; i++) {
+                const struct ledger_field *f = &ledger_fields[i];
+                char *field = (char *) &r + f->offset;
+
+                if (f->since > r.version)
+                        continue;
+                if (!jsonl_key(&c, f->name, first))
+                        return -EBADMSG;
+                first = false;
+                if (f->type == LEDGER_FIELD_INT) {
+                        if (!jsonl_int(&c, (int64_t *) field))
+                                return -EBADMSG;
+                } else if (f->type == LEDGER_FIELD_TEXT) {
+                        if (!jsonl_string(&c, field, f->size, &n) || strlen(field) != n)
+                                return -EBADMSG;
+                } else {
+                        if (!jsonl_string(&c, text, sizeof text, &n))
+                                return -EBADMSG;
+                        int e = enum_lookup(f->names, f->n_names, text, n);
+                        if (e < 0)
+                                return -EBADMSG;
+                        *(int *) field = e;
+                }
+        }
+        for (int k = 0; k < 2; k++)
+                if (!jsonl_key(&c, k == 0 ? "prev_hash" : "hash", false) || !jsonl_hash(&c, hashes[k]))
+                        return -EBADMSG;
+        if (!jsonl_literal(&c, "}") || c.p != c.end)
+                return -EBADMSG;
+
+        /* As ledger_record_from_json(): sanitised text, a count that was written. */
+        check = r;
+        if (ledger_record_normalise(&check) < 0 || memcmp(&check, &r, sizeof r) != 0)
+                return -EBADMSG;
+        /* Only the one form the writer has: then json-c reads the same record from it. */
+        if (ledger_record_to_jsonl(&r, hashes[0], hashes[1], again) != len || memcmp(again, line, len) != 0)
+                return -EBADMSG;
+        *ret = r;
+        memcpy(ret_prev_hash, hashes[0], LEDGER_HASH_SIZE);
+        memcpy(ret_hash, hashes[1], LEDGER_HASH_SIZE);
         return 0;
 }
 

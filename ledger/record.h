@@ -263,6 +263,18 @@ int ledger_record_decode(const uint8_t *buf, size_t size, struct ledger_record *
 int ledger_chain_hash(const uint8_t prev[static LEDGER_HASH_SIZE], const uint8_t *encoding, size_t size,
                       uint8_t ret[static LEDGER_HASH_SIZE]);
 
+/* The same with a context made once for a whole walk of the chain (verification: a million
+ * records; OpenSSL's context and digest lookup are most of a short hash's cost). */
+struct ledger_hasher;
+int ledger_hasher_new(struct ledger_hasher **ret);
+struct ledger_hasher *ledger_hasher_free(struct ledger_hasher *h);
+static inline void ledger_hasher_freep(struct ledger_hasher **h) {
+        if (*h)
+                ledger_hasher_free(*h);
+}
+int ledger_hasher_chain(struct ledger_hasher *h, const uint8_t prev[static LEDGER_HASH_SIZE], const uint8_t *encoding,
+                        size_t size, uint8_t ret[static LEDGER_HASH_SIZE]);
+
 /* The record as one JSON object (json-c), fields in canonical order, plus prev_hash and hash in
  * hex when given (NULL to leave them out). A version 2 record starts with "version": 2 and has
  * "count"; a version 1 record has neither (exactly what was written before version 2). */
@@ -275,6 +287,20 @@ int ledger_record_to_json(const struct ledger_record *r, const uint8_t *prev_has
  * any mismatch. */
 int ledger_record_from_json(struct json_object *o, struct ledger_record *ret, uint8_t *ret_prev_hash,
                             uint8_t *ret_hash);
+
+/* The same object as ledger_record_to_json() with both hashes, serialised byte for byte as
+ * json-c writes it with JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE (records.jsonl's
+ * line, without its LF), into BUF (LEDGER_JSONL_MAX bytes), without building the object; returns
+ * its length. The fuzz targets hold the two to the same bytes. */
+#define LEDGER_JSONL_MAX (64u << 10)
+size_t ledger_record_to_jsonl(const struct ledger_record *r, const uint8_t prev_hash[static LEDGER_HASH_SIZE],
+                              const uint8_t hash[static LEDGER_HASH_SIZE], char *buf);
+/* Reads LINE (LEN bytes, no LF) back when it is exactly what ledger_record_to_jsonl() writes for
+ * the record it holds (checked by writing it again), with the checks ledger_record_from_json()
+ * makes: the same record and hashes json-c and ledger_record_from_json() would give. -EBADMSG
+ * for any other line, which the caller reads with json-c (another form, or not a record). */
+int ledger_record_from_jsonl(const char *line, size_t len, struct ledger_record *ret,
+                             uint8_t ret_prev_hash[static LEDGER_HASH_SIZE], uint8_t ret_hash[static LEDGER_HASH_SIZE]);
 
 /* "2026-11-16T09:15:02+09:00" in the record's own offset. -EINVAL for a time or offset out of
  * range (BUF then holds ""). */

@@ -41,6 +41,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         (void) ledger_record_is_fault(&r);
         if (ledger_record_to_json(&r, prev, hash, &o) < 0)
                 abort();
+        /* records.jsonl's line: the exporter's direct writer gives json-c's bytes. */
+        static char direct[LEDGER_JSONL_MAX];
+        size_t dlen = ledger_record_to_jsonl(&r, prev, hash, direct), jlen;
+        const char *js = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &jlen);
+        if (!js || dlen != jlen || memcmp(js, direct, dlen) != 0)
+                abort();
         int k = ledger_record_from_json(o, &back, p2, h2);
         json_object_put(o);
         /* from_json also refuses records that do not normalise (an out-of-range offset). */

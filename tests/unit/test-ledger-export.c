@@ -140,6 +140,36 @@ static void test_week_last_complete(void **state) {
         assert_string_equal(w.name, "2026-W47");
 }
 
+/* export_format_time() formats kyokad's years itself (a million rows a week): the same text as
+ * gmtime_r() and "%04d/%02d/%02d %02d:%02d:%02d", across leap days, centuries and the edges. */
+static void test_format_time_as_gmtime(void **state) {
+        static const int64_t edges[] = { 0, 59, 86399, 86400, 951782400 /* 2000-02-29 */, 951868800,
+                                         4107456000 /* 2100-02-28 */, 4107542400, 1794754800, 253402300799,
+                                         253402300800, -1, -86400 };
+        uint64_t x = 88172645463325252ULL;
+
+        for (size_t i = 0; i < ELEMENTSOF(edges) + 200000; i++) {
+                int64_t t;
+                if (i < ELEMENTSOF(edges))
+                        t = edges[i];
+                else {
+                        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                        t = (int64_t) (x % UINT64_C(253402400000)) - 100000;
+                }
+                for (int64_t off = -32400; off <= 32400; off += 32400) {
+                        char got[32], want[80] = "";
+                        time_t tt = (time_t) (t + off);
+                        struct tm tm;
+                        int r = export_format_time(t, off, got, sizeof got);
+                        if (gmtime_r(&tt, &tm))
+                                snprintf(want, sizeof want, "%04d/%02d/%02d %02d:%02d:%02d", tm.tm_year + 1900,
+                                         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+                        assert_int_equal(r, 0);
+                        assert_string_equal(got, want);
+                }
+        }
+}
+
 static void test_csv_cell_neutralises_formulas(void **state) {
         const char *cases[][2] = {
                 { "=cmd|' /C calc'!A0", "\"'=cmd|' /C calc'!A0\"" },
@@ -631,6 +661,26 @@ static void test_verify_export_finds_version_downgrade(void **state) {
             "'%s/records.jsonl'", dir);
         resign(f, dir);
         expect_refused(f, dir, "seq 3: the hash does not match");
+}
+
+/* verify-export reads the exporter's own spelling directly and any other through json-c: a
+ * records.jsonl written by another JSON writer (spaces, keys escaped, "\/") still verifies,
+ * and the same records changed in another spelling are still refused. */
+static void test_verify_export_reads_other_json_spellings(void **state) {
+        struct fixture *f = *state;
+        struct export_verify_report rep;
+        _cleanup_free_ char *dir = export_to(f, "x", EXPORT_LANG_JA);
+        run("sed -i 's/^{\"version\":/{ \"version\" : /; s/,\"hash\":/, \"h\\\\u0061sh\":/; s|/|\\\\/|g' "
+            "'%s/records.jsonl'", dir);
+        run("grep -q 'h\\\\u0061sh' '%s/records.jsonl'", dir);
+        resign(f, dir);
+        assert_int_equal(export_verify(dir, f->pub, NULL, NULL, &rep), 0);
+        assert_true(rep.chain_checked);
+        assert_int_equal(rep.records, 14);
+
+        run("sed -i 's/\"count\":2999,/\"count\" : 1,/' '%s/records.jsonl'", dir);
+        resign(f, dir);
+        expect_refused(f, dir, "seq 8: the hash does not match");
 }
 
 /* An export made before the count (version 1 records, no "count" key) still verifies. */
@@ -1427,6 +1477,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 T(test_week_parse),
                 T(test_week_last_complete),
+                cmocka_unit_test(test_format_time_as_gmtime),
                 cmocka_unit_test(test_csv_cell_neutralises_formulas),
                 cmocka_unit_test(test_manifest_parse_one_spelling),
                 T(test_golden_ja),
@@ -1437,6 +1488,7 @@ int main(void) {
                 T(test_csv_and_report_show_the_count),
                 T(test_export_lists_wireless_networks_used_and_refused),
                 T(test_verify_export_chain_modified_count),
+                T(test_verify_export_reads_other_json_spellings),
                 T(test_verify_export_refuses_version_2_without_count),
                 T(test_verify_export_finds_version_downgrade),
                 T(test_verify_export_accepts_a_v1_export),

@@ -515,6 +515,18 @@ static void test_v1_json_is_what_the_old_code_exported(void **state) {
                 assert_int_equal(ledger_record_to_json(&r, p2, h2, &out), 0);
                 assert_string_equal(json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
                                     line);
+                /* The export's direct writer and verify-export's direct reader: the same line, the
+                 * same record (a version 1 line starts without "version"). */
+                static char direct[LEDGER_JSONL_MAX];
+                struct ledger_record back;
+                uint8_t p3[LEDGER_HASH_SIZE], h3[LEDGER_HASH_SIZE];
+                size_t dlen = ledger_record_to_jsonl(&r, p2, h2, direct);
+                assert_int_equal(dlen, strlen(line));
+                assert_memory_equal(direct, line, dlen);
+                assert_int_equal(ledger_record_from_jsonl(line, strlen(line), &back, p3, h3), 0);
+                assert_memory_equal(&back, &r, sizeof r);
+                assert_memory_equal(p3, p2, sizeof p2);
+                assert_memory_equal(h3, h2, sizeof h2);
                 json_object_put(out);
                 json_object_put(o);
         }

@@ -682,10 +682,59 @@ static void test_v3_ledger_gains_wireless_columns(void **state) {
         assert_int_equal(sql_int(db, "SELECT count(*) FROM records WHERE ssid = 'hot\\x1bspot' AND event = 'wireless-joined'"), 1);
 }
 
+/* ledger_foreach_prefetch (the export's reader on a second thread) gives the callback what
+ * ledger_foreach gives it: the same records in the same order, the rows before a bad one and
+ * then -EBADMSG, and stops at the callback's error. */
+struct walk {
+        int64_t seqs[1100];
+        uint8_t hashes[1100][LEDGER_HASH_SIZE];
+        size_t n, fail_at;
+};
+
+static int walk_cb(const struct ledger_record *r, const uint8_t prev[static LEDGER_HASH_SIZE],
+                   const uint8_t hash[static LEDGER_HASH_SIZE], void *userdata) {
+        struct walk *w = userdata;
+        if (w->fail_at && w->n + 1 == w->fail_at)
+                return -ECANCELED;
+        assert_true(w->n < ELEMENTSOF(w->seqs));
+        w->seqs[w->n] = r->seq;
+        memcpy(w->hashes[w->n], hash, LEDGER_HASH_SIZE);
+        w->n++;
+        return 0;
+}
+
+static void expect_same_walk(struct ledger *l, int64_t from, int64_t to, size_t fail_at, int want_r, size_t want_n) {
+        static struct walk a, b;
+        a = (struct walk) { .fail_at = fail_at };
+        b = (struct walk) { .fail_at = fail_at };
+        assert_int_equal(ledger_foreach(l, from, to, walk_cb, &a), want_r);
+        assert_int_equal(ledger_foreach_prefetch(l, from, to, walk_cb, &b), want_r);
+        assert_int_equal(a.n, want_n);
+        assert_int_equal(b.n, want_n);
+        assert_memory_equal(a.seqs, b.seqs, want_n * sizeof a.seqs[0]);
+        assert_memory_equal(a.hashes, b.hashes, want_n * LEDGER_HASH_SIZE);
+}
+
+static void test_foreach_prefetch_is_foreach(void **state) {
+        struct fixture *f = *state;
+        for (int i = 0; i < 1000; i += 50)
+                fill(f->l, 50, 1000 + i);
+        expect_same_walk(f->l, 1, INT64_MAX, 0, 0, 1000);
+        expect_same_walk(f->l, 130, 900, 0, 0, 771);
+        expect_same_walk(f->l, 2000, 3000, 0, 0, 0);
+        expect_same_walk(f->l, 1, INT64_MAX, 300, -ECANCELED, 299);
+        expect_same_walk(f->l, 1, INT64_MAX, 1000, -ECANCELED, 999);
+        tamper(f, "UPDATE records SET user = 'x' WHERE seq = 700");
+        expect_same_walk(f->l, 1, INT64_MAX, 0, -EBADMSG, 699);
+        expect_same_walk(f->l, 1, INT64_MAX, 600, -ECANCELED, 599);
+        expect_same_walk(f->l, 701, INT64_MAX, 0, 0, 300);
+}
+
 int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
         const struct CMUnitTest tests[] = {
                 T(test_commit_assigns_consecutive_seqs_and_verifies),
+                T(test_foreach_prefetch_is_foreach),
                 T(test_columns_mirror_field_table),
                 T(test_stored_text_is_sanitised),
                 T(test_verify_finds_modified_field),
