@@ -112,6 +112,8 @@ struct recorder {
         bool seat_cached;
         int64_t seat_uid;
         char seat_user[LEDGER_USER_MAX];
+
+        uint64_t scans[_SCAN_RECORD_MAX]; /* outcomes since start, for `status` */
 };
 
 static int64_t now_realtime(void) {
@@ -852,6 +854,7 @@ void recorder_scan(struct recorder *r, const struct record_scan *s) {
                 [SCAN_RECORD_HELD] = LEDGER_EVENT_SCAN_HELD,
         };
         const char *subject = s->usb ? "usb" : "media", *event = events[s->ev];
+        r->scans[s->ev]++;
         int priority = s->ev == SCAN_RECORD_PASSED ? LOG_INFO : s->ev == SCAN_RECORD_INFECTED ? LOG_CRIT : LOG_WARNING;
         struct field_set fs = {};
         char who[512], what[1600], message[2400];
@@ -1404,6 +1407,10 @@ static int add_export_key(struct recorder *r, struct json_object *parent) {
         json_object_put(o);
         trusted_key_free(k);
         return q;
+}
+
+void recorder_scan_totals(const struct recorder *r, uint64_t ret[static _SCAN_RECORD_MAX]) {
+        memcpy(ret, r->scans, sizeof r->scans);
 }
 
 struct json_object *recorder_ledger_status(struct recorder *r) {
