@@ -874,8 +874,9 @@ void recorder_scan(struct recorder *r, const struct record_scan *s) {
                 snprintf(what, sizeof what, "virus scan passed: %" PRIu64 " files, %" PRIu64 " bytes in %" PRIu64 " ms (%s): %s",
                          s->files, s->bytes, s->duration_ms, s->scanner ?: "", policy_verdict_to_string(s->verdict));
         else if (s->ev == SCAN_RECORD_INFECTED)
-                snprintf(what, sizeof what, "VIRUS FOUND: %s in \"%s\" (%" PRIu64 " files scanned, %s): de-authorised",
-                         s->signature ?: "", s->file_path ?: "", s->files, s->scanner ?: "");
+                snprintf(what, sizeof what, "VIRUS FOUND: %s in \"%s\" (%" PRIu64 " files scanned, %s): %s",
+                         s->signature ?: "", s->file_path ?: "", s->files, s->scanner ?: "",
+                         s->usb ? "de-authorised" : "kept closed");
         else
                 snprintf(what, sizeof what, "virus scan did not finish (%s%s%s) after %" PRIu64 " files: held read-only for root",
                          s->fault ?: "", s->error ? ": " : "", s->error ? strerror(s->error) : "", s->files);

@@ -101,6 +101,7 @@ static void print_medium(struct json_object *m) {
         if (json_object_object_get_ex(m, "disc", &disc) && json_object_is_type(disc, json_type_boolean))
                 fputs(json_object_get_boolean(disc) ? "; disc in the drive" : "; no disc", stdout);
         print_reason(m);
+        print_scan(m);
 }
 
 static void print_link(struct json_object *l) {
