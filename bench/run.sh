@@ -8,7 +8,9 @@
 #   - kyokad and USBGuard in one VM: decision latency, VmRSS, idle cost (tests/vm/bench-usb.py
 #     -> USB.md; BENCH_USB_CYCLES, BENCH_IDLE shorten it);
 #   - the virus scan of a 1 GiB stick, many small and few large files (tests/vm/bench-scan.py ->
-#     SCAN.md; BENCH_SCAN_MIB changes the size; skipped without clamd).
+#     SCAN.md; BENCH_SCAN_MIB changes the size; skipped without clamd). Slow under TCG: on a
+#     machine loaded by other VMs (load 15) QEMU read the stick at about 0.6 MB/s, so two 1 GiB
+#     sticks can take an hour there; on an idle machine far less (not measured yet).
 # About 12 minutes on 2 cores. Usage: bench/run.sh [BUILD [SIZE...]]   (make bench: after make all)
 # With SIZEs (entry counts) it only prints the policy-bench lines and leaves RESULTS.md alone.
 set -euo pipefail
@@ -73,7 +75,7 @@ BUILD=$(realpath "$build") python3 tests/vm/bench-usb.py --cycles "${BENCH_USB_C
 
 # --- scan before use (issue 15): writes bench/SCAN.md ------------------------------------------------
 if command -v clamd >/dev/null && command -v sigtool >/dev/null; then
-	echo "bench: tests/vm/bench-scan.py: the scan of two ${BENCH_SCAN_MIB:-1024} MiB sticks (about 10 minutes)" >&2
+	echo "bench: tests/vm/bench-scan.py: the scan of two ${BENCH_SCAN_MIB:-1024} MiB sticks (slow under TCG)" >&2
 	BUILD=$(realpath "$build") python3 tests/vm/bench-scan.py --mib "${BENCH_SCAN_MIB:-1024}" --out "$raw/bench-scan.txt" >&2 ||
 		echo "bench/run.sh: bench-scan.py failed (see above); its rows are left out" >&2
 else
