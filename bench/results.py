@@ -5,9 +5,10 @@ counterpart. A row where kyoka is worse says so in its last-but-one column.
 
     bench/results.py RAW_DIR BUILD > bench/RESULTS.md
 RAW_DIR holds: header.txt (machine, load, commit), policy.txt (bench/policy-bench), policyctl.txt
-(bench/policyctl-bench.py), daemon-load.txt
-(bench/daemon-load.py), net-window.txt (bench/net-window.sh), ledger.txt (bench/ledger.sh's raw
-lines), bench-usb.txt (tests/vm/bench-usb.py). A missing file leaves its rows out with a note.
+(bench/policyctl-bench.py), daemon-load.txt (bench/daemon-load.py), net-window.txt
+(bench/net-window.sh), ledger.txt (bench/ledger.sh's raw lines), bench-usb.txt
+(tests/vm/bench-usb.py), bench-scan.txt (tests/vm/bench-scan.py). A missing file leaves its rows
+out with a note.
 """
 
 import os
@@ -55,6 +56,7 @@ def main(raw, build):
     ctl = read(raw, "policyctl.txt")
     net = read(raw, "net-window.txt")
     led = read(raw, "ledger.txt")
+    scan = read(raw, "bench-scan.txt")
 
     rows = []   # (metric, kyoka, usbguard, better, reproduce)
     U = "`tests/vm/bench-usb.py`"
@@ -196,6 +198,14 @@ def main(raw, build):
                 w(f"| a contract, {x['workstations']} workstations x {x['weeks']} weeks of {x['records_per_week']} records: "
                   f"export of every week with its PDF (per week) / `collect` of all | {x['export_s']} s ({x['export_per_week_s']} s) / "
                   f"{x['collect_s']} s | `bench/ledger.sh {build}` |")
+    if scan:
+        for line in scan.splitlines():
+            x = kv(line)
+            if line.startswith("scan ") and "duration_ms" in x:
+                w(f"| virus scan before use (clamd, test database, QEMU TCG): a stick of {int(x['bytes']) / 1048576:.0f} MiB "
+                  f"in {int(x['files']):,} files ({x['layout']}): scan / usable after plug | "
+                  f"{int(x['duration_ms']) / 1000:.1f} s ({x['mib_per_s']} MiB/s) / {x['usable_s']} s | "
+                  f"`tests/vm/bench-scan.py` |")
     if net:
         for line in net.splitlines():
             x = kv(line)
@@ -213,7 +223,7 @@ def main(raw, build):
     w("nftables tables deleted, for comparison).\n")
 
     w("## Raw output\n")
-    for name in ("policy.txt", "policyctl.txt", "daemon-load.txt", "ledger.txt", "net-window.txt"):
+    for name in ("policy.txt", "policyctl.txt", "daemon-load.txt", "ledger.txt", "net-window.txt", "bench-scan.txt"):
         t = read(raw, name)
         if t:
             w(f"`{name}`:\n```\n{t.rstrip()}\n```")

@@ -283,6 +283,20 @@ static int add_time(struct json_object *o, const char *key, int64_t t) {
         return json_add_string(o, key, buf);
 }
 
+/* Its virus scan, only when one was asked for (docs/control.md): "scan": {state, fault, files,
+ * bytes}. */
+static int add_scan(struct json_object *o, const char *state, const char *fault, uint64_t files, uint64_t bytes) {
+        if (!state || !state[0])
+                return 0;
+        struct json_object *scan = json_object_new_object();
+        if (json_add(o, "scan", scan) < 0 || json_add_string(scan, "state", state) < 0 ||
+            json_add_string(scan, "fault", fault) < 0 ||
+            json_add(scan, "files", json_object_new_int64((int64_t) MIN(files, (uint64_t) INT64_MAX))) < 0 ||
+            json_add(scan, "bytes", json_object_new_int64((int64_t) MIN(bytes, (uint64_t) INT64_MAX))) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
 struct json_object *control_device_to_json(const struct usb_device_status *d) {
         _cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
         const struct usb_identity *id = d->id;
@@ -322,15 +336,39 @@ struct json_object *control_device_to_json(const struct usb_device_status *d) {
             json_add_string(o, "reason", d->decided ? d->reason : "not decided yet") < 0 ||
             json_add_string(o, "permit", d->permit && d->permit[0] ? d->permit : NULL) < 0)
                 return NULL;
-        /* Its virus scan, only when one was asked for (docs/control.md). */
-        if (d->scan && d->scan[0]) {
-                struct json_object *scan = json_object_new_object();
-                if (json_add(o, "scan", scan) < 0 || json_add_string(scan, "state", d->scan) < 0 ||
-                    json_add_string(scan, "fault", d->scan_fault) < 0 ||
-                    json_add(scan, "files", json_object_new_int64((int64_t) MIN(d->scan_files, (uint64_t) INT64_MAX))) < 0 ||
-                    json_add(scan, "bytes", json_object_new_int64((int64_t) MIN(d->scan_bytes, (uint64_t) INT64_MAX))) < 0)
-                        return NULL;
-        }
+        if (add_scan(o, d->scan, d->scan_fault, d->scan_files, d->scan_bytes) < 0)
+                return NULL;
+        return TAKE_PTR(o);
+}
+
+void control_scan_count(struct control_scan_counts *c, const char *state) {
+        if (!state || !state[0])
+                return;
+        if (streq(state, "waiting"))
+                c->waiting++;
+        else if (streq(state, "scanning"))
+                c->scanning++;
+        else if (streq(state, "passed"))
+                c->passed++;
+        else if (streq(state, "infected"))
+                c->infected++;
+        else
+                c->held++;              /* "held", and a state this build does not name: not usable */
+}
+
+struct json_object *control_scan_counts_to_json(const struct control_scan_counts *c) {
+        _cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
+        struct json_object *since = json_object_new_object();
+
+        if (!o || json_add(o, "since_start", since) < 0 || json_add(o, "waiting", json_object_new_uint64(c->waiting)) < 0 ||
+            json_add(o, "scanning", json_object_new_uint64(c->scanning)) < 0 ||
+            json_add(o, "held", json_object_new_uint64(c->held)) < 0 ||
+            json_add(o, "passed", json_object_new_uint64(c->passed)) < 0 ||
+            json_add(o, "infected", json_object_new_uint64(c->infected)) < 0 ||
+            json_add(since, "passed", json_object_new_uint64(c->since_passed)) < 0 ||
+            json_add(since, "infected", json_object_new_uint64(c->since_infected)) < 0 ||
+            json_add(since, "held", json_object_new_uint64(c->since_held)) < 0)
+                return NULL;
         return TAKE_PTR(o);
 }
 
@@ -472,7 +510,8 @@ struct json_object *control_medium_to_json(const struct media_status *s) {
             json_add_string(o, "verdict", s->fixed ? NULL : policy_verdict_to_string(s->decided ? s->verdict : VERDICT_BLOCK)) < 0 ||
             json_add_string(o, "reason", s->fixed ? s->fixed : s->decided ? s->reason : "not decided yet") < 0 ||
             json_add_string(o, "permit", s->permit && s->permit[0] ? s->permit : NULL) < 0 ||
-            (id->bus == MEDIA_BUS_OPTICAL ? json_add(o, "disc", json_object_new_boolean(s->disc)) : json_add_null(o, "disc")) < 0)
+            (id->bus == MEDIA_BUS_OPTICAL ? json_add(o, "disc", json_object_new_boolean(s->disc)) : json_add_null(o, "disc")) < 0 ||
+            add_scan(o, s->scan, s->scan_fault, s->scan_files, s->scan_bytes) < 0)
                 return NULL;
         return TAKE_PTR(o);
 }

@@ -181,6 +181,19 @@ struct json_object *control_ok_new(void);
 /* Serialises a message; -EMSGSIZE beyond KYOKA_CONTROL_REPLY_MAX. The string belongs to O. */
 int control_message_serialize(struct json_object *o, const char **ret, size_t *ret_len);
 
+/* The virus scans as `status` shows them (docs/control.md): the media present in each state of
+ * their scan ("waiting", "scanning", "held", "passed", "infected": `list`'s scan.state) and the
+ * outcomes since kyokad started. */
+struct control_scan_counts {
+        uint64_t waiting, scanning, held, passed, infected;
+        uint64_t since_passed, since_infected, since_held;
+};
+/* Counts one medium whose scan is in STATE (NULL or "": none asked for, not counted). */
+void control_scan_count(struct control_scan_counts *c, const char *state);
+/* {"waiting", "scanning", "held", "passed", "infected", "since_start": {"passed", "infected",
+ * "held"}}. NULL on OOM. */
+struct json_object *control_scan_counts_to_json(const struct control_scan_counts *c);
+
 /* A present device as `list` shows it ("type": "usb"). NULL on OOM. */
 struct json_object *control_device_to_json(const struct usb_device_status *d);
 

@@ -275,6 +275,7 @@ struct devices_visit {
         const struct seat_set *seats; /* NULL: every device; else a seat's user's view */
         struct json_object *array;
         size_t allowed, blocked;
+        struct control_scan_counts *scans; /* NULL: not counted */
         bool failed;
 };
 
@@ -294,11 +295,13 @@ static void devices_visit(const struct usb_device_status *d, void *userdata) {
                 v->allowed++;
         else
                 v->blocked++;
+        if (v->scans)
+                control_scan_count(v->scans, d->scan);
 }
 
 static struct json_object *devices_json(struct control *c, const struct seat_set *seats, size_t *ret_allowed,
-                                       size_t *ret_blocked) {
-        struct devices_visit v = { .seats = seats, .array = json_object_new_array() };
+                                       size_t *ret_blocked, struct control_scan_counts *scans) {
+        struct devices_visit v = { .seats = seats, .array = json_object_new_array(), .scans = scans };
 
         if (!v.array)
                 return NULL;
@@ -315,6 +318,7 @@ static struct json_object *devices_json(struct control *c, const struct seat_set
 struct media_visit {
         struct json_object *array;
         size_t allowed, blocked, fixed;
+        struct control_scan_counts *scans; /* NULL: not counted */
         bool failed;
 };
 
@@ -336,11 +340,14 @@ static void media_visit(const struct media_status *m, void *userdata) {
                 v->allowed++;
         else
                 v->blocked++;
+        if (v->scans)
+                control_scan_count(v->scans, m->scan);
 }
 
 /* The disks on other buses than USB as `list` shows them, fixed ones included. */
-static struct json_object *media_json(struct control *c, struct media_visit *ret_counts) {
-        struct media_visit v = { .array = json_object_new_array() };
+static struct json_object *media_json(struct control *c, struct media_visit *ret_counts,
+                                     struct control_scan_counts *scans) {
+        struct media_visit v = { .array = json_object_new_array(), .scans = scans };
 
         if (!v.array)
                 return NULL;
@@ -433,12 +440,18 @@ static struct json_object *reply_status(struct control *c) {
         size_t allowed, blocked;
         struct media_visit media_counts = {};
         bool failed;
+        struct control_scan_counts scans = {};
+        uint64_t totals[_SCAN_RECORD_MAX];
 
         manager_get_policy_info(c->manager, &info);
         manager_get_host(c->manager, &hostname, &machine_id);
-        _cleanup_(json_object_putp) struct json_object *devices = devices_json(c, NULL, &allowed, &blocked);
+        _cleanup_(json_object_putp) struct json_object *devices = devices_json(c, NULL, &allowed, &blocked, &scans);
         _cleanup_(json_object_putp) struct json_object *links = links_json(c, &link_counts, &failed);
-        _cleanup_(json_object_putp) struct json_object *media = media_json(c, &media_counts);
+        _cleanup_(json_object_putp) struct json_object *media = media_json(c, &media_counts, &scans);
+        recorder_scan_totals(manager_get_recorder(c->manager), totals);
+        scans.since_passed = totals[SCAN_RECORD_PASSED];
+        scans.since_infected = totals[SCAN_RECORD_INFECTED];
+        scans.since_held = totals[SCAN_RECORD_HELD];
         struct json_object *counts = json_object_new_object(), *host = json_object_new_object(),
                            *mc = json_object_new_object();
         if (!o || !devices || !media || failed || json_add(o, "devices", counts) < 0 || json_add(o, "host", host) < 0 ||
@@ -456,7 +469,7 @@ static struct json_object *reply_status(struct control *c) {
             json_add(o, "policy", control_policy_to_json(&info)) < 0 ||
             json_add(o, "faults", recorder_recent_faults(manager_get_recorder(c->manager))) < 0 ||
             json_add(o, "ledger", recorder_ledger_status(manager_get_recorder(c->manager))) < 0 ||
-            add_firewall(c, o) < 0)
+            json_add(o, "scans", control_scan_counts_to_json(&scans)) < 0 || add_firewall(c, o) < 0)
                 return NULL;
         return TAKE_PTR(o);
 }
@@ -519,8 +532,8 @@ static struct json_object *reply_list(struct control *c, const struct seat_set *
 
         /* Media on other buses (SD cards, optical discs, disks) have no seat of their own here:
          * a seat's user sees none of them (docs/control.md). */
-        if (!o || json_add(o, "devices", devices_json(c, seats, NULL, NULL)) < 0 ||
-            json_add(o, "media", seats ? json_object_new_array() : media_json(c, NULL)) < 0)
+        if (!o || json_add(o, "devices", devices_json(c, seats, NULL, NULL, NULL)) < 0 ||
+            json_add(o, "media", seats ? json_object_new_array() : media_json(c, NULL, NULL)) < 0)
                 return NULL;
         struct json_object *links = !seats || control_seat_sees_links(seats) ? links_json(c, NULL, &failed) :
                                     json_object_new_array();
@@ -783,14 +796,14 @@ static struct json_object *reply_reload(struct control *c, struct client *cl) {
         int r;
 
         log_notice("control: reload requested by uid %u (pid %d)", (unsigned) cl->uid, (int) cl->pid);
-        before = devices_json(c, NULL, NULL, NULL);
+        before = devices_json(c, NULL, NULL, NULL, NULL);
         links_before = links_json(c, NULL, &failed);
-        media_before = media_json(c, NULL);
+        media_before = media_json(c, NULL, NULL);
         if (!before || failed || !media_before)
                 return NULL;
         r = manager_reload(c->manager);
-        after = devices_json(c, NULL, NULL, NULL);
-        media_after = media_json(c, NULL);
+        after = devices_json(c, NULL, NULL, NULL, NULL);
+        media_after = media_json(c, NULL, NULL);
         links_after = links_json(c, NULL, &failed);
         manager_get_policy_info(c->manager, &info);
 

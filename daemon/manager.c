@@ -390,6 +390,7 @@ int manager_start(struct manager *m) {
                       on_timer_changed, m, &m->media);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up media: %m");
+        media_set_scanner(m->media, m->cfg.clamd_socket);
 
         if (manager_load_policy(m) < 0)
                 log_warning("No valid policy: built-in lockdown (HID-only devices and hubs allowed, everything else blocked)");

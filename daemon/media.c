@@ -23,6 +23,7 @@
 #include "media-fixed.h"
 #include "media-sysfs.h"
 #include "recorder.h"
+#include "scan.h"
 #include "timeutil.h"
 #include "usb-io.h"
 
@@ -38,6 +39,31 @@
  * seen only with the next disc): they are taken together once the drive has been quiet this
  * long, and make one insertion. */
 #define MEDIUM_SETTLE_USEC (1000 * 1000)
+/* A held medium is scanned once its partitions have appeared (they follow the disk's uevent by
+ * well under a second under QEMU's TCG, as on USB). */
+#define SCAN_SETTLE_USEC (1000 * 1000)
+
+/* Where a medium whose storage must pass a virus scan stands, as a USB device's
+ * (usb-devices.c): kept for the medium of one diskseq (a disc changed or a card swapped in the
+ * same slot is scanned again). Held means closed: 0600 root:root and BLKROSET, which is what
+ * the udev rule gives a medium without an access file: root's alone and read-only. */
+enum medium_scan {
+        MEDIUM_SCAN_NONE,             /* no scan asked for */
+        MEDIUM_SCAN_WAITING,          /* held: waiting for its partitions to settle (or a disc) */
+        MEDIUM_SCAN_RUNNING,          /* held: the worker scans it */
+        MEDIUM_SCAN_PASSED,           /* clean: the permitted access is given */
+        MEDIUM_SCAN_INFECTED,         /* closed until it is removed (a disc: ejected) */
+        MEDIUM_SCAN_FAULT,            /* held: the scan could not finish; tried again at the next decision */
+};
+
+static const char *const medium_scan_names[] = {
+        [MEDIUM_SCAN_NONE] = "",
+        [MEDIUM_SCAN_WAITING] = "waiting",
+        [MEDIUM_SCAN_RUNNING] = "scanning",
+        [MEDIUM_SCAN_PASSED] = "passed",
+        [MEDIUM_SCAN_INFECTED] = "infected",
+        [MEDIUM_SCAN_FAULT] = "held",
+};
 
 enum reattach {
         REATTACH_NEVER,
@@ -63,6 +89,13 @@ struct medium {
         bool disc;
         uint64_t disc_seq;            /* the diskseq of the disc last recorded as inserted */
         sd_event_source *settle;      /* a drive's medium change, waiting for quiet */
+        bool held;                    /* closed for its scan (the last decision), whatever the verdict */
+        enum medium_scan scan;
+        enum scan_fault scan_fault;   /* MEDIUM_SCAN_FAULT: why */
+        uint64_t scan_seq;            /* the diskseq SCAN is about */
+        struct scan_job *scan_job;
+        sd_event_source *scan_settle;
+        char signature[SCAN_SIGNATURE_MAX]; /* MEDIUM_SCAN_INFECTED */
         struct media *m;
         char reason[RECORD_REASON_MAX];
         char permit[POLICY_STRING_MAX];
@@ -112,6 +145,8 @@ struct media {
         char *source;
         char *runtime_dir;
         char *state_dir;
+        char *clamd_socket;           /* NULL: KYOKA_CLAMD_SOCKET */
+        int exe_fd;                   /* kyokad's own binary, for the scan worker */
         struct recorder *rec;
         const struct policy *policy;
         struct block_watch *watch;
@@ -153,8 +188,11 @@ static struct medium *medium_find(struct media *m, const char *name) {
 }
 
 static struct medium *medium_free(struct medium *d) {
-        if (d)
+        if (d) {
                 sd_event_source_disable_unref(d->settle);
+                sd_event_source_disable_unref(d->scan_settle);
+                scan_job_free(d->scan_job);
+        }
         return mfree(d);
 }
 
@@ -422,7 +460,7 @@ static void medium_apply(struct media *m, struct medium *d, enum media_record_ev
                 return;
         }
         bool again = reattach == REATTACH_IF_OPEN && recently_reattached(m, d->name);
-        j->access = access_of(d->verdict);
+        j->access = d->held ? MEDIA_ACCESS_CLOSED : access_of(d->verdict);
         j->diskseq = d->disk.diskseq;
         j->reattach = again ? REATTACH_NEVER : reattach;
         j->left_open = again;         /* the worker says whether it still is */
@@ -442,40 +480,118 @@ static void medium_apply(struct media *m, struct medium *d, enum media_record_ev
         apply_queue(m, j);
 }
 
-/* Decides D now and records it (EV, or nothing for an unchanged re-evaluation); the apply
- * follows the commit. */
-/* The policy's decision for D. A medium whose permit (or defaults.scan) requires a virus scan
- * stays closed: media on other buses than USB are not scanned yet (issue 15 covers USB first),
- * and usable without the scan the policy asks for would be a hole. */
-static void media_match(struct media *m, const struct medium *d, struct policy_decision *dec, char *reason, size_t size) {
+/* The policy's decision for D, and whether D is held for its virus scan (*RET_HELD): a medium
+ * whose permit (or defaults.scan) requires a scan stays closed until the scan of this very
+ * medium (its diskseq) has passed; one found infected is blocked while it is there. */
+static void media_match(struct media *m, const struct medium *d, struct policy_decision *dec, char *reason, size_t size,
+                        bool *ret_held) {
+        bool current = d->scan_seq == d->disk.diskseq;
+
         policy_match_media(m->policy, &d->disk.id, now_seconds(), dec);
         policy_decision_describe(dec, NULL, reason, size);
-        if (dec->verdict != VERDICT_BLOCK && dec->scan_required) {
+        *ret_held = false;
+        if (dec->verdict == VERDICT_BLOCK)
+                return;
+        size_t n = strlen(reason);
+        if (current && d->scan == MEDIUM_SCAN_INFECTED) {
+                /* No policy change lets it back before it is removed. */
                 dec->verdict = VERDICT_BLOCK;
-                size_t n = strlen(reason);
-                snprintf(reason + n, size - n, "; closed: a virus scan is required, and media on this bus are not scanned yet");
+                snprintf(reason + n, size - n, "; blocked: virus found (%s)", d->signature);
+        } else if (dec->scan_required && !(current && d->scan == MEDIUM_SCAN_PASSED)) {
+                *ret_held = true;
+                snprintf(reason + n, size - n, "; held for its virus scan: root's alone and read-only until it passes");
         }
 }
 
+static void medium_scan_stop(struct medium *d) {
+        d->scan_job = scan_job_free(d->scan_job);
+        d->scan_settle = sd_event_source_disable_unref(d->scan_settle);
+}
+
+static int on_scan_settled(sd_event_source *s, uint64_t usec, void *userdata);
+
+/* Keeps D's scan in step with its decision: a held medium is (or will be) scanned, once per
+ * diskseq; one no longer held stops its scan. A drive without a disc waits for one. */
+static void medium_scan_follow(struct media *m, struct medium *d) {
+        if (!d->held) {
+                if (d->scan != MEDIUM_SCAN_PASSED && d->scan != MEDIUM_SCAN_INFECTED) {
+                        medium_scan_stop(d);
+                        d->scan = MEDIUM_SCAN_NONE;
+                }
+                return;
+        }
+        if (d->scan_seq == d->disk.diskseq && (d->scan == MEDIUM_SCAN_RUNNING || d->scan_settle))
+                return;
+        medium_scan_stop(d);
+        d->scan = MEDIUM_SCAN_WAITING;
+        d->scan_seq = d->disk.diskseq;
+        if (d->disk.id.bus == MEDIA_BUS_OPTICAL && !d->disc)
+                return;                /* no disc: nothing to scan yet */
+        int r = sd_event_add_time_relative(m->event, &d->scan_settle, CLOCK_MONOTONIC, SCAN_SETTLE_USEC, 0,
+                                           on_scan_settled, d);
+        if (r < 0) {
+                d->scan = MEDIUM_SCAN_FAULT;
+                d->scan_fault = SCAN_FAULT_WORKER;
+                recorder_fault(m->rec, FAULT_OOM, r, "Cannot arm the virus scan of medium %s: %s; it stays held", d->name,
+                               strerror(-r));
+        }
+}
+
+static void on_media_scan_done(struct scan_job *job, const struct scan_outcome *o, void *userdata);
+
+static int on_scan_settled(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct medium *d = userdata;
+        struct media *m = d->m;
+        const struct policy_scan_limits *l = m->policy ? &m->policy->scan_limits : NULL;
+
+        d->scan_settle = sd_event_source_disable_unref(d->scan_settle);
+        if (!l || !d->held || d->scan_job)
+                return 0;
+        struct scan_params p = {
+                .syspath = d->syspath,
+                .clamd_socket = m->clamd_socket ?: KYOKA_CLAMD_SOCKET,
+                .workdir = m->runtime_dir,
+                .max_seconds = (uint64_t) l->max_seconds,
+                .max_bytes = (uint64_t) l->max_megabytes << 20,
+                .max_database_age = (uint64_t) l->max_database_days * 86400,
+        };
+        int r = scan_job_start(m->event, m->exe_fd, NULL, &p, on_media_scan_done, d, &d->scan_job);
+        if (r < 0) {
+                struct scan_outcome o = { .result = SCAN_RESULT_FAULT, .fault = SCAN_FAULT_WORKER, .error = -r };
+                on_media_scan_done(NULL, &o, d);
+                return 0;
+        }
+        d->scan = MEDIUM_SCAN_RUNNING;
+        log_info("medium %s: scanning it for viruses before it is usable", d->name);
+        return 0;
+}
+
+/* Decides D now and records it (EV, or nothing for an unchanged re-evaluation); the apply
+ * follows the commit. */
 static void medium_decide(struct media *m, struct medium *d, enum media_record_event ev) {
         struct policy_decision dec;
         struct record_decision rd;
         char reason[RECORD_REASON_MAX];
+        bool held;
 
-        media_match(m, d, &dec, reason, sizeof reason);
+        media_match(m, d, &dec, reason, sizeof reason, &held);
         record_decision_init(&rd, &dec, dec.verdict, reason);
 
-        bool first = !d->decided, changed = first || d->verdict != dec.verdict;
-        enum reattach reattach = first ? REATTACH_IF_OPEN :
-                                 verdict_rank(dec.verdict) < verdict_rank(d->verdict) ? REATTACH_ALWAYS : REATTACH_NEVER;
+        bool first = !d->decided, changed = first || d->verdict != dec.verdict, access_changed = !first && d->held != held;
+        /* Held is closed, whatever the verdict: from held to blocked nothing narrows. */
+        int rank_before = d->held ? 0 : verdict_rank(d->verdict), rank = held ? 0 : verdict_rank(dec.verdict);
+        enum reattach reattach = first ? REATTACH_IF_OPEN : rank < rank_before ? REATTACH_ALWAYS : REATTACH_NEVER;
         d->decided = true;
         d->verdict = dec.verdict;
+        d->held = held;
         d->next_change = dec.next_change;
         snprintf(d->reason, sizeof d->reason, "%s", rd.reason);
         snprintf(d->permit, sizeof d->permit, "%s", rd.permit);
-        if (ev == MEDIA_RECORD_REEVALUATED && !changed)
+        medium_scan_follow(m, d);
+        if (ev == MEDIA_RECORD_REEVALUATED && !changed && !access_changed)
                 return;
-        recorder_media(m->rec, ev, &d->disk.id, &rd, 0);
+        if (changed || ev != MEDIA_RECORD_REEVALUATED)
+                recorder_media(m->rec, ev, &d->disk.id, &rd, 0);
         /* A drive found at start with a disc in it: the disc is a carry-in of its own. */
         if (ev == MEDIA_RECORD_CONNECTED && d->disk.id.bus == MEDIA_BUS_OPTICAL && d->disc)
                 recorder_media(m->rec, MEDIA_RECORD_INSERTED, &d->disk.id, &rd, 0);
@@ -545,17 +661,73 @@ static void on_read_done(struct media *m, struct job *j, int r) {
         struct record_decision rd;
         struct policy_decision dec;
         char reason[RECORD_REASON_MAX];
-        media_match(m, d, &dec, reason, sizeof reason);
+        bool held;
+        media_match(m, d, &dec, reason, sizeof reason, &held);
         record_decision_init(&rd, &dec, dec.verdict, reason);
         if (inserted)
                 recorder_media(m->rec, MEDIA_RECORD_INSERTED, &d->disk.id, &rd, 0);
         else if (!d->disc && disc_before)
                 recorder_media(m->rec, MEDIA_RECORD_EJECTED, &d->disk.id, &rd, 0);
-        if (dec.verdict != d->verdict) {
+        if (dec.verdict != d->verdict || held != d->held) {
                 medium_decide(m, d, MEDIA_RECORD_REEVALUATED);
                 report_next_change(m);
-        } else if (seq_changed)
-                medium_apply(m, d, MEDIA_RECORD_INSERTED, &rd, REATTACH_NEVER);
+        } else {
+                /* A new disc in a held drive is scanned (the last one's scan was about another). */
+                medium_scan_follow(m, d);
+                if (seq_changed)
+                        medium_apply(m, d, MEDIA_RECORD_INSERTED, &rd, REATTACH_NEVER);
+        }
+}
+
+/* ---- scan before use ------------------------------------------------------------------------- */
+
+static void on_media_scan_done(struct scan_job *job, const struct scan_outcome *o, void *userdata) {
+        struct medium *d = userdata;
+        struct media *m = d->m;
+
+        d->scan_job = scan_job_free(job);
+        struct record_scan rs = {
+                .media = &d->disk.id,
+                .permit = d->permit,
+                .files = o->files,
+                .bytes = o->bytes,
+                .duration_ms = o->duration_ms,
+                .scanner = o->scanner,
+        };
+        switch (o->result) {
+        case SCAN_RESULT_CLEAN:
+                d->scan = MEDIUM_SCAN_PASSED;
+                rs.ev = SCAN_RECORD_PASSED;
+                rs.verdict = d->verdict;
+                recorder_scan(m->rec, &rs);
+                break;
+        case SCAN_RESULT_INFECTED:
+                d->scan = MEDIUM_SCAN_INFECTED;
+                snprintf(d->signature, sizeof d->signature, "%s", o->signature);
+                rs.ev = SCAN_RECORD_INFECTED;
+                rs.verdict = VERDICT_BLOCK;
+                rs.signature = o->signature;
+                rs.file_path = o->path;
+                recorder_scan(m->rec, &rs);
+                break;
+        default:
+                d->scan = MEDIUM_SCAN_FAULT;
+                d->scan_fault = o->fault;
+                rs.ev = SCAN_RECORD_HELD;
+                rs.verdict = VERDICT_READ_ONLY;
+                rs.fault = scan_fault_to_string(o->fault);
+                rs.error = o->error;
+                recorder_scan(m->rec, &rs);
+                return;                /* stays as it is: held */
+        }
+        /* Decided again: clean opens it as the permit says, infected keeps it closed. */
+        medium_decide(m, d, MEDIA_RECORD_REEVALUATED);
+        report_next_change(m);
+}
+
+void media_set_scanner(struct media *m, const char *clamd_socket) {
+        free(m->clamd_socket);
+        m->clamd_socket = clamd_socket ? strdup(clamd_socket) : NULL;
 }
 
 static void on_apply_done(struct media *m, struct job *j, int r) {
@@ -687,7 +859,7 @@ static void on_partition(struct media *m, struct udev_device *dev) {
         const char *pname = parent ? udev_device_get_sysname(parent) : NULL, *name = udev_device_get_sysname(dev);
         struct medium *d = pname ? medium_find(m, pname) : NULL;
 
-        if (!d || !d->decided || d->fixed != MEDIA_NOT_FIXED || d->verdict == VERDICT_ALLOW || !name ||
+        if (!d || !d->decided || d->fixed != MEDIA_NOT_FIXED || (d->verdict == VERDICT_ALLOW && !d->held) || !name ||
             !media_name_valid(name))
                 return;
         struct job *j = job_new(m, JOB_READ_ONLY, d->name);
@@ -901,6 +1073,8 @@ int media_new(sd_event *e, struct udev *udev, const char *source, const char *ru
         m->changed = changed;
         m->userdata = userdata;
         m->access_dirfd = -EBADF;
+        /* The same binary for every scan worker, even after an upgrade replaced the file. */
+        m->exe_fd = open("/proc/self/exe", O_PATH | O_CLOEXEC);
         m->applies_tail = &m->applies;
         m->next_change = TIME_INFINITY;
         m->source = strdup(source);
@@ -1002,6 +1176,9 @@ struct media *media_free(struct media *m) {
         }
         if (m->access_dirfd >= 0)
                 close(m->access_dirfd);
+        if (m->exe_fd >= 0)
+                close(m->exe_fd);
+        free(m->clamd_socket);
         media_fixed_list_free(m->install);
         media_fixed_list_free(m->policy_fixed);
         free(m->source);
@@ -1025,7 +1202,12 @@ void media_foreach(const struct media *m, media_visitor_t visit, void *userdata)
                         .reason = d->reason,
                         .permit = d->permit,
                         .disc = d->disc,
+                        .scan = medium_scan_names[d->scan],
                 };
+                if (d->scan == MEDIUM_SCAN_FAULT)
+                        s.scan_fault = scan_fault_to_string(d->scan_fault);
+                if (d->scan_job)
+                        scan_job_progress(d->scan_job, &s.scan_files, &s.scan_bytes);
                 visit(&s, userdata);
         }
 }

@@ -40,6 +40,9 @@ int media_new(sd_event *e, struct udev *udev, const char *source, const char *ru
  * in STATE_DIR/fixed-disks, listens to block uevents and decides every disk present. P is
  * borrowed: media_policy_changed() whenever the manager replaces or frees it. */
 int media_start(struct media *m, const struct policy *p);
+/* The socket of the clamd that scans media a permit holds until they pass (default
+ * KYOKA_CLAMD_SOCKET). */
+void media_set_scanner(struct media *m, const char *clamd_socket);
 /* Re-decides every medium under P (a reload, a time boundary, a clock set). */
 void media_policy_changed(struct media *m, const struct policy *p);
 /* The earliest time any medium's decision may change by time alone, or TIME_INFINITY. */
@@ -58,6 +61,9 @@ struct media_status {
         const char *reason;
         const char *permit;           /* "" unless a permit decided */
         bool disc;                    /* an optical drive with a disc in it */
+        const char *scan;             /* its virus scan, as a USB device's (usb_device_status) */
+        const char *scan_fault;
+        uint64_t scan_files, scan_bytes;
 };
 typedef void (*media_visitor_t)(const struct media_status *s, void *userdata);
 void media_foreach(const struct media *m, media_visitor_t visit, void *userdata);

@@ -113,6 +113,8 @@ struct recorder {
         bool seat_cached;
         int64_t seat_uid;
         char seat_user[LEDGER_USER_MAX];
+
+        uint64_t scans[_SCAN_RECORD_MAX]; /* outcomes since start, for `status` */
 };
 
 static int64_t now_realtime(void) {
@@ -853,6 +855,7 @@ void recorder_scan(struct recorder *r, const struct record_scan *s) {
                 [SCAN_RECORD_HELD] = LEDGER_EVENT_SCAN_HELD,
         };
         const char *subject = s->usb ? "usb" : "media", *event = events[s->ev];
+        r->scans[s->ev]++;
         int priority = s->ev == SCAN_RECORD_PASSED ? LOG_INFO : s->ev == SCAN_RECORD_INFECTED ? LOG_CRIT : LOG_WARNING;
         struct field_set fs = {};
         char who[512], what[1600], message[2400];
@@ -872,8 +875,9 @@ void recorder_scan(struct recorder *r, const struct record_scan *s) {
                 snprintf(what, sizeof what, "virus scan passed: %" PRIu64 " files, %" PRIu64 " bytes in %" PRIu64 " ms (%s): %s",
                          s->files, s->bytes, s->duration_ms, s->scanner ?: "", policy_verdict_to_string(s->verdict));
         else if (s->ev == SCAN_RECORD_INFECTED)
-                snprintf(what, sizeof what, "VIRUS FOUND: %s in \"%s\" (%" PRIu64 " files scanned, %s): de-authorised",
-                         s->signature ?: "", s->file_path ?: "", s->files, s->scanner ?: "");
+                snprintf(what, sizeof what, "VIRUS FOUND: %s in \"%s\" (%" PRIu64 " files scanned, %s): %s",
+                         s->signature ?: "", s->file_path ?: "", s->files, s->scanner ?: "",
+                         s->usb ? "de-authorised" : "kept closed");
         else
                 snprintf(what, sizeof what, "virus scan did not finish (%s%s%s) after %" PRIu64 " files: held read-only for root",
                          s->fault ?: "", s->error ? ": " : "", s->error ? strerror(s->error) : "", s->files);
@@ -1407,6 +1411,10 @@ static int add_export_key(struct recorder *r, struct json_object *parent) {
         json_object_put(o);
         trusted_key_free(k);
         return q;
+}
+
+void recorder_scan_totals(const struct recorder *r, uint64_t ret[static _SCAN_RECORD_MAX]) {
+        memcpy(ret, r->scans, sizeof r->scans);
 }
 
 struct json_object *recorder_ledger_status(struct recorder *r) {

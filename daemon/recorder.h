@@ -214,6 +214,7 @@ enum scan_record_event {
         SCAN_RECORD_PASSED,
         SCAN_RECORD_INFECTED,
         SCAN_RECORD_HELD,
+        _SCAN_RECORD_MAX,
 };
 struct record_scan {
         enum scan_record_event ev;
@@ -229,6 +230,8 @@ struct record_scan {
         const char *file_path;        /* INFECTED: on the medium */
 };
 void recorder_scan(struct recorder *r, const struct record_scan *s);
+/* How many scans ended each way (enum scan_record_event) since kyokad started, USB and media. */
+void recorder_scan_totals(const struct recorder *r, uint64_t ret[static _SCAN_RECORD_MAX]);
 
 /* A file on an approved medium's file system (carry.c): written (carried out: its SHA-256),
  * read (carried in), or events lost (COUNT of them; REASON "queue-overflow": the kernel's

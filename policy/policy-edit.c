@@ -573,6 +573,11 @@ static void put_approval_tail(FILE *f, const struct layout *lo, const struct pol
 }
 
 /* The entry as a block, without a trailing newline. */
+/* The entry's `scan` key as policy-write.c spells it; NULL (no key) when it follows defaults.scan. */
+static const char *scan_text(enum policy_scan scan) {
+        return scan == POLICY_SCAN_REQUIRED ? "required" : scan == POLICY_SCAN_NONE ? "none" : NULL;
+}
+
 static int format_usb_entry(const void *entry, const struct layout *lo, char **ret) {
         const struct policy_usb_entry *e = entry;
         _cleanup_free_ char *buf = NULL;
@@ -605,6 +610,7 @@ static int format_usb_entry(const void *entry, const struct layout *lo, char **r
         put_string(f, lo, "access", e->read_only ? "read-only" : "read-write");
         if (e->hidraw_user)
                 put_string(f, lo, "hidraw", "user");
+        put_string(f, lo, "scan", scan_text(e->scan));
         put_approval_tail(f, lo, &e->approval);
 
         if (fclose(TAKE_PTR(f)) != 0)
@@ -707,6 +713,7 @@ static int format_media_entry(const void *entry, const struct layout *lo, char *
         put_string(f, lo, "date", e->date);
         put_string(f, lo, "path", e->path);
         put_string(f, lo, "access", e->read_only ? "read-only" : "read-write");
+        put_string(f, lo, "scan", scan_text(e->scan));
         put_approval_tail(f, lo, &e->approval);
 
         if (fclose(TAKE_PTR(f)) != 0)
@@ -951,7 +958,8 @@ static bool entry_is_requested(const struct policy *p, const struct edit_request
                 return e && e->vendor == req->usb->vendor && e->product == req->usb->product &&
                        streq_ptr(e->serial, req->usb->serial ? req->usb->serial : "") &&
                        e->read_only == req->usb->read_only && e->n_interfaces == req->usb->n_interfaces &&
-                       e->hidraw_user == req->usb->hidraw_user && streq_ptr(e->path, req->usb->path);
+                       e->hidraw_user == req->usb->hidraw_user && streq_ptr(e->path, req->usb->path) &&
+                       e->scan == req->usb->scan;
         }
         case EDIT_ADD_NET: {
                 const struct policy_net_entry *e = policy_find_net_permit(p, req->permit);
@@ -969,7 +977,7 @@ static bool entry_is_requested(const struct policy *p, const struct edit_request
                 const struct policy_media_entry *e = policy_find_media_permit(p, req->permit), *m = req->media;
                 return e && e->bus == m->bus && streq_ptr(e->vendor, m->vendor) && streq_ptr(e->model, m->model) &&
                        streq_ptr(e->serial, m->serial) && streq_ptr(e->oemid, m->oemid) && streq_ptr(e->date, m->date) &&
-                       streq_ptr(e->path, m->path) && e->read_only == m->read_only;
+                       streq_ptr(e->path, m->path) && e->read_only == m->read_only && e->scan == m->scan;
         }
         case EDIT_REMOVE:
                 return !permit_exists(p, req->permit);

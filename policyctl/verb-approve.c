@@ -67,6 +67,8 @@ static void help(void) {
                "                      optical drive's permit always names its drive)\n"
                "  --hidraw-user       its raw HID nodes (/dev/hidraw*) are left to udev's rules,\n"
                "                      which give security keys to the user at the seat (USB)\n"
+               "  --scan              its storage must pass a virus scan each time it is connected\n"
+               "                      before it is usable (scan = \"required\"; USB, media)\n"
                "  --label S           what the device is (default: the request's manufacturer and\n"
                "                      product strings)\n"
                "  --purpose S         what it is for\n"
@@ -77,12 +79,13 @@ static void help(void) {
 }
 
 #define APPROVE_WORKSTATIONS_MAX 256
+#define USB_CLASS_MASS_STORAGE 0x08   /* what --scan is about on USB */
 
 struct approve_args {
         const char *request, *vendor, *product, *serial, *interfaces;
         const char *permit, *by, *from, *until, *label, *purpose, *holder;
         const char *ssid, *ssid_hex, *security;
-        bool read_only, bind_port, hidraw_user, any_bssid;
+        bool read_only, bind_port, hidraw_user, any_bssid, scan;
         size_t n_bssids;
         uint8_t bssids[WIRELESS_BSSIDS_MAX][6];       /* parsed --bssid */
         char *workstations[APPROVE_WORKSTATIONS_MAX]; /* --workstation, as given */
@@ -173,6 +176,8 @@ static int check_args(struct approve_args *a) {
                 return approve_usage(_("--any-bssid is for --request (without --bssid an entry approves any access point)"));
         if (wireless_opts && (a->interfaces || a->read_only || a->bind_port || a->hidraw_user))
                 return approve_usage(_("--interfaces, --read-only, --bind-port and --hidraw-user are for USB devices"));
+        if (wireless_opts && a->scan)
+                return approve_usage(_("--scan is for storage (USB devices and media), not for wireless networks"));
         enum wireless_security level;
         if (a->security && wireless_security_from_policy_name(a->security, &level) < 0)
                 return approve_usage(_("--security: expected open, wpa2-psk, wpa2-enterprise or wpa3-sae, got \"%s\""),
@@ -407,7 +412,8 @@ static int approve_usb(const char *path, const char *text, size_t size, const st
                        const struct usb_identity *id, struct policy_approval *ap) {
         _cleanup_free_ char *out = NULL, *label = NULL, *device = NULL;
         struct policy_interface_pattern patterns[USB_INTERFACES_MAX];
-        struct policy_usb_entry e = { .approval = *ap, .read_only = a->read_only, .hidraw_user = a->hidraw_user };
+        struct policy_usb_entry e = { .approval = *ap, .read_only = a->read_only, .hidraw_user = a->hidraw_user,
+                                      .scan = a->scan ? POLICY_SCAN_REQUIRED : POLICY_SCAN_DEFAULT };
         struct policy_diag diag = {};
         bool rewritten = false;
         size_t n = 0;
@@ -468,6 +474,13 @@ static int approve_usb(const char *path, const char *text, size_t size, const st
                 if (!hid)
                         log_error(_("warning: --hidraw-user has no effect: the entry approves no HID interface (03)"));
         }
+        if (a->scan && e.has_interfaces) {
+                bool storage = false;
+                for (size_t i = 0; i < n; i++)
+                        storage = storage || patterns[i].c.cls == USB_CLASS_MASS_STORAGE;
+                if (!storage)
+                        log_error(_("warning: --scan has no effect: the entry approves no mass storage interface (08)"));
+        }
 
         if (asprintf(&device, "usb %04x:%04x serial %s%s%s", id->vendor, id->product,
                      id->has_serial ? id->serial : "(none)", e.path ? " on port " : "", e.path ?: "") < 0)
@@ -486,7 +499,8 @@ static int approve_usb(const char *path, const char *text, size_t size, const st
 static int approve_media(const char *path, const char *text, size_t size, const struct approve_args *a,
                          const struct media_identity *id, struct policy_approval *ap) {
         _cleanup_free_ char *out = NULL, *label = NULL, *device = NULL;
-        struct policy_media_entry e = { .approval = *ap, .bus = id->bus, .read_only = a->read_only };
+        struct policy_media_entry e = { .approval = *ap, .bus = id->bus, .read_only = a->read_only,
+                                        .scan = a->scan ? POLICY_SCAN_REQUIRED : POLICY_SCAN_DEFAULT };
         struct policy_diag diag = {};
         bool rewritten = false;
         int r;
@@ -535,7 +549,7 @@ static int approve_media(const char *path, const char *text, size_t size, const 
 int verb_approve(int argc, char *argv[]) {
         enum { ARG_REQUEST = 0x100, ARG_VENDOR, ARG_PRODUCT, ARG_SERIAL, ARG_INTERFACES, ARG_PERMIT, ARG_BY,
                ARG_FROM, ARG_UNTIL, ARG_READ_ONLY, ARG_BIND_PORT, ARG_HIDRAW_USER, ARG_LABEL, ARG_PURPOSE, ARG_HOLDER,
-               ARG_SSID, ARG_SSID_HEX, ARG_BSSID, ARG_ANY_BSSID, ARG_SECURITY, ARG_WORKSTATION };
+               ARG_SSID, ARG_SSID_HEX, ARG_BSSID, ARG_ANY_BSSID, ARG_SECURITY, ARG_WORKSTATION, ARG_SCAN };
         static const struct option options[] = {
                 { "request", required_argument, NULL, ARG_REQUEST },
                 { "vendor", required_argument, NULL, ARG_VENDOR },
@@ -549,6 +563,7 @@ int verb_approve(int argc, char *argv[]) {
                 { "read-only", no_argument, NULL, ARG_READ_ONLY },
                 { "bind-port", no_argument, NULL, ARG_BIND_PORT },
                 { "hidraw-user", no_argument, NULL, ARG_HIDRAW_USER },
+                { "scan", no_argument, NULL, ARG_SCAN },
                 { "label", required_argument, NULL, ARG_LABEL },
                 { "purpose", required_argument, NULL, ARG_PURPOSE },
                 { "holder", required_argument, NULL, ARG_HOLDER },
@@ -581,6 +596,7 @@ int verb_approve(int argc, char *argv[]) {
                 case ARG_READ_ONLY: a.read_only = true; break;
                 case ARG_BIND_PORT: a.bind_port = true; break;
                 case ARG_HIDRAW_USER: a.hidraw_user = true; break;
+                case ARG_SCAN: a.scan = true; break;
                 case ARG_LABEL: a.label = optarg; break;
                 case ARG_PURPOSE: a.purpose = optarg; break;
                 case ARG_HOLDER: a.holder = optarg; break;
@@ -643,6 +659,8 @@ int verb_approve(int argc, char *argv[]) {
                 r = read_policy_text(path, &text, &size);
                 if (r < 0)
                         return r;
+                if (req->type == REQUEST_WIRELESS && a.scan)
+                        return usage_error("approve", _("--scan is for storage (USB devices and media), not for wireless networks"));
                 if (req->type == REQUEST_WIRELESS)
                         return approve_wireless(path, text, size, &a, &req->wireless, &ap);
                 if (a.n_bssids > 0 || a.any_bssid || a.security)
@@ -659,6 +677,9 @@ int verb_approve(int argc, char *argv[]) {
                         if (a.interfaces || a.read_only || a.bind_port || a.hidraw_user)
                                 return usage_error("approve", _("--interfaces, --read-only, --bind-port and --hidraw-user "
                                                               "are for USB devices, the request is for a network link"));
+                        if (a.scan)
+                                return usage_error("approve", _("--scan is for storage (USB devices and media), the "
+                                                              "request is for a network link"));
                         return approve_net(path, text, size, &a, &req->net, &ap);
                 }
                 return approve_usb(path, text, size, &a, &req->usb, &ap);

@@ -102,6 +102,7 @@ static void print_medium(struct json_object *m) {
         if (json_object_object_get_ex(m, "disc", &disc) && json_object_is_type(disc, json_type_boolean))
                 fputs(json_object_get_boolean(disc) ? "; disc in the drive" : "; no disc", stdout);
         print_reason(m);
+        print_scan(m);
 }
 
 /* One network as the list names it: "SSID" (security, BSSID). The SSID arrives sanitised. */

@@ -18,7 +18,8 @@ static void help(void) {
         printf(_("Usage: policyctl show [--json] FILE\n"
                "\n"
                "Print a policy: its header, the defaults, and for each permit the device, its port,\n"
-               "access, raw HID, validity, who approved it and when, holder, label and purpose.\n"
+               "access, raw HID, virus scan, validity, who approved it and when, holder, label and\n"
+               "purpose, and the bounds of a scan.\n"
                "The signature is not checked ('policyctl verify' does that).\n"
                "\n"
                "Options:\n"
@@ -100,6 +101,13 @@ static void print_media_keys(const char *vendor, const char *model, const char *
                 }
 }
 
+/* Whether an entry's storage must pass a scan, and why: its own key or defaults.scan. */
+static void print_scan(const struct policy *p, enum policy_scan scan) {
+        bool required = scan == POLICY_SCAN_REQUIRED || (scan == POLICY_SCAN_DEFAULT && p->default_scan);
+        printf("  %-12s %s%s\n", "scan", required ? "required before use" : "none",
+               scan == POLICY_SCAN_DEFAULT ? " (defaults.scan)" : "");
+}
+
 static void print_table(const struct policy *p) {
         char b[ISO8601_MAX];
         const char *issued = date_or_null(p->issued_text, p->issued, b);
@@ -129,6 +137,14 @@ static void print_table(const struct policy *p) {
                policy_action_to_string(p->default_usb_hid), policy_action_to_string(p->default_usb_hub),
                policy_action_to_string(p->default_usb_other), policy_action_to_string(p->default_network),
                policy_action_to_string(p->default_wireless), policy_action_to_string(p->default_media));
+        const struct policy_scan_limits *l = &p->scan_limits;
+        printf("scan         %s; at most %" PRId64 " s and %" PRId64 " MiB per medium, ",
+               p->default_scan ? "required by default (defaults.scan)" : "where a permit requires it",
+               l->max_seconds, l->max_megabytes);
+        if (l->max_database_days > 0)
+                printf("signatures at most %" PRId64 " days old\n", l->max_database_days);
+        else
+                printf("signature age not checked\n");
 
         for (size_t i = 0; i < p->n_usb; i++) {
                 const struct policy_usb_entry *e = &p->usb[i];
@@ -154,6 +170,7 @@ static void print_table(const struct policy *p) {
                         fputs(" (others disabled)", stdout);
                 printf("\n  %-12s %s\n", "access", e->read_only ? "read-only" : "read-write");
                 printf("  %-12s %s\n", "hidraw", e->hidraw_user ? "user (as udev's rules give it)" : "root only");
+                print_scan(p, e->scan);
                 print_approval(&e->approval);
         }
 
@@ -222,6 +239,7 @@ static void print_table(const struct policy *p) {
                 printf("\n  %-12s %s\n", "access",
                        e->bus == MEDIA_BUS_OPTICAL ? (e->read_only ? "read discs (carry-in)" : "read and write discs")
                                                    : e->read_only ? "read-only" : "read-write");
+                print_scan(p, e->scan);
                 print_approval(&e->approval);
         }
 
@@ -278,7 +296,16 @@ static int add_approval(struct json_object *o, const struct policy_approval *a) 
         return r;
 }
 
-static int usb_to_json(const struct policy_usb_entry *e, struct json_object **ret) {
+/* "scan": the entry's key as written (null: it follows defaults.scan); "scan_required": what
+ * applies. */
+static int add_scan(struct json_object *o, const struct policy *p, enum policy_scan scan) {
+        bool required = scan == POLICY_SCAN_REQUIRED || (scan == POLICY_SCAN_DEFAULT && p->default_scan);
+        int r = json_add_string(o, "scan", scan == POLICY_SCAN_REQUIRED ? "required" :
+                                           scan == POLICY_SCAN_NONE ? "none" : NULL);
+        return r < 0 ? r : json_add(o, "scan_required", json_object_new_boolean(required));
+}
+
+static int usb_to_json(const struct policy *p, const struct policy_usb_entry *e, struct json_object **ret) {
         struct json_object *o = json_object_new_object(), *ifs = NULL;
         char hex[5];
         int r;
@@ -309,6 +336,7 @@ static int usb_to_json(const struct policy_usb_entry *e, struct json_object **re
                 r = json_add_null(o, "interfaces");
         r = r < 0 ? r : json_add_string(o, "access", e->read_only ? "read-only" : "read-write");
         r = r < 0 ? r : json_add_string(o, "hidraw", e->hidraw_user ? "user" : "root");
+        r = r < 0 ? r : add_scan(o, p, e->scan);
         if (r < 0) {
                 json_object_put(o);
                 return r;
@@ -391,7 +419,7 @@ static int media_keys_to_json(struct json_object *o, enum media_bus bus, const c
         return r;
 }
 
-static int media_to_json(const struct policy_media_entry *e, struct json_object **ret) {
+static int media_to_json(const struct policy *p, const struct policy_media_entry *e, struct json_object **ret) {
         struct json_object *o = json_object_new_object();
         int r;
 
@@ -402,6 +430,7 @@ static int media_to_json(const struct policy_media_entry *e, struct json_object 
         r = r < 0 ? r : json_add_string(o, "oemid", e->oemid);
         r = r < 0 ? r : json_add_string(o, "date", e->date);
         r = r < 0 ? r : json_add_string(o, "access", e->read_only ? "read-only" : "read-write");
+        r = r < 0 ? r : add_scan(o, p, e->scan);
         if (r < 0) {
                 json_object_put(o);
                 return r;
@@ -454,13 +483,22 @@ static int print_json(const struct policy *p) {
         r = r < 0 ? r : json_add_string(defaults, "network", policy_action_to_string(p->default_network));
         r = r < 0 ? r : json_add_string(defaults, "wireless", policy_action_to_string(p->default_wireless));
         r = r < 0 ? r : json_add_string(defaults, "media", policy_action_to_string(p->default_media));
+        r = r < 0 ? r : json_add_string(defaults, "scan", p->default_scan ? "required" : "none");
+
+        /* The bounds of every scan (the policy's `scan` group, its defaults when not given). */
+        struct json_object *scan = json_object_new_object();
+        if (json_add(root, "scan", scan) < 0)
+                r = -ENOMEM;
+        r = r < 0 ? r : json_add(scan, "max_seconds", json_object_new_int64(p->scan_limits.max_seconds));
+        r = r < 0 ? r : json_add(scan, "max_megabytes", json_object_new_int64(p->scan_limits.max_megabytes));
+        r = r < 0 ? r : json_add(scan, "max_database_days", json_object_new_int64(p->scan_limits.max_database_days));
 
         struct json_object *media = json_object_new_array(), *fixed = json_object_new_array();
         if (json_add(root, "media", media) < 0 || json_add(root, "fixed_disks", fixed) < 0)
                 r = -ENOMEM;
         for (size_t i = 0; r >= 0 && i < p->n_media; i++) {
                 struct json_object *o;
-                r = media_to_json(&p->media[i], &o);
+                r = media_to_json(p, &p->media[i], &o);
                 if (r >= 0 && json_object_array_add(media, o) < 0)
                         r = -ENOMEM;
         }
@@ -482,7 +520,7 @@ static int print_json(const struct policy *p) {
                 r = -ENOMEM;
         for (size_t i = 0; r >= 0 && i < p->n_usb; i++) {
                 struct json_object *o;
-                r = usb_to_json(&p->usb[i], &o);
+                r = usb_to_json(p, &p->usb[i], &o);
                 if (r >= 0 && json_object_array_add(usb, o) < 0)
                         r = -ENOMEM;
         }

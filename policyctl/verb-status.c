@@ -38,7 +38,9 @@ static void help(void) {
                "or that the built-in lockdown applies; the present USB devices, media on other\n"
                "buses and network links allowed and blocked, and how often blocked links were set up\n"
                "(violations); whether kyokad's network firewall is in force; the ledger (records, last seq, records waiting, the error while it\n"
-               "cannot be written) and the export key's fingerprint; the last faults.\n"
+               "cannot be written) and the export key's fingerprint; the virus scans of media\n"
+               "(held for a scan, being scanned, passed, infected; and since kyokad started); the\n"
+               "last faults.\n"
                "Needs root, group %s or %s.\n"
                "Exit status: 0 shown, 1 kyokad unreachable or refused, 2 usage error.\n"
                "\n"
@@ -302,6 +304,19 @@ int verb_status(int argc, char *argv[]) {
                        json_object_get_int(get(md, "present")), json_object_get_int(get(md, "allowed")),
                        json_object_get_int(get(md, "blocked")), json_object_get_int(get(md, "fixed")),
                        json_object_get_int(get(md, "fixed")) == 1 ? "" : "s");
+        /* The virus scans (docs/control.md); absent from an older kyokad. */
+        struct json_object *sc = get(reply, "scans");
+        if (sc) {
+                struct json_object *since = get(sc, "since_start");
+                printf("%-10s present: %" PRIu64 " waiting, %" PRIu64 " scanning, %" PRIu64 " held (the scan could not "
+                       "finish), %" PRIu64 " passed, %" PRIu64 " infected\n", "Scans:",
+                       json_object_get_uint64(get(sc, "waiting")), json_object_get_uint64(get(sc, "scanning")),
+                       json_object_get_uint64(get(sc, "held")), json_object_get_uint64(get(sc, "passed")),
+                       json_object_get_uint64(get(sc, "infected")));
+                printf("%-10s since kyokad started: %" PRIu64 " passed, %" PRIu64 " infected, %" PRIu64 " did not finish\n",
+                       "", json_object_get_uint64(get(since, "passed")), json_object_get_uint64(get(since, "infected")),
+                       json_object_get_uint64(get(since, "held")));
+        }
         /* null: kyokad runs with --network off. Violations: of the links present now, since
          * kyokad first saw each. */
         struct json_object *l = get(reply, "links");

@@ -127,6 +127,15 @@ run pc list;                 expect "list: links not watched with --network off"
 run pc status;               expect "status: links not watched with --network off" 0 "not watched (kyokad runs with --network off)"
 run pc status --json;        expect "status --json: links null with --network off" 0 '"links":null'
 run pc request 1-2;          expect "request for an absent device exits 1" 1 "no present USB device"
+# The virus scans (issue 15): none here, but the counts are there, now and since start.
+run pc status;               expect "status: the scans, none yet" 0 "since kyokad started: 0 passed, 0 infected, 0 did not finish"
+run pc status --json
+check "status --json: scans present and since start" 'python3 -c "
+import json, sys
+s = json.load(open(\"out\"))[\"scans\"]
+assert s == {\"since_start\": {\"passed\": 0, \"infected\": 0, \"held\": 0}, \"waiting\": 0, \"scanning\": 0,
+             \"held\": 0, \"passed\": 0, \"infected\": 0}, s
+"' "$(head -c 300 out)"
 
 # ---- install --------------------------------------------------------------------------------
 run pc install p1.conf;      expect "install serial 1" 0 "kyokad reloaded: serial 1 in force"

@@ -488,6 +488,64 @@ run pc revoke wl.conf --permit W-ODD
 expect "revoke a wireless permit" 0 "revoked permit W-ODD"
 grep -q 1b5b324aff0a41 wl.conf && not_ok "... the entry is gone" || ok "... the entry is gone"
 
+# ---- virus scan before use (issue 15): approve --scan, show --------------------------------------
+pc init --issuer 木更津市 --contract 契約-1 > scan.conf
+run pc show scan.conf
+if [ "$rc" -eq 0 ] && grep -qx 'scan         where a permit requires it; at most 900 s and 65536 MiB per medium, signatures at most 7 days old' out
+then ok "show prints the scan bounds (their defaults)"
+else not_ok "show prints the scan bounds (their defaults)"; fi
+run pc approve scan.conf --request stick.json --permit S-USB --by 山田 --scan
+expect "approve --scan of a USB request" 0 "added permit S-USB"
+sed -n '/S-USB/,/}/p' scan.conf | grep -q '^ *scan = "required";$' && ok "... writes scan = \"required\" into the entry" ||
+	not_ok "... writes scan = \"required\" into the entry"
+cat > card.json <<'EOF'
+{
+  "kyoka_request": 1,
+  "type": "media",
+  "host": { "hostname": "kyoka-pc-01", "machine_id": null },
+  "time": "2026-11-22T13:05:09+09:00",
+  "device": { "bus": "mmc", "name": "mmcblk0", "path": "pci-0000:00:04.0-mmc", "vendor": "0x0000aa", "model": "QEMU!",
+              "serial": "0xdeadbeef", "oemid": "0x5859", "date": "02/2006" }
+}
+EOF
+run pc approve scan.conf --request card.json --permit S-CARD --by 山田 --scan --read-only
+expect "approve --scan of a media request" 0 "added permit S-CARD"
+sed -n '/S-CARD/,/}/p' scan.conf | grep -q '^ *scan = "required";$' && ok "... writes scan = \"required\" into the media entry" ||
+	not_ok "... writes scan = \"required\" into the media entry"
+run pc approve scan.conf --request card.json --permit S-PLAIN --by 山田 --bind-port --label plain
+expect "approve without --scan" 0 "added permit S-PLAIN"
+sed -n '/S-PLAIN/,/}/p' scan.conf | grep -q 'scan =' && not_ok "... writes no scan key" || ok "... writes no scan key"
+run pc check scan.conf; expect "the policy with scans passes check" 0 "valid, serial 4"
+# defaults.scan and the bounds, as an admin writes them by hand.
+sed -i -e '/^    wireless = "block";/a\    scan = "required";' scan.conf
+printf 'scan = { max_seconds = 120; max_megabytes = 2048; max_database_days = 0; };\n' >> scan.conf
+run pc show scan.conf
+if [ "$rc" -eq 0 ] && grep -qx 'scan         required by default (defaults.scan); at most 120 s and 2048 MiB per medium, signature age not checked' out &&
+	[ "$(grep -c '^  scan         required before use$' out)" = 2 ] &&
+	[ "$(grep -c '^  scan         required before use (defaults.scan)$' out)" = 1 ]
+then ok "show prints each permit's scan and defaults.scan with the bounds"
+else not_ok "show prints each permit's scan and defaults.scan with the bounds"; fi
+run pc show --json scan.conf
+if [ "$rc" -eq 0 ] && python3 -c '
+import json, sys
+p = json.load(sys.stdin)
+assert p["defaults"]["scan"] == "required", p["defaults"]
+assert p["scan"] == {"max_seconds": 120, "max_megabytes": 2048, "max_database_days": 0}, p["scan"]
+u = p["usb"][0]; m = {e["permit"]: e for e in p["media"]}
+assert u["scan"] == "required" and u["scan_required"] is True, u
+assert m["S-CARD"]["scan"] == "required" and m["S-CARD"]["scan_required"] is True
+assert m["S-PLAIN"]["scan"] is None and m["S-PLAIN"]["scan_required"] is True, m["S-PLAIN"]
+' < out; then ok "show --json: scan, scan_required, defaults.scan and the bounds"
+else not_ok "show --json: scan, scan_required, defaults.scan and the bounds"; fi
+cp scan.conf before-scan.conf
+run pc approve scan.conf --ssid city-net --permit S-W --by 山田 --scan
+expect "approve --scan of a wireless network is a usage error" 2 "--scan is for storage"
+run pc approve scan.conf --request link.json --permit S-N --by 山田 --scan
+expect "approve --scan of a network request is a usage error" 2 "--scan is for storage"
+cmp -s scan.conf before-scan.conf && ok "... and the policy is left as it was" || not_ok "... and the policy is left as it was"
+run pc approve scan.conf --vendor 046d --product c52b --serial K --interfaces 03:01:01 --permit S-KBD --by 山田 --scan
+expect "approve --scan of a device without storage warns" 0 "warning: --scan has no effect"
+
 # ---- install: policy.conf lists the serials a clone would need -------------------------------
 pc sign --key admin.key port.conf >/dev/null 2>&1
 run pc install port.conf

@@ -945,9 +945,42 @@ static void test_medium_json_and_match(void **state) {
         assert_int_equal(cmd.subject, SUBJECT_MEDIA);
 }
 
+/* A held medium's scan shows in `list` as a USB device's does, and `status` counts the media
+ * in each scan state (an unknown one as held: not usable). */
+static void test_medium_scan_and_scan_counts(void **state) {
+        struct media_identity id = { .bus = MEDIA_BUS_MMC, .name = "mmcblk0", .serial = "0xdeadbeef" };
+        struct media_status st = { .id = &id, .identity_ok = true, .decided = true, .verdict = VERDICT_ALLOW,
+                                   .reason = "permit P", .permit = "P", .scan = "scanning", .scan_files = 12,
+                                   .scan_bytes = 4096 };
+        struct json_object *o = control_medium_to_json(&st), *scan = NULL, *v;
+
+        assert_true(json_object_object_get_ex(o, "scan", &scan));
+        assert_string_equal(json_object_get_string(json_object_object_get(scan, "state")), "scanning");
+        assert_int_equal(json_object_get_int64(json_object_object_get(scan, "files")), 12);
+        assert_int_equal(json_object_get_int64(json_object_object_get(scan, "bytes")), 4096);
+        assert_true(json_object_object_get_ex(scan, "fault", &v) && v == NULL);
+        json_object_put(o);
+        st.scan = "";
+        o = control_medium_to_json(&st);
+        assert_false(json_object_object_get_ex(o, "scan", NULL));
+        json_object_put(o);
+
+        struct control_scan_counts c = { .since_passed = 3, .since_infected = 1, .since_held = 2 };
+        const char *states[] = { "", NULL, "waiting", "scanning", "scanning", "held", "passed", "infected", "other" };
+        for (size_t i = 0; i < ELEMENTSOF(states); i++)
+                control_scan_count(&c, states[i]);
+        o = control_scan_counts_to_json(&c);
+        assert_non_null(o);
+        assert_string_equal(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
+                            "{\"since_start\":{\"passed\":3,\"infected\":1,\"held\":2},\"waiting\":1,\"scanning\":2,"
+                            "\"held\":2,\"passed\":1,\"infected\":1}");
+        json_object_put(o);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_medium_json_and_match),
+                cmocka_unit_test(test_medium_scan_and_scan_counts),
                 cmocka_unit_test(test_parse_accepts_each_command),
                 cmocka_unit_test(test_parse_ignores_unknown_fields),
                 cmocka_unit_test(test_parse_garbage_is_ebadmsg),

@@ -546,9 +546,45 @@ static void test_add_and_remove_media(void **state) {
         policy_diag_done(&d);
 }
 
+/* approve --scan: the entry says scan = "required", in the text edit and in the canonical
+ * fallback, for USB and media; an entry without it keeps following defaults.scan (no key). */
+static void test_add_keeps_scan(void **state) {
+        struct policy_usb_entry e = new_usb_entry("許可-SCAN", "stick");
+        struct policy_media_entry m = new_media_entry("M-SCAN", MEDIA_BUS_MMC);
+        e.scan = POLICY_SCAN_REQUIRED;
+        m.scan = POLICY_SCAN_REQUIRED;
+
+        for (int fallback = 0; fallback < 2; fallback++) {
+                _cleanup_free_ char *out = NULL, *out2 = NULL, *out3 = NULL;
+                bool rewritten;
+                policy_edit_force_fallback = fallback;
+                out = add_usb(three_entries, &e, fallback);
+                assert_non_null(strstr(out, "scan = \"required\";\n"));
+                assert_int_equal(policy_edit_add_media(out, strlen(out), "policy.conf", &m, &out2, &rewritten, NULL), 0);
+                assert_int_equal(rewritten, fallback);
+                _cleanup_(policy_freep) struct policy *p = parse_ok(out2, 9, 4, 0);
+                assert_int_equal(policy_find_usb_permit(p, "許可-SCAN")->scan, POLICY_SCAN_REQUIRED);
+                assert_int_equal(policy_find_usb_permit(p, "A-1")->scan, POLICY_SCAN_DEFAULT);
+                assert_int_equal(policy_find_media_permit(p, "M-SCAN")->scan, POLICY_SCAN_REQUIRED);
+
+                /* A later edit keeps them. */
+                assert_int_equal(policy_edit_remove(out2, strlen(out2), "policy.conf", "A-1", &out3, &rewritten, NULL), 0);
+                _cleanup_(policy_freep) struct policy *q = parse_ok(out3, 10, 3, 0);
+                assert_int_equal(policy_find_usb_permit(q, "許可-SCAN")->scan, POLICY_SCAN_REQUIRED);
+                assert_int_equal(policy_find_media_permit(q, "M-SCAN")->scan, POLICY_SCAN_REQUIRED);
+        }
+        policy_edit_force_fallback = false;
+
+        /* Without --scan: no key written. */
+        e.scan = POLICY_SCAN_DEFAULT;
+        _cleanup_free_ char *plain = add_usb(three_entries, &e, false);
+        assert_null(strstr(plain, "scan ="));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_add_and_remove_media),
+                cmocka_unit_test(test_add_keeps_scan),
                 cmocka_unit_test(test_add_keeps_comments_and_raises_serial),
                 cmocka_unit_test(test_add_keeps_port_and_hidraw),
                 cmocka_unit_test(test_add_creates_list_when_absent),

@@ -13,7 +13,15 @@ fields, never the message):
   - a stick with the EICAR file is de-authorised and an incident recorded (signature, file);
   - with clamd stopped a stick stays held (scan-held, scanner-missing), and passes once clamd
     is back and kyokad decides again (SIGHUP);
-  - a stick whose partition holds no file system stays held (unmountable).
+  - a stick whose partition holds no file system stays held (unmountable);
+  - media on other buses (issue 15 item 2): an SD card put into a PCI reader (sdhci-pci + sd-card) and
+    a hot-plugged NVMe drive, blocked without a permit, are approved from their requests with
+    `policyctl approve --scan`; the card is held (closed: 0600 root:root, ro=1) while clamd is
+    stopped (scan-held, scanner-missing), then passes and opens read-write; the NVMe drive with
+    the EICAR file stays closed with a scan-infected record; an optical drive approved with --scan
+    waits for a disc, keeps a disc with EICAR closed, and scans the next disc again (a new
+    diskseq), which then reads;
+  - `policyctl status` counts the scans (present by state, and since kyokad started).
 
 Prints "ok - NAME" / "not ok - NAME" and finally "kyokad-scan: N passed, N failed".
 """
@@ -51,6 +59,8 @@ SERIAL_CLEAN = "SCAN-CLEAN-1"
 SERIAL_EICAR = "SCAN-EICAR-1"
 SERIAL_HELD = "SCAN-HELD-1"
 SERIAL_NOFS = "SCAN-NOFS-1"
+NVME_SERIAL = "NVSCAN-EICAR"
+CARD_FILES = {"写真/2026-11.jpg": b"\xff\xd8" + b"jpeg" * 500, "notes.txt": b"card\n"}
 CLEAN_FILES = {"報告書/2026-11.txt": b"monthly report\n" * 100, "data.csv": b"a,b\n1,2\n", "empty": b""}
 
 
@@ -203,6 +213,187 @@ def case_unmountable(vm, k):
     check("... the stick stays held: authorised, read-only, root's alone", ok, node_state(vm, "4"))
 
 
+def medium_state(vm, name):
+    """'RO MODE OWNER:GROUP' of /dev/NAME."""
+    rc, out = vm.run(f"echo $(cat /sys/class/block/{name}/ro) $(stat -c '%a %U:%G' /dev/{name})")
+    return " ".join(out.split())
+
+
+def media_records(vm, name, event):
+    return [r for r in ledger(vm) if r.get("subject") == "media" and r.get("device_name") == name
+            and r.get("event") == event]
+
+
+def request_medium(vm, name, work):
+    """policyctl request NAME in the guest, copied to the host: its path, or None."""
+    rc, out = vm.run(f"policyctl --runtime-dir /run/kyoka request {name} --out /tmp/req-{name}.json")
+    if rc != 0:
+        return None
+    path = os.path.join(work, f"req-{name}.json")
+    with open(path, "wb") as f:
+        f.write(vm.read_file(f"/tmp/req-{name}.json"))
+    return path
+
+
+def case_card(vm, k, approver, work):
+    # The reader's slot was empty until now: the card arrives as on a workstation with kyoka
+    # installed. (A card present at kyokad's first start, found open, makes kyokad re-attach the
+    # reader's PCI function: test-kyokad-media.py covers that.)
+    vm.qmp("blockdev-change-medium", id="card0", filename=IMAGES["card"], format="raw")
+    ok = vm.wait_for("[ -b /dev/mmcblk0 ] && [ \"$(stat -c '%a %U:%G' /dev/mmcblk0)\" = '600 root:root' ] && "
+                     "[ \"$(cat /sys/block/mmcblk0/ro)\" = 1 ]", timeout=30)
+    check("SD card without a permit: closed (mmcblk0 ro=1, 600 root:root)", ok is not None, medium_state(vm, "mmcblk0"))
+    req = request_medium(vm, "mmcblk0", work)
+    check("... policyctl request mmcblk0 writes its request", req is not None)
+    approver.approve_request(req, "P-CARD", "--scan")
+    check("... approve --scan puts scan = \"required\" into its permit",
+          'scan = "required";' in approver.text().split('"P-CARD"', 1)[-1].split("}", 1)[0], approver.text()[-600:])
+    approver.sign()
+    vm.run("kill $(pidof clamd); sleep 0.5; rm -f " + SOCKET)
+    k.install(approver)
+    took = wait_log(vm, r"Medium mmcblk0 .*virus scan did not finish \(scanner-missing", 40)
+    check("... installed with clamd stopped: the card's scan fails with scanner-missing", took is not None,
+          "\n".join(l for l in kyokad_log(vm).splitlines() if "mmcblk0" in l)[-600:])
+    ok = vm.holds("[ \"$(stat -c '%a %U:%G' /dev/mmcblk0)\" = '600 root:root' ] && [ \"$(cat /sys/block/mmcblk0/ro)\" = 1 ] "
+                  "&& [ \"$(stat -c '%a %U:%G' /dev/mmcblk0p1)\" = '600 root:root' ] && "
+                  "[ \"$(cat /sys/class/block/mmcblk0p1/ro)\" = 1 ]", 3)
+    check("... the card stays held: mmcblk0 and its partition ro=1, 600 root:root", ok,
+          f"{medium_state(vm, 'mmcblk0')}; p1 {medium_state(vm, 'mmcblk0p1')}")
+    rc, out = vm.run("policyctl --runtime-dir /run/kyoka list --json")
+    try:
+        m = {x["device"]: x for x in json.loads(out) if x.get("type") == "media"}.get("mmcblk0", {})
+    except (ValueError, KeyError, TypeError):
+        m = {}
+    check("... policyctl list --json: verdict allow, scan held (scanner-missing)",
+          m.get("verdict") == "allow" and m.get("scan", {}).get("state") == "held"
+          and m.get("scan", {}).get("fault") == "scanner-missing", json.dumps(m)[:400])
+    rc, out = vm.run("policyctl --runtime-dir /run/kyoka list")
+    check("... policyctl list shows the card held", "scan       held: scanner-missing" in out.split("mmcblk0", 1)[-1],
+          out.strip()[-400:])
+    recs = media_records(vm, "mmcblk0", "scan-held")
+    r = recs[-1] if recs else {}
+    check("... scan-held recorded for the medium, reason scanner-missing",
+          r.get("reason") == "scanner-missing" and r.get("permit") == "P-CARD", json.dumps(r, ensure_ascii=False)[:300])
+    start_clamd(vm)
+    vm.run("kill -HUP $(pidof kyokad)")
+    took = wait_log(vm, r"Medium mmcblk0 .*virus scan passed", 60)
+    check("... clamd back and kyokad told (SIGHUP): the card's scan passes", took is not None,
+          "\n".join(l for l in kyokad_log(vm).splitlines() if "mmcblk0" in l)[-400:])
+    ok = vm.wait_for("[ \"$(cat /sys/block/mmcblk0/ro)\" = 0 ] && [ \"$(stat -c '%a %U:%G' /dev/mmcblk0)\" = '660 root:disk' ]",
+                     timeout=20)
+    check("... then open as its permit says: ro=0, node 660 root:disk", ok is not None, medium_state(vm, "mmcblk0"))
+    vm.run("/bin/udevadm settle --timeout=15", timeout=30)
+    rc, out = vm.run("mkdir -p /mnt/card && mount /dev/mmcblk0p1 /mnt/card && echo new > /mnt/card/written && sync && "
+                     "cat /mnt/card/notes.txt /mnt/card/written && umount /mnt/card", timeout=30)
+    check("... its file system mounts read-write and takes a new file", rc == 0 and "card" in out and "new" in out,
+          out.strip()[-200:])
+    recs = media_records(vm, "mmcblk0", "scan-passed")
+    r = recs[-1] if recs else {}
+    check("... the ledger has scan-passed for the medium: 2 files, their bytes, the engine, decision allow",
+          r.get("files") == 2 and r.get("bytes") == sum(len(v) for v in CARD_FILES.values())
+          and r.get("scanner", "").startswith("ClamAV ") and r.get("decision") == "allow" and r.get("bus") == "mmc",
+          json.dumps(r, ensure_ascii=False)[:400])
+
+
+def case_nvme_eicar(vm, k, approver, work):
+    vm.qmp("blockdev-add", **{"node-name": "nv1", "driver": "raw", "file": {"driver": "file", "filename": IMAGES["nvme"]}})
+    vm.qmp("device_add", driver="nvme", id="nvme1", bus="rp1", drive="nv1", serial=NVME_SERIAL)
+    ok = vm.wait_for("[ -b /dev/nvme0n1 ] && [ \"$(stat -c '%a %U:%G' /dev/nvme0n1)\" = '600 root:root' ] && "
+                     "[ \"$(cat /sys/block/nvme0n1/ro)\" = 1 ] && grep -q 'media connected nvme0n1 ' " + LOG, timeout=30)
+    check("NVMe drive hot-plugged without a permit: closed (ro=1, 600 root:root)", ok is not None,
+          medium_state(vm, "nvme0n1"))
+    req = request_medium(vm, "nvme0n1", work)
+    check("... policyctl request nvme0n1 writes its request", req is not None)
+    approver.approve_request(req, "P-NVME", "--scan")
+    approver.sign()
+    k.install(approver)
+    took = wait_log(vm, r"Medium nvme0n1 .*VIRUS FOUND", 60)
+    check("... approved with --scan and installed: clamd finds the test virus on it", took is not None,
+          "\n".join(l for l in kyokad_log(vm).splitlines() if "nvme0n1" in l)[-600:])
+    ok = vm.holds("[ \"$(stat -c '%a %U:%G' /dev/nvme0n1)\" = '600 root:root' ] && [ \"$(cat /sys/block/nvme0n1/ro)\" = 1 ] "
+                  "&& [ \"$(stat -c '%a %U:%G' /dev/nvme0n1p1)\" = '600 root:root' ]", 3)
+    check("... and it stays closed: nvme0n1 and its partition ro=1, 600 root:root", ok,
+          f"{medium_state(vm, 'nvme0n1')}; p1 {medium_state(vm, 'nvme0n1p1')}")
+    recs = media_records(vm, "nvme0n1", "scan-infected")
+    r = recs[-1] if recs else {}
+    check("... an incident record for the medium names the signature and the file, decision block",
+          r.get("signature") == "eicar.com.UNOFFICIAL" and r.get("file_path", "").endswith("docs/eicar.com")
+          and r.get("decision") == "block" and r.get("serial") == NVME_SERIAL, json.dumps(r, ensure_ascii=False)[:400])
+    vm.run("kill -HUP $(pidof kyokad)")
+    time.sleep(2)
+    rc, out = vm.run("policyctl --runtime-dir /run/kyoka list --json")
+    try:
+        m = {x["device"]: x for x in json.loads(out) if x.get("type") == "media"}.get("nvme0n1", {})
+    except (ValueError, KeyError, TypeError):
+        m = {}
+    check("... a reload does not let it back: list says block, scan infected; still 600 root:root",
+          m.get("verdict") == "block" and m.get("scan", {}).get("state") == "infected"
+          and medium_state(vm, "nvme0n1") == "1 600 root:root", f"{json.dumps(m)[:300]}; {medium_state(vm, 'nvme0n1')}")
+
+
+def case_disc(vm, k, approver, work):
+    # What Debian's 60-block.rules does when the block module appears (built in here): the
+    # kernel polls drives for a new medium.
+    vm.run("echo 2000 > /sys/module/block/parameters/events_dfl_poll_msecs", check=True)
+    ok = vm.wait_for("[ -b /dev/sr0 ] && [ \"$(stat -c '%a %U:%G' /dev/sr0)\" = '600 root:root' ]", timeout=20)
+    check("an empty optical drive without a permit: sr0 600 root:root", ok is not None, medium_state(vm, "sr0"))
+    req = request_medium(vm, "sr0", work)
+    approver.approve_request(req, "P-DVD", "--scan", "--read-only")
+    approver.sign()
+    k.install(approver)
+    took = wait_log(vm, r"media re-evaluated sr0 .*held for its virus scan", 20)
+    rc, out = vm.run("policyctl --runtime-dir /run/kyoka list --json")
+    try:
+        m = {x["device"]: x for x in json.loads(out) if x.get("type") == "media"}.get("sr0", {})
+    except (ValueError, KeyError, TypeError):
+        m = {}
+    check("... approved with --scan --read-only: held, waiting for a disc (no scan without one)",
+          took is not None and m.get("scan", {}).get("state") == "waiting" and not media_records(vm, "sr0", "scan-held"),
+          json.dumps(m)[:400])
+    vm.qmp("blockdev-change-medium", id="cdrom0", filename=IMAGES["disc-eicar"], format="raw",
+           **{"read-only-mode": "read-only"})
+    took = wait_log(vm, r"Medium sr0 .*VIRUS FOUND", 60)
+    check("a disc with the EICAR file: clamd finds it", took is not None,
+          "\n".join(l for l in kyokad_log(vm).splitlines() if "sr0" in l)[-500:])
+    ok = vm.holds("[ \"$(stat -c '%a %U:%G' /dev/sr0)\" = '600 root:root' ]", 3)
+    check("... the drive stays closed (600 root:root) with a scan-infected record for the disc",
+          ok and any(r.get("signature") == "eicar.com.UNOFFICIAL" for r in media_records(vm, "sr0", "scan-infected")),
+          medium_state(vm, "sr0"))
+    # (udev's cdrom_id locks the tray: forced out, as the eject button does.)
+    vm.qmp("eject", id="cdrom0", force=True)
+    time.sleep(2)
+    vm.qmp("blockdev-change-medium", id="cdrom0", filename=IMAGES["disc-clean"], format="raw",
+           **{"read-only-mode": "read-only"})
+    took = wait_log(vm, r"Medium sr0 .*virus scan passed", 60)
+    ok = vm.wait_for("[ \"$(stat -c '%a %U:%G' /dev/sr0)\" = '640 root:cdrom' ]", timeout=20)
+    check("another disc (a new diskseq) is scanned again: passed, then readable as the permit says (640 root:cdrom)",
+          took is not None and ok is not None,
+          f"{medium_state(vm, 'sr0')}; " + "\n".join(l for l in kyokad_log(vm).splitlines() if "sr0" in l)[-400:])
+    recs = media_records(vm, "sr0", "scan-passed")
+    r = recs[-1] if recs else {}
+    check("... scan-passed recorded for it (1 file), decision read-only",
+          r.get("files") == 1 and r.get("decision") == "read-only", json.dumps(r, ensure_ascii=False)[:300])
+
+
+def case_status(vm, k):
+    rc, out = vm.run("policyctl --runtime-dir /run/kyoka status --json")
+    try:
+        s = json.loads(out)["scans"]
+    except (ValueError, KeyError):
+        s = {}
+    since = s.get("since_start", {})
+    # USB: clean, held (after clamd came back) passed; EICAR infected; held, nofs did not finish.
+    # Media: the card held then passed; the NVMe drive infected; a disc infected, the next passed.
+    # Reloads try held ones again.
+    check("status --json: scans since start: passed >= 4, infected 3, did not finish >= 3",
+          since.get("passed", 0) >= 4 and since.get("infected") == 3 and since.get("held", 0) >= 3, json.dumps(s))
+    check("... present: 2 infected (the EICAR stick and the NVMe drive), the stick without a file system held",
+          s.get("infected") == 2 and s.get("held", 0) >= 1 and s.get("passed", 0) >= 3, json.dumps(s))
+    rc, out = vm.run("policyctl --runtime-dir /run/kyoka status")
+    check("... and status says it in its Scans lines", "Scans:" in out and f"{since.get('infected')} infected" in out,
+          out.strip()[-600:])
+
+
 IMAGES = {}
 
 
@@ -217,6 +408,7 @@ def main():
         approver = Approver(work)
         for serial in (SERIAL_CLEAN, SERIAL_EICAR, SERIAL_HELD, SERIAL_NOFS):
             approver.approve_usb(serial, "P-" + serial)
+        # (The media permits come later, from the guest's requests, with approve --scan.)
         # Every stick's storage must pass a scan; the test database has no date, so its age is
         # not bounded here (test-scan-protocol.c covers the age check).
         with open(approver.policy) as f:
@@ -242,21 +434,46 @@ def main():
         IMAGES["eicar"] = stick_with_files(work, "eicar", {"readme.txt": b"hello\n", "docs/eicar.com": EICAR})
         IMAGES["held"] = stick_with_files(work, "held", {"a.txt": b"a\n"})
         IMAGES["nofs"] = stick_image(os.path.join(work, "nofs.img"), fs=False)
+        IMAGES["card"] = stick_with_files(work, "card", CARD_FILES, size_mb=32)
+        for name, files in (("disc-eicar", {"docs/eicar.com": EICAR}), ("disc-clean", {"readme.txt": b"disc\n"})):
+            tree = os.path.join(work, name + ".d")
+            for rel, data in files.items():
+                os.makedirs(os.path.dirname(os.path.join(tree, rel)), exist_ok=True)
+                with open(os.path.join(tree, rel), "wb") as f:
+                    f.write(data)
+            # A disc with an ext4 file system (4 KiB blocks: above the drive's 2 KiB sectors).
+            IMAGES[name] = os.path.join(work, name + ".img")
+            subprocess.run(["mkfs.ext4", "-q", "-F", "-b", "4096", "-d", tree, "-O", "^has_journal", IMAGES[name], "8M"],
+                           check=True)
+        IMAGES["nvme"] = stick_with_files(work, "nvme", {"readme.txt": b"hello\n", "docs/eicar.com": EICAR}, size_mb=64)
+        # An SD card reader on PCI and an optical drive, both empty at boot.
+        extra = ["-device", "sdhci-pci,id=sdhci,bus=pcie.0",
+                 "-drive", "if=none,id=sd0", "-device", "sd-card,drive=sd0,id=card0",
+                 "-drive", "if=none,id=cd0", "-device", "ide-cd,drive=cd0,bus=ide.2,id=cdrom0"]
 
         overlay = make_overlay(work, approver, extra=[
             (BLOCK_HELPER, f"{GUEST_LIBEXECDIR}/kyoka-block-access"),
             *installed_rules_all(work),
             (CLAMD, "/usr/sbin/clamd"), (conf, "/etc/clamav-test/clamd.conf"),
             (os.path.join(db, "test.hdb"), "/etc/clamav-test/db/test.hdb")])
-        with VM("kyokad-scan", overlays=[overlay], quiet=not os.environ.get("KYOKA_VM_VERBOSE")) as vm:
+        with VM("kyokad-scan", overlays=[overlay], extra_args=extra, mem=768,
+                quiet=not os.environ.get("KYOKA_VM_VERBOSE")) as vm:
             check("boot", True, f"{vm.boot_seconds:.2f} s ({vm.accel}); logs {vm.log_dir}")
             k = Kyokad(vm)
             try:
                 case_start(vm, k)
-                run_cases([("clean stick", lambda: case_clean(vm, k)),
-                           ("EICAR stick", lambda: case_eicar(vm, k)),
-                           ("clamd stopped", lambda: case_clamd_stopped(vm, k)),
-                           ("unmountable", lambda: case_unmountable(vm, k))])
+                cases = [("clean stick", lambda: case_clean(vm, k)),
+                         ("EICAR stick", lambda: case_eicar(vm, k)),
+                         ("clamd stopped", lambda: case_clamd_stopped(vm, k)),
+                         ("unmountable", lambda: case_unmountable(vm, k)),
+                         ("SD card", lambda: case_card(vm, k, approver, work)),
+                         ("NVMe EICAR", lambda: case_nvme_eicar(vm, k, approver, work)),
+                         ("disc", lambda: case_disc(vm, k, approver, work)),
+                         ("status", lambda: case_status(vm, k))]
+                only = [c for c in os.environ.get("KYOKA_VM_CASES", "").split(",") if c]
+                if only:
+                    cases = [(n, c) for n, c in cases if n in only]
+                run_cases(cases)
             finally:
                 try:
                     with open(os.path.join(vm.log_dir, "kyokad.log"), "wb") as f:
