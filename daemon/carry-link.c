@@ -68,6 +68,8 @@ static void send_medium(struct carry_link *l, const struct link_medium *lm, bool
 static void disconnect(struct carry_link *l, const char *why) {
         bool was = l->connected;
 
+        if (l->conn_fd < 0)
+                return;
         l->conn_source = sd_event_source_disable_unref(l->conn_source);
         if (l->conn_fd >= 0)
                 close(l->conn_fd);
