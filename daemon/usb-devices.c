@@ -115,6 +115,7 @@ struct usb_devices {
         /* The carry-out record in its own unit (carry-link.c): read-write only while it runs. */
         bool carry_required;
         bool carry_available;
+        bool started;                 /* usb_devices_start() ran: devices are decided */
         void (*media_changed)(void *userdata);
         void *media_userdata;
 };
@@ -868,6 +869,7 @@ int usb_devices_start(struct usb_devices *u, const struct policy *p) {
         int r;
 
         u->policy = p;
+        u->started = true;
         r = usb_watch_enumerate(u->watch);
         if (r < 0)
                 return r;
@@ -897,7 +899,7 @@ void usb_devices_set_carry(struct usb_devices *u, bool required, bool available)
         u->carry_required = required;
         u->carry_available = available;
         /* Started already: read-write media become read-only or back (re-attached, usb-io.c). */
-        if (u->block)
+        if (u->started)
                 usb_devices_policy_changed(u, u->policy);
 }
 
