@@ -103,18 +103,6 @@ int media_fixed_list_format(const struct media_fixed_list *l, char **ret, size_t
 
 /* A field that sanitising leaves unchanged (no tab, newline, control character or invalid
  * UTF-8), shorter than SIZE: what the writer's fields always are. */
-static int take_text(const char *s, size_t len, char *dst, size_t size) {
-        char again[MEDIA_PATH_MAX * 4];
-        if (len >= size || memchr(s, 0, len))
-                return -EBADMSG;
-        size_t n = identity_sanitize(s, len, again, sizeof again);
-        if (n != len || memcmp(again, s, len) != 0)
-                return -EBADMSG;
-        memcpy(dst, s, len);
-        dst[len] = 0;
-        return 0;
-}
-
 static int parse_line(const char *s, size_t len, struct media_fixed_entry *ret) {
         const char *field[FIELDS];
         size_t flen[FIELDS];
@@ -130,10 +118,10 @@ static int parse_line(const char *s, size_t len, struct media_fixed_entry *ret) 
         }
         struct media_fixed_entry e = {};
         if (media_bus_from_string(field[0], flen[0], &e.bus) < 0 ||
-            take_text(field[1], flen[1], e.vendor, sizeof e.vendor) < 0 ||
-            take_text(field[2], flen[2], e.model, sizeof e.model) < 0 ||
-            take_text(field[3], flen[3], e.serial, sizeof e.serial) < 0 ||
-            take_text(field[4], flen[4], e.path, sizeof e.path) < 0 ||
+            identity_take_clean(field[1], flen[1], e.vendor, sizeof e.vendor) < 0 ||
+            identity_take_clean(field[2], flen[2], e.model, sizeof e.model) < 0 ||
+            identity_take_clean(field[3], flen[3], e.serial, sizeof e.serial) < 0 ||
+            identity_take_clean(field[4], flen[4], e.path, sizeof e.path) < 0 ||
             (!e.serial[0] && !e.path[0]))
                 return -EBADMSG;
         *ret = e;

@@ -83,18 +83,6 @@ int net_allowance_format(const struct net_allowance *a, char **ret, size_t *ret_
 
 /* A field of at most SIZE - 1 bytes that sanitising leaves unchanged (no tab, newline, control
  * character or invalid UTF-8): what the writer's identity fields always are. */
-static int take_text(const char *s, size_t len, char *dst, size_t size) {
-        char again[NET_PATH_MAX * 4];
-        if (len >= size || memchr(s, 0, len))
-                return -EBADMSG;
-        size_t n = identity_sanitize(s, len, again, sizeof again);
-        if (n != len || memcmp(again, s, len) != 0)
-                return -EBADMSG;
-        memcpy(dst, s, len);
-        dst[len] = 0;
-        return 0;
-}
-
 static int parse_line(const char *s, size_t len, struct net_identity *ret) {
         const char *field[5];
         size_t flen[5], k = 0;
@@ -125,9 +113,9 @@ static int parse_line(const char *s, size_t len, struct net_identity *ret) {
                 id.has_mac = true;
                 id.mac_is_permanent = field[1][0] == 'P';
         }
-        if (take_text(field[2], flen[2], id.kind, sizeof id.kind) < 0 ||
-            take_text(field[3], flen[3], id.name, sizeof id.name) < 0 ||
-            take_text(field[4], flen[4], id.path, sizeof id.path) < 0)
+        if (identity_take_clean(field[2], flen[2], id.kind, sizeof id.kind) < 0 ||
+            identity_take_clean(field[3], flen[3], id.name, sizeof id.name) < 0 ||
+            identity_take_clean(field[4], flen[4], id.path, sizeof id.path) < 0)
                 return -EBADMSG;
         *ret = id;
         return 0;

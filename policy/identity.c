@@ -70,6 +70,21 @@ size_t identity_sanitize(const char *src, size_t len, char *dst, size_t dst_size
         return o;
 }
 
+int identity_take_clean(const char *s, size_t len, char *dst, size_t size) {
+        if (len >= size)
+                return -EBADMSG;
+        for (size_t i = 0; i < len;) {
+                uint32_t cp;
+                size_t n = utf8_decode(s + i, len - i, &cp);
+                if (n == 0 || codepoint_needs_escape(cp))
+                        return -EBADMSG;
+                i += n;
+        }
+        memcpy(dst, s, len);
+        dst[len] = 0;
+        return 0;
+}
+
 bool identity_is_escape(const char *s, size_t len) {
         return len >= 4 && s[0] == '\\' && s[1] == 'x' && hexval(s[2]) >= 0 && hexval(s[3]) >= 0;
 }

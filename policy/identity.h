@@ -106,6 +106,12 @@ struct media_identity {
  * when DST_SIZE > 0. Returns the length written (without the NUL). */
 size_t identity_sanitize(const char *src, size_t len, char *dst, size_t dst_size);
 
+/* Copies S (LEN bytes) into DST (SIZE bytes, NUL-terminated) if it is text identity_sanitize()
+ * leaves unchanged: valid UTF-8 with nothing it would escape, and shorter than SIZE. For the
+ * state files kyoka reads back what it wrote sanitised. Returns 0, or -EBADMSG with DST
+ * untouched. */
+int identity_take_clean(const char *s, size_t len, char *dst, size_t size);
+
 /* Whether S (LEN bytes) starts with an escape as identity_sanitize() writes it, "\xHH": a
  * backslash, "x" and two hex digits (either case: what readers of sanitised text always took). */
 bool identity_is_escape(const char *s, size_t len);

@@ -20,7 +20,8 @@ static void help(void) {
                "strings, serial, interfaces), the disks on other buses (SD cards, optical drives,\n"
                "NVMe, SATA: kernel name, bus, vendor, model, serial, port; the workstation's own\n"
                "disks as \"fixed\") and network links (name, ifindex, MAC and whether it is the\n"
-               "permanent one, kind, bus path, driver, up or down, violations), each with the\n"
+               "permanent one, kind, bus path, driver, up or down, violations; for a Wi-Fi card\n"
+               "also the network it joined and the associations kyokad refused), each with the\n"
                "verdict kyokad enforces and why.\n"
                "Needs root, group %s or %s.\n"
                "Exit status: 0 listed, 1 kyokad unreachable or refused, 2 usage error.\n"
@@ -103,6 +104,50 @@ static void print_medium(struct json_object *m) {
         print_reason(m);
 }
 
+/* One network as the list names it: "SSID" (security, BSSID). The SSID arrives sanitised. */
+static void print_network(struct json_object *n) {
+        const char *bssid = json_get_string(n, "bssid");
+
+        putchar('"');
+        fputs_safe(json_get_string(n, "ssid") ?: "", stdout);
+        fputs("\" (", stdout);
+        fputs_safe(json_get_string(n, "security") ?: "?", stdout);
+        if (bssid) {
+                fputs(", ", stdout);
+                fputs_safe(bssid, stdout);
+        }
+        putchar(')');
+}
+
+/* A wireless link: the network it is associated with and kyokad's decision on it, and the
+ * associations it refused (a line of its own). */
+static void print_wireless(struct json_object *l) {
+        struct json_object *w = NULL, *a = NULL, *last = NULL, *v = NULL;
+        if (!json_object_object_get_ex(l, "wireless", &w) || !json_object_is_type(w, json_type_object))
+                return;
+
+        printf("%18swi-fi      ", "");
+        fputs_safe(json_get_string(w, "mode") ?: "?", stdout);
+        if (json_object_object_get_ex(w, "association", &a) && json_object_is_type(a, json_type_object)) {
+                fputs(", associated with ", stdout);
+                print_network(a);
+                fputs(": ", stdout);
+                fputs_safe(json_get_string(a, "decision") ?: "?", stdout);
+                print_reason(a);
+        } else
+                fputs(", not associated\n", stdout);
+
+        uint64_t refused = json_object_object_get_ex(w, "refused", &v) ? json_object_get_uint64(v) : 0;
+        if (refused == 0)
+                return;
+        printf("%18srefused    %" PRIu64 " association%s", "", refused, refused == 1 ? "" : "s");
+        if (json_object_object_get_ex(w, "last_refused", &last) && json_object_is_type(last, json_type_object)) {
+                fputs(", the last with ", stdout);
+                print_network(last);
+        }
+        putchar('\n');
+}
+
 static void print_link(struct json_object *l) {
         struct json_object *v = NULL;
         uint64_t violations = 0;
@@ -117,6 +162,7 @@ static void print_link(struct json_object *l) {
                json_object_object_get_ex(l, "up", &v) && json_object_get_boolean(v) ? "up" : "down", violations,
                violations == 1 ? "" : "s");
         print_reason(l);
+        print_wireless(l);
 }
 
 /* Adds the members of FROM (an array, or anything else: nothing) to TO, only the blocked ones

@@ -290,6 +290,45 @@ static void test_sanitize_unchanged_on_random_bytes(void **state) {
         }
 }
 
+/* identity_take_clean() accepts exactly what the readers of state files accepted before it
+ * existed: no NUL, shorter than the buffer, and unchanged by identity_sanitize(). */
+static int old_take_text(const char *s, size_t len, char *dst, size_t size) {
+        char again[1024];
+        if (len >= size || memchr(s, 0, len))
+                return -EBADMSG;
+        size_t n = identity_sanitize(s, len, again, sizeof again);
+        if (n != len || memcmp(again, s, len) != 0)
+                return -EBADMSG;
+        memcpy(dst, s, len);
+        dst[len] = 0;
+        return 0;
+}
+
+static void test_take_clean_same_as_sanitize_round_trip(void **state) {
+        static const uint8_t alphabet[] = { 0x00, 0x09, 0x20, 0x41, 0x5c, 0x78, 0x7f, 0x80, 0x85, 0x9f,
+                                            0xbf, 0xc2, 0xe2, 0xe3, 0xed, 0xf0, 0xf4, 0xf5, 0xff };
+        uint64_t x = 0x2545f4914f6cdd1d;
+        char s[48], a[64], b[64];
+        unsigned accepted = 0;
+
+        for (int round = 0; round < 200000; round++) {
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                size_t len = x % sizeof s, size = (size_t) (x >> 40) % sizeof a + 1;
+                for (size_t i = 0; i < len; i++) {
+                        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                        /* mostly plain letters, so that a good share is clean */
+                        s[i] = (char) ((x >> 32) % 8 == 0 ? alphabet[(x >> 8) % sizeof alphabet] : 'a' + (x >> 40) % 26);
+                }
+                memset(a, 'Z', sizeof a);
+                memset(b, 'Z', sizeof b);
+                int ra = old_take_text(s, len, a, size), rb = identity_take_clean(s, len, b, size);
+                assert_int_equal(ra, rb);
+                assert_memory_equal(a, b, sizeof a);
+                accepted += ra == 0;
+        }
+        assert_true(accepted > 1000);
+}
+
 /* ---- classes, hubs, HID ---- */
 
 static void test_class_parse_accepts_either_case(void **state) {
@@ -924,6 +963,7 @@ int main(void) {
                 cmocka_unit_test(test_sanitize_stops_at_len_not_at_nul),
                 cmocka_unit_test(test_sanitize_unchanged_on_fuzz_corpora),
                 cmocka_unit_test(test_sanitize_unchanged_on_random_bytes),
+                cmocka_unit_test(test_take_clean_same_as_sanitize_round_trip),
                 cmocka_unit_test(test_class_parse_accepts_either_case),
                 cmocka_unit_test(test_class_parse_rejects_malformed),
                 cmocka_unit_test(test_class_format_is_lowercase),

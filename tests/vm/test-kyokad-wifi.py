@@ -269,6 +269,11 @@ def case_city(vm, k):
     a = entry and (entry.get("wireless") or {}).get("association")
     check("the card joins city-net: kyokad approves the association (permit W-CITY)",
           ok and a["ssid"] == "city-net" and a["bssid"] == CITY_BSSID and a["permit"] == "W-CITY", a)
+    rc, out = vm.run("policyctl list", timeout=20)
+    wl = next((l.strip() for l in out.splitlines() if l.strip().startswith("wi-fi")), "")
+    check("... policyctl list says it in words: the network joined, allowed, under which permit",
+          rc == 0 and wl.startswith('wi-fi      station, associated with "city-net" (')
+          and CITY_BSSID in wl and wl.endswith(": allow; permit W-CITY"), out)
     rc, out = vm.run(f"for i in $(seq 20); do ping -c 1 -W 1 -I {CARD} {NETS['city'][0]} >/dev/null 2>&1 && "
                      "echo pong && break; sleep 0.5; done", timeout=40)
     check("... traffic passes: the access point answers a ping", "pong" in out)
@@ -345,6 +350,10 @@ def case_evil(vm, k, work):
           ok and any(e[1] == "connect" and e[2] == EVIL_BSSID for e in iw_events(vm, t0)), w and w["last_refused"])
     check("... policyctl list: the SSID escaped (\\xHH), and as hex",
           ok and w["last_refused"]["ssid"] == EVIL_TEXT, w and w["last_refused"])
+    rc, out = vm.run("policyctl list", timeout=20)
+    rl = next((l.strip() for l in out.splitlines() if l.strip().startswith("refused ")), "")
+    check("... and in words: the refused associations counted, the last one escaped, no raw byte",
+          rc == 0 and f'the last with "{EVIL_TEXT}" (' in rl and "\x1b" not in out and "\ufffd" not in out, out)
     raw = vm.read_file(LOG)
     line = next((l for l in raw.decode(errors="replace").splitlines() if "wireless joined" in l and "Free" in l), "")
     check("... kyokad's log: the escaped form, no raw escape byte, no raw invalid byte, no line break from it",
