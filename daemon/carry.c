@@ -240,8 +240,12 @@ static void medium_mark(struct carry *c, struct medium *m) {
                 return;
         }
         m->marked = true;
-        log_info("Carry-out record: recording files on %s (USB device %s, permit \"%s\") mounted at %s", m->devname,
-                 m->info.id.bus_path, m->info.permit, m->mount_points[0]);
+        if (m->info.id.bus_path[0])
+                log_info("Carry-out record: recording files on %s (USB device %s, permit \"%s\") mounted at %s",
+                         m->devname, m->info.id.bus_path, m->info.permit, m->mount_points[0]);
+        else    /* the worker: kyokad knows the device by the token */
+                log_info("Carry-out record: recording files on %s (medium %u of kyokad's) mounted at %s", m->devname,
+                         m->info.token, m->mount_points[0]);
 }
 
 static void read_events(struct carry *c);
