@@ -625,6 +625,9 @@ def case_install_reload(vm, approver):
           f"authorized={attr(vm, '2', 'authorized')}")
 
 
+CARRY_CONNECTED = "journalctl -q -b {since} -o cat --no-pager | grep -q 'Carry-out worker connected'"
+
+
 def case_kill9(vm):
     """kill -9: systemd restarts kyokad; a stick plugged meanwhile stays blocked until kyokad
     decides it. The restart is held by a runtime drop-in (ExecStartPre waits for GATE), so the
@@ -653,6 +656,10 @@ def case_kill9(vm):
     took = vm.wait_for(f"{auth_is('4', 1)} && {sd_of('4')}", timeout=30)
     check("... and decides the stick (approved: authorized=1, sdX)", took is not None,
           f"{took:.2f} s after running" if took else f"authorized={attr(vm, '4', 'authorized')}")
+    new = show(vm, "MainPID").get("MainPID", "0")
+    took = vm.wait_for(CARRY_CONNECTED.format(since=f"_PID={new}"), timeout=30)
+    check("... the carry-out worker (kyoka-carry.service) reconnects to the new kyokad", took is not None,
+          f"{took:.2f} s" if took is not None else vm.run("systemctl status --no-pager kyoka-carry.service | tail -5")[1])
     vm.run(f"rm -f {DROPIN} {GATE} && systemctl daemon-reload", check=True)
 
 
