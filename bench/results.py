@@ -4,7 +4,8 @@ kyoka and USBGuard side by side where both do the job, kyoka alone where USBGuar
 counterpart. A row where kyoka is worse says so in its last-but-one column.
 
     bench/results.py RAW_DIR BUILD > bench/RESULTS.md
-RAW_DIR holds: header.txt (machine, load, commit), policy.txt (bench/policy-bench), daemon-load.txt
+RAW_DIR holds: header.txt (machine, load, commit), policy.txt (bench/policy-bench), policyctl.txt
+(bench/policyctl-bench.py), daemon-load.txt
 (bench/daemon-load.py), net-window.txt (bench/net-window.sh), ledger.txt (bench/ledger.sh's raw
 lines), bench-usb.txt (tests/vm/bench-usb.py). A missing file leaves its rows out with a note.
 """
@@ -51,6 +52,7 @@ def main(raw, build):
     usb = read(raw, "bench-usb.txt")
     dl = read(raw, "daemon-load.txt")
     pol = read(raw, "policy.txt")
+    ctl = read(raw, "policyctl.txt")
     net = read(raw, "net-window.txt")
     led = read(raw, "ledger.txt")
 
@@ -138,6 +140,15 @@ def main(raw, build):
                   f"parse + index (verify alone) | {x['load_ms']} ms ({x['verify_ms']} ms) | `bench/run.sh {build} {x['n']}` |")
                 w(f"| policy lookup, {int(x['n']):,} entries: hit / miss | {x['hit_ns']} / {x['miss_ns']} ns | "
                   f"`bench/run.sh {build} {x['n']}` |")
+    if ctl:
+        for line in ctl.splitlines():
+            if line.startswith("policyctl "):
+                x = kv(line)
+                w(f"| `policyctl check` / `approve` / `revoke`, {int(x['n']):,} entries ({int(x['bytes']) / 1048576:.1f} MiB), "
+                  f"each a process from exec to exit (approve and revoke: edit, check, atomic replace with fsync) | "
+                  f"{x['check_ms']} / {x['approve_ms']} / {x['revoke_ms']} ms"
+                  + (f" (CPU {x['check_cpu_ms']} / {x['approve_cpu_ms']} / {x['revoke_cpu_ms']} ms)" if "check_cpu_ms" in x else "")
+                  + f" | `bench/policyctl-bench.py {build} {x['n']}` |")
     if led:
         for line in led.splitlines():
             x = kv(line)
@@ -173,7 +184,7 @@ def main(raw, build):
     w("nftables tables deleted, for comparison).\n")
 
     w("## Raw output\n")
-    for name in ("policy.txt", "daemon-load.txt", "ledger.txt", "net-window.txt"):
+    for name in ("policy.txt", "policyctl.txt", "daemon-load.txt", "ledger.txt", "net-window.txt"):
         t = read(raw, name)
         if t:
             w(f"`{name}`:\n```\n{t.rstrip()}\n```")

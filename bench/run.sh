@@ -2,6 +2,7 @@
 # make bench: every benchmark in one run, into bench/RESULTS.md (bench/results.py writes it from
 # the raw outputs kept in BUILD/bench/raw/):
 #   - policy load+verify and lookup at 1k, 10k, 100k USB permits (bench/policy-bench.c);
+#   - policyctl check, approve and revoke at 1k, 10k, 100k USB permits (bench/policyctl-bench.py);
 #   - kyokad and usbguard-daemon start with 0, 1k, 10k, 100k devices (bench/daemon-load.py);
 #   - the network window under an attacker loop (bench/net-window.sh; root);
 #   - the ledger's durable appends and a week of 1,000,000 records (bench/ledger.sh -> LEDGER.md);
@@ -41,6 +42,10 @@ printf '%s\n' "$out" >&2
 
 mkdir -p "$raw"
 printf '%s\n' "$out" > "$raw/policy.txt"
+
+# --- policyctl check / approve / revoke on 1k, 10k, 100k entries (the approver's edits) ---------
+echo "bench: policyctl check, approve and revoke at 1k, 10k, 100k entries (about a minute)" >&2
+python3 bench/policyctl-bench.py "$build" | tee "$raw/policyctl.txt" >&2
 
 # --- kyokad and usbguard-daemon start with N devices (natively, this host) ----------------------
 echo "bench: daemon start with 0, 1k, 10k, 100k devices: kyokad and usbguard-daemon (about a minute)" >&2

@@ -7,19 +7,25 @@
  * block comments) finds the top-level `serial`, the `usb`, `network` and `wireless` lists, each entry's
  * braces, its permit and the commas between entries; the edit splices text at those offsets.
  *
- * The scanner is not trusted to be right: every result is parsed again with policy_parse and
- * must carry the new serial and exactly one entry more (or less). If it does not, the edit
- * falls back to the canonical writer, which loses the comments but not the policy. */
+ * The scanner is not trusted to be right: every result is read again (policy-config.c) and
+ * must be the old file's syntax tree value for value, but for the serial raised by one and one
+ * list element more or less; an added element is read as an entry with every check a whole
+ * parse would make, against the old policy (policy_parse_added_entry). The old policy is
+ * parsed once, the result never whole: on a 40 MB policy a whole parse is most of the time.
+ * If the check fails, the edit falls back to the canonical writer, which loses the comments
+ * but not the policy, and whose result is parsed whole. */
 #include "policy-edit.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hexutil.h"
 #include "macro.h"
+#include "policy-config.h"
 #include "timeutil.h"
 
 bool policy_edit_force_fallback = false;
@@ -34,7 +40,7 @@ struct element {
         bool has_comma;
         size_t comma;                 /* offset of the ',' that follows the element */
         size_t first_key;             /* offset of its first setting's name, 0 if none */
-        char *permit;                 /* decoded value of its `permit`, or NULL */
+        char *permit;                 /* decoded value of its `permit` (scanned for a removal), or NULL */
 };
 
 struct list {
@@ -63,6 +69,12 @@ struct scanner {
         size_t pos;
         bool serial_found;
         size_t serial_start, serial_end;
+        bool want_permits;            /* decode each entry's permit (to find the one to remove) */
+        /* The token peek_token read last, from CACHE_POS to CACHE_NEXT: every token is peeked
+         * before it is taken, and a 40 MB policy has ten million of them. */
+        bool cached;
+        size_t cache_pos, cache_next;
+        struct token cache;
         struct list usb, net, wireless, media;
 };
 
@@ -107,7 +119,7 @@ static int skip_blank(struct scanner *sc) {
         return 0;
 }
 
-static int next_token(struct scanner *sc, struct token *ret) {
+static int lex_token(struct scanner *sc, struct token *ret) {
         const char *t = sc->text;
         int r;
 
@@ -124,7 +136,8 @@ static int next_token(struct scanner *sc, struct token *ret) {
         }
 
         char c = t[sc->pos];
-        if (strchr("=:;,()[]{}", c)) {
+        if (c == '=' || c == ':' || c == ';' || c == ',' || c == '(' || c == ')' || c == '[' || c == ']' || c == '{' ||
+            c == '}') {
                 tok.type = TOKEN_PUNCT;
                 tok.c = c;
                 sc->pos++;
@@ -153,9 +166,24 @@ static int next_token(struct scanner *sc, struct token *ret) {
         return 0;
 }
 
+static int next_token(struct scanner *sc, struct token *ret) {
+        if (sc->cached && sc->cache_pos == sc->pos) {
+                *ret = sc->cache;
+                sc->pos = sc->cache_next;
+                return 0;
+        }
+        return lex_token(sc, ret);
+}
+
 static int peek_token(struct scanner *sc, struct token *ret) {
         size_t saved = sc->pos;
         int r = next_token(sc, ret);
+        if (r >= 0) {
+                sc->cached = true;
+                sc->cache_pos = saved;
+                sc->cache_next = sc->pos;
+                sc->cache = *ret;
+        }
         sc->pos = saved;
         return r;
 }
@@ -309,7 +337,7 @@ static int parse_settings(struct scanner *sc, unsigned depth, char close, struct
                         sc->serial_start = tok.start;
                         sc->serial_end = tok.end;
                         sc->pos = tok.end;
-                } else if (owner && token_equals(sc, &name, "permit") && tok.type == TOKEN_STRING) {
+                } else if (owner && sc->want_permits && token_equals(sc, &name, "permit") && tok.type == TOKEN_STRING) {
                         _cleanup_free_ char *s = NULL;
                         r = parse_value(sc, depth, &s);
                         if (r < 0)
@@ -404,8 +432,8 @@ static int parse_value(struct scanner *sc, unsigned depth, char **ret_string) {
         return -EINVAL;
 }
 
-static int scan(const char *text, size_t len, struct scanner *ret) {
-        struct scanner sc = { .text = text, .len = len };
+static int scan(const char *text, size_t len, bool want_permits, struct scanner *ret) {
+        struct scanner sc = { .text = text, .len = len, .want_permits = want_permits };
         int r;
 
         r = parse_settings(&sc, 0, 0, NULL);
@@ -728,28 +756,32 @@ static int edit_cmp(const void *a, const void *b) {
 }
 
 static int edits_apply(struct edits *ed, const char *text, size_t len, char **ret) {
-        _cleanup_free_ char *buf = NULL;
-        size_t size = 0, pos = 0;
-        _cleanup_fclose_ FILE *f = open_memstream(&buf, &size);
-
-        if (!f)
-                return -ENOMEM;
+        size_t size = len + 1, pos = 0;
 
         qsort(ed->e, ed->n, sizeof ed->e[0], edit_cmp);
         for (size_t i = 0; i < ed->n; i++) {
                 const struct edit *e = &ed->e[i];
                 if (e->offset < pos || e->offset + e->remove > len)
                         return -EINVAL; /* overlapping edits: a scanner bug, the fallback handles it */
-                fwrite(text + pos, 1, e->offset - pos, f);
-                if (e->insert)
-                        fputs(e->insert, f);
+                size += e->insert ? strlen(e->insert) : 0;
                 pos = e->offset + e->remove;
         }
-        fwrite(text + pos, 1, len - pos, f);
 
-        if (fclose(TAKE_PTR(f)) != 0)
+        /* One buffer of the final size: a policy may be 40 MB, a memstream grows it by doubling. */
+        char *buf = malloc(size), *o = buf;
+        if (!buf)
                 return -ENOMEM;
-        *ret = TAKE_PTR(buf);
+        pos = 0;
+        for (size_t i = 0; i < ed->n; i++) {
+                const struct edit *e = &ed->e[i];
+                o = mempcpy(o, text + pos, e->offset - pos);
+                if (e->insert)
+                        o = stpcpy(o, e->insert);
+                pos = e->offset + e->remove;
+        }
+        o = mempcpy(o, text + pos, len - pos);
+        *o = 0;
+        *ret = buf;
         return 0;
 }
 
@@ -910,8 +942,44 @@ static void diag_move(struct policy_diag *dst, struct policy_diag *src) {
         *src = (struct policy_diag) {};
 }
 
-/* Whether TEXT is OLD with exactly the requested change: it parses, has the new serial and one
- * entry more (with the new permit and, for USB, the same device) or one less (without it). */
+/* Whether the entry of P with the requested permit is the requested one (the fields the edit
+ * wrote that decide what it approves). */
+static bool entry_is_requested(const struct policy *p, const struct edit_request *req) {
+        switch (req->kind) {
+        case EDIT_ADD_USB: {
+                const struct policy_usb_entry *e = policy_find_usb_permit(p, req->permit);
+                return e && e->vendor == req->usb->vendor && e->product == req->usb->product &&
+                       streq_ptr(e->serial, req->usb->serial ? req->usb->serial : "") &&
+                       e->read_only == req->usb->read_only && e->n_interfaces == req->usb->n_interfaces &&
+                       e->hidraw_user == req->usb->hidraw_user && streq_ptr(e->path, req->usb->path);
+        }
+        case EDIT_ADD_NET: {
+                const struct policy_net_entry *e = policy_find_net_permit(p, req->permit);
+                return e && e->has_mac == req->net->has_mac && (!e->has_mac || memcmp(e->mac, req->net->mac, 6) == 0) &&
+                       e->wireless_modes == req->net->wireless_modes;
+        }
+        case EDIT_ADD_WIRELESS: {
+                const struct policy_wireless_entry *e = policy_find_wireless_permit(p, req->permit), *w = req->wireless;
+                return e && e->ssid_len == w->ssid_len && memcmp(e->ssid, w->ssid, w->ssid_len) == 0 &&
+                       e->n_bssids == w->n_bssids &&
+                       (w->n_bssids == 0 || memcmp(e->bssids, w->bssids, w->n_bssids * sizeof *w->bssids) == 0) &&
+                       e->security == w->security;
+        }
+        case EDIT_ADD_MEDIA: {
+                const struct policy_media_entry *e = policy_find_media_permit(p, req->permit), *m = req->media;
+                return e && e->bus == m->bus && streq_ptr(e->vendor, m->vendor) && streq_ptr(e->model, m->model) &&
+                       streq_ptr(e->serial, m->serial) && streq_ptr(e->oemid, m->oemid) && streq_ptr(e->date, m->date) &&
+                       streq_ptr(e->path, m->path) && e->read_only == m->read_only;
+        }
+        case EDIT_REMOVE:
+                return !permit_exists(p, req->permit);
+        }
+        return false;
+}
+
+/* Whether TEXT is OLD with exactly the requested change, by parsing it whole: it parses, has the
+ * new serial and one entry more (the requested one) or one less (without it). For the canonical
+ * fallback, which shares nothing with the old text. */
 static int check_result(const char *text, const char *source, const struct policy *old, const struct edit_request *req,
                         struct policy_diag *diag) {
         _cleanup_(policy_freep) struct policy *p = NULL;
@@ -926,50 +994,120 @@ static int check_result(const char *text, const char *source, const struct polic
 
         size_t n_old = old->n_usb + old->n_net + old->n_wireless + old->n_media,
                n_new = p->n_usb + p->n_net + p->n_wireless + p->n_media;
-        switch (req->kind) {
-        case EDIT_ADD_USB: {
-                const struct policy_usb_entry *e = policy_find_usb_permit(p, req->permit);
-                if (n_new != n_old + 1 || p->n_usb != old->n_usb + 1 || !e || e->vendor != req->usb->vendor ||
-                    e->product != req->usb->product || !streq_ptr(e->serial, req->usb->serial ? req->usb->serial : "") ||
-                    e->read_only != req->usb->read_only || e->n_interfaces != req->usb->n_interfaces ||
-                    e->hidraw_user != req->usb->hidraw_user || !streq_ptr(e->path, req->usb->path))
-                        return -EBADMSG;
-                break;
-        }
-        case EDIT_ADD_NET: {
-                const struct policy_net_entry *e = policy_find_net_permit(p, req->permit);
-                if (n_new != n_old + 1 || p->n_net != old->n_net + 1 || !e || e->has_mac != req->net->has_mac ||
-                    (e->has_mac && memcmp(e->mac, req->net->mac, 6) != 0) || e->wireless_modes != req->net->wireless_modes)
-                        return -EBADMSG;
-                break;
-        }
-        case EDIT_ADD_WIRELESS: {
-                const struct policy_wireless_entry *e = policy_find_wireless_permit(p, req->permit), *w = req->wireless;
-                if (n_new != n_old + 1 || p->n_wireless != old->n_wireless + 1 || !e || e->ssid_len != w->ssid_len ||
-                    memcmp(e->ssid, w->ssid, w->ssid_len) != 0 || e->n_bssids != w->n_bssids ||
-                    (w->n_bssids > 0 && memcmp(e->bssids, w->bssids, w->n_bssids * sizeof *w->bssids) != 0) ||
-                    e->security != w->security)
-                        return -EBADMSG;
-                break;
-        }
-        case EDIT_ADD_MEDIA: {
-                const struct policy_media_entry *e = policy_find_media_permit(p, req->permit), *m = req->media;
-                if (n_new != n_old + 1 || p->n_media != old->n_media + 1 || !e || e->bus != m->bus ||
-                    !streq_ptr(e->vendor, m->vendor) || !streq_ptr(e->model, m->model) ||
-                    !streq_ptr(e->serial, m->serial) || !streq_ptr(e->oemid, m->oemid) || !streq_ptr(e->date, m->date) ||
-                    !streq_ptr(e->path, m->path) || e->read_only != m->read_only)
-                        return -EBADMSG;
-                break;
-        }
-        case EDIT_REMOVE:
-                if (n_new + 1 != n_old || permit_exists(p, req->permit))
-                        return -EBADMSG;
-                break;
-        }
+        bool counts = req->kind == EDIT_REMOVE ? n_new + 1 == n_old :
+                      n_new == n_old + 1 &&
+                      p->n_usb == old->n_usb + (req->kind == EDIT_ADD_USB) &&
+                      p->n_net == old->n_net + (req->kind == EDIT_ADD_NET) &&
+                      p->n_wireless == old->n_wireless + (req->kind == EDIT_ADD_WIRELESS) &&
+                      p->n_media == old->n_media + (req->kind == EDIT_ADD_MEDIA);
+        if (!counts || !entry_is_requested(p, req))
+                return -EBADMSG;
         /* The workstation's own disks are never edited by approve or revoke. */
         if (p->n_fixed != old->n_fixed)
                 return -EBADMSG;
         return 0;
+}
+
+static const char *const edit_lists[] = { "usb", "network", "wireless", "media" };
+
+/* The element of OLD's list KEY (a group) whose permit is PERMIT: its index, or -ENOENT. */
+static int find_permit_element(const struct pconf_node *list, const char *permit) {
+        if (!list || pconf_type(list) != PCONF_LIST)
+                return -ENOENT;
+        for (size_t i = 0; i < pconf_length(list); i++) {
+                const struct pconf_node *m = pconf_member(pconf_elem(list, i), "permit");
+                if (m && streq_ptr(pconf_string(m), permit))
+                        return (int) MIN(i, (size_t) INT_MAX);
+        }
+        return -ENOENT;
+}
+
+/* Whether the edited TEXT is the old text (read as OLD_TREE into the valid policy OLD) with
+ * exactly the requested change, without parsing the policy again: TEXT must read as the same
+ * settings in the same order, value for value, but for `serial` raised by one and one list
+ * with one element more at its end (or a new list of one at the end of the file) or the
+ * requested element less. An added element is read as an entry with every check policy_parse
+ * makes of it, alone and against OLD's entries (policy_parse_added_entry), and must be the
+ * requested one. A removed entry leaves a valid policy valid: no check relates entries but to
+ * refuse two of them. */
+static int check_edit(const char *text, const char *source, const struct policy *old, const struct pconf *old_tree,
+                      const struct edit_request *req, struct policy_diag *diag) {
+        _cleanup_(pconf_freep) struct pconf *tree = NULL;
+        _cleanup_(policy_freep) struct policy *added = NULL;
+        struct pconf_error e;
+        const char *key = NULL;
+        int r, removed = -1;
+
+        r = pconf_parse(text, strlen(text), &tree, &e);
+        if (r < 0)
+                return r == -ENOMEM ? r : -EBADMSG;
+
+        const struct pconf_node *o = pconf_root(old_tree), *n = pconf_root(tree);
+        switch (req->kind) {
+        case EDIT_ADD_USB: key = "usb"; break;
+        case EDIT_ADD_NET: key = "network"; break;
+        case EDIT_ADD_WIRELESS: key = "wireless"; break;
+        case EDIT_ADD_MEDIA: key = "media"; break;
+        case EDIT_REMOVE:
+                for (size_t i = 0; i < ELEMENTSOF(edit_lists) && removed < 0; i++) {
+                        removed = find_permit_element(pconf_member(o, edit_lists[i]), req->permit);
+                        key = edit_lists[i];
+                }
+                if (removed < 0)
+                        return -EBADMSG;
+                break;
+        }
+
+        bool new_list = req->kind != EDIT_REMOVE && !pconf_member(o, key);
+        if (pconf_length(n) != pconf_length(o) + new_list)
+                return -EBADMSG;
+        const struct pconf_node *entry = NULL;
+        size_t index = 0;
+        for (size_t i = 0; i < pconf_length(n); i++) {
+                const struct pconf_node *a = pconf_elem(n, i), *b = i < pconf_length(o) ? pconf_elem(o, i) : NULL;
+
+                if (!b) {
+                        /* the list the edit made: `KEY = ( { ... } );` */
+                        if (!streq(pconf_name(a), key) || pconf_type(a) != PCONF_LIST || pconf_length(a) != 1)
+                                return -EBADMSG;
+                        entry = pconf_elem(a, 0);
+                } else if (!streq(pconf_name(a), pconf_name(b)))
+                        return -EBADMSG;
+                else if (streq(pconf_name(a), "serial")) {
+                        if ((pconf_type(a) != PCONF_INT && pconf_type(a) != PCONF_INT64) || a->truncated ||
+                            pconf_int64(a) < 0 || (uint64_t) pconf_int64(a) != old->serial + 1)
+                                return -EBADMSG;
+                } else if (streq(pconf_name(a), key)) {
+                        size_t k = pconf_length(b);
+                        if (pconf_type(a) != PCONF_LIST || pconf_type(b) != PCONF_LIST)
+                                return -EBADMSG;
+                        if (req->kind == EDIT_REMOVE) {
+                                if (pconf_length(a) + 1 != k)
+                                        return -EBADMSG;
+                                for (size_t j = 0; j + 1 < k; j++)
+                                        if (!pconf_equal(pconf_elem(a, j), pconf_elem(b, j + (j >= (size_t) removed))))
+                                                return -EBADMSG;
+                        } else {
+                                if (pconf_length(a) != k + 1)
+                                        return -EBADMSG;
+                                for (size_t j = 0; j < k; j++)
+                                        if (!pconf_equal(pconf_elem(a, j), pconf_elem(b, j)))
+                                                return -EBADMSG;
+                                entry = pconf_elem(a, k);
+                                index = k;
+                        }
+                } else if (!pconf_equal(a, b))
+                        return -EBADMSG;
+        }
+        if (req->kind == EDIT_REMOVE)
+                return 0;
+        if (!entry)
+                return -EBADMSG;
+
+        r = policy_parse_added_entry(old, entry, key, index, source, &added, diag);
+        if (r < 0)
+                return r == -ENOMEM ? r : -EBADMSG;
+        return entry_is_requested(added, req) ? 0 : -EBADMSG;
 }
 
 /* The text edit; any failure here only means "use the fallback". */
@@ -979,7 +1117,7 @@ static int edit_text(const char *text, size_t len, const struct policy *p, const
         _cleanup_(edits_done) struct edits ed = {};
         int r;
 
-        r = scan(text, len, &sc);
+        r = scan(text, len, req->kind == EDIT_REMOVE, &sc);
         if (r < 0)
                 return r;
 
@@ -1068,6 +1206,7 @@ static int edit_canonical(const struct policy *p, const struct edit_request *req
 static int edit(const char *text, size_t len, const char *source, const struct edit_request *req, char **ret_text,
                 bool *ret_rewritten, struct policy_diag *diag) {
         _cleanup_(policy_freep) struct policy *p = NULL;
+        _cleanup_(pconf_freep) struct pconf *tree = NULL;
         _cleanup_free_ char *out = NULL;
         struct policy_diag d = {};
         int r;
@@ -1075,7 +1214,7 @@ static int edit(const char *text, size_t len, const char *source, const struct e
         if (!req->permit || !*req->permit)
                 return -EINVAL;
 
-        r = policy_parse(text, len, source, &p, &d);
+        r = policy_parse_tree(text, len, source, &p, &tree, &d);
         if (r < 0) {
                 /* The caller shows why the policy as it stands is invalid. */
                 diag_move(diag, &d);
@@ -1094,7 +1233,7 @@ static int edit(const char *text, size_t len, const char *source, const struct e
         bool rewritten = false;
         r = policy_edit_force_fallback ? -ECANCELED : edit_text(text, len, p, req, &out);
         if (r >= 0) {
-                r = check_result(out, source, p, req, &d);
+                r = check_edit(out, source, p, tree, req, &d);
                 policy_diag_done(&d);
         }
         if (r < 0) {

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Editing a policy file as text (approve: add an entry; revoke: remove one), keeping the
- * file's comments and layout, and raising `serial` by one. Every edit is checked by parsing
- * the result: it must parse, hold exactly one entry more (or less), and carry the new serial;
- * otherwise the edit falls back to the canonical writer (policy_write) and says so. */
+ * file's comments and layout, and raising `serial` by one. Every edit is checked: the result
+ * must read as the same settings but for the new serial and exactly one entry more (which
+ * passes every check of the parser) or less; otherwise the edit falls back to the canonical
+ * writer (policy_write), whose result is parsed whole, and says so. */
 #pragma once
 
 #include <stdbool.h>

@@ -2,16 +2,15 @@
 /* The policy parser: the exact signed bytes -> struct policy, or every problem as
  * "SOURCE:LINE: FIELD: message" (docs/policy.md, "Messages").
  *
- * libconfig does the syntax; everything else is checked here, walking each group in file order
- * and collecting all problems rather than stopping at the first, so that an admin fixes a file
- * in one round. Checks that relate entries to each other (duplicate permits, one device in two
+ * policy-config.c reads the syntax (libconfig 1.5's); everything else is checked here, walking
+ * each group in file order and collecting all problems rather than stopping at the first, so
+ * that an admin fixes a file in one round. Checks that relate entries to each other (duplicate permits, one device in two
  * overlapping windows) sort pointer copies, so a 100,000-entry policy stays O(n log n). */
 #include "policy.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <libconfig.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +20,7 @@
 #include "fileio.h"
 #include "hexutil.h"
 #include "macro.h"
+#include "policy-config.h"
 #include "policy-match.h"
 #include "timeutil.h"
 #include "utf8.h"
@@ -30,15 +30,6 @@
 #define FIELD_MAX 128                 /* a prefix, a dot and a key name bounded to 64 */
 #define QUOTE_BYTES 48                /* of a bad value quoted back in a message */
 #define QUOTE_MAX (QUOTE_BYTES * 4 + 8)
-
-static config_t *config_free(config_t *c) {
-        if (c) {
-                config_destroy(c);
-                free(c);
-        }
-        return NULL;
-}
-DEFINE_CLEANUP(config_t, config_free);
 
 struct message {
         unsigned line;
@@ -137,30 +128,51 @@ static const char *quote(const char *s, char buf[static QUOTE_MAX]) {
         return buf;
 }
 
+/* "PREFIX.KEY" (or "KEY"), each cut to its bound. Made for every key read, not only for the
+ * ones reported: memcpy rather than snprintf, which took a tenth of a 100,000-entry parse. */
 static const char *field_name(char buf[static FIELD_MAX], const char *prefix, const char *key) {
-        if (prefix)
-                snprintf(buf, FIELD_MAX, "%.39s.%.64s", prefix, key);
-        else
-                snprintf(buf, FIELD_MAX, "%.64s", key);
+        char *o = buf;
+        if (prefix) {
+                size_t n = strnlen(prefix, 39);
+                memcpy(o, prefix, n);
+                o += n;
+                *o++ = '.';
+        }
+        size_t n = strnlen(key, 64);
+        memcpy(o, key, n);
+        o[n] = 0;
         return buf;
 }
 
-static unsigned line_of(const config_setting_t *s) {
-        return config_setting_source_line(s);
+static unsigned line_of(const struct pconf_node *s) {
+        return pconf_line(s);
 }
 
-/* Control characters and the code points that disguise text (utf8_is_unsafe_codepoint), which
- * can make one permit or name look like another in `policyctl show` and the ledger. S is valid
- * UTF-8. */
-static bool has_control(const char *s) {
+/* Whether S (LEN bytes) is valid UTF-8, and whether it holds control characters or the code
+ * points that disguise text (utf8_is_unsafe_codepoint), which can make one permit or name look
+ * like another in `policyctl show` and the ledger. One pass, ASCII without a call: every
+ * string of a policy goes through here. */
+static void check_text(const char *s, size_t len, bool *ret_valid, bool *ret_control) {
+        bool control = false;
         uint32_t cp;
 
-        for (size_t n; *s; s += n) {
-                n = utf8_decode_str(s, &cp);
-                if (n == 0 || utf8_is_unsafe_codepoint(cp))
-                        return true;
+        for (size_t i = 0, n; i < len; i += n) {
+                unsigned char c = (unsigned char) s[i];
+                if (c < 0x80) {
+                        control = control || c < 0x20 || c == 0x7f;
+                        n = 1;
+                        continue;
+                }
+                n = utf8_decode(s + i, len - i, &cp);
+                if (n == 0) {
+                        *ret_valid = false;
+                        *ret_control = control;
+                        return;
+                }
+                control = control || utf8_is_unsafe_codepoint(cp);
         }
-        return false;
+        *ret_valid = true;
+        *ret_control = control;
 }
 
 enum {
@@ -170,24 +182,26 @@ enum {
 
 /* Checks a string setting: type, UTF-8, no control characters, the length bound. Returns 0
  * with *ret pointing into the config, or -EINVAL after reporting why. */
-static int get_string(struct parser *ps, const config_setting_t *s, const char *field, size_t max, unsigned flags,
+static int get_string(struct parser *ps, const struct pconf_node *s, const char *field, size_t max, unsigned flags,
                       const char **ret) {
         char q[QUOTE_MAX];
 
-        if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+        if (pconf_type(s) != PCONF_STRING) {
                 fail_at(ps, line_of(s), field, "expected a string");
                 return -EINVAL;
         }
-        const char *v = config_setting_get_string(s);
-        if (!utf8_is_valid(v)) {
+        const char *v = pconf_string(s);
+        bool valid, control;
+        check_text(v, s->v.str.len, &valid, &control);
+        if (!valid) {
                 fail_at(ps, line_of(s), field, "invalid UTF-8: \"%s\"", quote(v, q));
                 return -EINVAL;
         }
-        if (has_control(v)) {
+        if (control) {
                 fail_at(ps, line_of(s), field, "contains a control character: \"%s\"", quote(v, q));
                 return -EINVAL;
         }
-        if (strlen(v) > max) {
+        if (s->v.str.len > max) {
                 fail_at(ps, line_of(s), field, "longer than %zu bytes", max);
                 return -EINVAL;
         }
@@ -199,7 +213,7 @@ static int get_string(struct parser *ps, const config_setting_t *s, const char *
         return 0;
 }
 
-static int dup_string(struct parser *ps, const config_setting_t *s, const char *field, size_t max, unsigned flags,
+static int dup_string(struct parser *ps, const struct pconf_node *s, const char *field, size_t max, unsigned flags,
                       char **ret) {
         const char *v;
         int r = get_string(ps, s, field, max, flags, &v);
@@ -215,60 +229,16 @@ static int dup_string(struct parser *ps, const config_setting_t *s, const char *
         return 0;
 }
 
-/* libconfig 1.5 silently truncates an integer literal without "L" that does not fit 32 bits
- * (99999999999 reads as 1215752191), so the literal is read again from the source line. */
-static bool int_literal_truncated(struct parser *ps, const config_setting_t *s, int64_t value) {
-        const char *name = config_setting_name(s), *p = ps->text, *end = ps->text + ps->len;
-        size_t name_len = strlen(name);
-
-        for (unsigned line = 1; line < line_of(s) && p; line++) {
-                p = memchr(p, '\n', (size_t) (end - p));
-                if (p)
-                        p++;
-        }
-        if (!p)
-                return false;
-        const char *eol = memchr(p, '\n', (size_t) (end - p)) ?: end;
-
-        for (; p + name_len < eol; p++) {
-                if (memcmp(p, name, name_len) != 0)
-                        continue;
-                if (p > ps->text && (isalnum((unsigned char) p[-1]) || p[-1] == '_' || p[-1] == '-' || p[-1] == '*'))
-                        continue;
-                const char *q = p + name_len;
-                while (q < eol && (*q == ' ' || *q == '\t'))
-                        q++;
-                if (q >= eol || (*q != '=' && *q != ':'))
-                        continue;
-                q++;
-                while (q < eol && (*q == ' ' || *q == '\t'))
-                        q++;
-                char num[32];
-                size_t n = 0;
-                while (q + n < eol && n < sizeof num - 1 && strchr("+-0123456789abcdefABCDEFxX", q[n]))
-                        n++;
-                memcpy(num, q, n);
-                num[n] = 0;
-                bool hex = n > 2 && num[num[0] == '-' || num[0] == '+'] == '0' &&
-                           (strchr(num, 'x') || strchr(num, 'X'));
-                char *e;
-                errno = 0;
-                long long lit = strtoll(num, &e, hex ? 16 : 10);
-                if (e == num)
-                        continue;
-                return errno == ERANGE || lit != value;
-        }
-        return false;
-}
-
-static int get_int64(struct parser *ps, const config_setting_t *s, const char *field, int64_t *ret) {
-        int t = config_setting_type(s);
-        if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64) {
+static int get_int64(struct parser *ps, const struct pconf_node *s, const char *field, int64_t *ret) {
+        int t = pconf_type(s);
+        if (t != PCONF_INT && t != PCONF_INT64) {
                 fail_at(ps, line_of(s), field, "expected an integer");
                 return -EINVAL;
         }
-        int64_t v = config_setting_get_int64(s);
-        if (t == CONFIG_TYPE_INT && int_literal_truncated(ps, s, v)) {
+        /* libconfig 1.5 kept the low 32 bits of a literal without "L" (99999999999 read as
+         * 1215752191); the reader does the same for its oracle's sake, and says so. */
+        int64_t v = pconf_int64(s);
+        if (t == PCONF_INT && s->truncated) {
                 fail_at(ps, line_of(s), field, "does not fit a 32-bit integer: write it with an L suffix (42L)");
                 return -EINVAL;
         }
@@ -277,7 +247,7 @@ static int get_int64(struct parser *ps, const config_setting_t *s, const char *f
 }
 
 /* A date or time; with UNTIL, a date alone means "through that day" (the next local midnight). */
-static int get_time(struct parser *ps, const config_setting_t *s, const char *field, bool until, int64_t *ret,
+static int get_time(struct parser *ps, const struct pconf_node *s, const char *field, bool until, int64_t *ret,
                     char **ret_text) {
         const char *v;
         char q[QUOTE_MAX];
@@ -320,7 +290,7 @@ static int get_time(struct parser *ps, const config_setting_t *s, const char *fi
         return 0;
 }
 
-static int get_hex4(struct parser *ps, const config_setting_t *s, const char *field, uint16_t *ret) {
+static int get_hex4(struct parser *ps, const struct pconf_node *s, const char *field, uint16_t *ret) {
         const char *v;
         char q[QUOTE_MAX];
         int r = get_string(ps, s, field, POLICY_STRING_MAX, STR_OPTIONAL, &v);
@@ -334,7 +304,7 @@ static int get_hex4(struct parser *ps, const config_setting_t *s, const char *fi
 }
 
 /* One of a few words: returns its index in WORDS (NULL-terminated). */
-static int get_word(struct parser *ps, const config_setting_t *s, const char *field, const char *const *words,
+static int get_word(struct parser *ps, const struct pconf_node *s, const char *field, const char *const *words,
                     const char *expected) {
         const char *v;
         char q[QUOTE_MAX];
@@ -348,16 +318,16 @@ static int get_word(struct parser *ps, const config_setting_t *s, const char *fi
         return -EINVAL;
 }
 
-static int get_interfaces(struct parser *ps, const config_setting_t *s, const char *field,
+static int get_interfaces(struct parser *ps, const struct pconf_node *s, const char *field,
                           struct policy_usb_entry *e) {
         char f[FIELD_MAX + 16], q[QUOTE_MAX];
         int r = 0;
 
-        if (config_setting_type(s) != CONFIG_TYPE_ARRAY) {
+        if (pconf_type(s) != PCONF_ARRAY) {
                 fail_at(ps, line_of(s), field, "expected an array of strings, e.g. [ \"08:06:50\" ]");
                 return -EINVAL;
         }
-        int n = config_setting_length(s);
+        int n = (int) pconf_length(s);
         if (n == 0) {
                 fail_at(ps, line_of(s), field, "empty: list at least one interface, or omit the key");
                 return -EINVAL;
@@ -372,7 +342,7 @@ static int get_interfaces(struct parser *ps, const config_setting_t *s, const ch
                 return -ENOMEM;
         }
         for (int i = 0; i < n; i++) {
-                const config_setting_t *el = config_setting_get_elem(s, (unsigned) i);
+                const struct pconf_node *el = pconf_elem(s, (size_t) i);
                 const char *v;
 
                 snprintf(f, sizeof f, "%.127s[%d]", field, i);
@@ -423,15 +393,15 @@ static void strv_free(char **v, size_t n) {
 
 /* A host name or machine-id, or an array/list of them (a fleet): into *RET (N names), each
  * valid and named once. */
-static int get_workstations(struct parser *ps, const config_setting_t *s, const char *field, char ***ret,
+static int get_workstations(struct parser *ps, const struct pconf_node *s, const char *field, char ***ret,
                             size_t *ret_n) {
         char f[FIELD_MAX + 16], q[QUOTE_MAX];
-        bool single = config_setting_type(s) == CONFIG_TYPE_STRING;
-        int n = single ? 1 : config_setting_length(s);
+        bool single = pconf_type(s) == PCONF_STRING;
+        int n = single ? 1 : (int) pconf_length(s);
         char **v;
         int r = 0;
 
-        if (!single && config_setting_type(s) != CONFIG_TYPE_ARRAY && config_setting_type(s) != CONFIG_TYPE_LIST) {
+        if (!single && pconf_type(s) != PCONF_ARRAY && pconf_type(s) != PCONF_LIST) {
                 fail_at(ps, line_of(s), field, "expected a host name or machine-id, or an array of them, "
                         "e.g. [ \"ws-01\", \"ws-02\" ]");
                 return -EINVAL;
@@ -450,7 +420,7 @@ static int get_workstations(struct parser *ps, const config_setting_t *s, const 
                 return -ENOMEM;
         }
         for (int i = 0; i < n; i++) {
-                const config_setting_t *el = single ? s : config_setting_get_elem(s, (unsigned) i);
+                const struct pconf_node *el = single ? s : pconf_elem(s, (size_t) i);
                 const char *w;
 
                 if (single)
@@ -580,7 +550,7 @@ static const struct key wireless_keys[] = {
 
 static const struct key *key_find(const struct key *keys, const char *name) {
         for (const struct key *k = keys; k->name; k++)
-                if (streq(k->name, name))
+                if (k->name[0] == name[0] && streq(k->name, name))
                         return k;
         return NULL;
 }
@@ -610,17 +580,17 @@ static const char *const hidraw_words[] = { "root", "user", NULL };
 static const char *const scan_words[] = { "none", "required", NULL };
 
 /* `wireless_modes = [ "ap", "monitor" ]`: the modes a network entry lets its link be in. */
-static int get_wireless_modes(struct parser *ps, const config_setting_t *s, const char *field, unsigned *ret) {
+static int get_wireless_modes(struct parser *ps, const struct pconf_node *s, const char *field, unsigned *ret) {
         char f[FIELD_MAX + 16], q[QUOTE_MAX];
         unsigned modes = 0;
         int r = 0;
 
-        if (config_setting_type(s) != CONFIG_TYPE_ARRAY || config_setting_length(s) == 0) {
+        if (pconf_type(s) != PCONF_ARRAY || (int) pconf_length(s) == 0) {
                 fail_at(ps, line_of(s), field, "expected a non-empty array of strings, e.g. [ \"ap\" ]");
                 return -EINVAL;
         }
-        for (int i = 0; i < config_setting_length(s); i++) {
-                const config_setting_t *el = config_setting_get_elem(s, (unsigned) i);
+        for (int i = 0; i < (int) pconf_length(s); i++) {
+                const struct pconf_node *el = pconf_elem(s, (size_t) i);
                 enum wireless_mode m;
                 const char *v;
 
@@ -643,15 +613,15 @@ static int get_wireless_modes(struct parser *ps, const config_setting_t *s, cons
 }
 
 /* `bssid = [ "02:00:00:00:01:00" ]`: the access points a wireless entry is limited to. */
-static int get_bssids(struct parser *ps, const config_setting_t *s, const char *field, struct policy_wireless_entry *e) {
+static int get_bssids(struct parser *ps, const struct pconf_node *s, const char *field, struct policy_wireless_entry *e) {
         char f[FIELD_MAX + 16], q[QUOTE_MAX];
         int r = 0;
 
-        if (config_setting_type(s) != CONFIG_TYPE_ARRAY) {
+        if (pconf_type(s) != PCONF_ARRAY) {
                 fail_at(ps, line_of(s), field, "expected an array of MAC addresses, e.g. [ \"02:00:00:00:01:00\" ]");
                 return -EINVAL;
         }
-        int n = config_setting_length(s);
+        int n = (int) pconf_length(s);
         if (n == 0) {
                 fail_at(ps, line_of(s), field, "empty: list at least one access point, or omit the key (any)");
                 return -EINVAL;
@@ -666,7 +636,7 @@ static int get_bssids(struct parser *ps, const config_setting_t *s, const char *
                 return -ENOMEM;
         }
         for (int i = 0; i < n; i++) {
-                const config_setting_t *el = config_setting_get_elem(s, (unsigned) i);
+                const struct pconf_node *el = pconf_elem(s, (size_t) i);
                 const char *v;
 
                 snprintf(f, sizeof f, "%.127s[%d]", field, i);
@@ -684,7 +654,7 @@ static int get_bssids(struct parser *ps, const config_setting_t *s, const char *
 }
 
 /* `ssid` (text) or `ssid_hex` (any bytes: an SSID need not be text). */
-static int get_ssid(struct parser *ps, const config_setting_t *s, const char *field, bool hex,
+static int get_ssid(struct parser *ps, const struct pconf_node *s, const char *field, bool hex,
                     struct policy_wireless_entry *e) {
         char q[QUOTE_MAX];
         const char *v;
@@ -722,11 +692,11 @@ static bool entry_approves_hid(const struct policy_usb_entry *e) {
 }
 
 /* Parses one usb, network or wireless entry (a group). USB, NET or WIFI is the struct to fill. */
-static void parse_entry(struct parser *ps, const config_setting_t *g, const char *prefix, const struct key *keys,
+static void parse_entry(struct parser *ps, const struct pconf_node *g, const char *prefix, const struct key *keys,
                         struct policy_usb_entry *usb, struct policy_net_entry *net, struct policy_wireless_entry *wifi,
                         struct entry_state *st) {
         struct policy_approval *a = usb ? &usb->approval : net ? &net->approval : &wifi->approval;
-        const config_setting_t *unlisted = NULL, *serial = NULL, *hidraw = NULL;
+        const struct pconf_node *unlisted = NULL, *serial = NULL, *hidraw = NULL;
         _Static_assert(ELEMENTSOF(usb_keys) >= ELEMENTSOF(net_keys) && ELEMENTSOF(usb_keys) >= ELEMENTSOF(wireless_keys),
                        "seen[] too small");
         bool seen[ELEMENTSOF(usb_keys)] = {}, ok_ssid = false;
@@ -738,9 +708,9 @@ static void parse_entry(struct parser *ps, const config_setting_t *g, const char
         a->valid_from = TIME_NEG_INFINITY;
         a->valid_until = TIME_INFINITY;
 
-        for (int i = 0; i < config_setting_length(g); i++) {
-                const config_setting_t *s = config_setting_get_elem(g, (unsigned) i);
-                const char *name = config_setting_name(s);
+        for (int i = 0; i < (int) pconf_length(g); i++) {
+                const struct pconf_node *s = pconf_elem(g, (size_t) i);
+                const char *name = pconf_name(s);
                 const struct key *k = key_find(keys, name);
 
                 field_name(f, prefix, name);
@@ -893,7 +863,7 @@ static void parse_entry(struct parser *ps, const config_setting_t *g, const char
 
         if (ok_from && ok_until && a->valid_from_text && a->valid_until_text && a->valid_from >= a->valid_until) {
                 char q2[QUOTE_MAX];
-                const config_setting_t *s = config_setting_get_member(g, "valid_from");
+                const struct pconf_node *s = pconf_member(g, "valid_from");
                 fail_at(ps, line_of(s), field_name(f, prefix, "valid_from"), "\"%s\" is not before valid_until \"%s\"",
                       quote(a->valid_from_text, q), quote(a->valid_until_text, q2));
                 ok_from = false;
@@ -904,16 +874,16 @@ static void parse_entry(struct parser *ps, const config_setting_t *g, const char
 }
 
 /* Parses the list KEY ("usb", "network" or "wireless") into freshly allocated entries. */
-static int parse_list(struct parser *ps, const config_setting_t *list, const char *key, struct policy *p,
+static int parse_list(struct parser *ps, const struct pconf_node *list, const char *key, struct policy *p,
                       struct entry_state **ret_states) {
         char prefix[PREFIX_MAX];
         bool is_usb = streq(key, "usb"), is_wifi = streq(key, "wireless");
 
-        if (config_setting_type(list) != CONFIG_TYPE_LIST) {
+        if (pconf_type(list) != PCONF_LIST) {
                 fail_at(ps, line_of(list), key, "expected a list of groups: %s = ( { ... }, { ... } );", key);
                 return -EINVAL;
         }
-        size_t n = (size_t) config_setting_length(list);
+        size_t n = (size_t) (int) pconf_length(list);
         if (n == 0)
                 return 0;
 
@@ -939,10 +909,10 @@ static int parse_list(struct parser *ps, const config_setting_t *list, const cha
         *ret_states = states;
 
         for (size_t i = 0; i < n; i++) {
-                const config_setting_t *g = config_setting_get_elem(list, (unsigned) i);
+                const struct pconf_node *g = pconf_elem(list, (size_t) i);
 
                 snprintf(prefix, sizeof prefix, "%s[%zu]", key, i);
-                if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+                if (pconf_type(g) != PCONF_GROUP) {
                         struct policy_approval *a = is_usb ? &p->usb[i].approval :
                                                     is_wifi ? &p->wireless[i].approval : &p->net[i].approval;
                         a->line = line_of(g);
@@ -970,10 +940,10 @@ struct media_keys {
         bool seen_bus, ok_bus;
         enum media_bus bus;
         char **vendor, **model, **serial, **oemid, **date, **path;
-        const config_setting_t *oemid_s, *date_s;
+        const struct pconf_node *oemid_s, *date_s;
 };
 
-static bool media_identity_key(struct parser *ps, const config_setting_t *s, const char *name, const char *f,
+static bool media_identity_key(struct parser *ps, const struct pconf_node *s, const char *name, const char *f,
                                struct media_keys *k) {
         char **target = NULL;
         size_t max = MEDIA_STRING_MAX - 1;
@@ -1029,7 +999,7 @@ static void media_identity_check(struct parser *ps, unsigned line, const char *p
         }
 }
 
-static void parse_media_entry(struct parser *ps, const config_setting_t *g, const char *prefix,
+static void parse_media_entry(struct parser *ps, const struct pconf_node *g, const char *prefix,
                               struct policy_media_entry *e, struct entry_state *st) {
         struct policy_approval *a = &e->approval;
         struct media_keys k = { .vendor = &e->vendor, .model = &e->model, .serial = &e->serial, .oemid = &e->oemid,
@@ -1041,9 +1011,9 @@ static void parse_media_entry(struct parser *ps, const config_setting_t *g, cons
         a->valid_from = TIME_NEG_INFINITY;
         a->valid_until = TIME_INFINITY;
 
-        for (int i = 0; i < config_setting_length(g); i++) {
-                const config_setting_t *s = config_setting_get_elem(g, (unsigned) i);
-                const char *name = config_setting_name(s);
+        for (int i = 0; i < (int) pconf_length(g); i++) {
+                const struct pconf_node *s = pconf_elem(g, (size_t) i);
+                const char *name = pconf_name(s);
 
                 field_name(f, prefix, name);
                 if (media_identity_key(ps, s, name, f, &k))
@@ -1095,7 +1065,7 @@ static void parse_media_entry(struct parser *ps, const config_setting_t *g, cons
 
         if (ok_from && ok_until && a->valid_from_text && a->valid_until_text && a->valid_from >= a->valid_until) {
                 char q2[QUOTE_MAX];
-                const config_setting_t *s = config_setting_get_member(g, "valid_from");
+                const struct pconf_node *s = pconf_member(g, "valid_from");
                 fail_at(ps, line_of(s), field_name(f, prefix, "valid_from"), "\"%s\" is not before valid_until \"%s\"",
                         quote(a->valid_from_text, q), quote(a->valid_until_text, q2));
                 ok_from = false;
@@ -1104,15 +1074,15 @@ static void parse_media_entry(struct parser *ps, const config_setting_t *g, cons
         st->window_ok = ok_from && ok_until;
 }
 
-static void parse_fixed_disk(struct parser *ps, const config_setting_t *g, const char *prefix,
+static void parse_fixed_disk(struct parser *ps, const struct pconf_node *g, const char *prefix,
                              struct policy_fixed_disk *d) {
         struct media_keys k = { .vendor = &d->vendor, .model = &d->model, .serial = &d->serial, .path = &d->path };
         char f[FIELD_MAX];
 
         d->line = line_of(g);
-        for (int i = 0; i < config_setting_length(g); i++) {
-                const config_setting_t *s = config_setting_get_elem(g, (unsigned) i);
-                const char *name = config_setting_name(s);
+        for (int i = 0; i < (int) pconf_length(g); i++) {
+                const struct pconf_node *s = pconf_elem(g, (size_t) i);
+                const char *name = pconf_name(s);
 
                 field_name(f, prefix, name);
                 if (media_identity_key(ps, s, name, f, &k))
@@ -1131,16 +1101,16 @@ static void parse_fixed_disk(struct parser *ps, const config_setting_t *g, const
 }
 
 /* `media` (entries with approvals) or `fixed_disks`. */
-static int parse_media_list(struct parser *ps, const config_setting_t *list, const char *key, struct policy *p,
+static int parse_media_list(struct parser *ps, const struct pconf_node *list, const char *key, struct policy *p,
                             struct entry_state **ret_states) {
         char prefix[PREFIX_MAX];
         bool fixed = streq(key, "fixed_disks");
 
-        if (config_setting_type(list) != CONFIG_TYPE_LIST) {
+        if (pconf_type(list) != PCONF_LIST) {
                 fail_at(ps, line_of(list), key, "expected a list of groups: %s = ( { ... }, { ... } );", key);
                 return -EINVAL;
         }
-        size_t n = (size_t) config_setting_length(list);
+        size_t n = (size_t) (int) pconf_length(list);
         if (n == 0)
                 return 0;
         if (fixed) {
@@ -1163,10 +1133,10 @@ static int parse_media_list(struct parser *ps, const config_setting_t *list, con
                 *ret_states = states;
         }
         for (size_t i = 0; i < n; i++) {
-                const config_setting_t *g = config_setting_get_elem(list, (unsigned) i);
+                const struct pconf_node *g = pconf_elem(list, (size_t) i);
 
                 snprintf(prefix, sizeof prefix, "%s[%zu]", key, i);
-                if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+                if (pconf_type(g) != PCONF_GROUP) {
                         if (fixed)
                                 p->fixed[i].line = line_of(g);
                         else {
@@ -1187,16 +1157,16 @@ static int parse_media_list(struct parser *ps, const config_setting_t *list, con
 
 static const char *const action_words[] = { "block", "allow", NULL };
 
-static void parse_defaults(struct parser *ps, const config_setting_t *g, struct policy *p) {
+static void parse_defaults(struct parser *ps, const struct pconf_node *g, struct policy *p) {
         char f[FIELD_MAX];
 
-        if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+        if (pconf_type(g) != PCONF_GROUP) {
                 fail_at(ps, line_of(g), "defaults", "expected a group { usb_hid = \"allow\"; ... }");
                 return;
         }
-        for (int i = 0; i < config_setting_length(g); i++) {
-                const config_setting_t *s = config_setting_get_elem(g, (unsigned) i);
-                const char *name = config_setting_name(s);
+        for (int i = 0; i < (int) pconf_length(g); i++) {
+                const struct pconf_node *s = pconf_elem(g, (size_t) i);
+                const char *name = pconf_name(s);
                 enum policy_action *target;
 
                 field_name(f, "defaults", name);
@@ -1228,7 +1198,7 @@ static void parse_defaults(struct parser *ps, const config_setting_t *g, struct 
 }
 
 /* The scan group: the bounds of every virus scan (docs/policy.md "scan"). */
-static void parse_scan_limits(struct parser *ps, const config_setting_t *g, struct policy *p) {
+static void parse_scan_limits(struct parser *ps, const struct pconf_node *g, struct policy *p) {
         static const struct {
                 const char *name;
                 size_t offset;
@@ -1241,13 +1211,13 @@ static void parse_scan_limits(struct parser *ps, const config_setting_t *g, stru
         };
         char f[FIELD_MAX];
 
-        if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+        if (pconf_type(g) != PCONF_GROUP) {
                 fail_at(ps, line_of(g), "scan", "expected a group { max_seconds = 900; ... }");
                 return;
         }
-        for (int i = 0; i < config_setting_length(g); i++) {
-                const config_setting_t *s = config_setting_get_elem(g, (unsigned) i);
-                const char *name = config_setting_name(s);
+        for (int i = 0; i < (int) pconf_length(g); i++) {
+                const struct pconf_node *s = pconf_elem(g, (size_t) i);
+                const char *name = pconf_name(s);
                 size_t k = 0;
                 int64_t v;
 
@@ -1432,26 +1402,30 @@ static void check_overlapping_devices(struct parser *ps, const struct policy *p,
         }
 }
 
-/* Refuses what must never reach libconfig: an embedded NUL (the file would be read only up to
- * it, while the signature covers all of it) and @include (the included file is not signed). */
+/* Refuses what must never be read: an embedded NUL (libconfig read a file only up to it, while
+ * the signature covers all of it) and @include (the included file is not signed). */
 static void prescan(struct parser *ps) {
+        const char *t = ps->text, *end = ps->text + ps->len, *counted = t;
         unsigned line = 1;
-        bool nul_seen = false;
 
-        for (size_t i = 0; i < ps->len;) {
-                size_t j = i;
-                while (j < ps->len && strchr(" \t\r\f\v", ps->text[j]) && ps->text[j])
-                        j++;
-                if (ps->len - j >= 8 && memcmp(ps->text + j, "@include", 8) == 0)
-                        fail_at(ps, line, NULL, "@include is refused: an included file would not be covered by the signature");
-                const char *nl = memchr(ps->text + i, '\n', ps->len - i);
-                size_t end = nl ? (size_t) (nl - ps->text) : ps->len;
-                if (!nul_seen && memchr(ps->text + i, 0, end - i)) {
-                        fail_at(ps, line, NULL, "contains a NUL byte");
-                        nul_seen = true;
-                }
-                i = end + 1;
-                line++;
+        /* Whole-buffer searches: a 40 MB policy has a million lines. */
+        for (const char *p = t; p < end && (p = memmem(p, (size_t) (end - p), "@include", 8)); p += 8) {
+                const char *b = p;
+                while (b > t && strchr(" \t\r\f\v", b[-1]) && b[-1])
+                        b--;
+                if (b > t && b[-1] != '\n')
+                        continue;
+                for (; (counted = memchr(counted, '\n', (size_t) (p - counted))); counted++)
+                        line++;
+                counted = p;
+                fail_at(ps, line, NULL, "@include is refused: an included file would not be covered by the signature");
+        }
+        const char *nul = memchr(t, 0, ps->len);
+        if (nul) {
+                line = 1;
+                for (const char *p = t; (p = memchr(p, '\n', (size_t) (nul - p))); p++)
+                        line++;
+                fail_at(ps, line, NULL, "contains a NUL byte");
         }
 }
 
@@ -1482,14 +1456,14 @@ static void check_entry_workstations(struct parser *ps, const struct policy *p) 
                 check_one_workstations(ps, p, &p->media[i].approval, "media", i);
 }
 
-static void parse_root(struct parser *ps, const config_setting_t *root, struct policy *p,
+static void parse_root(struct parser *ps, const struct pconf_node *root, struct policy *p,
                        struct entry_state **usb_st, struct entry_state **net_st, struct entry_state **wifi_st,
                        struct entry_state **media_st) {
         static const char *const required[] = { "kyoka_policy", "serial", "issued", "issuer", "contract" };
 
-        for (int i = 0; i < config_setting_length(root); i++) {
-                const config_setting_t *s = config_setting_get_elem(root, (unsigned) i);
-                const char *name = config_setting_name(s);
+        for (int i = 0; i < (int) pconf_length(root); i++) {
+                const struct pconf_node *s = pconf_elem(root, (size_t) i);
+                const char *name = pconf_name(s);
                 int64_t v;
 
                 if (streq(name, "kyoka_policy")) {
@@ -1544,7 +1518,7 @@ static void parse_root(struct parser *ps, const config_setting_t *root, struct p
 
         /* The file has no line of its own for a missing header key: line 1 is where it belongs. */
         for (size_t i = 0; i < ELEMENTSOF(required); i++)
-                if (!config_setting_get_member(root, required[i]))
+                if (!pconf_member(root, required[i]))
                         fail_at(ps, 1, required[i], "missing (required)");
         check_entry_workstations(ps, p);
 }
@@ -1601,16 +1575,17 @@ static struct policy *policy_new(const char *source) {
         return p;
 }
 
-int policy_parse(const char *text, size_t len, const char *source, struct policy **ret, struct policy_diag *diag) {
+int policy_parse_tree(const char *text, size_t len, const char *source, struct policy **ret, struct pconf **ret_tree,
+                      struct policy_diag *diag) {
         _cleanup_(parser_done) struct parser ps = {
                 .source = source ?: "policy",
                 .text = text,
                 .len = len,
         };
         _cleanup_(policy_freep) struct policy *p = NULL;
-        _cleanup_(config_freep) config_t *config = NULL;
-        _cleanup_free_ char *buf = NULL;
+        _cleanup_(pconf_freep) struct pconf *tree = NULL;
         _cleanup_free_ struct entry_state *usb_st = NULL, *net_st = NULL, *wifi_st = NULL, *media_st = NULL;
+        struct pconf_error e = {};
         int r;
 
         if (!text && len > 0)
@@ -1623,23 +1598,18 @@ int policy_parse(const char *text, size_t len, const char *source, struct policy
         if (ps.n_errors > 0)
                 goto finish;
 
-        /* libconfig wants a NUL-terminated string; the caller's bytes need not have one. */
-        buf = malloc(len + 1);
-        config = calloc(1, sizeof(config_t));
         p = policy_new(ps.source);
-        if (!buf || !config || !p)
+        if (!p)
                 return -ENOMEM;
-        memcpy(buf, text, len);
-        buf[len] = 0;
-
-        config_init(config);
-        if (!config_read_string(config, buf)) {
-                fail_at(&ps, (unsigned) MAX(config_error_line(config), 1), NULL, "%s",
-                      config_error_text(config) ?: "syntax error");
+        r = pconf_parse(text, len, &tree, &e);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                fail_at(&ps, MAX(e.line, 1u), NULL, "%s", e.text);
                 goto finish;
         }
 
-        parse_root(&ps, config_root_setting(config), p, &usb_st, &net_st, &wifi_st, &media_st);
+        parse_root(&ps, pconf_root(tree), p, &usb_st, &net_st, &wifi_st, &media_st);
         if (ps.oom)
                 return -ENOMEM;
         check_duplicate_permits(&ps, p, usb_st, net_st, wifi_st, media_st);
@@ -1659,6 +1629,109 @@ finish:
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(p);
+        if (ret_tree)
+                *ret_tree = TAKE_PTR(tree);
+        return 0;
+}
+
+int policy_parse(const char *text, size_t len, const char *source, struct policy **ret, struct policy_diag *diag) {
+        return policy_parse_tree(text, len, source, ret, NULL, diag);
+}
+
+/* The one new entry U against the entries of P for the same device: what
+ * check_overlapping_devices would say of the policy with U added as usb[INDEX]. P is valid, so
+ * its own entries do not overlap each other. */
+static void check_added_usb_overlap(struct parser *ps, const struct policy *p, const struct policy_usb_entry *u,
+                                    size_t index) {
+        char f[FIELD_MAX], q[QUOTE_MAX];
+
+        for (size_t i = 0; i < p->n_usb; i++) {
+                const struct policy_usb_entry *v = &p->usb[i];
+                /* the same port, or either for any port; different ports never match one plug */
+                if (!same_model_serial(u, v) || (u->path && v->path && !streq(u->path, v->path)))
+                        continue;
+                if (u->approval.valid_from >= v->approval.valid_until || v->approval.valid_from >= u->approval.valid_until)
+                        continue;
+                snprintf(f, sizeof f, "usb[%zu]", index);
+                fail_at(ps, u->approval.line, f,
+                        "device %04x:%04x serial \"%s\" is also approved by usb[%zu] (line %u) for an overlapping time",
+                        u->vendor, u->product, quote(u->serial, q), i, v->approval.line);
+        }
+}
+
+int policy_parse_added_entry(const struct policy *p, const struct pconf_node *g, const char *key, size_t index,
+                             const char *source, struct policy **ret, struct policy_diag *diag) {
+        _cleanup_(parser_done) struct parser ps = { .source = source ?: "policy" };
+        _cleanup_(policy_freep) struct policy *q = NULL;
+        struct entry_state st = {};
+        struct policy_approval *a;
+        char prefix[PREFIX_MAX], f[FIELD_MAX], qb[QUOTE_MAX];
+        int r;
+
+        bool is_usb = streq(key, "usb"), is_net = streq(key, "network"), is_wifi = streq(key, "wireless"),
+             is_media = streq(key, "media");
+        if (!is_usb && !is_net && !is_wifi && !is_media)
+                return -EINVAL;
+        q = policy_new(ps.source);
+        if (!q)
+                return -ENOMEM;
+        snprintf(prefix, sizeof prefix, "%s[%zu]", key, index);
+        if (pconf_type(g) != PCONF_GROUP) {
+                fail_at(&ps, line_of(g), prefix, "expected a group { ... }");
+                goto finish;
+        }
+        if (is_usb) {
+                q->usb = calloc(1, sizeof *q->usb);
+                if (!q->usb)
+                        return -ENOMEM;
+                q->n_usb = 1;
+                parse_entry(&ps, g, prefix, usb_keys, q->usb, NULL, NULL, &st);
+                a = &q->usb->approval;
+        } else if (is_net) {
+                q->net = calloc(1, sizeof *q->net);
+                if (!q->net)
+                        return -ENOMEM;
+                q->n_net = 1;
+                parse_entry(&ps, g, prefix, net_keys, NULL, q->net, NULL, &st);
+                a = &q->net->approval;
+        } else if (is_wifi) {
+                q->wireless = calloc(1, sizeof *q->wireless);
+                if (!q->wireless)
+                        return -ENOMEM;
+                q->n_wireless = 1;
+                q->wireless->security = WIRELESS_SECURITY_WPA2_PSK;
+                parse_entry(&ps, g, prefix, wireless_keys, NULL, NULL, q->wireless, &st);
+                a = &q->wireless->approval;
+        } else {
+                q->media = calloc(1, sizeof *q->media);
+                if (!q->media)
+                        return -ENOMEM;
+                q->n_media = 1;
+                parse_media_entry(&ps, g, prefix, q->media, &st);
+                a = &q->media->approval;
+        }
+        if (ps.oom)
+                return -ENOMEM;
+
+        /* What policy_parse checks across entries, for this one against P's. */
+        check_one_workstations(&ps, p, a, key, index);
+        if (a->permit && (policy_find_usb_permit(p, a->permit) || policy_find_net_permit(p, a->permit) ||
+                          policy_find_wireless_permit(p, a->permit) || policy_find_media_permit(p, a->permit))) {
+                snprintf(f, sizeof f, "%s.permit", prefix);
+                fail_at(&ps, st.permit_line, f, "duplicate permit \"%s\"", quote(a->permit, qb));
+        }
+        if (is_usb && st.identity_ok && st.window_ok)
+                check_added_usb_overlap(&ps, p, q->usb, index);
+
+finish:
+        if (ps.oom)
+                return -ENOMEM;
+        r = diag_take(&ps, diag);
+        if (r < 0)
+                return r;
+        if (ps.n_errors > 0)
+                return -EINVAL;
+        *ret = TAKE_PTR(q);
         return 0;
 }
 

@@ -4,7 +4,8 @@
  * This header owns the in-memory model and its parser. Parsing never logs: problems are
  * collected as "FILE:LINE: FIELD: message" lines in a struct policy_diag. The parser works on a
  * buffer (the exact bytes whose signature was checked), never re-reads the file, and refuses
- * libconfig's @include (an included file would not be covered by the signature). */
+ * libconfig's @include (an included file would not be covered by the signature). The syntax is
+ * libconfig 1.5's, read by policy-config.c. */
 #pragma once
 
 #include <stdbool.h>
@@ -219,6 +220,22 @@ void policy_diag_done(struct policy_diag *d);
  * collects warnings on success. Messages are appended to DIAG in file order (initialise it to
  * {}; release it with policy_diag_done), at most 100 per call plus one "N more" line. */
 int policy_parse(const char *text, size_t len, const char *source, struct policy **ret, struct policy_diag *diag);
+
+/* policy_parse that also hands back the syntax tree the policy was read from (policy-config.h),
+ * for a caller that compares it with another (policy-edit.c). RET_TREE may be NULL. */
+struct pconf;
+int policy_parse_tree(const char *text, size_t len, const char *source, struct policy **ret, struct pconf **ret_tree,
+                      struct policy_diag *diag);
+
+/* For policy-edit.c, which checks an edit by comparing syntax trees: reads the group G as the
+ * entry it is in the list KEY ("usb", "network", "wireless" or "media") at INDEX, with every
+ * check policy_parse would make of it, on its own and against the entries of the valid policy
+ * P (its permit used already, an overlapping window for the same USB device, workstations P is
+ * not for). Returns 0 and a policy holding that one entry (and nothing of P) in *RET; -EINVAL
+ * with DIAG saying why; -ENOMEM. */
+struct pconf_node;
+int policy_parse_added_entry(const struct policy *p, const struct pconf_node *g, const char *key, size_t index,
+                             const char *source, struct policy **ret, struct policy_diag *diag);
 
 /* Reads PATH (bounded by POLICY_FILE_MAX) and parses it. For checking only: whoever enforces
  * must verify the signature over the same bytes it parses (see policy-load.h). */

@@ -8,14 +8,6 @@
 
 #include "policy.h"
 
-/* libconfig 1.5 leaks the string tokens its lexer made when a syntax error hits them (its
- * grammar has no %destructor). Not ours to fix; suppressed by those lexer frames only, so that
- * our own leaks, including a forgotten config_destroy(), are still reported. */
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void) {
-        return "leak:strbuf_append\nleak:libconfig_yylex\n";
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
