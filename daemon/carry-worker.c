@@ -20,6 +20,8 @@
 #include "macro.h"
 
 #define WORKER_MEDIA_MAX 256
+#define CONNECT_TRIES 120             /* x CONNECT_WAIT_USEC: a minute for kyokad to come up */
+#define CONNECT_WAIT_USEC 500000
 
 struct worker {
         sd_event *event;
@@ -192,7 +194,16 @@ int carry_worker_main(int argc, char **argv) {
         w = calloc(1, sizeof *w);
         if (!w)
                 return 1;
-        w->fd = connect_kyokad(runtime_dir);
+        /* systemd may start the worker while kyokad is still starting (a restart of both, as a
+         * package upgrade does, does not always wait for kyokad's READY): kyokad's socket is
+         * then missing or not accepting yet. Wait for it a while (bounded) rather than fail the
+         * start; Type=notify keeps the unit activating meanwhile. */
+        for (unsigned i = 0; i < CONNECT_TRIES; i++) {
+                w->fd = connect_kyokad(runtime_dir);
+                if (w->fd >= 0 || (w->fd != -ECONNREFUSED && w->fd != -ENOENT))
+                        break;
+                (void) usleep(CONNECT_WAIT_USEC);
+        }
         if (w->fd < 0) {
                 log_error_errno(w->fd, "Carry-out worker: cannot connect to kyokad at %s/%s: %m", runtime_dir,
                                 KYOKA_CARRY_SOCKET);

@@ -253,6 +253,17 @@ static bool controller_is_open(const struct usb_devices *u, unsigned bus) {
 
 /* Decides now (matching is fast and on the loop), records the decision, and queues the sysfs
  * writes behind the record's commit; the report follows when the writes have completed. */
+/* A device that can bring block devices (a mass storage interface): only these wait for the
+ * carry-out worker; a keyboard allowed read-write is not attached again for it. */
+static bool has_mass_storage(const struct usb_descriptors *desc) {
+        if (desc->device_class.cls == 0x08)
+                return true;
+        for (size_t i = 0; i < desc->n_interfaces; i++)
+                if (desc->interfaces[i].c.cls == 0x08)
+                        return true;
+        return false;
+}
+
 static void usb_device_decide(struct usb_devices *u, struct usb_device *d, enum usb_record_event ev) {
         struct policy_decision dec = { .verdict = VERDICT_BLOCK };
         struct usb_decision_record *rec = calloc(1, sizeof *rec);
@@ -288,7 +299,7 @@ static void usb_device_decide(struct usb_devices *u, struct usb_device *d, enum 
                          d->signature);
         }
         bool held = verdict != VERDICT_BLOCK && dec.scan_required && d->scan != USB_SCAN_PASSED;
-        if (verdict == VERDICT_ALLOW && !held && u->carry_required && !u->carry_available) {
+        if (verdict == VERDICT_ALLOW && !held && u->carry_required && !u->carry_available && has_mass_storage(&d->desc)) {
                 /* Fail closed: what is written to it could not be recorded (the carry-out worker
                  * is not connected), and the contract wants every carry-out recorded. Read-only
                  * until it is back; then decided again (usb_devices_set_carry_available). */
