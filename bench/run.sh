@@ -7,7 +7,7 @@
 #   - the network window under an attacker loop (bench/net-window.sh; root);
 #   - the ledger's durable appends and a week of 1,000,000 records (bench/ledger.sh -> LEDGER.md);
 #   - kyokad and USBGuard in one VM: decision latency, VmRSS, idle cost (tests/vm/bench-usb.py
-#     -> USB.md; BENCH_USB_CYCLES, BENCH_IDLE shorten it).
+#     -> USB.md; BENCH_USB_CYCLES, BENCH_IDLE, BENCH_USB_SOAK (kyokad's soak, default 1000 plugs) shorten it).
 # About 12 minutes on 2 cores. Usage: bench/run.sh [BUILD [SIZE...]]   (make bench: after make all)
 # With SIZEs (entry counts) it only prints the policy-bench lines and leaves RESULTS.md alone.
 set -euo pipefail
@@ -68,9 +68,9 @@ bench/ledger.sh "$build"
 sed -n '/^```$/,/^```$/p' bench/LEDGER.md | grep -E '^(throughput|week|fleet) ' > "$raw/ledger.txt"
 
 # --- kyokad and USBGuard on a real kernel (QEMU): writes bench/USB.md ----------------------------
-echo "bench: tests/vm/bench-usb.py: kyokad and usbguard-daemon in one VM (about 8 minutes)" >&2
+echo "bench: tests/vm/bench-usb.py: kyokad and usbguard-daemon in one VM, then kyokad's soak of ${BENCH_USB_SOAK:-1000} plugs (about 8 minutes + 2 s a plug)" >&2
 tests/vm/deps.sh >/dev/null && tests/vm/build-image.sh >&2
-BUILD=$(realpath "$build") python3 tests/vm/bench-usb.py --cycles "${BENCH_USB_CYCLES:-50}" --idle "${BENCH_IDLE:-60}" \
+BUILD=$(realpath "$build") python3 tests/vm/bench-usb.py --cycles "${BENCH_USB_CYCLES:-50}" --idle "${BENCH_IDLE:-60}" --soak "${BENCH_USB_SOAK:-1000}" \
 	--usbguard-root "$ugroot" --out "$raw/bench-usb.txt" >&2 ||
 	echo "bench/run.sh: bench-usb.py reported a problem (see bench/USB.md); its figures are kept" >&2
 

@@ -105,7 +105,7 @@ static int try_open(struct ledger_sink *s, const struct ledger_record *template)
 
         if (s->ledger)
                 return 0;
-        r = ledger_open(s->db_path, 0, 0, &s->ledger);
+        r = ledger_open(s->db_path, LEDGER_OPEN_APPENDER, 0, &s->ledger);
         if (r < 0) {
                 s->open_error = r;
                 return r;

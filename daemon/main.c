@@ -12,6 +12,7 @@
 #include "i18n.h"
 #include "kyoka-names.h"
 #include "log.h"
+#include "trace.h"
 #include "manager.h"
 #include "nft-protocol.h"
 #include "nft-worker.h"
@@ -143,6 +144,7 @@ int main(int argc, char *argv[]) {
         }
 
         log_setup();
+        trace_setup();
         r = manager_new(&cfg, &m);
         if (r < 0) {
                 log_error_errno(r, "Failed to set up: %m");

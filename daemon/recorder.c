@@ -21,6 +21,7 @@
 #include "log.h"
 #include "policy-sign.h"
 #include "timeutil.h"
+#include "trace.h"
 
 #define FIELDS_MAX 24
 #define FIELD_VALUE_MAX POLICY_STRING_MAX  /* the longest field (a permit); nothing is cut */
@@ -1173,7 +1174,9 @@ static int commit(struct recorder *r, bool force) {
         if (r->failing && !force)
                 return -EAGAIN;
         ledger_stamp(r, &template, LEDGER_SUBJECT_LEDGER, LEDGER_EVENT_LEDGER_DELAYED);
+        trace_point("ledger", "commit-start");
         k = ledger_sink_commit(r->sink, &template);
+        trace_point("ledger", k > 0 ? "commit-done" : "commit-none");
         if (k < 0) {
                 note_failure(r, k);
                 return k;

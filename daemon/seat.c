@@ -3,13 +3,19 @@
 #include "seat.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <libudev.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-login.h>
+#include <unistd.h>
 
+#include "fileio.h"
 #include "macro.h"
 
+#define SEAT_DB_MAX (64 * 1024)     /* a udev database entry, at most (they are a few hundred bytes) */
 #define SEAT_PARENTS_MAX 16           /* a USB tree is at most 7 tiers deep, plus PCI */
 
 bool seat_name_valid(const char *name) {
@@ -72,4 +78,77 @@ void seat_of_udev_device(struct udev_device *dev, char ret[static USB_SEAT_MAX])
                 }
         }
         snprintf(ret, USB_SEAT_MAX, "%s", SEAT_DEFAULT);
+}
+
+/* The name of DIR's entry in udev's database, or -ENOENT for a directory that is no device. */
+static int udev_db_id(const char *dir, char *ret, size_t size) {
+        char path[PATH_MAX], target[PATH_MAX], dev[32];
+
+        if ((size_t) snprintf(path, sizeof path, "%s/subsystem", dir) >= sizeof path)
+                return -ENAMETOOLONG;
+        ssize_t n = readlink(path, target, sizeof target - 1);
+        if (n < 0)
+                return -ENOENT;
+        target[n] = 0;
+        const char *subsystem = strrchr(target, '/'), *sysname = strrchr(dir, '/');
+        subsystem = subsystem ? subsystem + 1 : target;
+        sysname = sysname ? sysname + 1 : dir;
+
+        unsigned major, minor;
+        if ((size_t) snprintf(path, sizeof path, "%s/dev", dir) >= sizeof path)
+                return -ENAMETOOLONG;
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        ssize_t k = fd < 0 ? -1 : read_fd_prefix(fd, dev, sizeof dev - 1);
+        if (k > 0) {
+                dev[k] = 0;
+                if (sscanf(dev, "%u:%u", &major, &minor) == 2)
+                        return snprintf(ret, size, "%c%u:%u", streq(subsystem, "block") ? 'b' : 'c', major, minor) <
+                               (int) size ? 0 : -ENAMETOOLONG;
+        }
+        return snprintf(ret, size, "+%s:%s", subsystem, sysname) < (int) size ? 0 : -ENAMETOOLONG;
+}
+
+/* ID_SEAT in the database entry ID: 1 (RET set, "" for an invalid name), 0 when it has none. */
+static int udev_db_seat(const char *db_dir, const char *id, char ret[static USB_SEAT_MAX]) {
+        _cleanup_free_ char *path = path_join(db_dir, id), *text = NULL;
+        static const char key[] = "E:ID_SEAT=";
+
+        if (!path || read_file_bounded(path, SEAT_DB_MAX, &text, NULL) < 0)
+                return 0;
+        for (char *line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+                if (strncmp(line, key, sizeof key - 1) != 0)
+                        continue;
+                char *value = line + sizeof key - 1;
+                value[strcspn(value, "\n")] = 0;
+                if (!value[0])
+                        return 0;       /* as libudev: an empty property is no property */
+                if (seat_name_valid(value))
+                        snprintf(ret, USB_SEAT_MAX, "%s", value);
+                else
+                        ret[0] = 0;
+                return 1;
+        }
+        return 0;
+}
+
+int seat_of_syspath(const char *syspath, const char *db_dir, char ret[static USB_SEAT_MAX]) {
+        char dir[PATH_MAX], id[PATH_MAX];
+
+        snprintf(ret, USB_SEAT_MAX, "%s", SEAT_DEFAULT);
+        if (!syspath || strlen(syspath) >= sizeof dir)
+                return -ENAMETOOLONG;
+        strcpy(dir, syspath);
+        for (unsigned depth = 0; depth < SEAT_PARENTS_MAX; depth++) {
+                if (udev_db_id(dir, id, sizeof id) >= 0 && udev_db_seat(db_dir, id, ret) > 0)
+                        return 0;
+                char *slash = strrchr(dir, '/');
+                if (!slash || slash == dir)
+                        break;
+                *slash = 0;
+                size_t n = strlen(dir);
+                /* Up to the devices' root: /sys/devices (or a test's tree ending the same way). */
+                if ((n >= 12 && streq(dir + n - 12, "/sys/devices")) || (n >= 4 && streq(dir + n - 4, "/sys")))
+                        break;
+        }
+        return 0;
 }

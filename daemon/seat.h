@@ -35,3 +35,12 @@ struct udev_device;
  * rules put it on the controller or hub; the kernel's uevents carry no udev properties, the
  * parents' come from udev's database), else SEAT_DEFAULT. "" for an invalid name. */
 void seat_of_udev_device(struct udev_device *dev, char ret[static USB_SEAT_MAX]);
+/* The same for the device at SYSPATH, read straight from udev's database in DB_DIR
+ * ("/run/udev/data": SEAT_UDEV_DB) as libudev would (`E:ID_SEAT=` in the entry `c`/`b`
+ * MAJOR:MINOR of a device with a `dev` attribute, `+SUBSYSTEM:SYSNAME` otherwise), for the
+ * directory and each parent up to /sys/devices. No libudev: callable from the usb-io workers,
+ * and a fraction of its cost (libudev's walk took 60 ms of a plug under TCG, bench/USB.md).
+ * Always sets RET (SEAT_DEFAULT when no entry names a seat); negative errno only for a SYSPATH
+ * too long. */
+#define SEAT_UDEV_DB "/run/udev/data"
+int seat_of_syspath(const char *syspath, const char *db_dir, char ret[static USB_SEAT_MAX]);

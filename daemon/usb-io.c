@@ -14,8 +14,11 @@
 
 #include "fileio.h"
 #include "macro.h"
+#include "trace.h"
 #include "usb-enforce.h"
+#include "seat.h"
 #include "usb-identity.h"
+#include "usb-path.h"
 
 struct job {
         struct job *next;
@@ -59,6 +62,13 @@ static void job_read_identity(struct usb_io_result *res) {
 
         res->ino = 0;
         res->devnum = -1;
+        if (res->req.port_and_seat) {
+                if (usb_device_id_path(res->req.syspath, res->id_path, sizeof res->id_path) < 0)
+                        res->id_path[0] = 0;
+                trace_point(res->req.sysname, "identity-port");
+                (void) seat_of_syspath(res->req.syspath, SEAT_UDEV_DB, res->seat);
+                trace_point(res->req.sysname, "identity-seat");
+        }
         if (fd < 0) {
                 res->r = negative_errno();
                 return;
@@ -66,6 +76,7 @@ static void job_read_identity(struct usb_io_result *res) {
         if (fstat(fd, &st) == 0)
                 res->ino = (uint64_t) st.st_ino;
         res->devnum = read_devnum(fd);
+        trace_point(res->req.sysname, "identity-devnum");
         res->r = usb_identity_read(fd, res->req.sysname, &res->id, &res->desc);
 }
 
@@ -160,9 +171,11 @@ static void job_apply(struct usb_io *io, struct usb_io_result *res) {
                         res->r = r;
                         return;
                 }
+                trace_point(req->sysname, "authorized");
         }
         /* Interfaces start unauthorised (interface_authorized_default = 0): name each one. */
         r = usb_interfaces_authorize(fd, req->sysname, &req->desc, req->interface_mask, &res->probe_error);
+        trace_point(req->sysname, "interfaces");
         if (r < 0) {
                 /* Fail closed: a device whose interfaces could not be set as decided goes off whole. */
                 (void) usb_device_authorize(fd, false);
@@ -215,10 +228,14 @@ static void *worker(void *arg) {
                 pthread_mutex_unlock(&io->lock);
                 switch (j->res.req.op) {
                 case USB_IO_READ_IDENTITY:
+                        trace_point(j->res.req.sysname, "identity-start");
                         job_read_identity(&j->res);
+                        trace_point(j->res.req.sysname, "identity-done");
                         break;
                 case USB_IO_APPLY:
+                        trace_point(j->res.req.sysname, "apply-start");
                         job_apply(io, &j->res);
+                        trace_point(j->res.req.sysname, "apply-done");
                         break;
                 case USB_IO_FORGET:
                         job_forget(io, &j->res);

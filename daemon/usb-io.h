@@ -58,6 +58,9 @@ struct usb_io_request {
          * Read-only is also re-applied this way when any block device of an authorised device
          * is writable. */
         bool access_changed;
+        /* USB_IO_READ_IDENTITY: also the port (usb-path.h) and the seat (seat.h), which read the
+         * parents' sysfs and udev database */
+        bool port_and_seat;
         /* USB_IO_BLOCK_READ_ONLY */
         char devnode[USB_IO_SYSNAME_MAX];
         /* USB_IO_CALL: runs in order with the other requests of the same syspath */
@@ -73,6 +76,9 @@ struct usb_io_result {
         struct usb_descriptors desc;  /* READ_IDENTITY */
         uint64_t ino;                 /* READ_IDENTITY: the device's sysfs directory (0 if not opened) */
         int devnum;                   /* READ_IDENTITY: its `devnum`, -1 if unreadable */
+        /* READ_IDENTITY with port_and_seat: "" where it could not be found */
+        char id_path[USB_PATH_MAX];
+        char seat[USB_SEAT_MAX];
 };
 
 typedef void (*usb_io_done_t)(const struct usb_io_result *res, void *userdata);

@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "macro.h"
+#include "trace.h"
 
 /* Large enough that a plug storm does not overrun the socket; an overrun is still handled
  * (by re-enumeration), so nothing is decided on stale state. */
@@ -20,6 +21,11 @@ struct usb_watch {
         usb_watch_handler_t handler;
         usb_watch_overrun_t overrun;
         void *userdata;
+        /* The kernel's "add": the device's descriptors and strings are there (unauthorised: no
+         * interfaces yet); kyokad reads and decides at once and authorises after the "bind"
+         * (usb-devices.c). udev's events (umockdev tests) come from a testbed whose "add" is
+         * sent before the device's interface directories are made: there "bind" decides. */
+        bool decide_on_add;
 };
 
 static int on_monitor(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
@@ -39,13 +45,17 @@ static int on_monitor(sd_event_source *s, int fd, uint32_t revents, void *userda
                 }
                 const char *action = udev_device_get_action(dev);
                 enum usb_event ev;
-                if (streq_ptr(action, "bind"))
+                if (trace_enabled && action && (streq(action, "add") || streq(action, "bind")))
+                        trace_point(udev_device_get_sysname(dev), streq(action, "add") ? "uevent-add" : "uevent-bind");
+                if (streq_ptr(action, "add") && w->decide_on_add)
+                        ev = USB_EVENT_ADD;
+                else if (streq_ptr(action, "bind"))
                         ev = USB_EVENT_BIND;
                 else if (streq_ptr(action, "remove"))
                         ev = USB_EVENT_REMOVE;
                 else {
-                        /* "add" is too early (authorising then stalls the bus), "change" and
-                         * "unbind" carry nothing new for a decision. */
+                        /* "change" and "unbind" carry nothing new for a decision; udev's "add"
+                         * is followed by its "bind". */
                         udev_device_unref(dev);
                         continue;
                 }
@@ -66,6 +76,7 @@ int usb_watch_new(sd_event *e, struct udev *udev, const char *source, usb_watch_
         w->handler = handler;
         w->overrun = overrun;
         w->userdata = userdata;
+        w->decide_on_add = streq(source, "kernel");
 
         w->monitor = udev_monitor_new_from_netlink(udev, source);
         if (!w->monitor)

@@ -9,7 +9,8 @@
 
 enum usb_event {
         USB_EVENT_PRESENT,            /* found by enumeration (start, reload, after lost events) */
-        USB_EVENT_BIND,               /* the kernel finished enumerating it: decide now */
+        USB_EVENT_ADD,                /* the kernel announced it (unauthorised): decide now */
+        USB_EVENT_BIND,               /* its generic driver bound: authorise now, decide if not known yet */
         USB_EVENT_REMOVE,
 };
 

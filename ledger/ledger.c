@@ -290,6 +290,13 @@ int ledger_open(const char *path, unsigned flags, size_t queue_max, struct ledge
                 r = exec(l, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;");
                 if (r < 0)
                         return r;
+                if (flags & LEDGER_OPEN_APPENDER) {
+                        char sql[64];
+                        snprintf(sql, sizeof sql, "PRAGMA cache_size=-%d;", LEDGER_APPENDER_CACHE_KIB);
+                        r = exec(l, sql);
+                        if (r < 0)
+                                return r;
+                }
                 r = exec(l, sql_schema);
                 if (r < 0)
                         return r;

@@ -25,12 +25,19 @@
 #include "record.h"
 
 #define LEDGER_QUEUE_DEFAULT 4096          /* records waiting in memory, at most */
+/* An append touches the rightmost path of the records table's B-tree (rowid = seq: no other
+ * index) and the tail query reads the same pages: a few dozen pages are plenty. SQLite's default
+ * (2 MiB) fills up as the ledger grows and is never given back: kyokad's memory grew with every
+ * plug until it was full. */
+#define LEDGER_APPENDER_CACHE_KIB 128
 #define LEDGER_RETENTION_DEFAULT_DAYS 1827 /* five years, leap days included */
 
 struct ledger;
 
 enum {
         LEDGER_OPEN_READ_ONLY = 1 << 0,    /* verify, show, export: never creates or writes */
+        LEDGER_OPEN_APPENDER = 1 << 1,     /* a long-lived appender (kyokad): a page cache of
+                                            * LEDGER_APPENDER_CACHE_KIB, however long the ledger grows */
 };
 
 /* Opens (creating it unless read-only) the database at PATH. QUEUE_MAX bounds the records

@@ -231,15 +231,17 @@ class Kyokad:
         self.has_request = " request " in out
         self.has_install = " install " in out
 
-    def start(self, timeout=20, pipe=None):
+    def start(self, timeout=20, pipe=None, env=""):
         """Starts kyokad; waits for its 'ready' line (appended to the log). Returns the pid.
-        PIPE: a guest command that kyokad's output goes through on its way to the log."""
+        PIPE: a guest command that kyokad's output goes through on its way to the log; ENV:
+        assignments put before the command (\"KYOKAD_TRACE=1\")."""
         rc, before = self.vm.run(f"grep -c 'kyokad ready' {LOG} 2>/dev/null || true")
         n = int(before.strip() or 0)
+        env = env + " " if env else ""
         if pipe:
-            self.vm.run(f"(/usr/sbin/kyokad {self.args} </dev/null 2>&1 | {pipe} >>{LOG} 2>&1) &", check=True)
+            self.vm.run(f"({env}/usr/sbin/kyokad {self.args} </dev/null 2>&1 | {pipe} >>{LOG} 2>&1) &", check=True)
         else:
-            self.vm.run(f"setsid /usr/sbin/kyokad {self.args} </dev/null >>{LOG} 2>&1 &", check=True)
+            self.vm.run(f"{env}setsid /usr/sbin/kyokad {self.args} </dev/null >>{LOG} 2>&1 &", check=True)
         took = self.vm.wait_for(f"[ $(grep -c 'kyokad ready' {LOG}) -gt {n} ]", timeout=timeout)
         if took is None:
             raise VMError("kyokad did not become ready:\n" + kyokad_log(self.vm)[-2000:])
