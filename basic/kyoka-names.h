@@ -34,6 +34,10 @@
 #define KYOKA_CONTROL_SOCKET "control"
 #define KYOKA_BLOCK_ACCESS_DIR "usb"  /* an access file per authorised USB device (daemon/block-access.h) */
 #define KYOKA_MEDIA_ACCESS_DIR "media" /* an access file per approved medium on another bus (block-access.h) */
+/* The carry-out worker's socket (daemon/carry-protocol.h): kyokad listens, and accepts only the
+ * user KYOKA_CARRY_USER, which kyoka-carry.service runs `kyokad --carry-worker` as. */
+#define KYOKA_CARRY_SOCKET "carry"
+#define KYOKA_CARRY_USER "kyoka-carry"
 
 /* The control socket: readers are group KYOKA_GROUP_READ, admins root or KYOKA_GROUP_ADMIN. */
 #define KYOKA_GROUP_READ "kyoka"

@@ -69,7 +69,7 @@ struct item {
 
 struct carry {
         sd_event *event;
-        struct recorder *rec;
+        const struct carry_output *out;
         carry_lookup_t lookup;
         void *userdata;
         int fan_fd;
@@ -233,14 +233,19 @@ static void medium_mark(struct carry *c, struct medium *m) {
         if (fanotify_mark(c->fan_fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, FAN_CLOSE_WRITE | FAN_CLOSE_NOWRITE, fd,
                           NULL) < 0) {
                 int r = negative_errno();
-                recorder_fault(c->rec, FAULT_CARRY_WATCH, r, "Cannot watch the files of %s (%s, bus path %s): %s; "
-                               "files written there are not recorded", m->devname, m->mount_points[0],
-                               m->info.id.bus_path, strerror(-r));
+                char msg[1024];
+                snprintf(msg, sizeof msg, "Cannot watch the files of %s (%s, bus path %s): %s; files written there "
+                         "are not recorded", m->devname, m->mount_points[0], m->info.id.bus_path, strerror(-r));
+                c->out->fault(c->userdata, &m->info, FAULT_CARRY_WATCH, r, msg);
                 return;
         }
         m->marked = true;
-        log_info("Carry-out record: recording files on %s (USB device %s, permit \"%s\") mounted at %s", m->devname,
-                 m->info.id.bus_path, m->info.permit, m->mount_points[0]);
+        if (m->info.id.bus_path[0])
+                log_info("Carry-out record: recording files on %s (USB device %s, permit \"%s\") mounted at %s",
+                         m->devname, m->info.id.bus_path, m->info.permit, m->mount_points[0]);
+        else    /* the worker: kyokad knows the device by the token */
+                log_info("Carry-out record: recording files on %s (medium %u of kyokad's) mounted at %s", m->devname,
+                         m->info.token, m->mount_points[0]);
 }
 
 static void read_events(struct carry *c);
@@ -278,7 +283,9 @@ static void mounts_update(struct carry *c) {
                                 continue;
                         m = calloc(1, sizeof *m);
                         if (!m) {
-                                recorder_fault(c->rec, FAULT_OOM, -ENOMEM, "Out of memory watching the files of %s", devname);
+                                char msg[128];
+                                snprintf(msg, sizeof msg, "Out of memory watching the files of %s", devname);
+                                c->out->fault(c->userdata, &info, FAULT_OOM, -ENOMEM, msg);
                                 continue;
                         }
                         m->refs = 1;
@@ -317,7 +324,7 @@ void carry_refresh(struct carry *c) {
 /* ---- events --------------------------------------------------------------------------------- */
 
 static void record_lost(struct carry *c, struct medium *m, const char *reason, uint64_t count, int error) {
-        recorder_file(c->rec, &(struct record_file) {
+        c->out->file(c->userdata, m ? &m->info : NULL, &(struct record_file) {
                 .ev = FILE_RECORD_LOST,
                 .usb = m ? &m->info.id : NULL,
                 .permit = m ? m->info.permit : "",
@@ -612,7 +619,7 @@ static void record_done(struct carry *c) {
                 struct item *it = list;
                 list = it->next;
                 struct medium *m = it->m;
-                recorder_file(c->rec, &(struct record_file) {
+                c->out->file(c->userdata, &m->info, &(struct record_file) {
                         .ev = it->written ? FILE_RECORD_WRITTEN : FILE_RECORD_READ,
                         .usb = &m->info.id,
                         .permit = m->info.permit,
@@ -648,14 +655,14 @@ static int on_done(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 
 /* ---- life ----------------------------------------------------------------------------------- */
 
-int carry_new(sd_event *e, struct recorder *rec, carry_lookup_t lookup, void *userdata, struct carry **ret) {
+int carry_new(sd_event *e, const struct carry_output *out, carry_lookup_t lookup, void *userdata, struct carry **ret) {
         struct carry *c = calloc(1, sizeof *c);
         int r;
 
         if (!c)
                 return -ENOMEM;
         c->event = e;
-        c->rec = rec;
+        c->out = out;
         c->lookup = lookup;
         c->userdata = userdata;
         c->fan_fd = c->mountinfo_fd = c->done_fd = -EBADF;

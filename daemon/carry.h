@@ -14,7 +14,12 @@
  * full kyokad stops reading fanotify until it has drained, so the kernel's own queue (16384
  * events) takes the burst. A rewrite of a file still waiting is coalesced into its entry (the
  * record's count). What is dropped all the same (the kernel's queue overflowed, memory ran out)
- * is recorded as files-lost, counted; never silently. */
+ * is recorded as files-lost, counted; never silently.
+ *
+ * Where the records go is the caller's (struct carry_output): kyokad run directly hands them to
+ * its recorder; the carry-out worker (`kyokad --carry-worker`, carry-worker.c, kyoka-carry.service)
+ * sends them to kyokad over a socket (carry-protocol.h), and kyokad records them (carry-link.c).
+ * The fanotify logic is this one file either way. */
 #pragma once
 
 #include <stdbool.h>
@@ -24,24 +29,37 @@
 #include "identity.h"
 #include "policy.h"
 #include "policy-match.h"
+#include "recorder.h"
 
 #define CARRY_QUEUE_MAX 1024          /* files queued or being hashed (each holds an fd) */
 #define CARRY_MOUNTINFO_MAX (8U << 20)
 
-struct recorder;
 struct carry;
 
 /* The approved medium a block device (its /sys/devices path) belongs to: 0 and RET filled, or
- * -ENOENT (not a medium kyokad gave access to: nothing is recorded there). */
+ * -ENOENT (not a medium kyokad gave access to: nothing is recorded there). In the carry-out
+ * worker only TOKEN is known (kyokad's name for the approval, carry-protocol.h); kyokad fills in
+ * the rest from its own state when the record comes back. */
 struct carry_medium_info {
         struct usb_identity id;
         char permit[POLICY_STRING_MAX];
         enum policy_verdict verdict;
+        uint32_t token;
 };
 typedef int (*carry_lookup_t)(const char *block_syspath, struct carry_medium_info *ret, void *userdata);
 
-/* Starts the worker and the watches and marks what is mounted now. REC outlives the result. */
-int carry_new(sd_event *e, struct recorder *rec, carry_lookup_t lookup, void *userdata, struct carry **ret);
+/* Where records go. FILE: a file written or read, or files lost (MEDIUM NULL: no medium could be
+ * named; F's usb, permit and verdict are MEDIUM's). FAULT: a medium cannot be watched (or memory
+ * ran out); MESSAGE is English for the journal. Both called on the loop. */
+struct carry_output {
+        void (*file)(void *userdata, const struct carry_medium_info *medium, const struct record_file *f);
+        void (*fault)(void *userdata, const struct carry_medium_info *medium, enum record_fault fault, int error,
+                      const char *message);
+};
+
+/* Starts the hashing thread and the watches and marks what is mounted now. OUT outlives the
+ * result; USERDATA goes to LOOKUP and OUT's functions. */
+int carry_new(sd_event *e, const struct carry_output *out, carry_lookup_t lookup, void *userdata, struct carry **ret);
 /* Decisions changed (a device decided, a policy reloaded): marks the mounts again. */
 void carry_refresh(struct carry *c);
 /* Stops reading new events, lets the worker finish what is queued and records it. */

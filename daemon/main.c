@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include "carry-worker.h"
 #include "control.h"
 #include "control-message.h"
 #include "i18n.h"
@@ -34,7 +35,9 @@ static void help(void) {
                "                      off: leave links alone (USB-only tests in the host's namespace)\n"
                "  --clamd-socket PATH the virus scanner's socket (default %s)\n"
                "  --carry-out MODE    on (default): record files written to and read from approved\n"
-               "                      media (fanotify); off: do not (kyokad.service: docs/install.md)\n"
+               "                      media (fanotify); worker: the carry-out worker of\n"
+               "                      kyoka-carry.service records them, and read-write media are\n"
+               "                      read-only while it is not running (kyokad.service); off: do not\n"
                "  --debug             log debug messages\n"
                "  -h, --help          show this help\n"
                "  --version           show the version\n"),
@@ -78,6 +81,10 @@ int main(int argc, char *argv[]) {
                 return nft_worker_main(NFT_WORKER_FD);
         }
 
+        /* The carry-out worker (kyoka-carry.service): connects to a running kyokad. */
+        if (argc >= 2 && streq(argv[1], CARRY_WORKER_ARG))
+                return carry_worker_main(argc - 1, argv + 1);
+
         /* kyokad started by itself to scan one medium (scan.c): its stdout is kyokad's pipe. */
         if (argc >= 2 && streq(argv[1], SCAN_WORKER_ARG))
                 return scan_worker_main(argc - 1, argv + 1);
@@ -103,11 +110,16 @@ int main(int argc, char *argv[]) {
                         cfg.no_network = streq(optarg, "off");
                         break;
                 case 'O':
-                        if (!streq(optarg, "on") && !streq(optarg, "off")) {
-                                fprintf(stderr, "kyokad: --carry-out must be on or off\n");
+                        if (streq(optarg, "on"))
+                                cfg.carry_mode = CARRY_MODE_ON;
+                        else if (streq(optarg, "off"))
+                                cfg.carry_mode = CARRY_MODE_OFF;
+                        else if (streq(optarg, "worker"))
+                                cfg.carry_mode = CARRY_MODE_WORKER;
+                        else {
+                                fprintf(stderr, "kyokad: --carry-out must be on, off or worker\n");
                                 return 2;
                         }
-                        cfg.no_carry_out = streq(optarg, "off");
                         break;
                 case 'd': log_set_max_level(LOG_DEBUG); break;
                 case 'I': {

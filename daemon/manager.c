@@ -6,6 +6,7 @@
 #include "manager.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <inttypes.h>
 #include <malloc.h>
 #include <fcntl.h>
@@ -18,6 +19,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "carry.h"
+#include "carry-link.h"
 #include "clock-watch.h"
 #include "control.h"
 #include "fileio.h"
@@ -43,6 +45,8 @@ struct manager {
         struct usb_devices *usb;      /* USB devices (usb-devices.c) */
         struct media *media;          /* media on other buses (media.c) */
         struct carry *carry;          /* files written to and read from approved media (carry.c) */
+        struct carry_link *carry_link; /* or the carry-out worker that records them (carry-link.c) */
+        sd_event_source *carry_sync;  /* the approved media to tell the worker, once per turn */
         struct net *net;              /* network links (net-links.c); NULL with --network off */
         sd_event_source *timer;
         struct clock_watch *clock;    /* the realtime clock being set (clock-watch.c) */
@@ -144,6 +148,77 @@ static void manager_arm_timer(struct manager *m) {
 static int carry_lookup(const char *block_syspath, struct carry_medium_info *ret, void *userdata) {
         struct manager *m = userdata;
         return usb_devices_medium_of(m->usb, block_syspath, ret);
+}
+
+/* kyokad run directly (--carry-out on): carry.c's records go to the recorder. */
+static void carry_out_file(void *userdata, const struct carry_medium_info *medium, const struct record_file *f) {
+        struct manager *m = userdata;
+        recorder_file(m->recorder, f);
+}
+
+static void carry_out_fault(void *userdata, const struct carry_medium_info *medium, enum record_fault fault, int error,
+                            const char *message) {
+        struct manager *m = userdata;
+        recorder_fault(m->recorder, fault, error, "%s", message);
+}
+
+static const struct carry_output carry_output = { .file = carry_out_file, .fault = carry_out_fault };
+
+/* --carry-out worker: the media kyokad gave access to, told to the worker. */
+static void carry_offer(const char *syspath, const struct carry_medium_info *info, void *userdata) {
+        carry_link_offer(userdata, syspath, info);
+}
+
+static int on_carry_sync(sd_event_source *s, void *userdata) {
+        struct manager *m = userdata;
+        carry_link_sync_begin(m->carry_link);
+        usb_devices_foreach_medium(m->usb, carry_offer, m->carry_link);
+        carry_link_sync_end(m->carry_link);
+        return 0;
+}
+
+static void on_media_changed(void *userdata) {
+        struct manager *m = userdata;
+        if (m->carry_sync)
+                (void) sd_event_source_set_enabled(m->carry_sync, SD_EVENT_ONESHOT);
+}
+
+static void on_carry_link_state(bool connected, void *userdata) {
+        struct manager *m = userdata;
+        /* Read-write media open (again) or close to read-only: decided again. */
+        usb_devices_set_carry(m->usb, true, connected);
+}
+
+/* Before any device is decided: read-write media wait for the worker (fail closed). Without the
+ * socket (or the worker's user) they stay read-only, with a fault: kyokad still enforces. */
+static int manager_start_carry_link(struct manager *m) {
+        int r;
+
+        usb_devices_set_carry(m->usb, true, false);
+        usb_devices_set_media_listener(m->usb, on_media_changed, m);
+        r = sd_event_add_defer(m->event, &m->carry_sync, on_carry_sync, m);
+        if (r < 0)
+                return r;
+        /* Before the decision's sysfs writes are submitted (behind the ledger's commit): the
+         * worker knows a medium before it can be mounted read-write. */
+        (void) sd_event_source_set_priority(m->carry_sync, SD_EVENT_PRIORITY_NORMAL - 20);
+        (void) sd_event_source_set_enabled(m->carry_sync, SD_EVENT_OFF);
+        (void) sd_event_source_set_description(m->carry_sync, "carry-sync");
+
+        /* Resolved once, at start (sysusers made it before kyokad first starts). */
+        struct passwd *pw = getpwnam(KYOKA_CARRY_USER);
+        uid_t uid = pw ? pw->pw_uid : (uid_t) -1;
+        if (!pw)
+                recorder_fault(m->recorder, FAULT_CARRY_WORKER, -ENOENT, "The carry-out worker's user %s does not "
+                               "exist: no worker is accepted, read-write media are read-only", KYOKA_CARRY_USER);
+        r = carry_link_new(m->event, m->recorder, m->cfg.runtime_dir, uid, on_carry_link_state, m, &m->carry_link);
+        if (r < 0)
+                recorder_fault(m->recorder, FAULT_CARRY_WORKER, r, "Cannot listen for the carry-out worker in %s: %s; "
+                               "read-write media are read-only", m->cfg.runtime_dir, strerror(-r));
+        else
+                log_info("Carry-out record: waiting for its worker (%s, uid %d) on %s/%s", KYOKA_CARRY_USER, (int) uid,
+                         m->cfg.runtime_dir, KYOKA_CARRY_SOCKET);
+        return 0;
 }
 
 static void on_timer_changed(void *userdata) {
@@ -385,6 +460,11 @@ int manager_start(struct manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to watch USB devices: %m");
         usb_devices_set_scanner(m->usb, m->cfg.clamd_socket);
+        if (m->cfg.carry_mode == CARRY_MODE_WORKER) {
+                r = manager_start_carry_link(m);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to set up the carry-out record: %m");
+        }
 
         r = media_new(m->event, m->udev, m->cfg.udev_events, m->cfg.runtime_dir, m->cfg.state_dir, m->recorder,
                       on_timer_changed, m, &m->media);
@@ -412,10 +492,10 @@ int manager_start(struct manager *m) {
 
         /* After the devices are decided: a stick mounted before kyokad started is recorded from
          * now on. Without it nothing is recorded, nothing else changes: a fault, not a stop. */
-        if (m->cfg.no_carry_out)
+        if (m->cfg.carry_mode == CARRY_MODE_OFF)
                 log_info("Carry-out record off (--carry-out off): files written to approved media are not recorded");
-        else {
-                r = carry_new(m->event, m->recorder, carry_lookup, m, &m->carry);
+        else if (m->cfg.carry_mode == CARRY_MODE_ON) {
+                r = carry_new(m->event, &carry_output, carry_lookup, m, &m->carry);
                 if (r < 0)
                         recorder_fault(m->recorder, FAULT_CARRY_WATCH, r, "Cannot record files written to approved "
                                        "media (fanotify): %s", strerror(-r));
@@ -455,6 +535,8 @@ struct manager *manager_free(struct manager *m) {
                 return NULL;
         /* First: it delivers what finished (records of enforcement done) while devices exist. */
         carry_free(m->carry);
+        carry_link_free(m->carry_link);
+        m->carry_sync = sd_event_source_disable_unref(m->carry_sync);
         usb_devices_free(m->usb);
         media_free(m->media);
         control_free(m->control);

@@ -21,7 +21,12 @@ struct manager_config {
         const char *udev_events;      /* "kernel" (default) or "udev" (umockdev tests) */
         bool no_network;              /* --network off: links neither kept down nor firewalled */
         const char *clamd_socket;     /* the virus scanner (scan.h); NULL: KYOKA_CLAMD_SOCKET */
-        bool no_carry_out;            /* --carry-out off: no fanotify watch of approved media (carry.h) */
+        enum carry_mode {
+                CARRY_MODE_ON,        /* --carry-out on: fanotify in kyokad itself (carry.c) */
+                CARRY_MODE_OFF,       /* off: files written to approved media are not recorded */
+                CARRY_MODE_WORKER,    /* worker: kyoka-carry.service's worker records (carry-link.c);
+                                       * read-write media are read-only while it is not connected */
+        } carry_mode;
 };
 
 struct manager;

@@ -68,6 +68,7 @@ static const struct {
         [FAULT_MEDIA_UNTRACKED]      = { "media-untracked", LEDGER_SUBJECT_DAEMON, LEDGER_EVENT_FAULT },
         [FAULT_MEDIA_WATCH]          = { "media-watch", LEDGER_SUBJECT_DAEMON, LEDGER_EVENT_FAULT },
         [FAULT_CARRY_WATCH]          = { "carry-watch", LEDGER_SUBJECT_DAEMON, LEDGER_EVENT_FAULT },
+        [FAULT_CARRY_WORKER]         = { "carry-worker", LEDGER_SUBJECT_DAEMON, LEDGER_EVENT_FAULT },
 };
 
 const char *record_fault_to_string(enum record_fault f) {

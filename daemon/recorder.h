@@ -134,6 +134,7 @@ enum record_fault {
         FAULT_MEDIA_UNTRACKED,
         FAULT_MEDIA_WATCH,
         FAULT_CARRY_WATCH,            /* the carry-out record cannot watch (carry.c) */
+        FAULT_CARRY_WORKER,           /* the carry-out worker is not there or misbehaves (carry-link.c) */
         _FAULT_MAX,
 };
 const char *record_fault_to_string(enum record_fault f);

@@ -119,7 +119,18 @@ struct usb_devices {
         int64_t next_change;          /* as last reported to the manager */
         usb_devices_timer_changed_t changed;
         void *userdata;
+        /* The carry-out record in its own unit (carry-link.c): read-write only while it runs. */
+        bool carry_required;
+        bool carry_available;
+        bool started;                 /* usb_devices_start() ran: devices are decided */
+        void (*media_changed)(void *userdata);
+        void *media_userdata;
 };
+
+static void media_changed(struct usb_devices *u) {
+        if (u->media_changed)
+                u->media_changed(u->media_userdata);
+}
 
 static int64_t now_seconds(void) {
         return (int64_t) time(NULL);
@@ -171,6 +182,7 @@ static void usb_device_removed(struct usb_devices *u, struct usb_device *d, cons
         if (usb_sysname_valid(req.sysname) && usb_io_submit(u->io, &req) < 0)
                 recorder_fault(u->rec, FAULT_ACCESS_FILE, -ENOMEM, "Failed to queue removing the access file of %s", req.sysname);
         report_next_change(u);
+        media_changed(u);
 }
 
 /* A decision on its way to the kernel: what to report once its sysfs writes are done, and what
@@ -260,6 +272,17 @@ static bool controller_is_open(const struct usb_devices *u, unsigned bus) {
 
 /* Decides now (matching is fast and on the loop), records the decision, and queues the sysfs
  * writes behind the record's commit; the report follows when the writes have completed. */
+/* A device that can bring block devices (a mass storage interface): only these wait for the
+ * carry-out worker; a keyboard allowed read-write is not attached again for it. */
+static bool has_mass_storage(const struct usb_descriptors *desc) {
+        if (desc->device_class.cls == 0x08)
+                return true;
+        for (size_t i = 0; i < desc->n_interfaces; i++)
+                if (desc->interfaces[i].c.cls == 0x08)
+                        return true;
+        return false;
+}
+
 static void usb_device_decide(struct usb_devices *u, struct usb_device *d, enum usb_record_event ev) {
         struct policy_decision dec = { .verdict = VERDICT_BLOCK };
         struct usb_decision_record *rec = calloc(1, sizeof *rec);
@@ -296,6 +319,19 @@ static void usb_device_decide(struct usb_devices *u, struct usb_device *d, enum 
                          d->signature);
         }
         bool held = verdict != VERDICT_BLOCK && dec.scan_required && d->scan != USB_SCAN_PASSED;
+        if (verdict == VERDICT_ALLOW && !held && u->carry_required && !u->carry_available && has_mass_storage(&d->desc)) {
+                /* Fail closed: what is written to it could not be recorded (the carry-out worker
+                 * is not connected), and the contract wants every carry-out recorded. Read-only
+                 * until it is back; then decided again (usb_devices_set_carry_available). */
+                verdict = VERDICT_READ_ONLY;
+                snprintf(reason + strlen(reason), sizeof reason - strlen(reason),
+                         "; read-only: the carry-out record is not running");
+                if (!d->decided || d->verdict != VERDICT_READ_ONLY)
+                        recorder_fault(u->rec, FAULT_CARRY_WORKER, -ENOTCONN, "USB device %s (%04x:%04x serial \"%s\") "
+                                       "approved read-write is read-only: the carry-out record (kyoka-carry.service) "
+                                       "is not connected, so files written to it could not be recorded",
+                                       d->id.bus_path, d->id.vendor, d->id.product, d->id.has_serial ? d->id.serial : "");
+        }
         /* The udev rule leaves raw HID nodes to udev's rules (uaccess) only when this says so. */
         enum hidraw_access hidraw = verdict != VERDICT_BLOCK && dec.hidraw_user ? HIDRAW_ACCESS_USER
                                                                                  : HIDRAW_ACCESS_ROOT;
@@ -359,6 +395,7 @@ static void usb_device_decide(struct usb_devices *u, struct usb_device *d, enum 
                 return;
         }
         usb_apply_queue(u, &req);
+        media_changed(u);
 }
 
 /* D's generic driver bound (or D was found by an enumeration): a held authorisation may go. */
@@ -480,6 +517,7 @@ static void usb_device_submit_deauthorize(struct usb_devices *u, struct usb_devi
         snprintf(req.syspath, sizeof req.syspath, "%s", d->syspath);
         snprintf(req.sysname, sizeof req.sysname, "%s", d->sysname);
         usb_apply_queue(u, &req);
+        media_changed(u);
 }
 
 static void on_block_read_only_done(struct usb_devices *u, const struct usb_io_result *res) {
@@ -914,6 +952,7 @@ int usb_devices_start(struct usb_devices *u, const struct policy *p) {
         int r;
 
         u->policy = p;
+        u->started = true;
         r = usb_watch_enumerate(u->watch);
         if (r < 0)
                 return r;
@@ -935,6 +974,33 @@ void usb_devices_policy_changed(struct usb_devices *u, const struct policy *p) {
                 if (d->identity_known)
                         usb_device_decide(u, d, USB_RECORD_REEVALUATED);
         u->next_change = next_change(u);
+}
+
+void usb_devices_set_carry(struct usb_devices *u, bool required, bool available) {
+        if (u->carry_required == required && u->carry_available == available)
+                return;
+        u->carry_required = required;
+        u->carry_available = available;
+        /* Started already: read-write media become read-only or back (re-attached, usb-io.c). */
+        if (u->started)
+                usb_devices_policy_changed(u, u->policy);
+}
+
+void usb_devices_set_media_listener(struct usb_devices *u, void (*changed)(void *userdata), void *userdata) {
+        u->media_changed = changed;
+        u->media_userdata = userdata;
+}
+
+void usb_devices_foreach_medium(const struct usb_devices *u, usb_medium_visitor_t visit, void *userdata) {
+        for (const struct usb_device *d = u->devices; d; d = d->next) {
+                /* The same test as usb_devices_medium_of()'s. */
+                if (!d->decided || d->access == BLOCK_ACCESS_HELD ||
+                    (d->verdict != VERDICT_ALLOW && d->verdict != VERDICT_READ_ONLY))
+                        continue;
+                struct carry_medium_info info = (struct carry_medium_info) { .id = d->id, .verdict = d->verdict };
+                snprintf(info.permit, sizeof info.permit, "%s", d->permit);
+                visit(d->syspath, &info, userdata);
+        }
 }
 
 void usb_devices_stop(struct usb_devices *u) {

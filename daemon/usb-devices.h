@@ -71,5 +71,16 @@ struct usb_device_status {
 struct carry_medium_info;
 int usb_devices_medium_of(const struct usb_devices *u, const char *block_syspath, struct carry_medium_info *ret);
 
+/* The USB devices kyokad gave access to (as usb_devices_medium_of() judges): their sysfs path
+ * and what a record of a file on them says (identity, permit, verdict). */
+typedef void (*usb_medium_visitor_t)(const char *syspath, const struct carry_medium_info *info, void *userdata);
+void usb_devices_foreach_medium(const struct usb_devices *u, usb_medium_visitor_t visit, void *userdata);
+/* CHANGED is called whenever a device was decided or left (the set above may have changed). */
+void usb_devices_set_media_listener(struct usb_devices *u, void (*changed)(void *userdata), void *userdata);
+/* REQUIRED: read-write media need the carry-out record (it runs apart, carry-link.c); while it is
+ * not AVAILABLE a read-write permit gives read-only access and a carry-worker fault. A change
+ * decides every device again. */
+void usb_devices_set_carry(struct usb_devices *u, bool required, bool available);
+
 typedef void (*usb_device_visitor_t)(const struct usb_device_status *s, void *userdata);
 void usb_devices_foreach(const struct usb_devices *u, usb_device_visitor_t visit, void *userdata);

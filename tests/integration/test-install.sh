@@ -15,7 +15,7 @@ check() { local name=$1; shift; if "$@" >"$tmp/out" 2>&1; then ok "$name"; else 
 # DESTDIR staging, as a package build does it.
 check "make install DESTDIR=... PREFIX=/usr" make -s -C "$top" BUILD="$build" install DESTDIR="$tmp/dest" PREFIX=/usr
 for f in usr/bin/policyctl:755 usr/sbin/kyokad:755 usr/lib/kyoka/kyoka-block-access:755 \
-	 usr/lib/systemd/system/kyokad.service:644 \
+	 usr/lib/systemd/system/kyokad.service:644 usr/lib/systemd/system/kyoka-carry.service:644 \
 	 usr/lib/udev/rules.d/70-kyoka.rules:644 usr/lib/udev/rules.d/73-kyoka-hidraw.rules:644 \
 	 usr/lib/sysusers.d/kyoka.conf:644 \
 	 usr/lib/tmpfiles.d/kyoka.conf:644 usr/share/doc/kyoka/policy.md:644 \
@@ -25,7 +25,12 @@ for f in usr/bin/policyctl:755 usr/sbin/kyokad:755 usr/lib/kyoka/kyoka-block-acc
 	 usr/share/bash-completion/completions/policyctl:644 usr/share/zsh/vendor-completions/_policyctl:644; do
 	check "installed ${f%:*} mode ${f#*:}" test "$(stat -c %a "$tmp/dest/${f%:*}" 2>/dev/null)" = "${f#*:}"
 done
-check "unit runs /usr/sbin/kyokad (carry-out off: the exposure budget)" grep -qx 'ExecStart=/usr/sbin/kyokad --carry-out off' "$tmp/dest/usr/lib/systemd/system/kyokad.service"
+check "unit runs /usr/sbin/kyokad, its carry-out record in the worker's unit" grep -qx 'ExecStart=/usr/sbin/kyokad --carry-out worker' "$tmp/dest/usr/lib/systemd/system/kyokad.service"
+check "kyoka-carry.service runs /usr/sbin/kyokad --carry-worker as kyoka-carry, wanted by kyokad.service" \
+	bash -c "grep -qx 'ExecStart=/usr/sbin/kyokad --carry-worker' '$tmp/dest/usr/lib/systemd/system/kyoka-carry.service' &&
+		grep -qx 'User=kyoka-carry' '$tmp/dest/usr/lib/systemd/system/kyoka-carry.service' &&
+		grep -q '^Wants=.* kyoka-carry.service' '$tmp/dest/usr/lib/systemd/system/kyokad.service' &&
+		grep -q '^u kyoka-carry ' '$tmp/dest/usr/lib/sysusers.d/kyoka.conf'"
 check "unit's Documentation= starts with man:kyokad(8)" grep -q '^Documentation=man:kyokad(8) ' "$tmp/dest/usr/lib/systemd/system/kyokad.service"
 version=$(head -1 "$top/packaging/debian/changelog" | cut -d'(' -f2 | cut -d')' -f1)
 check "kyokad --version says the changelog's version ($version)" \
@@ -77,6 +82,11 @@ check "systemd-analyze verify kyokad.service" env MANPATH="$tmp/prefix/share/man
 check "systemd-analyze security: exposure at most 3.0" systemd-analyze security --offline=true --threshold=30 "$unit"
 score=$(systemd-analyze security --offline=true "$unit" 2>/dev/null | sed -n 's/.*exposure level for kyokad.service: \([0-9.]*\).*/\1/p')
 echo "# kyokad.service exposure level: ${score:-?} (usbguard.service on Debian 12: 2.8)"
+carry=$tmp/prefix/lib/systemd/system/kyoka-carry.service
+check "systemd-analyze verify kyoka-carry.service" env MANPATH="$tmp/prefix/share/man" systemd-analyze verify "$carry"
+check "systemd-analyze security kyoka-carry.service: exposure at most 3.0" systemd-analyze security --offline=true --threshold=30 "$carry"
+score=$(systemd-analyze security --offline=true "$carry" 2>/dev/null | sed -n 's/.*exposure level for kyoka-carry.service: \([0-9.]*\).*/\1/p')
+echo "# kyoka-carry.service exposure level (offline): ${score:-?}"
 check "unit is Type=notify with a watchdog and Restart=always" \
 	bash -c "grep -qx 'Type=notify' '$unit' && grep -q '^WatchdogSec=' '$unit' && grep -qx 'Restart=always' '$unit'"
 

@@ -33,6 +33,8 @@ Prints "ok - NAME" / "not ok - NAME" and finally "systemd: N passed, N failed".
 
 import base64
 import glob
+import hashlib
+import json
 import os
 import re
 import shlex
@@ -51,7 +53,7 @@ sys.path.insert(0, HERE)
 from vm import VM, VMError  # noqa: E402
 from tap import check, note, run_cases, summary  # noqa: E402
 from kyoka_guest import (BLOCK_HELPER, BUILD, DEV, KYOKAD, POLICYCTL, Approver, attr, auth_is,  # noqa: E402
-                         dd_roundtrip, has_usb, no_sd_of, sd_name, sd_of, usb_path)
+                         dd_roundtrip, has_usb, no_sd_of, sd_name, sd_of, stick_image, usb_path)
 
 SERIAL_OK = "KYOKA-SD-OK"      # approved read-write from the start
 SERIAL_NO = "KYOKA-SD-NO"      # not approved; approved by `policyctl install`, revoked by reload
@@ -61,6 +63,8 @@ SERIAL_RO2 = "KYOKA-SD-RO2"    # approved read-only; plugged while udev's helper
 SERIAL_UP = "KYOKA-SD-UP"      # approved; plugged while the upgrade holds kyokad's restart
 SERIAL_FIRST = "KYOKA-SD-FIRST"  # plugged on the fresh install: the lockdown blocks it
 SERIAL_AFTER = "KYOKA-SD-AFTER"  # plugged after the purge: usable again
+SERIAL_CARRY = "KYOKA-SD-CARRY"  # approved read-write: files copied to it recorded by kyoka-carry.service
+PERMIT_CARRY = "P-CARRY"
 DEB_DIR = os.environ.get("KYOKA_DEB_DIR", os.path.join(BUILD, "deb"))                    # make deb
 DEB_PREVIOUS_DIR = os.environ.get("KYOKA_DEB_PREVIOUS_DIR", os.path.join(BUILD, "deb-previous"))
 GUEST_DEBS = "/root/kyoka"     # previous/ and current/ .debs, approver/admin.pub
@@ -71,6 +75,8 @@ GRUB_SNIPPET = "/etc/default/grub.d/kyoka.cfg"
 BEFORE_FILE = "/var/lib/kyoka/usbcore-authorized-default.before"
 MAX_EXPOSURE = 2.0             # issue 9: at most 2.0 on the running system (was 2.4)
 MAX_EXPORT_EXPOSURE = 1.0      # kyoka-export.service (was 6.6)
+MAX_CARRY_EXPOSURE = 2.0       # kyoka-carry.service: fanotify needs CAP_SYS_ADMIN (and @privileged's fanotify_*)
+CARRY_FILES = {"a.txt": b"first file\n", "b.bin": bytes(range(256)) * 300, "報告書.txt": "月報\n".encode() * 50}
 CAPS = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
         "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
         "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER",
@@ -271,6 +277,15 @@ def nft_worker(vm, when):
 
 
 def case_security(vm):
+    rc, out = vm.run("systemd-analyze security --no-pager kyoka-carry.service", timeout=60)
+    note("systemd-analyze security kyoka-carry.service (running system):")
+    for line in out.splitlines():
+        if line.startswith("✗") or "exposure" in line:
+            print(f"#   {line}")
+    m = re.search(r"exposure level for kyoka-carry\.service: ([0-9.]+)", out)
+    score = float(m.group(1)) if m else None
+    check(f"systemd-analyze security kyoka-carry.service (the carry-out worker): exposure <= {MAX_CARRY_EXPOSURE}",
+          score is not None and score <= MAX_CARRY_EXPOSURE, f"{score}")
     rc, out = vm.run("systemd-analyze security --no-pager kyokad.service", timeout=60)
     note("systemd-analyze security kyokad.service (running system):")
     for line in out.splitlines():
@@ -342,6 +357,108 @@ def case_approved(vm):
                      f"udevadm info -q property -n /dev/{sd} | grep ^KYOKA_ACCESS=")
     check("... ro=0, node 0660, and systemd-udevd ran kyoka-block-access (KYOKA_ACCESS=read-write)",
           out.split() == ["0", "660", "KYOKA_ACCESS=read-write"], " ".join(out.split()))
+
+
+def carry_records(vm, event):
+    rc, out = vm.run(f"policyctl ledger show --json | grep -F '\"{event}\"'", timeout=60)
+    recs = []
+    for line in out.splitlines():
+        try:
+            recs.append(json.loads(line))
+        except ValueError:
+            pass
+    return recs
+
+
+def case_carry(vm, work):
+    """The carry-out record under systemd (issue 15 part 2): kyoka-carry.service runs the worker
+    as its own user with two capabilities; a user copies three files to an approved stick mounted
+    where udisks would (/media/USER, closed to others: the worker reaches it with
+    CAP_DAC_READ_SEARCH); kyokad records each with its SHA-256."""
+    s = show(vm, "ActiveState", "SubState", "MainPID", "UnitFileState", "User", unit="kyoka-carry.service")
+    check("kyoka-carry.service is enabled and active (running) as User=kyoka-carry",
+          (s.get("ActiveState"), s.get("SubState"), s.get("UnitFileState"), s.get("User"))
+          == ("active", "running", "enabled", "kyoka-carry"), str(s))
+    pid = s.get("MainPID", "0")
+    rc, out = vm.run(f"grep -E '^(Uid|CapEff|CapBnd|NoNewPrivs):' /proc/{pid}/status; id -u kyoka-carry")
+    st = dict(re.split(r":\s*", l, 1) for l in out.splitlines() if ":" in l)
+    want = (1 << CAPS.index("CAP_SYS_ADMIN")) | (1 << CAPS.index("CAP_DAC_READ_SEARCH"))
+    uid = out.split()[-1] if out.split() else "?"
+    check("... the worker (kyokad --carry-worker) has CAP_SYS_ADMIN and CAP_DAC_READ_SEARCH only, runs as "
+          "kyoka-carry's uid, no new privileges",
+          int(st.get("CapEff", "0") or "0", 16) == want and int(st.get("CapBnd", "0") or "0", 16) == want
+          and st.get("Uid", "").split()[:1] == [uid] and uid != "0" and st.get("NoNewPrivs") == "1",
+          " ".join(out.split()))
+    check("... kyokad accepted it (journal: carry-out worker connected)",
+          wait_journal(vm, r"Carry-out worker connected", 20) is not None)
+
+    img = stick_image(os.path.join(work, "carry.img"), size_mb=16)
+    vm.plug_usb_storage("carry1", serial=SERIAL_CARRY, port="8", image=img)
+    took = vm.wait_for(f"{has_usb('8')} && {auth_is('8', 1)} && {sd_of('8')} && "
+                       f"[ \"$(cat /sys/block/$(ls {usb_path('8')}/*:*/host*/target*/*/block/ | head -1)/ro)\" = 0 ] && "
+                       f"[ -e /dev/$(ls {usb_path('8')}/*:*/host*/target*/*/block/ | head -1)1 ]", timeout=30)
+    check("approved read-write stick for the carry-out record: authorised, ro=0, its partition appears",
+          took is not None, f"authorized={attr(vm, '8', 'authorized')}")
+    part = (sd_name(vm, "8") or "sdX") + "1"
+    rc, out = vm.run(f"mkdir -p /media/alice/KYOKA && chown root:alice /media/alice && chmod 0750 /media/alice && "
+                     f"mount /dev/{part} /media/alice/KYOKA && chown alice:alice /media/alice/KYOKA && echo mounted",
+                     timeout=30)
+    check(f"... mounted at /media/alice/KYOKA (0750 root:alice above it, as udisks does)", "mounted" in out,
+          out.strip()[-300:])
+    took = vm.wait_for(f"journalctl -q -b -u kyoka-carry.service -o cat --no-pager | grep -q 'recording files on {part}'",
+                       timeout=20)
+    check("... the worker marks its file system (fanotify FAN_MARK_FILESYSTEM)", took is not None,
+          vm.run("journalctl -q -b -u kyoka-carry.service -o cat --no-pager | tail -5")[1][-600:])
+    vm.run("mkdir -p /tmp/carry", check=True)
+    for name, data in CARRY_FILES.items():
+        vm.run(f"echo {base64.b64encode(data).decode()} | base64 -d > '/tmp/carry/{name}'", check=True)
+    vm.run("chmod -R a+rX /tmp/carry", check=True)
+    rc, out = vm.run("runuser -u alice -- sh -c 'mkdir /media/alice/KYOKA/out && cp /tmp/carry/* /media/alice/KYOKA/out/ "
+                     "&& echo copied'", timeout=30)
+    check("alice copies three files to the stick", "copied" in out, out.strip()[-300:])
+    paths = {f"{part}/out/{n}" for n in CARRY_FILES}
+    got = {}
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        got = {r["file_path"]: r for r in carry_records(vm, "file-written") if r.get("file_path") in paths}
+        if len(got) == 3:
+            break
+        time.sleep(0.5)
+    check("... three file-written records in the ledger, one per file (kyoka-carry.service -> kyokad)",
+          len(got) == 3, json.dumps(sorted(got), ensure_ascii=False))
+    bad = [json.dumps(got.get(f"{part}/out/{n}", {}), ensure_ascii=False)[:300] for n, data in CARRY_FILES.items()
+           if not (got.get(f"{part}/out/{n}", {}).get("sha256") == hashlib.sha256(data).hexdigest()
+                   and got.get(f"{part}/out/{n}", {}).get("bytes") == len(data))]
+    check("... each with the file's SHA-256 and size", not bad and got, "\n".join(bad))
+    bad = [json.dumps(r, ensure_ascii=False)[:400] for r in got.values()
+           if not (r.get("uid") == 1001 and r.get("user") == "alice"
+                   and (r.get("process") == "cp" or r.get("reason") == "process-gone")
+                   and r.get("permit") == PERMIT_CARRY and r.get("serial") == SERIAL_CARRY
+                   and r.get("decision") == "allow")]
+    check("... the user (alice, uid 1001), the process (cp, or process-gone), the permit and the stick as kyokad "
+          "knows them", not bad and got, "\n".join(bad))
+
+
+def case_carry_gone(vm):
+    """Fail closed: without the worker, what is written to a read-write stick could not be
+    recorded, so kyokad makes it read-only (with a fault) until the worker is back."""
+    part = (sd_name(vm, "8") or "sdX") + "1"
+    vm.run("umount /media/alice/KYOKA", timeout=30)
+    vm.run("systemctl stop kyoka-carry.service", timeout=60)
+    check("kyoka-carry.service stopped: kyokad records a carry-worker fault",
+          wait_journal(vm, r"carry-out worker went away", 20) is not None)
+    took = vm.wait_for(f"{auth_is('8', 1)} && {sd_of('8')} && "
+                       f"[ \"$(cat /sys/block/$(ls {usb_path('8')}/*:*/host*/target*/*/block/ | head -1)/ro)\" = 1 ]",
+                       timeout=30)
+    check("... and the read-write stick comes back read-only (ro=1)", took is not None,
+          vm.run(f"cat /sys/block/{sd_name(vm, '8')}/ro; cat /run/kyoka/usb/*-8")[1].strip())
+    check("... with a fault naming it", wait_journal(vm, rf"{SERIAL_CARRY}.*approved read-write is read-only", 10)
+          is not None)
+    vm.run("systemctl start kyoka-carry.service", timeout=60)
+    took = vm.wait_for(f"{auth_is('8', 1)} && {sd_of('8')} && "
+                       f"[ \"$(cat /sys/block/$(ls {usb_path('8')}/*:*/host*/target*/*/block/ | head -1)/ro)\" = 0 ]",
+                       timeout=30)
+    check("... the worker back: read-write again (ro=0)", took is not None, f"{part}")
 
 
 def case_unapproved(vm):
@@ -508,6 +625,9 @@ def case_install_reload(vm, approver):
           f"authorized={attr(vm, '2', 'authorized')}")
 
 
+CARRY_CONNECTED = "journalctl -q -b {since} -o cat --no-pager | grep -q 'Carry-out worker connected'"
+
+
 def case_kill9(vm):
     """kill -9: systemd restarts kyokad; a stick plugged meanwhile stays blocked until kyokad
     decides it. The restart is held by a runtime drop-in (ExecStartPre waits for GATE), so the
@@ -536,6 +656,10 @@ def case_kill9(vm):
     took = vm.wait_for(f"{auth_is('4', 1)} && {sd_of('4')}", timeout=30)
     check("... and decides the stick (approved: authorized=1, sdX)", took is not None,
           f"{took:.2f} s after running" if took else f"authorized={attr(vm, '4', 'authorized')}")
+    new = show(vm, "MainPID").get("MainPID", "0")
+    took = vm.wait_for(CARRY_CONNECTED.format(since=f"_PID={new}"), timeout=30)
+    check("... the carry-out worker (kyoka-carry.service) reconnects to the new kyokad", took is not None,
+          f"{took:.2f} s" if took is not None else vm.run("systemctl status --no-pager kyoka-carry.service | tail -5")[1])
     vm.run(f"rm -f {DROPIN} {GATE} && systemctl daemon-reload", check=True)
 
 
@@ -972,7 +1096,8 @@ def main():
         note(f"root: {img} ({time.monotonic() - t0:.1f} s)")
         approver = Approver(work)
         for serial, permit, ro in ((SERIAL_OK, "P-OK", False), (SERIAL_RO, "P-RO", True), (SERIAL_K9, "P-K9", False),
-                                    (SERIAL_RO2, "P-RO2", True), (SERIAL_UP, "P-UP", False)):
+                                    (SERIAL_RO2, "P-RO2", True), (SERIAL_UP, "P-UP", False),
+                                    (SERIAL_CARRY, PERMIT_CARRY, False)):
             approver.approve_usb(serial, permit, read_only=ro)
         approver.sign()
         disk, took = make_disk(img, work, approver, previous, current)
@@ -1023,6 +1148,8 @@ def main():
                          ("controllers", lambda: case_controllers(vm)),
                          ("status access", lambda: case_status_access(vm, approver)),
                          ("approved stick", lambda: case_approved(vm)),
+                         ("carry-out record", lambda: case_carry(vm, work)),
+                         ("carry-out worker gone", lambda: case_carry_gone(vm)),
                          ("unapproved stick", lambda: case_unapproved(vm)),
                          ("read-only", lambda: case_read_only(vm)),
                          ("devices", lambda: case_devices(vm)),

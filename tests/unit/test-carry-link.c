@@ -1,0 +1,269 @@
+/* SPDX-License-Identifier: MIT */
+/* The carry-out worker's protocol (daemon/carry-protocol.c) and kyokad's end of it
+ * (daemon/carry-link.c) with a real ledger: what kyokad accepts from a worker that holds
+ * CAP_SYS_ADMIN and reads files an attacker chose, and that a record names the medium as
+ * kyokad knows it, never as the worker says. */
+#include <errno.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "carry-link.h"
+#include "carry-protocol.h"
+#include "kyoka-names.h"
+#include "ledger.h"
+#include "recorder.h"
+#include "test-util.h"
+
+#define SHA "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+
+static int roundtrip(const struct carry_message *m, struct carry_message *back) {
+        uint8_t buf[CARRY_MESSAGE_MAX];
+        int n = carry_message_format(m, buf, sizeof buf);
+        if (n < 0)
+                return n;
+        return carry_message_parse(buf, (size_t) n, back);
+}
+
+static struct carry_message file_message(uint32_t token) {
+        struct carry_message m = { .type = CARRY_MSG_FILE, .token = token, .ev = CARRY_FILE_WRITTEN, .size = 4,
+                                   .count = 1, .time_usec = 1764577621000000, .pid = 42, .uid = 1000 };
+        snprintf(m.path, sizeof m.path, "sdb1/報告書.txt");
+        snprintf(m.sha256, sizeof m.sha256, SHA);
+        snprintf(m.process, sizeof m.process, "cp");
+        snprintf(m.user, sizeof m.user, "kyokatest");
+        return m;
+}
+
+static void test_each_message_round_trips(void **state) {
+        struct carry_message ms[] = {
+                { .type = CARRY_MSG_HELLO },
+                { .type = CARRY_MSG_MEDIUM, .token = 7 },
+                { .type = CARRY_MSG_FORGET, .token = 7 },
+                file_message(7),
+                { .type = CARRY_MSG_FILE, .token = 0, .ev = CARRY_FILE_LOST, .reason = CARRY_REASON_QUEUE_OVERFLOW,
+                  .count = 3, .uid = -1 },
+                { .type = CARRY_MSG_FAULT, .token = 7, .fault = CARRY_FAULT_WATCH, .error = EPERM },
+        };
+        snprintf(ms[1].syspath, sizeof ms[1].syspath, "/sys/devices/pci0000:00/0000:00:02.0/usb1/1-1");
+        for (size_t i = 0; i < ELEMENTSOF(ms); i++) {
+                struct carry_message back;
+                assert_int_equal(roundtrip(&ms[i], &back), 0);
+                assert_memory_equal(&back, &ms[i], sizeof back);
+        }
+}
+
+static void test_malformed_messages_are_refused(void **state) {
+        uint8_t buf[CARRY_MESSAGE_MAX];
+        struct carry_message m = file_message(7), back;
+        int n = carry_message_format(&m, buf, sizeof buf);
+        assert_true(n > 0);
+
+        /* Every truncation, one byte more, another version, magic or type. */
+        for (int k = 0; k < n; k++)
+                assert_int_equal(carry_message_parse(buf, (size_t) k, &back), -EBADMSG);
+        buf[n] = 0;
+        assert_int_equal(carry_message_parse(buf, (size_t) n + 1, &back), -EBADMSG);
+        buf[4] = 2;
+        assert_int_equal(carry_message_parse(buf, (size_t) n, &back), -EBADMSG);
+        buf[4] = 1;
+        buf[0] = 'X';
+        assert_int_equal(carry_message_parse(buf, (size_t) n, &back), -EBADMSG);
+        buf[0] = 'K';
+        buf[6] = 99;
+        assert_int_equal(carry_message_parse(buf, (size_t) n, &back), -EBADMSG);
+
+        /* Values out of range cannot even be said. */
+        struct carry_message bad = file_message(7);
+        snprintf(bad.sha256, sizeof bad.sha256, "%s", "ABCDEF");
+        assert_int_equal(carry_message_format(&bad, buf, sizeof buf), -EINVAL);
+        bad = file_message(0);        /* a file on no medium: only a loss may be */
+        assert_int_equal(carry_message_format(&bad, buf, sizeof buf), -EINVAL);
+        bad = file_message(7);
+        bad.count = 0;
+        assert_int_equal(carry_message_format(&bad, buf, sizeof buf), -EINVAL);
+        bad = file_message(7);
+        bad.ev = CARRY_FILE_READ;     /* a file read has no hash */
+        assert_int_equal(carry_message_format(&bad, buf, sizeof buf), -EINVAL);
+        bad = (struct carry_message) { .type = CARRY_MSG_MEDIUM, .token = 1 };
+        snprintf(bad.syspath, sizeof bad.syspath, "/sys/devices/../../etc");
+        assert_int_equal(carry_message_format(&bad, buf, sizeof buf), -EINVAL);
+}
+
+/* ---- kyokad's end, over a real socket ---- */
+
+struct rows {
+        unsigned n;
+        struct ledger_record r[64];
+};
+
+static int collect(const struct ledger_record *r, const uint8_t prev[static LEDGER_HASH_SIZE],
+                   const uint8_t hash[static LEDGER_HASH_SIZE], void *userdata) {
+        struct rows *rows = userdata;
+        if (rows->n < ELEMENTSOF(rows->r))
+                rows->r[rows->n++] = *r;
+        return 0;
+}
+
+static void read_ledger(const char *dir, struct rows *rows) {
+        _cleanup_free_ char *path = path_join(dir, "ledger.db");
+        struct ledger *l = NULL;
+        rows->n = 0;
+        assert_int_equal(ledger_open(path, LEDGER_OPEN_READ_ONLY, 0, &l), 0);
+        assert_int_equal(ledger_foreach(l, 1, INT64_MAX, collect, rows), 0);
+        ledger_close(l);
+}
+
+static void run(sd_event *e) {
+        for (int i = 0; i < 20; i++)
+                assert_true(sd_event_run(e, 1000) >= 0);
+}
+
+static int connect_to(const char *dir) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        snprintf(sa.sun_path, sizeof sa.sun_path, "%s/%s", dir, KYOKA_CARRY_SOCKET);
+        int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        assert_true(fd >= 0);
+        assert_int_equal(connect(fd, (struct sockaddr *) &sa, sizeof sa), 0);
+        return fd;
+}
+
+static void say(int fd, const struct carry_message *m) {
+        uint8_t buf[CARRY_MESSAGE_MAX];
+        int n = carry_message_format(m, buf, sizeof buf);
+        assert_true(n > 0);
+        assert_int_equal(send(fd, buf, (size_t) n, MSG_NOSIGNAL), n);
+}
+
+static int hear(int fd, struct carry_message *m) {
+        uint8_t buf[CARRY_MESSAGE_MAX];
+        ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (n <= 0)
+                return n == 0 ? -EPIPE : -errno;
+        return carry_message_parse(buf, (size_t) n, m);
+}
+
+static void on_state(bool connected, void *userdata) {
+        *(int *) userdata = connected ? 1 : 0;
+}
+
+static struct carry_medium_info stick(void) {
+        struct carry_medium_info info = { .verdict = VERDICT_ALLOW };
+        info.id = (struct usb_identity) { .vendor = 0x46f4, .product = 0x0001, .has_serial = true };
+        snprintf(info.id.bus_path, sizeof info.id.bus_path, "1-1");
+        snprintf(info.id.serial, sizeof info.id.serial, "CARRY-1");
+        snprintf(info.permit, sizeof info.permit, "P-CARRY-1");
+        return info;
+}
+
+static void test_records_name_the_medium_kyokad_approved(void **state) {
+        _cleanup_free_ char *dir = test_mkdtemp();
+        struct recorder *r = NULL;
+        struct carry_link *l = NULL;
+        sd_event *e = NULL;
+        int connected = -1;
+        struct carry_message m;
+        struct rows rows;
+
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(recorder_new(e, dir, &r), 0);
+        assert_int_equal(carry_link_new(e, r, dir, getuid(), on_state, &connected, &l), 0);
+        struct carry_medium_info info = stick();
+        carry_link_sync_begin(l);
+        carry_link_offer(l, "/sys/devices/pci0000:00/usb1/1-1", &info);
+        carry_link_sync_end(l);
+
+        int fd = connect_to(dir);
+        say(fd, &(struct carry_message) { .type = CARRY_MSG_HELLO });
+        run(e);
+        assert_int_equal(connected, 1);
+        assert_true(carry_link_connected(l));
+        /* The worker learns the medium under a token, nothing more. */
+        assert_int_equal(hear(fd, &m), 0);
+        assert_int_equal(m.type, CARRY_MSG_MEDIUM);
+        assert_string_equal(m.syspath, "/sys/devices/pci0000:00/usb1/1-1");
+        uint32_t token = m.token;
+
+        struct carry_message f = file_message(token);
+        say(fd, &f);
+        run(e);
+        read_ledger(dir, &rows);
+        const struct ledger_record *w = NULL;
+        for (unsigned i = 0; i < rows.n; i++)
+                if (rows.r[i].event == LEDGER_EVENT_FILE_WRITTEN)
+                        w = &rows.r[i];
+        assert_non_null(w);
+        assert_string_equal(w->serial, "CARRY-1");
+        assert_string_equal(w->permit, "P-CARRY-1");
+        assert_string_equal(w->sha256, SHA);
+        assert_string_equal(w->file_path, "sdb1/報告書.txt");
+        assert_int_equal(w->uid, 1000);
+
+        /* Withdrawn: the worker is told; a late record still names the medium. */
+        carry_link_sync_begin(l);
+        carry_link_sync_end(l);
+        assert_int_equal(hear(fd, &m), 0);
+        assert_int_equal(m.type, CARRY_MSG_FORGET);
+        assert_int_equal(m.token, token);
+
+        /* A token kyokad never issued: refused, a fault, the connection closed, read-write
+         * media closed again (the state callback). */
+        say(fd, &(struct carry_message) { .type = CARRY_MSG_FILE, .token = token + 100, .ev = CARRY_FILE_READ,
+                                          .count = 1, .uid = -1 });
+        run(e);
+        assert_int_equal(connected, 0);
+        assert_false(carry_link_connected(l));
+        assert_int_equal(hear(fd, &m), -EPIPE);
+        close(fd);
+        read_ledger(dir, &rows);
+        unsigned files = 0, faults = 0;
+        for (unsigned i = 0; i < rows.n; i++) {
+                files += rows.r[i].event == LEDGER_EVENT_FILE_WRITTEN || rows.r[i].event == LEDGER_EVENT_FILE_READ;
+                faults += rows.r[i].event == LEDGER_EVENT_FAULT && streq(rows.r[i].reason, "carry-worker");
+        }
+        assert_int_equal(files, 1);
+        assert_true(faults >= 1);
+
+        carry_link_free(l);
+        recorder_stop(r, 0);
+        recorder_free(r);
+        sd_event_unref(e);
+        test_rmdir_r(dir);
+}
+
+static void test_other_users_are_not_heard(void **state) {
+        _cleanup_free_ char *dir = test_mkdtemp();
+        struct recorder *r = NULL;
+        struct carry_link *l = NULL;
+        sd_event *e = NULL;
+        int connected = -1;
+        struct carry_message m;
+
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(recorder_new(e, dir, &r), 0);
+        assert_int_equal(carry_link_new(e, r, dir, getuid() + 1, on_state, &connected, &l), 0);
+        int fd = connect_to(dir);
+        (void) send(fd, "KYCO\1\0\1\0", 8, MSG_NOSIGNAL | MSG_DONTWAIT);
+        run(e);
+        assert_int_equal(connected, -1);
+        assert_false(carry_link_connected(l));
+        int rc = hear(fd, &m);      /* closed at once: unread data makes it a reset */
+        assert_true(rc == -EPIPE || rc == -ECONNRESET);
+        close(fd);
+
+        carry_link_free(l);
+        recorder_stop(r, 0);
+        recorder_free(r);
+        sd_event_unref(e);
+        test_rmdir_r(dir);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_each_message_round_trips),
+                cmocka_unit_test(test_malformed_messages_are_refused),
+                cmocka_unit_test(test_records_name_the_medium_kyokad_approved),
+                cmocka_unit_test(test_other_users_are_not_heard),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
