@@ -13,16 +13,6 @@ void hex_encode(const uint8_t *data, size_t n, char *out) {
         out[2 * n] = 0;
 }
 
-int hexval(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
 static int digit(char c, enum hex_case hc) {
         if (hc == HEX_LOWERCASE && c >= 'A' && c <= 'F')
                 return -1;

@@ -18,7 +18,15 @@ enum hex_case {
 };
 
 /* The value of one hex digit (either case), or -1. */
-int hexval(char c);
+static inline int hexval(char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
 
 /* Writes 2*n lowercase hex digits and a NUL into out (size >= 2*n+1). */
 void hex_encode(const uint8_t *data, size_t n, char *out);

@@ -686,40 +686,22 @@ static void on_media_scan_done(struct scan_job *job, const struct scan_outcome *
         struct media *m = d->m;
 
         d->scan_job = scan_job_free(job);
-        struct record_scan rs = {
-                .media = &d->disk.id,
-                .permit = d->permit,
-                .files = o->files,
-                .bytes = o->bytes,
-                .duration_ms = o->duration_ms,
-                .scanner = o->scanner,
-        };
         switch (o->result) {
         case SCAN_RESULT_CLEAN:
                 d->scan = MEDIUM_SCAN_PASSED;
-                rs.ev = SCAN_RECORD_PASSED;
-                rs.verdict = d->verdict;
-                recorder_scan(m->rec, &rs);
                 break;
         case SCAN_RESULT_INFECTED:
                 d->scan = MEDIUM_SCAN_INFECTED;
                 snprintf(d->signature, sizeof d->signature, "%s", o->signature);
-                rs.ev = SCAN_RECORD_INFECTED;
-                rs.verdict = VERDICT_BLOCK;
-                rs.signature = o->signature;
-                rs.file_path = o->path;
-                recorder_scan(m->rec, &rs);
                 break;
         default:
                 d->scan = MEDIUM_SCAN_FAULT;
                 d->scan_fault = o->fault;
-                rs.ev = SCAN_RECORD_HELD;
-                rs.verdict = VERDICT_READ_ONLY;
-                rs.fault = scan_fault_to_string(o->fault);
-                rs.error = o->error;
-                recorder_scan(m->rec, &rs);
-                return;                /* stays as it is: held */
+                break;
         }
+        recorder_scan_outcome(m->rec, &(struct record_scan) { .media = &d->disk.id, .permit = d->permit }, d->verdict, o);
+        if (d->scan == MEDIUM_SCAN_FAULT)
+                return;         /* stays as it is: held */
         /* Decided again: clean opens it as the permit says, infected keeps it closed. */
         medium_decide(m, d, MEDIA_RECORD_REEVALUATED);
         report_next_change(m);

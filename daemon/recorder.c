@@ -20,6 +20,7 @@
 #include "ledger-sink.h"
 #include "log.h"
 #include "policy-sign.h"
+#include "scan.h"
 #include "timeutil.h"
 #include "trace.h"
 
@@ -843,6 +844,35 @@ static const struct record_field scan_fields[] = {
         { "file_path", scan_file_path },
         { "fault", scan_fault },
 };
+
+void recorder_scan_outcome(struct recorder *r, const struct record_scan *base, enum policy_verdict allowed,
+                           const struct scan_outcome *o) {
+        struct record_scan rs = *base;
+
+        rs.files = o->files;
+        rs.bytes = o->bytes;
+        rs.duration_ms = o->duration_ms;
+        rs.scanner = o->scanner;
+        switch (o->result) {
+        case SCAN_RESULT_CLEAN:
+                rs.ev = SCAN_RECORD_PASSED;
+                rs.verdict = allowed;
+                break;
+        case SCAN_RESULT_INFECTED:
+                rs.ev = SCAN_RECORD_INFECTED;
+                rs.verdict = VERDICT_BLOCK;
+                rs.signature = o->signature;
+                rs.file_path = o->path;
+                break;
+        default:
+                rs.ev = SCAN_RECORD_HELD;
+                rs.verdict = VERDICT_READ_ONLY;
+                rs.fault = scan_fault_to_string(o->fault);
+                rs.error = o->error;
+                break;
+        }
+        recorder_scan(r, &rs);
+}
 
 void recorder_scan(struct recorder *r, const struct record_scan *s) {
         static const char *const events[] = {

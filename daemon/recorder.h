@@ -231,6 +231,12 @@ struct record_scan {
         const char *file_path;        /* INFECTED: on the medium */
 };
 void recorder_scan(struct recorder *r, const struct record_scan *s);
+/* A scan worker's outcome O for the medium BASE names (usb or media, and permit): clean is
+ * scan-passed with ALLOWED (the access the permit gives), infected scan-infected with block,
+ * anything else scan-held, read-only, with the fault. The counts and engine come from O. */
+struct scan_outcome;
+void recorder_scan_outcome(struct recorder *r, const struct record_scan *base, enum policy_verdict allowed,
+                           const struct scan_outcome *o);
 /* How many scans ended each way (enum scan_record_event) since kyokad started, USB and media. */
 void recorder_scan_totals(const struct recorder *r, uint64_t ret[static _SCAN_RECORD_MAX]);
 

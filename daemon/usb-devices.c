@@ -605,40 +605,22 @@ static void on_scan_done(struct scan_job *job, const struct scan_outcome *o, voi
         struct usb_devices *u = d->owner;
 
         d->scan_job = scan_job_free(job);
-        struct record_scan rs = {
-                .usb = &d->id,
-                .permit = d->permit,
-                .files = o->files,
-                .bytes = o->bytes,
-                .duration_ms = o->duration_ms,
-                .scanner = o->scanner,
-        };
         switch (o->result) {
         case SCAN_RESULT_CLEAN:
                 d->scan = USB_SCAN_PASSED;
-                rs.ev = SCAN_RECORD_PASSED;
-                rs.verdict = d->verdict;
-                recorder_scan(u->rec, &rs);
                 break;
         case SCAN_RESULT_INFECTED:
                 d->scan = USB_SCAN_INFECTED;
                 snprintf(d->signature, sizeof d->signature, "%s", o->signature);
-                rs.ev = SCAN_RECORD_INFECTED;
-                rs.verdict = VERDICT_BLOCK;
-                rs.signature = o->signature;
-                rs.file_path = o->path;
-                recorder_scan(u->rec, &rs);
                 break;
         default:
                 d->scan = USB_SCAN_FAULT;
                 d->scan_fault = o->fault;
-                rs.ev = SCAN_RECORD_HELD;
-                rs.verdict = VERDICT_READ_ONLY;
-                rs.fault = scan_fault_to_string(o->fault);
-                rs.error = o->error;
-                recorder_scan(u->rec, &rs);
-                return;                 /* stays as it is: held */
+                break;
         }
+        recorder_scan_outcome(u->rec, &(struct record_scan) { .usb = &d->id, .permit = d->permit }, d->verdict, o);
+        if (d->scan == USB_SCAN_FAULT)
+                return;         /* stays as it is: held */
         /* Decided again: clean gives the permitted access (the device is attached again under
          * it), infected blocks it. */
         usb_device_decide(u, d, USB_RECORD_REEVALUATED);

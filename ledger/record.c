@@ -673,24 +673,13 @@ static bool jsonl_literal(struct jsonl_cursor *c, const char *s) {
         return true;
 }
 
-/* hexval(), inlined: 128 digits a record. */
-static inline int hex_digit(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
 /* 64 lowercase or uppercase hex digits (hex_decode()'s rule; the record's form is checked
  * afterwards by writing it again). */
 static bool jsonl_hash(struct jsonl_cursor *c, uint8_t ret[static LEDGER_HASH_SIZE]) {
         if (!jsonl_literal(c, "\"") || c->end - c->p < 2 * LEDGER_HASH_SIZE + 1)
                 return false;
         for (size_t i = 0; i < LEDGER_HASH_SIZE; i++) {
-                int hi = hex_digit(c->p[2 * i]), lo = hex_digit(c->p[2 * i + 1]);
+                int hi = hexval(c->p[2 * i]), lo = hexval(c->p[2 * i + 1]);
                 if (hi < 0 || lo < 0)
                         return false;
                 ret[i] = (uint8_t) (hi << 4 | lo);
