@@ -108,27 +108,44 @@ static int udev_db_id(const char *dir, char *ret, size_t size) {
         return snprintf(ret, size, "+%s:%s", subsystem, sysname) < (int) size ? 0 : -ENAMETOOLONG;
 }
 
+int seat_from_udev_db(const char *text, size_t len, char ret[static USB_SEAT_MAX]) {
+        static const char key[] = "E:ID_SEAT=";
+
+        for (const char *line = text, *end = text + len; line < end;) {
+                const char *nl = memchr(line, '\n', (size_t) (end - line));
+                size_t n = nl ? (size_t) (nl - line) : (size_t) (end - line);
+
+                if (n >= sizeof key - 1 && memcmp(line, key, sizeof key - 1) == 0) {
+                        const char *value = line + sizeof key - 1;
+                        size_t vlen = n - (sizeof key - 1);
+                        char name[USB_SEAT_MAX];
+
+                        if (vlen == 0)
+                                return 0;       /* as libudev: an empty property is no property */
+                        if (vlen < sizeof name && !memchr(value, 0, vlen)) {
+                                memcpy(name, value, vlen);
+                                name[vlen] = 0;
+                                if (seat_name_valid(name)) {
+                                        memcpy(ret, name, vlen + 1);
+                                        return 1;
+                                }
+                        }
+                        ret[0] = 0;
+                        return 1;
+                }
+                line += n + 1;
+        }
+        return 0;
+}
+
 /* ID_SEAT in the database entry ID: 1 (RET set, "" for an invalid name), 0 when it has none. */
 static int udev_db_seat(const char *db_dir, const char *id, char ret[static USB_SEAT_MAX]) {
         _cleanup_free_ char *path = path_join(db_dir, id), *text = NULL;
-        static const char key[] = "E:ID_SEAT=";
+        size_t len;
 
-        if (!path || read_file_bounded(path, SEAT_DB_MAX, &text, NULL) < 0)
+        if (!path || read_file_bounded(path, SEAT_DB_MAX, &text, &len) < 0)
                 return 0;
-        for (char *line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
-                if (strncmp(line, key, sizeof key - 1) != 0)
-                        continue;
-                char *value = line + sizeof key - 1;
-                value[strcspn(value, "\n")] = 0;
-                if (!value[0])
-                        return 0;       /* as libudev: an empty property is no property */
-                if (seat_name_valid(value))
-                        snprintf(ret, USB_SEAT_MAX, "%s", value);
-                else
-                        ret[0] = 0;
-                return 1;
-        }
-        return 0;
+        return seat_from_udev_db(text, len, ret);
 }
 
 int seat_of_syspath(const char *syspath, const char *db_dir, char ret[static USB_SEAT_MAX]) {

@@ -44,3 +44,6 @@ void seat_of_udev_device(struct udev_device *dev, char ret[static USB_SEAT_MAX])
  * too long. */
 #define SEAT_UDEV_DB "/run/udev/data"
 int seat_of_syspath(const char *syspath, const char *db_dir, char ret[static USB_SEAT_MAX]);
+/* The seat in the text of one udev database entry (LEN bytes, "E:ID_SEAT=seat1" lines): 1
+ * with RET set ("" for a name logind would not make), 0 when it names none (RET untouched). */
+int seat_from_udev_db(const char *text, size_t len, char ret[static USB_SEAT_MAX]);
