@@ -64,6 +64,7 @@ struct usb_device {
         char sysname[64];
         char id_path[USB_PATH_MAX];   /* the port (usb-path.h), kept until the identity arrives */
         char seat[USB_SEAT_MAX];      /* seat.h, kept likewise */
+        bool seat_from_event;         /* the event itself named the seat (a udev event's ID_SEAT) */
         uint64_t read_tag;            /* the identity read in flight; 0 when none */
         enum usb_record_event read_event; /* what to record once it arrives */
         bool identity_known;          /* the identity has been read (well or not) */
@@ -480,7 +481,8 @@ static void on_usb_identity_done(struct usb_devices *u, const struct usb_io_resu
         if (res->req.port_and_seat) {
                 if (res->id_path[0])
                         memcpy(d->id_path, res->id_path, sizeof d->id_path);
-                memcpy(d->seat, res->seat, sizeof d->seat);
+                if (!d->seat_from_event)
+                        memcpy(d->seat, res->seat, sizeof d->seat);
         }
         memcpy(d->id.id_path, d->id_path, sizeof d->id.id_path);
         memcpy(d->id.seat, d->seat, sizeof d->id.seat);
@@ -758,6 +760,13 @@ static void on_usb_event(struct udev_device *dev, enum usb_event ev, void *userd
                         memcpy(d->id_path, path, sizeof d->id_path);
                 seat_of_udev_device(dev, d->seat);
         }
+        /* An event from udev (not the kernel's own) carries the device's properties: its own
+         * ID_SEAT is the seat, as seat_of_udev_device() takes it first; the worker's walk of
+         * the parents in udev's database is for the kernel's events, which carry none. */
+        const char *own_seat = udev_device_get_property_value(dev, "ID_SEAT");
+        d->seat_from_event = ev != USB_EVENT_PRESENT && own_seat && own_seat[0];
+        if (d->seat_from_event)
+                seat_of_udev_device(dev, d->seat);
         snprintf(req.syspath, sizeof req.syspath, "%s", syspath);
         snprintf(req.sysname, sizeof req.sysname, "%s", sysname);
         trace_point(sysname, "identity-submit");
