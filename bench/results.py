@@ -7,7 +7,7 @@ counterpart. A row where kyoka is worse says so in its last-but-one column.
 RAW_DIR holds: header.txt (machine, load, commit), policy.txt (bench/policy-bench), policyctl.txt
 (bench/policyctl-bench.py), daemon-load.txt (bench/daemon-load.py), net-window.txt
 (bench/net-window.sh), ledger.txt (bench/ledger.sh's raw lines), bench-usb.txt
-(tests/vm/bench-usb.py), bench-scan.txt (tests/vm/bench-scan.py). A missing file leaves its rows
+(tests/vm/bench-usb.py), bench-scan.txt (tests/vm/bench-scan.py), bench-carry.txt (tests/vm/bench-carry.py). A missing file leaves its rows
 out with a note.
 """
 
@@ -57,6 +57,7 @@ def main(raw, build):
     net = read(raw, "net-window.txt")
     led = read(raw, "ledger.txt")
     scan = read(raw, "bench-scan.txt")
+    carry = read(raw, "bench-carry.txt")
 
     rows = []   # (metric, kyoka, usbguard, better, reproduce)
     U = "`tests/vm/bench-usb.py`"
@@ -206,6 +207,15 @@ def main(raw, build):
                   f"in {int(x['files']):,} files ({x['layout']}): scan / usable after plug | "
                   f"{int(x['duration_ms']) / 1000:.1f} s ({x['mib_per_s']} MiB/s) / {x['usable_s']} s | "
                   f"`tests/vm/bench-scan.py` |")
+    if carry:
+        for line in carry.splitlines():
+            x = kv(line)
+            if line.startswith("carry summary"):
+                what = (f"one file of {int(x['bytes']) >> 20} MiB" if x["layout"] == "large"
+                        else f"{int(x['files']):,} files of 16 KiB")
+                w(f"| carry-out record (QEMU TCG): copy to an approved stick, {what}: record on / off (cost); "
+                  f"all recorded after | {x['on_mib_per_s']} / {x['off_mib_per_s']} MiB/s ({x['cost_pct']} %); "
+                  f"{x['recorded_s']} s | `tests/vm/bench-carry.py` |")
     if net:
         for line in net.splitlines():
             x = kv(line)
@@ -223,7 +233,8 @@ def main(raw, build):
     w("nftables tables deleted, for comparison).\n")
 
     w("## Raw output\n")
-    for name in ("policy.txt", "policyctl.txt", "daemon-load.txt", "ledger.txt", "net-window.txt", "bench-scan.txt"):
+    for name in ("policy.txt", "policyctl.txt", "daemon-load.txt", "ledger.txt", "net-window.txt", "bench-scan.txt",
+                 "bench-carry.txt"):
         t = read(raw, name)
         if t:
             w(f"`{name}`:\n```\n{t.rstrip()}\n```")

@@ -9,6 +9,7 @@
 #   - the ledger's durable appends and a week of 1,000,000 records (bench/ledger.sh -> LEDGER.md);
 #   - kyokad and USBGuard in one VM: decision latency, VmRSS, idle cost (tests/vm/bench-usb.py
 #     -> USB.md; BENCH_USB_CYCLES, BENCH_IDLE, BENCH_USB_SOAK (kyokad's soak, default 1000 plugs) shorten it);
+#   - the carry-out record's cost on a copy (tests/vm/bench-carry.py -> CARRY.md);
 #   - the virus scan of a 1 GiB stick, many small and few large files (tests/vm/bench-scan.py ->
 #     SCAN.md; BENCH_SCAN_MIB changes the size; skipped without clamd). Slow under TCG: on a
 #     machine loaded by other VMs (load 15) QEMU read the stick at about 0.6 MB/s, so two 1 GiB
@@ -87,6 +88,11 @@ if command -v clamd >/dev/null && command -v sigtool >/dev/null; then
 else
 	echo "bench: scan bench skipped (no clamd/sigtool: make deps)" >&2
 fi
+
+# --- the carry-out record's cost on a copy (issue 15): writes bench/CARRY.md -----------------------
+echo "bench: tests/vm/bench-carry.py: copies to an approved stick with the carry-out record on and off" >&2
+BUILD=$(realpath "$build") python3 tests/vm/bench-carry.py --out "$raw/bench-carry.txt" >&2 ||
+	echo "bench/run.sh: bench-carry.py failed (see above); its rows are left out" >&2
 
 # --- RESULTS.md -----------------------------------------------------------------------------------
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)

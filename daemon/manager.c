@@ -169,11 +169,17 @@ static void carry_offer(const char *syspath, const struct carry_medium_info *inf
         carry_link_offer(userdata, syspath, info);
 }
 
+/* Once per turn after a medium was decided or left: the worker is told the approved media; kyokad
+ * run directly looks at the mount table again (a stick already mounted when it was decided, as
+ * after a restart of kyokad, has no mount event to come). */
 static int on_carry_sync(sd_event_source *s, void *userdata) {
         struct manager *m = userdata;
-        carry_link_sync_begin(m->carry_link);
-        usb_devices_foreach_medium(m->usb, carry_offer, m->carry_link);
-        carry_link_sync_end(m->carry_link);
+        if (m->carry_link) {
+                carry_link_sync_begin(m->carry_link);
+                usb_devices_foreach_medium(m->usb, carry_offer, m->carry_link);
+                carry_link_sync_end(m->carry_link);
+        }
+        carry_refresh(m->carry);
         return 0;
 }
 
@@ -191,10 +197,9 @@ static void on_carry_link_state(bool connected, void *userdata) {
 
 /* Before any device is decided: read-write media wait for the worker (fail closed). Without the
  * socket (or the worker's user) they stay read-only, with a fault: kyokad still enforces. */
-static int manager_start_carry_link(struct manager *m) {
+static int manager_start_carry_sync(struct manager *m) {
         int r;
 
-        usb_devices_set_carry(m->usb, true, false);
         usb_devices_set_media_listener(m->usb, on_media_changed, m);
         r = sd_event_add_defer(m->event, &m->carry_sync, on_carry_sync, m);
         if (r < 0)
@@ -204,6 +209,16 @@ static int manager_start_carry_link(struct manager *m) {
         (void) sd_event_source_set_priority(m->carry_sync, SD_EVENT_PRIORITY_NORMAL - 20);
         (void) sd_event_source_set_enabled(m->carry_sync, SD_EVENT_OFF);
         (void) sd_event_source_set_description(m->carry_sync, "carry-sync");
+        return 0;
+}
+
+static int manager_start_carry_link(struct manager *m) {
+        int r;
+
+        usb_devices_set_carry(m->usb, true, false);
+        r = manager_start_carry_sync(m);
+        if (r < 0)
+                return r;
 
         /* Resolved once, at start (sysusers made it before kyokad first starts). */
         struct passwd *pw = getpwnam(KYOKA_CARRY_USER);
@@ -460,8 +475,8 @@ int manager_start(struct manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to watch USB devices: %m");
         usb_devices_set_scanner(m->usb, m->cfg.clamd_socket);
-        if (m->cfg.carry_mode == CARRY_MODE_WORKER) {
-                r = manager_start_carry_link(m);
+        if (m->cfg.carry_mode != CARRY_MODE_OFF) {
+                r = m->cfg.carry_mode == CARRY_MODE_WORKER ? manager_start_carry_link(m) : manager_start_carry_sync(m);
                 if (r < 0)
                         return log_error_errno(r, "Failed to set up the carry-out record: %m");
         }

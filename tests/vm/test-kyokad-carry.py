@@ -33,7 +33,7 @@ sys.path.insert(0, HERE)
 from vm import VM  # noqa: E402
 from tap import check, note, run_cases, summary  # noqa: E402
 from kyoka_guest import (BLOCK_HELPER, GUEST_LIBEXECDIR, KYOKAD, LOG, POLICYCTL, Approver, Kyokad,  # noqa: E402
-                         auth_is, has_usb, installed_rules_all, kyokad_log, make_overlay, sd_name, sd_of,
+                         auth_is, has_usb, installed_rules_all, kyokad_log, kyokad_pid, make_overlay, sd_name, sd_of,
                          stick_image)
 
 SERIAL = "CARRY-1"
@@ -166,6 +166,33 @@ def case_rewrite(vm, k, st):
     note(f"rewrites: {len(rs)} records for 50 closes (counts sum {counts}; the kernel merges queued events too)")
 
 
+def case_restart(vm, k, st):
+    """kyokad restarted while the stick is mounted (an upgrade, a crash): no mount event comes,
+    the stick is decided again and its file system marked again from the mount table."""
+    part = st["part"]
+    rc, out = vm.run(f"grep -c 'recording files on {part}' {LOG} || true")
+    n = int(out.strip() or 0)
+    pid = kyokad_pid(vm)
+    vm.run(f"kill {pid}; i=0; while kill -0 {pid} 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done")
+    k.start()
+    took = vm.wait_for(f"[ $(grep -c 'recording files on {part}' {LOG}) -gt {n} ]", timeout=20)
+    check("kyokad restarted while the stick is mounted: it marks the file system again", took is not None,
+          kyokad_log(vm)[-600:])
+    data = b"after the restart\n"
+    rc, out = vm.run(f"{AS_USER} 'echo after the restart > {MNT}/restart.txt && echo written'", timeout=20)
+    want = f"{part}/restart.txt"
+    r = None
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and not r:
+        rs = [x for x in records(vm, "restart.txt") if x.get("file_path") == want and x.get("event") == "file-written"]
+        r = rs[-1] if rs else None
+        if not r:
+            time.sleep(0.5)
+    check("... a file written after the restart is recorded with its SHA-256",
+          "written" in out and r is not None and r.get("sha256") == hashlib.sha256(data).hexdigest(),
+          json.dumps(r, ensure_ascii=False)[:300])
+
+
 def case_many(vm, k, st):
     part = st["part"]
     rc, out = vm.run(f"mkdir -p /tmp/many && cd /tmp/many && i=0; while [ $i -lt {MANY} ]; do echo $i > f$i; "
@@ -231,6 +258,7 @@ def main():
                            ("three files", lambda: case_three(vm, k, st)),
                            ("read", lambda: case_read(vm, k, st)),
                            ("rewrite", lambda: case_rewrite(vm, k, st)),
+                           ("restart", lambda: case_restart(vm, k, st)),
                            ("many", lambda: case_many(vm, k, st))])
             finally:
                 try:
