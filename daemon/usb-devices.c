@@ -693,10 +693,13 @@ static void on_usb_event(struct udev_device *dev, enum usb_event ev, void *userd
                 return;
         }
 
-        /* A root hub is a controller: keep it closed by default, never decide it away. */
+        /* A root hub is a controller: keep it closed by default, never decide it away. On its
+         * "add" its devices only (its own interface is not made yet); whole on "bind". */
         if (strncmp(sysname, "usb", 3) == 0) {
                 _cleanup_close_ int fd = open(syspath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                int r = fd < 0 ? negative_errno() : usb_controller_lockdown(fd);
+                int r = fd < 0                 ? negative_errno() :
+                        ev == USB_EVENT_ADD    ? usb_controller_lockdown_devices(fd) :
+                                                 usb_controller_lockdown(fd);
                 unsigned bus = usb_bus_of(sysname + 3);
                 uint64_t bit = bus < 64 ? UINT64_C(1) << bus : 1;
                 if (r < 0) {

@@ -29,6 +29,10 @@ int usb_controller_lockdown(int dirfd) {
         return r < 0 ? r : k;
 }
 
+int usb_controller_lockdown_devices(int dirfd) {
+        return write_attribute(dirfd, "authorized_default", "0");
+}
+
 int usb_core_lockdown(int dirfd, char *ret_was, size_t size) {
         if (ret_was && size > 0) {
                 ret_was[0] = 0;

@@ -15,6 +15,11 @@
  * whose sysfs directory is DIRFD. Both are tried; returns the first failure. -ENOENT if it is
  * not a root hub. */
 int usb_controller_lockdown(int dirfd);
+/* The first half of it, for a root hub the kernel has just announced ("add"): 0 to
+ * authorized_default only (the devices behind it arrive unauthorised). interface_authorized_default
+ * waits for its "bind": written before the kernel configured the root hub, it would leave the
+ * root hub's own interface unauthorised, its hub driver unbound and its ports dead. */
+int usb_controller_lockdown_devices(int dirfd);
 
 #define USBCORE_PARAMETERS "/sys/module/usbcore/parameters"
 
