@@ -51,6 +51,8 @@ ESATA_MODEL = "ESATA-MODEL"
 # kernel, what libata does when a disk is plugged into an eSATA port (scsi_add_device, sd
 # probe, add_disk, the same uevents).
 ESATA_SCSI = "1:0:0:0"
+SATA_SCSI = "0:0:0:0"             # the workstation's own SATA disk (AHCI port 0)
+SATA = ["sda"]                   # its kernel name, read at start (the kernel names disks as they answer)
 S = {}                         # state shared by the cases
 
 
@@ -132,6 +134,10 @@ def esata_disk(vm):
 
 
 def case_start(vm, k):
+    rc, out = sh(vm, f"ls /sys/bus/scsi/devices/{SATA_SCSI}/block 2>/dev/null")
+    if out:
+        SATA[0] = out.split()[0]
+    note(f"the workstation's SATA disk (AHCI port 0) is {SATA[0]}")
     rc, out = sh(vm, "ls -l /dev/mmcblk0 /dev/sr0 /dev/sda /dev/vda | awk '{print $1, $3, $4, $NF}'")
     note(f"before kyoka: {out}")
     name = esata_disk(vm)
@@ -153,7 +159,7 @@ def case_start(vm, k):
     check("STATE_DIR/disks-at-install lists the virtio and the SATA disk, not the card or the drive",
           lines[:1] == ["kyoka fixed disks 1"] and len(lines) == 3 and any(VIRTIO_SERIAL in l for l in lines)
           and any(SATA_SERIAL in l for l in lines), " | ".join(lines))
-    for name, why in (("vda", "virtio"), ("sda", "SATA")):
+    for name, why in (("vda", "virtio"), (SATA[0], "SATA")):
         check(f"the {why} disk is a fixed disk: one fixed-disk note, 'present at installation'",
               wait_log(vm, rf"media fixed-disk {name} .*present at installation", 10) is not None,
               (log_media(vm, name) or [""])[-1])
@@ -177,7 +183,7 @@ def case_start(vm, k):
           "Operation not permitted" in out and "rc=0" not in out, out[-100:])
     o = try_as(vm, DISK_GROUP, "/dev/mmcblk0", "ro")
     check("... uid 1000 in group disk cannot even open it for reading", o[0] == "EACCES", str(o))
-    for name in ("vda", "sda"):
+    for name in ("vda", SATA[0]):
         st = node_state(vm, name)
         ok, detail = roundtrip(vm, name)
         check(f"fixed disk {name} at start: ro=0, node 660 root:disk, writable, no access file",
@@ -401,7 +407,7 @@ def case_sata_hotplug(vm, k, approver, work):
     # and its sg node are the workstation's, writable by group disk by design, and left out of
     # the count below.
     settle(vm)
-    rc, fixed_sg = sh(vm, "for g in /sys/class/scsi_generic/*; do [ -e $g/device/block/sda ] && echo ${g##*/}; done")
+    rc, fixed_sg = sh(vm, f"for g in /sys/class/scsi_generic/*; do [ -e $g/device/block/{SATA[0]} ] && echo ${{g##*/}}; done")
     sh(vm, f"(blk-racer --user {DISK_GROUP} --spin-ms 1500 --nodes sd,sg KYOKA-SATA > {log} 2>&1 &); sleep 0.2")
     host = "host" + ESATA_SCSI.split(":")[0]
     vm.run(f"echo '0 0 0' > /sys/class/scsi_host/{host}/scan", check=True)
@@ -411,7 +417,7 @@ def case_sata_hotplug(vm, k, approver, work):
     ok = name and vm.wait_for(f"[ -b /dev/{name} ] && [ \"$(stat -c '%a %U:%G' /dev/{name})\" = '600 root:root' ] && "
                               f"[ \"$(cat /sys/block/{name}/ro)\" = 1 ]", timeout=30)
     check("a SATA disk hot-plugged (eSATA) without a permit: 600 root:root, ro=1",
-          ok is not None and name not in (None, "sda"), f"{name}: {node_state(vm, name) if name else 'no disk'}")
+          ok is not None and name not in (None, SATA[0]), f"{name}: {node_state(vm, name) if name else 'no disk'}")
     if not name:
         return
     S["esata"] = name
@@ -429,7 +435,7 @@ def case_sata_hotplug(vm, k, approver, work):
     sh(vm, "kill $(pidof blk-racer)")
     vm.wait_for("! pidof blk-racer >/dev/null", timeout=5)
     nodes = [n for n in parse_racer(vm.read_file(log).decode())
-             if not n["node"].startswith("sda") and n["node"] != fixed_sg]
+             if not n["node"].startswith(SATA[0]) and n["node"] != fixed_sg]
     opened = [n for n in nodes if n.get("opens_rw") != "0" or n.get("opens_ro") != "0" or n.get("sgio_ok") != "0"]
     check(f"... a racer in group disk never opened {name}, its partition or its sg node, from their first moment",
           any(n["node"] == name for n in nodes) and not opened, f"{[n['node'] for n in nodes]}; " + "; ".join(str(x) for x in opened)[:200])
@@ -456,12 +462,12 @@ def case_sata_hotplug(vm, k, approver, work):
 
 
 def fixed_ok(vm, when):
-    for name in ("vda", "sda"):
+    for name in ("vda", SATA[0]):
         st = node_state(vm, name)
         ok, detail = roundtrip(vm, name)
         check(f"fixed disk {name} {when}: ro=0, node 660 root:disk, writable, no access file",
               st == "0 660 root:disk" and ok and vm.run(f"[ ! -e /run/kyoka/media/{name} ]")[0] == 0, f"{st}; {detail}")
-    rc, out = sh(vm, "for g in /sys/class/scsi_generic/*; do [ -e $g/device/block/sda ] && stat -c '%a %U:%G' /dev/${g##*/}; done")
+    rc, out = sh(vm, f"for g in /sys/class/scsi_generic/*; do [ -e $g/device/block/{SATA[0]} ] && stat -c '%a %U:%G' /dev/${{g##*/}}; done")
     check(f"... the SATA disk's sg node {when}: 660 root:disk", out == "660 root:disk", out)
 
 
@@ -487,7 +493,7 @@ def case_fixed_disks(vm, k, approver):
     fixed_ok(vm, "after that start")
     rc, out = sh(vm, "policyctl list")
     check("policyctl list shows vda and sda as fixed", re.search(r"fixed\s+media\s+vda", out) is not None
-          and re.search(r"fixed\s+media\s+sda", out) is not None, " ".join(out.split())[:300])
+          and re.search(rf"fixed\s+media\s+{SATA[0]}\b", out) is not None, " ".join(out.split())[:300])
     # The media approved before the restart are approved again (read-write NVMe).
     check("... and the approved NVMe is usable again after the restarts",
           node_state(vm, "nvme0n1") == "0 660 root:disk", node_state(vm, "nvme0n1"))
@@ -503,7 +509,7 @@ def case_ledger(vm, k):
         recs = []
     media = [r for r in recs if r.get("subject") == "media"]
     kinds = {(r.get("device_name"), r.get("event"), r.get("decision")) for r in media}
-    want = [("vda", "fixed-disk", "none"), ("sda", "fixed-disk", "none"), ("mmcblk0", "connected", "block"),
+    want = [("vda", "fixed-disk", "none"), (SATA[0], "fixed-disk", "none"), ("mmcblk0", "connected", "block"),
             ("mmcblk0", "re-evaluated", "read-only"), ("mmcblk0", "connected", "read-only"),
             ("mmcblk0", "re-evaluated", "allow"), ("mmcblk0", "re-evaluated", "block"), ("sr0", "connected", "block"),
             ("sr0", "medium-inserted", "block"), ("sr0", "medium-inserted", "read-only"),
@@ -515,7 +521,7 @@ def case_ledger(vm, k):
     check("every decision is in the ledger (subject media, encoding 3 or later, bus and device_name filled)",
           media and not missing and all(r.get("version", 0) >= 3 and r.get("bus") for r in media),
           f"{len(media)} media records; missing {missing}")
-    touched = [r for r in media if r.get("device_name") in ("vda", "sda") and r.get("event") != "fixed-disk"]
+    touched = [r for r in media if r.get("device_name") in ("vda", SATA[0]) and r.get("event") != "fixed-disk"]
     check("... the fixed disks have fixed-disk notes only (nothing decided, nothing enforced)", not touched,
           "; ".join(f"{r['device_name']} {r['event']}" for r in touched))
     perm = [r for r in media if r.get("permit") in ("P-SD-RO", "P-SD-RW", "P-DVD-RO", "P-NVME", "P-ESATA")]
