@@ -36,7 +36,7 @@ TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 from vm import VM  # noqa: E402
 from kyoka_guest import (BLOCK_HELPER, BUILD, GUEST_LIBEXECDIR, KYOKAD, LOG, POLICYCTL, Approver, Kyokad,  # noqa: E402
-                         auth_is, has_usb, installed_rules_all, kyokad_pid, make_overlay, sd_name, sd_of,
+                         auth_is, has_usb, installed_rules_all, guest_user_files, kyokad_pid, make_overlay, sd_name, sd_of,
                          stick_image)
 
 SERIAL = "BENCH-CARRY-1"
@@ -112,15 +112,8 @@ def main():
         approver.sign()
         size_mb = 2 * args.mib + args.files * 32 // 1024 + 128
         img = stick_image(os.path.join(work, "carry.img"), size_mb=size_mb)
-        passwd = os.path.join(work, "passwd")
-        with open(passwd, "w") as f:
-            f.write("root:x:0:0:root:/root:/bin/sh\nkyokatest:x:1000:1000:kyoka test:/tmp:/bin/sh\n")
-        group = os.path.join(work, "group")
-        with open(group, "w") as f:
-            f.write("root:x:0:\nkyokatest:x:1000:\n")
         overlay = make_overlay(work, approver, extra=[
-            (BLOCK_HELPER, f"{GUEST_LIBEXECDIR}/kyoka-block-access"), *installed_rules_all(work),
-            (passwd, "/etc/passwd"), (group, "/etc/group")])
+            (BLOCK_HELPER, f"{GUEST_LIBEXECDIR}/kyoka-block-access"), *installed_rules_all(work), *guest_user_files(work)])
         with VM("bench-carry", overlays=[overlay], mem=1024, quiet=True) as vm:
             vm.run("cp /etc/kyoka-vm/*.rules /etc/udev/rules.d/ && /bin/udevadm control --reload", check=True)
             k = Kyokad(vm)

@@ -202,6 +202,17 @@ class Approver:
             return f.read(), g.read()
 
 
+def guest_user_files(work):
+    """/etc/passwd and /etc/group for the guest with a user "kyokatest" (uid and gid 1000), as
+    (host file, guest path) pairs for make_overlay's EXTRA."""
+    passwd, group = os.path.join(work, "passwd"), os.path.join(work, "group")
+    with open(passwd, "w") as f:
+        f.write("root:x:0:0:root:/root:/bin/sh\nkyokatest:x:1000:1000:kyoka test:/tmp:/bin/sh\n")
+    with open(group, "w") as f:
+        f.write("root:x:0:\nkyokatest:x:1000:\n")
+    return [(passwd, "/etc/passwd"), (group, "/etc/group")]
+
+
 def make_overlay(work, approver, extra=()):
     """EXTRA: (host file, guest path) pairs, e.g. a helper binary."""
     root = os.path.join(work, "overlay")

@@ -33,7 +33,7 @@ sys.path.insert(0, HERE)
 from vm import VM  # noqa: E402
 from tap import check, note, run_cases, summary  # noqa: E402
 from kyoka_guest import (BLOCK_HELPER, GUEST_LIBEXECDIR, KYOKAD, LOG, POLICYCTL, Approver, Kyokad,  # noqa: E402
-                         auth_is, has_usb, installed_rules_all, kyokad_log, kyokad_pid, make_overlay, sd_name, sd_of,
+                         auth_is, has_usb, installed_rules_all, guest_user_files, kyokad_log, kyokad_pid, make_overlay, sd_name, sd_of,
                          stick_image)
 
 SERIAL = "CARRY-1"
@@ -237,15 +237,8 @@ def main():
         approver.approve_usb(SERIAL, PERMIT)
         approver.sign()
         IMAGE.append(stick_with_files(work, "carry", {"in.txt": READ_ME}))
-        passwd = os.path.join(work, "passwd")
-        with open(passwd, "w") as f:
-            f.write("root:x:0:0:root:/root:/bin/sh\nkyokatest:x:1000:1000:kyoka test:/tmp:/bin/sh\n")
-        group = os.path.join(work, "group")
-        with open(group, "w") as f:
-            f.write("root:x:0:\nkyokatest:x:1000:\n")
         overlay = make_overlay(work, approver, extra=[
-            (BLOCK_HELPER, f"{GUEST_LIBEXECDIR}/kyoka-block-access"), *installed_rules_all(work),
-            (passwd, "/etc/passwd"), (group, "/etc/group")])
+            (BLOCK_HELPER, f"{GUEST_LIBEXECDIR}/kyoka-block-access"), *installed_rules_all(work), *guest_user_files(work)])
         with VM("kyokad-carry", overlays=[overlay], quiet=not os.environ.get("KYOKA_VM_VERBOSE")) as vm:
             check("boot", True, f"{vm.boot_seconds:.2f} s ({vm.accel}); logs {vm.log_dir}")
             k = Kyokad(vm)
