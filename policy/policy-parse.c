@@ -1554,6 +1554,17 @@ static int diag_take(struct parser *ps, struct policy_diag *diag) {
         return 0;
 }
 
+/* The end of a parse: out of memory, else the messages handed to DIAG, then -EINVAL if any was
+ * an error. */
+static int parser_finish(struct parser *ps, struct policy_diag *diag) {
+        if (ps->oom)
+                return -ENOMEM;
+        int r = diag_take(ps, diag);
+        if (r < 0)
+                return r;
+        return ps->n_errors > 0 ? -EINVAL : 0;
+}
+
 static struct policy *policy_new(const char *source) {
         struct policy *p = calloc(1, sizeof(struct policy));
         if (!p)
@@ -1618,13 +1629,9 @@ int policy_parse_tree(const char *text, size_t len, const char *source, struct p
                 check_overlapping_devices(&ps, p, usb_st);
 
 finish:
-        if (ps.oom)
-                return -ENOMEM;
-        r = diag_take(&ps, diag);
+        r = parser_finish(&ps, diag);
         if (r < 0)
                 return r;
-        if (ps.n_errors > 0)
-                return -EINVAL;
 
         r = policy_index_build(p);
         if (r < 0)
@@ -1725,13 +1732,9 @@ int policy_parse_added_entry(const struct policy *p, const struct pconf_node *g,
                 check_added_usb_overlap(&ps, p, q->usb, index);
 
 finish:
-        if (ps.oom)
-                return -ENOMEM;
-        r = diag_take(&ps, diag);
+        r = parser_finish(&ps, diag);
         if (r < 0)
                 return r;
-        if (ps.n_errors > 0)
-                return -EINVAL;
         *ret = TAKE_PTR(q);
         return 0;
 }
