@@ -575,7 +575,7 @@ static void put_approval_tail(FILE *f, const struct layout *lo, const struct pol
 /* The entry as a block, without a trailing newline. */
 /* The entry's `scan` key as policy-write.c spells it; NULL (no key) when it follows defaults.scan. */
 static const char *scan_text(enum policy_scan scan) {
-        return scan == POLICY_SCAN_REQUIRED ? "required" : scan == POLICY_SCAN_NONE ? "none" : NULL;
+        return policy_scan_to_string(scan);
 }
 
 static int format_usb_entry(const void *entry, const struct layout *lo, char **ret) {

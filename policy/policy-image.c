@@ -417,7 +417,7 @@ int policy_image_serialize(const struct policy *p, const uint8_t source_sha256[s
         h.default_network = (uint8_t) p->default_network;
         h.default_wireless = (uint8_t) p->default_wireless;
         h.default_media = (uint8_t) p->default_media;
-        h.default_scan = p->default_scan;
+        h.default_scan = (uint8_t) p->default_scan;
         h.scan_max_seconds = p->scan_limits.max_seconds;
         h.scan_max_megabytes = p->scan_limits.max_megabytes;
         h.scan_max_database_days = p->scan_limits.max_database_days;
@@ -828,7 +828,7 @@ int policy_image_load_buffer(const void *data, size_t size, const uint8_t source
         p->default_network = r_enum(&rd, h->default_network, 2);
         p->default_wireless = r_enum(&rd, h->default_wireless, 2);
         p->default_media = r_enum(&rd, h->default_media, 2);
-        p->default_scan = r_bool(&rd, h->default_scan);
+        p->default_scan = r_enum(&rd, h->default_scan, _POLICY_SCAN_MAX);
         p->scan_limits = (struct policy_scan_limits) {
                 .max_seconds = h->scan_max_seconds,
                 .max_megabytes = h->scan_max_megabytes,
@@ -868,7 +868,7 @@ int policy_image_load_buffer(const void *data, size_t size, const uint8_t source
                 e->read_only = r_bool(&rd, u.read_only);
                 e->hidraw_user = r_bool(&rd, u.hidraw_user);
                 e->unlisted = r_enum(&rd, u.unlisted, UNLISTED_DISABLE + 1);
-                e->scan = r_enum(&rd, u.scan, POLICY_SCAN_REQUIRED + 1);
+                e->scan = r_enum(&rd, u.scan, _POLICY_SCAN_MAX);
         }
         if (h->net.count > 0 && !rd.bad && !(p->net = calloc(h->net.count, sizeof *p->net)))
                 return -ENOMEM;
@@ -924,7 +924,7 @@ int policy_image_load_buffer(const void *data, size_t size, const uint8_t source
                 e->date = (char *) r_str(&rd, m.date);
                 e->path = (char *) r_str(&rd, m.path);
                 e->read_only = r_bool(&rd, m.read_only);
-                e->scan = r_enum(&rd, m.scan, POLICY_SCAN_REQUIRED + 1);
+                e->scan = r_enum(&rd, m.scan, _POLICY_SCAN_MAX);
         }
         if (h->fixed.count > 0 && !rd.bad && !(p->fixed = calloc(h->fixed.count, sizeof *p->fixed)))
                 return -ENOMEM;

@@ -23,7 +23,7 @@
 
 #include "policy.h"
 
-#define POLICY_IMAGE_VERSION 1
+#define POLICY_IMAGE_VERSION 2      /* 2: scan "in-and-out", defaults.scan an enum */
 #define POLICY_IMAGE_MAX (256u << 20)  /* bytes: 1,000,000 entries with room */
 
 /* Serialises P (parsed from the bytes whose SHA-256 is SOURCE_SHA256, and restricted to the host

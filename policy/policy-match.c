@@ -282,6 +282,17 @@ static size_t usb_n_interfaces(const struct usb_identity *id) {
         return MIN(id->n_interfaces, (size_t) USB_INTERFACES_MAX);
 }
 
+enum policy_scan policy_scan_effective(const struct policy *p, enum policy_scan s) {
+        if (s == POLICY_SCAN_DEFAULT)
+                s = p ? p->default_scan : POLICY_SCAN_NONE;
+        return s == POLICY_SCAN_DEFAULT ? POLICY_SCAN_NONE : s;
+}
+
+static void decision_set_scan(struct policy_decision *d, enum policy_scan s) {
+        d->scan_required = s == POLICY_SCAN_REQUIRED || s == POLICY_SCAN_IN_AND_OUT;
+        d->scan_written = s == POLICY_SCAN_IN_AND_OUT;
+}
+
 static void decide_usb_default(const struct policy *p, const struct usb_identity *id, struct policy_decision *d) {
         enum policy_action a;
 
@@ -298,11 +309,8 @@ static void decide_usb_default(const struct policy *p, const struct usb_identity
         d->verdict = a == POLICY_ALLOW ? VERDICT_ALLOW : VERDICT_BLOCK;
         d->interface_mask = a == POLICY_ALLOW ? all_interfaces(usb_n_interfaces(id)) : 0;
         /* Keyboards and hubs bring no storage: only "other" devices allowed by default are held. */
-        d->scan_required = p && d->reason == REASON_DEFAULT_OTHER && a == POLICY_ALLOW && p->default_scan;
-}
-
-static bool scan_required(const struct policy *p, enum policy_scan s) {
-        return s == POLICY_SCAN_REQUIRED || (s == POLICY_SCAN_DEFAULT && p->default_scan);
+        if (p && d->reason == REASON_DEFAULT_OTHER && a == POLICY_ALLOW)
+                decision_set_scan(d, policy_scan_effective(p, POLICY_SCAN_DEFAULT));
 }
 
 /* A policy past its own valid_until is no policy: the same lockdown as P == NULL. The loader
@@ -390,7 +398,7 @@ void policy_match_usb(const struct policy *p, const struct usb_identity *id, int
                 d.reason = REASON_PERMIT;
                 d.interface_mask = covered;
                 d.hidraw_user = e->hidraw_user;
-                d.scan_required = scan_required(p, e->scan);
+                decision_set_scan(&d, policy_scan_effective(p, e->scan));
         }
         *ret = d;
 }
@@ -634,7 +642,7 @@ void policy_match_media(const struct policy *p, const struct media_identity *id,
                 d.reason = REASON_PERMIT;
                 d.window = WINDOW_OPEN;
                 d.media_entry = e;
-                d.scan_required = scan_required(p, e->scan);
+                decision_set_scan(&d, policy_scan_effective(p, e->scan));
         } else {
                 uint32_t shown = c.not_yet != NONE ? c.not_yet : c.expired;
                 if (shown != NONE) {
@@ -643,7 +651,8 @@ void policy_match_media(const struct policy *p, const struct media_identity *id,
                 }
                 d.verdict = p->default_media == POLICY_ALLOW ? VERDICT_ALLOW : VERDICT_BLOCK;
                 d.reason = REASON_DEFAULT_MEDIA;
-                d.scan_required = d.verdict != VERDICT_BLOCK && p->default_scan;
+                if (d.verdict != VERDICT_BLOCK)
+                        decision_set_scan(&d, policy_scan_effective(p, POLICY_SCAN_DEFAULT));
         }
         *ret = d;
 }

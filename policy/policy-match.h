@@ -83,6 +83,9 @@ struct policy_decision {
          * until then it is held: authorised, read-only and root's alone. Only for allow and
          * read-only, never for HID-only devices and hubs allowed by the defaults. */
         bool scan_required;
+        /* ... and every file written to it (carried out) is scanned when it is closed (scan =
+         * "in-and-out"); an infected one de-authorises it, one that cannot be scanned holds it. */
+        bool scan_written;
         /* Index of the first device interface not covered by the entry (REASON_INTERFACES_NOT_APPROVED). */
         int unapproved_interface;
         /* The next time this decision may change by time alone (an entry's valid_from/valid_until,

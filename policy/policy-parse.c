@@ -578,7 +578,13 @@ struct entry_state {
 static const char *const unlisted_words[] = { "block-device", "disable", NULL };
 static const char *const access_words[] = { "read-write", "read-only", NULL };
 static const char *const hidraw_words[] = { "root", "user", NULL };
-static const char *const scan_words[] = { "none", "required", NULL };
+/* In enum policy_scan's order from POLICY_SCAN_NONE: the word's index + 1 is its value. */
+static const char *const scan_words[] = { "none", "required", "in-and-out", NULL };
+#define SCAN_WORDS_EXPECTED "\"none\", \"required\" or \"in-and-out\""
+
+const char *policy_scan_to_string(enum policy_scan s) {
+        return s > POLICY_SCAN_DEFAULT && s < _POLICY_SCAN_MAX ? scan_words[s - 1] : NULL;
+}
 
 /* `wireless_modes = [ "ap", "monitor" ]`: the modes a network entry lets its link be in. */
 static int get_wireless_modes(struct parser *ps, const struct pconf_node *s, const char *field, unsigned *ret) {
@@ -775,9 +781,9 @@ static void parse_entry(struct parser *ps, const struct pconf_node *g, const cha
                                 usb->hidraw_user = r == 1;
                         break;
                 case KEY_SCAN:
-                        r = get_word(ps, s, f, scan_words, "\"none\" or \"required\"");
+                        r = get_word(ps, s, f, scan_words, SCAN_WORDS_EXPECTED);
                         if (r >= 0)
-                                usb->scan = r == 1 ? POLICY_SCAN_REQUIRED : POLICY_SCAN_NONE;
+                                usb->scan = (enum policy_scan) (r + 1);
                         break;
                 case KEY_MAC: {
                         const char *v;
@@ -1028,9 +1034,9 @@ static void parse_media_entry(struct parser *ps, const struct pconf_node *g, con
                         if (r >= 0)
                                 e->read_only = r == 1;
                 } else if (streq(name, "scan")) {
-                        int r = get_word(ps, s, f, scan_words, "\"none\" or \"required\"");
+                        int r = get_word(ps, s, f, scan_words, SCAN_WORDS_EXPECTED);
                         if (r >= 0)
-                                e->scan = r == 1 ? POLICY_SCAN_REQUIRED : POLICY_SCAN_NONE;
+                                e->scan = (enum policy_scan) (r + 1);
                 } else if (streq(name, "label") || streq(name, "purpose") || streq(name, "holder"))
                         (void) dup_string(ps, s, f, POLICY_STRING_MAX, STR_OPTIONAL, text_field(a, name));
                 else if (streq(name, "workstations"))
@@ -1184,9 +1190,9 @@ static void parse_defaults(struct parser *ps, const struct pconf_node *g, struct
                 else if (streq(name, "media"))
                         target = &p->default_media;
                 else if (streq(name, "scan")) {
-                        int r = get_word(ps, s, f, scan_words, "\"none\" or \"required\"");
+                        int r = get_word(ps, s, f, scan_words, SCAN_WORDS_EXPECTED);
                         if (r >= 0)
-                                p->default_scan = r == 1;
+                                p->default_scan = (enum policy_scan) (r + 1);
                         continue;
                 } else {
                         fail_at(ps, line_of(s), f, "unknown key");

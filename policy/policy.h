@@ -72,13 +72,20 @@ void policy_interface_pattern_format(const struct policy_interface_pattern *p,
 bool policy_interface_pattern_equal(const struct policy_interface_pattern *a,
                                     const struct policy_interface_pattern *b);
 
-/* Whether a medium must pass a virus scan before it is usable (docs/policy.md "scan"). An entry
- * that says nothing follows defaults.scan. */
+/* Whether a medium must pass a virus scan before it is usable, and whether every file written
+ * to it is scanned too (docs/policy.md "scan"). An entry that says nothing follows defaults.scan. */
+struct policy;
 enum policy_scan {
-        POLICY_SCAN_DEFAULT = 0,      /* not given: defaults.scan */
-        POLICY_SCAN_NONE,
-        POLICY_SCAN_REQUIRED,
+        POLICY_SCAN_DEFAULT = 0,      /* not given: defaults.scan (in defaults.scan itself: none) */
+        POLICY_SCAN_NONE,             /* "none" */
+        POLICY_SCAN_REQUIRED,         /* "required": before use */
+        POLICY_SCAN_IN_AND_OUT,       /* "in-and-out": before use, and each file written to it (carried out) */
+        _POLICY_SCAN_MAX,
 };
+/* "none", "required", "in-and-out" (DEFAULT: NULL). */
+const char *policy_scan_to_string(enum policy_scan s);
+/* What S means under P's defaults: NONE, REQUIRED or IN_AND_OUT. */
+enum policy_scan policy_scan_effective(const struct policy *p, enum policy_scan s);
 
 /* The bounds of a scan (the policy's `scan` group). A medium whose scan exceeds one stays held. */
 #define POLICY_SCAN_SECONDS_DEFAULT 900
@@ -189,7 +196,7 @@ struct policy {
         enum policy_action default_network;
         enum policy_action default_wireless; /* networks no `wireless` entry names, and modes no permit names */
         enum policy_action default_media;
-        bool default_scan;            /* defaults.scan = "required" */
+        enum policy_scan default_scan; /* defaults.scan: DEFAULT (not given) means none */
         struct policy_scan_limits scan_limits;
 
         size_t n_usb;

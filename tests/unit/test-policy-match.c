@@ -530,6 +530,34 @@ static void test_scan_required_follows_permit_and_defaults(void **state) {
         assert_false(d.scan_required);
 }
 
+/* scan = "in-and-out": scanned before use and each file written; "required": before use only;
+ * the defaults' word for media and devices the defaults allow. */
+static void test_scan_written_follows_in_and_out(void **state) {
+        _cleanup_parsed_ struct policy *p = parse(
+                "defaults = { usb_other = \"allow\"; media = \"allow\"; scan = \"in-and-out\"; };\n"
+                "usb = ( " STICK_ENTRY("P", "2026-01-01", "2027-03-31", "scan = \"required\";") " );");
+        struct policy_decision d = match_usb(p, STICK, T0);
+        assert_true(d.scan_required);
+        assert_false(d.scan_written);
+        d = match_usb(p, usb_dev(0x0781, 0x5581, "OTHER", IFS("08:06:50")), T0);
+        assert_int_equal(d.reason, REASON_DEFAULT_OTHER);
+        assert_true(d.scan_required);
+        assert_true(d.scan_written);
+        d = match_usb(p, KEYBOARD, T0);
+        assert_false(d.scan_written);
+
+        _cleanup_parsed_ struct policy *q = parse(
+                SAFE_DEFAULTS "usb = ( " STICK_ENTRY("P", "2026-01-01", "2027-03-31", "scan = \"in-and-out\";") " );");
+        d = match_usb(q, STICK, T0);
+        assert_true(d.scan_required);
+        assert_true(d.scan_written);
+        d = match_usb(q, usb_dev(0x0781, 0x5581, "OTHER", IFS("08:06:50")), T0);
+        assert_int_equal(d.verdict, VERDICT_BLOCK);
+        assert_false(d.scan_written);
+        d = match_usb(NULL, STICK, T0);
+        assert_false(d.scan_written);
+}
+
 /* Without a permit saying so, nothing gives raw HID to users: defaults, lockdown, a permit
  * without hidraw, a permit whose interfaces do not cover the device. */
 static void test_raw_hid_is_root_without_a_permit_saying_so(void **state) {
@@ -1364,6 +1392,7 @@ int main(void) {
                 cmocka_unit_test(test_expired_permit_on_its_port_is_named_expired),
                 cmocka_unit_test(test_permit_with_hidraw_user_says_so),
                 cmocka_unit_test(test_scan_required_follows_permit_and_defaults),
+                cmocka_unit_test(test_scan_written_follows_in_and_out),
                 cmocka_unit_test(test_media_scan_required),
                 cmocka_unit_test(test_raw_hid_is_root_without_a_permit_saying_so),
                 cmocka_unit_test(test_device_without_serial_does_not_match_entry_with_serial),
