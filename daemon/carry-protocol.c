@@ -143,7 +143,10 @@ int carry_message_parse(const void *buf, size_t n, struct carry_message *ret) {
         case CARRY_MSG_MEDIUM:
                 m.token = (uint32_t) get(&c, 4);
                 get_string(&c, m.syspath, sizeof m.syspath);
-                m.scan_enabled = get(&c, 1) != 0;
+                uint64_t enabled = get(&c, 1);
+                if (enabled > 1)
+                        return -EBADMSG;      /* one spelling */
+                m.scan_enabled = enabled == 1;
                 m.scan_max_seconds = (uint32_t) get(&c, 4);
                 m.scan_max_bytes = get(&c, 8);
                 m.scan_max_database_age = (uint32_t) get(&c, 4);

@@ -165,9 +165,10 @@ class Approver:
             raise RuntimeError(f"policyctl {' '.join(args)}: exit {p.returncode}: {p.stderr.strip()}")
         return p.stdout
 
-    def approve_usb(self, serial, permit, until=None, read_only=False):
+    def approve_usb(self, serial, permit, until=None, read_only=False, options=()):
+        """OPTIONS: more approve options, e.g. ("--scan-in-and-out",)."""
         args = ["approve", self.policy, "--vendor", QEMU_STORAGE[0], "--product", QEMU_STORAGE[1],
-                "--serial", serial, "--interfaces", "08:06:50", "--permit", permit, "--by", "vm test"]
+                "--serial", serial, "--interfaces", "08:06:50", "--permit", permit, "--by", "vm test", *options]
         if until:
             args += ["--until", until]
         if read_only:
