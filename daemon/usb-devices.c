@@ -1114,6 +1114,12 @@ void usb_devices_file_scanned(struct usb_devices *u, const struct usb_identity *
                 snprintf(d->signature, sizeof d->signature, "%s", o.signature);
                 log_warning("USB device %s: a file written to it (%s) is infected (%s): de-authorised", d->sysname,
                             o.path, o.signature);
+        } else if (d->access == BLOCK_ACCESS_HELD) {
+                /* Held already (a file before this one, or its scan before use): the scan of the
+                 * whole medium that opens it again covers this file too. Recorded, no more. */
+                recorder_scan_outcome(u->rec, &(struct record_scan) { .usb = &d->id, .permit = d->permit,
+                                                                      .carried_out = true }, d->verdict, &o);
+                return;
         } else {
                 /* Not scanned as the policy asks: held (read-only, root's) until the whole medium
                  * has been scanned again, which the decision below starts. */
