@@ -853,6 +853,8 @@ void recorder_scan_outcome(struct recorder *r, const struct record_scan *base, e
         rs.bytes = o->bytes;
         rs.duration_ms = o->duration_ms;
         rs.scanner = o->scanner;
+        if (base->carried_out)
+                rs.file_path = o->path;       /* the file written, whatever the outcome */
         switch (o->result) {
         case SCAN_RESULT_CLEAN:
                 rs.ev = SCAN_RECORD_PASSED;

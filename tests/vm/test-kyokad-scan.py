@@ -28,7 +28,8 @@ fields, never the message):
     EICAR file de-authorises the stick, its file-written record has the signature and SHA-256,
     and a scan-infected record names the file; on a second such stick, a file written while
     clamd is stopped holds the stick (read-only, root's; scan-held scanner-missing naming the
-    file) until clamd is back and the whole stick has been scanned again.
+    file) until clamd is back and the whole stick has been scanned again; the week's report says
+    of each file written whether it was virus-scanned or what was found.
 
 Prints "ok - NAME" / "not ok - NAME" and finally "kyokad-scan: N passed, N failed".
 """
@@ -495,6 +496,21 @@ def case_carried_out_held(vm, k):
           "\n".join(l for l in kyokad_log(vm).splitlines() if "SCAN-OUT-2" in l)[-600:])
 
 
+def case_carried_out_report(vm, k):
+    """The week's export: the record book says of each file written whether it was scanned."""
+    rc, out = vm.run("date +%G-W%V")
+    week = out.strip()
+    rc, out = vm.run(f"rm -rf /tmp/export; policyctl --config-dir /etc/kyoka --state-dir /var/lib/kyoka "
+                     f"--runtime-dir /run/kyoka export --week {week} --out /tmp/export", timeout=120)
+    rc2, folder = vm.run(f"ls -d /tmp/export/*/{week} | head -1")
+    folder = folder.strip()
+    check("the week exported", rc == 0 and rc2 == 0 and folder, out.strip()[-300:])
+    html = vm.read_file(folder + "/report.html").decode("utf-8", "replace") if folder else ""
+    check("... the report's record book: the clean file virus-scanned, the EICAR file with its signature",
+          "clean.txt (7 バイト、ウイルス検査済み)" in html and "eicar.com (68 バイト、ウイルス検出: eicar.com.UNOFFICIAL)" in html,
+          "; ".join(l.strip()[:200] for l in html.splitlines() if "clean.txt" in l or "eicar.com (" in l)[:600])
+
+
 IMAGES = {}
 
 
@@ -578,7 +594,8 @@ def main():
                          ("disc", lambda: case_disc(vm, k, approver, work)),
                          ("status", lambda: case_status(vm, k)),
                          ("carried out", lambda: case_carried_out(vm, k, approver)),
-                         ("carried out, clamd stopped", lambda: case_carried_out_held(vm, k))]
+                         ("carried out held", lambda: case_carried_out_held(vm, k)),
+                         ("carried out report", lambda: case_carried_out_report(vm, k))]
                 only = [c for c in os.environ.get("KYOKA_VM_CASES", "").split(",") if c]
                 if only:
                     cases = [(n, c) for n, c in cases if n in only]
