@@ -146,6 +146,7 @@ struct reader {
         const struct pconf_node **stack;      /* elements of the open containers */
         size_t stack_len, stack_size;
         bool oom;
+        bool unterminated;            /* a string or block comment ran to the end of the text */
         struct pconf_error *err;
         bool failed;
 };
@@ -203,6 +204,7 @@ static size_t lex_string(struct reader *r, size_t pos, bool *ended) {
                 str_put(r, t + p, q - p);
                 if (q >= len) {
                         *ended = false;
+                        r->unterminated = true;
                         return len;
                 }
                 if (t[q] == '"') {
@@ -325,6 +327,8 @@ static void lex(struct reader *r) {
                 if (c == '/' && p + 1 < len && t[p + 1] == '*') {
                         const char *e = memmem(t + p + 2, len - p - 2, "*/", 2);
                         size_t end = e ? (size_t) (e - t) + 2 : len;
+                        if (!e)
+                                r->unterminated = true;
                         count_lines(r, p, end);
                         p = end;
                         continue;
@@ -551,6 +555,7 @@ static bool token_is_scalar(enum token_type t) {
  * token after them as the lookahead. */
 static int string_value(struct reader *r, struct pconf_node *n) {
         while (r->tok.type == T_STRING) {
+                n->end = (uint32_t) r->tok.end;
                 lex(r);
                 if (r->oom)
                         return -ENOMEM;
@@ -589,6 +594,7 @@ static int value(struct reader *r, struct pconf_node *n, unsigned depth, bool el
                 k = scalar(r, n);
                 if (k < 0)
                         return k;
+                n->end = (uint32_t) r->tok.end;
                 lex(r);
                 return 0;
         }
@@ -610,6 +616,7 @@ static int value(struct reader *r, struct pconf_node *n, unsigned depth, bool el
                         syntax_error(r);
                         return -EINVAL;
                 }
+                n->end = (uint32_t) r->tok.end;
                 lex(r);
                 return 0;
         }
@@ -627,6 +634,7 @@ static int value(struct reader *r, struct pconf_node *n, unsigned depth, bool el
                         struct pconf_node *e = node_new(r, PCONF_NONE, r->tok.line, NULL);
                         if (!e)
                                 return -ENOMEM;
+                        e->start = (uint32_t) r->tok.start;
                         k = value(r, e, depth + 1, true);
                         if (k < 0)
                                 return k;
@@ -645,6 +653,7 @@ static int value(struct reader *r, struct pconf_node *n, unsigned depth, bool el
                         }
                         lex(r);
                 }
+        n->end = (uint32_t) r->tok.end;
         lex(r);
         return stack_pop_into(r, from, n);
 }
@@ -738,6 +747,7 @@ static int settings(struct reader *r, struct pconf_node *g, unsigned depth) {
                         r->oom = true;
                         return -ENOMEM;
                 }
+                n->start = (uint32_t) r->tok.start;
                 if (stack_push(r, n) < 0)
                         return -ENOMEM;
                 size_t i = r->stack_len - 1, members = i - from;
@@ -781,54 +791,169 @@ static int settings(struct reader *r, struct pconf_node *g, unsigned depth) {
         return stack_pop_into(r, from, g);
 }
 
+/* A reader over a copy of TEXT (strings are decoded in place), its tree's root of TYPE. A NUL
+ * byte is refused (libconfig would stop reading there). Returns 0, -EINVAL with R->err filled,
+ * -ENOMEM. */
+static int reader_init(struct reader *r, const char *text, size_t len, unsigned line, enum pconf_type type) {
+        if (len > PCONF_TEXT_MAX)
+                return -E2BIG;
+
+        r->len = len;
+        r->line = line;
+        r->c = calloc(1, sizeof(struct pconf));
+        if (!r->c)
+                return -ENOMEM;
+        r->c->root.type = type;
+        r->c->text = malloc(len + 1);
+        if (!r->c->text)
+                return -ENOMEM;
+        if (len > 0)
+                memcpy(r->c->text, text, len);
+        r->c->text[len] = 0;
+        r->text = r->c->text;
+
+        const char *nul = len > 0 ? memchr(text, 0, len) : NULL;
+        if (nul) {
+                for (const char *p = text; (p = memchr(p, '\n', (size_t) (nul - p))); p++)
+                        line++;
+                fail(r, PCONF_ERROR_BOUND, line, "contains a NUL byte");
+                return -EINVAL;
+        }
+        return 0;
+}
+
+/* The end of a read: the tree in *RET, or freed and the error in *ERR. */
+static int reader_finish(struct reader *r, int k, struct pconf **ret, struct pconf_error *err) {
+        if (r->oom)
+                k = -ENOMEM;
+        free(r->stack);
+        if (k < 0) {
+                pconf_free(r->c);
+                if (k == -EINVAL && err)
+                        *err = *r->err;
+                return k;
+        }
+        *ret = r->c;
+        return 0;
+}
+
 int pconf_parse(const char *text, size_t len, struct pconf **ret, struct pconf_error *err) {
         struct pconf_error e = {};
-        struct reader r = {
-                .len = len,
-                .line = 1,
-                .err = &e,
-        };
+        struct reader r = { .err = &e };
         int k;
 
         if (!text && len > 0)
                 return -EINVAL;
-
-        r.c = calloc(1, sizeof(struct pconf));
-        if (!r.c)
-                return -ENOMEM;
-        r.c->root.type = PCONF_GROUP;
-        r.c->text = malloc(len + 1);
-        if (!r.c->text) {
-                pconf_free(r.c);
-                return -ENOMEM;
-        }
-        if (len > 0)
-                memcpy(r.c->text, text, len);
-        r.c->text[len] = 0;
-        r.text = r.c->text;
-
-        const char *nul = len > 0 ? memchr(text, 0, len) : NULL;
-        if (nul) {
-                unsigned line = 1;
-                for (const char *p = text; (p = memchr(p, '\n', (size_t) (nul - p))); p++)
-                        line++;
-                fail(&r, PCONF_ERROR_BOUND, line, "contains a NUL byte");
-                k = -EINVAL;
-        } else {
+        k = reader_init(&r, text, len, 1, PCONF_GROUP);
+        if (k >= 0) {
                 lex(&r);
                 k = settings(&r, &r.c->root, 0);
         }
-        if (r.oom)
-                k = -ENOMEM;
-        free(r.stack);
-        if (k < 0) {
-                pconf_free(r.c);
-                if (k == -EINVAL && err)
-                        *err = e;
-                return k;
+        if (k == -E2BIG) {
+                fail(&r, PCONF_ERROR_BOUND, 1, "larger than %u bytes", PCONF_TEXT_MAX);
+                k = -EINVAL;
         }
-        *ret = r.c;
-        return 0;
+        return reader_finish(&r, k, ret, err);
+}
+
+int pconf_parse_list_tail(const char *text, size_t len, unsigned line, bool after_element, struct pconf **ret,
+                          struct pconf_error *err) {
+        struct pconf_error e = {};
+        struct reader r = { .err = &e };
+        int k;
+
+        if (!text && len > 0)
+                return -EINVAL;
+        k = reader_init(&r, text, len, line, PCONF_LIST);
+        if (k == -E2BIG) {
+                fail(&r, PCONF_ERROR_BOUND, line, "larger than %u bytes", PCONF_TEXT_MAX);
+                k = -EINVAL;
+        }
+        if (k >= 0) {
+                lex(&r);
+                for (bool comma = after_element; r.tok.type != T_LIST_END;) {
+                        if (comma) {
+                                if (r.tok.type != T_COMMA) {
+                                        syntax_error(&r);
+                                        k = -EINVAL;
+                                        break;
+                                }
+                                lex(&r);
+                        }
+                        struct pconf_node *n = node_new(&r, PCONF_NONE, r.tok.line, NULL);
+                        if (!n) {
+                                k = -ENOMEM;
+                                break;
+                        }
+                        n->start = (uint32_t) r.tok.start;
+                        /* as the elements of a list that is a top-level setting's value */
+                        k = value(&r, n, 1, true);
+                        if (k < 0)
+                                break;
+                        if (stack_push(&r, n) < 0) {
+                                k = -ENOMEM;
+                                break;
+                        }
+                        comma = true;
+                }
+        }
+        if (k >= 0) {
+                r.c->root.end = (uint32_t) r.tok.end;
+                lex(&r);
+                if (r.tok.type != T_EOF || r.unterminated) {
+                        syntax_error(&r);
+                        k = -EINVAL;
+                }
+        }
+        if (k >= 0)
+                k = stack_pop_into(&r, 0, &r.c->root);
+        return reader_finish(&r, k, ret, err);
+}
+
+void pconf_next_token(const char *text, size_t len, size_t pos, struct pconf_token *ret) {
+        struct reader r = {
+                .text = (char *) text,        /* read only: scan_only decodes nothing */
+                .len = len,
+                .pos = MIN(pos, len),
+                .scan_only = true,
+        };
+        struct pconf_node v = {};
+
+        lex(&r);
+        struct pconf_token t = { .start = r.tok.start, .end = r.tok.end, .newlines = r.line };
+        switch (r.tok.type) {
+        case T_EOF:
+                t.kind = r.unterminated ? PCONF_TOKEN_BAD : PCONF_TOKEN_END;
+                break;
+        case T_NAME:
+                t.kind = PCONF_TOKEN_NAME;
+                break;
+        case T_STRING:
+                t.kind = PCONF_TOKEN_STRING;
+                break;
+        case T_INT:
+        case T_INT64:
+        case T_HEX:
+        case T_HEX64:
+                t.kind = PCONF_TOKEN_INT;
+                (void) scalar(&r, &v);
+                t.i = v.v.i;
+                t.int64 = v.type == PCONF_INT64;
+                t.truncated = v.truncated;
+                break;
+        case T_BOOL:
+        case T_FLOAT:
+                t.kind = PCONF_TOKEN_OTHER;
+                break;
+        case T_GARBAGE:
+                t.kind = PCONF_TOKEN_BAD;
+                break;
+        default:
+                t.kind = PCONF_TOKEN_PUNCT;
+                t.c = text[t.start] == ':' ? '=' : text[t.start];
+                break;
+        }
+        *ret = t;
 }
 
 bool pconf_equal(const struct pconf_node *a, const struct pconf_node *b) {
