@@ -30,6 +30,7 @@
 
 bool policy_edit_force_fallback = false;
 bool policy_edit_force_full_check = false;
+unsigned policy_edit_full_checks = 0;
 
 #define INDENT "    "                 /* the canonical writer's: entries at one level, fields at two */
 
@@ -1223,8 +1224,10 @@ static int edit(const char *text, size_t len, const char *source, const struct e
 
         bool rewritten = false;
         r = policy_edit_force_fallback ? -ECANCELED : edit_text(text, len, p, tree, req, source, &out, &d);
-        if (r == -EAGAIN)
+        if (r == -EAGAIN) {
+                policy_edit_full_checks++;
                 r = check_edit(out, source, p, tree, req, &d);
+        }
         policy_diag_done(&d);
         if (r < 0) {
                 out = mfree(out);

@@ -43,3 +43,5 @@ extern bool policy_edit_force_fallback;
 /* For tests only: every text edit is checked by reading the edited text whole, as if the check
  * around the changed bytes could not tell. */
 extern bool policy_edit_force_full_check;
+/* For tests only: how many edits were checked by reading the edited text whole. */
+extern unsigned policy_edit_full_checks;
