@@ -204,6 +204,10 @@ struct policy {
         struct policy_fixed_disk *fixed;
 
         struct policy_index *index;
+        /* Set by the parser: the policy's strings (all but source and workstation; the arrays of
+         * them and of interfaces and BSSIDs are allocated on their own) live in these blocks,
+         * freed at once by policy_free(). NULL when each string was allocated on its own. */
+        struct policy_strings *strings;
         /* Set when the policy was read from its compiled image (policy-image.h): its strings live
          * in the image's mapping, and policy_free() hands it to policy_image_free(). */
         struct policy_image_backing *image;
