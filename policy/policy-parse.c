@@ -1321,6 +1321,53 @@ struct entry_ref {
         const struct policy_usb_entry *usb;
 };
 
+static uint64_t hash_bytes(uint64_t h, const char *s) {
+        for (; *s; s++)
+                h = (h ^ (uint8_t) *s) * UINT64_C(1099511628211);
+        return h;
+}
+
+/* Keeps, in order, the REFS (N) whose key another of them shares (EQUAL; HASH agreeing for
+ * equal keys); returns how many. Only those can be reported by the checks across entries, and
+ * sorting only them spares a 100,000-entry policy two sorts of all its entries. -ENOMEM. */
+static ssize_t keep_shared(struct entry_ref *refs, size_t n, uint64_t (*hash)(const struct entry_ref *),
+                           bool (*equal)(const struct entry_ref *, const struct entry_ref *)) {
+        size_t size = 16;
+        while (size < 2 * n)
+                size *= 2;
+        _cleanup_free_ size_t *slots = calloc(size, sizeof *slots);    /* the first of a key, + 1 */
+        _cleanup_free_ bool *shared = calloc(n, sizeof *shared);
+        if (!slots || !shared)
+                return -ENOMEM;
+
+        for (size_t i = 0; i < n; i++) {
+                size_t h = (size_t) hash(&refs[i]) & (size - 1);
+                for (;; h = (h + 1) & (size - 1)) {
+                        if (slots[h] == 0) {
+                                slots[h] = i + 1;
+                                break;
+                        }
+                        if (equal(&refs[slots[h] - 1], &refs[i])) {
+                                shared[slots[h] - 1] = shared[i] = true;
+                                break;
+                        }
+                }
+        }
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++)
+                if (shared[i])
+                        refs[k++] = refs[i];
+        return (ssize_t) k;
+}
+
+static uint64_t permit_hash(const struct entry_ref *r) {
+        return hash_bytes(UINT64_C(14695981039346656037), r->permit);
+}
+
+static bool permit_equal(const struct entry_ref *a, const struct entry_ref *b) {
+        return streq(a->permit, b->permit);
+}
+
 static int permit_cmp(const void *a, const void *b) {
         const struct entry_ref *x = a, *y = b;
         int c = strcmp(x->permit, y->permit);
@@ -1356,6 +1403,12 @@ static void check_duplicate_permits(struct parser *ps, const struct policy *p, c
         for (size_t i = 0; i < p->n_media; i++)
                 if (p->media[i].approval.permit)
                         refs[n++] = (struct entry_ref) { p->media[i].approval.permit, "media", i, media_st[i].permit_line, NULL };
+        ssize_t k = keep_shared(refs, n, permit_hash, permit_equal);
+        if (k < 0) {
+                ps->oom = true;
+                return;
+        }
+        n = (size_t) k;
         qsort(refs, n, sizeof(struct entry_ref), permit_cmp);
 
         for (size_t i = 1, first = 0; i < n; i++) {
@@ -1392,6 +1445,15 @@ static int device_cmp(const void *a, const void *b) {
 
 static bool same_model_serial(const struct policy_usb_entry *u, const struct policy_usb_entry *v) {
         return u->vendor == v->vendor && u->product == v->product && streq(u->serial, v->serial);
+}
+
+static uint64_t model_serial_hash(const struct entry_ref *r) {
+        const struct policy_usb_entry *u = r->usb;
+        return hash_bytes(UINT64_C(14695981039346656037) ^ ((uint64_t) u->vendor << 16 | u->product), u->serial);
+}
+
+static bool model_serial_equal(const struct entry_ref *a, const struct entry_ref *b) {
+        return same_model_serial(a->usb, b->usb);
 }
 
 /* The same device on the same port (or both on any port). */
@@ -1446,6 +1508,13 @@ static void check_overlapping_devices(struct parser *ps, const struct policy *p,
                 if (st[i].identity_ok && st[i].window_ok)
                         refs[n++] = (struct entry_ref) { .list = "usb", .index = i, .line = p->usb[i].approval.line,
                                                          .usb = &p->usb[i] };
+        /* Entries overlap only within one vendor:product:serial. */
+        ssize_t k = keep_shared(refs, n, model_serial_hash, model_serial_equal);
+        if (k < 0) {
+                ps->oom = true;
+                return;
+        }
+        n = (size_t) k;
         qsort(refs, n, sizeof(struct entry_ref), device_cmp);
 
         /* Sorted by valid_from within a device: an entry overlaps an earlier one exactly when it
