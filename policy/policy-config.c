@@ -35,7 +35,6 @@ struct arena_block {
 
 struct pconf {
         struct arena_block *blocks;
-        char *text;                   /* a copy of the input: strings are decoded in place */
         struct pconf_node root;
 };
 
@@ -75,7 +74,6 @@ struct pconf *pconf_free(struct pconf *c) {
                 next = b->next;
                 free(b);
         }
-        free(c->text);
         return mfree(c);
 }
 
@@ -131,15 +129,17 @@ struct intern {
 };
 
 struct reader {
-        char *text;
+        const char *text;
         size_t len, pos;
         unsigned line;
         struct token tok;             /* the lookahead */
         struct pconf *c;
-        /* The string value being read, decoded in place over its own literals: [str_start,
-         * str_w). Decoding never writes ahead of what it reads, and adjacent literals only
-         * add room. NULL when no string is being read. */
-        char *str_start, *str_w;
+        /* The string value being read (its literals decoded and joined), STR_LEN bytes of which
+         * the first PCONF_STRING_MAX + 1 are kept: a longer one is refused by its length. The
+         * text itself is not copied: a 40 MB policy is mostly not strings. */
+        bool in_string;
+        char *str;
+        size_t str_len, str_size;
         struct intern interned[INTERN_SLOTS];
         size_t n_interned;
         bool scan_only;               /* tokens only: the text is not written (pconf_root_int64) */
@@ -174,9 +174,21 @@ static bool is_name_char(char c) {
 static void str_put(struct reader *r, const char *s, size_t n) {
         if (r->scan_only)
                 return;
-        if (r->str_w != s)
-                memmove(r->str_w, s, n);
-        r->str_w += n;
+        size_t keep = r->str_len > PCONF_STRING_MAX ? 0 : MIN(n, (size_t) PCONF_STRING_MAX + 1 - r->str_len);
+        if (keep > r->str_size - r->str_len) {
+                size_t size = MAX(MAX(r->str_size * 2, (size_t) 256), r->str_len + keep);
+                char *b = realloc(r->str, size);
+                if (!b) {
+                        r->oom = true;
+                        keep = 0;
+                } else {
+                        r->str = b;
+                        r->str_size = size;
+                }
+        }
+        if (keep > 0)
+                memcpy(r->str + r->str_len, s, keep);
+        r->str_len += n;
 }
 
 static void count_lines(struct reader *r, size_t from, size_t to) {
@@ -190,11 +202,13 @@ static void count_lines(struct reader *r, size_t from, size_t to) {
 /* A string literal from the opening quote at POS; returns the position after it, or LEN if it
  * does not end (the input then ends there for libconfig too). *ENDED says which. */
 static size_t lex_string(struct reader *r, size_t pos, bool *ended) {
-        char *t = r->text;
+        const char *t = r->text;
         size_t len = r->len, p = pos + 1;
 
-        if (!r->str_w && !r->scan_only)
-                r->str_start = r->str_w = t + p;
+        if (!r->in_string) {
+                r->in_string = true;
+                r->str_len = 0;
+        }
 
         for (;;) {
                 size_t q = p;
@@ -235,8 +249,7 @@ static size_t lex_string(struct reader *r, size_t pos, bool *ended) {
                         b = '\\';
                         p = q + 1;
                 }
-                if (!r->scan_only)
-                        *r->str_w++ = b;
+                str_put(r, &b, 1);
         }
 }
 
@@ -354,11 +367,14 @@ static void lex(struct reader *r) {
         case ')': tok.type = T_LIST_END; p++; break;
         case '"': {
                 bool ended;
-                char *before = r->str_w;
+                size_t before = r->str_len;
+                bool was = r->in_string;
                 p = lex_string(r, p, &ended);
                 tok.type = ended ? T_STRING : T_EOF;
-                if (!ended)
-                        r->str_w = before;     /* it is not a string: the input ends */
+                if (!ended) {
+                        r->str_len = before;   /* it is not a string: the input ends */
+                        r->in_string = was;
+                }
                 break;
         }
         default:
@@ -560,17 +576,20 @@ static int string_value(struct reader *r, struct pconf_node *n) {
                 if (r->oom)
                         return -ENOMEM;
         }
-        size_t len = (size_t) (r->str_w - r->str_start);
+        size_t len = r->str_len;
+        r->in_string = false;
         if (len > PCONF_STRING_MAX) {
                 fail(r, PCONF_ERROR_BOUND, n->line, "string longer than %u bytes", PCONF_STRING_MAX);
                 return -EINVAL;
         }
-        /* At or before the closing quote of the last literal, which has been read. */
-        *r->str_w = 0;
+        char *v = arena_strndup(r->c, len > 0 ? r->str : "", len);
+        if (!v) {
+                r->oom = true;
+                return -ENOMEM;
+        }
         n->type = PCONF_STRING;
-        n->v.str.s = r->str_start;
+        n->v.str.s = v;
         n->v.str.len = len;
-        r->str_start = r->str_w = NULL;
         return 0;
 }
 
@@ -804,13 +823,7 @@ static int reader_init(struct reader *r, const char *text, size_t len, unsigned 
         if (!r->c)
                 return -ENOMEM;
         r->c->root.type = type;
-        r->c->text = malloc(len + 1);
-        if (!r->c->text)
-                return -ENOMEM;
-        if (len > 0)
-                memcpy(r->c->text, text, len);
-        r->c->text[len] = 0;
-        r->text = r->c->text;
+        r->text = text;
 
         const char *nul = len > 0 ? memchr(text, 0, len) : NULL;
         if (nul) {
@@ -827,6 +840,7 @@ static int reader_finish(struct reader *r, int k, struct pconf **ret, struct pco
         if (r->oom)
                 k = -ENOMEM;
         free(r->stack);
+        free(r->str);
         if (k < 0) {
                 pconf_free(r->c);
                 if (k == -EINVAL && err)
@@ -912,7 +926,7 @@ int pconf_parse_list_tail(const char *text, size_t len, unsigned line, bool afte
 
 void pconf_next_token(const char *text, size_t len, size_t pos, struct pconf_token *ret) {
         struct reader r = {
-                .text = (char *) text,        /* read only: scan_only decodes nothing */
+                .text = text,
                 .len = len,
                 .pos = MIN(pos, len),
                 .scan_only = true,
@@ -987,7 +1001,7 @@ bool pconf_equal(const struct pconf_node *a, const struct pconf_node *b) {
 
 int pconf_root_int64(const char *text, size_t len, const char *name, int64_t *ret) {
         struct reader r = {
-                .text = (char *) text,        /* read only: scan_only decodes nothing */
+                .text = text,
                 .len = len,
                 .line = 1,
                 .scan_only = true,
