@@ -229,9 +229,13 @@ static size_t lex_string(struct reader *r, size_t pos, bool *ended) {
 
         for (;;) {
                 size_t q = p;
-                while (q < len && !(byte_class[(uint8_t) t[q]] & C_STRING_STOP))
-                        q++;
-                count_lines(r, p, q);
+                for (; q < len; q++) {
+                        uint8_t k = byte_class[(uint8_t) t[q]];
+                        if (k & C_STRING_STOP)
+                                break;
+                        if (k & C_NEWLINE)
+                                r->line++;
+                }
                 str_put(r, t + p, q - p);
                 if (q >= len) {
                         *ended = false;
