@@ -35,11 +35,12 @@ struct arena_block {
 
 struct pconf {
         struct arena_block *blocks;
+        struct arena_block *strings;  /* the values' strings, apart: pconf_take_strings() */
         struct pconf_node root;
 };
 
-static void *arena_alloc(struct pconf *c, size_t size, size_t align) {
-        struct arena_block *b = c->blocks;
+static void *arena_alloc_in(struct arena_block **blocks, size_t size, size_t align) {
+        struct arena_block *b = *blocks;
 
         if (b)
                 b->used = (b->used + align - 1) & ~(align - 1);
@@ -50,12 +51,32 @@ static void *arena_alloc(struct pconf *c, size_t size, size_t align) {
                         return NULL;
                 b->size = bs;
                 b->used = 0;
-                b->next = c->blocks;
-                c->blocks = b;
+                b->next = *blocks;
+                *blocks = b;
         }
         void *p = (char *) b->data + b->used;
         b->used += size;
         return p;
+}
+
+static void *arena_alloc(struct pconf *c, size_t size, size_t align) {
+        return arena_alloc_in(&c->blocks, size, align);
+}
+
+static void arena_free(struct arena_block *b) {
+        for (struct arena_block *next; b; b = next) {
+                next = b->next;
+                free(b);
+        }
+}
+
+static char *arena_strndup_in(struct arena_block **blocks, const char *s, size_t n) {
+        char *d = arena_alloc_in(blocks, n + 1, 1);
+        if (!d)
+                return NULL;
+        memcpy(d, s, n);
+        d[n] = 0;
+        return d;
 }
 
 static char *arena_strndup(struct pconf *c, const char *s, size_t n) {
@@ -70,11 +91,19 @@ static char *arena_strndup(struct pconf *c, const char *s, size_t n) {
 struct pconf *pconf_free(struct pconf *c) {
         if (!c)
                 return NULL;
-        for (struct arena_block *b = c->blocks, *next; b; b = next) {
-                next = b->next;
-                free(b);
-        }
+        arena_free(c->blocks);
+        arena_free(c->strings);
         return mfree(c);
+}
+
+struct pconf_strings *pconf_take_strings(struct pconf *c) {
+        struct arena_block *b = TAKE_PTR(c->strings);
+        return (struct pconf_strings *) b;
+}
+
+struct pconf_strings *pconf_strings_free(struct pconf_strings *s) {
+        arena_free((struct arena_block *) s);
+        return NULL;
 }
 
 const struct pconf_node *pconf_root(const struct pconf *c) {
@@ -606,7 +635,7 @@ static int string_value(struct reader *r, struct pconf_node *n) {
                 fail(r, PCONF_ERROR_BOUND, n->line, "string longer than %u bytes", PCONF_STRING_MAX);
                 return -EINVAL;
         }
-        char *v = arena_strndup(r->c, len > 0 ? r->str : "", len);
+        char *v = arena_strndup_in(&r->c->strings, len > 0 ? r->str : "", len);
         if (!v) {
                 r->oom = true;
                 return -ENOMEM;

@@ -80,6 +80,12 @@ static inline void pconf_freep(struct pconf **c) {
                 pconf_free(*c);
 }
 
+/* The strings of C's values (what pconf_string returns), handed over: they stay valid after
+ * pconf_free(C), until pconf_strings_free(). NULL if C has none, or they were taken already. */
+struct pconf_strings;
+struct pconf_strings *pconf_take_strings(struct pconf *c);
+struct pconf_strings *pconf_strings_free(struct pconf_strings *s);
+
 /* The root group (line 0, no name). */
 const struct pconf_node *pconf_root(const struct pconf *c);
 

@@ -51,18 +51,8 @@ struct time_cache_slot {
         int64_t t;
 };
 
-/* The policy's strings, one block after another (struct policy's `strings`): a 100,000-entry
- * policy has a million of them, and allocating and freeing each was a tenth of its parse. */
-#define STRINGS_BLOCK (256u << 10)
-struct policy_strings {
-        struct policy_strings *next;
-        size_t used, size;
-        char data[];
-};
-
 struct parser {
         const char *source;
-        struct policy_strings **strings;      /* the policy's, where its strings go */
         const char *text;
         size_t len;
         struct message *messages;
@@ -256,45 +246,16 @@ static int get_string(struct parser *ps, const struct pconf_node *s, const char 
         return 0;
 }
 
-/* A copy of V (N bytes and a NUL) among the policy's strings; NULL (and ps->oom) on OOM. */
-static char *strings_dup(struct parser *ps, const char *v, size_t n) {
-        struct policy_strings *b = *ps->strings;
-
-        if (!b || b->size - b->used < n + 1) {
-                size_t size = MAX((size_t) STRINGS_BLOCK, n + 1);
-                b = malloc(sizeof(struct policy_strings) + size);
-                if (!b) {
-                        ps->oom = true;
-                        return NULL;
-                }
-                *b = (struct policy_strings) { .next = *ps->strings, .size = size };
-                *ps->strings = b;
-        }
-        char *d = b->data + b->used;
-        memcpy(d, v, n);
-        d[n] = 0;
-        b->used += n + 1;
-        return d;
-}
-
-static void strings_free(struct policy_strings *b) {
-        for (struct policy_strings *next; b; b = next) {
-                next = b->next;
-                free(b);
-        }
-}
-
-/* A string setting, checked (get_string), into *RET among the policy's strings. */
+/* A string setting, checked (get_string), into *RET: the tree's string, which the policy keeps
+ * (struct policy's `strings`). A 100,000-entry policy has a million of them: copying each was a
+ * tenth of its parse. */
 static int dup_string(struct parser *ps, const struct pconf_node *s, const char *field, size_t max, unsigned flags,
                       char **ret) {
         const char *v;
         int r = get_string(ps, s, field, max, flags, &v);
         if (r < 0)
                 return r;
-        char *d = strings_dup(ps, v, s->v.str.len);
-        if (!d)
-                return -ENOMEM;
-        *ret = d;
+        *ret = (char *) v;
         return 0;
 }
 
@@ -348,10 +309,7 @@ static int get_time(struct parser *ps, const struct pconf_node *s, const char *f
                         slot->t = t;
                 }
         }
-        char *d = strings_dup(ps, v, s->v.str.len);
-        if (!d)
-                return -ENOMEM;
-        *ret_text = d;
+        *ret_text = (char *) v;      /* the tree's, as dup_string */
         *ret = t;
         return 0;
 }
@@ -509,9 +467,7 @@ static int get_workstations(struct parser *ps, const struct pconf_node *s, const
                                 fail_at(ps, line_of(el), f, "\"%s\" is named twice", quote(w, q));
                                 r = -EINVAL;
                         }
-                v[i] = strings_dup(ps, w, el->v.str.len);
-                if (!v[i])
-                        r = -ENOMEM;
+                v[i] = (char *) w;          /* the tree's, as dup_string */
         }
         if (r < 0) {
                 strv_free(v, (size_t) n, false);
@@ -1754,7 +1710,6 @@ int policy_parse_tree(const char *text, size_t len, const char *source, struct p
         p = policy_new(ps.source);
         if (!p)
                 return -ENOMEM;
-        ps.strings = &p->strings;
         r = pconf_parse(text, len, &tree, &e);
         if (r == -ENOMEM)
                 return r;
@@ -1762,6 +1717,8 @@ int policy_parse_tree(const char *text, size_t len, const char *source, struct p
                 fail_at(&ps, MAX(e.line, 1u), NULL, "%s", e.text);
                 goto finish;
         }
+        /* P's strings are the tree's: P keeps them when the tree goes */
+        p->strings = pconf_take_strings(tree);
 
         parse_root(&ps, pconf_root(tree), p, &usb_st, &net_st, &wifi_st, &media_st);
         if (ps.oom)
@@ -1825,7 +1782,7 @@ int policy_parse_added_entry(const struct policy *p, const struct pconf_node *g,
         q = policy_new(ps.source);
         if (!q)
                 return -ENOMEM;
-        ps.strings = &q->strings;
+        q->strings_borrowed = true;     /* G's tree is the caller's, and outlives Q */
         snprintf(prefix, sizeof prefix, "%s[%zu]", key, index);
         if (pconf_type(g) != PCONF_GROUP) {
                 fail_at(&ps, line_of(g), prefix, "expected a group { ... }");
@@ -1901,7 +1858,7 @@ void policy_diag_done(struct policy_diag *d) {
         *d = (struct policy_diag) {};
 }
 
-/* OWN: the strings were allocated each on its own (not the parser's policy_strings). */
+/* OWN: the strings were allocated each on its own (not the syntax tree's). */
 static void approval_done(struct policy_approval *a, bool own) {
         strv_free(a->workstations, a->n_workstations, own);
         if (!own)
@@ -1956,7 +1913,7 @@ struct policy *policy_free(struct policy *p) {
                 return NULL;
         if (p->image)   /* strings in the image's mapping, not allocated here */
                 return policy_image_free(p);
-        bool own = !p->strings;
+        bool own = !p->strings && !p->strings_borrowed;
         policy_index_free(p->index);
         for (size_t i = 0; i < p->n_usb; i++)
                 usb_entry_done(&p->usb[i], own);
@@ -1990,7 +1947,7 @@ struct policy *policy_free(struct policy *p) {
                 free(p->responsible);
                 free(p->valid_until_text);
         }
-        strings_free(p->strings);
+        pconf_strings_free(p->strings);
         return mfree(p);
 }
 
@@ -2015,7 +1972,7 @@ bool policy_names_host(char *const *list, size_t n, const char *hostname, const 
                                         (array)[_k] = (array)[_i];                                              \
                                 _k++;                                                                           \
                         } else {                                                                                \
-                                done(&(array)[_i], !p->strings);                                                \
+                                done(&(array)[_i], !p->strings && !p->strings_borrowed);                        \
                                 (dropped)++;                                                                    \
                         }                                                                                       \
                 }                                                                                               \
