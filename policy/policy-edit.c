@@ -509,7 +509,7 @@ static int edit_cmp(const void *a, const void *b) {
         return x->offset < y->offset ? -1 : x->offset > y->offset;
 }
 
-static int edits_apply(struct edits *ed, const char *text, size_t len, char **ret) {
+static int edits_apply(struct edits *ed, const char *text, size_t len, char **ret, size_t *ret_len) {
         size_t size = len + 1, pos = 0;
 
         qsort(ed->e, ed->n, sizeof ed->e[0], edit_cmp);
@@ -536,6 +536,7 @@ static int edits_apply(struct edits *ed, const char *text, size_t len, char **re
         o = mempcpy(o, text + pos, len - pos);
         *o = 0;
         *ret = buf;
+        *ret_len = (size_t) (o - buf);
         return 0;
 }
 
@@ -1037,13 +1038,12 @@ static int check_remove_window(const struct doc *d, const struct edits *ed, cons
 
 /* Whether OUT is the old text with exactly the requested change, from its windows alone: 0, or
  * -EBADMSG if it is not (what check_edit would say), or -EAGAIN if the windows cannot tell. */
-static int check_edit_windows(const struct doc *d, const struct edits *ed, const char *out, const struct list *l,
-                              size_t index, const char *key, const struct policy *old,
+static int check_edit_windows(const struct doc *d, const struct edits *ed, const char *out, size_t out_len,
+                              const struct list *l, size_t index, const char *key, const struct policy *old,
                               const struct edit_request *req, const char *source, struct policy_diag *diag) {
         _cleanup_(pconf_freep) struct pconf *frag = NULL;
         _cleanup_(policy_freep) struct policy *added = NULL;
         struct window ws, wl;
-        size_t out_len = strlen(out);
         bool serial_ok = false;
         int r;
 
@@ -1080,7 +1080,7 @@ static int edit_text(const char *text, size_t len, const struct policy *p, const
         _cleanup_free_ char *out = NULL;
         struct list l = {};
         const char *key = NULL;
-        size_t index = 0;
+        size_t index = 0, out_len;
         struct doc d;
         int r;
 
@@ -1135,12 +1135,12 @@ static int edit_text(const char *text, size_t len, const struct policy *p, const
         if (r < 0)
                 return r;
 
-        r = edits_apply(&ed, text, len, &out);
+        r = edits_apply(&ed, text, len, &out, &out_len);
         if (r < 0)
                 return r;
 
         r = policy_edit_force_full_check ? -EAGAIN :
-            check_edit_windows(&d, &ed, out, &l, index, key, p, req, source, diag);
+            check_edit_windows(&d, &ed, out, out_len, &l, index, key, p, req, source, diag);
         if (r < 0 && r != -EAGAIN)
                 return r;
         *ret = TAKE_PTR(out);
