@@ -190,6 +190,15 @@ static void check_text(const char *s, size_t len, bool *ret_valid, bool *ret_con
         uint32_t cp;
 
         for (size_t i = 0, n; i < len; i += n) {
+                /* Eight ASCII bytes at a time: any byte < 0x20 or == 0x7f is a control. */
+                uint64_t w;
+                if (len - i >= 8 && (memcpy(&w, s + i, 8), (w & UINT64_C(0x8080808080808080)) == 0)) {
+                        uint64_t del = w ^ UINT64_C(0x7f7f7f7f7f7f7f7f);
+                        control = control || ((w - UINT64_C(0x2020202020202020)) & ~w & UINT64_C(0x8080808080808080)) ||
+                                  ((del - UINT64_C(0x0101010101010101)) & ~del & UINT64_C(0x8080808080808080));
+                        n = 8;
+                        continue;
+                }
                 unsigned char c = (unsigned char) s[i];
                 if (c < 0x80) {
                         control = control || c < 0x20 || c == 0x7f;

@@ -597,6 +597,11 @@ static const struct bad_case bad_cases[] = {
         { "contractor not a string", HEADER "contractor = 5;\n", 0, "policy.conf:6: contractor: expected a string" },
         { "responsible with a control character", HEADER "responsible = \"a\\tb\";\n", 0,
           "policy.conf:6: responsible: contains a control character: \"a\\x09b\"" },
+        /* (text is checked eight ASCII bytes at a time: a control anywhere in a long run) */
+        { "contractor with DEL past eight bytes", HEADER "contractor = \"0123456789\x7fabcdefgh\";\n", 0,
+          "policy.conf:6: contractor: contains a control character: \"0123456789\\x7fabcdefgh\"" },
+        { "contractor with ESC at the end of a run", HEADER "contractor = \"0123456\x1b\";\n", 0,
+          "policy.conf:6: contractor: contains a control character: \"0123456\\x1b\"" },
         { "workstation with a space", HEADER "workstation = \"ws 017\";\n", 0,
           "policy.conf:6: workstation: expected a hostname or a 32-hex-digit machine-id, got \"ws 017\"" },
         { "policy valid_until malformed", HEADER "valid_until = \"31.03.2027\";\n", 0,
