@@ -1300,20 +1300,25 @@ static ssize_t keep_shared(struct entry_ref *refs, size_t n, uint64_t (*hash)(co
         size_t size = 16;
         while (size < 2 * n)
                 size *= 2;
-        _cleanup_free_ size_t *slots = calloc(size, sizeof *slots);    /* the first of a key, + 1 */
+        if (n >= UINT32_MAX)
+                return -ENOMEM;
+        /* the first of each key (+ 1), and every entry's hash: keys are compared on equal hashes */
+        _cleanup_free_ uint32_t *slots = calloc(size, sizeof *slots);
+        _cleanup_free_ uint64_t *hashes = malloc(n * sizeof *hashes + 1);
         _cleanup_free_ bool *shared = calloc(n, sizeof *shared);
-        if (!slots || !shared)
+        if (!slots || !hashes || !shared)
                 return -ENOMEM;
 
         for (size_t i = 0; i < n; i++) {
-                size_t h = (size_t) hash(&refs[i]) & (size - 1);
-                for (;; h = (h + 1) & (size - 1)) {
-                        if (slots[h] == 0) {
-                                slots[h] = i + 1;
+                uint64_t hi = hashes[i] = hash(&refs[i]);
+                for (size_t h = (size_t) hi & (size - 1);; h = (h + 1) & (size - 1)) {
+                        uint32_t f = slots[h];
+                        if (f == 0) {
+                                slots[h] = (uint32_t) (i + 1);
                                 break;
                         }
-                        if (equal(&refs[slots[h] - 1], &refs[i])) {
-                                shared[slots[h] - 1] = shared[i] = true;
+                        if (hashes[f - 1] == hi && equal(&refs[f - 1], &refs[i])) {
+                                shared[f - 1] = shared[i] = true;
                                 break;
                         }
                 }
