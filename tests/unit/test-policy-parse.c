@@ -598,7 +598,7 @@ static const struct bad_case bad_cases[] = {
         { "responsible with a control character", HEADER "responsible = \"a\\tb\";\n", 0,
           "policy.conf:6: responsible: contains a control character: \"a\\x09b\"" },
         /* (text is checked eight ASCII bytes at a time: a control anywhere in a long run) */
-        { "contractor with DEL past eight bytes", HEADER "contractor = \"0123456789\x7fabcdefgh\";\n", 0,
+        { "contractor with DEL past eight bytes", HEADER "contractor = \"0123456789\x7f" "abcdefgh\";\n", 0,
           "policy.conf:6: contractor: contains a control character: \"0123456789\\x7fabcdefgh\"" },
         { "contractor with ESC at the end of a run", HEADER "contractor = \"0123456\x1b\";\n", 0,
           "policy.conf:6: contractor: contains a control character: \"0123456\\x1b\"" },
