@@ -569,6 +569,8 @@ static const struct bad_case bad_cases[] = {
           "policy.conf:6: contains a NUL byte" },
         { "@include", HEADER "  @include \"/etc/kyoka/extra.conf\"\n", 0,
           "policy.conf:6: @include is refused: an included file would not be covered by the signature" },
+        { "@include after other @s", HEADER "contractor = \"a@b @includ\";\n  @include \"/etc/kyoka/extra.conf\"\n", 0,
+          "policy.conf:7: @include is refused: an included file would not be covered by the signature" },
         { "version 2", "kyoka_policy = 2;\nserial = 42;\nissued = \"2026-11-20\";\nissuer = \"x\";\ncontract = \"y\";\n", 0,
           "policy.conf:1: kyoka_policy: unsupported format version 2 (this kyoka reads 1)" },
         { "version missing", "serial = 42;\nissued = \"2026-11-20\";\nissuer = \"x\";\ncontract = \"y\";\n", 0,
