@@ -235,7 +235,8 @@ void policy_diag_done(struct policy_diag *d);
 int policy_parse(const char *text, size_t len, const char *source, struct policy **ret, struct policy_diag *diag);
 
 /* policy_parse that also hands back the syntax tree the policy was read from (policy-config.h),
- * for a caller that compares it with another (policy-edit.c). RET_TREE may be NULL. */
+ * for a caller that compares it with another (policy-edit.c). RET_TREE may be NULL. The tree's
+ * strings are the policy's (struct policy's `strings`): the tree is read while the policy lives. */
 struct pconf;
 int policy_parse_tree(const char *text, size_t len, const char *source, struct policy **ret, struct pconf **ret_tree,
                       struct policy_diag *diag);
