@@ -120,7 +120,7 @@ _Static_assert(sizeof(struct policy_net_entry) == 152, "policy_net_entry changed
 _Static_assert(sizeof(struct policy_wireless_entry) == 184, "policy_wireless_entry changed: update policy-image.c");
 _Static_assert(sizeof(struct policy_media_entry) == 176, "policy_media_entry changed: update policy-image.c");
 _Static_assert(sizeof(struct policy_fixed_disk) == 56, "policy_fixed_disk changed: update policy-image.c");
-_Static_assert(sizeof(struct policy) == 264, "struct policy changed: update policy-image.c");
+_Static_assert(sizeof(struct policy) == 280, "struct policy changed: update policy-image.c");  /* 280: `strings`, `strings_borrowed`: memory, not content */
 /* Patterns are used in place: the blob's 5 bytes are the struct's. */
 _Static_assert(sizeof(struct policy_interface_pattern) == PATTERN_SIZE && _Alignof(struct policy_interface_pattern) == 1 &&
                offsetof(struct policy_interface_pattern, c.cls) == 0 &&

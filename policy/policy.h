@@ -14,6 +14,8 @@
 
 #include "identity.h"
 
+struct pconf_strings;   /* policy-config.h */
+
 #define POLICY_FORMAT_VERSION 1
 #define POLICY_FILE_MAX (256u << 20)  /* 256 MiB: 1,000,000 entries of ~160 bytes with room */
 #define POLICY_STRING_MAX 1024        /* bytes, for free-text fields (label, purpose, ...) */
@@ -211,6 +213,13 @@ struct policy {
         struct policy_fixed_disk *fixed;
 
         struct policy_index *index;
+        /* Set by the parser: the policy's strings (all but source and workstation; the arrays of
+         * them and of interfaces and BSSIDs are allocated on their own) are those of the syntax
+         * tree it was read from (policy-config.h), freed at once by policy_free(); or, with
+         * STRINGS_BORROWED, of a tree its caller keeps (policy_parse_added_entry). Neither: each
+         * string was allocated on its own. */
+        struct pconf_strings *strings;
+        bool strings_borrowed;
         /* Set when the policy was read from its compiled image (policy-image.h): its strings live
          * in the image's mapping, and policy_free() hands it to policy_image_free(). */
         struct policy_image_backing *image;
@@ -233,7 +242,8 @@ void policy_diag_done(struct policy_diag *d);
 int policy_parse(const char *text, size_t len, const char *source, struct policy **ret, struct policy_diag *diag);
 
 /* policy_parse that also hands back the syntax tree the policy was read from (policy-config.h),
- * for a caller that compares it with another (policy-edit.c). RET_TREE may be NULL. */
+ * for a caller that compares it with another (policy-edit.c). RET_TREE may be NULL. The tree's
+ * strings are the policy's (struct policy's `strings`): the tree is read while the policy lives. */
 struct pconf;
 int policy_parse_tree(const char *text, size_t len, const char *source, struct policy **ret, struct pconf **ret_tree,
                       struct policy_diag *diag);

@@ -262,16 +262,17 @@ static int read_request(const char *path, struct request *ret) {
 
 /* Writes the edited policy and tells the approver what it did and what is left to do. */
 static int finish(const char *path, const char *permit, const char *out, bool rewritten, const char *device) {
+        size_t len = strlen(out);     /* once: a policy may be 40 MB */
         int r;
 
-        r = replace_policy_file(path, out, rewritten);
+        r = replace_policy_file(path, out, len, rewritten);
         if (r < 0)
                 return r;
         printf("%s: added permit ", path);
         fputs_safe(permit, stdout);
         fputs(" for ", stdout);
         fputs_safe(device, stdout);
-        printf("; serial is now %" PRIu64 "\nSign it: policyctl sign --key KEY %s\n", policy_text_serial(out), path);
+        printf("; serial is now %" PRIu64 "\nSign it: policyctl sign --key KEY %s\n", policy_text_serial(out, len), path);
         return 0;
 }
 
