@@ -49,21 +49,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from vm import VM  # noqa: E402
 from tap import check, note, run_cases, summary  # noqa: E402
-from kyoka_guest import (BLOCK_HELPER, GUEST_LIBEXECDIR, KYOKAD, LOG, POLICYCTL, Approver, Kyokad,  # noqa: E402
-                         attr, auth_is, has_usb, installed_rules_all, kyokad_log, make_overlay, no_sd_of, sd_name,
-                         sd_of, stick_image, wait_log)
+from kyoka_guest import (BLOCK_HELPER, CLAMD, CLAMD_SOCKET, EICAR, GUEST_LIBEXECDIR, KYOKAD, LOG,  # noqa: E402
+                         POLICYCTL, SIGTOOL, Approver, Kyokad, attr, auth_is, clamd_overlay_files, has_usb,
+                         installed_rules_all, kyokad_log, make_overlay, no_sd_of, sd_name, sd_of, start_clamd,
+                         stick_image, wait_log)
 
-EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
-CLAMD = shutil.which("clamd") or "/usr/sbin/clamd"
-SIGTOOL = shutil.which("sigtool") or "/usr/bin/sigtool"
-SOCKET = "/run/clamav/clamd.ctl"
-CLAMD_CONF = f"""LocalSocket {SOCKET}
-LocalSocketMode 666
-DatabaseDirectory /etc/clamav-test/db
-Foreground yes
-LogFile /tmp/clamd.log
-TemporaryDirectory /tmp
-"""
+SOCKET = CLAMD_SOCKET
 
 SERIAL_CLEAN = "SCAN-CLEAN-1"
 SERIAL_EICAR = "SCAN-EICAR-1"
@@ -122,12 +113,6 @@ def ledger(vm):
 
 def records_for(vm, serial, event):
     return [r for r in ledger(vm) if r.get("serial") == serial and r.get("event") == event]
-
-
-def start_clamd(vm):
-    vm.run("mkdir -p /run/clamav && (setsid clamd -c /etc/clamav-test/clamd.conf </dev/null >/tmp/clamd.out 2>&1 &)",
-           check=True)
-    return vm.wait_for(f"[ -S {SOCKET} ]", timeout=60)
 
 
 def case_start(vm, k):
@@ -539,23 +524,12 @@ def main():
         approver.ctl(["check", approver.policy])
         approver.sign()
 
-        db = os.path.join(work, "db")
-        os.makedirs(db)
-        with open(os.path.join(work, "eicar.com"), "wb") as f:
-            f.write(EICAR)
-        with open(os.path.join(db, "test.hdb"), "w") as f:
-            f.write(subprocess.run([SIGTOOL, "--md5", "eicar.com"], cwd=work, capture_output=True, text=True,
-                                   check=True).stdout)
-        conf = os.path.join(work, "clamd.conf")
-        with open(conf, "w") as f:
-            f.write(CLAMD_CONF)
+        clamd_files = clamd_overlay_files(work)
         IMAGES["clean"] = stick_with_files(work, "clean", CLEAN_FILES)
         IMAGES["eicar"] = stick_with_files(work, "eicar", {"readme.txt": b"hello\n", "docs/eicar.com": EICAR})
         IMAGES["held"] = stick_with_files(work, "held", {"a.txt": b"a\n"})
         IMAGES["out"] = stick_with_files(work, "out", {"a.txt": b"a\n"})
         IMAGES["out2"] = stick_with_files(work, "out2", {"b.txt": b"b\n"})
-        with open(os.path.join(work, "eicar.com"), "rb") as f:
-            assert f.read() == EICAR
         IMAGES["nofs"] = stick_image(os.path.join(work, "nofs.img"), fs=False)
         IMAGES["card"] = stick_with_files(work, "card", CARD_FILES, size_mb=32)
         for name, files in (("disc-eicar", {"docs/eicar.com": EICAR}), ("disc-clean", {"readme.txt": b"disc\n"})):
@@ -577,8 +551,7 @@ def main():
         overlay = make_overlay(work, approver, extra=[
             (BLOCK_HELPER, f"{GUEST_LIBEXECDIR}/kyoka-block-access"),
             *installed_rules_all(work),
-            (CLAMD, "/usr/sbin/clamd"), (conf, "/etc/clamav-test/clamd.conf"),
-            (os.path.join(db, "test.hdb"), "/etc/clamav-test/db/test.hdb")])
+            *clamd_files])
         with VM("kyokad-scan", overlays=[overlay], extra_args=extra, mem=768,
                 quiet=not os.environ.get("KYOKA_VM_VERBOSE")) as vm:
             check("boot", True, f"{vm.boot_seconds:.2f} s ({vm.accel}); logs {vm.log_dir}")
