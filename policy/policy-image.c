@@ -114,11 +114,11 @@ struct image_fixed {
 
 /* A record per field of the in-memory model: a field added there must be added here (and
  * POLICY_IMAGE_VERSION raised), or an image would silently drop it. These catch most additions. */
-_Static_assert(sizeof(struct policy_approval) == 112, "policy_approval changed: update policy-image.c");
-_Static_assert(sizeof(struct policy_usb_entry) == 176, "policy_usb_entry changed: update policy-image.c");
-_Static_assert(sizeof(struct policy_net_entry) == 152, "policy_net_entry changed: update policy-image.c");
-_Static_assert(sizeof(struct policy_wireless_entry) == 184, "policy_wireless_entry changed: update policy-image.c");
-_Static_assert(sizeof(struct policy_media_entry) == 176, "policy_media_entry changed: update policy-image.c");
+_Static_assert(sizeof(struct policy_approval) == 104, "policy_approval changed: update policy-image.c");
+_Static_assert(sizeof(struct policy_usb_entry) == 144, "policy_usb_entry changed: update policy-image.c");
+_Static_assert(sizeof(struct policy_net_entry) == 144, "policy_net_entry changed: update policy-image.c");
+_Static_assert(sizeof(struct policy_wireless_entry) == 176, "policy_wireless_entry changed: update policy-image.c");
+_Static_assert(sizeof(struct policy_media_entry) == 168, "policy_media_entry changed: update policy-image.c");
 _Static_assert(sizeof(struct policy_fixed_disk) == 56, "policy_fixed_disk changed: update policy-image.c");
 _Static_assert(sizeof(struct policy) == 264, "struct policy changed: update policy-image.c");
 /* Patterns are used in place: the blob's 5 bytes are the struct's. */
