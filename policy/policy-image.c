@@ -1011,6 +1011,10 @@ int policy_image_load_at(int dirfd, const char *name, const uint8_t source_sha25
                 p->image->map = map;
                 p->image->map_size = (size_t) st.st_size;
         }
+        /* The checks and the index build read every string once; from here on a lookup reads a
+         * few. The pages stay in the page cache (clean, the file's), they only leave this
+         * process's page tables and come back on access (nothing here writes them: PROT_READ). */
+        (void) madvise(p->image->map, p->image->map_size, MADV_DONTNEED);
         *ret = p;
         return 0;
 }
