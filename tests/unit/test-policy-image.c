@@ -529,6 +529,57 @@ static void test_load_of_a_large_policy_takes_the_image_only_with_a_good_signatu
         policy_load_result_done(&res);
 }
 
+/* kyokad's first start: parsed, image saved, then the policy read back from it in place of the
+ * parsed one: the same policy, its strings in the image's mapping, the result otherwise unchanged. */
+static void test_take_image_replaces_the_parsed_policy_with_the_same_one(void **state) {
+        struct fixture *f = *state;
+        struct policy_load_result res, parsed;
+        struct policy_load_options parse_opts = f->opts;
+
+        write_signed(f, 7);
+        parse_opts.use_image = false;
+        assert_int_equal(policy_load(&parse_opts, &parsed), 0);
+        assert_int_equal(policy_load(&f->opts, &res), 0);
+        assert_false(res.from_image);
+        assert_int_equal(res.image_error, -ENOENT);
+        assert_null(res.policy->image);
+        /* no image yet: nothing to take, the parsed policy stays */
+        assert_int_equal(policy_load_take_image(&f->opts, &res), -ENOENT);
+        assert_false(res.from_image);
+        assert_null(res.policy->image);
+
+        assert_int_equal(policy_load_save_image(&f->opts, &res), 0);
+        assert_int_equal(policy_load_take_image(&f->opts, &res), 0);
+        assert_true(res.from_image);
+        assert_non_null(res.policy->image);
+        assert_policy_same(parsed.policy, res.policy);
+        assert_string_equal(res.policy->source, parsed.policy->source);
+        assert_memory_equal(res.sha256, parsed.sha256, 32);
+        assert_string_equal(res.message, parsed.message);
+        /* taken already: nothing to do */
+        assert_int_equal(policy_load_take_image(&f->opts, &res), 0);
+        policy_load_result_done(&res);
+        policy_load_result_done(&parsed);
+}
+
+/* An image of other bytes (a policy replaced meanwhile) is never taken for this result. */
+static void test_take_image_refuses_an_image_of_other_bytes(void **state) {
+        struct fixture *f = *state;
+        struct policy_load_result res, res8;
+
+        write_signed(f, 7);
+        assert_int_equal(policy_load(&f->opts, &res), 0);
+        write_signed(f, 8);
+        assert_int_equal(policy_load(&f->opts, &res8), 0);
+        assert_int_equal(policy_load_save_image(&f->opts, &res8), 0);
+        assert_int_equal(policy_load_take_image(&f->opts, &res), -ESTALE);
+        assert_false(res.from_image);
+        assert_int_equal(res.policy->serial, 7);
+        assert_null(res.policy->image);
+        policy_load_result_done(&res8);
+        policy_load_result_done(&res);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_image_of_every_example_policy_reads_back_the_same),
@@ -543,6 +594,9 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_load_with_image_still_refuses_another_host, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_load_of_a_large_policy_takes_the_image_only_with_a_good_signature,
                                                 setup, teardown),
+                cmocka_unit_test_setup_teardown(test_take_image_replaces_the_parsed_policy_with_the_same_one, setup,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(test_take_image_refuses_an_image_of_other_bytes, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
