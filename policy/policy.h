@@ -23,8 +23,8 @@ enum policy_action {
         POLICY_ALLOW = 1,
 };
 
-/* What to do with the interfaces of a matched device that its entry does not list. */
-/* Small enums are one byte (packed): a policy holds one per entry, up to a million entries. */
+/* What to do with the interfaces of a matched device that its entry does not list. One byte
+ * (packed), like enum policy_scan: a policy holds one per entry, up to a million entries. */
 enum __attribute__((packed)) policy_unlisted {
         UNLISTED_BLOCK_DEVICE = 0,    /* the whole device is blocked (default: a "stick" that is also a keyboard) */
         UNLISTED_DISABLE,             /* the device is authorised, only the listed interfaces are */
