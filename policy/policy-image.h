@@ -14,8 +14,9 @@
  *
  * Memory: the image is mapped read-only and the policy's strings, interface patterns and
  * BSSIDs point into the mapping (page cache, only the pages a lookup touches are resident);
- * the entry arrays and the hash indices are built on the heap. Such a policy is released by
- * policy_free() like any other (it calls policy_image_free()). */
+ * the entry arrays and the hash indices are built on the heap, and the USB table (the largest)
+ * is then read from the mapping when the image's copy equals the one built. Such a policy is
+ * released by policy_free() like any other (it calls policy_image_free()). */
 #pragma once
 
 #include <stddef.h>
@@ -23,7 +24,7 @@
 
 #include "policy.h"
 
-#define POLICY_IMAGE_VERSION 1
+#define POLICY_IMAGE_VERSION 2  /* 2: the USB hash table stored */
 #define POLICY_IMAGE_MAX (256u << 20)  /* bytes: 1,000,000 entries with room */
 
 /* Serialises P (parsed from the bytes whose SHA-256 is SOURCE_SHA256, and restricted to the host

@@ -26,6 +26,7 @@ struct chain_table {
         uint32_t mask;                /* buckets - 1, buckets a power of two */
         uint32_t *heads;              /* first entry number per bucket, or NONE */
         uint32_t *next;               /* next entry number in the same bucket, per entry */
+        bool borrowed;                /* heads and next are another's (a compiled image's mapping) */
 };
 
 struct policy_index {
@@ -77,6 +78,11 @@ static uint32_t ssid_hash(const uint8_t *ssid, size_t len) {
 }
 
 static void chain_table_done(struct chain_table *t) {
+        if (t->borrowed) {
+                t->heads = t->next = NULL;
+                t->borrowed = false;
+                return;
+        }
         t->heads = mfree(t->heads);
         t->next = mfree(t->next);
 }
@@ -105,6 +111,32 @@ static void chain_table_insert(struct chain_table *t, uint32_t entry, uint32_t h
 
         t->next[entry] = t->heads[b];
         t->heads[b] = entry;
+}
+
+int policy_index_usb_table(const struct policy *p, const uint32_t **ret_heads, size_t *ret_n_buckets,
+                           const uint32_t **ret_next) {
+        if (!p || !p->index)
+                return -ENOENT;
+        *ret_heads = p->index->usb.heads;
+        *ret_n_buckets = (size_t) p->index->usb.mask + 1;
+        *ret_next = p->index->usb.next;
+        return 0;
+}
+
+int policy_index_usb_borrow(struct policy *p, const uint32_t *heads, size_t n_buckets, const uint32_t *next) {
+        if (!p || !p->index || !heads || !next)
+                return -EINVAL;
+        struct chain_table *t = &p->index->usb;
+        /* Taken only when it is exactly the table just built from the entries: a lookup then
+         * reads what it would have read on the heap. */
+        if (n_buckets != (size_t) t->mask + 1 || memcmp(heads, t->heads, n_buckets * sizeof *heads) != 0 ||
+            memcmp(next, t->next, p->n_usb * sizeof *next) != 0)
+                return -EBADMSG;
+        chain_table_done(t);
+        t->heads = (uint32_t *) heads;
+        t->next = (uint32_t *) next;
+        t->borrowed = true;
+        return 0;
 }
 
 void policy_index_free(struct policy_index *idx) {

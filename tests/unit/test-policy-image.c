@@ -295,6 +295,50 @@ static void test_image_with_any_byte_changed_or_cut_short_is_refused(void **stat
         policy_free(p);
 }
 
+/* The image holds the USB hash table (heads, then next) for kyokad to read in place; a table that
+ * is not the one the entries give (resealed, so that only the structural checks can catch it) is
+ * refused, whichever uint32 of it differs; an unaligned buffer keeps the table it builds. */
+static void test_image_with_another_usb_table_is_refused(void **state) {
+        struct policy *p = parse_text(ALL_KINDS, strlen(ALL_KINDS)), *q = NULL;
+        _cleanup_free_ uint8_t *img = NULL, *shifted = NULL;
+        const uint32_t *heads, *next;
+        size_t size, n_buckets;
+        uint8_t sha[32];
+
+        assert_int_equal(policy_image_serialize(p, SHA_A, NULL, NULL, (void **) &img, &size), 0);
+        assert_int_equal(policy_index_usb_table(p, &heads, &n_buckets, &next), 0);
+        size_t table = n_buckets * sizeof *heads, at = SIZE_MAX;
+        for (size_t i = 0; i + table + p->n_usb * sizeof *next <= size; i += 8)
+                if (memcmp(img + i, heads, table) == 0 && memcmp(img + i + table, next, p->n_usb * sizeof *next) == 0) {
+                        assert_int_equal(at, SIZE_MAX);   /* found once */
+                        at = i;
+                }
+        assert_true(at != SIZE_MAX);
+
+        for (size_t k = 0; k < n_buckets + p->n_usb; k++) {
+                uint32_t v, changed;
+                memcpy(&v, img + at + 4 * k, 4);
+                changed = v == UINT32_MAX ? 0 : v == 0 ? UINT32_MAX : v - 1;  /* another entry or NONE */
+                memcpy(img + at + 4 * k, &changed, 4);
+                assert_int_equal(policy_image_seal(img, size, sha), 0);
+                if (policy_image_load_buffer(img, size, SHA_A, NULL, NULL, "img", &q) != -EBADMSG)
+                        fail_msg("uint32 %zu of the USB table changed %u -> %u: not refused", k, v, changed);
+                memcpy(img + at + 4 * k, &v, 4);
+        }
+        assert_int_equal(policy_image_seal(img, size, sha), 0);
+        assert_int_equal(policy_image_load_buffer(img, size, SHA_A, NULL, NULL, "img", &q), 0);
+        assert_policy_same(p, q);
+        policy_free(q);
+
+        shifted = malloc(size + 1);
+        assert_non_null(shifted);
+        memcpy(shifted + 1, img, size);
+        assert_int_equal(policy_image_load_buffer(shifted + 1, size, SHA_A, NULL, NULL, "img", &q), 0);
+        assert_policy_same(p, q);
+        policy_free(q);
+        policy_free(p);
+}
+
 /* ---- the load gate ---------------------------------------------------------------------------- */
 
 struct fixture {
@@ -586,6 +630,7 @@ int main(void) {
                 cmocka_unit_test(test_image_of_every_kind_of_entry_reads_back_the_same),
                 cmocka_unit_test(test_image_for_other_bytes_or_another_host_is_stale),
                 cmocka_unit_test(test_image_with_any_byte_changed_or_cut_short_is_refused),
+                cmocka_unit_test(test_image_with_another_usb_table_is_refused),
                 cmocka_unit_test_setup_teardown(test_load_parses_without_an_image_and_reads_the_one_it_saved, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_load_parses_when_the_image_is_for_other_bytes, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_load_parses_when_the_image_is_damaged, setup, teardown),
