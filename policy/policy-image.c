@@ -770,7 +770,10 @@ static int image_header_check(struct reader *rd, const uint8_t source_sha256[sta
         if (rd->size < sizeof *h || rd->size > POLICY_IMAGE_MAX || rd->size % 8 != 0)
                 return -EBADMSG;
         memcpy(h, rd->data, sizeof *h);
-        if (memcmp(h->magic, IMAGE_MAGIC, sizeof h->magic) != 0 || h->version != POLICY_IMAGE_VERSION ||
+        /* An image of another version (one an older kyoka wrote): not damaged, only not ours. */
+        if (memcmp(h->magic, IMAGE_MAGIC, sizeof h->magic) == 0 && h->version != POLICY_IMAGE_VERSION)
+                return -ESTALE;
+        if (memcmp(h->magic, IMAGE_MAGIC, sizeof h->magic) != 0 ||
             h->endian != IMAGE_ENDIAN || h->size != rd->size || h->policy_format != POLICY_FORMAT_VERSION)
                 return -EBADMSG;
         if (!section_ok(rd, &h->strings, 1, POLICY_IMAGE_MAX) || !section_ok(rd, &h->blob, 1, POLICY_IMAGE_MAX) ||

@@ -40,7 +40,8 @@ int policy_image_write_at(int dirfd, const char *name, const struct policy *p, c
 /* Builds the policy an image describes. DATA (SIZE bytes) must hold an image made from the bytes
  * whose SHA-256 is SOURCE_SHA256, for the same HOSTNAME and MACHINE_ID; SOURCE names the policy
  * in messages (policy->source). The policy borrows DATA's strings: DATA must outlive it.
- * -ESTALE: an intact image of other bytes or for another host; -EBADMSG: not an intact image
+ * -ESTALE: an intact image of other bytes or for another host, or an image of another
+ * POLICY_IMAGE_VERSION; -EBADMSG: not an intact image
  * (bad magic, version, checksum, a count or offset out of bounds, a value out of range);
  * -ENOMEM. *RET is written only on success. */
 int policy_image_load_buffer(const void *data, size_t size, const uint8_t source_sha256[static 32],

@@ -50,8 +50,8 @@ struct policy_load_result {
         bool unchanged;               /* same serial and bytes as the last accepted */
         bool from_image;              /* the policy was read from STATE_DIR's image, not parsed */
         int image_error;              /* use_image and parsed: why the image was not taken (negative
-                                       * errno: -ENOENT none, -ESTALE made from other bytes or for
-                                       * another host, -EBADMSG damaged, -EPERM not trusted) */
+                                       * errno: -ENOENT none, -ESTALE made from other bytes, for
+                                       * another host or by another image version, -EBADMSG damaged, -EPERM not trusted) */
         struct policy_diag diag;
         char message[512];            /* one line for humans: what was refused and why */
 };

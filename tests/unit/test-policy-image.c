@@ -268,6 +268,15 @@ static void test_image_for_other_bytes_or_another_host_is_stale(void **state) {
         assert_int_equal(policy_image_load_buffer(img, size, SHA_A, "ws-02", NULL, "img", &q), -ESTALE);
         assert_int_equal(policy_image_load_buffer(img, size, SHA_A, NULL, NULL, "img", &q), -ESTALE);
         assert_int_equal(policy_image_load_buffer(img, size, SHA_A, "ws-01", "0123", "img", &q), -ESTALE);
+        /* written by another version (version follows the 8-byte magic): not ours, not damaged */
+        uint32_t version;
+        memcpy(&version, (uint8_t *) img + 8, 4);
+        assert_int_equal(version, POLICY_IMAGE_VERSION);
+        version = 1;
+        memcpy((uint8_t *) img + 8, &version, 4);
+        uint8_t sha[32];
+        assert_int_equal(policy_image_seal(img, size, sha), 0);
+        assert_int_equal(policy_image_load_buffer(img, size, SHA_A, "ws-01", NULL, "img", &q), -ESTALE);
         assert_null(q);
         policy_free(p);
 }
