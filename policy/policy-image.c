@@ -119,7 +119,7 @@ struct image_fixed {
 /* A record per field of the in-memory model: a field added there must be added here (and
  * POLICY_IMAGE_VERSION raised), or an image would silently drop it. These catch most additions. */
 _Static_assert(sizeof(struct policy_approval) == 104, "policy_approval changed: update policy-image.c");
-_Static_assert(sizeof(struct policy_usb_entry) == 144, "policy_usb_entry changed: update policy-image.c");
+_Static_assert(sizeof(struct policy_usb_entry) == 136, "policy_usb_entry changed: update policy-image.c");
 _Static_assert(sizeof(struct policy_net_entry) == 144, "policy_net_entry changed: update policy-image.c");
 _Static_assert(sizeof(struct policy_wireless_entry) == 176, "policy_wireless_entry changed: update policy-image.c");
 _Static_assert(sizeof(struct policy_media_entry) == 168, "policy_media_entry changed: update policy-image.c");
