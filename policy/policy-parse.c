@@ -488,6 +488,16 @@ static int get_workstations(struct parser *ps, const struct pconf_node *s, const
         return 0;
 }
 
+/* get_workstations for an entry's list, whose count is a uint32_t (bounded by POLICY_WORKSTATIONS_MAX). */
+static int get_approval_workstations(struct parser *ps, const struct pconf_node *s, const char *field,
+                                     struct policy_approval *a) {
+        size_t n = 0;
+        int r = get_workstations(ps, s, field, &a->workstations, &n);
+
+        a->n_workstations = (uint32_t) n;
+        return r;
+}
+
 enum key_kind {
         KEY_PERMIT,
         KEY_TEXT,                     /* optional free text */
@@ -776,7 +786,7 @@ static void parse_entry(struct parser *ps, const struct pconf_node *g, const cha
                         (void) dup_string(ps, s, f, POLICY_STRING_MAX, STR_REQUIRED, &a->approved_by);
                         break;
                 case KEY_WORKSTATIONS:
-                        (void) get_workstations(ps, s, f, &a->workstations, &a->n_workstations);
+                        (void) get_approval_workstations(ps, s, f, a);
                         break;
                 case KEY_APPROVED_ON:
                         (void) get_time(ps, s, f, false, &a->approved_on, &a->approved_on_text);
@@ -1077,7 +1087,7 @@ static void parse_media_entry(struct parser *ps, const struct pconf_node *g, con
                 } else if (streq(name, "label") || streq(name, "purpose") || streq(name, "holder"))
                         (void) dup_string(ps, s, f, POLICY_STRING_MAX, STR_OPTIONAL, text_field(a, name));
                 else if (streq(name, "workstations"))
-                        (void) get_workstations(ps, s, f, &a->workstations, &a->n_workstations);
+                        (void) get_approval_workstations(ps, s, f, a);
                 else if (streq(name, "approved_by")) {
                         seen_by = true;
                         (void) dup_string(ps, s, f, POLICY_STRING_MAX, STR_REQUIRED, &a->approved_by);

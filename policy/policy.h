@@ -25,8 +25,9 @@ enum policy_action {
         POLICY_ALLOW = 1,
 };
 
-/* What to do with the interfaces of a matched device that its entry does not list. */
-enum policy_unlisted {
+/* What to do with the interfaces of a matched device that its entry does not list. One byte
+ * (packed), like enum policy_scan: a policy holds one per entry, up to a million entries. */
+enum __attribute__((packed)) policy_unlisted {
         UNLISTED_BLOCK_DEVICE = 0,    /* the whole device is blocked (default: a "stick" that is also a keyboard) */
         UNLISTED_DISABLE,             /* the device is authorised, only the listed interfaces are */
 };
@@ -36,21 +37,21 @@ struct policy_approval {
         char *permit;                 /* the permission's reference, unique in the file */
         char *label;
         char *approved_by;
-        int64_t approved_on;
-        int64_t valid_from;           /* TIME_NEG_INFINITY when not given */
-        int64_t valid_until;          /* exclusive end; TIME_INFINITY when not given. A date-only
-                                       * value means "through that day": the next local midnight. */
         char *purpose;
         char *holder;                 /* may be NULL */
         /* The dates as written, for display and rewriting (NULL when not given). */
         char *approved_on_text;
         char *valid_from_text;
         char *valid_until_text;
+        int64_t approved_on;
+        int64_t valid_from;           /* TIME_NEG_INFINITY when not given */
+        int64_t valid_until;          /* exclusive end; TIME_INFINITY when not given. A date-only
+                                       * value means "through that day": the next local midnight. */
         /* `workstations`: the hosts the entry applies on (host names or machine-ids), a subset of
          * the policy's `workstation` list; NULL: every host the policy is for. policy_load()
          * drops the entries that do not apply on the host it loads for. */
         char **workstations;
-        size_t n_workstations;
+        uint32_t n_workstations;      /* <= POLICY_WORKSTATIONS_MAX */
         unsigned line;                /* where the entry starts in the file */
 };
 
@@ -77,7 +78,7 @@ bool policy_interface_pattern_equal(const struct policy_interface_pattern *a,
 /* Whether a medium must pass a virus scan before it is usable, and whether every file written
  * to it is scanned too (docs/policy.md "scan"). An entry that says nothing follows defaults.scan. */
 struct policy;
-enum policy_scan {
+enum __attribute__((packed)) policy_scan {
         POLICY_SCAN_DEFAULT = 0,      /* not given: defaults.scan (in defaults.scan itself: none) */
         POLICY_SCAN_NONE,             /* "none" */
         POLICY_SCAN_REQUIRED,         /* "required": before use */
@@ -104,19 +105,22 @@ struct policy_scan_limits {
 
 struct policy_usb_entry {
         struct policy_approval approval;
-        uint16_t vendor;
-        uint16_t product;
         char *serial;                 /* "" approves units that report no serial */
         char *path;                   /* udev ID_PATH of the port it must be plugged into; NULL: any port */
-        bool has_interfaces;          /* false: no `interfaces` key, any interface set matches */
-        size_t n_interfaces;
         struct policy_interface_pattern *interfaces;
-        bool read_only;
-        bool hidraw_user;             /* its hidraw nodes are left to udev's rules (uaccess for the seat's
+        uint16_t vendor;
+        uint16_t product;
+        uint8_t n_interfaces;         /* <= USB_INTERFACES_MAX */
+        /* Bit-fields: the entry is 136 bytes with them, 144 without (the flags in one byte). */
+        bool has_interfaces : 1;      /* false: no `interfaces` key, any interface set matches */
+        bool read_only : 1;
+        bool hidraw_user : 1;         /* its hidraw nodes are left to udev's rules (uaccess for the seat's
                                        * user); false: root only, whatever the rules say */
-        enum policy_unlisted unlisted;
-        enum policy_scan scan;
+        enum policy_unlisted unlisted : 1;
+        enum policy_scan scan : 3;          /* 3 bits: _POLICY_SCAN_MAX (4) is a value of the type */
 };
+_Static_assert(USB_INTERFACES_MAX <= UINT8_MAX, "n_interfaces fits its field");
+_Static_assert(UNLISTED_DISABLE < (1 << 1) && _POLICY_SCAN_MAX < (1 << 3), "the enums fit their bit-fields");
 
 struct policy_net_entry {
         struct policy_approval approval;
