@@ -13,6 +13,7 @@
 
 #include "carry-protocol.h"
 #include "fileio.h"
+#include "identity.h"
 #include "kyoka-names.h"
 #include "log.h"
 #include "macro.h"
@@ -40,12 +41,18 @@ struct carry_link {
         uint32_t next_token;
         uint64_t clock;
         carry_link_state_t state;
+        carry_link_scanned_t scanned;
         void *userdata;
         struct link_medium media[CARRY_LINK_MEDIA_MAX];
 };
 
 bool carry_link_connected(const struct carry_link *l) {
         return l && l->connected;
+}
+
+void carry_link_set_scan_listener(struct carry_link *l, carry_link_scanned_t scanned) {
+        if (l)
+                l->scanned = scanned;
 }
 
 static void send_message(struct carry_link *l, const struct carry_message *m) {
@@ -62,6 +69,14 @@ static void send_message(struct carry_link *l, const struct carry_message *m) {
 static void send_medium(struct carry_link *l, const struct link_medium *lm, bool live) {
         struct carry_message m = { .type = live ? CARRY_MSG_MEDIUM : CARRY_MSG_FORGET, .token = lm->token };
         snprintf(m.syspath, sizeof m.syspath, "%s", lm->syspath);
+        if (live && lm->info.scan.enabled) {
+                const struct carry_scan *s = &lm->info.scan;
+                m.scan_enabled = true;
+                m.scan_max_seconds = s->max_seconds;
+                m.scan_max_bytes = s->max_bytes;
+                m.scan_max_database_age = s->max_database_age;
+                snprintf(m.clamd_socket, sizeof m.clamd_socket, "%s", s->clamd_socket);
+        }
         send_message(l, &m);
 }
 
@@ -124,7 +139,11 @@ int carry_link_handle(struct carry_link *l, const void *buf, size_t n) {
                                        m.path, m.token);
                         return -ESRCH;
                 }
-                recorder_file(l->rec, &(struct record_file) {
+                /* What clamd said, as the worker passed it on: text from a file's contents. */
+                char scanner[SCAN_TEXT_MAX], signature[SCAN_SIGNATURE_MAX];
+                identity_sanitize(m.scanner, strlen(m.scanner), scanner, sizeof scanner);
+                identity_sanitize(m.signature, strlen(m.signature), signature, sizeof signature);
+                struct record_file f = {
                         .ev = events[m.ev],
                         .usb = lm ? &lm->info.id : NULL,
                         .permit = lm ? lm->info.permit : "",
@@ -140,7 +159,21 @@ int carry_link_handle(struct carry_link *l, const void *buf, size_t n) {
                         .count = m.count,
                         .reason = carry_reason_to_string(m.reason),
                         .time_usec = m.time_usec,
-                });
+                        .scan_asked = m.scan != 0,
+                        .scan_result = m.scan != 0 ? (enum scan_result) (m.scan - 1) : SCAN_RESULT_CLEAN,
+                        .scan_fault = m.scan_fault,
+                        .scan_error = (int) m.scan_error,
+                        .scanner = scanner,
+                        .signature = signature,
+                };
+                if (f.scan_asked && !(lm && lm->info.scan.enabled)) {
+                        /* A scan kyokad did not ask for: not recorded as one. */
+                        f.scan_asked = false;
+                        f.scanner = f.signature = "";
+                }
+                recorder_file(l->rec, &f);
+                if (f.scan_asked && lm && l->scanned)
+                        l->scanned(&lm->info, &f, l->userdata);
                 return 0;
         }
         case CARRY_MSG_FAULT: {
@@ -221,6 +254,9 @@ void carry_link_sync_begin(struct carry_link *l) {
 
 static bool same_info(const struct carry_medium_info *a, const struct carry_medium_info *b) {
         return a->verdict == b->verdict && streq(a->permit, b->permit) && streq(a->id.bus_path, b->id.bus_path) &&
+               a->scan.enabled == b->scan.enabled && a->scan.max_seconds == b->scan.max_seconds &&
+               a->scan.max_bytes == b->scan.max_bytes && a->scan.max_database_age == b->scan.max_database_age &&
+               streq(a->scan.clamd_socket, b->scan.clamd_socket) &&
                a->id.vendor == b->id.vendor && a->id.product == b->id.product &&
                a->id.has_serial == b->id.has_serial && streq(a->id.serial, b->id.serial);
 }

@@ -25,10 +25,16 @@ struct carry_link;
 /* The worker connected (said HELLO) or went away. */
 typedef void (*carry_link_state_t)(bool connected, void *userdata);
 
+/* A file written to MEDIUM was scanned (scan = "in-and-out") and its record F made: infected or
+ * not scanned, the owner acts on the medium (the same userdata as the state's). */
+typedef void (*carry_link_scanned_t)(const struct carry_medium_info *medium, const struct record_file *f,
+                                     void *userdata);
+
 /* Listens on RUNTIME_DIR/KYOKA_CARRY_SOCKET for a worker running as WORKER_UID. */
 int carry_link_new(sd_event *e, struct recorder *rec, const char *runtime_dir, uid_t worker_uid,
                    carry_link_state_t state, void *userdata, struct carry_link **ret);
 bool carry_link_connected(const struct carry_link *l);
+void carry_link_set_scan_listener(struct carry_link *l, carry_link_scanned_t scanned);
 
 void carry_link_sync_begin(struct carry_link *l);
 void carry_link_offer(struct carry_link *l, const char *syspath, const struct carry_medium_info *info);

@@ -82,12 +82,30 @@ static bool syspath_ok(const char *s) {
                s[strlen(s) - 1] != '/';
 }
 
+/* A FILE's scan fields: all empty unless a written file was scanned; a fault only with FAULT, a
+ * signature only (and always) with INFECTED. */
+static bool scan_ok(const struct carry_message *m) {
+        if (m->scan == 0)
+                return m->scan_fault == SCAN_FAULT_NONE && m->scan_error == 0 && !m->scanner[0] && !m->signature[0];
+        if (m->ev != CARRY_FILE_WRITTEN || m->scan > _SCAN_RESULT_MAX || (unsigned) m->scan_fault >= _SCAN_FAULT_MAX ||
+            m->scan_error >= 4096)
+                return false;
+        enum scan_result r = (enum scan_result) (m->scan - 1);
+        return (r == SCAN_RESULT_FAULT) == (m->scan_fault != SCAN_FAULT_NONE) &&
+               (r == SCAN_RESULT_INFECTED) == (m->signature[0] != 0) && (r == SCAN_RESULT_FAULT || m->scan_error == 0);
+}
+
 /* What parse accepts and format may say: one check for both. */
 static bool message_ok(const struct carry_message *m) {
         switch (m->type) {
         case CARRY_MSG_HELLO:
                 return true;
         case CARRY_MSG_MEDIUM:
+                if (m->scan_enabled && (m->scan_max_seconds == 0 || m->scan_max_bytes == 0 || m->clamd_socket[0] != '/'))
+                        return false;
+                if (!m->scan_enabled && (m->scan_max_seconds || m->scan_max_bytes || m->scan_max_database_age ||
+                                         m->clamd_socket[0]))
+                        return false;
                 return m->token != 0 && syspath_ok(m->syspath);
         case CARRY_MSG_FORGET:
                 return m->token != 0;
@@ -97,6 +115,8 @@ static bool message_ok(const struct carry_message *m) {
                 if (m->error >= 4096 || m->size < 0 || m->count < 1 || m->time_usec < 0 || m->pid < 0 || m->uid < -1)
                         return false;
                 if (!sha256_ok(m->sha256) || (m->ev != CARRY_FILE_WRITTEN && m->sha256[0]))
+                        return false;
+                if (!scan_ok(m))
                         return false;
                 return m->token != 0 || m->ev == CARRY_FILE_LOST;
         case CARRY_MSG_FAULT:
@@ -123,6 +143,14 @@ int carry_message_parse(const void *buf, size_t n, struct carry_message *ret) {
         case CARRY_MSG_MEDIUM:
                 m.token = (uint32_t) get(&c, 4);
                 get_string(&c, m.syspath, sizeof m.syspath);
+                uint64_t enabled = get(&c, 1);
+                if (enabled > 1)
+                        return -EBADMSG;      /* one spelling */
+                m.scan_enabled = enabled == 1;
+                m.scan_max_seconds = (uint32_t) get(&c, 4);
+                m.scan_max_bytes = get(&c, 8);
+                m.scan_max_database_age = (uint32_t) get(&c, 4);
+                get_string(&c, m.clamd_socket, sizeof m.clamd_socket);
                 break;
         case CARRY_MSG_FORGET:
                 m.token = (uint32_t) get(&c, 4);
@@ -141,6 +169,11 @@ int carry_message_parse(const void *buf, size_t n, struct carry_message *ret) {
                 get_string(&c, m.sha256, sizeof m.sha256);
                 get_string(&c, m.process, sizeof m.process);
                 get_string(&c, m.user, sizeof m.user);
+                m.scan = (uint8_t) get(&c, 1);
+                m.scan_fault = (enum scan_fault) get(&c, 1);
+                m.scan_error = (uint32_t) get(&c, 4);
+                get_string(&c, m.scanner, sizeof m.scanner);
+                get_string(&c, m.signature, sizeof m.signature);
                 break;
         case CARRY_MSG_FAULT:
                 m.token = (uint32_t) get(&c, 4);
@@ -207,6 +240,11 @@ int carry_message_format(const struct carry_message *m, void *buf, size_t size) 
         case CARRY_MSG_MEDIUM:
                 put(&w, m->token, 4);
                 put_string(&w, m->syspath, sizeof m->syspath);
+                put(&w, m->scan_enabled, 1);
+                put(&w, m->scan_max_seconds, 4);
+                put(&w, m->scan_max_bytes, 8);
+                put(&w, m->scan_max_database_age, 4);
+                put_string(&w, m->clamd_socket, sizeof m->clamd_socket);
                 break;
         case CARRY_MSG_FORGET:
                 put(&w, m->token, 4);
@@ -225,6 +263,11 @@ int carry_message_format(const struct carry_message *m, void *buf, size_t size) 
                 put_string(&w, m->sha256, sizeof m->sha256);
                 put_string(&w, m->process, sizeof m->process);
                 put_string(&w, m->user, sizeof m->user);
+                put(&w, m->scan, 1);
+                put(&w, m->scan_fault, 1);
+                put(&w, m->scan_error, 4);
+                put_string(&w, m->scanner, sizeof m->scanner);
+                put_string(&w, m->signature, sizeof m->signature);
                 break;
         case CARRY_MSG_FAULT:
                 put(&w, m->token, 4);

@@ -3,8 +3,9 @@
  * other on RUNTIME_DIR/carry (AF_UNIX, SOCK_SEQPACKET: one message per packet, at most
  * CARRY_MESSAGE_MAX bytes). docs/ARCHITECTURE.md "The carry-out record".
  *
- *     kyokad -> worker   MEDIUM token syspath     a USB device kyokad gave access to: record the
- *                                                 file systems of block devices below SYSPATH
+ *     kyokad -> worker   MEDIUM token syspath scan  a USB device kyokad gave access to: record the
+ *                                                 file systems of block devices below SYSPATH (and
+ *                                                 scan each file written, with SCAN's socket and bounds)
  *                        FORGET token             no longer (mounts marked stay until unmounted)
  *     worker -> kyokad   HELLO                    first, once
  *                        FILE token ...           a file written or read, or files lost
@@ -19,10 +20,13 @@
  * sends. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define CARRY_PROTOCOL_VERSION 1
+#include "scan-protocol.h"
+
+#define CARRY_PROTOCOL_VERSION 2     /* 2: the scan of files written (scan = "in-and-out") */
 #define CARRY_MESSAGE_MAX 2048
 #define CARRY_SYSPATH_MAX 512          /* with its NUL */
 #define CARRY_PATH_MAX 1024            /* with its NUL: the record's path on the medium */
@@ -82,6 +86,21 @@ struct carry_message {
         char sha256[CARRY_SHA256_MAX];          /* "" or 64 lowercase hex digits */
         char process[CARRY_PROCESS_MAX];
         char user[CARRY_USER_MAX];
+        /* FILE written on a medium whose files are scanned: SCAN is 0 (not asked) or 1 + enum
+         * scan_result; SCAN_FAULT (FAULT only) and SCAN_ERROR (< 4096); SCANNER and SIGNATURE
+         * (INFECTED only, not empty) as clamd said them. */
+        uint8_t scan;
+        enum scan_fault scan_fault;
+        uint32_t scan_error;
+        char scanner[SCAN_TEXT_MAX];
+        char signature[SCAN_SIGNATURE_MAX];
+        /* MEDIUM: whether and how files written there are scanned (SCAN_ENABLED: the bounds are
+         * > 0 but the database age, and the socket an absolute path) */
+        bool scan_enabled;
+        uint32_t scan_max_seconds;
+        uint64_t scan_max_bytes;
+        uint32_t scan_max_database_age;
+        char clamd_socket[108];
         /* FAULT */
         enum carry_fault fault;
 };

@@ -31,6 +31,7 @@ struct worker {
         struct {
                 uint32_t token;
                 char syspath[CARRY_SYSPATH_MAX];
+                struct carry_scan scan;
         } media[WORKER_MEDIA_MAX];
 };
 
@@ -76,6 +77,17 @@ static void out_file(void *userdata, const struct carry_medium_info *medium, con
                 snprintf(m.sha256, sizeof m.sha256, "%s", f->sha256 ?: "");
         snprintf(m.process, sizeof m.process, "%s", f->process ?: "");
         snprintf(m.user, sizeof m.user, "%s", f->user ?: "");
+        if (m.ev == CARRY_FILE_WRITTEN && f->scan_asked) {
+                m.scan = (uint8_t) (1 + f->scan_result);
+                m.scan_fault = f->scan_result == SCAN_RESULT_FAULT ? f->scan_fault : SCAN_FAULT_NONE;
+                if (m.scan_fault == SCAN_FAULT_NONE && f->scan_result == SCAN_RESULT_FAULT)
+                        m.scan_fault = SCAN_FAULT_SCANNER_ERROR;
+                m.scan_error = f->scan_result == SCAN_RESULT_FAULT && f->scan_error > 0 && f->scan_error < 4096
+                                       ? (uint32_t) f->scan_error : 0;
+                snprintf(m.scanner, sizeof m.scanner, "%s", f->scanner ?: "");
+                if (f->scan_result == SCAN_RESULT_INFECTED)
+                        snprintf(m.signature, sizeof m.signature, "%s", f->signature && f->signature[0] ? f->signature : "?");
+        }
         worker_send(w, &m);
 }
 
@@ -96,7 +108,7 @@ static const struct carry_output output = { .file = out_file, .fault = out_fault
 /* A block device below a USB device kyokad named: the longest such path. */
 static int lookup(const char *block_syspath, struct carry_medium_info *ret, void *userdata) {
         struct worker *w = userdata;
-        size_t best = 0;
+        size_t best = 0, found = 0;
         uint32_t token = 0;
 
         for (size_t i = 0; i < w->n_media; i++) {
@@ -104,11 +116,12 @@ static int lookup(const char *block_syspath, struct carry_medium_info *ret, void
                 if (n > best && strncmp(block_syspath, w->media[i].syspath, n) == 0 && block_syspath[n] == '/') {
                         best = n;
                         token = w->media[i].token;
+                        found = i;
                 }
         }
         if (!token)
                 return -ENOENT;
-        *ret = (struct carry_medium_info) { .token = token };
+        *ret = (struct carry_medium_info) { .token = token, .scan = w->media[found].scan };
         return 0;
 }
 
@@ -152,6 +165,13 @@ static int on_kyokad(sd_event_source *s, int fd, uint32_t revents, void *userdat
                         }
                         w->media[w->n_media].token = m.token;
                         snprintf(w->media[w->n_media].syspath, CARRY_SYSPATH_MAX, "%s", m.syspath);
+                        w->media[w->n_media].scan = (struct carry_scan) {
+                                .enabled = m.scan_enabled,
+                                .max_seconds = m.scan_max_seconds,
+                                .max_bytes = m.scan_max_bytes,
+                                .max_database_age = m.scan_max_database_age,
+                        };
+                        snprintf(w->media[w->n_media].scan.clamd_socket, CARRY_SOCKET_MAX, "%s", m.clamd_socket);
                         w->n_media++;
                         log_debug("Carry-out worker: medium %u is %s", m.token, m.syspath);
                 }

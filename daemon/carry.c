@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clamd.h"
 #include "fileio.h"
 #include "log.h"
 #include "macro.h"
@@ -61,10 +62,12 @@ struct item {
         char process[16];
         bool process_gone;            /* exited before kyokad looked: uid is the file's owner */
         char path[1024];
+        struct carry_scan scan;       /* the medium's, when the file was queued */
         /* the worker's */
         int error;
         char sha256[65];
         char user[64];
+        struct clamd_file_result scanned; /* when scan.enabled */
 };
 
 struct carry {
@@ -250,6 +253,13 @@ static void medium_mark(struct carry *c, struct medium *m) {
 
 static void read_events(struct carry *c);
 
+static bool medium_seen(const dev_t *seen, size_t n, dev_t dev) {
+        for (size_t i = 0; i < n; i++)
+                if (seen[i] == dev)
+                        return true;
+        return false;
+}
+
 /* The mount table changed (or kyokad starts, or decisions changed): every mount of an approved
  * medium's file system is marked; a file system no longer mounted is let go once every event
  * it had is read. */
@@ -275,6 +285,15 @@ static void mounts_update(struct carry *c) {
                         continue;
                 dev_t dev = makedev(mt.major, mt.minor);
                 struct medium *m = medium_find(c, dev, false);
+                if (m && !medium_seen(seen, n_seen, dev)) {
+                        /* Once per file system: what kyokad says of it now (its permit, access,
+                         * scan, token) names the files from here on. */
+                        char syspath[PATH_MAX], devname[DEVNAME_MAX];
+                        struct carry_medium_info info;
+                        if (block_device_of(dev, syspath, sizeof syspath, devname) >= 0 &&
+                            c->lookup(syspath, &info, c->userdata) >= 0)
+                                m->info = info;
+                }
                 if (!m) {
                         char syspath[PATH_MAX], devname[DEVNAME_MAX];
                         struct carry_medium_info info;
@@ -296,13 +315,11 @@ static void mounts_update(struct carry *c) {
                         c->media = m;
                 }
                 medium_add_mount(m, &mt);
-                if (n_seen < ELEMENTSOF(seen))
+                if (n_seen < ELEMENTSOF(seen) && !medium_seen(seen, n_seen, dev))
                         seen[n_seen++] = dev;
         }
         for (struct medium *m = c->media; m; m = m->next) {
-                bool mounted = false;
-                for (size_t i = 0; i < n_seen; i++)
-                        mounted = mounted || seen[i] == m->dev;
+                bool mounted = medium_seen(seen, n_seen, m->dev);
                 if (!mounted && !m->gone) {
                         m->gone = true;
                         log_info("Carry-out record: %s (USB device %s) is no longer mounted", m->devname, m->info.id.bus_path);
@@ -455,6 +472,8 @@ static void on_event(struct carry *c, const struct fanotify_event_metadata *ev) 
                         it->path[k2 + (int) MIN(len, room)] = 0;
                 }
         }
+        if (written)
+                it->scan = m->info.scan;
         it->fd = TAKE_FD(fd);
         c->live++;
         queue_push(c, it);
@@ -563,6 +582,17 @@ static int hash_fd(int fd, char ret[65]) {
         return 0;
 }
 
+/* The file's contents to clamd, within the policy's bounds for one file. */
+static void scan_item(struct item *it) {
+        if ((uint64_t) it->size > it->scan.max_bytes) {
+                it->scanned = (struct clamd_file_result) { .result = SCAN_RESULT_FAULT, .fault = SCAN_FAULT_SIZE_EXCEEDED,
+                                                           .error = EFBIG };
+                return;
+        }
+        int64_t deadline = clamd_now_ns() + (int64_t) MAX(it->scan.max_seconds, 1U) * 1000000000;
+        clamd_scan_file(it->scan.clamd_socket, it->fd, deadline, it->scan.max_database_age, &it->scanned);
+}
+
 static void *worker(void *userdata) {
         struct carry *c = userdata;
 
@@ -588,6 +618,8 @@ static void *worker(void *userdata) {
                         /* The size the hash is of. */
                         if (fstat(it->fd, &st) == 0)
                                 it->size = st.st_size;
+                        if (it->scan.enabled)
+                                scan_item(it);
                 }
                 close(it->fd);
                 it->fd = -EBADF;
@@ -635,6 +667,12 @@ static void record_done(struct carry *c) {
                         .count = it->count,
                         .reason = it->process_gone ? "process-gone" : "",
                         .time_usec = it->time_usec,
+                        .scan_asked = it->written && it->scan.enabled,
+                        .scan_result = it->scanned.result,
+                        .scan_fault = it->scanned.fault,
+                        .scan_error = it->scanned.error,
+                        .scanner = it->scanned.scanner,
+                        .signature = it->scanned.signature,
                 });
                 medium_unref(m);
                 free(it);

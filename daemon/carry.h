@@ -16,6 +16,11 @@
  * record's count). What is dropped all the same (the kernel's queue overflowed, memory ran out)
  * is recorded as files-lost, counted; never silently.
  *
+ * Files written to a medium whose permit says scan = "in-and-out" are scanned too, on the same
+ * thread after hashing (clamd.h, FILDES: the descriptor the kernel opened for the event): the
+ * record says what clamd found, and the owner acts on it (usb-devices.c: infected de-authorises
+ * the medium, a scan that cannot be done holds it).
+ *
  * Where the records go is the caller's (struct carry_output): kyokad run directly hands them to
  * its recorder; the carry-out worker (`kyokad --carry-worker`, carry-worker.c, kyoka-carry.service)
  * sends them to kyokad over a socket (carry-protocol.h), and kyokad records them (carry-link.c).
@@ -40,11 +45,20 @@ struct carry;
  * -ENOENT (not a medium kyokad gave access to: nothing is recorded there). In the carry-out
  * worker only TOKEN is known (kyokad's name for the approval, carry-protocol.h); kyokad fills in
  * the rest from its own state when the record comes back. */
+#define CARRY_SOCKET_MAX 108         /* clamd's socket path, with its NUL (sun_path) */
+struct carry_scan {
+        bool enabled;                 /* scan = "in-and-out": each file written is scanned */
+        uint32_t max_seconds;         /* one file's scan, 1.. */
+        uint64_t max_bytes;           /* a larger file is not scanned: size-exceeded */
+        uint32_t max_database_age;    /* seconds; 0: not checked */
+        char clamd_socket[CARRY_SOCKET_MAX];
+};
 struct carry_medium_info {
         struct usb_identity id;
         char permit[POLICY_STRING_MAX];
         enum policy_verdict verdict;
         uint32_t token;
+        struct carry_scan scan;
 };
 typedef int (*carry_lookup_t)(const char *block_syspath, struct carry_medium_info *ret, void *userdata);
 

@@ -154,6 +154,8 @@ static int carry_lookup(const char *block_syspath, struct carry_medium_info *ret
 static void carry_out_file(void *userdata, const struct carry_medium_info *medium, const struct record_file *f) {
         struct manager *m = userdata;
         recorder_file(m->recorder, f);
+        if (f->scan_asked && medium)
+                usb_devices_file_scanned(m->usb, &medium->id, f);
 }
 
 static void carry_out_fault(void *userdata, const struct carry_medium_info *medium, enum record_fault fault, int error,
@@ -187,6 +189,12 @@ static void on_media_changed(void *userdata) {
         struct manager *m = userdata;
         if (m->carry_sync)
                 (void) sd_event_source_set_enabled(m->carry_sync, SD_EVENT_ONESHOT);
+}
+
+/* --carry-out worker: a file written was scanned (recorded already): the medium may have to close. */
+static void on_carry_scanned(const struct carry_medium_info *medium, const struct record_file *f, void *userdata) {
+        struct manager *m = userdata;
+        usb_devices_file_scanned(m->usb, &medium->id, f);
 }
 
 static void on_carry_link_state(bool connected, void *userdata) {
@@ -230,9 +238,11 @@ static int manager_start_carry_link(struct manager *m) {
         if (r < 0)
                 recorder_fault(m->recorder, FAULT_CARRY_WORKER, r, "Cannot listen for the carry-out worker in %s: %s; "
                                "read-write media are read-only", m->cfg.runtime_dir, strerror(-r));
-        else
+        else {
+                carry_link_set_scan_listener(m->carry_link, on_carry_scanned);
                 log_info("Carry-out record: waiting for its worker (%s, uid %d) on %s/%s", KYOKA_CARRY_USER, (int) uid,
                          m->cfg.runtime_dir, KYOKA_CARRY_SOCKET);
+        }
         return 0;
 }
 
@@ -338,6 +348,11 @@ static int manager_load_policy(struct manager *m) {
                 r = policy_load_save_image(&opts, &res);
                 if (r < 0)
                         log_warning_errno(r, "Cannot write %s/%s: %m; the next start parses the policy again",
+                                          m->cfg.state_dir, KYOKA_POLICY_IMAGE_FILE);
+                /* The parsed policy holds every string on the heap; the image's holds them in its
+                 * read-only mapping (a large policy: several MB less for as long as it is in force). */
+                else if ((r = policy_load_take_image(&opts, &res)) < 0)
+                        log_warning_errno(r, "Cannot read back %s/%s: %m; the parsed policy stays in force",
                                           m->cfg.state_dir, KYOKA_POLICY_IMAGE_FILE);
         }
         snprintf(m->signer_name, sizeof m->signer_name, "%s", trusted_key_name(res.signer));
@@ -514,6 +529,8 @@ int manager_start(struct manager *m) {
                 if (r < 0)
                         recorder_fault(m->recorder, FAULT_CARRY_WATCH, r, "Cannot record files written to approved "
                                        "media (fanotify): %s", strerror(-r));
+                else    /* media whose files must be scanned may be written to now */
+                        usb_devices_set_carry(m->usb, false, true);
         }
 
         /* The control socket is for reading and asking to reload: enforcement never depends

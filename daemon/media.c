@@ -500,6 +500,12 @@ static void media_match(struct media *m, const struct medium *d, struct policy_d
         } else if (dec->scan_required && !(current && d->scan == MEDIUM_SCAN_PASSED)) {
                 *ret_held = true;
                 snprintf(reason + n, size - n, "; held for its virus scan: root's alone and read-only until it passes");
+        } else if (dec->scan_written && dec->verdict == VERDICT_ALLOW) {
+                /* Fail closed: files written to media on other buses are not seen (the carry-out
+                 * record watches USB media), so none could be scanned as the policy asks. */
+                dec->verdict = VERDICT_READ_ONLY;
+                snprintf(reason + n, size - n, "; read-only: files written to it could not be scanned "
+                         "(scan \"in-and-out\" is for USB media)");
         }
 }
 

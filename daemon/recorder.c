@@ -853,6 +853,8 @@ void recorder_scan_outcome(struct recorder *r, const struct record_scan *base, e
         rs.bytes = o->bytes;
         rs.duration_ms = o->duration_ms;
         rs.scanner = o->scanner;
+        if (base->carried_out)
+                rs.file_path = o->path;       /* the file written, whatever the outcome */
         switch (o->result) {
         case SCAN_RESULT_CLEAN:
                 rs.ev = SCAN_RECORD_PASSED;
@@ -902,7 +904,14 @@ void recorder_scan(struct recorder *r, const struct record_scan *s) {
         }
         fields_add(&fs, scan_fields, ELEMENTSOF(scan_fields), s);
 
-        if (s->ev == SCAN_RECORD_PASSED)
+        if (s->carried_out && s->ev == SCAN_RECORD_INFECTED)
+                snprintf(what, sizeof what, "VIRUS FOUND in a file written to it: %s in \"%s\" (%s): de-authorised",
+                         s->signature ?: "", s->file_path ?: "", s->scanner ?: "");
+        else if (s->carried_out)
+                snprintf(what, sizeof what, "a file written to it (\"%s\") could not be scanned (%s%s%s): held read-only "
+                         "for root until the medium is scanned again", s->file_path ?: "", s->fault ?: "",
+                         s->error ? ": " : "", s->error ? strerror(s->error) : "");
+        else if (s->ev == SCAN_RECORD_PASSED)
                 snprintf(what, sizeof what, "virus scan passed: %" PRIu64 " files, %" PRIu64 " bytes in %" PRIu64 " ms (%s): %s",
                          s->files, s->bytes, s->duration_ms, s->scanner ?: "", policy_verdict_to_string(s->verdict));
         else if (s->ev == SCAN_RECORD_INFECTED)
@@ -991,9 +1000,11 @@ void recorder_file(struct recorder *r, const struct record_file *f) {
                 [FILE_RECORD_LOST] = LEDGER_EVENT_FILES_LOST,
         };
         const char *event = events[f->ev];
-        int priority = f->ev == FILE_RECORD_LOST || f->error ? LOG_WARNING : LOG_INFO;
+        bool scanned = f->ev == FILE_RECORD_WRITTEN && f->scan_asked;
+        int priority = f->ev == FILE_RECORD_LOST || f->error || (scanned && f->scan_result != SCAN_RESULT_CLEAN)
+                               ? LOG_WARNING : LOG_INFO;
         struct field_set fs = {};
-        char who[512], what[1800], message[2400];
+        char who[512], what[1800], message[2900];
 
         if (f->usb) {
                 fields_add(&fs, usb_fields, ELEMENTSOF(usb_fields), f->usb);
@@ -1016,7 +1027,15 @@ void recorder_file(struct recorder *r, const struct record_file *f) {
                          f->count > 1 ? ", closed again" : "", f->process && f->process[0] ? f->process : "?", f->pid,
                          f->uid, f->user && f->user[0] ? f->user : "?", f->error ? ": cannot read it: " : "",
                          f->error ? strerror(f->error) : "");
-        snprintf(message, sizeof message, "%s: %s", who, what);
+        char scan[SCAN_TEXT_MAX + SCAN_SIGNATURE_MAX + 64] = "";
+        if (scanned && f->scan_result == SCAN_RESULT_CLEAN)
+                snprintf(scan, sizeof scan, "; scanned: clean (%s)", f->scanner ?: "");
+        else if (scanned && f->scan_result == SCAN_RESULT_INFECTED)
+                snprintf(scan, sizeof scan, "; scanned: VIRUS FOUND: %s (%s)", f->signature ?: "", f->scanner ?: "");
+        else if (scanned)
+                snprintf(scan, sizeof scan, "; NOT scanned: %s%s%s", scan_fault_to_string(f->scan_fault),
+                         f->scan_error ? ": " : "", f->scan_error ? strerror(f->scan_error) : "");
+        snprintf(message, sizeof message, "%s: %s%s", who, what, scan);
         journal_send(KYOKA_MESSAGE_FILE, priority, event, "usb", message, &fs, f->error);
 
         struct ledger_record lr;
@@ -1040,6 +1059,13 @@ void recorder_file(struct recorder *r, const struct record_file *f) {
                 lr.pid = f->pid;
                 ledger_text_set(lr.process, sizeof lr.process, f->process ?: "");
                 ledger_text_set(lr.sha256, sizeof lr.sha256, f->sha256 ?: "");
+        }
+        if (scanned) {
+                /* Scanned: the scanner is named (clean when no signature); not scanned: neither. */
+                if (f->scan_result != SCAN_RESULT_FAULT)
+                        ledger_text_set(lr.scanner, sizeof lr.scanner, f->scanner && f->scanner[0] ? f->scanner : "?");
+                if (f->scan_result == SCAN_RESULT_INFECTED)
+                        ledger_text_set(lr.signature, sizeof lr.signature, f->signature && f->signature[0] ? f->signature : "?");
         }
         ledger_text_set(lr.file_path, sizeof lr.file_path, f->path ?: "");
         if (f->error) {

@@ -32,6 +32,7 @@
 #include "macro.h"
 #include "policy-load.h"
 #include "policy-match.h"
+#include "scan-protocol.h"
 
 /* journalctl MESSAGE_ID=... selects one kind of event; `journalctl -x` explains each from
  * catalog/kyoka.catalog (English) and kyoka.ja.catalog (Japanese), which name the same IDs
@@ -228,7 +229,8 @@ struct record_scan {
         uint64_t files, bytes, duration_ms;
         const char *scanner;          /* engine and database, "" when not known */
         const char *signature;        /* INFECTED */
-        const char *file_path;        /* INFECTED: on the medium */
+        const char *file_path;        /* INFECTED: on the medium; CARRIED_OUT: the file written */
+        bool carried_out;             /* about one file written to the medium (scan = "in-and-out") */
 };
 void recorder_scan(struct recorder *r, const struct record_scan *s);
 /* A scan worker's outcome O for the medium BASE names (usb or media, and permit): clean is
@@ -265,6 +267,15 @@ struct record_file {
         uint64_t count;               /* closes coalesced into this record; LOST: events lost */
         const char *reason;           /* LOST */
         int64_t time_usec;            /* when the close was seen (CLOCK_REALTIME); 0: now */
+        /* WRITTEN on a medium whose files are scanned (scan = "in-and-out"): the outcome. The
+         * record names the scanner and what it found; what follows for the medium (de-authorised,
+         * held) is the owner's, recorded as scan-infected or scan-held. */
+        bool scan_asked;
+        enum scan_result scan_result;
+        enum scan_fault scan_fault;   /* FAULT: why */
+        int scan_error;               /* FAULT: positive errno or 0 */
+        const char *scanner;          /* engine and database, "" when not known */
+        const char *signature;        /* INFECTED */
 };
 void recorder_file(struct recorder *r, const struct record_file *f);
 

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clamd.h"
 #include "fileio.h"
 #include "identity.h"
 #include "macro.h"
@@ -33,7 +34,6 @@ DEFINE_CLEANUP(DIR, closedir);
 
 #define DEVICES_MAX 64                /* block devices below one medium */
 #define DEPTH_MAX 64                  /* directories deep */
-#define CLAMD_REPLY_MAX 1024
 #define PROGRESS_EVERY_FILES 200
 /* The file systems a medium may carry, tried in this order: nothing else is mounted (every
  * driver is kernel code that parses what the medium holds). */
@@ -52,9 +52,7 @@ struct ctx {
 };
 
 static int64_t now_ns(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
+        return clamd_now_ns();
 }
 
 static void say(const struct scan_message *m) {
@@ -82,184 +80,14 @@ static void progress(struct ctx *c, bool force) {
 
 /* ---- clamd ---- */
 
-static int set_timeout(int fd, int64_t deadline_ns) {
-        int64_t left = deadline_ns - now_ns();
-        if (left <= 0)
-                return -ETIMEDOUT;
-        struct timeval tv = { .tv_sec = left / 1000000000, .tv_usec = (left % 1000000000) / 1000 };
-        if (tv.tv_sec == 0 && tv.tv_usec == 0)
-                tv.tv_usec = 1;
-        if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0 ||
-            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0)
-                return negative_errno();
-        return 0;
-}
-
-static int clamd_connect(const char *path, int64_t deadline_ns, int *ret) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        if (strlen(path) >= sizeof sa.sun_path)
-                return -ENAMETOOLONG;
-        strcpy(sa.sun_path, path);
-        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return negative_errno();
-        int r = set_timeout(fd, deadline_ns);
-        if (r < 0)
-                return r;
-        if (connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0)
-                return negative_errno();
-        *ret = TAKE_FD(fd);
-        return 0;
-}
-
-static int send_all(int fd, const void *buf, size_t n) {
-        const char *p = buf;
-        while (n > 0) {
-                ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return errno == EAGAIN ? -ETIMEDOUT : negative_errno();
-                }
-                p += k;
-                n -= (size_t) k;
-        }
-        return 0;
-}
-
-/* One reply: up to its NUL. -ETIMEDOUT, -EPIPE (closed), -EMSGSIZE. */
-static int recv_reply(int fd, char *buf, size_t size) {
-        size_t n = 0;
-        while (n < size - 1) {
-                ssize_t k = recv(fd, buf + n, 1, 0);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return errno == EAGAIN ? -ETIMEDOUT : negative_errno();
-                }
-                if (k == 0)
-                        return -EPIPE;
-                if (buf[n] == 0)
-                        return 0;
-                n++;
-        }
-        return -EMSGSIZE;
-}
-
-static enum scan_fault clamd_fault(int r) {
-        if (r == -ETIMEDOUT)
-                return SCAN_FAULT_SCANNER_TIMEOUT;
-        if (r == -ENOENT || r == -ECONNREFUSED || r == -ENOTSOCK || r == -EACCES)
-                return SCAN_FAULT_SCANNER_MISSING;
-        return SCAN_FAULT_SCANNER_ERROR;
-}
-
-int scan_clamd_version_parse(const char *s, int64_t *ret_database_time) {
-        static const char prefix[] = "ClamAV ";
-        if (strncmp(s, prefix, strlen(prefix)) != 0 || !s[strlen(prefix)])
-                return -EBADMSG;
-        const char *slash = strchr(s, '/');
-        if (!slash) {
-                *ret_database_time = 0;
-                return 0;
-        }
-        const char *date = strchr(slash + 1, '/');
-        if (!date)
-                return -EBADMSG;
-        struct tm tm = {};
-        const char *end = strptime(date + 1, "%a %b %e %H:%M:%S %Y", &tm);
-        if (!end || *end)
-                return -EBADMSG;
-        tm.tm_isdst = -1;
-        time_t t = mktime(&tm);
-        if (t == (time_t) -1 || t <= 0)
-                return -EBADMSG;
-        *ret_database_time = (int64_t) t;
-        return 0;
-}
-
-int scan_clamd_reply_parse(const char *s, unsigned id, char *signature, size_t size) {
-        char want[16];
-        snprintf(want, sizeof want, "%u: ", id);
-        if (strncmp(s, want, strlen(want)) != 0)
-                return -EPROTO;
-        s += strlen(want);
-        /* "fd[11]: ..." */
-        if (strncmp(s, "fd[", 3) != 0)
-                return -EPROTO;
-        const char *rest = strstr(s, "]: ");
-        if (!rest)
-                return -EPROTO;
-        rest += 3;
-        if (streq(rest, "OK"))
-                return 0;
-        size_t n = strlen(rest);
-        static const char found[] = " FOUND";
-        if (n > strlen(found) && streq(rest + n - strlen(found), found)) {
-                size_t m = n - strlen(found);
-                if (m >= size)
-                        m = size - 1;
-                memcpy(signature, rest, m);
-                signature[m] = 0;
-                return 1;
-        }
-        return -EPROTO;
-}
-
-static int clamd_version(const char *path, int64_t deadline_ns, struct scan_message *ret) {
-        _cleanup_close_ int fd = -EBADF;
-        char reply[CLAMD_REPLY_MAX];
-        int r = clamd_connect(path, deadline_ns, &fd);
-        if (r < 0)
-                return r;
-        r = send_all(fd, "zVERSION", sizeof "zVERSION");
-        if (r < 0)
-                return r;
-        r = recv_reply(fd, reply, sizeof reply);
-        if (r < 0)
-                return r;
-        struct scan_message m = { .kind = SCAN_MSG_ENGINE };
-        if (scan_clamd_version_parse(reply, &m.database_time) < 0)
-                return -EPROTO;
-        identity_sanitize(reply, strlen(reply), m.text, sizeof m.text);
-        *ret = m;
-        return 0;
-}
-
 /* FD to clamd in the session; 0 clean, 1 found (c->found filled), or a negative errno. */
-static int clamd_scan_fd(struct ctx *c, int fd, const char *path) {
-        char reply[CLAMD_REPLY_MAX], sig[SCAN_SIGNATURE_MAX], dummy = 0;
-        char control[CMSG_SPACE(sizeof(int))] = {};
-        struct iovec iov = { .iov_base = &dummy, .iov_len = 1 };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control };
-        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-        int r;
-
-        r = set_timeout(c->clamd, c->deadline_ns);
-        if (r < 0)
-                return r;
-        r = send_all(c->clamd, "zFILDES", sizeof "zFILDES");
-        if (r < 0)
-                return r;
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cm), &fd, sizeof fd);
-        if (sendmsg(c->clamd, &mh, MSG_NOSIGNAL) < 0)
-                return errno == EAGAIN ? -ETIMEDOUT : negative_errno();
-        c->request++;
-        r = recv_reply(c->clamd, reply, sizeof reply);
-        if (r < 0)
-                return r;
-        r = scan_clamd_reply_parse(reply, c->request, sig, sizeof sig);
+static int scan_fd(struct ctx *c, int fd, const char *path) {
+        char sig[SCAN_SIGNATURE_MAX];
+        int r = clamd_scan_fd(c->clamd, c->deadline_ns, ++c->request, fd, sig, sizeof sig);
         if (r <= 0)
                 return r;
         c->found = (struct scan_message) { .kind = SCAN_MSG_INFECTED };
-        /* A signature name is one word; anything else in it is escaped. */
-        for (char *p = sig; *p; p++)
-                if (*p == ' ')
-                        *p = '_';
-        identity_sanitize(sig, strlen(sig), c->found.signature, sizeof c->found.signature);
+        snprintf(c->found.signature, sizeof c->found.signature, "%s", sig);
         identity_sanitize(path, strlen(path), c->found.path, sizeof c->found.path);
         return 1;
 }
@@ -428,7 +256,7 @@ static int walk(struct ctx *c, int dirfd, char *path, size_t len, unsigned depth
                         return fail(c, SCAN_FAULT_UNREADABLE, fd < 0 ? errno : EIO);
                 if ((uint64_t) st.st_size > c->max_bytes - MIN(c->bytes, c->max_bytes))
                         return fail(c, SCAN_FAULT_SIZE_EXCEEDED, EFBIG);
-                int r = clamd_scan_fd(c, fd, path + 1);
+                int r = scan_fd(c, fd, path + 1);
                 if (r < 0)
                         return fail(c, r == -ETIMEDOUT && now_ns() >= c->deadline_ns ? SCAN_FAULT_TIME_EXCEEDED
                                                                                        : clamd_fault(r), r);
@@ -510,26 +338,21 @@ int scan_worker_main(int argc, char **argv) {
         c.last_progress_ns = start;
 
         /* The scanner first: without it nothing is mounted. */
-        struct scan_message engine;
-        r = clamd_version(sock, c.deadline_ns, &engine);
+        struct scan_message engine = { .kind = SCAN_MSG_ENGINE };
+        r = clamd_version(sock, c.deadline_ns, engine.text, sizeof engine.text, &engine.database_time);
         if (r < 0) {
                 fail(&c, clamd_fault(r), r);
                 return finish(&c);
         }
         say(&engine);
-        if (max_age > 0) {
-                if (engine.database_time == 0) {
-                        fail(&c, SCAN_FAULT_DATABASE_UNKNOWN, 0);
-                        return finish(&c);
-                }
-                if (time(NULL) - engine.database_time > (int64_t) max_age) {
-                        fail(&c, SCAN_FAULT_DATABASE_OLD, 0);
-                        return finish(&c);
-                }
+        enum scan_fault f = clamd_database_check(engine.database_time, max_age, (int64_t) time(NULL));
+        if (f != SCAN_FAULT_NONE) {
+                fail(&c, f, 0);
+                return finish(&c);
         }
         r = clamd_connect(sock, c.deadline_ns, &c.clamd);
         if (r >= 0)
-                r = send_all(c.clamd, "zIDSESSION", sizeof "zIDSESSION");
+                r = clamd_send(c.clamd, "zIDSESSION");
         if (r < 0) {
                 fail(&c, clamd_fault(r), r);
                 return finish(&c);

@@ -28,14 +28,3 @@
 #define SCAN_WORKER_ARG "--scan-worker"
 
 int scan_worker_main(int argc, char **argv);
-
-/* clamd's answer to VERSION: "ClamAV 1.4.6/27480/Mon Dec  1 08:27:01 2026" -> the date of its
- * signature database (local time, as clamd prints it), or 0 when it names none ("ClamAV
- * 1.4.6": a database without a version, as one made by sigtool). -EBADMSG if it is not
- * ClamAV's answer. */
-int scan_clamd_version_parse(const char *s, int64_t *ret_database_time);
-
-/* A reply to FILDES inside an IDSESSION, "1: fd[11]: OK" or "1: fd[11]: Eicar-Test FOUND": 0
- * (clean), 1 (found, its name in SIGNATURE, SIZE bytes), -EPROTO for anything else (an ERROR, a
- * reply to another request). */
-int scan_clamd_reply_parse(const char *s, unsigned id, char *signature, size_t size);

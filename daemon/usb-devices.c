@@ -82,6 +82,7 @@ struct usb_device {
         char permit[POLICY_STRING_MAX];
         enum block_access access;     /* of the last decision (held while its scan has not passed) */
         enum usb_scan_state scan;
+        bool scan_written;            /* of the last decision: each file written to it is scanned */
         enum scan_fault scan_fault;   /* USB_SCAN_FAULT: why */
         struct scan_job *scan_job;
         sd_event_source *scan_settle;
@@ -320,7 +321,8 @@ static void usb_device_decide(struct usb_devices *u, struct usb_device *d, enum 
                          d->signature);
         }
         bool held = verdict != VERDICT_BLOCK && dec.scan_required && d->scan != USB_SCAN_PASSED;
-        if (verdict == VERDICT_ALLOW && !held && u->carry_required && !u->carry_available && has_mass_storage(&d->desc)) {
+        bool carry_needed = u->carry_required || dec.scan_written;
+        if (verdict == VERDICT_ALLOW && !held && carry_needed && !u->carry_available && has_mass_storage(&d->desc)) {
                 /* Fail closed: what is written to it could not be recorded (the carry-out worker
                  * is not connected), and the contract wants every carry-out recorded. Read-only
                  * until it is back; then decided again (usb_devices_set_carry_available). */
@@ -355,6 +357,7 @@ static void usb_device_decide(struct usb_devices *u, struct usb_device *d, enum 
 
         d->decided = true;
         d->verdict = verdict;
+        d->scan_written = verdict != VERDICT_BLOCK && dec.scan_written;
         d->hidraw = hidraw;
         d->access = access;
         if (held && d->scan != USB_SCAN_RUNNING && d->scan != USB_SCAN_WAITING)
@@ -985,14 +988,31 @@ void usb_devices_set_media_listener(struct usb_devices *u, void (*changed)(void 
         u->media_userdata = userdata;
 }
 
+/* What a record of a file on D says, and whether (and how) files written to it are scanned. */
+static void medium_info(const struct usb_devices *u, const struct usb_device *d, struct carry_medium_info *ret) {
+        *ret = (struct carry_medium_info) { .id = d->id, .verdict = d->verdict };
+        snprintf(ret->permit, sizeof ret->permit, "%s", d->permit);
+        if (d->scan_written && d->verdict == VERDICT_ALLOW && u->policy) {
+                const struct policy_scan_limits *l = &u->policy->scan_limits;
+                ret->scan = (struct carry_scan) {
+                        .enabled = true,
+                        .max_seconds = (uint32_t) MIN(l->max_seconds, (int64_t) POLICY_SCAN_SECONDS_MAX),
+                        .max_bytes = (uint64_t) l->max_megabytes << 20,
+                        .max_database_age = (uint32_t) MIN(l->max_database_days * 86400, (int64_t) UINT32_MAX),
+                };
+                snprintf(ret->scan.clamd_socket, sizeof ret->scan.clamd_socket, "%s",
+                         u->clamd_socket ?: KYOKA_CLAMD_SOCKET);
+        }
+}
+
 void usb_devices_foreach_medium(const struct usb_devices *u, usb_medium_visitor_t visit, void *userdata) {
         for (const struct usb_device *d = u->devices; d; d = d->next) {
                 /* The same test as usb_devices_medium_of()'s. */
                 if (!d->decided || d->access == BLOCK_ACCESS_HELD ||
                     (d->verdict != VERDICT_ALLOW && d->verdict != VERDICT_READ_ONLY))
                         continue;
-                struct carry_medium_info info = (struct carry_medium_info) { .id = d->id, .verdict = d->verdict };
-                snprintf(info.permit, sizeof info.permit, "%s", d->permit);
+                struct carry_medium_info info;
+                medium_info(u, d, &info);
                 visit(d->syspath, &info, userdata);
         }
 }
@@ -1040,8 +1060,7 @@ int usb_devices_medium_of(const struct usb_devices *u, const char *block_syspath
         if (!best || !best->decided || best->access == BLOCK_ACCESS_HELD ||
             (best->verdict != VERDICT_ALLOW && best->verdict != VERDICT_READ_ONLY))
                 return -ENOENT;
-        *ret = (struct carry_medium_info) { .id = best->id, .verdict = best->verdict };
-        snprintf(ret->permit, sizeof ret->permit, "%s", best->permit);
+        medium_info(u, best, ret);
         return 0;
 }
 
@@ -1065,4 +1084,53 @@ void usb_devices_foreach(const struct usb_devices *u, usb_device_visitor_t visit
                         scan_job_progress(d->scan_job, &s.scan_files, &s.scan_bytes);
                 visit(&s, userdata);
         }
+}
+
+void usb_devices_file_scanned(struct usb_devices *u, const struct usb_identity *id, const struct record_file *f) {
+        if (!f->scan_asked || f->scan_result == SCAN_RESULT_CLEAN)
+                return;
+        struct usb_device *d = NULL;
+        for (struct usb_device *i = u->devices; i && !d; i = i->next)
+                if (i->identity_ok && streq(i->id.bus_path, id->bus_path) && i->id.vendor == id->vendor &&
+                    i->id.product == id->product && i->id.has_serial == id->has_serial && streq(i->id.serial, id->serial))
+                        d = i;
+        if (!d || !d->decided || d->verdict == VERDICT_BLOCK || d->scan == USB_SCAN_INFECTED)
+                return;               /* gone, or already closed */
+
+        struct scan_outcome o = {
+                .result = f->scan_result,
+                .fault = f->scan_fault,
+                .error = f->scan_error,
+                .files = 1,
+                .bytes = (uint64_t) MAX(f->size, (int64_t) 0),
+        };
+        snprintf(o.scanner, sizeof o.scanner, "%s", f->scanner ?: "");
+        snprintf(o.signature, sizeof o.signature, "%s", f->signature ?: "");
+        snprintf(o.path, sizeof o.path, "%s", f->path ?: "");
+        if (f->scan_result == SCAN_RESULT_INFECTED) {
+                /* Written to it, found infected: closed until it is unplugged, as if found when it
+                 * was connected. */
+                d->scan = USB_SCAN_INFECTED;
+                snprintf(d->signature, sizeof d->signature, "%s", o.signature);
+                log_warning("USB device %s: a file written to it (%s) is infected (%s): de-authorised", d->sysname,
+                            o.path, o.signature);
+        } else if (d->access == BLOCK_ACCESS_HELD) {
+                /* Held already (a file before this one, or its scan before use): the scan of the
+                 * whole medium that opens it again covers this file too. Recorded, no more. */
+                recorder_scan_outcome(u->rec, &(struct record_scan) { .usb = &d->id, .permit = d->permit,
+                                                                      .carried_out = true }, d->verdict, &o);
+                return;
+        } else {
+                /* Not scanned as the policy asks: held (read-only, root's) until the whole medium
+                 * has been scanned again, which the decision below starts. */
+                usb_device_scan_stop(d);
+                d->scan = USB_SCAN_FAULT;
+                d->scan_fault = f->scan_fault;
+                log_warning("USB device %s: a file written to it (%s) could not be scanned (%s): held", d->sysname,
+                            o.path, scan_fault_to_string(f->scan_fault));
+        }
+        d->owner = u;
+        recorder_scan_outcome(u->rec, &(struct record_scan) { .usb = &d->id, .permit = d->permit, .carried_out = true },
+                              d->verdict, &o);
+        usb_device_decide(u, d, USB_RECORD_REEVALUATED);
 }

@@ -77,6 +77,12 @@ typedef void (*usb_medium_visitor_t)(const char *syspath, const struct carry_med
 void usb_devices_foreach_medium(const struct usb_devices *u, usb_medium_visitor_t visit, void *userdata);
 /* CHANGED is called whenever a device was decided or left (the set above may have changed). */
 void usb_devices_set_media_listener(struct usb_devices *u, void (*changed)(void *userdata), void *userdata);
+/* A file written to the device ID names was scanned (its record F, carry.h): infected
+ * de-authorises the device until it is unplugged (scan-infected), a scan that could not be done
+ * holds it until a scan of the whole medium passes (scan-held); clean changes nothing. */
+struct record_file;
+void usb_devices_file_scanned(struct usb_devices *u, const struct usb_identity *id, const struct record_file *f);
+
 /* REQUIRED: read-write media need the carry-out record (it runs apart, carry-link.c); while it is
  * not AVAILABLE a read-write permit gives read-only access and a carry-worker fault. A change
  * decides every device again. */

@@ -14,6 +14,7 @@
 
 #include "fileio.h"
 #include "macro.h"
+#include "mount-sync.h"
 #include "trace.h"
 #include "usb-enforce.h"
 #include "seat.h"
@@ -156,7 +157,10 @@ static void job_apply(struct usb_io *io, struct usb_io_result *res) {
                 /* Writable (or unknown) block devices of a device that is now read-only, raw HID
                  * nodes open to users of a device that may not have them (both: for example
                  * after kyokad restarted), or the access changed: re-attach the device so that
-                 * everything below it is made anew through the udev rules. */
+                 * everything below it is made anew through the udev rules. Narrowed: what was
+                 * written to its file systems goes to the device first (the mounts end). */
+                if (req->access != BLOCK_ACCESS_READ_WRITE)
+                        (void) mounts_sync_below(req->syspath);
                 r = usb_device_authorize(fd, false);
                 if (r < 0) {
                         res->r = r;

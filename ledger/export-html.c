@@ -686,12 +686,17 @@ static void write_media(FILE *f, struct html_report *h, const struct html_contex
                 if (it->media == EXPORT_MEDIA_FILE_WRITTEN || it->media == EXPORT_MEDIA_FILE_READ ||
                     it->media == EXPORT_MEDIA_FILES_LOST) {
                         /* The file, with the medium it is on (the session's rows around it). */
-                        char with[sizeof name + LEDGER_FILE_PATH_MAX + 48];
+                        char with[sizeof name + LEDGER_FILE_PATH_MAX + LEDGER_TEXT_MAX + 96];
                         if (it->media == EXPORT_MEDIA_FILES_LOST)
                                 snprintf(with, sizeof with, "%s: %s ×%lld", name, r->file_path, (long long) r->count);
                         else
-                                snprintf(with, sizeof with, "%s: %s (%lld %s)", name, r->file_path, (long long) r->bytes,
-                                         lang == EXPORT_LANG_EN ? "bytes" : "バイト");
+                                snprintf(with, sizeof with, "%s: %s (%lld %s%s%s)", name, r->file_path, (long long) r->bytes,
+                                         lang == EXPORT_LANG_EN ? "bytes" : "バイト",
+                                         /* scan = "in-and-out": scanned when written (the scanner named) */
+                                         !r->scanner[0]      ? "" :
+                                         r->signature[0]     ? (lang == EXPORT_LANG_EN ? ", virus found: " : "、ウイルス検出: ") :
+                                         lang == EXPORT_LANG_EN ? ", virus-scanned" : "、ウイルス検査済み",
+                                         r->scanner[0] ? r->signature : "");
                         td_device_named(f, r, with);
                 } else
                         td_device_named(f, r, name);

@@ -765,7 +765,10 @@ static bool jsonl_string(struct jsonl_cursor *c, char *buf, size_t size, size_t 
 
 int ledger_record_from_jsonl(const char *line, size_t len, struct ledger_record *ret,
                              uint8_t ret_prev_hash[static LEDGER_HASH_SIZE], uint8_t ret_hash[static LEDGER_HASH_SIZE]) {
-        static _Thread_local char again[LEDGER_JSONL_MAX];
+        /* On the stack, not _Thread_local: a static TLS block is zeroed in every thread of every
+         * program that links this file (kyokad's I/O threads: 64 KiB resident each, though they
+         * never parse a line); a stack frame is touched only as far as the line is long. */
+        char again[LEDGER_JSONL_MAX];
         struct ledger_record r = { .version = 1, .count = 1 }, check;
         uint8_t hashes[2][LEDGER_HASH_SIZE];
         struct jsonl_cursor c = { line, line + len };

@@ -254,13 +254,14 @@ static int notify(struct notifier *n, uint32_t replaces, const struct notify_tex
 static void show_item(struct notifier *n, struct notify_item *it) {
         struct notify_text t;
         uint32_t id = 0;
+        bool request = true;
 
         if (it->kind == NOTIFY_USB)
-                notify_text_usb_blocked(it->record, &t);
+                request = notify_text_usb_blocked(it->record, &t);
         else
                 notify_text_link_blocked(it->record, it->attempts, &t);
         /* Shown or not, it counts as said: a server that is down must not make a storm later. */
-        (void) notify(n, it->id, &t, true, 0, &id);
+        (void) notify(n, it->id, &t, request, 0, &id);
         notify_state_shown(it, id ?: it->id, now_usec(n));
 }
 

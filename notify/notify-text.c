@@ -98,15 +98,26 @@ void notify_link_name(struct json_object *o, char *buf, size_t size) {
                 snprintf(buf, size, "%s", name);
 }
 
-void notify_text_usb_blocked(struct json_object *record, struct notify_text *ret) {
+bool notify_text_usb_blocked(struct json_object *record, struct notify_text *ret) {
         char name[768];
 
         notify_usb_name(record, name, sizeof name);
+        if (streq_ptr(get(record, "event"), "scan-infected")) {
+                /* Found when it was connected, or in a file just written to it: not a matter of
+                 * permission, so no request is offered. */
+                snprintf(ret->summary, sizeof ret->summary, "%s", _("Virus found: USB device disconnected"));
+                snprintf(ret->body, sizeof ret->body,
+                         _("%s has been disconnected: the virus scanner found %s in \"%s\".\nDo not use the device "
+                           "or the file again; tell your administrator at once."),
+                         name, get(record, "signature") ?: "?", get(record, "file_path") ?: "?");
+                return false;
+        }
         snprintf(ret->summary, sizeof ret->summary, "%s", _("USB device blocked"));
         snprintf(ret->body, sizeof ret->body,
                  _("%s cannot be used: %s.\nIf you need it for your work, choose \"Request permission\" and send "
                    "the request file to your administrator."),
                  name, notify_reason_text(get(record, "reason")));
+        return true;
 }
 
 void notify_text_link_blocked(struct json_object *record, uint64_t attempts, struct notify_text *ret) {

@@ -40,8 +40,10 @@ void notify_usb_name(struct json_object *o, char *buf, size_t size);
 /* The name of a network link: "enx00e04c680001 (USB, MAC 00:e0:4c:68:00:01, driver r8152)". */
 void notify_link_name(struct json_object *o, char *buf, size_t size);
 
-/* A blocked USB device (a usb record with "decision":"block"). */
-void notify_text_usb_blocked(struct json_object *record, struct notify_text *ret);
+/* A blocked USB device (a usb record with "decision":"block"). Returns whether asking for
+ * permission helps (false for a device disconnected because a virus was found on it: a
+ * scan-infected record, which names the signature and the file). */
+bool notify_text_usb_blocked(struct json_object *record, struct notify_text *ret);
 /* A blocked network link: appeared blocked (ATTEMPTS 0) or set up ATTEMPTS times while blocked
  * and set down again each time (the coalesced violations). */
 void notify_text_link_blocked(struct json_object *record, uint64_t attempts, struct notify_text *ret);

@@ -35,12 +35,12 @@ struct arena_block {
 
 struct pconf {
         struct arena_block *blocks;
-        char *text;                   /* a copy of the input: strings are decoded in place */
+        struct arena_block *strings;  /* the values' strings, apart: pconf_take_strings() */
         struct pconf_node root;
 };
 
-static void *arena_alloc(struct pconf *c, size_t size, size_t align) {
-        struct arena_block *b = c->blocks;
+static void *arena_alloc_in(struct arena_block **blocks, size_t size, size_t align) {
+        struct arena_block *b = *blocks;
 
         if (b)
                 b->used = (b->used + align - 1) & ~(align - 1);
@@ -51,12 +51,32 @@ static void *arena_alloc(struct pconf *c, size_t size, size_t align) {
                         return NULL;
                 b->size = bs;
                 b->used = 0;
-                b->next = c->blocks;
-                c->blocks = b;
+                b->next = *blocks;
+                *blocks = b;
         }
         void *p = (char *) b->data + b->used;
         b->used += size;
         return p;
+}
+
+static void *arena_alloc(struct pconf *c, size_t size, size_t align) {
+        return arena_alloc_in(&c->blocks, size, align);
+}
+
+static void arena_free(struct arena_block *b) {
+        for (struct arena_block *next; b; b = next) {
+                next = b->next;
+                free(b);
+        }
+}
+
+static char *arena_strndup_in(struct arena_block **blocks, const char *s, size_t n) {
+        char *d = arena_alloc_in(blocks, n + 1, 1);
+        if (!d)
+                return NULL;
+        memcpy(d, s, n);
+        d[n] = 0;
+        return d;
 }
 
 static char *arena_strndup(struct pconf *c, const char *s, size_t n) {
@@ -71,12 +91,19 @@ static char *arena_strndup(struct pconf *c, const char *s, size_t n) {
 struct pconf *pconf_free(struct pconf *c) {
         if (!c)
                 return NULL;
-        for (struct arena_block *b = c->blocks, *next; b; b = next) {
-                next = b->next;
-                free(b);
-        }
-        free(c->text);
+        arena_free(c->blocks);
+        arena_free(c->strings);
         return mfree(c);
+}
+
+struct pconf_strings *pconf_take_strings(struct pconf *c) {
+        struct arena_block *b = TAKE_PTR(c->strings);
+        return (struct pconf_strings *) b;
+}
+
+struct pconf_strings *pconf_strings_free(struct pconf_strings *s) {
+        arena_free((struct arena_block *) s);
+        return NULL;
 }
 
 const struct pconf_node *pconf_root(const struct pconf *c) {
@@ -131,21 +158,24 @@ struct intern {
 };
 
 struct reader {
-        char *text;
+        const char *text;
         size_t len, pos;
         unsigned line;
         struct token tok;             /* the lookahead */
         struct pconf *c;
-        /* The string value being read, decoded in place over its own literals: [str_start,
-         * str_w). Decoding never writes ahead of what it reads, and adjacent literals only
-         * add room. NULL when no string is being read. */
-        char *str_start, *str_w;
+        /* The string value being read (its literals decoded and joined), STR_LEN bytes of which
+         * the first PCONF_STRING_MAX + 1 are kept: a longer one is refused by its length. The
+         * text itself is not copied: a 40 MB policy is mostly not strings. */
+        bool in_string;
+        char *str;
+        size_t str_len, str_size;
         struct intern interned[INTERN_SLOTS];
         size_t n_interned;
         bool scan_only;               /* tokens only: the text is not written (pconf_root_int64) */
         const struct pconf_node **stack;      /* elements of the open containers */
         size_t stack_len, stack_size;
         bool oom;
+        bool unterminated;            /* a string or block comment ran to the end of the text */
         struct pconf_error *err;
         bool failed;
 };
@@ -162,20 +192,49 @@ static unsigned xdigit_value(char c) {
         return is_digit(c) ? (unsigned) (c - '0') : (unsigned) ((c | 0x20) - 'a' + 10);
 }
 
+/* The lexer's classes of bytes, looked up once a byte: a 40 MB policy is read byte by byte. */
+enum {
+        C_BLANK = 1 << 0,             /* ' ' \t \r \f (not \v, as libconfig) */
+        C_NAME_START = 1 << 1,
+        C_NAME = 1 << 2,
+        C_STRING_STOP = 1 << 3,       /* '"' and '\\', where a string literal's plain run ends */
+        C_NEWLINE = 1 << 4,
+};
+
+static const uint8_t byte_class[256] = {
+        [' '] = C_BLANK, ['\t'] = C_BLANK, ['\r'] = C_BLANK, ['\f'] = C_BLANK,
+        ['\n'] = C_NEWLINE,
+        ['a' ... 'z'] = C_NAME_START | C_NAME, ['A' ... 'Z'] = C_NAME_START | C_NAME, ['*'] = C_NAME_START | C_NAME,
+        ['0' ... '9'] = C_NAME, ['-'] = C_NAME, ['_'] = C_NAME,
+        ['"'] = C_STRING_STOP, ['\\'] = C_STRING_STOP,
+};
+
 static bool is_name_start(char c) {
-        return ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || c == '*';
+        return byte_class[(uint8_t) c] & C_NAME_START;
 }
 
 static bool is_name_char(char c) {
-        return is_name_start(c) || is_digit(c) || c == '-' || c == '_';
+        return byte_class[(uint8_t) c] & C_NAME;
 }
 
 static void str_put(struct reader *r, const char *s, size_t n) {
         if (r->scan_only)
                 return;
-        if (r->str_w != s)
-                memmove(r->str_w, s, n);
-        r->str_w += n;
+        size_t keep = r->str_len > PCONF_STRING_MAX ? 0 : MIN(n, (size_t) PCONF_STRING_MAX + 1 - r->str_len);
+        if (keep > r->str_size - r->str_len) {
+                size_t size = MAX(MAX(r->str_size * 2, (size_t) 256), r->str_len + keep);
+                char *b = realloc(r->str, size);
+                if (!b) {
+                        r->oom = true;
+                        keep = 0;
+                } else {
+                        r->str = b;
+                        r->str_size = size;
+                }
+        }
+        if (keep > 0)
+                memcpy(r->str + r->str_len, s, keep);
+        r->str_len += n;
 }
 
 static void count_lines(struct reader *r, size_t from, size_t to) {
@@ -189,20 +248,27 @@ static void count_lines(struct reader *r, size_t from, size_t to) {
 /* A string literal from the opening quote at POS; returns the position after it, or LEN if it
  * does not end (the input then ends there for libconfig too). *ENDED says which. */
 static size_t lex_string(struct reader *r, size_t pos, bool *ended) {
-        char *t = r->text;
+        const char *t = r->text;
         size_t len = r->len, p = pos + 1;
 
-        if (!r->str_w && !r->scan_only)
-                r->str_start = r->str_w = t + p;
+        if (!r->in_string) {
+                r->in_string = true;
+                r->str_len = 0;
+        }
 
         for (;;) {
                 size_t q = p;
-                while (q < len && t[q] != '"' && t[q] != '\\')
-                        q++;
-                count_lines(r, p, q);
+                for (; q < len; q++) {
+                        uint8_t k = byte_class[(uint8_t) t[q]];
+                        if (k & C_STRING_STOP)
+                                break;
+                        if (k & C_NEWLINE)
+                                r->line++;
+                }
                 str_put(r, t + p, q - p);
                 if (q >= len) {
                         *ended = false;
+                        r->unterminated = true;
                         return len;
                 }
                 if (t[q] == '"') {
@@ -233,8 +299,7 @@ static size_t lex_string(struct reader *r, size_t pos, bool *ended) {
                         b = '\\';
                         p = q + 1;
                 }
-                if (!r->scan_only)
-                        *r->str_w++ = b;
+                str_put(r, &b, 1);
         }
 }
 
@@ -306,12 +371,15 @@ static void lex(struct reader *r) {
                         return;
                 }
                 char c = t[p];
-                if (c == '\n') {
-                        r->line++;
-                        p++;
+                uint8_t k = byte_class[(uint8_t) c];
+                if (k & C_BLANK) {
+                        do
+                                p++;
+                        while (p < len && (byte_class[(uint8_t) t[p]] & C_BLANK));
                         continue;
                 }
-                if (c == ' ' || c == '\t' || c == '\r' || c == '\f') {
+                if (k & C_NEWLINE) {
+                        r->line++;
                         p++;
                         continue;
                 }
@@ -325,6 +393,8 @@ static void lex(struct reader *r) {
                 if (c == '/' && p + 1 < len && t[p + 1] == '*') {
                         const char *e = memmem(t + p + 2, len - p - 2, "*/", 2);
                         size_t end = e ? (size_t) (e - t) + 2 : len;
+                        if (!e)
+                                r->unterminated = true;
                         count_lines(r, p, end);
                         p = end;
                         continue;
@@ -350,11 +420,14 @@ static void lex(struct reader *r) {
         case ')': tok.type = T_LIST_END; p++; break;
         case '"': {
                 bool ended;
-                char *before = r->str_w;
+                size_t before = r->str_len;
+                bool was = r->in_string;
                 p = lex_string(r, p, &ended);
                 tok.type = ended ? T_STRING : T_EOF;
-                if (!ended)
-                        r->str_w = before;     /* it is not a string: the input ends */
+                if (!ended) {
+                        r->str_len = before;   /* it is not a string: the input ends */
+                        r->in_string = was;
+                }
                 break;
         }
         default:
@@ -551,21 +624,25 @@ static bool token_is_scalar(enum token_type t) {
  * token after them as the lookahead. */
 static int string_value(struct reader *r, struct pconf_node *n) {
         while (r->tok.type == T_STRING) {
+                n->end = (uint32_t) r->tok.end;
                 lex(r);
                 if (r->oom)
                         return -ENOMEM;
         }
-        size_t len = (size_t) (r->str_w - r->str_start);
+        size_t len = r->str_len;
+        r->in_string = false;
         if (len > PCONF_STRING_MAX) {
                 fail(r, PCONF_ERROR_BOUND, n->line, "string longer than %u bytes", PCONF_STRING_MAX);
                 return -EINVAL;
         }
-        /* At or before the closing quote of the last literal, which has been read. */
-        *r->str_w = 0;
+        char *v = arena_strndup_in(&r->c->strings, len > 0 ? r->str : "", len);
+        if (!v) {
+                r->oom = true;
+                return -ENOMEM;
+        }
         n->type = PCONF_STRING;
-        n->v.str.s = r->str_start;
+        n->v.str.s = v;
         n->v.str.len = len;
-        r->str_start = r->str_w = NULL;
         return 0;
 }
 
@@ -589,6 +666,7 @@ static int value(struct reader *r, struct pconf_node *n, unsigned depth, bool el
                 k = scalar(r, n);
                 if (k < 0)
                         return k;
+                n->end = (uint32_t) r->tok.end;
                 lex(r);
                 return 0;
         }
@@ -610,6 +688,7 @@ static int value(struct reader *r, struct pconf_node *n, unsigned depth, bool el
                         syntax_error(r);
                         return -EINVAL;
                 }
+                n->end = (uint32_t) r->tok.end;
                 lex(r);
                 return 0;
         }
@@ -627,6 +706,7 @@ static int value(struct reader *r, struct pconf_node *n, unsigned depth, bool el
                         struct pconf_node *e = node_new(r, PCONF_NONE, r->tok.line, NULL);
                         if (!e)
                                 return -ENOMEM;
+                        e->start = (uint32_t) r->tok.start;
                         k = value(r, e, depth + 1, true);
                         if (k < 0)
                                 return k;
@@ -645,6 +725,7 @@ static int value(struct reader *r, struct pconf_node *n, unsigned depth, bool el
                         }
                         lex(r);
                 }
+        n->end = (uint32_t) r->tok.end;
         lex(r);
         return stack_pop_into(r, from, n);
 }
@@ -738,6 +819,7 @@ static int settings(struct reader *r, struct pconf_node *g, unsigned depth) {
                         r->oom = true;
                         return -ENOMEM;
                 }
+                n->start = (uint32_t) r->tok.start;
                 if (stack_push(r, n) < 0)
                         return -ENOMEM;
                 size_t i = r->stack_len - 1, members = i - from;
@@ -781,54 +863,164 @@ static int settings(struct reader *r, struct pconf_node *g, unsigned depth) {
         return stack_pop_into(r, from, g);
 }
 
+/* A reader over a copy of TEXT (strings are decoded in place), its tree's root of TYPE. A NUL
+ * byte is refused (libconfig would stop reading there). Returns 0, -EINVAL with R->err filled,
+ * -ENOMEM. */
+static int reader_init(struct reader *r, const char *text, size_t len, unsigned line, enum pconf_type type) {
+        if (len > PCONF_TEXT_MAX)
+                return -E2BIG;
+
+        r->len = len;
+        r->line = line;
+        r->c = calloc(1, sizeof(struct pconf));
+        if (!r->c)
+                return -ENOMEM;
+        r->c->root.type = type;
+        r->text = text;
+
+        const char *nul = len > 0 ? memchr(text, 0, len) : NULL;
+        if (nul) {
+                for (const char *p = text; (p = memchr(p, '\n', (size_t) (nul - p))); p++)
+                        line++;
+                fail(r, PCONF_ERROR_BOUND, line, "contains a NUL byte");
+                return -EINVAL;
+        }
+        return 0;
+}
+
+/* The end of a read: the tree in *RET, or freed and the error in *ERR. */
+static int reader_finish(struct reader *r, int k, struct pconf **ret, struct pconf_error *err) {
+        if (r->oom)
+                k = -ENOMEM;
+        free(r->stack);
+        free(r->str);
+        if (k < 0) {
+                pconf_free(r->c);
+                if (k == -EINVAL && err)
+                        *err = *r->err;
+                return k;
+        }
+        *ret = r->c;
+        return 0;
+}
+
 int pconf_parse(const char *text, size_t len, struct pconf **ret, struct pconf_error *err) {
         struct pconf_error e = {};
-        struct reader r = {
-                .len = len,
-                .line = 1,
-                .err = &e,
-        };
+        struct reader r = { .err = &e };
         int k;
 
         if (!text && len > 0)
                 return -EINVAL;
-
-        r.c = calloc(1, sizeof(struct pconf));
-        if (!r.c)
-                return -ENOMEM;
-        r.c->root.type = PCONF_GROUP;
-        r.c->text = malloc(len + 1);
-        if (!r.c->text) {
-                pconf_free(r.c);
-                return -ENOMEM;
-        }
-        if (len > 0)
-                memcpy(r.c->text, text, len);
-        r.c->text[len] = 0;
-        r.text = r.c->text;
-
-        const char *nul = len > 0 ? memchr(text, 0, len) : NULL;
-        if (nul) {
-                unsigned line = 1;
-                for (const char *p = text; (p = memchr(p, '\n', (size_t) (nul - p))); p++)
-                        line++;
-                fail(&r, PCONF_ERROR_BOUND, line, "contains a NUL byte");
-                k = -EINVAL;
-        } else {
+        k = reader_init(&r, text, len, 1, PCONF_GROUP);
+        if (k >= 0) {
                 lex(&r);
                 k = settings(&r, &r.c->root, 0);
         }
-        if (r.oom)
-                k = -ENOMEM;
-        free(r.stack);
-        if (k < 0) {
-                pconf_free(r.c);
-                if (k == -EINVAL && err)
-                        *err = e;
-                return k;
+        if (k == -E2BIG) {
+                fail(&r, PCONF_ERROR_BOUND, 1, "larger than %u bytes", PCONF_TEXT_MAX);
+                k = -EINVAL;
         }
-        *ret = r.c;
-        return 0;
+        return reader_finish(&r, k, ret, err);
+}
+
+int pconf_parse_list_tail(const char *text, size_t len, unsigned line, bool after_element, struct pconf **ret,
+                          struct pconf_error *err) {
+        struct pconf_error e = {};
+        struct reader r = { .err = &e };
+        int k;
+
+        if (!text && len > 0)
+                return -EINVAL;
+        k = reader_init(&r, text, len, line, PCONF_LIST);
+        if (k == -E2BIG) {
+                fail(&r, PCONF_ERROR_BOUND, line, "larger than %u bytes", PCONF_TEXT_MAX);
+                k = -EINVAL;
+        }
+        if (k >= 0) {
+                lex(&r);
+                for (bool comma = after_element; r.tok.type != T_LIST_END;) {
+                        if (comma) {
+                                if (r.tok.type != T_COMMA) {
+                                        syntax_error(&r);
+                                        k = -EINVAL;
+                                        break;
+                                }
+                                lex(&r);
+                        }
+                        struct pconf_node *n = node_new(&r, PCONF_NONE, r.tok.line, NULL);
+                        if (!n) {
+                                k = -ENOMEM;
+                                break;
+                        }
+                        n->start = (uint32_t) r.tok.start;
+                        /* as the elements of a list that is a top-level setting's value */
+                        k = value(&r, n, 1, true);
+                        if (k < 0)
+                                break;
+                        if (stack_push(&r, n) < 0) {
+                                k = -ENOMEM;
+                                break;
+                        }
+                        comma = true;
+                }
+        }
+        if (k >= 0) {
+                r.c->root.end = (uint32_t) r.tok.end;
+                lex(&r);
+                if (r.tok.type != T_EOF || r.unterminated) {
+                        syntax_error(&r);
+                        k = -EINVAL;
+                }
+        }
+        if (k >= 0)
+                k = stack_pop_into(&r, 0, &r.c->root);
+        return reader_finish(&r, k, ret, err);
+}
+
+void pconf_next_token(const char *text, size_t len, size_t pos, struct pconf_token *ret) {
+        struct reader r = {
+                .text = text,
+                .len = len,
+                .pos = MIN(pos, len),
+                .scan_only = true,
+        };
+        struct pconf_node v = {};
+
+        lex(&r);
+        struct pconf_token t = { .start = r.tok.start, .end = r.tok.end, .newlines = r.line };
+        switch (r.tok.type) {
+        case T_EOF:
+                t.kind = r.unterminated ? PCONF_TOKEN_BAD : PCONF_TOKEN_END;
+                break;
+        case T_NAME:
+                t.kind = PCONF_TOKEN_NAME;
+                break;
+        case T_STRING:
+                t.kind = PCONF_TOKEN_STRING;
+                break;
+        case T_INT:
+        case T_INT64:
+        case T_HEX:
+        case T_HEX64:
+                t.kind = PCONF_TOKEN_INT;
+                (void) scalar(&r, &v);
+                t.i = v.v.i;
+                t.int64 = v.type == PCONF_INT64;
+                t.truncated = v.truncated;
+                break;
+        case T_BOOL:
+        case T_FLOAT:
+                t.kind = PCONF_TOKEN_OTHER;
+                break;
+        case T_GARBAGE:
+                t.kind = PCONF_TOKEN_BAD;
+                break;
+        default:
+                t.kind = PCONF_TOKEN_PUNCT;
+                t.c = text[t.start] == ':' ? '=' : text[t.start];
+                break;
+        }
+        *ret = t;
 }
 
 bool pconf_equal(const struct pconf_node *a, const struct pconf_node *b) {
@@ -862,7 +1054,7 @@ bool pconf_equal(const struct pconf_node *a, const struct pconf_node *b) {
 
 int pconf_root_int64(const char *text, size_t len, const char *name, int64_t *ret) {
         struct reader r = {
-                .text = (char *) text,        /* read only: scan_only decodes nothing */
+                .text = text,
                 .len = len,
                 .line = 1,
                 .scan_only = true,

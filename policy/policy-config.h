@@ -19,6 +19,7 @@
 #define PCONF_DEPTH_MAX 32            /* a policy nests four deep (root, list, entry, array) */
 #define PCONF_NAME_MAX 256            /* bytes of a setting's name */
 #define PCONF_STRING_MAX (1u << 20)   /* bytes of one string value (adjacent strings together) */
+#define PCONF_TEXT_MAX UINT32_MAX     /* bytes of a text: the tree's offsets are 32-bit */
 
 /* The values of libconfig's CONFIG_TYPE_*, so that the two trees compare directly. */
 enum pconf_type {
@@ -39,6 +40,9 @@ struct pconf_node {
         bool truncated;               /* an integer literal without L that does not fit 32 bits:
                                        * libconfig 1.5 keeps its low 32 bits, so does the value */
         unsigned line;                /* libconfig's source line of the setting */
+        uint32_t start, end;          /* bytes of the text it was read from: a setting from its
+                                       * name, an element from its value's first token, to one
+                                       * past the value's last token (see pconf_next_token) */
         const char *name;             /* NULL for the elements of lists and arrays */
         union {
                 int64_t i;            /* INT (as int32), INT64, BOOL (0 or 1) */
@@ -67,14 +71,20 @@ struct pconf_error {
         char text[80];                /* libconfig's wording where libconfig refuses it too */
 };
 
-/* Reads TEXT (LEN bytes, need not be NUL-terminated). Returns 0 and the tree in *RET, -EINVAL
- * with *ERR filled if the text is not a configuration, -ENOMEM. */
+/* Reads TEXT (LEN bytes, need not be NUL-terminated; at most PCONF_TEXT_MAX). Returns 0 and the
+ * tree in *RET, -EINVAL with *ERR filled if the text is not a configuration, -ENOMEM. */
 int pconf_parse(const char *text, size_t len, struct pconf **ret, struct pconf_error *err);
 struct pconf *pconf_free(struct pconf *c);
 static inline void pconf_freep(struct pconf **c) {
         if (*c)
                 pconf_free(*c);
 }
+
+/* The strings of C's values (what pconf_string returns), handed over: they stay valid after
+ * pconf_free(C), until pconf_strings_free(). NULL if C has none, or they were taken already. */
+struct pconf_strings;
+struct pconf_strings *pconf_take_strings(struct pconf *c);
+struct pconf_strings *pconf_strings_free(struct pconf_strings *s);
 
 /* The root group (line 0, no name). */
 const struct pconf_node *pconf_root(const struct pconf *c);
@@ -87,6 +97,12 @@ static inline const char *pconf_name(const struct pconf_node *n) {
 }
 static inline unsigned pconf_line(const struct pconf_node *n) {
         return n->line;
+}
+static inline size_t pconf_start(const struct pconf_node *n) {
+        return n->start;
+}
+static inline size_t pconf_end(const struct pconf_node *n) {
+        return n->end;
 }
 static inline bool pconf_is_container(const struct pconf_node *n) {
         return n->type == PCONF_GROUP || n->type == PCONF_ARRAY || n->type == PCONF_LIST;
@@ -120,3 +136,42 @@ bool pconf_equal(const struct pconf_node *a, const struct pconf_node *b);
  * if it is not an integer that fits or the text is not one the lexer reads. For text that
  * pconf_parse() has accepted. */
 int pconf_root_int64(const char *text, size_t len, const char *name, int64_t *ret);
+
+/* ---- reading around an edit (policy-edit.c) --------------------------------------------------
+ * The lexer is stateless between tokens: from the end of a token, the rest of a text lexes the
+ * same whatever came before. So an edit of a text already read is checked by lexing only around
+ * the bytes it changed, from a token end before them to a token start after them. */
+
+enum pconf_token_kind {
+        PCONF_TOKEN_END,              /* the end of the text, after blanks and closed comments */
+        PCONF_TOKEN_PUNCT,            /* = : , ; { } [ ] ( ), in C */
+        PCONF_TOKEN_NAME,
+        PCONF_TOKEN_STRING,           /* one literal */
+        PCONF_TOKEN_INT,              /* an integer: decimal or hex, with or without L */
+        PCONF_TOKEN_OTHER,            /* a boolean or a float */
+        PCONF_TOKEN_BAD,              /* a stray byte, or a string or block comment that does not
+                                       * end (libconfig ends the input there quietly) */
+};
+
+struct pconf_token {
+        enum pconf_token_kind kind;
+        char c;                       /* PUNCT: the character ('=' for ':' too) */
+        size_t start, end;
+        unsigned newlines;            /* newlines from where the lexer started to END */
+        /* INT: the value as pconf_parse reads it (INT: its low 32 bits), whether the literal is
+         * a 64-bit one (L), and whether a literal without L did not fit 32 bits */
+        int64_t i;
+        bool int64, truncated;
+};
+
+/* The token that follows POS in TEXT (LEN bytes), blanks and comments skipped. POS must not be
+ * inside a token or comment. */
+void pconf_next_token(const char *text, size_t len, size_t pos, struct pconf_token *ret);
+
+/* Reads TEXT as the rest of a list from just after its '(' (AFTER_ELEMENT false) or from just
+ * after one of its elements (true): elements separated by commas (after an element, each one
+ * preceded by one), the closing ')' and nothing else. LINE is the line TEXT starts on; the
+ * elements are nested as those of a top-level list. Returns 0 and a tree whose root holds the
+ * elements read (as a list, not a group), -EINVAL with *ERR filled, -ENOMEM. */
+int pconf_parse_list_tail(const char *text, size_t len, unsigned line, bool after_element, struct pconf **ret,
+                          struct pconf_error *err);

@@ -2,18 +2,18 @@
 /* Editing a policy as text, so that approve and revoke keep the approver's comments and layout.
  *
  * libconfig can write a configuration back, but it drops every comment, and the comments of a
- * policy are where a city writes why a permit exists. So the edits here work on the bytes: a
- * small scanner that knows libconfig's lexical rules (strings with escapes, `#`, `//` and
- * block comments) finds the top-level `serial`, the `usb`, `network` and `wireless` lists, each entry's
- * braces, its permit and the commas between entries; the edit splices text at those offsets.
+ * policy are where a city writes why a permit exists. So the edits here work on the bytes: the
+ * old text's syntax tree (policy-config.c, which keeps each setting's and element's offsets)
+ * says where the top-level `serial`, the `usb`, `network`, `wireless` and `media` lists and
+ * each entry are; the edit splices text at those offsets.
  *
- * The scanner is not trusted to be right: every result is read again (policy-config.c) and
- * must be the old file's syntax tree value for value, but for the serial raised by one and one
- * list element more or less; an added element is read as an entry with every check a whole
- * parse would make, against the old policy (policy_parse_added_entry). The old policy is
- * parsed once, the result never whole: on a 40 MB policy a whole parse is most of the time.
- * If the check fails, the edit falls back to the canonical writer, which loses the comments
- * but not the policy, and whose result is parsed whole. */
+ * Every result is checked to be the old file's syntax tree value for value, but for the serial
+ * raised by one and one list element more or less; an added element is read as an entry with
+ * every check a whole parse would make, against the old policy (policy_parse_added_entry). The
+ * old policy is parsed once; of the result only the bytes around each change are read (see
+ * "checking an edit around the bytes it changed"), and the whole result only when those cannot
+ * tell. If the check fails, the edit falls back to the canonical writer, which loses the
+ * comments but not the policy, and whose result is parsed whole. */
 #include "policy-edit.h"
 
 #include <errno.h>
@@ -29,176 +29,116 @@
 #include "timeutil.h"
 
 bool policy_edit_force_fallback = false;
+bool policy_edit_force_full_check = false;
+unsigned policy_edit_full_checks = 0;
 
-#define SCAN_DEPTH_MAX 64             /* a policy nests three deep; this only bounds the recursion */
 #define INDENT "    "                 /* the canonical writer's: entries at one level, fields at two */
 
-/* ---- the scanner ------------------------------------------------------------------------ */
+/* ---- where things are in the old text ---------------------------------------------------- */
+
+/* The old text's syntax tree carries the offsets of every setting and element; the few token
+ * offsets it does not hold (a list's '(', the comma after an element, the serial's literal) are
+ * the tokens right after one it holds, found by pconf_next_token. */
+struct doc {
+        const char *text;
+        size_t len;
+        const struct pconf_node *root;
+        bool serial_found;
+        size_t serial_start, serial_end;      /* the serial's literal */
+        size_t serial_after;                  /* the end of the '=' before it */
+};
+
+struct list {
+        bool found;
+        const struct pconf_node *node;        /* the setting `usb = ( ... )` */
+        size_t open, close;                   /* offsets of '(' and ')' */
+        size_t n;
+};
 
 struct element {
         size_t start, end;            /* '{' .. one past its '}' */
         bool has_comma;
         size_t comma;                 /* offset of the ',' that follows the element */
         size_t first_key;             /* offset of its first setting's name, 0 if none */
-        char *permit;                 /* decoded value of its `permit` (scanned for a removal), or NULL */
+        unsigned line;                /* of its '{' */
 };
 
-struct list {
-        bool found;
-        size_t open, close;           /* offsets of '(' and ')' */
-        size_t n, allocated;
-        struct element *elements;
-};
-
-enum token_type {
-        TOKEN_EOF,
-        TOKEN_WORD,                   /* a name, number or boolean */
-        TOKEN_STRING,
-        TOKEN_PUNCT,
-};
-
-struct token {
-        enum token_type type;
-        size_t start, end;
-        char c;                       /* for TOKEN_PUNCT */
-};
-
-struct scanner {
-        const char *text;
-        size_t len;
-        size_t pos;
-        bool serial_found;
-        size_t serial_start, serial_end;
-        bool want_permits;            /* decode each entry's permit (to find the one to remove) */
-        /* The token peek_token read last, from CACHE_POS to CACHE_NEXT: every token is peeked
-         * before it is taken, and a 40 MB policy has ten million of them. */
-        bool cached;
-        size_t cache_pos, cache_next;
-        struct token cache;
-        struct list usb, net, wireless, media;
-};
-
-static void list_done(struct list *l) {
-        for (size_t i = 0; i < l->n; i++)
-                free(l->elements[i].permit);
-        l->elements = mfree(l->elements);
-        l->n = l->allocated = 0;
+/* The token of NODE's value: a setting's name, its '=' and then the value's first token. */
+static void value_token(const struct doc *d, const struct pconf_node *node, struct pconf_token *ret_eq,
+                        struct pconf_token *ret) {
+        pconf_next_token(d->text, d->len, pconf_start(node), ret);      /* the name */
+        pconf_next_token(d->text, d->len, ret->end, ret_eq);
+        pconf_next_token(d->text, d->len, ret_eq->end, ret);
 }
 
-static void scanner_done(struct scanner *sc) {
-        list_done(&sc->usb);
-        list_done(&sc->net);
-        list_done(&sc->wireless);
-        list_done(&sc->media);
-}
+static int doc_init(const char *text, size_t len, const struct pconf *tree, struct doc *ret) {
+        struct doc d = { .text = text, .len = len, .root = pconf_root(tree) };
+        struct pconf_token tok, eq;
 
-static bool is_word_char(char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '*' ||
-               c == '.' || c == '+' || c == '-';
-}
+        /* libconfig 1.5 ends the input quietly at a block comment that is never closed; the
+         * edits have always refused one (the canonical form is written instead), and still do. */
+        size_t n = pconf_length(d.root);
+        pconf_next_token(text, len, n > 0 ? pconf_end(pconf_elem(d.root, n - 1)) : 0, &tok);
+        if (tok.kind == PCONF_TOKEN_PUNCT && (tok.c == ';' || tok.c == ','))
+                pconf_next_token(text, len, tok.end, &tok);
+        if (tok.kind != PCONF_TOKEN_END)
+                return -EINVAL;
 
-/* Skips blanks and comments; -EINVAL for an unterminated block comment. */
-static int skip_blank(struct scanner *sc) {
-        const char *t = sc->text;
-
-        while (sc->pos < sc->len) {
-                char c = t[sc->pos];
-                if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v')
-                        sc->pos++;
-                else if (c == '#' || (c == '/' && sc->pos + 1 < sc->len && t[sc->pos + 1] == '/')) {
-                        const char *nl = memchr(t + sc->pos, '\n', sc->len - sc->pos);
-                        sc->pos = nl ? (size_t) (nl - t) + 1 : sc->len;
-                } else if (c == '/' && sc->pos + 1 < sc->len && t[sc->pos + 1] == '*') {
-                        const char *e = memmem(t + sc->pos + 2, sc->len - sc->pos - 2, "*/", 2);
-                        if (!e)
-                                return -EINVAL;
-                        sc->pos = (size_t) (e - t) + 2;
-                } else
-                        break;
-        }
-        return 0;
-}
-
-static int lex_token(struct scanner *sc, struct token *ret) {
-        const char *t = sc->text;
-        int r;
-
-        r = skip_blank(sc);
-        if (r < 0)
-                return r;
-
-        struct token tok = { .start = sc->pos };
-        if (sc->pos >= sc->len) {
-                tok.type = TOKEN_EOF;
-                tok.end = sc->pos;
-                *ret = tok;
-                return 0;
-        }
-
-        char c = t[sc->pos];
-        if (c == '=' || c == ':' || c == ';' || c == ',' || c == '(' || c == ')' || c == '[' || c == ']' || c == '{' ||
-            c == '}') {
-                tok.type = TOKEN_PUNCT;
-                tok.c = c;
-                sc->pos++;
-        } else if (c == '"') {
-                sc->pos++;
-                for (;;) {
-                        if (sc->pos >= sc->len)
-                                return -EINVAL;
-                        if (t[sc->pos] == '\\')
-                                sc->pos += 2;
-                        else if (t[sc->pos++] == '"')
-                                break;
-                }
-                if (sc->pos > sc->len)
+        const struct pconf_node *s = pconf_member(d.root, "serial");
+        if (s) {
+                value_token(&d, s, &eq, &tok);
+                if (tok.kind != PCONF_TOKEN_INT && tok.kind != PCONF_TOKEN_OTHER)
                         return -EINVAL;
-                tok.type = TOKEN_STRING;
-        } else if (is_word_char(c)) {
-                while (sc->pos < sc->len && is_word_char(t[sc->pos]))
-                        sc->pos++;
-                tok.type = TOKEN_WORD;
-        } else
-                return -EINVAL; /* @include and anything libconfig would not take either */
-
-        tok.end = sc->pos;
-        *ret = tok;
+                d.serial_found = true;
+                d.serial_after = eq.end;
+                d.serial_start = tok.start;
+                d.serial_end = tok.end;
+        }
+        *ret = d;
         return 0;
 }
 
-static int next_token(struct scanner *sc, struct token *ret) {
-        if (sc->cached && sc->cache_pos == sc->pos) {
-                *ret = sc->cache;
-                sc->pos = sc->cache_next;
-                return 0;
+/* The top-level list NAME; not found if there is none (or it is not a list: the policy would
+ * not be valid). */
+static void doc_list(const struct doc *d, const char *name, struct list *ret) {
+        const struct pconf_node *m = pconf_member(d->root, name);
+        struct pconf_token tok, eq;
+
+        *ret = (struct list) {};
+        if (!m || pconf_type(m) != PCONF_LIST)
+                return;
+        value_token(d, m, &eq, &tok);
+        if (tok.kind != PCONF_TOKEN_PUNCT || tok.c != '(')
+                return;
+        *ret = (struct list) {
+                .found = true,
+                .node = m,
+                .open = tok.start,
+                .close = pconf_end(m) - 1,
+                .n = pconf_length(m),
+        };
+}
+
+static void doc_element(const struct doc *d, const struct list *l, size_t i, struct element *ret) {
+        const struct pconf_node *g = pconf_elem(l->node, i);
+        struct pconf_token tok;
+
+        *ret = (struct element) {
+                .start = pconf_start(g),
+                .end = pconf_end(g),
+                .first_key = pconf_length(g) > 0 ? pconf_start(pconf_elem(g, 0)) : 0,
+                .line = pconf_line(g),
+        };
+        pconf_next_token(d->text, d->len, ret->end, &tok);
+        if (tok.kind == PCONF_TOKEN_PUNCT && tok.c == ',') {
+                ret->has_comma = true;
+                ret->comma = tok.start;
         }
-        return lex_token(sc, ret);
-}
-
-static int peek_token(struct scanner *sc, struct token *ret) {
-        size_t saved = sc->pos;
-        int r = next_token(sc, ret);
-        if (r >= 0) {
-                sc->cached = true;
-                sc->cache_pos = saved;
-                sc->cache_next = sc->pos;
-                sc->cache = *ret;
-        }
-        sc->pos = saved;
-        return r;
-}
-
-static bool token_is(const struct token *tok, char c) {
-        return tok->type == TOKEN_PUNCT && tok->c == c;
-}
-
-static bool token_equals(const struct scanner *sc, const struct token *tok, const char *word) {
-        size_t n = strlen(word);
-        return tok->type == TOKEN_WORD && tok->end - tok->start == n && memcmp(sc->text + tok->start, word, n) == 0;
 }
 
 /* Appends the value of the string literal [START, END) (quotes included) to F, undoing the
- * escapes libconfig knows; an unknown escape stays as written, as libconfig keeps it. */
+ * escapes as the edits always have: "\x00" as a NUL (which ends the permit compared), "\X41"
+ * as written. Only for permits written with a backslash. */
 static void decode_string(const char *t, size_t start, size_t end, FILE *f) {
         for (size_t i = start + 1; i + 1 < end; i++) {
                 if (t[i] != '\\' || i + 2 >= end) {
@@ -228,221 +168,28 @@ static void decode_string(const char *t, size_t start, size_t end, FILE *f) {
         }
 }
 
-static int parse_value(struct scanner *sc, unsigned depth, char **ret_string);
+/* Whether element I of L is the one the edits remove for PERMIT: its `permit` is a string that
+ * says PERMIT. -ENOMEM. */
+static int element_has_permit(const struct doc *d, const struct list *l, size_t i, const char *permit) {
+        const struct pconf_node *m = pconf_member(pconf_elem(l->node, i), "permit");
+        struct pconf_token tok, eq;
 
-/* Settings up to (not including) CLOSE ('}', or 0 for the end of the file). At depth 0 it notes
- * `serial` and the `usb`/`network` lists; inside an entry (OWNER) it notes `permit`. */
-static int parse_settings(struct scanner *sc, unsigned depth, char close, struct element *owner) {
-        struct token tok, name;
-        int r;
+        if (!m || pconf_type(m) != PCONF_STRING)
+                return false;
+        if (!memchr(d->text + pconf_start(m), '\\', pconf_end(m) - pconf_start(m)))
+                return streq(pconf_string(m), permit);
 
-        if (depth > SCAN_DEPTH_MAX)
-                return -E2BIG;
-
-        for (;;) {
-                r = peek_token(sc, &tok);
-                if (r < 0)
-                        return r;
-                if (close == 0 ? tok.type == TOKEN_EOF : token_is(&tok, close))
-                        return 0;
-
-                r = next_token(sc, &name);
-                if (r < 0)
-                        return r;
-                if (name.type != TOKEN_WORD)
-                        return -EINVAL;
-                if (owner && owner->first_key == 0)
-                        owner->first_key = name.start;
-                r = next_token(sc, &tok);
-                if (r < 0)
-                        return r;
-                if (!token_is(&tok, '=') && !token_is(&tok, ':'))
-                        return -EINVAL;
-
-                r = peek_token(sc, &tok);
-                if (r < 0)
-                        return r;
-
-                struct list *l = NULL;
-                if (depth == 0 && token_equals(sc, &name, "usb"))
-                        l = &sc->usb;
-                else if (depth == 0 && token_equals(sc, &name, "network"))
-                        l = &sc->net;
-                else if (depth == 0 && token_equals(sc, &name, "wireless"))
-                        l = &sc->wireless;
-                else if (depth == 0 && token_equals(sc, &name, "media"))
-                        l = &sc->media;
-
-                if (l && token_is(&tok, '(')) {
-                        if (l->found)
-                                return -EINVAL;
-                        l->found = true;
-                        l->open = tok.start;
-                        sc->pos = tok.end;
-                        r = 0;
-                        for (bool first = true;; first = false) {
-                                r = peek_token(sc, &tok);
-                                if (r < 0)
-                                        return r;
-                                if (first && token_is(&tok, ')'))
-                                        break;
-
-                                struct element e = { .start = tok.start };
-                                if (!token_is(&tok, '{'))
-                                        return -EINVAL; /* entries are groups */
-                                sc->pos = tok.end;
-                                r = parse_settings(sc, depth + 2, '}', &e);
-                                if (r >= 0)
-                                        r = next_token(sc, &tok);
-                                if (r < 0) {
-                                        free(e.permit);
-                                        return r;
-                                }
-                                e.end = tok.end;
-
-                                if (l->n == l->allocated) {
-                                        /* Doubling: a policy may hold 100,000 entries. */
-                                        size_t a = l->allocated ? 2 * l->allocated : 16;
-                                        struct element *n = reallocarray(l->elements, a, sizeof *n);
-                                        if (!n) {
-                                                free(e.permit);
-                                                return -ENOMEM;
-                                        }
-                                        l->elements = n;
-                                        l->allocated = a;
-                                }
-                                l->elements[l->n++] = e;
-
-                                r = next_token(sc, &tok);
-                                if (r < 0)
-                                        return r;
-                                if (token_is(&tok, ',')) {
-                                        l->elements[l->n - 1].has_comma = true;
-                                        l->elements[l->n - 1].comma = tok.start;
-                                        continue;
-                                }
-                                if (!token_is(&tok, ')'))
-                                        return -EINVAL;
-                                sc->pos = tok.start; /* the ')' is consumed below */
-                                break;
-                        }
-                        r = next_token(sc, &tok);
-                        if (r < 0)
-                                return r;
-                        l->close = tok.start;
-                } else if (depth == 0 && token_equals(sc, &name, "serial")) {
-                        if (tok.type != TOKEN_WORD || sc->serial_found)
-                                return -EINVAL;
-                        sc->serial_found = true;
-                        sc->serial_start = tok.start;
-                        sc->serial_end = tok.end;
-                        sc->pos = tok.end;
-                } else if (owner && sc->want_permits && token_equals(sc, &name, "permit") && tok.type == TOKEN_STRING) {
-                        _cleanup_free_ char *s = NULL;
-                        r = parse_value(sc, depth, &s);
-                        if (r < 0)
-                                return r;
-                        free(owner->permit);
-                        owner->permit = TAKE_PTR(s);
-                } else {
-                        r = parse_value(sc, depth, NULL);
-                        if (r < 0)
-                                return r;
-                }
-
-                /* The terminator is optional in libconfig. */
-                r = peek_token(sc, &tok);
-                if (r < 0)
-                        return r;
-                if (token_is(&tok, ';') || token_is(&tok, ','))
-                        sc->pos = tok.end;
-        }
-}
-
-/* One value: a scalar, (adjacent) strings, a group, a list or an array. With RET_STRING, the
- * value must be a string and is returned decoded. */
-static int parse_value(struct scanner *sc, unsigned depth, char **ret_string) {
-        struct token tok;
-        int r;
-
-        if (depth > SCAN_DEPTH_MAX)
-                return -E2BIG;
-
-        r = next_token(sc, &tok);
-        if (r < 0)
-                return r;
-
-        if (tok.type == TOKEN_STRING) {
-                _cleanup_free_ char *buf = NULL;
-                size_t size = 0;
-                _cleanup_fclose_ FILE *f = ret_string ? open_memstream(&buf, &size) : NULL;
-                if (ret_string && !f)
-                        return -ENOMEM;
-                for (;;) {
-                        if (f)
-                                decode_string(sc->text, tok.start, tok.end, f);
-                        r = peek_token(sc, &tok);
-                        if (r < 0)
-                                return r;
-                        if (tok.type != TOKEN_STRING)
-                                break;
-                        sc->pos = tok.end;
-                }
-                if (f) {
-                        if (fclose(TAKE_PTR(f)) != 0)
-                                return -ENOMEM;
-                        *ret_string = TAKE_PTR(buf);
-                }
-                return 0;
-        }
-        if (ret_string)
-                return -EINVAL;
-
-        if (tok.type == TOKEN_WORD)
-                return 0;
-        if (token_is(&tok, '{')) {
-                r = parse_settings(sc, depth + 1, '}', NULL);
-                if (r < 0)
-                        return r;
-                r = next_token(sc, &tok);
-                return r < 0 ? r : 0;
-        }
-        if (token_is(&tok, '(') || token_is(&tok, '[')) {
-                char close = tok.c == '(' ? ')' : ']';
-                for (bool first = true;; first = false) {
-                        r = peek_token(sc, &tok);
-                        if (r < 0)
-                                return r;
-                        if (first && token_is(&tok, close)) {
-                                sc->pos = tok.end;
-                                return 0;
-                        }
-                        r = parse_value(sc, depth + 1, NULL);
-                        if (r < 0)
-                                return r;
-                        r = next_token(sc, &tok);
-                        if (r < 0)
-                                return r;
-                        if (token_is(&tok, close))
-                                return 0;
-                        if (!token_is(&tok, ','))
-                                return -EINVAL;
-                }
-        }
-        return -EINVAL;
-}
-
-static int scan(const char *text, size_t len, bool want_permits, struct scanner *ret) {
-        struct scanner sc = { .text = text, .len = len, .want_permits = want_permits };
-        int r;
-
-        r = parse_settings(&sc, 0, 0, NULL);
-        if (r < 0) {
-                scanner_done(&sc);
-                return r;
-        }
-        *ret = sc;
-        return 0;
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0;
+        _cleanup_fclose_ FILE *f = open_memstream(&buf, &size);
+        if (!f)
+                return -ENOMEM;
+        for (value_token(d, m, &eq, &tok); tok.kind == PCONF_TOKEN_STRING && tok.end <= pconf_end(m);
+             pconf_next_token(d->text, d->len, tok.end, &tok))
+                decode_string(d->text, tok.start, tok.end, f);
+        if (fclose(TAKE_PTR(f)) != 0)
+                return -ENOMEM;
+        return streq(buf, permit);
 }
 
 /* ---- layout helpers ---------------------------------------------------------------------- */
@@ -575,7 +322,7 @@ static void put_approval_tail(FILE *f, const struct layout *lo, const struct pol
 /* The entry as a block, without a trailing newline. */
 /* The entry's `scan` key as policy-write.c spells it; NULL (no key) when it follows defaults.scan. */
 static const char *scan_text(enum policy_scan scan) {
-        return scan == POLICY_SCAN_REQUIRED ? "required" : scan == POLICY_SCAN_NONE ? "none" : NULL;
+        return policy_scan_to_string(scan);
 }
 
 static int format_usb_entry(const void *entry, const struct layout *lo, char **ret) {
@@ -762,7 +509,7 @@ static int edit_cmp(const void *a, const void *b) {
         return x->offset < y->offset ? -1 : x->offset > y->offset;
 }
 
-static int edits_apply(struct edits *ed, const char *text, size_t len, char **ret) {
+static int edits_apply(struct edits *ed, const char *text, size_t len, char **ret, size_t *ret_len) {
         size_t size = len + 1, pos = 0;
 
         qsort(ed->e, ed->n, sizeof ed->e[0], edit_cmp);
@@ -789,17 +536,18 @@ static int edits_apply(struct edits *ed, const char *text, size_t len, char **re
         o = mempcpy(o, text + pos, len - pos);
         *o = 0;
         *ret = buf;
+        *ret_len = (size_t) (o - buf);
         return 0;
 }
 
 /* Replaces the serial's token by NEW_SERIAL, if the token says what the parser read. */
-static int edit_serial(struct edits *ed, const struct scanner *sc, uint64_t old_serial, uint64_t new_serial) {
+static int edit_serial(struct edits *ed, const struct doc *d, uint64_t old_serial, uint64_t new_serial) {
         char token[32], *end;
 
-        if (!sc->serial_found || sc->serial_end - sc->serial_start >= sizeof token)
+        if (!d->serial_found || d->serial_end - d->serial_start >= sizeof token)
                 return -EINVAL;
-        memcpy(token, sc->text + sc->serial_start, sc->serial_end - sc->serial_start);
-        token[sc->serial_end - sc->serial_start] = 0;
+        memcpy(token, d->text + d->serial_start, d->serial_end - d->serial_start);
+        token[d->serial_end - d->serial_start] = 0;
 
         bool hex = token[0] == '0' && (token[1] == 'x' || token[1] == 'X');
         errno = 0;
@@ -812,7 +560,7 @@ static int edit_serial(struct edits *ed, const struct scanner *sc, uint64_t old_
         /* libconfig reads a bare integer beyond 32 bits as 64-bit; "L" says so explicitly. */
         if (asprintf(&s, "%" PRIu64 "%s", new_serial, new_serial > INT32_MAX ? "L" : "") < 0)
                 return -ENOMEM;
-        return edits_add(ed, sc->serial_start, sc->serial_end - sc->serial_start, s);
+        return edits_add(ed, d->serial_start, d->serial_end - d->serial_start, s);
 }
 
 /* Blanks from the start of POS's line up to POS, or NULL if something else precedes it. */
@@ -836,15 +584,20 @@ static int edit_append_list(struct edits *ed, const char *text, size_t len, cons
 typedef int (*format_fn)(const void *entry, const struct layout *lo, char **ret);
 
 /* Adds the new entry after the list's last one (or into the empty list, or a new list). */
-static int edits_for_add(struct edits *ed, const struct scanner *sc, const struct list *l, const char *name,
+static int edits_for_add(struct edits *ed, const struct doc *d, const struct list *l, const char *name,
                          format_fn format, const void *entry) {
         _cleanup_free_ char *block = NULL, *brace = NULL, *field = NULL;
-        const char *t = sc->text;
+        const char *t = d->text;
         struct layout lo = { INDENT, INDENT INDENT };
+        struct element le;
         int r;
 
         /* A new entry takes the last one's indentation, so a file with its own layout keeps it. */
-        const struct element *last = l->found && l->n > 0 ? &l->elements[l->n - 1] : NULL;
+        const struct element *last = NULL;
+        if (l->found && l->n > 0) {
+                doc_element(d, l, l->n - 1, &le);
+                last = &le;
+        }
         if (last) {
                 brace = indent_at(t, last->start);
                 field = last->first_key > 0 ? indent_at(t, last->first_key) : NULL;
@@ -858,7 +611,7 @@ static int edits_for_add(struct edits *ed, const struct scanner *sc, const struc
                 return r;
 
         if (!l->found)
-                return edit_append_list(ed, t, sc->len, name, block);
+                return edit_append_list(ed, t, d->len, name, block);
 
         char *s;
         if (!last) {
@@ -879,7 +632,7 @@ static int edits_for_add(struct edits *ed, const struct scanner *sc, const struc
 
         /* A comment after the last entry's brace stays with that entry: the new block goes on
          * the next line. */
-        size_t next = rest_of_line_blank(t, sc->len, last->end);
+        size_t next = rest_of_line_blank(t, d->len, last->end);
         bool own_line = next != SIZE_MAX && next <= l->close;
         if (asprintf(&s, own_line ? "%s\n" : "\n%s", block) < 0)
                 return -ENOMEM;
@@ -888,14 +641,17 @@ static int edits_for_add(struct edits *ed, const struct scanner *sc, const struc
 
 /* Removes element I of L with the comma that separates it from its neighbours; whole lines when
  * the entry has its lines to itself, so no blank hole is left. Comments above it stay. */
-static int edits_for_remove(struct edits *ed, const struct scanner *sc, const struct list *l, size_t i) {
-        const struct element *e = &l->elements[i];
-        const char *t = sc->text;
-        size_t start = e->start, end = e->has_comma ? e->comma + 1 : e->end, ls;
+static int edits_for_remove(struct edits *ed, const struct doc *d, const struct list *l, size_t i) {
+        struct element el, prev_el;
+        const struct element *e = &el;
+        const char *t = d->text;
         int r;
 
+        doc_element(d, l, i, &el);
+        size_t start = e->start, end = e->has_comma ? e->comma + 1 : e->end, ls;
+
         if (line_start_blank(t, start, &ls)) {
-                size_t next = rest_of_line_blank(t, sc->len, end);
+                size_t next = rest_of_line_blank(t, d->len, end);
                 if (next != SIZE_MAX && next <= l->close) {
                         start = ls;
                         end = next;
@@ -907,7 +663,8 @@ static int edits_for_remove(struct edits *ed, const struct scanner *sc, const st
 
         /* The last entry has no comma of its own: the one before it loses its comma. */
         if (!e->has_comma && i > 0) {
-                const struct element *prev = &l->elements[i - 1];
+                const struct element *prev = &prev_el;
+                doc_element(d, l, i - 1, &prev_el);
                 if (!prev->has_comma)
                         return -EINVAL;
                 r = edits_add(ed, prev->comma, 1, NULL);
@@ -1118,49 +875,276 @@ static int check_edit(const char *text, const char *source, const struct policy 
         return entry_is_requested(added, req) ? 0 : -EBADMSG;
 }
 
-/* The text edit; any failure here only means "use the fallback". */
-static int edit_text(const char *text, size_t len, const struct policy *p, const struct edit_request *req,
-                     char **ret) {
-        _cleanup_(scanner_done) struct scanner sc = {};
-        _cleanup_(edits_done) struct edits ed = {};
+/* ---- checking an edit around the bytes it changed ------------------------------------------
+ *
+ * The edited text is the old one with a few byte ranges replaced. Each range lies in a window
+ * of the old text that begins at the end of a punctuation token (which never reaches past
+ * itself: the lexer takes the same tokens up to it in both texts) and ends at the start of a
+ * token (from which both texts are the same bytes up to the next window). Since the lexer keeps
+ * no state between tokens, the edited text's tokens are the old text's with each window's
+ * tokens replaced by the ones lexed there in the edited text; and in the grammar's place of the
+ * window (a serial's value; the end of a list after an element; one element and a comma) those
+ * tokens say exactly what changed. So only the windows are read, the rest of a 40 MB policy is
+ * not. Whatever the windows do not establish (a list made new at the end of the file, an edit
+ * whose window is not the expected one) is left to the whole check, check_edit(). */
+
+struct window {
+        size_t from, to;              /* in the old text */
+        size_t new_from, new_to;      /* the same places in the edited text */
+        size_t n_edits;
+};
+
+/* Places W in the edited text; -EAGAIN if an edit straddles one of its ends. */
+static int window_map(const struct edits *ed, struct window *w) {
+        ssize_t before = 0, within = 0;
+
+        w->n_edits = 0;
+        for (size_t i = 0; i < ed->n; i++) {
+                const struct edit *e = &ed->e[i];
+                ssize_t delta = (ssize_t) (e->insert ? strlen(e->insert) : 0) - (ssize_t) e->remove;
+
+                if (e->offset < w->from) {
+                        if (e->offset + e->remove > w->from)
+                                return -EAGAIN;
+                        before += delta;
+                } else if (e->offset <= w->to) {
+                        if (e->offset + e->remove > w->to)
+                                return -EAGAIN;
+                        within += delta;
+                        w->n_edits++;
+                }
+        }
+        w->new_from = (size_t) ((ssize_t) w->from + before);
+        w->new_to = (size_t) ((ssize_t) w->to + before + within);
+        return 0;
+}
+
+static bool token_is(const struct pconf_token *t, char c) {
+        return t->kind == PCONF_TOKEN_PUNCT && t->c == c;
+}
+
+/* The serial's window: its literal; *RET_OK whether it now says OLD_SERIAL + 1. */
+static int check_serial_window(const struct doc *d, const struct edits *ed, const char *out, size_t out_len,
+                               uint64_t old_serial, struct window *w, bool *ret_ok) {
+        struct pconf_token t;
         int r;
 
-        r = scan(text, len, req->kind == EDIT_REMOVE, &sc);
+        pconf_next_token(d->text, d->len, d->serial_end, &t);
+        *w = (struct window) { .from = d->serial_after, .to = t.start };
+        r = window_map(ed, w);
+        if (r < 0)
+                return r;
+        pconf_next_token(out, out_len, w->new_from, &t);
+        if (t.kind != PCONF_TOKEN_INT)
+                return -EAGAIN;
+        *ret_ok = !t.truncated && t.i >= 0 && (uint64_t) t.i == old_serial + 1;
+        pconf_next_token(out, out_len, t.end, &t);
+        return t.start == w->new_to ? 0 : -EAGAIN;
+}
+
+static unsigned line_at(const char *text, unsigned line, size_t from, size_t to) {
+        for (const char *p = text + from; (p = memchr(p, '\n', (size_t) (text + to - p))); p++)
+                line++;
+        return line;
+}
+
+/* An added entry's window: from the old list's last element (or its '(') to its ')', where the
+ * edited text must hold one element more (*RET_FRAG: a tree of it). */
+static int check_add_window(const struct doc *d, const struct edits *ed, const char *out, size_t out_len,
+                            const struct list *l, struct window *w, struct pconf **ret_frag) {
+        _cleanup_(pconf_freep) struct pconf *frag = NULL;
+        struct pconf_error e;
+        struct pconf_token t;
+        unsigned line;
+        int r;
+
+        if (!l->found)
+                return -EAGAIN;
+        if (l->n > 0) {
+                struct element last;
+                doc_element(d, l, l->n - 1, &last);
+                *w = (struct window) { .from = last.end, .to = l->close };
+                line = line_at(d->text, last.line, last.start, last.end);
+        } else {
+                *w = (struct window) { .from = l->open + 1, .to = l->close };
+                line = line_at(d->text, pconf_line(l->node), pconf_start(l->node), l->open + 1);
+        }
+        pconf_next_token(d->text, d->len, w->from, &t);
+        if (!token_is(&t, ')') || t.start != l->close)
+                return -EAGAIN;
+        r = window_map(ed, w);
+        if (r < 0)
+                return r;
+        if (w->new_to >= out_len || out[w->new_to] != ')')
+                return -EAGAIN;
+
+        r = pconf_parse_list_tail(out + w->new_from, w->new_to + 1 - w->new_from, line, l->n > 0, &frag, &e);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0 || pconf_length(pconf_root(frag)) != 1)
+                return -EAGAIN;
+        *ret_frag = TAKE_PTR(frag);
+        return 0;
+}
+
+/* A removed entry's window: the element and the comma that went with it. The edited text must
+ * hold nothing there, and the element must be the one the whole check would look for: the
+ * first with the permit, in the lists' order. */
+static int check_remove_window(const struct doc *d, const struct edits *ed, const char *out, size_t out_len,
+                               const struct list *l, size_t i, const char *permit, struct window *w) {
+        struct element el, prev;
+        struct pconf_token t;
+        int r;
+
+        for (size_t k = 0; k < ELEMENTSOF(edit_lists); k++) {
+                const struct pconf_node *m = pconf_member(d->root, edit_lists[k]);
+                r = find_permit_element(m, permit);
+                if (r >= 0) {
+                        if (m != l->node || (size_t) r != i)
+                                return -EAGAIN;
+                        break;
+                }
+        }
+        if (r < 0)
+                return -EAGAIN;
+
+        doc_element(d, l, i, &el);
+        if (i > 0) {
+                doc_element(d, l, i - 1, &prev);
+                if (!prev.has_comma)
+                        return -EAGAIN;
+        }
+        if (el.has_comma) {
+                /* [after the comma before it or the '(', to the token after its own comma) */
+                pconf_next_token(d->text, d->len, el.comma + 1, &t);
+                *w = (struct window) { .from = i > 0 ? prev.comma + 1 : l->open + 1, .to = t.start };
+        } else {
+                /* the last: [after the element before it or the '(', to the ')') */
+                pconf_next_token(d->text, d->len, el.end, &t);
+                if (!token_is(&t, ')') || t.start != l->close)
+                        return -EAGAIN;
+                *w = (struct window) { .from = i > 0 ? prev.end : l->open + 1, .to = l->close };
+        }
+        pconf_next_token(d->text, d->len, i > 0 && !el.has_comma ? prev.comma + 1 : w->from, &t);
+        if (t.start != el.start)
+                return -EAGAIN;
+
+        r = window_map(ed, w);
+        if (r < 0)
+                return r;
+        pconf_next_token(out, out_len, w->new_from, &t);
+        return t.start == w->new_to ? 0 : -EAGAIN;
+}
+
+/* Whether OUT is the old text with exactly the requested change, from its windows alone: 0, or
+ * -EBADMSG if it is not (what check_edit would say), or -EAGAIN if the windows cannot tell. */
+static int check_edit_windows(const struct doc *d, const struct edits *ed, const char *out, size_t out_len,
+                              const struct list *l, size_t index, const char *key, const struct policy *old,
+                              const struct edit_request *req, const char *source, struct policy_diag *diag) {
+        _cleanup_(pconf_freep) struct pconf *frag = NULL;
+        _cleanup_(policy_freep) struct policy *added = NULL;
+        struct window ws, wl;
+        bool serial_ok = false;
+        int r;
+
+        r = check_serial_window(d, ed, out, out_len, old->serial, &ws, &serial_ok);
+        if (r < 0)
+                return r;
+        if (req->kind == EDIT_REMOVE)
+                r = check_remove_window(d, ed, out, out_len, l, index, req->permit, &wl);
+        else
+                r = check_add_window(d, ed, out, out_len, l, &wl, &frag);
+        if (r < 0)
+                return r;
+        /* every edit in one of the two windows, which do not meet */
+        if (ws.n_edits != 1 || ws.n_edits + wl.n_edits != ed->n || (ws.to > wl.from && wl.to > ws.from))
+                return -EAGAIN;
+
+        /* The edited text's tree is known now: what check_edit would find wrong with it. */
+        if (!serial_ok)
+                return -EBADMSG;
+        if (req->kind == EDIT_REMOVE)
+                return 0;
+        r = policy_parse_added_entry(old, pconf_elem(pconf_root(frag), 0), key, l->n, source, &added, diag);
+        if (r < 0)
+                return r == -ENOMEM ? r : -EBADMSG;
+        return entry_is_requested(added, req) ? 0 : -EBADMSG;
+}
+
+/* The text edit, checked around what it changed (check_edit_windows). Returns 0 with the checked
+ * text in *RET, -EAGAIN with a text the whole check must judge, or any other failure, which
+ * only means "use the fallback". */
+static int edit_text(const char *text, size_t len, const struct policy *p, const struct pconf *tree,
+                     const struct edit_request *req, const char *source, char **ret, struct policy_diag *diag) {
+        _cleanup_(edits_done) struct edits ed = {};
+        _cleanup_free_ char *out = NULL;
+        struct list l = {};
+        const char *key = NULL;
+        size_t index = 0, out_len;
+        struct doc d;
+        int r;
+
+        r = doc_init(text, len, tree, &d);
         if (r < 0)
                 return r;
 
-        r = edit_serial(&ed, &sc, p->serial, p->serial + 1);
+        r = edit_serial(&ed, &d, p->serial, p->serial + 1);
         if (r < 0)
                 return r;
 
         switch (req->kind) {
+        case EDIT_ADD_USB: key = "usb"; break;
+        case EDIT_ADD_NET: key = "network"; break;
+        case EDIT_ADD_WIRELESS: key = "wireless"; break;
+        case EDIT_ADD_MEDIA: key = "media"; break;
+        case EDIT_REMOVE: break;
+        }
+        switch (req->kind) {
         case EDIT_ADD_USB:
-                r = edits_for_add(&ed, &sc, &sc.usb, "usb", format_usb_entry, req->usb);
-                break;
         case EDIT_ADD_NET:
-                r = edits_for_add(&ed, &sc, &sc.net, "network", format_net_entry, req->net);
-                break;
         case EDIT_ADD_WIRELESS:
-                r = edits_for_add(&ed, &sc, &sc.wireless, "wireless", format_wireless_entry, req->wireless);
-                break;
         case EDIT_ADD_MEDIA:
-                r = edits_for_add(&ed, &sc, &sc.media, "media", format_media_entry, req->media);
+                doc_list(&d, key, &l);
+                r = edits_for_add(&ed, &d, &l, key,
+                                  req->kind == EDIT_ADD_USB ? format_usb_entry :
+                                  req->kind == EDIT_ADD_NET ? format_net_entry :
+                                  req->kind == EDIT_ADD_WIRELESS ? format_wireless_entry : format_media_entry,
+                                  req->kind == EDIT_ADD_USB ? (const void *) req->usb :
+                                  req->kind == EDIT_ADD_NET ? (const void *) req->net :
+                                  req->kind == EDIT_ADD_WIRELESS ? (const void *) req->wireless : (const void *) req->media);
                 break;
         case EDIT_REMOVE:
                 r = -ENOENT;
-                for (struct list *l = &sc.usb; r == -ENOENT && l;
-                     l = l == &sc.usb ? &sc.net : l == &sc.net ? &sc.wireless : l == &sc.wireless ? &sc.media : NULL)
-                        for (size_t i = 0; i < l->n; i++)
-                                if (streq_ptr(l->elements[i].permit, req->permit)) {
-                                        r = edits_for_remove(&ed, &sc, l, i);
+                for (size_t k = 0; k < ELEMENTSOF(edit_lists) && r == -ENOENT; k++) {
+                        doc_list(&d, edit_lists[k], &l);
+                        for (size_t i = 0; i < l.n; i++) {
+                                r = element_has_permit(&d, &l, i, req->permit);
+                                if (r < 0)
+                                        return r;
+                                if (r > 0) {
+                                        key = edit_lists[k];
+                                        index = i;
+                                        r = edits_for_remove(&ed, &d, &l, i);
                                         break;
                                 }
+                                r = -ENOENT;
+                        }
+                }
                 break;
         }
         if (r < 0)
                 return r;
 
-        return edits_apply(&ed, text, len, ret);
+        r = edits_apply(&ed, text, len, &out, &out_len);
+        if (r < 0)
+                return r;
+
+        r = policy_edit_force_full_check ? -EAGAIN :
+            check_edit_windows(&d, &ed, out, out_len, &l, index, key, p, req, source, diag);
+        if (r < 0 && r != -EAGAIN)
+                return r;
+        *ret = TAKE_PTR(out);
+        return r;
 }
 
 /* P with the change made in memory, written canonically. The copy shares P's strings and the
@@ -1239,11 +1223,12 @@ static int edit(const char *text, size_t len, const char *source, const struct e
                 return -EOVERFLOW;
 
         bool rewritten = false;
-        r = policy_edit_force_fallback ? -ECANCELED : edit_text(text, len, p, req, &out);
-        if (r >= 0) {
+        r = policy_edit_force_fallback ? -ECANCELED : edit_text(text, len, p, tree, req, source, &out, &d);
+        if (r == -EAGAIN) {
+                policy_edit_full_checks++;
                 r = check_edit(out, source, p, tree, req, &d);
-                policy_diag_done(&d);
         }
+        policy_diag_done(&d);
         if (r < 0) {
                 out = mfree(out);
                 r = edit_canonical(p, req, &out);

@@ -40,3 +40,8 @@ int policy_edit_remove(const char *text, size_t len, const char *source, const c
 /* For tests only: every edit takes the canonical fallback, as if the text edit had failed its
  * check. (No valid policy is known to need the fallback; the path must still work.) */
 extern bool policy_edit_force_fallback;
+/* For tests only: every text edit is checked by reading the edited text whole, as if the check
+ * around the changed bytes could not tell. */
+extern bool policy_edit_force_full_check;
+/* For tests only: how many edits were checked by reading the edited text whole. */
+extern unsigned policy_edit_full_checks;

@@ -9,6 +9,8 @@
  *   (padding to a page)
  *   strings       NUL-terminated strings, each stored once; the section ends with a NUL
  *   blob          interface patterns (5 bytes each) and BSSIDs (6 bytes each)
+ *   usb_index     the USB hash table of policy-match.c as uint32s: heads (usb_buckets), then
+ *                 next (one per USB entry); empty for a policy without USB entries
  * The checksum covers everything after its own field: what it guards against is a damaged
  * file (nothing checks the bytes of an image the way the signature checks the text), not a
  * forger, who would need root in STATE_DIR (see policy-image.h).
@@ -65,6 +67,8 @@ struct image_header {
         uint32_t pad1;
         int64_t scan_max_seconds, scan_max_megabytes, scan_max_database_days;
         struct image_section usb, net, wireless, media, fixed, pool, strings, blob;
+        struct image_section usb_index; /* uint32s: usb_buckets heads, then usb.count next */
+        uint64_t usb_buckets;
 };
 
 #define CHECKSUM_START offsetof(struct image_header, source_sha256)
@@ -114,13 +118,13 @@ struct image_fixed {
 
 /* A record per field of the in-memory model: a field added there must be added here (and
  * POLICY_IMAGE_VERSION raised), or an image would silently drop it. These catch most additions. */
-_Static_assert(sizeof(struct policy_approval) == 112, "policy_approval changed: update policy-image.c");
-_Static_assert(sizeof(struct policy_usb_entry) == 176, "policy_usb_entry changed: update policy-image.c");
-_Static_assert(sizeof(struct policy_net_entry) == 152, "policy_net_entry changed: update policy-image.c");
-_Static_assert(sizeof(struct policy_wireless_entry) == 184, "policy_wireless_entry changed: update policy-image.c");
-_Static_assert(sizeof(struct policy_media_entry) == 176, "policy_media_entry changed: update policy-image.c");
+_Static_assert(sizeof(struct policy_approval) == 104, "policy_approval changed: update policy-image.c");
+_Static_assert(sizeof(struct policy_usb_entry) == 136, "policy_usb_entry changed: update policy-image.c");
+_Static_assert(sizeof(struct policy_net_entry) == 144, "policy_net_entry changed: update policy-image.c");
+_Static_assert(sizeof(struct policy_wireless_entry) == 176, "policy_wireless_entry changed: update policy-image.c");
+_Static_assert(sizeof(struct policy_media_entry) == 168, "policy_media_entry changed: update policy-image.c");
 _Static_assert(sizeof(struct policy_fixed_disk) == 56, "policy_fixed_disk changed: update policy-image.c");
-_Static_assert(sizeof(struct policy) == 264, "struct policy changed: update policy-image.c");
+_Static_assert(sizeof(struct policy) == 280, "struct policy changed: update policy-image.c");  /* 280: `strings`, `strings_borrowed`: memory, not content */
 /* Patterns are used in place: the blob's 5 bytes are the struct's. */
 _Static_assert(sizeof(struct policy_interface_pattern) == PATTERN_SIZE && _Alignof(struct policy_interface_pattern) == 1 &&
                offsetof(struct policy_interface_pattern, c.cls) == 0 &&
@@ -417,7 +421,7 @@ int policy_image_serialize(const struct policy *p, const uint8_t source_sha256[s
         h.default_network = (uint8_t) p->default_network;
         h.default_wireless = (uint8_t) p->default_wireless;
         h.default_media = (uint8_t) p->default_media;
-        h.default_scan = p->default_scan;
+        h.default_scan = (uint8_t) p->default_scan;
         h.scan_max_seconds = p->scan_limits.max_seconds;
         h.scan_max_megabytes = p->scan_limits.max_megabytes;
         h.scan_max_database_days = p->scan_limits.max_database_days;
@@ -542,6 +546,21 @@ int policy_image_serialize(const struct policy *p, const uint8_t source_sha256[s
                 r = buf_pad(&out, 8);
         if (r < 0)
                 goto finish;
+        /* The USB hash table, for kyokad to use in place (checked against the one it builds). */
+        h.usb_index.offset = out.size;
+        const uint32_t *heads, *next;
+        size_t n_buckets;
+        if (p->n_usb > 0 && policy_index_usb_table(p, &heads, &n_buckets, &next) >= 0) {
+                h.usb_buckets = n_buckets;
+                h.usb_index.count = n_buckets + p->n_usb;
+                r = buf_append(&out, heads, n_buckets * sizeof *heads);
+                if (r >= 0)
+                        r = buf_append(&out, next, p->n_usb * sizeof *next);
+                if (r >= 0)
+                        r = buf_pad(&out, 8);
+                if (r < 0)
+                        goto finish;
+        }
 
         h.size = out.size;
         memcpy(out.data, &h, sizeof h);
@@ -751,7 +770,10 @@ static int image_header_check(struct reader *rd, const uint8_t source_sha256[sta
         if (rd->size < sizeof *h || rd->size > POLICY_IMAGE_MAX || rd->size % 8 != 0)
                 return -EBADMSG;
         memcpy(h, rd->data, sizeof *h);
-        if (memcmp(h->magic, IMAGE_MAGIC, sizeof h->magic) != 0 || h->version != POLICY_IMAGE_VERSION ||
+        /* An image of another version (one an older kyoka wrote): not damaged, only not ours. */
+        if (memcmp(h->magic, IMAGE_MAGIC, sizeof h->magic) == 0 && h->version != POLICY_IMAGE_VERSION)
+                return -ESTALE;
+        if (memcmp(h->magic, IMAGE_MAGIC, sizeof h->magic) != 0 ||
             h->endian != IMAGE_ENDIAN || h->size != rd->size || h->policy_format != POLICY_FORMAT_VERSION)
                 return -EBADMSG;
         if (!section_ok(rd, &h->strings, 1, POLICY_IMAGE_MAX) || !section_ok(rd, &h->blob, 1, POLICY_IMAGE_MAX) ||
@@ -760,7 +782,8 @@ static int image_header_check(struct reader *rd, const uint8_t source_sha256[sta
             !section_ok(rd, &h->net, sizeof(struct image_net), IMAGE_ENTRIES_MAX) ||
             !section_ok(rd, &h->wireless, sizeof(struct image_wireless), IMAGE_ENTRIES_MAX) ||
             !section_ok(rd, &h->media, sizeof(struct image_media), IMAGE_ENTRIES_MAX) ||
-            !section_ok(rd, &h->fixed, sizeof(struct image_fixed), IMAGE_ENTRIES_MAX))
+            !section_ok(rd, &h->fixed, sizeof(struct image_fixed), IMAGE_ENTRIES_MAX) ||
+            !section_ok(rd, &h->usb_index, sizeof(uint32_t), 2 * (uint64_t) IMAGE_ENTRIES_MAX + 1))
                 return -EBADMSG;
         rd->strings = (const char *) rd->data + h->strings.offset;
         rd->pool = rd->data + h->pool.offset;
@@ -828,7 +851,7 @@ int policy_image_load_buffer(const void *data, size_t size, const uint8_t source
         p->default_network = r_enum(&rd, h->default_network, 2);
         p->default_wireless = r_enum(&rd, h->default_wireless, 2);
         p->default_media = r_enum(&rd, h->default_media, 2);
-        p->default_scan = r_bool(&rd, h->default_scan);
+        p->default_scan = r_enum(&rd, h->default_scan, _POLICY_SCAN_MAX);
         p->scan_limits = (struct policy_scan_limits) {
                 .max_seconds = h->scan_max_seconds,
                 .max_megabytes = h->scan_max_megabytes,
@@ -868,7 +891,7 @@ int policy_image_load_buffer(const void *data, size_t size, const uint8_t source
                 e->read_only = r_bool(&rd, u.read_only);
                 e->hidraw_user = r_bool(&rd, u.hidraw_user);
                 e->unlisted = r_enum(&rd, u.unlisted, UNLISTED_DISABLE + 1);
-                e->scan = r_enum(&rd, u.scan, POLICY_SCAN_REQUIRED + 1);
+                e->scan = r_enum(&rd, u.scan, _POLICY_SCAN_MAX);
         }
         if (h->net.count > 0 && !rd.bad && !(p->net = calloc(h->net.count, sizeof *p->net)))
                 return -ENOMEM;
@@ -924,7 +947,7 @@ int policy_image_load_buffer(const void *data, size_t size, const uint8_t source
                 e->date = (char *) r_str(&rd, m.date);
                 e->path = (char *) r_str(&rd, m.path);
                 e->read_only = r_bool(&rd, m.read_only);
-                e->scan = r_enum(&rd, m.scan, POLICY_SCAN_REQUIRED + 1);
+                e->scan = r_enum(&rd, m.scan, _POLICY_SCAN_MAX);
         }
         if (h->fixed.count > 0 && !rd.bad && !(p->fixed = calloc(h->fixed.count, sizeof *p->fixed)))
                 return -ENOMEM;
@@ -959,11 +982,24 @@ int policy_image_load_buffer(const void *data, size_t size, const uint8_t source
 #undef APPLIES
         }
 
-        /* The hash indices are built, not read: building them costs about as much as checking a
-         * stored one would, and a wrong index cannot come from a file. */
+        /* The hash indices are built, not read: a wrong index cannot come from a file. The image's
+         * copy of the USB table is used instead of the one built (its pages are the file's, not
+         * kyokad's memory) only when it is the same, uint32 for uint32; otherwise the image is
+         * damaged. A caller's buffer that does not align it keeps the table built. */
         r = policy_index_build(p);
         if (r < 0)
                 return r;
+        if (h->usb_index.count > 0) {
+                const uint8_t *ix = rd.data + h->usb_index.offset;
+                if (h->usb_buckets > h->usb_index.count || h->usb_index.count - h->usb_buckets != p->n_usb)
+                        return -EBADMSG;
+                if ((uintptr_t) ix % _Alignof(uint32_t) == 0) {
+                        r = policy_index_usb_borrow(p, (const uint32_t *) ix, (size_t) h->usb_buckets,
+                                                    (const uint32_t *) ix + h->usb_buckets);
+                        if (r < 0)
+                                return r;
+                }
+        }
 
         *ret = TAKE_PTR(p);
         return 0;
@@ -1011,6 +1047,10 @@ int policy_image_load_at(int dirfd, const char *name, const uint8_t source_sha25
                 p->image->map = map;
                 p->image->map_size = (size_t) st.st_size;
         }
+        /* The checks and the index build read every string once; from here on a lookup reads a
+         * few. The pages stay in the page cache (clean, the file's), they only leave this
+         * process's page tables and come back on access (nothing here writes them: PROT_READ). */
+        (void) madvise(p->image->map, p->image->map_size, MADV_DONTNEED);
         *ret = p;
         return 0;
 }

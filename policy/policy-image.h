@@ -14,8 +14,9 @@
  *
  * Memory: the image is mapped read-only and the policy's strings, interface patterns and
  * BSSIDs point into the mapping (page cache, only the pages a lookup touches are resident);
- * the entry arrays and the hash indices are built on the heap. Such a policy is released by
- * policy_free() like any other (it calls policy_image_free()). */
+ * the entry arrays and the hash indices are built on the heap, and the USB table (the largest)
+ * is then read from the mapping when the image's copy equals the one built. Such a policy is
+ * released by policy_free() like any other (it calls policy_image_free()). */
 #pragma once
 
 #include <stddef.h>
@@ -23,7 +24,7 @@
 
 #include "policy.h"
 
-#define POLICY_IMAGE_VERSION 1
+#define POLICY_IMAGE_VERSION 3  /* 2: the USB hash table stored; 3: scan "in-and-out", defaults.scan an enum */
 #define POLICY_IMAGE_MAX (256u << 20)  /* bytes: 1,000,000 entries with room */
 
 /* Serialises P (parsed from the bytes whose SHA-256 is SOURCE_SHA256, and restricted to the host
@@ -39,7 +40,8 @@ int policy_image_write_at(int dirfd, const char *name, const struct policy *p, c
 /* Builds the policy an image describes. DATA (SIZE bytes) must hold an image made from the bytes
  * whose SHA-256 is SOURCE_SHA256, for the same HOSTNAME and MACHINE_ID; SOURCE names the policy
  * in messages (policy->source). The policy borrows DATA's strings: DATA must outlive it.
- * -ESTALE: an intact image of other bytes or for another host; -EBADMSG: not an intact image
+ * -ESTALE: an intact image of other bytes or for another host, or an image of another
+ * POLICY_IMAGE_VERSION; -EBADMSG: not an intact image
  * (bad magic, version, checksum, a count or offset out of bounds, a value out of range);
  * -ENOMEM. *RET is written only on success. */
 int policy_image_load_buffer(const void *data, size_t size, const uint8_t source_sha256[static 32],

@@ -324,6 +324,33 @@ int policy_load_save_image(const struct policy_load_options *opts, const struct 
                                      opts->machine_id);
 }
 
+int policy_load_take_image(const struct policy_load_options *opts, struct policy_load_result *result) {
+        _cleanup_(policy_freep) struct policy *image = NULL;
+        int r;
+
+        if (!opts || !opts->state_dir || !result || result->error != LOAD_OK || !result->policy)
+                return -EINVAL;
+        if (result->from_image)
+                return 0;
+        _cleanup_close_ int dirfd = open(opts->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dirfd < 0)
+                return negative_errno();
+        r = policy_image_load_at(dirfd, KYOKA_POLICY_IMAGE_FILE, result->sha256, opts->hostname, opts->machine_id,
+                                 result->policy->source, &image);
+        if (r < 0)
+                return r;
+        /* Made from this very policy a moment ago (its SHA-256 and host checked by the load): the
+         * same entries in the same order. Anything else is not taken. */
+        const struct policy *p = result->policy;
+        if (image->serial != p->serial || image->n_usb != p->n_usb || image->n_net != p->n_net ||
+            image->n_wireless != p->n_wireless || image->n_media != p->n_media || image->n_fixed != p->n_fixed)
+                return -EBADMSG;
+        policy_free(result->policy);
+        result->policy = TAKE_PTR(image);
+        result->from_image = true;
+        return 0;
+}
+
 void policy_load_result_done(struct policy_load_result *result) {
         if (!result)
                 return;

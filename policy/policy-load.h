@@ -50,8 +50,8 @@ struct policy_load_result {
         bool unchanged;               /* same serial and bytes as the last accepted */
         bool from_image;              /* the policy was read from STATE_DIR's image, not parsed */
         int image_error;              /* use_image and parsed: why the image was not taken (negative
-                                       * errno: -ENOENT none, -ESTALE made from other bytes or for
-                                       * another host, -EBADMSG damaged, -EPERM not trusted) */
+                                       * errno: -ENOENT none, -ESTALE made from other bytes, for
+                                       * another host or by another image version, -EBADMSG damaged, -EPERM not trusted) */
         struct policy_diag diag;
         char message[512];            /* one line for humans: what was refused and why */
 };
@@ -71,6 +71,12 @@ void policy_load_result_done(struct policy_load_result *result);
  * writing when RESULT came from the image. -EINVAL unless RESULT is LOAD_OK and OPTS has a
  * state_dir. The image is only an aid: callers report a failure and go on. */
 int policy_load_save_image(const struct policy_load_options *opts, const struct policy_load_result *result);
+/* After policy_load_save_image(): puts the policy read back from that image in RESULT in place of
+ * the parsed one (the same entries; the parse's strings are freed, the image's live in its
+ * read-only mapping, as on every later start). Returns 0 and sets RESULT->from_image (0 too when
+ * it was set already); on an error RESULT keeps the parsed policy. For kyokad, which holds the
+ * policy for long; -EINVAL unless RESULT is LOAD_OK and OPTS has a state_dir. */
+int policy_load_take_image(const struct policy_load_options *opts, struct policy_load_result *result);
 /* A stable code per error ("bad-signature", ...): kyokad records it in the ledger (a refusal's
  * reason is "FAULT:CODE", daemon/recorder.h), so a code never changes once released. */
 const char *policy_load_error_to_string(enum policy_load_error e);

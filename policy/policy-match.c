@@ -5,7 +5,9 @@
  * Entries that share a key (a permit and its renewal) simply share a chain, and chains keep
  * file order, so "the first entry in the file" is well defined whichever index found it. The
  * tables are sized from the entry count at build time and never change afterwards: lookups
- * are read-only and may run on any thread. */
+ * are read-only and may run on any thread. Memory: 4 bytes per bucket (a power of two at least
+ * the keyed count) and 4 per entry; a lookup compares the keys of its chain's entries (no stored
+ * hashes: at a load factor below 1 a chain holds one or two entries). */
 
 #include "policy-match.h"
 
@@ -24,7 +26,7 @@ struct chain_table {
         uint32_t mask;                /* buckets - 1, buckets a power of two */
         uint32_t *heads;              /* first entry number per bucket, or NONE */
         uint32_t *next;               /* next entry number in the same bucket, per entry */
-        uint32_t *hash;               /* per entry, to skip string compares on collisions */
+        bool borrowed;                /* heads and next are another's (a compiled image's mapping) */
 };
 
 struct policy_index {
@@ -76,23 +78,26 @@ static uint32_t ssid_hash(const uint8_t *ssid, size_t len) {
 }
 
 static void chain_table_done(struct chain_table *t) {
+        if (t->borrowed) {
+                t->heads = t->next = NULL;
+                t->borrowed = false;
+                return;
+        }
         t->heads = mfree(t->heads);
         t->next = mfree(t->next);
-        t->hash = mfree(t->hash);
 }
 
-/* Room for N_KEYED entries among N_ENTRIES: buckets at least twice the keyed count, so chains
- * stay short; next[] and hash[] are indexed by entry number. */
+/* Room for N_KEYED entries among N_ENTRIES: buckets at least the keyed count, so chains stay
+ * short; next[] is indexed by entry number. */
 static int chain_table_init(struct chain_table *t, size_t n_keyed, size_t n_entries) {
         size_t buckets = 16;
 
-        while (buckets < 2 * n_keyed)
+        while (buckets < n_keyed)
                 buckets <<= 1;
         t->mask = (uint32_t) (buckets - 1);
         t->heads = malloc(buckets * sizeof *t->heads);
         t->next = malloc(MAX(n_entries, (size_t) 1) * sizeof *t->next);
-        t->hash = malloc(MAX(n_entries, (size_t) 1) * sizeof *t->hash);
-        if (!t->heads || !t->next || !t->hash) {
+        if (!t->heads || !t->next) {
                 chain_table_done(t);
                 return -ENOMEM;
         }
@@ -104,9 +109,34 @@ static int chain_table_init(struct chain_table *t, size_t n_keyed, size_t n_entr
 static void chain_table_insert(struct chain_table *t, uint32_t entry, uint32_t hash) {
         uint32_t b = hash & t->mask;
 
-        t->hash[entry] = hash;
         t->next[entry] = t->heads[b];
         t->heads[b] = entry;
+}
+
+int policy_index_usb_table(const struct policy *p, const uint32_t **ret_heads, size_t *ret_n_buckets,
+                           const uint32_t **ret_next) {
+        if (!p || !p->index)
+                return -ENOENT;
+        *ret_heads = p->index->usb.heads;
+        *ret_n_buckets = (size_t) p->index->usb.mask + 1;
+        *ret_next = p->index->usb.next;
+        return 0;
+}
+
+int policy_index_usb_borrow(struct policy *p, const uint32_t *heads, size_t n_buckets, const uint32_t *next) {
+        if (!p || !p->index || !heads || !next)
+                return -EINVAL;
+        struct chain_table *t = &p->index->usb;
+        /* Taken only when it is exactly the table just built from the entries: a lookup then
+         * reads what it would have read on the heap. */
+        if (n_buckets != (size_t) t->mask + 1 || memcmp(heads, t->heads, n_buckets * sizeof *heads) != 0 ||
+            memcmp(next, t->next, p->n_usb * sizeof *next) != 0)
+                return -EBADMSG;
+        chain_table_done(t);
+        t->heads = (uint32_t *) heads;
+        t->next = (uint32_t *) next;
+        t->borrowed = true;
+        return 0;
 }
 
 void policy_index_free(struct policy_index *idx) {
@@ -282,6 +312,17 @@ static size_t usb_n_interfaces(const struct usb_identity *id) {
         return MIN(id->n_interfaces, (size_t) USB_INTERFACES_MAX);
 }
 
+enum policy_scan policy_scan_effective(const struct policy *p, enum policy_scan s) {
+        if (s == POLICY_SCAN_DEFAULT)
+                s = p ? p->default_scan : POLICY_SCAN_NONE;
+        return s == POLICY_SCAN_DEFAULT ? POLICY_SCAN_NONE : s;
+}
+
+static void decision_set_scan(struct policy_decision *d, enum policy_scan s) {
+        d->scan_required = s == POLICY_SCAN_REQUIRED || s == POLICY_SCAN_IN_AND_OUT;
+        d->scan_written = s == POLICY_SCAN_IN_AND_OUT;
+}
+
 static void decide_usb_default(const struct policy *p, const struct usb_identity *id, struct policy_decision *d) {
         enum policy_action a;
 
@@ -298,11 +339,8 @@ static void decide_usb_default(const struct policy *p, const struct usb_identity
         d->verdict = a == POLICY_ALLOW ? VERDICT_ALLOW : VERDICT_BLOCK;
         d->interface_mask = a == POLICY_ALLOW ? all_interfaces(usb_n_interfaces(id)) : 0;
         /* Keyboards and hubs bring no storage: only "other" devices allowed by default are held. */
-        d->scan_required = p && d->reason == REASON_DEFAULT_OTHER && a == POLICY_ALLOW && p->default_scan;
-}
-
-static bool scan_required(const struct policy *p, enum policy_scan s) {
-        return s == POLICY_SCAN_REQUIRED || (s == POLICY_SCAN_DEFAULT && p->default_scan);
+        if (p && d->reason == REASON_DEFAULT_OTHER && a == POLICY_ALLOW)
+                decision_set_scan(d, policy_scan_effective(p, POLICY_SCAN_DEFAULT));
 }
 
 /* A policy past its own valid_until is no policy: the same lockdown as P == NULL. The loader
@@ -335,7 +373,7 @@ void policy_match_usb(const struct policy *p, const struct usb_identity *id, int
 
                 for (uint32_t i = t->heads[h & t->mask]; i != NONE; i = t->next[i]) {
                         const struct policy_usb_entry *e = &p->usb[i];
-                        if (t->hash[i] != h || e->vendor != id->vendor || e->product != id->product ||
+                        if (e->vendor != id->vendor || e->product != id->product ||
                             !streq(e->serial ?: "", serial))
                                 continue;
                         /* Bound to a port: only there. A device whose port udev did not name
@@ -390,7 +428,7 @@ void policy_match_usb(const struct policy *p, const struct usb_identity *id, int
                 d.reason = REASON_PERMIT;
                 d.interface_mask = covered;
                 d.hidraw_user = e->hidraw_user;
-                d.scan_required = scan_required(p, e->scan);
+                decision_set_scan(&d, policy_scan_effective(p, e->scan));
         }
         *ret = d;
 }
@@ -447,15 +485,13 @@ void policy_match_net(const struct policy *p, const struct net_identity *id, int
                 if (id->has_mac) {
                         uint32_t h = mac_hash(id->mac);
                         for (uint32_t i = idx->net_mac.heads[h & idx->net_mac.mask]; i != NONE; i = idx->net_mac.next[i])
-                                if (idx->net_mac.hash[i] == h)
-                                        net_consider(p, i, id, now, &c);
+                                net_consider(p, i, id, now, &c);
                 }
                 size_t path_len = strnlen(id->path, sizeof id->path);
                 if (path_len > 0 && path_len < sizeof id->path) {
                         uint32_t h = path_hash(id->path);
                         for (uint32_t i = idx->net_path.heads[h & idx->net_path.mask]; i != NONE; i = idx->net_path.next[i])
-                                if (idx->net_path.hash[i] == h)
-                                        net_consider(p, i, id, now, &c);
+                                net_consider(p, i, id, now, &c);
                 }
                 for (size_t k = 0; k < idx->n_net_scan; k++)
                         net_consider(p, idx->net_scan[k], id, now, &c);
@@ -527,7 +563,7 @@ void policy_match_wireless(const struct policy *p, const struct wireless_network
 
                 for (uint32_t i = t->heads[h & t->mask]; i != NONE; i = t->next[i]) {
                         const struct policy_wireless_entry *e = &p->wireless[i];
-                        if (t->hash[i] != h || e->ssid_len != len || memcmp(e->ssid, n->ssid, len) != 0)
+                        if (e->ssid_len != len || memcmp(e->ssid, n->ssid, len) != 0)
                                 continue;
                         /* The entry names the network, but not as it is now: said in the reason. */
                         if (!bssid_listed(e, n)) {
@@ -620,8 +656,7 @@ void policy_match_media(const struct policy *p, const struct media_identity *id,
                 if (serial_len > 0 && serial_len < sizeof id->serial) {
                         uint32_t h = media_key_hash(id->bus, id->serial);
                         for (uint32_t i = idx->media.heads[h & idx->media.mask]; i != NONE; i = idx->media.next[i])
-                                if (idx->media.hash[i] == h)
-                                        media_consider(p, i, id, now, &c);
+                                media_consider(p, i, id, now, &c);
                 }
                 for (size_t k = 0; k < idx->n_media_scan; k++)
                         media_consider(p, idx->media_scan[k], id, now, &c);
@@ -634,7 +669,7 @@ void policy_match_media(const struct policy *p, const struct media_identity *id,
                 d.reason = REASON_PERMIT;
                 d.window = WINDOW_OPEN;
                 d.media_entry = e;
-                d.scan_required = scan_required(p, e->scan);
+                decision_set_scan(&d, policy_scan_effective(p, e->scan));
         } else {
                 uint32_t shown = c.not_yet != NONE ? c.not_yet : c.expired;
                 if (shown != NONE) {
@@ -643,7 +678,8 @@ void policy_match_media(const struct policy *p, const struct media_identity *id,
                 }
                 d.verdict = p->default_media == POLICY_ALLOW ? VERDICT_ALLOW : VERDICT_BLOCK;
                 d.reason = REASON_DEFAULT_MEDIA;
-                d.scan_required = d.verdict != VERDICT_BLOCK && p->default_scan;
+                if (d.verdict != VERDICT_BLOCK)
+                        decision_set_scan(&d, policy_scan_effective(p, POLICY_SCAN_DEFAULT));
         }
         *ret = d;
 }

@@ -83,6 +83,9 @@ struct policy_decision {
          * until then it is held: authorised, read-only and root's alone. Only for allow and
          * read-only, never for HID-only devices and hubs allowed by the defaults. */
         bool scan_required;
+        /* ... and every file written to it (carried out) is scanned when it is closed (scan =
+         * "in-and-out"); an infected one de-authorises it, one that cannot be scanned holds it. */
+        bool scan_written;
         /* Index of the first device interface not covered by the entry (REASON_INTERFACES_NOT_APPROVED). */
         int unapproved_interface;
         /* The next time this decision may change by time alone (an entry's valid_from/valid_until,
@@ -93,6 +96,14 @@ struct policy_decision {
 /* Builds P's hash indices. Called by the parser; -ENOMEM on failure. */
 int policy_index_build(struct policy *p);
 void policy_index_free(struct policy_index *idx);
+/* For the compiled image (policy-image.c): P's USB hash table as arrays of uint32_t, HEADS
+ * (*RET_N_BUCKETS of them, a power of two) and NEXT (one per USB entry). -ENOENT without an index. */
+int policy_index_usb_table(const struct policy *p, const uint32_t **ret_heads, size_t *ret_n_buckets,
+                           const uint32_t **ret_next);
+/* Makes P's USB table read HEADS and NEXT (borrowed: they must outlive P's index, as an image's
+ * mapping does) when they hold exactly what P's own table, just built, holds; its own arrays are
+ * freed. -EBADMSG when they differ (P's table stays as it is), -EINVAL without an index. */
+int policy_index_usb_borrow(struct policy *p, const uint32_t *heads, size_t n_buckets, const uint32_t *next);
 
 /* Decides for a USB device. P may be NULL (lockdown). Never fails. */
 void policy_match_usb(const struct policy *p, const struct usb_identity *id, int64_t now, struct policy_decision *ret);

@@ -43,6 +43,8 @@ struct message {
  * entries that was a tenth of the parse. The conversions of one parse are cached here; the
  * timezone cannot meaningfully change within one parse. */
 #define TIME_CACHE_SLOTS 16
+#define KEY_CACHE_SLOTS 64
+struct key;
 struct time_cache_slot {
         char text[ISO8601_MAX];       /* "" when unused */
         bool until;
@@ -61,6 +63,12 @@ struct parser {
         bool oom;
         struct time_cache_slot time_cache[TIME_CACHE_SLOTS];
         unsigned time_cache_next;
+        /* Keys found by their name's address: the tree keeps each name once (policy-config.c
+         * interns them), so a 100,000-entry parse compares a few dozen names, not millions. */
+        struct key_cache_slot {
+                const char *name;
+                const struct key *keys, *k;
+        } key_cache[KEY_CACHE_SLOTS];
 };
 
 static void parser_done(struct parser *ps) {
@@ -145,6 +153,30 @@ static const char *field_name(char buf[static FIELD_MAX], const char *prefix, co
         return buf;
 }
 
+/* "NAME[I]", NAME cut to MAX bytes: what snprintf(BUF, SIZE, "%.*s[%zu]") writes, for every
+ * entry and every array element, where snprintf took a tenth of a 100,000-entry parse. */
+static const char *indexed(char *buf, size_t size, const char *name, size_t max, size_t i) {
+        char digits[24], *d = digits + sizeof digits - 1;
+        size_t n = strnlen(name, max);
+
+        *d = 0;
+        do {
+                *--d = (char) ('0' + i % 10);
+                i /= 10;
+        } while (i > 0);
+        size_t k = (size_t) (digits + sizeof digits - 1 - d);
+        if (n + k + 3 > size) {
+                snprintf(buf, size, "%.*s[%s]", (int) n, name, d);
+                return buf;
+        }
+        memcpy(buf, name, n);
+        buf[n] = '[';
+        memcpy(buf + n + 1, d, k);
+        buf[n + 1 + k] = ']';
+        buf[n + 2 + k] = 0;
+        return buf;
+}
+
 static unsigned line_of(const struct pconf_node *s) {
         return pconf_line(s);
 }
@@ -158,6 +190,15 @@ static void check_text(const char *s, size_t len, bool *ret_valid, bool *ret_con
         uint32_t cp;
 
         for (size_t i = 0, n; i < len; i += n) {
+                /* Eight ASCII bytes at a time: any byte < 0x20 or == 0x7f is a control. */
+                uint64_t w;
+                if (len - i >= 8 && (memcpy(&w, s + i, 8), (w & UINT64_C(0x8080808080808080)) == 0)) {
+                        uint64_t del = w ^ UINT64_C(0x7f7f7f7f7f7f7f7f);
+                        control = control || ((w - UINT64_C(0x2020202020202020)) & ~w & UINT64_C(0x8080808080808080)) ||
+                                  ((del - UINT64_C(0x0101010101010101)) & ~del & UINT64_C(0x8080808080808080));
+                        n = 8;
+                        continue;
+                }
                 unsigned char c = (unsigned char) s[i];
                 if (c < 0x80) {
                         control = control || c < 0x20 || c == 0x7f;
@@ -214,19 +255,16 @@ static int get_string(struct parser *ps, const struct pconf_node *s, const char 
         return 0;
 }
 
+/* A string setting, checked (get_string), into *RET: the tree's string, which the policy keeps
+ * (struct policy's `strings`). A 100,000-entry policy has a million of them: copying each was a
+ * tenth of its parse. */
 static int dup_string(struct parser *ps, const struct pconf_node *s, const char *field, size_t max, unsigned flags,
                       char **ret) {
         const char *v;
         int r = get_string(ps, s, field, max, flags, &v);
         if (r < 0)
                 return r;
-        char *d = strdup(v);
-        if (!d) {
-                ps->oom = true;
-                return -ENOMEM;
-        }
-        free(*ret);
-        *ret = d;
+        *ret = (char *) v;
         return 0;
 }
 
@@ -280,13 +318,7 @@ static int get_time(struct parser *ps, const struct pconf_node *s, const char *f
                         slot->t = t;
                 }
         }
-        char *d = strdup(v);
-        if (!d) {
-                ps->oom = true;
-                return -ENOMEM;
-        }
-        free(*ret_text);
-        *ret_text = d;
+        *ret_text = (char *) v;      /* the tree's, as dup_string */
         *ret = t;
         return 0;
 }
@@ -346,7 +378,7 @@ static int get_interfaces(struct parser *ps, const struct pconf_node *s, const c
                 const struct pconf_node *el = pconf_elem(s, (size_t) i);
                 const char *v;
 
-                snprintf(f, sizeof f, "%.127s[%d]", field, i);
+                indexed(f, sizeof f, field, 127, (size_t) i);
                 if (get_string(ps, el, f, POLICY_STRING_MAX, STR_OPTIONAL, &v) < 0) {
                         r = -EINVAL;
                         continue;
@@ -386,8 +418,9 @@ static char *workstations_join(char *const *v, size_t n) {
         return t;
 }
 
-static void strv_free(char **v, size_t n) {
-        for (size_t i = 0; v && i < n; i++)
+/* Frees the array V of N strings, and with OWN the strings (not the policy's strings). */
+static void strv_free(char **v, size_t n, bool own) {
+        for (size_t i = 0; own && v && i < n; i++)
                 free(v[i]);
         free(v);
 }
@@ -427,7 +460,7 @@ static int get_workstations(struct parser *ps, const struct pconf_node *s, const
                 if (single)
                         snprintf(f, sizeof f, "%s", field);
                 else
-                        snprintf(f, sizeof f, "%.127s[%d]", field, i);
+                        indexed(f, sizeof f, field, 127, (size_t) i);
                 if (get_string(ps, el, f, POLICY_STRING_MAX, STR_OPTIONAL, &w) < 0) {
                         r = -EINVAL;
                         continue;
@@ -443,20 +476,26 @@ static int get_workstations(struct parser *ps, const struct pconf_node *s, const
                                 fail_at(ps, line_of(el), f, "\"%s\" is named twice", quote(w, q));
                                 r = -EINVAL;
                         }
-                v[i] = strdup(w);
-                if (!v[i]) {
-                        ps->oom = true;
-                        r = -ENOMEM;
-                }
+                v[i] = (char *) w;          /* the tree's, as dup_string */
         }
         if (r < 0) {
-                strv_free(v, (size_t) n);
+                strv_free(v, (size_t) n, false);
                 return r;
         }
-        strv_free(*ret, *ret_n);
+        strv_free(*ret, *ret_n, false);
         *ret = v;
         *ret_n = (size_t) n;
         return 0;
+}
+
+/* get_workstations for an entry's list, whose count is a uint32_t (bounded by POLICY_WORKSTATIONS_MAX). */
+static int get_approval_workstations(struct parser *ps, const struct pconf_node *s, const char *field,
+                                     struct policy_approval *a) {
+        size_t n = 0;
+        int r = get_workstations(ps, s, field, &a->workstations, &n);
+
+        a->n_workstations = (uint32_t) n;
+        return r;
 }
 
 enum key_kind {
@@ -556,6 +595,14 @@ static const struct key *key_find(const struct key *keys, const char *name) {
         return NULL;
 }
 
+static const struct key *key_find_cached(struct parser *ps, const struct key *keys, const char *name) {
+        struct key_cache_slot *slot = &ps->key_cache[((uintptr_t) name / 8) % KEY_CACHE_SLOTS];
+
+        if (slot->name != name || slot->keys != keys)
+                *slot = (struct key_cache_slot) { name, keys, key_find(keys, name) };
+        return slot->k;
+}
+
 static bool seen_key(const struct key *keys, const bool *seen, const char *name) {
         return seen[key_find(keys, name) - keys];
 }
@@ -578,7 +625,13 @@ struct entry_state {
 static const char *const unlisted_words[] = { "block-device", "disable", NULL };
 static const char *const access_words[] = { "read-write", "read-only", NULL };
 static const char *const hidraw_words[] = { "root", "user", NULL };
-static const char *const scan_words[] = { "none", "required", NULL };
+/* In enum policy_scan's order from POLICY_SCAN_NONE: the word's index + 1 is its value. */
+static const char *const scan_words[] = { "none", "required", "in-and-out", NULL };
+#define SCAN_WORDS_EXPECTED "\"none\", \"required\" or \"in-and-out\""
+
+const char *policy_scan_to_string(enum policy_scan s) {
+        return s > POLICY_SCAN_DEFAULT && s < _POLICY_SCAN_MAX ? scan_words[s - 1] : NULL;
+}
 
 /* `wireless_modes = [ "ap", "monitor" ]`: the modes a network entry lets its link be in. */
 static int get_wireless_modes(struct parser *ps, const struct pconf_node *s, const char *field, unsigned *ret) {
@@ -595,7 +648,7 @@ static int get_wireless_modes(struct parser *ps, const struct pconf_node *s, con
                 enum wireless_mode m;
                 const char *v;
 
-                snprintf(f, sizeof f, "%.127s[%d]", field, i);
+                indexed(f, sizeof f, field, 127, (size_t) i);
                 if (get_string(ps, el, f, POLICY_STRING_MAX, STR_OPTIONAL, &v) < 0) {
                         r = -EINVAL;
                         continue;
@@ -640,7 +693,7 @@ static int get_bssids(struct parser *ps, const struct pconf_node *s, const char 
                 const struct pconf_node *el = pconf_elem(s, (size_t) i);
                 const char *v;
 
-                snprintf(f, sizeof f, "%.127s[%d]", field, i);
+                indexed(f, sizeof f, field, 127, (size_t) i);
                 if (get_string(ps, el, f, POLICY_STRING_MAX, STR_OPTIONAL, &v) < 0) {
                         r = -EINVAL;
                         continue;
@@ -712,7 +765,7 @@ static void parse_entry(struct parser *ps, const struct pconf_node *g, const cha
         for (int i = 0; i < (int) pconf_length(g); i++) {
                 const struct pconf_node *s = pconf_elem(g, (size_t) i);
                 const char *name = pconf_name(s);
-                const struct key *k = key_find(keys, name);
+                const struct key *k = key_find_cached(ps, keys, name);
 
                 field_name(f, prefix, name);
                 if (!k) {
@@ -733,7 +786,7 @@ static void parse_entry(struct parser *ps, const struct pconf_node *g, const cha
                         (void) dup_string(ps, s, f, POLICY_STRING_MAX, STR_REQUIRED, &a->approved_by);
                         break;
                 case KEY_WORKSTATIONS:
-                        (void) get_workstations(ps, s, f, &a->workstations, &a->n_workstations);
+                        (void) get_approval_workstations(ps, s, f, a);
                         break;
                 case KEY_APPROVED_ON:
                         (void) get_time(ps, s, f, false, &a->approved_on, &a->approved_on_text);
@@ -775,9 +828,9 @@ static void parse_entry(struct parser *ps, const struct pconf_node *g, const cha
                                 usb->hidraw_user = r == 1;
                         break;
                 case KEY_SCAN:
-                        r = get_word(ps, s, f, scan_words, "\"none\" or \"required\"");
+                        r = get_word(ps, s, f, scan_words, SCAN_WORDS_EXPECTED);
                         if (r >= 0)
-                                usb->scan = r == 1 ? POLICY_SCAN_REQUIRED : POLICY_SCAN_NONE;
+                                usb->scan = (enum policy_scan) (r + 1);
                         break;
                 case KEY_MAC: {
                         const char *v;
@@ -912,7 +965,7 @@ static int parse_list(struct parser *ps, const struct pconf_node *list, const ch
         for (size_t i = 0; i < n; i++) {
                 const struct pconf_node *g = pconf_elem(list, (size_t) i);
 
-                snprintf(prefix, sizeof prefix, "%s[%zu]", key, i);
+                indexed(prefix, sizeof prefix, key, SIZE_MAX, i);
                 if (pconf_type(g) != PCONF_GROUP) {
                         struct policy_approval *a = is_usb ? &p->usb[i].approval :
                                                     is_wifi ? &p->wireless[i].approval : &p->net[i].approval;
@@ -1028,13 +1081,13 @@ static void parse_media_entry(struct parser *ps, const struct pconf_node *g, con
                         if (r >= 0)
                                 e->read_only = r == 1;
                 } else if (streq(name, "scan")) {
-                        int r = get_word(ps, s, f, scan_words, "\"none\" or \"required\"");
+                        int r = get_word(ps, s, f, scan_words, SCAN_WORDS_EXPECTED);
                         if (r >= 0)
-                                e->scan = r == 1 ? POLICY_SCAN_REQUIRED : POLICY_SCAN_NONE;
+                                e->scan = (enum policy_scan) (r + 1);
                 } else if (streq(name, "label") || streq(name, "purpose") || streq(name, "holder"))
                         (void) dup_string(ps, s, f, POLICY_STRING_MAX, STR_OPTIONAL, text_field(a, name));
                 else if (streq(name, "workstations"))
-                        (void) get_workstations(ps, s, f, &a->workstations, &a->n_workstations);
+                        (void) get_approval_workstations(ps, s, f, a);
                 else if (streq(name, "approved_by")) {
                         seen_by = true;
                         (void) dup_string(ps, s, f, POLICY_STRING_MAX, STR_REQUIRED, &a->approved_by);
@@ -1136,7 +1189,7 @@ static int parse_media_list(struct parser *ps, const struct pconf_node *list, co
         for (size_t i = 0; i < n; i++) {
                 const struct pconf_node *g = pconf_elem(list, (size_t) i);
 
-                snprintf(prefix, sizeof prefix, "%s[%zu]", key, i);
+                indexed(prefix, sizeof prefix, key, SIZE_MAX, i);
                 if (pconf_type(g) != PCONF_GROUP) {
                         if (fixed)
                                 p->fixed[i].line = line_of(g);
@@ -1184,9 +1237,9 @@ static void parse_defaults(struct parser *ps, const struct pconf_node *g, struct
                 else if (streq(name, "media"))
                         target = &p->default_media;
                 else if (streq(name, "scan")) {
-                        int r = get_word(ps, s, f, scan_words, "\"none\" or \"required\"");
+                        int r = get_word(ps, s, f, scan_words, SCAN_WORDS_EXPECTED);
                         if (r >= 0)
-                                p->default_scan = r == 1;
+                                p->default_scan = (enum policy_scan) (r + 1);
                         continue;
                 } else {
                         fail_at(ps, line_of(s), f, "unknown key");
@@ -1249,6 +1302,58 @@ struct entry_ref {
         const struct policy_usb_entry *usb;
 };
 
+static uint64_t hash_bytes(uint64_t h, const char *s) {
+        for (; *s; s++)
+                h = (h ^ (uint8_t) *s) * UINT64_C(1099511628211);
+        return h;
+}
+
+/* Keeps, in order, the REFS (N) whose key another of them shares (EQUAL; HASH agreeing for
+ * equal keys); returns how many. Only those can be reported by the checks across entries, and
+ * sorting only them spares a 100,000-entry policy two sorts of all its entries. -ENOMEM. */
+static ssize_t keep_shared(struct entry_ref *refs, size_t n, uint64_t (*hash)(const struct entry_ref *),
+                           bool (*equal)(const struct entry_ref *, const struct entry_ref *)) {
+        size_t size = 16;
+        while (size < 2 * n)
+                size *= 2;
+        if (n >= UINT32_MAX)
+                return -ENOMEM;
+        /* the first of each key (+ 1), and every entry's hash: keys are compared on equal hashes */
+        _cleanup_free_ uint32_t *slots = calloc(size, sizeof *slots);
+        _cleanup_free_ uint64_t *hashes = malloc(n * sizeof *hashes + 1);
+        _cleanup_free_ bool *shared = calloc(n, sizeof *shared);
+        if (!slots || !hashes || !shared)
+                return -ENOMEM;
+
+        for (size_t i = 0; i < n; i++) {
+                uint64_t hi = hashes[i] = hash(&refs[i]);
+                for (size_t h = (size_t) hi & (size - 1);; h = (h + 1) & (size - 1)) {
+                        uint32_t f = slots[h];
+                        if (f == 0) {
+                                slots[h] = (uint32_t) (i + 1);
+                                break;
+                        }
+                        if (hashes[f - 1] == hi && equal(&refs[f - 1], &refs[i])) {
+                                shared[f - 1] = shared[i] = true;
+                                break;
+                        }
+                }
+        }
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++)
+                if (shared[i])
+                        refs[k++] = refs[i];
+        return (ssize_t) k;
+}
+
+static uint64_t permit_hash(const struct entry_ref *r) {
+        return hash_bytes(UINT64_C(14695981039346656037), r->permit);
+}
+
+static bool permit_equal(const struct entry_ref *a, const struct entry_ref *b) {
+        return streq(a->permit, b->permit);
+}
+
 static int permit_cmp(const void *a, const void *b) {
         const struct entry_ref *x = a, *y = b;
         int c = strcmp(x->permit, y->permit);
@@ -1284,6 +1389,12 @@ static void check_duplicate_permits(struct parser *ps, const struct policy *p, c
         for (size_t i = 0; i < p->n_media; i++)
                 if (p->media[i].approval.permit)
                         refs[n++] = (struct entry_ref) { p->media[i].approval.permit, "media", i, media_st[i].permit_line, NULL };
+        ssize_t k = keep_shared(refs, n, permit_hash, permit_equal);
+        if (k < 0) {
+                ps->oom = true;
+                return;
+        }
+        n = (size_t) k;
         qsort(refs, n, sizeof(struct entry_ref), permit_cmp);
 
         for (size_t i = 1, first = 0; i < n; i++) {
@@ -1320,6 +1431,15 @@ static int device_cmp(const void *a, const void *b) {
 
 static bool same_model_serial(const struct policy_usb_entry *u, const struct policy_usb_entry *v) {
         return u->vendor == v->vendor && u->product == v->product && streq(u->serial, v->serial);
+}
+
+static uint64_t model_serial_hash(const struct entry_ref *r) {
+        const struct policy_usb_entry *u = r->usb;
+        return hash_bytes(UINT64_C(14695981039346656037) ^ ((uint64_t) u->vendor << 16 | u->product), u->serial);
+}
+
+static bool model_serial_equal(const struct entry_ref *a, const struct entry_ref *b) {
+        return same_model_serial(a->usb, b->usb);
 }
 
 /* The same device on the same port (or both on any port). */
@@ -1374,6 +1494,13 @@ static void check_overlapping_devices(struct parser *ps, const struct policy *p,
                 if (st[i].identity_ok && st[i].window_ok)
                         refs[n++] = (struct entry_ref) { .list = "usb", .index = i, .line = p->usb[i].approval.line,
                                                          .usb = &p->usb[i] };
+        /* Entries overlap only within one vendor:product:serial. */
+        ssize_t k = keep_shared(refs, n, model_serial_hash, model_serial_equal);
+        if (k < 0) {
+                ps->oom = true;
+                return;
+        }
+        n = (size_t) k;
         qsort(refs, n, sizeof(struct entry_ref), device_cmp);
 
         /* Sorted by valid_from within a device: an entry overlaps an earlier one exactly when it
@@ -1403,6 +1530,17 @@ static void check_overlapping_devices(struct parser *ps, const struct policy *p,
         }
 }
 
+/* The next "@include" in [P, END), or NULL. memchr for the '@' first: a policy rarely has one,
+ * and memmem's search was slower than the rest of this scan. */
+static const char *next_include(const char *p, const char *end) {
+        while ((p = memchr(p, '@', (size_t) (end - p)))) {
+                if ((size_t) (end - p) >= 8 && memcmp(p, "@include", 8) == 0)
+                        return p;
+                p++;
+        }
+        return NULL;
+}
+
 /* Refuses what must never be read: an embedded NUL (libconfig read a file only up to it, while
  * the signature covers all of it) and @include (the included file is not signed). */
 static void prescan(struct parser *ps) {
@@ -1410,7 +1548,7 @@ static void prescan(struct parser *ps) {
         unsigned line = 1;
 
         /* Whole-buffer searches: a 40 MB policy has a million lines. */
-        for (const char *p = t; p < end && (p = memmem(p, (size_t) (end - p), "@include", 8)); p += 8) {
+        for (const char *p = t; p < end && (p = next_include(p, end)); p += 8) {
                 const char *b = p;
                 while (b > t && strchr(" \t\r\f\v", b[-1]) && b[-1])
                         b--;
@@ -1620,6 +1758,8 @@ int policy_parse_tree(const char *text, size_t len, const char *source, struct p
                 fail_at(&ps, MAX(e.line, 1u), NULL, "%s", e.text);
                 goto finish;
         }
+        /* P's strings are the tree's: P keeps them when the tree goes */
+        p->strings = pconf_take_strings(tree);
 
         parse_root(&ps, pconf_root(tree), p, &usb_st, &net_st, &wifi_st, &media_st);
         if (ps.oom)
@@ -1683,6 +1823,7 @@ int policy_parse_added_entry(const struct policy *p, const struct pconf_node *g,
         q = policy_new(ps.source);
         if (!q)
                 return -ENOMEM;
+        q->strings_borrowed = true;     /* G's tree is the caller's, and outlives Q */
         snprintf(prefix, sizeof prefix, "%s[%zu]", key, index);
         if (pconf_type(g) != PCONF_GROUP) {
                 fail_at(&ps, line_of(g), prefix, "expected a group { ... }");
@@ -1758,8 +1899,11 @@ void policy_diag_done(struct policy_diag *d) {
         *d = (struct policy_diag) {};
 }
 
-static void approval_done(struct policy_approval *a) {
-        strv_free(a->workstations, a->n_workstations);
+/* OWN: the strings were allocated each on its own (not the syntax tree's). */
+static void approval_done(struct policy_approval *a, bool own) {
+        strv_free(a->workstations, a->n_workstations, own);
+        if (!own)
+                return;
         free(a->permit);
         free(a->label);
         free(a->approved_by);
@@ -1770,27 +1914,33 @@ static void approval_done(struct policy_approval *a) {
         free(a->valid_until_text);
 }
 
-static void usb_entry_done(struct policy_usb_entry *e) {
-        approval_done(&e->approval);
+static void usb_entry_done(struct policy_usb_entry *e, bool own) {
+        approval_done(&e->approval, own);
+        free(e->interfaces);
+        if (!own)
+                return;
         free(e->serial);
         free(e->path);
-        free(e->interfaces);
 }
 
-static void net_entry_done(struct policy_net_entry *e) {
-        approval_done(&e->approval);
+static void net_entry_done(struct policy_net_entry *e, bool own) {
+        approval_done(&e->approval, own);
+        if (!own)
+                return;
         free(e->path);
         free(e->kind);
         free(e->name);
 }
 
-static void wireless_entry_done(struct policy_wireless_entry *e) {
-        approval_done(&e->approval);
+static void wireless_entry_done(struct policy_wireless_entry *e, bool own) {
+        approval_done(&e->approval, own);
         free(e->bssids);
 }
 
-static void media_entry_done(struct policy_media_entry *e) {
-        approval_done(&e->approval);
+static void media_entry_done(struct policy_media_entry *e, bool own) {
+        approval_done(&e->approval, own);
+        if (!own)
+                return;
         free(e->vendor);
         free(e->model);
         free(e->serial);
@@ -1804,20 +1954,21 @@ struct policy *policy_free(struct policy *p) {
                 return NULL;
         if (p->image)   /* strings in the image's mapping, not allocated here */
                 return policy_image_free(p);
+        bool own = !p->strings && !p->strings_borrowed;
         policy_index_free(p->index);
         for (size_t i = 0; i < p->n_usb; i++)
-                usb_entry_done(&p->usb[i]);
+                usb_entry_done(&p->usb[i], own);
         free(p->usb);
         for (size_t i = 0; i < p->n_net; i++)
-                net_entry_done(&p->net[i]);
+                net_entry_done(&p->net[i], own);
         free(p->net);
         for (size_t i = 0; i < p->n_wireless; i++)
-                wireless_entry_done(&p->wireless[i]);
+                wireless_entry_done(&p->wireless[i], own);
         free(p->wireless);
         for (size_t i = 0; i < p->n_media; i++)
-                media_entry_done(&p->media[i]);
+                media_entry_done(&p->media[i], own);
         free(p->media);
-        for (size_t i = 0; i < p->n_fixed; i++) {
+        for (size_t i = 0; own && i < p->n_fixed; i++) {
                 struct policy_fixed_disk *d = &p->fixed[i];
                 free(d->vendor);
                 free(d->model);
@@ -1827,14 +1978,17 @@ struct policy *policy_free(struct policy *p) {
         }
         free(p->fixed);
         free(p->source);
-        free(p->issued_text);
-        free(p->issuer);
-        free(p->contract);
-        free(p->contractor);
-        free(p->responsible);
         free(p->workstation);
-        strv_free(p->workstations, p->n_workstations);
-        free(p->valid_until_text);
+        strv_free(p->workstations, p->n_workstations, own);
+        if (own) {
+                free(p->issued_text);
+                free(p->issuer);
+                free(p->contract);
+                free(p->contractor);
+                free(p->responsible);
+                free(p->valid_until_text);
+        }
+        pconf_strings_free(p->strings);
         return mfree(p);
 }
 
@@ -1859,7 +2013,7 @@ bool policy_names_host(char *const *list, size_t n, const char *hostname, const 
                                         (array)[_k] = (array)[_i];                                              \
                                 _k++;                                                                           \
                         } else {                                                                                \
-                                done(&(array)[_i]);                                                             \
+                                done(&(array)[_i], !p->strings && !p->strings_borrowed);                        \
                                 (dropped)++;                                                                    \
                         }                                                                                       \
                 }                                                                                               \

@@ -125,7 +125,7 @@ static int put_usb(FILE *f, const struct policy_usb_entry *e) {
         if (e->hidraw_user)
                 put_key_string(f, in, "hidraw", "user");
         if (e->scan != POLICY_SCAN_DEFAULT)
-                put_key_string(f, in, "scan", e->scan == POLICY_SCAN_REQUIRED ? "required" : "none");
+                put_key_string(f, in, "scan", policy_scan_to_string(e->scan));
         return put_approval_tail(f, &e->approval);
 }
 
@@ -199,7 +199,7 @@ static int put_media(FILE *f, const struct policy_media_entry *e) {
         put_media_identity(f, e->bus, e->vendor, e->model, e->serial, e->oemid, e->date, e->path);
         put_key_string(f, "        ", "access", e->read_only ? "read-only" : "read-write");
         if (e->scan != POLICY_SCAN_DEFAULT)
-                put_key_string(f, "        ", "scan", e->scan == POLICY_SCAN_REQUIRED ? "required" : "none");
+                put_key_string(f, "        ", "scan", policy_scan_to_string(e->scan));
         return put_approval_tail(f, &e->approval);
 }
 
@@ -243,8 +243,8 @@ int policy_write(const struct policy *p, char **ret) {
         if (p->default_wireless != POLICY_BLOCK)
                 fprintf(f, "        wireless = \"%s\";\n", policy_action_to_string(p->default_wireless));
         /* Written only when they say something: policies without scans keep their canonical form. */
-        if (p->default_scan)
-                fprintf(f, "        scan = \"required\";\n");
+        if (policy_scan_effective(p, POLICY_SCAN_DEFAULT) != POLICY_SCAN_NONE)
+                fprintf(f, "        scan = \"%s\";\n", policy_scan_to_string(p->default_scan));
         fputs("};\n", f);
         const struct policy_scan_limits *l = &p->scan_limits;
         if (l->max_seconds != POLICY_SCAN_SECONDS_DEFAULT || l->max_megabytes != POLICY_SCAN_MEGABYTES_DEFAULT ||

@@ -14,6 +14,8 @@
 
 #include "identity.h"
 
+struct pconf_strings;   /* policy-config.h */
+
 #define POLICY_FORMAT_VERSION 1
 #define POLICY_FILE_MAX (256u << 20)  /* 256 MiB: 1,000,000 entries of ~160 bytes with room */
 #define POLICY_STRING_MAX 1024        /* bytes, for free-text fields (label, purpose, ...) */
@@ -23,8 +25,9 @@ enum policy_action {
         POLICY_ALLOW = 1,
 };
 
-/* What to do with the interfaces of a matched device that its entry does not list. */
-enum policy_unlisted {
+/* What to do with the interfaces of a matched device that its entry does not list. One byte
+ * (packed), like enum policy_scan: a policy holds one per entry, up to a million entries. */
+enum __attribute__((packed)) policy_unlisted {
         UNLISTED_BLOCK_DEVICE = 0,    /* the whole device is blocked (default: a "stick" that is also a keyboard) */
         UNLISTED_DISABLE,             /* the device is authorised, only the listed interfaces are */
 };
@@ -34,21 +37,21 @@ struct policy_approval {
         char *permit;                 /* the permission's reference, unique in the file */
         char *label;
         char *approved_by;
-        int64_t approved_on;
-        int64_t valid_from;           /* TIME_NEG_INFINITY when not given */
-        int64_t valid_until;          /* exclusive end; TIME_INFINITY when not given. A date-only
-                                       * value means "through that day": the next local midnight. */
         char *purpose;
         char *holder;                 /* may be NULL */
         /* The dates as written, for display and rewriting (NULL when not given). */
         char *approved_on_text;
         char *valid_from_text;
         char *valid_until_text;
+        int64_t approved_on;
+        int64_t valid_from;           /* TIME_NEG_INFINITY when not given */
+        int64_t valid_until;          /* exclusive end; TIME_INFINITY when not given. A date-only
+                                       * value means "through that day": the next local midnight. */
         /* `workstations`: the hosts the entry applies on (host names or machine-ids), a subset of
          * the policy's `workstation` list; NULL: every host the policy is for. policy_load()
          * drops the entries that do not apply on the host it loads for. */
         char **workstations;
-        size_t n_workstations;
+        uint32_t n_workstations;      /* <= POLICY_WORKSTATIONS_MAX */
         unsigned line;                /* where the entry starts in the file */
 };
 
@@ -72,13 +75,20 @@ void policy_interface_pattern_format(const struct policy_interface_pattern *p,
 bool policy_interface_pattern_equal(const struct policy_interface_pattern *a,
                                     const struct policy_interface_pattern *b);
 
-/* Whether a medium must pass a virus scan before it is usable (docs/policy.md "scan"). An entry
- * that says nothing follows defaults.scan. */
-enum policy_scan {
-        POLICY_SCAN_DEFAULT = 0,      /* not given: defaults.scan */
-        POLICY_SCAN_NONE,
-        POLICY_SCAN_REQUIRED,
+/* Whether a medium must pass a virus scan before it is usable, and whether every file written
+ * to it is scanned too (docs/policy.md "scan"). An entry that says nothing follows defaults.scan. */
+struct policy;
+enum __attribute__((packed)) policy_scan {
+        POLICY_SCAN_DEFAULT = 0,      /* not given: defaults.scan (in defaults.scan itself: none) */
+        POLICY_SCAN_NONE,             /* "none" */
+        POLICY_SCAN_REQUIRED,         /* "required": before use */
+        POLICY_SCAN_IN_AND_OUT,       /* "in-and-out": before use, and each file written to it (carried out) */
+        _POLICY_SCAN_MAX,
 };
+/* "none", "required", "in-and-out" (DEFAULT: NULL). */
+const char *policy_scan_to_string(enum policy_scan s);
+/* What S means under P's defaults: NONE, REQUIRED or IN_AND_OUT. */
+enum policy_scan policy_scan_effective(const struct policy *p, enum policy_scan s);
 
 /* The bounds of a scan (the policy's `scan` group). A medium whose scan exceeds one stays held. */
 #define POLICY_SCAN_SECONDS_DEFAULT 900
@@ -95,19 +105,22 @@ struct policy_scan_limits {
 
 struct policy_usb_entry {
         struct policy_approval approval;
-        uint16_t vendor;
-        uint16_t product;
         char *serial;                 /* "" approves units that report no serial */
         char *path;                   /* udev ID_PATH of the port it must be plugged into; NULL: any port */
-        bool has_interfaces;          /* false: no `interfaces` key, any interface set matches */
-        size_t n_interfaces;
         struct policy_interface_pattern *interfaces;
-        bool read_only;
-        bool hidraw_user;             /* its hidraw nodes are left to udev's rules (uaccess for the seat's
+        uint16_t vendor;
+        uint16_t product;
+        uint8_t n_interfaces;         /* <= USB_INTERFACES_MAX */
+        /* Bit-fields: the entry is 136 bytes with them, 144 without (the flags in one byte). */
+        bool has_interfaces : 1;      /* false: no `interfaces` key, any interface set matches */
+        bool read_only : 1;
+        bool hidraw_user : 1;         /* its hidraw nodes are left to udev's rules (uaccess for the seat's
                                        * user); false: root only, whatever the rules say */
-        enum policy_unlisted unlisted;
-        enum policy_scan scan;
+        enum policy_unlisted unlisted : 1;
+        enum policy_scan scan : 3;          /* 3 bits: _POLICY_SCAN_MAX (4) is a value of the type */
 };
+_Static_assert(USB_INTERFACES_MAX <= UINT8_MAX, "n_interfaces fits its field");
+_Static_assert(UNLISTED_DISABLE < (1 << 1) && _POLICY_SCAN_MAX < (1 << 3), "the enums fit their bit-fields");
 
 struct policy_net_entry {
         struct policy_approval approval;
@@ -189,7 +202,7 @@ struct policy {
         enum policy_action default_network;
         enum policy_action default_wireless; /* networks no `wireless` entry names, and modes no permit names */
         enum policy_action default_media;
-        bool default_scan;            /* defaults.scan = "required" */
+        enum policy_scan default_scan; /* defaults.scan: DEFAULT (not given) means none */
         struct policy_scan_limits scan_limits;
 
         size_t n_usb;
@@ -204,6 +217,13 @@ struct policy {
         struct policy_fixed_disk *fixed;
 
         struct policy_index *index;
+        /* Set by the parser: the policy's strings (all but source and workstation; the arrays of
+         * them and of interfaces and BSSIDs are allocated on their own) are those of the syntax
+         * tree it was read from (policy-config.h), freed at once by policy_free(); or, with
+         * STRINGS_BORROWED, of a tree its caller keeps (policy_parse_added_entry). Neither: each
+         * string was allocated on its own. */
+        struct pconf_strings *strings;
+        bool strings_borrowed;
         /* Set when the policy was read from its compiled image (policy-image.h): its strings live
          * in the image's mapping, and policy_free() hands it to policy_image_free(). */
         struct policy_image_backing *image;
@@ -226,7 +246,8 @@ void policy_diag_done(struct policy_diag *d);
 int policy_parse(const char *text, size_t len, const char *source, struct policy **ret, struct policy_diag *diag);
 
 /* policy_parse that also hands back the syntax tree the policy was read from (policy-config.h),
- * for a caller that compares it with another (policy-edit.c). RET_TREE may be NULL. */
+ * for a caller that compares it with another (policy-edit.c). RET_TREE may be NULL. The tree's
+ * strings are the policy's (struct policy's `strings`): the tree is read while the policy lives. */
 struct pconf;
 int policy_parse_tree(const char *text, size_t len, const char *source, struct policy **ret, struct pconf **ret_tree,
                       struct policy_diag *diag);

@@ -123,10 +123,10 @@ int read_policy_text(const char *path, char **ret, size_t *ret_size);
 
 /* Replaces the policy file PATH with TEXT atomically, keeping the file's mode; then says what
  * is left to do (the old signature no longer matches). Logs on failure. */
-int replace_policy_file(const char *path, const char *text, bool rewritten);
+int replace_policy_file(const char *path, const char *text, size_t len, bool rewritten);
 
 /* The serial of the policy TEXT (already known to be valid), for messages; 0 if unknown. */
-uint64_t policy_text_serial(const char *text);
+uint64_t policy_text_serial(const char *text, size_t len);
 
 /* Today's local date, "YYYY-MM-DD". */
 int today(char buf[static 16]);

@@ -83,14 +83,14 @@ int read_policy_text(const char *path, char **ret, size_t *ret_size) {
         return 0;
 }
 
-int replace_policy_file(const char *path, const char *text, bool rewritten) {
+int replace_policy_file(const char *path, const char *text, size_t len, bool rewritten) {
         struct stat st;
         mode_t mode = 0644;
         int r;
 
         if (stat(path, &st) == 0)
                 mode = st.st_mode & 07777;
-        r = write_file_atomic(path, text, strlen(text), mode);
+        r = write_file_atomic(path, text, len, mode);
         if (r < 0)
                 return log_error_errno(r, _("%s: cannot write: %m"), path);
         if (rewritten)
@@ -98,12 +98,12 @@ int replace_policy_file(const char *path, const char *text, bool rewritten) {
         return 0;
 }
 
-uint64_t policy_text_serial(const char *text) {
+uint64_t policy_text_serial(const char *text, size_t len) {
         int64_t serial;
 
         /* TEXT is an edit policy_edit_*() checked: the lexer finds its serial without another
          * parse of a policy that may be 40 MB. */
-        if (pconf_root_int64(text, strlen(text), "serial", &serial) < 0 || serial <= 0)
+        if (pconf_root_int64(text, len, "serial", &serial) < 0 || serial <= 0)
                 return 0;
         return (uint64_t) serial;
 }

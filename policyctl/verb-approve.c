@@ -69,6 +69,8 @@ static void help(void) {
                "                      which give security keys to the user at the seat (USB)\n"
                "  --scan              its storage must pass a virus scan each time it is connected\n"
                "                      before it is usable (scan = \"required\"; USB, media)\n"
+               "  --scan-in-and-out   as --scan, and every file written to it is scanned when it is\n"
+               "                      closed (scan = \"in-and-out\"; USB)\n"
                "  --label S           what the device is (default: the request's manufacturer and\n"
                "                      product strings)\n"
                "  --purpose S         what it is for\n"
@@ -85,7 +87,8 @@ struct approve_args {
         const char *request, *vendor, *product, *serial, *interfaces;
         const char *permit, *by, *from, *until, *label, *purpose, *holder;
         const char *ssid, *ssid_hex, *security;
-        bool read_only, bind_port, hidraw_user, any_bssid, scan;
+        bool read_only, bind_port, hidraw_user, any_bssid;
+        enum policy_scan scan;        /* DEFAULT: no option */
         size_t n_bssids;
         uint8_t bssids[WIRELESS_BSSIDS_MAX][6];       /* parsed --bssid */
         char *workstations[APPROVE_WORKSTATIONS_MAX]; /* --workstation, as given */
@@ -259,16 +262,17 @@ static int read_request(const char *path, struct request *ret) {
 
 /* Writes the edited policy and tells the approver what it did and what is left to do. */
 static int finish(const char *path, const char *permit, const char *out, bool rewritten, const char *device) {
+        size_t len = strlen(out);     /* once: a policy may be 40 MB */
         int r;
 
-        r = replace_policy_file(path, out, rewritten);
+        r = replace_policy_file(path, out, len, rewritten);
         if (r < 0)
                 return r;
         printf("%s: added permit ", path);
         fputs_safe(permit, stdout);
         fputs(" for ", stdout);
         fputs_safe(device, stdout);
-        printf("; serial is now %" PRIu64 "\nSign it: policyctl sign --key KEY %s\n", policy_text_serial(out), path);
+        printf("; serial is now %" PRIu64 "\nSign it: policyctl sign --key KEY %s\n", policy_text_serial(out, len), path);
         return 0;
 }
 
@@ -413,7 +417,7 @@ static int approve_usb(const char *path, const char *text, size_t size, const st
         _cleanup_free_ char *out = NULL, *label = NULL, *device = NULL;
         struct policy_interface_pattern patterns[USB_INTERFACES_MAX];
         struct policy_usb_entry e = { .approval = *ap, .read_only = a->read_only, .hidraw_user = a->hidraw_user,
-                                      .scan = a->scan ? POLICY_SCAN_REQUIRED : POLICY_SCAN_DEFAULT };
+                                      .scan = a->scan };
         struct policy_diag diag = {};
         bool rewritten = false;
         size_t n = 0;
@@ -500,7 +504,7 @@ static int approve_media(const char *path, const char *text, size_t size, const 
                          const struct media_identity *id, struct policy_approval *ap) {
         _cleanup_free_ char *out = NULL, *label = NULL, *device = NULL;
         struct policy_media_entry e = { .approval = *ap, .bus = id->bus, .read_only = a->read_only,
-                                        .scan = a->scan ? POLICY_SCAN_REQUIRED : POLICY_SCAN_DEFAULT };
+                                        .scan = a->scan };
         struct policy_diag diag = {};
         bool rewritten = false;
         int r;
@@ -549,7 +553,7 @@ static int approve_media(const char *path, const char *text, size_t size, const 
 int verb_approve(int argc, char *argv[]) {
         enum { ARG_REQUEST = 0x100, ARG_VENDOR, ARG_PRODUCT, ARG_SERIAL, ARG_INTERFACES, ARG_PERMIT, ARG_BY,
                ARG_FROM, ARG_UNTIL, ARG_READ_ONLY, ARG_BIND_PORT, ARG_HIDRAW_USER, ARG_LABEL, ARG_PURPOSE, ARG_HOLDER,
-               ARG_SSID, ARG_SSID_HEX, ARG_BSSID, ARG_ANY_BSSID, ARG_SECURITY, ARG_WORKSTATION, ARG_SCAN };
+               ARG_SSID, ARG_SSID_HEX, ARG_BSSID, ARG_ANY_BSSID, ARG_SECURITY, ARG_WORKSTATION, ARG_SCAN, ARG_SCAN_IN_AND_OUT };
         static const struct option options[] = {
                 { "request", required_argument, NULL, ARG_REQUEST },
                 { "vendor", required_argument, NULL, ARG_VENDOR },
@@ -564,6 +568,7 @@ int verb_approve(int argc, char *argv[]) {
                 { "bind-port", no_argument, NULL, ARG_BIND_PORT },
                 { "hidraw-user", no_argument, NULL, ARG_HIDRAW_USER },
                 { "scan", no_argument, NULL, ARG_SCAN },
+                { "scan-in-and-out", no_argument, NULL, ARG_SCAN_IN_AND_OUT },
                 { "label", required_argument, NULL, ARG_LABEL },
                 { "purpose", required_argument, NULL, ARG_PURPOSE },
                 { "holder", required_argument, NULL, ARG_HOLDER },
@@ -596,7 +601,8 @@ int verb_approve(int argc, char *argv[]) {
                 case ARG_READ_ONLY: a.read_only = true; break;
                 case ARG_BIND_PORT: a.bind_port = true; break;
                 case ARG_HIDRAW_USER: a.hidraw_user = true; break;
-                case ARG_SCAN: a.scan = true; break;
+                case ARG_SCAN: a.scan = MAX(a.scan, POLICY_SCAN_REQUIRED); break;
+                case ARG_SCAN_IN_AND_OUT: a.scan = POLICY_SCAN_IN_AND_OUT; break;
                 case ARG_LABEL: a.label = optarg; break;
                 case ARG_PURPOSE: a.purpose = optarg; break;
                 case ARG_HOLDER: a.holder = optarg; break;
@@ -668,6 +674,9 @@ int verb_approve(int argc, char *argv[]) {
                                                       "request is for a %s", req->type == REQUEST_USB ? "USB device" :
                                                       req->type == REQUEST_MEDIA ? "medium" : "network link");
                 if (req->type == REQUEST_MEDIA) {
+                        if (a.scan == POLICY_SCAN_IN_AND_OUT)
+                                return usage_error("approve", _("--scan-in-and-out is for USB storage: kyoka does not see "
+                                                              "files written to media on other buses (use --scan)"));
                         if (a.interfaces || a.hidraw_user)
                                 return usage_error("approve", "--interfaces and --hidraw-user are for USB devices, the "
                                                               "request is for a medium");

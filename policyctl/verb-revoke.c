@@ -74,11 +74,12 @@ int verb_revoke(int argc, char *argv[]) {
                 return EXIT_REFUSED;
         }
 
-        if (replace_policy_file(path, out, rewritten) < 0)
+        size_t len = strlen(out);     /* once: a policy may be 40 MB */
+        if (replace_policy_file(path, out, len, rewritten) < 0)
                 return EXIT_REFUSED;
 
         printf("%s: revoked permit ", path);
         fputs_safe(permit, stdout);
-        printf("; serial is now %" PRIu64 "\nSign it again: policyctl sign --key KEY %s\n", policy_text_serial(out), path);
+        printf("; serial is now %" PRIu64 "\nSign it again: policyctl sign --key KEY %s\n", policy_text_serial(out, len), path);
         return EXIT_OK;
 }

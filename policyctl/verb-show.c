@@ -103,8 +103,10 @@ static void print_media_keys(const char *vendor, const char *model, const char *
 
 /* Whether an entry's storage must pass a scan, and why: its own key or defaults.scan. */
 static void print_scan(const struct policy *p, enum policy_scan scan) {
-        bool required = scan == POLICY_SCAN_REQUIRED || (scan == POLICY_SCAN_DEFAULT && p->default_scan);
-        printf("  %-12s %s%s\n", "scan", required ? "required before use" : "none",
+        enum policy_scan s = policy_scan_effective(p, scan);
+        printf("  %-12s %s%s\n", "scan",
+               s == POLICY_SCAN_IN_AND_OUT ? "required before use, and of every file written to it" :
+               s == POLICY_SCAN_REQUIRED   ? "required before use" : "none",
                scan == POLICY_SCAN_DEFAULT ? " (defaults.scan)" : "");
 }
 
@@ -139,7 +141,10 @@ static void print_table(const struct policy *p) {
                policy_action_to_string(p->default_wireless), policy_action_to_string(p->default_media));
         const struct policy_scan_limits *l = &p->scan_limits;
         printf("scan         %s; at most %" PRId64 " s and %" PRId64 " MiB per medium, ",
-               p->default_scan ? "required by default (defaults.scan)" : "where a permit requires it",
+               policy_scan_effective(p, POLICY_SCAN_DEFAULT) == POLICY_SCAN_IN_AND_OUT
+                       ? "required by default, also of files written (defaults.scan)"
+               : policy_scan_effective(p, POLICY_SCAN_DEFAULT) == POLICY_SCAN_REQUIRED
+                       ? "required by default (defaults.scan)" : "where a permit requires it",
                l->max_seconds, l->max_megabytes);
         if (l->max_database_days > 0)
                 printf("signatures at most %" PRId64 " days old\n", l->max_database_days);
@@ -296,13 +301,13 @@ static int add_approval(struct json_object *o, const struct policy_approval *a) 
         return r;
 }
 
-/* "scan": the entry's key as written (null: it follows defaults.scan); "scan_required": what
- * applies. */
+/* "scan": the entry's key as written (null: it follows defaults.scan); "scan_required" and
+ * "scan_written": what applies (before use; and each file written to it). */
 static int add_scan(struct json_object *o, const struct policy *p, enum policy_scan scan) {
-        bool required = scan == POLICY_SCAN_REQUIRED || (scan == POLICY_SCAN_DEFAULT && p->default_scan);
-        int r = json_add_string(o, "scan", scan == POLICY_SCAN_REQUIRED ? "required" :
-                                           scan == POLICY_SCAN_NONE ? "none" : NULL);
-        return r < 0 ? r : json_add(o, "scan_required", json_object_new_boolean(required));
+        enum policy_scan s = policy_scan_effective(p, scan);
+        int r = json_add_string(o, "scan", policy_scan_to_string(scan));
+        r = r < 0 ? r : json_add(o, "scan_required", json_object_new_boolean(s != POLICY_SCAN_NONE));
+        return r < 0 ? r : json_add(o, "scan_written", json_object_new_boolean(s == POLICY_SCAN_IN_AND_OUT));
 }
 
 static int usb_to_json(const struct policy *p, const struct policy_usb_entry *e, struct json_object **ret) {
@@ -483,7 +488,8 @@ static int print_json(const struct policy *p) {
         r = r < 0 ? r : json_add_string(defaults, "network", policy_action_to_string(p->default_network));
         r = r < 0 ? r : json_add_string(defaults, "wireless", policy_action_to_string(p->default_wireless));
         r = r < 0 ? r : json_add_string(defaults, "media", policy_action_to_string(p->default_media));
-        r = r < 0 ? r : json_add_string(defaults, "scan", p->default_scan ? "required" : "none");
+        r = r < 0 ? r : json_add_string(defaults, "scan",
+                                        policy_scan_to_string(policy_scan_effective(p, POLICY_SCAN_DEFAULT)));
 
         /* The bounds of every scan (the policy's `scan` group, its defaults when not given). */
         struct json_object *scan = json_object_new_object();

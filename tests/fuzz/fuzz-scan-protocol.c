@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "scan-protocol.h"
-#include "scan-worker.h"
+#include "clamd.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -30,8 +30,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         memcpy(s, data, k);
         s[k] = 0;
         int64_t t;
-        (void) scan_clamd_version_parse(s, &t);
-        int r = scan_clamd_reply_parse(s, 1, sig, sizeof sig);
+        (void) clamd_version_parse(s, &t);
+        int r = clamd_reply_parse(s, 1, sig, sizeof sig);
         if (r == 1 && strlen(sig) >= sizeof sig)
                 abort();
         return 0;

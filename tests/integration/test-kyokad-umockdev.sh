@@ -489,6 +489,9 @@ t_controllers_closed_before_any_decision() {
                         "$fifo" "$sys$HC2/authorized_default" "$seen" "$D_STICK" &&
                 wait_log "kyokad ready" &&
                 { [ "$(cat "$seen")" = 0 ] || { echo "# usb2 authorized_default was '$(cat "$seen")' while usb1's stick was decided"; false; }; } &&
+                # The stick's identity arrives through the FIFO as kyokad gets ready: its decision
+                # may be logged after "kyokad ready" (it was, in both orders, under load).
+                wait_decision connected $STICK &&
                 expect_attr $STICK/authorized 1 &&
                 case_end
 }

@@ -35,6 +35,29 @@ static struct carry_message file_message(uint32_t token) {
         return m;
 }
 
+static struct carry_message scanned_message(uint32_t token, enum scan_result result) {
+        struct carry_message m = file_message(token);
+        m.scan = (uint8_t) (1 + result);
+        snprintf(m.scanner, sizeof m.scanner, "ClamAV 1.4.6/27480/Mon Dec  1 08:27:01 2026");
+        if (result == SCAN_RESULT_INFECTED)
+                snprintf(m.signature, sizeof m.signature, "Eicar-Test-Signature");
+        if (result == SCAN_RESULT_FAULT) {
+                m.scan_fault = SCAN_FAULT_SCANNER_MISSING;
+                m.scan_error = ECONNREFUSED;
+                memset(m.scanner, 0, sizeof m.scanner);
+        }
+        return m;
+}
+
+static struct carry_message scanning_medium(uint32_t token) {
+        struct carry_message m = { .type = CARRY_MSG_MEDIUM, .token = token, .scan_enabled = true,
+                                   .scan_max_seconds = 900, .scan_max_bytes = 64ULL << 30,
+                                   .scan_max_database_age = 7 * 86400 };
+        snprintf(m.syspath, sizeof m.syspath, "/sys/devices/pci0000:00/0000:00:02.0/usb1/1-2");
+        snprintf(m.clamd_socket, sizeof m.clamd_socket, "/run/clamav/clamd.ctl");
+        return m;
+}
+
 static void test_each_message_round_trips(void **state) {
         struct carry_message ms[] = {
                 { .type = CARRY_MSG_HELLO },
@@ -44,6 +67,10 @@ static void test_each_message_round_trips(void **state) {
                 { .type = CARRY_MSG_FILE, .token = 0, .ev = CARRY_FILE_LOST, .reason = CARRY_REASON_QUEUE_OVERFLOW,
                   .count = 3, .uid = -1 },
                 { .type = CARRY_MSG_FAULT, .token = 7, .fault = CARRY_FAULT_WATCH, .error = EPERM },
+                scanning_medium(8),
+                scanned_message(8, SCAN_RESULT_CLEAN),
+                scanned_message(8, SCAN_RESULT_INFECTED),
+                scanned_message(8, SCAN_RESULT_FAULT),
         };
         snprintf(ms[1].syspath, sizeof ms[1].syspath, "/sys/devices/pci0000:00/0000:00:02.0/usb1/1-1");
         for (size_t i = 0; i < ELEMENTSOF(ms); i++) {
@@ -64,9 +91,11 @@ static void test_malformed_messages_are_refused(void **state) {
                 assert_int_equal(carry_message_parse(buf, (size_t) k, &back), -EBADMSG);
         buf[n] = 0;
         assert_int_equal(carry_message_parse(buf, (size_t) n + 1, &back), -EBADMSG);
-        buf[4] = 2;
+        buf[4] = CARRY_PROTOCOL_VERSION + 1;
         assert_int_equal(carry_message_parse(buf, (size_t) n, &back), -EBADMSG);
-        buf[4] = 1;
+        buf[4] = CARRY_PROTOCOL_VERSION - 1;  /* the worker of an older package */
+        assert_int_equal(carry_message_parse(buf, (size_t) n, &back), -EBADMSG);
+        buf[4] = CARRY_PROTOCOL_VERSION;
         buf[0] = 'X';
         assert_int_equal(carry_message_parse(buf, (size_t) n, &back), -EBADMSG);
         buf[0] = 'K';
@@ -87,6 +116,41 @@ static void test_malformed_messages_are_refused(void **state) {
         assert_int_equal(carry_message_format(&bad, buf, sizeof buf), -EINVAL);
         bad = (struct carry_message) { .type = CARRY_MSG_MEDIUM, .token = 1 };
         snprintf(bad.syspath, sizeof bad.syspath, "/sys/devices/../../etc");
+        assert_int_equal(carry_message_format(&bad, buf, sizeof buf), -EINVAL);
+
+        /* The scan of a file written: a fault only with a failed scan, a signature only (and
+         * always) with a virus found, nothing for a file read. */
+        bad = scanned_message(7, SCAN_RESULT_CLEAN);
+        bad.scan_fault = SCAN_FAULT_SCANNER_MISSING;
+        assert_int_equal(carry_message_format(&bad, buf, sizeof buf), -EINVAL);
+        bad = scanned_message(7, SCAN_RESULT_FAULT);
+        bad.scan_fault = SCAN_FAULT_NONE;
+        assert_int_equal(carry_message_format(&bad, buf, sizeof buf), -EINVAL);
+        bad = scanned_message(7, SCAN_RESULT_CLEAN);
+        snprintf(bad.signature, sizeof bad.signature, "Eicar");
+        assert_int_equal(carry_message_format(&bad, buf, sizeof buf), -EINVAL);
+        bad = scanned_message(7, SCAN_RESULT_INFECTED);
+        bad.signature[0] = 0;
+        assert_int_equal(carry_message_format(&bad, buf, sizeof buf), -EINVAL);
+        bad = scanned_message(7, SCAN_RESULT_CLEAN);
+        bad.ev = CARRY_FILE_READ;
+        bad.sha256[0] = 0;
+        assert_int_equal(carry_message_format(&bad, buf, sizeof buf), -EINVAL);
+        bad = scanned_message(7, SCAN_RESULT_CLEAN);
+        bad.scan = 1 + _SCAN_RESULT_MAX;
+        assert_int_equal(carry_message_format(&bad, buf, sizeof buf), -EINVAL);
+        bad = file_message(7);
+        snprintf(bad.scanner, sizeof bad.scanner, "ClamAV 1.4.6");   /* a scanner named, no scan */
+        assert_int_equal(carry_message_format(&bad, buf, sizeof buf), -EINVAL);
+        /* A medium scanned: bounds and an absolute socket path; not scanned: none of it. */
+        bad = scanning_medium(3);
+        snprintf(bad.clamd_socket, sizeof bad.clamd_socket, "clamd.ctl");
+        assert_int_equal(carry_message_format(&bad, buf, sizeof buf), -EINVAL);
+        bad = scanning_medium(3);
+        bad.scan_max_seconds = 0;
+        assert_int_equal(carry_message_format(&bad, buf, sizeof buf), -EINVAL);
+        bad = scanning_medium(3);
+        bad.scan_enabled = false;
         assert_int_equal(carry_message_format(&bad, buf, sizeof buf), -EINVAL);
 }
 
@@ -231,6 +295,123 @@ static void test_records_name_the_medium_kyokad_approved(void **state) {
         test_rmdir_r(dir);
 }
 
+/* The link's userdata in the scan test: the state flag first (on_state writes an int there),
+ * then what on_scanned saw. */
+struct link_ud {
+        int connected;
+        unsigned n_scanned;
+        enum scan_result result;
+        char serial[USB_STRING_MAX];
+};
+
+static void on_scanned(const struct carry_medium_info *medium, const struct record_file *f, void *userdata) {
+        struct link_ud *ud = userdata;
+        ud->n_scanned++;
+        ud->result = f->scan_result;
+        snprintf(ud->serial, sizeof ud->serial, "%s", medium->id.serial);
+}
+
+static const struct ledger_record *last_written(const struct rows *rows) {
+        const struct ledger_record *w = NULL;
+        for (unsigned i = 0; i < rows->n; i++)
+                if (rows->r[i].event == LEDGER_EVENT_FILE_WRITTEN)
+                        w = &rows->r[i];
+        return w;
+}
+
+static void test_scanned_files_are_recorded_and_reported(void **state) {
+        _cleanup_free_ char *dir = test_mkdtemp();
+        struct recorder *r = NULL;
+        struct carry_link *l = NULL;
+        sd_event *e = NULL;
+        struct link_ud ud = { .connected = -1 };
+        struct carry_message m;
+        struct rows rows;
+
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(recorder_new(e, dir, &r), 0);
+        assert_int_equal(carry_link_new(e, r, dir, getuid(), on_state, &ud, &l), 0);
+        carry_link_set_scan_listener(l, on_scanned);
+        struct carry_medium_info scanning = stick(), plain = stick();
+        scanning.scan = (struct carry_scan) { .enabled = true, .max_seconds = 60, .max_bytes = 1 << 20 };
+        snprintf(scanning.scan.clamd_socket, sizeof scanning.scan.clamd_socket, "/run/clamav/clamd.ctl");
+        snprintf(plain.id.bus_path, sizeof plain.id.bus_path, "1-2");
+        snprintf(plain.id.serial, sizeof plain.id.serial, "PLAIN-2");
+        carry_link_sync_begin(l);
+        carry_link_offer(l, "/sys/devices/pci0000:00/usb1/1-1", &scanning);
+        carry_link_offer(l, "/sys/devices/pci0000:00/usb1/1-2", &plain);
+        carry_link_sync_end(l);
+
+        int fd = connect_to(dir);
+        say(fd, &(struct carry_message) { .type = CARRY_MSG_HELLO });
+        run(e);
+        assert_int_equal(ud.connected, 1);
+        /* The worker is told which medium's files to scan, with the policy's bounds and clamd. */
+        uint32_t scan_token = 0, plain_token = 0;
+        for (int i = 0; i < 2; i++) {
+                assert_int_equal(hear(fd, &m), 0);
+                assert_int_equal(m.type, CARRY_MSG_MEDIUM);
+                if (m.scan_enabled) {
+                        scan_token = m.token;
+                        assert_int_equal(m.scan_max_seconds, 60);
+                        assert_int_equal(m.scan_max_bytes, 1 << 20);
+                        assert_string_equal(m.clamd_socket, "/run/clamav/clamd.ctl");
+                } else {
+                        plain_token = m.token;
+                        assert_string_equal(m.clamd_socket, "");
+                }
+        }
+        assert_true(scan_token && plain_token);
+
+        /* Clean: the scanner named in the record; the owner hears of it (nothing to do). */
+        struct carry_message f = scanned_message(scan_token, SCAN_RESULT_CLEAN);
+        say(fd, &f);
+        run(e);
+        read_ledger(dir, &rows);
+        assert_string_equal(last_written(&rows)->scanner, "ClamAV 1.4.6/27480/Mon Dec  1 08:27:01 2026");
+        assert_string_equal(last_written(&rows)->signature, "");
+        assert_int_equal(ud.n_scanned, 1);
+        assert_int_equal(ud.result, SCAN_RESULT_CLEAN);
+
+        /* Infected: the signature in the record, the owner told which medium. */
+        f = scanned_message(scan_token, SCAN_RESULT_INFECTED);
+        say(fd, &f);
+        run(e);
+        read_ledger(dir, &rows);
+        assert_string_equal(last_written(&rows)->signature, "Eicar-Test-Signature");
+        assert_string_equal(last_written(&rows)->sha256, SHA);
+        assert_int_equal(ud.n_scanned, 2);
+        assert_int_equal(ud.result, SCAN_RESULT_INFECTED);
+        assert_string_equal(ud.serial, "CARRY-1");
+
+        /* Not scanned: no scanner named; the owner told (it holds the medium). */
+        f = scanned_message(scan_token, SCAN_RESULT_FAULT);
+        say(fd, &f);
+        run(e);
+        read_ledger(dir, &rows);
+        assert_string_equal(last_written(&rows)->scanner, "");
+        assert_int_equal(ud.n_scanned, 3);
+        assert_int_equal(ud.result, SCAN_RESULT_FAULT);
+
+        /* A "scan" on a medium kyokad did not ask to scan: recorded as a file, not as a scan. */
+        f = scanned_message(plain_token, SCAN_RESULT_INFECTED);
+        say(fd, &f);
+        run(e);
+        read_ledger(dir, &rows);
+        assert_string_equal(last_written(&rows)->serial, "PLAIN-2");
+        assert_string_equal(last_written(&rows)->signature, "");
+        assert_string_equal(last_written(&rows)->scanner, "");
+        assert_int_equal(ud.n_scanned, 3);
+        assert_true(carry_link_connected(l));
+
+        close(fd);
+        carry_link_free(l);
+        recorder_stop(r, 0);
+        recorder_free(r);
+        sd_event_unref(e);
+        test_rmdir_r(dir);
+}
+
 static void test_other_users_are_not_heard(void **state) {
         _cleanup_free_ char *dir = test_mkdtemp();
         struct recorder *r = NULL;
@@ -263,6 +444,7 @@ int main(void) {
                 cmocka_unit_test(test_each_message_round_trips),
                 cmocka_unit_test(test_malformed_messages_are_refused),
                 cmocka_unit_test(test_records_name_the_medium_kyokad_approved),
+                cmocka_unit_test(test_scanned_files_are_recorded_and_reported),
                 cmocka_unit_test(test_other_users_are_not_heard),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

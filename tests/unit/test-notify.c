@@ -54,6 +54,30 @@ static void test_usb_text_in_japanese(void **state) {
         json_object_put(r);
 }
 
+/* A virus found (scan-infected): said as such, with the signature and the file, and no request
+ * offered; in English by locale. */
+static void test_virus_found_is_said_as_such(void **state) {
+        struct json_object *r = parse("{\"subject\":\"usb\",\"event\":\"scan-infected\",\"decision\":\"block\","
+                                      "\"bus_path\":\"1-5\",\"vendor\":\"46f4\",\"product\":\"0001\","
+                                      "\"manufacturer\":\"QEMU\",\"product_name\":\"QEMU USB HARDDRIVE\","
+                                      "\"signature\":\"eicar.com.UNOFFICIAL\",\"file_path\":\"sdb1/eicar.com\","
+                                      "\"reason\":\"infected\"}");
+        struct notify_text t;
+
+        assert_int_equal(notify_i18n_setup("ja", TEST_LOCALE_DIR), 0);
+        assert_false(notify_text_usb_blocked(r, &t));
+        assert_string_equal(t.summary, "ウイルスを検出: USB 機器を切り離しました");
+        assert_non_null(strstr(t.body, "eicar.com.UNOFFICIAL"));
+        assert_non_null(strstr(t.body, "sdb1/eicar.com"));
+        assert_null(strstr(t.body, "許可を申請"));
+        assert_int_equal(notify_i18n_setup("en", TEST_LOCALE_DIR), 0);
+        assert_false(notify_text_usb_blocked(r, &t));
+        assert_string_equal(t.summary, "Virus found: USB device disconnected");
+        assert_non_null(strstr(t.body, "the virus scanner found eicar.com.UNOFFICIAL in \"sdb1/eicar.com\""));
+        assert_int_equal(notify_i18n_setup("ja", TEST_LOCALE_DIR), 0);
+        json_object_put(r);
+}
+
 static void test_usb_text_in_english(void **state) {
         struct json_object *r = parse(usb_block);
         struct notify_text t;
@@ -278,6 +302,7 @@ int main(void) {
                 cmocka_unit_test(test_language_is_japanese_by_default),
                 cmocka_unit_test(test_usb_text_in_japanese),
                 cmocka_unit_test(test_usb_text_in_english),
+                cmocka_unit_test(test_virus_found_is_said_as_such),
                 cmocka_unit_test(test_nameless_device_gets_its_ids),
                 cmocka_unit_test(test_reasons_in_japanese),
                 cmocka_unit_test(test_link_text_counts_attempts),

@@ -303,6 +303,100 @@ static void test_equal_ignores_lines_only(void **state) {
         assert_false(pconf_equal(pconf_root(ta), pconf_root(tc)));
 }
 
+static void test_offsets_of_settings_and_elements(void **state) {
+        static const char text[] = "a = 1;\ng : { s = \"x\" \"y\"; };\nl = ( { k = 2; } , [ 1L, 2L ] );\n";
+        _cleanup_(pconf_freep) struct pconf *c = NULL;
+        struct pconf_error e;
+
+        assert_int_equal(pconf_parse(text, strlen(text), &c, &e), 0);
+        const struct pconf_node *root = pconf_root(c), *g = pconf_member(root, "g"), *l = pconf_member(root, "l");
+#define SPAN(n) strndupa(text + pconf_start(n), pconf_end(n) - pconf_start(n))
+        assert_string_equal(SPAN(pconf_member(root, "a")), "a = 1");
+        assert_string_equal(SPAN(g), "g : { s = \"x\" \"y\"; }");
+        assert_string_equal(SPAN(pconf_member(g, "s")), "s = \"x\" \"y\"");
+        assert_string_equal(SPAN(l), "l = ( { k = 2; } , [ 1L, 2L ] )");
+        assert_string_equal(SPAN(pconf_elem(l, 0)), "{ k = 2; }");
+        assert_string_equal(SPAN(pconf_elem(l, 1)), "[ 1L, 2L ]");
+        assert_string_equal(SPAN(pconf_elem(pconf_elem(l, 1), 1)), "2L");
+#undef SPAN
+}
+
+static void test_next_token_kinds(void **state) {
+        static const char text[] = "x = 0x10L; # c\n /* d\n */ \"s\\\"t\" , y : 99999999999 true /* open";
+        struct pconf_token t;
+
+        pconf_next_token(text, strlen(text), 0, &t);
+        assert_int_equal(t.kind, PCONF_TOKEN_NAME);
+        pconf_next_token(text, strlen(text), t.end, &t);
+        assert_true(t.kind == PCONF_TOKEN_PUNCT && t.c == '=');
+        pconf_next_token(text, strlen(text), t.end, &t);
+        assert_true(t.kind == PCONF_TOKEN_INT && t.i == 16 && t.int64 && !t.truncated);
+        pconf_next_token(text, strlen(text), t.end, &t);
+        assert_true(t.kind == PCONF_TOKEN_PUNCT && t.c == ';');
+        pconf_next_token(text, strlen(text), t.end, &t);
+        assert_int_equal(t.kind, PCONF_TOKEN_STRING);
+        assert_int_equal(t.newlines, 2);
+        assert_int_equal(t.end - t.start, 6);
+        pconf_next_token(text, strlen(text), t.end, &t);
+        assert_true(t.kind == PCONF_TOKEN_PUNCT && t.c == ',');
+        pconf_next_token(text, strlen(text), t.end, &t);
+        pconf_next_token(text, strlen(text), t.end, &t);
+        assert_true(t.kind == PCONF_TOKEN_PUNCT && t.c == '=');   /* ':' as '=' */
+        pconf_next_token(text, strlen(text), t.end, &t);
+        assert_true(t.kind == PCONF_TOKEN_INT && !t.int64 && t.truncated);
+        pconf_next_token(text, strlen(text), t.end, &t);
+        assert_int_equal(t.kind, PCONF_TOKEN_OTHER);
+        size_t before_open = t.end;
+        /* libconfig ends the input quietly at an unclosed comment: told apart from the end */
+        pconf_next_token(text, strlen(text), before_open, &t);
+        assert_int_equal(t.kind, PCONF_TOKEN_BAD);
+        pconf_next_token(text, before_open + 1, before_open, &t);
+        assert_int_equal(t.kind, PCONF_TOKEN_END);
+        pconf_next_token("x # no newline", 14, 1, &t);
+        assert_int_equal(t.kind, PCONF_TOKEN_BAD);
+}
+
+/* pconf_parse_list_tail(TEXT) reads what pconf_parse reads in "x = (TEXT", lines included. */
+static void test_list_tail_reads_as_the_whole_list(void **state) {
+        static const char *const good[] = {
+                ")", " { a = 1; }, \"s\"\n \"t\", (1, [ 2 ])\n)", "/* c */ { }\n# d\n)",
+        };
+        static const char *const bad[] = {
+                "", "{ a = 1; }", "{ a = 1; },)", "{ a = 1; } ) ;", "{ a = 1; } ) /* open", ", { a = 1; })", "{ a = 1; } { })",
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(good); i++) {
+                _cleanup_(pconf_freep) struct pconf *tail = NULL, *whole = NULL;
+                _cleanup_free_ char *wrapped = NULL;
+                struct pconf_error e;
+
+                assert_true(asprintf(&wrapped, "x = (%s", good[i]) > 0);
+                assert_int_equal(pconf_parse_list_tail(good[i], strlen(good[i]), 1, false, &tail, &e), 0);
+                assert_int_equal(pconf_parse(wrapped, strlen(wrapped), &whole, &e), 0);
+                const struct pconf_node *a = pconf_root(tail), *b = pconf_member(pconf_root(whole), "x");
+                assert_int_equal(pconf_type(a), PCONF_LIST);
+                assert_int_equal(pconf_length(a), pconf_length(b));
+                for (size_t k = 0; k < pconf_length(a); k++) {
+                        assert_true(pconf_equal(pconf_elem(a, k), pconf_elem(b, k)));
+                        assert_int_equal(pconf_line(pconf_elem(a, k)), pconf_line(pconf_elem(b, k)));
+                }
+        }
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                _cleanup_(pconf_freep) struct pconf *tail = NULL;
+                struct pconf_error e;
+                assert_int_equal(pconf_parse_list_tail(bad[i], strlen(bad[i]), 1, false, &tail, &e), -EINVAL);
+        }
+
+        /* after an element, each one comes after a comma; lines count from LINE */
+        _cleanup_(pconf_freep) struct pconf *tail = NULL;
+        struct pconf_error e;
+        assert_int_equal(pconf_parse_list_tail(",\n{ a = 1; }, 2 )", 17, 40, true, &tail, &e), 0);
+        assert_int_equal(pconf_length(pconf_root(tail)), 2);
+        assert_int_equal(pconf_line(pconf_elem(pconf_root(tail), 0)), 41);
+        assert_int_equal(pconf_parse_list_tail("{ a = 1; })", 11, 1, true, &tail, &e), -EINVAL);
+        assert_int_equal(e.line, 1);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_data_policies_agree_with_libconfig),
@@ -314,6 +408,9 @@ int main(void) {
                 cmocka_unit_test(test_duplicate_among_many_members),
                 cmocka_unit_test(test_root_int64_finds_the_top_level_setting),
                 cmocka_unit_test(test_equal_ignores_lines_only),
+                cmocka_unit_test(test_offsets_of_settings_and_elements),
+                cmocka_unit_test(test_next_token_kinds),
+                cmocka_unit_test(test_list_tail_reads_as_the_whole_list),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -581,6 +581,85 @@ static void test_add_keeps_scan(void **state) {
         assert_null(strstr(plain, "scan ="));
 }
 
+/* Edits are checked by reading only the bytes around what they changed: on every layout here
+ * that must come to what reading the edited text whole comes to (the same text, the same
+ * fallback, the same refusal). tests/fuzz/fuzz-policy-edit.c does the same on any text. */
+static void test_window_check_agrees_with_whole_check(void **state) {
+        static const char *const texts[] = {
+                three_entries,
+                HEADER "usb = ( { permit = \"A\"; vendor = \"0781\"; product = \"5581\"; serial = \"S\"; approved_by = \"X\";"
+                " approved_on = \"2026-11-20\"; }, /* b */ { permit = \"B\" \"2\"; vendor = \"0781\"; product = \"5581\";"
+                " serial = \"T\"; approved_by = \"X\"; approved_on = \"2026-11-20\"; } ) ;",
+                HEADER "usb = ( );\nnetwork = (\n);\n",
+                HEADER "usb = (\n" ENTRY("A-1", "S1") "\n\t,\n" ENTRY("A-2", "S2") ")\n# end",
+                "kyoka_policy = 1; issued = \"2026-11-20\"; issuer = \"a\"; contract = \"b\";\nusb : (\n" ENTRY("A-1", "S1")
+                ",\n" ENTRY("A-\\x00-2", "S2") ",\n" ENTRY("A-\\X41", "S3") "\n);\nserial = 0x7",
+                HEADER "network = ( { permit = \"N\"; kind = \"wlan\"; approved_by = \"X\"; approved_on = \"2026-11-20\"; } )",
+                HEADER "usb = (\n" ENTRY("A-1", "S1") "\n);\n/* never closed",
+                HEADER "usb = (\n" ENTRY("A-1", "S1") " // x\n);\r\n",
+        };
+        static const char *const permits[] = { "A-1", "A-2", "A-3", "A", "B2", "N", "A--2", "A-\\X41", "A-A" };
+        struct policy_usb_entry e = new_usb_entry("NEW-1", "stick");
+        struct policy_usb_entry same_device = new_usb_entry("NEW-2", "overlapping S1");
+        same_device.serial = (char *) "S1";
+        same_device.has_interfaces = false;
+        same_device.approval.valid_until_text = NULL;
+        same_device.approval.valid_until = TIME_INFINITY;
+
+        for (size_t i = 0; i < ELEMENTSOF(texts); i++)
+                for (size_t k = 0; k < ELEMENTSOF(permits) + 2; k++) {
+                        _cleanup_free_ char *a = NULL, *b = NULL;
+                        bool rw_a = false, rw_b = false;
+                        int ra, rb;
+                        for (int full = 0; full < 2; full++) {
+                                policy_edit_force_full_check = full;
+                                char **out = full ? &b : &a;
+                                bool *rw = full ? &rw_b : &rw_a;
+                                int r = k == 0 ? policy_edit_add_usb(texts[i], strlen(texts[i]), "p", &e, out, rw, NULL) :
+                                        k == 1 ? policy_edit_add_usb(texts[i], strlen(texts[i]), "p", &same_device, out, rw, NULL) :
+                                        policy_edit_remove(texts[i], strlen(texts[i]), "p", permits[k - 2], out, rw, NULL);
+                                if (full)
+                                        rb = r;
+                                else
+                                        ra = r;
+                        }
+                        policy_edit_force_full_check = false;
+                        assert_int_equal(ra, rb);
+                        if (ra == 0) {
+                                assert_int_equal(rw_a, rw_b);
+                                assert_string_equal(a, b);
+                        }
+                }
+}
+
+/* libconfig 1.5 reads a block comment never closed as the end of the input; the edits have
+ * always written such a file canonically, and still do. */
+/* Adding after the last entry, into an empty list, and removing the first, a middle and the last
+ * entry read the bytes around the change only; a list new at the end of the file is read whole. */
+static void test_edits_are_checked_around_the_change(void **state) {
+        static const char empty[] = HEADER "usb = (\n);\n";
+        struct policy_usb_entry e = new_usb_entry("B", "stick");
+        unsigned before = policy_edit_full_checks;
+
+        free(add_usb(three_entries, &e, false));
+        free(add_usb(empty, &e, false));
+        free(remove_permit(three_entries, "A-1"));
+        free(remove_permit(three_entries, "A-2"));
+        free(remove_permit(three_entries, "A-3"));
+        assert_int_equal(policy_edit_full_checks, before);
+
+        static const char none[] = HEADER;
+        free(add_usb(none, &e, false));
+        assert_int_equal(policy_edit_full_checks, before + 1);
+}
+
+static void test_unclosed_comment_at_the_end_takes_the_fallback(void **state) {
+        static const char text[] = HEADER "usb = (\n" ENTRY("A-1", "S1") "\n);\n/* never closed";
+        struct policy_usb_entry e = new_usb_entry("B", "stick");
+        _cleanup_free_ char *out = add_usb(text, &e, true);
+        _cleanup_(policy_freep) struct policy *p = parse_ok(out, 8, 2, 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_add_and_remove_media),
@@ -601,6 +680,9 @@ int main(void) {
                 cmocka_unit_test(test_serial_forms),
                 cmocka_unit_test(test_refusals),
                 cmocka_unit_test(test_add_of_overlapping_device_is_refused),
+                cmocka_unit_test(test_window_check_agrees_with_whole_check),
+                cmocka_unit_test(test_edits_are_checked_around_the_change),
+                cmocka_unit_test(test_unclosed_comment_at_the_end_takes_the_fallback),
                 cmocka_unit_test(test_add_for_a_workstation_the_policy_is_not_for_is_refused),
                 cmocka_unit_test(test_fallback_writes_canonical_form),
                 cmocka_unit_test(test_add_and_remove_wireless_entry),

@@ -268,6 +268,15 @@ static void test_image_for_other_bytes_or_another_host_is_stale(void **state) {
         assert_int_equal(policy_image_load_buffer(img, size, SHA_A, "ws-02", NULL, "img", &q), -ESTALE);
         assert_int_equal(policy_image_load_buffer(img, size, SHA_A, NULL, NULL, "img", &q), -ESTALE);
         assert_int_equal(policy_image_load_buffer(img, size, SHA_A, "ws-01", "0123", "img", &q), -ESTALE);
+        /* written by another version (version follows the 8-byte magic): not ours, not damaged */
+        uint32_t version;
+        memcpy(&version, (uint8_t *) img + 8, 4);
+        assert_int_equal(version, POLICY_IMAGE_VERSION);
+        version = 1;
+        memcpy((uint8_t *) img + 8, &version, 4);
+        uint8_t sha[32];
+        assert_int_equal(policy_image_seal(img, size, sha), 0);
+        assert_int_equal(policy_image_load_buffer(img, size, SHA_A, "ws-01", NULL, "img", &q), -ESTALE);
         assert_null(q);
         policy_free(p);
 }
@@ -291,6 +300,50 @@ static void test_image_with_any_byte_changed_or_cut_short_is_refused(void **stat
                 assert_int_equal(policy_image_load_buffer(img, n, SHA_A, NULL, NULL, "img", &q), -EBADMSG);
         assert_null(q);
         assert_int_equal(policy_image_load_buffer(img, size, SHA_A, NULL, NULL, "img", &q), 0);
+        policy_free(q);
+        policy_free(p);
+}
+
+/* The image holds the USB hash table (heads, then next) for kyokad to read in place; a table that
+ * is not the one the entries give (resealed, so that only the structural checks can catch it) is
+ * refused, whichever uint32 of it differs; an unaligned buffer keeps the table it builds. */
+static void test_image_with_another_usb_table_is_refused(void **state) {
+        struct policy *p = parse_text(ALL_KINDS, strlen(ALL_KINDS)), *q = NULL;
+        _cleanup_free_ uint8_t *img = NULL, *shifted = NULL;
+        const uint32_t *heads, *next;
+        size_t size, n_buckets;
+        uint8_t sha[32];
+
+        assert_int_equal(policy_image_serialize(p, SHA_A, NULL, NULL, (void **) &img, &size), 0);
+        assert_int_equal(policy_index_usb_table(p, &heads, &n_buckets, &next), 0);
+        size_t table = n_buckets * sizeof *heads, at = SIZE_MAX;
+        for (size_t i = 0; i + table + p->n_usb * sizeof *next <= size; i += 8)
+                if (memcmp(img + i, heads, table) == 0 && memcmp(img + i + table, next, p->n_usb * sizeof *next) == 0) {
+                        assert_int_equal(at, SIZE_MAX);   /* found once */
+                        at = i;
+                }
+        assert_true(at != SIZE_MAX);
+
+        for (size_t k = 0; k < n_buckets + p->n_usb; k++) {
+                uint32_t v, changed;
+                memcpy(&v, img + at + 4 * k, 4);
+                changed = v == UINT32_MAX ? 0 : v == 0 ? UINT32_MAX : v - 1;  /* another entry or NONE */
+                memcpy(img + at + 4 * k, &changed, 4);
+                assert_int_equal(policy_image_seal(img, size, sha), 0);
+                if (policy_image_load_buffer(img, size, SHA_A, NULL, NULL, "img", &q) != -EBADMSG)
+                        fail_msg("uint32 %zu of the USB table changed %u -> %u: not refused", k, v, changed);
+                memcpy(img + at + 4 * k, &v, 4);
+        }
+        assert_int_equal(policy_image_seal(img, size, sha), 0);
+        assert_int_equal(policy_image_load_buffer(img, size, SHA_A, NULL, NULL, "img", &q), 0);
+        assert_policy_same(p, q);
+        policy_free(q);
+
+        shifted = malloc(size + 1);
+        assert_non_null(shifted);
+        memcpy(shifted + 1, img, size);
+        assert_int_equal(policy_image_load_buffer(shifted + 1, size, SHA_A, NULL, NULL, "img", &q), 0);
+        assert_policy_same(p, q);
         policy_free(q);
         policy_free(p);
 }
@@ -529,12 +582,64 @@ static void test_load_of_a_large_policy_takes_the_image_only_with_a_good_signatu
         policy_load_result_done(&res);
 }
 
+/* kyokad's first start: parsed, image saved, then the policy read back from it in place of the
+ * parsed one: the same policy, its strings in the image's mapping, the result otherwise unchanged. */
+static void test_take_image_replaces_the_parsed_policy_with_the_same_one(void **state) {
+        struct fixture *f = *state;
+        struct policy_load_result res, parsed;
+        struct policy_load_options parse_opts = f->opts;
+
+        write_signed(f, 7);
+        parse_opts.use_image = false;
+        assert_int_equal(policy_load(&parse_opts, &parsed), 0);
+        assert_int_equal(policy_load(&f->opts, &res), 0);
+        assert_false(res.from_image);
+        assert_int_equal(res.image_error, -ENOENT);
+        assert_null(res.policy->image);
+        /* no image yet: nothing to take, the parsed policy stays */
+        assert_int_equal(policy_load_take_image(&f->opts, &res), -ENOENT);
+        assert_false(res.from_image);
+        assert_null(res.policy->image);
+
+        assert_int_equal(policy_load_save_image(&f->opts, &res), 0);
+        assert_int_equal(policy_load_take_image(&f->opts, &res), 0);
+        assert_true(res.from_image);
+        assert_non_null(res.policy->image);
+        assert_policy_same(parsed.policy, res.policy);
+        assert_string_equal(res.policy->source, parsed.policy->source);
+        assert_memory_equal(res.sha256, parsed.sha256, 32);
+        assert_string_equal(res.message, parsed.message);
+        /* taken already: nothing to do */
+        assert_int_equal(policy_load_take_image(&f->opts, &res), 0);
+        policy_load_result_done(&res);
+        policy_load_result_done(&parsed);
+}
+
+/* An image of other bytes (a policy replaced meanwhile) is never taken for this result. */
+static void test_take_image_refuses_an_image_of_other_bytes(void **state) {
+        struct fixture *f = *state;
+        struct policy_load_result res, res8;
+
+        write_signed(f, 7);
+        assert_int_equal(policy_load(&f->opts, &res), 0);
+        write_signed(f, 8);
+        assert_int_equal(policy_load(&f->opts, &res8), 0);
+        assert_int_equal(policy_load_save_image(&f->opts, &res8), 0);
+        assert_int_equal(policy_load_take_image(&f->opts, &res), -ESTALE);
+        assert_false(res.from_image);
+        assert_int_equal(res.policy->serial, 7);
+        assert_null(res.policy->image);
+        policy_load_result_done(&res8);
+        policy_load_result_done(&res);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_image_of_every_example_policy_reads_back_the_same),
                 cmocka_unit_test(test_image_of_every_kind_of_entry_reads_back_the_same),
                 cmocka_unit_test(test_image_for_other_bytes_or_another_host_is_stale),
                 cmocka_unit_test(test_image_with_any_byte_changed_or_cut_short_is_refused),
+                cmocka_unit_test(test_image_with_another_usb_table_is_refused),
                 cmocka_unit_test_setup_teardown(test_load_parses_without_an_image_and_reads_the_one_it_saved, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_load_parses_when_the_image_is_for_other_bytes, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_load_parses_when_the_image_is_damaged, setup, teardown),
@@ -543,6 +648,9 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_load_with_image_still_refuses_another_host, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_load_of_a_large_policy_takes_the_image_only_with_a_good_signature,
                                                 setup, teardown),
+                cmocka_unit_test_setup_teardown(test_take_image_replaces_the_parsed_policy_with_the_same_one, setup,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(test_take_image_refuses_an_image_of_other_bytes, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

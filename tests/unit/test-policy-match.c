@@ -530,6 +530,34 @@ static void test_scan_required_follows_permit_and_defaults(void **state) {
         assert_false(d.scan_required);
 }
 
+/* scan = "in-and-out": scanned before use and each file written; "required": before use only;
+ * the defaults' word for media and devices the defaults allow. */
+static void test_scan_written_follows_in_and_out(void **state) {
+        _cleanup_parsed_ struct policy *p = parse(
+                "defaults = { usb_other = \"allow\"; media = \"allow\"; scan = \"in-and-out\"; };\n"
+                "usb = ( " STICK_ENTRY("P", "2026-01-01", "2027-03-31", "scan = \"required\";") " );");
+        struct policy_decision d = match_usb(p, STICK, T0);
+        assert_true(d.scan_required);
+        assert_false(d.scan_written);
+        d = match_usb(p, usb_dev(0x0781, 0x5581, "OTHER", IFS("08:06:50")), T0);
+        assert_int_equal(d.reason, REASON_DEFAULT_OTHER);
+        assert_true(d.scan_required);
+        assert_true(d.scan_written);
+        d = match_usb(p, KEYBOARD, T0);
+        assert_false(d.scan_written);
+
+        _cleanup_parsed_ struct policy *q = parse(
+                SAFE_DEFAULTS "usb = ( " STICK_ENTRY("P", "2026-01-01", "2027-03-31", "scan = \"in-and-out\";") " );");
+        d = match_usb(q, STICK, T0);
+        assert_true(d.scan_required);
+        assert_true(d.scan_written);
+        d = match_usb(q, usb_dev(0x0781, 0x5581, "OTHER", IFS("08:06:50")), T0);
+        assert_int_equal(d.verdict, VERDICT_BLOCK);
+        assert_false(d.scan_written);
+        d = match_usb(NULL, STICK, T0);
+        assert_false(d.scan_written);
+}
+
 /* Without a permit saying so, nothing gives raw HID to users: defaults, lockdown, a permit
  * without hidraw, a permit whose interfaces do not cover the device. */
 static void test_raw_hid_is_root_without_a_permit_saying_so(void **state) {
@@ -993,7 +1021,7 @@ static void test_policy_without_index_decides_by_defaults(void **state) {
         assert_int_equal(match_usb(p, STICK, T0).reason, REASON_DEFAULT_OTHER);
 }
 
-static void test_100k_entries_answer_first_middle_last_and_miss(void **state) {
+static void test_100k_entries_answer_every_entry_and_miss(void **state) {
         _cleanup_policy_ struct policy *p = policy_new();
         const size_t n = 100000;
         char serial[32], permit[32];
@@ -1012,9 +1040,9 @@ static void test_100k_entries_answer_first_middle_last_and_miss(void **state) {
         }
         build(p);
 
-        static const size_t probe[] = { 0, 50000, 99999 };
-        for (size_t k = 0; k < ELEMENTSOF(probe); k++) {
-                size_t i = probe[k];
+        /* every entry (the tables' chains hold one or two entries of other keys: each is told
+         * apart by its key, there are no stored hashes) */
+        for (size_t i = 0; i < n; i++) {
                 snprintf(serial, sizeof serial, "SN%08zu", i);
                 struct policy_decision d = match_usb(p, usb_dev((uint16_t) (0x1000 + i % 7), (uint16_t) (i % 13), serial, IFS("08:06:50")), T0);
                 assert_int_equal(d.verdict, VERDICT_ALLOW);
@@ -1023,6 +1051,38 @@ static void test_100k_entries_answer_first_middle_last_and_miss(void **state) {
         /* right serial, wrong vendor: a miss */
         struct policy_decision d = match_usb(p, usb_dev(0x1001, 0, "SN00000000", IFS("08:06:50")), T0);
         assert_int_equal(d.window, WINDOW_NONE);
+}
+
+/* Network entries by path and by MAC share buckets with others (the buckets are as many as the
+ * keyed entries): each link finds its own entry, a path or MAC of none finds none. */
+static void test_net_entries_sharing_buckets_answer_by_their_own_key(void **state) {
+        _cleanup_policy_ struct policy *p = policy_new();
+        char permit[32], path[64], mac[18];
+
+        for (unsigned i = 0; i < 64; i++) {
+                snprintf(permit, sizeof permit, "path-%u", i);
+                snprintf(path, sizeof path, "pci-0000:00:14.0-usb-0:%u:1.0", i);
+                add_net(p, permit, NULL, strdup(path), NULL, NULL, T0, T0 + DAY);
+                snprintf(permit, sizeof permit, "mac-%u", i);
+                snprintf(mac, sizeof mac, "02:00:00:00:00:%02x", i);
+                add_net(p, permit, mac, NULL, NULL, NULL, T0, T0 + DAY);
+        }
+        build(p);
+        for (unsigned i = 0; i < 64; i++) {
+                snprintf(path, sizeof path, "pci-0000:00:14.0-usb-0:%u:1.0", i);
+                struct policy_decision d = match_net(p, net_dev("usb0", "52:54:00:00:00:01", path, NULL), T0);
+                assert_int_equal(d.verdict, VERDICT_ALLOW);
+                assert_ptr_equal(d.net_entry, &p->net[2 * i]);
+                snprintf(mac, sizeof mac, "02:00:00:00:00:%02x", i);
+                d = match_net(p, net_dev("usb0", mac, "pci-0000:00:14.0-usb-0:99:1.0", NULL), T0);
+                assert_int_equal(d.verdict, VERDICT_ALLOW);
+                assert_ptr_equal(d.net_entry, &p->net[2 * i + 1]);
+        }
+        struct policy_decision d = match_net(p, net_dev("usb0", "02:00:00:00:01:00", "pci-0000:00:14.0-usb-0:64:1.0", NULL), T0);
+        assert_int_equal(d.window, WINDOW_NONE);
+        assert_int_equal(d.verdict, VERDICT_BLOCK);
+        for (size_t i = 0; i < p->n_net; i++)
+                free(p->net[i].path);
 }
 
 /* ---- wireless networks and modes ---- */
@@ -1364,6 +1424,7 @@ int main(void) {
                 cmocka_unit_test(test_expired_permit_on_its_port_is_named_expired),
                 cmocka_unit_test(test_permit_with_hidraw_user_says_so),
                 cmocka_unit_test(test_scan_required_follows_permit_and_defaults),
+                cmocka_unit_test(test_scan_written_follows_in_and_out),
                 cmocka_unit_test(test_media_scan_required),
                 cmocka_unit_test(test_raw_hid_is_root_without_a_permit_saying_so),
                 cmocka_unit_test(test_device_without_serial_does_not_match_entry_with_serial),
@@ -1419,7 +1480,8 @@ int main(void) {
                 cmocka_unit_test(test_describe_truncates_at_character_boundary),
                 cmocka_unit_test(test_index_rebuild_replaces_index),
                 cmocka_unit_test(test_policy_without_index_decides_by_defaults),
-                cmocka_unit_test(test_100k_entries_answer_first_middle_last_and_miss),
+                cmocka_unit_test(test_100k_entries_answer_every_entry_and_miss),
+                cmocka_unit_test(test_net_entries_sharing_buckets_answer_by_their_own_key),
                 cmocka_unit_test(test_wireless_permit_approves_its_ssid),
                 cmocka_unit_test(test_wireless_other_ssid_is_blocked),
                 cmocka_unit_test(test_wireless_open_network_needs_an_entry_saying_open),

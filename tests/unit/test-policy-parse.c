@@ -299,7 +299,7 @@ static void test_scan_keys_are_read_and_written(void **state) {
         char *text = NULL, *again = NULL;
 
         assert_int_equal(d.n_errors, 0);
-        assert_true(p->default_scan);
+        assert_int_equal(p->default_scan, POLICY_SCAN_REQUIRED);
         assert_int_equal(p->scan_limits.max_seconds, 120);
         assert_int_equal(p->scan_limits.max_megabytes, 4096);
         assert_int_equal(p->scan_limits.max_database_days, 0);
@@ -311,12 +311,43 @@ static void test_scan_keys_are_read_and_written(void **state) {
         assert_non_null(strstr(text, "        scan = \"required\";\n};\n"));
         assert_non_null(strstr(text, "max_seconds = 120;"));
         struct policy *q = parse_ok(text, &d);
-        assert_true(q->default_scan);
+        assert_int_equal(q->default_scan, POLICY_SCAN_REQUIRED);
         assert_int_equal(q->scan_limits.max_seconds, 120);
         assert_int_equal(q->scan_limits.max_database_days, 0);
         assert_int_equal(q->usb[0].scan, POLICY_SCAN_NONE);
         assert_int_equal(q->usb[1].scan, POLICY_SCAN_REQUIRED);
         assert_int_equal(q->media[0].scan, POLICY_SCAN_REQUIRED);
+        assert_int_equal(policy_write(q, &again), 0);
+        assert_string_equal(text, again);
+        free(text);
+        free(again);
+        policy_free(p);
+        policy_free(q);
+        policy_diag_done(&d);
+}
+
+/* scan = "in-and-out" (before use, and each file written): on a permit and in the defaults, kept
+ * by the canonical form. */
+static void test_scan_in_and_out_is_read_and_written(void **state) {
+        struct policy_diag d = {};
+        struct policy *p = parse_ok(HEADER
+                "defaults = { usb_other = \"block\"; scan = \"in-and-out\"; };\n"
+                USB_OPEN "  scan = \"in-and-out\";\n" USB_APPROVAL "},\n"
+                "{ permit = \"P2\"; vendor = \"0781\"; product = \"5581\"; serial = \"S2\"; scan = \"required\";\n"
+                USB_APPROVAL "} );\n", &d);
+        char *text = NULL, *again = NULL;
+
+        assert_int_equal(d.n_errors, 0);
+        assert_int_equal(p->default_scan, POLICY_SCAN_IN_AND_OUT);
+        assert_int_equal(p->usb[0].scan, POLICY_SCAN_IN_AND_OUT);
+        assert_int_equal(p->usb[1].scan, POLICY_SCAN_REQUIRED);
+        assert_string_equal(policy_scan_to_string(p->usb[0].scan), "in-and-out");
+        assert_null(policy_scan_to_string(POLICY_SCAN_DEFAULT));
+        assert_int_equal(policy_write(p, &text), 0);
+        assert_non_null(strstr(text, "        scan = \"in-and-out\";\n};\n"));
+        struct policy *q = parse_ok(text, &d);
+        assert_int_equal(q->default_scan, POLICY_SCAN_IN_AND_OUT);
+        assert_int_equal(q->usb[0].scan, POLICY_SCAN_IN_AND_OUT);
         assert_int_equal(policy_write(q, &again), 0);
         assert_string_equal(text, again);
         free(text);
@@ -332,7 +363,7 @@ static void test_scan_defaults(void **state) {
         struct policy *p = parse_ok(HEADER USB_OPEN USB_APPROVAL "} );\n", &d);
         char *text = NULL;
 
-        assert_false(p->default_scan);
+        assert_int_equal(policy_scan_effective(p, POLICY_SCAN_DEFAULT), POLICY_SCAN_NONE);
         assert_int_equal(p->usb[0].scan, POLICY_SCAN_DEFAULT);
         assert_int_equal(p->scan_limits.max_seconds, POLICY_SCAN_SECONDS_DEFAULT);
         assert_int_equal(p->scan_limits.max_megabytes, POLICY_SCAN_MEGABYTES_DEFAULT);
@@ -569,6 +600,8 @@ static const struct bad_case bad_cases[] = {
           "policy.conf:6: contains a NUL byte" },
         { "@include", HEADER "  @include \"/etc/kyoka/extra.conf\"\n", 0,
           "policy.conf:6: @include is refused: an included file would not be covered by the signature" },
+        { "@include after other @s", HEADER "contractor = \"a@b @includ\";\n  @include \"/etc/kyoka/extra.conf\"\n", 0,
+          "policy.conf:7: @include is refused: an included file would not be covered by the signature" },
         { "version 2", "kyoka_policy = 2;\nserial = 42;\nissued = \"2026-11-20\";\nissuer = \"x\";\ncontract = \"y\";\n", 0,
           "policy.conf:1: kyoka_policy: unsupported format version 2 (this kyoka reads 1)" },
         { "version missing", "serial = 42;\nissued = \"2026-11-20\";\nissuer = \"x\";\ncontract = \"y\";\n", 0,
@@ -597,6 +630,11 @@ static const struct bad_case bad_cases[] = {
         { "contractor not a string", HEADER "contractor = 5;\n", 0, "policy.conf:6: contractor: expected a string" },
         { "responsible with a control character", HEADER "responsible = \"a\\tb\";\n", 0,
           "policy.conf:6: responsible: contains a control character: \"a\\x09b\"" },
+        /* (text is checked eight ASCII bytes at a time: a control anywhere in a long run) */
+        { "contractor with DEL past eight bytes", HEADER "contractor = \"0123456789\x7f" "abcdefgh\";\n", 0,
+          "policy.conf:6: contractor: contains a control character: \"0123456789\\x7fabcdefgh\"" },
+        { "contractor with ESC at the end of a run", HEADER "contractor = \"0123456\x1b\";\n", 0,
+          "policy.conf:6: contractor: contains a control character: \"0123456\\x1b\"" },
         { "workstation with a space", HEADER "workstation = \"ws 017\";\n", 0,
           "policy.conf:6: workstation: expected a hostname or a 32-hex-digit machine-id, got \"ws 017\"" },
         { "policy valid_until malformed", HEADER "valid_until = \"31.03.2027\";\n", 0,
@@ -638,9 +676,9 @@ static const struct bad_case bad_cases[] = {
         { "hidraw bad", HEADER USB_OPEN "  interfaces = [ \"03:*:*\" ]; hidraw = \"everyone\";\n" USB_APPROVAL "} );\n", 0,
           "policy.conf:10: usb[0].hidraw: expected \"root\" or \"user\", got \"everyone\"" },
         { "scan bad", HEADER USB_OPEN "  scan = \"yes\";\n" USB_APPROVAL "} );\n", 0,
-          "policy.conf:10: usb[0].scan: expected \"none\" or \"required\", got \"yes\"" },
+          "policy.conf:10: usb[0].scan: expected \"none\", \"required\" or \"in-and-out\", got \"yes\"" },
         { "defaults.scan bad", HEADER "defaults = { scan = \"allow\"; };\n", 0,
-          "policy.conf:6: defaults.scan: expected \"none\" or \"required\", got \"allow\"" },
+          "policy.conf:6: defaults.scan: expected \"none\", \"required\" or \"in-and-out\", got \"allow\"" },
         { "scan limit out of range", HEADER "scan = { max_seconds = 0; };\n", 0,
           "policy.conf:6: scan.max_seconds: must be 1..86400, got 0" },
         { "scan unknown key", HEADER "scan = { max_files = 3; };\n", 0,
@@ -972,8 +1010,8 @@ static void test_canonical_write_reads_back_equal(void **state) {
         char *text = NULL;
 
         /* Quotes and backslashes must survive libconfig's escaping. */
-        free(p->usb[0].approval.label);
-        p->usb[0].approval.label = strdup("「\"特別\"」 C:\\データ\\");
+        /* (a parsed policy's strings are the parser's, freed with it: this one is not freed) */
+        p->usb[0].approval.label = (char *) "「\"特別\"」 C:\\データ\\";
         assert_int_equal(policy_write(p, &text), 0);
 
         struct policy *q = parse_ok(text, &d);
@@ -1151,8 +1189,8 @@ static void test_canonical_write_of_generated_entry_keeps_times(void **state) {
 
         p->serial = UINT64_C(5000000000);
         struct policy_approval *a = &p->usb[0].approval;
-        a->valid_until_text = mfree(a->valid_until_text);
-        a->approved_on_text = mfree(a->approved_on_text);
+        a->valid_until_text = NULL;        /* the parser's strings, freed with the policy */
+        a->approved_on_text = NULL;
         assert_int_equal(policy_write(p, &text), 0);
         struct policy *q = parse_ok(text, &d);
         assert_true(q->serial == UINT64_C(5000000000));
@@ -1226,6 +1264,7 @@ int main(void) {
                 cmocka_unit_test(test_port_and_hidraw_are_read),
                 cmocka_unit_test(test_hidraw_user_without_hid_interface_warns),
                 cmocka_unit_test(test_scan_keys_are_read_and_written),
+                cmocka_unit_test(test_scan_in_and_out_is_read_and_written),
                 cmocka_unit_test(test_scan_defaults),
                 cmocka_unit_test(test_same_device_on_two_ports_may_overlap),
                 cmocka_unit_test(test_date_only_valid_until_runs_through_that_day),

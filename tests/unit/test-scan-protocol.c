@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "scan-protocol.h"
-#include "scan-worker.h"
+#include "clamd.h"
 
 static int parse(const char *s, struct scan_message *m) {
         return scan_message_parse(s, strlen(s), m);
@@ -95,27 +95,27 @@ static void test_fault_names_round_trip(void **state) {
 
 static void test_clamd_version(void **state) {
         int64_t t = -1;
-        assert_int_equal(scan_clamd_version_parse("ClamAV 1.4.6", &t), 0);
+        assert_int_equal(clamd_version_parse("ClamAV 1.4.6", &t), 0);
         assert_int_equal(t, 0);
-        assert_int_equal(scan_clamd_version_parse("ClamAV 1.4.6/27480/Mon Dec  1 08:27:01 2025", &t), 0);
+        assert_int_equal(clamd_version_parse("ClamAV 1.4.6/27480/Mon Dec  1 08:27:01 2025", &t), 0);
         struct tm tm = { .tm_year = 125, .tm_mon = 11, .tm_mday = 1, .tm_hour = 8, .tm_min = 27, .tm_sec = 1, .tm_isdst = -1 };
         assert_int_equal(t, (int64_t) mktime(&tm));
-        assert_int_equal(scan_clamd_version_parse("ClamAV 1.4.6/27480/yesterday", &t), -EBADMSG);
-        assert_int_equal(scan_clamd_version_parse("Something else", &t), -EBADMSG);
+        assert_int_equal(clamd_version_parse("ClamAV 1.4.6/27480/yesterday", &t), -EBADMSG);
+        assert_int_equal(clamd_version_parse("Something else", &t), -EBADMSG);
 }
 
 static void test_clamd_replies(void **state) {
         char sig[64];
-        assert_int_equal(scan_clamd_reply_parse("3: fd[11]: OK", 3, sig, sizeof sig), 0);
-        assert_int_equal(scan_clamd_reply_parse("3: fd[11]: Eicar-Test-Signature FOUND", 3, sig, sizeof sig), 1);
+        assert_int_equal(clamd_reply_parse("3: fd[11]: OK", 3, sig, sizeof sig), 0);
+        assert_int_equal(clamd_reply_parse("3: fd[11]: Eicar-Test-Signature FOUND", 3, sig, sizeof sig), 1);
         assert_string_equal(sig, "Eicar-Test-Signature");
         /* A reply to another request, an error, anything else. */
-        assert_int_equal(scan_clamd_reply_parse("2: fd[11]: OK", 3, sig, sizeof sig), -EPROTO);
-        assert_int_equal(scan_clamd_reply_parse("3: fd[11]: lstat() failed ERROR", 3, sig, sizeof sig), -EPROTO);
-        assert_int_equal(scan_clamd_reply_parse("3: OK", 3, sig, sizeof sig), -EPROTO);
+        assert_int_equal(clamd_reply_parse("2: fd[11]: OK", 3, sig, sizeof sig), -EPROTO);
+        assert_int_equal(clamd_reply_parse("3: fd[11]: lstat() failed ERROR", 3, sig, sizeof sig), -EPROTO);
+        assert_int_equal(clamd_reply_parse("3: OK", 3, sig, sizeof sig), -EPROTO);
         /* A long name is cut to the buffer. */
         char small[5];
-        assert_int_equal(scan_clamd_reply_parse("1: fd[1]: Win.Trojan.Long FOUND", 1, small, sizeof small), 1);
+        assert_int_equal(clamd_reply_parse("1: fd[1]: Win.Trojan.Long FOUND", 1, small, sizeof small), 1);
         assert_string_equal(small, "Win.");
 }
 

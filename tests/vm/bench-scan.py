@@ -42,22 +42,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 from vm import VM  # noqa: E402
-from kyoka_guest import (BLOCK_HELPER, BUILD, GUEST_LIBEXECDIR, KYOKAD, LOG, POLICYCTL, Approver, Kyokad,  # noqa: E402
-                         installed_rules_all, make_overlay, stick_image)
+from kyoka_guest import (BLOCK_HELPER, BUILD, CLAMD, CLAMD_SOCKET, EICAR, GUEST_LIBEXECDIR, KYOKAD, LOG,  # noqa: E402
+                         POLICYCTL, SIGTOOL, Approver, Kyokad, clamd_overlay_files, installed_rules_all,
+                         make_overlay, start_clamd, stick_image)
 
-EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
-CLAMD = shutil.which("clamd") or "/usr/sbin/clamd"
-SIGTOOL = shutil.which("sigtool") or "/usr/bin/sigtool"
-SOCKET = "/run/clamav/clamd.ctl"
-CLAMD_CONF = f"""LocalSocket {SOCKET}
-LocalSocketMode 666
-DatabaseDirectory /etc/clamav-test/db
-Foreground yes
-LogFile /tmp/clamd.log
-TemporaryDirectory /tmp
-MaxFileSize 1000M
-MaxScanSize 4000M
-"""
+SOCKET = CLAMD_SOCKET
 
 
 def layouts(mib):
@@ -125,16 +114,7 @@ def main():
         with open(approver.policy, "w") as f:
             f.write(text)
         approver.sign()
-        db = os.path.join(work, "db")
-        os.makedirs(db)
-        with open(os.path.join(work, "eicar.com"), "wb") as f:
-            f.write(EICAR)
-        with open(os.path.join(db, "test.hdb"), "w") as f:
-            f.write(subprocess.run([SIGTOOL, "--md5", "eicar.com"], cwd=work, capture_output=True, text=True,
-                                   check=True).stdout)
-        conf = os.path.join(work, "clamd.conf")
-        with open(conf, "w") as f:
-            f.write(CLAMD_CONF)
+        clamd_files = clamd_overlay_files(work, "MaxFileSize 1000M\nMaxScanSize 4000M\n")
         images = {}
         for name, (n, size) in layouts(args.mib).items():
             t = time.monotonic()
@@ -143,13 +123,10 @@ def main():
                   file=sys.stderr)
         overlay = make_overlay(work, approver, extra=[
             (BLOCK_HELPER, f"{GUEST_LIBEXECDIR}/kyoka-block-access"), *installed_rules_all(work),
-            (CLAMD, "/usr/sbin/clamd"), (conf, "/etc/clamav-test/clamd.conf"),
-            (os.path.join(db, "test.hdb"), "/etc/clamav-test/db/test.hdb")])
+            *clamd_files])
         with VM("bench-scan", overlays=[overlay], mem=768, quiet=True) as vm:
             vm.run("cp /etc/kyoka-vm/*.rules /etc/udev/rules.d/ && /bin/udevadm control --reload", check=True)
-            vm.run("mkdir -p /run/clamav && (setsid clamd -c /etc/clamav-test/clamd.conf </dev/null >/tmp/clamd.out "
-                   "2>&1 &)", check=True)
-            if vm.wait_for(f"[ -S {SOCKET} ]", timeout=120) is None:
+            if start_clamd(vm, timeout=120) is None:
                 raise RuntimeError("clamd did not start: " + vm.run("tail -5 /tmp/clamd.log /tmp/clamd.out")[1])
             Kyokad(vm).start(timeout=120)
             lines.append(f"# {platform.node()}: load {open('/proc/loadavg').read().split()[:3]} before; "

@@ -11,7 +11,10 @@ with the signed policy, devices are plugged over QMP, and what the demo calls "w
 Scenario: key + policy signed; approved stick works (dd write); read-only stick cannot be
 written (or, while read-only media are not enforced, stays blocked: kyokad fails closed);
 unapproved stick, phone (usb-mtp) and USB network adapter (usb-net) blocked; an SD card left in
-the reader is closed to every user and read-only; the blocked
+the reader is closed to every user and read-only; a stick approved with `--scan-in-and-out` is
+held until ClamAV's clamd has scanned it, then usable, a file written to it is scanned and
+recorded, and writing the EICAR test file de-authorises it (clamd from the host with a
+one-signature test database); the blocked
 stick's request (`policyctl request` on the workstation) becomes an approval on the approver's
 machine, is signed, installed (`policyctl install`), and the stick works without replugging;
 `policyctl list` / `status`; the week exported (`policyctl export`) with the CSV's first lines
@@ -25,6 +28,7 @@ Ends with "demo: PASS" (exit 0) or "demo: FAIL (N of M steps failed)" (exit 1).
     python3 tests/vm/demo.py --dry-run  (no VM: checks the script and the host side only)
 """
 
+import base64
 import datetime
 import html
 import os
@@ -40,13 +44,15 @@ import traceback
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from vm import VM  # noqa: E402
-from kyoka_guest import (BLOCK_HELPER, DEV, GUEST_LIBEXECDIR, KYOKAD, LOG, POLICYCTL, QEMU_STORAGE, Kyokad,  # noqa: E402
-                         auth_is, dd_roundtrip, has_usb, installed_rules_all, make_overlay, no_sd_of, sd_count, sd_name,
-                         sd_of, stick_image, usb_path)
+from kyoka_guest import (BLOCK_HELPER, CLAMD, DEV, EICAR, GUEST_LIBEXECDIR, KYOKAD, LOG, POLICYCTL,  # noqa: E402
+                         QEMU_STORAGE, SIGTOOL, Kyokad, auth_is, clamd_overlay_files, dd_roundtrip, has_usb,
+                         installed_rules_all, make_overlay, no_sd_of, sd_count, sd_name, sd_of, start_clamd,
+                         stick_image, usb_path)
 
 SERIAL_OK = "KYOKA-DEMO-OK"      # approved from the start
 SERIAL_RO = "KYOKA-DEMO-RO"      # approved read-only
 SERIAL_NO = "KYOKA-DEMO-NEW"     # not approved; approved during the demo from its request
+SERIAL_SCAN = "KYOKA-DEMO-SCAN"  # approved with scan = "in-and-out": virus-checked before use and on carry-out
 ISSUER = "デモ市 総務部 情報政策課 (Demo City, IT policy division)"
 CONTRACT = "令和8年度 契約第123号 (contract 123)"
 CONTRACTOR = "株式会社デモシステム (Demo Systems Co.)"
@@ -114,6 +120,9 @@ class ApproverDesk:
             return f.read(), g.read()
 
 
+CLAMD_FILES = []
+
+
 def until_date():
     return (datetime.date.today() + datetime.timedelta(days=180)).isoformat()
 
@@ -145,9 +154,20 @@ def approver_prepares(n, desk):
     rc2, _ = desk.ctl(["approve", "policy.conf", "--vendor", QEMU_STORAGE[0], "--product", QEMU_STORAGE[1],
                        "--serial", SERIAL_RO, "--interfaces", "08:06:50", "--permit", "許可-2026-002",
                        "--by", APPROVER, "--until", until, "--read-only", "--purpose", "資料の閲覧のみ (read only)"])
+    rc4, _ = desk.ctl(["approve", "policy.conf", "--vendor", QEMU_STORAGE[0], "--product", QEMU_STORAGE[1],
+                       "--serial", SERIAL_SCAN, "--interfaces", "08:06:50", "--permit", "許可-2026-004",
+                       "--by", APPROVER, "--until", until, "--scan-in-and-out",
+                       "--purpose", "成果物の納品 (ウイルス検査つき) (delivery, virus-checked)"])
+    # The scanner here has a one-signature test database without a date: the bound on its age
+    # (max_database_days, 7 by default) is off; a real clamd's database is dated by freshclam.
+    with open(desk.policy, "a") as f:
+        f.write("\nscan = { max_seconds = 120; max_database_days = 0; };\n")
+    n.say("policy.conf += scan = { max_seconds = 120; max_database_days = 0; };   "
+          "# the demo's test signatures carry no date")
     rc3, _ = desk.ctl(["check", "policy.conf"])
-    n.check(rc == 0 and rc1 == 0 and rc2 == 0 and rc3 == 0, "ポリシーに2本のUSBメモリを許可 (1本は読み取り専用)",
-            f"policy approves two sticks (one read-only), valid until {until}")
+    n.check(rc == 0 and rc1 == 0 and rc2 == 0 and rc3 == 0 and rc4 == 0,
+            "ポリシーに3本のUSBメモリを許可 (1本は読み取り専用、1本はウイルス検査つき)",
+            f"policy approves three sticks (one read-only, one virus-checked in and out), valid until {until}")
     rc, _ = desk.ctl(["sign", "--key", "approver.key", "policy.conf"])
     rc2, out = desk.ctl(["verify", "--key", "approver.pub", "policy.conf"])
     n.check(rc == 0 and rc2 == 0 and "good signature" in out, "署名し、検証できた", "signed, and the signature verifies")
@@ -281,6 +301,47 @@ def sd_card(n, vm):
     n.show("policyctl request mmcblk0        # the card's identity (CID) for the approver", out)
 
 
+def virus_check(n, vm, work):
+    n.step("ウイルス検査: 使う前に媒体全体を、持ち出すときはファイルごとに",
+           "Virus check: the whole stick before use, then each file written to it (scan = \"in-and-out\")")
+    if not CLAMD_FILES:
+        n.say("clamd (clamav-daemon) is not installed on this host (make deps installs it): scene skipped")
+        return
+    took = start_clamd(vm)
+    n.check(took is not None, "ウイルス対策ソフト (ClamAV の clamd) が動作", "the anti-virus scanner (ClamAV's clamd) runs",
+            "test signature database: sigtool --md5 of the EICAR test file")
+    img = stick_image(os.path.join(work, "scan.img"))
+    vm.plug_usb_storage("scan", serial=SERIAL_SCAN, port="7", image=img)
+    part = "p=$(ls /sys/bus/usb/devices/[0-9]-7/*:*/host*/target*/*/block/ 2>/dev/null | head -1)1"
+    held = vm.wait_for(f"{part} && [ -e /dev/$p ] && [ \"$(cat /sys/class/block/$p/ro)\" = 1 ] && "
+                       f"[ \"$(stat -c %a:%U /dev/$p)\" = 600:root ]", timeout=25)
+    passed = vm.wait_for(f"grep -q 'KYOKA-DEMO-SCAN.*virus scan passed' {LOG}", timeout=90)
+    n.check(held is not None or passed is not None, "検査が終わるまでは root 専用・読み取り専用で保留",
+            "held until its scan has passed: read-only, root's alone")
+    usable = vm.wait_for(f"{part} && [ \"$(cat /sys/class/block/$p/ro)\" = 0 ] && [ \"$(stat -c %a:%G /dev/$p)\" = 660:disk ]",
+                         timeout=30)
+    n.check(passed is not None and usable is not None, "検査に合格し、読み書きできるようになった",
+            "the scan passed (recorded: files, bytes, engine); the stick is usable read-write")
+    rc, sdp = vm.run(f"{part}; echo $p")
+    vm.run("/bin/udevadm settle --timeout=15", timeout=30)
+    rc, out = vm.run(f"mkdir -p /mnt/scan && mount /dev/{sdp.strip()} /mnt/scan && "
+                     "echo '令和8年11月分 納品データ' > /mnt/scan/納品.txt && sync && echo ok", timeout=30)
+    took = vm.wait_for(f"grep -q '納品.txt.*scanned: clean' {LOG}", timeout=60)
+    n.check("ok" in out and took is not None, "持ち出したファイルを検査し記録した (SHA-256・利用者・プロセス)",
+            "the file carried out was scanned and recorded (SHA-256, user, process)")
+    rc, out = vm.run(f"grep '納品.txt' {LOG} | tail -1")
+    n.say("kyokad: " + out.strip().split("kyokad: ", 1)[-1][:220])
+    vm.run(f"echo {base64.b64encode(EICAR).decode()} | base64 -d > /mnt/scan/eicar.com; sync", timeout=30)
+    took = vm.wait_for(f"{has_usb('7')} && {auth_is('7', 0)} && {no_sd_of('7')}", timeout=60)
+    n.check(took is not None, "ウイルスを含むファイルを書き込むと、USBメモリは切り離され障害として記録される",
+            "a file with a virus written to it: the stick is de-authorised at once and an incident recorded",
+            "EICAR test file -> authorized=0")
+    rc, out = vm.run(f"grep 'VIRUS FOUND in a file written' {LOG} | tail -1")
+    n.say("kyokad: " + out.strip().split("kyokad: ", 1)[-1][:220])
+    vm.run("umount -l /mnt/scan", timeout=20)
+    vm.unplug("scan")
+
+
 def keyboard(n, vm):
     n.step("キーボードを挿す: 入力は使えるが、生の HID データ通信路は開かない",
            "Plug a keyboard: typing works, but its raw HID data channel stays closed to users")
@@ -338,7 +399,7 @@ def list_status(n, vm):
     n.show("policyctl status", out2)
     n.check(rc1 == 0 and "許可-2026-003" in out and SERIAL_OK in out, "一覧: 使える機器とその許可番号",
             "list: what is allowed, under which permit", "the stick approved from its request is under 許可-2026-003")
-    n.check(rc2 == 0 and "serial 4" in out2, "状態: 適用中のポリシー (通し番号 4)", "status: the policy in force (serial 4)",
+    n.check(rc2 == 0 and "serial 5" in out2, "状態: 適用中のポリシー (通し番号 5)", "status: the policy in force (serial 5)",
             "" if rc2 == 0 else out2.strip()[-100:])
 
 
@@ -483,20 +544,24 @@ def main():
         extra.append((os.path.join(work, "machine-id"), "/etc/machine-id"))
         if os.access(BLOCK_HELPER, os.X_OK):
             extra += [(BLOCK_HELPER, f"{GUEST_LIBEXECDIR}/kyoka-block-access")] + installed_rules_all(work)
+        # ClamAV's clamd, as on a workstation with clamav-daemon (make deps installs it here).
+        if os.access(CLAMD, os.X_OK) and os.access(SIGTOOL, os.X_OK):
+            CLAMD_FILES.extend(clamd_overlay_files(work))
+            extra += CLAMD_FILES
         overlay = make_overlay(work, desk, extra=extra)
         # A laptop's SD card reader with a card in it, there from boot (issue 14: every medium).
         card = stick_image(os.path.join(work, "card.img"), size_mb=16)
         qemu_extra = ["-device", "sdhci-pci,id=sdhci,bus=pcie.0",
                       "-drive", f"if=none,id=sd0,file={card},format=raw", "-device", "sd-card,drive=sd0,id=card0"]
         os.rename(os.path.join(overlay, "etc/kyoka/keys.d/admin.pub"), os.path.join(overlay, "etc/kyoka/keys.d/approver.pub"))
-        with VM("demo", overlays=[overlay], extra_args=qemu_extra) as vm:
+        with VM("demo", overlays=[overlay], extra_args=qemu_extra, mem=768) as vm:
             log_dir = vm.log_dir
             k = Kyokad(vm)
             try:
                 boot_workstation(n, vm, k)
                 for f in (lambda: approved_stick(n, vm), lambda: read_only_stick(n, vm, work),
                           lambda: unapproved_stick(n, vm), lambda: phone(n, vm, work), lambda: usb_nic(n, vm),
-                          lambda: keyboard(n, vm), lambda: sd_card(n, vm),
+                          lambda: keyboard(n, vm), lambda: sd_card(n, vm), lambda: virus_check(n, vm, work),
                           lambda: request_approve_install(n, vm, k, desk, work), lambda: list_status(n, vm),
                           lambda: ledger_export(n, vm), lambda: submission_pdf(n, vm, work)):
                     try:

@@ -165,9 +165,10 @@ class Approver:
             raise RuntimeError(f"policyctl {' '.join(args)}: exit {p.returncode}: {p.stderr.strip()}")
         return p.stdout
 
-    def approve_usb(self, serial, permit, until=None, read_only=False):
+    def approve_usb(self, serial, permit, until=None, read_only=False, options=()):
+        """OPTIONS: more approve options, e.g. ("--scan-in-and-out",)."""
         args = ["approve", self.policy, "--vendor", QEMU_STORAGE[0], "--product", QEMU_STORAGE[1],
-                "--serial", serial, "--interfaces", "08:06:50", "--permit", permit, "--by", "vm test"]
+                "--serial", serial, "--interfaces", "08:06:50", "--permit", permit, "--by", "vm test", *options]
         if until:
             args += ["--until", until]
         if read_only:
@@ -211,6 +212,40 @@ def guest_user_files(work):
     with open(group, "w") as f:
         f.write("root:x:0:\nkyokatest:x:1000:\n")
     return [(passwd, "/etc/passwd"), (group, "/etc/group")]
+
+
+# ---- clamd in the guest (tests/vm/test-kyokad-scan.py, bench-scan.py, demo.py) ----------------
+# Debian's clamav-daemon binary from the host, with a signature database made at test time:
+# `sigtool --md5` of the EICAR test file (nothing is downloaded).
+EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+CLAMD = shutil.which("clamd") or "/usr/sbin/clamd"
+SIGTOOL = shutil.which("sigtool") or "/usr/bin/sigtool"
+CLAMD_SOCKET = "/run/clamav/clamd.ctl"
+
+
+def clamd_overlay_files(work, conf_extra=""):
+    """The files that make clamd run in the guest, as make_overlay's EXTRA: the binary, its
+    configuration (CONF_EXTRA: more lines) and the one-signature database."""
+    db = os.path.join(work, "clamd-db")
+    os.makedirs(db, exist_ok=True)
+    with open(os.path.join(work, "eicar.com"), "wb") as f:
+        f.write(EICAR)
+    with open(os.path.join(db, "test.hdb"), "w") as f:
+        f.write(subprocess.run([SIGTOOL, "--md5", "eicar.com"], cwd=work, capture_output=True, text=True,
+                               check=True).stdout)
+    conf = os.path.join(work, "clamd.conf")
+    with open(conf, "w") as f:
+        f.write(f"LocalSocket {CLAMD_SOCKET}\nLocalSocketMode 666\nDatabaseDirectory /etc/clamav-test/db\n"
+                f"Foreground yes\nLogFile /tmp/clamd.log\nTemporaryDirectory /tmp\n{conf_extra}")
+    return [(CLAMD, "/usr/sbin/clamd"), (conf, "/etc/clamav-test/clamd.conf"),
+            (os.path.join(db, "test.hdb"), "/etc/clamav-test/db/test.hdb")]
+
+
+def start_clamd(vm, timeout=60):
+    """Starts clamd in the guest (clamd_overlay_files): seconds until its socket exists, or None."""
+    vm.run("mkdir -p /run/clamav && (setsid clamd -c /etc/clamav-test/clamd.conf </dev/null >/tmp/clamd.out 2>&1 &)",
+           check=True)
+    return vm.wait_for(f"[ -S {CLAMD_SOCKET} ]", timeout=timeout)
 
 
 def make_overlay(work, approver, extra=()):

@@ -21,11 +21,21 @@ fields, never the message):
     the EICAR file stays closed with a scan-infected record; an optical drive approved with --scan
     waits for a disc, keeps a disc with EICAR closed, and scans the next disc again (a new
     diskseq), which then reads;
-  - `policyctl status` counts the scans (present by state, and since kyokad started).
+  - `policyctl status` counts the scans (present by state, and since kyokad started);
+  - files carried out (issue 15 part 3): a stick approved with `approve --scan-in-and-out` is
+    scanned before use, then each file written to it is scanned when it is closed (kyokad run
+    directly, --carry-out on): a clean file's file-written record names the scanner; writing the
+    EICAR file de-authorises the stick, its file-written record has the signature and SHA-256,
+    and a scan-infected record names the file; on a second such stick, a file written while
+    clamd is stopped holds the stick (read-only, root's; scan-held scanner-missing naming the
+    file) until clamd is back and the whole stick has been scanned again; the week's report says
+    of each file written whether it was virus-scanned or what was found.
 
 Prints "ok - NAME" / "not ok - NAME" and finally "kyokad-scan: N passed, N failed".
 """
 
+import base64
+import hashlib
 import json
 import os
 import shutil
@@ -39,26 +49,19 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from vm import VM  # noqa: E402
 from tap import check, note, run_cases, summary  # noqa: E402
-from kyoka_guest import (BLOCK_HELPER, GUEST_LIBEXECDIR, KYOKAD, LOG, POLICYCTL, Approver, Kyokad,  # noqa: E402
-                         attr, auth_is, has_usb, installed_rules_all, kyokad_log, make_overlay, no_sd_of, sd_name,
-                         sd_of, stick_image, wait_log)
+from kyoka_guest import (BLOCK_HELPER, CLAMD, CLAMD_SOCKET, EICAR, GUEST_LIBEXECDIR, KYOKAD, LOG,  # noqa: E402
+                         POLICYCTL, SIGTOOL, Approver, Kyokad, attr, auth_is, clamd_overlay_files, has_usb,
+                         installed_rules_all, kyokad_log, make_overlay, no_sd_of, sd_name, sd_of, start_clamd,
+                         stick_image, wait_log)
 
-EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
-CLAMD = shutil.which("clamd") or "/usr/sbin/clamd"
-SIGTOOL = shutil.which("sigtool") or "/usr/bin/sigtool"
-SOCKET = "/run/clamav/clamd.ctl"
-CLAMD_CONF = f"""LocalSocket {SOCKET}
-LocalSocketMode 666
-DatabaseDirectory /etc/clamav-test/db
-Foreground yes
-LogFile /tmp/clamd.log
-TemporaryDirectory /tmp
-"""
+SOCKET = CLAMD_SOCKET
 
 SERIAL_CLEAN = "SCAN-CLEAN-1"
 SERIAL_EICAR = "SCAN-EICAR-1"
 SERIAL_HELD = "SCAN-HELD-1"
 SERIAL_NOFS = "SCAN-NOFS-1"
+SERIAL_OUT = "SCAN-OUT-1"
+SERIAL_OUT2 = "SCAN-OUT-2"
 NVME_SERIAL = "NVSCAN-EICAR"
 CARD_FILES = {"写真/2026-11.jpg": b"\xff\xd8" + b"jpeg" * 500, "notes.txt": b"card\n"}
 CLEAN_FILES = {"報告書/2026-11.txt": b"monthly report\n" * 100, "data.csv": b"a,b\n1,2\n", "empty": b""}
@@ -110,12 +113,6 @@ def ledger(vm):
 
 def records_for(vm, serial, event):
     return [r for r in ledger(vm) if r.get("serial") == serial and r.get("event") == event]
-
-
-def start_clamd(vm):
-    vm.run("mkdir -p /run/clamav && (setsid clamd -c /etc/clamav-test/clamd.conf </dev/null >/tmp/clamd.out 2>&1 &)",
-           check=True)
-    return vm.wait_for(f"[ -S {SOCKET} ]", timeout=60)
 
 
 def case_start(vm, k):
@@ -394,6 +391,111 @@ def case_status(vm, k):
           out.strip()[-600:])
 
 
+def usable_rw(vm, port, timeout=60):
+    return vm.wait_for(f"{sd_of(port)} && p=$(ls /sys/bus/usb/devices/[0-9]-{port}/*:*/host*/target*/*/block/ | head -1)1 "
+                       f"&& [ \"$(cat /sys/class/block/$p/ro)\" = 0 ] && [ \"$(stat -c %a:%G /dev/$p)\" = 660:disk ]",
+                       timeout=timeout)
+
+
+def written(vm, serial, name):
+    """The file-written records of SERIAL whose path ends with NAME."""
+    return [r for r in records_for(vm, serial, "file-written") if r.get("file_path", "").endswith(name)]
+
+
+def case_carried_out(vm, k, approver):
+    entry = approver.text().split('"P-SCAN-OUT-1"', 1)[-1].split("}", 1)[0]
+    check("approve --scan-in-and-out writes scan = \"in-and-out\" into the permit", 'scan = "in-and-out";' in entry,
+          entry[-300:])
+    vm.plug_usb_storage("out", serial=SERIAL_OUT, port="5", image=IMAGES["out"])
+    took = wait_log(vm, r"SCAN-OUT-1.*virus scan passed", 60)
+    check("scan in-and-out stick: scanned before use, then usable read-write",
+          took is not None and usable_rw(vm, "5") is not None, node_state(vm, "5"))
+    part = partition_of(vm, "5")
+    vm.run("/bin/udevadm settle --timeout=15", timeout=30)
+    rc, out = vm.run(f"mkdir -p /mnt/o && mount /dev/{part} /mnt/o && echo report > /mnt/o/clean.txt && sync && echo ok",
+                     timeout=30)
+    check("... mounted; a clean file written to it", rc == 0 and "ok" in out, out.strip()[-200:])
+    took = vm.wait_for(f"grep -q 'clean.txt.*scanned: clean' {LOG}", timeout=60)
+    recs = written(vm, SERIAL_OUT, "clean.txt")
+    r = recs[-1] if recs else {}
+    check("... its file-written record names the scanner (clean: no signature)",
+          took is not None and r.get("scanner", "").startswith("ClamAV ") and r.get("signature") == ""
+          and r.get("permit") == "P-SCAN-OUT-1", json.dumps(r, ensure_ascii=False)[:400])
+    check("... and the stick stays authorised and read-write", vm.holds(auth_is("5", 1), 2) and usable_rw(vm, "5", 5)
+          is not None, node_state(vm, "5"))
+
+    vm.run(f"echo {base64.b64encode(EICAR).decode()} | base64 -d > /mnt/o/eicar.com && sync", timeout=30)
+    took = wait_log(vm, r"SCAN-OUT-1.*VIRUS FOUND in a file written to it", 60)
+    check("the EICAR file written to it: clamd finds it", took is not None,
+          "\n".join(l for l in kyokad_log(vm).splitlines() if "SCAN-OUT-1" in l)[-600:])
+    took = vm.wait_for(f"{has_usb('5')} && {auth_is('5', 0)} && {no_sd_of('5')}", timeout=20)
+    check("... the stick is de-authorised: authorized=0, no block device", took is not None,
+          f"authorized={attr(vm, '5', 'authorized')}")
+    vm.run("umount -l /mnt/o", timeout=20)
+    recs = written(vm, SERIAL_OUT, "eicar.com")
+    r = recs[-1] if recs else {}
+    check("... its file-written record has the signature and the file's SHA-256",
+          r.get("signature") == "eicar.com.UNOFFICIAL" and r.get("sha256") == hashlib.sha256(EICAR).hexdigest()
+          and r.get("scanner", "").startswith("ClamAV "), json.dumps(r, ensure_ascii=False)[:400])
+    recs = records_for(vm, SERIAL_OUT, "scan-infected")
+    r = recs[-1] if recs else {}
+    check("... a scan-infected record names the file and the signature, decision block",
+          r.get("signature") == "eicar.com.UNOFFICIAL" and r.get("file_path", "").endswith("eicar.com")
+          and r.get("decision") == "block", json.dumps(r, ensure_ascii=False)[:400])
+    vm.run("kill -HUP $(pidof kyokad)")
+    check("... and a reload does not let it back", vm.holds(auth_is("5", 0), 3), f"authorized={attr(vm, '5', 'authorized')}")
+
+
+def case_carried_out_held(vm, k):
+    vm.plug_usb_storage("out2", serial=SERIAL_OUT2, port="6", image=IMAGES["out2"])
+    took = wait_log(vm, r"SCAN-OUT-2.*virus scan passed", 60)
+    check("a second in-and-out stick: usable read-write after its scan",
+          took is not None and usable_rw(vm, "6") is not None, node_state(vm, "6"))
+    part = partition_of(vm, "6")
+    vm.run("/bin/udevadm settle --timeout=15", timeout=30)
+    vm.run("kill $(pidof clamd); sleep 0.5; rm -f " + SOCKET)
+    rc, out = vm.run(f"mkdir -p /mnt/o2 && mount /dev/{part} /mnt/o2 && echo late > /mnt/o2/unscanned.txt && sync && "
+                     "echo ok", timeout=30)
+    check("... clamd stopped, a file written to it", rc == 0 and "ok" in out, out.strip()[-200:])
+    took = wait_log(vm, r"SCAN-OUT-2.*could not be scanned \(scanner-missing", 60)
+    check("... it could not be scanned: kyokad says so", took is not None,
+          "\n".join(l for l in kyokad_log(vm).splitlines() if "SCAN-OUT-2" in l)[-600:])
+    vm.run("umount -l /mnt/o2", timeout=20)
+    ok = vm.wait_for(f"{auth_is('6', 1)} && p=$(ls /sys/bus/usb/devices/[0-9]-6/*:*/host*/target*/*/block/ | head -1)1 && "
+                     f"[ \"$(cat /sys/class/block/$p/ro)\" = 1 ] && [ \"$(stat -c %a:%U /dev/$p)\" = 600:root ]", timeout=30)
+    check("... the stick is held: authorised, read-only, root's alone", ok is not None, node_state(vm, "6"))
+    recs = written(vm, SERIAL_OUT2, "unscanned.txt")
+    r = recs[-1] if recs else {}
+    check("... its file-written record names no scanner", bool(recs) and r.get("scanner") == "" and r.get("sha256"),
+          json.dumps(r, ensure_ascii=False)[:400])
+    recs = records_for(vm, SERIAL_OUT2, "scan-held")
+    r = recs[0] if recs else {}
+    check("... scan-held recorded: scanner-missing, naming the file",
+          r.get("reason") == "scanner-missing" and r.get("file_path", "").endswith("unscanned.txt"),
+          json.dumps(r, ensure_ascii=False)[:400])
+    start_clamd(vm)
+    vm.run("kill -HUP $(pidof kyokad)")
+    took = wait_log(vm, r"SCAN-OUT-2.*virus scan passed: 2 files", 90)
+    check("... clamd back and kyokad told: the whole stick scanned again (2 files) and usable read-write",
+          took is not None and usable_rw(vm, "6") is not None,
+          "\n".join(l for l in kyokad_log(vm).splitlines() if "SCAN-OUT-2" in l)[-600:])
+
+
+def case_carried_out_report(vm, k):
+    """The week's export: the record book says of each file written whether it was scanned."""
+    rc, out = vm.run("date +%G-W%V")
+    week = out.strip()
+    rc, out = vm.run(f"rm -rf /tmp/export; policyctl --config-dir /etc/kyoka --state-dir /var/lib/kyoka "
+                     f"--runtime-dir /run/kyoka export --week {week} --out /tmp/export", timeout=120)
+    rc2, folder = vm.run(f"ls -d /tmp/export/*/{week} | head -1")
+    folder = folder.strip()
+    check("the week exported", rc == 0 and rc2 == 0 and folder, out.strip()[-300:])
+    html = vm.read_file(folder + "/report.html").decode("utf-8", "replace") if folder else ""
+    check("... the report's record book: the clean file virus-scanned, the EICAR file with its signature",
+          "clean.txt (7 バイト、ウイルス検査済み)" in html and "eicar.com (68 バイト、ウイルス検出: eicar.com.UNOFFICIAL)" in html,
+          "; ".join(l.strip()[:200] for l in html.splitlines() if "clean.txt" in l or "eicar.com (" in l)[:600])
+
+
 IMAGES = {}
 
 
@@ -408,6 +510,8 @@ def main():
         approver = Approver(work)
         for serial in (SERIAL_CLEAN, SERIAL_EICAR, SERIAL_HELD, SERIAL_NOFS):
             approver.approve_usb(serial, "P-" + serial)
+        for serial in (SERIAL_OUT, SERIAL_OUT2):
+            approver.approve_usb(serial, "P-" + serial, options=("--scan-in-and-out",))
         # (The media permits come later, from the guest's requests, with approve --scan.)
         # Every stick's storage must pass a scan; the test database has no date, so its age is
         # not bounded here (test-scan-protocol.c covers the age check).
@@ -420,19 +524,12 @@ def main():
         approver.ctl(["check", approver.policy])
         approver.sign()
 
-        db = os.path.join(work, "db")
-        os.makedirs(db)
-        with open(os.path.join(work, "eicar.com"), "wb") as f:
-            f.write(EICAR)
-        with open(os.path.join(db, "test.hdb"), "w") as f:
-            f.write(subprocess.run([SIGTOOL, "--md5", "eicar.com"], cwd=work, capture_output=True, text=True,
-                                   check=True).stdout)
-        conf = os.path.join(work, "clamd.conf")
-        with open(conf, "w") as f:
-            f.write(CLAMD_CONF)
+        clamd_files = clamd_overlay_files(work)
         IMAGES["clean"] = stick_with_files(work, "clean", CLEAN_FILES)
         IMAGES["eicar"] = stick_with_files(work, "eicar", {"readme.txt": b"hello\n", "docs/eicar.com": EICAR})
         IMAGES["held"] = stick_with_files(work, "held", {"a.txt": b"a\n"})
+        IMAGES["out"] = stick_with_files(work, "out", {"a.txt": b"a\n"})
+        IMAGES["out2"] = stick_with_files(work, "out2", {"b.txt": b"b\n"})
         IMAGES["nofs"] = stick_image(os.path.join(work, "nofs.img"), fs=False)
         IMAGES["card"] = stick_with_files(work, "card", CARD_FILES, size_mb=32)
         for name, files in (("disc-eicar", {"docs/eicar.com": EICAR}), ("disc-clean", {"readme.txt": b"disc\n"})):
@@ -454,8 +551,7 @@ def main():
         overlay = make_overlay(work, approver, extra=[
             (BLOCK_HELPER, f"{GUEST_LIBEXECDIR}/kyoka-block-access"),
             *installed_rules_all(work),
-            (CLAMD, "/usr/sbin/clamd"), (conf, "/etc/clamav-test/clamd.conf"),
-            (os.path.join(db, "test.hdb"), "/etc/clamav-test/db/test.hdb")])
+            *clamd_files])
         with VM("kyokad-scan", overlays=[overlay], extra_args=extra, mem=768,
                 quiet=not os.environ.get("KYOKA_VM_VERBOSE")) as vm:
             check("boot", True, f"{vm.boot_seconds:.2f} s ({vm.accel}); logs {vm.log_dir}")
@@ -469,7 +565,10 @@ def main():
                          ("SD card", lambda: case_card(vm, k, approver, work)),
                          ("NVMe EICAR", lambda: case_nvme_eicar(vm, k, approver, work)),
                          ("disc", lambda: case_disc(vm, k, approver, work)),
-                         ("status", lambda: case_status(vm, k))]
+                         ("status", lambda: case_status(vm, k)),
+                         ("carried out", lambda: case_carried_out(vm, k, approver)),
+                         ("carried out held", lambda: case_carried_out_held(vm, k)),
+                         ("carried out report", lambda: case_carried_out_report(vm, k))]
                 only = [c for c in os.environ.get("KYOKA_VM_CASES", "").split(",") if c]
                 if only:
                     cases = [(n, c) for n, c in cases if n in only]

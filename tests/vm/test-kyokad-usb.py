@@ -653,6 +653,54 @@ def case_kill9(vm, k):
     vm.wait_for(f"! {has_usb('1')}", timeout=15)
 
 
+def case_stage_order(vm, k):
+    """The order of a decision's stages, from kyokad's own trace (KYOKAD_TRACE=1, daemon/trace.h):
+    for every plug, `authorized` is written only after the ledger committed the decision (no
+    device usable before its record is on disk) and only after the kernel's `bind` of the device
+    (kyokad decides on `add`; authorising before the generic driver bound raced its probe: bench/
+    USB.md). Three plugs of an approved stick on port 6."""
+    pid = kyokad_pid(vm)
+    vm.run(f"kill {pid}")
+    vm.wait_for(f"[ ! -d /proc/{pid} ]", timeout=15)
+    k.start(env="KYOKAD_TRACE=1")
+    rc, out = vm.run(f"grep -c '^kyokad-trace ' {LOG} || true")
+    before = int(out.strip() or 0)
+    for i in range(3):
+        vm.plug_usb_storage(f"ord{i}", serial=SERIAL_OK, port="6")
+        vm.wait_for(f"{auth_is('6', 1)} && {sd_of('6')}", timeout=20)
+        vm.unplug(f"ord{i}")
+        vm.wait_for(f"! {has_usb('6')}", timeout=15)
+    rc, out = vm.run(f"grep '^kyokad-trace ' {LOG} | tail -n +{before + 1}")
+    events = []
+    for line in out.splitlines():
+        f = line.split()
+        if len(f) == 4:
+            events.append((int(f[1]), f[2], f[3]))
+    events.sort()
+    dev = [e for e in events if e[1].endswith("-6")]
+    name = dev[0][1] if dev else "?-6"
+    plugs, bad = 0, []
+    for i, (t, n, stage) in enumerate(events):
+        if n != name or stage != "authorized":
+            continue
+        plugs += 1
+        add = max((e[0] for e in events[:i] if e[1] == name and e[2] == "uevent-add"), default=None)
+        bind = [e for e in events[:i] if e[1] == name and e[2] == "uevent-bind" and add is not None and e[0] > add]
+        recorded = max((e[0] for e in events[:i] if e[1] == name and e[2] == "recorded" and add is not None
+                        and e[0] > add), default=None)
+        commit = [e for e in events[:i] if e[1] == "ledger" and e[2] == "commit-done" and recorded is not None
+                  and e[0] > recorded]
+        if add is None or not bind or recorded is None or not commit:
+            bad.append(f"plug {plugs}: add {add is not None}, bind before {bool(bind)}, recorded {recorded is not None}, "
+                       f"commit before {bool(commit)}")
+    check("trace: every `authorized` after the kernel's bind and after the ledger's commit of the decision "
+          "(3 plugs)", plugs == 3 and not bad, f"{plugs} authorised; " + "; ".join(bad)[:400])
+    pid = kyokad_pid(vm)
+    vm.run(f"kill {pid}")
+    vm.wait_for(f"[ ! -d /proc/{pid} ]", timeout=15)
+    k.start()
+
+
 GONE = ("No such device", "No such file or directory")   # what pulling a stick mid-decision gives
 storm_lines = [0, 0]   # kyokad's log lines written during the storm (where such failures are expected)
 
@@ -822,7 +870,8 @@ def main():
                          ("port-bound permit", lambda: case_port_bound(vm, k, approver, work)),
                          ("kill -9", lambda: case_kill9(vm, k)),
                          ("storm", lambda: case_storm(vm, k)),
-                         ("control characters", lambda: case_weird_strings(vm, k))]
+                         ("control characters", lambda: case_weird_strings(vm, k)),
+                         ("stage order", lambda: case_stage_order(vm, k))]
                 only = [c for c in os.environ.get("KYOKA_VM_CASES", "").split(",") if c]
                 if only:   # by hand: KYOKA_VM_CASES="read-only,read-only race" runs just those
                     cases = [(n, c) for n, c in cases if n in only]
