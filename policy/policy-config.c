@@ -80,12 +80,7 @@ static char *arena_strndup_in(struct arena_block **blocks, const char *s, size_t
 }
 
 static char *arena_strndup(struct pconf *c, const char *s, size_t n) {
-        char *d = arena_alloc(c, n + 1, 1);
-        if (!d)
-                return NULL;
-        memcpy(d, s, n);
-        d[n] = 0;
-        return d;
+        return arena_strndup_in(&c->blocks, s, n);
 }
 
 struct pconf *pconf_free(struct pconf *c) {
