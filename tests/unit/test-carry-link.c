@@ -319,6 +319,17 @@ static const struct ledger_record *last_written(const struct rows *rows) {
         return w;
 }
 
+/* The worker says F; kyokad's loop runs; the ledger's last file-written record (never NULL). */
+static const struct ledger_record *say_file(int fd, sd_event *e, const char *dir, struct rows *rows,
+                                            struct carry_message f) {
+        say(fd, &f);
+        run(e);
+        read_ledger(dir, rows);
+        const struct ledger_record *w = last_written(rows);
+        assert_non_null(w);
+        return w;
+}
+
 static void test_scanned_files_are_recorded_and_reported(void **state) {
         _cleanup_free_ char *dir = test_mkdtemp();
         struct recorder *r = NULL;
@@ -364,43 +375,31 @@ static void test_scanned_files_are_recorded_and_reported(void **state) {
         assert_true(scan_token && plain_token);
 
         /* Clean: the scanner named in the record; the owner hears of it (nothing to do). */
-        struct carry_message f = scanned_message(scan_token, SCAN_RESULT_CLEAN);
-        say(fd, &f);
-        run(e);
-        read_ledger(dir, &rows);
-        assert_string_equal(last_written(&rows)->scanner, "ClamAV 1.4.6/27480/Mon Dec  1 08:27:01 2026");
-        assert_string_equal(last_written(&rows)->signature, "");
+        const struct ledger_record *w = say_file(fd, e, dir, &rows, scanned_message(scan_token, SCAN_RESULT_CLEAN));
+        assert_string_equal(w->scanner, "ClamAV 1.4.6/27480/Mon Dec  1 08:27:01 2026");
+        assert_string_equal(w->signature, "");
         assert_int_equal(ud.n_scanned, 1);
         assert_int_equal(ud.result, SCAN_RESULT_CLEAN);
 
         /* Infected: the signature in the record, the owner told which medium. */
-        f = scanned_message(scan_token, SCAN_RESULT_INFECTED);
-        say(fd, &f);
-        run(e);
-        read_ledger(dir, &rows);
-        assert_string_equal(last_written(&rows)->signature, "Eicar-Test-Signature");
-        assert_string_equal(last_written(&rows)->sha256, SHA);
+        w = say_file(fd, e, dir, &rows, scanned_message(scan_token, SCAN_RESULT_INFECTED));
+        assert_string_equal(w->signature, "Eicar-Test-Signature");
+        assert_string_equal(w->sha256, SHA);
         assert_int_equal(ud.n_scanned, 2);
         assert_int_equal(ud.result, SCAN_RESULT_INFECTED);
         assert_string_equal(ud.serial, "CARRY-1");
 
         /* Not scanned: no scanner named; the owner told (it holds the medium). */
-        f = scanned_message(scan_token, SCAN_RESULT_FAULT);
-        say(fd, &f);
-        run(e);
-        read_ledger(dir, &rows);
-        assert_string_equal(last_written(&rows)->scanner, "");
+        w = say_file(fd, e, dir, &rows, scanned_message(scan_token, SCAN_RESULT_FAULT));
+        assert_string_equal(w->scanner, "");
         assert_int_equal(ud.n_scanned, 3);
         assert_int_equal(ud.result, SCAN_RESULT_FAULT);
 
         /* A "scan" on a medium kyokad did not ask to scan: recorded as a file, not as a scan. */
-        f = scanned_message(plain_token, SCAN_RESULT_INFECTED);
-        say(fd, &f);
-        run(e);
-        read_ledger(dir, &rows);
-        assert_string_equal(last_written(&rows)->serial, "PLAIN-2");
-        assert_string_equal(last_written(&rows)->signature, "");
-        assert_string_equal(last_written(&rows)->scanner, "");
+        w = say_file(fd, e, dir, &rows, scanned_message(plain_token, SCAN_RESULT_INFECTED));
+        assert_string_equal(w->serial, "PLAIN-2");
+        assert_string_equal(w->signature, "");
+        assert_string_equal(w->scanner, "");
         assert_int_equal(ud.n_scanned, 3);
         assert_true(carry_link_connected(l));
 
