@@ -285,34 +285,33 @@ static void mounts_update(struct carry *c) {
                         continue;
                 dev_t dev = makedev(mt.major, mt.minor);
                 struct medium *m = medium_find(c, dev, false);
-                if (m && !medium_seen(seen, n_seen, dev)) {
-                        /* Once per file system: what kyokad says of it now (its permit, access,
-                         * scan, token) names the files from here on. */
+                if (!m || !medium_seen(seen, n_seen, dev)) {
+                        /* What kyokad says of the file system now (its permit, access, scan,
+                         * token): for a new medium, and once per pass for one known already (it
+                         * names the files from here on). */
                         char syspath[PATH_MAX], devname[DEVNAME_MAX];
                         struct carry_medium_info info;
-                        if (block_device_of(dev, syspath, sizeof syspath, devname) >= 0 &&
-                            c->lookup(syspath, &info, c->userdata) >= 0)
+                        bool known = block_device_of(dev, syspath, sizeof syspath, devname) >= 0 &&
+                                     c->lookup(syspath, &info, c->userdata) >= 0;
+                        if (m && known)
                                 m->info = info;
-                }
-                if (!m) {
-                        char syspath[PATH_MAX], devname[DEVNAME_MAX];
-                        struct carry_medium_info info;
-                        if (block_device_of(dev, syspath, sizeof syspath, devname) < 0 ||
-                            c->lookup(syspath, &info, c->userdata) < 0)
-                                continue;
-                        m = calloc(1, sizeof *m);
-                        if (!m) {
-                                char msg[128];
-                                snprintf(msg, sizeof msg, "Out of memory watching the files of %s", devname);
-                                c->out->fault(c->userdata, &info, FAULT_OOM, -ENOMEM, msg);
-                                continue;
+                        else if (!m) {
+                                if (!known)
+                                        continue;
+                                m = calloc(1, sizeof *m);
+                                if (!m) {
+                                        char msg[128];
+                                        snprintf(msg, sizeof msg, "Out of memory watching the files of %s", devname);
+                                        c->out->fault(c->userdata, &info, FAULT_OOM, -ENOMEM, msg);
+                                        continue;
+                                }
+                                m->refs = 1;
+                                m->dev = dev;
+                                m->info = info;
+                                snprintf(m->devname, sizeof m->devname, "%s", devname);
+                                m->next = c->media;
+                                c->media = m;
                         }
-                        m->refs = 1;
-                        m->dev = dev;
-                        m->info = info;
-                        snprintf(m->devname, sizeof m->devname, "%s", devname);
-                        m->next = c->media;
-                        c->media = m;
                 }
                 medium_add_mount(m, &mt);
                 if (n_seen < ELEMENTSOF(seen) && !medium_seen(seen, n_seen, dev))
