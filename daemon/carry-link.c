@@ -253,12 +253,10 @@ void carry_link_sync_begin(struct carry_link *l) {
 }
 
 static bool same_info(const struct carry_medium_info *a, const struct carry_medium_info *b) {
-        return a->verdict == b->verdict && streq(a->permit, b->permit) && streq(a->id.bus_path, b->id.bus_path) &&
+        return a->verdict == b->verdict && streq(a->permit, b->permit) && usb_identity_same_unit(&a->id, &b->id) &&
                a->scan.enabled == b->scan.enabled && a->scan.max_seconds == b->scan.max_seconds &&
                a->scan.max_bytes == b->scan.max_bytes && a->scan.max_database_age == b->scan.max_database_age &&
-               streq(a->scan.clamd_socket, b->scan.clamd_socket) &&
-               a->id.vendor == b->id.vendor && a->id.product == b->id.product &&
-               a->id.has_serial == b->id.has_serial && streq(a->id.serial, b->id.serial);
+               streq(a->scan.clamd_socket, b->scan.clamd_socket);
 }
 
 void carry_link_offer(struct carry_link *l, const char *syspath, const struct carry_medium_info *info) {

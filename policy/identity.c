@@ -148,6 +148,11 @@ bool usb_identity_is_hub(const struct usb_identity *id) {
         return true;
 }
 
+bool usb_identity_same_unit(const struct usb_identity *a, const struct usb_identity *b) {
+        return streq(a->bus_path, b->bus_path) && a->vendor == b->vendor && a->product == b->product &&
+               a->has_serial == b->has_serial && streq(a->serial, b->serial);
+}
+
 static const char *const media_bus_names[_MEDIA_BUS_MAX] = {
         [MEDIA_BUS_MMC] = "mmc",
         [MEDIA_BUS_OPTICAL] = "optical",

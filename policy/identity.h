@@ -126,6 +126,8 @@ bool usb_identity_is_hid_only(const struct usb_identity *id);
  * hub device class or at least one interface. Device class 09 with other interfaces is not a
  * hub (it would otherwise be admitted whole under defaults.usb_hub). */
 bool usb_identity_is_hub(const struct usb_identity *id);
+/* Whether A and B are the same unit in the same port: bus path, vendor, product and serial. */
+bool usb_identity_same_unit(const struct usb_identity *a, const struct usb_identity *b);
 
 /* "aa:bb:cc:dd:ee:ff" (S's LEN bytes) <-> bytes. A policy or a request may spell the digits in
  * either case (HEX_ANY_CASE); the network allowance kyokad writes itself is read in lowercase
