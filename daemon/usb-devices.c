@@ -1091,8 +1091,7 @@ void usb_devices_file_scanned(struct usb_devices *u, const struct usb_identity *
                 return;
         struct usb_device *d = NULL;
         for (struct usb_device *i = u->devices; i && !d; i = i->next)
-                if (i->identity_ok && streq(i->id.bus_path, id->bus_path) && i->id.vendor == id->vendor &&
-                    i->id.product == id->product && i->id.has_serial == id->has_serial && streq(i->id.serial, id->serial))
+                if (i->identity_ok && usb_identity_same_unit(&i->id, id))
                         d = i;
         if (!d || !d->decided || d->verdict == VERDICT_BLOCK || d->scan == USB_SCAN_INFECTED)
                 return;               /* gone, or already closed */
@@ -1107,30 +1106,24 @@ void usb_devices_file_scanned(struct usb_devices *u, const struct usb_identity *
         snprintf(o.scanner, sizeof o.scanner, "%s", f->scanner ?: "");
         snprintf(o.signature, sizeof o.signature, "%s", f->signature ?: "");
         snprintf(o.path, sizeof o.path, "%s", f->path ?: "");
+        /* Not scanned on a stick held already (a file before this one, or its scan before use):
+         * the scan of the whole medium that opens it again covers this file too. */
+        bool held_already = f->scan_result != SCAN_RESULT_INFECTED && d->access == BLOCK_ACCESS_HELD;
         if (f->scan_result == SCAN_RESULT_INFECTED) {
                 /* Written to it, found infected: closed until it is unplugged, as if found when it
                  * was connected. */
                 d->scan = USB_SCAN_INFECTED;
                 snprintf(d->signature, sizeof d->signature, "%s", o.signature);
-                log_warning("USB device %s: a file written to it (%s) is infected (%s): de-authorised", d->sysname,
-                            o.path, o.signature);
-        } else if (d->access == BLOCK_ACCESS_HELD) {
-                /* Held already (a file before this one, or its scan before use): the scan of the
-                 * whole medium that opens it again covers this file too. Recorded, no more. */
-                recorder_scan_outcome(u->rec, &(struct record_scan) { .usb = &d->id, .permit = d->permit,
-                                                                      .carried_out = true }, d->verdict, &o);
-                return;
-        } else {
+        } else if (!held_already) {
                 /* Not scanned as the policy asks: held (read-only, root's) until the whole medium
                  * has been scanned again, which the decision below starts. */
                 usb_device_scan_stop(d);
                 d->scan = USB_SCAN_FAULT;
                 d->scan_fault = f->scan_fault;
-                log_warning("USB device %s: a file written to it (%s) could not be scanned (%s): held", d->sysname,
-                            o.path, scan_fault_to_string(f->scan_fault));
         }
         d->owner = u;
         recorder_scan_outcome(u->rec, &(struct record_scan) { .usb = &d->id, .permit = d->permit, .carried_out = true },
                               d->verdict, &o);
-        usb_device_decide(u, d, USB_RECORD_REEVALUATED);
+        if (!held_already)
+                usb_device_decide(u, d, USB_RECORD_REEVALUATED);
 }
