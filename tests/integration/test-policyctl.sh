@@ -542,9 +542,27 @@ run pc approve scan.conf --ssid city-net --permit S-W --by 山田 --scan
 expect "approve --scan of a wireless network is a usage error" 2 "--scan is for storage"
 run pc approve scan.conf --request link.json --permit S-N --by 山田 --scan
 expect "approve --scan of a network request is a usage error" 2 "--scan is for storage"
+run pc approve scan.conf --request card.json --permit S-IO-CARD --by 山田 --scan-in-and-out
+expect "approve --scan-in-and-out of a media request is a usage error" 2 "--scan-in-and-out is for USB storage"
 cmp -s scan.conf before-scan.conf && ok "... and the policy is left as it was" || not_ok "... and the policy is left as it was"
 run pc approve scan.conf --vendor 046d --product c52b --serial K --interfaces 03:01:01 --permit S-KBD --by 山田 --scan
 expect "approve --scan of a device without storage warns" 0 "warning: --scan has no effect"
+# scan = "in-and-out": before use, and each file written to the stick (issue 15 part 3).
+run pc approve scan.conf --vendor 0781 --product 5581 --serial IO-1 --interfaces 08:06:50 --permit S-IO --by 山田 --scan-in-and-out
+expect "approve --scan-in-and-out of a USB stick" 0 "added permit S-IO"
+sed -n '/S-IO/,/}/p' scan.conf | grep -q '^ *scan = "in-and-out";$' && ok "... writes scan = \"in-and-out\" into the entry" ||
+	not_ok "... writes scan = \"in-and-out\" into the entry"
+run pc show scan.conf
+[ "$rc" -eq 0 ] && [ "$(grep -c '^  scan         required before use, and of every file written to it$' out)" = 1 ] &&
+	ok "show says the files written to it are scanned too" || not_ok "show says the files written to it are scanned too"
+run pc show --json scan.conf
+if [ "$rc" -eq 0 ] && python3 -c '
+import json, sys
+u = {e["permit"]: e for e in json.load(sys.stdin)["usb"]}
+assert u["S-IO"]["scan"] == "in-and-out" and u["S-IO"]["scan_required"] is True and u["S-IO"]["scan_written"] is True, u["S-IO"]
+assert u["S-USB"]["scan_written"] is False, u["S-USB"]
+' < out; then ok "show --json: scan in-and-out, scan_written"
+else not_ok "show --json: scan in-and-out, scan_written"; fi
 
 # ---- install: policy.conf lists the serials a clone would need -------------------------------
 pc sign --key admin.key port.conf >/dev/null 2>&1
