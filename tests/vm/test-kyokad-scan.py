@@ -473,6 +473,9 @@ def case_carried_out_held(vm, k):
     check("... scan-held recorded: scanner-missing, naming the file",
           r.get("reason") == "scanner-missing" and r.get("file_path", "").endswith("unscanned.txt"),
           json.dumps(r, ensure_ascii=False)[:400])
+    # The rescan the hold started (clamd still stopped) ends before clamd is back: a reload while
+    # it runs would find it running and leave its outcome standing.
+    wait_log(vm, r"SCAN-OUT-2.*virus scan did not finish", 60)
     start_clamd(vm)
     vm.run("kill -HUP $(pidof kyokad)")
     took = wait_log(vm, r"SCAN-OUT-2.*virus scan passed: 2 files", 90)
