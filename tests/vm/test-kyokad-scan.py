@@ -17,7 +17,9 @@ fields, never the message):
   - media on other buses (issue 15 item 2): an SD card put into a PCI reader (sdhci-pci + sd-card) and
     a hot-plugged NVMe drive, blocked without a permit, are approved from their requests with
     `policyctl approve --scan`; the card is held (closed: 0600 root:root, ro=1) while clamd is
-    stopped (scan-held, scanner-missing), then passes and opens read-write; the NVMe drive with
+    stopped (scan-held, scanner-missing), then passes and opens read-write; the card's permit
+    with scan = "in-and-out" makes it read-only (files written to media on other buses are not
+    seen, so none could be scanned), "required" again read-write; the NVMe drive with
     the EICAR file stays closed with a scan-infected record; an optical drive approved with --scan
     waits for a disc, keeps a disc with EICAR closed, and scans the next disc again (a new
     diskseq), which then reads;
@@ -37,6 +39,7 @@ Prints "ok - NAME" / "not ok - NAME" and finally "kyokad-scan: N passed, N faile
 import base64
 import hashlib
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -290,6 +293,54 @@ def case_card(vm, k, approver, work):
           r.get("files") == 2 and r.get("bytes") == sum(len(v) for v in CARD_FILES.values())
           and r.get("scanner", "").startswith("ClamAV ") and r.get("decision") == "allow" and r.get("bus") == "mmc",
           json.dumps(r, ensure_ascii=False)[:400])
+
+
+def set_card_scan(approver, scan):
+    """Rewrites the scan key of the card's permit P-CARD (approve refuses --scan-in-and-out for a
+    medium: the approver writes it by hand, as an admin could) and signs."""
+    text = approver.text()
+    head, rest = text.split('"P-CARD"', 1)
+    body, tail = rest.split("}", 1)
+    body = re.sub(r'scan = "[a-z-]+";', f'scan = "{scan}";', body)
+    text = head + '"P-CARD"' + body + "}" + tail
+    # A changed policy needs a higher serial (anti-rollback).
+    text = re.sub(r"^serial = (\d+);", lambda m: f"serial = {int(m.group(1)) + 1};", text, count=1, flags=re.M)
+    with open(approver.policy, "w") as f:
+        f.write(text)
+    approver.ctl(["check", approver.policy])
+    approver.sign()
+
+
+def case_card_in_and_out(vm, k, approver):
+    """scan = "in-and-out" on a medium of another bus: files written to it are not seen (the
+    carry-out record watches USB media), so none could be scanned as asked: read-only."""
+    set_card_scan(approver, "in-and-out")
+    k.install(approver)
+    ok = vm.wait_for("[ \"$(cat /sys/block/mmcblk0/ro)\" = 1 ] && [ \"$(cat /sys/class/block/mmcblk0p1/ro)\" = 1 ] && "
+                     "[ \"$(stat -c '%a %U:%G' /dev/mmcblk0)\" = '640 root:disk' ]", timeout=60)
+    check("SD card whose permit says scan = \"in-and-out\": read-only (mmcblk0 and mmcblk0p1 ro=1, node 640 root:disk)",
+          ok is not None, f"{medium_state(vm, 'mmcblk0')}; p1 {medium_state(vm, 'mmcblk0p1')}")
+    check("... kyokad says why (files written to it could not be scanned)",
+          wait_log(vm, r"mmcblk0 .*read-only: files written to it could not be scanned", 10) is not None,
+          "\n".join(l for l in kyokad_log(vm).splitlines() if "mmcblk0" in l)[-400:])
+    vm.run("/bin/udevadm settle --timeout=15", timeout=30)
+    rc, out = vm.run("dd if=/dev/zero of=/dev/mmcblk0p1 bs=512 count=1 seek=1 conv=notrunc,fsync 2>&1; echo rc=$?; "
+                     "mkdir -p /mnt/card && mount -o rw /dev/mmcblk0p1 /mnt/card 2>&1; echo mount=$?; "
+                     "grep ' /mnt/card ' /proc/mounts; umount /mnt/card 2>/dev/null; true", timeout=30)
+    check("... root's write to its partition fails, and it does not mount read-write",
+          "rc=0" not in out and " /mnt/card ext4 rw" not in out, " ".join(out.split())[-300:])
+    rc, out = vm.run("policyctl --runtime-dir /run/kyoka list --json")
+    try:
+        m = {x["device"]: x for x in json.loads(out) if x.get("type") == "media"}.get("mmcblk0", {})
+    except (ValueError, KeyError, TypeError):
+        m = {}
+    check("... policyctl list --json: verdict read-only", m.get("verdict") == "read-only", json.dumps(m)[:300])
+    set_card_scan(approver, "required")
+    k.install(approver)
+    ok = vm.wait_for("[ \"$(cat /sys/block/mmcblk0/ro)\" = 0 ] && [ \"$(stat -c '%a %U:%G' /dev/mmcblk0)\" = '660 root:disk' ]",
+                     timeout=20)
+    check("... back to scan = \"required\": read-write again (ro=0, node 660 root:disk)",
+          ok is not None, medium_state(vm, "mmcblk0"))
 
 
 def case_nvme_eicar(vm, k, approver, work):
@@ -566,6 +617,7 @@ def main():
                          ("clamd stopped", lambda: case_clamd_stopped(vm, k)),
                          ("unmountable", lambda: case_unmountable(vm, k)),
                          ("SD card", lambda: case_card(vm, k, approver, work)),
+                         ("SD card in-and-out", lambda: case_card_in_and_out(vm, k, approver)),
                          ("NVMe EICAR", lambda: case_nvme_eicar(vm, k, approver, work)),
                          ("disc", lambda: case_disc(vm, k, approver, work)),
                          ("status", lambda: case_status(vm, k)),
