@@ -964,6 +964,15 @@ int usb_devices_start(struct usb_devices *u, const struct policy *p) {
         return 0;
 }
 
+bool usb_devices_settling(const struct usb_devices *u) {
+        if (u->applies || usb_io_pending(u->io) > 0)
+                return true;
+        for (const struct usb_device *d = u->devices; d; d = d->next)
+                if (d->read_tag != 0 || d->held_apply)
+                        return true;
+        return false;
+}
+
 void usb_devices_policy_changed(struct usb_devices *u, const struct policy *p) {
         u->policy = p;
         for (struct usb_device *d = u->devices; d; d = d->next)
