@@ -17,6 +17,7 @@
 #include "manager.h"
 #include "nft-protocol.h"
 #include "nft-worker.h"
+#include "policy-sign.h"
 #include "scan-worker.h"
 
 #ifndef KYOKA_VERSION
@@ -71,6 +72,10 @@ int main(int argc, char *argv[]) {
         struct manager *m = NULL;
         struct stat st;
         int c, r;
+
+        /* Before any other use of libcrypto (a failure shows at its first use: the policy's
+         * check fails, lockdown). */
+        (void) crypto_init();
 
         /* The workers below run as processes named kyokad too: `killall -HUP kyokad` or
          * `kill -HUP $(pidof kyokad)`, meant as a reload, reaches them as well and would end
