@@ -53,7 +53,7 @@ sys.path.insert(0, HERE)
 from vm import VM  # noqa: E402
 from tap import check, note, run_cases, summary  # noqa: E402
 from kyoka_guest import (BLOCK_HELPER, CLAMD, CLAMD_SOCKET, DEV, EICAR, GUEST_LIBEXECDIR, KYOKAD, LOG,  # noqa: E402
-                         POLICYCTL, SIGTOOL, Approver, Kyokad, attr, auth_is, clamd_overlay_files, has_usb,
+                         POLICYCTL, SIGTOOL, Approver, Kyokad, attr, auth_is, clamd_overlay_files, has_usb, usb_path,
                          installed_rules_all, kyokad_log, make_overlay, no_sd_of, sd_name, sd_of, start_clamd,
                          stick_image, wait_log)
 
@@ -567,11 +567,12 @@ def swap_card(vm, image):
     vm.qmp("blockdev-change-medium", id=READER_LUN, filename=image, format="raw")
 
 
-def watch_new_card(vm, port, old_seq, until, seconds=40):
+def watch_new_card(vm, port, old_seq, until, before=None, seconds=40):
     """After a swap: every node of the reader's disk (and its first partition) that belongs to
     another medium than OLD_SEQ is tried as uid 1000 in group disk (blk-racer --try, read-write)
-    until UNTIL (a shell condition) holds. Returns (tries, list of tries that opened or wrote,
-    the first state seen of the new medium)."""
+    until UNTIL (a shell condition) holds. A try counts only if BEFORE (a shell condition: the
+    new card's scan has not passed yet) still holds after it. Returns (tries, list of tries that
+    opened or wrote, the first state seen of the new medium)."""
     tries, opened, first = 0, [], None
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -585,6 +586,8 @@ def watch_new_card(vm, port, old_seq, until, seconds=40):
                                  f"$(stat -c '%a %U:%G' /dev/{node}) && blk-racer --user {DISK_GROUP} --try /dev/{node} rw")
                 if rc != 0 or "try=" not in out:
                     continue
+                if before and vm.run(before)[0] != 0:
+                    break               # passed meanwhile: this try may have come after it
                 tries += 1
                 if first is None:
                     first = f"{node}: " + " ".join(out.split()[:3])
@@ -605,6 +608,9 @@ def case_reader_swap(vm, k):
     check("card reader, first card clean: scanned, then usable read-write",
           took is not None and usable_rw(vm, "7") is not None, node_state(vm, "7"))
     b, seq1 = reader_disk(vm, "7")
+    rc, out = vm.run(f"cat /run/kyoka/usb/$(basename {usb_path('7')})")
+    check("... its access file is bound to the disk that was scanned (diskseq line)",
+          seq1 is not None and out.split() == ["read-write", "hidraw=root", f"diskseq={seq1}"], out.strip())
     passes = len(records_for(vm, SERIAL_READER, "scan-passed"))
 
     swap_card(vm, IMAGES["reader2"])
@@ -612,7 +618,8 @@ def case_reader_swap(vm, k):
         vm, "7", seq1, f"b=$(ls {DEV}/[0-9]-7/*:*/host*/target*/*/block/ 2>/dev/null | head -1); [ -n \"$b\" ] && "
         f"[ \"$(cat /sys/block/$b/diskseq)\" != {seq1} ] && [ \"$(cat /sys/block/$b/ro)\" = 0 ] && "
         f"[ -b /dev/${{b}}1 ] && [ \"$(stat -c %a:%G /dev/${{b}}1)\" = 660:disk ] && "
-        f"grep -c 'SCAN-READER-1.*virus scan passed' {LOG} | grep -qx {passes + 1}")
+        f"grep -c 'SCAN-READER-1.*virus scan passed' {LOG} | grep -qx {passes + 1}",
+        before=f"grep -c 'SCAN-READER-1.*virus scan passed' {LOG} | grep -qx {passes}")
     check("a clean second card swapped in: held at once (uid 1000 in group disk cannot open it for writing)",
           tries > 0 and not opened, f"{tries} tries, first {first}; opened: {opened[:3]}")
     took = wait_log(vm, r"SCAN-READER-1.*virus scan passed", 60)
