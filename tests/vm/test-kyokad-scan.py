@@ -151,7 +151,7 @@ def case_clean(vm, k):
     took = vm.wait_for(f"{sd_of('1')} && p=$(ls /sys/bus/usb/devices/[0-9]-1/*:*/host*/target*/*/block/ | head -1)1 && "
                        f"[ \"$(cat /sys/class/block/$p/ro)\" = 0 ] && [ \"$(stat -c %a:%G /dev/$p)\" = 660:disk ]",
                        timeout=20)
-    check("... then usable read-write: attached again, ro=0, node 660 root:disk", took is not None, node_state(vm, "1"))
+    check("... then usable read-write (opened in place): ro=0, node 660 root:disk", took is not None, node_state(vm, "1"))
     part = partition_of(vm, "1")
     rc, out = vm.run(f"mkdir -p /mnt/c && mount /dev/{part} /mnt/c && echo new > /mnt/c/written && sync && "
                      f"cat /mnt/c/written && ls /mnt/c && umount /mnt/c", timeout=30)
