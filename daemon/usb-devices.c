@@ -592,10 +592,6 @@ static void on_usb_io_done(const struct usb_io_result *res, void *userdata) {
         }
 }
 
-/* A block device appeared. The udev rule has made it read-only, or is about to, unless kyokad
- * said read-write; this is kyokad's own BLKROSET behind it, for every block device of a USB
- * device that kyokad did not decide read-write. A device whose decision is still pending was
- * authorised before this kyokad started: its decision re-checks its block devices. */
 static uint64_t event_diskseq(struct udev_device *dev) {
         const char *s = udev_device_get_property_value(dev, "DISKSEQ");
         char *end;
@@ -678,6 +674,11 @@ static void usb_device_new_medium(struct usb_devices *u, struct usb_device *d, c
         usb_device_decide(u, d, USB_RECORD_REEVALUATED);
 }
 
+/* A block device appeared (or a new medium in one). The udev rule has made it read-only, or is
+ * about to, unless kyokad said read-write; this is kyokad's own BLKROSET behind it, for every
+ * block device of a USB device that kyokad did not decide read-write. A device whose decision
+ * is still pending was authorised before this kyokad started: its decision re-checks its block
+ * devices. */
 static void on_block_event(struct udev_device *dev, const char *action, void *userdata) {
         struct usb_devices *u = userdata;
         const char *syspath = udev_device_get_syspath(dev), *devnode = udev_device_get_devnode(dev);

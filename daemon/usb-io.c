@@ -141,11 +141,11 @@ static void job_apply(struct usb_io *io, struct usb_io_result *res) {
                 }
                 return;
         }
+        struct usb_access a = { .block = req->access, .hidraw = req->hidraw, .bound = req->bound,
+                                .n_diskseq = MIN(req->n_diskseq, (uint8_t) USB_ACCESS_DISKSEQ_MAX) };
+        memcpy(a.diskseq, req->diskseq, sizeof a.diskseq);
         if (io->access_files) {
                 /* Before `authorized`: the udev rule reads it when the block devices appear. */
-                struct usb_access a = { .block = req->access, .hidraw = req->hidraw, .bound = req->bound,
-                                        .n_diskseq = MIN(req->n_diskseq, (uint8_t) USB_ACCESS_DISKSEQ_MAX) };
-                memcpy(a.diskseq, req->diskseq, sizeof a.diskseq);
                 int k = usb_access_write(io->access_dirfd, req->sysname, &a);
                 if (k < 0 && !only_hid_or_hub(&req->desc)) {
                         if (r)
@@ -159,9 +159,6 @@ static void job_apply(struct usb_io *io, struct usb_io_result *res) {
         if (in_place) {
                 /* Its scan passed: the disks it saw are opened where they are; anything else
                  * (a card swapped in meanwhile) stays held, and its uevent brings a new scan. */
-                struct usb_access a = { .block = req->access, .hidraw = req->hidraw, .bound = true,
-                                        .n_diskseq = MIN(req->n_diskseq, (uint8_t) USB_ACCESS_DISKSEQ_MAX) };
-                memcpy(a.diskseq, req->diskseq, sizeof a.diskseq);
                 _cleanup_close_ int dev = open("/dev", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 res->open_error = dev < 0 ? negative_errno() : usb_device_open_bound(fd, req->sysname, &a, dev);
                 trace_point(req->sysname, "opened-in-place");

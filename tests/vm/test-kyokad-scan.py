@@ -635,6 +635,22 @@ def case_reader_swap(vm, k):
     check("... its file system mounts read-write (the second card's file)", rc == 0 and "second" in out,
           out.strip()[-200:])
 
+    # Pulled: no medium is held (scan-held no-medium); the next card is scanned when it comes.
+    vm.qmp("eject", id=READER_LUN, force=True)
+    took = wait_log(vm, r"SCAN-READER-1.*virus scan did not finish \(no-medium", 40)
+    ok = vm.holds(f"b=$(ls {DEV}/[0-9]-7/*:*/host*/target*/*/block/ | head -1) && [ \"$(cat /sys/block/$b/ro)\" = 1 ] && "
+                  f"[ \"$(stat -c %a:%U:%G /dev/$b)\" = 600:root:root ]", 2)
+    recs = records_for(vm, SERIAL_READER, "scan-held")
+    check("the card pulled: the reader is held (ro=1, 600 root:root), scan-held no-medium recorded",
+          took is not None and ok and recs and recs[-1].get("reason") == "no-medium",
+          f"{node_state(vm, '7')}; {json.dumps(recs[-1:], ensure_ascii=False)[:200]}")
+    swap_card(vm, IMAGES["reader2b"])
+    took = vm.wait_for(f"grep -c 'SCAN-READER-1.*virus scan passed' {LOG} | grep -qx {passes + 2}", timeout=60)
+    ok = usable_rw(vm, "7", 30)
+    b, seq2 = reader_disk(vm, "7")
+    check("... a card put into the empty reader: scanned, then usable read-write", took is not None and ok is not None,
+          node_state(vm, "7"))
+
     swap_card(vm, IMAGES["reader3"])
     tries, opened, first = watch_new_card(vm, "7", seq2, f"{auth_is('7', 0)}")
     check("a card with the EICAR file swapped in: held at once (uid 1000 in group disk cannot open it for writing)",
@@ -685,6 +701,7 @@ def main():
         IMAGES["card"] = stick_with_files(work, "card", CARD_FILES, size_mb=32)
         IMAGES["reader1"] = stick_with_files(work, "reader1", {"first.txt": b"first\n"})
         IMAGES["reader2"] = stick_with_files(work, "reader2", {"second.txt": b"second\n"})
+        IMAGES["reader2b"] = stick_with_files(work, "reader2b", {"again.txt": b"again\n"})
         IMAGES["reader3"] = stick_with_files(work, "reader3", {"third.txt": b"third\n", "eicar.com": EICAR})
         racer = os.path.join(work, "blk-racer")
         subprocess.run(["cc", "-O2", "-Wall", "-o", racer, RACER_SRC], check=True)
