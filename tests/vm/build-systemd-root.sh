@@ -2,7 +2,8 @@
 # Builds (or reuses) the full Debian 12 root that tests/vm/test-systemd.py and test-fleet.py boot with systemd
 # as PID 1: debootstrap minbase with systemd, udev, dbus, kmod, iproute2, procps and the
 # runtime libraries of kyokad and policyctl (ldd build/kyokad), the package's Recommends
-# (weasyprint, fonts-ipaexfont-gothic), plus the pinned kernel's
+# (weasyprint, fonts-ipaexfont-gothic), clamav-daemon with its units masked (clamd for the
+# virus scan before use; test-systemd.py starts it with its own database), plus the pinned kernel's
 # modules that the tests need (e1000e: the NIC whose link must survive kyoka's installation).
 # Also a 1 MB busybox initrd that loads virtio/ext4 and switch_roots to /dev/vda. No kyoka
 # files: the test installs kyoka's .deb (make deb) in the running guest on every run; the
@@ -32,6 +33,11 @@ PACKAGES="systemd,systemd-sysv,udev,dbus,kmod,iproute2,procps,nftables,openssh-s
 # first: python3-fonttools depends on "python3-scipy | python3-munkres", and apt's first choice
 # brings scipy, pythran, g++ and boost (845 MB instead of 227 MB more; docs/install.md).
 RECOMMENDS="python3-munkres weasyprint fonts-ipaexfont-gothic"
+# clamd for the virus scan before use (test-systemd.py's "virus scan under systemd"): Debian's
+# clamav-daemon (Depends only). Its units are masked below: the guest has no network for
+# freshclam and no signature database until the test brings one and starts clamd itself.
+SCANNER="clamav-daemon"
+SCANNER_UNITS="clamav-daemon.service clamav-daemon.socket clamav-freshclam.service clamav-clamonacc.service"
 # In the root (loaded by udev and kyokad): USB storage and HID, nftables for kyokad's network
 # enforcement, e1000e for a NIC present before kyoka is installed. In the initrd: what mounting the root needs.
 MODULES="xhci-pci xhci-hcd usb-storage uas sd_mod sg usbhid hid-generic nf_tables nft_meta_bridge autofs4 e1000e"
@@ -61,7 +67,7 @@ if [ -z "$mirror" ]; then
 fi
 
 key=$( {
-        echo "$SUITE $mirror $PACKAGES $RECOMMENDS $MODULES $INITRD_MODULES $(basename "$kdeb")"
+        echo "$SUITE $mirror $PACKAGES $RECOMMENDS $SCANNER $SCANNER_UNITS $MODULES $INITRD_MODULES $(basename "$kdeb")"
         dpkg-query -W -f='${Package}=${Version} ' debootstrap busybox-static kmod
         cat "$0"
 } | sha256sum | cut -c1-16)
@@ -86,8 +92,13 @@ debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$R" "$mirror" > "$
 cp /etc/resolv.conf "$R/etc/resolv.conf"
 # shellcheck disable=SC2086
 { chroot "$R" apt-get update && DEBIAN_FRONTEND=noninteractive chroot "$R" apt-get install -y \
-        --no-install-recommends $RECOMMENDS; } >> "$work/debootstrap.log" 2>&1 \
-        || { tail -20 "$work/debootstrap.log" >&2; die "apt-get install $RECOMMENDS in the root failed"; }
+        --no-install-recommends $RECOMMENDS $SCANNER; } >> "$work/debootstrap.log" 2>&1 \
+        || { tail -20 "$work/debootstrap.log" >&2; die "apt-get install $RECOMMENDS $SCANNER in the root failed"; }
+# Masked (a symlink to /dev/null, as systemctl mask makes): none of clamav's units starts at
+# boot, so none fails ("the system is running").
+for u in $SCANNER_UNITS; do
+        ln -sfn /dev/null "$R/etc/systemd/system/$u"
+done
 rm -f "$R/etc/resolv.conf"
 # apt's caches and lists (105 MB): the guest has no network to use them.
 rm -rf "$R"/var/cache/apt/archives/*.deb "$R"/var/cache/apt/*.bin "$R"/var/lib/apt/lists/*_*
