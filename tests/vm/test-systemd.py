@@ -18,7 +18,9 @@ disk:
    decides it; the ledger verifies across the upgrade.
 2. The kernel command line of the package's GRUB snippet: everything kyokad's unit promises
    (the checks from before the package; the weekly export with report.pdf made by the
-   package's Recommends, WeasyPrint and IPAexGothic, inside the export unit's sandbox), then
+   package's Recommends, WeasyPrint and IPAexGothic, inside the export unit's sandbox; the virus
+   scan before use with the root's clamav-daemon, started by the test with a database made on
+   the host: a clean stick held, passed, read-write; an EICAR stick de-authorised), then
    `apt-get purge`: the system as before (controllers
    open as they were, units, rules, GRUB snippet and nftables tables gone), the ledger and the
    exports kept and verifying; reinstalled, the ledger goes on; purged with debconf's
@@ -52,8 +54,9 @@ TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 from vm import VM, VMError  # noqa: E402
 from tap import check, note, run_cases, summary  # noqa: E402
-from kyoka_guest import (BLOCK_HELPER, BUILD, DEV, KYOKAD, POLICYCTL, Approver, attr, auth_is,  # noqa: E402
-                         dd_roundtrip, has_usb, no_sd_of, sd_name, sd_of, stick_image, usb_path)
+from kyoka_guest import (BLOCK_HELPER, BUILD, CLAMD_SOCKET, DEV, EICAR, KYOKAD, POLICYCTL, Approver, attr,  # noqa: E402
+                         auth_is, clamd_overlay_files, dd_roundtrip, has_usb, no_sd_of, sd_name, sd_of, stick_image,
+                         usb_path)
 
 SERIAL_OK = "KYOKA-SD-OK"      # approved read-write from the start
 SERIAL_NO = "KYOKA-SD-NO"      # not approved; approved by `policyctl install`, revoked by reload
@@ -65,6 +68,11 @@ SERIAL_FIRST = "KYOKA-SD-FIRST"  # plugged on the fresh install: the lockdown bl
 SERIAL_AFTER = "KYOKA-SD-AFTER"  # plugged after the purge: usable again
 SERIAL_CARRY = "KYOKA-SD-CARRY"  # approved read-write: files copied to it recorded by kyoka-carry.service
 PERMIT_CARRY = "P-CARRY"
+SERIAL_SCAN = "KYOKA-SD-SCAN"    # approved with --scan: a clean stick, held until clamd passes it
+SERIAL_VIRUS = "KYOKA-SD-VIRUS"  # approved with --scan: holds the EICAR test file
+SCAN_FILES = {"報告書/2026-11.txt": b"monthly report\n" * 100, "data.csv": b"a,b\n1,2\n"}
+VIRUS_FILES = {"readme.txt": b"hello\n", "docs/eicar.com": EICAR}
+CLAMD_CONF = "/etc/clamav-test/clamd.conf"
 DEB_DIR = os.environ.get("KYOKA_DEB_DIR", os.path.join(BUILD, "deb"))                    # make deb
 DEB_PREVIOUS_DIR = os.environ.get("KYOKA_DEB_PREVIOUS_DIR", os.path.join(BUILD, "deb-previous"))
 GUEST_DEBS = "/root/kyoka"     # previous/ and current/ .debs, approver/admin.pub
@@ -166,7 +174,9 @@ def debs_in(d):
 
 def make_disk(img, work, approver, previous, current):
     """The cached root plus what the admin brings: the .debs, the approver's public key; the
-    test's command channel, two users and a Japanese locale (journalctl -x in Japanese)."""
+    test's command channel, two users and a Japanese locale (journalctl -x in Japanese); clamd's
+    test configuration and its one-signature database (made on the host: `sigtool --md5` of
+    EICAR; the root has Debian's clamav-daemon, its units masked)."""
     t = time.monotonic()
     root = os.path.join(work, "root")
     os.makedirs(root)
@@ -185,6 +195,10 @@ def make_disk(img, work, approver, previous, current):
     with open(os.path.join(root, "etc/systemd/system/kyoka-test-cmd.service"), "w") as f:
         f.write(CMD_UNIT)
     sh("systemctl", f"--root={root}", "enable", "kyoka-test-cmd.service")
+    for src, dst in clamd_overlay_files(work):
+        if dst.startswith("/etc/clamav-test/"):      # the binary is the root's own (clamav-daemon)
+            os.makedirs(os.path.dirname(os.path.join(root, dst.lstrip("/"))), exist_ok=True)
+            shutil.copy(src, os.path.join(root, dst.lstrip("/")))
     # Two local users (the package's sysusers makes the group kyoka; the test adds alice to it).
     for user, uid in (("alice", 1001), ("bob", 1002)):
         sh("chroot", root, "useradd", "-M", "-u", str(uid), "-s", "/bin/sh", user)
@@ -459,6 +473,152 @@ def case_carry_gone(vm):
                        f"[ \"$(cat /sys/block/$(ls {usb_path('8')}/*:*/host*/target*/*/block/ | head -1)/ro)\" = 0 ]",
                        timeout=30)
     check("... the worker back: read-write again (ro=0)", took is not None, f"{part}")
+
+
+def stick_with_files(work, name, files, size_mb=16):
+    """An MBR stick (stick_image's layout) whose ext4 file system holds FILES (as in
+    test-kyokad-scan.py)."""
+    tree = os.path.join(work, name + ".d")
+    for rel, data in files.items():
+        p = os.path.join(tree, rel)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        with open(p, "wb") as f:
+            f.write(data)
+    img = stick_image(os.path.join(work, name + ".img"), size_mb=size_mb, fs=False)
+    part = os.path.join(work, name + ".part")
+    n = (size_mb << 11) - 2048
+    sh("mkfs.ext4", "-q", "-F", "-d", tree, "-L", "KYOKA", "-O", "^has_journal", part, f"{n // 2}k")
+    sh("dd", f"if={part}", f"of={img}", "bs=1M", "seek=1", "conv=notrunc", "status=none")
+    os.unlink(part)
+    return img
+
+
+def partition_state(vm, port):
+    """'RO MODE OWNER:GROUP' of the first partition of the stick on PORT, or None."""
+    sd = sd_name(vm, port)
+    if not sd:
+        return None
+    rc, out = vm.run(f"echo $(cat /sys/class/block/{sd}1/ro) $(stat -c '%a %U:%G' /dev/{sd}1)")
+    return " ".join(out.split()) if rc == 0 else None
+
+
+def partition_is(port, ro, mode_group):
+    """A guest shell test: the stick on PORT is authorised, its first partition has RO and its
+    node MODE:GROUP (e.g. 600:root)."""
+    p = f"$(ls {usb_path(port)}/*:*/host*/target*/*/block/ 2>/dev/null | head -1)1"
+    return (f"{auth_is(port, 1)} && {sd_of(port)} && p={p} && [ -e /sys/class/block/$p ] && "
+            f"[ \"$(cat /sys/class/block/$p/ro)\" = {ro} ] && [ \"$(stat -c %a:%G /dev/$p)\" = {mode_group} ]")
+
+
+def scan_journal(vm, serial, since):
+    """kyokad's journal lines after the first SINCE about the stick SERIAL and scans (what a
+    failure shows)."""
+    return "\n".join(l for l in journal(vm).splitlines()[since:]
+                     if serial in l or re.search(r"scan|clam", l, re.I))[-2500:]
+
+
+def wait_scan_record(vm, serial, event, timeout=120, grace=20):
+    """The ledger's EVENT records for the stick SERIAL, waited for up to TIMEOUT s, and its
+    scan-held records: a scan-held record ends the wait GRACE s after it first appeared (a
+    scanner that is still starting may hold the stick once, and pass it on the next try)."""
+    deadline, held_since = time.monotonic() + timeout, None
+    recs, held = [], []
+    while time.monotonic() < deadline:
+        recs = [r for r in carry_records(vm, event) if r.get("serial") == serial]
+        held = [r for r in carry_records(vm, "scan-held") if r.get("serial") == serial]
+        if recs:
+            break
+        if held and held_since is None:
+            held_since = time.monotonic()
+        if held_since is not None and time.monotonic() - held_since > grace:
+            break
+        time.sleep(1)
+    return recs, held
+
+
+def case_scan(vm, work, approver):
+    """Scan before use under the shipped units (issue 15): kyokad.service has no /run/clamav
+    (TemporaryFileSystem=/run:ro), no namespaces and no @mount or capset, so the scan must run
+    where it can. clamd is Debian's clamav-daemon from the root, started by the test with the
+    host-made database (its own units are masked). A clean stick approved with --scan is held
+    (read-only, root's alone) until clamd passes it, then read-write and usable by alice; a
+    stick with the EICAR file is de-authorised with a scan-infected record."""
+    rc, out = vm.run(f"mkdir -p /run/clamav && systemd-run --unit=test-clamd /usr/sbin/clamd -c {CLAMD_CONF}",
+                     timeout=60)
+    took = vm.wait_for(f"[ -S {CLAMD_SOCKET} ]", timeout=120)
+    rc, ver = vm.run("dpkg-query -W -f='${Version}' clamav-daemon")
+    check(f"clamd (clamav-daemon {ver.strip()} in the root) runs as test-clamd.service with the test database "
+          f"(sigtool --md5 of EICAR), its socket {CLAMD_SOCKET}", took is not None,
+          f"{took:.1f} s" if took is not None else
+          out.strip() + " " + vm.run("journalctl -q -b -u test-clamd.service -o cat --no-pager | tail -8")[1])
+    # The carry-out worker must be connected, or a read-write stick is read-only for another reason.
+    check("... kyoka-carry.service is connected to kyokad (a read-write stick is not read-only for its lack)",
+          wait_journal(vm, r"Carry-out worker connected", 30) is not None)
+    try:
+        scan_sticks(vm, work, approver)
+    finally:
+        vm.run("systemctl stop test-clamd.service", timeout=60)
+
+
+def scan_sticks(vm, work, approver):
+    approver.approve_usb(SERIAL_SCAN, "P-SCAN", options=("--scan",))
+    approver.approve_usb(SERIAL_VIRUS, "P-VIRUS", options=("--scan",))
+    approver.sign()
+    put_policy(vm, approver, "/tmp/scan")
+    rc, out = vm.run("policyctl install /tmp/scan/policy.conf", timeout=60)
+    text = approver.text()
+    check(f"policyctl install (serial {serial(approver)}): two sticks approved read-write with --scan "
+          "(scan = \"required\")",
+          rc == 0 and all('scan = "required";' in text.split(f'"{p}"', 1)[-1].split("}", 1)[0]
+                          for p in ("P-SCAN", "P-VIRUS")), " ".join(out.split())[:300])
+
+    img = stick_with_files(work, "scan-clean", SCAN_FILES)
+    since = len(journal(vm).splitlines())
+    vm.plug_usb_storage("scan1", serial=SERIAL_SCAN, port="6", image=img)
+    held = vm.wait_for(partition_is("6", 1, "600:root") + " && p=" +
+                       f"$(ls {usb_path('6')}/*:*/host*/target*/*/block/ | head -1)1 && "
+                       "[ \"$(stat -c %U /dev/$p)\" = root ] && [ -e /run/udev/data/b$(cat /sys/class/block/$p/dev) ]",
+                       timeout=30)
+    state = partition_state(vm, "6")
+    check("clean stick approved with --scan: held first (authorised, its partition ro=1, node 600 root:root)",
+          held is not None and state == "1 600 root:root", f"{state}; authorized={attr(vm, '6', 'authorized')}")
+    recs, held_recs = wait_scan_record(vm, SERIAL_SCAN, "scan-passed")
+    r = recs[-1] if recs else {}
+    ok = check("... clamd passes it: a scan-passed record in the ledger (2 files, scanner ClamAV ..., decision allow)",
+               r.get("files") == len(SCAN_FILES) and r.get("scanner", "").startswith("ClamAV")
+               and r.get("decision") == "allow",
+               json.dumps(r, ensure_ascii=False)[:400] if r else "no scan-passed record; scan-held: " +
+               json.dumps([h.get("reason") for h in held_recs]))
+    if not ok:
+        note("kyokad's journal about the scan:\n" + scan_journal(vm, SERIAL_SCAN, since))
+    took = vm.wait_for(partition_is("6", 0, "660:disk"), timeout=30)
+    check("... then read-write: its partition ro=0, node 660 root:disk", took is not None, partition_state(vm, "6"))
+    part = (sd_name(vm, "6") or "sdX") + "1"
+    rc, out = vm.run(f"mkdir -p /media/alice/SCAN && chown root:alice /media/alice && chmod 0750 /media/alice && "
+                     f"mount /dev/{part} /media/alice/SCAN && chown alice:alice /media/alice/SCAN && "
+                     "runuser -u alice -- sh -c 'cat /media/alice/SCAN/data.csv && echo new > /media/alice/SCAN/new.txt "
+                     "&& sync && cat /media/alice/SCAN/new.txt'; umount /media/alice/SCAN", timeout=60)
+    check("... mounted at /media/alice/SCAN: alice reads its files and writes a new one",
+          rc == 0 and "1,2" in out and "new" in out.split(), out.strip()[-300:])
+    vm.unplug("scan1")
+
+    img = stick_with_files(work, "scan-virus", VIRUS_FILES)
+    since = len(journal(vm).splitlines())
+    vm.plug_usb_storage("virus1", serial=SERIAL_VIRUS, port="6", image=img)
+    check("stick with the EICAR file approved with --scan: it arrives", vm.wait_for(has_usb("6"), timeout=20) is not None)
+    recs, held_recs = wait_scan_record(vm, SERIAL_VIRUS, "scan-infected")
+    r = recs[-1] if recs else {}
+    ok = check("... a scan-infected record names eicar.com (signature eicar.com.UNOFFICIAL, decision block)",
+               r.get("file_path", "").endswith("docs/eicar.com") and r.get("signature") == "eicar.com.UNOFFICIAL"
+               and r.get("decision") == "block",
+               json.dumps(r, ensure_ascii=False)[:400] if r else "no scan-infected record; scan-held: " +
+               json.dumps([h.get("reason") for h in held_recs]))
+    if not ok:
+        note("kyokad's journal about the scan:\n" + scan_journal(vm, SERIAL_VIRUS, since))
+    took = vm.wait_for(f"{has_usb('6')} && {auth_is('6', 0)} && {no_sd_of('6')}", timeout=30)
+    check("... and it is de-authorised: authorized=0, no sdX", took is not None,
+          f"authorized={attr(vm, '6', 'authorized')}; {partition_state(vm, '6')}")
+    vm.unplug("virus1")
 
 
 def case_unapproved(vm):
@@ -1150,6 +1310,7 @@ def main():
                          ("approved stick", lambda: case_approved(vm)),
                          ("carry-out record", lambda: case_carry(vm, work)),
                          ("carry-out worker gone", lambda: case_carry_gone(vm)),
+                         ("virus scan under systemd", lambda: case_scan(vm, work, approver)),
                          ("unapproved stick", lambda: case_unapproved(vm)),
                          ("read-only", lambda: case_read_only(vm)),
                          ("devices", lambda: case_devices(vm)),
@@ -1162,6 +1323,11 @@ def main():
                          ("ledger and export", lambda: case_ledger_export(vm)),
                          ("journal", lambda: case_journal(vm)),
                          ("purge", lambda: case_purge(vm, S, work))]
+                # By hand: KYOKA_VM_CASES="virus scan under systemd" runs only the named cases of
+                # boot 2 (boot 1, which installs the package, always runs).
+                only = [c for c in os.environ.get("KYOKA_VM_CASES", "").split(",") if c]
+                if only:
+                    cases = [(n, c) for n, c in cases if n in only]
                 run_cases(cases)
             finally:
                 save_journal(vm)
