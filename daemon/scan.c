@@ -185,12 +185,14 @@ static int scan_service_connect(const struct scan_params *p) {
         if (len < 0)
                 return len;
 
-        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        /* Non-blocking: a service that has stopped accepting (its backlog full) is an error
+         * here, never a stall of kyokad's loop. */
+        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
                 return negative_errno();
         if (connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0)
                 return negative_errno();
-        /* One short line into an empty socket buffer: it does not block. */
+        /* One short line into an empty socket buffer. */
         ssize_t k = send(fd, line, (size_t) len, MSG_NOSIGNAL);
         if (k != len)
                 return k < 0 ? negative_errno() : -EIO;
