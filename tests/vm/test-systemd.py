@@ -511,10 +511,12 @@ def partition_is(port, ro, mode_group):
 
 
 def scan_journal(vm, serial, since):
-    """kyokad's journal lines after the first SINCE about the stick SERIAL and scans (what a
-    failure shows)."""
-    return "\n".join(l for l in journal(vm).splitlines()[since:]
+    """kyokad's journal lines after the first SINCE about the stick SERIAL and scans, and the
+    last lines of the scan units' journal, if any (what a failure shows)."""
+    text = "\n".join(l for l in journal(vm).splitlines()[since:]
                      if serial in l or re.search(r"scan|clam", l, re.I))[-2500:]
+    units = vm.run("journalctl -q -b -u 'kyoka-scan*' -o short-monotonic --no-pager | tail -12", timeout=30)[1]
+    return text + ("\nthe scan units' journal (kyoka-scan*):\n" + units.strip() if units.strip() else "")
 
 
 def wait_scan_record(vm, serial, event, timeout=120, grace=20):
@@ -574,14 +576,20 @@ def scan_sticks(vm, work, approver):
 
     img = stick_with_files(work, "scan-clean", SCAN_FILES)
     since = len(journal(vm).splitlines())
-    vm.plug_usb_storage("scan1", serial=SERIAL_SCAN, port="6", image=img)
-    held = vm.wait_for(partition_is("6", 1, "600:root") + " && p=" +
-                       f"$(ls {usb_path('6')}/*:*/host*/target*/*/block/ | head -1)1 && "
-                       "[ \"$(stat -c %U /dev/$p)\" = root ] && [ -e /run/udev/data/b$(cat /sys/class/block/$p/dev) ]",
-                       timeout=30)
-    state = partition_state(vm, "6")
-    check("clean stick approved with --scan: held first (authorised, its partition ro=1, node 600 root:root)",
-          held is not None and state == "1 600 root:root", f"{state}; authorized={attr(vm, '6', 'authorized')}")
+    # clamd stopped (SIGSTOP: its socket accepts, it answers nothing) until the held state has
+    # been seen, so that a fast scan cannot pass the stick before the test looks. The state is
+    # read in the same guest test that sees udev done with the partition.
+    vm.run("systemctl kill -s SIGSTOP test-clamd.service", check=True)
+    try:
+        vm.plug_usb_storage("scan1", serial=SERIAL_SCAN, port="6", image=img)
+        held = vm.wait_for(partition_is("6", 1, "600:root") + " && p=" +
+                           f"$(ls {usb_path('6')}/*:*/host*/target*/*/block/ | head -1)1 && "
+                           "[ \"$(stat -c %U /dev/$p)\" = root ] && "
+                           "[ -e /run/udev/data/b$(cat /sys/class/block/$p/dev) ]", timeout=30)
+        check("clean stick approved with --scan: held first (authorised, its partition ro=1, node 600 root:root)",
+              held is not None, f"{partition_state(vm, '6')}; authorized={attr(vm, '6', 'authorized')}")
+    finally:
+        vm.run("systemctl kill -s SIGCONT test-clamd.service")
     recs, held_recs = wait_scan_record(vm, SERIAL_SCAN, "scan-passed")
     r = recs[-1] if recs else {}
     ok = check("... clamd passes it: a scan-passed record in the ledger (2 files, scanner ClamAV ..., decision allow)",
