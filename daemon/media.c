@@ -513,8 +513,9 @@ static void media_match(struct media *m, const struct medium *d, struct policy_d
                 *ret_held = true;
                 snprintf(reason + n, size - n, "; held for its virus scan: root's alone and read-only until it passes");
         } else if (dec->scan_written && dec->verdict == VERDICT_ALLOW) {
-                /* Fail closed: files written to media on other buses are not seen (the carry-out
-                 * record watches USB media), so none could be scanned as the policy asks. */
+                /* Fail closed: files written to media on other buses are recorded but not
+                 * scanned (the owner's part, usb_devices_file_scanned(), is USB's), so none could
+                 * be scanned as the policy asks. */
                 dec->verdict = VERDICT_READ_ONLY;
                 snprintf(reason + n, size - n, "; read-only: files written to it could not be scanned "
                          "(scan \"in-and-out\" is for USB media)");
