@@ -286,6 +286,15 @@ int ledger_open(const char *path, unsigned flags, size_t queue_max, struct ledge
         l->read_only = ro;
         l->queue_max = queue_max ?: LEDGER_QUEUE_DEFAULT;
 
+        if (!(flags & LEDGER_OPEN_APPENDER)) {
+                /* The walks over a whole ledger (export, verify) read it through a mapping, not a
+                 * pread() and a copy per page. Not kyokad's appender: its memory stays small. */
+                char sql[64];
+                snprintf(sql, sizeof sql, "PRAGMA mmap_size=%lld;", (long long) LEDGER_MMAP_MAX);
+                r = exec(l, sql);
+                if (r < 0)
+                        return r;
+        }
         if (!ro) {
                 /* WAL: readers (policyctl) never block kyokad's appends. synchronous=FULL: a
                  * transaction that returned survives a power cut, which is the promise. */
@@ -632,20 +641,23 @@ const char *ledger_break_to_string(enum ledger_break b) {
         return "?";
 }
 
-/* Compares column I+0 of S (field table order) with the decoded record. */
-static bool column_matches(sqlite3_stmt *s, const struct ledger_field *f, int col, const struct ledger_record *r) {
+/* Compares column COL of S (field table order) with field F of the decoded record, whose text
+ * is LEN bytes long (ledger_record_decode_into()). The column's value is read once: the
+ * statement is this thread's alone. */
+static bool column_matches(sqlite3_stmt *s, const struct ledger_field *f, int col, const struct ledger_record *r,
+                           size_t len) {
         const char *field = (const char *) r + f->offset;
+        sqlite3_value *v = sqlite3_column_value(s, col);
 
         if (f->type == LEDGER_FIELD_INT)
-                return sqlite3_column_type(s, col) == SQLITE_INTEGER &&
-                       sqlite3_column_int64(s, col) == *(const int64_t *) field;
-        if (sqlite3_column_type(s, col) != SQLITE_TEXT)
+                return sqlite3_value_type(v) == SQLITE_INTEGER && sqlite3_value_int64(v) == *(const int64_t *) field;
+        if (sqlite3_value_type(v) != SQLITE_TEXT)
                 return false;
         const char *want = f->type == LEDGER_FIELD_TEXT ? field : f->names[*(const int *) field];
-        const unsigned char *got = sqlite3_column_text(s, col);
-        size_t n = (size_t) sqlite3_column_bytes(s, col);
-        /* The same length and bytes (so no NUL inside GOT either). */
-        return got && n == strlen(want) && memcmp(got, want, n) == 0;
+        const unsigned char *got = sqlite3_value_text(v);
+        size_t n = (size_t) sqlite3_value_bytes(v);
+        /* The same length and bytes (so no NUL inside GOT either: WANT has none in its LEN). */
+        return got && n == len && memcmp(got, want, n) == 0;
 }
 
 struct row {
@@ -653,6 +665,7 @@ struct row {
         int64_t row_seq;
         const uint8_t *prev, *hash, *enc;
         size_t enc_size;
+        uint16_t lengths[LEDGER_FIELDS_COUNT];
 };
 
 /* Reads the current row of a sql_select_range statement, checking it is well-formed and that
@@ -669,7 +682,7 @@ static enum ledger_break row_read(sqlite3_stmt *s, struct row *ret, char *detail
         w->hash = sqlite3_column_blob(s, COL_HASH);
         if (!w->enc || !w->prev || !w->hash || sqlite3_column_bytes(s, COL_PREV) != LEDGER_HASH_SIZE ||
             sqlite3_column_bytes(s, COL_HASH) != LEDGER_HASH_SIZE ||
-            ledger_record_decode(w->enc, w->enc_size, &w->rec) < 0) {
+            ledger_record_decode_into(w->enc, w->enc_size, &w->rec, w->lengths) < 0) {
                 snprintf(detail, size, "encoding, prev_hash or hash malformed");
                 return LEDGER_BREAK_ENCODING;
         }
@@ -678,7 +691,7 @@ static enum ledger_break row_read(sqlite3_stmt *s, struct row *ret, char *detail
                 return LEDGER_BREAK_SEQ;
         }
         for (size_t i = 1; i < ledger_fields_count; i++)
-                if (!column_matches(s, &ledger_fields[i], (int) i, &w->rec)) {
+                if (!column_matches(s, &ledger_fields[i], (int) i, &w->rec, w->lengths[i])) {
                         snprintf(detail, size, "column %s differs", ledger_fields[i].name);
                         return LEDGER_BREAK_COLUMN;
                 }

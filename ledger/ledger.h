@@ -30,6 +30,9 @@
  * (2 MiB) fills up as the ledger grows and is never given back: kyokad's memory grew with every
  * plug until it was full. */
 #define LEDGER_APPENDER_CACHE_KIB 128
+/* Read-only and one-off handles map the database (up to SQLite's own limit, 2 GiB in Debian's
+ * build) instead of copying every page they read. */
+#define LEDGER_MMAP_MAX 2147418112
 #define LEDGER_RETENTION_DEFAULT_DAYS 1827 /* five years, leap days included */
 
 struct ledger;

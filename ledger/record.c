@@ -136,6 +136,7 @@ const struct ledger_field ledger_fields[] = {
         TEXT_FIELD_SINCE(process, 5),
 };
 const size_t ledger_fields_count = ELEMENTSOF(ledger_fields);
+_Static_assert(ELEMENTSOF(ledger_fields) == LEDGER_FIELDS_COUNT, "LEDGER_FIELDS_COUNT is not the field count");
 
 _Static_assert(ELEMENTSOF(ledger_fields) * 4 + 1 + sizeof(struct ledger_record) < LEDGER_ENCODING_MAX,
                "LEDGER_ENCODING_MAX too small");
@@ -411,18 +412,43 @@ size_t ledger_record_encode(const struct ledger_record *r, uint8_t *buf) {
         return (size_t) (p - buf);
 }
 
+/* Whether S (N bytes and a NUL, N < SIZE) is text as ledger_text_set(…, SIZE, S) leaves it,
+ * which then gives it back unchanged. A run of printable ASCII but the backslash is copied as
+ * it is: checked here directly (most text is just that); anything else as ledger_text_set()
+ * sees it. */
+static bool text_is_clean(const char *s, size_t n, size_t size) {
+        char tmp[LEDGER_MESSAGE_MAX];
+        size_t i = 0;
+
+        while (i < n && (uint8_t) s[i] >= 0x20 && (uint8_t) s[i] < 0x7f && s[i] != '\\')
+                i++;
+        if (i == n)
+                return true;
+        return ledger_text_set(tmp, size, s) == n && memcmp(tmp, s, n) == 0;
+}
+
 int ledger_record_decode(const uint8_t *buf, size_t size, struct ledger_record *ret) {
-        struct ledger_record r = { .count = 1 };
+        struct ledger_record r;
+        int k = ledger_record_decode_into(buf, size, &r, NULL);
+        if (k < 0)
+                return k;
+        *ret = r;
+        return 0;
+}
+
+int ledger_record_decode_into(const uint8_t *buf, size_t size, struct ledger_record *ret, uint16_t *ret_lengths) {
         size_t o = 1;
 
         if (size < 1 || !version_known(buf[0]))
                 return -EBADMSG;
-        r.version = buf[0];
+        *ret = (struct ledger_record) { .count = 1, .version = buf[0] };
         for (size_t i = 0; i < ledger_fields_count; i++) {
                 const struct ledger_field *f = &ledger_fields[i];
-                char *field = (char *) &r + f->offset;
+                char *field = (char *) ret + f->offset;
 
-                if (f->since > r.version)
+                if (ret_lengths)
+                        ret_lengths[i] = 0;
+                if (f->since > ret->version)
                         continue;
 
                 if (size - o < 4)
@@ -433,6 +459,8 @@ int ledger_record_decode(const uint8_t *buf, size_t size, struct ledger_record *
                         return -EBADMSG;
                 const uint8_t *v = buf + o;
                 o += n;
+                if (ret_lengths)
+                        ret_lengths[i] = (uint16_t) MIN(n, (uint32_t) UINT16_MAX);
 
                 switch (f->type) {
                 case LEDGER_FIELD_INT: {
@@ -450,8 +478,7 @@ int ledger_record_decode(const uint8_t *buf, size_t size, struct ledger_record *
                         memcpy(field, v, n);
                         field[n] = 0;
                         /* Only sanitised text is ever encoded: anything else was not written by us. */
-                        char tmp[LEDGER_MESSAGE_MAX];
-                        if (ledger_text_set(tmp, f->size, field) != n || memcmp(tmp, field, n) != 0)
+                        if (!text_is_clean(field, n, f->size))
                                 return -EBADMSG;
                         break;
                 }
@@ -465,10 +492,9 @@ int ledger_record_decode(const uint8_t *buf, size_t size, struct ledger_record *
                 }
         }
         /* The ranges ledger_record_normalise() enforces on every record appended. */
-        if (o != size || r.time_nsec < 0 || r.time_nsec > 999999999 || r.utc_offset < -24 * 3600 ||
-            r.utc_offset > 24 * 3600 || r.count < 1)
+        if (o != size || ret->time_nsec < 0 || ret->time_nsec > 999999999 || ret->utc_offset < -24 * 3600 ||
+            ret->utc_offset > 24 * 3600 || ret->count < 1)
                 return -EBADMSG;
-        *ret = r;
         return 0;
 }
 
