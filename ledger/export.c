@@ -185,6 +185,9 @@ struct writer {
         struct media_tracker *media;
         const struct export_options *opts;
         uint64_t usage_rows, fault_rows, media_rows;
+        /* The week's last policy-loaded record, if it has one: the policy in force at its end. */
+        struct ledger_record policy;
+        bool has_policy;
 };
 
 static int writer_record(const struct ledger_record *r, const uint8_t prev[static LEDGER_HASH_SIZE],
@@ -195,6 +198,10 @@ static int writer_record(const struct ledger_record *r, const uint8_t prev[stati
         enum export_media_kind mk = export_media_kind(r);
         int k;
 
+        if (r->event == LEDGER_EVENT_POLICY_LOADED) {
+                w->policy = *r;
+                w->has_policy = true;
+        }
         if (w->f[FILE_USAGE] && export_is_usage(r)) {
                 k = csv_write_row(w->f[FILE_USAGE], r, lang);
                 if (k < 0)
@@ -388,7 +395,7 @@ int export_write(struct ledger *l, const struct export_week *week, const struct 
         _cleanup_(media_tracker_freep) struct media_tracker *media = NULL;
         _cleanup_free_ char *manifest_text = NULL;
         _cleanup_close_ int dirfd = -EBADF;
-        struct ledger_record host, policy;
+        struct ledger_record host;
         struct manifest m = { .version = MANIFEST_VERSION };
         struct writer w = { .opts = opts };
         char hostdir[LEDGER_HOSTNAME_MAX];
@@ -478,14 +485,15 @@ int export_write(struct ledger *l, const struct export_week *week, const struct 
         }
 
         if (want[FILE_REPORT]) {
-                bool has_policy = policy_record_at(l, end, &policy);
+                /* The last one of the week, or else the last one before it. */
+                bool has_policy = w.has_policy || policy_record_at(l, first, &w.policy);
                 struct html_context c = {
                         .host = m.host,
                         .machine_id = m.machine_id,
                         .week = week,
                         .header = &m.header,
                         .policy = opts->policy,
-                        .policy_at_end = has_policy ? &policy : NULL,
+                        .policy_at_end = has_policy ? &w.policy : NULL,
                         .first_seq = first,
                         .last_seq = end - 1,
                         .start_hash = m.start_hash,

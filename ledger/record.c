@@ -226,9 +226,17 @@ size_t ledger_text_set(char *dst, size_t size, const char *src) {
                         memcpy(piece, src + i, 4);
                         m = 4;
                 } else {
-                        /* a byte that starts no valid character is escaped alone */
-                        n = utf8_decode(src + i, len - i, NULL) ?: 1;
-                        m = identity_sanitize(src + i, n, piece, sizeof piece);
+                        uint32_t cp;
+                        n = utf8_decode(src + i, len - i, &cp);
+                        if (n > 0 && cp != '\\' && !utf8_is_unsafe_codepoint(cp)) {
+                                /* What identity_sanitize() keeps as it is (Japanese text, say). */
+                                memcpy(piece, src + i, n);
+                                m = n;
+                        } else {
+                                /* a byte that starts no valid character is escaped alone */
+                                n = n ?: 1;
+                                m = identity_sanitize(src + i, n, piece, sizeof piece);
+                        }
                 }
                 if (o + m + 1 > size)
                         break;
