@@ -180,6 +180,10 @@ enum { FILE_FAULTS, FILE_MEDIA, FILE_RECORDS, FILE_REPORT, FILE_PDF, FILE_USAGE,
 
 struct writer {
         FILE *f[_FILE_MAX];
+        /* All but the PDF (which its engine writes) are hashed as they are written: FD under F. */
+        struct hashing_file *hashing[_FILE_MAX];
+        int fd[_FILE_MAX];
+        uint8_t sha256[_FILE_MAX][32];
         char *tmp[_FILE_MAX];             /* their temporary names in the week's directory */
         struct html_report *html;
         struct media_tracker *media;
@@ -244,22 +248,33 @@ static int close_file(FILE *f) {
 }
 
 /* A new file for NAME, created exclusively under an unpredictable name: nothing planted in the
- * directory beforehand can be written through. */
-static int open_tmp(int dirfd, const char *name, FILE **ret, char **ret_tmp) {
+ * directory beforehand can be written through. With RET_HASHING, what is written through *RET
+ * is hashed on its way (*RET_FD is the file, closed by the caller after *RET); without, *RET
+ * is the file's own stream (the PDF engine writes to its descriptor). */
+static int open_tmp(int dirfd, const char *name, FILE **ret, struct hashing_file **ret_hashing, int *ret_fd,
+                    char **ret_tmp) {
         _cleanup_free_ char *tmp = NULL;
+        FILE *f = NULL;
         int r;
 
         _cleanup_close_ int fd = file_create_tmp_at(dirfd, name, 0644, &tmp);
         if (fd < 0)
                 return fd;
         /* The same mode whatever the exporting shell's umask. */
-        FILE *f = fchmod(fd, 0644) >= 0 ? fdopen(fd, "w") : NULL;
-        if (!f) {
+        if (fchmod(fd, 0644) < 0)
                 r = negative_errno();
+        else if (ret_hashing)
+                r = hashing_file_open(fd, &f, ret_hashing);
+        else
+                r = (f = fdopen(fd, "w")) ? 0 : negative_errno();
+        if (r < 0) {
                 (void) unlinkat(dirfd, tmp, 0);
                 return r;
         }
-        TAKE_FD(fd);
+        if (ret_hashing)
+                *ret_fd = TAKE_FD(fd);
+        else
+                TAKE_FD(fd);
         /* Large writes: a week is a gigabyte. */
         (void) setvbuf(f, NULL, _IOFBF, 1u << 20);
         *ret = f;
@@ -459,10 +474,12 @@ int export_write(struct ledger *l, const struct export_week *week, const struct 
         if (r < 0)
                 return r;
         w.media = media;
+        for (size_t i = 0; i < _FILE_MAX; i++)
+                w.fd[i] = -EBADF;
         for (size_t i = 0; i < _FILE_MAX; i++) {
                 if (!want[i])
                         continue;
-                r = open_tmp(dirfd, export_files[i], &w.f[i], &w.tmp[i]);
+                r = open_tmp(dirfd, export_files[i], &w.f[i], i == FILE_PDF ? NULL : &w.hashing[i], &w.fd[i], &w.tmp[i]);
                 if (r < 0)
                         goto fail;
         }
@@ -510,7 +527,10 @@ int export_write(struct ledger *l, const struct export_week *week, const struct 
         for (size_t i = 0; i < _FILE_MAX; i++) {
                 if (!w.f[i] || i == FILE_PDF)
                         continue;
-                r = close_file(TAKE_PTR(w.f[i]));
+                r = hashing_file_close(TAKE_PTR(w.f[i]), w.hashing[i], w.sha256[i]);
+                w.hashing[i] = hashing_file_free(w.hashing[i]);
+                closep(&w.fd[i]);
+                w.fd[i] = -EBADF;
                 if (r < 0)
                         goto fail;
         }
@@ -547,24 +567,16 @@ int export_write(struct ledger *l, const struct export_week *week, const struct 
                 snprintf(m.files[m.n_files].name, sizeof m.files[0].name, "%s", export_files[i]);
                 m.n_files++;
         }
-        /* records.jsonl, the largest by far, hashed on the other core alongside the rest. */
-        struct files_sha256 job = { .dirfd = dirfd };
-        size_t records_index = SIZE_MAX;
-        for (size_t i = 0; i < m.n_files; i++)
-                if (streq(m.files[i].name, "records.jsonl")) {
-                        records_index = i;
-                        job.names[job.n++] = m.files[i].name;
-                }
-        if (job.n > 0)
-                files_sha256_start(&job);
+        /* The files' hashes were taken as they were written; the PDF's, its engine's, now. */
         r = 0;
-        for (size_t i = 0; i < m.n_files && r >= 0; i++)
-                if (i != records_index)
-                        r = file_sha256_at(dirfd, m.files[i].name, m.files[i].sha256);
-        if (job.n > 0) {
-                files_sha256_wait(&job);
-                if (r >= 0 && (r = job.errors[0]) >= 0)
-                        memcpy(m.files[records_index].sha256, job.hashes[0], 32);
+        for (size_t i = 0, k = 0; i < _FILE_MAX && r >= 0; i++) {
+                if (!want[i])
+                        continue;
+                if (i == FILE_PDF)
+                        r = file_sha256_at(dirfd, export_files[i], m.files[k].sha256);
+                else
+                        memcpy(m.files[k].sha256, w.sha256[i], 32);
+                k++;
         }
         if (r < 0)
                 goto fail;
@@ -597,6 +609,8 @@ fail:
         for (size_t i = 0; i < _FILE_MAX; i++) {
                 if (w.f[i])
                         fclose(w.f[i]);
+                hashing_file_free(w.hashing[i]);
+                closep(&w.fd[i]);
                 if (w.tmp[i]) {
                         (void) unlinkat(dirfd, w.tmp[i], 0);
                         free(w.tmp[i]);
