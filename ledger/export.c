@@ -194,8 +194,18 @@ struct writer {
         bool has_policy;
 };
 
+_Static_assert(LEDGER_PREPARE_MAX >= LEDGER_JSONL_MAX, "a records.jsonl line must fit");
+
+/* On the reading thread: the record's records.jsonl line (the export's second core). */
+static size_t writer_prepare(const struct ledger_record *r, const uint8_t prev[static LEDGER_HASH_SIZE],
+                             const uint8_t hash[static LEDGER_HASH_SIZE], char *buf, void *userdata) {
+        return jsonl_format_record(r, prev, hash, buf);
+}
+
+/* TEXT: the record's records.jsonl line, made by writer_prepare(). */
 static int writer_record(const struct ledger_record *r, const uint8_t prev[static LEDGER_HASH_SIZE],
-                         const uint8_t hash[static LEDGER_HASH_SIZE], void *userdata) {
+                         const uint8_t hash[static LEDGER_HASH_SIZE], const char *text, size_t text_len,
+                         void *userdata) {
         struct writer *w = userdata;
         enum export_lang lang = w->opts->lang;
         const char *permit = media_tracker_permit(w->media, r);
@@ -224,11 +234,8 @@ static int writer_record(const struct ledger_record *r, const uint8_t prev[stati
                         return k;
                 w->media_rows++;
         }
-        if (w->f[FILE_RECORDS]) {
-                k = jsonl_write_record(w->f[FILE_RECORDS], r, prev, hash);
-                if (k < 0)
-                        return k;
-        }
+        if (w->f[FILE_RECORDS] && fwrite_unlocked(text, 1, text_len, w->f[FILE_RECORDS]) != text_len)
+                return -EIO;
         if (w->html) {
                 k = html_report_add(w->html, r, permit);
                 if (k < 0)
@@ -496,7 +503,8 @@ int export_write(struct ledger *l, const struct export_week *week, const struct 
 
         /* One pass over the week, every format fed from the same records. */
         if (end > first) {
-                r = ledger_foreach_prefetch(l, first, end - 1, writer_record, &w);
+                r = ledger_foreach_prepared(l, first, end - 1, want[FILE_RECORDS] ? writer_prepare : NULL, writer_record,
+                                            &w);
                 if (r < 0)
                         goto fail;
         }

@@ -308,7 +308,10 @@ char *csv_cell(const char *s);
  * plain number when it is one. */
 int csv_write_cells(FILE *f, const char *const *cells, size_t n, uint64_t numbers);
 
-/* export-json.c */
+/* export-json.c: records.jsonl's line for R, LF included, into BUF (LEDGER_JSONL_MAX bytes):
+ * its length. */
+size_t jsonl_format_record(const struct ledger_record *r, const uint8_t prev[static LEDGER_HASH_SIZE],
+                           const uint8_t hash[static LEDGER_HASH_SIZE], char *buf);
 int jsonl_write_record(FILE *f, const struct ledger_record *r, const uint8_t prev[static LEDGER_HASH_SIZE],
                        const uint8_t hash[static LEDGER_HASH_SIZE]);
 

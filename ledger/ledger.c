@@ -769,11 +769,15 @@ finish:
         return r;
 }
 
-static int foreach_in_transaction(struct ledger *l, int64_t from, int64_t to, ledger_record_cb cb, void *userdata) {
+static int foreach_in_transaction(struct ledger *l, int64_t from, int64_t to, ledger_prepare_cb prep,
+                                  ledger_prepared_cb cb, void *userdata) {
         _cleanup_(sqlite3_finalizep) sqlite3_stmt *s = NULL;
+        _cleanup_free_ char *text = NULL;
         char detail[256];
         int r, rc;
 
+        if (prep && !(text = malloc(LEDGER_PREPARE_MAX)))
+                return -ENOMEM;
         r = prepare_select_range(l, &s);
         if (r < 0)
                 return r;
@@ -781,14 +785,29 @@ static int foreach_in_transaction(struct ledger *l, int64_t from, int64_t to, le
         sqlite3_bind_int64(s, 2, to);
         while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
                 struct row w;
+                size_t len = 0;
                 /* Readers trust only rows whose columns agree with their hashed bytes. */
                 if (row_read(s, &w, detail, sizeof detail) != LEDGER_OK)
                         return -EBADMSG;
-                r = cb(&w.rec, w.prev, w.hash, userdata);
+                if (prep)
+                        len = prep(&w.rec, w.prev, w.hash, text, userdata);
+                r = cb(&w.rec, w.prev, w.hash, text, len, userdata);
                 if (r < 0)
                         return r;
         }
         return rc == SQLITE_DONE ? 0 : sqlite_errno(l->db, rc);
+}
+
+/* ledger_foreach()'s callback as a ledger_prepared_cb. */
+struct plain_cb {
+        ledger_record_cb cb;
+        void *userdata;
+};
+
+static int plain_cb_call(const struct ledger_record *r, const uint8_t prev[static LEDGER_HASH_SIZE],
+                         const uint8_t hash[static LEDGER_HASH_SIZE], const char *text, size_t text_len, void *userdata) {
+        const struct plain_cb *p = userdata;
+        return p->cb(r, prev, hash, p->userdata);
 }
 
 int ledger_foreach(struct ledger *l, int64_t from, int64_t to, ledger_record_cb cb, void *userdata) {
@@ -798,7 +817,7 @@ int ledger_foreach(struct ledger *l, int64_t from, int64_t to, ledger_record_cb 
         /* One snapshot for the schema check and the rows (a migration may come in between). */
         if (own && (r = exec(l, "BEGIN")) < 0)
                 return r;
-        r = foreach_in_transaction(l, from, to, cb, userdata);
+        r = foreach_in_transaction(l, from, to, NULL, plain_cb_call, &(struct plain_cb) { cb, userdata });
         if (own)
                 (void) exec(l, "COMMIT");
         return r;
@@ -812,6 +831,7 @@ int ledger_foreach(struct ledger *l, int64_t from, int64_t to, ledger_record_cb 
 struct prefetch_item {
         struct row row;                 /* row.prev and row.hash point to the copies below */
         uint8_t prev[LEDGER_HASH_SIZE], hash[LEDGER_HASH_SIZE];
+        size_t text_offset, text_len;   /* what PREPARE wrote, in its batch's text */
 };
 
 struct prefetch {
@@ -820,6 +840,10 @@ struct prefetch {
         struct ledger *l;
         sqlite3_stmt *s;
         struct prefetch_item *items;    /* PREFETCH_SLOTS x PREFETCH_BATCH */
+        ledger_prepare_cb prepare;
+        void *userdata;
+        char *text[PREFETCH_SLOTS];     /* each batch's prepared text, grown as needed */
+        size_t text_size[PREFETCH_SLOTS];
         size_t n[PREFETCH_SLOTS];       /* rows in each batch */
         uint64_t produced, consumed;    /* batches, ever */
         bool done, stop;
@@ -843,7 +867,7 @@ static void *prefetch_run(void *userdata) {
                         break;
 
                 struct prefetch_item *batch = p->items + slot * PREFETCH_BATCH;
-                size_t n = 0;
+                size_t n = 0, text_used = 0;
                 int rc = SQLITE_ROW, error = 0;
                 while (n < PREFETCH_BATCH && (rc = sqlite3_step(p->s)) == SQLITE_ROW) {
                         struct prefetch_item *it = &batch[n];
@@ -854,6 +878,23 @@ static void *prefetch_run(void *userdata) {
                         }
                         memcpy(it->prev, it->row.prev, LEDGER_HASH_SIZE);
                         memcpy(it->hash, it->row.hash, LEDGER_HASH_SIZE);
+                        it->text_offset = text_used;
+                        it->text_len = 0;
+                        if (p->prepare) {
+                                if (p->text_size[slot] - text_used < LEDGER_PREPARE_MAX) {
+                                        size_t size = text_used + 4 * LEDGER_PREPARE_MAX;
+                                        char *t = realloc(p->text[slot], size);
+                                        if (!t) {
+                                                error = -ENOMEM;
+                                                break;
+                                        }
+                                        p->text[slot] = t;
+                                        p->text_size[slot] = size;
+                                }
+                                it->text_len = p->prepare(&it->row.rec, it->prev, it->hash, p->text[slot] + text_used,
+                                                          p->userdata);
+                                text_used += it->text_len;
+                        }
                         n++;
                 }
                 bool done = error < 0 || rc != SQLITE_ROW;
@@ -873,9 +914,10 @@ static void *prefetch_run(void *userdata) {
         return NULL;
 }
 
-static int prefetch_in_transaction(struct ledger *l, int64_t from, int64_t to, ledger_record_cb cb, void *userdata) {
+static int prefetch_in_transaction(struct ledger *l, int64_t from, int64_t to, ledger_prepare_cb prep,
+                                   ledger_prepared_cb cb, void *userdata) {
         _cleanup_(sqlite3_finalizep) sqlite3_stmt *s = NULL;
-        struct prefetch p = { .l = l };
+        struct prefetch p = { .l = l, .prepare = prep, .userdata = userdata };
         pthread_t thread;
         int r;
 
@@ -895,7 +937,7 @@ static int prefetch_in_transaction(struct ledger *l, int64_t from, int64_t to, l
                 pthread_cond_destroy(&p.cond);
                 pthread_mutex_destroy(&p.lock);
                 free(p.items);
-                return foreach_in_transaction(l, from, to, cb, userdata);
+                return foreach_in_transaction(l, from, to, prep, cb, userdata);
         }
 
         r = 0;
@@ -912,7 +954,8 @@ static int prefetch_in_transaction(struct ledger *l, int64_t from, int64_t to, l
                 /* The rows before a bad one are given to CB first, as foreach_in_transaction does. */
                 struct prefetch_item *batch = p.items + slot * PREFETCH_BATCH;
                 for (size_t i = 0; i < n && r >= 0; i++)
-                        r = cb(&batch[i].row.rec, batch[i].prev, batch[i].hash, userdata);
+                        r = cb(&batch[i].row.rec, batch[i].prev, batch[i].hash,
+                               p.text[slot] ? p.text[slot] + batch[i].text_offset : NULL, batch[i].text_len, userdata);
 
                 pthread_mutex_lock(&p.lock);
                 p.consumed++;
@@ -929,19 +972,26 @@ static int prefetch_in_transaction(struct ledger *l, int64_t from, int64_t to, l
         pthread_cond_destroy(&p.cond);
         pthread_mutex_destroy(&p.lock);
         free(p.items);
+        for (size_t i = 0; i < PREFETCH_SLOTS; i++)
+                free(p.text[i]);
         return r;
 }
 
-int ledger_foreach_prefetch(struct ledger *l, int64_t from, int64_t to, ledger_record_cb cb, void *userdata) {
+int ledger_foreach_prepared(struct ledger *l, int64_t from, int64_t to, ledger_prepare_cb prep, ledger_prepared_cb cb,
+                            void *userdata) {
         bool own = sqlite3_get_autocommit(l->db);
         int r;
 
         if (own && (r = exec(l, "BEGIN")) < 0)
                 return r;
-        r = prefetch_in_transaction(l, from, to, cb, userdata);
+        r = prefetch_in_transaction(l, from, to, prep, cb, userdata);
         if (own)
                 (void) exec(l, "COMMIT");
         return r;
+}
+
+int ledger_foreach_prefetch(struct ledger *l, int64_t from, int64_t to, ledger_record_cb cb, void *userdata) {
+        return ledger_foreach_prepared(l, from, to, NULL, plain_cb_call, &(struct plain_cb) { cb, userdata });
 }
 
 int ledger_seq_at_time(struct ledger *l, int64_t t, int64_t *ret_seq) {

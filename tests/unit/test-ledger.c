@@ -682,9 +682,9 @@ static void test_v3_ledger_gains_wireless_columns(void **state) {
         assert_int_equal(sql_int(db, "SELECT count(*) FROM records WHERE ssid = 'hot\\x1bspot' AND event = 'wireless-joined'"), 1);
 }
 
-/* ledger_foreach_prefetch (the export's reader on a second thread) gives the callback what
- * ledger_foreach gives it: the same records in the same order, the rows before a bad one and
- * then -EBADMSG, and stops at the callback's error. */
+/* ledger_foreach_prefetch and ledger_foreach_prepared (the export's reader on a second thread)
+ * give the callback what ledger_foreach gives it: the same records in the same order, the rows
+ * before a bad one and then -EBADMSG, and stop at the callback's error. */
 struct walk {
         int64_t seqs[1100];
         uint8_t hashes[1100][LEDGER_HASH_SIZE];
@@ -703,16 +703,37 @@ static int walk_cb(const struct ledger_record *r, const uint8_t prev[static LEDG
         return 0;
 }
 
+/* ledger_foreach_prepared: what the reading thread prepared for a record comes with it. */
+static size_t walk_prepare(const struct ledger_record *r, const uint8_t prev[static LEDGER_HASH_SIZE],
+                           const uint8_t hash[static LEDGER_HASH_SIZE], char *buf, void *userdata) {
+        return (size_t) sprintf(buf, "seq %lld hash %02x%02x", (long long) r->seq, hash[0], hash[31]);
+}
+
+static int walk_prepared_cb(const struct ledger_record *r, const uint8_t prev[static LEDGER_HASH_SIZE],
+                            const uint8_t hash[static LEDGER_HASH_SIZE], const char *text, size_t text_len,
+                            void *userdata) {
+        char want[64];
+        int n = sprintf(want, "seq %lld hash %02x%02x", (long long) r->seq, hash[0], hash[31]);
+        assert_int_equal(text_len, (size_t) n);
+        assert_memory_equal(text, want, text_len);
+        return walk_cb(r, prev, hash, userdata);
+}
+
 static void expect_same_walk(struct ledger *l, int64_t from, int64_t to, size_t fail_at, int want_r, size_t want_n) {
-        static struct walk a, b;
+        static struct walk a, b, c;
         a = (struct walk) { .fail_at = fail_at };
         b = (struct walk) { .fail_at = fail_at };
+        c = (struct walk) { .fail_at = fail_at };
         assert_int_equal(ledger_foreach(l, from, to, walk_cb, &a), want_r);
         assert_int_equal(ledger_foreach_prefetch(l, from, to, walk_cb, &b), want_r);
+        assert_int_equal(ledger_foreach_prepared(l, from, to, walk_prepare, walk_prepared_cb, &c), want_r);
         assert_int_equal(a.n, want_n);
         assert_int_equal(b.n, want_n);
+        assert_int_equal(c.n, want_n);
         assert_memory_equal(a.seqs, b.seqs, want_n * sizeof a.seqs[0]);
         assert_memory_equal(a.hashes, b.hashes, want_n * LEDGER_HASH_SIZE);
+        assert_memory_equal(a.seqs, c.seqs, want_n * sizeof a.seqs[0]);
+        assert_memory_equal(a.hashes, c.hashes, want_n * LEDGER_HASH_SIZE);
 }
 
 static void test_foreach_prefetch_is_foreach(void **state) {
