@@ -250,6 +250,10 @@ void ledger_record_set_media(struct ledger_record *r, const struct media_identit
  * scan or file field before 5: its version cannot say it). */
 int ledger_record_normalise(struct ledger_record *r);
 
+/* Whether ledger_record_normalise() would accept R and leave every byte of it as it is: what a
+ * record read back from a file must be (it was written normalised), without a copy. */
+bool ledger_record_is_normal(const struct ledger_record *r);
+
 /* The canonical encoding of R, in R's version, into BUF (at least LEDGER_ENCODING_MAX bytes);
  * returns its length. R must be normalised. */
 size_t ledger_record_encode(const struct ledger_record *r, uint8_t *buf);
