@@ -638,76 +638,297 @@ _printf_(3, 4) static int problem(struct export_verify_report *rep, enum export_
         return -EBADMSG;
 }
 
-static int verify_chain(int dirfd, const struct manifest *m, export_record_cb cb, void *userdata,
-                        struct export_verify_report *rep) {
-        _cleanup_free_ char *line = NULL;
-        _cleanup_fclose_ FILE *f = NULL;
-        uint8_t prev[LEDGER_HASH_SIZE], enc[LEDGER_ENCODING_MAX];
-        size_t cap = 0;
-        ssize_t n;
-        int64_t seq = m->start_seq;
+/* ---- records.jsonl's chain ----------------------------------------------------------------- */
 
-        _cleanup_(ledger_hasher_freep) struct ledger_hasher *hasher = NULL;
-        int k = ledger_hasher_new(&hasher);
+/* What is wrong with a line, found by chain_line(); its words are made once the line's number is
+ * known (chain_problem()): the second half of the file, checked on the other core, counts its
+ * lines from its own start. In the order a line is checked. */
+enum chain_fault {
+        CHAIN_OK,
+        CHAIN_FAULT_LINE,               /* too long or not terminated */
+        CHAIN_FAULT_NOT_RECORD,
+        CHAIN_FAULT_SEQ,
+        CHAIN_FAULT_PREV,
+        CHAIN_FAULT_HASH,
+        CHAIN_FAULT_FIRST,              /* seq 1 is not the ledger's first record MANIFEST names */
+};
+
+/* A walk over lines of records.jsonl, from the start or from a line in the middle. */
+struct chain_walk {
+        const struct manifest *m;
+        struct ledger_hasher *hasher;
+        bool joined;                    /* the first line continues SEQ and PREV (else it is checked at the join) */
+        int64_t seq;                    /* the last record's seq, */
+        uint8_t prev[LEDGER_HASH_SIZE]; /* and its hash */
+        uint64_t records;               /* lines that chained */
+        int64_t first_seq;              /* the first line's record, when not joined */
+        uint8_t first_prev[LEDGER_HASH_SIZE];
+        enum chain_fault fault;
+        int64_t fault_seq, fault_due;
+        int error;                      /* an error other than a fault (I/O, memory) */
+        export_record_cb cb;
+        void *userdata;
+        /* the part of the file, read with pread() from the one descriptor */
+        int fd;
+        off_t from, to;
+        bool *stop;                     /* set when the other half found a fault first */
+};
+
+/* Checks one line (N bytes, its LF included) after those before it. 0, or -EBADMSG with the
+ * fault set, or another error. */
+static int chain_line(struct chain_walk *c, const char *line, size_t n) {
+        struct ledger_record r;
+        uint8_t p[LEDGER_HASH_SIZE], h[LEDGER_HASH_SIZE], computed[LEDGER_HASH_SIZE], enc[LEDGER_ENCODING_MAX];
+        int k;
+
+        if (n > JSONL_LINE_MAX || n == 0 || line[n - 1] != '\n') {
+                c->fault = CHAIN_FAULT_LINE;
+                return -EBADMSG;
+        }
+        /* The form the exporter writes, read directly; any other line as json-c reads it
+         * (older writers, or a line that is not a record), up to a NUL as a C string. */
+        k = ledger_record_from_jsonl(line, n - 1, &r, p, h);
+        if (k < 0) {
+                _cleanup_free_ char *copy = strndup(line, n);
+                if (!copy)
+                        return -ENOMEM;
+                struct json_object *o = json_tokener_parse(copy);
+                k = o ? ledger_record_from_json(o, &r, p, h) : -EBADMSG;
+                json_object_put(o);
+        }
+        if (k < 0) {
+                c->fault = CHAIN_FAULT_NOT_RECORD;
+                return -EBADMSG;
+        }
+        c->fault_seq = r.seq;
+        if (c->records > 0 || c->joined) {
+                if (r.seq != c->seq + 1) {
+                        c->fault = CHAIN_FAULT_SEQ;
+                        c->fault_due = c->seq + 1;
+                        return -EBADMSG;
+                }
+                if (memcmp(p, c->prev, LEDGER_HASH_SIZE) != 0) {
+                        c->fault = CHAIN_FAULT_PREV;
+                        return -EBADMSG;
+                }
+        } else {
+                c->first_seq = r.seq;
+                memcpy(c->first_prev, p, LEDGER_HASH_SIZE);
+        }
+        size_t len = ledger_record_encode(&r, enc);
+        k = ledger_hasher_chain(c->hasher, p, enc, len, computed);
         if (k < 0)
                 return k;
+        if (memcmp(computed, h, LEDGER_HASH_SIZE) != 0) {
+                c->fault = CHAIN_FAULT_HASH;
+                return -EBADMSG;
+        }
+        /* Record 1 is the ledger's first: it must be the one MANIFEST names. */
+        if (r.seq == 1 && c->m->version >= 2 &&
+            (c->m->ledger_seq != 1 || memcmp(h, c->m->ledger_hash, LEDGER_HASH_SIZE) != 0)) {
+                c->fault = CHAIN_FAULT_FIRST;
+                return -EBADMSG;
+        }
+        memcpy(c->prev, h, LEDGER_HASH_SIZE);
+        c->seq = r.seq;
+        c->records++;
+        if (c->cb) {
+                k = c->cb(&r, c->userdata);
+                if (k < 0)
+                        return k;
+        }
+        return 0;
+}
+
+#define CHAIN_READ_SIZE (1u << 20)
+
+/* Walks the lines of C's part of the file: 0 when all chained, -EBADMSG at a fault, or another
+ * error (C->error). */
+static int chain_walk_run(struct chain_walk *c) {
+        /* A line may be read whole into what is left after CHAIN_READ_SIZE: one longer than
+         * JSONL_LINE_MAX is a fault, as soon as that much of it is in. */
+        size_t size = CHAIN_READ_SIZE + JSONL_LINE_MAX + 1, start = 0, len = 0;
+        off_t pos = c->from;
+        int k = 0;
+
+        _cleanup_free_ char *buf = malloc(size);
+        if (!buf)
+                return (c->error = -ENOMEM);
+        for (;;) {
+                if (c->stop && __atomic_load_n(c->stop, __ATOMIC_RELAXED))
+                        return 0;
+                char *nl = len > 0 ? memchr(buf + start, '\n', len) : NULL;
+                if (nl) {
+                        size_t n = (size_t) (nl - (buf + start)) + 1;
+                        k = chain_line(c, buf + start, n);
+                        if (k < 0)
+                                break;
+                        start += n;
+                        len -= n;
+                        continue;
+                }
+                if (len > JSONL_LINE_MAX || pos >= c->to) {
+                        /* Too long, or the last line without its LF (or nothing left). */
+                        if (len > 0)
+                                k = chain_line(c, buf + start, len);
+                        break;
+                }
+                memmove(buf, buf + start, len);
+                start = 0;
+                size_t want = MIN(size - len, (size_t) (c->to - pos));
+                ssize_t got = pread(c->fd, buf + len, want, pos);
+                if (got < 0 && errno == EINTR)
+                        continue;
+                if (got < 0) {
+                        k = negative_errno();
+                        break;
+                }
+                if (got == 0) {
+                        c->to = pos;    /* shorter than it was: what is there is all there is */
+                        continue;
+                }
+                pos += got;
+                len += (size_t) got;
+        }
+        if (k < 0 && k != -EBADMSG)
+                c->error = k;
+        return k;
+}
+
+static void *chain_walk_thread(void *userdata) {
+        (void) chain_walk_run(userdata);
+        return NULL;
+}
+
+/* REP's problem for C's fault, C's lines following RECORDS_BEFORE lines that chained. */
+static int chain_problem(struct export_verify_report *rep, const struct chain_walk *c, uint64_t records_before) {
+        uint64_t records = records_before + c->records;
+        unsigned long line_no = (unsigned long) records + 1;
+        long long seq = (long long) c->fault_seq;
+
+        rep->records = records;
+        switch (c->fault) {
+        case CHAIN_FAULT_LINE:
+                return problem(rep, EXPORT_PROBLEM_CHAIN, "records.jsonl line %lu: too long or not terminated", line_no);
+        case CHAIN_FAULT_NOT_RECORD:
+                return problem(rep, EXPORT_PROBLEM_CHAIN, "records.jsonl line %lu: not a record", line_no);
+        case CHAIN_FAULT_SEQ:
+                return problem(rep, EXPORT_PROBLEM_CHAIN, "records.jsonl line %lu: seq %lld where %lld was due (gap or reordering)",
+                               line_no, seq, (long long) c->fault_due);
+        case CHAIN_FAULT_PREV:
+                return problem(rep, EXPORT_PROBLEM_CHAIN, "records.jsonl seq %lld: prev_hash is not the previous record's hash%s",
+                               seq, records == 0 ? " (the start hash in MANIFEST)" : "");
+        case CHAIN_FAULT_HASH:
+                return problem(rep, EXPORT_PROBLEM_CHAIN, "records.jsonl seq %lld: the hash does not match the record (modified)",
+                               seq);
+        case CHAIN_FAULT_FIRST:
+                return problem(rep, EXPORT_PROBLEM_CHAIN, "records.jsonl seq 1: not the ledger's first record MANIFEST names");
+        default:
+                return -EIO;
+        }
+}
+
+/* Where to cut records.jsonl in two for two cores: just after the first LF at or after its
+ * middle. 0: no cut (a file of one line, or too small to be worth it). */
+static off_t chain_split(int fd) {
+        char buf[4096];
+        struct stat st;
+
+        if (fstat(fd, &st) < 0 || st.st_size < 2)
+                return 0;
+        for (off_t pos = st.st_size / 2; pos < st.st_size;) {
+                ssize_t n = pread(fd, buf, sizeof buf, pos);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return 0;
+                char *nl = memchr(buf, '\n', (size_t) n);
+                if (nl) {
+                        off_t cut = pos + (nl - buf) + 1;
+                        return cut < st.st_size ? cut : 0;
+                }
+                pos += n;
+        }
+        return 0;
+}
+
+/* Checks that records.jsonl chains from MANIFEST's start hash to its end hash without a gap.
+ * Without CB, the second half of the file is walked on another thread: it checks its own lines
+ * and, at the join, that its first line continues the first half; the problem named is the
+ * first in the file, in the words and with the line number a walk from the start gives. CB (in
+ * order, on this thread) sees every record that chained. */
+static int verify_chain(int dirfd, const struct manifest *m, export_record_cb cb, void *userdata,
+                        struct export_verify_report *rep) {
+        _cleanup_(ledger_hasher_freep) struct ledger_hasher *hasher_a = NULL, *hasher_b = NULL;
+        bool stop = false;
+        int k;
+
         _cleanup_close_ int fd = file_open_regular_at(dirfd, "records.jsonl");
         if (fd < 0)
                 return fd;
-        f = fdopen(fd, "r");
-        if (!f)
-                return negative_errno();
-        TAKE_FD(fd);
-        (void) setvbuf(f, NULL, _IOFBF, 1u << 20);
-        memcpy(prev, m->start_hash, LEDGER_HASH_SIZE);
+        k = ledger_hasher_new(&hasher_a);
+        if (k < 0)
+                return k;
+        struct chain_walk a = {
+                .m = m, .hasher = hasher_a, .joined = true, .seq = m->start_seq, .cb = cb, .userdata = userdata,
+                .fd = fd, .from = 0, .to = (off_t) INT64_MAX,
+        };
+        memcpy(a.prev, m->start_hash, LEDGER_HASH_SIZE);
+        struct chain_walk b = a;
+        pthread_t thread;
+        bool split = false;
 
-        while ((n = getline(&line, &cap, f)) >= 0) {
-                struct ledger_record r;
-                uint8_t p[LEDGER_HASH_SIZE], h[LEDGER_HASH_SIZE], computed[LEDGER_HASH_SIZE];
-                unsigned long line_no = (unsigned long) rep->records + 1;
-
-                if ((size_t) n > JSONL_LINE_MAX || n == 0 || line[n - 1] != '\n')
-                        return problem(rep, EXPORT_PROBLEM_CHAIN, "records.jsonl line %lu: too long or not terminated", line_no);
-                /* The form the exporter writes, read directly; any other line as json-c reads it
-                 * (older writers, or a line that is not a record). */
-                k = ledger_record_from_jsonl(line, (size_t) n - 1, &r, p, h);
-                if (k < 0) {
-                        struct json_object *o = json_tokener_parse(line);
-                        k = o ? ledger_record_from_json(o, &r, p, h) : -EBADMSG;
-                        json_object_put(o);
+        off_t cut = cb ? 0 : chain_split(fd);
+        if (cut > 0 && ledger_hasher_new(&hasher_b) >= 0) {
+                b = (struct chain_walk) { .m = m, .hasher = hasher_b, .fd = fd, .from = cut, .to = (off_t) INT64_MAX, .stop = &stop };
+                a.to = cut;
+                split = pthread_create(&thread, NULL, chain_walk_thread, &b) == 0;
+                if (!split)
+                        a.to = (off_t) INT64_MAX;
+        }
+        k = chain_walk_run(&a);
+        if (split) {
+                if (k < 0)
+                        __atomic_store_n(&stop, true, __ATOMIC_RELAXED);
+                (void) pthread_join(thread, NULL);
+        }
+        /* The first half's problem comes first. */
+        if (a.error < 0)
+                return a.error;
+        if (k == -EBADMSG)
+                return chain_problem(rep, &a, 0);
+        if (split) {
+                if (b.error < 0)
+                        return b.error;
+                /* The join: the second half's first line is the line after the first half's
+                 * last. Its form comes first, as on any line (a fault of the second half's
+                 * then); then that it continues the first half. */
+                bool parsed = !(b.records == 0 && (b.fault == CHAIN_FAULT_LINE || b.fault == CHAIN_FAULT_NOT_RECORD));
+                struct chain_walk join = a;
+                join.fault_seq = b.first_seq;
+                if (parsed && b.first_seq != a.seq + 1) {
+                        join.fault = CHAIN_FAULT_SEQ;
+                        join.fault_due = a.seq + 1;
+                        return chain_problem(rep, &join, 0);
                 }
-                if (k < 0)
-                        return problem(rep, EXPORT_PROBLEM_CHAIN, "records.jsonl line %lu: not a record", line_no);
-                if (r.seq != seq + 1)
-                        return problem(rep, EXPORT_PROBLEM_CHAIN, "records.jsonl line %lu: seq %lld where %lld was due (gap or reordering)",
-                                       line_no, (long long) r.seq, (long long) seq + 1);
-                if (memcmp(p, prev, LEDGER_HASH_SIZE) != 0)
-                        return problem(rep, EXPORT_PROBLEM_CHAIN, "records.jsonl seq %lld: prev_hash is not the previous record's hash%s",
-                                       (long long) r.seq, rep->records == 0 ? " (the start hash in MANIFEST)" : "");
-                size_t len = ledger_record_encode(&r, enc);
-                k = ledger_hasher_chain(hasher, prev, enc, len, computed);
-                if (k < 0)
-                        return k;
-                if (memcmp(computed, h, LEDGER_HASH_SIZE) != 0)
-                        return problem(rep, EXPORT_PROBLEM_CHAIN, "records.jsonl seq %lld: the hash does not match the record (modified)",
-                                       (long long) r.seq);
-                /* Record 1 is the ledger's first: it must be the one MANIFEST names. */
-                if (r.seq == 1 && m->version >= 2 && (m->ledger_seq != 1 || memcmp(h, m->ledger_hash, LEDGER_HASH_SIZE) != 0))
-                        return problem(rep, EXPORT_PROBLEM_CHAIN, "records.jsonl seq 1: not the ledger's first record MANIFEST names");
-                memcpy(prev, h, LEDGER_HASH_SIZE);
-                seq = r.seq;
-                rep->records++;
-                if (cb) {
-                        k = cb(&r, userdata);
-                        if (k < 0)
-                                return k;
+                if (parsed && memcmp(b.first_prev, a.prev, LEDGER_HASH_SIZE) != 0) {
+                        join.fault = CHAIN_FAULT_PREV;
+                        return chain_problem(rep, &join, 0);
+                }
+                if (b.fault != CHAIN_OK)
+                        return chain_problem(rep, &b, a.records);
+                if (b.records > 0) {
+                        a.records += b.records;
+                        a.seq = b.seq;
+                        memcpy(a.prev, b.prev, LEDGER_HASH_SIZE);
                 }
         }
-        if (rep->records != m->records || seq != m->end_seq)
+        rep->records = a.records;
+        if (a.records != m->records || a.seq != m->end_seq)
                 return problem(rep, EXPORT_PROBLEM_CHAIN, "records.jsonl holds %llu records up to seq %lld; MANIFEST says %llu up to %lld",
-                               (unsigned long long) rep->records, (long long) seq, (unsigned long long) m->records,
+                               (unsigned long long) a.records, (long long) a.seq, (unsigned long long) m->records,
                                (long long) m->end_seq);
-        if (memcmp(prev, m->end_hash, LEDGER_HASH_SIZE) != 0)
+        if (memcmp(a.prev, m->end_hash, LEDGER_HASH_SIZE) != 0)
                 return problem(rep, EXPORT_PROBLEM_CHAIN, "the last record's hash is not the end hash in MANIFEST");
         rep->chain_checked = true;
         return 0;
