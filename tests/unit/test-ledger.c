@@ -190,6 +190,27 @@ static void test_verify_finds_relinked_prev(void **state) {
         expect_break(f, LEDGER_BREAK_PREV, 3);
 }
 
+/* Verification reads ahead on a second thread, in batches: a break deep in a long ledger is
+ * found where it is, whatever batch it falls in, and the one found first is the first in seq
+ * order (a chain break before a row that does not check against itself, and after). */
+static void test_verify_finds_breaks_across_batches(void **state) {
+        struct fixture *f = *state;
+        struct ledger_verify_report rep;
+        for (int i = 0; i < 1000; i += 50)
+                fill(f->l, 50, 1000 + i);
+        assert_int_equal(ledger_verify(f->l, &rep), 0);
+        assert_int_equal(rep.count, 1000);
+        assert_int_equal(rep.last_seq, 1000);
+        tamper(f, "UPDATE records SET user = 'x' WHERE seq = 900");
+        expect_break(f, LEDGER_BREAK_COLUMN, 900);
+        tamper(f, "UPDATE records SET prev_hash = (SELECT hash FROM records WHERE seq = 1) WHERE seq = 700");
+        expect_break(f, LEDGER_BREAK_PREV, 700);
+        tamper(f, "DELETE FROM records WHERE seq = 300");
+        expect_break(f, LEDGER_BREAK_GAP, 301);
+        tamper(f, "UPDATE records SET encoding = x'00' WHERE seq = 129");
+        expect_break(f, LEDGER_BREAK_ENCODING, 129);
+}
+
 static void test_full_queue_refuses_and_records_the_loss(void **state) {
         struct fixture *f = *state;
         struct ledger_record r = rec(1000), last;
@@ -766,6 +787,7 @@ int main(void) {
                 T(test_verify_finds_reordered_rows),
                 T(test_verify_finds_changed_seq),
                 T(test_verify_finds_relinked_prev),
+                T(test_verify_finds_breaks_across_batches),
                 T(test_full_queue_refuses_and_records_the_loss),
                 T(test_failed_commit_keeps_records_and_records_the_delay),
                 T(test_two_handles_keep_one_chain),
