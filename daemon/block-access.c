@@ -18,7 +18,7 @@
 #include "macro.h"
 #include "media-sysfs.h"
 
-#define ACCESS_FILE_MAX 32            /* what is read of an access file at most (a valid one is <= 23) */
+#define ACCESS_FILE_MAX 400           /* what is read of an access file at most (a valid one is <= 368) */
 #define WALK_DEPTH_MAX 10             /* interface/host/target/lun/block/disk/partition is 7 */
 #define WALK_ENTRIES_MAX 4096
 #define UDEV_DB_MAX (1u << 20)        /* a udev database file is a few hundred bytes */
@@ -101,12 +101,7 @@ static bool trusted_stat(const struct stat *st) {
         return st->st_uid == geteuid() && !(st->st_mode & (S_IWGRP | S_IWOTH));
 }
 
-struct usb_access {
-        enum block_access block;
-        enum hidraw_access hidraw;
-};
-
-#define ACCESS_CLOSED ((struct usb_access) { BLOCK_ACCESS_READ_ONLY, HIDRAW_ACCESS_ROOT })
+#define ACCESS_CLOSED ((struct usb_access) { .block = BLOCK_ACCESS_READ_ONLY, .hidraw = HIDRAW_ACCESS_ROOT })
 
 /* The line at *P (up to a newline or END) is WORD; *P moves past it and its newline. */
 static bool take_line(const char **p, const char *end, const char *word) {
@@ -124,9 +119,28 @@ static bool take_line(const char **p, const char *end, const char *word) {
         return true;
 }
 
-/* The whole of BUF: a media line, then optionally a hidraw line, each with its newline (the
- * last may lack it). N bytes, NULs included: a NUL is not a line end. */
-static bool access_parse(const char *buf, size_t n, struct usb_access *ret) {
+/* A decimal number at *P: no sign, no leading zero, no overflow; *P moves past it. */
+static bool take_number(const char **p, const char *end, uint64_t *ret) {
+        const char *digits = *p;
+        uint64_t v = 0;
+
+        while (*p < end && is_digit(**p)) {
+                uint64_t d = (uint64_t) (**p - '0');
+                if (v > (UINT64_MAX - d) / 10)
+                        return false;
+                v = v * 10 + d;
+                (*p)++;
+        }
+        if (*p == digits || (*p - digits > 1 && digits[0] == '0'))
+                return false;
+        *ret = v;
+        return true;
+}
+
+/* The whole of BUF: a media line, then optionally a hidraw line, then optionally (after a
+ * hidraw line) a diskseq line, each with its newline (the last may lack it). N bytes, NULs
+ * included: a NUL is not a line end. */
+int usb_access_parse(const char *buf, size_t n, struct usb_access *ret) {
         const char *p = buf, *end = buf + n;
         struct usb_access a = ACCESS_CLOSED;
 
@@ -135,58 +149,98 @@ static bool access_parse(const char *buf, size_t n, struct usb_access *ret) {
         else if (take_line(&p, end, "held"))
                 a.block = BLOCK_ACCESS_HELD;
         else if (!take_line(&p, end, "read-only"))
-                return false;
+                return -EBADMSG;
         if (p < end) {
                 if (take_line(&p, end, "hidraw=user"))
                         a.hidraw = HIDRAW_ACCESS_USER;
                 else if (!take_line(&p, end, "hidraw=root"))
-                        return false;
+                        return -EBADMSG;
+        }
+        if (p < end) {
+                if ((size_t) (end - p) < 8 || memcmp(p, "diskseq=", 8) != 0)
+                        return -EBADMSG;
+                p += 8;
+                a.bound = true;
+                while (p < end && *p != '\n') {
+                        uint64_t seq;
+                        if (a.n_diskseq > 0 && *p++ != ' ')
+                                return -EBADMSG;
+                        if (a.n_diskseq >= USB_ACCESS_DISKSEQ_MAX || !take_number(&p, end, &seq) || seq == 0)
+                                return -EBADMSG;
+                        a.diskseq[a.n_diskseq++] = seq;
+                }
+                if (p < end)
+                        p++;            /* its newline, the last byte */
         }
         if (p != end)
-                return false;
+                return -EBADMSG;
         *ret = a;
-        return true;
+        return 0;
 }
 
-static struct usb_access access_read(int dirfd, const char *sysname) {
+void usb_access_read(int dirfd, const char *sysname, struct usb_access *ret) {
         struct stat st;
-        struct usb_access a;
         char buf[ACCESS_FILE_MAX];
 
+        *ret = ACCESS_CLOSED;
         if (dirfd < 0 || !usb_sysname_valid(sysname))
-                return ACCESS_CLOSED;
+                return;
         if (fstat(dirfd, &st) < 0 || !S_ISDIR(st.st_mode) || !trusted_stat(&st))
-                return ACCESS_CLOSED;
+                return;
         _cleanup_close_ int fd = openat(dirfd, sysname, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
         if (fd < 0)
-                return ACCESS_CLOSED;
+                return;
         if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !trusted_stat(&st))
-                return ACCESS_CLOSED;
+                return;
         /* A longer file fills the buffer, and no valid content does. */
         ssize_t n = read_fd_prefix(fd, buf, sizeof buf);
-        if (n < 0 || (size_t) n == sizeof buf || !access_parse(buf, (size_t) n, &a))
-                return ACCESS_CLOSED;
-        return a;
+        if (n < 0 || (size_t) n == sizeof buf || usb_access_parse(buf, (size_t) n, ret) < 0)
+                *ret = ACCESS_CLOSED;
 }
 
 enum block_access block_access_read(int dirfd, const char *sysname) {
-        return access_read(dirfd, sysname).block;
+        struct usb_access a;
+        usb_access_read(dirfd, sysname, &a);
+        return a.block;
 }
 
 enum hidraw_access hidraw_access_read(int dirfd, const char *sysname) {
-        return access_read(dirfd, sysname).hidraw;
+        struct usb_access a;
+        usb_access_read(dirfd, sysname, &a);
+        return a.hidraw;
 }
 
-int block_access_write(int dirfd, const char *sysname, enum block_access a, enum hidraw_access h) {
+enum block_access usb_access_of_node(const struct usb_access *a, bool is_block, uint64_t diskseq) {
+        if (!a->bound)
+                return a->block;
+        if (is_block && diskseq > 0)
+                for (size_t i = 0; i < a->n_diskseq && i < USB_ACCESS_DISKSEQ_MAX; i++)
+                        if (a->diskseq[i] == diskseq)
+                                return a->block;
+        return BLOCK_ACCESS_HELD;
+}
+
+int usb_access_write(int dirfd, const char *sysname, const struct usb_access *a) {
         char tmp[USB_SYSNAME_MAX + 8], text[ACCESS_FILE_MAX];
         int r = 0;
 
-        if (!usb_sysname_valid(sysname))
+        if (!usb_sysname_valid(sysname) || a->n_diskseq > USB_ACCESS_DISKSEQ_MAX || (!a->bound && a->n_diskseq > 0))
                 return -EINVAL;
         if (dirfd < 0)
                 return -EBADF;
+        int n = snprintf(text, sizeof text, "%s\nhidraw=%s\n", block_access_to_string(a->block),
+                         hidraw_access_to_string(a->hidraw));
+        if (a->bound) {
+                n += snprintf(text + n, sizeof text - n, "diskseq=");
+                for (size_t i = 0; i < a->n_diskseq; i++) {
+                        if (a->diskseq[i] == 0)
+                                return -EINVAL;
+                        n += snprintf(text + n, sizeof text - n, "%s%llu", i ? " " : "",
+                                      (unsigned long long) a->diskseq[i]);
+                }
+                n += snprintf(text + n, sizeof text - n, "\n");
+        }
         snprintf(tmp, sizeof tmp, ".%s.tmp", sysname);
-        int n = snprintf(text, sizeof text, "%s\nhidraw=%s\n", block_access_to_string(a), hidraw_access_to_string(h));
         (void) unlinkat(dirfd, tmp, 0);
         _cleanup_close_ int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
         if (fd < 0)
@@ -204,6 +258,10 @@ int block_access_write(int dirfd, const char *sysname, enum block_access a, enum
         if (r < 0)
                 (void) unlinkat(dirfd, tmp, 0);
         return r;
+}
+
+int block_access_write(int dirfd, const char *sysname, enum block_access a, enum hidraw_access h) {
+        return usb_access_write(dirfd, sysname, &(struct usb_access) { .block = a, .hidraw = h });
 }
 
 int block_access_remove(int dirfd, const char *sysname) {
@@ -264,8 +322,10 @@ struct walk {
         const char *only_prefix;
         unsigned budget;
         int (*visit)(struct walk *w, int fd, const char *name, const char *parent, bool in_block);
-        int dev_dirfd;                /* usb_device_has_open_hidraw(): /dev */
+        int dev_dirfd;                /* usb_device_has_open_hidraw(), usb_device_open_bound(): /dev */
         int udev_dirfd;               /* and udev's database, or -1 */
+        const struct usb_access *access;  /* usb_device_open_bound() */
+        int error;                    /* its first error */
 };
 
 /* IN_BLOCK: FD is a disk (a child of a "block" directory) or below one. */
@@ -323,6 +383,108 @@ int usb_device_has_writable_block(int device_dirfd, const char *sysname) {
         if (!usb_sysname_valid(sysname))
                 return -EINVAL;
         return walk(&w, device_dirfd, 0, sysname, "", false);
+}
+
+/* FD's (a disk's sysfs directory) "diskseq". */
+static int read_diskseq_at(int fd, const char *path, uint64_t *ret) {
+        char buf[32];
+        const char *p = buf;
+        uint64_t v;
+
+        _cleanup_close_ int f = openat(fd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (f < 0)
+                return negative_errno();
+        ssize_t n = read_fd_prefix(f, buf, sizeof buf - 1);
+        if (n < 0)
+                return (int) n;
+        if (n > 0 && buf[n - 1] == '\n')
+                n--;
+        if (!take_number(&p, buf + n, &v) || p != buf + n || v == 0)
+                return -EIO;
+        *ret = v;
+        return 0;
+}
+
+/* FD is a block device's directory: a disk, or a partition (then its parent is the disk). */
+static int block_dir_diskseq(int fd, uint64_t *ret) {
+        if (faccessat(fd, "partition", F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+                return read_diskseq_at(fd, "../diskseq", ret);
+        return read_diskseq_at(fd, "diskseq", ret);
+}
+
+int block_devpath_diskseq(const char *devpath, uint64_t *ret) {
+        _cleanup_close_ int fd = open(devpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        return block_dir_diskseq(fd, ret);
+}
+
+static int read_devnum(int fd, dev_t *ret);
+
+/* A disk or partition below the device (a block directory with a "dev"): opened if its disk is
+ * one A names. */
+static int visit_open_bound(struct walk *w, int fd, const char *name, const char *parent, bool in_block) {
+        uint64_t seq;
+        dev_t devnum;
+        struct stat st;
+        int r;
+
+        if (!in_block || faccessat(fd, "dev", F_OK, AT_SYMLINK_NOFOLLOW) < 0 ||
+            (faccessat(fd, "diskseq", F_OK, AT_SYMLINK_NOFOLLOW) < 0 &&
+             faccessat(fd, "partition", F_OK, AT_SYMLINK_NOFOLLOW) < 0))
+                return 0;
+        if (strlen(name) >= 32 || strchr(name, '/'))
+                return 0;
+        r = block_dir_diskseq(fd, &seq);
+        if (r >= 0)
+                r = read_devnum(fd, &devnum);
+        if (r < 0) {
+                if (w->error == 0)
+                        w->error = r;
+                return 0;
+        }
+        if (usb_access_of_node(w->access, true, seq) == BLOCK_ACCESS_HELD)
+                return 0;               /* another medium than the one scanned: stays held */
+        if (w->access->block == BLOCK_ACCESS_READ_WRITE) {
+                _cleanup_close_ int bfd = openat(w->dev_dirfd, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+                if (bfd < 0)
+                        r = negative_errno();
+                else if (fstat(bfd, &st) < 0)
+                        r = negative_errno();
+                else if (!S_ISBLK(st.st_mode) || st.st_rdev != devnum)
+                        r = -ESTALE;
+                else
+                        r = block_device_set_read_only(bfd, false);
+                if (r < 0) {
+                        if (w->error == 0)
+                                w->error = r;
+                        return 0;       /* stays read-only: not opened, not announced */
+                }
+        }
+        _cleanup_close_ int ue = openat(fd, "uevent", O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (ue < 0 || write(ue, "add", 3) != 3) {
+                if (w->error == 0)
+                        w->error = ue < 0 ? negative_errno() : -EIO;
+        }
+        return 0;
+}
+
+int usb_device_open_bound(int device_dirfd, const char *sysname, const struct usb_access *a, int dev_dirfd) {
+        struct walk w = {
+                .only_prefix = sysname,
+                .budget = WALK_ENTRIES_MAX,
+                .visit = visit_open_bound,
+                .dev_dirfd = dev_dirfd,
+                .udev_dirfd = -EBADF,
+                .access = a,
+        };
+
+        if (!usb_sysname_valid(sysname) || !a->bound || a->block == BLOCK_ACCESS_HELD)
+                return -EINVAL;
+        if (dev_dirfd < 0)
+                return -EBADF;
+        int r = walk(&w, device_dirfd, 0, sysname, "", false);
+        return r < 0 ? r : w.error;
 }
 
 /* FD's "dev": "MAJOR:MINOR\n". */

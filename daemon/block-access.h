@@ -9,6 +9,14 @@
  *     hidraw=root | hidraw=user       its hidraw and hiddev nodes: root's alone, or left to
  *                                     udev's rules (which give some to the seat's user)
  *
+ * A device whose storage passed a virus scan (scan.h) has a third line, which binds the file to
+ * the disks that were scanned (the kernel numbers every disk it makes, and every medium change
+ * of a drive, anew: a card swapped in a reader has another diskseq):
+ *
+ *     diskseq=N[ N]...                only these disks (and their partitions) get the first
+ *                                     line's access; every other block device of the device,
+ *                                     and its SCSI generic nodes, are held
+ *
  * The udev helper kyoka-block-access reads it while udev processes the node's "add" event
  * (PROGRAM=, before udev applies permissions and announces the device): a block device is
  * set read-only (BLKROSET) unless the file says "read-write"; a hidraw node is made root's
@@ -45,6 +53,43 @@ enum hidraw_access {
 
 const char *hidraw_access_to_string(enum hidraw_access h); /* "root", "user" */
 
+#define USB_ACCESS_DISKSEQ_MAX 16     /* disks of one USB device bound (mass storage has <= 16 LUNs) */
+
+/* A USB device's access file, whole. */
+struct usb_access {
+        enum block_access block;
+        enum hidraw_access hidraw;
+        bool bound;                   /* a diskseq line: only its disks get BLOCK (may be none) */
+        uint8_t n_diskseq;
+        uint64_t diskseq[USB_ACCESS_DISKSEQ_MAX];   /* each > 0 */
+};
+
+/* The whole of BUF (N bytes, NULs included) as the format above: 0, or -EBADMSG. Numbers are
+ * decimal without sign or leading zero, one space apart, at most USB_ACCESS_DISKSEQ_MAX. */
+int usb_access_parse(const char *buf, size_t n, struct usb_access *ret);
+/* SYSNAME's file, trusted as block_access_read() says; closed (read-only, hidraw=root, not
+ * bound) for anything else. Always fills RET. */
+void usb_access_read(int dirfd, const char *sysname, struct usb_access *ret);
+/* Replaces SYSNAME's file as block_access_write() does; -EINVAL also for more than
+ * USB_ACCESS_DISKSEQ_MAX or a zero diskseq. */
+int usb_access_write(int dirfd, const char *sysname, const struct usb_access *a);
+/* What a node of the device gets under A: IS_BLOCK a disk or a partition, DISKSEQ its disk's (0:
+ * unknown). Unbound: A's access; bound: A's for a disk it names, held for anything else. */
+enum block_access usb_access_of_node(const struct usb_access *a, bool is_block, uint64_t diskseq);
+
+/* The diskseq of the disk that the block device whose sysfs directory is DEVPATH belongs to (the
+ * disk itself, or a partition's parent). 0, or a negative errno (-ENOENT: none, before 5.15). */
+int block_devpath_diskseq(const char *devpath, uint64_t *ret);
+
+/* Opens in place the disks below the USB device SYSNAME (sysfs directory DEVICE_DIRFD; its
+ * interfaces only) whose diskseq A names, after their virus scan passed: without re-attaching
+ * the device, which would make new disks the scan has not seen. Each such disk and its
+ * partitions: BLKROSET off if A says read-write (their nodes in DEV_DIRFD, each checked to be
+ * the device), then an "add" uevent so that udev's rule gives the node A's access (and
+ * 50-udev-default.rules its group). Disks with another diskseq are not touched (held). 0 or the
+ * first negative errno (all are tried). */
+int usb_device_open_bound(int device_dirfd, const char *sysname, const struct usb_access *a, int dev_dirfd);
+
 /* A USB device's sysfs name: BUS-PORT[.PORT]... (digits only), shorter than
  * USB_SYSNAME_MAX. Root hubs ("usb1"), interfaces ("1-2:1.0") and anything with a '/' or
  * ".." are not. */
@@ -60,7 +105,8 @@ int usb_sysname_from_devpath(const char *devpath, char *ret, size_t size);
  * uid owns, in a directory it owns, neither writable by group or others, a regular file (no
  * symlink followed), whose whole content is in the format above, grants anything: read-write,
  * or hidraw=user. Anything else, including every error, is BLOCK_ACCESS_READ_ONLY and
- * HIDRAW_ACCESS_ROOT. */
+ * HIDRAW_ACCESS_ROOT. (The first line only: usb_access_of_node() says what a node of a bound
+ * device gets.) */
 enum block_access block_access_read(int dirfd, const char *sysname);
 enum hidraw_access hidraw_access_read(int dirfd, const char *sysname);
 

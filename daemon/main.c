@@ -2,6 +2,7 @@
 /* kyokad: parse the command line, build the manager, run the loop. */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -16,6 +17,7 @@
 #include "manager.h"
 #include "nft-protocol.h"
 #include "nft-worker.h"
+#include "policy-sign.h"
 #include "scan-worker.h"
 
 #ifndef KYOKA_VERSION
@@ -70,6 +72,23 @@ int main(int argc, char *argv[]) {
         struct manager *m = NULL;
         struct stat st;
         int c, r;
+
+        /* Before any other use of libcrypto (a failure shows at its first use: the policy's
+         * check fails, lockdown). */
+        (void) crypto_init();
+
+        /* The workers below run as processes named kyokad too: `killall -HUP kyokad` or
+         * `kill -HUP $(pidof kyokad)`, meant as a reload, reaches them as well and would end
+         * them (a scan ending without its result, the firewall worker gone). SIGHUP is kyokad's
+         * reload, never a worker's end (kyokad starts them with it blocked). */
+        if (argc >= 2 && (streq(argv[1], NFT_WORKER_ARG) || streq(argv[1], CARRY_WORKER_ARG) ||
+                          streq(argv[1], SCAN_WORKER_ARG))) {
+                sigset_t hup;
+                sigemptyset(&hup);
+                sigaddset(&hup, SIGHUP);
+                (void) signal(SIGHUP, SIG_IGN);         /* a pending one is dropped */
+                (void) sigprocmask(SIG_UNBLOCK, &hup, NULL);
+        }
 
         /* kyokad started by itself to run libnftables apart (net-firewall.c): only with the
          * socket it was given, never by hand. */

@@ -97,6 +97,10 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
  * kyokad decide again. */
 #define CLOCK_JUMP_RECORD_NSEC 1000000000LL
 
+/* How long kyokad waits at start for the USB devices present to be decided and enforced before
+ * it says it is ready (a device whose sysfs reads hang must not hold the boot). */
+#define START_SETTLE_USEC (5 * UINT64_C(1000000))
+
 static void on_clock_set(int64_t jump, void *userdata) {
         struct manager *m = userdata;
 
@@ -539,6 +543,19 @@ int manager_start(struct manager *m) {
         if (r < 0)
                 recorder_fault(m->recorder, FAULT_CONTROL_SOCKET, r, "Failed to create the control socket in %s: %s",
                                m->cfg.runtime_dir, strerror(-r));
+
+        /* The USB devices present are decided and their decisions written to sysfs before
+         * kyokad is ready (a keyboard plugged at boot works once the unit is up; a test or an
+         * admin reading authorized after "ready" finds the decision): their reads and writes
+         * run on usb-io's workers, so the loop runs until they are done. Bounded: a device
+         * whose reads hang is decided when they end, and does not hold the boot. */
+        uint64_t t, until;
+        (void) sd_event_now(m->event, CLOCK_MONOTONIC, &t);
+        for (until = t + START_SETTLE_USEC; usb_devices_settling(m->usb) && t < until;) {
+                if (sd_event_run(m->event, until - t) < 0 || sd_event_get_state(m->event) == SD_EVENT_FINISHED)
+                        break;
+                (void) sd_event_now(m->event, CLOCK_MONOTONIC, &t);
+        }
 
         /* What start recorded on the loop (policy, links) is on disk before kyokad is ready. */
         recorder_flush(m->recorder);

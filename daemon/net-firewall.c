@@ -97,9 +97,12 @@ static int worker_spawn(struct net_firewall *fw) {
                 /* Nothing else of kyokad's (control socket, ledger, netlink) reaches the worker;
                  * CLOEXEC rather than closing, so that exe_fd still works for the exec. */
                 (void) close_range(NFT_WORKER_FD + 1, ~0U, CLOSE_RANGE_CLOEXEC);
-                sigset_t none;
-                sigemptyset(&none);
-                (void) sigprocmask(SIG_SETMASK, &none, NULL);
+                /* Every signal as by default but SIGHUP, kept blocked until the worker ignores
+                 * it (main.c): a reload meant for kyokad must not end a worker. */
+                sigset_t hup;
+                sigemptyset(&hup);
+                sigaddset(&hup, SIGHUP);
+                (void) sigprocmask(SIG_SETMASK, &hup, NULL);
                 if (fw->worker)
                         execve(fw->worker, argv, environ);
                 else

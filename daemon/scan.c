@@ -194,9 +194,12 @@ int scan_job_start(sd_event *e, int exe_fd, const char *worker_path, const struc
                         _exit(127);
                 (void) close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
                 (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
-                sigset_t none;
-                sigemptyset(&none);
-                (void) sigprocmask(SIG_SETMASK, &none, NULL);
+                /* Every signal as by default but SIGHUP, kept blocked until the worker ignores
+                 * it (main.c): a reload meant for kyokad must not end a worker. */
+                sigset_t hup;
+                sigemptyset(&hup);
+                sigaddset(&hup, SIGHUP);
+                (void) sigprocmask(SIG_SETMASK, &hup, NULL);
                 if (exe >= 0)
                         execveat(exe, "", argv, environ, AT_EMPTY_PATH);
                 else

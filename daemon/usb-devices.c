@@ -94,6 +94,19 @@ struct usb_device {
         bool bound;
         struct usb_io_request *held_apply;
         char signature[SCAN_SIGNATURE_MAX]; /* USB_SCAN_INFECTED */
+        /* Its disks as block uevents report them (kernel name, diskseq: the kernel numbers every
+         * disk it makes and every medium change anew), the diskseqs the running or last scan
+         * covers (taken when it starts), and whether the access file is bound to those (its
+         * scan passed: block-access.h). A disk of a bound device with another diskseq is a new
+         * medium (a card swapped in the reader): held and scanned again. */
+        struct usb_disk {
+                char name[32];
+                uint64_t diskseq;
+        } disks[USB_ACCESS_DISKSEQ_MAX];
+        uint8_t n_disks;
+        uint64_t scan_seqs[USB_ACCESS_DISKSEQ_MAX];
+        uint8_t n_scan_seqs;
+        bool scan_bound;
 };
 
 
@@ -347,6 +360,10 @@ static void usb_device_decide(struct usb_devices *u, struct usb_device *d, enum 
          * is attached to redo. */
         bool access_changed = d->decided && d->verdict != VERDICT_BLOCK && verdict != VERDICT_BLOCK &&
                               (d->access != access || d->hidraw != hidraw);
+        /* Its scan passed: the file names the disks the scan saw (others stay held), and from
+         * held it is opened where it is, not attached again (new disks, never scanned). */
+        bool bound = verdict != VERDICT_BLOCK && dec.scan_required && !held;
+        bool open_in_place = bound && access_changed && d->access == BLOCK_ACCESS_HELD && d->hidraw == hidraw;
 
         rec->ev = ev;
         rec->id = d->id;
@@ -360,6 +377,7 @@ static void usb_device_decide(struct usb_devices *u, struct usb_device *d, enum 
         d->scan_written = verdict != VERDICT_BLOCK && dec.scan_written;
         d->hidraw = hidraw;
         d->access = access;
+        d->scan_bound = bound;
         if (held && d->scan != USB_SCAN_RUNNING && d->scan != USB_SCAN_WAITING)
                 d->scan = USB_SCAN_WAITING;     /* armed when its apply is done (on_usb_apply_done) */
         else if (!held && d->scan != USB_SCAN_PASSED && d->scan != USB_SCAN_INFECTED) {
@@ -381,7 +399,11 @@ static void usb_device_decide(struct usb_devices *u, struct usb_device *d, enum 
                 .access = access,
                 .hidraw = hidraw,
                 .access_changed = access_changed,
+                .bound = bound,
+                .n_diskseq = bound ? d->n_scan_seqs : 0,
+                .open_in_place = open_in_place,
         };
+        memcpy(req.diskseq, d->scan_seqs, sizeof req.diskseq);
         snprintf(req.syspath, sizeof req.syspath, "%s", d->syspath);
         snprintf(req.sysname, sizeof req.sysname, "%s", d->sysname);
         usb_io_request_drop(TAKE_PTR(d->held_apply));
@@ -444,6 +466,13 @@ static void on_usb_apply_done(struct usb_devices *u, const struct usb_io_result 
         if (res->r >= 0 && res->reauthorized)
                 log_info("USB device %s attached again so that its block devices are %s", res->req.sysname,
                          block_access_to_string(res->req.access));
+        else if (res->r >= 0 && res->req.open_in_place && res->open_error == 0)
+                log_info("USB device %s: the storage its scan passed is %s now (opened in place)", res->req.sysname,
+                         block_access_to_string(res->req.access));
+        if (res->r >= 0 && res->req.open_in_place && res->open_error < 0)
+                recorder_fault(u->rec, FAULT_ENFORCE, res->open_error, "USB device %s: its scanned storage could not all "
+                               "be opened in place: %s; what could not stays read-only and root's", res->req.sysname,
+                               strerror(-res->open_error));
         if (res->r >= 0 && res->req.authorize && res->req.access == BLOCK_ACCESS_HELD) {
                 struct usb_device *d = usb_device_find(u, res->req.syspath);
                 if (d && d->scan == USB_SCAN_WAITING)
@@ -563,24 +592,111 @@ static void on_usb_io_done(const struct usb_io_result *res, void *userdata) {
         }
 }
 
-/* A block device appeared. The udev rule has made it read-only, or is about to, unless kyokad
- * said read-write; this is kyokad's own BLKROSET behind it, for every block device of a USB
- * device that kyokad did not decide read-write. A device whose decision is still pending was
- * authorised before this kyokad started: its decision re-checks its block devices. */
+static uint64_t event_diskseq(struct udev_device *dev) {
+        const char *s = udev_device_get_property_value(dev, "DISKSEQ");
+        char *end;
+        if (!s)
+                return 0;
+        errno = 0;
+        unsigned long long v = strtoull(s, &end, 10);
+        return errno == 0 && end != s && *end == 0 ? (uint64_t) v : 0;
+}
+
+static struct usb_disk *usb_disk_find(struct usb_device *d, const char *name) {
+        for (size_t i = 0; i < d->n_disks; i++)
+                if (streq(d->disks[i].name, name))
+                        return &d->disks[i];
+        return NULL;
+}
+
+static bool scan_covers(const struct usb_device *d, uint64_t diskseq) {
+        for (size_t i = 0; diskseq > 0 && i < d->n_scan_seqs; i++)
+                if (d->scan_seqs[i] == diskseq)
+                        return true;
+        return false;
+}
+
+/* Keeps D's list of disks as the uevent DEV (a disk or a partition of D) says. Returns whether
+ * it shows a medium that D's scan did not cover: a disk (or a partition of one) with another
+ * diskseq, or a medium change. */
+static bool usb_disk_follow(struct usb_device *d, struct udev_device *dev, const char *action) {
+        const char *devtype = udev_device_get_devtype(dev), *name = udev_device_get_sysname(dev);
+        struct usb_disk *k;
+
+        if (!devtype || !name || strlen(name) >= sizeof d->disks[0].name)
+                return true;            /* nothing to tell it by: a new medium, as far as we know */
+        if (streq(devtype, "partition")) {
+                struct udev_device *disk = udev_device_get_parent_with_subsystem_devtype(dev, "block", "disk");
+                const char *dname = disk ? udev_device_get_sysname(disk) : NULL;
+                k = dname ? usb_disk_find(d, dname) : NULL;
+                return streq(action, "add") && (!k || !scan_covers(d, k->diskseq));
+        }
+        if (!streq(devtype, "disk"))
+                return false;
+        k = usb_disk_find(d, name);
+        if (streq(action, "remove")) {
+                if (k)
+                        *k = d->disks[--d->n_disks];
+                return false;
+        }
+        uint64_t seq = event_diskseq(dev);
+        if (!k && d->n_disks < USB_ACCESS_DISKSEQ_MAX) {
+                k = &d->disks[d->n_disks++];
+                snprintf(k->name, sizeof k->name, "%s", name);
+        }
+        if (k && seq > 0)
+                k->diskseq = seq;
+        if (!streq(action, "add") && !streq(action, "change"))
+                return false;
+        return !scan_covers(d, seq);
+}
+
+/* A medium D's scan did not cover appeared in it (a card swapped in a reader, a disk made anew):
+ * D is held again (attached again, narrowing: nothing opened on the last card survives) and
+ * scanned anew; a held D's scan, running, waiting or failed, starts over (a card put into an
+ * empty reader is another try). */
+static void usb_device_new_medium(struct usb_devices *u, struct usb_device *d, const char *disk) {
+        if (d->scan == USB_SCAN_INFECTED || d->verdict == VERDICT_BLOCK)
+                return;
+        if (d->access == BLOCK_ACCESS_HELD) {
+                if (d->scan == USB_SCAN_WAITING || d->scan == USB_SCAN_RUNNING || d->scan == USB_SCAN_FAULT) {
+                        usb_device_scan_stop(d);
+                        usb_device_scan_arm(u, d);
+                }
+                return;
+        }
+        if (!d->scan_bound)
+                return;
+        log_info("USB device %s: a new medium in %s (not the one scanned): held for its virus scan", d->sysname, disk);
+        usb_device_scan_stop(d);
+        d->scan = USB_SCAN_NONE;
+        d->n_scan_seqs = 0;
+        usb_device_decide(u, d, USB_RECORD_REEVALUATED);
+}
+
+/* A block device appeared (or a new medium in one). The udev rule has made it read-only, or is
+ * about to, unless kyokad said read-write; this is kyokad's own BLKROSET behind it, for every
+ * block device of a USB device that kyokad did not decide read-write. A device whose decision
+ * is still pending was authorised before this kyokad started: its decision re-checks its block
+ * devices. */
 static void on_block_event(struct udev_device *dev, const char *action, void *userdata) {
         struct usb_devices *u = userdata;
         const char *syspath = udev_device_get_syspath(dev), *devnode = udev_device_get_devnode(dev);
-        if (!streq(action, "add"))
-                return;
         struct udev_device *usb = udev_device_get_parent_with_subsystem_devtype(dev, "usb", "usb_device");
 
-        if (!usb || !syspath || !devnode)
-                return;                 /* not on USB (or no node) */
+        if (!usb || !syspath)
+                return;                 /* not on USB */
         const char *usb_syspath = udev_device_get_syspath(usb);
         struct usb_device *d = usb_syspath ? usb_device_find(u, usb_syspath) : NULL;
+        bool uncovered = d && usb_disk_follow(d, dev, action);
+        bool new_medium = uncovered && d->decided && (d->scan_bound || d->access == BLOCK_ACCESS_HELD);
+        if (new_medium)
+                usb_device_new_medium(u, d, udev_device_get_sysname(dev) ?: "?");
+        if (!devnode || (!streq(action, "add") && !new_medium))
+                return;
         /* A held device's storage is scanned once it has settled; a new block device of one whose
          * scan could not finish (a card put into a reader) is another try. */
-        if (d && d->decided && d->access == BLOCK_ACCESS_HELD &&
+        if (d && d->decided && d->access == BLOCK_ACCESS_HELD && streq(action, "add") &&
             (d->scan == USB_SCAN_WAITING || (d->scan == USB_SCAN_FAULT && d->scan_fault == SCAN_FAULT_NO_MEDIUM)))
                 usb_device_scan_arm(u, d);
         if (d && (!d->decided || (d->verdict == VERDICT_ALLOW && d->access == BLOCK_ACCESS_READ_WRITE)))
@@ -639,6 +755,12 @@ static int on_scan_settled(sd_event_source *s, uint64_t usec, void *userdata) {
         d->scan_settle = sd_event_source_disable_unref(d->scan_settle);
         if (!l || d->access != BLOCK_ACCESS_HELD || d->scan_job)
                 return 0;
+        /* What this scan covers: the disks as their latest uevents said. A medium changed since
+         * has another diskseq and stays held after a pass (its uevent starts another scan). */
+        d->n_scan_seqs = 0;
+        for (size_t i = 0; i < d->n_disks; i++)
+                if (d->disks[i].diskseq > 0)
+                        d->scan_seqs[d->n_scan_seqs++] = d->disks[i].diskseq;
         struct scan_params p = {
                 .syspath = d->syspath,
                 .clamd_socket = u->clamd_socket ?: KYOKA_CLAMD_SOCKET,
@@ -962,6 +1084,15 @@ int usb_devices_start(struct usb_devices *u, const struct policy *p) {
                 recorder_fault(u->rec, FAULT_BLOCK_WATCH, r, "Failed to watch block devices: %s; the udev rule alone "
                                "makes media read-only", strerror(-r));
         return 0;
+}
+
+bool usb_devices_settling(const struct usb_devices *u) {
+        if (u->applies || usb_io_pending(u->io) > 0)
+                return true;
+        for (const struct usb_device *d = u->devices; d; d = d->next)
+                if (d->read_tag != 0 || d->held_apply)
+                        return true;
+        return false;
 }
 
 void usb_devices_policy_changed(struct usb_devices *u, const struct policy *p) {

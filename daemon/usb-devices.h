@@ -39,6 +39,10 @@ int usb_devices_new(sd_event *e, struct udev *udev, const char *source, const ch
  * devices. P is borrowed: usb_devices_policy_changed() whenever the manager replaces or frees
  * it. */
 int usb_devices_start(struct usb_devices *u, const struct policy *p);
+/* Whether a device's identity is still being read, or a decision is still to be written to
+ * sysfs (queued for its record's commit, or on the workers). A device held for its "bind" counts
+ * too. (The manager waits for this to end, bounded, before it says it is ready.) */
+bool usb_devices_settling(const struct usb_devices *u);
 /* The socket of the clamd that scans media a permit holds until they pass (default
  * KYOKA_CLAMD_SOCKET). */
 void usb_devices_set_scanner(struct usb_devices *u, const char *clamd_socket);

@@ -141,9 +141,12 @@ static void job_apply(struct usb_io *io, struct usb_io_result *res) {
                 }
                 return;
         }
+        struct usb_access a = { .block = req->access, .hidraw = req->hidraw, .bound = req->bound,
+                                .n_diskseq = MIN(req->n_diskseq, (uint8_t) USB_ACCESS_DISKSEQ_MAX) };
+        memcpy(a.diskseq, req->diskseq, sizeof a.diskseq);
         if (io->access_files) {
                 /* Before `authorized`: the udev rule reads it when the block devices appear. */
-                int k = block_access_write(io->access_dirfd, req->sysname, req->access, req->hidraw);
+                int k = usb_access_write(io->access_dirfd, req->sysname, &a);
                 if (k < 0 && !only_hid_or_hub(&req->desc)) {
                         if (r)
                                 (void) usb_device_authorize(fd, false);
@@ -151,7 +154,16 @@ static void job_apply(struct usb_io *io, struct usb_io_result *res) {
                         return;
                 }
         }
-        if (r && (req->access_changed ||
+        bool in_place = r && req->access_changed && req->open_in_place && req->bound && io->access_files &&
+                        req->access != BLOCK_ACCESS_HELD;
+        if (in_place) {
+                /* Its scan passed: the disks it saw are opened where they are; anything else
+                 * (a card swapped in meanwhile) stays held, and its uevent brings a new scan. */
+                _cleanup_close_ int dev = open("/dev", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                res->open_error = dev < 0 ? negative_errno() : usb_device_open_bound(fd, req->sysname, &a, dev);
+                trace_point(req->sysname, "opened-in-place");
+        }
+        if (r && ((req->access_changed && !in_place) ||
                   (req->access != BLOCK_ACCESS_READ_WRITE && usb_device_has_writable_block(fd, req->sysname) != 0) ||
                   (req->hidraw == HIDRAW_ACCESS_ROOT && hidraw_open(fd, req->sysname) != 0))) {
                 /* Writable (or unknown) block devices of a device that is now read-only, raw HID

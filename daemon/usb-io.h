@@ -58,6 +58,15 @@ struct usb_io_request {
          * Read-only is also re-applied this way when any block device of an authorised device
          * is writable. */
         bool access_changed;
+        /* The access file is bound to these disks (block-access.h's diskseq line): a device whose
+         * storage passed its virus scan, the disks that scan saw. */
+        bool bound;
+        uint8_t n_diskseq;
+        uint64_t diskseq[USB_ACCESS_DISKSEQ_MAX];
+        /* With access_changed: widened from held (its scan passed) on an authorised device. Not
+         * re-attached, which would make new disks with new diskseqs the scan never saw: the disks
+         * bound are opened where they are (usb_device_open_bound). */
+        bool open_in_place;
         /* USB_IO_READ_IDENTITY: also the port (usb-path.h) and the seat (seat.h), which read the
          * parents' sysfs and udev database */
         bool port_and_seat;
@@ -72,6 +81,7 @@ struct usb_io_result {
         int r;                        /* 0 or a negative errno */
         int probe_error;              /* APPLY: a driver could not be bound (not a failure to enforce) */
         bool reauthorized;            /* APPLY: de-authorised and authorised again (access_changed) */
+        int open_error;               /* APPLY with open_in_place: a disk could not be opened (it stays held) */
         struct usb_identity id;       /* READ_IDENTITY */
         struct usb_descriptors desc;  /* READ_IDENTITY */
         uint64_t ino;                 /* READ_IDENTITY: the device's sysfs directory (0 if not opened) */

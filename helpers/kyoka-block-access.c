@@ -13,7 +13,9 @@
  *   read-write   kyokad's access file for the device says so; nothing was changed
  *   read-only    anything else: the block device is now read-only (a character device such
  *                as /dev/sgN cannot be; the rule makes its node unwritable for non-root)
- *   held         kyokad's access file says "held" (its storage awaits a virus scan): read-only
+ *   held         kyokad's access file says "held" (its storage awaits a virus scan), or it is
+ *                bound to the disks whose scan passed (a diskseq line) and the node is not one
+ *                of them or their partitions (a card swapped in since, an SG node): read-only
  *                as above, and the rule makes the node root's alone
  *   failed       read-only was wanted but BLKROSET failed
  * With --hidraw (hidraw and hiddev nodes; nothing is changed here, the rule does it):
@@ -86,9 +88,10 @@ static int hidraw_revoke_main(const char *devnode, bool any_node) {
 }
 
 /* The access directory and the name of the USB device that the node ST (DEVNODE) belongs to;
- * -1 after saying why on stderr. */
+ * -1 after saying why on stderr. RET_DISKSEQ (may be NULL): the diskseq of a block node's disk,
+ * 0 if there is none to read. */
 static int lookup(const char *runtime_dir, const char *devnode, const char *devpath_override, const char *expected,
-                  const struct stat *st, char sysname[static USB_SYSNAME_MAX], int *ret_dirfd) {
+                  const struct stat *st, char sysname[static USB_SYSNAME_MAX], int *ret_dirfd, uint64_t *ret_diskseq) {
         char link[64], dir[ARG_MAX_LEN + 16];
         _cleanup_free_ char *devpath = NULL;
         int r;
@@ -114,6 +117,8 @@ static int lookup(const char *runtime_dir, const char *devnode, const char *devp
                         sysname);
                 return -1;
         }
+        if (ret_diskseq && (!S_ISBLK(st->st_mode) || block_devpath_diskseq(devpath, ret_diskseq) < 0))
+                *ret_diskseq = 0;
         snprintf(dir, sizeof dir, "%s/%s", runtime_dir, KYOKA_BLOCK_ACCESS_DIR);
         int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (dfd < 0) {
@@ -137,7 +142,7 @@ static int hidraw_main(const char *runtime_dir, const char *devnode, const char 
                 return 0;
         }
         enum hidraw_access h = HIDRAW_ACCESS_ROOT;
-        if (lookup(runtime_dir, devnode, devpath, expected, &st, sysname, &dfd) >= 0) {
+        if (lookup(runtime_dir, devnode, devpath, expected, &st, sysname, &dfd, NULL) >= 0) {
                 h = hidraw_access_read(dfd, sysname);
                 close(dfd);
         }
@@ -279,9 +284,14 @@ int main(int argc, char *argv[]) {
                 return 0;
         }
 
+        /* A file bound to the disks whose scan passed: any other disk (a card swapped in the
+         * reader since) and the SCSI generic nodes are held. */
         enum block_access a = BLOCK_ACCESS_READ_ONLY;
-        if (lookup(runtime_dir, devnode, devpath, expected, &st, sysname, &dfd) >= 0) {
-                a = block_access_read(dfd, sysname);
+        uint64_t diskseq = 0;
+        if (lookup(runtime_dir, devnode, devpath, expected, &st, sysname, &dfd, &diskseq) >= 0) {
+                struct usb_access f;
+                usb_access_read(dfd, sysname, &f);
+                a = usb_access_of_node(&f, S_ISBLK(st.st_mode), diskseq);
                 close(dfd);
         }
         if (a == BLOCK_ACCESS_READ_WRITE) {

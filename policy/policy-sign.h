@@ -23,6 +23,12 @@ struct keyring;                       /* the trusted public keys of a directory 
 
 /* Creates PREFIX.key (mode 0600, created exclusively: an existing key is never overwritten,
  * -EEXIST) and PREFIX.pub (0644). */
+/* Initialises libcrypto without the system's OpenSSL configuration (openssl.cnf): kyoka uses
+ * the default provider's Ed25519 and SHA-256 alone, and a configuration could load other
+ * providers (shared objects) into kyokad and policyctl; reading it also cost 0.3 ms of CPU at
+ * every start. Called first thing by each program; 0 or -EIO. */
+int crypto_init(void);
+
 int key_generate(const char *prefix);
 
 /* Key loaders: -EBADMSG for a file that is not exactly one PEM key of the right kind

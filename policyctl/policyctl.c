@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "kyoka-names.h"
+#include "policy-sign.h"
 
 #ifndef KYOKA_VERSION
 #error "KYOKA_VERSION is defined by the Makefile (packaging/debian/changelog's top entry)"
@@ -96,6 +97,7 @@ int main(int argc, char *argv[]) {
         int c;
 
         i18n_init();
+        (void) crypto_init();   /* a failure shows at libcrypto's first use */
         opterr = 0; /* option_error() words the messages */
         /* "+": stop at the verb, whose options are its own. */
         while ((c = getopt_long(argc, argv, "+:h", options, NULL)) >= 0) {

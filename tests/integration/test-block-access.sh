@@ -101,6 +101,24 @@ else
 	expect "udev's name agrees: read-write" read-write 0 --runtime-dir "$rt" --devpath "$usbpath" "$loop" 2-6
 	expect "udev names another USB device: read-only" read-only 0 --runtime-dir "$rt" --devpath "$usbpath" "$loop" 2-7
 	[ "$(ro)" = 1 ] && ok "... and it is read-only now" || not_ok "... and it is read-only now" "ro=$(ro)"
+	# Bound to the disks whose virus scan passed (a diskseq line): only a disk it names opens; a
+	# card swapped in since (another diskseq), or a disk whose diskseq cannot be read, is held.
+	fake="$tmp/sys/devices/pci0000:00/0000:00:01.0/usb2/2-6/2-6:1.0/host0/target0:0:0/0:0:0:0/block/sdb"
+	mkdir -p "$fake/sdb1" && echo 41 > "$fake/diskseq" && echo 1 > "$fake/sdb1/partition"
+	setrw; printf 'read-write\nhidraw=root\ndiskseq=7 41\n' > "$rt/usb/2-6"
+	expect "bound to diskseq 7 and 41, the disk's is 41: read-write" read-write 0 --runtime-dir "$rt" --devpath "$fake" "$loop"
+	[ "$(ro)" = 0 ] && ok "... and it stays writable" || not_ok "... and it stays writable" "ro=$(ro)"
+	expect "... its partition (the disk's diskseq): read-write" read-write 0 --runtime-dir "$rt" --devpath "$fake/sdb1" "$loop"
+	echo 42 > "$fake/diskseq"
+	expect "... a card swapped in since (diskseq 42): held" held 0 --runtime-dir "$rt" --devpath "$fake" "$loop"
+	[ "$(ro)" = 1 ] && ok "... and it is read-only now" || not_ok "... and it is read-only now" "ro=$(ro)"
+	setrw
+	expect "... and its partition: held" held 0 --runtime-dir "$rt" --devpath "$fake/sdb1" "$loop"
+	setrw
+	expect "... a disk without a diskseq to read: held" held 0 --runtime-dir "$rt" --devpath "$usbpath" "$loop"
+	expect "... a char device (an sg node): held" held 0 --runtime-dir "$rt" --devpath "$usbpath" /dev/null
+	setrw; printf 'read-write\nhidraw=root\ndiskseq=042\n' > "$rt/usb/2-6"
+	expect "... a malformed diskseq line: read-only" read-only 0 --runtime-dir "$rt" --devpath "$fake" "$loop"
 	for content in read-only "" "read-write extra" "READ-WRITE"; do
 		setrw; printf '%s\n' "$content" > "$rt/usb/2-6"
 		expect "access file '$content': read-only" read-only 0 --runtime-dir "$rt" --devpath "$usbpath" "$loop"

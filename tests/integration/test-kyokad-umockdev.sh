@@ -289,6 +289,24 @@ t_signed_policy() {
                 case_end
 }
 
+# kyokad says it is ready once the devices present are decided and enforced (docs/kyokad.md,
+# THE UNIT): from its own trace (KYOKAD_TRACE, one stderr with the log), the stick's and the
+# keyboard's sysfs writes end (apply-done) before the "kyokad ready" line. (It said ready as
+# soon as their identity reads were queued: a check of authorized right after ready flaked.)
+line_of() { grep -n -m1 -- "$1" "$dir/kyokad.log" | cut -d: -f1; }
+t_present_devices_enforced_before_ready() {
+        case_begin ready "stick $STICK $SERIAL_A 0 0" "keyboard $KEYBOARD 0 0" &&
+                policy "$dir/config/policy.conf" 1 allow "$POLICY_A" &&
+                KYOKAD_TRACE=1 start_kyokad &&
+                local ready stick keyboard &&
+                ready=$(line_of "kyokad ready") &&
+                stick=$(line_of " ${STICK##*/} apply-done") && keyboard=$(line_of " ${KEYBOARD##*/} apply-done") &&
+                echo "# log lines: stick apply-done $stick, keyboard apply-done $keyboard, ready $ready" &&
+                [ -n "$stick" ] && [ -n "$keyboard" ] && [ "$stick" -lt "$ready" ] && [ "$keyboard" -lt "$ready" ] &&
+                expect_attr $STICK/authorized 1 && expect_attr $KEYBOARD/authorized 1 &&
+                case_end
+}
+
 t_keyboard_blocked_by_usb_hid_block() {
         # The keyboard was usable before kyokad started: kyokad must take it away.
         case_begin hid-block "keyboard $KEYBOARD 1 1" "stick $STICK $SERIAL_A 0 0" &&
@@ -567,6 +585,7 @@ run_case "kyokad closes every controller at start" t_controllers_closed_at_start
 run_case "a device whose sysfs reads hang does not stall the others" t_hung_device_does_not_stall_others
 run_case "recorded QEMU stick (approved), keyboard and phone" t_recorded_devices
 run_case "signed policy: approved stick, keyboard, phone, hot-plugged sticks" t_signed_policy
+run_case "devices present at start are enforced before kyokad is ready" t_present_devices_enforced_before_ready
 run_case "usb_hid = block takes a keyboard off" t_keyboard_blocked_by_usb_hid_block
 run_case "stick+keyboard with an entry for 08:06:50 only is blocked" t_composite_with_storage_only_entry_blocked
 run_case "stick+keyboard with unlisted_interfaces = disable: storage on, HID off" t_composite_with_unlisted_disable

@@ -280,6 +280,213 @@ static void put(const char *base, const char *rel, const char *text) {
         assert_int_equal(fclose(f), 0);
 }
 
+/* The third line binds the file to the disks whose virus scan passed (issue 15: a card swapped
+ * in a reader since is another medium, and held). Only the exact form kyokad writes parses. */
+static void test_access_file_diskseq(void **state) {
+        struct usb_access a;
+
+        assert_int_equal(usb_access_parse("read-write\nhidraw=root\ndiskseq=7\n", 33, &a), 0);
+        assert_true(a.bound);
+        assert_int_equal(a.block, BLOCK_ACCESS_READ_WRITE);
+        assert_int_equal(a.n_diskseq, 1);
+        assert_true(a.diskseq[0] == 7);
+        static const char three[] = "read-only\nhidraw=user\ndiskseq=12 3 18446744073709551615";
+        assert_int_equal(usb_access_parse(three, sizeof three - 1, &a), 0);
+        assert_true(a.bound && a.n_diskseq == 3 && a.diskseq[2] == UINT64_MAX && a.hidraw == HIDRAW_ACCESS_USER);
+        /* Bound to none: every disk held. */
+        assert_int_equal(usb_access_parse("read-write\nhidraw=root\ndiskseq=\n", 32, &a), 0);
+        assert_true(a.bound && a.n_diskseq == 0);
+        /* The old forms: not bound. */
+        assert_int_equal(usb_access_parse("read-write\nhidraw=root\n", 23, &a), 0);
+        assert_false(a.bound);
+        assert_int_equal(usb_access_parse("read-write\n", 11, &a), 0);
+        assert_false(a.bound);
+        static const char *const bad[] = {
+                "read-write\ndiskseq=7\n",                     /* the hidraw line first */
+                "read-write\nhidraw=root\ndiskseq=0\n",       /* no disk has diskseq 0 */
+                "read-write\nhidraw=root\ndiskseq=07\n",
+                "read-write\nhidraw=root\ndiskseq=-7\n",
+                "read-write\nhidraw=root\ndiskseq=+7\n",
+                "read-write\nhidraw=root\ndiskseq=7 \n",
+                "read-write\nhidraw=root\ndiskseq= 7\n",
+                "read-write\nhidraw=root\ndiskseq=7  8\n",
+                "read-write\nhidraw=root\ndiskseq=7,8\n",
+                "read-write\nhidraw=root\ndiskseq=7\n\n",
+                "read-write\nhidraw=root\ndiskseq=7\ndiskseq=8\n",
+                "read-write\nhidraw=root\ndiskseq=18446744073709551616\n",   /* overflows */
+                "read-write\nhidraw=root\nDISKSEQ=7\n",
+                "read-write\nhidraw=root\ndiskseq7\n",
+                "read-write\nhidraw=root\ndiskseq=7\r\n",
+                "read-write\nhidraw=root\ndisk",
+                "read-write\nhidraw=root\n\n",
+                "read-write\nhidraw=root\ndiskseq=1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17\n",   /* more than 16 */
+                NULL,
+        };
+        for (const char *const *b = bad; *b; b++) {
+                a.bound = false;
+                assert_int_equal(usb_access_parse(*b, strlen(*b), &a), -EBADMSG);
+                assert_false(a.bound);     /* RET untouched */
+        }
+        /* A NUL is no separator. */
+        assert_int_equal(usb_access_parse("read-write\nhidraw=root\ndiskseq=7\0\n", 34, &a), -EBADMSG);
+        static const char sixteen[] = "held\nhidraw=root\ndiskseq=1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n";
+        assert_int_equal(usb_access_parse(sixteen, sizeof sixteen - 1, &a), 0);
+        assert_int_equal(a.n_diskseq, 16);
+}
+
+/* What each node gets: only a block device of a disk the file names; sg nodes, unknown or other
+ * diskseqs are held. Unbound files are as before. */
+static void test_access_file_bound_nodes(void **state) {
+        struct usb_access a = { .block = BLOCK_ACCESS_READ_WRITE, .bound = true, .n_diskseq = 2, .diskseq = { 5, 9 } };
+
+        assert_int_equal(usb_access_of_node(&a, true, 5), BLOCK_ACCESS_READ_WRITE);
+        assert_int_equal(usb_access_of_node(&a, true, 9), BLOCK_ACCESS_READ_WRITE);
+        assert_int_equal(usb_access_of_node(&a, true, 6), BLOCK_ACCESS_HELD);      /* a card swapped in */
+        assert_int_equal(usb_access_of_node(&a, true, 0), BLOCK_ACCESS_HELD);      /* unknown */
+        assert_int_equal(usb_access_of_node(&a, false, 5), BLOCK_ACCESS_HELD);     /* an sg node */
+        a.block = BLOCK_ACCESS_READ_ONLY;
+        assert_int_equal(usb_access_of_node(&a, true, 9), BLOCK_ACCESS_READ_ONLY);
+        assert_int_equal(usb_access_of_node(&a, true, 10), BLOCK_ACCESS_HELD);
+        a.n_diskseq = 0;
+        assert_int_equal(usb_access_of_node(&a, true, 5), BLOCK_ACCESS_HELD);
+        a = (struct usb_access) { .block = BLOCK_ACCESS_READ_WRITE };
+        assert_int_equal(usb_access_of_node(&a, true, 0), BLOCK_ACCESS_READ_WRITE);
+        assert_int_equal(usb_access_of_node(&a, false, 0), BLOCK_ACCESS_READ_WRITE);
+}
+
+static void test_access_file_bound_write_read(void **state) {
+        _cleanup_free_ char *d = test_mkdtemp();
+        assert_int_equal(chmod(d, 0755), 0);
+        _cleanup_close_ int fd = open_dir(d);
+        struct usb_access a = { .block = BLOCK_ACCESS_READ_WRITE, .hidraw = HIDRAW_ACCESS_ROOT, .bound = true,
+                                .n_diskseq = USB_ACCESS_DISKSEQ_MAX }, b;
+        for (size_t i = 0; i < USB_ACCESS_DISKSEQ_MAX; i++)
+                a.diskseq[i] = UINT64_MAX - i;   /* the longest file */
+        assert_int_equal(usb_access_write(fd, "1-5.2", &a), 0);
+        usb_access_read(fd, "1-5.2", &b);
+        assert_true(b.bound && b.block == BLOCK_ACCESS_READ_WRITE && b.n_diskseq == USB_ACCESS_DISKSEQ_MAX);
+        assert_memory_equal(a.diskseq, b.diskseq, sizeof a.diskseq);
+        assert_int_equal(block_access_read(fd, "1-5.2"), BLOCK_ACCESS_READ_WRITE);
+        a.diskseq[3] = 0;
+        assert_int_equal(usb_access_write(fd, "1-5.2", &a), -EINVAL);
+        a.n_diskseq = USB_ACCESS_DISKSEQ_MAX + 1;
+        assert_int_equal(usb_access_write(fd, "1-5.2", &a), -EINVAL);
+        a = (struct usb_access) { .block = BLOCK_ACCESS_READ_WRITE, .bound = true };
+        assert_int_equal(usb_access_write(fd, "1-5.2", &a), 0);
+        usb_access_read(fd, "1-5.2", &b);
+        assert_true(b.bound && b.n_diskseq == 0);
+        /* Not trusted (group-writable): closed, not bound, whatever it says. */
+        _cleanup_free_ char *p = path_join(d, "1-5.2");
+        assert_int_equal(chmod(p, 0664), 0);
+        usb_access_read(fd, "1-5.2", &b);
+        assert_true(!b.bound && b.block == BLOCK_ACCESS_READ_ONLY);
+        test_rmdir_r(d);
+}
+
+static char *get(const char *base, const char *rel) {
+        _cleanup_free_ char *p = path_join(base, rel);
+        FILE *f = fopen(p, "re");
+        char *line = NULL;
+        size_t n = 0;
+        if (!f)
+                return strdup("");
+        if (getline(&line, &n, f) < 0) {
+                free(line);
+                line = strdup("");
+        }
+        fclose(f);
+        return line;
+}
+
+/* A fake device: two LUNs (sdb with a partition, sdc), and an sg node. */
+static void bound_tree(const char *d) {
+        const char *lun0 = "2-6/2-6:1.0/host0/target0:0:0/0:0:0:0", *lun1 = "2-6/2-6:1.0/host0/target0:0:0/0:0:0:1";
+        char rel[256];
+
+        snprintf(rel, sizeof rel, "%s/block/sdb/sdb1", lun0);
+        mk(d, rel);
+        snprintf(rel, sizeof rel, "%s/block/sdb/queue", lun0);
+        mk(d, rel);
+        snprintf(rel, sizeof rel, "%s/block/sdc", lun1);
+        mk(d, rel);
+        snprintf(rel, sizeof rel, "%s/scsi_generic/sg2", lun0);
+        mk(d, rel);
+        const char *files[][2] = {
+                { "block/sdb/dev", "8:16\n" }, { "block/sdb/diskseq", "5\n" }, { "block/sdb/uevent", "" },
+                { "block/sdb/sdb1/dev", "8:17\n" }, { "block/sdb/sdb1/partition", "1\n" }, { "block/sdb/sdb1/uevent", "" },
+                { "scsi_generic/sg2/dev", "21:2\n" }, { "scsi_generic/sg2/uevent", "" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                snprintf(rel, sizeof rel, "%s/%s", lun0, files[i][0]);
+                put(d, rel, files[i][1]);
+        }
+        snprintf(rel, sizeof rel, "%s/block/sdc/dev", lun1);
+        put(d, rel, "8:32\n");
+        snprintf(rel, sizeof rel, "%s/block/sdc/diskseq", lun1);
+        put(d, rel, "6\n");
+        snprintf(rel, sizeof rel, "%s/block/sdc/uevent", lun1);
+        put(d, rel, "");
+}
+
+#define LUN0 "2-6/2-6:1.0/host0/target0:0:0/0:0:0:0"
+#define LUN1 "2-6/2-6:1.0/host0/target0:0:0/0:0:0:1"
+
+/* The diskseq of a node's disk: a disk's own, a partition's parent's. */
+static void test_devpath_diskseq(void **state) {
+        _cleanup_free_ char *d = test_mkdtemp();
+        uint64_t seq = 0;
+
+        bound_tree(d);
+        _cleanup_free_ char *disk = path_join(d, LUN0 "/block/sdb"), *part = path_join(d, LUN0 "/block/sdb/sdb1"),
+                            *sg = path_join(d, LUN0 "/scsi_generic/sg2");
+        assert_int_equal(block_devpath_diskseq(disk, &seq), 0);
+        assert_true(seq == 5);
+        seq = 0;
+        assert_int_equal(block_devpath_diskseq(part, &seq), 0);
+        assert_true(seq == 5);
+        assert_int_equal(block_devpath_diskseq(sg, &seq), -ENOENT);
+        put(d, LUN0 "/block/sdb/diskseq", "05\n");
+        assert_int_equal(block_devpath_diskseq(part, &seq), -EIO);
+        put(d, LUN0 "/block/sdb/diskseq", "0\n");
+        assert_int_equal(block_devpath_diskseq(disk, &seq), -EIO);
+        put(d, LUN0 "/block/sdb/diskseq", "5x\n");
+        assert_int_equal(block_devpath_diskseq(disk, &seq), -EIO);
+        test_rmdir_r(d);
+}
+
+/* A pass opens in place only the disks the scan saw: an "add" uevent for sdb and sdb1 (diskseq
+ * 5), nothing for sdc (another medium) or the sg node. Read-write needs each node to be the
+ * device (its BLKROSET): without it nothing is announced, and the error is said. */
+static void test_open_bound_walk(void **state) {
+        _cleanup_free_ char *d = test_mkdtemp(), *nodes = test_mkdtemp();
+        struct usb_access a = { .block = BLOCK_ACCESS_READ_ONLY, .bound = true, .n_diskseq = 1, .diskseq = { 5 } };
+
+        bound_tree(d);
+        _cleanup_free_ char *dev = path_join(d, "2-6");
+        _cleanup_close_ int fd = open_dir(dev), nfd = open_dir(nodes);
+        assert_int_equal(usb_device_open_bound(fd, "2-6", &a, nfd), 0);
+        _cleanup_free_ char *u1 = get(d, LUN0 "/block/sdb/uevent"), *u2 = get(d, LUN0 "/block/sdb/sdb1/uevent"),
+                            *u3 = get(d, LUN1 "/block/sdc/uevent"), *u4 = get(d, LUN0 "/scsi_generic/sg2/uevent");
+        assert_string_equal(u1, "add");
+        assert_string_equal(u2, "add");
+        assert_string_equal(u3, "");
+        assert_string_equal(u4, "");
+
+        put(d, LUN0 "/block/sdb/uevent", "");
+        put(d, LUN0 "/block/sdb/sdb1/uevent", "");
+        a.block = BLOCK_ACCESS_READ_WRITE;
+        assert_int_equal(usb_device_open_bound(fd, "2-6", &a, nfd), -ENOENT);   /* no node to open */
+        _cleanup_free_ char *v1 = get(d, LUN0 "/block/sdb/uevent");
+        assert_string_equal(v1, "");
+        /* Held or unbound: nothing to open. */
+        a.block = BLOCK_ACCESS_HELD;
+        assert_int_equal(usb_device_open_bound(fd, "2-6", &a, nfd), -EINVAL);
+        a = (struct usb_access) { .block = BLOCK_ACCESS_READ_ONLY };
+        assert_int_equal(usb_device_open_bound(fd, "2-6", &a, nfd), -EINVAL);
+        test_rmdir_r(d);
+        test_rmdir_r(nodes);
+}
+
 static void test_writable_block_walk(void **state) {
         _cleanup_free_ char *d = test_mkdtemp();
         const char *disk = "2-6/2-6:1.0/host0/target0:0:0/0:0:0:0/block/sdb";
@@ -499,6 +706,11 @@ int main(void) {
                 cmocka_unit_test(test_access_file_write_remove_clear),
                 cmocka_unit_test(test_set_read_only_needs_a_block_device),
                 cmocka_unit_test(test_writable_block_walk),
+                cmocka_unit_test(test_access_file_diskseq),
+                cmocka_unit_test(test_access_file_bound_nodes),
+                cmocka_unit_test(test_access_file_bound_write_read),
+                cmocka_unit_test(test_devpath_diskseq),
+                cmocka_unit_test(test_open_bound_walk),
                 cmocka_unit_test(test_open_hidraw_walk),
                 cmocka_unit_test(test_hidraw_node_revoke),
         };

@@ -300,6 +300,81 @@ static void test_access_files(void **state) {
         test_rmdir_r(base);
 }
 
+/* Scan before use (issue 15): a pass widens a held device in place, bound to the scanned disks'
+ * diskseqs, without attaching it again (which would make new disks the scan never saw); held
+ * again (a new medium) it is attached again. */
+static void test_open_in_place(void **state) {
+        _cleanup_free_ char *base = test_mkdtemp(), *adir = path_join(base, "access");
+        _cleanup_free_ char *c = make_device(base, "1-4", false);
+        _cleanup_free_ char *file = path_join(adir, "1-4"), *value = NULL;
+        struct seen seen = {};
+        sd_event *e = NULL;
+        struct usb_io *io = NULL;
+
+        assert_int_equal(mkdir(adir, 0755), 0);
+        _cleanup_close_ int dfd = open(adir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        assert_true(dfd >= 0);
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(usb_io_new(e, 2, on_done, &seen, &io), 0);
+        usb_io_set_access_dir(io, dfd);
+
+        struct usb_io_request r = request(USB_IO_APPLY, c, 1);
+        r.authorize = true;
+        r.access = BLOCK_ACCESS_HELD;
+        assert_int_equal(usb_io_submit(io, &r), 0);
+        run_until(e, &seen, 1);
+        assert_int_equal(seen.results[0].r, 0);
+        assert_int_equal(read_file_bounded(file, 64, &value, NULL), 0);
+        assert_string_equal(value, "held\nhidraw=root\n");
+        value = mfree(value);
+
+        r.tag = 2;
+        r.access = BLOCK_ACCESS_READ_WRITE;
+        r.access_changed = true;
+        r.open_in_place = true;
+        r.bound = true;
+        r.n_diskseq = 2;
+        r.diskseq[0] = 41;
+        r.diskseq[1] = 7;
+        assert_int_equal(usb_io_submit(io, &r), 0);
+        run_until(e, &seen, 2);
+        assert_int_equal(seen.results[1].r, 0);
+        assert_false(seen.results[1].reauthorized);
+        assert_int_equal(seen.results[1].open_error, 0);
+        assert_int_equal(read_file_bounded(file, 64, &value, NULL), 0);
+        assert_string_equal(value, "read-write\nhidraw=root\ndiskseq=41 7\n");
+        value = mfree(value);
+
+        /* Narrowed again (a card swapped in): attached again, held. */
+        r.tag = 3;
+        r.access = BLOCK_ACCESS_HELD;
+        r.open_in_place = false;
+        r.bound = false;
+        r.n_diskseq = 0;
+        assert_int_equal(usb_io_submit(io, &r), 0);
+        run_until(e, &seen, 3);
+        assert_int_equal(seen.results[2].r, 0);
+        assert_true(seen.results[2].reauthorized);
+        assert_int_equal(read_file_bounded(file, 64, &value, NULL), 0);
+        assert_string_equal(value, "held\nhidraw=root\n");
+        value = mfree(value);
+
+        /* A bound widening that also changes raw HID access is attached again (its nodes anew). */
+        r.tag = 4;
+        r.access = BLOCK_ACCESS_READ_ONLY;
+        r.hidraw = HIDRAW_ACCESS_USER;
+        r.bound = true;
+        r.n_diskseq = 1;
+        r.open_in_place = false;
+        assert_int_equal(usb_io_submit(io, &r), 0);
+        run_until(e, &seen, 4);
+        assert_true(seen.results[3].reauthorized);
+
+        usb_io_free(io);
+        sd_event_unref(e);
+        test_rmdir_r(base);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_hanging_device_does_not_hold_up_another),
@@ -307,6 +382,7 @@ int main(void) {
                 cmocka_unit_test(test_missing_device_reports_its_error),
                 cmocka_unit_test(test_device_replaced_at_the_same_port_gets_nothing),
                 cmocka_unit_test(test_access_files),
+                cmocka_unit_test(test_open_in_place),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,7 +17,9 @@ fields, never the message):
   - media on other buses (issue 15 item 2): an SD card put into a PCI reader (sdhci-pci + sd-card) and
     a hot-plugged NVMe drive, blocked without a permit, are approved from their requests with
     `policyctl approve --scan`; the card is held (closed: 0600 root:root, ro=1) while clamd is
-    stopped (scan-held, scanner-missing), then passes and opens read-write; the NVMe drive with
+    stopped (scan-held, scanner-missing), then passes and opens read-write; the card's permit
+    with scan = "in-and-out" makes it read-only (files written to media on other buses are not
+    seen, so none could be scanned), "required" again read-write; the NVMe drive with
     the EICAR file stays closed with a scan-infected record; an optical drive approved with --scan
     waits for a disc, keeps a disc with EICAR closed, and scans the next disc again (a new
     diskseq), which then reads;
@@ -37,6 +39,7 @@ Prints "ok - NAME" / "not ok - NAME" and finally "kyokad-scan: N passed, N faile
 import base64
 import hashlib
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -49,8 +52,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from vm import VM  # noqa: E402
 from tap import check, note, run_cases, summary  # noqa: E402
-from kyoka_guest import (BLOCK_HELPER, CLAMD, CLAMD_SOCKET, EICAR, GUEST_LIBEXECDIR, KYOKAD, LOG,  # noqa: E402
-                         POLICYCTL, SIGTOOL, Approver, Kyokad, attr, auth_is, clamd_overlay_files, has_usb,
+from kyoka_guest import (BLOCK_HELPER, CLAMD, CLAMD_SOCKET, DEV, EICAR, GUEST_LIBEXECDIR, KYOKAD, LOG,  # noqa: E402
+                         POLICYCTL, SIGTOOL, Approver, Kyokad, attr, auth_is, clamd_overlay_files, has_usb, usb_path,
                          installed_rules_all, kyokad_log, make_overlay, no_sd_of, sd_name, sd_of, start_clamd,
                          stick_image, wait_log)
 
@@ -62,6 +65,10 @@ SERIAL_HELD = "SCAN-HELD-1"
 SERIAL_NOFS = "SCAN-NOFS-1"
 SERIAL_OUT = "SCAN-OUT-1"
 SERIAL_OUT2 = "SCAN-OUT-2"
+SERIAL_READER = "SCAN-READER-1"
+READER_LUN = "/machine/peripheral/reader/reader.0/legacy[0]"   # usb-storage's SCSI disk (QOM path)
+DISK_GROUP = "1000:1000:6"     # uid 1000 with group disk (blk-racer --user)
+RACER_SRC = os.path.join(HERE, "blk-racer.c")
 NVME_SERIAL = "NVSCAN-EICAR"
 CARD_FILES = {"写真/2026-11.jpg": b"\xff\xd8" + b"jpeg" * 500, "notes.txt": b"card\n"}
 CLEAN_FILES = {"報告書/2026-11.txt": b"monthly report\n" * 100, "data.csv": b"a,b\n1,2\n", "empty": b""}
@@ -144,7 +151,7 @@ def case_clean(vm, k):
     took = vm.wait_for(f"{sd_of('1')} && p=$(ls /sys/bus/usb/devices/[0-9]-1/*:*/host*/target*/*/block/ | head -1)1 && "
                        f"[ \"$(cat /sys/class/block/$p/ro)\" = 0 ] && [ \"$(stat -c %a:%G /dev/$p)\" = 660:disk ]",
                        timeout=20)
-    check("... then usable read-write: attached again, ro=0, node 660 root:disk", took is not None, node_state(vm, "1"))
+    check("... then usable read-write (opened in place): ro=0, node 660 root:disk", took is not None, node_state(vm, "1"))
     part = partition_of(vm, "1")
     rc, out = vm.run(f"mkdir -p /mnt/c && mount /dev/{part} /mnt/c && echo new > /mnt/c/written && sync && "
                      f"cat /mnt/c/written && ls /mnt/c && umount /mnt/c", timeout=30)
@@ -290,6 +297,54 @@ def case_card(vm, k, approver, work):
           r.get("files") == 2 and r.get("bytes") == sum(len(v) for v in CARD_FILES.values())
           and r.get("scanner", "").startswith("ClamAV ") and r.get("decision") == "allow" and r.get("bus") == "mmc",
           json.dumps(r, ensure_ascii=False)[:400])
+
+
+def set_card_scan(approver, scan):
+    """Rewrites the scan key of the card's permit P-CARD (approve refuses --scan-in-and-out for a
+    medium: the approver writes it by hand, as an admin could) and signs."""
+    text = approver.text()
+    head, rest = text.split('"P-CARD"', 1)
+    body, tail = rest.split("}", 1)
+    body = re.sub(r'scan = "[a-z-]+";', f'scan = "{scan}";', body)
+    text = head + '"P-CARD"' + body + "}" + tail
+    # A changed policy needs a higher serial (anti-rollback).
+    text = re.sub(r"^serial = (\d+);", lambda m: f"serial = {int(m.group(1)) + 1};", text, count=1, flags=re.M)
+    with open(approver.policy, "w") as f:
+        f.write(text)
+    approver.ctl(["check", approver.policy])
+    approver.sign()
+
+
+def case_card_in_and_out(vm, k, approver):
+    """scan = "in-and-out" on a medium of another bus: files written to it are not seen (the
+    carry-out record watches USB media), so none could be scanned as asked: read-only."""
+    set_card_scan(approver, "in-and-out")
+    k.install(approver)
+    ok = vm.wait_for("[ \"$(cat /sys/block/mmcblk0/ro)\" = 1 ] && [ \"$(cat /sys/class/block/mmcblk0p1/ro)\" = 1 ] && "
+                     "[ \"$(stat -c '%a %U:%G' /dev/mmcblk0)\" = '640 root:disk' ]", timeout=60)
+    check("SD card whose permit says scan = \"in-and-out\": read-only (mmcblk0 and mmcblk0p1 ro=1, node 640 root:disk)",
+          ok is not None, f"{medium_state(vm, 'mmcblk0')}; p1 {medium_state(vm, 'mmcblk0p1')}")
+    check("... kyokad says why (files written to it could not be scanned)",
+          wait_log(vm, r"mmcblk0 .*read-only: files written to it could not be scanned", 10) is not None,
+          "\n".join(l for l in kyokad_log(vm).splitlines() if "mmcblk0" in l)[-400:])
+    vm.run("/bin/udevadm settle --timeout=15", timeout=30)
+    rc, out = vm.run("dd if=/dev/zero of=/dev/mmcblk0p1 bs=512 count=1 seek=1 conv=notrunc,fsync 2>&1; echo rc=$?; "
+                     "mkdir -p /mnt/card && mount -o rw /dev/mmcblk0p1 /mnt/card 2>&1; echo mount=$?; "
+                     "grep ' /mnt/card ' /proc/mounts; umount /mnt/card 2>/dev/null; true", timeout=30)
+    check("... root's write to its partition fails, and it does not mount read-write",
+          "rc=0" not in out and " /mnt/card ext4 rw" not in out, " ".join(out.split())[-300:])
+    rc, out = vm.run("policyctl --runtime-dir /run/kyoka list --json")
+    try:
+        m = {x["device"]: x for x in json.loads(out) if x.get("type") == "media"}.get("mmcblk0", {})
+    except (ValueError, KeyError, TypeError):
+        m = {}
+    check("... policyctl list --json: verdict read-only", m.get("verdict") == "read-only", json.dumps(m)[:300])
+    set_card_scan(approver, "required")
+    k.install(approver)
+    ok = vm.wait_for("[ \"$(cat /sys/block/mmcblk0/ro)\" = 0 ] && [ \"$(stat -c '%a %U:%G' /dev/mmcblk0)\" = '660 root:disk' ]",
+                     timeout=20)
+    check("... back to scan = \"required\": read-write again (ro=0, node 660 root:disk)",
+          ok is not None, medium_state(vm, "mmcblk0"))
 
 
 def case_nvme_eicar(vm, k, approver, work):
@@ -499,6 +554,115 @@ def case_carried_out_report(vm, k):
           "; ".join(l.strip()[:200] for l in html.splitlines() if "clean.txt" in l or "eicar.com (" in l)[:600])
 
 
+def reader_disk(vm, port):
+    """(disk name, its diskseq) of the reader on PORT, or (None, None)."""
+    rc, out = vm.run(f"b=$(ls {DEV}/[0-9]-{port}/*:*/host*/target*/*/block/ 2>/dev/null | head -1); "
+                     f"[ -n \"$b\" ] && echo $b $(cat /sys/block/$b/diskseq)")
+    w = out.split()
+    return (w[0], w[1]) if rc == 0 and len(w) == 2 else (None, None)
+
+
+def swap_card(vm, image):
+    """Another card into the reader (QEMU's usb-storage with a removable medium)."""
+    vm.qmp("blockdev-change-medium", id=READER_LUN, filename=image, format="raw")
+
+
+def watch_new_card(vm, port, old_seq, until, before=None, seconds=40):
+    """After a swap: every node of the reader's disk (and its first partition) that belongs to
+    another medium than OLD_SEQ is tried as uid 1000 in group disk (blk-racer --try, read-write)
+    until UNTIL (a shell condition) holds. A try counts only if BEFORE (a shell condition: the
+    new card's scan has not passed yet) still holds after it. Returns (tries, list of tries that
+    opened or wrote, the first state seen of the new medium)."""
+    tries, opened, first = 0, [], None
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        rc, _ = vm.run(until)
+        if rc == 0:
+            break
+        b, seq = reader_disk(vm, port)
+        if b and seq != old_seq:
+            for node in (b, b + "1"):
+                rc, out = vm.run(f"[ -b /dev/{node} ] && echo $(cat /sys/class/block/{node}/ro) "
+                                 f"$(stat -c '%a %U:%G' /dev/{node}) && blk-racer --user {DISK_GROUP} --try /dev/{node} rw")
+                if rc != 0 or "try=" not in out:
+                    continue
+                if before and vm.run(before)[0] != 0:
+                    break               # passed meanwhile: this try may have come after it
+                tries += 1
+                if first is None:
+                    first = f"{node}: " + " ".join(out.split()[:3])
+                m = {k: v for k, v in (w.split("=", 1) for w in out.split() if "=" in w)}
+                if m.get("open") == "ok" or m.get("io") == "ok":
+                    opened.append(f"{node} seq {seq}: " + " ".join(out.split()))
+        time.sleep(0.1)
+    return tries, opened, first
+
+
+def case_reader_swap(vm, k):
+    """A USB card reader (usb-storage, removable medium) approved with scan required: each card
+    swapped in is held at once and scanned again (issue 15: before, a card swapped into a reader
+    whose scan had passed was read-write without a scan)."""
+    vm.run("echo 1000 > /sys/module/block/parameters/events_dfl_poll_msecs", check=True)
+    vm.plug_usb_storage("reader", serial=SERIAL_READER, port="7", image=IMAGES["reader1"], removable=True)
+    took = wait_log(vm, r"SCAN-READER-1.*virus scan passed", 60)
+    check("card reader, first card clean: scanned, then usable read-write",
+          took is not None and usable_rw(vm, "7") is not None, node_state(vm, "7"))
+    b, seq1 = reader_disk(vm, "7")
+    rc, out = vm.run(f"cat /run/kyoka/usb/$(basename {usb_path('7')})")
+    check("... its access file is bound to the disk that was scanned (diskseq line)",
+          seq1 is not None and out.split() == ["read-write", "hidraw=root", f"diskseq={seq1}"], out.strip())
+    passes = len(records_for(vm, SERIAL_READER, "scan-passed"))
+
+    swap_card(vm, IMAGES["reader2"])
+    tries, opened, first = watch_new_card(
+        vm, "7", seq1, f"b=$(ls {DEV}/[0-9]-7/*:*/host*/target*/*/block/ 2>/dev/null | head -1); [ -n \"$b\" ] && "
+        f"[ \"$(cat /sys/block/$b/diskseq)\" != {seq1} ] && [ \"$(cat /sys/block/$b/ro)\" = 0 ] && "
+        f"[ -b /dev/${{b}}1 ] && [ \"$(stat -c %a:%G /dev/${{b}}1)\" = 660:disk ] && "
+        f"grep -c 'SCAN-READER-1.*virus scan passed' {LOG} | grep -qx {passes + 1}",
+        before=f"grep -c 'SCAN-READER-1.*virus scan passed' {LOG} | grep -qx {passes}")
+    check("a clean second card swapped in: held at once (uid 1000 in group disk cannot open it for writing)",
+          tries > 0 and not opened, f"{tries} tries, first {first}; opened: {opened[:3]}")
+    took = wait_log(vm, r"SCAN-READER-1.*virus scan passed", 60)
+    recs = records_for(vm, SERIAL_READER, "scan-passed")
+    check("... scanned again (a second scan-passed record: 1 file)",
+          len(recs) == passes + 1 and recs[-1].get("files") == 1, json.dumps(recs[-1:], ensure_ascii=False)[:300])
+    ok = usable_rw(vm, "7", 30)
+    b, seq2 = reader_disk(vm, "7")
+    check("... then usable read-write (ro=0, 660 root:disk)", ok is not None and seq2 != seq1, node_state(vm, "7"))
+    vm.run("/bin/udevadm settle --timeout=15", timeout=30)
+    rc, out = vm.run(f"mkdir -p /mnt/r && mount /dev/{b}1 /mnt/r && cat /mnt/r/second.txt && echo new > /mnt/r/w && "
+                     f"sync && umount /mnt/r", timeout=30)
+    check("... its file system mounts read-write (the second card's file)", rc == 0 and "second" in out,
+          out.strip()[-200:])
+
+    # Pulled: no medium is held (scan-held no-medium); the next card is scanned when it comes.
+    vm.qmp("eject", id=READER_LUN, force=True)
+    took = wait_log(vm, r"SCAN-READER-1.*virus scan did not finish \(no-medium", 40)
+    ok = vm.holds(f"b=$(ls {DEV}/[0-9]-7/*:*/host*/target*/*/block/ | head -1) && [ \"$(cat /sys/block/$b/ro)\" = 1 ] && "
+                  f"[ \"$(stat -c %a:%U:%G /dev/$b)\" = 600:root:root ]", 2)
+    recs = records_for(vm, SERIAL_READER, "scan-held")
+    check("the card pulled: the reader is held (ro=1, 600 root:root), scan-held no-medium recorded",
+          took is not None and ok and recs and recs[-1].get("reason") == "no-medium",
+          f"{node_state(vm, '7')}; {json.dumps(recs[-1:], ensure_ascii=False)[:200]}")
+    swap_card(vm, IMAGES["reader2b"])
+    took = vm.wait_for(f"grep -c 'SCAN-READER-1.*virus scan passed' {LOG} | grep -qx {passes + 2}", timeout=60)
+    ok = usable_rw(vm, "7", 30)
+    b, seq2 = reader_disk(vm, "7")
+    check("... a card put into the empty reader: scanned, then usable read-write", took is not None and ok is not None,
+          node_state(vm, "7"))
+
+    swap_card(vm, IMAGES["reader3"])
+    tries, opened, first = watch_new_card(vm, "7", seq2, f"{auth_is('7', 0)}")
+    check("a card with the EICAR file swapped in: held at once (uid 1000 in group disk cannot open it for writing)",
+          tries > 0 and not opened, f"{tries} tries, first {first}; opened: {opened[:3]}")
+    took = vm.wait_for(f"{has_usb('7')} && {auth_is('7', 0)} && {no_sd_of('7')}", timeout=60)
+    recs = records_for(vm, SERIAL_READER, "scan-infected")
+    r = recs[-1] if recs else {}
+    check("... scanned: the reader is de-authorised, scan-infected recorded (signature, file)",
+          took is not None and r.get("signature") == "eicar.com.UNOFFICIAL"
+          and r.get("file_path", "").endswith("eicar.com"), json.dumps(r, ensure_ascii=False)[:300])
+
+
 IMAGES = {}
 
 
@@ -511,7 +675,7 @@ def main():
     work = tempfile.mkdtemp(prefix="kyoka-scan-")
     try:
         approver = Approver(work)
-        for serial in (SERIAL_CLEAN, SERIAL_EICAR, SERIAL_HELD, SERIAL_NOFS):
+        for serial in (SERIAL_CLEAN, SERIAL_EICAR, SERIAL_HELD, SERIAL_NOFS, SERIAL_READER):
             approver.approve_usb(serial, "P-" + serial)
         for serial in (SERIAL_OUT, SERIAL_OUT2):
             approver.approve_usb(serial, "P-" + serial, options=("--scan-in-and-out",))
@@ -535,6 +699,12 @@ def main():
         IMAGES["out2"] = stick_with_files(work, "out2", {"b.txt": b"b\n"})
         IMAGES["nofs"] = stick_image(os.path.join(work, "nofs.img"), fs=False)
         IMAGES["card"] = stick_with_files(work, "card", CARD_FILES, size_mb=32)
+        IMAGES["reader1"] = stick_with_files(work, "reader1", {"first.txt": b"first\n"})
+        IMAGES["reader2"] = stick_with_files(work, "reader2", {"second.txt": b"second\n"})
+        IMAGES["reader2b"] = stick_with_files(work, "reader2b", {"again.txt": b"again\n"})
+        IMAGES["reader3"] = stick_with_files(work, "reader3", {"third.txt": b"third\n", "eicar.com": EICAR})
+        racer = os.path.join(work, "blk-racer")
+        subprocess.run(["cc", "-O2", "-Wall", "-o", racer, RACER_SRC], check=True)
         for name, files in (("disc-eicar", {"docs/eicar.com": EICAR}), ("disc-clean", {"readme.txt": b"disc\n"})):
             tree = os.path.join(work, name + ".d")
             for rel, data in files.items():
@@ -554,6 +724,7 @@ def main():
         overlay = make_overlay(work, approver, extra=[
             (BLOCK_HELPER, f"{GUEST_LIBEXECDIR}/kyoka-block-access"),
             *installed_rules_all(work),
+            (racer, "/usr/bin/blk-racer"),
             *clamd_files])
         with VM("kyokad-scan", overlays=[overlay], extra_args=extra, mem=768,
                 quiet=not os.environ.get("KYOKA_VM_VERBOSE")) as vm:
@@ -566,12 +737,14 @@ def main():
                          ("clamd stopped", lambda: case_clamd_stopped(vm, k)),
                          ("unmountable", lambda: case_unmountable(vm, k)),
                          ("SD card", lambda: case_card(vm, k, approver, work)),
+                         ("SD card in-and-out", lambda: case_card_in_and_out(vm, k, approver)),
                          ("NVMe EICAR", lambda: case_nvme_eicar(vm, k, approver, work)),
                          ("disc", lambda: case_disc(vm, k, approver, work)),
                          ("status", lambda: case_status(vm, k)),
                          ("carried out", lambda: case_carried_out(vm, k, approver)),
                          ("carried out held", lambda: case_carried_out_held(vm, k)),
-                         ("carried out report", lambda: case_carried_out_report(vm, k))]
+                         ("carried out report", lambda: case_carried_out_report(vm, k)),
+                         ("reader swap", lambda: case_reader_swap(vm, k))]
                 only = [c for c in os.environ.get("KYOKA_VM_CASES", "").split(",") if c]
                 if only:
                     cases = [(n, c) for n, c in cases if n in only]
