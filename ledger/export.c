@@ -428,6 +428,8 @@ int export_write(struct ledger *l, const struct export_week *week, const struct 
         int r;
 
         set_error(err, err_size, "%s", "");
+        for (size_t i = 0; i < _FILE_MAX; i++)
+                w.fd[i] = -EBADF;
         if ((formats & EXPORT_PDF) && !(formats & EXPORT_HTML))
                 return -EINVAL;
         r = ledger_seq_at_time(l, week->start, &first);
@@ -481,8 +483,6 @@ int export_write(struct ledger *l, const struct export_week *week, const struct 
         if (r < 0)
                 return r;
         w.media = media;
-        for (size_t i = 0; i < _FILE_MAX; i++)
-                w.fd[i] = -EBADF;
         for (size_t i = 0; i < _FILE_MAX; i++) {
                 if (!want[i])
                         continue;

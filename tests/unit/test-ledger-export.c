@@ -349,6 +349,36 @@ static void test_verify_export_chain_truncated_week(void **state) {
         expect_refused(f, dir, "MANIFEST says 14");
 }
 
+/* MANIFEST's hashes are taken as the files are written: the hash is of the bytes in the file,
+ * and a write that fails fails the file (the export), whatever was hashed. */
+static void test_hashing_file_hashes_what_it_writes(void **state) {
+        struct fixture *f = *state;
+        _cleanup_free_ char *p = path_join(f->dir, "hashed");
+        struct hashing_file *h;
+        uint8_t got[32], want[32];
+        FILE *out;
+
+        int fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        assert_true(fd >= 0);
+        assert_int_equal(hashing_file_open(fd, &out, &h), 0);
+        assert_int_equal(setvbuf(out, NULL, _IOFBF, 4096), 0);
+        for (int i = 0; i < 10000; i++)
+                fprintf(out, "line %d\n", i);
+        assert_int_equal(hashing_file_close(out, h, got), 0);
+        hashing_file_free(h);
+        close(fd);
+        assert_int_equal(file_sha256(f->dir, "hashed", want), 0);
+        assert_memory_equal(got, want, sizeof want);
+
+        fd = open("/dev/full", O_WRONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        assert_int_equal(hashing_file_open(fd, &out, &h), 0);
+        fputs("a line\n", out);
+        assert_int_equal(hashing_file_close(out, h, got), -ENOSPC);
+        hashing_file_free(h);
+        close(fd);
+}
+
 /* verify-export walks records.jsonl in two halves, on two cores, when nothing is called back,
  * and from its start when something is (collect): whatever the tampering and wherever it falls
  * from the cut, both name the same first problem, in the same words, after as many records. */
@@ -1560,6 +1590,7 @@ int main(void) {
                 T(test_verify_export_chain_renumbered_record),
                 T(test_verify_export_chain_truncated_week),
                 T(test_verify_export_halves_agree_with_one_walk),
+                T(test_hashing_file_hashes_what_it_writes),
                 T(test_export_symlink_at_the_temporary_name_is_harmless),
                 T(test_export_symlink_at_the_final_name_is_replaced_not_followed),
                 T(test_export_refuses_a_group_writable_output_directory),
