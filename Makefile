@@ -403,7 +403,7 @@ install: programs man $(MO_FILES)
 	chmod 0644 $(DESTDIR)$(USERUNITDIR)/kyoka-notify.service $(DESTDIR)$(AUTOSTARTDIR)/kyoka-notify.desktop
 	sed 's|@SBINDIR@|$(SBINDIR)|g' systemd/kyokad.service.in > $(DESTDIR)$(UNITDIR)/kyokad.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/kyokad.service
-	for f in systemd/*.service systemd/*.timer; do [ -e "$$f" ] || continue; \
+	for f in systemd/*.service systemd/*.socket systemd/*.timer; do [ -e "$$f" ] || continue; \
 		sed 's|@SBINDIR@|$(SBINDIR)|g; s|@BINDIR@|$(PREFIX)/bin|g' "$$f" > $(DESTDIR)$(UNITDIR)/$$(basename "$$f"); \
 		chmod 0644 $(DESTDIR)$(UNITDIR)/$$(basename "$$f"); done
 	install -m 0755 $(BUILD)/kyoka-block-access $(DESTDIR)$(LIBEXECDIR)/kyoka-block-access

@@ -38,6 +38,11 @@
  * user KYOKA_CARRY_USER, which kyoka-carry.service runs `kyokad --carry-worker` as. */
 #define KYOKA_CARRY_SOCKET "carry"
 #define KYOKA_CARRY_USER "kyoka-carry"
+/* The scan service's socket (systemd/kyoka-scan.socket, root's alone): each connection starts
+ * `kyokad --scan-worker --request-on-stdin` in kyoka-scan@.service for one scan; kyokad sends
+ * the request (daemon/scan-protocol.h) and reads the worker's lines. Without it kyokad starts
+ * the worker itself. */
+#define KYOKA_SCAN_SOCKET "scan"
 
 /* The control socket: readers are group KYOKA_GROUP_READ, admins root or KYOKA_GROUP_ADMIN. */
 #define KYOKA_GROUP_READ "kyoka"

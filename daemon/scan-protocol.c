@@ -202,3 +202,59 @@ int scan_message_format(const struct scan_message *m, char *buf, size_t size) {
                 return -EINVAL;
         return n;
 }
+
+/* An absolute path as the request may name it: printable ASCII without spaces, no "//", no "."
+ * or ".." component, shorter than SIZE. */
+static bool request_path_ok(const char *s, size_t n, size_t size) {
+        if (n < 2 || n >= size || s[0] != '/' || s[n - 1] == '/')
+                return false;
+        for (size_t i = 0; i < n; i++) {
+                if (s[i] <= ' ' || s[i] > '~')
+                        return false;
+                if (s[i] == '/') {
+                        size_t k = i + 1;
+                        while (k < n && s[k] != '/')
+                                k++;
+                        size_t len = k - i - 1;
+                        if (len == 0 || (len == 1 && s[i + 1] == '.') ||
+                            (len == 2 && s[i + 1] == '.' && s[i + 2] == '.'))
+                                return false;
+                }
+        }
+        return true;
+}
+
+int scan_request_parse(const char *line, size_t n, struct scan_request *ret) {
+        const char *p = line, *end = line + n, *w;
+        size_t wn;
+        struct scan_request r = {};
+
+        if (n > SCAN_REQUEST_MAX || (n > 0 && line[n - 1] == ' ') || !next_word(&p, end, &w, &wn) || wn != 4 ||
+            memcmp(w, "scan", 4) != 0)
+                return -EBADMSG;
+        if (!next_word(&p, end, &w, &wn) || !parse_u64(w, wn, 86400, &r.max_seconds) || r.max_seconds == 0 ||
+            !next_word(&p, end, &w, &wn) || !parse_u64(w, wn, UINT64_MAX, &r.max_bytes) ||
+            !next_word(&p, end, &w, &wn) || !parse_u64(w, wn, UINT64_MAX, &r.max_database_age))
+                return -EBADMSG;
+        if (!next_word(&p, end, &w, &wn) || !request_path_ok(w, wn, sizeof r.clamd_socket))
+                return -EBADMSG;
+        memcpy(r.clamd_socket, w, wn);
+        if (!next_word(&p, end, &w, &wn) || !request_path_ok(w, wn, sizeof r.syspath) || wn < 6 ||
+            memcmp(w, "/sys/", 5) != 0 || p != end)
+                return -EBADMSG;
+        memcpy(r.syspath, w, wn);
+        *ret = r;
+        return 0;
+}
+
+int scan_request_format(const struct scan_request *r, char *buf, size_t size) {
+        size_t cn = strnlen(r->clamd_socket, sizeof r->clamd_socket), sn = strnlen(r->syspath, sizeof r->syspath);
+        if (r->max_seconds == 0 || r->max_seconds > 86400 || !request_path_ok(r->clamd_socket, cn, sizeof r->clamd_socket) ||
+            !request_path_ok(r->syspath, sn, sizeof r->syspath) || sn < 6 || memcmp(r->syspath, "/sys/", 5) != 0)
+                return -EINVAL;
+        int k = snprintf(buf, size, "scan %" PRIu64 " %" PRIu64 " %" PRIu64 " %s %s\n", r->max_seconds, r->max_bytes,
+                         r->max_database_age, r->clamd_socket, r->syspath);
+        if (k < 0 || (size_t) k >= size || (size_t) k > SCAN_REQUEST_MAX + 1)
+                return -EINVAL;
+        return k;
+}

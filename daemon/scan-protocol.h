@@ -77,3 +77,20 @@ int scan_message_parse(const char *line, size_t n, struct scan_message *ret);
 /* The line for M, with its newline, into BUF (SCAN_LINE_MAX + 1 bytes): its length, or
  * -EINVAL if M cannot be said (text not sanitised, a space in the signature, too long). */
 int scan_message_format(const struct scan_message *m, char *buf, size_t size);
+
+/* The request kyokad sends to the scan service (systemd/kyoka-scan.socket, one connection per
+ * scan: `kyokad --scan-worker --request-on-stdin`), one line:
+ *   scan MAX_SECONDS MAX_BYTES MAX_DATABASE_AGE CLAMD_SOCKET SYSPATH
+ * (decimal numbers without leading zeros, MAX_SECONDS 1..86400; absolute paths without spaces,
+ * "//", "/./" or "/../", SYSPATH below /sys/). The socket is root's alone, but the worker
+ * parses the line as strictly as the lines it writes are parsed. */
+#define SCAN_REQUEST_MAX 1024
+struct scan_request {
+        uint64_t max_seconds, max_bytes, max_database_age;
+        char clamd_socket[108];       /* sun_path */
+        char syspath[512];
+};
+/* LINE's N bytes without the newline. 0 or -EBADMSG (nothing written to RET). */
+int scan_request_parse(const char *line, size_t n, struct scan_request *ret);
+/* The line for R with its newline into BUF (SCAN_REQUEST_MAX + 1 bytes): its length, or -EINVAL. */
+int scan_request_format(const struct scan_request *r, char *buf, size_t size);

@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <linux/capability.h>
+#include <poll.h>
 #include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -270,7 +271,7 @@ static int walk(struct ctx *c, int dirfd, char *path, size_t len, unsigned depth
 
 static int scan_tree(struct ctx *c, int dirfd, const char *name) {
         char path[PATH_MAX];
-        snprintf(path, sizeof path, "/%s", name);
+        snprintf(path, sizeof path, "/%.*s", (int) sizeof path - 2, name);
         return walk(c, dirfd, path, strlen(path), 0);
 }
 
@@ -300,43 +301,43 @@ static int parse_number(const char *s, uint64_t *ret) {
         return 0;
 }
 
-int scan_worker_main(int argc, char **argv) {
-        static const struct option options[] = {
-                { "socket", required_argument, NULL, 's' },
-                { "max-seconds", required_argument, NULL, 't' },
-                { "max-bytes", required_argument, NULL, 'b' },
-                { "max-database-age", required_argument, NULL, 'a' },
-                { "workdir", required_argument, NULL, 'w' },
-                { "directory", no_argument, NULL, 'D' },
-                {},
-        };
-        const char *sock = NULL, *workdir = NULL;
-        uint64_t max_seconds = 0, max_age = 0;
-        bool directory = false;
-        struct ctx c = { .clamd = -EBADF };
-        int o, r;
+/* The request of kyokad on stdin (the scan service's connection): one line, read within a few
+ * seconds. 0 or a negative errno. */
+#define REQUEST_WAIT_MS 10000
+static int read_request(struct scan_request *ret) {
+        char buf[SCAN_REQUEST_MAX + 1];
+        size_t n = 0;
 
-        c.max_bytes = UINT64_MAX;
-        optind = 1;
-        while ((o = getopt_long(argc, argv, "", options, NULL)) >= 0)
-                switch (o) {
-                case 's': sock = optarg; break;
-                case 't': if (parse_number(optarg, &max_seconds) < 0) return 1; break;
-                case 'b': if (parse_number(optarg, &c.max_bytes) < 0) return 1; break;
-                case 'a': if (parse_number(optarg, &max_age) < 0) return 1; break;
-                case 'w': workdir = optarg; break;
-                case 'D': directory = true; break;
-                default: return 1;
-                }
-        if (!sock || max_seconds == 0 || max_seconds > 86400 || optind + 1 != argc || (!directory && !workdir)) {
-                fprintf(stderr, "kyokad --scan-worker: is kyokad's own, not for use by hand\n");
-                return 1;
+        for (;;) {
+                struct pollfd p = { .fd = STDIN_FILENO, .events = POLLIN };
+                int k = poll(&p, 1, REQUEST_WAIT_MS);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        return k < 0 ? negative_errno() : -ETIMEDOUT;
+                ssize_t m = read(STDIN_FILENO, buf + n, sizeof buf - n);
+                if (m < 0 && errno == EINTR)
+                        continue;
+                if (m <= 0)
+                        return m < 0 ? negative_errno() : -EBADMSG;
+                n += (size_t) m;
+                char *nl = memchr(buf, '\n', n);
+                if (nl)
+                        return nl == buf + n - 1 ? scan_request_parse(buf, n - 1, ret) : -EBADMSG;
+                if (n == sizeof buf)
+                        return -EBADMSG;
         }
-        const char *target = argv[optind];
+}
+
+/* One scan: TARGET (a sysfs directory, or with DIRECTORY a directory scanned as it is). */
+static int scan_run(const char *sock, uint64_t max_seconds, uint64_t max_bytes, uint64_t max_age,
+                    const char *workdir, bool directory, const char *target) {
+        struct ctx c = { .clamd = -EBADF, .max_bytes = max_bytes };
+        int r;
+
         int64_t start = now_ns();
         c.deadline_ns = start + (int64_t) max_seconds * 1000000000;
         c.last_progress_ns = start;
-
         /* The scanner first: without it nothing is mounted. */
         struct scan_message engine = { .kind = SCAN_MSG_ENGINE };
         r = clamd_version(sock, c.deadline_ns, engine.text, sizeof engine.text, &engine.database_time);
@@ -412,4 +413,57 @@ int scan_worker_main(int argc, char **argv) {
                         break;
         }
         return finish(&c);
+}
+
+int scan_worker_main(int argc, char **argv) {
+        static const struct option options[] = {
+                { "socket", required_argument, NULL, 's' },
+                { "max-seconds", required_argument, NULL, 't' },
+                { "max-bytes", required_argument, NULL, 'b' },
+                { "max-database-age", required_argument, NULL, 'a' },
+                { "workdir", required_argument, NULL, 'w' },
+                { "directory", no_argument, NULL, 'D' },
+                { "request-on-stdin", no_argument, NULL, 'R' },
+                {},
+        };
+        const char *sock = NULL, *workdir = NULL;
+        uint64_t max_seconds = 0, max_age = 0;
+        uint64_t max_bytes = UINT64_MAX;
+        bool directory = false, request = false;
+        int o;
+
+        optind = 1;
+        while ((o = getopt_long(argc, argv, "", options, NULL)) >= 0)
+                switch (o) {
+                case 's': sock = optarg; break;
+                case 't': if (parse_number(optarg, &max_seconds) < 0) return 1; break;
+                case 'b': if (parse_number(optarg, &max_bytes) < 0) return 1; break;
+                case 'a': if (parse_number(optarg, &max_age) < 0) return 1; break;
+                case 'w': workdir = optarg; break;
+                case 'D': directory = true; break;
+                case 'R': request = true; break;
+                default: return 1;
+                }
+        if (request) {
+                /* The scan service (systemd/kyoka-scan@.service): what to scan comes from kyokad on
+                 * the connection, the file systems go on this unit's private /tmp. */
+                if (sock || directory || workdir || optind != argc) {
+                        fprintf(stderr, "kyokad --scan-worker --request-on-stdin: takes no other argument\n");
+                        return 1;
+                }
+                struct scan_request q;
+                int r = read_request(&q);
+                if (r < 0) {
+                        struct ctx c = { .clamd = -EBADF };
+                        fail(&c, SCAN_FAULT_WORKER, r);
+                        return finish(&c);
+                }
+                return scan_run(q.clamd_socket, q.max_seconds, q.max_bytes, q.max_database_age, "/tmp", false,
+                                q.syspath);
+        }
+        if (!sock || max_seconds == 0 || max_seconds > 86400 || optind + 1 != argc || (!directory && !workdir)) {
+                fprintf(stderr, "kyokad --scan-worker: is kyokad's own, not for use by hand\n");
+                return 1;
+        }
+        return scan_run(sock, max_seconds, max_bytes, max_age, workdir, directory, argv[optind]);
 }

@@ -10,10 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "kyoka-names.h"
 #include "macro.h"
 #include "scan-worker.h"
 
@@ -155,6 +159,47 @@ static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+/* The scan service (kyoka-names.h KYOKA_SCAN_SOCKET in RUNTIME_DIR): connected, the request sent
+ * and the sending side shut. The connection, -ENOENT when there is no service (kyokad run
+ * directly: it starts the worker itself), or another negative errno. */
+static int scan_service_connect(const struct scan_params *p) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct scan_request q = {
+                .max_seconds = p->max_seconds, .max_bytes = p->max_bytes, .max_database_age = p->max_database_age,
+        };
+        char line[SCAN_REQUEST_MAX + 2];
+        struct stat st;
+
+        int n = snprintf(sa.sun_path, sizeof sa.sun_path, "%s/%s", p->workdir, KYOKA_SCAN_SOCKET);
+        if (n < 0 || (size_t) n >= sizeof sa.sun_path)
+                return -ENAMETOOLONG;
+        if (lstat(sa.sun_path, &st) < 0)
+                return negative_errno();
+        if (!S_ISSOCK(st.st_mode))
+                return -ENOENT;
+        if (strlen(p->clamd_socket) >= sizeof q.clamd_socket || strlen(p->syspath) >= sizeof q.syspath)
+                return -ENAMETOOLONG;
+        strcpy(q.clamd_socket, p->clamd_socket);
+        strcpy(q.syspath, p->syspath);
+        int len = scan_request_format(&q, line, sizeof line);
+        if (len < 0)
+                return len;
+
+        /* Non-blocking: a service that has stopped accepting (its backlog full) is an error
+         * here, never a stall of kyokad's loop. */
+        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return negative_errno();
+        if (connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0)
+                return negative_errno();
+        /* One short line into an empty socket buffer. */
+        ssize_t k = send(fd, line, (size_t) len, MSG_NOSIGNAL);
+        if (k != len)
+                return k < 0 ? negative_errno() : -EIO;
+        (void) shutdown(fd, SHUT_WR);
+        return TAKE_FD(fd);
+}
+
 int scan_job_start(sd_event *e, int exe_fd, const char *worker_path, const struct scan_params *p, scan_done_t done,
                    void *userdata, struct scan_job **ret) {
         char seconds[24], bytes[24], age[24];
@@ -175,6 +220,15 @@ int scan_job_start(sd_event *e, int exe_fd, const char *worker_path, const struc
         if (!j)
                 return -ENOMEM;
         j->fd = -EBADF;
+        /* Under systemd the scan runs in a unit of its own (kyokad's sandbox has neither clamd's
+         * socket nor mount(2)); without that service kyokad starts the worker itself. */
+        r = scan_service_connect(p);
+        if (r >= 0) {
+                j->fd = r;
+                goto started;
+        }
+        if (r != -ENOENT)
+                return r;
         if (pipe2(pfd, O_CLOEXEC) < 0)
                 return negative_errno();
         pid_t pid = fork();
@@ -209,6 +263,7 @@ int scan_job_start(sd_event *e, int exe_fd, const char *worker_path, const struc
         close(pfd[1]);
         j->fd = pfd[0];
         j->pid = pid;
+started:
         j->done = done;
         j->userdata = userdata;
         j->start_usec = now_usec();

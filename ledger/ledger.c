@@ -216,21 +216,35 @@ static int schema_version(struct ledger *l) {
 
 static void rollback(struct ledger *l);
 
-/* Brings a database created by an older kyoka up to the current schema, in one transaction,
- * at most once: the check is repeated under the write lock, so two writers opening the same old
- * database at once migrate it once. The old rows are not touched: their hashed bytes (version
- * 1, 2 or 3) stay as they were, and the new columns' defaults say what they mean. */
-static int migrate(struct ledger *l) {
-        int r = schema_version(l);
+/* PRAGMA user_version: LEDGER_ENCODING_VERSION once a kyoka of this version made the schema
+ * or brought it up to date (0 in a new file and in ledgers of kyoka before it). */
+static int user_version(struct ledger *l) {
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *s = NULL;
+        int r = prepare(l, "PRAGMA user_version", &s);
         if (r < 0)
                 return r;
-        if (r == LEDGER_ENCODING_VERSION)
-                return 0;
+        int rc = sqlite3_step(s);
+        return rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : sqlite_errno(l->db, rc);
+}
+
+/* Makes the schema of a new database, or brings one created by an older kyoka up to the
+ * current schema, in one transaction (one fsync on a first start), at most once: the check is
+ * repeated under the write lock, so two writers opening the same old database at once migrate
+ * it once. The old rows are not touched: their hashed bytes (version 1, 2 or 3) stay as they
+ * were, and the new columns' defaults say what they mean. A start of a ledger already up to date
+ * reads one pragma, not the tables. */
+static int migrate(struct ledger *l) {
+        int r = user_version(l);
+        /* (A newer kyoka's ledger after a downgrade: its schema has this one's columns.) */
+        if (r < 0 || r >= LEDGER_ENCODING_VERSION)
+                return r < 0 ? r : 0;
 
         r = exec(l, "BEGIN IMMEDIATE");
         if (r < 0)
                 return r;
-        r = schema_version(l);
+        r = exec(l, sql_schema);
+        if (r >= 0)
+                r = schema_version(l);
         if (r == 1) {
                 r = exec(l, sql_add_count);
                 if (r >= 0)
@@ -248,6 +262,11 @@ static int migrate(struct ledger *l) {
         }
         if (r == 4)
                 r = exec(l, sql_add_scan);
+        if (r >= 0) {
+                char sql[48];
+                snprintf(sql, sizeof sql, "PRAGMA user_version=%d", LEDGER_ENCODING_VERSION);
+                r = exec(l, sql);
+        }
         if (r >= 0)
                 r = exec(l, "COMMIT");
         if (r < 0) {
@@ -308,9 +327,6 @@ int ledger_open(const char *path, unsigned flags, size_t queue_max, struct ledge
                         if (r < 0)
                                 return r;
                 }
-                r = exec(l, sql_schema);
-                if (r < 0)
-                        return r;
                 r = migrate(l);
                 if (r < 0)
                         return r;

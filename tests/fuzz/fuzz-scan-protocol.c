@@ -24,6 +24,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         abort();
         }
 
+        /* The scan service's request (kyokad -> kyokad --scan-worker --request-on-stdin): one
+         * spelling, as the messages. */
+        struct scan_request q, qback;
+        char qbuf[SCAN_REQUEST_MAX + 2];
+        if (scan_request_parse((const char *) data, size, &q) == 0) {
+                int n = scan_request_format(&q, qbuf, sizeof qbuf);
+                if (n < 1 || (size_t) n != size + 1 || memcmp(qbuf, data, size) != 0 || qbuf[size] != '\n')
+                        abort();
+                if (scan_request_parse(qbuf, (size_t) n - 1, &qback) < 0 || qback.max_seconds != q.max_seconds ||
+                    qback.max_bytes != q.max_bytes || qback.max_database_age != q.max_database_age ||
+                    strcmp(qback.clamd_socket, q.clamd_socket) != 0 || strcmp(qback.syspath, q.syspath) != 0)
+                        abort();
+        }
+
         /* clamd's answers, as NUL-terminated strings. */
         char s[1100], sig[SCAN_SIGNATURE_MAX];
         size_t k = size < sizeof s - 1 ? size : sizeof s - 1;

@@ -16,6 +16,7 @@ check() { local name=$1; shift; if "$@" >"$tmp/out" 2>&1; then ok "$name"; else 
 check "make install DESTDIR=... PREFIX=/usr" make -s -C "$top" BUILD="$build" install DESTDIR="$tmp/dest" PREFIX=/usr
 for f in usr/bin/policyctl:755 usr/sbin/kyokad:755 usr/lib/kyoka/kyoka-block-access:755 \
 	 usr/lib/systemd/system/kyokad.service:644 usr/lib/systemd/system/kyoka-carry.service:644 \
+	 usr/lib/systemd/system/kyoka-scan.socket:644 usr/lib/systemd/system/kyoka-scan@.service:644 \
 	 usr/lib/udev/rules.d/70-kyoka.rules:644 usr/lib/udev/rules.d/73-kyoka-hidraw.rules:644 \
 	 usr/lib/sysusers.d/kyoka.conf:644 \
 	 usr/lib/tmpfiles.d/kyoka.conf:644 usr/share/doc/kyoka/policy.md:644 \
@@ -31,6 +32,12 @@ check "kyoka-carry.service runs /usr/sbin/kyokad --carry-worker as kyoka-carry, 
 		grep -qx 'User=kyoka-carry' '$tmp/dest/usr/lib/systemd/system/kyoka-carry.service' &&
 		grep -q '^Wants=.* kyoka-carry.service' '$tmp/dest/usr/lib/systemd/system/kyokad.service' &&
 		grep -q '^u kyoka-carry ' '$tmp/dest/usr/lib/sysusers.d/kyoka.conf'"
+check "kyoka-scan.socket (root's /run/kyoka/scan, one kyoka-scan@.service per connection) runs the scan worker, wanted by kyokad.service" \
+	bash -c "grep -qx 'ListenStream=/run/kyoka/scan' '$tmp/dest/usr/lib/systemd/system/kyoka-scan.socket' &&
+		grep -qx 'SocketMode=0600' '$tmp/dest/usr/lib/systemd/system/kyoka-scan.socket' &&
+		grep -qx 'Accept=yes' '$tmp/dest/usr/lib/systemd/system/kyoka-scan.socket' &&
+		grep -qx 'ExecStart=/usr/sbin/kyokad --scan-worker --request-on-stdin' '$tmp/dest/usr/lib/systemd/system/kyoka-scan@.service' &&
+		grep -q '^Wants=.* kyoka-scan.socket' '$tmp/dest/usr/lib/systemd/system/kyokad.service'"
 check "unit's Documentation= starts with man:kyokad(8)" grep -q '^Documentation=man:kyokad(8) ' "$tmp/dest/usr/lib/systemd/system/kyokad.service"
 version=$(head -1 "$top/packaging/debian/changelog" | cut -d'(' -f2 | cut -d')' -f1)
 check "kyokad --version says the changelog's version ($version)" \
@@ -87,6 +94,12 @@ check "systemd-analyze verify kyoka-carry.service" env MANPATH="$tmp/prefix/shar
 check "systemd-analyze security kyoka-carry.service: exposure at most 3.0" systemd-analyze security --offline=true --threshold=30 "$carry"
 score=$(systemd-analyze security --offline=true "$carry" 2>/dev/null | sed -n 's/.*exposure level for kyoka-carry.service: \([0-9.]*\).*/\1/p')
 echo "# kyoka-carry.service exposure level (offline): ${score:-?}"
+scan=$tmp/prefix/lib/systemd/system/kyoka-scan@.service
+check "systemd-analyze verify kyoka-scan.socket and kyoka-scan@.service" env MANPATH="$tmp/prefix/share/man" \
+	systemd-analyze verify "$tmp/prefix/lib/systemd/system/kyoka-scan.socket" "$scan"
+check "systemd-analyze security kyoka-scan@.service: exposure at most 2.0" systemd-analyze security --offline=true --threshold=20 "$scan"
+score=$(systemd-analyze security --offline=true "$scan" 2>/dev/null | sed -n 's/.*exposure level for kyoka-scan@.*service: \([0-9.]*\).*/\1/p')
+echo "# kyoka-scan@.service exposure level (offline): ${score:-?}"
 check "unit is Type=notify with a watchdog and Restart=always" \
 	bash -c "grep -qx 'Type=notify' '$unit' && grep -q '^WatchdogSec=' '$unit' && grep -qx 'Restart=always' '$unit'"
 

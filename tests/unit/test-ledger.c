@@ -379,7 +379,9 @@ static int64_t sql_int(const char *db_path, const char *sql) {
 #define HAS_COUNT_COLUMN "SELECT count(*) FROM pragma_table_info('records') WHERE name = 'count'"
 #define HAS_SCAN_COLUMNS "SELECT count(*) FROM pragma_table_info('records') WHERE name IN " \
         "('files', 'bytes', 'duration_ms', 'scanner', 'signature', 'file_path', 'sha256', 'pid', 'process')"
-#define DROP_SCAN_COLUMNS "ALTER TABLE records DROP COLUMN files; ALTER TABLE records DROP COLUMN bytes;" \
+/* (user_version 0: a ledger an older kyoka made never had it set; ledger_open() migrates by it.) */
+#define DROP_SCAN_COLUMNS "PRAGMA user_version=0; " \
+        "ALTER TABLE records DROP COLUMN files; ALTER TABLE records DROP COLUMN bytes;" \
         "ALTER TABLE records DROP COLUMN duration_ms; ALTER TABLE records DROP COLUMN scanner;" \
         "ALTER TABLE records DROP COLUMN signature; ALTER TABLE records DROP COLUMN file_path;" \
         "ALTER TABLE records DROP COLUMN sha256; ALTER TABLE records DROP COLUMN pid; ALTER TABLE records DROP COLUMN process;"
@@ -463,6 +465,9 @@ static void test_v1_ledger_migrates_on_open_and_continues_the_chain(void **state
         assert_int_equal(sql_int(db, "SELECT (SELECT prev_hash FROM records WHERE seq = 17) = "
                                      "(SELECT hash FROM records WHERE seq = 16)"), 1);
         ledger_close(l);
+
+        /* Migrated: marked (a start reads that, not the tables). */
+        assert_int_equal(sql_int(db, "PRAGMA user_version"), LEDGER_ENCODING_VERSION);
 
         /* Again: nothing to do, nothing changes. */
         assert_int_equal(ledger_open(db, 0, 0, &l), 0);

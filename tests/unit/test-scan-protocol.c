@@ -10,6 +10,7 @@
 #include <time.h>
 #include <cmocka.h>
 
+#include "macro.h"
 #include "scan-protocol.h"
 #include "clamd.h"
 
@@ -119,6 +120,39 @@ static void test_clamd_replies(void **state) {
         assert_string_equal(small, "Win.");
 }
 
+/* The scan service's request: one spelling, strict numbers and paths, nothing after the path. */
+static void test_scan_request(void **state) {
+        struct scan_request q = { .max_seconds = 600, .max_bytes = 1073741824, .max_database_age = 604800 }, back;
+        char buf[SCAN_REQUEST_MAX + 2];
+        strcpy(q.clamd_socket, "/run/clamav/clamd.ctl");
+        strcpy(q.syspath, "/sys/devices/pci0000:00/0000:00:14.0/usb1/1-1");
+        int n = scan_request_format(&q, buf, sizeof buf);
+        assert_true(n > 0);
+        assert_string_equal(buf, "scan 600 1073741824 604800 /run/clamav/clamd.ctl "
+                                 "/sys/devices/pci0000:00/0000:00:14.0/usb1/1-1\n");
+        assert_int_equal(scan_request_parse(buf, (size_t) n - 1, &back), 0);
+        assert_int_equal(back.max_seconds, 600);
+        assert_int_equal(back.max_bytes, 1073741824);
+        assert_int_equal(back.max_database_age, 604800);
+        assert_string_equal(back.clamd_socket, q.clamd_socket);
+        assert_string_equal(back.syspath, q.syspath);
+
+        static const char *const bad[] = {
+                "", "scan", "scan 600 1 0 /run/c /sys/devices/x ", "scan  600 1 0 /run/c /sys/devices/x",
+                "scan 0 1 0 /run/c /sys/devices/x", "scan 86401 1 0 /run/c /sys/devices/x",
+                "scan 600 01 0 /run/c /sys/devices/x", "scan 600 1 -1 /run/c /sys/devices/x",
+                "scan 600 1 0 run/c /sys/devices/x", "scan 600 1 0 /run/c /etc/passwd",
+                "scan 600 1 0 /run/c /sys/../etc", "scan 600 1 0 /run/c /sys/./devices",
+                "scan 600 1 0 /run/c /sys//devices", "scan 600 1 0 /run/c /sys/devices/",
+                "scan 600 1 0 /run/c /sys/devices/x y", "scan 600 1 0 /run/c /sys/dev\tices",
+                "SCAN 600 1 0 /run/c /sys/devices/x", "scan 600 18446744073709551616 0 /run/c /sys/devices/x",
+        };
+        for (size_t k = 0; k < ELEMENTSOF(bad); k++)
+                assert_int_equal(scan_request_parse(bad[k], strlen(bad[k]), &back), -EBADMSG);
+        q.max_seconds = 0;
+        assert_int_equal(scan_request_format(&q, buf, sizeof buf), -EINVAL);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_each_message_parses_and_formats_back),
@@ -127,6 +161,7 @@ int main(void) {
                 cmocka_unit_test(test_fault_names_round_trip),
                 cmocka_unit_test(test_clamd_version),
                 cmocka_unit_test(test_clamd_replies),
+                cmocka_unit_test(test_scan_request),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -193,6 +193,17 @@ static void test_device_replaced_at_the_same_port_gets_nothing(void **state) {
         test_rmdir_r(base);
 }
 
+/* A loop and sysfs workers writing access files into ADIR (made here): ADIR's fd. */
+static int io_with_access_dir(const char *adir, struct seen *seen, sd_event **ret_e, struct usb_io **ret_io) {
+        assert_int_equal(mkdir(adir, 0755), 0);
+        int dfd = open(adir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        assert_true(dfd >= 0);
+        assert_int_equal(sd_event_new(ret_e), 0);
+        assert_int_equal(usb_io_new(*ret_e, 2, on_done, seen, ret_io), 0);
+        usb_io_set_access_dir(*ret_io, dfd);
+        return dfd;
+}
+
 /* Read-only media: the access file is written with the decision, before `authorized`; a device
  * whose file cannot be written is not authorised (unless nothing of it can be a disk). */
 static void test_access_files(void **state) {
@@ -204,12 +215,7 @@ static void test_access_files(void **state) {
         sd_event *e = NULL;
         struct usb_io *io = NULL;
 
-        assert_int_equal(mkdir(adir, 0755), 0);
-        _cleanup_close_ int dfd = open(adir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        assert_true(dfd >= 0);
-        assert_int_equal(sd_event_new(&e), 0);
-        assert_int_equal(usb_io_new(e, 2, on_done, &seen, &io), 0);
-        usb_io_set_access_dir(io, dfd);
+        _cleanup_close_ int dfd = io_with_access_dir(adir, &seen, &e, &io);
 
         struct usb_io_request r = request(USB_IO_APPLY, c, 1);
         r.authorize = true;
@@ -311,12 +317,7 @@ static void test_open_in_place(void **state) {
         sd_event *e = NULL;
         struct usb_io *io = NULL;
 
-        assert_int_equal(mkdir(adir, 0755), 0);
-        _cleanup_close_ int dfd = open(adir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        assert_true(dfd >= 0);
-        assert_int_equal(sd_event_new(&e), 0);
-        assert_int_equal(usb_io_new(e, 2, on_done, &seen, &io), 0);
-        usb_io_set_access_dir(io, dfd);
+        _cleanup_close_ int dfd = io_with_access_dir(adir, &seen, &e, &io);
 
         struct usb_io_request r = request(USB_IO_APPLY, c, 1);
         r.authorize = true;

@@ -138,13 +138,15 @@ def case_clean(vm, k):
                        f"/sys/bus/usb/devices/[0-9]-1/*:*/host*/target*/*/block/ | head -1)1 ]", timeout=20)
     check("clean stick: authorised and its block devices appear", took is not None,
           f"{took:.2f} s" if took else f"authorized={attr(vm, '1', 'authorized')}")
-    # udev has processed the partition once its database entry exists (then the rule has run).
+    # udev has processed the partition once its database entry exists (then the rule has run);
+    # its state is read in the same test as that (the scan may pass a moment later: it starts
+    # once the block devices have been quiet for 1.5 s, and a small stick's takes one more).
     held = vm.wait_for(f"p=$(ls /sys/bus/usb/devices/[0-9]-1/*:*/host*/target*/*/block/ | head -1)1 && "
-                       f"[ \"$(cat /sys/class/block/$p/ro)\" = 1 ] && [ -e /run/udev/data/b$(cat /sys/class/block/$p/dev) ]",
+                       f"[ -e /run/udev/data/b$(cat /sys/class/block/$p/dev) ] && "
+                       f"[ \"$(cat /sys/class/block/$p/ro) $(stat -c '%a %U:%G' /dev/$p)\" = '1 600 root:root' ]",
                        timeout=5)
-    state = node_state(vm, "1")
     check("... held while it is scanned: read-only, its node root's alone (0600 root:root)",
-          held is not None and state == "1 600 root:root", state)
+          held is not None, node_state(vm, "1") if held is None else "1 600 root:root")
     took = wait_log(vm, r"SCAN-CLEAN-1.*virus scan passed", 60)
     check("... clamd passes it (kyokad's record)", took is not None,
           "\n".join(l for l in kyokad_log(vm).splitlines() if "SCAN-CLEAN" in l)[-600:])
