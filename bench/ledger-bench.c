@@ -8,6 +8,8 @@
  *   ledger-bench week DIR N         N records in one week: fill, export (csv, json, html), the
  *                                   PDF of its report, verify the export, collect it, verify
  *                                   the ledger; times in seconds
+ *   ledger-bench fill DIR N         only the first step of `week`: DIR/week.db with N records
+ *                                   and the export key, for `phase`
  *   ledger-bench phase DIR WHAT     one step of `week` again on DIR/week.db as `week` left it
  *                                   (WHAT: export, verify-export, ledger-verify or breakdown),
  *                                   for perf
@@ -239,25 +241,17 @@ static const char *engine(void) {
         return getenv("KYOKA_PDF_ENGINE") ?: EXPORT_PDF_ENGINE;
 }
 
-static int week(const char *dir, long n) {
-        char db[4096], out[4096], keyprefix[2048], keypath[4096], pubpath[4096];
+/* DIR/week.db with N records in 2026-W47, and DIR/export.key, DIR/export.pub; *L stays open. */
+static int week_fill(const char *dir, long n, struct ledger **ret, double *fill_s) {
+        char db[4096], keyprefix[2048];
         struct ledger *l;
-        struct signing_key *key;
-        struct trusted_key *pub;
         struct export_week w;
-        struct export_result res;
-        struct export_verify_report rep;
-        struct ledger_verify_report vrep;
-        int r;
 
         setenv("TZ", "Asia/Tokyo", 1);
         tzset();
         snprintf(db, sizeof db, "%s/week.db", dir);
-        snprintf(out, sizeof out, "%s/exports", dir);
         snprintf(keyprefix, sizeof keyprefix, "%s/export", dir);
-        snprintf(keypath, sizeof keypath, "%s.key", keyprefix);
-        snprintf(pubpath, sizeof pubpath, "%s.pub", keyprefix);
-        if (key_generate(keyprefix) < 0 || signing_key_load(keypath, &key) < 0 || trusted_key_load(pubpath, &pub) < 0)
+        if (key_generate(keyprefix) < 0)
                 return 1;
         if (ledger_open(db, 0, 10000, &l) < 0 || export_week_parse("2026-W47", &w) < 0)
                 return 1;
@@ -272,9 +266,33 @@ static int week(const char *dir, long n) {
                 if (ledger_commit(l, NULL) < 0)
                         return 1;
         }
-        double t_fill = now() - t0;
+        *fill_s = now() - t0;
+        *ret = l;
+        return 0;
+}
 
-        t0 = now();
+static int week(const char *dir, long n) {
+        char out[4096], keypath[4096], pubpath[4096];
+        struct ledger *l;
+        struct signing_key *key;
+        struct trusted_key *pub;
+        struct export_week w;
+        struct export_result res;
+        struct export_verify_report rep;
+        struct ledger_verify_report vrep;
+        int r;
+
+        double t_fill;
+        if (week_fill(dir, n, &l, &t_fill) != 0)
+                return 1;
+        snprintf(out, sizeof out, "%s/exports", dir);
+        snprintf(keypath, sizeof keypath, "%s/export.key", dir);
+        snprintf(pubpath, sizeof pubpath, "%s/export.pub", dir);
+        if (signing_key_load(keypath, &key) < 0 || trusted_key_load(pubpath, &pub) < 0 ||
+            export_week_parse("2026-W47", &w) < 0)
+                return 1;
+
+        double t0 = now();
         double c0 = cpu();
         char err[512];
         struct export_options o = { .lang = EXPORT_LANG_JA, .formats = EXPORT_CSV | EXPORT_JSON | EXPORT_HTML };
@@ -495,10 +513,19 @@ int main(int argc, char *argv[]) {
                 return throughput(argv[2], atol(argv[3]));
         if (argc == 4 && strcmp(argv[1], "week") == 0)
                 return week(argv[2], atol(argv[3]));
+        if (argc == 4 && strcmp(argv[1], "fill") == 0) {
+                struct ledger *l;
+                double t;
+                if (week_fill(argv[2], atol(argv[3]), &l, &t) != 0)
+                        return 1;
+                ledger_close(l);
+                printf("fill_s=%.1f\n", t);
+                return 0;
+        }
         if (argc == 4 && strcmp(argv[1], "phase") == 0)
                 return phase(argv[2], argv[3]);
         if (argc == 6 && strcmp(argv[1], "fleet") == 0)
                 return fleet(argv[2], atol(argv[3]), atol(argv[4]), atol(argv[5]));
-        fprintf(stderr, "usage: ledger-bench storm DB N BATCH [TIME] | throughput DIR N | week DIR N | phase DIR WHAT | fleet DIR WS WEEKS N\n");
+        fprintf(stderr, "usage: ledger-bench storm DB N BATCH [TIME] | throughput DIR N | week DIR N | fill DIR N | phase DIR WHAT | fleet DIR WS WEEKS N\n");
         return 2;
 }

@@ -38,6 +38,8 @@ fl=$("$bin" fleet "$work/fleet" "$fleet_ws" "$fleet_weeks" "$fleet_records")
 printf '%s\n' "$fl" >&2
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 fs=$(df -T "$work" | awk 'NR==2 { print $2 }')
+# A section measured by hand below this marker (before/after figures of a change) is kept.
+kept=$(sed -n '/^<!-- kept by bench\/ledger.sh -->$/,$p' bench/LEDGER.md 2>/dev/null || true)
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 {
 	echo "# Ledger benchmark"
@@ -75,8 +77,10 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 			v["report_kib"], v["pdf_kib"] }'
 	echo
 	echo "The same three in CPU seconds (user + system, every thread of the process): what the work"
-	echo "costs whatever else the machine runs. The export reads the database on a second thread and"
-	echo "verify-export hashes the files on one, so on two idle CPUs their time is below their CPU time."
+	echo "costs whatever else the machine runs. The export reads the database and makes records.jsonl's"
+	echo "lines on a second thread; verify-export hashes the files on one and walks records.jsonl in two"
+	echo "halves on two; ledger verify reads and checks the rows on a second thread: on two idle CPUs"
+	echo "their time is below their CPU time."
 	echo
 	echo "| export, CPU | verify-export, CPU | ledger verify, CPU |"
 	echo "|---:|---:|---:|"
@@ -91,7 +95,8 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 	echo "csv (usage, faults, media), html: formatting each, into /dev/null. jsonl read: what"
 	echo "verify-export does with a line beyond hashing (parse, the sanitising check, writing it again"
 	echo "to compare). chain hash: the canonical bytes and SHA-256(prev || bytes), per record. files"
-	echo "SHA-256: the export's five files, once (MANIFEST at export, verify-export again). What is"
+	echo "SHA-256: the export's five files read back and hashed once (verify-export; the export hashes"
+	echo "them as it writes them, which costs the hashing alone). What is"
 	echo "left of the export's time is writing and fsyncing the files, renaming them, and the"
 	echo "MANIFEST and its Ed25519 signature (microseconds); report.pdf, WeasyPrint's, is its own column"
 	echo "above and is not part of the export's time."
@@ -122,5 +127,10 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 	echo "$wk"
 	echo "$fl"
 	echo '```'
-} > bench/LEDGER.md
+	if [ -n "$kept" ]; then
+		echo
+		echo "$kept"
+	fi
+} > bench/LEDGER.md.new
+mv bench/LEDGER.md.new bench/LEDGER.md
 echo "bench: wrote bench/LEDGER.md" >&2

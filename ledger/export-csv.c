@@ -69,10 +69,16 @@ static bool reads_as_value(const char *s) {
             (strcasecmp(s, "TRUE") == 0 || strcasecmp(s, "FALSE") == 0))
                 return true;
         for (const char *p = s; *p; p++) {
-                if (*p >= '0' && *p <= '9')
+                switch (*p) {
+                case '0' ... '9':
                         digit = true;
-                else if (!strchr(" +-.,/:()%$Ee", *p))
+                        break;
+                case ' ': case '+': case '-': case '.': case ',': case '/': case ':': case '(': case ')':
+                case '%': case '$': case 'E': case 'e':
+                        break;
+                default:
                         return false;
+                }
         }
         return digit;
 }
@@ -182,6 +188,27 @@ static const char *serial_of(const struct ledger_record *r) {
         return r->subject == LEDGER_SUBJECT_USB || r->subject == LEDGER_SUBJECT_MEDIA ? r->serial : "";
 }
 
+/* snprintf(BUF, 24, "%lld", V) without the format (a few numbers a row, a million rows). */
+static void format_int(char buf[static 24], int64_t v) {
+        char tmp[24];
+        size_t n = 0;
+        uint64_t u = v < 0 ? (uint64_t) 0 - (uint64_t) v : (uint64_t) v;
+
+        do
+                tmp[n++] = (char) ('0' + u % 10);
+        while ((u /= 10) > 0);
+        if (v < 0)
+                *buf++ = '-';
+        while (n > 0)
+                *buf++ = tmp[--n];
+        *buf = 0;
+}
+
+/* "VENDOR:PRODUCT" (each fits its 4 hex digits and NUL: the whole always fits). */
+static void format_vendor_product(char buf[static LEDGER_HEX4_MAX * 2 + 1], const struct ledger_record *r) {
+        stpcpy(stpcpy(stpcpy(buf, r->vendor), ":"), r->product);
+}
+
 int csv_write_row(FILE *f, const struct ledger_record *r, enum export_lang lang) {
         char when[32], offset[16], name[2 * USB_STRING_MAX + 8], vp[LEDGER_HEX4_MAX * 2 + 1], seq[24], count[24];
         char policy[24] = "", reason[2 * LEDGER_TEXT_MAX], remarks[2 * LEDGER_MESSAGE_MAX];
@@ -192,14 +219,14 @@ int csv_write_row(FILE *f, const struct ledger_record *r, enum export_lang lang)
         export_device_name(r, name, sizeof name);
         vp[0] = 0;
         if (r->subject == LEDGER_SUBJECT_USB && r->vendor[0])
-                snprintf(vp, sizeof vp, "%s:%s", r->vendor, r->product);
+                format_vendor_product(vp, r);
         export_reason(r, lang, reason, sizeof reason);
         export_remarks(r, lang, remarks, sizeof remarks);
-        snprintf(seq, sizeof seq, "%lld", (long long) r->seq);
+        format_int(seq, r->seq);
         /* Every row, 1 included: SUM() over the column is the number of events. */
-        snprintf(count, sizeof count, "%lld", (long long) r->count);
+        format_int(count, r->count);
         if (r->policy_serial > 0)
-                snprintf(policy, sizeof policy, "%lld", (long long) r->policy_serial);
+                format_int(policy, r->policy_serial);
 
         const char *cells[] = {
                 when, offset, r->hostname, r->uid >= 0 ? r->user : "", export_label_category(r, lang),
@@ -227,8 +254,8 @@ int csv_write_media_row(FILE *f, const struct ledger_record *r, enum export_medi
         export_medium_name(r, lang, name, sizeof name);
         vp[0] = 0;
         if (r->subject == LEDGER_SUBJECT_USB)
-                snprintf(vp, sizeof vp, "%s:%s", r->vendor, r->product);
-        snprintf(seq, sizeof seq, "%lld", (long long) r->seq);
+                format_vendor_product(vp, r);
+        format_int(seq, r->seq);
         if (a) {
                 /* Policy text is the city's, but shown as every other text: sanitised. */
                 ledger_text_set(by, sizeof by, a->approved_by ?: "");
@@ -242,8 +269,8 @@ int csv_write_media_row(FILE *f, const struct ledger_record *r, enum export_medi
 
         if (file) {
                 if (kind != EXPORT_MEDIA_FILES_LOST)
-                        snprintf(size, sizeof size, "%lld", (long long) r->bytes);
-                snprintf(count, sizeof count, "%lld", (long long) r->count);
+                        format_int(size, r->bytes);
+                format_int(count, r->count);
                 if (r->pid > 0)
                         snprintf(process, sizeof process, "%s[%lld]", r->process, (long long) r->pid);
         }

@@ -8,12 +8,18 @@
 
 #include "export.h"
 
+size_t jsonl_format_record(const struct ledger_record *r, const uint8_t prev[static LEDGER_HASH_SIZE],
+                           const uint8_t hash[static LEDGER_HASH_SIZE], char *buf) {
+        size_t len = ledger_record_to_jsonl(r, prev, hash, buf);
+        buf[len++] = '\n';
+        return len;
+}
+
 int jsonl_write_record(FILE *f, const struct ledger_record *r, const uint8_t prev[static LEDGER_HASH_SIZE],
                        const uint8_t hash[static LEDGER_HASH_SIZE]) {
         static _Thread_local char line[LEDGER_JSONL_MAX];
 
-        size_t len = ledger_record_to_jsonl(r, prev, hash, line);
-        line[len++] = '\n';
+        size_t len = jsonl_format_record(r, prev, hash, line);
         if (fwrite(line, 1, len, f) != len)
                 return -EIO;
         return 0;

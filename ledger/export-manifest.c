@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -53,6 +54,80 @@ int file_sha256_at(int dirfd, const char *name, uint8_t ret[static 32]) {
                 r = -EIO;
         EVP_MD_CTX_free(ctx);
         return r;
+}
+
+struct hashing_file {
+        int fd;
+        EVP_MD_CTX *ctx;
+        int error;              /* the first write's error: the file is not what was hashed */
+};
+
+static ssize_t hashing_file_write(void *cookie, const char *buf, size_t size) {
+        struct hashing_file *h = cookie;
+
+        if (h->error == 0 && EVP_DigestUpdate(h->ctx, buf, size) != 1)
+                h->error = EIO;
+        for (size_t done = 0; h->error == 0 && done < size;) {
+                ssize_t n = write(h->fd, buf + done, size - done);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        h->error = n < 0 ? errno : EIO;
+                else
+                        done += (size_t) n;
+        }
+        if (h->error != 0) {
+                /* Nothing written after this counts: the export fails (hashing_file_close()). */
+                errno = h->error;
+                return -1;
+        }
+        return (ssize_t) size;
+}
+
+int hashing_file_open(int fd, FILE **ret_f, struct hashing_file **ret_h) {
+        static const cookie_io_functions_t io = { .write = hashing_file_write };
+        struct hashing_file *h = calloc(1, sizeof *h);
+
+        if (!h)
+                return -ENOMEM;
+        h->fd = fd;
+        h->ctx = EVP_MD_CTX_new();
+        if (!h->ctx || EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) != 1) {
+                hashing_file_free(h);
+                return -ENOMEM;
+        }
+        FILE *f = fopencookie(h, "w", io);
+        if (!f) {
+                int r = negative_errno();
+                hashing_file_free(h);
+                return r;
+        }
+        *ret_f = f;
+        *ret_h = h;
+        return 0;
+}
+
+int hashing_file_close(FILE *f, struct hashing_file *h, uint8_t ret[static 32]) {
+        unsigned len = 0;
+        int r = 0;
+
+        if (fflush(f) != 0 || ferror(f) || fsync(h->fd) < 0)
+                r = negative_errno();
+        if (fclose(f) != 0 && r == 0)
+                r = negative_errno();
+        if (h->error != 0)
+                r = -h->error;
+        if (r == 0 && (EVP_DigestFinal_ex(h->ctx, ret, &len) != 1 || len != 32))
+                r = -EIO;
+        return r;
+}
+
+struct hashing_file *hashing_file_free(struct hashing_file *h) {
+        if (!h)
+                return NULL;
+        EVP_MD_CTX_free(h->ctx);
+        free(h);
+        return NULL;
 }
 
 static void *files_sha256_run(void *userdata) {

@@ -35,6 +35,29 @@ static void civil_from_days(int64_t z, int64_t *ret_y, unsigned *ret_m, unsigned
         *ret_d = d;
 }
 
+/* snprintf(BUF, SIZE, "%.*s", N, S) without the format: at most SIZE - 1 bytes of the N. */
+static void copy_bounded(char *buf, size_t size, const char *s, size_t n) {
+        if (size == 0)
+                return;
+        n = MIN(n, size - 1);
+        memcpy(buf, s, n);
+        buf[n] = 0;
+}
+
+/* snprintf(BUF, SIZE, "%s", S). */
+static void copy_str(char *buf, size_t size, const char *s) {
+        copy_bounded(buf, size, s, strlen(s));
+}
+
+/* Appends S to the string of O bytes in BUF (SIZE bytes), as far as it fits (as snprintf() cuts
+ * "%s%s"): the new length. */
+static size_t append_str(char *buf, size_t size, size_t o, const char *s) {
+        if (size == 0 || o + 1 >= size)
+                return o;
+        copy_str(buf + o, size - o, s);
+        return o + strlen(buf + o);
+}
+
 static char *put_digits(char *p, unsigned v, int width) {
         for (int i = width - 1; i >= 0; i--, v /= 10)
                 p[i] = (char) ('0' + v % 10);
@@ -80,6 +103,15 @@ int export_format_time(int64_t t, int64_t offset, char *buf, size_t size) {
 
 void export_format_offset(int64_t offset, char *buf, size_t size) {
         int64_t a = offset < 0 ? -offset : offset;
+        /* Every record's offset is within a day: its digits directly (a row or two a record). */
+        if (a <= 24 * 3600 && size >= 10) {
+                char *p = stpcpy(buf, offset < 0 ? "UTC-" : "UTC+");
+                p = put_digits(p, (unsigned) (a / 3600), 2);
+                *p++ = ':';
+                p = put_digits(p, (unsigned) (a / 60 % 60), 2);
+                *p = 0;
+                return;
+        }
         snprintf(buf, size, "UTC%c%02d:%02d", offset < 0 ? '-' : '+', (int) (a / 3600 % 100), (int) (a / 60 % 60));
 }
 
@@ -258,10 +290,12 @@ const char *export_label_category(const struct ledger_record *r, enum export_lan
 
 void export_device_name(const struct ledger_record *r, char *buf, size_t size) {
         buf[0] = 0;
-        if (r->subject == LEDGER_SUBJECT_USB)
-                snprintf(buf, size, "%s%s%s", r->manufacturer, r->manufacturer[0] && r->product_name[0] ? " " : "",
-                         r->product_name);
-        else if (export_is_wireless(r))
+        if (r->subject == LEDGER_SUBJECT_USB) {
+                /* snprintf(BUF, SIZE, "%s%s%s", ...) piece by piece (a row a record). */
+                size_t o = append_str(buf, size, 0, r->manufacturer);
+                o = append_str(buf, size, o, r->manufacturer[0] && r->product_name[0] ? " " : "");
+                (void) append_str(buf, size, o, r->product_name);
+        } else if (export_is_wireless(r))
                 /* The network by its SSID, escaped when it was recorded (anybody's bytes) and in
                  * quotes (a CSV cell never starts with its "="), its access point and security,
                  * then the card. */
@@ -283,7 +317,7 @@ void export_medium_name(const struct ledger_record *r, enum export_lang lang, ch
         if (r->subject == LEDGER_SUBJECT_MEDIA)
                 snprintf(buf, size, "%s: %s", export_label_category(r, lang), name);
         else
-                snprintf(buf, size, "%s", name);
+                copy_str(buf, size, name);
 }
 
 bool export_is_wireless(const struct ledger_record *r) {
@@ -617,22 +651,22 @@ void export_reason(const struct ledger_record *r, enum export_lang lang, char *b
                 return;
         /* A fault's name, and after the colon its cause (remarks say the cause). */
         sep = strchr(r->reason, LEDGER_REASON_CAUSE_SEPARATOR);
-        snprintf(fault, sizeof fault, "%.*s", sep ? (int) (sep - r->reason) : (int) strlen(r->reason), r->reason);
+        copy_bounded(fault, sizeof fault, r->reason, sep ? (size_t) (sep - r->reason) : strlen(r->reason));
         for (size_t i = 0; i < ELEMENTSOF(faults); i++)
                 if (streq(fault, faults[i].code)) {
-                        snprintf(buf, size, "%s", T(lang, faults[i].ja, faults[i].en));
+                        copy_str(buf, size, T(lang, faults[i].ja, faults[i].en));
                         return;
                 }
         for (size_t i = 0; i < ELEMENTSOF(others); i++)
                 if (streq(r->reason, others[i].code)) {
-                        snprintf(buf, size, "%s", T(lang, others[i].ja, others[i].en));
+                        copy_str(buf, size, T(lang, others[i].ja, others[i].en));
                         return;
                 }
         if (decision_reason(r->reason, lang, buf, size))
                 return;
         /* Unknown: as it is (a newer kyokad's reason); the English in a Japanese report is the
          * lesser harm next to dropping it. */
-        snprintf(buf, size, "%s", r->reason);
+        copy_str(buf, size, r->reason);
 }
 
 /* ---- remarks -------------------------------------------------------------------------------- */
@@ -781,13 +815,14 @@ enum export_media_kind export_media_kind(const struct ledger_record *r) {
 
         /* A file record names its medium when it can; a loss no medium could be named for is
          * in faults.csv only. */
+        bool named = r->bus_path[0] || (r->subject == LEDGER_SUBJECT_MEDIA && r->device_name[0]);
         switch (r->event) {
         case LEDGER_EVENT_FILE_WRITTEN:
-                return r->bus_path[0] ? EXPORT_MEDIA_FILE_WRITTEN : EXPORT_MEDIA_NONE;
+                return named ? EXPORT_MEDIA_FILE_WRITTEN : EXPORT_MEDIA_NONE;
         case LEDGER_EVENT_FILE_READ:
-                return r->bus_path[0] ? EXPORT_MEDIA_FILE_READ : EXPORT_MEDIA_NONE;
+                return named ? EXPORT_MEDIA_FILE_READ : EXPORT_MEDIA_NONE;
         case LEDGER_EVENT_FILES_LOST:
-                return r->bus_path[0] ? EXPORT_MEDIA_FILES_LOST : EXPORT_MEDIA_NONE;
+                return named ? EXPORT_MEDIA_FILES_LOST : EXPORT_MEDIA_NONE;
         default:
                 break;
         }

@@ -180,21 +180,42 @@ enum { FILE_FAULTS, FILE_MEDIA, FILE_RECORDS, FILE_REPORT, FILE_PDF, FILE_USAGE,
 
 struct writer {
         FILE *f[_FILE_MAX];
+        /* All but the PDF (which its engine writes) are hashed as they are written: FD under F. */
+        struct hashing_file *hashing[_FILE_MAX];
+        int fd[_FILE_MAX];
+        uint8_t sha256[_FILE_MAX][32];
         char *tmp[_FILE_MAX];             /* their temporary names in the week's directory */
         struct html_report *html;
         struct media_tracker *media;
         const struct export_options *opts;
         uint64_t usage_rows, fault_rows, media_rows;
+        /* The week's last policy-loaded record, if it has one: the policy in force at its end. */
+        struct ledger_record policy;
+        bool has_policy;
 };
 
+_Static_assert(LEDGER_PREPARE_MAX >= LEDGER_JSONL_MAX, "a records.jsonl line must fit");
+
+/* On the reading thread: the record's records.jsonl line (the export's second core). */
+static size_t writer_prepare(const struct ledger_record *r, const uint8_t prev[static LEDGER_HASH_SIZE],
+                             const uint8_t hash[static LEDGER_HASH_SIZE], char *buf, void *userdata) {
+        return jsonl_format_record(r, prev, hash, buf);
+}
+
+/* TEXT: the record's records.jsonl line, made by writer_prepare(). */
 static int writer_record(const struct ledger_record *r, const uint8_t prev[static LEDGER_HASH_SIZE],
-                         const uint8_t hash[static LEDGER_HASH_SIZE], void *userdata) {
+                         const uint8_t hash[static LEDGER_HASH_SIZE], const char *text, size_t text_len,
+                         void *userdata) {
         struct writer *w = userdata;
         enum export_lang lang = w->opts->lang;
         const char *permit = media_tracker_permit(w->media, r);
         enum export_media_kind mk = export_media_kind(r);
         int k;
 
+        if (r->event == LEDGER_EVENT_POLICY_LOADED) {
+                w->policy = *r;
+                w->has_policy = true;
+        }
         if (w->f[FILE_USAGE] && export_is_usage(r)) {
                 k = csv_write_row(w->f[FILE_USAGE], r, lang);
                 if (k < 0)
@@ -213,11 +234,8 @@ static int writer_record(const struct ledger_record *r, const uint8_t prev[stati
                         return k;
                 w->media_rows++;
         }
-        if (w->f[FILE_RECORDS]) {
-                k = jsonl_write_record(w->f[FILE_RECORDS], r, prev, hash);
-                if (k < 0)
-                        return k;
-        }
+        if (w->f[FILE_RECORDS] && fwrite_unlocked(text, 1, text_len, w->f[FILE_RECORDS]) != text_len)
+                return -EIO;
         if (w->html) {
                 k = html_report_add(w->html, r, permit);
                 if (k < 0)
@@ -237,22 +255,33 @@ static int close_file(FILE *f) {
 }
 
 /* A new file for NAME, created exclusively under an unpredictable name: nothing planted in the
- * directory beforehand can be written through. */
-static int open_tmp(int dirfd, const char *name, FILE **ret, char **ret_tmp) {
+ * directory beforehand can be written through. With RET_HASHING, what is written through *RET
+ * is hashed on its way (*RET_FD is the file, closed by the caller after *RET); without, *RET
+ * is the file's own stream (the PDF engine writes to its descriptor). */
+static int open_tmp(int dirfd, const char *name, FILE **ret, struct hashing_file **ret_hashing, int *ret_fd,
+                    char **ret_tmp) {
         _cleanup_free_ char *tmp = NULL;
+        FILE *f = NULL;
         int r;
 
         _cleanup_close_ int fd = file_create_tmp_at(dirfd, name, 0644, &tmp);
         if (fd < 0)
                 return fd;
         /* The same mode whatever the exporting shell's umask. */
-        FILE *f = fchmod(fd, 0644) >= 0 ? fdopen(fd, "w") : NULL;
-        if (!f) {
+        if (fchmod(fd, 0644) < 0)
                 r = negative_errno();
+        else if (ret_hashing)
+                r = hashing_file_open(fd, &f, ret_hashing);
+        else
+                r = (f = fdopen(fd, "w")) ? 0 : negative_errno();
+        if (r < 0) {
                 (void) unlinkat(dirfd, tmp, 0);
                 return r;
         }
-        TAKE_FD(fd);
+        if (ret_hashing)
+                *ret_fd = TAKE_FD(fd);
+        else
+                TAKE_FD(fd);
         /* Large writes: a week is a gigabyte. */
         (void) setvbuf(f, NULL, _IOFBF, 1u << 20);
         *ret = f;
@@ -388,7 +417,7 @@ int export_write(struct ledger *l, const struct export_week *week, const struct 
         _cleanup_(media_tracker_freep) struct media_tracker *media = NULL;
         _cleanup_free_ char *manifest_text = NULL;
         _cleanup_close_ int dirfd = -EBADF;
-        struct ledger_record host, policy;
+        struct ledger_record host;
         struct manifest m = { .version = MANIFEST_VERSION };
         struct writer w = { .opts = opts };
         char hostdir[LEDGER_HOSTNAME_MAX];
@@ -399,6 +428,8 @@ int export_write(struct ledger *l, const struct export_week *week, const struct 
         int r;
 
         set_error(err, err_size, "%s", "");
+        for (size_t i = 0; i < _FILE_MAX; i++)
+                w.fd[i] = -EBADF;
         if ((formats & EXPORT_PDF) && !(formats & EXPORT_HTML))
                 return -EINVAL;
         r = ledger_seq_at_time(l, week->start, &first);
@@ -455,7 +486,7 @@ int export_write(struct ledger *l, const struct export_week *week, const struct 
         for (size_t i = 0; i < _FILE_MAX; i++) {
                 if (!want[i])
                         continue;
-                r = open_tmp(dirfd, export_files[i], &w.f[i], &w.tmp[i]);
+                r = open_tmp(dirfd, export_files[i], &w.f[i], i == FILE_PDF ? NULL : &w.hashing[i], &w.fd[i], &w.tmp[i]);
                 if (r < 0)
                         goto fail;
         }
@@ -472,20 +503,22 @@ int export_write(struct ledger *l, const struct export_week *week, const struct 
 
         /* One pass over the week, every format fed from the same records. */
         if (end > first) {
-                r = ledger_foreach_prefetch(l, first, end - 1, writer_record, &w);
+                r = ledger_foreach_prepared(l, first, end - 1, want[FILE_RECORDS] ? writer_prepare : NULL, writer_record,
+                                            &w);
                 if (r < 0)
                         goto fail;
         }
 
         if (want[FILE_REPORT]) {
-                bool has_policy = policy_record_at(l, end, &policy);
+                /* The last one of the week, or else the last one before it. */
+                bool has_policy = w.has_policy || policy_record_at(l, first, &w.policy);
                 struct html_context c = {
                         .host = m.host,
                         .machine_id = m.machine_id,
                         .week = week,
                         .header = &m.header,
                         .policy = opts->policy,
-                        .policy_at_end = has_policy ? &policy : NULL,
+                        .policy_at_end = has_policy ? &w.policy : NULL,
                         .first_seq = first,
                         .last_seq = end - 1,
                         .start_hash = m.start_hash,
@@ -502,7 +535,10 @@ int export_write(struct ledger *l, const struct export_week *week, const struct 
         for (size_t i = 0; i < _FILE_MAX; i++) {
                 if (!w.f[i] || i == FILE_PDF)
                         continue;
-                r = close_file(TAKE_PTR(w.f[i]));
+                r = hashing_file_close(TAKE_PTR(w.f[i]), w.hashing[i], w.sha256[i]);
+                w.hashing[i] = hashing_file_free(w.hashing[i]);
+                closep(&w.fd[i]);
+                w.fd[i] = -EBADF;
                 if (r < 0)
                         goto fail;
         }
@@ -539,24 +575,16 @@ int export_write(struct ledger *l, const struct export_week *week, const struct 
                 snprintf(m.files[m.n_files].name, sizeof m.files[0].name, "%s", export_files[i]);
                 m.n_files++;
         }
-        /* records.jsonl, the largest by far, hashed on the other core alongside the rest. */
-        struct files_sha256 job = { .dirfd = dirfd };
-        size_t records_index = SIZE_MAX;
-        for (size_t i = 0; i < m.n_files; i++)
-                if (streq(m.files[i].name, "records.jsonl")) {
-                        records_index = i;
-                        job.names[job.n++] = m.files[i].name;
-                }
-        if (job.n > 0)
-                files_sha256_start(&job);
+        /* The files' hashes were taken as they were written; the PDF's, its engine's, now. */
         r = 0;
-        for (size_t i = 0; i < m.n_files && r >= 0; i++)
-                if (i != records_index)
-                        r = file_sha256_at(dirfd, m.files[i].name, m.files[i].sha256);
-        if (job.n > 0) {
-                files_sha256_wait(&job);
-                if (r >= 0 && (r = job.errors[0]) >= 0)
-                        memcpy(m.files[records_index].sha256, job.hashes[0], 32);
+        for (size_t i = 0, k = 0; i < _FILE_MAX && r >= 0; i++) {
+                if (!want[i])
+                        continue;
+                if (i == FILE_PDF)
+                        r = file_sha256_at(dirfd, export_files[i], m.files[k].sha256);
+                else
+                        memcpy(m.files[k].sha256, w.sha256[i], 32);
+                k++;
         }
         if (r < 0)
                 goto fail;
@@ -589,6 +617,8 @@ fail:
         for (size_t i = 0; i < _FILE_MAX; i++) {
                 if (w.f[i])
                         fclose(w.f[i]);
+                hashing_file_free(w.hashing[i]);
+                closep(&w.fd[i]);
                 if (w.tmp[i]) {
                         (void) unlinkat(dirfd, w.tmp[i], 0);
                         free(w.tmp[i]);
@@ -608,76 +638,297 @@ _printf_(3, 4) static int problem(struct export_verify_report *rep, enum export_
         return -EBADMSG;
 }
 
-static int verify_chain(int dirfd, const struct manifest *m, export_record_cb cb, void *userdata,
-                        struct export_verify_report *rep) {
-        _cleanup_free_ char *line = NULL;
-        _cleanup_fclose_ FILE *f = NULL;
-        uint8_t prev[LEDGER_HASH_SIZE], enc[LEDGER_ENCODING_MAX];
-        size_t cap = 0;
-        ssize_t n;
-        int64_t seq = m->start_seq;
+/* ---- records.jsonl's chain ----------------------------------------------------------------- */
 
-        _cleanup_(ledger_hasher_freep) struct ledger_hasher *hasher = NULL;
-        int k = ledger_hasher_new(&hasher);
+/* What is wrong with a line, found by chain_line(); its words are made once the line's number is
+ * known (chain_problem()): the second half of the file, checked on the other core, counts its
+ * lines from its own start. In the order a line is checked. */
+enum chain_fault {
+        CHAIN_OK,
+        CHAIN_FAULT_LINE,               /* too long or not terminated */
+        CHAIN_FAULT_NOT_RECORD,
+        CHAIN_FAULT_SEQ,
+        CHAIN_FAULT_PREV,
+        CHAIN_FAULT_HASH,
+        CHAIN_FAULT_FIRST,              /* seq 1 is not the ledger's first record MANIFEST names */
+};
+
+/* A walk over lines of records.jsonl, from the start or from a line in the middle. */
+struct chain_walk {
+        const struct manifest *m;
+        struct ledger_hasher *hasher;
+        bool joined;                    /* the first line continues SEQ and PREV (else it is checked at the join) */
+        int64_t seq;                    /* the last record's seq, */
+        uint8_t prev[LEDGER_HASH_SIZE]; /* and its hash */
+        uint64_t records;               /* lines that chained */
+        int64_t first_seq;              /* the first line's record, when not joined */
+        uint8_t first_prev[LEDGER_HASH_SIZE];
+        enum chain_fault fault;
+        int64_t fault_seq, fault_due;
+        int error;                      /* an error other than a fault (I/O, memory) */
+        export_record_cb cb;
+        void *userdata;
+        /* the part of the file, read with pread() from the one descriptor */
+        int fd;
+        off_t from, to;
+        bool *stop;                     /* set when the other half found a fault first */
+};
+
+/* Checks one line (N bytes, its LF included) after those before it. 0, or -EBADMSG with the
+ * fault set, or another error. */
+static int chain_line(struct chain_walk *c, const char *line, size_t n) {
+        struct ledger_record r;
+        uint8_t p[LEDGER_HASH_SIZE], h[LEDGER_HASH_SIZE], computed[LEDGER_HASH_SIZE], enc[LEDGER_ENCODING_MAX];
+        int k;
+
+        if (n > JSONL_LINE_MAX || n == 0 || line[n - 1] != '\n') {
+                c->fault = CHAIN_FAULT_LINE;
+                return -EBADMSG;
+        }
+        /* The form the exporter writes, read directly; any other line as json-c reads it
+         * (older writers, or a line that is not a record), up to a NUL as a C string. */
+        k = ledger_record_from_jsonl(line, n - 1, &r, p, h);
+        if (k < 0) {
+                _cleanup_free_ char *copy = strndup(line, n);
+                if (!copy)
+                        return -ENOMEM;
+                struct json_object *o = json_tokener_parse(copy);
+                k = o ? ledger_record_from_json(o, &r, p, h) : -EBADMSG;
+                json_object_put(o);
+        }
+        if (k < 0) {
+                c->fault = CHAIN_FAULT_NOT_RECORD;
+                return -EBADMSG;
+        }
+        c->fault_seq = r.seq;
+        if (c->records > 0 || c->joined) {
+                if (r.seq != c->seq + 1) {
+                        c->fault = CHAIN_FAULT_SEQ;
+                        c->fault_due = c->seq + 1;
+                        return -EBADMSG;
+                }
+                if (memcmp(p, c->prev, LEDGER_HASH_SIZE) != 0) {
+                        c->fault = CHAIN_FAULT_PREV;
+                        return -EBADMSG;
+                }
+        } else {
+                c->first_seq = r.seq;
+                memcpy(c->first_prev, p, LEDGER_HASH_SIZE);
+        }
+        size_t len = ledger_record_encode(&r, enc);
+        k = ledger_hasher_chain(c->hasher, p, enc, len, computed);
         if (k < 0)
                 return k;
+        if (memcmp(computed, h, LEDGER_HASH_SIZE) != 0) {
+                c->fault = CHAIN_FAULT_HASH;
+                return -EBADMSG;
+        }
+        /* Record 1 is the ledger's first: it must be the one MANIFEST names. */
+        if (r.seq == 1 && c->m->version >= 2 &&
+            (c->m->ledger_seq != 1 || memcmp(h, c->m->ledger_hash, LEDGER_HASH_SIZE) != 0)) {
+                c->fault = CHAIN_FAULT_FIRST;
+                return -EBADMSG;
+        }
+        memcpy(c->prev, h, LEDGER_HASH_SIZE);
+        c->seq = r.seq;
+        c->records++;
+        if (c->cb) {
+                k = c->cb(&r, c->userdata);
+                if (k < 0)
+                        return k;
+        }
+        return 0;
+}
+
+#define CHAIN_READ_SIZE (1u << 20)
+
+/* Walks the lines of C's part of the file: 0 when all chained, -EBADMSG at a fault, or another
+ * error (C->error). */
+static int chain_walk_run(struct chain_walk *c) {
+        /* A line may be read whole into what is left after CHAIN_READ_SIZE: one longer than
+         * JSONL_LINE_MAX is a fault, as soon as that much of it is in. */
+        size_t size = CHAIN_READ_SIZE + JSONL_LINE_MAX + 1, start = 0, len = 0;
+        off_t pos = c->from;
+        int k = 0;
+
+        _cleanup_free_ char *buf = malloc(size);
+        if (!buf)
+                return (c->error = -ENOMEM);
+        for (;;) {
+                if (c->stop && __atomic_load_n(c->stop, __ATOMIC_RELAXED))
+                        return 0;
+                char *nl = len > 0 ? memchr(buf + start, '\n', len) : NULL;
+                if (nl) {
+                        size_t n = (size_t) (nl - (buf + start)) + 1;
+                        k = chain_line(c, buf + start, n);
+                        if (k < 0)
+                                break;
+                        start += n;
+                        len -= n;
+                        continue;
+                }
+                if (len > JSONL_LINE_MAX || pos >= c->to) {
+                        /* Too long, or the last line without its LF (or nothing left). */
+                        if (len > 0)
+                                k = chain_line(c, buf + start, len);
+                        break;
+                }
+                memmove(buf, buf + start, len);
+                start = 0;
+                size_t want = MIN(size - len, (size_t) (c->to - pos));
+                ssize_t got = pread(c->fd, buf + len, want, pos);
+                if (got < 0 && errno == EINTR)
+                        continue;
+                if (got < 0) {
+                        k = negative_errno();
+                        break;
+                }
+                if (got == 0) {
+                        c->to = pos;    /* shorter than it was: what is there is all there is */
+                        continue;
+                }
+                pos += got;
+                len += (size_t) got;
+        }
+        if (k < 0 && k != -EBADMSG)
+                c->error = k;
+        return k;
+}
+
+static void *chain_walk_thread(void *userdata) {
+        (void) chain_walk_run(userdata);
+        return NULL;
+}
+
+/* REP's problem for C's fault, C's lines following RECORDS_BEFORE lines that chained. */
+static int chain_problem(struct export_verify_report *rep, const struct chain_walk *c, uint64_t records_before) {
+        uint64_t records = records_before + c->records;
+        unsigned long line_no = (unsigned long) records + 1;
+        long long seq = (long long) c->fault_seq;
+
+        rep->records = records;
+        switch (c->fault) {
+        case CHAIN_FAULT_LINE:
+                return problem(rep, EXPORT_PROBLEM_CHAIN, "records.jsonl line %lu: too long or not terminated", line_no);
+        case CHAIN_FAULT_NOT_RECORD:
+                return problem(rep, EXPORT_PROBLEM_CHAIN, "records.jsonl line %lu: not a record", line_no);
+        case CHAIN_FAULT_SEQ:
+                return problem(rep, EXPORT_PROBLEM_CHAIN, "records.jsonl line %lu: seq %lld where %lld was due (gap or reordering)",
+                               line_no, seq, (long long) c->fault_due);
+        case CHAIN_FAULT_PREV:
+                return problem(rep, EXPORT_PROBLEM_CHAIN, "records.jsonl seq %lld: prev_hash is not the previous record's hash%s",
+                               seq, records == 0 ? " (the start hash in MANIFEST)" : "");
+        case CHAIN_FAULT_HASH:
+                return problem(rep, EXPORT_PROBLEM_CHAIN, "records.jsonl seq %lld: the hash does not match the record (modified)",
+                               seq);
+        case CHAIN_FAULT_FIRST:
+                return problem(rep, EXPORT_PROBLEM_CHAIN, "records.jsonl seq 1: not the ledger's first record MANIFEST names");
+        default:
+                return -EIO;
+        }
+}
+
+/* Where to cut records.jsonl in two for two cores: just after the first LF at or after its
+ * middle. 0: no cut (a file of one line, or too small to be worth it). */
+static off_t chain_split(int fd) {
+        char buf[4096];
+        struct stat st;
+
+        if (fstat(fd, &st) < 0 || st.st_size < 2)
+                return 0;
+        for (off_t pos = st.st_size / 2; pos < st.st_size;) {
+                ssize_t n = pread(fd, buf, sizeof buf, pos);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return 0;
+                char *nl = memchr(buf, '\n', (size_t) n);
+                if (nl) {
+                        off_t cut = pos + (nl - buf) + 1;
+                        return cut < st.st_size ? cut : 0;
+                }
+                pos += n;
+        }
+        return 0;
+}
+
+/* Checks that records.jsonl chains from MANIFEST's start hash to its end hash without a gap.
+ * Without CB, the second half of the file is walked on another thread: it checks its own lines
+ * and, at the join, that its first line continues the first half; the problem named is the
+ * first in the file, in the words and with the line number a walk from the start gives. CB (in
+ * order, on this thread) sees every record that chained. */
+static int verify_chain(int dirfd, const struct manifest *m, export_record_cb cb, void *userdata,
+                        struct export_verify_report *rep) {
+        _cleanup_(ledger_hasher_freep) struct ledger_hasher *hasher_a = NULL, *hasher_b = NULL;
+        bool stop = false;
+        int k;
+
         _cleanup_close_ int fd = file_open_regular_at(dirfd, "records.jsonl");
         if (fd < 0)
                 return fd;
-        f = fdopen(fd, "r");
-        if (!f)
-                return negative_errno();
-        TAKE_FD(fd);
-        (void) setvbuf(f, NULL, _IOFBF, 1u << 20);
-        memcpy(prev, m->start_hash, LEDGER_HASH_SIZE);
+        k = ledger_hasher_new(&hasher_a);
+        if (k < 0)
+                return k;
+        struct chain_walk a = {
+                .m = m, .hasher = hasher_a, .joined = true, .seq = m->start_seq, .cb = cb, .userdata = userdata,
+                .fd = fd, .from = 0, .to = (off_t) INT64_MAX,
+        };
+        memcpy(a.prev, m->start_hash, LEDGER_HASH_SIZE);
+        struct chain_walk b = a;
+        pthread_t thread;
+        bool split = false;
 
-        while ((n = getline(&line, &cap, f)) >= 0) {
-                struct ledger_record r;
-                uint8_t p[LEDGER_HASH_SIZE], h[LEDGER_HASH_SIZE], computed[LEDGER_HASH_SIZE];
-                unsigned long line_no = (unsigned long) rep->records + 1;
-
-                if ((size_t) n > JSONL_LINE_MAX || n == 0 || line[n - 1] != '\n')
-                        return problem(rep, EXPORT_PROBLEM_CHAIN, "records.jsonl line %lu: too long or not terminated", line_no);
-                /* The form the exporter writes, read directly; any other line as json-c reads it
-                 * (older writers, or a line that is not a record). */
-                k = ledger_record_from_jsonl(line, (size_t) n - 1, &r, p, h);
-                if (k < 0) {
-                        struct json_object *o = json_tokener_parse(line);
-                        k = o ? ledger_record_from_json(o, &r, p, h) : -EBADMSG;
-                        json_object_put(o);
+        off_t cut = cb ? 0 : chain_split(fd);
+        if (cut > 0 && ledger_hasher_new(&hasher_b) >= 0) {
+                b = (struct chain_walk) { .m = m, .hasher = hasher_b, .fd = fd, .from = cut, .to = (off_t) INT64_MAX, .stop = &stop };
+                a.to = cut;
+                split = pthread_create(&thread, NULL, chain_walk_thread, &b) == 0;
+                if (!split)
+                        a.to = (off_t) INT64_MAX;
+        }
+        k = chain_walk_run(&a);
+        if (split) {
+                if (k < 0)
+                        __atomic_store_n(&stop, true, __ATOMIC_RELAXED);
+                (void) pthread_join(thread, NULL);
+        }
+        /* The first half's problem comes first. */
+        if (a.error < 0)
+                return a.error;
+        if (k == -EBADMSG)
+                return chain_problem(rep, &a, 0);
+        if (split) {
+                if (b.error < 0)
+                        return b.error;
+                /* The join: the second half's first line is the line after the first half's
+                 * last. Its form comes first, as on any line (a fault of the second half's
+                 * then); then that it continues the first half. */
+                bool parsed = !(b.records == 0 && (b.fault == CHAIN_FAULT_LINE || b.fault == CHAIN_FAULT_NOT_RECORD));
+                struct chain_walk join = a;
+                join.fault_seq = b.first_seq;
+                if (parsed && b.first_seq != a.seq + 1) {
+                        join.fault = CHAIN_FAULT_SEQ;
+                        join.fault_due = a.seq + 1;
+                        return chain_problem(rep, &join, 0);
                 }
-                if (k < 0)
-                        return problem(rep, EXPORT_PROBLEM_CHAIN, "records.jsonl line %lu: not a record", line_no);
-                if (r.seq != seq + 1)
-                        return problem(rep, EXPORT_PROBLEM_CHAIN, "records.jsonl line %lu: seq %lld where %lld was due (gap or reordering)",
-                                       line_no, (long long) r.seq, (long long) seq + 1);
-                if (memcmp(p, prev, LEDGER_HASH_SIZE) != 0)
-                        return problem(rep, EXPORT_PROBLEM_CHAIN, "records.jsonl seq %lld: prev_hash is not the previous record's hash%s",
-                                       (long long) r.seq, rep->records == 0 ? " (the start hash in MANIFEST)" : "");
-                size_t len = ledger_record_encode(&r, enc);
-                k = ledger_hasher_chain(hasher, prev, enc, len, computed);
-                if (k < 0)
-                        return k;
-                if (memcmp(computed, h, LEDGER_HASH_SIZE) != 0)
-                        return problem(rep, EXPORT_PROBLEM_CHAIN, "records.jsonl seq %lld: the hash does not match the record (modified)",
-                                       (long long) r.seq);
-                /* Record 1 is the ledger's first: it must be the one MANIFEST names. */
-                if (r.seq == 1 && m->version >= 2 && (m->ledger_seq != 1 || memcmp(h, m->ledger_hash, LEDGER_HASH_SIZE) != 0))
-                        return problem(rep, EXPORT_PROBLEM_CHAIN, "records.jsonl seq 1: not the ledger's first record MANIFEST names");
-                memcpy(prev, h, LEDGER_HASH_SIZE);
-                seq = r.seq;
-                rep->records++;
-                if (cb) {
-                        k = cb(&r, userdata);
-                        if (k < 0)
-                                return k;
+                if (parsed && memcmp(b.first_prev, a.prev, LEDGER_HASH_SIZE) != 0) {
+                        join.fault = CHAIN_FAULT_PREV;
+                        return chain_problem(rep, &join, 0);
+                }
+                if (b.fault != CHAIN_OK)
+                        return chain_problem(rep, &b, a.records);
+                if (b.records > 0) {
+                        a.records += b.records;
+                        a.seq = b.seq;
+                        memcpy(a.prev, b.prev, LEDGER_HASH_SIZE);
                 }
         }
-        if (rep->records != m->records || seq != m->end_seq)
+        rep->records = a.records;
+        if (a.records != m->records || a.seq != m->end_seq)
                 return problem(rep, EXPORT_PROBLEM_CHAIN, "records.jsonl holds %llu records up to seq %lld; MANIFEST says %llu up to %lld",
-                               (unsigned long long) rep->records, (long long) seq, (unsigned long long) m->records,
+                               (unsigned long long) a.records, (long long) a.seq, (unsigned long long) m->records,
                                (long long) m->end_seq);
-        if (memcmp(prev, m->end_hash, LEDGER_HASH_SIZE) != 0)
+        if (memcmp(a.prev, m->end_hash, LEDGER_HASH_SIZE) != 0)
                 return problem(rep, EXPORT_PROBLEM_CHAIN, "the last record's hash is not the end hash in MANIFEST");
         rep->chain_checked = true;
         return 0;

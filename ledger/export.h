@@ -151,6 +151,15 @@ struct files_sha256 {
 };
 void files_sha256_start(struct files_sha256 *job);
 void files_sha256_wait(struct files_sha256 *job);
+/* A file the export writes, hashed on its way out: what goes through the stream *RET_F is
+ * hashed (SHA-256) and written to FD, so that MANIFEST's hash is of the bytes written, without
+ * reading the file back. FD stays the caller's. */
+struct hashing_file;
+int hashing_file_open(int fd, FILE **ret_f, struct hashing_file **ret_h);
+/* Flushes F, fsyncs the file and closes F: 0 and the SHA-256 of everything written, or the
+ * first error. */
+int hashing_file_close(FILE *f, struct hashing_file *h, uint8_t ret[static 32]);
+struct hashing_file *hashing_file_free(struct hashing_file *h);
 /* MANIFEST's text (newly allocated), in M's version. */
 int manifest_format(const struct manifest *m, char **ret, size_t *ret_size);
 /* -EBADMSG with a message in ERR (ERR_SIZE) for anything not in one of the documented formats
@@ -299,7 +308,10 @@ char *csv_cell(const char *s);
  * plain number when it is one. */
 int csv_write_cells(FILE *f, const char *const *cells, size_t n, uint64_t numbers);
 
-/* export-json.c */
+/* export-json.c: records.jsonl's line for R, LF included, into BUF (LEDGER_JSONL_MAX bytes):
+ * its length. */
+size_t jsonl_format_record(const struct ledger_record *r, const uint8_t prev[static LEDGER_HASH_SIZE],
+                           const uint8_t hash[static LEDGER_HASH_SIZE], char *buf);
 int jsonl_write_record(FILE *f, const struct ledger_record *r, const uint8_t prev[static LEDGER_HASH_SIZE],
                        const uint8_t hash[static LEDGER_HASH_SIZE]);
 

@@ -30,6 +30,9 @@
  * (2 MiB) fills up as the ledger grows and is never given back: kyokad's memory grew with every
  * plug until it was full. */
 #define LEDGER_APPENDER_CACHE_KIB 128
+/* Read-only and one-off handles map the database (up to SQLite's own limit, 2 GiB in Debian's
+ * build) instead of copying every page they read. */
+#define LEDGER_MMAP_MAX 2147418112
 #define LEDGER_RETENTION_DEFAULT_DAYS 1827 /* five years, leap days included */
 
 struct ledger;
@@ -104,6 +107,19 @@ int ledger_foreach(struct ledger *l, int64_t from, int64_t to, ledger_record_cb 
  * CB (the export: reading and writing a million records on two cores). CB sees the same
  * records in the same order and the result is the same; CB must not use L. */
 int ledger_foreach_prefetch(struct ledger *l, int64_t from, int64_t to, ledger_record_cb cb, void *userdata);
+/* The same with a share of CB's work on the reading thread too: PREPARE (may be NULL) is
+ * called there for each record, in seq order, and writes at most LEDGER_PREPARE_MAX bytes into
+ * BUF (returning how many: records.jsonl's line, say); CB then gets them with the record, as
+ * TEXT and TEXT_LEN (0 without PREPARE). PREPARE sees only the record: it must not touch
+ * USERDATA's state that CB changes, nor L. */
+#define LEDGER_PREPARE_MAX (64u << 10)
+typedef size_t (*ledger_prepare_cb)(const struct ledger_record *r, const uint8_t prev_hash[static LEDGER_HASH_SIZE],
+                                    const uint8_t hash[static LEDGER_HASH_SIZE], char *buf, void *userdata);
+typedef int (*ledger_prepared_cb)(const struct ledger_record *r, const uint8_t prev_hash[static LEDGER_HASH_SIZE],
+                                  const uint8_t hash[static LEDGER_HASH_SIZE], const char *text, size_t text_len,
+                                  void *userdata);
+int ledger_foreach_prepared(struct ledger *l, int64_t from, int64_t to, ledger_prepare_cb prepare, ledger_prepared_cb cb,
+                            void *userdata);
 
 /* The seq of the first record whose time is >= T, or the last seq + 1 if none: records
  * [seq_at(a), seq_at(b)) are "the records from a to b", contiguous even across clock jumps. */

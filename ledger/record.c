@@ -136,6 +136,7 @@ const struct ledger_field ledger_fields[] = {
         TEXT_FIELD_SINCE(process, 5),
 };
 const size_t ledger_fields_count = ELEMENTSOF(ledger_fields);
+_Static_assert(ELEMENTSOF(ledger_fields) == LEDGER_FIELDS_COUNT, "LEDGER_FIELDS_COUNT is not the field count");
 
 _Static_assert(ELEMENTSOF(ledger_fields) * 4 + 1 + sizeof(struct ledger_record) < LEDGER_ENCODING_MAX,
                "LEDGER_ENCODING_MAX too small");
@@ -225,9 +226,17 @@ size_t ledger_text_set(char *dst, size_t size, const char *src) {
                         memcpy(piece, src + i, 4);
                         m = 4;
                 } else {
-                        /* a byte that starts no valid character is escaped alone */
-                        n = utf8_decode(src + i, len - i, NULL) ?: 1;
-                        m = identity_sanitize(src + i, n, piece, sizeof piece);
+                        uint32_t cp;
+                        n = utf8_decode(src + i, len - i, &cp);
+                        if (n > 0 && cp != '\\' && !utf8_is_unsafe_codepoint(cp)) {
+                                /* What identity_sanitize() keeps as it is (Japanese text, say). */
+                                memcpy(piece, src + i, n);
+                                m = n;
+                        } else {
+                                /* a byte that starts no valid character is escaped alone */
+                                n = n ?: 1;
+                                m = identity_sanitize(src + i, n, piece, sizeof piece);
+                        }
                 }
                 if (o + m + 1 > size)
                         break;
@@ -317,6 +326,21 @@ void ledger_record_set_wireless(struct ledger_record *r, const struct wireless_n
         ledger_text_set(r->security, sizeof r->security, wireless_security_to_string(n->security));
 }
 
+/* Whether S (N bytes and a NUL, N < SIZE) is text as ledger_text_set(…, SIZE, S) leaves it,
+ * which then gives it back unchanged. A run of printable ASCII but the backslash is copied as
+ * it is: checked here directly (most text is just that); anything else as ledger_text_set()
+ * sees it. */
+static bool text_is_clean(const char *s, size_t n, size_t size) {
+        char tmp[LEDGER_MESSAGE_MAX];
+        size_t i = 0;
+
+        while (i < n && (uint8_t) s[i] >= 0x20 && (uint8_t) s[i] < 0x7f && s[i] != '\\')
+                i++;
+        if (i == n)
+                return true;
+        return ledger_text_set(tmp, size, s) == n && memcmp(tmp, s, n) == 0;
+}
+
 int ledger_record_normalise(struct ledger_record *r) {
         if (r->time_nsec < 0 || r->time_nsec > 999999999)
                 return -EINVAL;
@@ -358,6 +382,32 @@ int ledger_record_normalise(struct ledger_record *r) {
                 }
         }
         return 0;
+}
+
+bool ledger_record_is_normal(const struct ledger_record *r) {
+        /* ledger_record_normalise()'s checks and changes, in its order, as questions. */
+        if (r->time_nsec < 0 || r->time_nsec > 999999999 || r->utc_offset < -24 * 3600 || r->utc_offset > 24 * 3600)
+                return false;
+        if (!version_known(r->version) || r->count < 1 || (r->version < 2 && r->count != 1))
+                return false;
+        for (size_t i = 0; i < ledger_fields_count; i++) {
+                const struct ledger_field *f = &ledger_fields[i];
+                const char *p = (const char *) r + f->offset;
+
+                if (f->since > r->version && f->type == LEDGER_FIELD_TEXT && p[0] != 0)
+                        return false;
+                if (f->since > r->version && f->since >= 5 && f->type == LEDGER_FIELD_INT && *(const int64_t *) p != 0)
+                        return false;
+                if (f->type == LEDGER_FIELD_ENUM) {
+                        int v = *(const int *) p;
+                        if (v < 0 || (size_t) v >= f->n_names)
+                                return false;
+                } else if (f->type == LEDGER_FIELD_TEXT) {
+                        if (p[f->size - 1] != 0 || !text_is_clean(p, strlen(p), f->size))
+                                return false;
+                }
+        }
+        return true;
 }
 
 static uint8_t *put_u32(uint8_t *p, uint32_t v) {
@@ -412,17 +462,27 @@ size_t ledger_record_encode(const struct ledger_record *r, uint8_t *buf) {
 }
 
 int ledger_record_decode(const uint8_t *buf, size_t size, struct ledger_record *ret) {
-        struct ledger_record r = { .count = 1 };
+        struct ledger_record r;
+        int k = ledger_record_decode_into(buf, size, &r, NULL);
+        if (k < 0)
+                return k;
+        *ret = r;
+        return 0;
+}
+
+int ledger_record_decode_into(const uint8_t *buf, size_t size, struct ledger_record *ret, uint16_t *ret_lengths) {
         size_t o = 1;
 
         if (size < 1 || !version_known(buf[0]))
                 return -EBADMSG;
-        r.version = buf[0];
+        *ret = (struct ledger_record) { .count = 1, .version = buf[0] };
         for (size_t i = 0; i < ledger_fields_count; i++) {
                 const struct ledger_field *f = &ledger_fields[i];
-                char *field = (char *) &r + f->offset;
+                char *field = (char *) ret + f->offset;
 
-                if (f->since > r.version)
+                if (ret_lengths)
+                        ret_lengths[i] = 0;
+                if (f->since > ret->version)
                         continue;
 
                 if (size - o < 4)
@@ -433,6 +493,8 @@ int ledger_record_decode(const uint8_t *buf, size_t size, struct ledger_record *
                         return -EBADMSG;
                 const uint8_t *v = buf + o;
                 o += n;
+                if (ret_lengths)
+                        ret_lengths[i] = (uint16_t) MIN(n, (uint32_t) UINT16_MAX);
 
                 switch (f->type) {
                 case LEDGER_FIELD_INT: {
@@ -450,8 +512,7 @@ int ledger_record_decode(const uint8_t *buf, size_t size, struct ledger_record *
                         memcpy(field, v, n);
                         field[n] = 0;
                         /* Only sanitised text is ever encoded: anything else was not written by us. */
-                        char tmp[LEDGER_MESSAGE_MAX];
-                        if (ledger_text_set(tmp, f->size, field) != n || memcmp(tmp, field, n) != 0)
+                        if (!text_is_clean(field, n, f->size))
                                 return -EBADMSG;
                         break;
                 }
@@ -465,10 +526,9 @@ int ledger_record_decode(const uint8_t *buf, size_t size, struct ledger_record *
                 }
         }
         /* The ranges ledger_record_normalise() enforces on every record appended. */
-        if (o != size || r.time_nsec < 0 || r.time_nsec > 999999999 || r.utc_offset < -24 * 3600 ||
-            r.utc_offset > 24 * 3600 || r.count < 1)
+        if (o != size || ret->time_nsec < 0 || ret->time_nsec > 999999999 || ret->utc_offset < -24 * 3600 ||
+            ret->utc_offset > 24 * 3600 || ret->count < 1)
                 return -EBADMSG;
-        *ret = r;
         return 0;
 }
 
@@ -752,7 +812,8 @@ static bool jsonl_string(struct jsonl_cursor *c, char *buf, size_t size, size_t 
                                 return false;
                         }
                 }
-                if (o + 1 >= size)
+                /* Never a NUL (neither raw nor \u0000 is taken): the caller's strlen() is the length. */
+                if (o + 1 >= size || ch == 0)
                         return false;
                 buf[o++] = (char) ch;
         }
@@ -769,7 +830,7 @@ int ledger_record_from_jsonl(const char *line, size_t len, struct ledger_record 
          * program that links this file (kyokad's I/O threads: 64 KiB resident each, though they
          * never parse a line); a stack frame is touched only as far as the line is long. */
         char again[LEDGER_JSONL_MAX];
-        struct ledger_record r = { .version = 1, .count = 1 }, check;
+        struct ledger_record r = { .version = 1, .count = 1 };
         uint8_t hashes[2][LEDGER_HASH_SIZE];
         struct jsonl_cursor c = { line, line + len };
         bool first = true;
@@ -800,7 +861,7 @@ int ledger_record_from_jsonl(const char *line, size_t len, struct ledger_record 
                         if (!jsonl_int(&c, (int64_t *) field))
                                 return -EBADMSG;
                 } else if (f->type == LEDGER_FIELD_TEXT) {
-                        if (!jsonl_string(&c, field, f->size, &n) || strlen(field) != n)
+                        if (!jsonl_string(&c, field, f->size, &n))
                                 return -EBADMSG;
                 } else {
                         if (!jsonl_string(&c, text, sizeof text, &n))
@@ -818,8 +879,7 @@ int ledger_record_from_jsonl(const char *line, size_t len, struct ledger_record 
                 return -EBADMSG;
 
         /* As ledger_record_from_json(): sanitised text, a count that was written. */
-        check = r;
-        if (ledger_record_normalise(&check) < 0 || memcmp(&check, &r, sizeof r) != 0)
+        if (!ledger_record_is_normal(&r))
                 return -EBADMSG;
         /* Only the one form the writer has: then json-c reads the same record from it. */
         if (ledger_record_to_jsonl(&r, hashes[0], hashes[1], again) != len || memcmp(again, line, len) != 0)
@@ -896,8 +956,7 @@ int ledger_record_from_json(struct json_object *o, struct ledger_record *ret, ui
 
         /* Text must already be in sanitised form (re-sanitising would hide a change), and the
          * count one that was written (>= 1). */
-        struct ledger_record check = r;
-        if (ledger_record_normalise(&check) < 0 || memcmp(&check, &r, sizeof r) != 0)
+        if (!ledger_record_is_normal(&r))
                 return -EBADMSG;
 
         *ret = r;

@@ -204,6 +204,7 @@ struct ledger_field {
         size_t n_names;
 };
 
+#define LEDGER_FIELDS_COUNT 50             /* ledger_fields_count, for arrays of one entry a field */
 extern const struct ledger_field ledger_fields[];
 extern const size_t ledger_fields_count;
 
@@ -249,6 +250,10 @@ void ledger_record_set_media(struct ledger_record *r, const struct media_identit
  * scan or file field before 5: its version cannot say it). */
 int ledger_record_normalise(struct ledger_record *r);
 
+/* Whether ledger_record_normalise() would accept R and leave every byte of it as it is: what a
+ * record read back from a file must be (it was written normalised), without a copy. */
+bool ledger_record_is_normal(const struct ledger_record *r);
+
 /* The canonical encoding of R, in R's version, into BUF (at least LEDGER_ENCODING_MAX bytes);
  * returns its length. R must be normalised. */
 size_t ledger_record_encode(const struct ledger_record *r, uint8_t *buf);
@@ -258,6 +263,11 @@ size_t ledger_record_encode(const struct ledger_record *r, uint8_t *buf);
  * record's encoding (unknown version, field count, lengths, enum names, unsanitised text, a
  * count below 1). */
 int ledger_record_decode(const uint8_t *buf, size_t size, struct ledger_record *ret);
+/* The same, filling RET in place (no copy of a 5 KiB record per record of a walk): after a
+ * failure RET holds whatever was decoded so far. RET_LENGTHS (NULL, or LEDGER_FIELDS_COUNT
+ * entries) gets each text and enum field's length in bytes, as strlen() would give it (0 for a
+ * field RET's version does not have). */
+int ledger_record_decode_into(const uint8_t *buf, size_t size, struct ledger_record *ret, uint16_t *ret_lengths);
 
 /* SHA-256(PREV_HASH || ENCODING). */
 int ledger_chain_hash(const uint8_t prev[static LEDGER_HASH_SIZE], const uint8_t *encoding, size_t size,

@@ -26,8 +26,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         struct json_object *o = NULL;
         char time[64];
 
+        /* ledger_record_is_normal() answers what normalising would: accepted, every byte kept.
+         * Any bytes as a record: enums out of range, text without its NUL or not sanitised. */
+        static struct ledger_record raw, copy;
+        memset(&raw, 0, sizeof raw);
+        memcpy(&raw, data, size < sizeof raw ? size : sizeof raw);
+        copy = raw;
+        if (ledger_record_is_normal(&raw) != (ledger_record_normalise(&copy) == 0 && memcmp(&copy, &raw, sizeof raw) == 0))
+                abort();
+
         if (ledger_record_decode(data, size, &r) < 0)
                 return 0;
+        if (!ledger_record_is_normal(&r))
+                abort();
         if (size > LEDGER_ENCODING_MAX || ledger_record_encode(&r, enc) != size || memcmp(enc, data, size) != 0)
                 abort();
         if (ledger_record_decode(enc, size, &back) < 0 || memcmp(&back, &r, sizeof r) != 0)

@@ -349,6 +349,93 @@ static void test_verify_export_chain_truncated_week(void **state) {
         expect_refused(f, dir, "MANIFEST says 14");
 }
 
+/* MANIFEST's hashes are taken as the files are written: the hash is of the bytes in the file,
+ * and a write that fails fails the file (the export), whatever was hashed. */
+static void test_hashing_file_hashes_what_it_writes(void **state) {
+        struct fixture *f = *state;
+        _cleanup_free_ char *p = path_join(f->dir, "hashed");
+        struct hashing_file *h;
+        uint8_t got[32], want[32];
+        FILE *out;
+
+        int fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        assert_true(fd >= 0);
+        assert_int_equal(hashing_file_open(fd, &out, &h), 0);
+        assert_int_equal(setvbuf(out, NULL, _IOFBF, 4096), 0);
+        for (int i = 0; i < 10000; i++)
+                fprintf(out, "line %d\n", i);
+        assert_int_equal(hashing_file_close(out, h, got), 0);
+        hashing_file_free(h);
+        close(fd);
+        assert_int_equal(file_sha256(f->dir, "hashed", want), 0);
+        assert_memory_equal(got, want, sizeof want);
+
+        fd = open("/dev/full", O_WRONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        assert_int_equal(hashing_file_open(fd, &out, &h), 0);
+        fputs("a line\n", out);
+        assert_int_equal(hashing_file_close(out, h, got), -ENOSPC);
+        hashing_file_free(h);
+        close(fd);
+}
+
+/* verify-export walks records.jsonl in two halves, on two cores, when nothing is called back,
+ * and from its start when something is (collect): whatever the tampering and wherever it falls
+ * from the cut, both name the same first problem, in the same words, after as many records. */
+static int count_cb(const struct ledger_record *r, void *userdata) {
+        (*(size_t *) userdata)++;
+        return 0;
+}
+
+static void expect_same_verdict(struct fixture *f, const char *dir, const char *what) {
+        struct export_verify_report a, b;
+        size_t n = 0;
+        int ra = export_verify(dir, f->pub, NULL, NULL, &a);
+        int rb = export_verify(dir, f->pub, count_cb, &n, &b);
+        if (ra != rb || !streq(a.problem, b.problem) || a.records != b.records || a.kind != b.kind ||
+            a.chain_checked != b.chain_checked)
+                fail_msg("%s: halves give %d \"%s\" after %llu, one walk %d \"%s\" after %llu", what, ra, a.problem,
+                         (unsigned long long) a.records, rb, b.problem, (unsigned long long) b.records);
+        if (ra != -EBADMSG)
+                fail_msg("%s: not refused (%d)", what, ra);
+}
+
+static void test_verify_export_halves_agree_with_one_walk(void **state) {
+        static const char *const edits[] = {
+                "%1$dd",                                                        /* deleted */
+                "%1$dp",                                                        /* doubled */
+                "%1$ds/\"seq\":[0-9]*/\"seq\":99/",                          /* renumbered */
+                "%1$ds/\"user\":\"/\"user\":\"x/",                         /* modified */
+                "%1$d{s/\"prev_hash\":\"0/\"prev_hash\":\"1/;t;s/\"prev_hash\":\"[1-9a-f]/\"prev_hash\":\"0/}", /* relinked */
+                "%1$d{N;s/\\n//}",                                             /* two lines made one */
+                "%1$d{h;d};%2$d{G}",                                            /* swapped with the next */
+                "%1$ds/^{/[/",                                                  /* not JSON */
+        };
+        struct fixture *f = *state;
+        _cleanup_free_ char *dir = export_to(f, "x", EXPORT_LANG_JA);
+
+        for (int line = 1; line <= 14; line++)
+                for (size_t e = 0; e < ELEMENTSOF(edits); e++) {
+                        char script[256], what[300];
+                        if (line == 14 && strstr(edits[e], "N;"))
+                                continue;       /* no next line to join: nothing changes */
+                        free(export_to(f, "x", EXPORT_LANG_JA));
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+                        snprintf(script, sizeof script, edits[e], line, line + 1);
+#pragma GCC diagnostic pop
+                        run("sed -i '%s' '%s/records.jsonl'", script, dir);
+                        resign(f, dir);
+                        snprintf(what, sizeof what, "line %d, sed '%s'", line, script);
+                        expect_same_verdict(f, dir, what);
+                }
+        /* The last line without its LF. */
+        free(export_to(f, "x", EXPORT_LANG_JA));
+        run("truncate -s -1 '%s/records.jsonl'", dir);
+        resign(f, dir);
+        expect_same_verdict(f, dir, "no final LF");
+}
+
 /* MANIFEST is parsed strictly: the golden one parses and formats back to its own bytes, and
  * every other spelling of the same values is refused. Found by fuzz-export-manifest: sscanf
  * took any whitespace (a vertical tab, none at all before a file name), signs and leading zeros. */
@@ -1502,6 +1589,8 @@ int main(void) {
                 T(test_verify_export_chain_reordered_records),
                 T(test_verify_export_chain_renumbered_record),
                 T(test_verify_export_chain_truncated_week),
+                T(test_verify_export_halves_agree_with_one_walk),
+                T(test_hashing_file_hashes_what_it_writes),
                 T(test_export_symlink_at_the_temporary_name_is_harmless),
                 T(test_export_symlink_at_the_final_name_is_replaced_not_followed),
                 T(test_export_refuses_a_group_writable_output_directory),

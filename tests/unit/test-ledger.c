@@ -190,6 +190,27 @@ static void test_verify_finds_relinked_prev(void **state) {
         expect_break(f, LEDGER_BREAK_PREV, 3);
 }
 
+/* Verification reads ahead on a second thread, in batches: a break deep in a long ledger is
+ * found where it is, whatever batch it falls in, and the one found first is the first in seq
+ * order (a chain break before a row that does not check against itself, and after). */
+static void test_verify_finds_breaks_across_batches(void **state) {
+        struct fixture *f = *state;
+        struct ledger_verify_report rep;
+        for (int i = 0; i < 1000; i += 50)
+                fill(f->l, 50, 1000 + i);
+        assert_int_equal(ledger_verify(f->l, &rep), 0);
+        assert_int_equal(rep.count, 1000);
+        assert_int_equal(rep.last_seq, 1000);
+        tamper(f, "UPDATE records SET user = 'x' WHERE seq = 900");
+        expect_break(f, LEDGER_BREAK_COLUMN, 900);
+        tamper(f, "UPDATE records SET prev_hash = (SELECT hash FROM records WHERE seq = 1) WHERE seq = 700");
+        expect_break(f, LEDGER_BREAK_PREV, 700);
+        tamper(f, "DELETE FROM records WHERE seq = 300");
+        expect_break(f, LEDGER_BREAK_GAP, 301);
+        tamper(f, "UPDATE records SET encoding = x'00' WHERE seq = 129");
+        expect_break(f, LEDGER_BREAK_ENCODING, 129);
+}
+
 static void test_full_queue_refuses_and_records_the_loss(void **state) {
         struct fixture *f = *state;
         struct ledger_record r = rec(1000), last;
@@ -687,9 +708,9 @@ static void test_v3_ledger_gains_wireless_columns(void **state) {
         assert_int_equal(sql_int(db, "SELECT count(*) FROM records WHERE ssid = 'hot\\x1bspot' AND event = 'wireless-joined'"), 1);
 }
 
-/* ledger_foreach_prefetch (the export's reader on a second thread) gives the callback what
- * ledger_foreach gives it: the same records in the same order, the rows before a bad one and
- * then -EBADMSG, and stops at the callback's error. */
+/* ledger_foreach_prefetch and ledger_foreach_prepared (the export's reader on a second thread)
+ * give the callback what ledger_foreach gives it: the same records in the same order, the rows
+ * before a bad one and then -EBADMSG, and stop at the callback's error. */
 struct walk {
         int64_t seqs[1100];
         uint8_t hashes[1100][LEDGER_HASH_SIZE];
@@ -708,16 +729,37 @@ static int walk_cb(const struct ledger_record *r, const uint8_t prev[static LEDG
         return 0;
 }
 
+/* ledger_foreach_prepared: what the reading thread prepared for a record comes with it. */
+static size_t walk_prepare(const struct ledger_record *r, const uint8_t prev[static LEDGER_HASH_SIZE],
+                           const uint8_t hash[static LEDGER_HASH_SIZE], char *buf, void *userdata) {
+        return (size_t) sprintf(buf, "seq %lld hash %02x%02x", (long long) r->seq, hash[0], hash[31]);
+}
+
+static int walk_prepared_cb(const struct ledger_record *r, const uint8_t prev[static LEDGER_HASH_SIZE],
+                            const uint8_t hash[static LEDGER_HASH_SIZE], const char *text, size_t text_len,
+                            void *userdata) {
+        char want[64];
+        int n = sprintf(want, "seq %lld hash %02x%02x", (long long) r->seq, hash[0], hash[31]);
+        assert_int_equal(text_len, (size_t) n);
+        assert_memory_equal(text, want, text_len);
+        return walk_cb(r, prev, hash, userdata);
+}
+
 static void expect_same_walk(struct ledger *l, int64_t from, int64_t to, size_t fail_at, int want_r, size_t want_n) {
-        static struct walk a, b;
+        static struct walk a, b, c;
         a = (struct walk) { .fail_at = fail_at };
         b = (struct walk) { .fail_at = fail_at };
+        c = (struct walk) { .fail_at = fail_at };
         assert_int_equal(ledger_foreach(l, from, to, walk_cb, &a), want_r);
         assert_int_equal(ledger_foreach_prefetch(l, from, to, walk_cb, &b), want_r);
+        assert_int_equal(ledger_foreach_prepared(l, from, to, walk_prepare, walk_prepared_cb, &c), want_r);
         assert_int_equal(a.n, want_n);
         assert_int_equal(b.n, want_n);
+        assert_int_equal(c.n, want_n);
         assert_memory_equal(a.seqs, b.seqs, want_n * sizeof a.seqs[0]);
         assert_memory_equal(a.hashes, b.hashes, want_n * LEDGER_HASH_SIZE);
+        assert_memory_equal(a.seqs, c.seqs, want_n * sizeof a.seqs[0]);
+        assert_memory_equal(a.hashes, c.hashes, want_n * LEDGER_HASH_SIZE);
 }
 
 static void test_foreach_prefetch_is_foreach(void **state) {
@@ -750,6 +792,7 @@ int main(void) {
                 T(test_verify_finds_reordered_rows),
                 T(test_verify_finds_changed_seq),
                 T(test_verify_finds_relinked_prev),
+                T(test_verify_finds_breaks_across_batches),
                 T(test_full_queue_refuses_and_records_the_loss),
                 T(test_failed_commit_keeps_records_and_records_the_delay),
                 T(test_two_handles_keep_one_chain),
