@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "decimal.h"
 #include "export.h"
 #include "utf8.h"
 
@@ -190,18 +191,7 @@ static const char *serial_of(const struct ledger_record *r) {
 
 /* snprintf(BUF, 24, "%lld", V) without the format (a few numbers a row, a million rows). */
 static void format_int(char buf[static 24], int64_t v) {
-        char tmp[24];
-        size_t n = 0;
-        uint64_t u = v < 0 ? (uint64_t) 0 - (uint64_t) v : (uint64_t) v;
-
-        do
-                tmp[n++] = (char) ('0' + u % 10);
-        while ((u /= 10) > 0);
-        if (v < 0)
-                *buf++ = '-';
-        while (n > 0)
-                *buf++ = tmp[--n];
-        *buf = 0;
+        *decimal_put_int64(buf, v) = 0;
 }
 
 /* "VENDOR:PRODUCT" (each fits its 4 hex digits and NUL: the whole always fits). */

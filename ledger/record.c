@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "decimal.h"
 #include "fileio.h"
 #include "host-id.h"
 #include "hexutil.h"
@@ -668,21 +669,6 @@ static char *jsonl_put_key(char *p, const char *key, bool first) {
         return p;
 }
 
-/* "%" PRId64, as json-c prints an integer. */
-static char *jsonl_put_int(char *p, int64_t v) {
-        char tmp[24];
-        size_t n = 0;
-        uint64_t u = v < 0 ? (uint64_t) 0 - (uint64_t) v : (uint64_t) v;
-
-        do
-                tmp[n++] = (char) ('0' + u % 10);
-        while ((u /= 10) > 0);
-        if (v < 0)
-                *p++ = '-';
-        while (n > 0)
-                *p++ = tmp[--n];
-        return p;
-}
 
 size_t ledger_record_to_jsonl(const struct ledger_record *r, const uint8_t prev_hash[static LEDGER_HASH_SIZE],
                               const uint8_t hash[static LEDGER_HASH_SIZE], char *buf) {
@@ -692,7 +678,7 @@ size_t ledger_record_to_jsonl(const struct ledger_record *r, const uint8_t prev_
 
         *p++ = '{';
         if (version >= 2) {
-                p = jsonl_put_int(jsonl_put_key(p, "version", first), version);
+                p = decimal_put_int64(jsonl_put_key(p, "version", first), version);
                 first = false;
         }
         for (size_t i = 0; i < ledger_fields_count; i++) {
@@ -704,7 +690,7 @@ size_t ledger_record_to_jsonl(const struct ledger_record *r, const uint8_t prev_
                 p = jsonl_put_key(p, f->name, first);
                 first = false;
                 if (f->type == LEDGER_FIELD_INT)
-                        p = jsonl_put_int(p, *(const int64_t *) field);
+                        p = decimal_put_int64(p, *(const int64_t *) field);
                 else if (f->type == LEDGER_FIELD_TEXT)
                         p = jsonl_put_string(p, field, strnlen(field, f->size - 1));
                 else {
