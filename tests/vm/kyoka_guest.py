@@ -125,6 +125,25 @@ def stick_image(path, size_mb=16, fs=True):
     return path
 
 
+def stick_with_files(work, name, files, size_mb=16, mkfs_extra=()):
+    """An MBR stick (stick_image's layout) in WORK/NAME.img whose ext4 file system holds FILES
+    ({relative path: bytes}); MKFS_EXTRA: more mkfs.ext4 options (e.g. "-N", "16384")."""
+    tree = os.path.join(work, name + ".d")
+    for rel, data in files.items():
+        p = os.path.join(tree, rel)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        with open(p, "wb") as f:
+            f.write(data)
+    img = stick_image(os.path.join(work, name + ".img"), size_mb=size_mb, fs=False)
+    part = os.path.join(work, name + ".part")
+    n = (size_mb << 11) - 2048
+    subprocess.run(["mkfs.ext4", "-q", "-F", "-d", tree, *mkfs_extra, "-L", "KYOKA", "-O", "^has_journal", part,
+                    f"{n // 2}k"], check=True)
+    subprocess.run(["dd", f"if={part}", f"of={img}", "bs=1M", "seek=1", "conv=notrunc", "status=none"], check=True)
+    os.unlink(part)
+    return img
+
+
 def installed_rules(work):
     """udev-rules/70-kyoka.rules as `make install` writes it, for the guest's paths."""
     out = os.path.join(work, "70-kyoka.rules")

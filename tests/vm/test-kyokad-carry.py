@@ -34,7 +34,7 @@ from vm import VM  # noqa: E402
 from tap import check, note, run_cases, summary  # noqa: E402
 from kyoka_guest import (BLOCK_HELPER, GUEST_LIBEXECDIR, KYOKAD, LOG, POLICYCTL, Approver, Kyokad,  # noqa: E402
                          auth_is, has_usb, installed_rules_all, guest_user_files, kyokad_log, kyokad_pid, make_overlay, sd_name, sd_of,
-                         stick_image)
+                         stick_image, stick_with_files)
 
 SERIAL = "CARRY-1"
 PERMIT = "P-CARRY-1"
@@ -47,21 +47,9 @@ MNT = "/mnt/s"
 AS_USER = "su kyokatest -s /bin/sh -c"
 
 
-def stick_with_files(work, name, files, size_mb=96, inodes=16384):
-    tree = os.path.join(work, name + ".d")
-    for rel, data in files.items():
-        p = os.path.join(tree, rel)
-        os.makedirs(os.path.dirname(p), exist_ok=True)
-        with open(p, "wb") as f:
-            f.write(data)
-    img = stick_image(os.path.join(work, name + ".img"), size_mb=size_mb, fs=False)
-    part = os.path.join(work, name + ".part")
-    n = (size_mb << 11) - 2048
-    subprocess.run(["mkfs.ext4", "-q", "-F", "-d", tree, "-N", str(inodes), "-b", "1024", "-L", "KYOKA", "-O",
-                    "^has_journal", part, f"{n // 2}k"], check=True)
-    subprocess.run(["dd", f"if={part}", f"of={img}", "bs=1M", "seek=1", "conv=notrunc", "status=none"], check=True)
-    os.unlink(part)
-    return img
+def carry_stick(work, name, files, size_mb=96, inodes=16384):
+    """kyoka_guest.stick_with_files with room for many small files (1 KiB blocks, INODES)."""
+    return stick_with_files(work, name, files, size_mb=size_mb, mkfs_extra=("-N", str(inodes), "-b", "1024"))
 
 
 def records(vm, pattern, timeout=60):
@@ -236,7 +224,7 @@ def main():
         approver = Approver(work)
         approver.approve_usb(SERIAL, PERMIT)
         approver.sign()
-        IMAGE.append(stick_with_files(work, "carry", {"in.txt": READ_ME}))
+        IMAGE.append(carry_stick(work, "carry", {"in.txt": READ_ME}))
         overlay = make_overlay(work, approver, extra=[
             (BLOCK_HELPER, f"{GUEST_LIBEXECDIR}/kyoka-block-access"), *installed_rules_all(work), *guest_user_files(work)])
         with VM("kyokad-carry", overlays=[overlay], quiet=not os.environ.get("KYOKA_VM_VERBOSE")) as vm:

@@ -55,7 +55,7 @@ from tap import check, note, run_cases, summary  # noqa: E402
 from kyoka_guest import (BLOCK_HELPER, CLAMD, CLAMD_SOCKET, DEV, EICAR, GUEST_LIBEXECDIR, KYOKAD, LOG,  # noqa: E402
                          POLICYCTL, SIGTOOL, Approver, Kyokad, attr, auth_is, clamd_overlay_files, has_usb, usb_path,
                          installed_rules_all, kyokad_log, make_overlay, no_sd_of, sd_name, sd_of, start_clamd,
-                         stick_image, wait_log)
+                         stick_image, stick_with_files, wait_log)
 
 SOCKET = CLAMD_SOCKET
 
@@ -72,24 +72,6 @@ RACER_SRC = os.path.join(HERE, "blk-racer.c")
 NVME_SERIAL = "NVSCAN-EICAR"
 CARD_FILES = {"写真/2026-11.jpg": b"\xff\xd8" + b"jpeg" * 500, "notes.txt": b"card\n"}
 CLEAN_FILES = {"報告書/2026-11.txt": b"monthly report\n" * 100, "data.csv": b"a,b\n1,2\n", "empty": b""}
-
-
-def stick_with_files(work, name, files, size_mb=16):
-    """An MBR stick (kyoka_guest.stick_image's layout) whose ext4 file system holds FILES."""
-    tree = os.path.join(work, name + ".d")
-    for rel, data in files.items():
-        p = os.path.join(tree, rel)
-        os.makedirs(os.path.dirname(p), exist_ok=True)
-        with open(p, "wb") as f:
-            f.write(data)
-    img = stick_image(os.path.join(work, name + ".img"), size_mb=size_mb, fs=False)
-    part = os.path.join(work, name + ".part")
-    n = (size_mb << 11) - 2048
-    subprocess.run(["mkfs.ext4", "-q", "-F", "-d", tree, "-L", "KYOKA", "-O", "^has_journal", part, f"{n // 2}k"],
-                   check=True)
-    subprocess.run(["dd", f"if={part}", f"of={img}", "bs=1M", "seek=1", "conv=notrunc", "status=none"], check=True)
-    os.unlink(part)
-    return img
 
 
 def partition_of(vm, port):

@@ -56,7 +56,7 @@ from vm import VM, VMError  # noqa: E402
 from tap import check, note, run_cases, summary  # noqa: E402
 from kyoka_guest import (BLOCK_HELPER, BUILD, CLAMD_SOCKET, DEV, EICAR, KYOKAD, POLICYCTL, Approver, attr,  # noqa: E402
                          auth_is, clamd_overlay_files, dd_roundtrip, has_usb, no_sd_of, sd_name, sd_of, stick_image,
-                         usb_path)
+                         stick_with_files, usb_path)
 
 SERIAL_OK = "KYOKA-SD-OK"      # approved read-write from the start
 SERIAL_NO = "KYOKA-SD-NO"      # not approved; approved by `policyctl install`, revoked by reload
@@ -473,24 +473,6 @@ def case_carry_gone(vm):
                        f"[ \"$(cat /sys/block/$(ls {usb_path('8')}/*:*/host*/target*/*/block/ | head -1)/ro)\" = 0 ]",
                        timeout=30)
     check("... the worker back: read-write again (ro=0)", took is not None, f"{part}")
-
-
-def stick_with_files(work, name, files, size_mb=16):
-    """An MBR stick (stick_image's layout) whose ext4 file system holds FILES (as in
-    test-kyokad-scan.py)."""
-    tree = os.path.join(work, name + ".d")
-    for rel, data in files.items():
-        p = os.path.join(tree, rel)
-        os.makedirs(os.path.dirname(p), exist_ok=True)
-        with open(p, "wb") as f:
-            f.write(data)
-    img = stick_image(os.path.join(work, name + ".img"), size_mb=size_mb, fs=False)
-    part = os.path.join(work, name + ".part")
-    n = (size_mb << 11) - 2048
-    sh("mkfs.ext4", "-q", "-F", "-d", tree, "-L", "KYOKA", "-O", "^has_journal", part, f"{n // 2}k")
-    sh("dd", f"if={part}", f"of={img}", "bs=1M", "seek=1", "conv=notrunc", "status=none")
-    os.unlink(part)
-    return img
 
 
 def partition_state(vm, port):
