@@ -300,8 +300,8 @@ def set_card_scan(approver, scan):
 
 
 def case_card_in_and_out(vm, k, approver):
-    """scan = "in-and-out" on a medium of another bus: files written to it are not seen (the
-    carry-out record watches USB media), so none could be scanned as asked: read-only."""
+    """scan = "in-and-out" on a medium of another bus: files written to it are recorded but not
+    scanned (the scan of files written is USB's), so none could be scanned as asked: read-only."""
     set_card_scan(approver, "in-and-out")
     k.install(approver)
     ok = vm.wait_for("[ \"$(cat /sys/block/mmcblk0/ro)\" = 1 ] && [ \"$(cat /sys/class/block/mmcblk0p1/ro)\" = 1 ] && "
