@@ -33,7 +33,7 @@ sys.path.insert(0, HERE)
 from vm import VM  # noqa: E402
 from tap import check, note, run_cases, summary  # noqa: E402
 from kyoka_guest import (BLOCK_HELPER, GUEST_LIBEXECDIR, KYOKAD, LOG, POLICYCTL, Approver, Kyokad,  # noqa: E402
-                         installed_rules_all, kyokad_log, kyokad_pid, make_overlay, stick_image, wait_log)
+                         installed_rules_all, kyokad_log, kyokad_pid, make_overlay, stick_image, unmount, wait_log)
 
 RACER_SRC = os.path.join(HERE, "blk-racer.c")
 DISK_GROUP = "1000:1000:6"     # uid 1000 with group disk
@@ -359,7 +359,7 @@ def case_card_carry_out(vm, k, approver):
                    and r.get("decision") == "allow" and r.get("uid") == 1000)]
     check("... naming the card as its media records do (bus mmc, mmcblk0, serial, vendor, model), the permit "
           "and uid 1000", card and got and not bad, f"card {json.dumps(card, ensure_ascii=False)[:300]}\n" + "\n".join(bad))
-    sh(vm, f"sync; umount {mnt}")
+    sh(vm, f"sync; {unmount(mnt)}")
 
     # No carry-out record: kyokad waits for kyoka-carry.service's worker, which is not there.
     restart_kyokad(vm, k, " --carry-out worker")
