@@ -145,7 +145,8 @@ int carry_link_handle(struct carry_link *l, const void *buf, size_t n) {
                 identity_sanitize(m.signature, strlen(m.signature), signature, sizeof signature);
                 struct record_file f = {
                         .ev = events[m.ev],
-                        .usb = lm ? &lm->info.id : NULL,
+                        .usb = carry_medium_usb(lm ? &lm->info : NULL),
+                        .media = carry_medium_media(lm ? &lm->info : NULL),
                         .permit = lm ? lm->info.permit : "",
                         .verdict = lm ? lm->info.verdict : VERDICT_BLOCK,
                         .path = m.path,
@@ -178,7 +179,10 @@ int carry_link_handle(struct carry_link *l, const void *buf, size_t n) {
         }
         case CARRY_MSG_FAULT: {
                 char who[1600] = "approved media";
-                if (lm)
+                if (lm && lm->info.other_bus)
+                        snprintf(who, sizeof who, "medium %s (%s) serial \"%s\" (permit \"%s\")", lm->info.medium.name,
+                                 media_bus_to_string(lm->info.medium.bus) ?: "?", lm->info.medium.serial, lm->info.permit);
+                else if (lm)
                         snprintf(who, sizeof who, "USB device %s (%04x:%04x serial \"%s\", permit \"%s\")",
                                  lm->info.id.bus_path, lm->info.id.vendor, lm->info.id.product,
                                  lm->info.id.has_serial ? lm->info.id.serial : "", lm->info.permit);
@@ -252,8 +256,15 @@ void carry_link_sync_begin(struct carry_link *l) {
                 l->media[i].seen = false;
 }
 
+static bool same_medium(const struct media_identity *a, const struct media_identity *b) {
+        return a->bus == b->bus && streq(a->name, b->name) && streq(a->path, b->path) && streq(a->vendor, b->vendor) &&
+               streq(a->model, b->model) && streq(a->serial, b->serial) && streq(a->oemid, b->oemid) &&
+               streq(a->date, b->date);
+}
+
 static bool same_info(const struct carry_medium_info *a, const struct carry_medium_info *b) {
-        return a->verdict == b->verdict && streq(a->permit, b->permit) && usb_identity_same_unit(&a->id, &b->id) &&
+        return a->verdict == b->verdict && streq(a->permit, b->permit) && a->other_bus == b->other_bus &&
+               (a->other_bus ? same_medium(&a->medium, &b->medium) : usb_identity_same_unit(&a->id, &b->id)) &&
                a->scan.enabled == b->scan.enabled && a->scan.max_seconds == b->scan.max_seconds &&
                a->scan.max_bytes == b->scan.max_bytes && a->scan.max_database_age == b->scan.max_database_age &&
                streq(a->scan.clamd_socket, b->scan.clamd_socket);

@@ -236,16 +236,20 @@ static void medium_mark(struct carry *c, struct medium *m) {
         if (fanotify_mark(c->fan_fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, FAN_CLOSE_WRITE | FAN_CLOSE_NOWRITE, fd,
                           NULL) < 0) {
                 int r = negative_errno();
-                char msg[1024];
-                snprintf(msg, sizeof msg, "Cannot watch the files of %s (%s, bus path %s): %s; files written there "
-                         "are not recorded", m->devname, m->mount_points[0], m->info.id.bus_path, strerror(-r));
+                char msg[1024], what[MEDIA_NAME_MAX + USB_PATH_MAX + 16];
+                carry_medium_describe(&m->info, what, sizeof what);
+                snprintf(msg, sizeof msg, "Cannot watch the files of %s (%s, %s): %s; files written there "
+                         "are not recorded", m->devname, m->mount_points[0], what, strerror(-r));
                 c->out->fault(c->userdata, &m->info, FAULT_CARRY_WATCH, r, msg);
                 return;
         }
         m->marked = true;
-        if (m->info.id.bus_path[0])
-                log_info("Carry-out record: recording files on %s (USB device %s, permit \"%s\") mounted at %s",
-                         m->devname, m->info.id.bus_path, m->info.permit, m->mount_points[0]);
+        if (m->info.id.bus_path[0] || m->info.medium.name[0]) {
+                char what[MEDIA_NAME_MAX + USB_PATH_MAX + 16];
+                carry_medium_describe(&m->info, what, sizeof what);
+                log_info("Carry-out record: recording files on %s (%s, permit \"%s\") mounted at %s",
+                         m->devname, what, m->info.permit, m->mount_points[0]);
+        }
         else    /* the worker: kyokad knows the device by the token */
                 log_info("Carry-out record: recording files on %s (medium %u of kyokad's) mounted at %s", m->devname,
                          m->info.token, m->mount_points[0]);
@@ -321,7 +325,9 @@ static void mounts_update(struct carry *c) {
                 bool mounted = medium_seen(seen, n_seen, m->dev);
                 if (!mounted && !m->gone) {
                         m->gone = true;
-                        log_info("Carry-out record: %s (USB device %s) is no longer mounted", m->devname, m->info.id.bus_path);
+                        char what[MEDIA_NAME_MAX + USB_PATH_MAX + 16];
+                        carry_medium_describe(&m->info, what, sizeof what);
+                        log_info("Carry-out record: %s (%s) is no longer mounted", m->devname, what);
                 } else if (mounted)
                         medium_mark(c, m);
         }
@@ -342,7 +348,8 @@ void carry_refresh(struct carry *c) {
 static void record_lost(struct carry *c, struct medium *m, const char *reason, uint64_t count, int error) {
         c->out->file(c->userdata, m ? &m->info : NULL, &(struct record_file) {
                 .ev = FILE_RECORD_LOST,
-                .usb = m ? &m->info.id : NULL,
+                .usb = carry_medium_usb(m ? &m->info : NULL),
+                .media = carry_medium_media(m ? &m->info : NULL),
                 .permit = m ? m->info.permit : "",
                 .verdict = m ? m->info.verdict : VERDICT_BLOCK,
                 .path = m ? m->devname : "",
@@ -652,7 +659,8 @@ static void record_done(struct carry *c) {
                 struct medium *m = it->m;
                 c->out->file(c->userdata, &m->info, &(struct record_file) {
                         .ev = it->written ? FILE_RECORD_WRITTEN : FILE_RECORD_READ,
-                        .usb = &m->info.id,
+                        .usb = carry_medium_usb(&m->info),
+                        .media = carry_medium_media(&m->info),
                         .permit = m->info.permit,
                         .verdict = m->info.verdict,
                         .path = it->path,

@@ -6,7 +6,8 @@
  *
  * Where the mounts come from: /proc/self/mountinfo, watched with EPOLLPRI (the kernel signals
  * a change of the mount table there; no polling). Each mount whose block device lies under a
- * USB device that lookup() calls approved gets one fanotify mark on its file system
+ * USB device, or is a medium on another bus (an SD card, an NVMe or SATA disk, media.h), that
+ * lookup() calls approved gets one fanotify mark on its file system
  * (FAN_MARK_FILESYSTEM: every mount of it, bind mounts included).
  *
  * Off the loop: hashing (and the user's name, NSS) runs on one worker thread. The queue to it
@@ -54,12 +55,29 @@ struct carry_scan {
         char clamd_socket[CARRY_SOCKET_MAX];
 };
 struct carry_medium_info {
-        struct usb_identity id;
+        struct usb_identity id;       /* a USB device; unused when MEDIUM says another bus */
+        bool other_bus;               /* a medium on another bus (media.h): MEDIUM names it */
+        struct media_identity medium;
         char permit[POLICY_STRING_MAX];
         enum policy_verdict verdict;
         uint32_t token;
         struct carry_scan scan;
 };
+/* What names INFO's medium in a record_file (NULL INFO: none): its USB identity, or its identity
+ * as the media records give it (a medium on another bus). */
+static inline const struct usb_identity *carry_medium_usb(const struct carry_medium_info *info) {
+        return info && !info->other_bus ? &info->id : NULL;
+}
+static inline const struct media_identity *carry_medium_media(const struct carry_medium_info *info) {
+        return info && info->other_bus ? &info->medium : NULL;
+}
+/* For the journal: "USB device 1-2" or "medium mmcblk0". */
+static inline void carry_medium_describe(const struct carry_medium_info *info, char *buf, size_t size) {
+        if (info->other_bus)
+                snprintf(buf, size, "medium %s", info->medium.name);
+        else
+                snprintf(buf, size, "USB device %s", info->id.bus_path);
+}
 typedef int (*carry_lookup_t)(const char *block_syspath, struct carry_medium_info *ret, void *userdata);
 
 /* Where records go. FILE: a file written or read, or files lost (MEDIUM NULL: no medium could be

@@ -151,14 +151,18 @@ static void manager_arm_timer(struct manager *m) {
 /* usb-devices.c and net-links.c: a device or link appeared, left or was decided. */
 static int carry_lookup(const char *block_syspath, struct carry_medium_info *ret, void *userdata) {
         struct manager *m = userdata;
-        return usb_devices_medium_of(m->usb, block_syspath, ret);
+        int r = usb_devices_medium_of(m->usb, block_syspath, ret);
+        if (r == -ENOENT)
+                /* An SD card, an NVMe or SATA disk: a medium on another bus (media.h). */
+                r = media_medium_of(m->media, block_syspath, ret);
+        return r;
 }
 
 /* kyokad run directly (--carry-out on): carry.c's records go to the recorder. */
 static void carry_out_file(void *userdata, const struct carry_medium_info *medium, const struct record_file *f) {
         struct manager *m = userdata;
         recorder_file(m->recorder, f);
-        if (f->scan_asked && medium)
+        if (f->scan_asked && medium && !medium->other_bus)
                 usb_devices_file_scanned(m->usb, &medium->id, f);
 }
 
@@ -183,6 +187,7 @@ static int on_carry_sync(sd_event_source *s, void *userdata) {
         if (m->carry_link) {
                 carry_link_sync_begin(m->carry_link);
                 usb_devices_foreach_medium(m->usb, carry_offer, m->carry_link);
+                media_foreach_medium(m->media, carry_offer, m->carry_link);
                 carry_link_sync_end(m->carry_link);
         }
         carry_refresh(m->carry);
@@ -198,13 +203,15 @@ static void on_media_changed(void *userdata) {
 /* --carry-out worker: a file written was scanned (recorded already): the medium may have to close. */
 static void on_carry_scanned(const struct carry_medium_info *medium, const struct record_file *f, void *userdata) {
         struct manager *m = userdata;
-        usb_devices_file_scanned(m->usb, &medium->id, f);
+        if (!medium->other_bus)
+                usb_devices_file_scanned(m->usb, &medium->id, f);
 }
 
 static void on_carry_link_state(bool connected, void *userdata) {
         struct manager *m = userdata;
         /* Read-write media open (again) or close to read-only: decided again. */
         usb_devices_set_carry(m->usb, true, connected);
+        media_set_carry(m->media, true, connected);
 }
 
 /* Before any device is decided: read-write media wait for the worker (fail closed). Without the
@@ -505,6 +512,13 @@ int manager_start(struct manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to set up media: %m");
         media_set_scanner(m->media, m->cfg.clamd_socket);
+        /* Media on other buses approved read-write need the carry-out record as USB media do,
+         * kyokad run directly too: read-write once fanotify works (below), read-only if it fails. */
+        if (m->cfg.carry_mode != CARRY_MODE_OFF) {
+                media_set_carry(m->media, true, m->carry_link && carry_link_connected(m->carry_link));
+                if (m->carry_sync)
+                        media_set_carry_listener(m->media, on_media_changed, m);
+        }
 
         if (manager_load_policy(m) < 0)
                 log_warning("No valid policy: built-in lockdown (HID-only devices and hubs allowed, everything else blocked)");
@@ -533,8 +547,10 @@ int manager_start(struct manager *m) {
                 if (r < 0)
                         recorder_fault(m->recorder, FAULT_CARRY_WATCH, r, "Cannot record files written to approved "
                                        "media (fanotify): %s", strerror(-r));
-                else    /* media whose files must be scanned may be written to now */
+                else {  /* media whose files must be scanned may be written to now */
                         usb_devices_set_carry(m->usb, false, true);
+                        media_set_carry(m->media, true, true);
+                }
         }
 
         /* The control socket is for reading and asking to reload: enforcement never depends

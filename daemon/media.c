@@ -17,6 +17,7 @@
 
 #include "block-access.h"
 #include "block-watch.h"
+#include "carry.h"
 #include "fileio.h"
 #include "kyoka-names.h"
 #include "log.h"
@@ -168,7 +169,17 @@ struct media {
                 int64_t when;
         } reattached[REATTACH_MEMORY];
         size_t reattached_next;
+        /* The carry-out record (media_set_carry): read-write only while it records. */
+        bool carry_required;
+        bool carry_available;
+        void (*carry_changed)(void *userdata);
+        void *carry_userdata;
 };
+
+static void carry_changed(struct media *m) {
+        if (m->carry_changed)
+                m->carry_changed(m->carry_userdata);
+}
 
 static int64_t now_seconds(void) {
         return (int64_t) time(NULL);
@@ -202,6 +213,7 @@ static void medium_forget(struct media *m, struct medium *d) {
                         *p = d->next;
                         m->n_media--;
                         medium_free(d);
+                        carry_changed(m);
                         return;
                 }
 }
@@ -501,11 +513,24 @@ static void media_match(struct media *m, const struct medium *d, struct policy_d
                 *ret_held = true;
                 snprintf(reason + n, size - n, "; held for its virus scan: root's alone and read-only until it passes");
         } else if (dec->scan_written && dec->verdict == VERDICT_ALLOW) {
-                /* Fail closed: files written to media on other buses are not seen (the carry-out
-                 * record watches USB media), so none could be scanned as the policy asks. */
+                /* Fail closed: files written to media on other buses are recorded but not
+                 * scanned (the owner's part, usb_devices_file_scanned(), is USB's), so none could
+                 * be scanned as the policy asks. */
                 dec->verdict = VERDICT_READ_ONLY;
                 snprintf(reason + n, size - n, "; read-only: files written to it could not be scanned "
                          "(scan \"in-and-out\" is for USB media)");
+        } else if (dec->verdict == VERDICT_ALLOW && m->carry_required && !m->carry_available) {
+                /* Fail closed, as for USB media: what is written to it could not be recorded (the
+                 * carry-out worker is not connected, or fanotify failed), and the contract wants
+                 * every carry-out recorded. Read-only until the record runs; then decided again
+                 * (media_set_carry). */
+                dec->verdict = VERDICT_READ_ONLY;
+                snprintf(reason + n, size - n, "; read-only: the carry-out record is not running");
+                if (!d->decided || d->verdict != VERDICT_READ_ONLY)
+                        recorder_fault(m->rec, FAULT_CARRY_WORKER, -ENOTCONN, "Medium %s (%s) serial \"%s\" approved "
+                                       "read-write is read-only: the carry-out record is not running, so files "
+                                       "written to it could not be recorded", d->disk.id.name,
+                                       media_bus_to_string(d->disk.id.bus) ?: "?", d->disk.id.serial);
         }
 }
 
@@ -594,6 +619,7 @@ static void medium_decide(struct media *m, struct medium *d, enum media_record_e
         snprintf(d->reason, sizeof d->reason, "%s", rd.reason);
         snprintf(d->permit, sizeof d->permit, "%s", rd.permit);
         medium_scan_follow(m, d);
+        carry_changed(m);
         if (ev == MEDIA_RECORD_REEVALUATED && !changed && !access_changed)
                 return;
         if (changed || ev != MEDIA_RECORD_REEVALUATED)
@@ -1198,4 +1224,63 @@ void media_foreach(const struct media *m, media_visitor_t visit, void *userdata)
                         scan_job_progress(d->scan_job, &s.scan_files, &s.scan_bytes);
                 visit(&s, userdata);
         }
+}
+
+void media_set_carry(struct media *m, bool required, bool available) {
+        if (!m || (m->carry_required == required && m->carry_available == available))
+                return;
+        m->carry_required = required;
+        m->carry_available = available;
+        /* Read-write media become read-only or back (re-attached as any narrowing is). */
+        if (m->policy)
+                media_policy_changed(m, m->policy);
+}
+
+void media_set_carry_listener(struct media *m, void (*changed)(void *userdata), void *userdata) {
+        m->carry_changed = changed;
+        m->carry_userdata = userdata;
+}
+
+/* The same test for the lookup and the offers: decided, not the workstation's own, not held
+ * for its scan, and usable. */
+static bool medium_carried(const struct medium *d) {
+        return d->identity_ok && d->decided && d->fixed == MEDIA_NOT_FIXED && !d->held &&
+               (d->verdict == VERDICT_ALLOW || d->verdict == VERDICT_READ_ONLY);
+}
+
+/* What a record of a file on D says: D named as its media records name it. Files written to a
+ * medium on another bus are never scanned (a permit asking for it makes it read-only). */
+static void medium_carry_info(const struct medium *d, struct carry_medium_info *ret) {
+        *ret = (struct carry_medium_info) { .other_bus = true, .medium = d->disk.id, .verdict = d->verdict };
+        snprintf(ret->permit, sizeof ret->permit, "%s", d->permit);
+}
+
+bool media_syspath_under(const char *block_syspath, const char *disk_syspath) {
+        size_t n = strlen(disk_syspath);
+        return n > 0 && strncmp(block_syspath, disk_syspath, n) == 0 &&
+               (block_syspath[n] == '\0' || block_syspath[n] == '/');
+}
+
+int media_medium_of(const struct media *m, const char *block_syspath, struct carry_medium_info *ret) {
+        if (!m)
+                return -ENOENT;
+        for (const struct medium *d = m->media; d; d = d->next)
+                if (media_syspath_under(block_syspath, d->syspath)) {
+                        if (!medium_carried(d))
+                                return -ENOENT;
+                        medium_carry_info(d, ret);
+                        return 0;
+                }
+        return -ENOENT;
+}
+
+void media_foreach_medium(const struct media *m, media_medium_visitor_t visit, void *userdata) {
+        if (!m)
+                return;
+        for (const struct medium *d = m->media; d; d = d->next)
+                if (medium_carried(d)) {
+                        struct carry_medium_info info;
+                        medium_carry_info(d, &info);
+                        visit(d->syspath, &info, userdata);
+                }
 }

@@ -67,3 +67,22 @@ struct media_status {
 };
 typedef void (*media_visitor_t)(const struct media_status *s, void *userdata);
 void media_foreach(const struct media *m, media_visitor_t visit, void *userdata);
+
+/* The carry-out record (carry.h), as usb-devices.h's: REQUIRED: read-write media need it; while
+ * it is not AVAILABLE (the worker not connected, fanotify failed) a read-write permit gives
+ * read-only access and a carry-worker fault. A change re-decides every medium. */
+void media_set_carry(struct media *m, bool required, bool available);
+/* Called (on the loop) when a medium was decided or left: the media to record may have changed. */
+void media_set_carry_listener(struct media *m, void (*changed)(void *userdata), void *userdata);
+/* The approved medium a block device (the disk's or a partition's /sys/devices path) is or lies
+ * on, named as media records name it: 0 and RET filled, or -ENOENT (not a medium kyokad gave
+ * access to, the workstation's own, held for its scan, blocked). */
+struct carry_medium_info;
+int media_medium_of(const struct media *m, const char *block_syspath, struct carry_medium_info *ret);
+typedef void (*media_medium_visitor_t)(const char *syspath, const struct carry_medium_info *info, void *userdata);
+void media_foreach_medium(const struct media *m, media_medium_visitor_t visit, void *userdata);
+
+/* ---- exposed for the unit tests ---- */
+
+/* Whether BLOCK_SYSPATH is DISK_SYSPATH or one of its partitions (a path below it). */
+bool media_syspath_under(const char *block_syspath, const char *disk_syspath);

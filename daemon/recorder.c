@@ -1006,10 +1006,16 @@ void recorder_file(struct recorder *r, const struct record_file *f) {
         struct field_set fs = {};
         char who[512], what[1800], message[2900];
 
+        const char *subject = f->media ? "media" : "usb";
         if (f->usb) {
                 fields_add(&fs, usb_fields, ELEMENTSOF(usb_fields), f->usb);
                 snprintf(who, sizeof who, "USB device %s (%04x:%04x serial \"%s\")", f->usb->bus_path, f->usb->vendor,
                          f->usb->product, f->usb->has_serial ? f->usb->serial : "");
+        } else if (f->media) {
+                /* Named as the media records name it (recorder_media). */
+                fields_add(&fs, media_fields, ELEMENTSOF(media_fields), f->media);
+                snprintf(who, sizeof who, "Medium %s (%s) serial \"%s\"", f->media->name,
+                         media_bus_to_string(f->media->bus) ?: "?", f->media->serial);
         } else
                 snprintf(who, sizeof who, "Approved media");
         fields_add(&fs, file_fields, ELEMENTSOF(file_fields), f);
@@ -1036,16 +1042,18 @@ void recorder_file(struct recorder *r, const struct record_file *f) {
                 snprintf(scan, sizeof scan, "; NOT scanned: %s%s%s", scan_fault_to_string(f->scan_fault),
                          f->scan_error ? ": " : "", f->scan_error ? strerror(f->scan_error) : "");
         snprintf(message, sizeof message, "%s: %s%s", who, what, scan);
-        journal_send(KYOKA_MESSAGE_FILE, priority, event, "usb", message, &fs, f->error);
+        journal_send(KYOKA_MESSAGE_FILE, priority, event, subject, message, &fs, f->error);
 
         struct ledger_record lr;
-        ledger_stamp(r, &lr, LEDGER_SUBJECT_USB, ledger_events[f->ev]);
+        ledger_stamp(r, &lr, f->media ? LEDGER_SUBJECT_MEDIA : LEDGER_SUBJECT_USB, ledger_events[f->ev]);
         if (f->time_usec > 0) {
                 lr.time = f->time_usec / 1000000;
                 lr.time_nsec = (f->time_usec % 1000000) * 1000;
         }
         if (f->usb)
                 ledger_record_set_usb(&lr, f->usb);
+        else if (f->media)
+                ledger_record_set_media(&lr, f->media);
         lr.decision = f->verdict == VERDICT_ALLOW ? LEDGER_DECISION_ALLOW :
                       f->verdict == VERDICT_READ_ONLY ? LEDGER_DECISION_READ_ONLY : LEDGER_DECISION_NONE;
         ledger_text_set(lr.reason, sizeof lr.reason, f->reason ?: "");
@@ -1076,7 +1084,7 @@ void recorder_file(struct recorder *r, const struct record_file *f) {
         sink_append(r, &lr);
 
         report(r, priority == LOG_INFO ? LOG_INFO : LOG_WARNING, 0, message,
-               json_new(KYOKA_MESSAGE_FILE, priority, event, "usb", message, &fs, f->error), f->ev == FILE_RECORD_LOST);
+               json_new(KYOKA_MESSAGE_FILE, priority, event, subject, message, &fs, f->error), f->ev == FILE_RECORD_LOST);
 }
 
 /* ---- policies, faults, kyokad itself ----------------------------------------------------- */

@@ -254,6 +254,7 @@ enum file_record_event {
 struct record_file {
         enum file_record_event ev;
         const struct usb_identity *usb; /* NULL: not known (a loss no medium could be named for) */
+        const struct media_identity *media; /* or a medium on another bus (USB NULL) */
         const char *permit;
         enum policy_verdict verdict;  /* the medium's access */
         const char *path;             /* on the medium, "sdb1/dir/file" (LOST: the file system) */

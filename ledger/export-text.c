@@ -815,13 +815,14 @@ enum export_media_kind export_media_kind(const struct ledger_record *r) {
 
         /* A file record names its medium when it can; a loss no medium could be named for is
          * in faults.csv only. */
+        bool named = r->bus_path[0] || (r->subject == LEDGER_SUBJECT_MEDIA && r->device_name[0]);
         switch (r->event) {
         case LEDGER_EVENT_FILE_WRITTEN:
-                return r->bus_path[0] ? EXPORT_MEDIA_FILE_WRITTEN : EXPORT_MEDIA_NONE;
+                return named ? EXPORT_MEDIA_FILE_WRITTEN : EXPORT_MEDIA_NONE;
         case LEDGER_EVENT_FILE_READ:
-                return r->bus_path[0] ? EXPORT_MEDIA_FILE_READ : EXPORT_MEDIA_NONE;
+                return named ? EXPORT_MEDIA_FILE_READ : EXPORT_MEDIA_NONE;
         case LEDGER_EVENT_FILES_LOST:
-                return r->bus_path[0] ? EXPORT_MEDIA_FILES_LOST : EXPORT_MEDIA_NONE;
+                return named ? EXPORT_MEDIA_FILES_LOST : EXPORT_MEDIA_NONE;
         default:
                 break;
         }

@@ -10,6 +10,7 @@
 
 #include "carry-link.h"
 #include "carry-protocol.h"
+#include "export.h"
 #include "kyoka-names.h"
 #include "ledger.h"
 #include "recorder.h"
@@ -411,6 +412,97 @@ static void test_scanned_files_are_recorded_and_reported(void **state) {
         test_rmdir_r(dir);
 }
 
+/* An SD card approved read-write (a medium on another bus, media.c): its file records name it as
+ * its media records do (subject media, bus, kernel name, vendor, model, serial), and the record
+ * book lists them as files carried out on that card. */
+static void test_records_name_a_medium_on_another_bus(void **state) {
+        _cleanup_free_ char *dir = test_mkdtemp();
+        struct recorder *r = NULL;
+        struct carry_link *l = NULL;
+        sd_event *e = NULL;
+        int connected = -1;
+        struct carry_message m;
+        struct rows rows;
+
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(recorder_new(e, dir, &r), 0);
+        assert_int_equal(carry_link_new(e, r, dir, getuid(), on_state, &connected, &l), 0);
+        struct carry_medium_info card = { .verdict = VERDICT_ALLOW, .other_bus = true };
+        card.medium.bus = MEDIA_BUS_MMC;
+        snprintf(card.medium.name, sizeof card.medium.name, "mmcblk0");
+        snprintf(card.medium.path, sizeof card.medium.path, "pci-0000:00:03.0-platform-sdhci");
+        snprintf(card.medium.vendor, sizeof card.medium.vendor, "0x0000aa");
+        snprintf(card.medium.model, sizeof card.medium.model, "QEMU!");
+        snprintf(card.medium.serial, sizeof card.medium.serial, "0xdeadbeef");
+        snprintf(card.permit, sizeof card.permit, "P-SD-RW");
+        const char *syspath = "/sys/devices/pci0000:00/0000:00:03.0/mmc_host/mmc0/mmc0:4567/block/mmcblk0";
+        carry_link_sync_begin(l);
+        carry_link_offer(l, syspath, &card);
+        carry_link_sync_end(l);
+
+        int fd = connect_to(dir);
+        say(fd, &(struct carry_message) { .type = CARRY_MSG_HELLO });
+        run(e);
+        assert_int_equal(connected, 1);
+        assert_int_equal(hear(fd, &m), 0);
+        assert_int_equal(m.type, CARRY_MSG_MEDIUM);
+        assert_string_equal(m.syspath, syspath);
+        uint32_t token = m.token;
+
+        /* The same syspath offered again with the same card: no new token; with another card
+         * (another serial): a new one. */
+        carry_link_sync_begin(l);
+        carry_link_offer(l, syspath, &card);
+        carry_link_sync_end(l);
+        assert_int_equal(hear(fd, &m), -EAGAIN);
+
+        struct carry_message f = file_message(token);
+        snprintf(f.path, sizeof f.path, "mmcblk0p1/報告書.txt");
+        say(fd, &f);
+        run(e);
+        read_ledger(dir, &rows);
+        const struct ledger_record *w = last_written(&rows);
+        assert_non_null(w);
+        assert_int_equal(w->subject, LEDGER_SUBJECT_MEDIA);
+        assert_string_equal(w->bus, "mmc");
+        assert_string_equal(w->device_name, "mmcblk0");
+        assert_string_equal(w->serial, "0xdeadbeef");
+        assert_string_equal(w->manufacturer, "0x0000aa");
+        assert_string_equal(w->product_name, "QEMU!");
+        assert_string_equal(w->bus_path, "");
+        assert_string_equal(w->vendor, "");
+        assert_string_equal(w->permit, "P-SD-RW");
+        assert_string_equal(w->sha256, SHA);
+        assert_string_equal(w->file_path, "mmcblk0p1/報告書.txt");
+        assert_int_equal(w->uid, 1000);
+        assert_int_equal(w->decision, LEDGER_DECISION_ALLOW);
+        /* The record book: a file carried out, on the SD card named as its media records are. */
+        assert_int_equal(export_media_kind(w), EXPORT_MEDIA_FILE_WRITTEN);
+        char name[256];
+        export_medium_name(w, EXPORT_LANG_EN, name, sizeof name);
+        assert_string_equal(name, "SD card: 0x0000aa QEMU! (mmcblk0)");
+
+        struct carry_medium_info other = card;
+        snprintf(other.medium.serial, sizeof other.medium.serial, "0x12345678");
+        carry_link_sync_begin(l);
+        carry_link_offer(l, syspath, &other);
+        carry_link_sync_end(l);
+        bool forgot = false, offered = false;
+        while (hear(fd, &m) == 0) {
+                forgot |= m.type == CARRY_MSG_FORGET && m.token == token;
+                offered |= m.type == CARRY_MSG_MEDIUM && m.token != token;
+        }
+        assert_true(forgot);
+        assert_true(offered);
+
+        close(fd);
+        carry_link_free(l);
+        recorder_stop(r, 0);
+        recorder_free(r);
+        sd_event_unref(e);
+        test_rmdir_r(dir);
+}
+
 static void test_other_users_are_not_heard(void **state) {
         _cleanup_free_ char *dir = test_mkdtemp();
         struct recorder *r = NULL;
@@ -444,6 +536,7 @@ int main(void) {
                 cmocka_unit_test(test_malformed_messages_are_refused),
                 cmocka_unit_test(test_records_name_the_medium_kyokad_approved),
                 cmocka_unit_test(test_scanned_files_are_recorded_and_reported),
+                cmocka_unit_test(test_records_name_a_medium_on_another_bus),
                 cmocka_unit_test(test_other_users_are_not_heard),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

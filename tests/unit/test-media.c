@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "block-access.h"
+#include "media.h"
 #include "media-fixed.h"
 #include "media-sysfs.h"
 #include "test-util.h"
@@ -650,9 +651,24 @@ static void test_access_file(void **state) {
         assert_int_equal(media_access_read(dfd, "mmcblk0", 8), MEDIA_ACCESS_CLOSED);
 }
 
+/* The carry-out record's lookup (media_medium_of): a block device is the medium's disk or one of
+ * its partitions, never a disk whose name merely starts the same. */
+static void test_syspath_under(void **state) {
+        const char *disk = "/sys/devices/pci0000:00/0000:00:03.0/mmc_host/mmc0/mmc0:4567/block/mmcblk0";
+        assert_true(media_syspath_under(disk, disk));
+        assert_true(media_syspath_under("/sys/devices/pci0000:00/0000:00:03.0/mmc_host/mmc0/mmc0:4567/block/mmcblk0/"
+                                        "mmcblk0p1", disk));
+        assert_false(media_syspath_under("/sys/devices/pci0000:00/0000:00:03.0/mmc_host/mmc0/mmc0:4567/block/mmcblk01",
+                                         disk));
+        assert_false(media_syspath_under("/sys/devices/pci0000:00/0000:00:03.0/mmc_host/mmc0/mmc0:4567/block", disk));
+        assert_false(media_syspath_under("/sys/devices/virtual/block/loop0", disk));
+        assert_false(media_syspath_under(disk, ""));
+}
+
 int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_syspath_under),
                 T(test_reads_an_sd_card),
                 T(test_reads_nvme_sata_optical_virtio),
                 T(test_not_ours_usb_loop_partition_bad_name),

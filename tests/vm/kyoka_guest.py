@@ -144,6 +144,15 @@ def stick_with_files(work, name, files, size_mb=16, mkfs_extra=()):
     return img
 
 
+def unmount(mnt, tries=100):
+    """A guest shell snippet: unmounts MNT, again while it is busy, as a desktop's eject would be
+    retried. Right after a file was written on a recorded medium the carry-out record holds the
+    file (the kernel's fanotify event, then kyokad reading it for its SHA-256) and umount can find
+    the file system busy for that moment (docs/kyokad.md). Fails if MNT stays mounted."""
+    return (f"for i in $(seq {tries}); do umount {mnt} 2>/dev/null && break; sleep 0.1; done; "
+            f"! grep -q ' {mnt} ' /proc/mounts")
+
+
 def installed_rules(work):
     """udev-rules/70-kyoka.rules as `make install` writes it, for the guest's paths."""
     out = os.path.join(work, "70-kyoka.rules")

@@ -33,7 +33,7 @@ sys.path.insert(0, HERE)
 from vm import VM  # noqa: E402
 from tap import check, note, run_cases, summary  # noqa: E402
 from kyoka_guest import (BLOCK_HELPER, GUEST_LIBEXECDIR, KYOKAD, LOG, POLICYCTL, Approver, Kyokad,  # noqa: E402
-                         installed_rules_all, kyokad_log, kyokad_pid, make_overlay, stick_image, wait_log)
+                         installed_rules_all, kyokad_log, kyokad_pid, make_overlay, stick_image, unmount, wait_log)
 
 RACER_SRC = os.path.join(HERE, "blk-racer.c")
 DISK_GROUP = "1000:1000:6"     # uid 1000 with group disk
@@ -54,6 +54,10 @@ ESATA_SCSI = "1:0:0:0"
 SATA_SCSI = "0:0:0:0"             # the workstation's own SATA disk (AHCI port 0)
 SATA = ["sda"]                   # its kernel name, read at start (the kernel names disks as they answer)
 S = {}                         # state shared by the cases
+LEDGER = ("policyctl --config-dir /etc/kyoka --state-dir /var/lib/kyoka --runtime-dir /run/kyoka "
+          "ledger show --json")
+AS_USER = "su kyokatest -s /bin/sh -c"
+CARRY_THREE = {"a.txt": b"first file\n", "b.bin": bytes(range(256)) * 300, "報告書.txt": "月報\n".encode() * 50}
 
 
 def sh(vm, cmd, timeout=30):
@@ -274,6 +278,106 @@ def case_card_read_write(vm, k, approver):
     check("revoked while mounted: re-attached, closed (600 root:root, ro=1); the old mount can no longer write",
           ok is not None and "touch=0" not in out and wait_log(vm, r"media mmcblk0: re-attached", 5) is not None,
           f"{node_state(vm, 'mmcblk0')}; {' '.join(out.split())[:160]}")
+
+
+def ledger_records(vm, pattern):
+    """The ledger's records whose JSON line contains the fixed string PATTERN."""
+    rc, out = vm.run(f"{LEDGER} | grep -F '{pattern}'", timeout=60)
+    recs = []
+    for line in out.splitlines():
+        try:
+            recs.append(json.loads(line))
+        except ValueError:
+            pass
+    return recs
+
+
+def restart_kyokad(vm, k, extra=""):
+    sh(vm, "kill $(pidof kyokad)")
+    vm.wait_for("! pidof kyokad >/dev/null", timeout=20)
+    args = k.args
+    k.args = args + extra
+    try:
+        return k.start()
+    finally:
+        k.args = args
+
+
+def case_card_carry_out(vm, k, approver):
+    """Issue 15 part 2 on another bus: an SD card approved read-write is recorded as a USB stick
+    is (kyokad run directly, --carry-out on): three files copied to it by uid 1000 give three
+    file-written records naming the card as its media records do. Without the record (kyokad
+    --carry-out worker, no worker) the card approved read-write is read-only."""
+    try:
+        approver.revoke("P-SD-RO")      # gone already when "card read-write" ran
+    except Exception:
+        pass
+    approver.approve_request(os.path.join(S["work"], "req-card.json"), "P-SD-CARRY")
+    approver.sign()
+    k.install(approver)
+    ok = vm.wait_for("[ \"$(cat /sys/block/mmcblk0/ro)\" = 0 ] && [ \"$(stat -c '%a %U:%G' /dev/mmcblk0)\" = '660 root:disk' ]",
+                     timeout=30)
+    settle(vm)
+    mnt = "/mnt/carry"
+    rc, out = sh(vm, f"mkdir -p {mnt} && mount -t ext4 /dev/mmcblk0p1 {mnt} && chown 1000:1000 {mnt} && echo mounted")
+    took = vm.wait_for(f"grep -q 'recording files on mmcblk0p1' {LOG}", timeout=15)
+    check("card approved read-write, mounted: kyokad marks its file system (fanotify)",
+          ok is not None and "mounted" in out and took is not None,
+          f"{node_state(vm, 'mmcblk0')}; {out[-200:]}; " + "; ".join(
+              l for l in kyokad_log(vm).splitlines() if "Carry-out" in l)[-400:])
+    # The writing user (uid 1000) by name, for su; the guest's own groups (disk, cdrom) kept.
+    vm.run("grep -q '^kyokatest:' /etc/passwd || echo 'kyokatest:x:1000:1000:kyoka test:/tmp:/bin/sh' >> /etc/passwd; "
+           "grep -q '^kyokatest:' /etc/group || echo 'kyokatest:x:1000:' >> /etc/group", check=True)
+    vm.run("mkdir -p /tmp/three", check=True)
+    for name, data in CARRY_THREE.items():
+        vm.run(f"echo {__import__('base64').b64encode(data).decode()} | base64 -d > '/tmp/three/{name}'", check=True)
+    vm.run("chmod -R a+rX /tmp/three", check=True)
+    rc, out = sh(vm, f"{AS_USER} 'mkdir {mnt}/out && cp /tmp/three/* {mnt}/out/ && echo copied'", timeout=30)
+    paths = {f"mmcblk0p1/out/{n}" for n in CARRY_THREE}
+    got = {}
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        got = {r["file_path"]: r for r in ledger_records(vm, '"file-written"') if r.get("file_path") in paths}
+        if len(got) == 3:
+            break
+        time.sleep(0.5)
+    check("uid 1000 copies three files to the card: three file-written records", "copied" in out and len(got) == 3,
+          f"{out[-200:]}; {json.dumps(sorted(got), ensure_ascii=False)}")
+    bad = [json.dumps(got.get(f"mmcblk0p1/out/{n}", {}), ensure_ascii=False)[:300] for n, data in CARRY_THREE.items()
+           if not (got.get(f"mmcblk0p1/out/{n}", {}).get("sha256") == hashlib.sha256(data).hexdigest()
+                   and got.get(f"mmcblk0p1/out/{n}", {}).get("bytes") == len(data))]
+    check("... each with the file's SHA-256 and size", got and not bad, "\n".join(bad))
+    # The card as its own media records name it (the permit's decision recorded just before).
+    media = [r for r in ledger_records(vm, '"mmcblk0"') if r.get("subject") == "media"
+             and r.get("event") not in ("file-written", "file-read", "files-lost") and r.get("serial")]
+    card = media[-1] if media else {}
+    bad = [json.dumps(r, ensure_ascii=False)[:400] for r in got.values()
+           if not (r.get("subject") == "media" and r.get("bus") == "mmc" and r.get("device_name") == "mmcblk0"
+                   and r.get("serial") == card.get("serial") and r.get("manufacturer") == card.get("manufacturer")
+                   and r.get("product_name") == card.get("product_name") and r.get("device_path") == card.get("device_path")
+                   and r.get("permit") == "P-SD-CARRY"
+                   and r.get("decision") == "allow" and r.get("uid") == 1000)]
+    check("... naming the card as its media records do (bus mmc, mmcblk0, serial, vendor, model), the permit "
+          "and uid 1000", card and got and not bad, f"card {json.dumps(card, ensure_ascii=False)[:300]}\n" + "\n".join(bad))
+    sh(vm, f"sync; {unmount(mnt)}")
+
+    # No carry-out record: kyokad waits for kyoka-carry.service's worker, which is not there.
+    restart_kyokad(vm, k, " --carry-out worker")
+    ok = vm.wait_for("[ \"$(cat /sys/block/mmcblk0/ro)\" = 1 ]", timeout=30)
+    w = try_as(vm, DISK_GROUP, "/dev/mmcblk0", "rw")
+    check("kyokad without its carry-out record (--carry-out worker, no worker): the card approved read-write is "
+          "read-only (ro=1, not opened for writing), with the reason and a carry-worker fault",
+          ok is not None and w[0] != "ok"
+          and wait_log(vm, r"media \S+ mmcblk0 .*read-only: the carry-out record is not running", 10) is not None
+          and wait_log(vm, r"Medium mmcblk0 .*approved read-write is read-only: the carry-out record", 5) is not None,
+          f"{node_state(vm, 'mmcblk0')}; {w}; " + "; ".join(log_media(vm, "mmcblk0")[-2:]))
+    restart_kyokad(vm, k)
+    ok = vm.wait_for("[ \"$(cat /sys/block/mmcblk0/ro)\" = 0 ]", timeout=30)
+    check("... kyokad with its record again (--carry-out on): read-write", ok is not None, node_state(vm, "mmcblk0"))
+    approver.revoke("P-SD-CARRY")
+    approver.sign()
+    k.install(approver)
+    vm.wait_for("[ \"$(cat /sys/block/mmcblk0/ro)\" = 1 ]", timeout=30)
 
 
 def case_card_inserted_later(vm, k, work):
@@ -572,6 +676,7 @@ def main():
                 cases = [("card read-only", lambda: case_card_read_only(vm, k, approver, work)),
                          ("card race", lambda: case_card_race(vm, k, work)),
                          ("card read-write", lambda: case_card_read_write(vm, k, approver)),
+                         ("card carry-out", lambda: case_card_carry_out(vm, k, approver)),
                          ("card inserted later", lambda: case_card_inserted_later(vm, k, work)),
                          ("disc", lambda: case_disc(vm, k, approver, work)),
                          ("nvme", lambda: case_nvme(vm, k, approver, work)),
