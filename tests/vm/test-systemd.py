@@ -56,7 +56,7 @@ from vm import VM, VMError  # noqa: E402
 from tap import check, note, run_cases, summary  # noqa: E402
 from kyoka_guest import (BLOCK_HELPER, BUILD, CLAMD_SOCKET, DEV, EICAR, KYOKAD, POLICYCTL, Approver, attr,  # noqa: E402
                          auth_is, clamd_overlay_files, dd_roundtrip, has_usb, no_sd_of, sd_name, sd_of, stick_image,
-                         stick_with_files, usb_path)
+                         stick_with_files, unmount, usb_path)
 
 SERIAL_OK = "KYOKA-SD-OK"      # approved read-write from the start
 SERIAL_NO = "KYOKA-SD-NO"      # not approved; approved by `policyctl install`, revoked by reload
@@ -70,6 +70,7 @@ SERIAL_CARRY = "KYOKA-SD-CARRY"  # approved read-write: files copied to it recor
 PERMIT_CARRY = "P-CARRY"
 SERIAL_SCAN = "KYOKA-SD-SCAN"    # approved with --scan: a clean stick, held until clamd passes it
 SERIAL_VIRUS = "KYOKA-SD-VIRUS"  # approved with --scan: holds the EICAR test file
+SERIAL_OUT = "KYOKA-SD-OUT"      # approved with --scan-in-and-out: files written to it scanned too
 SCAN_FILES = {"報告書/2026-11.txt": b"monthly report\n" * 100, "data.csv": b"a,b\n1,2\n"}
 VIRUS_FILES = {"readme.txt": b"hello\n", "docs/eicar.com": EICAR}
 CLAMD_CONF = "/etc/clamav-test/clamd.conf"
@@ -457,7 +458,7 @@ def case_carry_gone(vm):
     """Fail closed: without the worker, what is written to a read-write stick could not be
     recorded, so kyokad makes it read-only (with a fault) until the worker is back."""
     part = (sd_name(vm, "8") or "sdX") + "1"
-    vm.run("umount /media/alice/KYOKA", timeout=30)
+    vm.run(unmount("/media/alice/KYOKA"), timeout=30)
     vm.run("systemctl stop kyoka-carry.service", timeout=60)
     check("kyoka-carry.service stopped: kyokad records a carry-worker fault",
           wait_journal(vm, r"carry-out worker went away", 20) is not None)
@@ -540,6 +541,7 @@ def case_scan(vm, work, approver):
           wait_journal(vm, r"Carry-out worker connected", 30) is not None)
     try:
         scan_sticks(vm, work, approver)
+        scan_written(vm, work, approver)
     finally:
         vm.run("systemctl stop test-clamd.service", timeout=60)
 
@@ -595,7 +597,7 @@ def scan_sticks(vm, work, approver):
     rc, out = vm.run(f"mkdir -p /media/alice/SCAN && chown root:alice /media/alice && chmod 0750 /media/alice && "
                      f"mount /dev/{part} /media/alice/SCAN && chown alice:alice /media/alice/SCAN && "
                      "runuser -u alice -- sh -c 'cat /media/alice/SCAN/data.csv && echo new > /media/alice/SCAN/new.txt "
-                     "&& sync && cat /media/alice/SCAN/new.txt'; umount /media/alice/SCAN", timeout=60)
+                     "&& sync && cat /media/alice/SCAN/new.txt' && " + unmount("/media/alice/SCAN"), timeout=60)
     check("... mounted at /media/alice/SCAN: alice reads its files and writes a new one",
           rc == 0 and "1,2" in out and "new" in out.split(), out.strip()[-300:])
     vm.unplug("scan1")
@@ -617,6 +619,68 @@ def scan_sticks(vm, work, approver):
     check("... and it is de-authorised: authorized=0, no sdX", took is not None,
           f"authorized={attr(vm, '6', 'authorized')}; {partition_state(vm, '6')}")
     vm.unplug("virus1")
+
+
+def scan_written(vm, work, approver):
+    """scan = "in-and-out" under the shipped units: each file alice writes to the stick is
+    scanned by kyoka-carry.service's worker (clamd reads it through the descriptor the worker
+    passes; the worker's /run is read-only but clamd's socket can be connected to). A clean file
+    is recorded with the scanner; the EICAR file de-authorises the stick (scan-infected)."""
+    approver.approve_usb(SERIAL_OUT, "P-OUT", options=("--scan-in-and-out",))
+    approver.sign()
+    put_policy(vm, approver, "/tmp/scan-out")
+    rc, out = vm.run("policyctl install /tmp/scan-out/policy.conf", timeout=60)
+    check(f"policyctl install (serial {serial(approver)}): a stick approved with --scan-in-and-out",
+          rc == 0 and 'scan = "in-and-out";' in approver.text().split('"P-OUT"', 1)[-1].split("}", 1)[0],
+          " ".join(out.split())[:300])
+    img = stick_with_files(work, "scan-out", {"readme.txt": b"hello\n"})
+    since = len(journal(vm).splitlines())
+    vm.plug_usb_storage("out1", serial=SERIAL_OUT, port="6", image=img)
+    recs, held_recs = wait_scan_record(vm, SERIAL_OUT, "scan-passed")
+    took = vm.wait_for(partition_is("6", 0, "660:disk"), timeout=30)
+    ok = check("... scanned before use (scan-passed), then read-write", recs and took is not None,
+               f"{partition_state(vm, '6')}; scan-held: {json.dumps([h.get('reason') for h in held_recs])}")
+    if not ok:
+        note("kyokad's journal about the scan:\n" + scan_journal(vm, SERIAL_OUT, since))
+    part = (sd_name(vm, "6") or "sdX") + "1"
+    rc, out = vm.run(f"mkdir -p /media/alice/OUT && chown root:alice /media/alice && chmod 0750 /media/alice && "
+                     f"mount /dev/{part} /media/alice/OUT && chown alice:alice /media/alice/OUT && echo mounted",
+                     timeout=30)
+    took = vm.wait_for(f"journalctl -q -b -u kyoka-carry.service -o cat --no-pager | "
+                       f"grep -q 'recording files on {part}'", timeout=20)
+    check("... mounted at /media/alice/OUT; kyoka-carry.service watches it", "mounted" in out and took is not None,
+          out.strip()[-300:])
+
+    vm.run("runuser -u alice -- sh -c 'echo report > /media/alice/OUT/clean.txt'", timeout=30)
+    r = {}
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not r.get("scanner"):
+        r = next((x for x in carry_records(vm, "file-written")
+                  if x.get("serial") == SERIAL_OUT and x.get("file_path") == f"{part}/clean.txt"), {})
+        time.sleep(0.5)
+    check("alice writes a clean file: its file-written record names the scanner (ClamAV, no signature), alice, "
+          "the permit", r.get("scanner", "").startswith("ClamAV") and r.get("signature") == ""
+          and r.get("user") == "alice" and r.get("permit") == "P-OUT", json.dumps(r, ensure_ascii=False)[:400])
+    check("... and the stick stays authorised and read-write",
+          vm.holds(f"{auth_is('6', 1)} && " + partition_is("6", 0, "660:disk"), 2), partition_state(vm, "6"))
+
+    b64 = base64.b64encode(EICAR).decode()
+    vm.run(f"runuser -u alice -- sh -c 'echo {b64} | base64 -d > /media/alice/OUT/eicar.com'", timeout=30)
+    recs, _ = wait_scan_record(vm, SERIAL_OUT, "scan-infected", timeout=60)
+    r = recs[-1] if recs else {}
+    check("alice writes the EICAR file: a scan-infected record names it (eicar.com.UNOFFICIAL, decision block)",
+          r.get("file_path", "").endswith("eicar.com") and r.get("signature") == "eicar.com.UNOFFICIAL"
+          and r.get("decision") == "block", json.dumps(r, ensure_ascii=False)[:400])
+    took = vm.wait_for(f"{has_usb('6')} && {auth_is('6', 0)} && {no_sd_of('6')}", timeout=30)
+    check("... the stick is de-authorised: authorized=0, no sdX", took is not None,
+          f"authorized={attr(vm, '6', 'authorized')}")
+    r = next((x for x in carry_records(vm, "file-written")
+              if x.get("serial") == SERIAL_OUT and x.get("file_path") == f"{part}/eicar.com"), {})
+    check("... its file-written record has the signature, the file's SHA-256 and alice",
+          r.get("signature") == "eicar.com.UNOFFICIAL" and r.get("sha256") == hashlib.sha256(EICAR).hexdigest()
+          and r.get("user") == "alice", json.dumps(r, ensure_ascii=False)[:400])
+    vm.run("umount -l /media/alice/OUT", timeout=20)
+    vm.unplug("out1")
 
 
 def case_unapproved(vm):
