@@ -54,7 +54,8 @@ PKGS_tests     := $(PKGS_daemon)
 pkg_cflags = $(if $(1),$(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null))
 $(foreach d,basic policy ledger daemon policyctl helpers notify tests,$(eval PKG_CFLAGS_$(d) := $(call pkg_cflags,$(PKGS_$(d)))))
 PKG_CFLAGS := $(PKG_CFLAGS_tests)
-PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS_daemon) 2>/dev/null)
+# libnftables: its header only; the nftables worker loads it (dlopen, daemon/nft-worker.c).
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(filter-out libnftables,$(PKGS_daemon)) 2>/dev/null)
 CTL_PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS_policyctl) 2>/dev/null)
 NOTIFY_PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS_notify) 2>/dev/null)
 

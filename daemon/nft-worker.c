@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "nft-worker.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <json-c/json.h>
 #include <linux/netlink.h>
@@ -17,6 +18,22 @@
 #include "json-util.h"
 #include "macro.h"
 #include "nft-protocol.h"
+
+/* libnftables is loaded by the worker alone, at its first init (dlopen): kyokad's own process
+ * does not map it or the five libraries it pulls in (libnftnl, libmnl, libxtables, libjansson,
+ * libgmp), so kyokad's start and memory do not pay for them, and with --network off nothing
+ * loads it. The header gives the types; a library missing or lacking a symbol fails the init
+ * like a kernel without nf_tables (kyokad keeps links down). */
+#define NFT_LIBRARY "libnftables.so.1"
+static typeof(nft_ctx_new) *sym_nft_ctx_new;
+static typeof(nft_ctx_free) *sym_nft_ctx_free;
+static typeof(nft_ctx_output_set_flags) *sym_nft_ctx_output_set_flags;
+static typeof(nft_ctx_buffer_output) *sym_nft_ctx_buffer_output;
+static typeof(nft_ctx_buffer_error) *sym_nft_ctx_buffer_error;
+static typeof(nft_ctx_get_error_buffer) *sym_nft_ctx_get_error_buffer;
+static typeof(nft_run_cmd_from_buffer) *sym_nft_run_cmd_from_buffer;
+
+static int library_open(struct nft_reply *rep);
 
 /* Before conntrack (-200) and raw (-300): nothing else sees a packet kyokad drops. */
 #define KYOKA_PRIORITY "-500"
@@ -120,26 +137,63 @@ static void set_error(struct nft_reply *rep, int r, const char *message) {
         snprintf(rep->error, sizeof rep->error, "%s", message);
 }
 
+static int library_open(struct nft_reply *rep) {
+        static void *handle;
+        const struct {
+                const char *name;
+                void **sym;
+        } syms[] = {
+                { "nft_ctx_new", (void **) &sym_nft_ctx_new },
+                { "nft_ctx_free", (void **) &sym_nft_ctx_free },
+                { "nft_ctx_output_set_flags", (void **) &sym_nft_ctx_output_set_flags },
+                { "nft_ctx_buffer_output", (void **) &sym_nft_ctx_buffer_output },
+                { "nft_ctx_buffer_error", (void **) &sym_nft_ctx_buffer_error },
+                { "nft_ctx_get_error_buffer", (void **) &sym_nft_ctx_get_error_buffer },
+                { "nft_run_cmd_from_buffer", (void **) &sym_nft_run_cmd_from_buffer },
+        };
+        char m[256];
+
+        if (handle)
+                return 0;
+        void *h = dlopen(NFT_LIBRARY, RTLD_NOW | RTLD_LOCAL);
+        if (!h) {
+                snprintf(m, sizeof m, "cannot load %s: %s", NFT_LIBRARY, dlerror());
+                set_error(rep, -EOPNOTSUPP, m);
+                return -EOPNOTSUPP;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(syms); i++) {
+                *syms[i].sym = dlsym(h, syms[i].name);
+                if (!*syms[i].sym) {
+                        snprintf(m, sizeof m, "%s has no %s", NFT_LIBRARY, syms[i].name);
+                        set_error(rep, -ENOSYS, m);
+                        dlclose(h);
+                        return -ENOSYS;
+                }
+        }
+        handle = h;
+        return 0;
+}
+
 static struct nft_ctx *ctx_new(bool json) {
         /* Opens the netlink socket: where libnftables would exit() if it cannot. */
-        struct nft_ctx *c = nft_ctx_new(NFT_CTX_DEFAULT);
+        struct nft_ctx *c = sym_nft_ctx_new(NFT_CTX_DEFAULT);
         if (!c)
                 return NULL;
         /* libnftables 1.0.6 reads JSON input when its output is set to JSON. */
         if (json)
-                nft_ctx_output_set_flags(c, NFT_CTX_OUTPUT_JSON);
-        if (nft_ctx_buffer_output(c) < 0 || nft_ctx_buffer_error(c) < 0) {
-                nft_ctx_free(c);
+                sym_nft_ctx_output_set_flags(c, NFT_CTX_OUTPUT_JSON);
+        if (sym_nft_ctx_buffer_output(c) < 0 || sym_nft_ctx_buffer_error(c) < 0) {
+                sym_nft_ctx_free(c);
                 return NULL;
         }
         return c;
 }
 
 static int run(struct nft_ctx *c, const char *script, struct nft_reply *rep) {
-        if (nft_run_cmd_from_buffer(c, script) == 0)
+        if (sym_nft_run_cmd_from_buffer(c, script) == 0)
                 return 0;
         if (rep) {
-                const char *e = nft_ctx_get_error_buffer(c);
+                const char *e = sym_nft_ctx_get_error_buffer(c);
                 set_error(rep, -EIO, e && *e ? e : "nft failed");
                 /* One line for a record: libnftables ends its messages with a newline. */
                 rep->error[strcspn(rep->error, "\n")] = 0;
@@ -165,15 +219,15 @@ static int probe(struct nft_reply *rep) {
 
 static void do_init(struct worker *w, const struct nft_request *req, struct nft_reply *rep) {
         if (!w->nft) {
-                if (probe(rep) < 0)
+                if (probe(rep) < 0 || library_open(rep) < 0)
                         return;
                 w->nft = ctx_new(false);
                 w->json = ctx_new(true);
                 if (!w->nft || !w->json) {
                         if (w->nft)
-                                w->nft = (nft_ctx_free(w->nft), NULL);
+                                w->nft = (sym_nft_ctx_free(w->nft), NULL);
                         if (w->json)
-                                w->json = (nft_ctx_free(w->json), NULL);
+                                w->json = (sym_nft_ctx_free(w->json), NULL);
                         set_error(rep, -ENOMEM, "libnftables could not be set up");
                         return;
                 }
@@ -338,8 +392,8 @@ int nft_worker_main(int fd) {
                         break;
         }
         if (w.nft)
-                nft_ctx_free(w.nft);
+                sym_nft_ctx_free(w.nft);
         if (w.json)
-                nft_ctx_free(w.json);
+                sym_nft_ctx_free(w.json);
         return 0;
 }

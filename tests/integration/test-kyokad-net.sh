@@ -118,6 +118,12 @@ grep -q "kyokad ready" "$log" && ok "kyokad starts in a namespace with a signed 
 if A nft list table inet kyoka >/dev/null 2>&1 && A nft list table arp kyoka >/dev/null 2>&1 &&
 	A nft list table bridge kyoka >/dev/null 2>&1; then ok "the firewall tables are installed at start"
 else not_ok "the firewall tables are installed at start"; fi
+# libnftables (and its five libraries) in the nft worker alone: kyokad's start does not load it.
+wpid=$(pgrep -P "$kpid" -f -- '--nft-worker' | head -1)
+if [ -n "$wpid" ] && ! grep -q libnftables "/proc/$kpid/maps" && grep -q libnftables "/proc/$wpid/maps"; then
+	ok "libnftables is mapped by the nft worker only, not by kyokad's own process"
+else not_ok "libnftables is mapped by the nft worker only" \
+	"kyokad $(grep -c libnftables "/proc/$kpid/maps") mappings; worker '$wpid' $(grep -c libnftables "/proc/$wpid/maps" 2>/dev/null)"; fi
 
 # Approved by MAC, up before kyokad started: never touched, and traffic passes.
 if is_up "$ka" vok && A ping -c 2 -i 0.2 -W 1 10.77.1.2 >/dev/null &&

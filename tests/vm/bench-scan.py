@@ -44,7 +44,7 @@ sys.path.insert(0, HERE)
 from vm import VM  # noqa: E402
 from kyoka_guest import (BLOCK_HELPER, BUILD, CLAMD, CLAMD_SOCKET, EICAR, GUEST_LIBEXECDIR, KYOKAD, LOG,  # noqa: E402
                          POLICYCTL, SIGTOOL, Approver, Kyokad, clamd_overlay_files, installed_rules_all,
-                         make_overlay, start_clamd, stick_image)
+                         json_lines, make_overlay, start_clamd, stick_image)
 
 SOCKET = CLAMD_SOCKET
 
@@ -83,13 +83,7 @@ def make_stick(work, name, n_files, size):
 def ledger(vm):
     rc, out = vm.run("policyctl --config-dir /etc/kyoka --state-dir /var/lib/kyoka --runtime-dir /run/kyoka "
                      "ledger show --json", timeout=60)
-    recs = []
-    for line in out.splitlines():
-        try:
-            recs.append(json.loads(line))
-        except ValueError:
-            pass
-    return recs
+    return json_lines(out)
 
 
 def main():

@@ -12,6 +12,7 @@
 """
 
 import base64
+import json
 import os
 import re
 import shlex
@@ -142,6 +143,17 @@ def stick_with_files(work, name, files, size_mb=16, mkfs_extra=()):
     subprocess.run(["dd", f"if={part}", f"of={img}", "bs=1M", "seek=1", "conv=notrunc", "status=none"], check=True)
     os.unlink(part)
     return img
+
+
+def json_lines(text):
+    """The JSON values of TEXT, one a line (policyctl ledger show --json); other lines skipped."""
+    values = []
+    for line in text.splitlines():
+        try:
+            values.append(json.loads(line))
+        except ValueError:
+            pass
+    return values
 
 
 def unmount(mnt, tries=100):

@@ -33,7 +33,7 @@ sys.path.insert(0, HERE)
 from vm import VM  # noqa: E402
 from tap import check, note, run_cases, summary  # noqa: E402
 from kyoka_guest import (BLOCK_HELPER, GUEST_LIBEXECDIR, KYOKAD, LOG, POLICYCTL, Approver, Kyokad,  # noqa: E402
-                         auth_is, has_usb, installed_rules_all, guest_user_files, kyokad_log, kyokad_pid, make_overlay, sd_name, sd_of,
+                         auth_is, has_usb, installed_rules_all, guest_user_files, json_lines, kyokad_log, kyokad_pid, make_overlay, sd_name, sd_of,
                          stick_image, stick_with_files)
 
 SERIAL = "CARRY-1"
@@ -55,13 +55,7 @@ def carry_stick(work, name, files, size_mb=96, inodes=16384):
 def records(vm, pattern, timeout=60):
     """The ledger's records whose JSON line matches the fixed string PATTERN (grep in the guest)."""
     rc, out = vm.run(f"{LEDGER} | grep -F '{pattern}'", timeout=timeout)
-    recs = []
-    for line in out.splitlines():
-        try:
-            recs.append(json.loads(line))
-        except ValueError:
-            pass
-    return recs
+    return json_lines(out)
 
 
 def count_in_guest(vm, script, timeout=60):

@@ -33,7 +33,7 @@ sys.path.insert(0, HERE)
 from vm import VM  # noqa: E402
 from tap import check, note, run_cases, summary  # noqa: E402
 from kyoka_guest import (BLOCK_HELPER, GUEST_LIBEXECDIR, KYOKAD, LOG, POLICYCTL, Approver, Kyokad,  # noqa: E402
-                         installed_rules_all, kyokad_log, kyokad_pid, make_overlay, stick_image, unmount, wait_log)
+                         installed_rules_all, json_lines, kyokad_log, kyokad_pid, make_overlay, stick_image, unmount, wait_log)
 
 RACER_SRC = os.path.join(HERE, "blk-racer.c")
 DISK_GROUP = "1000:1000:6"     # uid 1000 with group disk
@@ -283,13 +283,7 @@ def case_card_read_write(vm, k, approver):
 def ledger_records(vm, pattern):
     """The ledger's records whose JSON line contains the fixed string PATTERN."""
     rc, out = vm.run(f"{LEDGER} | grep -F '{pattern}'", timeout=60)
-    recs = []
-    for line in out.splitlines():
-        try:
-            recs.append(json.loads(line))
-        except ValueError:
-            pass
-    return recs
+    return json_lines(out)
 
 
 def restart_kyokad(vm, k, extra=""):

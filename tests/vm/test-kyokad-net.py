@@ -40,7 +40,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from vm import VM  # noqa: E402
 from tap import check, note, run_cases, summary  # noqa: E402
-from kyoka_guest import (KYOKAD, LOG, POLICYCTL, Approver, Kyokad, attr, auth_is, has_usb, kyokad_log,  # noqa: E402
+from kyoka_guest import (KYOKAD, LOG, POLICYCTL, Approver, Kyokad, attr, auth_is, has_usb, json_lines, kyokad_log,  # noqa: E402
                          kyokad_pid, usb_path, wait_log)
 
 IP = "/usr/sbin/ip"               # iproute2 (busybox's applet shadows the bare name)
@@ -427,12 +427,7 @@ def case_records(vm, k):
           f"usb {u and {x: u[x] for x in ('name', 'verdict', 'permit', 'violations', 'mac_permanent')}}; "
           f"pci {p and {x: p[x] for x in ('name', 'verdict', 'permit', 'violations', 'mac_permanent')}}")
     rc, out = vm.run("policyctl ledger show --json", timeout=60)
-    recs = []
-    for line in out.splitlines():
-        try:
-            recs.append(json.loads(line))
-        except ValueError:
-            pass
+    recs = json_lines(out)
     net = [r for r in recs if r.get("subject") == "network"]
     viol = lambda mac: [r for r in net if r.get("event") == "violation" and r.get("mac") == mac]  # noqa: E731
     vu, vp = viol(MAC_USB), viol(MAC_PCI)

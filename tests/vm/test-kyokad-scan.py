@@ -53,7 +53,7 @@ sys.path.insert(0, HERE)
 from vm import VM  # noqa: E402
 from tap import check, note, run_cases, summary  # noqa: E402
 from kyoka_guest import (BLOCK_HELPER, CLAMD, CLAMD_SOCKET, DEV, EICAR, GUEST_LIBEXECDIR, KYOKAD, LOG,  # noqa: E402
-                         POLICYCTL, SIGTOOL, Approver, Kyokad, attr, auth_is, clamd_overlay_files, has_usb, usb_path,
+                         POLICYCTL, SIGTOOL, Approver, Kyokad, attr, auth_is, clamd_overlay_files, has_usb, json_lines, usb_path,
                          installed_rules_all, kyokad_log, make_overlay, no_sd_of, sd_name, sd_of, start_clamd,
                          stick_image, stick_with_files, unmount, wait_log)
 
@@ -91,13 +91,7 @@ def node_state(vm, port):
 def ledger(vm):
     rc, out = vm.run("policyctl --config-dir /etc/kyoka --state-dir /var/lib/kyoka --runtime-dir /run/kyoka "
                      "ledger show --json", timeout=30)
-    records = []
-    for line in out.splitlines():
-        try:
-            records.append(json.loads(line))
-        except ValueError:
-            pass
-    return records
+    return json_lines(out)
 
 
 def records_for(vm, serial, event):

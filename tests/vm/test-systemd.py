@@ -55,7 +55,7 @@ sys.path.insert(0, HERE)
 from vm import VM, VMError  # noqa: E402
 from tap import check, note, run_cases, summary  # noqa: E402
 from kyoka_guest import (BLOCK_HELPER, BUILD, CLAMD_SOCKET, DEV, EICAR, KYOKAD, POLICYCTL, Approver, attr,  # noqa: E402
-                         auth_is, clamd_overlay_files, dd_roundtrip, has_usb, no_sd_of, sd_name, sd_of, stick_image,
+                         auth_is, clamd_overlay_files, dd_roundtrip, has_usb, json_lines, no_sd_of, sd_name, sd_of, stick_image,
                          stick_with_files, unmount, usb_path)
 
 SERIAL_OK = "KYOKA-SD-OK"      # approved read-write from the start
@@ -376,13 +376,7 @@ def case_approved(vm):
 
 def carry_records(vm, event):
     rc, out = vm.run(f"policyctl ledger show --json | grep -F '\"{event}\"'", timeout=60)
-    recs = []
-    for line in out.splitlines():
-        try:
-            recs.append(json.loads(line))
-        except ValueError:
-            pass
-    return recs
+    return json_lines(out)
 
 
 def case_carry(vm, work):
